@@ -1,0 +1,82 @@
+# sfproxy. `make run` and `make test` first install missing Debian packages
+# (scripts/deps.sh), so both work from a clean clone on a fresh Debian 12 machine.
+
+CC ?= cc
+VARIANT ?= release
+BUILD := build/$(VARIANT)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+        -Wwrite-strings -Wvla
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -pthread $(WARN)
+LIBS := -lmicrohttpd -lcurl -ljansson -pthread
+
+ifeq ($(VARIANT),asan)
+OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(VARIANT),tsan)
+OPT := -O1 -fsanitize=thread -fno-omit-frame-pointer
+else
+OPT := -O2
+endif
+
+ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
+ALL_LDFLAGS := $(OPT) $(LDFLAGS)
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit integration asan tsan bench format clean
+
+all: $(BUILD)/sfproxy $(UNIT_BIN)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/lib/%.o: lib/%.c lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libsfproxy.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sfproxy: cmd/sfproxy.c $(BUILD)/libsfproxy.a lib/*.h
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsfproxy.a $(ALL_LDFLAGS) $(LIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsfproxy.a lib/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsfproxy.a $(ALL_LDFLAGS) $(LIBS) -lcmocka -o $@
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BUILD)/sfproxy
+
+# The whole suite: unit tests, then integration tests against the real binary.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run_tests.sh $(BUILD)
+
+unit: all
+	@scripts/run_tests.sh $(BUILD) unit
+
+integration: all
+	@scripts/run_tests.sh $(BUILD) integration
+
+asan: deps
+	@$(MAKE) --no-print-directory VARIANT=asan all
+	@SF_TEST_TIMEOUT_MULT=3 scripts/run_tests.sh build/asan
+
+tsan: deps
+	@$(MAKE) --no-print-directory VARIANT=tsan all
+	@SF_TEST_TIMEOUT_MULT=5 TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1" \
+		scripts/run_tests.sh build/tsan
+
+bench: all
+	@scripts/bench $(BUILD)/sfproxy
+
+format:
+	@scripts/format.sh
+
+clean:
+	rm -rf build

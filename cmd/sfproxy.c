@@ -1,0 +1,229 @@
+/* sfproxy: the daemon. Reads arguments and the config, raises the open-files limit to fit
+ * the connection limit, starts the fetcher and the front, then waits for SIGTERM or
+ * SIGINT and stops in order: stop accepting, let running responses finish for up to the
+ * grace time, fail what remains (waking every parked client), stop the front, then the
+ * fetcher. Runs in the foreground and logs to stderr.
+ *
+ * Exit codes: 0 stopped by a signal, or --check-config found the config valid; 1 could not
+ * start (a port in use, a library that failed); 2 bad arguments or a bad config. */
+#include "../lib/cache.h"
+#include "../lib/config.h"
+#include "../lib/front.h"
+#include "../lib/hangup.h"
+#include "../lib/log.h"
+#include "../lib/metrics.h"
+#include "../lib/upstream.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SFPROXY_VERSION "0.1.0"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static const char usage[] =
+    "usage: sfproxy [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--admin ADDR:PORT|off]\n"
+    "               [--check-config] [--version] [--help]\n"
+    "\n"
+    "  -c, --config FILE   JSON config (see README); without it the defaults apply\n"
+    "  --listen ADDR:PORT  where clients connect (overrides \"listen\"; port 0: any free)\n"
+    "  --upstream URL      the origin's base URL (overrides \"upstream\")\n"
+    "  --admin ADDR:PORT   the stats listener (overrides \"admin.listen\"; \"off\" disables)\n"
+    "  --check-config      validate the config and exit: 0 valid, 2 invalid\n"
+    "  --version, --help\n";
+
+struct options {
+    const char *config_path, *listen, *upstream, *admin;
+    bool check_only;
+};
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0)
+            slot = &o->config_path;
+        else if (strcmp(a, "--listen") == 0)
+            slot = &o->listen;
+        else if (strcmp(a, "--upstream") == 0)
+            slot = &o->upstream;
+        else if (strcmp(a, "--admin") == 0)
+            slot = &o->admin;
+        else if (strcmp(a, "--check-config") == 0)
+            o->check_only = true;
+        else if (strcmp(a, "--version") == 0) {
+            printf("sfproxy %s (libcurl %s)\n", SFPROXY_VERSION, curl_version_info(CURLVERSION_NOW)->version);
+            exit(0);
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        } else {
+            fprintf(stderr, "sfproxy: unknown argument \"%s\"\n%s", a, usage);
+            return EXIT_USAGE;
+        }
+        if (slot != NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "sfproxy: %s needs a value\n%s", a, usage);
+                return EXIT_USAGE;
+            }
+            *slot = argv[++i];
+        }
+    }
+    return 0;
+}
+
+/* Applies the command line over the file. Returns 0 or EXIT_USAGE. */
+static int apply_overrides(const struct options *o, struct sf_config *cfg)
+{
+    if (o->listen && !sf_config_parse_addr(o->listen, &cfg->listen)) {
+        fprintf(stderr, "sfproxy: --listen \"%s\" is not ADDR:PORT; write e.g. 127.0.0.1:8080\n",
+                o->listen);
+        return EXIT_USAGE;
+    }
+    if (o->admin && strcmp(o->admin, "off") == 0) {
+        cfg->admin_enabled = false;
+    } else if (o->admin) {
+        if (!sf_config_parse_addr(o->admin, &cfg->admin_listen)) {
+            fprintf(stderr, "sfproxy: --admin \"%s\" is not ADDR:PORT or off\n", o->admin);
+            return EXIT_USAGE;
+        }
+        cfg->admin_enabled = true;
+    }
+    if (o->upstream) {
+        if (!sf_config_parse_upstream(o->upstream)) {
+            fprintf(stderr,
+                    "sfproxy: --upstream \"%s\" is not a base URL; write e.g. "
+                    "http://127.0.0.1:9000\n",
+                    o->upstream);
+            return EXIT_USAGE;
+        }
+        free(cfg->upstream);
+        cfg->upstream = sf_xstrdup(o->upstream);
+    }
+    if (cfg->upstream == NULL && !cfg->forward_proxy) {
+        fprintf(stderr, "sfproxy: nothing to proxy to: set \"upstream\" (or --upstream URL), "
+                        "or \"forward_proxy\": true\n");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Every parked client's socket and every upstream connection is a descriptor. */
+static void raise_nofile(unsigned connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)connections * 2 + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+        sf_log_warn("open-files hard limit is %llu, below the %llu that connection_limit %u "
+                    "needs; raise it (LimitNOFILE= in systemd, ulimit -Hn) or lower "
+                    "connection_limit",
+                    (unsigned long long)rl.rlim_max, (unsigned long long)want, connections);
+        want = rl.rlim_max;
+    }
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        sf_log_warn("cannot raise the open-files limit to %llu", (unsigned long long)want);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void drain(struct sf_front *front, struct sf_upstream *up, uint64_t grace_ms)
+{
+    sf_front_quiesce(front);
+    uint64_t deadline = sf_now_ms() + grace_ms;
+    while (sf_front_active_requests(front) > 0 && sf_now_ms() < deadline)
+        sleep_ms(20);
+    int left = sf_front_active_requests(front);
+    if (left > 0)
+        sf_log_info("grace time over: closing %d unfinished requests", left);
+    sf_front_close(front);
+    sf_upstream_abort_all(up);
+    /* Every parked client is being woken; give the workers a moment to let go of them
+     * before the daemon stops (stopping with a suspended connection aborts). */
+    deadline = sf_now_ms() + 5000;
+    while (atomic_load(&sf_metrics.waiters_now) > 0 && sf_now_ms() < deadline)
+        sleep_ms(5);
+}
+
+int main(int argc, char **argv)
+{
+    struct options opt;
+    struct sf_config cfg;
+    char err[1024];
+    int rc = parse_args(argc, argv, &opt);
+    if (rc)
+        return rc;
+    if (opt.config_path != NULL) {
+        if (sf_config_load(opt.config_path, &cfg, err, sizeof err) != SF_OK) {
+            fprintf(stderr, "sfproxy: %s\n", err);
+            return EXIT_USAGE;
+        }
+    } else {
+        sf_config_defaults(&cfg);
+    }
+    rc = apply_overrides(&opt, &cfg);
+    if (rc || opt.check_only) {
+        if (!rc)
+            printf("%s: ok\n", opt.config_path ? opt.config_path : "(defaults)");
+        sf_config_clear(&cfg);
+        return rc;
+    }
+    sf_log_set_level(cfg.log_level);
+
+    /* Before any thread: libcurl's global state, and signals delivered only to sigwait. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    SF_PTOK(pthread_sigmask(SIG_BLOCK, &stop, NULL));
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile(cfg.connection_limit);
+
+    rc = EXIT_RUNTIME;
+    struct sf_hangup *hangup = sf_hangup_new();
+    struct sf_cache *cache = sf_cache_new(cfg.cache_max_bytes, hangup);
+    struct sf_upstream *up = hangup ? sf_upstream_start(&cfg, cache, hangup) : NULL;
+    struct sf_front *front = up ? sf_front_start(&cfg, cache, up, hangup, err, sizeof err) : NULL;
+    if (front == NULL) {
+        sf_log_error("%s", up ? err : "cannot start the fetcher");
+        goto out;
+    }
+    uint16_t port, admin_port;
+    sf_front_ports(front, &port, &admin_port);
+    sf_log_info("sfproxy %s listening on http://%s:%u admin %s:%u upstream %s forward_proxy %s",
+                SFPROXY_VERSION, cfg.listen.host, port,
+                cfg.admin_enabled ? cfg.admin_listen.host : "off", admin_port,
+                cfg.upstream ? cfg.upstream : "none", cfg.forward_proxy ? "on" : "off");
+
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    sf_log_info("signal %d: stopping (grace %llums)", sig, (unsigned long long)cfg.shutdown_grace_ms);
+    drain(front, up, cfg.shutdown_grace_ms);
+    rc = 0;
+out:
+    sf_front_stop(front);
+    sf_upstream_stop(up);
+    sf_cache_free(cache);
+    sf_hangup_free(hangup);
+    sf_config_clear(&cfg);
+    curl_global_cleanup();
+    if (rc == 0)
+        sf_log_info("stopped");
+    return rc;
+}

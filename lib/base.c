@@ -1,0 +1,142 @@
+/* base: see base.h. Nothing here keeps state except the per-thread marker sf_mutex uses
+ * to name its owner. */
+#include "base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *sf_strerror(enum sf_err err)
+{
+    switch (err) {
+    case SF_OK: return "success";
+    case SF_EINVAL: return "invalid input";
+    case SF_ENOENT: return "not found";
+    case SF_ETOOBIG: return "over the configured limit";
+    case SF_ESYS: return "system call failed";
+    case SF_ELIBRARY: return "library call failed";
+    }
+    return "unknown error";
+}
+
+void sf_assert_fail(const char *expr, const char *file, int line, const char *func)
+{
+    fprintf(stderr, "sfproxy: assertion failed: %s at %s:%d in %s()\n", expr, file, line, func);
+    fflush(stderr);
+    abort();
+}
+
+/* The address of a thread-local is unique among live threads: a cheap owner id. */
+static _Thread_local char thread_marker;
+
+void sf_mutex_init(struct sf_mutex *mx)
+{
+    SF_PTOK(pthread_mutex_init(&mx->m, NULL));
+    atomic_init(&mx->owner, 0);
+}
+
+void sf_mutex_destroy(struct sf_mutex *mx)
+{
+    SF_ASSERT(atomic_load_explicit(&mx->owner, memory_order_relaxed) == 0);
+    SF_PTOK(pthread_mutex_destroy(&mx->m));
+}
+
+void sf_mutex_lock(struct sf_mutex *mx)
+{
+    SF_PTOK(pthread_mutex_lock(&mx->m));
+    atomic_store_explicit(&mx->owner, (uintptr_t)&thread_marker, memory_order_relaxed);
+}
+
+void sf_mutex_unlock(struct sf_mutex *mx)
+{
+    SF_ASSERT(sf_mutex_held(mx));
+    atomic_store_explicit(&mx->owner, 0, memory_order_relaxed);
+    SF_PTOK(pthread_mutex_unlock(&mx->m));
+}
+
+bool sf_mutex_held(const struct sf_mutex *mx)
+{
+    return atomic_load_explicit(&mx->owner, memory_order_relaxed) == (uintptr_t)&thread_marker;
+}
+
+static _Noreturn void out_of_memory(size_t size, const char *caller)
+{
+    fprintf(stderr, "sfproxy: out of memory allocating %zu bytes in %s()\n", size, caller);
+    abort();
+}
+
+void *sf_xmalloc_at(size_t size, const char *caller)
+{
+    void *p = malloc(size ? size : 1);
+    if (p == NULL)
+        out_of_memory(size, caller);
+    return p;
+}
+
+void *sf_xcalloc_at(size_t n, size_t size, const char *caller)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL)
+        out_of_memory(n * size, caller);
+    return p;
+}
+
+void *sf_xrealloc_at(void *p, size_t size, const char *caller)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (q == NULL)
+        out_of_memory(size, caller);
+    return q;
+}
+
+char *sf_xstrdup_at(const char *s, const char *caller)
+{
+    return sf_xstrndup_at(s, strlen(s), caller);
+}
+
+char *sf_xstrndup_at(const char *s, size_t len, const char *caller)
+{
+    char *p = sf_xmalloc_at(len + 1, caller);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+uint64_t sf_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t sf_wall_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+bool sf_strneq_ci(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+            return false;
+        if (a[i] == '\0')
+            return true;
+    }
+    return true;
+}
+
+bool sf_streq_ci(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        if (lower((unsigned char)*a) != lower((unsigned char)*b))
+            return false;
+        if (*a == '\0')
+            return true;
+    }
+}

@@ -1,0 +1,75 @@
+/* base: what every sfproxy file uses: error codes, assertions that stay on in release
+ * builds, object magic checks, a mutex that knows its owner, allocation that aborts with
+ * the caller's name, and the monotonic clock. */
+#ifndef SF_BASE_H
+#define SF_BASE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum sf_err {
+    SF_OK = 0,
+    SF_EINVAL,   /* bad input: a config value, a request */
+    SF_ENOENT,   /* a file or a key that does not exist */
+    SF_ETOOBIG,  /* over a configured limit */
+    SF_ESYS,     /* a system call failed; errno says why */
+    SF_ELIBRARY, /* libmicrohttpd or libcurl refused */
+};
+
+/* A static string naming err, for logs. */
+const char *sf_strerror(enum sf_err err);
+
+#define SF_FORMAT(fmt_idx, args_idx) __attribute__((format(printf, fmt_idx, args_idx)))
+
+_Noreturn void sf_assert_fail(const char *expr, const char *file, int line, const char *func);
+
+/* On in every build: an assertion guards an invariant, never input. */
+#define SF_ASSERT(e) ((e) ? (void)0 : sf_assert_fail(#e, __FILE__, __LINE__, __func__))
+#define SF_CHECK_OBJ(p, m) SF_ASSERT((p) != NULL && (p)->magic == (m))
+/* pthread calls return 0, or the process stops with the call that failed. */
+#define SF_PTOK(call) ((call) == 0 ? (void)0 : sf_assert_fail(#call, __FILE__, __LINE__, __func__))
+#ifdef SF_DEBUG
+#define SF_DEBUG_ASSERT(e) SF_ASSERT(e)
+#else
+#define SF_DEBUG_ASSERT(e) ((void)0)
+#endif
+
+/* A mutex that records its owning thread, so code can assert it holds a lock. */
+struct sf_mutex {
+    pthread_mutex_t m;
+    atomic_uintptr_t owner; /* 0 when unlocked */
+};
+
+void sf_mutex_init(struct sf_mutex *mx);
+void sf_mutex_destroy(struct sf_mutex *mx);
+void sf_mutex_lock(struct sf_mutex *mx);
+void sf_mutex_unlock(struct sf_mutex *mx);
+bool sf_mutex_held(const struct sf_mutex *mx);
+#define sf_mutex_assert_held(mx) SF_ASSERT(sf_mutex_held(mx))
+
+/* Allocation of small fixed-size things: on failure the process stops, naming the size and
+ * the caller. Network-sized data has limits of its own and never comes through here. */
+void *sf_xmalloc_at(size_t size, const char *caller);
+void *sf_xcalloc_at(size_t n, size_t size, const char *caller);
+void *sf_xrealloc_at(void *p, size_t size, const char *caller);
+char *sf_xstrdup_at(const char *s, const char *caller);
+char *sf_xstrndup_at(const char *s, size_t len, const char *caller);
+#define sf_xmalloc(n) sf_xmalloc_at((n), __func__)
+#define sf_xcalloc(n, s) sf_xcalloc_at((n), (s), __func__)
+#define sf_xrealloc(p, n) sf_xrealloc_at((p), (n), __func__)
+#define sf_xstrdup(s) sf_xstrdup_at((s), __func__)
+#define sf_xstrndup(s, n) sf_xstrndup_at((s), (n), __func__)
+
+/* Monotonic milliseconds, for deadlines and ages measured inside the process. */
+uint64_t sf_now_ms(void);
+/* Wall-clock seconds since the epoch, for HTTP dates. */
+int64_t sf_wall_s(void);
+
+/* ASCII case-insensitive comparisons; HTTP field names are ASCII. */
+bool sf_streq_ci(const char *a, const char *b);
+bool sf_strneq_ci(const char *a, const char *b, size_t n);
+
+#endif

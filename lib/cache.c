@@ -1,0 +1,244 @@
+/* cache: see cache.h.
+ *
+ * A chained hash table (FNV-1a, doubling at load 1) holds one reference on every listed
+ * object. Stored objects are also on an LRU list: a hit moves the object to the front,
+ * and storing evicts from the back until the charged bytes fit. An object is charged its
+ * segments, its header fields and its key. Expired objects are replaced by the next
+ * lookup, and evicted by size like the rest. */
+#include "cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sf_cache {
+    struct sf_mutex lock;
+    struct sf_obj **buckets; /* (L) */
+    size_t nbuckets, count;  /* (L) */
+    struct sf_obj lru;       /* (L) sentinel: lru.lru_next is the most recent */
+    uint64_t max_bytes;      /* (C) */
+    uint64_t bytes;          /* (L) */
+    uint64_t stored, flights, evictions; /* (L) */
+    struct sf_hangup *hangup;            /* (C) handed to new objects */
+};
+
+static uint64_t hash_key(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup)
+{
+    struct sf_cache *c = sf_xcalloc(1, sizeof *c);
+    sf_mutex_init(&c->lock);
+    c->nbuckets = 1024;
+    c->buckets = sf_xcalloc(c->nbuckets, sizeof *c->buckets);
+    c->lru.lru_next = c->lru.lru_prev = &c->lru;
+    c->max_bytes = max_bytes;
+    c->hangup = hangup;
+    return c;
+}
+
+static struct sf_obj **slot_of(struct sf_cache *c, const char *key)
+{
+    struct sf_obj **pp = &c->buckets[hash_key(key) & (c->nbuckets - 1)];
+    while (*pp != NULL && strcmp((*pp)->key, key) != 0)
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void grow(struct sf_cache *c)
+{
+    size_t n = c->nbuckets * 2;
+    struct sf_obj **b = sf_xcalloc(n, sizeof *b);
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        struct sf_obj *o = c->buckets[i];
+        while (o != NULL) {
+            struct sf_obj *next = o->hnext;
+            size_t j = hash_key(o->key) & (n - 1);
+            o->hnext = b[j];
+            b[j] = o;
+            o = next;
+        }
+    }
+    free(c->buckets);
+    c->buckets = b;
+    c->nbuckets = n;
+}
+
+static void lru_unlink(struct sf_obj *o)
+{
+    o->lru_prev->lru_next = o->lru_next;
+    o->lru_next->lru_prev = o->lru_prev;
+    o->lru_prev = o->lru_next = NULL;
+}
+
+static void lru_push_front(struct sf_cache *c, struct sf_obj *o)
+{
+    o->lru_next = c->lru.lru_next;
+    o->lru_prev = &c->lru;
+    c->lru.lru_next->lru_prev = o;
+    c->lru.lru_next = o;
+}
+
+/* Removes the object at *pp from the table. Returns the table's reference, which the
+ * caller drops after unlocking (the last unref frees, and freeing is not table work). */
+static struct sf_obj *unlist_at(struct sf_cache *c, struct sf_obj **pp)
+{
+    struct sf_obj *o = *pp;
+    *pp = o->hnext;
+    o->hnext = NULL;
+    o->listed = false;
+    c->count--;
+    if (o->stored) {
+        lru_unlink(o);
+        o->stored = false;
+        c->bytes -= o->charge;
+        c->stored--;
+    } else if (!o->hfp) {
+        c->flights--;
+    }
+    return o;
+}
+
+static void list_new(struct sf_cache *c, struct sf_obj **pp, struct sf_obj *o)
+{
+    o->hnext = *pp;
+    *pp = o;
+    o->listed = true;
+    c->count++;
+    if (!o->hfp)
+        c->flights++;
+}
+
+enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
+                               struct sf_obj **out)
+{
+    struct sf_obj *old = NULL;
+    enum sf_lookup kind;
+    sf_mutex_lock(&c->lock);
+    struct sf_obj **pp = slot_of(c, key);
+    struct sf_obj *o = *pp;
+    if (o != NULL && o->stored && o->expires_ms > now_ms) {
+        lru_unlink(o);
+        lru_push_front(c, o);
+        *out = sf_obj_ref(o);
+        kind = SF_LOOKUP_HIT;
+    } else if (o != NULL && o->hfp && o->expires_ms > now_ms) {
+        *out = NULL;
+        kind = SF_LOOKUP_PASS;
+    } else if (o != NULL && !o->stored && !o->hfp) {
+        *out = sf_obj_ref(o);
+        kind = SF_LOOKUP_JOIN;
+    } else {
+        if (o != NULL)
+            old = unlist_at(c, pp); /* stale response or expired marker */
+        if (c->count >= c->nbuckets)
+            grow(c);
+        o = sf_obj_new(key, c->hangup);
+        list_new(c, slot_of(c, key), o);
+        *out = sf_obj_ref(o);
+        kind = SF_LOOKUP_MISS;
+    }
+    sf_mutex_unlock(&c->lock);
+    sf_obj_unref(old);
+    return kind;
+}
+
+/* Evicts from the LRU tail until bytes fit; collects the table's references in *drop. */
+static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_drop)
+{
+    size_t n = 0;
+    while (c->bytes > c->max_bytes && c->lru.lru_prev != &c->lru && n < max_drop) {
+        struct sf_obj *victim = c->lru.lru_prev;
+        drop[n++] = unlist_at(c, slot_of(c, victim->key));
+        c->evictions++;
+    }
+    return n;
+}
+
+void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms, uint64_t expires_ms)
+{
+    struct sf_obj *drop[64], *too_big = NULL;
+    size_t ndrop;
+    sf_obj_lock(o);
+    size_t charge = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
+    sf_obj_unlock(o);
+    sf_mutex_lock(&c->lock);
+    if (o->listed && !o->stored && charge <= c->max_bytes) {
+        o->stored = true;
+        o->charge = charge;
+        o->stored_ms = now_ms;
+        o->expires_ms = expires_ms;
+        c->flights--;
+        c->stored++;
+        c->bytes += charge;
+        lru_push_front(c, o);
+        do {
+            ndrop = evict_to_fit(c, drop, 64);
+            sf_mutex_unlock(&c->lock);
+            for (size_t i = 0; i < ndrop; i++)
+                sf_obj_unref(drop[i]);
+            sf_mutex_lock(&c->lock);
+        } while (ndrop == 64);
+    } else if (o->listed && !o->stored) {
+        too_big = unlist_at(c, slot_of(c, o->key)); /* larger than the whole cache */
+    }
+    sf_mutex_unlock(&c->lock);
+    sf_obj_unref(too_big);
+}
+
+void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o)
+{
+    struct sf_obj *old = NULL;
+    sf_mutex_lock(&c->lock);
+    if (o->listed)
+        old = unlist_at(c, slot_of(c, o->key));
+    sf_mutex_unlock(&c->lock);
+    sf_obj_unref(old);
+}
+
+void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
+{
+    struct sf_obj *old = NULL;
+    sf_mutex_lock(&c->lock);
+    if (o->listed) {
+        struct sf_obj **pp = slot_of(c, o->key);
+        old = unlist_at(c, pp);
+        struct sf_obj *marker = sf_obj_new(o->key, NULL);
+        marker->hfp = true;
+        marker->expires_ms = until_ms;
+        list_new(c, slot_of(c, o->key), marker);
+    }
+    sf_mutex_unlock(&c->lock);
+    sf_obj_unref(old);
+}
+
+void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
+{
+    sf_mutex_lock(&c->lock);
+    st->objects = c->stored;
+    st->bytes = c->bytes;
+    st->flights = c->flights;
+    st->evictions = c->evictions;
+    sf_mutex_unlock(&c->lock);
+}
+
+void sf_cache_free(struct sf_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        while (c->buckets[i] != NULL) {
+            sf_mutex_lock(&c->lock);
+            struct sf_obj *o = unlist_at(c, &c->buckets[i]);
+            sf_mutex_unlock(&c->lock);
+            sf_obj_unref(o);
+        }
+    }
+    free(c->buckets);
+    sf_mutex_destroy(&c->lock);
+    free(c);
+}

@@ -1,0 +1,45 @@
+/* cache: the table of objects by key, and the memory-bounded LRU of stored responses.
+ * A key maps to at most one object: a flight in progress, a stored response, or a short
+ * hit-for-pass marker. Lookups on every thread; stores and unlists from the fetcher.
+ * Lock order: table lock -> object lock. */
+#ifndef SF_CACHE_H
+#define SF_CACHE_H
+
+#include "singleflight.h"
+
+struct sf_cache;
+
+struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup);
+/* Unlists and releases every object. No other thread may use the cache any more. */
+void sf_cache_free(struct sf_cache *c);
+
+enum sf_lookup {
+    SF_LOOKUP_HIT,  /* a fresh stored response */
+    SF_LOOKUP_JOIN, /* a flight in progress: attach to it */
+    SF_LOOKUP_PASS, /* the key is marked hit-for-pass: fetch privately */
+    SF_LOOKUP_MISS, /* nothing usable: a new flight was listed, the caller leads it */
+};
+
+/* Looks key up at now_ms. For HIT, JOIN and MISS, *out holds a reference the caller gives
+ * back with sf_obj_unref; for PASS it is NULL. A MISS lists a new object for the key
+ * (replacing a stale or expired one). */
+enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
+                               struct sf_obj **out);
+
+/* Keeps a complete object until expires_ms, evicting least recently used objects to stay
+ * under the byte limit. If o is no longer listed (purged or replaced), nothing happens. */
+void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms, uint64_t expires_ms);
+/* Takes o out of the table if it is still listed. */
+void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o);
+/* Replaces o (if listed) by a hit-for-pass marker until until_ms. */
+void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms);
+
+struct sf_cache_stats {
+    uint64_t objects; /* stored responses */
+    uint64_t bytes;   /* bytes they are charged */
+    uint64_t flights; /* listed objects not yet complete */
+    uint64_t evictions;
+};
+void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st);
+
+#endif

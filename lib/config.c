@@ -1,0 +1,516 @@
+/* config: see config.h.
+ *
+ * jansson parses the file and reports syntax errors with their position. It keeps no
+ * positions for values, so for the errors we find ourselves a small scanner walks the
+ * (already valid) text along the path of the bad value to recover its line and column.
+ * The schema is one table: each leaf names its path, its kind, where it lands in struct
+ * sf_config and its range; object members not in the table are unknown keys. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_ADDR, K_ADDR_OR_NULL, K_URL, K_BOOL, K_UINT, K_BYTES, K_MS, K_LOGLEVEL };
+
+struct field {
+    const char *path; /* dotted: "cache.max_bytes" */
+    enum kind kind;
+    size_t off;
+    uint64_t min, max; /* for K_UINT, K_BYTES, K_MS */
+};
+
+#define OFF(f) offsetof(struct sf_config, f)
+static const struct field schema[] = {
+    {"listen", K_ADDR, OFF(listen), 0, 0},
+    {"upstream", K_URL, OFF(upstream), 0, 0},
+    {"forward_proxy", K_BOOL, OFF(forward_proxy), 0, 0},
+    {"workers", K_UINT, OFF(workers), 0, 256},
+    {"connection_limit", K_UINT, OFF(connection_limit), 16, 1000000},
+    {"max_request_body_bytes", K_BYTES, OFF(max_request_body_bytes), 0, UINT64_C(1) << 40},
+    {"log_level", K_LOGLEVEL, OFF(log_level), 0, 0},
+    {"timeouts.connect", K_MS, OFF(connect_timeout_ms), 1, 3600000},
+    {"timeouts.first_byte", K_MS, OFF(first_byte_timeout_ms), 1, 86400000},
+    {"timeouts.upstream_idle", K_MS, OFF(upstream_idle_timeout_ms), 1000, 86400000},
+    {"timeouts.client_idle", K_MS, OFF(client_idle_timeout_ms), 1000, 86400000},
+    {"timeouts.shutdown_grace", K_MS, OFF(shutdown_grace_ms), 0, 3600000},
+    {"cache.max_bytes", K_BYTES, OFF(cache_max_bytes), 0, UINT64_C(1) << 44},
+    {"cache.max_object_bytes", K_BYTES, OFF(cache_max_object_bytes), 0, UINT64_C(1) << 40},
+    {"cache.hit_for_pass", K_MS, OFF(hit_for_pass_ms), 0, 86400000},
+    {"admin.listen", K_ADDR_OR_NULL, OFF(admin_listen), 0, 0},
+};
+#define NFIELDS (sizeof schema / sizeof schema[0])
+
+void sf_config_defaults(struct sf_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    sf_config_parse_addr("127.0.0.1:8080", &cfg->listen);
+    cfg->upstream = NULL;
+    cfg->connection_limit = 16384;
+    cfg->connect_timeout_ms = 2000;
+    cfg->first_byte_timeout_ms = 30000;
+    cfg->upstream_idle_timeout_ms = 30000;
+    cfg->client_idle_timeout_ms = 60000;
+    cfg->shutdown_grace_ms = 10000;
+    cfg->cache_max_bytes = UINT64_C(256) << 20;
+    cfg->cache_max_object_bytes = UINT64_C(16) << 20;
+    cfg->hit_for_pass_ms = 5000;
+    cfg->max_request_body_bytes = UINT64_C(64) << 20;
+    cfg->admin_enabled = true;
+    sf_config_parse_addr("127.0.0.1:8081", &cfg->admin_listen);
+    cfg->log_level = SF_LOG_INFO;
+}
+
+void sf_config_clear(struct sf_config *cfg)
+{
+    free(cfg->upstream);
+    cfg->upstream = NULL;
+}
+
+bool sf_config_parse_addr(const char *s, struct sf_addr *out)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon[1] == '\0')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || errno != 0 || port > 65535 || colon[1] < '0' || colon[1] > '9')
+        return false;
+    size_t hlen = (size_t)(colon - s);
+    char host[64];
+    if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+        s++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof host)
+        return false;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    if (hlen == 0)
+        strcpy(host, "0.0.0.0");
+    else if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    unsigned char tmp[16];
+    if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1)
+        return false;
+    strcpy(out->host, host);
+    out->port = (uint16_t)port;
+    return true;
+}
+
+bool sf_config_parse_upstream(const char *s)
+{
+    const char *rest = NULL;
+    if (strncmp(s, "http://", 7) == 0)
+        rest = s + 7;
+    else if (strncmp(s, "https://", 8) == 0)
+        rest = s + 8;
+    if (rest == NULL || *rest == '\0' || *rest == '/')
+        return false;
+    return strpbrk(s, " \t\r\n?#") == NULL;
+}
+
+/* Parses digits and a unit from a table; false on anything else. */
+static bool parse_with_units(const char *s, const char *const *units, const uint64_t *mult,
+                             size_t nunits, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno != 0)
+        return false;
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < nunits; i++) {
+        if (strcmp(end, units[i]) == 0) {
+            if (n > UINT64_MAX / mult[i])
+                return false;
+            *out = n * mult[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+bool sf_config_parse_bytes(const char *s, uint64_t *out)
+{
+    static const char *const units[] = {"", "B", "KB", "KiB", "MB", "MiB", "GB", "GiB"};
+    static const uint64_t mult[] = {1, 1, 1000, 1024, 1000000, 1 << 20, 1000000000, 1 << 30};
+    return parse_with_units(s, units, mult, 8, out);
+}
+
+bool sf_config_parse_ms(const char *s, uint64_t *out)
+{
+    static const char *const units[] = {"", "ms", "s", "m", "min", "h"};
+    static const uint64_t mult[] = {1, 1, 1000, 60000, 60000, 3600000};
+    return parse_with_units(s, units, mult, 6, out);
+}
+
+/* ---- positions: walk valid JSON text to the value at a dotted path ---- */
+
+struct scan {
+    const char *p;
+    int line, col;
+};
+
+static void adv(struct scan *s)
+{
+    if (*s->p == '\n') {
+        s->line++;
+        s->col = 1;
+    } else {
+        s->col++;
+    }
+    s->p++;
+}
+
+static void skip_ws(struct scan *s)
+{
+    while (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')
+        adv(s);
+}
+
+/* Moves past a string; if key is non-NULL, says whether the string equals it. */
+static bool skip_string(struct scan *s, const char *key, size_t keylen)
+{
+    const char *start = s->p + 1;
+    adv(s);
+    while (*s->p != '"' && *s->p != '\0') {
+        if (*s->p == '\\')
+            adv(s);
+        adv(s);
+    }
+    bool match = key != NULL && (size_t)(s->p - start) == keylen &&
+                 strncmp(start, key, keylen) == 0;
+    adv(s);
+    return match;
+}
+
+static void skip_value(struct scan *s)
+{
+    skip_ws(s);
+    if (*s->p == '"') {
+        skip_string(s, NULL, 0);
+    } else if (*s->p == '{' || *s->p == '[') {
+        int depth = 0;
+        do {
+            if (*s->p == '"') {
+                skip_string(s, NULL, 0);
+                continue;
+            }
+            if (*s->p == '{' || *s->p == '[')
+                depth++;
+            else if (*s->p == '}' || *s->p == ']')
+                depth--;
+            adv(s);
+        } while (depth > 0 && *s->p != '\0');
+    } else {
+        while (*s->p != '\0' && strchr(",}] \t\r\n", *s->p) == NULL)
+            adv(s);
+    }
+}
+
+/* Finds the value at path (or, with want_key, the key naming it). Falls back to the
+ * position of the deepest object found. */
+static void find_position(const char *text, const char *path, bool want_key, int *line,
+                          int *col)
+{
+    struct scan s = {text, 1, 1};
+    skip_ws(&s);
+    *line = s.line;
+    *col = s.col;
+    while (*path != '\0' && *s.p == '{') {
+        const char *dot = strchr(path, '.');
+        size_t seglen = dot ? (size_t)(dot - path) : strlen(path);
+        adv(&s);
+        bool found = false;
+        for (;;) {
+            skip_ws(&s);
+            if (*s.p != '"')
+                return;
+            struct scan at_key = s;
+            bool match = skip_string(&s, path, seglen);
+            skip_ws(&s);
+            adv(&s); /* ':' */
+            skip_ws(&s);
+            if (match) {
+                found = true;
+                *line = (want_key && !dot) ? at_key.line : s.line;
+                *col = (want_key && !dot) ? at_key.col : s.col;
+                break;
+            }
+            skip_value(&s);
+            skip_ws(&s);
+            if (*s.p != ',')
+                return;
+            adv(&s);
+        }
+        if (!found || !dot)
+            return;
+        path = dot + 1;
+    }
+}
+
+/* ---- validation ---- */
+
+struct loader {
+    const char *path;
+    const char *text;
+    char *errbuf;
+    size_t errlen;
+};
+
+static enum sf_err fail_at(struct loader *ld, const char *json_path, bool at_key,
+                           const char *fmt, ...) SF_FORMAT(4, 5);
+
+static enum sf_err fail_at(struct loader *ld, const char *json_path, bool at_key,
+                           const char *fmt, ...)
+{
+    int line, col;
+    find_position(ld->text, json_path, at_key, &line, &col);
+    int n = snprintf(ld->errbuf, ld->errlen, "%s:%d:%d: ", ld->path, line, col);
+    if (n < 0 || (size_t)n >= ld->errlen)
+        return SF_EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ld->errbuf + n, ld->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return SF_EINVAL;
+}
+
+static const char *kind_hint(enum kind k)
+{
+    switch (k) {
+    case K_ADDR: return "an address string like \"127.0.0.1:8080\"";
+    case K_ADDR_OR_NULL: return "an address string like \"127.0.0.1:8081\", or null to disable";
+    case K_URL: return "a base URL string like \"http://127.0.0.1:9000\"";
+    case K_BOOL: return "true or false";
+    case K_UINT: return "a whole number";
+    case K_BYTES: return "a byte count like 268435456 or \"256MiB\"";
+    case K_MS: return "a duration like 1500 (milliseconds), \"1500ms\" or \"5s\"";
+    case K_LOGLEVEL: return "one of \"error\", \"warn\", \"info\", \"debug\"";
+    }
+    return "";
+}
+
+static enum sf_err bad_value(struct loader *ld, const struct field *f, json_t *v)
+{
+    char *shown = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    enum sf_err err = fail_at(ld, f->path, false, "\"%s\" must be %s (got %s)", f->path,
+                              kind_hint(f->kind), shown ? shown : "?");
+    free(shown);
+    return err;
+}
+
+static enum sf_err out_of_range(struct loader *ld, const struct field *f, uint64_t got)
+{
+    return fail_at(ld, f->path, false,
+                   "\"%s\" is %llu, outside %llu..%llu; write a value in that range", f->path,
+                   (unsigned long long)got, (unsigned long long)f->min,
+                   (unsigned long long)f->max);
+}
+
+static enum sf_err number_field(struct loader *ld, const struct field *f, json_t *v,
+                                uint64_t *out)
+{
+    bool ok;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        ok = true;
+    } else if (json_is_string(v) && f->kind == K_BYTES) {
+        ok = sf_config_parse_bytes(json_string_value(v), out);
+    } else if (json_is_string(v) && f->kind == K_MS) {
+        ok = sf_config_parse_ms(json_string_value(v), out);
+    } else {
+        ok = false;
+    }
+    if (!ok)
+        return bad_value(ld, f, v);
+    if (*out < f->min || *out > f->max)
+        return out_of_range(ld, f, *out);
+    return SF_OK;
+}
+
+static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t *v,
+                               struct sf_config *cfg)
+{
+    void *slot = (char *)cfg + f->off;
+    uint64_t n;
+    enum sf_err err;
+    switch (f->kind) {
+    case K_ADDR_OR_NULL:
+        if (json_is_null(v)) {
+            cfg->admin_enabled = false;
+            return SF_OK;
+        }
+        /* fall through */
+    case K_ADDR:
+        if (!json_is_string(v) || !sf_config_parse_addr(json_string_value(v), slot))
+            return bad_value(ld, f, v);
+        return SF_OK;
+    case K_URL:
+        if (!json_is_string(v) || !sf_config_parse_upstream(json_string_value(v)))
+            return bad_value(ld, f, v);
+        free(*(char **)slot);
+        *(char **)slot = sf_xstrdup(json_string_value(v));
+        return SF_OK;
+    case K_BOOL:
+        if (!json_is_boolean(v))
+            return bad_value(ld, f, v);
+        *(bool *)slot = json_is_true(v);
+        return SF_OK;
+    case K_LOGLEVEL:
+        if (!json_is_string(v) || !sf_log_level_parse(json_string_value(v), slot))
+            return bad_value(ld, f, v);
+        return SF_OK;
+    case K_UINT:
+        if (!json_is_integer(v))
+            return bad_value(ld, f, v);
+        err = number_field(ld, f, v, &n);
+        if (err == SF_OK)
+            *(unsigned *)slot = (unsigned)n;
+        return err;
+    case K_BYTES:
+    case K_MS:
+        err = number_field(ld, f, v, &n);
+        if (err == SF_OK)
+            *(uint64_t *)slot = n;
+        return err;
+    }
+    return SF_EINVAL;
+}
+
+/* True if path names a leaf or an object of the schema; *leaf is set for leaves. */
+static bool schema_lookup(const char *path, const struct field **leaf)
+{
+    size_t len = strlen(path);
+    *leaf = NULL;
+    for (size_t i = 0; i < NFIELDS; i++) {
+        if (strcmp(schema[i].path, path) == 0) {
+            *leaf = &schema[i];
+            return true;
+        }
+        if (strncmp(schema[i].path, path, len) == 0 && schema[i].path[len] == '.')
+            return true;
+    }
+    return false;
+}
+
+/* The keys allowed in the object at prefix, for the "unknown key" message. */
+static void known_keys(const char *prefix, char *out, size_t size)
+{
+    size_t plen = strlen(prefix), used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const char *p = schema[i].path;
+        if (plen > 0 && (strncmp(p, prefix, plen) != 0 || p[plen] != '.'))
+            continue;
+        const char *name = plen > 0 ? p + plen + 1 : p;
+        size_t nlen = strcspn(name, ".");
+        char item[64];
+        snprintf(item, sizeof item, "\"%.*s\"", (int)nlen, name);
+        if (strstr(out, item) != NULL)
+            continue;
+        used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", item);
+        if (used >= size)
+            return;
+    }
+}
+
+static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *obj,
+                                struct sf_config *cfg)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        char path[128];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
+        const struct field *leaf;
+        if (!schema_lookup(path, &leaf)) {
+            char keys[512];
+            known_keys(prefix, keys, sizeof keys);
+            return fail_at(ld, path, true, "unknown key \"%s\"%s%s; the keys allowed here are %s",
+                           key, *prefix ? " in \"" : "", *prefix ? prefix : "", keys);
+        }
+        enum sf_err err;
+        if (leaf != NULL) {
+            err = apply_field(ld, leaf, v, cfg);
+        } else if (!json_is_object(v)) {
+            err = fail_at(ld, path, false, "\"%s\" must be an object {...}", path);
+        } else {
+            err = apply_object(ld, path, v, cfg);
+        }
+        if (err)
+            return err;
+    }
+    return SF_OK;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = sf_xmalloc(cap);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap && cap < (1u << 24)) {
+            cap *= 2;
+            buf = sf_xrealloc(buf, cap);
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen)
+{
+    struct loader ld = {path, NULL, errbuf, errlen};
+    enum sf_err err = SF_OK;
+    json_t *root = NULL;
+    sf_config_defaults(cfg);
+    char *text = read_file(path);
+    if (text == NULL) {
+        snprintf(errbuf, errlen, "%s: cannot read: %s; pass an existing file with -c", path,
+                 strerror(errno));
+        return SF_ENOENT;
+    }
+    ld.text = text;
+    json_error_t jerr;
+    root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        snprintf(errbuf, errlen, "%s:%d:%d: %s; fix the JSON syntax there", path, jerr.line,
+                 jerr.column, jerr.text);
+        err = SF_EINVAL;
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        err = fail_at(&ld, "", false, "the config must be a JSON object {...}");
+        goto out;
+    }
+    err = apply_object(&ld, "", root, cfg);
+    if (err == SF_OK && cfg->cache_max_object_bytes > cfg->cache_max_bytes)
+        err = fail_at(&ld, "cache.max_object_bytes", false,
+                      "\"cache.max_object_bytes\" (%llu) is larger than \"cache.max_bytes\" "
+                      "(%llu); make it at most that",
+                      (unsigned long long)cfg->cache_max_object_bytes,
+                      (unsigned long long)cfg->cache_max_bytes);
+out:
+    if (err) {
+        sf_config_clear(cfg);
+        sf_config_defaults(cfg);
+    }
+    json_decref(root);
+    free(text);
+    return err;
+}

@@ -1,0 +1,55 @@
+/* config: the JSON config file (jansson) becomes an immutable struct sf_config. Every
+ * tunable has a default; an unknown key, a wrong type or an impossible value is an error
+ * that names the file, line and column and says what to write instead. */
+#ifndef SF_CONFIG_H
+#define SF_CONFIG_H
+
+#include "base.h"
+#include "log.h"
+
+struct sf_addr {
+    char host[64]; /* numeric IPv4 or IPv6 address */
+    uint16_t port; /* 0: any free port */
+};
+
+struct sf_config {
+    struct sf_addr listen;
+    char *upstream;      /* base URL for reverse proxying; NULL: forward proxy only */
+    bool forward_proxy;  /* accept absolute-form http:// targets */
+    unsigned workers;    /* libmicrohttpd pool size; 0: one per core */
+    unsigned connection_limit;
+    uint64_t connect_timeout_ms;
+    uint64_t first_byte_timeout_ms;   /* request sent to response headers */
+    uint64_t upstream_idle_timeout_ms; /* no body bytes for this long: the origin stalled */
+    uint64_t client_idle_timeout_ms;
+    uint64_t shutdown_grace_ms;
+    uint64_t cache_max_bytes;
+    uint64_t cache_max_object_bytes;
+    uint64_t hit_for_pass_ms;
+    uint64_t max_request_body_bytes;
+    bool admin_enabled;
+    struct sf_addr admin_listen;
+    enum sf_log_level log_level;
+};
+
+/* Fills cfg with the defaults. */
+void sf_config_defaults(struct sf_config *cfg);
+
+/* Loads path over the defaults. On error returns SF_EINVAL or SF_ENOENT, writes
+ * "FILE:LINE:COL: problem; fix" into errbuf, and leaves cfg holding the defaults. */
+enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf,
+                           size_t errlen);
+
+/* Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:80", ":8080" for all IPv4). */
+bool sf_config_parse_addr(const char *s, struct sf_addr *out);
+/* Parses an http:// or https:// base URL for the upstream. */
+bool sf_config_parse_upstream(const char *s);
+/* "256MiB", "64KiB", "10MB", "512B", "512" -> bytes. */
+bool sf_config_parse_bytes(const char *s, uint64_t *out);
+/* "1500ms", "5s", "2m", "1h", "250" (ms) -> milliseconds. */
+bool sf_config_parse_ms(const char *s, uint64_t *out);
+
+/* Frees what sf_config_defaults or sf_config_load allocated. */
+void sf_config_clear(struct sf_config *cfg);
+
+#endif

@@ -1,0 +1,722 @@
+/* front: see front.h.
+ *
+ * A request's life (struct sf_req, libmicrohttpd's per-request pointer, created in the URI
+ * log callback so the raw target is kept):
+ *   NEW -> BODY (content, if any, is collected up to max_request_body_bytes)
+ *       -> dispatch: HIT (respond from the stored object) | attach to an object and
+ *          WAIT_HEAD (parked until its headers are published) -> RESPONDING, where a
+ *          content reader copies what the object holds and parks when it has caught up.
+ * Parking and waking follow singleflight.h: under the object lock, together with the
+ * suspend or the resume. A request is freed when both libmicrohttpd's completion callback
+ * and its response's free callback have let go (refs).
+ *
+ * Threads: libmicrohttpd's workers run every callback here; the fetcher only resumes
+ * connections (wake_req). Lock order: object lock -> libmicrohttpd; no response is
+ * created, queued or destroyed under an object lock. */
+#include "front.h"
+
+#include "log.h"
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SF_REQ_MAGIC 0x5f4e9e51u
+#define VIA_VALUE "1.1 sfproxy"
+#define READ_BLOCK (64u << 10)
+
+struct sf_front {
+    const struct sf_config *cfg;
+    struct sf_cache *cache;
+    struct sf_upstream *up;
+    struct sf_hangup *hangup;
+    struct MHD_Daemon *mhd, *admin;
+    uint16_t port, admin_port;
+    atomic_bool closing;
+    atomic_int active;
+};
+
+enum phase { PH_NEW, PH_BODY, PH_WAIT_HEAD, PH_RESPONDING };
+
+struct sf_req {
+    unsigned magic;
+    atomic_uint refs; /* libmicrohttpd's request + one while a streamed response exists */
+    struct sf_front *front;
+    struct MHD_Connection *conn;
+    char *target;       /* raw request target, as sent */
+    enum phase phase;
+    bool cacheable;     /* GET or HEAD: goes through the cache */
+    const char *xcache; /* HIT, MISS, COLLAPSED or PASS */
+    struct sf_obj *obj; /* the object read from, with a reference; NULL before dispatch */
+    bool attached;      /* counted in obj->clients */
+    struct sf_waiter w;
+    size_t seg_hint;
+    bool has_body, body_too_big;
+    char *body;
+    size_t body_len, body_cap;
+};
+
+/* ---- small responses ---- */
+
+static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const char *text,
+                                    bool close)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Via", VIA_VALUE);
+    if (r->xcache != NULL)
+        MHD_add_response_header(resp, "X-Cache", r->xcache);
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(resp, "Retry-After", "1");
+    if (close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->phase = PH_RESPONDING;
+    return ret;
+}
+
+static enum MHD_Result respond_bad(struct sf_req *r, unsigned status, const char *text)
+{
+    SF_COUNT(bad_requests);
+    return respond_text(r, status, text, true);
+}
+
+/* ---- requests ---- */
+
+static void req_unref(struct sf_req *r)
+{
+    SF_CHECK_OBJ(r, SF_REQ_MAGIC);
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    SF_ASSERT(r->obj == NULL && !r->w.parked);
+    free(r->target);
+    free(r->body);
+    r->magic = 0;
+    free(r);
+}
+
+/* Runs on: the fetcher thread or a worker, with the object lock held. */
+static void wake_req(struct sf_waiter *w)
+{
+    struct sf_req *r = (struct sf_req *)((char *)w - offsetof(struct sf_req, w));
+    if (w->gone)
+        SF_COUNT(client_hangups);
+    MHD_resume_connection(r->conn);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct sf_front *f = cls;
+    struct sf_req *r = sf_xcalloc(1, sizeof *r);
+    r->magic = SF_REQ_MAGIC;
+    atomic_init(&r->refs, 1);
+    r->front = f;
+    r->conn = conn;
+    r->target = sf_xstrdup(uri); /* libmicrohttpd edits uri in place after this */
+    r->w.wake = wake_req;
+    r->w.fd = -1;
+    atomic_fetch_add(&f->active, 1);
+    return r;
+}
+
+/* Drops r's attachment to its object; cancels a fetch that nobody needs any more. */
+static void detach(struct sf_req *r)
+{
+    struct sf_obj *o = r->obj;
+    if (o == NULL)
+        return;
+    bool cancel = false;
+    if (r->attached) {
+        sf_obj_lock(o);
+        sf_obj_unpark(o, &r->w);
+        o->clients--;
+        if (o->leader == r)
+            o->leader = NULL;
+        cancel = o->clients == 0 && o->fetch != NULL && !sf_obj_worth_finishing(o) &&
+                 (o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
+        sf_obj_unlock(o);
+        r->attached = false;
+    }
+    if (cancel)
+        sf_upstream_cancel(r->front->up, o);
+    r->obj = NULL;
+    sf_obj_unref(o);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct sf_front *f = cls;
+    struct sf_req *r = *con_cls;
+    (void)conn;
+    (void)toe;
+    if (r == NULL)
+        return;
+    detach(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&f->active, 1);
+    req_unref(r);
+}
+
+/* ---- the request sent upstream ---- */
+
+struct fields_ctx {
+    struct sf_hdrs *out;
+    const char *connection;
+    bool shared; /* a flight others may join: drop what is one client's own */
+};
+
+static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char *name,
+                                  const char *value)
+{
+    struct fields_ctx *c = cls;
+    static const char *const never[] = {"Host", "Content-Length", "Expect", "Via"};
+    /* A shared flight fetches the whole, unconditional response (RFC 9111 §4.3.1 leaves
+     * conditionals of a client to the cache): one client's validators or range must not
+     * shape what every waiter gets. */
+    static const char *const own[] = {"If-None-Match", "If-Modified-Since", "If-Match",
+                                      "If-Unmodified-Since", "If-Range", "Range"};
+    (void)kind;
+    if (sf_http_is_hop_by_hop(name, c->connection))
+        return MHD_YES;
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+        if (sf_streq_ci(name, never[i]))
+            return MHD_YES;
+    for (size_t i = 0; c->shared && i < sizeof own / sizeof own[0]; i++)
+        if (sf_streq_ci(name, own[i]))
+            return MHD_YES;
+    sf_hdrs_add(c->out, name, value ? value : "");
+    return MHD_YES;
+}
+
+static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, const char *url,
+                                        bool shared)
+{
+    struct sf_fetch_spec *s = sf_xcalloc(1, sizeof *s);
+    s->method = sf_xstrdup(method);
+    s->url = sf_xstrdup(url);
+    struct fields_ctx c = {&s->hdrs,
+                           MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Connection"),
+                           shared};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_field, &c);
+    const char *via = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Via");
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s%s%s", via ? via : "", via ? ", " : "", VIA_VALUE);
+    sf_hdrs_add(&s->hdrs, "Via", buf);
+    s->has_body = r->has_body;
+    s->body = r->body;
+    s->body_len = r->body_len;
+    r->body = NULL;
+    return s;
+}
+
+/* Builds the upstream URL from the request target; NULL with *why set when it cannot. */
+static char *upstream_url(struct sf_req *r, const char **why)
+{
+    const struct sf_config *cfg = r->front->cfg;
+    const char *t = r->target;
+    if (t[0] == '/') {
+        if (cfg->upstream == NULL) {
+            *why = "this proxy has no upstream; send an absolute http:// URL\n";
+            return NULL;
+        }
+        size_t blen = strlen(cfg->upstream);
+        while (blen > 0 && cfg->upstream[blen - 1] == '/')
+            blen--;
+        char *url = sf_xmalloc(blen + strlen(t) + 1);
+        memcpy(url, cfg->upstream, blen);
+        strcpy(url + blen, t);
+        return url;
+    }
+    if (strncmp(t, "http://", 7) == 0 && t[7] != '\0' && t[7] != '/') {
+        if (!cfg->forward_proxy) {
+            *why = "absolute-form targets are refused: forward_proxy is off in the config\n";
+            return NULL;
+        }
+        return sf_xstrdup(t);
+    }
+    *why = strncmp(t, "https://", 8) == 0
+               ? "only http:// targets can be proxied; use CONNECT-capable proxies for https\n"
+               : "the request target must be a path starting with \"/\" or an http:// URL\n";
+    return NULL;
+}
+
+/* ---- responses from objects ---- */
+
+static void add_object_fields(struct MHD_Response *resp, const struct sf_obj *o,
+                              const char *xcache)
+{
+    for (size_t i = 0; i < o->hdrs.n; i++)
+        MHD_add_response_header(resp, o->hdrs.v[i].name, o->hdrs.v[i].value);
+    MHD_add_response_header(resp, "Via", VIA_VALUE);
+    MHD_add_response_header(resp, "X-Cache", xcache);
+}
+
+static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct sf_req *r = cls;
+    struct sf_obj *o = r->obj;
+    const char *data;
+    sf_obj_lock(o);
+    if (r->w.gone) {
+        sf_obj_unlock(o);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = sf_obj_peek(o, (size_t)pos, &r->seg_hint, &data);
+    if (n > 0) {
+        sf_obj_unlock(o);
+        n = n < max ? n : max;
+        memcpy(buf, data, n); /* bytes below len never change */
+        SF_COUNT_N(bytes_to_clients, n);
+        return (ssize_t)n;
+    }
+    if (o->state == SF_OBJ_COMPLETE) {
+        sf_obj_unlock(o);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (o->state == SF_OBJ_FAILED) {
+        /* Close without the rest: the client sees a short body or a missing last chunk. */
+        sf_obj_unlock(o);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    sf_obj_park(o, &r->w);
+    MHD_suspend_connection(r->conn);
+    sf_obj_unlock(o);
+    return 0;
+}
+
+static void body_reader_done(void *cls)
+{
+    req_unref(cls);
+}
+
+/* Counts how a request was answered, once, when its response is queued. */
+static void count_outcome(const struct sf_req *r)
+{
+    if (strcmp(r->xcache, "MISS") == 0)
+        SF_COUNT(misses);
+    else if (strcmp(r->xcache, "COLLAPSED") == 0)
+        SF_COUNT(collapsed);
+    else if (strcmp(r->xcache, "PASS") == 0)
+        SF_COUNT(passes);
+    else
+        SF_COUNT(hits);
+}
+
+static enum MHD_Result respond_stream(struct sf_req *r)
+{
+    count_outcome(r);
+    struct sf_obj *o = r->obj;
+    uint64_t size = o->content_length >= 0 ? (uint64_t)o->content_length : MHD_SIZE_UNKNOWN;
+    atomic_fetch_add(&r->refs, 1);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(size, READ_BLOCK, read_body, r, body_reader_done);
+    if (resp == NULL) {
+        req_unref(r);
+        return MHD_NO;
+    }
+    add_object_fields(resp, o, r->xcache);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
+    MHD_destroy_response(resp);
+    r->phase = PH_RESPONDING;
+    return ret;
+}
+
+static void hit_done(void *cls)
+{
+    sf_obj_unref(cls);
+}
+
+/* Serves a stored object: zero-copy over its segments. Takes over the lookup's reference. */
+static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o)
+{
+    struct MHD_IoVec iov_small[8], *iov = iov_small;
+    if (o->nsegs > 8)
+        iov = sf_xmalloc(o->nsegs * sizeof *iov);
+    size_t left = o->len;
+    for (size_t i = 0; i < o->nsegs; i++) {
+        size_t n = left < o->segs[i]->cap ? left : o->segs[i]->cap;
+        iov[i].iov_base = o->segs[i]->data;
+        iov[i].iov_len = n;
+        left -= n;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_iovec(iov, (unsigned)o->nsegs, hit_done, o);
+    if (iov != iov_small)
+        free(iov);
+    if (resp == NULL) {
+        sf_obj_unref(o);
+        return MHD_NO;
+    }
+    add_object_fields(resp, o, "HIT");
+    char age[24];
+    snprintf(age, sizeof age, "%lld",
+             (long long)sf_policy_current_age(o->verdict.age_s, o->response_time_s, sf_wall_s()));
+    MHD_add_response_header(resp, "Age", age);
+    SF_COUNT_N(bytes_to_clients, o->len);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
+    MHD_destroy_response(resp);
+    r->phase = PH_RESPONDING;
+    return ret;
+}
+
+/* ---- dispatch ---- */
+
+static enum MHD_Result wait_head(struct sf_req *r, const char *method, const char *url);
+
+static void attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *xcache)
+{
+    sf_obj_lock(o);
+    o->clients++;
+    if (leader)
+        o->leader = r;
+    sf_obj_unlock(o);
+    r->obj = o;
+    r->attached = true;
+    r->xcache = xcache;
+}
+
+/* Sends the request upstream on an object of its own (pass-through). */
+static enum MHD_Result fetch_private(struct sf_req *r, const char *method, const char *url)
+{
+    struct sf_front *f = r->front;
+    struct sf_obj *o = sf_obj_new(NULL, f->hangup);
+    attach(r, o, true, "PASS");
+    struct sf_fetch_spec *spec = build_spec(r, method, url, false);
+    sf_upstream_submit(f->up, o, &spec);
+    return wait_head(r, method, url);
+}
+
+static enum MHD_Result fetch_shared(struct sf_req *r, const char *method, const char *url)
+{
+    struct sf_front *f = r->front;
+    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    const char *cookie = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
+    char *key = sf_policy_key(url, auth, cookie);
+    struct sf_obj *o;
+    enum sf_lookup kind = sf_cache_lookup(f->cache, key, sf_now_ms(), &o);
+    free(key);
+    switch (kind) {
+    case SF_LOOKUP_HIT:
+        r->xcache = "HIT";
+        count_outcome(r);
+        return respond_hit(r, o);
+    case SF_LOOKUP_PASS:
+        return fetch_private(r, method, url);
+    case SF_LOOKUP_JOIN:
+        attach(r, o, false, "COLLAPSED");
+        return wait_head(r, method, url);
+    case SF_LOOKUP_MISS:
+        break;
+    }
+    attach(r, o, true, "MISS");
+    /* A HEAD leads with GET, so that the response can serve (and be stored for) both. */
+    struct sf_fetch_spec *spec = build_spec(r, "GET", url, true);
+    sf_upstream_submit(f->up, o, &spec);
+    return wait_head(r, method, url);
+}
+
+/* Parks until the object's headers exist, then answers from it. Called at dispatch and
+ * again each time libmicrohttpd resumes the connection. */
+static enum MHD_Result wait_head(struct sf_req *r, const char *method, const char *url)
+{
+    struct sf_obj *o = r->obj;
+    sf_obj_lock(o);
+    if (r->w.gone) {
+        sf_obj_unlock(o);
+        return MHD_NO;
+    }
+    if (o->state == SF_OBJ_PENDING) {
+        sf_obj_park(o, &r->w);
+        MHD_suspend_connection(r->conn);
+        sf_obj_unlock(o);
+        r->phase = PH_WAIT_HEAD;
+        return MHD_YES;
+    }
+    bool redispatch = o->pass && o->key != NULL && o->leader != r;
+    enum sf_fail fail = o->fail;
+    bool no_head = o->state == SF_OBJ_FAILED && fail != SF_FAIL_TRUNCATED;
+    sf_obj_unlock(o);
+    if (redispatch) {
+        /* The response is one user's: this waiter goes upstream on its own. */
+        detach(r);
+        return fetch_private(r, method, url);
+    }
+    if (no_head) {
+        count_outcome(r);
+        if (fail == SF_FAIL_TIMEOUT)
+            return respond_text(r, MHD_HTTP_GATEWAY_TIMEOUT, "upstream timed out\n", false);
+        if (fail == SF_FAIL_CANCELLED)
+            return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
+        return respond_text(r, MHD_HTTP_BAD_GATEWAY, "upstream unreachable\n", false);
+    }
+    return respond_stream(r);
+}
+
+static enum MHD_Result dispatch(struct sf_req *r, const char *method)
+{
+    struct sf_front *f = r->front;
+    SF_COUNT(requests[sf_metrics_method_class(method)]);
+    if (r->body_too_big)
+        return respond_bad(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                           "request content is larger than max_request_body_bytes\n");
+    if (strcmp(method, "CONNECT") == 0)
+        return respond_bad(r, MHD_HTTP_NOT_IMPLEMENTED, "CONNECT tunnels are not supported\n");
+    if (atomic_load(&f->closing))
+        return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
+    const char *why = NULL;
+    char *url = upstream_url(r, &why);
+    if (url == NULL)
+        return respond_bad(r, MHD_HTTP_BAD_REQUEST, why);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->w.fd = ci ? ci->connect_fd : -1;
+    enum MHD_Result ret;
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+        ret = fetch_shared(r, method, url);
+    else
+        ret = fetch_private(r, method, url);
+    free(url);
+    return ret;
+}
+
+static void collect_body(struct sf_req *r, const char *data, size_t len)
+{
+    uint64_t limit = r->front->cfg->max_request_body_bytes;
+    if (r->body_too_big || r->body_len + len > limit) {
+        r->body_too_big = true;
+        return;
+    }
+    if (r->body_len + len > r->body_cap) {
+        r->body_cap = (r->body_len + len) * 2 < limit ? (r->body_len + len) * 2 : limit;
+        r->body = sf_xrealloc(r->body, r->body_cap);
+    }
+    memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct sf_req *r = *con_cls;
+    (void)cls;
+    (void)version;
+    SF_CHECK_OBJ(r, SF_REQ_MAGIC);
+    SF_ASSERT(r->conn == conn);
+    switch (r->phase) {
+    case PH_NEW:
+        r->has_body =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length") != NULL ||
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+        r->phase = PH_BODY;
+        return MHD_YES; /* respond on a later call, or keep-alive is lost */
+    case PH_BODY:
+        if (*upload_data_size > 0) {
+            collect_body(r, upload_data, *upload_data_size);
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return dispatch(r, method);
+    case PH_WAIT_HEAD: {
+        /* Resumed: the headers are here, or the client left, or we must re-dispatch. */
+        const char *why = NULL;
+        char *target_url = upstream_url(r, &why);
+        SF_ASSERT(target_url != NULL); /* it parsed at dispatch */
+        enum MHD_Result ret = wait_head(r, method, target_url);
+        free(target_url);
+        return ret;
+    }
+    case PH_RESPONDING:
+        break;
+    }
+    (void)url;
+    return MHD_YES;
+}
+
+/* ---- connections ---- */
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    struct sf_front *f = cls;
+    (void)addr;
+    (void)len;
+    if (atomic_load(&sf_metrics.connections_now) >= (int_fast64_t)f->cfg->connection_limit) {
+        SF_COUNT(connections_refused);
+        return MHD_NO; /* closed at once: the client sees the refusal now, not a hang */
+    }
+    return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)conn;
+    (void)socket_ctx;
+    atomic_fetch_add(&sf_metrics.connections_now, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+/* ---- admin ---- */
+
+static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version,
+                                const char *upload_data, size_t *upload_data_size,
+                                void **con_cls)
+{
+    struct sf_front *f = cls;
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    if (*con_cls == NULL) {
+        *con_cls = f;
+        return MHD_YES;
+    }
+    struct MHD_Response *resp;
+    unsigned status = MHD_HTTP_OK;
+    if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
+        struct sf_cache_stats cs;
+        sf_cache_get_stats(f->cache, &cs);
+        char *json = sf_metrics_json(&cs);
+        resp = MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+    } else {
+        static const char msg[] = "not found; try GET /_sfproxy/stats\n";
+        status = MHD_HTTP_NOT_FOUND;
+        resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
+                                               MHD_RESPMEM_PERSISTENT);
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- lifecycle ---- */
+
+static bool fill_sockaddr(const struct sf_addr *a, struct sockaddr_storage *ss, bool *v6)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, a->host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(a->port);
+        *v6 = false;
+        return true;
+    }
+    if (inet_pton(AF_INET6, a->host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(a->port);
+        *v6 = true;
+        return true;
+    }
+    return false;
+}
+
+static uint16_t bound_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+static unsigned pool_size(const struct sf_config *cfg)
+{
+    if (cfg->workers > 0)
+        return cfg->workers;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *cache,
+                                struct sf_upstream *up, struct sf_hangup *hangup, char *errbuf,
+                                size_t errlen)
+{
+    struct sf_front *f = sf_xcalloc(1, sizeof *f);
+    f->cfg = cfg;
+    f->cache = cache;
+    f->up = up;
+    f->hangup = hangup;
+    struct sockaddr_storage ss;
+    bool v6;
+    fill_sockaddr(&cfg->listen, &ss, &v6);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    /* Our own limit is enforced exactly in on_accept; libmicrohttpd's is split per worker,
+     * so it gets headroom and only backs ours up. */
+    unsigned mhd_limit = cfg->connection_limit + cfg->connection_limit / 2 + 64;
+    f->mhd = MHD_start_daemon(
+        flags, 0, on_accept, f, on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg), MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->client_idle_timeout_ms / 1000),
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, f, MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, f, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+        MHD_OPTION_END);
+    if (f->mhd == NULL) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%u; is the port in use? change \"listen\"",
+                 cfg->listen.host, cfg->listen.port);
+        free(f);
+        return NULL;
+    }
+    f->port = bound_port(f->mhd);
+    if (cfg->admin_enabled) {
+        fill_sockaddr(&cfg->admin_listen, &ss, &v6);
+        f->admin = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                                        MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+                                    0, NULL, NULL, on_admin, f, MHD_OPTION_SOCK_ADDR,
+                                    (struct sockaddr *)&ss, MHD_OPTION_END);
+        if (f->admin == NULL) {
+            snprintf(errbuf, errlen,
+                     "cannot listen on %s:%u for admin; is the port in use? change "
+                     "\"admin.listen\"",
+                     cfg->admin_listen.host, cfg->admin_listen.port);
+            MHD_stop_daemon(f->mhd);
+            free(f);
+            return NULL;
+        }
+        f->admin_port = bound_port(f->admin);
+    }
+    return f;
+}
+
+void sf_front_ports(const struct sf_front *f, uint16_t *port, uint16_t *admin)
+{
+    *port = f->port;
+    *admin = f->admin_port;
+}
+
+void sf_front_quiesce(struct sf_front *f)
+{
+    MHD_socket fd = MHD_quiesce_daemon(f->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+int sf_front_active_requests(const struct sf_front *f)
+{
+    return atomic_load(&f->active);
+}
+
+void sf_front_close(struct sf_front *f)
+{
+    atomic_store(&f->closing, true);
+}
+
+void sf_front_stop(struct sf_front *f)
+{
+    if (f == NULL)
+        return;
+    if (f->admin != NULL)
+        MHD_stop_daemon(f->admin);
+    MHD_stop_daemon(f->mhd);
+    free(f);
+}

@@ -1,0 +1,144 @@
+/* hangup: see hangup.h.
+ *
+ * Slots: id = index << 32 | generation. Unwatching bumps the generation, so an id from an
+ * event is current exactly while its waiter is parked. Dispatch first takes a reference on
+ * the slot's object under the hangup lock (the object outlives its parked waiters), then
+ * locks the object and checks the id again: under the object lock a current id means the
+ * waiter is still parked, hence alive. */
+#include "hangup.h"
+
+#include "singleflight.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+struct slot {
+    uint32_t gen;
+    struct sf_obj *obj; /* NULL: free */
+    struct sf_waiter *waiter;
+    uint32_t next_free;
+};
+
+struct sf_hangup {
+    int epfd;
+    struct sf_mutex lock;
+    struct slot *slots; /* (L) */
+    uint32_t nslots;    /* (L) */
+    uint32_t free_head; /* (L) UINT32_MAX: none */
+};
+
+struct sf_hangup *sf_hangup_new(void)
+{
+    struct sf_hangup *h = sf_xcalloc(1, sizeof *h);
+    h->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (h->epfd < 0) {
+        free(h);
+        return NULL;
+    }
+    sf_mutex_init(&h->lock);
+    h->free_head = UINT32_MAX;
+    return h;
+}
+
+void sf_hangup_free(struct sf_hangup *h)
+{
+    if (h == NULL)
+        return;
+    close(h->epfd);
+    sf_mutex_destroy(&h->lock);
+    free(h->slots);
+    free(h);
+}
+
+int sf_hangup_fd(const struct sf_hangup *h)
+{
+    return h->epfd;
+}
+
+static uint64_t slot_id(const struct sf_hangup *h, uint32_t idx)
+{
+    return (uint64_t)idx << 32 | h->slots[idx].gen;
+}
+
+/* Lock held. The slot index of a current id, or UINT32_MAX. */
+static uint32_t current_slot(const struct sf_hangup *h, uint64_t id)
+{
+    uint32_t idx = (uint32_t)(id >> 32);
+    if (idx >= h->nslots || h->slots[idx].obj == NULL || h->slots[idx].gen != (uint32_t)id)
+        return UINT32_MAX;
+    return idx;
+}
+
+uint64_t sf_hangup_watch(struct sf_hangup *h, int fd, struct sf_obj *o, struct sf_waiter *w)
+{
+    sf_mutex_lock(&h->lock);
+    uint32_t idx = h->free_head;
+    if (idx == UINT32_MAX) {
+        idx = h->nslots;
+        uint32_t cap = h->nslots ? h->nslots * 2 : 1024;
+        h->slots = sf_xrealloc(h->slots, cap * sizeof *h->slots);
+        for (uint32_t i = h->nslots; i < cap; i++)
+            h->slots[i] = (struct slot){0, NULL, NULL, i + 1 < cap ? i + 1 : UINT32_MAX};
+        h->nslots = cap;
+    }
+    h->free_head = h->slots[idx].next_free;
+    h->slots[idx].obj = o;
+    h->slots[idx].waiter = w;
+    uint64_t id = slot_id(h, idx);
+    sf_mutex_unlock(&h->lock);
+
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = id};
+    /* A failure leaves the client unwatched: it still gets its data, only a hangup goes
+     * unnoticed until it is woken. Not worth failing the request for. */
+    (void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
+    return id;
+}
+
+void sf_hangup_unwatch(struct sf_hangup *h, uint64_t id, int fd)
+{
+    (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+    sf_mutex_lock(&h->lock);
+    uint32_t idx = current_slot(h, id);
+    SF_ASSERT(idx != UINT32_MAX);
+    h->slots[idx].gen++;
+    h->slots[idx].obj = NULL;
+    h->slots[idx].waiter = NULL;
+    h->slots[idx].next_free = h->free_head;
+    h->free_head = idx;
+    sf_mutex_unlock(&h->lock);
+}
+
+static bool id_current(struct sf_hangup *h, uint64_t id)
+{
+    sf_mutex_lock(&h->lock);
+    bool current = current_slot(h, id) != UINT32_MAX;
+    sf_mutex_unlock(&h->lock);
+    return current;
+}
+
+size_t sf_hangup_dispatch(struct sf_hangup *h)
+{
+    struct epoll_event evs[256];
+    size_t dropped = 0;
+    int n = epoll_wait(h->epfd, evs, 256, 0);
+    for (int i = 0; i < n; i++) {
+        uint64_t id = evs[i].data.u64;
+        sf_mutex_lock(&h->lock);
+        uint32_t idx = current_slot(h, id);
+        struct sf_obj *o = idx == UINT32_MAX ? NULL : sf_obj_ref(h->slots[idx].obj);
+        struct sf_waiter *w = idx == UINT32_MAX ? NULL : h->slots[idx].waiter;
+        sf_mutex_unlock(&h->lock);
+        if (o == NULL)
+            continue;
+        sf_obj_lock(o);
+        if (id_current(h, id)) {
+            sf_obj_drop_gone(o, w);
+            dropped++;
+        }
+        sf_obj_unlock(o);
+        sf_obj_unref(o);
+    }
+    return dropped;
+}

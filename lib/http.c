@@ -1,0 +1,280 @@
+/* http: see http.h. Everything here is a pure function of its arguments. */
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const char *value,
+                  size_t value_len)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 8;
+        h->v = sf_xrealloc(h->v, h->cap * sizeof *h->v);
+    }
+    h->v[h->n].name = sf_xstrndup(name, name_len);
+    h->v[h->n].value = sf_xstrndup(value, value_len);
+    h->n++;
+}
+
+void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value)
+{
+    sf_hdrs_addn(h, name, strlen(name), value, strlen(value));
+}
+
+void sf_hdrs_clear(struct sf_hdrs *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        free(h->v[i].name);
+        free(h->v[i].value);
+    }
+    free(h->v);
+    memset(h, 0, sizeof *h);
+}
+
+const char *sf_hdrs_get(const struct sf_hdrs *h, const char *name)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (sf_streq_ci(h->v[i].name, name))
+            return h->v[i].value;
+    return NULL;
+}
+
+char *sf_hdrs_join(const struct sf_hdrs *h, const char *name)
+{
+    size_t len = 0, count = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (sf_streq_ci(h->v[i].name, name)) {
+            len += strlen(h->v[i].value) + 2;
+            count++;
+        }
+    }
+    if (count == 0)
+        return NULL;
+    char *out = sf_xmalloc(len + 1), *p = out;
+    for (size_t i = 0; i < h->n; i++) {
+        if (!sf_streq_ci(h->v[i].name, name))
+            continue;
+        if (p != out) {
+            memcpy(p, ", ", 2);
+            p += 2;
+        }
+        size_t n = strlen(h->v[i].value);
+        memcpy(p, h->v[i].value, n);
+        p += n;
+    }
+    *p = '\0';
+    return out;
+}
+
+size_t sf_hdrs_bytes(const struct sf_hdrs *h)
+{
+    size_t bytes = h->cap * sizeof *h->v;
+    for (size_t i = 0; i < h->n; i++)
+        bytes += strlen(h->v[i].name) + strlen(h->v[i].value) + 2;
+    return bytes;
+}
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Calls fn on each element of a comma-separated list, trimmed; stops when it returns
+ * true and returns true then. */
+static bool list_each(const char *list, bool (*fn)(const char *el, size_t len, void *arg),
+                      void *arg)
+{
+    const char *p = list;
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *s = p;
+        while (len > 0 && is_ows(*s)) {
+            s++;
+            len--;
+        }
+        while (len > 0 && is_ows(s[len - 1]))
+            len--;
+        if (len > 0 && fn(s, len, arg))
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+static bool element_is(const char *el, size_t len, void *arg)
+{
+    const char *token = arg;
+    return strlen(token) == len && sf_strneq_ci(el, token, len);
+}
+
+bool sf_http_list_has(const char *list, const char *token)
+{
+    return list_each(list, element_is, (void *)token);
+}
+
+bool sf_http_is_hop_by_hop(const char *name, const char *connection)
+{
+    static const char *const fixed[] = {"connection",        "keep-alive", "proxy-connection",
+                                        "te",                "trailer",    "transfer-encoding",
+                                        "upgrade",           "proxy-authenticate",
+                                        "proxy-authorization"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (sf_streq_ci(name, fixed[i]))
+            return true;
+    return connection != NULL && sf_http_list_has(connection, name);
+}
+
+/* delta-seconds (RFC 9111 §1.2.2): digits only; huge values are capped at 2^31. */
+static int64_t parse_delta(const char *s, size_t len)
+{
+    if (len >= 2 && s[0] == '"' && s[len - 1] == '"') { /* tolerate the quoted form */
+        s++;
+        len -= 2;
+    }
+    if (len == 0)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        if (v < 2147483648LL)
+            v = v * 10 + (s[i] - '0');
+    }
+    return v > 2147483648LL ? 2147483648LL : v;
+}
+
+struct cc_directive {
+    const char *name;
+    size_t flag_off;  /* offset of a bool, or SIZE_MAX */
+    size_t delta_off; /* offset of an int64_t, or SIZE_MAX */
+};
+
+#define CC_FLAG(n, f) {n, offsetof(struct sf_cc, f), SIZE_MAX}
+#define CC_DELTA(n, f) {n, SIZE_MAX, offsetof(struct sf_cc, f)}
+static const struct cc_directive cc_directives[] = {
+    CC_FLAG("no-store", no_store),
+    CC_FLAG("no-cache", no_cache),
+    CC_FLAG("private", private_),
+    CC_FLAG("public", public_),
+    CC_FLAG("must-revalidate", must_revalidate),
+    CC_FLAG("proxy-revalidate", proxy_revalidate),
+    CC_FLAG("must-understand", must_understand),
+    CC_FLAG("no-transform", no_transform),
+    CC_FLAG("only-if-cached", only_if_cached),
+    CC_DELTA("max-age", max_age),
+    CC_DELTA("s-maxage", s_maxage),
+    CC_DELTA("max-stale", max_stale),
+    CC_DELTA("min-fresh", min_fresh),
+    CC_DELTA("stale-while-revalidate", stale_while_revalidate),
+    CC_DELTA("stale-if-error", stale_if_error),
+};
+
+static bool cc_apply(const char *el, size_t len, void *arg)
+{
+    struct sf_cc *cc = arg;
+    const char *eq = memchr(el, '=', len);
+    size_t name_len = eq ? (size_t)(eq - el) : len;
+    while (name_len > 0 && is_ows(el[name_len - 1]))
+        name_len--;
+    for (size_t i = 0; i < sizeof cc_directives / sizeof cc_directives[0]; i++) {
+        const struct cc_directive *d = &cc_directives[i];
+        if (strlen(d->name) != name_len || !sf_strneq_ci(el, d->name, name_len))
+            continue;
+        if (d->flag_off != SIZE_MAX) {
+            /* private="field" and no-cache="field" still forbid sharing for us: we treat
+             * the qualified forms like the unqualified ones, which is the safe reading. */
+            *(bool *)((char *)cc + d->flag_off) = true;
+        } else {
+            int64_t *slot = (int64_t *)((char *)cc + d->delta_off);
+            const char *v = eq ? eq + 1 : el + len;
+            while (v < el + len && is_ows(*v))
+                v++;
+            int64_t delta = parse_delta(v, (size_t)(el + len - v));
+            if (d->delta_off == offsetof(struct sf_cc, max_stale) && eq == NULL)
+                cc->max_stale_any = true;
+            /* With duplicates, the first valid one wins; an invalid max-age makes the
+             * response stale (RFC 9111 §4.2.1), which we express as 0. */
+            if (*slot < 0)
+                *slot = delta >= 0 ? delta : (d->delta_off == offsetof(struct sf_cc, max_age) ||
+                                              d->delta_off == offsetof(struct sf_cc, s_maxage)
+                                                  ? 0
+                                                  : -1);
+        }
+        return false;
+    }
+    return false;
+}
+
+void sf_http_cc_parse(const char *value, struct sf_cc *cc)
+{
+    memset(cc, 0, sizeof *cc);
+    cc->max_age = cc->s_maxage = cc->max_stale = cc->min_fresh = -1;
+    cc->stale_while_revalidate = cc->stale_if_error = -1;
+    if (value != NULL)
+        list_each(value, cc_apply, cc);
+}
+
+static const char *const month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+static const char *const day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int month_index(const char *s)
+{
+    for (int i = 0; i < 12; i++)
+        if (strncmp(s, month_names[i], 3) == 0)
+            return i + 1;
+    return 0;
+}
+
+bool sf_http_date_parse(const char *s, int64_t *epoch_s)
+{
+    char wk[16], mon[4];
+    int d, y, hh, mm, ss, consumed = 0;
+    if (s == NULL)
+        return false;
+    /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+    if (sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", wk, &d, mon, &y, &hh, &mm, &ss,
+               &consumed) == 7 &&
+        consumed > 0) {
+    /* obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n", wk, &d, mon, &y, &hh, &mm,
+                      &ss, &consumed) == 7 &&
+               consumed > 0) {
+        y += y < 70 ? 2000 : 1900; /* RFC 9110 §5.6.7: within 50 years is close enough */
+    /* asctime: Sun Nov  6 08:49:37 1994 */
+    } else if (sscanf(s, "%3s %3s %2d %2d:%2d:%2d %4d%n", wk, mon, &d, &hh, &mm, &ss, &y,
+                      &consumed) == 7 &&
+               consumed > 0) {
+    } else {
+        return false;
+    }
+    int m = month_index(mon);
+    if (m == 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || hh < 0 || mm < 0 || ss < 0)
+        return false;
+    *epoch_s = days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
+    return true;
+}
+
+void sf_http_date_format(int64_t epoch_s, char *buf, size_t size)
+{
+    time_t t = (time_t)epoch_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", day_names[tm.tm_wday],
+             tm.tm_mday, month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+             tm.tm_sec);
+}

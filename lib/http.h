@@ -1,0 +1,61 @@
+/* http: pure helpers for HTTP fields (RFC 9110): an ordered list of header fields,
+ * hop-by-hop filtering, token lists, Cache-Control parsing and HTTP dates. No I/O, no
+ * locks, no clock: every function is safe on any thread for data it owns. */
+#ifndef SF_HTTP_H
+#define SF_HTTP_H
+
+#include "base.h"
+
+#include <time.h>
+
+struct sf_hdr {
+    char *name;
+    char *value;
+};
+
+/* An ordered list of fields; owns its strings. Zero-initialised is empty. */
+struct sf_hdrs {
+    struct sf_hdr *v;
+    size_t n, cap;
+};
+
+void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value);
+void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const char *value,
+                  size_t value_len);
+void sf_hdrs_clear(struct sf_hdrs *h);
+/* The first value of a field, borrowed from h; NULL when absent. */
+const char *sf_hdrs_get(const struct sf_hdrs *h, const char *name);
+/* All values of a field joined with ", " (RFC 9110 §5.3); NULL when absent. Caller frees. */
+char *sf_hdrs_join(const struct sf_hdrs *h, const char *name);
+/* Bytes the list occupies, for memory accounting. */
+size_t sf_hdrs_bytes(const struct sf_hdrs *h);
+
+/* True if the field must not be forwarded (RFC 9110 §7.6.1): the fixed hop-by-hop
+ * fields, plus any field named in the message's Connection header (connection may be
+ * NULL). */
+bool sf_http_is_hop_by_hop(const char *name, const char *connection);
+
+/* True if the comma-separated list contains token, ignoring case and whitespace. */
+bool sf_http_list_has(const char *list, const char *token);
+
+/* Cache-Control directives a proxy acts on (RFC 9111 §5.2). A delta of -1 is absent. */
+struct sf_cc {
+    bool no_store, no_cache, private_, public_, must_revalidate, proxy_revalidate;
+    bool must_understand, no_transform, only_if_cached;
+    int64_t max_age, s_maxage, max_stale, min_fresh, stale_while_revalidate,
+        stale_if_error;
+    bool max_stale_any; /* max-stale without a value: any staleness */
+};
+
+/* Parses a (joined) Cache-Control value; NULL gives the all-absent result. Unknown
+ * directives are ignored (§5.2.3); a delta that does not parse makes that directive absent
+ * except where §4.2.1 says otherwise; values above 2^31 are capped to 2^31 (§1.2.2). */
+void sf_http_cc_parse(const char *value, struct sf_cc *cc);
+
+/* Parses an HTTP-date in any of the three forms RFC 9110 §5.6.7 requires recipients to
+ * accept. False if it is none of them. */
+bool sf_http_date_parse(const char *s, int64_t *epoch_s);
+/* Writes the IMF-fixdate form into buf (at least 30 bytes). */
+void sf_http_date_format(int64_t epoch_s, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,63 @@
+/* metrics: see metrics.h. Relaxed atomics: each number is exact on its own, and a
+ * snapshot of several is only as consistent as the moment it was read. */
+#include "metrics.h"
+
+#include "cache.h"
+
+#include <jansson.h>
+#include <string.h>
+
+struct sf_metrics sf_metrics;
+
+static const char *const method_names[SF_M_COUNT] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"};
+
+enum sf_method_class sf_metrics_method_class(const char *method)
+{
+    for (int i = 0; i < SF_M_OTHER; i++)
+        if (strcmp(method, method_names[i]) == 0)
+            return (enum sf_method_class)i;
+    return SF_M_OTHER;
+}
+
+static void put(json_t *obj, const char *name, uint64_t value)
+{
+    json_object_set_new(obj, name, json_integer((json_int_t)value));
+}
+
+#define LOAD(field) atomic_load_explicit(&sf_metrics.field, memory_order_relaxed)
+
+char *sf_metrics_json(const struct sf_cache_stats *cache)
+{
+    json_t *root = json_object(), *methods = json_object(), *errors = json_object(),
+           *store = json_object();
+    for (int i = 0; i < SF_M_COUNT; i++)
+        put(methods, method_names[i], LOAD(requests[i]));
+    json_object_set_new(root, "requests", methods);
+    put(root, "hits", LOAD(hits));
+    put(root, "misses", LOAD(misses));
+    put(root, "collapsed", LOAD(collapsed));
+    put(root, "passes", LOAD(passes));
+    put(root, "bad_requests", LOAD(bad_requests));
+    put(root, "upstream_requests", LOAD(upstream_requests));
+    put(errors, "connect", LOAD(upstream_err_connect));
+    put(errors, "timeout", LOAD(upstream_err_timeout));
+    put(errors, "truncated", LOAD(upstream_err_truncated));
+    json_object_set_new(root, "upstream_errors", errors);
+    put(root, "upstream_cancelled", LOAD(upstream_cancelled));
+    put(root, "bytes_from_upstream", LOAD(bytes_from_upstream));
+    put(root, "bytes_to_clients", LOAD(bytes_to_clients));
+    put(root, "client_hangups", LOAD(client_hangups));
+    put(root, "connections_refused", LOAD(connections_refused));
+    put(root, "connections_now", (uint64_t)LOAD(connections_now));
+    put(root, "waiters_now", (uint64_t)LOAD(waiters_now));
+    put(root, "flights_now", cache->flights);
+    put(store, "objects", cache->objects);
+    put(store, "bytes", cache->bytes);
+    put(store, "evictions", cache->evictions);
+    put(store, "stores", LOAD(stores));
+    json_object_set_new(root, "cache", store);
+    char *out = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(root);
+    return out;
+}

@@ -1,0 +1,45 @@
+/* metrics: process-wide atomic counters and gauges, and the JSON document the admin
+ * endpoint serves. Counters only feed stats; no decision reads them. */
+#ifndef SF_METRICS_H
+#define SF_METRICS_H
+
+#include "base.h"
+
+struct sf_cache_stats;
+
+typedef atomic_uint_fast64_t sf_counter;
+
+enum sf_method_class {
+    SF_M_GET, SF_M_HEAD, SF_M_POST, SF_M_PUT, SF_M_DELETE, SF_M_PATCH, SF_M_OPTIONS,
+    SF_M_OTHER, SF_M_COUNT
+};
+
+struct sf_metrics {
+    sf_counter requests[SF_M_COUNT];
+    sf_counter hits, misses, collapsed, passes;
+    sf_counter bad_requests;          /* answered 4xx by sfproxy itself */
+    sf_counter upstream_requests;
+    sf_counter upstream_err_connect;  /* 502 */
+    sf_counter upstream_err_timeout;  /* 504 */
+    sf_counter upstream_err_truncated;
+    sf_counter upstream_cancelled;    /* abandoned: nobody wanted the response */
+    sf_counter bytes_from_upstream, bytes_to_clients;
+    sf_counter client_hangups;        /* parked clients that hung up */
+    sf_counter connections_refused;   /* over the connection limit */
+    sf_counter stores;                /* responses put in the cache */
+    atomic_int_fast64_t waiters_now;  /* parked clients */
+    atomic_int_fast64_t connections_now;
+};
+
+extern struct sf_metrics sf_metrics;
+
+#define SF_COUNT(field) atomic_fetch_add_explicit(&sf_metrics.field, 1, memory_order_relaxed)
+#define SF_COUNT_N(field, n) \
+    atomic_fetch_add_explicit(&sf_metrics.field, (n), memory_order_relaxed)
+
+enum sf_method_class sf_metrics_method_class(const char *method);
+
+/* The stats document, as a JSON string the caller frees. */
+char *sf_metrics_json(const struct sf_cache_stats *cache);
+
+#endif

@@ -1,0 +1,134 @@
+/* policy: see policy.h. A first, deliberately conservative reading of RFC 9111 for a
+ * shared cache:
+ *  - a response is shared with the other waiters of a flight unless it says it belongs to
+ *    one user (private, no-store, Set-Cookie) or cannot be matched (Vary);
+ *  - it is stored only with explicit freshness (s-maxage, max-age or Expires), for a status
+ *    that is cacheable by default (§3, RFC 9110 §15.1), and never when no-cache asks for a
+ *    validation we do not perform yet.
+ * Everything here is a pure function. */
+#include "policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+char *sf_policy_key(const char *url, const char *authorization, const char *cookie)
+{
+    size_t len = strlen(url) + 1;
+    if (authorization != NULL)
+        len += strlen(authorization) + 16;
+    if (cookie != NULL)
+        len += strlen(cookie) + 16;
+    char *key = sf_xmalloc(len);
+    char *p = key;
+    p = stpcpy(p, url);
+    /* A newline cannot occur in a URL or a field value, so these parts cannot collide. */
+    if (authorization != NULL) {
+        p = stpcpy(p, "\nauthorization:");
+        p = stpcpy(p, authorization);
+    }
+    if (cookie != NULL) {
+        p = stpcpy(p, "\ncookie:");
+        p = stpcpy(p, cookie);
+    }
+    return key;
+}
+
+/* Statuses whose responses are cacheable by default (RFC 9110 §15.1), less 206 and those
+ * of methods we do not cache: a partial response is never stored as complete (§3.3). */
+static bool status_storable(int status)
+{
+    static const int codes[] = {200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i] == status)
+            return true;
+    return false;
+}
+
+/* §4.2.1: s-maxage, then max-age, then Expires minus Date. -1 when none applies. */
+static int64_t explicit_lifetime(const struct sf_cc *cc, const struct sf_hdrs *h,
+                                 int64_t date_s)
+{
+    if (cc->s_maxage >= 0)
+        return cc->s_maxage;
+    if (cc->max_age >= 0)
+        return cc->max_age;
+    const char *expires = sf_hdrs_get(h, "Expires");
+    if (expires == NULL)
+        return -1;
+    int64_t expires_s;
+    if (!sf_http_date_parse(expires, &expires_s))
+        return 0; /* an invalid Expires means already expired (§5.3) */
+    return expires_s > date_s ? expires_s - date_s : 0;
+}
+
+static int64_t header_delta(const struct sf_hdrs *h, const char *name)
+{
+    const char *v = sf_hdrs_get(h, name);
+    if (v == NULL || *v < '0' || *v > '9')
+        return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    return n < 0 ? 0 : (n > 2147483648LL ? 2147483648LL : n);
+}
+
+void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
+{
+    const struct sf_hdrs *h = facts->hdrs;
+    struct sf_cc cc;
+    char *cc_value = sf_hdrs_join(h, "Cache-Control");
+    sf_http_cc_parse(cc_value, &cc);
+    free(cc_value);
+    char *vary = sf_hdrs_join(h, "Vary");
+
+    memset(v, 0, sizeof *v);
+    v->shareable = true;
+    if (cc.private_)
+        v->reason = "Cache-Control: private";
+    else if (cc.no_store)
+        v->reason = "Cache-Control: no-store";
+    else if (sf_hdrs_get(h, "Set-Cookie") != NULL)
+        v->reason = "Set-Cookie";
+    else if (vary != NULL && sf_http_list_has(vary, "*"))
+        v->reason = "Vary: *";
+    else if (vary != NULL)
+        /* XXX: until variants are keyed (§4.1), a varying response is one user's. */
+        v->reason = "Vary";
+    free(vary);
+    if (v->reason != NULL) {
+        v->shareable = false;
+        return;
+    }
+
+    int64_t date_s = facts->response_time_s;
+    const char *date = sf_hdrs_get(h, "Date");
+    int64_t parsed;
+    if (date != NULL && sf_http_date_parse(date, &parsed) && parsed <= facts->response_time_s)
+        date_s = parsed; /* a Date in the future is not believed */
+
+    /* §4.2.3: the corrected initial age. */
+    int64_t apparent = facts->response_time_s - date_s;
+    int64_t delay = facts->response_time_s - facts->request_time_s;
+    int64_t corrected = header_delta(h, "Age") + (delay > 0 ? delay : 0);
+    v->age_s = apparent > corrected ? apparent : corrected;
+
+    int64_t lifetime = explicit_lifetime(&cc, h, date_s);
+    v->fresh_s = lifetime > 0 ? lifetime : 0;
+    if (!status_storable(facts->status))
+        v->reason = "status not cacheable by default";
+    else if (cc.no_cache)
+        v->reason = "Cache-Control: no-cache (validation not supported yet)";
+    else if (lifetime < 0)
+        v->reason = "no explicit freshness";
+    else if (v->fresh_s <= v->age_s)
+        v->reason = "already stale";
+    else if (facts->request_had_authorization && !cc.public_ && !cc.must_revalidate &&
+             cc.s_maxage < 0)
+        v->reason = "response to Authorization (RFC 9111 §3.5)";
+    v->storable = v->reason == NULL;
+}
+
+int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s)
+{
+    int64_t resident = now_s - response_time_s;
+    return initial_age_s + (resident > 0 ? resident : 0);
+}

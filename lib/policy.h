@@ -1,0 +1,40 @@
+/* policy: the pure rules of a shared HTTP cache (RFC 9111) that the singleflight core and
+ * the cache ask about: what a request's cache key is, whether a response may be shared
+ * with other waiters, whether it may be stored, and for how long it is fresh. No clock
+ * of its own: callers pass times in. */
+#ifndef SF_POLICY_H
+#define SF_POLICY_H
+
+#include "http.h"
+
+/* Builds the cache key of a GET or HEAD request: the absolute URL fetched upstream (scheme,
+ * host, raw target with its query), plus the Authorization and Cookie values when present,
+ * so that requests with different credentials never share a flight or an object. NULL
+ * credentials are absent. Caller frees. */
+char *sf_policy_key(const char *url, const char *authorization, const char *cookie);
+
+/* The facts about a response that a verdict is built from. Times are wall-clock seconds:
+ * when the request went upstream and when its headers arrived. */
+struct sf_resp_facts {
+    int status;
+    const struct sf_hdrs *hdrs;
+    bool request_had_authorization;
+    int64_t request_time_s;
+    int64_t response_time_s;
+};
+
+struct sf_verdict {
+    bool shareable;      /* may be sent to the other waiters of its flight */
+    bool storable;       /* may be kept in the cache once complete */
+    int64_t fresh_s;     /* freshness lifetime, RFC 9111 §4.2.1 */
+    int64_t age_s;       /* corrected initial age at response_time, §4.2.3 */
+    const char *reason;  /* why it is not shareable or not storable, for the debug log */
+};
+
+void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v);
+
+/* The Age to send for a stored response: its initial age plus the time it has been
+ * resident (§4.2.3). */
+int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s);
+
+#endif

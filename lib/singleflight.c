@@ -1,0 +1,227 @@
+/* singleflight: see singleflight.h.
+ *
+ * The fetcher is the only writer of an object's response (publish, append, finish); the
+ * front's clients are its readers. Both sides meet under the object's lock, which guards
+ * the state, the body length and the waiter list. A waiter is on the list exactly while
+ * its connection is suspended: parking happens under the lock together with the suspend,
+ * and waking removes it and resumes it under the same lock, so a resume never hits a
+ * connection that is not suspended.
+ *
+ * Segments grow geometrically (4 KiB, doubling up to 256 KiB), or are sized once from a
+ * known Content-Length, so small objects waste little and big ones need few segments. */
+#include "singleflight.h"
+
+#include "hangup.h"
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SEG_MIN (4u << 10)
+#define SEG_MAX (256u << 10)
+#define SEG_FIRST_MAX (1u << 20)
+
+struct sf_obj *sf_obj_new(const char *key, struct sf_hangup *hangup)
+{
+    struct sf_obj *o = sf_xcalloc(1, sizeof *o);
+    o->magic = SF_OBJ_MAGIC;
+    atomic_init(&o->refs, 1);
+    o->key = key ? sf_xstrdup(key) : NULL;
+    sf_mutex_init(&o->lock);
+    o->state = SF_OBJ_PENDING;
+    o->content_length = -1;
+    o->waiters.prev = o->waiters.next = &o->waiters;
+    o->hangup = hangup;
+    return o;
+}
+
+struct sf_obj *sf_obj_ref(struct sf_obj *o)
+{
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+    return o;
+}
+
+static void obj_destroy(struct sf_obj *o)
+{
+    SF_ASSERT(o->waiters.next == &o->waiters);
+    SF_ASSERT(!o->listed && o->fetch == NULL);
+    for (size_t i = 0; i < o->nsegs; i++)
+        free(o->segs[i]);
+    free(o->segs);
+    sf_hdrs_clear(&o->hdrs);
+    sf_mutex_destroy(&o->lock);
+    free(o->key);
+    o->magic = 0;
+    free(o);
+}
+
+void sf_obj_unref(struct sf_obj *o)
+{
+    if (o == NULL)
+        return;
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
+        obj_destroy(o); /* every holder has let go: nobody else can reach o */
+}
+
+void sf_obj_lock(struct sf_obj *o)
+{
+    sf_mutex_lock(&o->lock);
+}
+
+void sf_obj_unlock(struct sf_obj *o)
+{
+    sf_mutex_unlock(&o->lock);
+}
+
+static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
+{
+    SF_ASSERT(w->parked);
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->parked = false;
+    atomic_fetch_sub_explicit(&sf_metrics.waiters_now, 1, memory_order_relaxed);
+    if (o->hangup != NULL && w->fd >= 0)
+        sf_hangup_unwatch(o->hangup, w->watch_id, w->fd);
+}
+
+void sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_ASSERT(!w->parked);
+    SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
+    w->prev = o->waiters.prev;
+    w->next = &o->waiters;
+    o->waiters.prev->next = w;
+    o->waiters.prev = w;
+    w->parked = true;
+    atomic_fetch_add_explicit(&sf_metrics.waiters_now, 1, memory_order_relaxed);
+    if (o->hangup != NULL && w->fd >= 0)
+        w->watch_id = sf_hangup_watch(o->hangup, w->fd, o, w);
+}
+
+void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
+{
+    sf_mutex_assert_held(&o->lock);
+    if (w->parked)
+        unlink_waiter(o, w);
+}
+
+void sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w)
+{
+    sf_mutex_assert_held(&o->lock);
+    unlink_waiter(o, w);
+    w->gone = true;
+    w->wake(w);
+}
+
+void sf_obj_wake_all(struct sf_obj *o)
+{
+    sf_mutex_assert_held(&o->lock);
+    while (o->waiters.next != &o->waiters) {
+        struct sf_waiter *w = o->waiters.next;
+        unlink_waiter(o, w);
+        w->wake(w);
+    }
+}
+
+void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t content_length,
+                    const struct sf_verdict *verdict, int64_t response_time_s)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_ASSERT(o->state == SF_OBJ_PENDING);
+    o->status = status;
+    o->hdrs = *hdrs;
+    memset(hdrs, 0, sizeof *hdrs);
+    o->content_length = content_length;
+    o->verdict = *verdict;
+    o->pass = !verdict->shareable;
+    o->storable = o->key != NULL && verdict->storable;
+    o->response_time_s = response_time_s;
+    o->state = SF_OBJ_STREAMING;
+    sf_obj_wake_all(o);
+}
+
+static size_t next_seg_cap(const struct sf_obj *o, size_t need)
+{
+    size_t cap;
+    if (o->nsegs == 0 && o->content_length > 0)
+        cap = (size_t)o->content_length < SEG_FIRST_MAX ? (size_t)o->content_length
+                                                        : SEG_FIRST_MAX;
+    else if (o->nsegs == 0)
+        cap = SEG_MIN;
+    else
+        cap = o->segs[o->nsegs - 1]->cap * 2;
+    if (cap > SEG_MAX && !(o->nsegs == 0 && o->content_length > 0))
+        cap = SEG_MAX;
+    /* A body longer than its Content-Length goes on in ordinary segments. */
+    if (cap < need && cap < SEG_MIN)
+        cap = SEG_MIN;
+    return cap;
+}
+
+void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_ASSERT(o->state == SF_OBJ_STREAMING);
+    while (len > 0) {
+        struct sf_seg *last = o->nsegs ? o->segs[o->nsegs - 1] : NULL;
+        size_t room = last ? last->off + last->cap - o->len : 0;
+        if (room == 0) {
+            size_t cap = next_seg_cap(o, len);
+            last = sf_xmalloc(sizeof *last + cap);
+            last->off = o->len;
+            last->cap = cap;
+            if (o->nsegs == o->segs_cap) {
+                o->segs_cap = o->segs_cap ? o->segs_cap * 2 : 4;
+                o->segs = sf_xrealloc(o->segs, o->segs_cap * sizeof *o->segs);
+            }
+            o->segs[o->nsegs++] = last;
+            o->mem_bytes += sizeof *last + cap;
+            room = cap;
+        }
+        size_t n = len < room ? len : room;
+        memcpy(last->data + (o->len - last->off), data, n);
+        o->len += n;
+        data += n;
+        len -= n;
+    }
+}
+
+void sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
+    o->fail = fail;
+    o->state = fail == SF_FAIL_NONE ? SF_OBJ_COMPLETE : SF_OBJ_FAILED;
+    if (fail != SF_FAIL_NONE)
+        o->storable = false;
+    sf_obj_wake_all(o);
+}
+
+size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data)
+{
+    sf_mutex_assert_held(&o->lock);
+    if (pos >= o->len)
+        return 0;
+    size_t i = *seg_hint < o->nsegs ? *seg_hint : 0;
+    if (o->segs[i]->off > pos)
+        i = 0;
+    while (pos >= o->segs[i]->off + o->segs[i]->cap)
+        i++;
+    *seg_hint = i;
+    const struct sf_seg *s = o->segs[i];
+    size_t end = s->off + s->cap < o->len ? s->off + s->cap : o->len;
+    *data = s->data + (pos - s->off);
+    return end - pos;
+}
+
+bool sf_obj_worth_finishing(const struct sf_obj *o)
+{
+    sf_mutex_assert_held(&o->lock);
+    if (o->state == SF_OBJ_PENDING)
+        return o->key != NULL;
+    return o->state == SF_OBJ_STREAMING && o->storable && !o->pass;
+}

@@ -1,0 +1,132 @@
+/* singleflight: the object that is first a flight and then, if HTTP allows, a cached
+ * response. One object per cache key is listed in the cache table; every request for the
+ * key attaches to it, the fetcher fills it, and each attached client reads the same bytes
+ * at its own offset. Private objects (pass-through methods, responses that cannot be
+ * shared) use the same machinery with one client and no key.
+ *
+ * Lock order: cache table lock -> object lock -> hangup lock -> libmicrohttpd's locks.
+ * Field annotations: (C) constant after creation, (L) object lock, (P) written once under
+ * the lock when headers are published and constant after (readable without the lock once
+ * state >= STREAMING was seen under it), (T) cache table lock, (F) fetcher thread only. */
+#ifndef SF_SINGLEFLIGHT_H
+#define SF_SINGLEFLIGHT_H
+
+#include "base.h"
+#include "http.h"
+#include "policy.h"
+
+#define SF_OBJ_MAGIC 0x5f0b1ec7u
+
+enum sf_obj_state {
+    SF_OBJ_PENDING,   /* waiting for response headers */
+    SF_OBJ_STREAMING, /* headers published; body arriving */
+    SF_OBJ_COMPLETE,  /* final: the whole body is here */
+    SF_OBJ_FAILED,    /* final: see fail */
+};
+
+enum sf_fail {
+    SF_FAIL_NONE,
+    SF_FAIL_CONNECT,   /* refused, reset or garbage before headers: 502 */
+    SF_FAIL_TIMEOUT,   /* no headers before the deadline: 504 */
+    SF_FAIL_TRUNCATED, /* the body broke off after headers: close the connection */
+    SF_FAIL_CANCELLED, /* nobody wanted it any more, or shutdown */
+};
+
+struct sf_waiter;
+/* Wakes a parked waiter: called with the object lock held, after w left the list. */
+typedef void sf_wake_cb(struct sf_waiter *w);
+
+/* A parked client: embedded in the front's request. While parked it is on exactly one
+ * object's list, and (with fd >= 0) watched for hangups. */
+struct sf_waiter {
+    struct sf_waiter *prev, *next; /* (L) of the object it is parked on */
+    sf_wake_cb *wake;              /* (C) */
+    int fd;                        /* client socket, or -1 not to watch it */
+    uint64_t watch_id;             /* (L) hangup slot while parked */
+    bool parked;                   /* (L) */
+    bool gone;                     /* (L) the client hung up while parked */
+};
+
+/* Body storage: append-only segments; bytes below len never change, so a reader takes a
+ * segment pointer and length under the lock and copies outside it. */
+struct sf_seg {
+    size_t off; /* offset of data[0] in the body */
+    size_t cap;
+    char data[];
+};
+
+struct sf_hangup;
+
+struct sf_obj {
+    unsigned magic;
+    atomic_uint refs; /* table + fetch + one per attached client + one per hit response */
+    char *key;        /* (C) NULL for a private object */
+    struct sf_mutex lock;
+    enum sf_obj_state state; /* (L) forward only */
+    enum sf_fail fail;       /* (L) set with state FAILED */
+    bool pass;               /* (P) the response may not be shared */
+    bool storable;           /* (L) may still be cached when complete */
+    int status;              /* (P) */
+    struct sf_hdrs hdrs;     /* (P) response fields, hop-by-hop removed */
+    int64_t content_length;  /* (P) -1 unknown */
+    struct sf_verdict verdict;   /* (P) */
+    int64_t response_time_s;     /* (P) wall clock at headers */
+    struct sf_seg **segs;        /* (L) */
+    size_t nsegs, segs_cap;      /* (L) */
+    size_t len;                  /* (L) body bytes received */
+    size_t mem_bytes;            /* (L) bytes allocated for segments */
+    struct sf_waiter waiters;    /* (L) sentinel of the parked list */
+    unsigned clients;            /* (L) attached clients */
+    const void *leader;          /* (L) the client that started it, while attached */
+    struct sf_hangup *hangup;    /* (C) where parked waiters are watched; may be NULL */
+
+    /* Cache bookkeeping, owned by cache.c. */
+    struct sf_obj *hnext;               /* (T) hash chain */
+    struct sf_obj *lru_prev, *lru_next; /* (T) stored objects only */
+    bool listed;                        /* (T) in the table */
+    bool stored;                        /* (T) complete and in the LRU */
+    bool hfp;                           /* (C) a hit-for-pass marker, not a response */
+    uint64_t expires_ms;                /* (T) monotonic; freshness or marker end */
+    uint64_t stored_ms;                 /* (T) monotonic time it was stored */
+    size_t charge;                      /* (T) bytes counted against the cache */
+
+    void *fetch; /* (F) the running transfer */
+};
+
+/* A new object with one reference, in state PENDING. key may be NULL (private). */
+struct sf_obj *sf_obj_new(const char *key, struct sf_hangup *hangup);
+struct sf_obj *sf_obj_ref(struct sf_obj *o);
+void sf_obj_unref(struct sf_obj *o); /* NULL is fine; the last reference frees */
+
+void sf_obj_lock(struct sf_obj *o);
+void sf_obj_unlock(struct sf_obj *o);
+
+/* Publishes the response head: PENDING -> STREAMING and wakes every waiter. Takes over
+ * *hdrs. Lock held. */
+void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t content_length,
+                    const struct sf_verdict *verdict, int64_t response_time_s);
+/* Appends body bytes (state STREAMING). Lock held. Does not wake: the fetcher wakes
+ * readers once per pass with sf_obj_wake_all. */
+void sf_obj_append(struct sf_obj *o, const char *data, size_t len);
+/* Final transition: COMPLETE when fail is SF_FAIL_NONE, else FAILED. Wakes everyone.
+ * Lock held. */
+void sf_obj_finish(struct sf_obj *o, enum sf_fail fail);
+/* Wakes every parked waiter. Lock held. */
+void sf_obj_wake_all(struct sf_obj *o);
+
+/* Borrows the contiguous bytes at pos: *data and the count (0 if pos >= len). The bytes stay
+ * valid while the caller holds a reference. Lock held. */
+size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data);
+
+/* Parks w on o (lock held): it will be woken by new data, a final state or its client's
+ * hangup. */
+void sf_obj_park(struct sf_obj *o, struct sf_waiter *w);
+/* Takes w off o's list without waking it (lock held); a no-op if it is not parked. */
+void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w);
+/* Takes w off the list, marks its client gone and wakes it (lock held). */
+void sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w);
+/* Whether the object will still be worth finishing with no client attached: a shared
+ * object that may be stored, or one whose headers have not arrived. Lock held. */
+bool sf_obj_worth_finishing(const struct sf_obj *o);
+
+#endif

@@ -1,0 +1,558 @@
+/* upstream: see upstream.h.
+ *
+ * One loop on one thread: take queued work, let curl move bytes, wake the readers of
+ * objects that received data (once per pass, not once per piece), finish the transfers
+ * curl reports done, fail those past their first-byte deadline, drop parked clients that
+ * hung up, then sleep in curl_multi_poll until a socket, the hangup watcher, a wakeup or
+ * the next deadline. Curl handles never leave this thread.
+ *
+ * Lock order: queue lock alone; object locks are taken without the queue lock. */
+#include "upstream.h"
+
+#include "log.h"
+#include "metrics.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum job_kind { JOB_SUBMIT, JOB_CANCEL };
+
+struct job {
+    enum job_kind kind;
+    struct sf_obj *obj; /* a reference */
+    struct sf_fetch_spec *spec;
+    struct job *next;
+};
+
+/* A running transfer. (F) all fields. */
+struct xfer {
+    struct sf_upstream *up;
+    struct sf_obj *obj; /* the fetch's reference */
+    struct sf_fetch_spec *spec;
+    CURL *easy;
+    struct curl_slist *fields;
+    int status;
+    struct sf_hdrs hdrs;  /* fields of the response being received */
+    bool headers_done;
+    bool cancel;          /* abort at the next callback */
+    bool dirty;           /* received data since the last wake pass */
+    struct xfer *dirty_next;
+    struct xfer *prev, *next;
+    uint64_t first_byte_deadline_ms;
+    int64_t request_time_s;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct sf_upstream {
+    const struct sf_config *cfg;
+    struct sf_cache *cache;
+    struct sf_hangup *hangup;
+    CURLM *multi;
+    pthread_t thread;
+    struct sf_mutex qlock;
+    struct job *queue_head, **queue_tail; /* (Q) */
+    bool aborting;                        /* (Q) fail everything from now on */
+    bool stopping;                        /* (Q) leave the loop */
+    struct xfer xfers;                    /* (F) sentinel */
+    struct xfer *dirty;                   /* (F) */
+    struct sf_ratelimit rl_connect, rl_timeout, rl_truncated;
+};
+
+void sf_fetch_spec_free(struct sf_fetch_spec *spec)
+{
+    if (spec == NULL)
+        return;
+    free(spec->method);
+    free(spec->url);
+    sf_hdrs_clear(&spec->hdrs);
+    free(spec->body);
+    free(spec);
+}
+
+static void enqueue(struct sf_upstream *up, struct job *j)
+{
+    j->next = NULL;
+    sf_mutex_lock(&up->qlock);
+    *up->queue_tail = j;
+    up->queue_tail = &j->next;
+    sf_mutex_unlock(&up->qlock);
+    curl_multi_wakeup(up->multi);
+}
+
+void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec **spec)
+{
+    struct job *j = sf_xcalloc(1, sizeof *j);
+    j->kind = JOB_SUBMIT;
+    j->obj = sf_obj_ref(o);
+    j->spec = *spec;
+    *spec = NULL;
+    enqueue(up, j);
+}
+
+void sf_upstream_cancel(struct sf_upstream *up, struct sf_obj *o)
+{
+    struct job *j = sf_xcalloc(1, sizeof *j);
+    j->kind = JOB_CANCEL;
+    j->obj = sf_obj_ref(o);
+    enqueue(up, j);
+}
+
+void sf_upstream_abort_all(struct sf_upstream *up)
+{
+    sf_mutex_lock(&up->qlock);
+    up->aborting = true;
+    sf_mutex_unlock(&up->qlock);
+    curl_multi_wakeup(up->multi);
+}
+
+/* ---- response head ---- */
+
+static int64_t parse_length(const char *v)
+{
+    if (v == NULL || *v < '0' || *v > '9')
+        return -1;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    return *end == '\0' && n >= 0 ? n : -1;
+}
+
+/* The fields to keep and send downstream: no hop-by-hop fields (RFC 9110 §7.6.1), and no
+ * Content-Length, which libmicrohttpd writes from the response size. */
+static void forwardable_fields(const struct sf_hdrs *in, struct sf_hdrs *out)
+{
+    char *connection = sf_hdrs_join(in, "Connection");
+    for (size_t i = 0; i < in->n; i++) {
+        const struct sf_hdr *h = &in->v[i];
+        if (!sf_http_is_hop_by_hop(h->name, connection) && !sf_streq_ci(h->name, "Content-Length"))
+            sf_hdrs_add(out, h->name, h->value);
+    }
+    free(connection);
+}
+
+static bool bodiless(const struct xfer *x)
+{
+    return strcmp(x->spec->method, "HEAD") == 0 || x->status == 204 || x->status == 304 ||
+           (x->status >= 100 && x->status < 200);
+}
+
+/* Headers are final: judge them, publish them, and tell the cache. */
+static void publish(struct xfer *x)
+{
+    struct sf_upstream *up = x->up;
+    struct sf_obj *o = x->obj;
+    struct sf_hdrs kept = {0};
+    struct sf_verdict v;
+    int64_t now_s = sf_wall_s();
+    struct sf_resp_facts facts = {x->status, &x->hdrs,
+                                  sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
+                                  x->request_time_s, now_s};
+    sf_policy_judge(&facts, &v);
+    int64_t length = bodiless(x) && strcmp(x->spec->method, "HEAD") != 0
+                         ? 0
+                         : parse_length(sf_hdrs_get(&x->hdrs, "Content-Length"));
+    if (length > 0 && (uint64_t)length > up->cfg->cache_max_object_bytes && v.storable) {
+        v.storable = false;
+        v.reason = "larger than cache.max_object_bytes";
+    }
+    forwardable_fields(&x->hdrs, &kept);
+    sf_hdrs_clear(&x->hdrs);
+    x->headers_done = true;
+
+    sf_obj_lock(o);
+    sf_obj_publish(o, x->status, &kept, length, &v, now_s);
+    bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
+    sf_obj_unlock(o);
+    if (o->key != NULL && v.reason != NULL)
+        sf_log_debug("%s: %d %s: %s", v.shareable ? "not stored" : "pass", x->status, o->key,
+                     v.reason);
+    if (o->key != NULL && !v.shareable)
+        sf_cache_mark_pass(up->cache, o, sf_now_ms() + up->cfg->hit_for_pass_ms);
+    if (abandon)
+        x->cancel = true;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *arg)
+{
+    struct xfer *x = arg;
+    size_t len = size * n;
+    if (x->cancel)
+        return 0;
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* Every response of the transfer starts here, 1xx included: start over. */
+        sf_hdrs_clear(&x->hdrs);
+        const char *sp = memchr(line, ' ', len);
+        x->status = sp && sp + 4 <= line + len ? atoi(sp + 1) : 0;
+        return len;
+    }
+    size_t end = len;
+    while (end > 0 && (line[end - 1] == '\r' || line[end - 1] == '\n'))
+        end--;
+    if (end == 0) {
+        if (x->status >= 200 && !x->headers_done)
+            publish(x);
+        return x->cancel ? 0 : len;
+    }
+    if ((line[0] == ' ' || line[0] == '\t') && x->hdrs.n > 0) {
+        /* obs-fold (RFC 9112 §5.2): replace with a space and join. */
+        struct sf_hdr *last = &x->hdrs.v[x->hdrs.n - 1];
+        size_t old = strlen(last->value);
+        last->value = sf_xrealloc(last->value, old + end + 2);
+        last->value[old] = ' ';
+        size_t skip = 0;
+        while (skip < end && (line[skip] == ' ' || line[skip] == '\t'))
+            skip++;
+        memcpy(last->value + old + 1, line + skip, end - skip);
+        last->value[old + 1 + end - skip] = '\0';
+        return len;
+    }
+    const char *colon = memchr(line, ':', end);
+    if (colon == NULL || colon == line)
+        return len; /* not a field line: ignore it, as curl does */
+    const char *v = colon + 1;
+    while (v < line + end && (*v == ' ' || *v == '\t'))
+        v++;
+    sf_hdrs_addn(&x->hdrs, line, (size_t)(colon - line), v, (size_t)(line + end - v));
+    return len;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct xfer *x = arg;
+    struct sf_obj *o = x->obj;
+    size_t len = size * n;
+    if (x->cancel || !x->headers_done)
+        return 0;
+    sf_obj_lock(o);
+    sf_obj_append(o, data, len);
+    bool overflow = o->storable && o->len > x->up->cfg->cache_max_object_bytes;
+    if (overflow)
+        o->storable = false;
+    bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
+    sf_obj_unlock(o);
+    SF_COUNT_N(bytes_from_upstream, len);
+    if (overflow && o->key != NULL) {
+        /* Past the object limit this is a pass: new requests start their own fetch. */
+        sf_cache_unlist(x->up->cache, o);
+    }
+    if (abandon) {
+        x->cancel = true;
+        return 0;
+    }
+    if (!x->dirty) {
+        x->dirty = true;
+        x->dirty_next = x->up->dirty;
+        x->up->dirty = x;
+    }
+    return len;
+}
+
+/* ---- transfers ---- */
+
+static void add_field(struct xfer *x, const char *name, const char *value)
+{
+    size_t len = strlen(name) + strlen(value) + 3;
+    char *line = sf_xmalloc(len);
+    /* "Name;" is curl's way to send a field with an empty value. */
+    snprintf(line, len, *value ? "%s: %s" : "%s;", name, value);
+    x->fields = curl_slist_append(x->fields, line);
+    free(line);
+}
+
+static void setup_easy(struct xfer *x)
+{
+    const struct sf_config *cfg = x->up->cfg;
+    struct sf_fetch_spec *s = x->spec;
+    CURL *e = x->easy;
+    curl_easy_setopt(e, CURLOPT_URL, s->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never an environment proxy */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((cfg->upstream_idle_timeout_ms + 999) / 1000));
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    if (strcmp(s->method, "HEAD") == 0)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    else if (strcmp(s->method, "GET") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
+    if (s->has_body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body ? s->body : "");
+    }
+    for (size_t i = 0; i < s->hdrs.n; i++)
+        add_field(x, s->hdrs.v[i].name, s->hdrs.v[i].value);
+    /* Send only what the client sent: remove what curl would add on its own. */
+    static const char *const curl_adds[] = {"Accept", "Content-Type", "Expect"};
+    for (size_t i = 0; i < 3; i++)
+        if (sf_hdrs_get(&s->hdrs, curl_adds[i]) == NULL) {
+            char off[32];
+            snprintf(off, sizeof off, "%s:", curl_adds[i]);
+            x->fields = curl_slist_append(x->fields, off);
+        }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->fields);
+}
+
+static void fail_unstarted(struct sf_obj *o)
+{
+    sf_obj_lock(o);
+    sf_obj_finish(o, SF_FAIL_CANCELLED);
+    sf_obj_unlock(o);
+}
+
+static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec *spec)
+{
+    struct xfer *x = sf_xcalloc(1, sizeof *x);
+    x->up = up;
+    x->obj = o;
+    x->spec = spec;
+    x->easy = curl_easy_init();
+    x->request_time_s = sf_wall_s();
+    x->first_byte_deadline_ms = sf_now_ms() + up->cfg->connect_timeout_ms +
+                                up->cfg->first_byte_timeout_ms;
+    if (x->easy == NULL) {
+        sf_log_error("upstream: curl_easy_init failed for %s", spec->url);
+        fail_unstarted(o);
+        if (o->key)
+            sf_cache_unlist(up->cache, o);
+        sf_fetch_spec_free(spec);
+        sf_obj_unref(o);
+        free(x);
+        return;
+    }
+    setup_easy(x);
+    o->fetch = x;
+    x->next = &up->xfers;
+    x->prev = up->xfers.prev;
+    up->xfers.prev->next = x;
+    up->xfers.prev = x;
+    SF_COUNT(upstream_requests);
+    curl_multi_add_handle(up->multi, x->easy);
+}
+
+static enum sf_fail classify(struct xfer *x, CURLcode rc)
+{
+    if (x->cancel)
+        return SF_FAIL_CANCELLED;
+    if (rc == CURLE_OK && x->headers_done) {
+        int64_t want = x->obj->content_length;
+        size_t got;
+        sf_obj_lock(x->obj);
+        got = x->obj->len;
+        sf_obj_unlock(x->obj);
+        return want >= 0 && !bodiless(x) && got < (uint64_t)want ? SF_FAIL_TRUNCATED
+                                                                 : SF_FAIL_NONE;
+    }
+    if (x->headers_done)
+        return SF_FAIL_TRUNCATED;
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return SF_FAIL_TIMEOUT;
+    return SF_FAIL_CONNECT;
+}
+
+static void count_failure(struct xfer *x, enum sf_fail fail, const char *why)
+{
+    struct sf_upstream *up = x->up;
+    switch (fail) {
+    case SF_FAIL_CONNECT:
+        SF_COUNT(upstream_err_connect);
+        sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN, "upstream: %s %s: %s (502)",
+                       x->spec->method, x->spec->url, why);
+        break;
+    case SF_FAIL_TIMEOUT:
+        SF_COUNT(upstream_err_timeout);
+        sf_log_limited(&up->rl_timeout, 10000, SF_LOG_WARN, "upstream: %s %s: %s (504)",
+                       x->spec->method, x->spec->url, why);
+        break;
+    case SF_FAIL_TRUNCATED:
+        SF_COUNT(upstream_err_truncated);
+        sf_log_limited(&up->rl_truncated, 10000, SF_LOG_WARN,
+                       "upstream: %s %s: body cut off: %s", x->spec->method, x->spec->url, why);
+        break;
+    case SF_FAIL_CANCELLED:
+        SF_COUNT(upstream_cancelled);
+        break;
+    case SF_FAIL_NONE:
+        break;
+    }
+}
+
+/* Ends a transfer with fail (or success), settles the object in the cache and frees x. */
+static void finish(struct xfer *x, enum sf_fail fail, const char *why)
+{
+    struct sf_upstream *up = x->up;
+    struct sf_obj *o = x->obj;
+    curl_multi_remove_handle(up->multi, x->easy);
+    count_failure(x, fail, why);
+    sf_obj_lock(o);
+    sf_obj_finish(o, fail);
+    bool store = o->storable;
+    int64_t fresh_ms = (o->verdict.fresh_s - o->verdict.age_s) * 1000;
+    sf_obj_unlock(o);
+    if (o->key != NULL) {
+        uint64_t now = sf_now_ms();
+        if (store) {
+            sf_cache_store(up->cache, o, now, now + (uint64_t)fresh_ms);
+            SF_COUNT(stores);
+        } else {
+            sf_cache_unlist(up->cache, o);
+        }
+    }
+    x->prev->next = x->next;
+    x->next->prev = x->prev;
+    o->fetch = NULL;
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->fields);
+    sf_hdrs_clear(&x->hdrs);
+    sf_fetch_spec_free(x->spec);
+    sf_obj_unref(o);
+    free(x);
+}
+
+static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
+{
+    while (j != NULL) {
+        struct job *next = j->next;
+        struct sf_obj *o = j->obj;
+        if (j->kind == JOB_SUBMIT && !aborting) {
+            start(up, o, j->spec); /* the job's reference becomes the fetch's */
+        } else if (j->kind == JOB_SUBMIT) {
+            fail_unstarted(o);
+            if (o->key)
+                sf_cache_unlist(up->cache, o);
+            sf_fetch_spec_free(j->spec);
+            sf_obj_unref(o);
+        } else {
+            sf_obj_lock(o);
+            bool drop = o->clients == 0 && !sf_obj_worth_finishing(o);
+            sf_obj_unlock(o);
+            struct xfer *x = o->fetch;
+            if (drop && x != NULL) {
+                x->cancel = true;
+                finish(x, SF_FAIL_CANCELLED, "no client left");
+            }
+            sf_obj_unref(o);
+        }
+        free(j);
+        j = next;
+    }
+}
+
+static void wake_dirty(struct sf_upstream *up)
+{
+    while (up->dirty != NULL) {
+        struct xfer *x = up->dirty;
+        up->dirty = x->dirty_next;
+        x->dirty = false;
+        sf_obj_lock(x->obj);
+        sf_obj_wake_all(x->obj);
+        sf_obj_unlock(x->obj);
+    }
+}
+
+static void reap_done(struct sf_upstream *up)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct xfer *x;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        CURLcode rc = msg->data.result;
+        enum sf_fail fail = classify(x, rc);
+        finish(x, fail, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    }
+}
+
+/* Fails transfers past their first-byte deadline; returns ms until the next one. */
+static long enforce_deadlines(struct sf_upstream *up)
+{
+    uint64_t now = sf_now_ms();
+    long next = 1000;
+    struct xfer *x = up->xfers.next;
+    while (x != &up->xfers) {
+        struct xfer *after = x->next;
+        if (!x->headers_done && now >= x->first_byte_deadline_ms) {
+            finish(x, SF_FAIL_TIMEOUT, "no response headers before the first-byte deadline");
+        } else if (!x->headers_done && (long)(x->first_byte_deadline_ms - now) < next) {
+            next = (long)(x->first_byte_deadline_ms - now);
+        }
+        x = after;
+    }
+    return next;
+}
+
+static void *fetcher_main(void *arg)
+{
+    struct sf_upstream *up = arg;
+    for (;;) {
+        sf_mutex_lock(&up->qlock);
+        struct job *jobs = up->queue_head;
+        up->queue_head = NULL;
+        up->queue_tail = &up->queue_head;
+        bool aborting = up->aborting, stopping = up->stopping;
+        sf_mutex_unlock(&up->qlock);
+        run_jobs(up, jobs, aborting);
+        if (aborting)
+            while (up->xfers.next != &up->xfers)
+                finish(up->xfers.next, SF_FAIL_CANCELLED, "shutting down");
+        if (stopping)
+            break;
+        int running;
+        curl_multi_perform(up->multi, &running);
+        wake_dirty(up);
+        reap_done(up);
+        long timeout_ms = enforce_deadlines(up);
+        sf_hangup_dispatch(up->hangup);
+        struct curl_waitfd extra = {sf_hangup_fd(up->hangup), CURL_WAIT_POLLIN, 0};
+        curl_multi_poll(up->multi, &extra, 1, (int)timeout_ms, NULL);
+    }
+    return NULL;
+}
+
+struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cache *cache,
+                                      struct sf_hangup *hangup)
+{
+    struct sf_upstream *up = sf_xcalloc(1, sizeof *up);
+    up->cfg = cfg;
+    up->cache = cache;
+    up->hangup = hangup;
+    up->multi = curl_multi_init();
+    if (up->multi == NULL) {
+        free(up);
+        return NULL;
+    }
+    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 256L);
+    sf_mutex_init(&up->qlock);
+    up->queue_tail = &up->queue_head;
+    up->xfers.next = up->xfers.prev = &up->xfers;
+    SF_PTOK(pthread_create(&up->thread, NULL, fetcher_main, up));
+    return up;
+}
+
+void sf_upstream_stop(struct sf_upstream *up)
+{
+    if (up == NULL)
+        return;
+    sf_mutex_lock(&up->qlock);
+    up->aborting = true;
+    up->stopping = true;
+    sf_mutex_unlock(&up->qlock);
+    curl_multi_wakeup(up->multi);
+    SF_PTOK(pthread_join(up->thread, NULL));
+    /* Work queued after the last pass. */
+    run_jobs(up, up->queue_head, true);
+    curl_multi_cleanup(up->multi);
+    sf_mutex_destroy(&up->qlock);
+    free(up);
+}

@@ -1,0 +1,44 @@
+/* upstream: the fetcher thread. It owns the curl multi handle and every easy handle; other
+ * threads hand it work through a locked queue and curl_multi_wakeup(). It fills objects
+ * (publish, append, finish), wakes their parked readers once per pass, stores finished
+ * responses in the cache, enforces the first-byte deadline, and polls the hangup watcher. */
+#ifndef SF_UPSTREAM_H
+#define SF_UPSTREAM_H
+
+#include "cache.h"
+#include "config.h"
+#include "hangup.h"
+
+/* What to send upstream. Owned by whoever holds it; sf_upstream_submit takes it over. */
+struct sf_fetch_spec {
+    char *method;
+    char *url;
+    struct sf_hdrs hdrs; /* end-to-end request fields to send (no Host, no hop-by-hop) */
+    char *body;          /* request content, or NULL */
+    size_t body_len;
+    bool has_body;       /* the client sent content (maybe empty): forward its length */
+};
+
+void sf_fetch_spec_free(struct sf_fetch_spec *spec);
+
+struct sf_upstream;
+
+/* Starts the fetcher thread. cfg, cache and hangup must outlive it. NULL on failure. */
+struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cache *cache,
+                                      struct sf_hangup *hangup);
+
+/* Fetches spec into o, which must be PENDING. Takes over *spec and a reference on o. If
+ * the fetcher is shutting down, o fails at once (SF_FAIL_CANCELLED). Any thread. */
+void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec **spec);
+
+/* Asks the fetcher to drop o's transfer if, when it looks, no client is attached and the
+ * response is not worth finishing. Any thread. */
+void sf_upstream_cancel(struct sf_upstream *up, struct sf_obj *o);
+
+/* Fails every transfer (waking every waiter) and every later submission. Any thread. */
+void sf_upstream_abort_all(struct sf_upstream *up);
+
+/* Stops the thread and frees everything. Transfers still running are failed first. */
+void sf_upstream_stop(struct sf_upstream *up);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages sfproxy needs to build and test, and only the missing ones:
+# one `apt-get update`, then one `apt-get install`. With --bench, also the benchmark peers.
+set -eu
+pkgs="gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing Debian packages:$missing; run as root or: sudo apt-get install$missing" >&2
+    exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing

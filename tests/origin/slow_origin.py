@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""slow_origin: a real, scriptable HTTP/1.1 origin for sfproxy's tests and demo.
+
+Each request says how to behave in its query string:
+  delay_ms=N        wait N ms before the response headers
+  status=N          response status (default 200)
+  cc=VALUE          Cache-Control value
+  size=N            body bytes (default 64); the body starts with "serial=<n>\\n", a number
+                    that differs for every request the origin serves, so tests can tell
+                    whether two clients got the same upstream response
+  chunks=N          send the body in N pieces, chunk_delay_ms apart (default 1 piece)
+  chunk_delay_ms=N
+  chunked=1         Transfer-Encoding: chunked instead of Content-Length
+  set_cookie=1      add Set-Cookie
+  vary=VALUE        add Vary
+  reset_after=N     send the headers and N body bytes, then reset the connection
+  hold=NAME         before the headers, wait until POST /_origin/release?name=NAME
+  hdr=Name:Value    add a response field (repeatable)
+  echo=1            body is JSON of the request: method, path, headers, body
+Control endpoints: GET /_origin/stats (JSON: total and per-target counts),
+POST /_origin/release?name=NAME, POST /_origin/reset.
+The first line on stdout is "origin listening on 127.0.0.1:PORT".
+"""
+import argparse
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+lock = threading.Lock()
+counts = {}
+total = [0]
+serial = [0]
+holds = {}
+
+
+def hold_event(name):
+    with lock:
+        return holds.setdefault(name, threading.Event())
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "slow_origin/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def reply_json(self, obj, status=200):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def control(self, path, q):
+        if path == "/_origin/stats":
+            with lock:
+                self.reply_json({"total": total[0], "targets": dict(counts)})
+        elif path == "/_origin/release":
+            hold_event(q.get("name", [""])[0]).set()
+            self.reply_json({"released": q.get("name", [""])[0]})
+        elif path == "/_origin/reset":
+            with lock:
+                counts.clear()
+                total[0] = 0
+                holds.clear()
+            self.reply_json({"reset": True})
+        else:
+            self.reply_json({"error": "unknown control path"}, 404)
+
+    def handle_any(self):
+        url = urlsplit(self.path)
+        q = parse_qs(url.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        req_body = self.rfile.read(length) if length else b""
+        if url.path.startswith("/_origin/"):
+            return self.control(url.path, q)
+        with lock:
+            total[0] += 1
+            counts[self.path] = counts.get(self.path, 0) + 1
+            serial[0] += 1
+            n = serial[0]
+        arg = lambda k, d=None: q.get(k, [d])[0]
+        if arg("hold"):
+            hold_event(arg("hold")).wait(60)
+        time.sleep(int(arg("delay_ms", 0)) / 1000)
+        if arg("echo"):
+            body = json.dumps({"method": self.command, "path": self.path,
+                               "headers": [[k, v] for k, v in self.headers.items()],
+                               "body": req_body.decode("latin-1"), "serial": n}).encode()
+        else:
+            size = int(arg("size", 64))
+            head = b"serial=%d\n" % n
+            filler = bytes((i * 7 + 13) % 251 for i in range(max(0, size - len(head))))
+            body = (head + filler)[:size]
+        status = int(arg("status", 200))
+        self.send_response(status)
+        if arg("cc"):
+            self.send_header("Cache-Control", arg("cc"))
+        if arg("set_cookie"):
+            self.send_header("Set-Cookie", "session=%d; Path=/" % n)
+        if arg("vary"):
+            self.send_header("Vary", arg("vary"))
+        for h in q.get("hdr", []):
+            k, _, v = h.partition(":")
+            self.send_header(k, v)
+        chunked = arg("chunked") == "1"
+        bodiless = self.command == "HEAD" or status in (204, 304)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if bodiless:
+            return
+        reset_after = arg("reset_after")
+        if reset_after is not None:
+            part = body[:int(reset_after)]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked and part else part)
+            self.wfile.flush()
+            time.sleep(0.05)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        pieces = max(1, int(arg("chunks", 1)))
+        step = (len(body) + pieces - 1) // pieces or 1
+        delay = int(arg("chunk_delay_ms", 0)) / 1000
+        for i in range(0, max(len(body), 1), step):
+            part = body[i:i + step]
+            if i > 0 and delay:
+                time.sleep(delay)
+            if chunked:
+                if part:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            else:
+                self.wfile.write(part)
+            self.wfile.flush()
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = handle_any
+
+    def handle_one_request(self):
+        # Accept any method token, as an origin may.
+        try:
+            super().handle_one_request()
+        except (ConnectionError, BrokenPipeError):
+            self.close_connection = True
+
+    def __getattr__(self, name):
+        if name.startswith("do_"):
+            return self.handle_any
+        raise AttributeError(name)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 4096
+
+
+def main():
+    ap = argparse.ArgumentParser(description="scriptable slow origin for sfproxy")
+    ap.add_argument("--port", type=int, default=0)
+    args = ap.parse_args()
+    srv = Server(("127.0.0.1", args.port), Handler)
+    print("origin listening on 127.0.0.1:%d" % srv.server_address[1], flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
