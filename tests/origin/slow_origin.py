@@ -15,6 +15,7 @@ Each request says how to behave in its query string:
   vary=VALUE        add Vary
   reset_after=N     send the headers and N body bytes, then reset the connection
   hold=NAME         before the headers, wait until POST /_origin/release?name=NAME
+  hold_body=NAME    send the headers and the first half of the body, then wait likewise
   hdr=Name:Value    add a response field (repeatable)
   echo=1            body is JSON of the request: method, path, headers, body
 Control endpoints: GET /_origin/stats (JSON: total and per-target counts),
@@ -130,6 +131,12 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
+        if arg("hold_body"):
+            half = len(body) // 2
+            self.wfile.write(b"%x\r\n%s\r\n" % (half, body[:half]) if chunked else body[:half])
+            self.wfile.flush()
+            hold_event(arg("hold_body")).wait(60)
+            body = body[half:]
         pieces = max(1, int(arg("chunks", 1)))
         step = (len(body) + pieces - 1) // pieces or 1
         delay = int(arg("chunk_delay_ms", 0)) / 1000

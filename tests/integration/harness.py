@@ -1,0 +1,223 @@
+"""harness: what every integration test uses. Starts the real origin and the real sfproxy on
+127.0.0.1 ephemeral ports (ports read from their first log line), talks HTTP to them, and
+stops both by PID. Waits are bounded polls; SF_TEST_TIMEOUT_MULT stretches them under
+sanitizers. A failed check names both sides."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("SF_BIN", os.path.join(ROOT, "build", "release", "sfproxy"))
+ORIGIN = os.path.join(ROOT, "tests", "origin", "slow_origin.py")
+MULT = float(os.environ.get("SF_TEST_TIMEOUT_MULT", "1"))
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise TestFailure("%s: expected %r, got %r" % (what, want, got))
+
+
+def wait_for(cond, what, timeout=10.0):
+    deadline = time.monotonic() + timeout * MULT
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise TestFailure("timed out after %.1fs waiting for %s" % (timeout * MULT, what))
+
+
+def _read_first_line(proc, pattern, timeout, log):
+    """Reads proc's output until a line containing pattern; returns it."""
+    deadline = time.monotonic() + timeout * MULT
+    stream = proc.stdout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            raise TestFailure("process exited before '%s'; output:\n%s" % (pattern, "".join(log)))
+        log.append(line)
+        if pattern in line:
+            return line
+    raise TestFailure("no '%s' within %.0fs" % (pattern, timeout * MULT))
+
+
+class Origin:
+    def __init__(self):
+        self.log = []
+        self.proc = subprocess.Popen([sys.executable, ORIGIN], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        line = _read_first_line(self.proc, "origin listening on", 10, self.log)
+        self.port = int(line.rsplit(":", 1)[1])
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def stats(self):
+        return get_json(self.port, "/_origin/stats")
+
+    def count(self, target):
+        return self.stats()["targets"].get(target, 0)
+
+    def release(self, name):
+        request(self.port, "POST", "/_origin/release?name=" + name)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+class Proxy:
+    def __init__(self, upstream=None, config=None, extra_args=()):
+        cfg = {"listen": "127.0.0.1:0", "admin": {"listen": "127.0.0.1:0"}, "log_level": "info"}
+        if upstream:
+            cfg["upstream"] = upstream
+        for k, v in (config or {}).items():
+            if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+                cfg[k].update(v)
+            else:
+                cfg[k] = v
+        self.cfgfile = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump(cfg, self.cfgfile)
+        self.cfgfile.close()
+        self.log = []
+        self.proc = subprocess.Popen([BIN, "-c", self.cfgfile.name, *extra_args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = _read_first_line(self.proc, "listening on", 20, self.log)
+        # "... listening on http://127.0.0.1:PORT admin 127.0.0.1:APORT upstream ..."
+        words = line.split()
+        self.port = int(words[words.index("on") + 1].rsplit(":", 1)[1])
+        self.admin_port = int(words[words.index("admin") + 1].rsplit(":", 1)[1])
+        self._drain = threading.Thread(target=self._drain_output, daemon=True)
+        self._drain.start()
+
+    def _drain_output(self):
+        for line in self.proc.stdout:
+            self.log.append(line)
+
+    def stats(self):
+        return get_json(self.admin_port, "/_sfproxy/stats")
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stops sfproxy; returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout * MULT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise TestFailure("sfproxy did not stop within %.0fs of signal %d"
+                                  % (timeout * MULT, sig))
+        self._drain.join(5)
+        os.unlink(self.cfgfile.name)
+        return self.proc.returncode
+
+    def output(self):
+        return "".join(self.log)
+
+
+class Response:
+    def __init__(self, status, headers, body, error=None):
+        self.status, self.headers, self.body, self.error = status, headers, body, error
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "<%s %s %d bytes%s>" % (self.status, self.header("X-Cache"), len(self.body or b""),
+                                      " error=" + repr(self.error) if self.error else "")
+
+
+def request(port, method, target, headers=None, body=None, timeout=30):
+    """One request on a fresh connection. A body cut off early gives error='truncated'."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout * MULT)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        try:
+            data = resp.read()
+            err = None
+        except http.client.IncompleteRead as e:
+            data, err = e.partial, "truncated"
+        except (ConnectionError, http.client.HTTPException) as e:
+            data, err = b"", "truncated: %r" % (e,)
+        return Response(resp.status, resp.getheaders(), data, err)
+    finally:
+        conn.close()
+
+
+def get_json(port, path):
+    r = request(port, "GET", path)
+    eq(r.status, 200, "status of GET %s" % path)
+    return json.loads(r.body)
+
+
+def parallel(n, fn):
+    """Runs fn(i) on n threads at once; returns the results in order."""
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        try:
+            barrier.wait(30)
+            results[i] = fn(i)
+        except Exception as e:  # reported by the caller's checks
+            results[i] = e
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def raw_connect(port, data):
+    """Opens a socket, sends data, returns the socket (caller closes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30 * MULT)
+    s.sendall(data)
+    return s
+
+
+class Env:
+    """An origin plus a proxy in front of it; use with `with`."""
+
+    def __init__(self, config=None, origin=True):
+        self.origin = Origin() if origin else None
+        try:
+            self.proxy = Proxy(self.origin.url if origin else None, config)
+        except Exception:
+            if self.origin:
+                self.origin.stop()
+            raise
+
+    def get(self, target, headers=None, method="GET", body=None, timeout=30):
+        return request(self.proxy.port, method, target, headers, body, timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        code = self.proxy.stop()
+        if self.origin:
+            self.origin.stop()
+        if exc[0] is None:
+            eq(code, 0, "sfproxy exit code after SIGTERM (output:\n%s)" % self.proxy.output())
+        return False

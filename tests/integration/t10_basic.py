@@ -1,0 +1,77 @@
+"""t10: one client at a time: miss, hit, headers sfproxy adds, HEAD, stats."""
+from harness import Env, eq, check
+
+
+def test_miss_then_hit_with_age():
+    with Env() as env:
+        t = "/basic?cc=max-age=60&size=300"
+        a = env.get(t)
+        eq(a.status, 200, "first status")
+        eq(a.header("X-Cache"), "MISS", "first X-Cache")
+        eq(a.header("Via"), "1.1 sfproxy", "Via")
+        eq(len(a.body), 300, "body length")
+        b = env.get(t)
+        eq(b.header("X-Cache"), "HIT", "second X-Cache")
+        eq(b.body, a.body, "hit body")
+        check(b.header("Age") is not None, "a hit carries Age")
+        eq(env.origin.count(t), 1, "origin requests")
+        st = env.proxy.stats()
+        eq((st["hits"], st["misses"]), (1, 1), "hits, misses")
+        eq(st["cache"]["objects"], 1, "cached objects")
+
+
+def test_uncacheable_is_fetched_each_time():
+    with Env() as env:
+        t = "/nocache?size=10"
+        a, b = env.get(t), env.get(t)
+        eq((a.header("X-Cache"), b.header("X-Cache")), ("MISS", "MISS"), "X-Cache")
+        check(a.body != b.body, "two fetches give two serials")
+        eq(env.origin.count(t), 2, "origin requests")
+
+
+def test_head_is_served_from_a_get():
+    with Env() as env:
+        t = "/head?cc=max-age=60&size=1234"
+        h = env.get(t, method="HEAD")
+        eq(h.status, 200, "HEAD status")
+        eq(h.header("Content-Length"), "1234", "HEAD Content-Length")
+        eq(h.body, b"", "HEAD body")
+        g = env.get(t)
+        eq(g.header("X-Cache"), "HIT", "GET after HEAD")
+        eq(len(g.body), 1234, "GET body")
+        eq(env.origin.count(t), 1, "origin requests")
+
+
+def test_chunked_upstream_is_streamed():
+    with Env() as env:
+        t = "/chunked?chunked=1&chunks=4&size=50000&cc=max-age=30"
+        a = env.get(t)
+        eq(len(a.body), 50000, "body length")
+        check(a.body.startswith(b"serial="), "body from the origin")
+        eq(env.get(t).body, a.body, "hit of a chunked response")
+
+
+def test_stats_has_every_field():
+    with Env() as env:
+        st = env.proxy.stats()
+        for k in ("requests", "hits", "misses", "collapsed", "passes", "upstream_requests",
+                  "upstream_errors", "bytes_from_upstream", "bytes_to_clients", "waiters_now",
+                  "flights_now", "cache", "connections_refused"):
+            check(k in st, "stats lacks %s" % k)
+        for k in ("objects", "bytes", "evictions"):
+            check(k in st["cache"], "stats.cache lacks %s" % k)
+
+
+def test_bad_targets_get_4xx():
+    with Env() as env:
+        r = env.get("http://127.0.0.1:1/x")  # absolute-form while forward_proxy is off
+        eq(r.status, 400, "absolute-form without forward_proxy")
+        r = env.get("/big", method="POST", body=b"x" * 2048)
+        eq(r.status, 200, "small body accepted")
+
+
+def test_request_body_limit():
+    with Env({"max_request_body_bytes": 1000}) as env:
+        r = env.get("/big?echo=1", method="POST", body=b"x" * 5000)
+        eq(r.status, 413, "body over max_request_body_bytes")
+        eq(env.origin.stats()["total"], 0, "origin requests")

@@ -1,0 +1,73 @@
+"""t30: clients that leave. The leader is not special; parked clients that hang up are
+noticed; a cacheable fetch outlives its clients, an uncacheable one is cancelled."""
+import threading
+
+from harness import Env, eq, check, wait_for, raw_connect, request
+
+
+def get_req(t):
+    return ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % t).encode()
+
+
+def test_leader_leaves_followers_complete():
+    with Env() as env:
+        t = "/lead?hold=L1&size=3000&cc=max-age=60"
+        leader = raw_connect(env.proxy.port, get_req(t))
+        wait_for(lambda: env.origin.count(t) == 1, "the leader's fetch")
+        out = []
+        threads = [threading.Thread(target=lambda: out.append(env.get(t))) for _ in range(5)]
+        for th in threads:
+            th.start()
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 6, "6 parked clients")
+        leader.close()
+        wait_for(lambda: env.proxy.stats()["client_hangups"] == 1, "the leader's hangup noticed")
+        eq(env.proxy.stats()["waiters_now"], 5, "parked after the leader left")
+        env.origin.release("L1")
+        for th in threads:
+            th.join()
+        eq(sorted(r.status for r in out), [200] * 5, "follower statuses")
+        eq(len(set(r.body for r in out)), 1, "follower bodies identical")
+        eq(len(out[0].body), 3000, "body length")
+        eq(env.origin.count(t), 1, "origin requests")
+
+
+def test_everyone_leaves_cacheable_still_cached():
+    with Env() as env:
+        t = "/gone?hold=G1&size=2000&cc=max-age=60"
+        socks = [raw_connect(env.proxy.port, get_req(t)) for _ in range(10)]
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 10, "10 parked clients")
+        for s in socks:
+            s.close()
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 0, "hangups noticed")
+        eq(env.proxy.stats()["client_hangups"], 10, "client_hangups")
+        env.origin.release("G1")
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the object to be stored")
+        r = env.get(t)
+        eq(r.header("X-Cache"), "HIT", "X-Cache after everyone left")
+        eq(len(r.body), 2000, "body length")
+        eq(env.origin.count(t), 1, "origin requests")
+
+
+def test_everyone_leaves_uncacheable_cancelled():
+    with Env() as env:
+        t = "/cancel?hold_body=C1&size=100000"
+        s = raw_connect(env.proxy.port, get_req(t))
+        head = s.recv(100)
+        check(head.startswith(b"HTTP/1.1 200"), "response started: %r" % head)
+        s.close()
+        wait_for(lambda: env.proxy.stats()["upstream_cancelled"] == 1, "the fetch to be cancelled")
+        env.origin.release("C1")
+        eq(env.proxy.stats()["cache"]["objects"], 0, "cached objects")
+        eq(env.proxy.stats()["flights_now"], 0, "flights")
+
+
+def test_slow_reader_does_not_slow_others():
+    with Env() as env:
+        t = "/slowr?size=3000000&cc=max-age=60&delay_ms=300"
+        slow = raw_connect(env.proxy.port, get_req(t))  # never reads
+        wait_for(lambda: env.origin.count(t) == 1, "the fetch")
+        fast = env.get(t)
+        eq(len(fast.body), 3000000, "fast client body")
+        check(fast.header("X-Cache") in ("COLLAPSED", "HIT"), "fast X-Cache")
+        slow.close()
+        eq(env.origin.count(t), 1, "origin requests")

@@ -1,0 +1,60 @@
+"""t40: upstream faults fan out to every waiter, and nothing failed is cached."""
+import socket
+
+from harness import Env, Proxy, eq, check, parallel, request
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_connection_refused_is_502_for_all():
+    p = Proxy("http://127.0.0.1:%d" % free_port())
+    try:
+        res = parallel(20, lambda i: request(p.port, "GET", "/x?cc=max-age=60"))
+        eq(sorted(set(r.status for r in res)), [502], "statuses")
+        st = p.stats()
+        check(st["upstream_errors"]["connect"] >= 1, "connect errors counted")
+        check(st["upstream_requests"] < 20, "waiters shared the failing fetch (%d fetches)"
+              % st["upstream_requests"])
+        eq(st["cache"]["objects"], 0, "cached objects")
+    finally:
+        eq(p.stop(), 0, "exit code")
+
+
+def test_header_deadline_is_504():
+    with Env({"timeouts": {"first_byte": "300ms"}}) as env:
+        t = "/late?delay_ms=3000&cc=max-age=60"
+        res = parallel(5, lambda i: env.get(t))
+        eq([r.status for r in res], [504] * 5, "statuses")
+        eq(env.origin.count(t), 1, "origin requests")
+        eq(env.proxy.stats()["upstream_errors"]["timeout"], 1, "timeouts counted")
+
+
+def test_reset_mid_body_is_detectable_and_not_cached():
+    with Env() as env:
+        for chunked in ("0", "1"):
+            t = "/reset?size=100000&reset_after=5000&cc=max-age=60&chunked=" + chunked
+            res = parallel(3, lambda i: env.get(t))
+            for r in res:
+                eq(r.status, 200, "status (headers came before the reset)")
+                check(r.error is not None, "client can tell the body is cut off: %r" % r)
+                check(len(r.body) < 100000, "short body")
+            eq(env.proxy.stats()["cache"]["objects"], 0, "cached objects")
+            again = env.get(t)
+            eq(again.header("X-Cache"), "MISS", "next request fetches again")
+            eq(env.origin.count(t), 2, "origin requests")
+
+
+def test_502_not_cached_next_request_refetches():
+    with Env() as env:
+        t = "/err?status=503&cc=max-age=60"
+        a = env.get(t)
+        eq(a.status, 503, "upstream status passes through")
+        b = env.get(t)
+        eq(b.header("X-Cache"), "MISS", "a 503 is not stored")
+        eq(env.origin.count(t), 2, "origin requests")
