@@ -403,9 +403,38 @@ static bool schema_lookup(const char *path, const struct field **leaf)
     return false;
 }
 
-/* The keys allowed in the object at prefix, for the "unknown key" message. */
-static void known_keys(const char *prefix, char *out, size_t size)
+/* Edit distance of two short names, capped at 3: enough to spot a typo. */
+static unsigned distance(const char *a, size_t alen, const char *b)
 {
+    size_t blen = strlen(b);
+    unsigned row[64];
+    if (alen >= 63 || blen >= 63)
+        return 3;
+    for (size_t j = 0; j <= blen; j++)
+        row[j] = (unsigned)j;
+    for (size_t i = 1; i <= alen; i++) {
+        unsigned diag = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= blen; j++) {
+            unsigned up = row[j];
+            unsigned best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[blen] < 3 ? row[blen] : 3;
+}
+
+/* Writes the keys allowed in the object at prefix into out, for the "unknown key"
+ * message; returns the one closest to key when it looks like a typo, else NULL. */
+static const char *known_keys(const char *prefix, const char *key, char *out, size_t size)
+{
+    static _Thread_local char nearest[64];
+    unsigned best = 3;
     size_t plen = strlen(prefix), used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < NFIELDS; i++) {
@@ -414,14 +443,20 @@ static void known_keys(const char *prefix, char *out, size_t size)
             continue;
         const char *name = plen > 0 ? p + plen + 1 : p;
         size_t nlen = strcspn(name, ".");
-        char item[64];
+        char item[64], bare[64];
         snprintf(item, sizeof item, "\"%.*s\"", (int)nlen, name);
         if (strstr(out, item) != NULL)
             continue;
-        used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", item);
-        if (used >= size)
-            return;
+        snprintf(bare, sizeof bare, "%.*s", (int)nlen, name);
+        unsigned d = distance(key, strlen(key), bare);
+        if (d < best) {
+            best = d;
+            snprintf(nearest, sizeof nearest, "%s", bare);
+        }
+        if (used < size)
+            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", item);
     }
+    return best <= 2 ? nearest : NULL;
 }
 
 static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *obj,
@@ -434,10 +469,14 @@ static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *o
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
         const struct field *leaf;
         if (!schema_lookup(path, &leaf)) {
-            char keys[512];
-            known_keys(prefix, keys, sizeof keys);
-            return fail_at(ld, path, true, "unknown key \"%s\"%s%s; the keys allowed here are %s",
-                           key, *prefix ? " in \"" : "", *prefix ? prefix : "", keys);
+            char keys[512], where[160] = "", guess[96] = "";
+            const char *near = known_keys(prefix, key, keys, sizeof keys);
+            if (*prefix)
+                snprintf(where, sizeof where, " in \"%s\"", prefix);
+            if (near != NULL)
+                snprintf(guess, sizeof guess, "did you mean \"%s\"? ", near);
+            return fail_at(ld, path, true, "unknown key \"%s\"%s; %sthe keys allowed here are %s",
+                           key, where, guess, keys);
         }
         enum sf_err err;
         if (leaf != NULL) {
@@ -489,8 +528,9 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
     json_error_t jerr;
     root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        snprintf(errbuf, errlen, "%s:%d:%d: %s; fix the JSON syntax there", path, jerr.line,
-                 jerr.column, jerr.text);
+        bool dup = strncmp(jerr.text, "duplicate object key", 20) == 0;
+        snprintf(errbuf, errlen, "%s:%d:%d: %s; %s", path, jerr.line, jerr.column, jerr.text,
+                 dup ? "keep only one of the two" : "fix the JSON syntax there");
         err = SF_EINVAL;
         goto out;
     }

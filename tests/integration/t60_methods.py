@@ -1,0 +1,76 @@
+"""t60: every method is forwarded, never collapsed or cached; any status passes through;
+hop-by-hop fields are dropped both ways."""
+import json
+
+from harness import Env, eq, check, parallel
+
+
+def echo(r):
+    return json.loads(r.body)
+
+
+def test_unsafe_methods_pass_through_with_bodies():
+    with Env() as env:
+        for m in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PURGEX"):
+            body = ("payload for %s" % m).encode()
+            r = env.get("/m?echo=1", method=m, body=body,
+                        headers={"Content-Type": "text/plain"})
+            eq(r.status, 200, "%s status" % m)
+            eq(r.header("X-Cache"), "PASS", "%s X-Cache" % m)
+            e = echo(r)
+            eq(e["method"], m, "method seen by origin")
+            eq(e["body"], body.decode(), "%s body seen by origin" % m)
+            hdrs = dict((k.lower(), v) for k, v in e["headers"])
+            eq(hdrs.get("content-type"), "text/plain", "%s Content-Type" % m)
+            eq(hdrs.get("content-length"), str(len(body)), "%s Content-Length" % m)
+
+
+def test_post_is_never_collapsed():
+    with Env() as env:
+        t = "/post?delay_ms=300&cc=max-age=60"
+        res = parallel(5, lambda i: env.get(t, method="POST", body=b"x"))
+        eq(env.origin.count(t), 5, "origin requests for 5 POSTs")
+        eq(len(set(r.body for r in res)), 5, "distinct bodies")
+        eq(env.get(t).header("X-Cache"), "MISS", "a POST response is not stored for GET")
+
+
+def test_no_body_methods_send_no_body():
+    with Env() as env:
+        e = echo(env.get("/d?echo=1", method="DELETE"))
+        hdrs = dict((k.lower(), v) for k, v in e["headers"])
+        check("content-length" not in hdrs and "content-type" not in hdrs,
+              "no invented content fields: %r" % hdrs)
+        check("accept" not in hdrs, "no invented Accept: %r" % hdrs)
+
+
+def test_odd_statuses_pass_through():
+    with Env() as env:
+        for status in (201, 206, 299, 404, 418, 451, 500, 599, 999):
+            r = env.get("/s?status=%d&hdr=X-Test:%d" % (status, status))
+            eq(r.status, status, "status")
+            eq(r.header("X-Test"), str(status), "field with status %d" % status)
+
+
+def test_hop_by_hop_dropped_both_ways():
+    with Env() as env:
+        r = env.get("/hop?echo=1&hdr=Connection:X-Secret&hdr=X-Secret:1&hdr=Keep-Alive:timeout=5"
+                    "&hdr=X-Kept:yes",
+                    headers={"Connection": "X-Private", "X-Private": "1", "TE": "trailers",
+                             "X-End-To-End": "ok"})
+        hdrs = dict((k.lower(), v) for k, v in echo(r)["headers"])
+        check("x-private" not in hdrs and "te" not in hdrs, "request hop-by-hop dropped: %r" % hdrs)
+        eq(hdrs.get("x-end-to-end"), "ok", "end-to-end request field kept")
+        check(hdrs.get("via", "").endswith("1.1 sfproxy"), "Via added upstream: %r" % hdrs)
+        eq(r.header("X-Secret"), None, "response field named by Connection dropped")
+        eq(r.header("Keep-Alive"), None, "response Keep-Alive dropped")
+        eq(r.header("X-Kept"), "yes", "end-to-end response field kept")
+
+
+def test_conditionals_do_not_shape_shared_fetch():
+    with Env() as env:
+        r = env.get("/cond?echo=1&cc=max-age=60", headers={"If-None-Match": '"x"',
+                                                            "Range": "bytes=0-1"})
+        hdrs = dict((k.lower(), v) for k, v in echo(r)["headers"])
+        check("if-none-match" not in hdrs and "range" not in hdrs,
+              "one client's validators/range are not sent on a shared fetch: %r" % hdrs)
+        eq(r.status, 200, "full response")

@@ -1,0 +1,81 @@
+"""t70: the binary's config handling: exact messages on stderr, exit codes, overrides."""
+import glob
+import os
+import subprocess
+
+from harness import BIN, ROOT, Env, Proxy, Origin, eq, check, request
+
+
+def run(*args):
+    p = subprocess.run([BIN, *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_bad_configs_exact_messages_exit_2():
+    files = sorted(glob.glob(os.path.join(ROOT, "tests/unit/configs/bad_*.json")))
+    check(len(files) >= 10, "bad config fixtures found")
+    for path in files:
+        rel = os.path.relpath(path, ROOT)
+        code, out, err = run("-c", rel, "--check-config")
+        want = open(path[:-5] + ".expect").read().strip()
+        eq(code, 2, "exit code for %s" % rel)
+        eq(err.strip(), "sfproxy: " + want, "message for %s" % rel)
+
+
+def test_good_configs_exit_0():
+    for rel in ("conf/sfproxy.json", "conf/demo.json"):
+        code, out, err = run("-c", rel, "--check-config")
+        eq(code, 0, "exit code for %s (stderr %r)" % (rel, err))
+        eq(out.strip(), rel + ": ok", "output")
+
+
+def test_usage_errors():
+    eq(run("--bogus")[0], 2, "unknown argument")
+    eq(run("--listen")[0], 2, "missing value")
+    eq(run("--listen", "nope", "--upstream", "http://127.0.0.1:1", "--check-config")[0], 2,
+       "bad --listen")
+    eq(run("--upstream", "ftp://x", "--check-config")[0], 2, "bad --upstream")
+    eq(run("--check-config")[0], 2, "no upstream and no forward proxy")
+    code, out, _ = run("--version")
+    eq(code, 0, "--version exit")
+    check(out.startswith("sfproxy "), "--version output %r" % out)
+    code, out, _ = run("--help")
+    eq(code, 0, "--help exit")
+    check("--check-config" in out, "--help lists the options")
+    code, _, err = run("-c", "/no/such/file.json")
+    eq(code, 2, "missing config file")
+    check("cannot read" in err, "missing file message %r" % err)
+
+
+def test_port_in_use_exit_1():
+    o = Origin()
+    try:
+        p = Proxy(o.url)
+        try:
+            code, _, err = run("--listen", "127.0.0.1:%d" % p.port, "--upstream", o.url,
+                               "--admin", "off")
+            eq(code, 1, "exit code when the port is taken")
+            check("cannot listen" in err, "message %r" % err)
+        finally:
+            p.stop()
+    finally:
+        o.stop()
+
+
+def test_forward_proxy():
+    o = Origin()
+    try:
+        p = Proxy(None, {"forward_proxy": True})
+        try:
+            url = "%s/fw?cc=max-age=60&size=10" % o.url
+            a = request(p.port, "GET", url)
+            eq(a.status, 200, "forward proxy status")
+            eq(a.header("X-Cache"), "MISS", "first")
+            eq(request(p.port, "GET", url).header("X-Cache"), "HIT", "second")
+            eq(o.count("/fw?cc=max-age=60&size=10"), 1, "origin requests")
+            eq(request(p.port, "GET", "/relative").status, 400, "origin-form without upstream")
+            eq(request(p.port, "GET", "https://127.0.0.1:1/x").status, 400, "https target")
+        finally:
+            eq(p.stop(), 0, "exit code")
+    finally:
+        o.stop()

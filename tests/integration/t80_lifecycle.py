@@ -1,0 +1,78 @@
+"""t80: orderly stop with clients parked, and the connection limit."""
+import signal
+import socket
+import threading
+import time
+
+from harness import Env, Origin, Proxy, eq, check, wait_for, raw_connect, MULT
+
+
+def get_req(t):
+    return ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % t).encode()
+
+
+def read_all(s):
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (ConnectionError, socket.timeout):
+        pass
+    return data
+
+
+def test_sigterm_with_parked_clients_exits_cleanly():
+    o = Origin()
+    p = Proxy(o.url, {"timeouts": {"shutdown_grace": "300ms"}})
+    try:
+        socks = [raw_connect(p.port, get_req("/park?hold=H1")) for _ in range(20)]
+        wait_for(lambda: p.stats()["waiters_now"] == 20, "20 parked clients")
+        code = p.stop(signal.SIGTERM)
+        eq(code, 0, "exit code (output:\n%s)" % p.output())
+        for s in socks:
+            s.settimeout(10 * MULT)
+            data = read_all(s)
+            check(data == b"" or data.startswith(b"HTTP/1.1 503"),
+                  "a parked client gets 503 or a close, not a hang: %r" % data[:80])
+            s.close()
+    finally:
+        o.release("H1")
+        o.stop()
+
+
+def test_sigterm_lets_running_responses_finish():
+    o = Origin()
+    p = Proxy(o.url, {"timeouts": {"shutdown_grace": "10s"}})
+    try:
+        s = raw_connect(p.port, get_req("/finish?delay_ms=700&size=5000"))
+        wait_for(lambda: p.stats()["waiters_now"] == 1, "the client parked")
+        stopper = threading.Thread(target=p.stop, args=(signal.SIGINT,))
+        stopper.start()
+        s.settimeout(10 * MULT)
+        data = read_all(s)
+        stopper.join()
+        check(data.startswith(b"HTTP/1.1 200"), "response finished during grace: %r" % data[:60])
+        eq(len(data.partition(b"\r\n\r\n")[2]), 5000, "whole body")
+        eq(p.proc.returncode, 0, "exit code")
+    finally:
+        o.stop()
+
+
+def test_connection_limit_refuses_promptly():
+    with Env({"connection_limit": 16}) as env:
+        held = [socket.create_connection(("127.0.0.1", env.proxy.port)) for _ in range(16)]
+        wait_for(lambda: env.proxy.stats()["connections_now"] == 16, "16 connections")
+        extra = socket.create_connection(("127.0.0.1", env.proxy.port))
+        extra.settimeout(5 * MULT)
+        extra.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = read_all(extra)
+        eq(got, b"", "the 17th connection is closed at once")
+        eq(env.proxy.stats()["connections_refused"], 1, "connections_refused")
+        extra.close()
+        for s in held:
+            s.close()
+        wait_for(lambda: env.proxy.stats()["connections_now"] == 0, "connections closed")
+        eq(env.get("/after?size=5").status, 200, "serves again below the limit")

@@ -1,0 +1,157 @@
+/* Unit tests for lib/config.c: every bad config in tests/unit/configs/ gives exactly the
+ * message in its .expect file; the shipped configs load; readable sizes and durations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/config.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_DIR "tests/unit/configs"
+
+static void read_expect(const char *json_path, char *out, size_t size)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%.*s.expect", (int)(strlen(json_path) - 5), json_path);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, size - 1, f);
+    fclose(f);
+    out[n] = '\0';
+    while (n > 0 && out[n - 1] == '\n')
+        out[--n] = '\0';
+}
+
+static void test_bad_configs_give_their_messages(void **state)
+{
+    (void)state;
+    DIR *d = opendir(CONFIG_DIR);
+    assert_non_null(d);
+    struct dirent *e;
+    int checked = 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "bad_", 4) != 0 || len < 5 || strcmp(e->d_name + len - 5, ".json"))
+            continue;
+        char path[512], expect[1024], got[1024];
+        snprintf(path, sizeof path, CONFIG_DIR "/%s", e->d_name);
+        struct sf_config cfg;
+        enum sf_err err = sf_config_load(path, &cfg, got, sizeof got);
+        read_expect(path, expect, sizeof expect);
+        if (err == SF_OK || strcmp(got, expect) != 0)
+            fail_msg("%s:\n expected: %s\n got:      %s", path, expect,
+                     err == SF_OK ? "(loaded fine)" : got);
+        sf_config_clear(&cfg);
+        checked++;
+    }
+    closedir(d);
+    assert_true(checked >= 10);
+}
+
+static void test_shipped_configs_load(void **state)
+{
+    (void)state;
+    const char *paths[] = {"conf/sfproxy.json", "conf/demo.json"};
+    for (size_t i = 0; i < 2; i++) {
+        struct sf_config cfg;
+        char err[512] = "";
+        if (sf_config_load(paths[i], &cfg, err, sizeof err) != SF_OK)
+            fail_msg("%s: %s", paths[i], err);
+        assert_string_equal(cfg.upstream, "http://127.0.0.1:9000");
+        sf_config_clear(&cfg);
+    }
+}
+
+static void test_example_values(void **state)
+{
+    (void)state;
+    struct sf_config cfg;
+    char err[512];
+    assert_int_equal(sf_config_load("conf/sfproxy.json", &cfg, err, sizeof err), SF_OK);
+    assert_int_equal(cfg.cache_max_bytes, 256u << 20);
+    assert_int_equal(cfg.connect_timeout_ms, 2000);
+    assert_int_equal(cfg.listen.port, 8080);
+    assert_string_equal(cfg.listen.host, "127.0.0.1");
+    assert_int_equal(cfg.admin_listen.port, 8081);
+    assert_true(cfg.admin_enabled);
+    sf_config_clear(&cfg);
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    struct sf_config cfg;
+    char err[512];
+    assert_int_equal(sf_config_load("no/such.json", &cfg, err, sizeof err), SF_ENOENT);
+    assert_non_null(strstr(err, "no/such.json: cannot read"));
+}
+
+static void test_bytes(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_true(sf_config_parse_bytes("256MiB", &v));
+    assert_int_equal(v, 256u << 20);
+    assert_true(sf_config_parse_bytes("10MB", &v));
+    assert_int_equal(v, 10000000);
+    assert_true(sf_config_parse_bytes("64 KiB", &v));
+    assert_int_equal(v, 65536);
+    assert_true(sf_config_parse_bytes("512", &v));
+    assert_int_equal(v, 512);
+    assert_false(sf_config_parse_bytes("256XB", &v));
+    assert_false(sf_config_parse_bytes("-1", &v));
+    assert_false(sf_config_parse_bytes("MiB", &v));
+    assert_false(sf_config_parse_bytes("99999999999999999999GiB", &v));
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_true(sf_config_parse_ms("1500ms", &v));
+    assert_int_equal(v, 1500);
+    assert_true(sf_config_parse_ms("5s", &v));
+    assert_int_equal(v, 5000);
+    assert_true(sf_config_parse_ms("2m", &v));
+    assert_int_equal(v, 120000);
+    assert_true(sf_config_parse_ms("250", &v));
+    assert_int_equal(v, 250);
+    assert_false(sf_config_parse_ms("5 seconds", &v));
+    assert_false(sf_config_parse_ms("", &v));
+}
+
+static void test_addresses(void **state)
+{
+    (void)state;
+    struct sf_addr a;
+    assert_true(sf_config_parse_addr("127.0.0.1:8080", &a));
+    assert_string_equal(a.host, "127.0.0.1");
+    assert_int_equal(a.port, 8080);
+    assert_true(sf_config_parse_addr("[::1]:0", &a));
+    assert_string_equal(a.host, "::1");
+    assert_true(sf_config_parse_addr(":80", &a));
+    assert_string_equal(a.host, "0.0.0.0");
+    assert_true(sf_config_parse_addr("localhost:1", &a));
+    assert_false(sf_config_parse_addr("localhost", &a));
+    assert_false(sf_config_parse_addr("127.0.0.1:70000", &a));
+    assert_false(sf_config_parse_addr("example.com:80", &a));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_configs_give_their_messages),
+        cmocka_unit_test(test_shipped_configs_load),
+        cmocka_unit_test(test_example_values),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_bytes),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_addresses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,108 @@
+/* Unit tests for lib/http.c: field lists, hop-by-hop, Cache-Control, HTTP dates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_hdrs_get_and_join(void **state)
+{
+    (void)state;
+    struct sf_hdrs h = {0};
+    sf_hdrs_add(&h, "Cache-Control", "max-age=5");
+    sf_hdrs_add(&h, "X-A", "1");
+    sf_hdrs_add(&h, "cache-control", "public");
+    assert_string_equal(sf_hdrs_get(&h, "CACHE-CONTROL"), "max-age=5");
+    assert_null(sf_hdrs_get(&h, "X-B"));
+    char *j = sf_hdrs_join(&h, "Cache-Control");
+    assert_string_equal(j, "max-age=5, public");
+    free(j);
+    assert_null(sf_hdrs_join(&h, "Nope"));
+    sf_hdrs_clear(&h);
+    assert_int_equal(h.n, 0);
+}
+
+static void test_hop_by_hop(void **state)
+{
+    (void)state;
+    assert_true(sf_http_is_hop_by_hop("Connection", NULL));
+    assert_true(sf_http_is_hop_by_hop("transfer-encoding", NULL));
+    assert_true(sf_http_is_hop_by_hop("Keep-Alive", NULL));
+    assert_true(sf_http_is_hop_by_hop("Proxy-Connection", NULL));
+    assert_true(sf_http_is_hop_by_hop("X-Secret", "close, x-secret"));
+    assert_false(sf_http_is_hop_by_hop("X-Secret", "close"));
+    assert_false(sf_http_is_hop_by_hop("Cache-Control", "keep-alive"));
+}
+
+static void test_list_has(void **state)
+{
+    (void)state;
+    assert_true(sf_http_list_has("a, b ,C", "c"));
+    assert_true(sf_http_list_has("*", "*"));
+    assert_false(sf_http_list_has("accept-encoding", "*"));
+    assert_false(sf_http_list_has("", "a"));
+    assert_false(sf_http_list_has("ab", "a"));
+}
+
+static void test_cc_parse(void **state)
+{
+    (void)state;
+    struct sf_cc cc;
+    sf_http_cc_parse("public, Max-Age=60, s-maxage=\"30\", no-transform", &cc);
+    assert_true(cc.public_);
+    assert_int_equal(cc.max_age, 60);
+    assert_int_equal(cc.s_maxage, 30);
+    assert_true(cc.no_transform);
+    assert_false(cc.private_);
+
+    sf_http_cc_parse("private=\"Set-Cookie\", no-cache", &cc);
+    assert_true(cc.private_);
+    assert_true(cc.no_cache);
+
+    /* Duplicates: the first valid value wins. Invalid max-age means stale. */
+    sf_http_cc_parse("max-age=10, max-age=20", &cc);
+    assert_int_equal(cc.max_age, 10);
+    sf_http_cc_parse("max-age=abc", &cc);
+    assert_int_equal(cc.max_age, 0);
+    sf_http_cc_parse("max-age=99999999999999999999", &cc);
+    assert_int_equal(cc.max_age, 2147483648LL);
+    sf_http_cc_parse("max-stale", &cc);
+    assert_true(cc.max_stale_any);
+    sf_http_cc_parse(NULL, &cc);
+    assert_int_equal(cc.max_age, -1);
+    assert_int_equal(cc.s_maxage, -1);
+    sf_http_cc_parse("  NO-STORE ,,", &cc);
+    assert_true(cc.no_store);
+}
+
+static void test_dates(void **state)
+{
+    (void)state;
+    int64_t t;
+    assert_true(sf_http_date_parse("Sun, 06 Nov 1994 08:49:37 GMT", &t));
+    assert_int_equal(t, 784111777);
+    assert_true(sf_http_date_parse("Sunday, 06-Nov-94 08:49:37 GMT", &t));
+    assert_int_equal(t, 784111777);
+    assert_true(sf_http_date_parse("Sun Nov  6 08:49:37 1994", &t));
+    assert_int_equal(t, 784111777);
+    assert_false(sf_http_date_parse("yesterday", &t));
+    assert_false(sf_http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT", &t));
+    assert_false(sf_http_date_parse("0", &t));
+    char buf[40];
+    sf_http_date_format(784111777, buf, sizeof buf);
+    assert_string_equal(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hdrs_get_and_join), cmocka_unit_test(test_hop_by_hop),
+        cmocka_unit_test(test_list_has),          cmocka_unit_test(test_cc_parse),
+        cmocka_unit_test(test_dates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

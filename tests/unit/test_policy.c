@@ -1,0 +1,120 @@
+/* Unit tests for lib/policy.c, table-driven: for each case the response fields, the clock
+ * and the expected verdict. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_key(void **state)
+{
+    (void)state;
+    char *a = sf_policy_key("http://o/x?a=1", NULL, NULL);
+    char *b = sf_policy_key("http://o/x?a=1", "Bearer u1", NULL);
+    char *c = sf_policy_key("http://o/x?a=1", "Bearer u2", NULL);
+    char *d = sf_policy_key("http://o/x?a=1", NULL, "id=1");
+    char *e = sf_policy_key("http://o/x?a=2", NULL, NULL);
+    assert_string_equal(a, "http://o/x?a=1");
+    assert_string_not_equal(a, b);
+    assert_string_not_equal(b, c);
+    assert_string_not_equal(a, d);
+    assert_string_not_equal(a, e);
+    free(a), free(b), free(c), free(d), free(e);
+}
+
+#define NOW 1000000000
+struct policy_case {
+    const char *name;
+    int status;
+    const char *fields[8]; /* name, value pairs, NULL-terminated */
+    bool authorization;
+    bool shareable, storable;
+    int64_t fresh_s, age_s;
+};
+
+static const struct policy_case cases[] = {
+    {"max-age", 200, {"Cache-Control", "max-age=60"}, false, true, true, 60, 0},
+    {"s-maxage over max-age", 200, {"Cache-Control", "max-age=60, s-maxage=10"}, false, true,
+     true, 10, 0},
+    {"Expires minus Date", 200,
+     {"Date", "Sun, 09 Sep 2001 01:46:40 GMT", "Expires", "Sun, 09 Sep 2001 01:47:40 GMT"},
+     false, true, true, 60, 0},
+    {"invalid Expires is stale", 200, {"Expires", "0"}, false, true, false, 0, 0},
+    {"no freshness: shared, not stored", 200, {NULL}, false, true, false, 0, 0},
+    {"private", 200, {"Cache-Control", "private, max-age=60"}, false, false, false, 0, 0},
+    {"no-store", 200, {"Cache-Control", "no-store"}, false, false, false, 0, 0},
+    {"Set-Cookie", 200, {"Set-Cookie", "a=1", "Cache-Control", "max-age=60"}, false, false,
+     false, 0, 0},
+    {"Vary star", 200, {"Vary", "*", "Cache-Control", "max-age=60"}, false, false, false, 0, 0},
+    {"no-cache not stored yet", 200, {"Cache-Control", "no-cache, max-age=60"}, false, true,
+     false, 60, 0},
+    {"206 never stored", 206, {"Cache-Control", "max-age=60"}, false, true, false, 60, 0},
+    {"500 not by default", 500, {"Cache-Control", "max-age=60"}, false, true, false, 60, 0},
+    {"404 stored", 404, {"Cache-Control", "max-age=60"}, false, true, true, 60, 0},
+    {"Age header counts", 200, {"Cache-Control", "max-age=60", "Age", "20"}, false, true, true,
+     60, 20},
+    {"Age larger than lifetime", 200, {"Cache-Control", "max-age=60", "Age", "100"}, false,
+     true, false, 60, 100},
+    {"apparent age from Date", 200,
+     {"Cache-Control", "max-age=60", "Date", "Sun, 09 Sep 2001 01:46:30 GMT"}, false, true,
+     true, 60, 10},
+    {"future Date ignored", 200,
+     {"Cache-Control", "max-age=60", "Date", "Sun, 09 Sep 2001 02:46:30 GMT"}, false, true,
+     true, 60, 0},
+    {"Authorization: max-age alone", 200, {"Cache-Control", "max-age=60"}, true, true, false,
+     60, 0},
+    {"Authorization: public", 200, {"Cache-Control", "public, max-age=60"}, true, true, true,
+     60, 0},
+    {"Authorization: s-maxage", 200, {"Cache-Control", "s-maxage=60"}, true, true, true, 60, 0},
+};
+
+static void test_verdicts(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct policy_case *c = &cases[i];
+        struct sf_hdrs h = {0};
+        for (size_t j = 0; c->fields[j] != NULL; j += 2)
+            sf_hdrs_add(&h, c->fields[j], c->fields[j + 1]);
+        struct sf_resp_facts facts = {c->status, &h, c->authorization, NOW, NOW};
+        struct sf_verdict v;
+        sf_policy_judge(&facts, &v);
+        if (v.shareable != c->shareable || v.storable != c->storable ||
+            (c->shareable && (v.fresh_s != c->fresh_s || v.age_s != c->age_s)))
+            fail_msg("%s: expected shareable=%d storable=%d fresh=%lld age=%lld, got %d %d "
+                     "%lld %lld (%s)",
+                     c->name, c->shareable, c->storable, (long long)c->fresh_s,
+                     (long long)c->age_s, v.shareable, v.storable, (long long)v.fresh_s,
+                     (long long)v.age_s, v.reason ? v.reason : "-");
+        sf_hdrs_clear(&h);
+    }
+}
+
+static void test_response_delay_adds_to_age(void **state)
+{
+    (void)state;
+    struct sf_hdrs h = {0};
+    sf_hdrs_add(&h, "Cache-Control", "max-age=60");
+    sf_hdrs_add(&h, "Age", "5");
+    struct sf_resp_facts facts = {200, &h, false, NOW - 3, NOW};
+    struct sf_verdict v;
+    sf_policy_judge(&facts, &v);
+    assert_int_equal(v.age_s, 8); /* corrected_age_value = age_value + response_delay */
+    sf_hdrs_clear(&h);
+    assert_int_equal(sf_policy_current_age(8, NOW, NOW + 10), 18);
+    assert_int_equal(sf_policy_current_age(8, NOW, NOW - 10), 8);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key),
+        cmocka_unit_test(test_verdicts),
+        cmocka_unit_test(test_response_delay_adds_to_age),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,204 @@
+/* Unit tests for lib/singleflight.c, driven like the fetcher drives it (a fake fetcher):
+ * the state machine, parking and waking, segment reads, and the worth-finishing rule. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/singleflight.h"
+
+#include <string.h>
+
+struct fake_client {
+    struct sf_waiter w;
+    int wakes;
+};
+
+static void fake_wake(struct sf_waiter *w)
+{
+    ((struct fake_client *)w)->wakes++;
+}
+
+static void client_init(struct fake_client *c)
+{
+    memset(c, 0, sizeof *c);
+    c->w.wake = fake_wake;
+    c->w.fd = -1;
+}
+
+static void publish(struct sf_obj *o, bool shareable, int64_t length)
+{
+    struct sf_hdrs h = {0};
+    struct sf_verdict v = {shareable, shareable, 60, 0, NULL};
+    sf_hdrs_add(&h, "X-A", "1");
+    sf_obj_publish(o, 200, &h, length, &v, 0);
+    assert_int_equal(h.n, 0); /* taken over */
+}
+
+static void test_headers_wake_every_waiter_once(void **state)
+{
+    (void)state;
+    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct fake_client c[3];
+    sf_obj_lock(o);
+    for (int i = 0; i < 3; i++) {
+        client_init(&c[i]);
+        sf_obj_park(o, &c[i].w);
+    }
+    publish(o, true, -1);
+    assert_int_equal(o->state, SF_OBJ_STREAMING);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(c[i].wakes, 1);
+        assert_false(c[i].w.parked);
+    }
+    sf_obj_finish(o, SF_FAIL_NONE);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(c[i].wakes, 1); /* no longer parked: not woken again */
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
+static void test_failure_before_headers_wakes(void **state)
+{
+    (void)state;
+    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct fake_client c;
+    client_init(&c);
+    sf_obj_lock(o);
+    sf_obj_park(o, &c.w);
+    sf_obj_finish(o, SF_FAIL_CONNECT);
+    assert_int_equal(o->state, SF_OBJ_FAILED);
+    assert_int_equal(o->fail, SF_FAIL_CONNECT);
+    assert_int_equal(c.wakes, 1);
+    assert_false(o->storable);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
+static void test_reads_across_segments(void **state)
+{
+    (void)state;
+    struct sf_obj *o = sf_obj_new("k", NULL);
+    char body[300000];
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (char)(i * 31 % 251);
+    sf_obj_lock(o);
+    publish(o, true, -1);
+    /* Uneven pieces, as a network delivers them. */
+    for (size_t off = 0; off < sizeof body;) {
+        size_t n = off % 7 == 0 ? 1 : 16384 + off % 1000;
+        if (n > sizeof body - off)
+            n = sizeof body - off;
+        sf_obj_append(o, body + off, n);
+        off += n;
+    }
+    assert_int_equal(o->len, sizeof body);
+    assert_true(o->nsegs > 1);
+    char copy[sizeof body];
+    size_t pos = 0, hint = 0;
+    const char *data;
+    size_t n;
+    while ((n = sf_obj_peek(o, pos, &hint, &data)) > 0) {
+        memcpy(copy + pos, data, n);
+        pos += n;
+    }
+    assert_int_equal(pos, sizeof body);
+    assert_memory_equal(copy, body, sizeof body);
+    /* A reader that jumps back still finds its bytes. */
+    hint = o->nsegs - 1;
+    n = sf_obj_peek(o, 10, &hint, &data);
+    assert_true(n > 0);
+    assert_memory_equal(data, body + 10, 1);
+    sf_obj_finish(o, SF_FAIL_NONE);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
+static void test_known_length_one_segment(void **state)
+{
+    (void)state;
+    struct sf_obj *o = sf_obj_new("k", NULL);
+    char body[100000] = {0};
+    sf_obj_lock(o);
+    publish(o, true, sizeof body);
+    sf_obj_append(o, body, 5000);
+    sf_obj_append(o, body, sizeof body - 5000);
+    assert_int_equal(o->nsegs, 1);
+    sf_obj_finish(o, SF_FAIL_NONE);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
+static void test_unpark_and_gone(void **state)
+{
+    (void)state;
+    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct fake_client a, b;
+    client_init(&a);
+    client_init(&b);
+    sf_obj_lock(o);
+    sf_obj_park(o, &a.w);
+    sf_obj_park(o, &b.w);
+    sf_obj_unpark(o, &a.w);
+    sf_obj_unpark(o, &a.w); /* not parked: a no-op */
+    assert_int_equal(a.wakes, 0);
+    sf_obj_drop_gone(o, &b.w);
+    assert_true(b.w.gone);
+    assert_int_equal(b.wakes, 1);
+    publish(o, true, 0);
+    assert_int_equal(a.wakes, 0);
+    assert_int_equal(b.wakes, 1);
+    sf_obj_finish(o, SF_FAIL_NONE);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
+static void test_worth_finishing(void **state)
+{
+    (void)state;
+    struct sf_obj *shared = sf_obj_new("k", NULL), *priv = sf_obj_new(NULL, NULL);
+    sf_obj_lock(shared);
+    assert_true(sf_obj_worth_finishing(shared)); /* headers unknown: might be cacheable */
+    publish(shared, true, -1);
+    assert_true(sf_obj_worth_finishing(shared));
+    shared->storable = false; /* e.g. grew past the object limit */
+    assert_false(sf_obj_worth_finishing(shared));
+    sf_obj_finish(shared, SF_FAIL_NONE);
+    sf_obj_unlock(shared);
+    sf_obj_lock(priv);
+    assert_false(sf_obj_worth_finishing(priv));
+    publish(priv, true, -1);
+    assert_false(priv->storable); /* private objects are never stored */
+    sf_obj_finish(priv, SF_FAIL_CANCELLED);
+    sf_obj_unlock(priv);
+    sf_obj_unref(shared);
+    sf_obj_unref(priv);
+}
+
+static void test_not_shareable_is_pass(void **state)
+{
+    (void)state;
+    struct sf_obj *o = sf_obj_new("k", NULL);
+    sf_obj_lock(o);
+    publish(o, false, 0);
+    assert_true(o->pass);
+    assert_false(o->storable);
+    assert_false(sf_obj_worth_finishing(o));
+    sf_obj_finish(o, SF_FAIL_NONE);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_headers_wake_every_waiter_once),
+        cmocka_unit_test(test_failure_before_headers_wakes),
+        cmocka_unit_test(test_reads_across_segments),
+        cmocka_unit_test(test_known_length_one_segment),
+        cmocka_unit_test(test_unpark_and_gone),
+        cmocka_unit_test(test_worth_finishing),
+        cmocka_unit_test(test_not_shareable_is_pass),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
