@@ -141,7 +141,8 @@ static void detach(struct sf_req *r)
         o->clients--;
         if (o->leader == r)
             o->leader = NULL;
-        cancel = o->clients == 0 && o->fetch != NULL && !sf_obj_worth_finishing(o) &&
+        /* The fetcher re-checks when it gets to it: a client may attach meanwhile. */
+        cancel = o->clients == 0 && !sf_obj_worth_finishing(o) &&
                  (o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
         sf_obj_unlock(o);
         r->attached = false;

@@ -1,0 +1,57 @@
+#!/bin/sh
+# make run: starts the bundled slow origin on 127.0.0.1:9000 and sfproxy on 127.0.0.1:8080
+# (conf/demo.json), prints what to try, and stops both on Ctrl-C.
+set -eu
+cd "$(dirname "$0")/.."
+BIN=${1:-build/release/sfproxy}
+ORIGIN_PORT=9000
+
+python3 tests/origin/slow_origin.py --port $ORIGIN_PORT > /tmp/sfproxy-demo-origin.log 2>&1 &
+origin=$!
+"$BIN" -c conf/demo.json &
+proxy=$!
+stop() {
+    kill "$proxy" 2>/dev/null || true
+    kill "$origin" 2>/dev/null || true
+    wait "$proxy" 2>/dev/null || true
+    wait "$origin" 2>/dev/null || true
+}
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+
+# Wait until both answer (bounded).
+i=0
+until curl -s -o /dev/null http://127.0.0.1:8081/_sfproxy/stats &&
+      curl -s -o /dev/null http://127.0.0.1:$ORIGIN_PORT/_origin/stats; do
+    i=$((i + 1))
+    if [ $i -gt 50 ] || ! kill -0 "$proxy" 2>/dev/null; then
+        echo "demo: sfproxy or the origin did not start (ports 8080, 8081, 9000 free?)" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+cat <<MSG
+
+sfproxy is on http://127.0.0.1:8080, in front of a slow origin on 127.0.0.1:$ORIGIN_PORT
+(each /slow request takes 1 s). Try, in another terminal:
+
+  # ten parallel clients, one origin request: one MISS, nine COLLAPSED
+  for i in \$(seq 10); do curl -s -o /dev/null -D - 'localhost:8080/slow?delay_ms=1000&cc=max-age=30' | grep X-Cache & done; wait
+
+  # the same URL again: served from the cache, with Age
+  curl -si 'localhost:8080/slow?delay_ms=1000&cc=max-age=30' | head -8
+
+  # a streamed body: joiners get what has arrived, then follow the live edge
+  curl -s 'localhost:8080/stream?size=200000&chunks=10&chunk_delay_ms=300&cc=max-age=30' | wc -c
+
+  # a private response is never shared: each client gets its own (X-Cache: PASS)
+  curl -si 'localhost:8080/me?cc=private' | grep -i -e x-cache -e serial
+
+  # the origin's own count, and sfproxy's stats
+  curl -s localhost:$ORIGIN_PORT/_origin/stats; echo
+  curl -s localhost:8081/_sfproxy/stats
+
+Ctrl-C stops both.
+MSG
+wait "$proxy"
