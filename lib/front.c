@@ -253,11 +253,14 @@ static char *upstream_url(struct sf_req *r, const char **why)
 
 /* ---- responses from objects ---- */
 
+/* Adds the object's fields, Via and X-Cache; a hit replaces the stored Age with its own. */
 static void add_object_fields(struct MHD_Response *resp, const struct sf_obj *o,
                               const char *xcache)
 {
+    bool hit = strcmp(xcache, "HIT") == 0;
     for (size_t i = 0; i < o->hdrs.n; i++)
-        MHD_add_response_header(resp, o->hdrs.v[i].name, o->hdrs.v[i].value);
+        if (!hit || !sf_streq_ci(o->hdrs.v[i].name, "Age"))
+            MHD_add_response_header(resp, o->hdrs.v[i].name, o->hdrs.v[i].value);
     MHD_add_response_header(resp, "Via", VIA_VALUE);
     MHD_add_response_header(resp, "X-Cache", xcache);
 }

@@ -41,6 +41,7 @@ struct xfer {
     struct xfer *dirty_next;
     struct xfer *prev, *next;
     uint64_t first_byte_deadline_ms;
+    uint64_t last_byte_ms; /* when the headers or the last body bytes arrived */
     int64_t request_time_s;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -161,6 +162,7 @@ static void publish(struct xfer *x)
     forwardable_fields(&x->hdrs, &kept);
     sf_hdrs_clear(&x->hdrs);
     x->headers_done = true;
+    x->last_byte_ms = sf_now_ms();
 
     sf_obj_lock(o);
     sf_obj_publish(o, x->status, &kept, length, &v, now_s);
@@ -234,6 +236,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
     sf_obj_unlock(o);
     SF_COUNT_N(bytes_from_upstream, len);
+    x->last_byte_ms = sf_now_ms();
     if (overflow && o->key != NULL) {
         /* Past the object limit this is a pass: new requests start their own fetch. */
         sf_cache_unlist(x->up->cache, o);
@@ -274,8 +277,6 @@ static void setup_easy(struct xfer *x)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)((cfg->upstream_idle_timeout_ms + 999) / 1000));
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -474,7 +475,10 @@ static void reap_done(struct sf_upstream *up)
     }
 }
 
-/* Fails transfers past their first-byte deadline; returns ms until the next one. */
+/* Fails transfers past their deadlines: no headers by the first-byte deadline (504), or a
+ * body that stalled for upstream_idle (truncated). Returns ms until the next deadline.
+ * Our own clocks rather than curl's timeouts: CURLOPT_TIMEOUT_MS would cut a long stream,
+ * and the low-speed limit would also cut a slow first byte. */
 static long enforce_deadlines(struct sf_upstream *up)
 {
     uint64_t now = sf_now_ms();
@@ -482,11 +486,14 @@ static long enforce_deadlines(struct sf_upstream *up)
     struct xfer *x = up->xfers.next;
     while (x != &up->xfers) {
         struct xfer *after = x->next;
-        if (!x->headers_done && now >= x->first_byte_deadline_ms) {
+        uint64_t due = x->headers_done ? x->last_byte_ms + up->cfg->upstream_idle_timeout_ms
+                                       : x->first_byte_deadline_ms;
+        if (now >= due && !x->headers_done)
             finish(x, SF_FAIL_TIMEOUT, "no response headers before the first-byte deadline");
-        } else if (!x->headers_done && (long)(x->first_byte_deadline_ms - now) < next) {
-            next = (long)(x->first_byte_deadline_ms - now);
-        }
+        else if (now >= due)
+            finish(x, SF_FAIL_TRUNCATED, "no body bytes for timeouts.upstream_idle");
+        else if ((long)(due - now) < next)
+            next = (long)(due - now);
         x = after;
     }
     return next;

@@ -75,3 +75,24 @@ def test_request_body_limit():
         r = env.get("/big?echo=1", method="POST", body=b"x" * 5000)
         eq(r.status, 413, "body over max_request_body_bytes")
         eq(env.origin.stats()["total"], 0, "origin requests")
+
+
+def test_empty_bodies_are_cached():
+    with Env() as env:
+        for t in ("/empty?size=0&cc=max-age=60", "/nc?status=204&cc=max-age=60"):
+            a, b = env.get(t), env.get(t)
+            eq(b.header("X-Cache"), "HIT", "second X-Cache for %s" % t)
+            eq((a.body, b.body), (b"", b""), "bodies")
+            eq(b.status, a.status, "status of the hit")
+            eq(env.origin.count(t), 1, "origin requests for %s" % t)
+
+
+def test_hit_sends_one_age():
+    with Env() as env:
+        t = "/aged?cc=max-age=600&hdr=Age:100"
+        a = env.get(t)
+        eq([v for k, v in a.headers if k.lower() == "age"], ["100"], "Age on the miss")
+        b = env.get(t)
+        ages = [v for k, v in b.headers if k.lower() == "age"]
+        eq(len(ages), 1, "Age fields on the hit")
+        check(int(ages[0]) >= 100, "the hit's Age counts the upstream's: %r" % ages)

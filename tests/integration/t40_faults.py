@@ -58,3 +58,15 @@ def test_502_not_cached_next_request_refetches():
         b = env.get(t)
         eq(b.header("X-Cache"), "MISS", "a 503 is not stored")
         eq(env.origin.count(t), 2, "origin requests")
+
+
+def test_stalled_body_is_cut_after_upstream_idle():
+    with Env({"timeouts": {"upstream_idle": "1s"}}) as env:
+        t = "/stall?hold_body=ST&size=20000&cc=max-age=60"
+        r = env.get(t)
+        eq(r.status, 200, "status")
+        check(r.error is not None, "stalled body detectably truncated: %r" % r)
+        eq(len(r.body), 10000, "the bytes that arrived")
+        eq(env.proxy.stats()["upstream_errors"]["truncated"], 1, "truncated counted")
+        env.origin.release("ST")
+        eq(env.proxy.stats()["cache"]["objects"], 0, "nothing cached")
