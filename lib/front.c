@@ -28,7 +28,10 @@
 
 #define SF_REQ_MAGIC 0x5f4e9e51u
 #define VIA_VALUE "1.1 sfproxy"
-#define READ_BLOCK (64u << 10)
+/* The copy buffer libmicrohttpd allocates (and zeroes) for each streamed response: small
+ * bodies get a small one, since a thousand woken followers each allocate theirs at once. */
+#define READ_BLOCK_MAX (16u << 10)
+#define READ_BLOCK_MIN 256u
 
 struct sf_front {
     const struct sf_config *cfg;
@@ -104,7 +107,7 @@ static void req_unref(struct sf_req *r)
     free(r);
 }
 
-/* Runs on: the fetcher thread or a worker, with the object lock held. */
+/* Runs on: the fetcher thread, with no lock held. r may be freed once resumed. */
 static void wake_req(struct sf_waiter *w)
 {
     struct sf_req *r = (struct sf_req *)((char *)w - offsetof(struct sf_req, w));
@@ -321,9 +324,12 @@ static enum MHD_Result respond_stream(struct sf_req *r)
     count_outcome(r);
     struct sf_obj *o = r->obj;
     uint64_t size = o->content_length >= 0 ? (uint64_t)o->content_length : MHD_SIZE_UNKNOWN;
+    size_t block = READ_BLOCK_MAX;
+    if (o->content_length >= 0 && (uint64_t)o->content_length < READ_BLOCK_MAX)
+        block = o->content_length > READ_BLOCK_MIN ? (size_t)o->content_length : READ_BLOCK_MIN;
     atomic_fetch_add(&r->refs, 1);
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(size, READ_BLOCK, read_body, r, body_reader_done);
+        MHD_create_response_from_callback(size, block, read_body, r, body_reader_done);
     if (resp == NULL) {
         req_unref(r);
         return MHD_NO;

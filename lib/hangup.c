@@ -89,16 +89,19 @@ uint64_t sf_hangup_watch(struct sf_hangup *h, int fd, struct sf_obj *o, struct s
     uint64_t id = slot_id(h, idx);
     sf_mutex_unlock(&h->lock);
 
-    struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = id};
-    /* A failure leaves the client unwatched: it still gets its data, only a hangup goes
-     * unnoticed until it is woken. Not worth failing the request for. */
-    (void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
+    /* One-shot, and never deleted: a socket stays in the set (re-armed by MOD when its
+     * client parks again) until libmicrohttpd closes it, which removes it. Waking a
+     * thousand waiters then costs no system call each; a stale event carries a retired id
+     * and is ignored. A failure leaves the client unwatched: it still gets its data, only
+     * a hangup goes unnoticed until it is woken. Not worth failing the request for. */
+    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLONESHOT, .data.u64 = id};
+    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+        (void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
     return id;
 }
 
-void sf_hangup_unwatch(struct sf_hangup *h, uint64_t id, int fd)
+void sf_hangup_unwatch(struct sf_hangup *h, uint64_t id)
 {
-    (void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
     sf_mutex_lock(&h->lock);
     uint32_t idx = current_slot(h, id);
     SF_ASSERT(idx != UINT32_MAX);
@@ -132,12 +135,14 @@ size_t sf_hangup_dispatch(struct sf_hangup *h)
         sf_mutex_unlock(&h->lock);
         if (o == NULL)
             continue;
+        struct sf_waiter *wake = NULL;
         sf_obj_lock(o);
         if (id_current(h, id)) {
-            sf_obj_drop_gone(o, w);
+            wake = sf_obj_drop_gone(o, w);
             dropped++;
         }
         sf_obj_unlock(o);
+        sf_waiters_wake(wake);
         sf_obj_unref(o);
     }
     return dropped;

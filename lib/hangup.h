@@ -21,10 +21,10 @@ int sf_hangup_fd(const struct sf_hangup *h);
 /* Watches fd for w parked on o; returns the slot id. Called with o's lock held. */
 uint64_t sf_hangup_watch(struct sf_hangup *h, int fd, struct sf_obj *o, struct sf_waiter *w);
 /* Stops watching; the id is retired. Called with the object's lock held. */
-void sf_hangup_unwatch(struct sf_hangup *h, uint64_t id, int fd);
+void sf_hangup_unwatch(struct sf_hangup *h, uint64_t id);
 
 /* Handles ready events: for each client that hung up and is still parked, takes it off its
- * object and wakes it (sf_obj_drop_gone). Returns the number dropped.
+ * object, marks it gone and wakes it. Returns the number dropped.
  * Runs on: the fetcher thread, with no locks held. */
 size_t sf_hangup_dispatch(struct sf_hangup *h);
 

@@ -75,6 +75,8 @@ void sf_obj_unlock(struct sf_obj *o)
     sf_mutex_unlock(&o->lock);
 }
 
+/* Takes w off the list and retires its hangup watch. waiters_now still counts it: it is
+ * suspended until whoever unlinked it resumes it. */
 static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
     SF_ASSERT(w->parked);
@@ -82,9 +84,8 @@ static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
     w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->parked = false;
-    atomic_fetch_sub_explicit(&sf_metrics.waiters_now, 1, memory_order_relaxed);
     if (o->hangup != NULL && w->fd >= 0)
-        sf_hangup_unwatch(o->hangup, w->watch_id, w->fd);
+        sf_hangup_unwatch(o->hangup, w->watch_id);
 }
 
 void sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
@@ -105,25 +106,41 @@ void sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
 void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
-    if (w->parked)
+    if (w->parked) {
         unlink_waiter(o, w);
+        atomic_fetch_sub_explicit(&sf_metrics.waiters_now, 1, memory_order_relaxed);
+    }
 }
 
-void sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w)
+struct sf_waiter *sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     unlink_waiter(o, w);
     w->gone = true;
-    w->wake(w);
+    return w; /* a list of one: next is NULL */
 }
 
-void sf_obj_wake_all(struct sf_obj *o)
+struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
+    struct sf_waiter *head = NULL, **tail = &head;
     while (o->waiters.next != &o->waiters) {
         struct sf_waiter *w = o->waiters.next;
         unlink_waiter(o, w);
-        w->wake(w);
+        *tail = w;
+        tail = &w->next;
+    }
+    return head;
+}
+
+void sf_waiters_wake(struct sf_waiter *list)
+{
+    while (list != NULL) {
+        struct sf_waiter *next = list->next; /* list may be freed once woken */
+        list->next = NULL;
+        list->wake(list);
+        atomic_fetch_sub_explicit(&sf_metrics.waiters_now, 1, memory_order_relaxed);
+        list = next;
     }
 }
 
@@ -141,7 +158,6 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
     o->storable = o->key != NULL && verdict->storable;
     o->response_time_s = response_time_s;
     o->state = SF_OBJ_STREAMING;
-    sf_obj_wake_all(o);
 }
 
 static size_t next_seg_cap(const struct sf_obj *o, size_t need)
@@ -190,7 +206,7 @@ void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
     }
 }
 
-void sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
+struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
 {
     sf_mutex_assert_held(&o->lock);
     SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
@@ -198,7 +214,7 @@ void sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
     o->state = fail == SF_FAIL_NONE ? SF_OBJ_COMPLETE : SF_OBJ_FAILED;
     if (fail != SF_FAIL_NONE)
         o->storable = false;
-    sf_obj_wake_all(o);
+    return sf_obj_take_waiters(o);
 }
 
 size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data)

@@ -33,7 +33,8 @@ enum sf_fail {
 };
 
 struct sf_waiter;
-/* Wakes a parked waiter: called with the object lock held, after w left the list. */
+/* Wakes (resumes) a waiter that left the list: called with no lock held. w may be freed
+ * by another thread as soon as the wake has happened. */
 typedef void sf_wake_cb(struct sf_waiter *w);
 
 /* A parked client: embedded in the front's request. While parked it is on exactly one
@@ -101,18 +102,23 @@ void sf_obj_unref(struct sf_obj *o); /* NULL is fine; the last reference frees *
 void sf_obj_lock(struct sf_obj *o);
 void sf_obj_unlock(struct sf_obj *o);
 
-/* Publishes the response head: PENDING -> STREAMING and wakes every waiter. Takes over
- * *hdrs. Lock held. */
+/* Publishes the response head: PENDING -> STREAMING. Takes over *hdrs. Lock held. Does not
+ * wake: the fetcher wakes once per pass, so waiters get the head and the first body bytes
+ * together. */
 void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t content_length,
                     const struct sf_verdict *verdict, int64_t response_time_s);
 /* Appends body bytes (state STREAMING). Lock held. Does not wake: the fetcher wakes
- * readers once per pass with sf_obj_wake_all. */
+ * readers once per pass with sf_obj_take_waiters. */
 void sf_obj_append(struct sf_obj *o, const char *data, size_t len);
-/* Final transition: COMPLETE when fail is SF_FAIL_NONE, else FAILED. Wakes everyone.
- * Lock held. */
-void sf_obj_finish(struct sf_obj *o, enum sf_fail fail);
-/* Wakes every parked waiter. Lock held. */
-void sf_obj_wake_all(struct sf_obj *o);
+/* Final transition: COMPLETE when fail is SF_FAIL_NONE, else FAILED. Lock held. Returns
+ * every parked waiter, for sf_waiters_wake after unlocking. */
+struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail);
+/* Takes every parked waiter off the list (lock held); returns them linked through next,
+ * NULL-terminated, still suspended: the caller must pass them to sf_waiters_wake. */
+struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o);
+/* Wakes each waiter of a list from sf_obj_take_waiters, sf_obj_finish or
+ * sf_obj_drop_gone. No lock held. */
+void sf_waiters_wake(struct sf_waiter *list);
 
 /* Borrows the contiguous bytes at pos: *data and the count (0 if pos >= len). The bytes stay
  * valid while the caller holds a reference. Lock held. */
@@ -123,8 +129,9 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
 void sf_obj_park(struct sf_obj *o, struct sf_waiter *w);
 /* Takes w off o's list without waking it (lock held); a no-op if it is not parked. */
 void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w);
-/* Takes w off the list, marks its client gone and wakes it (lock held). */
-void sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w);
+/* Takes w off the list and marks its client gone (lock held); returns it as a list of
+ * one for sf_waiters_wake. */
+struct sf_waiter *sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w);
 /* Whether the object will still be worth finishing with no client attached: a shared
  * object that may be stored, or one whose headers have not arrived. Lock held. */
 bool sf_obj_worth_finishing(const struct sf_obj *o);

@@ -140,6 +140,16 @@ static bool bodiless(const struct xfer *x)
            (x->status >= 100 && x->status < 200);
 }
 
+/* Queues x's waiters for the wake pass at the end of this curl_multi_perform. */
+static void mark_dirty(struct xfer *x)
+{
+    if (!x->dirty) {
+        x->dirty = true;
+        x->dirty_next = x->up->dirty;
+        x->up->dirty = x;
+    }
+}
+
 /* Headers are final: judge them, publish them, and tell the cache. */
 static void publish(struct xfer *x)
 {
@@ -175,6 +185,8 @@ static void publish(struct xfer *x)
         sf_cache_mark_pass(up->cache, o, sf_now_ms() + up->cfg->hit_for_pass_ms);
     if (abandon)
         x->cancel = true;
+    else
+        mark_dirty(x);
 }
 
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
@@ -245,11 +257,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         x->cancel = true;
         return 0;
     }
-    if (!x->dirty) {
-        x->dirty = true;
-        x->dirty_next = x->up->dirty;
-        x->up->dirty = x;
-    }
+    mark_dirty(x);
     return len;
 }
 
@@ -306,8 +314,9 @@ static void setup_easy(struct xfer *x)
 static void fail_unstarted(struct sf_obj *o)
 {
     sf_obj_lock(o);
-    sf_obj_finish(o, SF_FAIL_CANCELLED);
+    struct sf_waiter *wake = sf_obj_finish(o, SF_FAIL_CANCELLED);
     sf_obj_unlock(o);
+    sf_waiters_wake(wake);
 }
 
 static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec *spec)
@@ -392,13 +401,15 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
 {
     struct sf_upstream *up = x->up;
     struct sf_obj *o = x->obj;
+    SF_ASSERT(!x->dirty); /* every finish comes after the pass's wake_dirty */
     curl_multi_remove_handle(up->multi, x->easy);
     count_failure(x, fail, why);
     sf_obj_lock(o);
-    sf_obj_finish(o, fail);
+    struct sf_waiter *wake = sf_obj_finish(o, fail);
     bool store = o->storable;
     int64_t fresh_ms = (o->verdict.fresh_s - o->verdict.age_s) * 1000;
     sf_obj_unlock(o);
+    sf_waiters_wake(wake);
     if (o->key != NULL) {
         uint64_t now = sf_now_ms();
         if (store) {
@@ -455,8 +466,9 @@ static void wake_dirty(struct sf_upstream *up)
         up->dirty = x->dirty_next;
         x->dirty = false;
         sf_obj_lock(x->obj);
-        sf_obj_wake_all(x->obj);
+        struct sf_waiter *wake = sf_obj_take_waiters(x->obj);
         sf_obj_unlock(x->obj);
+        sf_waiters_wake(wake);
     }
 }
 

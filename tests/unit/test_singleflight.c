@@ -47,13 +47,16 @@ static void test_headers_wake_every_waiter_once(void **state)
     }
     publish(o, true, -1);
     assert_int_equal(o->state, SF_OBJ_STREAMING);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(c[i].wakes, 0); /* the fetcher wakes once per pass */
+    sf_waiters_wake(sf_obj_take_waiters(o));
     for (int i = 0; i < 3; i++) {
         assert_int_equal(c[i].wakes, 1);
         assert_false(c[i].w.parked);
     }
-    sf_obj_finish(o, SF_FAIL_NONE);
+    assert_null(sf_obj_finish(o, SF_FAIL_NONE)); /* nobody parked any more */
     for (int i = 0; i < 3; i++)
-        assert_int_equal(c[i].wakes, 1); /* no longer parked: not woken again */
+        assert_int_equal(c[i].wakes, 1);
     sf_obj_unlock(o);
     sf_obj_unref(o);
 }
@@ -66,7 +69,7 @@ static void test_failure_before_headers_wakes(void **state)
     client_init(&c);
     sf_obj_lock(o);
     sf_obj_park(o, &c.w);
-    sf_obj_finish(o, SF_FAIL_CONNECT);
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_CONNECT));
     assert_int_equal(o->state, SF_OBJ_FAILED);
     assert_int_equal(o->fail, SF_FAIL_CONNECT);
     assert_int_equal(c.wakes, 1);
@@ -142,7 +145,7 @@ static void test_unpark_and_gone(void **state)
     sf_obj_unpark(o, &a.w);
     sf_obj_unpark(o, &a.w); /* not parked: a no-op */
     assert_int_equal(a.wakes, 0);
-    sf_obj_drop_gone(o, &b.w);
+    sf_waiters_wake(sf_obj_drop_gone(o, &b.w));
     assert_true(b.w.gone);
     assert_int_equal(b.wakes, 1);
     publish(o, true, 0);
