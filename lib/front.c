@@ -2,10 +2,13 @@
  *
  * A request's life (struct sf_req, libmicrohttpd's per-request pointer, created in the URI
  * log callback so the raw target is kept):
- *   NEW -> BODY (content, if any, is collected up to max_request_body_bytes)
- *       -> dispatch: HIT (respond from the stored object) | attach to an object and
- *          WAIT_HEAD (parked until its headers are published) -> RESPONDING, where a
- *          content reader copies what the object holds and parks when it has caught up.
+ *   NEW -> BODY (no content: the next call dispatches)
+ *          -> dispatch: HIT (respond from the stored object) | attach to an object and
+ *             WAIT_HEAD (parked until its headers are published) -> RESPONDING, where a
+ *             content reader copies what the object holds and parks when it has caught up.
+ *   NEW -> UPLOAD (content: the private fetch starts at once and the content is streamed
+ *          to it through a struct sf_reqbody, parking while the pipe is full) -> WAIT_HEAD
+ *          once the client has sent it all.
  * Parking and waking follow singleflight.h: under the object lock, together with the
  * suspend or the resume. A request is freed when both libmicrohttpd's completion callback
  * and its response's free callback have let go (refs).
@@ -44,7 +47,9 @@ struct sf_front {
     atomic_int active;
 };
 
-enum phase { PH_NEW, PH_BODY, PH_WAIT_HEAD, PH_RESPONDING };
+enum phase { PH_NEW, PH_BODY, PH_UPLOAD, PH_WAIT_HEAD, PH_RESPONDING };
+
+#define UPLOAD_WINDOW (256u << 10)
 
 struct sf_req {
     unsigned magic;
@@ -59,9 +64,10 @@ struct sf_req {
     bool attached;      /* counted in obj->clients */
     struct sf_waiter w;
     size_t seg_hint;
-    bool has_body, body_too_big;
-    char *body;
-    size_t body_len, body_cap;
+    struct sf_reqbody *upload; /* streamed content, a reference; NULL without content */
+    uint64_t upload_bytes;     /* content received so far */
+    unsigned reject_status;    /* answer this once the content is drained (0: none) */
+    const char *reject_text;
 };
 
 /* ---- small responses ---- */
@@ -102,7 +108,7 @@ static void req_unref(struct sf_req *r)
         return;
     SF_ASSERT(r->obj == NULL && !r->w.parked);
     free(r->target);
-    free(r->body);
+    sf_reqbody_unref(r->upload);
     r->magic = 0;
     free(r);
 }
@@ -216,10 +222,7 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, co
     char buf[512];
     snprintf(buf, sizeof buf, "%s%s%s", via ? via : "", via ? ", " : "", VIA_VALUE);
     sf_hdrs_add(&s->hdrs, "Via", buf);
-    s->has_body = r->has_body;
-    s->body = r->body;
-    s->body_len = r->body_len;
-    r->body = NULL;
+    s->body = r->upload ? sf_reqbody_ref(r->upload) : NULL;
     return s;
 }
 
@@ -295,7 +298,10 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
         sf_obj_unlock(o);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    sf_obj_park(o, &r->w);
+    if (!sf_obj_park(o, &r->w)) {
+        sf_obj_unlock(o);
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* shutting down */
+    }
     MHD_suspend_connection(r->conn);
     sf_obj_unlock(o);
     return 0;
@@ -396,13 +402,18 @@ static void attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *
 }
 
 /* Sends the request upstream on an object of its own (pass-through). */
-static enum MHD_Result fetch_private(struct sf_req *r, const char *method, const char *url)
+static void start_private(struct sf_req *r, const char *method, const char *url)
 {
     struct sf_front *f = r->front;
     struct sf_obj *o = sf_obj_new(NULL, f->hangup);
     attach(r, o, true, "PASS");
     struct sf_fetch_spec *spec = build_spec(r, method, url, false);
     sf_upstream_submit(f->up, o, &spec);
+}
+
+static enum MHD_Result fetch_private(struct sf_req *r, const char *method, const char *url)
+{
+    start_private(r, method, url);
     return wait_head(r, method, url);
 }
 
@@ -445,12 +456,15 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method, const cha
         sf_obj_unlock(o);
         return MHD_NO;
     }
-    if (o->state == SF_OBJ_PENDING) {
-        sf_obj_park(o, &r->w);
+    if (o->state == SF_OBJ_PENDING && sf_obj_park(o, &r->w)) {
         MHD_suspend_connection(r->conn);
         sf_obj_unlock(o);
         r->phase = PH_WAIT_HEAD;
         return MHD_YES;
+    }
+    if (o->state == SF_OBJ_PENDING) {
+        sf_obj_unlock(o);
+        return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
     }
     bool redispatch = o->pass && o->key != NULL && o->leader != r;
     enum sf_fail fail = o->fail;
@@ -472,24 +486,41 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method, const cha
     return respond_stream(r);
 }
 
-static enum MHD_Result dispatch(struct sf_req *r, const char *method)
+/* Sets r->reject_status and reject_text if the request cannot be forwarded; otherwise
+ * returns the upstream URL (caller frees). Counts the request. */
+static char *admit(struct sf_req *r, const char *method)
 {
-    struct sf_front *f = r->front;
     SF_COUNT(requests[sf_metrics_method_class(method)]);
-    if (r->body_too_big)
-        return respond_bad(r, MHD_HTTP_CONTENT_TOO_LARGE,
-                           "request content is larger than max_request_body_bytes\n");
-    if (strcmp(method, "CONNECT") == 0)
-        return respond_bad(r, MHD_HTTP_NOT_IMPLEMENTED, "CONNECT tunnels are not supported\n");
-    if (atomic_load(&f->closing))
-        return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
     const char *why = NULL;
-    char *url = upstream_url(r, &why);
-    if (url == NULL)
-        return respond_bad(r, MHD_HTTP_BAD_REQUEST, why);
+    char *url = NULL;
+    if (strcmp(method, "CONNECT") == 0) {
+        r->reject_status = MHD_HTTP_NOT_IMPLEMENTED;
+        r->reject_text = "CONNECT tunnels are not supported\n";
+    } else if (atomic_load(&r->front->closing)) {
+        r->reject_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        r->reject_text = "shutting down\n";
+    } else if ((url = upstream_url(r, &why)) == NULL) {
+        r->reject_status = MHD_HTTP_BAD_REQUEST;
+        r->reject_text = why;
+    }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->w.fd = ci ? ci->connect_fd : -1;
+    return url;
+}
+
+static enum MHD_Result respond_rejected(struct sf_req *r)
+{
+    if (r->reject_status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        return respond_text(r, r->reject_status, r->reject_text, true);
+    return respond_bad(r, r->reject_status, r->reject_text);
+}
+
+static enum MHD_Result dispatch(struct sf_req *r, const char *method)
+{
+    char *url = admit(r, method);
+    if (url == NULL)
+        return respond_rejected(r);
     enum MHD_Result ret;
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
         ret = fetch_shared(r, method, url);
@@ -499,19 +530,85 @@ static enum MHD_Result dispatch(struct sf_req *r, const char *method)
     return ret;
 }
 
-static void collect_body(struct sf_req *r, const char *data, size_t len)
+/* ---- request content ---- */
+
+static void suspend_req(struct sf_waiter *w)
 {
-    uint64_t limit = r->front->cfg->max_request_body_bytes;
-    if (r->body_too_big || r->body_len + len > limit) {
-        r->body_too_big = true;
+    struct sf_req *r = (struct sf_req *)((char *)w - offsetof(struct sf_req, w));
+    MHD_suspend_connection(r->conn);
+}
+
+/* Content is coming: decide now whether it can be forwarded, and start the fetch so that
+ * it streams upstream as it arrives. A refusal is answered once the content is drained. */
+static enum MHD_Result begin_upload(struct sf_req *r, const char *method, const char *length)
+{
+    const struct sf_config *cfg = r->front->cfg;
+    int64_t declared = -1;
+    if (length != NULL) {
+        char *end;
+        long long n = strtoll(length, &end, 10);
+        declared = *end == '\0' && n >= 0 ? n : -1;
+    }
+    r->phase = PH_UPLOAD;
+    if (declared >= 0 && (uint64_t)declared > cfg->max_request_body_bytes) {
+        SF_COUNT(requests[sf_metrics_method_class(method)]);
+        r->reject_status = MHD_HTTP_CONTENT_TOO_LARGE;
+        r->reject_text = "request content is larger than max_request_body_bytes\n";
+        return MHD_YES;
+    }
+    char *url = admit(r, method);
+    if (url == NULL)
+        return MHD_YES; /* refused: answered once the content is drained */
+    r->upload = sf_reqbody_new(UPLOAD_WINDOW, declared);
+    start_private(r, method, url);
+    free(url);
+    return MHD_YES;
+}
+
+/* Passes a piece of content on; may park the connection while the pipe is full. */
+static void upload_piece(struct sf_req *r, const char *data, size_t *size)
+{
+    if (r->reject_status != 0 || r->upload == NULL) {
+        *size = 0; /* refused: read and drop */
         return;
     }
-    if (r->body_len + len > r->body_cap) {
-        r->body_cap = (r->body_len + len) * 2 < limit ? (r->body_len + len) * 2 : limit;
-        r->body = sf_xrealloc(r->body, r->body_cap);
+    r->upload_bytes += *size;
+    if (r->upload_bytes > r->front->cfg->max_request_body_bytes) {
+        r->reject_status = MHD_HTTP_CONTENT_TOO_LARGE;
+        r->reject_text = "request content is larger than max_request_body_bytes\n";
+        sf_reqbody_close(r->upload); /* the transfer aborts: it would be incomplete */
+        *size = 0;
+        return;
     }
-    memcpy(r->body + r->body_len, data, len);
-    r->body_len += len;
+    size_t taken;
+    bool parked, reader_waiting;
+    enum sf_reqbody_write st = sf_reqbody_write(r->upload, data, *size, &taken, &r->w,
+                                                suspend_req, &parked, &reader_waiting);
+    if (reader_waiting)
+        sf_upstream_unpause(r->front->up, r->obj);
+    if (st == SF_REQBODY_CLOSED || !parked) {
+        *size = 0; /* all taken, or the transfer ended and wants no more */
+        return;
+    }
+    r->upload_bytes -= *size - taken; /* offered again after the resume */
+    *size -= taken;
+}
+
+/* All content received: let the transfer see its end, then wait for the response. */
+static enum MHD_Result end_upload(struct sf_req *r, const char *method)
+{
+    if (r->reject_status != 0) {
+        detach(r); /* a transfer cut short by the limit has nobody left */
+        return respond_rejected(r);
+    }
+    if (sf_reqbody_finish(r->upload))
+        sf_upstream_unpause(r->front->up, r->obj);
+    const char *why = NULL;
+    char *url = upstream_url(r, &why);
+    SF_ASSERT(url != NULL); /* it parsed at dispatch */
+    enum MHD_Result ret = wait_head(r, method, url);
+    free(url);
+    return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -525,19 +622,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     SF_CHECK_OBJ(r, SF_REQ_MAGIC);
     SF_ASSERT(r->conn == conn);
     switch (r->phase) {
-    case PH_NEW:
-        r->has_body =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length") != NULL ||
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+    case PH_NEW: {
+        const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        bool chunked = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+        bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        /* A GET with "Content-Length: 0" still goes through the cache; any other method
+         * forwards even an empty body's length. */
+        if (chunked || (length != NULL && (!safe || strcmp(length, "0") != 0)))
+            return begin_upload(r, method, length);
         r->phase = PH_BODY;
         return MHD_YES; /* respond on a later call, or keep-alive is lost */
+    }
     case PH_BODY:
+        return dispatch(r, method);
+    case PH_UPLOAD:
         if (*upload_data_size > 0) {
-            collect_body(r, upload_data, *upload_data_size);
-            *upload_data_size = 0;
+            upload_piece(r, upload_data, upload_data_size);
             return MHD_YES;
         }
-        return dispatch(r, method);
+        return end_upload(r, method);
     case PH_WAIT_HEAD: {
         /* Resumed: the headers are here, or the client left, or we must re-dispatch. */
         const char *why = NULL;
@@ -719,6 +822,7 @@ int sf_front_active_requests(const struct sf_front *f)
 void sf_front_close(struct sf_front *f)
 {
     atomic_store(&f->closing, true);
+    sf_park_close();
 }
 
 void sf_front_stop(struct sf_front *f)

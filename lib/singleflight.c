@@ -88,19 +88,40 @@ static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
         sf_hangup_unwatch(o->hangup, w->watch_id);
 }
 
-void sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
+static atomic_bool parking_closed;
+
+bool sf_park_begin(void)
+{
+    /* Count first, then look at the gate; sf_park_close sets the gate, then the stopper
+     * reads the count. With sequentially consistent atomics one of the two sees the
+     * other: a waiter either is counted before the stopper reads, or sees the gate shut. */
+    atomic_fetch_add(&sf_metrics.waiters_now, 1);
+    if (!atomic_load(&parking_closed))
+        return true;
+    atomic_fetch_sub(&sf_metrics.waiters_now, 1);
+    return false;
+}
+
+void sf_park_close(void)
+{
+    atomic_store(&parking_closed, true);
+}
+
+bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     SF_ASSERT(!w->parked);
     SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
+    if (!sf_park_begin())
+        return false;
     w->prev = o->waiters.prev;
     w->next = &o->waiters;
     o->waiters.prev->next = w;
     o->waiters.prev = w;
     w->parked = true;
-    atomic_fetch_add_explicit(&sf_metrics.waiters_now, 1, memory_order_relaxed);
     if (o->hangup != NULL && w->fd >= 0)
         w->watch_id = sf_hangup_watch(o->hangup, w->fd, o, w);
+    return true;
 }
 
 void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
@@ -108,7 +129,7 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
     sf_mutex_assert_held(&o->lock);
     if (w->parked) {
         unlink_waiter(o, w);
-        atomic_fetch_sub_explicit(&sf_metrics.waiters_now, 1, memory_order_relaxed);
+        atomic_fetch_sub(&sf_metrics.waiters_now, 1);
     }
 }
 
@@ -139,7 +160,7 @@ void sf_waiters_wake(struct sf_waiter *list)
         struct sf_waiter *next = list->next; /* list may be freed once woken */
         list->next = NULL;
         list->wake(list);
-        atomic_fetch_sub_explicit(&sf_metrics.waiters_now, 1, memory_order_relaxed);
+        atomic_fetch_sub(&sf_metrics.waiters_now, 1);
         list = next;
     }
 }

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum job_kind { JOB_SUBMIT, JOB_CANCEL };
+enum job_kind { JOB_SUBMIT, JOB_CANCEL, JOB_UNPAUSE };
 
 struct job {
     enum job_kind kind;
@@ -68,7 +68,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     free(spec->method);
     free(spec->url);
     sf_hdrs_clear(&spec->hdrs);
-    free(spec->body);
+    sf_reqbody_unref(spec->body);
     free(spec);
 }
 
@@ -92,12 +92,22 @@ void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetc
     enqueue(up, j);
 }
 
-void sf_upstream_cancel(struct sf_upstream *up, struct sf_obj *o)
+static void enqueue_for(struct sf_upstream *up, enum job_kind kind, struct sf_obj *o)
 {
     struct job *j = sf_xcalloc(1, sizeof *j);
-    j->kind = JOB_CANCEL;
+    j->kind = kind;
     j->obj = sf_obj_ref(o);
     enqueue(up, j);
+}
+
+void sf_upstream_cancel(struct sf_upstream *up, struct sf_obj *o)
+{
+    enqueue_for(up, JOB_CANCEL, o);
+}
+
+void sf_upstream_unpause(struct sf_upstream *up, struct sf_obj *o)
+{
+    enqueue_for(up, JOB_UNPAUSE, o);
 }
 
 void sf_upstream_abort_all(struct sf_upstream *up)
@@ -261,6 +271,28 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* Feeds the client's content to curl as it arrives. */
+static size_t on_read(char *dst, size_t size, size_t n, void *arg)
+{
+    struct xfer *x = arg;
+    size_t got;
+    if (x->cancel)
+        return CURL_READFUNC_ABORT;
+    switch (sf_reqbody_read(x->spec->body, dst, size * n, &got)) {
+    case SF_REQBODY_DATA:
+        /* The wait for response headers starts when the content has been sent. */
+        x->first_byte_deadline_ms = sf_now_ms() + x->up->cfg->first_byte_timeout_ms;
+        return got;
+    case SF_REQBODY_EOF:
+        return 0;
+    case SF_REQBODY_WAIT:
+        return CURL_READFUNC_PAUSE; /* sf_upstream_unpause continues it */
+    case SF_REQBODY_ABORTED:
+        break;
+    }
+    return CURL_READFUNC_ABORT;
+}
+
 /* ---- transfers ---- */
 
 static void add_field(struct xfer *x, const char *name, const char *value)
@@ -294,9 +326,15 @@ static void setup_easy(struct xfer *x)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     else if (strcmp(s->method, "GET") != 0)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
-    if (s->has_body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body ? s->body : "");
+    if (s->body != NULL) {
+        /* Streamed content: with a known length curl sends Content-Length, else chunked. */
+        int64_t len = sf_reqbody_declared_len(s->body);
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, x);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        if (len < 0)
+            add_field(x, "Transfer-Encoding", "chunked");
     }
     for (size_t i = 0; i < s->hdrs.n; i++)
         add_field(x, s->hdrs.v[i].name, s->hdrs.v[i].value);
@@ -311,12 +349,20 @@ static void setup_easy(struct xfer *x)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->fields);
 }
 
-static void fail_unstarted(struct sf_obj *o)
+/* A submission that never became a transfer: its object fails, its uploader is let go,
+ * and the fetch's reference and spec are released. */
+static void fail_unstarted(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec *spec)
 {
+    if (spec->body != NULL)
+        sf_reqbody_close(spec->body);
     sf_obj_lock(o);
     struct sf_waiter *wake = sf_obj_finish(o, SF_FAIL_CANCELLED);
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
+    if (o->key)
+        sf_cache_unlist(up->cache, o);
+    sf_fetch_spec_free(spec);
+    sf_obj_unref(o);
 }
 
 static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec *spec)
@@ -331,11 +377,7 @@ static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec
                                 up->cfg->first_byte_timeout_ms;
     if (x->easy == NULL) {
         sf_log_error("upstream: curl_easy_init failed for %s", spec->url);
-        fail_unstarted(o);
-        if (o->key)
-            sf_cache_unlist(up->cache, o);
-        sf_fetch_spec_free(spec);
-        sf_obj_unref(o);
+        fail_unstarted(up, o, spec);
         free(x);
         return;
     }
@@ -403,6 +445,8 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     struct sf_obj *o = x->obj;
     SF_ASSERT(!x->dirty); /* every finish comes after the pass's wake_dirty */
     curl_multi_remove_handle(up->multi, x->easy);
+    if (x->spec->body != NULL)
+        sf_reqbody_close(x->spec->body); /* a parked uploader must not wait for us */
     count_failure(x, fail, why);
     sf_obj_lock(o);
     struct sf_waiter *wake = sf_obj_finish(o, fail);
@@ -438,10 +482,11 @@ static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
         if (j->kind == JOB_SUBMIT && !aborting) {
             start(up, o, j->spec); /* the job's reference becomes the fetch's */
         } else if (j->kind == JOB_SUBMIT) {
-            fail_unstarted(o);
-            if (o->key)
-                sf_cache_unlist(up->cache, o);
-            sf_fetch_spec_free(j->spec);
+            fail_unstarted(up, o, j->spec);
+        } else if (j->kind == JOB_UNPAUSE) {
+            struct xfer *x = o->fetch;
+            if (x != NULL)
+                curl_easy_pause(x->easy, CURLPAUSE_CONT);
             sf_obj_unref(o);
         } else {
             sf_obj_lock(o);

@@ -8,15 +8,14 @@
 #include "cache.h"
 #include "config.h"
 #include "hangup.h"
+#include "reqbody.h"
 
 /* What to send upstream. Owned by whoever holds it; sf_upstream_submit takes it over. */
 struct sf_fetch_spec {
     char *method;
     char *url;
     struct sf_hdrs hdrs; /* end-to-end request fields to send (no Host, no hop-by-hop) */
-    char *body;          /* request content, or NULL */
-    size_t body_len;
-    bool has_body;       /* the client sent content (maybe empty): forward its length */
+    struct sf_reqbody *body; /* the client's content, streamed (a reference), or NULL */
 };
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec);
@@ -34,6 +33,10 @@ void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetc
 /* Asks the fetcher to drop o's transfer if, when it looks, no client is attached and the
  * response is not worth finishing. Any thread. */
 void sf_upstream_cancel(struct sf_upstream *up, struct sf_obj *o);
+
+/* The request content of o's transfer has more bytes (or its end) for a paused read.
+ * Any thread. */
+void sf_upstream_unpause(struct sf_upstream *up, struct sf_obj *o);
 
 /* Fails every transfer (waking every waiter) and every later submission. Any thread. */
 void sf_upstream_abort_all(struct sf_upstream *up);

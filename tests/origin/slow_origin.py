@@ -14,15 +14,20 @@ Each request says how to behave in its query string:
   set_cookie=1      add Set-Cookie
   vary=VALUE        add Vary
   reset_after=N     send the headers and N body bytes, then reset the connection
-  hold=NAME         before the headers, wait until POST /_origin/release?name=NAME
+  hold=NAME         before reading the request content and answering, wait until
+                    POST /_origin/release?name=NAME
   hold_body=NAME    send the headers and the first half of the body, then wait likewise
   hdr=Name:Value    add a response field (repeatable)
   echo=1            body is JSON of the request: method, path, headers, body
+  digest=1          body is JSON of the request content's length and sha256
+The request is counted when its head arrives, before its content is read (chunked
+content is decoded), so a test can see an upload reach the origin while it is sent.
 Control endpoints: GET /_origin/stats (JSON: total and per-target counts),
 POST /_origin/release?name=NAME, POST /_origin/reset.
 The first line on stdout is "origin listening on 127.0.0.1:PORT".
 """
 import argparse
+import hashlib
 import json
 import socket
 import struct
@@ -75,12 +80,25 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply_json({"error": "unknown control path"}, 404)
 
+    def read_content(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
     def handle_any(self):
         url = urlsplit(self.path)
         q = parse_qs(url.query)
-        length = int(self.headers.get("Content-Length") or 0)
-        req_body = self.rfile.read(length) if length else b""
         if url.path.startswith("/_origin/"):
+            self.read_content()
             return self.control(url.path, q)
         with lock:
             total[0] += 1
@@ -90,8 +108,14 @@ class Handler(BaseHTTPRequestHandler):
         arg = lambda k, d=None: q.get(k, [d])[0]
         if arg("hold"):
             hold_event(arg("hold")).wait(60)
+        req_body = self.read_content()
         time.sleep(int(arg("delay_ms", 0)) / 1000)
-        if arg("echo"):
+        if arg("digest"):
+            body = json.dumps({"length": len(req_body), "serial": n,
+                               "sha256": hashlib.sha256(req_body).hexdigest(),
+                               "transfer_encoding": self.headers.get("Transfer-Encoding"),
+                               "content_length": self.headers.get("Content-Length")}).encode()
+        elif arg("echo"):
             body = json.dumps({"method": self.command, "path": self.path,
                                "headers": [[k, v] for k, v in self.headers.items()],
                                "body": req_body.decode("latin-1"), "serial": n}).encode()

@@ -1,0 +1,120 @@
+"""t65: request content is streamed upstream as it arrives, with or without a length, and
+bounded by max_request_body_bytes."""
+import hashlib
+import json
+import socket
+import time
+
+from harness import Env, eq, check, wait_for, MULT
+
+
+def digest_of(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_response(s):
+    data = b""
+    s.settimeout(30 * MULT)
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_large_upload_with_length():
+    with Env() as env:
+        data = bytes(i * 7 % 256 for i in range(5 * 1024 * 1024))
+        r = env.get("/up?digest=1", method="PUT", body=data)
+        eq(r.status, 200, "status")
+        got = json.loads(r.body)
+        eq((got["length"], got["sha256"]), (len(data), digest_of(data)), "content at the origin")
+        eq(got["content_length"], str(len(data)), "Content-Length forwarded")
+
+
+def test_chunked_upload_is_streamed_before_it_ends():
+    with Env() as env:
+        t = "/chunk?digest=1"
+        s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=30 * MULT)
+        s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                   "Connection: close\r\n\r\n" % t).encode())
+        first = b"a" * 300000
+        s.sendall(b"%x\r\n%s\r\n" % (len(first), first))
+        # The origin sees the request while the client is still sending.
+        wait_for(lambda: env.origin.count(t) == 1, "the upload to reach the origin early")
+        second = b"b" * 200000
+        s.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(second), second))
+        head, body = read_response(s)
+        s.close()
+        check(head.startswith(b"HTTP/1.1 200"), "status line %r" % head[:40])
+        body = body.split(b"\r\n", 1)[1] if b"Transfer-Encoding: chunked" in head else body
+        got = json.loads(body[:body.rindex(b"}") + 1])
+        eq((got["length"], got["sha256"]), (500000, digest_of(first + second)), "content")
+        eq(got["transfer_encoding"], "chunked", "forwarded chunked")
+
+
+def test_empty_post_forwards_zero_length():
+    with Env() as env:
+        got = json.loads(env.get("/e?digest=1", method="POST", body=b"").body)
+        eq((got["length"], got["content_length"]), (0, "0"), "empty content")
+
+
+def test_declared_length_over_limit_is_413():
+    with Env({"max_request_body_bytes": "1KiB"}) as env:
+        r = env.get("/big?digest=1", method="POST", body=b"x" * 4096)
+        eq(r.status, 413, "status")
+        eq(env.origin.stats()["total"], 0, "origin requests")
+
+
+def test_chunked_over_limit_is_413_and_aborts_upstream():
+    with Env({"max_request_body_bytes": "100KiB"}) as env:
+        s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=30 * MULT)
+        s.sendall(b"POST /over?digest=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  b"Connection: close\r\n\r\n")
+        piece = b"z" * 60000
+        for _ in range(3):
+            s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        s.sendall(b"0\r\n\r\n")
+        head, _ = read_response(s)
+        s.close()
+        check(head.startswith(b"HTTP/1.1 413"), "status line %r" % head[:40])
+        wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "no fetch left")
+
+
+def test_get_with_body_is_forwarded_privately():
+    with Env() as env:
+        r = env.get("/gb?digest=1&cc=max-age=60", body=b"hello")
+        eq(json.loads(r.body)["length"], 5, "GET content forwarded")
+        eq(r.header("X-Cache"), "PASS", "a GET with content does not share")
+
+
+def test_upload_parks_while_origin_does_not_read():
+    with Env() as env:
+        t = "/slowread?hold=R1&digest=1"
+        data = bytes(i % 251 for i in range(16 * 1024 * 1024))
+        s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=30 * MULT)
+        s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                   % (t, len(data))).encode())
+        s.setblocking(False)
+        sent = 0
+        # Send until the proxy stops taking for 2 s: its pipe and the socket buffers are
+        # full, and the uploader is parked.
+        idle_polls = 0
+        while sent < len(data) and idle_polls < 200:
+            try:
+                sent += s.send(data[sent:sent + 65536])
+                idle_polls = 0
+            except BlockingIOError:
+                idle_polls += 1
+                time.sleep(0.01)
+        check(sent < len(data), "the proxy applied back-pressure (took all %d bytes)" % sent)
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the uploader to park")
+        env.origin.release("R1")
+        s.setblocking(True)
+        s.sendall(data[sent:])
+        head, body = read_response(s)
+        s.close()
+        got = json.loads(body[body.index(b"{"):body.rindex(b"}") + 1])
+        eq((got["length"], got["sha256"]), (len(data), digest_of(data)), "content at the origin")
