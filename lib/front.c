@@ -57,6 +57,7 @@ struct sf_req {
     struct sf_front *front;
     struct MHD_Connection *conn;
     char *target;       /* raw request target, as sent */
+    char *url;          /* what is fetched upstream; NULL until admitted */
     enum phase phase;
     bool cacheable;     /* GET or HEAD: goes through the cache */
     const char *xcache; /* HIT, MISS, COLLAPSED or PASS */
@@ -108,6 +109,7 @@ static void req_unref(struct sf_req *r)
         return;
     SF_ASSERT(r->obj == NULL && !r->w.parked);
     free(r->target);
+    free(r->url);
     sf_reqbody_unref(r->upload);
     r->magic = 0;
     free(r);
@@ -387,7 +389,7 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o)
 
 /* ---- dispatch ---- */
 
-static enum MHD_Result wait_head(struct sf_req *r, const char *method, const char *url);
+static enum MHD_Result wait_head(struct sf_req *r, const char *method);
 
 static void attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *xcache)
 {
@@ -402,24 +404,25 @@ static void attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *
 }
 
 /* Sends the request upstream on an object of its own (pass-through). */
-static void start_private(struct sf_req *r, const char *method, const char *url)
+static void start_private(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
     struct sf_obj *o = sf_obj_new(NULL, f->hangup);
     attach(r, o, true, "PASS");
-    struct sf_fetch_spec *spec = build_spec(r, method, url, false);
+    struct sf_fetch_spec *spec = build_spec(r, method, r->url, false);
     sf_upstream_submit(f->up, o, &spec);
 }
 
-static enum MHD_Result fetch_private(struct sf_req *r, const char *method, const char *url)
+static enum MHD_Result fetch_private(struct sf_req *r, const char *method)
 {
-    start_private(r, method, url);
-    return wait_head(r, method, url);
+    start_private(r, method);
+    return wait_head(r, method);
 }
 
-static enum MHD_Result fetch_shared(struct sf_req *r, const char *method, const char *url)
+static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
+    const char *url = r->url;
     const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     const char *cookie = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
     char *key = sf_policy_key(url, auth, cookie);
@@ -432,10 +435,10 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method, const 
         count_outcome(r);
         return respond_hit(r, o);
     case SF_LOOKUP_PASS:
-        return fetch_private(r, method, url);
+        return fetch_private(r, method);
     case SF_LOOKUP_JOIN:
         attach(r, o, false, "COLLAPSED");
-        return wait_head(r, method, url);
+        return wait_head(r, method);
     case SF_LOOKUP_MISS:
         break;
     }
@@ -443,12 +446,12 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method, const 
     /* A HEAD leads with GET, so that the response can serve (and be stored for) both. */
     struct sf_fetch_spec *spec = build_spec(r, "GET", url, true);
     sf_upstream_submit(f->up, o, &spec);
-    return wait_head(r, method, url);
+    return wait_head(r, method);
 }
 
 /* Parks until the object's headers exist, then answers from it. Called at dispatch and
  * again each time libmicrohttpd resumes the connection. */
-static enum MHD_Result wait_head(struct sf_req *r, const char *method, const char *url)
+static enum MHD_Result wait_head(struct sf_req *r, const char *method)
 {
     struct sf_obj *o = r->obj;
     sf_obj_lock(o);
@@ -473,7 +476,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method, const cha
     if (redispatch) {
         /* The response is one user's: this waiter goes upstream on its own. */
         detach(r);
-        return fetch_private(r, method, url);
+        return fetch_private(r, method);
     }
     if (no_head) {
         count_outcome(r);
@@ -486,27 +489,26 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method, const cha
     return respond_stream(r);
 }
 
-/* Sets r->reject_status and reject_text if the request cannot be forwarded; otherwise
- * returns the upstream URL (caller frees). Counts the request. */
-static char *admit(struct sf_req *r, const char *method)
+/* Sets r->url to what is fetched upstream and returns true, or sets r->reject_status and
+ * reject_text and returns false. Counts the request. */
+static bool admit(struct sf_req *r, const char *method)
 {
     SF_COUNT(requests[sf_metrics_method_class(method)]);
     const char *why = NULL;
-    char *url = NULL;
     if (strcmp(method, "CONNECT") == 0) {
         r->reject_status = MHD_HTTP_NOT_IMPLEMENTED;
         r->reject_text = "CONNECT tunnels are not supported\n";
     } else if (atomic_load(&r->front->closing)) {
         r->reject_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         r->reject_text = "shutting down\n";
-    } else if ((url = upstream_url(r, &why)) == NULL) {
+    } else if ((r->url = upstream_url(r, &why)) == NULL) {
         r->reject_status = MHD_HTTP_BAD_REQUEST;
         r->reject_text = why;
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     r->w.fd = ci ? ci->connect_fd : -1;
-    return url;
+    return r->reject_status == 0;
 }
 
 static enum MHD_Result respond_rejected(struct sf_req *r)
@@ -518,16 +520,11 @@ static enum MHD_Result respond_rejected(struct sf_req *r)
 
 static enum MHD_Result dispatch(struct sf_req *r, const char *method)
 {
-    char *url = admit(r, method);
-    if (url == NULL)
+    if (!admit(r, method))
         return respond_rejected(r);
-    enum MHD_Result ret;
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-        ret = fetch_shared(r, method, url);
-    else
-        ret = fetch_private(r, method, url);
-    free(url);
-    return ret;
+        return fetch_shared(r, method);
+    return fetch_private(r, method);
 }
 
 /* ---- request content ---- */
@@ -556,12 +553,10 @@ static enum MHD_Result begin_upload(struct sf_req *r, const char *method, const 
         r->reject_text = "request content is larger than max_request_body_bytes\n";
         return MHD_YES;
     }
-    char *url = admit(r, method);
-    if (url == NULL)
+    if (!admit(r, method))
         return MHD_YES; /* refused: answered once the content is drained */
     r->upload = sf_reqbody_new(UPLOAD_WINDOW, declared);
-    start_private(r, method, url);
-    free(url);
+    start_private(r, method);
     return MHD_YES;
 }
 
@@ -603,12 +598,7 @@ static enum MHD_Result end_upload(struct sf_req *r, const char *method)
     }
     if (sf_reqbody_finish(r->upload))
         sf_upstream_unpause(r->front->up, r->obj);
-    const char *why = NULL;
-    char *url = upstream_url(r, &why);
-    SF_ASSERT(url != NULL); /* it parsed at dispatch */
-    enum MHD_Result ret = wait_head(r, method, url);
-    free(url);
-    return ret;
+    return wait_head(r, method);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -641,15 +631,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES;
         }
         return end_upload(r, method);
-    case PH_WAIT_HEAD: {
+    case PH_WAIT_HEAD:
         /* Resumed: the headers are here, or the client left, or we must re-dispatch. */
-        const char *why = NULL;
-        char *target_url = upstream_url(r, &why);
-        SF_ASSERT(target_url != NULL); /* it parsed at dispatch */
-        enum MHD_Result ret = wait_head(r, method, target_url);
-        free(target_url);
-        return ret;
-    }
+        return wait_head(r, method);
     case PH_RESPONDING:
         break;
     }

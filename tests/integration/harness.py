@@ -196,6 +196,32 @@ def raw_connect(port, data):
     return s
 
 
+def raw_get(target):
+    """The bytes of a GET for target on a connection that closes after it."""
+    return ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target).encode()
+
+
+def read_until(sock, n=None):
+    """Reads until n bytes arrived, or to EOF (a reset counts as EOF); returns them."""
+    data = b""
+    try:
+        while n is None or len(data) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (ConnectionError, socket.timeout):
+        pass
+    return data
+
+
+def read_response(sock):
+    """Reads a whole response to EOF; returns (head, body) as bytes."""
+    sock.settimeout(30 * MULT)
+    head, _, body = read_until(sock).partition(b"\r\n\r\n")
+    return head, body
+
+
 class Env:
     """An origin plus a proxy in front of it; use with `with`."""
 

@@ -1,8 +1,7 @@
 """t20: the singleflight core: many clients, one origin request, identical bytes."""
-import socket
 import threading
 
-from harness import Env, eq, check, parallel, wait_for, raw_connect, MULT
+from harness import Env, eq, check, parallel, wait_for, raw_connect, raw_get, read_until
 
 
 def test_500_clients_one_cold_key():
@@ -33,22 +32,11 @@ def test_200_keys_5_clients_each():
             eq(len(same), 1, "distinct bodies for key %d" % k)
 
 
-def read_until(sock, n):
-    """Reads until n bytes arrived (or EOF); returns them."""
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def test_late_joiner_streams_while_leader_receives():
     with Env() as env:
         size = 400000
         t = "/stream?hold_body=s1&size=%d&cc=max-age=60" % size
-        req = ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % t).encode()
+        req = raw_get(t)
         leader = raw_connect(env.proxy.port, req)
         # The origin has sent half the body and holds the rest.
         wait_for(lambda: env.proxy.stats()["bytes_from_upstream"] >= size // 2,
@@ -61,8 +49,8 @@ def test_late_joiner_streams_while_leader_receives():
         check(len(first) > 0, "joiner got body bytes before the origin finished")
         eq(env.origin.count(t), 1, "origin requests while streaming")
         env.origin.release("s1")
-        rest_l = read_until(leader, 10 ** 9)
-        rest_j = first + read_until(joiner, 10 ** 9)
+        rest_l = read_until(leader)
+        rest_j = first + read_until(joiner)
         leader.close()
         joiner.close()
         body_l = rest_l.partition(b"\r\n\r\n")[2]

@@ -2,17 +2,13 @@
 noticed; a cacheable fetch outlives its clients, an uncacheable one is cancelled."""
 import threading
 
-from harness import Env, eq, check, wait_for, raw_connect, request
-
-
-def get_req(t):
-    return ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % t).encode()
+from harness import Env, eq, check, wait_for, raw_connect, raw_get
 
 
 def test_leader_leaves_followers_complete():
     with Env() as env:
         t = "/lead?hold=L1&size=3000&cc=max-age=60"
-        leader = raw_connect(env.proxy.port, get_req(t))
+        leader = raw_connect(env.proxy.port, raw_get(t))
         wait_for(lambda: env.origin.count(t) == 1, "the leader's fetch")
         out = []
         threads = [threading.Thread(target=lambda: out.append(env.get(t))) for _ in range(5)]
@@ -34,7 +30,7 @@ def test_leader_leaves_followers_complete():
 def test_everyone_leaves_cacheable_still_cached():
     with Env() as env:
         t = "/gone?hold=G1&size=2000&cc=max-age=60"
-        socks = [raw_connect(env.proxy.port, get_req(t)) for _ in range(10)]
+        socks = [raw_connect(env.proxy.port, raw_get(t)) for _ in range(10)]
         wait_for(lambda: env.proxy.stats()["waiters_now"] == 10, "10 parked clients")
         for s in socks:
             s.close()
@@ -51,7 +47,7 @@ def test_everyone_leaves_cacheable_still_cached():
 def test_everyone_leaves_uncacheable_cancelled():
     with Env() as env:
         t = "/cancel?hold_body=C1&size=100000"
-        s = raw_connect(env.proxy.port, get_req(t))
+        s = raw_connect(env.proxy.port, raw_get(t))
         head = s.recv(100)
         check(head.startswith(b"HTTP/1.1 200"), "response started: %r" % head)
         s.close()
@@ -64,7 +60,7 @@ def test_everyone_leaves_uncacheable_cancelled():
 def test_slow_reader_does_not_slow_others():
     with Env() as env:
         t = "/slowr?size=3000000&cc=max-age=60&delay_ms=300"
-        slow = raw_connect(env.proxy.port, get_req(t))  # never reads
+        slow = raw_connect(env.proxy.port, raw_get(t))  # never reads
         wait_for(lambda: env.origin.count(t) == 1, "the fetch")
         fast = env.get(t)
         eq(len(fast.body), 3000000, "fast client body")

@@ -5,23 +5,11 @@ import json
 import socket
 import time
 
-from harness import Env, eq, check, wait_for, MULT
+from harness import Env, eq, check, wait_for, read_response, MULT
 
 
 def digest_of(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def read_response(s):
-    data = b""
-    s.settimeout(30 * MULT)
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return head, body
 
 
 def test_large_upload_with_length():

@@ -3,7 +3,7 @@ import glob
 import os
 import subprocess
 
-from harness import BIN, ROOT, Env, Proxy, Origin, eq, check, request
+from harness import BIN, ROOT, Proxy, Origin, eq, check, request
 
 
 def run(*args):

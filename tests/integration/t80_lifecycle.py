@@ -2,39 +2,22 @@
 import signal
 import socket
 import threading
-import time
 
-from harness import Env, Origin, Proxy, eq, check, wait_for, raw_connect, MULT
-
-
-def get_req(t):
-    return ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % t).encode()
-
-
-def read_all(s):
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except (ConnectionError, socket.timeout):
-        pass
-    return data
+from harness import (Env, Origin, Proxy, eq, check, wait_for, raw_connect, raw_get, read_until,
+                     MULT)
 
 
 def test_sigterm_with_parked_clients_exits_cleanly():
     o = Origin()
     p = Proxy(o.url, {"timeouts": {"shutdown_grace": "300ms"}})
     try:
-        socks = [raw_connect(p.port, get_req("/park?hold=H1")) for _ in range(20)]
+        socks = [raw_connect(p.port, raw_get("/park?hold=H1")) for _ in range(20)]
         wait_for(lambda: p.stats()["waiters_now"] == 20, "20 parked clients")
         code = p.stop(signal.SIGTERM)
         eq(code, 0, "exit code (output:\n%s)" % p.output())
         for s in socks:
             s.settimeout(10 * MULT)
-            data = read_all(s)
+            data = read_until(s)
             check(data == b"" or data.startswith(b"HTTP/1.1 503"),
                   "a parked client gets 503 or a close, not a hang: %r" % data[:80])
             s.close()
@@ -47,12 +30,12 @@ def test_sigterm_lets_running_responses_finish():
     o = Origin()
     p = Proxy(o.url, {"timeouts": {"shutdown_grace": "10s"}})
     try:
-        s = raw_connect(p.port, get_req("/finish?delay_ms=700&size=5000"))
+        s = raw_connect(p.port, raw_get("/finish?delay_ms=700&size=5000"))
         wait_for(lambda: p.stats()["waiters_now"] == 1, "the client parked")
         stopper = threading.Thread(target=p.stop, args=(signal.SIGINT,))
         stopper.start()
         s.settimeout(10 * MULT)
-        data = read_all(s)
+        data = read_until(s)
         stopper.join()
         check(data.startswith(b"HTTP/1.1 200"), "response finished during grace: %r" % data[:60])
         eq(len(data.partition(b"\r\n\r\n")[2]), 5000, "whole body")
@@ -68,7 +51,7 @@ def test_connection_limit_refuses_promptly():
         extra = socket.create_connection(("127.0.0.1", env.proxy.port))
         extra.settimeout(5 * MULT)
         extra.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
-        got = read_all(extra)
+        got = read_until(extra)
         eq(got, b"", "the 17th connection is closed at once")
         eq(env.proxy.stats()["connections_refused"], 1, "connections_refused")
         extra.close()
