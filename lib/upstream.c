@@ -160,6 +160,15 @@ static void mark_dirty(struct xfer *x)
     }
 }
 
+static void undirty(struct xfer *x)
+{
+    struct xfer **pp = &x->up->dirty;
+    while (*pp != x)
+        pp = &(*pp)->dirty_next;
+    *pp = x->dirty_next;
+    x->dirty = false;
+}
+
 /* Headers are final: judge them, publish them, and tell the cache. */
 static void publish(struct xfer *x)
 {
@@ -443,7 +452,8 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
 {
     struct sf_upstream *up = x->up;
     struct sf_obj *o = x->obj;
-    SF_ASSERT(!x->dirty); /* every finish comes after the pass's wake_dirty */
+    if (x->dirty)
+        undirty(x); /* finishing wakes everyone anyway */
     curl_multi_remove_handle(up->multi, x->easy);
     if (x->spec->body != NULL)
         sf_reqbody_close(x->spec->body); /* a parked uploader must not wait for us */
@@ -574,8 +584,10 @@ static void *fetcher_main(void *arg)
             break;
         int running;
         curl_multi_perform(up->multi, &running);
-        wake_dirty(up);
+        /* Finished transfers first: an object is complete and stored before its readers
+         * get their last bytes, so a client that asks again right after is a hit. */
         reap_done(up);
+        wake_dirty(up);
         long timeout_ms = enforce_deadlines(up);
         sf_hangup_dispatch(up->hangup);
         struct curl_waitfd extra = {sf_hangup_fd(up->hangup), CURL_WAIT_POLLIN, 0};
