@@ -148,8 +148,7 @@ static void detach(struct sf_req *r)
     bool cancel = false;
     if (r->attached) {
         sf_obj_lock(o);
-        sf_obj_unpark(o, &r->w);
-        o->clients--;
+        sf_obj_detach(o, &r->w);
         if (o->leader == r)
             o->leader = NULL;
         /* The fetcher re-checks when it gets to it: a client may attach meanwhile. */
@@ -277,36 +276,37 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct sf_req *r = cls;
     struct sf_obj *o = r->obj;
-    const char *data;
+    const char *data = NULL;
+    ssize_t ret;
     sf_obj_lock(o);
     if (r->w.gone) {
         sf_obj_unlock(o);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
+    bool resume_fetch = sf_obj_reader_at(o, &r->w, (size_t)pos);
     size_t n = sf_obj_peek(o, (size_t)pos, &r->seg_hint, &data);
     if (n > 0) {
-        sf_obj_unlock(o);
         n = n < max ? n : max;
-        memcpy(buf, data, n); /* bytes below len never change */
-        SF_COUNT_N(bytes_to_clients, n);
-        return (ssize_t)n;
-    }
-    if (o->state == SF_OBJ_COMPLETE) {
-        sf_obj_unlock(o);
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    if (o->state == SF_OBJ_FAILED) {
+        ret = (ssize_t)n;
+    } else if (o->state == SF_OBJ_COMPLETE) {
+        ret = MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (o->state == SF_OBJ_FAILED) {
         /* Close without the rest: the client sees a short body or a missing last chunk. */
-        sf_obj_unlock(o);
-        return MHD_CONTENT_READER_END_WITH_ERROR;
+        ret = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else if (!sf_obj_park(o, &r->w)) {
+        ret = MHD_CONTENT_READER_END_WITH_ERROR; /* shutting down */
+    } else {
+        MHD_suspend_connection(r->conn);
+        ret = 0;
     }
-    if (!sf_obj_park(o, &r->w)) {
-        sf_obj_unlock(o);
-        return MHD_CONTENT_READER_END_WITH_ERROR; /* shutting down */
-    }
-    MHD_suspend_connection(r->conn);
     sf_obj_unlock(o);
-    return 0;
+    if (resume_fetch)
+        sf_upstream_unpause(r->front->up, o);
+    if (n > 0) {
+        memcpy(buf, data, n); /* bytes at or above our position are neither changed nor freed */
+        SF_COUNT_N(bytes_to_clients, n);
+    }
+    return ret;
 }
 
 static void body_reader_done(void *cls)
@@ -391,16 +391,24 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o)
 
 static enum MHD_Result wait_head(struct sf_req *r, const char *method);
 
-static void attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *xcache)
+/* Attaches r to o (taking over the caller's reference) as a reader from the start. False,
+ * with o released, when o's first bytes are gone (it grew past the object limit just as
+ * r looked it up): r must fetch on its own. */
+static bool attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *xcache)
 {
     sf_obj_lock(o);
-    o->clients++;
-    if (leader)
+    bool ok = sf_obj_attach(o, &r->w);
+    if (ok && leader)
         o->leader = r;
     sf_obj_unlock(o);
+    if (!ok) {
+        sf_obj_unref(o);
+        return false;
+    }
     r->obj = o;
     r->attached = true;
     r->xcache = xcache;
+    return true;
 }
 
 /* Sends the request upstream on an object of its own (pass-through). */
@@ -437,7 +445,8 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     case SF_LOOKUP_PASS:
         return fetch_private(r, method);
     case SF_LOOKUP_JOIN:
-        attach(r, o, false, "COLLAPSED");
+        if (!attach(r, o, false, "COLLAPSED"))
+            return fetch_private(r, method);
         return wait_head(r, method);
     case SF_LOOKUP_MISS:
         break;

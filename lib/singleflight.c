@@ -31,6 +31,8 @@ struct sf_obj *sf_obj_new(const char *key, struct sf_hangup *hangup)
     o->state = SF_OBJ_PENDING;
     o->content_length = -1;
     o->waiters.prev = o->waiters.next = &o->waiters;
+    o->readers.rprev = o->readers.rnext = &o->readers;
+    o->unjoinable = key == NULL; /* a private object has its one reader from the start */
     o->hangup = hangup;
     return o;
 }
@@ -44,7 +46,7 @@ struct sf_obj *sf_obj_ref(struct sf_obj *o)
 
 static void obj_destroy(struct sf_obj *o)
 {
-    SF_ASSERT(o->waiters.next == &o->waiters);
+    SF_ASSERT(o->waiters.next == &o->waiters && o->readers.rnext == &o->readers);
     SF_ASSERT(!o->listed && o->fetch == NULL);
     for (size_t i = 0; i < o->nsegs; i++)
         free(o->segs[i]);
@@ -176,9 +178,35 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
     o->content_length = content_length;
     o->verdict = *verdict;
     o->pass = !verdict->shareable;
+    o->unjoinable |= o->pass; /* a hit-for-pass marker replaces it in the table */
     o->storable = o->key != NULL && verdict->storable;
     o->response_time_s = response_time_s;
     o->state = SF_OBJ_STREAMING;
+}
+
+static size_t slowest_reader(const struct sf_obj *o)
+{
+    size_t min = o->len;
+    for (const struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext)
+        if (w->pos < min)
+            min = w->pos;
+    return min;
+}
+
+/* Frees the segments every reader has passed, once nobody can need them again. */
+static void trim(struct sf_obj *o)
+{
+    if (!o->unjoinable || o->storable)
+        return;
+    size_t min = slowest_reader(o);
+    while (o->seg_first + 1 < o->nsegs) { /* the last segment is still being filled */
+        struct sf_seg *s = o->segs[o->seg_first];
+        if (s->off + s->cap > min)
+            break;
+        o->mem_bytes -= sizeof *s + s->cap;
+        free(s);
+        o->segs[o->seg_first++] = NULL;
+    }
 }
 
 static size_t next_seg_cap(const struct sf_obj *o, size_t need)
@@ -225,6 +253,7 @@ void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
         data += n;
         len -= n;
     }
+    trim(o);
 }
 
 struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
@@ -243,9 +272,10 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
     sf_mutex_assert_held(&o->lock);
     if (pos >= o->len)
         return 0;
-    size_t i = *seg_hint < o->nsegs ? *seg_hint : 0;
+    size_t i = *seg_hint < o->nsegs && *seg_hint >= o->seg_first ? *seg_hint : o->seg_first;
     if (o->segs[i]->off > pos)
-        i = 0;
+        i = o->seg_first;
+    SF_ASSERT(o->segs[i]->off <= pos); /* readers never ask for freed bytes */
     while (pos >= o->segs[i]->off + o->segs[i]->cap)
         i++;
     *seg_hint = i;
@@ -253,6 +283,53 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
     size_t end = s->off + s->cap < o->len ? s->off + s->cap : o->len;
     *data = s->data + (pos - s->off);
     return end - pos;
+}
+
+bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
+{
+    sf_mutex_assert_held(&o->lock);
+    if (o->seg_first > 0)
+        return false;
+    w->rnext = &o->readers;
+    w->rprev = o->readers.rprev;
+    o->readers.rprev->rnext = w;
+    o->readers.rprev = w;
+    w->pos = 0;
+    o->clients++;
+    return true;
+}
+
+void sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
+{
+    sf_mutex_assert_held(&o->lock);
+    sf_obj_unpark(o, w);
+    w->rprev->rnext = w->rnext;
+    w->rnext->rprev = w->rprev;
+    w->rprev = w->rnext = NULL;
+    o->clients--;
+}
+
+void sf_obj_close_joins(struct sf_obj *o)
+{
+    sf_mutex_assert_held(&o->lock);
+    o->unjoinable = true;
+}
+
+bool sf_obj_should_pause(const struct sf_obj *o)
+{
+    sf_mutex_assert_held(&o->lock);
+    return o->unjoinable && !o->storable && o->clients == 1 &&
+           o->len - slowest_reader(o) > SF_OBJ_LAG_MAX;
+}
+
+bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos)
+{
+    sf_mutex_assert_held(&o->lock);
+    w->pos = pos;
+    if (!o->upstream_paused || o->len - slowest_reader(o) > SF_OBJ_LAG_MAX / 2)
+        return false;
+    o->upstream_paused = false;
+    return true;
 }
 
 bool sf_obj_worth_finishing(const struct sf_obj *o)

@@ -46,6 +46,8 @@ struct sf_waiter {
     uint64_t watch_id;             /* (L) hangup slot while parked */
     bool parked;                   /* (L) */
     bool gone;                     /* (L) the client hung up while parked */
+    struct sf_waiter *rprev, *rnext; /* (L) on the object's list of attached readers */
+    size_t pos;                    /* (L) the reader has consumed the body below this */
 };
 
 /* Body storage: append-only segments; bytes below len never change, so a reader takes a
@@ -77,7 +79,11 @@ struct sf_obj {
     size_t len;                  /* (L) body bytes received */
     size_t mem_bytes;            /* (L) bytes allocated for segments */
     struct sf_waiter waiters;    /* (L) sentinel of the parked list */
+    struct sf_waiter readers;    /* (L) sentinel of the attached list (rprev/rnext) */
     unsigned clients;            /* (L) attached clients */
+    size_t seg_first;            /* (L) segments below this index were freed (trimmed) */
+    bool unjoinable;             /* (L) no new reader may attach: body bytes may be freed */
+    bool upstream_paused;        /* (L) the transfer waits for its reader to catch up */
     const void *leader;          /* (L) the client that started it, while attached */
     struct sf_hangup *hangup;    /* (C) where parked waiters are watched; may be NULL */
 
@@ -139,6 +145,28 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w);
 /* Takes w off the list and marks its client gone (lock held); returns it as a list of
  * one for sf_waiters_wake. */
 struct sf_waiter *sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w);
+/* How far the slowest reader may lag behind the fetch of an object that is not being
+ * stored before the fetch pauses for it (one reader only: see sf_obj_should_pause). */
+#define SF_OBJ_LAG_MAX (1u << 20)
+
+/* Attaches w as a reader from offset 0 (lock held). False when the body's start has been
+ * freed: the caller must fetch on its own. */
+bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w);
+/* Detaches a reader (lock held); unparks it if parked. */
+void sf_obj_detach(struct sf_obj *o, struct sf_waiter *w);
+/* Marks the object closed to new readers (lock held). Once it is not being stored either,
+ * bytes every reader has passed are freed as the body grows, so a pass-through download
+ * holds only what its readers have yet to read. */
+void sf_obj_close_joins(struct sf_obj *o);
+/* Whether the fetch should pause before appending more (lock held): the object is not
+ * being stored, has a single reader, and that reader lags by more than SF_OBJ_LAG_MAX.
+ * With several readers the fetch never waits, so that a slow client does not slow the
+ * others. */
+bool sf_obj_should_pause(const struct sf_obj *o);
+/* Records that w's reader asks for pos (lock held): bytes below pos are consumed. Returns
+ * true when that let a paused fetch continue (then call sf_upstream_unpause). */
+bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos);
+
 /* Whether the object will still be worth finishing with no client attached: a shared
  * object that may be stored, or one whose headers have not arrived. Lock held. */
 bool sf_obj_worth_finishing(const struct sf_obj *o);

@@ -37,6 +37,7 @@ struct xfer {
     struct sf_hdrs hdrs;  /* fields of the response being received */
     bool headers_done;
     bool cancel;          /* abort at the next callback */
+    bool paused;          /* receiving is paused until the reader catches up */
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
@@ -260,16 +261,27 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     if (x->cancel || !x->headers_done)
         return 0;
     sf_obj_lock(o);
+    if (sf_obj_should_pause(o)) {
+        /* Its one reader is far behind: hold the rest upstream, not in memory. curl
+         * delivers these bytes again once unpaused. */
+        o->upstream_paused = true;
+        x->paused = true;
+        sf_obj_unlock(o);
+        return CURL_WRITEFUNC_PAUSE;
+    }
     sf_obj_append(o, data, len);
-    bool overflow = o->storable && o->len > x->up->cfg->cache_max_object_bytes;
-    if (overflow)
+    bool overflow = !o->unjoinable && o->len > x->up->cfg->cache_max_object_bytes;
+    if (overflow) {
         o->storable = false;
+        sf_obj_close_joins(o);
+    }
     bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
     sf_obj_unlock(o);
     SF_COUNT_N(bytes_from_upstream, len);
     x->last_byte_ms = sf_now_ms();
-    if (overflow && o->key != NULL) {
-        /* Past the object limit this is a pass: new requests start their own fetch. */
+    if (overflow) {
+        /* Past the object limit this is a pass: new requests start their own fetch, and
+         * the bytes every reader has passed are freed. */
         sf_cache_unlist(x->up->cache, o);
     }
     if (abandon) {
@@ -495,8 +507,11 @@ static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
             fail_unstarted(up, o, j->spec);
         } else if (j->kind == JOB_UNPAUSE) {
             struct xfer *x = o->fetch;
-            if (x != NULL)
+            if (x != NULL) {
+                x->paused = false;
+                x->last_byte_ms = sf_now_ms(); /* the idle clock restarts */
                 curl_easy_pause(x->easy, CURLPAUSE_CONT);
+            }
             sf_obj_unref(o);
         } else {
             sf_obj_lock(o);
@@ -555,7 +570,9 @@ static long enforce_deadlines(struct sf_upstream *up)
         struct xfer *after = x->next;
         uint64_t due = x->headers_done ? x->last_byte_ms + up->cfg->upstream_idle_timeout_ms
                                        : x->first_byte_deadline_ms;
-        if (now >= due && !x->headers_done)
+        if (x->paused) {
+            /* Waiting for our own reader is not an upstream stall. */
+        } else if (now >= due && !x->headers_done)
             finish(x, SF_FAIL_TIMEOUT, "no response headers before the first-byte deadline");
         else if (now >= due)
             finish(x, SF_FAIL_TRUNCATED, "no body bytes for timeouts.upstream_idle");

@@ -28,9 +28,14 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
+def _short(v):
+    r = repr(v)
+    return r if len(r) <= 300 else "%s... (%d chars)" % (r[:300], len(r))
+
+
 def eq(got, want, what):
     if got != want:
-        raise TestFailure("%s: expected %r, got %r" % (what, want, got))
+        raise TestFailure("%s: expected %s, got %s" % (what, _short(want), _short(got)))
 
 
 def wait_for(cond, what, timeout=10.0):
@@ -203,16 +208,16 @@ def raw_get(target):
 
 def read_until(sock, n=None):
     """Reads until n bytes arrived, or to EOF (a reset counts as EOF); returns them."""
-    data = b""
+    data = bytearray()
     try:
         while n is None or len(data) < n:
-            chunk = sock.recv(65536)
+            chunk = sock.recv(1 << 20)
             if not chunk:
                 break
             data += chunk
     except (ConnectionError, socket.timeout):
         pass
-    return data
+    return bytes(data)
 
 
 def read_response(sock):

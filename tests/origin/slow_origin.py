@@ -37,6 +37,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+CYCLE = bytes((i * 7 + 13) % 251 for i in range(251))
 lock = threading.Lock()
 counts = {}
 total = [0]
@@ -122,7 +123,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             size = int(arg("size", 64))
             head = b"serial=%d\n" % n
-            filler = bytes((i * 7 + 13) % 251 for i in range(max(0, size - len(head))))
+            need = max(0, size - len(head))
+            filler = (CYCLE * (need // len(CYCLE) + 1))[:need]
             body = (head + filler)[:size]
         status = int(arg("status", 200))
         self.send_response(status)

@@ -192,6 +192,71 @@ static void test_not_shareable_is_pass(void **state)
     sf_obj_unref(o);
 }
 
+static void test_trim_and_pause_for_one_slow_reader(void **state)
+{
+    (void)state;
+    static char piece[64 << 10];
+    struct sf_obj *o = sf_obj_new(NULL, NULL); /* private: unjoinable, never stored */
+    struct fake_client c, late;
+    client_init(&c);
+    client_init(&late);
+    sf_obj_lock(o);
+    assert_true(sf_obj_attach(o, &c.w));
+    publish(o, true, -1);
+    assert_false(o->storable);
+    /* The reader has read nothing: nothing may be freed, and past the lag limit the
+     * fetch must pause. */
+    while (o->len <= SF_OBJ_LAG_MAX)
+        sf_obj_append(o, piece, sizeof piece);
+    assert_int_equal(o->seg_first, 0);
+    assert_true(sf_obj_should_pause(o));
+    o->upstream_paused = true;
+    /* Reading halfway is not yet enough to continue; reading most of it is. */
+    assert_false(sf_obj_reader_at(o, &c.w, o->len / 4));
+    assert_true(sf_obj_reader_at(o, &c.w, o->len - 1000));
+    assert_false(o->upstream_paused);
+    size_t mem_before = o->mem_bytes;
+    sf_obj_append(o, piece, sizeof piece);
+    assert_true(o->seg_first > 0);
+    assert_true(o->mem_bytes < mem_before);
+    /* Bytes from the reader's position on are still readable. */
+    const char *data;
+    size_t hint = 0;
+    assert_true(sf_obj_peek(o, o->len - 1000, &hint, &data) > 0);
+    /* A newcomer cannot start from byte 0 any more. */
+    assert_false(sf_obj_attach(o, &late.w));
+    sf_obj_detach(o, &c.w);
+    assert_int_equal(o->clients, 0);
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_NONE));
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
+static void test_joinable_object_keeps_its_start(void **state)
+{
+    (void)state;
+    static char piece[64 << 10];
+    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct fake_client a, b;
+    client_init(&a);
+    client_init(&b);
+    sf_obj_lock(o);
+    assert_true(sf_obj_attach(o, &a.w));
+    publish(o, true, -1);
+    o->storable = false; /* not stored, but still listed: late joiners need byte 0 */
+    sf_obj_reader_at(o, &a.w, 0);
+    for (int i = 0; i < 40; i++)
+        sf_obj_append(o, piece, sizeof piece);
+    assert_int_equal(o->seg_first, 0);
+    assert_false(sf_obj_should_pause(o)); /* joinable: nobody waits for one reader */
+    assert_true(sf_obj_attach(o, &b.w));
+    sf_obj_detach(o, &a.w);
+    sf_obj_detach(o, &b.w);
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_NONE));
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +267,8 @@ int main(void)
         cmocka_unit_test(test_unpark_and_gone),
         cmocka_unit_test(test_worth_finishing),
         cmocka_unit_test(test_not_shareable_is_pass),
+        cmocka_unit_test(test_trim_and_pause_for_one_slow_reader),
+        cmocka_unit_test(test_joinable_object_keeps_its_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

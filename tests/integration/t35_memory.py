@@ -1,0 +1,68 @@
+"""t35: memory stays bounded for bodies that are not stored: a pass-through download is
+held upstream while its client does not read, and bytes every reader has passed are
+freed."""
+import socket
+import threading
+import time
+
+from harness import Env, eq, check, wait_for, raw_connect, raw_get, read_until, MULT
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_pass_download_with_stalled_reader_is_held_upstream():
+    with Env() as env:
+        size = 64 * 1024 * 1024
+        t = "/huge?size=%d&cc=private" % size
+        s = raw_connect(env.proxy.port, raw_get(t))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        before = rss_kib(env.proxy.proc.pid)
+        # The client reads nothing: the fetch must pause instead of buffering 64 MiB.
+        wait_for(lambda: env.proxy.stats()["bytes_from_upstream"] > 0, "the download to start")
+        stalled = wait_for(lambda: stable_bytes(env), "the fetch to pause", timeout=20)
+        check(stalled < 8 * 1024 * 1024,
+              "fetched %d bytes for a reader that read nothing" % stalled)
+        grown = rss_kib(env.proxy.proc.pid) - before
+        check(grown < 16 * 1024, "RSS grew by %d KiB while the client stalled" % grown)
+        s.settimeout(60 * MULT)
+        data = read_until(s)
+        s.close()
+        body = data.partition(b"\r\n\r\n")[2]
+        eq(len(body), size, "body length after reading")
+        check(body.startswith(b"serial="), "body from the origin")
+        eq(env.proxy.stats()["upstream_errors"]["truncated"], 0, "no stall timeout fired")
+
+
+def stable_bytes(env):
+    """The upstream byte count once it has stopped growing for half a second."""
+    n = env.proxy.stats()["bytes_from_upstream"]
+    time.sleep(0.5)
+    return n if n == env.proxy.stats()["bytes_from_upstream"] else None
+
+
+def test_shared_body_past_object_limit_streams_and_is_not_stored():
+    with Env({"cache": {"max_object_bytes": "1MiB", "max_bytes": "8MiB"}}) as env:
+        size = 6 * 1024 * 1024
+        t = "/big?hold=B1&chunked=1&chunks=12&size=%d&cc=max-age=60" % size
+        out = {}
+        threads = [threading.Thread(target=lambda k=k: out.update({k: env.get(t)}))
+                   for k in "ab"]
+        for th in threads:
+            th.start()
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 2, "both clients on the flight")
+        env.origin.release("B1")
+        for th in threads:
+            th.join()
+        a, b = out["a"], out["b"]
+        eq((len(a.body), a.error), (size, None), "first client's body")
+        check(a.body == b.body, "both clients got the same %d bytes" % size)
+        eq(env.proxy.stats()["cache"]["objects"], 0, "not stored")
+        c = env.get(t)
+        eq(len(c.body), size, "a later request gets the whole body")
+        eq(env.origin.count(t), 2, "origin requests (the later one fetched again)")
