@@ -70,3 +70,20 @@ def test_stalled_body_is_cut_after_upstream_idle():
         eq(env.proxy.stats()["upstream_errors"]["truncated"], 1, "truncated counted")
         env.origin.release("ST")
         eq(env.proxy.stats()["cache"]["objects"], 0, "nothing cached")
+
+
+def test_reset_or_garbage_before_headers_is_502():
+    with Env() as env:
+        for t in ("/rb?reset_before=1&cc=max-age=60", "/gb?garbage=1&cc=max-age=60"):
+            res = parallel(5, lambda i: env.get(t))
+            eq([r.status for r in res], [502] * 5, "statuses for %s" % t)
+        eq(env.proxy.stats()["cache"]["objects"], 0, "nothing cached")
+
+
+def test_interim_1xx_is_consumed_final_response_forwarded():
+    with Env() as env:
+        r = env.get("/eh?early_hints=1&cc=max-age=60&size=10&hdr=X-Final:yes")
+        eq(r.status, 200, "final status")
+        eq(r.header("X-Final"), "yes", "final response's fields")
+        eq(r.header("Link"), None, "no field of the interim response")
+        eq(len(r.body), 10, "body")

@@ -14,6 +14,9 @@ Each request says how to behave in its query string:
   set_cookie=1      add Set-Cookie
   vary=VALUE        add Vary
   reset_after=N     send the headers and N body bytes, then reset the connection
+  reset_before=1    reset the connection instead of answering
+  garbage=1         answer with bytes that are not HTTP
+  early_hints=1     send a 103 Early Hints interim response first
   hold=NAME         before reading the request content and answering, wait until
                     POST /_origin/release?name=NAME
   hold_body=NAME    send the headers and the first half of the body, then wait likewise
@@ -126,6 +129,20 @@ class Handler(BaseHTTPRequestHandler):
             need = max(0, size - len(head))
             filler = (CYCLE * (need // len(CYCLE) + 1))[:need]
             body = (head + filler)[:size]
+        if arg("reset_before") or arg("garbage"):
+            if arg("garbage"):
+                self.wfile.write(b"this is not http\r\n\r\n")
+                self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if arg("early_hints"):
+            self.send_response_only(103)
+            self.send_header("Link", "</style.css>; rel=preload")
+            self.end_headers()
+            self.wfile.flush()
         status = int(arg("status", 200))
         self.send_response(status)
         if arg("cc"):
