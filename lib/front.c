@@ -354,9 +354,48 @@ static void hit_done(void *cls)
     sf_obj_unref(cls);
 }
 
-/* Serves a stored object: zero-copy over its segments. Takes over the lookup's reference. */
+static void add_age(struct MHD_Response *resp, const struct sf_obj *o)
+{
+    char age[24];
+    snprintf(age, sizeof age, "%lld",
+             (long long)sf_policy_current_age(o->verdict.age_s, o->response_time_s, sf_wall_s()));
+    MHD_add_response_header(resp, "Age", age);
+}
+
+/* A client's conditional request matched a stored 200: 304 with the fields a 200 would
+ * have carried that RFC 9110 §15.4.5 asks for. Takes over the lookup's reference. */
+static enum MHD_Result respond_not_modified(struct sf_req *r, struct sf_obj *o)
+{
+    static const char *const keep[] = {"Cache-Control", "Content-Location", "Date", "ETag",
+                                       "Expires", "Last-Modified", "Vary"};
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        sf_obj_unref(o);
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < o->hdrs.n; i++)
+        for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
+            if (sf_streq_ci(o->hdrs.v[i].name, keep[k]))
+                MHD_add_response_header(resp, o->hdrs.v[i].name, o->hdrs.v[i].value);
+    add_age(resp, o);
+    MHD_add_response_header(resp, "Via", VIA_VALUE);
+    MHD_add_response_header(resp, "X-Cache", "HIT");
+    sf_obj_unref(o);
+    enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_NOT_MODIFIED, resp);
+    MHD_destroy_response(resp);
+    r->phase = PH_RESPONDING;
+    return ret;
+}
+
+/* Serves a stored object: zero-copy over its segments, or 304 to a conditional request it
+ * satisfies. Takes over the lookup's reference. */
 static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o)
 {
+    if (o->status == MHD_HTTP_OK &&
+        sf_policy_not_modified(
+            &o->hdrs, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match"),
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Modified-Since")))
+        return respond_not_modified(r, o);
     struct MHD_IoVec iov_small[8], *iov = iov_small;
     if (o->nsegs > 8)
         iov = sf_xmalloc(o->nsegs * sizeof *iov);
@@ -376,10 +415,7 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o)
         return MHD_NO;
     }
     add_object_fields(resp, o, "HIT");
-    char age[24];
-    snprintf(age, sizeof age, "%lld",
-             (long long)sf_policy_current_age(o->verdict.age_s, o->response_time_s, sf_wall_s()));
-    MHD_add_response_header(resp, "Age", age);
+    add_age(resp, o);
     SF_COUNT_N(bytes_to_clients, o->len);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
     MHD_destroy_response(resp);

@@ -114,6 +114,45 @@ bool sf_http_list_has(const char *list, const char *token)
     return list_each(list, element_is, (void *)token);
 }
 
+/* An entity-tag without its weakness prefix W/ (RFC 9110 §8.8.3.2: weak comparison). */
+static void opaque_tag(const char *tag, size_t len, const char **out, size_t *out_len)
+{
+    if (len >= 2 && tag[0] == 'W' && tag[1] == '/') {
+        tag += 2;
+        len -= 2;
+    }
+    *out = tag;
+    *out_len = len;
+}
+
+struct etag_match {
+    const char *tag;
+    size_t len;
+};
+
+static bool element_matches_etag(const char *el, size_t len, void *arg)
+{
+    const struct etag_match *m = arg;
+    const char *t;
+    size_t tlen;
+    if (len == 1 && el[0] == '*')
+        return true;
+    opaque_tag(el, len, &t, &tlen);
+    return tlen == m->len && memcmp(t, m->tag, tlen) == 0;
+}
+
+bool sf_http_etag_matches(const char *if_none_match, const char *etag)
+{
+    if (if_none_match == NULL)
+        return false;
+    struct etag_match m = {NULL, 0};
+    if (etag != NULL)
+        opaque_tag(etag, strlen(etag), &m.tag, &m.len);
+    else if (!sf_http_list_has(if_none_match, "*"))
+        return false;
+    return list_each(if_none_match, element_matches_etag, &m);
+}
+
 bool sf_http_is_hop_by_hop(const char *name, const char *connection)
 {
     static const char *const fixed[] = {"connection",        "keep-alive", "proxy-connection",

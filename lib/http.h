@@ -38,6 +38,10 @@ bool sf_http_is_hop_by_hop(const char *name, const char *connection);
 /* True if the comma-separated list contains token, ignoring case and whitespace. */
 bool sf_http_list_has(const char *list, const char *token);
 
+/* Whether an If-None-Match list matches etag by the weak comparison RFC 9110 §13.1.2
+ * prescribes for GET and HEAD ("*" matches any). */
+bool sf_http_etag_matches(const char *if_none_match, const char *etag);
+
 /* Cache-Control directives a proxy acts on (RFC 9111 §5.2). A delta of -1 is absent. */
 struct sf_cc {
     bool no_store, no_cache, private_, public_, must_revalidate, proxy_revalidate;

@@ -127,6 +127,18 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     v->storable = v->reason == NULL;
 }
 
+bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_match,
+                            const char *if_modified_since)
+{
+    if (if_none_match != NULL)
+        return sf_http_etag_matches(if_none_match, sf_hdrs_get(stored, "ETag"));
+    int64_t since, modified;
+    const char *lm = sf_hdrs_get(stored, "Last-Modified");
+    return if_modified_since != NULL && lm != NULL &&
+           sf_http_date_parse(if_modified_since, &since) && sf_http_date_parse(lm, &modified) &&
+           modified <= since;
+}
+
 int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s)
 {
     int64_t resident = now_s - response_time_s;

@@ -33,6 +33,12 @@ struct sf_verdict {
 
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v);
 
+/* Whether a client's conditional GET or HEAD is answered 304 from a stored 200 response
+ * with fields stored (RFC 9110 §13.1.1, §13.1.3, §13.2.2): If-None-Match against its ETag;
+ * without If-None-Match, If-Modified-Since against its Last-Modified. Either may be NULL. */
+bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_match,
+                            const char *if_modified_since);
+
 /* The Age to send for a stored response: its initial age plus the time it has been
  * resident (§4.2.3). */
 int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s);

@@ -1,4 +1,6 @@
 """t10: one client at a time: miss, hit, headers sfproxy adds, HEAD, stats."""
+from urllib.parse import quote
+
 from harness import Env, eq, check, wait_for
 
 
@@ -100,3 +102,19 @@ def test_hit_sends_one_age():
         ages = [v for k, v in b.headers if k.lower() == "age"]
         eq(len(ages), 1, "Age fields on the hit")
         check(int(ages[0]) >= 100, "the hit's Age counts the upstream's: %r" % ages)
+
+
+def test_conditional_requests_answered_from_the_cache():
+    with Env() as env:
+        lm = "Sun, 06 Nov 1994 08:49:37 GMT"
+        t = "/cond?cc=max-age=60&size=100&hdr=ETag:%22v1%22&hdr=Last-Modified:" + quote(lm)
+        env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        r = env.get(t, {"If-None-Match": 'W/"v1"'})
+        eq((r.status, r.body, r.header("ETag")), (304, b"", '"v1"'), "If-None-Match match")
+        eq(r.header("X-Cache"), "HIT", "X-Cache of the 304")
+        eq(env.get(t, {"If-None-Match": '"v2"'}).status, 200, "If-None-Match mismatch")
+        eq(env.get(t, {"If-Modified-Since": lm}).status, 304, "If-Modified-Since not modified")
+        eq(env.get(t, {"If-Modified-Since": "Sat, 05 Nov 1994 08:49:37 GMT"}).status, 200,
+           "If-Modified-Since modified")
+        eq(env.origin.count(t), 1, "origin requests")

@@ -97,12 +97,25 @@ static void test_dates(void **state)
     assert_string_equal(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
+static void test_etag_weak_comparison(void **state)
+{
+    (void)state;
+    assert_true(sf_http_etag_matches("\"a\"", "\"a\""));
+    assert_true(sf_http_etag_matches("W/\"a\"", "\"a\""));
+    assert_true(sf_http_etag_matches("\"x\", W/\"a\"", "W/\"a\""));
+    assert_true(sf_http_etag_matches("*", "\"a\""));
+    assert_true(sf_http_etag_matches("*", NULL));
+    assert_false(sf_http_etag_matches("\"b\"", "\"a\""));
+    assert_false(sf_http_etag_matches("\"a\"", NULL));
+    assert_false(sf_http_etag_matches(NULL, "\"a\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hdrs_get_and_join), cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_list_has),          cmocka_unit_test(test_cc_parse),
-        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_dates),             cmocka_unit_test(test_etag_weak_comparison),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,12 +109,31 @@ static void test_response_delay_adds_to_age(void **state)
     assert_int_equal(sf_policy_current_age(8, NOW, NOW - 10), 8);
 }
 
+static void test_not_modified(void **state)
+{
+    (void)state;
+    struct sf_hdrs h = {0};
+    sf_hdrs_add(&h, "ETag", "\"v1\"");
+    sf_hdrs_add(&h, "Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_true(sf_policy_not_modified(&h, "\"v1\"", NULL));
+    assert_false(sf_policy_not_modified(&h, "\"v2\"", NULL));
+    /* If-None-Match wins over If-Modified-Since (RFC 9110 §13.1.3). */
+    assert_false(sf_policy_not_modified(&h, "\"v2\"", "Sun, 06 Nov 1994 08:49:37 GMT"));
+    assert_true(sf_policy_not_modified(&h, NULL, "Sun, 06 Nov 1994 08:49:37 GMT"));
+    assert_true(sf_policy_not_modified(&h, NULL, "Mon, 07 Nov 1994 08:49:37 GMT"));
+    assert_false(sf_policy_not_modified(&h, NULL, "Sat, 05 Nov 1994 08:49:37 GMT"));
+    assert_false(sf_policy_not_modified(&h, NULL, "not a date"));
+    assert_false(sf_policy_not_modified(&h, NULL, NULL));
+    sf_hdrs_clear(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_response_delay_adds_to_age),
+        cmocka_unit_test(test_not_modified),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
