@@ -120,6 +120,8 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now
     enum sf_lookup kind;
     sf_mutex_lock(&c->lock);
     struct sf_obj **pp = slot_of(c, key);
+    /* XXX: an object stays stored (charged and on the LRU) until it is evicted or a lookup
+     * finds it expired; expiry does not free memory by itself. */
     struct sf_obj *o = *pp;
     if (o != NULL && o->stored && o->expires_ms > now_ms) {
         lru_unlink(o);
@@ -133,11 +135,16 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now
         *out = sf_obj_ref(o);
         kind = SF_LOOKUP_JOIN;
     } else {
+        bool expired_response = o != NULL && o->stored;
         if (o != NULL)
-            old = unlist_at(c, pp); /* stale response or expired marker */
+            old = unlist_at(c, pp); /* expired response or marker */
         if (c->count >= c->nbuckets)
             grow(c);
         o = sf_obj_new(key, c->hangup);
+        if (expired_response) {
+            o->stale = old; /* the table's reference: the new flight may revalidate it */
+            old = NULL;
+        }
         list_new(c, slot_of(c, key), o);
         *out = sf_obj_ref(o);
         kind = SF_LOOKUP_MISS;

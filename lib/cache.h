@@ -21,8 +21,9 @@ enum sf_lookup {
 };
 
 /* Looks key up at now_ms. For HIT, JOIN and MISS, *out holds a reference the caller gives
- * back with sf_obj_unref; for PASS it is NULL. A MISS lists a new object for the key
- * (replacing a stale or expired one). */
+ * back with sf_obj_unref; for PASS it is NULL. A MISS lists a new object for the key,
+ * replacing an expired marker or stored response; the latter is handed to the new object
+ * as its stale response (o->stale), for revalidation. */
 enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
                                struct sf_obj **out);
 

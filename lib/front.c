@@ -317,7 +317,9 @@ static void body_reader_done(void *cls)
 /* Counts how a request was answered, once, when its response is queued. */
 static void count_outcome(const struct sf_req *r)
 {
-    if (strcmp(r->xcache, "MISS") == 0)
+    if (strcmp(r->xcache, "REVALIDATED") == 0)
+        SF_COUNT(revalidated);
+    else if (strcmp(r->xcache, "MISS") == 0)
         SF_COUNT(misses);
     else if (strcmp(r->xcache, "COLLAPSED") == 0)
         SF_COUNT(collapsed);
@@ -329,8 +331,10 @@ static void count_outcome(const struct sf_req *r)
 
 static enum MHD_Result respond_stream(struct sf_req *r)
 {
-    count_outcome(r);
     struct sf_obj *o = r->obj;
+    if (o->revalidated)
+        r->xcache = "REVALIDATED"; /* the stored response, confirmed by the origin */
+    count_outcome(r);
     uint64_t size = o->content_length >= 0 ? (uint64_t)o->content_length : MHD_SIZE_UNKNOWN;
     size_t block = READ_BLOCK_MAX;
     if (o->content_length >= 0 && (uint64_t)o->content_length < READ_BLOCK_MAX)
@@ -448,6 +452,18 @@ static bool attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *
 }
 
 /* Sends the request upstream on an object of its own (pass-through). */
+/* Makes the fetch conditional on the expired response's validators (RFC 9111 §4.3.1), so
+ * that an unchanged response comes back as a 304 without its body. */
+static void add_validators(struct sf_fetch_spec *spec, const struct sf_obj *stale)
+{
+    const char *etag = sf_hdrs_get(&stale->hdrs, "ETag");
+    const char *modified = sf_hdrs_get(&stale->hdrs, "Last-Modified");
+    if (etag != NULL)
+        sf_hdrs_add(&spec->hdrs, "If-None-Match", etag);
+    if (modified != NULL)
+        sf_hdrs_add(&spec->hdrs, "If-Modified-Since", modified);
+}
+
 static void start_private(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
@@ -490,6 +506,8 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     attach(r, o, true, "MISS");
     /* A HEAD leads with GET, so that the response can serve (and be stored for) both. */
     struct sf_fetch_spec *spec = build_spec(r, "GET", url, true);
+    if (o->stale != NULL)
+        add_validators(spec, o->stale);
     sf_upstream_submit(f->up, o, &spec);
     return wait_head(r, method);
 }

@@ -38,6 +38,11 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(root, "misses", LOAD(misses));
     put(root, "collapsed", LOAD(collapsed));
     put(root, "passes", LOAD(passes));
+    put(root, "revalidated", LOAD(revalidated));
+    json_t *reval = json_object();
+    put(reval, "not_modified", LOAD(revalidations_304));
+    put(reval, "replaced", LOAD(revalidations_200));
+    json_object_set_new(root, "revalidations", reval);
     put(root, "bad_requests", LOAD(bad_requests));
     put(root, "upstream_requests", LOAD(upstream_requests));
     put(errors, "connect", LOAD(upstream_err_connect));

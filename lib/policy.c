@@ -139,6 +139,20 @@ bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_ma
            modified <= since;
 }
 
+void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs *fresh,
+                              struct sf_hdrs *out)
+{
+    for (size_t i = 0; i < stored->n; i++) {
+        const struct sf_hdr *h = &stored->v[i];
+        bool replaced = !sf_streq_ci(h->name, "Content-Length") && sf_hdrs_get(fresh, h->name);
+        if (!replaced)
+            sf_hdrs_add(out, h->name, h->value);
+    }
+    for (size_t i = 0; i < fresh->n; i++)
+        if (!sf_streq_ci(fresh->v[i].name, "Content-Length"))
+            sf_hdrs_add(out, fresh->v[i].name, fresh->v[i].value);
+}
+
 int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s)
 {
     int64_t resident = now_s - response_time_s;

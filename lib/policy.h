@@ -39,6 +39,12 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v);
 bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_match,
                             const char *if_modified_since);
 
+/* The stored fields of a response refreshed by a 304 (RFC 9111 §3.2, §4.3.4): each field
+ * of the 304 replaces the stored fields of that name, except Content-Length. Writes the
+ * result into *out (which must be empty). */
+void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs *fresh,
+                              struct sf_hdrs *out);
+
 /* The Age to send for a stored response: its initial age plus the time it has been
  * resident (§4.2.3). */
 int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s);

@@ -98,6 +98,11 @@ struct sf_obj {
     size_t charge;                      /* (T) bytes counted against the cache */
 
     void *fetch; /* (F) the running transfer */
+    /* The expired response this flight may revalidate (RFC 9111 §4.3), a reference: read
+     * by the leader until the fetch is submitted, then the fetcher's, which drops it once
+     * the response head is known. */
+    struct sf_obj *stale;
+    bool revalidated; /* (P) the head came from stale, refreshed by a 304 */
 };
 
 /* A new object with one reference, in state PENDING. key may be NULL (private). */

@@ -171,6 +171,29 @@ static void undirty(struct xfer *x)
 }
 
 /* Headers are final: judge them, publish them, and tell the cache. */
+/* A 304 to a revalidation: the response is the stale one, with its fields refreshed by the
+ * 304's (RFC 9111 §4.3.4). Rewrites the transfer's status and fields to that response. */
+static void refresh_from(struct xfer *x, const struct sf_obj *stale)
+{
+    struct sf_hdrs merged = {0};
+    sf_policy_refresh_fields(&stale->hdrs, &x->hdrs, &merged);
+    sf_hdrs_clear(&x->hdrs);
+    x->hdrs = merged;
+    x->status = stale->status;
+}
+
+/* Copies a stale object's body into the object refreshed from it. Lock of o held; the
+ * stale object is complete, so its bytes need no lock. */
+static void copy_body(struct sf_obj *o, const struct sf_obj *stale)
+{
+    size_t left = stale->len;
+    for (size_t i = 0; i < stale->nsegs && left > 0; i++) {
+        size_t n = left < stale->segs[i]->cap ? left : stale->segs[i]->cap;
+        sf_obj_append(o, stale->segs[i]->data, n);
+        left -= n;
+    }
+}
+
 static void publish(struct xfer *x)
 {
     struct sf_upstream *up = x->up;
@@ -178,11 +201,21 @@ static void publish(struct xfer *x)
     struct sf_hdrs kept = {0};
     struct sf_verdict v;
     int64_t now_s = sf_wall_s();
+    struct sf_obj *stale = o->stale; /* ours since the submit */
+    o->stale = NULL;
+    bool refreshed = stale != NULL && x->status == 304;
+    if (refreshed) {
+        refresh_from(x, stale);
+        SF_COUNT(revalidations_304);
+    } else if (stale != NULL) {
+        SF_COUNT(revalidations_200);
+    }
     struct sf_resp_facts facts = {x->status, &x->hdrs,
                                   sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
                                   x->request_time_s, now_s};
     sf_policy_judge(&facts, &v);
-    int64_t length = bodiless(x) && strcmp(x->spec->method, "HEAD") != 0
+    int64_t length = refreshed ? (int64_t)stale->len
+                     : bodiless(x) && strcmp(x->spec->method, "HEAD") != 0
                          ? 0
                          : parse_length(sf_hdrs_get(&x->hdrs, "Content-Length"));
     if (length > 0 && (uint64_t)length > up->cfg->cache_max_object_bytes && v.storable) {
@@ -195,9 +228,13 @@ static void publish(struct xfer *x)
     x->last_byte_ms = sf_now_ms();
 
     sf_obj_lock(o);
+    o->revalidated = refreshed;
     sf_obj_publish(o, x->status, &kept, length, &v, now_s);
+    if (refreshed)
+        copy_body(o, stale); /* the 304 has no body: curl's own ends the transfer */
     bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
     sf_obj_unlock(o);
+    sf_obj_unref(stale);
     if (o->key != NULL && v.reason != NULL)
         sf_log_debug("%s: %d %s: %s", v.shareable ? "not stored" : "pass", x->status, o->key,
                      v.reason);

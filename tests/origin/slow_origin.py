@@ -17,6 +17,8 @@ Each request says how to behave in its query string:
   reset_before=1    reset the connection instead of answering
   garbage=1         answer with bytes that are not HTTP
   early_hints=1     send a 103 Early Hints interim response first
+  etag=V            send ETag: "V", and answer 304 to an If-None-Match that names it
+  etag_changes=1    send ETag: "s<serial>": a different one every time
   hold=NAME         before reading the request content and answering, wait until
                     POST /_origin/release?name=NAME
   hold_body=NAME    send the headers and the first half of the body, then wait likewise
@@ -144,7 +146,19 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.flush()
         status = int(arg("status", 200))
+        etag = '"%s"' % arg("etag") if arg("etag") else ('"s%d"' % n if arg("etag_changes")
+                                                          else None)
+        if etag and etag in (self.headers.get("If-None-Match") or ""):
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            if arg("cc"):
+                self.send_header("Cache-Control", arg("cc"))
+            self.send_header("X-Origin-Serial", str(n))
+            self.end_headers()
+            return
         self.send_response(status)
+        if etag:
+            self.send_header("ETag", etag)
         if arg("cc"):
             self.send_header("Cache-Control", arg("cc"))
         if arg("set_cookie"):

@@ -1,0 +1,59 @@
+"""t55: expired responses are revalidated upstream with their validators, through the
+singleflight core; a 304 refreshes the stored response, a 200 replaces it."""
+import json
+import time
+
+from harness import Env, eq, check, parallel, wait_for
+
+
+def expire(env, t, seconds):
+    """Waits until the stored response for t has passed its max-age (a wait, not a check)."""
+    time.sleep(seconds)
+
+
+def test_304_refreshes_and_concurrent_revalidations_collapse():
+    with Env() as env:
+        t = "/rv?etag=v1&cc=max-age=1&size=1000"
+        first = env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        expire(env, t, 2.1)
+        res = parallel(20, lambda i: env.get(t))
+        eq(sorted(set(r.status for r in res)), [200], "statuses")
+        eq(set(r.body for r in res), {first.body}, "bodies are the stored one")
+        kinds = [r.header("X-Cache") for r in res]
+        # Clients that came after the refreshed response was stored are plain hits.
+        check(set(kinds) <= {"REVALIDATED", "HIT"} and "REVALIDATED" in kinds,
+              "X-Cache values %r" % sorted(set(kinds)))
+        eq(env.origin.count(t), 2, "origin requests: the first and one conditional")
+        st = env.proxy.stats()
+        eq(st["revalidations"], {"not_modified": 1, "replaced": 0}, "revalidations")
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the refreshed store")
+        again = env.get(t)
+        eq((again.header("X-Cache"), again.body), ("HIT", first.body), "hit after refresh")
+        eq(again.header("ETag"), '"v1"', "ETag kept")
+
+
+def test_changed_response_replaces_the_stored_one():
+    with Env() as env:
+        t = "/rv2?etag_changes=1&cc=max-age=1&size=100"
+        first = env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        expire(env, t, 2.1)
+        second = env.get(t)
+        eq(second.header("X-Cache"), "MISS", "X-Cache")
+        check(second.body != first.body, "a new body")
+        eq(env.proxy.stats()["revalidations"]["replaced"], 1, "revalidations replaced")
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the new store")
+        eq(env.get(t).body, second.body, "the new response is stored")
+
+
+def test_no_validators_means_plain_refetch():
+    with Env() as env:
+        t = "/rv3?cc=max-age=1&size=100&echo=1"
+        env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        expire(env, t, 2.1)
+        r = env.get(t)
+        hdrs = dict((k.lower(), v) for k, v in json.loads(r.body)["headers"])
+        check("if-none-match" not in hdrs and "if-modified-since" not in hdrs,
+              "no validators sent: %r" % hdrs)
