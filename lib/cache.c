@@ -113,21 +113,34 @@ static void list_new(struct sf_cache *c, struct sf_obj **pp, struct sf_obj *o)
         c->flights++;
 }
 
-enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
-                               struct sf_obj **out)
+/* Table lock held. The stored response's age now, in whole seconds (§4.2.3). */
+static int64_t age_now(const struct sf_obj *o, uint64_t now_ms)
 {
+    return o->verdict.age_s + (int64_t)((now_ms - o->stored_ms) / 1000);
+}
+
+enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
+                               const struct sf_req_directives *d, struct sf_obj **out)
+{
+    static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
+    if (d == NULL)
+        d = &none;
     struct sf_obj *old = NULL;
     enum sf_lookup kind;
     sf_mutex_lock(&c->lock);
     struct sf_obj **pp = slot_of(c, key);
     /* XXX: an object stays stored (charged and on the LRU) until it is evicted or a lookup
-     * finds it expired; expiry does not free memory by itself. */
+     * replaces it; expiry does not free memory by itself. */
     struct sf_obj *o = *pp;
-    if (o != NULL && o->stored && o->expires_ms > now_ms) {
+    bool shared_fetch_ok = !d->only_if_cached && !d->no_store;
+    if (o != NULL && o->stored && sf_policy_acceptable(&o->verdict, age_now(o, now_ms), d)) {
         lru_unlink(o);
         lru_push_front(c, o);
         *out = sf_obj_ref(o);
         kind = SF_LOOKUP_HIT;
+    } else if (!shared_fetch_ok) {
+        *out = NULL;
+        kind = SF_LOOKUP_NONE;
     } else if (o != NULL && o->hfp && o->expires_ms > now_ms) {
         *out = NULL;
         kind = SF_LOOKUP_PASS;
@@ -137,7 +150,7 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now
     } else {
         bool expired_response = o != NULL && o->stored;
         if (o != NULL)
-            old = unlist_at(c, pp); /* expired response or marker */
+            old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
         if (c->count >= c->nbuckets)
             grow(c);
         o = sf_obj_new(key, c->hangup);
@@ -166,7 +179,7 @@ static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_
     return n;
 }
 
-void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms, uint64_t expires_ms)
+void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
 {
     struct sf_obj *drop[64], *too_big = NULL;
     size_t ndrop;
@@ -178,7 +191,6 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms, uint6
         o->stored = true;
         o->charge = charge;
         o->stored_ms = now_ms;
-        o->expires_ms = expires_ms;
         c->flights--;
         c->stored++;
         c->bytes += charge;

@@ -18,18 +18,22 @@ enum sf_lookup {
     SF_LOOKUP_JOIN, /* a flight in progress: attach to it */
     SF_LOOKUP_PASS, /* the key is marked hit-for-pass: fetch privately */
     SF_LOOKUP_MISS, /* nothing usable: a new flight was listed, the caller leads it */
+    SF_LOOKUP_NONE, /* nothing usable, and the request forbids a shared fetch
+                     * (only-if-cached, no-store): nothing was listed */
 };
 
-/* Looks key up at now_ms. For HIT, JOIN and MISS, *out holds a reference the caller gives
+/* Looks key up at now_ms for a request with directives d (NULL: none). A stored response
+ * is a HIT only if it is acceptable to d (sf_policy_acceptable). For HIT, JOIN and MISS, *out holds a reference the caller gives
  * back with sf_obj_unref; for PASS it is NULL. A MISS lists a new object for the key,
  * replacing an expired marker or stored response; the latter is handed to the new object
  * as its stale response (o->stale), for revalidation. */
 enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
-                               struct sf_obj **out);
+                               const struct sf_req_directives *d, struct sf_obj **out);
 
-/* Keeps a complete object until expires_ms, evicting least recently used objects to stay
- * under the byte limit. If o is no longer listed (purged or replaced), nothing happens. */
-void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms, uint64_t expires_ms);
+/* Keeps a complete object, stored at now_ms (its verdict says for how long it is fresh),
+ * evicting least recently used objects to stay under the byte limit. If o is no longer
+ * listed (purged or replaced), nothing happens. */
+void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms);
 /* Takes o out of the table if it is still listed. */
 void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o);
 /* Replaces o (if listed) by a hit-for-pass marker until until_ms. */

@@ -479,15 +479,57 @@ static enum MHD_Result fetch_private(struct sf_req *r, const char *method)
     return wait_head(r, method);
 }
 
+struct joined_field {
+    const char *name;
+    struct sf_hdrs found;
+};
+
+static enum MHD_Result collect_field(void *cls, enum MHD_ValueKind kind, const char *name,
+                                     const char *value)
+{
+    struct joined_field *j = cls;
+    (void)kind;
+    if (sf_streq_ci(name, j->name))
+        sf_hdrs_add(&j->found, name, value ? value : "");
+    return MHD_YES;
+}
+
+/* All values of a request field joined with ", "; NULL when absent. Caller frees. */
+static char *request_field(struct MHD_Connection *conn, const char *name)
+{
+    if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name) == NULL)
+        return NULL; /* the common case, without walking every field */
+    struct joined_field j = {name, {0}};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_field, &j);
+    char *joined = sf_hdrs_join(&j.found, name);
+    sf_hdrs_clear(&j.found);
+    return joined;
+}
+
+/* The request's cache directives (RFC 9111 §5.2.1, §5.4); false when it has none. */
+static bool request_directives(struct sf_req *r, struct sf_req_directives *d)
+{
+    char *cc = request_field(r->conn, "Cache-Control");
+    const char *pragma = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Pragma");
+    if (cc == NULL && pragma == NULL)
+        return false;
+    sf_policy_request_directives(cc, pragma, d);
+    free(cc);
+    return true;
+}
+
 static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
     const char *url = r->url;
+    struct sf_req_directives d;
+    bool has_directives = request_directives(r, &d);
     const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     const char *cookie = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
     char *key = sf_policy_key(url, auth, cookie);
     struct sf_obj *o;
-    enum sf_lookup kind = sf_cache_lookup(f->cache, key, sf_now_ms(), &o);
+    enum sf_lookup kind =
+        sf_cache_lookup(f->cache, key, sf_now_ms(), has_directives ? &d : NULL, &o);
     free(key);
     switch (kind) {
     case SF_LOOKUP_HIT:
@@ -500,6 +542,13 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
         if (!attach(r, o, false, "COLLAPSED"))
             return fetch_private(r, method);
         return wait_head(r, method);
+    case SF_LOOKUP_NONE:
+        if (d.only_if_cached) {
+            r->xcache = "MISS";
+            return respond_text(r, MHD_HTTP_GATEWAY_TIMEOUT,
+                                "only-if-cached: no stored response fits this request\n", false);
+        }
+        return fetch_private(r, method); /* no-store: its response is nobody else's */
     case SF_LOOKUP_MISS:
         break;
     }

@@ -125,6 +125,36 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
              cc.s_maxage < 0)
         v->reason = "response to Authorization (RFC 9111 §3.5)";
     v->storable = v->reason == NULL;
+    v->never_stale = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
+}
+
+void sf_policy_request_directives(const char *cache_control, const char *pragma,
+                                  struct sf_req_directives *d)
+{
+    struct sf_cc cc;
+    sf_http_cc_parse(cache_control, &cc);
+    d->no_cache = cc.no_cache || (cache_control == NULL && pragma != NULL &&
+                                  sf_http_list_has(pragma, "no-cache"));
+    d->no_store = cc.no_store;
+    d->only_if_cached = cc.only_if_cached;
+    d->max_age_s = cc.max_age;
+    d->min_fresh_s = cc.min_fresh;
+    d->max_stale_s = cc.max_stale_any && cc.max_stale < 0 ? INT64_MAX : cc.max_stale;
+}
+
+bool sf_policy_acceptable(const struct sf_verdict *v, int64_t age_s,
+                          const struct sf_req_directives *d)
+{
+    int64_t left = v->fresh_s - age_s; /* seconds of freshness left; <= 0 is stale */
+    if (d->no_cache || (d->max_age_s >= 0 && age_s > d->max_age_s))
+        return false;
+    if (d->min_fresh_s >= 0 && left < d->min_fresh_s)
+        return false;
+    if (left > 0)
+        return true;
+    /* Stale: only for a client that said it accepts so much staleness, and never for a
+     * response that forbids it. */
+    return !v->never_stale && d->max_stale_s >= 0 && -left <= d->max_stale_s;
 }
 
 bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_match,

@@ -29,6 +29,7 @@ struct sf_verdict {
     int64_t fresh_s;     /* freshness lifetime, RFC 9111 §4.2.1 */
     int64_t age_s;       /* corrected initial age at response_time, §4.2.3 */
     const char *reason;  /* why it is not shareable or not storable, for the debug log */
+    bool never_stale;    /* must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
 };
 
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v);
@@ -44,6 +45,24 @@ bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_ma
  * result into *out (which must be empty). */
 void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs *fresh,
                               struct sf_hdrs *out);
+
+/* What a request accepts from the cache, from its Cache-Control (RFC 9111 §5.2.1) or, without
+ * one, its Pragma (§5.4). A delta of -1 is absent. */
+struct sf_req_directives {
+    bool no_cache;       /* a stored response must be validated first */
+    bool no_store;       /* the response to this request must not be stored */
+    bool only_if_cached; /* answer from the cache or with 504, never from upstream */
+    int64_t max_age_s, min_fresh_s, max_stale_s; /* max_stale_s INT64_MAX: any staleness */
+};
+
+/* Parses a request's (joined) Cache-Control and Pragma values; either may be NULL. */
+void sf_policy_request_directives(const char *cache_control, const char *pragma,
+                                  struct sf_req_directives *d);
+
+/* Whether a stored response whose age is now age_s may answer a request with directives d
+ * without contacting the origin (§4, §4.2.4, §5.2.1). */
+bool sf_policy_acceptable(const struct sf_verdict *v, int64_t age_s,
+                          const struct sf_req_directives *d);
 
 /* The Age to send for a stored response: its initial age plus the time it has been
  * resident (§4.2.3). */

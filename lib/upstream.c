@@ -510,13 +510,12 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     sf_obj_lock(o);
     struct sf_waiter *wake = sf_obj_finish(o, fail);
     bool store = o->storable;
-    int64_t fresh_ms = (o->verdict.fresh_s - o->verdict.age_s) * 1000;
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
     if (o->key != NULL) {
         uint64_t now = sf_now_ms();
         if (store) {
-            sf_cache_store(up->cache, o, now, now + (uint64_t)fresh_ms);
+            sf_cache_store(up->cache, o, now);
             SF_COUNT(stores);
         } else {
             sf_cache_unlist(up->cache, o);

@@ -57,3 +57,49 @@ def test_no_validators_means_plain_refetch():
         hdrs = dict((k.lower(), v) for k, v in json.loads(r.body)["headers"])
         check("if-none-match" not in hdrs and "if-modified-since" not in hdrs,
               "no validators sent: %r" % hdrs)
+
+
+def test_request_directives():
+    with Env() as env:
+        t = "/rd?etag=v1&cc=max-age=60&size=100"
+        only = {"Cache-Control": "only-if-cached"}
+        eq(env.get(t, only).status, 504, "only-if-cached with nothing stored")
+        eq(env.origin.count(t), 0, "only-if-cached never goes upstream")
+        first = env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        eq(env.get(t, only).header("X-Cache"), "HIT", "only-if-cached with a stored response")
+        # no-cache: the stored response is validated first (a 304 here).
+        r = env.get(t, {"Cache-Control": "no-cache"})
+        eq((r.header("X-Cache"), r.body), ("REVALIDATED", first.body), "no-cache")
+        eq(env.origin.count(t), 2, "no-cache asked the origin")
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the refreshed store")
+        r = env.get(t, {"Pragma": "no-cache"})
+        eq(r.header("X-Cache"), "REVALIDATED", "Pragma: no-cache")
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the refreshed store")
+        eq(env.get(t, {"Cache-Control": "min-fresh=30"}).header("X-Cache"), "HIT", "min-fresh met")
+        eq(env.get(t, {"Cache-Control": "max-age=1000"}).header("X-Cache"), "HIT", "max-age met")
+
+
+def test_no_store_request_is_not_shared_or_stored():
+    with Env() as env:
+        t = "/ns?cc=max-age=60&size=100"
+        a = env.get(t, {"Cache-Control": "no-store"})
+        eq(a.header("X-Cache"), "PASS", "no-store goes upstream on its own")
+        eq(env.proxy.stats()["cache"]["objects"], 0, "its response is not stored")
+        b = env.get(t)
+        eq(b.header("X-Cache"), "MISS", "a plain request after it")
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        eq(env.get(t, {"Cache-Control": "no-store"}).header("X-Cache"), "HIT",
+           "no-store may still be answered from the cache")
+
+
+def test_max_stale_serves_an_expired_response():
+    with Env() as env:
+        t = "/ms?cc=max-age=1&size=100"
+        first = env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        expire(env, t, 2.1)
+        r = env.get(t, {"Cache-Control": "max-stale=60"})
+        eq((r.header("X-Cache"), r.body), ("HIT", first.body), "max-stale")
+        eq(env.origin.count(t), 1, "origin requests")
+        eq(env.get(t).header("X-Cache"), "MISS", "without max-stale it is refetched")

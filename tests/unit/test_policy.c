@@ -127,6 +127,63 @@ static void test_not_modified(void **state)
     sf_hdrs_clear(&h);
 }
 
+struct accept_case {
+    const char *name;
+    const char *cache_control, *pragma;
+    int64_t fresh_s, age_s;
+    bool never_stale;
+    bool acceptable;
+};
+
+static const struct accept_case accept_cases[] = {
+    {"fresh, no directives", NULL, NULL, 60, 10, false, true},
+    {"stale, no directives", NULL, NULL, 60, 60, false, false},
+    {"no-cache", "no-cache", NULL, 60, 0, false, false},
+    {"Pragma no-cache without Cache-Control", NULL, "no-cache", 60, 0, false, false},
+    {"Pragma ignored beside Cache-Control", "max-age=100", "no-cache", 60, 0, false, true},
+    {"max-age older", "max-age=5", NULL, 60, 10, false, false},
+    {"max-age younger", "max-age=20", NULL, 60, 10, false, true},
+    {"min-fresh met", "min-fresh=30", NULL, 60, 10, false, true},
+    {"min-fresh unmet", "min-fresh=55", NULL, 60, 10, false, false},
+    {"max-stale any", "max-stale", NULL, 60, 600, false, true},
+    {"max-stale within", "max-stale=30", NULL, 60, 80, false, true},
+    {"max-stale beyond", "max-stale=10", NULL, 60, 80, false, false},
+    {"max-stale vs must-revalidate", "max-stale", NULL, 60, 80, true, false},
+    {"only-if-cached fresh", "only-if-cached", NULL, 60, 10, false, true},
+};
+
+static void test_request_directives(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof accept_cases / sizeof accept_cases[0]; i++) {
+        const struct accept_case *c = &accept_cases[i];
+        struct sf_req_directives d;
+        struct sf_verdict v = {true, true, c->fresh_s, 0, NULL, c->never_stale};
+        sf_policy_request_directives(c->cache_control, c->pragma, &d);
+        if (sf_policy_acceptable(&v, c->age_s, &d) != c->acceptable)
+            fail_msg("%s: expected acceptable=%d", c->name, c->acceptable);
+    }
+    struct sf_req_directives d;
+    sf_policy_request_directives("no-store, only-if-cached", NULL, &d);
+    assert_true(d.no_store && d.only_if_cached);
+}
+
+static void test_never_stale_flags(void **state)
+{
+    (void)state;
+    const char *ccs[] = {"max-age=60, must-revalidate", "max-age=60, proxy-revalidate",
+                         "s-maxage=60"};
+    for (size_t i = 0; i < 3; i++) {
+        struct sf_hdrs h = {0};
+        sf_hdrs_add(&h, "Cache-Control", ccs[i]);
+        struct sf_resp_facts facts = {200, &h, false, NOW, NOW};
+        struct sf_verdict v;
+        sf_policy_judge(&facts, &v);
+        assert_true(v.never_stale);
+        sf_hdrs_clear(&h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +191,8 @@ int main(void)
         cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_response_delay_adds_to_age),
         cmocka_unit_test(test_not_modified),
+        cmocka_unit_test(test_request_directives),
+        cmocka_unit_test(test_never_stale_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
