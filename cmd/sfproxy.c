@@ -170,6 +170,7 @@ int main(int argc, char **argv)
     if (opt.config_path != NULL) {
         if (sf_config_load(opt.config_path, &cfg, err, sizeof err) != SF_OK) {
             fprintf(stderr, "sfproxy: %s\n", err);
+            sf_config_clear(&cfg); /* the defaults it left */
             return EXIT_USAGE;
         }
     } else {

@@ -133,7 +133,8 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now
      * replaces it; expiry does not free memory by itself. */
     struct sf_obj *o = *pp;
     bool shared_fetch_ok = !d->only_if_cached && !d->no_store;
-    if (o != NULL && o->stored && sf_policy_acceptable(&o->verdict, age_now(o, now_ms), d)) {
+    if (o != NULL && o->stored && !o->invalidated &&
+        sf_policy_acceptable(&o->verdict, age_now(o, now_ms), d)) {
         lru_unlink(o);
         lru_push_front(c, o);
         *out = sf_obj_ref(o);
@@ -233,6 +234,67 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
     }
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
+}
+
+/* Whether a stored object's key names url (exactly, or as a prefix), credentials aside:
+ * a key is the URL, then "\n" and credential parts. */
+static bool key_matches(const char *key, const char *url, size_t url_len, bool prefix)
+{
+    if (strncmp(key, url, url_len) != 0)
+        return false;
+    return prefix || key[url_len] == '\0' || key[url_len] == '\n';
+}
+
+static bool tag_matches(struct sf_obj *o, const char *tag_header, const char *tag)
+{
+    /* Stored objects are complete: their fields no longer change. */
+    const char *v = sf_hdrs_get(&o->hdrs, tag_header);
+    if (v == NULL)
+        return false;
+    /* Surrogate keys are separated by spaces; accept commas too. */
+    size_t tlen = strlen(tag);
+    for (const char *p = v; *p != '\0';) {
+        p += strspn(p, " ,\t");
+        size_t n = strcspn(p, " ,\t");
+        if (n == tlen && strncmp(p, tag, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool soft,
+                      const char *tag_header)
+{
+    struct sf_obj **drop = NULL;
+    size_t ndrop = 0, cap = 0, count = 0, url_len = strlen(url);
+    sf_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        struct sf_obj **pp = &c->buckets[i];
+        while (*pp != NULL) {
+            struct sf_obj *o = *pp;
+            bool hit = o->stored && (tag_header != NULL ? tag_matches(o, tag_header, url)
+                                                        : key_matches(o->key, url, url_len, prefix));
+            if (hit)
+                count++;
+            if (hit && soft) {
+                o->invalidated = true;
+            } else if (hit) {
+                if (ndrop == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    drop = sf_xrealloc(drop, cap * sizeof *drop);
+                }
+                drop[ndrop++] = unlist_at(c, pp);
+                continue; /* *pp is now the next object */
+            }
+            pp = &o->hnext;
+        }
+    }
+    sf_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < ndrop; i++)
+        sf_obj_unref(drop[i]);
+    free(drop);
+    return count;
 }
 
 void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_ADDR, K_ADDR_OR_NULL, K_URL, K_BOOL, K_UINT, K_BYTES, K_MS, K_LOGLEVEL };
+enum kind { K_ADDR, K_ADDR_OR_NULL, K_URL, K_BOOL, K_UINT, K_BYTES, K_MS, K_LOGLEVEL, K_FIELD };
 
 struct field {
     const char *path; /* dotted: "cache.max_bytes" */
@@ -41,6 +41,7 @@ static const struct field schema[] = {
     {"cache.max_bytes", K_BYTES, OFF(cache_max_bytes), 0, UINT64_C(1) << 44},
     {"cache.max_object_bytes", K_BYTES, OFF(cache_max_object_bytes), 0, UINT64_C(1) << 40},
     {"cache.hit_for_pass", K_MS, OFF(hit_for_pass_ms), 0, 86400000},
+    {"cache.surrogate_key_header", K_FIELD, OFF(surrogate_key_header), 0, 0},
     {"admin.listen", K_ADDR_OR_NULL, OFF(admin_listen), 0, 0},
 };
 #define NFIELDS (sizeof schema / sizeof schema[0])
@@ -59,6 +60,7 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->cache_max_bytes = UINT64_C(256) << 20;
     cfg->cache_max_object_bytes = UINT64_C(16) << 20;
     cfg->hit_for_pass_ms = 5000;
+    cfg->surrogate_key_header = sf_xstrdup("Surrogate-Key");
     cfg->max_request_body_bytes = UINT64_C(64) << 20;
     cfg->admin_enabled = true;
     sf_config_parse_addr("127.0.0.1:8081", &cfg->admin_listen);
@@ -69,6 +71,20 @@ void sf_config_clear(struct sf_config *cfg)
 {
     free(cfg->upstream);
     cfg->upstream = NULL;
+    free(cfg->surrogate_key_header);
+    cfg->surrogate_key_header = NULL;
+}
+
+/* An HTTP field name: a token (RFC 9110 §5.1). */
+static bool is_field_name(const char *s)
+{
+    if (*s == '\0' || strlen(s) > 64)
+        return false;
+    for (; *s; s++)
+        if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9') &&
+            strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+            return false;
+    return true;
 }
 
 bool sf_config_parse_addr(const char *s, struct sf_addr *out)
@@ -296,6 +312,7 @@ static const char *kind_hint(enum kind k)
     case K_BYTES: return "a byte count like 268435456 or \"256MiB\"";
     case K_MS: return "a duration like 1500 (milliseconds), \"1500ms\" or \"5s\"";
     case K_LOGLEVEL: return "one of \"error\", \"warn\", \"info\", \"debug\"";
+    case K_FIELD: return "a header field name like \"Surrogate-Key\"";
     }
     return "";
 }
@@ -354,6 +371,12 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
     case K_ADDR:
         if (!json_is_string(v) || !sf_config_parse_addr(json_string_value(v), slot))
             return bad_value(ld, f, v);
+        return SF_OK;
+    case K_FIELD:
+        if (!json_is_string(v) || !is_field_name(json_string_value(v)))
+            return bad_value(ld, f, v);
+        free(*(char **)slot);
+        *(char **)slot = sf_xstrdup(json_string_value(v));
         return SF_OK;
     case K_URL:
         if (!json_is_string(v) || !sf_config_parse_upstream(json_string_value(v)))

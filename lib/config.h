@@ -26,6 +26,7 @@ struct sf_config {
     uint64_t cache_max_bytes;
     uint64_t cache_max_object_bytes;
     uint64_t hit_for_pass_ms;
+    char *surrogate_key_header; /* response field whose tokens tag objects for purging */
     uint64_t max_request_body_bytes;
     bool admin_enabled;
     struct sf_addr admin_listen;

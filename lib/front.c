@@ -22,6 +22,7 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +228,18 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, co
     return s;
 }
 
+/* The upstream base URL followed by an origin-form target. Caller frees. */
+static char *join_upstream(const char *base, const char *target)
+{
+    size_t blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/')
+        blen--;
+    char *url = sf_xmalloc(blen + strlen(target) + 1);
+    memcpy(url, base, blen);
+    strcpy(url + blen, target);
+    return url;
+}
+
 /* Builds the upstream URL from the request target; NULL with *why set when it cannot. */
 static char *upstream_url(struct sf_req *r, const char **why)
 {
@@ -237,13 +250,7 @@ static char *upstream_url(struct sf_req *r, const char **why)
             *why = "this proxy has no upstream; send an absolute http:// URL\n";
             return NULL;
         }
-        size_t blen = strlen(cfg->upstream);
-        while (blen > 0 && cfg->upstream[blen - 1] == '/')
-            blen--;
-        char *url = sf_xmalloc(blen + strlen(t) + 1);
-        memcpy(url, cfg->upstream, blen);
-        strcpy(url + blen, t);
-        return url;
+        return join_upstream(cfg->upstream, t);
     }
     if (strncmp(t, "http://", 7) == 0 && t[7] != '\0' && t[7] != '/') {
         if (!cfg->forward_proxy) {
@@ -778,6 +785,44 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 /* ---- admin ---- */
 
+static struct MHD_Response *json_response(char *json)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return resp;
+}
+
+/* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
+ * upstream, or a path, taken as relative to the configured upstream. */
+static struct MHD_Response *purge(struct sf_front *f, struct MHD_Connection *conn,
+                                  unsigned *status)
+{
+    const char *url = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "url");
+    const char *tag = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tag");
+    const char *prefix = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "prefix");
+    const char *soft = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "soft");
+    if ((url == NULL) == (tag == NULL) || (url != NULL && *url == '\0') ||
+        (tag != NULL && *tag == '\0')) {
+        *status = MHD_HTTP_BAD_REQUEST;
+        return json_response(sf_xstrdup("{\"error\": \"give one of url=URL or tag=KEY\"}\n"));
+    }
+    char *target = url != NULL && url[0] == '/' && f->cfg->upstream != NULL
+                       ? join_upstream(f->cfg->upstream, url)
+                       : sf_xstrdup(url != NULL ? url : tag);
+    bool is_soft = soft != NULL && strcmp(soft, "0") != 0;
+    size_t n = sf_cache_purge(f->cache, target, prefix != NULL && strcmp(prefix, "0") != 0,
+                              is_soft, tag != NULL ? f->cfg->surrogate_key_header : NULL);
+    SF_COUNT_N(purged, n);
+    json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
+                            is_soft ? "soft" : "remove", "purged", (json_int_t)n);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    free(target);
+    *status = MHD_HTTP_OK;
+    return json_response(text);
+}
+
 static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const char *url,
                                 const char *method, const char *version,
                                 const char *upload_data, size_t *upload_data_size,
@@ -786,9 +831,12 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     struct sf_front *f = cls;
     (void)version;
     (void)upload_data;
-    (void)upload_data_size;
     if (*con_cls == NULL) {
         *con_cls = f;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        *upload_data_size = 0; /* no admin request takes content: drop it */
         return MHD_YES;
     }
     struct MHD_Response *resp;
@@ -796,11 +844,12 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
         struct sf_cache_stats cs;
         sf_cache_get_stats(f->cache, &cs);
-        char *json = sf_metrics_json(&cs);
-        resp = MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
-        MHD_add_response_header(resp, "Content-Type", "application/json");
+        resp = json_response(sf_metrics_json(&cs));
+    } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {
+        resp = purge(f, conn, &status);
     } else {
-        static const char msg[] = "not found; try GET /_sfproxy/stats\n";
+        static const char msg[] =
+            "not found; try GET /_sfproxy/stats or POST /_sfproxy/purge?url=URL\n";
         status = MHD_HTTP_NOT_FOUND;
         resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
                                                MHD_RESPMEM_PERSISTENT);

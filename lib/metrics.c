@@ -61,6 +61,8 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(store, "bytes", cache->bytes);
     put(store, "evictions", cache->evictions);
     put(store, "stores", LOAD(stores));
+    put(store, "invalidations", LOAD(invalidations));
+    put(store, "purged", LOAD(purged));
     json_object_set_new(root, "cache", store);
     char *out = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);

@@ -29,6 +29,8 @@ struct sf_metrics {
     sf_counter client_hangups;        /* parked clients that hung up */
     sf_counter connections_refused;   /* over the connection limit */
     sf_counter stores;                /* responses put in the cache */
+    sf_counter invalidations;         /* stored responses invalidated by unsafe requests */
+    sf_counter purged;                /* stored responses removed or marked by purges */
     atomic_int_fast64_t waiters_now;  /* parked clients */
     atomic_int_fast64_t connections_now;
 };

@@ -93,6 +93,7 @@ struct sf_obj {
     bool listed;                        /* (T) in the table */
     bool stored;                        /* (T) complete and in the LRU */
     bool hfp;                           /* (C) a hit-for-pass marker, not a response */
+    bool invalidated;                   /* (T) stored, but usable only after validation */
     uint64_t expires_ms;                /* (T) monotonic end of a hit-for-pass marker */
     uint64_t stored_ms;                 /* (T) monotonic time it was stored */
     size_t charge;                      /* (T) bytes counted against the cache */

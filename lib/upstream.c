@@ -170,6 +170,48 @@ static void undirty(struct xfer *x)
     x->dirty = false;
 }
 
+/* Invalidates the stored responses for one URI reference of a response to an unsafe
+ * request, if it has the same origin as the request (RFC 9111 §4.4). */
+static void invalidate_ref(struct sf_upstream *up, const char *request_url, const char *ref)
+{
+    const char *authority = strstr(request_url, "://");
+    size_t origin_len = 0; /* of "scheme://authority" */
+    if (authority != NULL)
+        origin_len = (size_t)(authority + 3 - request_url) + strcspn(authority + 3, "/?#");
+    char *url = NULL;
+    if (ref[0] == '/' && ref[1] != '/' && origin_len > 0) {
+        url = sf_xmalloc(origin_len + strlen(ref) + 1);
+        memcpy(url, request_url, origin_len);
+        strcpy(url + origin_len, ref);
+    } else if (origin_len > 0 && strncmp(ref, request_url, origin_len) == 0 &&
+               strchr("/?#", ref[origin_len]) != NULL) {
+        url = sf_xstrdup(ref); /* absolute, same origin (a NUL end matches strchr too) */
+    }
+    if (url == NULL)
+        return;
+    size_t n = sf_cache_purge(up->cache, url, false, true, NULL);
+    SF_COUNT_N(invalidations, n);
+    free(url);
+}
+
+/* A non-error response to an unsafe method invalidates what is stored for its target and
+ * for its Location and Content-Location (RFC 9111 §4.4). */
+static void invalidate_after_unsafe(struct xfer *x)
+{
+    const char *m = x->spec->method;
+    bool safe = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0 ||
+                strcmp(m, "TRACE") == 0;
+    if (safe || x->status < 200 || x->status >= 400)
+        return;
+    size_t n = sf_cache_purge(x->up->cache, x->spec->url, false, true, NULL);
+    SF_COUNT_N(invalidations, n);
+    const char *refs[] = {sf_hdrs_get(&x->hdrs, "Location"),
+                          sf_hdrs_get(&x->hdrs, "Content-Location")};
+    for (size_t i = 0; i < 2; i++)
+        if (refs[i] != NULL)
+            invalidate_ref(x->up, x->spec->url, refs[i]);
+}
+
 /* Headers are final: judge them, publish them, and tell the cache. */
 /* A 304 to a revalidation: the response is the stale one, with its fields refreshed by the
  * 304's (RFC 9111 §4.3.4). Rewrites the transfer's status and fields to that response. */
@@ -222,6 +264,8 @@ static void publish(struct xfer *x)
         v.storable = false;
         v.reason = "larger than cache.max_object_bytes";
     }
+    if (o->key == NULL)
+        invalidate_after_unsafe(x);
     forwardable_fields(&x->hdrs, &kept);
     sf_hdrs_clear(&x->hdrs);
     x->headers_done = true;

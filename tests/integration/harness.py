@@ -239,6 +239,11 @@ class Env:
                 self.origin.stop()
             raise
 
+    def wait_stored(self, n=1):
+        """Waits until n responses are stored: a client can have its whole response a moment
+        before the fetcher has stored it, and would then join the finished flight."""
+        wait_for(lambda: self.proxy.stats()["cache"]["objects"] >= n, "%d stored" % n)
+
     def get(self, target, headers=None, method="GET", body=None, timeout=30):
         return request(self.proxy.port, method, target, headers, body, timeout)
 

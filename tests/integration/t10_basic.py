@@ -12,6 +12,7 @@ def test_miss_then_hit_with_age():
         eq(a.header("X-Cache"), "MISS", "first X-Cache")
         eq(a.header("Via"), "1.1 sfproxy", "Via")
         eq(len(a.body), 300, "body length")
+        env.wait_stored()
         b = env.get(t)
         eq(b.header("X-Cache"), "HIT", "second X-Cache")
         eq(b.body, a.body, "hit body")
@@ -38,6 +39,7 @@ def test_head_is_served_from_a_get():
         eq(h.status, 200, "HEAD status")
         eq(h.header("Content-Length"), "1234", "HEAD Content-Length")
         eq(h.body, b"", "HEAD body")
+        env.wait_stored()
         g = env.get(t)
         eq(g.header("X-Cache"), "HIT", "GET after HEAD")
         eq(len(g.body), 1234, "GET body")
@@ -50,6 +52,7 @@ def test_chunked_upstream_is_streamed():
         a = env.get(t)
         eq(len(a.body), 50000, "body length")
         check(a.body.startswith(b"serial="), "body from the origin")
+        env.wait_stored()
         eq(env.get(t).body, a.body, "hit of a chunked response")
 
 
@@ -98,6 +101,7 @@ def test_hit_sends_one_age():
         t = "/aged?cc=max-age=600&hdr=Age:100"
         a = env.get(t)
         eq([v for k, v in a.headers if k.lower() == "age"], ["100"], "Age on the miss")
+        env.wait_stored()
         b = env.get(t)
         ages = [v for k, v in b.headers if k.lower() == "age"]
         eq(len(ages), 1, "Age fields on the hit")

@@ -3,7 +3,7 @@ import glob
 import os
 import subprocess
 
-from harness import BIN, ROOT, Proxy, Origin, eq, check, request
+from harness import BIN, ROOT, Proxy, Origin, eq, check, request, wait_for
 
 
 def run(*args):
@@ -71,6 +71,7 @@ def test_forward_proxy():
             a = request(p.port, "GET", url)
             eq(a.status, 200, "forward proxy status")
             eq(a.header("X-Cache"), "MISS", "first")
+            wait_for(lambda: p.stats()["cache"]["objects"] == 1, "the store")
             eq(request(p.port, "GET", url).header("X-Cache"), "HIT", "second")
             eq(o.count("/fw?cc=max-age=60&size=10"), 1, "origin requests")
             eq(request(p.port, "GET", "/relative").status, 400, "origin-form without upstream")

@@ -89,6 +89,7 @@ static void test_missing_file(void **state)
     char err[512];
     assert_int_equal(sf_config_load("no/such.json", &cfg, err, sizeof err), SF_ENOENT);
     assert_non_null(strstr(err, "no/such.json: cannot read"));
+    sf_config_clear(&cfg);
 }
 
 static void test_bytes(void **state)

@@ -1,0 +1,70 @@
+"""t57: invalidation after unsafe methods (RFC 9111 §4.4) and the purge endpoint."""
+import json
+from urllib.parse import quote
+
+from harness import Env, eq, check, wait_for, request
+
+
+def store(env, t):
+    env.get(t)
+    wait_for(lambda: env.get(t).header("X-Cache") == "HIT", "%s to be stored" % t)
+
+
+def purge(env, query):
+    r = request(env.proxy.admin_port, "POST", "/_sfproxy/purge?" + query)
+    return r.status, json.loads(r.body)
+
+
+def location(t):
+    return "hdr=Location:" + quote(t, safe="")
+
+
+def test_unsafe_methods_invalidate_target_and_locations():
+    with Env() as env:
+        a, b, c = ("/inv/a?etag=a&cc=max-age=600", "/inv/b?etag=b&cc=max-age=600",
+                   "/inv/c?etag=c&cc=max-age=600")
+        for t in (a, b, c):
+            store(env, t)
+        eq(env.get(a, method="DELETE").status, 200, "DELETE status")
+        eq(env.get("/inv/post?" + location(b), method="POST", body=b"x").status, 200,
+           "POST status")
+        eq(env.get(a).header("X-Cache"), "REVALIDATED", "the DELETE's target was invalidated")
+        eq(env.get(b).header("X-Cache"), "REVALIDATED", "the POST's Location was invalidated")
+        eq(env.get(c).header("X-Cache"), "HIT", "an unrelated URL is untouched")
+        check(env.proxy.stats()["cache"]["invalidations"] >= 2, "invalidations counted")
+
+
+def test_error_response_or_other_origin_does_not_invalidate():
+    with Env() as env:
+        t = "/inv/e?etag=e&cc=max-age=600"
+        store(env, t)
+        r = env.get("/inv/fail?status=500&" + location(t), method="PUT", body=b"x")
+        eq(r.status, 500, "PUT status")
+        other = "http://other.example" + t
+        env.get("/inv/ok?" + location(other), method="PUT", body=b"x")
+        eq(env.get(t).header("X-Cache"), "HIT",
+           "neither a 5xx nor another origin's Location invalidates")
+
+
+def test_purge_url_prefix_tag_and_soft():
+    with Env() as env:
+        ts = ["/p/one?cc=max-age=600&etag=1", "/p/two?cc=max-age=600&etag=2",
+              "/q/three?cc=max-age=600&etag=3&hdr=Surrogate-Key:red%20blue",
+              "/q/four?cc=max-age=600&etag=4&hdr=Surrogate-Key:blue"]
+        for t in ts:
+            store(env, t)
+        eq(purge(env, "url=" + quote(ts[0], safe="")),
+           (200, {"url": env.origin.url + ts[0], "mode": "remove", "purged": 1}), "purge by url")
+        eq(env.get(ts[0]).header("X-Cache"), "MISS", "a removed URL is fetched anew")
+        status, doc = purge(env, "url=/p/&prefix=1&soft=1")
+        eq((status, doc["purged"], doc["mode"]), (200, 2, "soft"), "soft purge by prefix")
+        eq(env.get(ts[1]).header("X-Cache"), "REVALIDATED", "soft purge revalidates")
+        eq(purge(env, "tag=blue")[1]["purged"], 2, "purge by surrogate key")
+        eq(env.get(ts[2]).header("X-Cache"), "MISS", "tagged object removed")
+        eq(purge(env, "tag=nothing")[1]["purged"], 0, "unknown tag")
+        eq(purge(env, "")[0], 400, "purge without url or tag")
+        eq(request(env.proxy.admin_port, "GET", "/_sfproxy/purge?url=/p/").status, 404,
+           "purge needs POST")
+        eq(request(env.proxy.port, "POST", "/_sfproxy/purge?url=/p/").header("X-Cache"), "PASS",
+           "the public port has no purge endpoint: it is just proxied")
+        eq(env.proxy.stats()["cache"]["purged"], 5, "purged counted")
