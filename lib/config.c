@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_ADDR, K_ADDR_OR_NULL, K_URL, K_BOOL, K_UINT, K_BYTES, K_MS, K_LOGLEVEL, K_FIELD };
+enum kind {
+    K_ADDR, K_ADDR_OR_NULL, K_URL, K_BOOL, K_UINT, K_BYTES, K_MS, K_LOGLEVEL, K_FIELD,
+    K_FIELD_OR_NULL
+};
 
 struct field {
     const char *path; /* dotted: "cache.max_bytes" */
@@ -42,6 +45,10 @@ static const struct field schema[] = {
     {"cache.max_object_bytes", K_BYTES, OFF(cache_max_object_bytes), 0, UINT64_C(1) << 40},
     {"cache.hit_for_pass", K_MS, OFF(hit_for_pass_ms), 0, 86400000},
     {"cache.surrogate_key_header", K_FIELD, OFF(surrogate_key_header), 0, 0},
+    {"cache.targeted_field", K_FIELD_OR_NULL, OFF(targeted_field), 0, 0},
+    {"cache.heuristic_percent", K_UINT, OFF(heuristic_percent), 0, 100},
+    {"cache.heuristic_max", K_MS, OFF(heuristic_max_ms), 0, 31536000000ULL},
+    {"cache.strip_set_cookie", K_BOOL, OFF(strip_set_cookie), 0, 0},
     {"admin.listen", K_ADDR_OR_NULL, OFF(admin_listen), 0, 0},
 };
 #define NFIELDS (sizeof schema / sizeof schema[0])
@@ -61,6 +68,9 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->cache_max_object_bytes = UINT64_C(16) << 20;
     cfg->hit_for_pass_ms = 5000;
     cfg->surrogate_key_header = sf_xstrdup("Surrogate-Key");
+    cfg->targeted_field = sf_xstrdup("CDN-Cache-Control");
+    cfg->heuristic_percent = 10;
+    cfg->heuristic_max_ms = UINT64_C(86400000);
     cfg->max_request_body_bytes = UINT64_C(64) << 20;
     cfg->admin_enabled = true;
     sf_config_parse_addr("127.0.0.1:8081", &cfg->admin_listen);
@@ -73,6 +83,8 @@ void sf_config_clear(struct sf_config *cfg)
     cfg->upstream = NULL;
     free(cfg->surrogate_key_header);
     cfg->surrogate_key_header = NULL;
+    free(cfg->targeted_field);
+    cfg->targeted_field = NULL;
 }
 
 /* An HTTP field name: a token (RFC 9110 §5.1). */
@@ -164,9 +176,9 @@ bool sf_config_parse_bytes(const char *s, uint64_t *out)
 
 bool sf_config_parse_ms(const char *s, uint64_t *out)
 {
-    static const char *const units[] = {"", "ms", "s", "m", "min", "h"};
-    static const uint64_t mult[] = {1, 1, 1000, 60000, 60000, 3600000};
-    return parse_with_units(s, units, mult, 6, out);
+    static const char *const units[] = {"", "ms", "s", "m", "min", "h", "d"};
+    static const uint64_t mult[] = {1, 1, 1000, 60000, 60000, 3600000, 86400000};
+    return parse_with_units(s, units, mult, 7, out);
 }
 
 /* ---- positions: walk valid JSON text to the value at a dotted path ---- */
@@ -313,6 +325,7 @@ static const char *kind_hint(enum kind k)
     case K_MS: return "a duration like 1500 (milliseconds), \"1500ms\" or \"5s\"";
     case K_LOGLEVEL: return "one of \"error\", \"warn\", \"info\", \"debug\"";
     case K_FIELD: return "a header field name like \"Surrogate-Key\"";
+    case K_FIELD_OR_NULL: return "a header field name like \"CDN-Cache-Control\", or null";
     }
     return "";
 }
@@ -372,6 +385,13 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
         if (!json_is_string(v) || !sf_config_parse_addr(json_string_value(v), slot))
             return bad_value(ld, f, v);
         return SF_OK;
+    case K_FIELD_OR_NULL:
+        if (json_is_null(v)) {
+            free(*(char **)slot);
+            *(char **)slot = NULL;
+            return SF_OK;
+        }
+        /* fall through */
     case K_FIELD:
         if (!json_is_string(v) || !is_field_name(json_string_value(v)))
             return bad_value(ld, f, v);

@@ -27,6 +27,10 @@ struct sf_config {
     uint64_t cache_max_object_bytes;
     uint64_t hit_for_pass_ms;
     char *surrogate_key_header; /* response field whose tokens tag objects for purging */
+    char *targeted_field;       /* RFC 9213 field that overrides Cache-Control; NULL: none */
+    unsigned heuristic_percent; /* heuristic freshness: % of the time since Last-Modified */
+    uint64_t heuristic_max_ms;
+    bool strip_set_cookie;      /* drop Set-Cookie from shared responses instead of passing */
     uint64_t max_request_body_bytes;
     bool admin_enabled;
     struct sf_addr admin_listen;

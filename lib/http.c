@@ -32,6 +32,22 @@ void sf_hdrs_clear(struct sf_hdrs *h)
     memset(h, 0, sizeof *h);
 }
 
+size_t sf_hdrs_remove(struct sf_hdrs *h, const char *name)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (sf_streq_ci(h->v[i].name, name)) {
+            free(h->v[i].name);
+            free(h->v[i].value);
+        } else {
+            h->v[kept++] = h->v[i];
+        }
+    }
+    size_t removed = h->n - kept;
+    h->n = kept;
+    return removed;
+}
+
 const char *sf_hdrs_get(const struct sf_hdrs *h, const char *name)
 {
     for (size_t i = 0; i < h->n; i++)

@@ -23,6 +23,8 @@ void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value);
 void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const char *value,
                   size_t value_len);
 void sf_hdrs_clear(struct sf_hdrs *h);
+/* Removes every field of that name; returns how many. */
+size_t sf_hdrs_remove(struct sf_hdrs *h, const char *name);
 /* The first value of a field, borrowed from h; NULL when absent. */
 const char *sf_hdrs_get(const struct sf_hdrs *h, const char *name);
 /* All values of a field joined with ", " (RFC 9110 §5.3); NULL when absent. Caller frees. */

@@ -61,6 +61,19 @@ static int64_t explicit_lifetime(const struct sf_cc *cc, const struct sf_hdrs *h
     return expires_s > date_s ? expires_s - date_s : 0;
 }
 
+/* §4.2.2: a fraction of the time since Last-Modified, capped; -1 when not allowed. */
+static int64_t heuristic_lifetime(const struct sf_cache_rules *rules, const struct sf_hdrs *h,
+                                  int64_t date_s)
+{
+    int64_t modified_s;
+    if (rules == NULL || rules->heuristic_percent == 0 ||
+        !sf_http_date_parse(sf_hdrs_get(h, "Last-Modified"), &modified_s) ||
+        modified_s >= date_s)
+        return -1;
+    int64_t lifetime = (date_s - modified_s) * (int64_t)rules->heuristic_percent / 100;
+    return lifetime < rules->heuristic_max_s ? lifetime : rules->heuristic_max_s;
+}
+
 static int64_t header_delta(const struct sf_hdrs *h, const char *name)
 {
     const char *v = sf_hdrs_get(h, name);
@@ -74,8 +87,14 @@ static int64_t header_delta(const struct sf_hdrs *h, const char *name)
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
 {
     const struct sf_hdrs *h = facts->hdrs;
+    const struct sf_cache_rules *rules = facts->rules;
     struct sf_cc cc;
-    char *cc_value = sf_hdrs_join(h, "Cache-Control");
+    /* RFC 9213: a targeted field addressed to us replaces Cache-Control for caching. */
+    const char *cc_name = "Cache-Control";
+    if (rules != NULL && rules->targeted_field != NULL &&
+        sf_hdrs_get(h, rules->targeted_field) != NULL)
+        cc_name = rules->targeted_field;
+    char *cc_value = sf_hdrs_join(h, cc_name);
     sf_http_cc_parse(cc_value, &cc);
     free(cc_value);
     char *vary = sf_hdrs_join(h, "Vary");
@@ -112,13 +131,16 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     v->age_s = apparent > corrected ? apparent : corrected;
 
     int64_t lifetime = explicit_lifetime(&cc, h, date_s);
+    if (lifetime < 0 && status_storable(facts->status))
+        lifetime = heuristic_lifetime(rules, h, date_s);
+    v->heuristic = lifetime >= 0 && explicit_lifetime(&cc, h, date_s) < 0;
     v->fresh_s = lifetime > 0 ? lifetime : 0;
     if (!status_storable(facts->status))
         v->reason = "status not cacheable by default";
     else if (cc.no_cache)
         v->reason = "Cache-Control: no-cache (validation not supported yet)";
     else if (lifetime < 0)
-        v->reason = "no explicit freshness";
+        v->reason = "no freshness lifetime, explicit or heuristic";
     else if (v->fresh_s <= v->age_s)
         v->reason = "already stale";
     else if (facts->request_had_authorization && !cc.public_ && !cc.must_revalidate &&

@@ -13,14 +13,22 @@
  * credentials are absent. Caller frees. */
 char *sf_policy_key(const char *url, const char *authorization, const char *cookie);
 
+/* What a deployment tunes about the rules (from the config). */
+struct sf_cache_rules {
+    const char *targeted_field;  /* e.g. "CDN-Cache-Control" (RFC 9213); NULL: none */
+    unsigned heuristic_percent;  /* of the time since Last-Modified (§4.2.2); 0: never */
+    int64_t heuristic_max_s;     /* cap on a heuristic freshness lifetime */
+};
+
 /* The facts about a response that a verdict is built from. Times are wall-clock seconds:
- * when the request went upstream and when its headers arrived. */
+ * when the request went upstream and when its headers arrived. rules may be NULL. */
 struct sf_resp_facts {
     int status;
     const struct sf_hdrs *hdrs;
     bool request_had_authorization;
     int64_t request_time_s;
     int64_t response_time_s;
+    const struct sf_cache_rules *rules;
 };
 
 struct sf_verdict {
@@ -30,6 +38,7 @@ struct sf_verdict {
     int64_t age_s;       /* corrected initial age at response_time, §4.2.3 */
     const char *reason;  /* why it is not shareable or not storable, for the debug log */
     bool never_stale;    /* must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
+    bool heuristic;      /* fresh_s is a heuristic lifetime (§4.2.2) */
 };
 
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v);

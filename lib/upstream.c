@@ -60,6 +60,7 @@ struct sf_upstream {
     struct xfer xfers;                    /* (F) sentinel */
     struct xfer *dirty;                   /* (F) */
     struct sf_ratelimit rl_connect, rl_timeout, rl_truncated;
+    struct sf_cache_rules rules; /* (C) from cfg */
 };
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec)
@@ -132,14 +133,19 @@ static int64_t parse_length(const char *v)
     return *end == '\0' && n >= 0 ? n : -1;
 }
 
-/* The fields to keep and send downstream: no hop-by-hop fields (RFC 9110 §7.6.1), and no
- * Content-Length, which libmicrohttpd writes from the response size. */
-static void forwardable_fields(const struct sf_hdrs *in, struct sf_hdrs *out)
+/* The fields to keep and send downstream: no hop-by-hop fields (RFC 9110 §7.6.1), no
+ * Content-Length, which libmicrohttpd writes from the response size, and not the targeted
+ * cache field addressed to us (RFC 9213 §2.1). */
+static void forwardable_fields(const struct sf_upstream *up, const struct sf_hdrs *in,
+                               struct sf_hdrs *out)
 {
     char *connection = sf_hdrs_join(in, "Connection");
+    const char *targeted = up->rules.targeted_field;
     for (size_t i = 0; i < in->n; i++) {
         const struct sf_hdr *h = &in->v[i];
-        if (!sf_http_is_hop_by_hop(h->name, connection) && !sf_streq_ci(h->name, "Content-Length"))
+        if (!sf_http_is_hop_by_hop(h->name, connection) &&
+            !sf_streq_ci(h->name, "Content-Length") &&
+            (targeted == NULL || !sf_streq_ci(h->name, targeted)))
             sf_hdrs_add(out, h->name, h->value);
     }
     free(connection);
@@ -252,9 +258,11 @@ static void publish(struct xfer *x)
     } else if (stale != NULL) {
         SF_COUNT(revalidations_200);
     }
-    struct sf_resp_facts facts = {x->status, &x->hdrs,
+    if (o->key != NULL && up->cfg->strip_set_cookie)
+        sf_hdrs_remove(&x->hdrs, "Set-Cookie"); /* shared as if the origin had sent none */
+    struct sf_resp_facts facts = {x->status,      &x->hdrs,
                                   sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
-                                  x->request_time_s, now_s};
+                                  x->request_time_s, now_s, &up->rules};
     sf_policy_judge(&facts, &v);
     int64_t length = refreshed ? (int64_t)stale->len
                      : bodiless(x) && strcmp(x->spec->method, "HEAD") != 0
@@ -266,7 +274,7 @@ static void publish(struct xfer *x)
     }
     if (o->key == NULL)
         invalidate_after_unsafe(x);
-    forwardable_fields(&x->hdrs, &kept);
+    forwardable_fields(up, &x->hdrs, &kept);
     sf_hdrs_clear(&x->hdrs);
     x->headers_done = true;
     x->last_byte_ms = sf_now_ms();
@@ -700,6 +708,8 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
     up->cfg = cfg;
     up->cache = cache;
     up->hangup = hangup;
+    up->rules = (struct sf_cache_rules){cfg->targeted_field, cfg->heuristic_percent,
+                                        (int64_t)(cfg->heuristic_max_ms / 1000)};
     up->multi = curl_multi_init();
     if (up->multi == NULL) {
         free(up);

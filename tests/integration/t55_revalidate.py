@@ -2,6 +2,7 @@
 singleflight core; a 304 refreshes the stored response, a 200 replaces it."""
 import json
 import time
+from urllib.parse import quote
 
 from harness import Env, eq, check, parallel, wait_for
 
@@ -103,3 +104,42 @@ def test_max_stale_serves_an_expired_response():
         eq((r.header("X-Cache"), r.body), ("HIT", first.body), "max-stale")
         eq(env.origin.count(t), 1, "origin requests")
         eq(env.get(t).header("X-Cache"), "MISS", "without max-stale it is refetched")
+
+
+def test_heuristic_freshness_from_last_modified():
+    with Env() as env:
+        t = "/heur?size=10&hdr=Last-Modified:" + quote("Sun, 06 Nov 1994 08:49:37 GMT")
+        env.get(t)
+        env.wait_stored()
+        eq(env.get(t).header("X-Cache"), "HIT", "stored by heuristic freshness")
+    with Env({"cache": {"heuristic_percent": 0}}) as env:
+        env.get(t)
+        eq(env.get(t).header("X-Cache"), "MISS", "heuristic_percent 0 stores nothing")
+
+
+def test_targeted_cache_control_field():
+    with Env() as env:
+        t = "/cdn?size=10&cc=no-store&hdr=CDN-Cache-Control:max-age%3D60"
+        a = env.get(t)
+        eq(a.header("CDN-Cache-Control"), None, "the targeted field is not forwarded")
+        eq(a.header("Cache-Control"), "no-store", "Cache-Control is, for downstream caches")
+        env.wait_stored()
+        eq(env.get(t).header("X-Cache"), "HIT", "stored by CDN-Cache-Control")
+    with Env({"cache": {"targeted_field": "Sfproxy-Cache-Control"}}) as env:
+        t = "/own?size=10&cc=max-age=60&hdr=Sfproxy-Cache-Control:no-store"
+        env.get(t)
+        # no-store there makes the response one client's: the key goes hit-for-pass.
+        eq(env.get(t).header("X-Cache"), "PASS", "a deployment's own field is obeyed")
+        eq(env.proxy.stats()["cache"]["objects"], 0, "nothing stored")
+
+
+def test_strip_set_cookie_shares_without_cookies():
+    with Env({"cache": {"strip_set_cookie": True}}) as env:
+        t = "/sc?set_cookie=1&cc=max-age=60&delay_ms=400&size=10"
+        res = parallel(5, lambda i: env.get(t))
+        eq(env.origin.count(t), 1, "one origin request")
+        eq([r.header("Set-Cookie") for r in res], [None] * 5, "no cookie reaches anyone")
+        env.wait_stored()
+        eq(env.get(t).header("X-Cache"), "HIT", "stored")
+        p = env.get("/sc-post?set_cookie=1", method="POST", body=b"x")
+        check(p.header("Set-Cookie") is not None, "pass-through responses keep their cookies")

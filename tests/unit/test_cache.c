@@ -15,7 +15,7 @@ static void complete(struct sf_obj *o, size_t n)
 {
     static char body[1 << 16];
     struct sf_hdrs h = {0};
-    struct sf_verdict v = {true, true, 5, 0, NULL, false};
+    struct sf_verdict v = {.shareable = true, .storable = true, .fresh_s = 5};
     sf_hdrs_add(&h, "Cache-Control", "max-age=5");
     sf_obj_lock(o);
     sf_obj_publish(o, 200, &h, (int64_t)n, &v, 0);

@@ -80,7 +80,7 @@ static void test_verdicts(void **state)
         struct sf_hdrs h = {0};
         for (size_t j = 0; c->fields[j] != NULL; j += 2)
             sf_hdrs_add(&h, c->fields[j], c->fields[j + 1]);
-        struct sf_resp_facts facts = {c->status, &h, c->authorization, NOW, NOW};
+        struct sf_resp_facts facts = {c->status, &h, c->authorization, NOW, NOW, NULL};
         struct sf_verdict v;
         sf_policy_judge(&facts, &v);
         if (v.shareable != c->shareable || v.storable != c->storable ||
@@ -100,7 +100,7 @@ static void test_response_delay_adds_to_age(void **state)
     struct sf_hdrs h = {0};
     sf_hdrs_add(&h, "Cache-Control", "max-age=60");
     sf_hdrs_add(&h, "Age", "5");
-    struct sf_resp_facts facts = {200, &h, false, NOW - 3, NOW};
+    struct sf_resp_facts facts = {200, &h, false, NOW - 3, NOW, NULL};
     struct sf_verdict v;
     sf_policy_judge(&facts, &v);
     assert_int_equal(v.age_s, 8); /* corrected_age_value = age_value + response_delay */
@@ -158,7 +158,8 @@ static void test_request_directives(void **state)
     for (size_t i = 0; i < sizeof accept_cases / sizeof accept_cases[0]; i++) {
         const struct accept_case *c = &accept_cases[i];
         struct sf_req_directives d;
-        struct sf_verdict v = {true, true, c->fresh_s, 0, NULL, c->never_stale};
+        struct sf_verdict v = {.shareable = true, .storable = true, .fresh_s = c->fresh_s,
+                               .never_stale = c->never_stale};
         sf_policy_request_directives(c->cache_control, c->pragma, &d);
         if (sf_policy_acceptable(&v, c->age_s, &d) != c->acceptable)
             fail_msg("%s: expected acceptable=%d", c->name, c->acceptable);
@@ -176,12 +177,54 @@ static void test_never_stale_flags(void **state)
     for (size_t i = 0; i < 3; i++) {
         struct sf_hdrs h = {0};
         sf_hdrs_add(&h, "Cache-Control", ccs[i]);
-        struct sf_resp_facts facts = {200, &h, false, NOW, NOW};
+        struct sf_resp_facts facts = {200, &h, false, NOW, NOW, NULL};
         struct sf_verdict v;
         sf_policy_judge(&facts, &v);
         assert_true(v.never_stale);
         sf_hdrs_clear(&h);
     }
+}
+
+static void test_heuristic_and_targeted_rules(void **state)
+{
+    (void)state;
+    struct sf_cache_rules rules = {"CDN-Cache-Control", 10, 3600};
+    struct sf_verdict v;
+    struct sf_hdrs h = {0};
+    /* Last-Modified 1000 s before Date: 10% gives 100 s. */
+    sf_hdrs_add(&h, "Date", "Sun, 09 Sep 2001 01:46:40 GMT");
+    sf_hdrs_add(&h, "Last-Modified", "Sun, 09 Sep 2001 01:30:00 GMT");
+    struct sf_resp_facts facts = {200, &h, false, NOW, NOW, &rules};
+    sf_policy_judge(&facts, &v);
+    assert_true(v.storable && v.heuristic);
+    assert_int_equal(v.fresh_s, 100);
+    /* Capped. */
+    rules.heuristic_max_s = 50;
+    sf_policy_judge(&facts, &v);
+    assert_int_equal(v.fresh_s, 50);
+    /* Not without rules, not for a status that is not heuristically cacheable. */
+    facts.rules = NULL;
+    sf_policy_judge(&facts, &v);
+    assert_false(v.storable);
+    facts.rules = &rules;
+    facts.status = 302;
+    sf_policy_judge(&facts, &v);
+    assert_false(v.storable);
+    sf_hdrs_clear(&h);
+
+    /* The targeted field replaces Cache-Control, both ways. */
+    facts.status = 200;
+    sf_hdrs_add(&h, "Cache-Control", "no-store");
+    sf_hdrs_add(&h, "CDN-Cache-Control", "max-age=60");
+    sf_policy_judge(&facts, &v);
+    assert_true(v.shareable && v.storable && !v.heuristic);
+    assert_int_equal(v.fresh_s, 60);
+    sf_hdrs_clear(&h);
+    sf_hdrs_add(&h, "Cache-Control", "max-age=60");
+    sf_hdrs_add(&h, "CDN-Cache-Control", "private");
+    sf_policy_judge(&facts, &v);
+    assert_false(v.shareable);
+    sf_hdrs_clear(&h);
 }
 
 int main(void)
@@ -193,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_not_modified),
         cmocka_unit_test(test_request_directives),
         cmocka_unit_test(test_never_stale_flags),
+        cmocka_unit_test(test_heuristic_and_targeted_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

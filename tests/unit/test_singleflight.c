@@ -29,7 +29,7 @@ static void client_init(struct fake_client *c)
 static void publish(struct sf_obj *o, bool shareable, int64_t length)
 {
     struct sf_hdrs h = {0};
-    struct sf_verdict v = {shareable, shareable, 60, 0, NULL, false};
+    struct sf_verdict v = {.shareable = shareable, .storable = shareable, .fresh_s = 60};
     sf_hdrs_add(&h, "X-A", "1");
     sf_obj_publish(o, 200, &h, length, &v, 0);
     assert_int_equal(h.n, 0); /* taken over */
