@@ -31,6 +31,7 @@ struct sf_config {
     unsigned heuristic_percent; /* heuristic freshness: % of the time since Last-Modified */
     uint64_t heuristic_max_ms;
     bool strip_set_cookie;      /* drop Set-Cookie from shared responses instead of passing */
+    uint64_t stale_if_error_ms; /* serve stale this long past expiry when the origin fails */
     uint64_t max_request_body_bytes;
     bool admin_enabled;
     struct sf_addr admin_listen;

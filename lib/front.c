@@ -326,6 +326,8 @@ static void count_outcome(const struct sf_req *r)
 {
     if (strcmp(r->xcache, "REVALIDATED") == 0)
         SF_COUNT(revalidated);
+    else if (strcmp(r->xcache, "STALE") == 0)
+        SF_COUNT(stale);
     else if (strcmp(r->xcache, "MISS") == 0)
         SF_COUNT(misses);
     else if (strcmp(r->xcache, "COLLAPSED") == 0)
@@ -341,6 +343,8 @@ static enum MHD_Result respond_stream(struct sf_req *r)
     struct sf_obj *o = r->obj;
     if (o->revalidated)
         r->xcache = "REVALIDATED"; /* the stored response, confirmed by the origin */
+    else if (o->served_stale)
+        r->xcache = "STALE"; /* the stored response, standing in for a failed origin */
     count_outcome(r);
     uint64_t size = o->content_length >= 0 ? (uint64_t)o->content_length : MHD_SIZE_UNKNOWN;
     size_t block = READ_BLOCK_MAX;

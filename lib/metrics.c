@@ -39,10 +39,14 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(root, "collapsed", LOAD(collapsed));
     put(root, "passes", LOAD(passes));
     put(root, "revalidated", LOAD(revalidated));
+    put(root, "stale", LOAD(stale));
     json_t *reval = json_object();
     put(reval, "not_modified", LOAD(revalidations_304));
     put(reval, "replaced", LOAD(revalidations_200));
     json_object_set_new(root, "revalidations", reval);
+    json_t *stale = json_object();
+    put(stale, "error", LOAD(stale_if_error));
+    json_object_set_new(root, "stale_served", stale);
     put(root, "bad_requests", LOAD(bad_requests));
     put(root, "upstream_requests", LOAD(upstream_requests));
     put(errors, "connect", LOAD(upstream_err_connect));

@@ -16,9 +16,10 @@ enum sf_method_class {
 
 struct sf_metrics {
     sf_counter requests[SF_M_COUNT];
-    sf_counter hits, misses, collapsed, passes, revalidated;
+    sf_counter hits, misses, collapsed, passes, revalidated, stale;
     sf_counter revalidations_304;     /* stale responses refreshed by the origin's 304 */
     sf_counter revalidations_200;     /* stale responses the origin replaced */
+    sf_counter stale_if_error;        /* flights answered with a stale response on error */
     sf_counter bad_requests;          /* answered 4xx by sfproxy itself */
     sf_counter upstream_requests;
     sf_counter upstream_err_connect;  /* 502 */

@@ -148,6 +148,7 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         v->reason = "response to Authorization (RFC 9111 §3.5)";
     v->storable = v->reason == NULL;
     v->never_stale = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
+    v->stale_if_error_s = cc.stale_if_error;
 }
 
 void sf_policy_request_directives(const char *cache_control, const char *pragma,

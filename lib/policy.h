@@ -39,6 +39,7 @@ struct sf_verdict {
     const char *reason;  /* why it is not shareable or not storable, for the debug log */
     bool never_stale;    /* must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
     bool heuristic;      /* fresh_s is a heuristic lifetime (§4.2.2) */
+    int64_t stale_if_error_s; /* RFC 5861 §4 window the response allows; -1: absent */
 };
 
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v);

@@ -104,6 +104,7 @@ struct sf_obj {
      * the response head is known. */
     struct sf_obj *stale;
     bool revalidated; /* (P) the head came from stale, refreshed by a 304 */
+    bool served_stale; /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
 };
 
 /* A new object with one reference, in state PENDING. key may be NULL (private). */

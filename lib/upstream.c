@@ -38,6 +38,7 @@ struct xfer {
     bool headers_done;
     bool cancel;          /* abort at the next callback */
     bool paused;          /* receiving is paused until the reader catches up */
+    bool discard;         /* the body is not the response served: drop it */
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
@@ -242,6 +243,45 @@ static void copy_body(struct sf_obj *o, const struct sf_obj *stale)
     }
 }
 
+/* Whether a stale response may stand in for an origin failure (RFC 5861 §4): its own
+ * stale-if-error window, or the configured one, covers how stale it is now, and nothing
+ * forbids serving it stale. */
+static bool stale_if_error_ok(const struct sf_upstream *up, const struct sf_obj *stale)
+{
+    if (stale == NULL || stale->verdict.never_stale)
+        return false;
+    int64_t window = stale->verdict.stale_if_error_s >= 0
+                         ? stale->verdict.stale_if_error_s
+                         : (int64_t)(up->cfg->stale_if_error_ms / 1000);
+    int64_t age = sf_policy_current_age(stale->verdict.age_s, stale->response_time_s, sf_wall_s());
+    return age - stale->verdict.fresh_s <= window;
+}
+
+/* Answers o's clients with the stale response instead of the origin's failure. It is
+ * stored again as it is (still stale), so that the next request tries the origin once
+ * more and, while the origin stays down, gets it too. */
+static void serve_stale(struct xfer *x, struct sf_obj *stale)
+{
+    struct sf_obj *o = x->obj;
+    struct sf_hdrs copy = {0};
+    for (size_t i = 0; i < stale->hdrs.n; i++)
+        sf_hdrs_add(&copy, stale->hdrs.v[i].name, stale->hdrs.v[i].value);
+    struct sf_verdict v = stale->verdict;
+    int64_t now_s = sf_wall_s();
+    v.age_s = sf_policy_current_age(stale->verdict.age_s, stale->response_time_s, now_s);
+    v.storable = true;
+    sf_obj_lock(o);
+    o->served_stale = true;
+    sf_obj_publish(o, stale->status, &copy, (int64_t)stale->len, &v, now_s);
+    copy_body(o, stale);
+    sf_obj_unlock(o);
+    x->headers_done = true;
+    x->last_byte_ms = sf_now_ms();
+    x->discard = true;
+    SF_COUNT(stale_if_error);
+    mark_dirty(x);
+}
+
 static void publish(struct xfer *x)
 {
     struct sf_upstream *up = x->up;
@@ -251,6 +291,12 @@ static void publish(struct xfer *x)
     int64_t now_s = sf_wall_s();
     struct sf_obj *stale = o->stale; /* ours since the submit */
     o->stale = NULL;
+    if (x->status >= 500 && stale_if_error_ok(up, stale)) {
+        serve_stale(x, stale);
+        sf_hdrs_clear(&x->hdrs);
+        sf_obj_unref(stale);
+        return;
+    }
     bool refreshed = stale != NULL && x->status == 304;
     if (refreshed) {
         refresh_from(x, stale);
@@ -349,6 +395,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     size_t len = size * n;
     if (x->cancel || !x->headers_done)
         return 0;
+    if (x->discard)
+        return len; /* the error body behind a stale response */
     sf_obj_lock(o);
     if (sf_obj_should_pause(o)) {
         /* Its one reader is far behind: hold the rest upstream, not in memory. curl
@@ -558,7 +606,15 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     curl_multi_remove_handle(up->multi, x->easy);
     if (x->spec->body != NULL)
         sf_reqbody_close(x->spec->body); /* a parked uploader must not wait for us */
+    if (x->discard && fail != SF_FAIL_CANCELLED)
+        fail = SF_FAIL_NONE; /* the stale response served is whole, whatever the error did */
     count_failure(x, fail, why);
+    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && stale_if_error_ok(up, o->stale)) {
+        serve_stale(x, o->stale);
+        if (x->dirty)
+            undirty(x); /* finishing wakes everyone anyway */
+        fail = SF_FAIL_NONE;
+    }
     sf_obj_lock(o);
     struct sf_waiter *wake = sf_obj_finish(o, fail);
     bool store = o->storable;

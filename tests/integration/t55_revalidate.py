@@ -8,16 +8,18 @@ from harness import Env, eq, check, parallel, wait_for
 
 
 def expire(env, t, seconds):
-    """Waits until the stored response for t has passed its max-age (a wait, not a check)."""
+    """Waits until the stored response for t has passed its max-age (a wait, not a check).
+    Tests use max-age=2, not 1: Date has whole seconds, so a 1 s response can arrive
+    already a second old, and stale."""
     time.sleep(seconds)
 
 
 def test_304_refreshes_and_concurrent_revalidations_collapse():
     with Env() as env:
-        t = "/rv?etag=v1&cc=max-age=1&size=1000"
+        t = "/rv?etag=v1&cc=max-age=2&size=1000"
         first = env.get(t)
         wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
-        expire(env, t, 2.1)
+        expire(env, t, 3.1)
         res = parallel(20, lambda i: env.get(t))
         eq(sorted(set(r.status for r in res)), [200], "statuses")
         eq(set(r.body for r in res), {first.body}, "bodies are the stored one")
@@ -36,10 +38,10 @@ def test_304_refreshes_and_concurrent_revalidations_collapse():
 
 def test_changed_response_replaces_the_stored_one():
     with Env() as env:
-        t = "/rv2?etag_changes=1&cc=max-age=1&size=100"
+        t = "/rv2?etag_changes=1&cc=max-age=2&size=100"
         first = env.get(t)
         wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
-        expire(env, t, 2.1)
+        expire(env, t, 3.1)
         second = env.get(t)
         eq(second.header("X-Cache"), "MISS", "X-Cache")
         check(second.body != first.body, "a new body")
@@ -50,10 +52,10 @@ def test_changed_response_replaces_the_stored_one():
 
 def test_no_validators_means_plain_refetch():
     with Env() as env:
-        t = "/rv3?cc=max-age=1&size=100&echo=1"
+        t = "/rv3?cc=max-age=2&size=100&echo=1"
         env.get(t)
         wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
-        expire(env, t, 2.1)
+        expire(env, t, 3.1)
         r = env.get(t)
         hdrs = dict((k.lower(), v) for k, v in json.loads(r.body)["headers"])
         check("if-none-match" not in hdrs and "if-modified-since" not in hdrs,
@@ -96,10 +98,10 @@ def test_no_store_request_is_not_shared_or_stored():
 
 def test_max_stale_serves_an_expired_response():
     with Env() as env:
-        t = "/ms?cc=max-age=1&size=100"
+        t = "/ms?cc=max-age=2&size=100"
         first = env.get(t)
         wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
-        expire(env, t, 2.1)
+        expire(env, t, 3.1)
         r = env.get(t, {"Cache-Control": "max-stale=60"})
         eq((r.header("X-Cache"), r.body), ("HIT", first.body), "max-stale")
         eq(env.origin.count(t), 1, "origin requests")

@@ -17,6 +17,7 @@ Each request says how to behave in its query string:
   reset_before=1    reset the connection instead of answering
   garbage=1         answer with bytes that are not HTTP
   early_hints=1     send a 103 Early Hints interim response first
+  fail_after=N      answer 500 once this target has been served N times
   etag=V            send ETag: "V", and answer 304 to an If-None-Match that names it
   etag_changes=1    send ETag: "s<serial>": a different one every time
   hold=NAME         before reading the request content and answering, wait until
@@ -146,6 +147,8 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.flush()
         status = int(arg("status", 200))
+        if arg("fail_after") and counts[self.path] > int(arg("fail_after")):
+            status = 500
         etag = '"%s"' % arg("etag") if arg("etag") else ('"s%d"' % n if arg("etag_changes")
                                                           else None)
         if etag and etag in (self.headers.get("If-None-Match") or ""):

@@ -1,0 +1,57 @@
+"""t58: stale-if-error (RFC 5861 §4): within its window a 5xx or an unreachable origin
+serves the stale response instead."""
+import time
+
+from harness import Env, Origin, Proxy, eq, check, parallel, request, wait_for
+
+
+def test_stale_if_error_directive_covers_5xx():
+    with Env() as env:
+        t = "/sie?cc=max-age%3D2,stale-if-error%3D60&fail_after=1&size=50"
+        first = env.get(t)
+        env.wait_stored()
+        time.sleep(3.1)  # past max-age; the origin now answers 500
+        r = env.get(t)
+        eq((r.status, r.header("X-Cache"), r.body), (200, "STALE", first.body),
+           "the stale response instead of the 500")
+        eq(env.origin.count(t), 2, "the origin was asked")
+        eq(env.proxy.stats()["stale_served"]["error"], 1, "counted")
+        t2 = "/sie2?cc=max-age%3D2&fail_after=1&size=50"
+        env.get(t2)
+        env.wait_stored(2)
+        time.sleep(3.1)
+        eq(env.get(t2).status, 500, "without stale-if-error the 500 passes through")
+
+
+def test_stale_if_error_when_origin_is_down():
+    origin = Origin()
+    t = "/down?cc=max-age=2&size=80"
+    p = Proxy(origin.url, {"cache": {"stale_if_error": "60s"}})
+    try:
+        first = request(p.port, "GET", t)
+        wait_for(lambda: p.stats()["cache"]["objects"] == 1, "the store")
+        origin.stop()  # the origin goes away
+        time.sleep(3.1)  # past max-age
+        res = parallel(5, lambda i: request(p.port, "GET", t))
+        eq([r.status for r in res], [200] * 5, "statuses while the origin is down")
+        eq(set(r.body for r in res), {first.body}, "the stale body")
+        check(all(r.header("X-Cache") in ("STALE", "HIT") for r in res), "X-Cache STALE")
+        check(p.stats()["stale_served"]["error"] >= 1, "counted")
+        again = request(p.port, "GET", t)
+        eq((again.status, again.body), (200, first.body), "still served while down")
+    finally:
+        eq(p.stop(), 0, "exit code")
+
+
+def test_without_a_window_errors_pass_through():
+    origin = Origin()
+    t = "/nowin?cc=max-age=2&size=80"
+    p = Proxy(origin.url)
+    try:
+        request(p.port, "GET", t)
+        wait_for(lambda: p.stats()["cache"]["objects"] == 1, "the store")
+        origin.stop()
+        time.sleep(3.1)
+        eq(request(p.port, "GET", t).status, 502, "no stale-if-error: 502")
+    finally:
+        eq(p.stop(), 0, "exit code")
