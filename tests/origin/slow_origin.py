@@ -87,6 +87,12 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply_json({"error": "unknown control path"}, 404)
 
+    def reset(self):
+        """Drops the connection with a TCP reset, as a crashing origin would."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
     def read_content(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             data = b""
@@ -136,11 +142,7 @@ class Handler(BaseHTTPRequestHandler):
             if arg("garbage"):
                 self.wfile.write(b"this is not http\r\n\r\n")
                 self.wfile.flush()
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.connection.close()
-            return
+            return self.reset()
         if arg("early_hints"):
             self.send_response_only(103)
             self.send_header("Link", "</style.css>; rel=preload")
@@ -186,11 +188,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked and part else part)
             self.wfile.flush()
             time.sleep(0.05)
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.connection.close()
-            return
+            return self.reset()
         if arg("hold_body"):
             half = len(body) // 2
             self.wfile.write(b"%x\r\n%s\r\n" % (half, body[:half]) if chunked else body[:half])
