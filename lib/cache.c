@@ -119,12 +119,35 @@ static int64_t age_now(const struct sf_obj *o, uint64_t now_ms)
     return o->verdict.age_s + (int64_t)((now_ms - o->stored_ms) / 1000);
 }
 
+/* Table lock held. Whether stale, a response that was stored, may be served while it is
+ * revalidated (RFC 5861 §3): to a request without cache directives, within its window,
+ * and never past must-revalidate or an invalidation. */
+static bool while_revalidate_ok(const struct sf_obj *stale, bool plain_request, uint64_t now_ms)
+{
+    const struct sf_verdict *v = &stale->verdict;
+    return plain_request && !stale->invalidated && !v->never_stale &&
+           v->stale_while_revalidate_s >= 0 &&
+           age_now(stale, now_ms) - v->fresh_s <= v->stale_while_revalidate_s;
+}
+
+/* Table lock held. Hands back the stale response a flight held for revalidation. */
+static struct sf_obj *take_stale(struct sf_obj *o)
+{
+    struct sf_obj *stale = o->stale;
+    o->stale = NULL;
+    return stale;
+}
+
 enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
-                               const struct sf_req_directives *d, struct sf_obj **out)
+                               const struct sf_req_directives *d, struct sf_obj **out,
+                               struct sf_obj **refresh)
 {
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
+    bool plain = d == NULL;
     if (d == NULL)
         d = &none;
+    if (refresh != NULL)
+        *refresh = NULL;
     struct sf_obj *old = NULL;
     enum sf_lookup kind;
     sf_mutex_lock(&c->lock);
@@ -145,10 +168,16 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now
     } else if (o != NULL && o->hfp && o->expires_ms > now_ms) {
         *out = NULL;
         kind = SF_LOOKUP_PASS;
+    } else if (o != NULL && !o->stored && !o->hfp && o->stale != NULL && refresh != NULL &&
+               while_revalidate_ok(o->stale, plain, now_ms)) {
+        *out = sf_obj_ref(o->stale); /* its refresh is already on its way */
+        kind = SF_LOOKUP_STALE;
     } else if (o != NULL && !o->stored && !o->hfp) {
         *out = sf_obj_ref(o);
         kind = SF_LOOKUP_JOIN;
     } else {
+        bool serve_stale = o != NULL && o->stored && refresh != NULL &&
+                           while_revalidate_ok(o, plain, now_ms);
         bool expired_response = o != NULL && o->stored;
         if (o != NULL)
             old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
@@ -160,8 +189,14 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now
             old = NULL;
         }
         list_new(c, slot_of(c, key), o);
-        *out = sf_obj_ref(o);
-        kind = SF_LOOKUP_MISS;
+        if (serve_stale) {
+            *out = sf_obj_ref(o->stale);
+            *refresh = sf_obj_ref(o);
+            kind = SF_LOOKUP_STALE;
+        } else {
+            *out = sf_obj_ref(o);
+            kind = SF_LOOKUP_MISS;
+        }
     }
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
@@ -182,12 +217,14 @@ static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_
 
 void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
 {
-    struct sf_obj *drop[64], *too_big = NULL;
+    struct sf_obj *drop[64], *too_big = NULL, *stale = NULL;
     size_t ndrop;
     sf_obj_lock(o);
     size_t charge = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
     sf_obj_unlock(o);
     sf_mutex_lock(&c->lock);
+    if (o->listed)
+        stale = take_stale(o);
     if (o->listed && !o->stored && charge <= c->max_bytes) {
         o->stored = true;
         o->charge = charge;
@@ -208,24 +245,29 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
     }
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(too_big);
+    sf_obj_unref(stale);
 }
 
 void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o)
 {
-    struct sf_obj *old = NULL;
+    struct sf_obj *old = NULL, *stale = NULL;
     sf_mutex_lock(&c->lock);
-    if (o->listed)
+    if (o->listed) {
+        stale = take_stale(o);
         old = unlist_at(c, slot_of(c, o->key));
+    }
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
+    sf_obj_unref(stale);
 }
 
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
 {
-    struct sf_obj *old = NULL;
+    struct sf_obj *old = NULL, *stale = NULL;
     sf_mutex_lock(&c->lock);
     if (o->listed) {
         struct sf_obj **pp = slot_of(c, o->key);
+        stale = take_stale(o);
         old = unlist_at(c, pp);
         struct sf_obj *marker = sf_obj_new(o->key, NULL);
         marker->hfp = true;
@@ -234,6 +276,7 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
     }
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
+    sf_obj_unref(stale);
 }
 
 /* Whether a stored object's key names url (exactly, or as a prefix), credentials aside:

@@ -20,15 +20,19 @@ enum sf_lookup {
     SF_LOOKUP_MISS, /* nothing usable: a new flight was listed, the caller leads it */
     SF_LOOKUP_NONE, /* nothing usable, and the request forbids a shared fetch
                      * (only-if-cached, no-store): nothing was listed */
+    SF_LOOKUP_STALE, /* serve *out, a stale response, while it is refreshed (RFC 5861 §3);
+                      * if *refresh is set, the caller must submit that new flight */
 };
 
 /* Looks key up at now_ms for a request with directives d (NULL: none). A stored response
- * is a HIT only if it is acceptable to d (sf_policy_acceptable). For HIT, JOIN and MISS, *out holds a reference the caller gives
+ * is a HIT only if it is acceptable to d (sf_policy_acceptable). With refresh non-NULL, a
+ * stale response within its stale-while-revalidate window may be a STALE answer. For HIT, JOIN and MISS, *out holds a reference the caller gives
  * back with sf_obj_unref; for PASS it is NULL. A MISS lists a new object for the key,
  * replacing an expired marker or stored response; the latter is handed to the new object
  * as its stale response (o->stale), for revalidation. */
 enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
-                               const struct sf_req_directives *d, struct sf_obj **out);
+                               const struct sf_req_directives *d, struct sf_obj **out,
+                               struct sf_obj **refresh);
 
 /* Keeps a complete object, stored at now_ms (its verdict says for how long it is fresh),
  * evicting least recently used objects to stay under the byte limit. If o is no longer

@@ -50,6 +50,7 @@ static const struct field schema[] = {
     {"cache.heuristic_max", K_MS, OFF(heuristic_max_ms), 0, 31536000000ULL},
     {"cache.strip_set_cookie", K_BOOL, OFF(strip_set_cookie), 0, 0},
     {"cache.stale_if_error", K_MS, OFF(stale_if_error_ms), 0, 31536000000ULL},
+    {"cache.stale_while_revalidate", K_MS, OFF(stale_while_revalidate_ms), 0, 31536000000ULL},
     {"admin.listen", K_ADDR_OR_NULL, OFF(admin_listen), 0, 0},
 };
 #define NFIELDS (sizeof schema / sizeof schema[0])

@@ -32,6 +32,7 @@ struct sf_config {
     uint64_t heuristic_max_ms;
     bool strip_set_cookie;      /* drop Set-Cookie from shared responses instead of passing */
     uint64_t stale_if_error_ms; /* serve stale this long past expiry when the origin fails */
+    uint64_t stale_while_revalidate_ms; /* serve stale this long while refreshing it */
     uint64_t max_request_body_bytes;
     bool admin_enabled;
     struct sf_addr admin_listen;

@@ -267,13 +267,13 @@ static char *upstream_url(struct sf_req *r, const char **why)
 
 /* ---- responses from objects ---- */
 
-/* Adds the object's fields, Via and X-Cache; a hit replaces the stored Age with its own. */
+/* Adds the object's fields, Via and X-Cache; with stored_age false the stored Age is left
+ * out, for the caller to send its own (a response served from the cache). */
 static void add_object_fields(struct MHD_Response *resp, const struct sf_obj *o,
-                              const char *xcache)
+                              const char *xcache, bool stored_age)
 {
-    bool hit = strcmp(xcache, "HIT") == 0;
     for (size_t i = 0; i < o->hdrs.n; i++)
-        if (!hit || !sf_streq_ci(o->hdrs.v[i].name, "Age"))
+        if (stored_age || !sf_streq_ci(o->hdrs.v[i].name, "Age"))
             MHD_add_response_header(resp, o->hdrs.v[i].name, o->hdrs.v[i].value);
     MHD_add_response_header(resp, "Via", VIA_VALUE);
     MHD_add_response_header(resp, "X-Cache", xcache);
@@ -357,7 +357,7 @@ static enum MHD_Result respond_stream(struct sf_req *r)
         req_unref(r);
         return MHD_NO;
     }
-    add_object_fields(resp, o, r->xcache);
+    add_object_fields(resp, o, r->xcache, true);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
     MHD_destroy_response(resp);
     r->phase = PH_RESPONDING;
@@ -379,7 +379,8 @@ static void add_age(struct MHD_Response *resp, const struct sf_obj *o)
 
 /* A client's conditional request matched a stored 200: 304 with the fields a 200 would
  * have carried that RFC 9110 §15.4.5 asks for. Takes over the lookup's reference. */
-static enum MHD_Result respond_not_modified(struct sf_req *r, struct sf_obj *o)
+static enum MHD_Result respond_not_modified(struct sf_req *r, struct sf_obj *o,
+                                            const char *xcache)
 {
     static const char *const keep[] = {"Cache-Control", "Content-Location", "Date", "ETag",
                                        "Expires", "Last-Modified", "Vary"};
@@ -394,7 +395,7 @@ static enum MHD_Result respond_not_modified(struct sf_req *r, struct sf_obj *o)
                 MHD_add_response_header(resp, o->hdrs.v[i].name, o->hdrs.v[i].value);
     add_age(resp, o);
     MHD_add_response_header(resp, "Via", VIA_VALUE);
-    MHD_add_response_header(resp, "X-Cache", "HIT");
+    MHD_add_response_header(resp, "X-Cache", xcache);
     sf_obj_unref(o);
     enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_NOT_MODIFIED, resp);
     MHD_destroy_response(resp);
@@ -402,15 +403,16 @@ static enum MHD_Result respond_not_modified(struct sf_req *r, struct sf_obj *o)
     return ret;
 }
 
-/* Serves a stored object: zero-copy over its segments, or 304 to a conditional request it
- * satisfies. Takes over the lookup's reference. */
+/* Serves a stored object (HIT, or STALE while it is refreshed): zero-copy over its
+ * segments, or 304 to a conditional request it satisfies. Takes over the lookup's
+ * reference. */
 static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o)
 {
     if (o->status == MHD_HTTP_OK &&
         sf_policy_not_modified(
             &o->hdrs, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match"),
             MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Modified-Since")))
-        return respond_not_modified(r, o);
+        return respond_not_modified(r, o, r->xcache);
     struct MHD_IoVec iov_small[8], *iov = iov_small;
     if (o->nsegs > 8)
         iov = sf_xmalloc(o->nsegs * sizeof *iov);
@@ -429,7 +431,7 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o)
         sf_obj_unref(o);
         return MHD_NO;
     }
-    add_object_fields(resp, o, "HIT");
+    add_object_fields(resp, o, r->xcache, false);
     add_age(resp, o);
     SF_COUNT_N(bytes_to_clients, o->len);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
@@ -473,6 +475,16 @@ static void add_validators(struct sf_fetch_spec *spec, const struct sf_obj *stal
         sf_hdrs_add(&spec->hdrs, "If-None-Match", etag);
     if (modified != NULL)
         sf_hdrs_add(&spec->hdrs, "If-Modified-Since", modified);
+}
+
+/* Starts the fetch of a new shared flight: GET even for a HEAD, so that the response can
+ * serve (and be stored for) both, and conditional when it revalidates a stale response. */
+static void submit_shared(struct sf_req *r, struct sf_obj *o)
+{
+    struct sf_fetch_spec *spec = build_spec(r, "GET", r->url, true);
+    if (o->stale != NULL)
+        add_validators(spec, o->stale);
+    sf_upstream_submit(r->front->up, o, &spec);
 }
 
 static void start_private(struct sf_req *r, const char *method)
@@ -539,10 +551,21 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     const char *cookie = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
     char *key = sf_policy_key(url, auth, cookie);
     struct sf_obj *o;
-    enum sf_lookup kind =
-        sf_cache_lookup(f->cache, key, sf_now_ms(), has_directives ? &d : NULL, &o);
+    struct sf_obj *refresh;
+    enum sf_lookup kind = sf_cache_lookup(f->cache, key, sf_now_ms(),
+                                          has_directives ? &d : NULL, &o, &refresh);
     free(key);
     switch (kind) {
+    case SF_LOOKUP_STALE:
+        if (refresh != NULL) {
+            /* Serve the stale response now; refresh it in the background (RFC 5861 §3). */
+            SF_COUNT(stale_while_revalidate);
+            submit_shared(r, refresh);
+            sf_obj_unref(refresh);
+        }
+        r->xcache = "STALE";
+        count_outcome(r);
+        return respond_hit(r, o);
     case SF_LOOKUP_HIT:
         r->xcache = "HIT";
         count_outcome(r);
@@ -564,11 +587,7 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
         break;
     }
     attach(r, o, true, "MISS");
-    /* A HEAD leads with GET, so that the response can serve (and be stored for) both. */
-    struct sf_fetch_spec *spec = build_spec(r, "GET", url, true);
-    if (o->stale != NULL)
-        add_validators(spec, o->stale);
-    sf_upstream_submit(f->up, o, &spec);
+    submit_shared(r, o);
     return wait_head(r, method);
 }
 

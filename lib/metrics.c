@@ -46,6 +46,7 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     json_object_set_new(root, "revalidations", reval);
     json_t *stale = json_object();
     put(stale, "error", LOAD(stale_if_error));
+    put(stale, "while_revalidate", LOAD(stale_while_revalidate));
     json_object_set_new(root, "stale_served", stale);
     put(root, "bad_requests", LOAD(bad_requests));
     put(root, "upstream_requests", LOAD(upstream_requests));

@@ -20,6 +20,7 @@ struct sf_metrics {
     sf_counter revalidations_304;     /* stale responses refreshed by the origin's 304 */
     sf_counter revalidations_200;     /* stale responses the origin replaced */
     sf_counter stale_if_error;        /* flights answered with a stale response on error */
+    sf_counter stale_while_revalidate; /* background refreshes started for stale hits */
     sf_counter bad_requests;          /* answered 4xx by sfproxy itself */
     sf_counter upstream_requests;
     sf_counter upstream_err_connect;  /* 502 */

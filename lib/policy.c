@@ -148,7 +148,12 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         v->reason = "response to Authorization (RFC 9111 §3.5)";
     v->storable = v->reason == NULL;
     v->never_stale = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
-    v->stale_if_error_s = cc.stale_if_error;
+    v->stale_if_error_s = cc.stale_if_error >= 0 ? cc.stale_if_error
+                          : rules != NULL       ? rules->stale_if_error_s
+                                                : -1;
+    v->stale_while_revalidate_s = cc.stale_while_revalidate >= 0 ? cc.stale_while_revalidate
+                                  : rules != NULL ? rules->stale_while_revalidate_s
+                                                  : -1;
 }
 
 void sf_policy_request_directives(const char *cache_control, const char *pragma,

@@ -18,6 +18,8 @@ struct sf_cache_rules {
     const char *targeted_field;  /* e.g. "CDN-Cache-Control" (RFC 9213); NULL: none */
     unsigned heuristic_percent;  /* of the time since Last-Modified (§4.2.2); 0: never */
     int64_t heuristic_max_s;     /* cap on a heuristic freshness lifetime */
+    int64_t stale_while_revalidate_s; /* RFC 5861 windows for responses that set none; */
+    int64_t stale_if_error_s;         /* -1: none */
 };
 
 /* The facts about a response that a verdict is built from. Times are wall-clock seconds:
@@ -39,7 +41,8 @@ struct sf_verdict {
     const char *reason;  /* why it is not shareable or not storable, for the debug log */
     bool never_stale;    /* must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
     bool heuristic;      /* fresh_s is a heuristic lifetime (§4.2.2) */
-    int64_t stale_if_error_s; /* RFC 5861 §4 window the response allows; -1: absent */
+    int64_t stale_if_error_s;         /* RFC 5861 §4 window, or the rules' default; -1 */
+    int64_t stale_while_revalidate_s; /* RFC 5861 §3 window, or the rules' default; -1 */
 };
 
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v);

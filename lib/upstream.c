@@ -243,24 +243,21 @@ static void copy_body(struct sf_obj *o, const struct sf_obj *stale)
     }
 }
 
-/* Whether a stale response may stand in for an origin failure (RFC 5861 §4): its own
- * stale-if-error window, or the configured one, covers how stale it is now, and nothing
- * forbids serving it stale. */
-static bool stale_if_error_ok(const struct sf_upstream *up, const struct sf_obj *stale)
+/* Whether a stale response may stand in for an origin failure (RFC 5861 §4): its
+ * stale-if-error window (its own, or the configured default) covers how stale it is now,
+ * and nothing forbids serving it stale. */
+static bool stale_if_error_ok(const struct sf_obj *stale)
 {
-    if (stale == NULL || stale->verdict.never_stale)
+    if (stale == NULL || stale->verdict.never_stale || stale->verdict.stale_if_error_s < 0)
         return false;
-    int64_t window = stale->verdict.stale_if_error_s >= 0
-                         ? stale->verdict.stale_if_error_s
-                         : (int64_t)(up->cfg->stale_if_error_ms / 1000);
     int64_t age = sf_policy_current_age(stale->verdict.age_s, stale->response_time_s, sf_wall_s());
-    return age - stale->verdict.fresh_s <= window;
+    return age - stale->verdict.fresh_s <= stale->verdict.stale_if_error_s;
 }
 
 /* Answers o's clients with the stale response instead of the origin's failure. It is
  * stored again as it is (still stale), so that the next request tries the origin once
  * more and, while the origin stays down, gets it too. */
-static void serve_stale(struct xfer *x, struct sf_obj *stale)
+static void serve_stale(struct xfer *x, const struct sf_obj *stale)
 {
     struct sf_obj *o = x->obj;
     struct sf_hdrs copy = {0};
@@ -289,12 +286,12 @@ static void publish(struct xfer *x)
     struct sf_hdrs kept = {0};
     struct sf_verdict v;
     int64_t now_s = sf_wall_s();
-    struct sf_obj *stale = o->stale; /* ours since the submit */
-    o->stale = NULL;
-    if (x->status >= 500 && stale_if_error_ok(up, stale)) {
+    /* Read-only here: lookups may still serve it (stale-while-revalidate) until the
+     * cache lets go of it when this object is stored or unlisted. */
+    const struct sf_obj *stale = o->stale;
+    if (x->status >= 500 && stale_if_error_ok(stale)) {
         serve_stale(x, stale);
         sf_hdrs_clear(&x->hdrs);
-        sf_obj_unref(stale);
         return;
     }
     bool refreshed = stale != NULL && x->status == 304;
@@ -332,7 +329,6 @@ static void publish(struct xfer *x)
         copy_body(o, stale); /* the 304 has no body: curl's own ends the transfer */
     bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
     sf_obj_unlock(o);
-    sf_obj_unref(stale);
     if (o->key != NULL && v.reason != NULL)
         sf_log_debug("%s: %d %s: %s", v.shareable ? "not stored" : "pass", x->status, o->key,
                      v.reason);
@@ -609,7 +605,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     if (x->discard && fail != SF_FAIL_CANCELLED)
         fail = SF_FAIL_NONE; /* the stale response served is whole, whatever the error did */
     count_failure(x, fail, why);
-    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && stale_if_error_ok(up, o->stale)) {
+    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && stale_if_error_ok(o->stale)) {
         serve_stale(x, o->stale);
         if (x->dirty)
             undirty(x); /* finishing wakes everyone anyway */
@@ -764,8 +760,10 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
     up->cfg = cfg;
     up->cache = cache;
     up->hangup = hangup;
-    up->rules = (struct sf_cache_rules){cfg->targeted_field, cfg->heuristic_percent,
-                                        (int64_t)(cfg->heuristic_max_ms / 1000)};
+    up->rules = (struct sf_cache_rules){
+        cfg->targeted_field, cfg->heuristic_percent, (int64_t)(cfg->heuristic_max_ms / 1000),
+        cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
+        cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1};
     up->multi = curl_multi_init();
     if (up->multi == NULL) {
         free(up);

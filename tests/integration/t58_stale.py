@@ -55,3 +55,33 @@ def test_without_a_window_errors_pass_through():
         eq(request(p.port, "GET", t).status, 502, "no stale-if-error: 502")
     finally:
         eq(p.stop(), 0, "exit code")
+
+
+def test_stale_while_revalidate_serves_at_once_and_refreshes_once():
+    with Env() as env:
+        t = "/swr?cc=max-age%3D2,stale-while-revalidate%3D60&delay_ms=300&size=50"
+        first = env.get(t)
+        env.wait_stored()
+        time.sleep(3.1)  # past max-age, within the window
+        res = parallel(10, lambda i: env.get(t))
+        eq([r.header("X-Cache") for r in res], ["STALE"] * 10, "served stale at once")
+        eq(set(r.body for r in res), {first.body}, "the stale body")
+        wait_for(lambda: env.origin.count(t) == 2, "one background refresh")
+        wait_for(lambda: env.get(t).header("X-Cache") == "HIT", "the refreshed response stored")
+        fresh = env.get(t)
+        check(fresh.body != first.body, "the refreshed body is the origin's new one")
+        eq(env.origin.count(t), 2, "exactly one background refresh")
+        eq(env.proxy.stats()["stale_served"]["while_revalidate"], 1, "counted")
+
+
+def test_stale_while_revalidate_not_for_no_cache_requests():
+    with Env({"cache": {"stale_while_revalidate": "60s"}}) as env:
+        t = "/swr2?cc=max-age%3D2&size=50"
+        env.get(t)
+        env.wait_stored()
+        time.sleep(3.1)
+        r = env.get(t, {"Cache-Control": "no-cache"})
+        eq(r.header("X-Cache"), "MISS", "a request that asks for validation is not served stale")
+        env.wait_stored()
+        time.sleep(3.1)
+        eq(env.get(t).header("X-Cache"), "STALE", "the configured window applies otherwise")
