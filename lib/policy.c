@@ -101,9 +101,12 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
 
     memset(v, 0, sizeof *v);
     v->shareable = true;
+    /* §5.2.2.3: with must-understand, a cache that knows the status's caching rules
+     * ignores no-store; one that does not must not store. We know the storable ones. */
+    bool no_store = cc.no_store && !(cc.must_understand && status_storable(facts->status));
     if (cc.private_)
         v->reason = "Cache-Control: private";
-    else if (cc.no_store)
+    else if (no_store)
         v->reason = "Cache-Control: no-store";
     else if (sf_hdrs_get(h, "Set-Cookie") != NULL)
         v->reason = "Set-Cookie";
@@ -136,7 +139,8 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     v->heuristic = lifetime >= 0 && explicit_lifetime(&cc, h, date_s) < 0;
     v->fresh_s = lifetime > 0 ? lifetime : 0;
     if (!status_storable(facts->status))
-        v->reason = "status not cacheable by default";
+        v->reason = cc.must_understand ? "must-understand: status not understood"
+                                       : "status not cacheable by default";
     else if (cc.no_cache)
         v->reason = "Cache-Control: no-cache (validation not supported yet)";
     else if (lifetime < 0)

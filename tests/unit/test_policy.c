@@ -70,6 +70,12 @@ static const struct policy_case cases[] = {
     {"Authorization: public", 200, {"Cache-Control", "public, max-age=60"}, true, true, true,
      60, 0},
     {"Authorization: s-maxage", 200, {"Cache-Control", "s-maxage=60"}, true, true, true, 60, 0},
+    {"must-understand overrides no-store", 200,
+     {"Cache-Control", "max-age=60, must-understand, no-store"}, false, true, true, 60, 0},
+    {"must-understand, unknown status: no-store holds", 299,
+     {"Cache-Control", "max-age=60, must-understand, no-store"}, false, false, false, 0, 0},
+    {"must-understand, unknown status, no no-store", 299,
+     {"Cache-Control", "max-age=60, must-understand"}, false, true, false, 60, 0},
 };
 
 static void test_verdicts(void **state)
