@@ -677,6 +677,12 @@ static void suspend_req(struct sf_waiter *w)
     MHD_suspend_connection(r->conn);
 }
 
+static void reject_too_big(struct sf_req *r)
+{
+    r->reject_status = MHD_HTTP_CONTENT_TOO_LARGE;
+    r->reject_text = "request content is larger than max_request_body_bytes\n";
+}
+
 /* Content is coming: decide now whether it can be forwarded, and start the fetch so that
  * it streams upstream as it arrives. A refusal is answered once the content is drained. */
 static enum MHD_Result begin_upload(struct sf_req *r, const char *method, const char *length)
@@ -689,14 +695,12 @@ static enum MHD_Result begin_upload(struct sf_req *r, const char *method, const 
         declared = *end == '\0' && n >= 0 ? n : -1;
     }
     r->phase = PH_UPLOAD;
-    if (declared >= 0 && (uint64_t)declared > cfg->max_request_body_bytes) {
-        SF_COUNT(requests[sf_metrics_method_class(method)]);
-        r->reject_status = MHD_HTTP_CONTENT_TOO_LARGE;
-        r->reject_text = "request content is larger than max_request_body_bytes\n";
-        return MHD_YES;
-    }
     if (!admit(r, method))
         return MHD_YES; /* refused: answered once the content is drained */
+    if (declared >= 0 && (uint64_t)declared > cfg->max_request_body_bytes) {
+        reject_too_big(r);
+        return MHD_YES;
+    }
     r->upload = sf_reqbody_new(UPLOAD_WINDOW, declared);
     start_private(r, method);
     return MHD_YES;
@@ -709,10 +713,8 @@ static void upload_piece(struct sf_req *r, const char *data, size_t *size)
         *size = 0; /* refused: read and drop */
         return;
     }
-    r->upload_bytes += *size;
-    if (r->upload_bytes > r->front->cfg->max_request_body_bytes) {
-        r->reject_status = MHD_HTTP_CONTENT_TOO_LARGE;
-        r->reject_text = "request content is larger than max_request_body_bytes\n";
+    if (r->upload_bytes + *size > r->front->cfg->max_request_body_bytes) {
+        reject_too_big(r);
         sf_reqbody_close(r->upload); /* the transfer aborts: it would be incomplete */
         *size = 0;
         return;
@@ -723,12 +725,12 @@ static void upload_piece(struct sf_req *r, const char *data, size_t *size)
                                                 suspend_req, &parked, &reader_waiting);
     if (reader_waiting)
         sf_upstream_unpause(r->front->up, r->obj);
+    r->upload_bytes += taken;
     if (st == SF_REQBODY_CLOSED || !parked) {
         *size = 0; /* all taken, or the transfer ended and wants no more */
         return;
     }
-    r->upload_bytes -= *size - taken; /* offered again after the resume */
-    *size -= taken;
+    *size -= taken; /* the rest is offered again after the resume */
 }
 
 /* All content received: let the transfer see its end, then wait for the response. */
