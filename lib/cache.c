@@ -17,7 +17,7 @@ struct sf_cache {
     struct sf_obj lru;       /* (L) sentinel: lru.lru_next is the most recent */
     uint64_t max_bytes;      /* (C) */
     uint64_t bytes;          /* (L) */
-    uint64_t stored, flights, evictions; /* (L) */
+    uint64_t stored, markers, flights, evictions; /* (L) */
     struct sf_hangup *hangup;            /* (C) handed to new objects */
 };
 
@@ -96,7 +96,10 @@ static struct sf_obj *unlist_at(struct sf_cache *c, struct sf_obj **pp)
         lru_unlink(o);
         o->stored = false;
         c->bytes -= o->charge;
-        c->stored--;
+        if (o->vary_marker)
+            c->markers--;
+        else
+            c->stored--;
     } else if (!o->hfp) {
         c->flights--;
     }
@@ -138,69 +141,179 @@ static struct sf_obj *take_stale(struct sf_obj *o)
     return stale;
 }
 
-enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
-                               const struct sf_req_directives *d, struct sf_obj **out,
-                               struct sf_obj **refresh)
+/* Table lock held. Whether o is a response in the LRU (not a vary marker). */
+static bool is_response(const struct sf_obj *o)
+{
+    return o->stored && !o->vary_marker;
+}
+
+/* Table lock held. Whether o is a flight: neither stored nor a marker. */
+static bool is_flight(const struct sf_obj *o)
+{
+    return !o->stored && !o->hfp;
+}
+
+static void lru_touch(struct sf_cache *c, struct sf_obj *o)
+{
+    lru_unlink(o);
+    lru_push_front(c, o);
+}
+
+/* Table lock held. sf_cache_lookup for one key; *old receives a reference the caller
+ * drops after unlocking. */
+static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, uint64_t now_ms,
+                                 const struct sf_req_directives *d, struct sf_obj **out,
+                                 struct sf_obj **refresh, struct sf_obj **old)
 {
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
     bool plain = d == NULL;
     if (d == NULL)
         d = &none;
-    if (refresh != NULL)
-        *refresh = NULL;
-    struct sf_obj *old = NULL;
-    enum sf_lookup kind;
-    sf_mutex_lock(&c->lock);
     struct sf_obj **pp = slot_of(c, key);
     /* XXX: an object stays stored (charged and on the LRU) until it is evicted or a lookup
      * replaces it; expiry does not free memory by itself. */
     struct sf_obj *o = *pp;
     bool shared_fetch_ok = !d->only_if_cached && !d->no_store;
-    if (o != NULL && o->stored && !o->invalidated &&
+    if (o != NULL && is_response(o) && !o->invalidated &&
         sf_policy_acceptable(&o->verdict, age_now(o, now_ms), d)) {
-        lru_unlink(o);
-        lru_push_front(c, o);
+        lru_touch(c, o);
         *out = sf_obj_ref(o);
-        kind = SF_LOOKUP_HIT;
-    } else if (!shared_fetch_ok) {
-        *out = NULL;
-        kind = SF_LOOKUP_NONE;
-    } else if (o != NULL && o->hfp && o->expires_ms > now_ms) {
-        *out = NULL;
-        kind = SF_LOOKUP_PASS;
-    } else if (o != NULL && !o->stored && !o->hfp && o->stale != NULL && refresh != NULL &&
-               while_revalidate_ok(o->stale, plain, now_ms)) {
-        *out = sf_obj_ref(o->stale); /* its refresh is already on its way */
-        kind = SF_LOOKUP_STALE;
-    } else if (o != NULL && !o->stored && !o->hfp) {
-        *out = sf_obj_ref(o);
-        kind = SF_LOOKUP_JOIN;
-    } else {
-        bool serve_stale = o != NULL && o->stored && refresh != NULL &&
-                           while_revalidate_ok(o, plain, now_ms);
-        bool expired_response = o != NULL && o->stored;
-        if (o != NULL)
-            old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
-        if (c->count >= c->nbuckets)
-            grow(c);
-        o = sf_obj_new(key, c->hangup);
-        if (expired_response) {
-            o->stale = old; /* the table's reference: the new flight may revalidate it */
-            old = NULL;
-        }
-        list_new(c, slot_of(c, key), o);
-        if (serve_stale) {
-            *out = sf_obj_ref(o->stale);
-            *refresh = sf_obj_ref(o);
-            kind = SF_LOOKUP_STALE;
-        } else {
-            *out = sf_obj_ref(o);
-            kind = SF_LOOKUP_MISS;
-        }
+        return SF_LOOKUP_HIT;
     }
+    if (!shared_fetch_ok) {
+        *out = NULL;
+        return SF_LOOKUP_NONE;
+    }
+    if (o != NULL && o->hfp && o->expires_ms > now_ms) {
+        *out = NULL;
+        return SF_LOOKUP_PASS;
+    }
+    if (o != NULL && is_flight(o) && o->stale != NULL && refresh != NULL &&
+        while_revalidate_ok(o->stale, plain, now_ms)) {
+        *out = sf_obj_ref(o->stale); /* its refresh is already on its way */
+        return SF_LOOKUP_STALE;
+    }
+    if (o != NULL && is_flight(o)) {
+        *out = sf_obj_ref(o);
+        return SF_LOOKUP_JOIN;
+    }
+    bool expired_response = o != NULL && is_response(o);
+    bool serve_stale = expired_response && refresh != NULL && while_revalidate_ok(o, plain, now_ms);
+    if (o != NULL)
+        *old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
+    if (c->count >= c->nbuckets)
+        grow(c);
+    o = sf_obj_new(key, c->hangup);
+    if (expired_response) {
+        o->stale = *old; /* the table's reference: the new flight may revalidate it */
+        *old = NULL;
+    }
+    list_new(c, slot_of(c, key), o);
+    if (!serve_stale) {
+        *out = sf_obj_ref(o);
+        return SF_LOOKUP_MISS;
+    }
+    *out = sf_obj_ref(o->stale);
+    *refresh = sf_obj_ref(o);
+    return SF_LOOKUP_STALE;
+}
+
+/* key followed by variant. Caller frees. */
+static char *variant_key(const char *key, size_t key_len, const char *variant)
+{
+    char *out = sf_xmalloc(key_len + strlen(variant) + 1);
+    memcpy(out, key, key_len);
+    strcpy(out + key_len, variant);
+    return out;
+}
+
+enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uint64_t now_ms,
+                               struct sf_obj **out, struct sf_obj **refresh)
+{
+    struct sf_obj *old = NULL;
+    char *vkey = NULL;
+    if (refresh != NULL)
+        *refresh = NULL;
+    sf_mutex_lock(&c->lock);
+    struct sf_obj *o = *slot_of(c, q->key);
+    if (o != NULL && o->vary_marker && q->fields != NULL) {
+        /* Responses vary: read the request's fields without the lock, then look up the
+         * variant they select. */
+        char *names = sf_xstrdup(o->vary_names);
+        lru_touch(c, o);
+        sf_mutex_unlock(&c->lock);
+        char *variant = sf_policy_variant(names, q->fields);
+        vkey = variant_key(q->key, strlen(q->key), variant);
+        free(variant);
+        free(names);
+        sf_mutex_lock(&c->lock);
+    }
+    enum sf_lookup kind =
+        lookup_key(c, vkey ? vkey : q->key, now_ms, q->directives, out, refresh, &old);
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
+    free(vkey);
     return kind;
+}
+
+/* Table lock held. Lists a new vary marker under key, charged like a small response. */
+static void list_marker(struct sf_cache *c, const char *key, const char *names)
+{
+    if (c->count >= c->nbuckets)
+        grow(c);
+    struct sf_obj *m = sf_obj_new(key, NULL);
+    m->vary_marker = true;
+    m->vary_names = sf_xstrdup(names);
+    list_new(c, slot_of(c, key), m);
+    c->flights--; /* list_new counted it as one */
+    m->stored = true;
+    m->charge = sizeof *m + strlen(key) + strlen(names);
+    c->bytes += m->charge;
+    c->markers++;
+    lru_push_front(c, m);
+}
+
+void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
+{
+    /* The fetcher may read o->key without the table lock: only it changes the key. */
+    const char *mark = strstr(o->key, SF_VARIANT_MARK);
+    if (mark == NULL && o->variant == NULL)
+        return; /* the common case: it does not vary, and is listed under its own key */
+    size_t primary_len = mark != NULL ? (size_t)(mark - o->key) : strlen(o->key);
+    char *primary = variant_key(o->key, primary_len, "");
+    char *want = variant_key(o->key, primary_len, o->variant ? o->variant : "");
+    struct sf_obj *drop[2] = {NULL, NULL};
+    sf_mutex_lock(&c->lock);
+    if (o->listed && strcmp(want, o->key) != 0) {
+        struct sf_obj **pp = slot_of(c, want);
+        if (*pp != NULL && is_flight(*pp)) {
+            drop[0] = unlist_at(c, slot_of(c, o->key)); /* that variant has its own flight */
+        } else {
+            if (*pp != NULL)
+                drop[0] = unlist_at(c, pp); /* an older response, or a marker */
+            struct sf_obj *self = unlist_at(c, slot_of(c, o->key)); /* the table's reference */
+            free(o->key);
+            o->key = want;
+            want = NULL;
+            list_new(c, slot_of(c, o->key), self);
+        }
+    }
+    if (o->vary_names != NULL) {
+        struct sf_obj **mp = slot_of(c, primary);
+        struct sf_obj *m = *mp;
+        /* A flight under the request's key sets the marker itself once it has a head. */
+        bool keep = m != NULL && (m->vary_marker ? strcmp(m->vary_names, o->vary_names) == 0
+                                                 : is_flight(m));
+        if (!keep && m != NULL)
+            drop[1] = unlist_at(c, mp); /* a response that did not vary, or other names */
+        if (!keep)
+            list_marker(c, primary, o->vary_names);
+    }
+    sf_mutex_unlock(&c->lock);
+    sf_obj_unref(drop[0]);
+    sf_obj_unref(drop[1]);
+    free(want);
+    free(primary);
 }
 
 /* Evicts from the LRU tail until bytes fit; collects the table's references in *drop. */
@@ -316,7 +429,7 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
         struct sf_obj **pp = &c->buckets[i];
         while (*pp != NULL) {
             struct sf_obj *o = *pp;
-            bool hit = o->stored && (tag_header != NULL ? tag_matches(o, tag_header, url)
+            bool hit = is_response(o) && (tag_header != NULL ? tag_matches(o, tag_header, url)
                                                         : key_matches(o->key, url, url_len, prefix));
             if (hit)
                 count++;
@@ -344,6 +457,7 @@ void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
 {
     sf_mutex_lock(&c->lock);
     st->objects = c->stored;
+    st->vary_markers = c->markers;
     st->bytes = c->bytes;
     st->flights = c->flights;
     st->evictions = c->evictions;

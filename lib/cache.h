@@ -24,15 +24,32 @@ enum sf_lookup {
                       * if *refresh is set, the caller must submit that new flight */
 };
 
-/* Looks key up at now_ms for a request with directives d (NULL: none). A stored response
- * is a HIT only if it is acceptable to d (sf_policy_acceptable). With refresh non-NULL, a
- * stale response within its stale-while-revalidate window may be a STALE answer. For HIT, JOIN and MISS, *out holds a reference the caller gives
- * back with sf_obj_unref; for PASS it is NULL. A MISS lists a new object for the key,
- * replacing an expired marker or stored response; the latter is handed to the new object
- * as its stale response (o->stale), for revalidation. */
-enum sf_lookup sf_cache_lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
-                               const struct sf_req_directives *d, struct sf_obj **out,
-                               struct sf_obj **refresh);
+/* What a lookup is for: a request's key (sf_policy_key), its cache directives (NULL:
+ * none) and a way to read its fields, which selects among responses that vary (NULL:
+ * none; then a URL whose responses vary is a MISS). */
+struct sf_query {
+    const char *key;
+    const struct sf_req_directives *directives;
+    const struct sf_fields *fields;
+};
+
+/* Looks q up at now_ms. Where responses for the key vary (RFC 9111 §4.1), the lookup is
+ * for the variant q's fields select. A stored response is a HIT only if it is acceptable
+ * to q's directives (sf_policy_acceptable). With refresh non-NULL, a stale response
+ * within its stale-while-revalidate window may be a STALE answer. For HIT, JOIN and MISS,
+ * *out holds a reference the caller gives back with sf_obj_unref; for PASS it is NULL. A
+ * MISS lists a new object for the key, replacing an expired marker or stored response;
+ * the latter is handed to the new object as its stale response (o->stale), for
+ * revalidation. */
+enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uint64_t now_ms,
+                               struct sf_obj **out, struct sf_obj **refresh);
+
+/* Lists o, a shared flight whose response head was just published, under the key of
+ * what it turned out to be (fetcher only): if it varies (o->variant), the variant of its
+ * request's key, with a marker under that key naming what responses vary on; if not,
+ * the request's key itself. When another flight is already listed there, o is unlisted
+ * instead: it serves the clients attached to it and is not stored. */
+void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o);
 
 /* Keeps a complete object, stored at now_ms (its verdict says for how long it is fresh),
  * evicting least recently used objects to stay under the byte limit. If o is no longer
@@ -53,6 +70,7 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
 
 struct sf_cache_stats {
     uint64_t objects; /* stored responses */
+    uint64_t vary_markers; /* keys whose responses vary, each listing its variants */
     uint64_t bytes;   /* bytes they are charged */
     uint64_t flights; /* listed objects not yet complete */
     uint64_t evictions;

@@ -69,6 +69,7 @@ struct sf_req {
     struct sf_reqbody *upload; /* streamed content, a reference; NULL without content */
     uint64_t upload_bytes;     /* content received so far */
     unsigned reject_status;    /* answer this once the content is drained (0: none) */
+    bool vary_redispatched;    /* left a flight for another variant once already */
     const char *reject_text;
 };
 
@@ -191,22 +192,9 @@ static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char
                                   const char *value)
 {
     struct fields_ctx *c = cls;
-    static const char *const never[] = {"Host", "Content-Length", "Expect", "Via"};
-    /* A shared flight fetches the whole, unconditional response (RFC 9111 §4.3.1 leaves
-     * conditionals of a client to the cache): one client's validators or range must not
-     * shape what every waiter gets. */
-    static const char *const own[] = {"If-None-Match", "If-Modified-Since", "If-Match",
-                                      "If-Unmodified-Since", "If-Range", "Range"};
     (void)kind;
-    if (sf_http_is_hop_by_hop(name, c->connection))
-        return MHD_YES;
-    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
-        if (sf_streq_ci(name, never[i]))
-            return MHD_YES;
-    for (size_t i = 0; c->shared && i < sizeof own / sizeof own[0]; i++)
-        if (sf_streq_ci(name, own[i]))
-            return MHD_YES;
-    sf_hdrs_add(c->out, name, value ? value : "");
+    if (sf_policy_forwarded(name, c->connection, c->shared))
+        sf_hdrs_add(c->out, name, value ? value : "");
     return MHD_YES;
 }
 
@@ -338,6 +326,14 @@ static void count_outcome(const struct sf_req *r)
         SF_COUNT(hits);
 }
 
+static void add_age(struct MHD_Response *resp, const struct sf_obj *o)
+{
+    char age[24];
+    snprintf(age, sizeof age, "%lld",
+             (long long)sf_policy_current_age(o->verdict.age_s, o->response_time_s, sf_wall_s()));
+    MHD_add_response_header(resp, "Age", age);
+}
+
 static enum MHD_Result respond_stream(struct sf_req *r)
 {
     struct sf_obj *o = r->obj;
@@ -357,7 +353,10 @@ static enum MHD_Result respond_stream(struct sf_req *r)
         req_unref(r);
         return MHD_NO;
     }
-    add_object_fields(resp, o, r->xcache, true);
+    /* A stale response standing in for a failed origin is as old as the cache says. */
+    add_object_fields(resp, o, r->xcache, !o->served_stale);
+    if (o->served_stale)
+        add_age(resp, o);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
     MHD_destroy_response(resp);
     r->phase = PH_RESPONDING;
@@ -367,14 +366,6 @@ static enum MHD_Result respond_stream(struct sf_req *r)
 static void hit_done(void *cls)
 {
     sf_obj_unref(cls);
-}
-
-static void add_age(struct MHD_Response *resp, const struct sf_obj *o)
-{
-    char age[24];
-    snprintf(age, sizeof age, "%lld",
-             (long long)sf_policy_current_age(o->verdict.age_s, o->response_time_s, sf_wall_s()));
-    MHD_add_response_header(resp, "Age", age);
 }
 
 /* A client's conditional request matched a stored 200: 304 with the fields a 200 would
@@ -541,19 +532,39 @@ static bool request_directives(struct sf_req *r, struct sf_req_directives *d)
     return true;
 }
 
+/* A field of r as a shared flight would send it upstream, for sf_policy_variant. */
+static char *variant_field(void *ctx, const char *name)
+{
+    struct sf_req *r = ctx;
+    const char *connection = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Connection");
+    return sf_policy_forwarded(name, connection, true) ? request_field(r->conn, name) : NULL;
+}
+
+/* Whether r selects the variant o's response is for (RFC 9111 §4.1); o's head is
+ * published. */
+static bool selects_variant(struct sf_req *r, const struct sf_obj *o)
+{
+    if (o->vary_names == NULL)
+        return true;
+    char *mine = sf_policy_variant(o->vary_names, &(struct sf_fields){variant_field, r});
+    bool same = strcmp(mine, o->variant) == 0;
+    free(mine);
+    return same;
+}
+
 static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
-    const char *url = r->url;
     struct sf_req_directives d;
     bool has_directives = request_directives(r, &d);
     const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     const char *cookie = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
-    char *key = sf_policy_key(url, auth, cookie);
+    char *key = sf_policy_key(r->url, auth, cookie);
+    struct sf_fields fields = {variant_field, r};
+    struct sf_query q = {key, has_directives ? &d : NULL, &fields};
     struct sf_obj *o;
     struct sf_obj *refresh;
-    enum sf_lookup kind = sf_cache_lookup(f->cache, key, sf_now_ms(),
-                                          has_directives ? &d : NULL, &o, &refresh);
+    enum sf_lookup kind = sf_cache_lookup(f->cache, &q, sf_now_ms(), &o, &refresh);
     free(key);
     switch (kind) {
     case SF_LOOKUP_STALE:
@@ -611,7 +622,8 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
         sf_obj_unlock(o);
         return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
     }
-    bool redispatch = o->pass && o->key != NULL && o->leader != r;
+    bool follower = o->shared && o->leader != r;
+    bool redispatch = o->pass && follower;
     enum sf_fail fail = o->fail;
     bool no_head = o->state == SF_OBJ_FAILED && fail != SF_FAIL_TRUNCATED;
     sf_obj_unlock(o);
@@ -619,6 +631,16 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
         /* The response is one user's: this waiter goes upstream on its own. */
         detach(r);
         return fetch_private(r, method);
+    }
+    if (follower && !no_head && !selects_variant(r, o)) {
+        /* A variant for other request fields: look again, now that the cache knows what
+         * responses vary on. Once only, should the origin keep changing its Vary. */
+        SF_COUNT(vary_redispatches);
+        detach(r);
+        if (r->vary_redispatched)
+            return fetch_private(r, method);
+        r->vary_redispatched = true;
+        return fetch_shared(r, method);
     }
     if (no_head) {
         count_outcome(r);

@@ -63,6 +63,8 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(root, "waiters_now", (uint64_t)LOAD(waiters_now));
     put(root, "flights_now", cache->flights);
     put(store, "objects", cache->objects);
+    put(store, "vary_markers", cache->vary_markers);
+    put(store, "vary_redispatches", LOAD(vary_redispatches));
     put(store, "bytes", cache->bytes);
     put(store, "evictions", cache->evictions);
     put(store, "stores", LOAD(stores));

@@ -1,13 +1,14 @@
-/* policy: see policy.h. A first, deliberately conservative reading of RFC 9111 for a
- * shared cache:
+/* policy: see policy.h. The rules of RFC 9111 for a shared cache:
  *  - a response is shared with the other waiters of a flight unless it says it belongs to
- *    one user (private, no-store, Set-Cookie) or cannot be matched (Vary);
- *  - it is stored only with explicit freshness (s-maxage, max-age or Expires), for a status
- *    that is cacheable by default (§3, RFC 9110 §15.1), and never when no-cache asks for a
- *    validation we do not perform yet.
+ *    one user (private, no-store, Set-Cookie) or matches no other request (Vary: *); one
+ *    that varies is shared with the waiters whose requests select its variant (§4.1);
+ *  - it is stored with explicit or heuristic freshness, for a status that is cacheable
+ *    by default (§3, RFC 9110 §15.1), and never when no-cache asks for a validation we do
+ *    not perform yet.
  * Everything here is a pure function. */
 #include "policy.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,129 @@ char *sf_policy_key(const char *url, const char *authorization, const char *cook
         p = stpcpy(p, cookie);
     }
     return key;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+char *sf_policy_vary_names(const char *vary)
+{
+    if (vary == NULL)
+        return NULL;
+    char *copy = sf_xstrdup(vary), *save = NULL;
+    char **names = sf_xmalloc((strlen(vary) / 2 + 1) * sizeof *names);
+    size_t n = 0, len = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        while (is_ows(*tok))
+            tok++;
+        size_t tlen = strlen(tok);
+        while (tlen > 0 && is_ows(tok[tlen - 1]))
+            tok[--tlen] = '\0';
+        for (char *p = tok; *p != '\0'; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (tlen > 0)
+            names[n++] = tok;
+    }
+    qsort(names, n, sizeof *names, compare_names);
+    char *out = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], "*") == 0)
+            out = sf_xstrdup("*");
+    for (size_t i = 0; i < n; i++)
+        len += strlen(names[i]) + 1;
+    if (out == NULL && n > 0) {
+        char *p = out = sf_xmalloc(len);
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+                continue;
+            if (p != out)
+                *p++ = ',';
+            p = stpcpy(p, names[i]);
+        }
+    }
+    free(names);
+    free(copy);
+    return out;
+}
+
+/* Writes value into out (room for strlen(value) + 1) with its whitespace normalised:
+ * none at either end or around commas, runs of it as one space; quoted strings as they
+ * are. So "gzip,  br" and "gzip ,br" select the same variant. */
+static void normalize_value(const char *value, char *out)
+{
+    bool quoted = false, space = false;
+    const char *start = out;
+    for (const char *p = value; *p != '\0'; p++) {
+        if (!quoted && is_ows(*p)) {
+            space = true;
+            continue;
+        }
+        if (space && !quoted && *p != ',' && out != start && out[-1] != ',')
+            *out++ = ' ';
+        space = false;
+        *out++ = *p;
+        if (quoted && *p == '\\' && p[1] != '\0')
+            *out++ = *++p;
+        else if (*p == '"')
+            quoted = !quoted;
+    }
+    *out = '\0';
+}
+
+char *sf_policy_variant(const char *names, const struct sf_fields *f)
+{
+    size_t cap = sizeof SF_VARIANT_MARK + strlen(names) + 1, len;
+    char *out = sf_xmalloc(cap);
+    len = (size_t)(stpcpy(out, SF_VARIANT_MARK) - out);
+    for (const char *p = names; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        char *name = sf_xmalloc(n + 1);
+        memcpy(name, p, n);
+        name[n] = '\0';
+        char *value = f->get(f->ctx, name);
+        cap += n + 2 + (value ? strlen(value) : 0);
+        out = sf_xrealloc(out, cap);
+        if (len > sizeof SF_VARIANT_MARK - 1)
+            out[len++] = '\n';
+        memcpy(out + len, name, n);
+        len += n;
+        out[len++] = value ? '=' : '!';
+        out[len] = '\0';
+        if (value != NULL) {
+            normalize_value(value, out + len);
+            len += strlen(out + len);
+        }
+        free(value);
+        free(name);
+        p += n + (p[n] == ',');
+    }
+    return out;
+}
+
+bool sf_policy_forwarded(const char *name, const char *connection, bool shared)
+{
+    static const char *const never[] = {"Host", "Content-Length", "Expect", "Via"};
+    /* A shared flight fetches the whole, unconditional response (RFC 9111 §4.3.1 leaves
+     * conditionals of a client to the cache): one client's validators or range must not
+     * shape what every waiter gets. */
+    static const char *const own[] = {"If-None-Match", "If-Modified-Since", "If-Match",
+                                      "If-Unmodified-Since", "If-Range", "Range"};
+    if (sf_http_is_hop_by_hop(name, connection))
+        return false;
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+        if (sf_streq_ci(name, never[i]))
+            return false;
+    for (size_t i = 0; shared && i < sizeof own / sizeof own[0]; i++)
+        if (sf_streq_ci(name, own[i]))
+            return false;
+    return true;
 }
 
 /* Statuses whose responses are cacheable by default (RFC 9110 §15.1), less 206 and those
@@ -111,10 +235,7 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     else if (sf_hdrs_get(h, "Set-Cookie") != NULL)
         v->reason = "Set-Cookie";
     else if (vary != NULL && sf_http_list_has(vary, "*"))
-        v->reason = "Vary: *";
-    else if (vary != NULL)
-        /* XXX: until variants are keyed (§4.1), a varying response is one user's. */
-        v->reason = "Vary";
+        v->reason = "Vary: *"; /* §4.1: it matches no other request */
     free(vary);
     if (v->reason != NULL) {
         v->shareable = false;

@@ -13,6 +13,35 @@
  * credentials are absent. Caller frees. */
 char *sf_policy_key(const char *url, const char *authorization, const char *cookie);
 
+/* Where the variant part of a cache key starts (RFC 9111 §4.1): a stored response that
+ * varies is listed under its request's key followed by this and sf_policy_variant. */
+#define SF_VARIANT_MARK "\nvary\n"
+
+/* Reads a request field: all its values joined with ", " (RFC 9110 §5.3), or NULL when
+ * absent. Caller frees. */
+typedef char *sf_field_get(void *ctx, const char *name);
+struct sf_fields {
+    sf_field_get *get;
+    void *ctx;
+};
+
+/* The request fields a response varies on: the names its Vary value (joined; may be
+ * NULL) lists, lower-cased, sorted, without duplicates, joined by ","; "*" when it lists
+ * "*" (§4.1: never matches); NULL when it lists none. Caller frees. */
+char *sf_policy_vary_names(const char *vary);
+
+/* The variant a request selects among responses that vary on names (from
+ * sf_policy_vary_names): SF_VARIANT_MARK, then per name "name=value", its value with
+ * whitespace normalised (§4.1), or "name!" when absent, separated by newlines. Two
+ * requests select the same variant exactly when the strings are equal. Caller frees. */
+char *sf_policy_variant(const char *names, const struct sf_fields *f);
+
+/* Whether a request field is sent upstream (a shared flight's, with shared): not
+ * hop-by-hop (connection: the request's Connection value, may be NULL), not one the
+ * proxy sets itself, and, for a shared flight, not one client's own conditional or
+ * range. The request a stored response answered is made of these fields (§4.1). */
+bool sf_policy_forwarded(const char *name, const char *connection, bool shared);
+
 /* What a deployment tunes about the rules (from the config). */
 struct sf_cache_rules {
     const char *targeted_field;  /* e.g. "CDN-Cache-Control" (RFC 9213); NULL: none */

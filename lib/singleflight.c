@@ -27,6 +27,7 @@ struct sf_obj *sf_obj_new(const char *key, struct sf_hangup *hangup)
     o->magic = SF_OBJ_MAGIC;
     atomic_init(&o->refs, 1);
     o->key = key ? sf_xstrdup(key) : NULL;
+    o->shared = key != NULL;
     sf_mutex_init(&o->lock);
     o->state = SF_OBJ_PENDING;
     o->content_length = -1;
@@ -55,6 +56,8 @@ static void obj_destroy(struct sf_obj *o)
     sf_obj_unref(o->stale);
     sf_mutex_destroy(&o->lock);
     free(o->key);
+    free(o->vary_names);
+    free(o->variant);
     o->magic = 0;
     free(o);
 }
@@ -180,7 +183,7 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
     o->verdict = *verdict;
     o->pass = !verdict->shareable;
     o->unjoinable |= o->pass; /* a hit-for-pass marker replaces it in the table */
-    o->storable = o->key != NULL && verdict->storable;
+    o->storable = o->shared && verdict->storable;
     o->response_time_s = response_time_s;
     o->state = SF_OBJ_STREAMING;
 }
@@ -337,6 +340,6 @@ bool sf_obj_worth_finishing(const struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
     if (o->state == SF_OBJ_PENDING)
-        return o->key != NULL;
+        return o->shared;
     return o->state == SF_OBJ_STREAMING && o->storable && !o->pass;
 }

@@ -63,7 +63,10 @@ struct sf_hangup;
 struct sf_obj {
     unsigned magic;
     atomic_uint refs; /* table + fetch + one per attached client + one per hit response */
-    char *key;        /* (C) NULL for a private object */
+    /* NULL for a private object (constant). Otherwise the key it is listed under: (T),
+     * changed only by the fetcher, which may also read it without the table lock. */
+    char *key;
+    bool shared;      /* (C) it has a key: a flight others may join, and maybe stored */
     struct sf_mutex lock;
     enum sf_obj_state state; /* (L) forward only */
     enum sf_fail fail;       /* (L) set with state FAILED */
@@ -73,6 +76,8 @@ struct sf_obj {
     struct sf_hdrs hdrs;     /* (P) response fields, hop-by-hop removed */
     int64_t content_length;  /* (P) -1 unknown */
     struct sf_verdict verdict;   /* (P) */
+    char *vary_names;            /* (P) what it varies on (sf_policy_vary_names), or NULL */
+    char *variant;               /* (P) with vary_names: its request's sf_policy_variant */
     int64_t response_time_s;     /* (P) wall clock at headers */
     struct sf_seg **segs;        /* (L) */
     size_t nsegs, segs_cap;      /* (L) */
@@ -93,6 +98,9 @@ struct sf_obj {
     bool listed;                        /* (T) in the table */
     bool stored;                        /* (T) complete and in the LRU */
     bool hfp;                           /* (C) a hit-for-pass marker, not a response */
+    bool vary_marker;                   /* (C) not a response: says that the responses for
+                                         * its key vary on vary_names, and are listed under
+                                         * their variants' keys (RFC 9111 §4.1) */
     bool invalidated;                   /* (T) stored, but usable only after validation */
     uint64_t expires_ms;                /* (T) monotonic end of a hit-for-pass marker */
     uint64_t stored_ms;                 /* (T) monotonic time it was stored */

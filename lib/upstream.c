@@ -254,6 +254,20 @@ static bool stale_if_error_ok(const struct sf_obj *stale)
     return age - stale->verdict.fresh_s <= stale->verdict.stale_if_error_s;
 }
 
+/* Sets what o's response varies on (RFC 9111 §4.1) and the variant its request selects.
+ * Takes over names and variant. Lock of o held, before it publishes. */
+static void set_variant(struct sf_obj *o, char *names, char *variant)
+{
+    SF_ASSERT(o->state == SF_OBJ_PENDING);
+    o->vary_names = names;
+    o->variant = variant;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? sf_xstrdup(s) : NULL;
+}
+
 /* Answers o's clients with the stale response instead of the origin's failure. It is
  * stored again as it is (still stale), so that the next request tries the origin once
  * more and, while the origin stays down, gets it too. */
@@ -269,6 +283,7 @@ static void serve_stale(struct xfer *x, const struct sf_obj *stale)
     v.storable = true;
     sf_obj_lock(o);
     o->served_stale = true;
+    set_variant(o, dup_or_null(stale->vary_names), dup_or_null(stale->variant));
     sf_obj_publish(o, stale->status, &copy, (int64_t)stale->len, &v, now_s);
     copy_body(o, stale);
     sf_obj_unlock(o);
@@ -277,6 +292,14 @@ static void serve_stale(struct xfer *x, const struct sf_obj *stale)
     x->discard = true;
     SF_COUNT(stale_if_error);
     mark_dirty(x);
+}
+
+/* A field of the request a shared flight sent, as sf_policy_variant reads it: only the
+ * client's own, not those the proxy added (Via, validators). */
+static char *spec_field(void *ctx, const char *name)
+{
+    const struct sf_fetch_spec *spec = ctx;
+    return sf_policy_forwarded(name, NULL, true) ? sf_hdrs_join(&spec->hdrs, name) : NULL;
 }
 
 static void publish(struct xfer *x)
@@ -301,7 +324,7 @@ static void publish(struct xfer *x)
     } else if (stale != NULL) {
         SF_COUNT(revalidations_200);
     }
-    if (o->key != NULL && up->cfg->strip_set_cookie)
+    if (o->shared && up->cfg->strip_set_cookie)
         sf_hdrs_remove(&x->hdrs, "Set-Cookie"); /* shared as if the origin had sent none */
     struct sf_resp_facts facts = {x->status,      &x->hdrs,
                                   sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
@@ -315,25 +338,36 @@ static void publish(struct xfer *x)
         v.storable = false;
         v.reason = "larger than cache.max_object_bytes";
     }
-    if (o->key == NULL)
+    if (!o->shared)
         invalidate_after_unsafe(x);
     forwardable_fields(up, &x->hdrs, &kept);
     sf_hdrs_clear(&x->hdrs);
     x->headers_done = true;
     x->last_byte_ms = sf_now_ms();
+    char *vary_names = NULL, *variant = NULL;
+    if (o->shared && v.shareable) {
+        char *vary = sf_hdrs_join(&kept, "Vary");
+        vary_names = sf_policy_vary_names(vary);
+        free(vary);
+        if (vary_names != NULL)
+            variant = sf_policy_variant(vary_names, &(struct sf_fields){spec_field, x->spec});
+    }
 
     sf_obj_lock(o);
     o->revalidated = refreshed;
+    set_variant(o, vary_names, variant);
     sf_obj_publish(o, x->status, &kept, length, &v, now_s);
     if (refreshed)
         copy_body(o, stale); /* the 304 has no body: curl's own ends the transfer */
     bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
     sf_obj_unlock(o);
-    if (o->key != NULL && v.reason != NULL)
+    if (o->shared && v.reason != NULL)
         sf_log_debug("%s: %d %s: %s", v.shareable ? "not stored" : "pass", x->status, o->key,
                      v.reason);
-    if (o->key != NULL && !v.shareable)
+    if (o->shared && !v.shareable)
         sf_cache_mark_pass(up->cache, o, sf_now_ms() + up->cfg->hit_for_pass_ms);
+    else if (o->shared)
+        sf_cache_settle_variant(up->cache, o);
     if (abandon)
         x->cancel = true;
     else
@@ -513,7 +547,7 @@ static void fail_unstarted(struct sf_upstream *up, struct sf_obj *o, struct sf_f
     struct sf_waiter *wake = sf_obj_finish(o, SF_FAIL_CANCELLED);
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
-    if (o->key)
+    if (o->shared)
         sf_cache_unlist(up->cache, o);
     sf_fetch_spec_free(spec);
     sf_obj_unref(o);
@@ -616,7 +650,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     bool store = o->storable;
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
-    if (o->key != NULL) {
+    if (o->shared) {
         uint64_t now = sf_now_ms();
         if (store) {
             sf_cache_store(up->cache, o, now);

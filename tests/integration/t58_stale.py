@@ -7,13 +7,14 @@ from harness import Env, Origin, Proxy, eq, check, parallel, request, wait_for
 
 def test_stale_if_error_directive_covers_5xx():
     with Env() as env:
-        t = "/sie?cc=max-age%3D2,stale-if-error%3D60&fail_after=1&size=50"
+        t = "/sie?cc=max-age%3D2,stale-if-error%3D60&fail_after=1&size=50&hdr=Age:1"
         first = env.get(t)
         env.wait_stored()
         time.sleep(3.1)  # past max-age; the origin now answers 500
         r = env.get(t)
         eq((r.status, r.header("X-Cache"), r.body), (200, "STALE", first.body),
            "the stale response instead of the 500")
+        check(int(r.header("Age")) >= 4, "Age counts the time it was stored: %s" % r.header("Age"))
         eq(env.origin.count(t), 2, "the origin was asked")
         eq(env.proxy.stats()["stale_served"]["error"], 1, "counted")
         t2 = "/sie2?cc=max-age%3D2&fail_after=1&size=50"

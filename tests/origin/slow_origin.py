@@ -22,6 +22,7 @@ Each request says how to behave in its query string:
   etag_changes=1    send ETag: "s<serial>": a different one every time
   hold=NAME         before reading the request content and answering, wait until
                     POST /_origin/release?name=NAME
+  hold_header=NAME  like hold, with the value of the request field NAME as the name
   hold_body=NAME    send the headers and the first half of the body, then wait likewise
   hdr=Name:Value    add a response field (repeatable)
   echo=1            body is JSON of the request: method, path, headers, body
@@ -121,6 +122,8 @@ class Handler(BaseHTTPRequestHandler):
         arg = lambda k, d=None: q.get(k, [d])[0]
         if arg("hold"):
             hold_event(arg("hold")).wait(60)
+        if arg("hold_header"):
+            hold_event(self.headers.get(arg("hold_header"), "")).wait(60)
         req_body = self.read_content()
         time.sleep(int(arg("delay_ms", 0)) / 1000)
         if arg("digest"):

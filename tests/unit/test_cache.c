@@ -10,18 +10,54 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Completes a flight with a body of n bytes, fresh for 5 s, as the fetcher would. */
-static void complete(struct sf_obj *o, size_t n)
+/* A lookup of a request without cache directives or fields. */
+static enum sf_lookup lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
+                             struct sf_obj **out)
+{
+    struct sf_query q = {key, NULL, NULL};
+    return sf_cache_lookup(c, &q, now_ms, out, NULL);
+}
+
+/* A request whose only field is Accept-Encoding: value (NULL: none). */
+static char *accept_encoding(void *ctx, const char *name)
+{
+    return ctx != NULL && strcmp(name, "accept-encoding") == 0 ? strdup(ctx) : NULL;
+}
+
+static enum sf_lookup lookup_encoding(struct sf_cache *c, const char *key, const char *value,
+                                      uint64_t now_ms, struct sf_obj **out)
+{
+    struct sf_fields f = {accept_encoding, (void *)value};
+    struct sf_query q = {key, NULL, &f};
+    return sf_cache_lookup(c, &q, now_ms, out, NULL);
+}
+
+/* Completes a flight with a body of n bytes, fresh for 5 s, as the fetcher would; with
+ * vary_value, it says Vary: Accept-Encoding and its request had that value. */
+static void complete_varying(struct sf_cache *c, struct sf_obj *o, size_t n,
+                             const char *vary_value)
 {
     static char body[1 << 16];
     struct sf_hdrs h = {0};
     struct sf_verdict v = {.shareable = true, .storable = true, .fresh_s = 5};
     sf_hdrs_add(&h, "Cache-Control", "max-age=5");
     sf_obj_lock(o);
+    if (vary_value != NULL) {
+        o->vary_names = sf_policy_vary_names("Accept-Encoding");
+        o->variant = sf_policy_variant(o->vary_names,
+                                       &(struct sf_fields){accept_encoding, (void *)vary_value});
+    }
     sf_obj_publish(o, 200, &h, (int64_t)n, &v, 0);
     sf_obj_append(o, body, n);
     sf_obj_finish(o, SF_FAIL_NONE);
     sf_obj_unlock(o);
+    if (c != NULL)
+        sf_cache_settle_variant(c, o);
+}
+
+static void complete(struct sf_obj *o, size_t n)
+{
+    complete_varying(NULL, o, n, NULL);
 }
 
 static void test_miss_join_hit(void **state)
@@ -29,15 +65,15 @@ static void test_miss_join_hit(void **state)
     (void)state;
     struct sf_cache *c = sf_cache_new(1 << 20, NULL);
     struct sf_obj *a, *b, *h;
-    assert_int_equal(sf_cache_lookup(c, "k", 0, NULL, &a, NULL), SF_LOOKUP_MISS);
-    assert_int_equal(sf_cache_lookup(c, "k", 0, NULL, &b, NULL), SF_LOOKUP_JOIN);
+    assert_int_equal(lookup(c, "k", 0, &a), SF_LOOKUP_MISS);
+    assert_int_equal(lookup(c, "k", 0, &b), SF_LOOKUP_JOIN);
     assert_ptr_equal(a, b);
     struct sf_cache_stats st;
     sf_cache_get_stats(c, &st);
     assert_int_equal(st.flights, 1);
     complete(a, 1000);
     sf_cache_store(c, a, 0);
-    assert_int_equal(sf_cache_lookup(c, "k", 4999, NULL, &h, NULL), SF_LOOKUP_HIT);
+    assert_int_equal(lookup(c, "k", 4999, &h), SF_LOOKUP_HIT);
     assert_ptr_equal(h, a);
     sf_cache_get_stats(c, &st);
     assert_int_equal(st.objects, 1);
@@ -52,10 +88,10 @@ static void test_expired_object_is_replaced(void **state)
     (void)state;
     struct sf_cache *c = sf_cache_new(1 << 20, NULL);
     struct sf_obj *a, *b;
-    sf_cache_lookup(c, "k", 0, NULL, &a, NULL);
+    lookup(c, "k", 0, &a);
     complete(a, 10);
     sf_cache_store(c, a, 0);
-    assert_int_equal(sf_cache_lookup(c, "k", 5000, NULL, &b, NULL), SF_LOOKUP_MISS);
+    assert_int_equal(lookup(c, "k", 5000, &b), SF_LOOKUP_MISS);
     assert_ptr_not_equal(a, b);
     assert_false(a->listed);
     sf_obj_unref(a), sf_obj_unref(b);
@@ -70,11 +106,11 @@ static void test_lru_evicts_by_bytes(void **state)
     char key[8];
     for (int i = 0; i < 4; i++) {
         snprintf(key, sizeof key, "k%d", i);
-        sf_cache_lookup(c, key, 0, NULL, &o[i], NULL);
+        lookup(c, key, 0, &o[i]);
         complete(o[i], 30000);
         sf_cache_store(c, o[i], 0);
         if (i == 2) { /* touch k0 so k1 is the least recently used */
-            assert_int_equal(sf_cache_lookup(c, "k0", 1, NULL, &h, NULL), SF_LOOKUP_HIT);
+            assert_int_equal(lookup(c, "k0", 1, &h), SF_LOOKUP_HIT);
             sf_obj_unref(h);
         }
     }
@@ -82,9 +118,9 @@ static void test_lru_evicts_by_bytes(void **state)
     sf_cache_get_stats(c, &st);
     assert_true(st.bytes <= 100000);
     assert_int_equal(st.evictions, 1);
-    assert_int_equal(sf_cache_lookup(c, "k1", 2, NULL, &h, NULL), SF_LOOKUP_MISS);
+    assert_int_equal(lookup(c, "k1", 2, &h), SF_LOOKUP_MISS);
     sf_obj_unref(h);
-    assert_int_equal(sf_cache_lookup(c, "k0", 2, NULL, &h, NULL), SF_LOOKUP_HIT);
+    assert_int_equal(lookup(c, "k0", 2, &h), SF_LOOKUP_HIT);
     sf_obj_unref(h);
     for (int i = 0; i < 4; i++)
         sf_obj_unref(o[i]);
@@ -96,10 +132,10 @@ static void test_object_bigger_than_cache_not_kept(void **state)
     (void)state;
     struct sf_cache *c = sf_cache_new(1000, NULL);
     struct sf_obj *a, *b;
-    sf_cache_lookup(c, "k", 0, NULL, &a, NULL);
+    lookup(c, "k", 0, &a);
     complete(a, 5000);
     sf_cache_store(c, a, 0);
-    assert_int_equal(sf_cache_lookup(c, "k", 1, NULL, &b, NULL), SF_LOOKUP_MISS);
+    assert_int_equal(lookup(c, "k", 1, &b), SF_LOOKUP_MISS);
     sf_obj_unref(a), sf_obj_unref(b);
     sf_cache_free(c);
 }
@@ -109,12 +145,12 @@ static void test_hit_for_pass(void **state)
     (void)state;
     struct sf_cache *c = sf_cache_new(1 << 20, NULL);
     struct sf_obj *a, *b;
-    sf_cache_lookup(c, "k", 0, NULL, &a, NULL);
+    lookup(c, "k", 0, &a);
     sf_cache_mark_pass(c, a, 3000);
     assert_false(a->listed);
-    assert_int_equal(sf_cache_lookup(c, "k", 2999, NULL, &b, NULL), SF_LOOKUP_PASS);
+    assert_int_equal(lookup(c, "k", 2999, &b), SF_LOOKUP_PASS);
     assert_null(b);
-    assert_int_equal(sf_cache_lookup(c, "k", 3000, NULL, &b, NULL), SF_LOOKUP_MISS);
+    assert_int_equal(lookup(c, "k", 3000, &b), SF_LOOKUP_MISS);
     sf_obj_unref(a), sf_obj_unref(b);
     sf_cache_free(c);
 }
@@ -124,10 +160,10 @@ static void test_unlist_only_if_listed(void **state)
     (void)state;
     struct sf_cache *c = sf_cache_new(1 << 20, NULL);
     struct sf_obj *a, *b;
-    sf_cache_lookup(c, "k", 0, NULL, &a, NULL);
+    lookup(c, "k", 0, &a);
     sf_cache_unlist(c, a);
     sf_cache_unlist(c, a); /* harmless twice */
-    assert_int_equal(sf_cache_lookup(c, "k", 0, NULL, &b, NULL), SF_LOOKUP_MISS);
+    assert_int_equal(lookup(c, "k", 0, &b), SF_LOOKUP_MISS);
     sf_cache_unlist(c, a); /* must not remove b */
     assert_true(b->listed);
     sf_obj_unref(a), sf_obj_unref(b);
@@ -142,15 +178,99 @@ static void test_many_keys_grow_table(void **state)
     for (int i = 0; i < 5000; i++) {
         struct sf_obj *o;
         snprintf(key, sizeof key, "key%d", i);
-        assert_int_equal(sf_cache_lookup(c, key, 0, NULL, &o, NULL), SF_LOOKUP_MISS);
+        assert_int_equal(lookup(c, key, 0, &o), SF_LOOKUP_MISS);
         sf_obj_unref(o);
     }
     for (int i = 0; i < 5000; i++) {
         struct sf_obj *o;
         snprintf(key, sizeof key, "key%d", i);
-        assert_int_equal(sf_cache_lookup(c, key, 0, NULL, &o, NULL), SF_LOOKUP_JOIN);
+        assert_int_equal(lookup(c, key, 0, &o), SF_LOOKUP_JOIN);
         sf_obj_unref(o);
     }
+    sf_cache_free(c);
+}
+
+/* RFC 9111 §4.1: variants of one URL live side by side, each found by the request
+ * fields its response varies on. */
+static void test_vary_variants(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_obj *gz, *br, *h;
+    assert_int_equal(lookup_encoding(c, "u", "gzip", 0, &gz), SF_LOOKUP_MISS);
+    complete_varying(c, gz, 10, "gzip");
+    sf_cache_store(c, gz, 0);
+    assert_string_equal(gz->key, "u" SF_VARIANT_MARK "accept-encoding=gzip");
+    assert_int_equal(lookup_encoding(c, "u", "br", 0, &br), SF_LOOKUP_MISS);
+    assert_ptr_not_equal(br, gz);
+    complete_varying(c, br, 20, "br");
+    sf_cache_store(c, br, 0);
+    assert_int_equal(lookup_encoding(c, "u", " gzip ", 0, &h), SF_LOOKUP_HIT);
+    assert_ptr_equal(h, gz);
+    sf_obj_unref(h);
+    assert_int_equal(lookup_encoding(c, "u", "br", 0, &h), SF_LOOKUP_HIT);
+    assert_ptr_equal(h, br);
+    sf_obj_unref(h);
+    /* Absent is a value of its own. */
+    assert_int_equal(lookup_encoding(c, "u", NULL, 0, &h), SF_LOOKUP_MISS);
+    sf_obj_unref(h);
+    struct sf_cache_stats st;
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.objects, 2);
+    assert_int_equal(st.vary_markers, 1);
+    /* Purging the URL removes every variant. */
+    assert_int_equal(sf_cache_purge(c, "u", false, false, NULL), 2);
+    sf_obj_unref(gz), sf_obj_unref(br);
+    sf_cache_free(c);
+}
+
+/* A flight for the URL that did not know it varies moves to its variant's key, leaving a
+ * marker; one whose response stops varying moves back and the marker goes. */
+static void test_flight_settles_under_its_variant(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_obj *a, *b, *h;
+    assert_int_equal(lookup(c, "u", 0, &a), SF_LOOKUP_MISS);
+    complete_varying(c, a, 10, "gzip");
+    assert_string_equal(a->key, "u" SF_VARIANT_MARK "accept-encoding=gzip");
+    sf_cache_store(c, a, 0);
+    assert_int_equal(lookup_encoding(c, "u", "gzip", 0, &h), SF_LOOKUP_HIT);
+    assert_ptr_equal(h, a);
+    sf_obj_unref(h);
+    /* The gzip variant expires; its refresh no longer varies. */
+    assert_int_equal(lookup_encoding(c, "u", "gzip", 6000, &b), SF_LOOKUP_MISS);
+    complete_varying(c, b, 10, NULL);
+    assert_string_equal(b->key, "u");
+    sf_cache_store(c, b, 6000);
+    assert_int_equal(lookup_encoding(c, "u", "br", 6000, &h), SF_LOOKUP_HIT);
+    assert_ptr_equal(h, b);
+    sf_obj_unref(h);
+    struct sf_cache_stats st;
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.vary_markers, 0);
+    sf_obj_unref(a), sf_obj_unref(b);
+    sf_cache_free(c);
+}
+
+/* Two flights for one variant: the second to learn it is not listed over the first. */
+static void test_settle_leaves_a_listed_flight(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_obj *first, *second, *h;
+    assert_int_equal(lookup(c, "u", 0, &first), SF_LOOKUP_MISS);
+    complete_varying(c, first, 10, "gzip"); /* listed under its variant, not yet stored */
+    /* A request that reads no fields finds the marker, which is no response: a flight
+     * under "u" replaces it, and learns the same variant. */
+    assert_int_equal(lookup(c, "u", 0, &second), SF_LOOKUP_MISS);
+    complete_varying(c, second, 10, "gzip");
+    assert_false(second->listed);
+    assert_true(first->listed);
+    assert_int_equal(lookup_encoding(c, "u", "gzip", 0, &h), SF_LOOKUP_JOIN);
+    assert_ptr_equal(h, first);
+    sf_obj_unref(h);
+    sf_obj_unref(first), sf_obj_unref(second);
     sf_cache_free(c);
 }
 
@@ -164,6 +284,9 @@ int main(void)
         cmocka_unit_test(test_hit_for_pass),
         cmocka_unit_test(test_unlist_only_if_listed),
         cmocka_unit_test(test_many_keys_grow_table),
+        cmocka_unit_test(test_vary_variants),
+        cmocka_unit_test(test_flight_settles_under_its_variant),
+        cmocka_unit_test(test_settle_leaves_a_listed_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void test_key(void **state)
 {
@@ -50,6 +51,10 @@ static const struct policy_case cases[] = {
     {"Set-Cookie", 200, {"Set-Cookie", "a=1", "Cache-Control", "max-age=60"}, false, false,
      false, 0, 0},
     {"Vary star", 200, {"Vary", "*", "Cache-Control", "max-age=60"}, false, false, false, 0, 0},
+    {"Vary star among names", 200, {"Vary", "Accept, *", "Cache-Control", "max-age=60"}, false,
+     false, false, 0, 0},
+    {"Vary names: shared, stored per variant", 200,
+     {"Vary", "Accept-Encoding", "Cache-Control", "max-age=60"}, false, true, true, 60, 0},
     {"no-cache not stored yet", 200, {"Cache-Control", "no-cache, max-age=60"}, false, true,
      false, 60, 0},
     {"206 never stored", 206, {"Cache-Control", "max-age=60"}, false, true, false, 60, 0},
@@ -233,6 +238,89 @@ static void test_heuristic_and_targeted_rules(void **state)
     sf_hdrs_clear(&h);
 }
 
+static void test_vary_names(void **state)
+{
+    (void)state;
+    static const char *const names_cases[][2] = {
+        {"Accept-Encoding", "accept-encoding"},
+        {"User-Agent, accept-encoding", "accept-encoding,user-agent"},
+        {" Accept ,ACCEPT,,accept-language ", "accept,accept-language"},
+        {"accept, *", "*"},
+        {"", NULL},
+        {" , ", NULL},
+    };
+    for (size_t i = 0; i < sizeof names_cases / sizeof names_cases[0]; i++) {
+        char *names = sf_policy_vary_names(names_cases[i][0]);
+        if (names_cases[i][1] == NULL)
+            assert_null(names);
+        else
+            assert_string_equal(names, names_cases[i][1]);
+        free(names);
+    }
+    assert_null(sf_policy_vary_names(NULL));
+}
+
+/* A request made of "name: value" pairs, for sf_policy_variant. */
+static char *pair_field(void *ctx, const char *name)
+{
+    const char *const *pairs = ctx;
+    for (size_t i = 0; pairs[i] != NULL; i += 2)
+        if (strcasecmp(pairs[i], name) == 0)
+            return strdup(pairs[i + 1]);
+    return NULL;
+}
+
+static char *variant_of(const char *names, const char *const *pairs)
+{
+    return sf_policy_variant(names, &(struct sf_fields){pair_field, (void *)pairs});
+}
+
+/* §4.1: values compared after combining and normalising whitespace; absent differs from
+ * empty; quoted strings keep their spaces. */
+static void test_variant_normalisation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a[5], *b[5];
+        bool same;
+    } pairs_cases[] = {
+        {{"Accept-Encoding", "gzip, br", NULL}, {"accept-encoding", "gzip,br", NULL}, true},
+        {{"Accept-Encoding", "  gzip ,  br  ", NULL}, {"Accept-Encoding", "gzip, br", NULL}, true},
+        {{"Accept-Encoding", "gzip\t deflate", NULL}, {"Accept-Encoding", "gzip deflate", NULL},
+         true},
+        {{"Accept-Encoding", "gzip", NULL}, {"Accept-Encoding", "br", NULL}, false},
+        {{"Accept-Encoding", "", NULL}, {NULL}, false},
+        {{"Accept-Encoding", "GZIP", NULL}, {"Accept-Encoding", "gzip", NULL}, false},
+        {{"Accept-Encoding", "x=\"a  b\"", NULL}, {"Accept-Encoding", "x=\"a b\"", NULL}, false},
+        {{"Accept-Encoding", "gzip", "X-Other", "1", NULL}, {"Accept-Encoding", "gzip", NULL},
+         true},
+    };
+    for (size_t i = 0; i < sizeof pairs_cases / sizeof pairs_cases[0]; i++) {
+        char *a = variant_of("accept-encoding", pairs_cases[i].a);
+        char *b = variant_of("accept-encoding", pairs_cases[i].b);
+        if (pairs_cases[i].same != (strcmp(a, b) == 0))
+            fail_msg("case %zu: \"%s\" vs \"%s\"", i, a, b);
+        free(a), free(b);
+    }
+    char *two = variant_of("accept,accept-encoding",
+                           (const char *const[]){"Accept-Encoding", "br", NULL});
+    assert_string_equal(two, SF_VARIANT_MARK "accept!\naccept-encoding=br");
+    free(two);
+}
+
+static void test_forwarded_fields(void **state)
+{
+    (void)state;
+    assert_true(sf_policy_forwarded("Accept-Encoding", NULL, true));
+    assert_false(sf_policy_forwarded("Host", NULL, false));
+    assert_false(sf_policy_forwarded("Via", NULL, false));
+    assert_false(sf_policy_forwarded("TE", NULL, false));
+    assert_false(sf_policy_forwarded("X-Hop", "close, X-Hop", false));
+    assert_false(sf_policy_forwarded("If-None-Match", NULL, true));
+    assert_true(sf_policy_forwarded("If-None-Match", NULL, false));
+    assert_false(sf_policy_forwarded("range", NULL, true));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +331,9 @@ int main(void)
         cmocka_unit_test(test_request_directives),
         cmocka_unit_test(test_never_stale_flags),
         cmocka_unit_test(test_heuristic_and_targeted_rules),
+        cmocka_unit_test(test_vary_names),
+        cmocka_unit_test(test_variant_normalisation),
+        cmocka_unit_test(test_forwarded_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

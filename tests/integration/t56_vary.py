@@ -1,0 +1,97 @@
+"""t56: Vary (RFC 9111 §4.1): variants of one URL side by side, and flights keyed by the
+variant they produce."""
+import json
+import threading
+from urllib.parse import quote
+
+from harness import Env, eq, check, wait_for, request
+
+
+def lang(r):
+    """The Accept-Language the origin saw for the response r (an echo=1 body)."""
+    return dict((k.lower(), v) for k, v in json.loads(r.body)["headers"]).get("accept-language")
+
+
+def serial(r):
+    return json.loads(r.body)["serial"]
+
+
+def test_variants_live_side_by_side():
+    with Env() as env:
+        t = "/v1?vary=Accept-Language&cc=max-age=60&echo=1"
+        first = {}
+        for value in ("en", "fr", None):
+            r = env.get(t, {"Accept-Language": value} if value else {})
+            eq(r.header("X-Cache"), "MISS", "first request for %s" % value)
+            eq(lang(r), value, "the origin saw the request's value")
+            first[value] = serial(r)
+        env.wait_stored(3)
+        for value, sent in (("en", "en"), ("fr", "fr"), (None, None), ("en", "  en ")):
+            r = env.get(t, {"Accept-Language": sent} if sent else {})
+            eq(r.header("X-Cache"), "HIT", "again with %r" % sent)
+            eq(serial(r), first[value], "the %s variant" % value)
+            eq(r.header("Vary"), "Accept-Language", "Vary kept")
+        eq(env.origin.count(t), 3, "origin requests: one per variant")
+        st = env.proxy.stats()["cache"]
+        eq((st["objects"], st["vary_markers"]), (3, 1), "objects and vary markers")
+        # Purging the URL removes every variant.
+        r = request(env.proxy.admin_port, "POST", "/_sfproxy/purge?url=" + quote(t, safe=""))
+        eq(json.loads(r.body)["purged"], 3, "variants purged")
+        eq(env.get(t, {"Accept-Language": "fr"}).header("X-Cache"), "MISS", "after purge")
+
+
+def run(env, t, value, out, i):
+    out[i] = env.get(t, {"Accept-Language": value})
+
+
+def test_waiters_for_another_variant_leave_the_flight():
+    with Env() as env:
+        # Nothing is known about the URL yet: everyone joins the first flight.
+        t = "/v2?hold=V2&vary=Accept-Language&cc=max-age=60&echo=1"
+        values = ["en", "en", "en", "fr", "fr", "de"]
+        out = [None] * len(values)
+        threads = [threading.Thread(target=run, args=(env, t, v, out, i))
+                   for i, v in enumerate(values)]
+        threads[0].start()
+        wait_for(lambda: env.origin.count(t) == 1, "the leader's fetch")
+        for th in threads[1:]:
+            th.start()
+        wait_for(lambda: env.proxy.stats()["waiters_now"] >= len(values), "all parked")
+        env.origin.release("V2")
+        for th in threads:
+            th.join()
+        for v, r in zip(values, out):
+            eq(r.status, 200, "status for %s" % v)
+            eq(lang(r), v, "a %s client got the %s variant" % (v, v))
+        eq(len({serial(r) for r in out[:3]}), 1, "the en clients shared one response")
+        eq(len({serial(r) for r in out[3:5]}), 1, "the fr clients shared one response")
+        # The en response was the flight's; fr and de asked again: one fetch each.
+        eq(env.origin.count(t), 3, "origin requests")
+        eq(env.proxy.stats()["cache"]["vary_redispatches"], 3, "waiters that left the flight")
+
+
+def test_known_vary_keys_flights_by_variant():
+    with Env() as env:
+        t = "/v3?hold_header=Accept-Language&vary=Accept-Language&cc=max-age=60&echo=1"
+        env.origin.release("prime")
+        eq(env.get(t, {"Accept-Language": "prime"}).status, 200, "priming request")
+        out = [None] * 3
+        threads = [threading.Thread(target=run, args=(env, t, v, out, i))
+                   for i, v in enumerate(["en", "fr", "en"])]
+        threads[0].start()
+        threads[1].start()
+        # The fr request does not wait behind the en flight: the origin sees both.
+        wait_for(lambda: env.origin.count(t) == 3, "en and fr fetched at once")
+        threads[2].start()
+        wait_for(lambda: env.proxy.stats()["waiters_now"] >= 3, "all parked")
+        env.origin.release("fr")
+        threads[1].join()
+        eq(lang(out[1]), "fr", "fr answered while en is still held")
+        check(out[0] is None, "en still waiting")
+        env.origin.release("en")
+        threads[0].join()
+        threads[2].join()
+        eq(serial(out[0]), serial(out[2]), "the two en clients shared one response")
+        eq(out[2].header("X-Cache"), "COLLAPSED", "second en client")
+        eq(env.origin.count(t), 3, "origin requests")
+        eq(env.proxy.stats()["cache"]["vary_redispatches"], 0, "nobody left a flight")
