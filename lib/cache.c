@@ -227,33 +227,72 @@ static char *variant_key(const char *key, size_t key_len, const char *variant)
     return out;
 }
 
+/* Table lock held on entry and on return, dropped meanwhile to read the request's fields:
+ * where responses for q's key vary, the key of the variant q selects (caller frees);
+ * else NULL: q's key itself. */
+static char *select_variant(struct sf_cache *c, const struct sf_query *q)
+{
+    struct sf_obj *o = *slot_of(c, q->key);
+    if (o == NULL || !o->vary_marker || q->fields == NULL)
+        return NULL;
+    char *names = sf_xstrdup(o->vary_names);
+    lru_touch(c, o);
+    sf_mutex_unlock(&c->lock);
+    char *variant = sf_policy_variant(names, q->fields);
+    char *vkey = variant_key(q->key, strlen(q->key), variant);
+    free(variant);
+    free(names);
+    sf_mutex_lock(&c->lock);
+    return vkey;
+}
+
 enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uint64_t now_ms,
                                struct sf_obj **out, struct sf_obj **refresh)
 {
     struct sf_obj *old = NULL;
-    char *vkey = NULL;
     if (refresh != NULL)
         *refresh = NULL;
     sf_mutex_lock(&c->lock);
-    struct sf_obj *o = *slot_of(c, q->key);
-    if (o != NULL && o->vary_marker && q->fields != NULL) {
-        /* Responses vary: read the request's fields without the lock, then look up the
-         * variant they select. */
-        char *names = sf_xstrdup(o->vary_names);
-        lru_touch(c, o);
-        sf_mutex_unlock(&c->lock);
-        char *variant = sf_policy_variant(names, q->fields);
-        vkey = variant_key(q->key, strlen(q->key), variant);
-        free(variant);
-        free(names);
-        sf_mutex_lock(&c->lock);
-    }
+    char *vkey = select_variant(c, q);
     enum sf_lookup kind =
         lookup_key(c, vkey ? vkey : q->key, now_ms, q->directives, out, refresh, &old);
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
     free(vkey);
     return kind;
+}
+
+struct sf_obj *sf_cache_stored(struct sf_cache *c, const struct sf_query *q)
+{
+    sf_mutex_lock(&c->lock);
+    char *vkey = select_variant(c, q);
+    struct sf_obj *o = *slot_of(c, vkey ? vkey : q->key);
+    o = o != NULL && is_response(o) ? sf_obj_ref(o) : NULL;
+    sf_mutex_unlock(&c->lock);
+    free(vkey);
+    return o;
+}
+
+bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o)
+{
+    struct sf_obj *drop = NULL;
+    sf_mutex_lock(&c->lock);
+    bool ok = old->listed && is_response(old);
+    if (ok) {
+        drop = unlist_at(c, slot_of(c, old->key));
+        list_new(c, slot_of(c, o->key), sf_obj_ref(o));
+    }
+    sf_mutex_unlock(&c->lock);
+    sf_obj_unref(drop);
+    return ok;
+}
+
+void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
+{
+    sf_mutex_lock(&c->lock);
+    if (o->listed && is_response(o))
+        o->invalidated = true;
+    sf_mutex_unlock(&c->lock);
 }
 
 /* Table lock held. Lists a new vary marker under key, charged like a small response. */

@@ -51,6 +51,15 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
  * instead: it serves the clients attached to it and is not stored. */
 void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o);
 
+/* The stored response q selects, fresh or not: a reference, or NULL when there is none. */
+struct sf_obj *sf_cache_stored(struct sf_cache *c, const struct sf_query *q);
+/* Lists o, a complete response with old's key, in place of old if old is still stored
+ * (then true: the caller stores o with sf_cache_store). The table takes a reference of
+ * its own on o. */
+bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o);
+/* Marks o, if it is still stored, as usable only after validation (RFC 9111 §4.4). */
+void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o);
+
 /* Keeps a complete object, stored at now_ms (its verdict says for how long it is fresh),
  * evicting least recently used objects to stay under the byte limit. If o is no longer
  * listed (purged or replaced), nothing happens. */

@@ -478,12 +478,22 @@ static void submit_shared(struct sf_req *r, struct sf_obj *o)
     sf_upstream_submit(r->front->up, o, &spec);
 }
 
+/* The cache key of r (a GET or HEAD). Caller frees. */
+static char *request_key(struct sf_req *r)
+{
+    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    const char *cookie = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
+    return sf_policy_key(r->url, auth, cookie);
+}
+
 static void start_private(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
     struct sf_obj *o = sf_obj_new(NULL, f->hangup);
     attach(r, o, true, "PASS");
     struct sf_fetch_spec *spec = build_spec(r, method, r->url, false);
+    if (strcmp(method, "HEAD") == 0)
+        spec->head_key = request_key(r); /* its 200 may update the stored GET */
     sf_upstream_submit(f->up, o, &spec);
 }
 
@@ -557,9 +567,7 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     struct sf_front *f = r->front;
     struct sf_req_directives d;
     bool has_directives = request_directives(r, &d);
-    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    const char *cookie = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
-    char *key = sf_policy_key(r->url, auth, cookie);
+    char *key = request_key(r);
     struct sf_fields fields = {variant_field, r};
     struct sf_query q = {key, has_directives ? &d : NULL, &fields};
     struct sf_obj *o;

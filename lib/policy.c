@@ -9,6 +9,7 @@
 #include "policy.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,6 +335,25 @@ void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs
     for (size_t i = 0; i < fresh->n; i++)
         if (!sf_streq_ci(fresh->v[i].name, "Content-Length"))
             sf_hdrs_add(out, fresh->v[i].name, fresh->v[i].value);
+}
+
+/* Whether a field the HEAD response has is equal in the stored response. */
+static bool same_if_present(const struct sf_hdrs *stored, const struct sf_hdrs *head,
+                            const char *name)
+{
+    const char *h = sf_hdrs_get(head, name), *s = sf_hdrs_get(stored, name);
+    return h == NULL || (s != NULL && strcmp(h, s) == 0);
+}
+
+bool sf_policy_head_matches(const struct sf_hdrs *stored, size_t body_len,
+                            const struct sf_hdrs *head)
+{
+    const char *length = sf_hdrs_get(head, "Content-Length");
+    char stored_length[24];
+    snprintf(stored_length, sizeof stored_length, "%zu", body_len);
+    return same_if_present(stored, head, "ETag") &&
+           same_if_present(stored, head, "Last-Modified") &&
+           (length == NULL || strcmp(length, stored_length) == 0);
 }
 
 int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s)

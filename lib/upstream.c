@@ -72,6 +72,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     free(spec->url);
     sf_hdrs_clear(&spec->hdrs);
     sf_reqbody_unref(spec->body);
+    free(spec->head_key);
     free(spec);
 }
 
@@ -302,6 +303,51 @@ static char *spec_field(void *ctx, const char *name)
     return sf_policy_forwarded(name, NULL, true) ? sf_hdrs_join(&spec->hdrs, name) : NULL;
 }
 
+/* A 200 to a HEAD sent on its own updates the stored GET response it describes with its
+ * fields, or marks that response stale when it describes another (RFC 9111 §4.3.5). */
+static void freshen_from_head(struct xfer *x, const struct sf_hdrs *head, int64_t now_s)
+{
+    struct sf_upstream *up = x->up;
+    struct sf_query q = {x->spec->head_key, NULL, &(struct sf_fields){spec_field, x->spec}};
+    struct sf_obj *stored = sf_cache_stored(up->cache, &q);
+    if (stored == NULL)
+        return;
+    /* Stored objects are complete: their fields and body no longer change. */
+    struct sf_hdrs merged = {0};
+    struct sf_verdict v = {0};
+    bool same = sf_policy_head_matches(&stored->hdrs, stored->len, head);
+    if (same) {
+        sf_policy_refresh_fields(&stored->hdrs, head, &merged);
+        struct sf_resp_facts facts = {stored->status,
+                                      &merged,
+                                      sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
+                                      x->request_time_s,
+                                      now_s,
+                                      &up->rules};
+        sf_policy_judge(&facts, &v);
+    }
+    if (!same || !v.storable) {
+        sf_cache_invalidate(up->cache, stored);
+        SF_COUNT(invalidations);
+        sf_hdrs_clear(&merged);
+        sf_obj_unref(stored);
+        return;
+    }
+    struct sf_obj *o = sf_obj_new(stored->key, NULL); /* only the fetcher changes keys */
+    sf_obj_lock(o);
+    set_variant(o, dup_or_null(stored->vary_names), dup_or_null(stored->variant));
+    sf_obj_publish(o, stored->status, &merged, (int64_t)stored->len, &v, now_s);
+    copy_body(o, stored);
+    sf_obj_finish(o, SF_FAIL_NONE); /* nobody is attached: no waiter to wake */
+    sf_obj_unlock(o);
+    if (sf_cache_replace(up->cache, stored, o)) {
+        sf_cache_store(up->cache, o, sf_now_ms());
+        SF_COUNT(head_updates);
+    }
+    sf_obj_unref(o);
+    sf_obj_unref(stored);
+}
+
 static void publish(struct xfer *x)
 {
     struct sf_upstream *up = x->up;
@@ -342,6 +388,8 @@ static void publish(struct xfer *x)
         invalidate_after_unsafe(x);
     forwardable_fields(up, &x->hdrs, &kept);
     sf_hdrs_clear(&x->hdrs);
+    if (x->spec->head_key != NULL && x->status == 200)
+        freshen_from_head(x, &kept, now_s);
     x->headers_done = true;
     x->last_byte_ms = sf_now_ms();
     char *vary_names = NULL, *variant = NULL;

@@ -16,6 +16,9 @@ struct sf_fetch_spec {
     char *url;
     struct sf_hdrs hdrs; /* end-to-end request fields to send (no Host, no hop-by-hop) */
     struct sf_reqbody *body; /* the client's content, streamed (a reference), or NULL */
+    /* For a HEAD sent on its own: its cache key, so that a 200 can update the stored GET
+     * response (RFC 9111 §4.3.5); else NULL. */
+    char *head_key;
 };
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec);

@@ -145,3 +145,31 @@ def test_strip_set_cookie_shares_without_cookies():
         eq(env.get(t).header("X-Cache"), "HIT", "stored")
         p = env.get("/sc-post?set_cookie=1", method="POST", body=b"x")
         check(p.header("Set-Cookie") is not None, "pass-through responses keep their cookies")
+
+
+def test_head_response_updates_or_invalidates_stored_get():
+    """RFC 9111 §4.3.5. A HEAD that must reach the origin (no-cache, no-store) gets a
+    200: when it describes the stored GET response, its fields update that response; when
+    its validator differs, the stored response is stale and the next GET revalidates."""
+    with Env() as env:
+        t = "/headupd?etag=a&cc=max-age=600&serial_hdr=1&size=300"
+        first = env.get(t)
+        env.wait_stored()
+        forced = {"Cache-Control": "no-cache, no-store"}
+        head = env.get(t, forced, method="HEAD")
+        eq((head.status, head.header("X-Cache"), head.header("X-Origin-Serial")),
+           (200, "PASS", "2"), "the HEAD went to the origin")
+        r = env.get(t)
+        eq((r.header("X-Cache"), r.header("X-Origin-Serial"), r.body),
+           ("HIT", "2", first.body), "stored GET: fields from the HEAD, body kept")
+        eq(env.proxy.stats()["cache"]["head_updates"], 1, "counted")
+        eq(env.origin.count(t), 2, "origin requests")
+
+        t2 = "/headinv?etag_changes=1&cc=max-age=600&size=300"
+        first = env.get(t2)
+        env.wait_stored(2)
+        eq(env.get(t2, forced, method="HEAD").status, 200, "HEAD status")
+        r = env.get(t2)
+        check(r.header("X-Cache") != "HIT", "a GET after a HEAD with another ETag is no HIT")
+        check(r.body != first.body, "the origin's new response")
+        eq(env.origin.count(t2), 3, "GET, HEAD, and the revalidating GET")

@@ -308,6 +308,44 @@ static void test_variant_normalisation(void **state)
     free(two);
 }
 
+static struct sf_hdrs fields_of(const char *const *pairs)
+{
+    struct sf_hdrs h = {0};
+    for (size_t i = 0; pairs[i] != NULL; i += 2)
+        sf_hdrs_add(&h, pairs[i], pairs[i + 1]);
+    return h;
+}
+
+/* §4.3.5: a HEAD's 200 updates a stored GET only when the validators and length it
+ * carries agree with it. */
+static void test_head_matches(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *head[7];
+        bool same;
+    } head_cases[] = {
+        {{"ETag", "\"a\"", "Content-Length", "10", NULL}, true},
+        {{"ETag", "\"b\"", NULL}, false},
+        {{"Last-Modified", "Sun, 09 Sep 2001 01:46:40 GMT", NULL}, true},
+        {{"Last-Modified", "Sun, 09 Sep 2001 01:46:41 GMT", NULL}, false},
+        {{"Content-Length", "11", NULL}, false},
+        {{"X-Other", "1", NULL}, true}, /* nothing to compare: the same representation */
+    };
+    struct sf_hdrs stored = fields_of((const char *const[]){
+        "ETag", "\"a\"", "Last-Modified", "Sun, 09 Sep 2001 01:46:40 GMT", NULL});
+    for (size_t i = 0; i < sizeof head_cases / sizeof head_cases[0]; i++) {
+        struct sf_hdrs head = fields_of(head_cases[i].head);
+        if (sf_policy_head_matches(&stored, 10, &head) != head_cases[i].same)
+            fail_msg("case %zu", i);
+        sf_hdrs_clear(&head);
+    }
+    struct sf_hdrs bare = {0}, etag = fields_of((const char *const[]){"ETag", "\"a\"", NULL});
+    assert_false(sf_policy_head_matches(&bare, 10, &etag)); /* stored has no ETag */
+    sf_hdrs_clear(&etag);
+    sf_hdrs_clear(&stored);
+}
+
 static void test_forwarded_fields(void **state)
 {
     (void)state;
@@ -334,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_vary_names),
         cmocka_unit_test(test_variant_normalisation),
         cmocka_unit_test(test_forwarded_fields),
+        cmocka_unit_test(test_head_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
