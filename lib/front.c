@@ -334,7 +334,9 @@ static void add_age(struct MHD_Response *resp, const struct sf_obj *o)
     MHD_add_response_header(resp, "Age", age);
 }
 
-static enum MHD_Result respond_stream(struct sf_req *r)
+/* Answers r from its object as the body arrives; the leader also gets the fields that
+ * were withheld from everyone else. */
+static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
 {
     struct sf_obj *o = r->obj;
     if (o->revalidated)
@@ -355,6 +357,8 @@ static enum MHD_Result respond_stream(struct sf_req *r)
     }
     /* A stale response standing in for a failed origin is as old as the cache says. */
     add_object_fields(resp, o, r->xcache, !o->served_stale);
+    for (size_t i = 0; leader && i < o->own_hdrs.n; i++)
+        MHD_add_response_header(resp, o->own_hdrs.v[i].name, o->own_hdrs.v[i].value);
     if (o->served_stale)
         add_age(resp, o);
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
@@ -630,7 +634,8 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
         sf_obj_unlock(o);
         return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
     }
-    bool follower = o->shared && o->leader != r;
+    bool leader = o->leader == r;
+    bool follower = o->shared && !leader;
     bool redispatch = o->pass && follower;
     enum sf_fail fail = o->fail;
     bool no_head = o->state == SF_OBJ_FAILED && fail != SF_FAIL_TRUNCATED;
@@ -658,7 +663,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
             return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
         return respond_text(r, MHD_HTTP_BAD_GATEWAY, "upstream unreachable\n", false);
     }
-    return respond_stream(r);
+    return respond_stream(r, leader);
 }
 
 /* Sets r->url to what is fetched upstream and returns true, or sets r->reject_status and

@@ -96,6 +96,22 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
+/* The comma that ends the list element starting at p, or NULL at the last one. Commas
+ * inside a quoted string (RFC 9110 §5.6.4) do not count. */
+static const char *element_end(const char *p)
+{
+    bool quoted = false;
+    for (; *p != '\0'; p++) {
+        if (quoted && *p == '\\' && p[1] != '\0')
+            p++;
+        else if (*p == '"')
+            quoted = !quoted;
+        else if (*p == ',' && !quoted)
+            return p;
+    }
+    return NULL;
+}
+
 /* Calls fn on each element of a comma-separated list, trimmed; stops when it returns
  * true and returns true then. */
 static bool list_each(const char *list, bool (*fn)(const char *el, size_t len, void *arg),
@@ -103,7 +119,7 @@ static bool list_each(const char *list, bool (*fn)(const char *el, size_t len, v
 {
     const char *p = list;
     while (p != NULL && *p != '\0') {
-        const char *end = strchr(p, ',');
+        const char *end = element_end(p);
         size_t len = end ? (size_t)(end - p) : strlen(p);
         const char *s = p;
         while (len > 0 && is_ows(*s)) {
@@ -226,6 +242,57 @@ static const struct cc_directive cc_directives[] = {
     CC_DELTA("stale-if-error", stale_if_error),
 };
 
+/* The inside of a directive's quoted, non-empty value (el="...": el is len bytes), or
+ * NULL when it has none. */
+static const char *qualified_names(const char *el, size_t len)
+{
+    const char *eq = memchr(el, '=', len);
+    if (eq == NULL)
+        return NULL;
+    const char *v = eq + 1;
+    while (v < el + len && is_ows(*v))
+        v++;
+    size_t vlen = (size_t)(el + len - v);
+    return vlen > 2 && v[0] == '"' && v[vlen - 1] == '"' ? v + 1 : NULL;
+}
+
+struct qualified_ctx {
+    const char *field;
+    size_t field_len;
+};
+
+static bool names_field(const char *el, size_t len, void *arg)
+{
+    const struct qualified_ctx *q = arg;
+    const char *eq = memchr(el, '=', len);
+    size_t name_len = eq ? (size_t)(eq - el) : len;
+    while (name_len > 0 && is_ows(el[name_len - 1]))
+        name_len--;
+    bool directive = (name_len == 7 && sf_strneq_ci(el, "private", 7)) ||
+                     (name_len == 8 && sf_strneq_ci(el, "no-cache", 8));
+    const char *names = qualified_names(el, len);
+    if (!directive || names == NULL)
+        return false;
+    /* The field names, up to the closing quote, separated by commas and spaces. */
+    const char *end = el + len - 1;
+    for (const char *p = names; p < end;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t,\"");
+        if (p + n > end)
+            n = (size_t)(end - p);
+        if (n == q->field_len && sf_strneq_ci(p, q->field, n))
+            return true;
+        p += n ? n : 1;
+    }
+    return false;
+}
+
+bool sf_http_cc_names_field(const char *value, const char *field)
+{
+    struct qualified_ctx q = {field, strlen(field)};
+    return value != NULL && list_each(value, names_field, &q);
+}
+
 static bool cc_apply(const char *el, size_t len, void *arg)
 {
     struct sf_cc *cc = arg;
@@ -237,9 +304,16 @@ static bool cc_apply(const char *el, size_t len, void *arg)
         const struct cc_directive *d = &cc_directives[i];
         if (strlen(d->name) != name_len || !sf_strneq_ci(el, d->name, name_len))
             continue;
-        if (d->flag_off != SIZE_MAX) {
-            /* private="field" and no-cache="field" still forbid sharing for us: we treat
-             * the qualified forms like the unqualified ones, which is the safe reading. */
+        if (d->flag_off != SIZE_MAX && qualified_names(el, len) != NULL) {
+            /* private="field" and no-cache="field" (§5.2.2.4, §5.2.2.7): only the fields
+             * named are withheld, not the whole response. */
+            if (d->flag_off == offsetof(struct sf_cc, private_))
+                cc->private_fields = true;
+            else if (d->flag_off == offsetof(struct sf_cc, no_cache))
+                cc->no_cache_fields = true;
+            else
+                *(bool *)((char *)cc + d->flag_off) = true;
+        } else if (d->flag_off != SIZE_MAX) {
             *(bool *)((char *)cc + d->flag_off) = true;
         } else {
             int64_t *slot = (int64_t *)((char *)cc + d->delta_off);

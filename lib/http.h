@@ -51,12 +51,19 @@ struct sf_cc {
     int64_t max_age, s_maxage, max_stale, min_fresh, stale_while_revalidate,
         stale_if_error;
     bool max_stale_any; /* max-stale without a value: any staleness */
+    /* private="..." / no-cache="..." with field names: only those fields are withheld
+     * (RFC 9111 §5.2.2.7, §5.2.2.4); private_ and no_cache are for the unqualified forms. */
+    bool private_fields, no_cache_fields;
 };
 
 /* Parses a (joined) Cache-Control value; NULL gives the all-absent result. Unknown
  * directives are ignored (§5.2.3); a delta that does not parse makes that directive absent
  * except where §4.2.1 says otherwise; values above 2^31 are capped to 2^31 (§1.2.2). */
 void sf_http_cc_parse(const char *value, struct sf_cc *cc);
+
+/* Whether a Cache-Control value's qualified private="..." or no-cache="..." directives
+ * name field (case-insensitive). */
+bool sf_http_cc_names_field(const char *value, const char *field);
 
 /* Parses an HTTP-date in any of the three forms RFC 9110 §5.6.7 requires recipients to
  * accept. False if it is none of them. */

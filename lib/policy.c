@@ -3,8 +3,8 @@
  *    one user (private, no-store, Set-Cookie) or matches no other request (Vary: *); one
  *    that varies is shared with the waiters whose requests select its variant (§4.1);
  *  - it is stored with explicit or heuristic freshness, for a status that is cacheable
- *    by default (§3, RFC 9110 §15.1), and never when no-cache asks for a validation we do
- *    not perform yet.
+ *    by default (§3, RFC 9110 §15.1); with no-cache, when it has a validator, and then it
+ *    is validated before every use.
  * Everything here is a pure function. */
 #include "policy.h"
 
@@ -209,17 +209,63 @@ static int64_t header_delta(const struct sf_hdrs *h, const char *name)
     return n < 0 ? 0 : (n > 2147483648LL ? 2147483648LL : n);
 }
 
+/* The caching directives of a response (joined), or NULL: RFC 9213's targeted field
+ * addressed to us when it has one, else Cache-Control. Caller frees. */
+static char *cache_control(const struct sf_hdrs *h, const struct sf_cache_rules *rules)
+{
+    if (rules != NULL && rules->targeted_field != NULL &&
+        sf_hdrs_get(h, rules->targeted_field) != NULL)
+        return sf_hdrs_join(h, rules->targeted_field);
+    return sf_hdrs_join(h, "Cache-Control");
+}
+
+void sf_policy_withhold_fields(struct sf_hdrs *h, const struct sf_cache_rules *rules,
+                               struct sf_hdrs *own)
+{
+    char *cc = cache_control(h, rules);
+    if (cc == NULL || strchr(cc, '"') == NULL) {
+        free(cc);
+        return; /* the common case: no qualified directive */
+    }
+    struct sf_hdrs kept = {0};
+    for (size_t i = 0; i < h->n; i++)
+        sf_hdrs_add(sf_http_cc_names_field(cc, h->v[i].name) ? own : &kept, h->v[i].name,
+                    h->v[i].value);
+    sf_hdrs_clear(h);
+    *h = kept;
+    free(cc);
+}
+
+/* Why a shareable response may not be stored, or NULL when it may (§3), given its
+ * freshness lifetime (-1: none) and v's age. */
+static const char *unstorable_reason(const struct sf_resp_facts *facts, const struct sf_cc *cc,
+                                     int64_t lifetime, const struct sf_verdict *v)
+{
+    const struct sf_hdrs *h = facts->hdrs;
+    bool validator = sf_hdrs_get(h, "ETag") != NULL || sf_hdrs_get(h, "Last-Modified") != NULL;
+    if (!status_storable(facts->status))
+        return cc->must_understand ? "must-understand: status not understood"
+                                   : "status not cacheable by default";
+    /* §5.2.2.4: no-cache may be stored, and is validated before every use; worth it only
+     * with a validator, so that the validation can be a 304. */
+    if (cc->no_cache && !validator)
+        return "Cache-Control: no-cache without a validator";
+    if (!cc->no_cache && lifetime < 0)
+        return "no freshness lifetime, explicit or heuristic";
+    if (!cc->no_cache && v->fresh_s <= v->age_s)
+        return "already stale";
+    if (facts->request_had_authorization && !cc->public_ && !cc->must_revalidate &&
+        cc->s_maxage < 0)
+        return "response to Authorization (RFC 9111 §3.5)";
+    return NULL;
+}
+
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
 {
     const struct sf_hdrs *h = facts->hdrs;
     const struct sf_cache_rules *rules = facts->rules;
     struct sf_cc cc;
-    /* RFC 9213: a targeted field addressed to us replaces Cache-Control for caching. */
-    const char *cc_name = "Cache-Control";
-    if (rules != NULL && rules->targeted_field != NULL &&
-        sf_hdrs_get(h, rules->targeted_field) != NULL)
-        cc_name = rules->targeted_field;
-    char *cc_value = sf_hdrs_join(h, cc_name);
+    char *cc_value = cache_control(h, rules);
     sf_http_cc_parse(cc_value, &cc);
     free(cc_value);
     char *vary = sf_hdrs_join(h, "Vary");
@@ -260,20 +306,11 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         lifetime = heuristic_lifetime(rules, h, date_s);
     v->heuristic = lifetime >= 0 && explicit_lifetime(&cc, h, date_s) < 0;
     v->fresh_s = lifetime > 0 ? lifetime : 0;
-    if (!status_storable(facts->status))
-        v->reason = cc.must_understand ? "must-understand: status not understood"
-                                       : "status not cacheable by default";
-    else if (cc.no_cache)
-        v->reason = "Cache-Control: no-cache (validation not supported yet)";
-    else if (lifetime < 0)
-        v->reason = "no freshness lifetime, explicit or heuristic";
-    else if (v->fresh_s <= v->age_s)
-        v->reason = "already stale";
-    else if (facts->request_had_authorization && !cc.public_ && !cc.must_revalidate &&
-             cc.s_maxage < 0)
-        v->reason = "response to Authorization (RFC 9111 §3.5)";
+    v->reason = unstorable_reason(facts, &cc, lifetime, v);
     v->storable = v->reason == NULL;
-    v->never_stale = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
+    v->must_validate = cc.no_cache;
+    v->never_stale =
+        cc.no_cache || cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
     v->stale_if_error_s = cc.stale_if_error >= 0 ? cc.stale_if_error
                           : rules != NULL       ? rules->stale_if_error_s
                                                 : -1;
@@ -300,7 +337,7 @@ bool sf_policy_acceptable(const struct sf_verdict *v, int64_t age_s,
                           const struct sf_req_directives *d)
 {
     int64_t left = v->fresh_s - age_s; /* seconds of freshness left; <= 0 is stale */
-    if (d->no_cache || (d->max_age_s >= 0 && age_s > d->max_age_s))
+    if (v->must_validate || d->no_cache || (d->max_age_s >= 0 && age_s > d->max_age_s))
         return false;
     if (d->min_fresh_s >= 0 && left < d->min_fresh_s)
         return false;

@@ -68,13 +68,21 @@ struct sf_verdict {
     int64_t fresh_s;     /* freshness lifetime, RFC 9111 §4.2.1 */
     int64_t age_s;       /* corrected initial age at response_time, §4.2.3 */
     const char *reason;  /* why it is not shareable or not storable, for the debug log */
-    bool never_stale;    /* must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
+    bool never_stale;    /* no-cache, must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
+    bool must_validate;  /* no-cache (§5.2.2.4): validated before every use, however fresh */
     bool heuristic;      /* fresh_s is a heuristic lifetime (§4.2.2) */
     int64_t stale_if_error_s;         /* RFC 5861 §4 window, or the rules' default; -1 */
     int64_t stale_while_revalidate_s; /* RFC 5861 §3 window, or the rules' default; -1 */
 };
 
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v);
+
+/* Moves the fields a response's qualified private="..." and no-cache="..." directives name
+ * (RFC 9111 §5.2.2.7: a shared cache must not store them; §5.2.2.4: nor reuse them without
+ * validation) from h into own, for the one client whose request brought the response. The
+ * rest is judged, shared and stored as the response. rules may be NULL. */
+void sf_policy_withhold_fields(struct sf_hdrs *h, const struct sf_cache_rules *rules,
+                               struct sf_hdrs *own);
 
 /* Whether a client's conditional GET or HEAD is answered 304 from a stored 200 response
  * with fields stored (RFC 9110 §13.1.1, §13.1.3, §13.2.2): If-None-Match against its ETag;

@@ -53,6 +53,7 @@ static void obj_destroy(struct sf_obj *o)
         free(o->segs[i]);
     free(o->segs);
     sf_hdrs_clear(&o->hdrs);
+    sf_hdrs_clear(&o->own_hdrs);
     sf_obj_unref(o->stale);
     sf_mutex_destroy(&o->lock);
     free(o->key);

@@ -317,7 +317,10 @@ static void freshen_from_head(struct xfer *x, const struct sf_hdrs *head, int64_
     struct sf_verdict v = {0};
     bool same = sf_policy_head_matches(&stored->hdrs, stored->len, head);
     if (same) {
+        struct sf_hdrs withheld = {0};
         sf_policy_refresh_fields(&stored->hdrs, head, &merged);
+        sf_policy_withhold_fields(&merged, &up->rules, &withheld);
+        sf_hdrs_clear(&withheld);
         struct sf_resp_facts facts = {stored->status,
                                       &merged,
                                       sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
@@ -348,6 +351,19 @@ static void freshen_from_head(struct xfer *x, const struct sf_hdrs *head, int64_
     sf_obj_unref(stored);
 }
 
+/* What a shared response's fields (kept) vary on, and the variant its request selects
+ * (RFC 9111 §4.1); both NULL when it does not vary. */
+static void variant_of(const struct xfer *x, const struct sf_hdrs *kept, char **names,
+                       char **variant)
+{
+    char *vary = sf_hdrs_join(kept, "Vary");
+    *names = sf_policy_vary_names(vary);
+    *variant = NULL;
+    free(vary);
+    if (*names != NULL)
+        *variant = sf_policy_variant(*names, &(struct sf_fields){spec_field, x->spec});
+}
+
 static void publish(struct xfer *x)
 {
     struct sf_upstream *up = x->up;
@@ -370,8 +386,11 @@ static void publish(struct xfer *x)
     } else if (stale != NULL) {
         SF_COUNT(revalidations_200);
     }
+    struct sf_hdrs own = {0}, own_kept = {0}; /* fields for the leader alone */
     if (o->shared && up->cfg->strip_set_cookie)
         sf_hdrs_remove(&x->hdrs, "Set-Cookie"); /* shared as if the origin had sent none */
+    if (o->shared)
+        sf_policy_withhold_fields(&x->hdrs, &up->rules, &own);
     struct sf_resp_facts facts = {x->status,      &x->hdrs,
                                   sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
                                   x->request_time_s, now_s, &up->rules};
@@ -387,22 +406,20 @@ static void publish(struct xfer *x)
     if (!o->shared)
         invalidate_after_unsafe(x);
     forwardable_fields(up, &x->hdrs, &kept);
+    forwardable_fields(up, &own, &own_kept);
     sf_hdrs_clear(&x->hdrs);
+    sf_hdrs_clear(&own);
     if (x->spec->head_key != NULL && x->status == 200)
         freshen_from_head(x, &kept, now_s);
     x->headers_done = true;
     x->last_byte_ms = sf_now_ms();
     char *vary_names = NULL, *variant = NULL;
-    if (o->shared && v.shareable) {
-        char *vary = sf_hdrs_join(&kept, "Vary");
-        vary_names = sf_policy_vary_names(vary);
-        free(vary);
-        if (vary_names != NULL)
-            variant = sf_policy_variant(vary_names, &(struct sf_fields){spec_field, x->spec});
-    }
+    if (o->shared && v.shareable)
+        variant_of(x, &kept, &vary_names, &variant);
 
     sf_obj_lock(o);
     o->revalidated = refreshed;
+    o->own_hdrs = own_kept;
     set_variant(o, vary_names, variant);
     sf_obj_publish(o, x->status, &kept, length, &v, now_s);
     if (refreshed)

@@ -1,6 +1,7 @@
 """t50: responses that belong to one user are never shared: private, Set-Cookie,
 credentials in the key; hit-for-pass keeps later requests from queueing."""
 import threading
+from urllib.parse import quote
 
 from harness import Env, eq, check, parallel, wait_for
 
@@ -78,3 +79,23 @@ def test_vary_star_not_shared():
         t = "/vary?hold=V1&vary=*&cc=max-age=60"
         out = concurrent_followers(env, t, 3)
         check_each_own(env, out, t, 3)
+
+
+def test_qualified_private_withholds_only_the_named_fields():
+    """RFC 9111 §5.2.2.7: private="Set-Cookie" keeps the cookie to the client whose request
+    brought the response; the rest is shared and stored."""
+    with Env() as env:
+        t = "/qpriv?hold=Q1&set_cookie=1&cc=" + quote('private="Set-Cookie", max-age=60') + \
+            "&hdr=" + quote('X-Secret:s1') + "&hdr=" + quote('Cache-Control:no-cache="X-Secret"')
+        out = concurrent_followers(env, t, 4)
+        eq([r.status for r in out], [200] * 4, "statuses")
+        eq(env.origin.count(t), 1, "one origin request")
+        eq(len(set(r.body for r in out)), 1, "one shared body")
+        eq(out[0].header("Set-Cookie"), "session=1; Path=/", "the leader gets its cookie")
+        eq(out[0].header("X-Secret"), "s1", "and the no-cache field")
+        eq([(r.header("Set-Cookie"), r.header("X-Secret")) for r in out[1:]], [(None, None)] * 3,
+           "followers get neither")
+        env.wait_stored()
+        hit = env.get(t)
+        eq((hit.header("X-Cache"), hit.header("Set-Cookie"), hit.header("X-Secret")),
+           ("HIT", None, None), "the stored response has neither")

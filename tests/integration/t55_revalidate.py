@@ -1,6 +1,7 @@
 """t55: expired responses are revalidated upstream with their validators, through the
 singleflight core; a 304 refreshes the stored response, a 200 replaces it."""
 import json
+import threading
 import time
 from urllib.parse import quote
 
@@ -173,3 +174,30 @@ def test_head_response_updates_or_invalidates_stored_get():
         check(r.header("X-Cache") != "HIT", "a GET after a HEAD with another ETag is no HIT")
         check(r.body != first.body, "the origin's new response")
         eq(env.origin.count(t2), 3, "GET, HEAD, and the revalidating GET")
+
+
+def test_no_cache_response_is_stored_and_validated_before_every_use():
+    """RFC 9111 §5.2.2.4: a no-cache response with a validator is stored, and every use
+    revalidates it; concurrent requests share one conditional request."""
+    with Env() as env:
+        t = "/nc?etag=n1&cc=no-cache&size=500&hold_header=X-Hold"
+        env.origin.release("first")
+        first = env.get(t, {"X-Hold": "first"})
+        eq(first.header("X-Cache"), "MISS", "first request")
+        env.wait_stored()
+        again = env.get(t, {"X-Hold": "first"})
+        eq((again.header("X-Cache"), again.body), ("REVALIDATED", first.body),
+           "validated, not a plain hit")
+        eq(env.origin.count(t), 2, "origin requests: the first and one conditional")
+        out = [None] * 8
+        threads = [threading.Thread(target=lambda i=i: out.__setitem__(
+            i, env.get(t, {"X-Hold": "later"}))) for i in range(8)]
+        for th in threads:
+            th.start()
+        wait_for(lambda: env.proxy.stats()["waiters_now"] >= 8, "all parked")
+        env.origin.release("later")
+        for th in threads:
+            th.join()
+        eq({(r.status, r.body) for r in out}, {(200, first.body)}, "the stored body")
+        eq(env.origin.count(t), 3, "one conditional request for eight clients")
+        eq(env.proxy.stats()["revalidations"]["not_modified"], 2, "304s")

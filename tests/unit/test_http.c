@@ -59,9 +59,25 @@ static void test_cc_parse(void **state)
     assert_true(cc.no_transform);
     assert_false(cc.private_);
 
+    /* Qualified forms (RFC 9111 §5.2.2.4, §5.2.2.7) name fields instead of the whole
+     * response; a comma inside the quotes does not end the directive. */
     sf_http_cc_parse("private=\"Set-Cookie\", no-cache", &cc);
+    assert_false(cc.private_);
+    assert_true(cc.private_fields);
+    assert_true(cc.no_cache);
+    sf_http_cc_parse("no-cache=\"Set-Cookie, X-A\", max-age=5", &cc);
+    assert_false(cc.no_cache);
+    assert_true(cc.no_cache_fields);
+    assert_int_equal(cc.max_age, 5);
+    sf_http_cc_parse("private=\"\", no-cache=token", &cc); /* no names: unqualified */
     assert_true(cc.private_);
     assert_true(cc.no_cache);
+    assert_true(sf_http_cc_names_field("max-age=5, no-cache=\"Set-Cookie, X-A\"", "x-a"));
+    assert_true(sf_http_cc_names_field("PRIVATE=\"x-b\"", "X-B"));
+    assert_false(sf_http_cc_names_field("no-cache=\"Set-Cookie, X-A\"", "X"));
+    assert_false(sf_http_cc_names_field("no-store=\"X-A\"", "X-A"));
+    assert_false(sf_http_cc_names_field("private", "private"));
+    assert_false(sf_http_cc_names_field(NULL, "X-A"));
 
     /* Duplicates: the first valid value wins. Invalid max-age means stale. */
     sf_http_cc_parse("max-age=10, max-age=20", &cc);

@@ -55,8 +55,10 @@ static const struct policy_case cases[] = {
      false, false, 0, 0},
     {"Vary names: shared, stored per variant", 200,
      {"Vary", "Accept-Encoding", "Cache-Control", "max-age=60"}, false, true, true, 60, 0},
-    {"no-cache not stored yet", 200, {"Cache-Control", "no-cache, max-age=60"}, false, true,
-     false, 60, 0},
+    {"no-cache without a validator not stored", 200,
+     {"Cache-Control", "no-cache, max-age=60"}, false, true, false, 60, 0},
+    {"no-cache with a validator stored", 200, {"Cache-Control", "no-cache", "ETag", "\"v\""},
+     false, true, true, 0, 0},
     {"206 never stored", 206, {"Cache-Control", "max-age=60"}, false, true, false, 60, 0},
     {"500 not by default", 500, {"Cache-Control", "max-age=60"}, false, true, false, 60, 0},
     {"404 stored", 404, {"Cache-Control", "max-age=60"}, false, true, true, 60, 0},
@@ -184,14 +186,17 @@ static void test_never_stale_flags(void **state)
 {
     (void)state;
     const char *ccs[] = {"max-age=60, must-revalidate", "max-age=60, proxy-revalidate",
-                         "s-maxage=60"};
-    for (size_t i = 0; i < 3; i++) {
+                         "s-maxage=60", "no-cache, max-age=60"};
+    for (size_t i = 0; i < 4; i++) {
         struct sf_hdrs h = {0};
         sf_hdrs_add(&h, "Cache-Control", ccs[i]);
         struct sf_resp_facts facts = {200, &h, false, NOW, NOW, NULL};
         struct sf_verdict v;
         sf_policy_judge(&facts, &v);
         assert_true(v.never_stale);
+        /* §5.2.2.4: no-cache is validated before every use, however fresh. */
+        struct sf_req_directives none = {false, false, false, -1, -1, -1};
+        assert_int_equal(sf_policy_acceptable(&v, 0, &none), i < 3);
         sf_hdrs_clear(&h);
     }
 }
@@ -346,6 +351,30 @@ static void test_head_matches(void **state)
     sf_hdrs_clear(&stored);
 }
 
+/* §5.2.2.7 and §5.2.2.4: the fields a qualified private or no-cache names are withheld;
+ * the rest is judged as a shareable, storable response. */
+static void test_withhold_fields(void **state)
+{
+    (void)state;
+    struct sf_hdrs h = fields_of((const char *const[]){
+        "Cache-Control", "private=\"Set-Cookie\", no-cache=\"X-Token\", max-age=60",
+        "Set-Cookie", "s=1", "X-Token", "t", "Set-Cookie", "s=2", "X-Kept", "k", NULL});
+    struct sf_hdrs own = {0};
+    sf_policy_withhold_fields(&h, NULL, &own);
+    assert_int_equal(own.n, 3);
+    assert_null(sf_hdrs_get(&h, "Set-Cookie"));
+    assert_null(sf_hdrs_get(&h, "X-Token"));
+    assert_string_equal(sf_hdrs_get(&h, "X-Kept"), "k");
+    struct sf_resp_facts f = {200, &h, false, NOW, NOW, NULL};
+    struct sf_verdict v;
+    sf_policy_judge(&f, &v);
+    assert_true(v.shareable);
+    assert_true(v.storable);
+    assert_int_equal(v.fresh_s, 60);
+    sf_hdrs_clear(&h);
+    sf_hdrs_clear(&own);
+}
+
 static void test_forwarded_fields(void **state)
 {
     (void)state;
@@ -373,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_variant_normalisation),
         cmocka_unit_test(test_forwarded_fields),
         cmocka_unit_test(test_head_matches),
+        cmocka_unit_test(test_withhold_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
