@@ -128,9 +128,8 @@ static int64_t age_now(const struct sf_obj *o, uint64_t now_ms)
 static bool while_revalidate_ok(const struct sf_obj *stale, bool plain_request, uint64_t now_ms)
 {
     const struct sf_verdict *v = &stale->verdict;
-    return plain_request && !stale->invalidated && !v->never_stale &&
-           v->stale_while_revalidate_s >= 0 &&
-           age_now(stale, now_ms) - v->fresh_s <= v->stale_while_revalidate_s;
+    return plain_request && !stale->invalidated &&
+           sf_policy_within_stale_window(v, age_now(stale, now_ms), v->stale_while_revalidate_s);
 }
 
 /* Table lock held. Hands back the stale response a flight held for revalidation. */

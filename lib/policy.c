@@ -354,7 +354,10 @@ bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_ma
     if (if_none_match != NULL)
         return sf_http_etag_matches(if_none_match, sf_hdrs_get(stored, "ETag"));
     int64_t since, modified;
+    /* §4.3.2: without Last-Modified, the stored response's Date. */
     const char *lm = sf_hdrs_get(stored, "Last-Modified");
+    if (lm == NULL)
+        lm = sf_hdrs_get(stored, "Date");
     return if_modified_since != NULL && lm != NULL &&
            sf_http_date_parse(if_modified_since, &since) && sf_http_date_parse(lm, &modified) &&
            modified <= since;
@@ -391,6 +394,29 @@ bool sf_policy_head_matches(const struct sf_hdrs *stored, size_t body_len,
     return same_if_present(stored, head, "ETag") &&
            same_if_present(stored, head, "Last-Modified") &&
            (length == NULL || strcmp(length, stored_length) == 0);
+}
+
+bool sf_policy_within_stale_window(const struct sf_verdict *v, int64_t age_s, int64_t window_s)
+{
+    return !v->never_stale && window_s >= 0 && age_s - v->fresh_s <= window_s;
+}
+
+char *sf_policy_invalidation_url(const char *request_url, const char *ref)
+{
+    const char *authority = strstr(request_url, "://");
+    if (authority == NULL)
+        return NULL;
+    /* The origin: "scheme://authority", compared exactly (same scheme, host and port). */
+    size_t origin_len = (size_t)(authority + 3 - request_url) + strcspn(authority + 3, "/?#");
+    if (ref[0] == '/' && ref[1] != '/') { /* an absolute path: the request's origin */
+        char *url = sf_xmalloc(origin_len + strlen(ref) + 1);
+        memcpy(url, request_url, origin_len);
+        strcpy(url + origin_len, ref);
+        return url;
+    }
+    if (strncmp(ref, request_url, origin_len) == 0 && strchr("/?#", ref[origin_len]) != NULL)
+        return sf_xstrdup(ref); /* absolute, same origin (a NUL end matches strchr too) */
+    return NULL;
 }
 
 int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s)

@@ -122,6 +122,16 @@ void sf_policy_request_directives(const char *cache_control, const char *pragma,
 bool sf_policy_acceptable(const struct sf_verdict *v, int64_t age_s,
                           const struct sf_req_directives *d);
 
+/* Whether a stored response whose age is now age_s is stale by no more than window_s
+ * and nothing forbids serving it stale (§4.2.4: no-cache, must-revalidate,
+ * proxy-revalidate, s-maxage): for RFC 5861's windows. A window of -1 is none. */
+bool sf_policy_within_stale_window(const struct sf_verdict *v, int64_t age_s, int64_t window_s);
+
+/* What a non-error response to an unsafe request to request_url invalidates for one of
+ * its Location or Content-Location values, ref (RFC 9111 §4.4): the absolute URL it
+ * names, when it has the same origin as request_url; else NULL. Caller frees. */
+char *sf_policy_invalidation_url(const char *request_url, const char *ref);
+
 /* The Age to send for a stored response: its initial age plus the time it has been
  * resident (§4.2.3). */
 int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s);

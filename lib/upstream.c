@@ -182,19 +182,7 @@ static void undirty(struct xfer *x)
  * request, if it has the same origin as the request (RFC 9111 §4.4). */
 static void invalidate_ref(struct sf_upstream *up, const char *request_url, const char *ref)
 {
-    const char *authority = strstr(request_url, "://");
-    size_t origin_len = 0; /* of "scheme://authority" */
-    if (authority != NULL)
-        origin_len = (size_t)(authority + 3 - request_url) + strcspn(authority + 3, "/?#");
-    char *url = NULL;
-    if (ref[0] == '/' && ref[1] != '/' && origin_len > 0) {
-        url = sf_xmalloc(origin_len + strlen(ref) + 1);
-        memcpy(url, request_url, origin_len);
-        strcpy(url + origin_len, ref);
-    } else if (origin_len > 0 && strncmp(ref, request_url, origin_len) == 0 &&
-               strchr("/?#", ref[origin_len]) != NULL) {
-        url = sf_xstrdup(ref); /* absolute, same origin (a NUL end matches strchr too) */
-    }
+    char *url = sf_policy_invalidation_url(request_url, ref);
     if (url == NULL)
         return;
     size_t n = sf_cache_purge(up->cache, url, false, true, NULL);
@@ -249,10 +237,10 @@ static void copy_body(struct sf_obj *o, const struct sf_obj *stale)
  * and nothing forbids serving it stale. */
 static bool stale_if_error_ok(const struct sf_obj *stale)
 {
-    if (stale == NULL || stale->verdict.never_stale || stale->verdict.stale_if_error_s < 0)
+    if (stale == NULL)
         return false;
     int64_t age = sf_policy_current_age(stale->verdict.age_s, stale->response_time_s, sf_wall_s());
-    return age - stale->verdict.fresh_s <= stale->verdict.stale_if_error_s;
+    return sf_policy_within_stale_window(&stale->verdict, age, stale->verdict.stale_if_error_s);
 }
 
 /* Sets what o's response varies on (RFC 9111 §4.1) and the variant its request selects.
