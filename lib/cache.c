@@ -1,7 +1,8 @@
 /* cache: see cache.h.
  *
  * A chained hash table (FNV-1a, doubling at load 1) holds one reference on every listed
- * object. Stored objects are also on an LRU list: a hit moves the object to the front,
+ * object; a second chaining of the same objects by the URL part of their keys lets a purge
+ * or an invalidation of one URL visit only that URL's objects (credentials, variants). Stored objects are also on an LRU list: a hit moves the object to the front,
  * and storing evicts from the back until the charged bytes fit. An object is charged its
  * segments, its header fields and its key. Expired objects are replaced by the next
  * lookup, and evicted by size like the rest. */
@@ -13,6 +14,7 @@
 struct sf_cache {
     struct sf_mutex lock;
     struct sf_obj **buckets; /* (L) */
+    struct sf_obj **by_url;  /* (L) the same objects by the URL part of their keys (nbuckets) */
     size_t nbuckets, count;  /* (L) */
     struct sf_obj lru;       /* (L) sentinel: lru.lru_next is the most recent */
     uint64_t max_bytes;      /* (C) */
@@ -21,12 +23,28 @@ struct sf_cache {
     struct sf_hangup *hangup;            /* (C) handed to new objects */
 };
 
-static uint64_t hash_key(const char *key)
+static uint64_t hash_bytes(const char *s, size_t len)
 {
     uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
     return h;
+}
+
+static uint64_t hash_key(const char *key)
+{
+    return hash_bytes(key, strlen(key));
+}
+
+/* A key is a URL, then "\n" and credential and variant parts (sf_policy_key). */
+static size_t url_length(const char *key)
+{
+    return strcspn(key, "\n");
+}
+
+static uint64_t hash_url(const char *key)
+{
+    return hash_bytes(key, url_length(key));
 }
 
 struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup)
@@ -35,6 +53,7 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup)
     sf_mutex_init(&c->lock);
     c->nbuckets = 1024;
     c->buckets = sf_xcalloc(c->nbuckets, sizeof *c->buckets);
+    c->by_url = sf_xcalloc(c->nbuckets, sizeof *c->by_url);
     c->lru.lru_next = c->lru.lru_prev = &c->lru;
     c->max_bytes = max_bytes;
     c->hangup = hangup;
@@ -52,19 +71,25 @@ static struct sf_obj **slot_of(struct sf_cache *c, const char *key)
 static void grow(struct sf_cache *c)
 {
     size_t n = c->nbuckets * 2;
-    struct sf_obj **b = sf_xcalloc(n, sizeof *b);
+    struct sf_obj **b = sf_xcalloc(n, sizeof *b), **u = sf_xcalloc(n, sizeof *u);
     for (size_t i = 0; i < c->nbuckets; i++) {
-        struct sf_obj *o = c->buckets[i];
-        while (o != NULL) {
-            struct sf_obj *next = o->hnext;
+        for (struct sf_obj *o = c->buckets[i], *next; o != NULL; o = next) {
+            next = o->hnext;
             size_t j = hash_key(o->key) & (n - 1);
             o->hnext = b[j];
             b[j] = o;
-            o = next;
+        }
+        for (struct sf_obj *o = c->by_url[i], *next; o != NULL; o = next) {
+            next = o->unext;
+            size_t j = hash_url(o->key) & (n - 1);
+            o->unext = u[j];
+            u[j] = o;
         }
     }
     free(c->buckets);
+    free(c->by_url);
     c->buckets = b;
+    c->by_url = u;
     c->nbuckets = n;
 }
 
@@ -90,6 +115,11 @@ static struct sf_obj *unlist_at(struct sf_cache *c, struct sf_obj **pp)
     struct sf_obj *o = *pp;
     *pp = o->hnext;
     o->hnext = NULL;
+    struct sf_obj **up = &c->by_url[hash_url(o->key) & (c->nbuckets - 1)];
+    while (*up != o)
+        up = &(*up)->unext;
+    *up = o->unext;
+    o->unext = NULL;
     o->listed = false;
     c->count--;
     if (o->stored) {
@@ -110,6 +140,9 @@ static void list_new(struct sf_cache *c, struct sf_obj **pp, struct sf_obj *o)
 {
     o->hnext = *pp;
     *pp = o;
+    struct sf_obj **up = &c->by_url[hash_url(o->key) & (c->nbuckets - 1)];
+    o->unext = *up;
+    *up = o;
     o->listed = true;
     c->count++;
     if (!o->hfp)
@@ -457,37 +490,52 @@ static bool tag_matches(struct sf_obj *o, const char *tag_header, const char *ta
     return false;
 }
 
+/* Table lock held. Whether o is a stored response the purge selects. */
+static bool purge_selects(struct sf_obj *o, const char *url, size_t url_len, bool prefix,
+                          const char *tag_header)
+{
+    return is_response(o) && (tag_header != NULL ? tag_matches(o, tag_header, url)
+                                                 : key_matches(o->key, url, url_len, prefix));
+}
+
+/* Table lock held. Appends o to *list (of *n, room for *cap). */
+static void push(struct sf_obj ***list, size_t *n, size_t *cap, struct sf_obj *o)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *list = sf_xrealloc(*list, *cap * sizeof **list);
+    }
+    (*list)[(*n)++] = o;
+}
+
 size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool soft,
                       const char *tag_header)
 {
-    struct sf_obj **drop = NULL;
-    size_t ndrop = 0, cap = 0, count = 0, url_len = strlen(url);
+    struct sf_obj **hits = NULL;
+    size_t count = 0, cap = 0, url_len = strlen(url);
     sf_mutex_lock(&c->lock);
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        struct sf_obj **pp = &c->buckets[i];
-        while (*pp != NULL) {
-            struct sf_obj *o = *pp;
-            bool hit = is_response(o) && (tag_header != NULL ? tag_matches(o, tag_header, url)
-                                                        : key_matches(o->key, url, url_len, prefix));
-            if (hit)
-                count++;
-            if (hit && soft) {
-                o->invalidated = true;
-            } else if (hit) {
-                if (ndrop == cap) {
-                    cap = cap ? cap * 2 : 16;
-                    drop = sf_xrealloc(drop, cap * sizeof *drop);
-                }
-                drop[ndrop++] = unlist_at(c, pp);
-                continue; /* *pp is now the next object */
-            }
-            pp = &o->hnext;
-        }
+    if (!prefix && tag_header == NULL) {
+        /* One URL: only the chain of the URL index it hashes to. */
+        for (struct sf_obj *o = c->by_url[hash_bytes(url, url_len) & (c->nbuckets - 1)];
+             o != NULL; o = o->unext)
+            if (purge_selects(o, url, url_len, false, NULL))
+                push(&hits, &count, &cap, o);
+    } else {
+        for (size_t i = 0; i < c->nbuckets; i++)
+            for (struct sf_obj *o = c->buckets[i]; o != NULL; o = o->hnext)
+                if (purge_selects(o, url, url_len, prefix, tag_header))
+                    push(&hits, &count, &cap, o);
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (soft)
+            hits[i]->invalidated = true;
+        else
+            hits[i] = unlist_at(c, slot_of(c, hits[i]->key)); /* now the table's reference */
     }
     sf_mutex_unlock(&c->lock);
-    for (size_t i = 0; i < ndrop; i++)
-        sf_obj_unref(drop[i]);
-    free(drop);
+    for (size_t i = 0; !soft && i < count; i++)
+        sf_obj_unref(hits[i]);
+    free(hits);
     return count;
 }
 
@@ -515,6 +563,7 @@ void sf_cache_free(struct sf_cache *c)
         }
     }
     free(c->buckets);
+    free(c->by_url);
     sf_mutex_destroy(&c->lock);
     free(c);
 }

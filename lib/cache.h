@@ -72,8 +72,8 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
 /* Removes (or, soft, marks as needing validation, RFC 9111 §4.4) every stored response
  * whose URL is url — every credential variant of it — or, with prefix, whose URL starts
  * with url; with tag_header, instead every one whose tag_header field lists url as a
- * token (a surrogate key). Flights in progress are left alone. Returns how many. Walks
- * the whole table. */
+ * token (a surrogate key). Flights in progress are left alone. Returns how many. One URL
+ * costs what its objects are; a prefix or a tag walks the whole table. */
 size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool soft,
                       const char *tag_header);
 

@@ -187,10 +187,12 @@ bool sf_http_etag_matches(const char *if_none_match, const char *etag)
 
 bool sf_http_is_hop_by_hop(const char *name, const char *connection)
 {
-    static const char *const fixed[] = {"connection",        "keep-alive", "proxy-connection",
-                                        "te",                "trailer",    "transfer-encoding",
-                                        "upgrade",           "proxy-authenticate",
-                                        "proxy-authorization"};
+    /* The proxy-authentication fields concern one hop too; RFC 9111 §3.1 forbids storing
+     * them. */
+    static const char *const fixed[] = {
+        "connection", "keep-alive",         "proxy-connection",          "te",
+        "trailer",    "transfer-encoding",  "upgrade",                   "proxy-authenticate",
+        "proxy-authorization", "proxy-authentication-info"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (sf_streq_ci(name, fixed[i]))
             return true;

@@ -32,9 +32,9 @@ char *sf_hdrs_join(const struct sf_hdrs *h, const char *name);
 /* Bytes the list occupies, for memory accounting. */
 size_t sf_hdrs_bytes(const struct sf_hdrs *h);
 
-/* True if the field must not be forwarded (RFC 9110 §7.6.1): the fixed hop-by-hop
- * fields, plus any field named in the message's Connection header (connection may be
- * NULL). */
+/* True if the field must not be forwarded nor stored (RFC 9110 §7.6.1, RFC 9111 §3.1):
+ * the fixed hop-by-hop and proxy-authentication fields, plus any field named in the
+ * message's Connection header (connection may be NULL). */
 bool sf_http_is_hop_by_hop(const char *name, const char *connection);
 
 /* True if the comma-separated list contains token, ignoring case and whitespace. */

@@ -95,6 +95,7 @@ struct sf_obj {
 
     /* Cache bookkeeping, owned by cache.c. */
     struct sf_obj *hnext;               /* (T) hash chain */
+    struct sf_obj *unext;               /* (T) chain in the table's index by URL */
     struct sf_obj *lru_prev, *lru_next; /* (T) stored objects only */
     bool listed;                        /* (T) in the table */
     bool stored;                        /* (T) complete and in the LRU */

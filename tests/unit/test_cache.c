@@ -274,6 +274,45 @@ static void test_settle_leaves_a_listed_flight(void **state)
     sf_cache_free(c);
 }
 
+/* Stores a response under key, complete and fresh for 5 s from 0. */
+static void store_key(struct sf_cache *c, const char *key)
+{
+    struct sf_obj *o;
+    assert_int_equal(lookup(c, key, 0, &o), SF_LOOKUP_MISS);
+    complete(o, 10);
+    sf_cache_store(c, o, 0);
+    sf_obj_unref(o);
+}
+
+/* A purge of one URL reaches every credential variant of it and nothing else, however
+ * many other objects there are (the table grows meanwhile). */
+static void test_purge_by_url(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(64 << 20, NULL);
+    char key[32];
+    store_key(c, "http://o/u");
+    store_key(c, "http://o/u\nauthorization:x");
+    store_key(c, "http://o/u2");
+    store_key(c, "http://o/u/x");
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "http://o/k%d", i);
+        store_key(c, key);
+    }
+    assert_int_equal(sf_cache_purge(c, "http://o/u", false, true, NULL), 2); /* soft */
+    struct sf_obj *h;
+    assert_int_equal(lookup(c, "http://o/u", 1, &h), SF_LOOKUP_MISS); /* must validate */
+    sf_obj_unref(h);
+    assert_int_equal(sf_cache_purge(c, "http://o/u", false, false, NULL), 1);
+    assert_int_equal(lookup(c, "http://o/u2", 1, &h), SF_LOOKUP_HIT);
+    sf_obj_unref(h);
+    assert_int_equal(lookup(c, "http://o/u/x", 1, &h), SF_LOOKUP_HIT);
+    sf_obj_unref(h);
+    assert_int_equal(sf_cache_purge(c, "http://o/k1", false, false, NULL), 1);
+    assert_int_equal(sf_cache_purge(c, "http://o/k1", true, false, NULL), 1110); /* k1, k1x, k1xx */
+    sf_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_vary_variants),
         cmocka_unit_test(test_flight_settles_under_its_variant),
         cmocka_unit_test(test_settle_leaves_a_listed_flight),
+        cmocka_unit_test(test_purge_by_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ static void test_hop_by_hop(void **state)
     (void)state;
     assert_true(sf_http_is_hop_by_hop("Connection", NULL));
     assert_true(sf_http_is_hop_by_hop("transfer-encoding", NULL));
+    assert_true(sf_http_is_hop_by_hop("Proxy-Authentication-Info", NULL)); /* RFC 9111 §3.1 */
     assert_true(sf_http_is_hop_by_hop("Keep-Alive", NULL));
     assert_true(sf_http_is_hop_by_hop("Proxy-Connection", NULL));
     assert_true(sf_http_is_hop_by_hop("X-Secret", "close, x-secret"));
