@@ -368,7 +368,10 @@ void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs
 {
     for (size_t i = 0; i < stored->n; i++) {
         const struct sf_hdr *h = &stored->v[i];
-        bool replaced = !sf_streq_ci(h->name, "Content-Length") && sf_hdrs_get(fresh, h->name);
+        /* The stored Age was the old response's age on arrival: the refreshed response is
+         * as old as the 304 says (§4.2.3), not older. */
+        bool replaced = sf_streq_ci(h->name, "Age") ||
+                        (!sf_streq_ci(h->name, "Content-Length") && sf_hdrs_get(fresh, h->name));
         if (!replaced)
             sf_hdrs_add(out, h->name, h->value);
     }

@@ -91,8 +91,9 @@ bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_ma
                             const char *if_modified_since);
 
 /* The stored fields of a response refreshed by a 304 (RFC 9111 §3.2, §4.3.4): each field
- * of the 304 replaces the stored fields of that name, except Content-Length. Writes the
- * result into *out (which must be empty). */
+ * of the 304 replaces the stored fields of that name, except Content-Length; the stored
+ * Age goes (the refreshed response is as old as the 304). Writes the result into *out
+ * (which must be empty). */
 void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs *fresh,
                               struct sf_hdrs *out);
 

@@ -201,3 +201,18 @@ def test_no_cache_response_is_stored_and_validated_before_every_use():
         eq({(r.status, r.body) for r in out}, {(200, first.body)}, "the stored body")
         eq(env.origin.count(t), 3, "one conditional request for eight clients")
         eq(env.proxy.stats()["revalidations"]["not_modified"], 2, "304s")
+
+
+def test_age_restarts_after_a_304():
+    """The stored response arrived 2 s old (Age: 2); once a 304 validates it, it is as old
+    as the 304 (no Age: ~0 s), not 2 s plus the time it was stored."""
+    with Env() as env:
+        t = "/age304?etag=g1&cc=max-age%3D4&hdr=Age:2&size=100"
+        first = env.get(t)
+        eq(first.header("Age"), "2", "the origin's Age")
+        env.wait_stored()
+        expire(env, t, 3.1)
+        eq(env.get(t).header("X-Cache"), "REVALIDATED", "validated by a 304")
+        wait_for(lambda: env.get(t).header("X-Cache") == "HIT", "the refreshed store")
+        hit = env.get(t)
+        check(int(hit.header("Age")) <= 1, "Age after the 304: %s" % hit.header("Age"))

@@ -298,7 +298,8 @@ static void test_conditional_requests(void **state)
     }
 }
 
-/* §3.2 and §4.3.4: a 304's fields replace the stored ones, except Content-Length. */
+/* §3.2 and §4.3.4: a 304's fields replace the stored ones, except Content-Length; the
+ * stored Age does not outlive the validation (§4.2.3). */
 static void test_refresh_fields(void **state)
 {
     (void)state;
@@ -307,6 +308,7 @@ static void test_refresh_fields(void **state)
     sf_hdrs_add(&stored, "X-A", "1");
     sf_hdrs_add(&stored, "X-A", "2");
     sf_hdrs_add(&stored, "Content-Length", "100");
+    sf_hdrs_add(&stored, "Age", "50");
     sf_hdrs_add(&fresh, "x-a", "3");
     sf_hdrs_add(&fresh, "Cache-Control", "max-age=20");
     sf_hdrs_add(&fresh, "Content-Length", "0");
@@ -316,6 +318,7 @@ static void test_refresh_fields(void **state)
     free(xa);
     assert_string_equal(sf_hdrs_get(&out, "Cache-Control"), "max-age=20");
     assert_string_equal(sf_hdrs_get(&out, "Content-Length"), "100");
+    assert_null(sf_hdrs_get(&out, "Age")); /* the old response's age is not the new one's */
     sf_hdrs_clear(&stored), sf_hdrs_clear(&fresh), sf_hdrs_clear(&out);
 }
 
