@@ -191,17 +191,17 @@ static void lru_touch(struct sf_cache *c, struct sf_obj *o)
     lru_push_front(c, o);
 }
 
-/* Table lock held. sf_cache_lookup for one key; *old receives a reference the caller
- * drops after unlocking. */
-static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, uint64_t now_ms,
-                                 const struct sf_req_directives *d, struct sf_obj **out,
-                                 struct sf_obj **refresh, struct sf_obj **old)
+/* Table lock held. sf_cache_lookup for one key, whose slot is pp; *old receives a
+ * reference the caller drops after unlocking. */
+static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_obj **pp,
+                                 uint64_t now_ms, const struct sf_req_directives *d,
+                                 struct sf_obj **out, struct sf_obj **refresh,
+                                 struct sf_obj **old)
 {
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
     bool plain = d == NULL;
     if (d == NULL)
         d = &none;
-    struct sf_obj **pp = slot_of(c, key);
     /* XXX: an object stays stored (charged and on the LRU) until it is evicted or a lookup
      * replaces it; expiry does not free memory by itself. */
     struct sf_obj *o = *pp;
@@ -261,10 +261,11 @@ static char *variant_key(const char *key, size_t key_len, const char *variant)
 
 /* Table lock held on entry and on return, dropped meanwhile to read the request's fields:
  * where responses for q's key vary, the key of the variant q selects (caller frees);
- * else NULL: q's key itself. */
-static char *select_variant(struct sf_cache *c, const struct sf_query *q)
+ * else NULL: q's key itself. Sets *pp to the slot of the key to look up. */
+static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct sf_obj ***pp)
 {
-    struct sf_obj *o = *slot_of(c, q->key);
+    *pp = slot_of(c, q->key);
+    struct sf_obj *o = **pp;
     if (o == NULL || !o->vary_marker || q->fields == NULL)
         return NULL;
     char *names = sf_xstrdup(o->vary_names);
@@ -275,6 +276,7 @@ static char *select_variant(struct sf_cache *c, const struct sf_query *q)
     free(variant);
     free(names);
     sf_mutex_lock(&c->lock);
+    *pp = slot_of(c, vkey); /* after relocking: the table may have grown meanwhile */
     return vkey;
 }
 
@@ -285,9 +287,10 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
     if (refresh != NULL)
         *refresh = NULL;
     sf_mutex_lock(&c->lock);
-    char *vkey = select_variant(c, q);
+    struct sf_obj **pp;
+    char *vkey = select_variant(c, q, &pp);
     enum sf_lookup kind =
-        lookup_key(c, vkey ? vkey : q->key, now_ms, q->directives, out, refresh, &old);
+        lookup_key(c, vkey ? vkey : q->key, pp, now_ms, q->directives, out, refresh, &old);
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
     free(vkey);
@@ -297,8 +300,9 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
 struct sf_obj *sf_cache_stored(struct sf_cache *c, const struct sf_query *q)
 {
     sf_mutex_lock(&c->lock);
-    char *vkey = select_variant(c, q);
-    struct sf_obj *o = *slot_of(c, vkey ? vkey : q->key);
+    struct sf_obj **pp;
+    char *vkey = select_variant(c, q, &pp);
+    struct sf_obj *o = *pp;
     o = o != NULL && is_response(o) ? sf_obj_ref(o) : NULL;
     sf_mutex_unlock(&c->lock);
     free(vkey);
