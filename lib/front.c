@@ -69,8 +69,8 @@ struct sf_req {
     struct sf_reqbody *upload; /* streamed content, a reference; NULL without content */
     uint64_t upload_bytes;     /* content received so far */
     unsigned reject_status;    /* answer this once the content is drained (0: none) */
-    bool vary_redispatched;    /* left a flight for another variant once already */
     const char *reject_text;
+    bool vary_redispatched;    /* left a flight for another variant once already */
 };
 
 /* ---- small responses ---- */
