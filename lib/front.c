@@ -68,7 +68,7 @@ struct sf_req {
     size_t seg_hint;
     struct sf_reqbody *upload; /* streamed content, a reference; NULL without content */
     uint64_t upload_bytes;     /* content received so far */
-    unsigned reject_status;    /* answer this once the content is drained (0: none) */
+    unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
     bool vary_redispatched;    /* left a flight for another variant once already */
 };
@@ -719,7 +719,9 @@ static void reject_too_big(struct sf_req *r)
 }
 
 /* Content is coming: decide now whether it can be forwarded, and start the fetch so that
- * it streams upstream as it arrives. A refusal is answered once the content is drained. */
+ * it streams upstream as it arrives. A refusal is answered at once, from the head: the
+ * client need not send what is refused (and gets no 100 Continue), and the connection
+ * closes after the answer. */
 static enum MHD_Result begin_upload(struct sf_req *r, const char *method, const char *length)
 {
     const struct sf_config *cfg = r->front->cfg;
@@ -731,10 +733,10 @@ static enum MHD_Result begin_upload(struct sf_req *r, const char *method, const 
     }
     r->phase = PH_UPLOAD;
     if (!admit(r, method))
-        return MHD_YES; /* refused: answered once the content is drained */
+        return respond_rejected(r);
     if (declared >= 0 && (uint64_t)declared > cfg->max_request_body_bytes) {
         reject_too_big(r);
-        return MHD_YES;
+        return respond_rejected(r);
     }
     r->upload = sf_reqbody_new(UPLOAD_WINDOW, declared);
     start_private(r, method);
@@ -745,7 +747,7 @@ static enum MHD_Result begin_upload(struct sf_req *r, const char *method, const 
 static void upload_piece(struct sf_req *r, const char *data, size_t *size)
 {
     if (r->reject_status != 0 || r->upload == NULL) {
-        *size = 0; /* refused: read and drop */
+        *size = 0; /* refused past the limit mid-way: read and drop, then answer */
         return;
     }
     if (r->upload_bytes + *size > r->front->cfg->max_request_body_bytes) {

@@ -54,6 +54,16 @@ def test_declared_length_over_limit_is_413():
         r = env.get("/big?digest=1", method="POST", body=b"x" * 4096)
         eq(r.status, 413, "status")
         eq(env.origin.stats()["total"], 0, "origin requests")
+        # Answered from the head alone: the client need not send what will be refused
+        # (with or without Expect: 100-continue, which then gets no 100).
+        for expect in (b"", b"Expect: 100-continue\r\n"):
+            s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10 * MULT)
+            s.sendall(b"PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n" +
+                      expect + b"\r\n")
+            head, body = read_response(s)
+            s.close()
+            check(head.startswith(b"HTTP/1.1 413"), "status line %r" % head[:40])
+            check(b"max_request_body_bytes" in body, "the reason: %r" % body)
 
 
 def test_chunked_over_limit_is_413_and_aborts_upstream():
