@@ -36,6 +36,8 @@
  * bodies get a small one, since a thousand woken followers each allocate theirs at once. */
 #define READ_BLOCK_MAX (16u << 10)
 #define READ_BLOCK_MIN 256u
+/* Bodies up to this size are sent with their header in one system call. */
+#define ONE_SEND_MAX (16u << 10)
 
 struct sf_front {
     const struct sf_config *cfg;
@@ -334,8 +336,62 @@ static void add_age(struct MHD_Response *resp, const struct sf_obj *o)
     MHD_add_response_header(resp, "Age", age);
 }
 
+static void hit_done(void *cls)
+{
+    sf_obj_unref(cls);
+}
+
+/* A response over the body of o, which is complete, without copying it; takes over a
+ * reference to o, released when libmicrohttpd is done with the response (or at once, with
+ * NULL, if it cannot be made). A small body is a plain buffer, which libmicrohttpd sends
+ * together with the header in one system call (+10% cached 1 KiB responses/s); a larger
+ * one an iovec (faster from 64 KiB on, as measured). */
+static struct MHD_Response *complete_body_response(struct sf_obj *o)
+{
+    struct MHD_Response *resp;
+    if (o->nsegs <= 1 && o->len <= ONE_SEND_MAX) {
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            o->len, o->nsegs ? o->segs[0]->data : NULL, hit_done, o);
+    } else {
+        struct MHD_IoVec iov_small[8], *iov = iov_small;
+        if (o->nsegs > 8)
+            iov = sf_xmalloc(o->nsegs * sizeof *iov);
+        size_t left = o->len;
+        for (size_t i = 0; i < o->nsegs; i++) {
+            size_t n = left < o->segs[i]->cap ? left : o->segs[i]->cap;
+            iov[i].iov_base = o->segs[i]->data;
+            iov[i].iov_len = n;
+            left -= n;
+        }
+        resp = MHD_create_response_from_iovec(iov, (unsigned)o->nsegs, hit_done, o);
+        if (iov != iov_small)
+            free(iov);
+    }
+    if (resp == NULL)
+        sf_obj_unref(o);
+    return resp;
+}
+
+/* A response that reads r's object as the body arrives (read_body). */
+static struct MHD_Response *streamed_response(struct sf_req *r)
+{
+    const struct sf_obj *o = r->obj;
+    uint64_t size = o->content_length >= 0 ? (uint64_t)o->content_length : MHD_SIZE_UNKNOWN;
+    size_t block = READ_BLOCK_MAX;
+    if (o->content_length >= 0 && (uint64_t)o->content_length < READ_BLOCK_MAX)
+        block = o->content_length > READ_BLOCK_MIN ? (size_t)o->content_length : READ_BLOCK_MIN;
+    atomic_fetch_add(&r->refs, 1);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(size, block, read_body, r, body_reader_done);
+    if (resp == NULL)
+        req_unref(r);
+    return resp;
+}
+
 /* Answers r from its object as the body arrives; the leader also gets the fields that
- * were withheld from everyone else. */
+ * were withheld from everyone else. (Even a complete body goes through read_body: the
+ * header then leaves at once, and a thousand woken waiters get their first bytes sooner
+ * than with one send of header and body each, as measured.) */
 static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
 {
     struct sf_obj *o = r->obj;
@@ -344,17 +400,9 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
     else if (o->served_stale)
         r->xcache = "STALE"; /* the stored response, standing in for a failed origin */
     count_outcome(r);
-    uint64_t size = o->content_length >= 0 ? (uint64_t)o->content_length : MHD_SIZE_UNKNOWN;
-    size_t block = READ_BLOCK_MAX;
-    if (o->content_length >= 0 && (uint64_t)o->content_length < READ_BLOCK_MAX)
-        block = o->content_length > READ_BLOCK_MIN ? (size_t)o->content_length : READ_BLOCK_MIN;
-    atomic_fetch_add(&r->refs, 1);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(size, block, read_body, r, body_reader_done);
-    if (resp == NULL) {
-        req_unref(r);
+    struct MHD_Response *resp = streamed_response(r);
+    if (resp == NULL)
         return MHD_NO;
-    }
     /* A stale response standing in for a failed origin is as old as the cache says. */
     add_object_fields(resp, o, r->xcache, !o->served_stale);
     for (size_t i = 0; leader && i < o->own_hdrs.n; i++)
@@ -365,11 +413,6 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
     MHD_destroy_response(resp);
     r->phase = PH_RESPONDING;
     return ret;
-}
-
-static void hit_done(void *cls)
-{
-    sf_obj_unref(cls);
 }
 
 /* A client's conditional request matched a stored 200: 304 with the fields a 200 would
@@ -408,24 +451,9 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o)
             &o->hdrs, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match"),
             MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Modified-Since")))
         return respond_not_modified(r, o, r->xcache);
-    struct MHD_IoVec iov_small[8], *iov = iov_small;
-    if (o->nsegs > 8)
-        iov = sf_xmalloc(o->nsegs * sizeof *iov);
-    size_t left = o->len;
-    for (size_t i = 0; i < o->nsegs; i++) {
-        size_t n = left < o->segs[i]->cap ? left : o->segs[i]->cap;
-        iov[i].iov_base = o->segs[i]->data;
-        iov[i].iov_len = n;
-        left -= n;
-    }
-    struct MHD_Response *resp =
-        MHD_create_response_from_iovec(iov, (unsigned)o->nsegs, hit_done, o);
-    if (iov != iov_small)
-        free(iov);
-    if (resp == NULL) {
-        sf_obj_unref(o);
+    struct MHD_Response *resp = complete_body_response(o);
+    if (resp == NULL)
         return MHD_NO;
-    }
     add_object_fields(resp, o, r->xcache, false);
     add_age(resp, o);
     SF_COUNT_N(bytes_to_clients, o->len);
