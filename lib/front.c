@@ -149,10 +149,10 @@ static void detach(struct sf_req *r)
     struct sf_obj *o = r->obj;
     if (o == NULL)
         return;
-    bool cancel = false;
+    bool cancel = false, resume_fetch = false;
     if (r->attached) {
         sf_obj_lock(o);
-        sf_obj_detach(o, &r->w);
+        resume_fetch = sf_obj_detach(o, &r->w);
         if (o->leader == r)
             o->leader = NULL;
         /* The fetcher re-checks when it gets to it: a client may attach meanwhile. */
@@ -163,6 +163,8 @@ static void detach(struct sf_req *r)
     }
     if (cancel)
         sf_upstream_cancel(r->front->up, o);
+    else if (resume_fetch)
+        sf_upstream_unpause(r->front->up, o);
     r->obj = NULL;
     sf_obj_unref(o);
 }

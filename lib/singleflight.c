@@ -304,7 +304,22 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     return true;
 }
 
-void sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
+/* Lock held. How far the slowest reader may lag before the fetch waits for it. */
+static size_t lag_limit(const struct sf_obj *o)
+{
+    return o->clients > 1 ? SF_OBJ_SHARED_LAG_MAX : SF_OBJ_LAG_MAX;
+}
+
+/* Lock held. Clears a pause the readers no longer need; true if it did. */
+static bool may_resume(struct sf_obj *o)
+{
+    if (!o->upstream_paused || (o->clients > 0 && o->len - slowest_reader(o) > lag_limit(o) / 2))
+        return false;
+    o->upstream_paused = false;
+    return true;
+}
+
+bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     sf_obj_unpark(o, w);
@@ -312,6 +327,7 @@ void sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
     w->rnext->rprev = w->rprev;
     w->rprev = w->rnext = NULL;
     o->clients--;
+    return may_resume(o); /* it may have been the reader the fetch waited for */
 }
 
 void sf_obj_close_joins(struct sf_obj *o)
@@ -323,18 +339,15 @@ void sf_obj_close_joins(struct sf_obj *o)
 bool sf_obj_should_pause(const struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
-    return o->unjoinable && !o->storable && o->clients == 1 &&
-           o->len - slowest_reader(o) > SF_OBJ_LAG_MAX;
+    return o->unjoinable && !o->storable && o->clients > 0 &&
+           o->len - slowest_reader(o) > lag_limit(o);
 }
 
 bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos)
 {
     sf_mutex_assert_held(&o->lock);
     w->pos = pos;
-    if (!o->upstream_paused || o->len - slowest_reader(o) > SF_OBJ_LAG_MAX / 2)
-        return false;
-    o->upstream_paused = false;
-    return true;
+    return may_resume(o);
 }
 
 bool sf_obj_worth_finishing(const struct sf_obj *o)

@@ -163,22 +163,25 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w);
  * one for sf_waiters_wake. */
 struct sf_waiter *sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w);
 /* How far the slowest reader may lag behind the fetch of an object that is not being
- * stored before the fetch pauses for it (one reader only: see sf_obj_should_pause). */
+ * stored before the fetch pauses for it: with one reader, and with several (then the
+ * others run ahead that far before they wait for it; see sf_obj_should_pause). */
 #define SF_OBJ_LAG_MAX (1u << 20)
+#define SF_OBJ_SHARED_LAG_MAX (8u << 20)
 
 /* Attaches w as a reader from offset 0 (lock held). False when the body's start has been
  * freed: the caller must fetch on its own. */
 bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w);
-/* Detaches a reader (lock held); unparks it if parked. */
-void sf_obj_detach(struct sf_obj *o, struct sf_waiter *w);
+/* Detaches a reader (lock held); unparks it if parked. Returns true when that let a
+ * paused fetch continue (then call sf_upstream_unpause). */
+bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w);
 /* Marks the object closed to new readers (lock held). Once it is not being stored either,
  * bytes every reader has passed are freed as the body grows, so a pass-through download
  * holds only what its readers have yet to read. */
 void sf_obj_close_joins(struct sf_obj *o);
 /* Whether the fetch should pause before appending more (lock held): the object is not
- * being stored, has a single reader, and that reader lags by more than SF_OBJ_LAG_MAX.
- * With several readers the fetch never waits, so that a slow client does not slow the
- * others. */
+ * being stored and its slowest reader lags by more than SF_OBJ_LAG_MAX, or, with several
+ * readers, SF_OBJ_SHARED_LAG_MAX: a slow client slows the others only once they are that
+ * far ahead, and memory stays bounded however slow it is. */
 bool sf_obj_should_pause(const struct sf_obj *o);
 /* Records that w's reader asks for pos (lock held): bytes below pos are consumed. Returns
  * true when that let a paused fetch continue (then call sf_upstream_unpause). */

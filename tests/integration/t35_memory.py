@@ -66,3 +66,32 @@ def test_shared_body_past_object_limit_streams_and_is_not_stored():
         c = env.get(t)
         eq(len(c.body), size, "a later request gets the whole body")
         eq(env.origin.count(t), 2, "origin requests (the later one fetched again)")
+
+
+def test_shared_download_waits_for_a_stalled_reader_within_bounds():
+    """Two clients on one flight whose body is not stored: one reads, one stalls. The
+    reader runs ahead by a bounded amount, then the transfer waits instead of holding the
+    whole 64 MiB for the stalled one; once it reads, both get every byte."""
+    with Env({"cache": {"max_object_bytes": "1MiB"}}) as env:
+        size = 64 * 1024 * 1024
+        t = "/huge2?hold=H2&size=%d" % size  # no Cache-Control: shared, not stored
+        stalled = raw_connect(env.proxy.port, raw_get(t))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        fast = raw_connect(env.proxy.port, raw_get(t))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 2, "both clients on the flight")
+        env.origin.release("H2")
+        got = {}
+        reader = threading.Thread(target=lambda: got.update(fast=read_until(fast)))
+        reader.start()
+        held = wait_for(lambda: stable_bytes(env), "the fetch to pause", timeout=30)
+        check(held < 32 * 1024 * 1024, "fetched %d bytes while one reader stalled" % held)
+        check(reader.is_alive(), "the fast reader waits for the stalled one")
+        stalled.settimeout(60 * MULT)
+        slow_body = read_until(stalled).partition(b"\r\n\r\n")[2]
+        reader.join(60 * MULT)
+        fast_body = got["fast"].partition(b"\r\n\r\n")[2]
+        stalled.close()
+        fast.close()
+        eq((len(fast_body), len(slow_body)), (size, size), "both bodies whole")
+        check(fast_body == slow_body, "the same bytes")
+        eq(env.origin.count(t), 1, "one origin request")

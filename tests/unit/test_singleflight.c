@@ -257,6 +257,39 @@ static void test_joinable_object_keeps_its_start(void **state)
     sf_obj_unref(o);
 }
 
+/* Several readers of a body that is not stored: the fast one runs ahead of the slow one by
+ * up to SF_OBJ_SHARED_LAG_MAX, then the fetch waits; the slow one leaving lets it go on. */
+static void test_pause_for_a_slow_reader_among_several(void **state)
+{
+    (void)state;
+    static char piece[256 << 10];
+    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct fake_client fast, slow;
+    client_init(&fast);
+    client_init(&slow);
+    sf_obj_lock(o);
+    assert_true(sf_obj_attach(o, &fast.w));
+    assert_true(sf_obj_attach(o, &slow.w));
+    publish(o, true, -1);
+    o->storable = false;
+    sf_obj_close_joins(o); /* past the object limit: nobody else may join */
+    while (o->len <= SF_OBJ_SHARED_LAG_MAX) {
+        assert_false(sf_obj_should_pause(o));
+        sf_obj_append(o, piece, sizeof piece);
+        sf_obj_reader_at(o, &fast.w, o->len);
+    }
+    assert_true(sf_obj_should_pause(o));
+    o->upstream_paused = true;
+    assert_false(sf_obj_reader_at(o, &fast.w, o->len)); /* the fast one cannot help */
+    assert_true(sf_obj_detach(o, &slow.w));             /* the slow one leaving can */
+    assert_false(o->upstream_paused);
+    assert_false(sf_obj_should_pause(o));
+    sf_obj_detach(o, &fast.w);
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_NONE));
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_not_shareable_is_pass),
         cmocka_unit_test(test_trim_and_pause_for_one_slow_reader),
         cmocka_unit_test(test_joinable_object_keeps_its_start),
+        cmocka_unit_test(test_pause_for_a_slow_reader_among_several),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
