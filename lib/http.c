@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const char *value,
                   size_t value_len)
@@ -183,6 +184,65 @@ bool sf_http_etag_matches(const char *if_none_match, const char *etag)
     else if (!sf_http_list_has(if_none_match, "*"))
         return false;
     return list_each(if_none_match, element_matches_etag, &m);
+}
+
+/* Digits at *p into *out (no sign, no overflow past 2^62); advances *p. False if none. */
+static bool parse_u64(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9') {
+        if (v > (UINT64_C(1) << 62) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    }
+    if (s == *p)
+        return false;
+    *p = s;
+    *out = v;
+    return true;
+}
+
+enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first,
+                                  uint64_t *last)
+{
+    if (range == NULL || strncasecmp(range, "bytes", 5) != 0)
+        return SF_RANGE_NONE;
+    const char *p = range + 5;
+    while (is_ows(*p))
+        p++;
+    if (*p++ != '=')
+        return SF_RANGE_NONE;
+    while (is_ows(*p))
+        p++;
+    uint64_t a = 0, b = 0;
+    bool suffix = *p == '-';
+    if (suffix) {
+        p++;
+        if (!parse_u64(&p, &b))
+            return SF_RANGE_NONE;
+    } else if (!parse_u64(&p, &a) || *p++ != '-') {
+        return SF_RANGE_NONE;
+    }
+    bool open_end = !suffix && (*p == '\0' || is_ows(*p) || *p == ',');
+    if (!suffix && !open_end && (!parse_u64(&p, &b) || b < a))
+        return SF_RANGE_NONE;
+    while (is_ows(*p))
+        p++;
+    if (*p != '\0')
+        return SF_RANGE_NONE; /* several ranges, or junk: ignored */
+    if (suffix) { /* the last b bytes */
+        if (len == 0 || b == 0)
+            return SF_RANGE_UNSATISFIABLE;
+        *first = b >= len ? 0 : len - b;
+        *last = len - 1;
+        return SF_RANGE_ONE;
+    }
+    if (a >= len)
+        return SF_RANGE_UNSATISFIABLE;
+    *first = a;
+    *last = open_end || b >= len ? len - 1 : b;
+    return SF_RANGE_ONE;
 }
 
 bool sf_http_is_hop_by_hop(const char *name, const char *connection)

@@ -44,6 +44,17 @@ bool sf_http_list_has(const char *list, const char *token);
  * prescribes for GET and HEAD ("*" matches any). */
 bool sf_http_etag_matches(const char *if_none_match, const char *etag);
 
+/* A Range request against a representation of len bytes (RFC 9110 §14.1.2, §14.2). */
+enum sf_range {
+    SF_RANGE_NONE,          /* absent, not bytes, several ranges or invalid: send it all */
+    SF_RANGE_ONE,           /* one satisfiable range: *first..*last, inclusive */
+    SF_RANGE_UNSATISFIABLE, /* valid, but no byte of it exists: 416 */
+};
+/* Parses a Range value (may be NULL) for a representation of len bytes. Only a single
+ * range is served; a server may ignore the rest (§14.2). */
+enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first,
+                                  uint64_t *last);
+
 /* Cache-Control directives a proxy acts on (RFC 9111 §5.2). A delta of -1 is absent. */
 struct sf_cc {
     bool no_store, no_cache, private_, public_, must_revalidate, proxy_revalidate;

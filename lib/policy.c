@@ -363,6 +363,20 @@ bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_ma
            modified <= since;
 }
 
+bool sf_policy_if_range_holds(const struct sf_hdrs *stored, const char *if_range)
+{
+    if (if_range == NULL)
+        return true;
+    if (if_range[0] == '"' || strncmp(if_range, "W/", 2) == 0) {
+        const char *etag = sf_hdrs_get(stored, "ETag");
+        return if_range[0] == '"' && etag != NULL && etag[0] == '"' && strcmp(etag, if_range) == 0;
+    }
+    int64_t since, modified;
+    return sf_http_date_parse(if_range, &since) &&
+           sf_http_date_parse(sf_hdrs_get(stored, "Last-Modified"), &modified) &&
+           since == modified;
+}
+
 void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs *fresh,
                               struct sf_hdrs *out)
 {

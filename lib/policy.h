@@ -90,6 +90,12 @@ void sf_policy_withhold_fields(struct sf_hdrs *h, const struct sf_cache_rules *r
 bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_match,
                             const char *if_modified_since);
 
+/* Whether a Range request's If-Range (may be NULL: none) lets a range of a stored
+ * response with fields stored be sent (RFC 9110 §13.1.5): an entity-tag that is strong
+ * and equal to the stored ETag, or a date equal to the stored Last-Modified. When not,
+ * the whole response is sent. */
+bool sf_policy_if_range_holds(const struct sf_hdrs *stored, const char *if_range);
+
 /* The stored fields of a response refreshed by a 304 (RFC 9111 §3.2, §4.3.4): each field
  * of the 304 replaces the stored fields of that name, except Content-Length; the stored
  * Age goes (the refreshed response is as old as the 304). Writes the result into *out

@@ -127,9 +127,45 @@ static void test_etag_weak_comparison(void **state)
     assert_false(sf_http_etag_matches(NULL, "\"a\""));
 }
 
+/* RFC 9110 §14.1.2, §14.2: one byte range of a stored response. */
+static void test_range_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *range;
+        enum sf_range want;
+        uint64_t first, last;
+    } cases[] = {
+        {"bytes=0-99", SF_RANGE_ONE, 0, 99},
+        {"bytes=100-", SF_RANGE_ONE, 100, 999},
+        {"bytes=-100", SF_RANGE_ONE, 900, 999},
+        {"bytes=-5000", SF_RANGE_ONE, 0, 999},
+        {"bytes=990-5000", SF_RANGE_ONE, 990, 999},
+        {"Bytes = 5-5", SF_RANGE_ONE, 5, 5},
+        {"bytes=1000-", SF_RANGE_UNSATISFIABLE, 0, 0},
+        {"bytes=-0", SF_RANGE_UNSATISFIABLE, 0, 0},
+        {"bytes=0-1,5-6", SF_RANGE_NONE, 0, 0}, /* several: the whole body */
+        {"bytes=5-1", SF_RANGE_NONE, 0, 0},
+        {"bytes=-", SF_RANGE_NONE, 0, 0},
+        {"bytes=a-b", SF_RANGE_NONE, 0, 0},
+        {"items=0-1", SF_RANGE_NONE, 0, 0},
+        {"bytes=99999999999999999999-", SF_RANGE_NONE, 0, 0},
+        {NULL, SF_RANGE_NONE, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t first = 0, last = 0;
+        enum sf_range got = sf_http_range_parse(cases[i].range, 1000, &first, &last);
+        if (got != cases[i].want ||
+            (got == SF_RANGE_ONE && (first != cases[i].first || last != cases[i].last)))
+            fail_msg("%s: got %d %llu-%llu", cases[i].range ? cases[i].range : "(none)",
+                     (int)got, (unsigned long long)first, (unsigned long long)last);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_range_parse),
         cmocka_unit_test(test_hdrs_get_and_join), cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_list_has),          cmocka_unit_test(test_cc_parse),
         cmocka_unit_test(test_dates),             cmocka_unit_test(test_etag_weak_comparison),
