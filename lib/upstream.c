@@ -352,6 +352,42 @@ static void variant_of(const struct xfer *x, const struct sf_hdrs *kept, char **
         *variant = sf_policy_variant(*names, &(struct sf_fields){spec_field, x->spec});
 }
 
+/* Judges the response head in x (RFC 9111 §3, §4.2) into *v; returns its body length
+ * (-1: unknown). refreshed_from: the stored response a 304 refreshed, or NULL. */
+static int64_t judge(const struct xfer *x, const struct sf_obj *refreshed_from, int64_t now_s,
+                     struct sf_verdict *v)
+{
+    const struct sf_upstream *up = x->up;
+    struct sf_resp_facts facts = {x->status,      &x->hdrs,
+                                  sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
+                                  x->request_time_s, now_s, &up->rules};
+    sf_policy_judge(&facts, v);
+    int64_t length = refreshed_from != NULL ? (int64_t)refreshed_from->len
+                     : bodiless(x) && strcmp(x->spec->method, "HEAD") != 0
+                         ? 0
+                         : parse_length(sf_hdrs_get(&x->hdrs, "Content-Length"));
+    if (length > 0 && (uint64_t)length > up->cfg->cache_max_object_bytes && v->storable) {
+        v->storable = false;
+        v->reason = "larger than cache.max_object_bytes";
+    }
+    return length;
+}
+
+/* Tells the cache what a shared flight's published head turned out to be: one user's
+ * (hit-for-pass), or a response for its key or variant's key. */
+static void settle_in_cache(struct xfer *x, const struct sf_verdict *v)
+{
+    struct sf_upstream *up = x->up;
+    struct sf_obj *o = x->obj;
+    if (v->reason != NULL)
+        sf_log_debug("%s: %d %s: %s", v->shareable ? "not stored" : "pass", x->status, o->key,
+                     v->reason);
+    if (!v->shareable)
+        sf_cache_mark_pass(up->cache, o, sf_now_ms() + up->cfg->hit_for_pass_ms);
+    else
+        sf_cache_settle_variant(up->cache, o);
+}
+
 static void publish(struct xfer *x)
 {
     struct sf_upstream *up = x->up;
@@ -379,18 +415,7 @@ static void publish(struct xfer *x)
         sf_hdrs_remove(&x->hdrs, "Set-Cookie"); /* shared as if the origin had sent none */
     if (o->shared)
         sf_policy_withhold_fields(&x->hdrs, &up->rules, &own);
-    struct sf_resp_facts facts = {x->status,      &x->hdrs,
-                                  sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
-                                  x->request_time_s, now_s, &up->rules};
-    sf_policy_judge(&facts, &v);
-    int64_t length = refreshed ? (int64_t)stale->len
-                     : bodiless(x) && strcmp(x->spec->method, "HEAD") != 0
-                         ? 0
-                         : parse_length(sf_hdrs_get(&x->hdrs, "Content-Length"));
-    if (length > 0 && (uint64_t)length > up->cfg->cache_max_object_bytes && v.storable) {
-        v.storable = false;
-        v.reason = "larger than cache.max_object_bytes";
-    }
+    int64_t length = judge(x, refreshed ? stale : NULL, now_s, &v);
     if (!o->shared)
         invalidate_after_unsafe(x);
     forwardable_fields(up, &x->hdrs, &kept);
@@ -414,13 +439,8 @@ static void publish(struct xfer *x)
         copy_body(o, stale); /* the 304 has no body: curl's own ends the transfer */
     bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
     sf_obj_unlock(o);
-    if (o->shared && v.reason != NULL)
-        sf_log_debug("%s: %d %s: %s", v.shareable ? "not stored" : "pass", x->status, o->key,
-                     v.reason);
-    if (o->shared && !v.shareable)
-        sf_cache_mark_pass(up->cache, o, sf_now_ms() + up->cfg->hit_for_pass_ms);
-    else if (o->shared)
-        sf_cache_settle_variant(up->cache, o);
+    if (o->shared)
+        settle_in_cache(x, &v);
     if (abandon)
         x->cancel = true;
     else
