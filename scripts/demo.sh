@@ -48,6 +48,12 @@ sfproxy is on http://127.0.0.1:8080, in front of a slow origin on 127.0.0.1:$ORI
   # a private response is never shared: each client gets its own (X-Cache: PASS)
   curl -si 'localhost:8080/me?cc=private' | grep -i -e x-cache -e serial
 
+  # Vary: each language is a variant of its own (MISS, MISS, then HIT for fr)
+  for l in fr en fr; do curl -s -o /dev/null -D - -H "Accept-Language: \$l" 'localhost:8080/v?vary=Accept-Language&cc=max-age=30' | grep X-Cache; done
+
+  # a byte range of a stored response: 206 with Content-Range
+  curl -si -H 'Range: bytes=0-9' 'localhost:8080/slow?delay_ms=1000&cc=max-age=30' | head -3
+
   # the origin's own count, and sfproxy's stats
   curl -s localhost:$ORIGIN_PORT/_origin/stats; echo
   curl -s localhost:8081/_sfproxy/stats
