@@ -60,7 +60,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         else if (strcmp(a, "--check-config") == 0)
             o->check_only = true;
         else if (strcmp(a, "--version") == 0) {
-            printf("sfproxy %s (libcurl %s)\n", SFPROXY_VERSION, curl_version_info(CURLVERSION_NOW)->version);
+            printf("sfproxy %s (libcurl %s)\n", SFPROXY_VERSION,
+                   curl_version_info(CURLVERSION_NOW)->version);
             exit(0);
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
@@ -214,7 +215,8 @@ int main(int argc, char **argv)
     int sig = 0;
     while (sigwait(&stop, &sig) != 0)
         ;
-    sf_log_info("signal %d: stopping (grace %llums)", sig, (unsigned long long)cfg.shutdown_grace_ms);
+    sf_log_info("signal %d: stopping (grace %llums)", sig,
+                (unsigned long long)cfg.shutdown_grace_ms);
     drain(front, up, cfg.shutdown_grace_ms);
     rc = 0;
 out:

@@ -2,10 +2,13 @@
  *
  * A chained hash table (FNV-1a, doubling at load 1) holds one reference on every listed
  * object; a second chaining of the same objects by the URL part of their keys lets a purge
- * or an invalidation of one URL visit only that URL's objects (credentials, variants). Stored objects are also on an LRU list: a hit moves the object to the front,
- * and storing evicts from the back until the charged bytes fit. An object is charged its
- * segments, its header fields and its key. Expired objects are replaced by the next
- * lookup, and evicted by size like the rest. */
+ * or an invalidation of one URL visit only that URL's objects (credentials, variants).
+ * Stored objects are also on an LRU list: a hit moves the object to the front, and storing
+ * evicts from the back until the charged bytes fit. An object is charged its segments, its
+ * header fields and its key. Expired objects are replaced by the next lookup, and evicted
+ * by size like the rest. Where responses vary (RFC 9111 §4.1), a marker under the URL's
+ * key names the request fields, and each variant is listed under the key plus what its
+ * request's values of them were; markers are charged and evicted like responses. */
 #include "cache.h"
 
 #include <stdlib.h>

@@ -158,15 +158,32 @@ bool sf_policy_forwarded(const char *name, const char *connection, bool shared)
     return true;
 }
 
-/* Statuses whose responses are cacheable by default (RFC 9110 §15.1), less 206 and those
- * of methods we do not cache: a partial response is never stored as complete (§3.3). */
-static bool status_storable(int status)
+static bool status_in(int status, const int *codes, size_t n)
 {
-    static const int codes[] = {200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+    for (size_t i = 0; i < n; i++)
         if (codes[i] == status)
             return true;
     return false;
+}
+
+/* Statuses whose responses are cacheable by default (RFC 9110 §15.1): heuristic freshness
+ * applies to them. 206 is left out: a partial response is never stored as complete
+ * (§3.3). */
+static bool status_cacheable_by_default(int status)
+{
+    static const int codes[] = {200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501};
+    return status_in(status, codes, sizeof codes / sizeof codes[0]);
+}
+
+/* Statuses sfproxy stores when their freshness is explicit (§3), and so understands for
+ * must-understand (§5.2.2.3): those cacheable by default, plus redirects and client
+ * errors an origin may mark fresh. Server errors other than 501 are never stored, so that
+ * an outage does not outlive itself (stale-if-error is the way to ride one out). */
+static bool status_storable(int status)
+{
+    static const int more[] = {302, 303, 307, 400, 403, 451};
+    return status_cacheable_by_default(status) ||
+           status_in(status, more, sizeof more / sizeof more[0]);
 }
 
 /* §4.2.1: s-maxage, then max-age, then Expires minus Date. -1 when none applies. */
@@ -245,7 +262,7 @@ static const char *unstorable_reason(const struct sf_resp_facts *facts, const st
     bool validator = sf_hdrs_get(h, "ETag") != NULL || sf_hdrs_get(h, "Last-Modified") != NULL;
     if (!status_storable(facts->status))
         return cc->must_understand ? "must-understand: status not understood"
-                                   : "status not cacheable by default";
+                                   : "status not stored by sfproxy";
     /* §5.2.2.4: no-cache may be stored, and is validated before every use; worth it only
      * with a validator, so that the validation can be a 304. */
     if (cc->no_cache && !validator)
@@ -302,7 +319,7 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     v->age_s = apparent > corrected ? apparent : corrected;
 
     int64_t lifetime = explicit_lifetime(&cc, h, date_s);
-    if (lifetime < 0 && status_storable(facts->status))
+    if (lifetime < 0 && status_cacheable_by_default(facts->status))
         lifetime = heuristic_lifetime(rules, h, date_s);
     v->heuristic = lifetime >= 0 && explicit_lifetime(&cc, h, date_s) < 0;
     v->fresh_s = lifetime > 0 ? lifetime : 0;

@@ -216,3 +216,19 @@ def test_age_restarts_after_a_304():
         wait_for(lambda: env.get(t).header("X-Cache") == "HIT", "the refreshed store")
         hit = env.get(t)
         check(int(hit.header("Age")) <= 1, "Age after the 304: %s" % hit.header("Age"))
+
+
+def test_which_statuses_are_stored():
+    """A 302 with max-age is stored (explicit freshness); a 503 with max-age is not: an
+    outage must not outlive itself."""
+    with Env() as env:
+        redirect = "/redir?status=302&cc=max-age%3D60&hdr=Location:/elsewhere"
+        eq(env.get(redirect).status, 302, "redirect status")
+        wait_for(lambda: env.get(redirect).header("X-Cache") == "HIT", "the redirect stored")
+        eq(env.get(redirect).header("Location"), "/elsewhere", "its Location")
+        eq(env.origin.count(redirect), 1, "origin requests for the redirect")
+        outage = "/outage?status=503&cc=max-age%3D60"
+        for _ in range(3):
+            r = env.get(outage)
+            eq((r.status, r.header("X-Cache")), (503, "MISS"), "503 each time from the origin")
+        eq(env.origin.count(outage), 3, "origin requests for the 503")
