@@ -95,3 +95,24 @@ def test_shared_download_waits_for_a_stalled_reader_within_bounds():
         eq((len(fast_body), len(slow_body)), (size, size), "both bodies whole")
         check(fast_body == slow_body, "the same bytes")
         eq(env.origin.count(t), 1, "one origin request")
+
+
+def test_a_reader_that_stops_reading_is_dropped_after_client_idle():
+    """The transfer waits for a stalled reader only until timeouts.client_idle drops it;
+    then the others go on to the end."""
+    with Env({"cache": {"max_object_bytes": "1MiB"}, "timeouts": {"client_idle": "2s"}}) as env:
+        size = 48 * 1024 * 1024
+        t = "/huge3?hold=H3&size=%d" % size
+        stalled = raw_connect(env.proxy.port, raw_get(t))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        fast = raw_connect(env.proxy.port, raw_get(t))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 2, "both clients on the flight")
+        env.origin.release("H3")
+        fast.settimeout(60 * MULT)
+        body = read_until(fast).partition(b"\r\n\r\n")[2]
+        fast.close()
+        eq(len(body), size, "the reading client got everything")
+        stalled.settimeout(10 * MULT)
+        rest = read_until(stalled)
+        stalled.close()
+        check(len(rest) < size, "the stalled client was cut off (%d bytes)" % len(rest))
