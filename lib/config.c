@@ -49,6 +49,7 @@ static const struct field schema[] = {
     {"cache.heuristic_percent", K_UINT, OFF(heuristic_percent), 0, 100},
     {"cache.heuristic_max", K_MS, OFF(heuristic_max_ms), 0, 31536000000ULL},
     {"cache.strip_set_cookie", K_BOOL, OFF(strip_set_cookie), 0, 0},
+    {"cache.normalize_accept_encoding", K_BOOL, OFF(normalize_accept_encoding), 0, 0},
     {"cache.stale_if_error", K_MS, OFF(stale_if_error_ms), 0, 31536000000ULL},
     {"cache.stale_while_revalidate", K_MS, OFF(stale_while_revalidate_ms), 0, 31536000000ULL},
     {"admin.listen", K_ADDR_OR_NULL, OFF(admin_listen), 0, 0},

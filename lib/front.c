@@ -202,6 +202,17 @@ static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
+/* Replaces a shared fetch's Accept-Encoding by its normalised form (none or gzip). */
+static void normalize_encoding(struct sf_hdrs *h)
+{
+    char *sent = sf_hdrs_join(h, "Accept-Encoding");
+    const char *normal = sf_policy_normalized_encoding(sent);
+    free(sent);
+    sf_hdrs_remove(h, "Accept-Encoding");
+    if (normal != NULL)
+        sf_hdrs_add(h, "Accept-Encoding", normal);
+}
+
 static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, const char *url,
                                         bool shared)
 {
@@ -212,6 +223,8 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, co
                            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Connection"),
                            shared};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_field, &c);
+    if (shared && r->front->cfg->normalize_accept_encoding)
+        normalize_encoding(&s->hdrs);
     const char *via = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Via");
     char buf[512];
     snprintf(buf, sizeof buf, "%s%s%s", via ? via : "", via ? ", " : "", VIA_VALUE);
@@ -610,7 +623,15 @@ static char *variant_field(void *ctx, const char *name)
 {
     struct sf_req *r = ctx;
     const char *connection = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Connection");
-    return sf_policy_forwarded(name, connection, true) ? request_field(r->conn, name) : NULL;
+    if (!sf_policy_forwarded(name, connection, true))
+        return NULL;
+    char *value = request_field(r->conn, name);
+    if (r->front->cfg->normalize_accept_encoding && sf_streq_ci(name, "Accept-Encoding")) {
+        const char *normal = sf_policy_normalized_encoding(value); /* as fetches send it */
+        free(value);
+        value = normal != NULL ? sf_xstrdup(normal) : NULL;
+    }
+    return value;
 }
 
 /* Whether r selects the variant o's response is for (RFC 9111 §4.1); o's head is

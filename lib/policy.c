@@ -139,6 +139,38 @@ char *sf_policy_variant(const char *names, const struct sf_fields *f)
     return out;
 }
 
+/* The q value of one Accept-Encoding element's parameters (after its coding): 1 when
+ * absent; 0 for "q=0", "q=0.0" and the like (RFC 9110 §12.4.2). */
+static bool weight_nonzero(const char *params, size_t len)
+{
+    for (const char *p = params; p < params + len;) {
+        p += strspn(p, " \t;");
+        if (p + 2 <= params + len && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+            for (const char *d = p + 2; d < params + len && *d != ';'; d++)
+                if (*d >= '1' && *d <= '9')
+                    return true;
+            return false;
+        }
+        p += strcspn(p, ";");
+    }
+    return true;
+}
+
+const char *sf_policy_normalized_encoding(const char *accept_encoding)
+{
+    for (const char *p = accept_encoding; p != NULL && *p != '\0';) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        size_t coding = strcspn(p, " \t;,");
+        bool gzip = (coding == 4 && sf_strneq_ci(p, "gzip", 4)) ||
+                    (coding == 6 && sf_strneq_ci(p, "x-gzip", 6)) || (coding == 1 && *p == '*');
+        if (gzip && weight_nonzero(p + coding, len - coding))
+            return "gzip";
+        p += len;
+    }
+    return NULL;
+}
+
 bool sf_policy_forwarded(const char *name, const char *connection, bool shared)
 {
     static const char *const never[] = {"Host", "Content-Length", "Expect", "Via"};

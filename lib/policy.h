@@ -36,6 +36,12 @@ char *sf_policy_vary_names(const char *vary);
  * requests select the same variant exactly when the strings are equal. Caller frees. */
 char *sf_policy_variant(const char *names, const struct sf_fields *f);
 
+/* The Accept-Encoding a shared fetch sends for a client's (joined; may be NULL) when
+ * cache.normalize_accept_encoding is on: "gzip" if the client accepts gzip (gzip, x-gzip
+ * or *, with a q above 0), else NULL: none, the identity. So responses that vary on it
+ * come in two variants, not one per client's spelling. */
+const char *sf_policy_normalized_encoding(const char *accept_encoding);
+
 /* Whether a request field is sent upstream (a shared flight's, with shared): not
  * hop-by-hop (connection: the request's Connection value, may be NULL), not one the
  * proxy sets itself, and, for a shared flight, not one client's own conditional or

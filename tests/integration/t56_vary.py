@@ -95,3 +95,35 @@ def test_known_vary_keys_flights_by_variant():
         eq(out[2].header("X-Cache"), "COLLAPSED", "second en client")
         eq(env.origin.count(t), 3, "origin requests")
         eq(env.proxy.stats()["cache"]["vary_redispatches"], 0, "nobody left a flight")
+
+
+def encoding_seen(r):
+    """The Accept-Encoding the origin saw for the response r (an echo=1 body)."""
+    return dict((k.lower(), v) for k, v in json.loads(r.body)["headers"]).get("accept-encoding")
+
+
+def test_normalized_accept_encoding_makes_two_variants():
+    """With cache.normalize_accept_encoding, shared fetches ask for gzip or nothing: every
+    spelling of "accepts gzip" selects one variant, everything else the other."""
+    with Env({"cache": {"normalize_accept_encoding": True}}) as env:
+        t = "/enc?vary=Accept-Encoding&cc=max-age=60&echo=1"
+        gzip_like = ["gzip, deflate, br", "br;q=1.0, gzip;q=0.8", "gzip", "*"]
+        plain_like = ["identity", "br", "gzip;q=0"]
+        first = env.get(t, {"Accept-Encoding": gzip_like[0]})
+        eq(encoding_seen(first), "gzip", "the origin is asked for gzip")
+        env.wait_stored()
+        for value in gzip_like[1:]:
+            r = env.get(t, {"Accept-Encoding": value})
+            eq((r.header("X-Cache"), serial(r)), ("HIT", serial(first)), "for %r" % value)
+        plain = env.get(t, {"Accept-Encoding": plain_like[0]})
+        eq(encoding_seen(plain), None, "the origin is asked for no coding")
+        env.wait_stored(2)
+        for value in plain_like[1:]:
+            r = env.get(t, {"Accept-Encoding": value})
+            eq((r.header("X-Cache"), serial(r)), ("HIT", serial(plain)), "for %r" % value)
+        eq(env.origin.count(t), 2, "origin requests: two variants")
+        # Off (the default), the client's Accept-Encoding is sent as it is.
+    with Env() as env:
+        t = "/enc?vary=Accept-Encoding&cc=max-age=60&echo=1"
+        r = env.get(t, {"Accept-Encoding": "gzip, deflate, br"})
+        eq(encoding_seen(r), "gzip, deflate, br", "sent as the client sent it")

@@ -261,6 +261,24 @@ static void test_withhold_fields(void **state)
     sf_hdrs_clear(&own);
 }
 
+/* cache.normalize_accept_encoding: gzip when the client accepts it, else nothing. */
+static void test_normalized_encoding(void **state)
+{
+    (void)state;
+    static const char *const enc[][2] = {
+        {"gzip, deflate, br", "gzip"}, {"br;q=1.0, gzip;q=0.8", "gzip"}, {"GZIP", "gzip"},
+        {"x-gzip", "gzip"},            {"*", "gzip"},                    {"gzip;q=0", NULL},
+        {"gzip; q=0.000, br", NULL},   {"br", NULL},                     {"identity", NULL},
+        {"", NULL},                    {"gzipx, deflate", NULL},         {"gzip;q=0.001", "gzip"},
+    };
+    for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++) {
+        const char *got = sf_policy_normalized_encoding(enc[i][0]);
+        if ((got == NULL) != (enc[i][1] == NULL) || (got && strcmp(got, enc[i][1]) != 0))
+            fail_msg("\"%s\": got %s", enc[i][0], got ? got : "none");
+    }
+    assert_null(sf_policy_normalized_encoding(NULL));
+}
+
 static void test_forwarded_fields(void **state)
 {
     (void)state;
@@ -284,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_vary_names),
         cmocka_unit_test(test_variant_normalisation),
         cmocka_unit_test(test_forwarded_fields),
+        cmocka_unit_test(test_normalized_encoding),
         cmocka_unit_test(test_head_matches),
         cmocka_unit_test(test_withhold_fields),
     };
