@@ -477,11 +477,11 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o, const cha
     uint64_t first = 0, last = o->len ? o->len - 1 : 0;
     enum sf_range range = SF_RANGE_NONE;
     /* RFC 9110 §14.2: ranges of a GET's stored 200, when If-Range allows. */
-    if (o->status == MHD_HTTP_OK && strcmp(method, "GET") == 0 &&
+    const char *range_value = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range");
+    if (range_value != NULL && o->status == MHD_HTTP_OK && strcmp(method, "GET") == 0 &&
         sf_policy_if_range_holds(
             &o->hdrs, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Range")))
-        range = sf_http_range_parse(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
-                                    o->len, &first, &last);
+        range = sf_http_range_parse(range_value, o->len, &first, &last);
     size_t n = range == SF_RANGE_UNSATISFIABLE ? 0 : o->len ? (size_t)(last - first + 1) : 0;
     struct MHD_Response *resp = body_response(o, (size_t)first, n);
     if (resp == NULL)

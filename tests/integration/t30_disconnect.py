@@ -37,7 +37,7 @@ def test_everyone_leaves_cacheable_still_cached():
         wait_for(lambda: env.proxy.stats()["waiters_now"] == 0, "hangups noticed")
         eq(env.proxy.stats()["client_hangups"], 10, "client_hangups")
         env.origin.release("G1")
-        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the object to be stored")
+        env.wait_stored()
         r = env.get(t)
         eq(r.header("X-Cache"), "HIT", "X-Cache after everyone left")
         eq(len(r.body), 2000, "body length")

@@ -8,19 +8,26 @@ from urllib.parse import quote
 from harness import Env, eq, check, parallel, wait_for
 
 
-def expire(env, t, seconds):
-    """Waits until the stored response for t has passed its max-age (a wait, not a check).
-    Tests use max-age=2, not 1: Date has whole seconds, so a 1 s response can arrive
-    already a second old, and stale."""
+def expire(seconds=3.1):
+    """Waits until a stored response has passed its max-age (a wait, not a check). Tests
+    use max-age=2, not 1: Date has whole seconds, so a 1 s response can arrive already a
+    second old, and stale."""
     time.sleep(seconds)
+
+
+def get_stored_then_expired(env, t):
+    """Fetches t, waits until it is stored, then until it expires; returns the first
+    response."""
+    first = env.get(t)
+    env.wait_stored()
+    expire()
+    return first
 
 
 def test_304_refreshes_and_concurrent_revalidations_collapse():
     with Env() as env:
         t = "/rv?etag=v1&cc=max-age=2&size=1000"
-        first = env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
-        expire(env, t, 3.1)
+        first = get_stored_then_expired(env, t)
         res = parallel(20, lambda i: env.get(t))
         eq(sorted(set(r.status for r in res)), [200], "statuses")
         eq(set(r.body for r in res), {first.body}, "bodies are the stored one")
@@ -40,9 +47,7 @@ def test_304_refreshes_and_concurrent_revalidations_collapse():
 def test_changed_response_replaces_the_stored_one():
     with Env() as env:
         t = "/rv2?etag_changes=1&cc=max-age=2&size=100"
-        first = env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
-        expire(env, t, 3.1)
+        first = get_stored_then_expired(env, t)
         second = env.get(t)
         eq(second.header("X-Cache"), "MISS", "X-Cache")
         check(second.body != first.body, "a new body")
@@ -54,9 +59,7 @@ def test_changed_response_replaces_the_stored_one():
 def test_no_validators_means_plain_refetch():
     with Env() as env:
         t = "/rv3?cc=max-age=2&size=100&echo=1"
-        env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
-        expire(env, t, 3.1)
+        get_stored_then_expired(env, t)
         r = env.get(t)
         hdrs = dict((k.lower(), v) for k, v in json.loads(r.body)["headers"])
         check("if-none-match" not in hdrs and "if-modified-since" not in hdrs,
@@ -70,7 +73,7 @@ def test_request_directives():
         eq(env.get(t, only).status, 504, "only-if-cached with nothing stored")
         eq(env.origin.count(t), 0, "only-if-cached never goes upstream")
         first = env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        env.wait_stored()
         eq(env.get(t, only).header("X-Cache"), "HIT", "only-if-cached with a stored response")
         # no-cache: the stored response is validated first (a 304 here).
         r = env.get(t, {"Cache-Control": "no-cache"})
@@ -92,7 +95,7 @@ def test_no_store_request_is_not_shared_or_stored():
         eq(env.proxy.stats()["cache"]["objects"], 0, "its response is not stored")
         b = env.get(t)
         eq(b.header("X-Cache"), "MISS", "a plain request after it")
-        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
+        env.wait_stored()
         eq(env.get(t, {"Cache-Control": "no-store"}).header("X-Cache"), "HIT",
            "no-store may still be answered from the cache")
 
@@ -100,9 +103,7 @@ def test_no_store_request_is_not_shared_or_stored():
 def test_max_stale_serves_an_expired_response():
     with Env() as env:
         t = "/ms?cc=max-age=2&size=100"
-        first = env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "the store")
-        expire(env, t, 3.1)
+        first = get_stored_then_expired(env, t)
         r = env.get(t, {"Cache-Control": "max-stale=60"})
         eq((r.header("X-Cache"), r.body), ("HIT", first.body), "max-stale")
         eq(env.origin.count(t), 1, "origin requests")
@@ -208,10 +209,8 @@ def test_age_restarts_after_a_304():
     as the 304 (no Age: ~0 s), not 2 s plus the time it was stored."""
     with Env() as env:
         t = "/age304?etag=g1&cc=max-age%3D4&hdr=Age:2&size=100"
-        first = env.get(t)
+        first = get_stored_then_expired(env, t)
         eq(first.header("Age"), "2", "the origin's Age")
-        env.wait_stored()
-        expire(env, t, 3.1)
         eq(env.get(t).header("X-Cache"), "REVALIDATED", "validated by a 304")
         wait_for(lambda: env.get(t).header("X-Cache") == "HIT", "the refreshed store")
         hit = env.get(t)
