@@ -8,6 +8,7 @@
  * start (a port in use, a library that failed); 2 bad arguments or a bad config. */
 #include "../lib/cache.h"
 #include "../lib/config.h"
+#include "../lib/conn.h"
 #include "../lib/front.h"
 #include "../lib/hangup.h"
 #include "../lib/log.h"
@@ -200,7 +201,11 @@ int main(int argc, char **argv)
     struct sf_hangup *hangup = sf_hangup_new();
     struct sf_cache *cache = sf_cache_new(cfg.cache_max_bytes, hangup);
     struct sf_upstream *up = hangup ? sf_upstream_start(&cfg, cache, hangup) : NULL;
-    struct sf_front *front = up ? sf_front_start(&cfg, cache, up, hangup, err, sizeof err) : NULL;
+    struct sf_conns *conns =
+        up ? sf_conns_new(cfg.connection_limit, cfg.request_head_timeout_ms, err, sizeof err)
+           : NULL;
+    struct sf_front *front =
+        conns ? sf_front_start(&cfg, cache, up, hangup, conns, err, sizeof err) : NULL;
     if (front == NULL) {
         sf_log_error("%s", up ? err : "cannot start the fetcher");
         goto out;
@@ -221,6 +226,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     sf_front_stop(front);
+    sf_conns_free(conns);
     sf_upstream_stop(up);
     sf_cache_free(cache);
     sf_hangup_free(hangup);

@@ -2,6 +2,7 @@
  * to name its owner. */
 #include "base.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,32 @@ void sf_mutex_unlock(struct sf_mutex *mx)
 bool sf_mutex_held(const struct sf_mutex *mx)
 {
     return atomic_load_explicit(&mx->owner, memory_order_relaxed) == (uintptr_t)&thread_marker;
+}
+
+void sf_cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    SF_PTOK(pthread_condattr_init(&attr));
+    SF_PTOK(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC));
+    SF_PTOK(pthread_cond_init(cv, &attr));
+    SF_PTOK(pthread_condattr_destroy(&attr));
+}
+
+void sf_cond_wait_ms(pthread_cond_t *cv, struct sf_mutex *mx, uint64_t ms)
+{
+    SF_ASSERT(sf_mutex_held(mx));
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    atomic_store_explicit(&mx->owner, 0, memory_order_relaxed); /* the wait lets it go */
+    int rc = pthread_cond_timedwait(cv, &mx->m, &until);
+    SF_ASSERT(rc == 0 || rc == ETIMEDOUT);
+    atomic_store_explicit(&mx->owner, (uintptr_t)&thread_marker, memory_order_relaxed);
 }
 
 static _Noreturn void out_of_memory(size_t size, const char *caller)

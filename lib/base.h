@@ -49,6 +49,10 @@ void sf_mutex_lock(struct sf_mutex *mx);
 void sf_mutex_unlock(struct sf_mutex *mx);
 bool sf_mutex_held(const struct sf_mutex *mx);
 #define sf_mutex_assert_held(mx) SF_ASSERT(sf_mutex_held(mx))
+/* Waits on cv (which must use the monotonic clock: sf_cond_init) for at most ms, with mx
+ * held on entry and on return. Callers re-check their predicate in a loop. */
+void sf_cond_init(pthread_cond_t *cv);
+void sf_cond_wait_ms(pthread_cond_t *cv, struct sf_mutex *mx, uint64_t ms);
 
 /* Allocation of small fixed-size things: on failure the process stops, naming the size and
  * the caller. Network-sized data has limits of its own and never comes through here. */

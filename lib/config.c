@@ -40,6 +40,7 @@ static const struct field schema[] = {
     {"timeouts.first_byte", K_MS, OFF(first_byte_timeout_ms), 1, 86400000},
     {"timeouts.upstream_idle", K_MS, OFF(upstream_idle_timeout_ms), 1000, 86400000},
     {"timeouts.client_idle", K_MS, OFF(client_idle_timeout_ms), 1000, 86400000},
+    {"timeouts.request_head", K_MS, OFF(request_head_timeout_ms), 100, 3600000},
     {"timeouts.shutdown_grace", K_MS, OFF(shutdown_grace_ms), 0, 3600000},
     {"cache.max_bytes", K_BYTES, OFF(cache_max_bytes), 0, UINT64_C(1) << 44},
     {"cache.max_object_bytes", K_BYTES, OFF(cache_max_object_bytes), 0, UINT64_C(1) << 40},
@@ -66,6 +67,7 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->first_byte_timeout_ms = 30000;
     cfg->upstream_idle_timeout_ms = 30000;
     cfg->client_idle_timeout_ms = 60000;
+    cfg->request_head_timeout_ms = 10000;
     cfg->shutdown_grace_ms = 10000;
     cfg->cache_max_bytes = UINT64_C(256) << 20;
     cfg->cache_max_object_bytes = UINT64_C(16) << 20;

@@ -22,6 +22,7 @@ struct sf_config {
     uint64_t first_byte_timeout_ms;   /* request sent to response headers */
     uint64_t upstream_idle_timeout_ms; /* no body bytes for this long: the origin stalled */
     uint64_t client_idle_timeout_ms;
+    uint64_t request_head_timeout_ms; /* a whole request head must arrive within this */
     uint64_t shutdown_grace_ms;
     uint64_t cache_max_bytes;
     uint64_t cache_max_object_bytes;

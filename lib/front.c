@@ -44,6 +44,7 @@ struct sf_front {
     struct sf_cache *cache;
     struct sf_upstream *up;
     struct sf_hangup *hangup;
+    struct sf_conns *conns;
     struct MHD_Daemon *mhd, *admin;
     uint16_t port, admin_port;
     atomic_bool closing;
@@ -59,6 +60,8 @@ struct sf_req {
     atomic_uint refs; /* libmicrohttpd's request + one while a streamed response exists */
     struct sf_front *front;
     struct MHD_Connection *conn;
+    struct sf_conn *wire; /* the connection's scanned bytes; NULL if it was never seen */
+    uint64_t seq;         /* which request of its connection this is */
     char *target;       /* raw request target, as sent */
     char *url;          /* what is fetched upstream; NULL until admitted */
     enum phase phase;
@@ -128,6 +131,24 @@ static void wake_req(struct sf_waiter *w)
     MHD_resume_connection(r->conn);
 }
 
+/* The connection's scanner state (conn.h), from libmicrohttpd's socket context. */
+static struct sf_conn *wire_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* What the scanner said of this request's head (0: well-formed); *why for the client. */
+static unsigned head_verdict(struct sf_conn *wire, uint64_t seq, const char **why)
+{
+    if (wire == NULL) {
+        *why = "the request was not seen by the checker\n"; /* never expected: fail closed */
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    return sf_conn_verdict(wire, seq, why);
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct sf_front *f = cls;
@@ -136,6 +157,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     atomic_init(&r->refs, 1);
     r->front = f;
     r->conn = conn;
+    r->wire = wire_of(conn);
+    r->seq = r->wire != NULL ? sf_conn_next_request(r->wire) : 0;
     r->target = sf_xstrdup(uri); /* libmicrohttpd edits uri in place after this */
     r->w.wake = wake_req;
     r->w.fd = -1;
@@ -178,6 +201,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (r == NULL)
         return;
+    if (r->wire != NULL)
+        sf_conn_request_done(r->wire);
     detach(r);
     *con_cls = NULL;
     atomic_fetch_sub(&f->active, 1);
@@ -830,6 +855,13 @@ static void upload_piece(struct sf_req *r, const char *data, size_t *size)
         *size = 0; /* refused past the limit mid-way: read and drop, then answer */
         return;
     }
+    if (sf_conn_body_bad(r->wire, r->seq)) {
+        /* The chunked framing broke (conn.h): the connection is ending; the upstream
+         * request must not end as if the body were whole. */
+        sf_reqbody_close(r->upload);
+        *size = 0;
+        return;
+    }
     if (r->upload_bytes + *size > r->front->cfg->max_request_body_bytes) {
         reject_too_big(r);
         sf_reqbody_close(r->upload); /* the transfer aborts: it would be incomplete */
@@ -857,6 +889,15 @@ static enum MHD_Result end_upload(struct sf_req *r, const char *method)
         detach(r); /* a transfer cut short by the limit has nobody left */
         return respond_rejected(r);
     }
+    int64_t declared = sf_reqbody_declared_len(r->upload);
+    if (sf_conn_body_bad(r->wire, r->seq) ||
+        (declared >= 0 && r->upload_bytes != (uint64_t)declared)) {
+        /* Not the body its head announced: abort upstream rather than end it. */
+        sf_reqbody_close(r->upload);
+        detach(r);
+        return respond_bad(r, MHD_HTTP_BAD_REQUEST, "the request content is not what its "
+                                                    "head announced\n");
+    }
     if (sf_reqbody_finish(r->upload))
         sf_upstream_unpause(r->front->up, r->obj);
     return wait_head(r, method);
@@ -874,9 +915,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     SF_ASSERT(r->conn == conn);
     switch (r->phase) {
     case PH_NEW: {
+        const char *why;
+        unsigned bad = head_verdict(r->wire, r->seq, &why);
+        if (bad != 0)
+            return respond_bad(r, bad, why); /* nothing of it is forwarded; the connection
+                                              * closes, and whatever followed is not read */
+        /* The scanner accepted the head, so it is framed by one Content-Length line, or by
+         * "Transfer-Encoding: chunked", or by neither; never both. */
         const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         bool chunked = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
         bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        bool content = chunked || (length != NULL && strcmp(length, "0") != 0);
+        if (content && strcmp(method, "HEAD") == 0)
+            return respond_bad(r, MHD_HTTP_BAD_REQUEST, "a HEAD request cannot carry content\n");
         /* A GET with "Content-Length: 0" still goes through the cache; any other method
          * forwards even an empty body's length. */
         if (chunked || (length != NULL && (!safe || strcmp(length, "0") != 0)))
@@ -909,20 +960,38 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     struct sf_front *f = cls;
     (void)addr;
     (void)len;
-    if (atomic_load(&sf_metrics.connections_now) >= (int_fast64_t)f->cfg->connection_limit) {
+    if (!sf_conns_admit(f->conns)) {
         SF_COUNT(connections_refused);
         return MHD_NO; /* closed at once: the client sees the refusal now, not a hang */
     }
     return MHD_YES;
 }
 
+/* Registers a connection's socket with the scanner before its first byte is read, and
+ * unregisters it before the socket closes (conn.h). */
+static void watch_connection(struct sf_front *f, struct MHD_Connection *conn, void **socket_ctx,
+                             enum MHD_ConnectionNotificationCode code, bool counted)
+{
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        sf_conns_close(f->conns, *socket_ctx);
+        *socket_ctx = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *socket_ctx = sf_conns_open(f->conns, ci != NULL ? ci->connect_fd : -1, counted);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
-    (void)cls;
-    (void)conn;
-    (void)socket_ctx;
-    atomic_fetch_add(&sf_metrics.connections_now, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    watch_connection(cls, conn, socket_ctx, code, true);
+}
+
+static void on_admin_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                                enum MHD_ConnectionNotificationCode code)
+{
+    watch_connection(cls, conn, socket_ctx, code, false);
 }
 
 /* ---- admin ---- */
@@ -975,7 +1044,17 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     (void)upload_data;
     if (*con_cls == NULL) {
         *con_cls = f;
-        return MHD_YES;
+        struct sf_conn *wire = wire_of(conn);
+        const char *why;
+        unsigned bad = head_verdict(wire, wire != NULL ? sf_conn_next_request(wire) : 0, &why);
+        if (bad == 0)
+            return MHD_YES;
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(strlen(why), (void *)why, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+        enum MHD_Result ret = MHD_queue_response(conn, bad, resp);
+        MHD_destroy_response(resp);
+        return ret;
     }
     if (*upload_data_size > 0) {
         *upload_data_size = 0; /* no admin request takes content: drop it */
@@ -1038,22 +1117,24 @@ static unsigned pool_size(const struct sf_config *cfg)
 }
 
 struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *cache,
-                                struct sf_upstream *up, struct sf_hangup *hangup, char *errbuf,
-                                size_t errlen)
+                                struct sf_upstream *up, struct sf_hangup *hangup,
+                                struct sf_conns *conns, char *errbuf, size_t errlen)
 {
     struct sf_front *f = sf_xcalloc(1, sizeof *f);
     f->cfg = cfg;
     f->cache = cache;
     f->up = up;
     f->hangup = hangup;
+    f->conns = conns;
     struct sockaddr_storage ss;
     bool v6;
     fill_sockaddr(&cfg->listen, &ss, &v6);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    /* Our own limit is enforced exactly in on_accept; libmicrohttpd's is split per worker,
-     * so it gets headroom and only backs ours up. */
-    unsigned mhd_limit = cfg->connection_limit + cfg->connection_limit / 2 + 64;
+    /* Our own limit is enforced exactly in on_accept (sf_conns_admit). libmicrohttpd
+     * splits its own among the workers; each gets room for all of ours, so it never
+     * refuses first (one busy worker may hold most connections). */
+    unsigned mhd_limit = cfg->connection_limit * pool_size(cfg) + 64;
     f->mhd = MHD_start_daemon(
         flags, 0, on_accept, f, on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg), MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
@@ -1073,7 +1154,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
         f->admin = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                         MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
                                     0, NULL, NULL, on_admin, f, MHD_OPTION_SOCK_ADDR,
-                                    (struct sockaddr *)&ss, MHD_OPTION_END);
+                                    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_CONNECTION,
+                                    on_admin_connection, f, MHD_OPTION_END);
         if (f->admin == NULL) {
             snprintf(errbuf, errlen,
                      "cannot listen on %s:%u for admin; is the port in use? change "

@@ -7,15 +7,16 @@
 
 #include "cache.h"
 #include "config.h"
+#include "conn.h"
 #include "upstream.h"
 
 struct sf_front;
 
-/* Binds and starts both listeners. cfg, cache, up and hangup must outlive the front. On
- * failure returns NULL and writes why into errbuf. */
+/* Binds and starts both listeners. cfg, cache, up, hangup and conns must outlive the
+ * front. On failure returns NULL and writes why into errbuf. */
 struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *cache,
-                                struct sf_upstream *up, struct sf_hangup *hangup, char *errbuf,
-                                size_t errlen);
+                                struct sf_upstream *up, struct sf_hangup *hangup,
+                                struct sf_conns *conns, char *errbuf, size_t errlen);
 
 /* The bound ports (useful with port 0). admin is 0 when disabled. */
 void sf_front_ports(const struct sf_front *f, uint16_t *port, uint16_t *admin);

@@ -21,7 +21,8 @@ struct sf_metrics {
     sf_counter revalidations_200;     /* stale responses the origin replaced */
     sf_counter stale_if_error;        /* flights answered with a stale response on error */
     sf_counter stale_while_revalidate; /* background refreshes started for stale hits */
-    sf_counter bad_requests;          /* answered 4xx by sfproxy itself */
+    sf_counter bad_requests;          /* answered 4xx by sfproxy itself, or cut mid-body */
+    sf_counter request_head_timeouts; /* connections cut: no whole head in timeouts.request_head */
     sf_counter upstream_requests;
     sf_counter upstream_err_connect;  /* 502 */
     sf_counter upstream_err_timeout;  /* 504 */

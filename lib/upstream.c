@@ -584,11 +584,12 @@ static void setup_easy(struct xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     if (strcmp(s->method, "HEAD") == 0)
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    else if (strcmp(s->method, "GET") != 0)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method);
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L); /* the front refuses a HEAD with content */
+    else if (strcmp(s->method, "GET") != 0 || s->body != NULL)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method); /* a GET with content stays GET */
     if (s->body != NULL) {
-        /* Streamed content: with a known length curl sends Content-Length, else chunked. */
+        /* Streamed content, framed by us: the length libmicrohttpd read it by (a check at
+         * its end aborts the transfer if fewer bytes came), else chunked. */
         int64_t len = sf_reqbody_declared_len(s->body);
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);

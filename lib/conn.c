@@ -1,0 +1,325 @@
+/* conn: see conn.h.
+ *
+ * The registry is an array of connection pointers indexed by socket descriptor, sized to
+ * the open-files limit, so recv finds a connection with one load and no lock. A
+ * connection is registered in libmicrohttpd's "connection started" notification (before
+ * its first read) and unregistered in "connection closed" (before its socket is closed),
+ * both on the worker that owns it; recv for it runs on that worker too, so it never
+ * meets a freed connection. The watchdog, on its own thread, holds the registry lock
+ * while it looks at a connection or shuts its socket down, and unregistering takes the
+ * same lock, so it never shuts down a descriptor that was closed and reused.
+ *
+ * A bad request head is answered here, with its status and a sentence saying why, when
+ * every earlier request of the connection is done: libmicrohttpd then gets a reset
+ * instead of the head, so its own parser never reads what ours refused (it garbles its
+ * answer to some of them). A bad head behind a request still being answered (pipelined)
+ * is left for the front, which refuses it when libmicrohttpd hands it over. A chunked
+ * body that breaks its framing shuts the socket down at once and hides the rest from
+ * libmicrohttpd, so nothing decoded past the fault is used. A connection that stays bad
+ * for a second (libmicrohttpd waiting for more of a head it reads differently) is shut
+ * down by the watchdog. */
+#define _GNU_SOURCE /* RTLD_NEXT */
+#include "conn.h"
+
+#include "h1scan.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#define SF_CONN_MAGIC 0x5fc0aa11u
+#define BAD_GRACE_MS 1000
+
+struct sf_conn {
+    unsigned magic;
+    int fd;                         /* (C) */
+    bool counted;                   /* (C) went through sf_conns_admit */
+    bool poisoned;                  /* (W) the body broke its framing: reads fail */
+    uint64_t requests;              /* (W) request lines libmicrohttpd has seen */
+    uint64_t done;                  /* (W) requests libmicrohttpd has finished answering */
+    struct sf_h1scan scan;          /* (W) */
+    atomic_uint_fast64_t head_since_ms; /* (W, read by the watchdog) 0: no head pending */
+    atomic_uint_fast64_t bad_since_ms;  /* (W, read by the watchdog) 0: not bad */
+    atomic_bool cut;                /* (R) the watchdog shut it down */
+};
+/* (C) constant, (W) the owning worker thread only, (R) registry lock. */
+
+struct sf_conns {
+    struct sf_mutex lock;
+    _Atomic(struct sf_conn *) *by_fd; /* (C) array; entries written under lock */
+    size_t cap;                       /* (C) */
+    size_t high;                      /* (L) 1 + the highest fd registered */
+    unsigned limit;                   /* (C) */
+    atomic_uint count;                /* counted connections open or admitted */
+    uint64_t head_timeout_ms;         /* (C) */
+    pthread_t watchdog;
+    pthread_cond_t stop_cv;
+    bool stopping;                    /* (L) */
+};
+
+typedef ssize_t recv_fn(int, void *, size_t, int);
+static recv_fn *real_recv;
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+static _Atomic(struct sf_conns *) registry;
+/* An admitted connection this worker has not yet seen opened (see sf_conns_admit). */
+static _Thread_local bool admitted_unopened;
+
+static void find_real_recv(void)
+{
+    real_recv = (recv_fn *)dlsym(RTLD_NEXT, "recv");
+}
+
+static const char *status_text(unsigned status)
+{
+    switch (status) {
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Bad Request";
+    }
+}
+
+/* Answers a refused head on c's socket and ends the connection. Nothing else is being
+ * written to it: every earlier response is done and libmicrohttpd is reading. What the
+ * client sent beyond the head is read and dropped first, so that closing does not turn
+ * into a reset that could destroy the answer before the client reads it. */
+static void answer_bad_head(struct sf_conn *c)
+{
+    const struct sf_h1scan *s = &c->scan;
+    char date[32], resp[512];
+    sf_http_date_format(sf_wall_s(), date, sizeof date);
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 %u %s\r\nDate: %s\r\nConnection: close\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\nVia: 1.1 sfproxy\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     s->bad_status, status_text(s->bad_status), date, strlen(s->bad_reason),
+                     s->bad_reason);
+    if (n > 0 && (size_t)n < sizeof resp)
+        (void)!send(c->fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    char sink[4096];
+    for (int i = 0; i < 16 && real_recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ;
+    shutdown(c->fd, SHUT_WR);
+    SF_COUNT(bad_requests);
+}
+
+/* Feeds what c's client sent to its scanner; returns what libmicrohttpd may see of it. */
+static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
+{
+    if (c->poisoned) {
+        errno = ECONNRESET;
+        return -1;
+    }
+    struct sf_h1scan *s = &c->scan;
+    size_t ok = sf_h1scan_feed(s, buf, (size_t)n);
+    uint64_t now = sf_now_ms();
+    if (s->in_head && atomic_load_explicit(&c->head_since_ms, memory_order_relaxed) == 0)
+        atomic_store_explicit(&c->head_since_ms, now, memory_order_relaxed);
+    else if (!s->in_head)
+        atomic_store_explicit(&c->head_since_ms, 0, memory_order_relaxed);
+    if (!s->bad)
+        return n;
+    if (atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0)
+        atomic_store_explicit(&c->bad_since_ms, now, memory_order_relaxed);
+    if (!s->bad_in_body && c->done < s->bad_msg)
+        return n; /* pipelined behind a pending response: the front answers it */
+    if (!s->bad_in_body) {
+        answer_bad_head(c);
+        c->poisoned = true;
+        errno = ECONNRESET;
+        return -1;
+    }
+    /* A body that broke its framing: libmicrohttpd sees nothing past the fault, and the
+     * connection ends; the front aborts the upstream request. */
+    c->poisoned = true;
+    shutdown(c->fd, SHUT_RDWR);
+    SF_COUNT(bad_requests);
+    if (ok > 0)
+        return (ssize_t)ok;
+    errno = ECONNRESET;
+    return -1;
+}
+
+/* libmicrohttpd's reads come here (the executable's definition interposes libc's). */
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+    pthread_once(&real_once, find_real_recv);
+    ssize_t n = real_recv(fd, buf, len, flags);
+    if (n <= 0 || (flags & MSG_PEEK) || fd < 0)
+        return n;
+    struct sf_conns *cs = atomic_load_explicit(&registry, memory_order_acquire);
+    if (cs == NULL || (size_t)fd >= cs->cap)
+        return n;
+    struct sf_conn *c = atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
+    return c != NULL ? scan_received(c, buf, n) : n;
+}
+
+/* Runs on: the watchdog thread, with the registry lock held. */
+static void watch_one(struct sf_conns *cs, struct sf_conn *c, uint64_t now)
+{
+    if (atomic_load(&c->cut))
+        return;
+    uint64_t head = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
+    uint64_t bad = atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed);
+    bool slow = head != 0 && now - head >= cs->head_timeout_ms;
+    if (!slow && !(bad != 0 && now - bad >= BAD_GRACE_MS))
+        return;
+    atomic_store(&c->cut, true);
+    shutdown(c->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+    if (slow)
+        SF_COUNT(request_head_timeouts);
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct sf_conns *cs = arg;
+    uint64_t tick_ms = cs->head_timeout_ms / 4 < 250 ? cs->head_timeout_ms / 4 : 250;
+    if (tick_ms < 10)
+        tick_ms = 10;
+    sf_mutex_lock(&cs->lock);
+    while (!cs->stopping) {
+        uint64_t now = sf_now_ms();
+        for (size_t fd = 0; fd < cs->high; fd++) {
+            struct sf_conn *c = atomic_load_explicit(&cs->by_fd[fd], memory_order_relaxed);
+            if (c != NULL)
+                watch_one(cs, c, now);
+        }
+        sf_cond_wait_ms(&cs->stop_cv, &cs->lock, tick_ms);
+    }
+    sf_mutex_unlock(&cs->lock);
+    return NULL;
+}
+
+struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf,
+                              size_t errlen)
+{
+    pthread_once(&real_once, find_real_recv);
+    if (real_recv == NULL || dlsym(RTLD_DEFAULT, "recv") != (void *)recv) {
+        snprintf(errbuf, errlen, "recv() is not interposed (a static or -Bsymbolic build?): "
+                                 "requests could not be checked before libmicrohttpd parses "
+                                 "them; build sfproxy as a normal dynamic executable");
+        return NULL;
+    }
+    struct rlimit rl;
+    struct sf_conns *cs = sf_xcalloc(1, sizeof *cs);
+    cs->cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                      rl.rlim_cur < (1u << 24)
+                  ? (size_t)rl.rlim_cur
+                  : (1u << 20);
+    cs->by_fd = sf_xcalloc(cs->cap, sizeof *cs->by_fd);
+    cs->limit = limit;
+    cs->head_timeout_ms = head_timeout_ms;
+    sf_mutex_init(&cs->lock);
+    sf_cond_init(&cs->stop_cv);
+    struct sf_conns *none = NULL;
+    SF_ASSERT(atomic_compare_exchange_strong(&registry, &none, cs)); /* one per process */
+    SF_PTOK(pthread_create(&cs->watchdog, NULL, watchdog_main, cs));
+    return cs;
+}
+
+void sf_conns_free(struct sf_conns *cs)
+{
+    if (cs == NULL)
+        return;
+    sf_mutex_lock(&cs->lock);
+    cs->stopping = true;
+    SF_PTOK(pthread_cond_signal(&cs->stop_cv));
+    sf_mutex_unlock(&cs->lock);
+    SF_PTOK(pthread_join(cs->watchdog, NULL));
+    for (size_t fd = 0; fd < cs->high; fd++)
+        SF_ASSERT(atomic_load(&cs->by_fd[fd]) == NULL);
+    atomic_store(&registry, NULL);
+    SF_PTOK(pthread_cond_destroy(&cs->stop_cv));
+    sf_mutex_destroy(&cs->lock);
+    free(cs->by_fd);
+    free(cs);
+}
+
+bool sf_conns_admit(struct sf_conns *cs)
+{
+    /* libmicrohttpd drops a socket between its accept policy and "connection started"
+     * only when it runs out of memory; the place reserved for it is given back here. */
+    if (admitted_unopened)
+        atomic_fetch_sub(&cs->count, 1);
+    admitted_unopened = false;
+    if (atomic_fetch_add(&cs->count, 1) >= cs->limit) {
+        atomic_fetch_sub(&cs->count, 1);
+        return false;
+    }
+    admitted_unopened = true;
+    return true;
+}
+
+struct sf_conn *sf_conns_open(struct sf_conns *cs, int fd, bool counted)
+{
+    if (counted)
+        admitted_unopened = false;
+    struct sf_conn *c = sf_xcalloc(1, sizeof *c);
+    c->magic = SF_CONN_MAGIC;
+    c->fd = fd;
+    c->counted = counted;
+    sf_h1scan_init(&c->scan);
+    /* The first head is due from the accept on, bytes or not (nginx's
+     * client_header_timeout); later ones from their first byte. */
+    atomic_init(&c->head_since_ms, sf_now_ms());
+    if (fd >= 0 && (size_t)fd < cs->cap) {
+        sf_mutex_lock(&cs->lock);
+        atomic_store_explicit(&cs->by_fd[fd], c, memory_order_release);
+        if ((size_t)fd + 1 > cs->high)
+            cs->high = (size_t)fd + 1;
+        sf_mutex_unlock(&cs->lock);
+    }
+    if (counted)
+        atomic_fetch_add(&sf_metrics.connections_now, 1);
+    return c;
+}
+
+void sf_conns_close(struct sf_conns *cs, struct sf_conn *c)
+{
+    if (c == NULL)
+        return;
+    SF_CHECK_OBJ(c, SF_CONN_MAGIC);
+    if (c->fd >= 0 && (size_t)c->fd < cs->cap) {
+        sf_mutex_lock(&cs->lock);
+        SF_ASSERT(atomic_load(&cs->by_fd[c->fd]) == c);
+        atomic_store_explicit(&cs->by_fd[c->fd], NULL, memory_order_release);
+        sf_mutex_unlock(&cs->lock);
+    }
+    if (c->counted) {
+        atomic_fetch_sub(&cs->count, 1);
+        atomic_fetch_sub(&sf_metrics.connections_now, 1);
+    }
+    c->magic = 0;
+    free(c);
+}
+
+uint64_t sf_conn_next_request(struct sf_conn *c)
+{
+    SF_CHECK_OBJ(c, SF_CONN_MAGIC);
+    return c->requests++;
+}
+
+void sf_conn_request_done(struct sf_conn *c)
+{
+    SF_CHECK_OBJ(c, SF_CONN_MAGIC);
+    c->done++;
+}
+
+unsigned sf_conn_verdict(const struct sf_conn *c, uint64_t k, const char **why)
+{
+    SF_CHECK_OBJ(c, SF_CONN_MAGIC);
+    return sf_h1scan_verdict(&c->scan, k, why);
+}
+
+bool sf_conn_body_bad(const struct sf_conn *c, uint64_t k)
+{
+    SF_CHECK_OBJ(c, SF_CONN_MAGIC);
+    return c->scan.bad && c->scan.bad_in_body && c->scan.bad_msg == k;
+}

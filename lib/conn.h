@@ -1,0 +1,60 @@
+/* conn: client connections as sfproxy sees them, beneath libmicrohttpd.
+ *
+ * Every byte a client sends passes through a strict scanner (h1scan) before
+ * libmicrohttpd parses it: this module defines recv(), which libmicrohttpd calls through
+ * the dynamic linker, and feeds what it returns for a registered client socket to that
+ * connection's scanner. libmicrohttpd 0.9.75 is lenient where requests are smuggled (it
+ * glues an obs-fold line into the field name, accepts whitespace before the colon and
+ * bare LF, lets Transfer-Encoding override Content-Length), and its parsed fields no
+ * longer show what was sent; the scanner's verdict does. The front refuses a request the
+ * scanner did not accept, before anything is forwarded.
+ *
+ * Also here: the exact connection count behind connection_limit, and a watchdog thread
+ * that closes a connection whose request head does not arrive whole within
+ * timeouts.request_head (trickling bytes does not extend it).
+ *
+ * Threads: a connection's scanner is written by recv on the libmicrohttpd worker that owns
+ * the connection and read by the same worker's callbacks; the watchdog reads only atomics,
+ * under the registry lock, which sf_conns_close also takes before the socket is closed.
+ * One registry per process (recv is process-wide). */
+#ifndef SF_CONN_H
+#define SF_CONN_H
+
+#include "base.h"
+
+struct sf_conns;
+struct sf_conn;
+
+/* The registry for up to limit counted connections; head_timeout_ms bounds how long a
+ * request head may take to arrive. Starts the watchdog. NULL, with errbuf written, when
+ * recv is not interposed (then nothing could be checked, and sfproxy must not run). */
+struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf,
+                              size_t errlen);
+/* Stops the watchdog and frees cs; every connection must have been closed. */
+void sf_conns_free(struct sf_conns *cs);
+
+/* The accept policy of the public listener: reserves a place for a new connection, or
+ * returns false when connection_limit are open. Exact under concurrent accepts. Runs on:
+ * the accepting libmicrohttpd worker, which calls sf_conns_open next unless libmicrohttpd
+ * itself drops the socket (then the place is given back on that worker's next admit). */
+bool sf_conns_admit(struct sf_conns *cs);
+/* A new connection on socket fd (counted: it went through sf_conns_admit). Returns it, to
+ * keep as libmicrohttpd's socket context. */
+struct sf_conn *sf_conns_open(struct sf_conns *cs, int fd, bool counted);
+/* The connection is closing (its socket not yet closed): unregisters and frees it. */
+void sf_conns_close(struct sf_conns *cs, struct sf_conn *c);
+
+/* Counts a new request on c (libmicrohttpd saw its request line); returns its index on
+ * the connection, for the calls below. */
+uint64_t sf_conn_next_request(struct sf_conn *c);
+/* libmicrohttpd finished request k (its response was sent, or it ended); requests end in
+ * order. */
+void sf_conn_request_done(struct sf_conn *c);
+/* 0 when request k's head was received whole and well-formed; else the status to refuse
+ * it with (400, 431, 501, 505) and *why, a sentence for the client. */
+unsigned sf_conn_verdict(const struct sf_conn *c, uint64_t k, const char **why);
+/* Whether request k's chunked body broke its framing (then the connection is being shut
+ * down, and whatever was decoded of the body must not be forwarded as complete). */
+bool sf_conn_body_bad(const struct sf_conn *c, uint64_t k);
+
+#endif

@@ -1,0 +1,153 @@
+"""t15: hostile requests. Each sends crafted bytes over a raw socket and checks what the
+client got (a 4xx/5xx and a closed connection), what the origin received (nothing of
+it), and that the next ordinary request is served correctly (RFC 9112 §5, §6, §11)."""
+import json
+import re
+import socket
+
+from harness import Env, eq, check, MULT
+
+H = b"Host: a\r\n"
+
+
+def exchange(port, data, timeout=5):
+    """Sends data on a fresh connection; returns everything received until the proxy
+    closes (or the timeout: then the last element says so)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * MULT)
+    try:
+        s.sendall(data)
+        out = bytearray()
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                return bytes(out), "open"
+            except ConnectionError:
+                return bytes(out), "reset"
+            if not chunk:
+                return bytes(out), "closed"
+            out += chunk
+    finally:
+        s.close()
+
+
+def status_of(resp):
+    return int(resp.split(b" ", 2)[1]) if resp.startswith(b"HTTP/1.1 ") else None
+
+
+def statuses(resp):
+    """The status of each response in resp, walked by their Content-Length."""
+    out = []
+    while resp.startswith(b"HTTP/1.1 "):
+        head, _, rest = resp.partition(b"\r\n\r\n")
+        out.append(int(head.split(b" ", 2)[1]))
+        m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+        resp = rest[int(m.group(1)) if m else len(rest):]
+    return out
+
+
+def refused(env, data, want, what):
+    """data is answered `want` (one status or a tuple of them) and the connection closed;
+    the origin saw none of it; then an ordinary request works."""
+    before = env.origin.stats()["total"]
+    resp, end = exchange(env.proxy.port, data)
+    wants = want if isinstance(want, tuple) else (want,)
+    check(status_of(resp) in wants, "%s: expected a %s, got %r" % (what, wants, resp[:120]))
+    eq(len(statuses(resp)), 1, "%s: responses on the connection" % what)
+    eq(end, "closed", "%s: the connection after the refusal" % what)
+    eq(env.origin.stats()["total"], before, "%s: requests that reached the origin" % what)
+    ok = env.get("/after?cc=max-age=60")
+    eq(ok.status, 200, "%s: the next ordinary request" % what)
+
+
+def test_content_length_and_transfer_encoding_is_400():
+    with Env() as env:
+        # The classic CL.TE smuggle: a front that reads Content-Length forwards 4 bytes;
+        # a back end that reads chunked sees a second request, /admin, on the same line.
+        smuggle = (b"POST /up HTTP/1.1\r\n" + H + b"Content-Length: 4\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                   b"GET /admin?cc=max-age=60 HTTP/1.1\r\n" + H + b"\r\n")
+        refused(env, smuggle, 400, "CL+TE")
+        eq(env.origin.count("/admin?cc=max-age=60"), 0, "smuggled requests at the origin")
+        te_cl = (b"POST /up HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
+                 b"Content-Length: 3\r\n\r\n0\r\n\r\n")
+        refused(env, te_cl, 400, "TE+CL")
+
+
+def test_transfer_encoding_other_than_chunked_is_refused():
+    with Env() as env:
+        for te in (b"gzip", b"gzip, chunked", b"chunked, gzip", b"Chunked", b"chunked;x",
+                   b"\"chunked\"", b"identity"):
+            refused(env, b"POST /te HTTP/1.1\r\n" + H + b"Transfer-Encoding: " + te +
+                    b"\r\n\r\n0\r\n\r\n", (400, 501), "Transfer-Encoding: %r" % te)
+        refused(env, b"POST /te HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "two TE lines")
+        refused(env, b"POST /te HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                400, "TE in HTTP/1.0")
+        eq(env.proxy.stats()["bad_requests"], 9, "bad_requests")
+
+
+def test_content_length_must_be_one_number():
+    with Env() as env:
+        for cl in (b"Content-Length: 3\r\nContent-Length: 4\r\n",
+                   b"Content-Length: 3\r\nContent-Length: 3\r\n",
+                   b"Content-Length: 3, 3\r\n", b"Content-Length: +3\r\n",
+                   b"Content-Length: 0x3\r\n", b"Content-Length: 3 3\r\n"):
+            refused(env, b"POST /cl HTTP/1.1\r\n" + H + cl + b"\r\nabc", 400, repr(cl))
+
+
+def test_malformed_fields_are_400():
+    with Env() as env:
+        cases = {
+            "space before colon": b"GET /f HTTP/1.1\r\n" + H + b"Transfer-Encoding : chunked\r\n\r\n",
+            "obs-fold": b"GET /f HTTP/1.1\r\nHo: x\r\n st\r\n\r\n",
+            "obs-fold after Host": b"GET /f HTTP/1.1\r\n" + H + b"X-A: 1\r\n\tCookie: s=1\r\n\r\n",
+            "name not a token": b"GET /f HTTP/1.1\r\n" + H + b"X{y}: 1\r\n\r\n",
+            "bare CR in a value": b"GET /f HTTP/1.1\r\n" + H + b"X: a\rb\r\n\r\n",
+            "NUL in a value": b"GET /f HTTP/1.1\r\n" + H + b"X: a\x00b\r\n\r\n",
+            "bare LF line end": b"GET /f HTTP/1.1\n" + H + b"\r\n",
+            "control in target": b"GET /f\x01 HTTP/1.1\r\n" + H + b"\r\n",
+            "no Host": b"GET /f HTTP/1.1\r\nX: y\r\n\r\n",
+            "two Hosts": b"GET /f HTTP/1.1\r\n" + H + b"Host: b\r\n\r\n",
+        }
+        for what, data in cases.items():
+            refused(env, data, 400, what)
+        eq(env.origin.stats()["total"], 1, "origin requests (the one ordinary URL)")
+
+
+def test_get_with_body_stays_get_and_head_with_body_is_refused():
+    with Env() as env:
+        r = env.get("/m?echo=1", method="GET", body=b"hello")
+        eq(r.status, 200, "GET with content")
+        echo = json.loads(r.body)
+        eq(echo["method"], "GET", "method the origin received")
+        eq(echo["body"], "hello", "content the origin received")
+        eq(r.header("X-Cache"), "PASS", "a GET with content is not shared")
+        refused(env, b"HEAD /m HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello", 400,
+                "HEAD with content")
+
+
+def test_chunked_body_with_a_lying_size_is_not_forwarded_whole():
+    with Env() as env:
+        # The chunk says 3 bytes and carries 8: what follows must not become a request,
+        # nor the upload end as if it were whole.
+        data = (b"POST /lie?digest=1 HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+                b"3\r\nabcGET /x HTTP/1.1\r\n\r\n0\r\n\r\n")
+        resp, end = exchange(env.proxy.port, data)
+        check(status_of(resp) in (None, 400), "client got %r" % resp[:80])
+        check(end in ("closed", "reset"), "connection after the bad chunk: %s" % end)
+        eq(env.origin.count("/x"), 0, "smuggled request at the origin")
+        stats = env.proxy.stats()
+        eq(stats["upstream_errors"]["connect"] + stats["upstream_cancelled"], 1,
+           "upstream requests aborted")
+        eq(env.get("/after").status, 200, "the next ordinary request")
+
+
+def test_pipelined_good_then_bad():
+    with Env() as env:
+        data = (b"GET /p1?cc=max-age=60 HTTP/1.1\r\n" + H + b"\r\n"
+                b"GET /p2 HTTP/1.1\r\n" + H + b"X : y\r\n\r\n")
+        resp, end = exchange(env.proxy.port, data)
+        eq(statuses(resp), [200, 400], "statuses on the connection")
+        eq(end, "closed", "connection after the bad request")
+        eq(env.origin.count("/p2"), 0, "the bad request at the origin")
