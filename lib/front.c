@@ -579,12 +579,23 @@ static void submit_shared(struct sf_req *r, struct sf_obj *o)
     sf_upstream_submit(r->front->up, o, &spec);
 }
 
-/* The cache key of r (a GET or HEAD). Caller frees. */
+static enum MHD_Result collect_credential(void *cls, enum MHD_ValueKind kind, const char *name,
+                                          const char *value)
+{
+    (void)kind;
+    if (sf_policy_is_credential(name))
+        sf_hdrs_add(cls, name, value ? value : "");
+    return MHD_YES;
+}
+
+/* The cache key of r (a GET or HEAD): every credential line, as forwarded. Caller frees. */
 static char *request_key(struct sf_req *r)
 {
-    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    const char *cookie = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Cookie");
-    return sf_policy_key(r->url, auth, cookie);
+    struct sf_hdrs credentials = {0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_credential, &credentials);
+    char *key = sf_policy_key(r->url, &credentials);
+    sf_hdrs_clear(&credentials);
+    return key;
 }
 
 static void start_private(struct sf_req *r, const char *method)

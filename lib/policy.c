@@ -13,26 +13,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *sf_policy_key(const char *url, const char *authorization, const char *cookie)
+char *sf_policy_key(const char *url, const struct sf_hdrs *credentials)
 {
+    size_t n = credentials != NULL ? credentials->n : 0;
     size_t len = strlen(url) + 1;
-    if (authorization != NULL)
-        len += strlen(authorization) + 16;
-    if (cookie != NULL)
-        len += strlen(cookie) + 16;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(credentials->v[i].name) + strlen(credentials->v[i].value) + 2;
     char *key = sf_xmalloc(len);
-    char *p = key;
-    p = stpcpy(p, url);
-    /* A newline cannot occur in a URL or a field value, so these parts cannot collide. */
-    if (authorization != NULL) {
-        p = stpcpy(p, "\nauthorization:");
-        p = stpcpy(p, authorization);
+    char *p = stpcpy(key, url);
+    /* A newline cannot occur in a URL or a field value (the scanner refuses them), so
+     * these parts cannot collide: each line is its own part, in order. */
+    for (size_t i = 0; i < n; i++) {
+        *p++ = '\n';
+        for (const char *c = credentials->v[i].name; *c; c++)
+            *p++ = (char)tolower((unsigned char)*c);
+        *p++ = ':';
+        p = stpcpy(p, credentials->v[i].value);
     }
-    if (cookie != NULL) {
-        p = stpcpy(p, "\ncookie:");
-        p = stpcpy(p, cookie);
-    }
+    *p = '\0';
     return key;
+}
+
+bool sf_policy_is_credential(const char *name)
+{
+    return sf_streq_ci(name, "Authorization") || sf_streq_ci(name, "Cookie");
 }
 
 static int compare_names(const void *a, const void *b)

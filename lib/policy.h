@@ -8,10 +8,14 @@
 #include "http.h"
 
 /* Builds the cache key of a GET or HEAD request: the absolute URL fetched upstream (scheme,
- * host, raw target with its query), plus the Authorization and Cookie values when present,
- * so that requests with different credentials never share a flight or an object. NULL
- * credentials are absent. Caller frees. */
-char *sf_policy_key(const char *url, const char *authorization, const char *cookie);
+ * host, raw target with its query), plus every credential field line the request carries
+ * (its Authorization and Cookie lines, in the order sent, each value exactly as forwarded;
+ * credentials may be NULL: none), so that two requests whose forwarded credentials differ
+ * in any way never share a flight or an object. Caller frees. */
+char *sf_policy_key(const char *url, const struct sf_hdrs *credentials);
+
+/* Whether a request field is a credential the cache key must include. */
+bool sf_policy_is_credential(const char *name);
 
 /* Where the variant part of a cache key starts (RFC 9111 §4.1): a stored response that
  * varies is listed under its request's key followed by this and sf_policy_variant. */

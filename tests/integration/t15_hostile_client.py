@@ -4,8 +4,9 @@ it), and that the next ordinary request is served correctly (RFC 9112 §5, §6, 
 import json
 import re
 import socket
+import time
 
-from harness import Env, eq, check, MULT
+from harness import Env, eq, check, wait_for, MULT
 
 H = b"Host: a\r\n"
 
@@ -151,3 +152,76 @@ def test_pipelined_good_then_bad():
         eq(statuses(resp), [200, 400], "statuses on the connection")
         eq(end, "closed", "connection after the bad request")
         eq(env.origin.count("/p2"), 0, "the bad request at the origin")
+
+
+def test_every_credential_line_is_keyed():
+    with Env() as env:
+        # The first client sends its session as a second Cookie line; the second sends only
+        # the first line. Before, both were keyed on the first line alone and the second
+        # client was handed the first one's response.
+        t = "/cred?hold=CR&cc=max-age=60&echo=1"
+        first = (b"GET " + t.encode() + b" HTTP/1.1\r\n" + H + b"Cookie: theme=dark\r\n"
+                 b"Cookie: session=victim\r\nConnection: close\r\n\r\n")
+        second = (b"GET " + t.encode() + b" HTTP/1.1\r\n" + H + b"Cookie: theme=dark\r\n"
+                  b"Connection: close\r\n\r\n")
+        socks = [socket.create_connection(("127.0.0.1", env.proxy.port)) for _ in range(2)]
+        socks[0].sendall(first)
+        wait_for(lambda: env.origin.count(t) >= 1, "the first request at the origin")
+        socks[1].sendall(second)
+        wait_for(lambda: env.origin.count(t) == 2, "a second origin request (not collapsed)")
+        env.origin.release("CR")
+        bodies = []
+        for s in socks:
+            s.settimeout(10 * MULT)
+            data = bytearray()
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            bodies.append(json.loads(bytes(data).partition(b"\r\n\r\n")[2]))
+        eq([[v for k, v in b["headers"] if k.lower() == "cookie"] for b in bodies],
+           [["theme=dark", "session=victim"], ["theme=dark"]],
+           "Cookie lines each origin request carried")
+        eq(len(set(b["serial"] for b in bodies)), 2, "distinct origin responses")
+
+
+def test_slow_head_is_cut_and_idle_keepalive_is_not():
+    with Env({"timeouts": {"request_head": "1s"}}) as env:
+        s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10 * MULT)
+        s.sendall(b"GET /slow HTTP/1.1\r\n")
+        closed = False
+        deadline = time.monotonic() + 8 * MULT
+        s.settimeout(0.3)
+        while time.monotonic() < deadline:  # a byte every 300 ms never completes the head
+            try:
+                s.sendall(b"X")
+                if s.recv(100) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                continue
+            except ConnectionError:
+                closed = True
+                break
+        s.close()
+        check(closed, "a head trickled for %.0fs was not cut" % (8 * MULT))
+        eq(env.proxy.stats()["request_head_timeouts"], 1, "request_head_timeouts")
+        eq(env.origin.stats()["total"], 0, "origin requests")
+        # A keep-alive connection that is idle between requests is not in a head.
+        k = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10 * MULT)
+        k.sendall(b"GET /k1?cc=max-age=60 HTTP/1.1\r\n" + H + b"\r\n")
+        first = k.recv(65536)
+        check(first.startswith(b"HTTP/1.1 200"), "first response: %r" % first[:40])
+        time.sleep(1.5)
+        k.sendall(b"GET /k1?cc=max-age=60 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+        second = bytearray()
+        while True:
+            chunk = k.recv(65536)
+            if not chunk:
+                break
+            second += chunk
+        k.close()
+        check(second.startswith(b"HTTP/1.1 200"), "after 1.5s idle: %r" % bytes(second[:40]))
+        eq(env.proxy.stats()["request_head_timeouts"], 1, "request_head_timeouts")

@@ -12,20 +12,52 @@
 #include <string.h>
 #include <strings.h>
 
+/* The key of url with credential lines given as name, value, name, value, ..., NULL. */
+static char *key_of(const char *url, ...)
+{
+    struct sf_hdrs h = {0};
+    va_list ap;
+    va_start(ap, url);
+    for (const char *name = va_arg(ap, const char *); name != NULL;
+         name = va_arg(ap, const char *))
+        sf_hdrs_add(&h, name, va_arg(ap, const char *));
+    va_end(ap);
+    char *key = sf_policy_key(url, &h);
+    sf_hdrs_clear(&h);
+    return key;
+}
+
 static void test_key(void **state)
 {
     (void)state;
-    char *a = sf_policy_key("http://o/x?a=1", NULL, NULL);
-    char *b = sf_policy_key("http://o/x?a=1", "Bearer u1", NULL);
-    char *c = sf_policy_key("http://o/x?a=1", "Bearer u2", NULL);
-    char *d = sf_policy_key("http://o/x?a=1", NULL, "id=1");
-    char *e = sf_policy_key("http://o/x?a=2", NULL, NULL);
-    assert_string_equal(a, "http://o/x?a=1");
-    assert_string_not_equal(a, b);
-    assert_string_not_equal(b, c);
-    assert_string_not_equal(a, d);
-    assert_string_not_equal(a, e);
-    free(a), free(b), free(c), free(d), free(e);
+    char *keys[] = {
+        key_of("http://o/x?a=1", NULL),
+        key_of("http://o/x?a=1", "Authorization", "Bearer u1", NULL),
+        key_of("http://o/x?a=1", "Authorization", "Bearer u2", NULL),
+        key_of("http://o/x?a=1", "Cookie", "id=1", NULL),
+        key_of("http://o/x?a=2", NULL),
+        /* Every line counts, in order: a second Cookie line, or the same values in another
+         * order or joined into one line, is another key. */
+        key_of("http://o/x?a=1", "Cookie", "id=1", "Cookie", "id=2", NULL),
+        key_of("http://o/x?a=1", "Cookie", "id=2", "Cookie", "id=1", NULL),
+        key_of("http://o/x?a=1", "Cookie", "id=1, id=2", NULL),
+        key_of("http://o/x?a=1", "Cookie", "id=1; id=2", NULL),
+        key_of("http://o/x?a=1", "Authorization", "Bearer u1", "Authorization", "Bearer u2", NULL),
+        key_of("http://o/x?a=1", "Cookie", "id=1", "Authorization", "Bearer u1", NULL),
+        key_of("http://o/x?a=1", "Authorization", "Bearer u1", "Cookie", "id=1", NULL),
+    };
+    size_t n = sizeof keys / sizeof keys[0];
+    assert_string_equal(keys[0], "http://o/x?a=1");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (strcmp(keys[i], keys[j]) == 0)
+                fail_msg("keys %zu and %zu are equal: %s", i, j, keys[i]);
+    /* Names are case-insensitive: the same lines are the same key. */
+    char *same = key_of("http://o/x?a=1", "COOKIE", "id=1", NULL);
+    assert_string_equal(same, keys[3]);
+    free(same);
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
 }
 
 #define NOW 1000000000
