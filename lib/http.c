@@ -469,3 +469,84 @@ void sf_http_date_format(int64_t epoch_s, char *buf, size_t size)
              tm.tm_mday, month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
              tm.tm_sec);
 }
+
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+const char *sf_http_check_status_line(const char *line, size_t len, int *status)
+{
+    /* HTTP-version SP 3DIGIT SP [reason-phrase] (§4); a missing SP before an empty reason
+     * is tolerated, as most clients do. */
+    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') ||
+        line[8] != ' ')
+        return "the status line is not HTTP/1.x";
+    for (size_t i = 9; i < 12; i++)
+        if (line[i] < '0' || line[i] > '9')
+            return "the status code is not three digits";
+    if (len > 12 && line[12] != ' ')
+        return "the status code is not three digits";
+    for (size_t i = 13; i < len; i++)
+        if (line[i] != '\t' && ((unsigned char)line[i] < 0x20 || line[i] == 0x7f))
+            return "the reason phrase has a control character";
+    *status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+    if (*status < 100 || *status > 599)
+        return "the status is outside 100-599";
+    return NULL;
+}
+
+const char *sf_http_check_field_line(const char *line, size_t len)
+{
+    size_t i = 0;
+    if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+        i = 1; /* obs-fold: the rest is more of the previous value */
+    } else {
+        while (i < len && is_tchar((unsigned char)line[i]))
+            i++;
+        if (i == 0 || i == len || line[i] != ':')
+            return i < len && (line[i] == ' ' || line[i] == '\t')
+                       ? "whitespace between a field name and its colon"
+                       : "a field line without a token name and a colon";
+        i++;
+    }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c != '\t' && (c < 0x20 || c == 0x7f))
+            return "a field value has a control character (CR, LF or NUL)";
+    }
+    return NULL;
+}
+
+const char *sf_http_check_framing(const struct sf_hdrs *h, int64_t *length)
+{
+    *length = -1;
+    bool te = false;
+    for (size_t i = 0; i < h->n; i++) {
+        const char *name = h->v[i].name, *v = h->v[i].value;
+        if (sf_streq_ci(name, "Transfer-Encoding")) {
+            size_t n = strlen(v);
+            while (n > 0 && is_ows(v[n - 1]))
+                n--;
+            if (te || n != 7 || !sf_strneq_ci(v, "chunked", 7))
+                return "a transfer coding other than chunked";
+            te = true;
+        } else if (sf_streq_ci(name, "Content-Length")) {
+            const char *p = v;
+            uint64_t n;
+            if (!parse_u64(&p, &n) || n > INT64_MAX)
+                return "a Content-Length that is not one decimal number";
+            while (is_ows(*p))
+                p++;
+            if (*p != '\0')
+                return "a Content-Length that is not one decimal number";
+            if (*length >= 0 && (uint64_t)*length != n)
+                return "Content-Length lines that differ";
+            *length = (int64_t)n;
+        }
+    }
+    if (te && *length >= 0)
+        return "both Content-Length and Transfer-Encoding";
+    return NULL;
+}

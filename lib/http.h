@@ -37,6 +37,21 @@ size_t sf_hdrs_bytes(const struct sf_hdrs *h);
  * message's Connection header (connection may be NULL). */
 bool sf_http_is_hop_by_hop(const char *name, const char *connection);
 
+/* Response heads from an origin (RFC 9112 §4, §5, §6.3), checked before anything of them
+ * is passed on. Each returns NULL when the input is well-formed, else a static sentence
+ * saying what is wrong, for the log. */
+
+/* A status line "HTTP/1.x NNN[ reason]": sets *status (100..599). */
+const char *sf_http_check_status_line(const char *line, size_t len, int *status);
+/* One field line without its line end: a token name, a colon, a value without control
+ * characters (no CR, LF or NUL: they would split the field downstream). An obs-fold
+ * continuation (starting with SP or HTAB) is checked as a value. */
+const char *sf_http_check_field_line(const char *line, size_t len);
+/* The framing of a complete response head: Content-Length lines that all carry one and
+ * the same decimal number (sets *length; -1 when there is none), no Content-Length with
+ * Transfer-Encoding, and no transfer coding but chunked. */
+const char *sf_http_check_framing(const struct sf_hdrs *h, int64_t *length);
+
 /* True if the comma-separated list contains token, ignoring case and whitespace. */
 bool sf_http_list_has(const char *list, const char *token);
 

@@ -19,6 +19,12 @@
 
 enum job_kind { JOB_SUBMIT, JOB_CANCEL, JOB_UNPAUSE };
 
+/* An origin's response head past these is refused (502): libmicrohttpd builds the head it
+ * sends in each connection's 32 KiB memory pool, and a stored response whose head could
+ * not be sent would fail on every hit. nginx's default for the same is 4-8 KiB. */
+#define SF_RESP_HEAD_MAX (16u << 10)
+#define SF_RESP_FIELDS_MAX 100
+
 struct job {
     enum job_kind kind;
     struct sf_obj *obj; /* a reference */
@@ -36,6 +42,8 @@ struct xfer {
     int status;
     struct sf_hdrs hdrs;  /* fields of the response being received */
     bool headers_done;
+    const char *bad_head; /* why the origin's head was refused (then: 502), or NULL */
+    size_t head_bytes;    /* of the response head being received */
     bool cancel;          /* abort at the next callback */
     bool paused;          /* receiving is paused until the reader catches up */
     bool discard;         /* the body is not the response served: drop it */
@@ -447,27 +455,52 @@ static void publish(struct xfer *x)
         mark_dirty(x);
 }
 
+/* Refuses the origin's response head: the transfer aborts, every waiter gets 502 and
+ * nothing is stored. Returns what the header callback returns for that. */
+static size_t refuse_head(struct xfer *x, const char *why)
+{
+    x->bad_head = why;
+    return 0;
+}
+
+/* The head is whole (a final status): its framing must be unambiguous (RFC 9112 §6.3). */
+static size_t end_of_head(struct xfer *x, size_t len)
+{
+    int64_t length;
+    const char *why = sf_http_check_framing(&x->hdrs, &length);
+    if (why != NULL)
+        return refuse_head(x, why);
+    publish(x);
+    return x->cancel ? 0 : len;
+}
+
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
 {
     struct xfer *x = arg;
     size_t len = size * n;
     if (x->cancel)
         return 0;
+    /* One line end: CRLF, or LF (RFC 9112 §2.2). A CR left inside is bare: refused. */
+    size_t end = len;
+    if (end > 0 && line[end - 1] == '\n')
+        end--;
+    if (end > 0 && line[end - 1] == '\r')
+        end--;
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* Every response of the transfer starts here, 1xx included: start over. */
         sf_hdrs_clear(&x->hdrs);
-        const char *sp = memchr(line, ' ', len);
-        x->status = sp && sp + 4 <= line + len ? atoi(sp + 1) : 0;
-        return len;
+        x->head_bytes = len;
+        const char *why = sf_http_check_status_line(line, end, &x->status);
+        return why == NULL ? len : refuse_head(x, why);
     }
-    size_t end = len;
-    while (end > 0 && (line[end - 1] == '\r' || line[end - 1] == '\n'))
-        end--;
-    if (end == 0) {
-        if (x->status >= 200 && !x->headers_done)
-            publish(x);
-        return x->cancel ? 0 : len;
-    }
+    x->head_bytes += len;
+    if (x->head_bytes > SF_RESP_HEAD_MAX || x->hdrs.n >= SF_RESP_FIELDS_MAX)
+        return refuse_head(x, "a response head larger than sfproxy passes on");
+    if (end == 0)
+        return x->status >= 200 && !x->headers_done ? end_of_head(x, len) : len;
+    const char *why = sf_http_check_field_line(line, end);
+    if (why != NULL)
+        return refuse_head(x, why);
     if ((line[0] == ' ' || line[0] == '\t') && x->hdrs.n > 0) {
         /* obs-fold (RFC 9112 §5.2): replace with a space and join. */
         struct sf_hdr *last = &x->hdrs.v[x->hdrs.n - 1];
@@ -482,8 +515,6 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
         return len;
     }
     const char *colon = memchr(line, ':', end);
-    if (colon == NULL || colon == line)
-        return len; /* not a field line: ignore it, as curl does */
     const char *v = colon + 1;
     while (v < line + end && (*v == ' ' || *v == '\t'))
         v++;
@@ -668,6 +699,8 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
     }
     if (x->headers_done)
         return SF_FAIL_TRUNCATED;
+    if (x->bad_head != NULL)
+        return SF_FAIL_CONNECT; /* garbage before the headers: 502 */
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return SF_FAIL_TIMEOUT;
     return SF_FAIL_CONNECT;
@@ -801,7 +834,8 @@ static void reap_done(struct sf_upstream *up)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         CURLcode rc = msg->data.result;
         enum sf_fail fail = classify(x, rc);
-        finish(x, fail, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+        const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+        finish(x, fail, x->bad_head != NULL ? x->bad_head : why);
     }
 }
 

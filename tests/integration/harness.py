@@ -16,6 +16,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("SF_BIN", os.path.join(ROOT, "build", "release", "sfproxy"))
 ORIGIN = os.path.join(ROOT, "tests", "origin", "slow_origin.py")
+HOSTILE_ORIGIN = os.path.join(ROOT, "tests", "origin", "hostile_origin.py")
 MULT = float(os.environ.get("SF_TEST_TIMEOUT_MULT", "1"))
 
 
@@ -63,9 +64,9 @@ def _read_first_line(proc, pattern, timeout, log):
 
 
 class Origin:
-    def __init__(self):
+    def __init__(self, script=ORIGIN):
         self.log = []
-        self.proc = subprocess.Popen([sys.executable, ORIGIN], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         line = _read_first_line(self.proc, "origin listening on", 10, self.log)
         self.port = int(line.rsplit(":", 1)[1])
@@ -230,8 +231,8 @@ def read_response(sock):
 class Env:
     """An origin plus a proxy in front of it; use with `with`."""
 
-    def __init__(self, config=None, origin=True):
-        self.origin = Origin() if origin else None
+    def __init__(self, config=None, origin=True, origin_script=ORIGIN):
+        self.origin = Origin(origin_script) if origin else None
         try:
             self.proxy = Proxy(self.origin.url if origin else None, config)
         except Exception:

@@ -162,9 +162,65 @@ static void test_range_parse(void **state)
     }
 }
 
+static void test_response_head_checks(void **state)
+{
+    (void)state;
+    int status = 0;
+    assert_null(sf_http_check_status_line("HTTP/1.1 200 OK", 15, &status));
+    assert_int_equal(status, 200);
+    assert_null(sf_http_check_status_line("HTTP/1.0 599", 12, &status));
+    static const char *const bad_status[] = {"HTTP/1.1 1000 Big", "HTTP/1.1 099 x", "HTTP/2 200 OK",
+                                             "HTTP/1.1 20 OK", "HTTP/1.1 2x0 OK", "ICY 200 OK",
+                                             "HTTP/1.1 200 O\rK"};
+    for (size_t i = 0; i < sizeof bad_status / sizeof bad_status[0]; i++)
+        if (sf_http_check_status_line(bad_status[i], strlen(bad_status[i]), &status) == NULL)
+            fail_msg("status line accepted: %s", bad_status[i]);
+
+    assert_null(sf_http_check_field_line("X-A: b c", 8));
+    assert_null(sf_http_check_field_line("X-A:", 4));
+    assert_null(sf_http_check_field_line(" folded more", 12));
+    static const char *const bad_field[] = {"X-A : b", "X-A", ": b", "X(A): b", "X-A: a\rb",
+                                            "X-A: a\x01"};
+    for (size_t i = 0; i < sizeof bad_field / sizeof bad_field[0]; i++)
+        if (sf_http_check_field_line(bad_field[i], strlen(bad_field[i])) == NULL)
+            fail_msg("field line accepted: %s", bad_field[i]);
+    assert_non_null(sf_http_check_field_line("X-A: a\0b", 8)); /* NUL inside */
+
+    struct {
+        const char *fields[3][2];
+        bool ok;
+        int64_t length;
+    } framing[] = {
+        {{{"Content-Length", "5"}}, true, 5},
+        {{{"Content-Length", "5"}, {"content-length", "5 "}}, true, 5},
+        {{{"Transfer-Encoding", "Chunked"}}, true, -1},
+        {{{"X", "y"}}, true, -1},
+        {{{"Content-Length", "5"}, {"Content-Length", "6"}}, false, 0},
+        {{{"Content-Length", "5, 5"}}, false, 0},
+        {{{"Content-Length", "-5"}}, false, 0},
+        {{{"Content-Length", ""}}, false, 0},
+        {{{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "gzip, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}, false, 0},
+    };
+    for (size_t i = 0; i < sizeof framing / sizeof framing[0]; i++) {
+        struct sf_hdrs h = {0};
+        for (size_t j = 0; j < 3 && framing[i].fields[j][0] != NULL; j++)
+            sf_hdrs_add(&h, framing[i].fields[j][0], framing[i].fields[j][1]);
+        int64_t length;
+        const char *why = sf_http_check_framing(&h, &length);
+        if ((why == NULL) != framing[i].ok || (why == NULL && length != framing[i].length))
+            fail_msg("framing row %zu: expected %s (%lld), got %s (%lld)", i,
+                     framing[i].ok ? "ok" : "refused", (long long)framing[i].length,
+                     why ? why : "ok", (long long)length);
+        sf_hdrs_clear(&h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_response_head_checks),
         cmocka_unit_test(test_range_parse),
         cmocka_unit_test(test_hdrs_get_and_join), cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_list_has),          cmocka_unit_test(test_cc_parse),

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""hostile_origin: an origin that answers with exactly the bytes a test asks for, framing
+faults included, over a raw socket (no HTTP library would send them).
+
+GET /r?case=NAME[&delay_ms=N] answers with the canned response NAME (below), after delay_ms;
+the connection is then closed. GET /_origin/stats answers JSON: total and per-case counts.
+The first line on stdout is "origin listening on 127.0.0.1:PORT"."""
+import json
+import socket
+import socketserver
+import sys
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+BODY = b"hello"
+CC = b"Cache-Control: max-age=60\r\n"
+
+
+def head(status, *lines):
+    return b"HTTP/1.1 " + status + b"\r\n" + CC + b"".join(l + b"\r\n" for l in lines) + b"\r\n"
+
+
+CASES = {
+    "ok": head(b"200 OK", b"Content-Length: 5") + BODY,
+    "cl_te": head(b"200 OK", b"Content-Length: 5", b"Transfer-Encoding: chunked") +
+    b"5\r\nhello\r\n0\r\n\r\n",
+    "cl_differ": head(b"200 OK", b"Content-Length: 5", b"Content-Length: 3") + BODY,
+    "cl_same_twice": head(b"200 OK", b"Content-Length: 5", b"Content-Length: 5") + BODY,
+    "cl_junk": head(b"200 OK", b"Content-Length: 5x") + BODY,
+    "te_gzip": head(b"200 OK", b"Transfer-Encoding: gzip, chunked") + b"5\r\nhello\r\n0\r\n\r\n",
+    "status_1000": b"HTTP/1.1 1000 Big\r\n" + CC + b"Content-Length: 5\r\n\r\n" + BODY,
+    "status_099": b"HTTP/1.1 099 Small\r\n" + CC + b"Content-Length: 5\r\n\r\n" + BODY,
+    "bare_cr": head(b"200 OK", b"X-A: a\rSet-Cookie: injected=1", b"Content-Length: 5") + BODY,
+    "nul": head(b"200 OK", b"X-A: a\x00b", b"Content-Length: 5") + BODY,
+    "space_colon": head(b"200 OK", b"X-A : a", b"Content-Length: 5") + BODY,
+    "no_colon": head(b"200 OK", b"X-A", b"Content-Length: 5") + BODY,
+    "folded": head(b"200 OK", b"X-A: a", b" b", b"Content-Length: 5") + BODY,
+    "huge_head": head(b"200 OK", *[b"X-F%d: %s" % (i, b"v" * 400) for i in range(48)],
+                      b"Content-Length: 5") + BODY,
+    "big_head": head(b"200 OK", *[b"X-F%d: %s" % (i, b"v" * 400) for i in range(24)],
+                     b"Content-Length: 5") + BODY,
+    "many_fields": head(b"200 OK", *[b"X-F%d: v" % i for i in range(120)],
+                        b"Content-Length: 5") + BODY,
+}
+
+lock = threading.Lock()
+counts = {}
+
+
+class Handler(socketserver.BaseRequestHandler):
+    def handle(self):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = self.request.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        target = data.split(b" ", 2)[1].decode()
+        url = urlsplit(target)
+        q = parse_qs(url.query)
+        if url.path == "/_origin/stats":
+            with lock:
+                body = json.dumps({"total": sum(counts.values()), "cases": counts}).encode()
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close"
+                                 b"\r\n\r\n%s" % (len(body), body))
+            return
+        case = q.get("case", ["ok"])[0]
+        with lock:
+            counts[case] = counts.get(case, 0) + 1
+        time.sleep(int(q.get("delay_ms", ["0"])[0]) / 1000)
+        self.request.sendall(CASES[case])
+        self.request.shutdown(socket.SHUT_WR)
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    srv = Server(("127.0.0.1", 0), Handler)
+    print("origin listening on 127.0.0.1:%d" % srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
