@@ -143,22 +143,36 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-static void drain(struct sf_front *front, struct sf_upstream *up, uint64_t grace_ms)
+/* Stops in order; returns false when some parked client could not be let go, so that
+ * libmicrohttpd must not be stopped (it aborts the process if a connection is still
+ * suspended). */
+static bool drain(struct sf_front *front, struct sf_upstream *up, uint64_t grace_ms)
 {
     sf_front_quiesce(front);
     uint64_t deadline = sf_now_ms() + grace_ms;
     while (sf_front_active_requests(front) > 0 && sf_now_ms() < deadline)
         sleep_ms(20);
     int left = sf_front_active_requests(front);
+    long long parked = (long long)atomic_load(&sf_metrics.waiters_now);
     if (left > 0)
-        sf_log_info("grace time over: closing %d unfinished requests", left);
+        sf_log_info("grace time over: cutting off %d unfinished requests (%lld of them parked: "
+                    "503, or a closed connection mid-body)",
+                    left, parked);
     sf_front_close(front);
     sf_upstream_abort_all(up);
-    /* Every parked client is being woken; give the workers a moment to let go of them
-     * before the daemon stops (stopping with a suspended connection aborts). */
-    deadline = sf_now_ms() + 5000;
+    /* Every flight now fails and wakes its parked clients; nothing new parks. Stopping
+     * libmicrohttpd needs every one of them resumed first. */
+    uint64_t wait_ms = grace_ms > 10000 ? grace_ms : 10000;
+    deadline = sf_now_ms() + wait_ms;
     while (atomic_load(&sf_metrics.waiters_now) > 0 && sf_now_ms() < deadline)
         sleep_ms(5);
+    parked = (long long)atomic_load(&sf_metrics.waiters_now);
+    if (parked == 0)
+        return true;
+    sf_log_error("%lld parked clients were not let go within %llums; exiting without stopping "
+                 "the listener (a bug: please report it)",
+                 parked, (unsigned long long)wait_ms);
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -193,6 +207,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP); /* its default action would end the process without a drain */
     SF_PTOK(pthread_sigmask(SIG_BLOCK, &stop, NULL));
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg.connection_limit);
@@ -218,11 +233,16 @@ int main(int argc, char **argv)
                 cfg.upstream ? cfg.upstream : "none", cfg.forward_proxy ? "on" : "off");
 
     int sig = 0;
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
+        if (sig == SIGHUP)
+            sf_log_warn("SIGHUP: reloading the config is not supported yet; ignored (restart "
+                        "with SIGTERM to apply a new config)");
+        sig = 0;
+    }
     sf_log_info("signal %d: stopping (grace %llums)", sig,
                 (unsigned long long)cfg.shutdown_grace_ms);
-    drain(front, up, cfg.shutdown_grace_ms);
+    if (!drain(front, up, cfg.shutdown_grace_ms))
+        return EXIT_RUNTIME; /* stopping libmicrohttpd now would abort the process */
     rc = 0;
 out:
     sf_front_stop(front);

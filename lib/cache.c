@@ -188,6 +188,15 @@ static bool is_flight(const struct sf_obj *o)
     return !o->stored && !o->hfp;
 }
 
+/* Table lock held. Whether a flight has already failed (lock order: table -> object). */
+static bool flight_failed(struct sf_obj *o)
+{
+    sf_obj_lock(o);
+    bool failed = o->state == SF_OBJ_FAILED;
+    sf_obj_unlock(o);
+    return failed;
+}
+
 static void lru_touch(struct sf_cache *c, struct sf_obj *o)
 {
     lru_unlink(o);
@@ -228,10 +237,14 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
         *out = sf_obj_ref(o->stale); /* its refresh is already on its way */
         return SF_LOOKUP_STALE;
     }
-    if (o != NULL && is_flight(o)) {
+    if (o != NULL && is_flight(o) && !flight_failed(o)) {
         *out = sf_obj_ref(o);
         return SF_LOOKUP_JOIN;
     }
+    /* A flight that failed before this request arrived (its fetcher has woken its clients
+     * and not yet unlisted it) is not this request's failure: a new flight replaces it,
+     * and takes over the expired response it was revalidating. */
+    struct sf_obj *failed_stale = o != NULL && is_flight(o) ? take_stale(o) : NULL;
     bool expired_response = o != NULL && is_response(o);
     bool serve_stale = expired_response && refresh != NULL && while_revalidate_ok(o, plain, now_ms);
     if (o != NULL)
@@ -242,6 +255,8 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     if (expired_response) {
         o->stale = *old; /* the table's reference: the new flight may revalidate it */
         *old = NULL;
+    } else {
+        o->stale = failed_stale;
     }
     list_new(c, slot_of(c, key), o);
     if (!serve_stale) {

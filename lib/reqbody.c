@@ -86,8 +86,14 @@ enum sf_reqbody_write sf_reqbody_write(struct sf_reqbody *b, const char *data, s
         *reader_waiting = true;
     }
     if (n < len && !sf_park_begin()) {
+        /* Shutting down: nothing may park, so the rest of this piece can never be taken.
+         * A body with a hole must not reach the origin: the pipe closes and the transfer
+         * aborts instead of ending. */
+        b->closed = true;
+        *reader_waiting = b->reader_paused;
+        b->reader_paused = false;
         sf_mutex_unlock(&b->lock);
-        return SF_REQBODY_CLOSED; /* shutting down: nothing may park */
+        return SF_REQBODY_CLOSED;
     }
     if (n < len) {
         b->writer = w;
@@ -121,6 +127,13 @@ enum sf_reqbody_read sf_reqbody_read(struct sf_reqbody *b, char *dst, size_t max
     struct sf_waiter *wake = NULL;
     enum sf_reqbody_read st = SF_REQBODY_DATA;
     sf_mutex_lock(&b->lock);
+    if (b->closed) {
+        /* Closed before the reader saw the end: whatever is left is not the whole body,
+         * even if the client went on to finish it. */
+        *n = 0;
+        sf_mutex_unlock(&b->lock);
+        return SF_REQBODY_ABORTED;
+    }
     *n = b->len < max ? b->len : max;
     memcpy(dst, b->buf + b->head, *n);
     b->head += *n;
@@ -129,8 +142,6 @@ enum sf_reqbody_read sf_reqbody_read(struct sf_reqbody *b, char *dst, size_t max
         b->head = 0;
     if (*n == 0 && b->finished)
         st = SF_REQBODY_EOF;
-    else if (*n == 0 && b->closed)
-        st = SF_REQBODY_ABORTED;
     else if (*n == 0)
         st = SF_REQBODY_WAIT;
     b->reader_paused = st == SF_REQBODY_WAIT;

@@ -25,7 +25,8 @@ enum sf_reqbody_write {
 
 /* Offers len bytes. Sets *taken; if the pipe filled before all were taken, w is parked
  * and *parked set: the caller's suspend_fn runs under the pipe lock, so the wake cannot
- * come first. If parking is closed (shutdown) the write reports SF_REQBODY_CLOSED instead.
+ * come first. If parking is closed (shutdown) the pipe closes instead (the body would have
+ * a hole: its transfer aborts) and the write reports SF_REQBODY_CLOSED.
  * *reader_waiting says the transfer is paused for data: call sf_upstream_unpause.
  * Runs on: a libmicrohttpd worker. */
 enum sf_reqbody_write sf_reqbody_write(struct sf_reqbody *b, const char *data, size_t len,

@@ -50,6 +50,10 @@ struct xfer {
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
+    /* Before the response head: when the transfer fails for want of it. Until connected,
+     * connect + first byte; while the request content is sent, the last progress +
+     * upstream_idle (an origin that stops reading); once the request is sent, + first_byte
+     * (RFC-wise: from the request to its response). */
     uint64_t first_byte_deadline_ms;
     uint64_t last_byte_ms; /* when the headers or the last body bytes arrived */
     int64_t request_time_s;
@@ -572,12 +576,14 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
         return CURL_READFUNC_ABORT;
     switch (sf_reqbody_read(x->spec->body, dst, size * n, &got)) {
     case SF_REQBODY_DATA:
-        /* The wait for response headers starts when the content has been sent. */
-        x->first_byte_deadline_ms = sf_now_ms() + x->up->cfg->first_byte_timeout_ms;
+        x->first_byte_deadline_ms = sf_now_ms() + x->up->cfg->upstream_idle_timeout_ms;
         return got;
     case SF_REQBODY_EOF:
+        /* The request is sent: the wait for its response head starts now. */
+        x->first_byte_deadline_ms = sf_now_ms() + x->up->cfg->first_byte_timeout_ms;
         return 0;
     case SF_REQBODY_WAIT:
+        x->paused = true; /* waiting for our client is not the origin's delay */
         return CURL_READFUNC_PAUSE; /* sf_upstream_unpause continues it */
     case SF_REQBODY_ABORTED:
         break;
@@ -597,6 +603,20 @@ static void add_field(struct xfer *x, const char *name, const char *value)
     free(line);
 }
 
+/* Connected, the request about to be sent: without content it is sent now, so the
+ * first-byte clock starts; with content, the clock watches the upload's progress first. */
+static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary_port,
+                        int local_port)
+{
+    struct xfer *x = arg;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    const struct sf_config *cfg = x->up->cfg;
+    x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL
+                                                   ? cfg->upstream_idle_timeout_ms
+                                                   : cfg->first_byte_timeout_ms);
+    return CURL_PREREQFUNC_OK;
+}
+
 static void setup_easy(struct xfer *x)
 {
     const struct sf_config *cfg = x->up->cfg;
@@ -614,6 +634,8 @@ static void setup_easy(struct xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_connected);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
     if (strcmp(s->method, "HEAD") == 0)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L); /* the front refuses a HEAD with content */
     else if (strcmp(s->method, "GET") != 0 || s->body != NULL)
@@ -658,6 +680,8 @@ static void fail_unstarted(struct sf_upstream *up, struct sf_obj *o, struct sf_f
     sf_obj_unref(o);
 }
 
+static void finish(struct xfer *x, enum sf_fail fail, const char *why);
+
 static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec *spec)
 {
     struct xfer *x = sf_xcalloc(1, sizeof *x);
@@ -681,7 +705,9 @@ static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec
     up->xfers.prev->next = x;
     up->xfers.prev = x;
     SF_COUNT(upstream_requests);
-    curl_multi_add_handle(up->multi, x->easy);
+    CURLMcode mc = curl_multi_add_handle(up->multi, x->easy);
+    if (mc != CURLM_OK) /* fail now (502), not at the first-byte deadline */
+        finish(x, SF_FAIL_CONNECT, curl_multi_strerror(mc));
 }
 
 static enum sf_fail classify(struct xfer *x, CURLcode rc)
@@ -791,6 +817,8 @@ static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
             if (x != NULL) {
                 x->paused = false;
                 x->last_byte_ms = sf_now_ms(); /* the idle clock restarts */
+                if (!x->headers_done) /* an upload waiting for its client goes on */
+                    x->first_byte_deadline_ms = sf_now_ms() + up->cfg->upstream_idle_timeout_ms;
                 curl_easy_pause(x->easy, CURLPAUSE_CONT);
             }
             sf_obj_unref(o);

@@ -1,7 +1,10 @@
 """t40: upstream faults fan out to every waiter, and nothing failed is cached."""
+import http.client
+import json
 import socket
+import time
 
-from harness import Env, Proxy, eq, check, parallel, request
+from harness import Env, Proxy, eq, check, parallel, request, MULT
 
 
 def free_port():
@@ -87,3 +90,28 @@ def test_interim_1xx_is_consumed_final_response_forwarded():
         eq(r.header("X-Final"), "yes", "final response's fields")
         eq(r.header("Link"), None, "no field of the interim response")
         eq(len(r.body), 10, "body")
+
+
+def test_first_byte_runs_from_the_request_not_the_connect():
+    # Before, the deadline was connect (2 s by default) + first_byte: an origin that took
+    # 1.5 s to answer got through a 1 s first_byte.
+    with Env({"timeouts": {"first_byte": "1s"}}) as env:
+        r = env.get("/fb?delay_ms=1500")
+        eq(r.status, 504, "status after first_byte with the origin at 1.5 s")
+        eq(env.get("/fb2?delay_ms=200").status, 200, "an origin within first_byte")
+
+
+def test_first_byte_starts_after_a_slow_upload():
+    # The client takes ~1.5 s to send its content; the origin answers at once after it.
+    with Env({"timeouts": {"first_byte": "1s"}}) as env:
+        def slow_body():
+            for _ in range(6):
+                time.sleep(0.25)
+                yield b"x" * 100
+        conn = http.client.HTTPConnection("127.0.0.1", env.proxy.port, timeout=30 * MULT)
+        conn.request("POST", "/up?digest=1", body=slow_body(),
+                     headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)
+        r = conn.getresponse()
+        eq(r.status, 200, "status of a slow upload answered at once")
+        eq(json.loads(r.read())["length"], 600, "bytes the origin received")
+        conn.close()

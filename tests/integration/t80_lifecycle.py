@@ -59,3 +59,51 @@ def test_connection_limit_refuses_promptly():
             s.close()
         wait_for(lambda: env.proxy.stats()["connections_now"] == 0, "connections closed")
         eq(env.get("/after?size=5").status, 200, "serves again below the limit")
+
+
+def test_sighup_is_ignored_until_reload_exists():
+    with Env() as env:
+        env.proxy.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "SIGHUP" in env.proxy.output(), "the SIGHUP log line")
+        check(env.proxy.proc.poll() is None, "sfproxy still runs after SIGHUP")
+        eq(env.get("/after-hup?size=5").status, 200, "serves after SIGHUP")
+
+
+def test_connection_limit_is_exact_under_concurrent_accepts():
+    with Env({"connection_limit": 16}) as env:
+        socks = []
+        lock = threading.Lock()
+
+        def connect(i):
+            s = socket.create_connection(("127.0.0.1", env.proxy.port))
+            with lock:
+                socks.append(s)
+        from harness import parallel
+        parallel(64, connect)  # 64 connects at once, on both workers
+        wait_for(lambda: env.proxy.stats()["connections_now"] +
+                 env.proxy.stats()["connections_refused"] == 64, "64 connections decided")
+        stats = env.proxy.stats()
+        eq((stats["connections_now"], stats["connections_refused"]), (16, 48),
+           "connections accepted and refused")
+        for s in socks:
+            s.close()
+        wait_for(lambda: env.proxy.stats()["connections_now"] == 0, "connections closed")
+
+
+def test_sigterm_says_what_it_cut_off():
+    o = Origin()
+    p = Proxy(o.url, {"timeouts": {"shutdown_grace": "0"}})
+    try:
+        socks = [raw_connect(p.port, raw_get("/cut?hold=CUT")) for _ in range(300)]
+        wait_for(lambda: p.stats()["waiters_now"] == 300, "300 parked clients")
+        eq(p.stop(signal.SIGTERM), 0, "exit code (output:\n%s)" % p.output())
+        check("cutting off 300 unfinished requests (300 of them parked" in p.output(),
+              "the log names what was cut off:\n%s" % p.output())
+        for s in socks:
+            s.settimeout(10 * MULT)
+            data = read_until(s)
+            check(data == b"" or data.startswith(b"HTTP/1.1 503"), "cut off: %r" % data[:60])
+            s.close()
+    finally:
+        o.release("CUT")
+        o.stop()

@@ -60,6 +60,30 @@ static void complete(struct sf_obj *o, size_t n)
     complete_varying(NULL, o, n, NULL);
 }
 
+static void test_failed_flight_is_not_joined(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_obj *a, *b, *d;
+    assert_int_equal(lookup(c, "k", 0, &a), SF_LOOKUP_MISS);
+    /* The fetcher has failed it and woken its clients, and not yet unlisted it. */
+    sf_obj_lock(a);
+    sf_obj_finish(a, SF_FAIL_CONNECT);
+    sf_obj_unlock(a);
+    assert_int_equal(lookup(c, "k", 0, &b), SF_LOOKUP_MISS); /* a new flight, not a's 502 */
+    assert_ptr_not_equal(a, b);
+    sf_cache_unlist(c, a); /* the fetcher's unlist, late: b stays listed */
+    assert_int_equal(lookup(c, "k", 0, &d), SF_LOOKUP_JOIN);
+    assert_ptr_equal(d, b);
+    /* A flight that completed is joined: its whole response is there. */
+    complete(b, 10);
+    struct sf_obj *e;
+    assert_int_equal(lookup(c, "k", 0, &e), SF_LOOKUP_JOIN);
+    assert_ptr_equal(e, b);
+    sf_obj_unref(a), sf_obj_unref(b), sf_obj_unref(d), sf_obj_unref(e);
+    sf_cache_free(c);
+}
+
 static void test_miss_join_hit(void **state)
 {
     (void)state;
@@ -317,6 +341,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_miss_join_hit),
+        cmocka_unit_test(test_failed_flight_is_not_joined),
         cmocka_unit_test(test_expired_object_is_replaced),
         cmocka_unit_test(test_lru_evicts_by_bytes),
         cmocka_unit_test(test_object_bigger_than_cache_not_kept),
