@@ -8,7 +8,11 @@
  * header fields and its key. Expired objects are replaced by the next lookup, and evicted
  * by size like the rest. Where responses vary (RFC 9111 §4.1), a marker under the URL's
  * key names the request fields, and each variant is listed under the key plus what its
- * request's values of them were; markers are charged and evicted like responses. */
+ * request's values of them were; markers are charged and evicted like responses.
+ * Hit-for-pass markers (one user's response was here) are charged and on the LRU too, and
+ * also on a list of their own, oldest first: they all live cache.hit_for_pass, so the
+ * list is in expiry order and sf_cache_expire frees them from its head. Whatever an
+ * attacker makes the origin answer, markers stay within cache.max_bytes. */
 #include "cache.h"
 
 #include <stdlib.h>
@@ -23,6 +27,9 @@ struct sf_cache {
     uint64_t max_bytes;      /* (C) */
     uint64_t bytes;          /* (L) */
     uint64_t stored, markers, flights, evictions; /* (L) */
+    uint64_t pass_markers;                        /* (L) */
+    struct sf_obj pass;      /* (L) sentinel of the hit-for-pass markers, oldest first */
+    atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */
     struct sf_hangup *hangup;            /* (C) handed to new objects */
 };
 
@@ -58,6 +65,8 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup)
     c->buckets = sf_xcalloc(c->nbuckets, sizeof *c->buckets);
     c->by_url = sf_xcalloc(c->nbuckets, sizeof *c->by_url);
     c->lru.lru_next = c->lru.lru_prev = &c->lru;
+    c->pass.pass_next = c->pass.pass_prev = &c->pass;
+    atomic_init(&c->next_expiry_ms, UINT64_MAX);
     c->max_bytes = max_bytes;
     c->hangup = hangup;
     return c;
@@ -111,6 +120,13 @@ static void lru_push_front(struct sf_cache *c, struct sf_obj *o)
     c->lru.lru_next = o;
 }
 
+/* Table lock held. Publishes when the oldest hit-for-pass marker expires. */
+static void note_next_expiry(struct sf_cache *c)
+{
+    struct sf_obj *oldest = c->pass.pass_next;
+    atomic_store(&c->next_expiry_ms, oldest != &c->pass ? oldest->expires_ms : UINT64_MAX);
+}
+
 /* Removes the object at *pp from the table. Returns the table's reference, which the
  * caller drops after unlocking (the last unref frees, and freeing is not table work). */
 static struct sf_obj *unlist_at(struct sf_cache *c, struct sf_obj **pp)
@@ -125,12 +141,20 @@ static struct sf_obj *unlist_at(struct sf_cache *c, struct sf_obj **pp)
     o->unext = NULL;
     o->listed = false;
     c->count--;
+    if (o->hfp) {
+        o->pass_prev->pass_next = o->pass_next;
+        o->pass_next->pass_prev = o->pass_prev;
+        o->pass_prev = o->pass_next = NULL;
+        note_next_expiry(c);
+    }
     if (o->stored) {
         lru_unlink(o);
         o->stored = false;
         c->bytes -= o->charge;
         if (o->vary_marker)
             c->markers--;
+        else if (o->hfp)
+            c->pass_markers--;
         else
             c->stored--;
     } else if (!o->hfp) {
@@ -179,7 +203,7 @@ static struct sf_obj *take_stale(struct sf_obj *o)
 /* Table lock held. Whether o is a response in the LRU (not a vary marker). */
 static bool is_response(const struct sf_obj *o)
 {
-    return o->stored && !o->vary_marker;
+    return o->stored && !o->vary_marker && !o->hfp;
 }
 
 /* Table lock held. Whether o is a flight: neither stored nor a marker. */
@@ -349,6 +373,33 @@ void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
     sf_mutex_unlock(&c->lock);
 }
 
+/* Evicts from the LRU tail until bytes fit; collects the table's references in *drop. */
+static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_drop)
+{
+    size_t n = 0;
+    while (c->bytes > c->max_bytes && c->lru.lru_prev != &c->lru && n < max_drop) {
+        struct sf_obj *victim = c->lru.lru_prev;
+        drop[n++] = unlist_at(c, slot_of(c, victim->key));
+        c->evictions++;
+    }
+    return n;
+}
+
+/* Table lock held (dropped and taken again meanwhile). Evicts until the charged bytes fit,
+ * releasing the table's references outside the lock. */
+static void fit(struct sf_cache *c)
+{
+    struct sf_obj *drop[64];
+    size_t ndrop;
+    do {
+        ndrop = evict_to_fit(c, drop, 64);
+        sf_mutex_unlock(&c->lock);
+        for (size_t i = 0; i < ndrop; i++)
+            sf_obj_unref(drop[i]);
+        sf_mutex_lock(&c->lock);
+    } while (ndrop == 64);
+}
+
 /* Table lock held. Lists a new vary marker under key, charged like a small response. */
 static void list_marker(struct sf_cache *c, const char *key, const char *names)
 {
@@ -364,6 +415,20 @@ static void list_marker(struct sf_cache *c, const char *key, const char *names)
     c->bytes += m->charge;
     c->markers++;
     lru_push_front(c, m);
+}
+
+void sf_cache_expire(struct sf_cache *c, uint64_t now_ms)
+{
+    if (atomic_load_explicit(&c->next_expiry_ms, memory_order_relaxed) > now_ms)
+        return; /* the common case: nothing due, no lock */
+    struct sf_obj *drop[64];
+    size_t n = 0;
+    sf_mutex_lock(&c->lock);
+    while (n < 64 && c->pass.pass_next != &c->pass && c->pass.pass_next->expires_ms <= now_ms)
+        drop[n++] = unlist_at(c, slot_of(c, c->pass.pass_next->key));
+    sf_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < n; i++)
+        sf_obj_unref(drop[i]);
 }
 
 void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
@@ -399,8 +464,10 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
                                                  : is_flight(m));
         if (!keep && m != NULL)
             drop[1] = unlist_at(c, mp); /* a response that did not vary, or other names */
-        if (!keep)
+        if (!keep) {
             list_marker(c, primary, o->vary_names);
+            fit(c);
+        }
     }
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(drop[0]);
@@ -409,22 +476,9 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
     free(primary);
 }
 
-/* Evicts from the LRU tail until bytes fit; collects the table's references in *drop. */
-static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_drop)
-{
-    size_t n = 0;
-    while (c->bytes > c->max_bytes && c->lru.lru_prev != &c->lru && n < max_drop) {
-        struct sf_obj *victim = c->lru.lru_prev;
-        drop[n++] = unlist_at(c, slot_of(c, victim->key));
-        c->evictions++;
-    }
-    return n;
-}
-
 void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
 {
-    struct sf_obj *drop[64], *too_big = NULL, *stale = NULL;
-    size_t ndrop;
+    struct sf_obj *too_big = NULL, *stale = NULL;
     sf_obj_lock(o);
     size_t charge = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
     sf_obj_unlock(o);
@@ -439,13 +493,7 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
         c->stored++;
         c->bytes += charge;
         lru_push_front(c, o);
-        do {
-            ndrop = evict_to_fit(c, drop, 64);
-            sf_mutex_unlock(&c->lock);
-            for (size_t i = 0; i < ndrop; i++)
-                sf_obj_unref(drop[i]);
-            sf_mutex_lock(&c->lock);
-        } while (ndrop == 64);
+        fit(c);
     } else if (o->listed && !o->stored) {
         too_big = unlist_at(c, slot_of(c, o->key)); /* larger than the whole cache */
     }
@@ -479,6 +527,17 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
         marker->hfp = true;
         marker->expires_ms = until_ms;
         list_new(c, slot_of(c, o->key), marker);
+        marker->stored = true;
+        marker->charge = sizeof *marker + strlen(marker->key);
+        c->bytes += marker->charge;
+        c->pass_markers++;
+        lru_push_front(c, marker);
+        marker->pass_next = &c->pass; /* the newest: markers all live the same time */
+        marker->pass_prev = c->pass.pass_prev;
+        c->pass.pass_prev->pass_next = marker;
+        c->pass.pass_prev = marker;
+        note_next_expiry(c);
+        fit(c);
     }
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
@@ -566,6 +625,7 @@ void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
     sf_mutex_lock(&c->lock);
     st->objects = c->stored;
     st->vary_markers = c->markers;
+    st->pass_markers = c->pass_markers;
     st->bytes = c->bytes;
     st->flights = c->flights;
     st->evictions = c->evictions;

@@ -66,8 +66,12 @@ void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o);
 void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms);
 /* Takes o out of the table if it is still listed. */
 void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o);
-/* Replaces o (if listed) by a hit-for-pass marker until until_ms. */
+/* Replaces o (if listed) by a hit-for-pass marker until until_ms. Markers are charged to
+ * the byte limit and evicted like responses. */
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms);
+/* Frees the hit-for-pass markers that expired by now_ms (at most 64 a call). Cheap when
+ * none has: no lock. Any thread; the fetcher calls it on every pass. */
+void sf_cache_expire(struct sf_cache *c, uint64_t now_ms);
 
 /* Removes (or, soft, marks as needing validation, RFC 9111 §4.4) every stored response
  * whose URL is url — every credential variant of it — or, with prefix, whose URL starts
@@ -80,6 +84,7 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
 struct sf_cache_stats {
     uint64_t objects; /* stored responses */
     uint64_t vary_markers; /* keys whose responses vary, each listing its variants */
+    uint64_t pass_markers; /* keys in hit-for-pass */
     uint64_t bytes;   /* bytes they are charged */
     uint64_t flights; /* listed objects not yet complete */
     uint64_t evictions;

@@ -65,6 +65,7 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(root, "flights_now", cache->flights);
     put(store, "objects", cache->objects);
     put(store, "vary_markers", cache->vary_markers);
+    put(store, "pass_markers", cache->pass_markers);
     put(store, "head_updates", LOAD(head_updates));
     put(store, "vary_redispatches", LOAD(vary_redispatches));
     put(store, "bytes", cache->bytes);

@@ -96,7 +96,8 @@ struct sf_obj {
     /* Cache bookkeeping, owned by cache.c. */
     struct sf_obj *hnext;               /* (T) hash chain */
     struct sf_obj *unext;               /* (T) chain in the table's index by URL */
-    struct sf_obj *lru_prev, *lru_next; /* (T) stored objects only */
+    struct sf_obj *lru_prev, *lru_next; /* (T) stored objects and markers only */
+    struct sf_obj *pass_prev, *pass_next; /* (T) hit-for-pass markers, oldest first */
     bool listed;                        /* (T) in the table */
     bool stored;                        /* (T) complete and in the LRU */
     bool hfp;                           /* (C) a hit-for-pass marker, not a response */

@@ -917,6 +917,7 @@ static void *fetcher_main(void *arg)
         wake_dirty(up);
         long timeout_ms = enforce_deadlines(up);
         sf_hangup_dispatch(up->hangup);
+        sf_cache_expire(up->cache, sf_now_ms());
         struct curl_waitfd extra = {sf_hangup_fd(up->hangup), CURL_WAIT_POLLIN, 0};
         curl_multi_poll(up->multi, &extra, 1, (int)timeout_ms, NULL);
     }

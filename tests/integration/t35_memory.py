@@ -1,11 +1,12 @@
 """t35: memory stays bounded for bodies that are not stored: a pass-through download is
 held upstream while its client does not read, and bytes every reader has passed are
 freed."""
+import http.client
 import socket
 import threading
 import time
 
-from harness import Env, eq, check, wait_for, raw_connect, raw_get, read_until, MULT
+from harness import Env, eq, check, parallel, wait_for, raw_connect, raw_get, read_until, MULT
 
 
 def rss_kib(pid):
@@ -116,3 +117,39 @@ def test_a_reader_that_stops_reading_is_dropped_after_client_idle():
         rest = read_until(stalled)
         stalled.close()
         check(len(rest) < size, "the stalled client was cut off (%d bytes)" % len(rest))
+
+
+def test_private_urls_do_not_grow_past_the_cache():
+    # Every URL answers private: each leaves a hit-for-pass marker. Before, markers were
+    # neither charged nor evicted, and 20,000 such URLs grew memory without bound.
+    limit = 64 << 10
+    with Env({"cache": {"max_bytes": limit, "max_object_bytes": 1024,
+                        "hit_for_pass": "1h"}}) as env:
+        def client(i):
+            conn = http.client.HTTPConnection("127.0.0.1", env.proxy.port, timeout=30 * MULT)
+            for j in range(750):
+                conn.request("GET", "/priv/%d/%d?cc=private&size=10" % (i, j))
+                r = conn.getresponse()
+                r.read()
+                if r.status != 200:
+                    return r.status
+            conn.close()
+            return 200
+        eq(parallel(4, client), [200] * 4, "statuses")
+        cache = env.proxy.stats()["cache"]
+        check(cache["bytes"] <= limit, "charged %d bytes, over cache.max_bytes %d"
+              % (cache["bytes"], limit))
+        check(0 < cache["pass_markers"] < 3000, "pass markers kept: %d" % cache["pass_markers"])
+        check(cache["evictions"] >= 3000 - cache["pass_markers"],
+              "evictions %d for %d markers" % (cache["evictions"], cache["pass_markers"]))
+        eq(env.origin.stats()["total"], 3000, "origin requests")
+
+
+def test_pass_markers_expire():
+    with Env({"cache": {"hit_for_pass": "1s"}}) as env:
+        for i in range(10):
+            eq(env.get("/exp/%d?cc=private" % i).status, 200, "status")
+        check(env.proxy.stats()["cache"]["pass_markers"] > 0, "markers after private URLs")
+        wait_for(lambda: env.proxy.stats()["cache"]["pass_markers"] == 0,
+                 "the markers to expire without further requests")
+        eq(env.proxy.stats()["cache"]["bytes"], 0, "bytes charged after expiry")

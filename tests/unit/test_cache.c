@@ -84,6 +84,41 @@ static void test_failed_flight_is_not_joined(void **state)
     sf_cache_free(c);
 }
 
+static void test_pass_markers_are_charged_bounded_and_expire(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(16 << 10, NULL); /* room for a few dozen markers */
+    struct sf_cache_stats st;
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        struct sf_obj *o;
+        snprintf(key, sizeof key, "http://o/private/%d", i);
+        assert_int_equal(lookup(c, key, (uint64_t)i, &o), SF_LOOKUP_MISS);
+        sf_cache_mark_pass(c, o, (uint64_t)i + 1000); /* each lives 1000 ms */
+        sf_obj_unref(o);
+        sf_cache_get_stats(c, &st);
+        if (st.bytes > 16 << 10)
+            fail_msg("after %d markers: %llu bytes charged, over the 16 KiB limit", i + 1,
+                     (unsigned long long)st.bytes);
+    }
+    sf_cache_get_stats(c, &st);
+    assert_true(st.pass_markers > 0 && st.pass_markers < 5000);
+    assert_true(st.evictions >= 5000 - st.pass_markers);
+    /* The newest is still a pass; expiry frees them in order, without a lookup. */
+    struct sf_obj *o;
+    assert_int_equal(lookup(c, "http://o/private/4999", 5000, &o), SF_LOOKUP_PASS);
+    uint64_t before = st.pass_markers;
+    sf_cache_expire(c, 4999 + 1000 - 10); /* the ten newest are not due yet */
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.pass_markers, before < 10 ? before : 10);
+    for (int i = 0; i < 10; i++)
+        sf_cache_expire(c, 1u << 30);
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.pass_markers, 0);
+    assert_int_equal(st.bytes, 0);
+    sf_cache_free(c);
+}
+
 static void test_miss_join_hit(void **state)
 {
     (void)state;
@@ -342,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_miss_join_hit),
         cmocka_unit_test(test_failed_flight_is_not_joined),
+        cmocka_unit_test(test_pass_markers_are_charged_bounded_and_expire),
         cmocka_unit_test(test_expired_object_is_replaced),
         cmocka_unit_test(test_lru_evicts_by_bytes),
         cmocka_unit_test(test_object_bigger_than_cache_not_kept),
