@@ -56,11 +56,12 @@ void sf_cond_wait_ms(pthread_cond_t *cv, struct sf_mutex *mx, uint64_t ms);
 
 /* Allocation of small fixed-size things: on failure the process stops, naming the size and
  * the caller. Network-sized data has limits of its own and never comes through here. */
-void *sf_xmalloc_at(size_t size, const char *caller);
-void *sf_xcalloc_at(size_t n, size_t size, const char *caller);
-void *sf_xrealloc_at(void *p, size_t size, const char *caller);
-char *sf_xstrdup_at(const char *s, const char *caller);
-char *sf_xstrndup_at(const char *s, size_t len, const char *caller);
+#define SF_NONNULL_RESULT __attribute__((returns_nonnull))
+void *sf_xmalloc_at(size_t size, const char *caller) SF_NONNULL_RESULT;
+void *sf_xcalloc_at(size_t n, size_t size, const char *caller) SF_NONNULL_RESULT;
+void *sf_xrealloc_at(void *p, size_t size, const char *caller) SF_NONNULL_RESULT;
+char *sf_xstrdup_at(const char *s, const char *caller) SF_NONNULL_RESULT;
+char *sf_xstrndup_at(const char *s, size_t len, const char *caller) SF_NONNULL_RESULT;
 #define sf_xmalloc(n) sf_xmalloc_at((n), __func__)
 #define sf_xcalloc(n, s) sf_xcalloc_at((n), (s), __func__)
 #define sf_xrealloc(p, n) sf_xrealloc_at((p), (n), __func__)

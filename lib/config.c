@@ -377,7 +377,7 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
                                struct sf_config *cfg)
 {
     void *slot = (char *)cfg + f->off;
-    uint64_t n;
+    uint64_t n = 0;
     enum sf_err err;
     switch (f->kind) {
     case K_ADDR_OR_NULL:

@@ -716,7 +716,7 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
             return fetch_private(r, method);
         return wait_head(r, method);
     case SF_LOOKUP_NONE:
-        if (d.only_if_cached) {
+        if (has_directives && d.only_if_cached) {
             r->xcache = "MISS";
             return respond_text(r, MHD_HTTP_GATEWAY_TIMEOUT,
                                 "only-if-cached: no stored response fits this request\n", false);
@@ -796,7 +796,7 @@ static bool admit(struct sf_req *r, const char *method)
         r->reject_text = "shutting down\n";
     } else if ((r->url = upstream_url(r, &why)) == NULL) {
         r->reject_status = MHD_HTTP_BAD_REQUEST;
-        r->reject_text = why;
+        r->reject_text = why != NULL ? why : "the request target cannot be proxied\n";
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -1138,8 +1138,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
     f->hangup = hangup;
     f->conns = conns;
     struct sockaddr_storage ss;
-    bool v6;
-    fill_sockaddr(&cfg->listen, &ss, &v6);
+    bool v6 = false;
+    fill_sockaddr(&cfg->listen, &ss, &v6); /* the config checked the address */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* Our own limit is enforced exactly in on_accept (sf_conns_admit). libmicrohttpd
