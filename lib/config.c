@@ -17,7 +17,12 @@
 
 enum kind {
     K_ADDR, K_ADDR_OR_NULL, K_URL, K_BOOL, K_UINT, K_BYTES, K_MS, K_LOGLEVEL, K_FIELD,
-    K_FIELD_OR_NULL
+    K_FIELD_OR_NULL,
+    K_SWITCH, /* true / false, or an object of the settings under it (with "enabled") */
+    K_NETS,   /* a list of addresses and networks: ["10.0.0.0/8", "::1"] */
+    K_DESTS,  /* K_NETS and host names: ["api.example.com", "*.example.org:443"] */
+    K_TOKEN,  /* a secret string of 16 or more printable characters */
+    K_TOKEN_FILE, /* a file holding a K_TOKEN, read at load time */
 };
 
 struct field {
@@ -31,7 +36,13 @@ struct field {
 static const struct field schema[] = {
     {"listen", K_ADDR, OFF(listen), 0, 0},
     {"upstream", K_URL, OFF(upstream), 0, 0},
-    {"forward_proxy", K_BOOL, OFF(forward_proxy), 0, 0},
+    {"forward_proxy", K_SWITCH, OFF(forward_proxy), 0, 0},
+    {"forward_proxy.enabled", K_BOOL, OFF(forward_proxy), 0, 0},
+    {"forward_proxy.allow", K_DESTS, OFF(forward_allow), 0, 0},
+    {"forward_proxy.clients", K_NETS, OFF(forward_clients), 0, 0},
+    {"trusted_proxies", K_NETS, OFF(trusted_proxies), 0, 0},
+    {"forwarded_header", K_BOOL, OFF(forwarded_header), 0, 0},
+    {"preserve_host", K_BOOL, OFF(preserve_host), 0, 0},
     {"workers", K_UINT, OFF(workers), 0, 256},
     {"connection_limit", K_UINT, OFF(connection_limit), 16, 1000000},
     {"max_request_body_bytes", K_BYTES, OFF(max_request_body_bytes), 0, UINT64_C(1) << 40},
@@ -54,6 +65,9 @@ static const struct field schema[] = {
     {"cache.stale_if_error", K_MS, OFF(stale_if_error_ms), 0, 31536000000ULL},
     {"cache.stale_while_revalidate", K_MS, OFF(stale_while_revalidate_ms), 0, 31536000000ULL},
     {"admin.listen", K_ADDR_OR_NULL, OFF(admin_listen), 0, 0},
+    {"admin.connection_limit", K_UINT, OFF(admin_connection_limit), 1, 10000},
+    {"admin.token", K_TOKEN, OFF(admin_token), 0, 0},
+    {"admin.token_file", K_TOKEN_FILE, OFF(admin_token), 0, 0},
 };
 #define NFIELDS (sizeof schema / sizeof schema[0])
 
@@ -79,6 +93,9 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->max_request_body_bytes = UINT64_C(64) << 20;
     cfg->admin_enabled = true;
     sf_config_parse_addr("127.0.0.1:8081", &cfg->admin_listen);
+    cfg->admin_connection_limit = 32;
+    sf_acl_add(&cfg->forward_clients, "127.0.0.0/8", false);
+    sf_acl_add(&cfg->forward_clients, "::1", false);
     cfg->log_level = SF_LOG_INFO;
 }
 
@@ -90,6 +107,11 @@ void sf_config_clear(struct sf_config *cfg)
     cfg->surrogate_key_header = NULL;
     free(cfg->targeted_field);
     cfg->targeted_field = NULL;
+    free(cfg->admin_token);
+    cfg->admin_token = NULL;
+    sf_acl_clear(&cfg->forward_allow);
+    sf_acl_clear(&cfg->forward_clients);
+    sf_acl_clear(&cfg->trusted_proxies);
 }
 
 /* An HTTP field name: a token (RFC 9110 §5.1). */
@@ -293,6 +315,8 @@ static void find_position(const char *text, const char *path, bool want_key, int
 
 /* ---- validation ---- */
 
+static char *read_file(const char *path);
+
 struct loader {
     const char *path;
     const char *text;
@@ -331,6 +355,13 @@ static const char *kind_hint(enum kind k)
     case K_LOGLEVEL: return "one of \"error\", \"warn\", \"info\", \"debug\"";
     case K_FIELD: return "a header field name like \"Surrogate-Key\"";
     case K_FIELD_OR_NULL: return "a header field name like \"CDN-Cache-Control\", or null";
+    case K_SWITCH: return "true, false or an object {\"enabled\": true, ...}";
+    case K_NETS: return "a list of addresses or networks like [\"10.0.0.0/8\", \"::1\"]";
+    case K_DESTS:
+        return "a list of host names, host:port, \"*.example.com\", addresses or networks "
+               "like [\"api.example.com\", \"10.0.0.0/8\"]";
+    case K_TOKEN: return "a string of at least 16 printable characters (a random secret)";
+    case K_TOKEN_FILE: return "the path of a readable file holding the token";
     }
     return "";
 }
@@ -373,6 +404,71 @@ static enum sf_err number_field(struct loader *ld, const struct field *f, json_t
     return SF_OK;
 }
 
+/* A list of networks (and, for K_DESTS, host names); replaces the default list. */
+static enum sf_err acl_field(struct loader *ld, const struct field *f, json_t *v,
+                             struct sf_acl *acl)
+{
+    if (!json_is_array(v))
+        return bad_value(ld, f, v);
+    struct sf_acl parsed = {0};
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) ||
+            !sf_acl_add(&parsed, json_string_value(item), f->kind == K_DESTS)) {
+            sf_acl_clear(&parsed);
+            char *shown = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
+            const char *hint = f->kind == K_DESTS
+                                   ? "a host name, host:port, \"*.example.com\", an address "
+                                     "or a network like \"10.0.0.0/8\""
+                                   : "an address or a network like \"10.0.0.0/8\"";
+            enum sf_err err = fail_at(ld, f->path, false, "\"%s\" entry %zu must be %s (got %s)",
+                                      f->path, i + 1, hint, shown ? shown : "?");
+            free(shown);
+            return err;
+        }
+    }
+    sf_acl_clear(acl);
+    *acl = parsed;
+    return SF_OK;
+}
+
+static bool token_ok(const char *t)
+{
+    if (strlen(t) < 16)
+        return false;
+    for (; *t; t++)
+        if (*t <= 0x20 || *t >= 0x7f)
+            return false;
+    return true;
+}
+
+/* The token in the file a config names, without its trailing line end. */
+static enum sf_err token_file_field(struct loader *ld, const struct field *f, json_t *v,
+                                    char **slot)
+{
+    if (!json_is_string(v))
+        return bad_value(ld, f, v);
+    const char *path = json_string_value(v);
+    char *text = read_file(path);
+    if (text == NULL)
+        return fail_at(ld, f->path, false, "\"%s\": cannot read %s: %s; give a readable file",
+                       f->path, path, strerror(errno));
+    size_t n = strlen(text);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    if (!token_ok(text)) {
+        free(text);
+        return fail_at(ld, f->path, false,
+                       "\"%s\": %s must hold one line of at least 16 printable characters "
+                       "(a random secret: head -c 24 /dev/urandom | base64)",
+                       f->path, path);
+    }
+    free(*slot);
+    *slot = text;
+    return SF_OK;
+}
+
 static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t *v,
                                struct sf_config *cfg)
 {
@@ -409,11 +505,23 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
         free(*(char **)slot);
         *(char **)slot = sf_xstrdup(json_string_value(v));
         return SF_OK;
+    case K_SWITCH:
     case K_BOOL:
         if (!json_is_boolean(v))
             return bad_value(ld, f, v);
         *(bool *)slot = json_is_true(v);
         return SF_OK;
+    case K_NETS:
+    case K_DESTS:
+        return acl_field(ld, f, v, slot);
+    case K_TOKEN:
+        if (!json_is_string(v) || !token_ok(json_string_value(v)))
+            return bad_value(ld, f, v);
+        free(*(char **)slot);
+        *(char **)slot = sf_xstrdup(json_string_value(v));
+        return SF_OK;
+    case K_TOKEN_FILE:
+        return token_file_field(ld, f, v, slot);
     case K_LOGLEVEL:
         if (!json_is_string(v) || !sf_log_level_parse(json_string_value(v), slot))
             return bad_value(ld, f, v);
@@ -527,7 +635,10 @@ static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *o
                            key, where, guess, keys);
         }
         enum sf_err err;
-        if (leaf != NULL) {
+        if (leaf != NULL && leaf->kind == K_SWITCH && json_is_object(v)) {
+            *(bool *)((char *)cfg + leaf->off) = true; /* settings given: on, unless said */
+            err = apply_object(ld, path, v, cfg);
+        } else if (leaf != NULL) {
             err = apply_field(ld, leaf, v, cfg);
         } else if (!json_is_object(v)) {
             err = fail_at(ld, path, false, "\"%s\" must be an object {...}", path);

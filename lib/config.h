@@ -6,6 +6,7 @@
 
 #include "base.h"
 #include "log.h"
+#include "netacl.h"
 
 struct sf_addr {
     char host[64]; /* numeric IPv4 or IPv6 address */
@@ -16,6 +17,11 @@ struct sf_config {
     struct sf_addr listen;
     char *upstream;      /* base URL for reverse proxying; NULL: forward proxy only */
     bool forward_proxy;  /* accept absolute-form http:// targets */
+    struct sf_acl forward_allow;   /* where the forward proxy may fetch (empty: public) */
+    struct sf_acl forward_clients; /* who may use the forward proxy */
+    struct sf_acl trusted_proxies; /* whose X-Forwarded-* and Forwarded fields are kept */
+    bool forwarded_header;         /* add RFC 7239 Forwarded upstream */
+    bool preserve_host;            /* send the client's Host upstream (and key on it) */
     unsigned workers;    /* libmicrohttpd pool size; 0: one per core */
     unsigned connection_limit;
     uint64_t connect_timeout_ms;
@@ -38,6 +44,8 @@ struct sf_config {
     uint64_t max_request_body_bytes;
     bool admin_enabled;
     struct sf_addr admin_listen;
+    unsigned admin_connection_limit;
+    char *admin_token; /* Bearer token purge needs (and stats, off loopback); NULL: none */
     enum sf_log_level log_level;
 };
 

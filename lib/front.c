@@ -45,6 +45,7 @@ struct sf_front {
     struct sf_upstream *up;
     struct sf_hangup *hangup;
     struct sf_conns *conns;
+    struct sf_dest_rules dest; /* where the forward proxy may fetch */
     struct MHD_Daemon *mhd, *admin;
     uint16_t port, admin_port;
     atomic_bool closing;
@@ -76,6 +77,8 @@ struct sf_req {
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
     bool vary_redispatched;    /* left a flight for another variant once already */
+    bool forward;              /* an absolute-form target, fetched as a forward proxy */
+    bool dest_listed;          /* with forward: forward_proxy.allow names its host */
 };
 
 /* ---- small responses ---- */
@@ -255,6 +258,8 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, co
     snprintf(buf, sizeof buf, "%s%s%s", via ? via : "", via ? ", " : "", VIA_VALUE);
     sf_hdrs_add(&s->hdrs, "Via", buf);
     s->body = r->upload ? sf_reqbody_ref(r->upload) : NULL;
+    s->forward = r->forward;
+    s->dest_listed = r->dest_listed;
     return s;
 }
 
@@ -270,29 +275,75 @@ static char *join_upstream(const char *base, const char *target)
     return url;
 }
 
-/* Builds the upstream URL from the request target; NULL with *why set when it cannot. */
-static char *upstream_url(struct sf_req *r, const char **why)
+/* An absolute-form target (forward proxy): who asks, and where to. Sets r->url and
+ * returns 0, or returns the status to refuse with and sets *why. sfproxy is no open proxy:
+ * only forward_proxy.clients may use it, only for what forward_proxy.allow lets through
+ * (by name here, and again by address when the fetcher connects). */
+static unsigned forward_target(struct sf_req *r, const char **why)
+{
+    const struct sf_front *f = r->front;
+    const struct sf_config *cfg = f->cfg;
+    const char *authority = r->target + 7;
+    size_t alen = strcspn(authority, "/?");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char hostport[300], host[256];
+    uint16_t port;
+    if (!cfg->forward_proxy) {
+        *why = "absolute-form targets are refused: forward_proxy is off in the config\n";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (ci == NULL || !sf_acl_match_addr(&cfg->forward_clients, ci->client_addr, 0)) {
+        *why = "this client may not use the forward proxy (forward_proxy.clients)\n";
+        SF_COUNT(forward_refused);
+        return MHD_HTTP_FORBIDDEN;
+    }
+    if (memchr(authority, '@', alen) != NULL) {
+        /* Never turned into an Authorization field, nor passed on in the URL. */
+        *why = "credentials in the target URL are refused; send an Authorization field\n";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (alen == 0 || alen >= sizeof hostport) {
+        *why = "the target URL has no host\n";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    memcpy(hostport, authority, alen);
+    hostport[alen] = '\0';
+    if (!sf_net_split_hostport(hostport, host, sizeof host, &port) || host[0] == '\0') {
+        *why = "the target URL's host or port is malformed\n";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (!sf_dest_name_ok(&f->dest, host, port ? port : 80, &r->dest_listed)) {
+        *why = "the destination is not allowed (forward_proxy.allow; loopback, private and "
+               "link-local addresses and sfproxy itself must be listed to be reached)\n";
+        SF_COUNT(forward_refused);
+        return MHD_HTTP_FORBIDDEN;
+    }
+    r->forward = true;
+    r->url = sf_xstrdup(r->target);
+    return 0;
+}
+
+/* Sets r->url, what is fetched upstream, from the request target; returns 0, or the
+ * status to refuse the request with and *why. */
+static unsigned upstream_url(struct sf_req *r, const char **why)
 {
     const struct sf_config *cfg = r->front->cfg;
     const char *t = r->target;
     if (t[0] == '/') {
         if (cfg->upstream == NULL) {
             *why = "this proxy has no upstream; send an absolute http:// URL\n";
-            return NULL;
+            return MHD_HTTP_BAD_REQUEST;
         }
-        return join_upstream(cfg->upstream, t);
+        r->url = join_upstream(cfg->upstream, t);
+        return 0;
     }
-    if (strncmp(t, "http://", 7) == 0 && t[7] != '\0' && t[7] != '/') {
-        if (!cfg->forward_proxy) {
-            *why = "absolute-form targets are refused: forward_proxy is off in the config\n";
-            return NULL;
-        }
-        return sf_xstrdup(t);
-    }
+    if (strncmp(t, "http://", 7) == 0)
+        return forward_target(r, why);
     *why = strncmp(t, "https://", 8) == 0
                ? "only http:// targets can be proxied; use CONNECT-capable proxies for https\n"
                : "the request target must be a path starting with \"/\" or an http:// URL\n";
-    return NULL;
+    return MHD_HTTP_BAD_REQUEST;
 }
 
 /* ---- responses from objects ---- */
@@ -777,6 +828,11 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
             return respond_text(r, MHD_HTTP_GATEWAY_TIMEOUT, "upstream timed out\n", false);
         if (fail == SF_FAIL_CANCELLED)
             return respond_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
+        if (fail == SF_FAIL_FORBIDDEN)
+            return respond_text(r, MHD_HTTP_FORBIDDEN,
+                                "the destination resolves to an address that is not allowed "
+                                "(forward_proxy.allow)\n",
+                                false);
         return respond_text(r, MHD_HTTP_BAD_GATEWAY, "upstream unreachable\n", false);
     }
     return respond_stream(r, leader);
@@ -787,16 +843,14 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
 static bool admit(struct sf_req *r, const char *method)
 {
     SF_COUNT(requests[sf_metrics_method_class(method)]);
-    const char *why = NULL;
     if (strcmp(method, "CONNECT") == 0) {
         r->reject_status = MHD_HTTP_NOT_IMPLEMENTED;
         r->reject_text = "CONNECT tunnels are not supported\n";
     } else if (atomic_load(&r->front->closing)) {
         r->reject_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         r->reject_text = "shutting down\n";
-    } else if ((r->url = upstream_url(r, &why)) == NULL) {
-        r->reject_status = MHD_HTTP_BAD_REQUEST;
-        r->reject_text = why != NULL ? why : "the request target cannot be proxied\n";
+    } else {
+        r->reject_status = upstream_url(r, &r->reject_text);
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -1160,6 +1214,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
         return NULL;
     }
     f->port = bound_port(f->mhd);
+    f->dest.allow = &cfg->forward_allow;
+    f->dest.self_ports[0] = f->port;
     if (cfg->admin_enabled) {
         fill_sockaddr(&cfg->admin_listen, &ss, &v6);
         f->admin = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
@@ -1177,7 +1233,9 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
             return NULL;
         }
         f->admin_port = bound_port(f->admin);
+        f->dest.self_ports[1] = f->admin_port;
     }
+    sf_upstream_set_destinations(up, &f->dest);
     return f;
 }
 

@@ -50,6 +50,7 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     json_object_set_new(root, "stale_served", stale);
     put(root, "bad_requests", LOAD(bad_requests));
     put(root, "request_head_timeouts", LOAD(request_head_timeouts));
+    put(root, "forward_refused", LOAD(forward_refused));
     put(root, "upstream_requests", LOAD(upstream_requests));
     put(errors, "connect", LOAD(upstream_err_connect));
     put(errors, "timeout", LOAD(upstream_err_timeout));

@@ -31,6 +31,7 @@ struct sf_metrics {
     sf_counter bytes_from_upstream, bytes_to_clients;
     sf_counter client_hangups;        /* parked clients that hung up */
     sf_counter connections_refused;   /* over the connection limit */
+    sf_counter forward_refused;       /* forward-proxy requests refused by client or destination */
     sf_counter stores;                /* responses put in the cache */
     sf_counter invalidations;         /* stored responses invalidated by unsafe requests */
     sf_counter purged;                /* stored responses removed or marked by purges */

@@ -30,6 +30,7 @@ enum sf_fail {
     SF_FAIL_TIMEOUT,   /* no headers before the deadline: 504 */
     SF_FAIL_TRUNCATED, /* the body broke off after headers: close the connection */
     SF_FAIL_CANCELLED, /* nobody wanted it any more, or shutdown */
+    SF_FAIL_FORBIDDEN, /* a forward-proxy destination resolved to a refused address: 403 */
 };
 
 struct sf_waiter;

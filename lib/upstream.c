@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ struct xfer {
     bool cancel;          /* abort at the next callback */
     bool paused;          /* receiving is paused until the reader catches up */
     bool discard;         /* the body is not the response served: drop it */
+    bool forbidden;       /* a forward-proxy destination resolved to a refused address */
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
@@ -74,7 +76,13 @@ struct sf_upstream {
     struct xfer *dirty;                   /* (F) */
     struct sf_ratelimit rl_connect, rl_timeout, rl_truncated;
     struct sf_cache_rules rules; /* (C) from cfg */
+    const struct sf_dest_rules *dest; /* (C) set before the first fetch */
 };
+
+void sf_upstream_set_destinations(struct sf_upstream *up, const struct sf_dest_rules *rules)
+{
+    up->dest = rules;
+}
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec)
 {
@@ -617,6 +625,24 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
     return CURL_PREREQFUNC_OK;
 }
 
+/* Opens the socket of a forward-proxy fetch only toward an allowed address: the name was
+ * checked when the request came, but a name may resolve anywhere (DNS rebinding). */
+static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct xfer *x = arg;
+    (void)purpose;
+    uint16_t port = 0;
+    if (a->family == AF_INET)
+        port = ntohs(((const struct sockaddr_in *)(const void *)&a->addr)->sin_port);
+    else if (a->family == AF_INET6)
+        port = ntohs(((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_port);
+    if (x->up->dest == NULL || !sf_dest_addr_ok(x->up->dest, x->spec->dest_listed, &a->addr, port)) {
+        x->forbidden = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 static void setup_easy(struct xfer *x)
 {
     const struct sf_config *cfg = x->up->cfg;
@@ -628,6 +654,11 @@ static void setup_easy(struct xfer *x)
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never an environment proxy */
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, s->forward ? "http" : "http,https");
+    if (s->forward) {
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+    }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
@@ -727,6 +758,8 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
         return SF_FAIL_TRUNCATED;
     if (x->bad_head != NULL)
         return SF_FAIL_CONNECT; /* garbage before the headers: 502 */
+    if (x->forbidden)
+        return SF_FAIL_FORBIDDEN;
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return SF_FAIL_TIMEOUT;
     return SF_FAIL_CONNECT;
@@ -753,6 +786,12 @@ static void count_failure(struct xfer *x, enum sf_fail fail, const char *why)
         break;
     case SF_FAIL_CANCELLED:
         SF_COUNT(upstream_cancelled);
+        break;
+    case SF_FAIL_FORBIDDEN:
+        SF_COUNT(forward_refused);
+        sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
+                       "forward proxy: %s resolves to an address not allowed (403)",
+                       x->spec->url);
         break;
     case SF_FAIL_NONE:
         break;

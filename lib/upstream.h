@@ -8,6 +8,7 @@
 #include "cache.h"
 #include "config.h"
 #include "hangup.h"
+#include "netacl.h"
 #include "reqbody.h"
 
 /* What to send upstream. Owned by whoever holds it; sf_upstream_submit takes it over. */
@@ -19,6 +20,8 @@ struct sf_fetch_spec {
     /* For a HEAD sent on its own: its cache key, so that a 200 can update the stored GET
      * response (RFC 9111 §4.3.5); else NULL. */
     char *head_key;
+    bool forward;     /* a forward-proxy fetch: the address connected to is checked */
+    bool dest_listed; /* with forward: forward_proxy.allow names the host */
 };
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec);
@@ -28,6 +31,9 @@ struct sf_upstream;
 /* Starts the fetcher thread. cfg, cache and hangup must outlive it. NULL on failure. */
 struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cache *cache,
                                       struct sf_hangup *hangup);
+
+/* Where forward-proxy fetches may connect (rules must outlive up). Before any fetch. */
+void sf_upstream_set_destinations(struct sf_upstream *up, const struct sf_dest_rules *rules);
 
 /* Fetches spec into o, which must be PENDING. Takes over *spec and a reference on o. If
  * the fetcher is shutting down, o fails at once (SF_FAIL_CANCELLED). Any thread. */

@@ -65,7 +65,7 @@ def test_port_in_use_exit_1():
 def test_forward_proxy():
     o = Origin()
     try:
-        p = Proxy(None, {"forward_proxy": True})
+        p = Proxy(None, {"forward_proxy": {"allow": ["127.0.0.1"]}})
         try:
             url = "%s/fw?cc=max-age=60&size=10" % o.url
             a = request(p.port, "GET", url)
