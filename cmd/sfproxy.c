@@ -227,6 +227,11 @@ int main(int argc, char **argv)
     }
     uint16_t port, admin_port;
     sf_front_ports(front, &port, &admin_port);
+    if (cfg.admin_enabled && cfg.admin_token == NULL &&
+        strncmp(cfg.admin_listen.host, "127.", 4) != 0 && strcmp(cfg.admin_listen.host, "::1") != 0)
+        sf_log_warn("the admin listener (stats, purge) on %s has no admin.token: anyone who can "
+                    "reach it can purge the cache; set admin.token_file or listen on loopback",
+                    cfg.admin_listen.host);
     sf_log_info("sfproxy %s listening on http://%s:%u admin %s:%u upstream %s forward_proxy %s",
                 SFPROXY_VERSION, cfg.listen.host, port,
                 cfg.admin_enabled ? cfg.admin_listen.host : "off", admin_port,

@@ -50,6 +50,7 @@ struct sf_front {
     uint16_t port, admin_port;
     atomic_bool closing;
     atomic_int active;
+    unsigned admin_open; /* admin connections (its one thread only) */
 };
 
 enum phase { PH_NEW, PH_BODY, PH_UPLOAD, PH_WAIT_HEAD, PH_RESPONDING };
@@ -217,7 +218,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 struct fields_ctx {
     struct sf_hdrs *out;
     const char *connection;
-    bool shared; /* a flight others may join: drop what is one client's own */
+    bool shared;  /* a flight others may join: drop what is one client's own */
+    bool trusted; /* the client is a trusted proxy: keep its identity fields */
 };
 
 static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char *name,
@@ -225,9 +227,53 @@ static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char
 {
     struct fields_ctx *c = cls;
     (void)kind;
-    if (sf_policy_forwarded(name, c->connection, c->shared))
+    if (sf_policy_forwarded(name, c->connection, c->shared) &&
+        (c->trusted || !sf_policy_identity_field(name)))
         sf_hdrs_add(c->out, name, value ? value : "");
     return MHD_YES;
+}
+
+/* The client's address as text, and whether it is a trusted proxy (trusted_proxies). */
+static bool client_of(struct sf_req *r, char *ip, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(ip, size, "unknown");
+    if (ci == NULL)
+        return false;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                  (socklen_t)size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                  (socklen_t)size);
+    return sf_acl_match_addr(&r->front->cfg->trusted_proxies, sa, 0);
+}
+
+/* Moves every line of a field out of h, joined (NULL: none). Caller frees. */
+static char *take_field(struct sf_hdrs *h, const char *name)
+{
+    char *v = sf_hdrs_join(h, name);
+    sf_hdrs_remove(h, name);
+    return v;
+}
+
+/* The fields that say who the client is: sfproxy's to write (Security in the README). */
+static void add_forwarding(struct sf_req *r, struct sf_hdrs *h, const char *ip)
+{
+    char *xff = take_field(h, "X-Forwarded-For");
+    char *proto = take_field(h, "X-Forwarded-Proto");
+    char *fwd = take_field(h, "Forwarded");
+    sf_policy_add_forwarding(h, ip, xff, proto, fwd, r->front->cfg->forwarded_header);
+    free(xff);
+    free(proto);
+    free(fwd);
+    if (r->front->cfg->preserve_host) {
+        const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
+        if (host != NULL)
+            sf_hdrs_add(h, "Host", host); /* curl sends it instead of the upstream's */
+    }
 }
 
 /* Replaces a shared fetch's Accept-Encoding by its normalised form (none or gzip). */
@@ -247,10 +293,13 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, co
     struct sf_fetch_spec *s = sf_xcalloc(1, sizeof *s);
     s->method = sf_xstrdup(method);
     s->url = sf_xstrdup(url);
+    char ip[INET6_ADDRSTRLEN];
+    bool trusted = client_of(r, ip, sizeof ip);
     struct fields_ctx c = {&s->hdrs,
                            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Connection"),
-                           shared};
+                           shared, trusted};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_field, &c);
+    add_forwarding(r, &s->hdrs, ip);
     if (shared && r->front->cfg->normalize_accept_encoding)
         normalize_encoding(&s->hdrs);
     const char *via = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Via");
@@ -639,10 +688,14 @@ static enum MHD_Result collect_credential(void *cls, enum MHD_ValueKind kind, co
     return MHD_YES;
 }
 
-/* The cache key of r (a GET or HEAD): every credential line, as forwarded. Caller frees. */
+/* The cache key of r (a GET or HEAD): every credential line, as forwarded, and the Host
+ * when it is forwarded too (preserve_host). Caller frees. */
 static char *request_key(struct sf_req *r)
 {
     struct sf_hdrs credentials = {0};
+    const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
+    if (r->front->cfg->preserve_host && host != NULL)
+        sf_hdrs_add(&credentials, "Host", host);
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_credential, &credentials);
     char *key = sf_policy_key(r->url, &credentials);
     sf_hdrs_clear(&credentials);
@@ -1053,10 +1106,22 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     watch_connection(cls, conn, socket_ctx, code, true);
 }
 
+/* The admin listener's own limit: past it a connection is closed at once, as on the
+ * public listener (libmicrohttpd's limit would leave it waiting in the backlog). */
+static enum MHD_Result on_admin_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    struct sf_front *f = cls;
+    (void)addr;
+    (void)len;
+    return f->admin_open < f->cfg->admin_connection_limit ? MHD_YES : MHD_NO;
+}
+
 static void on_admin_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                                 enum MHD_ConnectionNotificationCode code)
 {
-    watch_connection(cls, conn, socket_ctx, code, false);
+    struct sf_front *f = cls;
+    f->admin_open += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
+    watch_connection(f, conn, socket_ctx, code, false);
 }
 
 /* ---- admin ---- */
@@ -1099,6 +1164,36 @@ static struct MHD_Response *purge(struct sf_front *f, struct MHD_Connection *con
     return json_response(text);
 }
 
+/* Compares without an early exit, so the time taken says nothing of where they differ. */
+static bool same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+/* With admin.token set: purges always need it; stats need it from off loopback. */
+static bool admin_authorized(const struct sf_front *f, struct MHD_Connection *conn,
+                             bool purging)
+{
+    const char *token = f->cfg->admin_token;
+    if (token == NULL)
+        return true;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct sf_acl loopback = {0};
+    sf_acl_add(&loopback, "127.0.0.0/8", false);
+    sf_acl_add(&loopback, "::1", false);
+    bool local = ci != NULL && sf_acl_match_addr(&loopback, ci->client_addr, 0);
+    sf_acl_clear(&loopback);
+    if (local && !purging)
+        return true;
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    return auth != NULL && strncmp(auth, "Bearer ", 7) == 0 && same_secret(auth + 7, token);
+}
+
 static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const char *url,
                                 const char *method, const char *version,
                                 const char *upload_data, size_t *upload_data_size,
@@ -1127,6 +1222,16 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     }
     struct MHD_Response *resp;
     unsigned status = MHD_HTTP_OK;
+    bool purging = strcmp(url, "/_sfproxy/purge") == 0;
+    if (!admin_authorized(f, conn, purging)) {
+        static const char msg[] = "this needs the admin token: Authorization: Bearer TOKEN\n";
+        resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
+                                               MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sfproxy admin\"");
+        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
     if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
         struct sf_cache_stats cs;
         sf_cache_get_stats(f->cache, &cs);
@@ -1220,9 +1325,12 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
         fill_sockaddr(&cfg->admin_listen, &ss, &v6);
         f->admin = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                         MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
-                                    0, NULL, NULL, on_admin, f, MHD_OPTION_SOCK_ADDR,
+                                    0, on_admin_accept, f, on_admin, f, MHD_OPTION_SOCK_ADDR,
                                     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_CONNECTION,
-                                    on_admin_connection, f, MHD_OPTION_END);
+                                    on_admin_connection, f, MHD_OPTION_CONNECTION_LIMIT,
+                                    cfg->admin_connection_limit + 8, MHD_OPTION_CONNECTION_TIMEOUT,
+                                    (unsigned)(cfg->client_idle_timeout_ms / 1000),
+                                    MHD_OPTION_END);
         if (f->admin == NULL) {
             snprintf(errbuf, errlen,
                      "cannot listen on %s:%u for admin; is the port in use? change "

@@ -39,6 +39,42 @@ bool sf_policy_is_credential(const char *name)
     return sf_streq_ci(name, "Authorization") || sf_streq_ci(name, "Cookie");
 }
 
+bool sf_policy_identity_field(const char *name)
+{
+    static const char *const identity[] = {
+        "X-Forwarded-For",  "X-Forwarded-Host",   "X-Forwarded-Proto", "X-Forwarded-Port",
+        "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Scheme", "Forwarded",
+        "X-Real-IP",        "X-Client-IP",        "True-Client-IP",    "X-Original-URL",
+        "X-Rewrite-URL",    "X-Original-Host",    "X-Host",            "X-HTTP-Method-Override",
+        "X-HTTP-Method",    "X-Method-Override",
+    };
+    for (size_t i = 0; i < sizeof identity / sizeof identity[0]; i++)
+        if (sf_streq_ci(name, identity[i]))
+            return true;
+    return false;
+}
+
+void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *prior_xff,
+                              const char *prior_proto, const char *prior_forwarded,
+                              bool forwarded)
+{
+    bool v6 = strchr(client_ip, ':') != NULL;
+    size_t len = strlen(client_ip) + (prior_xff ? strlen(prior_xff) : 0) +
+                 (prior_forwarded ? strlen(prior_forwarded) : 0) + 48;
+    char *buf = sf_xmalloc(len);
+    snprintf(buf, len, "%s%s%s", prior_xff ? prior_xff : "", prior_xff ? ", " : "", client_ip);
+    sf_hdrs_add(h, "X-Forwarded-For", buf);
+    sf_hdrs_add(h, "X-Forwarded-Proto", prior_proto ? prior_proto : "http");
+    if (forwarded) {
+        /* RFC 7239 §4, §6: an IPv6 node is quoted and bracketed. */
+        snprintf(buf, len, "%s%sfor=%s%s%s%s;proto=%s", prior_forwarded ? prior_forwarded : "",
+                 prior_forwarded ? ", " : "", v6 ? "\"[" : "", client_ip, v6 ? "]" : "",
+                 v6 ? "\"" : "", "http");
+        sf_hdrs_add(h, "Forwarded", buf);
+    }
+    free(buf);
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

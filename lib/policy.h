@@ -17,6 +17,20 @@ char *sf_policy_key(const char *url, const struct sf_hdrs *credentials);
 /* Whether a request field is a credential the cache key must include. */
 bool sf_policy_is_credential(const char *name);
 
+/* Whether a request field tells the origin who the client is or what it asked for on the
+ * way (X-Forwarded-*, Forwarded, X-Real-IP, X-Original-URL, X-Rewrite-URL, method
+ * overrides). Origins act on them and caches do not key on them: from a client that is
+ * not a trusted proxy they are dropped, and sfproxy writes its own. */
+bool sf_policy_identity_field(const char *name);
+
+/* Writes the forwarding fields of a request from client_ip (text; IPv6 without brackets)
+ * into h: X-Forwarded-For with the client appended, X-Forwarded-Proto, and, with
+ * forwarded, an RFC 7239 Forwarded element appended. prior_* are the values a trusted
+ * proxy sent (joined; NULL: none), which they extend; h must hold none of these fields. */
+void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *prior_xff,
+                              const char *prior_proto, const char *prior_forwarded,
+                              bool forwarded);
+
 /* Where the variant part of a cache key starts (RFC 9111 §4.1): a stored response that
  * varies is listed under its request's key followed by this and sf_policy_variant. */
 #define SF_VARIANT_MARK "\nvary\n"
