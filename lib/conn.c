@@ -17,7 +17,13 @@
  * body that breaks its framing shuts the socket down at once and hides the rest from
  * libmicrohttpd, so nothing decoded past the fault is used. A connection that stays bad
  * for a second (libmicrohttpd waiting for more of a head it reads differently) is shut
- * down by the watchdog. */
+ * down by the watchdog.
+ *
+ * A client may shut its sending side once its request is sent and still read the answer
+ * (RFC 9112 §9.6). libmicrohttpd closes a connection the moment a read returns the end,
+ * even with the response still to come (a resumed connection is polled for reading), so
+ * while a whole request is being answered, recv reports the end as "nothing yet"; it
+ * reports it for real once the answer is done. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "conn.h"
 
@@ -44,6 +50,7 @@ struct sf_conn {
     bool poisoned;                  /* (W) the body broke its framing: reads fail */
     uint64_t requests;              /* (W) request lines libmicrohttpd has seen */
     uint64_t done;                  /* (W) requests libmicrohttpd has finished answering */
+    unsigned eof_held;              /* (W) times the end was reported as "nothing yet" */
     struct sf_h1scan scan;          /* (W) */
     atomic_uint_fast64_t head_since_ms; /* (W, read by the watchdog) 0: no head pending */
     atomic_uint_fast64_t bad_since_ms;  /* (W, read by the watchdog) 0: not bad */
@@ -148,17 +155,34 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
 }
 
 /* libmicrohttpd's reads come here (the executable's definition interposes libc's). */
+/* The client shut its sending side (recv returned 0). Whether to hide it for now: a whole
+ * request is being answered. Bounded, should libmicrohttpd keep asking in a loop. */
+static bool hold_eof(struct sf_conn *c)
+{
+    if (c->requests > c->done && sf_h1scan_between(&c->scan) && c->eof_held < 100000) {
+        c->eof_held++;
+        return true;
+    }
+    return false;
+}
+
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
     pthread_once(&real_once, find_real_recv);
     ssize_t n = real_recv(fd, buf, len, flags);
-    if (n <= 0 || (flags & MSG_PEEK) || fd < 0)
+    if (n < 0 || (flags & MSG_PEEK) || fd < 0)
         return n;
     struct sf_conns *cs = atomic_load_explicit(&registry, memory_order_acquire);
     if (cs == NULL || (size_t)fd >= cs->cap)
         return n;
     struct sf_conn *c = atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
-    return c != NULL ? scan_received(c, buf, n) : n;
+    if (c == NULL)
+        return n;
+    if (n == 0 && hold_eof(c)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return n > 0 ? scan_received(c, buf, n) : 0;
 }
 
 /* Runs on: the watchdog thread, with the registry lock held. */

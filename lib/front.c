@@ -78,6 +78,7 @@ struct sf_req {
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
     bool vary_redispatched;    /* left a flight for another variant once already */
+    bool http11;               /* an HTTP/1.1 request (it may be sent a 100 interim) */
     bool forward;              /* an absolute-form target, fetched as a forward proxy */
     bool dest_listed;          /* with forward: forward_proxy.allow names its host */
 };
@@ -420,6 +421,7 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
         sf_obj_unlock(o);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
+    r->w.probe = false; /* the response has begun: nothing may be written in between */
     bool resume_fetch = sf_obj_reader_at(o, &r->w, (size_t)pos);
     size_t n = sf_obj_peek(o, (size_t)pos, &r->seg_hint, &data);
     if (n > 0) {
@@ -844,6 +846,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
         sf_obj_unlock(o);
         return MHD_NO;
     }
+    r->w.probe = r->http11; /* nothing sent yet: the hangup watch may write a 100 */
     if (o->state == SF_OBJ_PENDING && sf_obj_park(o, &r->w)) {
         MHD_suspend_connection(r->conn);
         sf_obj_unlock(o);
@@ -1028,11 +1031,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct sf_req *r = *con_cls;
     (void)cls;
-    (void)version;
     SF_CHECK_OBJ(r, SF_REQ_MAGIC);
     SF_ASSERT(r->conn == conn);
     switch (r->phase) {
     case PH_NEW: {
+        r->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
         const char *why;
         unsigned bad = head_verdict(r->wire, r->seq, &why);
         if (bad != 0)

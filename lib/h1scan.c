@@ -462,3 +462,8 @@ unsigned sf_h1scan_verdict(const struct sf_h1scan *s, uint64_t k, const char **w
     *why = "the request head is malformed\n";
     return 400;
 }
+
+bool sf_h1scan_between(const struct sf_h1scan *s)
+{
+    return !s->bad && s->_state == S_START && !s->in_head;
+}

@@ -43,6 +43,10 @@ void sf_h1scan_init(struct sf_h1scan *s);
  * later call returns 0). */
 size_t sf_h1scan_feed(struct sf_h1scan *s, const char *p, size_t n);
 
+/* Whether the stream is between messages: every request it has seen is whole (its head
+ * and its body), and nothing of the next has come. */
+bool sf_h1scan_between(const struct sf_h1scan *s);
+
 /* What the scanner says of request k of the connection: 0 when its head was complete
  * and well-formed; else the status to refuse it with, and *why a sentence for the client.
  * A request the scanner has not seen complete (libmicrohttpd saw a head where this

@@ -7,9 +7,11 @@
  * waiter is still parked, hence alive. */
 #include "hangup.h"
 
+#include "metrics.h"
 #include "singleflight.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -71,6 +73,35 @@ static uint32_t current_slot(const struct sf_hangup *h, uint64_t id)
     return idx;
 }
 
+/* Watches fd for its client's end: EPOLLRDHUP (the client shut its sending side), or,
+ * once it has, only a reset (EPOLLHUP and EPOLLERR, which epoll always reports). */
+static void arm(struct sf_hangup *h, int fd, uint64_t id, bool half_closed)
+{
+    struct epoll_event ev = {.events = (half_closed ? 0 : EPOLLRDHUP) | EPOLLONESHOT,
+                             .data.u64 = id};
+    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+        (void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The client of w (parked, object lock held) shut its sending side. A half-close is not
+ * an abort (RFC 9112 §9.6), but a client that closed its socket altogether looks the same
+ * until something is written to it. So, where nothing has been sent for the request yet,
+ * write a 100 (Continue), which an HTTP/1.1 client must accept and skip (RFC 9110 §15.2):
+ * a closed socket answers it with a reset, seen next as EPOLLHUP. Returns whether the
+ * client is gone already. */
+static bool half_closed(struct sf_hangup *h, struct sf_waiter *w, uint64_t id)
+{
+    static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    w->half_closed = true;
+    SF_COUNT(client_half_closes);
+    if (w->probe && send(w->fd, probe, sizeof probe - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+        errno != EAGAIN && errno != EWOULDBLOCK)
+        return true;
+    w->probe = false;
+    arm(h, w->fd, id, true);
+    return false;
+}
+
 uint64_t sf_hangup_watch(struct sf_hangup *h, int fd, struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_lock(&h->lock);
@@ -94,9 +125,7 @@ uint64_t sf_hangup_watch(struct sf_hangup *h, int fd, struct sf_obj *o, struct s
      * thousand waiters then costs no system call each; a stale event carries a retired id
      * and is ignored. A failure leaves the client unwatched: it still gets its data, only
      * a hangup goes unnoticed until it is woken. Not worth failing the request for. */
-    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLONESHOT, .data.u64 = id};
-    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
-        (void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
+    arm(h, fd, id, w->half_closed);
     return id;
 }
 
@@ -136,8 +165,11 @@ size_t sf_hangup_dispatch(struct sf_hangup *h)
         if (o == NULL)
             continue;
         struct sf_waiter *wake = NULL;
+        bool reset = (evs[i].events & (EPOLLHUP | EPOLLERR)) != 0;
         sf_obj_lock(o);
-        if (id_current(h, id)) {
+        /* Under the object lock a current id means w is parked: its connection is
+         * suspended, and nothing else writes to its socket. */
+        if (id_current(h, id) && (reset || w->half_closed || half_closed(h, w, id))) {
             wake = sf_obj_drop_gone(o, w);
             dropped++;
         }

@@ -30,6 +30,7 @@ struct sf_metrics {
     sf_counter upstream_cancelled;    /* abandoned: nobody wanted the response */
     sf_counter bytes_from_upstream, bytes_to_clients;
     sf_counter client_hangups;        /* parked clients that hung up */
+    sf_counter client_half_closes;    /* parked clients that shut their sending side */
     sf_counter connections_refused;   /* over the connection limit */
     sf_counter forward_refused;       /* forward-proxy requests refused by client or destination */
     sf_counter stores;                /* responses put in the cache */

@@ -47,6 +47,10 @@ struct sf_waiter {
     uint64_t watch_id;             /* (L) hangup slot while parked */
     bool parked;                   /* (L) */
     bool gone;                     /* (L) the client hung up while parked */
+    bool probe;                    /* (L) nothing was sent for this request yet, and it is
+                                    * HTTP/1.1: an interim 100 may be written to it */
+    bool half_closed;              /* (L) the client shut its sending side (it may still
+                                    * read: RFC 9112 §9.6); only a reset means it is gone */
     struct sf_waiter *rprev, *rnext; /* (L) on the object's list of attached readers */
     size_t pos;                    /* (L) the reader has consumed the body below this */
 };

@@ -1,8 +1,9 @@
 """t30: clients that leave. The leader is not special; parked clients that hang up are
 noticed; a cacheable fetch outlives its clients, an uncacheable one is cancelled."""
+import socket
 import threading
 
-from harness import Env, eq, check, wait_for, raw_connect, raw_get
+from harness import Env, eq, check, wait_for, raw_connect, raw_get, MULT
 
 
 def test_leader_leaves_followers_complete():
@@ -67,3 +68,41 @@ def test_slow_reader_does_not_slow_others():
         check(fast.header("X-Cache") in ("COLLAPSED", "HIT"), "fast X-Cache")
         slow.close()
         eq(env.origin.count(t), 1, "origin requests")
+
+
+def read_all(sock):
+    sock.settimeout(10 * MULT)
+    data = bytearray()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+def test_half_closed_client_is_still_answered():
+    # RFC 9112 §9.6: a client that shuts its sending side after the request may still read.
+    with Env() as env:
+        t = "/half?hold=HC&size=3000&cc=max-age=60"
+        waiting = socket.create_connection(("127.0.0.1", env.proxy.port))
+        waiting.sendall(raw_get(t))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the client parked")
+        waiting.shutdown(socket.SHUT_WR)
+        wait_for(lambda: env.proxy.stats()["client_half_closes"] == 1, "the half-close seen")
+        eq(env.proxy.stats()["waiters_now"], 1, "still parked after the half-close")
+        env.origin.release("HC")
+        data = read_all(waiting)
+        waiting.close()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        eq(head, b"HTTP/1.1 100 Continue", "interim response (the probe)")
+        check(rest.startswith(b"HTTP/1.1 200"), "final response: %r" % rest[:40])
+        eq(len(rest.partition(b"\r\n\r\n")[2]), 3000, "whole body")
+        eq(env.proxy.stats()["client_hangups"], 0, "client_hangups")
+        # A hit, answered at once, to a client that half-closed right after its request.
+        hit = socket.create_connection(("127.0.0.1", env.proxy.port))
+        hit.sendall(raw_get(t))
+        hit.shutdown(socket.SHUT_WR)
+        data = read_all(hit)
+        hit.close()
+        check(data.startswith(b"HTTP/1.1 200"), "hit to a half-closed client: %r" % data[:40])
+        eq(len(data.partition(b"\r\n\r\n")[2]), 3000, "whole hit body")
