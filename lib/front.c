@@ -1167,6 +1167,18 @@ static struct MHD_Response *purge(struct sf_front *f, struct MHD_Connection *con
     return json_response(text);
 }
 
+/* An admin request ended: its connection may see its client's end (conn.h). */
+static void on_admin_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                               enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)toe;
+    struct sf_conn *wire = *con_cls != NULL ? wire_of(conn) : NULL;
+    if (wire != NULL)
+        sf_conn_request_done(wire);
+    *con_cls = NULL;
+}
+
 /* Compares without an early exit, so the time taken says nothing of where they differ. */
 static bool same_secret(const char *a, const char *b)
 {
@@ -1330,7 +1342,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
                                         MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
                                     0, on_admin_accept, f, on_admin, f, MHD_OPTION_SOCK_ADDR,
                                     (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_CONNECTION,
-                                    on_admin_connection, f, MHD_OPTION_CONNECTION_LIMIT,
+                                    on_admin_connection, f, MHD_OPTION_NOTIFY_COMPLETED,
+                                    on_admin_completed, f, MHD_OPTION_CONNECTION_LIMIT,
                                     cfg->admin_connection_limit + 8, MHD_OPTION_CONNECTION_TIMEOUT,
                                     (unsigned)(cfg->client_idle_timeout_ms / 1000),
                                     MHD_OPTION_END);
