@@ -26,7 +26,7 @@ LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit integration asan tsan bench format clean
+.PHONY: all deps run test unit integration asan tsan bench fuzz format clean
 
 all: $(BUILD)/sfproxy $(UNIT_BIN)
 
@@ -74,6 +74,30 @@ tsan: deps
 
 bench: all
 	@scripts/bench $(BUILD)/sfproxy
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) with ASan+UBSan, over the library compiled with
+# coverage; each runs FUZZ_SECONDS (default 30) from its seeds (tests/fuzz/corpus/).
+FUZZ_CC := clang
+FUZZ_FLAGS := $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=all
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=build/fuzz/lib/%.o)
+
+build/fuzz/lib/%.o: lib/%.c lib/*.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/libsfproxy.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h build/fuzz/libsfproxy.a lib/*.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< build/fuzz/libsfproxy.a $(LIBS) -o $@
+
+fuzz:
+	@scripts/deps.sh --fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@scripts/fuzz.sh $(or $(FUZZ_SECONDS),30) $(FUZZ_BIN)
 
 format:
 	@scripts/format.sh

@@ -105,9 +105,9 @@ char *sf_policy_vary_names(const char *vary)
     }
     qsort(names, n, sizeof *names, compare_names);
     char *out = NULL;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && out == NULL; i++)
         if (strcmp(names[i], "*") == 0)
-            out = sf_xstrdup("*");
+            out = sf_xstrdup("*"); /* once: "Vary: *, *" leaked one copy per star (fuzzing) */
     for (size_t i = 0; i < n; i++)
         len += strlen(names[i]) + 1;
     if (out == NULL && n > 0) {

@@ -169,6 +169,7 @@ static void test_vary_names(void **state)
         {"User-Agent, accept-encoding", "accept-encoding,user-agent"},
         {" Accept ,ACCEPT,,accept-language ", "accept,accept-language"},
         {"accept, *", "*"},
+        {",*,*", "*"}, /* found by fuzz_keys: each star leaked a copy (the ASan run fails) */
         {"", NULL},
         {" , ", NULL},
     };
