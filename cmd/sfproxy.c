@@ -251,8 +251,8 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     sf_front_stop(front);
-    sf_conns_free(conns);
     sf_upstream_stop(up);
+    sf_conns_free(conns); /* last: every thread that reads sockets (recv) has stopped */
     sf_cache_free(cache);
     sf_hangup_free(hangup);
     sf_config_clear(&cfg);

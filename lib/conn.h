@@ -30,7 +30,8 @@ struct sf_conn;
  * recv is not interposed (then nothing could be checked, and sfproxy must not run). */
 struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf,
                               size_t errlen);
-/* Stops the watchdog and frees cs; every connection must have been closed. */
+/* Stops the watchdog and frees cs; every connection must have been closed, and every
+ * thread that may call recv (libmicrohttpd's, the fetcher's libcurl) stopped. */
 void sf_conns_free(struct sf_conns *cs);
 
 /* The accept policy of the public listener: reserves a place for a new connection, or

@@ -79,6 +79,8 @@ struct sf_req {
     const char *reject_text;
     bool vary_redispatched;    /* left a flight for another variant once already */
     bool http11;               /* an HTTP/1.1 request (it may be sent a 100 interim) */
+    bool admitted;             /* counted in requests[] (by method) */
+    bool outcome_counted;      /* counted once more: by X-Cache, refused or unanswered */
     bool forward;              /* an absolute-form target, fetched as a forward proxy */
     bool dest_listed;          /* with forward: forward_proxy.allow names its host */
 };
@@ -94,6 +96,10 @@ static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const cha
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
     MHD_add_response_header(resp, "Via", VIA_VALUE);
+    if (r->admitted && !r->outcome_counted) {
+        r->outcome_counted = true;
+        SF_COUNT(refused); /* answered by sfproxy itself, not from a response */
+    }
     if (r->xcache != NULL)
         MHD_add_response_header(resp, "X-Cache", r->xcache);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
@@ -208,6 +214,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (r->wire != NULL)
         sf_conn_request_done(r->wire);
+    if (r->admitted && !r->outcome_counted)
+        SF_COUNT(unanswered); /* the client left, or the connection was cut, before */
     detach(r);
     *con_cls = NULL;
     atomic_fetch_sub(&f->active, 1);
@@ -454,8 +462,9 @@ static void body_reader_done(void *cls)
 }
 
 /* Counts how a request was answered, once, when its response is queued. */
-static void count_outcome(const struct sf_req *r)
+static void count_outcome(struct sf_req *r)
 {
+    r->outcome_counted = true;
     if (strcmp(r->xcache, "REVALIDATED") == 0)
         SF_COUNT(revalidated);
     else if (strcmp(r->xcache, "STALE") == 0)
@@ -899,6 +908,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
 static bool admit(struct sf_req *r, const char *method)
 {
     SF_COUNT(requests[sf_metrics_method_class(method)]);
+    r->admitted = true;
     if (strcmp(method, "CONNECT") == 0) {
         r->reject_status = MHD_HTTP_NOT_IMPLEMENTED;
         r->reject_text = "CONNECT tunnels are not supported\n";
@@ -1311,6 +1321,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
     f->up = up;
     f->hangup = hangup;
     f->conns = conns;
+    f->dest.allow = &cfg->forward_allow; /* before the workers start */
+    sf_upstream_set_destinations(up, &f->dest);
     struct sockaddr_storage ss;
     bool v6 = false;
     fill_sockaddr(&cfg->listen, &ss, &v6); /* the config checked the address */
@@ -1334,8 +1346,7 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
         return NULL;
     }
     f->port = bound_port(f->mhd);
-    f->dest.allow = &cfg->forward_allow;
-    f->dest.self_ports[0] = f->port;
+    atomic_store(&f->dest.self_ports[0], f->port);
     if (cfg->admin_enabled) {
         fill_sockaddr(&cfg->admin_listen, &ss, &v6);
         f->admin = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
@@ -1357,9 +1368,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
             return NULL;
         }
         f->admin_port = bound_port(f->admin);
-        f->dest.self_ports[1] = f->admin_port;
+        atomic_store(&f->dest.self_ports[1], f->admin_port);
     }
-    sf_upstream_set_destinations(up, &f->dest);
     return f;
 }
 

@@ -48,6 +48,8 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(stale, "error", LOAD(stale_if_error));
     put(stale, "while_revalidate", LOAD(stale_while_revalidate));
     json_object_set_new(root, "stale_served", stale);
+    put(root, "refused", LOAD(refused));
+    put(root, "unanswered", LOAD(unanswered));
     put(root, "bad_requests", LOAD(bad_requests));
     put(root, "request_head_timeouts", LOAD(request_head_timeouts));
     put(root, "forward_refused", LOAD(forward_refused));

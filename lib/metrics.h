@@ -17,6 +17,8 @@ enum sf_method_class {
 struct sf_metrics {
     sf_counter requests[SF_M_COUNT];
     sf_counter hits, misses, collapsed, passes, revalidated, stale;
+    sf_counter refused;               /* admitted, then answered by sfproxy itself (4xx/5xx) */
+    sf_counter unanswered;            /* admitted, then ended before any response */
     sf_counter revalidations_304;     /* stale responses refreshed by the origin's 304 */
     sf_counter revalidations_200;     /* stale responses the origin replaced */
     sf_counter stale_if_error;        /* flights answered with a stale response on error */

@@ -253,7 +253,7 @@ bool sf_dest_addr_ok(const struct sf_dest_rules *r, bool name_listed, const stru
     bool self_addr = memcmp(x, loop4, 13) == 0 || memcmp(x, loop6, 16) == 0 ||
                      memcmp(x, any, 16) == 0 || any4;
     for (size_t i = 0; i < 2; i++)
-        if (self_addr && port != 0 && port == r->self_ports[i])
+        if (self_addr && port != 0 && port == atomic_load(&r->self_ports[i]))
             return false; /* a request to ourselves would come back, forever */
     if (sf_acl_match_addr(r->allow, a, port) || name_listed)
         return true;

@@ -43,8 +43,8 @@ bool sf_net_split_hostport(const char *text, char *host, size_t size, uint16_t *
 /* Where a forward proxy may connect (the config's forward_proxy.allow, and its own
  * listening ports, which it must never fetch from: a loop). */
 struct sf_dest_rules {
-    const struct sf_acl *allow;
-    uint16_t self_ports[2]; /* 0: none */
+    const struct sf_acl *allow;     /* set before any request */
+    _Atomic uint16_t self_ports[2]; /* 0: none; known once the listeners are bound */
 };
 /* By name, before resolving: whether host:port may be fetched (an allow list that is not
  * empty must list it) and, in *listed, whether the list names it. */
