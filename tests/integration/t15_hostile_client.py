@@ -6,7 +6,7 @@ import re
 import socket
 import time
 
-from harness import Env, eq, check, wait_for, MULT
+from harness import Env, eq, check, read_until, wait_for, MULT
 
 H = b"Host: a\r\n"
 
@@ -185,14 +185,8 @@ def test_every_credential_line_is_keyed():
         bodies = []
         for s in socks:
             s.settimeout(10 * MULT)
-            data = bytearray()
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            bodies.append(json.loads(read_until(s).partition(b"\r\n\r\n")[2]))
             s.close()
-            bodies.append(json.loads(bytes(data).partition(b"\r\n\r\n")[2]))
         eq([[v for k, v in b["headers"] if k.lower() == "cookie"] for b in bodies],
            [["theme=dark", "session=victim"], ["theme=dark"]],
            "Cookie lines each origin request carried")
@@ -227,12 +221,7 @@ def test_slow_head_is_cut_and_idle_keepalive_is_not():
         eq(statuses(read_one(k)), [200], "first response")
         time.sleep(1.5)
         k.sendall(b"GET /k1?cc=max-age=60 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
-        second = bytearray()
-        while True:
-            chunk = k.recv(65536)
-            if not chunk:
-                break
-            second += chunk
+        second = read_until(k)
         k.close()
-        check(second.startswith(b"HTTP/1.1 200"), "after 1.5s idle: %r" % bytes(second[:40]))
+        check(second.startswith(b"HTTP/1.1 200"), "after 1.5s idle: %r" % second[:40])
         eq(env.proxy.stats()["request_head_timeouts"], 1, "request_head_timeouts")

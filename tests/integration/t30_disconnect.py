@@ -3,7 +3,7 @@ noticed; a cacheable fetch outlives its clients, an uncacheable one is cancelled
 import socket
 import threading
 
-from harness import Env, eq, check, wait_for, raw_connect, raw_get, MULT
+from harness import Env, eq, check, wait_for, raw_connect, raw_get, read_until, MULT
 
 
 def test_leader_leaves_followers_complete():
@@ -72,12 +72,7 @@ def test_slow_reader_does_not_slow_others():
 
 def read_all(sock):
     sock.settimeout(10 * MULT)
-    data = bytearray()
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return bytes(data)
-        data += chunk
+    return read_until(sock)
 
 
 def test_half_closed_client_is_still_answered():

@@ -6,9 +6,10 @@ from harness import Origin, Proxy, eq, request
 
 
 def run(config, fn):
+    """fn(origin, proxy) against a proxy with config (or config(origin), a function)."""
     o = Origin()
     try:
-        p = Proxy(None, config)
+        p = Proxy(None, config(o) if callable(config) else config)
         try:
             fn(o, p)
         finally:
@@ -54,15 +55,7 @@ def test_allow_by_name_does_not_allow_the_address():
         refused(p, o, "%s/n" % o.url, 403, "the same address, not listed")
         refused(p, o, "http://localhost:%d/n" % (o.port + 1 if o.port < 65535 else 1), 403,
                 "the listed name on another port")
-    o = Origin()
-    try:
-        p = Proxy(None, {"forward_proxy": {"allow": ["localhost:%d" % o.port]}})
-        try:
-            check(o, p)
-        finally:
-            eq(p.stop(), 0, "exit code")
-    finally:
-        o.stop()
+    run(lambda o: {"forward_proxy": {"allow": ["localhost:%d" % o.port]}}, check)
 
 
 def test_only_listed_clients():
