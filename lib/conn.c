@@ -133,10 +133,10 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
         atomic_store_explicit(&c->head_since_ms, 0, memory_order_relaxed);
     if (!s->bad)
         return n;
-    if (atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0)
-        atomic_store_explicit(&c->bad_since_ms, now, memory_order_relaxed);
     if (!s->bad_in_body && c->done < s->bad_msg)
         return n; /* pipelined behind a pending response: the front answers it */
+    if (atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0)
+        atomic_store_explicit(&c->bad_since_ms, now, memory_order_relaxed);
     if (!s->bad_in_body) {
         answer_bad_head(c);
         c->poisoned = true;
@@ -334,6 +334,11 @@ void sf_conn_request_done(struct sf_conn *c)
 {
     SF_CHECK_OBJ(c, SF_CONN_MAGIC);
     c->done++;
+    /* A bad head pipelined behind this request is now the current one: its grace starts
+     * (the watchdog never cuts a response to an earlier, good request). */
+    if (c->scan.bad && !c->scan.bad_in_body && c->done == c->scan.bad_msg &&
+        atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0)
+        atomic_store_explicit(&c->bad_since_ms, sf_now_ms(), memory_order_relaxed);
 }
 
 unsigned sf_conn_verdict(const struct sf_conn *c, uint64_t k, const char **why)

@@ -225,3 +225,18 @@ def test_slow_head_is_cut_and_idle_keepalive_is_not():
         k.close()
         check(second.startswith(b"HTTP/1.1 200"), "after 1.5s idle: %r" % second[:40])
         eq(env.proxy.stats()["request_head_timeouts"], 1, "request_head_timeouts")
+
+
+def test_bad_request_pipelined_behind_a_slow_download_does_not_cut_it():
+    with Env() as env:
+        size = 4 << 20
+        data = (b"GET /big?size=%d&cc=max-age=60 HTTP/1.1\r\n" % size + H + b"\r\n"
+                b"GET /p2 HTTP/1.1\r\n" + H + b"X : y\r\n\r\n")
+        s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10 * MULT)
+        s.sendall(data)
+        time.sleep(2)  # past the watchdog's grace for a bad head, with 4 MiB not yet read
+        resp = read_until(s)
+        s.close()
+        eq(statuses(resp), [200, 400], "statuses on the connection")
+        eq(len(resp.partition(b"\r\n\r\n")[2].partition(b"HTTP/1.1 400")[0]), size,
+           "the download before the bad request, whole")
