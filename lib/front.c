@@ -46,6 +46,7 @@ struct sf_front {
     struct sf_hangup *hangup;
     struct sf_conns *conns;
     struct sf_dest_rules dest; /* where the forward proxy may fetch */
+    char loop_token[32];       /* this instance's CDN-Loop token (RFC 8586) */
     struct MHD_Daemon *mhd, *admin;
     uint16_t port, admin_port;
     atomic_bool closing;
@@ -315,6 +316,9 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, co
     char buf[512];
     snprintf(buf, sizeof buf, "%s%s%s", via ? via : "", via ? ", " : "", VIA_VALUE);
     sf_hdrs_add(&s->hdrs, "Via", buf);
+    /* RFC 8586: each intermediary appends its token; a request that comes back with ours
+     * (a forward proxy fetching itself by another address) is refused. */
+    sf_hdrs_add(&s->hdrs, "CDN-Loop", r->front->loop_token);
     s->body = r->upload ? sf_reqbody_ref(r->upload) : NULL;
     s->forward = r->forward;
     s->dest_listed = r->dest_listed;
@@ -935,6 +939,12 @@ static enum MHD_Result dispatch(struct sf_req *r, const char *method)
 {
     if (!admit(r, method))
         return respond_rejected(r);
+    char *loop = request_field(r->conn, "CDN-Loop");
+    bool looped = loop != NULL && sf_http_list_has(loop, r->front->loop_token);
+    free(loop);
+    if (looped)
+        return respond_bad(r, 508, "this request has passed through this sfproxy already (a "
+                                   "loop: CDN-Loop)\n");
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
         return fetch_shared(r, method);
     return fetch_private(r, method);
@@ -1322,6 +1332,13 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
     f->hangup = hangup;
     f->conns = conns;
     f->dest.allow = &cfg->forward_allow; /* before the workers start */
+    uint64_t id = 0;
+    FILE *rnd = fopen("/dev/urandom", "rb");
+    if (rnd == NULL || fread(&id, sizeof id, 1, rnd) != 1)
+        id = (uint64_t)getpid() << 32 ^ sf_now_ms(); /* unique enough to spot a loop */
+    if (rnd != NULL)
+        fclose(rnd);
+    snprintf(f->loop_token, sizeof f->loop_token, "sfproxy-%016llx", (unsigned long long)id);
     sf_upstream_set_destinations(up, &f->dest);
     struct sockaddr_storage ss;
     bool v6 = false;

@@ -2,6 +2,8 @@
 toward what forward_proxy.allow lets through; loopback, private and link-local addresses
 and sfproxy's own listeners are refused unless listed (checked by name, then again by the
 address connected to), and credentials in a target URL are refused."""
+import json
+
 from harness import Origin, Proxy, eq, request
 
 
@@ -69,3 +71,20 @@ def test_off_means_off():
     def check(o, p):
         refused(p, o, "%s/off" % o.url, 400, "forward_proxy off")
     run({"forward_proxy": {"enabled": False, "allow": ["127.0.0.1"]}, "upstream": "http://127.0.0.1:9"}, check)
+
+
+def test_a_request_that_comes_back_is_a_loop():
+    # RFC 8586: sfproxy appends its own CDN-Loop token; a request that already carries it
+    # has come back through it (a forward proxy fetching itself by another address).
+    def check(o, p):
+        r = request(p.port, "GET", "%s/loop?echo=1" % o.url, {"CDN-Loop": "other-cdn"})
+        eq(r.status, 200, "status")
+        loops = [v for k, v in json.loads(r.body)["headers"] if k.lower() == "cdn-loop"]
+        eq(len(loops), 2, "CDN-Loop lines the origin received: %r" % loops)
+        eq(loops[0], "other-cdn", "the client's CDN-Loop, kept")
+        token = loops[1]
+        before = o.stats()["total"]
+        eq(request(p.port, "GET", "%s/loop2" % o.url, {"CDN-Loop": "x, " + token}).status, 508,
+           "a request carrying this sfproxy's token")
+        eq(o.stats()["total"], before, "requests that reached the origin")
+    run({"forward_proxy": {"allow": ["127.0.0.1"]}}, check)
