@@ -126,13 +126,15 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
     }
     struct sf_h1scan *s = &c->scan;
     size_t ok = sf_h1scan_feed(s, buf, (size_t)n);
-    uint64_t now = sf_now_ms();
-    if (s->in_head && atomic_load_explicit(&c->head_since_ms, memory_order_relaxed) == 0)
-        atomic_store_explicit(&c->head_since_ms, now, memory_order_relaxed);
-    else if (!s->in_head)
+    /* The clock only when a head starts (the common read is one whole head: no store). */
+    uint64_t since = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
+    if (s->in_head && since == 0)
+        atomic_store_explicit(&c->head_since_ms, sf_now_ms(), memory_order_relaxed);
+    else if (!s->in_head && since != 0)
         atomic_store_explicit(&c->head_since_ms, 0, memory_order_relaxed);
     if (!s->bad)
         return n;
+    uint64_t now = sf_now_ms();
     if (!s->bad_in_body && c->done < s->bad_msg)
         return n; /* pipelined behind a pending response: the front answers it */
     if (atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0)

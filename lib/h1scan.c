@@ -30,8 +30,15 @@ enum { F_OTHER, F_CONTENT_LENGTH, F_TRANSFER_ENCODING, F_HOST };
 
 static bool is_tchar(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* field-vchar, SP and HTAB (RFC 9110 §5.5): no NUL, CR, LF or other control. */
@@ -425,10 +432,45 @@ static void chunk_byte(struct sf_h1scan *s, unsigned char c)
     }
 }
 
+/* The length of the run at p[0..n) that head_byte would take one byte at a time without
+ * changing state: target bytes, or the bytes of a field value after its first (whose
+ * value is not collected). Hot: most of a head is these two. */
+static size_t plain_run(const struct sf_h1scan *s, const unsigned char *p, size_t n)
+{
+    size_t j = 0;
+    if (s->_state == S_TARGET)
+        while (j < n && p[j] > 0x20 && p[j] < 0x7f && p[j] != '#')
+            j++;
+    else if (s->_state == S_NAME)
+        while (j < n && is_tchar(p[j]))
+            j++;
+    else if (s->_state == S_VALUE && s->_field == F_OTHER && s->_val_len > 0)
+        while (j < n && (p[j] >= 0x20 ? p[j] != 0x7f : p[j] == '\t'))
+            j++;
+    return j;
+}
+
 size_t sf_h1scan_feed(struct sf_h1scan *s, const char *p, size_t n)
 {
     size_t i = 0;
     while (i < n && !s->bad) {
+        size_t run = plain_run(s, (const unsigned char *)p + i, n - i);
+        if (run > 0 && s->_head_bytes + run <= SF_H1_HEAD_MAX) {
+            s->_head_bytes += run;
+            if (s->_state == S_TARGET) {
+                s->_tok_len += run;
+            } else if (s->_state == S_NAME) { /* names are collected: framing fields */
+                if (s->_val_len < sizeof s->_val - 1) {
+                    size_t room = sizeof s->_val - 1 - s->_val_len;
+                    memcpy(s->_val + s->_val_len, p + i, run < room ? run : room);
+                }
+                s->_val_len += run;
+            } else {
+                s->_val_len += run;
+            }
+            i += run;
+            continue;
+        }
         if (s->_state == S_BODY || s->_state == S_CHUNK_DATA) {
             /* Content bytes: skip them in one step. */
             size_t take = n - i < s->_left ? n - i : (size_t)s->_left;

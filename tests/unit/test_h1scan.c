@@ -52,6 +52,9 @@ static const struct row rows[] = {
     R("name not a token", "GET / HTTP/1.1\r\n" H "X(y): z\r\n\r\n", 400, 0, false),
     R("line without colon", "GET / HTTP/1.1\r\n" H "Xy\r\n\r\n", 400, 0, false),
     R("empty value is fine", "GET / HTTP/1.1\r\n" H "X:\r\n\r\n", 0, 1, false),
+    /* Found by fuzz_h1scan: a name longer than the buffer kept for framing names. */
+    R("a very long name", "GET / HTTP/1.1\r\n" H "X-A-Field-Name-Longer-Than-Forty-Bytes-In-All: v"
+      "\r\nX-Another-Field-Name-Longer-Than-Forty-Bytes: w\r\n\r\n", 0, 1, false),
     R("Content-Length body", "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\n\r\nabc", 0, 1, false),
     R("body then next head", "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n" H "\r\n", 0, 2, false),
     R("CL with OWS", "POST / HTTP/1.1\r\n" H "Content-Length:  3 \r\n\r\nabc", 0, 1, false),
