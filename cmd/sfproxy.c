@@ -6,6 +6,7 @@
  *
  * Exit codes: 0 stopped by a signal, or --check-config found the config valid; 1 could not
  * start (a port in use, a library that failed); 2 bad arguments or a bad config. */
+#include "../lib/admin.h"
 #include "../lib/cache.h"
 #include "../lib/config.h"
 #include "../lib/conn.h"
@@ -219,14 +220,17 @@ int main(int argc, char **argv)
     struct sf_conns *conns =
         up ? sf_conns_new(cfg.connection_limit, cfg.request_head_timeout_ms, err, sizeof err)
            : NULL;
-    struct sf_front *front =
-        conns ? sf_front_start(&cfg, cache, up, hangup, conns, err, sizeof err) : NULL;
+    struct sf_admin *admin =
+        conns && cfg.admin_enabled ? sf_admin_start(&cfg, cache, conns, err, sizeof err) : NULL;
+    struct sf_front *front = conns && (admin || !cfg.admin_enabled)
+                                 ? sf_front_start(&cfg, cache, up, hangup, conns,
+                                                  sf_admin_port(admin), err, sizeof err)
+                                 : NULL;
     if (front == NULL) {
         sf_log_error("%s", up ? err : "cannot start the fetcher");
         goto out;
     }
-    uint16_t port, admin_port;
-    sf_front_ports(front, &port, &admin_port);
+    uint16_t port = sf_front_port(front), admin_port = sf_admin_port(admin);
     if (cfg.admin_enabled && cfg.admin_token == NULL &&
         strncmp(cfg.admin_listen.host, "127.", 4) != 0 && strcmp(cfg.admin_listen.host, "::1") != 0)
         sf_log_warn("the admin listener (stats, purge) on %s has no admin.token: anyone who can "
@@ -251,6 +255,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     sf_front_stop(front);
+    sf_admin_stop(admin);
     sf_upstream_stop(up);
     sf_conns_free(conns); /* last: every thread that reads sockets (recv) has stopped */
     sf_cache_free(cache);

@@ -74,6 +74,7 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup)
 
 static struct sf_obj **slot_of(struct sf_cache *c, const char *key)
 {
+    sf_mutex_assert_held(&c->lock);
     struct sf_obj **pp = &c->buckets[hash_key(key) & (c->nbuckets - 1)];
     while (*pp != NULL && strcmp((*pp)->key, key) != 0)
         pp = &(*pp)->hnext;
@@ -123,6 +124,7 @@ static void lru_push_front(struct sf_cache *c, struct sf_obj *o)
 /* Table lock held. Publishes when the oldest hit-for-pass marker expires. */
 static void note_next_expiry(struct sf_cache *c)
 {
+    sf_mutex_assert_held(&c->lock);
     struct sf_obj *oldest = c->pass.pass_next;
     atomic_store(&c->next_expiry_ms, oldest != &c->pass ? oldest->expires_ms : UINT64_MAX);
 }
@@ -131,6 +133,7 @@ static void note_next_expiry(struct sf_cache *c)
  * caller drops after unlocking (the last unref frees, and freeing is not table work). */
 static struct sf_obj *unlist_at(struct sf_cache *c, struct sf_obj **pp)
 {
+    sf_mutex_assert_held(&c->lock);
     struct sf_obj *o = *pp;
     *pp = o->hnext;
     o->hnext = NULL;
@@ -165,6 +168,7 @@ static struct sf_obj *unlist_at(struct sf_cache *c, struct sf_obj **pp)
 
 static void list_new(struct sf_cache *c, struct sf_obj **pp, struct sf_obj *o)
 {
+    sf_mutex_assert_held(&c->lock);
     o->hnext = *pp;
     *pp = o;
     struct sf_obj **up = &c->by_url[hash_url(o->key) & (c->nbuckets - 1)];
@@ -234,6 +238,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
                                  struct sf_obj **out, struct sf_obj **refresh,
                                  struct sf_obj **old)
 {
+    sf_mutex_assert_held(&c->lock);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
     bool plain = d == NULL;
     if (d == NULL)
@@ -306,6 +311,7 @@ static char *variant_key(const char *key, size_t key_len, const char *variant)
  * else NULL: q's key itself. Sets *pp to the slot of the key to look up. */
 static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct sf_obj ***pp)
 {
+    sf_mutex_assert_held(&c->lock);
     *pp = slot_of(c, q->key);
     struct sf_obj *o = **pp;
     if (o == NULL || !o->vary_marker || q->fields == NULL)
@@ -353,6 +359,8 @@ struct sf_obj *sf_cache_stored(struct sf_cache *c, const struct sf_query *q)
 
 bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o)
 {
+    SF_CHECK_OBJ(old, SF_OBJ_MAGIC);
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_obj *drop = NULL;
     sf_mutex_lock(&c->lock);
     bool ok = old->listed && is_response(old);
@@ -367,6 +375,7 @@ bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o)
 
 void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
 {
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     sf_mutex_lock(&c->lock);
     if (o->listed && is_response(o))
         o->invalidated = true;
@@ -376,6 +385,7 @@ void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
 /* Evicts from the LRU tail until bytes fit; collects the table's references in *drop. */
 static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_drop)
 {
+    sf_mutex_assert_held(&c->lock);
     size_t n = 0;
     while (c->bytes > c->max_bytes && c->lru.lru_prev != &c->lru && n < max_drop) {
         struct sf_obj *victim = c->lru.lru_prev;
@@ -389,6 +399,7 @@ static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_
  * releasing the table's references outside the lock. */
 static void fit(struct sf_cache *c)
 {
+    sf_mutex_assert_held(&c->lock);
     struct sf_obj *drop[64];
     size_t ndrop;
     do {
@@ -403,6 +414,7 @@ static void fit(struct sf_cache *c)
 /* Table lock held. Lists a new vary marker under key, charged like a small response. */
 static void list_marker(struct sf_cache *c, const char *key, const char *names)
 {
+    sf_mutex_assert_held(&c->lock);
     if (c->count >= c->nbuckets)
         grow(c);
     struct sf_obj *m = sf_obj_new(key, NULL);
@@ -433,6 +445,7 @@ void sf_cache_expire(struct sf_cache *c, uint64_t now_ms)
 
 void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
 {
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     /* The fetcher may read o->key without the table lock: only it changes the key. */
     const char *mark = strstr(o->key, SF_VARIANT_MARK);
     if (mark == NULL && o->variant == NULL)
@@ -478,6 +491,7 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
 
 void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
 {
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_obj *too_big = NULL, *stale = NULL;
     sf_obj_lock(o);
     size_t charge = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
@@ -504,6 +518,7 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
 
 void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o)
 {
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_obj *old = NULL, *stale = NULL;
     sf_mutex_lock(&c->lock);
     if (o->listed) {
@@ -517,6 +532,7 @@ void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o)
 
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
 {
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_obj *old = NULL, *stale = NULL;
     sf_mutex_lock(&c->lock);
     if (o->listed) {

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -190,6 +191,7 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 /* Runs on: the watchdog thread, with the registry lock held. */
 static void watch_one(struct sf_conns *cs, struct sf_conn *c, uint64_t now)
 {
+    sf_mutex_assert_held(&cs->lock);
     if (atomic_load(&c->cut))
         return;
     uint64_t head = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
@@ -353,4 +355,61 @@ bool sf_conn_body_bad(const struct sf_conn *c, uint64_t k)
 {
     SF_CHECK_OBJ(c, SF_CONN_MAGIC);
     return c->scan.bad && c->scan.bad_in_body && c->scan.bad_msg == k;
+}
+
+/* ---- the libmicrohttpd side ---- */
+
+void sf_conns_notify(struct sf_conns *cs, struct MHD_Connection *mc, void **socket_ctx,
+                     enum MHD_ConnectionNotificationCode code, bool counted)
+{
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        sf_conns_close(cs, *socket_ctx);
+        *socket_ctx = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *socket_ctx = sf_conns_open(cs, ci != NULL ? ci->connect_fd : -1, counted);
+}
+
+struct sf_conn *sf_conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+unsigned sf_conn_head_verdict(const struct sf_conn *c, uint64_t k, const char **why)
+{
+    if (c == NULL) {
+        *why = "the request was not seen by the checker\n"; /* never expected: fail closed */
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    return sf_conn_verdict(c, k, why);
+}
+
+bool sf_listen_sockaddr(const struct sf_addr *a, struct sockaddr_storage *ss, bool *v6)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, a->host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(a->port);
+        *v6 = false;
+        return true;
+    }
+    if (inet_pton(AF_INET6, a->host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(a->port);
+        *v6 = true;
+        return true;
+    }
+    return false;
+}
+
+uint16_t sf_listen_bound_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
 }

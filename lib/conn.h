@@ -21,6 +21,10 @@
 #define SF_CONN_H
 
 #include "base.h"
+#include "config.h"
+
+#include <microhttpd.h>
+#include <sys/socket.h>
 
 struct sf_conns;
 struct sf_conn;
@@ -57,5 +61,24 @@ unsigned sf_conn_verdict(const struct sf_conn *c, uint64_t k, const char **why);
 /* Whether request k's chunked body broke its framing (then the connection is being shut
  * down, and whatever was decoded of the body must not be forwarded as complete). */
 bool sf_conn_body_bad(const struct sf_conn *c, uint64_t k);
+
+/* ---- the libmicrohttpd side, for the listeners (front.c, admin.c) ---- */
+
+/* libmicrohttpd's connection notification, for a listener: registers the socket before
+ * its first byte is read (*socket_ctx becomes its struct sf_conn) and unregisters it before
+ * it closes. counted: the listener admits through sf_conns_admit. */
+void sf_conns_notify(struct sf_conns *cs, struct MHD_Connection *mc, void **socket_ctx,
+                     enum MHD_ConnectionNotificationCode code, bool counted);
+/* The struct sf_conn of a libmicrohttpd connection; NULL if it was never registered. */
+struct sf_conn *sf_conn_of(struct MHD_Connection *mc);
+/* As sf_conn_verdict, and a connection that was never registered (c NULL) is refused:
+ * its bytes were not checked. */
+unsigned sf_conn_head_verdict(const struct sf_conn *c, uint64_t k, const char **why);
+
+/* The socket address of a configured listen address (checked by the config); false if it
+ * is neither IPv4 nor IPv6. */
+bool sf_listen_sockaddr(const struct sf_addr *a, struct sockaddr_storage *ss, bool *v6);
+/* The port a libmicrohttpd daemon is bound to (useful with port 0); 0 when unknown. */
+uint16_t sf_listen_bound_port(struct MHD_Daemon *d);
 
 #endif

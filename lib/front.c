@@ -22,7 +22,6 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
-#include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +46,10 @@ struct sf_front {
     struct sf_conns *conns;
     struct sf_dest_rules dest; /* where the forward proxy may fetch */
     char loop_token[32];       /* this instance's CDN-Loop token (RFC 8586) */
-    struct MHD_Daemon *mhd, *admin;
-    uint16_t port, admin_port;
+    struct MHD_Daemon *mhd;
+    uint16_t port;
     atomic_bool closing;
     atomic_int active;
-    unsigned admin_open; /* admin connections (its one thread only) */
 };
 
 enum phase { PH_NEW, PH_BODY, PH_UPLOAD, PH_WAIT_HEAD, PH_RESPONDING };
@@ -143,24 +141,6 @@ static void wake_req(struct sf_waiter *w)
     MHD_resume_connection(r->conn);
 }
 
-/* The connection's scanner state (conn.h), from libmicrohttpd's socket context. */
-static struct sf_conn *wire_of(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci != NULL ? ci->socket_context : NULL;
-}
-
-/* What the scanner said of this request's head (0: well-formed); *why for the client. */
-static unsigned head_verdict(struct sf_conn *wire, uint64_t seq, const char **why)
-{
-    if (wire == NULL) {
-        *why = "the request was not seen by the checker\n"; /* never expected: fail closed */
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    return sf_conn_verdict(wire, seq, why);
-}
-
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct sf_front *f = cls;
@@ -169,7 +149,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     atomic_init(&r->refs, 1);
     r->front = f;
     r->conn = conn;
-    r->wire = wire_of(conn);
+    r->wire = sf_conn_of(conn);
     r->seq = r->wire != NULL ? sf_conn_next_request(r->wire) : 0;
     r->target = sf_xstrdup(uri); /* libmicrohttpd edits uri in place after this */
     r->w.wake = wake_req;
@@ -325,18 +305,6 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, co
     return s;
 }
 
-/* The upstream base URL followed by an origin-form target. Caller frees. */
-static char *join_upstream(const char *base, const char *target)
-{
-    size_t blen = strlen(base);
-    while (blen > 0 && base[blen - 1] == '/')
-        blen--;
-    char *url = sf_xmalloc(blen + strlen(target) + 1);
-    memcpy(url, base, blen);
-    strcpy(url + blen, target);
-    return url;
-}
-
 /* An absolute-form target (forward proxy): who asks, and where to. Sets r->url and
  * returns 0, or returns the status to refuse with and sets *why. sfproxy is no open proxy:
  * only forward_proxy.clients may use it, only for what forward_proxy.allow lets through
@@ -397,7 +365,7 @@ static unsigned upstream_url(struct sf_req *r, const char **why)
             *why = "this proxy has no upstream; send an absolute http:// URL\n";
             return MHD_HTTP_BAD_REQUEST;
         }
-        r->url = join_upstream(cfg->upstream, t);
+        r->url = sf_http_join_url(cfg->upstream, t);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)
@@ -1057,7 +1025,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case PH_NEW: {
         r->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
         const char *why;
-        unsigned bad = head_verdict(r->wire, r->seq, &why);
+        unsigned bad = sf_conn_head_verdict(r->wire, r->seq, &why);
         if (bad != 0)
             return respond_bad(r, bad, why); /* nothing of it is forwarded; the connection
                                               * closes, and whatever followed is not read */
@@ -1108,210 +1076,14 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     return MHD_YES;
 }
 
-/* Registers a connection's socket with the scanner before its first byte is read, and
- * unregisters it before the socket closes (conn.h). */
-static void watch_connection(struct sf_front *f, struct MHD_Connection *conn, void **socket_ctx,
-                             enum MHD_ConnectionNotificationCode code, bool counted)
-{
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        sf_conns_close(f->conns, *socket_ctx);
-        *socket_ctx = NULL;
-        return;
-    }
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    *socket_ctx = sf_conns_open(f->conns, ci != NULL ? ci->connect_fd : -1, counted);
-}
-
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
-    watch_connection(cls, conn, socket_ctx, code, true);
-}
-
-/* The admin listener's own limit: past it a connection is closed at once, as on the
- * public listener (libmicrohttpd's limit would leave it waiting in the backlog). */
-static enum MHD_Result on_admin_accept(void *cls, const struct sockaddr *addr, socklen_t len)
-{
     struct sf_front *f = cls;
-    (void)addr;
-    (void)len;
-    return f->admin_open < f->cfg->admin_connection_limit ? MHD_YES : MHD_NO;
-}
-
-static void on_admin_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-                                enum MHD_ConnectionNotificationCode code)
-{
-    struct sf_front *f = cls;
-    f->admin_open += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
-    watch_connection(f, conn, socket_ctx, code, false);
-}
-
-/* ---- admin ---- */
-
-static struct MHD_Response *json_response(char *json)
-{
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    return resp;
-}
-
-/* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
- * upstream, or a path, taken as relative to the configured upstream. */
-static struct MHD_Response *purge(struct sf_front *f, struct MHD_Connection *conn,
-                                  unsigned *status)
-{
-    const char *url = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "url");
-    const char *tag = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tag");
-    const char *prefix = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "prefix");
-    const char *soft = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "soft");
-    if ((url == NULL) == (tag == NULL) || (url != NULL && *url == '\0') ||
-        (tag != NULL && *tag == '\0')) {
-        *status = MHD_HTTP_BAD_REQUEST;
-        return json_response(sf_xstrdup("{\"error\": \"give one of url=URL or tag=KEY\"}\n"));
-    }
-    char *target = url != NULL && url[0] == '/' && f->cfg->upstream != NULL
-                       ? join_upstream(f->cfg->upstream, url)
-                       : sf_xstrdup(url != NULL ? url : tag);
-    bool is_soft = soft != NULL && strcmp(soft, "0") != 0;
-    size_t n = sf_cache_purge(f->cache, target, prefix != NULL && strcmp(prefix, "0") != 0,
-                              is_soft, tag != NULL ? f->cfg->surrogate_key_header : NULL);
-    SF_COUNT_N(purged, n);
-    json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
-                            is_soft ? "soft" : "remove", "purged", (json_int_t)n);
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    free(target);
-    *status = MHD_HTTP_OK;
-    return json_response(text);
-}
-
-/* An admin request ended: its connection may see its client's end (conn.h). */
-static void on_admin_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                               enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)toe;
-    struct sf_conn *wire = *con_cls != NULL ? wire_of(conn) : NULL;
-    if (wire != NULL)
-        sf_conn_request_done(wire);
-    *con_cls = NULL;
-}
-
-/* Compares without an early exit, so the time taken says nothing of where they differ. */
-static bool same_secret(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char diff = (unsigned char)(la != lb);
-    for (size_t i = 0; i < la; i++)
-        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-    return diff == 0;
-}
-
-/* With admin.token set: purges always need it; stats need it from off loopback. */
-static bool admin_authorized(const struct sf_front *f, struct MHD_Connection *conn,
-                             bool purging)
-{
-    const char *token = f->cfg->admin_token;
-    if (token == NULL)
-        return true;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    struct sf_acl loopback = {0};
-    sf_acl_add(&loopback, "127.0.0.0/8", false);
-    sf_acl_add(&loopback, "::1", false);
-    bool local = ci != NULL && sf_acl_match_addr(&loopback, ci->client_addr, 0);
-    sf_acl_clear(&loopback);
-    if (local && !purging)
-        return true;
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    return auth != NULL && strncmp(auth, "Bearer ", 7) == 0 && same_secret(auth + 7, token);
-}
-
-static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const char *url,
-                                const char *method, const char *version,
-                                const char *upload_data, size_t *upload_data_size,
-                                void **con_cls)
-{
-    struct sf_front *f = cls;
-    (void)version;
-    (void)upload_data;
-    if (*con_cls == NULL) {
-        *con_cls = f;
-        struct sf_conn *wire = wire_of(conn);
-        const char *why;
-        unsigned bad = head_verdict(wire, wire != NULL ? sf_conn_next_request(wire) : 0, &why);
-        if (bad == 0)
-            return MHD_YES;
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(strlen(why), (void *)why, MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-        enum MHD_Result ret = MHD_queue_response(conn, bad, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    if (*upload_data_size > 0) {
-        *upload_data_size = 0; /* no admin request takes content: drop it */
-        return MHD_YES;
-    }
-    struct MHD_Response *resp;
-    unsigned status = MHD_HTTP_OK;
-    bool purging = strcmp(url, "/_sfproxy/purge") == 0;
-    if (!admin_authorized(f, conn, purging)) {
-        static const char msg[] = "this needs the admin token: Authorization: Bearer TOKEN\n";
-        resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
-                                               MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sfproxy admin\"");
-        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
-        struct sf_cache_stats cs;
-        sf_cache_get_stats(f->cache, &cs);
-        resp = json_response(sf_metrics_json(&cs));
-    } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {
-        resp = purge(f, conn, &status);
-    } else {
-        static const char msg[] =
-            "not found; try GET /_sfproxy/stats or POST /_sfproxy/purge?url=URL\n";
-        status = MHD_HTTP_NOT_FOUND;
-        resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
-                                               MHD_RESPMEM_PERSISTENT);
-    }
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    sf_conns_notify(f->conns, conn, socket_ctx, code, true);
 }
 
 /* ---- lifecycle ---- */
-
-static bool fill_sockaddr(const struct sf_addr *a, struct sockaddr_storage *ss, bool *v6)
-{
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, a->host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons(a->port);
-        *v6 = false;
-        return true;
-    }
-    if (inet_pton(AF_INET6, a->host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(a->port);
-        *v6 = true;
-        return true;
-    }
-    return false;
-}
-
-static uint16_t bound_port(struct MHD_Daemon *d)
-{
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? info->port : 0;
-}
 
 static unsigned pool_size(const struct sf_config *cfg)
 {
@@ -1323,7 +1095,8 @@ static unsigned pool_size(const struct sf_config *cfg)
 
 struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *cache,
                                 struct sf_upstream *up, struct sf_hangup *hangup,
-                                struct sf_conns *conns, char *errbuf, size_t errlen)
+                                struct sf_conns *conns, uint16_t admin_port, char *errbuf,
+                                size_t errlen)
 {
     struct sf_front *f = sf_xcalloc(1, sizeof *f);
     f->cfg = cfg;
@@ -1342,7 +1115,7 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
     sf_upstream_set_destinations(up, &f->dest);
     struct sockaddr_storage ss;
     bool v6 = false;
-    fill_sockaddr(&cfg->listen, &ss, &v6); /* the config checked the address */
+    sf_listen_sockaddr(&cfg->listen, &ss, &v6); /* the config checked the address */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* Our own limit is enforced exactly in on_accept (sf_conns_admit). libmicrohttpd
@@ -1362,38 +1135,15 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
         free(f);
         return NULL;
     }
-    f->port = bound_port(f->mhd);
+    f->port = sf_listen_bound_port(f->mhd);
     atomic_store(&f->dest.self_ports[0], f->port);
-    if (cfg->admin_enabled) {
-        fill_sockaddr(&cfg->admin_listen, &ss, &v6);
-        f->admin = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                                        MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
-                                    0, on_admin_accept, f, on_admin, f, MHD_OPTION_SOCK_ADDR,
-                                    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_CONNECTION,
-                                    on_admin_connection, f, MHD_OPTION_NOTIFY_COMPLETED,
-                                    on_admin_completed, f, MHD_OPTION_CONNECTION_LIMIT,
-                                    cfg->admin_connection_limit + 8, MHD_OPTION_CONNECTION_TIMEOUT,
-                                    (unsigned)(cfg->client_idle_timeout_ms / 1000),
-                                    MHD_OPTION_END);
-        if (f->admin == NULL) {
-            snprintf(errbuf, errlen,
-                     "cannot listen on %s:%u for admin; is the port in use? change "
-                     "\"admin.listen\"",
-                     cfg->admin_listen.host, cfg->admin_listen.port);
-            MHD_stop_daemon(f->mhd);
-            free(f);
-            return NULL;
-        }
-        f->admin_port = bound_port(f->admin);
-        atomic_store(&f->dest.self_ports[1], f->admin_port);
-    }
+    atomic_store(&f->dest.self_ports[1], admin_port);
     return f;
 }
 
-void sf_front_ports(const struct sf_front *f, uint16_t *port, uint16_t *admin)
+uint16_t sf_front_port(const struct sf_front *f)
 {
-    *port = f->port;
-    *admin = f->admin_port;
+    return f->port;
 }
 
 void sf_front_quiesce(struct sf_front *f)
@@ -1418,8 +1168,6 @@ void sf_front_stop(struct sf_front *f)
 {
     if (f == NULL)
         return;
-    if (f->admin != NULL)
-        MHD_stop_daemon(f->admin);
     MHD_stop_daemon(f->mhd);
     free(f);
 }

@@ -1,7 +1,7 @@
-/* front: the libmicrohttpd side. Each request is looked up in the cache and either served
- * from a stored object, attached to a flight, or sent upstream privately; waiting clients
- * are suspended connections woken by the fetcher. Also the admin listener with the stats
- * endpoint, and the steps of an orderly stop. */
+/* front: the public listener (libmicrohttpd). Each request is looked up in the cache and
+ * either served from a stored object, attached to a flight, or sent upstream privately;
+ * waiting clients are suspended connections woken by the fetcher. Also the steps of an
+ * orderly stop. The admin listener is admin.h's. */
 #ifndef SF_FRONT_H
 #define SF_FRONT_H
 
@@ -12,14 +12,16 @@
 
 struct sf_front;
 
-/* Binds and starts both listeners. cfg, cache, up, hangup and conns must outlive the
- * front. On failure returns NULL and writes why into errbuf. */
+/* Binds and starts the public listener. cfg, cache, up, hangup and conns must outlive the
+ * front; admin_port (0: none) is the admin listener's, which the forward proxy never
+ * fetches from. On failure returns NULL and writes why into errbuf. */
 struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *cache,
                                 struct sf_upstream *up, struct sf_hangup *hangup,
-                                struct sf_conns *conns, char *errbuf, size_t errlen);
+                                struct sf_conns *conns, uint16_t admin_port, char *errbuf,
+                                size_t errlen);
 
-/* The bound ports (useful with port 0). admin is 0 when disabled. */
-void sf_front_ports(const struct sf_front *f, uint16_t *port, uint16_t *admin);
+/* The bound port (useful with port 0). */
+uint16_t sf_front_port(const struct sf_front *f);
 
 /* Stops accepting new connections; running ones go on. */
 void sf_front_quiesce(struct sf_front *f);
@@ -27,7 +29,7 @@ void sf_front_quiesce(struct sf_front *f);
 int sf_front_active_requests(const struct sf_front *f);
 /* From now on new requests are answered 503 and nothing new parks. */
 void sf_front_close(struct sf_front *f);
-/* Stops both daemons (no connection may be parked any more) and frees f. */
+/* Stops the listener (no connection may be parked any more) and frees f. */
 void sf_front_stop(struct sf_front *f);
 
 #endif

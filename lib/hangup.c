@@ -67,6 +67,7 @@ static uint64_t slot_id(const struct sf_hangup *h, uint32_t idx)
 /* Lock held. The slot index of a current id, or UINT32_MAX. */
 static uint32_t current_slot(const struct sf_hangup *h, uint64_t id)
 {
+    sf_mutex_assert_held(&h->lock);
     uint32_t idx = (uint32_t)(id >> 32);
     if (idx >= h->nslots || h->slots[idx].obj == NULL || h->slots[idx].gen != (uint32_t)id)
         return UINT32_MAX;

@@ -550,3 +550,14 @@ const char *sf_http_check_framing(const struct sf_hdrs *h, int64_t *length)
         return "both Content-Length and Transfer-Encoding";
     return NULL;
 }
+
+char *sf_http_join_url(const char *base, const char *target)
+{
+    size_t blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/')
+        blen--;
+    char *url = sf_xmalloc(blen + strlen(target) + 1);
+    memcpy(url, base, blen);
+    strcpy(url + blen, target);
+    return url;
+}

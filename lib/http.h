@@ -52,6 +52,10 @@ const char *sf_http_check_field_line(const char *line, size_t len);
  * Transfer-Encoding, and no transfer coding but chunked. */
 const char *sf_http_check_framing(const struct sf_hdrs *h, int64_t *length);
 
+/* A base URL ("http://o:9000", trailing slashes ignored) followed by an origin-form
+ * target ("/a?b"). Caller frees. */
+char *sf_http_join_url(const char *base, const char *target);
+
 /* True if the comma-separated list contains token, ignoring case and whitespace. */
 bool sf_http_list_has(const char *list, const char *token);
 

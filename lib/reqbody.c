@@ -117,6 +117,7 @@ bool sf_reqbody_finish(struct sf_reqbody *b)
 /* Lock held. Returns the parked writer to wake, if any, clearing it. */
 static struct sf_waiter *take_writer(struct sf_reqbody *b)
 {
+    sf_mutex_assert_held(&b->lock);
     struct sf_waiter *w = b->writer;
     b->writer = NULL;
     return w;

@@ -74,6 +74,7 @@ void sf_obj_unref(struct sf_obj *o)
 
 void sf_obj_lock(struct sf_obj *o)
 {
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     sf_mutex_lock(&o->lock);
 }
 
@@ -307,12 +308,14 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
 /* Lock held. How far the slowest reader may lag before the fetch waits for it. */
 static size_t lag_limit(const struct sf_obj *o)
 {
+    sf_mutex_assert_held(&o->lock);
     return o->clients > 1 ? SF_OBJ_SHARED_LAG_MAX : SF_OBJ_LAG_MAX;
 }
 
 /* Lock held. Clears a pause the readers no longer need; true if it did. */
 static bool may_resume(struct sf_obj *o)
 {
+    sf_mutex_assert_held(&o->lock);
     if (!o->upstream_paused || (o->clients > 0 && o->len - slowest_reader(o) > lag_limit(o) / 2))
         return false;
     o->upstream_paused = false;

@@ -244,6 +244,7 @@ static void refresh_from(struct xfer *x, const struct sf_obj *stale)
  * stale object is complete, so its bytes need no lock. */
 static void copy_body(struct sf_obj *o, const struct sf_obj *stale)
 {
+    sf_mutex_assert_held(&o->lock);
     size_t left = stale->len;
     for (size_t i = 0; i < stale->nsegs && left > 0; i++) {
         size_t n = left < stale->segs[i]->cap ? left : stale->segs[i]->cap;
@@ -267,6 +268,7 @@ static bool stale_if_error_ok(const struct sf_obj *stale)
  * Takes over names and variant. Lock of o held, before it publishes. */
 static void set_variant(struct sf_obj *o, char *names, char *variant)
 {
+    sf_mutex_assert_held(&o->lock);
     SF_ASSERT(o->state == SF_OBJ_PENDING);
     o->vary_names = names;
     o->variant = variant;

@@ -1,0 +1,221 @@
+/* admin: the admin listener: GET /_sfproxy/stats, POST /_sfproxy/purge. Its own small
+ * libmicrohttpd daemon (one thread), apart from the public listener so that a flood there
+ * never locks the operator out, with its own connection limit (refusing past it at once),
+ * the client idle timeout, and the same strict request check as the public listener
+ * (conn.h). With admin.token, a purge needs "Authorization: Bearer TOKEN", and so do
+ * stats from off loopback.
+ *
+ * Threads: the daemon's one thread runs every callback here; the cache and the counters
+ * it reads have locks or atomics of their own. */
+#include "admin.h"
+
+#include "metrics.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sf_admin {
+    const struct sf_config *cfg;
+    struct sf_cache *cache;
+    struct sf_conns *conns;
+    struct MHD_Daemon *mhd;
+    uint16_t port;
+    unsigned open; /* connections (the daemon's one thread only) */
+};
+
+/* The admin listener's own limit: past it a connection is closed at once, as on the
+ * public listener (libmicrohttpd's limit would leave it waiting in the backlog). */
+static enum MHD_Result on_admin_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    struct sf_admin *a = cls;
+    (void)addr;
+    (void)len;
+    return a->open < a->cfg->admin_connection_limit ? MHD_YES : MHD_NO;
+}
+
+static void on_admin_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                                enum MHD_ConnectionNotificationCode code)
+{
+    struct sf_admin *a = cls;
+    a->open += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
+    sf_conns_notify(a->conns, conn, socket_ctx, code, false);
+}
+
+static struct MHD_Response *json_response(char *json)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return resp;
+}
+
+/* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
+ * upstream, or a path, taken as relative to the configured upstream. */
+static struct MHD_Response *purge(struct sf_admin *a, struct MHD_Connection *conn,
+                                  unsigned *status)
+{
+    const char *url = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "url");
+    const char *tag = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tag");
+    const char *prefix = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "prefix");
+    const char *soft = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "soft");
+    if ((url == NULL) == (tag == NULL) || (url != NULL && *url == '\0') ||
+        (tag != NULL && *tag == '\0')) {
+        *status = MHD_HTTP_BAD_REQUEST;
+        return json_response(sf_xstrdup("{\"error\": \"give one of url=URL or tag=KEY\"}\n"));
+    }
+    char *target = url != NULL && url[0] == '/' && a->cfg->upstream != NULL
+                       ? sf_http_join_url(a->cfg->upstream, url)
+                       : sf_xstrdup(url != NULL ? url : tag);
+    bool is_soft = soft != NULL && strcmp(soft, "0") != 0;
+    size_t n = sf_cache_purge(a->cache, target, prefix != NULL && strcmp(prefix, "0") != 0,
+                              is_soft, tag != NULL ? a->cfg->surrogate_key_header : NULL);
+    SF_COUNT_N(purged, n);
+    json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
+                            is_soft ? "soft" : "remove", "purged", (json_int_t)n);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    free(target);
+    *status = MHD_HTTP_OK;
+    return json_response(text);
+}
+
+/* An admin request ended: its connection may see its client's end (conn.h). */
+static void on_admin_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                               enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)toe;
+    struct sf_conn *wire = *con_cls != NULL ? sf_conn_of(conn) : NULL;
+    if (wire != NULL)
+        sf_conn_request_done(wire);
+    *con_cls = NULL;
+}
+
+/* Compares without an early exit, so the time taken says nothing of where they differ. */
+static bool same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+/* With admin.token set: purges always need it; stats need it from off loopback. */
+static bool admin_authorized(const struct sf_admin *a, struct MHD_Connection *conn,
+                             bool purging)
+{
+    const char *token = a->cfg->admin_token;
+    if (token == NULL)
+        return true;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct sf_acl loopback = {0};
+    sf_acl_add(&loopback, "127.0.0.0/8", false);
+    sf_acl_add(&loopback, "::1", false);
+    bool local = ci != NULL && sf_acl_match_addr(&loopback, ci->client_addr, 0);
+    sf_acl_clear(&loopback);
+    if (local && !purging)
+        return true;
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    return auth != NULL && strncmp(auth, "Bearer ", 7) == 0 && same_secret(auth + 7, token);
+}
+
+static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version,
+                                const char *upload_data, size_t *upload_data_size,
+                                void **con_cls)
+{
+    struct sf_admin *a = cls;
+    (void)version;
+    (void)upload_data;
+    if (*con_cls == NULL) {
+        *con_cls = a;
+        struct sf_conn *wire = sf_conn_of(conn);
+        const char *why;
+        unsigned bad = sf_conn_head_verdict(wire, wire != NULL ? sf_conn_next_request(wire) : 0, &why);
+        if (bad == 0)
+            return MHD_YES;
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(strlen(why), (void *)why, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+        enum MHD_Result ret = MHD_queue_response(conn, bad, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (*upload_data_size > 0) {
+        *upload_data_size = 0; /* no admin request takes content: drop it */
+        return MHD_YES;
+    }
+    struct MHD_Response *resp;
+    unsigned status = MHD_HTTP_OK;
+    bool purging = strcmp(url, "/_sfproxy/purge") == 0;
+    if (!admin_authorized(a, conn, purging)) {
+        static const char msg[] = "this needs the admin token: Authorization: Bearer TOKEN\n";
+        resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
+                                               MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sfproxy admin\"");
+        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
+        struct sf_cache_stats cs;
+        sf_cache_get_stats(a->cache, &cs);
+        resp = json_response(sf_metrics_json(&cs));
+    } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {
+        resp = purge(a, conn, &status);
+    } else {
+        static const char msg[] =
+            "not found; try GET /_sfproxy/stats or POST /_sfproxy/purge?url=URL\n";
+        status = MHD_HTTP_NOT_FOUND;
+        resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
+                                               MHD_RESPMEM_PERSISTENT);
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+struct sf_admin *sf_admin_start(const struct sf_config *cfg, struct sf_cache *cache,
+                                struct sf_conns *conns, char *errbuf, size_t errlen)
+{
+    struct sf_admin *a = sf_xcalloc(1, sizeof *a);
+    a->cfg = cfg;
+    a->cache = cache;
+    a->conns = conns;
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    sf_listen_sockaddr(&cfg->admin_listen, &ss, &v6); /* the config checked the address */
+    a->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+            (v6 ? MHD_USE_IPv6 : 0),
+        0, on_admin_accept, a, on_admin, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_NOTIFY_CONNECTION, on_admin_connection, a, MHD_OPTION_NOTIFY_COMPLETED,
+        on_admin_completed, a, MHD_OPTION_CONNECTION_LIMIT, cfg->admin_connection_limit + 8,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->client_idle_timeout_ms / 1000),
+        MHD_OPTION_END);
+    if (a->mhd == NULL) {
+        snprintf(errbuf, errlen,
+                 "cannot listen on %s:%u for admin; is the port in use? change \"admin.listen\"",
+                 cfg->admin_listen.host, cfg->admin_listen.port);
+        free(a);
+        return NULL;
+    }
+    a->port = sf_listen_bound_port(a->mhd);
+    return a;
+}
+
+uint16_t sf_admin_port(const struct sf_admin *a)
+{
+    return a != NULL ? a->port : 0;
+}
+
+void sf_admin_stop(struct sf_admin *a)
+{
+    if (a == NULL)
+        return;
+    MHD_stop_daemon(a->mhd);
+    free(a);
+}
