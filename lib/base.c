@@ -14,9 +14,6 @@ const char *sf_strerror(enum sf_err err)
     case SF_OK: return "success";
     case SF_EINVAL: return "invalid input";
     case SF_ENOENT: return "not found";
-    case SF_ETOOBIG: return "over the configured limit";
-    case SF_ESYS: return "system call failed";
-    case SF_ELIBRARY: return "library call failed";
     }
     return "unknown error";
 }

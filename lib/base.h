@@ -10,13 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a call that can fail returned (the message for a person goes with it). Only the
+ * codes something returns are here: add one with its first user. */
 enum sf_err {
     SF_OK = 0,
-    SF_EINVAL,   /* bad input: a config value, a request */
-    SF_ENOENT,   /* a file or a key that does not exist */
-    SF_ETOOBIG,  /* over a configured limit */
-    SF_ESYS,     /* a system call failed; errno says why */
-    SF_ELIBRARY, /* libmicrohttpd or libcurl refused */
+    SF_EINVAL, /* bad input: a config value, a request */
+    SF_ENOENT, /* a file or a key that does not exist */
 };
 
 /* A static string naming err, for logs. */
