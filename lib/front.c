@@ -9,9 +9,10 @@
  *   NEW -> UPLOAD (content: the private fetch starts at once and the content is streamed
  *          to it through a struct sf_reqbody, parking while the pipe is full) -> WAIT_HEAD
  *          once the client has sent it all.
- * Parking and waking follow singleflight.h: under the object lock, together with the
- * suspend or the resume. A request is freed when both libmicrohttpd's completion callback
- * and its response's free callback have let go (refs).
+ * Parking and waking follow singleflight.c: parking under the object lock, together with
+ * the suspend; waking off the list under the lock, the resume after it, by whoever took
+ * the waiter off. A request is freed when both libmicrohttpd's completion callback and
+ * its response's free callback have let go (refs).
  *
  * Threads: libmicrohttpd's workers run every callback here; the fetcher only resumes
  * connections (wake_req). Lock order: object lock -> libmicrohttpd; no response is

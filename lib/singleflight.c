@@ -2,10 +2,12 @@
  *
  * The fetcher is the only writer of an object's response (publish, append, finish); the
  * front's clients are its readers. Both sides meet under the object's lock, which guards
- * the state, the body length and the waiter list. A waiter is on the list exactly while
- * its connection is suspended: parking happens under the lock together with the suspend,
- * and waking removes it and resumes it under the same lock, so a resume never hits a
- * connection that is not suspended.
+ * the state, the body length and the waiter list. A waiter is on the list only while its
+ * connection is suspended: parking happens under the lock together with the suspend.
+ * Waking takes it off the list under the lock and resumes it after unlocking (so that a
+ * thousand resumes do not hold the lock): whoever takes a waiter off the list owns its
+ * resume, and nobody else can reach it, so a resume never hits a connection that is not
+ * suspended, and no connection is resumed twice.
  *
  * Segments grow geometrically (4 KiB, doubling up to 256 KiB), or are sized once from a
  * known Content-Length, so small objects waste little and big ones need few segments. */

@@ -7,7 +7,12 @@
  * Lock order: cache table lock -> object lock -> hangup lock -> libmicrohttpd's locks.
  * Field annotations: (C) constant after creation, (L) object lock, (P) written once under
  * the lock when headers are published and constant after (readable without the lock once
- * state >= STREAMING was seen under it), (T) cache table lock, (F) fetcher thread only. */
+ * state >= STREAMING was seen under it), (T) cache table lock, (F) fetcher thread only.
+ *
+ * Once an object is COMPLETE its segments, length and fields never change again (only the
+ * fetcher writes them, and it has finished), so whoever saw COMPLETE under the lock, or
+ * holds a stored object from the cache (stored objects are complete), may read them
+ * without the lock for as long as it holds a reference: the zero-copy hit path does. */
 #ifndef SF_SINGLEFLIGHT_H
 #define SF_SINGLEFLIGHT_H
 
@@ -115,9 +120,11 @@ struct sf_obj {
     size_t charge;                      /* (T) bytes counted against the cache */
 
     void *fetch; /* (F) the running transfer */
-    /* The expired response this flight may revalidate (RFC 9111 §4.3), a reference: read
-     * by the leader until the fetch is submitted, then the fetcher's, which drops it once
-     * the response head is known. */
+    /* The expired response this flight may revalidate (RFC 9111 §4.3), a reference. (T):
+     * set by the lookup that listed the flight; read by the leader to make its request
+     * conditional, and by the fetcher when the head comes (a 304 refresh, stale-if-error);
+     * the cache takes it back (and drops it) when the flight is stored, unlisted or marked
+     * hit-for-pass, or freeing the flight drops it. */
     struct sf_obj *stale;
     bool revalidated; /* (P) the head came from stale, refreshed by a 304 */
     bool served_stale; /* (P) the origin failed: this is stale, served (RFC 5861 §4) */

@@ -952,8 +952,10 @@ static void *fetcher_main(void *arg)
             break;
         int running;
         curl_multi_perform(up->multi, &running);
-        /* Finished transfers first: an object is complete and stored before its readers
-         * get their last bytes, so a client that asks again right after is a hit. */
+        /* Finished transfers first: a reader woken in this pass then finds its object
+         * complete (or failed) rather than one piece further, and gets its end at once.
+         * (finish wakes before it stores: a client that asks again in between joins the
+         * complete object, which serves it all the same.) */
         reap_done(up);
         wake_dirty(up);
         long timeout_ms = enforce_deadlines(up);
