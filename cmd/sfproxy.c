@@ -168,8 +168,14 @@ static bool drain(struct sf_front *front, struct sf_upstream *up, uint64_t grace
     while (atomic_load(&sf_metrics.waiters_now) > 0 && sf_now_ms() < deadline)
         sleep_ms(5);
     parked = (long long)atomic_load(&sf_metrics.waiters_now);
-    if (parked == 0)
+    if (parked == 0) {
+        /* Woken, each is being answered (503, or the end of a cut stream): give the
+         * answers a moment to leave before the daemon closes every connection. */
+        deadline = sf_now_ms() + 2000;
+        while (sf_front_active_requests(front) > 0 && sf_now_ms() < deadline)
+            sleep_ms(5);
         return true;
+    }
     sf_log_error("%lld parked clients were not let go within %llums; exiting without stopping "
                  "the listener (a bug: please report it)",
                  parked, (unsigned long long)wait_ms);
