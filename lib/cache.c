@@ -530,6 +530,32 @@ void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o)
     sf_obj_unref(stale);
 }
 
+void sf_cache_unlist_keep_stale(struct sf_cache *c, struct sf_obj *o)
+{
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    struct sf_obj *old = NULL, *stale = NULL;
+    sf_mutex_lock(&c->lock);
+    if (o->listed) {
+        stale = take_stale(o);
+        old = unlist_at(c, slot_of(c, o->key));
+        struct sf_obj **pp = stale != NULL ? slot_of(c, stale->key) : NULL;
+        if (pp != NULL && *pp == NULL) {
+            /* Back where it was, stored as before: charged, on the LRU, as old. */
+            list_new(c, pp, stale);
+            stale->stored = true;
+            c->flights--;
+            c->stored++;
+            c->bytes += stale->charge;
+            lru_push_front(c, stale);
+            stale = NULL; /* the table's reference again */
+            fit(c);
+        }
+    }
+    sf_mutex_unlock(&c->lock);
+    sf_obj_unref(old);
+    sf_obj_unref(stale);
+}
+
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);

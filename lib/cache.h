@@ -66,6 +66,12 @@ void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o);
 void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms);
 /* Takes o out of the table if it is still listed. */
 void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o);
+/* The same for a flight whose revalidation of a stored response (o->stale) failed or got
+ * a server error: that response goes back where it was, stored as before, if nothing
+ * else took its key meanwhile (RFC 9111 §4.3.3: a cache that gets a 5xx while validating
+ * may act as if the origin had not answered). It is still stale: the next request
+ * revalidates it again, or, within its windows, is served it stale. */
+void sf_cache_unlist_keep_stale(struct sf_cache *c, struct sf_obj *o);
 /* Replaces o (if listed) by a hit-for-pass marker until until_ms. Markers are charged to
  * the byte limit and evicted like responses. */
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms);

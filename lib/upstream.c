@@ -829,6 +829,8 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
         if (store) {
             sf_cache_store(up->cache, o, now);
             SF_COUNT(stores);
+        } else if (fail != SF_FAIL_NONE || o->status >= 500) {
+            sf_cache_unlist_keep_stale(up->cache, o); /* a failed refresh keeps the old */
         } else {
             sf_cache_unlist(up->cache, o);
         }

@@ -69,10 +69,17 @@ def test_stats_has_every_field():
 
 def test_bad_targets_get_4xx():
     with Env() as env:
-        r = env.get("http://127.0.0.1:1/x")  # absolute-form while forward_proxy is off
-        eq(r.status, 400, "absolute-form without forward_proxy")
-        r = env.get("/big", method="POST", body=b"x" * 2048)
-        eq(r.status, 200, "small body accepted")
+        cases = [("http://127.0.0.1:1/x", 400, "absolute-form while forward_proxy is off"),
+                 ("https://127.0.0.1:1/x", 400, "an https:// target"),
+                 ("ftp://127.0.0.1/x", 400, "another scheme"),
+                 ("x/relative", 400, "neither a path nor an absolute URL")]
+        for target, status, what in cases:
+            r = env.get(target)
+            eq(r.status, status, what)
+            check(r.header("Connection") == "close", "%s: the connection closes" % what)
+        eq(env.get("127.0.0.1:80", method="CONNECT").status, 501, "CONNECT")
+        eq(env.origin.stats()["total"], 0, "origin requests for refused targets")
+        eq(env.proxy.stats()["refused"], 5, "refused")
 
 
 def test_request_body_limit():

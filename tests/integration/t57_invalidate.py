@@ -1,5 +1,6 @@
 """t57: invalidation after unsafe methods (RFC 9111 §4.4) and the purge endpoint."""
 import json
+import threading
 from urllib.parse import quote
 
 from harness import Env, eq, check, wait_for, request
@@ -69,3 +70,26 @@ def test_purge_url_prefix_tag_and_soft():
         eq(request(env.proxy.port, "POST", "/_sfproxy/purge?url=/p/").header("X-Cache"), "PASS",
            "the public port has no purge endpoint: it is just proxied")
         eq(env.proxy.stats()["cache"]["purged"], 5, "purged counted")
+
+
+def test_purge_during_a_flight_leaves_it_alone():
+    # "Flights in progress are left alone": a purge while the response is on its way
+    # removes nothing, every waiter gets the response, and it is stored after.
+    with Env() as env:
+        t = "/pf?hold=PF&cc=max-age=60&size=100"
+        res = []
+        threads = [threading.Thread(target=lambda: res.append(env.get(t))) for _ in range(3)]
+        for th in threads:
+            th.start()
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 3, "3 parked clients")
+        eq(purge(env, "url=/pf%3Fhold%3DPF%26cc%3Dmax-age%3D60%26size%3D100"),
+           (200, {"url": env.origin.url + t, "mode": "remove", "purged": 0}),
+           "purge while in flight")
+        env.origin.release("PF")
+        for th in threads:
+            th.join()
+        eq([r.status for r in res], [200] * 3, "the flight's clients")
+        env.wait_stored()
+        eq(env.get(t).header("X-Cache"), "HIT", "stored after the purge")
+        eq(purge(env, "url=/pf%3Fhold%3DPF%26cc%3Dmax-age%3D60%26size%3D100")[1]["purged"], 1,
+           "purged once stored")

@@ -86,3 +86,20 @@ def test_stale_while_revalidate_not_for_no_cache_requests():
         env.wait_stored()
         time.sleep(3.1)
         eq(env.get(t).header("X-Cache"), "STALE", "the configured window applies otherwise")
+
+
+def test_a_failing_background_refresh_keeps_serving_stale():
+    # The refresh stale-while-revalidate starts gets a 500 (fail_after): the stored response
+    # stays, the next request is served stale again at once and starts another refresh.
+    with Env() as env:
+        t = "/swrfail?cc=max-age%3D1,stale-while-revalidate%3D60&fail_after=1&size=50"
+        first = env.get(t)
+        env.wait_stored()
+        time.sleep(2.1)  # past max-age, within the window
+        for i in range(3):
+            r = env.get(t)
+            eq((r.status, r.header("X-Cache"), r.body), (200, "STALE", first.body),
+               "request %d while the refreshes fail" % i)
+            wait_for(lambda: env.origin.count(t) == 2 + i, "refresh %d at the origin" % (i + 1))
+        eq(env.proxy.stats()["cache"]["objects"], 1, "still stored")
+        eq(env.proxy.stats()["flights_now"], 0, "no refresh left running")

@@ -107,3 +107,30 @@ def test_sigterm_says_what_it_cut_off():
     finally:
         o.release("CUT")
         o.stop()
+
+
+def test_sigterm_during_a_parked_upload():
+    # The origin does not read the content, so the uploader parks on a full pipe; the stop
+    # lets go of it, aborts the upload upstream (never a body with a hole) and exits 0.
+    o = Origin()
+    p = Proxy(o.url, {"timeouts": {"shutdown_grace": "300ms"}})
+    try:
+        s = raw_connect(p.port, b"POST /upl?hold=UP&digest=1 HTTP/1.1\r\nHost: x\r\n"
+                                b"Content-Length: 4000000\r\n\r\n")
+        s.settimeout(10 * MULT)
+        sent = 0
+        try:
+            while sent < 4000000:
+                s.setblocking(False)
+                sent += s.send(b"x" * 65536)
+        except BlockingIOError:
+            pass  # the pipe is full: the upload is parked
+        wait_for(lambda: p.stats()["waiters_now"] == 1, "the uploader parked")
+        eq(p.stop(signal.SIGTERM), 0, "exit code (output:\n%s)" % p.output())
+        s.setblocking(True)
+        data = read_until(s)
+        check(data == b"" or data.startswith(b"HTTP/1.1 "), "the uploader's end: %r" % data[:60])
+        s.close()
+    finally:
+        o.release("UP")
+        o.stop()

@@ -119,6 +119,31 @@ static void test_pass_markers_are_charged_bounded_and_expire(void **state)
     sf_cache_free(c);
 }
 
+static void test_failed_refresh_puts_the_stored_response_back(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_obj *a, *f, *g;
+    assert_int_equal(lookup(c, "k", 0, &a), SF_LOOKUP_MISS);
+    complete(a, 100);
+    sf_cache_store(c, a, 0);
+    /* Expired (fresh 5 s): the next lookup starts a refresh holding a as its stale. */
+    assert_int_equal(lookup(c, "k", 6000, &f), SF_LOOKUP_MISS);
+    assert_ptr_equal(f->stale, a);
+    sf_obj_lock(f);
+    sf_obj_finish(f, SF_FAIL_CONNECT); /* the origin did not answer */
+    sf_obj_unlock(f);
+    sf_cache_unlist_keep_stale(c, f);
+    struct sf_cache_stats st;
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.objects, 1); /* a is stored again */
+    assert_int_equal(st.flights, 0);
+    assert_int_equal(lookup(c, "k", 6000, &g), SF_LOOKUP_MISS); /* and revalidated again */
+    assert_ptr_equal(g->stale, a);
+    sf_obj_unref(a), sf_obj_unref(f), sf_obj_unref(g);
+    sf_cache_free(c);
+}
+
 static void test_miss_join_hit(void **state)
 {
     (void)state;
@@ -377,6 +402,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_miss_join_hit),
         cmocka_unit_test(test_failed_flight_is_not_joined),
+        cmocka_unit_test(test_failed_refresh_puts_the_stored_response_back),
         cmocka_unit_test(test_pass_markers_are_charged_bounded_and_expire),
         cmocka_unit_test(test_expired_object_is_replaced),
         cmocka_unit_test(test_lru_evicts_by_bytes),
