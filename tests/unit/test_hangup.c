@@ -1,0 +1,136 @@
+/* Unit tests for lib/hangup.c: parked clients that hang up are dropped; one that only
+ * shuts its sending side stays parked (and, when nothing was sent it yet, is written a
+ * 100 Continue it must skip), and is dropped when it then goes for good. Driven with a
+ * socketpair for the client's connection, as the fetcher drives it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/hangup.h"
+#include "../../lib/singleflight.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int woken;
+
+static void count_wake(struct sf_waiter *w)
+{
+    (void)w;
+    woken++;
+}
+
+struct client {
+    int ours, theirs; /* sfproxy's end of the connection, and the client's */
+    struct sf_waiter w;
+};
+
+/* A connection: sfproxy's end and the client's. */
+static void connect_pair(struct client *cl)
+{
+    int fds[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    cl->ours = fds[0];
+    cl->theirs = fds[1];
+}
+
+static void park(struct sf_obj *o, struct client *cl, bool probe)
+{
+    connect_pair(cl);
+    memset(&cl->w, 0, sizeof cl->w);
+    cl->w.wake = count_wake;
+    cl->w.fd = cl->ours;
+    cl->w.probe = probe;
+    sf_obj_lock(o);
+    assert_true(sf_obj_park(o, &cl->w));
+    sf_obj_unlock(o);
+}
+
+static void test_hangup_drops_a_parked_client(void **state)
+{
+    (void)state;
+    struct sf_hangup *h = sf_hangup_new();
+    struct sf_obj *o = sf_obj_new("k", h);
+    struct client a, b;
+    park(o, &a, false);
+    park(o, &b, false);
+    woken = 0;
+    assert_int_equal(sf_hangup_dispatch(h), 0); /* nothing happened */
+    close(a.theirs);                              /* a's client goes */
+    assert_int_equal(sf_hangup_dispatch(h), 1);
+    assert_int_equal(woken, 1);
+    assert_true(a.w.gone);
+    assert_false(b.w.gone);
+    assert_true(b.w.parked);
+    sf_obj_lock(o);
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_CANCELLED));
+    sf_obj_unlock(o);
+    close(a.ours), close(b.ours), close(b.theirs);
+    sf_obj_unref(o);
+    sf_hangup_free(h);
+}
+
+static void test_half_close_is_not_a_hangup(void **state)
+{
+    (void)state;
+    struct sf_hangup *h = sf_hangup_new();
+    struct sf_obj *o = sf_obj_new("k", h);
+    struct client a;
+    park(o, &a, true); /* nothing sent for its request yet: it may be written a 100 */
+    woken = 0;
+    shutdown(a.theirs, SHUT_WR); /* the client is done sending, and still reads */
+    assert_int_equal(sf_hangup_dispatch(h), 0);
+    assert_int_equal(woken, 0);
+    assert_true(a.w.parked && a.w.half_closed && !a.w.gone);
+    char buf[64] = {0};
+    ssize_t n = recv(a.theirs, buf, sizeof buf - 1, MSG_DONTWAIT);
+    assert_int_equal(n, 25);
+    assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+    assert_int_equal(sf_hangup_dispatch(h), 0); /* the half-close is not seen twice */
+    close(a.theirs);                             /* now it goes for good */
+    assert_int_equal(sf_hangup_dispatch(h), 1);
+    assert_true(a.w.gone);
+    assert_int_equal(woken, 1);
+    close(a.ours);
+    sf_obj_lock(o);
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_CANCELLED));
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+    sf_hangup_free(h);
+}
+
+static void test_a_woken_waiter_is_not_dropped_later(void **state)
+{
+    (void)state;
+    struct sf_hangup *h = sf_hangup_new();
+    struct sf_obj *o = sf_obj_new("k", h);
+    struct client a;
+    park(o, &a, false);
+    woken = 0;
+    sf_obj_lock(o);
+    sf_waiters_wake(sf_obj_take_waiters(o)); /* woken for data: its watch is retired */
+    sf_obj_unlock(o);
+    assert_int_equal(woken, 1);
+    close(a.theirs);
+    assert_int_equal(sf_hangup_dispatch(h), 0); /* the late event names a retired slot */
+    assert_int_equal(woken, 1);
+    assert_false(a.w.gone);
+    close(a.ours);
+    sf_obj_lock(o);
+    sf_obj_finish(o, SF_FAIL_CANCELLED);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+    sf_hangup_free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hangup_drops_a_parked_client),
+        cmocka_unit_test(test_half_close_is_not_a_hangup),
+        cmocka_unit_test(test_a_woken_waiter_is_not_dropped_later),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
