@@ -14,6 +14,7 @@
 #include "../lib/hangup.h"
 #include "../lib/log.h"
 #include "../lib/metrics.h"
+#include "../lib/park.h"
 #include "../lib/upstream.h"
 
 #include <curl/curl.h>
@@ -154,7 +155,7 @@ static bool drain(struct sf_front *front, struct sf_upstream *up, uint64_t grace
     while (sf_front_active_requests(front) > 0 && sf_now_ms() < deadline)
         sleep_ms(20);
     int left = sf_front_active_requests(front);
-    long long parked = (long long)atomic_load(&sf_metrics.waiters_now);
+    long long parked = (long long)sf_park_count();
     if (left > 0)
         sf_log_info("grace time over: cutting off %d unfinished requests (%lld of them parked: "
                     "503, or a closed connection mid-body)",
@@ -165,9 +166,9 @@ static bool drain(struct sf_front *front, struct sf_upstream *up, uint64_t grace
      * libmicrohttpd needs every one of them resumed first. */
     uint64_t wait_ms = grace_ms > 10000 ? grace_ms : 10000;
     deadline = sf_now_ms() + wait_ms;
-    while (atomic_load(&sf_metrics.waiters_now) > 0 && sf_now_ms() < deadline)
+    while (sf_park_count() > 0 && sf_now_ms() < deadline)
         sleep_ms(5);
-    parked = (long long)atomic_load(&sf_metrics.waiters_now);
+    parked = (long long)sf_park_count();
     if (parked == 0) {
         /* Woken, each is being answered (503, or the end of a cut stream): give the
          * answers a moment to leave before the daemon closes every connection. */

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "park.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

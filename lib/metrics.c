@@ -2,6 +2,8 @@
  * snapshot of several is only as consistent as the moment it was read. */
 #include "metrics.h"
 
+#include "park.h"
+
 #include "cache.h"
 
 #include <jansson.h>
@@ -65,7 +67,7 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(root, "client_half_closes", LOAD(client_half_closes));
     put(root, "connections_refused", LOAD(connections_refused));
     put(root, "connections_now", (uint64_t)LOAD(connections_now));
-    put(root, "waiters_now", (uint64_t)LOAD(waiters_now));
+    put(root, "waiters_now", (uint64_t)sf_park_count());
     put(root, "flights_now", cache->flights);
     put(store, "objects", cache->objects);
     put(store, "vary_markers", cache->vary_markers);

@@ -40,7 +40,6 @@ struct sf_metrics {
     sf_counter purged;                /* stored responses removed or marked by purges */
     sf_counter head_updates;          /* stored GET responses updated by a HEAD's 200 */
     sf_counter vary_redispatches;     /* waiters whose flight's response was another variant */
-    atomic_int_fast64_t waiters_now;  /* parked clients */
     atomic_int_fast64_t connections_now;
 };
 

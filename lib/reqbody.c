@@ -2,6 +2,8 @@
  * has consumed its front; a request's content passes through it in order, once. */
 #include "reqbody.h"
 
+#include "park.h"
+
 #include <stdlib.h>
 #include <string.h>
 

@@ -14,7 +14,7 @@
 #include "singleflight.h"
 
 #include "hangup.h"
-#include "metrics.h"
+#include "park.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +85,7 @@ void sf_obj_unlock(struct sf_obj *o)
     sf_mutex_unlock(&o->lock);
 }
 
-/* Takes w off the list and retires its hangup watch. waiters_now still counts it: it is
+/* Takes w off the list and retires its hangup watch. The parking count still has it: it is
  * suspended until whoever unlinked it resumes it. */
 static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
@@ -96,25 +96,6 @@ static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
     w->parked = false;
     if (o->hangup != NULL && w->fd >= 0)
         sf_hangup_unwatch(o->hangup, w->watch_id);
-}
-
-static atomic_bool parking_closed;
-
-bool sf_park_begin(void)
-{
-    /* Count first, then look at the gate; sf_park_close sets the gate, then the stopper
-     * reads the count. With sequentially consistent atomics one of the two sees the
-     * other: a waiter either is counted before the stopper reads, or sees the gate shut. */
-    atomic_fetch_add(&sf_metrics.waiters_now, 1);
-    if (!atomic_load(&parking_closed))
-        return true;
-    atomic_fetch_sub(&sf_metrics.waiters_now, 1);
-    return false;
-}
-
-void sf_park_close(void)
-{
-    atomic_store(&parking_closed, true);
 }
 
 bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
@@ -139,7 +120,7 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
     sf_mutex_assert_held(&o->lock);
     if (w->parked) {
         unlink_waiter(o, w);
-        atomic_fetch_sub(&sf_metrics.waiters_now, 1);
+        sf_park_end();
     }
 }
 
@@ -170,7 +151,7 @@ void sf_waiters_wake(struct sf_waiter *list)
         struct sf_waiter *next = list->next; /* list may be freed once woken */
         list->next = NULL;
         list->wake(list);
-        atomic_fetch_sub(&sf_metrics.waiters_now, 1);
+        sf_park_end();
         list = next;
     }
 }

@@ -160,13 +160,6 @@ void sf_waiters_wake(struct sf_waiter *list);
  * valid while the caller holds a reference. Lock held. */
 size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data);
 
-/* The parking gate. sf_park_begin counts a waiter about to park and says whether it may;
- * after sf_park_close it never may, so once waiters_now (which counts every parked
- * waiter until it is woken) reaches 0 it stays 0: then no connection is suspended, and
- * libmicrohttpd may stop. Any thread. */
-bool sf_park_begin(void);
-void sf_park_close(void);
-
 /* Parks w on o (lock held): it will be woken by new data, a final state or its client's
  * hangup. False, with nothing done, when parking is closed. */
 bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "../../lib/park.h"
 #include "../../lib/reqbody.h"
 
 #include <string.h>
