@@ -516,7 +516,9 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
     sf_obj_unref(stale);
 }
 
-void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o)
+/* Takes o out of the table if it is listed; with keep_stale, the stored response it was
+ * revalidating (o->stale) goes back in its place, stored as before, when its key is free. */
+static void unlist(struct sf_cache *c, struct sf_obj *o, bool keep_stale)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_obj *old = NULL, *stale = NULL;
@@ -524,21 +526,7 @@ void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o)
     if (o->listed) {
         stale = take_stale(o);
         old = unlist_at(c, slot_of(c, o->key));
-    }
-    sf_mutex_unlock(&c->lock);
-    sf_obj_unref(old);
-    sf_obj_unref(stale);
-}
-
-void sf_cache_unlist_keep_stale(struct sf_cache *c, struct sf_obj *o)
-{
-    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    struct sf_obj *old = NULL, *stale = NULL;
-    sf_mutex_lock(&c->lock);
-    if (o->listed) {
-        stale = take_stale(o);
-        old = unlist_at(c, slot_of(c, o->key));
-        struct sf_obj **pp = stale != NULL ? slot_of(c, stale->key) : NULL;
+        struct sf_obj **pp = keep_stale && stale != NULL ? slot_of(c, stale->key) : NULL;
         if (pp != NULL && *pp == NULL) {
             /* Back where it was, stored as before: charged, on the LRU, as old. */
             list_new(c, pp, stale);
@@ -554,6 +542,16 @@ void sf_cache_unlist_keep_stale(struct sf_cache *c, struct sf_obj *o)
     sf_mutex_unlock(&c->lock);
     sf_obj_unref(old);
     sf_obj_unref(stale);
+}
+
+void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o)
+{
+    unlist(c, o, false);
+}
+
+void sf_cache_unlist_keep_stale(struct sf_cache *c, struct sf_obj *o)
+{
+    unlist(c, o, true);
 }
 
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
