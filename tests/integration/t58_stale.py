@@ -101,5 +101,8 @@ def test_a_failing_background_refresh_keeps_serving_stale():
             eq((r.status, r.header("X-Cache"), r.body), (200, "STALE", first.body),
                "request %d while the refreshes fail" % i)
             wait_for(lambda: env.origin.count(t) == 2 + i, "refresh %d at the origin" % (i + 1))
+            # Until it has failed, a request joins the refresh on its way instead of
+            # starting another.
+            wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "refresh %d ended" % (i + 1))
         eq(env.proxy.stats()["cache"]["objects"], 1, "still stored")
         eq(env.proxy.stats()["flights_now"], 0, "no refresh left running")
