@@ -515,7 +515,10 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     const char *why = sf_http_check_field_line(line, end);
     if (why != NULL)
         return refuse_head(x, why);
-    if ((line[0] == ' ' || line[0] == '\t') && x->hdrs.n > 0) {
+    bool folded = line[0] == ' ' || line[0] == '\t';
+    if (folded && x->hdrs.n == 0)
+        return refuse_head(x, "a folded line with no field before it");
+    if (folded) {
         /* obs-fold (RFC 9112 §5.2): replace with a space and join. */
         struct sf_hdr *last = &x->hdrs.v[x->hdrs.n - 1];
         size_t old = strlen(last->value);

@@ -49,7 +49,7 @@ def test_status_outside_100_599_is_502():
 
 def test_fields_that_would_split_are_502():
     with hostile() as env:
-        for case in ("bare_cr", "nul", "space_colon", "no_colon"):
+        for case in ("bare_cr", "nul", "space_colon", "no_colon", "fold_first"):
             refused_for_all(env, case)
 
 

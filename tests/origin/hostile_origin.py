@@ -36,6 +36,8 @@ CASES = {
     "space_colon": head(b"200 OK", b"X-A : a", b"Content-Length: 5") + BODY,
     "no_colon": head(b"200 OK", b"X-A", b"Content-Length: 5") + BODY,
     "folded": head(b"200 OK", b"X-A: a", b" b", b"Content-Length: 5") + BODY,
+    "fold_first": b"HTTP/1.1 200 OK\r\n folded, no colon\r\n" + CC + b"Content-Length: 5\r\n\r\n"
+    + BODY,
     "huge_head": head(b"200 OK", *[b"X-F%d: %s" % (i, b"v" * 400) for i in range(48)],
                       b"Content-Length: 5") + BODY,
     "big_head": head(b"200 OK", *[b"X-F%d: %s" % (i, b"v" * 400) for i in range(24)],
