@@ -238,7 +238,10 @@ bool sf_dest_name_ok(const struct sf_dest_rules *r, const char *host, uint16_t p
     struct sockaddr_storage ss;
     if (sf_net_parse_addr(host, &ss)) /* a literal is judged as the address it is */
         return sf_dest_addr_ok(r, *listed, (struct sockaddr *)&ss, port);
-    return *listed || r->allow->n == 0;
+    bool networks = false; /* a name may resolve into a listed network: judged then */
+    for (size_t i = 0; i < r->allow->n && !networks; i++)
+        networks = r->allow->v[i].kind == E_NET;
+    return *listed || networks || r->allow->n == 0;
 }
 
 bool sf_dest_addr_ok(const struct sf_dest_rules *r, bool name_listed, const struct sockaddr *a,

@@ -47,7 +47,8 @@ struct sf_dest_rules {
     _Atomic uint16_t self_ports[2]; /* 0: none; known once the listeners are bound */
 };
 /* By name, before resolving: whether host:port may be fetched (an allow list that is not
- * empty must list it) and, in *listed, whether the list names it. */
+ * empty must name it, or hold a network it may resolve into) and, in *listed, whether the
+ * list names it. */
 bool sf_dest_name_ok(const struct sf_dest_rules *r, const char *host, uint16_t port,
                      bool *listed);
 /* By address, when connecting: a listed network, or a name the list named, or, with an

@@ -89,12 +89,48 @@ static void test_internal(void **state)
     }
 }
 
+static void test_destinations(void **state)
+{
+    (void)state;
+    struct sf_acl allow = {0};
+    struct sf_dest_rules r = {.allow = &allow};
+    atomic_store(&r.self_ports[0], 8080);
+    bool listed;
+    struct sockaddr_storage ss;
+    /* An empty list: public names and addresses, never internal ones, never ourselves. */
+    assert_true(sf_dest_name_ok(&r, "example.com", 80, &listed) && !listed);
+    assert_false(sf_dest_name_ok(&r, "10.1.2.3", 80, &listed));
+    assert_true(sf_dest_name_ok(&r, "8.8.8.8", 80, &listed));
+    sf_net_parse_addr("127.0.0.1", &ss);
+    assert_false(sf_dest_addr_ok(&r, false, (struct sockaddr *)&ss, 9000));
+    /* Networks: a name may resolve into them (judged when connecting). */
+    sf_acl_add(&allow, "10.0.0.0/8", true);
+    sf_acl_add(&allow, "127.0.0.1", true);
+    assert_true(sf_dest_name_ok(&r, "intranet.example", 80, &listed) && !listed);
+    sf_net_parse_addr("10.9.9.9", &ss);
+    assert_true(sf_dest_addr_ok(&r, false, (struct sockaddr *)&ss, 80));
+    sf_net_parse_addr("8.8.8.8", &ss);
+    assert_false(sf_dest_addr_ok(&r, false, (struct sockaddr *)&ss, 80)); /* not listed */
+    sf_net_parse_addr("127.0.0.1", &ss);
+    assert_true(sf_dest_addr_ok(&r, false, (struct sockaddr *)&ss, 9000));
+    assert_false(sf_dest_addr_ok(&r, false, (struct sockaddr *)&ss, 8080)); /* ourselves */
+    sf_acl_clear(&allow);
+    /* Names only: an unnamed host is refused before resolving. */
+    sf_acl_add(&allow, "api.example.com", true);
+    assert_false(sf_dest_name_ok(&r, "other.example.com", 80, &listed));
+    assert_true(sf_dest_name_ok(&r, "api.example.com", 80, &listed) && listed);
+    sf_net_parse_addr("10.9.9.9", &ss);
+    assert_true(sf_dest_addr_ok(&r, true, (struct sockaddr *)&ss, 80)); /* named: allowed */
+    sf_acl_clear(&allow);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_internal),
+        cmocka_unit_test(test_destinations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
