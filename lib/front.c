@@ -1036,12 +1036,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         bool chunked = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
         bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        bool content = chunked || (length != NULL && strcmp(length, "0") != 0);
+        bool content = chunked || (length != NULL && strtoull(length, NULL, 10) > 0);
         if (content && strcmp(method, "HEAD") == 0)
             return respond_bad(r, MHD_HTTP_BAD_REQUEST, "a HEAD request cannot carry content\n");
         /* A GET with "Content-Length: 0" still goes through the cache; any other method
          * forwards even an empty body's length. */
-        if (chunked || (length != NULL && (!safe || strcmp(length, "0") != 0)))
+        if (content || (length != NULL && !safe))
             return begin_upload(r, method, length);
         r->phase = PH_BODY;
         return MHD_YES; /* respond on a later call, or keep-alive is lost */

@@ -240,3 +240,11 @@ def test_bad_request_pipelined_behind_a_slow_download_does_not_cut_it():
         eq(statuses(resp), [200, 400], "statuses on the connection")
         eq(len(resp.partition(b"\r\n\r\n")[2].partition(b"HTTP/1.1 400")[0]), size,
            "the download before the bad request, whole")
+
+
+def test_a_zero_length_is_zero_however_written():
+    with Env() as env:
+        for method in (b"GET", b"HEAD"):
+            resp, end = exchange(env.proxy.port, method + b" /z?cc=max-age=60 HTTP/1.1\r\n" + H +
+                                 b"Content-Length: 00\r\nConnection: close\r\n\r\n")
+            eq(statuses(resp), [200], "%s with Content-Length: 00" % method.decode())
