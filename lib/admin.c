@@ -111,11 +111,7 @@ static bool admin_authorized(const struct sf_admin *a, struct MHD_Connection *co
         return true;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    struct sf_acl loopback = {0};
-    sf_acl_add(&loopback, "127.0.0.0/8", false);
-    sf_acl_add(&loopback, "::1", false);
-    bool local = ci != NULL && sf_acl_match_addr(&loopback, ci->client_addr, 0);
-    sf_acl_clear(&loopback);
+    bool local = ci != NULL && sf_net_is_loopback(ci->client_addr);
     if (local && !purging)
         return true;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");

@@ -207,6 +207,14 @@ bool sf_acl_match_host(const struct sf_acl *a, const char *host, uint16_t port)
     return false;
 }
 
+bool sf_net_is_loopback(const struct sockaddr *sa)
+{
+    static const unsigned char loop4[13] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127};
+    static const unsigned char loop6[16] = {[15] = 1};
+    unsigned char x[16];
+    return addr16(sa, x) && (memcmp(x, loop4, 13) == 0 || memcmp(x, loop6, 16) == 0);
+}
+
 bool sf_net_is_internal(const struct sockaddr *sa)
 {
     static const struct {
@@ -250,11 +258,9 @@ bool sf_dest_addr_ok(const struct sf_dest_rules *r, bool name_listed, const stru
     unsigned char x[16];
     if (!addr16(a, x))
         return false;
-    static const unsigned char loop4[13] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127};
-    static const unsigned char any[16], loop6[16] = {[15] = 1};
+    static const unsigned char any[16];
     bool any4 = memcmp(x, v4_mapped, 12) == 0 && memcmp(x + 12, any, 4) == 0;
-    bool self_addr = memcmp(x, loop4, 13) == 0 || memcmp(x, loop6, 16) == 0 ||
-                     memcmp(x, any, 16) == 0 || any4;
+    bool self_addr = sf_net_is_loopback(a) || memcmp(x, any, 16) == 0 || any4;
     for (size_t i = 0; i < 2; i++)
         if (self_addr && port != 0 && port == atomic_load(&r->self_ports[i]))
             return false; /* a request to ourselves would come back, forever */

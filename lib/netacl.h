@@ -57,6 +57,9 @@ bool sf_dest_name_ok(const struct sf_dest_rules *r, const char *host, uint16_t p
 bool sf_dest_addr_ok(const struct sf_dest_rules *r, bool name_listed, const struct sockaddr *a,
                      uint16_t port);
 
+/* Whether sa is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
+bool sf_net_is_loopback(const struct sockaddr *sa);
+
 /* Parses a numeric address into sa (port 0); false when text is not one. */
 bool sf_net_parse_addr(const char *text, struct sockaddr_storage *sa);
 

@@ -77,6 +77,14 @@ static void test_internal(void **state)
     static const char *const external[] = {"8.8.8.8", "172.32.0.1", "93.184.216.34",
                                            "2606:4700::1111", "100.128.0.1"};
     struct sockaddr_storage ss;
+    static const char *const loopback[] = {"127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.2"};
+    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++) {
+        assert_true(sf_net_parse_addr(loopback[i], &ss));
+        if (!sf_net_is_loopback((struct sockaddr *)&ss))
+            fail_msg("not loopback: %s", loopback[i]);
+    }
+    assert_true(sf_net_parse_addr("10.0.0.1", &ss));
+    assert_false(sf_net_is_loopback((struct sockaddr *)&ss));
     for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++) {
         assert_true(sf_net_parse_addr(internal[i], &ss));
         if (!sf_net_is_internal((struct sockaddr *)&ss))
