@@ -508,10 +508,12 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
         return why == NULL ? len : refuse_head(x, why);
     }
     x->head_bytes += len;
-    if (x->head_bytes > SF_RESP_HEAD_MAX || x->hdrs.n >= SF_RESP_FIELDS_MAX)
+    if (x->head_bytes > SF_RESP_HEAD_MAX)
         return refuse_head(x, "a response head larger than sfproxy passes on");
     if (end == 0)
         return x->status >= 200 && !x->headers_done ? end_of_head(x, len) : len;
+    if (x->hdrs.n >= SF_RESP_FIELDS_MAX && line[0] != ' ' && line[0] != '\t')
+        return refuse_head(x, "a response head with more fields than sfproxy passes on");
     const char *why = sf_http_check_field_line(line, end);
     if (why != NULL)
         return refuse_head(x, why);

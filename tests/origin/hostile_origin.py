@@ -42,6 +42,8 @@ CASES = {
                       b"Content-Length: 5") + BODY,
     "big_head": head(b"200 OK", *[b"X-F%d: %s" % (i, b"v" * 400) for i in range(24)],
                      b"Content-Length: 5") + BODY,
+    "fields_100": head(b"200 OK", *[b"X-F%d: v" % i for i in range(98)], b"Content-Length: 5")
+    + BODY,  # with Cache-Control: 100 fields, the most passed on
     "many_fields": head(b"200 OK", *[b"X-F%d: v" % i for i in range(120)],
                         b"Content-Length: 5") + BODY,
 }
