@@ -4,8 +4,9 @@
  * log callback so the raw target is kept):
  *   NEW -> BODY (no content: the next call dispatches)
  *          -> dispatch: HIT (respond from the stored object) | attach to an object and
- *             WAIT_HEAD (parked until its headers are published) -> RESPONDING, where a
- *             content reader copies what the object holds and parks when it has caught up.
+ *             WAIT_HEAD (parked until its headers are published) -> RESPONDING, where
+ *             respond.c's reader copies what the object holds and parks when it has
+ *             caught up.
  *   NEW -> UPLOAD (content: the private fetch starts at once and the content is streamed
  *          to it through a struct sf_reqbody, parking while the pipe is full) -> WAIT_HEAD
  *          once the client has sent it all.
@@ -14,6 +15,9 @@
  * the waiter off. A request is freed when both libmicrohttpd's completion callback and
  * its response's free callback have let go (refs).
  *
+ * Where a request goes and what is sent upstream is outbound.c's; how an object becomes a
+ * response is respond.c's.
+ *
  * Threads: libmicrohttpd's workers run every callback here; the fetcher only resumes
  * connections (wake_req). Lock order: object lock -> libmicrohttpd; no response is
  * created, queued or destroyed under an object lock. */
@@ -21,9 +25,10 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "outbound.h"
 #include "park.h"
+#include "respond.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,13 +37,6 @@
 #include <unistd.h>
 
 #define SF_REQ_MAGIC 0x5f4e9e51u
-#define VIA_VALUE "1.1 sfproxy"
-/* The copy buffer libmicrohttpd allocates (and zeroes) for each streamed response: small
- * bodies get a small one, since a thousand woken followers each allocate theirs at once. */
-#define READ_BLOCK_MAX (16u << 10)
-#define READ_BLOCK_MIN 256u
-/* Bodies up to this size are sent with their header in one system call. */
-#define ONE_SEND_MAX (16u << 10)
 
 struct sf_front {
     const struct sf_config *cfg;
@@ -46,8 +44,7 @@ struct sf_front {
     struct sf_upstream *up;
     struct sf_hangup *hangup;
     struct sf_conns *conns;
-    struct sf_dest_rules dest; /* where the forward proxy may fetch */
-    char loop_token[32];       /* this instance's CDN-Loop token (RFC 8586) */
+    struct sf_outbound out; /* where requests go, and what is sent */
     struct MHD_Daemon *mhd;
     uint16_t port;
     atomic_bool closing;
@@ -66,14 +63,14 @@ struct sf_req {
     struct sf_conn *wire; /* the connection's scanned bytes; NULL if it was never seen */
     uint64_t seq;         /* which request of its connection this is */
     char *target;       /* raw request target, as sent */
-    char *url;          /* what is fetched upstream; NULL until admitted */
+    struct sf_route route; /* where it goes upstream; url NULL until admitted */
     enum phase phase;
     bool cacheable;     /* GET or HEAD: goes through the cache */
     const char *xcache; /* HIT, MISS, COLLAPSED or PASS */
     struct sf_obj *obj; /* the object read from, with a reference; NULL before dispatch */
     bool attached;      /* counted in obj->clients */
     struct sf_waiter w;
-    size_t seg_hint;
+    struct sf_reader rd;       /* reads obj for the response, once it is streamed */
     struct sf_reqbody *upload; /* streamed content, a reference; NULL without content */
     uint64_t upload_bytes;     /* content received so far */
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
@@ -82,35 +79,29 @@ struct sf_req {
     bool http11;               /* an HTTP/1.1 request (it may be sent a 100 interim) */
     bool admitted;             /* counted in requests[] (by method) */
     bool outcome_counted;      /* counted once more: by X-Cache, refused or unanswered */
-    bool forward;              /* an absolute-form target, fetched as a forward proxy */
-    bool dest_listed;          /* with forward: forward_proxy.allow names its host */
 };
 
 /* ---- small responses ---- */
 
-static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const char *text,
-                                    bool close)
+/* Queues resp (NULL: it could not be made, and the connection closes). */
+static enum MHD_Result queue(struct sf_req *r, unsigned status, struct MHD_Response *resp)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-    MHD_add_response_header(resp, "Via", VIA_VALUE);
-    if (r->admitted && !r->outcome_counted) {
-        r->outcome_counted = true;
-        SF_COUNT(refused); /* answered by sfproxy itself, not from a response */
-    }
-    if (r->xcache != NULL)
-        MHD_add_response_header(resp, "X-Cache", r->xcache);
-    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-        MHD_add_response_header(resp, "Retry-After", "1");
-    if (close)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     r->phase = PH_RESPONDING;
     return ret;
+}
+
+static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const char *text,
+                                    bool close)
+{
+    if (r->admitted && !r->outcome_counted) {
+        r->outcome_counted = true;
+        SF_COUNT(refused); /* answered by sfproxy itself, not from a response */
+    }
+    return queue(r, status, sf_respond_text(text, status, r->xcache, close));
 }
 
 static enum MHD_Result respond_bad(struct sf_req *r, unsigned status, const char *text)
@@ -128,7 +119,7 @@ static void req_unref(struct sf_req *r)
         return;
     SF_ASSERT(r->obj == NULL && !r->w.parked);
     free(r->target);
-    free(r->url);
+    free(r->route.url);
     sf_reqbody_unref(r->upload);
     r->magic = 0;
     free(r);
@@ -205,234 +196,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_unref(r);
 }
 
-/* ---- the request sent upstream ---- */
-
-struct fields_ctx {
-    struct sf_hdrs *out;
-    const char *connection;
-    bool shared;  /* a flight others may join: drop what is one client's own */
-    bool trusted; /* the client is a trusted proxy: keep its identity fields */
-};
-
-static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char *name,
-                                  const char *value)
-{
-    struct fields_ctx *c = cls;
-    (void)kind;
-    if (sf_policy_forwarded(name, c->connection, c->shared) &&
-        (c->trusted || !sf_policy_identity_field(name)))
-        sf_hdrs_add(c->out, name, value ? value : "");
-    return MHD_YES;
-}
-
-/* The client's address as text, and whether it is a trusted proxy (trusted_proxies). */
-static bool client_of(struct sf_req *r, char *ip, size_t size)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(ip, size, "unknown");
-    if (ci == NULL)
-        return false;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
-                  (socklen_t)size);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
-                  (socklen_t)size);
-    return sf_acl_match_addr(&r->front->cfg->trusted_proxies, sa, 0);
-}
-
-/* Moves every line of a field out of h, joined (NULL: none). Caller frees. */
-static char *take_field(struct sf_hdrs *h, const char *name)
-{
-    char *v = sf_hdrs_join(h, name);
-    sf_hdrs_remove(h, name);
-    return v;
-}
-
-/* The fields that say who the client is: sfproxy's to write (Security in the README). */
-static void add_forwarding(struct sf_req *r, struct sf_hdrs *h, const char *ip)
-{
-    char *xff = take_field(h, "X-Forwarded-For");
-    char *proto = take_field(h, "X-Forwarded-Proto");
-    char *fwd = take_field(h, "Forwarded");
-    sf_policy_add_forwarding(h, ip, xff, proto, fwd, r->front->cfg->forwarded_header);
-    free(xff);
-    free(proto);
-    free(fwd);
-    if (r->front->cfg->preserve_host) {
-        const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
-        if (host != NULL)
-            sf_hdrs_add(h, "Host", host); /* curl sends it instead of the upstream's */
-    }
-}
-
-/* Replaces a shared fetch's Accept-Encoding by its normalised form (none or gzip). */
-static void normalize_encoding(struct sf_hdrs *h)
-{
-    char *sent = sf_hdrs_join(h, "Accept-Encoding");
-    const char *normal = sf_policy_normalized_encoding(sent);
-    free(sent);
-    sf_hdrs_remove(h, "Accept-Encoding");
-    if (normal != NULL)
-        sf_hdrs_add(h, "Accept-Encoding", normal);
-}
-
-static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, const char *url,
-                                        bool shared)
-{
-    struct sf_fetch_spec *s = sf_xcalloc(1, sizeof *s);
-    s->method = sf_xstrdup(method);
-    s->url = sf_xstrdup(url);
-    char ip[INET6_ADDRSTRLEN];
-    bool trusted = client_of(r, ip, sizeof ip);
-    struct fields_ctx c = {&s->hdrs,
-                           MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Connection"),
-                           shared, trusted};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_field, &c);
-    add_forwarding(r, &s->hdrs, ip);
-    if (shared && r->front->cfg->normalize_accept_encoding)
-        normalize_encoding(&s->hdrs);
-    const char *via = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Via");
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s%s%s", via ? via : "", via ? ", " : "", VIA_VALUE);
-    sf_hdrs_add(&s->hdrs, "Via", buf);
-    /* RFC 8586: each intermediary appends its token; a request that comes back with ours
-     * (a forward proxy fetching itself by another address) is refused. */
-    sf_hdrs_add(&s->hdrs, "CDN-Loop", r->front->loop_token);
-    s->body = r->upload ? sf_reqbody_ref(r->upload) : NULL;
-    s->forward = r->forward;
-    s->dest_listed = r->dest_listed;
-    return s;
-}
-
-/* An absolute-form target (forward proxy): who asks, and where to. Sets r->url and
- * returns 0, or returns the status to refuse with and sets *why. sfproxy is no open proxy:
- * only forward_proxy.clients may use it, only for what forward_proxy.allow lets through
- * (by name here, and again by address when the fetcher connects). */
-static unsigned forward_target(struct sf_req *r, const char **why)
-{
-    const struct sf_front *f = r->front;
-    const struct sf_config *cfg = f->cfg;
-    const char *authority = r->target + 7;
-    size_t alen = strcspn(authority, "/?");
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char hostport[300], host[256];
-    uint16_t port;
-    if (!cfg->forward_proxy) {
-        *why = "absolute-form targets are refused: forward_proxy is off in the config\n";
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    if (ci == NULL || !sf_acl_match_addr(&cfg->forward_clients, ci->client_addr, 0)) {
-        *why = "this client may not use the forward proxy (forward_proxy.clients)\n";
-        SF_COUNT(forward_refused);
-        return MHD_HTTP_FORBIDDEN;
-    }
-    if (memchr(authority, '@', alen) != NULL) {
-        /* Never turned into an Authorization field, nor passed on in the URL. */
-        *why = "credentials in the target URL are refused; send an Authorization field\n";
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    if (alen == 0 || alen >= sizeof hostport) {
-        *why = "the target URL has no host\n";
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    memcpy(hostport, authority, alen);
-    hostport[alen] = '\0';
-    if (!sf_net_split_hostport(hostport, host, sizeof host, &port) || host[0] == '\0') {
-        *why = "the target URL's host or port is malformed\n";
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    if (!sf_dest_name_ok(&f->dest, host, port ? port : 80, &r->dest_listed)) {
-        *why = "the destination is not allowed (forward_proxy.allow; loopback, private and "
-               "link-local addresses and sfproxy itself must be listed to be reached)\n";
-        SF_COUNT(forward_refused);
-        return MHD_HTTP_FORBIDDEN;
-    }
-    r->forward = true;
-    r->url = sf_xstrdup(r->target);
-    return 0;
-}
-
-/* Sets r->url, what is fetched upstream, from the request target; returns 0, or the
- * status to refuse the request with and *why. */
-static unsigned upstream_url(struct sf_req *r, const char **why)
-{
-    const struct sf_config *cfg = r->front->cfg;
-    const char *t = r->target;
-    if (t[0] == '/') {
-        if (cfg->upstream == NULL) {
-            *why = "this proxy has no upstream; send an absolute http:// URL\n";
-            return MHD_HTTP_BAD_REQUEST;
-        }
-        r->url = sf_http_join_url(cfg->upstream, t);
-        return 0;
-    }
-    if (strncmp(t, "http://", 7) == 0)
-        return forward_target(r, why);
-    *why = strncmp(t, "https://", 8) == 0
-               ? "only http:// targets can be proxied; use CONNECT-capable proxies for https\n"
-               : "the request target must be a path starting with \"/\" or an http:// URL\n";
-    return MHD_HTTP_BAD_REQUEST;
-}
-
 /* ---- responses from objects ---- */
 
-/* Adds the object's fields, Via and X-Cache; with stored_age false the stored Age is left
- * out, for the caller to send its own (a response served from the cache). */
-static void add_object_fields(struct MHD_Response *resp, const struct sf_obj *o,
-                              const char *xcache, bool stored_age)
+static void reader_done(struct sf_reader *rd)
 {
-    for (size_t i = 0; i < o->hdrs.n; i++)
-        if (stored_age || !sf_streq_ci(o->hdrs.v[i].name, "Age"))
-            MHD_add_response_header(resp, o->hdrs.v[i].name, o->hdrs.v[i].value);
-    MHD_add_response_header(resp, "Via", VIA_VALUE);
-    MHD_add_response_header(resp, "X-Cache", xcache);
-}
-
-static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    struct sf_req *r = cls;
-    struct sf_obj *o = r->obj;
-    const char *data = NULL;
-    ssize_t ret;
-    sf_obj_lock(o);
-    if (r->w.gone) {
-        sf_obj_unlock(o);
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    r->w.probe = false; /* the response has begun: nothing may be written in between */
-    bool resume_fetch = sf_obj_reader_at(o, &r->w, (size_t)pos);
-    size_t n = sf_obj_peek(o, (size_t)pos, &r->seg_hint, &data);
-    if (n > 0) {
-        n = n < max ? n : max;
-        ret = (ssize_t)n;
-    } else if (o->state == SF_OBJ_COMPLETE) {
-        ret = MHD_CONTENT_READER_END_OF_STREAM;
-    } else if (o->state == SF_OBJ_FAILED) {
-        /* Close without the rest: the client sees a short body or a missing last chunk. */
-        ret = MHD_CONTENT_READER_END_WITH_ERROR;
-    } else if (!sf_obj_park(o, &r->w)) {
-        ret = MHD_CONTENT_READER_END_WITH_ERROR; /* shutting down */
-    } else {
-        MHD_suspend_connection(r->conn);
-        ret = 0;
-    }
-    sf_obj_unlock(o);
-    if (resume_fetch)
-        sf_upstream_unpause(r->front->up, o);
-    if (n > 0) {
-        memcpy(buf, data, n); /* bytes at or above our position are neither changed nor freed */
-        SF_COUNT_N(bytes_to_clients, n);
-    }
-    return ret;
-}
-
-static void body_reader_done(void *cls)
-{
-    req_unref(cls);
+    req_unref((struct sf_req *)((char *)rd - offsetof(struct sf_req, rd)));
 }
 
 /* Counts how a request was answered, once, when its response is queued. */
@@ -453,77 +221,8 @@ static void count_outcome(struct sf_req *r)
         SF_COUNT(hits);
 }
 
-static void add_age(struct MHD_Response *resp, const struct sf_obj *o)
-{
-    char age[24];
-    snprintf(age, sizeof age, "%lld",
-             (long long)sf_policy_current_age(o->verdict.age_s, o->response_time_s, sf_wall_s()));
-    MHD_add_response_header(resp, "Age", age);
-}
-
-static void hit_done(void *cls)
-{
-    sf_obj_unref(cls);
-}
-
-/* A response over n bytes at off of o's body, which is complete, without copying them;
- * takes over a reference to o, released when libmicrohttpd is done with the response (or
- * at once, with NULL, if it cannot be made). Bytes within one segment, up to
- * ONE_SEND_MAX, are a plain buffer, which libmicrohttpd sends together with the header in
- * one system call (+10% cached 1 KiB responses/s); more is an iovec (faster from 64 KiB
- * on, as measured). */
-static struct MHD_Response *body_response(struct sf_obj *o, size_t off, size_t n)
-{
-    size_t first = 0, count = 0;
-    while (first < o->nsegs && o->segs[first]->off + o->segs[first]->cap <= off)
-        first++;
-    while (first + count < o->nsegs && o->segs[first + count]->off < off + n)
-        count++;
-    struct MHD_Response *resp;
-    if (count <= 1 && n <= ONE_SEND_MAX) {
-        const char *data = count ? o->segs[first]->data + (off - o->segs[first]->off) : NULL;
-        resp = MHD_create_response_from_buffer_with_free_callback_cls(n, (void *)data,
-                                                                      hit_done, o);
-    } else {
-        struct MHD_IoVec iov_small[8], *iov = iov_small;
-        if (count > 8)
-            iov = sf_xmalloc(count * sizeof *iov);
-        for (size_t i = 0; i < count; i++) {
-            const struct sf_seg *seg = o->segs[first + i];
-            size_t from = off > seg->off ? off - seg->off : 0;
-            size_t to = off + n < seg->off + seg->cap ? off + n - seg->off : seg->cap;
-            iov[i].iov_base = seg->data + from;
-            iov[i].iov_len = to - from;
-        }
-        resp = MHD_create_response_from_iovec(iov, (unsigned)count, hit_done, o);
-        if (iov != iov_small)
-            free(iov);
-    }
-    if (resp == NULL)
-        sf_obj_unref(o);
-    return resp;
-}
-
-/* A response that reads r's object as the body arrives (read_body). */
-static struct MHD_Response *streamed_response(struct sf_req *r)
-{
-    const struct sf_obj *o = r->obj;
-    uint64_t size = o->content_length >= 0 ? (uint64_t)o->content_length : MHD_SIZE_UNKNOWN;
-    size_t block = READ_BLOCK_MAX;
-    if (o->content_length >= 0 && (uint64_t)o->content_length < READ_BLOCK_MAX)
-        block = o->content_length > READ_BLOCK_MIN ? (size_t)o->content_length : READ_BLOCK_MIN;
-    atomic_fetch_add(&r->refs, 1);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(size, block, read_body, r, body_reader_done);
-    if (resp == NULL)
-        req_unref(r);
-    return resp;
-}
-
 /* Answers r from its object as the body arrives; the leader also gets the fields that
- * were withheld from everyone else. (Even a complete body goes through read_body: the
- * header then leaves at once, and a thousand woken waiters get their first bytes sooner
- * than with one send of header and body each, as measured.) */
+ * were withheld from everyone else. */
 static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
 {
     struct sf_obj *o = r->obj;
@@ -532,89 +231,22 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
     else if (o->served_stale)
         r->xcache = "STALE"; /* the stored response, standing in for a failed origin */
     count_outcome(r);
-    struct MHD_Response *resp = streamed_response(r);
-    if (resp == NULL)
-        return MHD_NO;
+    r->rd = (struct sf_reader){o, &r->w, r->conn, r->front->up, 0, reader_done};
+    atomic_fetch_add(&r->refs, 1); /* until reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */
-    add_object_fields(resp, o, r->xcache, !o->served_stale);
-    for (size_t i = 0; leader && i < o->own_hdrs.n; i++)
-        MHD_add_response_header(resp, o->own_hdrs.v[i].name, o->own_hdrs.v[i].value);
-    if (o->served_stale)
-        add_age(resp, o);
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
-    MHD_destroy_response(resp);
-    r->phase = PH_RESPONDING;
-    return ret;
+    return queue(r, (unsigned)o->status,
+                 sf_respond_streamed(&r->rd, r->xcache, leader ? &o->own_hdrs : NULL,
+                                     o->served_stale));
 }
 
-/* A client's conditional request matched a stored 200: 304 with the fields a 200 would
- * have carried that RFC 9110 §15.4.5 asks for. Takes over the lookup's reference. */
-static enum MHD_Result respond_not_modified(struct sf_req *r, struct sf_obj *o,
-                                            const char *xcache)
-{
-    static const char *const keep[] = {"Cache-Control", "Content-Location", "Date", "ETag",
-                                       "Expires", "Last-Modified", "Vary"};
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    if (resp == NULL) {
-        sf_obj_unref(o);
-        return MHD_NO;
-    }
-    for (size_t i = 0; i < o->hdrs.n; i++)
-        for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
-            if (sf_streq_ci(o->hdrs.v[i].name, keep[k]))
-                MHD_add_response_header(resp, o->hdrs.v[i].name, o->hdrs.v[i].value);
-    add_age(resp, o);
-    MHD_add_response_header(resp, "Via", VIA_VALUE);
-    MHD_add_response_header(resp, "X-Cache", xcache);
-    sf_obj_unref(o);
-    enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_NOT_MODIFIED, resp);
-    MHD_destroy_response(resp);
-    r->phase = PH_RESPONDING;
-    return ret;
-}
-
-/* Serves a stored object (HIT, or STALE while it is refreshed): zero-copy over its
- * segments; 304 to a conditional request it satisfies; 206 with one byte range to a
- * GET's Range (416 when no byte of it exists). Takes over the lookup's
+/* Serves a stored object (HIT, or STALE while it is refreshed). Takes over the lookup's
  * reference. */
 static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o, const char *method)
 {
-    if (o->status == MHD_HTTP_OK &&
-        sf_policy_not_modified(
-            &o->hdrs, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-None-Match"),
-            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Modified-Since")))
-        return respond_not_modified(r, o, r->xcache);
-    uint64_t first = 0, last = o->len ? o->len - 1 : 0;
-    enum sf_range range = SF_RANGE_NONE;
-    /* RFC 9110 §14.2: ranges of a GET's stored 200, when If-Range allows. */
-    const char *range_value = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range");
-    if (range_value != NULL && o->status == MHD_HTTP_OK && strcmp(method, "GET") == 0 &&
-        sf_policy_if_range_holds(
-            &o->hdrs, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Range")))
-        range = sf_http_range_parse(range_value, o->len, &first, &last);
-    size_t n = range == SF_RANGE_UNSATISFIABLE ? 0 : o->len ? (size_t)(last - first + 1) : 0;
-    struct MHD_Response *resp = body_response(o, (size_t)first, n);
-    if (resp == NULL)
-        return MHD_NO;
-    unsigned status = (unsigned)o->status;
-    char content_range[80];
-    if (range == SF_RANGE_ONE) {
-        status = MHD_HTTP_PARTIAL_CONTENT;
-        snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%zu",
-                 (unsigned long long)first, (unsigned long long)last, o->len);
-    } else if (range == SF_RANGE_UNSATISFIABLE) {
-        status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
-        snprintf(content_range, sizeof content_range, "bytes */%zu", o->len);
-    }
-    add_object_fields(resp, o, r->xcache, false);
-    add_age(resp, o);
-    if (range != SF_RANGE_NONE)
-        MHD_add_response_header(resp, "Content-Range", content_range);
-    SF_COUNT_N(bytes_to_clients, n);
-    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    r->phase = PH_RESPONDING;
-    return ret;
+    count_outcome(r);
+    unsigned status;
+    struct MHD_Response *resp = sf_respond_stored(o, r->conn, method, r->xcache, &status);
+    return queue(r, status, resp);
 }
 
 /* ---- dispatch ---- */
@@ -641,7 +273,6 @@ static bool attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *
     return true;
 }
 
-/* Sends the request upstream on an object of its own (pass-through). */
 /* Makes the fetch conditional on the expired response's validators (RFC 9111 §4.3.1), so
  * that an unchanged response comes back as a 304 without its body. */
 static void add_validators(struct sf_fetch_spec *spec, const struct sf_obj *stale)
@@ -654,11 +285,16 @@ static void add_validators(struct sf_fetch_spec *spec, const struct sf_obj *stal
         sf_hdrs_add(&spec->hdrs, "If-Modified-Since", modified);
 }
 
+static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, bool shared)
+{
+    return sf_outbound_spec(&r->front->out, r->conn, method, &r->route, shared, r->upload);
+}
+
 /* Starts the fetch of a new shared flight: GET even for a HEAD, so that the response can
  * serve (and be stored for) both, and conditional when it revalidates a stale response. */
 static void submit_shared(struct sf_req *r, struct sf_obj *o)
 {
-    struct sf_fetch_spec *spec = build_spec(r, "GET", r->url, true);
+    struct sf_fetch_spec *spec = build_spec(r, "GET", true);
     if (o->stale != NULL)
         add_validators(spec, o->stale);
     sf_upstream_submit(r->front->up, o, &spec);
@@ -682,17 +318,18 @@ static char *request_key(struct sf_req *r)
     if (r->front->cfg->preserve_host && host != NULL)
         sf_hdrs_add(&credentials, "Host", host);
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_credential, &credentials);
-    char *key = sf_policy_key(r->url, &credentials);
+    char *key = sf_policy_key(r->route.url, &credentials);
     sf_hdrs_clear(&credentials);
     return key;
 }
 
+/* Sends the request upstream on an object of its own (pass-through). */
 static void start_private(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
     struct sf_obj *o = sf_obj_new(NULL, f->hangup);
     attach(r, o, true, "PASS");
-    struct sf_fetch_spec *spec = build_spec(r, method, r->url, false);
+    struct sf_fetch_spec *spec = build_spec(r, method, false);
     if (strcmp(method, "HEAD") == 0)
         spec->head_key = request_key(r); /* its 200 may update the stored GET */
     sf_upstream_submit(f->up, o, &spec);
@@ -704,37 +341,10 @@ static enum MHD_Result fetch_private(struct sf_req *r, const char *method)
     return wait_head(r, method);
 }
 
-struct joined_field {
-    const char *name;
-    struct sf_hdrs found;
-};
-
-static enum MHD_Result collect_field(void *cls, enum MHD_ValueKind kind, const char *name,
-                                     const char *value)
-{
-    struct joined_field *j = cls;
-    (void)kind;
-    if (sf_streq_ci(name, j->name))
-        sf_hdrs_add(&j->found, name, value ? value : "");
-    return MHD_YES;
-}
-
-/* All values of a request field joined with ", "; NULL when absent. Caller frees. */
-static char *request_field(struct MHD_Connection *conn, const char *name)
-{
-    if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name) == NULL)
-        return NULL; /* the common case, without walking every field */
-    struct joined_field j = {name, {0}};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_field, &j);
-    char *joined = sf_hdrs_join(&j.found, name);
-    sf_hdrs_clear(&j.found);
-    return joined;
-}
-
 /* The request's cache directives (RFC 9111 §5.2.1, §5.4); false when it has none. */
 static bool request_directives(struct sf_req *r, struct sf_req_directives *d)
 {
-    char *cc = request_field(r->conn, "Cache-Control");
+    char *cc = sf_request_field(r->conn, "Cache-Control");
     const char *pragma = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Pragma");
     if (cc == NULL && pragma == NULL)
         return false;
@@ -750,7 +360,7 @@ static char *variant_field(void *ctx, const char *name)
     const char *connection = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Connection");
     if (!sf_policy_forwarded(name, connection, true))
         return NULL;
-    char *value = request_field(r->conn, name);
+    char *value = sf_request_field(r->conn, name);
     if (r->front->cfg->normalize_accept_encoding && sf_streq_ci(name, "Accept-Encoding")) {
         const char *normal = sf_policy_normalized_encoding(value); /* as fetches send it */
         free(value);
@@ -792,11 +402,9 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
             sf_obj_unref(refresh);
         }
         r->xcache = "STALE";
-        count_outcome(r);
         return respond_hit(r, o, method);
     case SF_LOOKUP_HIT:
         r->xcache = "HIT";
-        count_outcome(r);
         return respond_hit(r, o, method);
     case SF_LOOKUP_PASS:
         return fetch_private(r, method);
@@ -890,7 +498,8 @@ static bool admit(struct sf_req *r, const char *method)
         r->reject_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         r->reject_text = "shutting down\n";
     } else {
-        r->reject_status = upstream_url(r, &r->reject_text);
+        r->reject_status =
+            sf_outbound_route(&r->front->out, r->conn, r->target, &r->route, &r->reject_text);
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -909,10 +518,7 @@ static enum MHD_Result dispatch(struct sf_req *r, const char *method)
 {
     if (!admit(r, method))
         return respond_rejected(r);
-    char *loop = request_field(r->conn, "CDN-Loop");
-    bool looped = loop != NULL && sf_http_list_has(loop, r->front->loop_token);
-    free(loop);
-    if (looped)
+    if (sf_outbound_looped(&r->front->out, r->conn))
         return respond_bad(r, 508, "this request has passed through this sfproxy already (a "
                                    "loop: CDN-Loop)\n");
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
@@ -1106,15 +712,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
     f->up = up;
     f->hangup = hangup;
     f->conns = conns;
-    f->dest.allow = &cfg->forward_allow; /* before the workers start */
-    uint64_t id = 0;
-    FILE *rnd = fopen("/dev/urandom", "rb");
-    if (rnd == NULL || fread(&id, sizeof id, 1, rnd) != 1)
-        id = (uint64_t)getpid() << 32 ^ sf_now_ms(); /* unique enough to spot a loop */
-    if (rnd != NULL)
-        fclose(rnd);
-    snprintf(f->loop_token, sizeof f->loop_token, "sfproxy-%016llx", (unsigned long long)id);
-    sf_upstream_set_destinations(up, &f->dest);
+    sf_outbound_init(&f->out, cfg); /* before the workers start */
+    sf_upstream_set_destinations(up, &f->out.dest);
     struct sockaddr_storage ss;
     bool v6 = false;
     sf_listen_sockaddr(&cfg->listen, &ss, &v6); /* the config checked the address */
@@ -1138,8 +737,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
         return NULL;
     }
     f->port = sf_listen_bound_port(f->mhd);
-    atomic_store(&f->dest.self_ports[0], f->port);
-    atomic_store(&f->dest.self_ports[1], admin_port);
+    atomic_store(&f->out.dest.self_ports[0], f->port);
+    atomic_store(&f->out.dest.self_ports[1], admin_port);
     return f;
 }
 

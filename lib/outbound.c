@@ -1,0 +1,237 @@
+/* outbound: see outbound.h. Runs on libmicrohttpd's workers; ob is read-only after
+ * sf_outbound_init (the self ports are atomics). */
+#include "outbound.h"
+
+#include "metrics.h"
+#include "respond.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void sf_outbound_init(struct sf_outbound *ob, const struct sf_config *cfg)
+{
+    ob->cfg = cfg;
+    ob->dest.allow = &cfg->forward_allow;
+    uint64_t id = 0;
+    FILE *rnd = fopen("/dev/urandom", "rb");
+    if (rnd == NULL || fread(&id, sizeof id, 1, rnd) != 1)
+        id = (uint64_t)getpid() << 32 ^ sf_now_ms(); /* unique enough to spot a loop */
+    if (rnd != NULL)
+        fclose(rnd);
+    snprintf(ob->loop_token, sizeof ob->loop_token, "sfproxy-%016llx", (unsigned long long)id);
+}
+
+/* ---- the fields sent ---- */
+
+struct joined_field {
+    const char *name;
+    struct sf_hdrs found;
+};
+
+static enum MHD_Result collect_field(void *cls, enum MHD_ValueKind kind, const char *name,
+                                     const char *value)
+{
+    struct joined_field *j = cls;
+    (void)kind;
+    if (sf_streq_ci(name, j->name))
+        sf_hdrs_add(&j->found, name, value ? value : "");
+    return MHD_YES;
+}
+
+char *sf_request_field(struct MHD_Connection *conn, const char *name)
+{
+    if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name) == NULL)
+        return NULL; /* the common case, without walking every field */
+    struct joined_field j = {name, {0}};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_field, &j);
+    char *joined = sf_hdrs_join(&j.found, name);
+    sf_hdrs_clear(&j.found);
+    return joined;
+}
+
+bool sf_outbound_looped(const struct sf_outbound *ob, struct MHD_Connection *conn)
+{
+    char *loop = sf_request_field(conn, "CDN-Loop");
+    bool looped = loop != NULL && sf_http_list_has(loop, ob->loop_token);
+    free(loop);
+    return looped;
+}
+
+struct fields_ctx {
+    struct sf_hdrs *out;
+    const char *connection;
+    bool shared;  /* a flight others may join: drop what is one client's own */
+    bool trusted; /* the client is a trusted proxy: keep its identity fields */
+};
+
+static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char *name,
+                                  const char *value)
+{
+    struct fields_ctx *c = cls;
+    (void)kind;
+    if (sf_policy_forwarded(name, c->connection, c->shared) &&
+        (c->trusted || !sf_policy_identity_field(name)))
+        sf_hdrs_add(c->out, name, value ? value : "");
+    return MHD_YES;
+}
+
+/* The client's address as text, and whether it is a trusted proxy (trusted_proxies). */
+static bool client_of(const struct sf_outbound *ob, struct MHD_Connection *conn, char *ip,
+                      size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(ip, size, "unknown");
+    if (ci == NULL)
+        return false;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                  (socklen_t)size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                  (socklen_t)size);
+    return sf_acl_match_addr(&ob->cfg->trusted_proxies, sa, 0);
+}
+
+/* Moves every line of a field out of h, joined (NULL: none). Caller frees. */
+static char *take_field(struct sf_hdrs *h, const char *name)
+{
+    char *v = sf_hdrs_join(h, name);
+    sf_hdrs_remove(h, name);
+    return v;
+}
+
+/* The fields that say who the client is: sfproxy's to write (Security in the README). */
+static void add_forwarding(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                           struct sf_hdrs *h, const char *ip)
+{
+    char *xff = take_field(h, "X-Forwarded-For");
+    char *proto = take_field(h, "X-Forwarded-Proto");
+    char *fwd = take_field(h, "Forwarded");
+    sf_policy_add_forwarding(h, ip, xff, proto, fwd, ob->cfg->forwarded_header);
+    free(xff);
+    free(proto);
+    free(fwd);
+    if (ob->cfg->preserve_host) {
+        const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+        if (host != NULL)
+            sf_hdrs_add(h, "Host", host); /* curl sends it instead of the upstream's */
+    }
+}
+
+/* Replaces a shared fetch's Accept-Encoding by its normalised form (none or gzip). */
+static void normalize_encoding(struct sf_hdrs *h)
+{
+    char *sent = sf_hdrs_join(h, "Accept-Encoding");
+    const char *normal = sf_policy_normalized_encoding(sent);
+    free(sent);
+    sf_hdrs_remove(h, "Accept-Encoding");
+    if (normal != NULL)
+        sf_hdrs_add(h, "Accept-Encoding", normal);
+}
+
+struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                                       const char *method, const struct sf_route *route,
+                                       bool shared, struct sf_reqbody *body)
+{
+    struct sf_fetch_spec *s = sf_xcalloc(1, sizeof *s);
+    s->method = sf_xstrdup(method);
+    s->url = sf_xstrdup(route->url);
+    char ip[INET6_ADDRSTRLEN];
+    bool trusted = client_of(ob, conn, ip, sizeof ip);
+    struct fields_ctx c = {&s->hdrs,
+                           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection"),
+                           shared, trusted};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_field, &c);
+    add_forwarding(ob, conn, &s->hdrs, ip);
+    if (shared && ob->cfg->normalize_accept_encoding)
+        normalize_encoding(&s->hdrs);
+    const char *via = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Via");
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s%s%s", via ? via : "", via ? ", " : "", SF_VIA_VALUE);
+    sf_hdrs_add(&s->hdrs, "Via", buf);
+    /* RFC 8586: each intermediary appends its token; a request that comes back with ours
+     * (a forward proxy fetching itself by another address) is refused. */
+    sf_hdrs_add(&s->hdrs, "CDN-Loop", ob->loop_token);
+    s->body = body ? sf_reqbody_ref(body) : NULL;
+    s->forward = route->forward;
+    s->dest_listed = route->dest_listed;
+    return s;
+}
+
+/* ---- where it goes ---- */
+
+/* An absolute-form target (forward proxy): who asks, and where to. Sets *route and
+ * returns 0, or returns the status to refuse with and sets *why. sfproxy is no open proxy:
+ * only forward_proxy.clients may use it, only for what forward_proxy.allow lets through
+ * (by name here, and again by address when the fetcher connects). */
+static unsigned forward_target(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                               const char *target, struct sf_route *route, const char **why)
+{
+    const struct sf_config *cfg = ob->cfg;
+    const char *authority = target + 7;
+    size_t alen = strcspn(authority, "/?");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char hostport[300], host[256];
+    uint16_t port;
+    if (!cfg->forward_proxy) {
+        *why = "absolute-form targets are refused: forward_proxy is off in the config\n";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (ci == NULL || !sf_acl_match_addr(&cfg->forward_clients, ci->client_addr, 0)) {
+        *why = "this client may not use the forward proxy (forward_proxy.clients)\n";
+        SF_COUNT(forward_refused);
+        return MHD_HTTP_FORBIDDEN;
+    }
+    if (memchr(authority, '@', alen) != NULL) {
+        /* Never turned into an Authorization field, nor passed on in the URL. */
+        *why = "credentials in the target URL are refused; send an Authorization field\n";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (alen == 0 || alen >= sizeof hostport) {
+        *why = "the target URL has no host\n";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    memcpy(hostport, authority, alen);
+    hostport[alen] = '\0';
+    if (!sf_net_split_hostport(hostport, host, sizeof host, &port) || host[0] == '\0') {
+        *why = "the target URL's host or port is malformed\n";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (!sf_dest_name_ok(&ob->dest, host, port ? port : 80, &route->dest_listed)) {
+        *why = "the destination is not allowed (forward_proxy.allow; loopback, private and "
+               "link-local addresses and sfproxy itself must be listed to be reached)\n";
+        SF_COUNT(forward_refused);
+        return MHD_HTTP_FORBIDDEN;
+    }
+    route->forward = true;
+    route->url = sf_xstrdup(target);
+    return 0;
+}
+
+unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                           const char *target, struct sf_route *route, const char **why)
+{
+    const struct sf_config *cfg = ob->cfg;
+    const char *t = target;
+    if (t[0] == '/') {
+        if (cfg->upstream == NULL) {
+            *why = "this proxy has no upstream; send an absolute http:// URL\n";
+            return MHD_HTTP_BAD_REQUEST;
+        }
+        route->url = sf_http_join_url(cfg->upstream, t);
+        return 0;
+    }
+    if (strncmp(t, "http://", 7) == 0)
+        return forward_target(ob, conn, target, route, why);
+    *why = strncmp(t, "https://", 8) == 0
+               ? "only http:// targets can be proxied; use CONNECT-capable proxies for https\n"
+               : "the request target must be a path starting with \"/\" or an http:// URL\n";
+    return MHD_HTTP_BAD_REQUEST;
+}

@@ -1,0 +1,54 @@
+/* outbound: what a client's request becomes upstream. Where it goes (the configured
+ * upstream joined with an origin-form target, or, as a forward proxy, an absolute http://
+ * target checked against who may use the proxy and where it may reach), and what is sent
+ * (the method, the fields a proxy forwards, sfproxy's own Via, CDN-Loop and forwarding
+ * fields, the content). Nothing here decides about the cache. */
+#ifndef SF_OUTBOUND_H
+#define SF_OUTBOUND_H
+
+#include "config.h"
+#include "netacl.h"
+#include "reqbody.h"
+#include "upstream.h"
+
+#include <microhttpd.h>
+
+/* What every request of one listener shares. */
+struct sf_outbound {
+    const struct sf_config *cfg;
+    struct sf_dest_rules dest; /* where the forward proxy may fetch */
+    char loop_token[32];       /* this instance's CDN-Loop token (RFC 8586) */
+};
+
+/* Where one request goes. */
+struct sf_route {
+    char *url;        /* what is fetched upstream (owned); NULL until routed */
+    bool forward;     /* an absolute-form target, fetched as a forward proxy */
+    bool dest_listed; /* with forward: forward_proxy.allow names its host */
+};
+
+/* Sets up ob for cfg (which must outlive it), with a new random loop token. The
+ * destination rules' self ports are the caller's to store once it has bound them. */
+void sf_outbound_init(struct sf_outbound *ob, const struct sf_config *cfg);
+
+/* Routes the raw request target of a request on conn: fills *route and returns 0, or
+ * returns the status to refuse the request with and sets *why (a line of text). */
+unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                           const char *target, struct sf_route *route, const char **why);
+
+/* Whether the request on conn has passed through this instance already (its CDN-Loop
+ * names our token): a loop, to be refused. */
+bool sf_outbound_looped(const struct sf_outbound *ob, struct MHD_Connection *conn);
+
+/* The fetch of route's URL for the request on conn, with method, the request's
+ * forwardable fields and sfproxy's own; shared: a flight others may join (nothing that is
+ * one client's own is sent, and Accept-Encoding is normalised when configured). body (may
+ * be NULL) gets a reference of the spec's. Caller owns the result. */
+struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                                       const char *method, const struct sf_route *route,
+                                       bool shared, struct sf_reqbody *body);
+
+/* Every line of the request field name joined with ", "; NULL when absent. Caller frees. */
+char *sf_request_field(struct MHD_Connection *conn, const char *name);
+
+#endif

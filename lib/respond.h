@@ -1,0 +1,53 @@
+/* respond: turning a stored or streaming object into a libmicrohttpd response. A stored
+ * response is served zero-copy from its segments (or as a 304, or one byte range); a
+ * response still arriving is read by a struct sf_reader, which parks its client when it
+ * has caught up with the fetcher. The callers (front.c) queue what these build.
+ *
+ * Every function here returns NULL when a response or one of its fields cannot be made
+ * (out of memory, or a field libmicrohttpd refuses): the caller then closes the
+ * connection, rather than send a response with fields missing. */
+#ifndef SF_RESPOND_H
+#define SF_RESPOND_H
+
+#include "singleflight.h"
+#include "upstream.h"
+
+#include <microhttpd.h>
+
+/* What sfproxy adds to Via, on responses and on the requests it forwards. */
+#define SF_VIA_VALUE "1.1 sfproxy"
+
+/* A client reading an object's body as it arrives. Embedded in the request it belongs to,
+ * which fills it before sf_respond_streamed and keeps it until done is called. */
+struct sf_reader {
+    struct sf_obj *obj;          /* what is read; the request holds a reference */
+    struct sf_waiter *w;         /* the client's place on obj's lists (attached) */
+    struct MHD_Connection *conn; /* suspended while the reader is parked */
+    struct sf_upstream *up;      /* unpaused when this reader frees room in a paused fetch */
+    size_t seg_hint;             /* where the last read found its segment */
+    /* Called once libmicrohttpd is done with the response (its free callback). */
+    void (*done)(struct sf_reader *rd);
+};
+
+/* A short text/plain answer of sfproxy's own; xcache may be NULL (no X-Cache). A 503 says
+ * when to retry; with close the connection ends after it. */
+struct MHD_Response *sf_respond_text(const char *text, unsigned status, const char *xcache,
+                                     bool close);
+
+/* A stored object o (complete) as the answer to a request with conn's fields: 304 to a
+ * conditional request it satisfies (RFC 9110 §13.1), 206 with one byte range of a GET's
+ * stored 200 (§14.2; 416 when no byte of the range exists), otherwise all of it. Takes
+ * over a reference to o (released with the response); sets *status. */
+struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
+                                       const char *method, const char *xcache,
+                                       unsigned *status);
+
+/* rd's object, published, read as its body arrives, with the stored fields (and own,
+ * when not NULL: the fields withheld from all but the leader). with_age: a stale
+ * response standing in for a failed origin, sent with the age the cache computes rather
+ * than the stored Age. rd->done is called when the response is destroyed (also when NULL
+ * is returned). The status is rd->obj's. */
+struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *xcache,
+                                         const struct sf_hdrs *own, bool with_age);
+
+#endif
