@@ -66,6 +66,8 @@ char *sf_xstrndup_at(const char *s, size_t len, const char *caller) SF_NONNULL_R
 #define sf_xrealloc(p, n) sf_xrealloc_at((p), (n), __func__)
 #define sf_xstrdup(s) sf_xstrdup_at((s), __func__)
 #define sf_xstrndup(s, n) sf_xstrndup_at((s), (n), __func__)
+/* A copy of s, or NULL when s is NULL. */
+#define sf_xstrdup_opt(s) ((s) != NULL ? sf_xstrdup_at((s), __func__) : NULL)
 
 /* Monotonic milliseconds, for deadlines and ages measured inside the process. */
 uint64_t sf_now_ms(void);

@@ -364,7 +364,7 @@ static char *variant_field(void *ctx, const char *name)
     if (r->front->cfg->normalize_accept_encoding && sf_streq_ci(name, "Accept-Encoding")) {
         const char *normal = sf_policy_normalized_encoding(value); /* as fetches send it */
         free(value);
-        value = normal != NULL ? sf_xstrdup(normal) : NULL;
+        value = sf_xstrdup_opt(normal);
     }
     return value;
 }

@@ -166,7 +166,7 @@ void sf_acl_copy(struct sf_acl *dst, const struct sf_acl *a)
     SF_ASSERT(dst->n == 0);
     for (size_t i = 0; i < a->n; i++) {
         struct sf_acl_entry e = a->v[i];
-        e.host = e.host != NULL ? sf_xstrdup(e.host) : NULL;
+        e.host = sf_xstrdup_opt(e.host);
         push(dst, &e);
     }
 }

@@ -28,7 +28,7 @@ struct sf_obj *sf_obj_new(const char *key, struct sf_hangup *hangup)
     struct sf_obj *o = sf_xcalloc(1, sizeof *o);
     o->magic = SF_OBJ_MAGIC;
     atomic_init(&o->refs, 1);
-    o->key = key ? sf_xstrdup(key) : NULL;
+    o->key = sf_xstrdup_opt(key);
     o->shared = key != NULL;
     sf_mutex_init(&o->lock);
     o->state = SF_OBJ_PENDING;

@@ -9,6 +9,7 @@
  * Lock order: queue lock alone; object locks are taken without the queue lock. */
 #include "upstream.h"
 
+#include "judge.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -76,6 +77,7 @@ struct sf_upstream {
     struct xfer *dirty;                   /* (F) */
     struct sf_ratelimit rl_connect, rl_timeout, rl_truncated;
     struct sf_cache_rules rules; /* (C) from cfg */
+    struct sf_judge_cfg judge;   /* (C) from cfg, with rules */
     const struct sf_dest_rules *dest; /* (C) set before the first fetch */
 };
 
@@ -144,41 +146,6 @@ void sf_upstream_abort_all(struct sf_upstream *up)
 
 /* ---- response head ---- */
 
-static int64_t parse_length(const char *v)
-{
-    if (v == NULL || *v < '0' || *v > '9')
-        return -1;
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    while (*end == ' ' || *end == '\t')
-        end++;
-    return *end == '\0' && n >= 0 ? n : -1;
-}
-
-/* The fields to keep and send downstream: no hop-by-hop fields (RFC 9110 §7.6.1), no
- * Content-Length, which libmicrohttpd writes from the response size, and not the targeted
- * cache field addressed to us (RFC 9213 §2.1). */
-static void forwardable_fields(const struct sf_upstream *up, const struct sf_hdrs *in,
-                               struct sf_hdrs *out)
-{
-    char *connection = sf_hdrs_join(in, "Connection");
-    const char *targeted = up->rules.targeted_field;
-    for (size_t i = 0; i < in->n; i++) {
-        const struct sf_hdr *h = &in->v[i];
-        if (!sf_http_is_hop_by_hop(h->name, connection) &&
-            !sf_streq_ci(h->name, "Content-Length") &&
-            (targeted == NULL || !sf_streq_ci(h->name, targeted)))
-            sf_hdrs_add(out, h->name, h->value);
-    }
-    free(connection);
-}
-
-static bool bodiless(const struct xfer *x)
-{
-    return strcmp(x->spec->method, "HEAD") == 0 || x->status == 204 || x->status == 304 ||
-           (x->status >= 100 && x->status < 200);
-}
-
 /* Queues x's waiters for the wake pass at the end of this curl_multi_perform. */
 static void mark_dirty(struct xfer *x)
 {
@@ -198,46 +165,13 @@ static void undirty(struct xfer *x)
     x->dirty = false;
 }
 
-/* Invalidates the stored responses for one URI reference of a response to an unsafe
- * request, if it has the same origin as the request (RFC 9111 §4.4). */
-static void invalidate_ref(struct sf_upstream *up, const char *request_url, const char *ref)
+/* What the judge needs to know of x's request. */
+static struct sf_judged_request judged_request(const struct xfer *x)
 {
-    char *url = sf_policy_invalidation_url(request_url, ref);
-    if (url == NULL)
-        return;
-    size_t n = sf_cache_purge(up->cache, url, false, true, NULL);
-    SF_COUNT_N(invalidations, n);
-    free(url);
-}
-
-/* A non-error response to an unsafe method invalidates what is stored for its target and
- * for its Location and Content-Location (RFC 9111 §4.4). */
-static void invalidate_after_unsafe(struct xfer *x)
-{
-    const char *m = x->spec->method;
-    bool safe = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0 ||
-                strcmp(m, "TRACE") == 0;
-    if (safe || x->status < 200 || x->status >= 400)
-        return;
-    size_t n = sf_cache_purge(x->up->cache, x->spec->url, false, true, NULL);
-    SF_COUNT_N(invalidations, n);
-    const char *refs[] = {sf_hdrs_get(&x->hdrs, "Location"),
-                          sf_hdrs_get(&x->hdrs, "Content-Location")};
-    for (size_t i = 0; i < 2; i++)
-        if (refs[i] != NULL)
-            invalidate_ref(x->up, x->spec->url, refs[i]);
-}
-
-/* Headers are final: judge them, publish them, and tell the cache. */
-/* A 304 to a revalidation: the response is the stale one, with its fields refreshed by the
- * 304's (RFC 9111 §4.3.4). Rewrites the transfer's status and fields to that response. */
-static void refresh_from(struct xfer *x, const struct sf_obj *stale)
-{
-    struct sf_hdrs merged = {0};
-    sf_policy_refresh_fields(&stale->hdrs, &x->hdrs, &merged);
-    sf_hdrs_clear(&x->hdrs);
-    x->hdrs = merged;
-    x->status = stale->status;
+    const struct sf_fetch_spec *spec = x->spec;
+    return (struct sf_judged_request){spec->method, spec->url, &spec->hdrs, x->obj->shared,
+                                      spec->head_key != NULL, x->obj->stale,
+                                      x->request_time_s};
 }
 
 /* Copies a stale object's body into the object refreshed from it. Lock of o held; the
@@ -253,17 +187,6 @@ static void copy_body(struct sf_obj *o, const struct sf_obj *stale)
     }
 }
 
-/* Whether a stale response may stand in for an origin failure (RFC 5861 §4): its
- * stale-if-error window (its own, or the configured default) covers how stale it is now,
- * and nothing forbids serving it stale. */
-static bool stale_if_error_ok(const struct sf_obj *stale)
-{
-    if (stale == NULL)
-        return false;
-    int64_t age = sf_policy_current_age(stale->verdict.age_s, stale->response_time_s, sf_wall_s());
-    return sf_policy_within_stale_window(&stale->verdict, age, stale->verdict.stale_if_error_s);
-}
-
 /* Sets what o's response varies on (RFC 9111 §4.1) and the variant its request selects.
  * Takes over names and variant. Lock of o held, before it publishes. */
 static void set_variant(struct sf_obj *o, char *names, char *variant)
@@ -274,81 +197,29 @@ static void set_variant(struct sf_obj *o, char *names, char *variant)
     o->variant = variant;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s != NULL ? sf_xstrdup(s) : NULL;
-}
-
-/* Answers o's clients with the stale response instead of the origin's failure. It is
- * stored again as it is (still stale), so that the next request tries the origin once
- * more and, while the origin stays down, gets it too. */
-static void serve_stale(struct xfer *x, const struct sf_obj *stale)
-{
-    struct sf_obj *o = x->obj;
-    struct sf_hdrs copy = {0};
-    for (size_t i = 0; i < stale->hdrs.n; i++)
-        sf_hdrs_add(&copy, stale->hdrs.v[i].name, stale->hdrs.v[i].value);
-    struct sf_verdict v = stale->verdict;
-    int64_t now_s = sf_wall_s();
-    v.age_s = sf_policy_current_age(stale->verdict.age_s, stale->response_time_s, now_s);
-    v.storable = true;
-    sf_obj_lock(o);
-    o->served_stale = true;
-    set_variant(o, dup_or_null(stale->vary_names), dup_or_null(stale->variant));
-    sf_obj_publish(o, stale->status, &copy, (int64_t)stale->len, &v, now_s);
-    copy_body(o, stale);
-    sf_obj_unlock(o);
-    x->headers_done = true;
-    x->last_byte_ms = sf_now_ms();
-    x->discard = true;
-    SF_COUNT(stale_if_error);
-    mark_dirty(x);
-}
-
-/* A field of the request a shared flight sent, as sf_policy_variant reads it: only the
- * client's own, not those the proxy added (Via, validators). */
-static char *spec_field(void *ctx, const char *name)
-{
-    const struct sf_fetch_spec *spec = ctx;
-    return sf_policy_forwarded(name, NULL, true) ? sf_hdrs_join(&spec->hdrs, name) : NULL;
-}
-
 /* A 200 to a HEAD sent on its own updates the stored GET response it describes with its
- * fields, or marks that response stale when it describes another (RFC 9111 §4.3.5). */
-static void freshen_from_head(struct xfer *x, const struct sf_hdrs *head, int64_t now_s)
+ * fields, or invalidates that response when it describes another (RFC 9111 §4.3.5). */
+static void update_stored_get(struct xfer *x, const struct sf_hdrs *head, int64_t now_s)
 {
     struct sf_upstream *up = x->up;
-    struct sf_query q = {x->spec->head_key, NULL, &(struct sf_fields){spec_field, x->spec}};
+    struct sf_query q = {x->spec->head_key, NULL,
+                         &(struct sf_fields){sf_judge_sent_field, &x->spec->hdrs}};
     struct sf_obj *stored = sf_cache_stored(up->cache, &q);
     if (stored == NULL)
         return;
     /* Stored objects are complete: their fields and body no longer change. */
-    struct sf_hdrs merged = {0};
-    struct sf_verdict v = {0};
-    bool same = sf_policy_head_matches(&stored->hdrs, stored->len, head);
-    if (same) {
-        struct sf_hdrs withheld = {0};
-        sf_policy_refresh_fields(&stored->hdrs, head, &merged);
-        sf_policy_withhold_fields(&merged, &up->rules, &withheld);
-        sf_hdrs_clear(&withheld);
-        struct sf_resp_facts facts = {stored->status,
-                                      &merged,
-                                      sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
-                                      x->request_time_s,
-                                      now_s,
-                                      &up->rules};
-        sf_policy_judge(&facts, &v);
-    }
-    if (!same || !v.storable) {
+    struct sf_hdrs merged;
+    struct sf_verdict v;
+    struct sf_judged_request req = judged_request(x);
+    if (!sf_judge_head_update(&up->judge, &req, stored, head, now_s, &merged, &v)) {
         sf_cache_invalidate(up->cache, stored);
         SF_COUNT(invalidations);
-        sf_hdrs_clear(&merged);
         sf_obj_unref(stored);
         return;
     }
     struct sf_obj *o = sf_obj_new(stored->key, NULL); /* only the fetcher changes keys */
     sf_obj_lock(o);
-    set_variant(o, dup_or_null(stored->vary_names), dup_or_null(stored->variant));
+    set_variant(o, sf_xstrdup_opt(stored->vary_names), sf_xstrdup_opt(stored->variant));
     sf_obj_publish(o, stored->status, &merged, (int64_t)stored->len, &v, now_s);
     copy_body(o, stored);
     sf_obj_finish(o, SF_FAIL_NONE); /* nobody is attached: no waiter to wake */
@@ -361,48 +232,22 @@ static void freshen_from_head(struct xfer *x, const struct sf_hdrs *head, int64_
     sf_obj_unref(stored);
 }
 
-/* What a shared response's fields (kept) vary on, and the variant its request selects
- * (RFC 9111 §4.1); both NULL when it does not vary. */
-static void variant_of(const struct xfer *x, const struct sf_hdrs *kept, char **names,
-                       char **variant)
+/* Purges what a response to an unsafe request invalidates (RFC 9111 §4.4). */
+static void invalidate(struct sf_upstream *up, const struct sf_head_decision *d)
 {
-    char *vary = sf_hdrs_join(kept, "Vary");
-    *names = sf_policy_vary_names(vary);
-    *variant = NULL;
-    free(vary);
-    if (*names != NULL)
-        *variant = sf_policy_variant(*names, &(struct sf_fields){spec_field, x->spec});
-}
-
-/* Judges the response head in x (RFC 9111 §3, §4.2) into *v; returns its body length
- * (-1: unknown). refreshed_from: the stored response a 304 refreshed, or NULL. */
-static int64_t judge(const struct xfer *x, const struct sf_obj *refreshed_from, int64_t now_s,
-                     struct sf_verdict *v)
-{
-    const struct sf_upstream *up = x->up;
-    struct sf_resp_facts facts = {x->status,      &x->hdrs,
-                                  sf_hdrs_get(&x->spec->hdrs, "Authorization") != NULL,
-                                  x->request_time_s, now_s, &up->rules};
-    sf_policy_judge(&facts, v);
-    int64_t length = refreshed_from != NULL ? (int64_t)refreshed_from->len
-                     : bodiless(x) && strcmp(x->spec->method, "HEAD") != 0
-                         ? 0
-                         : parse_length(sf_hdrs_get(&x->hdrs, "Content-Length"));
-    if (length > 0 && (uint64_t)length > up->cfg->cache_max_object_bytes && v->storable) {
-        v->storable = false;
-        v->reason = "larger than cache.max_object_bytes";
-    }
-    return length;
+    for (size_t i = 0; i < SF_JUDGE_INVALIDATE_MAX && d->invalidate[i] != NULL; i++)
+        SF_COUNT_N(invalidations, sf_cache_purge(up->cache, d->invalidate[i], false, true, NULL));
 }
 
 /* Tells the cache what a shared flight's published head turned out to be: one user's
  * (hit-for-pass), or a response for its key or variant's key. */
-static void settle_in_cache(struct xfer *x, const struct sf_verdict *v)
+static void settle_in_cache(struct xfer *x, const struct sf_head_decision *d)
 {
     struct sf_upstream *up = x->up;
     struct sf_obj *o = x->obj;
+    const struct sf_verdict *v = &d->verdict;
     if (v->reason != NULL)
-        sf_log_debug("%s: %d %s: %s", v->shareable ? "not stored" : "pass", x->status, o->key,
+        sf_log_debug("%s: %d %s: %s", v->shareable ? "not stored" : "pass", d->status, o->key,
                      v->reason);
     if (!v->shareable)
         sf_cache_mark_pass(up->cache, o, sf_now_ms() + up->cfg->hit_for_pass_ms);
@@ -410,63 +255,59 @@ static void settle_in_cache(struct xfer *x, const struct sf_verdict *v)
         sf_cache_settle_variant(up->cache, o);
 }
 
-static void publish(struct xfer *x)
+static void count_use(const struct sf_head_decision *d, bool revalidating)
 {
-    struct sf_upstream *up = x->up;
-    struct sf_obj *o = x->obj;
-    struct sf_hdrs kept = {0};
-    struct sf_verdict v;
-    int64_t now_s = sf_wall_s();
-    /* Read-only here: lookups may still serve it (stale-while-revalidate) until the
-     * cache lets go of it when this object is stored or unlisted. */
-    const struct sf_obj *stale = o->stale;
-    if (x->status >= 500 && stale_if_error_ok(stale)) {
-        serve_stale(x, stale);
-        sf_hdrs_clear(&x->hdrs);
-        return;
-    }
-    bool refreshed = stale != NULL && x->status == 304;
-    if (refreshed) {
-        refresh_from(x, stale);
+    if (d->use == SF_HEAD_STALE)
+        SF_COUNT(stale_if_error);
+    else if (d->use == SF_HEAD_REFRESHED)
         SF_COUNT(revalidations_304);
-    } else if (stale != NULL) {
+    else if (revalidating)
         SF_COUNT(revalidations_200);
-    }
-    struct sf_hdrs own = {0}, own_kept = {0}; /* fields for the leader alone */
-    if (o->shared && up->cfg->strip_set_cookie)
-        sf_hdrs_remove(&x->hdrs, "Set-Cookie"); /* shared as if the origin had sent none */
-    if (o->shared)
-        sf_policy_withhold_fields(&x->hdrs, &up->rules, &own);
-    int64_t length = judge(x, refreshed ? stale : NULL, now_s, &v);
-    if (!o->shared)
-        invalidate_after_unsafe(x);
-    forwardable_fields(up, &x->hdrs, &kept);
-    forwardable_fields(up, &own, &own_kept);
-    sf_hdrs_clear(&x->hdrs);
-    sf_hdrs_clear(&own);
-    if (x->spec->head_key != NULL && x->status == 200)
-        freshen_from_head(x, &kept, now_s);
+}
+
+/* Carries out d for x: publishes what it says, and settles the flight in the cache. */
+static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
+{
+    struct sf_obj *o = x->obj;
+    count_use(d, o->stale != NULL);
+    invalidate(x->up, d);
+    if (d->update_stored_get)
+        update_stored_get(x, &d->fields, now_s);
     x->headers_done = true;
     x->last_byte_ms = sf_now_ms();
-    char *vary_names = NULL, *variant = NULL;
-    if (o->shared && v.shareable)
-        variant_of(x, &kept, &vary_names, &variant);
+    x->discard = d->use == SF_HEAD_STALE; /* the error's body is not what is served */
 
     sf_obj_lock(o);
-    o->revalidated = refreshed;
-    o->own_hdrs = own_kept;
-    set_variant(o, vary_names, variant);
-    sf_obj_publish(o, x->status, &kept, length, &v, now_s);
-    if (refreshed)
-        copy_body(o, stale); /* the 304 has no body: curl's own ends the transfer */
-    bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
+    o->revalidated = d->use == SF_HEAD_REFRESHED;
+    o->served_stale = d->use == SF_HEAD_STALE;
+    o->own_hdrs = d->own;
+    d->own = (struct sf_hdrs){0};
+    set_variant(o, d->vary_names, d->variant);
+    d->vary_names = d->variant = NULL;
+    sf_obj_publish(o, d->status, &d->fields, d->length, &d->verdict, now_s);
+    if (d->use != SF_HEAD_RECEIVED)
+        copy_body(o, o->stale); /* a 304 has no body (curl's own ends the transfer) */
+    bool abandon = d->use != SF_HEAD_STALE && o->clients == 0 && !sf_obj_worth_finishing(o);
     sf_obj_unlock(o);
-    if (o->shared)
-        settle_in_cache(x, &v);
+    if (o->shared && d->use != SF_HEAD_STALE)
+        settle_in_cache(x, d);
     if (abandon)
         x->cancel = true;
     else
         mark_dirty(x);
+    sf_head_decision_clear(d);
+}
+
+/* The head is final: judge it (judge.c) and carry that out. o->stale is read-only here:
+ * lookups may still serve it (stale-while-revalidate) until the cache lets go of it when
+ * this object is stored or unlisted. */
+static void publish(struct xfer *x)
+{
+    int64_t now_s = sf_wall_s();
+    struct sf_head_decision d;
+    struct sf_judged_request req = judged_request(x);
+    sf_judge_head(&x->up->judge, &req, x->status, &x->hdrs, now_s, &d);
+    carry_out(x, &d, now_s);
 }
 
 /* Refuses the origin's response head: the transfer aborts, every waiter gets 502 and
@@ -758,8 +599,9 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
         sf_obj_lock(x->obj);
         got = x->obj->len;
         sf_obj_unlock(x->obj);
-        return want >= 0 && !bodiless(x) && got < (uint64_t)want ? SF_FAIL_TRUNCATED
-                                                                 : SF_FAIL_NONE;
+        bool bodiless = sf_judge_bodiless(x->spec->method, x->status);
+        return want >= 0 && !bodiless && got < (uint64_t)want ? SF_FAIL_TRUNCATED
+                                                              : SF_FAIL_NONE;
     }
     if (x->headers_done)
         return SF_FAIL_TRUNCATED;
@@ -818,8 +660,12 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     if (x->discard && fail != SF_FAIL_CANCELLED)
         fail = SF_FAIL_NONE; /* the stale response served is whole, whatever the error did */
     count_failure(x, fail, why);
-    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && stale_if_error_ok(o->stale)) {
-        serve_stale(x, o->stale);
+    struct sf_judged_request req = judged_request(x);
+    struct sf_head_decision d;
+    int64_t now_s = sf_wall_s();
+    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) &&
+        sf_judge_failure(&req, now_s, &d)) {
+        carry_out(x, &d, now_s); /* the stale response instead (RFC 5861 §4) */
         if (x->dirty)
             undirty(x); /* finishing wakes everyone anyway */
         fail = SF_FAIL_NONE;
@@ -985,6 +831,8 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
         cfg->targeted_field, cfg->heuristic_percent, (int64_t)(cfg->heuristic_max_ms / 1000),
         cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
         cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1};
+    up->judge = (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes,
+                                      cfg->strip_set_cookie};
     up->multi = curl_multi_init();
     if (up->multi == NULL) {
         free(up);

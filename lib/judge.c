@@ -1,0 +1,212 @@
+/* judge: see judge.h. */
+#include "judge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t parse_length(const char *v)
+{
+    if (v == NULL || *v < '0' || *v > '9')
+        return -1;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    return *end == '\0' && n >= 0 ? n : -1;
+}
+
+static void copy_fields(const struct sf_hdrs *in, struct sf_hdrs *out)
+{
+    for (size_t i = 0; i < in->n; i++)
+        sf_hdrs_add(out, in->v[i].name, in->v[i].value);
+}
+
+/* The fields to keep and send downstream: no hop-by-hop fields (RFC 9110 §7.6.1), no
+ * Content-Length, which libmicrohttpd writes from the response size, and not the targeted
+ * cache field addressed to us (RFC 9213 §2.1). */
+static void forwardable_fields(const struct sf_judge_cfg *cfg, const struct sf_hdrs *in,
+                               struct sf_hdrs *out)
+{
+    char *connection = sf_hdrs_join(in, "Connection");
+    const char *targeted = cfg->rules->targeted_field;
+    for (size_t i = 0; i < in->n; i++) {
+        const struct sf_hdr *h = &in->v[i];
+        if (!sf_http_is_hop_by_hop(h->name, connection) &&
+            !sf_streq_ci(h->name, "Content-Length") &&
+            (targeted == NULL || !sf_streq_ci(h->name, targeted)))
+            sf_hdrs_add(out, h->name, h->value);
+    }
+    free(connection);
+}
+
+static bool is_safe(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+           strcmp(method, "OPTIONS") == 0 || strcmp(method, "TRACE") == 0;
+}
+
+char *sf_judge_sent_field(void *hdrs, const char *name)
+{
+    return sf_policy_forwarded(name, NULL, true) ? sf_hdrs_join(hdrs, name) : NULL;
+}
+
+/* Whether a stale response may stand in for an origin failure (RFC 5861 §4): its
+ * stale-if-error window (its own, or the configured default) covers how stale it is now,
+ * and nothing forbids serving it stale. */
+static bool stale_if_error_ok(const struct sf_obj *stale, int64_t now_s)
+{
+    if (stale == NULL)
+        return false;
+    int64_t age = sf_policy_current_age(stale->verdict.age_s, stale->response_time_s, now_s);
+    return sf_policy_within_stale_window(&stale->verdict, age, stale->verdict.stale_if_error_s);
+}
+
+/* The stale response instead of the origin's error, as it is: stored again still stale,
+ * so that the next request tries the origin once more and, while the origin stays down,
+ * gets it too. It carries the age it has now. */
+static void use_stale(const struct sf_obj *stale, int64_t now_s, struct sf_head_decision *d)
+{
+    d->use = SF_HEAD_STALE;
+    d->status = stale->status;
+    copy_fields(&stale->hdrs, &d->fields);
+    d->length = (int64_t)stale->len;
+    d->verdict = stale->verdict;
+    d->verdict.age_s = sf_policy_current_age(stale->verdict.age_s, stale->response_time_s, now_s);
+    d->verdict.storable = true;
+    d->vary_names = sf_xstrdup_opt(stale->vary_names);
+    d->variant = sf_xstrdup_opt(stale->variant);
+}
+
+/* The verdict on fields (RFC 9111 §3, §4.2), with cache.max_object_bytes applied to a
+ * body of length (-1: unknown). */
+static void verdict_of(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
+                       int status, const struct sf_hdrs *fields, int64_t length, int64_t now_s,
+                       struct sf_verdict *v)
+{
+    struct sf_resp_facts facts = {status, fields,
+                                  sf_hdrs_get(req->hdrs, "Authorization") != NULL,
+                                  req->request_time_s, now_s, cfg->rules};
+    sf_policy_judge(&facts, v);
+    if (length > 0 && (uint64_t)length > cfg->max_object_bytes && v->storable) {
+        v->storable = false;
+        v->reason = "larger than cache.max_object_bytes";
+    }
+}
+
+/* The body length a head announces for req (RFC 9112 §6.3): none for 1xx, 204, 304; a
+ * HEAD's Content-Length describes the GET's body. */
+static int64_t length_of(const struct sf_judged_request *req, int status,
+                         const struct sf_hdrs *head)
+{
+    if (strcmp(req->method, "HEAD") != 0 && sf_judge_bodiless(req->method, status))
+        return 0;
+    return parse_length(sf_hdrs_get(head, "Content-Length"));
+}
+
+bool sf_judge_bodiless(const char *method, int status)
+{
+    return strcmp(method, "HEAD") == 0 || status == 204 || status == 304 ||
+           (status >= 100 && status < 200);
+}
+
+/* A non-error response to an unsafe method invalidates what is stored for its target and
+ * for its Location and Content-Location, when they have the target's origin (§4.4). */
+static void invalidations(const struct sf_judged_request *req, int status,
+                          const struct sf_hdrs *head, struct sf_head_decision *d)
+{
+    if (is_safe(req->method) || status < 200 || status >= 400)
+        return;
+    d->invalidate[0] = sf_xstrdup(req->url);
+    size_t n = 1;
+    const char *refs[] = {sf_hdrs_get(head, "Location"), sf_hdrs_get(head, "Content-Location")};
+    for (size_t i = 0; i < 2; i++) {
+        char *url = refs[i] != NULL ? sf_policy_invalidation_url(req->url, refs[i]) : NULL;
+        if (url != NULL)
+            d->invalidate[n++] = url;
+    }
+}
+
+void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
+                   int status, struct sf_hdrs *head, int64_t now_s, struct sf_head_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    const struct sf_obj *stale = req->stale;
+    if (status >= 500 && stale_if_error_ok(stale, now_s)) {
+        use_stale(stale, now_s, d);
+        sf_hdrs_clear(head);
+        return;
+    }
+    d->use = SF_HEAD_RECEIVED;
+    d->status = status;
+    if (stale != NULL && status == 304) {
+        /* The stale response, its fields refreshed by the 304's (RFC 9111 §4.3.4). */
+        struct sf_hdrs merged = {0};
+        sf_policy_refresh_fields(&stale->hdrs, head, &merged);
+        sf_hdrs_clear(head);
+        *head = merged;
+        d->use = SF_HEAD_REFRESHED;
+        d->status = stale->status;
+    }
+    struct sf_hdrs own = {0}; /* fields for the leader alone */
+    if (req->shared && cfg->strip_set_cookie)
+        sf_hdrs_remove(head, "Set-Cookie"); /* shared as if the origin had sent none */
+    if (req->shared)
+        sf_policy_withhold_fields(head, cfg->rules, &own);
+    d->length = d->use == SF_HEAD_REFRESHED ? (int64_t)stale->len
+                                            : length_of(req, d->status, head);
+    verdict_of(cfg, req, d->status, head, d->length, now_s, &d->verdict);
+    if (!req->shared)
+        invalidations(req, status, head, d);
+    forwardable_fields(cfg, head, &d->fields);
+    forwardable_fields(cfg, &own, &d->own);
+    sf_hdrs_clear(head);
+    sf_hdrs_clear(&own);
+    d->update_stored_get = req->head_update && status == 200;
+    if (req->shared && d->verdict.shareable) {
+        char *vary = sf_hdrs_join(&d->fields, "Vary");
+        d->vary_names = sf_policy_vary_names(vary);
+        free(vary);
+        if (d->vary_names != NULL)
+            d->variant = sf_policy_variant(
+                d->vary_names, &(struct sf_fields){sf_judge_sent_field, (void *)req->hdrs});
+    }
+}
+
+bool sf_judge_failure(const struct sf_judged_request *req, int64_t now_s,
+                      struct sf_head_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    if (!stale_if_error_ok(req->stale, now_s))
+        return false;
+    use_stale(req->stale, now_s, d);
+    return true;
+}
+
+void sf_head_decision_clear(struct sf_head_decision *d)
+{
+    sf_hdrs_clear(&d->fields);
+    sf_hdrs_clear(&d->own);
+    free(d->vary_names);
+    free(d->variant);
+    for (size_t i = 0; i < SF_JUDGE_INVALIDATE_MAX; i++)
+        free(d->invalidate[i]);
+    memset(d, 0, sizeof *d);
+}
+
+bool sf_judge_head_update(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
+                          const struct sf_obj *stored, const struct sf_hdrs *head,
+                          int64_t now_s, struct sf_hdrs *merged, struct sf_verdict *v)
+{
+    *merged = (struct sf_hdrs){0};
+    if (!sf_policy_head_matches(&stored->hdrs, stored->len, head))
+        return false;
+    struct sf_hdrs withheld = {0};
+    sf_policy_refresh_fields(&stored->hdrs, head, merged);
+    sf_policy_withhold_fields(merged, cfg->rules, &withheld);
+    sf_hdrs_clear(&withheld);
+    verdict_of(cfg, req, stored->status, merged, -1, now_s, v);
+    if (v->storable)
+        return true;
+    sf_hdrs_clear(merged);
+    return false;
+}

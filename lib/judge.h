@@ -1,0 +1,88 @@
+/* judge: what an origin's response head means for the flight that asked, decided without
+ * curl. Inputs: the request as sent, the stored response it revalidates (if any), the
+ * parsed head, the clock. Output: a decision the fetcher carries out (upstream.c):
+ * publish the response received, or the stored one refreshed by a 304 (RFC 9111 §4.3.4),
+ * or the stored one standing in for an error (RFC 5861 §4); with its verdict (RFC 9111
+ * §3, §4.2), the fields for everyone and for the leader alone, what it varies on (§4.1),
+ * what it invalidates (§4.4), and whether it updates a stored GET (§4.3.5). Pure: no
+ * locks, no cache, no counters. */
+#ifndef SF_JUDGE_H
+#define SF_JUDGE_H
+
+#include "policy.h"
+#include "singleflight.h"
+
+/* The configuration a judgement reads. */
+struct sf_judge_cfg {
+    const struct sf_cache_rules *rules;
+    uint64_t max_object_bytes; /* cache.max_object_bytes: larger is never stored */
+    bool strip_set_cookie;     /* cache.strip_set_cookie: shared as if none were sent */
+};
+
+/* The request whose response is judged. */
+struct sf_judged_request {
+    const char *method;
+    const char *url;
+    const struct sf_hdrs *hdrs; /* the fields sent upstream */
+    bool shared;                /* a flight others may join (GET for a cache key) */
+    bool head_update;           /* a HEAD sent on its own: its 200 may update the stored GET */
+    /* The stored response this fetch revalidates (complete, so readable without its
+     * lock), or NULL. */
+    const struct sf_obj *stale;
+    int64_t request_time_s; /* wall clock when it went upstream */
+};
+
+enum sf_head_use {
+    SF_HEAD_RECEIVED,  /* the response received: its body follows from the transfer */
+    SF_HEAD_REFRESHED, /* a 304 confirmed the stale response: its body, the fields merged */
+    SF_HEAD_STALE,     /* an error answered by the stale response; the transfer is dropped */
+};
+
+#define SF_JUDGE_INVALIDATE_MAX 3
+
+struct sf_head_decision {
+    enum sf_head_use use;
+    int status;               /* the status to publish */
+    struct sf_hdrs fields;    /* to publish: forwardable, for every client */
+    struct sf_hdrs own;       /* withheld from followers of a shared flight: the leader's */
+    int64_t length;           /* the body's length; -1: unknown */
+    struct sf_verdict verdict;
+    char *vary_names;         /* what a shared response varies on, or NULL */
+    char *variant;            /* with vary_names: the variant the request selects */
+    /* Absolute URLs whose stored responses this response invalidates (RFC 9111 §4.4);
+     * the rest NULL. */
+    char *invalidate[SF_JUDGE_INVALIDATE_MAX];
+    bool update_stored_get;   /* a 200 to a HEAD sent on its own: see sf_judge_head_update */
+};
+
+/* Decides what the head (status, head: the parsed fields, consumed and cleared) means
+ * for req, at now_s (wall clock when the head arrived). Free with sf_head_decision_clear. */
+void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
+                   int status, struct sf_hdrs *head, int64_t now_s, struct sf_head_decision *d);
+void sf_head_decision_clear(struct sf_head_decision *d);
+
+/* The transfer for req failed before any head arrived (refused, reset, timed out): true,
+ * with a decision to answer with the stale response instead (RFC 5861 §4), when its
+ * stale-if-error window allows; false to fail. */
+bool sf_judge_failure(const struct sf_judged_request *req, int64_t now_s,
+                      struct sf_head_decision *d);
+
+/* Whether a response with status to method has no body whatever its fields say
+ * (RFC 9112 §6.3): a HEAD's, a 1xx, 204 or 304. */
+bool sf_judge_bodiless(const char *method, int status);
+
+/* A 200 to a HEAD sent on its own, with fields head (forwardable), against the GET
+ * response stored for its key (complete): true, with the stored fields refreshed by the
+ * head's into *merged and their verdict, when the head describes the stored response and
+ * it may still be stored; false when the stored response must be invalidated
+ * (RFC 9111 §4.3.5). */
+bool sf_judge_head_update(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
+                          const struct sf_obj *stored, const struct sf_hdrs *head,
+                          int64_t now_s, struct sf_hdrs *merged, struct sf_verdict *v);
+
+/* A field of the request a shared flight sent (hdrs: struct sf_hdrs *), as
+ * sf_policy_variant reads it: only the client's own, not those the proxy added (Via,
+ * validators). For struct sf_fields. */
+char *sf_judge_sent_field(void *hdrs, const char *name);
+
+#endif
