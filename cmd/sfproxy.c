@@ -32,18 +32,21 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static const char usage[] =
     "usage: sfproxy [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--admin ADDR:PORT|off]\n"
-    "               [--check-config] [--version] [--help]\n"
+    "               [--check-config] [--test-clock] [--version] [--help]\n"
     "\n"
     "  -c, --config FILE   JSON config (see README); without it the defaults apply\n"
     "  --listen ADDR:PORT  where clients connect (overrides \"listen\"; port 0: any free)\n"
     "  --upstream URL      the origin's base URL (overrides \"upstream\")\n"
     "  --admin ADDR:PORT   the stats listener (overrides \"admin.listen\"; \"off\" disables)\n"
     "  --check-config      validate the config and exit: 0 valid, 2 invalid\n"
+    "  --test-clock        for tests only: POST /_sfproxy/clock?advance=SECONDS on the admin\n"
+    "                      listener moves sfproxy's clocks forward\n"
     "  --version, --help\n";
 
 struct options {
     const char *config_path, *listen, *upstream, *admin;
     bool check_only;
+    bool test_clock;
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -62,6 +65,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             slot = &o->admin;
         else if (strcmp(a, "--check-config") == 0)
             o->check_only = true;
+        else if (strcmp(a, "--test-clock") == 0)
+            o->test_clock = true;
         else if (strcmp(a, "--version") == 0) {
             printf("sfproxy %s (libcurl %s)\n", SFPROXY_VERSION,
                    curl_version_info(CURLVERSION_NOW)->version);
@@ -112,6 +117,7 @@ static int apply_overrides(const struct options *o, struct sf_config *cfg)
         free(cfg->upstream);
         cfg->upstream = sf_xstrdup(o->upstream);
     }
+    cfg->test_clock = o->test_clock;
     if (cfg->upstream == NULL && !cfg->forward_proxy) {
         fprintf(stderr, "sfproxy: nothing to proxy to: set \"upstream\" (or --upstream URL), "
                         "or \"forward_proxy\": true\n");

@@ -1,4 +1,5 @@
-/* admin: the admin listener: GET /_sfproxy/stats, POST /_sfproxy/purge. Its own small
+/* admin: the admin listener: GET /_sfproxy/stats, POST /_sfproxy/purge (and, with
+ * --test-clock only, POST /_sfproxy/clock). Its own small
  * libmicrohttpd daemon (one thread), apart from the public listener so that a flood there
  * never locks the operator out, with its own connection limit (refusing past it at once),
  * the client idle timeout, and the same strict request check as the public listener
@@ -9,9 +10,11 @@
  * it reads have locks or atomics of their own. */
 #include "admin.h"
 
+#include "log.h"
 #include "metrics.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,12 +45,63 @@ static void on_admin_connection(void *cls, struct MHD_Connection *conn, void **s
     sf_conns_notify(a->conns, conn, socket_ctx, code, false);
 }
 
+/* A response over json (taken over; NULL: none could be made); NULL when it cannot be made
+ * whole. */
 static struct MHD_Response *json_response(char *json)
 {
+    if (json == NULL)
+        return NULL;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    return resp;
+    if (resp == NULL) {
+        free(json);
+        return NULL;
+    }
+    if (MHD_add_response_header(resp, "Content-Type", "application/json") == MHD_YES)
+        return resp;
+    MHD_destroy_response(resp);
+    return NULL;
+}
+
+/* A constant text response, with one field when name is not NULL; NULL when it cannot be
+ * made whole. */
+static struct MHD_Response *text_response(const char *text, const char *name, const char *value)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL || name == NULL || MHD_add_response_header(resp, name, value) == MHD_YES)
+        return resp;
+    MHD_destroy_response(resp);
+    return NULL;
+}
+
+/* Queues resp (NULL: it could not be made, and the connection closes). */
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
+                             struct MHD_Response *resp)
+{
+    if (resp == NULL)
+        return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* POST /_sfproxy/clock?advance=SECONDS, with --test-clock only: moves sfproxy's clocks
+ * forward, so that tests see responses expire without sleeping. */
+static struct MHD_Response *advance_clock(struct MHD_Connection *conn, unsigned *status)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "advance");
+    char *end = NULL;
+    unsigned long long s = v != NULL && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    if (end == NULL || *end != '\0' || s > 86400ull * 365) {
+        *status = MHD_HTTP_BAD_REQUEST;
+        return json_response(sf_xstrdup("{\"error\": \"give advance=SECONDS\"}\n"));
+    }
+    sf_clock_advance(s * 1000u);
+    sf_log_info("test clock: advanced %llu s", s);
+    char text[64];
+    snprintf(text, sizeof text, "{\"advanced_s\": %llu}\n", s);
+    return json_response(sf_xstrdup(text));
 }
 
 /* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
@@ -102,9 +156,10 @@ static bool same_secret(const char *a, const char *b)
     return diff == 0;
 }
 
-/* With admin.token set: purges always need it; stats need it from off loopback. */
+/* With admin.token set: what changes state (purge, the test clock) always needs it; stats
+ * need it from off loopback. */
 static bool admin_authorized(const struct sf_admin *a, struct MHD_Connection *conn,
-                             bool purging)
+                             bool changing)
 {
     const char *token = a->cfg->admin_token;
     if (token == NULL)
@@ -112,7 +167,7 @@ static bool admin_authorized(const struct sf_admin *a, struct MHD_Connection *co
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     bool local = ci != NULL && sf_net_is_loopback(ci->client_addr);
-    if (local && !purging)
+    if (local && !changing)
         return true;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     return auth != NULL && strncmp(auth, "Bearer ", 7) == 0 && same_secret(auth + 7, token);
@@ -133,12 +188,7 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         unsigned bad = sf_conn_head_verdict(wire, wire != NULL ? sf_conn_next_request(wire) : 0, &why);
         if (bad == 0)
             return MHD_YES;
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(strlen(why), (void *)why, MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-        enum MHD_Result ret = MHD_queue_response(conn, bad, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        return queue(conn, bad, text_response(why, MHD_HTTP_HEADER_CONNECTION, "close"));
     }
     if (*upload_data_size > 0) {
         *upload_data_size = 0; /* no admin request takes content: drop it */
@@ -146,32 +196,27 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     }
     struct MHD_Response *resp;
     unsigned status = MHD_HTTP_OK;
-    bool purging = strcmp(url, "/_sfproxy/purge") == 0;
-    if (!admin_authorized(a, conn, purging)) {
-        static const char msg[] = "this needs the admin token: Authorization: Bearer TOKEN\n";
-        resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
-                                               MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sfproxy admin\"");
-        enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
+    bool changing = strcmp(url, "/_sfproxy/stats") != 0; /* purge, clock */
+    if (!admin_authorized(a, conn, changing))
+        return queue(conn, MHD_HTTP_UNAUTHORIZED,
+                     text_response("this needs the admin token: Authorization: Bearer TOKEN\n",
+                                   "WWW-Authenticate", "Bearer realm=\"sfproxy admin\""));
     if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
         struct sf_cache_stats cs;
         sf_cache_get_stats(a->cache, &cs);
         resp = json_response(sf_metrics_json(&cs));
     } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {
         resp = purge(a, conn, &status);
+    } else if (strcmp(url, "/_sfproxy/clock") == 0 && strcmp(method, "POST") == 0 &&
+               a->cfg->test_clock) {
+        resp = advance_clock(conn, &status);
     } else {
-        static const char msg[] =
-            "not found; try GET /_sfproxy/stats or POST /_sfproxy/purge?url=URL\n";
         status = MHD_HTTP_NOT_FOUND;
-        resp = MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg,
-                                               MHD_RESPMEM_PERSISTENT);
+        resp = text_response("not found; try GET /_sfproxy/stats or POST "
+                             "/_sfproxy/purge?url=URL\n",
+                             NULL, NULL);
     }
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return queue(conn, status, resp);
 }
 
 struct sf_admin *sf_admin_start(const struct sf_config *cfg, struct sf_cache *cache,

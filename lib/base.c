@@ -127,16 +127,26 @@ char *sf_xstrndup_at(const char *s, size_t len, const char *caller)
     return p;
 }
 
+/* What sf_clock_advance added to both clocks (0 outside tests). */
+static _Atomic uint64_t clock_offset_ms;
+
 uint64_t sf_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
+           atomic_load_explicit(&clock_offset_ms, memory_order_relaxed);
 }
 
 int64_t sf_wall_s(void)
 {
-    return (int64_t)time(NULL);
+    return (int64_t)time(NULL) +
+           (int64_t)(atomic_load_explicit(&clock_offset_ms, memory_order_relaxed) / 1000u);
+}
+
+void sf_clock_advance(uint64_t ms)
+{
+    atomic_fetch_add(&clock_offset_ms, ms);
 }
 
 static int lower(int c)

@@ -73,6 +73,9 @@ char *sf_xstrndup_at(const char *s, size_t len, const char *caller) SF_NONNULL_R
 uint64_t sf_now_ms(void);
 /* Wall-clock seconds since the epoch, for HTTP dates. */
 int64_t sf_wall_s(void);
+/* Moves both clocks forward by ms, for the rest of the process: tests only (sfproxy's
+ * --test-clock), so that expiry is tested without sleeping. */
+void sf_clock_advance(uint64_t ms);
 
 /* ASCII case-insensitive comparisons; HTTP field names are ASCII. */
 bool sf_streq_ci(const char *a, const char *b);

@@ -46,6 +46,7 @@ struct sf_config {
     struct sf_addr admin_listen;
     unsigned admin_connection_limit;
     char *admin_token; /* Bearer token purge needs (and stats, off loopback); NULL: none */
+    bool test_clock;   /* --test-clock only, never the file: POST /_sfproxy/clock (tests) */
     enum sf_log_level log_level;
 };
 

@@ -81,6 +81,10 @@ class Origin:
     def release(self, name):
         request(self.port, "POST", "/_origin/release?name=" + name)
 
+    def advance_clock(self, seconds):
+        eq(request(self.port, "POST", "/_origin/clock?advance=%d" % seconds).status, 200,
+           "the origin's clock moved")
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -88,7 +92,7 @@ class Origin:
 
 
 class Proxy:
-    def __init__(self, upstream=None, config=None, extra_args=()):
+    def __init__(self, upstream=None, config=None, extra_args=(), test_clock=True):
         cfg = {"listen": "127.0.0.1:0", "admin": {"listen": "127.0.0.1:0"}, "log_level": "info"}
         if upstream:
             cfg["upstream"] = upstream
@@ -101,7 +105,9 @@ class Proxy:
         json.dump(cfg, self.cfgfile)
         self.cfgfile.close()
         self.log = []
-        self.proc = subprocess.Popen([BIN, "-c", self.cfgfile.name, *extra_args],
+        # --test-clock: POST /_sfproxy/clock moves its clocks (advance_clock).
+        args = [BIN, "-c", self.cfgfile.name] + (["--test-clock"] if test_clock else [])
+        self.proc = subprocess.Popen(args + list(extra_args),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         line = _read_first_line(self.proc, "listening on", 20, self.log)
         # "... listening on http://127.0.0.1:PORT admin 127.0.0.1:APORT upstream ..."
@@ -117,6 +123,11 @@ class Proxy:
 
     def stats(self):
         return get_json(self.admin_port, "/_sfproxy/stats")
+
+    def advance_clock(self, seconds):
+        """Moves sfproxy's clocks seconds forward: what a test waits for expiry with."""
+        eq(request(self.admin_port, "POST", "/_sfproxy/clock?advance=%d" % seconds).status, 200,
+           "sfproxy's clock moved")
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         """Stops sfproxy; returns its exit code."""
@@ -247,6 +258,13 @@ class Env:
 
     def get(self, target, headers=None, method="GET", body=None, timeout=30):
         return request(self.proxy.port, method, target, headers, body, timeout)
+
+    def advance_clock(self, seconds):
+        """Moves the clocks of sfproxy and its origin (its Date) seconds forward, as if that
+        much time had passed."""
+        if self.origin:
+            self.origin.advance_clock(seconds)
+        self.proxy.advance_clock(seconds)
 
     def __enter__(self):
         return self

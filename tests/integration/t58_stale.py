@@ -1,6 +1,5 @@
 """t58: stale-if-error (RFC 5861 §4): within its window a 5xx or an unreachable origin
 serves the stale response instead."""
-import time
 
 from harness import Env, Origin, Proxy, eq, check, parallel, request, wait_for
 
@@ -10,7 +9,7 @@ def test_stale_if_error_directive_covers_5xx():
         t = "/sie?cc=max-age%3D2,stale-if-error%3D60&fail_after=1&size=50&hdr=Age:1"
         first = env.get(t)
         env.wait_stored()
-        time.sleep(3.1)  # past max-age; the origin now answers 500
+        env.advance_clock(3)  # past max-age; the origin now answers 500
         r = env.get(t)
         eq((r.status, r.header("X-Cache"), r.body), (200, "STALE", first.body),
            "the stale response instead of the 500")
@@ -20,7 +19,7 @@ def test_stale_if_error_directive_covers_5xx():
         t2 = "/sie2?cc=max-age%3D2&fail_after=1&size=50"
         env.get(t2)
         env.wait_stored(2)
-        time.sleep(3.1)
+        env.advance_clock(3)
         eq(env.get(t2).status, 500, "without stale-if-error the 500 passes through")
 
 
@@ -32,7 +31,7 @@ def test_stale_if_error_when_origin_is_down():
         first = request(p.port, "GET", t)
         wait_for(lambda: p.stats()["cache"]["objects"] == 1, "the store")
         origin.stop()  # the origin goes away
-        time.sleep(3.1)  # past max-age
+        p.advance_clock(3)  # past max-age
         res = parallel(5, lambda i: request(p.port, "GET", t))
         eq([r.status for r in res], [200] * 5, "statuses while the origin is down")
         eq(set(r.body for r in res), {first.body}, "the stale body")
@@ -52,7 +51,7 @@ def test_without_a_window_errors_pass_through():
         request(p.port, "GET", t)
         wait_for(lambda: p.stats()["cache"]["objects"] == 1, "the store")
         origin.stop()
-        time.sleep(3.1)
+        p.advance_clock(3)
         eq(request(p.port, "GET", t).status, 502, "no stale-if-error: 502")
     finally:
         eq(p.stop(), 0, "exit code")
@@ -63,7 +62,7 @@ def test_stale_while_revalidate_serves_at_once_and_refreshes_once():
         t = "/swr?cc=max-age%3D2,stale-while-revalidate%3D60&delay_ms=300&size=50"
         first = env.get(t)
         env.wait_stored()
-        time.sleep(3.1)  # past max-age, within the window
+        env.advance_clock(3)  # past max-age, within the window
         res = parallel(10, lambda i: env.get(t))
         eq([r.header("X-Cache") for r in res], ["STALE"] * 10, "served stale at once")
         eq(set(r.body for r in res), {first.body}, "the stale body")
@@ -80,11 +79,11 @@ def test_stale_while_revalidate_not_for_no_cache_requests():
         t = "/swr2?cc=max-age%3D2&size=50"
         env.get(t)
         env.wait_stored()
-        time.sleep(3.1)
+        env.advance_clock(3)
         r = env.get(t, {"Cache-Control": "no-cache"})
         eq(r.header("X-Cache"), "MISS", "a request that asks for validation is not served stale")
         env.wait_stored()
-        time.sleep(3.1)
+        env.advance_clock(3)
         eq(env.get(t).header("X-Cache"), "STALE", "the configured window applies otherwise")
 
 
@@ -95,7 +94,7 @@ def test_a_failing_background_refresh_keeps_serving_stale():
         t = "/swrfail?cc=max-age%3D1,stale-while-revalidate%3D60&fail_after=1&size=50"
         first = env.get(t)
         env.wait_stored()
-        time.sleep(2.1)  # past max-age, within the window
+        env.advance_clock(2)  # past max-age, within the window
         for i in range(3):
             r = env.get(t)
             eq((r.status, r.header("X-Cache"), r.body), (200, "STALE", first.body),

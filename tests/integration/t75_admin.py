@@ -6,7 +6,7 @@ import socket
 import tempfile
 import time
 
-from harness import Env, eq, check, request, wait_for, read_until, MULT
+from harness import Env, Proxy, eq, check, request, wait_for, read_until, MULT
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -25,6 +25,21 @@ def test_purge_needs_the_token():
         eq(purge(env, {"Authorization": "Bearer " + TOKEN}).status, 200, "purge with the token")
         eq(request(env.proxy.admin_port, "GET", "/_sfproxy/stats").status, 200,
            "stats on loopback without a token")
+
+
+def test_the_test_clock_is_only_there_when_asked_for_and_needs_the_token():
+    clock = "/_sfproxy/clock?advance=5"
+    with Env({"admin": {"token": TOKEN}}) as env:
+        eq(request(env.proxy.admin_port, "POST", clock).status, 401, "without the token")
+        eq(request(env.proxy.admin_port, "POST", "/_sfproxy/clock?advance=x",
+                   {"Authorization": "Bearer " + TOKEN}).status, 400, "not a number")
+        eq(request(env.proxy.admin_port, "POST", clock,
+                   {"Authorization": "Bearer " + TOKEN}).status, 200, "with the token")
+    p = Proxy("http://127.0.0.1:9", test_clock=False)
+    try:
+        eq(request(p.admin_port, "POST", clock).status, 404, "without --test-clock")
+    finally:
+        eq(p.stop(), 0, "exit code")
 
 
 def test_token_file():

@@ -50,6 +50,7 @@ lock = threading.Lock()
 counts = {}
 total = [0]
 serial = [0]
+clock_offset = [0]  # seconds the test moved this origin's clock (its Date) forward
 holds = {}
 
 
@@ -66,6 +67,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def date_time_string(self, timestamp=None):
+        """Date, on the clock the test may have moved forward with sfproxy's."""
+        return super().date_time_string((timestamp or time.time()) + clock_offset[0])
+
     def reply_json(self, obj, status=200):
         body = json.dumps(obj).encode()
         self.send_response(status)
@@ -81,6 +86,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_origin/release":
             hold_event(q.get("name", [""])[0]).set()
             self.reply_json({"released": q.get("name", [""])[0]})
+        elif path == "/_origin/clock":
+            clock_offset[0] += int(q.get("advance", ["0"])[0])
+            self.reply_json({"offset_s": clock_offset[0]})
         elif path == "/_origin/reset":
             with lock:
                 counts.clear()
