@@ -216,7 +216,12 @@ int main(int argc, char **argv)
     sf_log_set_level(cfg.log_level);
 
     /* Before any thread: libcurl's global state, and signals delivered only to sigwait. */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (init != CURLE_OK) {
+        sf_log_error("cannot start: curl_global_init: %s", curl_easy_strerror(init));
+        sf_config_clear(&cfg);
+        return EXIT_RUNTIME;
+    }
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);

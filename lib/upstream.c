@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,7 @@ struct sf_upstream {
     bool stopping;                        /* (Q) leave the loop */
     struct xfer xfers;                    /* (F) sentinel */
     struct xfer *dirty;                   /* (F) */
-    struct sf_ratelimit rl_connect, rl_timeout, rl_truncated;
+    struct sf_ratelimit rl_connect, rl_timeout, rl_truncated, rl_multi;
     struct sf_cache_rules rules; /* (C) from cfg */
     struct sf_judge_cfg judge;   /* (C) from cfg, with rules */
     const struct sf_dest_rules *dest; /* (C) set before the first fetch */
@@ -98,6 +99,16 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     free(spec);
 }
 
+/* Interrupts the fetcher's poll. Should curl fail to, the fetcher still looks at its
+ * queue within a second (enforce_deadlines' longest sleep). */
+static void wake_fetcher(struct sf_upstream *up)
+{
+    CURLMcode mc = curl_multi_wakeup(up->multi);
+    if (mc != CURLM_OK)
+        sf_log_limited(&up->rl_multi, 10000, SF_LOG_ERROR, "upstream: curl_multi_wakeup: %s",
+                       curl_multi_strerror(mc));
+}
+
 static void enqueue(struct sf_upstream *up, struct job *j)
 {
     j->next = NULL;
@@ -105,7 +116,7 @@ static void enqueue(struct sf_upstream *up, struct job *j)
     *up->queue_tail = j;
     up->queue_tail = &j->next;
     sf_mutex_unlock(&up->qlock);
-    curl_multi_wakeup(up->multi);
+    wake_fetcher(up);
 }
 
 void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec **spec)
@@ -141,7 +152,7 @@ void sf_upstream_abort_all(struct sf_upstream *up)
     sf_mutex_lock(&up->qlock);
     up->aborting = true;
     sf_mutex_unlock(&up->qlock);
-    curl_multi_wakeup(up->multi);
+    wake_fetcher(up);
 }
 
 /* ---- response head ---- */
@@ -449,14 +460,25 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
 
 /* ---- transfers ---- */
 
-static void add_field(struct xfer *x, const char *name, const char *value)
+/* Appends a line to the fields curl sends; false when curl has no memory for it. */
+static bool add_line(struct xfer *x, const char *line)
+{
+    struct curl_slist *more = curl_slist_append(x->fields, line);
+    if (more == NULL)
+        return false;
+    x->fields = more;
+    return true;
+}
+
+static bool add_field(struct xfer *x, const char *name, const char *value)
 {
     size_t len = strlen(name) + strlen(value) + 3;
     char *line = sf_xmalloc(len);
     /* "Name;" is curl's way to send a field with an empty value. */
     snprintf(line, len, *value ? "%s: %s" : "%s;", name, value);
-    x->fields = curl_slist_append(x->fields, line);
+    bool ok = add_line(x, line);
     free(line);
+    return ok;
 }
 
 /* Connected, the request about to be sent: without content it is sent now, so the
@@ -491,56 +513,62 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
     return socket(a->family, a->socktype, a->protocol);
 }
 
-static void setup_easy(struct xfer *x)
+/* Sets x's easy handle up for its spec; false when curl refuses an option or has no
+ * memory for the fields (the transfer must then fail, not go out without them). */
+static bool setup_easy(struct xfer *x)
 {
     const struct sf_config *cfg = x->up->cfg;
     struct sf_fetch_spec *s = x->spec;
     CURL *e = x->easy;
-    curl_easy_setopt(e, CURLOPT_URL, s->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never an environment proxy */
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, s->forward ? "http" : "http,https");
+    bool ok = true;
+#define SET(option, value) (ok = ok && curl_easy_setopt(e, option, value) == CURLE_OK)
+    SET(CURLOPT_URL, s->url);
+    SET(CURLOPT_PRIVATE, x);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROXY, ""); /* never an environment proxy */
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_PATH_AS_IS, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, s->forward ? "http" : "http,https");
     if (s->forward) {
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_checked);
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+        SET(CURLOPT_OPENSOCKETFUNCTION, open_checked);
+        SET(CURLOPT_OPENSOCKETDATA, x);
     }
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_connected);
-    curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, x);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_PREREQFUNCTION, on_connected);
+    SET(CURLOPT_PREREQDATA, x);
     if (strcmp(s->method, "HEAD") == 0)
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L); /* the front refuses a HEAD with content */
+        SET(CURLOPT_NOBODY, 1L); /* the front refuses a HEAD with content */
     else if (strcmp(s->method, "GET") != 0 || s->body != NULL)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->method); /* a GET with content stays GET */
+        SET(CURLOPT_CUSTOMREQUEST, s->method); /* a GET with content stays GET */
     if (s->body != NULL) {
         /* Streamed content, framed by us: the length libmicrohttpd read it by (a check at
          * its end aborts the transfer if fewer bytes came), else chunked. */
         int64_t len = sf_reqbody_declared_len(s->body);
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(e, CURLOPT_READDATA, x);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        SET(CURLOPT_POST, 1L);
+        SET(CURLOPT_READFUNCTION, on_read);
+        SET(CURLOPT_READDATA, x);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
         if (len < 0)
-            add_field(x, "Transfer-Encoding", "chunked");
+            ok = ok && add_field(x, "Transfer-Encoding", "chunked");
     }
     for (size_t i = 0; i < s->hdrs.n; i++)
-        add_field(x, s->hdrs.v[i].name, s->hdrs.v[i].value);
+        ok = ok && add_field(x, s->hdrs.v[i].name, s->hdrs.v[i].value);
     /* Send only what the client sent: remove what curl would add on its own. */
     static const char *const curl_adds[] = {"Accept", "Content-Type", "Expect"};
     for (size_t i = 0; i < 3; i++)
         if (sf_hdrs_get(&s->hdrs, curl_adds[i]) == NULL) {
             char off[32];
             snprintf(off, sizeof off, "%s:", curl_adds[i]);
-            x->fields = curl_slist_append(x->fields, off);
+            ok = ok && add_line(x, off);
         }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->fields);
+    SET(CURLOPT_HTTPHEADER, x->fields);
+#undef SET
+    return ok;
 }
 
 /* A submission that never became a transfer: its object fails, its uploader is let go,
@@ -577,15 +605,20 @@ static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec
         free(x);
         return;
     }
-    setup_easy(x);
+    bool ready = setup_easy(x);
     o->fetch = x;
     x->next = &up->xfers;
     x->prev = up->xfers.prev;
     up->xfers.prev->next = x;
     up->xfers.prev = x;
     SF_COUNT(upstream_requests);
+    /* A transfer that cannot start fails now (502), not at the first-byte deadline. */
+    if (!ready) {
+        finish(x, SF_FAIL_CONNECT, "libcurl refused the transfer's options or fields");
+        return;
+    }
     CURLMcode mc = curl_multi_add_handle(up->multi, x->easy);
-    if (mc != CURLM_OK) /* fail now (502), not at the first-byte deadline */
+    if (mc != CURLM_OK)
         finish(x, SF_FAIL_CONNECT, curl_multi_strerror(mc));
 }
 
@@ -654,7 +687,9 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     struct sf_obj *o = x->obj;
     if (x->dirty)
         undirty(x); /* finishing wakes everyone anyway */
-    curl_multi_remove_handle(up->multi, x->easy);
+    CURLMcode mc = curl_multi_remove_handle(up->multi, x->easy);
+    if (mc != CURLM_OK) /* the handle is cleaned up all the same */
+        sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
     if (x->spec->body != NULL)
         sf_reqbody_close(x->spec->body); /* a parked uploader must not wait for us */
     if (x->discard && fail != SF_FAIL_CANCELLED)
@@ -713,7 +748,10 @@ static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
                 x->last_byte_ms = sf_now_ms(); /* the idle clock restarts */
                 if (!x->headers_done) /* an upload waiting for its client goes on */
                     x->first_byte_deadline_ms = sf_now_ms() + up->cfg->upstream_idle_timeout_ms;
-                curl_easy_pause(x->easy, CURLPAUSE_CONT);
+                CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
+                if (rc != CURLE_OK) /* a transfer that cannot go on must not hang */
+                    finish(x, x->headers_done ? SF_FAIL_TRUNCATED : SF_FAIL_CONNECT,
+                           curl_easy_strerror(rc));
             }
             sf_obj_unref(o);
         } else {
@@ -752,8 +790,9 @@ static void reap_done(struct sf_upstream *up)
     while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
             continue;
-        struct xfer *x;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        struct xfer *x = NULL;
+        CURLcode got = curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        SF_ASSERT(got == CURLE_OK && x != NULL); /* setup_easy set it, or it never started */
         CURLcode rc = msg->data.result;
         enum sf_fail fail = classify(x, rc);
         const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
@@ -804,7 +843,10 @@ static void *fetcher_main(void *arg)
         if (stopping)
             break;
         int running;
-        curl_multi_perform(up->multi, &running);
+        CURLMcode mc = curl_multi_perform(up->multi, &running);
+        if (mc != CURLM_OK)
+            sf_log_limited(&up->rl_multi, 10000, SF_LOG_ERROR, "upstream: curl_multi_perform: %s",
+                           curl_multi_strerror(mc));
         /* Finished transfers first: a reader woken in this pass then finds its object
          * complete (or failed) rather than one piece further, and gets its end at once.
          * (finish wakes before it stores: a client that asks again in between joins the
@@ -815,7 +857,12 @@ static void *fetcher_main(void *arg)
         sf_hangup_dispatch(up->hangup);
         sf_cache_expire(up->cache, sf_now_ms());
         struct curl_waitfd extra = {sf_hangup_fd(up->hangup), CURL_WAIT_POLLIN, 0};
-        curl_multi_poll(up->multi, &extra, 1, (int)timeout_ms, NULL);
+        mc = curl_multi_poll(up->multi, &extra, 1, (int)timeout_ms, NULL);
+        if (mc != CURLM_OK) {
+            sf_log_limited(&up->rl_multi, 10000, SF_LOG_ERROR, "upstream: curl_multi_poll: %s",
+                           curl_multi_strerror(mc));
+            poll(NULL, 0, 10); /* not a busy loop; the deadlines still hold */
+        }
     }
     return NULL;
 }
@@ -838,7 +885,8 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
         free(up);
         return NULL;
     }
-    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 256L);
+    if (curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 256L) != CURLM_OK)
+        sf_log_warn("upstream: libcurl refused CURLMOPT_MAXCONNECTS; its default applies");
     sf_mutex_init(&up->qlock);
     up->queue_tail = &up->queue_head;
     up->xfers.next = up->xfers.prev = &up->xfers;
@@ -854,11 +902,13 @@ void sf_upstream_stop(struct sf_upstream *up)
     up->aborting = true;
     up->stopping = true;
     sf_mutex_unlock(&up->qlock);
-    curl_multi_wakeup(up->multi);
+    wake_fetcher(up);
     SF_PTOK(pthread_join(up->thread, NULL));
     /* Work queued after the last pass. */
     run_jobs(up, up->queue_head, true);
-    curl_multi_cleanup(up->multi);
+    CURLMcode mc = curl_multi_cleanup(up->multi);
+    if (mc != CURLM_OK)
+        sf_log_warn("upstream: curl_multi_cleanup: %s", curl_multi_strerror(mc));
     sf_mutex_destroy(&up->qlock);
     free(up);
 }
