@@ -18,20 +18,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A hit-for-pass marker's place on the list of them, oldest first. */
+struct pass_link {
+    struct pass_link *prev, *next;
+};
+
+/* cache.c's own entries: no mutex, no segments; owned by the table. */
+struct marker {
+    struct sf_entry e;     /* role SF_ENTRY_PASS or SF_ENTRY_VARY */
+    struct pass_link pass; /* PASS: on the table's list of them */
+    uint64_t expires_ms;   /* PASS: monotonic end */
+    char *vary_names;      /* VARY: what the key's responses vary on */
+    char key[];
+};
+
 struct sf_cache {
     struct sf_mutex lock;
-    struct sf_obj **buckets; /* (L) */
-    struct sf_obj **by_url;  /* (L) the same objects by the URL part of their keys (nbuckets) */
-    size_t nbuckets, count;  /* (L) */
-    struct sf_obj lru;       /* (L) sentinel: lru.lru_next is the most recent */
-    uint64_t max_bytes;      /* (C) */
-    uint64_t bytes;          /* (L) */
+    struct sf_entry **buckets; /* (L) */
+    struct sf_entry **by_url;  /* (L) the same entries by the URL part of their keys */
+    size_t nbuckets, count;    /* (L) */
+    struct sf_entry lru;       /* (L) sentinel: lru.lru_next is the most recent */
+    uint64_t max_bytes;        /* (C) */
+    uint64_t bytes;            /* (L) */
     uint64_t stored, markers, flights, evictions; /* (L) */
     uint64_t pass_markers;                        /* (L) */
-    struct sf_obj pass;      /* (L) sentinel of the hit-for-pass markers, oldest first */
+    struct pass_link pass;     /* (L) sentinel of the hit-for-pass markers, oldest first */
     atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */
     struct sf_hangup *hangup;            /* (C) handed to new objects */
 };
+
+static bool is_object(const struct sf_entry *e)
+{
+    return e->role == SF_ENTRY_FLIGHT || e->role == SF_ENTRY_RESPONSE ||
+           e->role == SF_ENTRY_UNLISTED;
+}
+
+static struct sf_obj *obj_of(struct sf_entry *e)
+{
+    SF_ASSERT(is_object(e));
+    struct sf_obj *o = (struct sf_obj *)(void *)((char *)e - offsetof(struct sf_obj, entry));
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    return o;
+}
+
+static struct marker *marker_of(struct sf_entry *e)
+{
+    SF_ASSERT(e->role == SF_ENTRY_PASS || e->role == SF_ENTRY_VARY);
+    return (struct marker *)(void *)e;
+}
+
+static struct marker *marker_of_pass(struct pass_link *l)
+{
+    return (struct marker *)(void *)((char *)l - offsetof(struct marker, pass));
+}
 
 static uint64_t hash_bytes(const char *s, size_t len)
 {
@@ -65,17 +104,17 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup)
     c->buckets = sf_xcalloc(c->nbuckets, sizeof *c->buckets);
     c->by_url = sf_xcalloc(c->nbuckets, sizeof *c->by_url);
     c->lru.lru_next = c->lru.lru_prev = &c->lru;
-    c->pass.pass_next = c->pass.pass_prev = &c->pass;
+    c->pass.next = c->pass.prev = &c->pass;
     atomic_init(&c->next_expiry_ms, UINT64_MAX);
     c->max_bytes = max_bytes;
     c->hangup = hangup;
     return c;
 }
 
-static struct sf_obj **slot_of(struct sf_cache *c, const char *key)
+static struct sf_entry **slot_of(struct sf_cache *c, const char *key)
 {
     sf_mutex_assert_held(&c->lock);
-    struct sf_obj **pp = &c->buckets[hash_key(key) & (c->nbuckets - 1)];
+    struct sf_entry **pp = &c->buckets[hash_key(key) & (c->nbuckets - 1)];
     while (*pp != NULL && strcmp((*pp)->key, key) != 0)
         pp = &(*pp)->hnext;
     return pp;
@@ -84,19 +123,19 @@ static struct sf_obj **slot_of(struct sf_cache *c, const char *key)
 static void grow(struct sf_cache *c)
 {
     size_t n = c->nbuckets * 2;
-    struct sf_obj **b = sf_xcalloc(n, sizeof *b), **u = sf_xcalloc(n, sizeof *u);
+    struct sf_entry **b = sf_xcalloc(n, sizeof *b), **u = sf_xcalloc(n, sizeof *u);
     for (size_t i = 0; i < c->nbuckets; i++) {
-        for (struct sf_obj *o = c->buckets[i], *next; o != NULL; o = next) {
-            next = o->hnext;
-            size_t j = hash_key(o->key) & (n - 1);
-            o->hnext = b[j];
-            b[j] = o;
+        for (struct sf_entry *e = c->buckets[i], *next; e != NULL; e = next) {
+            next = e->hnext;
+            size_t j = hash_key(e->key) & (n - 1);
+            e->hnext = b[j];
+            b[j] = e;
         }
-        for (struct sf_obj *o = c->by_url[i], *next; o != NULL; o = next) {
-            next = o->unext;
-            size_t j = hash_url(o->key) & (n - 1);
-            o->unext = u[j];
-            u[j] = o;
+        for (struct sf_entry *e = c->by_url[i], *next; e != NULL; e = next) {
+            next = e->unext;
+            size_t j = hash_url(e->key) & (n - 1);
+            e->unext = u[j];
+            u[j] = e;
         }
     }
     free(c->buckets);
@@ -106,84 +145,147 @@ static void grow(struct sf_cache *c)
     c->nbuckets = n;
 }
 
-static void lru_unlink(struct sf_obj *o)
+static void lru_unlink(struct sf_entry *e)
 {
-    o->lru_prev->lru_next = o->lru_next;
-    o->lru_next->lru_prev = o->lru_prev;
-    o->lru_prev = o->lru_next = NULL;
+    e->lru_prev->lru_next = e->lru_next;
+    e->lru_next->lru_prev = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
 }
 
-static void lru_push_front(struct sf_cache *c, struct sf_obj *o)
+static void lru_push_front(struct sf_cache *c, struct sf_entry *e)
 {
-    o->lru_next = c->lru.lru_next;
-    o->lru_prev = &c->lru;
-    c->lru.lru_next->lru_prev = o;
-    c->lru.lru_next = o;
+    e->lru_next = c->lru.lru_next;
+    e->lru_prev = &c->lru;
+    c->lru.lru_next->lru_prev = e;
+    c->lru.lru_next = e;
+}
+
+static void lru_touch(struct sf_cache *c, struct sf_entry *e)
+{
+    lru_unlink(e);
+    lru_push_front(c, e);
 }
 
 /* Table lock held. Publishes when the oldest hit-for-pass marker expires. */
 static void note_next_expiry(struct sf_cache *c)
 {
     sf_mutex_assert_held(&c->lock);
-    struct sf_obj *oldest = c->pass.pass_next;
-    atomic_store(&c->next_expiry_ms, oldest != &c->pass ? oldest->expires_ms : UINT64_MAX);
+    struct pass_link *oldest = c->pass.next;
+    atomic_store(&c->next_expiry_ms,
+                 oldest != &c->pass ? marker_of_pass(oldest)->expires_ms : UINT64_MAX);
 }
 
-/* Removes the object at *pp from the table. Returns the table's reference, which the
- * caller drops after unlocking (the last unref frees, and freeing is not table work). */
-static struct sf_obj *unlist_at(struct sf_cache *c, struct sf_obj **pp)
+/* Table lock held. Counts e, now charged and on the LRU, as what its role says. */
+static void charge(struct sf_cache *c, struct sf_entry *e, size_t bytes)
 {
     sf_mutex_assert_held(&c->lock);
-    struct sf_obj *o = *pp;
-    *pp = o->hnext;
-    o->hnext = NULL;
-    struct sf_obj **up = &c->by_url[hash_url(o->key) & (c->nbuckets - 1)];
-    while (*up != o)
+    e->charge = bytes;
+    c->bytes += bytes;
+    if (e->role == SF_ENTRY_RESPONSE)
+        c->stored++;
+    else if (e->role == SF_ENTRY_VARY)
+        c->markers++;
+    else if (e->role == SF_ENTRY_PASS)
+        c->pass_markers++;
+    lru_push_front(c, e);
+}
+
+/* Removes the entry at *pp from the table. Returns it, for the caller to release after
+ * unlocking (release: the last unref frees, and freeing is not table work). An object's
+ * role becomes UNLISTED; a marker keeps its role until it is freed. */
+static struct sf_entry *unlist_at(struct sf_cache *c, struct sf_entry **pp)
+{
+    sf_mutex_assert_held(&c->lock);
+    struct sf_entry *e = *pp;
+    *pp = e->hnext;
+    e->hnext = NULL;
+    struct sf_entry **up = &c->by_url[hash_url(e->key) & (c->nbuckets - 1)];
+    while (*up != e)
         up = &(*up)->unext;
-    *up = o->unext;
-    o->unext = NULL;
-    o->listed = false;
+    *up = e->unext;
+    e->unext = NULL;
     c->count--;
-    if (o->hfp) {
-        o->pass_prev->pass_next = o->pass_next;
-        o->pass_next->pass_prev = o->pass_prev;
-        o->pass_prev = o->pass_next = NULL;
-        note_next_expiry(c);
-    }
-    if (o->stored) {
-        lru_unlink(o);
-        o->stored = false;
-        c->bytes -= o->charge;
-        if (o->vary_marker)
-            c->markers--;
-        else if (o->hfp)
-            c->pass_markers--;
-        else
-            c->stored--;
-    } else if (!o->hfp) {
+    switch (e->role) {
+    case SF_ENTRY_FLIGHT:
         c->flights--;
+        break;
+    case SF_ENTRY_RESPONSE:
+        c->stored--;
+        break;
+    case SF_ENTRY_VARY:
+        c->markers--;
+        break;
+    case SF_ENTRY_PASS: {
+        struct marker *m = marker_of(e);
+        m->pass.prev->next = m->pass.next;
+        m->pass.next->prev = m->pass.prev;
+        c->pass_markers--;
+        note_next_expiry(c);
+        break;
     }
-    return o;
+    case SF_ENTRY_UNLISTED:
+        SF_ASSERT(!"an unlisted entry in the table");
+    }
+    if (e->role != SF_ENTRY_FLIGHT) {
+        lru_unlink(e);
+        c->bytes -= e->charge;
+    }
+    if (is_object(e))
+        e->role = SF_ENTRY_UNLISTED;
+    return e;
 }
 
-static void list_new(struct sf_cache *c, struct sf_obj **pp, struct sf_obj *o)
+/* Lets go of what unlist_at returned (NULL is fine); no table lock held. */
+static void release(struct sf_entry *e)
+{
+    if (e == NULL)
+        return;
+    if (is_object(e)) {
+        sf_obj_unref(obj_of(e)); /* the table's reference */
+        return;
+    }
+    struct marker *m = marker_of(e);
+    free(m->vary_names);
+    free(m);
+}
+
+/* Table lock held. Lists e with role under its key (an object's own; whose slot is pp). */
+static void list_at(struct sf_cache *c, struct sf_entry **pp, struct sf_entry *e,
+                    enum sf_entry_role role)
 {
     sf_mutex_assert_held(&c->lock);
-    o->hnext = *pp;
-    *pp = o;
-    struct sf_obj **up = &c->by_url[hash_url(o->key) & (c->nbuckets - 1)];
-    o->unext = *up;
-    *up = o;
-    o->listed = true;
+    e->role = role;
+    if (is_object(e))
+        e->key = obj_of(e)->key;
+    e->hnext = *pp;
+    *pp = e;
+    struct sf_entry **up = &c->by_url[hash_url(e->key) & (c->nbuckets - 1)];
+    e->unext = *up;
+    *up = e;
     c->count++;
-    if (!o->hfp)
+    if (role == SF_ENTRY_FLIGHT)
         c->flights++;
+}
+
+/* Table lock held. Lists a new marker under key, charged like a small response; the
+ * table may grow first. */
+static struct marker *list_marker(struct sf_cache *c, const char *key, enum sf_entry_role role)
+{
+    sf_mutex_assert_held(&c->lock);
+    if (c->count >= c->nbuckets)
+        grow(c);
+    size_t key_len = strlen(key);
+    struct marker *m = sf_xcalloc(1, sizeof *m + key_len + 1);
+    memcpy(m->key, key, key_len + 1);
+    m->e.key = m->key;
+    list_at(c, slot_of(c, key), &m->e, role);
+    return m;
 }
 
 /* Table lock held. The stored response's age now, in whole seconds (§4.2.3). */
 static int64_t age_now(const struct sf_obj *o, uint64_t now_ms)
 {
-    return o->verdict.age_s + (int64_t)((now_ms - o->stored_ms) / 1000);
+    return o->verdict.age_s + (int64_t)((now_ms - o->entry.stored_ms) / 1000);
 }
 
 /* Table lock held. Whether stale, a response that was stored, may be served while it is
@@ -192,7 +294,7 @@ static int64_t age_now(const struct sf_obj *o, uint64_t now_ms)
 static bool while_revalidate_ok(const struct sf_obj *stale, bool plain_request, uint64_t now_ms)
 {
     const struct sf_verdict *v = &stale->verdict;
-    return plain_request && !stale->invalidated &&
+    return plain_request && !stale->entry.invalidated &&
            sf_policy_within_stale_window(v, age_now(stale, now_ms), v->stale_while_revalidate_s);
 }
 
@@ -204,18 +306,6 @@ static struct sf_obj *take_stale(struct sf_obj *o)
     return stale;
 }
 
-/* Table lock held. Whether o is a response in the LRU (not a vary marker). */
-static bool is_response(const struct sf_obj *o)
-{
-    return o->stored && !o->vary_marker && !o->hfp;
-}
-
-/* Table lock held. Whether o is a flight: neither stored nor a marker. */
-static bool is_flight(const struct sf_obj *o)
-{
-    return !o->stored && !o->hfp;
-}
-
 /* Table lock held. Whether a flight has already failed (lock order: table -> object). */
 static bool flight_failed(struct sf_obj *o)
 {
@@ -225,18 +315,22 @@ static bool flight_failed(struct sf_obj *o)
     return failed;
 }
 
-static void lru_touch(struct sf_cache *c, struct sf_obj *o)
+/* Table lock held. A new flight listed under key; the table may grow first. */
+static struct sf_obj *list_flight(struct sf_cache *c, const char *key)
 {
-    lru_unlink(o);
-    lru_push_front(c, o);
+    if (c->count >= c->nbuckets)
+        grow(c);
+    struct sf_obj *o = sf_obj_new(key, c->hangup);
+    list_at(c, slot_of(c, key), &o->entry, SF_ENTRY_FLIGHT);
+    return o;
 }
 
-/* Table lock held. sf_cache_lookup for one key, whose slot is pp; *old receives a
- * reference the caller drops after unlocking. */
-static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_obj **pp,
+/* Table lock held. sf_cache_lookup for one key, listed at *pp (or not); *old receives
+ * what the caller releases after unlocking. */
+static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_entry **pp,
                                  uint64_t now_ms, const struct sf_req_directives *d,
                                  struct sf_obj **out, struct sf_obj **refresh,
-                                 struct sf_obj **old)
+                                 struct sf_entry **old)
 {
     sf_mutex_assert_held(&c->lock);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
@@ -245,11 +339,13 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
         d = &none;
     /* XXX: an object stays stored (charged and on the LRU) until it is evicted or a lookup
      * replaces it; expiry does not free memory by itself. */
-    struct sf_obj *o = *pp;
+    struct sf_entry *e = *pp;
+    enum sf_entry_role role = e != NULL ? e->role : SF_ENTRY_UNLISTED;
+    struct sf_obj *o = e != NULL && is_object(e) ? obj_of(e) : NULL;
     bool shared_fetch_ok = !d->only_if_cached && !d->no_store;
-    if (o != NULL && is_response(o) && !o->invalidated &&
+    if (role == SF_ENTRY_RESPONSE && !e->invalidated &&
         sf_policy_acceptable(&o->verdict, age_now(o, now_ms), d)) {
-        lru_touch(c, o);
+        lru_touch(c, e);
         *out = sf_obj_ref(o);
         return SF_LOOKUP_HIT;
     }
@@ -257,43 +353,39 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
         *out = NULL;
         return SF_LOOKUP_NONE;
     }
-    if (o != NULL && o->hfp && o->expires_ms > now_ms) {
+    if (role == SF_ENTRY_PASS && marker_of(e)->expires_ms > now_ms) {
         *out = NULL;
         return SF_LOOKUP_PASS;
     }
-    if (o != NULL && is_flight(o) && o->stale != NULL && refresh != NULL &&
+    if (role == SF_ENTRY_FLIGHT && o->stale != NULL && refresh != NULL &&
         while_revalidate_ok(o->stale, plain, now_ms)) {
         *out = sf_obj_ref(o->stale); /* its refresh is already on its way */
         return SF_LOOKUP_STALE;
     }
-    if (o != NULL && is_flight(o) && !flight_failed(o)) {
+    if (role == SF_ENTRY_FLIGHT && !flight_failed(o)) {
         *out = sf_obj_ref(o);
         return SF_LOOKUP_JOIN;
     }
     /* A flight that failed before this request arrived (its fetcher has woken its clients
      * and not yet unlisted it) is not this request's failure: a new flight replaces it,
      * and takes over the expired response it was revalidating. */
-    struct sf_obj *failed_stale = o != NULL && is_flight(o) ? take_stale(o) : NULL;
-    bool expired_response = o != NULL && is_response(o);
-    bool serve_stale = expired_response && refresh != NULL && while_revalidate_ok(o, plain, now_ms);
-    if (o != NULL)
+    struct sf_obj *stale = role == SF_ENTRY_FLIGHT ? take_stale(o) : NULL;
+    bool serve_stale = role == SF_ENTRY_RESPONSE && refresh != NULL &&
+                       while_revalidate_ok(o, plain, now_ms);
+    if (e != NULL)
         *old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
-    if (c->count >= c->nbuckets)
-        grow(c);
-    o = sf_obj_new(key, c->hangup);
-    if (expired_response) {
-        o->stale = *old; /* the table's reference: the new flight may revalidate it */
+    if (role == SF_ENTRY_RESPONSE) {
+        stale = o; /* the table's reference: the new flight may revalidate it */
         *old = NULL;
-    } else {
-        o->stale = failed_stale;
     }
-    list_new(c, slot_of(c, key), o);
+    struct sf_obj *flight = list_flight(c, key);
+    flight->stale = stale;
     if (!serve_stale) {
-        *out = sf_obj_ref(o);
+        *out = sf_obj_ref(flight);
         return SF_LOOKUP_MISS;
     }
-    *out = sf_obj_ref(o->stale);
-    *refresh = sf_obj_ref(o);
+    *out = sf_obj_ref(stale);
+    *refresh = sf_obj_ref(flight);
     return SF_LOOKUP_STALE;
 }
 
@@ -309,15 +401,15 @@ static char *variant_key(const char *key, size_t key_len, const char *variant)
 /* Table lock held on entry and on return, dropped meanwhile to read the request's fields:
  * where responses for q's key vary, the key of the variant q selects (caller frees);
  * else NULL: q's key itself. Sets *pp to the slot of the key to look up. */
-static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct sf_obj ***pp)
+static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct sf_entry ***pp)
 {
     sf_mutex_assert_held(&c->lock);
     *pp = slot_of(c, q->key);
-    struct sf_obj *o = **pp;
-    if (o == NULL || !o->vary_marker || q->fields == NULL)
+    struct sf_entry *e = **pp;
+    if (e == NULL || e->role != SF_ENTRY_VARY || q->fields == NULL)
         return NULL;
-    char *names = sf_xstrdup(o->vary_names);
-    lru_touch(c, o);
+    char *names = sf_xstrdup(marker_of(e)->vary_names);
+    lru_touch(c, e);
     sf_mutex_unlock(&c->lock);
     char *variant = sf_policy_variant(names, q->fields);
     char *vkey = variant_key(q->key, strlen(q->key), variant);
@@ -331,16 +423,16 @@ static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct
 enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uint64_t now_ms,
                                struct sf_obj **out, struct sf_obj **refresh)
 {
-    struct sf_obj *old = NULL;
+    struct sf_entry *old = NULL;
     if (refresh != NULL)
         *refresh = NULL;
     sf_mutex_lock(&c->lock);
-    struct sf_obj **pp;
+    struct sf_entry **pp;
     char *vkey = select_variant(c, q, &pp);
     enum sf_lookup kind =
         lookup_key(c, vkey ? vkey : q->key, pp, now_ms, q->directives, out, refresh, &old);
     sf_mutex_unlock(&c->lock);
-    sf_obj_unref(old);
+    release(old);
     free(vkey);
     return kind;
 }
@@ -348,10 +440,10 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
 struct sf_obj *sf_cache_stored(struct sf_cache *c, const struct sf_query *q)
 {
     sf_mutex_lock(&c->lock);
-    struct sf_obj **pp;
+    struct sf_entry **pp;
     char *vkey = select_variant(c, q, &pp);
-    struct sf_obj *o = *pp;
-    o = o != NULL && is_response(o) ? sf_obj_ref(o) : NULL;
+    struct sf_entry *e = *pp;
+    struct sf_obj *o = e != NULL && e->role == SF_ENTRY_RESPONSE ? sf_obj_ref(obj_of(e)) : NULL;
     sf_mutex_unlock(&c->lock);
     free(vkey);
     return o;
@@ -361,15 +453,15 @@ bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o)
 {
     SF_CHECK_OBJ(old, SF_OBJ_MAGIC);
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    struct sf_obj *drop = NULL;
+    struct sf_entry *drop = NULL;
     sf_mutex_lock(&c->lock);
-    bool ok = old->listed && is_response(old);
+    bool ok = old->entry.role == SF_ENTRY_RESPONSE;
     if (ok) {
         drop = unlist_at(c, slot_of(c, old->key));
-        list_new(c, slot_of(c, o->key), sf_obj_ref(o));
+        list_at(c, slot_of(c, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
     }
     sf_mutex_unlock(&c->lock);
-    sf_obj_unref(drop);
+    release(drop);
     return ok;
 }
 
@@ -377,18 +469,18 @@ void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     sf_mutex_lock(&c->lock);
-    if (o->listed && is_response(o))
-        o->invalidated = true;
+    if (o->entry.role == SF_ENTRY_RESPONSE)
+        o->entry.invalidated = true;
     sf_mutex_unlock(&c->lock);
 }
 
-/* Evicts from the LRU tail until bytes fit; collects the table's references in *drop. */
-static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_drop)
+/* Evicts from the LRU tail until bytes fit; collects what to release in *drop. */
+static size_t evict_to_fit(struct sf_cache *c, struct sf_entry **drop, size_t max_drop)
 {
     sf_mutex_assert_held(&c->lock);
     size_t n = 0;
     while (c->bytes > c->max_bytes && c->lru.lru_prev != &c->lru && n < max_drop) {
-        struct sf_obj *victim = c->lru.lru_prev;
+        struct sf_entry *victim = c->lru.lru_prev;
         drop[n++] = unlist_at(c, slot_of(c, victim->key));
         c->evictions++;
     }
@@ -396,51 +488,54 @@ static size_t evict_to_fit(struct sf_cache *c, struct sf_obj **drop, size_t max_
 }
 
 /* Table lock held (dropped and taken again meanwhile). Evicts until the charged bytes fit,
- * releasing the table's references outside the lock. */
+ * releasing what was evicted outside the lock. */
 static void fit(struct sf_cache *c)
 {
     sf_mutex_assert_held(&c->lock);
-    struct sf_obj *drop[64];
+    struct sf_entry *drop[64];
     size_t ndrop;
     do {
         ndrop = evict_to_fit(c, drop, 64);
         sf_mutex_unlock(&c->lock);
         for (size_t i = 0; i < ndrop; i++)
-            sf_obj_unref(drop[i]);
+            release(drop[i]);
         sf_mutex_lock(&c->lock);
     } while (ndrop == 64);
-}
-
-/* Table lock held. Lists a new vary marker under key, charged like a small response. */
-static void list_marker(struct sf_cache *c, const char *key, const char *names)
-{
-    sf_mutex_assert_held(&c->lock);
-    if (c->count >= c->nbuckets)
-        grow(c);
-    struct sf_obj *m = sf_obj_new(key, NULL);
-    m->vary_marker = true;
-    m->vary_names = sf_xstrdup(names);
-    list_new(c, slot_of(c, key), m);
-    c->flights--; /* list_new counted it as one */
-    m->stored = true;
-    m->charge = sizeof *m + strlen(key) + strlen(names);
-    c->bytes += m->charge;
-    c->markers++;
-    lru_push_front(c, m);
 }
 
 void sf_cache_expire(struct sf_cache *c, uint64_t now_ms)
 {
     if (atomic_load_explicit(&c->next_expiry_ms, memory_order_relaxed) > now_ms)
         return; /* the common case: nothing due, no lock */
-    struct sf_obj *drop[64];
+    struct sf_entry *drop[64];
     size_t n = 0;
     sf_mutex_lock(&c->lock);
-    while (n < 64 && c->pass.pass_next != &c->pass && c->pass.pass_next->expires_ms <= now_ms)
-        drop[n++] = unlist_at(c, slot_of(c, c->pass.pass_next->key));
+    while (n < 64 && c->pass.next != &c->pass &&
+           marker_of_pass(c->pass.next)->expires_ms <= now_ms)
+        drop[n++] = unlist_at(c, slot_of(c, marker_of_pass(c->pass.next)->key));
     sf_mutex_unlock(&c->lock);
     for (size_t i = 0; i < n; i++)
-        sf_obj_unref(drop[i]);
+        release(drop[i]);
+}
+
+/* Table lock held. Moves o, listed, to the key want (taken over), in place of what is
+ * listed there; false, with o unlisted into *drop_self, when a flight is there already. */
+static bool move_to(struct sf_cache *c, struct sf_obj *o, char *want, struct sf_entry **drop_other,
+                    struct sf_entry **drop_self)
+{
+    struct sf_entry **pp = slot_of(c, want);
+    if (*pp != NULL && (*pp)->role == SF_ENTRY_FLIGHT) {
+        *drop_self = unlist_at(c, slot_of(c, o->key)); /* that variant has its own flight */
+        free(want);
+        return false;
+    }
+    if (*pp != NULL)
+        *drop_other = unlist_at(c, pp); /* an older response, or a marker */
+    struct sf_entry *self = unlist_at(c, slot_of(c, o->key)); /* the table's reference */
+    free(o->key);
+    o->key = want;
+    list_at(c, slot_of(c, o->key), self, SF_ENTRY_FLIGHT);
+    return true;
 }
 
 void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
@@ -453,66 +548,58 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
     size_t primary_len = mark != NULL ? (size_t)(mark - o->key) : strlen(o->key);
     char *primary = variant_key(o->key, primary_len, "");
     char *want = variant_key(o->key, primary_len, o->variant ? o->variant : "");
-    struct sf_obj *drop[2] = {NULL, NULL};
+    struct sf_entry *drop[3] = {NULL, NULL, NULL};
     sf_mutex_lock(&c->lock);
-    if (o->listed && strcmp(want, o->key) != 0) {
-        struct sf_obj **pp = slot_of(c, want);
-        if (*pp != NULL && is_flight(*pp)) {
-            drop[0] = unlist_at(c, slot_of(c, o->key)); /* that variant has its own flight */
-        } else {
-            if (*pp != NULL)
-                drop[0] = unlist_at(c, pp); /* an older response, or a marker */
-            struct sf_obj *self = unlist_at(c, slot_of(c, o->key)); /* the table's reference */
-            free(o->key);
-            o->key = want;
-            want = NULL;
-            list_new(c, slot_of(c, o->key), self);
-        }
-    }
+    bool listed = o->entry.role != SF_ENTRY_UNLISTED;
+    if (listed && strcmp(want, o->key) != 0)
+        move_to(c, o, want, &drop[0], &drop[1]);
+    else
+        free(want);
     if (o->vary_names != NULL) {
-        struct sf_obj **mp = slot_of(c, primary);
-        struct sf_obj *m = *mp;
+        struct sf_entry **mp = slot_of(c, primary);
+        struct sf_entry *m = *mp;
         /* A flight under the request's key sets the marker itself once it has a head. */
-        bool keep = m != NULL && (m->vary_marker ? strcmp(m->vary_names, o->vary_names) == 0
-                                                 : is_flight(m));
+        bool keep = m != NULL && (m->role == SF_ENTRY_VARY
+                                      ? strcmp(marker_of(m)->vary_names, o->vary_names) == 0
+                                      : m->role == SF_ENTRY_FLIGHT);
         if (!keep && m != NULL)
-            drop[1] = unlist_at(c, mp); /* a response that did not vary, or other names */
+            drop[2] = unlist_at(c, mp); /* a response that did not vary, or other names */
         if (!keep) {
-            list_marker(c, primary, o->vary_names);
+            struct marker *vm = list_marker(c, primary, SF_ENTRY_VARY);
+            vm->vary_names = sf_xstrdup(o->vary_names);
+            charge(c, &vm->e, sizeof *vm + strlen(primary) + strlen(o->vary_names));
             fit(c);
         }
     }
     sf_mutex_unlock(&c->lock);
-    sf_obj_unref(drop[0]);
-    sf_obj_unref(drop[1]);
-    free(want);
+    for (size_t i = 0; i < 3; i++)
+        release(drop[i]);
     free(primary);
 }
 
 void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    struct sf_obj *too_big = NULL, *stale = NULL;
+    struct sf_entry *too_big = NULL;
+    struct sf_obj *stale = NULL;
     sf_obj_lock(o);
-    size_t charge = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
+    size_t bytes = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
     sf_obj_unlock(o);
     sf_mutex_lock(&c->lock);
-    if (o->listed)
+    bool flight = o->entry.role == SF_ENTRY_FLIGHT;
+    if (o->entry.role != SF_ENTRY_UNLISTED)
         stale = take_stale(o);
-    if (o->listed && !o->stored && charge <= c->max_bytes) {
-        o->stored = true;
-        o->charge = charge;
-        o->stored_ms = now_ms;
+    if (flight && bytes <= c->max_bytes) {
         c->flights--;
-        c->stored++;
-        c->bytes += charge;
-        lru_push_front(c, o);
+        o->entry.role = SF_ENTRY_RESPONSE;
+        o->entry.stored_ms = now_ms;
+        charge(c, &o->entry, bytes);
         fit(c);
-    } else if (o->listed && !o->stored) {
+    } else if (flight) {
         too_big = unlist_at(c, slot_of(c, o->key)); /* larger than the whole cache */
     }
     sf_mutex_unlock(&c->lock);
-    sf_obj_unref(too_big);
+    release(too_big);
     sf_obj_unref(stale);
 }
 
@@ -521,26 +608,23 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
 static void unlist(struct sf_cache *c, struct sf_obj *o, bool keep_stale)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    struct sf_obj *old = NULL, *stale = NULL;
+    struct sf_entry *old = NULL;
+    struct sf_obj *stale = NULL;
     sf_mutex_lock(&c->lock);
-    if (o->listed) {
+    if (o->entry.role != SF_ENTRY_UNLISTED) {
         stale = take_stale(o);
         old = unlist_at(c, slot_of(c, o->key));
-        struct sf_obj **pp = keep_stale && stale != NULL ? slot_of(c, stale->key) : NULL;
+        struct sf_entry **pp = keep_stale && stale != NULL ? slot_of(c, stale->key) : NULL;
         if (pp != NULL && *pp == NULL) {
             /* Back where it was, stored as before: charged, on the LRU, as old. */
-            list_new(c, pp, stale);
-            stale->stored = true;
-            c->flights--;
-            c->stored++;
-            c->bytes += stale->charge;
-            lru_push_front(c, stale);
+            list_at(c, pp, &stale->entry, SF_ENTRY_RESPONSE);
+            charge(c, &stale->entry, stale->entry.charge);
             stale = NULL; /* the table's reference again */
             fit(c);
         }
     }
     sf_mutex_unlock(&c->lock);
-    sf_obj_unref(old);
+    release(old);
     sf_obj_unref(stale);
 }
 
@@ -557,30 +641,24 @@ void sf_cache_unlist_keep_stale(struct sf_cache *c, struct sf_obj *o)
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    struct sf_obj *old = NULL, *stale = NULL;
+    struct sf_entry *old = NULL;
+    struct sf_obj *stale = NULL;
     sf_mutex_lock(&c->lock);
-    if (o->listed) {
-        struct sf_obj **pp = slot_of(c, o->key);
+    if (o->entry.role != SF_ENTRY_UNLISTED) {
         stale = take_stale(o);
-        old = unlist_at(c, pp);
-        struct sf_obj *marker = sf_obj_new(o->key, NULL);
-        marker->hfp = true;
-        marker->expires_ms = until_ms;
-        list_new(c, slot_of(c, o->key), marker);
-        marker->stored = true;
-        marker->charge = sizeof *marker + strlen(marker->key);
-        c->bytes += marker->charge;
-        c->pass_markers++;
-        lru_push_front(c, marker);
-        marker->pass_next = &c->pass; /* the newest: markers all live the same time */
-        marker->pass_prev = c->pass.pass_prev;
-        c->pass.pass_prev->pass_next = marker;
-        c->pass.pass_prev = marker;
+        old = unlist_at(c, slot_of(c, o->key));
+        struct marker *m = list_marker(c, o->key, SF_ENTRY_PASS);
+        m->expires_ms = until_ms;
+        charge(c, &m->e, sizeof *m + strlen(m->key));
+        m->pass.next = &c->pass; /* the newest: markers all live the same time */
+        m->pass.prev = c->pass.prev;
+        c->pass.prev->next = &m->pass;
+        c->pass.prev = &m->pass;
         note_next_expiry(c);
         fit(c);
     }
     sf_mutex_unlock(&c->lock);
-    sf_obj_unref(old);
+    release(old);
     sf_obj_unref(stale);
 }
 
@@ -611,51 +689,52 @@ static bool tag_matches(struct sf_obj *o, const char *tag_header, const char *ta
     return false;
 }
 
-/* Table lock held. Whether o is a stored response the purge selects. */
-static bool purge_selects(struct sf_obj *o, const char *url, size_t url_len, bool prefix,
+/* Table lock held. Whether e is a stored response the purge selects. */
+static bool purge_selects(struct sf_entry *e, const char *url, size_t url_len, bool prefix,
                           const char *tag_header)
 {
-    return is_response(o) && (tag_header != NULL ? tag_matches(o, tag_header, url)
-                                                 : key_matches(o->key, url, url_len, prefix));
+    return e->role == SF_ENTRY_RESPONSE &&
+           (tag_header != NULL ? tag_matches(obj_of(e), tag_header, url)
+                               : key_matches(e->key, url, url_len, prefix));
 }
 
-/* Table lock held. Appends o to *list (of *n, room for *cap). */
-static void push(struct sf_obj ***list, size_t *n, size_t *cap, struct sf_obj *o)
+/* Table lock held. Appends e to *list (of *n, room for *cap). */
+static void push(struct sf_entry ***list, size_t *n, size_t *cap, struct sf_entry *e)
 {
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
         *list = sf_xrealloc(*list, *cap * sizeof **list);
     }
-    (*list)[(*n)++] = o;
+    (*list)[(*n)++] = e;
 }
 
 size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool soft,
                       const char *tag_header)
 {
-    struct sf_obj **hits = NULL;
+    struct sf_entry **hits = NULL;
     size_t count = 0, cap = 0, url_len = strlen(url);
     sf_mutex_lock(&c->lock);
     if (!prefix && tag_header == NULL) {
         /* One URL: only the chain of the URL index it hashes to. */
-        for (struct sf_obj *o = c->by_url[hash_bytes(url, url_len) & (c->nbuckets - 1)];
-             o != NULL; o = o->unext)
-            if (purge_selects(o, url, url_len, false, NULL))
-                push(&hits, &count, &cap, o);
+        for (struct sf_entry *e = c->by_url[hash_bytes(url, url_len) & (c->nbuckets - 1)];
+             e != NULL; e = e->unext)
+            if (purge_selects(e, url, url_len, false, NULL))
+                push(&hits, &count, &cap, e);
     } else {
         for (size_t i = 0; i < c->nbuckets; i++)
-            for (struct sf_obj *o = c->buckets[i]; o != NULL; o = o->hnext)
-                if (purge_selects(o, url, url_len, prefix, tag_header))
-                    push(&hits, &count, &cap, o);
+            for (struct sf_entry *e = c->buckets[i]; e != NULL; e = e->hnext)
+                if (purge_selects(e, url, url_len, prefix, tag_header))
+                    push(&hits, &count, &cap, e);
     }
     for (size_t i = 0; i < count; i++) {
         if (soft)
             hits[i]->invalidated = true;
         else
-            hits[i] = unlist_at(c, slot_of(c, hits[i]->key)); /* now the table's reference */
+            unlist_at(c, slot_of(c, hits[i]->key)); /* released below */
     }
     sf_mutex_unlock(&c->lock);
     for (size_t i = 0; !soft && i < count; i++)
-        sf_obj_unref(hits[i]);
+        release(hits[i]);
     free(hits);
     return count;
 }
@@ -679,9 +758,9 @@ void sf_cache_free(struct sf_cache *c)
     for (size_t i = 0; i < c->nbuckets; i++) {
         while (c->buckets[i] != NULL) {
             sf_mutex_lock(&c->lock);
-            struct sf_obj *o = unlist_at(c, &c->buckets[i]);
+            struct sf_entry *e = unlist_at(c, &c->buckets[i]);
             sf_mutex_unlock(&c->lock);
-            sf_obj_unref(o);
+            release(e);
         }
     }
     free(c->buckets);

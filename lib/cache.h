@@ -1,6 +1,7 @@
-/* cache: the table of objects by key, and the memory-bounded LRU of stored responses.
- * A key maps to at most one object: a flight in progress, a stored response, or a short
- * hit-for-pass marker. Lookups on every thread; stores and unlists from the fetcher.
+/* cache: the table of entries by key, and the memory-bounded LRU of stored responses.
+ * A key maps to at most one entry (entry.h says what each is): a flight in progress or a
+ * stored response (objects), or one of the cache's own small markers (hit-for-pass,
+ * vary). Lookups on every thread; stores and unlists from the fetcher.
  * Lock order: table lock -> object lock. */
 #ifndef SF_CACHE_H
 #define SF_CACHE_H

@@ -50,7 +50,7 @@ struct sf_obj *sf_obj_ref(struct sf_obj *o)
 static void obj_destroy(struct sf_obj *o)
 {
     SF_ASSERT(o->waiters.next == &o->waiters && o->readers.rnext == &o->readers);
-    SF_ASSERT(!o->listed && o->fetch == NULL);
+    SF_ASSERT(o->entry.role == SF_ENTRY_UNLISTED && o->fetch == NULL);
     for (size_t i = 0; i < o->nsegs; i++)
         free(o->segs[i]);
     free(o->segs);

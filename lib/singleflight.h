@@ -17,6 +17,7 @@
 #define SF_SINGLEFLIGHT_H
 
 #include "base.h"
+#include "entry.h"
 #include "http.h"
 #include "policy.h"
 
@@ -103,21 +104,9 @@ struct sf_obj {
     const void *leader;          /* (L) the client that started it, while attached */
     struct sf_hangup *hangup;    /* (C) where parked waiters are watched; may be NULL */
 
-    /* Cache bookkeeping, owned by cache.c. */
-    struct sf_obj *hnext;               /* (T) hash chain */
-    struct sf_obj *unext;               /* (T) chain in the table's index by URL */
-    struct sf_obj *lru_prev, *lru_next; /* (T) stored objects and markers only */
-    struct sf_obj *pass_prev, *pass_next; /* (T) hit-for-pass markers, oldest first */
-    bool listed;                        /* (T) in the table */
-    bool stored;                        /* (T) complete and in the LRU */
-    bool hfp;                           /* (C) a hit-for-pass marker, not a response */
-    bool vary_marker;                   /* (C) not a response: says that the responses for
-                                         * its key vary on vary_names, and are listed under
-                                         * their variants' keys (RFC 9111 §4.1) */
-    bool invalidated;                   /* (T) stored, but usable only after validation */
-    uint64_t expires_ms;                /* (T) monotonic end of a hit-for-pass marker */
-    uint64_t stored_ms;                 /* (T) monotonic time it was stored */
-    size_t charge;                      /* (T) bytes counted against the cache */
+    /* Where it is in the cache (cache.c's, (T)): entry.role says whether it is a listed
+     * flight, a stored response, or not listed. */
+    struct sf_entry entry;
 
     void *fetch; /* (F) the running transfer */
     /* The expired response this flight may revalidate (RFC 9111 §4.3), a reference. (T):

@@ -1,0 +1,33 @@
+/* entry: what the cache table lists, and the part of it cache.c owns. Every listed thing
+ * says what it is (role): a flight being fetched or a stored response (both objects,
+ * which embed their entry: struct sf_obj.entry), or one of cache.c's markers, which are
+ * small entries of their own (a hit-for-pass marker: one user's response was here; a vary
+ * marker: the responses for this key vary, and are listed under their variants' keys).
+ * Every field is cache.c's, under its table lock. */
+#ifndef SF_ENTRY_H
+#define SF_ENTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum sf_entry_role {
+    SF_ENTRY_UNLISTED, /* an object that is not in the table (any more) */
+    SF_ENTRY_FLIGHT,   /* an object listed while it is fetched: requests join it */
+    SF_ENTRY_RESPONSE, /* an object stored: complete, charged, on the LRU */
+    SF_ENTRY_PASS,     /* a hit-for-pass marker (cache.c's own) */
+    SF_ENTRY_VARY,     /* a vary marker (cache.c's own) */
+};
+
+struct sf_entry {
+    enum sf_entry_role role;
+    const char *key;                      /* the key it is listed under (its owner's) */
+    struct sf_entry *hnext;               /* hash chain */
+    struct sf_entry *unext;               /* chain in the table's index by URL */
+    struct sf_entry *lru_prev, *lru_next; /* responses and markers */
+    size_t charge;                        /* bytes counted against the cache */
+    uint64_t stored_ms;                   /* a response: monotonic time it was stored */
+    bool invalidated;                     /* a response usable only after validation */
+};
+
+#endif
