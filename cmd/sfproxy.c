@@ -233,7 +233,7 @@ int main(int argc, char **argv)
 
     rc = EXIT_RUNTIME;
     struct sf_hangup *hangup = sf_hangup_new();
-    struct sf_cache *cache = sf_cache_new(cfg.cache_max_bytes, hangup);
+    struct sf_cache *cache = sf_cache_new(cfg.cache_max_bytes);
     struct sf_upstream *up = hangup ? sf_upstream_start(&cfg, cache, hangup) : NULL;
     struct sf_conns *conns =
         up ? sf_conns_new(cfg.connection_limit, cfg.request_head_timeout_ms, err, sizeof err)

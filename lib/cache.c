@@ -44,7 +44,6 @@ struct sf_cache {
     uint64_t pass_markers;                        /* (L) */
     struct pass_link pass;     /* (L) sentinel of the hit-for-pass markers, oldest first */
     atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */
-    struct sf_hangup *hangup;            /* (C) handed to new objects */
 };
 
 static bool is_object(const struct sf_entry *e)
@@ -96,7 +95,7 @@ static uint64_t hash_url(const char *key)
     return hash_bytes(key, url_length(key));
 }
 
-struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup)
+struct sf_cache *sf_cache_new(uint64_t max_bytes)
 {
     struct sf_cache *c = sf_xcalloc(1, sizeof *c);
     sf_mutex_init(&c->lock);
@@ -107,7 +106,6 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup)
     c->pass.next = c->pass.prev = &c->pass;
     atomic_init(&c->next_expiry_ms, UINT64_MAX);
     c->max_bytes = max_bytes;
-    c->hangup = hangup;
     return c;
 }
 
@@ -320,7 +318,7 @@ static struct sf_obj *list_flight(struct sf_cache *c, const char *key)
 {
     if (c->count >= c->nbuckets)
         grow(c);
-    struct sf_obj *o = sf_obj_new(key, c->hangup);
+    struct sf_obj *o = sf_obj_new(key);
     list_at(c, slot_of(c, key), &o->entry, SF_ENTRY_FLIGHT);
     return o;
 }

@@ -6,11 +6,12 @@
 #ifndef SF_CACHE_H
 #define SF_CACHE_H
 
+#include "metrics.h"
 #include "singleflight.h"
 
 struct sf_cache;
 
-struct sf_cache *sf_cache_new(uint64_t max_bytes, struct sf_hangup *hangup);
+struct sf_cache *sf_cache_new(uint64_t max_bytes);
 /* Unlists and releases every object. No other thread may use the cache any more. */
 void sf_cache_free(struct sf_cache *c);
 
@@ -88,14 +89,6 @@ void sf_cache_expire(struct sf_cache *c, uint64_t now_ms);
 size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool soft,
                       const char *tag_header);
 
-struct sf_cache_stats {
-    uint64_t objects; /* stored responses */
-    uint64_t vary_markers; /* keys whose responses vary, each listing its variants */
-    uint64_t pass_markers; /* keys in hit-for-pass */
-    uint64_t bytes;   /* bytes they are charged */
-    uint64_t flights; /* listed objects not yet complete */
-    uint64_t evictions;
-};
 void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st);
 
 #endif

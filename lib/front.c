@@ -146,6 +146,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->seq = r->wire != NULL ? sf_conn_next_request(r->wire) : 0;
     r->target = sf_xstrdup(uri); /* libmicrohttpd edits uri in place after this */
     r->w.wake = wake_req;
+    r->w.hangup = f->hangup; /* watched while parked, on an object or its upload's pipe */
     r->w.fd = -1;
     atomic_fetch_add(&f->active, 1);
     return r;
@@ -327,7 +328,7 @@ static char *request_key(struct sf_req *r)
 static void start_private(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
-    struct sf_obj *o = sf_obj_new(NULL, f->hangup);
+    struct sf_obj *o = sf_obj_new(NULL);
     attach(r, o, true, "PASS");
     struct sf_fetch_spec *spec = build_spec(r, method, false);
     if (strcmp(method, "HEAD") == 0)

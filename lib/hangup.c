@@ -2,13 +2,12 @@
  *
  * Slots: id = index << 32 | generation. Unwatching bumps the generation, so an id from an
  * event is current exactly while its waiter is parked. Dispatch first takes a reference on
- * the slot's object under the hangup lock (the object outlives its parked waiters), then
- * locks the object and checks the id again: under the object lock a current id means the
+ * the slot's place under the hangup lock (a place outlives its parked waiters), then
+ * locks the place and checks the id again: under the place's lock a current id means the
  * waiter is still parked, hence alive. */
 #include "hangup.h"
 
 #include "metrics.h"
-#include "singleflight.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -18,7 +17,8 @@
 
 struct slot {
     uint32_t gen;
-    struct sf_obj *obj; /* NULL: free */
+    void *place; /* NULL: free */
+    const struct sf_place_ops *ops;
     struct sf_waiter *waiter;
     uint32_t next_free;
 };
@@ -69,7 +69,7 @@ static uint32_t current_slot(const struct sf_hangup *h, uint64_t id)
 {
     sf_mutex_assert_held(&h->lock);
     uint32_t idx = (uint32_t)(id >> 32);
-    if (idx >= h->nslots || h->slots[idx].obj == NULL || h->slots[idx].gen != (uint32_t)id)
+    if (idx >= h->nslots || h->slots[idx].place == NULL || h->slots[idx].gen != (uint32_t)id)
         return UINT32_MAX;
     return idx;
 }
@@ -84,7 +84,7 @@ static void arm(struct sf_hangup *h, int fd, uint64_t id, bool half_closed)
         (void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The client of w (parked, object lock held) shut its sending side. A half-close is not
+/* The client of w (parked, its place's lock held) shut its sending side. A half-close is not
  * an abort (RFC 9112 §9.6), but a client that closed its socket altogether looks the same
  * until something is written to it. So, where nothing has been sent for the request yet,
  * write a 100 (Continue), which an HTTP/1.1 client must accept and skip (RFC 9110 §15.2):
@@ -103,8 +103,12 @@ static bool half_closed(struct sf_hangup *h, struct sf_waiter *w, uint64_t id)
     return false;
 }
 
-uint64_t sf_hangup_watch(struct sf_hangup *h, int fd, struct sf_obj *o, struct sf_waiter *w)
+void sf_hangup_watch(struct sf_waiter *w, void *place, const struct sf_place_ops *ops)
 {
+    struct sf_hangup *h = w->hangup;
+    SF_ASSERT(!w->watched);
+    if (h == NULL || w->fd < 0)
+        return;
     sf_mutex_lock(&h->lock);
     uint32_t idx = h->free_head;
     if (idx == UINT32_MAX) {
@@ -112,13 +116,15 @@ uint64_t sf_hangup_watch(struct sf_hangup *h, int fd, struct sf_obj *o, struct s
         uint32_t cap = h->nslots ? h->nslots * 2 : 1024;
         h->slots = sf_xrealloc(h->slots, cap * sizeof *h->slots);
         for (uint32_t i = h->nslots; i < cap; i++)
-            h->slots[i] = (struct slot){0, NULL, NULL, i + 1 < cap ? i + 1 : UINT32_MAX};
+            h->slots[i] = (struct slot){0, NULL, NULL, NULL, i + 1 < cap ? i + 1 : UINT32_MAX};
         h->nslots = cap;
     }
     h->free_head = h->slots[idx].next_free;
-    h->slots[idx].obj = o;
+    h->slots[idx].place = place;
+    h->slots[idx].ops = ops;
     h->slots[idx].waiter = w;
-    uint64_t id = slot_id(h, idx);
+    w->watch_id = slot_id(h, idx);
+    w->watched = true;
     sf_mutex_unlock(&h->lock);
 
     /* One-shot, and never deleted: a socket stays in the set (re-armed by MOD when its
@@ -126,17 +132,21 @@ uint64_t sf_hangup_watch(struct sf_hangup *h, int fd, struct sf_obj *o, struct s
      * thousand waiters then costs no system call each; a stale event carries a retired id
      * and is ignored. A failure leaves the client unwatched: it still gets its data, only
      * a hangup goes unnoticed until it is woken. Not worth failing the request for. */
-    arm(h, fd, id, w->half_closed);
-    return id;
+    arm(h, w->fd, w->watch_id, w->half_closed);
 }
 
-void sf_hangup_unwatch(struct sf_hangup *h, uint64_t id)
+void sf_hangup_unwatch(struct sf_waiter *w)
 {
+    struct sf_hangup *h = w->hangup;
+    if (!w->watched)
+        return;
+    w->watched = false;
     sf_mutex_lock(&h->lock);
-    uint32_t idx = current_slot(h, id);
+    uint32_t idx = current_slot(h, w->watch_id);
     SF_ASSERT(idx != UINT32_MAX);
     h->slots[idx].gen++;
-    h->slots[idx].obj = NULL;
+    h->slots[idx].place = NULL;
+    h->slots[idx].ops = NULL;
     h->slots[idx].waiter = NULL;
     h->slots[idx].next_free = h->free_head;
     h->free_head = idx;
@@ -160,23 +170,24 @@ size_t sf_hangup_dispatch(struct sf_hangup *h)
         uint64_t id = evs[i].data.u64;
         sf_mutex_lock(&h->lock);
         uint32_t idx = current_slot(h, id);
-        struct sf_obj *o = idx == UINT32_MAX ? NULL : sf_obj_ref(h->slots[idx].obj);
-        struct sf_waiter *w = idx == UINT32_MAX ? NULL : h->slots[idx].waiter;
+        struct slot s = idx == UINT32_MAX ? (struct slot){0} : h->slots[idx];
+        if (s.place != NULL)
+            s.ops->ref(s.place);
         sf_mutex_unlock(&h->lock);
-        if (o == NULL)
+        if (s.place == NULL)
             continue;
-        struct sf_waiter *wake = NULL;
+        struct sf_waiter *wake = NULL, *w = s.waiter;
         bool reset = (evs[i].events & (EPOLLHUP | EPOLLERR)) != 0;
-        sf_obj_lock(o);
-        /* Under the object lock a current id means w is parked: its connection is
+        s.ops->lock(s.place);
+        /* Under the place's lock a current id means w is parked: its connection is
          * suspended, and nothing else writes to its socket. */
         if (id_current(h, id) && (reset || w->half_closed || half_closed(h, w, id))) {
-            wake = sf_obj_drop_gone(o, w);
+            wake = s.ops->drop_gone(s.place, w);
             dropped++;
         }
-        sf_obj_unlock(o);
+        s.ops->unlock(s.place);
         sf_waiters_wake(wake);
-        sf_obj_unref(o);
+        s.ops->unref(s.place);
     }
     return dropped;
 }

@@ -4,7 +4,6 @@
 
 #include "park.h"
 
-#include "cache.h"
 
 #include <jansson.h>
 #include <string.h>

@@ -5,7 +5,15 @@
 
 #include "base.h"
 
-struct sf_cache_stats;
+/* What the cache reports (sf_cache_get_stats). */
+struct sf_cache_stats {
+    uint64_t objects; /* stored responses */
+    uint64_t vary_markers; /* keys whose responses vary, each listing its variants */
+    uint64_t pass_markers; /* keys in hit-for-pass */
+    uint64_t bytes;   /* bytes they are charged */
+    uint64_t flights; /* listed objects not yet complete */
+    uint64_t evictions;
+};
 
 typedef atomic_uint_fast64_t sf_counter;
 

@@ -26,6 +26,17 @@ void sf_park_close(void)
     atomic_store(&closed, true);
 }
 
+void sf_waiters_wake(struct sf_waiter *list)
+{
+    while (list != NULL) {
+        struct sf_waiter *next = list->next; /* list may be freed once woken */
+        list->next = NULL;
+        list->wake(list);
+        sf_park_end();
+        list = next;
+    }
+}
+
 int64_t sf_park_count(void)
 {
     return (int64_t)atomic_load(&parked);

@@ -2,6 +2,7 @@
  * has consumed its front; a request's content passes through it in order, once. */
 #include "reqbody.h"
 
+#include "hangup.h"
 #include "park.h"
 
 #include <stdlib.h>
@@ -61,6 +62,44 @@ int64_t sf_reqbody_declared_len(const struct sf_reqbody *b)
     return b->declared_len;
 }
 
+/* ---- the hangup watcher's way to a parked uploader ---- */
+
+static void place_ref(void *b)
+{
+    sf_reqbody_ref(b);
+}
+
+static void place_unref(void *b)
+{
+    sf_reqbody_unref(b);
+}
+
+static void place_lock(void *b)
+{
+    sf_mutex_lock(&((struct sf_reqbody *)b)->lock);
+}
+
+static void place_unlock(void *b)
+{
+    sf_mutex_unlock(&((struct sf_reqbody *)b)->lock);
+}
+
+static struct sf_waiter *take_writer(struct sf_reqbody *b);
+
+/* The parked uploader's client is gone: its content will never be whole, so the pipe
+ * closes (the transfer aborts rather than send a body with its end missing). */
+static struct sf_waiter *drop_gone(void *place, struct sf_waiter *w)
+{
+    struct sf_reqbody *b = place;
+    SF_ASSERT(b->writer == w);
+    b->closed = true;
+    w->gone = true;
+    return take_writer(b);
+}
+
+static const struct sf_place_ops pipe_place = {place_ref, place_unref, place_lock, place_unlock,
+                                               drop_gone};
+
 enum sf_reqbody_write sf_reqbody_write(struct sf_reqbody *b, const char *data, size_t len,
                                        size_t *taken, struct sf_waiter *w,
                                        void (*suspend_fn)(struct sf_waiter *w), bool *parked,
@@ -100,6 +139,7 @@ enum sf_reqbody_write sf_reqbody_write(struct sf_reqbody *b, const char *data, s
     if (n < len) {
         b->writer = w;
         suspend_fn(w);
+        sf_hangup_watch(w, b, &pipe_place);
         *parked = true;
     }
     sf_mutex_unlock(&b->lock);
@@ -122,6 +162,8 @@ static struct sf_waiter *take_writer(struct sf_reqbody *b)
     sf_mutex_assert_held(&b->lock);
     struct sf_waiter *w = b->writer;
     b->writer = NULL;
+    if (w != NULL)
+        sf_hangup_unwatch(w);
     return w;
 }
 

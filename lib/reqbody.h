@@ -7,7 +7,7 @@
 #ifndef SF_REQBODY_H
 #define SF_REQBODY_H
 
-#include "singleflight.h"
+#include "park.h"
 
 struct sf_reqbody;
 

@@ -23,7 +23,7 @@
 #define SEG_MAX (256u << 10)
 #define SEG_FIRST_MAX (1u << 20)
 
-struct sf_obj *sf_obj_new(const char *key, struct sf_hangup *hangup)
+struct sf_obj *sf_obj_new(const char *key)
 {
     struct sf_obj *o = sf_xcalloc(1, sizeof *o);
     o->magic = SF_OBJ_MAGIC;
@@ -36,7 +36,6 @@ struct sf_obj *sf_obj_new(const char *key, struct sf_hangup *hangup)
     o->waiters.prev = o->waiters.next = &o->waiters;
     o->readers.rprev = o->readers.rnext = &o->readers;
     o->unjoinable = key == NULL; /* a private object has its one reader from the start */
-    o->hangup = hangup;
     return o;
 }
 
@@ -87,16 +86,49 @@ void sf_obj_unlock(struct sf_obj *o)
 
 /* Takes w off the list and retires its hangup watch. The parking count still has it: it is
  * suspended until whoever unlinked it resumes it. */
-static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
+static void unlink_waiter(struct sf_waiter *w)
 {
     SF_ASSERT(w->parked);
     w->prev->next = w->next;
     w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->parked = false;
-    if (o->hangup != NULL && w->fd >= 0)
-        sf_hangup_unwatch(o->hangup, w->watch_id);
+    sf_hangup_unwatch(w);
 }
+
+/* ---- the hangup watcher's way to a waiter parked on an object ---- */
+
+static void place_ref(void *o)
+{
+    sf_obj_ref(o);
+}
+
+static void place_unref(void *o)
+{
+    sf_obj_unref(o);
+}
+
+static void place_lock(void *o)
+{
+    sf_obj_lock(o);
+}
+
+static void place_unlock(void *o)
+{
+    sf_obj_unlock(o);
+}
+
+static struct sf_waiter *drop_gone(void *place, struct sf_waiter *w)
+{
+    struct sf_obj *o = place;
+    sf_mutex_assert_held(&o->lock);
+    unlink_waiter(w);
+    w->gone = true;
+    return w; /* a list of one: next is NULL */
+}
+
+static const struct sf_place_ops obj_place = {place_ref, place_unref, place_lock,
+                                              place_unlock, drop_gone};
 
 bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
 {
@@ -110,8 +142,7 @@ bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
     o->waiters.prev->next = w;
     o->waiters.prev = w;
     w->parked = true;
-    if (o->hangup != NULL && w->fd >= 0)
-        w->watch_id = sf_hangup_watch(o->hangup, w->fd, o, w);
+    sf_hangup_watch(w, o, &obj_place);
     return true;
 }
 
@@ -119,17 +150,9 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     if (w->parked) {
-        unlink_waiter(o, w);
+        unlink_waiter(w);
         sf_park_end();
     }
-}
-
-struct sf_waiter *sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w)
-{
-    sf_mutex_assert_held(&o->lock);
-    unlink_waiter(o, w);
-    w->gone = true;
-    return w; /* a list of one: next is NULL */
 }
 
 struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)
@@ -138,22 +161,11 @@ struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)
     struct sf_waiter *head = NULL, **tail = &head;
     while (o->waiters.next != &o->waiters) {
         struct sf_waiter *w = o->waiters.next;
-        unlink_waiter(o, w);
+        unlink_waiter(w);
         *tail = w;
         tail = &w->next;
     }
     return head;
-}
-
-void sf_waiters_wake(struct sf_waiter *list)
-{
-    while (list != NULL) {
-        struct sf_waiter *next = list->next; /* list may be freed once woken */
-        list->next = NULL;
-        list->wake(list);
-        sf_park_end();
-        list = next;
-    }
 }
 
 void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t content_length,

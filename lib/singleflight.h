@@ -5,6 +5,7 @@
  * shared) use the same machinery with one client and no key.
  *
  * Lock order: cache table lock -> object lock -> hangup lock -> libmicrohttpd's locks.
+ * A waiter parked on an object is watched for hangups (hangup.h) while it is parked.
  * Field annotations: (C) constant after creation, (L) object lock, (P) written once under
  * the lock when headers are published and constant after (readable without the lock once
  * state >= STREAMING was seen under it), (T) cache table lock, (F) fetcher thread only.
@@ -18,6 +19,7 @@
 
 #include "base.h"
 #include "entry.h"
+#include "park.h"
 #include "http.h"
 #include "policy.h"
 
@@ -39,28 +41,6 @@ enum sf_fail {
     SF_FAIL_FORBIDDEN, /* a forward-proxy destination resolved to a refused address: 403 */
 };
 
-struct sf_waiter;
-/* Wakes (resumes) a waiter that left the list: called with no lock held. w may be freed
- * by another thread as soon as the wake has happened. */
-typedef void sf_wake_cb(struct sf_waiter *w);
-
-/* A parked client: embedded in the front's request. While parked it is on exactly one
- * object's list, and (with fd >= 0) watched for hangups. */
-struct sf_waiter {
-    struct sf_waiter *prev, *next; /* (L) of the object it is parked on */
-    sf_wake_cb *wake;              /* (C) */
-    int fd;                        /* client socket, or -1 not to watch it */
-    uint64_t watch_id;             /* (L) hangup slot while parked */
-    bool parked;                   /* (L) */
-    bool gone;                     /* (L) the client hung up while parked */
-    bool probe;                    /* (L) nothing was sent for this request yet, and it is
-                                    * HTTP/1.1: an interim 100 may be written to it */
-    bool half_closed;              /* (L) the client shut its sending side (it may still
-                                    * read: RFC 9112 §9.6); only a reset means it is gone */
-    struct sf_waiter *rprev, *rnext; /* (L) on the object's list of attached readers */
-    size_t pos;                    /* (L) the reader has consumed the body below this */
-};
-
 /* Body storage: append-only segments; bytes below len never change, so a reader takes a
  * segment pointer and length under the lock and copies outside it. */
 struct sf_seg {
@@ -68,8 +48,6 @@ struct sf_seg {
     size_t cap;
     char data[];
 };
-
-struct sf_hangup;
 
 struct sf_obj {
     unsigned magic;
@@ -102,7 +80,6 @@ struct sf_obj {
     bool unjoinable;             /* (L) no new reader may attach: body bytes may be freed */
     bool upstream_paused;        /* (L) the transfer waits for its reader to catch up */
     const void *leader;          /* (L) the client that started it, while attached */
-    struct sf_hangup *hangup;    /* (C) where parked waiters are watched; may be NULL */
 
     /* Where it is in the cache (cache.c's, (T)): entry.role says whether it is a listed
      * flight, a stored response, or not listed. */
@@ -120,7 +97,7 @@ struct sf_obj {
 };
 
 /* A new object with one reference, in state PENDING. key may be NULL (private). */
-struct sf_obj *sf_obj_new(const char *key, struct sf_hangup *hangup);
+struct sf_obj *sf_obj_new(const char *key);
 struct sf_obj *sf_obj_ref(struct sf_obj *o);
 void sf_obj_unref(struct sf_obj *o); /* NULL is fine; the last reference frees */
 
@@ -141,22 +118,17 @@ struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail);
 /* Takes every parked waiter off the list (lock held); returns them linked through next,
  * NULL-terminated, still suspended: the caller must pass them to sf_waiters_wake. */
 struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o);
-/* Wakes each waiter of a list from sf_obj_take_waiters, sf_obj_finish or
- * sf_obj_drop_gone. No lock held. */
-void sf_waiters_wake(struct sf_waiter *list);
 
 /* Borrows the contiguous bytes at pos: *data and the count (0 if pos >= len). The bytes stay
  * valid while the caller holds a reference. Lock held. */
 size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data);
 
 /* Parks w on o (lock held): it will be woken by new data, a final state or its client's
- * hangup. False, with nothing done, when parking is closed. */
+ * hangup (when w has a hangup watcher). False, with nothing done, when parking is
+ * closed. */
 bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w);
 /* Takes w off o's list without waking it (lock held); a no-op if it is not parked. */
 void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w);
-/* Takes w off the list and marks its client gone (lock held); returns it as a list of
- * one for sf_waiters_wake. */
-struct sf_waiter *sf_obj_drop_gone(struct sf_obj *o, struct sf_waiter *w);
 /* How far the slowest reader may lag behind the fetch of an object that is not being
  * stored before the fetch pauses for it: with one reader, and with several (then the
  * others run ahead that far before they wait for it; see sf_obj_should_pause). */

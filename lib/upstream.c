@@ -228,7 +228,7 @@ static void update_stored_get(struct xfer *x, const struct sf_hdrs *head, int64_
         sf_obj_unref(stored);
         return;
     }
-    struct sf_obj *o = sf_obj_new(stored->key, NULL); /* only the fetcher changes keys */
+    struct sf_obj *o = sf_obj_new(stored->key); /* only the fetcher changes keys */
     sf_obj_lock(o);
     set_variant(o, sf_xstrdup_opt(stored->vary_names), sf_xstrdup_opt(stored->variant));
     sf_obj_publish(o, stored->status, &merged, (int64_t)stored->len, &v, now_s);
@@ -453,6 +453,9 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
         x->paused = true; /* waiting for our client is not the origin's delay */
         return CURL_READFUNC_PAUSE; /* sf_upstream_unpause continues it */
     case SF_REQBODY_ABORTED:
+        /* The client's side ended it (gone, over the limit, a broken chunked body): a
+         * cancellation, not an origin failure to warn about. */
+        x->cancel = true;
         break;
     }
     return CURL_READFUNC_ABORT;

@@ -3,6 +3,7 @@ bounded by max_request_body_bytes."""
 import hashlib
 import json
 import socket
+import struct
 import time
 
 from harness import Env, eq, check, wait_for, read_response, MULT
@@ -116,3 +117,33 @@ def test_upload_parks_while_origin_does_not_read():
         s.close()
         got = json.loads(body[body.index(b"{"):body.rindex(b"}") + 1])
         eq((got["length"], got["sha256"]), (len(data), digest_of(data)), "content at the origin")
+
+
+def test_uploader_that_hangs_up_while_parked_is_noticed():
+    # Parked on its full pipe while the origin does not read, the client goes (a reset):
+    # it is noticed at once, not when the origin reads again, and the upload aborts.
+    with Env() as env:
+        t = "/slowread2?hold=R2&digest=1"
+        data = bytes(i % 251 for i in range(16 * 1024 * 1024))
+        s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=30 * MULT)
+        s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                   % (t, len(data))).encode())
+        s.setblocking(False)
+        sent, idle_polls = 0, 0
+        while sent < len(data) and idle_polls < 200:
+            try:
+                sent += s.send(data[sent:sent + 65536])
+                idle_polls = 0
+            except BlockingIOError:
+                idle_polls += 1
+                time.sleep(0.01)
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the uploader to park")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # a reset
+        wait_for(lambda: env.proxy.stats()["client_hangups"] == 1,
+                 "the hang-up noticed while the origin still holds")
+        eq(env.proxy.stats()["waiters_now"], 0, "nobody parked")
+        wait_for(lambda: env.proxy.stats()["upstream_cancelled"] == 1,
+                 "the upload cancelled while the origin still holds")
+        eq(env.proxy.stats()["upstream_errors"]["connect"], 0, "not counted as the origin's")
+        env.origin.release("R2")

@@ -63,7 +63,7 @@ static void complete(struct sf_obj *o, size_t n)
 static void test_failed_flight_is_not_joined(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *a, *b, *d;
     assert_int_equal(lookup(c, "k", 0, &a), SF_LOOKUP_MISS);
     /* The fetcher has failed it and woken its clients, and not yet unlisted it. */
@@ -87,7 +87,7 @@ static void test_failed_flight_is_not_joined(void **state)
 static void test_pass_markers_are_charged_bounded_and_expire(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(16 << 10, NULL); /* room for a few dozen markers */
+    struct sf_cache *c = sf_cache_new(16 << 10); /* room for a few dozen markers */
     struct sf_cache_stats st;
     char key[32];
     for (int i = 0; i < 5000; i++) {
@@ -123,7 +123,7 @@ static void test_pass_markers_are_charged_bounded_and_expire(void **state)
 static void test_failed_refresh_puts_the_stored_response_back(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *a, *f, *g;
     assert_int_equal(lookup(c, "k", 0, &a), SF_LOOKUP_MISS);
     complete(a, 100);
@@ -148,7 +148,7 @@ static void test_failed_refresh_puts_the_stored_response_back(void **state)
 static void test_miss_join_hit(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *a, *b, *h;
     assert_int_equal(lookup(c, "k", 0, &a), SF_LOOKUP_MISS);
     assert_int_equal(lookup(c, "k", 0, &b), SF_LOOKUP_JOIN);
@@ -171,7 +171,7 @@ static void test_miss_join_hit(void **state)
 static void test_expired_object_is_replaced(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *a, *b;
     lookup(c, "k", 0, &a);
     complete(a, 10);
@@ -186,7 +186,7 @@ static void test_expired_object_is_replaced(void **state)
 static void test_lru_evicts_by_bytes(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(100000, NULL);
+    struct sf_cache *c = sf_cache_new(100000);
     struct sf_obj *o[5], *h;
     char key[8];
     for (int i = 0; i < 4; i++) {
@@ -215,7 +215,7 @@ static void test_lru_evicts_by_bytes(void **state)
 static void test_object_bigger_than_cache_not_kept(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1000, NULL);
+    struct sf_cache *c = sf_cache_new(1000);
     struct sf_obj *a, *b;
     lookup(c, "k", 0, &a);
     complete(a, 5000);
@@ -228,7 +228,7 @@ static void test_object_bigger_than_cache_not_kept(void **state)
 static void test_hit_for_pass(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *a, *b;
     lookup(c, "k", 0, &a);
     sf_cache_mark_pass(c, a, 3000);
@@ -243,7 +243,7 @@ static void test_hit_for_pass(void **state)
 static void test_unlist_only_if_listed(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *a, *b;
     lookup(c, "k", 0, &a);
     sf_cache_unlist(c, a);
@@ -258,7 +258,7 @@ static void test_unlist_only_if_listed(void **state)
 static void test_many_keys_grow_table(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     char key[16];
     for (int i = 0; i < 5000; i++) {
         struct sf_obj *o;
@@ -280,7 +280,7 @@ static void test_many_keys_grow_table(void **state)
 static void test_vary_variants(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *gz, *br, *h;
     assert_int_equal(lookup_encoding(c, "u", "gzip", 0, &gz), SF_LOOKUP_MISS);
     complete_varying(c, gz, 10, "gzip");
@@ -314,7 +314,7 @@ static void test_vary_variants(void **state)
 static void test_flight_settles_under_its_variant(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *a, *b, *h;
     assert_int_equal(lookup(c, "u", 0, &a), SF_LOOKUP_MISS);
     complete_varying(c, a, 10, "gzip");
@@ -342,7 +342,7 @@ static void test_flight_settles_under_its_variant(void **state)
 static void test_settle_leaves_a_listed_flight(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(1 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(1 << 20);
     struct sf_obj *first, *second, *h;
     assert_int_equal(lookup(c, "u", 0, &first), SF_LOOKUP_MISS);
     complete_varying(c, first, 10, "gzip"); /* listed under its variant, not yet stored */
@@ -374,7 +374,7 @@ static void store_key(struct sf_cache *c, const char *key)
 static void test_purge_by_url(void **state)
 {
     (void)state;
-    struct sf_cache *c = sf_cache_new(64 << 20, NULL);
+    struct sf_cache *c = sf_cache_new(64 << 20);
     char key[32];
     store_key(c, "http://o/u");
     store_key(c, "http://o/u\nauthorization:x");

@@ -1,6 +1,7 @@
-/* Unit tests for lib/hangup.c: parked clients that hang up are dropped; one that only
- * shuts its sending side stays parked (and, when nothing was sent it yet, is written a
- * 100 Continue it must skip), and is dropped when it then goes for good. Driven with a
+/* Unit tests for lib/hangup.c: parked clients that hang up are dropped, whether parked on
+ * an object or on their upload's pipe; one that only shuts its sending side stays parked
+ * (and, when nothing was sent it yet, is written a 100 Continue it must skip), and is
+ * dropped when it then goes for good. Driven with a
  * socketpair for the client's connection, as the fetcher drives it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include "../../lib/hangup.h"
+#include "../../lib/reqbody.h"
 #include "../../lib/singleflight.h"
 
 #include <string.h>
@@ -36,13 +38,20 @@ static void connect_pair(struct client *cl)
     cl->theirs = fds[1];
 }
 
-static void park(struct sf_obj *o, struct client *cl, bool probe)
+/* A client of watcher h, connected. */
+static void client_of(struct sf_hangup *h, struct client *cl, bool probe)
 {
     connect_pair(cl);
     memset(&cl->w, 0, sizeof cl->w);
     cl->w.wake = count_wake;
+    cl->w.hangup = h;
     cl->w.fd = cl->ours;
     cl->w.probe = probe;
+}
+
+static void park(struct sf_hangup *h, struct sf_obj *o, struct client *cl, bool probe)
+{
+    client_of(h, cl, probe);
     sf_obj_lock(o);
     assert_true(sf_obj_park(o, &cl->w));
     sf_obj_unlock(o);
@@ -52,10 +61,10 @@ static void test_hangup_drops_a_parked_client(void **state)
 {
     (void)state;
     struct sf_hangup *h = sf_hangup_new();
-    struct sf_obj *o = sf_obj_new("k", h);
+    struct sf_obj *o = sf_obj_new("k");
     struct client a, b;
-    park(o, &a, false);
-    park(o, &b, false);
+    park(h, o, &a, false);
+    park(h, o, &b, false);
     woken = 0;
     assert_int_equal(sf_hangup_dispatch(h), 0); /* nothing happened */
     close(a.theirs);                              /* a's client goes */
@@ -76,9 +85,9 @@ static void test_half_close_is_not_a_hangup(void **state)
 {
     (void)state;
     struct sf_hangup *h = sf_hangup_new();
-    struct sf_obj *o = sf_obj_new("k", h);
+    struct sf_obj *o = sf_obj_new("k");
     struct client a;
-    park(o, &a, true); /* nothing sent for its request yet: it may be written a 100 */
+    park(h, o, &a, true); /* nothing sent for its request yet: it may be written a 100 */
     woken = 0;
     shutdown(a.theirs, SHUT_WR); /* the client is done sending, and still reads */
     assert_int_equal(sf_hangup_dispatch(h), 0);
@@ -105,9 +114,9 @@ static void test_a_woken_waiter_is_not_dropped_later(void **state)
 {
     (void)state;
     struct sf_hangup *h = sf_hangup_new();
-    struct sf_obj *o = sf_obj_new("k", h);
+    struct sf_obj *o = sf_obj_new("k");
     struct client a;
-    park(o, &a, false);
+    park(h, o, &a, false);
     woken = 0;
     sf_obj_lock(o);
     sf_waiters_wake(sf_obj_take_waiters(o)); /* woken for data: its watch is retired */
@@ -125,12 +134,48 @@ static void test_a_woken_waiter_is_not_dropped_later(void **state)
     sf_hangup_free(h);
 }
 
+static void suspend_nothing(struct sf_waiter *w)
+{
+    (void)w;
+}
+
+/* An uploader parked on its full pipe whose client goes: it is woken, gone, and the pipe
+ * closes, so the transfer aborts instead of sending a body without its end. */
+static void test_a_parked_uploader_that_hangs_up_is_dropped(void **state)
+{
+    (void)state;
+    struct sf_hangup *h = sf_hangup_new();
+    struct sf_reqbody *b = sf_reqbody_new(8, 100);
+    struct client a;
+    client_of(h, &a, false);
+    size_t taken;
+    bool parked, reader_waiting;
+    assert_int_equal(sf_reqbody_write(b, "0123456789abcdef", 16, &taken, &a.w, suspend_nothing,
+                                      &parked, &reader_waiting),
+                     SF_REQBODY_TOOK);
+    assert_true(parked);
+    assert_int_equal(taken, 8);
+    woken = 0;
+    assert_int_equal(sf_hangup_dispatch(h), 0);
+    close(a.theirs);
+    assert_int_equal(sf_hangup_dispatch(h), 1);
+    assert_int_equal(woken, 1);
+    assert_true(a.w.gone);
+    char buf[16];
+    size_t n;
+    assert_int_equal(sf_reqbody_read(b, buf, sizeof buf, &n), SF_REQBODY_ABORTED);
+    close(a.ours);
+    sf_reqbody_unref(b);
+    sf_hangup_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hangup_drops_a_parked_client),
         cmocka_unit_test(test_half_close_is_not_a_hangup),
         cmocka_unit_test(test_a_woken_waiter_is_not_dropped_later),
+        cmocka_unit_test(test_a_parked_uploader_that_hangs_up_is_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

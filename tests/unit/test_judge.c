@@ -162,7 +162,7 @@ static void add_pairs(struct sf_hdrs *h, const char *const *pairs, size_t max)
 static struct sf_obj *stored_response(const struct stored *s)
 {
     static char body[4096];
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     struct sf_hdrs h = {0};
     add_pairs(&h, s->fields, 8);
     int64_t at = NOW - s->age_s;

@@ -38,7 +38,7 @@ static void publish(struct sf_obj *o, bool shareable, int64_t length)
 static void test_headers_wake_every_waiter_once(void **state)
 {
     (void)state;
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     struct fake_client c[3];
     sf_obj_lock(o);
     for (int i = 0; i < 3; i++) {
@@ -64,7 +64,7 @@ static void test_headers_wake_every_waiter_once(void **state)
 static void test_failure_before_headers_wakes(void **state)
 {
     (void)state;
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     struct fake_client c;
     client_init(&c);
     sf_obj_lock(o);
@@ -81,7 +81,7 @@ static void test_failure_before_headers_wakes(void **state)
 static void test_reads_across_segments(void **state)
 {
     (void)state;
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     char body[300000];
     for (size_t i = 0; i < sizeof body; i++)
         body[i] = (char)(i * 31 % 251);
@@ -120,7 +120,7 @@ static void test_reads_across_segments(void **state)
 static void test_known_length_one_segment(void **state)
 {
     (void)state;
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     char body[100000] = {0};
     sf_obj_lock(o);
     publish(o, true, sizeof body);
@@ -132,10 +132,11 @@ static void test_known_length_one_segment(void **state)
     sf_obj_unref(o);
 }
 
-static void test_unpark_and_gone(void **state)
+/* (A client that hangs up is taken off by the hangup watcher: test_hangup.c.) */
+static void test_unpark(void **state)
 {
     (void)state;
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     struct fake_client a, b;
     client_init(&a);
     client_init(&b);
@@ -145,21 +146,19 @@ static void test_unpark_and_gone(void **state)
     sf_obj_unpark(o, &a.w);
     sf_obj_unpark(o, &a.w); /* not parked: a no-op */
     assert_int_equal(a.wakes, 0);
-    sf_waiters_wake(sf_obj_drop_gone(o, &b.w));
-    assert_true(b.w.gone);
-    assert_int_equal(b.wakes, 1);
     publish(o, true, 0);
-    assert_int_equal(a.wakes, 0);
-    assert_int_equal(b.wakes, 1);
-    sf_obj_finish(o, SF_FAIL_NONE);
+    struct sf_waiter *wake = sf_obj_finish(o, SF_FAIL_NONE);
     sf_obj_unlock(o);
+    sf_waiters_wake(wake);
+    assert_int_equal(a.wakes, 0); /* unparked: not woken */
+    assert_int_equal(b.wakes, 1);
     sf_obj_unref(o);
 }
 
 static void test_worth_finishing(void **state)
 {
     (void)state;
-    struct sf_obj *shared = sf_obj_new("k", NULL), *priv = sf_obj_new(NULL, NULL);
+    struct sf_obj *shared = sf_obj_new("k"), *priv = sf_obj_new(NULL);
     sf_obj_lock(shared);
     assert_true(sf_obj_worth_finishing(shared)); /* headers unknown: might be cacheable */
     publish(shared, true, -1);
@@ -181,7 +180,7 @@ static void test_worth_finishing(void **state)
 static void test_not_shareable_is_pass(void **state)
 {
     (void)state;
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     sf_obj_lock(o);
     publish(o, false, 0);
     assert_true(o->pass);
@@ -196,7 +195,7 @@ static void test_trim_and_pause_for_one_slow_reader(void **state)
 {
     (void)state;
     static char piece[64 << 10];
-    struct sf_obj *o = sf_obj_new(NULL, NULL); /* private: unjoinable, never stored */
+    struct sf_obj *o = sf_obj_new(NULL); /* private: unjoinable, never stored */
     struct fake_client c, late;
     client_init(&c);
     client_init(&late);
@@ -236,7 +235,7 @@ static void test_joinable_object_keeps_its_start(void **state)
 {
     (void)state;
     static char piece[64 << 10];
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     struct fake_client a, b;
     client_init(&a);
     client_init(&b);
@@ -263,7 +262,7 @@ static void test_pause_for_a_slow_reader_among_several(void **state)
 {
     (void)state;
     static char piece[256 << 10];
-    struct sf_obj *o = sf_obj_new("k", NULL);
+    struct sf_obj *o = sf_obj_new("k");
     struct fake_client fast, slow;
     client_init(&fast);
     client_init(&slow);
@@ -297,7 +296,7 @@ int main(void)
         cmocka_unit_test(test_failure_before_headers_wakes),
         cmocka_unit_test(test_reads_across_segments),
         cmocka_unit_test(test_known_length_one_segment),
-        cmocka_unit_test(test_unpark_and_gone),
+        cmocka_unit_test(test_unpark),
         cmocka_unit_test(test_worth_finishing),
         cmocka_unit_test(test_not_shareable_is_pass),
         cmocka_unit_test(test_trim_and_pause_for_one_slow_reader),
