@@ -10,6 +10,8 @@
 #include "upstream.h"
 
 #include "judge.h"
+#include "publish.h"
+#include "resphead.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -21,12 +23,6 @@
 #include <string.h>
 
 enum job_kind { JOB_SUBMIT, JOB_CANCEL, JOB_UNPAUSE };
-
-/* An origin's response head past these is refused (502): libmicrohttpd builds the head it
- * sends in each connection's 32 KiB memory pool, and a stored response whose head could
- * not be sent would fail on every hit. nginx's default for the same is 4-8 KiB. */
-#define SF_RESP_HEAD_MAX (16u << 10)
-#define SF_RESP_FIELDS_MAX 100
 
 struct job {
     enum job_kind kind;
@@ -42,11 +38,9 @@ struct xfer {
     struct sf_fetch_spec *spec;
     CURL *easy;
     struct curl_slist *fields;
-    int status;
-    struct sf_hdrs hdrs;  /* fields of the response being received */
+    struct sf_resphead head; /* the response head being received */
     bool headers_done;
     const char *bad_head; /* why the origin's head was refused (then: 502), or NULL */
-    size_t head_bytes;    /* of the response head being received */
     bool cancel;          /* abort at the next callback */
     bool paused;          /* receiving is paused until the reader catches up */
     bool discard;         /* the body is not the response served: drop it */
@@ -79,6 +73,7 @@ struct sf_upstream {
     struct sf_ratelimit rl_connect, rl_timeout, rl_truncated, rl_multi;
     struct sf_cache_rules rules; /* (C) from cfg */
     struct sf_judge_cfg judge;   /* (C) from cfg, with rules */
+    struct sf_publisher publisher; /* (C) */
     const struct sf_dest_rules *dest; /* (C) set before the first fetch */
 };
 
@@ -185,159 +180,27 @@ static struct sf_judged_request judged_request(const struct xfer *x)
                                       x->request_time_s};
 }
 
-/* Copies a stale object's body into the object refreshed from it. Lock of o held; the
- * stale object is complete, so its bytes need no lock. */
-static void copy_body(struct sf_obj *o, const struct sf_obj *stale)
-{
-    sf_mutex_assert_held(&o->lock);
-    size_t left = stale->len;
-    for (size_t i = 0; i < stale->nsegs && left > 0; i++) {
-        size_t n = left < stale->segs[i]->cap ? left : stale->segs[i]->cap;
-        sf_obj_append(o, stale->segs[i]->data, n);
-        left -= n;
-    }
-}
-
-/* Sets what o's response varies on (RFC 9111 §4.1) and the variant its request selects.
- * Takes over names and variant. Lock of o held, before it publishes. */
-static void set_variant(struct sf_obj *o, char *names, char *variant)
-{
-    sf_mutex_assert_held(&o->lock);
-    SF_ASSERT(o->state == SF_OBJ_PENDING);
-    o->vary_names = names;
-    o->variant = variant;
-}
-
-/* A 200 to a HEAD sent on its own updates the stored GET response it describes with its
- * fields, or invalidates that response when it describes another (RFC 9111 §4.3.5). */
-static void update_stored_get(struct xfer *x, const struct sf_hdrs *head, int64_t now_s)
-{
-    struct sf_upstream *up = x->up;
-    struct sf_query q = {x->spec->head_key, NULL,
-                         &(struct sf_fields){sf_judge_sent_field, &x->spec->hdrs}};
-    struct sf_obj *stored = sf_cache_stored(up->cache, &q);
-    if (stored == NULL)
-        return;
-    /* Stored objects are complete: their fields and body no longer change. */
-    struct sf_hdrs merged;
-    struct sf_verdict v;
-    struct sf_judged_request req = judged_request(x);
-    if (!sf_judge_head_update(&up->judge, &req, stored, head, now_s, &merged, &v)) {
-        sf_cache_invalidate(up->cache, stored);
-        SF_COUNT(invalidations);
-        sf_obj_unref(stored);
-        return;
-    }
-    struct sf_obj *o = sf_obj_new(stored->key); /* only the fetcher changes keys */
-    sf_obj_lock(o);
-    set_variant(o, sf_xstrdup_opt(stored->vary_names), sf_xstrdup_opt(stored->variant));
-    sf_obj_publish(o, stored->status, &merged, (int64_t)stored->len, &v, now_s);
-    copy_body(o, stored);
-    sf_obj_finish(o, SF_FAIL_NONE); /* nobody is attached: no waiter to wake */
-    sf_obj_unlock(o);
-    if (sf_cache_replace(up->cache, stored, o)) {
-        sf_cache_store(up->cache, o, sf_now_ms());
-        SF_COUNT(head_updates);
-    }
-    sf_obj_unref(o);
-    sf_obj_unref(stored);
-}
-
-/* Purges what a response to an unsafe request invalidates (RFC 9111 §4.4). */
-static void invalidate(struct sf_upstream *up, const struct sf_head_decision *d)
-{
-    for (size_t i = 0; i < SF_JUDGE_INVALIDATE_MAX && d->invalidate[i] != NULL; i++)
-        SF_COUNT_N(invalidations, sf_cache_purge(up->cache, d->invalidate[i], false, true, NULL));
-}
-
-/* Tells the cache what a shared flight's published head turned out to be: one user's
- * (hit-for-pass), or a response for its key or variant's key. */
-static void settle_in_cache(struct xfer *x, const struct sf_head_decision *d)
-{
-    struct sf_upstream *up = x->up;
-    struct sf_obj *o = x->obj;
-    const struct sf_verdict *v = &d->verdict;
-    if (v->reason != NULL)
-        sf_log_debug("%s: %d %s: %s", v->shareable ? "not stored" : "pass", d->status, o->key,
-                     v->reason);
-    if (!v->shareable)
-        sf_cache_mark_pass(up->cache, o, sf_now_ms() + up->cfg->hit_for_pass_ms);
-    else
-        sf_cache_settle_variant(up->cache, o);
-}
-
-static void count_use(const struct sf_head_decision *d, bool revalidating)
-{
-    if (d->use == SF_HEAD_STALE)
-        SF_COUNT(stale_if_error);
-    else if (d->use == SF_HEAD_REFRESHED)
-        SF_COUNT(revalidations_304);
-    else if (revalidating)
-        SF_COUNT(revalidations_200);
-}
-
-/* Carries out d for x: publishes what it says, and settles the flight in the cache. */
+/* Carries d out (publish.c) and goes on with x as it says. */
 static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
 {
-    struct sf_obj *o = x->obj;
-    count_use(d, o->stale != NULL);
-    invalidate(x->up, d);
-    if (d->update_stored_get)
-        update_stored_get(x, &d->fields, now_s);
+    struct sf_judged_request req = judged_request(x);
     x->headers_done = true;
     x->last_byte_ms = sf_now_ms();
     x->discard = d->use == SF_HEAD_STALE; /* the error's body is not what is served */
-
-    sf_obj_lock(o);
-    o->revalidated = d->use == SF_HEAD_REFRESHED;
-    o->served_stale = d->use == SF_HEAD_STALE;
-    o->own_hdrs = d->own;
-    d->own = (struct sf_hdrs){0};
-    set_variant(o, d->vary_names, d->variant);
-    d->vary_names = d->variant = NULL;
-    sf_obj_publish(o, d->status, &d->fields, d->length, &d->verdict, now_s);
-    if (d->use != SF_HEAD_RECEIVED)
-        copy_body(o, o->stale); /* a 304 has no body (curl's own ends the transfer) */
-    bool abandon = d->use != SF_HEAD_STALE && o->clients == 0 && !sf_obj_worth_finishing(o);
-    sf_obj_unlock(o);
-    if (o->shared && d->use != SF_HEAD_STALE)
-        settle_in_cache(x, d);
-    if (abandon)
-        x->cancel = true;
-    else
+    if (sf_publish(&x->up->publisher, x->obj, &req, x->spec->head_key, d, now_s))
         mark_dirty(x);
-    sf_head_decision_clear(d);
+    else
+        x->cancel = true;
 }
 
-/* The head is final: judge it (judge.c) and carry that out. o->stale is read-only here:
- * lookups may still serve it (stale-while-revalidate) until the cache lets go of it when
- * this object is stored or unlisted. */
+/* The head is final: judge it (judge.c) and carry that out. */
 static void publish(struct xfer *x)
 {
     int64_t now_s = sf_wall_s();
     struct sf_head_decision d;
     struct sf_judged_request req = judged_request(x);
-    sf_judge_head(&x->up->judge, &req, x->status, &x->hdrs, now_s, &d);
+    sf_judge_head(&x->up->judge, &req, x->head.status, &x->head.hdrs, now_s, &d);
     carry_out(x, &d, now_s);
-}
-
-/* Refuses the origin's response head: the transfer aborts, every waiter gets 502 and
- * nothing is stored. Returns what the header callback returns for that. */
-static size_t refuse_head(struct xfer *x, const char *why)
-{
-    x->bad_head = why;
-    return 0;
-}
-
-/* The head is whole (a final status): its framing must be unambiguous (RFC 9112 §6.3). */
-static size_t end_of_head(struct xfer *x, size_t len)
-{
-    int64_t length;
-    const char *why = sf_http_check_framing(&x->hdrs, &length);
-    if (why != NULL)
-        return refuse_head(x, why);
-    publish(x);
-    return x->cancel ? 0 : len;
 }
 
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
@@ -346,51 +209,20 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     size_t len = size * n;
     if (x->cancel)
         return 0;
-    /* One line end: CRLF, or LF (RFC 9112 §2.2). A CR left inside is bare: refused. */
-    size_t end = len;
-    if (end > 0 && line[end - 1] == '\n')
-        end--;
-    if (end > 0 && line[end - 1] == '\r')
-        end--;
-    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        /* Every response of the transfer starts here, 1xx included: start over. */
-        sf_hdrs_clear(&x->hdrs);
-        x->head_bytes = len;
-        const char *why = sf_http_check_status_line(line, end, &x->status);
-        return why == NULL ? len : refuse_head(x, why);
-    }
-    x->head_bytes += len;
-    if (x->head_bytes > SF_RESP_HEAD_MAX)
-        return refuse_head(x, "a response head larger than sfproxy passes on");
-    if (end == 0)
-        return x->status >= 200 && !x->headers_done ? end_of_head(x, len) : len;
-    if (x->hdrs.n >= SF_RESP_FIELDS_MAX && line[0] != ' ' && line[0] != '\t')
-        return refuse_head(x, "a response head with more fields than sfproxy passes on");
-    const char *why = sf_http_check_field_line(line, end);
-    if (why != NULL)
-        return refuse_head(x, why);
-    bool folded = line[0] == ' ' || line[0] == '\t';
-    if (folded && x->hdrs.n == 0)
-        return refuse_head(x, "a folded line with no field before it");
-    if (folded) {
-        /* obs-fold (RFC 9112 §5.2): replace with a space and join. */
-        struct sf_hdr *last = &x->hdrs.v[x->hdrs.n - 1];
-        size_t old = strlen(last->value);
-        last->value = sf_xrealloc(last->value, old + end + 2);
-        last->value[old] = ' ';
-        size_t skip = 0;
-        while (skip < end && (line[skip] == ' ' || line[skip] == '\t'))
-            skip++;
-        memcpy(last->value + old + 1, line + skip, end - skip);
-        last->value[old + 1 + end - skip] = '\0';
+    const char *why;
+    switch (sf_resphead_line(&x->head, line, len, &why)) {
+    case SF_RESPHEAD_MORE:
         return len;
+    case SF_RESPHEAD_FINAL:
+        if (!x->headers_done) /* (trailers end with a blank line too) */
+            publish(x);
+        return x->cancel ? 0 : len;
+    case SF_RESPHEAD_BAD:
+        break;
     }
-    const char *colon = memchr(line, ':', end);
-    const char *v = colon + 1;
-    while (v < line + end && (*v == ' ' || *v == '\t'))
-        v++;
-    sf_hdrs_addn(&x->hdrs, line, (size_t)(colon - line), v, (size_t)(line + end - v));
-    return len;
+    /* Refused: the transfer aborts, every waiter gets 502 and nothing is stored. */
+    x->bad_head = why;
+    return 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
@@ -635,7 +467,7 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
         sf_obj_lock(x->obj);
         got = x->obj->len;
         sf_obj_unlock(x->obj);
-        bool bodiless = sf_judge_bodiless(x->spec->method, x->status);
+        bool bodiless = sf_judge_bodiless(x->spec->method, x->head.status);
         return want >= 0 && !bodiless && got < (uint64_t)want ? SF_FAIL_TRUNCATED
                                                               : SF_FAIL_NONE;
     }
@@ -729,7 +561,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     o->fetch = NULL;
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->fields);
-    sf_hdrs_clear(&x->hdrs);
+    sf_hdrs_clear(&x->head.hdrs);
     sf_fetch_spec_free(x->spec);
     sf_obj_unref(o);
     free(x);
@@ -883,6 +715,7 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
         cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1};
     up->judge = (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes,
                                       cfg->strip_set_cookie};
+    up->publisher = (struct sf_publisher){cache, &up->judge, cfg->hit_for_pass_ms};
     up->multi = curl_multi_init();
     if (up->multi == NULL) {
         free(up);

@@ -1,0 +1,125 @@
+/* publish: see publish.h. Lock order as in singleflight.h: the cache's calls take the
+ * table lock with no object lock held; an object is filled under its own lock. */
+#include "publish.h"
+
+#include "log.h"
+#include "metrics.h"
+
+/* Copies a stale object's body into the object refreshed from it. Lock of o held; the
+ * stale object is complete, so its bytes need no lock. */
+static void copy_body(struct sf_obj *o, const struct sf_obj *stale)
+{
+    sf_mutex_assert_held(&o->lock);
+    size_t left = stale->len;
+    for (size_t i = 0; i < stale->nsegs && left > 0; i++) {
+        size_t n = left < stale->segs[i]->cap ? left : stale->segs[i]->cap;
+        sf_obj_append(o, stale->segs[i]->data, n);
+        left -= n;
+    }
+}
+
+/* Sets what o's response varies on (RFC 9111 §4.1) and the variant its request selects.
+ * Takes over names and variant. Lock of o held, before it publishes. */
+static void set_variant(struct sf_obj *o, char *names, char *variant)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_ASSERT(o->state == SF_OBJ_PENDING);
+    o->vary_names = names;
+    o->variant = variant;
+}
+
+/* A 200 to a HEAD sent on its own updates the stored GET response it describes with its
+ * fields, or invalidates that response when it describes another (RFC 9111 §4.3.5). */
+static void update_stored_get(const struct sf_publisher *p, const struct sf_judged_request *req,
+                              const char *head_key, const struct sf_hdrs *head, int64_t now_s)
+{
+    struct sf_query q = {head_key, NULL, &(struct sf_fields){sf_judge_sent_field,
+                                                             (void *)req->hdrs}};
+    struct sf_obj *stored = sf_cache_stored(p->cache, &q);
+    if (stored == NULL)
+        return;
+    /* Stored objects are complete: their fields and body no longer change. */
+    struct sf_hdrs merged;
+    struct sf_verdict v;
+    if (!sf_judge_head_update(p->judge, req, stored, head, now_s, &merged, &v)) {
+        sf_cache_invalidate(p->cache, stored);
+        SF_COUNT(invalidations);
+        sf_obj_unref(stored);
+        return;
+    }
+    struct sf_obj *o = sf_obj_new(stored->key); /* only the fetcher changes keys */
+    sf_obj_lock(o);
+    set_variant(o, sf_xstrdup_opt(stored->vary_names), sf_xstrdup_opt(stored->variant));
+    sf_obj_publish(o, stored->status, &merged, (int64_t)stored->len, &v, now_s);
+    copy_body(o, stored);
+    sf_obj_finish(o, SF_FAIL_NONE); /* nobody is attached: no waiter to wake */
+    sf_obj_unlock(o);
+    if (sf_cache_replace(p->cache, stored, o)) {
+        sf_cache_store(p->cache, o, sf_now_ms());
+        SF_COUNT(head_updates);
+    }
+    sf_obj_unref(o);
+    sf_obj_unref(stored);
+}
+
+/* Purges what a response to an unsafe request invalidates (RFC 9111 §4.4). */
+static void invalidate(const struct sf_publisher *p, const struct sf_head_decision *d)
+{
+    for (size_t i = 0; i < SF_JUDGE_INVALIDATE_MAX && d->invalidate[i] != NULL; i++)
+        SF_COUNT_N(invalidations, sf_cache_purge(p->cache, d->invalidate[i], false, true, NULL));
+}
+
+/* Tells the cache what a shared flight's published head turned out to be: one user's
+ * (hit-for-pass), or a response for its key or variant's key. */
+static void settle_in_cache(const struct sf_publisher *p, struct sf_obj *o,
+                            const struct sf_head_decision *d)
+{
+    const struct sf_verdict *v = &d->verdict;
+    if (v->reason != NULL)
+        sf_log_debug("%s: %d %s: %s", v->shareable ? "not stored" : "pass", d->status, o->key,
+                     v->reason);
+    if (!v->shareable)
+        sf_cache_mark_pass(p->cache, o, sf_now_ms() + p->hit_for_pass_ms);
+    else
+        sf_cache_settle_variant(p->cache, o);
+}
+
+static void count_use(const struct sf_head_decision *d, bool revalidating)
+{
+    if (d->use == SF_HEAD_STALE)
+        SF_COUNT(stale_if_error);
+    else if (d->use == SF_HEAD_REFRESHED)
+        SF_COUNT(revalidations_304);
+    else if (revalidating)
+        SF_COUNT(revalidations_200);
+}
+
+bool sf_publish(const struct sf_publisher *p, struct sf_obj *o,
+                const struct sf_judged_request *req, const char *head_key,
+                struct sf_head_decision *d, int64_t now_s)
+{
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    /* o->stale is read-only here: lookups may still serve it (stale-while-revalidate)
+     * until the cache lets go of it when o is stored or unlisted. */
+    count_use(d, o->stale != NULL);
+    invalidate(p, d);
+    if (d->update_stored_get)
+        update_stored_get(p, req, head_key, &d->fields, now_s);
+
+    sf_obj_lock(o);
+    o->revalidated = d->use == SF_HEAD_REFRESHED;
+    o->served_stale = d->use == SF_HEAD_STALE;
+    o->own_hdrs = d->own;
+    d->own = (struct sf_hdrs){0};
+    set_variant(o, d->vary_names, d->variant);
+    d->vary_names = d->variant = NULL;
+    sf_obj_publish(o, d->status, &d->fields, d->length, &d->verdict, now_s);
+    if (d->use != SF_HEAD_RECEIVED)
+        copy_body(o, o->stale); /* a 304 has no body (curl's own ends the transfer) */
+    bool abandon = d->use != SF_HEAD_STALE && o->clients == 0 && !sf_obj_worth_finishing(o);
+    sf_obj_unlock(o);
+    if (o->shared && d->use != SF_HEAD_STALE)
+        settle_in_cache(p, o, d);
+    sf_head_decision_clear(d);
+    return !abandon;
+}

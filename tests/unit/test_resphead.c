@@ -1,0 +1,122 @@
+/* An origin's response head read line by line (lib/resphead.c), one row per rule: the
+ * lines as curl hands them over, and how the head ends: final with its status and fields,
+ * or refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/resphead.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct row {
+    const char *rule;
+    const char *lines[8]; /* each with its line end */
+    enum sf_resphead_step last; /* what the last line gives */
+    int status;                /* of the final head */
+    const char *field, *value; /* a field of the final head, or NULL */
+};
+
+static const struct row rows[] = {
+    {"RFC 9112 §2.1 a final head", {"HTTP/1.1 200 OK\r\n", "A: 1\r\n", "\r\n"},
+     SF_RESPHEAD_FINAL, 200, "A", "1"},
+    {"§2.2 a bare LF ends a line too", {"HTTP/1.1 200 OK\n", "A: 1\n", "\n"},
+     SF_RESPHEAD_FINAL, 200, "A", "1"},
+    {"§5.1 whitespace around the value is not part of it",
+     {"HTTP/1.1 200 OK\r\n", "A: \t x y \t\r\n", "\r\n"}, SF_RESPHEAD_FINAL, 200, "A", "x y"},
+    {"§5.2 obs-fold: the continuation joins with one space",
+     {"HTTP/1.1 200 OK\r\n", "A: x\r\n", " \t y\r\n", "\r\n"}, SF_RESPHEAD_FINAL, 200, "A",
+     "x y"},
+    {"RFC 9110 §15.2 an interim head is dropped; the final one starts over",
+     {"HTTP/1.1 103 Early Hints\r\n", "Link: </a>\r\n", "\r\n", "HTTP/1.1 204 No\r\n",
+      "B: 2\r\n", "\r\n"},
+     SF_RESPHEAD_FINAL, 204, "B", "2"},
+    {"§5.2 a fold with no field before it", {"HTTP/1.1 200 OK\r\n", " x\r\n"}, SF_RESPHEAD_BAD,
+     200, NULL, NULL},
+    {"§5.1 whitespace before the colon", {"HTTP/1.1 200 OK\r\n", "A : 1\r\n"}, SF_RESPHEAD_BAD,
+     200, NULL, NULL},
+    {"§2.2 a bare CR inside a line", {"HTTP/1.1 200 OK\r\n", "A: 1\r2\r\n"}, SF_RESPHEAD_BAD,
+     200, NULL, NULL},
+    {"§4 a status outside 100-599", {"HTTP/1.1 600 Odd\r\n"}, SF_RESPHEAD_BAD, 0, NULL, NULL},
+    {"§6.3 Content-Length with Transfer-Encoding",
+     {"HTTP/1.1 200 OK\r\n", "Content-Length: 3\r\n", "Transfer-Encoding: chunked\r\n",
+      "\r\n"},
+     SF_RESPHEAD_BAD, 200, NULL, NULL},
+    {"§6.3 two different Content-Lengths",
+     {"HTTP/1.1 200 OK\r\n", "Content-Length: 3\r\n", "Content-Length: 4\r\n", "\r\n"},
+     SF_RESPHEAD_BAD, 200, NULL, NULL},
+    {"a field line before any status line", {"A: 1\r\n"}, SF_RESPHEAD_BAD, 0, NULL, NULL},
+};
+
+static enum sf_resphead_step feed(struct sf_resphead *h, const char *const *lines,
+                                  size_t max, const char **why)
+{
+    enum sf_resphead_step step = SF_RESPHEAD_MORE;
+    for (size_t i = 0; i < max && lines[i] != NULL && step == SF_RESPHEAD_MORE; i++)
+        step = sf_resphead_line(h, lines[i], strlen(lines[i]), why);
+    return step;
+}
+
+static void test_rows(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const struct row *r = &rows[i];
+        struct sf_resphead h = {0};
+        const char *why;
+        print_message("%s\n", r->rule);
+        assert_int_equal(feed(&h, r->lines, 8, &why), r->last);
+        if (r->last == SF_RESPHEAD_BAD)
+            assert_non_null(why);
+        else
+            assert_int_equal(h.status, r->status);
+        if (r->field != NULL)
+            assert_string_equal(sf_hdrs_get(&h.hdrs, r->field), r->value);
+        sf_hdrs_clear(&h.hdrs);
+    }
+}
+
+/* The limits: 100 fields pass, the 101st is refused; so is a head past 16 KiB. */
+static void test_limits(void **state)
+{
+    (void)state;
+    struct sf_resphead h = {0};
+    const char *why;
+    char line[64];
+    assert_int_equal(sf_resphead_line(&h, "HTTP/1.1 200 OK\r\n", 17, &why), SF_RESPHEAD_MORE);
+    for (int i = 0; i < SF_RESPHEAD_FIELDS_MAX; i++) {
+        int n = snprintf(line, sizeof line, "F%d: v\r\n", i);
+        assert_int_equal(sf_resphead_line(&h, line, (size_t)n, &why), SF_RESPHEAD_MORE);
+    }
+    assert_int_equal(sf_resphead_line(&h, "\r\n", 2, &why), SF_RESPHEAD_FINAL);
+    assert_int_equal(sf_resphead_line(&h, "HTTP/1.1 200 OK\r\n", 17, &why), SF_RESPHEAD_MORE);
+    for (int i = 0; i < SF_RESPHEAD_FIELDS_MAX; i++) {
+        int n = snprintf(line, sizeof line, "F%d: v\r\n", i);
+        sf_resphead_line(&h, line, (size_t)n, &why);
+    }
+    assert_int_equal(sf_resphead_line(&h, "X: 1\r\n", 6, &why), SF_RESPHEAD_BAD);
+    sf_hdrs_clear(&h.hdrs);
+
+    struct sf_resphead big = {0};
+    char *value = malloc(SF_RESPHEAD_BYTES_MAX + 16);
+    memset(value, 'a', SF_RESPHEAD_BYTES_MAX + 16);
+    memcpy(value, "Big: ", 5);
+    memcpy(value + SF_RESPHEAD_BYTES_MAX + 14, "\r\n", 2);
+    assert_int_equal(sf_resphead_line(&big, "HTTP/1.1 200 OK\r\n", 17, &why), SF_RESPHEAD_MORE);
+    assert_int_equal(sf_resphead_line(&big, value, SF_RESPHEAD_BYTES_MAX + 16, &why),
+                     SF_RESPHEAD_BAD);
+    free(value);
+    sf_hdrs_clear(&big.hdrs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
