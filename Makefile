@@ -26,7 +26,7 @@ LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit integration asan tsan bench fuzz format clean
+.PHONY: all deps run test unit integration asan tsan bench fuzz format format-check clean
 
 all: $(BUILD)/sfproxy $(UNIT_BIN)
 
@@ -101,6 +101,9 @@ fuzz:
 
 format:
 	@scripts/format.sh
+
+format-check:
+	@scripts/format.sh --check
 
 clean:
 	rm -rf build

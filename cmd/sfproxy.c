@@ -240,10 +240,10 @@ int main(int argc, char **argv)
            : NULL;
     struct sf_admin *admin =
         conns && cfg.admin_enabled ? sf_admin_start(&cfg, cache, conns, err, sizeof err) : NULL;
-    struct sf_front *front = conns && (admin || !cfg.admin_enabled)
-                                 ? sf_front_start(&cfg, cache, up, hangup, conns,
-                                                  sf_admin_port(admin), err, sizeof err)
-                                 : NULL;
+    struct sf_front *front =
+        conns && (admin || !cfg.admin_enabled)
+            ? sf_front_start(&cfg, cache, up, hangup, conns, sf_admin_port(admin), err, sizeof err)
+            : NULL;
     if (front == NULL) {
         sf_log_error("%s", up ? err : "cannot start the fetcher");
         goto out;

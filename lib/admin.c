@@ -106,8 +106,7 @@ static struct MHD_Response *advance_clock(struct MHD_Connection *conn, unsigned 
 
 /* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
  * upstream, or a path, taken as relative to the configured upstream. */
-static struct MHD_Response *purge(struct sf_admin *a, struct MHD_Connection *conn,
-                                  unsigned *status)
+static struct MHD_Response *purge(struct sf_admin *a, struct MHD_Connection *conn, unsigned *status)
 {
     const char *url = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "url");
     const char *tag = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tag");
@@ -122,8 +121,8 @@ static struct MHD_Response *purge(struct sf_admin *a, struct MHD_Connection *con
                        ? sf_http_join_url(a->cfg->upstream, url)
                        : sf_xstrdup(url != NULL ? url : tag);
     bool is_soft = soft != NULL && strcmp(soft, "0") != 0;
-    size_t n = sf_cache_purge(a->cache, target, prefix != NULL && strcmp(prefix, "0") != 0,
-                              is_soft, tag != NULL ? a->cfg->surrogate_key_header : NULL);
+    size_t n = sf_cache_purge(a->cache, target, prefix != NULL && strcmp(prefix, "0") != 0, is_soft,
+                              tag != NULL ? a->cfg->surrogate_key_header : NULL);
     SF_COUNT_N(purged, n);
     json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
                             is_soft ? "soft" : "remove", "purged", (json_int_t)n);
@@ -158,8 +157,7 @@ static bool same_secret(const char *a, const char *b)
 
 /* With admin.token set: what changes state (purge, the test clock) always needs it; stats
  * need it from off loopback. */
-static bool admin_authorized(const struct sf_admin *a, struct MHD_Connection *conn,
-                             bool changing)
+static bool admin_authorized(const struct sf_admin *a, struct MHD_Connection *conn, bool changing)
 {
     const char *token = a->cfg->admin_token;
     if (token == NULL)
@@ -174,9 +172,8 @@ static bool admin_authorized(const struct sf_admin *a, struct MHD_Connection *co
 }
 
 static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const char *url,
-                                const char *method, const char *version,
-                                const char *upload_data, size_t *upload_data_size,
-                                void **con_cls)
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls)
 {
     struct sf_admin *a = cls;
     (void)version;
@@ -185,7 +182,8 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         *con_cls = a;
         struct sf_conn *wire = sf_conn_of(conn);
         const char *why;
-        unsigned bad = sf_conn_head_verdict(wire, wire != NULL ? sf_conn_next_request(wire) : 0, &why);
+        unsigned bad =
+            sf_conn_head_verdict(wire, wire != NULL ? sf_conn_next_request(wire) : 0, &why);
         if (bad == 0)
             return MHD_YES;
         return queue(conn, bad, text_response(why, MHD_HTTP_HEADER_CONNECTION, "close"));
@@ -229,14 +227,14 @@ struct sf_admin *sf_admin_start(const struct sf_config *cfg, struct sf_cache *ca
     struct sockaddr_storage ss;
     bool v6 = false;
     sf_listen_sockaddr(&cfg->admin_listen, &ss, &v6); /* the config checked the address */
-    a->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
-            (v6 ? MHD_USE_IPv6 : 0),
-        0, on_admin_accept, a, on_admin, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_CONNECTION, on_admin_connection, a, MHD_OPTION_NOTIFY_COMPLETED,
-        on_admin_completed, a, MHD_OPTION_CONNECTION_LIMIT, cfg->admin_connection_limit + 8,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->client_idle_timeout_ms / 1000),
-        MHD_OPTION_END);
+    a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+                                  (v6 ? MHD_USE_IPv6 : 0),
+                              0, on_admin_accept, a, on_admin, a, MHD_OPTION_SOCK_ADDR,
+                              (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_CONNECTION,
+                              on_admin_connection, a, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_admin_completed, a, MHD_OPTION_CONNECTION_LIMIT,
+                              cfg->admin_connection_limit + 8, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_END);
     if (a->mhd == NULL) {
         snprintf(errbuf, errlen,
                  "cannot listen on %s:%u for admin; is the port in use? change \"admin.listen\"",

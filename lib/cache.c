@@ -42,7 +42,7 @@ struct sf_cache {
     uint64_t bytes;            /* (L) */
     uint64_t stored, markers, flights, evictions; /* (L) */
     uint64_t pass_markers;                        /* (L) */
-    struct pass_link pass;     /* (L) sentinel of the hit-for-pass markers, oldest first */
+    struct pass_link pass; /* (L) sentinel of the hit-for-pass markers, oldest first */
     atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */
 };
 
@@ -204,15 +204,9 @@ static struct sf_entry *unlist_at(struct sf_cache *c, struct sf_entry **pp)
     e->unext = NULL;
     c->count--;
     switch (e->role) {
-    case SF_ENTRY_FLIGHT:
-        c->flights--;
-        break;
-    case SF_ENTRY_RESPONSE:
-        c->stored--;
-        break;
-    case SF_ENTRY_VARY:
-        c->markers--;
-        break;
+    case SF_ENTRY_FLIGHT: c->flights--; break;
+    case SF_ENTRY_RESPONSE: c->stored--; break;
+    case SF_ENTRY_VARY: c->markers--; break;
     case SF_ENTRY_PASS: {
         struct marker *m = marker_of(e);
         m->pass.prev->next = m->pass.next;
@@ -221,8 +215,7 @@ static struct sf_entry *unlist_at(struct sf_cache *c, struct sf_entry **pp)
         note_next_expiry(c);
         break;
     }
-    case SF_ENTRY_UNLISTED:
-        SF_ASSERT(!"an unlisted entry in the table");
+    case SF_ENTRY_UNLISTED: SF_ASSERT(!"an unlisted entry in the table");
     }
     if (e->role != SF_ENTRY_FLIGHT) {
         lru_unlink(e);
@@ -368,8 +361,8 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
      * and not yet unlisted it) is not this request's failure: a new flight replaces it,
      * and takes over the expired response it was revalidating. */
     struct sf_obj *stale = role == SF_ENTRY_FLIGHT ? take_stale(o) : NULL;
-    bool serve_stale = role == SF_ENTRY_RESPONSE && refresh != NULL &&
-                       while_revalidate_ok(o, plain, now_ms);
+    bool serve_stale =
+        role == SF_ENTRY_RESPONSE && refresh != NULL && while_revalidate_ok(o, plain, now_ms);
     if (e != NULL)
         *old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
     if (role == SF_ENTRY_RESPONSE) {
@@ -508,8 +501,7 @@ void sf_cache_expire(struct sf_cache *c, uint64_t now_ms)
     struct sf_entry *drop[64];
     size_t n = 0;
     sf_mutex_lock(&c->lock);
-    while (n < 64 && c->pass.next != &c->pass &&
-           marker_of_pass(c->pass.next)->expires_ms <= now_ms)
+    while (n < 64 && c->pass.next != &c->pass && marker_of_pass(c->pass.next)->expires_ms <= now_ms)
         drop[n++] = unlist_at(c, slot_of(c, marker_of_pass(c->pass.next)->key));
     sf_mutex_unlock(&c->lock);
     for (size_t i = 0; i < n; i++)
@@ -528,7 +520,7 @@ static bool move_to(struct sf_cache *c, struct sf_obj *o, char *want, struct sf_
         return false;
     }
     if (*pp != NULL)
-        *drop_other = unlist_at(c, pp); /* an older response, or a marker */
+        *drop_other = unlist_at(c, pp);                       /* an older response, or a marker */
     struct sf_entry *self = unlist_at(c, slot_of(c, o->key)); /* the table's reference */
     free(o->key);
     o->key = want;
@@ -557,9 +549,9 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
         struct sf_entry **mp = slot_of(c, primary);
         struct sf_entry *m = *mp;
         /* A flight under the request's key sets the marker itself once it has a head. */
-        bool keep = m != NULL && (m->role == SF_ENTRY_VARY
-                                      ? strcmp(marker_of(m)->vary_names, o->vary_names) == 0
-                                      : m->role == SF_ENTRY_FLIGHT);
+        bool keep = m != NULL &&
+                    (m->role == SF_ENTRY_VARY ? strcmp(marker_of(m)->vary_names, o->vary_names) == 0
+                                              : m->role == SF_ENTRY_FLIGHT);
         if (!keep && m != NULL)
             drop[2] = unlist_at(c, mp); /* a response that did not vary, or other names */
         if (!keep) {

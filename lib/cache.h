@@ -16,11 +16,11 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes);
 void sf_cache_free(struct sf_cache *c);
 
 enum sf_lookup {
-    SF_LOOKUP_HIT,  /* a fresh stored response */
-    SF_LOOKUP_JOIN, /* a flight in progress: attach to it */
-    SF_LOOKUP_PASS, /* the key is marked hit-for-pass: fetch privately */
-    SF_LOOKUP_MISS, /* nothing usable: a new flight was listed, the caller leads it */
-    SF_LOOKUP_NONE, /* nothing usable, and the request forbids a shared fetch
+    SF_LOOKUP_HIT,   /* a fresh stored response */
+    SF_LOOKUP_JOIN,  /* a flight in progress: attach to it */
+    SF_LOOKUP_PASS,  /* the key is marked hit-for-pass: fetch privately */
+    SF_LOOKUP_MISS,  /* nothing usable: a new flight was listed, the caller leads it */
+    SF_LOOKUP_NONE,  /* nothing usable, and the request forbids a shared fetch
                      * (only-if-cached, no-store): nothing was listed */
     SF_LOOKUP_STALE, /* serve *out, a stale response, while it is refreshed (RFC 5861 §3);
                       * if *refresh is set, the caller must submit that new flight */

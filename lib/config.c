@@ -16,12 +16,20 @@
 #include <string.h>
 
 enum kind {
-    K_ADDR, K_ADDR_OR_NULL, K_URL, K_BOOL, K_UINT, K_BYTES, K_MS, K_LOGLEVEL, K_FIELD,
+    K_ADDR,
+    K_ADDR_OR_NULL,
+    K_URL,
+    K_BOOL,
+    K_UINT,
+    K_BYTES,
+    K_MS,
+    K_LOGLEVEL,
+    K_FIELD,
     K_FIELD_OR_NULL,
-    K_SWITCH, /* true / false, or an object of the settings under it (with "enabled") */
-    K_NETS,   /* a list of addresses and networks: ["10.0.0.0/8", "::1"] */
-    K_DESTS,  /* K_NETS and host names: ["api.example.com", "*.example.org:443"] */
-    K_TOKEN,  /* a secret string of 16 or more printable characters */
+    K_SWITCH,     /* true / false, or an object of the settings under it (with "enabled") */
+    K_NETS,       /* a list of addresses and networks: ["10.0.0.0/8", "::1"] */
+    K_DESTS,      /* K_NETS and host names: ["api.example.com", "*.example.org:443"] */
+    K_TOKEN,      /* a secret string of 16 or more printable characters */
     K_TOKEN_FILE, /* a file holding a K_TOKEN, read at load time */
 };
 
@@ -242,8 +250,8 @@ static bool skip_string(struct scan *s, const char *key, size_t keylen)
             adv(s);
         adv(s);
     }
-    bool match = key != NULL && (size_t)(s->p - start) == keylen &&
-                 strncmp(start, key, keylen) == 0;
+    bool match =
+        key != NULL && (size_t)(s->p - start) == keylen && strncmp(start, key, keylen) == 0;
     adv(s);
     return match;
 }
@@ -274,8 +282,7 @@ static void skip_value(struct scan *s)
 
 /* Finds the value at path (or, with want_key, the key naming it). Falls back to the
  * position of the deepest object found. */
-static void find_position(const char *text, const char *path, bool want_key, int *line,
-                          int *col)
+static void find_position(const char *text, const char *path, bool want_key, int *line, int *col)
 {
     struct scan s = {text, 1, 1};
     skip_ws(&s);
@@ -324,11 +331,11 @@ struct loader {
     size_t errlen;
 };
 
-static enum sf_err fail_at(struct loader *ld, const char *json_path, bool at_key,
-                           const char *fmt, ...) SF_FORMAT(4, 5);
+static enum sf_err fail_at(struct loader *ld, const char *json_path, bool at_key, const char *fmt,
+                           ...) SF_FORMAT(4, 5);
 
-static enum sf_err fail_at(struct loader *ld, const char *json_path, bool at_key,
-                           const char *fmt, ...)
+static enum sf_err fail_at(struct loader *ld, const char *json_path, bool at_key, const char *fmt,
+                           ...)
 {
     int line, col;
     find_position(ld->text, json_path, at_key, &line, &col);
@@ -379,12 +386,10 @@ static enum sf_err out_of_range(struct loader *ld, const struct field *f, uint64
 {
     return fail_at(ld, f->path, false,
                    "\"%s\" is %llu, outside %llu..%llu; write a value in that range", f->path,
-                   (unsigned long long)got, (unsigned long long)f->min,
-                   (unsigned long long)f->max);
+                   (unsigned long long)got, (unsigned long long)f->min, (unsigned long long)f->max);
 }
 
-static enum sf_err number_field(struct loader *ld, const struct field *f, json_t *v,
-                                uint64_t *out)
+static enum sf_err number_field(struct loader *ld, const struct field *f, json_t *v, uint64_t *out)
 {
     bool ok;
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
@@ -413,7 +418,8 @@ static enum sf_err acl_field(struct loader *ld, const struct field *f, json_t *v
     struct sf_acl parsed = {0};
     size_t i;
     json_t *item;
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         if (!json_is_string(item) ||
             !sf_acl_add(&parsed, json_string_value(item), f->kind == K_DESTS)) {
             sf_acl_clear(&parsed);
@@ -512,16 +518,14 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
         *(bool *)slot = json_is_true(v);
         return SF_OK;
     case K_NETS:
-    case K_DESTS:
-        return acl_field(ld, f, v, slot);
+    case K_DESTS: return acl_field(ld, f, v, slot);
     case K_TOKEN:
         if (!json_is_string(v) || !token_ok(json_string_value(v)))
             return bad_value(ld, f, v);
         free(*(char **)slot);
         *(char **)slot = sf_xstrdup(json_string_value(v));
         return SF_OK;
-    case K_TOKEN_FILE:
-        return token_file_field(ld, f, v, slot);
+    case K_TOKEN_FILE: return token_file_field(ld, f, v, slot);
     case K_LOGLEVEL:
         if (!json_is_string(v) || !sf_log_level_parse(json_string_value(v), slot))
             return bad_value(ld, f, v);
@@ -620,7 +624,8 @@ static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *o
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         char path[128];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
         const struct field *leaf;

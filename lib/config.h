@@ -15,17 +15,17 @@ struct sf_addr {
 
 struct sf_config {
     struct sf_addr listen;
-    char *upstream;      /* base URL for reverse proxying; NULL: forward proxy only */
-    bool forward_proxy;  /* accept absolute-form http:// targets */
+    char *upstream;                /* base URL for reverse proxying; NULL: forward proxy only */
+    bool forward_proxy;            /* accept absolute-form http:// targets */
     struct sf_acl forward_allow;   /* where the forward proxy may fetch (empty: public) */
     struct sf_acl forward_clients; /* who may use the forward proxy */
     struct sf_acl trusted_proxies; /* whose X-Forwarded-* and Forwarded fields are kept */
     bool forwarded_header;         /* add RFC 7239 Forwarded upstream */
     bool preserve_host;            /* send the client's Host upstream (and key on it) */
-    unsigned workers;    /* libmicrohttpd pool size; 0: one per core */
+    unsigned workers;              /* libmicrohttpd pool size; 0: one per core */
     unsigned connection_limit;
     uint64_t connect_timeout_ms;
-    uint64_t first_byte_timeout_ms;   /* request sent to response headers */
+    uint64_t first_byte_timeout_ms;    /* request sent to response headers */
     uint64_t upstream_idle_timeout_ms; /* no body bytes for this long: the origin stalled */
     uint64_t client_idle_timeout_ms;
     uint64_t request_head_timeout_ms; /* a whole request head must arrive within this */
@@ -37,9 +37,9 @@ struct sf_config {
     char *targeted_field;       /* RFC 9213 field that overrides Cache-Control; NULL: none */
     unsigned heuristic_percent; /* heuristic freshness: % of the time since Last-Modified */
     uint64_t heuristic_max_ms;
-    bool strip_set_cookie;      /* drop Set-Cookie from shared responses instead of passing */
+    bool strip_set_cookie;          /* drop Set-Cookie from shared responses instead of passing */
     bool normalize_accept_encoding; /* shared fetches ask for gzip or nothing (fewer variants) */
-    uint64_t stale_if_error_ms; /* serve stale this long past expiry when the origin fails */
+    uint64_t stale_if_error_ms;     /* serve stale this long past expiry when the origin fails */
     uint64_t stale_while_revalidate_ms; /* serve stale this long while refreshing it */
     uint64_t max_request_body_bytes;
     bool admin_enabled;
@@ -55,8 +55,7 @@ void sf_config_defaults(struct sf_config *cfg);
 
 /* Loads path over the defaults. On error returns SF_EINVAL or SF_ENOENT, writes
  * "FILE:LINE:COL: problem; fix" into errbuf, and leaves cfg holding the defaults. */
-enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf,
-                           size_t errlen);
+enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen);
 
 /* Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:80", ":8080" for all IPv4). */
 bool sf_config_parse_addr(const char *s, struct sf_addr *out);

@@ -46,16 +46,16 @@
 
 struct sf_conn {
     unsigned magic;
-    int fd;                         /* (C) */
-    bool counted;                   /* (C) went through sf_conns_admit */
-    bool poisoned;                  /* (W) the body broke its framing: reads fail */
-    uint64_t requests;              /* (W) request lines libmicrohttpd has seen */
-    uint64_t done;                  /* (W) requests libmicrohttpd has finished answering */
-    unsigned eof_held;              /* (W) times the end was reported as "nothing yet" */
-    struct sf_h1scan scan;          /* (W) */
+    int fd;                             /* (C) */
+    bool counted;                       /* (C) went through sf_conns_admit */
+    bool poisoned;                      /* (W) the body broke its framing: reads fail */
+    uint64_t requests;                  /* (W) request lines libmicrohttpd has seen */
+    uint64_t done;                      /* (W) requests libmicrohttpd has finished answering */
+    unsigned eof_held;                  /* (W) times the end was reported as "nothing yet" */
+    struct sf_h1scan scan;              /* (W) */
     atomic_uint_fast64_t head_since_ms; /* (W, read by the watchdog) 0: no head pending */
     atomic_uint_fast64_t bad_since_ms;  /* (W, read by the watchdog) 0: not bad */
-    atomic_bool cut;                /* (R) the watchdog shut it down */
+    atomic_bool cut;                    /* (R) the watchdog shut it down */
 };
 /* (C) constant, (W) the owning worker thread only, (R) registry lock. */
 
@@ -69,7 +69,7 @@ struct sf_conns {
     uint64_t head_timeout_ms;         /* (C) */
     pthread_t watchdog;
     pthread_cond_t stop_cv;
-    bool stopping;                    /* (L) */
+    bool stopping; /* (L) */
 };
 
 typedef ssize_t recv_fn(int, void *, size_t, int);
@@ -225,14 +225,14 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
-struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf,
-                              size_t errlen)
+struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf, size_t errlen)
 {
     pthread_once(&real_once, find_real_recv);
     if (real_recv == NULL || dlsym(RTLD_DEFAULT, "recv") != (void *)recv) {
-        snprintf(errbuf, errlen, "recv() is not interposed (a static or -Bsymbolic build?): "
-                                 "requests could not be checked before libmicrohttpd parses "
-                                 "them; build sfproxy as a normal dynamic executable");
+        snprintf(errbuf, errlen,
+                 "recv() is not interposed (a static or -Bsymbolic build?): "
+                 "requests could not be checked before libmicrohttpd parses "
+                 "them; build sfproxy as a normal dynamic executable");
         return NULL;
     }
     struct rlimit rl;

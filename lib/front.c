@@ -60,9 +60,9 @@ struct sf_req {
     atomic_uint refs; /* libmicrohttpd's request + one while a streamed response exists */
     struct sf_front *front;
     struct MHD_Connection *conn;
-    struct sf_conn *wire; /* the connection's scanned bytes; NULL if it was never seen */
-    uint64_t seq;         /* which request of its connection this is */
-    char *target;       /* raw request target, as sent */
+    struct sf_conn *wire;  /* the connection's scanned bytes; NULL if it was never seen */
+    uint64_t seq;          /* which request of its connection this is */
+    char *target;          /* raw request target, as sent */
     struct sf_route route; /* where it goes upstream; url NULL until admitted */
     enum phase phase;
     bool cacheable;     /* GET or HEAD: goes through the cache */
@@ -75,10 +75,10 @@ struct sf_req {
     uint64_t upload_bytes;     /* content received so far */
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
-    bool vary_redispatched;    /* left a flight for another variant once already */
-    bool http11;               /* an HTTP/1.1 request (it may be sent a 100 interim) */
-    bool admitted;             /* counted in requests[] (by method) */
-    bool outcome_counted;      /* counted once more: by X-Cache, refused or unanswered */
+    bool vary_redispatched; /* left a flight for another variant once already */
+    bool http11;            /* an HTTP/1.1 request (it may be sent a 100 interim) */
+    bool admitted;          /* counted in requests[] (by method) */
+    bool outcome_counted;   /* counted once more: by X-Cache, refused or unanswered */
 };
 
 /* ---- small responses ---- */
@@ -94,8 +94,7 @@ static enum MHD_Result queue(struct sf_req *r, unsigned status, struct MHD_Respo
     return ret;
 }
 
-static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const char *text,
-                                    bool close)
+static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const char *text, bool close)
 {
     if (r->admitted && !r->outcome_counted) {
         r->outcome_counted = true;
@@ -235,9 +234,9 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
     r->rd = (struct sf_reader){o, &r->w, r->conn, r->front->up, 0, reader_done};
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */
-    return queue(r, (unsigned)o->status,
-                 sf_respond_streamed(&r->rd, r->xcache, leader ? &o->own_hdrs : NULL,
-                                     o->served_stale));
+    return queue(
+        r, (unsigned)o->status,
+        sf_respond_streamed(&r->rd, r->xcache, leader ? &o->own_hdrs : NULL, o->served_stale));
 }
 
 /* Serves a stored object (HIT, or STALE while it is refreshed). Takes over the lookup's
@@ -404,11 +403,8 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
         }
         r->xcache = "STALE";
         return respond_hit(r, o, method);
-    case SF_LOOKUP_HIT:
-        r->xcache = "HIT";
-        return respond_hit(r, o, method);
-    case SF_LOOKUP_PASS:
-        return fetch_private(r, method);
+    case SF_LOOKUP_HIT: r->xcache = "HIT"; return respond_hit(r, o, method);
+    case SF_LOOKUP_PASS: return fetch_private(r, method);
     case SF_LOOKUP_JOIN:
         if (!attach(r, o, false, "COLLAPSED"))
             return fetch_private(r, method);
@@ -420,8 +416,7 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
                                 "only-if-cached: no stored response fits this request\n", false);
         }
         return fetch_private(r, method); /* no-store: its response is nobody else's */
-    case SF_LOOKUP_MISS:
-        break;
+    case SF_LOOKUP_MISS: break;
     }
     attach(r, o, true, "MISS");
     submit_shared(r, o);
@@ -520,8 +515,9 @@ static enum MHD_Result dispatch(struct sf_req *r, const char *method)
     if (!admit(r, method))
         return respond_rejected(r);
     if (sf_outbound_looped(&r->front->out, r->conn))
-        return respond_bad(r, 508, "this request has passed through this sfproxy already (a "
-                                   "loop: CDN-Loop)\n");
+        return respond_bad(r, 508,
+                           "this request has passed through this sfproxy already (a "
+                           "loop: CDN-Loop)\n");
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
         return fetch_shared(r, method);
     return fetch_private(r, method);
@@ -588,8 +584,8 @@ static void upload_piece(struct sf_req *r, const char *data, size_t *size)
     }
     size_t taken;
     bool parked, reader_waiting;
-    enum sf_reqbody_write st = sf_reqbody_write(r->upload, data, *size, &taken, &r->w,
-                                                suspend_req, &parked, &reader_waiting);
+    enum sf_reqbody_write st = sf_reqbody_write(r->upload, data, *size, &taken, &r->w, suspend_req,
+                                                &parked, &reader_waiting);
     if (reader_waiting)
         sf_upstream_unpause(r->front->up, r->obj);
     r->upload_bytes += taken;
@@ -613,8 +609,9 @@ static enum MHD_Result end_upload(struct sf_req *r, const char *method)
         /* Not the body its head announced: abort upstream rather than end it. */
         sf_reqbody_close(r->upload);
         detach(r);
-        return respond_bad(r, MHD_HTTP_BAD_REQUEST, "the request content is not what its "
-                                                    "head announced\n");
+        return respond_bad(r, MHD_HTTP_BAD_REQUEST,
+                           "the request content is not what its "
+                           "head announced\n");
     }
     if (sf_reqbody_finish(r->upload))
         sf_upstream_unpause(r->front->up, r->obj);
@@ -622,9 +619,8 @@ static enum MHD_Result end_upload(struct sf_req *r, const char *method)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct sf_req *r = *con_cls;
     (void)cls;
@@ -653,8 +649,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->phase = PH_BODY;
         return MHD_YES; /* respond on a later call, or keep-alive is lost */
     }
-    case PH_BODY:
-        return dispatch(r, method);
+    case PH_BODY: return dispatch(r, method);
     case PH_UPLOAD:
         if (*upload_data_size > 0) {
             upload_piece(r, upload_data, upload_data_size);
@@ -664,8 +659,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case PH_WAIT_HEAD:
         /* Resumed: the headers are here, or the client left, or we must re-dispatch. */
         return wait_head(r, method);
-    case PH_RESPONDING:
-        break;
+    case PH_RESPONDING: break;
     }
     (void)url;
     return MHD_YES;
@@ -724,13 +718,13 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
      * splits its own among the workers; each gets room for all of ours, so it never
      * refuses first (one busy worker may hold most connections). */
     unsigned mhd_limit = cfg->connection_limit * pool_size(cfg) + 64;
-    f->mhd = MHD_start_daemon(
-        flags, 0, on_accept, f, on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg), MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->client_idle_timeout_ms / 1000),
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, f, MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, f, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-        MHD_OPTION_END);
+    f->mhd = MHD_start_daemon(flags, 0, on_accept, f, on_request, f, MHD_OPTION_SOCK_ADDR,
+                              (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg),
+                              MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)(cfg->client_idle_timeout_ms / 1000),
+                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, f, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, f, MHD_OPTION_NOTIFY_CONNECTION, on_connection, f,
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_END);
     if (f->mhd == NULL) {
         snprintf(errbuf, errlen, "cannot listen on %s:%u; is the port in use? change \"listen\"",
                  cfg->listen.host, cfg->listen.port);

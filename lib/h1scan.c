@@ -19,9 +19,25 @@
 #include <string.h>
 
 enum {
-    S_START, S_START_LF, S_METHOD, S_TARGET, S_VERSION, S_RL_LF, S_FIELD_START, S_NAME,
-    S_VALUE, S_FIELD_LF, S_HEAD_LF, S_BODY, S_CHUNK_SIZE, S_CHUNK_EXT, S_CHUNK_SIZE_LF,
-    S_CHUNK_DATA, S_CHUNK_DATA_CR, S_CHUNK_DATA_LF, S_BAD
+    S_START,
+    S_START_LF,
+    S_METHOD,
+    S_TARGET,
+    S_VERSION,
+    S_RL_LF,
+    S_FIELD_START,
+    S_NAME,
+    S_VALUE,
+    S_FIELD_LF,
+    S_HEAD_LF,
+    S_BODY,
+    S_CHUNK_SIZE,
+    S_CHUNK_EXT,
+    S_CHUNK_SIZE_LF,
+    S_CHUNK_DATA,
+    S_CHUNK_DATA_CR,
+    S_CHUNK_DATA_LF,
+    S_BAD
 };
 
 enum { F_OTHER, F_CONTENT_LENGTH, F_TRANSFER_ENCODING, F_HOST };
@@ -33,11 +49,22 @@ static bool is_tchar(unsigned char c)
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return true;
     switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
     }
 }
 
@@ -216,8 +243,9 @@ static bool end_head(struct sf_h1scan *s)
         return false;
     }
     if (s->_host_count > 1 || (!s->_http10 && s->_host_count == 0)) {
-        fail(s, 400, s->_host_count ? "more than one Host field; send one\n"
-                                    : "an HTTP/1.1 request needs one Host field\n");
+        fail(s, 400,
+             s->_host_count ? "more than one Host field; send one\n"
+                            : "an HTTP/1.1 request needs one Host field\n");
         return false;
     }
     s->heads_ok++;
@@ -251,8 +279,8 @@ static bool end_version(struct sf_h1scan *s)
         s->_http10 = v[7] == '0';
         return true;
     }
-    if (v != NULL && strlen(v) == 8 && strncmp(v, "HTTP/", 5) == 0 && v[5] >= '0' &&
-        v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9')
+    if (v != NULL && strlen(v) == 8 && strncmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' &&
+        v[6] == '.' && v[7] >= '0' && v[7] <= '9')
         fail(s, 505, "only HTTP/1.0 and HTTP/1.1 are served here\n");
     else
         fail(s, 400, "the request line must end in HTTP/1.1\n");
@@ -301,8 +329,9 @@ static void head_byte(struct sf_h1scan *s, unsigned char c)
         } else if (c > 0x20 && c < 0x7f && c != '#') {
             s->_tok_len++;
         } else {
-            fail(s, 400, "the request target has a space, a control character, a '#' or a "
-                         "byte that is not ASCII; percent-encode it\n");
+            fail(s, 400,
+                 "the request target has a space, a control character, a '#' or a "
+                 "byte that is not ASCII; percent-encode it\n");
         }
         break;
     case S_VERSION:
@@ -328,8 +357,9 @@ static void head_byte(struct sf_h1scan *s, unsigned char c)
         if (c == '\r') {
             s->_state = S_HEAD_LF;
         } else if (c == ' ' || c == '\t') {
-            fail(s, 400, "a field line is folded onto the previous one (obs-fold); send it on "
-                         "one line\n");
+            fail(s, 400,
+                 "a field line is folded onto the previous one (obs-fold); send it on "
+                 "one line\n");
         } else if (is_tchar(c)) {
             s->_val_len = 0;
             collect(s, c);
@@ -372,8 +402,7 @@ static void head_byte(struct sf_h1scan *s, unsigned char c)
         else
             end_head(s);
         break;
-    default:
-        SF_ASSERT(!"head_byte in a body state");
+    default: SF_ASSERT(!"head_byte in a body state");
     }
 }
 
@@ -427,8 +456,7 @@ static void chunk_byte(struct sf_h1scan *s, unsigned char c)
             fail(s, 400, "chunk data must be followed by CRLF: the chunk size is wrong\n");
         }
         break;
-    default:
-        SF_ASSERT(!"chunk_byte outside chunked framing");
+    default: SF_ASSERT(!"chunk_byte outside chunked framing");
     }
 }
 

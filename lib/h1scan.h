@@ -15,19 +15,19 @@
 
 struct sf_h1scan {
     /* Outputs: read them after each sf_h1scan_feed. */
-    uint64_t msg;        /* index of the request being scanned (0: the connection's first) */
-    uint64_t heads_ok;   /* requests whose head was complete and well-formed */
-    bool bad;            /* the stream broke the grammar; nothing after it is scanned */
-    uint64_t bad_msg;    /* with bad: the request it belongs to (its head or its body) */
-    bool bad_in_body;    /* with bad: the head was fine, its chunked body is not */
-    unsigned bad_status; /* with bad: 400, 431, 501 or 505 */
+    uint64_t msg;           /* index of the request being scanned (0: the connection's first) */
+    uint64_t heads_ok;      /* requests whose head was complete and well-formed */
+    bool bad;               /* the stream broke the grammar; nothing after it is scanned */
+    uint64_t bad_msg;       /* with bad: the request it belongs to (its head or its body) */
+    bool bad_in_body;       /* with bad: the head was fine, its chunked body is not */
+    unsigned bad_status;    /* with bad: 400, 431, 501 or 505 */
     const char *bad_reason; /* with bad: a static sentence for the client */
-    bool in_head;        /* between the first byte of a head and its end */
+    bool in_head;           /* between the first byte of a head and its end */
     /* State: private. */
     int _state;
     size_t _head_bytes, _tok_len, _val_len;
-    int _field;          /* which framing field the current line is */
-    char _val[40];       /* its value, when it is one we read (overflow: _val_len > size) */
+    int _field;    /* which framing field the current line is */
+    char _val[40]; /* its value, when it is one we read (overflow: _val_len > size) */
     bool _http10, _trailer;
     unsigned _cl_count, _te_count, _host_count;
     bool _te_chunked, _te_token;

@@ -203,8 +203,7 @@ static bool parse_u64(const char **p, uint64_t *out)
     return true;
 }
 
-enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first,
-                                  uint64_t *last)
+enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first, uint64_t *last)
 {
     if (range == NULL || strncasecmp(range, "bytes", 5) != 0)
         return SF_RANGE_NONE;
@@ -231,7 +230,7 @@ enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *fir
         p++;
     if (*p != '\0')
         return SF_RANGE_NONE; /* several ranges, or junk: ignored */
-    if (suffix) { /* the last b bytes */
+    if (suffix) {             /* the last b bytes */
         if (len == 0 || b == 0)
             return SF_RANGE_UNSATISFIABLE;
         *first = b >= len ? 0 : len - b;
@@ -249,10 +248,16 @@ bool sf_http_is_hop_by_hop(const char *name, const char *connection)
 {
     /* The proxy-authentication fields concern one hop too; RFC 9111 §3.1 forbids storing
      * them. */
-    static const char *const fixed[] = {
-        "connection", "keep-alive",         "proxy-connection",          "te",
-        "trailer",    "transfer-encoding",  "upgrade",                   "proxy-authenticate",
-        "proxy-authorization", "proxy-authentication-info"};
+    static const char *const fixed[] = {"connection",
+                                        "keep-alive",
+                                        "proxy-connection",
+                                        "te",
+                                        "trailer",
+                                        "transfer-encoding",
+                                        "upgrade",
+                                        "proxy-authenticate",
+                                        "proxy-authorization",
+                                        "proxy-authentication-info"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (sf_streq_ci(name, fixed[i]))
             return true;
@@ -284,8 +289,14 @@ struct cc_directive {
     size_t delta_off; /* offset of an int64_t, or SIZE_MAX */
 };
 
-#define CC_FLAG(n, f) {n, offsetof(struct sf_cc, f), SIZE_MAX}
-#define CC_DELTA(n, f) {n, SIZE_MAX, offsetof(struct sf_cc, f)}
+#define CC_FLAG(n, f)                                                                              \
+    {                                                                                              \
+        n, offsetof(struct sf_cc, f), SIZE_MAX                                                     \
+    }
+#define CC_DELTA(n, f)                                                                             \
+    {                                                                                              \
+        n, SIZE_MAX, offsetof(struct sf_cc, f)                                                     \
+    }
 static const struct cc_directive cc_directives[] = {
     CC_FLAG("no-store", no_store),
     CC_FLAG("no-cache", no_cache),
@@ -388,10 +399,11 @@ static bool cc_apply(const char *el, size_t len, void *arg)
             /* With duplicates, the first valid one wins; an invalid max-age makes the
              * response stale (RFC 9111 §4.2.1), which we express as 0. */
             if (*slot < 0)
-                *slot = delta >= 0 ? delta : (d->delta_off == offsetof(struct sf_cc, max_age) ||
+                *slot = delta >= 0 ? delta
+                                   : (d->delta_off == offsetof(struct sf_cc, max_age) ||
                                               d->delta_off == offsetof(struct sf_cc, s_maxage)
-                                                  ? 0
-                                                  : -1);
+                                          ? 0
+                                          : -1);
         }
         return false;
     }
@@ -441,12 +453,12 @@ bool sf_http_date_parse(const char *s, int64_t *epoch_s)
     if (sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", wk, &d, mon, &y, &hh, &mm, &ss,
                &consumed) == 7 &&
         consumed > 0) {
-    /* obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+        /* obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
     } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n", wk, &d, mon, &y, &hh, &mm,
                       &ss, &consumed) == 7 &&
                consumed > 0) {
         y += y < 70 ? 2000 : 1900; /* RFC 9110 §5.6.7: within 50 years is close enough */
-    /* asctime: Sun Nov  6 08:49:37 1994 */
+        /* asctime: Sun Nov  6 08:49:37 1994 */
     } else if (sscanf(s, "%3s %3s %2d %2d:%2d:%2d %4d%n", wk, mon, &d, &hh, &mm, &ss, &y,
                       &consumed) == 7 &&
                consumed > 0) {
@@ -465,9 +477,8 @@ void sf_http_date_format(int64_t epoch_s, char *buf, size_t size)
     time_t t = (time_t)epoch_s;
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", day_names[tm.tm_wday],
-             tm.tm_mday, month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-             tm.tm_sec);
+    snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", day_names[tm.tm_wday], tm.tm_mday,
+             month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static bool is_tchar(unsigned char c)

@@ -71,15 +71,13 @@ enum sf_range {
 };
 /* Parses a Range value (may be NULL) for a representation of len bytes. Only a single
  * range is served; a server may ignore the rest (§14.2). */
-enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first,
-                                  uint64_t *last);
+enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first, uint64_t *last);
 
 /* Cache-Control directives a proxy acts on (RFC 9111 §5.2). A delta of -1 is absent. */
 struct sf_cc {
     bool no_store, no_cache, private_, public_, must_revalidate, proxy_revalidate;
     bool must_understand, no_transform, only_if_cached;
-    int64_t max_age, s_maxage, max_stale, min_fresh, stale_while_revalidate,
-        stale_if_error;
+    int64_t max_age, s_maxage, max_stale, min_fresh, stale_while_revalidate, stale_if_error;
     bool max_stale_any; /* max-stale without a value: any staleness */
     /* private="..." / no-cache="..." with field names: only those fields are withheld
      * (RFC 9111 §5.2.2.7, §5.2.2.4); private_ and no_cache are for the unqualified forms. */

@@ -83,9 +83,9 @@ static void verdict_of(const struct sf_judge_cfg *cfg, const struct sf_judged_re
                        int status, const struct sf_hdrs *fields, int64_t length, int64_t now_s,
                        struct sf_verdict *v)
 {
-    struct sf_resp_facts facts = {status, fields,
-                                  sf_hdrs_get(req->hdrs, "Authorization") != NULL,
-                                  req->request_time_s, now_s, cfg->rules};
+    struct sf_resp_facts facts = {
+        status, fields,    sf_hdrs_get(req->hdrs, "Authorization") != NULL, req->request_time_s,
+        now_s,  cfg->rules};
     sf_policy_judge(&facts, v);
     if (length > 0 && (uint64_t)length > cfg->max_object_bytes && v->storable) {
         v->storable = false;
@@ -126,8 +126,8 @@ static void invalidations(const struct sf_judged_request *req, int status,
     }
 }
 
-void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
-                   int status, struct sf_hdrs *head, int64_t now_s, struct sf_head_decision *d)
+void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req, int status,
+                   struct sf_hdrs *head, int64_t now_s, struct sf_head_decision *d)
 {
     memset(d, 0, sizeof *d);
     const struct sf_obj *stale = req->stale;
@@ -152,8 +152,7 @@ void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_reques
         sf_hdrs_remove(head, "Set-Cookie"); /* shared as if the origin had sent none */
     if (req->shared)
         sf_policy_withhold_fields(head, cfg->rules, &own);
-    d->length = d->use == SF_HEAD_REFRESHED ? (int64_t)stale->len
-                                            : length_of(req, d->status, head);
+    d->length = d->use == SF_HEAD_REFRESHED ? (int64_t)stale->len : length_of(req, d->status, head);
     verdict_of(cfg, req, d->status, head, d->length, now_s, &d->verdict);
     if (!req->shared)
         invalidations(req, status, head, d);
@@ -194,8 +193,8 @@ void sf_head_decision_clear(struct sf_head_decision *d)
 }
 
 bool sf_judge_head_update(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
-                          const struct sf_obj *stored, const struct sf_hdrs *head,
-                          int64_t now_s, struct sf_hdrs *merged, struct sf_verdict *v)
+                          const struct sf_obj *stored, const struct sf_hdrs *head, int64_t now_s,
+                          struct sf_hdrs *merged, struct sf_verdict *v)
 {
     *merged = (struct sf_hdrs){0};
     if (!sf_policy_head_matches(&stored->hdrs, stored->len, head))

@@ -42,23 +42,23 @@ enum sf_head_use {
 
 struct sf_head_decision {
     enum sf_head_use use;
-    int status;               /* the status to publish */
-    struct sf_hdrs fields;    /* to publish: forwardable, for every client */
-    struct sf_hdrs own;       /* withheld from followers of a shared flight: the leader's */
-    int64_t length;           /* the body's length; -1: unknown */
+    int status;            /* the status to publish */
+    struct sf_hdrs fields; /* to publish: forwardable, for every client */
+    struct sf_hdrs own;    /* withheld from followers of a shared flight: the leader's */
+    int64_t length;        /* the body's length; -1: unknown */
     struct sf_verdict verdict;
-    char *vary_names;         /* what a shared response varies on, or NULL */
-    char *variant;            /* with vary_names: the variant the request selects */
+    char *vary_names; /* what a shared response varies on, or NULL */
+    char *variant;    /* with vary_names: the variant the request selects */
     /* Absolute URLs whose stored responses this response invalidates (RFC 9111 §4.4);
      * the rest NULL. */
     char *invalidate[SF_JUDGE_INVALIDATE_MAX];
-    bool update_stored_get;   /* a 200 to a HEAD sent on its own: see sf_judge_head_update */
+    bool update_stored_get; /* a 200 to a HEAD sent on its own: see sf_judge_head_update */
 };
 
 /* Decides what the head (status, head: the parsed fields, consumed and cleared) means
  * for req, at now_s (wall clock when the head arrived). Free with sf_head_decision_clear. */
-void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
-                   int status, struct sf_hdrs *head, int64_t now_s, struct sf_head_decision *d);
+void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req, int status,
+                   struct sf_hdrs *head, int64_t now_s, struct sf_head_decision *d);
 void sf_head_decision_clear(struct sf_head_decision *d);
 
 /* The transfer for req failed before any head arrived (refused, reset, timed out): true,
@@ -77,8 +77,8 @@ bool sf_judge_bodiless(const char *method, int status);
  * it may still be stored; false when the stored response must be invalidated
  * (RFC 9111 §4.3.5). */
 bool sf_judge_head_update(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
-                          const struct sf_obj *stored, const struct sf_hdrs *head,
-                          int64_t now_s, struct sf_hdrs *merged, struct sf_verdict *v);
+                          const struct sf_obj *stored, const struct sf_hdrs *head, int64_t now_s,
+                          struct sf_hdrs *merged, struct sf_verdict *v);
 
 /* A field of the request a shared flight sent (hdrs: struct sf_hdrs *), as
  * sf_policy_variant reads it: only the client's own, not those the proxy added (Via,

@@ -4,14 +4,13 @@
 
 #include "park.h"
 
-
 #include <jansson.h>
 #include <string.h>
 
 struct sf_metrics sf_metrics;
 
-static const char *const method_names[SF_M_COUNT] = {
-    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "other"};
+static const char *const method_names[SF_M_COUNT] = {"GET",    "HEAD",  "POST",    "PUT",
+                                                     "DELETE", "PATCH", "OPTIONS", "other"};
 
 enum sf_method_class sf_metrics_method_class(const char *method)
 {

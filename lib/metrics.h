@@ -7,55 +7,61 @@
 
 /* What the cache reports (sf_cache_get_stats). */
 struct sf_cache_stats {
-    uint64_t objects; /* stored responses */
+    uint64_t objects;      /* stored responses */
     uint64_t vary_markers; /* keys whose responses vary, each listing its variants */
     uint64_t pass_markers; /* keys in hit-for-pass */
-    uint64_t bytes;   /* bytes they are charged */
-    uint64_t flights; /* listed objects not yet complete */
+    uint64_t bytes;        /* bytes they are charged */
+    uint64_t flights;      /* listed objects not yet complete */
     uint64_t evictions;
 };
 
 typedef atomic_uint_fast64_t sf_counter;
 
 enum sf_method_class {
-    SF_M_GET, SF_M_HEAD, SF_M_POST, SF_M_PUT, SF_M_DELETE, SF_M_PATCH, SF_M_OPTIONS,
-    SF_M_OTHER, SF_M_COUNT
+    SF_M_GET,
+    SF_M_HEAD,
+    SF_M_POST,
+    SF_M_PUT,
+    SF_M_DELETE,
+    SF_M_PATCH,
+    SF_M_OPTIONS,
+    SF_M_OTHER,
+    SF_M_COUNT
 };
 
 struct sf_metrics {
     sf_counter requests[SF_M_COUNT];
     sf_counter hits, misses, collapsed, passes, revalidated, stale;
-    sf_counter refused;               /* admitted, then answered by sfproxy itself (4xx/5xx) */
-    sf_counter unanswered;            /* admitted, then ended before any response */
-    sf_counter revalidations_304;     /* stale responses refreshed by the origin's 304 */
-    sf_counter revalidations_200;     /* stale responses the origin replaced */
-    sf_counter stale_if_error;        /* flights answered with a stale response on error */
+    sf_counter refused;                /* admitted, then answered by sfproxy itself (4xx/5xx) */
+    sf_counter unanswered;             /* admitted, then ended before any response */
+    sf_counter revalidations_304;      /* stale responses refreshed by the origin's 304 */
+    sf_counter revalidations_200;      /* stale responses the origin replaced */
+    sf_counter stale_if_error;         /* flights answered with a stale response on error */
     sf_counter stale_while_revalidate; /* background refreshes started for stale hits */
-    sf_counter bad_requests;          /* answered 4xx by sfproxy itself, or cut mid-body */
-    sf_counter request_head_timeouts; /* connections cut: no whole head in timeouts.request_head */
+    sf_counter bad_requests;           /* answered 4xx by sfproxy itself, or cut mid-body */
+    sf_counter request_head_timeouts;  /* connections cut: no whole head in timeouts.request_head */
     sf_counter upstream_requests;
-    sf_counter upstream_err_connect;  /* 502 */
-    sf_counter upstream_err_timeout;  /* 504 */
+    sf_counter upstream_err_connect; /* 502 */
+    sf_counter upstream_err_timeout; /* 504 */
     sf_counter upstream_err_truncated;
-    sf_counter upstream_cancelled;    /* abandoned: nobody wanted the response */
+    sf_counter upstream_cancelled; /* abandoned: nobody wanted the response */
     sf_counter bytes_from_upstream, bytes_to_clients;
-    sf_counter client_hangups;        /* parked clients that hung up */
-    sf_counter client_half_closes;    /* parked clients that shut their sending side */
-    sf_counter connections_refused;   /* over the connection limit */
-    sf_counter forward_refused;       /* forward-proxy requests refused by client or destination */
-    sf_counter stores;                /* responses put in the cache */
-    sf_counter invalidations;         /* stored responses invalidated by unsafe requests */
-    sf_counter purged;                /* stored responses removed or marked by purges */
-    sf_counter head_updates;          /* stored GET responses updated by a HEAD's 200 */
-    sf_counter vary_redispatches;     /* waiters whose flight's response was another variant */
+    sf_counter client_hangups;      /* parked clients that hung up */
+    sf_counter client_half_closes;  /* parked clients that shut their sending side */
+    sf_counter connections_refused; /* over the connection limit */
+    sf_counter forward_refused;     /* forward-proxy requests refused by client or destination */
+    sf_counter stores;              /* responses put in the cache */
+    sf_counter invalidations;       /* stored responses invalidated by unsafe requests */
+    sf_counter purged;              /* stored responses removed or marked by purges */
+    sf_counter head_updates;        /* stored GET responses updated by a HEAD's 200 */
+    sf_counter vary_redispatches;   /* waiters whose flight's response was another variant */
     atomic_int_fast64_t connections_now;
 };
 
 extern struct sf_metrics sf_metrics;
 
 #define SF_COUNT(field) atomic_fetch_add_explicit(&sf_metrics.field, 1, memory_order_relaxed)
-#define SF_COUNT_N(field, n) \
-    atomic_fetch_add_explicit(&sf_metrics.field, (n), memory_order_relaxed)
+#define SF_COUNT_N(field, n) atomic_fetch_add_explicit(&sf_metrics.field, (n), memory_order_relaxed)
 
 enum sf_method_class sf_metrics_method_class(const char *method);
 

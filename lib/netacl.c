@@ -221,12 +221,24 @@ bool sf_net_is_internal(const struct sockaddr *sa)
         const char *net;
         unsigned prefix; /* of 128 */
     } internal[] = {
-        {"::ffff:0.0.0.0", 104},     {"::ffff:10.0.0.0", 104},   {"::ffff:100.64.0.0", 106},
-        {"::ffff:127.0.0.0", 104},   {"::ffff:169.254.0.0", 112}, {"::ffff:172.16.0.0", 108},
-        {"::ffff:192.0.0.0", 120},   {"::ffff:192.168.0.0", 112}, {"::ffff:198.18.0.0", 111},
-        {"::ffff:224.0.0.0", 100},   {"::ffff:240.0.0.0", 100},   {"::", 128},
-        {"::1", 128},                {"fe80::", 10},              {"fc00::", 7},
-        {"ff00::", 8},               {"64:ff9b::", 96},           {"2001:db8::", 32},
+        {"::ffff:0.0.0.0", 104},
+        {"::ffff:10.0.0.0", 104},
+        {"::ffff:100.64.0.0", 106},
+        {"::ffff:127.0.0.0", 104},
+        {"::ffff:169.254.0.0", 112},
+        {"::ffff:172.16.0.0", 108},
+        {"::ffff:192.0.0.0", 120},
+        {"::ffff:192.168.0.0", 112},
+        {"::ffff:198.18.0.0", 111},
+        {"::ffff:224.0.0.0", 100},
+        {"::ffff:240.0.0.0", 100},
+        {"::", 128},
+        {"::1", 128},
+        {"fe80::", 10},
+        {"fc00::", 7},
+        {"ff00::", 8},
+        {"64:ff9b::", 96},
+        {"2001:db8::", 32},
     };
     unsigned char x[16], net[16];
     if (!addr16(sa, x))
@@ -239,8 +251,7 @@ bool sf_net_is_internal(const struct sockaddr *sa)
     return false;
 }
 
-bool sf_dest_name_ok(const struct sf_dest_rules *r, const char *host, uint16_t port,
-                     bool *listed)
+bool sf_dest_name_ok(const struct sf_dest_rules *r, const char *host, uint16_t port, bool *listed)
 {
     *listed = sf_acl_match_host(r->allow, host, port);
     struct sockaddr_storage ss;

@@ -49,8 +49,7 @@ struct sf_dest_rules {
 /* By name, before resolving: whether host:port may be fetched (an allow list that is not
  * empty must name it, or hold a network it may resolve into) and, in *listed, whether the
  * list names it. */
-bool sf_dest_name_ok(const struct sf_dest_rules *r, const char *host, uint16_t port,
-                     bool *listed);
+bool sf_dest_name_ok(const struct sf_dest_rules *r, const char *host, uint16_t port, bool *listed);
 /* By address, when connecting: a listed network, or a name the list named, or, with an
  * empty list, any address that is not internal (sf_net_is_internal); never a loopback or
  * unspecified address on one of the proxy's own ports. */

@@ -145,8 +145,8 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
     char ip[INET6_ADDRSTRLEN];
     bool trusted = client_of(ob, conn, ip, sizeof ip);
     struct fields_ctx c = {&s->hdrs,
-                           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection"),
-                           shared, trusted};
+                           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection"), shared,
+                           trusted};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_field, &c);
     add_forwarding(ob, conn, &s->hdrs, ip);
     if (shared && ob->cfg->normalize_accept_encoding)

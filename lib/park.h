@@ -22,20 +22,20 @@ struct sf_hangup;
 /* A parked client: embedded in the front's request. (L): the lock of the place it is
  * parked on (or, for the reader fields, of the object it reads). */
 struct sf_waiter {
-    struct sf_waiter *prev, *next; /* (L) on its place's list while parked */
-    sf_wake_cb *wake;              /* (C) */
-    struct sf_hangup *hangup;      /* (C) watches it while parked; NULL: never */
-    int fd;                        /* client socket, or -1 not to watch it */
-    uint64_t watch_id;             /* (L) hangup slot while watched */
-    bool watched;                  /* (L) */
-    bool parked;                   /* (L) */
-    bool gone;                     /* (L) the client hung up while parked */
-    bool probe;                    /* (L) nothing was sent for this request yet, and it is
+    struct sf_waiter *prev, *next;   /* (L) on its place's list while parked */
+    sf_wake_cb *wake;                /* (C) */
+    struct sf_hangup *hangup;        /* (C) watches it while parked; NULL: never */
+    int fd;                          /* client socket, or -1 not to watch it */
+    uint64_t watch_id;               /* (L) hangup slot while watched */
+    bool watched;                    /* (L) */
+    bool parked;                     /* (L) */
+    bool gone;                       /* (L) the client hung up while parked */
+    bool probe;                      /* (L) nothing was sent for this request yet, and it is
                                     * HTTP/1.1: an interim 100 may be written to it */
-    bool half_closed;              /* (L) the client shut its sending side (it may still
+    bool half_closed;                /* (L) the client shut its sending side (it may still
                                     * read: RFC 9112 §9.6); only a reset means it is gone */
     struct sf_waiter *rprev, *rnext; /* (L) on the object's list of attached readers */
-    size_t pos;                    /* (L) the reader has consumed the body below this */
+    size_t pos;                      /* (L) the reader has consumed the body below this */
 };
 
 /* What a place offers the hangup watcher, which finds a parked waiter by its socket and

@@ -42,11 +42,24 @@ bool sf_policy_is_credential(const char *name)
 bool sf_policy_identity_field(const char *name)
 {
     static const char *const identity[] = {
-        "X-Forwarded-For",  "X-Forwarded-Host",   "X-Forwarded-Proto", "X-Forwarded-Port",
-        "X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Scheme", "Forwarded",
-        "X-Real-IP",        "X-Client-IP",        "True-Client-IP",    "X-Original-URL",
-        "X-Rewrite-URL",    "X-Original-Host",    "X-Host",            "X-HTTP-Method-Override",
-        "X-HTTP-Method",    "X-Method-Override",
+        "X-Forwarded-For",
+        "X-Forwarded-Host",
+        "X-Forwarded-Proto",
+        "X-Forwarded-Port",
+        "X-Forwarded-Prefix",
+        "X-Forwarded-Server",
+        "X-Forwarded-Scheme",
+        "Forwarded",
+        "X-Real-IP",
+        "X-Client-IP",
+        "True-Client-IP",
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-Original-Host",
+        "X-Host",
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
     };
     for (size_t i = 0; i < sizeof identity / sizeof identity[0]; i++)
         if (sf_streq_ci(name, identity[i]))
@@ -55,8 +68,7 @@ bool sf_policy_identity_field(const char *name)
 }
 
 void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *prior_xff,
-                              const char *prior_proto, const char *prior_forwarded,
-                              bool forwarded)
+                              const char *prior_proto, const char *prior_forwarded, bool forwarded)
 {
     bool v6 = strchr(client_ip, ':') != NULL;
     size_t len = strlen(client_ip) + (prior_xff ? strlen(prior_xff) : 0) +
@@ -217,8 +229,8 @@ bool sf_policy_forwarded(const char *name, const char *connection, bool shared)
     /* A shared flight fetches the whole, unconditional response (RFC 9111 §4.3.1 leaves
      * conditionals of a client to the cache): one client's validators or range must not
      * shape what every waiter gets. */
-    static const char *const own[] = {"If-None-Match", "If-Modified-Since", "If-Match",
-                                      "If-Unmodified-Since", "If-Range", "Range"};
+    static const char *const own[] = {"If-None-Match",       "If-Modified-Since", "If-Match",
+                                      "If-Unmodified-Since", "If-Range",          "Range"};
     if (sf_http_is_hop_by_hop(name, connection))
         return false;
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
@@ -259,8 +271,7 @@ static bool status_storable(int status)
 }
 
 /* §4.2.1: s-maxage, then max-age, then Expires minus Date. -1 when none applies. */
-static int64_t explicit_lifetime(const struct sf_cc *cc, const struct sf_hdrs *h,
-                                 int64_t date_s)
+static int64_t explicit_lifetime(const struct sf_cc *cc, const struct sf_hdrs *h, int64_t date_s)
 {
     if (cc->s_maxage >= 0)
         return cc->s_maxage;
@@ -281,8 +292,7 @@ static int64_t heuristic_lifetime(const struct sf_cache_rules *rules, const stru
 {
     int64_t modified_s;
     if (rules == NULL || rules->heuristic_percent == 0 ||
-        !sf_http_date_parse(sf_hdrs_get(h, "Last-Modified"), &modified_s) ||
-        modified_s >= date_s)
+        !sf_http_date_parse(sf_hdrs_get(h, "Last-Modified"), &modified_s) || modified_s >= date_s)
         return -1;
     int64_t lifetime = (date_s - modified_s) * (int64_t)rules->heuristic_percent / 100;
     return lifetime < rules->heuristic_max_s ? lifetime : rules->heuristic_max_s;
@@ -398,14 +408,13 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     v->reason = unstorable_reason(facts, &cc, lifetime, v);
     v->storable = v->reason == NULL;
     v->must_validate = cc.no_cache;
-    v->never_stale =
-        cc.no_cache || cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
+    v->never_stale = cc.no_cache || cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
     v->stale_if_error_s = cc.stale_if_error >= 0 ? cc.stale_if_error
-                          : rules != NULL       ? rules->stale_if_error_s
-                                                : -1;
+                          : rules != NULL        ? rules->stale_if_error_s
+                                                 : -1;
     v->stale_while_revalidate_s = cc.stale_while_revalidate >= 0 ? cc.stale_while_revalidate
-                                  : rules != NULL ? rules->stale_while_revalidate_s
-                                                  : -1;
+                                  : rules != NULL                ? rules->stale_while_revalidate_s
+                                                                 : -1;
 }
 
 void sf_policy_request_directives(const char *cache_control, const char *pragma,
@@ -413,8 +422,8 @@ void sf_policy_request_directives(const char *cache_control, const char *pragma,
 {
     struct sf_cc cc;
     sf_http_cc_parse(cache_control, &cc);
-    d->no_cache = cc.no_cache || (cache_control == NULL && pragma != NULL &&
-                                  sf_http_list_has(pragma, "no-cache"));
+    d->no_cache = cc.no_cache ||
+                  (cache_control == NULL && pragma != NULL && sf_http_list_has(pragma, "no-cache"));
     d->no_store = cc.no_store;
     d->only_if_cached = cc.only_if_cached;
     d->max_age_s = cc.max_age;
@@ -462,8 +471,7 @@ bool sf_policy_if_range_holds(const struct sf_hdrs *stored, const char *if_range
     }
     int64_t since, modified;
     return sf_http_date_parse(if_range, &since) &&
-           sf_http_date_parse(sf_hdrs_get(stored, "Last-Modified"), &modified) &&
-           since == modified;
+           sf_http_date_parse(sf_hdrs_get(stored, "Last-Modified"), &modified) && since == modified;
 }
 
 void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs *fresh,

@@ -28,8 +28,7 @@ bool sf_policy_identity_field(const char *name);
  * forwarded, an RFC 7239 Forwarded element appended. prior_* are the values a trusted
  * proxy sent (joined; NULL: none), which they extend; h must hold none of these fields. */
 void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *prior_xff,
-                              const char *prior_proto, const char *prior_forwarded,
-                              bool forwarded);
+                              const char *prior_proto, const char *prior_forwarded, bool forwarded);
 
 /* Where the variant part of a cache key starts (RFC 9111 §4.1): a stored response that
  * varies is listed under its request's key followed by this and sf_policy_variant. */
@@ -68,9 +67,9 @@ bool sf_policy_forwarded(const char *name, const char *connection, bool shared);
 
 /* What a deployment tunes about the rules (from the config). */
 struct sf_cache_rules {
-    const char *targeted_field;  /* e.g. "CDN-Cache-Control" (RFC 9213); NULL: none */
-    unsigned heuristic_percent;  /* of the time since Last-Modified (§4.2.2); 0: never */
-    int64_t heuristic_max_s;     /* cap on a heuristic freshness lifetime */
+    const char *targeted_field;       /* e.g. "CDN-Cache-Control" (RFC 9213); NULL: none */
+    unsigned heuristic_percent;       /* of the time since Last-Modified (§4.2.2); 0: never */
+    int64_t heuristic_max_s;          /* cap on a heuristic freshness lifetime */
     int64_t stale_while_revalidate_s; /* RFC 5861 windows for responses that set none; */
     int64_t stale_if_error_s;         /* -1: none */
 };
@@ -87,15 +86,15 @@ struct sf_resp_facts {
 };
 
 struct sf_verdict {
-    bool shareable;      /* may be sent to the other waiters of its flight */
-    bool storable;       /* may be kept in the cache once complete */
-    int64_t fresh_s;     /* freshness lifetime, RFC 9111 §4.2.1 */
-    int64_t age_s;       /* corrected initial age at response_time, §4.2.3 */
-    const char *reason;  /* why it is not shareable or not storable, for the debug log */
-    bool never_stale;    /* no-cache, must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
-    bool must_validate;  /* no-cache (§5.2.2.4): validated before every use, however fresh */
-    bool heuristic;      /* fresh_s is a heuristic lifetime (§4.2.2) */
-    int64_t stale_if_error_s;         /* RFC 5861 §4 window, or the rules' default; -1 */
+    bool shareable;           /* may be sent to the other waiters of its flight */
+    bool storable;            /* may be kept in the cache once complete */
+    int64_t fresh_s;          /* freshness lifetime, RFC 9111 §4.2.1 */
+    int64_t age_s;            /* corrected initial age at response_time, §4.2.3 */
+    const char *reason;       /* why it is not shareable or not storable, for the debug log */
+    bool never_stale;         /* no-cache, must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
+    bool must_validate;       /* no-cache (§5.2.2.4): validated before every use, however fresh */
+    bool heuristic;           /* fresh_s is a heuristic lifetime (§4.2.2) */
+    int64_t stale_if_error_s; /* RFC 5861 §4 window, or the rules' default; -1 */
     int64_t stale_while_revalidate_s; /* RFC 5861 §3 window, or the rules' default; -1 */
 };
 

@@ -33,8 +33,8 @@ static void set_variant(struct sf_obj *o, char *names, char *variant)
 static void update_stored_get(const struct sf_publisher *p, const struct sf_judged_request *req,
                               const char *head_key, const struct sf_hdrs *head, int64_t now_s)
 {
-    struct sf_query q = {head_key, NULL, &(struct sf_fields){sf_judge_sent_field,
-                                                             (void *)req->hdrs}};
+    struct sf_query q = {head_key, NULL,
+                         &(struct sf_fields){sf_judge_sent_field, (void *)req->hdrs}};
     struct sf_obj *stored = sf_cache_stored(p->cache, &q);
     if (stored == NULL)
         return;
@@ -94,9 +94,8 @@ static void count_use(const struct sf_head_decision *d, bool revalidating)
         SF_COUNT(revalidations_200);
 }
 
-bool sf_publish(const struct sf_publisher *p, struct sf_obj *o,
-                const struct sf_judged_request *req, const char *head_key,
-                struct sf_head_decision *d, int64_t now_s)
+bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_judged_request *req,
+                const char *head_key, struct sf_head_decision *d, int64_t now_s)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     /* o->stale is read-only here: lookups may still serve it (stale-while-revalidate)

@@ -20,8 +20,7 @@ struct sf_publisher {
  * o, the flight req was fetched for, at now_s. head_key: with req->head_update, the cache
  * key of the GET a HEAD's 200 may update. Returns whether the flight's body is still
  * wanted (false: nobody is attached and it will not be stored; cancel the transfer). */
-bool sf_publish(const struct sf_publisher *p, struct sf_obj *o,
-                const struct sf_judged_request *req, const char *head_key,
-                struct sf_head_decision *d, int64_t now_s);
+bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_judged_request *req,
+                const char *head_key, struct sf_head_decision *d, int64_t now_s);
 
 #endif

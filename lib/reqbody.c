@@ -14,13 +14,13 @@ struct sf_reqbody {
     unsigned magic;
     atomic_uint refs;
     struct sf_mutex lock;
-    char *buf;              /* (C) window bytes */
-    size_t window;          /* (C) */
-    int64_t declared_len;   /* (C) */
-    size_t head, len;       /* (L) unread bytes are buf[head .. head+len) */
-    bool finished;          /* (L) the client sent everything */
-    bool closed;            /* (L) the transfer ended */
-    bool reader_paused;     /* (L) the transfer waits for data */
+    char *buf;                /* (C) window bytes */
+    size_t window;            /* (C) */
+    int64_t declared_len;     /* (C) */
+    size_t head, len;         /* (L) unread bytes are buf[head .. head+len) */
+    bool finished;            /* (L) the client sent everything */
+    bool closed;              /* (L) the transfer ended */
+    bool reader_paused;       /* (L) the transfer waits for data */
     struct sf_waiter *writer; /* (L) the parked uploader, or NULL */
 };
 

@@ -42,8 +42,8 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return NULL;
-    bool ok = add(resp, "Content-Type", "text/plain; charset=utf-8") &&
-              add(resp, "Via", SF_VIA_VALUE);
+    bool ok =
+        add(resp, "Content-Type", "text/plain; charset=utf-8") && add(resp, "Via", SF_VIA_VALUE);
     if (ok && xcache != NULL)
         ok = add(resp, "X-Cache", xcache);
     if (ok && status == MHD_HTTP_SERVICE_UNAVAILABLE)
@@ -55,8 +55,8 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
 
 /* Adds the object's fields, Via and X-Cache; with stored_age false the stored Age is left
  * out, for the caller to send its own (a response served from the cache). */
-static bool add_object_fields(struct MHD_Response *resp, const struct sf_obj *o,
-                              const char *xcache, bool stored_age)
+static bool add_object_fields(struct MHD_Response *resp, const struct sf_obj *o, const char *xcache,
+                              bool stored_age)
 {
     for (size_t i = 0; i < o->hdrs.n; i++)
         if ((stored_age || !sf_streq_ci(o->hdrs.v[i].name, "Age")) &&
@@ -97,8 +97,8 @@ static struct MHD_Response *body_response(struct sf_obj *o, size_t off, size_t n
     struct MHD_Response *resp;
     if (count <= 1 && n <= ONE_SEND_MAX) {
         const char *data = count ? o->segs[first]->data + (off - o->segs[first]->off) : NULL;
-        resp = MHD_create_response_from_buffer_with_free_callback_cls(n, (void *)data,
-                                                                      stored_done, o);
+        resp =
+            MHD_create_response_from_buffer_with_free_callback_cls(n, (void *)data, stored_done, o);
     } else {
         struct MHD_IoVec iov_small[8], *iov = iov_small;
         if (count > 8)
@@ -124,7 +124,7 @@ static struct MHD_Response *body_response(struct sf_obj *o, size_t off, size_t n
 static struct MHD_Response *not_modified(struct sf_obj *o, const char *xcache)
 {
     static const char *const keep[] = {"Cache-Control", "Content-Location", "Date", "ETag",
-                                       "Expires", "Last-Modified", "Vary"};
+                                       "Expires",       "Last-Modified",    "Vary"};
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     bool ok = resp != NULL;
     for (size_t i = 0; ok && i < o->hdrs.n; i++)
@@ -142,8 +142,7 @@ static const char *request_value(struct MHD_Connection *conn, const char *name)
 }
 
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
-                                       const char *method, const char *xcache,
-                                       unsigned *status)
+                                       const char *method, const char *xcache, unsigned *status)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     if (o->status == MHD_HTTP_OK &&

@@ -39,8 +39,7 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
  * stored 200 (§14.2; 416 when no byte of the range exists), otherwise all of it. Takes
  * over a reference to o (released with the response); sets *status. */
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
-                                       const char *method, const char *xcache,
-                                       unsigned *status);
+                                       const char *method, const char *xcache, unsigned *status);
 
 /* rd's object, published, read as its body arrives, with the stored fields (and own,
  * when not NULL: the fields withheld from all but the leader). with_age: a stale

@@ -127,8 +127,8 @@ static struct sf_waiter *drop_gone(void *place, struct sf_waiter *w)
     return w; /* a list of one: next is NULL */
 }
 
-static const struct sf_place_ops obj_place = {place_ref, place_unref, place_lock,
-                                              place_unlock, drop_gone};
+static const struct sf_place_ops obj_place = {place_ref, place_unref, place_lock, place_unlock,
+                                              drop_gone};
 
 bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
 {
@@ -214,8 +214,7 @@ static size_t next_seg_cap(const struct sf_obj *o, size_t need)
 {
     size_t cap;
     if (o->nsegs == 0 && o->content_length > 0)
-        cap = (size_t)o->content_length < SEG_FIRST_MAX ? (size_t)o->content_length
-                                                        : SEG_FIRST_MAX;
+        cap = (size_t)o->content_length < SEG_FIRST_MAX ? (size_t)o->content_length : SEG_FIRST_MAX;
     else if (o->nsegs == 0)
         cap = SEG_MIN;
     else

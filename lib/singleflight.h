@@ -55,31 +55,31 @@ struct sf_obj {
     /* NULL for a private object (constant). Otherwise the key it is listed under: (T),
      * changed only by the fetcher, which may also read it without the table lock. */
     char *key;
-    bool shared;      /* (C) it has a key: a flight others may join, and maybe stored */
+    bool shared; /* (C) it has a key: a flight others may join, and maybe stored */
     struct sf_mutex lock;
-    enum sf_obj_state state; /* (L) forward only */
-    enum sf_fail fail;       /* (L) set with state FAILED */
-    bool pass;               /* (P) the response may not be shared */
-    bool storable;           /* (L) may still be cached when complete */
-    int status;              /* (P) */
-    struct sf_hdrs hdrs;     /* (P) response fields, hop-by-hop removed */
-    int64_t content_length;  /* (P) -1 unknown */
-    struct sf_verdict verdict;   /* (P) */
-    struct sf_hdrs own_hdrs;     /* (P) fields for the leader alone (withheld from others) */
-    char *vary_names;            /* (P) what it varies on (sf_policy_vary_names), or NULL */
-    char *variant;               /* (P) with vary_names: its request's sf_policy_variant */
-    int64_t response_time_s;     /* (P) wall clock at headers */
-    struct sf_seg **segs;        /* (L) */
-    size_t nsegs, segs_cap;      /* (L) */
-    size_t len;                  /* (L) body bytes received */
-    size_t mem_bytes;            /* (L) bytes allocated for segments */
-    struct sf_waiter waiters;    /* (L) sentinel of the parked list */
-    struct sf_waiter readers;    /* (L) sentinel of the attached list (rprev/rnext) */
-    unsigned clients;            /* (L) attached clients */
-    size_t seg_first;            /* (L) segments below this index were freed (trimmed) */
-    bool unjoinable;             /* (L) no new reader may attach: body bytes may be freed */
-    bool upstream_paused;        /* (L) the transfer waits for its reader to catch up */
-    const void *leader;          /* (L) the client that started it, while attached */
+    enum sf_obj_state state;   /* (L) forward only */
+    enum sf_fail fail;         /* (L) set with state FAILED */
+    bool pass;                 /* (P) the response may not be shared */
+    bool storable;             /* (L) may still be cached when complete */
+    int status;                /* (P) */
+    struct sf_hdrs hdrs;       /* (P) response fields, hop-by-hop removed */
+    int64_t content_length;    /* (P) -1 unknown */
+    struct sf_verdict verdict; /* (P) */
+    struct sf_hdrs own_hdrs;   /* (P) fields for the leader alone (withheld from others) */
+    char *vary_names;          /* (P) what it varies on (sf_policy_vary_names), or NULL */
+    char *variant;             /* (P) with vary_names: its request's sf_policy_variant */
+    int64_t response_time_s;   /* (P) wall clock at headers */
+    struct sf_seg **segs;      /* (L) */
+    size_t nsegs, segs_cap;    /* (L) */
+    size_t len;                /* (L) body bytes received */
+    size_t mem_bytes;          /* (L) bytes allocated for segments */
+    struct sf_waiter waiters;  /* (L) sentinel of the parked list */
+    struct sf_waiter readers;  /* (L) sentinel of the attached list (rprev/rnext) */
+    unsigned clients;          /* (L) attached clients */
+    size_t seg_first;          /* (L) segments below this index were freed (trimmed) */
+    bool unjoinable;           /* (L) no new reader may attach: body bytes may be freed */
+    bool upstream_paused;      /* (L) the transfer waits for its reader to catch up */
+    const void *leader;        /* (L) the client that started it, while attached */
 
     /* Where it is in the cache (cache.c's, (T)): entry.role says whether it is a listed
      * flight, a stored response, or not listed. */
@@ -92,7 +92,7 @@ struct sf_obj {
      * the cache takes it back (and drops it) when the flight is stored, unlisted or marked
      * hit-for-pass, or freeing the flight drops it. */
     struct sf_obj *stale;
-    bool revalidated; /* (P) the head came from stale, refreshed by a 304 */
+    bool revalidated;  /* (P) the head came from stale, refreshed by a 304 */
     bool served_stale; /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
 };
 

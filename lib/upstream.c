@@ -71,9 +71,9 @@ struct sf_upstream {
     struct xfer xfers;                    /* (F) sentinel */
     struct xfer *dirty;                   /* (F) */
     struct sf_ratelimit rl_connect, rl_timeout, rl_truncated, rl_multi;
-    struct sf_cache_rules rules; /* (C) from cfg */
-    struct sf_judge_cfg judge;   /* (C) from cfg, with rules */
-    struct sf_publisher publisher; /* (C) */
+    struct sf_cache_rules rules;      /* (C) from cfg */
+    struct sf_judge_cfg judge;        /* (C) from cfg, with rules */
+    struct sf_publisher publisher;    /* (C) */
     const struct sf_dest_rules *dest; /* (C) set before the first fetch */
 };
 
@@ -175,9 +175,9 @@ static void undirty(struct xfer *x)
 static struct sf_judged_request judged_request(const struct xfer *x)
 {
     const struct sf_fetch_spec *spec = x->spec;
-    return (struct sf_judged_request){spec->method, spec->url, &spec->hdrs, x->obj->shared,
-                                      spec->head_key != NULL, x->obj->stale,
-                                      x->request_time_s};
+    return (struct sf_judged_request){
+        spec->method,           spec->url,     &spec->hdrs,      x->obj->shared,
+        spec->head_key != NULL, x->obj->stale, x->request_time_s};
 }
 
 /* Carries d out (publish.c) and goes on with x as it says. */
@@ -211,14 +211,12 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
         return 0;
     const char *why;
     switch (sf_resphead_line(&x->head, line, len, &why)) {
-    case SF_RESPHEAD_MORE:
-        return len;
+    case SF_RESPHEAD_MORE: return len;
     case SF_RESPHEAD_FINAL:
         if (!x->headers_done) /* (trailers end with a blank line too) */
             publish(x);
         return x->cancel ? 0 : len;
-    case SF_RESPHEAD_BAD:
-        break;
+    case SF_RESPHEAD_BAD: break;
     }
     /* Refused: the transfer aborts, every waiter gets 502 and nothing is stored. */
     x->bad_head = why;
@@ -282,7 +280,7 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
         x->first_byte_deadline_ms = sf_now_ms() + x->up->cfg->first_byte_timeout_ms;
         return 0;
     case SF_REQBODY_WAIT:
-        x->paused = true; /* waiting for our client is not the origin's delay */
+        x->paused = true;           /* waiting for our client is not the origin's delay */
         return CURL_READFUNC_PAUSE; /* sf_upstream_unpause continues it */
     case SF_REQBODY_ABORTED:
         /* The client's side ended it (gone, over the limit, a broken chunked body): a
@@ -324,9 +322,8 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
     struct xfer *x = arg;
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
     const struct sf_config *cfg = x->up->cfg;
-    x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL
-                                                   ? cfg->upstream_idle_timeout_ms
-                                                   : cfg->first_byte_timeout_ms);
+    x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? cfg->upstream_idle_timeout_ms
+                                                                     : cfg->first_byte_timeout_ms);
     return CURL_PREREQFUNC_OK;
 }
 
@@ -341,7 +338,8 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
         port = ntohs(((const struct sockaddr_in *)(const void *)&a->addr)->sin_port);
     else if (a->family == AF_INET6)
         port = ntohs(((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_port);
-    if (x->up->dest == NULL || !sf_dest_addr_ok(x->up->dest, x->spec->dest_listed, &a->addr, port)) {
+    if (x->up->dest == NULL ||
+        !sf_dest_addr_ok(x->up->dest, x->spec->dest_listed, &a->addr, port)) {
         x->forbidden = true;
         return CURL_SOCKET_BAD;
     }
@@ -432,8 +430,8 @@ static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec
     x->spec = spec;
     x->easy = curl_easy_init();
     x->request_time_s = sf_wall_s();
-    x->first_byte_deadline_ms = sf_now_ms() + up->cfg->connect_timeout_ms +
-                                up->cfg->first_byte_timeout_ms;
+    x->first_byte_deadline_ms =
+        sf_now_ms() + up->cfg->connect_timeout_ms + up->cfg->first_byte_timeout_ms;
     if (x->easy == NULL) {
         sf_log_error("upstream: curl_easy_init failed for %s", spec->url);
         fail_unstarted(up, o, spec);
@@ -468,8 +466,7 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
         got = x->obj->len;
         sf_obj_unlock(x->obj);
         bool bodiless = sf_judge_bodiless(x->spec->method, x->head.status);
-        return want >= 0 && !bodiless && got < (uint64_t)want ? SF_FAIL_TRUNCATED
-                                                              : SF_FAIL_NONE;
+        return want >= 0 && !bodiless && got < (uint64_t)want ? SF_FAIL_TRUNCATED : SF_FAIL_NONE;
     }
     if (x->headers_done)
         return SF_FAIL_TRUNCATED;
@@ -498,20 +495,16 @@ static void count_failure(struct xfer *x, enum sf_fail fail, const char *why)
         break;
     case SF_FAIL_TRUNCATED:
         SF_COUNT(upstream_err_truncated);
-        sf_log_limited(&up->rl_truncated, 10000, SF_LOG_WARN,
-                       "upstream: %s %s: body cut off: %s", x->spec->method, x->spec->url, why);
+        sf_log_limited(&up->rl_truncated, 10000, SF_LOG_WARN, "upstream: %s %s: body cut off: %s",
+                       x->spec->method, x->spec->url, why);
         break;
-    case SF_FAIL_CANCELLED:
-        SF_COUNT(upstream_cancelled);
-        break;
+    case SF_FAIL_CANCELLED: SF_COUNT(upstream_cancelled); break;
     case SF_FAIL_FORBIDDEN:
         SF_COUNT(forward_refused);
         sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
-                       "forward proxy: %s resolves to an address not allowed (403)",
-                       x->spec->url);
+                       "forward proxy: %s resolves to an address not allowed (403)", x->spec->url);
         break;
-    case SF_FAIL_NONE:
-        break;
+    case SF_FAIL_NONE: break;
     }
 }
 
@@ -533,8 +526,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     struct sf_judged_request req = judged_request(x);
     struct sf_head_decision d;
     int64_t now_s = sf_wall_s();
-    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) &&
-        sf_judge_failure(&req, now_s, &d)) {
+    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && sf_judge_failure(&req, now_s, &d)) {
         carry_out(x, &d, now_s); /* the stale response instead (RFC 5861 §4) */
         if (x->dirty)
             undirty(x); /* finishing wakes everyone anyway */
@@ -581,7 +573,7 @@ static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
             if (x != NULL) {
                 x->paused = false;
                 x->last_byte_ms = sf_now_ms(); /* the idle clock restarts */
-                if (!x->headers_done) /* an upload waiting for its client goes on */
+                if (!x->headers_done)          /* an upload waiting for its client goes on */
                     x->first_byte_deadline_ms = sf_now_ms() + up->cfg->upstream_idle_timeout_ms;
                 CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
                 if (rc != CURLE_OK) /* a transfer that cannot go on must not hang */
@@ -713,8 +705,8 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
         cfg->targeted_field, cfg->heuristic_percent, (int64_t)(cfg->heuristic_max_ms / 1000),
         cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
         cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1};
-    up->judge = (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes,
-                                      cfg->strip_set_cookie};
+    up->judge =
+        (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie};
     up->publisher = (struct sf_publisher){cache, &up->judge, cfg->hit_for_pass_ms};
     up->multi = curl_multi_init();
     if (up->multi == NULL) {

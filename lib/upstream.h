@@ -15,7 +15,7 @@
 struct sf_fetch_spec {
     char *method;
     char *url;
-    struct sf_hdrs hdrs; /* end-to-end request fields to send (no Host, no hop-by-hop) */
+    struct sf_hdrs hdrs;     /* end-to-end request fields to send (no Host, no hop-by-hop) */
     struct sf_reqbody *body; /* the client's content, streamed (a reference), or NULL */
     /* For a HEAD sent on its own: its cache key, so that a 200 can update the stored GET
      * response (RFC 9111 §4.3.5); else NULL. */

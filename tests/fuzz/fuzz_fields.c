@@ -12,8 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = fuzz_string(data, size);
     struct sf_cc cc;
     sf_http_cc_parse(s, &cc);
-    FUZZ_CHECK(cc.max_age >= -1 && cc.s_maxage >= -1 && cc.max_age <= 2147483648LL,
-               "max-age %lld", (long long)cc.max_age);
+    FUZZ_CHECK(cc.max_age >= -1 && cc.s_maxage >= -1 && cc.max_age <= 2147483648LL, "max-age %lld",
+               (long long)cc.max_age);
     (void)sf_http_cc_names_field(s, "Set-Cookie");
     (void)sf_http_list_has(s, "chunked");
     (void)sf_http_etag_matches(s, "\"abc\"");

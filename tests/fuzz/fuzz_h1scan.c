@@ -30,8 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    "feeding in pieces changed the verdict (heads %llu vs %llu)",
                    (unsigned long long)all[i]->heads_ok, (unsigned long long)whole.heads_ok);
         if (whole.bad)
-            FUZZ_CHECK(all[i]->bad_msg == whole.bad_msg &&
-                           all[i]->bad_status == whole.bad_status &&
+            FUZZ_CHECK(all[i]->bad_msg == whole.bad_msg && all[i]->bad_status == whole.bad_status &&
                            all[i]->bad_in_body == whole.bad_in_body,
                        "the fault moved: %s vs %s", all[i]->bad_reason, whole.bad_reason);
     }
@@ -40,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned st = sf_h1scan_verdict(&whole, k, &why);
         FUZZ_CHECK(st == 0 || (st >= 400 && st < 600 && why != NULL && strlen(why) > 0),
                    "verdict %u", st);
-        FUZZ_CHECK((st == 0) == (k < whole.heads_ok && !(whole.bad && whole.bad_msg == k &&
-                                                         !whole.bad_in_body)),
+        FUZZ_CHECK((st == 0) == (k < whole.heads_ok &&
+                                 !(whole.bad && whole.bad_msg == k && !whole.bad_in_body)),
                    "request %llu accepted inconsistently", (unsigned long long)k);
     }
     return 0;

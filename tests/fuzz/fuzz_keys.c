@@ -46,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lines_of(sa, &a);
     lines_of(sb, &b);
     char *ka = sf_policy_key("http://o/x", &a), *kb = sf_policy_key("http://o/x", &b);
-    FUZZ_CHECK(same_lines(&a, &b) == (strcmp(ka, kb) == 0),
-               "keys %s and %s for %s lists", ka, kb, same_lines(&a, &b) ? "equal" : "different");
+    FUZZ_CHECK(same_lines(&a, &b) == (strcmp(ka, kb) == 0), "keys %s and %s for %s lists", ka, kb,
+               same_lines(&a, &b) ? "equal" : "different");
     char *names = sf_policy_vary_names(s);
     if (names != NULL && strcmp(names, "*") != 0) {
         for (const char *p = names; *p; p++)

@@ -17,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t first = 0, last = 0;
     if (sf_http_range_parse(s, len, &first, &last) == SF_RANGE_ONE)
         FUZZ_CHECK(first <= last && last < len, "range %llu-%llu of %llu",
-                   (unsigned long long)first, (unsigned long long)last,
-                   (unsigned long long)len);
+                   (unsigned long long)first, (unsigned long long)last, (unsigned long long)len);
     free(s);
     return 0;
 }

@@ -34,8 +34,7 @@ static enum sf_lookup lookup_encoding(struct sf_cache *c, const char *key, const
 
 /* Completes a flight with a body of n bytes, fresh for 5 s, as the fetcher would; with
  * vary_value, it says Vary: Accept-Encoding and its request had that value. */
-static void complete_varying(struct sf_cache *c, struct sf_obj *o, size_t n,
-                             const char *vary_value)
+static void complete_varying(struct sf_cache *c, struct sf_obj *o, size_t n, const char *vary_value)
 {
     static char body[1 << 16];
     struct sf_hdrs h = {0};
@@ -108,7 +107,7 @@ static void test_pass_markers_are_charged_bounded_and_expire(void **state)
     struct sf_obj *o;
     assert_int_equal(lookup(c, "http://o/private/4999", 5000, &o), SF_LOOKUP_PASS);
     uint64_t before = st.pass_markers;
-    for (int i = 0; i < 100; i++) /* at most 64 a call */
+    for (int i = 0; i < 100; i++)             /* at most 64 a call */
         sf_cache_expire(c, 4999 + 1000 - 10); /* the ten newest are not due yet */
     sf_cache_get_stats(c, &st);
     assert_int_equal(st.pass_markers, before < 10 ? before : 10);

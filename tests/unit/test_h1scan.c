@@ -14,15 +14,19 @@ struct row {
     const char *what;
     const char *stream;
     size_t len;
-    unsigned status0;   /* verdict for request 0 */
-    uint64_t heads_ok;  /* complete, well-formed heads */
-    bool body_bad;      /* a head was fine, its body is not */
+    unsigned status0;  /* verdict for request 0 */
+    uint64_t heads_ok; /* complete, well-formed heads */
+    bool body_bad;     /* a head was fine, its body is not */
 };
 /* The length from the literal itself, so a row may hold a NUL byte. */
-#define R(what, stream, status0, heads_ok, body_bad) \
-    {what, stream, sizeof(stream) - 1, status0, heads_ok, body_bad}
+#define R(what, stream, status0, heads_ok, body_bad)                                               \
+    {                                                                                              \
+        what, stream, sizeof(stream) - 1, status0, heads_ok, body_bad                              \
+    }
 
 #define H "Host: a\r\n"
+/* One row per rule, laid out by hand. */
+/* clang-format off */
 static const struct row rows[] = {
     R("plain GET", "GET / HTTP/1.1\r\n" H "\r\n", 0, 1, false),
     R("two pipelined", "GET /a HTTP/1.1\r\n" H "\r\nGET /b HTTP/1.1\r\n" H "\r\n", 0, 2, false),
@@ -82,6 +86,7 @@ static const struct row rows[] = {
     R("trailer folded", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n0\r\nT: v\r\n w\r\n\r\n", 0, 1, true),
     R("smuggle after body", "POST / HTTP/1.1\r\n" H "Content-Length: 0\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n", 0, 1, false),
 };
+/* clang-format on */
 
 static void check_row(const struct row *r, bool bytewise)
 {

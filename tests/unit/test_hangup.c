@@ -67,7 +67,7 @@ static void test_hangup_drops_a_parked_client(void **state)
     park(h, o, &b, false);
     woken = 0;
     assert_int_equal(sf_hangup_dispatch(h), 0); /* nothing happened */
-    close(a.theirs);                              /* a's client goes */
+    close(a.theirs);                            /* a's client goes */
     assert_int_equal(sf_hangup_dispatch(h), 1);
     assert_int_equal(woken, 1);
     assert_true(a.w.gone);
@@ -98,7 +98,7 @@ static void test_half_close_is_not_a_hangup(void **state)
     assert_int_equal(n, 25);
     assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
     assert_int_equal(sf_hangup_dispatch(h), 0); /* the half-close is not seen twice */
-    close(a.theirs);                             /* now it goes for good */
+    close(a.theirs);                            /* now it goes for good */
     assert_int_equal(sf_hangup_dispatch(h), 1);
     assert_true(a.w.gone);
     assert_int_equal(woken, 1);

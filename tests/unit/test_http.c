@@ -157,8 +157,8 @@ static void test_range_parse(void **state)
         enum sf_range got = sf_http_range_parse(cases[i].range, 1000, &first, &last);
         if (got != cases[i].want ||
             (got == SF_RANGE_ONE && (first != cases[i].first || last != cases[i].last)))
-            fail_msg("%s: got %d %llu-%llu", cases[i].range ? cases[i].range : "(none)",
-                     (int)got, (unsigned long long)first, (unsigned long long)last);
+            fail_msg("%s: got %d %llu-%llu", cases[i].range ? cases[i].range : "(none)", (int)got,
+                     (unsigned long long)first, (unsigned long long)last);
     }
 }
 
@@ -169,9 +169,9 @@ static void test_response_head_checks(void **state)
     assert_null(sf_http_check_status_line("HTTP/1.1 200 OK", 15, &status));
     assert_int_equal(status, 200);
     assert_null(sf_http_check_status_line("HTTP/1.0 599", 12, &status));
-    static const char *const bad_status[] = {"HTTP/1.1 1000 Big", "HTTP/1.1 099 x", "HTTP/2 200 OK",
-                                             "HTTP/1.1 20 OK", "HTTP/1.1 2x0 OK", "ICY 200 OK",
-                                             "HTTP/1.1 200 O\rK"};
+    static const char *const bad_status[] = {
+        "HTTP/1.1 1000 Big", "HTTP/1.1 099 x", "HTTP/2 200 OK",    "HTTP/1.1 20 OK",
+        "HTTP/1.1 2x0 OK",   "ICY 200 OK",     "HTTP/1.1 200 O\rK"};
     for (size_t i = 0; i < sizeof bad_status / sizeof bad_status[0]; i++)
         if (sf_http_check_status_line(bad_status[i], strlen(bad_status[i]), &status) == NULL)
             fail_msg("status line accepted: %s", bad_status[i]);
@@ -179,8 +179,8 @@ static void test_response_head_checks(void **state)
     assert_null(sf_http_check_field_line("X-A: b c", 8));
     assert_null(sf_http_check_field_line("X-A:", 4));
     assert_null(sf_http_check_field_line(" folded more", 12));
-    static const char *const bad_field[] = {"X-A : b", "X-A", ": b", "X(A): b", "X-A: a\rb",
-                                            "X-A: a\x01"};
+    static const char *const bad_field[] = {"X-A : b", "X-A",       ": b",
+                                            "X(A): b", "X-A: a\rb", "X-A: a\x01"};
     for (size_t i = 0; i < sizeof bad_field / sizeof bad_field[0]; i++)
         if (sf_http_check_field_line(bad_field[i], strlen(bad_field[i])) == NULL)
             fail_msg("field line accepted: %s", bad_field[i]);
@@ -222,9 +222,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_response_head_checks),
         cmocka_unit_test(test_range_parse),
-        cmocka_unit_test(test_hdrs_get_and_join), cmocka_unit_test(test_hop_by_hop),
-        cmocka_unit_test(test_list_has),          cmocka_unit_test(test_cc_parse),
-        cmocka_unit_test(test_dates),             cmocka_unit_test(test_etag_weak_comparison),
+        cmocka_unit_test(test_hdrs_get_and_join),
+        cmocka_unit_test(test_hop_by_hop),
+        cmocka_unit_test(test_list_has),
+        cmocka_unit_test(test_cc_parse),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_etag_weak_comparison),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,10 +20,10 @@
 #define NO (-2) /* in an expected length or age: not checked */
 
 struct stored {
-    int status;           /* 0: no stored response */
+    int status; /* 0: no stored response */
     const char *fields[8];
     size_t len;
-    int64_t age_s;        /* how old it is now */
+    int64_t age_s; /* how old it is now */
 };
 
 struct row {
@@ -31,7 +31,7 @@ struct row {
     const char *method;
     bool shared;
     bool head_update;
-    const char *req[6];   /* request fields sent upstream: name, value pairs */
+    const char *req[6]; /* request fields sent upstream: name, value pairs */
     struct stored stale;
     int status;           /* of the head received */
     const char *head[12]; /* its fields */
@@ -48,6 +48,8 @@ struct row {
     bool update_stored_get;
 };
 
+/* One row per rule, laid out by hand. */
+/* clang-format off */
 static const struct row rows[] = {
     {"§3 a fresh 200 to a shared GET: published as received, stored", "GET", true, false,
      {NULL}, {0}, 200, {"Cache-Control", "max-age=60", "Content-Length", "5"},
@@ -148,6 +150,7 @@ static const struct row rows[] = {
      {"Location", "/a/new"}, SF_HEAD_RECEIVED, 200, -1, true, false, {NULL}, {NULL}, NULL,
      NULL, {NULL}, false},
 };
+/* clang-format on */
 
 static const struct sf_cache_rules cache_rules = {"CDN-Cache-Control", 10, 86400, -1, -1};
 static const struct sf_judge_cfg cfg = {&cache_rules, 1000, false};
@@ -183,8 +186,8 @@ static void check_row(const struct row *r)
     add_pairs(&req_fields, r->req, 6);
     add_pairs(&head, r->head, 12);
     struct sf_obj *stale = r->stale.status ? stored_response(&r->stale) : NULL;
-    struct sf_judged_request req = {r->method, URL, &req_fields, r->shared, r->head_update,
-                                    stale, NOW};
+    struct sf_judged_request req = {r->method,      URL,   &req_fields, r->shared,
+                                    r->head_update, stale, NOW};
     struct sf_head_decision d;
     sf_judge_head(&cfg, &req, r->status, &head, NOW, &d);
     print_message("%s\n", r->rule);
@@ -260,8 +263,8 @@ static void test_head_updates_the_stored_get_it_describes(void **state)
 {
     (void)state;
     struct sf_hdrs none = {0};
-    struct stored get = {200, {"Cache-Control", "max-age=10", "ETag", "\"v1\"", "X-A", "1"},
-                         40, 30};
+    struct stored get = {
+        200, {"Cache-Control", "max-age=10", "ETag", "\"v1\"", "X-A", "1"}, 40, 30};
     struct sf_obj *stored = stored_response(&get);
     struct sf_judged_request req = {"HEAD", URL, &none, false, true, NULL, NOW};
     struct {
@@ -269,9 +272,9 @@ static void test_head_updates_the_stored_get_it_describes(void **state)
         bool updates;
     } cases[] = {
         {{"ETag", "\"v1\"", "Cache-Control", "max-age=100"}, true},
-        {{"ETag", "\"v2\"", "Cache-Control", "max-age=100"}, false},   /* another one */
-        {{"ETag", "\"v1\"", "Content-Length", "41"}, false},           /* another length */
-        {{"ETag", "\"v1\"", "Cache-Control", "no-store"}, false},      /* may not be kept */
+        {{"ETag", "\"v2\"", "Cache-Control", "max-age=100"}, false}, /* another one */
+        {{"ETag", "\"v1\"", "Content-Length", "41"}, false},         /* another length */
+        {{"ETag", "\"v1\"", "Cache-Control", "no-store"}, false},    /* may not be kept */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct sf_hdrs head = {0}, merged;

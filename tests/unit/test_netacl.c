@@ -19,14 +19,14 @@ static void test_parse(void **state)
 {
     (void)state;
     struct sf_acl a = {0};
-    static const char *const good_nets[] = {"10.0.0.0/8", "192.168.1.5", "::1", "fc00::/7",
-                                            "10.0.0.1:8080", "[::1]:8080", "0.0.0.0/0"};
+    static const char *const good_nets[] = {"10.0.0.0/8",    "192.168.1.5", "::1",      "fc00::/7",
+                                            "10.0.0.1:8080", "[::1]:8080",  "0.0.0.0/0"};
     for (size_t i = 0; i < sizeof good_nets / sizeof good_nets[0]; i++)
         if (!sf_acl_add(&a, good_nets[i], false))
             fail_msg("refused: %s", good_nets[i]);
-    static const char *const bad[] = {"10.0.0.0/33", "::1/129", "10.0.0.1:0", "10.0.0.1:x",
-                                      "a b", "", "*.", "[::1", "10.0.0.0/", "example.com/8",
-                                      "-a.com"};
+    static const char *const bad[] = {
+        "10.0.0.0/33", "::1/129", "10.0.0.1:0", "10.0.0.1:x",    "a b",   "",
+        "*.",          "[::1",    "10.0.0.0/",  "example.com/8", "-a.com"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (sf_acl_add(&a, bad[i], true))
             fail_msg("accepted: %s", bad[i]);
@@ -69,11 +69,12 @@ static void test_match(void **state)
 static void test_internal(void **state)
 {
     (void)state;
-    static const char *const internal[] = {"127.0.0.1", "10.1.1.1", "172.16.0.1",
-                                           "172.31.255.255", "192.168.0.1", "169.254.169.254",
-                                           "100.64.0.1", "0.0.0.0", "224.0.0.1",
-                                           "255.255.255.255", "::1", "::", "fe80::1", "fd00::1",
-                                           "::ffff:127.0.0.1", "ff02::1"};
+    static const char *const internal[] = {"127.0.0.1",       "10.1.1.1",    "172.16.0.1",
+                                           "172.31.255.255",  "192.168.0.1", "169.254.169.254",
+                                           "100.64.0.1",      "0.0.0.0",     "224.0.0.1",
+                                           "255.255.255.255", "::1",         "::",
+                                           "fe80::1",         "fd00::1",     "::ffff:127.0.0.1",
+                                           "ff02::1"};
     static const char *const external[] = {"8.8.8.8", "172.32.0.1", "93.184.216.34",
                                            "2606:4700::1111", "100.128.0.1"};
     struct sockaddr_storage ss;

@@ -18,8 +18,7 @@ static char *key_of(const char *url, ...)
     struct sf_hdrs h = {0};
     va_list ap;
     va_start(ap, url);
-    for (const char *name = va_arg(ap, const char *); name != NULL;
-         name = va_arg(ap, const char *))
+    for (const char *name = va_arg(ap, const char *); name != NULL; name = va_arg(ap, const char *))
         sf_hdrs_add(&h, name, va_arg(ap, const char *));
     va_end(ap);
     char *key = sf_policy_key(url, &h);
@@ -108,7 +107,9 @@ static void test_request_directives(void **state)
     for (size_t i = 0; i < sizeof accept_cases / sizeof accept_cases[0]; i++) {
         const struct accept_case *c = &accept_cases[i];
         struct sf_req_directives d;
-        struct sf_verdict v = {.shareable = true, .storable = true, .fresh_s = c->fresh_s,
+        struct sf_verdict v = {.shareable = true,
+                               .storable = true,
+                               .fresh_s = c->fresh_s,
                                .never_stale = c->never_stale};
         sf_policy_request_directives(c->cache_control, c->pragma, &d);
         if (sf_policy_acceptable(&v, c->age_s, &d) != c->acceptable)
@@ -210,13 +211,15 @@ static void test_variant_normalisation(void **state)
     } pairs_cases[] = {
         {{"Accept-Encoding", "gzip, br", NULL}, {"accept-encoding", "gzip,br", NULL}, true},
         {{"Accept-Encoding", "  gzip ,  br  ", NULL}, {"Accept-Encoding", "gzip, br", NULL}, true},
-        {{"Accept-Encoding", "gzip\t deflate", NULL}, {"Accept-Encoding", "gzip deflate", NULL},
+        {{"Accept-Encoding", "gzip\t deflate", NULL},
+         {"Accept-Encoding", "gzip deflate", NULL},
          true},
         {{"Accept-Encoding", "gzip", NULL}, {"Accept-Encoding", "br", NULL}, false},
         {{"Accept-Encoding", "", NULL}, {NULL}, false},
         {{"Accept-Encoding", "GZIP", NULL}, {"Accept-Encoding", "gzip", NULL}, false},
         {{"Accept-Encoding", "x=\"a  b\"", NULL}, {"Accept-Encoding", "x=\"a b\"", NULL}, false},
-        {{"Accept-Encoding", "gzip", "X-Other", "1", NULL}, {"Accept-Encoding", "gzip", NULL},
+        {{"Accept-Encoding", "gzip", "X-Other", "1", NULL},
+         {"Accept-Encoding", "gzip", NULL},
          true},
     };
     for (size_t i = 0; i < sizeof pairs_cases / sizeof pairs_cases[0]; i++) {
@@ -226,8 +229,8 @@ static void test_variant_normalisation(void **state)
             fail_msg("case %zu: \"%s\" vs \"%s\"", i, a, b);
         free(a), free(b);
     }
-    char *two = variant_of("accept,accept-encoding",
-                           (const char *const[]){"Accept-Encoding", "br", NULL});
+    char *two =
+        variant_of("accept,accept-encoding", (const char *const[]){"Accept-Encoding", "br", NULL});
     assert_string_equal(two, SF_VARIANT_MARK "accept!\naccept-encoding=br");
     free(two);
 }
@@ -256,8 +259,8 @@ static void test_head_matches(void **state)
         {{"Content-Length", "11", NULL}, false},
         {{"X-Other", "1", NULL}, true}, /* nothing to compare: the same representation */
     };
-    struct sf_hdrs stored = fields_of((const char *const[]){
-        "ETag", "\"a\"", "Last-Modified", "Sun, 09 Sep 2001 01:46:40 GMT", NULL});
+    struct sf_hdrs stored = fields_of((const char *const[]){"ETag", "\"a\"", "Last-Modified",
+                                                            "Sun, 09 Sep 2001 01:46:40 GMT", NULL});
     for (size_t i = 0; i < sizeof head_cases / sizeof head_cases[0]; i++) {
         struct sf_hdrs head = fields_of(head_cases[i].head);
         if (sf_policy_head_matches(&stored, 10, &head) != head_cases[i].same)
@@ -276,8 +279,8 @@ static void test_withhold_fields(void **state)
 {
     (void)state;
     struct sf_hdrs h = fields_of((const char *const[]){
-        "Cache-Control", "private=\"Set-Cookie\", no-cache=\"X-Token\", max-age=60",
-        "Set-Cookie", "s=1", "X-Token", "t", "Set-Cookie", "s=2", "X-Kept", "k", NULL});
+        "Cache-Control", "private=\"Set-Cookie\", no-cache=\"X-Token\", max-age=60", "Set-Cookie",
+        "s=1", "X-Token", "t", "Set-Cookie", "s=2", "X-Kept", "k", NULL});
     struct sf_hdrs own = {0};
     sf_policy_withhold_fields(&h, NULL, &own);
     assert_int_equal(own.n, 3);
@@ -299,10 +302,18 @@ static void test_normalized_encoding(void **state)
 {
     (void)state;
     static const char *const enc[][2] = {
-        {"gzip, deflate, br", "gzip"}, {"br;q=1.0, gzip;q=0.8", "gzip"}, {"GZIP", "gzip"},
-        {"x-gzip", "gzip"},            {"*", "gzip"},                    {"gzip;q=0", NULL},
-        {"gzip; q=0.000, br", NULL},   {"br", NULL},                     {"identity", NULL},
-        {"", NULL},                    {"gzipx, deflate", NULL},         {"gzip;q=0.001", "gzip"},
+        {"gzip, deflate, br", "gzip"},
+        {"br;q=1.0, gzip;q=0.8", "gzip"},
+        {"GZIP", "gzip"},
+        {"x-gzip", "gzip"},
+        {"*", "gzip"},
+        {"gzip;q=0", NULL},
+        {"gzip; q=0.000, br", NULL},
+        {"br", NULL},
+        {"identity", NULL},
+        {"", NULL},
+        {"gzipx, deflate", NULL},
+        {"gzip;q=0.001", "gzip"},
     };
     for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++) {
         const char *got = sf_policy_normalized_encoding(enc[i][0]);

@@ -14,12 +14,14 @@
 
 struct row {
     const char *rule;
-    const char *lines[8]; /* each with its line end */
+    const char *lines[8];       /* each with its line end */
     enum sf_resphead_step last; /* what the last line gives */
-    int status;                /* of the final head */
-    const char *field, *value; /* a field of the final head, or NULL */
+    int status;                 /* of the final head */
+    const char *field, *value;  /* a field of the final head, or NULL */
 };
 
+/* One row per rule, laid out by hand. */
+/* clang-format off */
 static const struct row rows[] = {
     {"RFC 9112 §2.1 a final head", {"HTTP/1.1 200 OK\r\n", "A: 1\r\n", "\r\n"},
      SF_RESPHEAD_FINAL, 200, "A", "1"},
@@ -50,9 +52,10 @@ static const struct row rows[] = {
      SF_RESPHEAD_BAD, 200, NULL, NULL},
     {"a field line before any status line", {"A: 1\r\n"}, SF_RESPHEAD_BAD, 0, NULL, NULL},
 };
+/* clang-format on */
 
-static enum sf_resphead_step feed(struct sf_resphead *h, const char *const *lines,
-                                  size_t max, const char **why)
+static enum sf_resphead_step feed(struct sf_resphead *h, const char *const *lines, size_t max,
+                                  const char **why)
 {
     enum sf_resphead_step step = SF_RESPHEAD_MORE;
     for (size_t i = 0; i < max && lines[i] != NULL && step == SF_RESPHEAD_MORE; i++)

@@ -22,20 +22,22 @@
 enum reuse { NOT_STORED, REUSE, VALIDATE };
 
 struct rule {
-    const char *rule;        /* the section and what it says */
+    const char *rule; /* the section and what it says */
     int status;
-    const char *resp[10];    /* response fields: name, value pairs, NULL-terminated */
-    const char *req_cc;      /* the later request's Cache-Control, or NULL */
-    const char *req_pragma;  /* its Pragma, or NULL */
-    bool authorization;      /* the request that brought the response had Authorization */
-    int64_t delay_s;         /* how long the response took to arrive */
-    int64_t later_s;         /* when the later request comes, after the response arrived */
+    const char *resp[10];   /* response fields: name, value pairs, NULL-terminated */
+    const char *req_cc;     /* the later request's Cache-Control, or NULL */
+    const char *req_pragma; /* its Pragma, or NULL */
+    bool authorization;     /* the request that brought the response had Authorization */
+    int64_t delay_s;        /* how long the response took to arrive */
+    int64_t later_s;        /* when the later request comes, after the response arrived */
     bool shareable, stored;
-    int64_t fresh_s, age_s;  /* ANY: not checked */
-    enum reuse reuse;        /* for the later request */
-    int swr;                 /* 1/0: within its stale-while-revalidate window then; ANY */
+    int64_t fresh_s, age_s; /* ANY: not checked */
+    enum reuse reuse;       /* for the later request */
+    int swr;                /* 1/0: within its stale-while-revalidate window then; ANY */
 };
 
+/* One row per rule, laid out by hand. */
+/* clang-format off */
 static const struct rule rules[] = {
     /* §3: storing. */
     {"§3 a final, understood response with max-age is stored", 200,
@@ -205,6 +207,7 @@ static const struct rule rules[] = {
      {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, NULL, NULL, false, 0, 91,
      true, true, 60, 0, VALIDATE, 0},
 };
+/* clang-format on */
 
 /* value, or for "@+N" / "@-N" the HTTP-date N seconds from NOW, written into buf. */
 static const char *expand(const char *value, char *buf, size_t size)
@@ -242,13 +245,13 @@ static void test_rules(void **state)
         struct sf_hdrs h = {0};
         for (size_t j = 0; r->resp[j] != NULL; j += 2)
             add_field(&h, r->resp[j], r->resp[j + 1]);
-        struct sf_resp_facts facts = {r->status, &h, r->authorization, NOW - r->delay_s, NOW,
-                                      &cache_rules};
+        struct sf_resp_facts facts = {r->status,        &h,  r->authorization,
+                                      NOW - r->delay_s, NOW, &cache_rules};
         struct sf_verdict v;
         sf_policy_judge(&facts, &v);
         enum reuse reuse = reuse_of(r, &v);
-        int swr = sf_policy_within_stale_window(&v, v.age_s + r->later_s,
-                                                v.stale_while_revalidate_s);
+        int swr =
+            sf_policy_within_stale_window(&v, v.age_s + r->later_s, v.stale_while_revalidate_s);
         if (v.shareable != r->shareable || v.storable != r->stored ||
             (r->fresh_s != ANY && v.fresh_s != r->fresh_s) ||
             (r->age_s != ANY && v.age_s != r->age_s) || reuse != r->reuse ||
@@ -256,9 +259,9 @@ static void test_rules(void **state)
             print_error("%s:\n  expected shareable=%d stored=%d fresh=%lld age=%lld %s swr=%d\n"
                         "  got      shareable=%d stored=%d fresh=%lld age=%lld %s swr=%d (%s)\n",
                         r->rule, r->shareable, r->stored, (long long)r->fresh_s,
-                        (long long)r->age_s, reuse_names[r->reuse], r->swr, v.shareable,
-                        v.storable, (long long)v.fresh_s, (long long)v.age_s,
-                        reuse_names[reuse], swr, v.reason ? v.reason : "-");
+                        (long long)r->age_s, reuse_names[r->reuse], r->swr, v.shareable, v.storable,
+                        (long long)v.fresh_s, (long long)v.age_s, reuse_names[reuse], swr,
+                        v.reason ? v.reason : "-");
             failed++;
         }
         sf_hdrs_clear(&h);
@@ -278,13 +281,10 @@ static void test_conditional_requests(void **state)
         {"weak comparison (RFC 9110 §13.1.2)", "W/\"a\"", NULL, NULL, "\"a\"", NULL, true},
         {"If-None-Match: * matches any", "\"a\"", NULL, NULL, "*", NULL, true},
         {"another ETag", "\"a\"", NULL, NULL, "\"b\"", NULL, false},
-        {"If-None-Match wins over If-Modified-Since", "\"a\"", "@-100", NULL, "\"b\"", "@0",
-         false},
-        {"If-Modified-Since at or after Last-Modified", NULL, "@-100", NULL, NULL, "@-100",
-         true},
+        {"If-None-Match wins over If-Modified-Since", "\"a\"", "@-100", NULL, "\"b\"", "@0", false},
+        {"If-Modified-Since at or after Last-Modified", NULL, "@-100", NULL, NULL, "@-100", true},
         {"If-Modified-Since before Last-Modified", NULL, "@-100", NULL, NULL, "@-101", false},
-        {"without Last-Modified, the stored Date (SHOULD)", NULL, NULL, "@-50", NULL, "@-10",
-         true},
+        {"without Last-Modified, the stored Date (SHOULD)", NULL, NULL, "@-50", NULL, "@-10", true},
         {"without Last-Modified, a Date after it", NULL, NULL, "@-5", NULL, "@-10", false},
         {"an invalid date never matches", NULL, "@-100", NULL, NULL, "yesterday", false},
     };
@@ -336,12 +336,12 @@ static void test_invalidation_urls(void **state)
         {"http://o:9/p/q", "/r?x=1", "http://o:9/r?x=1"},
         {"http://o:9/p/q", "http://o:9/r", "http://o:9/r"},
         {"http://o:9/p/q", "http://o:9", "http://o:9"},
-        {"http://o:9/p/q", "http://o:8/r", NULL},    /* another port: another origin */
-        {"http://o:9/p/q", "http://o:90/r", NULL},   /* not a prefix match of the port */
-        {"http://o:9/p/q", "https://o:9/r", NULL},   /* another scheme */
-        {"http://o:9/p/q", "http://evil/r", NULL},   /* another host: MUST NOT */
-        {"http://o:9/p/q", "//evil/r", NULL},        /* scheme-relative: another host */
-        {"http://o:9/p/q", "r", NULL},               /* relative paths are not resolved */
+        {"http://o:9/p/q", "http://o:8/r", NULL},  /* another port: another origin */
+        {"http://o:9/p/q", "http://o:90/r", NULL}, /* not a prefix match of the port */
+        {"http://o:9/p/q", "https://o:9/r", NULL}, /* another scheme */
+        {"http://o:9/p/q", "http://evil/r", NULL}, /* another host: MUST NOT */
+        {"http://o:9/p/q", "//evil/r", NULL},      /* scheme-relative: another host */
+        {"http://o:9/p/q", "r", NULL},             /* relative paths are not resolved */
     };
     for (size_t i = 0; i < sizeof inv / sizeof inv[0]; i++) {
         char *url = sf_policy_invalidation_url(inv[i][0], inv[i][1]);
