@@ -26,7 +26,7 @@ LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit integration asan tsan bench fuzz format format-check clean
+.PHONY: all deps run test unit integration asan tsan bench fuzz format format-check analyze clean
 
 all: $(BUILD)/sfproxy $(UNIT_BIN)
 
@@ -104,6 +104,13 @@ format:
 
 format-check:
 	@scripts/format.sh --check
+
+# clang's static analyzer over every source; any finding fails.
+analyze:
+	@scripts/deps.sh --analyze
+	@for f in lib/*.c cmd/*.c; do \
+	    clang --analyze -Xanalyzer -analyzer-werror $(CFLAGS_BASE) -o /dev/null $$f || exit 1; \
+	done; echo "analyze: clean"
 
 clean:
 	rm -rf build

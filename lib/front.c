@@ -65,7 +65,6 @@ struct sf_req {
     char *target;          /* raw request target, as sent */
     struct sf_route route; /* where it goes upstream; url NULL until admitted */
     enum phase phase;
-    bool cacheable;     /* GET or HEAD: goes through the cache */
     const char *xcache; /* HIT, MISS, COLLAPSED or PASS */
     struct sf_obj *obj; /* the object read from, with a reference; NULL before dispatch */
     bool attached;      /* counted in obj->clients */
@@ -481,8 +480,8 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
     return respond_stream(r, leader);
 }
 
-/* Sets r->url to what is fetched upstream and returns true, or sets r->reject_status and
- * reject_text and returns false. Counts the request. */
+/* Sets r->route (where it is fetched upstream) and returns true, or sets r->reject_status
+ * and reject_text and returns false. Counts the request. */
 static bool admit(struct sf_req *r, const char *method)
 {
     SF_COUNT(requests[sf_metrics_method_class(method)]);

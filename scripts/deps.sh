@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages sfproxy needs to build and test, and only the missing ones:
 # one `apt-get update`, then one `apt-get install`. With --bench, also the benchmark peers;
-# with --fuzz, clang and its libFuzzer runtime; with --format, clang-format.
+# with --fuzz, clang and its libFuzzer runtime; with --format, clang-format; with
+# --analyze, clang.
 set -eu
 pkgs="gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev llvm"
 [ "${1:-}" = "--format" ] && pkgs="$pkgs clang-format"
+[ "${1:-}" = "--analyze" ] && pkgs="$pkgs clang"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

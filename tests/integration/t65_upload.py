@@ -89,55 +89,48 @@ def test_get_with_body_is_forwarded_privately():
         eq(r.header("X-Cache"), "PASS", "a GET with content does not share")
 
 
+UPLOAD = bytes(i % 251 for i in range(16 * 1024 * 1024))
+
+
+def park_uploader(env, target):
+    """Starts a PUT of UPLOAD to target (whose origin holds before reading) and sends until
+    the proxy stops taking for 2 s: its pipe and the socket buffers are full, and the
+    uploader is parked. Returns the socket and how much was sent."""
+    s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=30 * MULT)
+    s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+               % (target, len(UPLOAD))).encode())
+    s.setblocking(False)
+    sent, idle_polls = 0, 0
+    while sent < len(UPLOAD) and idle_polls < 200:
+        try:
+            sent += s.send(UPLOAD[sent:sent + 65536])
+            idle_polls = 0
+        except BlockingIOError:
+            idle_polls += 1
+            time.sleep(0.01)
+    check(sent < len(UPLOAD), "the proxy applied back-pressure (took all %d bytes)" % sent)
+    wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the uploader to park")
+    return s, sent
+
+
 def test_upload_parks_while_origin_does_not_read():
     with Env() as env:
-        t = "/slowread?hold=R1&digest=1"
-        data = bytes(i % 251 for i in range(16 * 1024 * 1024))
-        s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=30 * MULT)
-        s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                   % (t, len(data))).encode())
-        s.setblocking(False)
-        sent = 0
-        # Send until the proxy stops taking for 2 s: its pipe and the socket buffers are
-        # full, and the uploader is parked.
-        idle_polls = 0
-        while sent < len(data) and idle_polls < 200:
-            try:
-                sent += s.send(data[sent:sent + 65536])
-                idle_polls = 0
-            except BlockingIOError:
-                idle_polls += 1
-                time.sleep(0.01)
-        check(sent < len(data), "the proxy applied back-pressure (took all %d bytes)" % sent)
-        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the uploader to park")
+        s, sent = park_uploader(env, "/slowread?hold=R1&digest=1")
         env.origin.release("R1")
         s.setblocking(True)
-        s.sendall(data[sent:])
+        s.sendall(UPLOAD[sent:])
         head, body = read_response(s)
         s.close()
         got = json.loads(body[body.index(b"{"):body.rindex(b"}") + 1])
-        eq((got["length"], got["sha256"]), (len(data), digest_of(data)), "content at the origin")
+        eq((got["length"], got["sha256"]), (len(UPLOAD), digest_of(UPLOAD)),
+           "content at the origin")
 
 
 def test_uploader_that_hangs_up_while_parked_is_noticed():
     # Parked on its full pipe while the origin does not read, the client goes (a reset):
     # it is noticed at once, not when the origin reads again, and the upload aborts.
     with Env() as env:
-        t = "/slowread2?hold=R2&digest=1"
-        data = bytes(i % 251 for i in range(16 * 1024 * 1024))
-        s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=30 * MULT)
-        s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
-                   % (t, len(data))).encode())
-        s.setblocking(False)
-        sent, idle_polls = 0, 0
-        while sent < len(data) and idle_polls < 200:
-            try:
-                sent += s.send(data[sent:sent + 65536])
-                idle_polls = 0
-            except BlockingIOError:
-                idle_polls += 1
-                time.sleep(0.01)
-        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the uploader to park")
+        s, _ = park_uploader(env, "/slowread2?hold=R2&digest=1")
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()  # a reset
         wait_for(lambda: env.proxy.stats()["client_hangups"] == 1,
