@@ -274,32 +274,36 @@ static struct marker *list_marker(struct sf_cache *c, const char *key, enum sf_e
 }
 
 /* Table lock held. The stored response's age now, in whole seconds (§4.2.3). */
-static int64_t age_now(const struct sf_obj *o, uint64_t now_ms)
+static int64_t age_now(const struct sf_cache *c, const struct sf_obj *o, uint64_t now_ms)
 {
+    sf_mutex_assert_held(&c->lock);
     return o->verdict.age_s + (int64_t)((now_ms - o->entry.stored_ms) / 1000);
 }
 
 /* Table lock held. Whether stale, a response that was stored, may be served while it is
  * revalidated (RFC 5861 §3): to a request without cache directives, within its window,
  * and never past must-revalidate or an invalidation. */
-static bool while_revalidate_ok(const struct sf_obj *stale, bool plain_request, uint64_t now_ms)
+static bool while_revalidate_ok(const struct sf_cache *c, const struct sf_obj *stale,
+                                bool plain_request, uint64_t now_ms)
 {
     const struct sf_verdict *v = &stale->verdict;
     return plain_request && !stale->entry.invalidated &&
-           sf_policy_within_stale_window(v, age_now(stale, now_ms), v->stale_while_revalidate_s);
+           sf_policy_within_stale_window(v, age_now(c, stale, now_ms), v->stale_while_revalidate_s);
 }
 
 /* Table lock held. Hands back the stale response a flight held for revalidation. */
-static struct sf_obj *take_stale(struct sf_obj *o)
+static struct sf_obj *take_stale(const struct sf_cache *c, struct sf_obj *o)
 {
+    sf_mutex_assert_held(&c->lock);
     struct sf_obj *stale = o->stale;
     o->stale = NULL;
     return stale;
 }
 
 /* Table lock held. Whether a flight has already failed (lock order: table -> object). */
-static bool flight_failed(struct sf_obj *o)
+static bool flight_failed(const struct sf_cache *c, struct sf_obj *o)
 {
+    sf_mutex_assert_held(&c->lock);
     sf_obj_lock(o);
     bool failed = o->state == SF_OBJ_FAILED;
     sf_obj_unlock(o);
@@ -309,6 +313,7 @@ static bool flight_failed(struct sf_obj *o)
 /* Table lock held. A new flight listed under key; the table may grow first. */
 static struct sf_obj *list_flight(struct sf_cache *c, const char *key)
 {
+    sf_mutex_assert_held(&c->lock);
     if (c->count >= c->nbuckets)
         grow(c);
     struct sf_obj *o = sf_obj_new(key);
@@ -335,7 +340,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     struct sf_obj *o = e != NULL && is_object(e) ? obj_of(e) : NULL;
     bool shared_fetch_ok = !d->only_if_cached && !d->no_store;
     if (role == SF_ENTRY_RESPONSE && !e->invalidated &&
-        sf_policy_acceptable(&o->verdict, age_now(o, now_ms), d)) {
+        sf_policy_acceptable(&o->verdict, age_now(c, o, now_ms), d)) {
         lru_touch(c, e);
         *out = sf_obj_ref(o);
         return SF_LOOKUP_HIT;
@@ -349,20 +354,20 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
         return SF_LOOKUP_PASS;
     }
     if (role == SF_ENTRY_FLIGHT && o->stale != NULL && refresh != NULL &&
-        while_revalidate_ok(o->stale, plain, now_ms)) {
+        while_revalidate_ok(c, o->stale, plain, now_ms)) {
         *out = sf_obj_ref(o->stale); /* its refresh is already on its way */
         return SF_LOOKUP_STALE;
     }
-    if (role == SF_ENTRY_FLIGHT && !flight_failed(o)) {
+    if (role == SF_ENTRY_FLIGHT && !flight_failed(c, o)) {
         *out = sf_obj_ref(o);
         return SF_LOOKUP_JOIN;
     }
     /* A flight that failed before this request arrived (its fetcher has woken its clients
      * and not yet unlisted it) is not this request's failure: a new flight replaces it,
      * and takes over the expired response it was revalidating. */
-    struct sf_obj *stale = role == SF_ENTRY_FLIGHT ? take_stale(o) : NULL;
+    struct sf_obj *stale = role == SF_ENTRY_FLIGHT ? take_stale(c, o) : NULL;
     bool serve_stale =
-        role == SF_ENTRY_RESPONSE && refresh != NULL && while_revalidate_ok(o, plain, now_ms);
+        role == SF_ENTRY_RESPONSE && refresh != NULL && while_revalidate_ok(c, o, plain, now_ms);
     if (e != NULL)
         *old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
     if (role == SF_ENTRY_RESPONSE) {
@@ -513,6 +518,7 @@ void sf_cache_expire(struct sf_cache *c, uint64_t now_ms)
 static bool move_to(struct sf_cache *c, struct sf_obj *o, char *want, struct sf_entry **drop_other,
                     struct sf_entry **drop_self)
 {
+    sf_mutex_assert_held(&c->lock);
     struct sf_entry **pp = slot_of(c, want);
     if (*pp != NULL && (*pp)->role == SF_ENTRY_FLIGHT) {
         *drop_self = unlist_at(c, slot_of(c, o->key)); /* that variant has its own flight */
@@ -578,7 +584,7 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
     sf_mutex_lock(&c->lock);
     bool flight = o->entry.role == SF_ENTRY_FLIGHT;
     if (o->entry.role != SF_ENTRY_UNLISTED)
-        stale = take_stale(o);
+        stale = take_stale(c, o);
     if (flight && bytes <= c->max_bytes) {
         c->flights--;
         o->entry.role = SF_ENTRY_RESPONSE;
@@ -602,7 +608,7 @@ static void unlist(struct sf_cache *c, struct sf_obj *o, bool keep_stale)
     struct sf_obj *stale = NULL;
     sf_mutex_lock(&c->lock);
     if (o->entry.role != SF_ENTRY_UNLISTED) {
-        stale = take_stale(o);
+        stale = take_stale(c, o);
         old = unlist_at(c, slot_of(c, o->key));
         struct sf_entry **pp = keep_stale && stale != NULL ? slot_of(c, stale->key) : NULL;
         if (pp != NULL && *pp == NULL) {
@@ -635,7 +641,7 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
     struct sf_obj *stale = NULL;
     sf_mutex_lock(&c->lock);
     if (o->entry.role != SF_ENTRY_UNLISTED) {
-        stale = take_stale(o);
+        stale = take_stale(c, o);
         old = unlist_at(c, slot_of(c, o->key));
         struct marker *m = list_marker(c, o->key, SF_ENTRY_PASS);
         m->expires_ms = until_ms;
@@ -680,15 +686,16 @@ static bool tag_matches(struct sf_obj *o, const char *tag_header, const char *ta
 }
 
 /* Table lock held. Whether e is a stored response the purge selects. */
-static bool purge_selects(struct sf_entry *e, const char *url, size_t url_len, bool prefix,
-                          const char *tag_header)
+static bool purge_selects(const struct sf_cache *c, struct sf_entry *e, const char *url,
+                          size_t url_len, bool prefix, const char *tag_header)
 {
+    sf_mutex_assert_held(&c->lock);
     return e->role == SF_ENTRY_RESPONSE &&
            (tag_header != NULL ? tag_matches(obj_of(e), tag_header, url)
                                : key_matches(e->key, url, url_len, prefix));
 }
 
-/* Table lock held. Appends e to *list (of *n, room for *cap). */
+/* Appends e to *list (of *n, room for *cap). */
 static void push(struct sf_entry ***list, size_t *n, size_t *cap, struct sf_entry *e)
 {
     if (*n == *cap) {
@@ -708,12 +715,12 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
         /* One URL: only the chain of the URL index it hashes to. */
         for (struct sf_entry *e = c->by_url[hash_bytes(url, url_len) & (c->nbuckets - 1)];
              e != NULL; e = e->unext)
-            if (purge_selects(e, url, url_len, false, NULL))
+            if (purge_selects(c, e, url, url_len, false, NULL))
                 push(&hits, &count, &cap, e);
     } else {
         for (size_t i = 0; i < c->nbuckets; i++)
             for (struct sf_entry *e = c->buckets[i]; e != NULL; e = e->hnext)
-                if (purge_selects(e, url, url_len, prefix, tag_header))
+                if (purge_selects(c, e, url, url_len, prefix, tag_header))
                     push(&hits, &count, &cap, e);
     }
     for (size_t i = 0; i < count; i++) {

@@ -84,7 +84,7 @@ static void arm(struct sf_hangup *h, int fd, uint64_t id, bool half_closed)
         (void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The client of w (parked, its place's lock held) shut its sending side. A half-close is not
+/* The client of w (parked: dispatch holds its place's lock) shut its sending side. A half-close is not
  * an abort (RFC 9112 §9.6), but a client that closed its socket altogether looks the same
  * until something is written to it. So, where nothing has been sent for the request yet,
  * write a 100 (Continue), which an HTTP/1.1 client must accept and skip (RFC 9110 §15.2):
