@@ -299,27 +299,10 @@ static void submit_shared(struct sf_req *r, struct sf_obj *o)
     sf_upstream_submit(r->front->up, o, &spec);
 }
 
-static enum MHD_Result collect_credential(void *cls, enum MHD_ValueKind kind, const char *name,
-                                          const char *value)
-{
-    (void)kind;
-    if (sf_policy_is_credential(name))
-        sf_hdrs_add(cls, name, value ? value : "");
-    return MHD_YES;
-}
-
-/* The cache key of r (a GET or HEAD): every credential line, as forwarded, and the Host
- * when it is forwarded too (preserve_host). Caller frees. */
+/* The cache key of r (a GET or HEAD): see sf_outbound_key. Caller frees. */
 static char *request_key(struct sf_req *r)
 {
-    struct sf_hdrs credentials = {0};
-    const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
-    if (r->front->cfg->preserve_host && host != NULL)
-        sf_hdrs_add(&credentials, "Host", host);
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_credential, &credentials);
-    char *key = sf_policy_key(r->route.url, &credentials);
-    sf_hdrs_clear(&credentials);
-    return key;
+    return sf_outbound_key(&r->front->out, r->conn, &r->route);
 }
 
 /* Sends the request upstream on an object of its own (pass-through). */
@@ -352,29 +335,15 @@ static bool request_directives(struct sf_req *r, struct sf_req_directives *d)
     return true;
 }
 
-/* A field of r as a shared flight would send it upstream, for sf_policy_variant. */
-static char *variant_field(void *ctx, const char *name)
-{
-    struct sf_req *r = ctx;
-    const char *connection = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Connection");
-    if (!sf_policy_forwarded(name, connection, true))
-        return NULL;
-    char *value = sf_request_field(r->conn, name);
-    if (r->front->cfg->normalize_accept_encoding && sf_streq_ci(name, "Accept-Encoding")) {
-        const char *normal = sf_policy_normalized_encoding(value); /* as fetches send it */
-        free(value);
-        value = sf_xstrdup_opt(normal);
-    }
-    return value;
-}
-
 /* Whether r selects the variant o's response is for (RFC 9111 §4.1); o's head is
  * published. */
 static bool selects_variant(struct sf_req *r, const struct sf_obj *o)
 {
     if (o->vary_names == NULL)
         return true;
-    char *mine = sf_policy_variant(o->vary_names, &(struct sf_fields){variant_field, r});
+    struct sf_shared_view view = {&r->front->out, r->conn};
+    char *mine =
+        sf_policy_variant(o->vary_names, &(struct sf_fields){sf_outbound_shared_field, &view});
     bool same = strcmp(mine, o->variant) == 0;
     free(mine);
     return same;
@@ -386,7 +355,8 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     struct sf_req_directives d;
     bool has_directives = request_directives(r, &d);
     char *key = request_key(r);
-    struct sf_fields fields = {variant_field, r};
+    struct sf_shared_view view = {&r->front->out, r->conn};
+    struct sf_fields fields = {sf_outbound_shared_field, &view};
     struct sf_query q = {key, has_directives ? &d : NULL, &fields};
     struct sf_obj *o;
     struct sf_obj *refresh;

@@ -61,6 +61,43 @@ bool sf_outbound_looped(const struct sf_outbound *ob, struct MHD_Connection *con
     return looped;
 }
 
+static enum MHD_Result collect_credential(void *cls, enum MHD_ValueKind kind, const char *name,
+                                          const char *value)
+{
+    (void)kind;
+    if (sf_policy_is_credential(name))
+        sf_hdrs_add(cls, name, value ? value : "");
+    return MHD_YES;
+}
+
+char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                      const struct sf_route *route)
+{
+    struct sf_hdrs credentials = {0};
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    if (ob->cfg->preserve_host && host != NULL)
+        sf_hdrs_add(&credentials, "Host", host);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_credential, &credentials);
+    char *key = sf_policy_key(route->url, &credentials);
+    sf_hdrs_clear(&credentials);
+    return key;
+}
+
+char *sf_outbound_shared_field(void *view, const char *name)
+{
+    const struct sf_shared_view *v = view;
+    const char *connection = MHD_lookup_connection_value(v->conn, MHD_HEADER_KIND, "Connection");
+    if (!sf_policy_forwarded(name, connection, true))
+        return NULL;
+    char *value = sf_request_field(v->conn, name);
+    if (v->ob->cfg->normalize_accept_encoding && sf_streq_ci(name, "Accept-Encoding")) {
+        const char *normal = sf_policy_normalized_encoding(value); /* as fetches send it */
+        free(value);
+        value = sf_xstrdup_opt(normal);
+    }
+    return value;
+}
+
 struct fields_ctx {
     struct sf_hdrs *out;
     const char *connection;

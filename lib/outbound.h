@@ -48,6 +48,21 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
                                        const char *method, const struct sf_route *route,
                                        bool shared, struct sf_reqbody *body);
 
+/* The cache key of a GET or HEAD on conn, routed to route: its URL, every credential line
+ * as forwarded, and the Host when that is forwarded too (preserve_host). Caller frees. */
+char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                      const struct sf_route *route);
+
+/* A request as a shared fetch sends its fields. */
+struct sf_shared_view {
+    const struct sf_outbound *ob;
+    struct MHD_Connection *conn;
+};
+/* (sf_field_get, with view: struct sf_shared_view *) A field of the request as a shared
+ * fetch would send it upstream (Accept-Encoding normalised when configured), or NULL: what
+ * selects among responses that vary (RFC 9111 §4.1). Caller frees. */
+char *sf_outbound_shared_field(void *view, const char *name);
+
 /* Every line of the request field name joined with ", "; NULL when absent. Caller frees. */
 char *sf_request_field(struct MHD_Connection *conn, const char *name);
 
