@@ -281,14 +281,17 @@ static int64_t age_now(const struct sf_cache *c, const struct sf_obj *o, uint64_
 }
 
 /* Table lock held. Whether stale, a response that was stored, may be served while it is
- * revalidated (RFC 5861 §3): to a request without cache directives, within its window,
- * and never past must-revalidate or an invalidation. */
+ * revalidated (RFC 5861 §3) to a request with directives d: within its
+ * window, never past must-revalidate or an invalidation, and only if d does not limit
+ * staleness (sf_policy_stale_allowed). */
 static bool while_revalidate_ok(const struct sf_cache *c, const struct sf_obj *stale,
-                                bool plain_request, uint64_t now_ms)
+                                const struct sf_req_directives *d, uint64_t now_ms)
 {
     const struct sf_verdict *v = &stale->verdict;
-    return plain_request && !stale->entry.invalidated &&
-           sf_policy_within_stale_window(v, age_now(c, stale, now_ms), v->stale_while_revalidate_s);
+    int64_t age = age_now(c, stale, now_ms);
+    return !stale->entry.invalidated &&
+           sf_policy_within_stale_window(v, age, v->stale_while_revalidate_s) &&
+           sf_policy_stale_allowed(d, v, age);
 }
 
 /* Table lock held. Hands back the stale response a flight held for revalidation. */
@@ -330,7 +333,6 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
 {
     sf_mutex_assert_held(&c->lock);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
-    bool plain = d == NULL;
     if (d == NULL)
         d = &none;
     /* XXX: an object stays stored (charged and on the LRU) until it is evicted or a lookup
@@ -354,7 +356,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
         return SF_LOOKUP_PASS;
     }
     if (role == SF_ENTRY_FLIGHT && o->stale != NULL && refresh != NULL &&
-        while_revalidate_ok(c, o->stale, plain, now_ms)) {
+        while_revalidate_ok(c, o->stale, d, now_ms)) {
         *out = sf_obj_ref(o->stale); /* its refresh is already on its way */
         return SF_LOOKUP_STALE;
     }
@@ -367,7 +369,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
      * and takes over the expired response it was revalidating. */
     struct sf_obj *stale = role == SF_ENTRY_FLIGHT ? take_stale(c, o) : NULL;
     bool serve_stale =
-        role == SF_ENTRY_RESPONSE && refresh != NULL && while_revalidate_ok(c, o, plain, now_ms);
+        role == SF_ENTRY_RESPONSE && refresh != NULL && while_revalidate_ok(c, o, d, now_ms);
     if (e != NULL)
         *old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
     if (role == SF_ENTRY_RESPONSE) {

@@ -69,6 +69,7 @@ static const struct field schema[] = {
     {"cache.heuristic_percent", K_UINT, OFF(heuristic_percent), 0, 100},
     {"cache.heuristic_max", K_MS, OFF(heuristic_max_ms), 0, 31536000000ULL},
     {"cache.strip_set_cookie", K_BOOL, OFF(strip_set_cookie), 0, 0},
+    {"cache.store_server_errors", K_BOOL, OFF(store_server_errors), 0, 0},
     {"cache.normalize_accept_encoding", K_BOOL, OFF(normalize_accept_encoding), 0, 0},
     {"cache.stale_if_error", K_MS, OFF(stale_if_error_ms), 0, 31536000000ULL},
     {"cache.stale_while_revalidate", K_MS, OFF(stale_while_revalidate_ms), 0, 31536000000ULL},
@@ -97,6 +98,7 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->surrogate_key_header = sf_xstrdup("Surrogate-Key");
     cfg->targeted_field = sf_xstrdup("CDN-Cache-Control");
     cfg->heuristic_percent = 10;
+    cfg->store_server_errors = true;
     cfg->heuristic_max_ms = UINT64_C(86400000);
     cfg->max_request_body_bytes = UINT64_C(64) << 20;
     cfg->admin_enabled = true;

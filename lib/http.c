@@ -435,38 +435,88 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* The month named by the 3 letters at s, any letter case; 0 when none. */
 static int month_index(const char *s)
 {
     for (int i = 0; i < 12; i++)
-        if (strncmp(s, month_names[i], 3) == 0)
+        if (strncasecmp(s, month_names[i], 3) == 0)
             return i + 1;
     return 0;
 }
 
+/* Exactly n digits at s, as a number; -1 when they are not. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Whether the n letters at s name a day of the week, short ("Sun") or long ("Sunday"),
+ * any letter case. */
+static bool is_day_name(const char *s, size_t n, bool long_form)
+{
+    static const char *const long_names[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                             "Thursday", "Friday", "Saturday"};
+    for (int i = 0; i < 7; i++) {
+        const char *name = long_form ? long_names[i] : day_names[i];
+        if (strlen(name) == n && strncasecmp(s, name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* "HH:MM:SS" at s (time-of-day, RFC 9110 §5.6.7); false when malformed. */
+static bool time_of_day(const char *s, int *hh, int *mm, int *ss)
+{
+    *hh = digits(s, 2);
+    *mm = digits(s + 3, 2);
+    *ss = digits(s + 6, 2);
+    return s[2] == ':' && s[5] == ':' && *hh >= 0 && *hh <= 23 && *mm >= 0 && *mm <= 59 &&
+           *ss >= 0 && *ss <= 60;
+}
+
+/* RFC 9110 §5.6.7, exactly: the three forms with their spacing and two-digit fields. Only
+ * the letter case of day names, month names and "GMT" is let go: that is unambiguous, and
+ * some origins send it. Anything else (doubled spaces, a one-digit hour, "0") is invalid,
+ * which for Expires means already expired (RFC 9111 §5.3). */
 bool sf_http_date_parse(const char *s, int64_t *epoch_s)
 {
-    char wk[16], mon[4];
-    int d, y, hh, mm, ss, consumed = 0;
     if (s == NULL)
         return false;
-    /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-    if (sscanf(s, "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", wk, &d, mon, &y, &hh, &mm, &ss,
-               &consumed) == 7 &&
-        consumed > 0) {
-        /* obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
-    } else if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT%n", wk, &d, mon, &y, &hh, &mm,
-                      &ss, &consumed) == 7 &&
-               consumed > 0) {
-        y += y < 70 ? 2000 : 1900; /* RFC 9110 §5.6.7: within 50 years is close enough */
-        /* asctime: Sun Nov  6 08:49:37 1994 */
-    } else if (sscanf(s, "%3s %3s %2d %2d:%2d:%2d %4d%n", wk, mon, &d, &hh, &mm, &ss, &y,
-                      &consumed) == 7 &&
-               consumed > 0) {
+    size_t len = strlen(s), comma = strcspn(s, ",");
+    int d, m, y, hh, mm, ss;
+    const char *t; /* the time of day */
+    if (comma == 3 && len == 29) {
+        /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+        if (!is_day_name(s, 3, false) || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+            s[16] != ' ' || s[25] != ' ' || strncasecmp(s + 26, "GMT", 3) != 0)
+            return false;
+        d = digits(s + 5, 2), m = month_index(s + 8), y = digits(s + 12, 4), t = s + 17;
+    } else if (comma >= 6 && comma <= 9 && len == comma + 24) {
+        /* obsolete RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" */
+        const char *p = s + comma + 1;
+        if (!is_day_name(s, comma, true) || p[0] != ' ' || p[3] != '-' || p[7] != '-' ||
+            p[10] != ' ' || p[19] != ' ' || strncasecmp(p + 20, "GMT", 3) != 0)
+            return false;
+        d = digits(p + 1, 2), m = month_index(p + 4), y = digits(p + 8, 2), t = p + 11;
+        if (y >= 0)
+            y += y < 70 ? 2000 : 1900; /* §5.6.7: within 50 years is close enough */
+    } else if (comma == len && len == 24) {
+        /* asctime: "Sun Nov  6 08:49:37 1994" */
+        if (!is_day_name(s, 3, false) || s[3] != ' ' || s[7] != ' ' || s[10] != ' ' || s[19] != ' ')
+            return false;
+        d = s[8] == ' ' ? digits(s + 9, 1) : digits(s + 8, 2);
+        m = month_index(s + 4), y = digits(s + 20, 4), t = s + 11;
     } else {
         return false;
     }
-    int m = month_index(mon);
-    if (m == 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 || hh < 0 || mm < 0 || ss < 0)
+    static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 0 || y < 0 || d < 1 || d > month_days[m - 1] || !time_of_day(t, &hh, &mm, &ss))
         return false;
     *epoch_s = days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss;
     return true;

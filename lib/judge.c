@@ -154,6 +154,13 @@ void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_reques
         sf_policy_withhold_fields(head, cfg->rules, &own);
     d->length = d->use == SF_HEAD_REFRESHED ? (int64_t)stale->len : length_of(req, d->status, head);
     verdict_of(cfg, req, d->status, head, d->length, now_s, &d->verdict);
+    if (stale != NULL && status >= 500 && d->verdict.storable) {
+        /* RFC 9111 §4.3.3: a 5xx to a revalidation may be treated as no answer: it goes to
+         * this flight's clients, and the stored response stays (stale, to be revalidated
+         * again or served within its windows) rather than be replaced by an error. */
+        d->verdict.storable = false;
+        d->verdict.reason = "a server error while revalidating keeps the stored response";
+    }
     if (!req->shared)
         invalidations(req, status, head, d);
     forwardable_fields(cfg, head, &d->fields);

@@ -2,9 +2,9 @@
  *  - a response is shared with the other waiters of a flight unless it says it belongs to
  *    one user (private, no-store, Set-Cookie) or matches no other request (Vary: *); one
  *    that varies is shared with the waiters whose requests select its variant (§4.1);
- *  - it is stored with explicit or heuristic freshness, for a status that is cacheable
- *    by default (§3, RFC 9110 §15.1); with no-cache, when it has a validator, and then it
- *    is validated before every use.
+ *  - a final response is stored with explicit freshness whatever its status (§3), or with
+ *    heuristic freshness when its status is cacheable by default (RFC 9110 §15.1); with
+ *    no-cache, when it has a validator, and then it is validated before every use.
  * Everything here is a pure function. */
 #include "policy.h"
 
@@ -259,30 +259,50 @@ static bool status_cacheable_by_default(int status)
     return status_in(status, codes, sizeof codes / sizeof codes[0]);
 }
 
-/* Statuses sfproxy stores when their freshness is explicit (§3), and so understands for
- * must-understand (§5.2.2.3): those cacheable by default, plus redirects and client
- * errors an origin may mark fresh. Server errors other than 501 are never stored, so that
- * an outage does not outlive itself (stale-if-error is the way to ride one out). */
-static bool status_storable(int status)
+/* Statuses whose caching rules sfproxy knows (for must-understand, §5.2.2.3): those
+ * cacheable by default, and the redirects, client and server errors RFC 9110 defines
+ * without caching rules of their own. */
+static bool status_understood(int status)
 {
-    static const int more[] = {302, 303, 307, 400, 403, 451};
+    static const int more[] = {302, 303, 307, 400, 403, 451, 500, 502, 503, 504};
     return status_cacheable_by_default(status) ||
            status_in(status, more, sizeof more / sizeof more[0]);
 }
 
-/* §4.2.1: s-maxage, then max-age, then Expires minus Date. -1 when none applies. */
+/* Why a final response may not be stored for its status alone, or NULL (§3: any final
+ * status may be, given explicit freshness; a 206 is never stored as complete, §3.3; a 304
+ * only refreshes what is stored, §4.3.4). */
+static const char *status_refusal(int status, const struct sf_cc *cc,
+                                  const struct sf_cache_rules *rules)
+{
+    if (status < 200 || status == 206 || status == 304)
+        return "status not stored";
+    if (cc->must_understand && !status_understood(status))
+        return "must-understand: status not understood";
+    if (status >= 500 && status != 501 && rules != NULL && !rules->store_server_errors)
+        return "server error (cache.store_server_errors is off)";
+    return NULL;
+}
+
+/* §4.2.1: s-maxage, then max-age, then Expires minus Date (date_s: the response's own
+ * Date, however far it is from our clock, or when it has none the time it arrived). -1
+ * when none applies. */
 static int64_t explicit_lifetime(const struct sf_cc *cc, const struct sf_hdrs *h, int64_t date_s)
 {
     if (cc->s_maxage >= 0)
         return cc->s_maxage;
     if (cc->max_age >= 0)
         return cc->max_age;
-    const char *expires = sf_hdrs_get(h, "Expires");
-    if (expires == NULL)
+    size_t lines = 0;
+    const char *expires = NULL;
+    for (size_t i = 0; i < h->n; i++)
+        if (sf_streq_ci(h->v[i].name, "Expires") && lines++ == 0)
+            expires = h->v[i].value;
+    if (lines == 0)
         return -1;
     int64_t expires_s;
-    if (!sf_http_date_parse(expires, &expires_s))
-        return 0; /* an invalid Expires means already expired (§5.3) */
+    if (lines > 1 || !sf_http_date_parse(expires, &expires_s))
+        return 0; /* an invalid Expires (or more than one) means already expired (§5.3) */
     return expires_s > date_s ? expires_s - date_s : 0;
 }
 
@@ -298,14 +318,26 @@ static int64_t heuristic_lifetime(const struct sf_cache_rules *rules, const stru
     return lifetime < rules->heuristic_max_s ? lifetime : rules->heuristic_max_s;
 }
 
-static int64_t header_delta(const struct sf_hdrs *h, const char *name)
+/* The Age field (§5.1): its first member (when it is a list) as delta-seconds; one that
+ * is not a non-negative integer ("7200.0", "-1", "1e3") is ignored as if absent (0), and a
+ * huge one saturates at 2^31 (§1.2.2: stale). */
+static int64_t age_field(const struct sf_hdrs *h)
 {
-    const char *v = sf_hdrs_get(h, name);
-    if (v == NULL || *v < '0' || *v > '9')
+    const char *v = sf_hdrs_get(h, "Age");
+    if (v == NULL)
         return 0;
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    return n < 0 ? 0 : (n > 2147483648LL ? 2147483648LL : n);
+    size_t n = strcspn(v, ",");
+    while (n > 0 && is_ows(v[n - 1]))
+        n--;
+    int64_t age = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+        age = age * 10 + (v[i] - '0');
+        if (age > 2147483648LL)
+            age = 2147483648LL;
+    }
+    return age;
 }
 
 /* The caching directives of a response (joined), or NULL: RFC 9213's targeted field
@@ -342,9 +374,9 @@ static const char *unstorable_reason(const struct sf_resp_facts *facts, const st
 {
     const struct sf_hdrs *h = facts->hdrs;
     bool validator = sf_hdrs_get(h, "ETag") != NULL || sf_hdrs_get(h, "Last-Modified") != NULL;
-    if (!status_storable(facts->status))
-        return cc->must_understand ? "must-understand: status not understood"
-                                   : "status not stored by sfproxy";
+    const char *refusal = status_refusal(facts->status, cc, facts->rules);
+    if (refusal != NULL)
+        return refusal;
     /* §5.2.2.4: no-cache may be stored, and is validated before every use; worth it only
      * with a validator, so that the validation can be a 304. */
     if (cc->no_cache && !validator)
@@ -373,7 +405,7 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     v->shareable = true;
     /* §5.2.2.3: with must-understand, a cache that knows the status's caching rules
      * ignores no-store; one that does not must not store. We know the storable ones. */
-    bool no_store = cc.no_store && !(cc.must_understand && status_storable(facts->status));
+    bool no_store = cc.no_store && !(cc.must_understand && status_understood(facts->status));
     if (cc.private_)
         v->reason = "Cache-Control: private";
     else if (no_store)
@@ -388,16 +420,18 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         return;
     }
 
+    /* The origin's Date: lifetimes are measured on its clock (Expires - Date, §4.2.1), ages
+     * on ours, where a Date in the future counts as none (§4.2.3). */
     int64_t date_s = facts->response_time_s;
-    const char *date = sf_hdrs_get(h, "Date");
-    int64_t parsed;
-    if (date != NULL && sf_http_date_parse(date, &parsed) && parsed <= facts->response_time_s)
-        date_s = parsed; /* a Date in the future is not believed */
+    if (!sf_http_date_parse(sf_hdrs_get(h, "Date"), &date_s))
+        date_s = facts->response_time_s;
 
     /* §4.2.3: the corrected initial age. */
     int64_t apparent = facts->response_time_s - date_s;
     int64_t delay = facts->response_time_s - facts->request_time_s;
-    int64_t corrected = header_delta(h, "Age") + (delay > 0 ? delay : 0);
+    int64_t corrected = age_field(h) + (delay > 0 ? delay : 0);
+    if (apparent < 0)
+        apparent = 0;
     v->age_s = apparent > corrected ? apparent : corrected;
 
     int64_t lifetime = explicit_lifetime(&cc, h, date_s);
@@ -444,6 +478,16 @@ bool sf_policy_acceptable(const struct sf_verdict *v, int64_t age_s,
     /* Stale: only for a client that said it accepts so much staleness, and never for a
      * response that forbids it. */
     return !v->never_stale && d->max_stale_s >= 0 && -left <= d->max_stale_s;
+}
+
+bool sf_policy_stale_allowed(const struct sf_req_directives *d, const struct sf_verdict *v,
+                             int64_t age_s)
+{
+    if (d == NULL)
+        return true;
+    int64_t staleness = age_s - v->fresh_s;
+    return !d->no_cache && (d->max_age_s < 0 || age_s <= d->max_age_s) && d->min_fresh_s < 0 &&
+           (d->max_stale_s < 0 || staleness <= d->max_stale_s);
 }
 
 bool sf_policy_not_modified(const struct sf_hdrs *stored, const char *if_none_match,

@@ -72,6 +72,7 @@ struct sf_cache_rules {
     int64_t heuristic_max_s;          /* cap on a heuristic freshness lifetime */
     int64_t stale_while_revalidate_s; /* RFC 5861 windows for responses that set none; */
     int64_t stale_if_error_s;         /* -1: none */
+    bool store_server_errors;         /* store 5xx with explicit freshness (§3) */
 };
 
 /* The facts about a response that a verdict is built from. Times are wall-clock seconds:
@@ -156,6 +157,13 @@ bool sf_policy_acceptable(const struct sf_verdict *v, int64_t age_s,
  * and nothing forbids serving it stale (§4.2.4: no-cache, must-revalidate,
  * proxy-revalidate, s-maxage): for RFC 5861's windows. A window of -1 is none. */
 bool sf_policy_within_stale_window(const struct sf_verdict *v, int64_t age_s, int64_t window_s);
+/* Whether a request's directives (NULL: none) let a stale response whose age is now age_s
+ * be served to it while it is revalidated (RFC 5861 §3). Only the directives that limit
+ * staleness stop it (RFC 9111 §5.2.1): no-cache (or Pragma: no-cache alone), a max-age the
+ * response is older than, min-fresh, a max-stale smaller than how stale it is. Directives
+ * sfproxy does not know are ignored (§5.2). */
+bool sf_policy_stale_allowed(const struct sf_req_directives *d, const struct sf_verdict *v,
+                             int64_t age_s);
 
 /* What a non-error response to an unsafe request to request_url invalidates for one of
  * its Location or Content-Location values, ref (RFC 9111 §4.4): the absolute URL it

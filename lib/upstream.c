@@ -702,9 +702,12 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
     up->cache = cache;
     up->hangup = hangup;
     up->rules = (struct sf_cache_rules){
-        cfg->targeted_field, cfg->heuristic_percent, (int64_t)(cfg->heuristic_max_ms / 1000),
+        cfg->targeted_field,
+        cfg->heuristic_percent,
+        (int64_t)(cfg->heuristic_max_ms / 1000),
         cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
-        cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1};
+        cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
+        cfg->store_server_errors};
     up->judge =
         (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie};
     up->publisher = (struct sf_publisher){cache, &up->judge, cfg->hit_for_pass_ms};

@@ -218,8 +218,8 @@ def test_age_restarts_after_a_304():
 
 
 def test_which_statuses_are_stored():
-    """A 302 with max-age is stored (explicit freshness); a 503 with max-age is not: an
-    outage must not outlive itself."""
+    """A 302 and a 503 with max-age are stored (explicit freshness, RFC 9111 §3); a 503
+    without explicit freshness is not; with cache.store_server_errors off, no 503 is."""
     with Env() as env:
         redirect = "/redir?status=302&cc=max-age%3D60&hdr=Location:/elsewhere"
         eq(env.get(redirect).status, 302, "redirect status")
@@ -227,10 +227,20 @@ def test_which_statuses_are_stored():
         eq(env.get(redirect).header("Location"), "/elsewhere", "its Location")
         eq(env.origin.count(redirect), 1, "origin requests for the redirect")
         outage = "/outage?status=503&cc=max-age%3D60"
+        eq(env.get(outage).status, 503, "the 503")
+        wait_for(lambda: env.get(outage).header("X-Cache") == "HIT", "the 503 stored")
+        eq(env.origin.count(outage), 1, "origin requests for the 503 the origin said to keep")
+        bare = "/outage-bare?status=503"
+        for _ in range(2):
+            eq(env.get(bare).header("X-Cache"), "MISS", "a 503 without freshness each time")
+            # A client can have the whole response a moment before the fetcher unlists its
+            # flight; a request in between would join it.
+            wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "the flight unlisted")
+        eq(env.origin.count(bare), 2, "origin requests for the bare 503")
+    with Env({"cache": {"store_server_errors": False}}) as env:
+        outage = "/outage?status=503&cc=max-age%3D60"
         for _ in range(3):
             r = env.get(outage)
             eq((r.status, r.header("X-Cache")), (503, "MISS"), "503 each time from the origin")
-            # A client can have the whole response a moment before the fetcher unlists its
-            # flight; a request in between would join it.
             wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "the flight unlisted")
         eq(env.origin.count(outage), 3, "origin requests for the 503")

@@ -74,6 +74,29 @@ def test_stale_while_revalidate_serves_at_once_and_refreshes_once():
         eq(env.proxy.stats()["stale_served"]["while_revalidate"], 1, "counted")
 
 
+def test_stale_while_revalidate_despite_unknown_request_directives():
+    # Only directives that limit staleness stop a stale answer (RFC 9111 §5.2); with the
+    # origin's Date and without it; past the window, the origin is asked first.
+    for date in ("", "&nodate=1"):
+        with Env() as env:
+            t = "/swr3?cc=max-age%3D1,stale-while-revalidate%3D3600&etag=v1&size=50" + date
+            direct = request(env.origin.port, "GET", t + "&probe=1")
+            eq(direct.header("Date") is None, date != "", "the origin's Date (%r)" % date)
+            first = env.get(t)
+            env.wait_stored()
+            extras = ({"Cache-Control": "nothing-to-see-here"}, {"Pragma": "x-foo"})
+            for n, extra in enumerate(extras, 1):
+                env.advance_clock(3)  # past max-age=1 again
+                r = env.get(t, extra)
+                eq((r.header("X-Cache"), r.body), ("STALE", first.body),
+                   "served from the store at once with %r" % extra)
+                wait_for(lambda: env.proxy.stats()["revalidations"]["not_modified"] == n,
+                         "one background revalidation")
+            eq(env.origin.count(t), 3, "origin requests")
+            env.advance_clock(4000)  # past max-age and the whole window
+            eq(env.get(t).header("X-Cache"), "REVALIDATED", "past the window: asked first")
+
+
 def test_stale_while_revalidate_not_for_no_cache_requests():
     with Env({"cache": {"stale_while_revalidate": "60s"}}) as env:
         t = "/swr2?cc=max-age%3D2&size=50"

@@ -20,6 +20,7 @@ Each request says how to behave in its query string:
   fail_after=N      answer 500 once this target has been served N times
   etag=V            send ETag: "V", and answer 304 to an If-None-Match that names it
   etag_changes=1    send ETag: "s<serial>": a different one every time
+  nodate=1          send no Date field
   hold=NAME         before reading the request content and answering, wait until
                     POST /_origin/release?name=NAME
   hold_header=NAME  like hold, with the value of the request field NAME as the name
@@ -66,6 +67,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def send_response(self, code, message=None):
+        """As the base class does, without Date when the request asked (nodate=1)."""
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+        if "nodate=1" not in self.path:
+            self.send_header("Date", self.date_time_string())
 
     def date_time_string(self, timestamp=None):
         """Date, on the clock the test may have moved forward with sfproxy's."""

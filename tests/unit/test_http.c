@@ -109,6 +109,27 @@ static void test_dates(void **state)
     assert_false(sf_http_date_parse("yesterday", &t));
     assert_false(sf_http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT", &t));
     assert_false(sf_http_date_parse("0", &t));
+    /* RFC 9110 §5.6.7 exactly: only letter case is let go. */
+    assert_true(sf_http_date_parse("sun, 06 nov 1994 08:49:37 gmt", &t));
+    assert_int_equal(t, 784111777);
+    assert_true(sf_http_date_parse("Sun Nov 16 08:49:37 1994", &t));
+    static const char *const invalid[] = {
+        "Sun,  06 Nov 1994 08:49:37 GMT", /* a doubled space */
+        "Sun, 6 Nov 1994 08:49:37 GMT",   /* a one-digit day */
+        "Sun, 06 Nov 1994 8:49:37 GMT",   /* a one-digit hour */
+        "Sun, 06 Nov 1994 08:49:37 GMT ", /* something after it */
+        "Sun, 06 Nov 1994 08:49:37 UTC",  /* not GMT */
+        "Sun, 30 Feb 1994 08:49:37 GMT",  /* no such day */
+        "Sun, 06 Nov 1994 24:00:00 GMT",  /* no such hour */
+        "Sun, 06-Nov-94 08:49:37 GMT",    /* RFC 850 needs the long day name */
+        "Sunday, 06 Nov 1994 08:49:37 GMT",
+        "Sun Nov 6 08:49:37 1994", /* asctime pads the day with a space */
+        "Sun Nov  6 08:49:37 94",
+        "Sun, 06 Nov 94 08:49:37 GMT",
+    };
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+        if (sf_http_date_parse(invalid[i], &t))
+            fail_msg("accepted \"%s\"", invalid[i]);
     char buf[40];
     sf_http_date_format(784111777, buf, sizeof buf);
     assert_string_equal(buf, "Sun, 06 Nov 1994 08:49:37 GMT");

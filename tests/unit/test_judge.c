@@ -130,6 +130,13 @@ static const struct row rows[] = {
     {"§4.2.4 must-revalidate forbids stale-if-error", "GET", true, false, {NULL},
      {200, {"Cache-Control", "max-age=10, must-revalidate, stale-if-error=100"}, 40, 30}, 500,
      {NULL}, SF_HEAD_RECEIVED, 500, -1, true, false, {NULL}, {NULL}, NULL, NULL, {NULL}, false},
+    {"§4.3.3 a 5xx with max-age while revalidating does not replace what is stored", "GET",
+     true, false, {NULL}, {200, {"Cache-Control", "max-age=10"}, 40, 30}, 503,
+     {"Cache-Control", "max-age=60"}, SF_HEAD_RECEIVED, 503, -1, true, false,
+     {"Cache-Control"}, {NULL}, NULL, NULL, {NULL}, false},
+    {"§3 the same 5xx for a key with nothing stored is stored (negative caching)", "GET", true,
+     false, {NULL}, {0}, 503, {"Cache-Control", "max-age=60"}, SF_HEAD_RECEIVED, 503, -1, true,
+     true, {"Cache-Control"}, {NULL}, NULL, NULL, {NULL}, false},
     {"RFC 5861 §4 a 4xx is an answer, not an error to hide", "GET", true, false, {NULL},
      {200, {"Cache-Control", "max-age=10, stale-if-error=100"}, 40, 30}, 404, {NULL},
      SF_HEAD_RECEIVED, 404, -1, true, false, {NULL}, {NULL}, NULL, NULL, {NULL}, false},
@@ -152,7 +159,7 @@ static const struct row rows[] = {
 };
 /* clang-format on */
 
-static const struct sf_cache_rules cache_rules = {"CDN-Cache-Control", 10, 86400, -1, -1};
+static const struct sf_cache_rules cache_rules = {"CDN-Cache-Control", 10, 86400, -1, -1, true};
 static const struct sf_judge_cfg cfg = {&cache_rules, 1000, false};
 
 static void add_pairs(struct sf_hdrs *h, const char *const *pairs, size_t max)

@@ -60,7 +60,22 @@ static const struct rule rules[] = {
     {"§3.3/§3.4 a 206 is never stored as a complete response", 206,
      {"Cache-Control", "max-age=60"}, NULL, NULL, false, 0, 0, true, false, 60, 0, NOT_STORED,
      ANY},
-    {"§3 a 500 with max-age may be stored (MAY); sfproxy never stores 5xx but 501", 500,
+    {"§3 a 500 with explicit freshness is stored (cache.store_server_errors)", 500,
+     {"Cache-Control", "max-age=60"}, NULL, NULL, false, 0, 10, true, true, 60, 0, REUSE, ANY},
+    {"§3 a 503 with Expires is stored: negative caching the origin asked for", 503,
+     {"Date", "@0", "Expires", "@+30"}, NULL, NULL, false, 0, 10, true, true, 30, 0, REUSE,
+     ANY},
+    {"§3 a 503 without explicit freshness is not (no heuristic for it, §4.2.2)", 503,
+     {"Date", "@0", "Last-Modified", "@-1000"}, NULL, NULL, false, 0, 0, true, false, ANY, ANY,
+     NOT_STORED, ANY},
+    {"§3 a status sfproxy does not know, with explicit freshness, is stored", 599,
+     {"Cache-Control", "max-age=60"}, NULL, NULL, false, 0, 10, true, true, 60, 0, REUSE, ANY},
+    {"§3 so is a 299 and a 499", 499, {"Cache-Control", "s-maxage=60"}, NULL, NULL, false, 0,
+     10, true, true, 60, 0, REUSE, ANY},
+    {"§3 an unknown status without explicit freshness is not", 299, {"Date", "@0",
+     "Last-Modified", "@-1000"}, NULL, NULL, false, 0, 0, true, false, ANY, ANY, NOT_STORED,
+     ANY},
+    {"§4.3.4 a 304 is never stored as a response of its own", 304,
      {"Cache-Control", "max-age=60"}, NULL, NULL, false, 0, 0, true, false, 60, 0, NOT_STORED,
      ANY},
     {"§3 a 302 with explicit freshness is stored", 302,
@@ -102,6 +117,21 @@ static const struct rule rules[] = {
      99, true, true, 100, 0, REUSE, ANY},
     {"§5.3 an invalid Expires (\"0\") means already expired", 200, {"Expires", "0"}, NULL, NULL,
      false, 0, 0, true, false, 0, 0, NOT_STORED, ANY},
+    {"§4.2.1 Expires at its Date is stale on arrival, both in our future", 200,
+     {"Date", "@+100", "Expires", "@+100"}, NULL, NULL, false, 0, 0, true, false, 0, 0,
+     NOT_STORED, ANY},
+    {"§4.2.1 Expires minus Date on the origin's clock, however fast it is", 200,
+     {"Date", "@+100", "Expires", "@+160"}, NULL, NULL, false, 0, 10, true, true, 60, 0, REUSE,
+     ANY},
+    {"§4.2.1 an Age larger than Expires minus Date is stale on arrival", 200,
+     {"Date", "@0", "Expires", "@+60", "Age", "100"}, NULL, NULL, false, 0, 0, true, false, 60,
+     100, NOT_STORED, ANY},
+    {"§5.3 more than one Expires line is invalid: already expired", 200,
+     {"Date", "@0", "Expires", "@+100", "Expires", "@+100"}, NULL, NULL, false, 0, 0, true,
+     false, 0, 0, NOT_STORED, ANY},
+    {"§5.3 an Expires with a doubled space is invalid", 200,
+     {"Expires", "Sun,  06 Nov 2094 08:49:37 GMT"}, NULL, NULL, false, 0, 0, true, false, 0, 0,
+     NOT_STORED, ANY},
     {"§4.2.1 duplicate directives: the first occurrence is used", 200,
      {"Cache-Control", "max-age=10", "Cache-Control", "max-age=20"}, NULL, NULL, false, 0, 0,
      true, true, 10, 0, REUSE, ANY},
@@ -148,6 +178,19 @@ static const struct rule rules[] = {
      VALIDATE, ANY},
     {"§5.1 an Age that is not a number is ignored", 200, {"Cache-Control", "max-age=60", "Age",
      "abc"}, NULL, NULL, false, 0, 0, true, true, 60, 0, REUSE, ANY},
+    {"§5.1 an Age that is not an integer is ignored, not read as 7200", 200,
+     {"Cache-Control", "max-age=60", "Age", "7200.0"}, NULL, NULL, false, 0, 0, true, true, 60,
+     0, REUSE, ANY},
+    {"§5.1 a negative Age is ignored", 200, {"Cache-Control", "max-age=60", "Age", "-1"}, NULL,
+     NULL, false, 0, 0, true, true, 60, 0, REUSE, ANY},
+    {"§5.1 an Age in exponent form is ignored, not read as 1", 200,
+     {"Cache-Control", "max-age=60", "Age", "1e3"}, NULL, NULL, false, 0, 0, true, true, 60, 0,
+     REUSE, ANY},
+    {"§5.1 an Age list: its first member", 200, {"Cache-Control", "max-age=60", "Age",
+     "5, 10"}, NULL, NULL, false, 0, 0, true, true, 60, 5, REUSE, ANY},
+    {"§1.2.2 a huge Age saturates at 2^31: stale", 200,
+     {"Cache-Control", "max-age=60", "Age", "99999999999999999999"}, NULL, NULL, false, 0, 0,
+     true, false, 60, 2147483648, NOT_STORED, ANY},
     {"§4.2.3 a response older than its lifetime on arrival is not stored", 200,
      {"Cache-Control", "max-age=60", "Age", "100"}, NULL, NULL, false, 0, 0, true, false, 60,
      100, NOT_STORED, ANY},
@@ -203,6 +246,30 @@ static const struct rule rules[] = {
     {"RFC 5861 §3 stale-while-revalidate: within the window", 200,
      {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, NULL, NULL, false, 0, 80,
      true, true, 60, 0, VALIDATE, 1},
+    {"§5.2 request directives sfproxy does not know do not stop stale-while-revalidate", 200,
+     {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, "nothing-to-see-here", NULL,
+     false, 0, 80, true, true, 60, 0, VALIDATE, 1},
+    {"§5.4 nor does a Pragma other than no-cache", 200,
+     {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, NULL, "x-foo", false, 0, 80,
+     true, true, 60, 0, VALIDATE, 1},
+    {"§5.2.1.4 no-cache in the request stops it", 200,
+     {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, "no-cache", NULL, false, 0,
+     80, true, true, 60, 0, VALIDATE, 0},
+    {"§5.4 so does Pragma: no-cache alone", 200,
+     {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, NULL, "no-cache", false, 0,
+     80, true, true, 60, 0, VALIDATE, 0},
+    {"§5.2.1.1 a request max-age the response is older than stops it", 200,
+     {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, "max-age=70", NULL, false, 0,
+     80, true, true, 60, 0, VALIDATE, 0},
+    {"§5.2.1.3 min-fresh stops it", 200,
+     {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, "min-fresh=1", NULL, false, 0,
+     80, true, true, 60, 0, VALIDATE, 0},
+    {"§5.2.1.2 a max-stale smaller than its staleness stops it; a larger one does not", 200,
+     {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, "max-stale=10", NULL, false,
+     0, 80, true, true, 60, 0, VALIDATE, 0},
+    {"§5.2.1.2 (a max-stale it is within is served from the store outright)", 200,
+     {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, "max-stale=30", NULL, false,
+     0, 80, true, true, 60, 0, REUSE, 1},
     {"RFC 5861 §3 stale-while-revalidate: not past it", 200,
      {"Cache-Control", "max-age=60, stale-while-revalidate=30"}, NULL, NULL, false, 0, 91,
      true, true, 60, 0, VALIDATE, 0},
@@ -224,21 +291,39 @@ static void add_field(struct sf_hdrs *h, const char *name, const char *value)
     sf_hdrs_add(h, name, expand(value, date, sizeof date));
 }
 
+/* The later request's directives. */
+static void directives_of(const struct rule *r, struct sf_req_directives *d)
+{
+    *d = (struct sf_req_directives){false, false, false, -1, -1, -1};
+    if (r->req_cc != NULL || r->req_pragma != NULL)
+        sf_policy_request_directives(r->req_cc, r->req_pragma, d);
+}
+
 static enum reuse reuse_of(const struct rule *r, const struct sf_verdict *v)
 {
-    struct sf_req_directives d = {false, false, false, -1, -1, -1};
+    struct sf_req_directives d;
+    directives_of(r, &d);
     if (!v->storable)
         return NOT_STORED;
-    if (r->req_cc != NULL || r->req_pragma != NULL)
-        sf_policy_request_directives(r->req_cc, r->req_pragma, &d);
     return sf_policy_acceptable(v, v->age_s + r->later_s, &d) ? REUSE : VALIDATE;
+}
+
+/* Whether the later request may be served the stored response stale while it is
+ * revalidated (RFC 5861 §3). */
+static int swr_of(const struct rule *r, const struct sf_verdict *v)
+{
+    struct sf_req_directives d;
+    directives_of(r, &d);
+    int64_t age = v->age_s + r->later_s;
+    return sf_policy_within_stale_window(v, age, v->stale_while_revalidate_s) &&
+           sf_policy_stale_allowed(&d, v, age);
 }
 
 static void test_rules(void **state)
 {
     (void)state;
     static const char *const reuse_names[] = {"not stored", "reuse", "validate"};
-    const struct sf_cache_rules cache_rules = {"CDN-Cache-Control", 10, 3600, -1, -1};
+    const struct sf_cache_rules cache_rules = {"CDN-Cache-Control", 10, 3600, -1, -1, true};
     int failed = 0;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const struct rule *r = &rules[i];
@@ -250,8 +335,7 @@ static void test_rules(void **state)
         struct sf_verdict v;
         sf_policy_judge(&facts, &v);
         enum reuse reuse = reuse_of(r, &v);
-        int swr =
-            sf_policy_within_stale_window(&v, v.age_s + r->later_s, v.stale_while_revalidate_s);
+        int swr = swr_of(r, &v);
         if (v.shareable != r->shareable || v.storable != r->stored ||
             (r->fresh_s != ANY && v.fresh_s != r->fresh_s) ||
             (r->age_s != ANY && v.age_s != r->age_s) || reuse != r->reuse ||
