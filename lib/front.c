@@ -222,7 +222,7 @@ static void count_outcome(struct sf_req *r)
 
 /* Answers r from its object as the body arrives; the leader also gets the fields that
  * were withheld from everyone else. */
-static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
+static enum MHD_Result respond_stream(struct sf_req *r, bool leader, const char *method)
 {
     struct sf_obj *o = r->obj;
     if (o->revalidated)
@@ -230,12 +230,14 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader)
     else if (o->served_stale)
         r->xcache = "STALE"; /* the stored response, standing in for a failed origin */
     count_outcome(r);
-    r->rd = (struct sf_reader){o, &r->w, r->conn, r->front->up, 0, reader_done};
+    r->rd = (struct sf_reader){
+        .obj = o, .w = &r->w, .conn = r->conn, .up = r->front->up, .done = reader_done};
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */
-    return queue(
-        r, (unsigned)o->status,
-        sf_respond_streamed(&r->rd, r->xcache, leader ? &o->own_hdrs : NULL, o->served_stale));
+    unsigned status;
+    struct MHD_Response *resp = sf_respond_streamed(
+        &r->rd, method, r->xcache, leader ? &o->own_hdrs : NULL, o->served_stale, &status);
+    return queue(r, status, resp);
 }
 
 /* Serves a stored object (HIT, or STALE while it is refreshed). Takes over the lookup's
@@ -447,7 +449,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
                                 false);
         return respond_text(r, MHD_HTTP_BAD_GATEWAY, "upstream unreachable\n", false);
     }
-    return respond_stream(r, leader);
+    return respond_stream(r, leader, method);
 }
 
 /* Sets r->route (where it is fetched upstream) and returns true, or sets r->reject_status

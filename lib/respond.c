@@ -141,6 +141,36 @@ static const char *request_value(struct MHD_Connection *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
+/* The byte range a request on conn asks of o's 200, whose body has total bytes (RFC 9110
+ * §14.2): only a GET's, and only while If-Range holds; otherwise SF_RANGE_NONE. With
+ * SF_RANGE_ONE, *first..*last; and *content_range is the Content-Range to send (for ONE
+ * and UNSATISFIABLE). */
+static enum sf_range requested_range(struct MHD_Connection *conn, const char *method,
+                                     const struct sf_obj *o, uint64_t total, uint64_t *first,
+                                     uint64_t *last, char *content_range, size_t size)
+{
+    const char *value = request_value(conn, "Range");
+    *first = 0;
+    *last = total ? total - 1 : 0;
+    if (value == NULL || o->status != MHD_HTTP_OK || strcmp(method, "GET") != 0 ||
+        !sf_policy_if_range_holds(&o->hdrs, request_value(conn, "If-Range")))
+        return SF_RANGE_NONE;
+    enum sf_range range = sf_http_range_parse(value, total, first, last);
+    if (range == SF_RANGE_ONE)
+        snprintf(content_range, size, "bytes %llu-%llu/%llu", (unsigned long long)*first,
+                 (unsigned long long)*last, (unsigned long long)total);
+    else if (range == SF_RANGE_UNSATISFIABLE)
+        snprintf(content_range, size, "bytes */%llu", (unsigned long long)total);
+    return range;
+}
+
+static unsigned status_for(enum sf_range range, int status)
+{
+    return range == SF_RANGE_ONE             ? MHD_HTTP_PARTIAL_CONTENT
+           : range == SF_RANGE_UNSATISFIABLE ? MHD_HTTP_RANGE_NOT_SATISFIABLE
+                                             : (unsigned)status;
+}
+
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
                                        const char *method, const char *xcache, unsigned *status)
 {
@@ -151,24 +181,12 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
         *status = MHD_HTTP_NOT_MODIFIED;
         return not_modified(o, xcache);
     }
-    uint64_t first = 0, last = o->len ? o->len - 1 : 0;
-    enum sf_range range = SF_RANGE_NONE;
-    /* RFC 9110 §14.2: ranges of a GET's stored 200, when If-Range allows. */
-    const char *range_value = request_value(conn, "Range");
-    if (range_value != NULL && o->status == MHD_HTTP_OK && strcmp(method, "GET") == 0 &&
-        sf_policy_if_range_holds(&o->hdrs, request_value(conn, "If-Range")))
-        range = sf_http_range_parse(range_value, o->len, &first, &last);
-    size_t n = range == SF_RANGE_UNSATISFIABLE ? 0 : o->len ? (size_t)(last - first + 1) : 0;
+    uint64_t first, last;
     char content_range[80];
-    *status = (unsigned)o->status;
-    if (range == SF_RANGE_ONE) {
-        *status = MHD_HTTP_PARTIAL_CONTENT;
-        snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%zu",
-                 (unsigned long long)first, (unsigned long long)last, o->len);
-    } else if (range == SF_RANGE_UNSATISFIABLE) {
-        *status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
-        snprintf(content_range, sizeof content_range, "bytes */%zu", o->len);
-    }
+    enum sf_range range = requested_range(conn, method, o, o->len, &first, &last, content_range,
+                                          sizeof content_range);
+    size_t n = range == SF_RANGE_UNSATISFIABLE ? 0 : o->len ? (size_t)(last - first + 1) : 0;
+    *status = status_for(range, o->status);
     struct MHD_Response *resp = body_response(o, (size_t)first, n);
     if (resp == NULL)
         return NULL;
@@ -194,12 +212,14 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     rd->w->probe = false; /* the response has begun: nothing may be written in between */
-    bool resume_fetch = sf_obj_reader_at(o, rd->w, (size_t)pos);
-    size_t n = sf_obj_peek(o, (size_t)pos, &rd->seg_hint, &data);
+    size_t at = (size_t)(rd->first + pos); /* a range's bytes start at first */
+    bool resume_fetch = sf_obj_reader_at(o, rd->w, at);
+    size_t n = pos < rd->count ? sf_obj_peek(o, at, &rd->seg_hint, &data) : 0;
     if (n > 0) {
         n = n < max ? n : max;
+        n = n < rd->count - pos ? n : (size_t)(rd->count - pos);
         ret = (ssize_t)n;
-    } else if (o->state == SF_OBJ_COMPLETE) {
+    } else if (o->state == SF_OBJ_COMPLETE || pos >= rd->count) {
         ret = MHD_CONTENT_READER_END_OF_STREAM;
     } else if (o->state == SF_OBJ_FAILED) {
         /* Close without the rest: the client sees a short body or a missing last chunk. */
@@ -229,15 +249,31 @@ static void reader_done(void *cls)
 /* (Even a complete body goes through read_body: the header then leaves at once, and a
  * thousand woken waiters get their first bytes sooner than with one send of header and
  * body each, as measured.) */
-struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *xcache,
-                                         const struct sf_hdrs *own, bool with_age)
+struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *method,
+                                         const char *xcache, const struct sf_hdrs *own,
+                                         bool with_age, unsigned *status)
 {
     const struct sf_obj *o = rd->obj;
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    uint64_t size = o->content_length >= 0 ? (uint64_t)o->content_length : MHD_SIZE_UNKNOWN;
+    int64_t length = o->content_length;
+    uint64_t first = 0, last = 0;
+    char content_range[80];
+    /* A range is served from the live body once its length is known (RFC 9110 §14.2);
+     * without one, the whole response. */
+    enum sf_range range = length >= 0
+                              ? requested_range(rd->conn, method, o, (uint64_t)length, &first,
+                                                &last, content_range, sizeof content_range)
+                              : SF_RANGE_NONE;
+    *status = status_for(range, o->status);
+    rd->first = range == SF_RANGE_ONE ? first : 0;
+    rd->count = range == SF_RANGE_ONE             ? last - first + 1
+                : range == SF_RANGE_UNSATISFIABLE ? 0
+                : length >= 0                     ? (uint64_t)length
+                                                  : UINT64_MAX;
+    uint64_t size = length >= 0 ? rd->count : MHD_SIZE_UNKNOWN;
     size_t block = READ_BLOCK_MAX;
-    if (o->content_length >= 0 && (uint64_t)o->content_length < READ_BLOCK_MAX)
-        block = o->content_length > READ_BLOCK_MIN ? (size_t)o->content_length : READ_BLOCK_MIN;
+    if (size < READ_BLOCK_MAX)
+        block = size > READ_BLOCK_MIN ? (size_t)size : READ_BLOCK_MIN;
     struct MHD_Response *resp =
         MHD_create_response_from_callback(size, block, read_body, rd, reader_done);
     if (resp == NULL) {
@@ -249,5 +285,7 @@ struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *xcach
         ok = add(resp, own->v[i].name, own->v[i].value);
     if (ok && with_age)
         ok = add_age(resp, o);
+    if (ok && range != SF_RANGE_NONE)
+        ok = add(resp, "Content-Range", content_range);
     return checked(resp, ok);
 }

@@ -25,6 +25,8 @@ struct sf_reader {
     struct MHD_Connection *conn; /* suspended while the reader is parked */
     struct sf_upstream *up;      /* unpaused when this reader frees room in a paused fetch */
     size_t seg_hint;             /* where the last read found its segment */
+    uint64_t first, count;       /* the bytes sent: count from first (set by
+                                  * sf_respond_streamed; UINT64_MAX: to the end) */
     /* Called once libmicrohttpd is done with the response (its free callback). */
     void (*done)(struct sf_reader *rd);
 };
@@ -44,9 +46,12 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
 /* rd's object, published, read as its body arrives, with the stored fields (and own,
  * when not NULL: the fields withheld from all but the leader). with_age: a stale
  * response standing in for a failed origin, sent with the age the cache computes rather
- * than the stored Age. rd->done is called when the response is destroyed (also when NULL
- * is returned). The status is rd->obj's. */
-struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *xcache,
-                                         const struct sf_hdrs *own, bool with_age);
+ * than the stored Age. A GET's one byte range of a 200 whose length is known is answered
+ * 206 from the live body, its bytes sent as soon as they arrive (416 when none of them
+ * exists); without a known length, the whole response. rd->done is called when the
+ * response is destroyed (also when NULL is returned). Sets *status. */
+struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *method,
+                                         const char *xcache, const struct sf_hdrs *own,
+                                         bool with_age, unsigned *status);
 
 #endif

@@ -1,6 +1,9 @@
-"""t54: byte ranges (RFC 9110 §14) of stored responses: 206 for one range, 416 when none
-of it exists, the whole 200 when If-Range no longer holds or on a miss."""
-from harness import Env, eq, check
+"""t54: byte ranges (RFC 9110 §14): of stored responses, 206 for one range, 416 when none
+of it exists, the whole 200 when If-Range no longer holds; on a miss or a join, the 206
+slice streamed from the live flight as soon as its bytes arrive."""
+import threading
+
+from harness import Env, eq, check, parallel, wait_for
 
 
 def test_ranges_of_a_stored_response():
@@ -8,9 +11,11 @@ def test_ranges_of_a_stored_response():
         size = 200000  # one segment, sized from its Content-Length
         t = "/rng?size=%d&cc=max-age=600&etag=r1" % size
         miss = env.get(t, {"Range": "bytes=0-9"})
-        eq((miss.status, len(miss.body)), (200, size), "a miss sends the whole response")
+        eq((miss.status, miss.header("Content-Range"), len(miss.body)),
+           (206, "bytes 0-9/%d" % size, 10), "a miss gets its slice of the shared fetch")
         env.wait_stored()
-        full = miss.body
+        full = env.get(t).body
+        eq(full[:10], miss.body, "the slice is the stored response's start")
         cases = [("bytes=0-9", 0, 9), ("bytes=100-", 100, size - 1),
                  ("bytes=-500", size - 500, size - 1), ("bytes=65530-70000", 65530, 70000),
                  ("bytes=%d-" % (size - 1), size - 1, size - 1)]
@@ -56,3 +61,40 @@ def test_ranges_across_segments_of_a_chunked_response():
             r = env.get(t)
             eq((r.status, r.header("X-Cache"), r.body), (200, "HIT", full), "a whole hit")
         eq(env.origin.count(t), 1, "one origin request")
+
+
+def test_a_range_on_a_miss_streams_before_the_whole_body():
+    # The origin sends its head and the first half, then holds: a client whose range lies
+    # in that half gets its 206 now; one whose range lies in the rest, and one past the
+    # end, join the same flight; one origin request serves them all.
+    with Env() as env:
+        size = 400000
+        t = "/rmiss?size=%d&cc=max-age=600&hold_body=RM" % size
+        early = env.get(t, {"Range": "bytes=1000-1999"})
+        eq((early.status, early.header("X-Cache"), early.header("Content-Range"),
+            len(early.body)), (206, "MISS", "bytes 1000-1999/%d" % size, 1000),
+           "the slice while the origin still holds the second half")
+        late = []
+        waiters = threading.Thread(target=lambda: late.extend(parallel(2, lambda i: env.get(
+            t, {"Range": ["bytes=-100", "bytes=%d-" % size][i]}))))
+        waiters.start()
+        wait_for(lambda: env.proxy.stats()["waiters_now"] >= 1, "a slice waiting for its bytes")
+        env.origin.release("RM")
+        waiters.join(30)
+        env.wait_stored()
+        full = env.get(t).body
+        eq(early.body, full[1000:2000], "the early slice's bytes")
+        tail, past = late
+        eq((tail.status, tail.header("Content-Range"), tail.body),
+           (206, "bytes %d-%d/%d" % (size - 100, size - 1, size), full[-100:]),
+           "a slice of the second half, after it arrived")
+        eq((past.status, past.header("Content-Range")), (416, "bytes */%d" % size),
+           "a range past the end")
+        eq(env.origin.count(t), 1, "one origin request")
+
+
+def test_a_range_of_unknown_length_gets_the_whole_response():
+    with Env() as env:
+        t = "/rchunked?size=5000&chunked=1&cc=max-age=600"
+        r = env.get(t, {"Range": "bytes=0-9"})
+        eq((r.status, len(r.body)), (200, 5000), "without a length the slice cannot be known")
