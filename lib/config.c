@@ -25,11 +25,11 @@ enum kind {
     K_MS,
     K_LOGLEVEL,
     K_FIELD,
-    K_FIELD_OR_NULL,
     K_SWITCH,     /* true / false, or an object of the settings under it (with "enabled") */
     K_NETS,       /* a list of addresses and networks: ["10.0.0.0/8", "::1"] */
     K_DESTS,      /* K_NETS and host names: ["api.example.com", "*.example.org:443"] */
     K_TOKEN,      /* a secret string of 16 or more printable characters */
+    K_TARGETS,    /* a list of field names, or {"name": ..., "strip": true} (RFC 9213) */
     K_TOKEN_FILE, /* a file holding a K_TOKEN, read at load time */
 };
 
@@ -65,7 +65,7 @@ static const struct field schema[] = {
     {"cache.max_object_bytes", K_BYTES, OFF(cache_max_object_bytes), 0, UINT64_C(1) << 40},
     {"cache.hit_for_pass", K_MS, OFF(hit_for_pass_ms), 0, 86400000},
     {"cache.surrogate_key_header", K_FIELD, OFF(surrogate_key_header), 0, 0},
-    {"cache.targeted_field", K_FIELD_OR_NULL, OFF(targeted_field), 0, 0},
+    {"cache.targeted_fields", K_TARGETS, OFF(targeted), 0, 0},
     {"cache.heuristic_percent", K_UINT, OFF(heuristic_percent), 0, 100},
     {"cache.heuristic_max", K_MS, OFF(heuristic_max_ms), 0, 31536000000ULL},
     {"cache.strip_set_cookie", K_BOOL, OFF(strip_set_cookie), 0, 0},
@@ -96,7 +96,9 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->cache_max_object_bytes = UINT64_C(16) << 20;
     cfg->hit_for_pass_ms = 5000;
     cfg->surrogate_key_header = sf_xstrdup("Surrogate-Key");
-    cfg->targeted_field = sf_xstrdup("CDN-Cache-Control");
+    cfg->targeted.v = sf_xcalloc(1, sizeof *cfg->targeted.v);
+    cfg->targeted.v[0] = (struct sf_targeted){sf_xstrdup("CDN-Cache-Control"), false};
+    cfg->targeted.n = 1;
     cfg->heuristic_percent = 10;
     cfg->store_server_errors = true;
     cfg->heuristic_max_ms = UINT64_C(86400000);
@@ -109,14 +111,21 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->log_level = SF_LOG_INFO;
 }
 
+static void targets_clear(struct sf_targets *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free((char *)t->v[i].name); /* owned here; const for the rules that read it */
+    free(t->v);
+    *t = (struct sf_targets){0};
+}
+
 void sf_config_clear(struct sf_config *cfg)
 {
     free(cfg->upstream);
     cfg->upstream = NULL;
     free(cfg->surrogate_key_header);
     cfg->surrogate_key_header = NULL;
-    free(cfg->targeted_field);
-    cfg->targeted_field = NULL;
+    targets_clear(&cfg->targeted);
     free(cfg->admin_token);
     cfg->admin_token = NULL;
     sf_acl_clear(&cfg->forward_allow);
@@ -363,7 +372,6 @@ static const char *kind_hint(enum kind k)
     case K_MS: return "a duration like 1500 (milliseconds), \"1500ms\" or \"5s\"";
     case K_LOGLEVEL: return "one of \"error\", \"warn\", \"info\", \"debug\"";
     case K_FIELD: return "a header field name like \"Surrogate-Key\"";
-    case K_FIELD_OR_NULL: return "a header field name like \"CDN-Cache-Control\", or null";
     case K_SWITCH: return "true, false or an object {\"enabled\": true, ...}";
     case K_NETS: return "a list of addresses or networks like [\"10.0.0.0/8\", \"::1\"]";
     case K_DESTS:
@@ -371,6 +379,9 @@ static const char *kind_hint(enum kind k)
                "like [\"api.example.com\", \"10.0.0.0/8\"]";
     case K_TOKEN: return "a string of at least 16 printable characters (a random secret)";
     case K_TOKEN_FILE: return "the path of a readable file holding the token";
+    case K_TARGETS:
+        return "a list of field names like [\"Sfproxy-Cache-Control\", \"CDN-Cache-Control\"], "
+               "or an empty list";
     }
     return "";
 }
@@ -441,6 +452,48 @@ static enum sf_err acl_field(struct loader *ld, const struct field *f, json_t *v
     return SF_OK;
 }
 
+/* One entry of a K_TARGETS list into *t: "Name", or {"name": "Name", "strip": bool}. */
+static bool target_entry(json_t *item, struct sf_targeted *t)
+{
+    json_t *name = json_is_object(item) ? json_object_get(item, "name") : item;
+    json_t *strip = json_is_object(item) ? json_object_get(item, "strip") : NULL;
+    size_t keys = json_is_object(item) ? json_object_size(item) : 1;
+    if (!json_is_string(name) || !is_field_name(json_string_value(name)) ||
+        (strip != NULL && !json_is_boolean(strip)) || keys != (strip != NULL ? 2u : 1u))
+        return false;
+    *t = (struct sf_targeted){sf_xstrdup(json_string_value(name)), json_is_true(strip)};
+    return true;
+}
+
+/* The targeted cache fields (RFC 9213), in order; replaces the default list. */
+static enum sf_err targets_field(struct loader *ld, const struct field *f, json_t *v,
+                                 struct sf_targets *slot)
+{
+    if (!json_is_array(v))
+        return bad_value(ld, f, v);
+    struct sf_targets parsed = {sf_xcalloc(json_array_size(v) + 1, sizeof *parsed.v), 0};
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!target_entry(item, &parsed.v[parsed.n])) {
+            targets_clear(&parsed);
+            char *shown = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
+            enum sf_err err = fail_at(ld, f->path, false,
+                                      "\"%s\" entry %zu must be a field name like "
+                                      "\"CDN-Cache-Control\", or {\"name\": "
+                                      "\"Sfproxy-Cache-Control\", \"strip\": true} (got %s)",
+                                      f->path, i + 1, shown ? shown : "?");
+            free(shown);
+            return err;
+        }
+        parsed.n++;
+    }
+    targets_clear(slot);
+    *slot = parsed;
+    return SF_OK;
+}
+
 static bool token_ok(const char *t)
 {
     if (strlen(t) < 16)
@@ -494,13 +547,6 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
         if (!json_is_string(v) || !sf_config_parse_addr(json_string_value(v), slot))
             return bad_value(ld, f, v);
         return SF_OK;
-    case K_FIELD_OR_NULL:
-        if (json_is_null(v)) {
-            free(*(char **)slot);
-            *(char **)slot = NULL;
-            return SF_OK;
-        }
-        /* fall through */
     case K_FIELD:
         if (!json_is_string(v) || !is_field_name(json_string_value(v)))
             return bad_value(ld, f, v);
@@ -528,6 +574,7 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
         *(char **)slot = sf_xstrdup(json_string_value(v));
         return SF_OK;
     case K_TOKEN_FILE: return token_file_field(ld, f, v, slot);
+    case K_TARGETS: return targets_field(ld, f, v, slot);
     case K_LOGLEVEL:
         if (!json_is_string(v) || !sf_log_level_parse(json_string_value(v), slot))
             return bad_value(ld, f, v);

@@ -7,10 +7,17 @@
 #include "base.h"
 #include "log.h"
 #include "netacl.h"
+#include "targeted.h"
 
 struct sf_addr {
     char host[64]; /* numeric IPv4 or IPv6 address */
     uint16_t port; /* 0: any free port */
+};
+
+/* A list of targeted cache fields (targeted.h). */
+struct sf_targets {
+    struct sf_targeted *v;
+    size_t n;
 };
 
 struct sf_config {
@@ -34,7 +41,7 @@ struct sf_config {
     uint64_t cache_max_object_bytes;
     uint64_t hit_for_pass_ms;
     char *surrogate_key_header; /* response field whose tokens tag objects for purging */
-    char *targeted_field;       /* RFC 9213 field that overrides Cache-Control; NULL: none */
+    struct sf_targets targeted; /* RFC 9213 fields obeyed, in order (names owned) */
     unsigned heuristic_percent; /* heuristic freshness: % of the time since Last-Modified */
     uint64_t heuristic_max_ms;
     bool strip_set_cookie;          /* drop Set-Cookie from shared responses instead of passing */

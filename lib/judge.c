@@ -21,19 +21,27 @@ static void copy_fields(const struct sf_hdrs *in, struct sf_hdrs *out)
         sf_hdrs_add(out, in->v[i].name, in->v[i].value);
 }
 
+/* Whether a targeted cache field (RFC 9213) is this cache's own, not to be forwarded. */
+static bool stripped_target(const struct sf_cache_rules *rules, const char *name)
+{
+    for (size_t i = 0; i < rules->ntargeted; i++)
+        if (rules->targeted[i].strip && sf_streq_ci(name, rules->targeted[i].name))
+            return true;
+    return false;
+}
+
 /* The fields to keep and send downstream: no hop-by-hop fields (RFC 9110 §7.6.1), no
- * Content-Length, which libmicrohttpd writes from the response size, and not the targeted
- * cache field addressed to us (RFC 9213 §2.1). */
+ * Content-Length, which libmicrohttpd writes from the response size, and no targeted
+ * cache field that is this deployment's own. A field meant for every CDN tier on the path
+ * (CDN-Cache-Control, RFC 9213 §3.1) goes on to the next one. */
 static void forwardable_fields(const struct sf_judge_cfg *cfg, const struct sf_hdrs *in,
                                struct sf_hdrs *out)
 {
     char *connection = sf_hdrs_join(in, "Connection");
-    const char *targeted = cfg->rules->targeted_field;
     for (size_t i = 0; i < in->n; i++) {
         const struct sf_hdr *h = &in->v[i];
         if (!sf_http_is_hop_by_hop(h->name, connection) &&
-            !sf_streq_ci(h->name, "Content-Length") &&
-            (targeted == NULL || !sf_streq_ci(h->name, targeted)))
+            !sf_streq_ci(h->name, "Content-Length") && !stripped_target(cfg->rules, h->name))
             sf_hdrs_add(out, h->name, h->value);
     }
     free(connection);

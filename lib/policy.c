@@ -285,14 +285,17 @@ static const char *status_refusal(int status, const struct sf_cc *cc,
 }
 
 /* §4.2.1: s-maxage, then max-age, then Expires minus Date (date_s: the response's own
- * Date, however far it is from our clock, or when it has none the time it arrived). -1
- * when none applies. */
-static int64_t explicit_lifetime(const struct sf_cc *cc, const struct sf_hdrs *h, int64_t date_s)
+ * Date, however far it is from our clock, or when it has none the time it arrived); with
+ * a targeted field (RFC 9213 §2.1) Expires does not count. -1 when none applies. */
+static int64_t explicit_lifetime(const struct sf_cc *cc, bool targeted, const struct sf_hdrs *h,
+                                 int64_t date_s)
 {
     if (cc->s_maxage >= 0)
         return cc->s_maxage;
     if (cc->max_age >= 0)
         return cc->max_age;
+    if (targeted)
+        return -1;
     size_t lines = 0;
     const char *expires = NULL;
     for (size_t i = 0; i < h->n; i++)
@@ -340,20 +343,31 @@ static int64_t age_field(const struct sf_hdrs *h)
     return age;
 }
 
-/* The caching directives of a response (joined), or NULL: RFC 9213's targeted field
- * addressed to us when it has one, else Cache-Control. Caller frees. */
-static char *cache_control(const struct sf_hdrs *h, const struct sf_cache_rules *rules)
+/* The caching directives of a response (as a Cache-Control list), or NULL: those of the
+ * first of the rules' targeted fields with a valid, non-empty value (RFC 9213 §2.1; then
+ * *targeted is set, and Cache-Control and Expires do not apply), else Cache-Control's.
+ * Caller frees. */
+static char *cache_control(const struct sf_hdrs *h, const struct sf_cache_rules *rules,
+                           bool *targeted)
 {
-    if (rules != NULL && rules->targeted_field != NULL &&
-        sf_hdrs_get(h, rules->targeted_field) != NULL)
-        return sf_hdrs_join(h, rules->targeted_field);
+    *targeted = false;
+    for (size_t i = 0; rules != NULL && i < rules->ntargeted; i++) {
+        char *joined = sf_hdrs_join(h, rules->targeted[i].name);
+        char *cc = sf_targeted_cache_control(joined);
+        free(joined);
+        if (cc != NULL) {
+            *targeted = true;
+            return cc;
+        }
+    }
     return sf_hdrs_join(h, "Cache-Control");
 }
 
 void sf_policy_withhold_fields(struct sf_hdrs *h, const struct sf_cache_rules *rules,
                                struct sf_hdrs *own)
 {
-    char *cc = cache_control(h, rules);
+    bool targeted;
+    char *cc = cache_control(h, rules, &targeted);
     if (cc == NULL || strchr(cc, '"') == NULL) {
         free(cc);
         return; /* the common case: no qualified directive */
@@ -396,7 +410,8 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     const struct sf_hdrs *h = facts->hdrs;
     const struct sf_cache_rules *rules = facts->rules;
     struct sf_cc cc;
-    char *cc_value = cache_control(h, rules);
+    bool targeted;
+    char *cc_value = cache_control(h, rules, &targeted);
     sf_http_cc_parse(cc_value, &cc);
     free(cc_value);
     char *vary = sf_hdrs_join(h, "Vary");
@@ -434,10 +449,10 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         apparent = 0;
     v->age_s = apparent > corrected ? apparent : corrected;
 
-    int64_t lifetime = explicit_lifetime(&cc, h, date_s);
+    int64_t lifetime = explicit_lifetime(&cc, targeted, h, date_s);
     if (lifetime < 0 && status_cacheable_by_default(facts->status))
         lifetime = heuristic_lifetime(rules, h, date_s);
-    v->heuristic = lifetime >= 0 && explicit_lifetime(&cc, h, date_s) < 0;
+    v->heuristic = lifetime >= 0 && explicit_lifetime(&cc, targeted, h, date_s) < 0;
     v->fresh_s = lifetime > 0 ? lifetime : 0;
     v->reason = unstorable_reason(facts, &cc, lifetime, v);
     v->storable = v->reason == NULL;

@@ -6,6 +6,7 @@
 #define SF_POLICY_H
 
 #include "http.h"
+#include "targeted.h"
 
 /* Builds the cache key of a GET or HEAD request: the absolute URL fetched upstream (scheme,
  * host, raw target with its query), plus every credential field line the request carries
@@ -67,7 +68,8 @@ bool sf_policy_forwarded(const char *name, const char *connection, bool shared);
 
 /* What a deployment tunes about the rules (from the config). */
 struct sf_cache_rules {
-    const char *targeted_field;       /* e.g. "CDN-Cache-Control" (RFC 9213); NULL: none */
+    const struct sf_targeted *targeted; /* RFC 9213 fields obeyed, first valid one wins */
+    size_t ntargeted;
     unsigned heuristic_percent;       /* of the time since Last-Modified (§4.2.2); 0: never */
     int64_t heuristic_max_s;          /* cap on a heuristic freshness lifetime */
     int64_t stale_while_revalidate_s; /* RFC 5861 windows for responses that set none; */

@@ -702,7 +702,8 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
     up->cache = cache;
     up->hangup = hangup;
     up->rules = (struct sf_cache_rules){
-        cfg->targeted_field,
+        cfg->targeted.v,
+        cfg->targeted.n,
         cfg->heuristic_percent,
         (int64_t)(cfg->heuristic_max_ms / 1000),
         cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,

@@ -121,19 +121,29 @@ def test_heuristic_freshness_from_last_modified():
         eq(env.get(t).header("X-Cache"), "MISS", "heuristic_percent 0 stores nothing")
 
 
-def test_targeted_cache_control_field():
+def test_targeted_cache_control_fields():
     with Env() as env:
         t = "/cdn?size=10&cc=no-store&hdr=CDN-Cache-Control:max-age%3D60"
         a = env.get(t)
-        eq(a.header("CDN-Cache-Control"), None, "the targeted field is not forwarded")
-        eq(a.header("Cache-Control"), "no-store", "Cache-Control is, for downstream caches")
+        eq(a.header("CDN-Cache-Control"), "max-age=60",
+           "CDN-Cache-Control goes on to the next tier (RFC 9213 §3.1)")
+        eq(a.header("Cache-Control"), "no-store", "Cache-Control too, for downstream caches")
         env.wait_stored()
         eq(env.get(t).header("X-Cache"), "HIT", "stored by CDN-Cache-Control")
-    with Env({"cache": {"targeted_field": "Sfproxy-Cache-Control"}}) as env:
-        t = "/own?size=10&cc=max-age=60&hdr=Sfproxy-Cache-Control:no-store"
-        env.get(t)
-        # no-store there makes the response one client's: the key goes hit-for-pass.
-        eq(env.get(t).header("X-Cache"), "PASS", "a deployment's own field is obeyed")
+        bad = "/cdn-bad?size=10&cc=no-store&hdr=CDN-Cache-Control:max-age%3D%2260%22"
+        env.get(bad)
+        eq(env.get(bad).header("X-Cache"), "PASS",
+           "a targeted field that does not parse is ignored: Cache-Control's no-store holds")
+    own = {"cache": {"targeted_fields": [{"name": "Sfproxy-Cache-Control", "strip": True},
+                                         "CDN-Cache-Control"]}}
+    with Env(own) as env:
+        t = ("/own?size=10&cc=max-age=60&hdr=Sfproxy-Cache-Control:no-store"
+             "&hdr=CDN-Cache-Control:max-age%3D60")
+        a = env.get(t)
+        eq(a.header("Sfproxy-Cache-Control"), None, "a deployment's own field is not forwarded")
+        eq(a.header("CDN-Cache-Control"), "max-age=60", "the generic one is")
+        # no-store there, first in the list, makes the response one client's: hit-for-pass.
+        eq(env.get(t).header("X-Cache"), "PASS", "the first valid field in the list wins")
         eq(env.proxy.stats()["cache"]["objects"], 0, "nothing stored")
 
 

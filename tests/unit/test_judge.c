@@ -61,9 +61,18 @@ static const struct row rows[] = {
       "Transfer-Encoding", "chunked"},
      SF_HEAD_RECEIVED, 200, -1, true, true, {"Cache-Control"},
      {"Connection", "X-Hop", "Keep-Alive", "Transfer-Encoding"}, NULL, NULL, {NULL}, false},
-    {"RFC 9213 §2.1 the targeted field addressed to this cache is not passed on", "GET", true,
+    {"RFC 9213 §3.1 CDN-Cache-Control is for every CDN tier: forwarded unchanged", "GET", true,
      false, {NULL}, {0}, 200, {"CDN-Cache-Control", "max-age=60"}, SF_HEAD_RECEIVED, 200, -1,
-     true, true, {NULL}, {"CDN-Cache-Control"}, NULL, NULL, {NULL}, false},
+     true, true, {"CDN-Cache-Control"}, {NULL}, NULL, NULL, {NULL}, false},
+    {"RFC 9213 §2.1 a deployment's own targeted field (strip) is not passed on", "GET", true,
+     false, {NULL}, {0}, 200, {"Sfproxy-Cache-Control", "max-age=60", "Cache-Control",
+     "no-store"}, SF_HEAD_RECEIVED, 200, -1, true, true, {"Cache-Control"},
+     {"Sfproxy-Cache-Control"}, NULL, NULL, {NULL}, false},
+    {"RFC 9213 §2.1 an invalid targeted field is ignored: the next one, then Cache-Control",
+     "GET", true, false, {NULL}, {0}, 200, {"Sfproxy-Cache-Control", "max-age = 60",
+     "CDN-Cache-Control", "max-age=\"60\"", "Cache-Control", "no-store"}, SF_HEAD_RECEIVED, 200,
+     -1, false, false, {"CDN-Cache-Control", "Cache-Control"}, {"Sfproxy-Cache-Control"}, NULL,
+     NULL, {NULL}, false},
     {"§5.2.2.7 private=\"X-User\": the field is the leader's, the rest is shared", "GET", true,
      false, {NULL}, {0}, 200,
      {"Cache-Control", "max-age=60, private=\"X-User\"", "X-User", "alice"}, SF_HEAD_RECEIVED,
@@ -159,7 +168,9 @@ static const struct row rows[] = {
 };
 /* clang-format on */
 
-static const struct sf_cache_rules cache_rules = {"CDN-Cache-Control", 10, 86400, -1, -1, true};
+static const struct sf_targeted targets[] = {{"Sfproxy-Cache-Control", true},
+                                             {"CDN-Cache-Control", false}};
+static const struct sf_cache_rules cache_rules = {targets, 2, 10, 86400, -1, -1, true};
 static const struct sf_judge_cfg cfg = {&cache_rules, 1000, false};
 
 static void add_pairs(struct sf_hdrs *h, const char *const *pairs, size_t max)

@@ -123,7 +123,8 @@ static void test_request_directives(void **state)
 static void test_heuristic_and_targeted_rules(void **state)
 {
     (void)state;
-    struct sf_cache_rules rules = {"CDN-Cache-Control", 10, 3600, -1, -1, true};
+    static const struct sf_targeted targets[] = {{"CDN-Cache-Control", false}};
+    struct sf_cache_rules rules = {targets, 1, 10, 3600, -1, -1, true};
     struct sf_verdict v;
     struct sf_hdrs h = {0};
     /* Last-Modified 1000 s before Date: 10% gives 100 s. */

@@ -151,6 +151,15 @@ static const struct rule rules[] = {
     {"RFC 9213: CDN-Cache-Control takes precedence over Cache-Control", 200,
      {"Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60"}, NULL, NULL, false, 0, 0,
      true, true, 60, 0, REUSE, ANY},
+    {"RFC 9213 §2.1 a valid targeted field: Expires no longer counts either", 200,
+     {"CDN-Cache-Control", "must-revalidate", "Date", "@0", "Expires", "@+100"}, NULL, NULL,
+     false, 0, 0, true, false, ANY, ANY, NOT_STORED, ANY},
+    {"RFC 9213 §2.1 one that does not parse is ignored: Cache-Control applies", 200,
+     {"CDN-Cache-Control", "max-age=\"5\"", "Cache-Control", "max-age=60"}, NULL, NULL, false,
+     0, 0, true, true, 60, 0, REUSE, ANY},
+    {"RFC 9213 §2.1 so is an empty one", 200,
+     {"CDN-Cache-Control", "", "Cache-Control", "max-age=60"}, NULL, NULL, false, 0, 0, true,
+     true, 60, 0, REUSE, ANY},
 
     /* §4.2.2: heuristic freshness (rules: 10% of the Last-Modified age, at most 1 h). */
     {"§4.2.2 heuristic freshness: a fraction of the time since Last-Modified", 200,
@@ -323,7 +332,8 @@ static void test_rules(void **state)
 {
     (void)state;
     static const char *const reuse_names[] = {"not stored", "reuse", "validate"};
-    const struct sf_cache_rules cache_rules = {"CDN-Cache-Control", 10, 3600, -1, -1, true};
+    static const struct sf_targeted targets[] = {{"CDN-Cache-Control", false}};
+    const struct sf_cache_rules cache_rules = {targets, 1, 10, 3600, -1, -1, true};
     int failed = 0;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const struct rule *r = &rules[i];
