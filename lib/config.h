@@ -46,7 +46,7 @@ struct sf_config {
     uint64_t heuristic_max_ms;
     bool strip_set_cookie;          /* drop Set-Cookie from shared responses instead of passing */
     bool store_server_errors;       /* store 5xx responses that have explicit freshness */
-    bool normalize_accept_encoding; /* shared fetches ask for gzip or nothing (fewer variants) */
+    bool normalize_accept_encoding; /* shared fetches ask for br/gzip/zstd or none (few variants) */
     uint64_t stale_if_error_ms;     /* serve stale this long past expiry when the origin fails */
     uint64_t stale_while_revalidate_ms; /* serve stale this long while refreshing it */
     uint64_t max_request_body_bytes;

@@ -55,9 +55,10 @@ char *sf_policy_vary_names(const char *vary);
 char *sf_policy_variant(const char *names, const struct sf_fields *f);
 
 /* The Accept-Encoding a shared fetch sends for a client's (joined; may be NULL) when
- * cache.normalize_accept_encoding is on: "gzip" if the client accepts gzip (gzip, x-gzip
- * or *, with a q above 0), else NULL: none, the identity. So responses that vary on it
- * come in two variants, not one per client's spelling. */
+ * cache.normalize_accept_encoding is on: which of br, gzip (or x-gzip) and zstd the
+ * client accepts with a q above 0 ("*" accepts all three), in that order ("br, gzip"),
+ * or NULL: none, the identity. So responses that vary on it come in at most eight
+ * variants, not one per client's spelling. */
 const char *sf_policy_normalized_encoding(const char *accept_encoding);
 
 /* Whether a request field is sent upstream (a shared flight's, with shared): not

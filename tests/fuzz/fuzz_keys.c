@@ -58,6 +58,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(v1);
         free(v2);
     }
+    /* Accept-Language as language ranges: stable, and never longer than what was sent. */
+    struct sf_fields lang = {field_of, second};
+    char *l1 = sf_policy_variant("accept-language", &lang);
+    char *l2 = sf_policy_variant("accept-language", &lang);
+    FUZZ_CHECK(strcmp(l1, l2) == 0, "language variant not stable");
+    FUZZ_CHECK(strlen(l1) <= strlen(SF_VARIANT_MARK "accept-language=") + strlen(second),
+               "the language variant grew: %s", l1);
+    free(l1);
+    free(l2);
     (void)sf_policy_normalized_encoding(s);
     free(names);
     free(ka);

@@ -102,28 +102,43 @@ def encoding_seen(r):
     return dict((k.lower(), v) for k, v in json.loads(r.body)["headers"]).get("accept-encoding")
 
 
-def test_normalized_accept_encoding_makes_two_variants():
-    """With cache.normalize_accept_encoding, shared fetches ask for gzip or nothing: every
-    spelling of "accepts gzip" selects one variant, everything else the other."""
+def test_normalized_accept_encoding_makes_few_variants():
+    """With cache.normalize_accept_encoding, shared fetches ask for the codings sfproxy
+    knows that the client accepts (br, gzip, zstd) or nothing: every spelling of one set
+    selects one variant."""
     with Env({"cache": {"normalize_accept_encoding": True}}) as env:
         t = "/enc?vary=Accept-Encoding&cc=max-age=60&echo=1"
-        gzip_like = ["gzip, deflate, br", "br;q=1.0, gzip;q=0.8", "gzip", "*"]
-        plain_like = ["identity", "br", "gzip;q=0"]
-        first = env.get(t, {"Accept-Encoding": gzip_like[0]})
-        eq(encoding_seen(first), "gzip", "the origin is asked for gzip")
-        env.wait_stored()
-        for value in gzip_like[1:]:
-            r = env.get(t, {"Accept-Encoding": value})
-            eq((r.header("X-Cache"), serial(r)), ("HIT", serial(first)), "for %r" % value)
-        plain = env.get(t, {"Accept-Encoding": plain_like[0]})
-        eq(encoding_seen(plain), None, "the origin is asked for no coding")
-        env.wait_stored(2)
-        for value in plain_like[1:]:
-            r = env.get(t, {"Accept-Encoding": value})
-            eq((r.header("X-Cache"), serial(r)), ("HIT", serial(plain)), "for %r" % value)
-        eq(env.origin.count(t), 2, "origin requests: two variants")
+        br_gzip = ["gzip, deflate, br", "br;q=1.0, gzip;q=0.8", "BR, x-gzip, identity"]
+        gzip_only = ["gzip", "gzip, br;q=0", "deflate, x-gzip"]
+        plain_like = ["identity", "deflate", "gzip;q=0"]
+        served = {}
+        for sent, group in (("br, gzip", br_gzip), ("gzip", gzip_only), (None, plain_like)):
+            first = env.get(t, {"Accept-Encoding": group[0]})
+            eq(encoding_seen(first), sent, "the origin is asked for %r" % sent)
+            served[sent] = serial(first)
+            env.wait_stored(len(served))
+            for value in group[1:]:
+                r = env.get(t, {"Accept-Encoding": value})
+                eq((r.header("X-Cache"), serial(r)), ("HIT", serial(first)), "for %r" % value)
+        eq(len(set(served.values())), 3, "three variants")
+        eq(env.origin.count(t), 3, "origin requests: one per variant")
         # Off (the default), the client's Accept-Encoding is sent as it is.
     with Env() as env:
         t = "/enc?vary=Accept-Encoding&cc=max-age=60&echo=1"
         r = env.get(t, {"Accept-Encoding": "gzip, deflate, br"})
         eq(encoding_seen(r), "gzip, deflate, br", "sent as the client sent it")
+
+
+def test_accept_language_variants_by_language_ranges():
+    # RFC 9110 §12.5.4: case, order and spacing of the ranges do not select another variant;
+    # weights do.
+    with Env() as env:
+        t = "/lang?vary=Accept-Language&cc=max-age=60&echo=1"
+        first = env.get(t, {"Accept-Language": "en-US, de"})
+        env.wait_stored()
+        for same in ("de,en-us", "DE , EN-us", "en-us;q=1.0, de"):
+            r = env.get(t, {"Accept-Language": same})
+            eq((r.header("X-Cache"), serial(r)), ("HIT", serial(first)), "for %r" % same)
+        other = env.get(t, {"Accept-Language": "en-US;q=0.5, de"})
+        eq(other.header("X-Cache"), "MISS", "other weights: another variant")
+        eq(env.origin.count(t), 2, "origin requests")

@@ -236,6 +236,41 @@ static void test_variant_normalisation(void **state)
     free(two);
 }
 
+/* RFC 9110 §12.5.4: Accept-Language is compared as the language ranges it names: case,
+ * list order and whitespace do not matter, weights do. */
+static void test_accept_language_variants(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        bool same;
+    } cases[] = {
+        {"en, de", "de,en", true},
+        {"EN-us, de", "de, en-US", true},
+        {"en;q=0.8, de", "de, en; q=0.80", true},
+        {"en;q=1.0, de", "de, en", true},
+        {"en, en;q=0.5", "en", true}, /* a range given twice counts once */
+        {"en;q=0.5, de", "en, de;q=0.5", false},
+        {"en", "de", false},
+        {"en", "en, *;q=0", false},
+        {"en;q=2", "en", false}, /* not a qvalue: compared as text */
+        {"en;q=0.5000", "en;q=0.5", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *a = variant_of("accept-language",
+                             (const char *const[]){"Accept-Language", cases[i].a, NULL});
+        char *b = variant_of("accept-language",
+                             (const char *const[]){"Accept-Language", cases[i].b, NULL});
+        if (cases[i].same != (strcmp(a, b) == 0))
+            fail_msg("\"%s\" vs \"%s\": \"%s\" vs \"%s\"", cases[i].a, cases[i].b, a, b);
+        free(a), free(b);
+    }
+    char *one = variant_of("accept-language",
+                           (const char *const[]){"Accept-Language", "fr;q=0.5, DE", NULL});
+    assert_string_equal(one, SF_VARIANT_MARK "accept-language=de,fr;q=0.5");
+    free(one);
+}
+
 static struct sf_hdrs fields_of(const char *const *pairs)
 {
     struct sf_hdrs h = {0};
@@ -298,20 +333,23 @@ static void test_withhold_fields(void **state)
     sf_hdrs_clear(&own);
 }
 
-/* cache.normalize_accept_encoding: gzip when the client accepts it, else nothing. */
+/* cache.normalize_accept_encoding: which of br, gzip and zstd the client accepts, in one
+ * order, else nothing. */
 static void test_normalized_encoding(void **state)
 {
     (void)state;
     static const char *const enc[][2] = {
-        {"gzip, deflate, br", "gzip"},
-        {"br;q=1.0, gzip;q=0.8", "gzip"},
+        {"gzip, deflate, br", "br, gzip"},
+        {"br;q=1.0, gzip;q=0.8", "br, gzip"},
+        {"zstd, GZIP, br", "br, gzip, zstd"},
         {"GZIP", "gzip"},
         {"x-gzip", "gzip"},
-        {"*", "gzip"},
+        {"*", "br, gzip, zstd"},
         {"gzip;q=0", NULL},
-        {"gzip; q=0.000, br", NULL},
-        {"br", NULL},
+        {"gzip; q=0.000, br", "br"},
+        {"br;q=0, zstd", "zstd"},
         {"identity", NULL},
+        {"deflate", NULL},
         {"", NULL},
         {"gzipx, deflate", NULL},
         {"gzip;q=0.001", "gzip"},
@@ -346,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_heuristic_and_targeted_rules),
         cmocka_unit_test(test_vary_names),
         cmocka_unit_test(test_variant_normalisation),
+        cmocka_unit_test(test_accept_language_variants),
         cmocka_unit_test(test_forwarded_fields),
         cmocka_unit_test(test_normalized_encoding),
         cmocka_unit_test(test_head_matches),
