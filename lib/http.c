@@ -203,8 +203,46 @@ static bool parse_u64(const char **p, uint64_t *out)
     return true;
 }
 
-enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first, uint64_t *last)
+/* One range-spec at *p (RFC 9110 §14.1.2: "a-b", "a-" or "-n") for len bytes; advances
+ * *p past it. Returns false when malformed; *satisfiable says whether any of its bytes
+ * exist, and then *first..*last are they. */
+static bool parse_range_spec(const char **p, uint64_t len, uint64_t *first, uint64_t *last,
+                             bool *satisfiable)
 {
+    uint64_t a = 0, b = 0;
+    bool suffix = **p == '-';
+    if (suffix) {
+        (*p)++;
+        if (!parse_u64(p, &b))
+            return false;
+    } else if (!parse_u64(p, &a) || *(*p)++ != '-') {
+        return false;
+    }
+    bool open_end = !suffix && (**p == '\0' || is_ows(**p) || **p == ',');
+    if (!suffix && !open_end && (!parse_u64(p, &b) || b < a))
+        return false;
+    if (suffix) { /* the last b bytes */
+        *satisfiable = len > 0 && b > 0;
+        *first = b >= len ? 0 : len - b;
+        *last = len ? len - 1 : 0;
+        return true;
+    }
+    *satisfiable = a < len;
+    *first = a;
+    *last = open_end || b >= len ? len - 1 : b;
+    return true;
+}
+
+/* What sf_http_ranges_parse says when a Range is to be ignored: nothing of it kept. */
+static enum sf_range ignored(struct sf_ranges *out)
+{
+    out->n = 0;
+    return SF_RANGE_NONE;
+}
+
+enum sf_range sf_http_ranges_parse(const char *range, uint64_t len, struct sf_ranges *out)
+{
+    out->n = 0;
     if (range == NULL || strncasecmp(range, "bytes", 5) != 0)
         return SF_RANGE_NONE;
     const char *p = range + 5;
@@ -212,36 +250,44 @@ enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *fir
         p++;
     if (*p++ != '=')
         return SF_RANGE_NONE;
-    while (is_ows(*p))
-        p++;
-    uint64_t a = 0, b = 0;
-    bool suffix = *p == '-';
-    if (suffix) {
-        p++;
-        if (!parse_u64(&p, &b))
-            return SF_RANGE_NONE;
-    } else if (!parse_u64(&p, &a) || *p++ != '-') {
-        return SF_RANGE_NONE;
+    size_t specs = 0;
+    for (;;) {
+        while (is_ows(*p) || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        uint64_t first, last;
+        bool satisfiable;
+        if (++specs > SF_RANGES_MAX || !parse_range_spec(&p, len, &first, &last, &satisfiable))
+            return ignored(out); /* malformed, or too many to be worth it (§14.2) */
+        while (is_ows(*p))
+            p++;
+        if (*p != '\0' && *p != ',')
+            return ignored(out);
+        for (size_t i = 0; satisfiable && i < out->n; i++)
+            if (first <= out->last[i] && out->first[i] <= last)
+                return ignored(out); /* overlapping ranges: the whole response (§15.3.7) */
+        if (satisfiable) {
+            out->first[out->n] = first;
+            out->last[out->n++] = last;
+        }
     }
-    bool open_end = !suffix && (*p == '\0' || is_ows(*p) || *p == ',');
-    if (!suffix && !open_end && (!parse_u64(&p, &b) || b < a))
+    if (specs == 0)
         return SF_RANGE_NONE;
-    while (is_ows(*p))
-        p++;
-    if (*p != '\0')
-        return SF_RANGE_NONE; /* several ranges, or junk: ignored */
-    if (suffix) {             /* the last b bytes */
-        if (len == 0 || b == 0)
-            return SF_RANGE_UNSATISFIABLE;
-        *first = b >= len ? 0 : len - b;
-        *last = len - 1;
-        return SF_RANGE_ONE;
+    return out->n == 0 ? SF_RANGE_UNSATISFIABLE : out->n == 1 ? SF_RANGE_ONE : SF_RANGE_MANY;
+}
+
+enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first, uint64_t *last)
+{
+    struct sf_ranges r;
+    enum sf_range kind = sf_http_ranges_parse(range, len, &r);
+    if (kind == SF_RANGE_MANY)
+        return SF_RANGE_NONE;
+    if (kind == SF_RANGE_ONE) {
+        *first = r.first[0];
+        *last = r.last[0];
     }
-    if (a >= len)
-        return SF_RANGE_UNSATISFIABLE;
-    *first = a;
-    *last = open_end || b >= len ? len - 1 : b;
-    return SF_RANGE_ONE;
+    return kind;
 }
 
 bool sf_http_is_hop_by_hop(const char *name, const char *connection)

@@ -65,13 +65,27 @@ bool sf_http_etag_matches(const char *if_none_match, const char *etag);
 
 /* A Range request against a representation of len bytes (RFC 9110 §14.1.2, §14.2). */
 enum sf_range {
-    SF_RANGE_NONE,          /* absent, not bytes, several ranges or invalid: send it all */
+    SF_RANGE_NONE,          /* absent, not bytes, invalid, overlapping, too many: send it all */
     SF_RANGE_ONE,           /* one satisfiable range: *first..*last, inclusive */
     SF_RANGE_UNSATISFIABLE, /* valid, but no byte of it exists: 416 */
+    SF_RANGE_MANY,          /* several satisfiable ranges (multipart/byteranges) */
 };
-/* Parses a Range value (may be NULL) for a representation of len bytes. Only a single
- * range is served; a server may ignore the rest (§14.2). */
+/* Parses a Range value (may be NULL) for a representation of len bytes, for one range
+ * only: several give SF_RANGE_NONE. */
 enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first, uint64_t *last);
+
+/* More ranges than this, or ranges that overlap, are not served: the whole response is
+ * (RFC 9110 §14.2 lets a server ignore them; many small or overlapping ranges are a way to
+ * make it send far more than the representation). */
+#define SF_RANGES_MAX 16
+struct sf_ranges {
+    size_t n; /* the satisfiable ranges, in the order asked */
+    uint64_t first[SF_RANGES_MAX], last[SF_RANGES_MAX];
+};
+/* Parses a Range value for len bytes into out: SF_RANGE_ONE or SF_RANGE_MANY with the
+ * satisfiable ranges (the unsatisfiable ones left out, §14.1.2), UNSATISFIABLE when none
+ * is, NONE when it is to be ignored. */
+enum sf_range sf_http_ranges_parse(const char *range, uint64_t len, struct sf_ranges *out);
 
 /* Cache-Control directives a proxy acts on (RFC 9111 §5.2). A delta of -1 is absent. */
 struct sf_cc {

@@ -54,14 +54,18 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
 }
 
 /* Adds the object's fields, Via and X-Cache; with stored_age false the stored Age is left
- * out, for the caller to send its own (a response served from the cache). */
+ * out, for the caller to send its own (a response served from the cache); with multipart,
+ * its Content-Type too, which goes in each part instead. */
 static bool add_object_fields(struct MHD_Response *resp, const struct sf_obj *o, const char *xcache,
-                              bool stored_age)
+                              bool stored_age, bool multipart)
 {
-    for (size_t i = 0; i < o->hdrs.n; i++)
-        if ((stored_age || !sf_streq_ci(o->hdrs.v[i].name, "Age")) &&
-            !add(resp, o->hdrs.v[i].name, o->hdrs.v[i].value))
+    for (size_t i = 0; i < o->hdrs.n; i++) {
+        const char *name = o->hdrs.v[i].name;
+        if ((stored_age || !sf_streq_ci(name, "Age")) &&
+            (!multipart || !sf_streq_ci(name, "Content-Type")) &&
+            !add(resp, name, o->hdrs.v[i].value))
             return false;
+    }
     return add(resp, "Via", SF_VIA_VALUE) && add(resp, "X-Cache", xcache);
 }
 
@@ -81,19 +85,43 @@ static void stored_done(void *cls)
     sf_obj_unref(cls);
 }
 
+/* The segments of o (complete) that hold the n bytes at off: the index of the first, and
+ * how many. */
+static size_t segments_of(const struct sf_obj *o, size_t off, size_t n, size_t *first)
+{
+    size_t count = 0;
+    *first = 0;
+    while (*first < o->nsegs && o->segs[*first]->off + o->segs[*first]->cap <= off)
+        (*first)++;
+    while (*first + count < o->nsegs && o->segs[*first + count]->off < off + n)
+        count++;
+    return count;
+}
+
+/* Points iov (room for segments_of's count) at the n bytes at off of o. Returns how many
+ * entries it wrote. */
+static size_t body_iov(const struct sf_obj *o, size_t off, size_t n, struct MHD_IoVec *iov)
+{
+    size_t first, count = segments_of(o, off, n, &first);
+    for (size_t i = 0; i < count; i++) {
+        const struct sf_seg *seg = o->segs[first + i];
+        size_t from = off > seg->off ? off - seg->off : 0;
+        size_t to = off + n < seg->off + seg->cap ? off + n - seg->off : seg->cap;
+        iov[i].iov_base = seg->data + from;
+        iov[i].iov_len = to - from;
+    }
+    return count;
+}
+
 /* A response over n bytes at off of o's body, which is complete, without copying them;
  * takes over a reference to o, released when libmicrohttpd is done with the response (or
  * at once, with NULL, if it cannot be made). Bytes within one segment, up to
  * ONE_SEND_MAX, are a plain buffer, which libmicrohttpd sends together with the header in
  * one system call (+10% cached 1 KiB responses/s); more is an iovec (faster from 64 KiB
- * on, as measured). */
+ * on, as measured; libmicrohttpd copies the array). */
 static struct MHD_Response *body_response(struct sf_obj *o, size_t off, size_t n)
 {
-    size_t first = 0, count = 0;
-    while (first < o->nsegs && o->segs[first]->off + o->segs[first]->cap <= off)
-        first++;
-    while (first + count < o->nsegs && o->segs[first + count]->off < off + n)
-        count++;
+    size_t first, count = segments_of(o, off, n, &first);
     struct MHD_Response *resp;
     if (count <= 1 && n <= ONE_SEND_MAX) {
         const char *data = count ? o->segs[first]->data + (off - o->segs[first]->off) : NULL;
@@ -103,19 +131,76 @@ static struct MHD_Response *body_response(struct sf_obj *o, size_t off, size_t n
         struct MHD_IoVec iov_small[8], *iov = iov_small;
         if (count > 8)
             iov = sf_xmalloc(count * sizeof *iov);
-        for (size_t i = 0; i < count; i++) {
-            const struct sf_seg *seg = o->segs[first + i];
-            size_t from = off > seg->off ? off - seg->off : 0;
-            size_t to = off + n < seg->off + seg->cap ? off + n - seg->off : seg->cap;
-            iov[i].iov_base = seg->data + from;
-            iov[i].iov_len = to - from;
-        }
+        body_iov(o, off, n, iov);
         resp = MHD_create_response_from_iovec(iov, (unsigned)count, stored_done, o);
         if (iov != iov_small)
             free(iov);
     }
     if (resp == NULL)
         sf_obj_unref(o);
+    return resp;
+}
+
+/* The parts' texts of a multipart/byteranges response, freed with it. */
+struct multipart {
+    struct sf_obj *o; /* the response's reference */
+    char text[];
+};
+
+static void multipart_done(void *cls)
+{
+    struct multipart *m = cls;
+    sf_obj_unref(m->o);
+    free(m);
+}
+
+/* A boundary no body will contain by chance: 64 random-looking bits per response. */
+static void new_boundary(char *out, size_t size)
+{
+    static _Atomic uint64_t seq;
+    uint64_t x = atomic_fetch_add(&seq, 1) + sf_now_ms() * 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull; /* splitmix64's finaliser */
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    snprintf(out, size, "sfproxy-%016llx", (unsigned long long)(x ^ (x >> 31)));
+}
+
+/* A multipart/byteranges response (RFC 9110 §14.6) of r's ranges of o's body (complete):
+ * each a part with o's Content-Type and its Content-Range, its bytes sent zero-copy from
+ * the segments. Takes over the reference to o; sets *bytes to the body's size. */
+static struct MHD_Response *multipart_response(struct sf_obj *o, const struct sf_ranges *r,
+                                               const char *boundary, size_t *bytes)
+{
+    const char *type = sf_hdrs_get(&o->hdrs, "Content-Type");
+    size_t per_part = strlen(boundary) + (type ? strlen(type) : 0) + 128;
+    struct multipart *m = sf_xmalloc(sizeof *m + per_part * (r->n + 1));
+    m->o = o;
+    size_t niov = 1;
+    for (size_t i = 0; i < r->n; i++) {
+        size_t first;
+        niov += 1 + segments_of(o, r->first[i], r->last[i] - r->first[i] + 1, &first);
+    }
+    struct MHD_IoVec *iov = sf_xmalloc(niov * sizeof *iov);
+    char *t = m->text;
+    size_t k = 0;
+    *bytes = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        size_t n = (size_t)(r->last[i] - r->first[i] + 1);
+        int len = sprintf(t, "%s--%s\r\n%s%s%sContent-Range: bytes %llu-%llu/%zu\r\n\r\n",
+                          i ? "\r\n" : "", boundary, type ? "Content-Type: " : "", type ? type : "",
+                          type ? "\r\n" : "", (unsigned long long)r->first[i],
+                          (unsigned long long)r->last[i], o->len);
+        iov[k++] = (struct MHD_IoVec){t, (size_t)len};
+        t += len;
+        k += body_iov(o, (size_t)r->first[i], n, iov + k);
+        *bytes += (size_t)len + n;
+    }
+    int len = sprintf(t, "\r\n--%s--\r\n", boundary);
+    iov[k++] = (struct MHD_IoVec){t, (size_t)len};
+    *bytes += (size_t)len;
+    struct MHD_Response *resp = MHD_create_response_from_iovec(iov, (unsigned)k, multipart_done, m);
+    free(iov);
+    if (resp == NULL)
+        multipart_done(m);
     return resp;
 }
 
@@ -141,24 +226,22 @@ static const char *request_value(struct MHD_Connection *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
-/* The byte range a request on conn asks of o's 200, whose body has total bytes (RFC 9110
- * §14.2): only a GET's, and only while If-Range holds; otherwise SF_RANGE_NONE. With
- * SF_RANGE_ONE, *first..*last; and *content_range is the Content-Range to send (for ONE
- * and UNSATISFIABLE). */
-static enum sf_range requested_range(struct MHD_Connection *conn, const char *method,
-                                     const struct sf_obj *o, uint64_t total, uint64_t *first,
-                                     uint64_t *last, char *content_range, size_t size)
+/* The byte ranges a request on conn asks of o's 200, whose body has total bytes (RFC 9110
+ * §14.2): only a GET's, and only while If-Range holds; otherwise SF_RANGE_NONE. Fills *r;
+ * *content_range is the Content-Range to send for ONE and UNSATISFIABLE. */
+static enum sf_range requested_ranges(struct MHD_Connection *conn, const char *method,
+                                      const struct sf_obj *o, uint64_t total, struct sf_ranges *r,
+                                      char *content_range, size_t size)
 {
     const char *value = request_value(conn, "Range");
-    *first = 0;
-    *last = total ? total - 1 : 0;
+    r->n = 0;
     if (value == NULL || o->status != MHD_HTTP_OK || strcmp(method, "GET") != 0 ||
         !sf_policy_if_range_holds(&o->hdrs, request_value(conn, "If-Range")))
         return SF_RANGE_NONE;
-    enum sf_range range = sf_http_range_parse(value, total, first, last);
+    enum sf_range range = sf_http_ranges_parse(value, total, r);
     if (range == SF_RANGE_ONE)
-        snprintf(content_range, size, "bytes %llu-%llu/%llu", (unsigned long long)*first,
-                 (unsigned long long)*last, (unsigned long long)total);
+        snprintf(content_range, size, "bytes %llu-%llu/%llu", (unsigned long long)r->first[0],
+                 (unsigned long long)r->last[0], (unsigned long long)total);
     else if (range == SF_RANGE_UNSATISFIABLE)
         snprintf(content_range, size, "bytes */%llu", (unsigned long long)total);
     return range;
@@ -166,9 +249,9 @@ static enum sf_range requested_range(struct MHD_Connection *conn, const char *me
 
 static unsigned status_for(enum sf_range range, int status)
 {
-    return range == SF_RANGE_ONE             ? MHD_HTTP_PARTIAL_CONTENT
-           : range == SF_RANGE_UNSATISFIABLE ? MHD_HTTP_RANGE_NOT_SATISFIABLE
-                                             : (unsigned)status;
+    return range == SF_RANGE_ONE || range == SF_RANGE_MANY ? MHD_HTTP_PARTIAL_CONTENT
+           : range == SF_RANGE_UNSATISFIABLE               ? MHD_HTTP_RANGE_NOT_SATISFIABLE
+                                                           : (unsigned)status;
 }
 
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
@@ -181,18 +264,29 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
         *status = MHD_HTTP_NOT_MODIFIED;
         return not_modified(o, xcache);
     }
-    uint64_t first, last;
-    char content_range[80];
-    enum sf_range range = requested_range(conn, method, o, o->len, &first, &last, content_range,
-                                          sizeof content_range);
-    size_t n = range == SF_RANGE_UNSATISFIABLE ? 0 : o->len ? (size_t)(last - first + 1) : 0;
+    struct sf_ranges r;
+    char content_range[80], boundary[40], type[80];
+    enum sf_range range =
+        requested_ranges(conn, method, o, o->len, &r, content_range, sizeof content_range);
     *status = status_for(range, o->status);
-    struct MHD_Response *resp = body_response(o, (size_t)first, n);
+    size_t n = range == SF_RANGE_UNSATISFIABLE ? 0
+               : range == SF_RANGE_ONE         ? (size_t)(r.last[0] - r.first[0] + 1)
+                                               : o->len;
+    struct MHD_Response *resp;
+    if (range == SF_RANGE_MANY) {
+        new_boundary(boundary, sizeof boundary);
+        snprintf(type, sizeof type, "multipart/byteranges; boundary=%s", boundary);
+        resp = multipart_response(o, &r, boundary, &n);
+    } else {
+        resp = body_response(o, range == SF_RANGE_ONE ? (size_t)r.first[0] : 0, n);
+    }
     if (resp == NULL)
         return NULL;
-    bool ok = add_object_fields(resp, o, xcache, false) && add_age(resp, o);
-    if (ok && range != SF_RANGE_NONE)
+    bool ok = add_object_fields(resp, o, xcache, false, range == SF_RANGE_MANY) && add_age(resp, o);
+    if (ok && (range == SF_RANGE_ONE || range == SF_RANGE_UNSATISFIABLE))
         ok = add(resp, "Content-Range", content_range);
+    if (ok && range == SF_RANGE_MANY)
+        ok = add(resp, "Content-Type", type);
     if (ok)
         SF_COUNT_N(bytes_to_clients, n);
     return checked(resp, ok);
@@ -256,17 +350,18 @@ struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *metho
     const struct sf_obj *o = rd->obj;
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     int64_t length = o->content_length;
-    uint64_t first = 0, last = 0;
+    struct sf_ranges r;
     char content_range[80];
-    /* A range is served from the live body once its length is known (RFC 9110 §14.2);
-     * without one, the whole response. */
-    enum sf_range range = length >= 0
-                              ? requested_range(rd->conn, method, o, (uint64_t)length, &first,
-                                                &last, content_range, sizeof content_range)
-                              : SF_RANGE_NONE;
+    /* One range is served from the live body once its length is known (RFC 9110 §14.2);
+     * without one, or for several, the whole response. */
+    enum sf_range range = length >= 0 ? requested_ranges(rd->conn, method, o, (uint64_t)length, &r,
+                                                         content_range, sizeof content_range)
+                                      : SF_RANGE_NONE;
+    if (range == SF_RANGE_MANY)
+        range = SF_RANGE_NONE;
     *status = status_for(range, o->status);
-    rd->first = range == SF_RANGE_ONE ? first : 0;
-    rd->count = range == SF_RANGE_ONE             ? last - first + 1
+    rd->first = range == SF_RANGE_ONE ? r.first[0] : 0;
+    rd->count = range == SF_RANGE_ONE             ? r.last[0] - r.first[0] + 1
                 : range == SF_RANGE_UNSATISFIABLE ? 0
                 : length >= 0                     ? (uint64_t)length
                                                   : UINT64_MAX;
@@ -280,7 +375,7 @@ struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *metho
         rd->done(rd);
         return NULL;
     }
-    bool ok = add_object_fields(resp, o, xcache, !with_age);
+    bool ok = add_object_fields(resp, o, xcache, !with_age, false);
     for (size_t i = 0; ok && own != NULL && i < own->n; i++)
         ok = add(resp, own->v[i].name, own->v[i].value);
     if (ok && with_age)

@@ -1,4 +1,4 @@
-/* Range (RFC 9110 §14.1.2): never a crash, and one satisfiable range lies inside the body.
+/* Range (RFC 9110 §14.1.2): never a crash, and satisfiable ranges lie inside the body.
  * The first 8 bytes are the body's length. */
 #include "fuzz.h"
 
@@ -18,6 +18,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sf_http_range_parse(s, len, &first, &last) == SF_RANGE_ONE)
         FUZZ_CHECK(first <= last && last < len, "range %llu-%llu of %llu",
                    (unsigned long long)first, (unsigned long long)last, (unsigned long long)len);
+    /* Several: each inside the body, none overlapping another, at most SF_RANGES_MAX. */
+    struct sf_ranges r;
+    enum sf_range kind = sf_http_ranges_parse(s, len, &r);
+    FUZZ_CHECK((kind == SF_RANGE_ONE) == (r.n == 1) && (kind == SF_RANGE_MANY) == (r.n > 1) &&
+                   r.n <= SF_RANGES_MAX,
+               "%d with %zu ranges", (int)kind, r.n);
+    for (size_t i = 0; i < r.n; i++) {
+        FUZZ_CHECK(r.first[i] <= r.last[i] && r.last[i] < len, "range %zu outside", i);
+        for (size_t k = 0; k < i; k++)
+            FUZZ_CHECK(r.last[i] < r.first[k] || r.last[k] < r.first[i], "overlap");
+    }
     free(s);
     return 0;
 }

@@ -183,6 +183,43 @@ static void test_range_parse(void **state)
     }
 }
 
+/* RFC 9110 §14.1.2, §14.2, §14.6: several byte ranges. */
+static void test_ranges_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *range;
+        enum sf_range want;
+        size_t n;
+        uint64_t first[3], last[3];
+    } cases[] = {
+        {"bytes=0-1,5-6", SF_RANGE_MANY, 2, {0, 5}, {1, 6}},
+        {"bytes=500-899, -10 , 0-0", SF_RANGE_MANY, 3, {500, 990, 0}, {899, 999, 0}},
+        {"bytes=2000-3000, 0-9", SF_RANGE_ONE, 1, {0}, {9}}, /* the unsatisfiable left out */
+        {"bytes=2000-3000, 5000-", SF_RANGE_UNSATISFIABLE, 0, {0}, {0}},
+        {"bytes=0-5,3-9", SF_RANGE_NONE, 0, {0}, {0}}, /* overlapping */
+        {"bytes=0-9,-995", SF_RANGE_NONE, 0, {0}, {0}},
+        {"bytes=0-1,,5-6", SF_RANGE_MANY, 2, {0, 5}, {1, 6}}, /* empty list elements */
+        {"bytes=0-1,x", SF_RANGE_NONE, 0, {0}, {0}},
+        {"bytes=,", SF_RANGE_NONE, 0, {0}, {0}},
+        {"bytes=0-0,2-2,4-4,6-6,8-8,10-10,12-12,14-14,16-16,18-18,20-20,22-22,24-24,26-26,28-28,"
+         "30-30,32-32",
+         SF_RANGE_NONE,
+         0,
+         {0},
+         {0}}, /* more than SF_RANGES_MAX */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sf_ranges r;
+        enum sf_range got = sf_http_ranges_parse(cases[i].range, 1000, &r);
+        bool same = got == cases[i].want && r.n == cases[i].n;
+        for (size_t k = 0; same && k < r.n; k++)
+            same = r.first[k] == cases[i].first[k] && r.last[k] == cases[i].last[k];
+        if (!same)
+            fail_msg("%s: got %d with %zu ranges", cases[i].range, (int)got, r.n);
+    }
+}
+
 static void test_response_head_checks(void **state)
 {
     (void)state;
@@ -243,6 +280,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_response_head_checks),
         cmocka_unit_test(test_range_parse),
+        cmocka_unit_test(test_ranges_parse),
         cmocka_unit_test(test_hdrs_get_and_join),
         cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_list_has),
