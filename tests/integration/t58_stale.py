@@ -128,3 +128,19 @@ def test_a_failing_background_refresh_keeps_serving_stale():
             wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "refresh %d ended" % (i + 1))
         eq(env.proxy.stats()["cache"]["objects"], 1, "still stored")
         eq(env.proxy.stats()["flights_now"], 0, "no refresh left running")
+
+
+def test_a_stored_error_stands_in_like_any_response():
+    # A 503 the origin said to keep (negative caching) is stored; once expired, the origin's
+    # next error (a 500) is answered with it within its stale-if-error window.
+    with Env() as env:
+        t = "/neg?status=503&cc=max-age%3D2,stale-if-error%3D60&fail_after=1&size=30"
+        first = env.get(t)
+        eq(first.status, 503, "the origin's 503")
+        env.wait_stored()
+        eq(env.get(t).header("X-Cache"), "HIT", "stored")
+        env.advance_clock(3)
+        r = env.get(t)
+        eq((r.status, r.header("X-Cache"), r.body), (503, "STALE", first.body),
+           "the stored 503 instead of the origin's 500")
+        eq(env.origin.count(t), 2, "origin requests")
