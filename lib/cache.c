@@ -463,6 +463,26 @@ bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o)
     return ok;
 }
 
+bool sf_cache_put(struct sf_cache *c, struct sf_obj *o)
+{
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    SF_ASSERT(o->shared);
+    struct sf_entry *drop = NULL;
+    sf_mutex_lock(&c->lock);
+    struct sf_entry **pp = slot_of(c, o->key);
+    bool ok = o->entry.role == SF_ENTRY_UNLISTED && (*pp == NULL || (*pp)->role != SF_ENTRY_FLIGHT);
+    if (ok) {
+        if (*pp != NULL)
+            drop = unlist_at(c, pp);
+        if (c->count >= c->nbuckets)
+            grow(c);
+        list_at(c, slot_of(c, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
+    }
+    sf_mutex_unlock(&c->lock);
+    release(drop);
+    return ok;
+}
+
 void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);

@@ -59,6 +59,10 @@ struct sf_obj *sf_cache_stored(struct sf_cache *c, const struct sf_query *q);
  * (then true: the caller stores o with sf_cache_store). The table takes a reference of
  * its own on o. */
 bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o);
+/* Lists o, a complete shared response, under its key in place of whatever is there (a
+ * stored response or a marker), unless a flight is (then false, and nothing changes).
+ * True: the caller stores o with sf_cache_store. The table takes a reference of its own. */
+bool sf_cache_put(struct sf_cache *c, struct sf_obj *o);
 /* Marks o, if it is still stored, as usable only after validation (RFC 9111 §4.4). */
 void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o);
 

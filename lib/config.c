@@ -70,6 +70,7 @@ static const struct field schema[] = {
     {"cache.heuristic_max", K_MS, OFF(heuristic_max_ms), 0, 31536000000ULL},
     {"cache.strip_set_cookie", K_BOOL, OFF(strip_set_cookie), 0, 0},
     {"cache.store_server_errors", K_BOOL, OFF(store_server_errors), 0, 0},
+    {"cache.store_post_responses", K_BOOL, OFF(store_post_responses), 0, 0},
     {"cache.normalize_accept_encoding", K_BOOL, OFF(normalize_accept_encoding), 0, 0},
     {"cache.stale_if_error", K_MS, OFF(stale_if_error_ms), 0, 31536000000ULL},
     {"cache.stale_while_revalidate", K_MS, OFF(stale_while_revalidate_ms), 0, 31536000000ULL},

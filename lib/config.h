@@ -46,6 +46,7 @@ struct sf_config {
     uint64_t heuristic_max_ms;
     bool strip_set_cookie;          /* drop Set-Cookie from shared responses instead of passing */
     bool store_server_errors;       /* store 5xx responses that have explicit freshness */
+    bool store_post_responses;      /* a POST's response may become its URL's GET response */
     bool normalize_accept_encoding; /* shared fetches ask for br/gzip/zstd or none (few variants) */
     uint64_t stale_if_error_ms;     /* serve stale this long past expiry when the origin fails */
     uint64_t stale_while_revalidate_ms; /* serve stale this long while refreshing it */

@@ -314,8 +314,9 @@ static void start_private(struct sf_req *r, const char *method)
     struct sf_obj *o = sf_obj_new(NULL);
     attach(r, o, true, "PASS");
     struct sf_fetch_spec *spec = build_spec(r, method, false);
-    if (strcmp(method, "HEAD") == 0)
-        spec->head_key = request_key(r); /* its 200 may update the stored GET */
+    if (strcmp(method, "HEAD") == 0 ||
+        (strcmp(method, "POST") == 0 && f->cfg->store_post_responses))
+        spec->get_key = request_key(r); /* its response may update or be the stored GET */
     sf_upstream_submit(f->up, o, &spec);
 }
 

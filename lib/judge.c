@@ -134,6 +134,16 @@ static void invalidations(const struct sf_judged_request *req, int status,
     }
 }
 
+/* Whether fields carry a Content-Location that names req's target URI (RFC 9110 §8.7). */
+static bool names_target(const struct sf_judged_request *req, const struct sf_hdrs *fields)
+{
+    const char *location = sf_hdrs_get(fields, "Content-Location");
+    char *url = location != NULL ? sf_policy_invalidation_url(req->url, location) : NULL;
+    bool same = url != NULL && strcmp(url, req->url) == 0;
+    free(url);
+    return same;
+}
+
 void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req, int status,
                    struct sf_hdrs *head, int64_t now_s, struct sf_head_decision *d)
 {
@@ -175,7 +185,10 @@ void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_reques
     forwardable_fields(cfg, &own, &d->own);
     sf_hdrs_clear(head);
     sf_hdrs_clear(&own);
-    d->update_stored_get = req->head_update && status == 200;
+    d->update_stored_get = req->has_get_key && strcmp(req->method, "HEAD") == 0 && status == 200;
+    d->store_for_get = req->has_get_key && cfg->store_post_responses &&
+                       strcmp(req->method, "POST") == 0 && d->verdict.storable &&
+                       !d->verdict.heuristic && names_target(req, &d->fields);
     if (req->shared && d->verdict.shareable) {
         char *vary = sf_hdrs_join(&d->fields, "Vary");
         d->vary_names = sf_policy_vary_names(vary);

@@ -17,6 +17,7 @@ struct sf_judge_cfg {
     const struct sf_cache_rules *rules;
     uint64_t max_object_bytes; /* cache.max_object_bytes: larger is never stored */
     bool strip_set_cookie;     /* cache.strip_set_cookie: shared as if none were sent */
+    bool store_post_responses; /* cache.store_post_responses (RFC 9110 §9.3.3) */
 };
 
 /* The request whose response is judged. */
@@ -25,7 +26,7 @@ struct sf_judged_request {
     const char *url;
     const struct sf_hdrs *hdrs; /* the fields sent upstream */
     bool shared;                /* a flight others may join (GET for a cache key) */
-    bool head_update;           /* a HEAD sent on its own: its 200 may update the stored GET */
+    bool has_get_key;           /* the request knows its URL's GET key (sf_fetch_spec) */
     /* The stored response this fetch revalidates (complete, so readable without its
      * lock), or NULL. */
     const struct sf_obj *stale;
@@ -53,6 +54,9 @@ struct sf_head_decision {
      * the rest NULL. */
     char *invalidate[SF_JUDGE_INVALIDATE_MAX];
     bool update_stored_get; /* a 200 to a HEAD sent on its own: see sf_judge_head_update */
+    /* A POST's response that, once complete, is stored as its URL's GET response (RFC 9110
+     * §9.3.3: explicit freshness, a Content-Location that is its target URI). */
+    bool store_for_get;
 };
 
 /* Decides what the head (status, head: the parsed fields, consumed and cleared) means

@@ -28,12 +28,27 @@ static void set_variant(struct sf_obj *o, char *names, char *variant)
     o->variant = variant;
 }
 
+/* A new shared object under key with o's response (complete: its fields and body no
+ * longer change) and verdict v, complete itself. */
+static struct sf_obj *copy_of(const struct sf_obj *o, const char *key, struct sf_hdrs *fields,
+                              const struct sf_verdict *v, int64_t now_s)
+{
+    struct sf_obj *copy = sf_obj_new(key); /* only the fetcher changes keys */
+    sf_obj_lock(copy);
+    set_variant(copy, sf_xstrdup_opt(o->vary_names), sf_xstrdup_opt(o->variant));
+    sf_obj_publish(copy, o->status, fields, (int64_t)o->len, v, now_s);
+    copy_body(copy, o);
+    sf_obj_finish(copy, SF_FAIL_NONE); /* nobody is attached: no waiter to wake */
+    sf_obj_unlock(copy);
+    return copy;
+}
+
 /* A 200 to a HEAD sent on its own updates the stored GET response it describes with its
  * fields, or invalidates that response when it describes another (RFC 9111 §4.3.5). */
 static void update_stored_get(const struct sf_publisher *p, const struct sf_judged_request *req,
-                              const char *head_key, const struct sf_hdrs *head, int64_t now_s)
+                              const char *get_key, const struct sf_hdrs *head, int64_t now_s)
 {
-    struct sf_query q = {head_key, NULL,
+    struct sf_query q = {get_key, NULL,
                          &(struct sf_fields){sf_judge_sent_field, (void *)req->hdrs}};
     struct sf_obj *stored = sf_cache_stored(p->cache, &q);
     if (stored == NULL)
@@ -47,19 +62,29 @@ static void update_stored_get(const struct sf_publisher *p, const struct sf_judg
         sf_obj_unref(stored);
         return;
     }
-    struct sf_obj *o = sf_obj_new(stored->key); /* only the fetcher changes keys */
-    sf_obj_lock(o);
-    set_variant(o, sf_xstrdup_opt(stored->vary_names), sf_xstrdup_opt(stored->variant));
-    sf_obj_publish(o, stored->status, &merged, (int64_t)stored->len, &v, now_s);
-    copy_body(o, stored);
-    sf_obj_finish(o, SF_FAIL_NONE); /* nobody is attached: no waiter to wake */
-    sf_obj_unlock(o);
+    struct sf_obj *o = copy_of(stored, stored->key, &merged, &v, now_s);
     if (sf_cache_replace(p->cache, stored, o)) {
         sf_cache_store(p->cache, o, sf_now_ms());
         SF_COUNT(head_updates);
     }
     sf_obj_unref(o);
     sf_obj_unref(stored);
+}
+
+void sf_publish_for_get(const struct sf_publisher *p, struct sf_obj *o, const char *key)
+{
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    if (sf_hdrs_get(&o->hdrs, "Vary") != NULL)
+        return; /* which GETs it would serve is not known: a POST has no variant */
+    struct sf_hdrs fields = {0};
+    for (size_t i = 0; i < o->hdrs.n; i++)
+        sf_hdrs_add(&fields, o->hdrs.v[i].name, o->hdrs.v[i].value);
+    struct sf_obj *copy = copy_of(o, key, &fields, &o->verdict, o->response_time_s);
+    if (sf_cache_put(p->cache, copy)) {
+        sf_cache_store(p->cache, copy, sf_now_ms());
+        SF_COUNT(stores);
+    }
+    sf_obj_unref(copy);
 }
 
 /* Purges what a response to an unsafe request invalidates (RFC 9111 §4.4). */
@@ -95,7 +120,7 @@ static void count_use(const struct sf_head_decision *d, bool revalidating)
 }
 
 bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_judged_request *req,
-                const char *head_key, struct sf_head_decision *d, int64_t now_s)
+                const char *get_key, struct sf_head_decision *d, int64_t now_s)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     /* o->stale is read-only here: lookups may still serve it (stale-while-revalidate)
@@ -103,7 +128,7 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
     count_use(d, o->stale != NULL);
     invalidate(p, d);
     if (d->update_stored_get)
-        update_stored_get(p, req, head_key, &d->fields, now_s);
+        update_stored_get(p, req, get_key, &d->fields, now_s);
 
     sf_obj_lock(o);
     o->revalidated = d->use == SF_HEAD_REFRESHED;
@@ -113,6 +138,8 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
     set_variant(o, d->vary_names, d->variant);
     d->vary_names = d->variant = NULL;
     sf_obj_publish(o, d->status, &d->fields, d->length, &d->verdict, now_s);
+    if (d->store_for_get)
+        o->storable = true; /* kept whole, to be stored for GETs once complete */
     if (d->use != SF_HEAD_RECEIVED)
         copy_body(o, o->stale); /* a 304 has no body (curl's own ends the transfer) */
     bool abandon = d->use != SF_HEAD_STALE && o->clients == 0 && !sf_obj_worth_finishing(o);

@@ -17,10 +17,15 @@ struct sf_publisher {
 };
 
 /* Carries d (from sf_judge_head or sf_judge_failure for req; consumed and cleared) out on
- * o, the flight req was fetched for, at now_s. head_key: with req->head_update, the cache
+ * o, the flight req was fetched for, at now_s. get_key: with req->head_update, the cache
  * key of the GET a HEAD's 200 may update. Returns whether the flight's body is still
  * wanted (false: nobody is attached and it will not be stored; cancel the transfer). */
 bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_judged_request *req,
-                const char *head_key, struct sf_head_decision *d, int64_t now_s);
+                const char *get_key, struct sf_head_decision *d, int64_t now_s);
+
+/* o, a POST's response now complete, that its decision said to store for GETs of its URL
+ * (store_for_get): a copy of it is stored under key, unless a flight for that key is on
+ * its way. Fetcher thread. */
+void sf_publish_for_get(const struct sf_publisher *p, struct sf_obj *o, const char *key);
 
 #endif

@@ -44,6 +44,7 @@ struct xfer {
     bool cancel;          /* abort at the next callback */
     bool paused;          /* receiving is paused until the reader catches up */
     bool discard;         /* the body is not the response served: drop it */
+    bool store_for_get;   /* once complete, store the response for GETs (judge.h) */
     bool forbidden;       /* a forward-proxy destination resolved to a refused address */
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
@@ -90,7 +91,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     free(spec->url);
     sf_hdrs_clear(&spec->hdrs);
     sf_reqbody_unref(spec->body);
-    free(spec->head_key);
+    free(spec->get_key);
     free(spec);
 }
 
@@ -176,8 +177,8 @@ static struct sf_judged_request judged_request(const struct xfer *x)
 {
     const struct sf_fetch_spec *spec = x->spec;
     return (struct sf_judged_request){
-        spec->method,           spec->url,     &spec->hdrs,      x->obj->shared,
-        spec->head_key != NULL, x->obj->stale, x->request_time_s};
+        spec->method,          spec->url,     &spec->hdrs,      x->obj->shared,
+        spec->get_key != NULL, x->obj->stale, x->request_time_s};
 }
 
 /* Carries d out (publish.c) and goes on with x as it says. */
@@ -187,7 +188,8 @@ static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
     x->headers_done = true;
     x->last_byte_ms = sf_now_ms();
     x->discard = d->use == SF_HEAD_STALE; /* the error's body is not what is served */
-    if (sf_publish(&x->up->publisher, x->obj, &req, x->spec->head_key, d, now_s))
+    x->store_for_get = d->store_for_get;
+    if (sf_publish(&x->up->publisher, x->obj, &req, x->spec->get_key, d, now_s))
         mark_dirty(x);
     else
         x->cancel = true;
@@ -242,7 +244,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         return CURL_WRITEFUNC_PAUSE;
     }
     sf_obj_append(o, data, len);
-    bool overflow = !o->unjoinable && o->len > x->up->cfg->cache_max_object_bytes;
+    bool overflow = (!o->unjoinable || o->storable) && o->len > x->up->cfg->cache_max_object_bytes;
     if (overflow) {
         o->storable = false;
         sf_obj_close_joins(o);
@@ -537,6 +539,8 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     bool store = o->storable;
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
+    if (!o->shared && store && x->store_for_get && fail == SF_FAIL_NONE)
+        sf_publish_for_get(&up->publisher, o, x->spec->get_key); /* RFC 9110 §9.3.3 */
     if (o->shared) {
         uint64_t now = sf_now_ms();
         if (store) {
@@ -709,8 +713,8 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
         cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
         cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
         cfg->store_server_errors};
-    up->judge =
-        (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie};
+    up->judge = (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes,
+                                      cfg->strip_set_cookie, cfg->store_post_responses};
     up->publisher = (struct sf_publisher){cache, &up->judge, cfg->hit_for_pass_ms};
     up->multi = curl_multi_init();
     if (up->multi == NULL) {

@@ -17,9 +17,11 @@ struct sf_fetch_spec {
     char *url;
     struct sf_hdrs hdrs;     /* end-to-end request fields to send (no Host, no hop-by-hop) */
     struct sf_reqbody *body; /* the client's content, streamed (a reference), or NULL */
-    /* For a HEAD sent on its own: its cache key, so that a 200 can update the stored GET
-     * response (RFC 9111 §4.3.5); else NULL. */
-    char *head_key;
+    /* The cache key a GET of this URL with this request's credentials has, for a HEAD
+     * sent on its own (its 200 may update the stored GET, RFC 9111 §4.3.5) and, with
+     * cache.store_post_responses, for a POST (its response may be stored there, RFC 9110
+     * §9.3.3); else NULL. */
+    char *get_key;
     bool forward;     /* a forward-proxy fetch: the address connected to is checked */
     bool dest_listed; /* with forward: forward_proxy.allow names the host */
 };

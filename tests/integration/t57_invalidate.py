@@ -93,3 +93,20 @@ def test_purge_during_a_flight_leaves_it_alone():
         eq(env.get(t).header("X-Cache"), "HIT", "stored after the purge")
         eq(purge(env, "url=/pf%3Fhold%3DPF%26cc%3Dmax-age%3D60%26size%3D100")[1]["purged"], 1,
            "purged once stored")
+
+
+def test_post_response_stored_for_get_when_asked():
+    # RFC 9110 §9.3.3 (cache.store_post_responses): a POST's response with explicit
+    # freshness and a Content-Location that is its target serves later GETs of it.
+    t = "/pg?cc=max-age%3D60&self_location=1&size=40"
+    with Env({"cache": {"store_post_responses": True}}) as env:
+        r = env.get(t, method="POST", body=b"x")
+        eq(r.status, 200, "the POST's response")
+        wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1, "stored for GETs")
+        g = env.get(t)
+        eq((g.header("X-Cache"), g.body), ("HIT", r.body), "a GET gets the POST's response")
+        eq(env.origin.count(t), 1, "origin requests")
+    with Env() as env:  # off by default
+        env.get(t, method="POST", body=b"x")
+        eq(env.get(t).header("X-Cache"), "MISS", "without it, a GET goes to the origin")
+        eq(env.origin.count(t), 2, "origin requests")

@@ -27,6 +27,7 @@ Each request says how to behave in its query string:
   hold_body=NAME    send the headers and the first half of the body, then wait likewise
   hdr=Name:Value    add a response field (repeatable)
   serial_hdr=1      add X-Origin-Serial: <serial> (a field that differs every time)
+  self_location=1   add Content-Location: <the request target>
   echo=1            body is JSON of the request: method, path, headers, body
   digest=1          body is JSON of the request content's length and sha256
 The request is counted when its head arrives, before its content is read (chunked
@@ -194,6 +195,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Vary", arg("vary"))
         if arg("serial_hdr"):
             self.send_header("X-Origin-Serial", str(n))
+        if arg("self_location"):
+            self.send_header("Content-Location", self.path)
         for h in q.get("hdr", []):
             k, _, v = h.partition(":")
             self.send_header(k, v)

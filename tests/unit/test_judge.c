@@ -30,7 +30,7 @@ struct row {
     const char *rule;
     const char *method;
     bool shared;
-    bool head_update;
+    bool has_get_key;
     const char *req[6]; /* request fields sent upstream: name, value pairs */
     struct stored stale;
     int status;           /* of the head received */
@@ -185,7 +185,7 @@ static const struct row rows[] = {
 static const struct sf_targeted targets[] = {{"Sfproxy-Cache-Control", true},
                                              {"CDN-Cache-Control", false}};
 static const struct sf_cache_rules cache_rules = {targets, 2, 10, 86400, -1, -1, true};
-static const struct sf_judge_cfg cfg = {&cache_rules, 1000, false};
+static const struct sf_judge_cfg cfg = {&cache_rules, 1000, false, true};
 
 static void add_pairs(struct sf_hdrs *h, const char *const *pairs, size_t max)
 {
@@ -219,7 +219,7 @@ static void check_row(const struct row *r)
     add_pairs(&head, r->head, 12);
     struct sf_obj *stale = r->stale.status ? stored_response(&r->stale) : NULL;
     struct sf_judged_request req = {r->method,      URL,   &req_fields, r->shared,
-                                    r->head_update, stale, NOW};
+                                    r->has_get_key, stale, NOW};
     struct sf_head_decision d;
     sf_judge_head(&cfg, &req, r->status, &head, NOW, &d);
     print_message("%s\n", r->rule);
@@ -345,6 +345,49 @@ static void test_strip_set_cookie(void **state)
     sf_head_decision_clear(&d);
 }
 
+/* RFC 9110 §9.3.3 (cache.store_post_responses): a POST's response is stored for GETs of
+ * its URL only with explicit freshness and a Content-Location that is its target URI. */
+static void test_post_responses_for_get(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *head[6];
+        bool has_get_key, stored;
+    } cases[] = {
+        {{"Cache-Control", "max-age=60", "Content-Location", "/a/b"}, true, true},
+        {{"Cache-Control", "max-age=60", "Content-Location", URL}, true, true},
+        {{"Cache-Control", "max-age=60", "Content-Location", "/a/c"}, true, false},
+        {{"Cache-Control", "max-age=60"}, true, false},
+        {{"Content-Location", "/a/b", "Last-Modified", "Sun, 09 Sep 2001 01:46:40 GMT"},
+         true,
+         false}, /* heuristic freshness is not explicit */
+        {{"Cache-Control", "max-age=60, private", "Content-Location", "/a/b"}, true, false},
+        {{"Cache-Control", "max-age=60", "Content-Location", "/a/b"}, false, false},
+    };
+    struct sf_hdrs none = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sf_hdrs head = {0};
+        for (size_t k = 0; k < 6 && cases[i].head[k] != NULL; k += 2)
+            sf_hdrs_add(&head, cases[i].head[k], cases[i].head[k + 1]);
+        struct sf_judged_request req = {"POST", URL, &none, false, cases[i].has_get_key, NULL, NOW};
+        struct sf_head_decision d;
+        sf_judge_head(&cfg, &req, 200, &head, NOW, &d);
+        if (d.store_for_get != cases[i].stored)
+            fail_msg("case %zu: store_for_get %d", i, d.store_for_get);
+        sf_head_decision_clear(&d);
+    }
+    struct sf_judge_cfg off = cfg;
+    off.store_post_responses = false;
+    struct sf_hdrs head = {0};
+    sf_hdrs_add(&head, "Cache-Control", "max-age=60");
+    sf_hdrs_add(&head, "Content-Location", "/a/b");
+    struct sf_judged_request req = {"POST", URL, &none, false, true, NULL, NOW};
+    struct sf_head_decision d;
+    sf_judge_head(&off, &req, 200, &head, NOW, &d);
+    assert_false(d.store_for_get); /* off by default */
+    sf_head_decision_clear(&d);
+}
+
 static void test_bodiless_responses(void **state)
 {
     (void)state;
@@ -363,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_failure_serves_stale_only_within_its_window),
         cmocka_unit_test(test_head_updates_the_stored_get_it_describes),
         cmocka_unit_test(test_strip_set_cookie),
+        cmocka_unit_test(test_post_responses_for_get),
         cmocka_unit_test(test_bodiless_responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
