@@ -1,277 +1,15 @@
-/* cache: see cache.h.
- *
- * A chained hash table (FNV-1a, doubling at load 1) holds one reference on every listed
- * object; a second chaining of the same objects by the URL part of their keys lets a purge
- * or an invalidation of one URL visit only that URL's objects (credentials, variants).
- * Stored objects are also on an LRU list: a hit moves the object to the front, and storing
- * evicts from the back until the charged bytes fit. An object is charged its segments, its
- * header fields and its key. Expired objects are replaced by the next lookup, and evicted
- * by size like the rest. Where responses vary (RFC 9111 §4.1), a marker under the URL's
- * key names the request fields, and each variant is listed under the key plus what its
- * request's values of them were; markers are charged and evicted like responses.
- * Hit-for-pass markers (one user's response was here) are charged and on the LRU too, and
- * also on a list of their own, oldest first: they all live cache.hit_for_pass, so the
- * list is in expiry order and sf_cache_expire frees them from its head. Whatever an
- * attacker makes the origin answer, markers stay within cache.max_bytes. */
+/* cache: see cache.h. What lookups, stores, variants and purges mean lives here; the
+ * table they work on (entries by key and by URL, the byte-charged LRU, markers, eviction)
+ * is table.c's. Where responses vary (RFC 9111 §4.1), a marker under the URL's key names
+ * the request fields, and each variant is listed under the key plus what its request's
+ * values of them were. Hit-for-pass markers (one user's response was here) are charged
+ * and evicted like responses, and expire in order: whatever an attacker makes the origin
+ * answer, markers stay within cache.max_bytes. */
 #include "cache.h"
+#include "table.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* A hit-for-pass marker's place on the list of them, oldest first. */
-struct pass_link {
-    struct pass_link *prev, *next;
-};
-
-/* cache.c's own entries: no mutex, no segments; owned by the table. */
-struct marker {
-    struct sf_entry e;     /* role SF_ENTRY_PASS or SF_ENTRY_VARY */
-    struct pass_link pass; /* PASS: on the table's list of them */
-    uint64_t expires_ms;   /* PASS: monotonic end */
-    char *vary_names;      /* VARY: what the key's responses vary on */
-    char key[];
-};
-
-struct sf_cache {
-    struct sf_mutex lock;
-    struct sf_entry **buckets; /* (L) */
-    struct sf_entry **by_url;  /* (L) the same entries by the URL part of their keys */
-    size_t nbuckets, count;    /* (L) */
-    struct sf_entry lru;       /* (L) sentinel: lru.lru_next is the most recent */
-    uint64_t max_bytes;        /* (C) */
-    uint64_t bytes;            /* (L) */
-    uint64_t stored, markers, flights, evictions; /* (L) */
-    uint64_t pass_markers;                        /* (L) */
-    struct pass_link pass; /* (L) sentinel of the hit-for-pass markers, oldest first */
-    atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */
-};
-
-static bool is_object(const struct sf_entry *e)
-{
-    return e->role == SF_ENTRY_FLIGHT || e->role == SF_ENTRY_RESPONSE ||
-           e->role == SF_ENTRY_UNLISTED;
-}
-
-static struct sf_obj *obj_of(struct sf_entry *e)
-{
-    SF_ASSERT(is_object(e));
-    struct sf_obj *o = (struct sf_obj *)(void *)((char *)e - offsetof(struct sf_obj, entry));
-    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    return o;
-}
-
-static struct marker *marker_of(struct sf_entry *e)
-{
-    SF_ASSERT(e->role == SF_ENTRY_PASS || e->role == SF_ENTRY_VARY);
-    return (struct marker *)(void *)e;
-}
-
-static struct marker *marker_of_pass(struct pass_link *l)
-{
-    return (struct marker *)(void *)((char *)l - offsetof(struct marker, pass));
-}
-
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
-
-static uint64_t hash_key(const char *key)
-{
-    return hash_bytes(key, strlen(key));
-}
-
-/* A key is a URL, then "\n" and credential and variant parts (sf_policy_key). */
-static size_t url_length(const char *key)
-{
-    return strcspn(key, "\n");
-}
-
-static uint64_t hash_url(const char *key)
-{
-    return hash_bytes(key, url_length(key));
-}
-
-struct sf_cache *sf_cache_new(uint64_t max_bytes)
-{
-    struct sf_cache *c = sf_xcalloc(1, sizeof *c);
-    sf_mutex_init(&c->lock);
-    c->nbuckets = 1024;
-    c->buckets = sf_xcalloc(c->nbuckets, sizeof *c->buckets);
-    c->by_url = sf_xcalloc(c->nbuckets, sizeof *c->by_url);
-    c->lru.lru_next = c->lru.lru_prev = &c->lru;
-    c->pass.next = c->pass.prev = &c->pass;
-    atomic_init(&c->next_expiry_ms, UINT64_MAX);
-    c->max_bytes = max_bytes;
-    return c;
-}
-
-static struct sf_entry **slot_of(struct sf_cache *c, const char *key)
-{
-    sf_mutex_assert_held(&c->lock);
-    struct sf_entry **pp = &c->buckets[hash_key(key) & (c->nbuckets - 1)];
-    while (*pp != NULL && strcmp((*pp)->key, key) != 0)
-        pp = &(*pp)->hnext;
-    return pp;
-}
-
-static void grow(struct sf_cache *c)
-{
-    size_t n = c->nbuckets * 2;
-    struct sf_entry **b = sf_xcalloc(n, sizeof *b), **u = sf_xcalloc(n, sizeof *u);
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        for (struct sf_entry *e = c->buckets[i], *next; e != NULL; e = next) {
-            next = e->hnext;
-            size_t j = hash_key(e->key) & (n - 1);
-            e->hnext = b[j];
-            b[j] = e;
-        }
-        for (struct sf_entry *e = c->by_url[i], *next; e != NULL; e = next) {
-            next = e->unext;
-            size_t j = hash_url(e->key) & (n - 1);
-            e->unext = u[j];
-            u[j] = e;
-        }
-    }
-    free(c->buckets);
-    free(c->by_url);
-    c->buckets = b;
-    c->by_url = u;
-    c->nbuckets = n;
-}
-
-static void lru_unlink(struct sf_entry *e)
-{
-    e->lru_prev->lru_next = e->lru_next;
-    e->lru_next->lru_prev = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push_front(struct sf_cache *c, struct sf_entry *e)
-{
-    e->lru_next = c->lru.lru_next;
-    e->lru_prev = &c->lru;
-    c->lru.lru_next->lru_prev = e;
-    c->lru.lru_next = e;
-}
-
-static void lru_touch(struct sf_cache *c, struct sf_entry *e)
-{
-    lru_unlink(e);
-    lru_push_front(c, e);
-}
-
-/* Table lock held. Publishes when the oldest hit-for-pass marker expires. */
-static void note_next_expiry(struct sf_cache *c)
-{
-    sf_mutex_assert_held(&c->lock);
-    struct pass_link *oldest = c->pass.next;
-    atomic_store(&c->next_expiry_ms,
-                 oldest != &c->pass ? marker_of_pass(oldest)->expires_ms : UINT64_MAX);
-}
-
-/* Table lock held. Counts e, now charged and on the LRU, as what its role says. */
-static void charge(struct sf_cache *c, struct sf_entry *e, size_t bytes)
-{
-    sf_mutex_assert_held(&c->lock);
-    e->charge = bytes;
-    c->bytes += bytes;
-    if (e->role == SF_ENTRY_RESPONSE)
-        c->stored++;
-    else if (e->role == SF_ENTRY_VARY)
-        c->markers++;
-    else if (e->role == SF_ENTRY_PASS)
-        c->pass_markers++;
-    lru_push_front(c, e);
-}
-
-/* Removes the entry at *pp from the table. Returns it, for the caller to release after
- * unlocking (release: the last unref frees, and freeing is not table work). An object's
- * role becomes UNLISTED; a marker keeps its role until it is freed. */
-static struct sf_entry *unlist_at(struct sf_cache *c, struct sf_entry **pp)
-{
-    sf_mutex_assert_held(&c->lock);
-    struct sf_entry *e = *pp;
-    *pp = e->hnext;
-    e->hnext = NULL;
-    struct sf_entry **up = &c->by_url[hash_url(e->key) & (c->nbuckets - 1)];
-    while (*up != e)
-        up = &(*up)->unext;
-    *up = e->unext;
-    e->unext = NULL;
-    c->count--;
-    switch (e->role) {
-    case SF_ENTRY_FLIGHT: c->flights--; break;
-    case SF_ENTRY_RESPONSE: c->stored--; break;
-    case SF_ENTRY_VARY: c->markers--; break;
-    case SF_ENTRY_PASS: {
-        struct marker *m = marker_of(e);
-        m->pass.prev->next = m->pass.next;
-        m->pass.next->prev = m->pass.prev;
-        c->pass_markers--;
-        note_next_expiry(c);
-        break;
-    }
-    case SF_ENTRY_UNLISTED: SF_ASSERT(!"an unlisted entry in the table");
-    }
-    if (e->role != SF_ENTRY_FLIGHT) {
-        lru_unlink(e);
-        c->bytes -= e->charge;
-    }
-    if (is_object(e))
-        e->role = SF_ENTRY_UNLISTED;
-    return e;
-}
-
-/* Lets go of what unlist_at returned (NULL is fine); no table lock held. */
-static void release(struct sf_entry *e)
-{
-    if (e == NULL)
-        return;
-    if (is_object(e)) {
-        sf_obj_unref(obj_of(e)); /* the table's reference */
-        return;
-    }
-    struct marker *m = marker_of(e);
-    free(m->vary_names);
-    free(m);
-}
-
-/* Table lock held. Lists e with role under its key (an object's own; whose slot is pp). */
-static void list_at(struct sf_cache *c, struct sf_entry **pp, struct sf_entry *e,
-                    enum sf_entry_role role)
-{
-    sf_mutex_assert_held(&c->lock);
-    e->role = role;
-    if (is_object(e))
-        e->key = obj_of(e)->key;
-    e->hnext = *pp;
-    *pp = e;
-    struct sf_entry **up = &c->by_url[hash_url(e->key) & (c->nbuckets - 1)];
-    e->unext = *up;
-    *up = e;
-    c->count++;
-    if (role == SF_ENTRY_FLIGHT)
-        c->flights++;
-}
-
-/* Table lock held. Lists a new marker under key, charged like a small response; the
- * table may grow first. */
-static struct marker *list_marker(struct sf_cache *c, const char *key, enum sf_entry_role role)
-{
-    sf_mutex_assert_held(&c->lock);
-    if (c->count >= c->nbuckets)
-        grow(c);
-    size_t key_len = strlen(key);
-    struct marker *m = sf_xcalloc(1, sizeof *m + key_len + 1);
-    memcpy(m->key, key, key_len + 1);
-    m->e.key = m->key;
-    list_at(c, slot_of(c, key), &m->e, role);
-    return m;
-}
 
 /* Table lock held. The stored response's age now, in whole seconds (§4.2.3). */
 static int64_t age_now(const struct sf_cache *c, const struct sf_obj *o, uint64_t now_ms)
@@ -318,9 +56,9 @@ static struct sf_obj *list_flight(struct sf_cache *c, const char *key)
 {
     sf_mutex_assert_held(&c->lock);
     if (c->count >= c->nbuckets)
-        grow(c);
+        sf_table_grow(c);
     struct sf_obj *o = sf_obj_new(key);
-    list_at(c, slot_of(c, key), &o->entry, SF_ENTRY_FLIGHT);
+    sf_table_list(c, sf_table_slot(c, key), &o->entry, SF_ENTRY_FLIGHT);
     return o;
 }
 
@@ -339,11 +77,12 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
      * replaces it; expiry does not free memory by itself. */
     struct sf_entry *e = *pp;
     enum sf_entry_role role = e != NULL ? e->role : SF_ENTRY_UNLISTED;
-    struct sf_obj *o = e != NULL && is_object(e) ? obj_of(e) : NULL;
+    struct sf_obj *o =
+        role == SF_ENTRY_FLIGHT || role == SF_ENTRY_RESPONSE ? sf_table_obj(e) : NULL;
     bool shared_fetch_ok = !d->only_if_cached && !d->no_store;
     if (role == SF_ENTRY_RESPONSE && !e->invalidated &&
         sf_policy_acceptable(&o->verdict, age_now(c, o, now_ms), d)) {
-        lru_touch(c, e);
+        sf_table_touch(c, e);
         *out = sf_obj_ref(o);
         return SF_LOOKUP_HIT;
     }
@@ -351,7 +90,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
         *out = NULL;
         return SF_LOOKUP_NONE;
     }
-    if (role == SF_ENTRY_PASS && marker_of(e)->expires_ms > now_ms) {
+    if (role == SF_ENTRY_PASS && sf_table_marker(e)->expires_ms > now_ms) {
         *out = NULL;
         return SF_LOOKUP_PASS;
     }
@@ -371,7 +110,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     bool serve_stale =
         role == SF_ENTRY_RESPONSE && refresh != NULL && while_revalidate_ok(c, o, d, now_ms);
     if (e != NULL)
-        *old = unlist_at(c, pp); /* a response not acceptable any more, or a marker */
+        *old = sf_table_unlist(c, pp); /* a response not acceptable any more, or a marker */
     if (role == SF_ENTRY_RESPONSE) {
         stale = o; /* the table's reference: the new flight may revalidate it */
         *old = NULL;
@@ -398,24 +137,62 @@ static char *variant_key(const char *key, size_t key_len, const char *variant)
 
 /* Table lock held on entry and on return, dropped meanwhile to read the request's fields:
  * where responses for q's key vary, the key of the variant q selects (caller frees);
- * else NULL: q's key itself. Sets *pp to the slot of the key to look up. */
-static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct sf_entry ***pp)
+ * else NULL: q's key itself. Sets *pp to the slot of the key to look up, and, when they
+ * vary on Accept-Language, lang (size bytes) to the language q prefers most ("" if none). */
+static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct sf_entry ***pp,
+                            char *lang, size_t size)
 {
     sf_mutex_assert_held(&c->lock);
-    *pp = slot_of(c, q->key);
+    lang[0] = '\0';
+    *pp = sf_table_slot(c, q->key);
     struct sf_entry *e = **pp;
     if (e == NULL || e->role != SF_ENTRY_VARY || q->fields == NULL)
         return NULL;
-    char *names = sf_xstrdup(marker_of(e)->vary_names);
-    lru_touch(c, e);
+    char *names = sf_xstrdup(sf_table_marker(e)->vary_names);
+    sf_table_touch(c, e);
     sf_mutex_unlock(&c->lock);
     char *variant = sf_policy_variant(names, q->fields);
     char *vkey = variant_key(q->key, strlen(q->key), variant);
+    if (sf_http_list_has(names, "accept-language")) {
+        char *accept = q->fields->get(q->fields->ctx, "accept-language");
+        if (!sf_policy_preferred_language(accept, lang, size))
+            lang[0] = '\0';
+        free(accept);
+    }
     free(variant);
     free(names);
     sf_mutex_lock(&c->lock);
-    *pp = slot_of(c, vkey); /* after relocking: the table may have grown meanwhile */
+    *pp = sf_table_slot(c, vkey); /* after relocking: the table may have grown meanwhile */
     return vkey;
+}
+
+/* Table lock held. Where responses vary on Accept-Language and nothing is listed for the
+ * variant vkey a request selects: a stored variant of the same key (same credentials) that
+ * differs from it in Accept-Language alone and whose Content-Language is lang, the
+ * language the request prefers most, fresh enough for its directives d (RFC 9110 §12.5.4:
+ * a stored "de" page for "en, de" serves "fr;q=0.5, de"). A reference, or NULL. */
+static struct sf_obj *language_match(struct sf_cache *c, const char *key, const char *vkey,
+                                     const char *lang, uint64_t now_ms,
+                                     const struct sf_req_directives *d)
+{
+    sf_mutex_assert_held(&c->lock);
+    static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
+    size_t klen = strlen(key), mlen = strlen(SF_VARIANT_MARK);
+    for (struct sf_entry *e = c->by_url[sf_table_hash_url(key) & (c->nbuckets - 1)]; e != NULL;
+         e = e->unext) {
+        if (e->role != SF_ENTRY_RESPONSE || e->invalidated || strncmp(e->key, key, klen) != 0 ||
+            strncmp(e->key + klen, SF_VARIANT_MARK, mlen) != 0 ||
+            !sf_policy_same_variant_but(e->key + klen, vkey + klen, "accept-language"))
+            continue;
+        struct sf_obj *o = sf_table_obj(e);
+        const char *language = sf_hdrs_get(&o->hdrs, "Content-Language");
+        if (language != NULL && sf_streq_ci(language, lang) &&
+            sf_policy_acceptable(&o->verdict, age_now(c, o, now_ms), d ? d : &none)) {
+            sf_table_touch(c, e);
+            return sf_obj_ref(o);
+        }
+    }
+    return NULL;
 }
 
 enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uint64_t now_ms,
@@ -426,11 +203,22 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
         *refresh = NULL;
     sf_mutex_lock(&c->lock);
     struct sf_entry **pp;
-    char *vkey = select_variant(c, q, &pp);
+    char lang[40];
+    char *vkey = select_variant(c, q, &pp, lang, sizeof lang);
+    struct sf_obj *same_language =
+        vkey != NULL && lang[0] != '\0' && *pp == NULL
+            ? language_match(c, q->key, vkey, lang, now_ms, q->directives)
+            : NULL;
+    if (same_language != NULL) {
+        sf_mutex_unlock(&c->lock);
+        free(vkey);
+        *out = same_language;
+        return SF_LOOKUP_HIT;
+    }
     enum sf_lookup kind =
         lookup_key(c, vkey ? vkey : q->key, pp, now_ms, q->directives, out, refresh, &old);
     sf_mutex_unlock(&c->lock);
-    release(old);
+    sf_table_release(old);
     free(vkey);
     return kind;
 }
@@ -439,9 +227,11 @@ struct sf_obj *sf_cache_stored(struct sf_cache *c, const struct sf_query *q)
 {
     sf_mutex_lock(&c->lock);
     struct sf_entry **pp;
-    char *vkey = select_variant(c, q, &pp);
+    char lang[40];
+    char *vkey = select_variant(c, q, &pp, lang, sizeof lang);
     struct sf_entry *e = *pp;
-    struct sf_obj *o = e != NULL && e->role == SF_ENTRY_RESPONSE ? sf_obj_ref(obj_of(e)) : NULL;
+    struct sf_obj *o =
+        e != NULL && e->role == SF_ENTRY_RESPONSE ? sf_obj_ref(sf_table_obj(e)) : NULL;
     sf_mutex_unlock(&c->lock);
     free(vkey);
     return o;
@@ -455,11 +245,11 @@ bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o)
     sf_mutex_lock(&c->lock);
     bool ok = old->entry.role == SF_ENTRY_RESPONSE;
     if (ok) {
-        drop = unlist_at(c, slot_of(c, old->key));
-        list_at(c, slot_of(c, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
+        drop = sf_table_unlist(c, sf_table_slot(c, old->key));
+        sf_table_list(c, sf_table_slot(c, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
     }
     sf_mutex_unlock(&c->lock);
-    release(drop);
+    sf_table_release(drop);
     return ok;
 }
 
@@ -469,17 +259,17 @@ bool sf_cache_put(struct sf_cache *c, struct sf_obj *o)
     SF_ASSERT(o->shared);
     struct sf_entry *drop = NULL;
     sf_mutex_lock(&c->lock);
-    struct sf_entry **pp = slot_of(c, o->key);
+    struct sf_entry **pp = sf_table_slot(c, o->key);
     bool ok = o->entry.role == SF_ENTRY_UNLISTED && (*pp == NULL || (*pp)->role != SF_ENTRY_FLIGHT);
     if (ok) {
         if (*pp != NULL)
-            drop = unlist_at(c, pp);
+            drop = sf_table_unlist(c, pp);
         if (c->count >= c->nbuckets)
-            grow(c);
-        list_at(c, slot_of(c, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
+            sf_table_grow(c);
+        sf_table_list(c, sf_table_slot(c, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
     }
     sf_mutex_unlock(&c->lock);
-    release(drop);
+    sf_table_release(drop);
     return ok;
 }
 
@@ -492,67 +282,26 @@ void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
     sf_mutex_unlock(&c->lock);
 }
 
-/* Evicts from the LRU tail until bytes fit; collects what to release in *drop. */
-static size_t evict_to_fit(struct sf_cache *c, struct sf_entry **drop, size_t max_drop)
-{
-    sf_mutex_assert_held(&c->lock);
-    size_t n = 0;
-    while (c->bytes > c->max_bytes && c->lru.lru_prev != &c->lru && n < max_drop) {
-        struct sf_entry *victim = c->lru.lru_prev;
-        drop[n++] = unlist_at(c, slot_of(c, victim->key));
-        c->evictions++;
-    }
-    return n;
-}
-
-/* Table lock held (dropped and taken again meanwhile). Evicts until the charged bytes fit,
- * releasing what was evicted outside the lock. */
-static void fit(struct sf_cache *c)
-{
-    sf_mutex_assert_held(&c->lock);
-    struct sf_entry *drop[64];
-    size_t ndrop;
-    do {
-        ndrop = evict_to_fit(c, drop, 64);
-        sf_mutex_unlock(&c->lock);
-        for (size_t i = 0; i < ndrop; i++)
-            release(drop[i]);
-        sf_mutex_lock(&c->lock);
-    } while (ndrop == 64);
-}
-
-void sf_cache_expire(struct sf_cache *c, uint64_t now_ms)
-{
-    if (atomic_load_explicit(&c->next_expiry_ms, memory_order_relaxed) > now_ms)
-        return; /* the common case: nothing due, no lock */
-    struct sf_entry *drop[64];
-    size_t n = 0;
-    sf_mutex_lock(&c->lock);
-    while (n < 64 && c->pass.next != &c->pass && marker_of_pass(c->pass.next)->expires_ms <= now_ms)
-        drop[n++] = unlist_at(c, slot_of(c, marker_of_pass(c->pass.next)->key));
-    sf_mutex_unlock(&c->lock);
-    for (size_t i = 0; i < n; i++)
-        release(drop[i]);
-}
-
 /* Table lock held. Moves o, listed, to the key want (taken over), in place of what is
  * listed there; false, with o unlisted into *drop_self, when a flight is there already. */
 static bool move_to(struct sf_cache *c, struct sf_obj *o, char *want, struct sf_entry **drop_other,
                     struct sf_entry **drop_self)
 {
     sf_mutex_assert_held(&c->lock);
-    struct sf_entry **pp = slot_of(c, want);
+    struct sf_entry **pp = sf_table_slot(c, want);
     if (*pp != NULL && (*pp)->role == SF_ENTRY_FLIGHT) {
-        *drop_self = unlist_at(c, slot_of(c, o->key)); /* that variant has its own flight */
+        *drop_self =
+            sf_table_unlist(c, sf_table_slot(c, o->key)); /* that variant has its own flight */
         free(want);
         return false;
     }
     if (*pp != NULL)
-        *drop_other = unlist_at(c, pp);                       /* an older response, or a marker */
-    struct sf_entry *self = unlist_at(c, slot_of(c, o->key)); /* the table's reference */
+        *drop_other = sf_table_unlist(c, pp); /* an older response, or a marker */
+    struct sf_entry *self =
+        sf_table_unlist(c, sf_table_slot(c, o->key)); /* the table's reference */
     free(o->key);
     o->key = want;
-    list_at(c, slot_of(c, o->key), self, SF_ENTRY_FLIGHT);
+    sf_table_list(c, sf_table_slot(c, o->key), self, SF_ENTRY_FLIGHT);
     return true;
 }
 
@@ -574,24 +323,24 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
     else
         free(want);
     if (o->vary_names != NULL) {
-        struct sf_entry **mp = slot_of(c, primary);
+        struct sf_entry **mp = sf_table_slot(c, primary);
         struct sf_entry *m = *mp;
         /* A flight under the request's key sets the marker itself once it has a head. */
-        bool keep = m != NULL &&
-                    (m->role == SF_ENTRY_VARY ? strcmp(marker_of(m)->vary_names, o->vary_names) == 0
-                                              : m->role == SF_ENTRY_FLIGHT);
+        bool keep = m != NULL && (m->role == SF_ENTRY_VARY
+                                      ? strcmp(sf_table_marker(m)->vary_names, o->vary_names) == 0
+                                      : m->role == SF_ENTRY_FLIGHT);
         if (!keep && m != NULL)
-            drop[2] = unlist_at(c, mp); /* a response that did not vary, or other names */
+            drop[2] = sf_table_unlist(c, mp); /* a response that did not vary, or other names */
         if (!keep) {
-            struct marker *vm = list_marker(c, primary, SF_ENTRY_VARY);
+            struct marker *vm = sf_table_list_marker(c, primary, SF_ENTRY_VARY);
             vm->vary_names = sf_xstrdup(o->vary_names);
-            charge(c, &vm->e, sizeof *vm + strlen(primary) + strlen(o->vary_names));
-            fit(c);
+            sf_table_charge(c, &vm->e, sizeof *vm + strlen(primary) + strlen(o->vary_names));
+            sf_table_fit(c);
         }
     }
     sf_mutex_unlock(&c->lock);
     for (size_t i = 0; i < 3; i++)
-        release(drop[i]);
+        sf_table_release(drop[i]);
     free(primary);
 }
 
@@ -611,13 +360,13 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
         c->flights--;
         o->entry.role = SF_ENTRY_RESPONSE;
         o->entry.stored_ms = now_ms;
-        charge(c, &o->entry, bytes);
-        fit(c);
+        sf_table_charge(c, &o->entry, bytes);
+        sf_table_fit(c);
     } else if (flight) {
-        too_big = unlist_at(c, slot_of(c, o->key)); /* larger than the whole cache */
+        too_big = sf_table_unlist(c, sf_table_slot(c, o->key)); /* larger than the whole cache */
     }
     sf_mutex_unlock(&c->lock);
-    release(too_big);
+    sf_table_release(too_big);
     sf_obj_unref(stale);
 }
 
@@ -631,18 +380,18 @@ static void unlist(struct sf_cache *c, struct sf_obj *o, bool keep_stale)
     sf_mutex_lock(&c->lock);
     if (o->entry.role != SF_ENTRY_UNLISTED) {
         stale = take_stale(c, o);
-        old = unlist_at(c, slot_of(c, o->key));
-        struct sf_entry **pp = keep_stale && stale != NULL ? slot_of(c, stale->key) : NULL;
+        old = sf_table_unlist(c, sf_table_slot(c, o->key));
+        struct sf_entry **pp = keep_stale && stale != NULL ? sf_table_slot(c, stale->key) : NULL;
         if (pp != NULL && *pp == NULL) {
             /* Back where it was, stored as before: charged, on the LRU, as old. */
-            list_at(c, pp, &stale->entry, SF_ENTRY_RESPONSE);
-            charge(c, &stale->entry, stale->entry.charge);
+            sf_table_list(c, pp, &stale->entry, SF_ENTRY_RESPONSE);
+            sf_table_charge(c, &stale->entry, stale->entry.charge);
             stale = NULL; /* the table's reference again */
-            fit(c);
+            sf_table_fit(c);
         }
     }
     sf_mutex_unlock(&c->lock);
-    release(old);
+    sf_table_release(old);
     sf_obj_unref(stale);
 }
 
@@ -664,19 +413,19 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
     sf_mutex_lock(&c->lock);
     if (o->entry.role != SF_ENTRY_UNLISTED) {
         stale = take_stale(c, o);
-        old = unlist_at(c, slot_of(c, o->key));
-        struct marker *m = list_marker(c, o->key, SF_ENTRY_PASS);
+        old = sf_table_unlist(c, sf_table_slot(c, o->key));
+        struct marker *m = sf_table_list_marker(c, o->key, SF_ENTRY_PASS);
         m->expires_ms = until_ms;
-        charge(c, &m->e, sizeof *m + strlen(m->key));
+        sf_table_charge(c, &m->e, sizeof *m + strlen(m->key));
         m->pass.next = &c->pass; /* the newest: markers all live the same time */
         m->pass.prev = c->pass.prev;
         c->pass.prev->next = &m->pass;
         c->pass.prev = &m->pass;
-        note_next_expiry(c);
-        fit(c);
+        sf_table_note_expiry(c);
+        sf_table_fit(c);
     }
     sf_mutex_unlock(&c->lock);
-    release(old);
+    sf_table_release(old);
     sf_obj_unref(stale);
 }
 
@@ -713,7 +462,7 @@ static bool purge_selects(const struct sf_cache *c, struct sf_entry *e, const ch
 {
     sf_mutex_assert_held(&c->lock);
     return e->role == SF_ENTRY_RESPONSE &&
-           (tag_header != NULL ? tag_matches(obj_of(e), tag_header, url)
+           (tag_header != NULL ? tag_matches(sf_table_obj(e), tag_header, url)
                                : key_matches(e->key, url, url_len, prefix));
 }
 
@@ -735,7 +484,7 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
     sf_mutex_lock(&c->lock);
     if (!prefix && tag_header == NULL) {
         /* One URL: only the chain of the URL index it hashes to. */
-        for (struct sf_entry *e = c->by_url[hash_bytes(url, url_len) & (c->nbuckets - 1)];
+        for (struct sf_entry *e = c->by_url[sf_table_hash_bytes(url, url_len) & (c->nbuckets - 1)];
              e != NULL; e = e->unext)
             if (purge_selects(c, e, url, url_len, false, NULL))
                 push(&hits, &count, &cap, e);
@@ -749,41 +498,11 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
         if (soft)
             hits[i]->invalidated = true;
         else
-            unlist_at(c, slot_of(c, hits[i]->key)); /* released below */
+            sf_table_unlist(c, sf_table_slot(c, hits[i]->key)); /* released below */
     }
     sf_mutex_unlock(&c->lock);
     for (size_t i = 0; !soft && i < count; i++)
-        release(hits[i]);
+        sf_table_release(hits[i]);
     free(hits);
     return count;
-}
-
-void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
-{
-    sf_mutex_lock(&c->lock);
-    st->objects = c->stored;
-    st->vary_markers = c->markers;
-    st->pass_markers = c->pass_markers;
-    st->bytes = c->bytes;
-    st->flights = c->flights;
-    st->evictions = c->evictions;
-    sf_mutex_unlock(&c->lock);
-}
-
-void sf_cache_free(struct sf_cache *c)
-{
-    if (c == NULL)
-        return;
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        while (c->buckets[i] != NULL) {
-            sf_mutex_lock(&c->lock);
-            struct sf_entry *e = unlist_at(c, &c->buckets[i]);
-            sf_mutex_unlock(&c->lock);
-            release(e);
-        }
-    }
-    free(c->buckets);
-    free(c->by_url);
-    sf_mutex_destroy(&c->lock);
-    free(c);
 }

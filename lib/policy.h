@@ -6,6 +6,7 @@
 #define SF_POLICY_H
 
 #include "http.h"
+#include "variant.h"
 #include "targeted.h"
 
 /* Builds the cache key of a GET or HEAD request: the absolute URL fetched upstream (scheme,
@@ -30,36 +31,6 @@ bool sf_policy_identity_field(const char *name);
  * proxy sent (joined; NULL: none), which they extend; h must hold none of these fields. */
 void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *prior_xff,
                               const char *prior_proto, const char *prior_forwarded, bool forwarded);
-
-/* Where the variant part of a cache key starts (RFC 9111 §4.1): a stored response that
- * varies is listed under its request's key followed by this and sf_policy_variant. */
-#define SF_VARIANT_MARK "\nvary\n"
-
-/* Reads a request field: all its values joined with ", " (RFC 9110 §5.3), or NULL when
- * absent. Caller frees. */
-typedef char *sf_field_get(void *ctx, const char *name);
-struct sf_fields {
-    sf_field_get *get;
-    void *ctx;
-};
-
-/* The request fields a response varies on: the names its Vary value (joined; may be
- * NULL) lists, lower-cased, sorted, without duplicates, joined by ","; "*" when it lists
- * "*" (§4.1: never matches); NULL when it lists none. Caller frees. */
-char *sf_policy_vary_names(const char *vary);
-
-/* The variant a request selects among responses that vary on names (from
- * sf_policy_vary_names): SF_VARIANT_MARK, then per name "name=value", its value with
- * whitespace normalised (§4.1), or "name!" when absent, separated by newlines. Two
- * requests select the same variant exactly when the strings are equal. Caller frees. */
-char *sf_policy_variant(const char *names, const struct sf_fields *f);
-
-/* The Accept-Encoding a shared fetch sends for a client's (joined; may be NULL) when
- * cache.normalize_accept_encoding is on: which of br, gzip (or x-gzip) and zstd the
- * client accepts with a q above 0 ("*" accepts all three), in that order ("br, gzip"),
- * or NULL: none, the identity. So responses that vary on it come in at most eight
- * variants, not one per client's spelling. */
-const char *sf_policy_normalized_encoding(const char *accept_encoding);
 
 /* Whether a request field is sent upstream (a shared flight's, with shared): not
  * hop-by-hop (connection: the request's Connection value, may be NULL), not one the

@@ -142,3 +142,17 @@ def test_accept_language_variants_by_language_ranges():
         other = env.get(t, {"Accept-Language": "en-US;q=0.5, de"})
         eq(other.header("X-Cache"), "MISS", "other weights: another variant")
         eq(env.origin.count(t), 2, "origin requests")
+
+
+def test_a_variant_in_the_language_asked_for_most_serves_it():
+    # RFC 9110 §12.5.4: a page stored in de (for "en, de") serves "fr;q=0.5, de", whose
+    # most preferred language is de; not "fr, de;q=0.5".
+    with Env() as env:
+        t = "/langmatch?vary=Accept-Language&cc=max-age=60&echo=1&hdr=Content-Language:de"
+        first = env.get(t, {"Accept-Language": "en, de"})
+        env.wait_stored()
+        r = env.get(t, {"Accept-Language": "fr;q=0.5, de"})
+        eq((r.header("X-Cache"), serial(r)), ("HIT", serial(first)), "the de page")
+        other = env.get(t, {"Accept-Language": "fr, de;q=0.5"})
+        eq(other.header("X-Cache"), "MISS", "fr preferred: asked for")
+        eq(env.origin.count(t), 2, "origin requests")

@@ -308,6 +308,68 @@ static void test_vary_variants(void **state)
     sf_cache_free(c);
 }
 
+/* A request whose only field is Accept-Language: value. */
+static char *accept_language(void *ctx, const char *name)
+{
+    return ctx != NULL && strcmp(name, "accept-language") == 0 ? strdup(ctx) : NULL;
+}
+
+static enum sf_lookup lookup_language(struct sf_cache *c, const char *key, const char *value,
+                                      struct sf_obj **out)
+{
+    struct sf_fields f = {accept_language, (void *)value};
+    struct sf_query q = {key, NULL, &f};
+    return sf_cache_lookup(c, &q, 0, out, NULL);
+}
+
+/* Completes a flight for a request with Accept-Language: asked, whose response varies on
+ * it and is in language, and stores it. */
+static void store_language(struct sf_cache *c, struct sf_obj *o, const char *asked,
+                           const char *language)
+{
+    struct sf_hdrs h = {0};
+    struct sf_verdict v = {.shareable = true, .storable = true, .fresh_s = 5};
+    sf_hdrs_add(&h, "Content-Language", language);
+    sf_obj_lock(o);
+    o->vary_names = sf_policy_vary_names("Accept-Language");
+    o->variant =
+        sf_policy_variant(o->vary_names, &(struct sf_fields){accept_language, (void *)asked});
+    sf_obj_publish(o, 200, &h, 2, &v, 0);
+    sf_obj_append(o, "de", 2);
+    sf_obj_finish(o, SF_FAIL_NONE);
+    sf_obj_unlock(o);
+    sf_cache_settle_variant(c, o);
+    sf_cache_store(c, o, 0);
+}
+
+/* RFC 9110 §12.5.4: a stored variant whose Content-Language is the language a request
+ * prefers most serves it, though its Accept-Language differs; never another user's. */
+static void test_variant_by_content_language(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20);
+    struct sf_obj *de, *h;
+    assert_int_equal(lookup_language(c, "u", "en, de", &de), SF_LOOKUP_MISS);
+    store_language(c, de, "en, de", "de");
+    assert_int_equal(lookup_language(c, "u", "fr;q=0.5, de", &h), SF_LOOKUP_HIT);
+    assert_ptr_equal(h, de);
+    sf_obj_unref(h);
+    assert_int_equal(lookup_language(c, "u", "DE-x, de;q=0.9", &h), SF_LOOKUP_MISS);
+    sf_cache_unlist(c, h);
+    sf_obj_unref(h);
+    assert_int_equal(lookup_language(c, "u", "fr", &h), SF_LOOKUP_MISS); /* prefers fr */
+    sf_cache_unlist(c, h);
+    sf_obj_unref(h);
+    assert_int_equal(lookup_language(c, "u", "*, de;q=0.5", &h), SF_LOOKUP_HIT); /* not "*" */
+    sf_obj_unref(h);
+    /* Another user's key (credentials) never: its variants are under another key. */
+    assert_int_equal(lookup_language(c, "u\ncookie:b", "fr;q=0.5, de", &h), SF_LOOKUP_MISS);
+    sf_cache_unlist(c, h);
+    sf_obj_unref(h);
+    sf_obj_unref(de);
+    sf_cache_free(c);
+}
+
 /* A flight for the URL that did not know it varies moves to its variant's key, leaving a
  * marker; one whose response stops varying moves back and the marker goes. */
 static void test_flight_settles_under_its_variant(void **state)
@@ -412,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_many_keys_grow_table),
         cmocka_unit_test(test_vary_variants),
         cmocka_unit_test(test_flight_settles_under_its_variant),
+        cmocka_unit_test(test_variant_by_content_language),
         cmocka_unit_test(test_settle_leaves_a_listed_flight),
         cmocka_unit_test(test_purge_by_url),
     };

@@ -271,6 +271,40 @@ static void test_accept_language_variants(void **state)
     free(one);
 }
 
+/* The language a request prefers most, and variants that differ in one field only. */
+static void test_preferred_language(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *accept, *want;
+    } cases[] = {
+        {"fr;q=0.5, de", "de"},
+        {"en, de", "en"},
+        {"de;q=0.5, en;q=0.5", "de"},
+        {"*, fr;q=0.1", "fr"},
+        {"EN-us", "en-us"},
+        {"fr;q=0", NULL},
+        {"*", NULL},
+        {"en;q=x", NULL},
+        {NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char lang[40];
+        bool found = sf_policy_preferred_language(cases[i].accept, lang, sizeof lang);
+        if (found != (cases[i].want != NULL) || (found && strcmp(lang, cases[i].want) != 0))
+            fail_msg("%s: %s", cases[i].accept ? cases[i].accept : "(none)", found ? lang : "none");
+    }
+    const char *a = SF_VARIANT_MARK "accept-encoding=gzip\naccept-language=en,de";
+    assert_true(sf_policy_same_variant_but(
+        a, SF_VARIANT_MARK "accept-encoding=gzip\naccept-language=de", "accept-language"));
+    assert_true(sf_policy_same_variant_but(
+        a, SF_VARIANT_MARK "accept-encoding=gzip\naccept-language!", "accept-language"));
+    assert_false(sf_policy_same_variant_but(
+        a, SF_VARIANT_MARK "accept-encoding=br\naccept-language=en,de", "accept-language"));
+    assert_false(
+        sf_policy_same_variant_but(a, SF_VARIANT_MARK "accept-encoding=gzip", "accept-encoding"));
+}
+
 static struct sf_hdrs fields_of(const char *const *pairs)
 {
     struct sf_hdrs h = {0};
@@ -385,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_vary_names),
         cmocka_unit_test(test_variant_normalisation),
         cmocka_unit_test(test_accept_language_variants),
+        cmocka_unit_test(test_preferred_language),
         cmocka_unit_test(test_forwarded_fields),
         cmocka_unit_test(test_normalized_encoding),
         cmocka_unit_test(test_head_matches),

@@ -1,0 +1,83 @@
+/* table: the cache's table, private to cache.c and table.c. Entries (entry.h) by key in a
+ * chained hash table (FNV-1a, doubling at load 1), and the same entries chained by the URL
+ * part of their keys, so that what concerns one URL (a purge, an invalidation, a variant
+ * in another language) visits only that URL's entries; stored responses and markers on a
+ * byte-charged LRU; hit-for-pass markers also on a list of their own, oldest first (they
+ * all live cache.hit_for_pass, so the list is in expiry order). The table holds one
+ * reference on every listed object and owns its markers. Every function here runs under
+ * the table lock unless it says otherwise. */
+#ifndef SF_TABLE_H
+#define SF_TABLE_H
+
+#include "cache.h"
+
+/* A hit-for-pass marker's place on the list of them, oldest first. */
+struct pass_link {
+    struct pass_link *prev, *next;
+};
+
+/* cache.c's own entries: no mutex, no segments; owned by the table. */
+struct marker {
+    struct sf_entry e;     /* role SF_ENTRY_PASS or SF_ENTRY_VARY */
+    struct pass_link pass; /* PASS: on the table's list of them */
+    uint64_t expires_ms;   /* PASS: monotonic end */
+    char *vary_names;      /* VARY: what the key's responses vary on */
+    char key[];
+};
+
+struct sf_cache {
+    struct sf_mutex lock;
+    struct sf_entry **buckets; /* (L) */
+    struct sf_entry **by_url;  /* (L) the same entries by the URL part of their keys */
+    size_t nbuckets, count;    /* (L) */
+    struct sf_entry lru;       /* (L) sentinel: lru.lru_next is the most recent */
+    uint64_t max_bytes;        /* (C) */
+    uint64_t bytes;            /* (L) */
+    uint64_t stored, markers, flights, evictions; /* (L) */
+    uint64_t pass_markers;                        /* (L) */
+    struct pass_link pass; /* (L) sentinel of the hit-for-pass markers, oldest first */
+    atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */
+};
+
+/* The object e is the entry of, or the marker e is; checked. Any lock. */
+struct sf_obj *sf_table_obj(struct sf_entry *e) SF_NONNULL_RESULT;
+struct marker *sf_table_marker(struct sf_entry *e) SF_NONNULL_RESULT;
+
+/* FNV-1a of len bytes; of a key's URL part (up to its first "\n", sf_policy_key). */
+uint64_t sf_table_hash_bytes(const char *s, size_t len);
+uint64_t sf_table_hash_url(const char *key);
+
+/* Where key is (or would be) listed: the slot holding its entry, or the empty one. */
+struct sf_entry **sf_table_slot(struct sf_cache *c, const char *key);
+/* Doubles the buckets; slots found before are no longer valid. */
+void sf_table_grow(struct sf_cache *c);
+/* Moves e (on the LRU) to its front: used now. */
+void sf_table_touch(struct sf_cache *c, struct sf_entry *e);
+
+/* Table lock held. Publishes when the oldest hit-for-pass marker expires. */
+void sf_table_note_expiry(struct sf_cache *c);
+
+/* Table lock held. Counts e, now charged and on the LRU, as what its role says. */
+void sf_table_charge(struct sf_cache *c, struct sf_entry *e, size_t bytes);
+
+/* Removes the entry at *pp from the table. Returns it, for the caller to release after
+ * unlocking (release: the last unref frees, and freeing is not table work). An object's
+ * role becomes UNLISTED; a marker keeps its role until it is freed. */
+struct sf_entry *sf_table_unlist(struct sf_cache *c, struct sf_entry **pp);
+
+/* Lets go of what unlist_at returned (NULL is fine); no table lock held. */
+void sf_table_release(struct sf_entry *e);
+
+/* Table lock held. Lists e with role under its key (an object's own; whose slot is pp). */
+void sf_table_list(struct sf_cache *c, struct sf_entry **pp, struct sf_entry *e,
+                   enum sf_entry_role role);
+
+/* Table lock held. Lists a new marker under key, charged like a small response; the
+ * table may grow first. */
+struct marker *sf_table_list_marker(struct sf_cache *c, const char *key, enum sf_entry_role role);
+
+/* Table lock held (dropped and taken again meanwhile). Evicts until the charged bytes fit,
+ * releasing what was evicted outside the lock. */
+void sf_table_fit(struct sf_cache *c);
+
+#endif
