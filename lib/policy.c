@@ -443,6 +443,36 @@ bool sf_policy_within_stale_window(const struct sf_verdict *v, int64_t age_s, in
     return !v->never_stale && window_s >= 0 && age_s - v->fresh_s <= window_s;
 }
 
+/* Removes "." and ".." segments from the path at the start of s, in place (RFC 3986
+ * §5.2.4); what follows the path ("?query") moves up with it. */
+static void remove_dot_segments(char *s)
+{
+    char *out = s, *in = s;
+    size_t path_len = strcspn(s, "?");
+    char *end = s + path_len;
+    while (in < end) {
+        size_t seg = strcspn(in + 1, "/?") + 1; /* "/name" */
+        if (in + seg > end)
+            seg = (size_t)(end - in);
+        if (seg == 2 && in[1] == '.') { /* "/." */
+            in += 2;
+            if (in == end)
+                *out++ = '/';
+        } else if (seg == 3 && in[1] == '.' && in[2] == '.') { /* "/.." */
+            while (out > s && *--out != '/')
+                ;
+            in += 3;
+            if (in == end)
+                *out++ = '/';
+        } else {
+            memmove(out, in, seg);
+            out += seg;
+            in += seg;
+        }
+    }
+    memmove(out, end, strlen(end) + 1);
+}
+
 char *sf_policy_invalidation_url(const char *request_url, const char *ref)
 {
     const char *authority = strstr(request_url, "://");
@@ -450,15 +480,37 @@ char *sf_policy_invalidation_url(const char *request_url, const char *ref)
         return NULL;
     /* The origin: "scheme://authority", compared exactly (same scheme, host and port). */
     size_t origin_len = (size_t)(authority + 3 - request_url) + strcspn(authority + 3, "/?#");
-    if (ref[0] == '/' && ref[1] != '/') { /* an absolute path: the request's origin */
-        char *url = sf_xmalloc(origin_len + strlen(ref) + 1);
-        memcpy(url, request_url, origin_len);
-        strcpy(url + origin_len, ref);
-        return url;
+    size_t ref_len = strcspn(ref, "#"); /* a fragment is not part of what is stored */
+    if (strstr(ref, "://") != NULL && strcspn(ref, ":") < strcspn(ref, "/?#")) {
+        if (strncmp(ref, request_url, origin_len) != 0 || strchr("/?#", ref[origin_len]) == NULL)
+            return NULL; /* another origin: MUST NOT (a NUL end matches strchr too) */
+        return sf_xstrndup(ref, ref_len);
     }
-    if (strncmp(ref, request_url, origin_len) == 0 && strchr("/?#", ref[origin_len]) != NULL)
-        return sf_xstrdup(ref); /* absolute, same origin (a NUL end matches strchr too) */
-    return NULL;
+    if (ref[0] == '/' && ref[1] == '/')
+        return NULL; /* a network-path reference: another authority */
+    /* RFC 3986 §5.2.2: an absolute path replaces the base's path; a query alone keeps it;
+     * a relative path is merged with the base path's directory (§5.2.3). */
+    if (ref_len == 0)
+        return sf_xstrndup(request_url, strcspn(request_url, "#")); /* the target itself */
+    const char *base_path = request_url + origin_len;
+    size_t base_len = strcspn(base_path, "?#");
+    size_t keep = 0; /* of the base path */
+    if (ref[0] == '?')
+        keep = base_len;
+    else if (ref[0] != '/')
+        for (size_t i = 0; i < base_len; i++)
+            keep = base_path[i] == '/' ? i + 1 : keep;
+    char *url = sf_xmalloc(origin_len + keep + ref_len + 2);
+    memcpy(url, request_url, origin_len);
+    char *path = url + origin_len;
+    memcpy(path, base_path, keep);
+    if (keep == 0 && ref[0] != '/' && ref[0] != '?')
+        path[keep++] = '/'; /* merging with an empty base path (§5.2.3) */
+    memcpy(path + keep, ref, ref_len);
+    path[keep + ref_len] = '\0';
+    if (path[0] == '/')
+        remove_dot_segments(path);
+    return url;
 }
 
 int64_t sf_policy_current_age(int64_t initial_age_s, int64_t response_time_s, int64_t now_s)

@@ -68,6 +68,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(l1);
     free(l2);
     (void)sf_policy_normalized_encoding(s);
+    /* A Location resolved for invalidation (RFC 9111 §4.4) stays on the request's origin. */
+    static const char base[] = "http://o:9/p/q?x";
+    char *url = sf_policy_invalidation_url(base, s);
+    if (url != NULL) {
+        FUZZ_CHECK(strncmp(url, "http://o:9", 10) == 0 && strchr("/?", url[10]) != NULL,
+                   "left the origin: %s", url);
+        FUZZ_CHECK(strlen(url) <= sizeof base + strlen(s) + 1, "grew: %s", url);
+    }
+    free(url);
     free(names);
     free(ka);
     free(kb);

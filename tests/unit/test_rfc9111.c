@@ -435,7 +435,32 @@ static void test_invalidation_urls(void **state)
         {"http://o:9/p/q", "https://o:9/r", NULL}, /* another scheme */
         {"http://o:9/p/q", "http://evil/r", NULL}, /* another host: MUST NOT */
         {"http://o:9/p/q", "//evil/r", NULL},      /* scheme-relative: another host */
-        {"http://o:9/p/q", "r", NULL},             /* relative paths are not resolved */
+        {"http://o:9/p/q", "r", "http://o:9/p/r"}, /* relative: resolved (RFC 3986 §5.2) */
+        /* RFC 3986 §5.4's examples, against http://a/b/c/d;p?q. */
+        {"http://a/b/c/d;p?q", "g", "http://a/b/c/g"},
+        {"http://a/b/c/d;p?q", "./g", "http://a/b/c/g"},
+        {"http://a/b/c/d;p?q", "g/", "http://a/b/c/g/"},
+        {"http://a/b/c/d;p?q", "/g", "http://a/g"},
+        {"http://a/b/c/d;p?q", "?y", "http://a/b/c/d;p?y"},
+        {"http://a/b/c/d;p?q", "g?y", "http://a/b/c/g?y"},
+        {"http://a/b/c/d;p?q", "#s", "http://a/b/c/d;p?q"},
+        {"http://a/b/c/d;p?q", "g#s", "http://a/b/c/g"},
+        {"http://a/b/c/d;p?q", ";x", "http://a/b/c/;x"},
+        {"http://a/b/c/d;p?q", "", "http://a/b/c/d;p?q"},
+        {"http://a/b/c/d;p?q", ".", "http://a/b/c/"},
+        {"http://a/b/c/d;p?q", "..", "http://a/b/"},
+        {"http://a/b/c/d;p?q", "../g", "http://a/b/g"},
+        {"http://a/b/c/d;p?q", "../..", "http://a/"},
+        {"http://a/b/c/d;p?q", "../../../g", "http://a/g"},
+        {"http://a/b/c/d;p?q", "/./g", "http://a/g"},
+        {"http://a/b/c/d;p?q", "/../g", "http://a/g"},
+        {"http://a/b/c/d;p?q", "g.", "http://a/b/c/g."},
+        {"http://a/b/c/d;p?q", "..g", "http://a/b/c/..g"},
+        {"http://a/b/c/d;p?q", "./g/.", "http://a/b/c/g/"},
+        {"http://a/b/c/d;p?q", "g/../h", "http://a/b/c/h"},
+        {"http://a/b/c/d;p?q", "g;x=1/../y", "http://a/b/c/y"},
+        {"http://a/b/c/d;p?q", "g?y/./x", "http://a/b/c/g?y/./x"},
+        {"http://a", "g", "http://a/g"},
     };
     for (size_t i = 0; i < sizeof inv / sizeof inv[0]; i++) {
         char *url = sf_policy_invalidation_url(inv[i][0], inv[i][1]);
