@@ -62,6 +62,7 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(root, "bytes_from_upstream", LOAD(bytes_from_upstream));
     put(root, "bytes_to_clients", LOAD(bytes_to_clients));
     put(root, "client_hangups", LOAD(client_hangups));
+    put(root, "early_hints", LOAD(early_hints));
     put(root, "client_half_closes", LOAD(client_half_closes));
     put(root, "connections_refused", LOAD(connections_refused));
     put(root, "connections_now", (uint64_t)LOAD(connections_now));

@@ -54,6 +54,7 @@ struct sf_metrics {
     sf_counter invalidations;       /* stored responses invalidated by unsafe requests */
     sf_counter purged;              /* stored responses removed or marked by purges */
     sf_counter head_updates;        /* stored GET responses updated by a HEAD's 200 */
+    sf_counter early_hints;         /* origins' 103s passed on to waiting clients */
     sf_counter vary_redispatches;   /* waiters whose flight's response was another variant */
     atomic_int_fast64_t connections_now;
 };

@@ -23,7 +23,7 @@ static void fold_into_last(struct sf_resphead *h, const char *line, size_t end)
 static enum sf_resphead_step end_of_head(struct sf_resphead *h, const char **why)
 {
     if (h->status < 200)
-        return SF_RESPHEAD_MORE;
+        return SF_RESPHEAD_INTERIM;
     int64_t length;
     *why = sf_http_check_framing(&h->hdrs, &length);
     return *why == NULL ? SF_RESPHEAD_FINAL : SF_RESPHEAD_BAD;

@@ -20,9 +20,11 @@ struct sf_resphead {
 };
 
 enum sf_resphead_step {
-    SF_RESPHEAD_MORE,  /* the line was taken: more follow */
-    SF_RESPHEAD_FINAL, /* the blank line ending a final (>= 200) head, whose framing holds */
-    SF_RESPHEAD_BAD,   /* refused: *why says why; the response must not be used */
+    SF_RESPHEAD_MORE,    /* the line was taken: more follow */
+    SF_RESPHEAD_INTERIM, /* the blank line ending an interim (1xx) head; its fields are in
+                          * hdrs until the next status line */
+    SF_RESPHEAD_FINAL,   /* the blank line ending a final (>= 200) head, whose framing holds */
+    SF_RESPHEAD_BAD,     /* refused: *why says why; the response must not be used */
 };
 
 /* Reads one line (len bytes with its line end: CRLF or LF). */

@@ -16,7 +16,9 @@
 #include "hangup.h"
 #include "park.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #define SEG_MIN (4u << 10)
@@ -153,6 +155,25 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
         unlink_waiter(w);
         sf_park_end();
     }
+}
+
+struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t len)
+{
+    sf_mutex_assert_held(&o->lock);
+    struct sf_waiter *gone = NULL;
+    for (struct sf_waiter *w = o->waiters.next, *next; w != &o->waiters; w = next) {
+        next = w->next;
+        if (!w->probe || w->fd < 0)
+            continue;
+        ssize_t n = send(w->fd, head, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n == (ssize_t)len || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+            continue;     /* sent whole, or nothing: the stream is intact either way */
+        unlink_waiter(w); /* a part, or a broken socket: this connection is done */
+        w->gone = true;
+        w->next = gone;
+        gone = w;
+    }
+    return gone;
 }
 
 struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)

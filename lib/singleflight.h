@@ -123,6 +123,13 @@ struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o);
  * valid while the caller holds a reference. Lock held. */
 size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data);
 
+/* Writes an interim response (head: its bytes, RFC 9110 §15.2) straight to the socket of
+ * every waiter parked on o for its response head that has been sent nothing (an HTTP/1.1
+ * client, waiter.probe): libmicrohttpd has written nothing for it and will write its
+ * final response after (lock held; on the fetcher thread). A client whose socket takes
+ * only part of it is dropped as gone: returned as a list for sf_waiters_wake. */
+struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t len);
+
 /* Parks w on o (lock held): it will be woken by new data, a final state or its client's
  * hangup (when w has a hangup watcher). False, with nothing done, when parking is
  * closed. */

@@ -205,6 +205,31 @@ static void publish(struct xfer *x)
     carry_out(x, &d, now_s);
 }
 
+/* A 103 Early Hints (RFC 8297): its Link fields go on at once to the clients waiting for
+ * the response head, as a 103 of sfproxy's own; nothing of it is stored. */
+static void forward_hints(struct xfer *x)
+{
+    const struct sf_hdrs *h = &x->head.hdrs;
+    size_t len = 32;
+    for (size_t i = 0; i < h->n; i++)
+        if (sf_streq_ci(h->v[i].name, "Link"))
+            len += strlen(h->v[i].value) + 8;
+    if (len == 32)
+        return;
+    char *head = sf_xmalloc(len);
+    char *p = stpcpy(head, "HTTP/1.1 103 Early Hints\r\n");
+    for (size_t i = 0; i < h->n; i++)
+        if (sf_streq_ci(h->v[i].name, "Link"))
+            p += sprintf(p, "Link: %s\r\n", h->v[i].value);
+    p = stpcpy(p, "\r\n");
+    sf_obj_lock(x->obj);
+    struct sf_waiter *gone = sf_obj_send_interim(x->obj, head, (size_t)(p - head));
+    sf_obj_unlock(x->obj);
+    sf_waiters_wake(gone);
+    SF_COUNT(early_hints);
+    free(head);
+}
+
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
 {
     struct xfer *x = arg;
@@ -214,6 +239,10 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     const char *why;
     switch (sf_resphead_line(&x->head, line, len, &why)) {
     case SF_RESPHEAD_MORE: return len;
+    case SF_RESPHEAD_INTERIM:
+        if (x->head.status == 103 && !x->headers_done)
+            forward_hints(x);
+        return len;
     case SF_RESPHEAD_FINAL:
         if (!x->headers_done) /* (trailers end with a blank line too) */
             publish(x);

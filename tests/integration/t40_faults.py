@@ -4,7 +4,8 @@ import json
 import socket
 import time
 
-from harness import Env, Proxy, eq, check, parallel, request, wait_for, MULT
+from harness import (Env, Proxy, eq, check, parallel, request, wait_for, raw_connect, raw_get,
+                     read_response, read_until, MULT)
 
 
 def free_port():
@@ -89,12 +90,50 @@ def test_reset_or_garbage_before_headers_is_502():
 
 
 def test_interim_1xx_is_consumed_final_response_forwarded():
+    # The origin's 103 goes on as a 103 of sfproxy's own (test below); the final response
+    # keeps none of its fields.
     with Env() as env:
-        r = env.get("/eh?early_hints=1&cc=max-age=60&size=10&hdr=X-Final:yes")
-        eq(r.status, 200, "final status")
-        eq(r.header("X-Final"), "yes", "final response's fields")
-        eq(r.header("Link"), None, "no field of the interim response")
-        eq(len(r.body), 10, "body")
+        s = raw_connect(env.proxy.port, raw_get("/eh?early_hints=1&cc=max-age=60&size=10"
+                                                "&hdr=X-Final:yes"))
+        s.settimeout(30 * MULT)
+        data = read_until(s)
+        s.close()
+        final = data[data.index(b"HTTP/1.1 200"):]
+        head, _, body = final.partition(b"\r\n\r\n")
+        check(b"X-Final: yes" in head, "final response's fields: %r" % head)
+        check(b"Link:" not in head, "no field of the interim response in the final one")
+        eq(len(body), 10, "body")
+
+
+def test_early_hints_reach_every_waiting_client():
+    # RFC 8297: the origin's 103 goes on at once, with its Link fields only, to each
+    # HTTP/1.1 client waiting for the head (leader and follower alike); an HTTP/1.0 client
+    # gets none; then the final response, and the 103 is never stored.
+    with Env() as env:
+        t = "/hints?hold=H1&early_hints=1&early_hints_ms=200&cc=max-age=60&size=10"
+        leader = raw_connect(env.proxy.port, raw_get(t))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the leader waiting")
+        follower = raw_connect(env.proxy.port, raw_get(t))
+        old = raw_connect(env.proxy.port, ("GET %s HTTP/1.0\r\nHost: x\r\n\r\n" % t).encode())
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 3, "all three waiting")
+        env.origin.release("H1")  # now the origin sends its 103, then, 200 ms later, the 200
+        for sock in (leader, follower, old):
+            sock.settimeout(30 * MULT)
+        for name, got in (("leader", read_until(leader)), ("follower", read_until(follower))):
+            check(got.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload"
+                                 b"\r\n\r\nHTTP/1.1 200 OK"),
+                  "%s: the 103, then the 200: %r" % (name, got[:120]))
+            check(b"X-Hint-Only" not in got, "%s: only Link goes on" % name)
+        old_head = read_until(old)
+        check(old_head.startswith(b"HTTP/1.0 200") or old_head.startswith(b"HTTP/1.1 200"),
+              "HTTP/1.0: no 103: %r" % old_head[:40])
+        for s in (leader, follower, old):
+            s.close()
+        eq(env.proxy.stats()["early_hints"], 1, "counted")
+        env.wait_stored()
+        hit = raw_connect(env.proxy.port, raw_get(t))
+        check(read_response(hit)[0].startswith(b"HTTP/1.1 200"), "a hit has no 103")
+        hit.close()
 
 
 def test_first_byte_runs_from_the_request_not_the_connect():

@@ -16,7 +16,8 @@ Each request says how to behave in its query string:
   reset_after=N     send the headers and N body bytes, then reset the connection
   reset_before=1    reset the connection instead of answering
   garbage=1         answer with bytes that are not HTTP
-  early_hints=1     send a 103 Early Hints interim response first
+  early_hints=1     send a 103 Early Hints interim response first (Link and X-Hint-Only),
+  early_hints_ms=N  and wait N ms after it
   fail_after=N      answer 500 once this target has been served N times
   etag=V            send ETag: "V", and answer 304 to an If-None-Match that names it
   etag_changes=1    send ETag: "s<serial>": a different one every time
@@ -169,8 +170,10 @@ class Handler(BaseHTTPRequestHandler):
         if arg("early_hints"):
             self.send_response_only(103)
             self.send_header("Link", "</style.css>; rel=preload")
+            self.send_header("X-Hint-Only", "1")
             self.end_headers()
             self.wfile.flush()
+            time.sleep(int(arg("early_hints_ms", 0)) / 1000)
         status = int(arg("status", 200))
         if arg("fail_after") and counts[self.path] > int(arg("fail_after")):
             status = 500

@@ -58,7 +58,9 @@ static enum sf_resphead_step feed(struct sf_resphead *h, const char *const *line
                                   const char **why)
 {
     enum sf_resphead_step step = SF_RESPHEAD_MORE;
-    for (size_t i = 0; i < max && lines[i] != NULL && step == SF_RESPHEAD_MORE; i++)
+    for (size_t i = 0;
+         i < max && lines[i] != NULL && (step == SF_RESPHEAD_MORE || step == SF_RESPHEAD_INTERIM);
+         i++)
         step = sf_resphead_line(h, lines[i], strlen(lines[i]), why);
     return step;
 }
