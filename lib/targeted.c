@@ -166,45 +166,72 @@ static bool convert(char *out, size_t size, const char *key, size_t n, const str
     return true; /* an extension sfproxy does not act on: left out (RFC 9111 §5.2.3) */
 }
 
-char *sf_targeted_cache_control(const char *value)
+struct member {
+    const char *key;
+    size_t n;
+    struct item it;
+};
+
+/* Parses the Dictionary at value into *members (caller frees); false when it is not one or
+ * is empty. */
+static bool parse_dictionary(const char *value, struct member **members, size_t *count)
 {
-    if (value == NULL)
-        return NULL;
-    size_t size = strlen(value) * 2 + 16; /* "?1" members grow by at most ", " */
-    char *out = sf_xcalloc(1, size);
+    size_t cap = 0;
+    *members = NULL;
+    *count = 0;
     const char *p = value;
     while (*p == ' ')
         p++;
-    bool members = false;
     while (*p != '\0') {
-        size_t n = parse_key(p);
-        if (n == 0)
-            goto invalid;
-        const char *key = p;
-        p += n;
-        struct item it = {T_BOOL, true, 0, NULL, 0};
+        struct member m = {p, parse_key(p), {T_BOOL, true, 0, NULL, 0}};
+        if (m.n == 0)
+            return false;
+        p += m.n;
         if (*p == '=') {
             p++;
-            if (*p == '(' || !parse_bare_item(&p, &it))
-                goto invalid; /* an Inner List is no directive's type */
+            if (*p == '(' || !parse_bare_item(&p, &m.it))
+                return false; /* an Inner List is no directive's type */
         }
-        if (!skip_parameters(&p) || !convert(out, size, key, n, &it))
-            goto invalid;
-        members = true;
+        if (!skip_parameters(&p))
+            return false;
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 8;
+            *members = sf_xrealloc(*members, cap * sizeof **members);
+        }
+        (*members)[(*count)++] = m;
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p == '\0')
             break;
         if (*p++ != ',')
-            goto invalid;
+            return false;
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p == '\0')
-            goto invalid; /* a trailing comma */
+            return false; /* a trailing comma */
     }
-    if (members)
+    return *count > 0;
+}
+
+char *sf_targeted_cache_control(const char *value)
+{
+    if (value == NULL)
+        return NULL;
+    struct member *members;
+    size_t count;
+    bool ok = parse_dictionary(value, &members, &count);
+    size_t size = strlen(value) * 2 + 16; /* "?1" members grow by at most ", " */
+    char *out = sf_xcalloc(1, size);
+    for (size_t i = 0; ok && i < count; i++) {
+        bool later = false; /* a key given again: the last value counts (RFC 8941 §4.2.2) */
+        for (size_t k = i + 1; k < count && !later; k++)
+            later = members[k].n == members[i].n &&
+                    strncmp(members[k].key, members[i].key, members[i].n) == 0;
+        ok = later || convert(out, size, members[i].key, members[i].n, &members[i].it);
+    }
+    free(members);
+    if (ok)
         return out;
-invalid:
     free(out);
     return NULL;
 }

@@ -37,6 +37,8 @@ static const struct {
     {"keys are lowercase",                 "Max-Age=60",                  NULL},
     {"a trailing comma",                   "max-age=60,",                 NULL},
     {"more than 15 digits",                "max-age=1234567890123456",    NULL},
+    {"a key given again: the last counts", "max-age=10, max-age=20",      "max-age=20"},
+    {"...also over a wrong type",          "max-age=\"x\", max-age=20",   "max-age=20"},
     {"an unterminated String",             "private=\"Set-Cookie",        NULL},
 };
 /* clang-format on */
