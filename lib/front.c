@@ -406,6 +406,10 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
         return MHD_NO;
     }
     r->w.probe = r->http11; /* nothing sent yet: the hangup watch may write a 100 */
+    if (o->state == SF_OBJ_PENDING && !sf_obj_catch_up_interim(o, &r->w)) {
+        sf_obj_unlock(o);
+        return MHD_NO; /* its socket took part of a 103: the stream is broken */
+    }
     if (o->state == SF_OBJ_PENDING && sf_obj_park(o, &r->w)) {
         MHD_suspend_connection(r->conn);
         sf_obj_unlock(o);

@@ -36,6 +36,7 @@ struct sf_waiter {
                                     * read: RFC 9112 §9.6); only a reset means it is gone */
     struct sf_waiter *rprev, *rnext; /* (L) on the object's list of attached readers */
     size_t pos;                      /* (L) the reader has consumed the body below this */
+    unsigned interim_seen;           /* (L) its object's interim_seq when last sent one */
 };
 
 /* What a place offers the hangup watcher, which finds a parked waiter by its socket and

@@ -57,6 +57,7 @@ static void obj_destroy(struct sf_obj *o)
     free(o->segs);
     sf_hdrs_clear(&o->hdrs);
     sf_hdrs_clear(&o->own_hdrs);
+    free(o->interim);
     sf_obj_unref(o->stale);
     sf_mutex_destroy(&o->lock);
     free(o->key);
@@ -157,23 +158,41 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
     }
 }
 
+/* Sends o's interim head to w if it is owed it; false when its socket took only part. */
+static bool interim_to(struct sf_obj *o, struct sf_waiter *w)
+{
+    if (!w->probe || w->fd < 0 || o->interim == NULL || w->interim_seen == o->interim_seq)
+        return true;
+    w->interim_seen = o->interim_seq;
+    size_t len = strlen(o->interim);
+    ssize_t n = send(w->fd, o->interim, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    /* Sent whole, or nothing: the stream is intact either way. */
+    return n == (ssize_t)len || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
 struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t len)
 {
     sf_mutex_assert_held(&o->lock);
+    free(o->interim);
+    o->interim = sf_xstrndup(head, len);
+    o->interim_seq++;
     struct sf_waiter *gone = NULL;
     for (struct sf_waiter *w = o->waiters.next, *next; w != &o->waiters; w = next) {
         next = w->next;
-        if (!w->probe || w->fd < 0)
+        if (interim_to(o, w))
             continue;
-        ssize_t n = send(w->fd, head, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n == (ssize_t)len || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
-            continue;     /* sent whole, or nothing: the stream is intact either way */
         unlink_waiter(w); /* a part, or a broken socket: this connection is done */
         w->gone = true;
         w->next = gone;
         gone = w;
     }
     return gone;
+}
+
+bool sf_obj_catch_up_interim(struct sf_obj *o, struct sf_waiter *w)
+{
+    sf_mutex_assert_held(&o->lock);
+    return interim_to(o, w);
 }
 
 struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)

@@ -92,8 +92,10 @@ struct sf_obj {
      * the cache takes it back (and drops it) when the flight is stored, unlisted or marked
      * hit-for-pass, or freeing the flight drops it. */
     struct sf_obj *stale;
-    bool revalidated;  /* (P) the head came from stale, refreshed by a 304 */
-    bool served_stale; /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
+    bool revalidated;     /* (P) the head came from stale, refreshed by a 304 */
+    bool served_stale;    /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
+    char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
+    unsigned interim_seq; /* (L) how many were */
 };
 
 /* A new object with one reference, in state PENDING. key may be NULL (private). */
@@ -126,9 +128,14 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
 /* Writes an interim response (head: its bytes, RFC 9110 §15.2) straight to the socket of
  * every waiter parked on o for its response head that has been sent nothing (an HTTP/1.1
  * client, waiter.probe): libmicrohttpd has written nothing for it and will write its
- * final response after (lock held; on the fetcher thread). A client whose socket takes
- * only part of it is dropped as gone: returned as a list for sf_waiters_wake. */
+ * final response after (lock held; on the fetcher thread). o keeps it for waiters that
+ * come later (sf_obj_catch_up_interim). A client whose socket takes only part of it is
+ * dropped as gone: returned as a list for sf_waiters_wake. */
 struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t len);
+/* Sends w, about to park for o's head, the interim response it has not had yet, if any
+ * (lock held; on w's libmicrohttpd worker, before it parks). False when its socket took
+ * only part of it: the connection must close. */
+bool sf_obj_catch_up_interim(struct sf_obj *o, struct sf_waiter *w);
 
 /* Parks w on o (lock held): it will be woken by new data, a final state or its client's
  * hangup (when w has a hangup watcher). False, with nothing done, when parking is

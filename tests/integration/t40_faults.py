@@ -110,16 +110,19 @@ def test_early_hints_reach_every_waiting_client():
     # HTTP/1.1 client waiting for the head (leader and follower alike); an HTTP/1.0 client
     # gets none; then the final response, and the 103 is never stored.
     with Env() as env:
-        t = "/hints?hold=H1&early_hints=1&early_hints_ms=200&cc=max-age=60&size=10"
+        t = "/hints?hold=H1&early_hints=1&early_hints_ms=1500&cc=max-age=60&size=10"
         leader = raw_connect(env.proxy.port, raw_get(t))
         wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the leader waiting")
         follower = raw_connect(env.proxy.port, raw_get(t))
         old = raw_connect(env.proxy.port, ("GET %s HTTP/1.0\r\nHost: x\r\n\r\n" % t).encode())
         wait_for(lambda: env.proxy.stats()["waiters_now"] == 3, "all three waiting")
-        env.origin.release("H1")  # now the origin sends its 103, then, 200 ms later, the 200
-        for sock in (leader, follower, old):
+        env.origin.release("H1")  # now the origin sends its 103, then, 1.5 s later, the 200
+        wait_for(lambda: env.proxy.stats()["early_hints"] == 1, "the 103 passed on")
+        late = raw_connect(env.proxy.port, raw_get(t))  # joins after the 103: caught up
+        for sock in (leader, follower, old, late):
             sock.settimeout(30 * MULT)
-        for name, got in (("leader", read_until(leader)), ("follower", read_until(follower))):
+        for name, got in (("leader", read_until(leader)), ("follower", read_until(follower)),
+                          ("late follower", read_until(late))):
             check(got.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload"
                                  b"\r\n\r\nHTTP/1.1 200 OK"),
                   "%s: the 103, then the 200: %r" % (name, got[:120]))
@@ -127,7 +130,7 @@ def test_early_hints_reach_every_waiting_client():
         old_head = read_until(old)
         check(old_head.startswith(b"HTTP/1.0 200") or old_head.startswith(b"HTTP/1.1 200"),
               "HTTP/1.0: no 103: %r" % old_head[:40])
-        for s in (leader, follower, old):
+        for s in (leader, follower, old, late):
             s.close()
         eq(env.proxy.stats()["early_hints"], 1, "counted")
         env.wait_stored()
