@@ -626,18 +626,41 @@ const char *sf_http_check_field_line(const char *line, size_t len)
     return NULL;
 }
 
+/* One Transfer-Encoding line's codings (v), after those of earlier lines (*chunked: one of
+ * them was chunked, which must be the last): NULL when each is one libcurl decodes. */
+static const char *check_codings(const char *v, bool *chunked)
+{
+    static const char *const decoded[] = {"gzip", "x-gzip", "deflate", "br", "zstd"};
+    for (const char *p = v; *p != '\0';) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t,;");
+        if (n == 0)
+            break;
+        if (*chunked)
+            return "a transfer coding after chunked";
+        bool known = n == 7 && sf_strneq_ci(p, "chunked", 7);
+        *chunked = known;
+        for (size_t i = 0; !known && i < sizeof decoded / sizeof decoded[0]; i++)
+            known = strlen(decoded[i]) == n && sf_strneq_ci(p, decoded[i], n);
+        if (!known || p[n] == ';')
+            return "a transfer coding sfproxy cannot decode";
+        p += n;
+    }
+    return NULL;
+}
+
 const char *sf_http_check_framing(const struct sf_hdrs *h, int64_t *length)
 {
     *length = -1;
-    bool te = false;
+    bool te = false, chunked = false;
     for (size_t i = 0; i < h->n; i++) {
         const char *name = h->v[i].name, *v = h->v[i].value;
         if (sf_streq_ci(name, "Transfer-Encoding")) {
-            size_t n = strlen(v);
-            while (n > 0 && is_ows(v[n - 1]))
-                n--;
-            if (te || n != 7 || !sf_strneq_ci(v, "chunked", 7))
-                return "a transfer coding other than chunked";
+            /* RFC 9112 §6.3: chunked last frames the body; other codings (which libcurl
+             * decodes as they arrive) without it end the body at the close. */
+            const char *why = check_codings(v, &chunked);
+            if (why != NULL)
+                return why;
             te = true;
         } else if (sf_streq_ci(name, "Content-Length")) {
             const char *p = v;

@@ -5,6 +5,7 @@ faults included, over a raw socket (no HTTP library would send them).
 GET /r?case=NAME[&delay_ms=N] answers with the canned response NAME (below), after delay_ms;
 the connection is then closed. GET /_origin/stats answers JSON: total and per-case counts.
 The first line on stdout is "origin listening on 127.0.0.1:PORT"."""
+import gzip
 import json
 import socket
 import socketserver
@@ -14,6 +15,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 BODY = b"hello"
+GZIP_BODY = gzip.compress(BODY, mtime=0)
 CC = b"Cache-Control: max-age=60\r\n"
 
 
@@ -28,7 +30,13 @@ CASES = {
     "cl_differ": head(b"200 OK", b"Content-Length: 5", b"Content-Length: 3") + BODY,
     "cl_same_twice": head(b"200 OK", b"Content-Length: 5", b"Content-Length: 5") + BODY,
     "cl_junk": head(b"200 OK", b"Content-Length: 5x") + BODY,
-    "te_gzip": head(b"200 OK", b"Transfer-Encoding: gzip, chunked") + b"5\r\nhello\r\n0\r\n\r\n",
+    "te_unknown": head(b"200 OK", b"Transfer-Encoding: x-unknown, chunked") +
+    b"5\r\nhello\r\n0\r\n\r\n",
+    # RFC 9112 §6.3: a transfer coding libcurl decodes, ended by the close or by chunked.
+    "te_gzip_close": head(b"200 OK", b"Transfer-Encoding: gzip", b"Connection: close") +
+    GZIP_BODY,
+    "te_gzip_chunked": head(b"200 OK", b"Transfer-Encoding: gzip, chunked") +
+    b"%x\r\n%s\r\n0\r\n\r\n" % (len(GZIP_BODY), GZIP_BODY),
     "status_1000": b"HTTP/1.1 1000 Big\r\n" + CC + b"Content-Length: 5\r\n\r\n" + BODY,
     "status_099": b"HTTP/1.1 099 Small\r\n" + CC + b"Content-Length: 5\r\n\r\n" + BODY,
     "bare_cr": head(b"200 OK", b"X-A: a\rSet-Cookie: injected=1", b"Content-Length: 5") + BODY,

@@ -258,8 +258,14 @@ static void test_response_head_checks(void **state)
         {{{"Content-Length", "-5"}}, false, 0},
         {{{"Content-Length", ""}}, false, 0},
         {{{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}, false, 0},
-        {{{"Transfer-Encoding", "gzip, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "gzip, chunked"}}, true, -1}, /* libcurl decodes gzip */
+        {{{"Transfer-Encoding", "gzip"}}, true, -1},          /* ends at the close */
+        {{{"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}}, true, -1},
         {{{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "chunked, gzip"}}, false, 0}, /* chunked not last */
+        {{{"Transfer-Encoding", "x-unknown, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "gzip;q=1"}}, false, 0},
+        {{{"Content-Length", "5"}, {"Transfer-Encoding", "gzip"}}, false, 0},
     };
     for (size_t i = 0; i < sizeof framing / sizeof framing[0]; i++) {
         struct sf_hdrs h = {0};
