@@ -1,9 +1,10 @@
-/* entry: what the cache table lists, and the part of it cache.c owns. Every listed thing
- * says what it is (role): a flight being fetched or a stored response (both objects,
- * which embed their entry: struct sf_obj.entry), or one of cache.c's markers, which are
- * small entries of their own (a hit-for-pass marker: one user's response was here; a vary
- * marker: the responses for this key vary, and are listed under their variants' keys).
- * Every field is cache.c's, under its table lock. */
+/* entry: what the cache table lists, and the part of it the cache owns. Every listed
+ * thing says what it is (role): a flight being fetched or a stored response (both
+ * objects, which embed their entry: struct sf_obj.entry), or one of the cache's markers,
+ * which are small entries of their own (table.h: a hit-for-pass marker: one user's
+ * response was here; a vary marker: the responses for this key vary, and are listed under
+ * their variants' keys). Every field is the cache's (cache.c, table.c), under its table
+ * lock. */
 #ifndef SF_ENTRY_H
 #define SF_ENTRY_H
 
@@ -15,8 +16,8 @@ enum sf_entry_role {
     SF_ENTRY_UNLISTED, /* an object that is not in the table (any more) */
     SF_ENTRY_FLIGHT,   /* an object listed while it is fetched: requests join it */
     SF_ENTRY_RESPONSE, /* an object stored: complete, charged, on the LRU */
-    SF_ENTRY_PASS,     /* a hit-for-pass marker (cache.c's own) */
-    SF_ENTRY_VARY,     /* a vary marker (cache.c's own) */
+    SF_ENTRY_PASS,     /* a hit-for-pass marker (the cache's own) */
+    SF_ENTRY_VARY,     /* a vary marker (the cache's own) */
 };
 
 struct sf_entry {

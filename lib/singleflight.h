@@ -81,7 +81,7 @@ struct sf_obj {
     bool upstream_paused;      /* (L) the transfer waits for its reader to catch up */
     const void *leader;        /* (L) the client that started it, while attached */
 
-    /* Where it is in the cache (cache.c's, (T)): entry.role says whether it is a listed
+    /* Where it is in the cache (the cache's, (T)): entry.role says whether it is a listed
      * flight, a stored response, or not listed. */
     struct sf_entry entry;
 

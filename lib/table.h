@@ -16,7 +16,7 @@ struct pass_link {
     struct pass_link *prev, *next;
 };
 
-/* cache.c's own entries: no mutex, no segments; owned by the table. */
+/* The cache's own entries: no mutex, no segments; owned by the table. */
 struct marker {
     struct sf_entry e;     /* role SF_ENTRY_PASS or SF_ENTRY_VARY */
     struct pass_link pass; /* PASS: on the table's list of them */
