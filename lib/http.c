@@ -277,19 +277,6 @@ enum sf_range sf_http_ranges_parse(const char *range, uint64_t len, struct sf_ra
     return out->n == 0 ? SF_RANGE_UNSATISFIABLE : out->n == 1 ? SF_RANGE_ONE : SF_RANGE_MANY;
 }
 
-enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first, uint64_t *last)
-{
-    struct sf_ranges r;
-    enum sf_range kind = sf_http_ranges_parse(range, len, &r);
-    if (kind == SF_RANGE_MANY)
-        return SF_RANGE_NONE;
-    if (kind == SF_RANGE_ONE) {
-        *first = r.first[0];
-        *last = r.last[0];
-    }
-    return kind;
-}
-
 bool sf_http_is_hop_by_hop(const char *name, const char *connection)
 {
     /* The proxy-authentication fields concern one hop too; RFC 9111 §3.1 forbids storing
@@ -627,10 +614,13 @@ const char *sf_http_check_field_line(const char *line, size_t len)
 }
 
 /* One Transfer-Encoding line's codings (v), after those of earlier lines (*chunked: one of
- * them was chunked, which must be the last): NULL when each is one libcurl decodes. */
+ * them was chunked, which must be the last): NULL when it names at least one, and each is
+ * one libcurl decodes. */
 static const char *check_codings(const char *v, bool *chunked)
 {
     static const char *const decoded[] = {"gzip", "x-gzip", "deflate", "br", "zstd"};
+    if (v[strspn(v, " \t,")] == '\0')
+        return "a Transfer-Encoding that names no coding";
     for (const char *p = v; *p != '\0';) {
         p += strspn(p, " \t,");
         size_t n = strcspn(p, " \t,;");

@@ -71,10 +71,6 @@ enum sf_range {
     SF_RANGE_UNSATISFIABLE, /* valid, but no byte of it exists: 416 */
     SF_RANGE_MANY,          /* several satisfiable ranges (multipart/byteranges) */
 };
-/* Parses a Range value (may be NULL) for a representation of len bytes, for one range
- * only: several give SF_RANGE_NONE. */
-enum sf_range sf_http_range_parse(const char *range, uint64_t len, uint64_t *first, uint64_t *last);
-
 /* More ranges than this, or ranges that overlap, are not served: the whole response is
  * (RFC 9110 §14.2 lets a server ignore them; many small or overlapping ranges are a way to
  * make it send far more than the representation). */

@@ -161,16 +161,6 @@ void sf_acl_clear(struct sf_acl *a)
     a->n = 0;
 }
 
-void sf_acl_copy(struct sf_acl *dst, const struct sf_acl *a)
-{
-    SF_ASSERT(dst->n == 0);
-    for (size_t i = 0; i < a->n; i++) {
-        struct sf_acl_entry e = a->v[i];
-        e.host = sf_xstrdup_opt(e.host);
-        push(dst, &e);
-    }
-}
-
 static bool port_ok(const struct sf_acl_entry *e, uint16_t port)
 {
     return e->port == 0 || e->port == port;
