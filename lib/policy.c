@@ -266,8 +266,14 @@ static const char *unstorable_reason(const struct sf_resp_facts *facts, const st
         return "Cache-Control: no-cache without a validator";
     if (!cc->no_cache && lifetime < 0)
         return "no freshness lifetime, explicit or heuristic";
-    if (!cc->no_cache && v->fresh_s <= v->age_s)
-        return "already stale";
+    /* Stale on arrival (a slow or distant origin, Date's whole seconds): kept only when it
+     * can still be used, revalidated (a 304 saves sending the body again) or served stale
+     * within a window that covers it already. */
+    int64_t window = v->stale_while_revalidate_s > v->stale_if_error_s ? v->stale_while_revalidate_s
+                                                                       : v->stale_if_error_s;
+    if (!cc->no_cache && v->fresh_s <= v->age_s && !validator &&
+        !sf_policy_within_stale_window(v, v->age_s, window))
+        return "stale on arrival, with no validator and no stale window";
     if (facts->request_had_authorization && !cc->public_ && !cc->must_revalidate &&
         cc->s_maxage < 0)
         return "response to Authorization (RFC 9111 §3.5)";
@@ -323,8 +329,6 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         lifetime = heuristic_lifetime(rules, h, date_s);
     v->heuristic = lifetime >= 0 && explicit_lifetime(&cc, targeted, h, date_s) < 0;
     v->fresh_s = lifetime > 0 ? lifetime : 0;
-    v->reason = unstorable_reason(facts, &cc, lifetime, v);
-    v->storable = v->reason == NULL;
     v->must_validate = cc.no_cache;
     v->never_stale = cc.no_cache || cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
     v->stale_if_error_s = cc.stale_if_error >= 0 ? cc.stale_if_error
@@ -333,6 +337,8 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     v->stale_while_revalidate_s = cc.stale_while_revalidate >= 0 ? cc.stale_while_revalidate
                                   : rules != NULL                ? rules->stale_while_revalidate_s
                                                                  : -1;
+    v->reason = unstorable_reason(facts, &cc, lifetime, v);
+    v->storable = v->reason == NULL;
 }
 
 void sf_policy_request_directives(const char *cache_control, const char *pragma,

@@ -110,6 +110,24 @@ def test_stale_while_revalidate_not_for_no_cache_requests():
         eq(env.get(t).header("X-Cache"), "STALE", "the configured window applies otherwise")
 
 
+def test_a_response_stale_on_arrival_is_kept_when_it_can_still_be_used():
+    # Age 5 against max-age=2: stale as it arrives. Within its stale-while-revalidate window
+    # it is stored and the next request is served stale while one refresh runs; with
+    # neither a window nor a validator it is not stored.
+    with Env() as env:
+        t = "/late?cc=max-age%3D2,stale-while-revalidate%3D60&hdr=Age:5&size=40"
+        first = env.get(t)
+        env.wait_stored()
+        r = env.get(t)
+        eq((r.header("X-Cache"), r.body), ("STALE", first.body), "served stale at once")
+        wait_for(lambda: env.origin.count(t) == 2, "one background refresh")
+        u = "/late2?cc=max-age%3D2&hdr=Age:5&size=40"
+        env.get(u)
+        wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "its flight ended")
+        eq(env.get(u).header("X-Cache"), "MISS", "nothing to use it for: not stored")
+        eq(env.origin.count(u), 2, "origin requests without a window")
+
+
 def test_a_failing_background_refresh_keeps_serving_stale():
     # The refresh stale-while-revalidate starts gets a 500 (fail_after): the stored response
     # stays, the next request is served stale again at once and starts another refresh.
