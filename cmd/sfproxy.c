@@ -18,6 +18,7 @@
 #include "../lib/upstream.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,12 +227,25 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGHUP); /* its default action would end the process without a drain */
+    sigaddset(&stop, SIGHUP);  /* its default action would end the process without a drain */
+    sigaddset(&stop, SIGUSR1); /* reopen the access log (logrotate's postrotate) */
     SF_PTOK(pthread_sigmask(SIG_BLOCK, &stop, NULL));
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg.connection_limit);
 
     rc = EXIT_RUNTIME;
+    struct sf_access_log *access_log = NULL;
+    if (cfg.access_log_path != NULL) {
+        access_log = sf_access_log_open(cfg.access_log_path, cfg.access_log_format,
+                                        (size_t)cfg.access_log_buffer_bytes);
+        if (access_log == NULL) {
+            sf_log_error("cannot open the access log %s: %s; change \"access_log.path\"",
+                         cfg.access_log_path, strerror(errno));
+            sf_config_clear(&cfg);
+            curl_global_cleanup();
+            return EXIT_RUNTIME;
+        }
+    }
     struct sf_hangup *hangup = sf_hangup_new();
     struct sf_cache *cache = sf_cache_new(cfg.cache_max_bytes);
     struct sf_upstream *up = hangup ? sf_upstream_start(&cfg, cache, hangup) : NULL;
@@ -242,7 +256,10 @@ int main(int argc, char **argv)
         conns && cfg.admin_enabled ? sf_admin_start(&cfg, cache, conns, err, sizeof err) : NULL;
     struct sf_front *front =
         conns && (admin || !cfg.admin_enabled)
-            ? sf_front_start(&cfg, cache, up, hangup, conns, sf_admin_port(admin), err, sizeof err)
+            ? sf_front_start(&cfg,
+                             &(struct sf_front_parts){cache, up, hangup, conns, access_log,
+                                                      sf_admin_port(admin)},
+                             err, sizeof err)
             : NULL;
     if (front == NULL) {
         sf_log_error("%s", up ? err : "cannot start the fetcher");
@@ -260,10 +277,12 @@ int main(int argc, char **argv)
                 cfg.upstream ? cfg.upstream : "none", cfg.forward_proxy ? "on" : "off");
 
     int sig = 0;
-    while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
+    while (sigwait(&stop, &sig) != 0 || sig == SIGHUP || sig == SIGUSR1) {
         if (sig == SIGHUP)
             sf_log_warn("SIGHUP: reloading the config is not supported yet; ignored (restart "
                         "with SIGTERM to apply a new config)");
+        if (sig == SIGUSR1)
+            sf_access_log_reopen(access_log);
         sig = 0;
     }
     sf_log_info("signal %d: stopping (grace %llums)", sig,
@@ -273,6 +292,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     sf_front_stop(front);
+    sf_access_log_close(access_log, 2000); /* every request's line is in */
     sf_admin_stop(admin);
     sf_upstream_stop(up);
     sf_conns_free(conns); /* last: every thread that reads sockets (recv) has stopped */

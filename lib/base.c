@@ -138,6 +138,13 @@ uint64_t sf_now_ms(void)
            atomic_load_explicit(&clock_offset_ms, memory_order_relaxed);
 }
 
+uint64_t sf_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 int64_t sf_wall_s(void)
 {
     return (int64_t)time(NULL) +

@@ -71,6 +71,9 @@ char *sf_xstrndup_at(const char *s, size_t len, const char *caller) SF_NONNULL_R
 
 /* Monotonic milliseconds, for deadlines and ages measured inside the process. */
 uint64_t sf_now_ms(void);
+/* Monotonic microseconds, for measuring how long something took (the test clock does
+ * not move it). */
+uint64_t sf_mono_us(void);
 /* Wall-clock seconds since the epoch, for HTTP dates. */
 int64_t sf_wall_s(void);
 /* Moves both clocks forward by ms, for the rest of the process: tests only (sfproxy's

@@ -9,11 +9,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum kind {
     K_ADDR,
@@ -31,6 +33,8 @@ enum kind {
     K_TOKEN,      /* a secret string of 16 or more printable characters */
     K_TARGETS,    /* a list of field names, or {"name": ..., "strip": true} (RFC 9213) */
     K_TOKEN_FILE, /* a file holding a K_TOKEN, read at load time */
+    K_LOG_PATH,   /* "-" (standard output), a file opened for appending at load, or null */
+    K_LOG_FORMAT, /* "combined" or "json" */
 };
 
 struct field {
@@ -78,6 +82,9 @@ static const struct field schema[] = {
     {"admin.connection_limit", K_UINT, OFF(admin_connection_limit), 1, 10000},
     {"admin.token", K_TOKEN, OFF(admin_token), 0, 0},
     {"admin.token_file", K_TOKEN_FILE, OFF(admin_token), 0, 0},
+    {"access_log.path", K_LOG_PATH, OFF(access_log_path), 0, 0},
+    {"access_log.format", K_LOG_FORMAT, OFF(access_log_format), 0, 0},
+    {"access_log.buffer", K_BYTES, OFF(access_log_buffer_bytes), 65536, UINT64_C(1) << 30},
 };
 #define NFIELDS (sizeof schema / sizeof schema[0])
 
@@ -110,6 +117,9 @@ void sf_config_defaults(struct sf_config *cfg)
     sf_acl_add(&cfg->forward_clients, "127.0.0.0/8", false);
     sf_acl_add(&cfg->forward_clients, "::1", false);
     cfg->log_level = SF_LOG_INFO;
+    cfg->access_log_path = sf_xstrdup("-");
+    cfg->access_log_format = SF_ACCESS_COMBINED;
+    cfg->access_log_buffer_bytes = UINT64_C(1) << 20;
 }
 
 static void targets_clear(struct sf_targets *t)
@@ -129,6 +139,8 @@ void sf_config_clear(struct sf_config *cfg)
     targets_clear(&cfg->targeted);
     free(cfg->admin_token);
     cfg->admin_token = NULL;
+    free(cfg->access_log_path);
+    cfg->access_log_path = NULL;
     sf_acl_clear(&cfg->forward_allow);
     sf_acl_clear(&cfg->forward_clients);
     sf_acl_clear(&cfg->trusted_proxies);
@@ -380,6 +392,9 @@ static const char *kind_hint(enum kind k)
                "like [\"api.example.com\", \"10.0.0.0/8\"]";
     case K_TOKEN: return "a string of at least 16 printable characters (a random secret)";
     case K_TOKEN_FILE: return "the path of a readable file holding the token";
+    case K_LOG_PATH:
+        return "\"-\" (standard output), the path of a file to append to, or null for none";
+    case K_LOG_FORMAT: return "\"combined\" or \"json\"";
     case K_TARGETS:
         return "a list of field names like [\"Sfproxy-Cache-Control\", \"CDN-Cache-Control\"], "
                "or an empty list";
@@ -505,6 +520,27 @@ static bool token_ok(const char *t)
     return true;
 }
 
+/* An access log path: "-", null, or a file that can be opened for appending now (so a
+ * wrong directory is a config error with its position, not a failure after startup). */
+static enum sf_err log_path_field(struct loader *ld, const struct field *f, json_t *v, char **slot)
+{
+    if (!json_is_null(v) && (!json_is_string(v) || json_string_length(v) == 0))
+        return bad_value(ld, f, v);
+    const char *path = json_is_null(v) ? NULL : json_string_value(v);
+    if (path != NULL && strcmp(path, "-") != 0) {
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0)
+            return fail_at(ld, f->path, false,
+                           "\"%s\": cannot open %s for appending: %s; give a writable file, "
+                           "\"-\" for standard output or null for none",
+                           f->path, path, strerror(errno));
+        close(fd);
+    }
+    free(*slot);
+    *slot = path != NULL ? sf_xstrdup(path) : NULL;
+    return SF_OK;
+}
+
 /* The token in the file a config names, without its trailing line end. */
 static enum sf_err token_file_field(struct loader *ld, const struct field *f, json_t *v,
                                     char **slot)
@@ -576,6 +612,17 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
         return SF_OK;
     case K_TOKEN_FILE: return token_file_field(ld, f, v, slot);
     case K_TARGETS: return targets_field(ld, f, v, slot);
+    case K_LOG_PATH: return log_path_field(ld, f, v, slot);
+    case K_LOG_FORMAT:
+        if (!json_is_string(v))
+            return bad_value(ld, f, v);
+        if (strcmp(json_string_value(v), "combined") == 0)
+            *(enum sf_access_format *)slot = SF_ACCESS_COMBINED;
+        else if (strcmp(json_string_value(v), "json") == 0)
+            *(enum sf_access_format *)slot = SF_ACCESS_JSON;
+        else
+            return bad_value(ld, f, v);
+        return SF_OK;
     case K_LOGLEVEL:
         if (!json_is_string(v) || !sf_log_level_parse(json_string_value(v), slot))
             return bad_value(ld, f, v);

@@ -4,6 +4,7 @@
 #ifndef SF_CONFIG_H
 #define SF_CONFIG_H
 
+#include "accesslog.h"
 #include "base.h"
 #include "log.h"
 #include "netacl.h"
@@ -57,6 +58,9 @@ struct sf_config {
     char *admin_token; /* Bearer token purge needs (and stats, off loopback); NULL: none */
     bool test_clock;   /* --test-clock only, never the file: POST /_sfproxy/clock (tests) */
     enum sf_log_level log_level;
+    char *access_log_path; /* "-": standard output; NULL: no access log */
+    enum sf_access_format access_log_format;
+    uint64_t access_log_buffer_bytes; /* lines waiting for the writer; past it, dropped */
 };
 
 /* Fills cfg with the defaults. */

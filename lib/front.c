@@ -30,6 +30,7 @@
 #include "respond.h"
 
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ struct sf_front {
     struct sf_upstream *up;
     struct sf_hangup *hangup;
     struct sf_conns *conns;
-    struct sf_outbound out; /* where requests go, and what is sent */
+    struct sf_access_log *access_log; /* NULL: none */
+    struct sf_outbound out;           /* where requests go, and what is sent */
     struct MHD_Daemon *mhd;
     uint16_t port;
     atomic_bool closing;
@@ -78,15 +80,31 @@ struct sf_req {
     bool http11;            /* an HTTP/1.1 request (it may be sent a 100 interim) */
     bool admitted;          /* counted in requests[] (by method) */
     bool outcome_counted;   /* counted once more: by X-Cache, refused or unanswered */
+    /* For its access log line. */
+    bool led;               /* its request caused the upstream fetch of obj */
+    uint64_t start_us;      /* when its request line had arrived (sf_mono_us) */
+    uint64_t first_byte_us; /* when its response head was queued; 0: none was */
+    unsigned status;        /* the status queued */
+    uint64_t body_bytes;    /* body of a response made whole (text, stored); see rd.sent */
+    char method[16];        /* cut to fit; "" until on_request has seen it */
+    char version[12];
+    char rid[SF_REQUEST_ID_MAX]; /* sent upstream and back to the client */
 };
 
 /* ---- small responses ---- */
 
-/* Queues resp (NULL: it could not be made, and the connection closes). */
+/* Queues resp with r's request id (NULL: it could not be made, and the connection
+ * closes). */
 static enum MHD_Result queue(struct sf_req *r, unsigned status, struct MHD_Response *resp)
 {
+    if (resp != NULL && MHD_add_response_header(resp, "X-Request-Id", r->rid) != MHD_YES) {
+        MHD_destroy_response(resp);
+        resp = NULL;
+    }
     if (resp == NULL)
         return MHD_NO;
+    r->status = status;
+    r->first_byte_us = sf_mono_us();
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     r->phase = PH_RESPONDING;
@@ -99,6 +117,7 @@ static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const cha
         r->outcome_counted = true;
         SF_COUNT(refused); /* answered by sfproxy itself, not from a response */
     }
+    r->body_bytes = strlen(text);
     return queue(r, status, sf_respond_text(text, status, r->xcache, close));
 }
 
@@ -146,6 +165,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->w.wake = wake_req;
     r->w.hangup = f->hangup; /* watched while parked, on an object or its upload's pipe */
     r->w.fd = -1;
+    r->start_us = sf_mono_us();
     atomic_fetch_add(&f->active, 1);
     return r;
 }
@@ -176,19 +196,56 @@ static void detach(struct sf_req *r)
     sf_obj_unref(o);
 }
 
+/* r's access log line, once it has ended (completed: its response was sent whole). A
+ * request whose head never reached on_request has no line (the connection was cut
+ * mid-head, or sfproxy refused the head before libmicrohttpd parsed it). */
+static void log_access(struct sf_req *r, bool completed)
+{
+    if (r->front->access_log == NULL || r->method[0] == '\0')
+        return;
+    char client[INET6_ADDRSTRLEN];
+    sf_outbound_client_addr(r->conn, client, sizeof client);
+    uint64_t now_us = sf_mono_us();
+    const struct sf_obj *o = r->rd.obj; /* streamed from: its head was published */
+    bool streamed = o != NULL;
+    bool head = strcmp(r->method, "HEAD") == 0;
+    bool upstream = r->led && streamed && o->upstream_status != 0;
+    struct sf_access_entry e = {
+        .client = client,
+        .time_s = sf_wall_s(),
+        .method = r->method,
+        .target = r->target,
+        .version = r->version,
+        .status = r->status,
+        .body_bytes = head       ? 0
+                      : streamed ? r->rd.sent
+                                 : r->body_bytes,
+        .referer = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Referer"),
+        .user_agent = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "User-Agent"),
+        .cache = r->first_byte_us != 0 ? r->xcache : NULL,
+        .request_id = r->rid,
+        .first_byte_us = r->first_byte_us != 0 ? (int64_t)(r->first_byte_us - r->start_us) : -1,
+        .duration_us = (int64_t)(now_us - r->start_us),
+        .upstream_status = upstream ? o->upstream_status : 0,
+        .upstream_ttfb_us = upstream ? o->upstream_ttfb_us : -1,
+        .completed = completed,
+    };
+    sf_access_log_write(r->front->access_log, &e);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct sf_front *f = cls;
     struct sf_req *r = *con_cls;
     (void)conn;
-    (void)toe;
     if (r == NULL)
         return;
     if (r->wire != NULL)
         sf_conn_request_done(r->wire);
     if (r->admitted && !r->outcome_counted)
         SF_COUNT(unanswered); /* the client left, or the connection was cut, before */
+    log_access(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status != 0);
     detach(r);
     *con_cls = NULL;
     atomic_fetch_sub(&f->active, 1);
@@ -246,7 +303,8 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o, const cha
 {
     count_outcome(r);
     unsigned status;
-    struct MHD_Response *resp = sf_respond_stored(o, r->conn, method, r->xcache, &status);
+    struct MHD_Response *resp =
+        sf_respond_stored(o, r->conn, method, r->xcache, &status, &r->body_bytes);
     return queue(r, status, resp);
 }
 
@@ -271,6 +329,7 @@ static bool attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *
     r->obj = o;
     r->attached = true;
     r->xcache = xcache;
+    r->led = leader;
     return true;
 }
 
@@ -286,9 +345,13 @@ static void add_validators(struct sf_fetch_spec *spec, const struct sf_obj *stal
         sf_hdrs_add(&spec->hdrs, "If-Modified-Since", modified);
 }
 
+/* What r sends upstream, with its request id. */
 static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, bool shared)
 {
-    return sf_outbound_spec(&r->front->out, r->conn, method, &r->route, shared, r->upload);
+    struct sf_fetch_spec *spec =
+        sf_outbound_spec(&r->front->out, r->conn, method, &r->route, shared, r->upload);
+    sf_hdrs_add(&spec->hdrs, "X-Request-Id", r->rid);
+    return spec;
 }
 
 /* Starts the fetch of a new shared flight: GET even for a HEAD, so that the response can
@@ -605,6 +668,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     switch (r->phase) {
     case PH_NEW: {
         r->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->version, sizeof r->version, "%s", version);
+        sf_access_request_id(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id"),
+                             r->rid);
         const char *why;
         unsigned bad = sf_conn_head_verdict(r->wire, r->seq, &why);
         if (bad != 0)
@@ -672,19 +739,18 @@ static unsigned pool_size(const struct sf_config *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
-struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *cache,
-                                struct sf_upstream *up, struct sf_hangup *hangup,
-                                struct sf_conns *conns, uint16_t admin_port, char *errbuf,
-                                size_t errlen)
+struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_front_parts *parts,
+                                char *errbuf, size_t errlen)
 {
     struct sf_front *f = sf_xcalloc(1, sizeof *f);
     f->cfg = cfg;
-    f->cache = cache;
-    f->up = up;
-    f->hangup = hangup;
-    f->conns = conns;
+    f->cache = parts->cache;
+    f->up = parts->up;
+    f->hangup = parts->hangup;
+    f->conns = parts->conns;
+    f->access_log = parts->access_log;
     sf_outbound_init(&f->out, cfg); /* before the workers start */
-    sf_upstream_set_destinations(up, &f->out.dest);
+    sf_upstream_set_destinations(f->up, &f->out.dest);
     struct sockaddr_storage ss;
     bool v6 = false;
     sf_listen_sockaddr(&cfg->listen, &ss, &v6); /* the config checked the address */
@@ -709,7 +775,7 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *ca
     }
     f->port = sf_listen_bound_port(f->mhd);
     atomic_store(&f->out.dest.self_ports[0], f->port);
-    atomic_store(&f->out.dest.self_ports[1], admin_port);
+    atomic_store(&f->out.dest.self_ports[1], parts->admin_port);
     return f;
 }
 

@@ -5,6 +5,7 @@
 #ifndef SF_FRONT_H
 #define SF_FRONT_H
 
+#include "accesslog.h"
 #include "cache.h"
 #include "config.h"
 #include "conn.h"
@@ -12,13 +13,21 @@
 
 struct sf_front;
 
-/* Binds and starts the public listener. cfg, cache, up, hangup and conns must outlive the
- * front; admin_port (0: none) is the admin listener's, which the forward proxy never
- * fetches from. On failure returns NULL and writes why into errbuf. */
-struct sf_front *sf_front_start(const struct sf_config *cfg, struct sf_cache *cache,
-                                struct sf_upstream *up, struct sf_hangup *hangup,
-                                struct sf_conns *conns, uint16_t admin_port, char *errbuf,
-                                size_t errlen);
+/* What the front works with; each must outlive it. */
+struct sf_front_parts {
+    struct sf_cache *cache;
+    struct sf_upstream *up;
+    struct sf_hangup *hangup;
+    struct sf_conns *conns;
+    struct sf_access_log *access_log; /* NULL: none */
+    uint16_t admin_port; /* the admin listener's (0: none): the forward proxy never fetches
+                          * from it */
+};
+
+/* Binds and starts the public listener. cfg must outlive the front. On failure returns
+ * NULL and writes why into errbuf. */
+struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_front_parts *parts,
+                                char *errbuf, size_t errlen);
 
 /* The bound port (useful with port 0). */
 uint16_t sf_front_port(const struct sf_front *f);

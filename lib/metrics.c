@@ -65,6 +65,8 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
     put(root, "early_hints", LOAD(early_hints));
     put(root, "client_half_closes", LOAD(client_half_closes));
     put(root, "connections_refused", LOAD(connections_refused));
+    put(root, "access_log_lines", LOAD(access_log_lines));
+    put(root, "access_log_dropped", LOAD(access_log_dropped));
     put(root, "connections_now", (uint64_t)LOAD(connections_now));
     put(root, "waiters_now", (uint64_t)sf_park_count());
     put(root, "flights_now", cache->flights);

@@ -56,6 +56,8 @@ struct sf_metrics {
     sf_counter head_updates;        /* stored GET responses updated by a HEAD's 200 */
     sf_counter early_hints;         /* origins' 103s passed on to waiting clients */
     sf_counter vary_redispatches;   /* waiters whose flight's response was another variant */
+    sf_counter access_log_lines;    /* access log lines written */
+    sf_counter access_log_dropped;  /* access log lines dropped: the writer was behind, or failed */
     atomic_int_fast64_t connections_now;
 };
 

@@ -116,15 +116,13 @@ static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-/* The client's address as text, and whether it is a trusted proxy (trusted_proxies). */
-static bool client_of(const struct sf_outbound *ob, struct MHD_Connection *conn, char *ip,
-                      size_t size)
+const struct sockaddr *sf_outbound_client_addr(struct MHD_Connection *conn, char *ip, size_t size)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(ip, size, "unknown");
     if (ci == NULL)
-        return false;
+        return NULL;
     const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
@@ -132,7 +130,15 @@ static bool client_of(const struct sf_outbound *ob, struct MHD_Connection *conn,
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
                   (socklen_t)size);
-    return sf_acl_match_addr(&ob->cfg->trusted_proxies, sa, 0);
+    return sa;
+}
+
+/* The client's address as text, and whether it is a trusted proxy (trusted_proxies). */
+static bool client_of(const struct sf_outbound *ob, struct MHD_Connection *conn, char *ip,
+                      size_t size)
+{
+    const struct sockaddr *sa = sf_outbound_client_addr(conn, ip, size);
+    return sa != NULL && sf_acl_match_addr(&ob->cfg->trusted_proxies, sa, 0);
 }
 
 /* Moves every line of a field out of h, joined (NULL: none). Caller frees. */

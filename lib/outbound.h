@@ -63,6 +63,10 @@ struct sf_shared_view {
  * selects among responses that vary (RFC 9111 §4.1). Caller frees. */
 char *sf_outbound_shared_field(void *view, const char *name);
 
+/* The client's address, written as text into ip (size at least INET6_ADDRSTRLEN;
+ * "unknown" when libmicrohttpd has none, then NULL is returned). */
+const struct sockaddr *sf_outbound_client_addr(struct MHD_Connection *conn, char *ip, size_t size);
+
 /* Every line of the request field name joined with ", "; NULL when absent. Caller frees. */
 char *sf_request_field(struct MHD_Connection *conn, const char *name);
 

@@ -63,6 +63,7 @@ static bool add_object_fields(struct MHD_Response *resp, const struct sf_obj *o,
         const char *name = o->hdrs.v[i].name;
         if ((stored_age || !sf_streq_ci(name, "Age")) &&
             (!multipart || !sf_streq_ci(name, "Content-Type")) &&
+            !sf_streq_ci(name, "X-Request-Id") && /* the leader's: each client gets its own */
             !add(resp, name, o->hdrs.v[i].value))
             return false;
     }
@@ -255,9 +256,11 @@ static unsigned status_for(enum sf_range range, int status)
 }
 
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
-                                       const char *method, const char *xcache, unsigned *status)
+                                       const char *method, const char *xcache, unsigned *status,
+                                       uint64_t *body_bytes)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    *body_bytes = 0;
     if (o->status == MHD_HTTP_OK &&
         sf_policy_not_modified(&o->hdrs, request_value(conn, "If-None-Match"),
                                request_value(conn, "If-Modified-Since"))) {
@@ -289,6 +292,7 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
         ok = add(resp, "Content-Type", type);
     if (ok)
         SF_COUNT_N(bytes_to_clients, n);
+    *body_bytes = n;
     return checked(resp, ok);
 }
 
@@ -330,6 +334,7 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
     if (n > 0) {
         memcpy(buf, data, n); /* bytes at or above our position are neither changed nor freed */
         SF_COUNT_N(bytes_to_clients, n);
+        rd->sent += n;
     }
     return ret;
 }

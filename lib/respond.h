@@ -27,6 +27,7 @@ struct sf_reader {
     size_t seg_hint;             /* where the last read found its segment */
     uint64_t first, count;       /* the bytes sent: count from first (set by
                                   * sf_respond_streamed; UINT64_MAX: to the end) */
+    uint64_t sent;               /* body bytes handed to libmicrohttpd so far */
     /* Called once libmicrohttpd is done with the response (its free callback). */
     void (*done)(struct sf_reader *rd);
 };
@@ -39,9 +40,11 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
 /* A stored object o (complete) as the answer to a request with conn's fields: 304 to a
  * conditional request it satisfies (RFC 9110 §13.1), 206 with one byte range of a GET's
  * stored 200 (§14.2; 416 when no byte of the range exists), otherwise all of it. Takes
- * over a reference to o (released with the response); sets *status. */
+ * over a reference to o (released with the response); sets *status and *body_bytes (its
+ * body's length). */
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
-                                       const char *method, const char *xcache, unsigned *status);
+                                       const char *method, const char *xcache, unsigned *status,
+                                       uint64_t *body_bytes);
 
 /* rd's object, published, read as its body arrives, with the stored fields (and own,
  * when not NULL: the fields withheld from all but the leader). with_age: a stale

@@ -69,6 +69,8 @@ struct sf_obj {
     char *vary_names;          /* (P) what it varies on (sf_policy_vary_names), or NULL */
     char *variant;             /* (P) with vary_names: its request's sf_policy_variant */
     int64_t response_time_s;   /* (P) wall clock at headers */
+    unsigned upstream_status;  /* (P) the origin's final status (0: no head came) */
+    int64_t upstream_ttfb_us;  /* (P) from the transfer's start to that head */
     struct sf_seg **segs;      /* (L) */
     size_t nsegs, segs_cap;    /* (L) */
     size_t len;                /* (L) body bytes received */

@@ -56,6 +56,7 @@ struct xfer {
     uint64_t first_byte_deadline_ms;
     uint64_t last_byte_ms; /* when the headers or the last body bytes arrived */
     int64_t request_time_s;
+    uint64_t start_us; /* sf_mono_us when the transfer started */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -189,6 +190,9 @@ static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
     x->last_byte_ms = sf_now_ms();
     x->discard = d->use == SF_HEAD_STALE; /* the error's body is not what is served */
     x->store_for_get = d->store_for_get;
+    /* For the access log; published (so read by waiters) with the head below. */
+    x->obj->upstream_status = (unsigned)x->head.status;
+    x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
     if (sf_publish(&x->up->publisher, x->obj, &req, x->spec->get_key, d, now_s))
         mark_dirty(x);
     else
@@ -461,6 +465,7 @@ static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec
     x->spec = spec;
     x->easy = curl_easy_init();
     x->request_time_s = sf_wall_s();
+    x->start_us = sf_mono_us();
     x->first_byte_deadline_ms =
         sf_now_ms() + up->cfg->connect_timeout_ms + up->cfg->first_byte_timeout_ms;
     if (x->easy == NULL) {

@@ -34,7 +34,9 @@ done
 cat <<MSG
 
 sfproxy is on http://127.0.0.1:8080, in front of a slow origin on 127.0.0.1:$ORIGIN_PORT
-(each /slow request takes 1 s). Try, in another terminal:
+(each /slow request takes 1 s). Each request's access log line appears here (cache=MISS
+for the client that led a fetch, cache=COLLAPSED for those that followed it). Try, in
+another terminal:
 
   # ten parallel clients, one origin request: one MISS, nine COLLAPSED
   for i in \$(seq 10); do curl -s -o /dev/null -D - 'localhost:8080/slow?delay_ms=1000&cc=max-age=30' | grep X-Cache & done; wait

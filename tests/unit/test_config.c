@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONFIG_DIR "tests/unit/configs"
 
@@ -79,6 +80,52 @@ static void test_example_values(void **state)
     assert_string_equal(cfg.listen.host, "127.0.0.1");
     assert_int_equal(cfg.admin_listen.port, 8081);
     assert_true(cfg.admin_enabled);
+    assert_string_equal(cfg.access_log_path, "-");
+    assert_int_equal(cfg.access_log_format, SF_ACCESS_COMBINED);
+    assert_int_equal(cfg.access_log_buffer_bytes, 1u << 20);
+    sf_config_clear(&cfg);
+}
+
+/* Loads text as a config file; returns what sf_config_load did. */
+static enum sf_err load_text(const char *text, struct sf_config *cfg, char *err, size_t size)
+{
+    char path[] = "/tmp/sfproxy-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    enum sf_err e = sf_config_load(path, cfg, err, size);
+    unlink(path);
+    return e;
+}
+
+static void test_access_log_settings(void **state)
+{
+    (void)state;
+    struct sf_config cfg;
+    char err[512] = "";
+    assert_int_equal(load_text("{\"access_log\": null}", &cfg, err, sizeof err), SF_EINVAL);
+    assert_non_null(strstr(err, "\"access_log\" must be an object"));
+    sf_config_clear(&cfg);
+    assert_int_equal(load_text("{\"access_log\": {\"path\": null, \"format\": \"json\"}}", &cfg,
+                               err, sizeof err),
+                     SF_OK);
+    assert_null(cfg.access_log_path);
+    assert_int_equal(cfg.access_log_format, SF_ACCESS_JSON);
+    sf_config_clear(&cfg);
+    char path[] = "/tmp/sfproxy-test-log-XXXXXX";
+    close(mkstemp(path));
+    char text[256];
+    snprintf(text, sizeof text, "{\"access_log\": {\"path\": \"%s\", \"buffer\": \"64KiB\"}}",
+             path);
+    assert_int_equal(load_text(text, &cfg, err, sizeof err), SF_OK);
+    assert_string_equal(cfg.access_log_path, path);
+    assert_int_equal(cfg.access_log_buffer_bytes, 65536);
+    sf_config_clear(&cfg);
+    unlink(path);
+    assert_int_equal(load_text("{\"access_log\": {\"buffer\": \"1KiB\"}}", &cfg, err, sizeof err),
+                     SF_EINVAL);
+    assert_non_null(strstr(err, "access_log.buffer"));
     sf_config_clear(&cfg);
 }
 
@@ -149,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_bad_configs_give_their_messages),
         cmocka_unit_test(test_shipped_configs_load),
         cmocka_unit_test(test_example_values),
+        cmocka_unit_test(test_access_log_settings),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_durations),
