@@ -31,15 +31,17 @@ class LogFile:
         wait_for(lambda: len(self.lines(path)) >= n, "%d access log lines" % n)
         return self.lines(path)
 
-    def remove(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         for p in (self.path, self.path + ".1"):
             if os.path.exists(p):
                 os.unlink(p)
 
 
 def test_json_lines_say_who_led_and_who_followed():
-    log = LogFile()
-    try:
+    with LogFile() as log:
         with Env({"access_log": {"path": log.path, "format": "json"}}) as env:
             t = "/logged?delay_ms=400&size=3000&cc=max-age%3D60&hdr=X-Request-Id:from-origin"
             ids = ["client-%d" % i for i in range(5)]
@@ -73,13 +75,10 @@ def test_json_lines_say_who_led_and_who_followed():
                 check(l["first_byte"] >= 0.3, "a follower waited for the head: %s" % l)
             eq((by_id[rid]["cache"], "upstream_status" in by_id[rid]), ("HIT", False),
                "the hit's line")
-    finally:
-        log.remove()
 
 
 def test_the_request_id_goes_upstream_once():
-    log = LogFile()
-    try:
+    with LogFile() as log:
         with Env({"access_log": {"path": log.path, "format": "json"}}) as env:
             mine = env.get("/echo1?echo=1", {"X-Request-Id": "abc-123"})
             sent = [v for k, v in json.loads(mine.body)["headers"] if k.lower() == "x-request-id"]
@@ -88,13 +87,10 @@ def test_the_request_id_goes_upstream_once():
             sent = [v for k, v in json.loads(bad.body)["headers"] if k.lower() == "x-request-id"]
             eq(sent, [bad.header("X-Request-Id")], "a malformed id is replaced, not forwarded")
             check(re.fullmatch(r"[0-9a-f]{32}", sent[0]), "a generated id: %r" % sent)
-    finally:
-        log.remove()
 
 
 def test_combined_format_and_reopen_on_sigusr1():
-    log = LogFile()
-    try:
+    with LogFile() as log:
         with Env({"access_log": {"path": log.path, "format": "combined"}}) as env:
             env.get("/c1?size=10", {"Referer": "http://example.com/"})
             env.get("/c1?size=10", {"Cache-Control": "no-store"}, method="HEAD")
@@ -114,13 +110,10 @@ def test_combined_format_and_reopen_on_sigusr1():
             eq(len(log.lines(log.path + ".1")), 2, "the old file kept its lines")
             eq(env.proxy.stats()["access_log_lines"], 3, "lines counted")
             eq(env.proxy.stats()["access_log_dropped"], 0, "none dropped")
-    finally:
-        log.remove()
 
 
 def test_a_client_that_leaves_early_is_logged_499():
-    log = LogFile()
-    try:
+    with LogFile() as log:
         with Env({"access_log": {"path": log.path, "format": "json"}}) as env:
             t = "/gone?hold=g1&size=10&cc=max-age%3D60"
             s = raw_connect(env.proxy.port, raw_get(t))
@@ -130,8 +123,6 @@ def test_a_client_that_leaves_early_is_logged_499():
             eq((line["status"], line["completed"], "first_byte" in line, line["cache"] if "cache"
                 in line else None), (499, False, False, None), "the early leaver's line")
             env.origin.release("g1")
-    finally:
-        log.remove()
 
 
 def test_no_access_log():
