@@ -287,6 +287,7 @@ int main(int argc, char **argv)
     }
     sf_log_info("signal %d: stopping (grace %llums)", sig,
                 (unsigned long long)cfg.shutdown_grace_ms);
+    sf_admin_draining(admin);
     if (!drain(front, up, cfg.shutdown_grace_ms))
         return EXIT_RUNTIME; /* stopping libmicrohttpd now would abort the process */
     rc = 0;

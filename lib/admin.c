@@ -1,10 +1,11 @@
-/* admin: the admin listener: GET /_sfproxy/stats, POST /_sfproxy/purge (and, with
- * --test-clock only, POST /_sfproxy/clock). Its own small
+/* admin: the admin listener: GET /_sfproxy/stats, GET /metrics (Prometheus), GET
+ * /_sfproxy/health, POST /_sfproxy/purge (and, with --test-clock only, POST
+ * /_sfproxy/clock). Its own small
  * libmicrohttpd daemon (one thread), apart from the public listener so that a flood there
  * never locks the operator out, with its own connection limit (refusing past it at once),
  * the client idle timeout, and the same strict request check as the public listener
  * (conn.h). With admin.token, a purge needs "Authorization: Bearer TOKEN", and so do
- * stats from off loopback.
+ * stats and metrics from off loopback; health never does (load balancers ask it).
  *
  * Threads: the daemon's one thread runs every callback here; the cache and the counters
  * it reads have locks or atomics of their own. */
@@ -24,7 +25,8 @@ struct sf_admin {
     struct sf_conns *conns;
     struct MHD_Daemon *mhd;
     uint16_t port;
-    unsigned open; /* connections (the daemon's one thread only) */
+    unsigned open;        /* connections (the daemon's one thread only) */
+    atomic_bool draining; /* shutdown has begun: health says 503 */
 };
 
 /* The admin listener's own limit: past it a connection is closed at once, as on the
@@ -70,6 +72,25 @@ static struct MHD_Response *text_response(const char *text, const char *name, co
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
     if (resp == NULL || name == NULL || MHD_add_response_header(resp, name, value) == MHD_YES)
+        return resp;
+    MHD_destroy_response(resp);
+    return NULL;
+}
+
+/* The Prometheus text exposition (format 0.0.4) of every number and histogram. */
+static struct MHD_Response *metrics_response(struct sf_admin *a)
+{
+    struct sf_cache_stats cs;
+    sf_cache_get_stats(a->cache, &cs);
+    char *text = sf_metrics_prometheus(&cs);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return NULL;
+    }
+    if (MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8") ==
+        MHD_YES)
         return resp;
     MHD_destroy_response(resp);
     return NULL;
@@ -194,7 +215,15 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     }
     struct MHD_Response *resp;
     unsigned status = MHD_HTTP_OK;
-    bool changing = strcmp(url, "/_sfproxy/stats") != 0; /* purge, clock */
+    if (strcmp(url, "/_sfproxy/health") == 0 && strcmp(method, "GET") == 0) {
+        /* While serving 200; once shutdown has begun 503, so that a load balancer stops
+         * sending before the drain ends. Open to all: it says nothing else. */
+        bool draining = atomic_load(&a->draining);
+        return queue(conn, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+                     text_response(draining ? "draining\n" : "ok\n", NULL, NULL));
+    }
+    bool reading = strcmp(url, "/_sfproxy/stats") == 0 || strcmp(url, "/metrics") == 0;
+    bool changing = !reading; /* purge, clock */
     if (!admin_authorized(a, conn, changing))
         return queue(conn, MHD_HTTP_UNAUTHORIZED,
                      text_response("this needs the admin token: Authorization: Bearer TOKEN\n",
@@ -203,6 +232,8 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         struct sf_cache_stats cs;
         sf_cache_get_stats(a->cache, &cs);
         resp = json_response(sf_metrics_json(&cs));
+    } else if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
+        resp = metrics_response(a);
     } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {
         resp = purge(a, conn, &status);
     } else if (strcmp(url, "/_sfproxy/clock") == 0 && strcmp(method, "POST") == 0 &&
@@ -210,8 +241,8 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         resp = advance_clock(conn, &status);
     } else {
         status = MHD_HTTP_NOT_FOUND;
-        resp = text_response("not found; try GET /_sfproxy/stats or POST "
-                             "/_sfproxy/purge?url=URL\n",
+        resp = text_response("not found; try GET /_sfproxy/stats, GET /metrics, GET "
+                             "/_sfproxy/health or POST /_sfproxy/purge?url=URL\n",
                              NULL, NULL);
     }
     return queue(conn, status, resp);
@@ -244,6 +275,12 @@ struct sf_admin *sf_admin_start(const struct sf_config *cfg, struct sf_cache *ca
     }
     a->port = sf_listen_bound_port(a->mhd);
     return a;
+}
+
+void sf_admin_draining(struct sf_admin *a)
+{
+    if (a != NULL)
+        atomic_store(&a->draining, true);
 }
 
 uint16_t sf_admin_port(const struct sf_admin *a)

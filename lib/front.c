@@ -105,6 +105,7 @@ static enum MHD_Result queue(struct sf_req *r, unsigned status, struct MHD_Respo
         return MHD_NO;
     r->status = status;
     r->first_byte_us = sf_mono_us();
+    sf_metrics_count_status(status);
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     r->phase = PH_RESPONDING;
@@ -196,16 +197,30 @@ static void detach(struct sf_req *r)
     sf_obj_unref(o);
 }
 
-/* r's access log line, once it has ended (completed: its response was sent whole). A
- * request whose head never reached on_request has no line (the connection was cut
- * mid-head, or sfproxy refused the head before libmicrohttpd parsed it). */
-static void log_access(struct sf_req *r, bool completed)
+/* r's histograms, once it has ended. */
+static void observe(const struct sf_req *r, uint64_t now_us)
 {
-    if (r->front->access_log == NULL || r->method[0] == '\0')
+    const char *xcache = r->first_byte_us != 0 ? r->xcache : NULL;
+    enum sf_outcome outcome = sf_metrics_outcome(xcache);
+    sf_metrics_observe_us(&sf_metrics.request_seconds[outcome], (int64_t)(now_us - r->start_us));
+    if (outcome == SF_OUT_COLLAPSED)
+        sf_metrics_observe_us(&sf_metrics.collapsed_wait_seconds,
+                              (int64_t)(r->first_byte_us - r->start_us));
+}
+
+/* r's histograms and access log line, once it has ended (completed: its response was
+ * sent whole). A request whose head never reached on_request has neither (the connection was cut
+ * mid-head, or sfproxy refused the head before libmicrohttpd parsed it). */
+static void account(struct sf_req *r, bool completed)
+{
+    if (r->method[0] == '\0')
+        return;
+    uint64_t now_us = sf_mono_us();
+    observe(r, now_us);
+    if (r->front->access_log == NULL)
         return;
     char client[INET6_ADDRSTRLEN];
     sf_outbound_client_addr(r->conn, client, sizeof client);
-    uint64_t now_us = sf_mono_us();
     const struct sf_obj *o = r->rd.obj; /* streamed from: its head was published */
     bool streamed = o != NULL;
     bool head = strcmp(r->method, "HEAD") == 0;
@@ -245,7 +260,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         sf_conn_request_done(r->wire);
     if (r->admitted && !r->outcome_counted)
         SF_COUNT(unanswered); /* the client left, or the connection was cut, before */
-    log_access(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status != 0);
+    account(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status != 0);
     detach(r);
     *con_cls = NULL;
     atomic_fetch_sub(&f->active, 1);

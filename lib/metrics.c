@@ -1,16 +1,25 @@
 /* metrics: see metrics.h. Relaxed atomics: each number is exact on its own, and a
- * snapshot of several is only as consistent as the moment it was read. */
+ * snapshot of several is only as consistent as the moment it was read.
+ *
+ * One table says what each number is called in both documents: where it goes in the
+ * stats JSON (a group and a key) and which Prometheus family and label it is. */
 #include "metrics.h"
 
 #include "park.h"
 
 #include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct sf_metrics sf_metrics;
 
 static const char *const method_names[SF_M_COUNT] = {"GET",    "HEAD",  "POST",    "PUT",
                                                      "DELETE", "PATCH", "OPTIONS", "other"};
+static const char *const outcome_names[SF_OUT_COUNT] = {"HIT",         "MISS",  "COLLAPSED", "PASS",
+                                                        "REVALIDATED", "STALE", "none"};
 
 enum sf_method_class sf_metrics_method_class(const char *method)
 {
@@ -20,68 +29,348 @@ enum sf_method_class sf_metrics_method_class(const char *method)
     return SF_M_OTHER;
 }
 
-static void put(json_t *obj, const char *name, uint64_t value)
+enum sf_outcome sf_metrics_outcome(const char *xcache)
 {
-    json_object_set_new(obj, name, json_integer((json_int_t)value));
+    for (int i = 0; xcache != NULL && i < SF_OUT_NONE; i++)
+        if (strcmp(xcache, outcome_names[i]) == 0)
+            return (enum sf_outcome)i;
+    return SF_OUT_NONE;
 }
 
-#define LOAD(field) atomic_load_explicit(&sf_metrics.field, memory_order_relaxed)
+void sf_metrics_count_status(unsigned status)
+{
+    if (status >= 100 && status < 600)
+        SF_COUNT(statuses[status / 100 - 1]);
+}
+
+/* ---- histograms ---- */
+
+/* Upper bounds: seconds (in microseconds), from a cache hit to a slow origin; clients per
+ * flight, from one to a thundering herd. At most SF_BUCKETS_MAX - 1 each (+Inf). */
+static const uint64_t seconds_bounds[] = {500,     1000,    2500,    5000,     10000,
+                                          25000,   50000,   100000,  250000,   500000,
+                                          1000000, 2500000, 5000000, 10000000, 30000000};
+static const uint64_t clients_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000};
+#define NBOUNDS(a) (sizeof(a) / sizeof((a)[0]))
+
+static void observe(struct sf_histogram *h, const uint64_t *bounds, size_t n, uint64_t v)
+{
+    size_t i = 0;
+    while (i < n && v > bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum, v, memory_order_relaxed);
+}
+
+void sf_metrics_observe_us(struct sf_histogram *h, int64_t us)
+{
+    observe(h, seconds_bounds, NBOUNDS(seconds_bounds), us > 0 ? (uint64_t)us : 0);
+}
+
+void sf_metrics_observe_clients(uint64_t clients)
+{
+    observe(&sf_metrics.flight_clients, clients_bounds, NBOUNDS(clients_bounds), clients);
+}
+
+/* ---- the numbers, named ---- */
+
+enum kind { COUNTER, GAUGE };
+
+struct family {
+    const char *name; /* after "sfproxy_" */
+    enum kind kind;
+    const char *help;
+};
+
+static const struct family families[] = {
+#define F_REQUESTS 0
+    {"requests_total", COUNTER, "Requests admitted, by method."},
+#define F_RESPONSES 1
+    {"responses_total", COUNTER, "Responses by how they were answered (their X-Cache)."},
+#define F_STATUSES 2
+    {"responses_by_status_total", COUNTER, "Responses queued, by status class."},
+#define F_REFUSED 3
+    {"requests_refused_total", COUNTER, "Requests sfproxy answered itself with an error."},
+#define F_UNANSWERED 4
+    {"requests_unanswered_total", COUNTER, "Requests that ended before any response."},
+#define F_BAD 5
+    {"bad_requests_total", COUNTER, "Malformed or ambiguous requests refused."},
+#define F_HEAD_TIMEOUTS 6
+    {"request_head_timeouts_total", COUNTER, "Connections cut: no whole head in time."},
+#define F_FORWARD_REFUSED 7
+    {"forward_refused_total", COUNTER, "Forward-proxy requests refused."},
+#define F_REVALIDATIONS 8
+    {"revalidations_total", COUNTER, "Conditional requests for expired responses, by result."},
+#define F_STALE 9
+    {"stale_served_total", COUNTER, "Stale responses served, by reason."},
+#define F_UPSTREAM 10
+    {"upstream_requests_total", COUNTER, "Requests sent to the origin."},
+#define F_UPSTREAM_ERRORS 11
+    {"upstream_errors_total", COUNTER, "Failed upstream requests, by kind."},
+#define F_CANCELLED 12
+    {"upstream_cancelled_total", COUNTER, "Upstream requests abandoned: nobody wanted them."},
+#define F_BYTES_IN 13
+    {"upstream_received_bytes_total", COUNTER, "Body bytes received from the origin."},
+#define F_BYTES_OUT 14
+    {"client_sent_bytes_total", COUNTER, "Body bytes handed to client connections."},
+#define F_HANGUPS 15
+    {"client_hangups_total", COUNTER, "Parked clients that hung up."},
+#define F_HALF_CLOSES 16
+    {"client_half_closes_total", COUNTER, "Parked clients that shut their sending side."},
+#define F_CONN_REFUSED 17
+    {"connections_refused_total", COUNTER, "Connections closed at once: over the limit."},
+#define F_HINTS 18
+    {"early_hints_total", COUNTER, "Origins' 103 Early Hints passed on."},
+#define F_LOG_LINES 19
+    {"access_log_lines_total", COUNTER, "Access log lines written."},
+#define F_LOG_DROPPED 20
+    {"access_log_dropped_total", COUNTER, "Access log lines dropped."},
+#define F_STORES 21
+    {"cache_stores_total", COUNTER, "Responses stored."},
+#define F_INVALIDATIONS 22
+    {"cache_invalidations_total", COUNTER, "Stored responses invalidated by unsafe requests."},
+#define F_PURGED 23
+    {"cache_purged_total", COUNTER, "Stored responses removed or marked by purges."},
+#define F_HEAD_UPDATES 24
+    {"cache_head_updates_total", COUNTER, "Stored GET responses updated by a HEAD."},
+#define F_VARY_REDISPATCHES 25
+    {"cache_vary_redispatches_total", COUNTER, "Waiters whose flight was another variant."},
+#define F_EVICTIONS 26
+    {"cache_evictions_total", COUNTER, "Stored responses evicted to stay under the limit."},
+#define F_CONNECTIONS 27
+    {"connections", GAUGE, "Open client connections."},
+#define F_WAITERS 28
+    {"waiters", GAUGE, "Clients parked now."},
+#define F_FLIGHTS 29
+    {"flights", GAUGE, "Shared fetches in progress."},
+#define F_OBJECTS 30
+    {"cache_objects", GAUGE, "Stored responses."},
+#define F_CACHE_BYTES 31
+    {"cache_bytes", GAUGE, "Bytes the stored responses and markers are charged."},
+#define F_VARY_MARKERS 32
+    {"cache_vary_markers", GAUGE, "URLs whose responses vary."},
+#define F_PASS_MARKERS 33
+    {"cache_pass_markers", GAUGE, "Keys in hit-for-pass."},
+};
+
+/* A counter of struct sf_metrics: where it is, and its names in both documents. */
+struct counter {
+    size_t off;        /* offsetof(struct sf_metrics, ...) */
+    const char *group; /* its JSON object (NULL: the top) */
+    const char *key;   /* its JSON name */
+    int family;        /* F_... */
+    const char *label; /* its Prometheus label, or NULL */
+};
+
+#define C(field) offsetof(struct sf_metrics, field)
+static const struct counter counters[] = {
+    {C(requests[SF_M_GET]), "requests", "GET", F_REQUESTS, "method=\"GET\""},
+    {C(requests[SF_M_HEAD]), "requests", "HEAD", F_REQUESTS, "method=\"HEAD\""},
+    {C(requests[SF_M_POST]), "requests", "POST", F_REQUESTS, "method=\"POST\""},
+    {C(requests[SF_M_PUT]), "requests", "PUT", F_REQUESTS, "method=\"PUT\""},
+    {C(requests[SF_M_DELETE]), "requests", "DELETE", F_REQUESTS, "method=\"DELETE\""},
+    {C(requests[SF_M_PATCH]), "requests", "PATCH", F_REQUESTS, "method=\"PATCH\""},
+    {C(requests[SF_M_OPTIONS]), "requests", "OPTIONS", F_REQUESTS, "method=\"OPTIONS\""},
+    {C(requests[SF_M_OTHER]), "requests", "other", F_REQUESTS, "method=\"other\""},
+    {C(hits), NULL, "hits", F_RESPONSES, "cache=\"HIT\""},
+    {C(misses), NULL, "misses", F_RESPONSES, "cache=\"MISS\""},
+    {C(collapsed), NULL, "collapsed", F_RESPONSES, "cache=\"COLLAPSED\""},
+    {C(passes), NULL, "passes", F_RESPONSES, "cache=\"PASS\""},
+    {C(revalidated), NULL, "revalidated", F_RESPONSES, "cache=\"REVALIDATED\""},
+    {C(stale), NULL, "stale", F_RESPONSES, "cache=\"STALE\""},
+    {C(statuses[0]), "statuses", "1xx", F_STATUSES, "class=\"1xx\""},
+    {C(statuses[1]), "statuses", "2xx", F_STATUSES, "class=\"2xx\""},
+    {C(statuses[2]), "statuses", "3xx", F_STATUSES, "class=\"3xx\""},
+    {C(statuses[3]), "statuses", "4xx", F_STATUSES, "class=\"4xx\""},
+    {C(statuses[4]), "statuses", "5xx", F_STATUSES, "class=\"5xx\""},
+    {C(refused), NULL, "refused", F_REFUSED, NULL},
+    {C(unanswered), NULL, "unanswered", F_UNANSWERED, NULL},
+    {C(bad_requests), NULL, "bad_requests", F_BAD, NULL},
+    {C(request_head_timeouts), NULL, "request_head_timeouts", F_HEAD_TIMEOUTS, NULL},
+    {C(forward_refused), NULL, "forward_refused", F_FORWARD_REFUSED, NULL},
+    {C(revalidations_304), "revalidations", "not_modified", F_REVALIDATIONS,
+     "result=\"not_modified\""},
+    {C(revalidations_200), "revalidations", "replaced", F_REVALIDATIONS, "result=\"replaced\""},
+    {C(stale_if_error), "stale_served", "error", F_STALE, "reason=\"error\""},
+    {C(stale_while_revalidate), "stale_served", "while_revalidate", F_STALE,
+     "reason=\"while_revalidate\""},
+    {C(upstream_requests), NULL, "upstream_requests", F_UPSTREAM, NULL},
+    {C(upstream_err_connect), "upstream_errors", "connect", F_UPSTREAM_ERRORS, "kind=\"connect\""},
+    {C(upstream_err_timeout), "upstream_errors", "timeout", F_UPSTREAM_ERRORS, "kind=\"timeout\""},
+    {C(upstream_err_truncated), "upstream_errors", "truncated", F_UPSTREAM_ERRORS,
+     "kind=\"truncated\""},
+    {C(upstream_cancelled), NULL, "upstream_cancelled", F_CANCELLED, NULL},
+    {C(bytes_from_upstream), NULL, "bytes_from_upstream", F_BYTES_IN, NULL},
+    {C(bytes_to_clients), NULL, "bytes_to_clients", F_BYTES_OUT, NULL},
+    {C(client_hangups), NULL, "client_hangups", F_HANGUPS, NULL},
+    {C(client_half_closes), NULL, "client_half_closes", F_HALF_CLOSES, NULL},
+    {C(connections_refused), NULL, "connections_refused", F_CONN_REFUSED, NULL},
+    {C(early_hints), NULL, "early_hints", F_HINTS, NULL},
+    {C(access_log_lines), NULL, "access_log_lines", F_LOG_LINES, NULL},
+    {C(access_log_dropped), NULL, "access_log_dropped", F_LOG_DROPPED, NULL},
+    {C(stores), "cache", "stores", F_STORES, NULL},
+    {C(invalidations), "cache", "invalidations", F_INVALIDATIONS, NULL},
+    {C(purged), "cache", "purged", F_PURGED, NULL},
+    {C(head_updates), "cache", "head_updates", F_HEAD_UPDATES, NULL},
+    {C(vary_redispatches), "cache", "vary_redispatches", F_VARY_REDISPATCHES, NULL},
+};
+#define NCOUNTERS (sizeof counters / sizeof counters[0])
+
+/* One number as read now, with its names. */
+struct sample {
+    const char *group, *key;
+    int family;
+    const char *label;
+    uint64_t value;
+};
+
+#define NSAMPLES (NCOUNTERS + 8)
+
+/* Reads every number once into out (NSAMPLES); returns how many. */
+static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < NCOUNTERS; i++) {
+        const struct counter *c = &counters[i];
+        const sf_counter *v =
+            (const sf_counter *)(const void *)((const char *)&sf_metrics + c->off);
+        out[n++] = (struct sample){c->group, c->key, c->family, c->label,
+                                   atomic_load_explicit(v, memory_order_relaxed)};
+    }
+    int64_t conns = atomic_load_explicit(&sf_metrics.connections_now, memory_order_relaxed);
+    int64_t parked = sf_park_count();
+    out[n++] = (struct sample){"cache", "evictions", F_EVICTIONS, NULL, cache->evictions};
+    out[n++] = (struct sample){NULL, "connections_now", F_CONNECTIONS, NULL,
+                               conns > 0 ? (uint64_t)conns : 0};
+    out[n++] =
+        (struct sample){NULL, "waiters_now", F_WAITERS, NULL, parked > 0 ? (uint64_t)parked : 0};
+    out[n++] = (struct sample){NULL, "flights_now", F_FLIGHTS, NULL, cache->flights};
+    out[n++] = (struct sample){"cache", "objects", F_OBJECTS, NULL, cache->objects};
+    out[n++] = (struct sample){"cache", "bytes", F_CACHE_BYTES, NULL, cache->bytes};
+    out[n++] = (struct sample){"cache", "vary_markers", F_VARY_MARKERS, NULL, cache->vary_markers};
+    out[n++] = (struct sample){"cache", "pass_markers", F_PASS_MARKERS, NULL, cache->pass_markers};
+    return n;
+}
 
 char *sf_metrics_json(const struct sf_cache_stats *cache)
 {
-    json_t *root = json_object(), *methods = json_object(), *errors = json_object(),
-           *store = json_object();
-    for (int i = 0; i < SF_M_COUNT; i++)
-        put(methods, method_names[i], LOAD(requests[i]));
-    json_object_set_new(root, "requests", methods);
-    put(root, "hits", LOAD(hits));
-    put(root, "misses", LOAD(misses));
-    put(root, "collapsed", LOAD(collapsed));
-    put(root, "passes", LOAD(passes));
-    put(root, "revalidated", LOAD(revalidated));
-    put(root, "stale", LOAD(stale));
-    json_t *reval = json_object();
-    put(reval, "not_modified", LOAD(revalidations_304));
-    put(reval, "replaced", LOAD(revalidations_200));
-    json_object_set_new(root, "revalidations", reval);
-    json_t *stale = json_object();
-    put(stale, "error", LOAD(stale_if_error));
-    put(stale, "while_revalidate", LOAD(stale_while_revalidate));
-    json_object_set_new(root, "stale_served", stale);
-    put(root, "refused", LOAD(refused));
-    put(root, "unanswered", LOAD(unanswered));
-    put(root, "bad_requests", LOAD(bad_requests));
-    put(root, "request_head_timeouts", LOAD(request_head_timeouts));
-    put(root, "forward_refused", LOAD(forward_refused));
-    put(root, "upstream_requests", LOAD(upstream_requests));
-    put(errors, "connect", LOAD(upstream_err_connect));
-    put(errors, "timeout", LOAD(upstream_err_timeout));
-    put(errors, "truncated", LOAD(upstream_err_truncated));
-    json_object_set_new(root, "upstream_errors", errors);
-    put(root, "upstream_cancelled", LOAD(upstream_cancelled));
-    put(root, "bytes_from_upstream", LOAD(bytes_from_upstream));
-    put(root, "bytes_to_clients", LOAD(bytes_to_clients));
-    put(root, "client_hangups", LOAD(client_hangups));
-    put(root, "early_hints", LOAD(early_hints));
-    put(root, "client_half_closes", LOAD(client_half_closes));
-    put(root, "connections_refused", LOAD(connections_refused));
-    put(root, "access_log_lines", LOAD(access_log_lines));
-    put(root, "access_log_dropped", LOAD(access_log_dropped));
-    put(root, "connections_now", (uint64_t)LOAD(connections_now));
-    put(root, "waiters_now", (uint64_t)sf_park_count());
-    put(root, "flights_now", cache->flights);
-    put(store, "objects", cache->objects);
-    put(store, "vary_markers", cache->vary_markers);
-    put(store, "pass_markers", cache->pass_markers);
-    put(store, "head_updates", LOAD(head_updates));
-    put(store, "vary_redispatches", LOAD(vary_redispatches));
-    put(store, "bytes", cache->bytes);
-    put(store, "evictions", cache->evictions);
-    put(store, "stores", LOAD(stores));
-    put(store, "invalidations", LOAD(invalidations));
-    put(store, "purged", LOAD(purged));
-    json_object_set_new(root, "cache", store);
+    struct sample s[NSAMPLES];
+    size_t n = snapshot(cache, s);
+    json_t *root = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *into = root;
+        if (s[i].group != NULL) {
+            into = json_object_get(root, s[i].group);
+            if (into == NULL) {
+                into = json_object();
+                json_object_set_new(root, s[i].group, into);
+            }
+        }
+        json_object_set_new(into, s[i].key, json_integer((json_int_t)s[i].value));
+    }
     char *out = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     return out;
+}
+
+/* ---- the Prometheus text format ---- */
+
+struct text {
+    char *s;
+    size_t len, cap;
+};
+
+static void add(struct text *t, const char *fmt, ...) SF_FORMAT(2, 3);
+static void add(struct text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (n > 0 ? (size_t)n : 0);
+        t->s = sf_xrealloc(t->s, t->cap);
+    }
+}
+
+static void family_head(struct text *t, const char *name, const char *type, const char *help)
+{
+    add(t, "# HELP sfproxy_%s %s\n# TYPE sfproxy_%s %s\n", name, help, name, type);
+}
+
+/* One histogram's series; label is "" or "name=\"value\"," (with its comma). */
+static void histogram(struct text *t, const char *name, const char *label,
+                      const struct sf_histogram *h, const uint64_t *bounds, size_t nb, bool seconds)
+{
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= nb; i++) {
+        cumulative += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+        if (i == nb)
+            add(t, "sfproxy_%s_bucket{%sle=\"+Inf\"} %llu\n", name, label,
+                (unsigned long long)cumulative);
+        else if (seconds)
+            add(t, "sfproxy_%s_bucket{%sle=\"%g\"} %llu\n", name, label, (double)bounds[i] / 1e6,
+                (unsigned long long)cumulative);
+        else
+            add(t, "sfproxy_%s_bucket{%sle=\"%llu\"} %llu\n", name, label,
+                (unsigned long long)bounds[i], (unsigned long long)cumulative);
+    }
+    uint64_t sum = atomic_load_explicit(&h->sum, memory_order_relaxed);
+    /* count is read after the buckets: a scrape never shows more in +Inf than in count by
+     * more than the observations that landed in between. */
+    uint64_t count = atomic_load_explicit(&h->count, memory_order_relaxed);
+    char label_only[64] = "";
+    if (label[0] != '\0')
+        snprintf(label_only, sizeof label_only, "{%.*s}", (int)strlen(label) - 1, label);
+    if (seconds)
+        add(t, "sfproxy_%s_sum%s %.6f\n", name, label_only, (double)sum / 1e6);
+    else
+        add(t, "sfproxy_%s_sum%s %llu\n", name, label_only, (unsigned long long)sum);
+    add(t, "sfproxy_%s_count%s %llu\n", name, label_only, (unsigned long long)count);
+}
+
+char *sf_metrics_prometheus(const struct sf_cache_stats *cache)
+{
+    struct sample s[NSAMPLES];
+    size_t n = snapshot(cache, s);
+    struct text t = {sf_xmalloc(8192), 0, 8192};
+    for (int f = 0; f < (int)(sizeof families / sizeof families[0]); f++) {
+        family_head(&t, families[f].name, families[f].kind == COUNTER ? "counter" : "gauge",
+                    families[f].help);
+        for (size_t i = 0; i < n; i++) {
+            if (s[i].family != f)
+                continue;
+            if (s[i].label != NULL)
+                add(&t, "sfproxy_%s{%s} %llu\n", families[f].name, s[i].label,
+                    (unsigned long long)s[i].value);
+            else
+                add(&t, "sfproxy_%s %llu\n", families[f].name, (unsigned long long)s[i].value);
+        }
+    }
+    family_head(&t, "request_duration_seconds", "histogram",
+                "From the request line to the end of its response, by how it was answered.");
+    for (int o = 0; o < SF_OUT_COUNT; o++) {
+        char label[40];
+        snprintf(label, sizeof label, "cache=\"%s\",", outcome_names[o]);
+        histogram(&t, "request_duration_seconds", label, &sf_metrics.request_seconds[o],
+                  seconds_bounds, NBOUNDS(seconds_bounds), true);
+    }
+    family_head(&t, "collapsed_wait_seconds", "histogram",
+                "How long a client that joined a fetch waited for its response head.");
+    histogram(&t, "collapsed_wait_seconds", "", &sf_metrics.collapsed_wait_seconds, seconds_bounds,
+              NBOUNDS(seconds_bounds), true);
+    family_head(&t, "upstream_first_byte_seconds", "histogram",
+                "From an upstream request's start to the origin's response head.");
+    histogram(&t, "upstream_first_byte_seconds", "", &sf_metrics.upstream_first_byte_seconds,
+              seconds_bounds, NBOUNDS(seconds_bounds), true);
+    family_head(&t, "flight_clients", "histogram",
+                "Clients one shared upstream fetch served (the leader and its followers).");
+    histogram(&t, "flight_clients", "", &sf_metrics.flight_clients, clients_bounds,
+              NBOUNDS(clients_bounds), false);
+    return t.s;
 }

@@ -17,6 +17,29 @@ struct sf_cache_stats {
 
 typedef atomic_uint_fast64_t sf_counter;
 
+/* How a request was answered, for the histograms by outcome: its X-Cache, or NONE (sfproxy
+ * answered it itself, or the client left first). */
+enum sf_outcome {
+    SF_OUT_HIT,
+    SF_OUT_MISS,
+    SF_OUT_COLLAPSED,
+    SF_OUT_PASS,
+    SF_OUT_REVALIDATED,
+    SF_OUT_STALE,
+    SF_OUT_NONE,
+    SF_OUT_COUNT
+};
+
+/* A histogram of fixed buckets (sf_metrics_observe_*): each observation is three relaxed
+ * atomic additions, no lock. buckets[i] counts the observations in bucket i alone (the
+ * exposition adds them up); the last is +Inf. sum is in microseconds for the seconds
+ * histograms, in units for the count ones. */
+#define SF_BUCKETS_MAX 16
+struct sf_histogram {
+    sf_counter buckets[SF_BUCKETS_MAX];
+    sf_counter count, sum;
+};
+
 enum sf_method_class {
     SF_M_GET,
     SF_M_HEAD,
@@ -56,9 +79,14 @@ struct sf_metrics {
     sf_counter head_updates;        /* stored GET responses updated by a HEAD's 200 */
     sf_counter early_hints;         /* origins' 103s passed on to waiting clients */
     sf_counter vary_redispatches;   /* waiters whose flight's response was another variant */
+    sf_counter statuses[5];         /* responses queued, by status class 1xx..5xx */
     sf_counter access_log_lines;    /* access log lines written */
     sf_counter access_log_dropped;  /* access log lines dropped: the writer was behind, or failed */
     atomic_int_fast64_t connections_now;
+    struct sf_histogram request_seconds[SF_OUT_COUNT]; /* request line to response end */
+    struct sf_histogram collapsed_wait_seconds;        /* a COLLAPSED client's wait for its head */
+    struct sf_histogram upstream_first_byte_seconds;   /* a fetch's start to the origin's head */
+    struct sf_histogram flight_clients;                /* clients one shared fetch served */
 };
 
 extern struct sf_metrics sf_metrics;
@@ -67,8 +95,20 @@ extern struct sf_metrics sf_metrics;
 #define SF_COUNT_N(field, n) atomic_fetch_add_explicit(&sf_metrics.field, (n), memory_order_relaxed)
 
 enum sf_method_class sf_metrics_method_class(const char *method);
+/* The outcome an X-Cache value (NULL: none) names. */
+enum sf_outcome sf_metrics_outcome(const char *xcache);
+/* Counts a response of this status by its class. */
+void sf_metrics_count_status(unsigned status);
+
+/* Observes how long something took (microseconds) in a seconds histogram, or a count in
+ * flight_clients. Any thread. */
+void sf_metrics_observe_us(struct sf_histogram *h, int64_t us);
+void sf_metrics_observe_clients(uint64_t clients);
 
 /* The stats document, as a JSON string the caller frees. */
 char *sf_metrics_json(const struct sf_cache_stats *cache);
+/* The same numbers and the histograms in the Prometheus text exposition format (0.0.4),
+ * as a string the caller frees. */
+char *sf_metrics_prometheus(const struct sf_cache_stats *cache);
 
 #endif

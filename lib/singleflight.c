@@ -336,6 +336,7 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     o->readers.rprev = w;
     w->pos = 0;
     o->clients++;
+    o->clients_ever++;
     return true;
 }
 

@@ -78,6 +78,7 @@ struct sf_obj {
     struct sf_waiter waiters;  /* (L) sentinel of the parked list */
     struct sf_waiter readers;  /* (L) sentinel of the attached list (rprev/rnext) */
     unsigned clients;          /* (L) attached clients */
+    unsigned clients_ever;     /* (L) clients that attached over its life (flight_clients) */
     size_t seg_first;          /* (L) segments below this index were freed (trimmed) */
     bool unjoinable;           /* (L) no new reader may attach: body bytes may be freed */
     bool upstream_paused;      /* (L) the transfer waits for its reader to catch up */

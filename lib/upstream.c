@@ -193,6 +193,7 @@ static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
     /* For the access log; published (so read by waiters) with the head below. */
     x->obj->upstream_status = (unsigned)x->head.status;
     x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
+    sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
     if (sf_publish(&x->up->publisher, x->obj, &req, x->spec->get_key, d, now_s))
         mark_dirty(x);
     else
@@ -571,7 +572,10 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     sf_obj_lock(o);
     struct sf_waiter *wake = sf_obj_finish(o, fail);
     bool store = o->storable;
+    unsigned served = o->clients_ever;
     sf_obj_unlock(o);
+    if (o->shared)
+        sf_metrics_observe_clients(served);
     sf_waiters_wake(wake);
     if (!o->shared && store && x->store_for_get && fail == SF_FAIL_NONE)
         sf_publish_for_get(&up->publisher, o, x->spec->get_key); /* RFC 9110 §9.3.3 */

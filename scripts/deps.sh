@@ -4,7 +4,8 @@
 # with --fuzz, clang and its libFuzzer runtime; with --format, clang-format; with
 # --analyze, clang.
 set -eu
-pkgs="gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl"
+# prometheus: the integration tests start a real one (on 127.0.0.1) to scrape /metrics.
+pkgs="gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev llvm"
 [ "${1:-}" = "--format" ] && pkgs="$pkgs clang-format"
@@ -20,5 +21,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Packages with a service (prometheus, nginx) must not start it on install: the tests start
+# their own on 127.0.0.1. A policy-rc.d that refuses every start, for this install only.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    guard=/usr/sbin/policy-rc.d
+fi
+trap '[ -n "$guard" ] && rm -f "$guard"' EXIT
 apt-get update -q
 apt-get install -y -q --no-install-recommends $missing
