@@ -60,6 +60,9 @@ another terminal:
   curl -s localhost:$ORIGIN_PORT/_origin/stats; echo
   curl -s localhost:8081/_sfproxy/stats
 
+  # the same in Prometheus's format, with histograms: how many clients each fetch served
+  curl -s localhost:8081/metrics | grep sfproxy_flight_clients
+
 Ctrl-C stops both.
 MSG
 wait "$proxy"
