@@ -33,13 +33,15 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 static const char usage[] =
     "usage: sfproxy [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--admin ADDR:PORT|off]\n"
-    "               [--check-config] [--test-clock] [--version] [--help]\n"
+    "               [--check-config] [--print-config] [--test-clock] [--version] [--help]\n"
     "\n"
     "  -c, --config FILE   JSON config (see README); without it the defaults apply\n"
     "  --listen ADDR:PORT  where clients connect (overrides \"listen\"; port 0: any free)\n"
     "  --upstream URL      the origin's base URL (overrides \"upstream\")\n"
     "  --admin ADDR:PORT   the stats listener (overrides \"admin.listen\"; \"off\" disables)\n"
     "  --check-config      validate the config and exit: 0 valid, 2 invalid\n"
+    "  --print-config      print the effective config (the file, the defaults and these\n"
+    "                      options) as a config file, and exit\n"
     "  --test-clock        for tests only: POST /_sfproxy/clock?advance=SECONDS on the admin\n"
     "                      listener moves sfproxy's clocks forward\n"
     "  --version, --help\n";
@@ -47,6 +49,7 @@ static const char usage[] =
 struct options {
     const char *config_path, *listen, *upstream, *admin;
     bool check_only;
+    bool print_config;
     bool test_clock;
 };
 
@@ -66,6 +69,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             slot = &o->admin;
         else if (strcmp(a, "--check-config") == 0)
             o->check_only = true;
+        else if (strcmp(a, "--print-config") == 0)
+            o->print_config = true;
         else if (strcmp(a, "--test-clock") == 0)
             o->test_clock = true;
         else if (strcmp(a, "--version") == 0) {
@@ -208,6 +213,15 @@ int main(int argc, char **argv)
         sf_config_defaults(&cfg);
     }
     rc = apply_overrides(&opt, &cfg);
+    if (!rc && opt.print_config) {
+        char *text = sf_config_dump(&cfg);
+        puts(text);
+        free(text);
+        if (cfg.admin_token != NULL)
+            fprintf(stderr, "sfproxy: admin.token is set and not printed (a secret)\n");
+        sf_config_clear(&cfg);
+        return 0;
+    }
     if (rc || opt.check_only) {
         if (!rc)
             printf("%s: ok\n", opt.config_path ? opt.config_path : "(defaults)");

@@ -773,6 +773,111 @@ static char *read_file(const char *path)
     return buf;
 }
 
+/* ---- the effective config, written as a file ---- */
+
+/* n with the largest unit it is a whole number of ("256MiB", "5s"), or as a number. */
+static json_t *with_unit(uint64_t n, const char *const *units, const uint64_t *mult, size_t count)
+{
+    for (size_t i = count; i-- > 0;) {
+        if (n != 0 && n % mult[i] == 0) {
+            char text[48];
+            snprintf(text, sizeof text, "%llu%s", (unsigned long long)(n / mult[i]), units[i]);
+            return json_string(text);
+        }
+    }
+    return json_integer((json_int_t)n);
+}
+
+static json_t *addr_value(const struct sf_addr *a)
+{
+    char text[96];
+    snprintf(text, sizeof text, strchr(a->host, ':') ? "[%s]:%u" : "%s:%u", a->host, a->port);
+    return json_string(text);
+}
+
+static json_t *list_value(const struct sf_acl *acl)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < acl->n; i++)
+        json_array_append_new(list, json_string(sf_acl_text(acl, i)));
+    return list;
+}
+
+static json_t *targets_value(const struct sf_targets *t)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < t->n; i++)
+        json_array_append_new(list, t->v[i].strip
+                                        ? json_pack("{s:s, s:b}", "name", t->v[i].name, "strip", 1)
+                                        : json_string(t->v[i].name));
+    return list;
+}
+
+/* f's value in cfg as the file writes it; NULL to leave it out (a secret, or a value the
+ * file has no way to write, such as no upstream). */
+static json_t *field_value(const struct sf_config *cfg, const struct field *f)
+{
+    static const char *const byte_units[] = {"KiB", "MiB", "GiB"};
+    static const uint64_t byte_mult[] = {1024, 1 << 20, 1 << 30};
+    static const char *const ms_units[] = {"ms", "s", "m", "h", "d"};
+    static const uint64_t ms_mult[] = {1, 1000, 60000, 3600000, 86400000};
+    const void *slot = (const char *)cfg + f->off;
+    const char *text = *(const char *const *)slot;
+    switch (f->kind) {
+    case K_ADDR: return addr_value(slot);
+    case K_ADDR_OR_NULL: return cfg->admin_enabled ? addr_value(slot) : json_null();
+    case K_URL:
+    case K_FIELD: return text != NULL ? json_string(text) : NULL;
+    case K_BOOL: return json_boolean(*(const bool *)slot);
+    case K_SWITCH: return NULL; /* written as its object's "enabled" */
+    case K_UINT: return json_integer(*(const unsigned *)slot);
+    case K_BYTES: return with_unit(*(const uint64_t *)slot, byte_units, byte_mult, 3);
+    case K_MS: return with_unit(*(const uint64_t *)slot, ms_units, ms_mult, 5);
+    case K_LOGLEVEL: return json_string(sf_log_level_name(*(const enum sf_log_level *)slot));
+    case K_NETS:
+    case K_DESTS: return list_value(slot);
+    case K_TOKEN:
+    case K_TOKEN_FILE: return NULL;
+    case K_TARGETS: return targets_value(slot);
+    case K_LOG_PATH: return text != NULL ? json_string(text) : json_null();
+    case K_LOG_FORMAT:
+        return json_string(*(const enum sf_access_format *)slot == SF_ACCESS_JSON ? "json"
+                                                                                  : "combined");
+    }
+    return NULL;
+}
+
+/* Puts v at the dotted path under root, making the objects on the way. */
+static void put_path(json_t *root, const char *path, json_t *v)
+{
+    const char *dot = strchr(path, '.');
+    if (dot == NULL) {
+        json_object_set_new(root, path, v);
+        return;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(dot - path), path);
+    json_t *sub = json_object_get(root, name);
+    if (sub == NULL) {
+        sub = json_object();
+        json_object_set_new(root, name, sub);
+    }
+    put_path(sub, dot + 1, v);
+}
+
+char *sf_config_dump(const struct sf_config *cfg)
+{
+    json_t *root = json_object();
+    for (size_t i = 0; i < NFIELDS; i++) {
+        json_t *v = field_value(cfg, &schema[i]);
+        if (v != NULL)
+            put_path(root, schema[i].path, v);
+    }
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
+}
+
 enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen)
 {
     struct loader ld = {path, NULL, errbuf, errlen};

@@ -79,6 +79,10 @@ bool sf_config_parse_bytes(const char *s, uint64_t *out);
 /* "1500ms", "5s", "2m", "1h", "250" (ms) -> milliseconds. */
 bool sf_config_parse_ms(const char *s, uint64_t *out);
 
+/* cfg as a config file that loads back to it, every key written (as `nginx -T` shows
+ * the effective config): sizes and durations in their largest whole unit; admin.token
+ * left out (a secret), and upstream when there is none. Caller frees. */
+char *sf_config_dump(const struct sf_config *cfg);
 /* Frees what sf_config_defaults or sf_config_load allocated. */
 void sf_config_clear(struct sf_config *cfg);
 

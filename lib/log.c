@@ -21,6 +21,11 @@ enum sf_log_level sf_log_get_level(void)
     return (enum sf_log_level)atomic_load(&log_level);
 }
 
+const char *sf_log_level_name(enum sf_log_level level)
+{
+    return level_names[level];
+}
+
 bool sf_log_level_parse(const char *name, enum sf_log_level *out)
 {
     for (int i = 0; i <= SF_LOG_DEBUG; i++) {

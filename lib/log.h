@@ -12,6 +12,8 @@ void sf_log_set_level(enum sf_log_level level);
 enum sf_log_level sf_log_get_level(void);
 /* Parses "error", "warn", "info" or "debug"; false for anything else. */
 bool sf_log_level_parse(const char *name, enum sf_log_level *out);
+/* The name sf_log_level_parse reads as level. */
+const char *sf_log_level_name(enum sf_log_level level);
 void sf_log(enum sf_log_level level, const char *fmt, ...) SF_FORMAT(2, 3);
 
 #define sf_log_error(...) sf_log(SF_LOG_ERROR, __VA_ARGS__)

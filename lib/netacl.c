@@ -16,6 +16,7 @@ struct sf_acl_entry {
     unsigned prefix;        /* E_NET: bits of addr that count (of 128) */
     char *host;             /* E_HOST, E_SUFFIX: lower case; a suffix keeps its dot */
     uint16_t port;          /* 0: any */
+    char *text;             /* as the config wrote it */
 };
 
 static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -105,10 +106,16 @@ static bool host_name_ok(const char *h)
     return true;
 }
 
-static void push(struct sf_acl *a, const struct sf_acl_entry *e)
+static void push(struct sf_acl *a, const struct sf_acl_entry *e, const char *text)
 {
     a->v = sf_xrealloc(a->v, (a->n + 1) * sizeof *a->v);
-    a->v[a->n++] = *e;
+    a->v[a->n] = *e;
+    a->v[a->n++].text = sf_xstrdup(text);
+}
+
+const char *sf_acl_text(const struct sf_acl *a, size_t i)
+{
+    return a->v[i].text;
 }
 
 bool sf_acl_add(struct sf_acl *a, const char *text, bool hosts)
@@ -135,7 +142,7 @@ bool sf_acl_add(struct sf_acl *a, const char *text, bool hosts)
         if (ss.ss_family == AF_INET)
             e.prefix += 96;
         e.kind = E_NET;
-        push(a, &e);
+        push(a, &e, text);
         return true;
     }
     if (!hosts || slash != NULL)
@@ -148,14 +155,16 @@ bool sf_acl_add(struct sf_acl *a, const char *text, bool hosts)
     e.host = sf_xstrdup(name);
     for (char *p = e.host; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    push(a, &e);
+    push(a, &e, text);
     return true;
 }
 
 void sf_acl_clear(struct sf_acl *a)
 {
-    for (size_t i = 0; i < a->n; i++)
+    for (size_t i = 0; i < a->n; i++) {
         free(a->v[i].host);
+        free(a->v[i].text);
+    }
     free(a->v);
     a->v = NULL;
     a->n = 0;

@@ -21,6 +21,8 @@ struct sf_acl {
  * False (the list unchanged) when text is none of these. */
 bool sf_acl_add(struct sf_acl *a, const char *text, bool hosts);
 void sf_acl_clear(struct sf_acl *a);
+/* Entry i (below a->n) as it was added. */
+const char *sf_acl_text(const struct sf_acl *a, size_t i);
 
 /* Whether address sa (AF_INET or AF_INET6; IPv4-mapped IPv6 counts as IPv4) with port
  * (0: any) is in one of a's networks. */

@@ -1,7 +1,9 @@
 """t70: the binary's config handling: exact messages on stderr, exit codes, overrides."""
 import glob
+import json
 import os
 import subprocess
+import tempfile
 
 from harness import BIN, ROOT, Proxy, Origin, eq, check, request, wait_for
 
@@ -27,6 +29,32 @@ def test_good_configs_exit_0():
         code, out, err = run("-c", rel, "--check-config")
         eq(code, 0, "exit code for %s (stderr %r)" % (rel, err))
         eq(out.strip(), rel + ": ok", "output")
+
+
+def test_print_config_shows_the_effective_config():
+    code, out, err = run("-c", "conf/sfproxy.json", "--listen", "127.0.0.1:0", "--print-config")
+    eq((code, err), (0, ""), "exit and stderr")
+    printed = json.loads(out)
+    eq(printed["listen"], "127.0.0.1:0", "the command line over the file")
+    eq(printed["cache"]["max_bytes"], "256MiB", "the file's value")
+    eq(printed["access_log"]["format"], "combined", "a default")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        f.write(out)
+    try:
+        code, again, _ = run("-c", f.name, "--print-config")
+        eq((code, again), (0, out), "what it prints loads back to the same")
+    finally:
+        os.unlink(f.name)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"upstream": "http://127.0.0.1:1",
+                   "admin": {"token": "a-secret-of-twenty-chars"}}, f)
+    try:
+        code, out, err = run("-c", f.name, "--print-config")
+        eq(code, 0, "exit with a token")
+        check("a-secret-of-twenty-chars" not in out, "the token is not printed")
+        check("admin.token is set and not printed" in err, "and stderr says so: %r" % err)
+    finally:
+        os.unlink(f.name)
 
 
 def test_usage_errors():

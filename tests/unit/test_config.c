@@ -190,6 +190,50 @@ static void test_addresses(void **state)
     assert_false(sf_config_parse_addr("example.com:80", &a));
 }
 
+/* A config written by sf_config_dump loads back to one that writes the same text. */
+static void assert_round_trip(struct sf_config *cfg)
+{
+    char *first = sf_config_dump(cfg);
+    struct sf_config again;
+    char err[512] = "";
+    if (load_text(first, &again, err, sizeof err) != SF_OK)
+        fail_msg("%s\n%s", err, first);
+    char *second = sf_config_dump(&again);
+    assert_string_equal(first, second);
+    free(first);
+    free(second);
+    sf_config_clear(&again);
+}
+
+static void test_the_effective_config_loads_back(void **state)
+{
+    (void)state;
+    struct sf_config cfg;
+    char err[512] = "";
+    sf_config_defaults(&cfg);
+    assert_round_trip(&cfg);
+    sf_config_clear(&cfg);
+    assert_int_equal(sf_config_load("conf/sfproxy.json", &cfg, err, sizeof err), SF_OK);
+    assert_round_trip(&cfg);
+    sf_config_clear(&cfg);
+    const char *odd =
+        "{\"listen\": \"[::1]:0\", \"admin\": {\"listen\": null, \"token\": "
+        "\"0123456789abcdef0123\"}, \"forward_proxy\": {\"allow\": [\"*.Example.com:8080\", "
+        "\"10.0.0.0/8\"]}, \"cache\": {\"targeted_fields\": [{\"name\": \"Sf-CC\", "
+        "\"strip\": true}, \"CDN-Cache-Control\"], \"max_bytes\": 100000001, "
+        "\"hit_for_pass\": 1500}, \"access_log\": {\"path\": null, \"format\": \"json\"}}";
+    assert_int_equal(load_text(odd, &cfg, err, sizeof err), SF_OK);
+    char *text = sf_config_dump(&cfg);
+    assert_null(strstr(text, "0123456789abcdef0123")); /* the secret stays out */
+    assert_non_null(strstr(text, "\"listen\": \"[::1]:0\""));
+    assert_non_null(strstr(text, "\"*.Example.com:8080\""));
+    assert_non_null(strstr(text, "\"max_bytes\": 100000001"));
+    assert_non_null(strstr(text, "\"hit_for_pass\": \"1500ms\""));
+    free(text);
+    assert_round_trip(&cfg);
+    sf_config_clear(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_shipped_configs_load),
         cmocka_unit_test(test_example_values),
         cmocka_unit_test(test_access_log_settings),
+        cmocka_unit_test(test_the_effective_config_loads_back),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_durations),
