@@ -26,9 +26,16 @@ LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit integration asan tsan bench fuzz format format-check analyze clean
+.PHONY: all deps run test unit integration asan tsan bench fuzz format format-check analyze clean \
+        install uninstall
 
-all: $(BUILD)/sfproxy $(UNIT_BIN)
+# Where `make install` puts things (DESTDIR is prepended to every path, for packaging).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+
+all: $(BUILD)/sfproxy $(UNIT_BIN) build/man/sfproxy.json.5
 
 deps:
 	@scripts/deps.sh
@@ -43,6 +50,33 @@ $(BUILD)/libsfproxy.a: $(LIB_OBJ)
 
 $(BUILD)/sfproxy: cmd/sfproxy.c $(BUILD)/libsfproxy.a lib/*.h
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsfproxy.a $(ALL_LDFLAGS) $(LIBS) -o $@
+
+# sfproxy.json(5)'s key list is the README's Configuration table.
+build/man/sfproxy.json.5: README.md scripts/manjson.py
+	@mkdir -p $(dir $@)
+	python3 scripts/manjson.py README.md > $@
+
+# The binary, the manual pages, the systemd unit (its paths made PREFIX's and
+# SYSCONFDIR's), and the example config and logrotate file unless they exist already.
+install: $(BUILD)/sfproxy build/man/sfproxy.json.5
+	install -D -m 755 $(BUILD)/sfproxy $(DESTDIR)$(PREFIX)/bin/sfproxy
+	install -D -m 644 man/sfproxy.8 $(DESTDIR)$(MANDIR)/man8/sfproxy.8
+	install -D -m 644 build/man/sfproxy.json.5 $(DESTDIR)$(MANDIR)/man5/sfproxy.json.5
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/sfproxy|$(SYSCONFDIR)/sfproxy|g' \
+	    conf/sfproxy.service > $(DESTDIR)$(UNITDIR)/sfproxy.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/sfproxy.service
+	@scripts/install_keep.sh conf/sfproxy.json $(DESTDIR)$(SYSCONFDIR)/sfproxy/sfproxy.json
+	@scripts/install_keep.sh conf/logrotate.sfproxy $(DESTDIR)$(SYSCONFDIR)/logrotate.d/sfproxy
+
+# What install put there; a config or logrotate file that was changed since is kept.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sfproxy $(DESTDIR)$(MANDIR)/man8/sfproxy.8 \
+	      $(DESTDIR)$(MANDIR)/man5/sfproxy.json.5 $(DESTDIR)$(UNITDIR)/sfproxy.service
+	@scripts/install_keep.sh --remove conf/sfproxy.json $(DESTDIR)$(SYSCONFDIR)/sfproxy/sfproxy.json
+	@scripts/install_keep.sh --remove conf/logrotate.sfproxy \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/sfproxy
+	-@rmdir $(DESTDIR)$(SYSCONFDIR)/sfproxy 2>/dev/null
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsfproxy.a lib/*.h
 	@mkdir -p $(dir $@)

@@ -5,7 +5,8 @@
 # --analyze, clang.
 set -eu
 # prometheus: the integration tests start a real one (on 127.0.0.1) to scrape /metrics.
-pkgs="gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus"
+# man-db: a test renders the manual pages with warnings on.
+pkgs="gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev llvm"
 [ "${1:-}" = "--format" ] && pkgs="$pkgs clang-format"
