@@ -266,6 +266,8 @@ int main(int argc, char **argv)
     struct sf_conns *conns =
         up ? sf_conns_new(cfg.connection_limit, cfg.request_head_timeout_ms, err, sizeof err)
            : NULL;
+    if (conns != NULL)
+        sf_conns_set_access_log(conns, access_log);
     struct sf_admin *admin =
         conns && cfg.admin_enabled ? sf_admin_start(&cfg, cache, conns, err, sizeof err) : NULL;
     struct sf_front *front =

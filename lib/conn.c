@@ -31,6 +31,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "netacl.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -67,6 +68,7 @@ struct sf_conns {
     unsigned limit;                   /* (C) */
     atomic_uint count;                /* counted connections open or admitted */
     uint64_t head_timeout_ms;         /* (C) */
+    struct sf_access_log *access_log; /* (C) refused heads of counted connections */
     pthread_t watchdog;
     pthread_cond_t stop_cv;
     bool stopping; /* (L) */
@@ -94,6 +96,33 @@ static const char *status_text(unsigned status)
     }
 }
 
+/* The access log line of a head refused before libmicrohttpd parsed it: no method or
+ * target (nothing of it is trusted), its status and the reason sent. */
+static void log_refused(struct sf_access_log *log, const struct sf_conn *c, const char *rid,
+                        bool sent)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char client[INET6_ADDRSTRLEN] = "unknown";
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
+        sf_net_addr_text((struct sockaddr *)&ss, client, sizeof client);
+    uint64_t since = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
+    uint64_t now = sf_now_ms();
+    int64_t took_us = since != 0 && now > since ? (int64_t)(now - since) * 1000 : 0;
+    struct sf_access_entry e = {
+        .client = client,
+        .time_s = sf_wall_s(),
+        .status = c->scan.bad_status,
+        .body_bytes = sent ? strlen(c->scan.bad_reason) : 0,
+        .request_id = rid,
+        .first_byte_us = took_us,
+        .duration_us = took_us,
+        .upstream_ttfb_us = -1,
+        .completed = sent,
+    };
+    sf_access_log_write(log, &e);
+}
+
 /* Answers a refused head on c's socket and ends the connection. Nothing else is being
  * written to it: every earlier response is done and libmicrohttpd is reading. What the
  * client sent beyond the head is read and dropped first, so that closing does not turn
@@ -101,16 +130,20 @@ static const char *status_text(unsigned status)
 static void answer_bad_head(struct sf_conn *c)
 {
     const struct sf_h1scan *s = &c->scan;
-    char date[32], resp[512];
+    char date[32], resp[640], rid[SF_REQUEST_ID_MAX];
+    sf_access_request_id(NULL, rid); /* the head is not trusted for its X-Request-Id */
     sf_http_date_format(sf_wall_s(), date, sizeof date);
     int n = snprintf(resp, sizeof resp,
                      "HTTP/1.1 %u %s\r\nDate: %s\r\nConnection: close\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\nVia: 1.1 sfproxy\r\n"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     s->bad_status, status_text(s->bad_status), date, strlen(s->bad_reason),
+                     "X-Request-Id: %s\r\nContent-Length: %zu\r\n\r\n%s",
+                     s->bad_status, status_text(s->bad_status), date, rid, strlen(s->bad_reason),
                      s->bad_reason);
-    if (n > 0 && (size_t)n < sizeof resp)
-        (void)!send(c->fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    bool sent = n > 0 && (size_t)n < sizeof resp &&
+                send(c->fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n;
+    struct sf_conns *cs = atomic_load(&registry);
+    if (c->counted && cs != NULL && cs->access_log != NULL)
+        log_refused(cs->access_log, c, rid, sent);
     char sink[4096];
     for (int i = 0; i < 16 && real_recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
         ;
@@ -250,6 +283,11 @@ struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *er
     SF_ASSERT(atomic_compare_exchange_strong(&registry, &none, cs)); /* one per process */
     SF_PTOK(pthread_create(&cs->watchdog, NULL, watchdog_main, cs));
     return cs;
+}
+
+void sf_conns_set_access_log(struct sf_conns *cs, struct sf_access_log *log)
+{
+    cs->access_log = log;
 }
 
 void sf_conns_free(struct sf_conns *cs)

@@ -23,6 +23,8 @@
 #include "base.h"
 #include "config.h"
 
+#include "accesslog.h"
+
 #include <microhttpd.h>
 #include <sys/socket.h>
 
@@ -34,6 +36,9 @@ struct sf_conn;
  * recv is not interposed (then nothing could be checked, and sfproxy must not run). */
 struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf,
                               size_t errlen);
+/* Where a head refused before libmicrohttpd parsed it is logged (NULL: nowhere), for
+ * connections of the public listener. Before the listeners start. */
+void sf_conns_set_access_log(struct sf_conns *cs, struct sf_access_log *log);
 /* Stops the watchdog and frees cs; every connection must have been closed, and every
  * thread that may call recv (libmicrohttpd's, the fetcher's libcurl) stopped. */
 void sf_conns_free(struct sf_conns *cs);

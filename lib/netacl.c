@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -277,4 +278,15 @@ bool sf_dest_addr_ok(const struct sf_dest_rules *r, bool name_listed, const stru
     if (sf_acl_match_addr(r->allow, a, port) || name_listed)
         return true;
     return r->allow->n == 0 && !sf_net_is_internal(a);
+}
+
+void sf_net_addr_text(const struct sockaddr *sa, char *out, size_t size)
+{
+    const void *addr = NULL;
+    if (sa->sa_family == AF_INET)
+        addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else if (sa->sa_family == AF_INET6)
+        addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (addr == NULL || inet_ntop(sa->sa_family, addr, out, (socklen_t)size) == NULL)
+        snprintf(out, size, "unknown");
 }

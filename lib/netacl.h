@@ -58,6 +58,9 @@ bool sf_dest_addr_ok(const struct sf_dest_rules *r, bool name_listed, const stru
 
 /* Whether sa is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
 bool sf_net_is_loopback(const struct sockaddr *sa);
+/* sa's address as text (no port) into out (INET6_ADDRSTRLEN); "unknown" for another
+ * family. */
+void sf_net_addr_text(const struct sockaddr *sa, char *out, size_t size);
 
 /* Parses a numeric address into sa (port 0); false when text is not one. */
 bool sf_net_parse_addr(const char *text, struct sockaddr_storage *sa);

@@ -123,14 +123,8 @@ const struct sockaddr *sf_outbound_client_addr(struct MHD_Connection *conn, char
     snprintf(ip, size, "unknown");
     if (ci == NULL)
         return NULL;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
-                  (socklen_t)size);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
-                  (socklen_t)size);
-    return sa;
+    sf_net_addr_text(ci->client_addr, ip, size);
+    return ci->client_addr;
 }
 
 /* The client's address as text, and whether it is a trusted proxy (trusted_proxies). */

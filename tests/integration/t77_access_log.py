@@ -125,6 +125,20 @@ def test_a_client_that_leaves_early_is_logged_499():
             env.origin.release("g1")
 
 
+def test_a_head_refused_before_parsing_is_logged():
+    with LogFile() as log:
+        with Env({"access_log": {"path": log.path, "format": "json"}}) as env:
+            s = raw_connect(env.proxy.port, b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            answer = s.recv(4096).decode("latin-1")
+            s.close()
+            check(answer.startswith("HTTP/1.1 400 "), "refused: %r" % answer[:40])
+            rid = re.search(r"X-Request-Id: (\S+)", answer).group(1)
+            line = json.loads(log.wait_lines(1)[0])
+            eq((line["status"], line["request_id"], line["client"], "method" in line,
+                line["completed"]), (400, rid, "127.0.0.1", False, True), "its line")
+            eq(env.origin.stats()["total"], 0, "nothing forwarded")
+
+
 def test_no_access_log():
     with Env({"access_log": {"path": None}}) as env:
         env.get("/quiet?size=1")
