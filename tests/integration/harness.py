@@ -206,6 +206,15 @@ def parallel(n, fn):
     return results
 
 
+def free_port():
+    """A port nothing listens on (for a refused connection, or a server of a test's own)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def raw_connect(port, data):
     """Opens a socket, sends data, returns the socket (caller closes)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=30 * MULT)

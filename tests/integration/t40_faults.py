@@ -1,19 +1,10 @@
 """t40: upstream faults fan out to every waiter, and nothing failed is cached."""
 import http.client
 import json
-import socket
 import time
 
 from harness import (Env, Proxy, eq, check, parallel, request, wait_for, raw_connect, raw_get,
-                     read_response, read_until, MULT)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+                     read_response, read_until, free_port, MULT)
 
 
 def test_connection_refused_is_502_for_all():

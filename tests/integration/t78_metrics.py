@@ -5,14 +5,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import urllib.parse
 
-from harness import Env, eq, check, parallel, request, wait_for, raw_connect, raw_get
+from harness import (Env, eq, check, parallel, request, wait_for, raw_connect, raw_get,
+                     free_port)
 
 
 def metrics(env):
@@ -70,14 +70,6 @@ def test_metrics_pass_promtool_and_match_the_stats():
         eq(sample(text, 'sfproxy_request_duration_seconds_count{cache="HIT"}'),
            st["hits"], "hit durations")
         check(sample(text, "sfproxy_upstream_first_byte_seconds_sum") >= 0.5, "origin's 500 ms")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def answers(port, path):
