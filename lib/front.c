@@ -209,8 +209,9 @@ static void observe(const struct sf_req *r, uint64_t now_us)
 }
 
 /* r's histograms and access log line, once it has ended (completed: its response was
- * sent whole). A request whose head never reached on_request has neither (the connection was cut
- * mid-head, or sfproxy refused the head before libmicrohttpd parsed it). */
+ * sent whole). A request whose head never reached on_request has neither: the connection
+ * was cut mid-head, or conn.c refused the head (and logged it) before libmicrohttpd
+ * parsed it. */
 static void account(struct sf_req *r, bool completed)
 {
     if (r->method[0] == '\0')

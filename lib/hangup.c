@@ -84,12 +84,12 @@ static void arm(struct sf_hangup *h, int fd, uint64_t id, bool half_closed)
         (void)epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The client of w (parked: dispatch holds its place's lock) shut its sending side. A half-close is not
- * an abort (RFC 9112 §9.6), but a client that closed its socket altogether looks the same
- * until something is written to it. So, where nothing has been sent for the request yet,
- * write a 100 (Continue), which an HTTP/1.1 client must accept and skip (RFC 9110 §15.2):
- * a closed socket answers it with a reset, seen next as EPOLLHUP. Returns whether the
- * client is gone already. */
+/* The client of w (parked: dispatch holds its place's lock) shut its sending side. A
+ * half-close is not an abort (RFC 9112 §9.6), but a client that closed its socket altogether
+ * looks the same until something is written to it. So, where nothing has been sent for the
+ * request yet, write a 100 (Continue), which an HTTP/1.1 client must accept and skip (RFC
+ * 9110 §15.2): a closed socket answers it with a reset, seen next as EPOLLHUP. Returns
+ * whether the client is gone already. */
 static bool half_closed(struct sf_hangup *h, struct sf_waiter *w, uint64_t id)
 {
     static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";

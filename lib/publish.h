@@ -18,8 +18,9 @@ struct sf_publisher {
 
 /* Carries d (from sf_judge_head or sf_judge_failure for req; consumed and cleared) out on
  * o, the flight req was fetched for, at now_s. get_key: with req->has_get_key, the cache
- * key of the GET a HEAD's 200 may update (sf_fetch_spec.get_key). Returns whether the flight's body is still
- * wanted (false: nobody is attached and it will not be stored; cancel the transfer). */
+ * key of the GET a HEAD's 200 may update (sf_fetch_spec.get_key). Returns whether the
+ * flight's body is still wanted (false: nobody is attached and it will not be stored;
+ * cancel the transfer). */
 bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_judged_request *req,
                 const char *get_key, struct sf_head_decision *d, int64_t now_s);
 
