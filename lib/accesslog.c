@@ -277,7 +277,7 @@ struct sf_access_log {
     enum sf_access_format format;
     int fd; /* the writer's */
     struct sf_mutex lock;
-    pthread_cond_t wake;     /* a line in an empty buffer, reopen, stop */
+    pthread_cond_t wake;     /* the active buffer half full, reopen, stop */
     pthread_cond_t ended;    /* the writer is done */
     char *active, *spare;    /* (lock) lines are appended to active */
     size_t len, cap;         /* (lock) bytes in active; each buffer's size */

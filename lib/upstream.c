@@ -190,10 +190,13 @@ static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
     x->last_byte_ms = sf_now_ms();
     x->discard = d->use == SF_HEAD_STALE; /* the error's body is not what is served */
     x->store_for_get = d->store_for_get;
-    /* For the access log; published (so read by waiters) with the head below. */
-    x->obj->upstream_status = (unsigned)x->head.status;
-    x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
-    sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
+    /* For the access log; published (so read by waiters) with the head below. No head
+     * came when the stored response stands in for an unreachable origin. */
+    if (x->head.status > 0) {
+        x->obj->upstream_status = (unsigned)x->head.status;
+        x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
+        sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
+    }
     if (sf_publish(&x->up->publisher, x->obj, &req, x->spec->get_key, d, now_s))
         mark_dirty(x);
     else
