@@ -35,6 +35,8 @@ enum kind {
     K_TOKEN_FILE, /* a file holding a K_TOKEN, read at load time */
     K_LOG_PATH,   /* "-" (standard output), a file opened for appending at load, or null */
     K_LOG_FORMAT, /* "combined" or "json" */
+    K_FILE,       /* the path of a readable file (checked at load) */
+    K_HOSTNAME,   /* a DNS name: letters, digits, '-' and '.' */
 };
 
 struct field {
@@ -48,6 +50,9 @@ struct field {
 static const struct field schema[] = {
     {"listen", K_ADDR, OFF(listen), 0, 0},
     {"upstream", K_URL, OFF(upstream), 0, 0},
+    {"upstream_tls.ca_file", K_FILE, OFF(upstream_ca_file), 0, 0},
+    {"upstream_tls.verify", K_BOOL, OFF(upstream_verify), 0, 0},
+    {"upstream_tls.sni", K_HOSTNAME, OFF(upstream_sni), 0, 0},
     {"forward_proxy", K_SWITCH, OFF(forward_proxy), 0, 0},
     {"forward_proxy.enabled", K_BOOL, OFF(forward_proxy), 0, 0},
     {"forward_proxy.allow", K_DESTS, OFF(forward_allow), 0, 0},
@@ -93,6 +98,7 @@ void sf_config_defaults(struct sf_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     sf_config_parse_addr("127.0.0.1:8080", &cfg->listen);
     cfg->upstream = NULL;
+    cfg->upstream_verify = true;
     cfg->connection_limit = 16384;
     cfg->connect_timeout_ms = 2000;
     cfg->first_byte_timeout_ms = 30000;
@@ -134,6 +140,10 @@ void sf_config_clear(struct sf_config *cfg)
 {
     free(cfg->upstream);
     cfg->upstream = NULL;
+    free(cfg->upstream_ca_file);
+    cfg->upstream_ca_file = NULL;
+    free(cfg->upstream_sni);
+    cfg->upstream_sni = NULL;
     free(cfg->surrogate_key_header);
     cfg->surrogate_key_header = NULL;
     targets_clear(&cfg->targeted);
@@ -395,6 +405,8 @@ static const char *kind_hint(enum kind k)
     case K_LOG_PATH:
         return "\"-\" (standard output), the path of a file to append to, or null for none";
     case K_LOG_FORMAT: return "\"combined\" or \"json\"";
+    case K_FILE: return "the path of a readable file";
+    case K_HOSTNAME: return "a host name like \"origin.example.com\"";
     case K_TARGETS:
         return "a list of field names like [\"Sfproxy-Cache-Control\", \"CDN-Cache-Control\"], "
                "or an empty list";
@@ -520,6 +532,46 @@ static bool token_ok(const char *t)
     return true;
 }
 
+/* A DNS host name (RFC 1123): labels of letters, digits and '-', not starting or ending
+ * with '-', at most 253 characters. */
+static bool is_host_name(const char *s)
+{
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        char c = s[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c == '-' && label > 0)) {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A file that must be readable now (a CA bundle): its path. */
+static enum sf_err readable_file_field(struct loader *ld, const struct field *f, json_t *v,
+                                       char **slot)
+{
+    if (!json_is_string(v))
+        return bad_value(ld, f, v);
+    const char *path = json_string_value(v);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return fail_at(ld, f->path, false, "\"%s\": cannot read %s: %s; give a readable file",
+                       f->path, path, strerror(errno));
+    fclose(fp);
+    free(*slot);
+    *slot = sf_xstrdup(path);
+    return SF_OK;
+}
+
 /* An access log path: "-", null, or a file that can be opened for appending now (so a
  * wrong directory is a config error with its position, not a failure after startup). */
 static enum sf_err log_path_field(struct loader *ld, const struct field *f, json_t *v, char **slot)
@@ -613,6 +665,13 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
     case K_TOKEN_FILE: return token_file_field(ld, f, v, slot);
     case K_TARGETS: return targets_field(ld, f, v, slot);
     case K_LOG_PATH: return log_path_field(ld, f, v, slot);
+    case K_FILE: return readable_file_field(ld, f, v, slot);
+    case K_HOSTNAME:
+        if (!json_is_string(v) || !is_host_name(json_string_value(v)))
+            return bad_value(ld, f, v);
+        free(*(char **)slot);
+        *(char **)slot = sf_xstrdup(json_string_value(v));
+        return SF_OK;
     case K_LOG_FORMAT:
         if (!json_is_string(v))
             return bad_value(ld, f, v);
@@ -827,7 +886,9 @@ static json_t *field_value(const struct sf_config *cfg, const struct field *f)
     case K_ADDR: return addr_value(slot);
     case K_ADDR_OR_NULL: return cfg->admin_enabled ? addr_value(slot) : json_null();
     case K_URL:
-    case K_FIELD: return text != NULL ? json_string(text) : NULL;
+    case K_FIELD:
+    case K_FILE:
+    case K_HOSTNAME: return text != NULL ? json_string(text) : NULL;
     case K_BOOL: return json_boolean(*(const bool *)slot);
     case K_SWITCH: return NULL; /* written as its object's "enabled" */
     case K_UINT: return json_integer(*(const unsigned *)slot);
@@ -911,6 +972,11 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
                       "(%llu); make it at most that",
                       (unsigned long long)cfg->cache_max_object_bytes,
                       (unsigned long long)cfg->cache_max_bytes);
+    if (err == SF_OK && cfg->upstream_sni != NULL &&
+        (cfg->upstream == NULL || strncmp(cfg->upstream, "https://", 8) != 0))
+        err = fail_at(&ld, "upstream_tls.sni", false,
+                      "\"upstream_tls.sni\" names the TLS server of an https:// upstream, and "
+                      "\"upstream\" is not one; remove it or make the upstream https://");
 out:
     if (err) {
         sf_config_clear(cfg);

@@ -24,6 +24,9 @@ struct sf_targets {
 struct sf_config {
     struct sf_addr listen;
     char *upstream;                /* base URL for reverse proxying; NULL: forward proxy only */
+    char *upstream_ca_file;        /* PEM CAs an https upstream's certificate must chain to */
+    bool upstream_verify;          /* check an https upstream's certificate and name */
+    char *upstream_sni;            /* the name sent in SNI and checked, for an address URL */
     bool forward_proxy;            /* accept absolute-form http:// targets */
     struct sf_acl forward_allow;   /* where the forward proxy may fetch (empty: public) */
     struct sf_acl forward_clients; /* who may use the forward proxy */

@@ -14,6 +14,7 @@
 #include "resphead.h"
 #include "log.h"
 #include "metrics.h"
+#include "origintls.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -57,6 +58,7 @@ struct xfer {
     uint64_t last_byte_ms; /* when the headers or the last body bytes arrived */
     int64_t request_time_s;
     uint64_t start_us; /* sf_mono_us when the transfer started */
+    char *renamed_url; /* the URL fetched, when upstream_tls.sni renamed it; owned */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -77,6 +79,7 @@ struct sf_upstream {
     struct sf_judge_cfg judge;        /* (C) from cfg, with rules */
     struct sf_publisher publisher;    /* (C) */
     const struct sf_dest_rules *dest; /* (C) set before the first fetch */
+    struct sf_origin_tls tls;         /* (C) upstream_tls.*, for the upstream's fetches */
 };
 
 void sf_upstream_set_destinations(struct sf_upstream *up, const struct sf_dest_rules *rules)
@@ -394,7 +397,10 @@ static bool setup_easy(struct xfer *x)
     CURL *e = x->easy;
     bool ok = true;
 #define SET(option, value) (ok = ok && curl_easy_setopt(e, option, value) == CURLE_OK)
-    SET(CURLOPT_URL, s->url);
+    if (s->forward)
+        SET(CURLOPT_URL, s->url);
+    else
+        ok = sf_origin_tls_apply(&x->up->tls, e, s->url, &x->renamed_url);
     SET(CURLOPT_PRIVATE, x);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_PROXY, ""); /* never an environment proxy */
@@ -598,6 +604,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     o->fetch = NULL;
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->fields);
+    free(x->renamed_url);
     sf_hdrs_clear(&x->head.hdrs);
     sf_fetch_spec_free(x->spec);
     sf_obj_unref(o);
@@ -757,8 +764,15 @@ struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cac
     up->judge = (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes,
                                       cfg->strip_set_cookie, cfg->store_post_responses};
     up->publisher = (struct sf_publisher){cache, &up->judge, cfg->hit_for_pass_ms};
+    const char *why = NULL;
+    if (!sf_origin_tls_init(&up->tls, cfg, &why)) {
+        sf_log_error("upstream: %s", why);
+        free(up);
+        return NULL;
+    }
     up->multi = curl_multi_init();
     if (up->multi == NULL) {
+        sf_origin_tls_clear(&up->tls);
         free(up);
         return NULL;
     }
@@ -787,5 +801,6 @@ void sf_upstream_stop(struct sf_upstream *up)
     if (mc != CURLM_OK)
         sf_log_warn("upstream: curl_multi_cleanup: %s", curl_multi_strerror(mc));
     sf_mutex_destroy(&up->qlock);
+    sf_origin_tls_clear(&up->tls);
     free(up);
 }

@@ -64,13 +64,16 @@ def _read_first_line(proc, pattern, timeout, log):
 
 
 class Origin:
-    def __init__(self, script=ORIGIN):
+    def __init__(self, script=ORIGIN, tls=None):
+        """tls: (certificate, key) PEM paths to serve HTTPS (then url is https://; the
+        control paths, stats and count, need plain HTTP and are not there)."""
         self.log = []
-        self.proc = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE,
+        args = ["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
+        self.proc = subprocess.Popen([sys.executable, script] + args, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         line = _read_first_line(self.proc, "origin listening on", 10, self.log)
         self.port = int(line.rsplit(":", 1)[1])
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
 
     def stats(self):
         return get_json(self.port, "/_origin/stats")

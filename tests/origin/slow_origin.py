@@ -41,6 +41,7 @@ import argparse
 import hashlib
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -75,6 +76,9 @@ class Handler(BaseHTTPRequestHandler):
         self.log_request(code)
         self.send_response_only(code, message)
         self.send_header("Server", self.version_string())
+        sni = getattr(self.connection, "sni_name", None)
+        if sni:
+            self.send_header("X-Tls-Sni", sni)
         if "nodate=1" not in self.path:
             self.send_header("Date", self.date_time_string())
 
@@ -264,8 +268,19 @@ class Server(ThreadingHTTPServer):
 def main():
     ap = argparse.ArgumentParser(description="scriptable slow origin for sfproxy")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (and --tls-key)")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     srv = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+
+        def remember_sni(sock, name, _ctx):
+            sock.sni_name = name  # answered as X-Tls-Sni
+
+        ctx.sni_callback = remember_sni
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("origin listening on 127.0.0.1:%d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever()

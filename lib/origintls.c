@@ -1,0 +1,77 @@
+/* origintls: see origintls.h. */
+#include "origintls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool sf_origin_tls_init(struct sf_origin_tls *t, const struct sf_config *cfg, const char **why)
+{
+    memset(t, 0, sizeof *t);
+    t->ca_file = cfg->upstream_ca_file;
+    t->verify = cfg->upstream_verify;
+    if (cfg->upstream_sni == NULL || cfg->upstream == NULL)
+        return true;
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    bool ok = u != NULL && curl_url_set(u, CURLUPART_URL, cfg->upstream, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+    if (ok) {
+        /* "https://HOST" or "https://HOST:PORT", exactly as the upstream URL starts. */
+        const char *after = cfg->upstream + strlen("https://");
+        size_t authority = strcspn(after, "/?#");
+        t->from = sf_xstrndup(cfg->upstream, strlen("https://") + authority);
+        const char *port_part =
+            strchr(after, ']') ? strchr(strchr(after, ']'), ':') : memchr(after, ':', authority);
+        size_t port_len = port_part != NULL && port_part < after + authority
+                              ? (size_t)(after + authority - port_part)
+                              : 0;
+        size_t n = strlen("https://") + strlen(cfg->upstream_sni) + port_len + 1;
+        t->to = sf_xmalloc(n);
+        snprintf(t->to, n, "https://%s%.*s", cfg->upstream_sni, (int)port_len,
+                 port_len ? port_part : "");
+        char line[512];
+        snprintf(line, sizeof line, "%s:%s:%s:%s", cfg->upstream_sni, port, host, port);
+        t->connect_to = curl_slist_append(NULL, line);
+        ok = t->connect_to != NULL;
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    if (!ok) {
+        *why = "the upstream URL could not be taken apart for upstream_tls.sni";
+        sf_origin_tls_clear(t);
+    }
+    return ok;
+}
+
+void sf_origin_tls_clear(struct sf_origin_tls *t)
+{
+    free(t->from);
+    free(t->to);
+    curl_slist_free_all(t->connect_to);
+    memset(t, 0, sizeof *t);
+}
+
+bool sf_origin_tls_apply(const struct sf_origin_tls *t, CURL *e, const char *url, char **renamed)
+{
+    bool ok = true;
+#define SET(option, value) (ok = ok && curl_easy_setopt(e, option, value) == CURLE_OK)
+    *renamed = NULL;
+    if (t->from != NULL && strncmp(url, t->from, strlen(t->from)) == 0) {
+        size_t n = strlen(t->to) + strlen(url + strlen(t->from)) + 1;
+        *renamed = sf_xmalloc(n);
+        snprintf(*renamed, n, "%s%s", t->to, url + strlen(t->from));
+        SET(CURLOPT_CONNECT_TO, t->connect_to);
+    }
+    SET(CURLOPT_URL, *renamed != NULL ? *renamed : url);
+    if (t->ca_file != NULL)
+        SET(CURLOPT_CAINFO, t->ca_file);
+    if (!t->verify) {
+        SET(CURLOPT_SSL_VERIFYPEER, 0L);
+        SET(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+#undef SET
+    return ok;
+}
