@@ -555,20 +555,31 @@ static bool is_host_name(const char *s)
     return true;
 }
 
-/* A file that must be readable now (a CA bundle): its path. */
-static enum sf_err readable_file_field(struct loader *ld, const struct field *f, json_t *v,
-                                       char **slot)
+/* The text of the file f's value v names, into *text (the caller frees); the error when
+ * v is not a string or the file cannot be read now. */
+static enum sf_err file_text(struct loader *ld, const struct field *f, json_t *v, char **text)
 {
     if (!json_is_string(v))
         return bad_value(ld, f, v);
     const char *path = json_string_value(v);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
+    *text = read_file(path);
+    if (*text == NULL)
         return fail_at(ld, f->path, false, "\"%s\": cannot read %s: %s; give a readable file",
                        f->path, path, strerror(errno));
-    fclose(fp);
+    return SF_OK;
+}
+
+/* A file that must be readable now (a CA bundle): its path. */
+static enum sf_err readable_file_field(struct loader *ld, const struct field *f, json_t *v,
+                                       char **slot)
+{
+    char *text;
+    enum sf_err err = file_text(ld, f, v, &text);
+    if (err != SF_OK)
+        return err;
+    free(text);
     free(*slot);
-    *slot = sf_xstrdup(path);
+    *slot = sf_xstrdup(json_string_value(v));
     return SF_OK;
 }
 
@@ -597,13 +608,11 @@ static enum sf_err log_path_field(struct loader *ld, const struct field *f, json
 static enum sf_err token_file_field(struct loader *ld, const struct field *f, json_t *v,
                                     char **slot)
 {
-    if (!json_is_string(v))
-        return bad_value(ld, f, v);
+    char *text;
+    enum sf_err err = file_text(ld, f, v, &text);
+    if (err != SF_OK)
+        return err;
     const char *path = json_string_value(v);
-    char *text = read_file(path);
-    if (text == NULL)
-        return fail_at(ld, f->path, false, "\"%s\": cannot read %s: %s; give a readable file",
-                       f->path, path, strerror(errno));
     size_t n = strlen(text);
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
         text[--n] = '\0';

@@ -39,7 +39,10 @@ class Certs:
                      "-CAcreateserial", "-out", pem, "-days", "2", "-extfile", ext)
         return (pem, key)
 
-    def remove(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -61,8 +64,7 @@ def through(leaf, tls_config, target="/t?size=10&cc=max-age%3D60"):
 
 
 def test_the_upstream_certificate_is_checked():
-    certs = Certs()
-    try:
+    with Certs() as certs:
         (a, b), _ = through(certs.both, {"ca_file": certs.ca})
         eq((a.status, len(a.body), a.header("X-Cache")), (200, 10, "MISS"), "with its CA")
         eq(b.header("X-Cache"), "HIT", "stored like any response")
@@ -70,13 +72,10 @@ def test_the_upstream_certificate_is_checked():
         eq(a.status, 502, "a certificate from a CA the system does not know")
         (a, _), _ = through(certs.both, {"verify": False})
         eq(a.status, 200, "upstream_tls.verify false: not checked")
-    finally:
-        certs.remove()
 
 
 def test_sni_names_the_server_of_an_address():
-    certs = Certs()
-    try:
+    with Certs() as certs:
         (a, _), _ = through(certs.named, {"ca_file": certs.ca})
         eq(a.status, 502, "a certificate for origin.test does not cover 127.0.0.1")
         (a, _), url = through(certs.named, {"ca_file": certs.ca, "sni": "origin.test"},
@@ -85,5 +84,3 @@ def test_sni_names_the_server_of_an_address():
         eq(a.header("X-Tls-Sni"), "origin.test", "the name the origin was sent in SNI")
         host = [v for k, v in json.loads(a.body)["headers"] if k.lower() == "host"]
         eq(host, ["origin.test:%s" % url.rsplit(":", 1)[1]], "and the Host it was sent")
-    finally:
-        certs.remove()
