@@ -890,7 +890,11 @@ static json_t *field_value(const struct sf_config *cfg, const struct field *f)
     static const char *const ms_units[] = {"ms", "s", "m", "h", "d"};
     static const uint64_t ms_mult[] = {1, 1000, 60000, 3600000, 86400000};
     const void *slot = (const char *)cfg + f->off;
-    const char *text = *(const char *const *)slot;
+    /* Only the string kinds' slots hold a pointer. */
+    const char *text = f->kind == K_URL || f->kind == K_FIELD || f->kind == K_FILE ||
+                               f->kind == K_HOSTNAME || f->kind == K_LOG_PATH
+                           ? *(const char *const *)slot
+                           : NULL;
     switch (f->kind) {
     case K_ADDR: return addr_value(slot);
     case K_ADDR_OR_NULL: return cfg->admin_enabled ? addr_value(slot) : json_null();
