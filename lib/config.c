@@ -555,27 +555,29 @@ static bool is_host_name(const char *s)
     return true;
 }
 
-/* The text of the file f's value v names, into *text (the caller frees); the error when
- * v is not a string or the file cannot be read now. */
-static enum sf_err file_text(struct loader *ld, const struct field *f, json_t *v, char **text)
+/* The text of the file f's value v names (the caller frees), or NULL with *err set when v
+ * is not a string or the file cannot be read now. */
+static char *file_text(struct loader *ld, const struct field *f, json_t *v, enum sf_err *err)
 {
-    if (!json_is_string(v))
-        return bad_value(ld, f, v);
+    if (!json_is_string(v)) {
+        *err = bad_value(ld, f, v);
+        return NULL;
+    }
     const char *path = json_string_value(v);
-    *text = read_file(path);
-    if (*text == NULL)
-        return fail_at(ld, f->path, false, "\"%s\": cannot read %s: %s; give a readable file",
+    char *text = read_file(path);
+    if (text == NULL)
+        *err = fail_at(ld, f->path, false, "\"%s\": cannot read %s: %s; give a readable file",
                        f->path, path, strerror(errno));
-    return SF_OK;
+    return text;
 }
 
 /* A file that must be readable now (a CA bundle): its path. */
 static enum sf_err readable_file_field(struct loader *ld, const struct field *f, json_t *v,
                                        char **slot)
 {
-    char *text;
-    enum sf_err err = file_text(ld, f, v, &text);
-    if (err != SF_OK)
+    enum sf_err err = SF_EINVAL;
+    char *text = file_text(ld, f, v, &err);
+    if (text == NULL)
         return err;
     free(text);
     free(*slot);
@@ -608,9 +610,9 @@ static enum sf_err log_path_field(struct loader *ld, const struct field *f, json
 static enum sf_err token_file_field(struct loader *ld, const struct field *f, json_t *v,
                                     char **slot)
 {
-    char *text;
-    enum sf_err err = file_text(ld, f, v, &text);
-    if (err != SF_OK)
+    enum sf_err err = SF_EINVAL;
+    char *text = file_text(ld, f, v, &err);
+    if (text == NULL)
         return err;
     const char *path = json_string_value(v);
     size_t n = strlen(text);
