@@ -268,6 +268,10 @@ int main(int argc, char **argv)
            : NULL;
     if (conns != NULL)
         sf_conns_set_access_log(conns, access_log);
+    if (conns != NULL && cfg.tls_enabled && !sf_conns_tls_checked(err, sizeof err)) {
+        sf_conns_free(conns); /* no listener has started: nothing reads sockets yet */
+        conns = NULL;
+    }
     struct sf_admin *admin =
         conns && cfg.admin_enabled ? sf_admin_start(&cfg, cache, conns, err, sizeof err) : NULL;
     struct sf_front *front =
@@ -287,10 +291,15 @@ int main(int argc, char **argv)
         sf_log_warn("the admin listener (stats, purge) on %s has no admin.token: anyone who can "
                     "reach it can purge the cache; set admin.token_file or listen on loopback",
                     cfg.admin_listen.host);
-    sf_log_info("sfproxy %s listening on http://%s:%u admin %s:%u upstream %s forward_proxy %s",
+    char https[96] = "off";
+    if (cfg.tls_enabled)
+        snprintf(https, sizeof https, "https://%s:%u", cfg.tls_listen.host,
+                 sf_front_tls_port(front));
+    sf_log_info("sfproxy %s listening on http://%s:%u admin %s:%u upstream %s forward_proxy %s "
+                "tls %s",
                 SFPROXY_VERSION, cfg.listen.host, port,
                 cfg.admin_enabled ? cfg.admin_listen.host : "off", admin_port,
-                cfg.upstream ? cfg.upstream : "none", cfg.forward_proxy ? "on" : "off");
+                cfg.upstream ? cfg.upstream : "none", cfg.forward_proxy ? "on" : "off", https);
 
     int sig = 0;
     while (sigwait(&stop, &sig) != 0 || sig == SIGHUP || sig == SIGUSR1) {

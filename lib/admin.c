@@ -44,7 +44,7 @@ static void on_admin_connection(void *cls, struct MHD_Connection *conn, void **s
 {
     struct sf_admin *a = cls;
     a->open += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
-    sf_conns_notify(a->conns, conn, socket_ctx, code, false);
+    sf_conns_notify(a->conns, conn, socket_ctx, code, false, false);
 }
 
 /* A response over json (taken over; NULL: none could be made); NULL when it cannot be made

@@ -37,6 +37,8 @@ enum kind {
     K_LOG_FORMAT, /* "combined" or "json" */
     K_FILE,       /* the path of a readable file (checked at load) */
     K_HOSTNAME,   /* a DNS name: letters, digits, '-' and '.' */
+    K_TLS_ADDR,   /* the HTTPS listener's address, or null for none */
+    K_PEM_FILE,   /* a PEM file read at load: its path, and its text in the next slot */
 };
 
 struct field {
@@ -49,6 +51,9 @@ struct field {
 #define OFF(f) offsetof(struct sf_config, f)
 static const struct field schema[] = {
     {"listen", K_ADDR, OFF(listen), 0, 0},
+    {"tls.listen", K_TLS_ADDR, OFF(tls_listen), 0, 0},
+    {"tls.cert", K_PEM_FILE, OFF(tls_cert_path), 0, 0},
+    {"tls.key", K_PEM_FILE, OFF(tls_key_path), 0, 0},
     {"upstream", K_URL, OFF(upstream), 0, 0},
     {"upstream_tls.ca_file", K_FILE, OFF(upstream_ca_file), 0, 0},
     {"upstream_tls.verify", K_BOOL, OFF(upstream_verify), 0, 0},
@@ -144,6 +149,11 @@ void sf_config_clear(struct sf_config *cfg)
     cfg->upstream_ca_file = NULL;
     free(cfg->upstream_sni);
     cfg->upstream_sni = NULL;
+    free(cfg->tls_cert_pem);
+    free(cfg->tls_key_pem);
+    free(cfg->tls_cert_path);
+    free(cfg->tls_key_path);
+    cfg->tls_cert_pem = cfg->tls_key_pem = cfg->tls_cert_path = cfg->tls_key_path = NULL;
     free(cfg->surrogate_key_header);
     cfg->surrogate_key_header = NULL;
     targets_clear(&cfg->targeted);
@@ -406,6 +416,8 @@ static const char *kind_hint(enum kind k)
         return "\"-\" (standard output), the path of a file to append to, or null for none";
     case K_LOG_FORMAT: return "\"combined\" or \"json\"";
     case K_FILE: return "the path of a readable file";
+    case K_TLS_ADDR: return "an address string like \"127.0.0.1:8443\", or null for no HTTPS";
+    case K_PEM_FILE: return "the path of a readable PEM file";
     case K_HOSTNAME: return "a host name like \"origin.example.com\"";
     case K_TARGETS:
         return "a list of field names like [\"Sfproxy-Cache-Control\", \"CDN-Cache-Control\"], "
@@ -585,6 +597,30 @@ static enum sf_err readable_file_field(struct loader *ld, const struct field *f,
     return SF_OK;
 }
 
+/* tls.cert or tls.key: its path, and its text, which must look like PEM. */
+static enum sf_err pem_file_field(struct loader *ld, const struct field *f, json_t *v,
+                                  struct sf_config *cfg)
+{
+    enum sf_err err = SF_EINVAL;
+    char *text = file_text(ld, f, v, &err);
+    if (text == NULL)
+        return err;
+    if (strstr(text, "-----BEGIN ") == NULL) {
+        free(text);
+        return fail_at(ld, f->path, false,
+                       "\"%s\": %s is not PEM (no \"-----BEGIN\" line); give the PEM file", f->path,
+                       json_string_value(v));
+    }
+    bool cert = f->off == OFF(tls_cert_path);
+    char **path = cert ? &cfg->tls_cert_path : &cfg->tls_key_path;
+    char **pem = cert ? &cfg->tls_cert_pem : &cfg->tls_key_pem;
+    free(*path);
+    free(*pem);
+    *path = sf_xstrdup(json_string_value(v));
+    *pem = text;
+    return SF_OK;
+}
+
 /* An access log path: "-", null, or a file that can be opened for appending now (so a
  * wrong directory is a config error with its position, not a failure after startup). */
 static enum sf_err log_path_field(struct loader *ld, const struct field *f, json_t *v, char **slot)
@@ -677,6 +713,14 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
     case K_TARGETS: return targets_field(ld, f, v, slot);
     case K_LOG_PATH: return log_path_field(ld, f, v, slot);
     case K_FILE: return readable_file_field(ld, f, v, slot);
+    case K_TLS_ADDR:
+        cfg->tls_enabled = !json_is_null(v);
+        if (!cfg->tls_enabled)
+            return SF_OK;
+        if (!json_is_string(v) || !sf_config_parse_addr(json_string_value(v), slot))
+            return bad_value(ld, f, v);
+        return SF_OK;
+    case K_PEM_FILE: return pem_file_field(ld, f, v, cfg);
     case K_HOSTNAME:
         if (!json_is_string(v) || !is_host_name(json_string_value(v)))
             return bad_value(ld, f, v);
@@ -894,7 +938,8 @@ static json_t *field_value(const struct sf_config *cfg, const struct field *f)
     const void *slot = (const char *)cfg + f->off;
     /* Only the string kinds' slots hold a pointer. */
     const char *text = f->kind == K_URL || f->kind == K_FIELD || f->kind == K_FILE ||
-                               f->kind == K_HOSTNAME || f->kind == K_LOG_PATH
+                               f->kind == K_HOSTNAME || f->kind == K_LOG_PATH ||
+                               f->kind == K_PEM_FILE
                            ? *(const char *const *)slot
                            : NULL;
     switch (f->kind) {
@@ -903,7 +948,9 @@ static json_t *field_value(const struct sf_config *cfg, const struct field *f)
     case K_URL:
     case K_FIELD:
     case K_FILE:
-    case K_HOSTNAME: return text != NULL ? json_string(text) : NULL;
+    case K_HOSTNAME:
+    case K_PEM_FILE: return text != NULL ? json_string(text) : NULL;
+    case K_TLS_ADDR: return cfg->tls_enabled ? addr_value(slot) : json_null();
     case K_BOOL: return json_boolean(*(const bool *)slot);
     case K_SWITCH: return NULL; /* written as its object's "enabled" */
     case K_UINT: return json_integer(*(const unsigned *)slot);
@@ -987,6 +1034,10 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
                       "(%llu); make it at most that",
                       (unsigned long long)cfg->cache_max_object_bytes,
                       (unsigned long long)cfg->cache_max_bytes);
+    if (err == SF_OK && cfg->tls_enabled && (cfg->tls_cert_pem == NULL || cfg->tls_key_pem == NULL))
+        err = fail_at(&ld, "tls.listen", false,
+                      "\"tls.listen\" needs \"tls.cert\" and \"tls.key\" (PEM files): add "
+                      "them, or set \"tls.listen\" to null");
     if (err == SF_OK && cfg->upstream_sni != NULL &&
         (cfg->upstream == NULL || strncmp(cfg->upstream, "https://", 8) != 0))
         err = fail_at(&ld, "upstream_tls.sni", false,

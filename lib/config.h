@@ -23,6 +23,11 @@ struct sf_targets {
 
 struct sf_config {
     struct sf_addr listen;
+    bool tls_enabled;                   /* tls.listen was given */
+    struct sf_addr tls_listen;          /* the HTTPS listener */
+    char *tls_cert_pem;                 /* tls.cert's text: the certificate chain, PEM */
+    char *tls_key_pem;                  /* tls.key's text: its private key, PEM */
+    char *tls_cert_path, *tls_key_path; /* the files they were read from (for --print-config) */
     char *upstream;                /* base URL for reverse proxying; NULL: forward proxy only */
     char *upstream_ca_file;        /* PEM CAs an https upstream's certificate must chain to */
     bool upstream_verify;          /* check an https upstream's certificate and name */

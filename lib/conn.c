@@ -49,6 +49,8 @@ struct sf_conn {
     unsigned magic;
     int fd;                             /* (C) */
     bool counted;                       /* (C) went through sf_conns_admit */
+    bool tls;                           /* (C) its bytes are TLS records: scanned decrypted */
+    void *session;                      /* (W) with tls: its GnuTLS session, once read from */
     bool poisoned;                      /* (W) the body broke its framing: reads fail */
     uint64_t requests;                  /* (W) request lines libmicrohttpd has seen */
     uint64_t done;                      /* (W) requests libmicrohttpd has finished answering */
@@ -81,9 +83,23 @@ static _Atomic(struct sf_conns *) registry;
 /* An admitted connection this worker has not yet seen opened (see sf_conns_admit). */
 static _Thread_local bool admitted_unopened;
 
+/* GnuTLS, as libmicrohttpd's TLS listener uses it, without its headers: a session is an
+ * opaque pointer, and the two calls the checker needs are found at run time. */
+typedef struct gnutls_session_int *gnutls_session_t;
+typedef ssize_t tls_recv_fn(gnutls_session_t, void *, size_t);
+typedef ssize_t tls_send_fn(gnutls_session_t, const void *, size_t);
+typedef int tls_fd_fn(gnutls_session_t);
+static tls_recv_fn *real_tls_recv;
+static tls_send_fn *tls_send;
+static tls_fd_fn *tls_fd;
+#define TLS_E_PULL_ERROR (-53) /* GNUTLS_E_PULL_ERROR: libmicrohttpd closes the connection */
+
 static void find_real_recv(void)
 {
     real_recv = (recv_fn *)dlsym(RTLD_NEXT, "recv");
+    real_tls_recv = (tls_recv_fn *)dlsym(RTLD_NEXT, "gnutls_record_recv");
+    tls_send = (tls_send_fn *)dlsym(RTLD_DEFAULT, "gnutls_record_send");
+    tls_fd = (tls_fd_fn *)dlsym(RTLD_DEFAULT, "gnutls_transport_get_int");
 }
 
 static const char *status_text(unsigned status)
@@ -140,7 +156,8 @@ static void answer_bad_head(struct sf_conn *c)
                      s->bad_status, status_text(s->bad_status), date, rid, strlen(s->bad_reason),
                      s->bad_reason);
     bool sent = n > 0 && (size_t)n < sizeof resp &&
-                send(c->fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n;
+                (c->tls ? tls_send(c->session, resp, (size_t)n)
+                        : send(c->fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT)) == n;
     struct sf_conns *cs = atomic_load(&registry);
     if (c->counted && cs != NULL && cs->access_log != NULL)
         log_refused(cs->access_log, c, rid, sent);
@@ -214,11 +231,59 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     struct sf_conn *c = atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
     if (c == NULL)
         return n;
+    if (c->tls)
+        return n; /* TLS records: their plaintext is scanned in gnutls_record_recv */
     if (n == 0 && hold_eof(c)) {
         errno = EAGAIN;
         return -1;
     }
     return n > 0 ? scan_received(c, buf, n) : 0;
+}
+
+/* The connection registered on fd, or NULL. */
+static struct sf_conn *conn_on(int fd)
+{
+    struct sf_conns *cs = atomic_load_explicit(&registry, memory_order_acquire);
+    if (cs == NULL || fd < 0 || (size_t)fd >= cs->cap)
+        return NULL;
+    return atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
+}
+
+/* libmicrohttpd's TLS listener reads its plaintext here (the executable's definition
+ * interposes GnuTLS's, as recv above does libc's): the same checks as on a plain
+ * connection. A client that shuts its sending side is not held back here: over TLS that
+ * is the end of the connection. */
+ssize_t gnutls_record_recv(gnutls_session_t session, void *data, size_t size);
+ssize_t gnutls_record_recv(gnutls_session_t session, void *data, size_t size)
+{
+    pthread_once(&real_once, find_real_recv);
+    ssize_t n = real_tls_recv(session, data, size);
+    if (n <= 0)
+        return n;
+    struct sf_conn *c = conn_on(tls_fd(session));
+    if (c == NULL || !c->tls)
+        return n;
+    c->session = session;
+    ssize_t ok = scan_received(c, data, n);
+    return ok >= 0 ? ok : TLS_E_PULL_ERROR;
+}
+
+bool sf_conns_tls_checked(char *errbuf, size_t errlen)
+{
+    pthread_once(&real_once, find_real_recv);
+    if (real_tls_recv != NULL && tls_send != NULL && tls_fd != NULL &&
+        dlsym(RTLD_DEFAULT, "gnutls_record_recv") == (void *)gnutls_record_recv)
+        return true;
+    snprintf(errbuf, errlen,
+             "gnutls_record_recv() is not interposed (libmicrohttpd without GnuTLS?): HTTPS "
+             "requests could not be checked before libmicrohttpd parses them; remove "
+             "\"tls.listen\"");
+    return false;
+}
+
+bool sf_conn_is_tls(const struct sf_conn *c)
+{
+    return c != NULL && c->tls;
 }
 
 /* Runs on: the watchdog thread, with the registry lock held. */
@@ -323,7 +388,7 @@ bool sf_conns_admit(struct sf_conns *cs)
     return true;
 }
 
-struct sf_conn *sf_conns_open(struct sf_conns *cs, int fd, bool counted)
+struct sf_conn *sf_conns_open(struct sf_conns *cs, int fd, bool counted, bool tls)
 {
     if (counted)
         admitted_unopened = false;
@@ -331,6 +396,7 @@ struct sf_conn *sf_conns_open(struct sf_conns *cs, int fd, bool counted)
     c->magic = SF_CONN_MAGIC;
     c->fd = fd;
     c->counted = counted;
+    c->tls = tls;
     sf_h1scan_init(&c->scan);
     /* The first head is due from the accept on, bytes or not (nginx's
      * client_header_timeout); later ones from their first byte. */
@@ -398,7 +464,7 @@ bool sf_conn_body_bad(const struct sf_conn *c, uint64_t k)
 /* ---- the libmicrohttpd side ---- */
 
 void sf_conns_notify(struct sf_conns *cs, struct MHD_Connection *mc, void **socket_ctx,
-                     enum MHD_ConnectionNotificationCode code, bool counted)
+                     enum MHD_ConnectionNotificationCode code, bool counted, bool tls)
 {
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         sf_conns_close(cs, *socket_ctx);
@@ -407,7 +473,7 @@ void sf_conns_notify(struct sf_conns *cs, struct MHD_Connection *mc, void **sock
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-    *socket_ctx = sf_conns_open(cs, ci != NULL ? ci->connect_fd : -1, counted);
+    *socket_ctx = sf_conns_open(cs, ci != NULL ? ci->connect_fd : -1, counted, tls);
 }
 
 struct sf_conn *sf_conn_of(struct MHD_Connection *mc)

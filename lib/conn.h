@@ -36,6 +36,13 @@ struct sf_conn;
  * recv is not interposed (then nothing could be checked, and sfproxy must not run). */
 struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf,
                               size_t errlen);
+/* Whether the TLS listener's reads can be checked: GnuTLS's gnutls_record_recv is
+ * interposed like recv. False, with errbuf written, when not (then no TLS listener). */
+bool sf_conns_tls_checked(char *errbuf, size_t errlen);
+/* Whether c came in on the TLS listener (NULL: no). Nothing may be written to its socket
+ * but through libmicrohttpd: no 100 probe, no 103. */
+bool sf_conn_is_tls(const struct sf_conn *c);
+
 /* Where a head refused before libmicrohttpd parsed it is logged (NULL: nowhere), for
  * connections of the public listener. Before the listeners start. */
 void sf_conns_set_access_log(struct sf_conns *cs, struct sf_access_log *log);
@@ -50,7 +57,7 @@ void sf_conns_free(struct sf_conns *cs);
 bool sf_conns_admit(struct sf_conns *cs);
 /* A new connection on socket fd (counted: it went through sf_conns_admit). Returns it, to
  * keep as libmicrohttpd's socket context. */
-struct sf_conn *sf_conns_open(struct sf_conns *cs, int fd, bool counted);
+struct sf_conn *sf_conns_open(struct sf_conns *cs, int fd, bool counted, bool tls);
 /* The connection is closing (its socket not yet closed): unregisters and frees it. */
 void sf_conns_close(struct sf_conns *cs, struct sf_conn *c);
 
@@ -71,9 +78,10 @@ bool sf_conn_body_bad(const struct sf_conn *c, uint64_t k);
 
 /* libmicrohttpd's connection notification, for a listener: registers the socket before
  * its first byte is read (*socket_ctx becomes its struct sf_conn) and unregisters it before
- * it closes. counted: the listener admits through sf_conns_admit. */
+ * it closes. counted: the listener admits through sf_conns_admit; tls: it is the HTTPS
+ * listener. */
 void sf_conns_notify(struct sf_conns *cs, struct MHD_Connection *mc, void **socket_ctx,
-                     enum MHD_ConnectionNotificationCode code, bool counted);
+                     enum MHD_ConnectionNotificationCode code, bool counted, bool tls);
 /* The struct sf_conn of a libmicrohttpd connection; NULL if it was never registered. */
 struct sf_conn *sf_conn_of(struct MHD_Connection *mc);
 /* As sf_conn_verdict, and a connection that was never registered (c NULL) is refused:

@@ -48,7 +48,8 @@ struct sf_front {
     struct sf_access_log *access_log; /* NULL: none */
     struct sf_outbound out;           /* where requests go, and what is sent */
     struct MHD_Daemon *mhd;
-    uint16_t port;
+    struct MHD_Daemon *mhd_tls; /* the HTTPS listener, or NULL */
+    uint16_t port, tls_port;
     atomic_bool closing;
     atomic_int active;
 };
@@ -484,7 +485,8 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
         sf_obj_unlock(o);
         return MHD_NO;
     }
-    r->w.probe = r->http11; /* nothing sent yet: the hangup watch may write a 100 */
+    /* Nothing sent yet: the hangup watch may write a 100 (never into a TLS stream). */
+    r->w.probe = r->http11 && !sf_conn_is_tls(r->wire);
     if (o->state == SF_OBJ_PENDING && !sf_obj_catch_up_interim(o, &r->w)) {
         sf_obj_unlock(o);
         return MHD_NO; /* its socket took part of a 103: the stream is broken */
@@ -742,7 +744,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode code)
 {
     struct sf_front *f = cls;
-    sf_conns_notify(f->conns, conn, socket_ctx, code, true);
+    sf_conns_notify(f->conns, conn, socket_ctx, code, true, false);
+}
+
+static void on_tls_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    struct sf_front *f = cls;
+    sf_conns_notify(f->conns, conn, socket_ctx, code, true, true);
 }
 
 /* ---- lifecycle ---- */
@@ -753,6 +762,39 @@ static unsigned pool_size(const struct sf_config *cfg)
         return cfg->workers;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
+}
+
+/* TLS 1.2 and 1.3 only (GnuTLS priority string). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* Starts one listener of f on addr (the config checked it): plain HTTP, or with tls the
+ * HTTPS one, on cfg's certificate. The same callbacks serve both. */
+static struct MHD_Daemon *start_listener(struct sf_front *f, const struct sf_addr *addr, bool tls)
+{
+    const struct sf_config *cfg = f->cfg;
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    sf_listen_sockaddr(addr, &ss, &v6);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls_options[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, cfg->tls_key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->tls_cert_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* Our own limit is enforced exactly in on_accept (sf_conns_admit). libmicrohttpd
+     * splits its own among the workers; each gets room for all of ours, so it never
+     * refuses first (one busy worker may hold most connections). */
+    unsigned mhd_limit = cfg->connection_limit * pool_size(cfg) + 64;
+    return MHD_start_daemon(
+        flags, 0, on_accept, f, on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3], MHD_OPTION_THREAD_POOL_SIZE,
+        pool_size(cfg), MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_URI_LOG_CALLBACK, on_uri, f,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, f, MHD_OPTION_NOTIFY_CONNECTION,
+        tls ? on_tls_connection : on_connection, f, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+        MHD_OPTION_END);
 }
 
 struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_front_parts *parts,
@@ -767,27 +809,26 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_fro
     f->access_log = parts->access_log;
     sf_outbound_init(&f->out, cfg); /* before the workers start */
     sf_upstream_set_destinations(f->up, &f->out.dest);
-    struct sockaddr_storage ss;
-    bool v6 = false;
-    sf_listen_sockaddr(&cfg->listen, &ss, &v6); /* the config checked the address */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    /* Our own limit is enforced exactly in on_accept (sf_conns_admit). libmicrohttpd
-     * splits its own among the workers; each gets room for all of ours, so it never
-     * refuses first (one busy worker may hold most connections). */
-    unsigned mhd_limit = cfg->connection_limit * pool_size(cfg) + 64;
-    f->mhd = MHD_start_daemon(flags, 0, on_accept, f, on_request, f, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg),
-                              MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)(cfg->client_idle_timeout_ms / 1000),
-                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, f, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, f, MHD_OPTION_NOTIFY_CONNECTION, on_connection, f,
-                              MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_END);
+    f->mhd = start_listener(f, &cfg->listen, false);
     if (f->mhd == NULL) {
         snprintf(errbuf, errlen, "cannot listen on %s:%u; is the port in use? change \"listen\"",
                  cfg->listen.host, cfg->listen.port);
         free(f);
         return NULL;
+    }
+    if (cfg->tls_enabled) {
+        f->mhd_tls = start_listener(f, &cfg->tls_listen, true);
+        if (f->mhd_tls == NULL) {
+            snprintf(errbuf, errlen,
+                     "cannot listen for HTTPS on %s:%u: is the port in use, or are \"tls.cert\" "
+                     "and \"tls.key\" not a certificate and its key? (libmicrohttpd says why "
+                     "above)",
+                     cfg->tls_listen.host, cfg->tls_listen.port);
+            MHD_stop_daemon(f->mhd);
+            free(f);
+            return NULL;
+        }
+        f->tls_port = sf_listen_bound_port(f->mhd_tls);
     }
     f->port = sf_listen_bound_port(f->mhd);
     atomic_store(&f->out.dest.self_ports[0], f->port);
@@ -800,11 +841,22 @@ uint16_t sf_front_port(const struct sf_front *f)
     return f->port;
 }
 
-void sf_front_quiesce(struct sf_front *f)
+uint16_t sf_front_tls_port(const struct sf_front *f)
 {
-    MHD_socket fd = MHD_quiesce_daemon(f->mhd);
+    return f->tls_port;
+}
+
+static void quiesce(struct MHD_Daemon *d)
+{
+    MHD_socket fd = d != NULL ? MHD_quiesce_daemon(d) : MHD_INVALID_SOCKET;
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+}
+
+void sf_front_quiesce(struct sf_front *f)
+{
+    quiesce(f->mhd);
+    quiesce(f->mhd_tls);
 }
 
 int sf_front_active_requests(const struct sf_front *f)
@@ -822,6 +874,8 @@ void sf_front_stop(struct sf_front *f)
 {
     if (f == NULL)
         return;
+    if (f->mhd_tls != NULL)
+        MHD_stop_daemon(f->mhd_tls);
     MHD_stop_daemon(f->mhd);
     free(f);
 }

@@ -29,8 +29,9 @@ struct sf_front_parts {
 struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_front_parts *parts,
                                 char *errbuf, size_t errlen);
 
-/* The bound port (useful with port 0). */
+/* The bound port (useful with port 0); the HTTPS listener's (0: none). */
 uint16_t sf_front_port(const struct sf_front *f);
+uint16_t sf_front_tls_port(const struct sf_front *f);
 
 /* Stops accepting new connections; running ones go on. */
 void sf_front_quiesce(struct sf_front *f);

@@ -2,6 +2,7 @@
  * sf_outbound_init (the self ports are atomics). */
 #include "outbound.h"
 
+#include "conn.h"
 #include "metrics.h"
 #include "respond.h"
 
@@ -150,7 +151,8 @@ static void add_forwarding(const struct sf_outbound *ob, struct MHD_Connection *
     char *xff = take_field(h, "X-Forwarded-For");
     char *proto = take_field(h, "X-Forwarded-Proto");
     char *fwd = take_field(h, "Forwarded");
-    sf_policy_add_forwarding(h, ip, xff, proto, fwd, ob->cfg->forwarded_header);
+    const char *scheme = sf_conn_is_tls(sf_conn_of(conn)) ? "https" : "http";
+    sf_policy_add_forwarding(h, ip, scheme, xff, proto, fwd, ob->cfg->forwarded_header);
     free(xff);
     free(proto);
     free(fwd);

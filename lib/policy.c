@@ -67,8 +67,9 @@ bool sf_policy_identity_field(const char *name)
     return false;
 }
 
-void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *prior_xff,
-                              const char *prior_proto, const char *prior_forwarded, bool forwarded)
+void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *scheme,
+                              const char *prior_xff, const char *prior_proto,
+                              const char *prior_forwarded, bool forwarded)
 {
     bool v6 = strchr(client_ip, ':') != NULL;
     size_t len = strlen(client_ip) + (prior_xff ? strlen(prior_xff) : 0) +
@@ -76,12 +77,12 @@ void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const ch
     char *buf = sf_xmalloc(len);
     snprintf(buf, len, "%s%s%s", prior_xff ? prior_xff : "", prior_xff ? ", " : "", client_ip);
     sf_hdrs_add(h, "X-Forwarded-For", buf);
-    sf_hdrs_add(h, "X-Forwarded-Proto", prior_proto ? prior_proto : "http");
+    sf_hdrs_add(h, "X-Forwarded-Proto", prior_proto ? prior_proto : scheme);
     if (forwarded) {
         /* RFC 7239 §4, §6: an IPv6 node is quoted and bracketed. */
         snprintf(buf, len, "%s%sfor=%s%s%s%s;proto=%s", prior_forwarded ? prior_forwarded : "",
                  prior_forwarded ? ", " : "", v6 ? "\"[" : "", client_ip, v6 ? "]" : "",
-                 v6 ? "\"" : "", "http");
+                 v6 ? "\"" : "", scheme);
         sf_hdrs_add(h, "Forwarded", buf);
     }
     free(buf);

@@ -26,11 +26,13 @@ bool sf_policy_is_credential(const char *name);
 bool sf_policy_identity_field(const char *name);
 
 /* Writes the forwarding fields of a request from client_ip (text; IPv6 without brackets)
- * into h: X-Forwarded-For with the client appended, X-Forwarded-Proto, and, with
- * forwarded, an RFC 7239 Forwarded element appended. prior_* are the values a trusted
- * proxy sent (joined; NULL: none), which they extend; h must hold none of these fields. */
-void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *prior_xff,
-                              const char *prior_proto, const char *prior_forwarded, bool forwarded);
+ * that came in over scheme ("http" or "https") into h: X-Forwarded-For with the client
+ * appended, X-Forwarded-Proto, and, with forwarded, an RFC 7239 Forwarded element
+ * appended. prior_* are the values a trusted proxy sent (joined; NULL: none), which they
+ * extend; h must hold none of these fields. */
+void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *scheme,
+                              const char *prior_xff, const char *prior_proto,
+                              const char *prior_forwarded, bool forwarded);
 
 /* Whether a request field is sent upstream (a shared flight's, with shared): not
  * hop-by-hop (connection: the request's Connection value, may be NULL), not one the

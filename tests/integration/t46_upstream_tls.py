@@ -2,48 +2,8 @@
 all with upstream_tls.verify false), and upstream_tls.sni naming the server when the
 upstream URL is an address. Certificates are made here with openssl."""
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 
-from harness import Origin, Proxy, eq, request, wait_for
-
-
-class Certs:
-    """A CA, a certificate for 127.0.0.1 and origin.test, and one for origin.test only."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="sfproxy-tls-")
-        self.ca = self.path("ca.pem")
-        self.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                     "-nodes", "-keyout", self.path("ca.key"), "-out", self.ca, "-days", "2",
-                     "-subj", "/CN=sfproxy test CA")
-        self.both = self.leaf("both", "subjectAltName=IP:127.0.0.1,DNS:origin.test")
-        self.named = self.leaf("named", "subjectAltName=DNS:origin.test")
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def openssl(self, *args):
-        p = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60)
-        eq(p.returncode, 0, "openssl %s: %s" % (args[0], p.stderr))
-
-    def leaf(self, name, san):
-        key, csr, pem, ext = (self.path(name + s) for s in (".key", ".csr", ".pem", ".ext"))
-        with open(ext, "w") as f:
-            f.write(san + "\n")
-        self.openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                     "-keyout", key, "-out", csr, "-subj", "/CN=origin.test")
-        self.openssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.path("ca.key"),
-                     "-CAcreateserial", "-out", pem, "-days", "2", "-extfile", ext)
-        return (pem, key)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.dir, ignore_errors=True)
+from harness import Certs, Origin, Proxy, eq, request, wait_for
 
 
 def through(leaf, tls_config, target="/t?size=10&cc=max-age%3D60"):
