@@ -257,6 +257,8 @@ ssize_t gnutls_record_recv(gnutls_session_t session, void *data, size_t size);
 ssize_t gnutls_record_recv(gnutls_session_t session, void *data, size_t size)
 {
     pthread_once(&real_once, find_real_recv);
+    if (real_tls_recv == NULL || tls_fd == NULL)
+        return TLS_E_PULL_ERROR; /* not reached: only GnuTLS's callers call it */
     ssize_t n = real_tls_recv(session, data, size);
     if (n <= 0)
         return n;
