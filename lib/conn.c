@@ -23,7 +23,12 @@
  * (RFC 9112 §9.6). libmicrohttpd closes a connection the moment a read returns the end,
  * even with the response still to come (a resumed connection is polled for reading), so
  * while a whole request is being answered, recv reports the end as "nothing yet"; it
- * reports it for real once the answer is done. */
+ * reports it for real once the answer is done.
+ *
+ * On the HTTPS listener recv carries TLS records and passes them through; GnuTLS's
+ * gnutls_record_recv, which libmicrohttpd calls for the plaintext, is interposed the same
+ * way and feeds the same scanner, and a refused head is answered with gnutls_record_send.
+ * There the end of the stream is not held back. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "conn.h"
 
