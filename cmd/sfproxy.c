@@ -103,6 +103,8 @@ static int apply_overrides(const struct options *o, struct sf_config *cfg)
                 o->listen);
         return EXIT_USAGE;
     }
+    if (o->listen)
+        cfg->listen_enabled = true;
     if (o->admin && strcmp(o->admin, "off") == 0) {
         cfg->admin_enabled = false;
     } else if (o->admin) {
@@ -291,15 +293,16 @@ int main(int argc, char **argv)
         sf_log_warn("the admin listener (stats, purge) on %s has no admin.token: anyone who can "
                     "reach it can purge the cache; set admin.token_file or listen on loopback",
                     cfg.admin_listen.host);
-    char https[96] = "off";
+    char http[96] = "off", https[96] = "off";
+    if (cfg.listen_enabled)
+        snprintf(http, sizeof http, "http://%s:%u", cfg.listen.host, port);
     if (cfg.tls_enabled)
         snprintf(https, sizeof https, "https://%s:%u", cfg.tls_listen.host,
                  sf_front_tls_port(front));
-    sf_log_info("sfproxy %s listening on http://%s:%u admin %s:%u upstream %s forward_proxy %s "
-                "tls %s",
-                SFPROXY_VERSION, cfg.listen.host, port,
-                cfg.admin_enabled ? cfg.admin_listen.host : "off", admin_port,
-                cfg.upstream ? cfg.upstream : "none", cfg.forward_proxy ? "on" : "off", https);
+    sf_log_info("sfproxy %s listening on %s admin %s:%u upstream %s forward_proxy %s tls %s",
+                SFPROXY_VERSION, http, cfg.admin_enabled ? cfg.admin_listen.host : "off",
+                admin_port, cfg.upstream ? cfg.upstream : "none", cfg.forward_proxy ? "on" : "off",
+                https);
 
     int sig = 0;
     while (sigwait(&stop, &sig) != 0 || sig == SIGHUP || sig == SIGUSR1) {

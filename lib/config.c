@@ -37,7 +37,6 @@ enum kind {
     K_LOG_FORMAT, /* "combined" or "json" */
     K_FILE,       /* the path of a readable file (checked at load) */
     K_HOSTNAME,   /* a DNS name: letters, digits, '-' and '.' */
-    K_TLS_ADDR,   /* the HTTPS listener's address, or null for none */
     K_PEM_FILE,   /* a PEM file read at load: its path, and its text in the next slot */
 };
 
@@ -50,8 +49,8 @@ struct field {
 
 #define OFF(f) offsetof(struct sf_config, f)
 static const struct field schema[] = {
-    {"listen", K_ADDR, OFF(listen), 0, 0},
-    {"tls.listen", K_TLS_ADDR, OFF(tls_listen), 0, 0},
+    {"listen", K_ADDR_OR_NULL, OFF(listen), 0, 0},
+    {"tls.listen", K_ADDR_OR_NULL, OFF(tls_listen), 0, 0},
     {"tls.cert", K_PEM_FILE, OFF(tls_cert_path), 0, 0},
     {"tls.key", K_PEM_FILE, OFF(tls_key_path), 0, 0},
     {"upstream", K_URL, OFF(upstream), 0, 0},
@@ -102,6 +101,7 @@ void sf_config_defaults(struct sf_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     sf_config_parse_addr("127.0.0.1:8080", &cfg->listen);
+    cfg->listen_enabled = true;
     cfg->upstream = NULL;
     cfg->upstream_verify = true;
     cfg->connection_limit = 16384;
@@ -397,7 +397,7 @@ static const char *kind_hint(enum kind k)
 {
     switch (k) {
     case K_ADDR: return "an address string like \"127.0.0.1:8080\"";
-    case K_ADDR_OR_NULL: return "an address string like \"127.0.0.1:8081\", or null to disable";
+    case K_ADDR_OR_NULL: return "an address string like \"127.0.0.1:8080\", or null for none";
     case K_URL: return "a base URL string like \"http://127.0.0.1:9000\"";
     case K_BOOL: return "true or false";
     case K_UINT: return "a whole number";
@@ -416,7 +416,6 @@ static const char *kind_hint(enum kind k)
         return "\"-\" (standard output), the path of a file to append to, or null for none";
     case K_LOG_FORMAT: return "\"combined\" or \"json\"";
     case K_FILE: return "the path of a readable file";
-    case K_TLS_ADDR: return "an address string like \"127.0.0.1:8443\", or null for no HTTPS";
     case K_PEM_FILE: return "the path of a readable PEM file";
     case K_HOSTNAME: return "a host name like \"origin.example.com\"";
     case K_TARGETS:
@@ -666,6 +665,14 @@ static enum sf_err token_file_field(struct loader *ld, const struct field *f, js
     return SF_OK;
 }
 
+/* The flag saying whether the listener a K_ADDR_OR_NULL key addresses is on. */
+static bool *listener_on(struct sf_config *cfg, const struct field *f)
+{
+    return f->off == OFF(listen)         ? &cfg->listen_enabled
+           : f->off == OFF(admin_listen) ? &cfg->admin_enabled
+                                         : &cfg->tls_enabled;
+}
+
 static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t *v,
                                struct sf_config *cfg)
 {
@@ -674,10 +681,9 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
     enum sf_err err;
     switch (f->kind) {
     case K_ADDR_OR_NULL:
-        if (json_is_null(v)) {
-            cfg->admin_enabled = false;
+        *listener_on(cfg, f) = !json_is_null(v);
+        if (json_is_null(v))
             return SF_OK;
-        }
         /* fall through */
     case K_ADDR:
         if (!json_is_string(v) || !sf_config_parse_addr(json_string_value(v), slot))
@@ -713,13 +719,6 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
     case K_TARGETS: return targets_field(ld, f, v, slot);
     case K_LOG_PATH: return log_path_field(ld, f, v, slot);
     case K_FILE: return readable_file_field(ld, f, v, slot);
-    case K_TLS_ADDR:
-        cfg->tls_enabled = !json_is_null(v);
-        if (!cfg->tls_enabled)
-            return SF_OK;
-        if (!json_is_string(v) || !sf_config_parse_addr(json_string_value(v), slot))
-            return bad_value(ld, f, v);
-        return SF_OK;
     case K_PEM_FILE: return pem_file_field(ld, f, v, cfg);
     case K_HOSTNAME:
         if (!json_is_string(v) || !is_host_name(json_string_value(v)))
@@ -944,13 +943,13 @@ static json_t *field_value(const struct sf_config *cfg, const struct field *f)
                            : NULL;
     switch (f->kind) {
     case K_ADDR: return addr_value(slot);
-    case K_ADDR_OR_NULL: return cfg->admin_enabled ? addr_value(slot) : json_null();
+    case K_ADDR_OR_NULL:
+        return *listener_on((struct sf_config *)cfg, f) ? addr_value(slot) : json_null();
     case K_URL:
     case K_FIELD:
     case K_FILE:
     case K_HOSTNAME:
     case K_PEM_FILE: return text != NULL ? json_string(text) : NULL;
-    case K_TLS_ADDR: return cfg->tls_enabled ? addr_value(slot) : json_null();
     case K_BOOL: return json_boolean(*(const bool *)slot);
     case K_SWITCH: return NULL; /* written as its object's "enabled" */
     case K_UINT: return json_integer(*(const unsigned *)slot);
@@ -1034,6 +1033,10 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
                       "(%llu); make it at most that",
                       (unsigned long long)cfg->cache_max_object_bytes,
                       (unsigned long long)cfg->cache_max_bytes);
+    if (err == SF_OK && !cfg->listen_enabled && !cfg->tls_enabled)
+        err = fail_at(&ld, "listen", false,
+                      "\"listen\" is null and there is no \"tls.listen\": nothing to listen on; "
+                      "give an address to one of them");
     if (err == SF_OK && cfg->tls_enabled && (cfg->tls_cert_pem == NULL || cfg->tls_key_pem == NULL))
         err = fail_at(&ld, "tls.listen", false,
                       "\"tls.listen\" needs \"tls.cert\" and \"tls.key\" (PEM files): add "

@@ -23,6 +23,7 @@ struct sf_targets {
 
 struct sf_config {
     struct sf_addr listen;
+    bool listen_enabled;                /* listen is not null (null: HTTPS only) */
     bool tls_enabled;                   /* tls.listen was given */
     struct sf_addr tls_listen;          /* the HTTPS listener */
     char *tls_cert_pem;                 /* tls.cert's text: the certificate chain, PEM */

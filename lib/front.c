@@ -809,8 +809,8 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_fro
     f->access_log = parts->access_log;
     sf_outbound_init(&f->out, cfg); /* before the workers start */
     sf_upstream_set_destinations(f->up, &f->out.dest);
-    f->mhd = start_listener(f, &cfg->listen, false);
-    if (f->mhd == NULL) {
+    f->mhd = cfg->listen_enabled ? start_listener(f, &cfg->listen, false) : NULL;
+    if (cfg->listen_enabled && f->mhd == NULL) {
         snprintf(errbuf, errlen, "cannot listen on %s:%u; is the port in use? change \"listen\"",
                  cfg->listen.host, cfg->listen.port);
         free(f);
@@ -824,13 +824,14 @@ struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_fro
                      "and \"tls.key\" not a certificate and its key? (libmicrohttpd says why "
                      "above)",
                      cfg->tls_listen.host, cfg->tls_listen.port);
-            MHD_stop_daemon(f->mhd);
+            if (f->mhd != NULL)
+                MHD_stop_daemon(f->mhd);
             free(f);
             return NULL;
         }
         f->tls_port = sf_listen_bound_port(f->mhd_tls);
     }
-    f->port = sf_listen_bound_port(f->mhd);
+    f->port = f->mhd != NULL ? sf_listen_bound_port(f->mhd) : 0;
     atomic_store(&f->out.dest.self_ports[0], f->port);
     atomic_store(&f->out.dest.self_ports[1], parts->admin_port);
     return f;
@@ -876,6 +877,7 @@ void sf_front_stop(struct sf_front *f)
         return;
     if (f->mhd_tls != NULL)
         MHD_stop_daemon(f->mhd_tls);
-    MHD_stop_daemon(f->mhd);
+    if (f->mhd != NULL)
+        MHD_stop_daemon(f->mhd);
     free(f);
 }

@@ -29,7 +29,7 @@ struct sf_front_parts {
 struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_front_parts *parts,
                                 char *errbuf, size_t errlen);
 
-/* The bound port (useful with port 0); the HTTPS listener's (0: none). */
+/* The bound port (useful with port 0); the HTTPS listener's. 0: that listener is off. */
 uint16_t sf_front_port(const struct sf_front *f);
 uint16_t sf_front_tls_port(const struct sf_front *f);
 

@@ -116,7 +116,8 @@ class Proxy:
         line = _read_first_line(self.proc, "listening on", 20, self.log)
         # "... listening on http://127.0.0.1:PORT admin 127.0.0.1:APORT upstream ..."
         words = line.split()
-        self.port = int(words[words.index("on") + 1].rsplit(":", 1)[1])
+        plain = words[words.index("on") + 1]
+        self.port = int(plain.rsplit(":", 1)[1]) if plain != "off" else None
         self.admin_port = int(words[words.index("admin") + 1].rsplit(":", 1)[1])
         tls = words[words.index("tls") + 1] if "tls" in words else "off"
         self.tls_port = int(tls.rsplit(":", 1)[1]) if tls != "off" else None

@@ -123,3 +123,10 @@ def test_a_key_that_is_not_the_certificates_stops_startup():
         eq(p.returncode, 1, "exit code")
         check("cannot listen for HTTPS" in p.stderr and "tls.key" in p.stderr,
               "says what to check: %r" % p.stderr[-300:])
+
+
+def test_https_only():
+    with Certs() as certs, tls_env(certs, {"listen": None}) as env:
+        eq(env.proxy.port, None, "no plain listener in the first log line")
+        status, headers, body = https_get(env, certs, "/only?size=20")
+        eq((status, len(body), headers.get("X-Cache")), (200, 20, "MISS"), "over HTTPS")
