@@ -13,29 +13,26 @@ bool sf_origin_tls_init(struct sf_origin_tls *t, const struct sf_config *cfg, co
     if (cfg->upstream_sni == NULL || cfg->upstream == NULL)
         return true;
     CURLU *u = curl_url();
-    char *host = NULL, *port = NULL;
+    char *host = NULL, *port = NULL, *written = NULL;
     bool ok = u != NULL && curl_url_set(u, CURLUPART_URL, cfg->upstream, 0) == CURLUE_OK &&
               curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
               curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
     if (ok) {
-        /* "https://HOST" or "https://HOST:PORT", exactly as the upstream URL starts. */
-        const char *after = cfg->upstream + strlen("https://");
-        size_t authority = strcspn(after, "/?#");
-        t->from = sf_xstrndup(cfg->upstream, strlen("https://") + authority);
-        const char *port_part =
-            strchr(after, ']') ? strchr(strchr(after, ']'), ':') : memchr(after, ':', authority);
-        size_t port_len = port_part != NULL && port_part < after + authority
-                              ? (size_t)(after + authority - port_part)
-                              : 0;
-        size_t n = strlen("https://") + strlen(cfg->upstream_sni) + port_len + 1;
+        /* from: "https://" and the authority, exactly as the upstream URL starts (the
+         * config made it https://); to: the same with the SNI name as the host. */
+        size_t scheme = strlen("https://");
+        t->from = sf_xstrndup(cfg->upstream, scheme + strcspn(cfg->upstream + scheme, "/?#"));
+        bool port_written = curl_url_get(u, CURLUPART_PORT, &written, 0) == CURLUE_OK;
+        size_t n = scheme + strlen(cfg->upstream_sni) + strlen(port) + 2;
         t->to = sf_xmalloc(n);
-        snprintf(t->to, n, "https://%s%.*s", cfg->upstream_sni, (int)port_len,
-                 port_len ? port_part : "");
+        snprintf(t->to, n, "https://%s%s%s", cfg->upstream_sni, port_written ? ":" : "",
+                 port_written ? port : "");
         char line[512];
         snprintf(line, sizeof line, "%s:%s:%s:%s", cfg->upstream_sni, port, host, port);
         t->connect_to = curl_slist_append(NULL, line);
         ok = t->connect_to != NULL;
     }
+    curl_free(written);
     curl_free(host);
     curl_free(port);
     curl_url_cleanup(u);
