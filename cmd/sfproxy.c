@@ -1,8 +1,10 @@
 /* sfproxy: the daemon. Reads arguments and the config, raises the open-files limit to fit
- * the connection limit, starts the fetcher and the front, then waits for SIGTERM or
- * SIGINT and stops in order: stop accepting, let running responses finish for up to the
- * grace time, fail what remains (waking every parked client), stop the front, then the
- * fetcher. Runs in the foreground and logs to stderr.
+ * the connection limit, starts the fetcher and the front, then waits for signals: SIGHUP
+ * reloads the config (reload below), SIGUSR1 reopens the access log, and SIGTERM or SIGINT
+ * stop in order: stop accepting, let running responses finish for up to the grace time,
+ * fail what remains (waking every parked client), stop the front, then the fetcher.
+ * Between signals, once a second, listeners a reload retired are stopped when their last
+ * connection has closed. Runs in the foreground and logs to stderr.
  *
  * Exit codes: 0 stopped by a signal, or --check-config found the config valid; 1 could not
  * start (a port in use, a library that failed); 2 bad arguments or a bad config. */
@@ -12,6 +14,8 @@
 #include "../lib/conn.h"
 #include "../lib/front.h"
 #include "../lib/hangup.h"
+#include "../lib/listener.h"
+#include "../lib/live.h"
 #include "../lib/log.h"
 #include "../lib/metrics.h"
 #include "../lib/park.h"
@@ -197,6 +201,139 @@ static bool drain(struct sf_front *front, struct sf_upstream *up, uint64_t grace
     return false;
 }
 
+/* What runs, for reload and stop (main's thread only). */
+struct running {
+    const struct options *opt;
+    struct sf_live *live;
+    struct sf_cache *cache;
+    struct sf_conns *conns;
+    struct sf_access_log *access_log;
+    struct sf_admin *admin;
+    struct sf_front *front;
+    struct sf_listener *retired; /* listeners a reload replaced, until their last connection */
+};
+
+/* The line saying where sfproxy listens, after prefix. */
+static void log_listening(const struct running *run, const struct sf_config *cfg,
+                          const char *prefix)
+{
+    char http[96] = "off", https[96] = "off";
+    if (cfg->listen_enabled)
+        snprintf(http, sizeof http, "http://%s:%u", cfg->listen.host, sf_front_port(run->front));
+    if (cfg->tls_enabled)
+        snprintf(https, sizeof https, "https://%s:%u", cfg->tls_listen.host,
+                 sf_front_tls_port(run->front));
+    sf_log_info("%slistening on %s admin %s:%u upstream %s forward_proxy %s tls %s", prefix, http,
+                cfg->admin_enabled ? cfg->admin_listen.host : "off", sf_admin_port(run->admin),
+                cfg->upstream ? cfg->upstream : "none", cfg->forward_proxy ? "on" : "off", https);
+}
+
+static bool access_log_changed(const struct sf_config *was, const struct sf_config *now,
+                               bool *path_changed)
+{
+    const char *a = was->access_log_path, *b = now->access_log_path;
+    *path_changed = (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+    return *path_changed || was->access_log_format != now->access_log_format;
+}
+
+/* Puts next in force: listeners first (a new one that cannot start keeps everything as
+ * it was), then the access log, then the limits held outside the config, then the
+ * config every new request pins (the log level is set by the caller, once it has said
+ * what changed). False, with errbuf written, when nothing changed. */
+static bool apply(struct running *run, const struct sf_config *was, struct sf_snap *next,
+                  char *errbuf, size_t errlen)
+{
+    const struct sf_config *cfg = &next->cfg;
+    if (!sf_admin_prepare(run->admin, next, errbuf, errlen))
+        return false;
+    if (!sf_front_prepare(run->front, next, errbuf, errlen)) {
+        sf_admin_abort(run->admin);
+        return false;
+    }
+    bool path_changed;
+    if (access_log_changed(was, cfg, &path_changed) &&
+        !sf_access_log_reconfigure(run->access_log, cfg->access_log_path, path_changed,
+                                   cfg->access_log_format)) {
+        snprintf(errbuf, errlen, "cannot open the access log %s: %s; change \"access_log.path\"",
+                 cfg->access_log_path, strerror(errno));
+        sf_front_abort(run->front);
+        sf_admin_abort(run->admin);
+        return false;
+    }
+    raise_nofile(cfg->connection_limit);
+    sf_conns_set_limits(run->conns, cfg->connection_limit, cfg->request_head_timeout_ms);
+    sf_cache_set_max_bytes(run->cache, cfg->cache_max_bytes);
+    struct sf_snap *in_force = sf_snap_ref(next);
+    sf_live_replace(run->live, &in_force);
+    sf_admin_commit(run->admin, &run->retired);
+    sf_front_commit(run->front, &run->retired);
+    sf_front_set_admin_port(run->front, sf_admin_port(run->admin));
+    return true;
+}
+
+/* SIGHUP: reads the config file again, with the command line over it as at start, and
+ * puts it in force for new requests (those running keep theirs). An invalid file, or a
+ * listener that cannot start, leaves the running config as it was. */
+static void reload(struct running *run)
+{
+    const char *path = run->opt->config_path;
+    if (path == NULL) {
+        sf_log_warn("reload: sfproxy was started without a config file (-c): nothing to read "
+                    "again");
+        return;
+    }
+    struct sf_config cfg;
+    char err[1024];
+    if (sf_config_load(path, &cfg, err, sizeof err) != SF_OK) {
+        sf_log_error("reload: %s; the running config stays", err);
+        sf_config_clear(&cfg);
+        return;
+    }
+    if (apply_overrides(run->opt, &cfg) != 0) {
+        sf_log_error("reload: %s with the command line is not a config to run (above); the "
+                     "running config stays",
+                     path);
+        sf_config_clear(&cfg);
+        return;
+    }
+    struct sf_snap *was = sf_live_pin(run->live);
+    char *changes = sf_config_diff(&was->cfg, &cfg);
+    struct sf_snap *next = changes != NULL ? sf_snap_new(&cfg) : NULL;
+    if (changes == NULL) {
+        sf_log_info("reload: %s: nothing changed", path);
+    } else if (!apply(run, &was->cfg, next, err, sizeof err)) {
+        sf_log_error("reload: %s; the running config stays", err);
+    } else {
+        sf_log_info("reload: %s", changes);
+        if (was->cfg.access_log_buffer_bytes != next->cfg.access_log_buffer_bytes)
+            sf_log_warn("reload: access_log.buffer applies from the next start; the running "
+                        "buffer stays");
+        log_listening(run, &next->cfg, "reload: ");
+        sf_log_set_level(next->cfg.log_level); /* after saying what changed */
+    }
+    free(changes);
+    sf_snap_unref(next);
+    sf_snap_unref(was);
+    sf_config_clear(&cfg);
+}
+
+/* Waits for the signal that stops sfproxy, reloading and reopening on the way, and
+ * stopping retired listeners as their connections end. Returns the signal. */
+static int serve(struct running *run, const sigset_t *signals)
+{
+    for (;;) {
+        struct timespec tick = {1, 0};
+        int sig = sigtimedwait(signals, NULL, &tick);
+        if (sig == SIGHUP)
+            reload(run);
+        else if (sig == SIGUSR1)
+            sf_access_log_reopen(run->access_log);
+        else if (sig == SIGTERM || sig == SIGINT)
+            return sig;
+        sf_listener_reap(&run->retired, false);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct options opt;
@@ -239,95 +376,79 @@ int main(int argc, char **argv)
         sf_config_clear(&cfg);
         return EXIT_RUNTIME;
     }
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGHUP);  /* its default action would end the process without a drain */
-    sigaddset(&stop, SIGUSR1); /* reopen the access log (logrotate's postrotate) */
-    SF_PTOK(pthread_sigmask(SIG_BLOCK, &stop, NULL));
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);  /* reload the config */
+    sigaddset(&signals, SIGUSR1); /* reopen the access log (logrotate's postrotate) */
+    SF_PTOK(pthread_sigmask(SIG_BLOCK, &signals, NULL));
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg.connection_limit);
 
     rc = EXIT_RUNTIME;
-    struct sf_access_log *access_log = NULL;
-    if (cfg.access_log_path != NULL) {
-        access_log = sf_access_log_open(cfg.access_log_path, cfg.access_log_format,
+    struct running run = {.opt = &opt};
+    run.access_log = sf_access_log_open(cfg.access_log_path, cfg.access_log_format,
                                         (size_t)cfg.access_log_buffer_bytes);
-        if (access_log == NULL) {
-            sf_log_error("cannot open the access log %s: %s; change \"access_log.path\"",
-                         cfg.access_log_path, strerror(errno));
-            sf_config_clear(&cfg);
-            curl_global_cleanup();
-            return EXIT_RUNTIME;
-        }
+    if (run.access_log == NULL) {
+        sf_log_error("cannot open the access log %s: %s; change \"access_log.path\"",
+                     cfg.access_log_path, strerror(errno));
+        sf_config_clear(&cfg);
+        curl_global_cleanup();
+        return EXIT_RUNTIME;
     }
+    run.live = sf_live_new(&cfg); /* from here on the config is the snapshot in force */
+    struct sf_snap *snap = sf_live_pin(run.live);
+    const struct sf_config *c = &snap->cfg;
     struct sf_hangup *hangup = sf_hangup_new();
-    struct sf_cache *cache = sf_cache_new(cfg.cache_max_bytes);
-    struct sf_upstream *up = hangup ? sf_upstream_start(&cfg, cache, hangup) : NULL;
-    struct sf_conns *conns =
-        up ? sf_conns_new(cfg.connection_limit, cfg.request_head_timeout_ms, err, sizeof err)
-           : NULL;
-    if (conns != NULL)
-        sf_conns_set_access_log(conns, access_log);
-    if (conns != NULL && cfg.tls_enabled && !sf_conns_tls_checked(err, sizeof err)) {
-        sf_conns_free(conns); /* no listener has started: nothing reads sockets yet */
-        conns = NULL;
+    run.cache = sf_cache_new(c->cache_max_bytes);
+    struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, hangup) : NULL;
+    run.conns =
+        up ? sf_conns_new(c->connection_limit, c->request_head_timeout_ms, err, sizeof err) : NULL;
+    if (run.conns != NULL)
+        sf_conns_set_access_log(run.conns, run.access_log);
+    if (run.conns != NULL && c->tls_enabled && !sf_conns_tls_checked(err, sizeof err)) {
+        sf_conns_free(run.conns); /* no listener has started: nothing reads sockets yet */
+        run.conns = NULL;
     }
-    struct sf_admin *admin =
-        conns && cfg.admin_enabled ? sf_admin_start(&cfg, cache, conns, err, sizeof err) : NULL;
-    struct sf_front *front =
-        conns && (admin || !cfg.admin_enabled)
-            ? sf_front_start(&cfg,
-                             &(struct sf_front_parts){cache, up, hangup, conns, access_log,
-                                                      sf_admin_port(admin)},
-                             err, sizeof err)
-            : NULL;
-    if (front == NULL) {
+    run.admin = run.conns ? sf_admin_start(run.live, run.cache, run.conns, err, sizeof err) : NULL;
+    run.front = run.admin ? sf_front_start(run.live,
+                                           &(struct sf_front_parts){run.cache, up, hangup,
+                                                                    run.conns, run.access_log},
+                                           err, sizeof err)
+                          : NULL;
+    if (run.front == NULL) {
         sf_log_error("%s", up ? err : "cannot start the fetcher");
         goto out;
     }
-    uint16_t port = sf_front_port(front), admin_port = sf_admin_port(admin);
-    if (cfg.admin_enabled && cfg.admin_token == NULL &&
-        strncmp(cfg.admin_listen.host, "127.", 4) != 0 && strcmp(cfg.admin_listen.host, "::1") != 0)
+    sf_front_set_admin_port(run.front, sf_admin_port(run.admin));
+    if (c->admin_enabled && c->admin_token == NULL &&
+        strncmp(c->admin_listen.host, "127.", 4) != 0 && strcmp(c->admin_listen.host, "::1") != 0)
         sf_log_warn("the admin listener (stats, purge) on %s has no admin.token: anyone who can "
                     "reach it can purge the cache; set admin.token_file or listen on loopback",
-                    cfg.admin_listen.host);
-    char http[96] = "off", https[96] = "off";
-    if (cfg.listen_enabled)
-        snprintf(http, sizeof http, "http://%s:%u", cfg.listen.host, port);
-    if (cfg.tls_enabled)
-        snprintf(https, sizeof https, "https://%s:%u", cfg.tls_listen.host,
-                 sf_front_tls_port(front));
-    sf_log_info("sfproxy %s listening on %s admin %s:%u upstream %s forward_proxy %s tls %s",
-                SFPROXY_VERSION, http, cfg.admin_enabled ? cfg.admin_listen.host : "off",
-                admin_port, cfg.upstream ? cfg.upstream : "none", cfg.forward_proxy ? "on" : "off",
-                https);
+                    c->admin_listen.host);
+    log_listening(&run, c, "sfproxy " SFPROXY_VERSION " ");
 
-    int sig = 0;
-    while (sigwait(&stop, &sig) != 0 || sig == SIGHUP || sig == SIGUSR1) {
-        if (sig == SIGHUP)
-            sf_log_warn("SIGHUP: reloading the config is not supported yet; ignored (restart "
-                        "with SIGTERM to apply a new config)");
-        if (sig == SIGUSR1)
-            sf_access_log_reopen(access_log);
-        sig = 0;
-    }
-    sf_log_info("signal %d: stopping (grace %llums)", sig,
-                (unsigned long long)cfg.shutdown_grace_ms);
-    sf_admin_draining(admin);
-    if (!drain(front, up, cfg.shutdown_grace_ms))
+    int sig = serve(&run, &signals);
+    struct sf_snap *last = sf_live_pin(run.live);
+    uint64_t grace_ms = last->cfg.shutdown_grace_ms;
+    sf_snap_unref(last);
+    sf_log_info("signal %d: stopping (grace %llums)", sig, (unsigned long long)grace_ms);
+    sf_admin_draining(run.admin);
+    if (!drain(run.front, up, grace_ms))
         return EXIT_RUNTIME; /* stopping libmicrohttpd now would abort the process */
     rc = 0;
 out:
-    sf_front_stop(front);
-    sf_access_log_close(access_log, 2000); /* every request's line is in */
-    sf_admin_stop(admin);
+    sf_listener_reap(&run.retired, true); /* drained: none has a parked client */
+    sf_front_stop(run.front);
+    sf_access_log_close(run.access_log, 2000); /* every request's line is in */
+    sf_admin_stop(run.admin);
     sf_upstream_stop(up);
-    sf_conns_free(conns); /* last: every thread that reads sockets (recv) has stopped */
-    sf_cache_free(cache);
+    sf_conns_free(run.conns); /* last: every thread that reads sockets (recv) has stopped */
+    sf_cache_free(run.cache);
     sf_hangup_free(hangup);
-    sf_config_clear(&cfg);
+    sf_snap_unref(snap);
+    sf_live_free(run.live);
     curl_global_cleanup();
     if (rc == 0)
         sf_log_info("stopped");

@@ -273,9 +273,13 @@ void sf_access_request_id(const char *incoming, char out[SF_REQUEST_ID_MAX])
 #define FLUSH_MS 100 /* how long a line may wait in the buffer when traffic is light */
 
 struct sf_access_log {
-    char *path; /* NULL: standard output */
-    enum sf_access_format format;
-    int fd; /* the writer's */
+    atomic_bool on;    /* access_log.path is not null: lines are taken */
+    atomic_int format; /* enum sf_access_format */
+    char *path;        /* the writer's: NULL: standard output */
+    int fd;            /* the writer's; -1: none opened yet */
+    int next_fd;       /* (lock) a reload's new file, for the writer to move to */
+    char *next_path;   /* (lock) its path (NULL: standard output) */
+    bool moving;       /* (lock) next_fd is waiting */
     struct sf_mutex lock;
     pthread_cond_t wake;     /* the active buffer half full, reopen, stop */
     pthread_cond_t ended;    /* the writer is done */
@@ -293,9 +297,24 @@ static int open_path(const char *path)
     return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
+static void close_fd(int fd)
+{
+    if (fd >= 0 && fd != STDOUT_FILENO)
+        close(fd);
+}
+
+/* The writer moves to the file a reload opened: what was taken before is the old one's. */
+static void move_file(struct sf_access_log *log, int fd, char *path)
+{
+    close_fd(log->fd);
+    log->fd = fd;
+    free(log->path);
+    log->path = path;
+}
+
 static void reopen_file(struct sf_access_log *log)
 {
-    if (log->path == NULL)
+    if (log->path == NULL || log->fd < 0)
         return;
     int fd = open_path(log->path);
     if (fd < 0) {
@@ -334,22 +353,28 @@ static void *writer_main(void *arg)
     struct sf_access_log *log = arg;
     sf_mutex_lock(&log->lock);
     for (;;) {
-        while (log->len == 0 && !log->reopen && !log->stop)
+        while (log->len == 0 && !log->reopen && !log->moving && !log->stop)
             sf_cond_wait_ms(&log->wake, &log->lock, FLUSH_MS);
-        if (log->len < log->cap / 2 && !log->reopen && !log->stop)
+        if (log->len < log->cap / 2 && !log->reopen && !log->moving && !log->stop)
             sf_cond_wait_ms(&log->wake, &log->lock, FLUSH_MS); /* gather more, unless woken */
-        if (log->len == 0 && log->stop && !log->reopen)
+        if (log->len == 0 && log->stop && !log->reopen && !log->moving)
             break;
         char *take = log->active;
         size_t n = log->len;
         uint64_t lines = log->lines;
-        bool reopen = log->reopen;
+        bool reopen = log->reopen, moving = log->moving;
+        int next_fd = log->next_fd;
+        char *next_path = log->next_path;
         log->active = log->spare;
         log->len = 0;
         log->lines = 0;
-        log->reopen = false;
+        log->reopen = log->moving = false;
+        log->next_path = NULL;
         sf_mutex_unlock(&log->lock);
-        write_out(log, take, n, lines); /* lines written before the reopen are the old file's */
+        if (n > 0)
+            write_out(log, take, n, lines); /* lines taken before a reopen: the old file's */
+        if (moving)
+            move_file(log, next_fd, next_path);
         if (reopen)
             reopen_file(log);
         sf_mutex_lock(&log->lock);
@@ -361,16 +386,27 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* path's file opened for appending (NULL, "-": standard output), with *file its path
+ * (NULL: standard output; caller frees); -1 with errno set when it cannot be. */
+static int open_config_path(const char *path, char **file)
+{
+    bool to_stdout = path == NULL || strcmp(path, "-") == 0;
+    int fd = open_path(to_stdout ? NULL : path);
+    *file = fd >= 0 && !to_stdout ? sf_xstrdup(path) : NULL;
+    return fd;
+}
+
 struct sf_access_log *sf_access_log_open(const char *path, enum sf_access_format format,
                                          size_t buffer_bytes)
 {
-    bool to_stdout = strcmp(path, "-") == 0;
-    int fd = open_path(to_stdout ? NULL : path);
-    if (fd < 0)
+    char *file = NULL;
+    int fd = path != NULL ? open_config_path(path, &file) : -1;
+    if (path != NULL && fd < 0)
         return NULL;
     struct sf_access_log *log = sf_xcalloc(1, sizeof *log);
-    log->path = to_stdout ? NULL : sf_xstrdup(path);
-    log->format = format;
+    atomic_init(&log->on, path != NULL);
+    atomic_init(&log->format, (int)format);
+    log->path = file;
     log->fd = fd;
     log->cap = buffer_bytes > SF_ACCESS_LINE_MAX ? buffer_bytes : SF_ACCESS_LINE_MAX;
     log->active = sf_xmalloc(log->cap);
@@ -382,12 +418,18 @@ struct sf_access_log *sf_access_log_open(const char *path, enum sf_access_format
     return log;
 }
 
+bool sf_access_log_on(const struct sf_access_log *log)
+{
+    return log != NULL && atomic_load_explicit(&log->on, memory_order_relaxed);
+}
+
 void sf_access_log_write(struct sf_access_log *log, const struct sf_access_entry *e)
 {
-    if (log == NULL)
+    if (!sf_access_log_on(log))
         return;
     char line[SF_ACCESS_LINE_MAX];
-    size_t n = sf_access_format_line(log->format, e, line);
+    size_t n = sf_access_format_line(
+        (enum sf_access_format)atomic_load_explicit(&log->format, memory_order_relaxed), e, line);
     sf_mutex_lock(&log->lock);
     bool fits = log->len + n <= log->cap && !log->stop;
     bool half = fits && log->len < log->cap / 2 && log->len + n >= log->cap / 2;
@@ -413,6 +455,29 @@ void sf_access_log_reopen(struct sf_access_log *log)
     pthread_cond_signal(&log->wake);
 }
 
+bool sf_access_log_reconfigure(struct sf_access_log *log, const char *path, bool path_changed,
+                               enum sf_access_format format)
+{
+    if (path != NULL && path_changed) {
+        char *file = NULL;
+        int fd = open_config_path(path, &file);
+        if (fd < 0)
+            return false;
+        sf_mutex_lock(&log->lock);
+        if (log->moving) /* two reloads before the writer looked: the first file never used */
+            close_fd(log->next_fd);
+        free(log->next_path);
+        log->next_fd = fd;
+        log->next_path = file;
+        log->moving = true;
+        sf_mutex_unlock(&log->lock);
+        pthread_cond_signal(&log->wake);
+    }
+    atomic_store(&log->format, (int)format);
+    atomic_store(&log->on, path != NULL);
+    return true;
+}
+
 void sf_access_log_close(struct sf_access_log *log, uint64_t wait_ms)
 {
     if (log == NULL)
@@ -434,8 +499,7 @@ void sf_access_log_close(struct sf_access_log *log, uint64_t wait_ms)
         return;
     }
     SF_PTOK(pthread_join(log->thread, NULL));
-    if (log->path != NULL)
-        close(log->fd);
+    close_fd(log->fd);
     free(log->active);
     free(log->spare);
     free(log->path);

@@ -51,13 +51,22 @@ void sf_access_request_id(const char *incoming, char out[SF_REQUEST_ID_MAX]);
 
 struct sf_access_log;
 
-/* Starts a writer for path ("-": standard output) with a buffer of buffer_bytes. NULL,
- * with errno set, when the file cannot be opened for appending. */
+/* Starts a writer for path ("-": standard output; NULL: none, until a reload names one)
+ * with a buffer of buffer_bytes. NULL, with errno set, when the file cannot be opened for
+ * appending. */
 struct sf_access_log *sf_access_log_open(const char *path, enum sf_access_format format,
                                          size_t buffer_bytes);
+/* Whether lines are taken (access_log.path is not null; log may be NULL: no). */
+bool sf_access_log_on(const struct sf_access_log *log);
 /* Formats e and hands it to the writer, or drops it when the buffer is full. Any thread;
  * log may be NULL (no access log). */
 void sf_access_log_write(struct sf_access_log *log, const struct sf_access_entry *e);
+/* A reload's access_log.path and .format (path NULL: lines are no longer taken). With
+ * path_changed the new file is opened here, and the writer moves to it once it has
+ * written what it holds; false, with errno set, when it cannot be opened (then nothing
+ * changed). The format applies to lines from now on. One thread at a time. */
+bool sf_access_log_reconfigure(struct sf_access_log *log, const char *path, bool path_changed,
+                               enum sf_access_format format);
 /* Asks the writer to open its path again (any thread; not from a signal handler). */
 void sf_access_log_reopen(struct sf_access_log *log);
 /* Writes what is buffered (waiting at most wait_ms for a writer stuck on a full pipe),

@@ -11,6 +11,7 @@
  * it reads have locks or atomics of their own. */
 #include "admin.h"
 
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -18,32 +19,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sf_admin {
-    const struct sf_config *cfg;
+    struct sf_live *live; /* the config in force: each request reads the one current */
     struct sf_cache *cache;
     struct sf_conns *conns;
-    struct MHD_Daemon *mhd;
-    uint16_t port;
-    unsigned open;        /* connections (the daemon's one thread only) */
-    atomic_bool draining; /* shutdown has begun: health says 503 */
+    struct sf_listener_slot slot; /* cur NULL: admin.listen is off */
+    atomic_bool draining;         /* shutdown has begun: health says 503 */
 };
 
 /* The admin listener's own limit: past it a connection is closed at once, as on the
  * public listener (libmicrohttpd's limit would leave it waiting in the backlog). */
 static enum MHD_Result on_admin_accept(void *cls, const struct sockaddr *addr, socklen_t len)
 {
-    struct sf_admin *a = cls;
+    struct sf_listener *l = cls;
     (void)addr;
     (void)len;
-    return a->open < a->cfg->admin_connection_limit ? MHD_YES : MHD_NO;
+    return (unsigned)atomic_load(&l->open) < l->snap->cfg.admin_connection_limit ? MHD_YES : MHD_NO;
 }
 
 static void on_admin_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                                 enum MHD_ConnectionNotificationCode code)
 {
-    struct sf_admin *a = cls;
-    a->open += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
+    struct sf_listener *l = cls;
+    struct sf_admin *a = l->owner;
+    sf_listener_count(l, code);
     sf_conns_notify(a->conns, conn, socket_ctx, code, false, false);
 }
 
@@ -96,10 +97,16 @@ static struct MHD_Response *metrics_response(struct sf_admin *a)
     return NULL;
 }
 
-/* Queues resp (NULL: it could not be made, and the connection closes). */
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
-                             struct MHD_Response *resp)
+/* Queues resp on a connection of l (NULL: it could not be made, and the connection
+ * closes). */
+static enum MHD_Result queue(const struct sf_listener *l, struct MHD_Connection *conn,
+                             unsigned status, struct MHD_Response *resp)
 {
+    if (resp != NULL && sf_listener_retired(l) && /* a reload moved it: reconnect */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES) {
+        MHD_destroy_response(resp);
+        resp = NULL;
+    }
     if (resp == NULL)
         return MHD_NO;
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
@@ -127,7 +134,8 @@ static struct MHD_Response *advance_clock(struct MHD_Connection *conn, unsigned 
 
 /* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
  * upstream, or a path, taken as relative to the configured upstream. */
-static struct MHD_Response *purge(struct sf_admin *a, struct MHD_Connection *conn, unsigned *status)
+static struct MHD_Response *purge(struct sf_admin *a, const struct sf_config *cfg,
+                                  struct MHD_Connection *conn, unsigned *status)
 {
     const char *url = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "url");
     const char *tag = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tag");
@@ -138,12 +146,12 @@ static struct MHD_Response *purge(struct sf_admin *a, struct MHD_Connection *con
         *status = MHD_HTTP_BAD_REQUEST;
         return json_response(sf_xstrdup("{\"error\": \"give one of url=URL or tag=KEY\"}\n"));
     }
-    char *target = url != NULL && url[0] == '/' && a->cfg->upstream != NULL
-                       ? sf_http_join_url(a->cfg->upstream, url)
+    char *target = url != NULL && url[0] == '/' && cfg->upstream != NULL
+                       ? sf_http_join_url(cfg->upstream, url)
                        : sf_xstrdup(url != NULL ? url : tag);
     bool is_soft = soft != NULL && strcmp(soft, "0") != 0;
     size_t n = sf_cache_purge(a->cache, target, prefix != NULL && strcmp(prefix, "0") != 0, is_soft,
-                              tag != NULL ? a->cfg->surrogate_key_header : NULL);
+                              tag != NULL ? cfg->surrogate_key_header : NULL);
     SF_COUNT_N(purged, n);
     json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
                             is_soft ? "soft" : "remove", "purged", (json_int_t)n);
@@ -178,9 +186,10 @@ static bool same_secret(const char *a, const char *b)
 
 /* With admin.token set: what changes state (purge, the test clock) always needs it; stats
  * need it from off loopback. */
-static bool admin_authorized(const struct sf_admin *a, struct MHD_Connection *conn, bool changing)
+static bool admin_authorized(const struct sf_config *cfg, struct MHD_Connection *conn,
+                             bool changing)
 {
-    const char *token = a->cfg->admin_token;
+    const char *token = cfg->admin_token;
     if (token == NULL)
         return true;
     const union MHD_ConnectionInfo *ci =
@@ -196,7 +205,8 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
                                 const char *method, const char *version, const char *upload_data,
                                 size_t *upload_data_size, void **con_cls)
 {
-    struct sf_admin *a = cls;
+    struct sf_listener *l = cls;
+    struct sf_admin *a = l->owner;
     (void)version;
     (void)upload_data;
     if (*con_cls == NULL) {
@@ -207,7 +217,7 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
             sf_conn_head_verdict(wire, wire != NULL ? sf_conn_next_request(wire) : 0, &why);
         if (bad == 0)
             return MHD_YES;
-        return queue(conn, bad, text_response(why, MHD_HTTP_HEADER_CONNECTION, "close"));
+        return queue(l, conn, bad, text_response(why, MHD_HTTP_HEADER_CONNECTION, "close"));
     }
     if (*upload_data_size > 0) {
         *upload_data_size = 0; /* no admin request takes content: drop it */
@@ -219,15 +229,19 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         /* While serving 200; once shutdown has begun 503, so that a load balancer stops
          * sending before the drain ends. Open to all: it says nothing else. */
         bool draining = atomic_load(&a->draining);
-        return queue(conn, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+        return queue(l, conn, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
                      text_response(draining ? "draining\n" : "ok\n", NULL, NULL));
     }
     bool reading = strcmp(url, "/_sfproxy/stats") == 0 || strcmp(url, "/metrics") == 0;
     bool changing = !reading; /* purge, clock */
-    if (!admin_authorized(a, conn, changing))
-        return queue(conn, MHD_HTTP_UNAUTHORIZED,
+    struct sf_snap *snap = sf_live_pin(a->live);
+    const struct sf_config *cfg = &snap->cfg;
+    if (!admin_authorized(cfg, conn, changing)) {
+        sf_snap_unref(snap);
+        return queue(l, conn, MHD_HTTP_UNAUTHORIZED,
                      text_response("this needs the admin token: Authorization: Bearer TOKEN\n",
                                    "WWW-Authenticate", "Bearer realm=\"sfproxy admin\""));
+    }
     if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
         struct sf_cache_stats cs;
         sf_cache_get_stats(a->cache, &cs);
@@ -235,9 +249,9 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     } else if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
         resp = metrics_response(a);
     } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {
-        resp = purge(a, conn, &status);
+        resp = purge(a, cfg, conn, &status);
     } else if (strcmp(url, "/_sfproxy/clock") == 0 && strcmp(method, "POST") == 0 &&
-               a->cfg->test_clock) {
+               cfg->test_clock) {
         resp = advance_clock(conn, &status);
     } else {
         status = MHD_HTTP_NOT_FOUND;
@@ -245,35 +259,87 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
                              "/_sfproxy/health or POST /_sfproxy/purge?url=URL\n",
                              NULL, NULL);
     }
-    return queue(conn, status, resp);
+    sf_snap_unref(snap);
+    return queue(l, conn, status, resp);
 }
 
-struct sf_admin *sf_admin_start(const struct sf_config *cfg, struct sf_cache *cache,
-                                struct sf_conns *conns, char *errbuf, size_t errlen)
+/* A listener for snap's admin.listen, on fd when it is not MHD_INVALID_SOCKET (a
+ * duplicate of a predecessor's socket, taken over). NULL when it cannot start. */
+static struct sf_listener *start_listener(struct sf_admin *a, struct sf_snap *snap, MHD_socket fd)
 {
-    struct sf_admin *a = sf_xcalloc(1, sizeof *a);
-    a->cfg = cfg;
-    a->cache = cache;
-    a->conns = conns;
+    const struct sf_config *cfg = &snap->cfg;
+    struct sf_listener *l = sf_listener_new(a, snap, &cfg->admin_listen);
     struct sockaddr_storage ss;
     bool v6 = false;
     sf_listen_sockaddr(&cfg->admin_listen, &ss, &v6); /* the config checked the address */
-    a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
-                                  (v6 ? MHD_USE_IPv6 : 0),
-                              0, on_admin_accept, a, on_admin, a, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_CONNECTION,
-                              on_admin_connection, a, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_admin_completed, a, MHD_OPTION_CONNECTION_LIMIT,
-                              cfg->admin_connection_limit + 8, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_END);
-    if (a->mhd == NULL) {
-        snprintf(errbuf, errlen,
-                 "cannot listen on %s:%u for admin; is the port in use? change \"admin.listen\"",
-                 cfg->admin_listen.host, cfg->admin_listen.port);
+    struct MHD_OptionItem where[] = {
+        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            (v6 ? MHD_USE_IPv6 : 0),
+        0, on_admin_accept, l, on_admin, l, MHD_OPTION_ARRAY,
+        fd != MHD_INVALID_SOCKET ? &where[0] : &where[1], MHD_OPTION_NOTIFY_CONNECTION,
+        on_admin_connection, l, MHD_OPTION_NOTIFY_COMPLETED, on_admin_completed, l,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->admin_connection_limit + 8, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_END);
+    if (mhd == NULL && fd != MHD_INVALID_SOCKET)
+        close(fd);
+    return sf_listener_started(l, mhd) != NULL ? l : NULL;
+}
+
+bool sf_admin_prepare(struct sf_admin *a, struct sf_snap *snap, char *errbuf, size_t errlen)
+{
+    const struct sf_config *cfg = &snap->cfg;
+    struct sf_listener *cur = a->slot.cur;
+    bool same_addr =
+        cur != NULL && cfg->admin_enabled && sf_listener_same_addr(&cur->addr, &cfg->admin_listen);
+    const struct sf_config *was = same_addr ? &cur->snap->cfg : NULL;
+    if (was != NULL && was->admin_connection_limit == cfg->admin_connection_limit &&
+        was->client_idle_timeout_ms / 1000 == cfg->client_idle_timeout_ms / 1000)
+        return true; /* it goes on */
+    a->slot.replace = cur != NULL || cfg->admin_enabled;
+    if (!cfg->admin_enabled)
+        return true;
+    a->slot.next =
+        start_listener(a, snap, same_addr ? sf_listener_dup_socket(cur) : MHD_INVALID_SOCKET);
+    if (a->slot.next != NULL)
+        return true;
+    a->slot.replace = false;
+    snprintf(errbuf, errlen,
+             "cannot listen on %s:%u for admin; is the port in use? change \"admin.listen\"",
+             cfg->admin_listen.host, cfg->admin_listen.port);
+    return false;
+}
+
+void sf_admin_commit(struct sf_admin *a, struct sf_listener **retired)
+{
+    sf_listener_commit(&a->slot, retired);
+}
+
+void sf_admin_abort(struct sf_admin *a)
+{
+    sf_listener_abort(&a->slot);
+}
+
+struct sf_admin *sf_admin_start(struct sf_live *live, struct sf_cache *cache,
+                                struct sf_conns *conns, char *errbuf, size_t errlen)
+{
+    struct sf_admin *a = sf_xcalloc(1, sizeof *a);
+    a->live = live;
+    a->cache = cache;
+    a->conns = conns;
+    struct sf_snap *snap = sf_live_pin(live);
+    bool ok = sf_admin_prepare(a, snap, errbuf, errlen);
+    sf_snap_unref(snap);
+    if (!ok) {
         free(a);
         return NULL;
     }
-    a->port = sf_listen_bound_port(a->mhd);
+    struct sf_listener *none = NULL; /* nothing ran before */
+    sf_admin_commit(a, &none);
     return a;
 }
 
@@ -285,13 +351,13 @@ void sf_admin_draining(struct sf_admin *a)
 
 uint16_t sf_admin_port(const struct sf_admin *a)
 {
-    return a != NULL ? a->port : 0;
+    return a != NULL && a->slot.cur != NULL ? a->slot.cur->port : 0;
 }
 
 void sf_admin_stop(struct sf_admin *a)
 {
     if (a == NULL)
         return;
-    MHD_stop_daemon(a->mhd);
+    sf_listener_stop(a->slot.cur);
     free(a);
 }

@@ -5,16 +5,25 @@
 #include "cache.h"
 #include "config.h"
 #include "conn.h"
+#include "listener.h"
+#include "live.h"
 
 struct sf_admin;
 
-/* Binds and starts the admin listener at cfg->admin_listen. cfg, cache and conns must
- * outlive it. On failure returns NULL and writes why into errbuf. */
-struct sf_admin *sf_admin_start(const struct sf_config *cfg, struct sf_cache *cache,
+/* Starts the admin side: its listener at admin.listen of the config in force (none when
+ * it is off). Each request reads the config current when it is answered. live, cache and
+ * conns must outlive it. On failure returns NULL and writes why into errbuf. */
+struct sf_admin *sf_admin_start(struct sf_live *live, struct sf_cache *cache,
                                 struct sf_conns *conns, char *errbuf, size_t errlen);
+/* A reload of the admin listener, in the two steps of sf_front_prepare (front.h): a new
+ * address, admin.connection_limit or timeouts.client_idle starts a successor (on the same
+ * socket when only the settings changed); admin.listen null stops it at commit. */
+bool sf_admin_prepare(struct sf_admin *a, struct sf_snap *snap, char *errbuf, size_t errlen);
+void sf_admin_commit(struct sf_admin *a, struct sf_listener **retired);
+void sf_admin_abort(struct sf_admin *a);
 /* Shutdown has begun: health answers 503 from now on. NULL is fine. */
 void sf_admin_draining(struct sf_admin *a);
-/* The bound port (useful with port 0); 0 for NULL. */
+/* The bound port (useful with port 0); 0 for NULL or when it is off. */
 uint16_t sf_admin_port(const struct sf_admin *a);
 /* Stops the listener and frees a (NULL is fine). */
 void sf_admin_stop(struct sf_admin *a);

@@ -12,6 +12,9 @@
 struct sf_cache;
 
 struct sf_cache *sf_cache_new(uint64_t max_bytes);
+/* A reload's cache.max_bytes: a smaller one evicts the least recently used responses and
+ * markers down to it now. Any thread. */
+void sf_cache_set_max_bytes(struct sf_cache *c, uint64_t max_bytes);
 /* Unlists and releases every object. No other thread may use the cache any more. */
 void sf_cache_free(struct sf_cache *c);
 

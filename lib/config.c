@@ -1000,6 +1000,66 @@ char *sf_config_dump(const struct sf_config *cfg)
     return text;
 }
 
+/* v as a config file writes it, without a string's quotes; "null" for NULL. Caller frees. */
+static char *value_text(const json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return sf_xstrdup("null");
+    if (json_is_string(v))
+        return sf_xstrdup(json_string_value(v));
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return text != NULL ? text : sf_xstrdup("?");
+}
+
+/* Appends "what" to the list being built in *out, ", " between items. */
+static void add_change(char **out, const char *what)
+{
+    size_t had = *out != NULL ? strlen(*out) : 0;
+    char *grown = sf_xmalloc(had + strlen(what) + 3);
+    if (had > 0)
+        memcpy(grown, *out, had);
+    snprintf(grown + had, strlen(what) + 3, "%s%s", had > 0 ? ", " : "", what);
+    free(*out);
+    *out = grown;
+}
+
+char *sf_config_diff(const struct sf_config *was, const struct sf_config *now)
+{
+    char *out = NULL;
+    for (size_t i = 0; i < NFIELDS; i++) {
+        const struct field *f = &schema[i];
+        char *line = NULL;
+        if (f->kind == K_TOKEN) {
+            const char *a = was->admin_token, *b = now->admin_token;
+            if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
+                line = sf_xstrdup("admin.token (not shown)");
+        } else {
+            json_t *a = field_value(was, f), *b = field_value(now, f);
+            if (!json_equal(a, b) && (a != NULL || b != NULL)) {
+                char *ta = value_text(a), *tb = value_text(b);
+                line = sf_xmalloc(strlen(f->path) + strlen(ta) + strlen(tb) + 6);
+                sprintf(line, "%s %s -> %s", f->path, ta, tb);
+                free(ta);
+                free(tb);
+            } else if (f->kind == K_PEM_FILE && a != NULL) {
+                bool cert = f->off == OFF(tls_cert_path);
+                const char *pa = cert ? was->tls_cert_pem : was->tls_key_pem;
+                const char *pb = cert ? now->tls_cert_pem : now->tls_key_pem;
+                if (strcmp(pa, pb) != 0) {
+                    line = sf_xmalloc(strlen(f->path) + 32);
+                    sprintf(line, "%s (its contents)", f->path);
+                }
+            }
+            json_decref(a);
+            json_decref(b);
+        }
+        if (line != NULL)
+            add_change(&out, line);
+        free(line);
+    }
+    return out;
+}
+
 enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen)
 {
     struct loader ld = {path, NULL, errbuf, errlen};

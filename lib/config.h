@@ -92,6 +92,11 @@ bool sf_config_parse_ms(const char *s, uint64_t *out);
  * the effective config): sizes and durations in their largest whole unit; admin.token
  * left out (a secret), and upstream when there is none. Caller frees. */
 char *sf_config_dump(const struct sf_config *cfg);
+/* What differs from was to now, for a person: "cache.max_bytes 256MiB -> 64MiB, listen
+ * 127.0.0.1:8080 -> 127.0.0.1:8090" in the file's terms (a changed admin.token is named,
+ * not shown; a PEM file changed in place shows as "tls.cert (its contents)"). NULL when
+ * nothing differs. Caller frees. */
+char *sf_config_diff(const struct sf_config *was, const struct sf_config *now);
 /* Frees what sf_config_defaults or sf_config_load allocated. */
 void sf_config_clear(struct sf_config *cfg);
 

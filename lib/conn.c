@@ -72,9 +72,9 @@ struct sf_conns {
     _Atomic(struct sf_conn *) *by_fd; /* (C) array; entries written under lock */
     size_t cap;                       /* (C) */
     size_t high;                      /* (L) 1 + the highest fd registered */
-    unsigned limit;                   /* (C) */
+    atomic_uint limit;                /* connection_limit: a reload may change it */
     atomic_uint count;                /* counted connections open or admitted */
-    uint64_t head_timeout_ms;         /* (C) */
+    _Atomic uint64_t head_timeout_ms; /* timeouts.request_head: a reload may change it */
     struct sf_access_log *access_log; /* (C) refused heads of counted connections */
     pthread_t watchdog;
     pthread_cond_t stop_cv;
@@ -301,7 +301,7 @@ static void watch_one(struct sf_conns *cs, struct sf_conn *c, uint64_t now)
         return;
     uint64_t head = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
     uint64_t bad = atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed);
-    bool slow = head != 0 && now - head >= cs->head_timeout_ms;
+    bool slow = head != 0 && now - head >= atomic_load(&cs->head_timeout_ms);
     if (!slow && !(bad != 0 && now - bad >= BAD_GRACE_MS))
         return;
     atomic_store(&c->cut, true);
@@ -313,11 +313,12 @@ static void watch_one(struct sf_conns *cs, struct sf_conn *c, uint64_t now)
 static void *watchdog_main(void *arg)
 {
     struct sf_conns *cs = arg;
-    uint64_t tick_ms = cs->head_timeout_ms / 4 < 250 ? cs->head_timeout_ms / 4 : 250;
-    if (tick_ms < 10)
-        tick_ms = 10;
     sf_mutex_lock(&cs->lock);
     while (!cs->stopping) {
+        uint64_t timeout_ms = atomic_load(&cs->head_timeout_ms);
+        uint64_t tick_ms = timeout_ms / 4 < 250 ? timeout_ms / 4 : 250;
+        if (tick_ms < 10)
+            tick_ms = 10;
         uint64_t now = sf_now_ms();
         for (size_t fd = 0; fd < cs->high; fd++) {
             struct sf_conn *c = atomic_load_explicit(&cs->by_fd[fd], memory_order_relaxed);
@@ -342,19 +343,25 @@ struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *er
     }
     struct rlimit rl;
     struct sf_conns *cs = sf_xcalloc(1, sizeof *cs);
-    cs->cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-                      rl.rlim_cur < (1u << 24)
-                  ? (size_t)rl.rlim_cur
-                  : (1u << 20);
+    /* Room for every descriptor the hard limit allows, so that a reload raising
+     * connection_limit (and the soft limit with it) needs no bigger table; pages never
+     * touched cost no memory. */
+    rlim_t most = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_max : RLIM_INFINITY;
+    cs->cap = most != RLIM_INFINITY && most < (1u << 20) ? (size_t)most : (1u << 20);
     cs->by_fd = sf_xcalloc(cs->cap, sizeof *cs->by_fd);
-    cs->limit = limit;
-    cs->head_timeout_ms = head_timeout_ms;
+    sf_conns_set_limits(cs, limit, head_timeout_ms);
     sf_mutex_init(&cs->lock);
     sf_cond_init(&cs->stop_cv);
     struct sf_conns *none = NULL;
     SF_ASSERT(atomic_compare_exchange_strong(&registry, &none, cs)); /* one per process */
     SF_PTOK(pthread_create(&cs->watchdog, NULL, watchdog_main, cs));
     return cs;
+}
+
+void sf_conns_set_limits(struct sf_conns *cs, unsigned limit, uint64_t head_timeout_ms)
+{
+    atomic_store(&cs->limit, limit);
+    atomic_store(&cs->head_timeout_ms, head_timeout_ms);
 }
 
 void sf_conns_set_access_log(struct sf_conns *cs, struct sf_access_log *log)
@@ -387,7 +394,7 @@ bool sf_conns_admit(struct sf_conns *cs)
     if (admitted_unopened)
         atomic_fetch_sub(&cs->count, 1);
     admitted_unopened = false;
-    if (atomic_fetch_add(&cs->count, 1) >= cs->limit) {
+    if (atomic_fetch_add(&cs->count, 1) >= atomic_load_explicit(&cs->limit, memory_order_relaxed)) {
         atomic_fetch_sub(&cs->count, 1);
         return false;
     }

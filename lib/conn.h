@@ -43,6 +43,9 @@ bool sf_conns_tls_checked(char *errbuf, size_t errlen);
  * but through libmicrohttpd: no 100 probe, no 103. */
 bool sf_conn_is_tls(const struct sf_conn *c);
 
+/* A reload's connection_limit and timeouts.request_head, from now on (connections over a
+ * lowered limit stay; new ones are refused until the count is below it). Any thread. */
+void sf_conns_set_limits(struct sf_conns *cs, unsigned limit, uint64_t head_timeout_ms);
 /* Where a head refused before libmicrohttpd parsed it is logged (NULL: nowhere), for
  * connections of the public listener. Before the listeners start. */
 void sf_conns_set_access_log(struct sf_conns *cs, struct sf_access_log *log);

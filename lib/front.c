@@ -23,6 +23,7 @@
  * created, queued or destroyed under an object lock. */
 #include "front.h"
 
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbound.h"
@@ -40,16 +41,15 @@
 #define SF_REQ_MAGIC 0x5f4e9e51u
 
 struct sf_front {
-    const struct sf_config *cfg;
+    struct sf_live *live; /* the config in force; each request pins its own */
     struct sf_cache *cache;
     struct sf_upstream *up;
     struct sf_hangup *hangup;
     struct sf_conns *conns;
     struct sf_access_log *access_log; /* NULL: none */
-    struct sf_outbound out;           /* where requests go, and what is sent */
-    struct MHD_Daemon *mhd;
-    struct MHD_Daemon *mhd_tls; /* the HTTPS listener, or NULL */
-    uint16_t port, tls_port;
+    char loop_token[SF_LOOP_TOKEN_SIZE];
+    _Atomic uint16_t self_ports[SF_SELF_PORTS]; /* HTTP, HTTPS, admin (outbound.h) */
+    struct sf_listener_slot slots[2]; /* HTTP, HTTPS; with a reload prepared, successors */
     atomic_bool closing;
     atomic_int active;
 };
@@ -62,6 +62,9 @@ struct sf_req {
     unsigned magic;
     atomic_uint refs; /* libmicrohttpd's request + one while a streamed response exists */
     struct sf_front *front;
+    struct sf_listener *listener; /* the one its connection came in on */
+    struct sf_snap *snap;         /* the config it arrived under (pinned) */
+    struct sf_outbound out;       /* where it goes, and what is sent, under snap */
     struct MHD_Connection *conn;
     struct sf_conn *wire;  /* the connection's scanned bytes; NULL if it was never seen */
     uint64_t seq;          /* which request of its connection this is */
@@ -98,7 +101,10 @@ struct sf_req {
  * closes). */
 static enum MHD_Result queue(struct sf_req *r, unsigned status, struct MHD_Response *resp)
 {
-    if (resp != NULL && MHD_add_response_header(resp, "X-Request-Id", r->rid) != MHD_YES) {
+    bool ok = resp != NULL && MHD_add_response_header(resp, "X-Request-Id", r->rid) == MHD_YES;
+    if (ok && sf_listener_retired(r->listener)) /* a reload moved the listener: reconnect */
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    if (resp != NULL && !ok) {
         MHD_destroy_response(resp);
         resp = NULL;
     }
@@ -139,6 +145,7 @@ static void req_unref(struct sf_req *r)
     SF_ASSERT(r->obj == NULL && !r->w.parked);
     free(r->target);
     free(r->route.url);
+    sf_snap_unref(r->snap);
     sf_reqbody_unref(r->upload);
     r->magic = 0;
     free(r);
@@ -155,11 +162,15 @@ static void wake_req(struct sf_waiter *w)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    struct sf_front *f = cls;
+    struct sf_listener *l = cls;
+    struct sf_front *f = l->owner;
     struct sf_req *r = sf_xcalloc(1, sizeof *r);
     r->magic = SF_REQ_MAGIC;
     atomic_init(&r->refs, 1);
     r->front = f;
+    r->listener = l;
+    r->snap = sf_live_pin(f->live);
+    sf_outbound_init(&r->out, &r->snap->cfg, f->self_ports, f->loop_token);
     r->conn = conn;
     r->wire = sf_conn_of(conn);
     r->seq = r->wire != NULL ? sf_conn_next_request(r->wire) : 0;
@@ -219,7 +230,7 @@ static void account(struct sf_req *r, bool completed)
         return;
     uint64_t now_us = sf_mono_us();
     observe(r, now_us);
-    if (r->front->access_log == NULL)
+    if (!sf_access_log_on(r->front->access_log))
         return;
     char client[INET6_ADDRSTRLEN];
     sf_outbound_client_addr(r->conn, client, sizeof client);
@@ -253,7 +264,8 @@ static void account(struct sf_req *r, bool completed)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct sf_front *f = cls;
+    struct sf_listener *l = cls;
+    struct sf_front *f = l->owner;
     struct sf_req *r = *con_cls;
     (void)conn;
     if (r == NULL)
@@ -366,8 +378,9 @@ static void add_validators(struct sf_fetch_spec *spec, const struct sf_obj *stal
 static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, bool shared)
 {
     struct sf_fetch_spec *spec =
-        sf_outbound_spec(&r->front->out, r->conn, method, &r->route, shared, r->upload);
+        sf_outbound_spec(&r->out, r->conn, method, &r->route, shared, r->upload);
     sf_hdrs_add(&spec->hdrs, "X-Request-Id", r->rid);
+    spec->snap = sf_snap_ref(r->snap);
     return spec;
 }
 
@@ -384,7 +397,7 @@ static void submit_shared(struct sf_req *r, struct sf_obj *o)
 /* The cache key of r (a GET or HEAD): see sf_outbound_key. Caller frees. */
 static char *request_key(struct sf_req *r)
 {
-    return sf_outbound_key(&r->front->out, r->conn, &r->route);
+    return sf_outbound_key(&r->out, r->conn, &r->route);
 }
 
 /* Sends the request upstream on an object of its own (pass-through). */
@@ -395,7 +408,7 @@ static void start_private(struct sf_req *r, const char *method)
     attach(r, o, true, "PASS");
     struct sf_fetch_spec *spec = build_spec(r, method, false);
     if (strcmp(method, "HEAD") == 0 ||
-        (strcmp(method, "POST") == 0 && f->cfg->store_post_responses))
+        (strcmp(method, "POST") == 0 && r->snap->cfg.store_post_responses))
         spec->get_key = request_key(r); /* its response may update or be the stored GET */
     sf_upstream_submit(f->up, o, &spec);
 }
@@ -424,7 +437,7 @@ static bool selects_variant(struct sf_req *r, const struct sf_obj *o)
 {
     if (o->vary_names == NULL)
         return true;
-    struct sf_shared_view view = {&r->front->out, r->conn};
+    struct sf_shared_view view = {&r->out, r->conn};
     char *mine =
         sf_policy_variant(o->vary_names, &(struct sf_fields){sf_outbound_shared_field, &view});
     bool same = strcmp(mine, o->variant) == 0;
@@ -438,7 +451,7 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     struct sf_req_directives d;
     bool has_directives = request_directives(r, &d);
     char *key = request_key(r);
-    struct sf_shared_view view = {&r->front->out, r->conn};
+    struct sf_shared_view view = {&r->out, r->conn};
     struct sf_fields fields = {sf_outbound_shared_field, &view};
     struct sf_query q = {key, has_directives ? &d : NULL, &fields};
     struct sf_obj *o;
@@ -552,7 +565,7 @@ static bool admit(struct sf_req *r, const char *method)
         r->reject_text = "shutting down\n";
     } else {
         r->reject_status =
-            sf_outbound_route(&r->front->out, r->conn, r->target, &r->route, &r->reject_text);
+            sf_outbound_route(&r->out, r->conn, r->target, &r->route, &r->reject_text);
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -571,7 +584,7 @@ static enum MHD_Result dispatch(struct sf_req *r, const char *method)
 {
     if (!admit(r, method))
         return respond_rejected(r);
-    if (sf_outbound_looped(&r->front->out, r->conn))
+    if (sf_outbound_looped(&r->out, r->conn))
         return respond_bad(r, 508,
                            "this request has passed through this sfproxy already (a "
                            "loop: CDN-Loop)\n");
@@ -600,7 +613,7 @@ static void reject_too_big(struct sf_req *r)
  * closes after the answer. */
 static enum MHD_Result begin_upload(struct sf_req *r, const char *method, const char *length)
 {
-    const struct sf_config *cfg = r->front->cfg;
+    const struct sf_config *cfg = &r->snap->cfg;
     int64_t declared = -1;
     if (length != NULL) {
         char *end;
@@ -633,7 +646,7 @@ static void upload_piece(struct sf_req *r, const char *data, size_t *size)
         *size = 0;
         return;
     }
-    if (r->upload_bytes + *size > r->front->cfg->max_request_body_bytes) {
+    if (r->upload_bytes + *size > r->snap->cfg.max_request_body_bytes) {
         reject_too_big(r);
         sf_reqbody_close(r->upload); /* the transfer aborts: it would be incomplete */
         *size = 0;
@@ -730,7 +743,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
 {
-    struct sf_front *f = cls;
+    struct sf_listener *l = cls;
+    struct sf_front *f = l->owner;
     (void)addr;
     (void)len;
     if (!sf_conns_admit(f->conns)) {
@@ -740,21 +754,27 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     return MHD_YES;
 }
 
+static void notify(struct sf_listener *l, struct MHD_Connection *conn, void **socket_ctx,
+                   enum MHD_ConnectionNotificationCode code, bool tls)
+{
+    struct sf_front *f = l->owner;
+    sf_listener_count(l, code);
+    sf_conns_notify(f->conns, conn, socket_ctx, code, true, tls);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
-    struct sf_front *f = cls;
-    sf_conns_notify(f->conns, conn, socket_ctx, code, true, false);
+    notify(cls, conn, socket_ctx, code, false);
 }
 
 static void on_tls_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                               enum MHD_ConnectionNotificationCode code)
 {
-    struct sf_front *f = cls;
-    sf_conns_notify(f->conns, conn, socket_ctx, code, true, true);
+    notify(cls, conn, socket_ctx, code, true);
 }
 
-/* ---- lifecycle ---- */
+/* ---- listeners ---- */
 
 static unsigned pool_size(const struct sf_config *cfg)
 {
@@ -767,16 +787,28 @@ static unsigned pool_size(const struct sf_config *cfg)
 /* TLS 1.2 and 1.3 only (GnuTLS priority string). */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
-/* Starts one listener of f on addr (the config checked it): plain HTTP, or with tls the
- * HTTPS one, on cfg's certificate. The same callbacks serve both. */
-static struct MHD_Daemon *start_listener(struct sf_front *f, const struct sf_addr *addr, bool tls)
+enum { SLOT_HTTP, SLOT_TLS }; /* f->slots, and their self_ports */
+
+/* Starts a listener of f for slot under snap's config: on its configured address, or on
+ * fd (a duplicate of a predecessor's socket, taken over; MHD_INVALID_SOCKET: none). The
+ * same callbacks serve both slots. NULL when it cannot start. */
+static struct sf_listener *start_listener(struct sf_front *f, struct sf_snap *snap, int slot,
+                                          MHD_socket fd)
 {
-    const struct sf_config *cfg = f->cfg;
+    const struct sf_config *cfg = &snap->cfg;
+    bool tls = slot == SLOT_TLS;
+    struct sf_listener *l = sf_listener_new(f, snap, tls ? &cfg->tls_listen : &cfg->listen);
     struct sockaddr_storage ss;
     bool v6 = false;
-    sf_listen_sockaddr(addr, &ss, &v6);
+    sf_listen_sockaddr(&l->addr, &ss, &v6); /* the config checked the address */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+                     (tls ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem where[] = {
+        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_END, 0, NULL},
+    };
     struct MHD_OptionItem tls_options[] = {
         {MHD_OPTION_HTTPS_MEM_KEY, 0, cfg->tls_key_pem},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->tls_cert_pem},
@@ -787,77 +819,138 @@ static struct MHD_Daemon *start_listener(struct sf_front *f, const struct sf_add
      * splits its own among the workers; each gets room for all of ours, so it never
      * refuses first (one busy worker may hold most connections). */
     unsigned mhd_limit = cfg->connection_limit * pool_size(cfg) + 64;
-    return MHD_start_daemon(
-        flags, 0, on_accept, f, on_request, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3], MHD_OPTION_THREAD_POOL_SIZE,
-        pool_size(cfg), MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_URI_LOG_CALLBACK, on_uri, f,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, f, MHD_OPTION_NOTIFY_CONNECTION,
-        tls ? on_tls_connection : on_connection, f, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+    struct MHD_Daemon *mhd = MHD_start_daemon(
+        flags, 0, on_accept, l, on_request, l, MHD_OPTION_ARRAY,
+        fd != MHD_INVALID_SOCKET ? &where[0] : &where[1], MHD_OPTION_ARRAY,
+        tls ? tls_options : &tls_options[3], MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg),
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
+        tls ? on_tls_connection : on_connection, l, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
         MHD_OPTION_END);
+    if (mhd == NULL && fd != MHD_INVALID_SOCKET)
+        close(fd);
+    return sf_listener_started(l, mhd) != NULL ? l : NULL;
 }
 
-struct sf_front *sf_front_start(const struct sf_config *cfg, const struct sf_front_parts *parts,
+/* Whether a listener started under was must be started again to serve under cfg: its
+ * libmicrohttpd settings (and for HTTPS its certificate) differ. */
+static bool listener_settings_differ(const struct sf_config *was, const struct sf_config *cfg,
+                                     bool tls)
+{
+    return pool_size(was) != pool_size(cfg) || was->connection_limit != cfg->connection_limit ||
+           was->client_idle_timeout_ms / 1000 != cfg->client_idle_timeout_ms / 1000 ||
+           (tls && (strcmp(was->tls_cert_pem, cfg->tls_cert_pem) != 0 ||
+                    strcmp(was->tls_key_pem, cfg->tls_key_pem) != 0));
+}
+
+/* Prepares slot for snap's config: nothing when its listener can go on; else the
+ * successor, started (on a new address, or on the same socket). False when it cannot
+ * start; errbuf says why. */
+static bool prepare_slot(struct sf_front *f, struct sf_snap *snap, int slot, char *errbuf,
+                         size_t errlen)
+{
+    const struct sf_config *cfg = &snap->cfg;
+    struct sf_listener_slot *s = &f->slots[slot];
+    bool tls = slot == SLOT_TLS;
+    bool enabled = tls ? cfg->tls_enabled : cfg->listen_enabled;
+    const struct sf_addr *addr = tls ? &cfg->tls_listen : &cfg->listen;
+    bool same_addr = s->cur != NULL && enabled && sf_listener_same_addr(&s->cur->addr, addr);
+    if (same_addr && !listener_settings_differ(&s->cur->snap->cfg, cfg, tls))
+        return true;
+    s->replace = s->cur != NULL || enabled;
+    if (!enabled)
+        return true;
+    s->next = start_listener(f, snap, slot,
+                             same_addr ? sf_listener_dup_socket(s->cur) : MHD_INVALID_SOCKET);
+    if (s->next != NULL)
+        return true;
+    s->replace = false;
+    if (tls)
+        snprintf(errbuf, errlen,
+                 "cannot listen for HTTPS on %s:%u: is the port in use, or are \"tls.cert\" "
+                 "and \"tls.key\" not a certificate and its key? (libmicrohttpd says why "
+                 "above)",
+                 addr->host, addr->port);
+    else
+        snprintf(errbuf, errlen, "cannot listen on %s:%u; is the port in use? change \"listen\"",
+                 addr->host, addr->port);
+    return false;
+}
+
+bool sf_front_prepare(struct sf_front *f, struct sf_snap *snap, char *errbuf, size_t errlen)
+{
+    if (prepare_slot(f, snap, SLOT_HTTP, errbuf, errlen) &&
+        prepare_slot(f, snap, SLOT_TLS, errbuf, errlen))
+        return true;
+    sf_front_abort(f);
+    return false;
+}
+
+void sf_front_commit(struct sf_front *f, struct sf_listener **retired)
+{
+    for (int i = SLOT_HTTP; i <= SLOT_TLS; i++) {
+        sf_listener_commit(&f->slots[i], retired);
+        struct sf_listener *l = f->slots[i].cur;
+        atomic_store(&f->self_ports[i], l != NULL ? l->port : 0);
+    }
+}
+
+void sf_front_abort(struct sf_front *f)
+{
+    for (int i = SLOT_HTTP; i <= SLOT_TLS; i++)
+        sf_listener_abort(&f->slots[i]);
+}
+
+/* ---- lifecycle ---- */
+
+struct sf_front *sf_front_start(struct sf_live *live, const struct sf_front_parts *parts,
                                 char *errbuf, size_t errlen)
 {
     struct sf_front *f = sf_xcalloc(1, sizeof *f);
-    f->cfg = cfg;
+    f->live = live;
     f->cache = parts->cache;
     f->up = parts->up;
     f->hangup = parts->hangup;
     f->conns = parts->conns;
     f->access_log = parts->access_log;
-    sf_outbound_init(&f->out, cfg); /* before the workers start */
-    sf_upstream_set_destinations(f->up, &f->out.dest);
-    f->mhd = cfg->listen_enabled ? start_listener(f, &cfg->listen, false) : NULL;
-    if (cfg->listen_enabled && f->mhd == NULL) {
-        snprintf(errbuf, errlen, "cannot listen on %s:%u; is the port in use? change \"listen\"",
-                 cfg->listen.host, cfg->listen.port);
+    sf_outbound_loop_token(f->loop_token);
+    sf_upstream_set_self_ports(f->up, f->self_ports);
+    struct sf_snap *snap = sf_live_pin(live);
+    bool ok = sf_front_prepare(f, snap, errbuf, errlen);
+    sf_snap_unref(snap);
+    if (!ok) {
         free(f);
         return NULL;
     }
-    if (cfg->tls_enabled) {
-        f->mhd_tls = start_listener(f, &cfg->tls_listen, true);
-        if (f->mhd_tls == NULL) {
-            snprintf(errbuf, errlen,
-                     "cannot listen for HTTPS on %s:%u: is the port in use, or are \"tls.cert\" "
-                     "and \"tls.key\" not a certificate and its key? (libmicrohttpd says why "
-                     "above)",
-                     cfg->tls_listen.host, cfg->tls_listen.port);
-            if (f->mhd != NULL)
-                MHD_stop_daemon(f->mhd);
-            free(f);
-            return NULL;
-        }
-        f->tls_port = sf_listen_bound_port(f->mhd_tls);
-    }
-    f->port = f->mhd != NULL ? sf_listen_bound_port(f->mhd) : 0;
-    atomic_store(&f->out.dest.self_ports[0], f->port);
-    atomic_store(&f->out.dest.self_ports[1], parts->admin_port);
+    struct sf_listener *none = NULL; /* nothing runs yet that could retire */
+    sf_front_commit(f, &none);
     return f;
+}
+
+void sf_front_set_admin_port(struct sf_front *f, uint16_t port)
+{
+    atomic_store(&f->self_ports[SLOT_TLS + 1], port);
 }
 
 uint16_t sf_front_port(const struct sf_front *f)
 {
-    return f->port;
+    return atomic_load(&f->self_ports[SLOT_HTTP]);
 }
 
 uint16_t sf_front_tls_port(const struct sf_front *f)
 {
-    return f->tls_port;
-}
-
-static void quiesce(struct MHD_Daemon *d)
-{
-    MHD_socket fd = d != NULL ? MHD_quiesce_daemon(d) : MHD_INVALID_SOCKET;
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    return atomic_load(&f->self_ports[SLOT_TLS]);
 }
 
 void sf_front_quiesce(struct sf_front *f)
 {
-    quiesce(f->mhd);
-    quiesce(f->mhd_tls);
+    for (int i = SLOT_HTTP; i <= SLOT_TLS; i++) {
+        struct sf_listener *l = f->slots[i].cur;
+        MHD_socket fd = l != NULL ? MHD_quiesce_daemon(l->mhd) : MHD_INVALID_SOCKET;
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
 }
 
 int sf_front_active_requests(const struct sf_front *f)
@@ -875,9 +968,7 @@ void sf_front_stop(struct sf_front *f)
 {
     if (f == NULL)
         return;
-    if (f->mhd_tls != NULL)
-        MHD_stop_daemon(f->mhd_tls);
-    if (f->mhd != NULL)
-        MHD_stop_daemon(f->mhd);
+    for (int i = SLOT_TLS; i >= SLOT_HTTP; i--)
+        sf_listener_stop(f->slots[i].cur);
     free(f);
 }

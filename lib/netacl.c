@@ -272,7 +272,7 @@ bool sf_dest_addr_ok(const struct sf_dest_rules *r, bool name_listed, const stru
     static const unsigned char any[16];
     bool any4 = memcmp(x, v4_mapped, 12) == 0 && memcmp(x + 12, any, 4) == 0;
     bool self_addr = sf_net_is_loopback(a) || memcmp(x, any, 16) == 0 || any4;
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < SF_SELF_PORTS; i++)
         if (self_addr && port != 0 && port == atomic_load(&r->self_ports[i]))
             return false; /* a request to ourselves would come back, forever */
     if (sf_acl_match_addr(r->allow, a, port) || name_listed)

@@ -42,9 +42,10 @@ bool sf_net_split_hostport(const char *text, char *host, size_t size, uint16_t *
 
 /* Where a forward proxy may connect (the config's forward_proxy.allow, and its own
  * listening ports, which it must never fetch from: a loop). */
+#define SF_SELF_PORTS 3 /* HTTP, HTTPS, admin */
 struct sf_dest_rules {
-    const struct sf_acl *allow;     /* set before any request */
-    _Atomic uint16_t self_ports[2]; /* 0: none; known once the listeners are bound */
+    const struct sf_acl *allow;
+    const _Atomic uint16_t *self_ports; /* SF_SELF_PORTS of them; 0: none (not listening) */
 };
 /* By name, before resolving: whether host:port may be fetched (an allow list that is not
  * empty must name it, or hold a network it may resolve into) and, in *listed, whether the

@@ -1,5 +1,5 @@
-/* outbound: see outbound.h. Runs on libmicrohttpd's workers; ob is read-only after
- * sf_outbound_init (the self ports are atomics). */
+/* outbound: see outbound.h. Runs on libmicrohttpd's workers; ob is read-only (the self
+ * ports are atomics). */
 #include "outbound.h"
 
 #include "conn.h"
@@ -13,17 +13,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-void sf_outbound_init(struct sf_outbound *ob, const struct sf_config *cfg)
+void sf_outbound_loop_token(char token[SF_LOOP_TOKEN_SIZE])
 {
-    ob->cfg = cfg;
-    ob->dest.allow = &cfg->forward_allow;
     uint64_t id = 0;
     FILE *rnd = fopen("/dev/urandom", "rb");
     if (rnd == NULL || fread(&id, sizeof id, 1, rnd) != 1)
         id = (uint64_t)getpid() << 32 ^ sf_now_ms(); /* unique enough to spot a loop */
     if (rnd != NULL)
         fclose(rnd);
-    snprintf(ob->loop_token, sizeof ob->loop_token, "sfproxy-%016llx", (unsigned long long)id);
+    snprintf(token, SF_LOOP_TOKEN_SIZE, "sfproxy-%016llx", (unsigned long long)id);
+}
+
+void sf_outbound_init(struct sf_outbound *ob, const struct sf_config *cfg,
+                      const _Atomic uint16_t *self_ports, const char *loop_token)
+{
+    *ob = (struct sf_outbound){cfg, {&cfg->forward_allow, self_ports}, loop_token};
 }
 
 /* ---- the fields sent ---- */

@@ -13,12 +13,15 @@
 
 #include <microhttpd.h>
 
-/* What every request of one listener shares. */
+/* What one request is routed and sent by: the config it arrived under and what the
+ * listeners share. */
 struct sf_outbound {
     const struct sf_config *cfg;
     struct sf_dest_rules dest; /* where the forward proxy may fetch */
-    char loop_token[32];       /* this instance's CDN-Loop token (RFC 8586) */
+    const char *loop_token;    /* this instance's CDN-Loop token (RFC 8586) */
 };
+
+#define SF_LOOP_TOKEN_SIZE 32
 
 /* Where one request goes. */
 struct sf_route {
@@ -27,9 +30,13 @@ struct sf_route {
     bool dest_listed; /* with forward: forward_proxy.allow names its host */
 };
 
-/* Sets up ob for cfg (which must outlive it), with a new random loop token. The
- * destination rules' self ports are the caller's to store once it has bound them. */
-void sf_outbound_init(struct sf_outbound *ob, const struct sf_config *cfg);
+/* A new random CDN-Loop token for this instance, into token. */
+void sf_outbound_loop_token(char token[SF_LOOP_TOKEN_SIZE]);
+
+/* ob for a request under cfg; self_ports (SF_SELF_PORTS) and loop_token are shared and
+ * must outlive it, as cfg must. */
+void sf_outbound_init(struct sf_outbound *ob, const struct sf_config *cfg,
+                      const _Atomic uint16_t *self_ports, const char *loop_token);
 
 /* Routes the raw request target of a request on conn: fills *route and returns 0, or
  * returns the status to refuse the request with and sets *why (a line of text). */

@@ -68,6 +68,14 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes)
     return c;
 }
 
+void sf_cache_set_max_bytes(struct sf_cache *c, uint64_t max_bytes)
+{
+    sf_mutex_lock(&c->lock);
+    c->max_bytes = max_bytes;
+    sf_table_fit(c);
+    sf_mutex_unlock(&c->lock);
+}
+
 struct sf_entry **sf_table_slot(struct sf_cache *c, const char *key)
 {
     sf_mutex_assert_held(&c->lock);

@@ -31,7 +31,7 @@ struct sf_cache {
     struct sf_entry **by_url;  /* (L) the same entries by the URL part of their keys */
     size_t nbuckets, count;    /* (L) */
     struct sf_entry lru;       /* (L) sentinel: lru.lru_next is the most recent */
-    uint64_t max_bytes;        /* (C) */
+    uint64_t max_bytes;        /* (L) */
     uint64_t bytes;            /* (L) */
     uint64_t stored, markers, flights, evictions; /* (L) */
     uint64_t pass_markers;                        /* (L) */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "origintls.h"
+#include "live.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -32,10 +33,24 @@ struct job {
     struct job *next;
 };
 
+/* What the fetcher derives from one config snapshot: the rules a response head is judged
+ * by and how TLS to the upstream is set up. Built when a fetch pinned to a snapshot the
+ * fetcher has not seen starts; kept while a transfer uses it. (F) all fields. */
+struct up_conf {
+    unsigned refs;               /* the fetcher's newest, and each transfer's */
+    struct sf_snap *snap;        /* pinned */
+    const struct sf_config *cfg; /* &snap->cfg */
+    struct sf_cache_rules rules;
+    struct sf_judge_cfg judge; /* with rules */
+    struct sf_publisher publisher;
+    struct sf_origin_tls tls; /* upstream_tls.*, for the upstream's fetches */
+};
+
 /* A running transfer. (F) all fields. */
 struct xfer {
     struct sf_upstream *up;
-    struct sf_obj *obj; /* the fetch's reference */
+    struct up_conf *conf; /* the settings of the config its request arrived under */
+    struct sf_obj *obj;   /* the fetch's reference */
     struct sf_fetch_spec *spec;
     CURL *easy;
     struct curl_slist *fields;
@@ -63,7 +78,6 @@ struct xfer {
 };
 
 struct sf_upstream {
-    const struct sf_config *cfg;
     struct sf_cache *cache;
     struct sf_hangup *hangup;
     CURLM *multi;
@@ -75,16 +89,64 @@ struct sf_upstream {
     struct xfer xfers;                    /* (F) sentinel */
     struct xfer *dirty;                   /* (F) */
     struct sf_ratelimit rl_connect, rl_timeout, rl_truncated, rl_multi;
-    struct sf_cache_rules rules;      /* (C) from cfg */
-    struct sf_judge_cfg judge;        /* (C) from cfg, with rules */
-    struct sf_publisher publisher;    /* (C) */
-    const struct sf_dest_rules *dest; /* (C) set before the first fetch */
-    struct sf_origin_tls tls;         /* (C) upstream_tls.*, for the upstream's fetches */
+    struct up_conf *conf;               /* (F) the newest config's; NULL before a fetch */
+    const _Atomic uint16_t *self_ports; /* (C) set before the first fetch */
 };
 
-void sf_upstream_set_destinations(struct sf_upstream *up, const struct sf_dest_rules *rules)
+void sf_upstream_set_self_ports(struct sf_upstream *up, const _Atomic uint16_t *self_ports)
 {
-    up->dest = rules;
+    up->self_ports = self_ports;
+}
+
+/* ---- settings ---- */
+
+static void conf_unref(struct up_conf *c)
+{
+    if (c == NULL || --c->refs > 0)
+        return;
+    sf_origin_tls_clear(&c->tls);
+    sf_snap_unref(c->snap);
+    free(c);
+}
+
+/* What a fetch pinned to snap runs with, with a reference; NULL when the upstream URL
+ * cannot be taken apart for TLS (checked at load: not expected). The newest snapshot's
+ * settings are kept for the fetches that follow; a fetch that straddled a reload (pinned
+ * before it, started after) gets its own. */
+static struct up_conf *conf_for(struct sf_upstream *up, struct sf_snap *snap)
+{
+    if (up->conf != NULL && up->conf->snap == snap) {
+        up->conf->refs++;
+        return up->conf;
+    }
+    struct up_conf *c = sf_xcalloc(1, sizeof *c);
+    const struct sf_config *cfg = &snap->cfg;
+    const char *why = NULL;
+    if (!sf_origin_tls_init(&c->tls, cfg, &why)) {
+        sf_log_error("upstream: %s", why);
+        free(c);
+        return NULL;
+    }
+    c->refs = 1;
+    c->snap = sf_snap_ref(snap);
+    c->cfg = cfg;
+    c->rules = (struct sf_cache_rules){
+        cfg->targeted.v,
+        cfg->targeted.n,
+        cfg->heuristic_percent,
+        (int64_t)(cfg->heuristic_max_ms / 1000),
+        cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
+        cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
+        cfg->store_server_errors};
+    c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie,
+                                     cfg->store_post_responses};
+    c->publisher = (struct sf_publisher){up->cache, &c->judge, cfg->hit_for_pass_ms};
+    if (up->conf == NULL || snap->gen > up->conf->snap->gen) {
+        conf_unref(up->conf);
+        up->conf = c;
+        c->refs++;
+    }
+    return c;
 }
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec)
@@ -96,6 +158,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     sf_hdrs_clear(&spec->hdrs);
     sf_reqbody_unref(spec->body);
     free(spec->get_key);
+    sf_snap_unref(spec->snap);
     free(spec);
 }
 
@@ -200,7 +263,7 @@ static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
         x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
         sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
     }
-    if (sf_publish(&x->up->publisher, x->obj, &req, x->spec->get_key, d, now_s))
+    if (sf_publish(&x->conf->publisher, x->obj, &req, x->spec->get_key, d, now_s))
         mark_dirty(x);
     else
         x->cancel = true;
@@ -212,7 +275,7 @@ static void publish(struct xfer *x)
     int64_t now_s = sf_wall_s();
     struct sf_head_decision d;
     struct sf_judged_request req = judged_request(x);
-    sf_judge_head(&x->up->judge, &req, x->head.status, &x->head.hdrs, now_s, &d);
+    sf_judge_head(&x->conf->judge, &req, x->head.status, &x->head.hdrs, now_s, &d);
     carry_out(x, &d, now_s);
 }
 
@@ -284,7 +347,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         return CURL_WRITEFUNC_PAUSE;
     }
     sf_obj_append(o, data, len);
-    bool overflow = (!o->unjoinable || o->storable) && o->len > x->up->cfg->cache_max_object_bytes;
+    bool overflow =
+        (!o->unjoinable || o->storable) && o->len > x->conf->cfg->cache_max_object_bytes;
     if (overflow) {
         o->storable = false;
         sf_obj_close_joins(o);
@@ -315,11 +379,11 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
         return CURL_READFUNC_ABORT;
     switch (sf_reqbody_read(x->spec->body, dst, size * n, &got)) {
     case SF_REQBODY_DATA:
-        x->first_byte_deadline_ms = sf_now_ms() + x->up->cfg->upstream_idle_timeout_ms;
+        x->first_byte_deadline_ms = sf_now_ms() + x->conf->cfg->upstream_idle_timeout_ms;
         return got;
     case SF_REQBODY_EOF:
         /* The request is sent: the wait for its response head starts now. */
-        x->first_byte_deadline_ms = sf_now_ms() + x->up->cfg->first_byte_timeout_ms;
+        x->first_byte_deadline_ms = sf_now_ms() + x->conf->cfg->first_byte_timeout_ms;
         return 0;
     case SF_REQBODY_WAIT:
         x->paused = true;           /* waiting for our client is not the origin's delay */
@@ -363,7 +427,7 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
 {
     struct xfer *x = arg;
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
-    const struct sf_config *cfg = x->up->cfg;
+    const struct sf_config *cfg = x->conf->cfg;
     x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? cfg->upstream_idle_timeout_ms
                                                                      : cfg->first_byte_timeout_ms);
     return CURL_PREREQFUNC_OK;
@@ -380,8 +444,9 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
         port = ntohs(((const struct sockaddr_in *)(const void *)&a->addr)->sin_port);
     else if (a->family == AF_INET6)
         port = ntohs(((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_port);
-    if (x->up->dest == NULL ||
-        !sf_dest_addr_ok(x->up->dest, x->spec->dest_listed, &a->addr, port)) {
+    struct sf_dest_rules dest = {&x->conf->cfg->forward_allow, x->up->self_ports};
+    if (x->up->self_ports == NULL ||
+        !sf_dest_addr_ok(&dest, x->spec->dest_listed, &a->addr, port)) {
         x->forbidden = true;
         return CURL_SOCKET_BAD;
     }
@@ -392,7 +457,7 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
  * memory for the fields (the transfer must then fail, not go out without them). */
 static bool setup_easy(struct xfer *x)
 {
-    const struct sf_config *cfg = x->up->cfg;
+    const struct sf_config *cfg = x->conf->cfg;
     struct sf_fetch_spec *s = x->spec;
     CURL *e = x->easy;
     bool ok = true;
@@ -400,7 +465,7 @@ static bool setup_easy(struct xfer *x)
     if (s->forward)
         SET(CURLOPT_URL, s->url);
     else
-        ok = sf_origin_tls_apply(&x->up->tls, e, s->url, &x->renamed_url);
+        ok = sf_origin_tls_apply(&x->conf->tls, e, s->url, &x->renamed_url);
     SET(CURLOPT_PRIVATE, x);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_PROXY, ""); /* never an environment proxy */
@@ -473,17 +538,20 @@ static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec
     x->up = up;
     x->obj = o;
     x->spec = spec;
-    x->easy = curl_easy_init();
+    x->conf = conf_for(up, spec->snap);
+    x->easy = x->conf != NULL ? curl_easy_init() : NULL;
     x->request_time_s = sf_wall_s();
     x->start_us = sf_mono_us();
-    x->first_byte_deadline_ms =
-        sf_now_ms() + up->cfg->connect_timeout_ms + up->cfg->first_byte_timeout_ms;
     if (x->easy == NULL) {
-        sf_log_error("upstream: curl_easy_init failed for %s", spec->url);
+        sf_log_error("upstream: cannot start a transfer for %s (%s)", spec->url,
+                     x->conf != NULL ? "curl_easy_init failed" : "the upstream URL");
+        conf_unref(x->conf);
         fail_unstarted(up, o, spec);
         free(x);
         return;
     }
+    x->first_byte_deadline_ms =
+        sf_now_ms() + x->conf->cfg->connect_timeout_ms + x->conf->cfg->first_byte_timeout_ms;
     bool ready = setup_easy(x);
     o->fetch = x;
     x->next = &up->xfers;
@@ -587,7 +655,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
         sf_metrics_observe_clients(served);
     sf_waiters_wake(wake);
     if (!o->shared && store && x->store_for_get && fail == SF_FAIL_NONE)
-        sf_publish_for_get(&up->publisher, o, x->spec->get_key); /* RFC 9110 §9.3.3 */
+        sf_publish_for_get(&x->conf->publisher, o, x->spec->get_key); /* RFC 9110 §9.3.3 */
     if (o->shared) {
         uint64_t now = sf_now_ms();
         if (store) {
@@ -605,6 +673,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->fields);
     free(x->renamed_url);
+    conf_unref(x->conf);
     sf_hdrs_clear(&x->head.hdrs);
     sf_fetch_spec_free(x->spec);
     sf_obj_unref(o);
@@ -626,7 +695,8 @@ static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
                 x->paused = false;
                 x->last_byte_ms = sf_now_ms(); /* the idle clock restarts */
                 if (!x->headers_done)          /* an upload waiting for its client goes on */
-                    x->first_byte_deadline_ms = sf_now_ms() + up->cfg->upstream_idle_timeout_ms;
+                    x->first_byte_deadline_ms =
+                        sf_now_ms() + x->conf->cfg->upstream_idle_timeout_ms;
                 CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
                 if (rc != CURLE_OK) /* a transfer that cannot go on must not hang */
                     finish(x, x->headers_done ? SF_FAIL_TRUNCATED : SF_FAIL_CONNECT,
@@ -690,7 +760,7 @@ static long enforce_deadlines(struct sf_upstream *up)
     struct xfer *x = up->xfers.next;
     while (x != &up->xfers) {
         struct xfer *after = x->next;
-        uint64_t due = x->headers_done ? x->last_byte_ms + up->cfg->upstream_idle_timeout_ms
+        uint64_t due = x->headers_done ? x->last_byte_ms + x->conf->cfg->upstream_idle_timeout_ms
                                        : x->first_byte_deadline_ms;
         if (x->paused) {
             /* Waiting for our own reader is not an upstream stall. */
@@ -746,33 +816,21 @@ static void *fetcher_main(void *arg)
     return NULL;
 }
 
-struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cache *cache,
+struct sf_upstream *sf_upstream_start(struct sf_snap *snap, struct sf_cache *cache,
                                       struct sf_hangup *hangup)
 {
     struct sf_upstream *up = sf_xcalloc(1, sizeof *up);
-    up->cfg = cfg;
     up->cache = cache;
     up->hangup = hangup;
-    up->rules = (struct sf_cache_rules){
-        cfg->targeted.v,
-        cfg->targeted.n,
-        cfg->heuristic_percent,
-        (int64_t)(cfg->heuristic_max_ms / 1000),
-        cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
-        cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
-        cfg->store_server_errors};
-    up->judge = (struct sf_judge_cfg){&up->rules, cfg->cache_max_object_bytes,
-                                      cfg->strip_set_cookie, cfg->store_post_responses};
-    up->publisher = (struct sf_publisher){cache, &up->judge, cfg->hit_for_pass_ms};
-    const char *why = NULL;
-    if (!sf_origin_tls_init(&up->tls, cfg, &why)) {
-        sf_log_error("upstream: %s", why);
+    struct up_conf *first = conf_for(up, snap); /* also checks the upstream URL for TLS */
+    if (first == NULL) {
         free(up);
         return NULL;
     }
+    conf_unref(first); /* up->conf keeps it */
     up->multi = curl_multi_init();
     if (up->multi == NULL) {
-        sf_origin_tls_clear(&up->tls);
+        conf_unref(up->conf);
         free(up);
         return NULL;
     }
@@ -801,6 +859,6 @@ void sf_upstream_stop(struct sf_upstream *up)
     if (mc != CURLM_OK)
         sf_log_warn("upstream: curl_multi_cleanup: %s", curl_multi_strerror(mc));
     sf_mutex_destroy(&up->qlock);
-    sf_origin_tls_clear(&up->tls);
+    conf_unref(up->conf);
     free(up);
 }

@@ -8,6 +8,7 @@
 #include "cache.h"
 #include "config.h"
 #include "hangup.h"
+#include "live.h"
 #include "netacl.h"
 #include "reqbody.h"
 
@@ -22,20 +23,24 @@ struct sf_fetch_spec {
      * cache.store_post_responses, for a POST (its response may be stored there, RFC 9110
      * §9.3.3); else NULL. */
     char *get_key;
-    bool forward;     /* a forward-proxy fetch: the address connected to is checked */
-    bool dest_listed; /* with forward: forward_proxy.allow names the host */
+    struct sf_snap *snap; /* the config the request arrived under (pinned): its settings */
+    bool forward;         /* a forward-proxy fetch: the address connected to is checked */
+    bool dest_listed;     /* with forward: forward_proxy.allow names the host */
 };
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec);
 
 struct sf_upstream;
 
-/* Starts the fetcher thread. cfg, cache and hangup must outlive it. NULL on failure. */
-struct sf_upstream *sf_upstream_start(const struct sf_config *cfg, struct sf_cache *cache,
+/* Starts the fetcher thread; snap is the config at start (checked here for the upstream's
+ * TLS). Each fetch then runs with the settings of the snapshot its spec pinned. cache and
+ * hangup must outlive it. NULL on failure. */
+struct sf_upstream *sf_upstream_start(struct sf_snap *snap, struct sf_cache *cache,
                                       struct sf_hangup *hangup);
 
-/* Where forward-proxy fetches may connect (rules must outlive up). Before any fetch. */
-void sf_upstream_set_destinations(struct sf_upstream *up, const struct sf_dest_rules *rules);
+/* sfproxy's own listening ports, which forward-proxy fetches never connect to
+ * (SF_SELF_PORTS of them; they must outlive up). Before any fetch. */
+void sf_upstream_set_self_ports(struct sf_upstream *up, const _Atomic uint16_t *self_ports);
 
 /* Fetches spec into o, which must be PENDING. Takes over *spec and a reference on o. If
  * the fetcher is shutting down, o fails at once (SF_FAIL_CANCELLED). Any thread. */

@@ -105,6 +105,7 @@ class Proxy:
                 cfg[k].update(v)
             else:
                 cfg[k] = v
+        self.cfg = cfg
         self.cfgfile = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump(cfg, self.cfgfile)
         self.cfgfile.close()
@@ -114,6 +115,11 @@ class Proxy:
         self.proc = subprocess.Popen(args + list(extra_args),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         line = _read_first_line(self.proc, "listening on", 20, self.log)
+        self._read_ports(line)
+        self._drain = threading.Thread(target=self._drain_output, daemon=True)
+        self._drain.start()
+
+    def _read_ports(self, line):
         # "... listening on http://127.0.0.1:PORT admin 127.0.0.1:APORT upstream ..."
         words = line.split()
         plain = words[words.index("on") + 1]
@@ -121,8 +127,26 @@ class Proxy:
         self.admin_port = int(words[words.index("admin") + 1].rsplit(":", 1)[1])
         tls = words[words.index("tls") + 1] if "tls" in words else "off"
         self.tls_port = int(tls.rsplit(":", 1)[1]) if tls != "off" else None
-        self._drain = threading.Thread(target=self._drain_output, daemon=True)
-        self._drain.start()
+
+    def reload(self, config=None, text=None, timeout=20):
+        """Writes config (a whole config dict; default self.cfg) or text into the config
+        file, sends SIGHUP and waits for the reload's last log line; a reload that took
+        updates the ports (and self.cfg). Returns the reload's log lines."""
+        before = len(self.log)
+        with open(self.cfgfile.name, "w") as f:
+            f.write(text if text is not None else json.dumps(config or self.cfg))
+        self.proc.send_signal(signal.SIGHUP)
+        ends = ("reload: listening on", "the running config stays", "nothing changed",
+                "nothing to read again")
+        wait_for(lambda: any(e in line for line in self.log[before:] for e in ends),
+                 "the reload's log line", timeout)
+        lines = [line for line in self.log[before:] if "reload" in line]
+        for line in lines:
+            if "reload: listening on" in line:
+                self._read_ports(line)
+                if config is not None:
+                    self.cfg = config
+        return lines
 
     def _drain_output(self):
         for line in self.proc.stdout:

@@ -61,14 +61,6 @@ def test_connection_limit_refuses_promptly():
         eq(env.get("/after?size=5").status, 200, "serves again below the limit")
 
 
-def test_sighup_is_ignored_until_reload_exists():
-    with Env() as env:
-        env.proxy.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: "SIGHUP" in env.proxy.output(), "the SIGHUP log line")
-        check(env.proxy.proc.poll() is None, "sfproxy still runs after SIGHUP")
-        eq(env.get("/after-hup?size=5").status, 200, "serves after SIGHUP")
-
-
 def test_connection_limit_is_exact_under_concurrent_accepts():
     with Env({"connection_limit": 16}) as env:
         socks = []

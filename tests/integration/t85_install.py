@@ -39,6 +39,9 @@ def test_install_and_uninstall():
         unit = open(at("/opt/sfproxy/lib/systemd/system/sfproxy.service")).read()
         check("ExecStart=/opt/sfproxy/bin/sfproxy -c /etc/sfproxy/sfproxy.json\n" in unit,
               "the unit runs the installed binary")
+        check("ExecReload=/bin/kill -HUP $MAINPID\n" in unit, "the unit reloads with SIGHUP")
+        check("ExecReload=/opt/sfproxy/bin/sfproxy -c /etc/sfproxy/sfproxy.json --check-config\n"
+              in unit, "after checking the file")
         for line in ("DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict",
                      "LimitNOFILE=65536", "LogsDirectory=sfproxy"):
             check(line in unit, "the unit has %s" % line)

@@ -234,6 +234,32 @@ static void test_the_effective_config_loads_back(void **state)
     sf_config_clear(&cfg);
 }
 
+/* What a reload logs: each changed key with both values, a secret only named. */
+static void test_what_changed(void **state)
+{
+    (void)state;
+    struct sf_config was, now;
+    char err[512] = "";
+    sf_config_defaults(&was);
+    sf_config_defaults(&now);
+    assert_null(sf_config_diff(&was, &now));
+    sf_config_clear(&now);
+    assert_int_equal(load_text("{\"listen\": \"127.0.0.1:8090\", \"cache\": {\"max_bytes\": "
+                               "\"64MiB\"}, \"admin\": {\"token\": \"0123456789abcdef0123\"}, "
+                               "\"access_log\": {\"path\": null}, \"forward_proxy\": true}",
+                               &now, err, sizeof err),
+                     SF_OK);
+    char *diff = sf_config_diff(&was, &now);
+    assert_string_equal(diff, "listen 127.0.0.1:8080 -> 127.0.0.1:8090, forward_proxy.enabled "
+                              "false -> true, cache.max_bytes 256MiB -> 64MiB, admin.token (not "
+                              "shown), access_log.path - -> null");
+    free(diff);
+    diff = sf_config_diff(&now, &now);
+    assert_null(diff);
+    sf_config_clear(&was);
+    sf_config_clear(&now);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_example_values),
         cmocka_unit_test(test_access_log_settings),
         cmocka_unit_test(test_the_effective_config_loads_back),
+        cmocka_unit_test(test_what_changed),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_durations),

@@ -98,8 +98,9 @@ static void test_destinations(void **state)
 {
     (void)state;
     struct sf_acl allow = {0};
-    struct sf_dest_rules r = {.allow = &allow};
-    atomic_store(&r.self_ports[0], 8080);
+    _Atomic uint16_t self[SF_SELF_PORTS] = {0};
+    atomic_store(&self[2], 8080); /* the last of them counts too */
+    struct sf_dest_rules r = {.allow = &allow, .self_ports = self};
     bool listed;
     struct sockaddr_storage ss;
     /* An empty list: public names and addresses, never internal ones, never ourselves. */
