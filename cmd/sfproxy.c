@@ -244,6 +244,8 @@ static bool apply(struct running *run, const struct sf_config *was, struct sf_sn
                   char *errbuf, size_t errlen)
 {
     const struct sf_config *cfg = &next->cfg;
+    if (cfg->tls_enabled && !sf_conns_tls_checked(errbuf, errlen))
+        return false; /* as at start: no HTTPS listener whose bytes go unchecked */
     if (!sf_admin_prepare(run->admin, next, errbuf, errlen))
         return false;
     if (!sf_front_prepare(run->front, next, errbuf, errlen)) {

@@ -89,7 +89,7 @@ struct sf_upstream {
     struct xfer xfers;                    /* (F) sentinel */
     struct xfer *dirty;                   /* (F) */
     struct sf_ratelimit rl_connect, rl_timeout, rl_truncated, rl_multi;
-    struct up_conf *conf;               /* (F) the newest config's; NULL before a fetch */
+    struct up_conf *conf;               /* (F) the newest config's */
     const _Atomic uint16_t *self_ports; /* (C) set before the first fetch */
 };
 
@@ -109,16 +109,10 @@ static void conf_unref(struct up_conf *c)
     free(c);
 }
 
-/* What a fetch pinned to snap runs with, with a reference; NULL when the upstream URL
- * cannot be taken apart for TLS (checked at load: not expected). The newest snapshot's
- * settings are kept for the fetches that follow; a fetch that straddled a reload (pinned
- * before it, started after) gets its own. */
-static struct up_conf *conf_for(struct sf_upstream *up, struct sf_snap *snap)
+/* The settings of snap, with one reference; NULL when the upstream URL cannot be taken
+ * apart for TLS (checked at load: not expected). */
+static struct up_conf *conf_new(struct sf_upstream *up, struct sf_snap *snap)
 {
-    if (up->conf != NULL && up->conf->snap == snap) {
-        up->conf->refs++;
-        return up->conf;
-    }
     struct up_conf *c = sf_xcalloc(1, sizeof *c);
     const struct sf_config *cfg = &snap->cfg;
     const char *why = NULL;
@@ -138,10 +132,23 @@ static struct up_conf *conf_for(struct sf_upstream *up, struct sf_snap *snap)
         cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
         cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
         cfg->store_server_errors};
-    c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie,
-                                     cfg->store_post_responses};
+    c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes,
+                                     cfg->strip_set_cookie, cfg->store_post_responses};
     c->publisher = (struct sf_publisher){up->cache, &c->judge, cfg->hit_for_pass_ms};
-    if (up->conf == NULL || snap->gen > up->conf->snap->gen) {
+    return c;
+}
+
+/* What a fetch pinned to snap runs with, with a reference (NULL: see conf_new). The
+ * newest snapshot's settings are kept for the fetches that follow; a fetch that straddled
+ * a reload (pinned before it, started after) gets its own. */
+static struct up_conf *conf_for(struct sf_upstream *up, struct sf_snap *snap)
+{
+    if (up->conf->snap == snap) {
+        up->conf->refs++;
+        return up->conf;
+    }
+    struct up_conf *c = conf_new(up, snap);
+    if (c != NULL && snap->gen > up->conf->snap->gen) {
         conf_unref(up->conf);
         up->conf = c;
         c->refs++;
@@ -822,12 +829,11 @@ struct sf_upstream *sf_upstream_start(struct sf_snap *snap, struct sf_cache *cac
     struct sf_upstream *up = sf_xcalloc(1, sizeof *up);
     up->cache = cache;
     up->hangup = hangup;
-    struct up_conf *first = conf_for(up, snap); /* also checks the upstream URL for TLS */
-    if (first == NULL) {
+    up->conf = conf_new(up, snap); /* also checks the upstream URL for TLS */
+    if (up->conf == NULL) {
         free(up);
         return NULL;
     }
-    conf_unref(first); /* up->conf keeps it */
     up->multi = curl_multi_init();
     if (up->multi == NULL) {
         conf_unref(up->conf);

@@ -273,3 +273,26 @@ def test_without_a_config_file_a_reload_says_so():
             proc.kill()
         proc.wait()
         origin.stop()
+
+
+def test_a_reload_opens_and_closes_listeners():
+    with Certs() as certs, Env() as env:
+        p = env.proxy
+        plain = p.port
+        cfg = copy.deepcopy(p.cfg)
+        cfg["tls"] = {"listen": "127.0.0.1:0", "cert": certs.both[0], "key": certs.both[1]}
+        cfg["listen"] = None
+        lines = p.reload(cfg)
+        check(any("tls.listen null -> 127.0.0.1:0" in l and "listen 127.0.0.1:0 -> null" in l
+                  for l in lines), "HTTPS opened, plain HTTP closed: %r" % lines)
+        check(p.tls_port and p.port is None, "the ports the log gives")
+        ctx = ssl.create_default_context(cafile=certs.ca)
+        conn = http.client.HTTPSConnection("127.0.0.1", p.tls_port, timeout=30, context=ctx)
+        conn.request("GET", "/over-tls?size=10")
+        eq(conn.getresponse().status, 200, "served over the new HTTPS listener")
+        conn.close()
+        try:
+            socket.create_connection(("127.0.0.1", plain), timeout=5).close()
+            check(False, "the plain listener still accepts")
+        except ConnectionRefusedError:
+            pass
