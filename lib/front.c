@@ -46,7 +46,7 @@ struct sf_front {
     struct sf_upstream *up;
     struct sf_hangup *hangup;
     struct sf_conns *conns;
-    struct sf_access_log *access_log; /* NULL: none */
+    struct sf_access_log *access_log; /* lines only while access_log.path is set */
     char loop_token[SF_LOOP_TOKEN_SIZE];
     _Atomic uint16_t self_ports[SF_SELF_PORTS]; /* HTTP, HTTPS, admin (outbound.h) */
     struct sf_listener_slot slots[2]; /* HTTP, HTTPS; with a reload prepared, successors */

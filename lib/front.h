@@ -21,7 +21,7 @@ struct sf_front_parts {
     struct sf_upstream *up;
     struct sf_hangup *hangup;
     struct sf_conns *conns;
-    struct sf_access_log *access_log; /* NULL: none */
+    struct sf_access_log *access_log; /* lines only while access_log.path is set */
 };
 
 /* Binds and starts the public listeners (HTTP, HTTPS) of the config in force. Each request

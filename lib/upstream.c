@@ -132,8 +132,8 @@ static struct up_conf *conf_new(struct sf_upstream *up, struct sf_snap *snap)
         cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
         cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
         cfg->store_server_errors};
-    c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes,
-                                     cfg->strip_set_cookie, cfg->store_post_responses};
+    c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie,
+                                     cfg->store_post_responses};
     c->publisher = (struct sf_publisher){up->cache, &c->judge, cfg->hit_for_pass_ms};
     return c;
 }
