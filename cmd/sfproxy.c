@@ -18,6 +18,7 @@
 #include "../lib/live.h"
 #include "../lib/log.h"
 #include "../lib/metrics.h"
+#include "../lib/metrics.h"
 #include "../lib/park.h"
 #include "../lib/upstream.h"
 
@@ -287,11 +288,13 @@ static void reload(struct running *run)
     struct sf_config cfg;
     char err[1024];
     if (sf_config_load(path, &cfg, err, sizeof err) != SF_OK) {
+        SF_COUNT(reloads_failed);
         sf_log_error("reload: %s; the running config stays", err);
         sf_config_clear(&cfg);
         return;
     }
     if (apply_overrides(run->opt, &cfg) != 0) {
+        SF_COUNT(reloads_failed);
         sf_log_error("reload: %s with the command line is not a config to run (above); the "
                      "running config stays",
                      path);
@@ -301,9 +304,14 @@ static void reload(struct running *run)
     struct sf_snap *was = sf_live_pin(run->live);
     char *changes = sf_config_diff(&was->cfg, &cfg);
     struct sf_snap *next = changes != NULL ? sf_snap_new(&cfg) : NULL;
+    bool ok = changes == NULL || apply(run, &was->cfg, next, err, sizeof err);
+    if (ok)
+        SF_COUNT(reloads_ok);
+    else
+        SF_COUNT(reloads_failed);
     if (changes == NULL) {
         sf_log_info("reload: %s: nothing changed", path);
-    } else if (!apply(run, &was->cfg, next, err, sizeof err)) {
+    } else if (!ok) {
         sf_log_error("reload: %s; the running config stays", err);
     } else {
         sf_log_info("reload: %s", changes);

@@ -152,6 +152,8 @@ static const struct family families[] = {
     {"cache_vary_markers", GAUGE, "URLs whose responses vary."},
 #define F_PASS_MARKERS 33
     {"cache_pass_markers", GAUGE, "Keys in hit-for-pass."},
+#define F_RELOADS 34
+    {"config_reloads_total", COUNTER, "Reloads of the config file (SIGHUP), by result."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -209,6 +211,8 @@ static const struct counter counters[] = {
     {C(early_hints), NULL, "early_hints", F_HINTS, NULL},
     {C(access_log_lines), NULL, "access_log_lines", F_LOG_LINES, NULL},
     {C(access_log_dropped), NULL, "access_log_dropped", F_LOG_DROPPED, NULL},
+    {C(reloads_ok), "reloads", "ok", F_RELOADS, "result=\"ok\""},
+    {C(reloads_failed), "reloads", "failed", F_RELOADS, "result=\"failed\""},
     {C(stores), "cache", "stores", F_STORES, NULL},
     {C(invalidations), "cache", "invalidations", F_INVALIDATIONS, NULL},
     {C(purged), "cache", "purged", F_PURGED, NULL},

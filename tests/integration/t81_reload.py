@@ -181,6 +181,9 @@ def test_an_invalid_reload_changes_nothing():
                       for l in lines), "a port in use is refused: %r" % lines)
         finally:
             busy.close()
+        eq(p.stats()["reloads"], {"ok": 0, "failed": 2}, "both counted as failed")
+        check('sfproxy_config_reloads_total{result="failed"} 2' in
+              request(p.admin_port, "GET", "/metrics").body.decode(), "and in /metrics")
         eq(env.get("/still?size=10").status, 200, "serving on the old port")
         check(p.proc.poll() is None, "still running")
 
