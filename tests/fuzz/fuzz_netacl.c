@@ -19,8 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char host[256];
     uint16_t port;
     (void)sf_net_split_hostport(s, host, sizeof host, &port);
-    struct sf_dest_rules r = {.allow = &a};
-    atomic_store(&r.self_ports[0], 8080);
+    _Atomic uint16_t self[SF_SELF_PORTS] = {0};
+    atomic_store(&self[0], 8080);
+    struct sf_dest_rules r = {.allow = &a, .self_ports = self};
     bool listed;
     (void)sf_dest_name_ok(&r, s, 80, &listed);
     sf_acl_clear(&a);

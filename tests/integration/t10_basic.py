@@ -1,7 +1,7 @@
 """t10: one client at a time: miss, hit, headers sfproxy adds, HEAD, stats."""
 from urllib.parse import quote
 
-from harness import Env, eq, check, wait_for
+from harness import Env, eq, check, parallel, wait_for
 
 
 def test_miss_then_hit_with_age():
@@ -133,3 +133,16 @@ def test_conditional_requests_answered_from_the_cache():
         eq(env.get(t, {"If-Modified-Since": "Sat, 05 Nov 1994 08:49:37 GMT"}).status, 200,
            "If-Modified-Since modified")
         eq(env.origin.count(t), 1, "origin requests")
+
+
+def test_misses_reuse_upstream_connections():
+    """libcurl keeps the origin's connections open between fetches: a hundred misses one
+    after another, and eight at a time, open a handful of connections, not one each."""
+    with Env() as env:
+        before = env.origin.stats()["connections"]
+        for i in range(100):
+            eq(env.get("/reuse%d?size=50" % i).status, 200, "miss %d" % i)
+        parallel(8, lambda i: [env.get("/reuse-p%d-%d?size=50" % (i, k)) for k in range(25)])
+        eq(env.origin.stats()["total"], 300, "every miss reached the origin")
+        opened = env.origin.stats()["connections"] - before
+        check(opened <= 10, "upstream connections opened for 300 misses: %d" % opened)

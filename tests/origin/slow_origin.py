@@ -33,7 +33,8 @@ Each request says how to behave in its query string:
   digest=1          body is JSON of the request content's length and sha256
 The request is counted when its head arrives, before its content is read (chunked
 content is decoded), so a test can see an upload reach the origin while it is sent.
-Control endpoints: GET /_origin/stats (JSON: total and per-target counts),
+Control endpoints: GET /_origin/stats (JSON: total and per-target counts, and the
+connections accepted),
 POST /_origin/release?name=NAME, POST /_origin/reset.
 The first line on stdout is "origin listening on 127.0.0.1:PORT".
 """
@@ -53,6 +54,7 @@ CYCLE = bytes((i * 7 + 13) % 251 for i in range(251))
 lock = threading.Lock()
 counts = {}
 total = [0]
+connections = [0]  # accepted, over the origin's life: keep-alive reuse shows here
 serial = [0]
 clock_offset = [0]  # seconds the test moved this origin's clock (its Date) forward
 holds = {}
@@ -97,7 +99,8 @@ class Handler(BaseHTTPRequestHandler):
     def control(self, path, q):
         if path == "/_origin/stats":
             with lock:
-                self.reply_json({"total": total[0], "targets": dict(counts)})
+                self.reply_json({"total": total[0], "targets": dict(counts),
+                                 "connections": connections[0]})
         elif path == "/_origin/release":
             hold_event(q.get("name", [""])[0]).set()
             self.reply_json({"released": q.get("name", [""])[0]})
@@ -263,6 +266,11 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 4096
+
+    def process_request(self, request, client_address):
+        with lock:
+            connections[0] += 1
+        super().process_request(request, client_address)
 
 
 def main():
