@@ -8,7 +8,7 @@ set -eu
 # man-db: a test renders the manual pages with warnings on; openssl makes the test
 # certificates of an https origin.
 pkgs="gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl"
-[ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light haproxy"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev llvm"
 [ "${1:-}" = "--format" ] && pkgs="$pkgs clang-format"
 [ "${1:-}" = "--analyze" ] && pkgs="$pkgs clang"
