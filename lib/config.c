@@ -33,7 +33,7 @@ enum kind {
     K_TOKEN,      /* a secret string of 16 or more printable characters */
     K_TARGETS,    /* a list of field names, or {"name": ..., "strip": true} (RFC 9213) */
     K_TOKEN_FILE, /* a file holding a K_TOKEN, read at load time */
-    K_LOG_PATH,   /* "-" (standard output), a file opened for appending at load, or null */
+    K_LOG_PATH,   /* "-" (standard output), a file that can be appended to (not created), null */
     K_LOG_FORMAT, /* "combined" or "json" */
     K_FILE,       /* the path of a readable file (checked at load) */
     K_HOSTNAME,   /* a DNS name: letters, digits, '-' and '.' */
@@ -620,22 +620,42 @@ static enum sf_err pem_file_field(struct loader *ld, const struct field *f, json
     return SF_OK;
 }
 
-/* An access log path: "-", null, or a file that can be opened for appending now (so a
- * wrong directory is a config error with its position, not a failure after startup). */
+/* Whether path could be opened for appending, without creating it: an existing file is
+ * opened (and closed), a missing one needs a directory it may be created in. Sets errno
+ * when not. */
+static bool appendable(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return true;
+    }
+    if (errno != ENOENT)
+        return false;
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL ? sf_xstrdup(".")
+                : slash == path ? sf_xstrdup("/")
+                                : strndup(path, (size_t)(slash - path));
+    bool ok = dir != NULL && access(dir, W_OK | X_OK) == 0;
+    int saved = errno;
+    free(dir);
+    errno = saved;
+    return ok;
+}
+
+/* An access log path: "-", null, or a file that can be opened for appending (so a wrong
+ * directory is a config error with its position, not a failure after startup). Checking
+ * creates nothing: --check-config and --print-config leave no file behind. */
 static enum sf_err log_path_field(struct loader *ld, const struct field *f, json_t *v, char **slot)
 {
     if (!json_is_null(v) && (!json_is_string(v) || json_string_length(v) == 0))
         return bad_value(ld, f, v);
     const char *path = json_is_null(v) ? NULL : json_string_value(v);
-    if (path != NULL && strcmp(path, "-") != 0) {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-        if (fd < 0)
-            return fail_at(ld, f->path, false,
-                           "\"%s\": cannot open %s for appending: %s; give a writable file, "
-                           "\"-\" for standard output or null for none",
-                           f->path, path, strerror(errno));
-        close(fd);
-    }
+    if (path != NULL && strcmp(path, "-") != 0 && !appendable(path))
+        return fail_at(ld, f->path, false,
+                       "\"%s\": cannot open %s for appending: %s; give a writable file, "
+                       "\"-\" for standard output or null for none",
+                       f->path, path, strerror(errno));
     free(*slot);
     *slot = path != NULL ? sf_xstrdup(path) : NULL;
     return SF_OK;

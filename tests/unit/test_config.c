@@ -123,6 +123,17 @@ static void test_access_log_settings(void **state)
     assert_int_equal(cfg.access_log_buffer_bytes, 65536);
     sf_config_clear(&cfg);
     unlink(path);
+    /* A file not there yet, in a writable directory: valid, and checking creates nothing. */
+    snprintf(text, sizeof text, "{\"access_log\": {\"path\": \"%s.new\"}}", path);
+    assert_int_equal(load_text(text, &cfg, err, sizeof err), SF_OK);
+    snprintf(text, sizeof text, "%s.new", path);
+    assert_int_equal(access(text, F_OK), -1);
+    sf_config_clear(&cfg);
+    assert_int_equal(load_text("{\"access_log\": {\"path\": \"/nonexistent-dir/a.log\"}}", &cfg,
+                               err, sizeof err),
+                     SF_EINVAL);
+    assert_non_null(strstr(err, "cannot open /nonexistent-dir/a.log for appending"));
+    sf_config_clear(&cfg);
     assert_int_equal(load_text("{\"access_log\": {\"buffer\": \"1KiB\"}}", &cfg, err, sizeof err),
                      SF_EINVAL);
     assert_non_null(strstr(err, "access_log.buffer"));
