@@ -8,7 +8,7 @@ BUILD := build/$(VARIANT)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wwrite-strings -Wvla
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -pthread $(WARN)
-LIBS := -lmicrohttpd -lcurl -ljansson -pthread
+LIBS := -lmicrohttpd -lcurl -ljansson -lgnutls -lm -pthread
 
 ifeq ($(VARIANT),asan)
 OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -633,7 +633,7 @@ static bool appendable(const char *path)
     if (errno != ENOENT)
         return false;
     const char *slash = strrchr(path, '/');
-    char *dir = slash == NULL ? sf_xstrdup(".")
+    char *dir = slash == NULL   ? sf_xstrdup(".")
                 : slash == path ? sf_xstrdup("/")
                                 : strndup(path, (size_t)(slash - path));
     bool ok = dir != NULL && access(dir, W_OK | X_OK) == 0;

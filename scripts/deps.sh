@@ -6,8 +6,9 @@
 set -eu
 # prometheus: the integration tests start a real one (on 127.0.0.1) to scrape /metrics.
 # man-db: a test renders the manual pages with warnings on; openssl makes the test
-# certificates of an https origin.
-pkgs="gcc make pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl"
+# certificates of an https origin. libgnutls28-dev: the cluster's peer-request signatures
+# (HMAC-SHA-256); libmicrohttpd-dev pulls it in too, but sfproxy links it itself.
+pkgs="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light haproxy"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev llvm"
 [ "${1:-}" = "--format" ] && pkgs="$pkgs clang-format"
