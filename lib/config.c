@@ -38,6 +38,8 @@ enum kind {
     K_FILE,       /* the path of a readable file (checked at load) */
     K_HOSTNAME,   /* a DNS name: letters, digits, '-' and '.' */
     K_PEM_FILE,   /* a PEM file read at load: its path, and its text in the next slot */
+    K_NAME,       /* a peer's id: letters, digits, '-', '_', '.' */
+    K_PEERS,      /* a list of {"id": ..., "url": "http://host:port", "weight": 1} */
 };
 
 struct field {
@@ -94,6 +96,12 @@ static const struct field schema[] = {
     {"access_log.path", K_LOG_PATH, OFF(access_log_path), 0, 0},
     {"access_log.format", K_LOG_FORMAT, OFF(access_log_format), 0, 0},
     {"access_log.buffer", K_BYTES, OFF(access_log_buffer_bytes), 65536, UINT64_C(1) << 30},
+    {"cluster.self", K_NAME, OFF(cluster_self), 0, 0},
+    {"cluster.peers", K_PEERS, OFF(cluster_peers), 0, 0},
+    {"cluster.secret", K_TOKEN, OFF(cluster_secret), 0, 0},
+    {"cluster.secret_file", K_TOKEN_FILE, OFF(cluster_secret), 0, 0},
+    {"cluster.peer_connect_timeout", K_MS, OFF(cluster_peer_connect_timeout_ms), 1, 60000},
+    {"cluster.peer_retry", K_MS, OFF(cluster_peer_retry_ms), 100, 3600000},
 };
 #define NFIELDS (sizeof schema / sizeof schema[0])
 
@@ -129,6 +137,8 @@ void sf_config_defaults(struct sf_config *cfg)
     sf_acl_add(&cfg->forward_clients, "::1", false);
     cfg->log_level = SF_LOG_INFO;
     cfg->access_log_path = sf_xstrdup("-");
+    cfg->cluster_peer_connect_timeout_ms = 300;
+    cfg->cluster_peer_retry_ms = 5000;
     cfg->access_log_format = SF_ACCESS_COMBINED;
     cfg->access_log_buffer_bytes = UINT64_C(1) << 20;
 }
@@ -139,6 +149,16 @@ static void targets_clear(struct sf_targets *t)
         free((char *)t->v[i].name); /* owned here; const for the rules that read it */
     free(t->v);
     *t = (struct sf_targets){0};
+}
+
+static void peers_clear(struct sf_peers *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free((void *)p->v[i].id);
+        free((void *)p->v[i].url);
+    }
+    free(p->v);
+    *p = (struct sf_peers){0};
 }
 
 void sf_config_clear(struct sf_config *cfg)
@@ -161,6 +181,11 @@ void sf_config_clear(struct sf_config *cfg)
     cfg->admin_token = NULL;
     free(cfg->access_log_path);
     cfg->access_log_path = NULL;
+    free(cfg->cluster_self);
+    cfg->cluster_self = NULL;
+    peers_clear(&cfg->cluster_peers);
+    free(cfg->cluster_secret);
+    cfg->cluster_secret = NULL;
     sf_acl_clear(&cfg->forward_allow);
     sf_acl_clear(&cfg->forward_clients);
     sf_acl_clear(&cfg->trusted_proxies);
@@ -418,6 +443,10 @@ static const char *kind_hint(enum kind k)
     case K_FILE: return "the path of a readable file";
     case K_PEM_FILE: return "the path of a readable PEM file";
     case K_HOSTNAME: return "a host name like \"origin.example.com\"";
+    case K_NAME: return "a name of letters, digits, '-', '_' and '.' like \"node-1\"";
+    case K_PEERS:
+        return "a list of peers like [{\"id\": \"node-1\", \"url\": \"http://10.0.0.1:8080\", "
+               "\"weight\": 1}]";
     case K_TARGETS:
         return "a list of field names like [\"Sfproxy-Cache-Control\", \"CDN-Cache-Control\"], "
                "or an empty list";
@@ -545,6 +574,72 @@ static bool token_ok(const char *t)
 
 /* A DNS host name (RFC 1123): labels of letters, digits and '-', not starting or ending
  * with '-', at most 253 characters. */
+static bool is_peer_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
+            return false;
+    return true;
+}
+
+/* One entry of cluster.peers into *p; false when it is not one. */
+static bool peer_entry(json_t *item, struct sf_peer *p)
+{
+    json_t *id = json_object_get(item, "id"), *url = json_object_get(item, "url");
+    json_t *weight = json_object_get(item, "weight");
+    size_t known = (id != NULL) + (url != NULL) + (weight != NULL);
+    if (!json_is_object(item) || json_object_size(item) != known || !json_is_string(id) ||
+        !is_peer_id(json_string_value(id)) || !json_is_string(url) ||
+        strncmp(json_string_value(url), "http://", 7) != 0 ||
+        !sf_config_parse_upstream(json_string_value(url)) ||
+        (weight != NULL && (!json_is_integer(weight) || json_integer_value(weight) < 1 ||
+                            json_integer_value(weight) > 1000)))
+        return false;
+    *p = (struct sf_peer){sf_xstrdup(json_string_value(id)), sf_xstrdup(json_string_value(url)),
+                          weight != NULL ? (unsigned)json_integer_value(weight) : 1};
+    return true;
+}
+
+static enum sf_err peers_field(struct loader *ld, const struct field *f, json_t *v,
+                               struct sf_peers *slot)
+{
+    if (!json_is_array(v) || json_array_size(v) > SF_CLUSTER_MAX_PEERS)
+        return bad_value(ld, f, v);
+    struct sf_peers parsed = {sf_xcalloc(json_array_size(v) + 1, sizeof *parsed.v), 0};
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        bool ok = peer_entry(item, &parsed.v[parsed.n]);
+        for (size_t j = 0; ok && j < parsed.n; j++)
+            ok = strcmp(parsed.v[j].id, parsed.v[parsed.n].id) != 0;
+        if (ok) {
+            parsed.n++;
+            continue;
+        }
+        if (parsed.v[parsed.n].id != NULL) {
+            free((void *)parsed.v[parsed.n].id);
+            free((void *)parsed.v[parsed.n].url);
+        }
+        peers_clear(&parsed);
+        char *shown = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
+        enum sf_err err = fail_at(ld, f->path, false,
+                                  "\"%s\" entry %zu must be {\"id\": \"node-1\", \"url\": "
+                                  "\"http://HOST:PORT\", \"weight\": 1..1000 (optional)}, its "
+                                  "id unique (got %s)",
+                                  f->path, i + 1, shown ? shown : "?");
+        free(shown);
+        return err;
+    }
+    peers_clear(slot);
+    *slot = parsed;
+    return SF_OK;
+}
+
 static bool is_host_name(const char *s)
 {
     size_t n = strlen(s), label = 0;
@@ -740,6 +835,13 @@ static enum sf_err apply_field(struct loader *ld, const struct field *f, json_t 
     case K_LOG_PATH: return log_path_field(ld, f, v, slot);
     case K_FILE: return readable_file_field(ld, f, v, slot);
     case K_PEM_FILE: return pem_file_field(ld, f, v, cfg);
+    case K_NAME:
+        if (!json_is_string(v) || !is_peer_id(json_string_value(v)))
+            return bad_value(ld, f, v);
+        free(*(char **)slot);
+        *(char **)slot = sf_xstrdup(json_string_value(v));
+        return SF_OK;
+    case K_PEERS: return peers_field(ld, f, v, slot);
     case K_HOSTNAME:
         if (!json_is_string(v) || !is_host_name(json_string_value(v)))
             return bad_value(ld, f, v);
@@ -936,6 +1038,15 @@ static json_t *list_value(const struct sf_acl *acl)
     return list;
 }
 
+static json_t *peers_value(const struct sf_peers *p)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < p->n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "id", p->v[i].id, "url",
+                                              p->v[i].url, "weight", (int)p->v[i].weight));
+    return list;
+}
+
 static json_t *targets_value(const struct sf_targets *t)
 {
     json_t *list = json_array();
@@ -958,7 +1069,7 @@ static json_t *field_value(const struct sf_config *cfg, const struct field *f)
     /* Only the string kinds' slots hold a pointer. */
     const char *text = f->kind == K_URL || f->kind == K_FIELD || f->kind == K_FILE ||
                                f->kind == K_HOSTNAME || f->kind == K_LOG_PATH ||
-                               f->kind == K_PEM_FILE
+                               f->kind == K_NAME || f->kind == K_PEM_FILE
                            ? *(const char *const *)slot
                            : NULL;
     switch (f->kind) {
@@ -969,7 +1080,9 @@ static json_t *field_value(const struct sf_config *cfg, const struct field *f)
     case K_FIELD:
     case K_FILE:
     case K_HOSTNAME:
+    case K_NAME:
     case K_PEM_FILE: return text != NULL ? json_string(text) : NULL;
+    case K_PEERS: return ((const struct sf_peers *)slot)->n > 0 ? peers_value(slot) : NULL;
     case K_BOOL: return json_boolean(*(const bool *)slot);
     case K_SWITCH: return NULL; /* written as its object's "enabled" */
     case K_UINT: return json_integer(*(const unsigned *)slot);
@@ -1050,9 +1163,12 @@ char *sf_config_diff(const struct sf_config *was, const struct sf_config *now)
         const struct field *f = &schema[i];
         char *line = NULL;
         if (f->kind == K_TOKEN) {
-            const char *a = was->admin_token, *b = now->admin_token;
-            if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
-                line = sf_xstrdup("admin.token (not shown)");
+            const char *a = *(char *const *)((const char *)was + f->off);
+            const char *b = *(char *const *)((const char *)now + f->off);
+            if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0)) {
+                line = sf_xmalloc(strlen(f->path) + 16);
+                sprintf(line, "%s (not shown)", f->path);
+            }
         } else {
             json_t *a = field_value(was, f), *b = field_value(now, f);
             if (!json_equal(a, b) && (a != NULL || b != NULL)) {
@@ -1078,6 +1194,33 @@ char *sf_config_diff(const struct sf_config *was, const struct sf_config *now)
         free(line);
     }
     return out;
+}
+
+/* cluster.*: all of it or none; this node among the peers. */
+static enum sf_err check_cluster(struct loader *ld, const struct sf_config *cfg)
+{
+    const struct sf_peers *p = &cfg->cluster_peers;
+    if (cfg->cluster_self == NULL && p->n == 0)
+        return SF_OK;
+    if (cfg->cluster_self == NULL)
+        return fail_at(ld, "cluster.peers", false,
+                       "\"cluster.peers\" needs \"cluster.self\": the id of this node among them");
+    bool listed = false;
+    for (size_t i = 0; i < p->n; i++)
+        listed = listed || strcmp(p->v[i].id, cfg->cluster_self) == 0;
+    if (!listed)
+        return fail_at(ld, "cluster.self", false,
+                       "\"cluster.self\" (\"%s\") is not the id of one of \"cluster.peers\"; "
+                       "list this node there too (every node can run the same file)",
+                       cfg->cluster_self);
+    if (cfg->cluster_secret == NULL)
+        return fail_at(ld, "cluster.self", false,
+                       "a cluster needs \"cluster.secret\" or \"cluster.secret_file\" (the same "
+                       "on every node): peer requests are signed with it");
+    if (cfg->upstream == NULL)
+        return fail_at(ld, "cluster.self", false,
+                       "a cluster shares the fetches of \"upstream\", and there is none; set it");
+    return SF_OK;
 }
 
 enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen)
@@ -1126,6 +1269,8 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
         err = fail_at(&ld, "upstream_tls.sni", false,
                       "\"upstream_tls.sni\" names the TLS server of an https:// upstream, and "
                       "\"upstream\" is not one; remove it or make the upstream https://");
+    if (err == SF_OK)
+        err = check_cluster(&ld, cfg);
 out:
     if (err) {
         sf_config_clear(cfg);

@@ -6,6 +6,7 @@
 
 #include "accesslog.h"
 #include "base.h"
+#include "cluster.h"
 #include "log.h"
 #include "netacl.h"
 #include "targeted.h"
@@ -18,6 +19,12 @@ struct sf_addr {
 /* A list of targeted cache fields (targeted.h). */
 struct sf_targets {
     struct sf_targeted *v;
+    size_t n;
+};
+
+/* cluster.peers: ids and URLs owned. */
+struct sf_peers {
+    struct sf_peer *v;
     size_t n;
 };
 
@@ -70,6 +77,11 @@ struct sf_config {
     char *access_log_path; /* "-": standard output; NULL: no access log */
     enum sf_access_format access_log_format;
     uint64_t access_log_buffer_bytes; /* lines waiting for the writer; past it, dropped */
+    char *cluster_self;               /* this node's id in cluster.peers; NULL: no cluster */
+    struct sf_peers cluster_peers;    /* every node of the cluster, this one too */
+    char *cluster_secret;             /* signs peer requests (HMAC-SHA-256) */
+    uint64_t cluster_peer_connect_timeout_ms;
+    uint64_t cluster_peer_retry_ms; /* a peer that could not be reached is skipped this long */
 };
 
 /* Fills cfg with the defaults. */

@@ -145,6 +145,7 @@ static void req_unref(struct sf_req *r)
     SF_ASSERT(r->obj == NULL && !r->w.parked);
     free(r->target);
     free(r->route.url);
+    free(r->route.path);
     sf_snap_unref(r->snap);
     sf_reqbody_unref(r->upload);
     r->magic = 0;
@@ -170,7 +171,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->front = f;
     r->listener = l;
     r->snap = sf_live_pin(f->live);
-    sf_outbound_init(&r->out, &r->snap->cfg, f->self_ports, f->loop_token);
+    sf_outbound_init(&r->out, r->snap, f->self_ports, f->loop_token);
     r->conn = conn;
     r->wire = sf_conn_of(conn);
     r->seq = r->wire != NULL ? sf_conn_next_request(r->wire) : 0;
@@ -565,7 +566,7 @@ static bool admit(struct sf_req *r, const char *method)
         r->reject_text = "shutting down\n";
     } else {
         r->reject_status =
-            sf_outbound_route(&r->out, r->conn, r->target, &r->route, &r->reject_text);
+            sf_outbound_route(&r->out, r->conn, method, r->target, &r->route, &r->reject_text);
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);

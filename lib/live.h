@@ -15,6 +15,9 @@ struct sf_snap {
     atomic_uint _refs;
     unsigned gen; /* 1 for the config at start, one more per reload (set when in force) */
     struct sf_config cfg;
+    /* What this config's cluster peers have shown (the one mutable part): until when each
+     * of cluster.peers, by index, is skipped because it could not be reached. */
+    _Atomic uint64_t peer_down_until_ms[SF_CLUSTER_MAX_PEERS];
 };
 
 struct sf_live;

@@ -154,6 +154,9 @@ static const struct family families[] = {
     {"cache_pass_markers", GAUGE, "Keys in hit-for-pass."},
 #define F_RELOADS 34
     {"config_reloads_total", COUNTER, "Reloads of the config file (SIGHUP), by result."},
+#define F_PEER_FALLBACKS 35
+    {"cluster_peer_fallbacks_total", COUNTER,
+     "Fetches for a peer's key sent to the upstream: the peer was not reached."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -211,6 +214,7 @@ static const struct counter counters[] = {
     {C(early_hints), NULL, "early_hints", F_HINTS, NULL},
     {C(access_log_lines), NULL, "access_log_lines", F_LOG_LINES, NULL},
     {C(access_log_dropped), NULL, "access_log_dropped", F_LOG_DROPPED, NULL},
+    {C(peer_fallbacks), "cluster", "peer_fallbacks", F_PEER_FALLBACKS, NULL},
     {C(reloads_ok), "reloads", "ok", F_RELOADS, "result=\"ok\""},
     {C(reloads_failed), "reloads", "failed", F_RELOADS, "result=\"failed\""},
     {C(stores), "cache", "stores", F_STORES, NULL},

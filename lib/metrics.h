@@ -82,6 +82,7 @@ struct sf_metrics {
     sf_counter statuses[5];         /* responses queued, by status class 1xx..5xx */
     sf_counter access_log_lines;    /* access log lines written */
     sf_counter access_log_dropped;  /* access log lines dropped: the writer was behind, or failed */
+    sf_counter peer_fallbacks;      /* cluster fetches that went to the upstream: peer unreached */
     sf_counter reloads_ok;          /* SIGHUP reloads that took (or found nothing changed) */
     sf_counter reloads_failed;      /* SIGHUP reloads that left the running config in force */
     atomic_int_fast64_t connections_now;

@@ -24,10 +24,62 @@ void sf_outbound_loop_token(char token[SF_LOOP_TOKEN_SIZE])
     snprintf(token, SF_LOOP_TOKEN_SIZE, "sfproxy-%016llx", (unsigned long long)id);
 }
 
-void sf_outbound_init(struct sf_outbound *ob, const struct sf_config *cfg,
+void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
                       const _Atomic uint16_t *self_ports, const char *loop_token)
 {
-    *ob = (struct sf_outbound){cfg, {&cfg->forward_allow, self_ports}, loop_token};
+    const struct sf_config *cfg = &snap->cfg;
+    *ob = (struct sf_outbound){
+        cfg, {&cfg->forward_allow, self_ports}, loop_token, snap->peer_down_until_ms};
+}
+
+/* ---- the cluster ---- */
+
+#define PEER_FIELD "Sfproxy-Peer"
+#define PEER_WINDOW_S 30 /* how far a peer's clock and the time on the wire may be off */
+
+/* Whether the request is a peer's, signed with the cluster's secret for this method and
+ * target. An unsigned or badly signed Sfproxy-Peer is an ordinary client's field (and is
+ * never forwarded). */
+static bool from_peer(const struct sf_outbound *ob, struct MHD_Connection *conn, const char *method,
+                      const char *target)
+{
+    const struct sf_config *cfg = ob->cfg;
+    const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, PEER_FIELD);
+    char id[64];
+    return cfg->cluster_self != NULL && value != NULL &&
+           sf_cluster_verify(cfg->cluster_secret, value, method, target, sf_wall_s(), PEER_WINDOW_S,
+                             id, sizeof id);
+}
+
+/* Sends the shared fetch s of route to the peer that owns its key, when that is not this
+ * node: the first peer in rendezvous order that is not marked down (this node's turn
+ * ends the search). The upstream URL stays as the fallback. */
+static void route_to_owner(const struct sf_outbound *ob, const struct sf_route *route,
+                           struct sf_fetch_spec *s)
+{
+    const struct sf_config *cfg = ob->cfg;
+    const struct sf_peers *peers = &cfg->cluster_peers;
+    size_t order[SF_CLUSTER_MAX_PEERS];
+    sf_cluster_order(peers->v, peers->n, route->url, order);
+    uint64_t now = sf_now_ms();
+    for (size_t k = 0; k < peers->n; k++) {
+        const struct sf_peer *p = &peers->v[order[k]];
+        if (strcmp(p->id, cfg->cluster_self) == 0)
+            return; /* this node owns it, or every peer before it is down */
+        if (atomic_load_explicit(&ob->peer_down[order[k]], memory_order_relaxed) > now)
+            continue;
+        char field[SF_PEER_FIELD_MAX];
+        if (!sf_cluster_sign(cfg->cluster_secret, s->method, route->path, cfg->cluster_self,
+                             sf_wall_s(), field))
+            return;
+        s->fallback_url = s->url;
+        s->url = sf_http_join_url(p->url, route->path);
+        sf_hdrs_add(&s->hdrs, PEER_FIELD, field);
+        s->peer_down_until = &ob->peer_down[order[k]];
+        s->peer_retry_ms = cfg->cluster_peer_retry_ms;
+        s->peer_connect_timeout_ms = cfg->cluster_peer_connect_timeout_ms;
+        return;
+    }
 }
 
 /* ---- the fields sent ---- */
@@ -204,6 +256,8 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
     s->body = body ? sf_reqbody_ref(body) : NULL;
     s->forward = route->forward;
     s->dest_listed = route->dest_listed;
+    if (shared && route->path != NULL && !route->from_peer && ob->cfg->cluster_self != NULL)
+        route_to_owner(ob, route, s);
     return s;
 }
 
@@ -259,7 +313,8 @@ static unsigned forward_target(const struct sf_outbound *ob, struct MHD_Connecti
 }
 
 unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                           const char *target, struct sf_route *route, const char **why)
+                           const char *method, const char *target, struct sf_route *route,
+                           const char **why)
 {
     const struct sf_config *cfg = ob->cfg;
     const char *t = target;
@@ -269,6 +324,8 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
             return MHD_HTTP_BAD_REQUEST;
         }
         route->url = sf_http_join_url(cfg->upstream, t);
+        route->path = sf_xstrdup(t);
+        route->from_peer = from_peer(ob, conn, method, t);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)

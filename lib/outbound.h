@@ -7,6 +7,7 @@
 #define SF_OUTBOUND_H
 
 #include "config.h"
+#include "live.h"
 #include "netacl.h"
 #include "reqbody.h"
 #include "upstream.h"
@@ -17,8 +18,9 @@
  * listeners share. */
 struct sf_outbound {
     const struct sf_config *cfg;
-    struct sf_dest_rules dest; /* where the forward proxy may fetch */
-    const char *loop_token;    /* this instance's CDN-Loop token (RFC 8586) */
+    struct sf_dest_rules dest;   /* where the forward proxy may fetch */
+    const char *loop_token;      /* this instance's CDN-Loop token (RFC 8586) */
+    _Atomic uint64_t *peer_down; /* the cluster peers' health (struct sf_snap) */
 };
 
 #define SF_LOOP_TOKEN_SIZE 32
@@ -26,22 +28,26 @@ struct sf_outbound {
 /* Where one request goes. */
 struct sf_route {
     char *url;        /* what is fetched upstream (owned); NULL until routed */
+    char *path;       /* the origin-form target, as sent (owned); NULL for forward */
     bool forward;     /* an absolute-form target, fetched as a forward proxy */
     bool dest_listed; /* with forward: forward_proxy.allow names its host */
+    bool from_peer;   /* a cluster peer's signed request: fetched here, never routed on */
 };
 
 /* A new random CDN-Loop token for this instance, into token. */
 void sf_outbound_loop_token(char token[SF_LOOP_TOKEN_SIZE]);
 
-/* ob for a request under cfg; self_ports (SF_SELF_PORTS) and loop_token are shared and
- * must outlive it, as cfg must. */
-void sf_outbound_init(struct sf_outbound *ob, const struct sf_config *cfg,
+/* ob for a request under snap's config; self_ports (SF_SELF_PORTS) and loop_token are
+ * shared and must outlive it, as snap must. */
+void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
                       const _Atomic uint16_t *self_ports, const char *loop_token);
 
-/* Routes the raw request target of a request on conn: fills *route and returns 0, or
- * returns the status to refuse the request with and sets *why (a line of text). */
+/* Routes the raw request target of a request of method on conn: fills *route and
+ * returns 0, or returns the status to refuse the request with and sets *why (a line of
+ * text). A request signed by a cluster peer (Sfproxy-Peer) is marked from_peer. */
 unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                           const char *target, struct sf_route *route, const char **why);
+                           const char *method, const char *target, struct sf_route *route,
+                           const char **why);
 
 /* Whether the request on conn has passed through this instance already (its CDN-Loop
  * names our token): a loop, to be refused. */
@@ -49,8 +55,10 @@ bool sf_outbound_looped(const struct sf_outbound *ob, struct MHD_Connection *con
 
 /* The fetch of route's URL for the request on conn, with method, the request's
  * forwardable fields and sfproxy's own; shared: a flight others may join (nothing that is
- * one client's own is sent, and Accept-Encoding is normalised when configured). body (may
- * be NULL) gets a reference of the spec's. Caller owns the result. */
+ * one client's own is sent, and Accept-Encoding is normalised when configured). In a
+ * cluster, a shared fetch of a key another peer owns goes to that peer, signed, with the
+ * upstream as its fallback should the peer not be reached. body (may be NULL) gets a
+ * reference of the spec's. Caller owns the result. */
 struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_Connection *conn,
                                        const char *method, const struct sf_route *route,
                                        bool shared, struct sf_reqbody *body);

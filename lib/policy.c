@@ -96,8 +96,10 @@ static bool is_ows(char c)
 bool sf_policy_forwarded(const char *name, const char *connection, bool shared)
 {
     /* X-Request-Id: the request's id goes upstream as sfproxy chose it (the client's when
-     * it is well formed), once. */
-    static const char *const never[] = {"Host", "Content-Length", "Expect", "Via", "X-Request-Id"};
+     * it is well formed), once. Sfproxy-Peer: a cluster peer's signature is for one hop,
+     * and a client's forged one goes nowhere. */
+    static const char *const never[] = {"Host", "Content-Length", "Expect",
+                                        "Via",  "X-Request-Id",   "Sfproxy-Peer"};
     /* A shared flight fetches the whole, unconditional response (RFC 9111 §4.3.1 leaves
      * conditionals of a client to the cache): one client's validators or range must not
      * shape what every waiter gets. */

@@ -64,6 +64,7 @@ static bool add_object_fields(struct MHD_Response *resp, const struct sf_obj *o,
         if ((stored_age || !sf_streq_ci(name, "Age")) &&
             (!multipart || !sf_streq_ci(name, "Content-Type")) &&
             !sf_streq_ci(name, "X-Request-Id") && /* the leader's: each client gets its own */
+            !sf_streq_ci(name, "X-Cache") &&      /* the hop before's (a cluster peer's): ours */
             !add(resp, name, o->hdrs.v[i].value))
             return false;
     }

@@ -62,6 +62,7 @@ struct xfer {
     bool discard;         /* the body is not the response served: drop it */
     bool store_for_get;   /* once complete, store the response for GETs (judge.h) */
     bool forbidden;       /* a forward-proxy destination resolved to a refused address */
+    bool connected;       /* the connection to the server is up (libcurl's prerequest) */
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
@@ -165,6 +166,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     sf_hdrs_clear(&spec->hdrs);
     sf_reqbody_unref(spec->body);
     free(spec->get_key);
+    free(spec->fallback_url);
     sf_snap_unref(spec->snap);
     free(spec);
 }
@@ -435,6 +437,7 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
     struct xfer *x = arg;
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
     const struct sf_config *cfg = x->conf->cfg;
+    x->connected = true;
     x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? cfg->upstream_idle_timeout_ms
                                                                      : cfg->first_byte_timeout_ms);
     return CURL_PREREQFUNC_OK;
@@ -483,7 +486,8 @@ static bool setup_easy(struct xfer *x)
         SET(CURLOPT_OPENSOCKETFUNCTION, open_checked);
         SET(CURLOPT_OPENSOCKETDATA, x);
     }
-    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->connect_timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(s->fallback_url != NULL ? s->peer_connect_timeout_ms : cfg->connect_timeout_ms));
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, x);
     SET(CURLOPT_WRITEFUNCTION, on_body);
@@ -630,10 +634,50 @@ static void count_failure(struct xfer *x, enum sf_fail fail, const char *why)
 }
 
 /* Ends a transfer with fail (or success), settles the object in the cache and frees x. */
+/* x went to a cluster peer that could not be reached: the peer is skipped for a while,
+ * and the same fetch starts again at the upstream, its object and clients unchanged (no
+ * head has reached them). */
+static void fall_back(struct xfer *x, const char *why)
+{
+    struct sf_upstream *up = x->up;
+    struct sf_fetch_spec *spec = x->spec;
+    struct sf_obj *o = x->obj;
+    atomic_store(spec->peer_down_until, sf_now_ms() + spec->peer_retry_ms);
+    SF_COUNT(peer_fallbacks);
+    sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
+                   "cluster: peer %s not reached (%s): fetching from the upstream, and skipping "
+                   "the peer for %llums",
+                   spec->url, why, (unsigned long long)spec->peer_retry_ms);
+    if (x->dirty)
+        undirty(x);
+    CURLMcode mc = curl_multi_remove_handle(up->multi, x->easy);
+    if (mc != CURLM_OK)
+        sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
+    x->prev->next = x->next;
+    x->next->prev = x->prev;
+    o->fetch = NULL;
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->fields);
+    free(x->renamed_url);
+    conf_unref(x->conf);
+    sf_hdrs_clear(&x->head.hdrs);
+    free(x);
+    free(spec->url);
+    spec->url = spec->fallback_url;
+    spec->fallback_url = NULL;
+    sf_hdrs_remove(&spec->hdrs, "Sfproxy-Peer");
+    start(up, o, spec); /* the fetch's reference on o goes on */
+}
+
 static void finish(struct xfer *x, enum sf_fail fail, const char *why)
 {
     struct sf_upstream *up = x->up;
     struct sf_obj *o = x->obj;
+    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && x->spec->fallback_url != NULL &&
+        !x->connected && !x->headers_done && !x->cancel) {
+        fall_back(x, why);
+        return;
+    }
     if (x->dirty)
         undirty(x); /* finishing wakes everyone anyway */
     CURLMcode mc = curl_multi_remove_handle(up->multi, x->easy);

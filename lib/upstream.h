@@ -24,8 +24,15 @@ struct sf_fetch_spec {
      * §9.3.3); else NULL. */
     char *get_key;
     struct sf_snap *snap; /* the config the request arrived under (pinned): its settings */
-    bool forward;         /* a forward-proxy fetch: the address connected to is checked */
-    bool dest_listed;     /* with forward: forward_proxy.allow names the host */
+    /* A fetch sent to the cluster peer that owns its key: fallback_url is the upstream's
+     * URL, fetched instead should the peer not be reached (then it is marked down in
+     * *peer_down_until for peer_retry_ms); connecting to it may take at most
+     * peer_connect_timeout_ms. NULL: not a peer fetch. */
+    char *fallback_url;
+    _Atomic uint64_t *peer_down_until;
+    uint64_t peer_retry_ms, peer_connect_timeout_ms;
+    bool forward;     /* a forward-proxy fetch: the address connected to is checked */
+    bool dest_listed; /* with forward: forward_proxy.allow names the host */
 };
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec);
