@@ -46,8 +46,8 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
         add(resp, "Content-Type", "text/plain; charset=utf-8") && add(resp, "Via", SF_VIA_VALUE);
     if (ok && xcache != NULL)
         ok = add(resp, "X-Cache", xcache);
-    if (ok && status == MHD_HTTP_SERVICE_UNAVAILABLE)
-        ok = add(resp, "Retry-After", "1");
+    if (ok && status == MHD_HTTP_SERVICE_UNAVAILABLE) /* sfproxy's only 503: shutting down */
+        ok = add(resp, "Retry-After", "1") && add(resp, SF_DRAINING_FIELD, "1");
     if (ok && close)
         ok = add(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     return checked(resp, ok);

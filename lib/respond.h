@@ -33,7 +33,8 @@ struct sf_reader {
 };
 
 /* A short text/plain answer of sfproxy's own; xcache may be NULL (no X-Cache). A 503 says
- * when to retry; with close the connection ends after it. */
+ * when to retry, and that sfproxy is shutting down (SF_DRAINING_FIELD: a cluster peer
+ * that asked fetches elsewhere); with close the connection ends after it. */
 struct MHD_Response *sf_respond_text(const char *text, unsigned status, const char *xcache,
                                      bool close);
 

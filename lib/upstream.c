@@ -63,6 +63,7 @@ struct xfer {
     bool store_for_get;   /* once complete, store the response for GETs (judge.h) */
     bool forbidden;       /* a forward-proxy destination resolved to a refused address */
     bool connected;       /* the connection to the server is up (libcurl's prerequest) */
+    bool peer_draining;   /* a cluster peer answered that it is shutting down */
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
@@ -327,6 +328,11 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
             forward_hints(x);
         return len;
     case SF_RESPHEAD_FINAL:
+        if (!x->headers_done && x->spec->fallback_url != NULL && x->head.status == 503 &&
+            sf_hdrs_get(&x->head.hdrs, SF_DRAINING_FIELD) != NULL) {
+            x->peer_draining = true; /* the peer is stopping: the upstream instead */
+            return 0;
+        }
         if (!x->headers_done) /* (trailers end with a blank line too) */
             publish(x);
         return x->cancel ? 0 : len;
@@ -673,9 +679,10 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
 {
     struct sf_upstream *up = x->up;
     struct sf_obj *o = x->obj;
-    if ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && x->spec->fallback_url != NULL &&
-        !x->connected && !x->headers_done && !x->cancel) {
-        fall_back(x, why);
+    if (x->spec->fallback_url != NULL && !x->headers_done && !x->cancel &&
+        (x->peer_draining ||
+         ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && !x->connected))) {
+        fall_back(x, x->peer_draining ? "it is shutting down" : why);
         return;
     }
     if (x->dirty)

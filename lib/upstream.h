@@ -13,6 +13,10 @@
 #include "reqbody.h"
 
 /* What to send upstream. Owned by whoever holds it; sf_upstream_submit takes it over. */
+/* The field sfproxy's own 503 carries while it shuts down, so that a cluster peer that
+ * asked for a key fetches it elsewhere at once. */
+#define SF_DRAINING_FIELD "Sfproxy-Draining"
+
 struct sf_fetch_spec {
     char *method;
     char *url;

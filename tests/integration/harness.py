@@ -172,7 +172,8 @@ class Proxy:
                 raise TestFailure("sfproxy did not stop within %.0fs of signal %d"
                                   % (timeout * MULT, sig))
         self._drain.join(5)
-        os.unlink(self.cfgfile.name)
+        if os.path.exists(self.cfgfile.name):  # stopping twice is fine
+            os.unlink(self.cfgfile.name)
         return self.proc.returncode
 
     def output(self):

@@ -6,6 +6,7 @@ the upstream fetched instead, without failing a client."""
 import math
 import signal
 import threading
+import time
 
 from harness import Origin, Proxy, check, eq, free_port, parallel, request, wait_for
 
@@ -35,20 +36,36 @@ def owner_order(ids, key):
 
 
 class Cluster:
-    def __init__(self, n=3):
+    def __init__(self, n=3, extra=None):
         self.origin = Origin()
-        ports = [free_port() for _ in range(n)]
+        self.ports = [free_port() for _ in range(n)]
         self.ids = ["node-%d" % i for i in range(n)]
-        peers = [{"id": self.ids[i], "url": "http://127.0.0.1:%d" % ports[i]} for i in range(n)]
+        self.peers = [{"id": self.ids[i], "url": "http://127.0.0.1:%d" % self.ports[i]}
+                      for i in range(n)]
+        self.extra = extra or {}
         self.nodes = []
         try:
             for i in range(n):
-                self.nodes.append(Proxy(self.origin.url, {
-                    "listen": "127.0.0.1:%d" % ports[i],
-                    "cluster": {"self": self.ids[i], "peers": peers, "secret": SECRET}}))
+                self.nodes.append(self.start(i))
         except Exception:
             self.stop()
             raise
+
+    def start(self, i):
+        cluster = {"self": self.ids[i], "peers": self.peers, "secret": SECRET}
+        cluster.update(self.extra)
+        return Proxy(self.origin.url, {"listen": "127.0.0.1:%d" % self.ports[i],
+                                       "cluster": cluster})
+
+    def owned_by(self, i, prefix, n=1):
+        """n targets under prefix that node i owns."""
+        found, k = [], 0
+        while len(found) < n:
+            t = "%s-%d" % (prefix, k)
+            k += 1
+            if self.order(t)[0] == i:
+                found.append(t)
+        return found
 
     def order(self, target):
         """Node indices in the order they serve target: [owner, next, ...]."""
@@ -56,8 +73,7 @@ class Cluster:
 
     def stop(self):
         for p in self.nodes:
-            if p.proc.poll() is None:
-                p.stop()
+            p.stop()  # a node killed by a test is only reaped
         self.origin.stop()
 
     def __enter__(self):
@@ -102,13 +118,7 @@ def test_a_forged_peer_field_is_routed_like_a_client():
 
 def test_an_unreachable_owner_is_skipped_and_the_origin_fetched():
     with Cluster() as c:
-        # Two keys the same node owns.
-        targets, n = [], 0
-        while len(targets) < 2:
-            t = "/cluster-down-%d?size=200&cc=max-age%%3D600" % n
-            n += 1
-            if c.order(t)[0] == 0:
-                targets.append(t)
+        targets = c.owned_by(0, "/cluster-down?size=200&cc=max-age%3D600&k", 2)
         eq(c.nodes[0].stop(), 0, "the owner stopped")
         asker = c.nodes[c.order(targets[0])[1]]
         r = request(asker.port, "GET", targets[0])
@@ -121,3 +131,92 @@ def test_an_unreachable_owner_is_skipped_and_the_origin_fetched():
         eq(asker.stats()["cluster"]["peer_fallbacks"], 1,
            "no second attempt: the owner is skipped for a while")
         eq(c.origin.count(targets[1]), 1, "one origin fetch")
+
+
+def test_an_owner_killed_mid_stream_cuts_the_stream_and_the_next_request_succeeds():
+    with Cluster() as c:
+        t = c.owned_by(0, "/cluster-cut?size=400000&chunks=40&chunk_delay_ms=50&cc=max-age%3D600"
+                          "&k")[0]
+        asker = c.nodes[c.order(t)[1]]
+        got = {}
+        reader = threading.Thread(target=lambda: got.update(r=request(asker.port, "GET", t)))
+        reader.start()
+        wait_for(lambda: c.origin.count(t) == 1, "the owner's fetch started")
+        time.sleep(0.4)  # some of the body is through both hops
+        c.nodes[0].proc.send_signal(signal.SIGKILL)
+        c.nodes[0].proc.wait()
+        reader.join(30)
+        r = got["r"]
+        check(r.error is not None or len(r.body) < 400000,
+              "the client sees a cut response, not a short one passed off as whole")
+        r = request(asker.port, "GET", t)
+        eq((r.status, len(r.body)), (200, 400000), "the next request succeeds")
+        check(c.origin.count(t) <= 2, "at most one extra origin fetch for the key")
+
+
+def test_a_peer_that_comes_back_gets_its_keys_back():
+    with Cluster(extra={"peer_retry": "300ms"}) as c:
+        first, later = c.owned_by(0, "/cluster-back?size=100&cc=max-age%3D600&k", 2)
+        asker = c.nodes[c.order(first)[1]]
+        eq(c.nodes[0].stop(), 0, "the owner stopped")
+        eq(request(asker.port, "GET", first).status, 200, "served by the upstream meanwhile")
+        eq(asker.stats()["cluster"]["peer_fallbacks"], 1, "after one fall-back")
+        c.nodes[0] = c.start(0)  # back, on the same address
+        time.sleep(0.5)  # past peer_retry
+        eq(request(asker.port, "GET", later).status, 200, "a key it owns")
+        eq(c.nodes[0].stats()["upstream_requests"], 1, "fetched by the owner again")
+        eq(asker.stats()["cluster"]["peer_fallbacks"], 1, "without another fall-back")
+
+
+def test_a_draining_peer_sends_its_asker_to_the_upstream_at_once():
+    """A node that is shutting down answers 503 with Sfproxy-Draining: the asker fetches
+    the upstream instead. Here the "peer" is the origin itself, answering a request that
+    carries Sfproxy-Peer the way a draining node would."""
+    origin = Origin()
+    try:
+        peers = [{"id": "node-a", "url": "http://127.0.0.1:%d" % free_port()},
+                 {"id": "node-p", "url": origin.url}]
+        port = int(peers[0]["url"].rsplit(":", 1)[1])
+        p = Proxy(origin.url, {"listen": "127.0.0.1:%d" % port,
+                               "cluster": {"self": "node-a", "peers": peers, "secret": SECRET}})
+        try:
+            def owned_by_peer(prefix):
+                k = 0
+                while owner_order(["node-a", "node-p"], origin.url + "%s%d" % (prefix, k))[0] != 1:
+                    k += 1
+                return "%s%d" % (prefix, k)
+            t = owned_by_peer("/drain?status_if=Sfproxy-Peer:503&hdr=Sfproxy-Draining:1&size=100&k=")
+            r = request(p.port, "GET", t)
+            eq((r.status, len(r.body)), (200, 100), "served by the upstream after the peer's 503")
+            eq(origin.count(t), 2, "the peer's answer, then the upstream's")
+            eq(p.stats()["cluster"]["peer_fallbacks"], 1, "one fall-back")
+            t = owned_by_peer("/plain503?status_if=Sfproxy-Peer:503&size=100&k=")
+            eq(request(p.port, "GET", t).status, 200,
+               "the peer is skipped for a while: the upstream's answer")
+        finally:
+            p.stop()
+    finally:
+        origin.stop()
+
+
+def test_a_peers_own_503_without_the_draining_field_is_its_answer():
+    origin = Origin()
+    try:
+        peers = [{"id": "node-a", "url": "http://127.0.0.1:%d" % free_port()},
+                 {"id": "node-p", "url": origin.url}]
+        port = int(peers[0]["url"].rsplit(":", 1)[1])
+        p = Proxy(origin.url, {"listen": "127.0.0.1:%d" % port,
+                               "cluster": {"self": "node-a", "peers": peers, "secret": SECRET}})
+        try:
+            k = 0
+            while owner_order(["node-a", "node-p"], origin.url + "/relay?status_if=Sfproxy-Peer:503"
+                              "&size=100&k=%d" % k)[0] != 1:
+                k += 1
+            t = "/relay?status_if=Sfproxy-Peer:503&size=100&k=%d" % k
+            eq(request(p.port, "GET", t).status, 503, "an owner's relayed 503 is the answer")
+            eq(origin.count(t), 1, "no second fetch")
+            eq(p.stats()["cluster"]["peer_fallbacks"], 0, "no fall-back")
+        finally:
+            p.stop()
+    finally:
+        origin.stop()

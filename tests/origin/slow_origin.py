@@ -19,6 +19,8 @@ Each request says how to behave in its query string:
   early_hints=1     send a 103 Early Hints interim response first (Link and X-Hint-Only),
   early_hints_ms=N  and wait N ms after it
   fail_after=N      answer 500 once this target has been served N times
+  status_if=F:N     answer status N when the request has the field F (a stand-in for a
+                    cluster peer that answers differently than the origin)
   etag=V            send ETag: "V", and answer 304 to an If-None-Match that names it
   etag_changes=1    send ETag: "s<serial>": a different one every time
   nodate=1          send no Date field
@@ -182,6 +184,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(int(arg("early_hints_ms", 0)) / 1000)
         status = int(arg("status", 200))
+        if arg("status_if"):  # "Field:N": answer N when the request has Field
+            field, _, alt = arg("status_if").partition(":")
+            if self.headers.get(field) is not None:
+                status = int(alt)
         if arg("fail_after") and counts[self.path] > int(arg("fail_after")):
             status = 500
         etag = '"%s"' % arg("etag") if arg("etag") else ('"s%d"' % n if arg("etag_changes")
