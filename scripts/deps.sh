@@ -4,12 +4,13 @@
 # with --fuzz, clang and its libFuzzer runtime; with --format, clang-format; with
 # --analyze, clang.
 set -eu
-# prometheus: the integration tests start a real one (on 127.0.0.1) to scrape /metrics.
+# prometheus: the integration tests start a real one (on 127.0.0.1) to scrape /metrics;
+# haproxy: one in front of a cluster of sfproxy nodes (and HAProxy's cache in the bench).
 # man-db: a test renders the manual pages with warnings on; openssl makes the test
 # certificates of an https origin. libgnutls28-dev: the cluster's peer-request signatures
 # (HMAC-SHA-256); libmicrohttpd-dev pulls it in too, but sfproxy links it itself.
-pkgs="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl"
-[ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light haproxy"
+pkgs="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl haproxy"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev llvm"
 [ "${1:-}" = "--format" ] && pkgs="$pkgs clang-format"
 [ "${1:-}" = "--analyze" ] && pkgs="$pkgs clang"

@@ -4,11 +4,16 @@ from the owner, signed, so the origin sees one fetch per key however the clients
 a forged peer field is an ordinary client's; a peer that cannot be reached is skipped and
 the upstream fetched instead, without failing a client."""
 import math
+import os
+import re
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 
-from harness import Origin, Proxy, check, eq, free_port, parallel, request, wait_for
+from harness import ROOT, Origin, Proxy, check, eq, free_port, parallel, request, wait_for
 
 SECRET = "t90-cluster-secret-0123456789"
 M64 = (1 << 64) - 1
@@ -220,3 +225,38 @@ def test_a_peers_own_503_without_the_draining_field_is_its_answer():
             p.stop()
     finally:
         origin.stop()
+
+
+def test_haproxy_in_front_of_the_nodes():
+    """conf/haproxy-cluster.cfg, run by Debian's HAProxy with the addresses of three nodes:
+    clients through it and clients straight at the nodes make one origin fetch per key."""
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    with Cluster() as c:
+        with open(os.path.join(ROOT, "conf", "haproxy-cluster.cfg")) as f:
+            text = f.read()
+        port = free_port()
+        text = text.replace("bind 127.0.0.1:8000", "bind 127.0.0.1:%d" % port)
+        servers = "".join("    server %s 127.0.0.1:%d check port %d\n"
+                          % (c.ids[i], c.nodes[i].port, c.nodes[i].admin_port) for i in range(3))
+        text = re.sub(r"(    server .*\n)+", servers, text)
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False)
+        cfg.write(text)
+        cfg.close()
+        proc = subprocess.Popen([haproxy, "-f", cfg.name, "-db"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            def up():
+                try:
+                    return request(port, "GET", "/ha-ready?size=1").status == 200
+                except OSError:
+                    return False
+            wait_for(up, "HAProxy serving through the nodes")
+            t = "/ha-one?delay_ms=500&size=3000&cc=max-age%3D600"
+            res = parallel(30, lambda i: request(port if i % 2 else c.nodes[i % 3].port, "GET", t))
+            eq(sorted(set((r.status, len(r.body)) for r in res)), [(200, 3000)], "all served")
+            eq(len(set(r.body for r in res)), 1, "the same response")
+            eq(c.origin.count(t), 1, "one origin fetch through HAProxy and straight at the nodes")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            os.unlink(cfg.name)
