@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,33 +133,147 @@ static struct MHD_Response *advance_clock(struct MHD_Connection *conn, unsigned 
     return json_response(sf_xstrdup(text));
 }
 
-/* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
- * upstream, or a path, taken as relative to the configured upstream. */
-static struct MHD_Response *purge(struct sf_admin *a, const struct sf_config *cfg,
-                                  struct MHD_Connection *conn, unsigned *status)
+static const char *const purge_args[] = {"url", "tag", "prefix", "soft"};
+
+/* The purge the request on conn asks for, carried out on cache: its JSON answer, with
+ * *status 200, or an error document with 400. */
+static json_t *purge_here(struct sf_cache *cache, const struct sf_config *cfg,
+                          struct MHD_Connection *conn, unsigned *status)
 {
-    const char *url = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "url");
-    const char *tag = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tag");
-    const char *prefix = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "prefix");
-    const char *soft = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "soft");
+    const char *v[4];
+    for (size_t i = 0; i < 4; i++)
+        v[i] = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, purge_args[i]);
+    const char *url = v[0], *tag = v[1], *prefix = v[2], *soft = v[3];
     if ((url == NULL) == (tag == NULL) || (url != NULL && *url == '\0') ||
         (tag != NULL && *tag == '\0')) {
         *status = MHD_HTTP_BAD_REQUEST;
-        return json_response(sf_xstrdup("{\"error\": \"give one of url=URL or tag=KEY\"}\n"));
+        return json_pack("{s:s}", "error", "give one of url=URL or tag=KEY");
     }
     char *target = url != NULL && url[0] == '/' && cfg->upstream != NULL
                        ? sf_http_join_url(cfg->upstream, url)
                        : sf_xstrdup(url != NULL ? url : tag);
     bool is_soft = soft != NULL && strcmp(soft, "0") != 0;
-    size_t n = sf_cache_purge(a->cache, target, prefix != NULL && strcmp(prefix, "0") != 0, is_soft,
+    size_t n = sf_cache_purge(cache, target, prefix != NULL && strcmp(prefix, "0") != 0, is_soft,
                               tag != NULL ? cfg->surrogate_key_header : NULL);
     SF_COUNT_N(purged, n);
     json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
                             is_soft ? "soft" : "remove", "purged", (json_int_t)n);
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
     free(target);
     *status = MHD_HTTP_OK;
+    return doc;
+}
+
+char *sf_admin_purge_here(struct sf_cache *cache, const struct sf_config *cfg,
+                          struct MHD_Connection *conn, unsigned *status)
+{
+    json_t *doc = purge_here(cache, cfg, conn, status);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return text;
+}
+
+/* The purge's own arguments, escaped again, as the query of the same purge at a peer. */
+static char *purge_query(CURL *e, struct MHD_Connection *conn)
+{
+    char *q = sf_xstrdup("");
+    for (size_t i = 0; i < 4; i++) {
+        const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, purge_args[i]);
+        char *escaped = v != NULL ? curl_easy_escape(e, v, 0) : NULL;
+        if (escaped == NULL)
+            continue;
+        char *longer = sf_xmalloc(strlen(q) + strlen(purge_args[i]) + strlen(escaped) + 3);
+        sprintf(longer, "%s%s%s=%s", q, *q ? "&" : "", purge_args[i], escaped);
+        curl_free(escaped);
+        free(q);
+        q = longer;
+    }
+    return q;
+}
+
+struct reply {
+    char text[4096];
+    size_t len;
+};
+
+static size_t take_reply(char *data, size_t size, size_t n, void *arg)
+{
+    struct reply *r = arg;
+    size_t len = size * n, room = sizeof r->text - 1 - r->len;
+    memcpy(r->text + r->len, data, len < room ? len : room);
+    r->len += len < room ? len : room;
+    r->text[r->len] = '\0';
+    return len;
+}
+
+/* The same purge sent to one peer, signed: {"id", "purged"} or {"id", "error"}. */
+static json_t *purge_at_peer(const struct sf_config *cfg, const struct sf_peer *p, CURL *e,
+                             const char *target)
+{
+    json_t *entry = json_pack("{s:s}", "id", p->id);
+    char field[SF_PEER_FIELD_MAX + 16] = "Sfproxy-Peer: ";
+    char *url = sf_http_join_url(p->url, target);
+    struct reply reply = {.len = 0};
+    struct curl_slist *fields = NULL;
+    bool signed_ok = sf_cluster_sign(cfg->cluster_secret, "POST", target, cfg->cluster_self,
+                                     sf_wall_s(), field + strlen(field));
+    fields = signed_ok ? curl_slist_append(NULL, field) : NULL;
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, fields);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->cluster_peer_connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, take_reply);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &reply);
+    CURLcode rc = fields != NULL ? curl_easy_perform(e) : CURLE_OUT_OF_MEMORY;
+    long code = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    json_t *answer = rc == CURLE_OK && code == 200 ? json_loads(reply.text, 0, NULL) : NULL;
+    json_t *n = json_object_get(answer, "purged");
+    if (json_is_integer(n)) {
+        json_object_set(entry, "purged", n);
+    } else {
+        char why[160];
+        snprintf(why, sizeof why, "%s", rc != CURLE_OK ? curl_easy_strerror(rc) : "");
+        if (rc == CURLE_OK)
+            snprintf(why, sizeof why, "answered %ld, not a purge count", code);
+        json_object_set_new(entry, "error", json_string(why));
+    }
+    json_decref(answer);
+    curl_slist_free_all(fields);
+    free(url);
+    return entry;
+}
+
+/* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
+ * upstream, or a path, taken as relative to the configured upstream. In a cluster the same
+ * purge goes to every peer (signed, one after another, each within
+ * cluster.peer_connect_timeout to connect and 5 s in all), and the answer lists each
+ * peer's count or why it could not be reached. */
+static struct MHD_Response *purge(struct sf_admin *a, const struct sf_config *cfg,
+                                  struct MHD_Connection *conn, unsigned *status)
+{
+    json_t *doc = purge_here(a->cache, cfg, conn, status);
+    CURL *e = *status == MHD_HTTP_OK && cfg->cluster_self != NULL ? curl_easy_init() : NULL;
+    if (e != NULL) {
+        char *query = purge_query(e, conn);
+        char *target = sf_xmalloc(strlen(query) + 32);
+        sprintf(target, "/_sfproxy/purge?%s", query);
+        json_t *peers = json_array();
+        for (size_t i = 0; i < cfg->cluster_peers.n; i++)
+            if (strcmp(cfg->cluster_peers.v[i].id, cfg->cluster_self) != 0)
+                json_array_append_new(peers,
+                                      purge_at_peer(cfg, &cfg->cluster_peers.v[i], e, target));
+        json_object_set_new(doc, "peers", peers);
+        free(target);
+        free(query);
+        curl_easy_cleanup(e);
+    }
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
     return json_response(text);
 }
 

@@ -21,6 +21,11 @@ struct sf_admin *sf_admin_start(struct sf_live *live, struct sf_cache *cache,
 bool sf_admin_prepare(struct sf_admin *a, struct sf_snap *snap, char *errbuf, size_t errlen);
 void sf_admin_commit(struct sf_admin *a, struct sf_listener **retired);
 void sf_admin_abort(struct sf_admin *a);
+/* The purge a request on conn asks for (?url=...|tag=..., prefix, soft) carried out on
+ * cache alone, for a cluster peer's signed purge on the public listener: its JSON answer
+ * (caller frees) and *status. */
+char *sf_admin_purge_here(struct sf_cache *cache, const struct sf_config *cfg,
+                          struct MHD_Connection *conn, unsigned *status);
 /* Shutdown has begun: health answers 503 from now on. NULL is fine. */
 void sf_admin_draining(struct sf_admin *a);
 /* The bound port (useful with port 0); 0 for NULL or when it is off. */

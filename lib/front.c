@@ -23,6 +23,7 @@
  * created, queued or destroyed under an object lock. */
 #include "front.h"
 
+#include "admin.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #define SF_REQ_MAGIC 0x5f4e9e51u
+#define PEER_PURGE "/_sfproxy/purge?" /* a peer's purge, on the public listener */
 
 struct sf_front {
     struct sf_live *live; /* the config in force; each request pins its own */
@@ -81,6 +83,7 @@ struct sf_req {
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
     bool vary_redispatched; /* left a flight for another variant once already */
+    bool peer_purge;        /* a cluster peer's signed purge, for this node's cache alone */
     bool http11;            /* an HTTP/1.1 request (it may be sent a 100 interim) */
     bool admitted;          /* counted in requests[] (by method) */
     bool outcome_counted;   /* counted once more: by X-Cache, refused or unanswered */
@@ -594,6 +597,24 @@ static enum MHD_Result dispatch(struct sf_req *r, const char *method)
     return fetch_private(r, method);
 }
 
+/* A cluster peer's signed purge (admin.c sends it to every peer): carried out on this
+ * node's cache alone, never sent on. */
+static enum MHD_Result purge_for_peer(struct sf_req *r)
+{
+    unsigned status;
+    char *text = sf_admin_purge_here(r->front->cache, &r->snap->cfg, r->conn, &status);
+    size_t len = strlen(text);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+    } else if (MHD_add_response_header(resp, "Content-Type", "application/json") != MHD_YES) {
+        MHD_destroy_response(resp);
+        resp = NULL;
+    }
+    r->body_bytes = len;
+    return queue(r, status, resp);
+}
+
 /* ---- request content ---- */
 
 static void suspend_req(struct sf_waiter *w)
@@ -717,6 +738,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bool content = chunked || (length != NULL && strtoull(length, NULL, 10) > 0);
         if (content && strcmp(method, "HEAD") == 0)
             return respond_bad(r, MHD_HTTP_BAD_REQUEST, "a HEAD request cannot carry content\n");
+        r->peer_purge = !content && strcmp(method, "POST") == 0 &&
+                        strncmp(r->target, PEER_PURGE, strlen(PEER_PURGE)) == 0 &&
+                        sf_outbound_from_peer(&r->out, conn, method, r->target);
+        if (r->peer_purge) {
+            r->phase = PH_BODY;
+            return MHD_YES;
+        }
         /* A GET with "Content-Length: 0" still goes through the cache; any other method
          * forwards even an empty body's length. */
         if (content || (length != NULL && !safe))
@@ -724,7 +752,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->phase = PH_BODY;
         return MHD_YES; /* respond on a later call, or keep-alive is lost */
     }
-    case PH_BODY: return dispatch(r, method);
+    case PH_BODY: return r->peer_purge ? purge_for_peer(r) : dispatch(r, method);
     case PH_UPLOAD:
         if (*upload_data_size > 0) {
             upload_piece(r, upload_data, upload_data_size);

@@ -37,11 +37,8 @@ void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
 #define PEER_FIELD "Sfproxy-Peer"
 #define PEER_WINDOW_S 30 /* how far a peer's clock and the time on the wire may be off */
 
-/* Whether the request is a peer's, signed with the cluster's secret for this method and
- * target. An unsigned or badly signed Sfproxy-Peer is an ordinary client's field (and is
- * never forwarded). */
-static bool from_peer(const struct sf_outbound *ob, struct MHD_Connection *conn, const char *method,
-                      const char *target)
+bool sf_outbound_from_peer(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                           const char *method, const char *target)
 {
     const struct sf_config *cfg = ob->cfg;
     const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, PEER_FIELD);
@@ -325,7 +322,7 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
         }
         route->url = sf_http_join_url(cfg->upstream, t);
         route->path = sf_xstrdup(t);
-        route->from_peer = from_peer(ob, conn, method, t);
+        route->from_peer = sf_outbound_from_peer(ob, conn, method, t);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)

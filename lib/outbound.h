@@ -49,6 +49,12 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
                            const char *method, const char *target, struct sf_route *route,
                            const char **why);
 
+/* Whether the request on conn is a cluster peer's: Sfproxy-Peer signed with
+ * cluster.secret for this method and target, within 30 s. An unsigned or badly signed one
+ * is an ordinary client's field (and is never forwarded). */
+bool sf_outbound_from_peer(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                           const char *method, const char *target);
+
 /* Whether the request on conn has passed through this instance already (its CDN-Loop
  * names our token): a loop, to be refused. */
 bool sf_outbound_looped(const struct sf_outbound *ob, struct MHD_Connection *conn);

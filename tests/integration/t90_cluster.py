@@ -3,6 +3,7 @@ every key has one owner (rendezvous hashing); a node that does not own a key fet
 from the owner, signed, so the origin sees one fetch per key however the clients spread;
 a forged peer field is an ordinary client's; a peer that cannot be reached is skipped and
 the upstream fetched instead, without failing a client."""
+import json
 import math
 import os
 import re
@@ -12,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from urllib.parse import quote
 
 from harness import ROOT, Origin, Proxy, check, eq, free_port, parallel, request, wait_for
 
@@ -260,3 +262,39 @@ def test_haproxy_in_front_of_the_nodes():
             proc.terminate()
             proc.wait(10)
             os.unlink(cfg.name)
+
+
+def test_a_purge_reaches_every_node():
+    with Cluster() as c:
+        t = "/cluster-purge?size=100&cc=max-age%3D600"
+        for p in c.nodes:  # the owner stores it, and so does each node that asked it
+            eq(request(p.port, "GET", t).status, 200, "warmed")
+        for p in c.nodes:
+            wait_for(lambda: p.stats()["cache"]["objects"] >= 1, "stored on every node")
+        a = c.nodes[0]
+        r = request(a.admin_port, "POST", "/_sfproxy/purge?url=" + quote(t, safe=""))
+        eq(r.status, 200, "purged")
+        doc = json.loads(r.body)
+        eq(doc["purged"], 1, "here")
+        eq(sorted((e["id"], e.get("purged")) for e in doc["peers"]),
+           [("node-1", 1), ("node-2", 1)], "and on each peer, with its count")
+        for p in c.nodes:
+            eq(p.stats()["cache"]["objects"], 0, "nothing left on node %d" % c.nodes.index(p))
+        c.nodes[2].stop()
+        r = request(a.admin_port, "POST", "/_sfproxy/purge?url=/anything")
+        doc = json.loads(r.body)
+        errors = {e["id"]: e.get("error") for e in doc["peers"]}
+        check(errors["node-2"] and errors["node-1"] is None,
+              "a peer that cannot be reached is named with why: %r" % doc)
+
+
+def test_a_forged_peer_purge_is_an_ordinary_request():
+    with Cluster() as c:
+        t = "/cluster-forged-purge?size=100&cc=max-age%3D600"
+        p = c.nodes[c.order(t)[0]]
+        eq(request(p.port, "GET", t).status, 200, "stored at its owner")
+        wait_for(lambda: p.stats()["cache"]["objects"] >= 1, "stored")
+        purge = "/_sfproxy/purge?url=" + quote(t, safe="")
+        request(p.port, "POST", purge, {"Sfproxy-Peer": "id=node-0; ts=1; sig=" + "0" * 64})
+        eq(p.stats()["cache"]["objects"], 1, "nothing purged: forwarded to the origin instead")
+        eq(c.origin.count(purge), 1, "the origin saw it as a POST like any other")
