@@ -102,6 +102,7 @@ static const struct field schema[] = {
     {"cluster.secret_file", K_TOKEN_FILE, OFF(cluster_secret), 0, 0},
     {"cluster.peer_connect_timeout", K_MS, OFF(cluster_peer_connect_timeout_ms), 1, 60000},
     {"cluster.peer_retry", K_MS, OFF(cluster_peer_retry_ms), 100, 3600000},
+    {"cluster.store_on_edge", K_BOOL, OFF(cluster_store_on_edge), 0, 0},
 };
 #define NFIELDS (sizeof schema / sizeof schema[0])
 
@@ -139,6 +140,7 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->access_log_path = sf_xstrdup("-");
     cfg->cluster_peer_connect_timeout_ms = 300;
     cfg->cluster_peer_retry_ms = 5000;
+    cfg->cluster_store_on_edge = true;
     cfg->access_log_format = SF_ACCESS_COMBINED;
     cfg->access_log_buffer_bytes = UINT64_C(1) << 20;
 }

@@ -82,6 +82,7 @@ struct sf_config {
     char *cluster_secret;             /* signs peer requests (HMAC-SHA-256) */
     uint64_t cluster_peer_connect_timeout_ms;
     uint64_t cluster_peer_retry_ms; /* a peer that could not be reached is skipped this long */
+    bool cluster_store_on_edge;     /* a node keeps what it fetched from a key's owner */
 };
 
 /* Fills cfg with the defaults. */

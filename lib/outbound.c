@@ -75,6 +75,7 @@ static void route_to_owner(const struct sf_outbound *ob, const struct sf_route *
         s->peer_down_until = &ob->peer_down[order[k]];
         s->peer_retry_ms = cfg->cluster_peer_retry_ms;
         s->peer_connect_timeout_ms = cfg->cluster_peer_connect_timeout_ms;
+        s->store_peer_response = cfg->cluster_store_on_edge;
         return;
     }
 }

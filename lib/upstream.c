@@ -286,6 +286,8 @@ static void publish(struct xfer *x)
     struct sf_head_decision d;
     struct sf_judged_request req = judged_request(x);
     sf_judge_head(&x->conf->judge, &req, x->head.status, &x->head.hdrs, now_s, &d);
+    if (x->spec->fallback_url != NULL && !x->spec->store_peer_response)
+        d.verdict.storable = false; /* cluster.store_on_edge off: only the owner keeps it */
     carry_out(x, &d, now_s);
 }
 

@@ -35,8 +35,9 @@ struct sf_fetch_spec {
     char *fallback_url;
     _Atomic uint64_t *peer_down_until;
     uint64_t peer_retry_ms, peer_connect_timeout_ms;
-    bool forward;     /* a forward-proxy fetch: the address connected to is checked */
-    bool dest_listed; /* with forward: forward_proxy.allow names the host */
+    bool store_peer_response; /* cluster.store_on_edge: keep what the peer sent here too */
+    bool forward;             /* a forward-proxy fetch: the address connected to is checked */
+    bool dest_listed;         /* with forward: forward_proxy.allow names the host */
 };
 
 void sf_fetch_spec_free(struct sf_fetch_spec *spec);

@@ -298,3 +298,18 @@ def test_a_forged_peer_purge_is_an_ordinary_request():
         request(p.port, "POST", purge, {"Sfproxy-Peer": "id=node-0; ts=1; sig=" + "0" * 64})
         eq(p.stats()["cache"]["objects"], 1, "nothing purged: forwarded to the origin instead")
         eq(c.origin.count(purge), 1, "the origin saw it as a POST like any other")
+
+
+def test_without_store_on_edge_only_the_owner_keeps_a_response():
+    with Cluster(extra={"store_on_edge": False}) as c:
+        t = "/cluster-edge?size=100&cc=max-age%3D600"
+        order = c.order(t)
+        edge, owner = c.nodes[order[1]], c.nodes[order[0]]
+        first = request(edge.port, "GET", t)
+        wait_for(lambda: owner.stats()["cache"]["objects"] == 1, "stored at the owner")
+        second = request(edge.port, "GET", t)
+        eq((first.status, second.status, second.body), (200, 200, first.body), "served twice")
+        eq(second.header("X-Cache"), "MISS", "the edge asked the owner again")
+        eq(edge.stats()["cache"]["objects"], 0, "the edge kept nothing")
+        eq(owner.stats()["hits"], 1, "the owner's hit served it")
+        eq(c.origin.count(t), 1, "one origin fetch")
