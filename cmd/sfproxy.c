@@ -4,7 +4,8 @@
  * stop in order: stop accepting, let running responses finish for up to the grace time,
  * fail what remains (waking every parked client), stop the front, then the fetcher.
  * Between signals, once a second, listeners a reload retired are stopped when their last
- * connection has closed. Runs in the foreground and logs to stderr.
+ * connection has closed, and cluster peers marked down are probed. Runs in the foreground
+ * and logs to stderr.
  *
  * Exit codes: 0 stopped by a signal, or --check-config found the config valid; 1 could not
  * start (a port in use, a library that failed); 2 bad arguments or a bad config. */
@@ -20,6 +21,7 @@
 #include "../lib/metrics.h"
 #include "../lib/metrics.h"
 #include "../lib/park.h"
+#include "../lib/peers.h"
 #include "../lib/upstream.h"
 
 #include <curl/curl.h>
@@ -341,6 +343,9 @@ static int serve(struct running *run, const sigset_t *signals)
         else if (sig == SIGTERM || sig == SIGINT)
             return sig;
         sf_listener_reap(&run->retired, false);
+        struct sf_snap *snap = sf_live_pin(run->live);
+        sf_peers_probe(snap); /* a down cluster peer comes back once it answers */
+        sf_snap_unref(snap);
     }
 }
 

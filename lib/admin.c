@@ -14,6 +14,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "peers.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -190,61 +191,25 @@ static char *purge_query(CURL *e, struct MHD_Connection *conn)
     return q;
 }
 
-struct reply {
-    char text[4096];
-    size_t len;
-};
-
-static size_t take_reply(char *data, size_t size, size_t n, void *arg)
-{
-    struct reply *r = arg;
-    size_t len = size * n, room = sizeof r->text - 1 - r->len;
-    memcpy(r->text + r->len, data, len < room ? len : room);
-    r->len += len < room ? len : room;
-    r->text[r->len] = '\0';
-    return len;
-}
-
 /* The same purge sent to one peer, signed: {"id", "purged"} or {"id", "error"}. */
 static json_t *purge_at_peer(const struct sf_config *cfg, const struct sf_peer *p, CURL *e,
                              const char *target)
 {
     json_t *entry = json_pack("{s:s}", "id", p->id);
-    char field[SF_PEER_FIELD_MAX + 16] = "Sfproxy-Peer: ";
-    char *url = sf_http_join_url(p->url, target);
-    struct reply reply = {.len = 0};
-    struct curl_slist *fields = NULL;
-    bool signed_ok = sf_cluster_sign(cfg->cluster_secret, "POST", target, cfg->cluster_self,
-                                     sf_wall_s(), field + strlen(field));
-    fields = signed_ok ? curl_slist_append(NULL, field) : NULL;
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, fields);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->cluster_peer_connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, take_reply);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &reply);
-    CURLcode rc = fields != NULL ? curl_easy_perform(e) : CURLE_OUT_OF_MEMORY;
-    long code = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-    json_t *answer = rc == CURLE_OK && code == 200 ? json_loads(reply.text, 0, NULL) : NULL;
+    struct sf_peer_reply *reply = sf_xmalloc(sizeof *reply);
+    bool answered = sf_peer_call(e, cfg, p, "POST", target, 5000, reply);
+    json_t *answer = answered && reply->status == 200 ? json_loads(reply->body, 0, NULL) : NULL;
     json_t *n = json_object_get(answer, "purged");
     if (json_is_integer(n)) {
         json_object_set(entry, "purged", n);
     } else {
-        char why[160];
-        snprintf(why, sizeof why, "%s", rc != CURLE_OK ? curl_easy_strerror(rc) : "");
-        if (rc == CURLE_OK)
-            snprintf(why, sizeof why, "answered %ld, not a purge count", code);
-        json_object_set_new(entry, "error", json_string(why));
+        if (answered)
+            snprintf(reply->why, sizeof reply->why, "answered %ld, not a purge count",
+                     reply->status);
+        json_object_set_new(entry, "error", json_string(reply->why));
     }
     json_decref(answer);
-    curl_slist_free_all(fields);
-    free(url);
+    free(reply);
     return entry;
 }
 

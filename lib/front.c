@@ -40,7 +40,8 @@
 #include <unistd.h>
 
 #define SF_REQ_MAGIC 0x5f4e9e51u
-#define PEER_PURGE "/_sfproxy/purge?" /* a peer's purge, on the public listener */
+#define PEER_PURGE "/_sfproxy/purge?"  /* a peer's purge, on the public listener */
+#define PEER_HEALTH "/_sfproxy/health" /* a peer's health check, there too */
 
 struct sf_front {
     struct sf_live *live; /* the config in force; each request pins its own */
@@ -52,6 +53,7 @@ struct sf_front {
     char loop_token[SF_LOOP_TOKEN_SIZE];
     _Atomic uint16_t self_ports[SF_SELF_PORTS]; /* HTTP, HTTPS, admin (outbound.h) */
     struct sf_listener_slot slots[2]; /* HTTP, HTTPS; with a reload prepared, successors */
+    atomic_bool draining;             /* stopping has begun (peers' health checks say so) */
     atomic_bool closing;
     atomic_int active;
 };
@@ -83,10 +85,10 @@ struct sf_req {
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
     bool vary_redispatched; /* left a flight for another variant once already */
-    bool peer_purge;        /* a cluster peer's signed purge, for this node's cache alone */
-    bool http11;            /* an HTTP/1.1 request (it may be sent a 100 interim) */
-    bool admitted;          /* counted in requests[] (by method) */
-    bool outcome_counted;   /* counted once more: by X-Cache, refused or unanswered */
+    enum { PEER_NONE, PEER_PURGE_CALL, PEER_HEALTH_CALL } peer_call; /* a cluster peer's */
+    bool http11;          /* an HTTP/1.1 request (it may be sent a 100 interim) */
+    bool admitted;        /* counted in requests[] (by method) */
+    bool outcome_counted; /* counted once more: by X-Cache, refused or unanswered */
     /* For its access log line. */
     bool led;               /* its request caused the upstream fetch of obj */
     uint64_t start_us;      /* when its request line had arrived (sf_mono_us) */
@@ -597,6 +599,32 @@ static enum MHD_Result dispatch(struct sf_req *r, const char *method)
     return fetch_private(r, method);
 }
 
+/* Whether r is a cluster peer's own call on the public listener, signed: a purge
+ * (admin.c's fan-out) or a health check (peers.c's probe). Anything else at those paths,
+ * or unsigned, is an ordinary request. */
+static int peer_call(struct sf_req *r, const char *method, bool content)
+{
+    if (content || r->snap->cfg.cluster_self == NULL)
+        return PEER_NONE;
+    bool purge =
+        strcmp(method, "POST") == 0 && strncmp(r->target, PEER_PURGE, strlen(PEER_PURGE)) == 0;
+    bool health = strcmp(method, "GET") == 0 && strcmp(r->target, PEER_HEALTH) == 0;
+    if ((!purge && !health) || !sf_outbound_from_peer(&r->out, r->conn, method, r->target))
+        return PEER_NONE;
+    return purge ? PEER_PURGE_CALL : PEER_HEALTH_CALL;
+}
+
+/* A peer's health check: 200 while this node serves, 503 (with SF_DRAINING_FIELD) once it
+ * has begun to stop. */
+static enum MHD_Result health_for_peer(struct sf_req *r)
+{
+    bool stopping = atomic_load(&r->front->draining);
+    const char *text = stopping ? "draining\n" : "ok\n";
+    unsigned status = stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK;
+    r->body_bytes = strlen(text);
+    return queue(r, status, sf_respond_text(text, status, NULL, false));
+}
+
 /* A cluster peer's signed purge (admin.c sends it to every peer): carried out on this
  * node's cache alone, never sent on. */
 static enum MHD_Result purge_for_peer(struct sf_req *r)
@@ -738,10 +766,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bool content = chunked || (length != NULL && strtoull(length, NULL, 10) > 0);
         if (content && strcmp(method, "HEAD") == 0)
             return respond_bad(r, MHD_HTTP_BAD_REQUEST, "a HEAD request cannot carry content\n");
-        r->peer_purge = !content && strcmp(method, "POST") == 0 &&
-                        strncmp(r->target, PEER_PURGE, strlen(PEER_PURGE)) == 0 &&
-                        sf_outbound_from_peer(&r->out, conn, method, r->target);
-        if (r->peer_purge) {
+        r->peer_call = peer_call(r, method, content);
+        if (r->peer_call != PEER_NONE) {
             r->phase = PH_BODY;
             return MHD_YES;
         }
@@ -752,7 +778,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->phase = PH_BODY;
         return MHD_YES; /* respond on a later call, or keep-alive is lost */
     }
-    case PH_BODY: return r->peer_purge ? purge_for_peer(r) : dispatch(r, method);
+    case PH_BODY:
+        return r->peer_call == PEER_PURGE_CALL    ? purge_for_peer(r)
+               : r->peer_call == PEER_HEALTH_CALL ? health_for_peer(r)
+                                                  : dispatch(r, method);
     case PH_UPLOAD:
         if (*upload_data_size > 0) {
             upload_piece(r, upload_data, upload_data_size);
@@ -974,6 +1003,7 @@ uint16_t sf_front_tls_port(const struct sf_front *f)
 
 void sf_front_quiesce(struct sf_front *f)
 {
+    atomic_store(&f->draining, true);
     for (int i = SLOT_HTTP; i <= SLOT_TLS; i++) {
         struct sf_listener *l = f->slots[i].cur;
         MHD_socket fd = l != NULL ? MHD_quiesce_daemon(l->mhd) : MHD_INVALID_SOCKET;

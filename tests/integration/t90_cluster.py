@@ -162,14 +162,17 @@ def test_an_owner_killed_mid_stream_cuts_the_stream_and_the_next_request_succeed
 
 
 def test_a_peer_that_comes_back_gets_its_keys_back():
-    with Cluster(extra={"peer_retry": "300ms"}) as c:
+    """Skipped for an hour after it could not be reached, a peer is probed on its health
+    check every second and gets its keys back as soon as it answers."""
+    with Cluster(extra={"peer_retry": "1h"}) as c:
         first, later = c.owned_by(0, "/cluster-back?size=100&cc=max-age%3D600&k", 2)
         asker = c.nodes[c.order(first)[1]]
         eq(c.nodes[0].stop(), 0, "the owner stopped")
         eq(request(asker.port, "GET", first).status, 200, "served by the upstream meanwhile")
         eq(asker.stats()["cluster"]["peer_fallbacks"], 1, "after one fall-back")
         c.nodes[0] = c.start(0)  # back, on the same address
-        time.sleep(0.5)  # past peer_retry
+        wait_for(lambda: "node-0 (http://127.0.0.1:%d) answers its health check again"
+                 % c.ports[0] in asker.output(), "the probe saw it back")
         eq(request(asker.port, "GET", later).status, 200, "a key it owns")
         eq(c.nodes[0].stats()["upstream_requests"], 1, "fetched by the owner again")
         eq(asker.stats()["cluster"]["peer_fallbacks"], 1, "without another fall-back")
