@@ -80,12 +80,33 @@ static struct MHD_Response *text_response(const char *text, const char *name, co
     return NULL;
 }
 
+/* The cluster's other nodes and whether each is taking its keys now (none outside a
+ * cluster). The ids point into the metrics table, which keeps them for good. */
+static size_t peer_view(struct sf_admin *a, struct sf_peer_view *out)
+{
+    struct sf_snap *snap = sf_live_pin(a->live);
+    const struct sf_config *cfg = &snap->cfg;
+    size_t n = 0;
+    uint64_t now = sf_now_ms();
+    for (size_t i = 0; cfg->cluster_self != NULL && i < cfg->cluster_peers.n; i++) {
+        const char *id = cfg->cluster_peers.v[i].id;
+        struct sf_peer_metrics *pm = sf_metrics_peer(id);
+        if (strcmp(id, cfg->cluster_self) == 0 || pm == NULL)
+            continue;
+        out[n++] = (struct sf_peer_view){pm->id, atomic_load(&snap->peer_down_until_ms[i]) <= now};
+    }
+    sf_snap_unref(snap);
+    return n;
+}
+
 /* The Prometheus text exposition (format 0.0.4) of every number and histogram. */
 static struct MHD_Response *metrics_response(struct sf_admin *a)
 {
     struct sf_cache_stats cs;
     sf_cache_get_stats(a->cache, &cs);
-    char *text = sf_metrics_prometheus(&cs);
+    struct sf_peer_view peers[SF_CLUSTER_MAX_PEERS];
+    size_t npeers = peer_view(a, peers);
+    char *text = sf_metrics_prometheus(&cs, peers, npeers);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
@@ -325,7 +346,9 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
         struct sf_cache_stats cs;
         sf_cache_get_stats(a->cache, &cs);
-        resp = json_response(sf_metrics_json(&cs));
+        struct sf_peer_view peers[SF_CLUSTER_MAX_PEERS];
+        size_t npeers = peer_view(a, peers);
+        resp = json_response(sf_metrics_json(&cs, peers, npeers));
     } else if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
         resp = metrics_response(a);
     } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {

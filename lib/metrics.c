@@ -8,6 +8,7 @@
 #include "park.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -261,7 +262,56 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
     return n;
 }
 
-char *sf_metrics_json(const struct sf_cache_stats *cache)
+/* ---- cluster peers ---- */
+
+static struct sf_peer_metrics peer_table[SF_METRICS_PEERS];
+static atomic_size_t npeer_table;
+static pthread_mutex_t peer_table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct sf_peer_metrics *find_peer(const char *id, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(peer_table[i].id, id) == 0)
+            return &peer_table[i];
+    return NULL;
+}
+
+struct sf_peer_metrics *sf_metrics_peer(const char *id)
+{
+    struct sf_peer_metrics *pm = find_peer(id, atomic_load(&npeer_table));
+    if (pm != NULL || strlen(id) >= sizeof pm->id)
+        return pm;
+    SF_PTOK(pthread_mutex_lock(&peer_table_lock));
+    size_t n = atomic_load(&npeer_table);
+    pm = find_peer(id, n);
+    if (pm == NULL && n < SF_METRICS_PEERS) {
+        pm = &peer_table[n];
+        memcpy(pm->id, id, strlen(id) + 1);
+        atomic_store(&npeer_table, n + 1); /* the id is written before it can be found */
+    }
+    SF_PTOK(pthread_mutex_unlock(&peer_table_lock));
+    return pm;
+}
+
+/* The numbers of each peer in view, with its state. */
+static json_t *peers_json(const struct sf_peer_view *peers, size_t npeers)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < npeers; i++) {
+        struct sf_peer_metrics *pm = sf_metrics_peer(peers[i].id);
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "id", peers[i].id, "state",
+                            peers[i].up ? "up" : "down", "sent",
+                            (json_int_t)(pm ? atomic_load(&pm->sent) : 0), "answered",
+                            (json_int_t)(pm ? atomic_load(&pm->answered) : 0), "failures",
+                            (json_int_t)(pm ? atomic_load(&pm->failures) : 0), "received",
+                            (json_int_t)(pm ? atomic_load(&pm->received) : 0)));
+    }
+    return list;
+}
+
+char *sf_metrics_json(const struct sf_cache_stats *cache, const struct sf_peer_view *peers,
+                      size_t npeers)
 {
     struct sample s[NSAMPLES];
     size_t n = snapshot(cache, s);
@@ -277,6 +327,8 @@ char *sf_metrics_json(const struct sf_cache_stats *cache)
         }
         json_object_set_new(into, s[i].key, json_integer((json_int_t)s[i].value));
     }
+    if (npeers > 0)
+        json_object_set_new(json_object_get(root, "cluster"), "peers", peers_json(peers, npeers));
     char *out = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     return out;
@@ -342,7 +394,44 @@ static void histogram(struct text *t, const char *name, const char *label,
     add(t, "sfproxy_%s_count%s %llu\n", name, label_only, (unsigned long long)count);
 }
 
-char *sf_metrics_prometheus(const struct sf_cache_stats *cache)
+/* Each peer's numbers, one family per number, labelled by peer. */
+static void peers_text(struct text *t, const struct sf_peer_view *peers, size_t npeers)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } numbers[] = {
+        {"cluster_peer_sent_total", "Fetches of the peer's keys sent to it.",
+         offsetof(struct sf_peer_metrics, sent)},
+        {"cluster_peer_answered_total",
+         "Of those, answered by the peer: origin fetches this node did not make.",
+         offsetof(struct sf_peer_metrics, answered)},
+        {"cluster_peer_failures_total",
+         "Fetches of the peer's keys that went to the upstream: the peer was not reached.",
+         offsetof(struct sf_peer_metrics, failures)},
+        {"cluster_peer_received_total", "The peer's signed requests received here.",
+         offsetof(struct sf_peer_metrics, received)},
+    };
+    if (npeers == 0)
+        return;
+    family_head(t, "cluster_peer_up", "gauge",
+                "Whether the peer is taking its keys (1) or skipped (0).");
+    for (size_t i = 0; i < npeers; i++)
+        add(t, "sfproxy_cluster_peer_up{peer=\"%s\"} %d\n", peers[i].id, peers[i].up ? 1 : 0);
+    for (size_t k = 0; k < sizeof numbers / sizeof numbers[0]; k++) {
+        family_head(t, numbers[k].name, "counter", numbers[k].help);
+        for (size_t i = 0; i < npeers; i++) {
+            struct sf_peer_metrics *pm = sf_metrics_peer(peers[i].id);
+            const sf_counter *c =
+                pm != NULL ? (const sf_counter *)((const char *)pm + numbers[k].off) : NULL;
+            add(t, "sfproxy_%s{peer=\"%s\"} %llu\n", numbers[k].name, peers[i].id,
+                (unsigned long long)(c != NULL ? atomic_load(c) : 0));
+        }
+    }
+}
+
+char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_peer_view *peers,
+                            size_t npeers)
 {
     struct sample s[NSAMPLES];
     size_t n = snapshot(cache, s);
@@ -380,5 +469,6 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache)
                 "Clients one shared upstream fetch served (the leader and its followers).");
     histogram(&t, "flight_clients", "", &sf_metrics.flight_clients, clients_bounds,
               NBOUNDS(clients_bounds), false);
+    peers_text(&t, peers, npeers);
     return t.s;
 }

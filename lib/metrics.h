@@ -109,9 +109,36 @@ void sf_metrics_observe_us(struct sf_histogram *h, int64_t us);
 void sf_metrics_observe_clients(uint64_t clients);
 
 /* The stats document, as a JSON string the caller frees. */
-char *sf_metrics_json(const struct sf_cache_stats *cache);
+/* A cluster peer's numbers, by its id; kept across reloads, for at most
+ * SF_METRICS_PEERS ids. */
+#define SF_METRICS_PEERS 64
+struct sf_peer_metrics {
+    char id[64];
+    sf_counter sent;     /* fetches of its keys sent to it */
+    sf_counter answered; /* of those, answered: origin fetches this node did not make */
+    sf_counter failures; /* not reached, or stopping: fetched from the upstream instead */
+    sf_counter received; /* its signed requests received here */
+};
+/* id's numbers, added on first use; NULL when the table is full. Any thread. */
+struct sf_peer_metrics *sf_metrics_peer(const char *id);
+#define SF_PEER_COUNT(id, field)                                                                   \
+    do {                                                                                           \
+        struct sf_peer_metrics *pm_ = sf_metrics_peer(id);                                         \
+        if (pm_ != NULL)                                                                           \
+            atomic_fetch_add_explicit(&pm_->field, 1, memory_order_relaxed);                       \
+    } while (0)
+
+/* The cluster's peers as the documents show them (none: not in a cluster). */
+struct sf_peer_view {
+    const char *id;
+    bool up;
+};
+
+char *sf_metrics_json(const struct sf_cache_stats *cache, const struct sf_peer_view *peers,
+                      size_t npeers);
 /* The same numbers and the histograms in the Prometheus text exposition format (0.0.4),
  * as a string the caller frees. */
-char *sf_metrics_prometheus(const struct sf_cache_stats *cache);
+char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_peer_view *peers,
+                            size_t npeers);
 
 #endif

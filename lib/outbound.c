@@ -43,9 +43,12 @@ bool sf_outbound_from_peer(const struct sf_outbound *ob, struct MHD_Connection *
     const struct sf_config *cfg = ob->cfg;
     const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, PEER_FIELD);
     char id[64];
-    return cfg->cluster_self != NULL && value != NULL &&
-           sf_cluster_verify(cfg->cluster_secret, value, method, target, sf_wall_s(), PEER_WINDOW_S,
-                             id, sizeof id);
+    if (cfg->cluster_self == NULL || value == NULL ||
+        !sf_cluster_verify(cfg->cluster_secret, value, method, target, sf_wall_s(), PEER_WINDOW_S,
+                           id, sizeof id))
+        return false;
+    SF_PEER_COUNT(id, received);
+    return true;
 }
 
 /* Sends the shared fetch s of route to the peer that owns its key, when that is not this
@@ -76,6 +79,8 @@ static void route_to_owner(const struct sf_outbound *ob, const struct sf_route *
         s->peer_retry_ms = cfg->cluster_peer_retry_ms;
         s->peer_connect_timeout_ms = cfg->cluster_peer_connect_timeout_ms;
         s->store_peer_response = cfg->cluster_store_on_edge;
+        s->peer_id = p->id; /* the snapshot s pins keeps it */
+        SF_PEER_COUNT(p->id, sent);
         return;
     }
 }

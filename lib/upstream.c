@@ -286,8 +286,11 @@ static void publish(struct xfer *x)
     struct sf_head_decision d;
     struct sf_judged_request req = judged_request(x);
     sf_judge_head(&x->conf->judge, &req, x->head.status, &x->head.hdrs, now_s, &d);
-    if (x->spec->fallback_url != NULL && !x->spec->store_peer_response)
-        d.verdict.storable = false; /* cluster.store_on_edge off: only the owner keeps it */
+    if (x->spec->fallback_url != NULL) {
+        SF_PEER_COUNT(x->spec->peer_id, answered);
+        if (!x->spec->store_peer_response)
+            d.verdict.storable = false; /* cluster.store_on_edge off: only the owner keeps it */
+    }
     carry_out(x, &d, now_s);
 }
 
@@ -652,6 +655,7 @@ static void fall_back(struct xfer *x, const char *why)
     struct sf_obj *o = x->obj;
     atomic_store(spec->peer_down_until, sf_now_ms() + spec->peer_retry_ms);
     SF_COUNT(peer_fallbacks);
+    SF_PEER_COUNT(spec->peer_id, failures);
     sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
                    "cluster: peer %s not reached (%s): fetching from the upstream, and skipping "
                    "the peer for %llums",

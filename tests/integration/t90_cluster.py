@@ -104,6 +104,23 @@ def test_clients_spread_over_the_nodes_make_one_origin_fetch():
             st = p.stats()
             if i != owner:
                 eq(st["upstream_requests"], 1, "node %d asked the owner once" % i)
+        owner_id = c.ids[owner]
+        for i, p in enumerate(c.nodes):
+            if i == owner:
+                continue
+            peers = {e["id"]: e for e in p.stats()["cluster"]["peers"]}
+            eq(sorted(peers), sorted(x for x in c.ids if x != c.ids[i]), "its peers listed")
+            e = peers[owner_id]
+            eq((e["state"], e["sent"], e["answered"], e["failures"]), ("up", 1, 1, 0),
+               "node %d's numbers for the owner" % i)
+        got = {e["id"]: e["received"] for e in c.nodes[owner].stats()["cluster"]["peers"]}
+        eq(sorted(got.values()), [1, 1], "the owner received one request from each")
+        text = request(c.nodes[owner].admin_port, "GET", "/metrics").body.decode()
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text,
+                              capture_output=True, text=True, timeout=60)
+        eq((lint.returncode, lint.stdout + lint.stderr), (0, ""), "promtool check metrics")
+        check('sfproxy_cluster_peer_up{peer="%s"} 1' % c.ids[(owner + 1) % 3] in text,
+              "each peer's state in /metrics")
         edge = c.nodes[c.order(t)[1]]
         wait_for(lambda: edge.stats()["cache"]["objects"] >= 1, "the edge stored its copy")
         r = request(edge.port, "GET", t)
@@ -133,6 +150,8 @@ def test_an_unreachable_owner_is_skipped_and_the_origin_fetched():
         eq(c.origin.count(targets[0]), 1, "from the origin, once")
         eq(asker.stats()["cluster"]["peer_fallbacks"], 1, "one fall-back")
         check("not reached" in asker.output(), "the log says why")
+        state = {e["id"]: (e["state"], e["failures"]) for e in asker.stats()["cluster"]["peers"]}
+        eq(state["node-0"], ("down", 1), "the owner shown down, with its failure")
         r = request(asker.port, "GET", targets[1])
         eq(r.status, 200, "the next key of the dead owner")
         eq(asker.stats()["cluster"]["peer_fallbacks"], 1,
