@@ -322,6 +322,12 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader, const char 
     else if (o->served_stale)
         r->xcache = "STALE"; /* the stored response, standing in for a failed origin */
     count_outcome(r);
+    bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (safe && !o->served_stale && sf_respond_unchanged_for(o, r->conn))
+        /* A conditional request the response just received (or refreshed) satisfies:
+         * 304, no body (a cluster peer revalidating its copy through its owner, a
+         * browser's reload). */
+        return queue(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
     r->rd = (struct sf_reader){
         .obj = o, .w = &r->w, .conn = r->conn, .up = r->front->up, .done = reader_done};
     atomic_fetch_add(&r->refs, 1); /* until reader_done */

@@ -256,15 +256,25 @@ static unsigned status_for(enum sf_range range, int status)
                                                            : (unsigned)status;
 }
 
+bool sf_respond_unchanged_for(const struct sf_obj *o, struct MHD_Connection *conn)
+{
+    return o->status == MHD_HTTP_OK &&
+           sf_policy_not_modified(&o->hdrs, request_value(conn, "If-None-Match"),
+                                  request_value(conn, "If-Modified-Since"));
+}
+
+struct MHD_Response *sf_respond_unchanged(struct sf_obj *o, const char *xcache)
+{
+    return not_modified(sf_obj_ref(o), xcache); /* (it lets go of the reference it gets) */
+}
+
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
                                        const char *method, const char *xcache, unsigned *status,
                                        uint64_t *body_bytes)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     *body_bytes = 0;
-    if (o->status == MHD_HTTP_OK &&
-        sf_policy_not_modified(&o->hdrs, request_value(conn, "If-None-Match"),
-                               request_value(conn, "If-Modified-Since"))) {
+    if (sf_respond_unchanged_for(o, conn)) {
         *status = MHD_HTTP_NOT_MODIFIED;
         return not_modified(o, xcache);
     }

@@ -38,6 +38,13 @@ struct sf_reader {
 struct MHD_Response *sf_respond_text(const char *text, unsigned status, const char *xcache,
                                      bool close);
 
+/* Whether the request on conn is conditional and o's 200 satisfies it (RFC 9110 §13.1:
+ * its If-None-Match names o's entity tag, weakly, or its If-Modified-Since is not older);
+ * then sf_respond_unchanged is the 304 to send, with o's fields that a 304 carries (the
+ * caller keeps its reference on o). */
+bool sf_respond_unchanged_for(const struct sf_obj *o, struct MHD_Connection *conn);
+struct MHD_Response *sf_respond_unchanged(struct sf_obj *o, const char *xcache);
+
 /* A stored object o (complete) as the answer to a request with conn's fields: 304 to a
  * conditional request it satisfies (RFC 9110 §13.1), 206 with one byte range of a GET's
  * stored 200 (§14.2; 416 when no byte of the range exists), otherwise all of it. Takes

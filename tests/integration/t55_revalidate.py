@@ -254,3 +254,17 @@ def test_which_statuses_are_stored():
             eq((r.status, r.header("X-Cache")), (503, "MISS"), "503 each time from the origin")
             wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "the flight unlisted")
         eq(env.origin.count(outage), 3, "origin requests for the 503")
+
+
+def test_a_conditional_request_on_a_miss_gets_304_when_the_response_matches():
+    """RFC 9110 §13.1: a client's If-None-Match is answered from the response the flight
+    brought, not only from a stored one: 304 when it names the entity tag, 200 when not."""
+    with Env() as env:
+        t = "/cond-miss?etag=v1&cc=max-age%3D60&size=500&delay_ms=200"
+        same = env.get(t, {"If-None-Match": '"v1"'})
+        eq((same.status, same.body, same.header("ETag")), (304, b"", '"v1"'),
+           "a matching conditional on a miss")
+        env.wait_stored()
+        other = env.get(t, {"If-None-Match": '"v0"'})
+        eq((other.status, len(other.body)), (200, 500), "another tag gets the response")
+        eq(env.origin.count(t), 1, "one origin fetch, whole (the client's tag not sent)")

@@ -335,3 +335,24 @@ def test_without_store_on_edge_only_the_owner_keeps_a_response():
         eq(edge.stats()["cache"]["objects"], 0, "the edge kept nothing")
         eq(owner.stats()["hits"], 1, "the owner's hit served it")
         eq(c.origin.count(t), 1, "one origin fetch")
+
+
+def test_a_revalidation_goes_through_the_owner():
+    """An edge's stale copy is revalidated at the owner, which revalidates its own at the
+    origin: the origin's 304 refreshes both, and no body crosses either hop again."""
+    with Cluster() as c:
+        t = "/cluster-reval?etag=v1&cc=max-age%3D1&size=100"
+        order = c.order(t)
+        edge = c.nodes[order[1]]
+        first = request(edge.port, "GET", t)
+        eq(first.status, 200, "first")
+        wait_for(lambda: edge.stats()["cache"]["objects"] == 1, "stored on the edge")
+        c.origin.advance_clock(5)
+        for p in c.nodes:
+            p.advance_clock(5)
+        again = request(edge.port, "GET", t)
+        eq((again.status, again.header("X-Cache"), again.body),
+           (200, "REVALIDATED", first.body), "the edge's copy refreshed")
+        eq(c.origin.count(t), 2, "the first fetch, then one conditional request")
+        eq(c.nodes[order[0]].stats()["revalidations"]["not_modified"], 1,
+           "the owner revalidated its own copy")
