@@ -83,7 +83,8 @@ bool sf_cluster_sign(const char *secret, const char *method, const char *target,
     char hex[65];
     if (!mac_hex(secret, method, target, id, now_s, hex))
         return false;
-    int n = snprintf(out, SF_PEER_FIELD_MAX, "id=%s; ts=%" PRId64 "; sig=%s", id, now_s, hex);
+    int n =
+        snprintf(out, SF_PEER_FIELD_MAX, "id=%s; hop=1; ts=%" PRId64 "; sig=%s", id, now_s, hex);
     return n > 0 && n < SF_PEER_FIELD_MAX;
 }
 
@@ -94,7 +95,8 @@ bool sf_cluster_verify(const char *secret, const char *value, const char *method
     long long ts;
     int used = 0;
     if (value == NULL ||
-        sscanf(value, "id=%63[^;]; ts=%lld; sig=%64[0-9a-f]%n", got_id, &ts, sig, &used) != 3 ||
+        sscanf(value, "id=%63[^;]; hop=1; ts=%lld; sig=%64[0-9a-f]%n", got_id, &ts, sig, &used) !=
+            3 ||
         value[used] != '\0' || strlen(sig) != 64)
         return false;
     if (ts < now_s - window_s || ts > now_s + window_s)

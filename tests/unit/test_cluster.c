@@ -104,6 +104,11 @@ static void test_signatures(void **state)
     snprintf(longer, sizeof longer, "%s0", field); /* a longer signature */
     assert_false(sf_cluster_verify(secret, longer, "GET", "/a?b=c", 1010, 30, id, sizeof id));
     assert_false(sf_cluster_verify(secret, "id=node-1", "GET", "/a?b=c", 1010, 30, id, sizeof id));
+    assert_non_null(strstr(field, "; hop=1; "));
+    char hop2[SF_PEER_FIELD_MAX];
+    snprintf(hop2, sizeof hop2, "%s", field);
+    *strstr(hop2, "hop=1") = 'X'; /* "Xop=1": not the field's form */
+    assert_false(sf_cluster_verify(secret, hop2, "GET", "/a?b=c", 1010, 30, id, sizeof id));
     assert_false(sf_cluster_verify(secret, NULL, "GET", "/a?b=c", 1010, 30, id, sizeof id));
 }
 
