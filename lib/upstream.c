@@ -645,6 +645,21 @@ static void count_failure(struct xfer *x, enum sf_fail fail, const char *why)
 }
 
 /* Ends a transfer with fail (or success), settles the object in the cache and frees x. */
+/* Takes x (its handle out of the multi) off the transfers and frees it; its spec and its
+ * reference on its object are the caller's. */
+static void xfer_free(struct xfer *x)
+{
+    x->prev->next = x->next;
+    x->next->prev = x->prev;
+    x->obj->fetch = NULL;
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->fields);
+    free(x->renamed_url);
+    conf_unref(x->conf);
+    sf_hdrs_clear(&x->head.hdrs);
+    free(x);
+}
+
 /* x went to a cluster peer that could not be reached: the peer is skipped for a while,
  * and the same fetch starts again at the upstream, its object and clients unchanged (no
  * head has reached them). */
@@ -665,15 +680,7 @@ static void fall_back(struct xfer *x, const char *why)
     CURLMcode mc = curl_multi_remove_handle(up->multi, x->easy);
     if (mc != CURLM_OK)
         sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
-    x->prev->next = x->next;
-    x->next->prev = x->prev;
-    o->fetch = NULL;
-    curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->fields);
-    free(x->renamed_url);
-    conf_unref(x->conf);
-    sf_hdrs_clear(&x->head.hdrs);
-    free(x);
+    xfer_free(x);
     free(spec->url);
     spec->url = spec->fallback_url;
     spec->fallback_url = NULL;
@@ -731,17 +738,10 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
             sf_cache_unlist(up->cache, o);
         }
     }
-    x->prev->next = x->next;
-    x->next->prev = x->prev;
-    o->fetch = NULL;
-    curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->fields);
-    free(x->renamed_url);
-    conf_unref(x->conf);
-    sf_hdrs_clear(&x->head.hdrs);
-    sf_fetch_spec_free(x->spec);
+    struct sf_fetch_spec *spec = x->spec;
+    xfer_free(x);
+    sf_fetch_spec_free(spec);
     sf_obj_unref(o);
-    free(x);
 }
 
 static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)

@@ -202,58 +202,59 @@ def test_a_peer_that_comes_back_gets_its_keys_back():
         eq(asker.stats()["cluster"]["peer_fallbacks"], 1, "without another fall-back")
 
 
+class FakePeer:
+    """One sfproxy node, node-a, whose only peer, node-p, is the origin itself: node-p's
+    answers to requests that carry Sfproxy-Peer are what a test makes the origin say
+    (status_if), while the same request without it is the upstream's."""
+
+    def __init__(self):
+        self.origin = Origin()
+        peers = [{"id": "node-a", "url": "http://127.0.0.1:%d" % free_port()},
+                 {"id": "node-p", "url": self.origin.url}]
+        try:
+            self.node = Proxy(self.origin.url, {
+                "listen": peers[0]["url"][len("http://"):],
+                "cluster": {"self": "node-a", "peers": peers, "secret": SECRET}})
+        except Exception:
+            self.origin.stop()
+            raise
+
+    def owned_by_peer(self, prefix):
+        """A target under prefix (which ends "k=") that node-p owns."""
+        k = 0
+        while owner_order(["node-a", "node-p"], self.origin.url + prefix + str(k))[0] != 1:
+            k += 1
+        return prefix + str(k)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.node.stop()
+        self.origin.stop()
+        return False
+
+
 def test_a_draining_peer_sends_its_asker_to_the_upstream_at_once():
     """A node that is shutting down answers 503 with Sfproxy-Draining: the asker fetches
-    the upstream instead. Here the "peer" is the origin itself, answering a request that
-    carries Sfproxy-Peer the way a draining node would."""
-    origin = Origin()
-    try:
-        peers = [{"id": "node-a", "url": "http://127.0.0.1:%d" % free_port()},
-                 {"id": "node-p", "url": origin.url}]
-        port = int(peers[0]["url"].rsplit(":", 1)[1])
-        p = Proxy(origin.url, {"listen": "127.0.0.1:%d" % port,
-                               "cluster": {"self": "node-a", "peers": peers, "secret": SECRET}})
-        try:
-            def owned_by_peer(prefix):
-                k = 0
-                while owner_order(["node-a", "node-p"], origin.url + "%s%d" % (prefix, k))[0] != 1:
-                    k += 1
-                return "%s%d" % (prefix, k)
-            t = owned_by_peer("/drain?status_if=Sfproxy-Peer:503&hdr=Sfproxy-Draining:1&size=100&k=")
-            r = request(p.port, "GET", t)
-            eq((r.status, len(r.body)), (200, 100), "served by the upstream after the peer's 503")
-            eq(origin.count(t), 2, "the peer's answer, then the upstream's")
-            eq(p.stats()["cluster"]["peer_fallbacks"], 1, "one fall-back")
-            t = owned_by_peer("/plain503?status_if=Sfproxy-Peer:503&size=100&k=")
-            eq(request(p.port, "GET", t).status, 200,
-               "the peer is skipped for a while: the upstream's answer")
-        finally:
-            p.stop()
-    finally:
-        origin.stop()
+    the upstream instead."""
+    with FakePeer() as f:
+        t = f.owned_by_peer("/drain?status_if=Sfproxy-Peer:503&hdr=Sfproxy-Draining:1&size=100&k=")
+        r = request(f.node.port, "GET", t)
+        eq((r.status, len(r.body)), (200, 100), "served by the upstream after the peer's 503")
+        eq(f.origin.count(t), 2, "the peer's answer, then the upstream's")
+        eq(f.node.stats()["cluster"]["peer_fallbacks"], 1, "one fall-back")
+        t = f.owned_by_peer("/plain503?status_if=Sfproxy-Peer:503&size=100&k=")
+        eq(request(f.node.port, "GET", t).status, 200,
+           "the peer is skipped for a while: the upstream's answer")
 
 
 def test_a_peers_own_503_without_the_draining_field_is_its_answer():
-    origin = Origin()
-    try:
-        peers = [{"id": "node-a", "url": "http://127.0.0.1:%d" % free_port()},
-                 {"id": "node-p", "url": origin.url}]
-        port = int(peers[0]["url"].rsplit(":", 1)[1])
-        p = Proxy(origin.url, {"listen": "127.0.0.1:%d" % port,
-                               "cluster": {"self": "node-a", "peers": peers, "secret": SECRET}})
-        try:
-            k = 0
-            while owner_order(["node-a", "node-p"], origin.url + "/relay?status_if=Sfproxy-Peer:503"
-                              "&size=100&k=%d" % k)[0] != 1:
-                k += 1
-            t = "/relay?status_if=Sfproxy-Peer:503&size=100&k=%d" % k
-            eq(request(p.port, "GET", t).status, 503, "an owner's relayed 503 is the answer")
-            eq(origin.count(t), 1, "no second fetch")
-            eq(p.stats()["cluster"]["peer_fallbacks"], 0, "no fall-back")
-        finally:
-            p.stop()
-    finally:
-        origin.stop()
+    with FakePeer() as f:
+        t = f.owned_by_peer("/relay?status_if=Sfproxy-Peer:503&size=100&k=")
+        eq(request(f.node.port, "GET", t).status, 503, "an owner's relayed 503 is the answer")
+        eq(f.origin.count(t), 1, "no second fetch")
+        eq(f.node.stats()["cluster"]["peer_fallbacks"], 0, "no fall-back")
 
 
 def test_haproxy_in_front_of_the_nodes():
