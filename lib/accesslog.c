@@ -371,6 +371,10 @@ static void *writer_main(void *arg)
         log->reopen = log->moving = false;
         log->next_path = NULL;
         sf_mutex_unlock(&log->lock);
+        if (moving && log->fd < 0) { /* was off: every line taken is the new file's */
+            move_file(log, next_fd, next_path);
+            moving = false;
+        }
         if (n > 0)
             write_out(log, take, n, lines); /* lines taken before a reopen: the old file's */
         if (moving)

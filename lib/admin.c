@@ -185,13 +185,15 @@ static json_t *purge_here(struct sf_cache *cache, const struct sf_config *cfg,
     return doc;
 }
 
-char *sf_admin_purge_here(struct sf_cache *cache, const struct sf_config *cfg,
-                          struct MHD_Connection *conn, unsigned *status)
+struct MHD_Response *sf_admin_purge_here(struct sf_cache *cache, const struct sf_config *cfg,
+                                         struct MHD_Connection *conn, unsigned *status,
+                                         uint64_t *body_bytes)
 {
     json_t *doc = purge_here(cache, cfg, conn, status);
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
-    return text;
+    *body_bytes = text != NULL ? strlen(text) : 0;
+    return json_response(text);
 }
 
 /* The purge's own arguments, escaped again, as the query of the same purge at a peer. */
@@ -368,8 +370,9 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
 
 /* A listener for snap's admin.listen, on fd when it is not MHD_INVALID_SOCKET (a
  * duplicate of a predecessor's socket, taken over). NULL when it cannot start. */
-static struct sf_listener *start_listener(struct sf_admin *a, struct sf_snap *snap, MHD_socket fd)
+static struct sf_listener *start_listener(void *arg, struct sf_snap *snap, MHD_socket fd)
 {
+    struct sf_admin *a = arg;
     const struct sf_config *cfg = &snap->cfg;
     struct sf_listener *l = sf_listener_new(a, snap, &cfg->admin_listen);
     struct sockaddr_storage ss;
@@ -393,24 +396,21 @@ static struct sf_listener *start_listener(struct sf_admin *a, struct sf_snap *sn
     return sf_listener_started(l, mhd) != NULL ? l : NULL;
 }
 
+/* Whether the admin listener must start again: its daemon's own settings changed. */
+static bool admin_settings_differ(const struct sf_config *was, const struct sf_config *now,
+                                  void *arg)
+{
+    (void)arg;
+    return was->admin_connection_limit != now->admin_connection_limit ||
+           was->client_idle_timeout_ms / 1000 != now->client_idle_timeout_ms / 1000;
+}
+
 bool sf_admin_prepare(struct sf_admin *a, struct sf_snap *snap, char *errbuf, size_t errlen)
 {
     const struct sf_config *cfg = &snap->cfg;
-    struct sf_listener *cur = a->slot.cur;
-    bool same_addr =
-        cur != NULL && cfg->admin_enabled && sf_listener_same_addr(&cur->addr, &cfg->admin_listen);
-    const struct sf_config *was = same_addr ? &cur->snap->cfg : NULL;
-    if (was != NULL && was->admin_connection_limit == cfg->admin_connection_limit &&
-        was->client_idle_timeout_ms / 1000 == cfg->client_idle_timeout_ms / 1000)
-        return true; /* it goes on */
-    a->slot.replace = cur != NULL || cfg->admin_enabled;
-    if (!cfg->admin_enabled)
+    if (sf_listener_prepare(&a->slot, snap, cfg->admin_enabled, &cfg->admin_listen,
+                            admin_settings_differ, start_listener, a))
         return true;
-    a->slot.next =
-        start_listener(a, snap, same_addr ? sf_listener_dup_socket(cur) : MHD_INVALID_SOCKET);
-    if (a->slot.next != NULL)
-        return true;
-    a->slot.replace = false;
     snprintf(errbuf, errlen,
              "cannot listen on %s:%u for admin; is the port in use? change \"admin.listen\"",
              cfg->admin_listen.host, cfg->admin_listen.port);

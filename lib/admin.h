@@ -23,9 +23,10 @@ void sf_admin_commit(struct sf_admin *a, struct sf_listener **retired);
 void sf_admin_abort(struct sf_admin *a);
 /* The purge a request on conn asks for (?url=...|tag=..., prefix, soft) carried out on
  * cache alone, for a cluster peer's signed purge on the public listener: its JSON answer
- * (caller frees) and *status. */
-char *sf_admin_purge_here(struct sf_cache *cache, const struct sf_config *cfg,
-                          struct MHD_Connection *conn, unsigned *status);
+ * (NULL: it could not be made), *status and *body_bytes. */
+struct MHD_Response *sf_admin_purge_here(struct sf_cache *cache, const struct sf_config *cfg,
+                                         struct MHD_Connection *conn, unsigned *status,
+                                         uint64_t *body_bytes);
 /* Shutdown has begun: health answers 503 from now on. NULL is fine. */
 void sf_admin_draining(struct sf_admin *a);
 /* The bound port (useful with port 0); 0 for NULL or when it is off. */

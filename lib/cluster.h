@@ -28,8 +28,10 @@ void sf_cluster_order(const struct sf_peer *peers, size_t n, const char *key, si
 /* The peer-request field's value, "id=ID; hop=1; ts=SECONDS; sig=HEX", for a request of
  * method for target sent by peer id at time now_s, signed with secret (HMAC-SHA-256 over
  * the method, target, id and time). The hop count is always 1: a peer's request is never
- * routed on, so it is one hop or none (a field with another count is not a peer's). Written into out (SF_PEER_FIELD_MAX); false when it does
- * not fit or the HMAC cannot be computed. */
+ * routed on, so it is one hop or none (a field with another count is not a peer's).
+ * Written into out (SF_PEER_FIELD_MAX); false when it does not fit or the HMAC cannot be
+ * computed. The field's name is SF_PEER_FIELD. */
+#define SF_PEER_FIELD "Sfproxy-Peer"
 #define SF_PEER_FIELD_MAX 192
 bool sf_cluster_sign(const char *secret, const char *method, const char *target, const char *id,
                      int64_t now_s, char out[SF_PEER_FIELD_MAX]);

@@ -636,16 +636,8 @@ static enum MHD_Result health_for_peer(struct sf_req *r)
 static enum MHD_Result purge_for_peer(struct sf_req *r)
 {
     unsigned status;
-    char *text = sf_admin_purge_here(r->front->cache, &r->snap->cfg, r->conn, &status);
-    size_t len = strlen(text);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(text);
-    } else if (MHD_add_response_header(resp, "Content-Type", "application/json") != MHD_YES) {
-        MHD_destroy_response(resp);
-        resp = NULL;
-    }
-    r->body_bytes = len;
+    struct MHD_Response *resp =
+        sf_admin_purge_here(r->front->cache, &r->snap->cfg, r->conn, &status, &r->body_bytes);
     return queue(r, status, resp);
 }
 
@@ -853,15 +845,21 @@ static unsigned pool_size(const struct sf_config *cfg)
 
 enum { SLOT_HTTP, SLOT_TLS }; /* f->slots, and their self_ports */
 
-/* Starts a listener of f for slot under snap's config: on its configured address, or on
- * fd (a duplicate of a predecessor's socket, taken over; MHD_INVALID_SOCKET: none). The
+/* A listener slot of f, as listener.c's callbacks see it. */
+struct slot_arg {
+    struct sf_front *f;
+    int slot;
+};
+
+/* Starts a listener of f for its slot under snap's config: on its configured address, or
+ * on fd (a duplicate of a predecessor's socket, taken over; MHD_INVALID_SOCKET: none). The
  * same callbacks serve both slots. NULL when it cannot start. */
-static struct sf_listener *start_listener(struct sf_front *f, struct sf_snap *snap, int slot,
-                                          MHD_socket fd)
+static struct sf_listener *start_listener(void *arg, struct sf_snap *snap, MHD_socket fd)
 {
+    const struct slot_arg *sa = arg;
     const struct sf_config *cfg = &snap->cfg;
-    bool tls = slot == SLOT_TLS;
-    struct sf_listener *l = sf_listener_new(f, snap, tls ? &cfg->tls_listen : &cfg->listen);
+    bool tls = sa->slot == SLOT_TLS;
+    struct sf_listener *l = sf_listener_new(sa->f, snap, tls ? &cfg->tls_listen : &cfg->listen);
     struct sockaddr_storage ss;
     bool v6 = false;
     sf_listen_sockaddr(&l->addr, &ss, &v6); /* the config checked the address */
@@ -900,36 +898,27 @@ static struct sf_listener *start_listener(struct sf_front *f, struct sf_snap *sn
 /* Whether a listener started under was must be started again to serve under cfg: its
  * libmicrohttpd settings (and for HTTPS its certificate) differ. */
 static bool listener_settings_differ(const struct sf_config *was, const struct sf_config *cfg,
-                                     bool tls)
+                                     void *arg)
 {
+    bool tls = ((const struct slot_arg *)arg)->slot == SLOT_TLS;
     return pool_size(was) != pool_size(cfg) || was->connection_limit != cfg->connection_limit ||
            was->client_idle_timeout_ms / 1000 != cfg->client_idle_timeout_ms / 1000 ||
            (tls && (strcmp(was->tls_cert_pem, cfg->tls_cert_pem) != 0 ||
                     strcmp(was->tls_key_pem, cfg->tls_key_pem) != 0));
 }
 
-/* Prepares slot for snap's config: nothing when its listener can go on; else the
- * successor, started (on a new address, or on the same socket). False when it cannot
- * start; errbuf says why. */
+/* Prepares slot for snap's config (sf_listener_prepare). False when it cannot start;
+ * errbuf says why. */
 static bool prepare_slot(struct sf_front *f, struct sf_snap *snap, int slot, char *errbuf,
                          size_t errlen)
 {
     const struct sf_config *cfg = &snap->cfg;
-    struct sf_listener_slot *s = &f->slots[slot];
     bool tls = slot == SLOT_TLS;
-    bool enabled = tls ? cfg->tls_enabled : cfg->listen_enabled;
     const struct sf_addr *addr = tls ? &cfg->tls_listen : &cfg->listen;
-    bool same_addr = s->cur != NULL && enabled && sf_listener_same_addr(&s->cur->addr, addr);
-    if (same_addr && !listener_settings_differ(&s->cur->snap->cfg, cfg, tls))
+    struct slot_arg sa = {f, slot};
+    if (sf_listener_prepare(&f->slots[slot], snap, tls ? cfg->tls_enabled : cfg->listen_enabled,
+                            addr, listener_settings_differ, start_listener, &sa))
         return true;
-    s->replace = s->cur != NULL || enabled;
-    if (!enabled)
-        return true;
-    s->next = start_listener(f, snap, slot,
-                             same_addr ? sf_listener_dup_socket(s->cur) : MHD_INVALID_SOCKET);
-    if (s->next != NULL)
-        return true;
-    s->replace = false;
     if (tls)
         snprintf(errbuf, errlen,
                  "cannot listen for HTTPS on %s:%u: is the port in use, or are \"tls.cert\" "
@@ -1010,12 +999,9 @@ uint16_t sf_front_tls_port(const struct sf_front *f)
 void sf_front_quiesce(struct sf_front *f)
 {
     atomic_store(&f->draining, true);
-    for (int i = SLOT_HTTP; i <= SLOT_TLS; i++) {
-        struct sf_listener *l = f->slots[i].cur;
-        MHD_socket fd = l != NULL ? MHD_quiesce_daemon(l->mhd) : MHD_INVALID_SOCKET;
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-    }
+    for (int i = SLOT_HTTP; i <= SLOT_TLS; i++)
+        if (f->slots[i].cur != NULL)
+            sf_listener_quiesce(f->slots[i].cur);
 }
 
 int sf_front_active_requests(const struct sf_front *f)

@@ -54,11 +54,16 @@ bool sf_listener_retired(const struct sf_listener *l)
     return atomic_load_explicit(&l->retired, memory_order_relaxed);
 }
 
-void sf_listener_retire(struct sf_listener *l, struct sf_listener **retired)
+void sf_listener_quiesce(struct sf_listener *l)
 {
     MHD_socket fd = MHD_quiesce_daemon(l->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+}
+
+void sf_listener_retire(struct sf_listener *l, struct sf_listener **retired)
+{
+    sf_listener_quiesce(l);
     atomic_store(&l->retired, true);
     l->next = *retired;
     *retired = l;
@@ -88,6 +93,22 @@ void sf_listener_stop(struct sf_listener *l)
         return;
     MHD_stop_daemon(l->mhd);
     listener_free(l);
+}
+
+bool sf_listener_prepare(struct sf_listener_slot *s, struct sf_snap *snap, bool enabled,
+                         const struct sf_addr *addr, sf_listener_differ_fn *differ,
+                         sf_listener_start_fn *start, void *arg)
+{
+    bool same_addr = s->cur != NULL && enabled && sf_listener_same_addr(&s->cur->addr, addr);
+    if (same_addr && !differ(&s->cur->snap->cfg, &snap->cfg, arg))
+        return true; /* it goes on */
+    if (!enabled) {
+        s->replace = s->cur != NULL;
+        return true;
+    }
+    s->next = start(arg, snap, same_addr ? sf_listener_dup_socket(s->cur) : MHD_INVALID_SOCKET);
+    s->replace = s->next != NULL;
+    return s->replace;
 }
 
 void sf_listener_commit(struct sf_listener_slot *s, struct sf_listener **retired)

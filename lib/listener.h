@@ -40,6 +40,8 @@ MHD_socket sf_listener_dup_socket(const struct sf_listener *l);
 void sf_listener_count(struct sf_listener *l, enum MHD_ConnectionNotificationCode code);
 /* Whether l has retired: its responses should close their connections. */
 bool sf_listener_retired(const struct sf_listener *l);
+/* Stops l accepting and closes its listening socket; its connections go on. */
+void sf_listener_quiesce(struct sf_listener *l);
 /* Retires l onto *retired (see above), closing its listening socket (a successor on the
  * same address listens on a duplicate of it). */
 void sf_listener_retire(struct sf_listener *l, struct sf_listener **retired);
@@ -55,6 +57,23 @@ struct sf_listener_slot {
     struct sf_listener *cur, *next;
     bool replace;
 };
+/* Whether a listener started under was must start again to serve under now: the
+ * settings its daemon was started with differ. */
+typedef bool sf_listener_differ_fn(const struct sf_config *was, const struct sf_config *now,
+                                   void *arg);
+/* Starts a listener of the owner under snap: on fd, a duplicate of a predecessor's socket
+ * it takes over, or with MHD_INVALID_SOCKET on its configured address. NULL when it cannot
+ * start. */
+typedef struct sf_listener *sf_listener_start_fn(void *arg, struct sf_snap *snap, MHD_socket fd);
+
+/* A reload's first step for s, whose listener snap wants at addr (enabled false: none):
+ * nothing when cur can go on as it is; else s->replace, with the successor started (on a
+ * duplicate of cur's socket when only differ says so, so that no connection attempt is
+ * refused in between; on addr when the address changed). False when it cannot start: then
+ * nothing is prepared. */
+bool sf_listener_prepare(struct sf_listener_slot *s, struct sf_snap *snap, bool enabled,
+                         const struct sf_addr *addr, sf_listener_differ_fn *differ,
+                         sf_listener_start_fn *start, void *arg);
 /* The prepared successor takes over; cur retires onto *retired. */
 void sf_listener_commit(struct sf_listener_slot *s, struct sf_listener **retired);
 /* The prepared successor stops; cur goes on. */

@@ -34,14 +34,13 @@ void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
 
 /* ---- the cluster ---- */
 
-#define PEER_FIELD "Sfproxy-Peer"
 #define PEER_WINDOW_S 30 /* how far a peer's clock and the time on the wire may be off */
 
 bool sf_outbound_from_peer(const struct sf_outbound *ob, struct MHD_Connection *conn,
                            const char *method, const char *target)
 {
     const struct sf_config *cfg = ob->cfg;
-    const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, PEER_FIELD);
+    const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_FIELD);
     char id[64];
     if (cfg->cluster_self == NULL || value == NULL ||
         !sf_cluster_verify(cfg->cluster_secret, value, method, target, sf_wall_s(), PEER_WINDOW_S,
@@ -74,7 +73,7 @@ static void route_to_owner(const struct sf_outbound *ob, const struct sf_route *
             return;
         s->fallback_url = s->url;
         s->url = sf_http_join_url(p->url, route->path);
-        sf_hdrs_add(&s->hdrs, PEER_FIELD, field);
+        sf_hdrs_add(&s->hdrs, SF_PEER_FIELD, field);
         s->peer_down_until = &ob->peer_down[order[k]];
         s->peer_retry_ms = cfg->cluster_peer_retry_ms;
         s->peer_connect_timeout_ms = cfg->cluster_peer_connect_timeout_ms;

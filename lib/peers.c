@@ -23,7 +23,7 @@ bool sf_peer_call(CURL *e, const struct sf_config *cfg, const struct sf_peer *p,
                   const char *target, long timeout_ms, struct sf_peer_reply *out)
 {
     memset(out, 0, sizeof *out);
-    char field[SF_PEER_FIELD_MAX + 16] = "Sfproxy-Peer: ";
+    char field[SF_PEER_FIELD_MAX + 16] = SF_PEER_FIELD ": ";
     if (!sf_cluster_sign(cfg->cluster_secret, method, target, cfg->cluster_self, sf_wall_s(),
                          field + strlen(field))) {
         snprintf(out->why, sizeof out->why, "cannot sign the request");

@@ -8,6 +8,8 @@
  * Everything here is a pure function. */
 #include "policy.h"
 
+#include "cluster.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +101,7 @@ bool sf_policy_forwarded(const char *name, const char *connection, bool shared)
      * it is well formed), once. Sfproxy-Peer: a cluster peer's signature is for one hop,
      * and a client's forged one goes nowhere. */
     static const char *const never[] = {"Host", "Content-Length", "Expect",
-                                        "Via",  "X-Request-Id",   "Sfproxy-Peer"};
+                                        "Via",  "X-Request-Id",   SF_PEER_FIELD};
     /* A shared flight fetches the whole, unconditional response (RFC 9111 §4.3.1 leaves
      * conditionals of a client to the cache): one client's validators or range must not
      * shape what every waiter gets. */

@@ -684,7 +684,7 @@ static void fall_back(struct xfer *x, const char *why)
     free(spec->url);
     spec->url = spec->fallback_url;
     spec->fallback_url = NULL;
-    sf_hdrs_remove(&spec->hdrs, "Sfproxy-Peer");
+    sf_hdrs_remove(&spec->hdrs, SF_PEER_FIELD);
     start(up, o, spec); /* the fetch's reference on o goes on */
 }
 

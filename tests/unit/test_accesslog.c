@@ -228,6 +228,27 @@ static void test_reopen_moves_to_a_new_file(void **state)
     unlink(rotated);
 }
 
+/* A log that was off (access_log.path null) and is turned on by a reload writes every
+ * line from then on to the new file, those taken with the move too. */
+static void test_a_reload_turns_the_log_on(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sfproxy-access-XXXXXX";
+    close(mkstemp(path));
+    struct sf_access_log *log = sf_access_log_open(NULL, SF_ACCESS_COMBINED, 1 << 20);
+    assert_non_null(log);
+    struct sf_access_entry e = sample();
+    sf_access_log_write(log, &e); /* off: not taken */
+    assert_false(sf_access_log_on(log));
+    assert_true(sf_access_log_reconfigure(log, path, true, SF_ACCESS_JSON));
+    assert_true(sf_access_log_on(log));
+    for (int i = 0; i < 3; i++)
+        sf_access_log_write(log, &e);
+    sf_access_log_close(log, 5000);
+    assert_int_equal(lines_in(path), 3);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_request_ids),
         cmocka_unit_test(test_a_writer_behind_drops_and_counts_lines),
         cmocka_unit_test(test_reopen_moves_to_a_new_file),
+        cmocka_unit_test(test_a_reload_turns_the_log_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
