@@ -66,8 +66,8 @@ static struct sf_obj *list_flight(struct sf_cache *c, const char *key)
  * what the caller releases after unlocking. */
 static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_entry **pp,
                                  uint64_t now_ms, const struct sf_req_directives *d,
-                                 struct sf_obj **out, struct sf_obj **refresh,
-                                 struct sf_entry **old)
+                                 struct sf_slice_ref *sliced, struct sf_obj **out,
+                                 struct sf_obj **refresh, struct sf_entry **old)
 {
     sf_mutex_assert_held(&c->lock);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
@@ -93,6 +93,12 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     if (role == SF_ENTRY_PASS && sf_table_marker(e)->expires_ms > now_ms) {
         *out = NULL;
         return SF_LOOKUP_PASS;
+    }
+    if (role == SF_ENTRY_SLICED && sliced != NULL) {
+        sf_table_touch(c, e);
+        sf_slice_ref_copy(&sf_table_marker(e)->slice, sliced);
+        *out = NULL;
+        return SF_LOOKUP_SLICED;
     }
     if (role == SF_ENTRY_FLIGHT && o->stale != NULL && refresh != NULL &&
         while_revalidate_ok(c, o->stale, d, now_ms)) {
@@ -215,8 +221,8 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
         *out = same_language;
         return SF_LOOKUP_HIT;
     }
-    enum sf_lookup kind =
-        lookup_key(c, vkey ? vkey : q->key, pp, now_ms, q->directives, out, refresh, &old);
+    enum sf_lookup kind = lookup_key(c, vkey ? vkey : q->key, pp, now_ms, q->directives, q->sliced,
+                                     out, refresh, &old);
     sf_mutex_unlock(&c->lock);
     sf_table_release(old);
     free(vkey);
@@ -427,6 +433,39 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
     sf_mutex_unlock(&c->lock);
     sf_table_release(old);
     sf_obj_unref(stale);
+}
+
+void sf_cache_mark_sliced(struct sf_cache *c, struct sf_obj *o, const struct sf_slice_ref *ref)
+{
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    struct sf_entry *old = NULL;
+    struct sf_obj *stale = NULL;
+    sf_mutex_lock(&c->lock);
+    if (o->entry.role != SF_ENTRY_UNLISTED) {
+        stale = take_stale(c, o);
+        old = sf_table_unlist(c, sf_table_slot(c, o->key));
+        struct marker *m = sf_table_list_marker(c, o->key, SF_ENTRY_SLICED);
+        sf_slice_ref_copy(ref, &m->slice);
+        size_t fields = (ref->etag ? strlen(ref->etag) : 0) +
+                        (ref->last_modified ? strlen(ref->last_modified) : 0);
+        sf_table_charge(c, &m->e, sizeof *m + strlen(m->key) + fields);
+        sf_table_fit(c);
+    }
+    sf_mutex_unlock(&c->lock);
+    sf_table_release(old);
+    sf_obj_unref(stale);
+}
+
+void sf_cache_drop_sliced(struct sf_cache *c, const char *key, const struct sf_slice_ref *ref)
+{
+    struct sf_entry *old = NULL;
+    sf_mutex_lock(&c->lock);
+    struct sf_entry **pp = sf_table_slot(c, key);
+    if (*pp != NULL && (*pp)->role == SF_ENTRY_SLICED &&
+        sf_slice_ref_same(&sf_table_marker(*pp)->slice, ref))
+        old = sf_table_unlist(c, pp);
+    sf_mutex_unlock(&c->lock);
+    sf_table_release(old);
 }
 
 /* Whether a stored object's key names url (exactly, or as a prefix), credentials aside:

@@ -8,6 +8,7 @@
 
 #include "metrics.h"
 #include "singleflight.h"
+#include "slice.h"
 
 struct sf_cache;
 
@@ -19,14 +20,15 @@ void sf_cache_set_max_bytes(struct sf_cache *c, uint64_t max_bytes);
 void sf_cache_free(struct sf_cache *c);
 
 enum sf_lookup {
-    SF_LOOKUP_HIT,   /* a fresh stored response */
-    SF_LOOKUP_JOIN,  /* a flight in progress: attach to it */
-    SF_LOOKUP_PASS,  /* the key is marked hit-for-pass: fetch privately */
-    SF_LOOKUP_MISS,  /* nothing usable: a new flight was listed, the caller leads it */
-    SF_LOOKUP_NONE,  /* nothing usable, and the request forbids a shared fetch
+    SF_LOOKUP_HIT,    /* a fresh stored response */
+    SF_LOOKUP_JOIN,   /* a flight in progress: attach to it */
+    SF_LOOKUP_PASS,   /* the key is marked hit-for-pass: fetch privately */
+    SF_LOOKUP_MISS,   /* nothing usable: a new flight was listed, the caller leads it */
+    SF_LOOKUP_NONE,   /* nothing usable, and the request forbids a shared fetch
                      * (only-if-cached, no-store): nothing was listed */
-    SF_LOOKUP_STALE, /* serve *out, a stale response, while it is refreshed (RFC 5861 §3);
+    SF_LOOKUP_STALE,  /* serve *out, a stale response, while it is refreshed (RFC 5861 §3);
                       * if *refresh is set, the caller must submit that new flight */
+    SF_LOOKUP_SLICED, /* the response is kept in slices: q->sliced says of what (slice.h) */
 };
 
 /* What a lookup is for: a request's key (sf_policy_key), its cache directives (NULL:
@@ -36,6 +38,10 @@ struct sf_query {
     const char *key;
     const struct sf_req_directives *directives;
     const struct sf_fields *fields;
+    /* Where a SLICED lookup copies the representation to (its strings the caller's); NULL:
+     * the caller does not read slices, and a sliced marker is replaced by a new flight,
+     * as an expired marker is (a MISS). */
+    struct sf_slice_ref *sliced;
 };
 
 /* Looks q up at now_ms. Where responses for the key vary (RFC 9111 §4.1), the lookup is
@@ -81,6 +87,13 @@ void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o);
  * may act as if the origin had not answered). It is still stale: the next request
  * revalidates it again, or, within its windows, is served it stale. */
 void sf_cache_unlist_keep_stale(struct sf_cache *c, struct sf_obj *o);
+/* Replaces o (if listed), a flight for a response too large to store, by a sliced marker:
+ * from now on the key's response is read from slices of the representation ref
+ * describes (copied), and o streams on to the clients attached to it. */
+void sf_cache_mark_sliced(struct sf_cache *c, struct sf_obj *o, const struct sf_slice_ref *ref);
+/* Removes the sliced marker under key, if that is what is listed there and it is still
+ * for the representation ref (a slice of another one came: the response changed). */
+void sf_cache_drop_sliced(struct sf_cache *c, const char *key, const struct sf_slice_ref *ref);
 /* Replaces o (if listed) by a hit-for-pass marker until until_ms. Markers are charged to
  * the byte limit and evicted like responses. */
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms);

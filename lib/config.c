@@ -78,6 +78,7 @@ static const struct field schema[] = {
     {"timeouts.shutdown_grace", K_MS, OFF(shutdown_grace_ms), 0, 3600000},
     {"cache.max_bytes", K_BYTES, OFF(cache_max_bytes), 0, UINT64_C(1) << 44},
     {"cache.max_object_bytes", K_BYTES, OFF(cache_max_object_bytes), 0, UINT64_C(1) << 40},
+    {"cache.slice_bytes", K_BYTES, OFF(cache_slice_bytes), 0, UINT64_C(1) << 40},
     {"cache.hit_for_pass", K_MS, OFF(hit_for_pass_ms), 0, 86400000},
     {"cache.surrogate_key_header", K_FIELD, OFF(surrogate_key_header), 0, 0},
     {"cache.targeted_fields", K_TARGETS, OFF(targeted), 0, 0},
@@ -122,6 +123,7 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->shutdown_grace_ms = 10000;
     cfg->cache_max_bytes = UINT64_C(256) << 20;
     cfg->cache_max_object_bytes = UINT64_C(16) << 20;
+    cfg->cache_slice_bytes = UINT64_C(1) << 20;
     cfg->hit_for_pass_ms = 5000;
     cfg->surrogate_key_header = sf_xstrdup("Surrogate-Key");
     cfg->targeted.v = sf_xcalloc(1, sizeof *cfg->targeted.v);
@@ -161,6 +163,12 @@ static void peers_clear(struct sf_peers *p)
     }
     free(p->v);
     *p = (struct sf_peers){0};
+}
+
+uint64_t sf_config_slice_bytes(const struct sf_config *cfg)
+{
+    return cfg->cache_slice_bytes < cfg->cache_max_object_bytes ? cfg->cache_slice_bytes
+                                                                : cfg->cache_max_object_bytes;
 }
 
 void sf_config_clear(struct sf_config *cfg)
@@ -1258,6 +1266,11 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
                       "(%llu); make it at most that",
                       (unsigned long long)cfg->cache_max_object_bytes,
                       (unsigned long long)cfg->cache_max_bytes);
+    if (err == SF_OK && cfg->cache_slice_bytes != 0 && cfg->cache_slice_bytes < 4096)
+        err = fail_at(&ld, "cache.slice_bytes", false,
+                      "\"cache.slice_bytes\" (%llu) is too small: a slice is one upstream request; "
+                      "make it at least 4KiB, or 0 to store no slices",
+                      (unsigned long long)cfg->cache_slice_bytes);
     if (err == SF_OK && !cfg->listen_enabled && !cfg->tls_enabled)
         err = fail_at(&ld, "listen", false,
                       "\"listen\" is null and there is no \"tls.listen\": nothing to listen on; "

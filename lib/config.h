@@ -56,6 +56,9 @@ struct sf_config {
     uint64_t shutdown_grace_ms;
     uint64_t cache_max_bytes;
     uint64_t cache_max_object_bytes;
+    /* A larger response is kept in slices of this many bytes (at most max_object_bytes;
+     * 0: never): slice.h. */
+    uint64_t cache_slice_bytes;
     uint64_t hit_for_pass_ms;
     char *surrogate_key_header; /* response field whose tokens tag objects for purging */
     struct sf_targets targeted; /* RFC 9213 fields obeyed, in order (names owned) */
@@ -112,5 +115,9 @@ char *sf_config_dump(const struct sf_config *cfg);
 char *sf_config_diff(const struct sf_config *was, const struct sf_config *now);
 /* Frees what sf_config_defaults or sf_config_load allocated. */
 void sf_config_clear(struct sf_config *cfg);
+
+/* The size of the slices responses larger than cache.max_object_bytes are kept in:
+ * cache.slice_bytes, at most cache.max_object_bytes; 0: they are not kept. */
+uint64_t sf_config_slice_bytes(const struct sf_config *cfg);
 
 #endif

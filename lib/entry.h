@@ -18,6 +18,8 @@ enum sf_entry_role {
     SF_ENTRY_RESPONSE, /* an object stored: complete, charged, on the LRU */
     SF_ENTRY_PASS,     /* a hit-for-pass marker (the cache's own) */
     SF_ENTRY_VARY,     /* a vary marker (the cache's own) */
+    SF_ENTRY_SLICED,   /* a sliced marker (the cache's own): the key's response is kept
+                        * in slices, each listed under a key of its own (slice.h) */
 };
 
 struct sf_entry {

@@ -30,6 +30,7 @@
 #include "outbound.h"
 #include "park.h"
 #include "respond.h"
+#include "slice.h"
 
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -85,6 +86,18 @@ struct sf_req {
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
     bool vary_redispatched; /* left a flight for another variant once already */
+    /* A response read from slices (slice.h): while key is set, obj is slice index of the
+     * representation ref describes. */
+    struct {
+        char *key;               /* the request's key, the slices' keys derive from */
+        struct sf_slice_ref ref; /* owned */
+        uint64_t size;           /* their size */
+        uint64_t index;
+        bool stored;    /* obj was a stored response when it was looked up */
+        bool checked;   /* obj's head was seen to be that slice */
+        bool refetched; /* a stored slice that was not was dropped once */
+    } slices;
+    bool no_slices; /* slices did not fit: fetched whole, its sliced marker dropped */
     enum { PEER_NONE, PEER_PURGE_CALL, PEER_HEALTH_CALL } peer_call; /* a cluster peer's */
     bool http11;          /* an HTTP/1.1 request (it may be sent a 100 interim) */
     bool admitted;        /* counted in requests[] (by method) */
@@ -148,6 +161,8 @@ static void req_unref(struct sf_req *r)
     if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
         return;
     SF_ASSERT(r->obj == NULL && !r->w.parked);
+    free(r->slices.key);
+    sf_slice_ref_clear(&r->slices.ref);
     free(r->target);
     free(r->route.url);
     free(r->route.path);
@@ -240,10 +255,10 @@ static void account(struct sf_req *r, bool completed)
         return;
     char client[INET6_ADDRSTRLEN];
     sf_outbound_client_addr(r->conn, client, sizeof client);
-    const struct sf_obj *o = r->rd.obj; /* streamed from: its head was published */
-    bool streamed = o != NULL;
+    const struct sf_obj *o = r->rd.obj; /* streamed from (the last slice read), or NULL */
+    bool streamed = r->rd.done != NULL;
     bool head = strcmp(r->method, "HEAD") == 0;
-    bool upstream = r->led && streamed && o->upstream_status != 0;
+    bool upstream = r->led && o != NULL && o->upstream_status != 0;
     struct sf_access_entry e = {
         .client = client,
         .time_s = sf_wall_s(),
@@ -323,7 +338,7 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader, const char 
         r->xcache = "STALE"; /* the stored response, standing in for a failed origin */
     count_outcome(r);
     bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    if (safe && !o->served_stale && sf_respond_unchanged_for(o, r->conn))
+    if (safe && !o->served_stale && sf_respond_unchanged_for(o, false, r->conn))
         /* A conditional request the response just received (or refreshed) satisfies:
          * 304, no body (a cluster peer revalidating its copy through its owner, a
          * browser's reload). */
@@ -396,13 +411,37 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, bo
     return spec;
 }
 
-/* Starts the fetch of a new shared flight: GET even for a HEAD, so that the response can
- * serve (and be stored for) both, and conditional when it revalidates a stale response. */
-static void submit_shared(struct sf_req *r, struct sf_obj *o)
+/* The fetch of a new shared flight: GET even for a HEAD, so that the response can serve
+ * (and be stored for) both, and conditional when it revalidates a stale response. */
+static struct sf_fetch_spec *shared_spec(struct sf_req *r, struct sf_obj *o)
 {
     struct sf_fetch_spec *spec = build_spec(r, "GET", true);
     if (o->stale != NULL)
         add_validators(spec, o->stale);
+    return spec;
+}
+
+static void submit_shared(struct sf_req *r, struct sf_obj *o)
+{
+    struct sf_fetch_spec *spec = shared_spec(r, o);
+    sf_upstream_submit(r->front->up, o, &spec);
+}
+
+/* Starts the fetch of o, a new flight for slice index of r's sliced response: its own
+ * bytes only (a Range of sfproxy's, which the origin's 206 must match, slice.h). */
+static void submit_slice(struct sf_req *r, struct sf_obj *o, uint64_t index)
+{
+    struct sf_fetch_spec *spec = shared_spec(r, o);
+    uint64_t first, last;
+    bool exists = sf_slice_bytes(index, r->slices.size, r->slices.ref.total, &first, &last);
+    SF_ASSERT(exists);
+    char range[48];
+    snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)first,
+             (unsigned long long)last);
+    sf_hdrs_add(&spec->hdrs, "Range", range);
+    spec->slice = true;
+    spec->slice_first = first;
+    SF_COUNT(slice_fetches);
     sf_upstream_submit(r->front->up, o, &spec);
 }
 
@@ -457,6 +496,9 @@ static bool selects_variant(struct sf_req *r, const struct sf_obj *o)
     return same;
 }
 
+static enum MHD_Result fetch_sliced(struct sf_req *r, const char *method, char *key,
+                                    struct sf_slice_ref *ref);
+
 static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
@@ -465,10 +507,13 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     char *key = request_key(r);
     struct sf_shared_view view = {&r->out, r->conn};
     struct sf_fields fields = {sf_outbound_shared_field, &view};
-    struct sf_query q = {key, has_directives ? &d : NULL, &fields};
+    struct sf_slice_ref sliced = {0};
+    struct sf_query q = {key, has_directives ? &d : NULL, &fields, r->no_slices ? NULL : &sliced};
     struct sf_obj *o;
     struct sf_obj *refresh;
     enum sf_lookup kind = sf_cache_lookup(f->cache, &q, sf_now_ms(), &o, &refresh);
+    if (kind == SF_LOOKUP_SLICED)
+        return fetch_sliced(r, method, key, &sliced);
     free(key);
     switch (kind) {
     case SF_LOOKUP_STALE:
@@ -494,10 +539,198 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
         }
         return fetch_private(r, method); /* no-store: its response is nobody else's */
     case SF_LOOKUP_MISS: break;
+    case SF_LOOKUP_SLICED: SF_ASSERT(!"handled above");
     }
     attach(r, o, true, "MISS");
     submit_shared(r, o);
     return wait_head(r, method);
+}
+
+/* ---- responses kept in slices (slice.h) ---- */
+
+/* Lets go of r's slices; r reads no object. */
+static void end_slices(struct sf_req *r)
+{
+    SF_ASSERT(r->obj == NULL);
+    free(r->slices.key);
+    sf_slice_ref_clear(&r->slices.ref);
+    memset(&r->slices, 0, sizeof r->slices);
+}
+
+/* Attaches r to slice index of its sliced response: stored (fresh, or stale while it is
+ * refreshed), in flight, or a new flight. False when the cache will not share it (a
+ * slice's response was one user's, or the request's directives forbid a shared fetch):
+ * r then reads no object. r's X-Cache is the first slice's. */
+static bool open_slice(struct sf_req *r, uint64_t index)
+{
+    struct sf_front *f = r->front;
+    struct sf_req_directives d;
+    bool has_directives = request_directives(r, &d);
+    char *key = sf_slice_key(r->slices.key, index);
+    struct sf_query q = {key, has_directives ? &d : NULL, NULL, NULL};
+    struct sf_obj *o, *refresh;
+    enum sf_lookup kind = sf_cache_lookup(f->cache, &q, sf_now_ms(), &o, &refresh);
+    free(key);
+    const char *xcache = r->xcache;
+    bool ok = false;
+    switch (kind) {
+    case SF_LOOKUP_STALE:
+        if (refresh != NULL) {
+            SF_COUNT(stale_while_revalidate);
+            submit_slice(r, refresh, index);
+            sf_obj_unref(refresh);
+        }
+        ok = attach(r, o, false, "STALE");
+        break;
+    case SF_LOOKUP_HIT: ok = attach(r, o, false, "HIT"); break;
+    case SF_LOOKUP_JOIN: ok = attach(r, o, false, "COLLAPSED"); break;
+    case SF_LOOKUP_MISS:
+        ok = attach(r, o, true, "MISS");
+        if (ok)
+            submit_slice(r, o, index);
+        break;
+    case SF_LOOKUP_PASS:
+    case SF_LOOKUP_NONE:
+    case SF_LOOKUP_SLICED: break;
+    }
+    if (r->phase == PH_RESPONDING)
+        r->xcache = xcache; /* the response's head said what the first slice was */
+    r->slices.index = index;
+    r->slices.stored = kind == SF_LOOKUP_HIT || kind == SF_LOOKUP_STALE;
+    r->slices.checked = false;
+    return ok;
+}
+
+enum slice_check { SLICE_FITS, SLICE_REFETCH, SLICE_CHANGED };
+
+/* Whether r's object, a published slice, is the slice of the representation r reads
+ * (RFC 9111 §3.4: only parts with the same strong validator combine). A stored one that
+ * is not is dropped, once, to be fetched again; one fetched now that is not means the
+ * representation changed (or the origin ignored the Range). */
+static enum slice_check check_slice(struct sf_req *r)
+{
+    struct sf_obj *o = r->obj;
+    if (sf_slice_fits(&r->slices.ref, r->slices.size, r->slices.index, o->status, &o->hdrs)) {
+        r->slices.checked = true;
+        return SLICE_FITS;
+    }
+    if (!r->slices.stored || r->slices.refetched)
+        return SLICE_CHANGED;
+    r->slices.refetched = true;
+    sf_cache_unlist(r->front->cache, o);
+    return SLICE_REFETCH;
+}
+
+/* The slices r reads are not of one representation: its key is served whole again. */
+static void slices_changed(struct sf_req *r)
+{
+    sf_log_debug("slices of %s changed: the next request fetches it whole", r->slices.key);
+    sf_cache_drop_sliced(r->front->cache, r->slices.key, &r->slices.ref);
+}
+
+/* Starts reading r's sliced response (the representation ref describes; its key, both
+ * taken over) at the slice that holds the first byte it asks for. */
+static enum MHD_Result fetch_sliced(struct sf_req *r, const char *method, char *key,
+                                    struct sf_slice_ref *ref)
+{
+    end_slices(r);
+    r->slices.key = key;
+    r->slices.ref = *ref;
+    r->slices.size = sf_config_slice_bytes(&r->snap->cfg);
+    struct sf_ranges ranges;
+    uint64_t first = 0;
+    if (r->slices.size > 0 && strcmp(method, "GET") == 0 &&
+        sf_http_ranges_parse(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
+                             ref->total, &ranges) == SF_RANGE_ONE)
+        first = ranges.first[0];
+    if (r->slices.size == 0 || !open_slice(r, first / r->slices.size)) {
+        /* Slices turned off by a reload, or not to be shared: the whole response. */
+        detach(r);
+        end_slices(r);
+        r->no_slices = true;
+        return fetch_shared(r, method);
+    }
+    return wait_head(r, method);
+}
+
+/* Answers r from its first slice, published: the response's head from its fields, the
+ * body read across the slices by slice_advance. */
+static bool slice_advance(struct sf_reader *rd, uint64_t at);
+
+static enum MHD_Result respond_sliced(struct sf_req *r, const char *method)
+{
+    switch (check_slice(r)) {
+    case SLICE_FITS: break;
+    case SLICE_REFETCH:
+        detach(r);
+        if (open_slice(r, r->slices.index))
+            return wait_head(r, method);
+        /* fall through */
+    case SLICE_CHANGED:
+        slices_changed(r);
+        detach(r);
+        end_slices(r);
+        r->no_slices = true;
+        return fetch_shared(r, method);
+    }
+    struct sf_obj *o = r->obj;
+    count_outcome(r);
+    bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (safe && sf_respond_unchanged_for(o, true, r->conn))
+        return queue(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
+    uint64_t first, last;
+    sf_slice_bytes(r->slices.index, r->slices.size, r->slices.ref.total, &first, &last);
+    r->rd = (struct sf_reader){.obj = o,
+                               .w = &r->w,
+                               .conn = r->conn,
+                               .up = r->front->up,
+                               .base = first,
+                               .advance = slice_advance,
+                               .done = reader_done};
+    atomic_fetch_add(&r->refs, 1); /* until reader_done */
+    unsigned status;
+    struct MHD_Response *resp =
+        sf_respond_sliced(&r->rd, method, r->xcache, r->slices.ref.total, &status);
+    return queue(r, status, resp);
+}
+
+/* rd's advance for a sliced response (sf_reader): moves to the slice that holds byte at,
+ * and checks each slice once its head is there. */
+static bool slice_advance(struct sf_reader *rd, uint64_t at)
+{
+    struct sf_req *r = (struct sf_req *)((char *)rd - offsetof(struct sf_req, rd));
+    uint64_t first, last;
+    sf_slice_bytes(r->slices.index, r->slices.size, r->slices.ref.total, &first, &last);
+    if (at < first || at > last) {
+        detach(r);
+        bool opened = open_slice(r, at / r->slices.size);
+        rd->obj = r->obj; /* NULL when not: nothing more is read */
+        if (!opened)
+            return false;
+        sf_slice_bytes(r->slices.index, r->slices.size, r->slices.ref.total, &first, &last);
+    }
+    rd->base = first;
+    if (r->slices.checked)
+        return true;
+    struct sf_obj *o = r->obj;
+    sf_obj_lock(o);
+    bool published = o->state == SF_OBJ_STREAMING || o->state == SF_OBJ_COMPLETE;
+    sf_obj_unlock(o);
+    if (!published)
+        return true; /* the reader parks for its head, or ends with the failure */
+    switch (check_slice(r)) {
+    case SLICE_FITS: return true;
+    case SLICE_REFETCH: {
+        detach(r);
+        bool opened = open_slice(r, r->slices.index);
+        rd->obj = r->obj;
+        if (opened)
+            return true;
+    }
+        /* fall through */
+    case SLICE_CHANGED: slices_changed(r); return false;
+    }
+    return false;
 }
 
 /* Parks until the object's headers exist, then answers from it. Called at dispatch and
@@ -560,6 +793,8 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
                                 false);
         return respond_text(r, MHD_HTTP_BAD_GATEWAY, "upstream unreachable\n", false);
     }
+    if (r->slices.key != NULL)
+        return respond_sliced(r, method);
     return respond_stream(r, leader, method);
 }
 

@@ -277,6 +277,16 @@ enum sf_range sf_http_ranges_parse(const char *range, uint64_t len, struct sf_ra
     return out->n == 0 ? SF_RANGE_UNSATISFIABLE : out->n == 1 ? SF_RANGE_ONE : SF_RANGE_MANY;
 }
 
+bool sf_http_content_range_parse(const char *value, uint64_t *first, uint64_t *last,
+                                 uint64_t *complete)
+{
+    if (value == NULL || strncasecmp(value, "bytes ", 6) != 0) /* units: any case, §14.1 */
+        return false;
+    const char *p = value + 6;
+    return parse_u64(&p, first) && *p++ == '-' && parse_u64(&p, last) && *p++ == '/' &&
+           parse_u64(&p, complete) && *p == '\0' && *first <= *last && *last < *complete;
+}
+
 bool sf_http_is_hop_by_hop(const char *name, const char *connection)
 {
     /* The proxy-authentication fields concern one hop too; RFC 9111 §3.1 forbids storing

@@ -84,6 +84,11 @@ struct sf_ranges {
  * is, NONE when it is to be ignored. */
 enum sf_range sf_http_ranges_parse(const char *range, uint64_t len, struct sf_ranges *out);
 
+/* Parses a Content-Range of a 206 (RFC 9110 §14.4): "bytes first-last/complete", exactly,
+ * with first <= last < complete. False for anything else (a "*" length, a 416's form). */
+bool sf_http_content_range_parse(const char *value, uint64_t *first, uint64_t *last,
+                                 uint64_t *complete);
+
 /* Cache-Control directives a proxy acts on (RFC 9111 §5.2). A delta of -1 is absent. */
 struct sf_cc {
     bool no_store, no_cache, private_, public_, must_revalidate, proxy_revalidate;

@@ -86,8 +86,8 @@ static void use_stale(const struct sf_obj *stale, int64_t now_s, struct sf_head_
 }
 
 /* The verdict on fields (RFC 9111 §3, §4.2), with cache.max_object_bytes applied to a
- * body of length (-1: unknown). */
-static void verdict_of(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
+ * body of length (-1: unknown). True when that limit alone kept it from being stored. */
+static bool verdict_of(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
                        int status, const struct sf_hdrs *fields, int64_t length, int64_t now_s,
                        struct sf_verdict *v)
 {
@@ -98,7 +98,38 @@ static void verdict_of(const struct sf_judge_cfg *cfg, const struct sf_judged_re
     if (length > 0 && (uint64_t)length > cfg->max_object_bytes && v->storable) {
         v->storable = false;
         v->reason = "larger than cache.max_object_bytes";
+        return true;
     }
+    return false;
+}
+
+/* Whether a shared GET's 200, too large to store, is to be kept in slices instead: the
+ * origin allows storing it, its length is known, it varies on nothing, it has a strong
+ * validator (then *ref), and the origin says it serves byte ranges (RFC 9110 §14.3:
+ * Accept-Ranges: bytes; without it a Range might be ignored, and each slice would be the
+ * whole response). */
+static bool sliceable(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
+                      const struct sf_head_decision *d, struct sf_slice_ref *ref)
+{
+    char *accept = sf_hdrs_join(&d->fields, "Accept-Ranges");
+    bool ranges = accept != NULL && sf_http_list_has(accept, "bytes");
+    free(accept);
+    return ranges && cfg->slice_bytes > 0 && req->shared && !req->slice &&
+           strcmp(req->method, "GET") == 0 && d->use == SF_HEAD_RECEIVED && d->status == 200 &&
+           d->length > 0 && sf_hdrs_get(&d->fields, "Vary") == NULL &&
+           sf_slice_ref_of(&d->fields, (uint64_t)d->length, ref);
+}
+
+/* The status a response is judged by: a slice fetch's 206 that holds the bytes it asked
+ * for is a partial response that may be stored as that slice (RFC 9111 §3.3), by the
+ * rules of the 200 it is part of; anything else a slice fetch gets is for its clients
+ * alone to look at (slice.h: they check what they combine). */
+static int judged_status(const struct sf_judged_request *req, const struct sf_head_decision *d,
+                         const struct sf_hdrs *fields)
+{
+    if (!req->slice)
+        return d->status;
+    return d->status == 206 && sf_slice_partial_ok(fields, req->slice_first, d->length) ? 200 : 206;
 }
 
 /* The body length a head announces for req (RFC 9112 §6.3): none for 1xx, 204, 304; a
@@ -171,7 +202,8 @@ void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_reques
     if (req->shared)
         sf_policy_withhold_fields(head, cfg->rules, &own);
     d->length = d->use == SF_HEAD_REFRESHED ? (int64_t)stale->len : length_of(req, d->status, head);
-    verdict_of(cfg, req, d->status, head, d->length, now_s, &d->verdict);
+    bool too_big =
+        verdict_of(cfg, req, judged_status(req, d, head), head, d->length, now_s, &d->verdict);
     if (stale != NULL && status >= 500 && d->verdict.storable) {
         /* RFC 9111 §4.3.3: a 5xx to a revalidation may be treated as no answer: it goes to
          * this flight's clients, and the stored response stays (stale, to be revalidated
@@ -183,6 +215,7 @@ void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_reques
         invalidations(req, status, head, d);
     forwardable_fields(cfg, head, &d->fields);
     forwardable_fields(cfg, &own, &d->own);
+    d->sliced = too_big && sliceable(cfg, req, d, &d->slice);
     sf_hdrs_clear(head);
     sf_hdrs_clear(&own);
     d->update_stored_get = req->has_get_key && strcmp(req->method, "HEAD") == 0 && status == 200;
@@ -217,6 +250,7 @@ void sf_head_decision_clear(struct sf_head_decision *d)
     free(d->variant);
     for (size_t i = 0; i < SF_JUDGE_INVALIDATE_MAX; i++)
         free(d->invalidate[i]);
+    sf_slice_ref_clear(&d->slice);
     memset(d, 0, sizeof *d);
 }
 

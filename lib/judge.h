@@ -11,6 +11,7 @@
 
 #include "policy.h"
 #include "singleflight.h"
+#include "slice.h"
 
 /* The configuration a judgement reads. */
 struct sf_judge_cfg {
@@ -18,6 +19,7 @@ struct sf_judge_cfg {
     uint64_t max_object_bytes; /* cache.max_object_bytes: larger is never stored */
     bool strip_set_cookie;     /* cache.strip_set_cookie: shared as if none were sent */
     bool store_post_responses; /* cache.store_post_responses (RFC 9110 §9.3.3) */
+    uint64_t slice_bytes;      /* slices of larger responses (slice.h); 0: none */
 };
 
 /* The request whose response is judged. */
@@ -31,6 +33,8 @@ struct sf_judged_request {
      * lock), or NULL. */
     const struct sf_obj *stale;
     int64_t request_time_s; /* wall clock when it went upstream */
+    bool slice;             /* a slice's fetch (slice.h), whose Range starts at: */
+    uint64_t slice_first;
 };
 
 enum sf_head_use {
@@ -57,6 +61,10 @@ struct sf_head_decision {
     /* A POST's response that, once complete, is stored as its URL's GET response (RFC 9110
      * §9.3.3: explicit freshness, a Content-Location that is its target URI). */
     bool store_for_get;
+    /* A shared GET's 200 that would be stored but for its size: its key is to be served
+     * in slices of this representation from now on (slice.h). */
+    bool sliced;
+    struct sf_slice_ref slice;
 };
 
 /* Decides what the head (status, head: the parsed fields, consumed and cleared) means

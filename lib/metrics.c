@@ -158,6 +158,10 @@ static const struct family families[] = {
 #define F_PEER_FALLBACKS 35
     {"cluster_peer_fallbacks_total", COUNTER,
      "Fetches for a peer's key sent to the upstream: the peer was not reached."},
+#define F_SLICED 36
+    {"cache_sliced", GAUGE, "Keys whose responses are kept in slices (cache.slice_bytes)."},
+#define F_SLICE_FETCHES 37
+    {"cache_slice_fetches_total", COUNTER, "Slices fetched from the origin, a Range each."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -223,6 +227,7 @@ static const struct counter counters[] = {
     {C(purged), "cache", "purged", F_PURGED, NULL},
     {C(head_updates), "cache", "head_updates", F_HEAD_UPDATES, NULL},
     {C(vary_redispatches), "cache", "vary_redispatches", F_VARY_REDISPATCHES, NULL},
+    {C(slice_fetches), "cache", "slice_fetches", F_SLICE_FETCHES, NULL},
 };
 #define NCOUNTERS (sizeof counters / sizeof counters[0])
 
@@ -234,7 +239,7 @@ struct sample {
     uint64_t value;
 };
 
-#define NSAMPLES (NCOUNTERS + 8)
+#define NSAMPLES (NCOUNTERS + 9)
 
 /* Reads every number once into out (NSAMPLES); returns how many. */
 static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
@@ -259,6 +264,7 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
     out[n++] = (struct sample){"cache", "bytes", F_CACHE_BYTES, NULL, cache->bytes};
     out[n++] = (struct sample){"cache", "vary_markers", F_VARY_MARKERS, NULL, cache->vary_markers};
     out[n++] = (struct sample){"cache", "pass_markers", F_PASS_MARKERS, NULL, cache->pass_markers};
+    out[n++] = (struct sample){"cache", "sliced", F_SLICED, NULL, cache->sliced};
     return n;
 }
 

@@ -10,6 +10,7 @@ struct sf_cache_stats {
     uint64_t objects;      /* stored responses */
     uint64_t vary_markers; /* keys whose responses vary, each listing its variants */
     uint64_t pass_markers; /* keys in hit-for-pass */
+    uint64_t sliced;       /* keys whose responses are kept in slices */
     uint64_t bytes;        /* bytes they are charged */
     uint64_t flights;      /* listed objects not yet complete */
     uint64_t evictions;
@@ -79,6 +80,7 @@ struct sf_metrics {
     sf_counter head_updates;        /* stored GET responses updated by a HEAD's 200 */
     sf_counter early_hints;         /* origins' 103s passed on to waiting clients */
     sf_counter vary_redispatches;   /* waiters whose flight's response was another variant */
+    sf_counter slice_fetches;       /* slices fetched from the origin (slice.h) */
     sf_counter statuses[5];         /* responses queued, by status class 1xx..5xx */
     sf_counter access_log_lines;    /* access log lines written */
     sf_counter access_log_dropped;  /* access log lines dropped: the writer was behind, or failed */

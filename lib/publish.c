@@ -48,8 +48,8 @@ static struct sf_obj *copy_of(const struct sf_obj *o, const char *key, struct sf
 static void update_stored_get(const struct sf_publisher *p, const struct sf_judged_request *req,
                               const char *get_key, const struct sf_hdrs *head, int64_t now_s)
 {
-    struct sf_query q = {get_key, NULL,
-                         &(struct sf_fields){sf_judge_sent_field, (void *)req->hdrs}};
+    struct sf_query q = {get_key, NULL, &(struct sf_fields){sf_judge_sent_field, (void *)req->hdrs},
+                         NULL};
     struct sf_obj *stored = sf_cache_stored(p->cache, &q);
     if (stored == NULL)
         return;
@@ -95,7 +95,8 @@ static void invalidate(const struct sf_publisher *p, const struct sf_head_decisi
 }
 
 /* Tells the cache what a shared flight's published head turned out to be: one user's
- * (hit-for-pass), or a response for its key or variant's key. */
+ * (hit-for-pass), a response to keep in slices, or a response for its key or variant's
+ * key. */
 static void settle_in_cache(const struct sf_publisher *p, struct sf_obj *o,
                             const struct sf_head_decision *d)
 {
@@ -105,6 +106,8 @@ static void settle_in_cache(const struct sf_publisher *p, struct sf_obj *o,
                      v->reason);
     if (!v->shareable)
         sf_cache_mark_pass(p->cache, o, sf_now_ms() + p->hit_for_pass_ms);
+    else if (d->sliced)
+        sf_cache_mark_sliced(p->cache, o, &d->slice); /* o streams on, to its own clients */
     else
         sf_cache_settle_variant(p->cache, o);
 }

@@ -53,16 +53,22 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
     return checked(resp, ok);
 }
 
-/* Adds the object's fields, Via and X-Cache; with stored_age false the stored Age is left
- * out, for the caller to send its own (a response served from the cache); with multipart,
- * its Content-Type too, which goes in each part instead. */
+/* What add_object_fields leaves out of the object's fields. */
+enum {
+    OWN_AGE = 1,    /* the stored Age: the caller sends its own (served from the cache) */
+    MULTIPART = 2,  /* Content-Type: it goes in each part instead */
+    SLICE_RANGE = 4 /* a slice's Content-Range: the caller sends the response's own */
+};
+
+/* Adds the object's fields, less what leave says (OWN_AGE...), Via and X-Cache. */
 static bool add_object_fields(struct MHD_Response *resp, const struct sf_obj *o, const char *xcache,
-                              bool stored_age, bool multipart)
+                              unsigned leave)
 {
     for (size_t i = 0; i < o->hdrs.n; i++) {
         const char *name = o->hdrs.v[i].name;
-        if ((stored_age || !sf_streq_ci(name, "Age")) &&
-            (!multipart || !sf_streq_ci(name, "Content-Type")) &&
+        if (!((leave & OWN_AGE) && sf_streq_ci(name, "Age")) &&
+            !((leave & MULTIPART) && sf_streq_ci(name, "Content-Type")) &&
+            !((leave & SLICE_RANGE) && sf_streq_ci(name, "Content-Range")) &&
             !sf_streq_ci(name, "X-Request-Id") && /* the leader's: each client gets its own */
             !sf_streq_ci(name, "X-Cache") &&      /* the hop before's (a cluster peer's): ours */
             !add(resp, name, o->hdrs.v[i].value))
@@ -228,16 +234,23 @@ static const char *request_value(struct MHD_Connection *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
-/* The byte ranges a request on conn asks of o's 200, whose body has total bytes (RFC 9110
- * §14.2): only a GET's, and only while If-Range holds; otherwise SF_RANGE_NONE. Fills *r;
- * *content_range is the Content-Range to send for ONE and UNSATISFIABLE. */
+/* The status of the whole response o is, or is a slice of: 200 for a slice (slice.h). */
+static int whole_status(const struct sf_obj *o, bool slice)
+{
+    return slice ? MHD_HTTP_OK : o->status;
+}
+
+/* The byte ranges a request on conn asks of o's 200 (or of the 200 it is a slice of),
+ * whose body has total bytes (RFC 9110 §14.2): only a GET's, and only while If-Range
+ * holds; otherwise SF_RANGE_NONE. Fills *r; *content_range is the Content-Range to send
+ * for ONE and UNSATISFIABLE. */
 static enum sf_range requested_ranges(struct MHD_Connection *conn, const char *method,
-                                      const struct sf_obj *o, uint64_t total, struct sf_ranges *r,
-                                      char *content_range, size_t size)
+                                      const struct sf_obj *o, bool slice, uint64_t total,
+                                      struct sf_ranges *r, char *content_range, size_t size)
 {
     const char *value = request_value(conn, "Range");
     r->n = 0;
-    if (value == NULL || o->status != MHD_HTTP_OK || strcmp(method, "GET") != 0 ||
+    if (value == NULL || whole_status(o, slice) != MHD_HTTP_OK || strcmp(method, "GET") != 0 ||
         !sf_policy_if_range_holds(&o->hdrs, request_value(conn, "If-Range")))
         return SF_RANGE_NONE;
     enum sf_range range = sf_http_ranges_parse(value, total, r);
@@ -256,9 +269,9 @@ static unsigned status_for(enum sf_range range, int status)
                                                            : (unsigned)status;
 }
 
-bool sf_respond_unchanged_for(const struct sf_obj *o, struct MHD_Connection *conn)
+bool sf_respond_unchanged_for(const struct sf_obj *o, bool slice, struct MHD_Connection *conn)
 {
-    return o->status == MHD_HTTP_OK &&
+    return whole_status(o, slice) == MHD_HTTP_OK &&
            sf_policy_not_modified(&o->hdrs, request_value(conn, "If-None-Match"),
                                   request_value(conn, "If-Modified-Since"));
 }
@@ -274,14 +287,14 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     *body_bytes = 0;
-    if (sf_respond_unchanged_for(o, conn)) {
+    if (sf_respond_unchanged_for(o, false, conn)) {
         *status = MHD_HTTP_NOT_MODIFIED;
         return not_modified(o, xcache);
     }
     struct sf_ranges r;
     char content_range[80], boundary[40], type[80];
     enum sf_range range =
-        requested_ranges(conn, method, o, o->len, &r, content_range, sizeof content_range);
+        requested_ranges(conn, method, o, false, o->len, &r, content_range, sizeof content_range);
     *status = status_for(range, o->status);
     size_t n = range == SF_RANGE_UNSATISFIABLE ? 0
                : range == SF_RANGE_ONE         ? (size_t)(r.last[0] - r.first[0] + 1)
@@ -296,7 +309,9 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
     }
     if (resp == NULL)
         return NULL;
-    bool ok = add_object_fields(resp, o, xcache, false, range == SF_RANGE_MANY) && add_age(resp, o);
+    bool ok =
+        add_object_fields(resp, o, xcache, OWN_AGE | (range == SF_RANGE_MANY ? MULTIPART : 0)) &&
+        add_age(resp, o);
     if (ok && (range == SF_RANGE_ONE || range == SF_RANGE_UNSATISFIABLE))
         ok = add(resp, "Content-Range", content_range);
     if (ok && range == SF_RANGE_MANY)
@@ -312,6 +327,9 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
 static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct sf_reader *rd = cls;
+    uint64_t at = rd->first + pos; /* a range's bytes start at first */
+    if (rd->advance != NULL && pos < rd->count && !rd->advance(rd, at))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     struct sf_obj *o = rd->obj;
     const char *data = NULL;
     ssize_t ret;
@@ -321,9 +339,9 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     rd->w->probe = false; /* the response has begun: nothing may be written in between */
-    size_t at = (size_t)(rd->first + pos); /* a range's bytes start at first */
-    bool resume_fetch = sf_obj_reader_at(o, rd->w, at);
-    size_t n = pos < rd->count ? sf_obj_peek(o, at, &rd->seg_hint, &data) : 0;
+    size_t in_obj = (size_t)(at - rd->base);
+    bool resume_fetch = sf_obj_reader_at(o, rd->w, in_obj);
+    size_t n = pos < rd->count ? sf_obj_peek(o, in_obj, &rd->seg_hint, &data) : 0;
     if (n > 0) {
         n = n < max ? n : max;
         n = n < rd->count - pos ? n : (size_t)(rd->count - pos);
@@ -356,31 +374,12 @@ static void reader_done(void *cls)
     rd->done(rd);
 }
 
-/* (Even a complete body goes through read_body: the header then leaves at once, and a
- * thousand woken waiters get their first bytes sooner than with one send of header and
- * body each, as measured.) */
-struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *method,
-                                         const char *xcache, const struct sf_hdrs *own,
-                                         bool with_age, unsigned *status)
+/* The response rd reads, of length bytes (-1: unknown, chunked) with o's fields less
+ * leave (add_object_fields), and Content-Range when range is not NONE. */
+static struct MHD_Response *reader_response(struct sf_reader *rd, const struct sf_obj *o,
+                                            int64_t length, const char *xcache, unsigned leave,
+                                            enum sf_range range, const char *content_range)
 {
-    const struct sf_obj *o = rd->obj;
-    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    int64_t length = o->content_length;
-    struct sf_ranges r;
-    char content_range[80];
-    /* One range is served from the live body once its length is known (RFC 9110 §14.2);
-     * without one, or for several, the whole response. */
-    enum sf_range range = length >= 0 ? requested_ranges(rd->conn, method, o, (uint64_t)length, &r,
-                                                         content_range, sizeof content_range)
-                                      : SF_RANGE_NONE;
-    if (range == SF_RANGE_MANY)
-        range = SF_RANGE_NONE;
-    *status = status_for(range, o->status);
-    rd->first = range == SF_RANGE_ONE ? r.first[0] : 0;
-    rd->count = range == SF_RANGE_ONE             ? r.last[0] - r.first[0] + 1
-                : range == SF_RANGE_UNSATISFIABLE ? 0
-                : length >= 0                     ? (uint64_t)length
-                                                  : UINT64_MAX;
     uint64_t size = length >= 0 ? rd->count : MHD_SIZE_UNKNOWN;
     size_t block = READ_BLOCK_MAX;
     if (size < READ_BLOCK_MAX)
@@ -391,12 +390,67 @@ struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *metho
         rd->done(rd);
         return NULL;
     }
-    bool ok = add_object_fields(resp, o, xcache, !with_age, false);
+    bool ok = add_object_fields(resp, o, xcache, leave);
+    if (ok && range != SF_RANGE_NONE)
+        ok = add(resp, "Content-Range", content_range);
+    return checked(resp, ok);
+}
+
+/* Sets rd's bytes (first, count) for what a request of method asks of a body of length
+ * bytes (-1: unknown): one range of it (of o's 200, or of the 200 o is a slice of), none
+ * (416), or all; returns which, with the Content-Range to send. Several ranges get it all. */
+static enum sf_range reader_bytes(struct sf_reader *rd, const char *method, const struct sf_obj *o,
+                                  bool slice, int64_t length, char *content_range, size_t size)
+{
+    struct sf_ranges r;
+    /* One range is served from the live body once its length is known (RFC 9110 §14.2);
+     * without one, or for several, the whole response. */
+    enum sf_range range = length >= 0 ? requested_ranges(rd->conn, method, o, slice,
+                                                         (uint64_t)length, &r, content_range, size)
+                                      : SF_RANGE_NONE;
+    if (range == SF_RANGE_MANY)
+        range = SF_RANGE_NONE;
+    rd->first = range == SF_RANGE_ONE ? r.first[0] : 0;
+    rd->count = range == SF_RANGE_ONE             ? r.last[0] - r.first[0] + 1
+                : range == SF_RANGE_UNSATISFIABLE ? 0
+                : length >= 0                     ? (uint64_t)length
+                                                  : UINT64_MAX;
+    return range;
+}
+
+/* (Even a complete body goes through read_body: the header then leaves at once, and a
+ * thousand woken waiters get their first bytes sooner than with one send of header and
+ * body each, as measured.) */
+struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *method,
+                                         const char *xcache, const struct sf_hdrs *own,
+                                         bool with_age, unsigned *status)
+{
+    const struct sf_obj *o = rd->obj;
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    char content_range[80];
+    enum sf_range range =
+        reader_bytes(rd, method, o, false, o->content_length, content_range, sizeof content_range);
+    *status = status_for(range, o->status);
+    struct MHD_Response *resp = reader_response(rd, o, o->content_length, xcache,
+                                                with_age ? OWN_AGE : 0, range, content_range);
+    bool ok = resp != NULL;
     for (size_t i = 0; ok && own != NULL && i < own->n; i++)
         ok = add(resp, own->v[i].name, own->v[i].value);
     if (ok && with_age)
         ok = add_age(resp, o);
-    if (ok && range != SF_RANGE_NONE)
-        ok = add(resp, "Content-Range", content_range);
-    return checked(resp, ok);
+    return resp != NULL ? checked(resp, ok) : NULL;
+}
+
+struct MHD_Response *sf_respond_sliced(struct sf_reader *rd, const char *method, const char *xcache,
+                                       uint64_t total, unsigned *status)
+{
+    const struct sf_obj *o = rd->obj;
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    char content_range[80];
+    enum sf_range range =
+        reader_bytes(rd, method, o, true, (int64_t)total, content_range, sizeof content_range);
+    *status = status_for(range, MHD_HTTP_OK);
+    struct MHD_Response *resp =
+        reader_response(rd, o, (int64_t)total, xcache, OWN_AGE | SLICE_RANGE, range, content_range);
+    return resp != NULL ? checked(resp, add_age(resp, o)) : NULL;
 }

@@ -28,6 +28,12 @@ struct sf_reader {
     uint64_t first, count;       /* the bytes sent: count from first (set by
                                   * sf_respond_streamed; UINT64_MAX: to the end) */
     uint64_t sent;               /* body bytes handed to libmicrohttpd so far */
+    /* A response read from several objects (slices, slice.h): base is the byte of the
+     * response's whole body obj's first byte is; advance, when not NULL, is called before
+     * each read of byte at (of the whole body), with no lock held, to move obj, base and
+     * seg_hint to the object that holds it (false: end the response with an error). */
+    uint64_t base;
+    bool (*advance)(struct sf_reader *rd, uint64_t at);
     /* Called once libmicrohttpd is done with the response (its free callback). */
     void (*done)(struct sf_reader *rd);
 };
@@ -38,11 +44,12 @@ struct sf_reader {
 struct MHD_Response *sf_respond_text(const char *text, unsigned status, const char *xcache,
                                      bool close);
 
-/* Whether the request on conn is conditional and o's 200 satisfies it (RFC 9110 §13.1:
+/* Whether the request on conn is conditional and o's 200 (with slice: the 200 o is a
+ * slice of) satisfies it (RFC 9110 §13.1:
  * its If-None-Match names o's entity tag, weakly, or its If-Modified-Since is not older);
  * then sf_respond_unchanged is the 304 to send, with o's fields that a 304 carries (the
  * caller keeps its reference on o). */
-bool sf_respond_unchanged_for(const struct sf_obj *o, struct MHD_Connection *conn);
+bool sf_respond_unchanged_for(const struct sf_obj *o, bool slice, struct MHD_Connection *conn);
 struct MHD_Response *sf_respond_unchanged(struct sf_obj *o, const char *xcache);
 
 /* A stored object o (complete) as the answer to a request with conn's fields: 304 to a
@@ -64,5 +71,13 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
 struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *method,
                                          const char *xcache, const struct sf_hdrs *own,
                                          bool with_age, unsigned *status);
+
+/* rd's object, a published slice (slice.h) that fits, read as the first of the slices of
+ * a 200 of total bytes: a GET's one byte range of it is answered 206 (416 when none of
+ * its bytes exists), anything else gets all of it; rd->advance moves across the slices.
+ * Fields: the slice's, less its Content-Range, with the Age the cache computes. rd->done
+ * is called when the response is destroyed (also when NULL is returned). Sets *status. */
+struct MHD_Response *sf_respond_sliced(struct sf_reader *rd, const char *method, const char *xcache,
+                                       uint64_t total, unsigned *status);
 
 #endif

@@ -21,7 +21,7 @@ struct sf_obj *sf_table_obj(struct sf_entry *e)
 
 struct marker *sf_table_marker(struct sf_entry *e)
 {
-    SF_ASSERT(e->role == SF_ENTRY_PASS || e->role == SF_ENTRY_VARY);
+    SF_ASSERT(e->role == SF_ENTRY_PASS || e->role == SF_ENTRY_VARY || e->role == SF_ENTRY_SLICED);
     return (struct marker *)(void *)e;
 }
 
@@ -152,6 +152,8 @@ void sf_table_charge(struct sf_cache *c, struct sf_entry *e, size_t bytes)
         c->markers++;
     else if (e->role == SF_ENTRY_PASS)
         c->pass_markers++;
+    else if (e->role == SF_ENTRY_SLICED)
+        c->sliced_markers++;
     lru_push_front(c, e);
 }
 
@@ -174,6 +176,7 @@ struct sf_entry *sf_table_unlist(struct sf_cache *c, struct sf_entry **pp)
     case SF_ENTRY_FLIGHT: c->flights--; break;
     case SF_ENTRY_RESPONSE: c->stored--; break;
     case SF_ENTRY_VARY: c->markers--; break;
+    case SF_ENTRY_SLICED: c->sliced_markers--; break;
     case SF_ENTRY_PASS: {
         struct marker *m = sf_table_marker(e);
         m->pass.prev->next = m->pass.next;
@@ -204,6 +207,7 @@ void sf_table_release(struct sf_entry *e)
     }
     struct marker *m = sf_table_marker(e);
     free(m->vary_names);
+    sf_slice_ref_clear(&m->slice);
     free(m);
 }
 
@@ -289,6 +293,7 @@ void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
     st->objects = c->stored;
     st->vary_markers = c->markers;
     st->pass_markers = c->pass_markers;
+    st->sliced = c->sliced_markers;
     st->bytes = c->bytes;
     st->flights = c->flights;
     st->evictions = c->evictions;

@@ -10,6 +10,7 @@
 #define SF_TABLE_H
 
 #include "cache.h"
+#include "slice.h"
 
 /* A hit-for-pass marker's place on the list of them, oldest first. */
 struct pass_link {
@@ -18,10 +19,11 @@ struct pass_link {
 
 /* The cache's own entries: no mutex, no segments; owned by the table. */
 struct marker {
-    struct sf_entry e;     /* role SF_ENTRY_PASS or SF_ENTRY_VARY */
-    struct pass_link pass; /* PASS: on the table's list of them */
-    uint64_t expires_ms;   /* PASS: monotonic end */
-    char *vary_names;      /* VARY: what the key's responses vary on */
+    struct sf_entry e;         /* role SF_ENTRY_PASS, SF_ENTRY_VARY or SF_ENTRY_SLICED */
+    struct pass_link pass;     /* PASS: on the table's list of them */
+    uint64_t expires_ms;       /* PASS: monotonic end */
+    char *vary_names;          /* VARY: what the key's responses vary on */
+    struct sf_slice_ref slice; /* SLICED: the representation its slices must be of */
     char key[];
 };
 
@@ -34,6 +36,7 @@ struct sf_cache {
     uint64_t max_bytes;        /* (L) */
     uint64_t bytes;            /* (L) */
     uint64_t stored, markers, flights, evictions; /* (L) */
+    uint64_t sliced_markers;                      /* (L) */
     uint64_t pass_markers;                        /* (L) */
     struct pass_link pass; /* (L) sentinel of the hit-for-pass markers, oldest first */
     atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */

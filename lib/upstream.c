@@ -135,7 +135,7 @@ static struct up_conf *conf_new(struct sf_upstream *up, struct sf_snap *snap)
         cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
         cfg->store_server_errors};
     c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie,
-                                     cfg->store_post_responses};
+                                     cfg->store_post_responses, sf_config_slice_bytes(cfg)};
     c->publisher = (struct sf_publisher){up->cache, &c->judge, cfg->hit_for_pass_ms};
     return c;
 }
@@ -254,8 +254,8 @@ static struct sf_judged_request judged_request(const struct xfer *x)
 {
     const struct sf_fetch_spec *spec = x->spec;
     return (struct sf_judged_request){
-        spec->method,          spec->url,     &spec->hdrs,      x->obj->shared,
-        spec->get_key != NULL, x->obj->stale, x->request_time_s};
+        spec->method,  spec->url,         &spec->hdrs, x->obj->shared,   spec->get_key != NULL,
+        x->obj->stale, x->request_time_s, spec->slice, spec->slice_first};
 }
 
 /* Carries d out (publish.c) and goes on with x as it says. */

@@ -37,6 +37,8 @@ struct sf_fetch_spec {
     uint64_t peer_retry_ms, peer_connect_timeout_ms;
     bool store_peer_response; /* cluster.store_on_edge: keep what the peer sent here too */
     const char *peer_id;      /* the peer's id, for its numbers (in snap's config) */
+    bool slice;               /* a slice of a response kept in slices (slice.h); its Range */
+    uint64_t slice_first;     /* (in hdrs) starts at this byte */
     bool forward;             /* a forward-proxy fetch: the address connected to is checked */
     bool dest_listed;         /* with forward: forward_proxy.allow names the host */
 };

@@ -1,4 +1,5 @@
-/* Range (RFC 9110 §14.1.2): never a crash, and satisfiable ranges lie inside the body.
+/* Range (RFC 9110 §14.1.2): never a crash, and satisfiable ranges lie inside the body;
+ * Content-Range (§14.4) of the same text: what it accepts is a range inside its length.
  * The first 8 bytes are the body's length. */
 #include "fuzz.h"
 
@@ -25,6 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t k = 0; k < i; k++)
             FUZZ_CHECK(r.last[i] < r.first[k] || r.last[k] < r.first[i], "overlap");
     }
+    uint64_t first, last, complete;
+    if (sf_http_content_range_parse(s, &first, &last, &complete))
+        FUZZ_CHECK(first <= last && last < complete, "Content-Range %llu-%llu/%llu",
+                   (unsigned long long)first, (unsigned long long)last,
+                   (unsigned long long)complete);
     free(s);
     return 0;
 }

@@ -140,3 +140,136 @@ def test_several_ranges_of_a_stored_response():
         one = env.get(t, {"Range": "bytes=5-9, 999999-"})
         eq((one.status, one.header("Content-Range"), one.body),
            (206, "bytes 5-9/%d" % size, full[5:10]), "one satisfiable range: a plain 206")
+
+
+CYCLE = bytes((i * 7 + 13) % 251 for i in range(251))  # the origin's fixed body (fixed=1)
+
+
+def fixed_body(size, seed=0):
+    return bytes(CYCLE[(i + seed) % 251] for i in range(size))
+
+
+SLICED = {"cache": {"max_object_bytes": "64KiB", "slice_bytes": "16KiB"}}
+S = 16384
+
+
+def slice_ranges(first_index, last_index, size):
+    return ["bytes=%d-%d" % (i * S, min(size, (i + 1) * S) - 1)
+            for i in range(first_index, last_index + 1)]
+
+
+def test_a_response_too_large_to_store_is_kept_in_slices():
+    # RFC 9111 §3.3, §3.4: a 200 over cache.max_object_bytes is kept as 16 KiB partial
+    # responses, each fetched with a Range of its own and stored; a range a client asks is
+    # combined from the slices it spans, fetching only those not stored yet.
+    with Env(SLICED) as env:
+        size = 200000
+        t = "/big?size=%d&ranges=1&cc=max-age=600&etag=b1&hdr=Content-Type:video/mp4" % size
+        full = fixed_body(size)
+        first = env.get(t)
+        eq((first.status, first.header("X-Cache"), first.body), (200, "MISS", full),
+           "the first request streams the whole response")
+        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        eq(env.origin.stats()["ranges"].get(t), None, "the first fetch asked for it all")
+
+        r = env.get(t, {"Range": "bytes=100000-120000"})
+        eq((r.status, r.header("X-Cache"), r.header("Content-Range"), r.body),
+           (206, "MISS", "bytes 100000-120000/%d" % size, full[100000:120001]),
+           "a range from two new slices")
+        eq((r.header("ETag"), r.header("Content-Type"), r.header("Accept-Ranges")),
+           ('"b1"', "video/mp4", "bytes"), "the representation's fields")
+        eq(env.origin.stats()["ranges"][t], slice_ranges(6, 7, size),
+           "only the two slices it spans were fetched")
+        env.wait_stored(2)
+        r = env.get(t, {"Range": "bytes=100000-120000"})
+        eq((r.status, r.header("X-Cache"), r.body), (206, "HIT", full[100000:120001]),
+           "the same range again, from the stored slices")
+        r = env.get(t, {"Range": "bytes=110000-140000"})
+        eq((r.status, r.body), (206, full[110000:140001]), "a range over stored and new slices")
+        eq(env.origin.stats()["ranges"][t], slice_ranges(6, 8, size),
+           "only the slice it lacked was fetched")
+
+        whole = env.get(t)
+        eq((whole.status, whole.header("Content-Length"), whole.header("Content-Range"),
+            whole.body), (200, str(size), None, full), "the whole response from the slices")
+        env.wait_stored(13)
+        eq(sorted(env.origin.stats()["ranges"][t]), sorted(slice_ranges(0, 12, size)),
+           "every slice fetched once")
+        eq(env.origin.count(t), 14, "one whole fetch, then one per slice")
+        eq(env.proxy.stats()["cache"]["slice_fetches"], 13, "slice fetches counted")
+
+        cases = [("bytes=-500", size - 500, size - 1), ("bytes=0-0", 0, 0),
+                 ("bytes=16383-16384", 16383, 16384), ("bytes=%d-" % (size - 1), size - 1, size - 1)]
+        for spec, a, b in cases:
+            r = env.get(t, {"Range": spec})
+            eq((r.status, r.header("X-Cache"), r.header("Content-Range"), r.body),
+               (206, "HIT", "bytes %d-%d/%d" % (a, b, size), full[a:b + 1]), spec)
+        r = env.get(t, {"Range": "bytes=%d-" % size})
+        eq((r.status, r.header("Content-Range"), r.body), (416, "bytes */%d" % size, b""),
+           "a range past the end")
+        r = env.get(t, {"Range": "bytes=10-19", "If-Range": '"b1"'})
+        eq((r.status, r.body), (206, full[10:20]), "If-Range with the current ETag")
+        for whole_asked in ({"Range": "bytes=10-19", "If-Range": '"old"'},
+                            {"Range": "bytes=0-4, 100-104"}):
+            r = env.get(t, whole_asked)
+            eq((r.status, r.body), (200, full), "the whole response for %r" % whole_asked)
+        r = env.get(t, {"If-None-Match": '"b1"'})
+        eq((r.status, r.body, r.header("ETag")), (304, b"", '"b1"'), "a conditional request")
+        r = env.get(t, method="HEAD")
+        eq((r.status, r.header("Content-Length"), r.body), (200, str(size), b""), "HEAD")
+        eq(env.origin.count(t), 14, "all of these from the stored slices")
+
+
+def test_clients_of_one_slice_share_its_fetch():
+    with Env(SLICED) as env:
+        size = 300000
+        t = "/bigc?size=%d&ranges=1&cc=max-age=600&etag=c1&delay_ms=300" % size
+        env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        full = fixed_body(size)
+        got = parallel(20, lambda i: env.get(t, {"Range": "bytes=%d-%d" % (40000 + i, 60000)}))
+        for i, r in enumerate(got):
+            eq((r.status, r.body), (206, full[40000 + i:60001]), "client %d" % i)
+        eq(env.origin.stats()["ranges"][t], slice_ranges(2, 3, size),
+           "20 clients, one fetch per slice")
+
+
+def test_slices_of_another_version_are_never_combined():
+    # Each origin response has a new ETag and other bytes: a fetched slice that is not of
+    # the representation the key was marked with ends slicing, and the client gets its
+    # range from one whole response instead; its bytes all belong to the ETag it carries.
+    with Env(SLICED) as env:
+        size = 100000
+        t = "/bigv?size=%d&ranges=1&cc=max-age=600&etag_changes=1" % size
+        env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        for attempt in range(3):
+            r = env.get(t, {"Range": "bytes=20000-40000"})
+            eq(r.status, 206, "a range (%d)" % attempt)
+            seed = int(r.header("ETag").strip('"')[1:])
+            eq(r.body, fixed_body(size, seed)[20000:40001],
+               "every byte of one version, the one its ETag names (%d)" % attempt)
+            eq(env.origin.stats()["ranges"][t], slice_ranges(1, 1, size) * (attempt + 1),
+               "a slice tried each time (%d)" % attempt)
+
+
+def test_an_origin_that_ignores_ranges():
+    # It says Accept-Ranges: bytes but answers a slice's Range with the whole 200: the
+    # slice does not fit, and the client's range comes from that whole response instead.
+    # Without Accept-Ranges, a large response is not kept in slices at all.
+    with Env(SLICED) as env:
+        size = 100000
+        full = fixed_body(size)
+        liar = "/bigi?size=%d&fixed=1&cc=max-age=600&etag=i1&hdr=Accept-Ranges:bytes" % size
+        env.get(liar)
+        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        r = env.get(liar, {"Range": "bytes=50000-50099"})
+        eq((r.status, r.header("Content-Range"), r.body),
+           (206, "bytes 50000-50099/%d" % size, full[50000:50100]), "the range, whole-fetched")
+        eq((env.origin.stats()["ranges"][liar], env.origin.count(liar)),
+           (slice_ranges(3, 3, size), 3), "the slice tried, then the whole response")
+        silent = "/bign?size=%d&fixed=1&cc=max-age=600&etag=n1" % size
+        env.get(silent)
+        r = env.get(silent, {"Range": "bytes=50000-50099"})
+        eq((r.status, r.body), (206, full[50000:50100]), "a range of a response without slices")
+        eq(env.origin.stats()["ranges"].get(silent), None, "no slice asked of it")

@@ -31,12 +31,16 @@ Each request says how to behave in its query string:
   hdr=Name:Value    add a response field (repeatable)
   serial_hdr=1      add X-Origin-Serial: <serial> (a field that differs every time)
   self_location=1   add Content-Location: <the request target>
+  fixed=1           the body is the same bytes every time (no serial line): byte i is
+                    CYCLE[i % 251], or with etag_changes CYCLE[(i + serial) % 251]
+  ranges=1          a fixed body, and one byte range of it for a Range request: 206 with
+                    Content-Range (416 when none of it exists), Accept-Ranges: bytes
   echo=1            body is JSON of the request: method, path, headers, body
   digest=1          body is JSON of the request content's length and sha256
 The request is counted when its head arrives, before its content is read (chunked
 content is decoded), so a test can see an upload reach the origin while it is sent.
-Control endpoints: GET /_origin/stats (JSON: total and per-target counts, and the
-connections accepted),
+Control endpoints: GET /_origin/stats (JSON: total and per-target counts, the Range
+fields each target was asked with, and the connections accepted),
 POST /_origin/release?name=NAME, POST /_origin/reset.
 The first line on stdout is "origin listening on 127.0.0.1:PORT".
 """
@@ -55,6 +59,7 @@ from urllib.parse import parse_qs, urlsplit
 CYCLE = bytes((i * 7 + 13) % 251 for i in range(251))
 lock = threading.Lock()
 counts = {}
+ranges_seen = {}  # target -> the Range fields it was asked with, in order
 total = [0]
 connections = [0]  # accepted, over the origin's life: keep-alive reuse shows here
 serial = [0]
@@ -65,6 +70,22 @@ holds = {}
 def hold_event(name):
     with lock:
         return holds.setdefault(name, threading.Event())
+
+
+def byte_range(value, body):
+    """The status, body and Content-Range for one byte range of body (RFC 9110 §14)."""
+    if not value or not value.startswith("bytes=") or "," in value:
+        return 200, body, None
+    first, _, last = value[6:].strip().partition("-")
+    size = len(body)
+    if first == "":
+        a, b = max(0, size - int(last)), size - 1
+    else:
+        a = int(first)
+        b = min(int(last), size - 1) if last else size - 1
+    if a >= size:
+        return 416, b"", "bytes */%d" % size
+    return 206, body[a:b + 1], "bytes %d-%d/%d" % (a, b, size)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -102,6 +123,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_origin/stats":
             with lock:
                 self.reply_json({"total": total[0], "targets": dict(counts),
+                                 "ranges": {k: list(v) for k, v in ranges_seen.items()},
                                  "connections": connections[0]})
         elif path == "/_origin/release":
             hold_event(q.get("name", [""])[0]).set()
@@ -112,6 +134,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_origin/reset":
             with lock:
                 counts.clear()
+                ranges_seen.clear()
                 total[0] = 0
                 holds.clear()
             self.reply_json({"reset": True})
@@ -147,6 +170,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             total[0] += 1
             counts[self.path] = counts.get(self.path, 0) + 1
+            if self.headers.get("Range") is not None:
+                ranges_seen.setdefault(self.path, []).append(self.headers.get("Range"))
             serial[0] += 1
             n = serial[0]
         arg = lambda k, d=None: q.get(k, [d])[0]
@@ -165,6 +190,10 @@ class Handler(BaseHTTPRequestHandler):
             body = json.dumps({"method": self.command, "path": self.path,
                                "headers": [[k, v] for k, v in self.headers.items()],
                                "body": req_body.decode("latin-1"), "serial": n}).encode()
+        elif arg("fixed") or arg("ranges"):
+            size = int(arg("size", 64))
+            seed = n if arg("etag_changes") else 0
+            body = bytes(CYCLE[(i + seed) % 251] for i in range(size))
         else:
             size = int(arg("size", 64))
             head = b"serial=%d\n" % n
@@ -200,7 +229,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("X-Origin-Serial", str(n))
             self.end_headers()
             return
+        content_range = None
+        if arg("ranges") and status == 200:
+            status, body, content_range = byte_range(self.headers.get("Range"), body)
         self.send_response(status)
+        if content_range:
+            self.send_header("Content-Range", content_range)
+        if arg("ranges"):
+            self.send_header("Accept-Ranges", "bytes")
         if etag:
             self.send_header("ETag", etag)
         if arg("cc"):

@@ -14,7 +14,7 @@
 static enum sf_lookup lookup(struct sf_cache *c, const char *key, uint64_t now_ms,
                              struct sf_obj **out)
 {
-    struct sf_query q = {key, NULL, NULL};
+    struct sf_query q = {key, NULL, NULL, NULL};
     return sf_cache_lookup(c, &q, now_ms, out, NULL);
 }
 
@@ -28,7 +28,7 @@ static enum sf_lookup lookup_encoding(struct sf_cache *c, const char *key, const
                                       uint64_t now_ms, struct sf_obj **out)
 {
     struct sf_fields f = {accept_encoding, (void *)value};
-    struct sf_query q = {key, NULL, &f};
+    struct sf_query q = {key, NULL, &f, NULL};
     return sf_cache_lookup(c, &q, now_ms, out, NULL);
 }
 
@@ -239,6 +239,46 @@ static void test_hit_for_pass(void **state)
     sf_cache_free(c);
 }
 
+static void test_sliced_marker(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20);
+    struct sf_obj *a, *b;
+    lookup(c, "k", 0, &a);
+    struct sf_slice_ref ref = {5000, strdup("\"v1\""), NULL};
+    sf_cache_mark_sliced(c, a, &ref);
+    assert_int_equal(a->entry.role, SF_ENTRY_UNLISTED); /* it streams on, unlisted */
+    struct sf_cache_stats st;
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.sliced, 1);
+    /* A caller that reads slices learns of what; it lasts until dropped or evicted. */
+    struct sf_slice_ref got = {0};
+    struct sf_query q = {"k", NULL, NULL, &got};
+    assert_int_equal(sf_cache_lookup(c, &q, 1u << 30, &b, NULL), SF_LOOKUP_SLICED);
+    assert_null(b);
+    assert_true(sf_slice_ref_same(&got, &ref));
+    sf_slice_ref_clear(&got);
+    /* Dropped only for the representation it describes (the caller saw it changed). */
+    struct sf_slice_ref other = {5000, strdup("\"v2\""), NULL};
+    sf_cache_drop_sliced(c, "k", &other);
+    assert_int_equal(sf_cache_lookup(c, &q, 0, &b, NULL), SF_LOOKUP_SLICED);
+    sf_slice_ref_clear(&got);
+    sf_cache_drop_sliced(c, "k", &ref);
+    assert_int_equal(sf_cache_lookup(c, &q, 0, &b, NULL), SF_LOOKUP_MISS);
+    sf_obj_unref(b);
+    /* One that does not read slices replaces the marker with a flight. */
+    struct sf_obj *d;
+    lookup(c, "k2", 0, &d);
+    sf_cache_mark_sliced(c, d, &ref);
+    assert_int_equal(lookup(c, "k2", 0, &b), SF_LOOKUP_MISS);
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.sliced, 0);
+    sf_obj_unref(a), sf_obj_unref(b), sf_obj_unref(d);
+    sf_slice_ref_clear(&ref);
+    sf_slice_ref_clear(&other);
+    sf_cache_free(c);
+}
+
 static void test_unlist_only_if_listed(void **state)
 {
     (void)state;
@@ -318,7 +358,7 @@ static enum sf_lookup lookup_language(struct sf_cache *c, const char *key, const
                                       struct sf_obj **out)
 {
     struct sf_fields f = {accept_language, (void *)value};
-    struct sf_query q = {key, NULL, &f};
+    struct sf_query q = {key, NULL, &f, NULL};
     return sf_cache_lookup(c, &q, 0, out, NULL);
 }
 
@@ -470,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_lru_evicts_by_bytes),
         cmocka_unit_test(test_object_bigger_than_cache_not_kept),
         cmocka_unit_test(test_hit_for_pass),
+        cmocka_unit_test(test_sliced_marker),
         cmocka_unit_test(test_unlist_only_if_listed),
         cmocka_unit_test(test_many_keys_grow_table),
         cmocka_unit_test(test_vary_variants),

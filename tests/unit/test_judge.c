@@ -185,7 +185,7 @@ static const struct row rows[] = {
 static const struct sf_targeted targets[] = {{"Sfproxy-Cache-Control", true},
                                              {"CDN-Cache-Control", false}};
 static const struct sf_cache_rules cache_rules = {targets, 2, 10, 86400, -1, -1, true};
-static const struct sf_judge_cfg cfg = {&cache_rules, 1000, false, true};
+static const struct sf_judge_cfg cfg = {&cache_rules, 1000, false, true, 100};
 
 static void add_pairs(struct sf_hdrs *h, const char *const *pairs, size_t max)
 {
@@ -218,8 +218,8 @@ static void check_row(const struct row *r)
     add_pairs(&req_fields, r->req, 6);
     add_pairs(&head, r->head, 12);
     struct sf_obj *stale = r->stale.status ? stored_response(&r->stale) : NULL;
-    struct sf_judged_request req = {r->method,      URL,   &req_fields, r->shared,
-                                    r->has_get_key, stale, NOW};
+    struct sf_judged_request req = {r->method, URL, &req_fields, r->shared, r->has_get_key,
+                                    stale,     NOW, false,       0};
     struct sf_head_decision d;
     sf_judge_head(&cfg, &req, r->status, &head, NOW, &d);
     print_message("%s\n", r->rule);
@@ -274,7 +274,7 @@ static void test_failure_serves_stale_only_within_its_window(void **state)
     struct stored within = {200, {"Cache-Control", "max-age=10, stale-if-error=100"}, 40, 30};
     struct stored past = {200, {"Cache-Control", "max-age=10, stale-if-error=10"}, 40, 30};
     struct sf_obj *a = stored_response(&within), *b = stored_response(&past);
-    struct sf_judged_request req = {"GET", URL, &none, true, false, a, NOW};
+    struct sf_judged_request req = {"GET", URL, &none, true, false, a, NOW, false, 0};
     struct sf_head_decision d;
     assert_true(sf_judge_failure(&req, NOW, &d));
     assert_int_equal(d.use, SF_HEAD_STALE);
@@ -298,7 +298,7 @@ static void test_head_updates_the_stored_get_it_describes(void **state)
     struct stored get = {
         200, {"Cache-Control", "max-age=10", "ETag", "\"v1\"", "X-A", "1"}, 40, 30};
     struct sf_obj *stored = stored_response(&get);
-    struct sf_judged_request req = {"HEAD", URL, &none, false, true, NULL, NOW};
+    struct sf_judged_request req = {"HEAD", URL, &none, false, true, NULL, NOW, false, 0};
     struct {
         const char *head[6];
         bool updates;
@@ -336,7 +336,7 @@ static void test_strip_set_cookie(void **state)
     struct sf_hdrs none = {0}, head = {0};
     sf_hdrs_add(&head, "Cache-Control", "max-age=60");
     sf_hdrs_add(&head, "Set-Cookie", "a=1");
-    struct sf_judged_request req = {"GET", URL, &none, true, false, NULL, NOW};
+    struct sf_judged_request req = {"GET", URL, &none, true, false, NULL, NOW, false, 0};
     struct sf_head_decision d;
     sf_judge_head(&strip, &req, 200, &head, NOW, &d);
     assert_true(d.verdict.shareable);
@@ -369,7 +369,8 @@ static void test_post_responses_for_get(void **state)
         struct sf_hdrs head = {0};
         for (size_t k = 0; k < 6 && cases[i].head[k] != NULL; k += 2)
             sf_hdrs_add(&head, cases[i].head[k], cases[i].head[k + 1]);
-        struct sf_judged_request req = {"POST", URL, &none, false, cases[i].has_get_key, NULL, NOW};
+        struct sf_judged_request req = {"POST", URL, &none, false, cases[i].has_get_key,
+                                        NULL,   NOW, false, 0};
         struct sf_head_decision d;
         sf_judge_head(&cfg, &req, 200, &head, NOW, &d);
         if (d.store_for_get != cases[i].stored)
@@ -381,7 +382,7 @@ static void test_post_responses_for_get(void **state)
     struct sf_hdrs head = {0};
     sf_hdrs_add(&head, "Cache-Control", "max-age=60");
     sf_hdrs_add(&head, "Content-Location", "/a/b");
-    struct sf_judged_request req = {"POST", URL, &none, false, true, NULL, NOW};
+    struct sf_judged_request req = {"POST", URL, &none, false, true, NULL, NOW, false, 0};
     struct sf_head_decision d;
     sf_judge_head(&off, &req, 200, &head, NOW, &d);
     assert_false(d.store_for_get); /* off by default */
@@ -399,6 +400,164 @@ static void test_bodiless_responses(void **state)
     assert_false(sf_judge_bodiless("POST", 500));
 }
 
+/* Responses too large to store (max_object_bytes 1000 here) are kept in slices (slice
+ * bytes 100) when they may be: and a slice fetch's 206 is stored as that slice only when it
+ * holds the bytes asked for (RFC 9111 §3.3), judged by the rules of its 200. */
+static void test_slices(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        bool shared, slice;
+        int status;
+        const char *head[10];
+        bool sliced, storable, shareable;
+    } cases[] = {
+        {"a large 200 with a strong ETag, Accept-Ranges",
+         true,
+         false,
+         200,
+         {"Content-Length", "5000", "Cache-Control", "max-age=60", "ETag", "\"v\"", "Accept-Ranges",
+          "bytes"},
+         true,
+         false,
+         true},
+        {"no Accept-Ranges: its Ranges may be ignored",
+         true,
+         false,
+         200,
+         {"Content-Length", "5000", "Cache-Control", "max-age=60", "ETag", "\"v\""},
+         false,
+         false,
+         true},
+        {"Accept-Ranges: none",
+         true,
+         false,
+         200,
+         {"Content-Length", "5000", "Cache-Control", "max-age=60", "ETag", "\"v\"", "Accept-Ranges",
+          "none"},
+         false,
+         false,
+         true},
+        {"a weak ETag",
+         true,
+         false,
+         200,
+         {"Content-Length", "5000", "Cache-Control", "max-age=60", "ETag", "W/\"v\"",
+          "Accept-Ranges", "bytes"},
+         false,
+         false,
+         true},
+        {"Vary",
+         true,
+         false,
+         200,
+         {"Content-Length", "5000", "Cache-Control", "max-age=60", "ETag", "\"v\"", "Accept-Ranges",
+          "bytes", "Vary", "Accept"},
+         false,
+         false,
+         true},
+        {"no-store",
+         true,
+         false,
+         200,
+         {"Content-Length", "5000", "Cache-Control", "no-store", "ETag", "\"v\"", "Accept-Ranges",
+          "bytes"},
+         false,
+         false,
+         false},
+        {"small enough to store whole",
+         true,
+         false,
+         200,
+         {"Content-Length", "500", "Cache-Control", "max-age=60", "ETag", "\"v\"", "Accept-Ranges",
+          "bytes"},
+         false,
+         true,
+         true},
+        {"unknown length",
+         true,
+         false,
+         200,
+         {"Cache-Control", "max-age=60", "ETag", "\"v\"", "Accept-Ranges", "bytes"},
+         false,
+         true,
+         true},
+        {"a private fetch",
+         false,
+         false,
+         200,
+         {"Content-Length", "5000", "Cache-Control", "max-age=60", "ETag", "\"v\"", "Accept-Ranges",
+          "bytes"},
+         false,
+         false,
+         true},
+        {"a slice: the 206 it asked for",
+         true,
+         true,
+         206,
+         {"Content-Length", "100", "Content-Range", "bytes 100-199/5000", "Cache-Control",
+          "max-age=60", "ETag", "\"v\""},
+         false,
+         true,
+         true},
+        {"a slice: heuristic freshness, as its 200's",
+         true,
+         true,
+         206,
+         {"Content-Length", "100", "Content-Range", "bytes 100-199/5000", "Last-Modified",
+          "Sun, 06 Nov 1994 08:49:37 GMT"},
+         false,
+         true,
+         true},
+        {"a slice: other bytes than asked",
+         true,
+         true,
+         206,
+         {"Content-Length", "100", "Content-Range", "bytes 0-99/5000", "Cache-Control",
+          "max-age=60"},
+         false,
+         false,
+         true},
+        {"a slice: a 200 (the Range ignored), small enough to store",
+         true,
+         true,
+         200,
+         {"Content-Length", "100", "Cache-Control", "max-age=60", "ETag", "\"v\""},
+         false,
+         false,
+         true},
+        {"a slice: private",
+         true,
+         true,
+         206,
+         {"Content-Length", "100", "Content-Range", "bytes 100-199/5000", "Cache-Control",
+          "private, max-age=60"},
+         false,
+         false,
+         false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sf_hdrs none = {0}, head = {0};
+        for (size_t k = 0; k + 1 < 10 && cases[i].head[k] != NULL; k += 2)
+            sf_hdrs_add(&head, cases[i].head[k], cases[i].head[k + 1]);
+        struct sf_judged_request req = {
+            "GET", URL, &none, cases[i].shared, false, NULL, NOW, cases[i].slice, 100};
+        struct sf_head_decision d;
+        sf_judge_head(&cfg, &req, cases[i].status, &head, NOW, &d);
+        print_message("%s\n", cases[i].name);
+        assert_int_equal(d.sliced, cases[i].sliced);
+        assert_int_equal(d.verdict.storable, cases[i].storable);
+        assert_int_equal(d.verdict.shareable, cases[i].shareable);
+        assert_int_equal(d.status, cases[i].status);
+        if (d.sliced) {
+            assert_int_equal(d.slice.total, 5000);
+            assert_string_equal(d.slice.etag, "\"v\"");
+        }
+        sf_head_decision_clear(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_strip_set_cookie),
         cmocka_unit_test(test_post_responses_for_get),
         cmocka_unit_test(test_bodiless_responses),
+        cmocka_unit_test(test_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
