@@ -95,7 +95,7 @@ struct sf_req {
         uint64_t index;
         bool stored;    /* obj was a stored response when it was looked up */
         bool checked;   /* obj's head was seen to be that slice */
-        bool refetched; /* a stored slice that was not was dropped once */
+        bool refetched; /* a stored one that was not that slice was dropped */
     } slices;
     bool no_slices; /* slices did not fit: fetched whole, its sliced marker dropped */
     enum { PEER_NONE, PEER_PURGE_CALL, PEER_HEALTH_CALL } peer_call; /* a cluster peer's */
@@ -566,7 +566,7 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     struct sf_front *f = r->front;
     struct sf_req_directives d;
     bool has_directives = request_directives(r, &d);
-    char *key = sf_slice_key(r->slices.key, index);
+    char *key = sf_slice_key(r->slices.key, r->slices.size, index);
     struct sf_query q = {key, has_directives ? &d : NULL, NULL, NULL};
     struct sf_obj *o, *refresh;
     enum sf_lookup kind = sf_cache_lookup(f->cache, &q, sf_now_ms(), &o, &refresh);
@@ -595,6 +595,8 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     }
     if (r->phase == PH_RESPONDING)
         r->xcache = xcache; /* the response's head said what the first slice was */
+    if (index != r->slices.index)
+        r->slices.refetched = false;
     r->slices.index = index;
     r->slices.stored = kind == SF_LOOKUP_HIT || kind == SF_LOOKUP_STALE;
     r->slices.checked = false;

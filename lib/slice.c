@@ -49,11 +49,12 @@ bool sf_slice_ref_same(const struct sf_slice_ref *a, const struct sf_slice_ref *
            same_opt(a->last_modified, b->last_modified);
 }
 
-char *sf_slice_key(const char *key, uint64_t index)
+char *sf_slice_key(const char *key, uint64_t size, uint64_t index)
 {
-    size_t len = strlen(key) + sizeof SF_SLICE_MARK + 20;
+    size_t len = strlen(key) + sizeof SF_SLICE_MARK + 42;
     char *out = sf_xmalloc(len);
-    snprintf(out, len, "%s%s%llu", key, SF_SLICE_MARK, (unsigned long long)index);
+    snprintf(out, len, "%s%s%llu/%llu", key, SF_SLICE_MARK, (unsigned long long)size,
+             (unsigned long long)index);
     return out;
 }
 

@@ -31,8 +31,10 @@ void sf_slice_ref_clear(struct sf_slice_ref *ref);
 /* Whether a and b describe the same representation. */
 bool sf_slice_ref_same(const struct sf_slice_ref *a, const struct sf_slice_ref *b);
 
-/* The key slice index of the response under key is stored at. Caller frees. */
-char *sf_slice_key(const char *key, uint64_t index);
+/* The key slice index (of size bytes) of the response under key is stored at: the size
+ * is part of it, so that slices cut by another cache.slice_bytes are never looked up.
+ * Caller frees. */
+char *sf_slice_key(const char *key, uint64_t size, uint64_t index);
 
 /* The bytes of slice index, first..last inclusive, in a representation of total bytes cut
  * into slices of size bytes; false when the slice starts past the end. */

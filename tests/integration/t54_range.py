@@ -3,7 +3,7 @@ of it exists, the whole 200 when If-Range no longer holds; on a miss or a join, 
 slice streamed from the live flight as soon as its bytes arrive."""
 import threading
 
-from harness import Env, eq, check, parallel, wait_for
+from harness import Env, eq, check, parallel, request, wait_for
 
 
 def test_ranges_of_a_stored_response():
@@ -273,3 +273,33 @@ def test_an_origin_that_ignores_ranges():
         r = env.get(silent, {"Range": "bytes=50000-50099"})
         eq((r.status, r.body), (206, full[50000:50100]), "a range of a response without slices")
         eq(env.origin.stats()["ranges"].get(silent), None, "no slice asked of it")
+
+
+def test_a_new_version_met_mid_response_cuts_it():
+    # Slices 0-1 are stored from generation 0; the origin then changes. A range over slices
+    # 1-3 reads stored slice 1, then fetches slice 2 of the new version: it cannot be
+    # combined with what was sent, so the client is cut off (a short body it can detect),
+    # the key is fetched whole again, and from then on only the new version is served.
+    with Env(SLICED) as env:
+        size = 100000
+        t = "/bigg?size=%d&ranges=1&cc=max-age=600&generational=1" % size
+        env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        old = fixed_body(size, 0)
+        r = env.get(t, {"Range": "bytes=0-%d" % (2 * S - 1)})
+        eq((r.status, r.body), (206, old[:2 * S]), "slices 0-1 of generation 0")
+        env.wait_stored(2)
+        eq(request(env.origin.port, "POST", "/_origin/generation?n=5").status, 200, "a new version")
+        cut = env.get(t, {"Range": "bytes=%d-%d" % (S + 10, 3 * S + 10)})
+        eq((cut.status, cut.header("ETag"), cut.error), (206, '"g0"', "truncated"),
+           "cut where the new version begins")
+        check(old[S + 10:].startswith(cut.body) and len(cut.body) == S - 10,
+              "what it got is generation 0's slice 1, whole")
+        new = fixed_body(size, 5)
+        r = env.get(t, {"Range": "bytes=%d-%d" % (S + 10, 3 * S + 10)})
+        eq((r.status, r.header("ETag"), r.body), (206, '"g5"', new[S + 10:3 * S + 11]),
+           "the next request: the new version, fetched whole")
+        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "marked again")
+        r = env.get(t)
+        eq((r.status, r.header("ETag"), r.body), (200, '"g5"', new),
+           "the whole response, from slices of the new version alone")

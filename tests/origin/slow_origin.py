@@ -33,6 +33,8 @@ Each request says how to behave in its query string:
   self_location=1   add Content-Location: <the request target>
   fixed=1           the body is the same bytes every time (no serial line): byte i is
                     CYCLE[i % 251], or with etag_changes CYCLE[(i + serial) % 251]
+  generational=1    ETag: "g<G>" and, with fixed or ranges, byte i is CYCLE[(i + G) % 251],
+                    where G is the origin's generation (POST /_origin/generation?n=G; 0)
   ranges=1          a fixed body, and one byte range of it for a Range request: 206 with
                     Content-Range (416 when none of it exists), Accept-Ranges: bytes
   echo=1            body is JSON of the request: method, path, headers, body
@@ -41,7 +43,7 @@ The request is counted when its head arrives, before its content is read (chunke
 content is decoded), so a test can see an upload reach the origin while it is sent.
 Control endpoints: GET /_origin/stats (JSON: total and per-target counts, the Range
 fields each target was asked with, and the connections accepted),
-POST /_origin/release?name=NAME, POST /_origin/reset.
+POST /_origin/release?name=NAME, POST /_origin/generation?n=G, POST /_origin/reset.
 The first line on stdout is "origin listening on 127.0.0.1:PORT".
 """
 import argparse
@@ -63,6 +65,7 @@ ranges_seen = {}  # target -> the Range fields it was asked with, in order
 total = [0]
 connections = [0]  # accepted, over the origin's life: keep-alive reuse shows here
 serial = [0]
+generation = [0]  # generational=1: the version of every such resource
 clock_offset = [0]  # seconds the test moved this origin's clock (its Date) forward
 holds = {}
 
@@ -128,6 +131,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_origin/release":
             hold_event(q.get("name", [""])[0]).set()
             self.reply_json({"released": q.get("name", [""])[0]})
+        elif path == "/_origin/generation":
+            generation[0] = int(q.get("n", ["0"])[0])
+            self.reply_json({"generation": generation[0]})
         elif path == "/_origin/clock":
             clock_offset[0] += int(q.get("advance", ["0"])[0])
             self.reply_json({"offset_s": clock_offset[0]})
@@ -192,7 +198,7 @@ class Handler(BaseHTTPRequestHandler):
                                "body": req_body.decode("latin-1"), "serial": n}).encode()
         elif arg("fixed") or arg("ranges"):
             size = int(arg("size", 64))
-            seed = n if arg("etag_changes") else 0
+            seed = n if arg("etag_changes") else generation[0] if arg("generational") else 0
             body = bytes(CYCLE[(i + seed) % 251] for i in range(size))
         else:
             size = int(arg("size", 64))
@@ -221,6 +227,8 @@ class Handler(BaseHTTPRequestHandler):
             status = 500
         etag = '"%s"' % arg("etag") if arg("etag") else ('"s%d"' % n if arg("etag_changes")
                                                           else None)
+        if arg("generational"):
+            etag = '"g%d"' % generation[0]
         if etag and etag in (self.headers.get("If-None-Match") or ""):
             self.send_response(304)
             self.send_header("ETag", etag)
