@@ -655,6 +655,26 @@ static enum MHD_Result fetch_sliced(struct sf_req *r, const char *method, char *
     return wait_head(r, method);
 }
 
+/* Starts the fetch of the slice after r's, when r's response reaches into it and it is
+ * neither stored nor in flight: read-ahead, so that a client reading on finds it coming
+ * (one slice at most, fetched for the cache: nobody is attached to it). */
+static void read_ahead(struct sf_req *r)
+{
+    uint64_t first, last;
+    uint64_t index = r->slices.index + 1;
+    if (r->rd.count == 0 ||
+        !sf_slice_bytes(index, r->slices.size, r->slices.ref.total, &first, &last) ||
+        first > r->rd.first + r->rd.count - 1)
+        return;
+    char *key = sf_slice_key(r->slices.key, r->slices.size, index);
+    struct sf_query q = {key, NULL, NULL, NULL};
+    struct sf_obj *o;
+    if (sf_cache_lookup(r->front->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS)
+        submit_slice(r, o, index);
+    sf_obj_unref(o);
+    free(key);
+}
+
 /* Answers r from its first slice, published: the response's head from its fields, the
  * body read across the slices by slice_advance. */
 static bool slice_advance(struct sf_reader *rd, uint64_t at);
@@ -693,6 +713,8 @@ static enum MHD_Result respond_sliced(struct sf_req *r, const char *method)
     unsigned status;
     struct MHD_Response *resp =
         sf_respond_sliced(&r->rd, method, r->xcache, r->slices.ref.total, &status);
+    if (resp != NULL && strcmp(method, "GET") == 0)
+        read_ahead(r);
     return queue(r, status, resp);
 }
 
@@ -710,6 +732,8 @@ static bool slice_advance(struct sf_reader *rd, uint64_t at)
         if (!opened)
             return false;
         sf_slice_bytes(r->slices.index, r->slices.size, r->slices.ref.total, &first, &last);
+        rd->seg_hint = 0;
+        read_ahead(r);
     }
     rd->base = first;
     if (r->slices.checked)
@@ -726,6 +750,7 @@ static bool slice_advance(struct sf_reader *rd, uint64_t at)
         detach(r);
         bool opened = open_slice(r, r->slices.index);
         rd->obj = r->obj;
+        rd->seg_hint = 0;
         if (opened)
             return true;
     }
@@ -770,6 +795,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
     if (redispatch) {
         /* The response is one user's: this waiter goes upstream on its own. */
         detach(r);
+        end_slices(r);
         return fetch_private(r, method);
     }
     if (follower && !no_head && !selects_variant(r, o)) {
@@ -777,6 +803,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
          * responses vary on. Once only, should the origin keep changing its Vary. */
         SF_COUNT(vary_redispatches);
         detach(r);
+        end_slices(r);
         if (r->vary_redispatched)
             return fetch_private(r, method);
         r->vary_redispatched = true;

@@ -199,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
         elif arg("fixed") or arg("ranges"):
             size = int(arg("size", 64))
             seed = n if arg("etag_changes") else generation[0] if arg("generational") else 0
-            body = bytes(CYCLE[(i + seed) % 251] for i in range(size))
+            turn = CYCLE[seed % 251:] + CYCLE[:seed % 251]
+            body = (turn * (size // 251 + 1))[:size]
         else:
             size = int(arg("size", 64))
             head = b"serial=%d\n" % n
