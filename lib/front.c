@@ -612,7 +612,8 @@ enum slice_check { SLICE_FITS, SLICE_REFETCH, SLICE_CHANGED };
 static enum slice_check check_slice(struct sf_req *r)
 {
     struct sf_obj *o = r->obj;
-    if (sf_slice_fits(&r->slices.ref, r->slices.size, r->slices.index, o->status, &o->hdrs)) {
+    if (sf_slice_fits(&r->slices.ref, r->slices.size, r->slices.index, o->status, &o->hdrs,
+                      o->content_length)) {
         r->slices.checked = true;
         return SLICE_FITS;
     }

@@ -80,10 +80,11 @@ static bool same_validator(const struct sf_slice_ref *ref, const struct sf_hdrs 
 }
 
 bool sf_slice_fits(const struct sf_slice_ref *ref, uint64_t size, uint64_t index, int status,
-                   const struct sf_hdrs *h)
+                   const struct sf_hdrs *h, int64_t length)
 {
     uint64_t want_first, want_last, first, last, total;
     return status == 206 && sf_slice_bytes(index, size, ref->total, &want_first, &want_last) &&
+           length >= 0 && (uint64_t)length == want_last - want_first + 1 &&
            sf_http_content_range_parse(sf_hdrs_get(h, "Content-Range"), &first, &last, &total) &&
            first == want_first && last == want_last && total == ref->total &&
            same_validator(ref, h);

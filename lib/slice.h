@@ -40,11 +40,12 @@ char *sf_slice_key(const char *key, uint64_t size, uint64_t index);
  * into slices of size bytes; false when the slice starts past the end. */
 bool sf_slice_bytes(uint64_t index, uint64_t size, uint64_t total, uint64_t *first, uint64_t *last);
 
-/* Whether a response (status, fields h) to the request for slice index is that slice of
- * the representation ref describes: a 206 whose Content-Range is exactly the slice's
- * bytes of ref->total, and whose validator is ref's. */
+/* Whether a response (status, fields h, a body of length bytes; -1: unknown) to the
+ * request for slice index is that slice of the representation ref describes: a 206 whose
+ * Content-Range is exactly the slice's bytes of ref->total, whose body is that long, and
+ * whose validator is ref's. */
 bool sf_slice_fits(const struct sf_slice_ref *ref, uint64_t size, uint64_t index, int status,
-                   const struct sf_hdrs *h);
+                   const struct sf_hdrs *h, int64_t length);
 
 /* Whether a 206 with fields h, whose body is length bytes, is the partial response a
  * slice fetch starting at first asked for (its Content-Range starts there and spans the

@@ -253,6 +253,22 @@ def test_slices_of_another_version_are_never_combined():
                "a slice tried each time (%d)" % attempt)
 
 
+def test_a_partial_response_shorter_than_its_content_range_never_fits():
+    # Its Content-Range names a whole slice, its body (and Content-Length) is half of it:
+    # not stored, not combined; the client's range comes from a whole response instead.
+    with Env(SLICED) as env:
+        size = 100000
+        t = "/bigl?size=%d&ranges=1&range_lies=1&cc=max-age=600&etag=l1" % size
+        env.get(t)
+        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        r = env.get(t, {"Range": "bytes=30000-30099"})  # in the half that is not sent
+        eq((r.status, r.header("Content-Range"), r.body),
+           (206, "bytes 30000-30099/%d" % size, fixed_body(size)[30000:30100]),
+           "the range, from one whole response")
+        eq(env.origin.stats()["ranges"][t], slice_ranges(1, 1, size), "the slice was tried")
+        eq(env.proxy.stats()["cache"]["objects"], 0, "nothing of it stored")
+
+
 def test_an_origin_that_ignores_ranges():
     # It says Accept-Ranges: bytes but answers a slice's Range with the whole 200: the
     # slice does not fit, and the client's range comes from that whole response instead.

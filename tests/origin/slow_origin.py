@@ -36,7 +36,8 @@ Each request says how to behave in its query string:
   generational=1    ETag: "g<G>" and, with fixed or ranges, byte i is CYCLE[(i + G) % 251],
                     where G is the origin's generation (POST /_origin/generation?n=G; 0)
   ranges=1          a fixed body, and one byte range of it for a Range request: 206 with
-                    Content-Range (416 when none of it exists), Accept-Ranges: bytes
+                    Content-Range (416 when none of it exists), Accept-Ranges: bytes;
+  range_lies=1      with ranges: a 206 carries half the bytes its Content-Range names
   echo=1            body is JSON of the request: method, path, headers, body
   digest=1          body is JSON of the request content's length and sha256
 The request is counted when its head arrives, before its content is read (chunked
@@ -241,6 +242,8 @@ class Handler(BaseHTTPRequestHandler):
         content_range = None
         if arg("ranges") and status == 200:
             status, body, content_range = byte_range(self.headers.get("Range"), body)
+            if status == 206 and arg("range_lies"):
+                body = body[:len(body) // 2]  # Content-Range says more than is sent
         self.send_response(status)
         if content_range:
             self.send_header("Content-Range", content_range)

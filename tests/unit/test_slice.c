@@ -129,16 +129,24 @@ static void test_which_partial_responses_fit(void **state)
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct sf_hdrs h = fields(rows[i].pairs);
-        if (sf_slice_fits(&ref, 100, rows[i].index, rows[i].status, &h) != rows[i].fits)
+        int64_t length = rows[i].index == 2 ? 50 : 100;
+        if (sf_slice_fits(&ref, 100, rows[i].index, rows[i].status, &h, length) != rows[i].fits)
             fail_msg("row %zu", i);
         sf_hdrs_clear(&h);
     }
+    /* A body that is not as long as its Content-Range says (or of unknown length). */
+    struct sf_hdrs lying =
+        fields((const char *const[]){"Content-Range", "bytes 100-199/250", "ETag", "\"v1\"", NULL});
+    assert_true(sf_slice_fits(&ref, 100, 1, 206, &lying, 100));
+    assert_false(sf_slice_fits(&ref, 100, 1, 206, &lying, 50));
+    assert_false(sf_slice_fits(&ref, 100, 1, 206, &lying, -1));
+    sf_hdrs_clear(&lying);
     struct sf_slice_ref by_date = {250, NULL, strdup("Sun, 06 Nov 1994 08:49:37 GMT")};
     struct sf_hdrs h = fields((const char *const[]){
         "Content-Range", "bytes 0-99/250", "Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT", NULL});
-    assert_true(sf_slice_fits(&by_date, 100, 0, 206, &h));
+    assert_true(sf_slice_fits(&by_date, 100, 0, 206, &h, 100));
     sf_hdrs_add(&h, "ETag", "\"new\"");
-    assert_false(sf_slice_fits(&by_date, 100, 0, 206, &h)); /* it has an ETag now */
+    assert_false(sf_slice_fits(&by_date, 100, 0, 206, &h, 100)); /* it has an ETag now */
     sf_hdrs_clear(&h);
     struct sf_slice_ref copy;
     sf_slice_ref_copy(&ref, &copy);
