@@ -248,10 +248,14 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
     add_forwarding(ob, conn, &s->hdrs, ip);
     if (shared && ob->cfg->normalize_accept_encoding)
         normalize_encoding(&s->hdrs);
-    const char *via = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Via");
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s%s%s", via ? via : "", via ? ", " : "", SF_VIA_VALUE);
-    sf_hdrs_add(&s->hdrs, "Via", buf);
+    /* RFC 9110 §7.6.3: ours appended to every Via line the request came with, whole. */
+    char *via = sf_request_field(conn, "Via");
+    size_t len = (via ? strlen(via) + 2 : 0) + sizeof SF_VIA_VALUE;
+    char *line = sf_xmalloc(len);
+    snprintf(line, len, "%s%s%s", via ? via : "", via ? ", " : "", SF_VIA_VALUE);
+    sf_hdrs_add(&s->hdrs, "Via", line);
+    free(line);
+    free(via);
     /* RFC 8586: each intermediary appends its token; a request that comes back with ours
      * (a forward proxy fetching itself by another address) is refused. */
     sf_hdrs_add(&s->hdrs, "CDN-Loop", ob->loop_token);

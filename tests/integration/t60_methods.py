@@ -2,7 +2,7 @@
 hop-by-hop fields are dropped both ways."""
 import json
 
-from harness import Env, eq, check, parallel
+from harness import Env, eq, check, parallel, raw_connect, read_response
 
 
 def echo(r):
@@ -66,6 +66,21 @@ def test_hop_by_hop_dropped_both_ways():
         eq(r.header("X-Secret"), None, "response field named by Connection dropped")
         eq(r.header("Keep-Alive"), None, "response Keep-Alive dropped")
         eq(r.header("X-Kept"), "yes", "end-to-end response field kept")
+
+
+def test_via_is_appended_to_every_line_whole():
+    # RFC 9110 §7.6.3: the Via lines a request came with go on whole, ours after them; a
+    # long one is not cut short.
+    with Env() as env:
+        long = ", ".join("1.1 hop%d.example" % i for i in range(60))
+        s = raw_connect(env.proxy.port, ("GET /via?echo=1 HTTP/1.1\r\nHost: x\r\n"
+                                         "Via: 1.0 first\r\nVia: %s\r\nConnection: close"
+                                         "\r\n\r\n" % long).encode())
+        head, body = read_response(s)
+        s.close()
+        check(head.startswith(b"HTTP/1.1 200"), "answered: %r" % head[:40])
+        hdrs = dict((k.lower(), v) for k, v in json.loads(body)["headers"])
+        eq(hdrs.get("via"), "1.0 first, %s, 1.1 sfproxy" % long, "every Via line, then ours")
 
 
 def test_conditionals_do_not_shape_shared_fetch():
