@@ -411,7 +411,12 @@ void sf_cache_unlist_keep_stale(struct sf_cache *c, struct sf_obj *o)
     unlist(c, o, true);
 }
 
-void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
+/* Replaces o, if it is still listed, by a new marker of role under its key: fill (with
+ * arg) fills the marker in and charges it, under the table lock; then the table evicts to
+ * fit. A stale response o held for revalidation is let go. */
+static void replace_by_marker(struct sf_cache *c, struct sf_obj *o, enum sf_entry_role role,
+                              void (*fill)(struct sf_cache *c, struct marker *m, const void *arg),
+                              const void *arg)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_entry *old = NULL;
@@ -420,14 +425,7 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
     if (o->entry.role != SF_ENTRY_UNLISTED) {
         stale = take_stale(c, o);
         old = sf_table_unlist(c, sf_table_slot(c, o->key));
-        struct marker *m = sf_table_list_marker(c, o->key, SF_ENTRY_PASS);
-        m->expires_ms = until_ms;
-        sf_table_charge(c, &m->e, sizeof *m + strlen(m->key));
-        m->pass.next = &c->pass; /* the newest: markers all live the same time */
-        m->pass.prev = c->pass.prev;
-        c->pass.prev->next = &m->pass;
-        c->pass.prev = &m->pass;
-        sf_table_note_expiry(c);
+        fill(c, sf_table_list_marker(c, o->key, role), arg);
         sf_table_fit(c);
     }
     sf_mutex_unlock(&c->lock);
@@ -435,25 +433,36 @@ void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
     sf_obj_unref(stale);
 }
 
+/* A hit-for-pass marker, until *arg (monotonic ms), last on the list of them. */
+static void fill_pass(struct sf_cache *c, struct marker *m, const void *arg)
+{
+    m->expires_ms = *(const uint64_t *)arg;
+    sf_table_charge(c, &m->e, sizeof *m + strlen(m->key));
+    m->pass.next = &c->pass; /* the newest: markers all live the same time */
+    m->pass.prev = c->pass.prev;
+    c->pass.prev->next = &m->pass;
+    c->pass.prev = &m->pass;
+    sf_table_note_expiry(c);
+}
+
+void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
+{
+    replace_by_marker(c, o, SF_ENTRY_PASS, fill_pass, &until_ms);
+}
+
+/* A sliced marker for the representation *arg (struct sf_slice_ref, copied). */
+static void fill_sliced(struct sf_cache *c, struct marker *m, const void *arg)
+{
+    const struct sf_slice_ref *ref = arg;
+    sf_slice_ref_copy(ref, &m->slice);
+    size_t fields =
+        (ref->etag ? strlen(ref->etag) : 0) + (ref->last_modified ? strlen(ref->last_modified) : 0);
+    sf_table_charge(c, &m->e, sizeof *m + strlen(m->key) + fields);
+}
+
 void sf_cache_mark_sliced(struct sf_cache *c, struct sf_obj *o, const struct sf_slice_ref *ref)
 {
-    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    struct sf_entry *old = NULL;
-    struct sf_obj *stale = NULL;
-    sf_mutex_lock(&c->lock);
-    if (o->entry.role != SF_ENTRY_UNLISTED) {
-        stale = take_stale(c, o);
-        old = sf_table_unlist(c, sf_table_slot(c, o->key));
-        struct marker *m = sf_table_list_marker(c, o->key, SF_ENTRY_SLICED);
-        sf_slice_ref_copy(ref, &m->slice);
-        size_t fields = (ref->etag ? strlen(ref->etag) : 0) +
-                        (ref->last_modified ? strlen(ref->last_modified) : 0);
-        sf_table_charge(c, &m->e, sizeof *m + strlen(m->key) + fields);
-        sf_table_fit(c);
-    }
-    sf_mutex_unlock(&c->lock);
-    sf_table_release(old);
-    sf_obj_unref(stale);
+    replace_by_marker(c, o, SF_ENTRY_SLICED, fill_sliced, ref);
 }
 
 void sf_cache_drop_sliced(struct sf_cache *c, const char *key, const struct sf_slice_ref *ref)

@@ -153,6 +153,13 @@ SLICED = {"cache": {"max_object_bytes": "64KiB", "slice_bytes": "16KiB"}}
 S = 16384
 
 
+def mark_sliced(env, t):
+    """The first request for t, fetched whole; the key is then read from slices."""
+    first = env.get(t)
+    wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+    return first
+
+
 def slice_ranges(first_index, last_index, size):
     return ["bytes=%d-%d" % (i * S, min(size, (i + 1) * S) - 1)
             for i in range(first_index, last_index + 1)]
@@ -166,10 +173,9 @@ def test_a_response_too_large_to_store_is_kept_in_slices():
         size = 200000
         t = "/big?size=%d&ranges=1&cc=max-age=600&etag=b1&hdr=Content-Type:video/mp4" % size
         full = fixed_body(size)
-        first = env.get(t)
+        first = mark_sliced(env, t)
         eq((first.status, first.header("X-Cache"), first.body), (200, "MISS", full),
            "the first request streams the whole response")
-        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
         eq(env.origin.stats()["ranges"].get(t), None, "the first fetch asked for it all")
 
         r = env.get(t, {"Range": "bytes=100000-120000"})
@@ -224,8 +230,7 @@ def test_clients_of_one_slice_share_its_fetch():
     with Env(SLICED) as env:
         size = 300000
         t = "/bigc?size=%d&ranges=1&cc=max-age=600&etag=c1&delay_ms=300" % size
-        env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        mark_sliced(env, t)
         full = fixed_body(size)
         got = parallel(20, lambda i: env.get(t, {"Range": "bytes=%d-%d" % (40000 + i, 60000)}))
         for i, r in enumerate(got):
@@ -241,8 +246,7 @@ def test_slices_of_another_version_are_never_combined():
     with Env(SLICED) as env:
         size = 100000
         t = "/bigv?size=%d&ranges=1&cc=max-age=600&etag_changes=1" % size
-        env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        mark_sliced(env, t)
         for attempt in range(3):
             r = env.get(t, {"Range": "bytes=20000-40000"})
             eq(r.status, 206, "a range (%d)" % attempt)
@@ -259,8 +263,7 @@ def test_a_partial_response_shorter_than_its_content_range_never_fits():
     with Env(SLICED) as env:
         size = 100000
         t = "/bigl?size=%d&ranges=1&range_lies=1&cc=max-age=600&etag=l1" % size
-        env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        mark_sliced(env, t)
         r = env.get(t, {"Range": "bytes=30000-30099"})  # in the half that is not sent
         eq((r.status, r.header("Content-Range"), r.body),
            (206, "bytes 30000-30099/%d" % size, fixed_body(size)[30000:30100]),
@@ -277,8 +280,7 @@ def test_an_origin_that_ignores_ranges():
         size = 100000
         full = fixed_body(size)
         liar = "/bigi?size=%d&fixed=1&cc=max-age=600&etag=i1&hdr=Accept-Ranges:bytes" % size
-        env.get(liar)
-        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        mark_sliced(env, liar)
         r = env.get(liar, {"Range": "bytes=50000-50099"})
         eq((r.status, r.header("Content-Range"), r.body),
            (206, "bytes 50000-50099/%d" % size, full[50000:50100]), "the range, whole-fetched")
@@ -299,8 +301,7 @@ def test_a_new_version_met_mid_response_cuts_it():
     with Env(SLICED) as env:
         size = 100000
         t = "/bigg?size=%d&ranges=1&cc=max-age=600&generational=1" % size
-        env.get(t)
-        wait_for(lambda: env.proxy.stats()["cache"]["sliced"] == 1, "the key marked sliced")
+        mark_sliced(env, t)
         old = fixed_body(size, 0)
         r = env.get(t, {"Range": "bytes=0-%d" % (2 * S - 1)})
         eq((r.status, r.body), (206, old[:2 * S]), "slices 0-1 of generation 0")
