@@ -370,7 +370,8 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method);
 
 /* Attaches r to o (taking over the caller's reference) as a reader from the start. False,
  * with o released, when o's first bytes are gone (it grew past the object limit just as
- * r looked it up): r must fetch on its own. */
+ * r looked it up) or its fetch is being given up (its last client left just before):
+ * r must fetch on its own. */
 static bool attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *xcache)
 {
     sf_obj_lock(o);

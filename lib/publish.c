@@ -145,7 +145,7 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
         o->storable = true; /* kept whole, to be stored for GETs once complete */
     if (d->use != SF_HEAD_RECEIVED)
         copy_body(o, o->stale); /* a 304 has no body (curl's own ends the transfer) */
-    bool abandon = d->use != SF_HEAD_STALE && o->clients == 0 && !sf_obj_worth_finishing(o);
+    bool abandon = d->use != SF_HEAD_STALE && sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
     if (o->shared && d->use != SF_HEAD_STALE)
         settle_in_cache(p, o, d);

@@ -328,7 +328,7 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
 bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
-    if (o->seg_first > 0)
+    if (o->seg_first > 0 || o->dropped)
         return false;
     w->rnext = &o->readers;
     w->rprev = o->readers.rprev;
@@ -394,4 +394,14 @@ bool sf_obj_worth_finishing(const struct sf_obj *o)
     if (o->state == SF_OBJ_PENDING)
         return o->shared;
     return o->state == SF_OBJ_STREAMING && o->storable && !o->pass;
+}
+
+bool sf_obj_drop_if_unwanted(struct sf_obj *o)
+{
+    sf_mutex_assert_held(&o->lock);
+    bool running = o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING;
+    if (!running || o->clients > 0 || sf_obj_worth_finishing(o))
+        return false;
+    o->dropped = true;
+    return true;
 }

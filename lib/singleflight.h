@@ -82,6 +82,7 @@ struct sf_obj {
     size_t seg_first;          /* (L) segments below this index were freed (trimmed) */
     bool unjoinable;           /* (L) no new reader may attach: body bytes may be freed */
     bool upstream_paused;      /* (L) the transfer waits for its reader to catch up */
+    bool dropped;              /* (L) its fetch is being given up: no reader may attach */
     const void *leader;        /* (L) the client that started it, while attached */
 
     /* Where it is in the cache (the cache's, (T)): entry.role says whether it is a listed
@@ -153,7 +154,8 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w);
 #define SF_OBJ_SHARED_LAG_MAX (8u << 20)
 
 /* Attaches w as a reader from offset 0 (lock held). False when the body's start has been
- * freed: the caller must fetch on its own. */
+ * freed, or the fetch is being given up (sf_obj_drop_if_unwanted): the caller must fetch
+ * on its own. */
 bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w);
 /* Detaches a reader (lock held); unparks it if parked. Returns true when that let a
  * paused fetch continue (then call sf_upstream_unpause). */
@@ -174,5 +176,10 @@ bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos);
 /* Whether the object will still be worth finishing with no client attached: a shared
  * object that may be stored, or one whose headers have not arrived. Lock held. */
 bool sf_obj_worth_finishing(const struct sf_obj *o);
+/* Whether the fetch of o, still running, is to be given up now: no client is attached
+ * and it is not worth finishing. Then, in the same hold of the lock, o takes no new reader: one that looked o
+ * up meanwhile fetches on its own rather than attach to a fetch about to fail. The
+ * fetcher decides it (lock held), and fails the transfer after unlocking. */
+bool sf_obj_drop_if_unwanted(struct sf_obj *o);
 
 #endif

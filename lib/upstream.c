@@ -373,7 +373,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         o->storable = false;
         sf_obj_close_joins(o);
     }
-    bool abandon = o->clients == 0 && !sf_obj_worth_finishing(o);
+    bool abandon = sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
     SF_COUNT_N(bytes_from_upstream, len);
     x->last_byte_ms = sf_now_ms();
@@ -769,7 +769,7 @@ static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
             sf_obj_unref(o);
         } else {
             sf_obj_lock(o);
-            bool drop = o->clients == 0 && !sf_obj_worth_finishing(o);
+            bool drop = sf_obj_drop_if_unwanted(o);
             sf_obj_unlock(o);
             struct xfer *x = o->fetch;
             if (drop && x != NULL) {

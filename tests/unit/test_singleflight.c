@@ -177,6 +177,39 @@ static void test_worth_finishing(void **state)
     sf_obj_unref(priv);
 }
 
+/* The fetcher's decision to give a fetch up and a new reader's attach cannot cross: once
+ * it is decided, under the object lock, nobody attaches to a fetch about to fail; while a
+ * reader is attached, or the object is stored whole, nothing is given up. */
+static void test_a_dropped_fetch_takes_no_reader(void **state)
+{
+    (void)state;
+    struct sf_obj *o = sf_obj_new("k");
+    struct fake_client a, b;
+    client_init(&a);
+    client_init(&b);
+    sf_obj_lock(o);
+    publish(o, true, 1 << 30);
+    o->storable = false; /* too large to store: its clients alone want it */
+    assert_true(sf_obj_attach(o, &a.w));
+    assert_false(sf_obj_drop_if_unwanted(o)); /* a reader is attached */
+    sf_obj_detach(o, &a.w);
+    assert_true(sf_obj_drop_if_unwanted(o));
+    assert_false(sf_obj_attach(o, &b.w)); /* looked up just before: fetches on its own */
+    sf_obj_finish(o, SF_FAIL_CANCELLED);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+
+    struct sf_obj *done = sf_obj_new("k2");
+    sf_obj_lock(done);
+    publish(done, true, 0);
+    sf_obj_finish(done, SF_FAIL_NONE);
+    assert_false(sf_obj_drop_if_unwanted(done)); /* a late cancel of a stored response */
+    assert_true(sf_obj_attach(done, &b.w));
+    sf_obj_detach(done, &b.w);
+    sf_obj_unlock(done);
+    sf_obj_unref(done);
+}
+
 static void test_not_shareable_is_pass(void **state)
 {
     (void)state;
@@ -298,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_known_length_one_segment),
         cmocka_unit_test(test_unpark),
         cmocka_unit_test(test_worth_finishing),
+        cmocka_unit_test(test_a_dropped_fetch_takes_no_reader),
         cmocka_unit_test(test_not_shareable_is_pass),
         cmocka_unit_test(test_trim_and_pause_for_one_slow_reader),
         cmocka_unit_test(test_joinable_object_keeps_its_start),
