@@ -63,6 +63,28 @@ enum phase { PH_NEW, PH_BODY, PH_UPLOAD, PH_WAIT_HEAD, PH_RESPONDING };
 
 #define UPLOAD_WINDOW (256u << 10)
 
+/* A response read from slices (slice.h): the request's obj is slice index of the
+ * representation ref describes. Allocated for such a request only (parked clients cost
+ * what struct sf_req costs). */
+struct slicing {
+    char *key;               /* the request's key, the slices' keys derive from */
+    struct sf_slice_ref ref; /* owned */
+    uint64_t size;           /* their size */
+    uint64_t index;
+    bool stored;    /* obj was a stored response when it was looked up */
+    bool checked;   /* obj's head was seen to be that slice */
+    bool refetched; /* a stored one that was not that slice was dropped */
+};
+
+static void free_slicing(struct slicing *s)
+{
+    if (s == NULL)
+        return;
+    free(s->key);
+    sf_slice_ref_clear(&s->ref);
+    free(s);
+}
+
 struct sf_req {
     unsigned magic;
     atomic_uint refs; /* libmicrohttpd's request + one while a streamed response exists */
@@ -86,18 +108,8 @@ struct sf_req {
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
     bool vary_redispatched; /* left a flight for another variant once already */
-    /* A response read from slices (slice.h): while key is set, obj is slice index of the
-     * representation ref describes. */
-    struct {
-        char *key;               /* the request's key, the slices' keys derive from */
-        struct sf_slice_ref ref; /* owned */
-        uint64_t size;           /* their size */
-        uint64_t index;
-        bool stored;    /* obj was a stored response when it was looked up */
-        bool checked;   /* obj's head was seen to be that slice */
-        bool refetched; /* a stored one that was not that slice was dropped */
-    } slices;
-    bool no_slices; /* slices did not fit: fetched whole, its sliced marker dropped */
+    struct slicing *slices; /* a response read from slices, or NULL (most requests) */
+    bool no_slices;         /* slices did not fit: fetched whole, its sliced marker dropped */
     enum { PEER_NONE, PEER_PURGE_CALL, PEER_HEALTH_CALL } peer_call; /* a cluster peer's */
     bool http11;          /* an HTTP/1.1 request (it may be sent a 100 interim) */
     bool admitted;        /* counted in requests[] (by method) */
@@ -161,8 +173,7 @@ static void req_unref(struct sf_req *r)
     if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
         return;
     SF_ASSERT(r->obj == NULL && !r->w.parked);
-    free(r->slices.key);
-    sf_slice_ref_clear(&r->slices.ref);
+    free_slicing(r->slices);
     free(r->target);
     free(r->route.url);
     free(r->route.path);
@@ -434,7 +445,7 @@ static void submit_slice(struct sf_req *r, struct sf_obj *o, uint64_t index)
 {
     struct sf_fetch_spec *spec = shared_spec(r, o);
     uint64_t first, last;
-    bool exists = sf_slice_bytes(index, r->slices.size, r->slices.ref.total, &first, &last);
+    bool exists = sf_slice_bytes(index, r->slices->size, r->slices->ref.total, &first, &last);
     SF_ASSERT(exists);
     char range[48];
     snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)first,
@@ -549,13 +560,12 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
 
 /* ---- responses kept in slices (slice.h) ---- */
 
-/* Lets go of r's slices; r reads no object. */
+/* Lets go of r's slices, if it reads any; r reads no object. */
 static void end_slices(struct sf_req *r)
 {
     SF_ASSERT(r->obj == NULL);
-    free(r->slices.key);
-    sf_slice_ref_clear(&r->slices.ref);
-    memset(&r->slices, 0, sizeof r->slices);
+    free_slicing(r->slices);
+    r->slices = NULL;
 }
 
 /* Attaches r to slice index of its sliced response: stored (fresh, or stale while it is
@@ -567,7 +577,7 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     struct sf_front *f = r->front;
     struct sf_req_directives d;
     bool has_directives = request_directives(r, &d);
-    char *key = sf_slice_key(r->slices.key, r->slices.size, index);
+    char *key = sf_slice_key(r->slices->key, r->slices->size, index);
     struct sf_query q = {key, has_directives ? &d : NULL, NULL, NULL};
     struct sf_obj *o, *refresh;
     enum sf_lookup kind = sf_cache_lookup(f->cache, &q, sf_now_ms(), &o, &refresh);
@@ -596,11 +606,11 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     }
     if (r->phase == PH_RESPONDING)
         r->xcache = xcache; /* the response's head said what the first slice was */
-    if (index != r->slices.index)
-        r->slices.refetched = false;
-    r->slices.index = index;
-    r->slices.stored = kind == SF_LOOKUP_HIT || kind == SF_LOOKUP_STALE;
-    r->slices.checked = false;
+    if (index != r->slices->index)
+        r->slices->refetched = false;
+    r->slices->index = index;
+    r->slices->stored = kind == SF_LOOKUP_HIT || kind == SF_LOOKUP_STALE;
+    r->slices->checked = false;
     return ok;
 }
 
@@ -613,14 +623,14 @@ enum slice_check { SLICE_FITS, SLICE_REFETCH, SLICE_CHANGED };
 static enum slice_check check_slice(struct sf_req *r)
 {
     struct sf_obj *o = r->obj;
-    if (sf_slice_fits(&r->slices.ref, r->slices.size, r->slices.index, o->status, &o->hdrs,
+    if (sf_slice_fits(&r->slices->ref, r->slices->size, r->slices->index, o->status, &o->hdrs,
                       o->content_length)) {
-        r->slices.checked = true;
+        r->slices->checked = true;
         return SLICE_FITS;
     }
-    if (!r->slices.stored || r->slices.refetched)
+    if (!r->slices->stored || r->slices->refetched)
         return SLICE_CHANGED;
-    r->slices.refetched = true;
+    r->slices->refetched = true;
     sf_cache_unlist(r->front->cache, o);
     return SLICE_REFETCH;
 }
@@ -628,8 +638,8 @@ static enum slice_check check_slice(struct sf_req *r)
 /* The slices r reads are not of one representation: its key is served whole again. */
 static void slices_changed(struct sf_req *r)
 {
-    sf_log_debug("slices of %s changed: the next request fetches it whole", r->slices.key);
-    sf_cache_drop_sliced(r->front->cache, r->slices.key, &r->slices.ref);
+    sf_log_debug("slices of %s changed: the next request fetches it whole", r->slices->key);
+    sf_cache_drop_sliced(r->front->cache, r->slices->key, &r->slices->ref);
 }
 
 /* Starts reading r's sliced response (the representation ref describes; its key, both
@@ -638,16 +648,17 @@ static enum MHD_Result fetch_sliced(struct sf_req *r, const char *method, char *
                                     struct sf_slice_ref *ref)
 {
     end_slices(r);
-    r->slices.key = key;
-    r->slices.ref = *ref;
-    r->slices.size = sf_config_slice_bytes(&r->snap->cfg);
+    r->slices = sf_xcalloc(1, sizeof *r->slices);
+    r->slices->key = key;
+    r->slices->ref = *ref;
+    r->slices->size = sf_config_slice_bytes(&r->snap->cfg);
     struct sf_ranges ranges;
     uint64_t first = 0;
-    if (r->slices.size > 0 && strcmp(method, "GET") == 0 &&
+    if (r->slices->size > 0 && strcmp(method, "GET") == 0 &&
         sf_http_ranges_parse(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
                              ref->total, &ranges) == SF_RANGE_ONE)
         first = ranges.first[0];
-    if (r->slices.size == 0 || !open_slice(r, first / r->slices.size)) {
+    if (r->slices->size == 0 || !open_slice(r, first / r->slices->size)) {
         /* Slices turned off by a reload, or not to be shared: the whole response. */
         detach(r);
         end_slices(r);
@@ -663,12 +674,12 @@ static enum MHD_Result fetch_sliced(struct sf_req *r, const char *method, char *
 static void read_ahead(struct sf_req *r)
 {
     uint64_t first, last;
-    uint64_t index = r->slices.index + 1;
+    uint64_t index = r->slices->index + 1;
     if (r->rd.count == 0 ||
-        !sf_slice_bytes(index, r->slices.size, r->slices.ref.total, &first, &last) ||
+        !sf_slice_bytes(index, r->slices->size, r->slices->ref.total, &first, &last) ||
         first > r->rd.first + r->rd.count - 1)
         return;
-    char *key = sf_slice_key(r->slices.key, r->slices.size, index);
+    char *key = sf_slice_key(r->slices->key, r->slices->size, index);
     struct sf_query q = {key, NULL, NULL, NULL};
     struct sf_obj *o;
     if (sf_cache_lookup(r->front->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS)
@@ -687,7 +698,7 @@ static enum MHD_Result respond_sliced(struct sf_req *r, const char *method)
     case SLICE_FITS: break;
     case SLICE_REFETCH:
         detach(r);
-        if (open_slice(r, r->slices.index))
+        if (open_slice(r, r->slices->index))
             return wait_head(r, method);
         /* fall through */
     case SLICE_CHANGED:
@@ -703,7 +714,7 @@ static enum MHD_Result respond_sliced(struct sf_req *r, const char *method)
     if (safe && sf_respond_unchanged_for(o, true, r->conn))
         return queue(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
     uint64_t first, last;
-    sf_slice_bytes(r->slices.index, r->slices.size, r->slices.ref.total, &first, &last);
+    sf_slice_bytes(r->slices->index, r->slices->size, r->slices->ref.total, &first, &last);
     r->rd = (struct sf_reader){.obj = o,
                                .w = &r->w,
                                .conn = r->conn,
@@ -714,7 +725,7 @@ static enum MHD_Result respond_sliced(struct sf_req *r, const char *method)
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     unsigned status;
     struct MHD_Response *resp =
-        sf_respond_sliced(&r->rd, method, r->xcache, r->slices.ref.total, &status);
+        sf_respond_sliced(&r->rd, method, r->xcache, r->slices->ref.total, &status);
     if (resp != NULL && strcmp(method, "GET") == 0)
         read_ahead(r);
     return queue(r, status, resp);
@@ -726,19 +737,19 @@ static bool slice_advance(struct sf_reader *rd, uint64_t at)
 {
     struct sf_req *r = (struct sf_req *)((char *)rd - offsetof(struct sf_req, rd));
     uint64_t first, last;
-    sf_slice_bytes(r->slices.index, r->slices.size, r->slices.ref.total, &first, &last);
+    sf_slice_bytes(r->slices->index, r->slices->size, r->slices->ref.total, &first, &last);
     if (at < first || at > last) {
         detach(r);
-        bool opened = open_slice(r, at / r->slices.size);
+        bool opened = open_slice(r, at / r->slices->size);
         rd->obj = r->obj; /* NULL when not: nothing more is read */
         if (!opened)
             return false;
-        sf_slice_bytes(r->slices.index, r->slices.size, r->slices.ref.total, &first, &last);
+        sf_slice_bytes(r->slices->index, r->slices->size, r->slices->ref.total, &first, &last);
         rd->seg_hint = 0;
         read_ahead(r);
     }
     rd->base = first;
-    if (r->slices.checked)
+    if (r->slices->checked)
         return true;
     struct sf_obj *o = r->obj;
     sf_obj_lock(o);
@@ -750,7 +761,7 @@ static bool slice_advance(struct sf_reader *rd, uint64_t at)
     case SLICE_FITS: return true;
     case SLICE_REFETCH: {
         detach(r);
-        bool opened = open_slice(r, r->slices.index);
+        bool opened = open_slice(r, r->slices->index);
         rd->obj = r->obj;
         rd->seg_hint = 0;
         if (opened)
@@ -824,7 +835,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
                                 false);
         return respond_text(r, MHD_HTTP_BAD_GATEWAY, "upstream unreachable\n", false);
     }
-    if (r->slices.key != NULL)
+    if (r->slices != NULL)
         return respond_sliced(r, method);
     return respond_stream(r, leader, method);
 }
