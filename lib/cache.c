@@ -41,12 +41,13 @@ static struct sf_obj *take_stale(const struct sf_cache *c, struct sf_obj *o)
     return stale;
 }
 
-/* Table lock held. Whether a flight has already failed (lock order: table -> object). */
+/* Table lock held. Whether a flight has already failed, or its fetch is being given up
+ * (sf_obj_drop_if_unwanted: it takes no reader) (lock order: table -> object). */
 static bool flight_failed(const struct sf_cache *c, struct sf_obj *o)
 {
     sf_mutex_assert_held(&c->lock);
     sf_obj_lock(o);
-    bool failed = o->state == SF_OBJ_FAILED;
+    bool failed = o->state == SF_OBJ_FAILED || o->dropped;
     sf_obj_unlock(o);
     return failed;
 }
@@ -110,8 +111,8 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
         return SF_LOOKUP_JOIN;
     }
     /* A flight that failed before this request arrived (its fetcher has woken its clients
-     * and not yet unlisted it) is not this request's failure: a new flight replaces it,
-     * and takes over the expired response it was revalidating. */
+     * and not yet unlisted it), or is being given up, is not this request's failure: a new
+     * flight replaces it, and takes over the expired response it was revalidating. */
     struct sf_obj *stale = role == SF_ENTRY_FLIGHT ? take_stale(c, o) : NULL;
     bool serve_stale =
         role == SF_ENTRY_RESPONSE && refresh != NULL && while_revalidate_ok(c, o, d, now_ms);

@@ -80,6 +80,18 @@ static void test_failed_flight_is_not_joined(void **state)
     assert_int_equal(lookup(c, "k", 0, &e), SF_LOOKUP_JOIN);
     assert_ptr_equal(e, b);
     sf_obj_unref(a), sf_obj_unref(b), sf_obj_unref(d), sf_obj_unref(e);
+    /* A flight whose fetch is being given up (its last client left; too large to store)
+     * is not joined either: the next request shares a new one. */
+    struct sf_obj *f, *g;
+    assert_int_equal(lookup(c, "k2", 0, &f), SF_LOOKUP_MISS);
+    sf_obj_lock(f);
+    sf_obj_publish(f, 200, &(struct sf_hdrs){0}, 1 << 30,
+                   &(struct sf_verdict){.shareable = true, .storable = false}, 0);
+    assert_true(sf_obj_drop_if_unwanted(f));
+    sf_obj_unlock(f);
+    assert_int_equal(lookup(c, "k2", 0, &g), SF_LOOKUP_MISS);
+    assert_ptr_not_equal(f, g);
+    sf_obj_unref(f), sf_obj_unref(g);
     sf_cache_free(c);
 }
 
