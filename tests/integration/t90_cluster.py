@@ -44,8 +44,9 @@ def owner_order(ids, key):
 
 
 class Cluster:
-    def __init__(self, n=3, extra=None):
+    def __init__(self, n=3, extra=None, config=None):
         self.origin = Origin()
+        self.config = config or {}
         self.ports = [free_port() for _ in range(n)]
         self.ids = ["node-%d" % i for i in range(n)]
         self.peers = [{"id": self.ids[i], "url": "http://127.0.0.1:%d" % self.ports[i]}
@@ -62,8 +63,8 @@ class Cluster:
     def start(self, i):
         cluster = {"self": self.ids[i], "peers": self.peers, "secret": SECRET}
         cluster.update(self.extra)
-        return Proxy(self.origin.url, {"listen": "127.0.0.1:%d" % self.ports[i],
-                                       "cluster": cluster})
+        return Proxy(self.origin.url, dict(self.config, listen="127.0.0.1:%d" % self.ports[i],
+                                           cluster=cluster))
 
     def owned_by(self, i, prefix, n=1):
         """n targets under prefix that node i owns."""
@@ -383,3 +384,35 @@ def test_a_reload_that_drops_a_peer_moves_only_its_keys():
         eq(request(node.port, "GET", moved).status, 200, "a key node-0 owned")
         eq(received(0, "node-2"), 0, "no longer asked of node-0, which still runs")
         eq(c.origin.count(moved), 1, "fetched once, by its new owner")
+
+
+def test_slices_cross_the_hop_to_the_owner():
+    # A response too large to store is kept in slices on the owner and on the edge alike:
+    # the edge's slice fetch (its own Range) goes to the owner, which answers it from its
+    # own slices; the origin sees each slice asked once, by the owner.
+    s = 16384
+    with Cluster(config={"cache": {"max_object_bytes": "64KiB", "slice_bytes": "16KiB"}}) as c:
+        t = "/cluster-big?size=100000&ranges=1&cc=max-age%3D600&etag=cb"
+        order = c.order(t)
+        owner, edge, third = (c.nodes[i] for i in order)
+        whole = request(edge.port, "GET", t)
+        eq((whole.status, len(whole.body)), (200, 100000), "the first request, whole")
+        for node in (owner, edge):
+            wait_for(lambda: node.stats()["cache"]["sliced"] == 1, "sliced on both")
+        for node in (edge, third, owner):
+            r = request(node.port, "GET", t, {"Range": "bytes=20000-40000"})
+            eq((r.status, r.header("Content-Range"), r.body),
+               (206, "bytes 20000-40000/100000", whole.body[20000:40001]),
+               "a range through node %d" % c.nodes.index(node))
+        # (The third node had not seen the response: its first request is a whole fetch,
+        # which the owner serves from slices as it is read, a few more of them.)
+        asked = c.origin.stats()["ranges"][t]
+        eq(len(asked), len(set(asked)), "no slice asked of the origin twice: %r" % asked)
+        check({"bytes=%d-%d" % (i * s, (i + 1) * s - 1) for i in (1, 2)} <= set(asked),
+              "the range's slices among them")
+        eq(c.origin.count(t), 1 + len(asked), "one whole fetch, the rest slices")
+        before = c.origin.count(t)
+        for node in (edge, third, owner):
+            r = request(node.port, "GET", t, {"Range": "bytes=20000-40000"})
+            eq((r.status, r.body), (206, whole.body[20000:40001]), "again")
+        eq(c.origin.count(t), before, "the same ranges again: no origin request")
