@@ -500,6 +500,17 @@ static enum sf_err number_field(struct loader *ld, const struct field *f, json_t
     return SF_OK;
 }
 
+/* The error for entry i (from 0) of the list at f, item: what it must be, and what it was. */
+static enum sf_err bad_entry(struct loader *ld, const struct field *f, size_t i, json_t *item,
+                             const char *must)
+{
+    char *shown = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
+    enum sf_err err = fail_at(ld, f->path, false, "\"%s\" entry %zu must be %s (got %s)", f->path,
+                              i + 1, must, shown ? shown : "?");
+    free(shown);
+    return err;
+}
+
 /* A list of networks (and, for K_DESTS, host names); replaces the default list. */
 static enum sf_err acl_field(struct loader *ld, const struct field *f, json_t *v,
                              struct sf_acl *acl)
@@ -514,15 +525,11 @@ static enum sf_err acl_field(struct loader *ld, const struct field *f, json_t *v
         if (!json_is_string(item) ||
             !sf_acl_add(&parsed, json_string_value(item), f->kind == K_DESTS)) {
             sf_acl_clear(&parsed);
-            char *shown = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
-            const char *hint = f->kind == K_DESTS
-                                   ? "a host name, host:port, \"*.example.com\", an address "
-                                     "or a network like \"10.0.0.0/8\""
-                                   : "an address or a network like \"10.0.0.0/8\"";
-            enum sf_err err = fail_at(ld, f->path, false, "\"%s\" entry %zu must be %s (got %s)",
-                                      f->path, i + 1, hint, shown ? shown : "?");
-            free(shown);
-            return err;
+            return bad_entry(ld, f, i, item,
+                             f->kind == K_DESTS
+                                 ? "a host name, host:port, \"*.example.com\", an address or a "
+                                   "network like \"10.0.0.0/8\""
+                                 : "an address or a network like \"10.0.0.0/8\"");
         }
     }
     sf_acl_clear(acl);
@@ -556,14 +563,9 @@ static enum sf_err targets_field(struct loader *ld, const struct field *f, json_
     {
         if (!target_entry(item, &parsed.v[parsed.n])) {
             targets_clear(&parsed);
-            char *shown = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
-            enum sf_err err = fail_at(ld, f->path, false,
-                                      "\"%s\" entry %zu must be a field name like "
-                                      "\"CDN-Cache-Control\", or {\"name\": "
-                                      "\"Sfproxy-Cache-Control\", \"strip\": true} (got %s)",
-                                      f->path, i + 1, shown ? shown : "?");
-            free(shown);
-            return err;
+            return bad_entry(ld, f, i, item,
+                             "a field name like \"CDN-Cache-Control\", or {\"name\": "
+                             "\"Sfproxy-Cache-Control\", \"strip\": true}");
         }
         parsed.n++;
     }
@@ -636,14 +638,9 @@ static enum sf_err peers_field(struct loader *ld, const struct field *f, json_t 
             free((void *)parsed.v[parsed.n].url);
         }
         peers_clear(&parsed);
-        char *shown = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
-        enum sf_err err = fail_at(ld, f->path, false,
-                                  "\"%s\" entry %zu must be {\"id\": \"node-1\", \"url\": "
-                                  "\"http://HOST:PORT\", \"weight\": 1..1000 (optional)}, its "
-                                  "id unique (got %s)",
-                                  f->path, i + 1, shown ? shown : "?");
-        free(shown);
-        return err;
+        return bad_entry(ld, f, i, item,
+                         "{\"id\": \"node-1\", \"url\": \"http://HOST:PORT\", \"weight\": "
+                         "1..1000 (optional)}, its id unique");
     }
     peers_clear(slot);
     *slot = parsed;
