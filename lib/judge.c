@@ -254,20 +254,36 @@ void sf_head_decision_clear(struct sf_head_decision *d)
     memset(d, 0, sizeof *d);
 }
 
-bool sf_judge_head_update(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
-                          const struct sf_obj *stored, const struct sf_hdrs *head, int64_t now_s,
-                          struct sf_hdrs *merged, struct sf_verdict *v)
+/* Whether the request req sent said no-store (RFC 9111 §5.2.1.5). */
+static bool request_no_store(const struct sf_judged_request *req)
+{
+    char *cc = sf_judge_sent_field((void *)req->hdrs, "Cache-Control");
+    char *pragma = sf_judge_sent_field((void *)req->hdrs, "Pragma");
+    struct sf_req_directives d;
+    sf_policy_request_directives(cc, pragma, &d);
+    free(cc);
+    free(pragma);
+    return d.no_store;
+}
+
+enum sf_head_update sf_judge_head_update(const struct sf_judge_cfg *cfg,
+                                         const struct sf_judged_request *req,
+                                         const struct sf_obj *stored, const struct sf_hdrs *head,
+                                         int64_t head_length, int64_t now_s, struct sf_hdrs *merged,
+                                         struct sf_verdict *v)
 {
     *merged = (struct sf_hdrs){0};
-    if (!sf_policy_head_matches(&stored->hdrs, stored->len, head))
-        return false;
+    if (!sf_policy_head_matches(&stored->hdrs, stored->len, head, head_length))
+        return SF_HEAD_UPDATE_STALE;
+    if (request_no_store(req))
+        return SF_HEAD_UPDATE_NONE;
     struct sf_hdrs withheld = {0};
     sf_policy_refresh_fields(&stored->hdrs, head, merged);
     sf_policy_withhold_fields(merged, cfg->rules, &withheld);
     sf_hdrs_clear(&withheld);
     verdict_of(cfg, req, stored->status, merged, -1, now_s, v);
     if (v->storable)
-        return true;
+        return SF_HEAD_UPDATE_FIELDS;
     sf_hdrs_clear(merged);
-    return false;
+    return SF_HEAD_UPDATE_STALE;
 }

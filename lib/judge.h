@@ -83,14 +83,25 @@ bool sf_judge_failure(const struct sf_judged_request *req, int64_t now_s,
  * (RFC 9112 §6.3): a HEAD's, a 1xx, 204 or 304. */
 bool sf_judge_bodiless(const char *method, int status);
 
-/* A 200 to a HEAD sent on its own, with fields head (forwardable), against the GET
- * response stored for its key (complete): true, with the stored fields refreshed by the
- * head's into *merged and their verdict, when the head describes the stored response and
- * it may still be stored; false when the stored response must be invalidated
- * (RFC 9111 §4.3.5). */
-bool sf_judge_head_update(const struct sf_judge_cfg *cfg, const struct sf_judged_request *req,
-                          const struct sf_obj *stored, const struct sf_hdrs *head, int64_t now_s,
-                          struct sf_hdrs *merged, struct sf_verdict *v);
+/* What a 200 to a HEAD sent on its own does to the GET response stored for its key. */
+enum sf_head_update {
+    SF_HEAD_UPDATE_NONE,   /* nothing: the request said no-store (RFC 9111 §5.2.1.5) */
+    SF_HEAD_UPDATE_FIELDS, /* the stored response, its fields refreshed by the HEAD's */
+    SF_HEAD_UPDATE_STALE,  /* it describes another representation: the stored one is stale */
+};
+
+/* A 200 to a HEAD sent on its own, with fields head (forwardable) and its Content-Length
+ * head_length (-1: none), against the GET response stored for its key (complete): with
+ * SF_HEAD_UPDATE_FIELDS, the stored fields refreshed by the head's into *merged and their
+ * verdict, when the head describes the stored response (sf_policy_head_matches) and it
+ * may still be stored (RFC 9111 §4.3.5). A request that said no-store updates nothing
+ * (§5.2.1.5: no part of its response is stored), though a mismatch still makes the stored
+ * response stale. */
+enum sf_head_update sf_judge_head_update(const struct sf_judge_cfg *cfg,
+                                         const struct sf_judged_request *req,
+                                         const struct sf_obj *stored, const struct sf_hdrs *head,
+                                         int64_t head_length, int64_t now_s, struct sf_hdrs *merged,
+                                         struct sf_verdict *v);
 
 /* A field of the request a shared flight sent (hdrs: struct sf_hdrs *), as
  * sf_policy_variant reads it: only the client's own, not those the proxy added (Via,

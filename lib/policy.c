@@ -441,14 +441,15 @@ static bool same_if_present(const struct sf_hdrs *stored, const struct sf_hdrs *
 }
 
 bool sf_policy_head_matches(const struct sf_hdrs *stored, size_t body_len,
-                            const struct sf_hdrs *head)
+                            const struct sf_hdrs *head, int64_t head_length)
 {
-    const char *length = sf_hdrs_get(head, "Content-Length");
-    char stored_length[24];
-    snprintf(stored_length, sizeof stored_length, "%zu", body_len);
-    return same_if_present(stored, head, "ETag") &&
+    bool validated =
+        sf_hdrs_get(head, "ETag") != NULL || sf_hdrs_get(head, "Last-Modified") != NULL;
+    return validated && same_if_present(stored, head, "ETag") &&
            same_if_present(stored, head, "Last-Modified") &&
-           (length == NULL || strcmp(length, stored_length) == 0);
+           same_if_present(stored, head, "Content-Type") &&
+           same_if_present(stored, head, "Content-Encoding") &&
+           (head_length < 0 || (uint64_t)head_length == body_len);
 }
 
 bool sf_policy_within_stale_window(const struct sf_verdict *v, int64_t age_s, int64_t window_s)

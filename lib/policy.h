@@ -103,13 +103,16 @@ bool sf_policy_if_range_holds(const struct sf_hdrs *stored, const char *if_range
 void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs *fresh,
                               struct sf_hdrs *out);
 
-/* Whether a 200 response to HEAD (fields head) describes the same representation as a
- * stored GET response (fields stored, body_len bytes), so that its fields may update it
- * (RFC 9111 §4.3.5): every validator the HEAD response has (ETag, Last-Modified) equals
- * the stored one, and so does its Content-Length when it has one. When not, the stored
- * response is to be treated as stale. */
+/* Whether a 200 response to HEAD (fields head, its Content-Length head_length; -1: none)
+ * describes the same representation as a stored GET response (fields stored, body_len
+ * bytes), so that its fields may update it (RFC 9111 §4.3.5): it has at least one
+ * validator (ETag, Last-Modified) and each equals the stored one, its Content-Length (when
+ * it has one) is the stored body's length, and the fields the stored body is read by
+ * (Content-Type, Content-Encoding), when it has them, are the stored ones. A HEAD response
+ * without validators cannot tell one representation from another: it never matches. When
+ * it does not match, the stored response is to be treated as stale. */
 bool sf_policy_head_matches(const struct sf_hdrs *stored, size_t body_len,
-                            const struct sf_hdrs *head);
+                            const struct sf_hdrs *head, int64_t head_length);
 
 /* What a request accepts from the cache, from its Cache-Control (RFC 9111 §5.2.1) or, without
  * one, its Pragma (§5.4). A delta of -1 is absent. */

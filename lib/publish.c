@@ -43,10 +43,12 @@ static struct sf_obj *copy_of(const struct sf_obj *o, const char *key, struct sf
     return copy;
 }
 
-/* A 200 to a HEAD sent on its own updates the stored GET response it describes with its
- * fields, or invalidates that response when it describes another (RFC 9111 §4.3.5). */
+/* A 200 to a HEAD sent on its own (fields head, its Content-Length head_length) updates
+ * the stored GET response it describes with its fields, or invalidates that response when
+ * it describes another (RFC 9111 §4.3.5). */
 static void update_stored_get(const struct sf_publisher *p, const struct sf_judged_request *req,
-                              const char *get_key, const struct sf_hdrs *head, int64_t now_s)
+                              const char *get_key, const struct sf_hdrs *head, int64_t head_length,
+                              int64_t now_s)
 {
     struct sf_query q = {get_key, NULL, &(struct sf_fields){sf_judge_sent_field, (void *)req->hdrs},
                          NULL};
@@ -56,7 +58,13 @@ static void update_stored_get(const struct sf_publisher *p, const struct sf_judg
     /* Stored objects are complete: their fields and body no longer change. */
     struct sf_hdrs merged;
     struct sf_verdict v;
-    if (!sf_judge_head_update(p->judge, req, stored, head, now_s, &merged, &v)) {
+    enum sf_head_update use =
+        sf_judge_head_update(p->judge, req, stored, head, head_length, now_s, &merged, &v);
+    if (use == SF_HEAD_UPDATE_NONE) {
+        sf_obj_unref(stored);
+        return;
+    }
+    if (use == SF_HEAD_UPDATE_STALE) {
         sf_cache_invalidate(p->cache, stored);
         SF_COUNT(invalidations);
         sf_obj_unref(stored);
@@ -131,7 +139,7 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
     count_use(d, o->stale != NULL);
     invalidate(p, d);
     if (d->update_stored_get)
-        update_stored_get(p, req, get_key, &d->fields, now_s);
+        update_stored_get(p, req, get_key, &d->fields, d->length, now_s);
 
     sf_obj_lock(o);
     o->revalidated = d->use == SF_HEAD_REFRESHED;

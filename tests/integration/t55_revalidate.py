@@ -159,10 +159,12 @@ def test_strip_set_cookie_shares_without_cookies():
         check(p.header("Set-Cookie") is not None, "pass-through responses keep their cookies")
 
 
-def test_head_response_updates_or_invalidates_stored_get():
-    """RFC 9111 §4.3.5. A HEAD that must reach the origin (no-cache, no-store) gets a
-    200: when it describes the stored GET response, its fields update that response; when
-    its validator differs, the stored response is stale and the next GET revalidates."""
+def test_head_response_never_rewrites_what_it_does_not_describe():
+    """RFC 9111 §4.3.5, §5.2.1.5. A HEAD forced to the origin (no-cache, no-store) gets a
+    200. Its request said no-store: nothing of its response is stored, so the stored GET
+    keeps its fields. One that names another ETag, or no validator at all (with another
+    Content-Length, Content-Type and a Link), is not the stored representation: that is
+    only made stale, and the next GET revalidates; none of the HEAD's fields reach it."""
     with Env() as env:
         t = "/headupd?etag=a&cc=max-age=600&serial_hdr=1&size=300"
         first = env.get(t)
@@ -173,9 +175,8 @@ def test_head_response_updates_or_invalidates_stored_get():
            (200, "PASS", "2"), "the HEAD went to the origin")
         r = env.get(t)
         eq((r.header("X-Cache"), r.header("X-Origin-Serial"), r.body),
-           ("HIT", "2", first.body), "stored GET: fields from the HEAD, body kept")
-        eq(env.proxy.stats()["cache"]["head_updates"], 1, "counted")
-        eq(env.origin.count(t), 2, "origin requests")
+           ("HIT", "1", first.body), "a no-store request's response updates nothing")
+        eq(env.proxy.stats()["cache"]["head_updates"], 0, "no update counted")
 
         t2 = "/headinv?etag_changes=1&cc=max-age=600&size=300"
         first = env.get(t2)
@@ -185,6 +186,22 @@ def test_head_response_updates_or_invalidates_stored_get():
         check(r.header("X-Cache") != "HIT", "a GET after a HEAD with another ETag is no HIT")
         check(r.body != first.body, "the origin's new response")
         eq(env.origin.count(t2), 3, "GET, HEAD, and the revalidating GET")
+
+        t3 = ("/headatk?etag=a&cc=max-age=600&size=6&serial_hdr=1&head_no_validators=1"
+              "&head_length=999999&head_hdr=Content-Type:text/evil"
+              "&head_hdr=Link:%3C//evil.example/x.js%3E;rel=preload")
+        first = env.get(t3)
+        env.wait_stored(3)
+        head = env.get(t3, forced, method="HEAD")
+        eq((head.status, head.header("Link")), (200, "<//evil.example/x.js>;rel=preload"),
+           "the HEAD's own answer")
+        r = env.get(t3)
+        eq((r.header("Link"), r.header("Content-Type"), r.body),
+           (None, first.header("Content-Type"), first.body),
+           "the stored GET keeps its own fields and body")
+        eq((r.header("X-Cache"), env.origin.count(t3)), ("REVALIDATED", 3),
+           "made stale, then revalidated by its ETag")
+        eq(env.proxy.stats()["cache"]["head_updates"], 0, "never updated")
 
 
 def test_no_cache_response_is_stored_and_validated_before_every_use():

@@ -249,7 +249,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", content_range)
         if arg("ranges"):
             self.send_header("Accept-Ranges", "bytes")
-        if etag:
+        head_only = self.command == "HEAD"  # head_*: how a HEAD's answer differs
+        if etag and not (head_only and arg("head_no_validators")):
             self.send_header("ETag", etag)
         if arg("cc"):
             self.send_header("Cache-Control", arg("cc"))
@@ -261,7 +262,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("X-Origin-Serial", str(n))
         if arg("self_location"):
             self.send_header("Content-Location", self.path)
-        for h in q.get("hdr", []):
+        for h in q.get("hdr", []) + (q.get("head_hdr", []) if head_only else []):
             k, _, v = h.partition(":")
             self.send_header(k, v)
         chunked = arg("chunked") == "1"
@@ -269,7 +270,8 @@ class Handler(BaseHTTPRequestHandler):
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:
-            self.send_header("Content-Length", str(len(body)))
+            length = arg("head_length") if head_only and arg("head_length") else len(body)
+            self.send_header("Content-Length", str(length))
         self.end_headers()
         if bodiless:
             return

@@ -290,40 +290,68 @@ static void test_failure_serves_stale_only_within_its_window(void **state)
     sf_obj_unref(b);
 }
 
-/* RFC 9111 §4.3.5: a HEAD's 200 updates the stored GET it describes, else invalidates it. */
+/* RFC 9111 §4.3.5: a HEAD's 200 updates the stored GET it describes, else makes it stale.
+ * head holds the forwardable fields, as in production (no Content-Length: its length comes
+ * apart); a HEAD without validators never matches, and a no-store request updates nothing. */
 static void test_head_updates_the_stored_get_it_describes(void **state)
 {
     (void)state;
-    struct sf_hdrs none = {0};
+    struct sf_hdrs none = {0}, no_store = {0};
+    sf_hdrs_add(&no_store, "Cache-Control", "no-cache, no-store");
     struct stored get = {
-        200, {"Cache-Control", "max-age=10", "ETag", "\"v1\"", "X-A", "1"}, 40, 30};
+        200,
+        {"Cache-Control", "max-age=10", "ETag", "\"v1\"", "X-A", "1", "Content-Type", "text/plain"},
+        40,
+        30};
     struct sf_obj *stored = stored_response(&get);
-    struct sf_judged_request req = {"HEAD", URL, &none, false, true, NULL, NOW, false, 0};
     struct {
         const char *head[6];
-        bool updates;
+        int64_t length;
+        bool no_store;
+        enum sf_head_update use;
     } cases[] = {
-        {{"ETag", "\"v1\"", "Cache-Control", "max-age=100"}, true},
-        {{"ETag", "\"v2\"", "Cache-Control", "max-age=100"}, false}, /* another one */
-        {{"ETag", "\"v1\"", "Content-Length", "41"}, false},         /* another length */
-        {{"ETag", "\"v1\"", "Cache-Control", "no-store"}, false},    /* may not be kept */
+        {{"ETag", "\"v1\"", "Cache-Control", "max-age=100"}, -1, false, SF_HEAD_UPDATE_FIELDS},
+        {{"ETag", "\"v1\"", "Cache-Control", "max-age=100"}, 40, false, SF_HEAD_UPDATE_FIELDS},
+        {{"ETag", "\"v2\"", "Cache-Control", "max-age=100"}, -1, false, SF_HEAD_UPDATE_STALE},
+        {{"ETag", "\"v1\""}, 41, false, SF_HEAD_UPDATE_STALE}, /* another length */
+        {{"ETag", "\"v1\"", "Cache-Control", "no-store"}, -1, false, SF_HEAD_UPDATE_STALE},
+        /* Nothing to tell representations apart by: never the same one. */
+        {{"Cache-Control", "max-age=100", "Link", "<//evil/x.js>; rel=preload"},
+         -1,
+         false,
+         SF_HEAD_UPDATE_STALE},
+        {{"Cache-Control", "max-age=100"}, 999999, false, SF_HEAD_UPDATE_STALE},
+        /* The stored body is read by its Content-Type: another one is another response. */
+        {{"ETag", "\"v1\"", "Content-Type", "text/html"}, -1, false, SF_HEAD_UPDATE_STALE},
+        {{"ETag", "\"v1\"", "Content-Type", "text/plain"}, -1, false, SF_HEAD_UPDATE_FIELDS},
+        /* RFC 9111 §5.2.1.5: no part of a no-store request's response is stored. */
+        {{"ETag", "\"v1\"", "Cache-Control", "max-age=100"}, -1, true, SF_HEAD_UPDATE_NONE},
+        {{"ETag", "\"v2\""}, -1, true, SF_HEAD_UPDATE_STALE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sf_judged_request req = {
+            "HEAD", URL, cases[i].no_store ? &no_store : &none, false, true, NULL, NOW, false, 0};
         struct sf_hdrs head = {0}, merged;
         struct sf_verdict v;
         add_pairs(&head, cases[i].head, 6);
-        bool updates = sf_judge_head_update(&cfg, &req, stored, &head, NOW, &merged, &v);
-        assert_int_equal(updates, cases[i].updates);
-        if (updates) {
-            assert_string_equal(sf_hdrs_get(&merged, "Cache-Control"), "max-age=100");
+        enum sf_head_update use =
+            sf_judge_head_update(&cfg, &req, stored, &head, cases[i].length, NOW, &merged, &v);
+        if (use != cases[i].use)
+            fail_msg("case %zu: expected %d, got %d", i, (int)cases[i].use, (int)use);
+        if (use == SF_HEAD_UPDATE_FIELDS) {
             assert_string_equal(sf_hdrs_get(&merged, "X-A"), "1");
-            assert_int_equal(v.fresh_s, 100);
+            assert_string_equal(sf_hdrs_get(&merged, "Content-Type"), "text/plain");
         } else {
             assert_int_equal(merged.n, 0);
+        }
+        if (use == SF_HEAD_UPDATE_FIELDS && sf_hdrs_get(&head, "Cache-Control") != NULL) {
+            assert_string_equal(sf_hdrs_get(&merged, "Cache-Control"), "max-age=100");
+            assert_int_equal(v.fresh_s, 100);
         }
         sf_hdrs_clear(&merged);
         sf_hdrs_clear(&head);
     }
+    sf_hdrs_clear(&no_store);
     sf_obj_unref(stored);
 }
 

@@ -320,25 +320,34 @@ static void test_head_matches(void **state)
     (void)state;
     static const struct {
         const char *head[7];
+        int64_t length;
         bool same;
     } head_cases[] = {
-        {{"ETag", "\"a\"", "Content-Length", "10", NULL}, true},
-        {{"ETag", "\"b\"", NULL}, false},
-        {{"Last-Modified", "Sun, 09 Sep 2001 01:46:40 GMT", NULL}, true},
-        {{"Last-Modified", "Sun, 09 Sep 2001 01:46:41 GMT", NULL}, false},
-        {{"Content-Length", "11", NULL}, false},
-        {{"X-Other", "1", NULL}, true}, /* nothing to compare: the same representation */
+        {{"ETag", "\"a\"", NULL}, 10, true},
+        {{"ETag", "\"a\"", NULL}, -1, true},
+        {{"ETag", "\"b\"", NULL}, -1, false},
+        {{"Last-Modified", "Sun, 09 Sep 2001 01:46:40 GMT", NULL}, -1, true},
+        {{"Last-Modified", "Sun, 09 Sep 2001 01:46:41 GMT", NULL}, -1, false},
+        {{"ETag", "\"a\"", NULL}, 11, false},
+        {{"ETag", "\"a\"", NULL}, 999999, false},
+        /* Without a validator nothing says it is the stored representation. */
+        {{"X-Other", "1", NULL}, -1, false},
+        {{"X-Other", "1", NULL}, 10, false},
+        {{"ETag", "\"a\"", "Content-Type", "text/html", NULL}, -1, false},
+        {{"ETag", "\"a\"", "Content-Type", "text/plain", NULL}, -1, true},
+        {{"ETag", "\"a\"", "Content-Encoding", "gzip", NULL}, -1, false},
     };
     struct sf_hdrs stored = fields_of((const char *const[]){"ETag", "\"a\"", "Last-Modified",
-                                                            "Sun, 09 Sep 2001 01:46:40 GMT", NULL});
+                                                            "Sun, 09 Sep 2001 01:46:40 GMT",
+                                                            "Content-Type", "text/plain", NULL});
     for (size_t i = 0; i < sizeof head_cases / sizeof head_cases[0]; i++) {
         struct sf_hdrs head = fields_of(head_cases[i].head);
-        if (sf_policy_head_matches(&stored, 10, &head) != head_cases[i].same)
+        if (sf_policy_head_matches(&stored, 10, &head, head_cases[i].length) != head_cases[i].same)
             fail_msg("case %zu", i);
         sf_hdrs_clear(&head);
     }
     struct sf_hdrs bare = {0}, etag = fields_of((const char *const[]){"ETag", "\"a\"", NULL});
-    assert_false(sf_policy_head_matches(&bare, 10, &etag)); /* stored has no ETag */
+    assert_false(sf_policy_head_matches(&bare, 10, &etag, -1)); /* stored has no ETag */
     sf_hdrs_clear(&etag);
     sf_hdrs_clear(&stored);
 }
