@@ -224,6 +224,10 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
     }
     enum sf_lookup kind = lookup_key(c, vkey ? vkey : q->key, pp, now_ms, q->directives, q->sliced,
                                      out, refresh, &old);
+    struct sf_obj *listed = kind == SF_LOOKUP_MISS ? *out : refresh != NULL ? *refresh : NULL;
+    if (listed != NULL)
+        listed->head_shared = vkey != NULL || (listed->stale != NULL &&
+                                               sf_hdrs_get(&listed->stale->hdrs, "Vary") == NULL);
     sf_mutex_unlock(&c->lock);
     sf_table_release(old);
     free(vkey);

@@ -108,6 +108,7 @@ struct sf_req {
     unsigned reject_status;    /* answer this once the content has ended (0: none) */
     const char *reject_text;
     bool vary_redispatched; /* left a flight for another variant once already */
+    bool shares_head;       /* the flight it joins says its joiners share its head */
     struct slicing *slices; /* a response read from slices, or NULL (most requests) */
     bool no_slices;         /* slices did not fit: fetched whole, its sliced marker dropped */
     enum { PEER_NONE, PEER_PURGE_CALL, PEER_HEALTH_CALL } peer_call; /* a cluster peer's */
@@ -385,6 +386,11 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method);
  * r must fetch on its own. */
 static bool attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *xcache)
 {
+    /* A 103 was built for the leader's request. A follower's final response may be
+     * another variant (what it varies on is not known yet) unless the flight says its
+     * joiners share its head (sf_obj.head_shared): only then may a follower have hints. */
+    r->w.hints = leader || r->shares_head;
+    r->shares_head = false;
     sf_obj_lock(o);
     bool ok = sf_obj_attach(o, &r->w);
     if (ok && leader)
@@ -526,6 +532,7 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     enum sf_lookup kind = sf_cache_lookup(f->cache, &q, sf_now_ms(), &o, &refresh);
     if (kind == SF_LOOKUP_SLICED)
         return fetch_sliced(r, method, key, &sliced);
+    r->shares_head = kind == SF_LOOKUP_JOIN && o->head_shared;
     free(key);
     switch (kind) {
     case SF_LOOKUP_STALE:

@@ -37,6 +37,8 @@ struct sf_waiter {
     struct sf_waiter *rprev, *rnext; /* (L) on the object's list of attached readers */
     size_t pos;                      /* (L) the reader has consumed the body below this */
     unsigned interim_seen;           /* (L) its object's interim_seq when last sent one */
+    bool hints;                      /* (L) it may be sent its object's 103s: it will
+                                      * share the final response they precede */
 };
 
 /* What a place offers the hangup watcher, which finds a parked waiter by its socket and

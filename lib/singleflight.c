@@ -161,7 +161,8 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
 /* Sends o's interim head to w if it is owed it; false when its socket took only part. */
 static bool interim_to(struct sf_obj *o, struct sf_waiter *w)
 {
-    if (!w->probe || w->fd < 0 || o->interim == NULL || w->interim_seen == o->interim_seq)
+    if (!w->probe || !w->hints || w->fd < 0 || o->interim == NULL ||
+        w->interim_seen == o->interim_seq)
         return true;
     w->interim_seen = o->interim_seq;
     size_t len = strlen(o->interim);

@@ -96,6 +96,11 @@ struct sf_obj {
      * the cache takes it back (and drops it) when the flight is stored, unlisted or marked
      * hit-for-pass, or freeing the flight drops it. */
     struct sf_obj *stale;
+    /* (T) set by the lookup that listed the flight, before anyone else can see it: the
+     * clients that join it will share its response head (it is one variant's flight, or
+     * it refreshes a stored response that did not vary), so the leader's 103s are theirs
+     * too. */
+    bool head_shared;
     bool revalidated;     /* (P) the head came from stale, refreshed by a 304 */
     bool served_stale;    /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
     char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
@@ -131,7 +136,7 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
 
 /* Writes an interim response (head: its bytes, RFC 9110 §15.2) straight to the socket of
  * every waiter parked on o for its response head that has been sent nothing (an HTTP/1.1
- * client, waiter.probe): libmicrohttpd has written nothing for it and will write its
+ * client, waiter.probe) and will share the final response (waiter.hints): libmicrohttpd has written nothing for it and will write its
  * final response after (lock held; on the fetcher thread). o keeps it for waiters that
  * come later (sf_obj_catch_up_interim). A client whose socket takes only part of it is
  * dropped as gone: returned as a list for sf_waiters_wake. */

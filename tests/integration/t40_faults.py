@@ -96,38 +96,105 @@ def test_interim_1xx_is_consumed_final_response_forwarded():
         eq(len(body), 10, "body")
 
 
-def test_early_hints_reach_every_waiting_client():
+def get_with(target, fields):
+    """The bytes of a GET for target with extra fields, on a connection that closes."""
+    extra = "".join("%s: %s\r\n" % kv for kv in fields.items())
+    return ("GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"
+            % (target, extra)).encode()
+
+
+def test_early_hints_reach_the_clients_that_share_the_response():
     # RFC 8297: the origin's 103 goes on at once, with its Link fields only, to each
-    # HTTP/1.1 client waiting for the head (leader and follower alike); an HTTP/1.0 client
-    # gets none; then the final response, and the 103 is never stored.
+    # HTTP/1.1 client waiting for the head that will share the final response: the leader,
+    # whose request the origin answered, and the joiners of a flight known to share it (a
+    # refresh of a response that did not vary). A follower of a first fetch gets none (the
+    # response may vary, and the hints be another user's), nor does an HTTP/1.0 client;
+    # the 103 is never stored.
     with Env() as env:
-        t = "/hints?hold=H1&early_hints=1&early_hints_ms=1500&cc=max-age=60&size=10"
-        leader = raw_connect(env.proxy.port, raw_get(t))
+        t = "/hints?hold_header=X-Hold&early_hints=1&early_hints_ms=1500&cc=max-age=4&size=10"
+        held = {"X-Hold": "H1"}
+        leader = raw_connect(env.proxy.port, get_with(t, held))
         wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the leader waiting")
-        follower = raw_connect(env.proxy.port, raw_get(t))
-        old = raw_connect(env.proxy.port, ("GET %s HTTP/1.0\r\nHost: x\r\n\r\n" % t).encode())
+        follower = raw_connect(env.proxy.port, get_with(t, held))
+        old = raw_connect(env.proxy.port,
+                          ("GET %s HTTP/1.0\r\nHost: x\r\nX-Hold: H1\r\n\r\n" % t).encode())
         wait_for(lambda: env.proxy.stats()["waiters_now"] == 3, "all three waiting")
         env.origin.release("H1")  # now the origin sends its 103, then, 1.5 s later, the 200
         wait_for(lambda: env.proxy.stats()["early_hints"] == 1, "the 103 passed on")
-        late = raw_connect(env.proxy.port, raw_get(t))  # joins after the 103: caught up
-        for sock in (leader, follower, old, late):
+        for sock in (leader, follower, old):
             sock.settimeout(30 * MULT)
-        for name, got in (("leader", read_until(leader)), ("follower", read_until(follower)),
-                          ("late follower", read_until(late))):
-            check(got.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload"
-                                 b"\r\n\r\nHTTP/1.1 200 OK"),
-                  "%s: the 103, then the 200: %r" % (name, got[:120]))
-            check(b"X-Hint-Only" not in got, "%s: only Link goes on" % name)
+        got = read_until(leader)
+        check(got.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload"
+                             b"\r\n\r\nHTTP/1.1 200 OK"),
+              "leader: the 103, then the 200: %r" % got[:120])
+        check(b"X-Hint-Only" not in got, "only Link goes on")
+        got = read_until(follower)
+        check(got.startswith(b"HTTP/1.1 200 OK"), "follower of a first fetch: %r" % got[:60])
         old_head = read_until(old)
         check(old_head.startswith(b"HTTP/1.0 200") or old_head.startswith(b"HTTP/1.1 200"),
               "HTTP/1.0: no 103: %r" % old_head[:40])
-        for s in (leader, follower, old, late):
+        for s in (leader, follower, old):
             s.close()
         eq(env.proxy.stats()["early_hints"], 1, "counted")
         env.wait_stored()
         hit = raw_connect(env.proxy.port, raw_get(t))
         check(read_response(hit)[0].startswith(b"HTTP/1.1 200"), "a hit has no 103")
         hit.close()
+        # Expired, it is refreshed by a flight whose joiners share its head: a follower,
+        # and a late joiner caught up, have the 103 the leader had.
+        time.sleep(4.1)
+        held = {"X-Hold": "H2"}
+        leader = raw_connect(env.proxy.port, get_with(t, held))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the refresh's leader")
+        follower = raw_connect(env.proxy.port, get_with(t, held))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 2, "its follower")
+        env.origin.release("H2")
+        wait_for(lambda: env.proxy.stats()["early_hints"] == 2, "the refresh's 103")
+        late = raw_connect(env.proxy.port, get_with(t, held))
+        for name, sock in (("leader", leader), ("follower", follower), ("late joiner", late)):
+            sock.settimeout(30 * MULT)
+            got = read_until(sock)
+            sock.close()
+            check(got.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>"),
+                  "refresh, %s: the 103 first: %r" % (name, got[:80]))
+
+
+def test_early_hints_never_cross_variants():
+    # A follower that joins a first fetch with another Accept-Language may end up with
+    # another variant: it must never have the hints the origin built for the leader's
+    # language (issue 18). Once the URL is known to vary, a variant's joiners share them.
+    with Env() as env:
+        t = ("/hv?hold_header=X-Hold&early_hints=1&early_hints_vary=1&early_hints_ms=1000"
+             "&cc=max-age=60&size=10&vary=Accept-Language")
+        en = raw_connect(env.proxy.port, get_with(t, {"Accept-Language": "en", "X-Hold": "V1"}))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the leader waiting")
+        fr = raw_connect(env.proxy.port, get_with(t, {"Accept-Language": "fr", "X-Hold": "V1"}))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 2, "both waiting")
+        env.origin.release("V1")
+        for sock in (en, fr):
+            sock.settimeout(30 * MULT)
+        got_en, got_fr = read_until(en), read_until(fr)
+        en.close()
+        fr.close()
+        check(got_en.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </style-en.css>"),
+              "the leader's own hints: %r" % got_en[:80])
+        check(b"style-en" not in got_fr, "the fr follower never sees en's hints: %r"
+              % got_fr[:200])
+        check(b"200 OK" in got_fr, "the fr follower's response")
+        env.wait_stored(2)
+        # A variant's flight: its joiners all selected it, so all have its hints.
+        de = {"Accept-Language": "de", "X-Hold": "V2"}
+        de1 = raw_connect(env.proxy.port, get_with(t, de))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "de leader")
+        de2 = raw_connect(env.proxy.port, get_with(t, de))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 2, "de follower")
+        env.origin.release("V2")
+        for sock in (de1, de2):
+            sock.settimeout(30 * MULT)
+            got = read_until(sock)
+            sock.close()
+            check(got.startswith(b"HTTP/1.1 103 Early Hints\r\nLink: </style-de.css>"),
+                  "de: %r" % got[:80])
 
 
 def test_first_byte_runs_from_the_request_not_the_connect():

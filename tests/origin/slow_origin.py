@@ -215,7 +215,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.reset()
         if arg("early_hints"):
             self.send_response_only(103)
-            self.send_header("Link", "</style.css>; rel=preload")
+            if arg("early_hints_vary"):  # hints for this request's language alone
+                lang = self.headers.get("Accept-Language", "none")
+                self.send_header("Link", "</style-%s.css>; rel=preload" % lang)
+            else:
+                self.send_header("Link", "</style.css>; rel=preload")
             self.send_header("X-Hint-Only", "1")
             self.end_headers()
             self.wfile.flush()

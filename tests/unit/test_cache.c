@@ -328,6 +328,29 @@ static void test_many_keys_grow_table(void **state)
 
 /* RFC 9111 §4.1: variants of one URL live side by side, each found by the request
  * fields its response varies on. */
+/* Whose head a flight's joiners share (for 103s): a first fetch's is not known (it may
+ * vary); a variant's flight's, and a refresh of a response that did not vary, is. */
+static void test_head_shared(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20);
+    struct sf_obj *a, *f, *gz, *br;
+    assert_int_equal(lookup(c, "k", 0, &a), SF_LOOKUP_MISS);
+    assert_false(a->head_shared);
+    complete(a, 100);
+    sf_cache_store(c, a, 0);
+    assert_int_equal(lookup(c, "k", 6000, &f), SF_LOOKUP_MISS); /* expired: a refresh */
+    assert_true(f->head_shared);
+    assert_int_equal(lookup_encoding(c, "u", "gzip", 0, &gz), SF_LOOKUP_MISS);
+    assert_false(gz->head_shared); /* nothing says it will not vary */
+    complete_varying(c, gz, 10, "gzip");
+    sf_cache_store(c, gz, 0);
+    assert_int_equal(lookup_encoding(c, "u", "br", 0, &br), SF_LOOKUP_MISS);
+    assert_true(br->head_shared); /* every joiner selected its variant */
+    sf_obj_unref(a), sf_obj_unref(f), sf_obj_unref(gz), sf_obj_unref(br);
+    sf_cache_free(c);
+}
+
 static void test_vary_variants(void **state)
 {
     (void)state;
@@ -525,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_sliced_marker),
         cmocka_unit_test(test_unlist_only_if_listed),
         cmocka_unit_test(test_many_keys_grow_table),
+        cmocka_unit_test(test_head_shared),
         cmocka_unit_test(test_vary_variants),
         cmocka_unit_test(test_flight_settles_under_its_variant),
         cmocka_unit_test(test_variant_by_content_language),
