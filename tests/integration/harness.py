@@ -5,6 +5,7 @@ sanitizers. A failed check names both sides."""
 import http.client
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -51,17 +52,38 @@ def wait_for(cond, what, timeout=10.0):
 
 
 def _read_first_line(proc, pattern, timeout, log):
-    """Reads proc's output until a line containing pattern; returns it."""
+    """Reads proc's output until a line containing pattern; returns it. A process that
+    exits first, or prints nothing of it within the deadline (even nothing at all), is
+    killed and the test fails with what it printed."""
     deadline = time.monotonic() + timeout * MULT
     stream = proc.stdout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            raise TestFailure("process exited before '%s'; output:\n%s" % (pattern, "".join(log)))
-        log.append(line)
-        if pattern in line:
-            return line
-    raise TestFailure("no '%s' within %.0fs" % (pattern, timeout * MULT))
+    pending = ""
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TestFailure("no '%s' within %.0fs; output:\n%s"
+                                  % (pattern, timeout * MULT, "".join(log) + pending))
+            ready, _, _ = select.select([stream], [], [], min(left, 0.5))
+            if not ready:
+                continue
+            # A byte at a time, so that nothing after the line is taken from the stream
+            # the caller's drain thread reads next.
+            data = os.read(stream.fileno(), 1).decode("latin-1")
+            if not data:
+                raise TestFailure("process exited before '%s'; output:\n%s"
+                                  % (pattern, "".join(log) + pending))
+            pending += data
+            if data == "\n":
+                log.append(pending)
+                line, pending = pending, ""
+                if pattern in line:
+                    return line
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise
 
 
 class Origin:
