@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum kind {
@@ -995,23 +996,29 @@ static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *o
     return SF_OK;
 }
 
+/* The whole of a regular file of at most 16 MiB, or NULL with errno set (EISDIR for
+ * anything but a regular file, EFBIG for a larger one). */
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = sf_xmalloc(cap);
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap && cap < (1u << 24)) {
-            cap *= 2;
-            buf = sf_xrealloc(buf, cap);
-        }
+    struct stat st;
+    int err = fstat(fileno(f), &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EISDIR : 0;
+    if (err == 0 && st.st_size >= (1 << 24))
+        err = EFBIG;
+    char *buf = NULL;
+    if (err == 0) {
+        size_t len = fread(buf = sf_xmalloc((size_t)st.st_size + 1), 1, (size_t)st.st_size, f);
+        err = ferror(f) ? EIO : 0;
+        buf[len] = '\0'; /* a file that shrank meanwhile: what it holds now */
     }
     fclose(f);
-    buf[len] = '\0';
+    if (err != 0) {
+        free(buf);
+        errno = err;
+        return NULL;
+    }
     return buf;
 }
 

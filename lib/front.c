@@ -474,7 +474,8 @@ static void start_private(struct sf_req *r, const char *method)
 {
     struct sf_front *f = r->front;
     struct sf_obj *o = sf_obj_new(NULL);
-    attach(r, o, true, "PASS");
+    bool attached = attach(r, o, true, "PASS");
+    SF_ASSERT(attached); /* nobody else has o: it cannot be trimmed or dropped yet */
     struct sf_fetch_spec *spec = build_spec(r, method, false);
     if (strcmp(method, "HEAD") == 0 ||
         (strcmp(method, "POST") == 0 && r->snap->cfg.store_post_responses))
@@ -560,7 +561,8 @@ static enum MHD_Result fetch_shared(struct sf_req *r, const char *method)
     case SF_LOOKUP_MISS: break;
     case SF_LOOKUP_SLICED: SF_ASSERT(!"handled above");
     }
-    attach(r, o, true, "MISS");
+    bool attached = attach(r, o, true, "MISS");
+    SF_ASSERT(attached); /* a new flight, not yet submitted: nothing trims or drops it */
     submit_shared(r, o);
     return wait_head(r, method);
 }
