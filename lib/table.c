@@ -1,8 +1,13 @@
 /* table: see table.h. */
 #include "table.h"
 
+#include "siphash.h"
+
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 /* Whether e is an object (a flight, a stored response, or unlisted), not a marker. */
 static bool is_object(const struct sf_entry *e)
@@ -30,12 +35,26 @@ static struct marker *marker_of_pass(struct pass_link *l)
     return (struct marker *)(void *)((char *)l - offsetof(struct marker, pass));
 }
 
+/* The hash's secret, drawn from the kernel once per process (every cache of the process
+ * shares it: tests make several). Clients choose the URLs hashed; an unkeyed hash would
+ * let them make thousands collide into one chain, walked under the lock every worker
+ * needs (hash flooding). */
+static uint8_t hash_secret[SF_SIPHASH_KEY_BYTES];
+static pthread_once_t hash_secret_once = PTHREAD_ONCE_INIT;
+
+static void draw_hash_secret(void)
+{
+    size_t got = 0;
+    while (got < sizeof hash_secret) {
+        ssize_t n = getrandom(hash_secret + got, sizeof hash_secret - got, 0);
+        SF_ASSERT(n > 0 || errno == EINTR); /* Linux >= 3.17 with the pool initialised */
+        got += n > 0 ? (size_t)n : 0;
+    }
+}
+
 uint64_t sf_table_hash_bytes(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+    return sf_siphash(hash_secret, s, len);
 }
 
 static uint64_t hash_key(const char *key)
@@ -56,6 +75,7 @@ uint64_t sf_table_hash_url(const char *key)
 
 struct sf_cache *sf_cache_new(uint64_t max_bytes)
 {
+    SF_PTOK(pthread_once(&hash_secret_once, draw_hash_secret));
     struct sf_cache *c = sf_xcalloc(1, sizeof *c);
     sf_mutex_init(&c->lock);
     c->nbuckets = 1024;
@@ -83,6 +103,19 @@ struct sf_entry **sf_table_slot(struct sf_cache *c, const char *key)
     while (*pp != NULL && strcmp((*pp)->key, key) != 0)
         pp = &(*pp)->hnext;
     return pp;
+}
+
+size_t sf_table_longest_chain(const struct sf_cache *c)
+{
+    sf_mutex_assert_held(&c->lock);
+    size_t longest = 0;
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        size_t n = 0;
+        for (const struct sf_entry *e = c->buckets[i]; e != NULL; e = e->hnext)
+            n++;
+        longest = n > longest ? n : longest;
+    }
+    return longest;
 }
 
 void sf_table_grow(struct sf_cache *c)

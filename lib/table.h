@@ -1,5 +1,5 @@
 /* table: the cache's table, private to cache.c and table.c. Entries (entry.h) by key in a
- * chained hash table (FNV-1a, doubling at load 1), and the same entries chained by the URL
+ * chained hash table (keyed SipHash, doubling at load 1), and the same entries chained by the URL
  * part of their keys, so that what concerns one URL (a purge, an invalidation, a variant
  * in another language) visits only that URL's entries; stored responses and markers on a
  * byte-charged LRU; hit-for-pass markers also on a list of their own, oldest first (they
@@ -46,12 +46,15 @@ struct sf_cache {
 struct sf_obj *sf_table_obj(struct sf_entry *e) SF_NONNULL_RESULT;
 struct marker *sf_table_marker(struct sf_entry *e) SF_NONNULL_RESULT;
 
-/* FNV-1a of len bytes; of a key's URL part (up to its first "\n", sf_policy_key). */
+/* SipHash-2-4 of len bytes under the process's secret key (drawn by the first
+ * sf_cache_new); of a key's URL part (up to its first "\n", sf_policy_key). */
 uint64_t sf_table_hash_bytes(const char *s, size_t len);
 uint64_t sf_table_hash_url(const char *key);
 
 /* Where key is (or would be) listed: the slot holding its entry, or the empty one. */
 struct sf_entry **sf_table_slot(struct sf_cache *c, const char *key);
+/* How many entries the longest chain of buckets by key holds (how well keys spread). */
+size_t sf_table_longest_chain(const struct sf_cache *c);
 /* Doubles the buckets; slots found before are no longer valid. */
 void sf_table_grow(struct sf_cache *c);
 /* Moves e (on the LRU) to its front: used now. */

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "../../lib/cache.h"
+#include "../../lib/table.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -351,6 +352,35 @@ static void test_head_shared(void **state)
     sf_cache_free(c);
 }
 
+/* Hash flooding: keys made to collide under the unkeyed FNV-1a the table used before all
+ * fell in one chain, walked under the table lock by every lookup. Under the keyed hash
+ * they spread like any others. */
+static void test_colliding_keys_spread(void **state)
+{
+    (void)state;
+    enum { N = 3000, MASK = 4095 }; /* 3000 entries: 4096 buckets */
+    struct sf_cache *c = sf_cache_new(1 << 30);
+    struct sf_obj *flights[N];
+    char key[48];
+    for (unsigned n = 0, i = 0; n < N; i++) {
+        snprintf(key, sizeof key, "http://o/%u", i);
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a, as an attacker would compute it */
+        for (const char *p = key; *p != '\0'; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        if ((h & MASK) == 0)
+            assert_int_equal(lookup(c, key, 0, &flights[n++]), SF_LOOKUP_MISS);
+    }
+    sf_mutex_lock(&c->lock);
+    size_t longest = sf_table_longest_chain(c);
+    sf_mutex_unlock(&c->lock);
+    if (longest > 16)
+        fail_msg("the longest chain holds %zu of %d colliding keys (at most 16 expected)", longest,
+                 N);
+    for (unsigned i = 0; i < N; i++)
+        sf_obj_unref(flights[i]);
+    sf_cache_free(c);
+}
+
 static void test_vary_variants(void **state)
 {
     (void)state;
@@ -549,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_unlist_only_if_listed),
         cmocka_unit_test(test_many_keys_grow_table),
         cmocka_unit_test(test_head_shared),
+        cmocka_unit_test(test_colliding_keys_spread),
         cmocka_unit_test(test_vary_variants),
         cmocka_unit_test(test_flight_settles_under_its_variant),
         cmocka_unit_test(test_variant_by_content_language),

@@ -1,0 +1,55 @@
+/* siphash: see siphash.h. Written from the paper's description (§2): little-endian 64-bit
+ * words, two compression rounds per word, the length in the last word's top byte, four
+ * finalization rounds. */
+#include "siphash.h"
+
+#include <string.h>
+
+static uint64_t rotl(uint64_t x, int b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+static uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Rounds of SipRound over the state v. */
+static void sip_rounds(uint64_t v[4], int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        v[0] += v[1], v[1] = rotl(v[1], 13), v[1] ^= v[0], v[0] = rotl(v[0], 32);
+        v[2] += v[3], v[3] = rotl(v[3], 16), v[3] ^= v[2];
+        v[0] += v[3], v[3] = rotl(v[3], 21), v[3] ^= v[0];
+        v[2] += v[1], v[1] = rotl(v[1], 17), v[1] ^= v[2], v[2] = rotl(v[2], 32);
+    }
+}
+
+uint64_t sf_siphash(const uint8_t key[SF_SIPHASH_KEY_BYTES], const void *data, size_t len)
+{
+    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
+                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+    const uint8_t *p = data;
+    size_t whole = len - len % 8;
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t m = load_le64(p + i);
+        v[3] ^= m;
+        sip_rounds(v, 2);
+        v[0] ^= m;
+    }
+    uint8_t last[8] = {0};
+    memcpy(last, p + whole, len % 8);
+    last[7] = (uint8_t)len;
+    uint64_t m = load_le64(last);
+    v[3] ^= m;
+    sip_rounds(v, 2);
+    v[0] ^= m;
+    v[2] ^= 0xff;
+    sip_rounds(v, 4);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}

@@ -1,0 +1,15 @@
+/* siphash: SipHash-2-4 (Aumasson and Bernstein, 2012), a keyed hash of short inputs. The
+ * cache's table hashes URLs that clients choose: with a secret key, nobody outside the
+ * process can make them collide into one chain (hash flooding). Pure. */
+#ifndef SF_SIPHASH_H
+#define SF_SIPHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SF_SIPHASH_KEY_BYTES 16
+
+/* The 64-bit SipHash-2-4 of len bytes at data under key. */
+uint64_t sf_siphash(const uint8_t key[SF_SIPHASH_KEY_BYTES], const void *data, size_t len);
+
+#endif
