@@ -6,7 +6,7 @@ on it. A field whose name has "_" is not forwarded at all (nginx's underscores_i
 off) unless forward_underscore_fields, and then never one that spells an identity field."""
 import json
 
-from harness import Env, eq, check
+from harness import Env, Origin, Proxy, eq, check, request
 
 SPOOF = {"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Host": "evil.example",
          "X-Forwarded-Proto": "https", "Forwarded": "for=1.2.3.4;host=evil.example",
@@ -132,3 +132,21 @@ def test_a_client_field_that_is_not_sent_selects_no_variant():
         eq(received(r).get("x-forwarded-proto"), "http", "what the stored variant was sent")
         eq(env.get(t).header("X-Cache"), "HIT", "again without it")
         eq(env.origin.count(t), 1, "origin requests")
+
+
+def test_the_forward_proxy_drops_them_too():
+    o = Origin()
+    try:
+        p = Proxy(None, {"forward_proxy": {"allow": ["127.0.0.1"]}})
+        try:
+            h = received(request(p.port, "GET", "%s/fp?echo=1" % o.url, UNDERSCORED))
+            for name in ALWAYS_DROPPED + ("my_field",):
+                check(name not in h, "forward proxy: %s reached the origin: %r" % (name, h))
+            eq(h.get("x-kept"), "yes", "an ordinary field")
+            r = request(p.port, "OPTIONS", "%s/fp?echo=1" % o.url, {"Max-Forwards": "0"})
+            eq(r.status, 200, "forward proxy: OPTIONS with Max-Forwards: 0")
+            eq(o.stats()["total"], 1, "origin requests")
+        finally:
+            eq(p.stop(), 0, "exit code")
+    finally:
+        o.stop()
