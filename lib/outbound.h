@@ -87,8 +87,10 @@ struct sf_shared_view {
     struct MHD_Connection *conn;
 };
 /* (sf_field_get, with view: struct sf_shared_view *) A field of the request as a shared
- * fetch would send it upstream (Accept-Encoding normalised when configured), or NULL: what
- * selects among responses that vary (RFC 9111 §4.1). Caller frees. */
+ * fetch would send it upstream (Accept-Encoding normalised when configured; sfproxy's own
+ * X-Forwarded-For, X-Forwarded-Proto and Forwarded; NULL for what is not sent, such as an
+ * untrusted client's identity fields or a name with "_"): what selects among responses
+ * that vary (RFC 9111 §4.1). Caller frees. */
 char *sf_outbound_shared_field(void *view, const char *name);
 
 /* The client's address, written as text into ip (size at least INET6_ADDRSTRLEN;
