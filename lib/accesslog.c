@@ -40,8 +40,9 @@ static void put_str(struct out *o, const char *s)
 }
 
 /* s escaped, at most max bytes of output: for combined, '"', '\\' and bytes outside
- * printable ASCII as \xHH (as nginx does); for JSON, '"' and '\\' backslashed and the
- * rest as \u00HH (so the line stays valid JSON whatever bytes a client sent). */
+ * printable ASCII as \xHH (nginx's ngx_http_log_escape: '"' is \x22, so a quoted field
+ * never holds a '"' and every '\\' starts an escape); for JSON, '"' and '\\' backslashed
+ * and the rest as \u00HH (so the line stays valid JSON whatever bytes a client sent). */
 static void put_escaped(struct out *o, const char *s, size_t max, bool json)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -50,9 +51,9 @@ static void put_escaped(struct out *o, const char *s, size_t max, bool json)
         unsigned char c = (unsigned char)*s;
         char e[6];
         size_t n;
-        if (c == '"' || c == '\\') {
+        if (json && (c == '"' || c == '\\')) {
             e[0] = '\\', e[1] = (char)c, n = 2;
-        } else if (c >= 0x20 && c < 0x7f) {
+        } else if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
             e[0] = (char)c, n = 1;
         } else if (json) {
             memcpy(e, "\\u00", 4), e[4] = hex[c >> 4], e[5] = hex[c & 15], n = 6;

@@ -67,6 +67,7 @@ static const struct field schema[] = {
     {"trusted_proxies", K_NETS, OFF(trusted_proxies), 0, 0},
     {"forwarded_header", K_BOOL, OFF(forwarded_header), 0, 0},
     {"preserve_host", K_BOOL, OFF(preserve_host), 0, 0},
+    {"forward_underscore_fields", K_BOOL, OFF(underscore_fields), 0, 0},
     {"workers", K_UINT, OFF(workers), 0, 256},
     {"connection_limit", K_UINT, OFF(connection_limit), 16, 1000000},
     {"max_request_body_bytes", K_BYTES, OFF(max_request_body_bytes), 0, UINT64_C(1) << 40},

@@ -46,6 +46,7 @@ struct sf_config {
     struct sf_acl trusted_proxies; /* whose X-Forwarded-* and Forwarded fields are kept */
     bool forwarded_header;         /* add RFC 7239 Forwarded upstream */
     bool preserve_host;            /* send the client's Host upstream (and key on it) */
+    bool underscore_fields;        /* forward_underscore_fields: send names with "_" on */
     unsigned workers;              /* libmicrohttpd pool size; 0: one per core */
     unsigned connection_limit;
     uint64_t connect_timeout_ms;

@@ -862,8 +862,11 @@ static bool admit(struct sf_req *r, const char *method)
         r->reject_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         r->reject_text = "shutting down\n";
     } else {
-        r->reject_status =
-            sf_outbound_route(&r->out, r->conn, method, r->target, &r->route, &r->reject_text);
+        /* Max-Forwards: 0 on TRACE or OPTIONS ends here, whatever the target ("*" too). */
+        r->reject_status = sf_outbound_final_answer(r->conn, method, &r->reject_text);
+        if (r->reject_status == 0)
+            r->reject_status =
+                sf_outbound_route(&r->out, r->conn, method, r->target, &r->route, &r->reject_text);
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -875,6 +878,8 @@ static enum MHD_Result respond_rejected(struct sf_req *r)
 {
     if (r->reject_status == MHD_HTTP_SERVICE_UNAVAILABLE)
         return respond_text(r, r->reject_status, r->reject_text, true);
+    if (r->reject_status == MHD_HTTP_OK) /* an OPTIONS answered here; see begin_upload */
+        return respond_text(r, r->reject_status, r->reject_text, r->phase == PH_UPLOAD);
     return respond_bad(r, r->reject_status, r->reject_text);
 }
 

@@ -142,12 +142,23 @@ char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
     return key;
 }
 
+static bool client_of(const struct sf_outbound *ob, struct MHD_Connection *conn, char *ip,
+                      size_t size);
+static char *sent_forwarding_field(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                                   const char *name);
+
 char *sf_outbound_shared_field(void *view, const char *name)
 {
     const struct sf_shared_view *v = view;
     const char *connection = MHD_lookup_connection_value(v->conn, MHD_HEADER_KIND, "Connection");
-    if (!sf_policy_forwarded(name, connection, true))
-        return NULL;
+    char ip[INET6_ADDRSTRLEN];
+    if (sf_streq_ci(name, "X-Forwarded-For") || sf_streq_ci(name, "X-Forwarded-Proto") ||
+        sf_streq_ci(name, "Forwarded"))
+        return sent_forwarding_field(v->ob, v->conn, name); /* sfproxy's, not the client's */
+    if (!sf_policy_forwarded(name, connection, true) ||
+        !sf_policy_client_field(name, client_of(v->ob, v->conn, ip, sizeof ip),
+                                v->ob->cfg->underscore_fields))
+        return NULL; /* not sent: it cannot select what the origin chose */
     char *value = sf_request_field(v->conn, name);
     if (v->ob->cfg->normalize_accept_encoding && sf_streq_ci(name, "Accept-Encoding")) {
         const char *normal = sf_policy_normalized_encoding(value); /* as fetches send it */
@@ -160,8 +171,9 @@ char *sf_outbound_shared_field(void *view, const char *name)
 struct fields_ctx {
     struct sf_hdrs *out;
     const char *connection;
-    bool shared;  /* a flight others may join: drop what is one client's own */
-    bool trusted; /* the client is a trusted proxy: keep its identity fields */
+    bool shared;      /* a flight others may join: drop what is one client's own */
+    bool trusted;     /* the client is a trusted proxy: keep its identity fields */
+    bool underscores; /* forward_underscore_fields */
 };
 
 static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char *name,
@@ -170,7 +182,7 @@ static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char
     struct fields_ctx *c = cls;
     (void)kind;
     if (sf_policy_forwarded(name, c->connection, c->shared) &&
-        (c->trusted || !sf_policy_identity_field(name)))
+        sf_policy_client_field(name, c->trusted, c->underscores))
         sf_hdrs_add(c->out, name, value ? value : "");
     return MHD_YES;
 }
@@ -221,6 +233,47 @@ static void add_forwarding(const struct sf_outbound *ob, struct MHD_Connection *
     }
 }
 
+/* A request's fields as a shared fetch sends them, and of them name's lines joined (NULL:
+ * none): for the fields sfproxy writes, which a response may vary on. Caller frees. */
+static char *sent_forwarding_field(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                                   const char *name)
+{
+    char ip[INET6_ADDRSTRLEN];
+    struct sf_hdrs h = {0};
+    struct fields_ctx c = {&h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection"),
+                           true, client_of(ob, conn, ip, sizeof ip), ob->cfg->underscore_fields};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_field, &c);
+    add_forwarding(ob, conn, &h, ip);
+    char *value = sf_hdrs_join(&h, name);
+    sf_hdrs_clear(&h);
+    return value;
+}
+
+/* RFC 9110 §7.6.2: a TRACE or OPTIONS goes on with one hop less in its Max-Forwards (a
+ * zero or a malformed one never gets here: sf_outbound_final_answer). */
+static void decrement_max_forwards(struct MHD_Connection *conn, const char *method,
+                                   struct sf_hdrs *h)
+{
+    char next[24];
+    const char *why;
+    char *value = sf_request_field(conn, "Max-Forwards");
+    if (sf_policy_max_forwards(method, value, next, &why) == 0 && next[0] != '\0' &&
+        sf_hdrs_get(h, "Max-Forwards") != NULL) {
+        sf_hdrs_remove(h, "Max-Forwards");
+        sf_hdrs_add(h, "Max-Forwards", next);
+    }
+    free(value);
+}
+
+unsigned sf_outbound_final_answer(struct MHD_Connection *conn, const char *method, const char **why)
+{
+    char next[24];
+    char *value = sf_request_field(conn, "Max-Forwards");
+    unsigned status = sf_policy_max_forwards(method, value, next, why);
+    free(value);
+    return status;
+}
+
 /* Replaces a shared fetch's Accept-Encoding by its normalised form (none or gzip). */
 static void normalize_encoding(struct sf_hdrs *h)
 {
@@ -243,9 +296,10 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
     bool trusted = client_of(ob, conn, ip, sizeof ip);
     struct fields_ctx c = {&s->hdrs,
                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection"), shared,
-                           trusted};
+                           trusted, ob->cfg->underscore_fields};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_field, &c);
     add_forwarding(ob, conn, &s->hdrs, ip);
+    decrement_max_forwards(conn, method, &s->hdrs);
     if (shared && ob->cfg->normalize_accept_encoding)
         normalize_encoding(&s->hdrs);
     /* RFC 9110 §7.6.3: ours appended to every Via line the request came with, whole. */

@@ -69,6 +69,13 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
                                        const char *method, const struct sf_route *route,
                                        bool shared, struct sf_reqbody *body);
 
+/* RFC 9110 §7.6.2: 0 when the request of method on conn goes upstream (a TRACE or OPTIONS
+ * is then sent with one less in its Max-Forwards); else the status sfproxy answers it with
+ * itself, with *why its text: a TRACE or OPTIONS with "Max-Forwards: 0" (501, 200), or a
+ * Max-Forwards that is not a number on one (400). See sf_policy_max_forwards. */
+unsigned sf_outbound_final_answer(struct MHD_Connection *conn, const char *method,
+                                  const char **why);
+
 /* The cache key of a GET or HEAD on conn, routed to route: its URL, every credential line
  * as forwarded, and the Host when that is forwarded too (preserve_host). Caller frees. */
 char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
@@ -80,8 +87,10 @@ struct sf_shared_view {
     struct MHD_Connection *conn;
 };
 /* (sf_field_get, with view: struct sf_shared_view *) A field of the request as a shared
- * fetch would send it upstream (Accept-Encoding normalised when configured), or NULL: what
- * selects among responses that vary (RFC 9111 §4.1). Caller frees. */
+ * fetch would send it upstream (Accept-Encoding normalised when configured; sfproxy's own
+ * X-Forwarded-For, X-Forwarded-Proto and Forwarded; NULL for what is not sent, such as an
+ * untrusted client's identity fields or a name with "_"): what selects among responses
+ * that vary (RFC 9111 §4.1). Caller frees. */
 char *sf_outbound_shared_field(void *view, const char *name);
 
 /* The client's address, written as text into ip (size at least INET6_ADDRSTRLEN;

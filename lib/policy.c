@@ -41,32 +41,113 @@ bool sf_policy_is_credential(const char *name)
     return sf_streq_ci(name, "Authorization") || sf_streq_ci(name, "Cookie");
 }
 
+/* Whether a and b are one name to a CGI-style stack: equal ignoring case, with "_" read as
+ * "-". Rack, PHP, WSGI and Go's CGI adapters turn both X-Forwarded-Host and X_Forwarded_Host
+ * into the variable HTTP_X_FORWARDED_HOST. */
+static bool same_variable(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        char x = *a == '_' ? '-' : (char)tolower((unsigned char)*a);
+        char y = *b == '_' ? '-' : (char)tolower((unsigned char)*b);
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
 bool sf_policy_identity_field(const char *name)
 {
+    /* What common frameworks take as the truth about the client, its scheme, host and
+     * path, or the method, when a proxy in front is trusted to set it. */
     static const char *const identity[] = {
+        /* The client's address: Rails' RemoteIp (Client-IP too), Django and Flask proxy
+         * helpers (ProxyFix, django-ipware), Express "trust proxy", Spring, nginx realip,
+         * node's request-ip (the CDN ones, X-Cluster-Client-IP, Forwarded-For,
+         * X-Forwarded). */
         "X-Forwarded-For",
-        "X-Forwarded-Host",
-        "X-Forwarded-Proto",
-        "X-Forwarded-Port",
-        "X-Forwarded-Prefix",
-        "X-Forwarded-Server",
-        "X-Forwarded-Scheme",
         "Forwarded",
         "X-Real-IP",
         "X-Client-IP",
+        "Client-IP",
         "True-Client-IP",
-        "X-Original-URL",
-        "X-Rewrite-URL",
+        "X-Cluster-Client-IP",
+        "CF-Connecting-IP",
+        "Fastly-Client-IP",
+        "Forwarded-For",
+        "X-Forwarded",
+        /* The scheme: Rack (X-Forwarded-Ssl, -Scheme, -Proto), Spring (X-Forwarded-Ssl),
+         * gunicorn's secure_scheme_headers (X-Forwarded-Protocol), CodeIgniter and
+         * phpMyAdmin (Front-End-Https), Pyramid/Paste stacks (X-Url-Scheme). */
+        "X-Forwarded-Proto",
+        "X-Forwarded-Scheme",
+        "X-Forwarded-Ssl",
+        "X-Forwarded-Protocol",
+        "Front-End-Https",
+        "X-Url-Scheme",
+        /* The host and port: Rack, Django (USE_X_FORWARDED_HOST), Spring, ASP.NET Core
+         * (X-Original-Host), Apache's mod_proxy (X-Forwarded-Server); links and redirects
+         * are built from them. */
+        "X-Forwarded-Host",
+        "X-Forwarded-Port",
+        "X-Forwarded-Server",
         "X-Original-Host",
         "X-Host",
+        /* The path the client asked for, or the prefix it was mounted under: Symfony and
+         * IIS (X-Original-URL, X-Rewrite-URL), nginx auth_request setups (X-Original-URI),
+         * Traefik's ForwardAuth (X-Forwarded-Uri), Kong (X-Forwarded-Path, -Prefix),
+         * Envoy (X-Envoy-Original-Path), Spring and Werkzeug (X-Forwarded-Prefix), Flask
+         * recipes (X-Script-Name). Origins route and authorise on them. */
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-Original-URI",
+        "X-Forwarded-Uri",
+        "X-Forwarded-Path",
+        "X-Forwarded-Prefix",
+        "X-Envoy-Original-Path",
+        "X-Script-Name",
+        /* The method: Rack::MethodOverride, Express's method-override, Symfony, Laravel
+         * (X-HTTP-Method-Override); OData and Google APIs (the other two). */
         "X-HTTP-Method-Override",
         "X-HTTP-Method",
         "X-Method-Override",
+        /* Next.js: a request carrying it skips the app's middleware, authentication
+         * included (CVE-2025-29927). */
+        "X-Middleware-Subrequest",
+        /* Envoy and Istio: the client certificate a front proxy verified, taken by the
+         * application as the caller's identity. */
+        "X-Forwarded-Client-Cert",
     };
     for (size_t i = 0; i < sizeof identity / sizeof identity[0]; i++)
-        if (sf_streq_ci(name, identity[i]))
+        if (same_variable(name, identity[i]))
             return true;
     return false;
+}
+
+/* Whether name, with "_" read as "-", is a field sfproxy acts on or writes itself: its
+ * underscore spelling would reach a CGI-style origin as that field behind the cache's
+ * back. */
+static bool spells_managed_field(const char *name)
+{
+    static const char *const managed[] = {"Max-Forwards", "CDN-Loop", "Accept-Encoding",
+                                          "Cache-Control", "Pragma"};
+    char folded[64];
+    size_t len = strlen(name);
+    if (len >= sizeof folded)
+        return false; /* longer than any name it could spell */
+    for (size_t i = 0; i <= len; i++)
+        folded[i] = name[i] == '_' ? '-' : name[i];
+    for (size_t i = 0; i < sizeof managed / sizeof managed[0]; i++)
+        if (sf_streq_ci(folded, managed[i]))
+            return true;
+    return sf_policy_identity_field(folded) || sf_policy_is_credential(folded) ||
+           !sf_policy_forwarded(folded, NULL, true);
+}
+
+bool sf_policy_client_field(const char *name, bool trusted, bool underscores)
+{
+    if (strchr(name, '_') != NULL)
+        return underscores && !spells_managed_field(name);
+    return trusted || !sf_policy_identity_field(name);
 }
 
 void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const char *scheme,
@@ -116,6 +197,40 @@ bool sf_policy_forwarded(const char *name, const char *connection, bool shared)
         if (sf_streq_ci(name, own[i]))
             return false;
     return true;
+}
+
+unsigned sf_policy_max_forwards(const char *method, const char *value, char next[24],
+                                const char **why)
+{
+    next[0] = '\0';
+    *why = "";
+    if (value == NULL || (strcmp(method, "TRACE") != 0 && strcmp(method, "OPTIONS") != 0))
+        return 0; /* other methods MAY ignore it (§7.6.2): it goes on untouched */
+    uint64_t n = 0;
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            *why = "Max-Forwards must be a decimal number (RFC 9110 §7.6.2)\n";
+            return 400;
+        }
+        n = n > (UINT64_MAX - 9) / 10 ? UINT64_MAX : n * 10 + (uint64_t)(*p - '0');
+    }
+    if (value[0] == '\0') {
+        *why = "Max-Forwards must be a decimal number (RFC 9110 §7.6.2)\n";
+        return 400;
+    }
+    if (n > 0) {
+        snprintf(next, 24, "%llu", (unsigned long long)(n - 1));
+        return 0;
+    }
+    /* Zero: this proxy is the final recipient. It knows no resource's methods, so an
+     * OPTIONS gets an empty 200 (§9.3.7 asks nothing more); a TRACE is not echoed (it
+     * would reflect what the client sent, a shared cache's worst habit): 501, the
+     * method not supported here for any resource. */
+    if (strcmp(method, "OPTIONS") == 0)
+        return 200;
+    *why = "TRACE is not answered by sfproxy (Max-Forwards: 0 makes it the final "
+           "recipient)\n";
+    return 501;
 }
 
 static bool status_in(int status, const int *codes, size_t n)

@@ -21,9 +21,27 @@ bool sf_policy_is_credential(const char *name);
 
 /* Whether a request field tells the origin who the client is or what it asked for on the
  * way (X-Forwarded-*, Forwarded, X-Real-IP, X-Original-URL, X-Rewrite-URL, method
- * overrides). Origins act on them and caches do not key on them: from a client that is
- * not a trusted proxy they are dropped, and sfproxy writes its own. */
+ * overrides and the rest of policy.c's list), spelt with "-" or "_" in any mix. Origins
+ * act on them and caches do not key on them: from a client that is not a trusted proxy
+ * they are dropped, and sfproxy writes its own. */
 bool sf_policy_identity_field(const char *name);
+
+/* Whether a field a client sent may go upstream at all (sf_policy_forwarded decides the
+ * rest), or select a variant. A name with "_" only with underscores (forward_underscore_fields;
+ * nginx's underscores_in_headers), and never when, with "_" read as "-", it spells a
+ * field sfproxy acts on (identity, credentials, hop-by-hop, its own, a client's
+ * conditionals, Max-Forwards, Accept-Encoding, Cache-Control, Pragma), trusted or not:
+ * CGI-style origins read both spellings as one variable. An identity field only from a
+ * trusted proxy. */
+bool sf_policy_client_field(const char *name, bool trusted, bool underscores);
+
+/* RFC 9110 §7.6.2: whether a request of method with Max-Forwards value (joined; NULL:
+ * none) goes upstream. Returns 0 when it does, with next the value to send instead
+ * (empty: leave it as it is; for TRACE and OPTIONS, one less); else the status to answer
+ * with here, its text in *why: 200 for OPTIONS and 501 for TRACE at 0 (this proxy is
+ * the final recipient), 400 for a value that is not digits. Other methods ignore it. */
+unsigned sf_policy_max_forwards(const char *method, const char *value, char next[24],
+                                const char **why);
 
 /* Writes the forwarding fields of a request from client_ip (text; IPv6 without brackets)
  * that came in over scheme ("http" or "https") into h: X-Forwarded-For with the client

@@ -94,3 +94,43 @@ def test_conditionals_do_not_shape_shared_fetch():
         check("if-none-match" not in hdrs and "range" not in hdrs,
               "one client's validators/range are not sent on a shared fetch: %r" % hdrs)
         eq(r.status, 200, "full response")
+
+
+def test_max_forwards_zero_is_answered_here():
+    # RFC 9110 §7.6.2: with Max-Forwards: 0 this proxy is the final recipient of a TRACE or
+    # OPTIONS; nothing of it, the Cookie a TRACE would echo least of all, reaches the origin.
+    with Env() as env:
+        before = env.origin.stats()["total"]
+        r = env.get("/tr?echo=1", method="TRACE",
+                    headers={"Max-Forwards": "0", "Cookie": "session=secret"})
+        eq(r.status, 501, "TRACE with Max-Forwards: 0")
+        check(b"secret" not in r.body, "the TRACE answer echoes nothing: %r" % r.body)
+        r = env.get("/op?echo=1", method="OPTIONS", headers={"Max-Forwards": "0"})
+        eq((r.status, r.body, r.header("Content-Length")), (200, b"", "0"),
+           "OPTIONS with Max-Forwards: 0")
+        r = env.get("*", method="OPTIONS", headers={"Max-Forwards": "0"})
+        eq(r.status, 200, "OPTIONS * with Max-Forwards: 0")
+        r = env.get("/op?echo=1", method="OPTIONS", headers={"Max-Forwards": "0"},
+                    body=b"some content")
+        eq(r.status, 200, "OPTIONS with content and Max-Forwards: 0")
+        for bad in ("-1", "1, 2", "x"):
+            for m in ("TRACE", "OPTIONS"):
+                r = env.get("/bad?echo=1", method=m, headers={"Max-Forwards": bad})
+                eq(r.status, 400, "%s with Max-Forwards: %s" % (m, bad))
+        eq(env.origin.stats()["total"], before, "requests that reached the origin")
+        eq(env.get("/after?echo=1").status, 200, "an ordinary request after them")
+
+
+def test_max_forwards_is_decremented():
+    with Env() as env:
+        for m in ("TRACE", "OPTIONS"):
+            r = env.get("/mf?echo=1", method=m, headers={"Max-Forwards": "3"})
+            eq(r.status, 200, "%s status" % m)
+            hdrs = dict((k.lower(), v) for k, v in echo(r)["headers"])
+            eq(hdrs.get("max-forwards"), "2", "%s Max-Forwards at the origin" % m)
+        # Other methods may ignore it (§7.6.2): it goes on as sent.
+        hdrs = dict((k.lower(), v) for k, v in
+                    echo(env.get("/mfg?echo=1", headers={"Max-Forwards": "0"}))["headers"])
+        eq(hdrs.get("max-forwards"), "0", "GET's Max-Forwards at the origin")
+        r = env.get("/tr2?echo=1", method="TRACE")
+        eq((r.status, echo(r)["method"]), (200, "TRACE"), "a TRACE without Max-Forwards")

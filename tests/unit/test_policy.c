@@ -418,6 +418,107 @@ static void test_forwarded_fields(void **state)
     assert_false(sf_policy_forwarded("range", NULL, true));
 }
 
+/* Identity fields (any mix of "-" and "_") only from a trusted proxy; names with "_" only
+ * with forward_underscore_fields, and never when they spell a field sfproxy acts on. */
+static void test_client_fields(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        bool untrusted, trusted, untrusted_us, trusted_us; /* us: underscores forwarded */
+    } rows[] = {
+        {"Accept-Language", true, true, true, true},
+        {"X-Forwarded-Host", false, true, false, true},
+        {"x-forwarded-HOST", false, true, false, true},
+        {"X_Forwarded_Host", false, false, false, false},
+        {"X-Forwarded_Host", false, false, false, false},
+        {"X_Forwarded_Port", false, false, false, false},
+        {"X_Forwarded_Prefix", false, false, false, false},
+        {"X_Original_URL", false, false, false, false},
+        {"X_Rewrite_URL", false, false, false, false},
+        {"X_HTTP_Method_Override", false, false, false, false},
+        {"X_Host", false, false, false, false},
+        {"X-Forwarded-Ssl", false, true, false, true},
+        {"Front-End-Https", false, true, false, true},
+        {"X-Original-URI", false, true, false, true},
+        {"X-Forwarded-Uri", false, true, false, true},
+        {"X-Forwarded-Path", false, true, false, true},
+        {"X-Envoy-Original-Path", false, true, false, true},
+        {"X-Middleware-Subrequest", false, true, false, true},
+        {"X-Url-Scheme", false, true, false, true},
+        {"X-Forwarded-Protocol", false, true, false, true},
+        {"Client-IP", false, true, false, true},
+        {"X-Cluster-Client-IP", false, true, false, true},
+        {"X_Middleware_Subrequest", false, false, false, false},
+        {"My_Field", false, false, true, true},
+        {"_", false, false, true, true},
+        {"Max_Forwards", false, false, false, false},
+        {"Accept_Encoding", false, false, false, false},
+        {"Sfproxy_Peer", false, false, false, false},
+        {"X_Request_Id", false, false, false, false},
+        {"If_None_Match", false, false, false, false},
+        {"Transfer_Encoding", false, false, false, false},
+        {"Content_Length", false, false, false, false},
+        {"Cookie_", false, false, true, true},
+        {"X-Forwarded-Hosts", true, true, true, true},
+        {"X-Forwarded", false, true, false, true},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        bool got[4] = {sf_policy_client_field(rows[i].name, false, false),
+                       sf_policy_client_field(rows[i].name, true, false),
+                       sf_policy_client_field(rows[i].name, false, true),
+                       sf_policy_client_field(rows[i].name, true, true)};
+        bool want[4] = {rows[i].untrusted, rows[i].trusted, rows[i].untrusted_us,
+                        rows[i].trusted_us};
+        for (int k = 0; k < 4; k++)
+            if (got[k] != want[k])
+                fail_msg("%s (trusted %d, underscores %d): got %d", rows[i].name, k & 1, k >> 1,
+                         got[k]);
+    }
+    assert_true(sf_policy_identity_field("X_FORWARDED_FOR"));
+    assert_false(sf_policy_identity_field("X-Forwarded-For-Real"));
+}
+
+/* RFC 9110 §7.6.2: Max-Forwards on TRACE and OPTIONS. */
+static void test_max_forwards(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *value;
+        unsigned status;
+        const char *next;
+    } rows[] = {
+        {"TRACE", NULL, 0, ""},
+        {"TRACE", "0", 501, ""},
+        {"TRACE", "000", 501, ""},
+        {"OPTIONS", "0", 200, ""},
+        {"OPTIONS", "1", 0, "0"},
+        {"OPTIONS", "3", 0, "2"},
+        {"TRACE", "10", 0, "9"},
+        {"TRACE", "99999999999999999999999", 0, "18446744073709551614"},
+        {"TRACE", "", 400, ""},
+        {"TRACE", "-1", 400, ""},
+        {"OPTIONS", "3, 3", 400, ""},
+        {"OPTIONS", "0x1", 400, ""},
+        {"GET", "0", 0, ""},
+        {"GET", "abc", 0, ""},
+        {"POST", "5", 0, ""},
+        {"trace", "0", 0, ""}, /* methods are case-sensitive (RFC 9110 §9.1) */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char next[24];
+        const char *why;
+        unsigned st = sf_policy_max_forwards(rows[i].method, rows[i].value, next, &why);
+        if (st != rows[i].status || strcmp(next, rows[i].next) != 0)
+            fail_msg("%s Max-Forwards %s: got %u \"%s\", want %u \"%s\"", rows[i].method,
+                     rows[i].value ? rows[i].value : "(none)", st, next, rows[i].status,
+                     rows[i].next);
+        if ((st >= 400) != (why[0] != '\0' && st != 200))
+            fail_msg("%s Max-Forwards %s: a refusal says why", rows[i].method,
+                     rows[i].value ? rows[i].value : "(none)");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +534,8 @@ int main(void)
         cmocka_unit_test(test_normalized_encoding),
         cmocka_unit_test(test_head_matches),
         cmocka_unit_test(test_withhold_fields),
+        cmocka_unit_test(test_client_fields),
+        cmocka_unit_test(test_max_forwards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
