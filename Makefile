@@ -18,6 +18,18 @@ else
 OPT := -O2
 endif
 
+# Quiet by default: one short line per file built; `make V=1` prints the whole commands.
+ifeq ($(V),1)
+Q :=
+SAY := @true
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+Q := @
+SAY := @true
+else
+Q := @
+SAY := @printf '  %-5s %s\n'
+endif
+
 ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
 ALL_LDFLAGS := $(OPT) $(LDFLAGS)
 
@@ -42,19 +54,23 @@ deps:
 
 $(BUILD)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(SAY) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libsfproxy.a: $(LIB_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(SAY) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/sfproxy: cmd/sfproxy.c $(BUILD)/libsfproxy.a lib/*.h
-	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsfproxy.a $(ALL_LDFLAGS) $(LIBS) -o $@
+	$(SAY) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsfproxy.a $(ALL_LDFLAGS) $(LIBS) -o $@
 
 # sfproxy.json(5)'s key list is the README's Configuration table.
 build/man/sfproxy.json.5: README.md scripts/manjson.py
 	@mkdir -p $(dir $@)
-	python3 scripts/manjson.py README.md > $@
+	$(SAY) MAN $@
+	$(Q)python3 scripts/manjson.py README.md > $@
 
 # The binary, the manual pages, the systemd unit (its paths made PREFIX's and
 # SYSCONFDIR's), and the example config and logrotate file unless they exist already.
@@ -80,10 +96,11 @@ uninstall:
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsfproxy.a lib/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsfproxy.a $(ALL_LDFLAGS) $(LIBS) -lcmocka -o $@
+	$(SAY) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsfproxy.a $(ALL_LDFLAGS) $(LIBS) -lcmocka -o $@
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(BUILD)/sfproxy
 	@scripts/demo.sh $(BUILD)/sfproxy
 
 # The whole suite: unit tests, then integration tests against the real binary.

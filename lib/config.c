@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,18 @@ static const struct field schema[] = {
 };
 #define NFIELDS (sizeof schema / sizeof schema[0])
 
+unsigned sf_config_default_connection_limit(void)
+{
+    /* Each client connection can hold a second descriptor upstream, and 256 are kept for
+     * the rest (listeners, logs, the admin's clients): a default the machine's hard limit
+     * allows, so that sfproxy can raise its soft limit to it without a warning. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max == RLIM_INFINITY ||
+        rl.rlim_max >= 16384 * 2 + 256)
+        return 16384;
+    return rl.rlim_max > 256 + 2 * 16 ? (unsigned)((rl.rlim_max - 256) / 2) : 16;
+}
+
 void sf_config_defaults(struct sf_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -116,7 +129,7 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->listen_enabled = true;
     cfg->upstream = NULL;
     cfg->upstream_verify = true;
-    cfg->connection_limit = 16384;
+    cfg->connection_limit = sf_config_default_connection_limit();
     cfg->connect_timeout_ms = 2000;
     cfg->first_byte_timeout_ms = 30000;
     cfg->upstream_idle_timeout_ms = 30000;

@@ -89,6 +89,10 @@ struct sf_config {
     bool cluster_store_on_edge;     /* a node keeps what it fetched from a key's owner */
 };
 
+/* connection_limit's default: 16384, or less when the open-files hard limit cannot hold
+ * twice that (a client descriptor and an upstream one each) plus 256. */
+unsigned sf_config_default_connection_limit(void);
+
 /* Fills cfg with the defaults. */
 void sf_config_defaults(struct sf_config *cfg);
 
