@@ -400,7 +400,8 @@ int main(int argc, char **argv)
     SF_PTOK(pthread_sigmask(SIG_BLOCK, &signals, NULL));
     signal(SIGPIPE, SIG_IGN);
     raise_nofile(cfg.connection_limit);
-    if (cfg.connection_limit < 16384 && cfg.connection_limit == sf_config_default_connection_limit())
+    if (cfg.connection_limit < 16384 &&
+        cfg.connection_limit == sf_config_default_connection_limit())
         sf_log_info("connection_limit %u: as many as the open-files hard limit allows (two "
                     "descriptors each, 256 kept); raise that limit, or set connection_limit",
                     cfg.connection_limit);

@@ -274,13 +274,15 @@ void sf_access_request_id(const char *incoming, char out[SF_REQUEST_ID_MAX])
 #define FLUSH_MS 100 /* how long a line may wait in the buffer when traffic is light */
 
 struct sf_access_log {
-    atomic_bool on;    /* access_log.path is not null: lines are taken */
-    atomic_int format; /* enum sf_access_format */
-    char *path;        /* the writer's: NULL: standard output */
-    int fd;            /* the writer's; -1: none opened yet */
-    int next_fd;       /* (lock) a reload's new file, for the writer to move to */
-    char *next_path;   /* (lock) its path (NULL: standard output) */
-    bool moving;       /* (lock) next_fd is waiting */
+    atomic_bool on;      /* access_log.path is not null: lines are taken */
+    atomic_int format;   /* enum sf_access_format */
+    char *path;          /* the writer's: NULL: standard output */
+    int fd;              /* the writer's; -1: none opened yet */
+    int next_fd;         /* (lock) a reload's new file, for the writer to move to */
+    char *next_path;     /* (lock) its path (NULL: standard output) */
+    bool moving;         /* (lock) next_fd is waiting */
+    size_t move_at;      /* (lock) with moving: active's bytes before it are the old file's */
+    uint64_t move_lines; /* (lock) and the lines they hold */
     struct sf_mutex lock;
     pthread_cond_t wake;     /* the active buffer half full, reopen, stop */
     pthread_cond_t ended;    /* the writer is done */
@@ -364,6 +366,8 @@ static void *writer_main(void *arg)
         size_t n = log->len;
         uint64_t lines = log->lines;
         bool reopen = log->reopen, moving = log->moving;
+        size_t old_n = moving ? log->move_at : n;
+        uint64_t old_lines = moving ? log->move_lines : lines;
         int next_fd = log->next_fd;
         char *next_path = log->next_path;
         log->active = log->spare;
@@ -375,11 +379,14 @@ static void *writer_main(void *arg)
         if (moving && log->fd < 0) { /* was off: every line taken is the new file's */
             move_file(log, next_fd, next_path);
             moving = false;
+            old_n = n, old_lines = lines;
         }
-        if (n > 0)
-            write_out(log, take, n, lines); /* lines taken before a reopen: the old file's */
+        if (old_n > 0) /* lines taken before a reopen or a move: the old file's */
+            write_out(log, take, old_n, old_lines);
         if (moving)
             move_file(log, next_fd, next_path);
+        if (n > old_n) /* lines queued after the move was asked for: the new file's */
+            write_out(log, take + old_n, n - old_n, lines - old_lines);
         if (reopen)
             reopen_file(log);
         sf_mutex_lock(&log->lock);
@@ -433,9 +440,17 @@ void sf_access_log_write(struct sf_access_log *log, const struct sf_access_entry
     if (!sf_access_log_on(log))
         return;
     char line[SF_ACCESS_LINE_MAX];
-    size_t n = sf_access_format_line(
-        (enum sf_access_format)atomic_load_explicit(&log->format, memory_order_relaxed), e, line);
+    int format = atomic_load_explicit(&log->format, memory_order_relaxed);
+    size_t n = sf_access_format_line((enum sf_access_format)format, e, line);
     sf_mutex_lock(&log->lock);
+    while (format != atomic_load_explicit(&log->format, memory_order_relaxed)) {
+        /* A reload changed the format meanwhile: a line goes in the format of the file it
+         * lands in (formatted with the lock let go; the format changes under it). */
+        format = atomic_load_explicit(&log->format, memory_order_relaxed);
+        sf_mutex_unlock(&log->lock);
+        n = sf_access_format_line((enum sf_access_format)format, e, line);
+        sf_mutex_lock(&log->lock);
+    }
     bool fits = log->len + n <= log->cap && !log->stop;
     bool half = fits && log->len < log->cap / 2 && log->len + n >= log->cap / 2;
     if (fits) {
@@ -469,16 +484,24 @@ bool sf_access_log_reconfigure(struct sf_access_log *log, const char *path, bool
         if (fd < 0)
             return false;
         sf_mutex_lock(&log->lock);
-        if (log->moving) /* two reloads before the writer looked: the first file never used */
+        if (log->moving) { /* two reloads before the writer looked: the first file never used */
             close_fd(log->next_fd);
+        } else {
+            log->move_at = log->len; /* what is queued now is the old file's */
+            log->move_lines = log->lines;
+        }
         free(log->next_path);
         log->next_fd = fd;
         log->next_path = file;
         log->moving = true;
+        atomic_store(&log->format, (int)format);
         sf_mutex_unlock(&log->lock);
         pthread_cond_signal(&log->wake);
+    } else {
+        sf_mutex_lock(&log->lock);
+        atomic_store(&log->format, (int)format);
+        sf_mutex_unlock(&log->lock);
     }
-    atomic_store(&log->format, (int)format);
     atomic_store(&log->on, path != NULL);
     return true;
 }

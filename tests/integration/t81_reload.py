@@ -231,6 +231,9 @@ def test_a_reload_moves_the_access_log():
     try:
         with Env({"access_log": {"path": first, "format": "combined"}}) as env:
             eq(env.get("/before?size=10").status, 200, "a request")
+            # Its line is written when libmicrohttpd has sent it all, a moment after the
+            # client has it; a request that ends after the reload is the new file's.
+            wait_for(lambda: "/before" in open(first).read(), "the line of the request before")
             cfg = copy.deepcopy(env.proxy.cfg)
             cfg["access_log"] = {"path": second, "format": "json"}
             env.proxy.reload(cfg)

@@ -261,6 +261,41 @@ static void test_a_reload_turns_the_log_on(void **state)
     unlink(path);
 }
 
+/* A reload that moves the log to another file in another format: the lines queued before
+ * it are the old file's, in the old format; those after, the new file's, in the new one,
+ * however long the writer takes to look (it moved everything it took, after-lines too, to
+ * the old file; a line formatted as the format changed went in the old format to the new
+ * file). */
+static void test_a_reload_moves_the_log_at_its_moment(void **state)
+{
+    (void)state;
+    char first[] = "/tmp/sfproxy-access-XXXXXX", second[] = "/tmp/sfproxy-access-XXXXXX";
+    close(mkstemp(first));
+    close(mkstemp(second));
+    struct sf_access_log *log = sf_access_log_open(first, SF_ACCESS_COMBINED, 1 << 20);
+    assert_non_null(log);
+    struct sf_access_entry e = sample();
+    for (int i = 0; i < 2; i++)
+        sf_access_log_write(log, &e);
+    assert_true(sf_access_log_reconfigure(log, second, true, SF_ACCESS_JSON));
+    for (int i = 0; i < 3; i++)
+        sf_access_log_write(log, &e);
+    sf_access_log_close(log, 5000);
+    assert_int_equal(lines_in(first), 2);
+    assert_int_equal(lines_in(second), 3);
+    char text[4096];
+    FILE *f = fopen(first, "r");
+    assert_non_null(fgets(text, sizeof text, f));
+    fclose(f);
+    assert_true(text[0] != '{'); /* combined */
+    f = fopen(second, "r");
+    assert_non_null(fgets(text, sizeof text, f));
+    fclose(f);
+    assert_true(text[0] == '{'); /* JSON */
+    unlink(first);
+    unlink(second);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_a_writer_behind_drops_and_counts_lines),
         cmocka_unit_test(test_reopen_moves_to_a_new_file),
         cmocka_unit_test(test_a_reload_turns_the_log_on),
+        cmocka_unit_test(test_a_reload_moves_the_log_at_its_moment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
