@@ -238,8 +238,13 @@ class ForgingPeer:
 
             do_GET = do_POST = answer
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a node that hangs up mid-request is no news here
+
+        self.server = Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -324,7 +329,7 @@ def test_a_peer_answer_without_the_secret_is_neither_stored_nor_served():
             t = c.key("/forged?size=100&cc=max-age%3D600&k=", [1, 0])
             node = c.nodes[0]
             r = request(node.port, "GET", t)
-            eq(len(c.fakes[1].signed()), 1, "the fake was asked")
+            eq([x[1] for x in c.fakes[1].signed()], [t], "the fake was asked")
             eq((r.status, r.body != ForgingPeer.BODY, len(r.body)), (200, True, 100),
                "the origin's answer served, not the fake's")
             eq(c.origin.count(t), 1, "the origin fetched instead")
@@ -333,7 +338,8 @@ def test_a_peer_answer_without_the_secret_is_neither_stored_nor_served():
             eq((again.header("X-Cache"), again.body), ("HIT", r.body),
                "what is stored is the origin's")
             st = node.stats()["cluster"]
-            eq((st["peer_bad_answers"], st["peer_fallbacks"]), (1, 1), "counted")
+            eq(st["peer_fallbacks"], 1, "one fall-back")
+            check(st["peer_bad_answers"] >= 1, "the dropped answer counted: %r" % st)
             e = c.peer_numbers(0, 1)
             eq((e["state"], e["sent"], e["answered"], e["failures"]), ("down", 1, 0, 1),
                "the fake's numbers")
@@ -341,6 +347,8 @@ def test_a_peer_answer_without_the_secret_is_neither_stored_nor_served():
             time.sleep(2.5)  # probed twice meanwhile: "200 ok", unsigned
             eq(c.peer_numbers(0, 1)["state"], "down", "its health answer does not count")
             check("answers its health check again" not in node.output(), "not brought back")
+            check(node.stats()["cluster"]["peer_bad_answers"] >= 2,
+                  "the probes' unsigned answers counted too")
 
 
 def test_a_forged_answer_sends_the_fetch_to_the_next_node():
@@ -353,7 +361,7 @@ def test_a_forged_answer_sends_the_fetch_to_the_next_node():
         eq(c.origin.count(t), 1, "one origin fetch, by the next node")
         eq(c.peer_numbers(1, 2)["received"], 1, "the next node was asked")
         eq(c.peer_numbers(2, 1)["answered"], 1, "and answered")
-        eq(c.nodes[2].stats()["cluster"]["peer_bad_answers"], 1, "the fake's answer counted")
+        check(c.nodes[2].stats()["cluster"]["peer_bad_answers"] >= 1, "the fake's answer counted")
 
 
 def test_a_peers_own_503_is_its_answer():
@@ -405,7 +413,7 @@ def test_a_captured_peer_request_cannot_be_replayed():
     with MixedCluster(3, spy=(0, 1)) as c:
         t = c.key("/replay?size=100&cc=max-age%3D600&k=", [1])
         eq(request(c.nodes[0].port, "GET", t).status, 200, "served all the same")
-        (method, target, field), = c.spy.signed()
+        (method, target, field), = [x for x in c.spy.signed() if x[1] == t]
         eq((method, target), ("GET", t), "captured")
 
         def received(node):
@@ -437,7 +445,7 @@ def test_a_captured_purge_cannot_be_replayed():
             wait_for(lambda: c.nodes[node].stats()["cache"]["objects"] >= 1, "stored")
         r = request(c.nodes[0].admin_port, "POST", "/_sfproxy/purge?url=" + quote(u, safe=""))
         doc = json.loads(r.body)
-        (method, target, field), = c.spy.signed()
+        (method, target, field), = [x for x in c.spy.signed() if x[0] == "POST"]
         warm(1)
         warm(2)
         r = request(c.nodes[1].port, method, target, {"Sfproxy-Peer": field})
