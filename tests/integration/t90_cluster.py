@@ -375,6 +375,27 @@ def test_a_peers_own_503_is_its_answer():
         eq(edge.stats()["cluster"]["peer_bad_answers"], 0, "it was signed")
 
 
+def test_a_stopping_owner_sends_a_waiting_peer_on_at_once():
+    """An owner that stops while a peer's request waits on its fetch answers it 503 with
+    Sfproxy-Draining, signed: the asker moves on (here it is next: the origin) instead of
+    passing the 503 on."""
+    with Cluster(config={"timeouts": {"shutdown_grace": "300ms"}}) as c:
+        t = c.owned_by(0, "/stopping?delay_ms=2000&size=100&cc=max-age%3D600&k")[0]
+        asker = c.nodes[c.order(t)[1]]
+        got = {}
+        reader = threading.Thread(target=lambda: got.update(r=request(asker.port, "GET", t)))
+        reader.start()
+        wait_for(lambda: c.origin.count(t) == 1, "the owner's fetch started")
+        c.nodes[0].proc.send_signal(signal.SIGTERM)
+        reader.join(30)
+        eq((got["r"].status, len(got["r"].body)), (200, 100), "served, from the origin")
+        st = asker.stats()["cluster"]
+        eq((st["peer_fallbacks"], st["peer_bad_answers"]), (1, 0),
+           "moved on once; the owner's 503 was signed")
+        check("failed (it is shutting down)" in asker.output(), "the log says why")
+        eq(c.origin.count(t), 2, "the owner's cut fetch, then the asker's")
+
+
 def test_a_dead_owner_costs_one_origin_fetch_not_one_per_node():
     """(issue 18) The owner of a cold key stopped, 200 clients at the two other nodes at
     once: both notice the dead owner; the node next in the key's order fetches the origin,
