@@ -289,7 +289,9 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
         }
         route->url = sf_http_join_url(cfg->upstream, t);
         route->path = sf_xstrdup(t);
-        route->from_peer = sf_outbound_from_peer(ob, conn, method, t);
+        /* (A peer's own calls under /_sfproxy/ were checked once already: front.c.) */
+        route->from_peer =
+            strncmp(t, "/_sfproxy/", 10) != 0 && sf_outbound_from_peer(ob, conn, method, t);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)

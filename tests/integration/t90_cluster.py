@@ -478,6 +478,8 @@ def test_a_captured_purge_cannot_be_replayed():
             request(c.nodes[node].port, method, target, {"Sfproxy-Peer": field})
             eq(c.nodes[node].stats()["cache"]["objects"], 1, "node-%d purged nothing" % node)
         eq(c.origin.count(target), before + 2, "both were ordinary POSTs, sent to the origin")
+        eq([c.nodes[n].stats()["cluster"]["peer_replays"] for n in (1, 2)], [1, 0],
+           "a replay at node-1, counted once; at node-2 it was not even addressed to it")
         errors = {e["id"]: e.get("error") for e in doc["peers"]}
         check("not signed" in (errors["node-1"] or ""),
               "the spy's unsigned answer to the fan-out is no answer: %r" % doc)
