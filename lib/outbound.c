@@ -289,9 +289,11 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
         }
         route->url = sf_http_join_url(cfg->upstream, t);
         route->path = sf_xstrdup(t);
-        /* (A peer's own calls under /_sfproxy/ were checked once already: front.c.) */
-        route->from_peer =
-            strncmp(t, "/_sfproxy/", 10) != 0 && sf_outbound_from_peer(ob, conn, method, t);
+        /* (A peer's own calls, a purge or a health check, were checked once already by
+         * front.c: a second check would count a replay twice.) */
+        bool peer_call =
+            strcmp(t, "/_sfproxy/health") == 0 || strncmp(t, "/_sfproxy/purge?", 16) == 0;
+        route->from_peer = !peer_call && sf_outbound_from_peer(ob, conn, method, t);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)
