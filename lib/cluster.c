@@ -3,6 +3,7 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -50,26 +51,37 @@ void sf_cluster_order(const struct sf_peer *peers, size_t n, const char *key, si
     }
 }
 
-/* HMAC-SHA-256 of "method\ntarget\nid\nts" as 64 hex digits into hex (65 bytes). */
-static bool mac_hex(const char *secret, const char *method, const char *target, const char *id,
-                    int64_t ts, char hex[65])
+/* The parts of a text to sign, joined by newlines. */
+struct text {
+    char *s;
+    size_t len, cap;
+};
+
+static void text_add(struct text *t, const char *part, size_t n)
 {
-    char ts_text[24];
-    snprintf(ts_text, sizeof ts_text, "%" PRId64, ts);
-    const char *parts[] = {method, "\n", target, "\n", id, "\n", ts_text};
-    size_t len = 0;
-    for (size_t i = 0; i < 7; i++)
-        len += strlen(parts[i]);
-    char *text = sf_xmalloc(len + 1);
-    size_t at = 0;
-    for (size_t i = 0; i < 7; i++) {
-        size_t n = strlen(parts[i]);
-        memcpy(text + at, parts[i], n);
-        at += n;
+    if (t->len + n + 2 > t->cap) {
+        t->cap = (t->len + n + 2) * 2;
+        t->s = sf_xrealloc(t->s, t->cap);
     }
+    if (t->len > 0)
+        t->s[t->len++] = '\n';
+    memcpy(t->s + t->len, part, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+}
+
+static void text_adds(struct text *t, const char *part)
+{
+    text_add(t, part, strlen(part));
+}
+
+/* HMAC-SHA-256 of t (freed here) with secret, as 64 hex digits into hex (65 bytes). */
+static bool mac_hex(const char *secret, struct text *t, char hex[65])
+{
     unsigned char digest[32];
-    int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, secret, strlen(secret), text, len, digest);
-    free(text);
+    int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, secret, strlen(secret), t->s ? t->s : "", t->len,
+                              digest);
+    free(t->s);
     if (rc != 0)
         return false;
     for (size_t i = 0; i < 32; i++)
@@ -77,38 +89,158 @@ static bool mac_hex(const char *secret, const char *method, const char *target, 
     return true;
 }
 
+/* Whether two strings of 64 hex digits are equal, compared whole: the time taken says
+ * nothing of where they differ. */
+static bool same_mac(const char *a, const char *b)
+{
+    unsigned char diff = 0;
+    for (size_t i = 0; i < 64; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static bool request_mac(const char *secret, const char *method, const char *target, const char *id,
+                        const char *to, int64_t ts, const char *nonce, char hex[65])
+{
+    char ts_text[24];
+    snprintf(ts_text, sizeof ts_text, "%" PRId64, ts);
+    struct text t = {0};
+    const char *parts[] = {method, target, id, to, ts_text, nonce};
+    for (size_t i = 0; i < 6; i++)
+        text_adds(&t, parts[i]);
+    return mac_hex(secret, &t, hex);
+}
+
+bool sf_cluster_nonce(char nonce[SF_PEER_NONCE_HEX + 1])
+{
+    unsigned char raw[SF_PEER_NONCE_HEX / 2];
+    if (gnutls_rnd(GNUTLS_RND_NONCE, raw, sizeof raw) != 0)
+        return false;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
+    return true;
+}
+
 bool sf_cluster_sign(const char *secret, const char *method, const char *target, const char *id,
-                     int64_t now_s, char out[SF_PEER_FIELD_MAX])
+                     const char *to, int64_t now_s, const char *nonce, char out[SF_PEER_FIELD_MAX])
 {
     char hex[65];
-    if (!mac_hex(secret, method, target, id, now_s, hex))
+    if (strlen(nonce) != SF_PEER_NONCE_HEX ||
+        !request_mac(secret, method, target, id, to, now_s, nonce, hex))
         return false;
     int n =
-        snprintf(out, SF_PEER_FIELD_MAX, "id=%s; hop=1; ts=%" PRId64 "; sig=%s", id, now_s, hex);
+        snprintf(out, SF_PEER_FIELD_MAX, "id=%s; to=%s; hop=1; ts=%" PRId64 "; nonce=%s; sig=%s",
+                 id, to, now_s, nonce, hex);
     return n > 0 && n < SF_PEER_FIELD_MAX;
 }
 
 bool sf_cluster_verify(const char *secret, const char *value, const char *method,
-                       const char *target, int64_t now_s, int64_t window_s, char *id, size_t idlen)
+                       const char *target, const char *self, int64_t now_s, int64_t window_s,
+                       struct sf_peer_claim *claim)
 {
-    char got_id[64], sig[65];
+    char id[64], to[64], nonce[SF_PEER_NONCE_HEX + 1], sig[65];
     long long ts;
     int used = 0;
     if (value == NULL ||
-        sscanf(value, "id=%63[^;]; hop=1; ts=%lld; sig=%64[0-9a-f]%n", got_id, &ts, sig, &used) !=
-            3 ||
-        value[used] != '\0' || strlen(sig) != 64)
+        sscanf(value,
+               "id=%63[^;]; to=%63[^;]; hop=1; ts=%lld; nonce=%32[0-9a-f]; sig=%64[0-9a-f]%n", id,
+               to, &ts, nonce, sig, &used) != 5 ||
+        value[used] != '\0' || strlen(sig) != 64 || strlen(nonce) != SF_PEER_NONCE_HEX)
         return false;
+    if (strcmp(to, self) != 0)
+        return false; /* signed for another node: replayed there, it is nobody's */
     if (ts < now_s - window_s || ts > now_s + window_s)
         return false; /* a captured request replayed later, or a clock far off */
     char want[65];
-    if (!mac_hex(secret, method, target, got_id, ts, want))
+    if (!request_mac(secret, method, target, id, to, ts, nonce, want) || !same_mac(want, sig))
         return false;
-    unsigned char diff = 0; /* compared whole: the time taken says nothing */
-    for (size_t i = 0; i < 64; i++)
-        diff |= (unsigned char)(want[i] ^ sig[i]);
-    if (diff != 0 || strlen(got_id) >= idlen)
-        return false;
-    memcpy(id, got_id, strlen(got_id) + 1);
+    memcpy(claim->id, id, strlen(id) + 1);
+    claim->ts = ts;
+    char first[17];
+    memcpy(first, sig, 16);
+    first[16] = '\0';
+    claim->tag = strtoull(first, NULL, 16);
     return true;
+}
+
+/* ---- answers ---- */
+
+/* Whether the answer's MAC covers a field of this name. */
+static bool signed_field(const char *name)
+{
+    static const char *const skip[] = {"Date",           "Connection",        "Keep-Alive",
+                                       "Content-Length", "Transfer-Encoding", SF_PEER_ANSWER_FIELD};
+    for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+        if (sf_streq_ci(name, skip[i]))
+            return false;
+    return true;
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The answer's MAC: the request's field, the status, then the signed fields' lines. */
+static bool answer_mac(const char *secret, const char *request, unsigned status,
+                       const struct sf_hdrs *fields, char hex[65])
+{
+    char **lines = sf_xcalloc(fields->n + 1, sizeof *lines);
+    size_t n = 0;
+    for (size_t i = 0; i < fields->n; i++) {
+        const char *name = fields->v[i].name, *v = fields->v[i].value;
+        if (!signed_field(name))
+            continue;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t nl = strlen(name), vl = strlen(v);
+        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            vl--;
+        char *line = sf_xmalloc(nl + vl + 2);
+        for (size_t k = 0; k < nl; k++)
+            line[k] = (char)tolower((unsigned char)name[k]);
+        line[nl] = ':';
+        memcpy(line + nl + 1, v, vl);
+        line[nl + 1 + vl] = '\0';
+        lines[n++] = line;
+    }
+    qsort(lines, n, sizeof *lines, by_text);
+    char status_text[16];
+    snprintf(status_text, sizeof status_text, "%u", status);
+    struct text t = {0};
+    text_adds(&t, "sfproxy-answer");
+    text_adds(&t, request);
+    text_adds(&t, status_text);
+    for (size_t i = 0; i < n; i++) {
+        text_adds(&t, lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    return mac_hex(secret, &t, hex);
+}
+
+bool sf_cluster_sign_answer(const char *secret, const char *request, unsigned status,
+                            const struct sf_hdrs *fields, char out[SF_PEER_ANSWER_MAX])
+{
+    char hex[65];
+    if (!answer_mac(secret, request, status, fields, hex))
+        return false;
+    snprintf(out, SF_PEER_ANSWER_MAX, "sig=%s", hex);
+    return true;
+}
+
+bool sf_cluster_verify_answer(const char *secret, const char *request, unsigned status,
+                              const struct sf_hdrs *fields)
+{
+    char want[65];
+    if (request == NULL || !answer_mac(secret, request, status, fields, want))
+        return false;
+    bool ok = false;
+    for (size_t i = 0; i < fields->n; i++) {
+        const char *v = fields->v[i].value;
+        if (sf_streq_ci(fields->v[i].name, SF_PEER_ANSWER_FIELD) && strlen(v) == 68 &&
+            strncmp(v, "sig=", 4) == 0)
+            ok = same_mac(want, v + 4) || ok; /* any of them: an origin may send one too */
+    }
+    return ok;
 }

@@ -1,7 +1,8 @@
 /* cluster: the pure rules a cluster of sfproxy nodes agrees on (issue 12, first step):
  * which node owns a key, in which order the others take over when it is down, and how a
- * peer request is signed so that a client cannot pass for a peer. No I/O, no state: every
- * node computes the same answers from the same peer list.
+ * peer request and its answer are signed so that neither a client nor a process at a
+ * peer's address can pass for a peer. No I/O, no state: every node computes the same
+ * answers from the same peer list (what was seen before is replay.h's).
  *
  * Ownership is rendezvous hashing (highest random weight, as CARP and Varnish's shard
  * director do): each peer scores weight / -ln(u), u a uniform hash of (peer id, key) in
@@ -11,6 +12,7 @@
 #define SF_CLUSTER_H
 
 #include "base.h"
+#include "http.h"
 
 #define SF_CLUSTER_MAX_PEERS 64
 
@@ -25,20 +27,54 @@ struct sf_peer {
  * SF_CLUSTER_MAX_PEERS). */
 void sf_cluster_order(const struct sf_peer *peers, size_t n, const char *key, size_t *order);
 
-/* The peer-request field's value, "id=ID; hop=1; ts=SECONDS; sig=HEX", for a request of
- * method for target sent by peer id at time now_s, signed with secret (HMAC-SHA-256 over
- * the method, target, id and time). The hop count is always 1: a peer's request is never
- * routed on, so it is one hop or none (a field with another count is not a peer's).
- * Written into out (SF_PEER_FIELD_MAX); false when it does not fit or the HMAC cannot be
- * computed. The field's name is SF_PEER_FIELD. */
+/* The peer-request field's value, "id=ID; to=TO; hop=1; ts=SECONDS; nonce=HEX; sig=HEX",
+ * for a request of method for target sent by peer id to peer to at time now_s, signed with
+ * secret: HMAC-SHA-256 over the method, target, id, to, time and nonce (SF_PEER_NONCE_HEX
+ * hex digits, fresh for each request: sf_cluster_nonce). The hop count is always 1: a
+ * peer's request is never routed on, so it is one hop or none (a field with another count
+ * is not a peer's). Written into out (SF_PEER_FIELD_MAX); false when it does not fit or the
+ * HMAC cannot be computed. The field's name is SF_PEER_FIELD. */
 #define SF_PEER_FIELD "Sfproxy-Peer"
-#define SF_PEER_FIELD_MAX 192
+#define SF_PEER_FIELD_MAX 320
+#define SF_PEER_NONCE_HEX 32
 bool sf_cluster_sign(const char *secret, const char *method, const char *target, const char *id,
-                     int64_t now_s, char out[SF_PEER_FIELD_MAX]);
+                     const char *to, int64_t now_s, const char *nonce, char out[SF_PEER_FIELD_MAX]);
+
+/* SF_PEER_NONCE_HEX hex digits of fresh randomness (GnuTLS's nonce generator) into nonce;
+ * false when none could be had. */
+bool sf_cluster_nonce(char nonce[SF_PEER_NONCE_HEX + 1]);
+
+/* What a verified peer-request field says. */
+struct sf_peer_claim {
+    char id[64];  /* the sending peer's */
+    int64_t ts;   /* when it was signed */
+    uint64_t tag; /* 64 bits of its signature: what a replay set remembers it by */
+};
 
 /* Whether value is a peer-request field signed with secret for this method and target,
- * made within window_s seconds of now_s; the peer's id is copied to id (size idlen). */
+ * addressed to the peer self and made within window_s seconds of now_s; fills *claim.
+ * That a valid field was not seen before is the caller's to check (replay.h). */
 bool sf_cluster_verify(const char *secret, const char *value, const char *method,
-                       const char *target, int64_t now_s, int64_t window_s, char *id, size_t idlen);
+                       const char *target, const char *self, int64_t now_s, int64_t window_s,
+                       struct sf_peer_claim *claim);
+
+/* A peer's answer to a signed request carries SF_PEER_ANSWER_FIELD: "sig=HEX", an
+ * HMAC-SHA-256 with the secret over the request's whole SF_PEER_FIELD value (so over its
+ * nonce and addressee: an answer fits one request only), the status, and every field of
+ * the answer but those the transport writes or may rewrite (SF_PEER_ANSWER_UNSIGNED: Date,
+ * Connection, Keep-Alive, Content-Length, Transfer-Encoding) and the answer field itself,
+ * each as "lowercased-name:value" (whitespace trimmed), sorted. The body is not covered. */
+#define SF_PEER_ANSWER_FIELD "Sfproxy-Peer-Answer"
+#define SF_PEER_ANSWER_MAX 72
+
+/* The answer field's value for an answer of status with fields to the request whose
+ * SF_PEER_FIELD value was request, into out; false when the HMAC cannot be computed. */
+bool sf_cluster_sign_answer(const char *secret, const char *request, unsigned status,
+                            const struct sf_hdrs *fields, char out[SF_PEER_ANSWER_MAX]);
+
+/* Whether an answer of status with fields (its answer field among them) is signed with
+ * secret for the request whose SF_PEER_FIELD value was request. */
+bool sf_cluster_verify_answer(const char *secret, const char *request, unsigned status,
+                              const struct sf_hdrs *fields);
 
 #endif

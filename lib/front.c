@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outbound.h"
+#include "peerauth.h"
 #include "park.h"
 #include "respond.h"
 #include "slice.h"
@@ -135,6 +136,8 @@ static enum MHD_Result queue(struct sf_req *r, unsigned status, struct MHD_Respo
     bool ok = resp != NULL && MHD_add_response_header(resp, "X-Request-Id", r->rid) == MHD_YES;
     if (ok && sf_listener_retired(r->listener)) /* a reload moved the listener: reconnect */
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    if (ok && (r->route.from_peer || r->peer_call != PEER_NONE)) /* last: it signs the rest */
+        ok = sf_peerauth_sign_answer(&r->snap->cfg, r->conn, status, resp);
     if (resp != NULL && !ok) {
         MHD_destroy_response(resp);
         resp = NULL;
@@ -861,6 +864,8 @@ static bool admit(struct sf_req *r, const char *method)
     } else if (atomic_load(&r->front->closing)) {
         r->reject_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         r->reject_text = "shutting down\n";
+        /* A peer's: its 503 is signed, so that the peer asks the next node at once. */
+        r->route.from_peer = sf_outbound_from_peer(&r->out, r->conn, method, r->target);
     } else {
         /* Max-Forwards: 0 on TRACE or OPTIONS ends here, whatever the target ("*" too). */
         r->reject_status = sf_outbound_final_answer(r->conn, method, &r->reject_text);

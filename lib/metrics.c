@@ -157,11 +157,17 @@ static const struct family families[] = {
     {"config_reloads_total", COUNTER, "Reloads of the config file (SIGHUP), by result."},
 #define F_PEER_FALLBACKS 35
     {"cluster_peer_fallbacks_total", COUNTER,
-     "Fetches for a peer's key sent to the upstream: the peer was not reached."},
+     "Fetches that left a failed peer for the next node or the upstream."},
 #define F_SLICED 36
     {"cache_sliced", GAUGE, "Keys whose responses are kept in slices (cache.slice_bytes)."},
 #define F_SLICE_FETCHES 37
     {"cache_slice_fetches_total", COUNTER, "Slices fetched from the origin, a Range each."},
+#define F_PEER_BAD_ANSWERS 38
+    {"cluster_peer_bad_answers_total", COUNTER,
+     "Peers' answers not signed with cluster.secret for their request: dropped."},
+#define F_PEER_REPLAYS 39
+    {"cluster_peer_replays_total", COUNTER,
+     "Signed peer requests treated as a client's: seen before, or no room to remember them."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -220,6 +226,9 @@ static const struct counter counters[] = {
     {C(access_log_lines), NULL, "access_log_lines", F_LOG_LINES, NULL},
     {C(access_log_dropped), NULL, "access_log_dropped", F_LOG_DROPPED, NULL},
     {C(peer_fallbacks), "cluster", "peer_fallbacks", F_PEER_FALLBACKS, NULL},
+    {C(peer_bad_answers), "cluster", "peer_bad_answers", F_PEER_BAD_ANSWERS, NULL},
+    {C(peer_replays), "cluster", "peer_replays", F_PEER_REPLAYS, "reason=\"seen\""},
+    {C(peer_replay_full), "cluster", "peer_replay_full", F_PEER_REPLAYS, "reason=\"full\""},
     {C(reloads_ok), "reloads", "ok", F_RELOADS, "result=\"ok\""},
     {C(reloads_failed), "reloads", "failed", F_RELOADS, "result=\"failed\""},
     {C(stores), "cache", "stores", F_STORES, NULL},
@@ -413,7 +422,7 @@ static void peers_text(struct text *t, const struct sf_peer_view *peers, size_t 
          "Of those, answered by the peer: origin fetches this node did not make.",
          offsetof(struct sf_peer_metrics, answered)},
         {"cluster_peer_failures_total",
-         "Fetches of the peer's keys that went to the upstream: the peer was not reached.",
+         "Fetches of the peer's keys it failed: not reached, stopping or unsigned.",
          offsetof(struct sf_peer_metrics, failures)},
         {"cluster_peer_received_total", "The peer's signed requests received here.",
          offsetof(struct sf_peer_metrics, received)},

@@ -84,7 +84,10 @@ struct sf_metrics {
     sf_counter statuses[5];         /* responses queued, by status class 1xx..5xx */
     sf_counter access_log_lines;    /* access log lines written */
     sf_counter access_log_dropped;  /* access log lines dropped: the writer was behind, or failed */
-    sf_counter peer_fallbacks;      /* cluster fetches that went to the upstream: peer unreached */
+    sf_counter peer_fallbacks;      /* cluster fetches that left a failed peer for the next */
+    sf_counter peer_bad_answers;    /* peers' answers not signed for their request: dropped */
+    sf_counter peer_replays;        /* signed peer requests seen before: a client's */
+    sf_counter peer_replay_full;    /* signed peer requests with no room in the replay set */
     sf_counter reloads_ok;          /* SIGHUP reloads that took (or found nothing changed) */
     sf_counter reloads_failed;      /* SIGHUP reloads that left the running config in force */
     atomic_int_fast64_t connections_now;
@@ -118,7 +121,7 @@ struct sf_peer_metrics {
     char id[64];
     sf_counter sent;     /* fetches of its keys sent to it */
     sf_counter answered; /* of those, answered: origin fetches this node did not make */
-    sf_counter failures; /* not reached, or stopping: fetched from the upstream instead */
+    sf_counter failures; /* not reached, stopping or unsigned: asked elsewhere instead */
     sf_counter received; /* its signed requests received here */
 };
 /* id's numbers, added on first use; NULL when the table is full. Any thread. */

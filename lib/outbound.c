@@ -4,6 +4,8 @@
 
 #include "conn.h"
 #include "metrics.h"
+#include "peerauth.h"
+#include "peerhop.h"
 #include "respond.h"
 
 #include <arpa/inet.h>
@@ -34,54 +36,10 @@ void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
 
 /* ---- the cluster ---- */
 
-#define PEER_WINDOW_S 30 /* how far a peer's clock and the time on the wire may be off */
-
 bool sf_outbound_from_peer(const struct sf_outbound *ob, struct MHD_Connection *conn,
                            const char *method, const char *target)
 {
-    const struct sf_config *cfg = ob->cfg;
-    const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_FIELD);
-    char id[64];
-    if (cfg->cluster_self == NULL || value == NULL ||
-        !sf_cluster_verify(cfg->cluster_secret, value, method, target, sf_wall_s(), PEER_WINDOW_S,
-                           id, sizeof id))
-        return false;
-    SF_PEER_COUNT(id, received);
-    return true;
-}
-
-/* Sends the shared fetch s of route to the peer that owns its key, when that is not this
- * node: the first peer in rendezvous order that is not marked down (this node's turn
- * ends the search). The upstream URL stays as the fallback. */
-static void route_to_owner(const struct sf_outbound *ob, const struct sf_route *route,
-                           struct sf_fetch_spec *s)
-{
-    const struct sf_config *cfg = ob->cfg;
-    const struct sf_peers *peers = &cfg->cluster_peers;
-    size_t order[SF_CLUSTER_MAX_PEERS];
-    sf_cluster_order(peers->v, peers->n, route->url, order);
-    uint64_t now = sf_now_ms();
-    for (size_t k = 0; k < peers->n; k++) {
-        const struct sf_peer *p = &peers->v[order[k]];
-        if (strcmp(p->id, cfg->cluster_self) == 0)
-            return; /* this node owns it, or every peer before it is down */
-        if (atomic_load_explicit(&ob->peer_down[order[k]], memory_order_relaxed) > now)
-            continue;
-        char field[SF_PEER_FIELD_MAX];
-        if (!sf_cluster_sign(cfg->cluster_secret, s->method, route->path, cfg->cluster_self,
-                             sf_wall_s(), field))
-            return;
-        s->fallback_url = s->url;
-        s->url = sf_http_join_url(p->url, route->path);
-        sf_hdrs_add(&s->hdrs, SF_PEER_FIELD, field);
-        s->peer_down_until = &ob->peer_down[order[k]];
-        s->peer_retry_ms = cfg->cluster_peer_retry_ms;
-        s->peer_connect_timeout_ms = cfg->cluster_peer_connect_timeout_ms;
-        s->store_peer_response = cfg->cluster_store_on_edge;
-        s->peer_id = p->id; /* the snapshot s pins keeps it */
-        SF_PEER_COUNT(p->id, sent);
-        return;
-    }
+    return sf_peerauth_request(ob->cfg, conn, method, target);
 }
 
 /* ---- the fields sent ---- */
@@ -317,7 +275,7 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
     s->forward = route->forward;
     s->dest_listed = route->dest_listed;
     if (shared && route->path != NULL && !route->from_peer && ob->cfg->cluster_self != NULL)
-        route_to_owner(ob, route, s);
+        sf_peerhop_first(s, ob->cfg, ob->peer_down, route->path);
     return s;
 }
 
@@ -385,7 +343,11 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
         }
         route->url = sf_http_join_url(cfg->upstream, t);
         route->path = sf_xstrdup(t);
-        route->from_peer = sf_outbound_from_peer(ob, conn, method, t);
+        /* (A peer's own calls, a purge or a health check, were checked once already by
+         * front.c: a second check would count a replay twice.) */
+        bool peer_call =
+            strcmp(t, "/_sfproxy/health") == 0 || strncmp(t, "/_sfproxy/purge?", 16) == 0;
+        route->from_peer = !peer_call && sf_outbound_from_peer(ob, conn, method, t);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)

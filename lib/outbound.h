@@ -50,8 +50,9 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
                            const char **why);
 
 /* Whether the request on conn is a cluster peer's: Sfproxy-Peer signed with
- * cluster.secret for this method and target, within 30 s. An unsigned or badly signed one
- * is an ordinary client's field (and is never forwarded). */
+ * cluster.secret for this method and target and this node, within 30 s, and not seen
+ * before (peerauth.h). An unsigned, badly signed or replayed one is an ordinary client's
+ * field (and is never forwarded). Call it once per request: a second call sees a replay. */
 bool sf_outbound_from_peer(const struct sf_outbound *ob, struct MHD_Connection *conn,
                            const char *method, const char *target);
 
@@ -63,7 +64,7 @@ bool sf_outbound_looped(const struct sf_outbound *ob, struct MHD_Connection *con
  * forwardable fields and sfproxy's own; shared: a flight others may join (nothing that is
  * one client's own is sent, and Accept-Encoding is normalised when configured). In a
  * cluster, a shared fetch of a key another peer owns goes to that peer, signed, with the
- * upstream as its fallback should the peer not be reached. body (may be NULL) gets a
+ * next nodes in the key's order and then the upstream as its fallbacks (peerhop.h). body (may be NULL) gets a
  * reference of the spec's. Caller owns the result. */
 struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_Connection *conn,
                                        const char *method, const struct sf_route *route,

@@ -3,6 +3,8 @@
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "resphead.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,18 +21,29 @@ static size_t take_reply(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* The answer's head, for its signature; a head sfproxy would refuse stops the call. */
+static size_t take_head(char *line, size_t size, size_t n, void *arg)
+{
+    const char *why;
+    return sf_resphead_line(arg, line, size * n, &why) == SF_RESPHEAD_BAD ? 0 : size * n;
+}
+
 bool sf_peer_call(CURL *e, const struct sf_config *cfg, const struct sf_peer *p, const char *method,
                   const char *target, long timeout_ms, struct sf_peer_reply *out)
 {
     memset(out, 0, sizeof *out);
     char field[SF_PEER_FIELD_MAX + 16] = SF_PEER_FIELD ": ";
-    if (!sf_cluster_sign(cfg->cluster_secret, method, target, cfg->cluster_self, sf_wall_s(),
-                         field + strlen(field))) {
+    char nonce[SF_PEER_NONCE_HEX + 1];
+    const char *value = field + strlen(field);
+    if (!sf_cluster_nonce(nonce) ||
+        !sf_cluster_sign(cfg->cluster_secret, method, target, cfg->cluster_self, p->id, sf_wall_s(),
+                         nonce, field + strlen(field))) {
         snprintf(out->why, sizeof out->why, "cannot sign the request");
         return false;
     }
     struct curl_slist *fields = curl_slist_append(NULL, field);
     char *url = sf_http_join_url(p->url, target);
+    struct sf_resphead head = {0};
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -45,15 +58,27 @@ bool sf_peer_call(CURL *e, const struct sf_config *cfg, const struct sf_peer *p,
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, take_reply);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, take_head);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &head);
     CURLcode rc = fields != NULL ? curl_easy_perform(e) : CURLE_OUT_OF_MEMORY;
     if (rc == CURLE_OK)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
     else
         snprintf(out->why, sizeof out->why, "%s", curl_easy_strerror(rc));
+    /* Only the peer itself can sign its answer to this request (issue 18). */
+    bool own =
+        rc == CURLE_OK && out->status == head.status &&
+        sf_cluster_verify_answer(cfg->cluster_secret, value, (unsigned)head.status, &head.hdrs);
+    if (rc == CURLE_OK && !own) {
+        SF_COUNT(peer_bad_answers);
+        snprintf(out->why, sizeof out->why, "its answer is not signed with cluster.secret");
+        out->status = 0;
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(fields);
+    sf_hdrs_clear(&head.hdrs);
     free(url);
-    return rc == CURLE_OK;
+    return own;
 }
 
 void sf_peers_probe(struct sf_snap *snap)

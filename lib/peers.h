@@ -17,9 +17,10 @@ struct sf_peer_reply {
     char why[160];
 };
 
-/* Sends method target (body-less) to peer p, signed as cfg's node, on e (reset here),
- * connecting within cluster.peer_connect_timeout and done within timeout_ms. Fills *out;
- * returns whether the peer answered. */
+/* Sends method target (body-less) to peer p, signed as cfg's node for p, on e (reset
+ * here), connecting within cluster.peer_connect_timeout and done within timeout_ms. Fills
+ * *out; returns whether the peer answered, its answer signed for this request (an unsigned
+ * one is no answer: out->why says so, and it is counted in cluster.peer_bad_answers). */
 bool sf_peer_call(CURL *e, const struct sf_config *cfg, const struct sf_peer *p, const char *method,
                   const char *target, long timeout_ms, struct sf_peer_reply *out);
 

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "origintls.h"
+#include "peerhop.h"
 #include "live.h"
 
 #include <arpa/inet.h>
@@ -63,7 +64,7 @@ struct xfer {
     bool store_for_get;   /* once complete, store the response for GETs (judge.h) */
     bool forbidden;       /* a forward-proxy destination resolved to a refused address */
     bool connected;       /* the connection to the server is up (libcurl's prerequest) */
-    bool peer_draining;   /* a cluster peer answered that it is shutting down */
+    const char *refused;  /* why a cluster peer's answer is not taken (peerhop.h), or NULL */
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
@@ -168,6 +169,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     sf_reqbody_unref(spec->body);
     free(spec->get_key);
     free(spec->fallback_url);
+    free(spec->peer_path);
     sf_snap_unref(spec->snap);
     free(spec);
 }
@@ -329,15 +331,15 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     switch (sf_resphead_line(&x->head, line, len, &why)) {
     case SF_RESPHEAD_MORE: return len;
     case SF_RESPHEAD_INTERIM:
-        if (x->head.status == 103 && !x->headers_done)
+        /* (A peer's 103 is not signed: it cannot be told from a forged one.) */
+        if (x->head.status == 103 && !x->headers_done && x->spec->fallback_url == NULL)
             forward_hints(x);
         return len;
     case SF_RESPHEAD_FINAL:
-        if (!x->headers_done && x->spec->fallback_url != NULL && x->head.status == 503 &&
-            sf_hdrs_get(&x->head.hdrs, SF_DRAINING_FIELD) != NULL) {
-            x->peer_draining = true; /* the peer is stopping: the upstream instead */
+        /* A peer's answer that is not its own, or says it is stopping: the next node. */
+        if (!x->headers_done && x->spec->fallback_url != NULL &&
+            (x->refused = sf_peerhop_answer(x->spec, x->head.status, &x->head.hdrs)))
             return 0;
-        }
         if (!x->headers_done) /* (trailers end with a blank line too) */
             publish(x);
         return x->cancel ? 0 : len;
@@ -660,9 +662,9 @@ static void xfer_free(struct xfer *x)
     free(x);
 }
 
-/* x went to a cluster peer that could not be reached: the peer is skipped for a while,
- * and the same fetch starts again at the upstream, its object and clients unchanged (no
- * head has reached them). */
+/* x went to a cluster peer that failed: the peer is skipped for a while, and the same
+ * fetch starts again at the next node in its key's order or at the upstream, its object
+ * and clients unchanged (no head has reached them). */
 static void fall_back(struct xfer *x, const char *why)
 {
     struct sf_upstream *up = x->up;
@@ -671,20 +673,18 @@ static void fall_back(struct xfer *x, const char *why)
     atomic_store(spec->peer_down_until, sf_now_ms() + spec->peer_retry_ms);
     SF_COUNT(peer_fallbacks);
     SF_PEER_COUNT(spec->peer_id, failures);
+    const char *failed = spec->peer_id;
+    bool peer = sf_peerhop_next(spec);
     sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
-                   "cluster: peer %s not reached (%s): fetching from the upstream, and skipping "
-                   "the peer for %llums",
-                   spec->url, why, (unsigned long long)spec->peer_retry_ms);
+                   "cluster: peer %s failed (%s): %s %s, and skipping the peer for %llums", failed,
+                   why, peer ? "asking" : "fetching from", peer ? spec->peer_id : "the upstream",
+                   (unsigned long long)spec->peer_retry_ms);
     if (x->dirty)
         undirty(x);
     CURLMcode mc = curl_multi_remove_handle(up->multi, x->easy);
     if (mc != CURLM_OK)
         sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
     xfer_free(x);
-    free(spec->url);
-    spec->url = spec->fallback_url;
-    spec->fallback_url = NULL;
-    sf_hdrs_remove(&spec->hdrs, SF_PEER_FIELD);
     start(up, o, spec); /* the fetch's reference on o goes on */
 }
 
@@ -693,9 +693,9 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     struct sf_upstream *up = x->up;
     struct sf_obj *o = x->obj;
     if (x->spec->fallback_url != NULL && !x->headers_done && !x->cancel &&
-        (x->peer_draining ||
+        (x->refused != NULL ||
          ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && !x->connected))) {
-        fall_back(x, x->peer_draining ? "it is shutting down" : why);
+        fall_back(x, x->refused != NULL ? x->refused : why);
         return;
     }
     if (x->dirty)

@@ -28,11 +28,15 @@ struct sf_fetch_spec {
      * §9.3.3); else NULL. */
     char *get_key;
     struct sf_snap *snap; /* the config the request arrived under (pinned): its settings */
-    /* A fetch sent to the cluster peer that owns its key: fallback_url is the upstream's
-     * URL, fetched instead should the peer not be reached (then it is marked down in
-     * *peer_down_until for peer_retry_ms); connecting to it may take at most
-     * peer_connect_timeout_ms. NULL: not a peer fetch. */
+    /* A fetch sent to a cluster peer (peerhop.h): fallback_url is the upstream's URL,
+     * fetched instead should neither the peer nor any node after it in the key's order
+     * (peer_rank is the peer's place there, peer_path the target sent) be reached before
+     * this one's turn; a peer not reached is marked down in *peer_down_until for
+     * peer_retry_ms; connecting to it may take at most peer_connect_timeout_ms. NULL: not a
+     * peer fetch. */
     char *fallback_url;
+    char *peer_path;
+    size_t peer_rank;
     _Atomic uint64_t *peer_down_until;
     uint64_t peer_retry_ms, peer_connect_timeout_ms;
     bool store_peer_response; /* cluster.store_on_edge: keep what the peer sent here too */

@@ -1,6 +1,7 @@
 /* cluster: who owns a key, how keys move when peers come and go (measured on 100,000
- * keys), and peer-request signatures. */
+ * keys), peer-request and answer signatures, and the replay set (replay.c). */
 #include "../../lib/cluster.h"
+#include "../../lib/replay.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,34 +83,174 @@ static void test_weights(void **state)
     assert_in_range(heavy, 38000, 42000);
 }
 
+#define NONCE "0123456789abcdef0123456789abcdef"
+
+static bool verify(const char *secret, const char *field, const char *method, const char *target,
+                   const char *self, int64_t now_s)
+{
+    struct sf_peer_claim claim;
+    return sf_cluster_verify(secret, field, method, target, self, now_s, 30, &claim);
+}
+
 static void test_signatures(void **state)
 {
     (void)state;
     const char *secret = "0123456789abcdef-cluster";
-    char field[SF_PEER_FIELD_MAX], id[64];
-    assert_true(sf_cluster_sign(secret, "GET", "/a?b=c", "node-1", 1000, field));
-    assert_true(sf_cluster_verify(secret, field, "GET", "/a?b=c", 1010, 30, id, sizeof id));
-    assert_string_equal(id, "node-1");
+    char field[SF_PEER_FIELD_MAX];
+    struct sf_peer_claim claim;
+    assert_true(sf_cluster_sign(secret, "GET", "/a?b=c", "node-1", "node-2", 1000, NONCE, field));
+    assert_true(sf_cluster_verify(secret, field, "GET", "/a?b=c", "node-2", 1010, 30, &claim));
+    assert_string_equal(claim.id, "node-1");
+    assert_int_equal(claim.ts, 1000);
+    assert_non_null(strstr(field, "; to=node-2; hop=1; "));
     /* Another target, method, secret or time, or an edited field: not a peer. */
-    assert_false(sf_cluster_verify(secret, field, "GET", "/a?b=d", 1010, 30, id, sizeof id));
-    assert_false(sf_cluster_verify(secret, field, "HEAD", "/a?b=c", 1010, 30, id, sizeof id));
-    assert_false(sf_cluster_verify("another-secret-16chars", field, "GET", "/a?b=c", 1010, 30, id,
-                                   sizeof id));
-    assert_false(sf_cluster_verify(secret, field, "GET", "/a?b=c", 1031, 30, id, sizeof id));
+    assert_false(verify(secret, field, "GET", "/a?b=d", "node-2", 1010));
+    assert_false(verify(secret, field, "HEAD", "/a?b=c", "node-2", 1010));
+    assert_false(verify("another-secret-16chars", field, "GET", "/a?b=c", "node-2", 1010));
+    assert_false(verify(secret, field, "GET", "/a?b=c", "node-2", 1031));
     char edited[SF_PEER_FIELD_MAX];
     snprintf(edited, sizeof edited, "%s", field);
     edited[3] = 'X'; /* another id */
-    assert_false(sf_cluster_verify(secret, edited, "GET", "/a?b=c", 1010, 30, id, sizeof id));
+    assert_false(verify(secret, edited, "GET", "/a?b=c", "node-2", 1010));
     char longer[SF_PEER_FIELD_MAX + 2];
     snprintf(longer, sizeof longer, "%s0", field); /* a longer signature */
-    assert_false(sf_cluster_verify(secret, longer, "GET", "/a?b=c", 1010, 30, id, sizeof id));
-    assert_false(sf_cluster_verify(secret, "id=node-1", "GET", "/a?b=c", 1010, 30, id, sizeof id));
-    assert_non_null(strstr(field, "; hop=1; "));
+    assert_false(verify(secret, longer, "GET", "/a?b=c", "node-2", 1010));
+    assert_false(verify(secret, "id=node-1", "GET", "/a?b=c", "node-2", 1010));
     char hop2[SF_PEER_FIELD_MAX];
     snprintf(hop2, sizeof hop2, "%s", field);
     *strstr(hop2, "hop=1") = 'X'; /* "Xop=1": not the field's form */
-    assert_false(sf_cluster_verify(secret, hop2, "GET", "/a?b=c", 1010, 30, id, sizeof id));
-    assert_false(sf_cluster_verify(secret, NULL, "GET", "/a?b=c", 1010, 30, id, sizeof id));
+    assert_false(verify(secret, hop2, "GET", "/a?b=c", "node-2", 1010));
+    assert_false(verify(secret, NULL, "GET", "/a?b=c", "node-2", 1010));
+    /* Issue 18: bound to the node it was sent to. At another node it is nobody's, and
+     * renaming the addressee breaks the signature. */
+    assert_false(verify(secret, field, "GET", "/a?b=c", "node-3", 1010));
+    char readdressed[SF_PEER_FIELD_MAX];
+    snprintf(readdressed, sizeof readdressed, "%s", field);
+    strstr(readdressed, "to=node-2")[8] = '3';
+    assert_false(verify(secret, readdressed, "GET", "/a?b=c", "node-3", 1010));
+    /* The nonce is signed too; the same request with another nonce is another signature,
+     * so another tag. */
+    char other[SF_PEER_FIELD_MAX];
+    assert_true(sf_cluster_sign(secret, "GET", "/a?b=c", "node-1", "node-2", 1000,
+                                "ffffffffffffffffffffffffffffffff", other));
+    struct sf_peer_claim other_claim;
+    assert_true(
+        sf_cluster_verify(secret, other, "GET", "/a?b=c", "node-2", 1010, 30, &other_claim));
+    assert_true(other_claim.tag != claim.tag);
+    char renonced[SF_PEER_FIELD_MAX];
+    snprintf(renonced, sizeof renonced, "%s", field);
+    strstr(renonced, "nonce=")[6] = '9';
+    assert_false(verify(secret, renonced, "GET", "/a?b=c", "node-2", 1010));
+    /* A short nonce is refused when signing. */
+    assert_false(sf_cluster_sign(secret, "GET", "/", "node-1", "node-2", 1000, "abc", field));
+}
+
+static void test_nonces_differ(void **state)
+{
+    (void)state;
+    char a[SF_PEER_NONCE_HEX + 1], b[SF_PEER_NONCE_HEX + 1];
+    assert_true(sf_cluster_nonce(a));
+    assert_true(sf_cluster_nonce(b));
+    assert_int_equal(strlen(a), SF_PEER_NONCE_HEX);
+    assert_true(strcmp(a, b) != 0);
+}
+
+/* An answer is signed for one request: its status and fields, not the transport's. */
+static void test_answer_signatures(void **state)
+{
+    (void)state;
+    const char *secret = "0123456789abcdef-cluster";
+    char request[SF_PEER_FIELD_MAX], another[SF_PEER_FIELD_MAX], sig[SF_PEER_ANSWER_MAX];
+    assert_true(sf_cluster_sign(secret, "GET", "/x", "node-1", "node-2", 1000, NONCE, request));
+    assert_true(sf_cluster_sign(secret, "GET", "/x", "node-1", "node-2", 1000,
+                                "00000000000000000000000000000000", another));
+    struct sf_hdrs sent = {0};
+    sf_hdrs_add(&sent, "Content-Type", "text/plain");
+    sf_hdrs_add(&sent, "ETag", "\"v1\"");
+    sf_hdrs_add(&sent, "Cache-Control", "max-age=60");
+    sf_hdrs_add(&sent, "Link", "</a.css>; rel=preload");
+    sf_hdrs_add(&sent, "Link", "</b.css>; rel=preload");
+    assert_true(sf_cluster_sign_answer(secret, request, 200, &sent, sig));
+    assert_int_equal(strlen(sig), 68);
+
+    /* As received: in another order, with what the transport adds, and the field. */
+    struct sf_hdrs got = {0};
+    sf_hdrs_add(&got, "Date", "Sun, 06 Dec 2026 20:00:00 GMT");
+    sf_hdrs_add(&got, "Content-Length", "6");
+    sf_hdrs_add(&got, "Connection", "keep-alive");
+    sf_hdrs_add(&got, "cache-control", "max-age=60");
+    sf_hdrs_add(&got, "Link", "</a.css>; rel=preload");
+    sf_hdrs_add(&got, "Link", "</b.css>; rel=preload");
+    sf_hdrs_add(&got, "ETag", "\"v1\"");
+    sf_hdrs_add(&got, "Content-Type", "text/plain");
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got)); /* no field yet */
+    sf_hdrs_add(&got, SF_PEER_ANSWER_FIELD, "sig=" NONCE NONCE);        /* an origin's, say */
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got));
+    sf_hdrs_add(&got, SF_PEER_ANSWER_FIELD, sig);
+    assert_true(sf_cluster_verify_answer(secret, request, 200, &got));
+    /* Another request (nonce), status or secret: not its answer. */
+    assert_false(sf_cluster_verify_answer(secret, another, 200, &got));
+    assert_false(sf_cluster_verify_answer(secret, request, 203, &got));
+    assert_false(sf_cluster_verify_answer("another-secret-16chars", request, 200, &got));
+    assert_false(sf_cluster_verify_answer(secret, NULL, 200, &got));
+    /* A field changed, added or removed: not its answer. */
+    sf_hdrs_remove(&got, "ETag");
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got));
+    sf_hdrs_add(&got, "ETag", "\"v2\"");
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got));
+    sf_hdrs_remove(&got, "ETag");
+    sf_hdrs_add(&got, "ETag", "\"v1\"");
+    assert_true(sf_cluster_verify_answer(secret, request, 200, &got));
+    sf_hdrs_add(&got, "Location", "http://evil.example/");
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got));
+    sf_hdrs_clear(&sent);
+    sf_hdrs_clear(&got);
+}
+
+/* The replay set: a tag is fresh once, seen within its window, free again after it; full
+ * buckets refuse instead of forgetting. */
+static void test_replay_set(void **state)
+{
+    (void)state;
+    struct sf_replay *rs = sf_replay_new(32); /* two buckets of sixteen */
+    assert_int_equal(sf_replay_admit(rs, 42, 1030, 1000), SF_REPLAY_FRESH);
+    assert_int_equal(sf_replay_admit(rs, 42, 1030, 1010), SF_REPLAY_SEEN);
+    assert_int_equal(sf_replay_admit(rs, 42, 1030, 1030), SF_REPLAY_SEEN);
+    /* Past its window the signature check refuses it anyway; its entry is free again. */
+    assert_int_equal(sf_replay_admit(rs, 42, 1061, 1031), SF_REPLAY_FRESH);
+    sf_replay_free(rs);
+
+    rs = sf_replay_new(32);
+    enum sf_replay_verdict first[80];
+    unsigned fresh = 0, full = 0;
+    for (uint64_t t = 0; t < 80; t++) {
+        first[t] = sf_replay_admit(rs, (t + 1) * 0x9e3779b97f4a7c15ull, 1030, 1000);
+        fresh += first[t] == SF_REPLAY_FRESH;
+        full += first[t] == SF_REPLAY_FULL;
+    }
+    assert_int_equal(fresh + full, 80);
+    assert_in_range(fresh, 24, 32); /* no more than it holds */
+    /* Every one kept is still known: none was forgotten to make room. */
+    for (uint64_t t = 0; t < 80; t++) {
+        enum sf_replay_verdict v = sf_replay_admit(rs, (t + 1) * 0x9e3779b97f4a7c15ull, 1030, 1000);
+        assert_int_equal(v, first[t] == SF_REPLAY_FRESH ? SF_REPLAY_SEEN : SF_REPLAY_FULL);
+    }
+    /* Once their window has passed, there is room again. */
+    assert_int_equal(sf_replay_admit(rs, 7, 1070, 1040), SF_REPLAY_FRESH);
+    sf_replay_free(rs);
+
+    /* At the process's size: 65,536 random tags; the first is refused at 58,177 (89%). */
+    rs = sf_replay_new(65536);
+    uint64_t x = 88172645463325252ull;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < 65536; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        if (sf_replay_admit(rs, x, 1030, 1000) != SF_REPLAY_FRESH)
+            break;
+        kept++;
+    }
+    assert_true(kept >= 58000);
+    sf_replay_free(rs);
 }
 
 int main(void)
@@ -119,6 +260,9 @@ int main(void)
         cmocka_unit_test(test_membership_changes_move_few_keys),
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_signatures),
+        cmocka_unit_test(test_nonces_differ),
+        cmocka_unit_test(test_answer_signatures),
+        cmocka_unit_test(test_replay_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

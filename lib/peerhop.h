@@ -1,0 +1,34 @@
+/* peerhop: the asking side of a cluster hop (issue 12; failover and answer checks, issue
+ * 18). Which node a shared fetch of the upstream goes to: the first in its key's rendezvous
+ * order that is not marked down, this node's turn ending the search; after a peer fails
+ * (not reached, stopping, or an answer not signed with the cluster's secret), the next in
+ * the same order, which every node agrees on, so that the nodes that notice a dead owner
+ * together ask one node rather than each the origin. And whether a peer's answer is its
+ * own (cluster.h's answer signature) before anything of it reaches a client.
+ *
+ * Runs on: libmicrohttpd's workers (first), the fetcher thread (next, answer). */
+#ifndef SF_PEERHOP_H
+#define SF_PEERHOP_H
+
+#include "upstream.h"
+
+/* Sends the shared fetch s of the origin-form target path (s->url: its upstream URL, also
+ * its key's place in the order) to the node that should fetch it, under cfg with the
+ * peers' health down (struct sf_snap's): nothing changes when that is this node. */
+void sf_peerhop_first(struct sf_fetch_spec *s, const struct sf_config *cfg, _Atomic uint64_t *down,
+                      const char *path);
+
+/* s's peer failed (the caller has marked it down): points s at the next node after it in
+ * the key's order that is not marked down and returns true; or, when this node comes
+ * first, at the upstream (fallback_url, its peer field removed) and returns false. Runs
+ * with s->snap's settings. */
+bool sf_peerhop_next(struct sf_fetch_spec *s);
+
+/* The final head (status, fields) a peer answered s with: NULL when it is the peer's
+ * answer to s's request (signed with the cluster's secret for it), its answer field then
+ * removed from fields; else why it is not taken ("it is shutting down" for a signed 503
+ * with SF_DRAINING_FIELD): the caller asks the next node. An unsigned or badly signed
+ * answer is counted (cluster.peer_bad_answers) and logged once per interval. */
+const char *sf_peerhop_answer(const struct sf_fetch_spec *s, int status, struct sf_hdrs *fields);
+
+#endif

@@ -1,0 +1,205 @@
+/* peerhop: which node a shared fetch asks, in the key's rendezvous order, and the next one
+ * after a failed peer (the upstream at this node's turn); whether a peer's answer is its
+ * own. */
+#include "../../lib/peerhop.h"
+
+#include "../../lib/cluster.h"
+#include "../../lib/live.h"
+#include "../../lib/metrics.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SECRET "0123456789abcdef-cluster"
+
+/* Four nodes a, b, c, d; this one is c. */
+static struct sf_snap *cluster_snap(void)
+{
+    struct sf_config cfg;
+    sf_config_defaults(&cfg);
+    cfg.upstream = sf_xstrdup("http://origin");
+    cfg.cluster_self = sf_xstrdup("c");
+    cfg.cluster_secret = sf_xstrdup(SECRET);
+    cfg.cluster_peers.n = 4;
+    cfg.cluster_peers.v = sf_xcalloc(4, sizeof *cfg.cluster_peers.v);
+    static const char *const ids[] = {"a", "b", "c", "d"};
+    for (size_t i = 0; i < 4; i++) {
+        char url[32];
+        snprintf(url, sizeof url, "http://%s:8080", ids[i]);
+        cfg.cluster_peers.v[i] = (struct sf_peer){sf_xstrdup(ids[i]), sf_xstrdup(url), 1};
+    }
+    return sf_snap_new(&cfg);
+}
+
+/* A target whose key has this node (index 2) at place rank in its order; order filled. */
+static void target_at(const struct sf_snap *snap, size_t rank, char *path, size_t size,
+                      size_t *order)
+{
+    for (int k = 0;; k++) {
+        char key[96];
+        snprintf(path, size, "/obj?k=%d", k);
+        snprintf(key, sizeof key, "http://origin%s", path);
+        sf_cluster_order(snap->cfg.cluster_peers.v, 4, key, order);
+        if (order[rank] == 2)
+            return;
+    }
+}
+
+static struct sf_fetch_spec *spec_for(struct sf_snap *snap, const char *path)
+{
+    struct sf_fetch_spec *s = sf_xcalloc(1, sizeof *s);
+    s->method = sf_xstrdup("GET");
+    s->url = sf_http_join_url(snap->cfg.upstream, path);
+    s->snap = sf_snap_ref(snap);
+    sf_peerhop_first(s, &snap->cfg, snap->peer_down_until_ms, path);
+    return s;
+}
+
+/* s asks peer index, signed for it (and only it), with one peer field. */
+static void assert_asks(const struct sf_snap *snap, const struct sf_fetch_spec *s, size_t index,
+                        const char *path)
+{
+    const struct sf_peer *p = &snap->cfg.cluster_peers.v[index];
+    char want[128];
+    snprintf(want, sizeof want, "%s%s", p->url, path);
+    assert_string_equal(s->url, want);
+    assert_string_equal(s->peer_id, p->id);
+    assert_ptr_equal(s->peer_down_until, &snap->peer_down_until_ms[index]);
+    assert_non_null(s->fallback_url);
+    struct sf_peer_claim claim;
+    const char *field = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
+    assert_true(sf_cluster_verify(SECRET, field, "GET", path, p->id, sf_wall_s(), 30, &claim));
+    assert_string_equal(claim.id, "c");
+    size_t lines = 0;
+    for (size_t i = 0; i < s->hdrs.n; i++)
+        lines += sf_streq_ci(s->hdrs.v[i].name, SF_PEER_FIELD);
+    assert_int_equal(lines, 1);
+}
+
+static void assert_upstream(const struct sf_fetch_spec *s, const char *path)
+{
+    char want[96];
+    snprintf(want, sizeof want, "http://origin%s", path);
+    assert_string_equal(s->url, want);
+    assert_null(s->fallback_url);
+    assert_null(sf_hdrs_get(&s->hdrs, SF_PEER_FIELD));
+}
+
+/* The owner down: the next in order, then (this node next) the upstream. */
+static void test_failover_walks_the_order(void **state)
+{
+    (void)state;
+    struct sf_snap *snap = cluster_snap();
+    size_t order[4];
+    char path[32];
+    target_at(snap, 2, path, sizeof path, order); /* two peers before this node */
+    struct sf_fetch_spec *s = spec_for(snap, path);
+    assert_asks(snap, s, order[0], path);
+    assert_int_equal(s->peer_rank, 0);
+    /* The owner fails: the next node, signed anew for it. */
+    atomic_store(s->peer_down_until, sf_now_ms() + 5000);
+    assert_true(sf_peerhop_next(s));
+    assert_asks(snap, s, order[1], path);
+    assert_int_equal(s->peer_rank, 1);
+    struct sf_peer_claim claim;
+    assert_false(sf_cluster_verify(SECRET, sf_hdrs_get(&s->hdrs, SF_PEER_FIELD), "GET", path,
+                                   snap->cfg.cluster_peers.v[order[0]].id, sf_wall_s(), 30,
+                                   &claim)); /* no longer good at the failed owner */
+    /* That one fails too: this node is next, so the upstream. */
+    atomic_store(s->peer_down_until, sf_now_ms() + 5000);
+    assert_false(sf_peerhop_next(s));
+    assert_upstream(s, path);
+    sf_fetch_spec_free(s);
+
+    /* Later requests skip both at once: this node's turn, nothing routed. */
+    s = spec_for(snap, path);
+    assert_upstream(s, path);
+    assert_null(s->peer_path);
+    sf_fetch_spec_free(s);
+    sf_snap_unref(snap);
+}
+
+/* A peer marked down is skipped on the way; a node after this one is never asked. */
+static void test_failover_skips_the_down_and_stops_at_this_node(void **state)
+{
+    (void)state;
+    struct sf_snap *snap = cluster_snap();
+    size_t order[4];
+    char path[32];
+    target_at(snap, 2, path, sizeof path, order);
+    atomic_store(&snap->peer_down_until_ms[order[1]], sf_now_ms() + 5000);
+    struct sf_fetch_spec *s = spec_for(snap, path);
+    assert_asks(snap, s, order[0], path);
+    atomic_store(s->peer_down_until, sf_now_ms() + 5000);
+    assert_false(sf_peerhop_next(s)); /* order[1] down, then this node: order[3] never */
+    assert_upstream(s, path);
+    sf_fetch_spec_free(s);
+    sf_snap_unref(snap);
+
+    /* This node second: the owner's failure makes it fetch, though d (after it) is up. */
+    snap = cluster_snap();
+    target_at(snap, 1, path, sizeof path, order);
+    s = spec_for(snap, path);
+    assert_asks(snap, s, order[0], path);
+    atomic_store(s->peer_down_until, sf_now_ms() + 5000);
+    assert_false(sf_peerhop_next(s));
+    assert_upstream(s, path);
+    sf_fetch_spec_free(s);
+    sf_snap_unref(snap);
+}
+
+/* The peer's answer: taken when signed for this request (its field then dropped); an
+ * unsigned one, or one signed for another request, is counted and refused; a signed 503
+ * with Sfproxy-Draining sends the fetch on. */
+static void test_answers(void **state)
+{
+    (void)state;
+    struct sf_snap *snap = cluster_snap();
+    size_t order[4];
+    char path[32];
+    target_at(snap, 2, path, sizeof path, order);
+    struct sf_fetch_spec *s = spec_for(snap, path);
+    const char *request = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
+    struct sf_hdrs h = {0};
+    sf_hdrs_add(&h, "Cache-Control", "max-age=60");
+    char sig[SF_PEER_ANSWER_MAX];
+    assert_true(sf_cluster_sign_answer(SECRET, request, 200, &h, sig));
+    uint64_t bad = atomic_load(&sf_metrics.peer_bad_answers);
+    assert_non_null(sf_peerhop_answer(s, 200, &h)); /* unsigned */
+    assert_int_equal(atomic_load(&sf_metrics.peer_bad_answers), bad + 1);
+    sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
+    assert_non_null(sf_peerhop_answer(s, 304, &h)); /* another status */
+    assert_null(sf_peerhop_answer(s, 200, &h));
+    assert_null(sf_hdrs_get(&h, SF_PEER_ANSWER_FIELD)); /* no field of the response */
+    assert_int_equal(atomic_load(&sf_metrics.peer_bad_answers), bad + 2);
+
+    /* The same answer for the next request (another nonce) is not its answer. */
+    sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
+    atomic_store(s->peer_down_until, sf_now_ms() + 5000);
+    assert_true(sf_peerhop_next(s));
+    assert_non_null(sf_peerhop_answer(s, 200, &h));
+    sf_hdrs_clear(&h);
+
+    sf_hdrs_add(&h, SF_DRAINING_FIELD, "1");
+    assert_true(sf_cluster_sign_answer(SECRET, sf_hdrs_get(&s->hdrs, SF_PEER_FIELD), 503, &h, sig));
+    sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
+    assert_string_equal(sf_peerhop_answer(s, 503, &h), "it is shutting down");
+    sf_hdrs_clear(&h);
+    sf_fetch_spec_free(s);
+    sf_snap_unref(snap);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_failover_walks_the_order),
+        cmocka_unit_test(test_failover_skips_the_down_and_stops_at_this_node),
+        cmocka_unit_test(test_answers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
