@@ -185,10 +185,14 @@ static struct sf_obj *language_match(struct sf_cache *c, const char *key, const 
     sf_mutex_assert_held(&c->lock);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
     size_t klen = strlen(key), mlen = strlen(SF_VARIANT_MARK);
-    for (struct sf_entry *e = c->by_url[sf_table_hash_url(key) & (c->nbuckets - 1)]; e != NULL;
-         e = e->unext) {
-        if (e->role != SF_ENTRY_RESPONSE || e->invalidated || strncmp(e->key, key, klen) != 0 ||
-            strncmp(e->key + klen, SF_VARIANT_MARK, mlen) != 0 ||
+    uint64_t h;
+    if (!sf_policy_language_hash(vkey, lang, &h))
+        return NULL;
+    /* Only the variants that could answer (varindex.h), not every variant of the URL. */
+    for (struct sf_entry *e = sf_varindex_language_chain(&c->variants, h); e != NULL;
+         e = e->lnext) {
+        if (e->lhash != h || e->role != SF_ENTRY_RESPONSE || e->invalidated ||
+            strncmp(e->key, key, klen) != 0 || strncmp(e->key + klen, SF_VARIANT_MARK, mlen) != 0 ||
             !sf_policy_same_variant_but(e->key + klen, vkey + klen, "accept-language"))
             continue;
         struct sf_obj *o = sf_table_obj(e);

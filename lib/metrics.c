@@ -162,6 +162,11 @@ static const struct family families[] = {
     {"cache_sliced", GAUGE, "Keys whose responses are kept in slices (cache.slice_bytes)."},
 #define F_SLICE_FETCHES 37
     {"cache_slice_fetches_total", COUNTER, "Slices fetched from the origin, a Range each."},
+#define F_VARIANTS 38
+    {"cache_variants", GAUGE, "Stored responses that are variants of a URL that varies."},
+#define F_VARIANT_EVICTIONS 39
+    {"cache_variant_evictions_total", COUNTER,
+     "Variants evicted to keep a URL within cache.max_variants."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -239,7 +244,7 @@ struct sample {
     uint64_t value;
 };
 
-#define NSAMPLES (NCOUNTERS + 9)
+#define NSAMPLES (NCOUNTERS + 11)
 
 /* Reads every number once into out (NSAMPLES); returns how many. */
 static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
@@ -265,6 +270,9 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
     out[n++] = (struct sample){"cache", "vary_markers", F_VARY_MARKERS, NULL, cache->vary_markers};
     out[n++] = (struct sample){"cache", "pass_markers", F_PASS_MARKERS, NULL, cache->pass_markers};
     out[n++] = (struct sample){"cache", "sliced", F_SLICED, NULL, cache->sliced};
+    out[n++] = (struct sample){"cache", "variants", F_VARIANTS, NULL, cache->variants};
+    out[n++] = (struct sample){"cache", "variant_evictions", F_VARIANT_EVICTIONS, NULL,
+                               cache->variant_evictions};
     return n;
 }
 

@@ -11,6 +11,7 @@
 
 #include "cache.h"
 #include "slice.h"
+#include "varindex.h"
 
 /* A hit-for-pass marker's place on the list of them, oldest first. */
 struct pass_link {
@@ -40,6 +41,7 @@ struct sf_cache {
     uint64_t pass_markers;                        /* (L) */
     struct pass_link pass; /* (L) sentinel of the hit-for-pass markers, oldest first */
     atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */
+    struct sf_varindex variants;         /* (L) stored variants by URL and by language */
 };
 
 /* The object e is the entry of, or the marker e is; checked. Any lock. */
