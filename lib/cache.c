@@ -81,11 +81,19 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     struct sf_obj *o =
         role == SF_ENTRY_FLIGHT || role == SF_ENTRY_RESPONSE ? sf_table_obj(e) : NULL;
     bool shared_fetch_ok = !d->only_if_cached && !d->no_store;
+    /* An only-if-cached request may read stored slices (slicestore.h): it fetches none. */
+    bool slices_ok = sliced != NULL && (shared_fetch_ok || d->only_if_cached);
     if (role == SF_ENTRY_RESPONSE && !e->invalidated &&
         sf_policy_acceptable(&o->verdict, age_now(c, o, now_ms), d)) {
         sf_table_touch(c, e);
         *out = sf_obj_ref(o);
         return SF_LOOKUP_HIT;
+    }
+    if (role == SF_ENTRY_SLICED && slices_ok) {
+        sf_table_touch(c, e);
+        sf_slice_ref_copy(&sf_table_marker(e)->slice, sliced);
+        *out = NULL;
+        return SF_LOOKUP_SLICED;
     }
     if (!shared_fetch_ok) {
         *out = NULL;
@@ -94,12 +102,6 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     if (role == SF_ENTRY_PASS && sf_table_marker(e)->expires_ms > now_ms) {
         *out = NULL;
         return SF_LOOKUP_PASS;
-    }
-    if (role == SF_ENTRY_SLICED && sliced != NULL) {
-        sf_table_touch(c, e);
-        sf_slice_ref_copy(&sf_table_marker(e)->slice, sliced);
-        *out = NULL;
-        return SF_LOOKUP_SLICED;
     }
     if (role == SF_ENTRY_FLIGHT && o->stale != NULL && refresh != NULL &&
         while_revalidate_ok(c, o->stale, d, now_ms)) {
