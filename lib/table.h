@@ -3,7 +3,8 @@
  * part of their keys, so that what concerns one URL (a purge, an invalidation, a variant
  * in another language) visits only that URL's entries; stored responses and markers on a
  * byte-charged LRU; hit-for-pass markers also on a list of their own, oldest first (they
- * all live cache.hit_for_pass, so the list is in expiry order). The table holds one
+ * all live cache.hit_for_pass, so the list is in expiry order); stored variants also in
+ * varindex.h's index (by URL, for cache.max_variants, and by language). The table holds one
  * reference on every listed object and owns its markers. Every function here runs under
  * the table lock unless it says otherwise. */
 #ifndef SF_TABLE_H
