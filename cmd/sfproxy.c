@@ -268,6 +268,7 @@ static bool apply(struct running *run, const struct sf_config *was, struct sf_sn
     raise_nofile(cfg->connection_limit);
     sf_conns_set_limits(run->conns, cfg->connection_limit, cfg->request_head_timeout_ms);
     sf_cache_set_max_bytes(run->cache, cfg->cache_max_bytes);
+    sf_cache_set_max_variants(run->cache, cfg->cache_max_variants);
     struct sf_snap *in_force = sf_snap_ref(next);
     sf_live_replace(run->live, &in_force);
     sf_admin_commit(run->admin, &run->retired);
@@ -422,6 +423,7 @@ int main(int argc, char **argv)
     const struct sf_config *c = &snap->cfg;
     struct sf_hangup *hangup = sf_hangup_new();
     run.cache = sf_cache_new(c->cache_max_bytes);
+    sf_cache_set_max_variants(run.cache, c->cache_max_variants);
     struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, hangup) : NULL;
     run.conns =
         up ? sf_conns_new(c->connection_limit, c->request_head_timeout_ms, err, sizeof err) : NULL;

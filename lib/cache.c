@@ -81,11 +81,19 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     struct sf_obj *o =
         role == SF_ENTRY_FLIGHT || role == SF_ENTRY_RESPONSE ? sf_table_obj(e) : NULL;
     bool shared_fetch_ok = !d->only_if_cached && !d->no_store;
+    /* An only-if-cached request may read stored slices (slicestore.h): it fetches none. */
+    bool slices_ok = sliced != NULL && (shared_fetch_ok || d->only_if_cached);
     if (role == SF_ENTRY_RESPONSE && !e->invalidated &&
         sf_policy_acceptable(&o->verdict, age_now(c, o, now_ms), d)) {
         sf_table_touch(c, e);
         *out = sf_obj_ref(o);
         return SF_LOOKUP_HIT;
+    }
+    if (role == SF_ENTRY_SLICED && slices_ok) {
+        sf_table_touch(c, e);
+        sf_slice_ref_copy(&sf_table_marker(e)->slice, sliced);
+        *out = NULL;
+        return SF_LOOKUP_SLICED;
     }
     if (!shared_fetch_ok) {
         *out = NULL;
@@ -94,12 +102,6 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     if (role == SF_ENTRY_PASS && sf_table_marker(e)->expires_ms > now_ms) {
         *out = NULL;
         return SF_LOOKUP_PASS;
-    }
-    if (role == SF_ENTRY_SLICED && sliced != NULL) {
-        sf_table_touch(c, e);
-        sf_slice_ref_copy(&sf_table_marker(e)->slice, sliced);
-        *out = NULL;
-        return SF_LOOKUP_SLICED;
     }
     if (role == SF_ENTRY_FLIGHT && o->stale != NULL && refresh != NULL &&
         while_revalidate_ok(c, o->stale, d, now_ms)) {
@@ -185,10 +187,14 @@ static struct sf_obj *language_match(struct sf_cache *c, const char *key, const 
     sf_mutex_assert_held(&c->lock);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
     size_t klen = strlen(key), mlen = strlen(SF_VARIANT_MARK);
-    for (struct sf_entry *e = c->by_url[sf_table_hash_url(key) & (c->nbuckets - 1)]; e != NULL;
-         e = e->unext) {
-        if (e->role != SF_ENTRY_RESPONSE || e->invalidated || strncmp(e->key, key, klen) != 0 ||
-            strncmp(e->key + klen, SF_VARIANT_MARK, mlen) != 0 ||
+    uint64_t h;
+    if (!sf_policy_language_hash(vkey, lang, &h))
+        return NULL;
+    /* Only the variants that could answer (varindex.h), not every variant of the URL. */
+    for (struct sf_entry *e = sf_varindex_language_chain(&c->variants, h); e != NULL;
+         e = e->lnext) {
+        if (e->lhash != h || e->role != SF_ENTRY_RESPONSE || e->invalidated ||
+            strncmp(e->key, key, klen) != 0 || strncmp(e->key + klen, SF_VARIANT_MARK, mlen) != 0 ||
             !sf_policy_same_variant_but(e->key + klen, vkey + klen, "accept-language"))
             continue;
         struct sf_obj *o = sf_table_obj(e);

@@ -16,6 +16,10 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes);
 /* A reload's cache.max_bytes: a smaller one evicts the least recently used responses and
  * markers down to it now. Any thread. */
 void sf_cache_set_max_bytes(struct sf_cache *c, uint64_t max_bytes);
+/* cache.max_variants: how many stored variants (RFC 9111 §4.1) one URL keeps; storing one
+ * more evicts its least recently used one (varindex.h). A lower bound applies to a URL at
+ * its next stored variant. Any thread. */
+void sf_cache_set_max_variants(struct sf_cache *c, size_t max_variants);
 /* Unlists and releases every object. No other thread may use the cache any more. */
 void sf_cache_free(struct sf_cache *c);
 

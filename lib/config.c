@@ -82,6 +82,7 @@ static const struct field schema[] = {
     {"cache.max_bytes", K_BYTES, OFF(cache_max_bytes), 0, UINT64_C(1) << 44},
     {"cache.max_object_bytes", K_BYTES, OFF(cache_max_object_bytes), 0, UINT64_C(1) << 40},
     {"cache.slice_bytes", K_BYTES, OFF(cache_slice_bytes), 0, UINT64_C(1) << 40},
+    {"cache.max_variants", K_UINT, OFF(cache_max_variants), 1, 100000},
     {"cache.hit_for_pass", K_MS, OFF(hit_for_pass_ms), 0, 86400000},
     {"cache.surrogate_key_header", K_FIELD, OFF(surrogate_key_header), 0, 0},
     {"cache.targeted_fields", K_TARGETS, OFF(targeted), 0, 0},
@@ -139,6 +140,7 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->cache_max_bytes = UINT64_C(256) << 20;
     cfg->cache_max_object_bytes = UINT64_C(16) << 20;
     cfg->cache_slice_bytes = UINT64_C(1) << 20;
+    cfg->cache_max_variants = 64;
     cfg->hit_for_pass_ms = 5000;
     cfg->surrogate_key_header = sf_xstrdup("Surrogate-Key");
     cfg->targeted.v = sf_xcalloc(1, sizeof *cfg->targeted.v);

@@ -57,6 +57,7 @@ struct sf_config {
     uint64_t shutdown_grace_ms;
     uint64_t cache_max_bytes;
     uint64_t cache_max_object_bytes;
+    unsigned cache_max_variants; /* stored variants one URL keeps (RFC 9111 §4.1) */
     /* A larger response is kept in slices of this many bytes (at most max_object_bytes;
      * 0: never): slice.h. */
     uint64_t cache_slice_bytes;

@@ -31,6 +31,13 @@ struct sf_entry {
     size_t charge;                        /* bytes counted against the cache */
     uint64_t stored_ms;                   /* a response: monotonic time it was stored */
     bool invalidated;                     /* a response usable only after validation */
+    /* A stored variant (varindex.h): its URL's group, its place there (most recently used
+     * first), and its place in the language index (lindexed) under lhash. */
+    bool lindexed;
+    struct sf_vgroup *vgroup;
+    struct sf_entry *vprev, *vnext;
+    struct sf_entry *lnext;
+    uint64_t lhash;
 };
 
 #endif

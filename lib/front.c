@@ -32,6 +32,7 @@
 #include "park.h"
 #include "respond.h"
 #include "slice.h"
+#include "slicestore.h"
 
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -72,9 +73,10 @@ struct slicing {
     struct sf_slice_ref ref; /* owned */
     uint64_t size;           /* their size */
     uint64_t index;
-    bool stored;    /* obj was a stored response when it was looked up */
-    bool checked;   /* obj's head was seen to be that slice */
-    bool refetched; /* a stored one that was not that slice was dropped */
+    bool stored;      /* obj was a stored response when it was looked up */
+    bool checked;     /* obj's head was seen to be that slice */
+    bool refetched;   /* a stored one that was not that slice was dropped */
+    bool cached_only; /* only-if-cached: every slice read is stored, none is fetched */
 };
 
 static void free_slicing(struct slicing *s)
@@ -670,6 +672,14 @@ static enum MHD_Result fetch_sliced(struct sf_req *r, const char *method, char *
         sf_http_ranges_parse(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
                              ref->total, &ranges) == SF_RANGE_ONE)
         first = ranges.first[0];
+    struct sf_req_directives d;
+    r->slices->cached_only = request_directives(r, &d) && d.only_if_cached;
+    if (r->slices->cached_only &&
+        !sf_slicestore_covers(r->front->cache, key, r->slices->size, &r->slices->ref, method,
+                              MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
+                              MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Range"), &d,
+                              sf_now_ms()))
+        r->slices->size = 0; /* a slice it needs is not stored: 504, as for a whole key */
     if (r->slices->size == 0 || !open_slice(r, first / r->slices->size)) {
         /* Slices turned off by a reload, or not to be shared: the whole response. */
         detach(r);
@@ -687,7 +697,7 @@ static void read_ahead(struct sf_req *r)
 {
     uint64_t first, last;
     uint64_t index = r->slices->index + 1;
-    if (r->rd.count == 0 ||
+    if (r->rd.count == 0 || r->slices->cached_only ||
         !sf_slice_bytes(index, r->slices->size, r->slices->ref.total, &first, &last) ||
         first > r->rd.first + r->rd.count - 1)
         return;

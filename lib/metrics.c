@@ -168,6 +168,11 @@ static const struct family families[] = {
 #define F_PEER_REPLAYS 39
     {"cluster_peer_replays_total", COUNTER,
      "Signed peer requests treated as a client's: seen before, or no room to remember them."},
+#define F_VARIANTS 40
+    {"cache_variants", GAUGE, "Stored responses that are variants of a URL that varies."},
+#define F_VARIANT_EVICTIONS 41
+    {"cache_variant_evictions_total", COUNTER,
+     "Variants evicted to keep a URL within cache.max_variants."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -248,7 +253,7 @@ struct sample {
     uint64_t value;
 };
 
-#define NSAMPLES (NCOUNTERS + 9)
+#define NSAMPLES (NCOUNTERS + 11)
 
 /* Reads every number once into out (NSAMPLES); returns how many. */
 static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
@@ -274,6 +279,9 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
     out[n++] = (struct sample){"cache", "vary_markers", F_VARY_MARKERS, NULL, cache->vary_markers};
     out[n++] = (struct sample){"cache", "pass_markers", F_PASS_MARKERS, NULL, cache->pass_markers};
     out[n++] = (struct sample){"cache", "sliced", F_SLICED, NULL, cache->sliced};
+    out[n++] = (struct sample){"cache", "variants", F_VARIANTS, NULL, cache->variants};
+    out[n++] = (struct sample){"cache", "variant_evictions", F_VARIANT_EVICTIONS, NULL,
+                               cache->variant_evictions};
     return n;
 }
 

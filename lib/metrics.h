@@ -14,6 +14,8 @@ struct sf_cache_stats {
     uint64_t bytes;        /* bytes they are charged */
     uint64_t flights;      /* listed objects not yet complete */
     uint64_t evictions;
+    uint64_t variants;          /* stored responses that are variants (RFC 9111 §4.1) */
+    uint64_t variant_evictions; /* variants evicted by cache.max_variants */
 };
 
 typedef atomic_uint_fast64_t sf_counter;

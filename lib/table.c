@@ -85,7 +85,15 @@ struct sf_cache *sf_cache_new(uint64_t max_bytes)
     c->pass.next = c->pass.prev = &c->pass;
     atomic_init(&c->next_expiry_ms, UINT64_MAX);
     c->max_bytes = max_bytes;
+    sf_varindex_init(&c->variants, SF_VARINDEX_DEFAULT_MAX);
     return c;
+}
+
+void sf_cache_set_max_variants(struct sf_cache *c, size_t max_variants)
+{
+    sf_mutex_lock(&c->lock);
+    sf_varindex_set_max(&c->variants, max_variants);
+    sf_mutex_unlock(&c->lock);
 }
 
 void sf_cache_set_max_bytes(struct sf_cache *c, uint64_t max_bytes)
@@ -162,6 +170,7 @@ void sf_table_touch(struct sf_cache *c, struct sf_entry *e)
 {
     lru_unlink(e);
     lru_push_front(c, e);
+    sf_varindex_touch(&c->variants, e);
 }
 
 /* Table lock held. Publishes when the oldest hit-for-pass marker expires. */
@@ -179,9 +188,10 @@ void sf_table_charge(struct sf_cache *c, struct sf_entry *e, size_t bytes)
     sf_mutex_assert_held(&c->lock);
     e->charge = bytes;
     c->bytes += bytes;
-    if (e->role == SF_ENTRY_RESPONSE)
+    if (e->role == SF_ENTRY_RESPONSE) {
         c->stored++;
-    else if (e->role == SF_ENTRY_VARY)
+        sf_varindex_add(&c->variants, e, sf_hdrs_get(&sf_table_obj(e)->hdrs, "Content-Language"));
+    } else if (e->role == SF_ENTRY_VARY)
         c->markers++;
     else if (e->role == SF_ENTRY_PASS)
         c->pass_markers++;
@@ -204,6 +214,7 @@ struct sf_entry *sf_table_unlist(struct sf_cache *c, struct sf_entry **pp)
         up = &(*up)->unext;
     *up = e->unext;
     e->unext = NULL;
+    sf_varindex_remove(&c->variants, e);
     c->count--;
     switch (e->role) {
     case SF_ENTRY_FLIGHT: c->flights--; break;
@@ -282,6 +293,11 @@ static size_t evict_to_fit(struct sf_cache *c, struct sf_entry **drop, size_t ma
 {
     sf_mutex_assert_held(&c->lock);
     size_t n = 0;
+    struct sf_entry *extra;
+    while (n < max_drop && (extra = sf_varindex_over(&c->variants)) != NULL) {
+        drop[n++] = sf_table_unlist(c, sf_table_slot(c, extra->key)); /* cache.max_variants */
+        sf_varindex_evicted(&c->variants);
+    }
     while (c->bytes > c->max_bytes && c->lru.lru_prev != &c->lru && n < max_drop) {
         struct sf_entry *victim = c->lru.lru_prev;
         drop[n++] = sf_table_unlist(c, sf_table_slot(c, victim->key));
@@ -330,6 +346,8 @@ void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
     st->bytes = c->bytes;
     st->flights = c->flights;
     st->evictions = c->evictions;
+    st->variants = c->variants.variants;
+    st->variant_evictions = c->variants.evictions;
     sf_mutex_unlock(&c->lock);
 }
 
@@ -345,6 +363,7 @@ void sf_cache_free(struct sf_cache *c)
             sf_table_release(e);
         }
     }
+    sf_varindex_clear(&c->variants);
     free(c->buckets);
     free(c->by_url);
     sf_mutex_destroy(&c->lock);

@@ -3,7 +3,8 @@
  * part of their keys, so that what concerns one URL (a purge, an invalidation, a variant
  * in another language) visits only that URL's entries; stored responses and markers on a
  * byte-charged LRU; hit-for-pass markers also on a list of their own, oldest first (they
- * all live cache.hit_for_pass, so the list is in expiry order). The table holds one
+ * all live cache.hit_for_pass, so the list is in expiry order); stored variants also in
+ * varindex.h's index (by URL, for cache.max_variants, and by language). The table holds one
  * reference on every listed object and owns its markers. Every function here runs under
  * the table lock unless it says otherwise. */
 #ifndef SF_TABLE_H
@@ -11,6 +12,7 @@
 
 #include "cache.h"
 #include "slice.h"
+#include "varindex.h"
 
 /* A hit-for-pass marker's place on the list of them, oldest first. */
 struct pass_link {
@@ -40,6 +42,7 @@ struct sf_cache {
     uint64_t pass_markers;                        /* (L) */
     struct pass_link pass; /* (L) sentinel of the hit-for-pass markers, oldest first */
     atomic_uint_fast64_t next_expiry_ms; /* the oldest marker's expiry; UINT64_MAX: none */
+    struct sf_varindex variants;         /* (L) stored variants by URL and by language */
 };
 
 /* The object e is the entry of, or the marker e is; checked. Any lock. */

@@ -252,6 +252,37 @@ char *sf_policy_variant(const char *names, const struct sf_fields *f)
     return out;
 }
 
+/* FNV-1a over len bytes of s, on from h (lowercased with fold). */
+static uint64_t fnv(uint64_t h, const char *s, size_t len, bool fold)
+{
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)(fold ? tolower((unsigned char)s[i]) : s[i])) * 1099511628211ULL;
+    return h;
+}
+
+bool sf_policy_language_hash(const char *key, const char *language, uint64_t *hash)
+{
+    static const char al[] = "accept-language";
+    const char *mark = strstr(key, SF_VARIANT_MARK);
+    if (mark == NULL || language == NULL)
+        return false;
+    const char *p = mark + sizeof SF_VARIANT_MARK - 1;
+    uint64_t h = fnv(1469598103934665603ULL, key, (size_t)(p - key), false);
+    bool named = false;
+    while (*p != '\0') {
+        size_t n = strcspn(p, "\n");
+        bool is_al = strncmp(p, al, sizeof al - 1) == 0 &&
+                     (p[sizeof al - 1] == '=' || p[sizeof al - 1] == '!');
+        named |= is_al;
+        if (!is_al)
+            h = fnv(h, p, n + (p[n] == '\n'), false); /* the line with its newline */
+        p += n + (p[n] == '\n');
+    }
+    h = fnv(h, "\0", 1, false);
+    *hash = fnv(h, language, strlen(language), true);
+    return named;
+}
+
 /* The q value of one Accept-Encoding element's parameters (after its coding): 1 when
  * absent; 0 for "q=0", "q=0.0" and the like (RFC 9110 §12.4.2). */
 static bool weight_nonzero(const char *params, size_t len)

@@ -38,6 +38,14 @@ bool sf_policy_preferred_language(const char *accept_language, char *out, size_t
  * on) select the same values for every field but name. */
 bool sf_policy_same_variant_but(const char *a, const char *b, const char *name);
 
+/* Where key (a cache key with SF_VARIANT_MARK, or a variant key a request selects) varies
+ * on Accept-Language: a hash, into *hash, of the key without its Accept-Language line and
+ * of language lowercased (a stored variant's Content-Language, or the language a request
+ * prefers most). Two variants of one key that differ in Accept-Language alone, in the same
+ * language, hash alike (sf_policy_same_variant_but). False when key has no variant part,
+ * its variant does not name Accept-Language, or language is NULL. */
+bool sf_policy_language_hash(const char *key, const char *language, uint64_t *hash);
+
 /* The Accept-Encoding a shared fetch sends for a client's (joined; may be NULL) when
  * cache.normalize_accept_encoding is on: which of br, gzip (or x-gzip) and zstd the
  * client accepts with a q above 0 ("*" accepts all three), in that order ("br, gzip"),

@@ -226,6 +226,49 @@ def test_a_response_too_large_to_store_is_kept_in_slices():
         eq(env.origin.count(t), 14, "all of these from the stored slices")
 
 
+def test_only_if_cached_is_served_from_stored_slices():
+    # RFC 9111 §5.2.1.7: only-if-cached on a key kept in slices is answered from the
+    # slices when every slice it spans is stored, and is 504 when one is not; either way
+    # nothing is fetched.
+    with Env(SLICED) as env:
+        size = 200000
+        t = "/oic?size=%d&ranges=1&cc=max-age=600&etag=o1" % size
+        full = fixed_body(size)
+        mark_sliced(env, t)
+        oic = {"Cache-Control": "only-if-cached"}
+
+        def ask(spec=None, method="GET"):
+            return env.get(t, dict(oic, **({"Range": spec} if spec else {})), method=method)
+
+        for spec, method in (("bytes=100000-120000", "GET"), (None, "GET"), (None, "HEAD")):
+            eq(ask(spec, method).status, 504, "%s %s before its slices are stored" % (method, spec))
+        eq(env.origin.count(t), 1, "only-if-cached fetched nothing")
+        env.get(t, {"Range": "bytes=100000-120000"})  # stores slices 6 and 7
+        env.wait_stored(2)
+        r = ask("bytes=100000-120000")
+        eq((r.status, r.header("X-Cache"), r.header("Content-Range"), r.body),
+           (206, "HIT", "bytes 100000-120000/%d" % size, full[100000:120001]),
+           "a range over two stored slices")
+        r = ask("bytes=110000-140000")
+        eq(r.status, 504, "a range that needs slice 8, not stored")
+        eq(ask().status, 504, "the whole response: most slices are not stored")
+        eq(sorted(env.origin.stats()["ranges"][t]), sorted(slice_ranges(6, 7, size)),
+           "no slice fetched for an only-if-cached request")
+        eq(env.origin.count(t), 3, "origin requests: the whole one, then slices 6 and 7")
+
+        env.get(t)  # every slice stored
+        env.wait_stored(13)
+        fetched = env.origin.count(t)
+        r = ask()
+        eq((r.status, r.header("X-Cache"), r.header("Content-Length"), r.body),
+           (200, "HIT", str(size), full), "the whole response from the stored slices")
+        r = ask("bytes=-500")
+        eq((r.status, r.body), (206, full[-500:]), "a suffix range")
+        r = ask(method="HEAD")
+        eq((r.status, r.header("Content-Length"), r.body), (200, str(size), b""), "HEAD")
+        eq(env.origin.count(t), fetched, "none of these fetched anything")
+
+
 def test_clients_of_one_slice_share_its_fetch():
     with Env(SLICED) as env:
         size = 300000

@@ -156,3 +156,37 @@ def test_a_variant_in_the_language_asked_for_most_serves_it():
         other = env.get(t, {"Accept-Language": "fr, de;q=0.5"})
         eq(other.header("X-Cache"), "MISS", "fr preferred: asked for")
         eq(env.origin.count(t), 2, "origin requests")
+
+
+def test_variants_per_url_are_bounded():
+    # cache.max_variants: a URL keeps at most that many stored variants; each one more
+    # evicts its least recently used variant (counted), so the URL's memory stays that of
+    # max_variants responses however many values clients send.
+    with Env({"cache": {"max_variants": 8}}) as env:
+        t = "/many?vary=Accept-Language&cc=max-age=60&echo=1"
+        values = ["x-%02d" % i for i in range(20)]
+        for i, value in enumerate(values):
+            r = env.get(t, {"Accept-Language": value})
+            eq((r.status, r.header("X-Cache"), lang(r)), (200, "MISS", value), "first " + value)
+            want = (min(i + 1, 8), max(0, i - 7))
+            wait_for(lambda: tuple(env.proxy.stats()["cache"][k]
+                                   for k in ("variants", "variant_evictions")) == want,
+                     "variants stored and evicted after %s" % value)
+            if i == 7:
+                full = env.proxy.stats()["cache"]["bytes"]
+            if i == 15:  # x-08 is the least recently used now: a hit keeps it
+                eq(env.get(t, {"Accept-Language": "x-08"}).header("X-Cache"), "HIT", "x-08")
+        st = env.proxy.stats()["cache"]
+        eq((st["variants"], st["objects"], st["variant_evictions"]), (8, 8, 12),
+           "variants kept, objects, variants evicted")
+        eq(st["vary_markers"], 1, "one URL varies")
+        check(full <= st["bytes"] <= full + 8 * 4,
+              "charged as 8 variants: %d bytes then, %d now" % (full, st["bytes"]))
+        for value in ["x-08"] + values[13:]:
+            r = env.get(t, {"Accept-Language": value})
+            eq((r.header("X-Cache"), lang(r)), ("HIT", value), "kept " + value)
+        eq(env.get(t, {"Accept-Language": "x-09"}).header("X-Cache"), "MISS", "x-09 evicted")
+        wait_for(lambda: env.proxy.stats()["cache"]["variant_evictions"] == 13, "x-09 stored")
+        m = request(env.proxy.admin_port, "GET", "/metrics").body.decode()
+        for line in ("sfproxy_cache_variants 8", "sfproxy_cache_variant_evictions_total 13"):
+            check(line in m.splitlines(), "/metrics has %r" % line)

@@ -475,6 +475,95 @@ static void test_variant_by_content_language(void **state)
     sf_cache_free(c);
 }
 
+/* cache.max_variants: a URL keeps at most that many stored variants; one more evicts its
+ * least recently used variant (a hit keeps one), counted, and its bytes leave the cache. */
+static void test_variants_per_url_are_bounded(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20);
+    sf_cache_set_max_variants(c, 4);
+    struct sf_cache_stats st;
+    char asked[16];
+    struct sf_obj *o, *h;
+    uint64_t bytes_of_four = 0;
+    for (int i = 0; i < 10; i++) {
+        snprintf(asked, sizeof asked, "x-%d", i);
+        assert_int_equal(lookup_language(c, "u", asked, &o), SF_LOOKUP_MISS);
+        store_language(c, o, asked, "de");
+        sf_obj_unref(o);
+        if (i == 3) {
+            sf_cache_get_stats(c, &st);
+            bytes_of_four = st.bytes;
+        }
+        if (i == 6) { /* x-3 is the oldest now: used, it outlives x-4 */
+            assert_int_equal(lookup_language(c, "u", "x-3", &h), SF_LOOKUP_HIT);
+            sf_obj_unref(h);
+        }
+    }
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.variants, 4);
+    assert_int_equal(st.objects, 4);
+    assert_int_equal(st.variant_evictions, 6);
+    assert_int_equal(st.evictions, 0); /* not the byte limit's */
+    assert_int_equal(st.bytes, bytes_of_four);
+    static const char *const kept[] = {"x-3", "x-7", "x-8", "x-9"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(lookup_language(c, "u", kept[i], &h), SF_LOOKUP_HIT);
+        sf_obj_unref(h);
+    }
+    assert_int_equal(lookup_language(c, "u", "x-4", &h), SF_LOOKUP_MISS);
+    sf_cache_unlist(c, h);
+    sf_obj_unref(h);
+    /* Another URL has a bound of its own. */
+    assert_int_equal(lookup_language(c, "v", "x-1", &o), SF_LOOKUP_MISS);
+    store_language(c, o, "x-1", "de");
+    sf_obj_unref(o);
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.variants, 5);
+    assert_int_equal(st.variant_evictions, 6);
+    /* A purge takes every variant out of the index. */
+    assert_int_equal(sf_cache_purge(c, "u", false, false, NULL), 4);
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.variants, 1);
+    sf_cache_free(c);
+}
+
+/* The language match finds its variant among thousands of the URL's others (by its hash,
+ * not a walk), keeps today's rules, and forgets a variant that is evicted. */
+static void test_language_match_among_many_variants(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(64 << 20);
+    sf_cache_set_max_variants(c, 100000);
+    struct sf_obj *o, *de, *h;
+    char asked[16];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(asked, sizeof asked, "x-%d", i);
+        assert_int_equal(lookup_language(c, "u", asked, &o), SF_LOOKUP_MISS);
+        store_language(c, o, asked, i == 1500 ? "fr" : "en");
+        sf_obj_unref(o);
+    }
+    assert_int_equal(lookup_language(c, "u", "pt, de;q=0.9", &de), SF_LOOKUP_MISS);
+    store_language(c, de, "pt, de;q=0.9", "de");
+    assert_int_equal(lookup_language(c, "u", "it;q=0.5, de", &h), SF_LOOKUP_HIT);
+    assert_ptr_equal(h, de);
+    sf_obj_unref(h);
+    assert_int_equal(lookup_language(c, "u", "FR, de;q=0.1", &h), SF_LOOKUP_HIT); /* x-1500 */
+    assert_ptr_not_equal(h, de);
+    sf_obj_unref(h);
+    /* The same language under another key (credentials) is not a match. */
+    assert_int_equal(lookup_language(c, "u\ncookie:b", "it;q=0.5, de", &h), SF_LOOKUP_MISS);
+    sf_cache_unlist(c, h);
+    sf_obj_unref(h);
+    /* Purged, the de page serves nobody any more. */
+    assert_int_equal(sf_cache_purge(c, "u", false, false, NULL), 3001);
+    assert_int_equal(lookup_language(c, "u", "it;q=0.5, de", &h), SF_LOOKUP_MISS);
+    sf_cache_unlist(c, h);
+    sf_obj_unref(h);
+    sf_obj_unref(de);
+    sf_cache_free(c);
+}
+
 /* A flight for the URL that did not know it varies moves to its variant's key, leaving a
  * marker; one whose response stops varying moves back and the marker goes. */
 static void test_flight_settles_under_its_variant(void **state)
@@ -583,6 +672,8 @@ int main(void)
         cmocka_unit_test(test_vary_variants),
         cmocka_unit_test(test_flight_settles_under_its_variant),
         cmocka_unit_test(test_variant_by_content_language),
+        cmocka_unit_test(test_variants_per_url_are_bounded),
+        cmocka_unit_test(test_language_match_among_many_variants),
         cmocka_unit_test(test_settle_leaves_a_listed_flight),
         cmocka_unit_test(test_purge_by_url),
     };

@@ -303,6 +303,23 @@ static void test_preferred_language(void **state)
         a, SF_VARIANT_MARK "accept-encoding=br\naccept-language=en,de", "accept-language"));
     assert_false(
         sf_policy_same_variant_but(a, SF_VARIANT_MARK "accept-encoding=gzip", "accept-encoding"));
+    /* The language hash: alike exactly where the language match may look. */
+    uint64_t h1, h2, h3, h4, h5;
+    assert_true(sf_policy_language_hash(
+        "u" SF_VARIANT_MARK "accept-encoding=gzip\naccept-language=en,de", "DE", &h1));
+    assert_true(sf_policy_language_hash(
+        "u" SF_VARIANT_MARK "accept-encoding=gzip\naccept-language!", "de", &h2));
+    assert_true(sf_policy_language_hash(
+        "u" SF_VARIANT_MARK "accept-encoding=br\naccept-language=en,de", "de", &h3));
+    assert_true(sf_policy_language_hash(
+        "u" SF_VARIANT_MARK "accept-encoding=gzip\naccept-language=en,de", "en", &h4));
+    assert_true(sf_policy_language_hash(
+        "v" SF_VARIANT_MARK "accept-encoding=gzip\naccept-language=en,de", "de", &h5));
+    assert_true(h1 == h2);
+    assert_true(h1 != h3 && h1 != h4 && h1 != h5);
+    assert_false(sf_policy_language_hash("u" SF_VARIANT_MARK "accept-encoding=gzip", "de", &h1));
+    assert_false(sf_policy_language_hash("u", "de", &h1));
+    assert_false(sf_policy_language_hash("u" SF_VARIANT_MARK "accept-language=de", NULL, &h1));
 }
 
 static struct sf_hdrs fields_of(const char *const *pairs)

@@ -1,0 +1,207 @@
+/* varindex: see varindex.h. Groups are chained by the FNV-1a hash of their key (the key
+ * before SF_VARIANT_MARK), and indexed variants by their language hash, each table
+ * doubling at load 1. A group lives while it has a variant. */
+#include "varindex.h"
+#include "variant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The stored variants of one URL (with its credentials: one key before the mark). */
+struct sf_vgroup {
+    struct sf_vgroup *next;       /* hash chain */
+    uint64_t hash;                /* of key */
+    size_t count;                 /* variants in it */
+    struct sf_entry *head, *tail; /* most and least recently used */
+    char key[];
+};
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+void sf_varindex_init(struct sf_varindex *x, size_t max_variants)
+{
+    memset(x, 0, sizeof *x);
+    x->ngroup_buckets = x->nlang_buckets = 64;
+    x->groups = sf_xcalloc(x->ngroup_buckets, sizeof *x->groups);
+    x->by_lang = sf_xcalloc(x->nlang_buckets, sizeof *x->by_lang);
+    x->max_variants = max_variants > 0 ? max_variants : 1;
+}
+
+void sf_varindex_clear(struct sf_varindex *x)
+{
+    SF_ASSERT(x->ngroups == 0 && x->nlang == 0);
+    free(x->groups);
+    free(x->by_lang);
+    memset(x, 0, sizeof *x);
+}
+
+void sf_varindex_set_max(struct sf_varindex *x, size_t max_variants)
+{
+    x->max_variants = max_variants > 0 ? max_variants : 1;
+}
+
+static void grow_groups(struct sf_varindex *x)
+{
+    size_t n = x->ngroup_buckets * 2;
+    struct sf_vgroup **b = sf_xcalloc(n, sizeof *b);
+    for (size_t i = 0; i < x->ngroup_buckets; i++)
+        for (struct sf_vgroup *g = x->groups[i], *next; g != NULL; g = next) {
+            next = g->next;
+            g->next = b[g->hash & (n - 1)];
+            b[g->hash & (n - 1)] = g;
+        }
+    free(x->groups);
+    x->groups = b;
+    x->ngroup_buckets = n;
+}
+
+static void grow_lang(struct sf_varindex *x)
+{
+    size_t n = x->nlang_buckets * 2;
+    struct sf_entry **b = sf_xcalloc(n, sizeof *b);
+    for (size_t i = 0; i < x->nlang_buckets; i++)
+        for (struct sf_entry *e = x->by_lang[i], *next; e != NULL; e = next) {
+            next = e->lnext;
+            e->lnext = b[e->lhash & (n - 1)];
+            b[e->lhash & (n - 1)] = e;
+        }
+    free(x->by_lang);
+    x->by_lang = b;
+    x->nlang_buckets = n;
+}
+
+/* The group of the variants whose key starts with key's len bytes; a new one if none. */
+static struct sf_vgroup *group_of(struct sf_varindex *x, const char *key, size_t len)
+{
+    uint64_t h = hash_bytes(key, len);
+    struct sf_vgroup **pp = &x->groups[h & (x->ngroup_buckets - 1)];
+    for (struct sf_vgroup *g = *pp; g != NULL; g = g->next)
+        if (g->hash == h && strncmp(g->key, key, len) == 0 && g->key[len] == '\0')
+            return g;
+    if (x->ngroups >= x->ngroup_buckets) {
+        grow_groups(x);
+        pp = &x->groups[h & (x->ngroup_buckets - 1)];
+    }
+    struct sf_vgroup *g = sf_xcalloc(1, sizeof *g + len + 1);
+    memcpy(g->key, key, len);
+    g->hash = h;
+    g->next = *pp;
+    *pp = g;
+    x->ngroups++;
+    return g;
+}
+
+static void group_free(struct sf_varindex *x, struct sf_vgroup *g)
+{
+    struct sf_vgroup **pp = &x->groups[g->hash & (x->ngroup_buckets - 1)];
+    while (*pp != g)
+        pp = &(*pp)->next;
+    *pp = g->next;
+    x->ngroups--;
+    if (x->over == g)
+        x->over = NULL;
+    free(g);
+}
+
+static void group_push_front(struct sf_vgroup *g, struct sf_entry *e)
+{
+    e->vprev = NULL;
+    e->vnext = g->head;
+    if (g->head != NULL)
+        g->head->vprev = e;
+    else
+        g->tail = e;
+    g->head = e;
+}
+
+static void group_unlink(struct sf_vgroup *g, struct sf_entry *e)
+{
+    if (e->vprev != NULL)
+        e->vprev->vnext = e->vnext;
+    else
+        g->head = e->vnext;
+    if (e->vnext != NULL)
+        e->vnext->vprev = e->vprev;
+    else
+        g->tail = e->vprev;
+    e->vprev = e->vnext = NULL;
+}
+
+void sf_varindex_add(struct sf_varindex *x, struct sf_entry *e, const char *content_language)
+{
+    const char *mark = strstr(e->key, SF_VARIANT_MARK);
+    if (mark == NULL || e->vgroup != NULL)
+        return;
+    struct sf_vgroup *g = group_of(x, e->key, (size_t)(mark - e->key));
+    e->vgroup = g;
+    group_push_front(g, e);
+    g->count++;
+    x->variants++;
+    if (g->count > x->max_variants)
+        x->over = g;
+    if (sf_policy_language_hash(e->key, content_language, &e->lhash)) {
+        if (x->nlang >= x->nlang_buckets)
+            grow_lang(x);
+        struct sf_entry **pp = &x->by_lang[e->lhash & (x->nlang_buckets - 1)];
+        e->lnext = *pp; /* the newest first, as the walk by URL found them */
+        *pp = e;
+        e->lindexed = true;
+        x->nlang++;
+    }
+}
+
+void sf_varindex_remove(struct sf_varindex *x, struct sf_entry *e)
+{
+    struct sf_vgroup *g = e->vgroup;
+    if (g == NULL)
+        return;
+    if (e->lindexed) {
+        struct sf_entry **pp = &x->by_lang[e->lhash & (x->nlang_buckets - 1)];
+        while (*pp != e)
+            pp = &(*pp)->lnext;
+        *pp = e->lnext;
+        e->lnext = NULL;
+        e->lindexed = false;
+        x->nlang--;
+    }
+    group_unlink(g, e);
+    e->vgroup = NULL;
+    x->variants--;
+    if (--g->count == 0)
+        group_free(x, g);
+}
+
+void sf_varindex_touch(struct sf_varindex *x, struct sf_entry *e)
+{
+    (void)x;
+    if (e->vgroup != NULL && e->vgroup->head != e) {
+        group_unlink(e->vgroup, e);
+        group_push_front(e->vgroup, e);
+    }
+}
+
+struct sf_entry *sf_varindex_over(struct sf_varindex *x)
+{
+    struct sf_vgroup *g = x->over;
+    if (g == NULL || g->count <= x->max_variants) {
+        x->over = NULL;
+        return NULL;
+    }
+    return g->tail;
+}
+
+void sf_varindex_evicted(struct sf_varindex *x)
+{
+    x->evictions++;
+}
+
+struct sf_entry *sf_varindex_language_chain(const struct sf_varindex *x, uint64_t hash)
+{
+    return x->by_lang[hash & (x->nlang_buckets - 1)];
+}
