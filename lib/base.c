@@ -1,5 +1,6 @@
-/* base: see base.h. Nothing here keeps state except the per-thread marker sf_mutex uses
- * to name its owner. */
+/* base: see base.h. The state kept here: the per-thread marker sf_mutex uses to name its
+ * owner, and the offset the test clock (--test-clock, sf_clock_advance) adds to both
+ * clocks. */
 #include "base.h"
 
 #include <errno.h>

@@ -1,7 +1,9 @@
 /* cache: the table of entries by key, and the memory-bounded LRU of stored responses.
  * A key maps to at most one entry (entry.h says what each is): a flight in progress or a
  * stored response (objects), or one of the cache's own small markers (hit-for-pass,
- * vary). Lookups on every thread; stores and unlists from the fetcher.
+ * vary, sliced). Lookups on every thread; stores from the fetcher (a response complete, a
+ * HEAD's or POST's update); unlists from the fetcher, and from a worker that finds a
+ * stored slice that does not fit its response (front.c).
  * Lock order: table lock -> object lock. */
 #ifndef SF_CACHE_H
 #define SF_CACHE_H

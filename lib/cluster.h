@@ -4,8 +4,8 @@
  * peer's address can pass for a peer. No I/O, no state: every node computes the same
  * answers from the same peer list (what was seen before is replay.h's).
  *
- * Ownership is rendezvous hashing (highest random weight, as CARP and Varnish's shard
- * director do): each peer scores weight / -ln(u), u a uniform hash of (peer id, key) in
+ * Ownership is rendezvous hashing (highest random weight, as Squid's CARP does; Varnish's
+ * shard director and Traffic Server's parents use consistent-hash rings): each peer scores weight / -ln(u), u a uniform hash of (peer id, key) in
  * (0, 1); the highest score owns the key. Adding or removing one of N equal peers moves
  * only the keys it gains or held, about 1/N of them. */
 #ifndef SF_CLUSTER_H

@@ -40,7 +40,7 @@ enum kind {
     K_FILE,       /* the path of a readable file (checked at load) */
     K_HOSTNAME,   /* a DNS name: letters, digits, '-' and '.' */
     K_PEM_FILE,   /* a PEM file read at load: its path, and its text in the next slot */
-    K_NAME,       /* a peer's id: letters, digits, '-', '_', '.' */
+    K_NAME,       /* a peer's id: 1 to 63 letters, digits, '-', '_', '.' */
     K_PEERS,      /* a list of {"id": ..., "url": "http://host:port", "weight": 1} */
 };
 

@@ -16,11 +16,6 @@ void sf_log_set_level(enum sf_log_level level)
     atomic_store(&log_level, (int)level);
 }
 
-enum sf_log_level sf_log_get_level(void)
-{
-    return (enum sf_log_level)atomic_load(&log_level);
-}
-
 const char *sf_log_level_name(enum sf_log_level level)
 {
     return level_names[level];

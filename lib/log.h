@@ -9,7 +9,6 @@
 enum sf_log_level { SF_LOG_ERROR, SF_LOG_WARN, SF_LOG_INFO, SF_LOG_DEBUG };
 
 void sf_log_set_level(enum sf_log_level level);
-enum sf_log_level sf_log_get_level(void);
 /* Parses "error", "warn", "info" or "debug"; false for anything else. */
 bool sf_log_level_parse(const char *name, enum sf_log_level *out);
 /* The name sf_log_level_parse reads as level. */

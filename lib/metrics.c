@@ -282,6 +282,7 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
     out[n++] = (struct sample){"cache", "variants", F_VARIANTS, NULL, cache->variants};
     out[n++] = (struct sample){"cache", "variant_evictions", F_VARIANT_EVICTIONS, NULL,
                                cache->variant_evictions};
+    SF_ASSERT(n <= NSAMPLES); /* a sample added here needs NSAMPLES raised */
     return n;
 }
 

@@ -2,7 +2,9 @@
  * upstream joined with an origin-form target, or, as a forward proxy, an absolute http://
  * target checked against who may use the proxy and where it may reach), and what is sent
  * (the method, the fields a proxy forwards, sfproxy's own Via, CDN-Loop and forwarding
- * fields, the content). Nothing here decides about the cache. */
+ * fields, the content), and the request's side of the cache key (sf_outbound_key: which of
+ * its fields are keyed, and as sent). What is stored and reused is policy.c's and
+ * judge.c's. */
 #ifndef SF_OUTBOUND_H
 #define SF_OUTBOUND_H
 

@@ -68,7 +68,7 @@ static size_t url_length(const char *key)
     return strcspn(key, "\n");
 }
 
-uint64_t sf_table_hash_url(const char *key)
+static uint64_t hash_url(const char *key)
 {
     return sf_table_hash_bytes(key, url_length(key));
 }
@@ -139,7 +139,7 @@ void sf_table_grow(struct sf_cache *c)
         }
         for (struct sf_entry *e = c->by_url[i], *next; e != NULL; e = next) {
             next = e->unext;
-            size_t j = sf_table_hash_url(e->key) & (n - 1);
+            size_t j = hash_url(e->key) & (n - 1);
             e->unext = u[j];
             u[j] = e;
         }
@@ -209,7 +209,7 @@ struct sf_entry *sf_table_unlist(struct sf_cache *c, struct sf_entry **pp)
     struct sf_entry *e = *pp;
     *pp = e->hnext;
     e->hnext = NULL;
-    struct sf_entry **up = &c->by_url[sf_table_hash_url(e->key) & (c->nbuckets - 1)];
+    struct sf_entry **up = &c->by_url[hash_url(e->key) & (c->nbuckets - 1)];
     while (*up != e)
         up = &(*up)->unext;
     *up = e->unext;
@@ -265,7 +265,7 @@ void sf_table_list(struct sf_cache *c, struct sf_entry **pp, struct sf_entry *e,
         e->key = sf_table_obj(e)->key;
     e->hnext = *pp;
     *pp = e;
-    struct sf_entry **up = &c->by_url[sf_table_hash_url(e->key) & (c->nbuckets - 1)];
+    struct sf_entry **up = &c->by_url[hash_url(e->key) & (c->nbuckets - 1)];
     e->unext = *up;
     *up = e;
     c->count++;
