@@ -214,13 +214,10 @@ static char *purge_query(CURL *e, struct MHD_Connection *conn)
     return q;
 }
 
-/* The same purge sent to one peer, signed: {"id", "purged"} or {"id", "error"}. */
-static json_t *purge_at_peer(const struct sf_config *cfg, const struct sf_peer *p, CURL *e,
-                             const char *target)
+/* A peer's answer to the same purge: {"id", "purged"} or {"id", "error"}. */
+static json_t *peer_purge_entry(const struct sf_peer *p, struct sf_peer_reply *reply, bool answered)
 {
     json_t *entry = json_pack("{s:s}", "id", p->id);
-    struct sf_peer_reply *reply = sf_xmalloc(sizeof *reply);
-    bool answered = sf_peer_call(e, cfg, p, "POST", target, 5000, reply);
     json_t *answer = answered && reply->status == 200 ? json_loads(reply->body, 0, NULL) : NULL;
     json_t *n = json_object_get(answer, "purged");
     if (json_is_integer(n)) {
@@ -232,15 +229,33 @@ static json_t *purge_at_peer(const struct sf_config *cfg, const struct sf_peer *
         json_object_set_new(entry, "error", json_string(reply->why));
     }
     json_decref(answer);
-    free(reply);
     return entry;
+}
+
+/* The same purge sent to every other peer at once, signed, within 5 s in all: their
+ * entries, in the order of cluster.peers. */
+static json_t *purge_at_peers(const struct sf_config *cfg, const char *target)
+{
+    const struct sf_peer *peers[SF_CLUSTER_MAX_PEERS];
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->cluster_peers.n; i++)
+        if (strcmp(cfg->cluster_peers.v[i].id, cfg->cluster_self) != 0)
+            peers[n++] = &cfg->cluster_peers.v[i];
+    struct sf_peer_reply *replies = sf_xcalloc(n > 0 ? n : 1, sizeof *replies);
+    bool answered[SF_CLUSTER_MAX_PEERS];
+    sf_peers_call_all(cfg, peers, n, "POST", target, 5000, replies, answered);
+    json_t *list = json_array();
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(list, peer_purge_entry(peers[k], &replies[k], answered[k]));
+    free(replies);
+    return list;
 }
 
 /* POST /_sfproxy/purge?url=U[&prefix=1][&soft=1] or ?tag=T[&soft=1]. U is the URL fetched
  * upstream, or a path, taken as relative to the configured upstream. In a cluster the same
- * purge goes to every peer (signed, one after another, each within
- * cluster.peer_connect_timeout to connect and 5 s in all), and the answer lists each
- * peer's count or why it could not be reached. */
+ * purge goes to every peer (signed, all at once, each within cluster.peer_connect_timeout
+ * to connect and 5 s in all), and the answer lists each peer's count or why it could not
+ * be reached. */
 static struct MHD_Response *purge(struct sf_admin *a, const struct sf_config *cfg,
                                   struct MHD_Connection *conn, unsigned *status)
 {
@@ -250,12 +265,7 @@ static struct MHD_Response *purge(struct sf_admin *a, const struct sf_config *cf
         char *query = purge_query(e, conn);
         char *target = sf_xmalloc(strlen(query) + 32);
         sprintf(target, "/_sfproxy/purge?%s", query);
-        json_t *peers = json_array();
-        for (size_t i = 0; i < cfg->cluster_peers.n; i++)
-            if (strcmp(cfg->cluster_peers.v[i].id, cfg->cluster_self) != 0)
-                json_array_append_new(peers,
-                                      purge_at_peer(cfg, &cfg->cluster_peers.v[i], e, target));
-        json_object_set_new(doc, "peers", peers);
+        json_object_set_new(doc, "peers", purge_at_peers(cfg, target));
         free(target);
         free(query);
         curl_easy_cleanup(e);
@@ -384,8 +394,11 @@ static struct sf_listener *start_listener(void *arg, struct sf_snap *snap, MHD_s
         {MHD_OPTION_END, 0, NULL},
     };
     struct MHD_Daemon *mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            (v6 ? MHD_USE_IPv6 : 0),
+        /* A thread per connection (admin.connection_limit is small): a purge waiting on its
+         * peers holds up its own connection, never the health checks a load balancer
+         * polls. */
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+            MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
         0, on_admin_accept, l, on_admin, l, MHD_OPTION_ARRAY,
         fd != MHD_INVALID_SOCKET ? &where[0] : &where[1], MHD_OPTION_NOTIFY_CONNECTION,
         on_admin_connection, l, MHD_OPTION_NOTIFY_COMPLETED, on_admin_completed, l,

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -17,8 +18,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
-from harness import (ROOT, Origin, Proxy, check, eq, free_port, parallel, raw_connect, raw_get,
-                     read_response, request, wait_for)
+from harness import (MULT, ROOT, Origin, Proxy, check, eq, free_port, parallel, raw_connect,
+                     raw_get, read_response, request, wait_for)
 
 SECRET = "t90-cluster-secret-0123456789"
 M64 = (1 << 64) - 1
@@ -542,6 +543,53 @@ def test_a_purge_reaches_every_node():
         errors = {e["id"]: e.get("error") for e in doc["peers"]}
         check(errors["node-2"] and errors["node-1"] is None,
               "a peer that cannot be reached is named with why: %r" % doc)
+
+
+def test_a_purge_waiting_on_stalled_peers_holds_up_nothing_else():
+    """A purge's fan-out asks every peer at once, within one deadline, on its own
+    connection's thread: two peers that accept and never answer do not keep the admin
+    listener's health check (what a load balancer polls) waiting, and both are named in
+    the purge's answer (issue 19: one after another, on the listener's one thread, they
+    held it for 5 s each)."""
+    stalled = []
+    for _ in range(2):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
+        stalled.append(s)
+    origin = Origin()
+    port = free_port()
+    peers = [{"id": "node-0", "url": "http://127.0.0.1:%d" % port}] + [
+        {"id": "stall-%d" % i, "url": "http://127.0.0.1:%d" % s.getsockname()[1]}
+        for i, s in enumerate(stalled)]
+    p = Proxy(origin.url, {"listen": "127.0.0.1:%d" % port,
+                           "cluster": {"self": "node-0", "peers": peers, "secret": SECRET}})
+    try:
+        result = {}
+
+        def purge():
+            result["r"] = request(p.admin_port, "POST", "/_sfproxy/purge?url=/anything")
+            result["done"] = time.monotonic()
+        t = threading.Thread(target=purge)
+        t.start()
+        time.sleep(0.5 * MULT)  # the purge reaches its peers and waits on them
+        health = request(p.admin_port, "GET", "/_sfproxy/health")
+        health_done = time.monotonic()
+        eq(health.status, 200, "health answered")
+        t.join(60 * MULT)
+        # Not a speed: which came first. Behind the purge, health came with it (both after
+        # the peers' 10 s); beside it, seconds before.
+        check(result["done"] - health_done > 1.0,
+              "health answered while the purge waited: %.1fs before it"
+              % (result["done"] - health_done))
+        doc = json.loads(result["r"].body)
+        eq(sorted(e["id"] for e in doc["peers"] if e.get("error")), ["stall-0", "stall-1"],
+           "both stalled peers named with why: %r" % doc)
+    finally:
+        p.stop()
+        origin.stop()
+        for s in stalled:
+            s.close()
 
 
 def test_a_forged_peer_purge_is_an_ordinary_request():
