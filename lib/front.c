@@ -439,8 +439,12 @@ static struct sf_fetch_spec *build_spec(struct sf_req *r, const char *method, bo
 static struct sf_fetch_spec *shared_spec(struct sf_req *r, struct sf_obj *o)
 {
     struct sf_fetch_spec *spec = build_spec(r, "GET", true);
-    if (o->stale != NULL)
+    /* The lookup that listed o on this thread set its stale; nothing takes it back before
+     * o's fetch has failed or been given up. */
+    if (o->stale != NULL) {
         add_validators(spec, o->stale);
+        spec->stale = sf_obj_ref(o->stale);
+    }
     return spec;
 }
 

@@ -134,9 +134,9 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
                 const char *get_key, struct sf_head_decision *d, int64_t now_s)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    /* o->stale is read-only here: lookups may still serve it (stale-while-revalidate)
-     * until the cache lets go of it when o is stored or unlisted. */
-    count_use(d, o->stale != NULL);
+    /* req->stale (the spec's reference to what o revalidates) is read-only here: lookups
+     * may still serve it (stale-while-revalidate) until o is stored or unlisted. */
+    count_use(d, req->stale != NULL);
     invalidate(p, d);
     if (d->update_stored_get)
         update_stored_get(p, req, get_key, &d->fields, d->length, now_s);
@@ -152,7 +152,7 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
     if (d->store_for_get)
         o->storable = true; /* kept whole, to be stored for GETs once complete */
     if (d->use != SF_HEAD_RECEIVED)
-        copy_body(o, o->stale); /* a 304 has no body (curl's own ends the transfer) */
+        copy_body(o, req->stale); /* a 304 has no body (curl's own ends the transfer) */
     bool abandon = d->use != SF_HEAD_STALE && sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
     if (o->shared && d->use != SF_HEAD_STALE)

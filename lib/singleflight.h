@@ -91,8 +91,9 @@ struct sf_obj {
 
     void *fetch; /* (F) the running transfer */
     /* The expired response this flight may revalidate (RFC 9111 §4.3), a reference. (T):
-     * set by the lookup that listed the flight; read by the leader to make its request
-     * conditional, and by the fetcher when the head comes (a 304 refresh, stale-if-error);
+     * set by the lookup that listed the flight; read by the leader, on that lookup's thread,
+     * to make its request conditional and to give its fetch a reference (the fetcher reads
+     * that one: sf_fetch_spec.stale, for a 304 refresh or stale-if-error);
      * the cache takes it back (and drops it) when the flight is stored, unlisted or marked
      * hit-for-pass, or freeing the flight drops it. */
     struct sf_obj *stale;

@@ -170,6 +170,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     free(spec->get_key);
     free(spec->fallback_url);
     free(spec->peer_path);
+    sf_obj_unref(spec->stale);
     sf_snap_unref(spec->snap);
     free(spec);
 }
@@ -256,8 +257,8 @@ static struct sf_judged_request judged_request(const struct xfer *x)
 {
     const struct sf_fetch_spec *spec = x->spec;
     return (struct sf_judged_request){
-        spec->method,  spec->url,         &spec->hdrs, x->obj->shared,   spec->get_key != NULL,
-        x->obj->stale, x->request_time_s, spec->slice, spec->slice_first};
+        spec->method, spec->url,         &spec->hdrs, x->obj->shared,   spec->get_key != NULL,
+        spec->stale,  x->request_time_s, spec->slice, spec->slice_first};
 }
 
 /* Carries d out (publish.c) and goes on with x as it says. */

@@ -28,6 +28,11 @@ struct sf_fetch_spec {
      * §9.3.3); else NULL. */
     char *get_key;
     struct sf_snap *snap; /* the config the request arrived under (pinned): its settings */
+    /* The stored response a shared fetch revalidates (a reference, or NULL): the flight's
+     * stale as the lookup that listed it left it, taken by the leader on the thread of
+     * that lookup, so that the fetcher never reads the flight's (T) field, which a later
+     * lookup may take over once the flight fails or is given up. */
+    struct sf_obj *stale;
     /* A fetch sent to a cluster peer (peerhop.h): fallback_url is the upstream's URL,
      * fetched instead should neither the peer nor any node after it in the key's order
      * (peer_rank is the peer's place there, peer_path the target sent) be reached before
