@@ -155,7 +155,7 @@ static void test_head_too_large(void **state)
     char line[1024];
     memset(line, 'a', sizeof line);
     sf_h1scan_feed(&s, "GET / HTTP/1.1\r\nX: ", 19);
-    for (size_t i = 0; i < SF_H1_HEAD_MAX / sizeof line + 1; i++)
+    for (size_t i = 0; i < SF_H1_HEAD_BUDGET / sizeof line + 1; i++)
         sf_h1scan_feed(&s, line, sizeof line);
     const char *why;
     assert_int_equal(sf_h1scan_verdict(&s, 0, &why), 431);
