@@ -59,6 +59,8 @@ struct sf_conn {
     bool tls;                           /* (C) its bytes are TLS records: scanned decrypted */
     void *session;                      /* (W) with tls: its GnuTLS session, once read from */
     bool poisoned;                      /* (W) the body broke its framing: reads fail */
+    uint64_t close_after;               /* (W) with tls: bytes were dropped (0: none); end it
+                                         * once this many requests are done */
     uint64_t requests;                  /* (W) request lines libmicrohttpd has seen */
     uint64_t done;                      /* (W) requests libmicrohttpd has finished answering */
     unsigned eof_held;                  /* (W) times the end was reported as "nothing yet" */
@@ -183,7 +185,16 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
         return -1;
     }
     struct sf_h1scan *s = &c->scan;
-    size_t ok = sf_h1scan_feed(s, buf, (size_t)n);
+    size_t kept = (size_t)n;
+    size_t ok = c->tls ? sf_h1scan_feed_capped(s, buf, (size_t)n, &kept)
+                       : sf_h1scan_feed(s, buf, (size_t)n);
+    if (kept < (size_t)n && !s->bad) {
+        /* More was pipelined over TLS than the pool holds beside an answer (its record
+         * could not be read in part): the rest is dropped, and the connection ends once
+         * what was kept is answered; the client sends the rest again (RFC 9112 §9.3.2). */
+        c->close_after = s->msg;
+        n = (ssize_t)kept;
+    }
     /* The clock only when a head starts (the common read is one whole head: no store). */
     uint64_t since = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
     if (s->in_head && since == 0)
@@ -472,6 +483,10 @@ void sf_conn_request_done(struct sf_conn *c, bool answered)
             answer_bad_head(c);
             c->poisoned = true;
         }
+    }
+    if (c->close_after != 0 && c->done >= c->close_after) {
+        c->poisoned = true;
+        shutdown(c->fd, SHUT_RDWR); /* every answer is sent; libmicrohttpd sees the end */
     }
 }
 

@@ -572,6 +572,22 @@ size_t sf_h1scan_read_max(const struct sf_h1scan *s)
     return SF_H1_READ_AHEAD;
 }
 
+size_t sf_h1scan_feed_capped(struct sf_h1scan *s, const char *p, size_t n, size_t *kept)
+{
+    /* While the message being read goes on, its bytes may; once it ends, what follows is
+     * kept up to the read-ahead of the step it ended in. */
+    uint64_t first = s->msg;
+    size_t i = 0, ok = 0;
+    while (i < n && !s->bad && s->msg == first) {
+        size_t max = sf_h1scan_read_max(s);
+        size_t step = n - i < max ? n - i : max;
+        ok = i + sf_h1scan_feed(s, p + i, step);
+        i += step;
+    }
+    *kept = i;
+    return s->bad ? ok : i;
+}
+
 bool sf_h1scan_between(const struct sf_h1scan *s)
 {
     return !s->bad && s->_state == S_START && !s->in_head;

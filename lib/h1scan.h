@@ -60,6 +60,11 @@ size_t sf_h1scan_feed(struct sf_h1scan *s, const char *p, size_t n);
  * them can lie beyond the message being scanned. */
 size_t sf_h1scan_read_max(const struct sf_h1scan *s);
 
+/* As sf_h1scan_feed, for bytes whose read could not be limited to sf_h1scan_read_max
+ * (TLS records are read whole): scans no further than that read could have gone, and sets
+ * *kept to how far that is; the bytes past it must not be used. */
+size_t sf_h1scan_feed_capped(struct sf_h1scan *s, const char *p, size_t n, size_t *kept);
+
 /* Whether the stream is between messages: every request it has seen is whole (its head
  * and its body), and nothing of the next has come. */
 bool sf_h1scan_between(const struct sf_h1scan *s);

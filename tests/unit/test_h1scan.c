@@ -294,6 +294,44 @@ static void test_read_max(void **state)
     assert_int_equal(sf_h1scan_read_max(&s), 14 + SF_H1_READ_AHEAD);
 }
 
+static void test_feed_capped(void **state)
+{
+    (void)state;
+    /* A head of 12 KiB (more than the read-ahead) is kept whole; of what was pipelined
+     * behind it, no more than the read-ahead. */
+    size_t n = 0;
+    put(&n, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+    memset(big + n, 'v', 12 << 10);
+    n += 12 << 10;
+    put(&n, "\r\n\r\n");
+    size_t head = n;
+    while (n < head + 3 * SF_H1_READ_AHEAD)
+        put(&n, "GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    struct sf_h1scan s;
+    sf_h1scan_init(&s);
+    size_t kept;
+    size_t scanned = sf_h1scan_feed_capped(&s, big, n, &kept);
+    assert_int_equal(scanned, kept);
+    assert_false(s.bad);
+    assert_true(kept >= head && kept <= head + SF_H1_READ_AHEAD);
+    assert_true(s.msg >= 1);
+    /* A body is content, taken as it comes: kept whole, with the read-ahead after it. */
+    n = 0;
+    put(&n, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\n");
+    memset(big + n, 'b', 20000);
+    n += 20000;
+    head = n;
+    while (n < head + 3 * SF_H1_READ_AHEAD)
+        put(&n, "GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    sf_h1scan_init(&s);
+    sf_h1scan_feed_capped(&s, big, n, &kept);
+    assert_true(kept >= head && kept <= head + SF_H1_READ_AHEAD);
+    /* What fits is all kept. */
+    sf_h1scan_init(&s);
+    assert_int_equal(sf_h1scan_feed_capped(&s, big, 100, &kept), 100);
+    assert_int_equal(kept, 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_budget_rows),
         cmocka_unit_test(test_budget_request_line_and_trailer),
         cmocka_unit_test(test_read_max),
+        cmocka_unit_test(test_feed_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
