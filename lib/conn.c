@@ -180,7 +180,9 @@ static void answer_bad_head(struct sf_conn *c)
 /* Feeds what c's client sent to its scanner; returns what libmicrohttpd may see of it. */
 static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
 {
-    if (c->poisoned) {
+    /* After bytes were dropped, nothing more may join what was kept: read only once every
+     * whole request kept is answered, this is the partial one, and the connection ends. */
+    if (c->poisoned || c->close_after != 0) {
         errno = ECONNRESET;
         return -1;
     }
