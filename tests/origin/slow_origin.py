@@ -22,6 +22,7 @@ Each request says how to behave in its query string:
   status_if=F:N     answer status N when the request has the field F (a stand-in for a
                     cluster peer that answers differently than the origin)
   etag=V            send ETag: "V", and answer 304 to an If-None-Match that names it
+  pad_304=N         a 304 carries fields X-Pad304-<i> of 1,000 bytes, N bytes of them in all
   etag_changes=1    send ETag: "s<serial>": a different one every time
   nodate=1          send no Date field
   hold=NAME         before reading the request content and answering, wait until
@@ -245,6 +246,8 @@ class Handler(BaseHTTPRequestHandler):
             if arg("cc"):
                 self.send_header("Cache-Control", arg("cc"))
             self.send_header("X-Origin-Serial", str(n))
+            for i in range(int(arg("pad_304") or 0) // 1000):
+                self.send_header("X-Pad304-%d" % i, "q" * 980)
             self.end_headers()
             return
         content_range = None
