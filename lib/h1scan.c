@@ -13,7 +13,9 @@
  *     Transfer-Encoding in HTTP/1.0 is 400 (§6.1); HTTP/1.1 has exactly one Host (§3.2);
  *   - chunked bodies (§7.1): hex sizes without leading junk, chunk data followed by
  *     exactly CRLF, trailer lines as strict as field lines.
- * One or more empty lines before a request line are ignored (§2.2). */
+ * One or more empty lines before a request line are ignored (§2.2). Each head is also
+ * charged, as it is read, what libmicrohttpd's pool will hold of it (h1scan.h), so that a
+ * head it accepts always leaves room there for the largest answer. */
 #include "h1scan.h"
 
 #include <string.h>
