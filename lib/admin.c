@@ -280,10 +280,9 @@ static void on_admin_completed(void *cls, struct MHD_Connection *conn, void **co
                                enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)toe;
     struct sf_conn *wire = *con_cls != NULL ? sf_conn_of(conn) : NULL;
     if (wire != NULL)
-        sf_conn_request_done(wire);
+        sf_conn_request_done(wire, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     *con_cls = NULL;
 }
 

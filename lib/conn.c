@@ -13,7 +13,9 @@
  * every earlier request of the connection is done: libmicrohttpd then gets a reset
  * instead of the head, so its own parser never reads what ours refused (it garbles its
  * answer to some of them). A bad head behind a request still being answered (pipelined)
- * is left for the front, which refuses it when libmicrohttpd hands it over. A chunked
+ * is answered here too, once that request is done; libmicrohttpd is given its bytes only
+ * up to the fault, so it never holds the whole of a head it could choke on (one over the
+ * budget can overflow its pool: mhdpool.h). A chunked
  * body that breaks its framing shuts the socket down at once and hides the rest from
  * libmicrohttpd, so nothing decoded past the fault is used. A connection that stays bad
  * for a second (libmicrohttpd waiting for more of a head it reads differently) is shut
@@ -57,6 +59,8 @@ struct sf_conn {
     bool tls;                           /* (C) its bytes are TLS records: scanned decrypted */
     void *session;                      /* (W) with tls: its GnuTLS session, once read from */
     bool poisoned;                      /* (W) the body broke its framing: reads fail */
+    uint64_t close_after;               /* (W) with tls: bytes were dropped (0: none); end it
+                                         * once this many requests are done */
     uint64_t requests;                  /* (W) request lines libmicrohttpd has seen */
     uint64_t done;                      /* (W) requests libmicrohttpd has finished answering */
     unsigned eof_held;                  /* (W) times the end was reported as "nothing yet" */
@@ -176,12 +180,23 @@ static void answer_bad_head(struct sf_conn *c)
 /* Feeds what c's client sent to its scanner; returns what libmicrohttpd may see of it. */
 static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
 {
-    if (c->poisoned) {
+    /* After bytes were dropped, nothing more may join what was kept: read only once every
+     * whole request kept is answered, this is the partial one, and the connection ends. */
+    if (c->poisoned || c->close_after != 0) {
         errno = ECONNRESET;
         return -1;
     }
     struct sf_h1scan *s = &c->scan;
-    size_t ok = sf_h1scan_feed(s, buf, (size_t)n);
+    size_t kept = (size_t)n;
+    size_t ok = c->tls ? sf_h1scan_feed_capped(s, buf, (size_t)n, &kept)
+                       : sf_h1scan_feed(s, buf, (size_t)n);
+    if (kept < (size_t)n && !s->bad) {
+        /* More was pipelined over TLS than the pool holds beside an answer (its record
+         * could not be read in part): the rest is dropped, and the connection ends once
+         * what was kept is answered; the client sends the rest again (RFC 9112 §9.3.2). */
+        c->close_after = s->msg;
+        n = (ssize_t)kept;
+    }
     /* The clock only when a head starts (the common read is one whole head: no store). */
     uint64_t since = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
     if (s->in_head && since == 0)
@@ -191,8 +206,13 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
     if (!s->bad)
         return n;
     uint64_t now = sf_now_ms();
-    if (!s->bad_in_body && c->done < s->bad_msg)
-        return n; /* pipelined behind a pending response: the front answers it */
+    if (!s->bad_in_body && c->done < s->bad_msg) {
+        /* Pipelined behind a response still to be sent: sf_conn_request_done answers. */
+        if (ok > 0)
+            return (ssize_t)ok;
+        errno = EAGAIN;
+        return -1;
+    }
     if (atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0)
         atomic_store_explicit(&c->bad_since_ms, now, memory_order_relaxed);
     if (!s->bad_in_body) {
@@ -212,6 +232,15 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
     return -1;
 }
 
+/* The connection registered on fd, or NULL. */
+static struct sf_conn *conn_on(int fd)
+{
+    struct sf_conns *cs = atomic_load_explicit(&registry, memory_order_acquire);
+    if (cs == NULL || fd < 0 || (size_t)fd >= cs->cap)
+        return NULL;
+    return atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
+}
+
 /* libmicrohttpd's reads come here (the executable's definition interposes libc's). */
 /* The client shut its sending side (recv returned 0). Whether to hide it for now: a whole
  * request is being answered. Bounded, should libmicrohttpd keep asking in a loop. */
@@ -227,14 +256,13 @@ static bool hold_eof(struct sf_conn *c)
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
     pthread_once(&real_once, find_real_recv);
+    struct sf_conn *c = (flags & MSG_PEEK) ? NULL : conn_on(fd);
+    /* No more than the pool can hold beside the answer (mhdpool.h). Over TLS the records
+     * are read whole, and libmicrohttpd reads on only when it got all it asked for. */
+    if (c != NULL && !c->tls && len > sf_h1scan_read_max(&c->scan))
+        len = sf_h1scan_read_max(&c->scan);
     ssize_t n = real_recv(fd, buf, len, flags);
-    if (n < 0 || (flags & MSG_PEEK) || fd < 0)
-        return n;
-    struct sf_conns *cs = atomic_load_explicit(&registry, memory_order_acquire);
-    if (cs == NULL || (size_t)fd >= cs->cap)
-        return n;
-    struct sf_conn *c = atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
-    if (c == NULL)
+    if (n < 0 || c == NULL)
         return n;
     if (c->tls)
         return n; /* TLS records: their plaintext is scanned in gnutls_record_recv */
@@ -243,15 +271,6 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
         return -1;
     }
     return n > 0 ? scan_received(c, buf, n) : 0;
-}
-
-/* The connection registered on fd, or NULL. */
-static struct sf_conn *conn_on(int fd)
-{
-    struct sf_conns *cs = atomic_load_explicit(&registry, memory_order_acquire);
-    if (cs == NULL || fd < 0 || (size_t)fd >= cs->cap)
-        return NULL;
-    return atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
 }
 
 /* libmicrohttpd's TLS listener reads its plaintext here (the executable's definition
@@ -452,15 +471,25 @@ uint64_t sf_conn_next_request(struct sf_conn *c)
     return c->requests++;
 }
 
-void sf_conn_request_done(struct sf_conn *c)
+void sf_conn_request_done(struct sf_conn *c, bool answered)
 {
     SF_CHECK_OBJ(c, SF_CONN_MAGIC);
     c->done++;
     /* A bad head pipelined behind this request is now the current one: its grace starts
-     * (the watchdog never cuts a response to an earlier, good request). */
+     * (the watchdog never cuts a response to an earlier, good request), and when this
+     * request's response was sent whole, nothing else is being written: answer it. */
     if (c->scan.bad && !c->scan.bad_in_body && c->done == c->scan.bad_msg &&
-        atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0)
+        atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0) {
         atomic_store_explicit(&c->bad_since_ms, sf_now_ms(), memory_order_relaxed);
+        if (answered && !c->poisoned && (!c->tls || c->session != NULL)) {
+            answer_bad_head(c);
+            c->poisoned = true;
+        }
+    }
+    if (c->close_after != 0 && c->done >= c->close_after) {
+        c->poisoned = true;
+        shutdown(c->fd, SHUT_RDWR); /* every answer is sent; libmicrohttpd sees the end */
+    }
 }
 
 unsigned sf_conn_verdict(const struct sf_conn *c, uint64_t k, const char **why)

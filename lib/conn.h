@@ -67,9 +67,10 @@ void sf_conns_close(struct sf_conns *cs, struct sf_conn *c);
 /* Counts a new request on c (libmicrohttpd saw its request line); returns its index on
  * the connection, for the calls below. */
 uint64_t sf_conn_next_request(struct sf_conn *c);
-/* libmicrohttpd finished request k (its response was sent, or it ended); requests end in
- * order. */
-void sf_conn_request_done(struct sf_conn *c);
+/* libmicrohttpd finished request k (its response was sent whole: answered; or it ended);
+ * requests end in order. A refused head pipelined behind it is answered now. Runs on:
+ * the worker that owns c, in libmicrohttpd's request-completed callback. */
+void sf_conn_request_done(struct sf_conn *c, bool answered);
 /* 0 when request k's head was received whole and well-formed; else the status to refuse
  * it with (400, 431, 501, 505) and *why, a sentence for the client. */
 unsigned sf_conn_verdict(const struct sf_conn *c, uint64_t k, const char **why);

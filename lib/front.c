@@ -27,6 +27,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "mhdpool.h"
 #include "outbound.h"
 #include "peerauth.h"
 #include "park.h"
@@ -309,7 +310,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r == NULL)
         return;
     if (r->wire != NULL)
-        sf_conn_request_done(r->wire);
+        sf_conn_request_done(r->wire, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     if (r->admitted && !r->outcome_counted)
         SF_COUNT(unanswered); /* the client left, or the connection was cut, before */
     account(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status != 0);
@@ -1199,7 +1200,7 @@ static struct sf_listener *start_listener(void *arg, struct sf_snap *snap, MHD_s
         (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
         tls ? on_tls_connection : on_connection, l, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SF_MHD_POOL_BYTES, MHD_OPTION_END);
     if (mhd == NULL && fd != MHD_INVALID_SOCKET)
         close(fd);
     return sf_listener_started(l, mhd) != NULL ? l : NULL;

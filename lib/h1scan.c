@@ -13,7 +13,9 @@
  *     Transfer-Encoding in HTTP/1.0 is 400 (§6.1); HTTP/1.1 has exactly one Host (§3.2);
  *   - chunked bodies (§7.1): hex sizes without leading junk, chunk data followed by
  *     exactly CRLF, trailer lines as strict as field lines.
- * One or more empty lines before a request line are ignored (§2.2). */
+ * One or more empty lines before a request line are ignored (§2.2). Each head is also
+ * charged, as it is read, what libmicrohttpd's pool will hold of it (h1scan.h), so that a
+ * head it accepts always leaves room there for the largest answer. */
 #include "h1scan.h"
 
 #include <string.h>
@@ -40,7 +42,7 @@ enum {
     S_BAD
 };
 
-enum { F_OTHER, F_CONTENT_LENGTH, F_TRANSFER_ENCODING, F_HOST };
+enum { F_OTHER, F_CONTENT_LENGTH, F_TRANSFER_ENCODING, F_HOST, F_COOKIE };
 
 #define CHUNK_HEX_MAX 15 /* sizes below 2^60 */
 
@@ -87,7 +89,8 @@ static int hex_value(unsigned char c)
 
 static void reset_message(struct sf_h1scan *s)
 {
-    s->_head_bytes = s->_tok_len = s->_val_len = 0;
+    s->_cost = s->_tok_len = s->_val_len = s->_seps = 0;
+    s->_query = s->_q_part = s->_cookie_seen = false;
     s->_field = F_OTHER;
     s->_http10 = s->_trailer = false;
     s->_cl_count = s->_te_count = s->_host_count = 0;
@@ -112,6 +115,20 @@ static void fail(struct sf_h1scan *s, unsigned status, const char *why)
     s->bad_reason = why;
     s->in_head = false; /* nothing more is scanned */
     s->_state = S_BAD;
+}
+
+/* Adds n to what the head costs libmicrohttpd's pool; false (and the stream bad) past the
+ * budget: 414 while the request line is still being read, else 431. */
+static bool charge(struct sf_h1scan *s, size_t n)
+{
+    s->_cost += n;
+    if (s->_cost <= SF_H1_HEAD_BUDGET)
+        return true;
+    if (s->_state <= S_RL_LF)
+        fail(s, 414, "the request target is too long\n");
+    else
+        fail(s, 431, "the request head is too large\n");
+    return false;
 }
 
 /* Appends c to the text being collected, as sent; keeps counting past the buffer. */
@@ -146,6 +163,9 @@ static void classify_name(struct sf_h1scan *s)
         s->_field = F_TRANSFER_ENCODING;
     else if (sf_streq_ci(name, "Host"))
         s->_field = F_HOST;
+    else if (sf_streq_ci(name, "Cookie") && !s->_cookie_seen)
+        s->_field = F_COOKIE; /* libmicrohttpd splits the first one into cookies */
+    s->_cookie_seen = s->_cookie_seen || s->_field == F_COOKIE;
 }
 
 static bool is_token(const char *v)
@@ -210,6 +230,10 @@ static bool end_field(struct sf_h1scan *s)
             fail(s, 400, "the Host field is not a host name or address\n");
             return false;
         }
+        break;
+    case F_COOKIE: /* a copy of the value, and a record per cookie (parse_cookie_header) */
+        if (!charge(s, ((s->_val_len + 1 + 15) & ~(size_t)15) + SF_H1_RECORD_COST * (s->_seps + 1)))
+            return false;
         break;
     }
     s->_field = F_OTHER;
@@ -290,10 +314,8 @@ static bool end_version(struct sf_h1scan *s)
 /* One byte of a head (request line or fields, or trailer fields). */
 static void head_byte(struct sf_h1scan *s, unsigned char c)
 {
-    if (++s->_head_bytes > SF_H1_HEAD_MAX) {
-        fail(s, 431, "the request head is too large\n");
+    if (!charge(s, 1))
         return;
-    }
     switch (s->_state) {
     case S_START:
         s->in_head = true;
@@ -328,6 +350,10 @@ static void head_byte(struct sf_h1scan *s, unsigned char c)
             s->_val_len = 0;
         } else if (c > 0x20 && c < 0x7f && c != '#') {
             s->_tok_len++;
+            if (s->_q_part && !charge(s, SF_H1_RECORD_COST))
+                return; /* a query parameter starts here: a record */
+            s->_q_part = (c == '?' && !s->_query) || (c == '&' && s->_query);
+            s->_query = s->_query || c == '?';
         } else {
             fail(s, 400,
                  "the request target has a space, a control character, a '#' or a "
@@ -361,6 +387,8 @@ static void head_byte(struct sf_h1scan *s, unsigned char c)
                  "a field line is folded onto the previous one (obs-fold); send it on "
                  "one line\n");
         } else if (is_tchar(c)) {
+            if (!charge(s, SF_H1_RECORD_COST))
+                return; /* the field line's record */
             s->_val_len = 0;
             collect(s, c);
             s->_state = S_NAME;
@@ -388,10 +416,11 @@ static void head_byte(struct sf_h1scan *s, unsigned char c)
         } else if (!is_value_char(c)) {
             fail(s, 400, "a field value has a control character (a bare CR or LF, or NUL)\n");
         } else if (s->_val_len > 0 || (c != ' ' && c != '\t')) {
-            if (s->_field != F_OTHER)
+            if (s->_field != F_OTHER && s->_field != F_COOKIE)
                 collect(s, c);
             else
                 s->_val_len++;
+            s->_seps += s->_field == F_COOKIE && (c == ';' || c == ',');
         }
         break;
     case S_HEAD_LF:
@@ -435,7 +464,6 @@ static void chunk_byte(struct sf_h1scan *s, unsigned char c)
             fail(s, 400, "a CR must be followed by LF\n");
         } else if (s->_left == 0) {
             s->_trailer = true; /* the last chunk: trailer fields, then an empty line */
-            s->_head_bytes = 0;
             s->_state = S_FIELD_START;
         } else {
             s->_state = S_CHUNK_DATA;
@@ -461,18 +489,20 @@ static void chunk_byte(struct sf_h1scan *s, unsigned char c)
 }
 
 /* The length of the run at p[0..n) that head_byte would take one byte at a time without
- * changing state: target bytes, or the bytes of a field value after its first (whose
- * value is not collected). Hot: most of a head is these two. */
+ * changing state: target bytes (but '?' and '&', which may start a query parameter), or
+ * the bytes of a field value after its first (whose value is not collected). Hot: most
+ * of a head is these two. */
 static size_t plain_run(const struct sf_h1scan *s, const unsigned char *p, size_t n)
 {
     size_t j = 0;
-    if (s->_state == S_TARGET)
-        while (j < n && p[j] > 0x20 && p[j] < 0x7f && p[j] != '#')
+    if (s->_state == S_TARGET && !s->_q_part)
+        while (j < n && p[j] > 0x20 && p[j] < 0x7f && p[j] != '#' && p[j] != '?' && p[j] != '&')
             j++;
     else if (s->_state == S_NAME)
         while (j < n && is_tchar(p[j]))
             j++;
-    else if (s->_state == S_VALUE && s->_field == F_OTHER && s->_val_len > 0)
+    else if (s->_state == S_VALUE && (s->_field == F_OTHER || s->_field == F_COOKIE) &&
+             s->_val_len > 0)
         while (j < n && (p[j] >= 0x20 ? p[j] != 0x7f : p[j] == '\t'))
             j++;
     return j;
@@ -483,8 +513,8 @@ size_t sf_h1scan_feed(struct sf_h1scan *s, const char *p, size_t n)
     size_t i = 0;
     while (i < n && !s->bad) {
         size_t run = plain_run(s, (const unsigned char *)p + i, n - i);
-        if (run > 0 && s->_head_bytes + run <= SF_H1_HEAD_MAX) {
-            s->_head_bytes += run;
+        if (run > 0 && s->_cost + run <= SF_H1_HEAD_BUDGET) {
+            s->_cost += run;
             if (s->_state == S_TARGET) {
                 s->_tok_len += run;
             } else if (s->_state == S_NAME) { /* names are collected: framing fields */
@@ -495,6 +525,8 @@ size_t sf_h1scan_feed(struct sf_h1scan *s, const char *p, size_t n)
                 s->_val_len += run;
             } else {
                 s->_val_len += run;
+                for (size_t j = 0; s->_field == F_COOKIE && j < run; j++)
+                    s->_seps += p[i + j] == ';' || p[i + j] == ',';
             }
             i += run;
             continue;
@@ -531,6 +563,31 @@ unsigned sf_h1scan_verdict(const struct sf_h1scan *s, uint64_t k, const char **w
         return 0;
     *why = "the request head is malformed\n";
     return 400;
+}
+
+size_t sf_h1scan_read_max(const struct sf_h1scan *s)
+{
+    /* Content bytes are taken by the request's handler as they come; what may follow
+     * them is the next request. */
+    if ((s->_state == S_BODY || s->_state == S_CHUNK_DATA) && s->_left < SIZE_MAX / 2)
+        return (size_t)s->_left + SF_H1_READ_AHEAD;
+    return SF_H1_READ_AHEAD;
+}
+
+size_t sf_h1scan_feed_capped(struct sf_h1scan *s, const char *p, size_t n, size_t *kept)
+{
+    /* While the message being read goes on, its bytes may; once it ends, what follows is
+     * kept up to the read-ahead of the step it ended in. */
+    uint64_t first = s->msg;
+    size_t i = 0, ok = 0;
+    while (i < n && !s->bad && s->msg == first) {
+        size_t max = sf_h1scan_read_max(s);
+        size_t step = n - i < max ? n - i : max;
+        ok = i + sf_h1scan_feed(s, p + i, step);
+        i += step;
+    }
+    *kept = i;
+    return s->bad ? ok : i;
 }
 
 bool sf_h1scan_between(const struct sf_h1scan *s)

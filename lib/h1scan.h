@@ -10,8 +10,19 @@
 
 #include "base.h"
 
-/* A head longer than this is refused (431); libmicrohttpd's own buffer is smaller. */
-#define SF_H1_HEAD_MAX (64u << 10)
+/* What a request head costs in libmicrohttpd 0.9.75's per-connection memory pool, which
+ * holds it until its response is sent (connection.c, memorypool.c): its bytes, a 64-byte
+ * record (struct MHD_HTTP_Header, aligned) for each field line, each query parameter (each
+ * '&'-separated part of the query, a trailing empty one aside) and each cookie of the first
+ * Cookie line (at most its ';' and ',' plus one), and a copy of that line's value. Trailer
+ * lines of a chunked body count on top of the head. A head over the budget is refused:
+ * 414 while still in the request line, else 431. The budget, with SF_H1_READ_AHEAD and the
+ * largest response head, is what fits in the pool sfproxy gives libmicrohttpd (mhdpool.h). */
+#define SF_H1_HEAD_BUDGET (16u << 10)
+#define SF_H1_RECORD_COST 64u
+/* The most a read may bring beyond the message being scanned (what the client pipelined
+ * behind it): libmicrohttpd keeps such bytes in the same pool while it answers. */
+#define SF_H1_READ_AHEAD (4u << 10)
 
 struct sf_h1scan {
     /* Outputs: read them after each sf_h1scan_feed. */
@@ -25,8 +36,10 @@ struct sf_h1scan {
     bool in_head;           /* between the first byte of a head and its end */
     /* State: private. */
     int _state;
-    size_t _head_bytes, _tok_len, _val_len;
-    int _field;    /* which framing field the current line is */
+    size_t _cost, _tok_len, _val_len;   /* _cost: of the head so far, in pool bytes */
+    size_t _seps;                       /* separators in the Cookie value being read */
+    bool _query, _q_part, _cookie_seen; /* in the query; a part starts; a Cookie was read */
+    int _field;                         /* which framing field the current line is */
     char _val[40]; /* its value, when it is one we read (overflow: _val_len > size) */
     bool _http10, _trailer;
     unsigned _cl_count, _te_count, _host_count;
@@ -42,6 +55,15 @@ void sf_h1scan_init(struct sf_h1scan *s);
  * stream is bad, the offset of the first byte that is not (then s->bad is set, and every
  * later call returns 0). */
 size_t sf_h1scan_feed(struct sf_h1scan *s, const char *p, size_t n);
+
+/* How many bytes may be read from the client now, so that no more than SF_H1_READ_AHEAD of
+ * them can lie beyond the message being scanned. */
+size_t sf_h1scan_read_max(const struct sf_h1scan *s);
+
+/* As sf_h1scan_feed, for bytes whose read could not be limited to sf_h1scan_read_max
+ * (TLS records are read whole): scans no further than that read could have gone, and sets
+ * *kept to how far that is; the bytes past it must not be used. */
+size_t sf_h1scan_feed_capped(struct sf_h1scan *s, const char *p, size_t n, size_t *kept);
 
 /* Whether the stream is between messages: every request it has seen is whole (its head
  * and its body), and nothing of the next has come. */

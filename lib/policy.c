@@ -9,6 +9,7 @@
 #include "policy.h"
 
 #include "cluster.h"
+#include "resphead.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -545,6 +546,14 @@ void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs
     for (size_t i = 0; i < fresh->n; i++)
         if (!sf_streq_ci(fresh->v[i].name, "Content-Length"))
             sf_hdrs_add(out, fresh->v[i].name, fresh->v[i].value);
+    size_t bytes = sizeof "HTTP/1.1 200 OK\r\n\r\n"; /* a status line and the end */
+    for (size_t i = 0; i < out->n; i++)
+        bytes += strlen(out->v[i].name) + 2 + strlen(out->v[i].value) + 2;
+    if (bytes <= SF_RESPHEAD_BYTES_MAX && out->n <= SF_RESPHEAD_FIELDS_MAX)
+        return;
+    sf_hdrs_clear(out);
+    for (size_t i = 0; i < stored->n; i++)
+        sf_hdrs_add(out, stored->v[i].name, stored->v[i].value);
 }
 
 /* Whether a field the HEAD response has is equal in the stored response. */

@@ -117,7 +117,9 @@ bool sf_policy_if_range_holds(const struct sf_hdrs *stored, const char *if_range
 /* The stored fields of a response refreshed by a 304 (RFC 9111 §3.2, §4.3.4): each field
  * of the 304 replaces the stored fields of that name, except Content-Length; the stored
  * Age goes (the refreshed response is as old as the 304). Writes the result into *out
- * (which must be empty). */
+ * (which must be empty). A result larger than an origin's head may be (resphead.h) would
+ * not fit beside a request head in libmicrohttpd's pool (mhdpool.h): then the stored
+ * fields stay as they are. */
 void sf_policy_refresh_fields(const struct sf_hdrs *stored, const struct sf_hdrs *fresh,
                               struct sf_hdrs *out);
 

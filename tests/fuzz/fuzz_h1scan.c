@@ -34,6 +34,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            all[i]->bad_in_body == whole.bad_in_body,
                        "the fault moved: %s vs %s", all[i]->bad_reason, whole.bad_reason);
     }
+    /* A capped feed (TLS) scans a prefix, and says the same of it as a plain feed. */
+    struct sf_h1scan capped, prefix;
+    sf_h1scan_init(&capped);
+    size_t kept = 0;
+    size_t scanned = sf_h1scan_feed_capped(&capped, (const char *)data, size, &kept);
+    FUZZ_CHECK(kept <= size && scanned <= kept, "kept %zu, scanned %zu of %zu", kept, scanned,
+               size);
+    feed_split(&prefix, data, kept, kept ? kept : 1);
+    FUZZ_CHECK(prefix.heads_ok == capped.heads_ok && prefix.bad == capped.bad &&
+                   prefix.msg == capped.msg,
+               "a capped feed differs from a plain feed of what it kept");
+    FUZZ_CHECK(kept == size || capped.bad || capped.msg > 0, "dropped inside the first message");
     for (uint64_t k = 0; k <= whole.msg + 1; k++) {
         const char *why = NULL;
         unsigned st = sf_h1scan_verdict(&whole, k, &why);

@@ -22,6 +22,7 @@ Each request says how to behave in its query string:
   status_if=F:N     answer status N when the request has the field F (a stand-in for a
                     cluster peer that answers differently than the origin)
   etag=V            send ETag: "V", and answer 304 to an If-None-Match that names it
+  pad_304=N         a 304 carries fields X-Pad304-<i> of 1,000 bytes, N bytes of them in all
   etag_changes=1    send ETag: "s<serial>": a different one every time
   nodate=1          send no Date field
   hold=NAME         before reading the request content and answering, wait until
@@ -29,6 +30,7 @@ Each request says how to behave in its query string:
   hold_header=NAME  like hold, with the value of the request field NAME as the name
   hold_body=NAME    send the headers and the first half of the body, then wait likewise
   hdr=Name:Value    add a response field (repeatable)
+  pad_head=N        add fields X-Pad-<i> of up to 1,000 bytes each, N bytes of lines in all
   serial_hdr=1      add X-Origin-Serial: <serial> (a field that differs every time)
   self_location=1   add Content-Location: <the request target>
   fixed=1           the body is the same bytes every time (no serial line): byte i is
@@ -49,6 +51,7 @@ The first line on stdout is "origin listening on 127.0.0.1:PORT".
 """
 import argparse
 import hashlib
+import http.client
 import json
 import socket
 import ssl
@@ -59,6 +62,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+# Requests with many fields are swept through sfproxy to here (t15).
+http.client._MAXHEADERS = 10000
 CYCLE = bytes((i * 7 + 13) % 251 for i in range(251))
 lock = threading.Lock()
 counts = {}
@@ -241,6 +246,8 @@ class Handler(BaseHTTPRequestHandler):
             if arg("cc"):
                 self.send_header("Cache-Control", arg("cc"))
             self.send_header("X-Origin-Serial", str(n))
+            for i in range(int(arg("pad_304") or 0) // 1000):
+                self.send_header("X-Pad304-%d" % i, "q" * 980)
             self.end_headers()
             return
         content_range = None
@@ -269,6 +276,13 @@ class Handler(BaseHTTPRequestHandler):
         for h in q.get("hdr", []) + (q.get("head_hdr", []) if head_only else []):
             k, _, v = h.partition(":")
             self.send_header(k, v)
+        pad, i = int(arg("pad_head") or 0), 0
+        while pad > 0:  # "X-Pad-<i>: <value>\r\n" is 12 + len(str(i)) bytes and the value
+            line = min(pad, 1000)
+            value = "p" * max(1, line - 12 - len(str(i)))
+            self.send_header("X-Pad-%d" % i, value)
+            pad -= 12 + len(str(i)) + len(value)
+            i += 1
         chunked = arg("chunked") == "1"
         bodiless = self.command == "HEAD" or status in (204, 304)
         if chunked:

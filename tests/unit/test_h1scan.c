@@ -155,10 +155,181 @@ static void test_head_too_large(void **state)
     char line[1024];
     memset(line, 'a', sizeof line);
     sf_h1scan_feed(&s, "GET / HTTP/1.1\r\nX: ", 19);
-    for (size_t i = 0; i < SF_H1_HEAD_MAX / sizeof line + 1; i++)
+    for (size_t i = 0; i < SF_H1_HEAD_BUDGET / sizeof line + 1; i++)
         sf_h1scan_feed(&s, line, sizeof line);
     const char *why;
     assert_int_equal(sf_h1scan_verdict(&s, 0, &why), 431);
+}
+
+/* Heads built to cost exactly SF_H1_HEAD_BUDGET + over (h1scan.h): the cost worked out
+ * here from the rule as the README states it, independently of the scanner. */
+static char big[64 << 10];
+
+static void put(size_t *n, const char *text)
+{
+    size_t len = strlen(text);
+    assert_true(*n + len < sizeof big);
+    memcpy(big + *n, text, len);
+    *n += len;
+}
+
+/* fields extra field lines, params query parameters and cookies cookies on one Cookie
+ * line, and an X-Pad field that brings the cost to the budget + over. Returns the length. */
+static size_t head_at(unsigned fields, unsigned params, unsigned cookies, long over)
+{
+    size_t n = 0, records = 1; /* Host */
+    size_t extra = 0;          /* the Cookie value's copy */
+    char tmp[64];
+    put(&n, "GET /p");
+    for (unsigned i = 0; i < params; i++) {
+        snprintf(tmp, sizeof tmp, "%sk%u=v", i ? "&" : "?", i);
+        put(&n, tmp);
+    }
+    records += params;
+    put(&n, " HTTP/1.1\r\nHost: a\r\n");
+    if (cookies > 0) {
+        put(&n, "Cookie: ");
+        size_t v0 = n;
+        for (unsigned i = 0; i < cookies; i++) {
+            snprintf(tmp, sizeof tmp, "%sc%u=v", i ? "; " : "", i);
+            put(&n, tmp);
+        }
+        extra = (n - v0 + 1 + 15) / 16 * 16;
+        records += 1 + cookies;
+        put(&n, "\r\n");
+    }
+    for (unsigned i = 0; i < fields; i++) {
+        snprintf(tmp, sizeof tmp, "X-F%u: v\r\n", i);
+        put(&n, tmp);
+    }
+    records += fields + 1;
+    put(&n, "X-Pad: ");
+    long pad = (long)SF_H1_HEAD_BUDGET + over - (long)(n + 4 + 64 * records + extra);
+    assert_true(pad >= 0 && n + (size_t)pad + 4 < sizeof big);
+    memset(big + n, 'v', (size_t)pad);
+    n += (size_t)pad;
+    put(&n, "\r\n\r\n");
+    return n;
+}
+
+static unsigned verdict_of(const char *p, size_t n, bool bytewise, uint64_t *heads_ok)
+{
+    struct sf_h1scan s;
+    sf_h1scan_init(&s);
+    for (size_t i = 0; i < n; i += bytewise ? 1 : n)
+        sf_h1scan_feed(&s, p + i, bytewise ? 1 : n);
+    const char *why;
+    *heads_ok = s.heads_ok;
+    return s.bad && s.bad_in_body ? s.bad_status : sf_h1scan_verdict(&s, 0, &why);
+}
+
+static void test_budget_rows(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        unsigned fields, params, cookies;
+    } kinds[] = {
+        {"one long field", 0, 0, 0},         {"100 fields", 100, 0, 0},  {"200 fields", 200, 0, 0},
+        {"150 query parameters", 0, 150, 0}, {"120 cookies", 0, 0, 120}, {"all three", 50, 50, 50},
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (int bytewise = 0; bytewise < 2; bytewise++)
+            for (long over = -1; over <= 1; over++) {
+                size_t n = head_at(kinds[k].fields, kinds[k].params, kinds[k].cookies, over);
+                uint64_t ok;
+                unsigned got = verdict_of(big, n, bytewise, &ok);
+                unsigned want = over <= 0 ? 0 : 431;
+                if (got != want || ok != (over <= 0))
+                    fail_msg("%s, budget %+ld (%s): expected %u, got %u", kinds[k].what, over,
+                             bytewise ? "bytewise" : "whole", want, got);
+            }
+}
+
+static void test_budget_request_line_and_trailer(void **state)
+{
+    (void)state;
+    uint64_t ok;
+    /* A request line over the budget by itself is 414; one within it whose fields then
+     * go over is 431. */
+    for (size_t len = SF_H1_HEAD_BUDGET - 40; len <= SF_H1_HEAD_BUDGET + 1; len += 41) {
+        size_t n = 0;
+        put(&n, "GET /");
+        memset(big + n, 'a', len - 16);
+        n += len - 16;
+        put(&n, " HTTP/1.1\r\nHost: a\r\nX-Pad: 0123456789012345678901234567890123456789\r\n\r\n");
+        for (int bytewise = 0; bytewise < 2; bytewise++)
+            assert_int_equal(verdict_of(big, n, bytewise, &ok),
+                             len > SF_H1_HEAD_BUDGET ? 414 : 431);
+    }
+    /* Query parameters cost 64 each, even empty ones: 300 '&' are over in the line. */
+    size_t n = 0;
+    put(&n, "GET /?");
+    memset(big + n, '&', 300);
+    n += 300;
+    put(&n, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_int_equal(verdict_of(big, n, false, &ok), 414);
+    /* Trailer lines count on top of the head: over the budget, the body is refused. */
+    n = 0;
+    put(&n, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
+    for (unsigned i = 0; i < 300; i++)
+        put(&n, "T: v\r\n");
+    put(&n, "\r\n");
+    assert_int_equal(verdict_of(big, n, false, &ok), 431);
+    assert_int_equal(ok, 1);
+}
+
+static void test_read_max(void **state)
+{
+    (void)state;
+    struct sf_h1scan s;
+    sf_h1scan_init(&s);
+    assert_int_equal(sf_h1scan_read_max(&s), SF_H1_READ_AHEAD);
+    const char *in = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nabc";
+    sf_h1scan_feed(&s, in, strlen(in));
+    assert_int_equal(sf_h1scan_read_max(&s), 100000 - 3 + SF_H1_READ_AHEAD);
+    in = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nab";
+    sf_h1scan_init(&s);
+    sf_h1scan_feed(&s, in, strlen(in));
+    assert_int_equal(sf_h1scan_read_max(&s), 14 + SF_H1_READ_AHEAD);
+}
+
+static void test_feed_capped(void **state)
+{
+    (void)state;
+    /* A head of 12 KiB (more than the read-ahead) is kept whole; of what was pipelined
+     * behind it, no more than the read-ahead. */
+    size_t n = 0;
+    put(&n, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+    memset(big + n, 'v', 12 << 10);
+    n += 12 << 10;
+    put(&n, "\r\n\r\n");
+    size_t head = n;
+    while (n < head + 3 * SF_H1_READ_AHEAD)
+        put(&n, "GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    struct sf_h1scan s;
+    sf_h1scan_init(&s);
+    size_t kept;
+    size_t scanned = sf_h1scan_feed_capped(&s, big, n, &kept);
+    assert_int_equal(scanned, kept);
+    assert_false(s.bad);
+    assert_true(kept >= head && kept <= head + SF_H1_READ_AHEAD);
+    assert_true(s.msg >= 1);
+    /* A body is content, taken as it comes: kept whole, with the read-ahead after it. */
+    n = 0;
+    put(&n, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\n");
+    memset(big + n, 'b', 20000);
+    n += 20000;
+    head = n;
+    while (n < head + 3 * SF_H1_READ_AHEAD)
+        put(&n, "GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    sf_h1scan_init(&s);
+    sf_h1scan_feed_capped(&s, big, n, &kept);
+    assert_true(kept >= head && kept <= head + SF_H1_READ_AHEAD);
+    /* What fits is all kept. */
+    sf_h1scan_init(&s);
+    assert_int_equal(sf_h1scan_feed_capped(&s, big, 100, &kept), 100);
+    assert_int_equal(kept, 100);
 }
 
 int main(void)
@@ -168,6 +339,10 @@ int main(void)
         cmocka_unit_test(test_feed_stops_at_the_fault),
         cmocka_unit_test(test_in_head_and_later_requests),
         cmocka_unit_test(test_head_too_large),
+        cmocka_unit_test(test_budget_rows),
+        cmocka_unit_test(test_budget_request_line_and_trailer),
+        cmocka_unit_test(test_read_max),
+        cmocka_unit_test(test_feed_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

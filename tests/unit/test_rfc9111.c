@@ -435,6 +435,35 @@ static void test_refresh_fields(void **state)
     assert_string_equal(sf_hdrs_get(&out, "Content-Length"), "100");
     assert_null(sf_hdrs_get(&out, "Age")); /* the old response's age is not the new one's */
     sf_hdrs_clear(&stored), sf_hdrs_clear(&fresh), sf_hdrs_clear(&out);
+    /* A 304 whose fields would take the head past what an origin's may be (16 KiB, 100
+     * fields) leaves the stored fields as they were: such a head could not be sent. */
+    char value[1001];
+    memset(value, 'v', 1000);
+    value[1000] = '\0';
+    char name[16];
+    for (int i = 0; i < 9; i++) {
+        snprintf(name, sizeof name, "X-S%d", i);
+        sf_hdrs_add(&stored, name, value);
+        snprintf(name, sizeof name, "X-F%d", i);
+        sf_hdrs_add(&fresh, name, value);
+    }
+    sf_hdrs_add(&fresh, "Cache-Control", "max-age=20");
+    sf_policy_refresh_fields(&stored, &fresh, &out);
+    assert_int_equal(out.n, stored.n);
+    assert_null(sf_hdrs_get(&out, "Cache-Control"));
+    sf_hdrs_clear(&out);
+    sf_hdrs_remove(&fresh, "X-F8"); /* 17 fields of 1,000 bytes fit */
+    sf_hdrs_remove(&stored, "X-S8");
+    sf_policy_refresh_fields(&stored, &fresh, &out);
+    assert_int_equal(out.n, stored.n + fresh.n);
+    sf_hdrs_clear(&stored), sf_hdrs_clear(&fresh), sf_hdrs_clear(&out);
+    for (int i = 0; i < 101; i++) {
+        snprintf(name, sizeof name, "X-%d", i);
+        sf_hdrs_add(i < 60 ? &stored : &fresh, name, "v");
+    }
+    sf_policy_refresh_fields(&stored, &fresh, &out);
+    assert_int_equal(out.n, 60);
+    sf_hdrs_clear(&stored), sf_hdrs_clear(&fresh), sf_hdrs_clear(&out);
 }
 
 /* §4.4: what an unsafe request's response invalidates besides its target. */
