@@ -779,7 +779,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
 {
     struct sf_obj *o = r->obj;
     sf_obj_lock(o);
-    if (r->w.gone) {
+    if (r->w.gone || r->w.shed) {
         sf_obj_unlock(o);
         return MHD_NO;
     }

@@ -162,6 +162,15 @@ static const struct family families[] = {
     {"cache_sliced", GAUGE, "Keys whose responses are kept in slices (cache.slice_bytes)."},
 #define F_SLICE_FETCHES 37
     {"cache_slice_fetches_total", COUNTER, "Slices fetched from the origin, a Range each."},
+#define F_PINNED_BYTES 38
+    {"pinned_bytes", GAUGE,
+     "Body bytes clients pin outside the cache (evicted, unstored or in flight, still read)."},
+#define F_PINNED_SHED 39
+    {"pinned_shed_readers_total", COUNTER,
+     "Slowest readers whose connections were closed to keep pinned_bytes under "
+     "cache.max_pinned_bytes."},
+#define F_PINNED_SHED_OBJECTS 40
+    {"pinned_shed_objects_total", COUNTER, "Objects those readers pinned, let go."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -228,6 +237,9 @@ static const struct counter counters[] = {
     {C(head_updates), "cache", "head_updates", F_HEAD_UPDATES, NULL},
     {C(vary_redispatches), "cache", "vary_redispatches", F_VARY_REDISPATCHES, NULL},
     {C(slice_fetches), "cache", "slice_fetches", F_SLICE_FETCHES, NULL},
+    {C(pinned_bytes), "memory", "pinned_bytes", F_PINNED_BYTES, NULL},
+    {C(pinned_shed_readers), "memory", "shed_readers", F_PINNED_SHED, NULL},
+    {C(pinned_shed_objects), "memory", "shed_objects", F_PINNED_SHED_OBJECTS, NULL},
 };
 #define NCOUNTERS (sizeof counters / sizeof counters[0])
 

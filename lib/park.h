@@ -36,6 +36,10 @@ struct sf_waiter {
                                     * read: RFC 9112 §9.6); only a reset means it is gone */
     struct sf_waiter *rprev, *rnext; /* (L) on the object's list of attached readers */
     size_t pos;                      /* (L) the reader has consumed the body below this */
+    uint64_t progress_ms;            /* (L) when it last read, attached, or was woken
+                                      * (until then it waited for data, not idle) */
+    bool shed;                       /* (L) shed to bound pinned memory (pinned.h): its
+                                      * response ends with an error, its connection closes */
     unsigned interim_seen;           /* (L) its object's interim_seq when last sent one */
 };
 

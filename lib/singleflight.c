@@ -21,6 +21,12 @@
 #include <sys/socket.h>
 #include <string.h>
 
+/* The objects that have attached readers, for the pinned-memory pass: an object joins at
+ * its first reader and leaves with its last, so the list costs one lock per object, not
+ * per client. Lock order: object lock -> with_readers_lock. */
+static pthread_mutex_t with_readers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_readers};
+
 #define SEG_MIN (4u << 10)
 #define SEG_MAX (256u << 10)
 #define SEG_FIRST_MAX (1u << 20)
@@ -96,6 +102,7 @@ static void unlink_waiter(struct sf_waiter *w)
     w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->parked = false;
+    w->progress_ms = sf_now_ms(); /* it was waiting for us, not idle, until now */
     sf_hangup_unwatch(w);
 }
 
@@ -325,6 +332,63 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
     return end - pos;
 }
 
+/* Object lock held. Puts o on the list of objects with readers, or takes it off. */
+static void list_with_readers(struct sf_obj *o, bool on)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_PTOK(pthread_mutex_lock(&with_readers_lock));
+    if (on) {
+        o->rl_next = &with_readers;
+        o->rl_prev = with_readers.rl_prev;
+        with_readers.rl_prev->rl_next = o;
+        with_readers.rl_prev = o;
+    } else {
+        o->rl_prev->rl_next = o->rl_next;
+        o->rl_next->rl_prev = o->rl_prev;
+        o->rl_prev = o->rl_next = NULL;
+    }
+    SF_PTOK(pthread_mutex_unlock(&with_readers_lock));
+}
+
+struct sf_obj **sf_obj_with_readers(size_t *n)
+{
+    SF_PTOK(pthread_mutex_lock(&with_readers_lock));
+    size_t count = 0, cap = 16;
+    for (struct sf_obj *o = with_readers.rl_next; o != &with_readers; o = o->rl_next)
+        count++;
+    cap = count > 0 ? count : 1;
+    struct sf_obj **out = sf_xmalloc(cap * sizeof *out);
+    count = 0;
+    for (struct sf_obj *o = with_readers.rl_next; o != &with_readers; o = o->rl_next)
+        out[count++] = sf_obj_ref(o); /* listed: it has a reader, which holds a reference */
+    SF_PTOK(pthread_mutex_unlock(&with_readers_lock));
+    *n = count;
+    return out;
+}
+
+struct sf_waiter *sf_obj_shed_readers(struct sf_obj *o, size_t *count)
+{
+    sf_mutex_assert_held(&o->lock);
+    struct sf_waiter *wake = NULL;
+    *count = 0;
+    for (struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext) {
+        if (w->shed)
+            continue;
+        w->shed = true;
+        (*count)++;
+        if (w->parked) {
+            unlink_waiter(w);
+            w->next = wake;
+            wake = w;
+        } else if (w->fd >= 0) {
+            /* Attached, so its request has not completed, and libmicrohttpd has not closed
+             * the socket (it detaches first): the descriptor is still this client's. */
+            shutdown(w->fd, SHUT_RDWR);
+        }
+    }
+    return wake;
+}
+
 bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
@@ -335,6 +399,9 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     o->readers.rprev->rnext = w;
     o->readers.rprev = w;
     w->pos = 0;
+    w->progress_ms = sf_now_ms();
+    if (o->clients == 0)
+        list_with_readers(o, true);
     o->clients++;
     o->clients_ever++;
     return true;
@@ -365,6 +432,8 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
     w->rnext->rprev = w->rprev;
     w->rprev = w->rnext = NULL;
     o->clients--;
+    if (o->clients == 0)
+        list_with_readers(o, false);
     return may_resume(o); /* it may have been the reader the fetch waited for */
 }
 
@@ -384,6 +453,7 @@ bool sf_obj_should_pause(const struct sf_obj *o)
 bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos)
 {
     sf_mutex_assert_held(&o->lock);
+    w->progress_ms = sf_now_ms(); /* libmicrohttpd reads for it: its client takes bytes */
     w->pos = pos;
     return may_resume(o);
 }

@@ -11,6 +11,7 @@
 
 #include "judge.h"
 #include "publish.h"
+#include "pinned.h"
 #include "resphead.h"
 #include "log.h"
 #include "metrics.h"
@@ -376,6 +377,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     bool abandon = sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
     SF_COUNT_N(bytes_from_upstream, len);
+    sf_pinned_grew(len);
     x->last_byte_ms = sf_now_ms();
     if (overflow) {
         /* Past the object limit this is a pass: new requests start their own fetch, and
@@ -387,6 +389,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         return 0;
     }
     mark_dirty(x);
+    sf_pinned_tick(x->up->cache, x->conf->cfg->cache_max_pinned_bytes);
     return len;
 }
 
@@ -869,6 +872,9 @@ static void *fetcher_main(void *arg)
         long timeout_ms = enforce_deadlines(up);
         sf_hangup_dispatch(up->hangup);
         sf_cache_expire(up->cache, sf_now_ms());
+        sf_pinned_tick(up->cache, up->conf->cfg->cache_max_pinned_bytes);
+        if (sf_pinned_over() && timeout_ms > SF_PINNED_PERIOD_MS)
+            timeout_ms = SF_PINNED_PERIOD_MS; /* idle readers to shed soon */
         struct curl_waitfd extra = {sf_hangup_fd(up->hangup), CURL_WAIT_POLLIN, 0};
         mc = curl_multi_poll(up->multi, &extra, 1, (int)timeout_ms, NULL);
         if (mc != CURLM_OK) {

@@ -153,3 +153,80 @@ def test_pass_markers_expire():
         wait_for(lambda: env.proxy.stats()["cache"]["pass_markers"] == 0,
                  "the markers to expire without further requests")
         eq(env.proxy.stats()["cache"]["bytes"], 0, "bytes charged after expiry")
+
+
+def rss_peak(pid, stop, out):
+    """Samples sfproxy's RSS every 10 ms until stop is set; out["peak"] is the highest."""
+    while not stop.is_set():
+        out["peak"] = max(out.get("peak", 0), rss_kib(pid))
+        time.sleep(0.01)
+
+
+def test_clients_that_never_read_cannot_pin_memory_past_the_budget():
+    """Issue 18, item 3: 40 connections, each asking for a different 4 MiB object and
+    reading nothing, with a 4 MiB cache. Each held its object after eviction: RSS grew by
+    168 MB, for timeouts.client_idle. Now what readers pin outside the cache is charged,
+    and past cache.max_pinned_bytes the most idle are shed (their connections closed, the
+    responses cut): 30 arrive at once, then 10 more one by one while a client that reads
+    fetches its own 4 MiB object, which it gets whole. RSS grows by at most twice the
+    budget (a burst is let through that far before its clients can be told idle), the
+    cache, and a fixed slack."""
+    size, burst, paced, budget = 4000000, 30, 10, 8 << 20
+    n = burst + paced
+    with Env({"cache": {"max_bytes": "4MiB", "max_object_bytes": "4MiB",
+                        "max_pinned_bytes": budget}}) as env:
+        pid = env.proxy.proc.pid
+        eq(env.get("/warm?size=%d&cc=max-age=60" % size).status, 200, "warm-up")
+        before = rss_kib(pid)
+        stop, seen = threading.Event(), {}
+        sampler = threading.Thread(target=rss_peak, args=(pid, stop, seen))
+        sampler.start()
+        idle, got = [], {}
+        reader = threading.Thread(target=lambda: got.update(
+            r=env.get("/pin/reader?size=%d&cc=max-age=60" % size)))
+
+        def no_reader(i):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            s.connect(("127.0.0.1", env.proxy.port))
+            s.sendall(raw_get("/pin/%d?size=%d&cc=max-age=60" % (i, size)))
+            idle.append(s)
+        for i in range(burst):
+            no_reader(i)
+        wait_for(lambda: env.proxy.stats()["memory"]["shed_readers"] >= burst - 3,
+                 "the burst's idle clients shed")
+        reader.start()
+        for i in range(burst, n):
+            no_reader(i)
+            time.sleep(0.25)
+        reader.join(60 * MULT)
+        wait_for(lambda: env.origin.stats()["total"] == n + 2, "every object fetched")
+        # Readers idle for SF_PINNED_IDLE_MIN_MS (200 ms) are shed down to the budget.
+        wait_for(lambda: env.proxy.stats()["memory"]["pinned_bytes"] <= budget,
+                 "what is pinned to come down to the budget")
+        time.sleep(0.5)
+        after = rss_kib(pid)
+        stop.set()
+        sampler.join()
+        memory = env.proxy.stats()["memory"]
+        # Twice the budget, the cache, and slack for connections, transfers, shed objects
+        # not yet let go by libmicrohttpd, and the allocator (KiB).
+        bound = 2 * budget // 1024 + 4096 + 24576
+        print("pinned: RSS %d KiB before, peak +%d KiB, after +%d KiB (bound +%d KiB); %s"
+              % (before, seen["peak"] - before, after - before, bound, memory))
+        r = got["r"]
+        eq((r.status, len(r.body), r.error), (200, size, None), "the reading client's response")
+        check(memory["shed_readers"] > 0, "readers shed: %s" % memory)
+        check(seen["peak"] - before < bound,
+              "RSS grew by %d KiB at its peak, over %d KiB" % (seen["peak"] - before, bound))
+        whole = cut = 0
+        for s in idle:
+            s.settimeout(30 * MULT)
+            body = read_until(s).partition(b"\r\n\r\n")[2]
+            s.close()
+            whole += len(body) == size
+            cut += len(body) < size
+        eq(whole + cut, n, "every non-reading client got a whole body or a short one")
+        eq(cut, memory["shed_readers"], "the shed clients are the ones whose response was cut")
+        wait_for(lambda: env.proxy.stats()["memory"]["pinned_bytes"] == 0,
+                 "nothing pinned once every client is done")
