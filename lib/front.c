@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "outbound.h"
 #include "park.h"
+#include "pinned.h"
 #include "respond.h"
 #include "slice.h"
 
@@ -369,6 +370,10 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader, const char 
 static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o, const char *method)
 {
     count_outcome(r);
+    if (sf_pinned_watch_hit(o, &r->w)) { /* charged if evicted while sent (pinned.h) */
+        r->obj = sf_obj_ref(o);
+        r->attached = true;
+    }
     unsigned status;
     struct MHD_Response *resp =
         sf_respond_stored(o, r->conn, method, r->xcache, &status, &r->body_bytes);

@@ -5,7 +5,10 @@
 #include "metrics.h"
 #include "park.h"
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 /* Who goes first: the most idle, then the furthest behind, then the largest. */
 static int cmp_cand(const void *a, const void *b)
@@ -54,6 +57,37 @@ bool sf_pinned_over(void)
     return over;
 }
 
+bool sf_pinned_watch_hit(struct sf_obj *o, struct sf_waiter *w)
+{
+    /* A stored object is complete: its length no longer changes. */
+    if (o->len < SF_PINNED_HIT_MIN || w->fd < 0)
+        return false;
+    sf_obj_lock(o);
+    bool ok = sf_obj_attach(o, w);
+    if (ok) {
+        w->by_socket = true;
+        w->acked = UINT64_MAX;
+    }
+    sf_obj_unlock(o);
+    return ok;
+}
+
+/* Object lock held. For a reader sent a stored body whole: whether its client took bytes
+ * since the last look (its socket's acknowledged count moved; the first look counts). The
+ * socket is still this client's: it is attached, so its request has not ended. */
+static void socket_progress(struct sf_waiter *w, uint64_t now_ms)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(w->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
+        return; /* no way to tell: it stays as idle as it looks */
+    if (ti.tcpi_bytes_acked != w->acked) {
+        w->acked = ti.tcpi_bytes_acked;
+        w->progress_ms = now_ms;
+    }
+}
+
 void sf_pinned_grew(size_t len)
 {
     grown += len;
@@ -65,9 +99,11 @@ static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf
 {
     *c = (struct sf_pinned_cand){
         .bytes = o->mem_bytes, .idle_ms = UINT64_MAX, .behind = UINT64_MAX, .id = id};
-    for (const struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext) {
+    for (struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext) {
         if (w->shed)
             continue;
+        if (w->by_socket)
+            socket_progress(w, now_ms);
         /* A parked reader waits for bytes (or a head) that are not there yet: not idle. */
         uint64_t idle = !w->parked && now_ms > w->progress_ms ? now_ms - w->progress_ms : 0;
         uint64_t behind = o->len > w->pos ? o->len - w->pos : 0;

@@ -48,6 +48,17 @@ struct sf_pinned_cand {
  * before shedding (the sum of bytes); *kept receives what remains. c is reordered. */
 uint64_t sf_pinned_choose(struct sf_pinned_cand *c, size_t n, uint64_t budget, uint64_t *kept);
 
+/* A stored body of at least this many bytes, sent to a client whole (zero-copy), is
+ * watched as if read: its object is charged once it is evicted while sent, and the
+ * client, whose progress its socket tells (bytes acknowledged), can be shed. Smaller ones
+ * are not worth a lock per hit: a client pins at most this much by them. */
+#define SF_PINNED_HIT_MIN (64u << 10)
+
+/* Attaches w (a request about to be answered from o, a stored response) as a reader of o
+ * when o's body is at least SF_PINNED_HIT_MIN; true if it did (the caller then holds a
+ * reference for it, and detaches it when the request ends, as any reader). Any thread. */
+bool sf_pinned_watch_hit(struct sf_obj *o, struct sf_waiter *w);
+
 /* Notes len body bytes appended by the fetcher. Runs on: the fetcher thread. */
 void sf_pinned_grew(size_t len);
 /* Whether the last pass left more pinned than the budget (readers not idle long enough

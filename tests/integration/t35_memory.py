@@ -230,3 +230,55 @@ def test_clients_that_never_read_cannot_pin_memory_past_the_budget():
         eq(cut, memory["shed_readers"], "the shed clients are the ones whose response was cut")
         wait_for(lambda: env.proxy.stats()["memory"]["pinned_bytes"] == 0,
                  "nothing pinned once every client is done")
+
+
+def test_clients_that_never_read_a_hit_cannot_pin_it_once_evicted():
+    """The same with hits: each 12 MB object is fetched and stored, then a client that
+    reads nothing asks for it (a HIT, sent whole from the stored body), then the next
+    object evicts it. Each such client held its evicted object, uncharged: now a stored body of
+    64 KiB or more sent whole is watched like a read one (its progress is what its socket
+    acknowledged), so they are shed past the budget too."""
+    size, n, budget = 12000000, 10, 8 << 20  # larger than the socket buffers can take
+    with Env({"cache": {"max_bytes": "16MiB", "max_object_bytes": "16MiB",
+                        "max_pinned_bytes": budget}}) as env:
+        pid = env.proxy.proc.pid
+        eq(env.get("/warm?size=%d&cc=max-age=60" % size).status, 200, "warm-up")
+        before = rss_kib(pid)
+        stop, seen = threading.Event(), {}
+        sampler = threading.Thread(target=rss_peak, args=(pid, stop, seen))
+        sampler.start()
+        idle = []
+        for i in range(n):
+            t = "/hitpin/%d?size=%d&cc=max-age=60" % (i, size)
+            r = env.get(t)
+            eq((r.status, len(r.body)), (200, size), "object %d fetched" % i)
+            wait_for(lambda: env.proxy.stats()["cache"]["objects"] == 1 and
+                     env.proxy.stats()["cache"]["stores"] == i + 2, "object %d stored" % i)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            s.connect(("127.0.0.1", env.proxy.port))
+            s.sendall(raw_get(t))
+            idle.append(s)
+            time.sleep(0.05)
+        wait_for(lambda: env.proxy.stats()["memory"]["shed_readers"] >= n - 2,
+                 "the idle hits shed")
+        time.sleep(0.5)
+        after = rss_kib(pid)
+        stop.set()
+        sampler.join()
+        st = env.proxy.stats()
+        bound = 2 * budget // 1024 + 16384 + 24576
+        print("pinned hits: RSS %d KiB before, peak +%d KiB, after +%d KiB (bound +%d KiB); %s"
+              % (before, seen["peak"] - before, after - before, bound, st["memory"]))
+        eq(st["hits"], n, "every non-reading client was answered from the store")
+        check(seen["peak"] - before < bound,
+              "RSS grew by %d KiB at its peak, over %d KiB" % (seen["peak"] - before, bound))
+        cut = 0
+        for s in idle:
+            s.settimeout(30 * MULT)
+            body = read_until(s).partition(b"\r\n\r\n")[2]
+            s.close()
+            cut += len(body) < size
+        eq(cut, st["memory"]["shed_readers"], "the shed clients are the ones whose response was cut")
+        wait_for(lambda: env.proxy.stats()["memory"]["pinned_bytes"] == 0,
+                 "nothing pinned once every client is done")
