@@ -155,6 +155,14 @@ def test_pass_markers_expire():
         eq(env.proxy.stats()["cache"]["bytes"], 0, "bytes charged after expiry")
 
 
+def sanitized(pid):
+    """Whether sfproxy runs under a sanitizer, whose quarantine keeps freed memory in RSS:
+    then RSS says nothing about what sfproxy holds, and only the counters are checked."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read()
+    return "libasan" in maps or "libtsan" in maps
+
+
 def rss_peak(pid, stop, out):
     """Samples sfproxy's RSS every 10 ms until stop is set; out["peak"] is the highest."""
     while not stop.is_set():
@@ -217,7 +225,7 @@ def test_clients_that_never_read_cannot_pin_memory_past_the_budget():
         r = got["r"]
         eq((r.status, len(r.body), r.error), (200, size, None), "the reading client's response")
         check(memory["shed_readers"] > 0, "readers shed: %s" % memory)
-        check(seen["peak"] - before < bound,
+        check(seen["peak"] - before < bound or sanitized(pid),
               "RSS grew by %d KiB at its peak, over %d KiB" % (seen["peak"] - before, bound))
         whole = cut = 0
         for s in idle:
@@ -271,7 +279,7 @@ def test_clients_that_never_read_a_hit_cannot_pin_it_once_evicted():
         print("pinned hits: RSS %d KiB before, peak +%d KiB, after +%d KiB (bound +%d KiB); %s"
               % (before, seen["peak"] - before, after - before, bound, st["memory"]))
         eq(st["hits"], n, "every non-reading client was answered from the store")
-        check(seen["peak"] - before < bound,
+        check(seen["peak"] - before < bound or sanitized(pid),
               "RSS grew by %d KiB at its peak, over %d KiB" % (seen["peak"] - before, bound))
         cut = 0
         for s in idle:
