@@ -40,6 +40,8 @@ struct sf_waiter {
                                       * (until then it waited for data, not idle) */
     bool shed;                       /* (L) shed to bound pinned memory (pinned.h): its
                                       * response ends with an error, its connection closes */
+    bool on_obj;                     /* (L) parked on the object it reads (not on its
+                                      * upload's pipe): the object's lock guards this one */
     bool by_socket;                  /* (L) a stored body sent whole (no reads to see): its
                                       * progress is what its socket says was acknowledged */
     uint64_t acked;                  /* (L) with by_socket: bytes acknowledged when last

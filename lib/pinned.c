@@ -105,7 +105,7 @@ static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf
         if (w->by_socket)
             socket_progress(w, now_ms);
         /* A parked reader waits for bytes (or a head) that are not there yet: not idle. */
-        uint64_t idle = !w->parked && now_ms > w->progress_ms ? now_ms - w->progress_ms : 0;
+        uint64_t idle = !w->on_obj && now_ms > w->progress_ms ? now_ms - w->progress_ms : 0;
         uint64_t behind = o->len > w->pos ? o->len - w->pos : 0;
         if (idle < c->idle_ms || (idle == c->idle_ms && behind < c->behind)) {
             c->idle_ms = idle;

@@ -102,6 +102,7 @@ static void unlink_waiter(struct sf_waiter *w)
     w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->parked = false;
+    w->on_obj = false;
     w->progress_ms = sf_now_ms(); /* it was waiting for us, not idle, until now */
     sf_hangup_unwatch(w);
 }
@@ -152,6 +153,7 @@ bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
     o->waiters.prev->next = w;
     o->waiters.prev = w;
     w->parked = true;
+    w->on_obj = true;
     sf_hangup_watch(w, o, &obj_place);
     return true;
 }
@@ -376,13 +378,14 @@ struct sf_waiter *sf_obj_shed_readers(struct sf_obj *o, size_t *count)
             continue;
         w->shed = true;
         (*count)++;
-        if (w->parked) {
+        if (w->on_obj) {
             unlink_waiter(w);
             w->next = wake;
             wake = w;
         } else if (w->fd >= 0) {
             /* Attached, so its request has not completed, and libmicrohttpd has not closed
-             * the socket (it detaches first): the descriptor is still this client's. */
+             * the socket (it detaches first): the descriptor is still this client's. (One
+             * parked on its upload's pipe is woken by the hangup watch this causes.) */
             shutdown(w->fd, SHUT_RDWR);
         }
     }
