@@ -94,7 +94,9 @@ void sf_pinned_grew(size_t len)
 }
 
 /* Object lock held. o as a candidate (id: its index), or false when it pins nothing a
- * shed could free: no body yet, or every reader already shed (on its way out). */
+ * shed could free: no body yet, or every reader already shed (on its way out). A flight
+ * its clients left, whose body still arrives to fill the cache, counts as a reader idle
+ * for SF_PINNED_IDLE_MIN_MS: after the idle readers, before the active ones. */
 static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf_pinned_cand *c)
 {
     *c = (struct sf_pinned_cand){
@@ -112,12 +114,16 @@ static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf
             c->behind = behind;
         }
     }
+    if (o->clients == 0 && o->state == SF_OBJ_STREAMING) {
+        c->idle_ms = SF_PINNED_IDLE_MIN_MS;
+        c->behind = 0;
+    }
     return c->bytes > 0 && c->idle_ms != UINT64_MAX;
 }
 
-/* Sheds o's readers; a flight of theirs is given up, as nobody would read it. Returns how
- * many readers. No lock held. */
-static size_t shed(struct sf_cache *cache, struct sf_obj *o)
+/* Sheds o's readers; a flight of theirs is given up, as nobody would read it (cancel,
+ * with arg, stops its transfer). Returns how many readers. No lock held. */
+static size_t shed(struct sf_cache *cache, struct sf_obj *o, sf_pinned_cancel_cb *cancel, void *arg)
 {
     size_t count;
     sf_obj_lock(o);
@@ -129,8 +135,10 @@ static size_t shed(struct sf_cache *cache, struct sf_obj *o)
     }
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
-    if (running)
+    if (running) {
         sf_cache_unlist(cache, o); /* the next request for its key fetches anew */
+        cancel(arg, o);            /* when its readers are gone (now, for a fill) */
+    }
     return count;
 }
 
@@ -149,7 +157,8 @@ static void report(uint64_t now_ms, uint64_t kept, uint64_t budget)
 }
 
 /* One pass: charges what readers pin, sheds down to budget. */
-static void pass(struct sf_cache *cache, uint64_t budget, uint64_t now_ms)
+static void pass(struct sf_cache *cache, uint64_t budget, uint64_t now_ms,
+                 sf_pinned_cancel_cb *cancel, void *arg)
 {
     size_t n;
     struct sf_obj **objs = sf_obj_with_readers(&n);
@@ -170,7 +179,7 @@ static void pass(struct sf_cache *cache, uint64_t budget, uint64_t now_ms)
     for (size_t i = 0; i < m; i++) {
         if (!cand[i].shed)
             continue;
-        readers += shed(cache, objs[cand[i].id]);
+        readers += shed(cache, objs[cand[i].id], cancel, arg);
         objects++;
     }
     over = kept > budget;
@@ -187,7 +196,7 @@ static void pass(struct sf_cache *cache, uint64_t budget, uint64_t now_ms)
     free(cand);
 }
 
-void sf_pinned_tick(struct sf_cache *c, uint64_t budget)
+void sf_pinned_tick(struct sf_cache *c, uint64_t budget, sf_pinned_cancel_cb *cancel, void *arg)
 {
     uint64_t now_ms = sf_now_ms();
     size_t soon = budget / 8 > (256u << 10) ? (size_t)(budget / 8) : (256u << 10);
@@ -195,5 +204,5 @@ void sf_pinned_tick(struct sf_cache *c, uint64_t budget)
         return;
     last_pass_ms = now_ms;
     grown = 0;
-    pass(c, budget, now_ms);
+    pass(c, budget, now_ms, cancel, arg);
 }

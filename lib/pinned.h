@@ -7,7 +7,8 @@
  * would hold them until timeouts.client_idle: forty such clients on forty 4 MiB objects
  * held 160 MiB beside a 4 MiB cache. So what readers pin is charged: each object that is
  * not stored and has a reader that was not shed counts its body's allocated bytes once,
- * however many readers it has (bodies that are not stored and not joinable are trimmed to
+ * however many readers it has (and so does a flight all of whose clients left, fetched
+ * for the cache alone, as a reader idle SF_PINNED_IDLE_MIN_MS) (bodies that are not stored and not joinable are trimmed to
  * what their readers have yet to read, SF_OBJ_LAG_MAX, so they count that little). When
  * the total passes the budget, the readers that pin the most idle objects are shed: their
  * connections are closed (a truncated response the client can detect), their references
@@ -64,8 +65,12 @@ void sf_pinned_grew(size_t len);
 /* Whether the last pass left more pinned than the budget (readers not idle long enough
  * to be shed yet): the fetcher then comes back within SF_PINNED_PERIOD_MS. Fetcher. */
 bool sf_pinned_over(void);
-/* Runs the pass when it is due (see above), against budget (cache.max_pinned_bytes).
+/* Stops the transfer of o, a flight given up (the fetcher's sf_upstream_cancel: it drops
+ * the fetch once nobody is attached). */
+typedef void sf_pinned_cancel_cb(void *arg, struct sf_obj *o);
+/* Runs the pass when it is due (see above), against budget (cache.max_pinned_bytes);
+ * flights it gives up are cancelled through cancel (with arg).
  * Runs on: the fetcher thread, with no lock held. */
-void sf_pinned_tick(struct sf_cache *c, uint64_t budget);
+void sf_pinned_tick(struct sf_cache *c, uint64_t budget, sf_pinned_cancel_cb *cancel, void *arg);
 
 #endif

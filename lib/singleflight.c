@@ -21,15 +21,36 @@
 #include <sys/socket.h>
 #include <string.h>
 
-/* The objects that have attached readers, for the pinned-memory pass: an object joins at
- * its first reader and leaves with its last, so the list costs one lock per object, not
- * per client. Lock order: object lock -> with_readers_lock. */
+/* The objects that have attached readers, or had and are still fetched (a flight its
+ * clients left, filling the cache), for the pinned-memory pass: an object joins at its
+ * first reader and leaves with its last one or, if its fetch still runs then, at its end; so the list costs a lock per object, not per client. A listed object is always
+ * referenced (by a reader, or by its transfer until it ends). Lock order: object lock ->
+ * with_readers_lock. rl_next is written under both locks: either tells whether o is
+ * listed. */
 static pthread_mutex_t with_readers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_readers};
 
 #define SEG_MIN (4u << 10)
 #define SEG_MAX (256u << 10)
 #define SEG_FIRST_MAX (1u << 20)
+
+/* Object lock held. Puts o on the list of objects with readers, or takes it off. */
+static void list_with_readers(struct sf_obj *o, bool on)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_PTOK(pthread_mutex_lock(&with_readers_lock));
+    if (on) {
+        o->rl_next = &with_readers;
+        o->rl_prev = with_readers.rl_prev;
+        with_readers.rl_prev->rl_next = o;
+        with_readers.rl_prev = o;
+    } else {
+        o->rl_prev->rl_next = o->rl_next;
+        o->rl_next->rl_prev = o->rl_prev;
+        o->rl_prev = o->rl_next = NULL;
+    }
+    SF_PTOK(pthread_mutex_unlock(&with_readers_lock));
+}
 
 struct sf_obj *sf_obj_new(const char *key)
 {
@@ -58,6 +79,7 @@ static void obj_destroy(struct sf_obj *o)
 {
     SF_ASSERT(o->waiters.next == &o->waiters && o->readers.rnext == &o->readers);
     SF_ASSERT(o->entry.role == SF_ENTRY_UNLISTED && o->fetch == NULL);
+    SF_ASSERT(o->rl_next == NULL); /* off the list of objects with readers or a body */
     for (size_t i = 0; i < o->nsegs; i++)
         free(o->segs[i]);
     free(o->segs);
@@ -310,6 +332,8 @@ struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
     sf_mutex_assert_held(&o->lock);
     SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
     o->fail = fail;
+    if (o->rl_next != NULL && o->clients == 0)
+        list_with_readers(o, false); /* a flight its clients left: its body is done */
     o->state = fail == SF_FAIL_NONE ? SF_OBJ_COMPLETE : SF_OBJ_FAILED;
     if (fail != SF_FAIL_NONE)
         o->storable = false;
@@ -332,24 +356,6 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
     size_t end = s->off + s->cap < o->len ? s->off + s->cap : o->len;
     *data = s->data + (pos - s->off);
     return end - pos;
-}
-
-/* Object lock held. Puts o on the list of objects with readers, or takes it off. */
-static void list_with_readers(struct sf_obj *o, bool on)
-{
-    sf_mutex_assert_held(&o->lock);
-    SF_PTOK(pthread_mutex_lock(&with_readers_lock));
-    if (on) {
-        o->rl_next = &with_readers;
-        o->rl_prev = with_readers.rl_prev;
-        with_readers.rl_prev->rl_next = o;
-        with_readers.rl_prev = o;
-    } else {
-        o->rl_prev->rl_next = o->rl_next;
-        o->rl_next->rl_prev = o->rl_prev;
-        o->rl_prev = o->rl_next = NULL;
-    }
-    SF_PTOK(pthread_mutex_unlock(&with_readers_lock));
 }
 
 struct sf_obj **sf_obj_with_readers(size_t *n)
@@ -403,7 +409,7 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     o->readers.rprev = w;
     w->pos = 0;
     w->progress_ms = sf_now_ms();
-    if (o->clients == 0)
+    if (o->rl_next == NULL)
         list_with_readers(o, true);
     o->clients++;
     o->clients_ever++;
@@ -435,9 +441,10 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
     w->rnext->rprev = w->rprev;
     w->rprev = w->rnext = NULL;
     o->clients--;
-    if (o->clients == 0)
-        list_with_readers(o, false);
-    return may_resume(o); /* it may have been the reader the fetch waited for */
+    bool running = o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING;
+    if (o->clients == 0 && !running)
+        list_with_readers(o, false); /* (a fetch still running stays listed until its end) */
+    return may_resume(o);            /* it may have been the reader the fetch waited for */
 }
 
 void sf_obj_close_joins(struct sf_obj *o)

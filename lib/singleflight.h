@@ -100,8 +100,9 @@ struct sf_obj {
     bool served_stale;    /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
     char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
     unsigned interim_seq; /* (L) how many were */
-    /* On the process's list of objects that have readers (sf_obj_with_readers), under that
-     * list's own lock (object lock -> that lock). */
+    /* On the process's list of objects that have readers, or had and are still fetched
+     * (sf_obj_with_readers): written under the object lock and that list's own
+     * (object lock -> that lock); rl_next is NULL when not listed. */
     struct sf_obj *rl_prev, *rl_next;
 };
 
@@ -176,9 +177,10 @@ bool sf_obj_should_pause(const struct sf_obj *o);
  * true when that let a paused fetch continue (then call sf_upstream_unpause). */
 bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos);
 
-/* References to every object that has an attached reader now (any thread, no lock held):
- * an array of *n the caller frees after unreferencing each. For the pinned-memory pass
- * (pinned.h), which decides what they cost. */
+/* References to every object that has an attached reader now, or had one and is still
+ * fetched (its clients left: it fills the cache) (any thread, no lock
+ * held): an array of *n the caller frees after unreferencing each. For the pinned-memory
+ * pass (pinned.h), which decides what they cost. */
 struct sf_obj **sf_obj_with_readers(size_t *n);
 /* Sheds every attached reader of o that is not shed yet (lock held): its response ends
  * with an error at its next read, so its client sees a truncated body; a parked one is

@@ -3,6 +3,7 @@ held upstream while its client does not read, and bytes every reader has passed 
 freed."""
 import http.client
 import socket
+import struct
 import threading
 import time
 
@@ -293,3 +294,45 @@ def test_clients_that_never_read_a_hit_cannot_pin_it_once_evicted():
         eq(cut, st["memory"]["shed_readers"], "the shed clients are the ones whose response was cut")
         wait_for(lambda: env.proxy.stats()["memory"]["pinned_bytes"] == 0,
                  "nothing pinned once every client is done")
+
+
+def test_flights_their_clients_left_are_charged_and_given_up_past_the_budget():
+    """Clients that ask for 20 different 3 MB objects from a slow origin and reset at once:
+    each flight goes on to fill the cache, holding its body whole until it is stored. Those
+    bodies are charged too (as readers idle SF_PINNED_IDLE_MIN_MS), and past the budget the
+    fetches are given up rather than held."""
+    size, n, budget = 3000000, 20, 4 << 20
+    with Env({"cache": {"max_bytes": "4MiB", "max_object_bytes": "4MiB",
+                        "max_pinned_bytes": budget}}) as env:
+        pid = env.proxy.proc.pid
+        eq(env.get("/warm?size=%d&cc=max-age=60" % size).status, 200, "warm-up")
+        before = rss_kib(pid)
+        stop, seen = threading.Event(), {}
+        sampler = threading.Thread(target=rss_peak, args=(pid, stop, seen))
+        sampler.start()
+        gone = [raw_connect(env.proxy.port, raw_get(
+            "/fill/%d?size=%d&cc=max-age=60&chunks=20&chunk_delay_ms=150&hold=F"
+            % (i, size))) for i in range(n)]
+        wait_for(lambda: env.origin.stats()["total"] == n + 1, "every object asked for")
+        for s in gone:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()  # a reset: the client is gone, its flight goes on for the cache
+        wait_for(lambda: env.proxy.stats()["client_hangups"] == n, "every client gone")
+        env.origin.release("F")
+        wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "every fetch done or given up",
+                 timeout=30)
+        stop.set()
+        sampler.join()
+        st = env.proxy.stats()
+        bound = 2 * budget // 1024 + 4096 + 32768
+        print("pinned fills: RSS %d KiB before, peak +%d KiB (bound +%d KiB); %s, cancelled %d,"
+              " stores %d" % (before, seen["peak"] - before, bound, st["memory"],
+                              st["upstream_cancelled"], st["cache"]["stores"]))
+        check(st["memory"]["shed_objects"] > 0, "flights given up: %s" % st["memory"])
+        eq(st["memory"]["shed_readers"], 0, "no reader to shed")
+        check(st["upstream_cancelled"] >= st["memory"]["shed_objects"],
+              "their fetches cancelled: %d" % st["upstream_cancelled"])
+        check(seen["peak"] - before < bound or sanitized(pid),
+              "RSS grew by %d KiB at its peak, over %d KiB" % (seen["peak"] - before, bound))
+        r = env.get("/fill/0?size=%d&cc=max-age=60" % size)
+        eq((r.status, len(r.body)), (200, size), "a request after it is answered whole")
