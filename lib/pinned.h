@@ -7,9 +7,11 @@
  * would hold them until timeouts.client_idle: forty such clients on forty 4 MiB objects
  * held 160 MiB beside a 4 MiB cache. So what readers pin is charged: each object that is
  * not stored and has a reader that was not shed counts its body's allocated bytes once,
- * however many readers it has (and so does a flight all of whose clients left, fetched
- * for the cache alone, as a reader idle SF_PINNED_IDLE_MIN_MS) (bodies that are not stored and not joinable are trimmed to
- * what their readers have yet to read, SF_OBJ_LAG_MAX, so they count that little). When
+ * however many readers it has (bodies that are not stored and not joinable are trimmed to
+ * what their readers have yet to read, SF_OBJ_LAG_MAX, so they count that little); so
+ * does a flight all of whose clients left, fetched for the cache alone (as a reader idle
+ * SF_PINNED_IDLE_MIN_MS), and a stored body sent whole once it is evicted (see
+ * SF_PINNED_HIT_MIN). When
  * the total passes the budget, the readers that pin the most idle objects are shed: their
  * connections are closed (a truncated response the client can detect), their references
  * go with them, and a flight of theirs that is not stored yet is given up (fetching for
