@@ -23,7 +23,8 @@
 
 /* The objects that have attached readers, or had and are still fetched (a flight its
  * clients left, filling the cache), for the pinned-memory pass: an object joins at its
- * first reader and leaves with its last one or, if its fetch still runs then, at its end; so the list costs a lock per object, not per client. A listed object is always
+ * first reader and leaves with its last one or, if its fetch still runs then, at its
+ * end; so the list costs a lock per object, not per client. A listed object is always
  * referenced (by a reader, or by its transfer until it ends). Lock order: object lock ->
  * with_readers_lock. rl_next is written under both locks: either tells whether o is
  * listed. */
