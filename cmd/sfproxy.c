@@ -26,6 +26,9 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,6 +358,13 @@ int main(int argc, char **argv)
     struct options opt;
     struct sf_config cfg;
     char err[1024];
+#ifdef __GLIBC__
+    /* Body segments of 128 KiB and more live in mappings of their own, so freeing one (an
+     * eviction, a reader shed) gives its memory back at once. Set, the threshold no longer
+     * rises to the largest block freed, as glibc's default does, after which such blocks
+     * would come from the heap and freed ones stay counted in RSS. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     int rc = parse_args(argc, argv, &opt);
     if (rc)
         return rc;

@@ -565,3 +565,11 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
     free(hits);
     return count;
 }
+
+void sf_cache_which_stored(struct sf_cache *c, struct sf_obj *const *objs, size_t n, bool *stored)
+{
+    sf_mutex_lock(&c->lock);
+    for (size_t i = 0; i < n; i++)
+        stored[i] = objs[i]->entry.role == SF_ENTRY_RESPONSE;
+    sf_mutex_unlock(&c->lock);
+}

@@ -116,5 +116,8 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
                       const char *tag_header);
 
 void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st);
+/* Whether each of objs[0..n) is stored now (a response charged to cache.max_bytes), in
+ * stored[]: one hold of the table lock for all (pinned.h). */
+void sf_cache_which_stored(struct sf_cache *c, struct sf_obj *const *objs, size_t n, bool *stored);
 
 #endif

@@ -94,6 +94,8 @@ static const struct field schema[] = {
     {"cache.normalize_accept_encoding", K_BOOL, OFF(normalize_accept_encoding), 0, 0},
     {"cache.stale_if_error", K_MS, OFF(stale_if_error_ms), 0, 31536000000ULL},
     {"cache.stale_while_revalidate", K_MS, OFF(stale_while_revalidate_ms), 0, 31536000000ULL},
+    {"cache.max_pinned_bytes", K_BYTES, OFF(cache_max_pinned_bytes), UINT64_C(1) << 20,
+     UINT64_C(1) << 44},
     {"admin.listen", K_ADDR_OR_NULL, OFF(admin_listen), 0, 0},
     {"admin.connection_limit", K_UINT, OFF(admin_connection_limit), 1, 10000},
     {"admin.token", K_TOKEN, OFF(admin_token), 0, 0},
@@ -141,6 +143,7 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->cache_max_object_bytes = UINT64_C(16) << 20;
     cfg->cache_slice_bytes = UINT64_C(1) << 20;
     cfg->cache_max_variants = 64;
+    cfg->cache_max_pinned_bytes = UINT64_C(64) << 20;
     cfg->hit_for_pass_ms = 5000;
     cfg->surrogate_key_header = sf_xstrdup("Surrogate-Key");
     cfg->targeted.v = sf_xcalloc(1, sizeof *cfg->targeted.v);

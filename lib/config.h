@@ -61,6 +61,7 @@ struct sf_config {
     /* A larger response is kept in slices of this many bytes (at most max_object_bytes;
      * 0: never): slice.h. */
     uint64_t cache_slice_bytes;
+    uint64_t cache_max_pinned_bytes; /* what readers may pin outside the cache: pinned.h */
     uint64_t hit_for_pass_ms;
     char *surrogate_key_header; /* response field whose tokens tag objects for purging */
     struct sf_targets targeted; /* RFC 9213 fields obeyed, in order (names owned) */

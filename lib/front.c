@@ -31,6 +31,7 @@
 #include "outbound.h"
 #include "peerauth.h"
 #include "park.h"
+#include "pinned.h"
 #include "respond.h"
 #include "slice.h"
 #include "slicestore.h"
@@ -376,6 +377,10 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader, const char 
 static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o, const char *method)
 {
     count_outcome(r);
+    if (sf_pinned_watch_hit(o, &r->w)) { /* charged if evicted while sent (pinned.h) */
+        r->obj = sf_obj_ref(o);
+        r->attached = true;
+    }
     unsigned status;
     struct MHD_Response *resp =
         sf_respond_stored(o, r->conn, method, r->xcache, &status, &r->body_bytes);
@@ -806,7 +811,7 @@ static enum MHD_Result wait_head(struct sf_req *r, const char *method)
 {
     struct sf_obj *o = r->obj;
     sf_obj_lock(o);
-    if (r->w.gone) {
+    if (r->w.gone || r->w.shed) {
         sf_obj_unlock(o);
         return MHD_NO;
     }

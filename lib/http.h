@@ -49,8 +49,9 @@ const char *sf_http_check_status_line(const char *line, size_t len, int *status)
 const char *sf_http_check_field_line(const char *line, size_t len);
 /* The framing of a complete response head: Content-Length lines that all carry one and
  * the same decimal number (sets *length; -1 when there is none), no Content-Length with
- * Transfer-Encoding, and transfer codings libcurl decodes (gzip, deflate, br, zstd), with
- * chunked, if present, last (RFC 9112 §6.3: without it, the body ends at the close). */
+ * Transfer-Encoding, and no transfer coding but chunked, named once: sfproxy sends no TE,
+ * so any other (gzip, deflate...) is refused before libcurl would decode it (RFC 9112
+ * §6.1, §7.4; a compressed bomb would otherwise decode into memory no bound sees). */
 const char *sf_http_check_framing(const struct sf_hdrs *h, int64_t *length);
 
 /* A base URL ("http://o:9000", trailing slashes ignored) followed by an origin-form

@@ -173,6 +173,15 @@ static const struct family families[] = {
 #define F_VARIANT_EVICTIONS 41
     {"cache_variant_evictions_total", COUNTER,
      "Variants evicted to keep a URL within cache.max_variants."},
+#define F_PINNED_BYTES 42
+    {"pinned_bytes", GAUGE,
+     "Body bytes clients pin outside the cache (evicted, unstored or in flight, still read)."},
+#define F_PINNED_SHED 43
+    {"pinned_shed_readers_total", COUNTER,
+     "Slowest readers whose connections were closed to keep pinned_bytes under "
+     "cache.max_pinned_bytes."},
+#define F_PINNED_SHED_OBJECTS 44
+    {"pinned_shed_objects_total", COUNTER, "Objects those readers pinned, let go."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -242,6 +251,9 @@ static const struct counter counters[] = {
     {C(head_updates), "cache", "head_updates", F_HEAD_UPDATES, NULL},
     {C(vary_redispatches), "cache", "vary_redispatches", F_VARY_REDISPATCHES, NULL},
     {C(slice_fetches), "cache", "slice_fetches", F_SLICE_FETCHES, NULL},
+    {C(pinned_bytes), "memory", "pinned_bytes", F_PINNED_BYTES, NULL},
+    {C(pinned_shed_readers), "memory", "shed_readers", F_PINNED_SHED, NULL},
+    {C(pinned_shed_objects), "memory", "shed_objects", F_PINNED_SHED_OBJECTS, NULL},
 };
 #define NCOUNTERS (sizeof counters / sizeof counters[0])
 

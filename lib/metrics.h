@@ -92,6 +92,9 @@ struct sf_metrics {
     sf_counter peer_replay_full;    /* signed peer requests with no room in the replay set */
     sf_counter reloads_ok;          /* SIGHUP reloads that took (or found nothing changed) */
     sf_counter reloads_failed;      /* SIGHUP reloads that left the running config in force */
+    sf_counter pinned_bytes;        /* a gauge: what readers pin outside the cache (pinned.h) */
+    sf_counter pinned_shed_readers; /* readers shed to keep that under cache.max_pinned_bytes */
+    sf_counter pinned_shed_objects; /* the objects they pinned */
     atomic_int_fast64_t connections_now;
     struct sf_histogram request_seconds[SF_OUT_COUNT]; /* request line to response end */
     struct sf_histogram collapsed_wait_seconds;        /* a COLLAPSED client's wait for its head */

@@ -36,6 +36,16 @@ struct sf_waiter {
                                     * read: RFC 9112 §9.6); only a reset means it is gone */
     struct sf_waiter *rprev, *rnext; /* (L) on the object's list of attached readers */
     size_t pos;                      /* (L) the reader has consumed the body below this */
+    uint64_t progress_ms;            /* (L) when it last read, attached, or was woken
+                                      * (until then it waited for data, not idle) */
+    bool shed;                       /* (L) shed to bound pinned memory (pinned.h): its
+                                      * response ends with an error, its connection closes */
+    bool on_obj;                     /* (L) parked on the object it reads (not on its
+                                      * upload's pipe): the object's lock guards this one */
+    bool by_socket;                  /* (L) a stored body sent whole (no reads to see): its
+                                      * progress is what its socket says was acknowledged */
+    uint64_t acked;                  /* (L) with by_socket: bytes acknowledged when last
+                                      * looked at (UINT64_MAX: not yet) */
     unsigned interim_seen;           /* (L) its object's interim_seq when last sent one */
     bool hints;                      /* (L) it may be sent its object's 103s: it will
                                       * share the final response they precede */

@@ -334,7 +334,7 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
     const char *data = NULL;
     ssize_t ret;
     sf_obj_lock(o);
-    if (rd->w->gone) {
+    if (rd->w->gone || rd->w->shed) { /* shed: cut to bound pinned memory (pinned.h) */
         sf_obj_unlock(o);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }

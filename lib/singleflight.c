@@ -21,9 +21,37 @@
 #include <sys/socket.h>
 #include <string.h>
 
+/* The objects that have attached readers, or had and are still fetched (a flight its
+ * clients left, filling the cache), for the pinned-memory pass: an object joins at its
+ * first reader and leaves with its last one or, if its fetch still runs then, at its
+ * end; so the list costs a lock per object, not per client. A listed object is always
+ * referenced (by a reader, or by its transfer until it ends). Lock order: object lock ->
+ * with_readers_lock. rl_next is written under both locks: either tells whether o is
+ * listed. */
+static pthread_mutex_t with_readers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_readers};
+
 #define SEG_MIN (4u << 10)
 #define SEG_MAX (256u << 10)
 #define SEG_FIRST_MAX (1u << 20)
+
+/* Object lock held. Puts o on the list of objects with readers, or takes it off. */
+static void list_with_readers(struct sf_obj *o, bool on)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_PTOK(pthread_mutex_lock(&with_readers_lock));
+    if (on) {
+        o->rl_next = &with_readers;
+        o->rl_prev = with_readers.rl_prev;
+        with_readers.rl_prev->rl_next = o;
+        with_readers.rl_prev = o;
+    } else {
+        o->rl_prev->rl_next = o->rl_next;
+        o->rl_next->rl_prev = o->rl_prev;
+        o->rl_prev = o->rl_next = NULL;
+    }
+    SF_PTOK(pthread_mutex_unlock(&with_readers_lock));
+}
 
 struct sf_obj *sf_obj_new(const char *key)
 {
@@ -52,6 +80,7 @@ static void obj_destroy(struct sf_obj *o)
 {
     SF_ASSERT(o->waiters.next == &o->waiters && o->readers.rnext == &o->readers);
     SF_ASSERT(o->entry.role == SF_ENTRY_UNLISTED && o->fetch == NULL);
+    SF_ASSERT(o->rl_next == NULL); /* off the list of objects with readers or a body */
     for (size_t i = 0; i < o->nsegs; i++)
         free(o->segs[i]);
     free(o->segs);
@@ -96,6 +125,8 @@ static void unlink_waiter(struct sf_waiter *w)
     w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->parked = false;
+    w->on_obj = false;
+    w->progress_ms = sf_now_ms(); /* it was waiting for us, not idle, until now */
     sf_hangup_unwatch(w);
 }
 
@@ -145,6 +176,7 @@ bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
     o->waiters.prev->next = w;
     o->waiters.prev = w;
     w->parked = true;
+    w->on_obj = true;
     sf_hangup_watch(w, o, &obj_place);
     return true;
 }
@@ -302,6 +334,8 @@ struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
     sf_mutex_assert_held(&o->lock);
     SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
     o->fail = fail;
+    if (o->rl_next != NULL && o->clients == 0)
+        list_with_readers(o, false); /* a flight its clients left: its body is done */
     o->state = fail == SF_FAIL_NONE ? SF_OBJ_COMPLETE : SF_OBJ_FAILED;
     if (fail != SF_FAIL_NONE)
         o->storable = false;
@@ -326,6 +360,46 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
     return end - pos;
 }
 
+struct sf_obj **sf_obj_with_readers(size_t *n)
+{
+    SF_PTOK(pthread_mutex_lock(&with_readers_lock));
+    size_t count = 0, cap = 16;
+    for (struct sf_obj *o = with_readers.rl_next; o != &with_readers; o = o->rl_next)
+        count++;
+    cap = count > 0 ? count : 1;
+    struct sf_obj **out = sf_xmalloc(cap * sizeof *out);
+    count = 0;
+    for (struct sf_obj *o = with_readers.rl_next; o != &with_readers; o = o->rl_next)
+        out[count++] = sf_obj_ref(o); /* listed: it has a reader, which holds a reference */
+    SF_PTOK(pthread_mutex_unlock(&with_readers_lock));
+    *n = count;
+    return out;
+}
+
+struct sf_waiter *sf_obj_shed_readers(struct sf_obj *o, size_t *count)
+{
+    sf_mutex_assert_held(&o->lock);
+    struct sf_waiter *wake = NULL;
+    *count = 0;
+    for (struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext) {
+        if (w->shed)
+            continue;
+        w->shed = true;
+        (*count)++;
+        if (w->on_obj) {
+            unlink_waiter(w);
+            w->next = wake;
+            wake = w;
+        } else if (w->fd >= 0) {
+            /* Attached, so its request has not completed, and libmicrohttpd has not closed
+             * the socket (it detaches first): the descriptor is still this client's. (One
+             * parked on its upload's pipe is woken by the hangup watch this causes.) */
+            shutdown(w->fd, SHUT_RDWR);
+        }
+    }
+    return wake;
+}
+
 bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
@@ -336,6 +410,9 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     o->readers.rprev->rnext = w;
     o->readers.rprev = w;
     w->pos = 0;
+    w->progress_ms = sf_now_ms();
+    if (o->rl_next == NULL)
+        list_with_readers(o, true);
     o->clients++;
     o->clients_ever++;
     return true;
@@ -366,7 +443,10 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
     w->rnext->rprev = w->rprev;
     w->rprev = w->rnext = NULL;
     o->clients--;
-    return may_resume(o); /* it may have been the reader the fetch waited for */
+    bool running = o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING;
+    if (o->clients == 0 && !running)
+        list_with_readers(o, false); /* (a fetch still running stays listed until its end) */
+    return may_resume(o);            /* it may have been the reader the fetch waited for */
 }
 
 void sf_obj_close_joins(struct sf_obj *o)
@@ -385,6 +465,7 @@ bool sf_obj_should_pause(const struct sf_obj *o)
 bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos)
 {
     sf_mutex_assert_held(&o->lock);
+    w->progress_ms = sf_now_ms(); /* libmicrohttpd reads for it: its client takes bytes */
     w->pos = pos;
     return may_resume(o);
 }

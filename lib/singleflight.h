@@ -106,6 +106,10 @@ struct sf_obj {
     bool served_stale;    /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
     char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
     unsigned interim_seq; /* (L) how many were */
+    /* On the process's list of objects that have readers, or had and are still fetched
+     * (sf_obj_with_readers): written under the object lock and that list's own
+     * (object lock -> that lock); rl_next is NULL when not listed. */
+    struct sf_obj *rl_prev, *rl_next;
 };
 
 /* A new object with one reference, in state PENDING. key may be NULL (private). */
@@ -178,6 +182,19 @@ bool sf_obj_should_pause(const struct sf_obj *o);
 /* Records that w's reader asks for pos (lock held): bytes below pos are consumed. Returns
  * true when that let a paused fetch continue (then call sf_upstream_unpause). */
 bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos);
+
+/* References to every object that has an attached reader now, or had one and is still
+ * fetched (its clients left: it fills the cache) (any thread, no lock
+ * held): an array of *n the caller frees after unreferencing each. For the pinned-memory
+ * pass (pinned.h), which decides what they cost. */
+struct sf_obj **sf_obj_with_readers(size_t *n);
+/* Sheds every attached reader of o that is not shed yet (lock held): its response ends
+ * with an error at its next read, so its client sees a truncated body; a parked one is
+ * taken off the list (returned, linked through next, for sf_waiters_wake after
+ * unlocking), one that is not is cut by shutting its socket down (libmicrohttpd, which
+ * waits to write to it, then fails and closes the connection: its reference goes with
+ * it). Returns how many were shed in *count. */
+struct sf_waiter *sf_obj_shed_readers(struct sf_obj *o, size_t *count);
 
 /* Whether the object will still be worth finishing with no client attached: a shared
  * object that may be stored, or one whose headers have not arrived. Lock held. */

@@ -11,6 +11,7 @@
 
 #include "judge.h"
 #include "publish.h"
+#include "pinned.h"
 #include "resphead.h"
 #include "log.h"
 #include "metrics.h"
@@ -218,6 +219,12 @@ void sf_upstream_cancel(struct sf_upstream *up, struct sf_obj *o)
     enqueue_for(up, JOB_CANCEL, o);
 }
 
+/* A flight the pinned-memory pass gave up (pinned.h). */
+static void cancel_pinned(void *arg, struct sf_obj *o)
+{
+    sf_upstream_cancel(arg, o);
+}
+
 void sf_upstream_unpause(struct sf_upstream *up, struct sf_obj *o)
 {
     enqueue_for(up, JOB_UNPAUSE, o);
@@ -379,6 +386,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     bool abandon = sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
     SF_COUNT_N(bytes_from_upstream, len);
+    sf_pinned_grew(len);
     x->last_byte_ms = sf_now_ms();
     if (overflow) {
         /* Past the object limit this is a pass: new requests start their own fetch, and
@@ -390,6 +398,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         return 0;
     }
     mark_dirty(x);
+    sf_pinned_tick(x->up->cache, x->conf->cfg->cache_max_pinned_bytes, cancel_pinned, x->up);
     return len;
 }
 
@@ -870,6 +879,9 @@ static void *fetcher_main(void *arg)
         long timeout_ms = enforce_deadlines(up);
         sf_hangup_dispatch(up->hangup);
         sf_cache_expire(up->cache, sf_now_ms());
+        sf_pinned_tick(up->cache, up->conf->cfg->cache_max_pinned_bytes, cancel_pinned, up);
+        if (sf_pinned_over() && timeout_ms > SF_PINNED_PERIOD_MS)
+            timeout_ms = SF_PINNED_PERIOD_MS; /* idle readers to shed soon */
         struct curl_waitfd extra = {sf_hangup_fd(up->hangup), CURL_WAIT_POLLIN, 0};
         mc = curl_multi_poll(up->multi, &extra, 1, (int)timeout_ms, NULL);
         if (mc != CURLM_OK) {

@@ -3,7 +3,8 @@
 faults included, over a raw socket (no HTTP library would send them).
 
 GET /r?case=NAME[&delay_ms=N] answers with the canned response NAME (below), after delay_ms;
-the connection is then closed. GET /_origin/stats answers JSON: total and per-case counts.
+the connection is then closed. case=bomb answers "Transfer-Encoding: gzip, gzip, chunked"
+with a body of about 2 KB that decodes to 1 GiB of zeros (built at the first request). GET /_origin/stats answers JSON: total and per-case counts.
 The first line on stdout is "origin listening on 127.0.0.1:PORT"."""
 import gzip
 import json
@@ -12,6 +13,7 @@ import socketserver
 import sys
 import threading
 import time
+import zlib
 from urllib.parse import parse_qs, urlsplit
 
 BODY = b"hello"
@@ -58,6 +60,26 @@ CASES = {
 
 lock = threading.Lock()
 counts = {}
+BOMB_DECODED = 1 << 30
+bomb = []
+
+
+def gzip_of(chunks):
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    return b"".join([c.compress(x) for x in chunks] + [c.flush()])
+
+
+def bomb_response():
+    """A double-gzip bomb: small on the wire, BOMB_DECODED bytes once both codings are
+    undone (about 1 MiB after the first)."""
+    with lock:
+        if not bomb:
+            zeros = bytes(1 << 20)
+            inner = gzip_of(zeros for _ in range(BOMB_DECODED >> 20))
+            outer = gzip_of([inner])
+            bomb.append(head(b"200 OK", b"Transfer-Encoding: gzip, gzip, chunked") +
+                        b"%x\r\n%s\r\n0\r\n\r\n" % (len(outer), outer))
+        return bomb[0]
 
 
 class Handler(socketserver.BaseRequestHandler):
@@ -81,7 +103,7 @@ class Handler(socketserver.BaseRequestHandler):
         with lock:
             counts[case] = counts.get(case, 0) + 1
         time.sleep(int(q.get("delay_ms", ["0"])[0]) / 1000)
-        self.request.sendall(CASES[case])
+        self.request.sendall(bomb_response() if case == "bomb" else CASES[case])
         self.request.shutdown(socket.SHUT_WR)
 
 

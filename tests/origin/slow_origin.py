@@ -16,6 +16,8 @@ Each request says how to behave in its query string:
   reset_after=N     send the headers and N body bytes, then reset the connection
   reset_before=1    reset the connection instead of answering
   garbage=1         answer with bytes that are not HTTP
+  te_bomb=1         answer "Transfer-Encoding: gzip, gzip, chunked" with about 2 KB that
+                    decode to 1 GiB (hostile_origin.py's bomb), then close
   early_hints=1     send a 103 Early Hints interim response first (Link and X-Hint-Only),
   early_hints_ms=N  and wait N ms after it
   fail_after=N      answer 500 once this target has been served N times
@@ -213,6 +215,12 @@ class Handler(BaseHTTPRequestHandler):
             need = max(0, size - len(head))
             filler = (CYCLE * (need // len(CYCLE) + 1))[:need]
             body = (head + filler)[:size]
+        if arg("te_bomb"):
+            import hostile_origin  # beside this script; builds its bomb once
+            self.wfile.write(hostile_origin.bomb_response())
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if arg("reset_before") or arg("garbage"):
             if arg("garbage"):
                 self.wfile.write(b"this is not http\r\n\r\n")

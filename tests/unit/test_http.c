@@ -259,9 +259,21 @@ static void test_response_head_checks(void **state)
         {{{"Content-Length", "-5"}}, false, 0},
         {{{"Content-Length", ""}}, false, 0},
         {{{"Content-Length", "5"}, {"Transfer-Encoding", "chunked"}}, false, 0},
-        {{{"Transfer-Encoding", "gzip, chunked"}}, true, -1}, /* libcurl decodes gzip */
-        {{{"Transfer-Encoding", "gzip"}}, true, -1},          /* ends at the close */
-        {{{"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}}, true, -1},
+        /* sfproxy sends no TE: no coding but chunked (RFC 9112 §7.4), never decoded. */
+        {{{"Transfer-Encoding", "gzip, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "gzip, gzip, chunked"}}, false, 0}, /* the bomb's framing */
+        {{{"Transfer-Encoding", "gzip"}}, false, 0},
+        {{{"Transfer-Encoding", "gzip"}, {"Transfer-Encoding", "chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "x-gzip, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "deflate, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "br, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "zstd, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "compress, chunked"}}, false, 0},
+        {{{"Transfer-Encoding", "identity, chunked"}}, false, 0}, /* gone since RFC 7230 */
+        {{{"Transfer-Encoding", "identity"}}, false, 0},
+        {{{"Transfer-Encoding", "chunked;x=1"}}, false, 0},
+        {{{"Transfer-Encoding", " chunked , "}}, true, -1},
+        {{{"Transfer-Encoding", "CHUNKED"}}, true, -1},
         {{{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}, false, 0},
         {{{"Transfer-Encoding", "chunked, gzip"}}, false, 0}, /* chunked not last */
         {{{"Transfer-Encoding", "x-unknown, chunked"}}, false, 0},

@@ -7,6 +7,7 @@
 
 #include "../../lib/singleflight.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct fake_client {
@@ -322,6 +323,58 @@ static void test_pause_for_a_slow_reader_among_several(void **state)
     sf_obj_unref(o);
 }
 
+static bool listed(struct sf_obj *o)
+{
+    size_t n;
+    struct sf_obj **objs = sf_obj_with_readers(&n);
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        found |= objs[i] == o;
+        sf_obj_unref(objs[i]);
+    }
+    free(objs);
+    return found;
+}
+
+static void test_readers_are_listed_and_shed(void **state)
+{
+    (void)state;
+    static char piece[4096];
+    struct sf_obj *o = sf_obj_new("k");
+    struct fake_client a, b;
+    client_init(&a);
+    client_init(&b);
+    sf_obj_lock(o);
+    assert_false(listed(o));
+    assert_true(sf_obj_attach(o, &a.w));
+    assert_true(sf_obj_attach(o, &b.w));
+    assert_true(listed(o)); /* once, with its first reader */
+    publish(o, true, -1);
+    sf_obj_append(o, piece, sizeof piece);
+    assert_true(sf_obj_park(o, &b.w)); /* caught up: parked; a is not (its socket is full) */
+    size_t count;
+    struct sf_waiter *wake = sf_obj_shed_readers(o, &count);
+    assert_int_equal(count, 2);
+    assert_true(a.w.shed && b.w.shed);
+    assert_ptr_equal(wake, &b.w); /* the parked one, off the list, to be woken */
+    assert_null(b.w.next);
+    assert_false(b.w.parked);
+    assert_null(sf_obj_shed_readers(o, &count)); /* shed once */
+    assert_int_equal(count, 0);
+    sf_obj_unlock(o);
+    sf_waiters_wake(wake);
+    assert_int_equal(b.wakes, 1);
+    sf_obj_lock(o);
+    sf_obj_detach(o, &a.w);
+    assert_true(listed(o));
+    sf_obj_detach(o, &b.w);
+    assert_true(listed(o)); /* its body still arrives, for nobody: it still takes memory */
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_NONE));
+    assert_false(listed(o)); /* done, and nobody reads it */
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_trim_and_pause_for_one_slow_reader),
         cmocka_unit_test(test_joinable_object_keeps_its_start),
         cmocka_unit_test(test_pause_for_a_slow_reader_among_several),
+        cmocka_unit_test(test_readers_are_listed_and_shed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
