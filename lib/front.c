@@ -931,7 +931,10 @@ static int peer_call(struct sf_req *r, const char *method, bool content)
     bool purge =
         strcmp(method, "POST") == 0 && strncmp(r->target, PEER_PURGE, strlen(PEER_PURGE)) == 0;
     bool health = strcmp(method, "GET") == 0 && strcmp(r->target, PEER_HEALTH) == 0;
-    if ((!purge && !health) || !sf_outbound_from_peer(&r->out, r->conn, method, r->target))
+    if (!purge && !health)
+        return PEER_NONE;
+    r->route.peer_checked = true; /* once: a second check would count a replay twice */
+    if (!sf_outbound_from_peer(&r->out, r->conn, method, r->target))
         return PEER_NONE;
     return purge ? PEER_PURGE_CALL : PEER_HEALTH_CALL;
 }

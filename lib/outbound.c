@@ -343,11 +343,12 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
         }
         route->url = sf_http_join_url(cfg->upstream, t);
         route->path = sf_xstrdup(t);
-        /* (A peer's own calls, a purge or a health check, were checked once already by
-         * front.c: a second check would count a replay twice.) */
-        bool peer_call =
-            strcmp(t, "/_sfproxy/health") == 0 || strncmp(t, "/_sfproxy/purge?", 16) == 0;
-        route->from_peer = !peer_call && sf_outbound_from_peer(ob, conn, method, t);
+        /* A request whose peer field front.c checked already (it looked like a peer's own
+         * call, a purge or a health check, and was not one) is a client's: a second check
+         * would count a replay twice. Deciding that by the target alone let any client's
+         * GET of a purge path be routed unchecked, answered unsigned by its owner, and the
+         * owner marked down by the node that asked. */
+        route->from_peer = !route->peer_checked && sf_outbound_from_peer(ob, conn, method, t);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)

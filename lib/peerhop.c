@@ -81,8 +81,10 @@ bool sf_peerhop_next(struct sf_fetch_spec *s)
 /* Runs on: the fetcher thread only. */
 static struct sf_ratelimit rl_bad_answer;
 
-const char *sf_peerhop_answer(const struct sf_fetch_spec *s, int status, struct sf_hdrs *fields)
+const char *sf_peerhop_answer(const struct sf_fetch_spec *s, int status, struct sf_hdrs *fields,
+                              bool *mark_down)
 {
+    *mark_down = false;
     const struct sf_config *cfg = &s->snap->cfg;
     const char *request = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
     if (status < 100 ||
@@ -95,7 +97,9 @@ const char *sf_peerhop_answer(const struct sf_fetch_spec *s, int status, struct 
         return "its answer is not signed with cluster.secret";
     }
     sf_hdrs_remove(fields, SF_PEER_ANSWER_FIELD); /* the hop's, no field of the response */
-    if (status == 503 && sf_hdrs_get(fields, SF_DRAINING_FIELD) != NULL)
+    if (status == 503 && sf_hdrs_get(fields, SF_DRAINING_FIELD) != NULL) {
+        *mark_down = true;
         return "it is shutting down";
+    }
     return NULL;
 }

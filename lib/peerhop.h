@@ -26,9 +26,14 @@ bool sf_peerhop_next(struct sf_fetch_spec *s);
 
 /* The final head (status, fields) a peer answered s with: NULL when it is the peer's
  * answer to s's request (signed with the cluster's secret for it), its answer field then
- * removed from fields; else why it is not taken ("it is shutting down" for a signed 503
- * with SF_DRAINING_FIELD): the caller asks the next node. An unsigned or badly signed
- * answer is counted (cluster.peer_bad_answers) and logged once per interval. */
-const char *sf_peerhop_answer(const struct sf_fetch_spec *s, int status, struct sf_hdrs *fields);
+ * removed from fields; else why it is not taken, and the caller asks the next node. With
+ * *mark_down: whether the peer is to be skipped for cluster.peer_retry too: yes for a
+ * signed 503 with SF_DRAINING_FIELD ("it is shutting down"); no for an unsigned or badly
+ * signed answer (counted in cluster.peer_bad_answers, logged once per interval), which a
+ * live owner gives when it could not take the request as a peer's (its replay set full,
+ * its clock off) and which one client's request must never be able to turn into a peer
+ * marked down for everyone. */
+const char *sf_peerhop_answer(const struct sf_fetch_spec *s, int status, struct sf_hdrs *fields,
+                              bool *mark_down);
 
 #endif

@@ -66,6 +66,7 @@ struct xfer {
     bool forbidden;       /* a forward-proxy destination resolved to a refused address */
     bool connected;       /* the connection to the server is up (libcurl's prerequest) */
     const char *refused;  /* why a cluster peer's answer is not taken (peerhop.h), or NULL */
+    bool refused_down;    /* with refused: the peer is to be marked down too */
     bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
@@ -345,8 +346,10 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
         return len;
     case SF_RESPHEAD_FINAL:
         /* A peer's answer that is not its own, or says it is stopping: the next node. */
-        if (!x->headers_done && x->spec->fallback_url != NULL &&
-            (x->refused = sf_peerhop_answer(x->spec, x->head.status, &x->head.hdrs)))
+        if (!x->headers_done && x->spec->fallback_url != NULL)
+            x->refused =
+                sf_peerhop_answer(x->spec, x->head.status, &x->head.hdrs, &x->refused_down);
+        if (x->refused != NULL)
             return 0;
         if (!x->headers_done) /* (trailers end with a blank line too) */
             publish(x);
@@ -675,20 +678,27 @@ static void xfer_free(struct xfer *x)
 /* x went to a cluster peer that failed: the peer is skipped for a while, and the same
  * fetch starts again at the next node in its key's order or at the upstream, its object
  * and clients unchanged (no head has reached them). */
-static void fall_back(struct xfer *x, const char *why)
+static void fall_back(struct xfer *x, const char *why, bool mark_down)
 {
     struct sf_upstream *up = x->up;
     struct sf_fetch_spec *spec = x->spec;
     struct sf_obj *o = x->obj;
-    atomic_store(spec->peer_down_until, sf_now_ms() + spec->peer_retry_ms);
+    if (mark_down)
+        atomic_store(spec->peer_down_until, sf_now_ms() + spec->peer_retry_ms);
     SF_COUNT(peer_fallbacks);
     SF_PEER_COUNT(spec->peer_id, failures);
     const char *failed = spec->peer_id;
     bool peer = sf_peerhop_next(spec);
-    sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
-                   "cluster: peer %s failed (%s): %s %s, and skipping the peer for %llums", failed,
-                   why, peer ? "asking" : "fetching from", peer ? spec->peer_id : "the upstream",
-                   (unsigned long long)spec->peer_retry_ms);
+    if (mark_down)
+        sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
+                       "cluster: peer %s failed (%s): %s %s, and skipping the peer for %llums",
+                       failed, why, peer ? "asking" : "fetching from",
+                       peer ? spec->peer_id : "the upstream",
+                       (unsigned long long)spec->peer_retry_ms);
+    else
+        sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
+                       "cluster: peer %s failed (%s): %s %s; it is not marked down", failed, why,
+                       peer ? "asking" : "fetching from", peer ? spec->peer_id : "the upstream");
     if (x->dirty)
         undirty(x);
     CURLMcode mc = curl_multi_remove_handle(up->multi, x->easy);
@@ -705,7 +715,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     if (x->spec->fallback_url != NULL && !x->headers_done && !x->cancel &&
         (x->refused != NULL ||
          ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && !x->connected))) {
-        fall_back(x, x->refused != NULL ? x->refused : why);
+        fall_back(x, x->refused != NULL ? x->refused : why, x->refused == NULL || x->refused_down);
         return;
     }
     if (x->dirty)

@@ -170,11 +170,13 @@ static void test_answers(void **state)
     char sig[SF_PEER_ANSWER_MAX];
     assert_true(sf_cluster_sign_answer(SECRET, request, 200, &h, sig));
     uint64_t bad = atomic_load(&sf_metrics.peer_bad_answers);
-    assert_non_null(sf_peerhop_answer(s, 200, &h)); /* unsigned */
+    bool down = true;
+    assert_non_null(sf_peerhop_answer(s, 200, &h, &down)); /* unsigned */
+    assert_false(down); /* not taken, but no reason to skip the peer for everyone */
     assert_int_equal(atomic_load(&sf_metrics.peer_bad_answers), bad + 1);
     sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
-    assert_non_null(sf_peerhop_answer(s, 304, &h)); /* another status */
-    assert_null(sf_peerhop_answer(s, 200, &h));
+    assert_non_null(sf_peerhop_answer(s, 304, &h, &down)); /* another status */
+    assert_null(sf_peerhop_answer(s, 200, &h, &down));
     assert_null(sf_hdrs_get(&h, SF_PEER_ANSWER_FIELD)); /* no field of the response */
     assert_int_equal(atomic_load(&sf_metrics.peer_bad_answers), bad + 2);
 
@@ -182,13 +184,14 @@ static void test_answers(void **state)
     sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
     atomic_store(s->peer_down_until, sf_now_ms() + 5000);
     assert_true(sf_peerhop_next(s));
-    assert_non_null(sf_peerhop_answer(s, 200, &h));
+    assert_non_null(sf_peerhop_answer(s, 200, &h, &down));
     sf_hdrs_clear(&h);
 
     sf_hdrs_add(&h, SF_DRAINING_FIELD, "1");
     assert_true(sf_cluster_sign_answer(SECRET, sf_hdrs_get(&s->hdrs, SF_PEER_FIELD), 503, &h, sig));
     sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
-    assert_string_equal(sf_peerhop_answer(s, 503, &h), "it is shutting down");
+    assert_string_equal(sf_peerhop_answer(s, 503, &h, &down), "it is shutting down");
+    assert_true(down); /* a node that stops: skipped until it answers its probe */
     sf_hdrs_clear(&h);
     sf_fetch_spec_free(s);
     sf_snap_unref(snap);
