@@ -45,10 +45,12 @@ bool sf_cluster_sign(const char *secret, const char *method, const char *target,
 bool sf_cluster_nonce(char nonce[SF_PEER_NONCE_HEX + 1]);
 
 /* What a verified peer-request field says. */
+#define SF_PEER_ID_MAX 64 /* a peer id's bytes with its NUL (config: at most 63) */
+
 struct sf_peer_claim {
-    char id[64];  /* the sending peer's */
-    int64_t ts;   /* when it was signed */
-    uint64_t tag; /* 64 bits of its signature: what a replay set remembers it by */
+    char id[SF_PEER_ID_MAX]; /* the sending peer's */
+    int64_t ts;              /* when it was signed */
+    uint64_t tag;            /* 64 bits of its signature: what a replay set remembers it by */
 };
 
 /* Whether value is a peer-request field signed with secret for this method and target,

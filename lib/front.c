@@ -916,6 +916,17 @@ static enum MHD_Result dispatch(struct sf_req *r, const char *method)
         return respond_bad(r, 508,
                            "this request has passed through this sfproxy already (a "
                            "loop: CDN-Loop)\n");
+    if (r->route.peer_ranked_before) {
+        /* The asking node's list and this one's disagree: on its own, never joined to a
+         * flight here that may wait on the asker in turn (peerhop.h). */
+        static struct sf_ratelimit lists_differ;
+        SF_COUNT(peer_lists_disagree);
+        sf_log_limited(&lists_differ, 10000, SF_LOG_WARN,
+                       "cluster: a peer asked this node for a key its own cluster.peers "
+                       "puts the asker ahead for: the nodes' peer lists differ; fetched "
+                       "alone (give every node the same list)");
+        return fetch_private(r, method);
+    }
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
         return fetch_shared(r, method);
     return fetch_private(r, method);

@@ -182,6 +182,9 @@ static const struct family families[] = {
      "cache.max_pinned_bytes."},
 #define F_PINNED_SHED_OBJECTS 44
     {"pinned_shed_objects_total", COUNTER, "Objects those readers pinned, let go."},
+#define F_PEER_LISTS 45
+    {"cluster_peer_lists_disagree_total", COUNTER,
+     "Peers' requests from a node this node's list ranks ahead of it: fetched alone."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -241,6 +244,7 @@ static const struct counter counters[] = {
     {C(access_log_dropped), NULL, "access_log_dropped", F_LOG_DROPPED, NULL},
     {C(peer_fallbacks), "cluster", "peer_fallbacks", F_PEER_FALLBACKS, NULL},
     {C(peer_bad_answers), "cluster", "peer_bad_answers", F_PEER_BAD_ANSWERS, NULL},
+    {C(peer_lists_disagree), "cluster", "peer_lists_disagree", F_PEER_LISTS, NULL},
     {C(peer_replays), "cluster", "peer_replays", F_PEER_REPLAYS, "reason=\"seen\""},
     {C(peer_replay_full), "cluster", "peer_replay_full", F_PEER_REPLAYS, "reason=\"full\""},
     {C(reloads_ok), "reloads", "ok", F_RELOADS, "result=\"ok\""},

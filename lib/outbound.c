@@ -39,7 +39,7 @@ void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
 bool sf_outbound_from_peer(const struct sf_outbound *ob, struct MHD_Connection *conn,
                            const char *method, const char *target)
 {
-    return sf_peerauth_request(ob->cfg, conn, method, target);
+    return sf_peerauth_request(ob->cfg, conn, method, target, NULL);
 }
 
 /* ---- the fields sent ---- */
@@ -348,7 +348,15 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
          * would count a replay twice. Deciding that by the target alone let any client's
          * GET of a purge path be routed unchecked, answered unsigned by its owner, and the
          * owner marked down by the node that asked. */
-        route->from_peer = !route->peer_checked && sf_outbound_from_peer(ob, conn, method, t);
+        char sender[SF_PEER_ID_MAX];
+        route->from_peer =
+            !route->peer_checked && sf_peerauth_request(ob->cfg, conn, method, t, sender);
+        /* Asked by a node this node's list puts before it for the key: the two lists
+         * disagree (with one list, a node only asks one ranked before itself). Joining a
+         * flight here that goes to a peer could close a circle of nodes each waiting on the
+         * next: the request is fetched on its own instead (front.c). */
+        route->peer_ranked_before =
+            route->from_peer && sf_peerhop_ranks_before(ob->cfg, route->url, sender);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)

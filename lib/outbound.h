@@ -29,13 +29,15 @@ struct sf_outbound {
 
 /* Where one request goes. */
 struct sf_route {
-    char *url;         /* what is fetched upstream (owned); NULL until routed */
-    char *path;        /* the origin-form target, as sent (owned); NULL for forward */
-    bool forward;      /* an absolute-form target, fetched as a forward proxy */
-    bool dest_listed;  /* with forward: forward_proxy.allow names its host */
-    bool from_peer;    /* a cluster peer's signed request: fetched here, never routed on */
-    bool peer_checked; /* set before routing: its peer field was checked already, and it is
+    char *url;               /* what is fetched upstream (owned); NULL until routed */
+    char *path;              /* the origin-form target, as sent (owned); NULL for forward */
+    bool forward;            /* an absolute-form target, fetched as a forward proxy */
+    bool dest_listed;        /* with forward: forward_proxy.allow names its host */
+    bool from_peer;          /* a cluster peer's signed request: fetched here, never routed on */
+    bool peer_checked;       /* set before routing: its peer field was checked already, and it is
                         * not a peer's (front.c's peer calls) */
+    bool peer_ranked_before; /* with from_peer: its sender comes before this node in the
+                              * key's order by this node's list (the lists disagree) */
 };
 
 /* A new random CDN-Loop token for this instance, into token. */

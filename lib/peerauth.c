@@ -7,6 +7,7 @@
 #include "replay.h"
 
 #include <pthread.h>
+#include <string.h>
 
 static struct sf_replay *replay_set; /* (C) after replay_once: for the process's life */
 static pthread_once_t replay_once = PTHREAD_ONCE_INIT;
@@ -18,7 +19,7 @@ static void replay_init(void)
 }
 
 bool sf_peerauth_request(const struct sf_config *cfg, struct MHD_Connection *conn,
-                         const char *method, const char *target)
+                         const char *method, const char *target, char sender[SF_PEER_ID_MAX])
 {
     const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_FIELD);
     struct sf_peer_claim claim;
@@ -45,6 +46,8 @@ bool sf_peerauth_request(const struct sf_config *cfg, struct MHD_Connection *con
         return false;
     }
     SF_PEER_COUNT(claim.id, received);
+    if (sender != NULL)
+        memcpy(sender, claim.id, SF_PEER_ID_MAX);
     return true;
 }
 

@@ -17,10 +17,11 @@
 #define SF_PEER_REPLAY_CAPACITY 65536
 
 /* Whether the request of method for target on conn is a cluster peer's (see above);
- * counted in the peer's received. A replay, or one the replay set has no room for, is
- * counted (cluster.peer_replays) and logged once per interval: an ordinary client's. */
+ * counted in the peer's received, and its id written into sender (may be NULL). A replay,
+ * or one the replay set has no room for, is counted (cluster.peer_replays) and logged once
+ * per interval: an ordinary client's. */
 bool sf_peerauth_request(const struct sf_config *cfg, struct MHD_Connection *conn,
-                         const char *method, const char *target);
+                         const char *method, const char *target, char sender[SF_PEER_ID_MAX]);
 
 /* Adds SF_PEER_ANSWER_FIELD to resp, the answer of status to the peer's request on conn
  * (verified), over every field resp has now; false when it cannot be (resp must then not

@@ -55,6 +55,25 @@ static bool walk(struct sf_fetch_spec *s, const struct sf_config *cfg, _Atomic u
     return false;
 }
 
+bool sf_peerhop_ranks_before(const struct sf_config *cfg, const char *key, const char *id)
+{
+    const struct sf_peers *peers = &cfg->cluster_peers;
+    bool listed = false;
+    for (size_t i = 0; i < peers->n && !listed; i++)
+        listed = strcmp(peers->v[i].id, id) == 0;
+    if (!listed)
+        return true; /* not a peer of this node's list: the lists differ */
+    size_t order[SF_CLUSTER_MAX_PEERS];
+    sf_cluster_order(peers->v, peers->n, key, order);
+    for (size_t k = 0; k < peers->n; k++) {
+        if (strcmp(peers->v[order[k]].id, cfg->cluster_self) == 0)
+            return false; /* this node first: id comes after it */
+        if (strcmp(peers->v[order[k]].id, id) == 0)
+            return true;
+    }
+    return false; /* (unreached: this node is in its own list) */
+}
+
 void sf_peerhop_first(struct sf_fetch_spec *s, const struct sf_config *cfg, _Atomic uint64_t *down,
                       const char *path)
 {

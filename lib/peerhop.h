@@ -18,6 +18,11 @@
 void sf_peerhop_first(struct sf_fetch_spec *s, const struct sf_config *cfg, _Atomic uint64_t *down,
                       const char *path);
 
+/* Whether the node id comes before this node (cfg's cluster.self) in key's order by cfg's
+ * peer list, or is not in it: a peer's request from it means the two nodes' lists
+ * disagree, since with one list a node asks only nodes ranked before itself. */
+bool sf_peerhop_ranks_before(const struct sf_config *cfg, const char *key, const char *id);
+
 /* s's peer failed (the caller has marked it down): points s at the next node after it in
  * the key's order that is not marked down and returns true; or, when this node comes
  * first, at the upstream (fallback_url, its peer field removed) and returns false. Runs

@@ -371,6 +371,43 @@ def test_a_clients_request_on_a_peer_call_path_marks_no_peer_down():
         eq({e["id"]: e for e in st["peers"]}["node-1"]["state"], "up", "the owner is up")
 
 
+def test_nodes_whose_peer_lists_disagree_never_wait_on_each_other():
+    """(review of issue 18) Two nodes whose lists disagree (a rolling change of weights):
+    A's list makes C the owner of every key, C's makes A. A client at each, at once: each
+    node's flight asks the other, and a peer's request that joined the flight there would
+    wait on the asker in turn, both until timeouts.first_byte (504). A peer's request from
+    a node this node's list ranks ahead of itself is fetched on its own instead."""
+    origin = Origin()
+    pa, pc = free_port(), free_port()
+    ua, uc = "http://127.0.0.1:%d" % pa, "http://127.0.0.1:%d" % pc
+
+    def node(me, port, weights):
+        peers = [{"id": "A", "url": ua, "weight": weights[0]},
+                 {"id": "C", "url": uc, "weight": weights[1]}]
+        return Proxy(origin.url, {"listen": "127.0.0.1:%d" % port,
+                                  "timeouts": {"first_byte": "5s"},
+                                  "cluster": {"self": me, "secret": SECRET, "peers": peers}})
+    a = node("A", pa, (1, 1000))
+    c = node("C", pc, (1000, 1))
+    try:
+        for k in range(3):
+            t = "/disagree-%d?delay_ms=300&size=100&cc=max-age%%3D60" % k
+            socks = [raw_connect(p.port, raw_get(t)) for p in (a, c)]
+            for name, sock in zip("AC", socks):
+                head, body = read_response(sock)
+                sock.close()
+                check(head.startswith(b"HTTP/1.1 200") and len(body) == 100,
+                      "key %d at %s: %r" % (k, name, head[:40]))
+            check(origin.count(t) <= 2, "at most one origin fetch per node")
+        disagreed = sum(p.stats()["cluster"]["peer_lists_disagree"] for p in (a, c))
+        check(disagreed >= 1, "the disagreement counted: %d" % disagreed)
+        check(any("peer lists differ" in p.output() for p in (a, c)), "and logged")
+    finally:
+        a.stop()
+        c.stop()
+        origin.stop()
+
+
 def test_a_forged_answer_sends_the_fetch_to_the_next_node():
     """The fake owns the key, a real node is next: the asker (last in order) asks the next
     node, which fetches the origin; one origin request."""
