@@ -3,7 +3,12 @@
  * finalization rounds. */
 #include "siphash.h"
 
+#include "base.h"
+
+#include <errno.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/random.h>
 
 static uint64_t rotl(uint64_t x, int b)
 {
@@ -52,4 +57,24 @@ uint64_t sf_siphash(const uint8_t key[SF_SIPHASH_KEY_BYTES], const void *data, s
     v[2] ^= 0xff;
     sip_rounds(v, 4);
     return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* The process's secret, drawn once. */
+static uint8_t process_key[SF_SIPHASH_KEY_BYTES];
+static pthread_once_t process_key_once = PTHREAD_ONCE_INIT;
+
+static void draw_process_key(void)
+{
+    size_t got = 0;
+    while (got < sizeof process_key) {
+        ssize_t n = getrandom(process_key + got, sizeof process_key - got, 0);
+        SF_ASSERT(n > 0 || errno == EINTR); /* Linux >= 3.17 with the pool initialised */
+        got += n > 0 ? (size_t)n : 0;
+    }
+}
+
+uint64_t sf_keyed_hash(const void *data, size_t len)
+{
+    SF_PTOK(pthread_once(&process_key_once, draw_process_key));
+    return sf_siphash(process_key, data, len);
 }

@@ -3,11 +3,8 @@
 
 #include "siphash.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 /* Whether e is an object (a flight, a stored response, or unlisted), not a marker. */
 static bool is_object(const struct sf_entry *e)
@@ -35,26 +32,11 @@ static struct marker *marker_of_pass(struct pass_link *l)
     return (struct marker *)(void *)((char *)l - offsetof(struct marker, pass));
 }
 
-/* The hash's secret, drawn from the kernel once per process (every cache of the process
- * shares it: tests make several). Clients choose the URLs hashed; an unkeyed hash would
- * let them make thousands collide into one chain, walked under the lock every worker
- * needs (hash flooding). */
-static uint8_t hash_secret[SF_SIPHASH_KEY_BYTES];
-static pthread_once_t hash_secret_once = PTHREAD_ONCE_INIT;
-
-static void draw_hash_secret(void)
-{
-    size_t got = 0;
-    while (got < sizeof hash_secret) {
-        ssize_t n = getrandom(hash_secret + got, sizeof hash_secret - got, 0);
-        SF_ASSERT(n > 0 || errno == EINTR); /* Linux >= 3.17 with the pool initialised */
-        got += n > 0 ? (size_t)n : 0;
-    }
-}
-
+/* Clients choose the URLs hashed; an unkeyed hash would let them make thousands collide
+ * into one chain, walked under the lock every worker needs (hash flooding). */
 uint64_t sf_table_hash_bytes(const char *s, size_t len)
 {
-    return sf_siphash(hash_secret, s, len);
+    return sf_keyed_hash(s, len);
 }
 
 static uint64_t hash_key(const char *key)
@@ -75,7 +57,6 @@ static uint64_t hash_url(const char *key)
 
 struct sf_cache *sf_cache_new(uint64_t max_bytes)
 {
-    SF_PTOK(pthread_once(&hash_secret_once, draw_hash_secret));
     struct sf_cache *c = sf_xcalloc(1, sizeof *c);
     sf_mutex_init(&c->lock);
     c->nbuckets = 1024;

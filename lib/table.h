@@ -49,8 +49,7 @@ struct sf_cache {
 struct sf_obj *sf_table_obj(struct sf_entry *e) SF_NONNULL_RESULT;
 struct marker *sf_table_marker(struct sf_entry *e) SF_NONNULL_RESULT;
 
-/* SipHash-2-4 of len bytes under the process's secret key (drawn by the first
- * sf_cache_new): what a key's URL part (up to its first "\n", sf_policy_key) is listed
+/* SipHash-2-4 of len bytes under the process's secret key (sf_keyed_hash): what a key's URL part (up to its first "\n", sf_policy_key) is listed
  * by in the buckets by URL. */
 uint64_t sf_table_hash_bytes(const char *s, size_t len);
 

@@ -1,6 +1,8 @@
 /* variant: see variant.h. */
 #include "variant.h"
 
+#include "siphash.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,34 +254,38 @@ char *sf_policy_variant(const char *names, const struct sf_fields *f)
     return out;
 }
 
-/* FNV-1a over len bytes of s, on from h (lowercased with fold). */
-static uint64_t fnv(uint64_t h, const char *s, size_t len, bool fold)
-{
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)(fold ? tolower((unsigned char)s[i]) : s[i])) * 1099511628211ULL;
-    return h;
-}
-
 bool sf_policy_language_hash(const char *key, const char *language, uint64_t *hash)
 {
     static const char al[] = "accept-language";
     const char *mark = strstr(key, SF_VARIANT_MARK);
     if (mark == NULL || language == NULL)
         return false;
+    /* What is hashed: the key up to its variant, the variant's lines but Accept-Language
+     * (each with its newline), a NUL, the language lowercased. */
+    size_t cap = strlen(key) + strlen(language) + 2;
+    char small[1024];
+    char *text = cap <= sizeof small ? small : sf_xmalloc(cap);
     const char *p = mark + sizeof SF_VARIANT_MARK - 1;
-    uint64_t h = fnv(1469598103934665603ULL, key, (size_t)(p - key), false);
+    size_t len = (size_t)(p - key);
+    memcpy(text, key, len);
     bool named = false;
     while (*p != '\0') {
-        size_t n = strcspn(p, "\n");
+        size_t n = strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
         bool is_al = strncmp(p, al, sizeof al - 1) == 0 &&
                      (p[sizeof al - 1] == '=' || p[sizeof al - 1] == '!');
         named |= is_al;
-        if (!is_al)
-            h = fnv(h, p, n + (p[n] == '\n'), false); /* the line with its newline */
-        p += n + (p[n] == '\n');
+        if (!is_al) { /* the line with its newline */
+            memcpy(text + len, p, n);
+            len += n;
+        }
+        p += n;
     }
-    h = fnv(h, "\0", 1, false);
-    *hash = fnv(h, language, strlen(language), true);
+    text[len++] = '\0';
+    for (const char *c = language; *c != '\0'; c++)
+        text[len++] = (char)tolower((unsigned char)*c);
+    *hash = sf_keyed_hash(text, len);
+    if (text != small)
+        free(text);
     return named;
 }
 

@@ -1,7 +1,8 @@
 /* variant: what selects among responses that vary (RFC 9111 §4.1): the names a Vary field
  * lists, the variant a request's values of them select (whitespace normalised; Accept-
  * Language as the language ranges it names, RFC 9110 §12.5.4), the language a request
- * prefers most, and the normalised Accept-Encoding of a shared fetch. Pure. */
+ * prefers most, and the normalised Accept-Encoding of a shared fetch. Pure, but for the
+ * language hash's key (the process's, siphash.h). */
 #ifndef SF_VARIANT_H
 #define SF_VARIANT_H
 
@@ -39,8 +40,8 @@ bool sf_policy_preferred_language(const char *accept_language, char *out, size_t
 bool sf_policy_same_variant_but(const char *a, const char *b, const char *name);
 
 /* Where key (a cache key with SF_VARIANT_MARK, or a variant key a request selects) varies
- * on Accept-Language: a hash, into *hash, of the key without its Accept-Language line and
- * of language lowercased (a stored variant's Content-Language, or the language a request
+ * on Accept-Language: a hash (keyed: sf_keyed_hash), into *hash, of the key without its
+ * Accept-Language line and of language lowercased (a stored variant's Content-Language, or the language a request
  * prefers most). Two variants of one key that differ in Accept-Language alone, in the same
  * language, hash alike (sf_policy_same_variant_but). False when key has no variant part,
  * its variant does not name Accept-Language, or language is NULL. */

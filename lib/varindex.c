@@ -1,7 +1,10 @@
-/* varindex: see varindex.h. Groups are chained by the FNV-1a hash of their key (the key
- * before SF_VARIANT_MARK), and indexed variants by their language hash, each table
+/* varindex: see varindex.h. Groups are chained by the keyed hash (siphash.h) of their key
+ * (the key before SF_VARIANT_MARK), and indexed variants by their language hash (keyed
+ * too: clients choose both), each table
  * doubling at load 1. A group lives while it has a variant. */
 #include "varindex.h"
+
+#include "siphash.h"
 #include "variant.h"
 
 #include <stdlib.h>
@@ -15,14 +18,6 @@ struct sf_vgroup {
     struct sf_entry *head, *tail; /* most and least recently used */
     char key[];
 };
-
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
 
 void sf_varindex_init(struct sf_varindex *x, size_t max_variants)
 {
@@ -79,7 +74,7 @@ static void grow_lang(struct sf_varindex *x)
 /* The group of the variants whose key starts with key's len bytes; a new one if none. */
 static struct sf_vgroup *group_of(struct sf_varindex *x, const char *key, size_t len)
 {
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = sf_keyed_hash(key, len);
     struct sf_vgroup **pp = &x->groups[h & (x->ngroup_buckets - 1)];
     for (struct sf_vgroup *g = *pp; g != NULL; g = g->next)
         if (g->hash == h && strncmp(g->key, key, len) == 0 && g->key[len] == '\0')
