@@ -1,14 +1,15 @@
 /* admin: the admin listener: GET /_sfproxy/stats, GET /metrics (Prometheus), GET
  * /_sfproxy/health, POST /_sfproxy/purge (and, with --test-clock only, POST
  * /_sfproxy/clock). Its own small
- * libmicrohttpd daemon (one thread), apart from the public listener so that a flood there
+ * libmicrohttpd daemon (a thread per connection), apart from the public listener so that a flood there
  * never locks the operator out, with its own connection limit (refusing past it at once),
  * the client idle timeout, and the same strict request check as the public listener
  * (conn.h). With admin.token, a purge needs "Authorization: Bearer TOKEN", and so do
  * stats and metrics from off loopback; health never does (load balancers ask it).
  *
- * Threads: the daemon's one thread runs every callback here; the cache and the counters
- * it reads have locks or atomics of their own. */
+ * Threads: each connection's own thread runs its callbacks here (a purge waiting on its
+ * peers holds up only itself); the cache, the counters and the live config it reads have
+ * locks or atomics of their own, and nothing here is shared between callbacks else. */
 #include "admin.h"
 
 #include "listener.h"

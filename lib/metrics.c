@@ -271,7 +271,13 @@ struct sample {
 
 #define NSAMPLES (NCOUNTERS + 11)
 
-/* Reads every number once into out (NSAMPLES); returns how many. */
+/* Reads every number once into out (NSAMPLES); returns how many. A sample added here
+ * needs NSAMPLES raised: PUT checks before it writes. */
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        SF_ASSERT(n < NSAMPLES);                                                                   \
+        out[n++] = __VA_ARGS__;                                                                    \
+    } while (0)
 static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
 {
     size_t n = 0;
@@ -279,26 +285,24 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
         const struct counter *c = &counters[i];
         const sf_counter *v =
             (const sf_counter *)(const void *)((const char *)&sf_metrics + c->off);
-        out[n++] = (struct sample){c->group, c->key, c->family, c->label,
-                                   atomic_load_explicit(v, memory_order_relaxed)};
+        PUT((struct sample){c->group, c->key, c->family, c->label,
+                            atomic_load_explicit(v, memory_order_relaxed)});
     }
     int64_t conns = atomic_load_explicit(&sf_metrics.connections_now, memory_order_relaxed);
     int64_t parked = sf_park_count();
-    out[n++] = (struct sample){"cache", "evictions", F_EVICTIONS, NULL, cache->evictions};
-    out[n++] = (struct sample){NULL, "connections_now", F_CONNECTIONS, NULL,
-                               conns > 0 ? (uint64_t)conns : 0};
-    out[n++] =
-        (struct sample){NULL, "waiters_now", F_WAITERS, NULL, parked > 0 ? (uint64_t)parked : 0};
-    out[n++] = (struct sample){NULL, "flights_now", F_FLIGHTS, NULL, cache->flights};
-    out[n++] = (struct sample){"cache", "objects", F_OBJECTS, NULL, cache->objects};
-    out[n++] = (struct sample){"cache", "bytes", F_CACHE_BYTES, NULL, cache->bytes};
-    out[n++] = (struct sample){"cache", "vary_markers", F_VARY_MARKERS, NULL, cache->vary_markers};
-    out[n++] = (struct sample){"cache", "pass_markers", F_PASS_MARKERS, NULL, cache->pass_markers};
-    out[n++] = (struct sample){"cache", "sliced", F_SLICED, NULL, cache->sliced};
-    out[n++] = (struct sample){"cache", "variants", F_VARIANTS, NULL, cache->variants};
-    out[n++] = (struct sample){"cache", "variant_evictions", F_VARIANT_EVICTIONS, NULL,
-                               cache->variant_evictions};
-    SF_ASSERT(n <= NSAMPLES); /* a sample added here needs NSAMPLES raised */
+    PUT((struct sample){"cache", "evictions", F_EVICTIONS, NULL, cache->evictions});
+    PUT((struct sample){NULL, "connections_now", F_CONNECTIONS, NULL,
+                        conns > 0 ? (uint64_t)conns : 0});
+    PUT((struct sample){NULL, "waiters_now", F_WAITERS, NULL, parked > 0 ? (uint64_t)parked : 0});
+    PUT((struct sample){NULL, "flights_now", F_FLIGHTS, NULL, cache->flights});
+    PUT((struct sample){"cache", "objects", F_OBJECTS, NULL, cache->objects});
+    PUT((struct sample){"cache", "bytes", F_CACHE_BYTES, NULL, cache->bytes});
+    PUT((struct sample){"cache", "vary_markers", F_VARY_MARKERS, NULL, cache->vary_markers});
+    PUT((struct sample){"cache", "pass_markers", F_PASS_MARKERS, NULL, cache->pass_markers});
+    PUT((struct sample){"cache", "sliced", F_SLICED, NULL, cache->sliced});
+    PUT((struct sample){"cache", "variants", F_VARIANTS, NULL, cache->variants});
+    PUT((struct sample){"cache", "variant_evictions", F_VARIANT_EVICTIONS, NULL,
+                        cache->variant_evictions});
     return n;
 }
 

@@ -86,7 +86,7 @@ static bool call_finish(struct call *c, const struct sf_config *cfg, CURLcode rc
     struct sf_peer_reply *out = c->out;
     if (rc == CURLE_OK)
         curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &out->status);
-    else
+    else if (out->why[0] == '\0') /* a reason of its own (not signed, not set up) stays */
         snprintf(out->why, sizeof out->why, "%s", curl_easy_strerror(rc));
     /* Only the peer itself can sign its answer to this request (issue 18). */
     const char *value = c->field + strlen(SF_PEER_FIELD) + 2;
