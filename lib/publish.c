@@ -151,8 +151,10 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
     sf_obj_publish(o, d->status, &d->fields, d->length, &d->verdict, now_s);
     if (d->store_for_get)
         o->storable = true; /* kept whole, to be stored for GETs once complete */
-    if (d->use != SF_HEAD_RECEIVED)
-        copy_body(o, req->stale); /* a 304 has no body (curl's own ends the transfer) */
+    if (d->use != SF_HEAD_RECEIVED) {
+        SF_ASSERT(req->stale != NULL); /* the judge refreshes or serves only what it was given */
+        copy_body(o, req->stale);      /* a 304 has no body (curl's own ends the transfer) */
+    }
     bool abandon = d->use != SF_HEAD_STALE && sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
     if (o->shared && d->use != SF_HEAD_STALE)
