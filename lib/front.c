@@ -162,7 +162,7 @@ static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const cha
         SF_COUNT(refused); /* answered by sfproxy itself, not from a response */
     }
     r->body_bytes = strlen(text);
-    return queue(r, status, sf_respond_text(text, status, r->xcache, close));
+    return queue(r, status, sf_respond_text(text, status, r->xcache, close, r->route.from_peer));
 }
 
 static enum MHD_Result respond_bad(struct sf_req *r, unsigned status, const char *text)
@@ -326,6 +326,12 @@ static void reader_done(struct sf_reader *rd)
     req_unref((struct sf_req *)((char *)rd - offsetof(struct sf_req, rd)));
 }
 
+/* The secret a cluster peer's answer proves its body with (respond.h), or NULL. */
+static const char *peer_secret(const struct sf_req *r)
+{
+    return r->route.from_peer ? r->snap->cfg.cluster_secret : NULL;
+}
+
 /* Counts how a request was answered, once, when its response is queued. */
 static void count_outcome(struct sf_req *r)
 {
@@ -360,8 +366,12 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader, const char 
          * 304, no body (a cluster peer revalidating its copy through its owner, a
          * browser's reload). */
         return queue(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
-    r->rd = (struct sf_reader){
-        .obj = o, .w = &r->w, .conn = r->conn, .up = r->front->up, .done = reader_done};
+    r->rd = (struct sf_reader){.obj = o,
+                               .w = &r->w,
+                               .conn = r->conn,
+                               .up = r->front->up,
+                               .done = reader_done,
+                               .peer_secret = peer_secret(r)};
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */
     unsigned status;
@@ -376,8 +386,8 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o, const cha
 {
     count_outcome(r);
     unsigned status;
-    struct MHD_Response *resp =
-        sf_respond_stored(o, r->conn, method, r->xcache, &status, &r->body_bytes);
+    struct MHD_Response *resp = sf_respond_stored(o, r->conn, method, r->xcache, r->route.from_peer,
+                                                  &status, &r->body_bytes);
     return queue(r, status, resp);
 }
 
@@ -743,7 +753,8 @@ static enum MHD_Result respond_sliced(struct sf_req *r, const char *method)
                                .up = r->front->up,
                                .base = first,
                                .advance = slice_advance,
-                               .done = reader_done};
+                               .done = reader_done,
+                               .peer_secret = peer_secret(r)};
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     unsigned status;
     struct MHD_Response *resp =
@@ -934,7 +945,7 @@ static enum MHD_Result health_for_peer(struct sf_req *r)
     const char *text = stopping ? "draining\n" : "ok\n";
     unsigned status = stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK;
     r->body_bytes = strlen(text);
-    return queue(r, status, sf_respond_text(text, status, NULL, false));
+    return queue(r, status, sf_respond_text(text, status, NULL, false, false));
 }
 
 /* A cluster peer's signed purge (admin.c sends it to every peer): carried out on this

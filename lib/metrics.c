@@ -173,6 +173,9 @@ static const struct family families[] = {
 #define F_VARIANT_EVICTIONS 41
     {"cache_variant_evictions_total", COUNTER,
      "Variants evicted to keep a URL within cache.max_variants."},
+#define F_PEER_BAD_BODIES 42
+    {"cluster_peer_bad_bodies_total", COUNTER,
+     "Peers' answer bodies not the ones they signed: cut, neither stored nor shared."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -232,6 +235,7 @@ static const struct counter counters[] = {
     {C(access_log_dropped), NULL, "access_log_dropped", F_LOG_DROPPED, NULL},
     {C(peer_fallbacks), "cluster", "peer_fallbacks", F_PEER_FALLBACKS, NULL},
     {C(peer_bad_answers), "cluster", "peer_bad_answers", F_PEER_BAD_ANSWERS, NULL},
+    {C(peer_bad_bodies), "cluster", "peer_bad_bodies", F_PEER_BAD_BODIES, NULL},
     {C(peer_replays), "cluster", "peer_replays", F_PEER_REPLAYS, "reason=\"seen\""},
     {C(peer_replay_full), "cluster", "peer_replay_full", F_PEER_REPLAYS, "reason=\"full\""},
     {C(reloads_ok), "reloads", "ok", F_RELOADS, "result=\"ok\""},

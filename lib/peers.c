@@ -66,9 +66,9 @@ bool sf_peer_call(CURL *e, const struct sf_config *cfg, const struct sf_peer *p,
     else
         snprintf(out->why, sizeof out->why, "%s", curl_easy_strerror(rc));
     /* Only the peer itself can sign its answer to this request (issue 18). */
-    bool own =
-        rc == CURLE_OK && out->status == head.status &&
-        sf_cluster_verify_answer(cfg->cluster_secret, value, (unsigned)head.status, &head.hdrs);
+    bool own = rc == CURLE_OK && out->status == head.status &&
+               sf_cluster_verify_answer(cfg->cluster_secret, value, (unsigned)head.status,
+                                        &head.hdrs, NULL);
     if (rc == CURLE_OK && !own) {
         SF_COUNT(peer_bad_answers);
         snprintf(out->why, sizeof out->why, "its answer is not signed with cluster.secret");

@@ -65,7 +65,8 @@ struct xfer {
     bool forbidden;       /* a forward-proxy destination resolved to a refused address */
     bool connected;       /* the connection to the server is up (libcurl's prerequest) */
     const char *refused;  /* why a cluster peer's answer is not taken (peerhop.h), or NULL */
-    bool dirty;           /* received data since the last wake pass */
+    struct sf_peerbody *peer_body; /* a peer's answer's body being proven (peerhop.h) */
+    bool dirty;                    /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
     /* Before the response head: when the transfer fails for want of it. Until connected,
@@ -338,7 +339,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     case SF_RESPHEAD_FINAL:
         /* A peer's answer that is not its own, or says it is stopping: the next node. */
         if (!x->headers_done && x->spec->fallback_url != NULL &&
-            (x->refused = sf_peerhop_answer(x->spec, x->head.status, &x->head.hdrs)))
+            (x->refused =
+                 sf_peerhop_answer(x->spec, x->obj, x->head.status, &x->head.hdrs, &x->peer_body)))
             return 0;
         if (!x->headers_done) /* (trailers end with a blank line too) */
             publish(x);
@@ -377,6 +379,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     }
     bool abandon = sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
+    sf_peerhop_body(x->peer_body, data, len);
     SF_COUNT_N(bytes_from_upstream, len);
     x->last_byte_ms = sf_now_ms();
     if (overflow) {
@@ -604,7 +607,11 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
         got = x->obj->len;
         sf_obj_unlock(x->obj);
         bool bodiless = sf_judge_bodiless(x->spec->method, x->head.status);
-        return want >= 0 && !bodiless && got < (uint64_t)want ? SF_FAIL_TRUNCATED : SF_FAIL_NONE;
+        if (want >= 0 && !bodiless && got < (uint64_t)want)
+            return SF_FAIL_TRUNCATED;
+        return x->discard || sf_peerhop_body_end(x->spec, x->peer_body, &x->head.hdrs)
+                   ? SF_FAIL_NONE
+                   : SF_FAIL_TRUNCATED; /* a peer's body, not the one it signed */
     }
     if (x->headers_done)
         return SF_FAIL_TRUNCATED;
@@ -659,6 +666,7 @@ static void xfer_free(struct xfer *x)
     free(x->renamed_url);
     conf_unref(x->conf);
     sf_hdrs_clear(&x->head.hdrs);
+    sf_peerhop_body_free(x->peer_body);
     free(x);
 }
 
