@@ -326,12 +326,6 @@ static void reader_done(struct sf_reader *rd)
     req_unref((struct sf_req *)((char *)rd - offsetof(struct sf_req, rd)));
 }
 
-/* The secret a cluster peer's answer proves its body with (respond.h), or NULL. */
-static const char *peer_secret(const struct sf_req *r)
-{
-    return r->route.from_peer ? r->snap->cfg.cluster_secret : NULL;
-}
-
 /* Counts how a request was answered, once, when its response is queued. */
 static void count_outcome(struct sf_req *r)
 {
@@ -366,12 +360,9 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader, const char 
          * 304, no body (a cluster peer revalidating its copy through its owner, a
          * browser's reload). */
         return queue(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
-    r->rd = (struct sf_reader){.obj = o,
-                               .w = &r->w,
-                               .conn = r->conn,
-                               .up = r->front->up,
-                               .done = reader_done,
-                               .peer_secret = peer_secret(r)};
+    r->rd = (struct sf_reader){
+        .obj = o, .w = &r->w, .conn = r->conn, .up = r->front->up, .done = reader_done};
+    r->rd.peer_secret = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */
     unsigned status;
@@ -753,8 +744,8 @@ static enum MHD_Result respond_sliced(struct sf_req *r, const char *method)
                                .up = r->front->up,
                                .base = first,
                                .advance = slice_advance,
-                               .done = reader_done,
-                               .peer_secret = peer_secret(r)};
+                               .done = reader_done};
+    r->rd.peer_secret = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     unsigned status;
     struct MHD_Response *resp =
