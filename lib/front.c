@@ -377,8 +377,9 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o, const cha
 {
     count_outcome(r);
     unsigned status;
-    struct MHD_Response *resp = sf_respond_stored(o, r->conn, method, r->xcache, r->route.from_peer,
-                                                  &status, &r->body_bytes);
+    const char *peer = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
+    struct MHD_Response *resp =
+        sf_respond_stored(o, r->conn, method, r->xcache, peer, &status, &r->body_bytes);
     return queue(r, status, resp);
 }
 

@@ -217,6 +217,63 @@ static struct MHD_Response *multipart_response(struct sf_obj *o, const struct sf
     return resp;
 }
 
+/* A stored body (complete) for a cluster peer, too large to hash before the head goes
+ * out (PEER_HASH_AHEAD_MAX): read from its segments as libmicrohttpd sends it, hashed on
+ * the way, its proof in a trailer (peerauth.h). Freed with its response. */
+struct peer_stored {
+    struct sf_obj *o; /* the response's reference */
+    size_t off, n;    /* the bytes of o's body sent */
+    struct sf_peerproof *proof;
+};
+
+/* Bodies up to this size are hashed before their head is sent, and their proof goes in
+ * the head (about 40 us at 1.7 GB/s); larger ones are hashed as they go. */
+#define PEER_HASH_AHEAD_MAX (64u << 10)
+
+static ssize_t read_peer_stored(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct peer_stored *ps = cls;
+    if (pos >= ps->n) {
+        sf_peerauth_proof_end(ps->proof);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    size_t at = ps->off + (size_t)pos, first;
+    size_t want = ps->n - (size_t)pos < max ? ps->n - (size_t)pos : max;
+    segments_of(ps->o, at, want, &first);
+    const struct sf_seg *seg = ps->o->segs[first];
+    size_t k = seg->off + seg->cap - at < want ? seg->off + seg->cap - at : want;
+    memcpy(buf, seg->data + (at - seg->off), k);
+    sf_peerauth_proof_add(ps->proof, buf, k);
+    if (pos + k == ps->n) /* libmicrohttpd asks for nothing past a known length */
+        sf_peerauth_proof_end(ps->proof);
+    return (ssize_t)k;
+}
+
+static void peer_stored_done(void *cls)
+{
+    struct peer_stored *ps = cls;
+    sf_peerauth_proof_free(ps->proof);
+    sf_obj_unref(ps->o);
+    free(ps);
+}
+
+/* The n bytes at off of o (complete) as a peer's answer proven in its trailer, signed
+ * with secret; takes over a reference to o (released at once, with NULL, on failure). */
+static struct MHD_Response *peer_stored_response(struct sf_obj *o, size_t off, size_t n,
+                                                 const char *secret)
+{
+    struct peer_stored *ps = sf_xcalloc(1, sizeof *ps);
+    *ps = (struct peer_stored){o, off, n, NULL};
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        n, READ_BLOCK_MAX, read_peer_stored, ps, peer_stored_done);
+    if (resp == NULL) {
+        peer_stored_done(ps);
+        return NULL;
+    }
+    ps->proof = sf_peerauth_prove_streamed(resp, (int64_t)n, secret);
+    return checked(resp, ps->proof != NULL);
+}
+
 /* Proves the n bytes at off of o (complete) as the body of resp, a peer's answer. */
 static bool prove_stored(struct MHD_Response *resp, const struct sf_obj *o, size_t off, size_t n)
 {
@@ -298,8 +355,9 @@ struct MHD_Response *sf_respond_unchanged(struct sf_obj *o, const char *xcache)
 }
 
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
-                                       const char *method, const char *xcache, bool peer,
-                                       unsigned *status, uint64_t *body_bytes)
+                                       const char *method, const char *xcache,
+                                       const char *peer_secret, unsigned *status,
+                                       uint64_t *body_bytes)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     *body_bytes = 0;
@@ -317,11 +375,13 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
                                                : o->len;
     struct MHD_Response *resp;
     size_t off = range == SF_RANGE_ONE ? (size_t)r.first[0] : 0;
-    peer = peer && strcmp(method, "HEAD") != 0; /* (a HEAD's body is not sent) */
+    bool peer = peer_secret != NULL && strcmp(method, "HEAD") != 0; /* (a HEAD sends none) */
     if (range == SF_RANGE_MANY) {
         new_boundary(boundary, sizeof boundary);
         snprintf(type, sizeof type, "multipart/byteranges; boundary=%s", boundary);
         resp = multipart_response(o, &r, boundary, peer, &n);
+    } else if (peer && n > PEER_HASH_AHEAD_MAX) {
+        resp = peer_stored_response(o, off, n, peer_secret);
     } else {
         resp = body_response(o, off, n);
         if (resp != NULL && peer && !prove_stored(resp, o, off, n))

@@ -61,11 +61,13 @@ struct MHD_Response *sf_respond_unchanged(struct sf_obj *o, const char *xcache);
  * conditional request it satisfies (RFC 9110 §13.1), 206 with one byte range of a GET's
  * stored 200 (§14.2; 416 when no byte of the range exists), otherwise all of it. Takes
  * over a reference to o (released with the response); sets *status and *body_bytes (its
- * body's length). With peer (a cluster peer's request), its body's proof goes in the head
- * (peerauth.h). */
+ * body's length). With peer_secret (a cluster peer's request: its config's secret;
+ * otherwise NULL), its body goes with its proof (peerauth.h): in the head for a small one,
+ * in a trailer (chunked) for one too large to hash before the head is sent. */
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
-                                       const char *method, const char *xcache, bool peer,
-                                       unsigned *status, uint64_t *body_bytes);
+                                       const char *method, const char *xcache,
+                                       const char *peer_secret, unsigned *status,
+                                       uint64_t *body_bytes);
 
 /* rd's object, published, read as its body arrives, with the stored fields (and own,
  * when not NULL: the fields withheld from all but the leader). with_age: a stale

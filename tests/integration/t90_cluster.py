@@ -480,6 +480,35 @@ def test_a_peer_answer_body_changed_on_the_hop_is_neither_stored_nor_served_whol
             eq(c.peer_numbers(0, 1)["state"], "down", "%s: the peer is skipped" % mode)
 
 
+def test_an_owner_proves_every_body_it_sends_a_peer():
+    """Real nodes: an owner's answers carry their body's proof whatever their kind (a
+    stored hit hashed ahead into its head, or too large for that and proven in a trailer;
+    a body streamed as it arrives; empty; a range): the asking node takes each whole, and
+    stores it; nothing counts as a bad body."""
+    with Cluster(n=2) as c:
+        for size in (0, 1000, 300000):
+            for stored_at_owner in (False, True):
+                t = c.owned_by(0, "/proven-%d-%d?size=%d&cc=max-age%%3D600&k"
+                               % (size, stored_at_owner, size))[0]
+                edge = c.nodes[c.order(t)[1]]
+                if stored_at_owner:
+                    eq(len(request(c.nodes[0].port, "GET", t).body), size, "at the owner")
+                r = request(edge.port, "GET", t)
+                eq((r.status, len(r.body), r.error, r.header("Content-Length")),
+                   (200, size, None, str(size)), "%d bytes through the hop" % size)
+                wait_for(lambda: request(edge.port, "GET", t).header("X-Cache") == "HIT",
+                         "%d bytes: stored at the edge" % size)
+                eq(request(edge.port, "GET", t).body, r.body, "the same body, stored")
+                eq(c.origin.count(t), 1, "one origin fetch")
+        t = c.owned_by(0, "/proven-range?size=300000&cc=max-age%3D600&k")[0]
+        edge = c.nodes[c.order(t)[1]]
+        whole = request(c.nodes[0].port, "GET", t).body
+        r = request(edge.port, "GET", t, {"Range": "bytes=1000-200999"})
+        eq((r.status, r.body), (206, whole[1000:201000]), "a range of it, through the hop")
+        eq(edge.stats()["cluster"]["peer_bad_bodies"], 0, "every body proven")
+        eq(edge.stats()["cluster"]["peer_bad_answers"], 0, "every head signed")
+
+
 def test_a_forged_answer_sends_the_fetch_to_the_next_node():
     """The fake owns the key, a real node is next: the asker (last in order) asks the next
     node, which fetches the origin; one origin request."""
