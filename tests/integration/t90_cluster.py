@@ -722,6 +722,9 @@ def test_without_store_on_edge_only_the_owner_keeps_a_response():
         edge, owner = c.nodes[order[1]], c.nodes[order[0]]
         first = request(edge.port, "GET", t)
         wait_for(lambda: owner.stats()["cache"]["objects"] == 1, "stored at the owner")
+        # A peer's answer is proven at its end, its last byte sent to the client then:
+        # a request at once may still join that flight (COLLAPSED) as it is let go.
+        wait_for(lambda: edge.stats()["flights_now"] == 0, "the edge's flight let go")
         second = request(edge.port, "GET", t)
         eq((first.status, second.status, second.body), (200, 200, first.body), "served twice")
         eq(second.header("X-Cache"), "MISS", "the edge asked the owner again")
