@@ -478,6 +478,14 @@ def test_a_peer_answer_body_changed_on_the_hop_is_neither_stored_nor_served_whol
                   "%s: the origin's body, the peer skipped" % mode)
             eq(c.origin.count(t), 1, "%s: the origin fetched once" % mode)
             eq(c.peer_numbers(0, 1)["state"], "down", "%s: the peer is skipped" % mode)
+    # A client's range of such a body, served from the live body, is cut too.
+    with MixedCluster(2, fakes=(1,), bad_sig="trailer",
+                      fake=lambda port, m: TamperingHop(port, m)) as c:
+        t = c.key("/hop-range?size=%d&cc=max-age%%3D600&k=" % n, [1, 0])
+        r = request(c.nodes[0].port, "GET", t, {"Range": "bytes=0-99"})
+        check(r.status == 206 and r.error is not None and len(r.body) < 100,
+              "a range of it cut: %d, %d bytes, error %r" % (r.status, len(r.body), r.error))
+        eq(c.nodes[0].stats()["cluster"]["peer_bad_bodies"], 1, "range: counted")
 
 
 def test_an_owner_proves_every_body_it_sends_a_peer():
