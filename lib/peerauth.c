@@ -75,8 +75,9 @@ bool sf_peerauth_sign_answer(const struct sf_config *cfg, struct MHD_Connection 
 {
     const char *request = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_FIELD);
     if (request == NULL)
-        return false;                        /* verified, so not expected */
-    drop_fields(resp, SF_PEER_ANSWER_FIELD); /* the trailer's proof binds to ours alone */
+        return false; /* verified, so not expected */
+    /* Ours alone: the body's proof in a trailer is bound to it (sf_peerauth_proof_end). */
+    drop_fields(resp, SF_PEER_ANSWER_FIELD);
     struct sf_hdrs fields = {0};
     MHD_get_response_headers(resp, collect, &fields);
     char sig[SF_PEER_ANSWER_MAX];

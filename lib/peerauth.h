@@ -1,9 +1,10 @@
 /* peerauth: the answering side of a cluster hop (issue 18). Whether a request is a peer's:
  * its Sfproxy-Peer field signed with cluster.secret, for this node, within
  * SF_PEER_WINDOW_S, and never seen before (one process-wide replay set, replay.h, of
- * SF_PEER_REPLAY_CAPACITY requests, kept across reloads); and the signature on every answer
+ * SF_PEER_REPLAY_CAPACITY requests, kept across reloads); the signature on every answer
  * to such a request (cluster.h), so that the asking node can tell it from a process at
- * this node's address without the secret.
+ * this node's address without the secret; and the proof of each answer's body, so that
+ * it can tell the body this node sent from one changed on the way.
  *
  * Runs on: libmicrohttpd's workers. */
 #ifndef SF_PEERAUTH_H

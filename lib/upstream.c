@@ -65,8 +65,7 @@ struct xfer {
     bool forbidden;       /* a forward-proxy destination resolved to a refused address */
     bool connected;       /* the connection to the server is up (libcurl's prerequest) */
     const char *refused;  /* why a cluster peer's answer is not taken (peerhop.h), or NULL */
-    struct sf_peerbody *peer_body; /* a peer's answer's body being proven (peerhop.h) */
-    bool dirty;                    /* received data since the last wake pass */
+    bool dirty;           /* received data since the last wake pass */
     struct xfer *dirty_next;
     struct xfer *prev, *next;
     /* Before the response head: when the transfer fails for want of it. Until connected,
@@ -79,6 +78,8 @@ struct xfer {
     uint64_t start_us; /* sf_mono_us when the transfer started */
     char *renamed_url; /* the URL fetched, when upstream_tls.sni renamed it; owned */
     char errbuf[CURL_ERROR_SIZE];
+    /* A cluster peer's answer whose body is being proven (peerhop.h), or NULL. */
+    struct sf_peerbody *peer_body;
 };
 
 struct sf_upstream {
@@ -609,9 +610,9 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
         bool bodiless = sf_judge_bodiless(x->spec->method, x->head.status);
         if (want >= 0 && !bodiless && got < (uint64_t)want)
             return SF_FAIL_TRUNCATED;
-        return x->discard || sf_peerhop_body_end(x->spec, x->peer_body, &x->head.hdrs)
-                   ? SF_FAIL_NONE
-                   : SF_FAIL_TRUNCATED; /* a peer's body, not the one it signed */
+        /* A peer's body that is not the one it signed fails as a cut one. */
+        bool proven = x->discard || sf_peerhop_body_end(x->spec, x->peer_body, &x->head.hdrs);
+        return proven ? SF_FAIL_NONE : SF_FAIL_TRUNCATED;
     }
     if (x->headers_done)
         return SF_FAIL_TRUNCATED;
