@@ -230,7 +230,7 @@ bool sf_cluster_sign_answer(const char *secret, const char *request, unsigned st
 }
 
 bool sf_cluster_verify_answer(const char *secret, const char *request, unsigned status,
-                              const struct sf_hdrs *fields)
+                              const struct sf_hdrs *fields, char *mac)
 {
     char want[65];
     if (request == NULL || !answer_mac(secret, request, status, fields, want))
@@ -242,5 +242,137 @@ bool sf_cluster_verify_answer(const char *secret, const char *request, unsigned 
             strncmp(v, "sig=", 4) == 0)
             ok = same_mac(want, v + 4) || ok; /* any of them: an origin may send one too */
     }
+    if (ok && mac != NULL)
+        memcpy(mac, want, 65);
     return ok;
+}
+
+/* ---- bodies ---- */
+
+struct sf_body_hash {
+    gnutls_hash_hd_t h;
+    uint64_t len;
+};
+
+struct sf_body_hash *sf_cluster_body_new(void)
+{
+    struct sf_body_hash *b = sf_xcalloc(1, sizeof *b);
+    if (gnutls_hash_init(&b->h, GNUTLS_DIG_SHA256) != 0) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void sf_cluster_body_add(struct sf_body_hash *b, const void *data, size_t len)
+{
+    /* (gnutls_hash fails only for an algorithm it lacks, which init already refused.) */
+    (void)gnutls_hash(b->h, data, len);
+    b->len += len;
+}
+
+static void to_hex(const unsigned char *raw, size_t n, char *hex)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+}
+
+uint64_t sf_cluster_body_end(struct sf_body_hash *b, char hex[65])
+{
+    if (b == NULL)
+        return 0;
+    unsigned char digest[32];
+    gnutls_hash_deinit(b->h, digest);
+    to_hex(digest, sizeof digest, hex);
+    uint64_t len = b->len;
+    free(b);
+    return len;
+}
+
+void sf_cluster_body_free(struct sf_body_hash *b)
+{
+    if (b == NULL)
+        return;
+    gnutls_hash_deinit(b->h, NULL);
+    free(b);
+}
+
+void sf_cluster_body_head(int64_t length, const char *sha256, char out[SF_PEER_BODY_MAX])
+{
+    char len_text[40] = "";
+    if (length >= 0)
+        snprintf(len_text, sizeof len_text, "length=%" PRId64 "; ", length);
+    if (sha256 != NULL)
+        snprintf(out, SF_PEER_BODY_MAX, "%ssha256=%s", len_text, sha256);
+    else
+        snprintf(out, SF_PEER_BODY_MAX, "%strailer", len_text);
+}
+
+static bool all_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[n] == '\0';
+}
+
+bool sf_cluster_body_parse(const char *value, struct sf_body_claim *claim)
+{
+    *claim = (struct sf_body_claim){.length = -1};
+    if (value == NULL)
+        return false;
+    const char *p = value;
+    if (strncmp(p, "length=", 7) == 0) {
+        p += 7;
+        if (*p < '0' || *p > '9')
+            return false;
+        char *end;
+        unsigned long long n = strtoull(p, &end, 10);
+        if (n > INT64_MAX || strncmp(end, "; ", 2) != 0)
+            return false;
+        claim->length = (int64_t)n;
+        p = end + 2;
+    }
+    if (strcmp(p, "trailer") == 0) {
+        claim->trailer = true;
+        return true;
+    }
+    if (strncmp(p, "sha256=", 7) != 0 || !all_hex(p + 7, 64) || claim->length < 0)
+        return false;
+    memcpy(claim->sha256, p + 7, 65);
+    return true;
+}
+
+static bool body_mac(const char *secret, const char *mac, uint64_t length, const char *sha256,
+                     char hex[65])
+{
+    char len_text[24];
+    snprintf(len_text, sizeof len_text, "%" PRIu64, length);
+    struct text t = {0};
+    const char *parts[] = {"sfproxy-body", mac, len_text, sha256};
+    for (size_t i = 0; i < 4; i++)
+        text_adds(&t, parts[i]);
+    return mac_hex(secret, &t, hex);
+}
+
+bool sf_cluster_body_trailer(const char *secret, const char *mac, uint64_t length,
+                             const char *sha256, char out[SF_PEER_ANSWER_MAX])
+{
+    char hex[65];
+    if (!body_mac(secret, mac, length, sha256, hex))
+        return false;
+    snprintf(out, SF_PEER_ANSWER_MAX, "sig=%s", hex);
+    return true;
+}
+
+bool sf_cluster_body_verify(const char *secret, const char *mac, const struct sf_body_claim *claim,
+                            const char *trailer, uint64_t length, const char *sha256)
+{
+    if (claim->length >= 0 && (uint64_t)claim->length != length)
+        return false; /* cut, or padded */
+    if (!claim->trailer)
+        return same_mac(claim->sha256, sha256); /* the head's signature covered the digest */
+    char want[65];
+    return trailer != NULL && strlen(trailer) == 68 && strncmp(trailer, "sig=", 4) == 0 &&
+           body_mac(secret, mac, length, sha256, want) && same_mac(want, trailer + 4);
 }

@@ -65,7 +65,8 @@ bool sf_cluster_verify(const char *secret, const char *value, const char *method
  * nonce and addressee: an answer fits one request only), the status, and every field of
  * the answer but those the transport writes or may rewrite (SF_PEER_ANSWER_UNSIGNED: Date,
  * Connection, Keep-Alive, Content-Length, Transfer-Encoding) and the answer field itself,
- * each as "lowercased-name:value" (whitespace trimmed), sorted. The body is not covered. */
+ * each as "lowercased-name:value" (whitespace trimmed), sorted. The body is proven apart
+ * (SF_PEER_BODY_FIELD, below). */
 #define SF_PEER_ANSWER_FIELD "Sfproxy-Peer-Answer"
 #define SF_PEER_ANSWER_MAX 72
 
@@ -75,8 +76,59 @@ bool sf_cluster_sign_answer(const char *secret, const char *request, unsigned st
                             const struct sf_hdrs *fields, char out[SF_PEER_ANSWER_MAX]);
 
 /* Whether an answer of status with fields (its answer field among them) is signed with
- * secret for the request whose SF_PEER_FIELD value was request. */
+ * secret for the request whose SF_PEER_FIELD value was request; the MAC that matched into
+ * mac (65 bytes) when not NULL: what the answer's body proof is bound to. */
 bool sf_cluster_verify_answer(const char *secret, const char *request, unsigned status,
-                              const struct sf_hdrs *fields);
+                              const struct sf_hdrs *fields, char *mac);
+
+/* ---- bodies (issue 18) ----
+ * The body of an answer to a peer is proven too: the answer's head carries
+ * SF_PEER_BODY_FIELD, covered by the answer's signature, saying either
+ *   "length=N; sha256=HEX"  the body's length and SHA-256, when the whole body is known as
+ *                           the head is sent (a stored response, a text of sfproxy's own);
+ *   "length=N; trailer" or "trailer"   the body is sent chunked, and its proof comes after
+ *                           it, in a trailer field (RFC 9110 §6.5) of the same name,
+ *                           "sig=HEX": HMAC-SHA-256 with the secret over "sfproxy-body",
+ *                           the answer's MAC (so over its request and head), the body's
+ *                           length and its SHA-256.
+ * The asking node hashes the body as it arrives and keeps it (stores it, or lets a reader
+ * have its last byte) only when the proof holds. */
+#define SF_PEER_BODY_FIELD "Sfproxy-Peer-Body"
+#define SF_PEER_BODY_MAX 112
+
+/* SHA-256 of a body as it passes, and its length. */
+struct sf_body_hash;
+
+/* A new hash; NULL when GnuTLS has none to give (out of memory). */
+struct sf_body_hash *sf_cluster_body_new(void);
+void sf_cluster_body_add(struct sf_body_hash *b, const void *data, size_t len);
+/* The length so far, and the digest of everything added as 64 hex digits into hex (65
+ * bytes); b is freed. NULL is fine (then nothing is written and 0 returned). */
+uint64_t sf_cluster_body_end(struct sf_body_hash *b, char hex[65]);
+void sf_cluster_body_free(struct sf_body_hash *b); /* NULL is fine */
+
+/* What an answer's SF_PEER_BODY_FIELD says. */
+struct sf_body_claim {
+    int64_t length;  /* -1: not said (then the trailer says nothing of it either) */
+    bool trailer;    /* the proof comes in the trailer; else sha256 is the body's */
+    char sha256[65]; /* with !trailer */
+};
+
+/* The field's value for a body of length bytes (-1: unknown) with digest sha256, or
+ * proven in the trailer when sha256 is NULL. */
+void sf_cluster_body_head(int64_t length, const char *sha256, char out[SF_PEER_BODY_MAX]);
+
+/* Reads a field's value; false when it is not one of the forms above. */
+bool sf_cluster_body_parse(const char *value, struct sf_body_claim *claim);
+
+/* The trailer's value for a body of length bytes with digest sha256, answered with the
+ * answer MAC mac (64 hex digits); false when the HMAC cannot be computed. */
+bool sf_cluster_body_trailer(const char *secret, const char *mac, uint64_t length,
+                             const char *sha256, char out[SF_PEER_ANSWER_MAX]);
+
+/* Whether a body of length bytes with digest sha256 is the one claim (with the trailer's
+ * value, NULL when none came) proves for the answer whose MAC was mac. */
+bool sf_cluster_body_verify(const char *secret, const char *mac, const struct sf_body_claim *claim,
+                            const char *trailer, uint64_t length, const char *sha256);
 
 #endif

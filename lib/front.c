@@ -164,7 +164,7 @@ static enum MHD_Result respond_text(struct sf_req *r, unsigned status, const cha
         SF_COUNT(refused); /* answered by sfproxy itself, not from a response */
     }
     r->body_bytes = strlen(text);
-    return queue(r, status, sf_respond_text(text, status, r->xcache, close));
+    return queue(r, status, sf_respond_text(text, status, r->xcache, close, r->route.from_peer));
 }
 
 static enum MHD_Result respond_bad(struct sf_req *r, unsigned status, const char *text)
@@ -364,6 +364,7 @@ static enum MHD_Result respond_stream(struct sf_req *r, bool leader, const char 
         return queue(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
     r->rd = (struct sf_reader){
         .obj = o, .w = &r->w, .conn = r->conn, .up = r->front->up, .done = reader_done};
+    r->rd.peer_secret = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */
     unsigned status;
@@ -382,8 +383,9 @@ static enum MHD_Result respond_hit(struct sf_req *r, struct sf_obj *o, const cha
         r->attached = true;
     }
     unsigned status;
+    const char *peer = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     struct MHD_Response *resp =
-        sf_respond_stored(o, r->conn, method, r->xcache, &status, &r->body_bytes);
+        sf_respond_stored(o, r->conn, method, r->xcache, peer, &status, &r->body_bytes);
     return queue(r, status, resp);
 }
 
@@ -754,6 +756,7 @@ static enum MHD_Result respond_sliced(struct sf_req *r, const char *method)
                                .base = first,
                                .advance = slice_advance,
                                .done = reader_done};
+    r->rd.peer_secret = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     atomic_fetch_add(&r->refs, 1); /* until reader_done */
     unsigned status;
     struct MHD_Response *resp =
@@ -958,7 +961,7 @@ static enum MHD_Result health_for_peer(struct sf_req *r)
     const char *text = stopping ? "draining\n" : "ok\n";
     unsigned status = stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK;
     r->body_bytes = strlen(text);
-    return queue(r, status, sf_respond_text(text, status, NULL, false));
+    return queue(r, status, sf_respond_text(text, status, NULL, false, false));
 }
 
 /* A cluster peer's signed purge (admin.c sends it to every peer): carried out on this

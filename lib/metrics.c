@@ -185,6 +185,9 @@ static const struct family families[] = {
 #define F_PEER_LISTS 45
     {"cluster_peer_lists_disagree_total", COUNTER,
      "Peers' requests from a node this node's list ranks ahead of it: fetched alone."},
+#define F_PEER_BAD_BODIES 46
+    {"cluster_peer_bad_bodies_total", COUNTER,
+     "Peers' answer bodies not the ones they signed: cut, neither stored nor shared."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -245,6 +248,7 @@ static const struct counter counters[] = {
     {C(peer_fallbacks), "cluster", "peer_fallbacks", F_PEER_FALLBACKS, NULL},
     {C(peer_bad_answers), "cluster", "peer_bad_answers", F_PEER_BAD_ANSWERS, NULL},
     {C(peer_lists_disagree), "cluster", "peer_lists_disagree", F_PEER_LISTS, NULL},
+    {C(peer_bad_bodies), "cluster", "peer_bad_bodies", F_PEER_BAD_BODIES, NULL},
     {C(peer_replays), "cluster", "peer_replays", F_PEER_REPLAYS, "reason=\"seen\""},
     {C(peer_replay_full), "cluster", "peer_replay_full", F_PEER_REPLAYS, "reason=\"full\""},
     {C(reloads_ok), "reloads", "ok", F_RELOADS, "result=\"ok\""},

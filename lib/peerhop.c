@@ -2,9 +2,12 @@
 #include "peerhop.h"
 
 #include "cluster.h"
+#include "judge.h"
 #include "log.h"
 #include "metrics.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,27 +101,122 @@ bool sf_peerhop_next(struct sf_fetch_spec *s)
 }
 
 /* Runs on: the fetcher thread only. */
-static struct sf_ratelimit rl_bad_answer;
+static struct sf_ratelimit rl_bad_answer, rl_bad_body;
 
-const char *sf_peerhop_answer(const struct sf_fetch_spec *s, int status, struct sf_hdrs *fields,
-                              bool *mark_down)
+struct sf_peerbody {
+    struct sf_body_claim claim;
+    char mac[65];              /* the answer's, which a trailer's proof is bound to */
+    struct sf_body_hash *hash; /* what arrived */
+};
+
+/* Counts and logs an answer not taken; returns why (its answer ...). */
+static const char *bad_answer(const struct sf_fetch_spec *s, const char *why)
+{
+    SF_COUNT(peer_bad_answers);
+    sf_log_limited(&rl_bad_answer, 10000, SF_LOG_WARN,
+                   "cluster: peer %s (%s): %s: dropped, neither stored nor served", s->peer_id,
+                   s->url, why);
+    return why;
+}
+
+/* The body field of an answer (its only one), removed from fields; false when there is
+ * not exactly one, or it says nothing sfproxy knows. */
+static bool take_claim(struct sf_hdrs *fields, struct sf_body_claim *claim)
+{
+    const char *value = NULL;
+    size_t count = 0;
+    for (size_t i = 0; i < fields->n; i++)
+        if (sf_streq_ci(fields->v[i].name, SF_PEER_BODY_FIELD)) {
+            value = fields->v[i].value;
+            count++;
+        }
+    bool ok = count == 1 && sf_cluster_body_parse(value, claim);
+    sf_hdrs_remove(fields, SF_PEER_BODY_FIELD);
+    return ok;
+}
+
+const char *sf_peerhop_answer(const struct sf_fetch_spec *s, struct sf_obj *o, int status,
+                              struct sf_hdrs *fields, struct sf_peerbody **body, bool *mark_down)
 {
     *mark_down = false;
     const struct sf_config *cfg = &s->snap->cfg;
     const char *request = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
+    char mac[65];
     if (status < 100 ||
-        !sf_cluster_verify_answer(cfg->cluster_secret, request, (unsigned)status, fields)) {
-        SF_COUNT(peer_bad_answers);
-        sf_log_limited(&rl_bad_answer, 10000, SF_LOG_WARN,
-                       "cluster: the answer of peer %s (%s) is not signed with cluster.secret "
-                       "for its request: dropped, neither stored nor served",
-                       s->peer_id, s->url);
-        return "its answer is not signed with cluster.secret";
-    }
+        !sf_cluster_verify_answer(cfg->cluster_secret, request, (unsigned)status, fields, mac))
+        return bad_answer(s, "its answer is not signed with cluster.secret for its request");
     sf_hdrs_remove(fields, SF_PEER_ANSWER_FIELD); /* the hop's, no field of the response */
     if (status == 503 && sf_hdrs_get(fields, SF_DRAINING_FIELD) != NULL) {
         *mark_down = true;
         return "it is shutting down";
     }
+    if (sf_judge_bodiless(s->method, status)) {
+        sf_hdrs_remove(fields, SF_PEER_BODY_FIELD);
+        return NULL; /* no body to prove: the signed head is all of it */
+    }
+    struct sf_body_claim claim;
+    if (!take_claim(fields, &claim))
+        return bad_answer(s, "its answer does not say how its body is proven");
+    struct sf_body_hash *hash = sf_cluster_body_new();
+    if (hash == NULL)
+        return bad_answer(s, "its answer cannot be checked (no memory for a hash)");
+    if (claim.length >= 0) {
+        /* The length the peer signed, not the wire's: the body is checked against it. */
+        char len_text[24];
+        snprintf(len_text, sizeof len_text, "%" PRId64, claim.length);
+        sf_hdrs_remove(fields, "Content-Length");
+        sf_hdrs_add(fields, "Content-Length", len_text);
+    }
+    struct sf_peerbody *b = sf_xcalloc(1, sizeof *b);
+    b->claim = claim;
+    memcpy(b->mac, mac, sizeof mac);
+    b->hash = hash;
+    *body = b;
+    sf_obj_lock(o);
+    o->unproven = true;
+    sf_obj_unlock(o);
     return NULL;
+}
+
+void sf_peerhop_body(struct sf_peerbody *b, const char *data, size_t len)
+{
+    if (b != NULL)
+        sf_cluster_body_add(b->hash, data, len);
+}
+
+bool sf_peerhop_body_end(const struct sf_fetch_spec *s, struct sf_peerbody *b,
+                         const struct sf_hdrs *fields)
+{
+    if (b == NULL)
+        return true;
+    /* The trailer's (the head's body fields were all taken out of it). */
+    const char *trailer = NULL;
+    for (size_t i = 0; i < fields->n; i++)
+        if (sf_streq_ci(fields->v[i].name, SF_PEER_BODY_FIELD))
+            trailer = fields->v[i].value;
+    char sha256[65];
+    uint64_t len = sf_cluster_body_end(b->hash, sha256);
+    b->hash = NULL;
+    if (sf_cluster_body_verify(s->snap->cfg.cluster_secret, b->mac, &b->claim, trailer, len,
+                               sha256))
+        return true;
+    SF_COUNT(peer_bad_bodies);
+    SF_PEER_COUNT(s->peer_id, failures);
+    atomic_store(s->peer_down_until, sf_now_ms() + s->peer_retry_ms);
+    sf_log_limited(&rl_bad_body, 10000, SF_LOG_WARN,
+                   "cluster: the body of peer %s's answer (%s, %llu bytes) is not the one it "
+                   "signed (%s): cut, not stored, and skipping the peer for %llums",
+                   s->peer_id, s->url, (unsigned long long)len,
+                   b->claim.trailer && trailer == NULL ? "no proof came after it"
+                                                       : "its proof does not hold",
+                   (unsigned long long)s->peer_retry_ms);
+    return false;
+}
+
+void sf_peerhop_body_free(struct sf_peerbody *b)
+{
+    if (b == NULL)
+        return;
+    sf_cluster_body_free(b->hash);
+    free(b);
 }

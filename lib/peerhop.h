@@ -4,7 +4,8 @@
  * (not reached, stopping, or an answer not signed with the cluster's secret), the next in
  * the same order, which every node agrees on, so that the nodes that notice a dead owner
  * together ask one node rather than each the origin. And whether a peer's answer is its
- * own (cluster.h's answer signature) before anything of it reaches a client.
+ * own (cluster.h's answer signature) before anything of it reaches a client, and whether
+ * its body is (the body's proof) before it is stored or a client gets its end.
  *
  * Runs on: libmicrohttpd's workers (first), the fetcher thread (next, answer). */
 #ifndef SF_PEERHOP_H
@@ -29,16 +30,37 @@ bool sf_peerhop_ranks_before(const struct sf_config *cfg, const char *key, const
  * with s->snap's settings. */
 bool sf_peerhop_next(struct sf_fetch_spec *s);
 
-/* The final head (status, fields) a peer answered s with: NULL when it is the peer's
- * answer to s's request (signed with the cluster's secret for it), its answer field then
- * removed from fields; else why it is not taken, and the caller asks the next node. With
- * *mark_down: whether the peer is to be skipped for cluster.peer_retry too: yes for a
- * signed 503 with SF_DRAINING_FIELD ("it is shutting down"); no for an unsigned or badly
- * signed answer (counted in cluster.peer_bad_answers, logged once per interval), which a
- * live owner gives when it could not take the request as a peer's (its replay set full,
- * its clock off) and which one client's request must never be able to turn into a peer
- * marked down for everyone. */
-const char *sf_peerhop_answer(const struct sf_fetch_spec *s, int status, struct sf_hdrs *fields,
-                              bool *mark_down);
+/* What a peer's answer says its body is, and the hash of what arrived (cluster.h). */
+struct sf_peerbody;
+
+/* The final head (status, fields) a peer answered s with, for o: NULL when it is the
+ * peer's answer to s's request (signed with the cluster's secret for it), its answer and
+ * body fields then removed from fields; else why it is not taken, and the caller asks the
+ * next node. With *mark_down: whether the peer is to be skipped for cluster.peer_retry
+ * too: yes for a signed 503 with SF_DRAINING_FIELD ("it is shutting down"); no for an
+ * unsigned or badly signed answer, or one with a body that does not say how it is proven
+ * (counted in cluster.peer_bad_answers, logged once per interval), which a live owner
+ * gives when it could not take the request as a peer's (its replay set full, its clock
+ * off) and which one client's request must never be able to turn into a peer marked down
+ * for everyone. A taken answer with a body (not to a HEAD, not 1xx, 204 or 304) sets
+ * *body, the caller's to pass to sf_peerhop_body and sf_peerhop_body_end, then free; the
+ * Content-Length its body field signed replaces any on the wire (which then goes
+ * chunked), and o is marked unproven (singleflight.h). */
+const char *sf_peerhop_answer(const struct sf_fetch_spec *s, struct sf_obj *o, int status,
+                              struct sf_hdrs *fields, struct sf_peerbody **body, bool *mark_down);
+
+/* The next len bytes of the body (b NULL: not a peer's answer, nothing to do). */
+void sf_peerhop_body(struct sf_peerbody *b, const char *data, size_t len);
+
+/* The transfer of s ended well, with fields (the trailer's, after whatever is left of the
+ * head's: its body fields were taken out by sf_peerhop_answer): whether its
+ * body is the one the peer signed (true when b is NULL). When not, the caller fails it
+ * (SF_FAIL_TRUNCATED: neither stored nor shared, its readers cut): counted
+ * (cluster.peer_bad_bodies, and in the peer's failures), logged once per interval, and the
+ * peer skipped for cluster.peer_retry. */
+bool sf_peerhop_body_end(const struct sf_fetch_spec *s, struct sf_peerbody *b,
+                         const struct sf_hdrs *fields);
+
+void sf_peerhop_body_free(struct sf_peerbody *b); /* NULL is fine */
 
 #endif

@@ -92,7 +92,7 @@ static bool call_finish(struct call *c, const struct sf_config *cfg, CURLcode rc
     const char *value = c->field + strlen(SF_PEER_FIELD) + 2;
     bool own = rc == CURLE_OK && out->status == c->head.status &&
                sf_cluster_verify_answer(cfg->cluster_secret, value, (unsigned)c->head.status,
-                                        &c->head.hdrs);
+                                        &c->head.hdrs, NULL);
     if (rc == CURLE_OK && !own) {
         SF_COUNT(peer_bad_answers);
         snprintf(out->why, sizeof out->why, "its answer is not signed with cluster.secret");

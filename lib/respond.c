@@ -7,6 +7,7 @@
 #include "respond.h"
 
 #include "metrics.h"
+#include "peerauth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static struct MHD_Response *checked(struct MHD_Response *resp, bool ok)
 }
 
 struct MHD_Response *sf_respond_text(const char *text, unsigned status, const char *xcache,
-                                     bool close)
+                                     bool close, bool peer)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
@@ -50,6 +51,8 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
         ok = add(resp, "Retry-After", "1") && add(resp, SF_DRAINING_FIELD, "1");
     if (ok && close)
         ok = add(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (ok && peer)
+        ok = sf_peerauth_prove_whole(resp, &(struct MHD_IoVec){text, strlen(text)}, 1);
     return checked(resp, ok);
 }
 
@@ -176,7 +179,7 @@ static void new_boundary(char *out, size_t size)
  * each a part with o's Content-Type and its Content-Range, its bytes sent zero-copy from
  * the segments. Takes over the reference to o; sets *bytes to the body's size. */
 static struct MHD_Response *multipart_response(struct sf_obj *o, const struct sf_ranges *r,
-                                               const char *boundary, size_t *bytes)
+                                               const char *boundary, bool peer, size_t *bytes)
 {
     const char *type = sf_hdrs_get(&o->hdrs, "Content-Type");
     size_t per_part = strlen(boundary) + (type ? strlen(type) : 0) + 128;
@@ -206,10 +209,80 @@ static struct MHD_Response *multipart_response(struct sf_obj *o, const struct sf
     iov[k++] = (struct MHD_IoVec){t, (size_t)len};
     *bytes += (size_t)len;
     struct MHD_Response *resp = MHD_create_response_from_iovec(iov, (unsigned)k, multipart_done, m);
-    free(iov);
     if (resp == NULL)
         multipart_done(m);
+    else if (peer && !sf_peerauth_prove_whole(resp, iov, k))
+        resp = checked(resp, false);
+    free(iov);
     return resp;
+}
+
+/* A stored body (complete) for a cluster peer, too large to hash before the head goes
+ * out (PEER_HASH_AHEAD_MAX): read from its segments as libmicrohttpd sends it, hashed on
+ * the way, its proof in a trailer (peerauth.h). Freed with its response. */
+struct peer_stored {
+    struct sf_obj *o; /* the response's reference */
+    size_t off, n;    /* the bytes of o's body sent */
+    struct sf_peerproof *proof;
+};
+
+/* Bodies up to this size are hashed before their head is sent, and their proof goes in
+ * the head (about 40 us at 1.7 GB/s); larger ones are hashed as they go. */
+#define PEER_HASH_AHEAD_MAX (64u << 10)
+
+static ssize_t read_peer_stored(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct peer_stored *ps = cls;
+    if (pos >= ps->n) {
+        sf_peerauth_proof_end(ps->proof);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    size_t at = ps->off + (size_t)pos, first;
+    size_t want = ps->n - (size_t)pos < max ? ps->n - (size_t)pos : max;
+    segments_of(ps->o, at, want, &first);
+    const struct sf_seg *seg = ps->o->segs[first];
+    size_t k = seg->off + seg->cap - at < want ? seg->off + seg->cap - at : want;
+    memcpy(buf, seg->data + (at - seg->off), k);
+    sf_peerauth_proof_add(ps->proof, buf, k);
+    if (pos + k == ps->n) /* libmicrohttpd asks for nothing past a known length */
+        sf_peerauth_proof_end(ps->proof);
+    return (ssize_t)k;
+}
+
+static void peer_stored_done(void *cls)
+{
+    struct peer_stored *ps = cls;
+    sf_peerauth_proof_free(ps->proof);
+    sf_obj_unref(ps->o);
+    free(ps);
+}
+
+/* The n bytes at off of o (complete) as a peer's answer proven in its trailer, signed
+ * with secret; takes over a reference to o (released at once, with NULL, on failure). */
+static struct MHD_Response *peer_stored_response(struct sf_obj *o, size_t off, size_t n,
+                                                 const char *secret)
+{
+    struct peer_stored *ps = sf_xcalloc(1, sizeof *ps);
+    *ps = (struct peer_stored){o, off, n, NULL};
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        n, READ_BLOCK_MAX, read_peer_stored, ps, peer_stored_done);
+    if (resp == NULL) {
+        peer_stored_done(ps);
+        return NULL;
+    }
+    ps->proof = sf_peerauth_prove_streamed(resp, (int64_t)n, secret);
+    return checked(resp, ps->proof != NULL);
+}
+
+/* Proves the n bytes at off of o (complete) as the body of resp, a peer's answer. */
+static bool prove_stored(struct MHD_Response *resp, const struct sf_obj *o, size_t off, size_t n)
+{
+    size_t first, count = segments_of(o, off, n, &first);
+    struct MHD_IoVec *iov = sf_xmalloc((count > 0 ? count : 1) * sizeof *iov);
+    count = body_iov(o, off, n, iov);
+    bool ok = sf_peerauth_prove_whole(resp, iov, count);
+    free(iov);
+    return ok;
 }
 
 /* 304 with the fields a 200 would have carried that RFC 9110 §15.4.5 asks for. Takes over
@@ -282,7 +355,8 @@ struct MHD_Response *sf_respond_unchanged(struct sf_obj *o, const char *xcache)
 }
 
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
-                                       const char *method, const char *xcache, unsigned *status,
+                                       const char *method, const char *xcache,
+                                       const char *peer_secret, unsigned *status,
                                        uint64_t *body_bytes)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
@@ -300,12 +374,18 @@ struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *
                : range == SF_RANGE_ONE         ? (size_t)(r.last[0] - r.first[0] + 1)
                                                : o->len;
     struct MHD_Response *resp;
+    size_t off = range == SF_RANGE_ONE ? (size_t)r.first[0] : 0;
+    bool peer = peer_secret != NULL && strcmp(method, "HEAD") != 0; /* (a HEAD sends none) */
     if (range == SF_RANGE_MANY) {
         new_boundary(boundary, sizeof boundary);
         snprintf(type, sizeof type, "multipart/byteranges; boundary=%s", boundary);
-        resp = multipart_response(o, &r, boundary, &n);
+        resp = multipart_response(o, &r, boundary, peer, &n);
+    } else if (peer && n > PEER_HASH_AHEAD_MAX) {
+        resp = peer_stored_response(o, off, n, peer_secret);
     } else {
-        resp = body_response(o, range == SF_RANGE_ONE ? (size_t)r.first[0] : 0, n);
+        resp = body_response(o, off, n);
+        if (resp != NULL && peer && !prove_stored(resp, o, off, n))
+            resp = checked(resp, false);
     }
     if (resp == NULL)
         return NULL;
@@ -342,9 +422,19 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
     size_t in_obj = (size_t)(at - rd->base);
     bool resume_fetch = sf_obj_reader_at(o, rd->w, in_obj);
     size_t n = pos < rd->count ? sf_obj_peek(o, in_obj, &rd->seg_hint, &data) : 0;
+    n = n < max ? n : max;
+    n = n < rd->count - pos ? n : (size_t)(rd->count - pos);
+    /* A cluster peer's answer is proven only at its end (peerhop.h): until then its last
+     * byte, and this response's (a range's), are held back, so that a forged body reaches
+     * a client cut, never whole. Not a range's end in an object its fetch may pause for
+     * its slowest reader (sf_obj_should_pause: a pass): that reader would wait for the
+     * end of a fetch that waits for it. */
+    bool may_pause = o->unjoinable && !o->storable;
+    if (n > 0 && o->unproven && o->state != SF_OBJ_COMPLETE &&
+        ((pos + n == rd->count && !may_pause) ||
+         (o->content_length >= 0 && in_obj + n == (uint64_t)o->content_length)))
+        n--;
     if (n > 0) {
-        n = n < max ? n : max;
-        n = n < rd->count - pos ? n : (size_t)(rd->count - pos);
         ret = (ssize_t)n;
     } else if (o->state == SF_OBJ_COMPLETE || pos >= rd->count) {
         ret = MHD_CONTENT_READER_END_OF_STREAM;
@@ -365,13 +455,37 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
         SF_COUNT_N(bytes_to_clients, n);
         rd->sent += n;
     }
+    if (rd->_proof != NULL) {
+        if (n > 0)
+            sf_peerauth_proof_add(rd->_proof, buf, n);
+        /* libmicrohttpd asks for no more once a known length is sent. */
+        if (ret == MHD_CONTENT_READER_END_OF_STREAM || rd->sent == rd->count)
+            sf_peerauth_proof_end(rd->_proof);
+    }
     return ret;
 }
 
 static void reader_done(void *cls)
 {
     struct sf_reader *rd = cls;
+    sf_peerauth_proof_free(rd->_proof);
+    rd->_proof = NULL;
     rd->done(rd);
+}
+
+/* resp, read by rd, answers a cluster peer's request of method: its body goes chunked
+ * with its proof in a trailer (peerauth.h). Its length: rd->count, when the response's
+ * length (length) is known. False when that cannot be (resp must not be sent). */
+static bool prove_reader(struct sf_reader *rd, struct MHD_Response *resp, const char *method,
+                         int64_t length)
+{
+    if (rd->peer_secret == NULL || strcmp(method, "HEAD") == 0)
+        return true;
+    if (length >= 0 && rd->count == 0) /* no read comes to end it: proven in the head */
+        return sf_peerauth_prove_whole(resp, NULL, 0);
+    rd->_proof =
+        sf_peerauth_prove_streamed(resp, length >= 0 ? (int64_t)rd->count : -1, rd->peer_secret);
+    return rd->_proof != NULL;
 }
 
 /* The response rd reads, of length bytes (-1: unknown, chunked) with o's fields less
@@ -438,6 +552,7 @@ struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *metho
         ok = add(resp, own->v[i].name, own->v[i].value);
     if (ok && with_age)
         ok = add_age(resp, o);
+    ok = ok && prove_reader(rd, resp, method, o->content_length);
     return resp != NULL ? checked(resp, ok) : NULL;
 }
 
@@ -452,5 +567,7 @@ struct MHD_Response *sf_respond_sliced(struct sf_reader *rd, const char *method,
     *status = status_for(range, MHD_HTTP_OK);
     struct MHD_Response *resp =
         reader_response(rd, o, (int64_t)total, xcache, OWN_AGE | SLICE_RANGE, range, content_range);
-    return resp != NULL ? checked(resp, add_age(resp, o)) : NULL;
+    return resp != NULL
+               ? checked(resp, add_age(resp, o) && prove_reader(rd, resp, method, (int64_t)total))
+               : NULL;
 }

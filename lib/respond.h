@@ -36,13 +36,18 @@ struct sf_reader {
     bool (*advance)(struct sf_reader *rd, uint64_t at);
     /* Called once libmicrohttpd is done with the response (its free callback). */
     void (*done)(struct sf_reader *rd);
+    /* A cluster peer's request: its body goes with a proof (peerauth.h) signed with this
+     * secret (the request's config's); NULL for everyone else. */
+    const char *peer_secret;
+    struct sf_peerproof *_proof; /* respond.c's */
 };
 
 /* A short text/plain answer of sfproxy's own; xcache may be NULL (no X-Cache). A 503 says
  * when to retry, and that sfproxy is shutting down (SF_DRAINING_FIELD: a cluster peer
- * that asked fetches elsewhere); with close the connection ends after it. */
+ * that asked fetches elsewhere); with close the connection ends after it; with peer (a
+ * cluster peer's request) its body's proof goes in the head (peerauth.h). */
 struct MHD_Response *sf_respond_text(const char *text, unsigned status, const char *xcache,
-                                     bool close);
+                                     bool close, bool peer);
 
 /* Whether the request on conn is conditional and o's 200 (with slice: the 200 o is a
  * slice of) satisfies it (RFC 9110 §13.1:
@@ -56,9 +61,12 @@ struct MHD_Response *sf_respond_unchanged(struct sf_obj *o, const char *xcache);
  * conditional request it satisfies (RFC 9110 §13.1), 206 with one byte range of a GET's
  * stored 200 (§14.2; 416 when no byte of the range exists), otherwise all of it. Takes
  * over a reference to o (released with the response); sets *status and *body_bytes (its
- * body's length). */
+ * body's length). With peer_secret (a cluster peer's request: its config's secret;
+ * otherwise NULL), its body goes with its proof (peerauth.h): in the head for a small one,
+ * in a trailer (chunked) for one too large to hash before the head is sent. */
 struct MHD_Response *sf_respond_stored(struct sf_obj *o, struct MHD_Connection *conn,
-                                       const char *method, const char *xcache, unsigned *status,
+                                       const char *method, const char *xcache,
+                                       const char *peer_secret, unsigned *status,
                                        uint64_t *body_bytes);
 
 /* rd's object, published, read as its body arrives, with the stored fields (and own,

@@ -82,6 +82,8 @@ struct sf_obj {
     size_t seg_first;          /* (L) segments below this index were freed (trimmed) */
     bool unjoinable;           /* (L) no new reader may attach: body bytes may be freed */
     bool upstream_paused;      /* (L) the transfer waits for its reader to catch up */
+    bool unproven;             /* (L) a cluster peer's answer whose body is proven only at its end
+                    * (peerhop.h): until COMPLETE, readers do not get its last byte */
     bool dropped;              /* (L) its fetch is being given up: no reader may attach */
     const void *leader;        /* (L) the client that started it, while attached */
 

@@ -80,6 +80,8 @@ struct xfer {
     uint64_t start_us; /* sf_mono_us when the transfer started */
     char *renamed_url; /* the URL fetched, when upstream_tls.sni renamed it; owned */
     char errbuf[CURL_ERROR_SIZE];
+    /* A cluster peer's answer whose body is being proven (peerhop.h), or NULL. */
+    struct sf_peerbody *peer_body;
 };
 
 struct sf_upstream {
@@ -347,8 +349,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     case SF_RESPHEAD_FINAL:
         /* A peer's answer that is not its own, or says it is stopping: the next node. */
         if (!x->headers_done && x->spec->fallback_url != NULL)
-            x->refused =
-                sf_peerhop_answer(x->spec, x->head.status, &x->head.hdrs, &x->refused_down);
+            x->refused = sf_peerhop_answer(x->spec, x->obj, x->head.status, &x->head.hdrs,
+                                           &x->peer_body, &x->refused_down);
         if (x->refused != NULL)
             return 0;
         if (!x->headers_done) /* (trailers end with a blank line too) */
@@ -388,6 +390,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     }
     bool abandon = sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
+    sf_peerhop_body(x->peer_body, data, len);
     SF_COUNT_N(bytes_from_upstream, len);
     sf_pinned_grew(len);
     x->last_byte_ms = sf_now_ms();
@@ -617,7 +620,11 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
         got = x->obj->len;
         sf_obj_unlock(x->obj);
         bool bodiless = sf_judge_bodiless(x->spec->method, x->head.status);
-        return want >= 0 && !bodiless && got < (uint64_t)want ? SF_FAIL_TRUNCATED : SF_FAIL_NONE;
+        if (want >= 0 && !bodiless && got < (uint64_t)want)
+            return SF_FAIL_TRUNCATED;
+        /* A peer's body that is not the one it signed fails as a cut one. */
+        bool proven = x->discard || sf_peerhop_body_end(x->spec, x->peer_body, &x->head.hdrs);
+        return proven ? SF_FAIL_NONE : SF_FAIL_TRUNCATED;
     }
     if (x->headers_done)
         return SF_FAIL_TRUNCATED;
@@ -672,6 +679,7 @@ static void xfer_free(struct xfer *x)
     free(x->renamed_url);
     conf_unref(x->conf);
     sf_hdrs_clear(&x->head.hdrs);
+    sf_peerhop_body_free(x->peer_body);
     free(x);
 }
 

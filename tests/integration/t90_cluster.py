@@ -4,6 +4,8 @@ from the owner, signed, so the origin sees one fetch per key however the clients
 a forged or replayed peer field is an ordinary client's; a peer that cannot be reached, or
 whose answer is not signed, is skipped and the next node in the key's order asked (the
 upstream only when this node is next), without failing a client."""
+import hashlib
+import hmac
 import json
 import math
 import os
@@ -264,14 +266,14 @@ class MixedCluster:
     config, peer's address is a ForgingPeer's (self.spy), which captures what is sent to
     it."""
 
-    def __init__(self, n, fakes=(), bad_sig=False, spy=None, extra=None):
+    def __init__(self, n, fakes=(), bad_sig=False, spy=None, extra=None, fake=ForgingPeer):
         self.origin = Origin()
         self.ids = ["node-%d" % i for i in range(n)]
         self.ports = [free_port() for _ in range(n)]
         self.nodes, self.fakes, self.spy = {}, {}, None
         try:
             for i in fakes:
-                self.fakes[i] = ForgingPeer(self.ports[i], bad_sig)
+                self.fakes[i] = fake(self.ports[i], bad_sig)
             if spy:
                 spy_port = free_port()
                 self.spy = ForgingPeer(spy_port)
@@ -406,6 +408,170 @@ def test_nodes_whose_peer_lists_disagree_never_wait_on_each_other():
         a.stop()
         c.stop()
         origin.stop()
+
+
+def sign_answer(request_field, status, fields):
+    """lib/cluster.c's answer MAC: over the request's Sfproxy-Peer, the status and the
+    fields the transport does not write, as sorted "lowercased-name:value" lines."""
+    skip = {"date", "connection", "keep-alive", "content-length", "transfer-encoding",
+            "sfproxy-peer-answer"}
+    lines = sorted("%s:%s" % (k.lower(), v.strip(" \t")) for k, v in fields
+                   if k.lower() not in skip)
+    text = "\n".join(["sfproxy-answer", request_field, str(status)] + lines)
+    return hmac.new(SECRET.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def body_trailer(answer_mac, body):
+    """lib/cluster.c's trailer MAC: over the answer's MAC, the body's length and SHA-256."""
+    text = "\n".join(["sfproxy-body", answer_mac, str(len(body)),
+                      hashlib.sha256(body).hexdigest()])
+    return hmac.new(SECRET.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+class TamperingHop:
+    """The owner's answers as a process that can write into the hop between nodes delivers
+    them: each head is the owner's, signed with the secret for its request (this fake holds
+    the secret, as the owner does), but the body on the wire is not the one the owner sent
+    and proved. mode says how:
+      "whole"    - the digest of GOOD in the signed head, TAMPERED sent (same length);
+      "trailer"  - chunked, TAMPERED sent, then the owner's trailer for GOOD;
+      "garbled"  - chunked, TAMPERED sent, then a trailer of made-up hex;
+      "omitted"  - chunked, GOOD sent, and no trailer at all (nothing proves it);
+      "honest"   - chunked, GOOD sent, its trailer right: what a real owner sends."""
+    GOOD = b"the owner's body: " + b"g" * 982
+    TAMPERED = b"tampered on the hop" + b"t" * 981
+
+    def __init__(self, port, mode):
+        self.requests = []
+        hop = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                field = self.headers.get("Sfproxy-Peer")
+                hop.requests.append((self.command, self.path))
+                good, sent = TamperingHop.GOOD, TamperingHop.TAMPERED
+                if mode in ("omitted", "honest"):
+                    sent = good
+                fields = [("Content-Type", "text/plain"), ("Cache-Control", "max-age=600")]
+                if mode == "whole":
+                    fields.append(("Sfproxy-Peer-Body", "length=%d; sha256=%s"
+                                   % (len(good), hashlib.sha256(good).hexdigest())))
+                else:
+                    fields.append(("Sfproxy-Peer-Body", "length=%d; trailer" % len(good)))
+                mac = sign_answer(field or "", 200, fields) if self.path != "/_sfproxy/health" \
+                    else "0" * 64
+                head = "HTTP/1.1 200 OK\r\n" + "".join("%s: %s\r\n" % f for f in fields)
+                head += "Sfproxy-Peer-Answer: sig=%s\r\nConnection: close\r\n" % mac
+                if mode == "whole":
+                    out = head.encode() + b"Content-Length: %d\r\n\r\n" % len(sent) + sent
+                else:
+                    trailer = {"trailer": "sig=" + body_trailer(mac, good),
+                               "garbled": "sig=" + "5a" * 32,
+                               "honest": "sig=" + body_trailer(mac, good)}.get(mode)
+                    out = head.encode() + b"Transfer-Encoding: chunked\r\n\r\n"
+                    out += b"%x\r\n%s\r\n0\r\n" % (len(sent), sent)
+                    out += (b"Sfproxy-Peer-Body: %s\r\n" % trailer.encode()) if trailer else b""
+                    out += b"\r\n"
+                self.wfile.write(out)
+                self.close_connection = True
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass
+
+        self.server = Server(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_peer_answer_body_changed_on_the_hop_is_neither_stored_nor_served_whole():
+    """(issue 18) The owner's signed head arrives intact, its body does not: the digest in
+    the head, or the trailer after the body, does not prove what came. The asking node cuts
+    its clients' response before its last byte, stores nothing, counts it
+    (cluster.peer_bad_bodies) and skips the peer; the next request is fetched again (here
+    from the origin: the asker is next in the key's order), never a HIT of the tampered
+    body. An owner that proves its body ("honest") is stored and served as before."""
+    n = len(TamperingHop.GOOD)
+    for mode in ("whole", "trailer", "garbled", "omitted", "honest"):
+        with MixedCluster(2, fakes=(1,), bad_sig=mode,
+                          fake=lambda port, m: TamperingHop(port, m)) as c:
+            t = c.key("/hop-%s?size=%d&cc=max-age%%3D600&k=" % (mode, n), [1, 0])
+            node = c.nodes[0]
+            first = request(node.port, "GET", t)
+            eq(c.fakes[1].requests, [("GET", t)], "%s: the owner was asked" % mode)
+            st = node.stats()["cluster"]
+            if mode == "honest":
+                eq((first.status, first.body, first.error), (200, TamperingHop.GOOD, None),
+                   "honest: served whole")
+                wait_for(lambda: node.stats()["cache"]["objects"] == 1, "honest: stored")
+                again = request(node.port, "GET", t)
+                eq((again.header("X-Cache"), again.body), ("HIT", TamperingHop.GOOD),
+                   "honest: a HIT of the proven body")
+                eq((st["peer_bad_bodies"], st["peer_bad_answers"]), (0, 0), "honest: no count")
+                continue
+            eq(first.status, 200, "%s: the signed head was taken" % mode)
+            check(first.error is not None and len(first.body) < n,
+                  "%s: the client's response is cut, not whole: %d bytes, error %r"
+                  % (mode, len(first.body), first.error))
+            eq((st["peer_bad_bodies"], c.peer_numbers(0, 1)["answered"]), (1, 1),
+               "%s: counted as a bad body (the head was taken)" % mode)
+            check("is not the one it signed" in node.output(), "%s: logged" % mode)
+            eq(node.stats()["cache"]["objects"], 0, "%s: nothing stored" % mode)
+            again = request(node.port, "GET", t)
+            eq((again.status, again.header("X-Cache"), len(again.body), again.error),
+               (200, "MISS", n, None), "%s: fetched again, whole" % mode)
+            check(again.body not in (TamperingHop.GOOD, TamperingHop.TAMPERED),
+                  "%s: the origin's body, the peer skipped" % mode)
+            eq(c.origin.count(t), 1, "%s: the origin fetched once" % mode)
+            eq(c.peer_numbers(0, 1)["state"], "down", "%s: the peer is skipped" % mode)
+    # A client's range of such a body, served from the live body, is cut too.
+    with MixedCluster(2, fakes=(1,), bad_sig="trailer",
+                      fake=lambda port, m: TamperingHop(port, m)) as c:
+        t = c.key("/hop-range?size=%d&cc=max-age%%3D600&k=" % n, [1, 0])
+        r = request(c.nodes[0].port, "GET", t, {"Range": "bytes=0-99"})
+        check(r.status == 206 and r.error is not None and len(r.body) < 100,
+              "a range of it cut: %d, %d bytes, error %r" % (r.status, len(r.body), r.error))
+        eq(c.nodes[0].stats()["cluster"]["peer_bad_bodies"], 1, "range: counted")
+
+
+def test_an_owner_proves_every_body_it_sends_a_peer():
+    """Real nodes: an owner's answers carry their body's proof whatever their kind (a
+    stored hit hashed ahead into its head, or too large for that and proven in a trailer;
+    a body streamed as it arrives; empty; a range): the asking node takes each whole, and
+    stores it; nothing counts as a bad body."""
+    with Cluster(n=2) as c:
+        for size in (0, 1000, 300000):
+            for stored_at_owner in (False, True):
+                t = c.owned_by(0, "/proven-%d-%d?size=%d&cc=max-age%%3D600&k"
+                               % (size, stored_at_owner, size))[0]
+                edge = c.nodes[c.order(t)[1]]
+                if stored_at_owner:
+                    eq(len(request(c.nodes[0].port, "GET", t).body), size, "at the owner")
+                r = request(edge.port, "GET", t)
+                eq((r.status, len(r.body), r.error, r.header("Content-Length")),
+                   (200, size, None, str(size)), "%d bytes through the hop" % size)
+                wait_for(lambda: request(edge.port, "GET", t).header("X-Cache") == "HIT",
+                         "%d bytes: stored at the edge" % size)
+                eq(request(edge.port, "GET", t).body, r.body, "the same body, stored")
+                eq(c.origin.count(t), 1, "one origin fetch")
+        t = c.owned_by(0, "/proven-range?size=300000&cc=max-age%3D600&k")[0]
+        edge = c.nodes[c.order(t)[1]]
+        whole = request(c.nodes[0].port, "GET", t).body
+        r = request(edge.port, "GET", t, {"Range": "bytes=1000-200999"})
+        eq((r.status, r.body), (206, whole[1000:201000]), "a range of it, through the hop")
+        eq(edge.stats()["cluster"]["peer_bad_bodies"], 0, "every body proven")
+        eq(edge.stats()["cluster"]["peer_bad_answers"], 0, "every head signed")
 
 
 def test_a_forged_answer_sends_the_fetch_to_the_next_node():
@@ -668,6 +834,9 @@ def test_without_store_on_edge_only_the_owner_keeps_a_response():
         edge, owner = c.nodes[order[1]], c.nodes[order[0]]
         first = request(edge.port, "GET", t)
         wait_for(lambda: owner.stats()["cache"]["objects"] == 1, "stored at the owner")
+        # A peer's answer is proven at its end, its last byte sent to the client then:
+        # a request at once may still join that flight (COLLAPSED) as it is let go.
+        wait_for(lambda: edge.stats()["flights_now"] == 0, "the edge's flight let go")
         second = request(edge.port, "GET", t)
         eq((first.status, second.status, second.body), (200, 200, first.body), "served twice")
         eq(second.header("X-Cache"), "MISS", "the edge asked the owner again")

@@ -183,28 +183,130 @@ static void test_answer_signatures(void **state)
     sf_hdrs_add(&got, "Link", "</b.css>; rel=preload");
     sf_hdrs_add(&got, "ETag", "\"v1\"");
     sf_hdrs_add(&got, "Content-Type", "text/plain");
-    assert_false(sf_cluster_verify_answer(secret, request, 200, &got)); /* no field yet */
-    sf_hdrs_add(&got, SF_PEER_ANSWER_FIELD, "sig=" NONCE NONCE);        /* an origin's, say */
-    assert_false(sf_cluster_verify_answer(secret, request, 200, &got));
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got, NULL)); /* no field yet */
+    sf_hdrs_add(&got, SF_PEER_ANSWER_FIELD, "sig=" NONCE NONCE);              /* an origin's, say */
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got, NULL));
     sf_hdrs_add(&got, SF_PEER_ANSWER_FIELD, sig);
-    assert_true(sf_cluster_verify_answer(secret, request, 200, &got));
+    assert_true(sf_cluster_verify_answer(secret, request, 200, &got, NULL));
     /* Another request (nonce), status or secret: not its answer. */
-    assert_false(sf_cluster_verify_answer(secret, another, 200, &got));
-    assert_false(sf_cluster_verify_answer(secret, request, 203, &got));
-    assert_false(sf_cluster_verify_answer("another-secret-16chars", request, 200, &got));
-    assert_false(sf_cluster_verify_answer(secret, NULL, 200, &got));
+    assert_false(sf_cluster_verify_answer(secret, another, 200, &got, NULL));
+    assert_false(sf_cluster_verify_answer(secret, request, 203, &got, NULL));
+    assert_false(sf_cluster_verify_answer("another-secret-16chars", request, 200, &got, NULL));
+    assert_false(sf_cluster_verify_answer(secret, NULL, 200, &got, NULL));
     /* A field changed, added or removed: not its answer. */
     sf_hdrs_remove(&got, "ETag");
-    assert_false(sf_cluster_verify_answer(secret, request, 200, &got));
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got, NULL));
     sf_hdrs_add(&got, "ETag", "\"v2\"");
-    assert_false(sf_cluster_verify_answer(secret, request, 200, &got));
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got, NULL));
     sf_hdrs_remove(&got, "ETag");
     sf_hdrs_add(&got, "ETag", "\"v1\"");
-    assert_true(sf_cluster_verify_answer(secret, request, 200, &got));
+    assert_true(sf_cluster_verify_answer(secret, request, 200, &got, NULL));
     sf_hdrs_add(&got, "Location", "http://evil.example/");
-    assert_false(sf_cluster_verify_answer(secret, request, 200, &got));
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &got, NULL));
     sf_hdrs_clear(&sent);
     sf_hdrs_clear(&got);
+}
+
+/* The SHA-256 of "abc" (FIPS 180-2's first example) and of nothing. */
+#define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static uint64_t digest_of(const char *body, char hex[65])
+{
+    struct sf_body_hash *b = sf_cluster_body_new();
+    assert_non_null(b);
+    for (const char *p = body; *p != '\0'; p++)
+        sf_cluster_body_add(b, p, 1); /* incrementally: byte by byte */
+    return sf_cluster_body_end(b, hex);
+}
+
+/* A body's proof: the hash as it passes, the head field's forms, and the trailer's MAC,
+ * bound to the answer's MAC, the length and the digest. */
+static void test_body_proofs(void **state)
+{
+    (void)state;
+    const char *secret = "0123456789abcdef-cluster";
+    char hex[65], mac[65], field[SF_PEER_BODY_MAX], trailer[SF_PEER_ANSWER_MAX];
+    assert_int_equal(digest_of("abc", hex), 3);
+    assert_string_equal(hex, SHA256_ABC);
+    assert_int_equal(digest_of("", hex), 0);
+    assert_string_equal(hex, SHA256_EMPTY);
+    sf_cluster_body_free(sf_cluster_body_new()); /* given up half way */
+    sf_cluster_body_free(NULL);
+
+    struct sf_body_claim c;
+    sf_cluster_body_head(3, SHA256_ABC, field);
+    assert_string_equal(field, "length=3; sha256=" SHA256_ABC);
+    assert_true(sf_cluster_body_parse(field, &c));
+    assert_true(c.length == 3 && !c.trailer);
+    assert_string_equal(c.sha256, SHA256_ABC);
+    sf_cluster_body_head(3, NULL, field);
+    assert_string_equal(field, "length=3; trailer");
+    assert_true(sf_cluster_body_parse(field, &c));
+    assert_true(c.length == 3 && c.trailer);
+    sf_cluster_body_head(-1, NULL, field);
+    assert_string_equal(field, "trailer");
+    assert_true(sf_cluster_body_parse(field, &c));
+    assert_true(c.length == -1 && c.trailer);
+    static const char *const bad[] = {
+        "",
+        "sha256=" SHA256_ABC, /* a digest says its length */
+        "length=3; sha256=" SHA256_EMPTY "00",
+        "length=3; sha256=BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+        "length=-3; trailer",
+        "length=; trailer",
+        "length=3 trailer",
+        "length=99999999999999999999; trailer",
+        "trailer; length=3",
+        "length=3; trailers",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(sf_cluster_body_parse(bad[i], &c));
+    assert_false(sf_cluster_body_parse(NULL, &c));
+
+    /* In the head: the digest and length must be the body's. */
+    assert_true(sf_cluster_body_parse("length=3; sha256=" SHA256_ABC, &c));
+    memset(mac, 'a', 64);
+    mac[64] = '\0';
+    assert_true(sf_cluster_body_verify(secret, mac, &c, NULL, 3, SHA256_ABC));
+    assert_false(sf_cluster_body_verify(secret, mac, &c, NULL, 3, SHA256_EMPTY)); /* tampered */
+    assert_false(sf_cluster_body_verify(secret, mac, &c, NULL, 4, SHA256_ABC));   /* padded */
+
+    /* In the trailer: a MAC over the answer's MAC, the length and the digest. */
+    assert_true(sf_cluster_body_trailer(secret, mac, 3, SHA256_ABC, trailer));
+    assert_int_equal(strlen(trailer), 68);
+    assert_true(sf_cluster_body_parse("trailer", &c));
+    assert_true(sf_cluster_body_verify(secret, mac, &c, trailer, 3, SHA256_ABC));
+    assert_false(sf_cluster_body_verify(secret, mac, &c, NULL, 3, SHA256_ABC)); /* none came */
+    assert_false(sf_cluster_body_verify(secret, mac, &c, trailer, 3, SHA256_EMPTY));
+    assert_false(sf_cluster_body_verify(secret, mac, &c, trailer, 2, SHA256_ABC));
+    assert_false(sf_cluster_body_verify("another-secret-16chars", mac, &c, trailer, 3, SHA256_ABC));
+    char other[65];
+    memcpy(other, mac, 65);
+    other[0] = 'b'; /* another answer's (another request or head) */
+    assert_false(sf_cluster_body_verify(secret, other, &c, trailer, 3, SHA256_ABC));
+    char garbled[SF_PEER_ANSWER_MAX];
+    memcpy(garbled, trailer, sizeof garbled);
+    garbled[10] = garbled[10] == '0' ? '1' : '0';
+    assert_false(sf_cluster_body_verify(secret, mac, &c, garbled, 3, SHA256_ABC));
+    assert_false(sf_cluster_body_verify(secret, mac, &c, "sig=", 3, SHA256_ABC));
+    /* A length said in the head binds the trailer's body too. */
+    assert_true(sf_cluster_body_parse("length=2; trailer", &c));
+    assert_false(sf_cluster_body_verify(secret, mac, &c, trailer, 3, SHA256_ABC));
+
+    /* The answer's MAC comes from its verification. */
+    char request[SF_PEER_FIELD_MAX], sig[SF_PEER_ANSWER_MAX];
+    assert_true(sf_cluster_sign(secret, "GET", "/x", "node-1", "node-2", 1000, NONCE, request));
+    struct sf_hdrs h = {0};
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "length=3; trailer");
+    assert_true(sf_cluster_sign_answer(secret, request, 200, &h, sig));
+    sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
+    assert_true(sf_cluster_verify_answer(secret, request, 200, &h, mac));
+    assert_string_equal(mac, sig + 4);
+    sf_hdrs_remove(&h, SF_PEER_BODY_FIELD);
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "length=3; sha256=" SHA256_ABC); /* the head's word */
+    assert_false(sf_cluster_verify_answer(secret, request, 200, &h, mac));
+    sf_hdrs_clear(&h);
 }
 
 /* The replay set: a tag is fresh once, seen within its window, free again after it; full
@@ -262,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_signatures),
         cmocka_unit_test(test_nonces_differ),
         cmocka_unit_test(test_answer_signatures),
+        cmocka_unit_test(test_body_proofs),
         cmocka_unit_test(test_replay_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

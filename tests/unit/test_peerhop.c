@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define SECRET "0123456789abcdef-cluster"
+#define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 /* Four nodes a, b, c, d; this one is c. */
 static struct sf_snap *cluster_snap(void)
@@ -164,35 +165,148 @@ static void test_answers(void **state)
     char path[32];
     target_at(snap, 2, path, sizeof path, order);
     struct sf_fetch_spec *s = spec_for(snap, path);
+    struct sf_obj *o = sf_obj_new(NULL);
+    struct sf_peerbody *body = NULL;
     const char *request = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
     struct sf_hdrs h = {0};
     sf_hdrs_add(&h, "Cache-Control", "max-age=60");
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "trailer");
     char sig[SF_PEER_ANSWER_MAX];
     assert_true(sf_cluster_sign_answer(SECRET, request, 200, &h, sig));
     uint64_t bad = atomic_load(&sf_metrics.peer_bad_answers);
     bool down = true;
-    assert_non_null(sf_peerhop_answer(s, 200, &h, &down)); /* unsigned */
+    assert_non_null(sf_peerhop_answer(s, o, 200, &h, &body, &down)); /* unsigned */
     assert_false(down); /* not taken, but no reason to skip the peer for everyone */
     assert_int_equal(atomic_load(&sf_metrics.peer_bad_answers), bad + 1);
     sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
-    assert_non_null(sf_peerhop_answer(s, 304, &h, &down)); /* another status */
-    assert_null(sf_peerhop_answer(s, 200, &h, &down));
+    assert_non_null(sf_peerhop_answer(s, o, 304, &h, &body, &down)); /* another status */
+    assert_null(body);
+    assert_false(o->unproven);
+    assert_null(sf_peerhop_answer(s, o, 200, &h, &body, &down));
     assert_null(sf_hdrs_get(&h, SF_PEER_ANSWER_FIELD)); /* no field of the response */
+    assert_null(sf_hdrs_get(&h, SF_PEER_BODY_FIELD));
+    assert_non_null(body);
+    assert_true(o->unproven);
     assert_int_equal(atomic_load(&sf_metrics.peer_bad_answers), bad + 2);
+    sf_peerhop_body_free(body);
+    body = NULL;
 
     /* The same answer for the next request (another nonce) is not its answer. */
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "trailer");
     sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
     atomic_store(s->peer_down_until, sf_now_ms() + 5000);
     assert_true(sf_peerhop_next(s));
-    assert_non_null(sf_peerhop_answer(s, 200, &h, &down));
+    assert_non_null(sf_peerhop_answer(s, o, 200, &h, &body, &down));
     sf_hdrs_clear(&h);
 
     sf_hdrs_add(&h, SF_DRAINING_FIELD, "1");
     assert_true(sf_cluster_sign_answer(SECRET, sf_hdrs_get(&s->hdrs, SF_PEER_FIELD), 503, &h, sig));
     sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
-    assert_string_equal(sf_peerhop_answer(s, 503, &h, &down), "it is shutting down");
+    assert_string_equal(sf_peerhop_answer(s, o, 503, &h, &body, &down), "it is shutting down");
     assert_true(down); /* a node that stops: skipped until it answers its probe */
+    assert_null(body);
     sf_hdrs_clear(&h);
+    sf_obj_unref(o);
+    sf_fetch_spec_free(s);
+    sf_snap_unref(snap);
+}
+
+/* The peer's signed head, with fields, for s's request; *mac is its MAC. */
+static void signed_head(const struct sf_fetch_spec *s, unsigned status, struct sf_hdrs *h,
+                        char mac[65])
+{
+    char sig[SF_PEER_ANSWER_MAX];
+    assert_true(
+        sf_cluster_sign_answer(SECRET, sf_hdrs_get(&s->hdrs, SF_PEER_FIELD), status, h, sig));
+    sf_hdrs_add(h, SF_PEER_ANSWER_FIELD, sig);
+    memcpy(mac, sig + 4, 65);
+}
+
+/* A body is kept only when it is the one the peer signed: its digest in the head, or a
+ * trailer's MAC over it; a body without a field saying how it is proven is refused with
+ * the head; a HEAD's or a 304's has none to prove. A body that fails is counted, and the
+ * peer skipped. */
+static void test_bodies(void **state)
+{
+    (void)state;
+    struct sf_snap *snap = cluster_snap();
+    size_t order[4];
+    char path[32], mac[65], trailer[SF_PEER_ANSWER_MAX];
+    target_at(snap, 2, path, sizeof path, order);
+    struct sf_fetch_spec *s = spec_for(snap, path);
+    struct sf_obj *o = sf_obj_new(NULL);
+    struct sf_peerbody *body = NULL;
+    bool down = false;
+    struct sf_hdrs h = {0};
+    uint64_t bad_answers = atomic_load(&sf_metrics.peer_bad_answers);
+    uint64_t bad_bodies = atomic_load(&sf_metrics.peer_bad_bodies);
+
+    /* No body field: refused with the head. */
+    sf_hdrs_add(&h, "Content-Length", "3");
+    signed_head(s, 200, &h, mac);
+    assert_string_equal(sf_peerhop_answer(s, o, 200, &h, &body, &down),
+                        "its answer does not say how its body is proven");
+    assert_int_equal(atomic_load(&sf_metrics.peer_bad_answers), bad_answers + 1);
+    sf_hdrs_clear(&h);
+    /* A 304 has no body to prove. */
+    signed_head(s, 304, &h, mac);
+    assert_null(sf_peerhop_answer(s, o, 304, &h, &body, &down));
+    assert_null(body);
+    sf_hdrs_clear(&h);
+
+    /* In the head: the signed length replaces the wire's. */
+    sf_hdrs_add(&h, "Content-Length", "4");
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "length=3; sha256=" SHA256_ABC);
+    signed_head(s, 200, &h, mac);
+    assert_null(sf_peerhop_answer(s, o, 200, &h, &body, &down));
+    assert_string_equal(sf_hdrs_get(&h, "Content-Length"), "3");
+    sf_peerhop_body(body, "ab", 2);
+    sf_peerhop_body(body, "c", 1);
+    assert_true(sf_peerhop_body_end(s, body, &h));
+    sf_peerhop_body_free(body);
+    body = NULL;
+    sf_hdrs_clear(&h);
+    assert_int_equal(atomic_load(&sf_metrics.peer_bad_bodies), bad_bodies);
+
+    /* In the trailer, which comes after the head's fields. */
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "trailer");
+    signed_head(s, 200, &h, mac);
+    assert_null(sf_peerhop_answer(s, o, 200, &h, &body, &down));
+    assert_null(sf_hdrs_get(&h, "Content-Length"));
+    sf_peerhop_body(body, "abc", 3);
+    assert_true(sf_cluster_body_trailer(SECRET, mac, 3, SHA256_ABC, trailer));
+    struct sf_hdrs with = {0};
+    for (size_t i = 0; i < h.n; i++)
+        sf_hdrs_add(&with, h.v[i].name, h.v[i].value);
+    sf_hdrs_add(&with, SF_PEER_BODY_FIELD, trailer);
+    assert_true(sf_peerhop_body_end(s, body, &with));
+    sf_peerhop_body_free(body);
+    body = NULL;
+    assert_int_equal(atomic_load(&sf_metrics.peer_bad_bodies), bad_bodies);
+
+    /* The same trailer over another body (tampered on the way), or none: not kept. */
+    sf_hdrs_clear(&h);
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "trailer");
+    signed_head(s, 200, &h, mac);
+    assert_null(sf_peerhop_answer(s, o, 200, &h, &body, &down));
+    sf_peerhop_body(body, "abd", 3);
+    assert_false(sf_peerhop_body_end(s, body, &with)); /* another answer's trailer, too */
+    sf_peerhop_body_free(body);
+    body = NULL;
+    assert_int_equal(atomic_load(&sf_metrics.peer_bad_bodies), bad_bodies + 1);
+    assert_true(atomic_load(s->peer_down_until) > sf_now_ms()); /* the peer is skipped */
+    sf_hdrs_clear(&h);
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "trailer");
+    signed_head(s, 200, &h, mac);
+    assert_null(sf_peerhop_answer(s, o, 200, &h, &body, &down));
+    sf_peerhop_body(body, "abc", 3);
+    assert_false(sf_peerhop_body_end(s, body, &h)); /* no trailer came */
+    sf_peerhop_body_free(body);
+    assert_int_equal(atomic_load(&sf_metrics.peer_bad_bodies), bad_bodies + 2);
+
+    sf_hdrs_clear(&with);
+    sf_hdrs_clear(&h);
+    sf_obj_unref(o);
     sf_fetch_spec_free(s);
     sf_snap_unref(snap);
 }
@@ -203,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_failover_walks_the_order),
         cmocka_unit_test(test_failover_skips_the_down_and_stops_at_this_node),
         cmocka_unit_test(test_answers),
+        cmocka_unit_test(test_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
