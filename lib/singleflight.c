@@ -26,8 +26,9 @@
  * first reader and leaves with its last one or, if its fetch still runs then, at its
  * end; so the list costs a lock per object, not per client. A listed object is always
  * referenced (by a reader, or by its transfer until it ends). Lock order: object lock ->
- * with_readers_lock. rl_next is written under both locks: either tells whether o is
- * listed. */
+ * with_readers_lock. Whether o is listed is o->with_readers (its own lock); the links
+ * rl_prev and rl_next are the list lock's alone, since listing or unlisting an object
+ * writes its neighbours' too. */
 static pthread_mutex_t with_readers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_readers};
 
@@ -39,6 +40,8 @@ static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_
 static void list_with_readers(struct sf_obj *o, bool on)
 {
     sf_mutex_assert_held(&o->lock);
+    SF_ASSERT(o->with_readers != on);
+    o->with_readers = on;
     SF_PTOK(pthread_mutex_lock(&with_readers_lock));
     if (on) {
         o->rl_next = &with_readers;
@@ -80,7 +83,7 @@ static void obj_destroy(struct sf_obj *o)
 {
     SF_ASSERT(o->waiters.next == &o->waiters && o->readers.rnext == &o->readers);
     SF_ASSERT(o->entry.role == SF_ENTRY_UNLISTED && o->fetch == NULL);
-    SF_ASSERT(o->rl_next == NULL); /* off the list of objects with readers or a body */
+    SF_ASSERT(!o->with_readers); /* off the list of objects with readers or a body */
     for (size_t i = 0; i < o->nsegs; i++)
         free(o->segs[i]);
     free(o->segs);
@@ -334,7 +337,7 @@ struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
     sf_mutex_assert_held(&o->lock);
     SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
     o->fail = fail;
-    if (o->rl_next != NULL && o->clients == 0)
+    if (o->with_readers && o->clients == 0)
         list_with_readers(o, false); /* a flight its clients left: its body is done */
     o->state = fail == SF_FAIL_NONE ? SF_OBJ_COMPLETE : SF_OBJ_FAILED;
     if (fail != SF_FAIL_NONE)
@@ -411,7 +414,7 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     o->readers.rprev = w;
     w->pos = 0;
     w->progress_ms = sf_now_ms();
-    if (o->rl_next == NULL)
+    if (!o->with_readers)
         list_with_readers(o, true);
     o->clients++;
     o->clients_ever++;

@@ -109,8 +109,10 @@ struct sf_obj {
     char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
     unsigned interim_seq; /* (L) how many were */
     /* On the process's list of objects that have readers, or had and are still fetched
-     * (sf_obj_with_readers): written under the object lock and that list's own
-     * (object lock -> that lock); rl_next is NULL when not listed. */
+     * (sf_obj_with_readers): with_readers (L) says whether it is; the links are that
+     * list's lock's alone (object lock -> that lock), as listing another object writes
+     * them. */
+    bool with_readers;
     struct sf_obj *rl_prev, *rl_next;
 };
 
