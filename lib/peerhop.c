@@ -107,6 +107,7 @@ struct sf_peerbody {
     struct sf_body_claim claim;
     char mac[65];              /* the answer's, which a trailer's proof is bound to */
     struct sf_body_hash *hash; /* what arrived */
+    uint64_t received;         /* bytes of it */
 };
 
 /* Counts and logs an answer not taken; returns why (its answer ...). */
@@ -178,10 +179,33 @@ const char *sf_peerhop_answer(const struct sf_fetch_spec *s, struct sf_obj *o, i
     return NULL;
 }
 
+/* A peer's body that is not the one it signed: counted, the peer skipped, logged. */
+static void bad_body(const struct sf_fetch_spec *s, uint64_t len, const char *why)
+{
+    SF_COUNT(peer_bad_bodies);
+    SF_PEER_COUNT(s->peer_id, failures);
+    atomic_store(s->peer_down_until, sf_now_ms() + s->peer_retry_ms);
+    sf_log_limited(&rl_bad_body, 10000, SF_LOG_WARN,
+                   "cluster: the body of peer %s's answer (%s, %llu bytes) is not the one it "
+                   "signed (%s): cut, not stored, and skipping the peer for %llums",
+                   s->peer_id, s->url, (unsigned long long)len, why,
+                   (unsigned long long)s->peer_retry_ms);
+}
+
+bool sf_peerhop_body_fits(const struct sf_fetch_spec *s, const struct sf_peerbody *b, size_t len)
+{
+    if (b == NULL || b->claim.length < 0 || b->received + len <= (uint64_t)b->claim.length)
+        return true;
+    bad_body(s, b->received + len, "it runs past its signed length");
+    return false;
+}
+
 void sf_peerhop_body(struct sf_peerbody *b, const char *data, size_t len)
 {
-    if (b != NULL)
-        sf_cluster_body_add(b->hash, data, len);
+    if (b == NULL)
+        return;
+    b->received += len;
+    sf_cluster_body_add(b->hash, data, len);
 }
 
 bool sf_peerhop_body_end(const struct sf_fetch_spec *s, struct sf_peerbody *b,
@@ -200,16 +224,9 @@ bool sf_peerhop_body_end(const struct sf_fetch_spec *s, struct sf_peerbody *b,
     if (sf_cluster_body_verify(s->snap->cfg.cluster_secret, b->mac, &b->claim, trailer, len,
                                sha256))
         return true;
-    SF_COUNT(peer_bad_bodies);
-    SF_PEER_COUNT(s->peer_id, failures);
-    atomic_store(s->peer_down_until, sf_now_ms() + s->peer_retry_ms);
-    sf_log_limited(&rl_bad_body, 10000, SF_LOG_WARN,
-                   "cluster: the body of peer %s's answer (%s, %llu bytes) is not the one it "
-                   "signed (%s): cut, not stored, and skipping the peer for %llums",
-                   s->peer_id, s->url, (unsigned long long)len,
-                   b->claim.trailer && trailer == NULL ? "no proof came after it"
-                                                       : "its proof does not hold",
-                   (unsigned long long)s->peer_retry_ms);
+    bad_body(s, len,
+             b->claim.trailer && trailer == NULL ? "no proof came after it"
+                                                 : "its proof does not hold");
     return false;
 }
 

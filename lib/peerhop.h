@@ -49,7 +49,15 @@ struct sf_peerbody;
 const char *sf_peerhop_answer(const struct sf_fetch_spec *s, struct sf_obj *o, int status,
                               struct sf_hdrs *fields, struct sf_peerbody **body, bool *mark_down);
 
-/* The next len bytes of the body (b NULL: not a peer's answer, nothing to do). */
+/* Whether s's body may take len more bytes (b NULL: not a peer's answer: true): false when
+ * they would run past the length the peer signed, which no honest peer sends (the wire's
+ * framing is not the signed length's), then counted as a bad body (cluster.peer_bad_bodies),
+ * logged, the peer skipped for cluster.peer_retry; the caller refuses them, so the
+ * transfer fails cut and the object never holds a byte past its signed length. Asking
+ * takes nothing: bytes refused with a pause come again and are asked about again. */
+bool sf_peerhop_body_fits(const struct sf_fetch_spec *s, const struct sf_peerbody *b, size_t len);
+
+/* The next len bytes of the body, taken (b NULL: not a peer's answer, nothing to do). */
 void sf_peerhop_body(struct sf_peerbody *b, const char *data, size_t len);
 
 /* The transfer of s ended well, with fields (the trailer's, after whatever is left of the

@@ -424,6 +424,9 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
     size_t n = pos < rd->count ? sf_obj_peek(o, in_obj, &rd->seg_hint, &data) : 0;
     n = n < max ? n : max;
     n = n < rd->count - pos ? n : (size_t)(rd->count - pos);
+    if (o->content_length >= 0 && in_obj + n > (uint64_t)o->content_length)
+        n = in_obj < (uint64_t)o->content_length ? (size_t)((uint64_t)o->content_length - in_obj)
+                                                 : 0; /* never a byte past the length */
     /* A cluster peer's answer is proven only at its end (peerhop.h): until then its last
      * byte, and this response's (a range's), are held back, so that a forged body reaches
      * a client cut, never whole. Not a range's end in an object its fetch may pause for

@@ -372,6 +372,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         return 0;
     if (x->discard)
         return len; /* the error body behind a stale response */
+    if (!sf_peerhop_body_fits(x->spec, x->peer_body, len))
+        return 0; /* past what the peer signed: cut (classify), never taken */
     sf_obj_lock(o);
     if (sf_obj_should_pause(o)) {
         /* Its one reader is far behind: hold the rest upstream, not in memory. curl
@@ -390,7 +392,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     }
     bool abandon = sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
-    sf_peerhop_body(x->peer_body, data, len);
+    sf_peerhop_body(x->peer_body, data, len); /* (after the pause: paused bytes come again) */
     SF_COUNT_N(bytes_from_upstream, len);
     sf_pinned_grew(len);
     x->last_byte_ms = sf_now_ms();
