@@ -114,7 +114,9 @@ static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf
             c->behind = behind;
         }
     }
-    if (o->clients == 0 && o->state == SF_OBJ_STREAMING) {
+    /* (Storable: still filling the cache; one given up already, its readers shed and gone,
+     * is on its way out and is not shed, nor counted, twice.) */
+    if (o->clients == 0 && o->state == SF_OBJ_STREAMING && o->storable) {
         c->idle_ms = SF_PINNED_IDLE_MIN_MS;
         c->behind = 0;
     }
@@ -137,8 +139,10 @@ static size_t shed(struct sf_cache *cache, struct sf_obj *o, sf_pinned_cancel_cb
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
     if (running) {
-        sf_cache_unlist(cache, o); /* the next request for its key fetches anew */
-        cancel(arg, o);            /* when its readers are gone (now, for a fill) */
+        /* The next request for its key fetches anew; a stored response it revalidated
+         * goes back, stale, for stale-if-error and the next revalidation. */
+        sf_cache_unlist_keep_stale(cache, o);
+        cancel(arg, o); /* when its readers are gone (now, for a fill) */
     }
     return count;
 }
