@@ -260,6 +260,15 @@ def parallel(n, fn):
     return results
 
 
+def rss_kib(pid):
+    """A process's resident memory now, in KiB (0 when it cannot be read)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def free_port():
     """A port nothing listens on (for a refused connection, or a server of a test's own)."""
     s = socket.socket()

@@ -7,15 +7,8 @@ import struct
 import threading
 import time
 
-from harness import Env, eq, check, parallel, wait_for, raw_connect, raw_get, read_until, MULT
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from harness import (Env, eq, check, parallel, wait_for, raw_connect, raw_get, read_until, rss_kib,
+                     MULT)
 
 
 def test_pass_download_with_stalled_reader_is_held_upstream():

@@ -5,7 +5,7 @@ import socket
 import time
 
 from harness import (Env, HOSTILE_ORIGIN, MULT, eq, check, parallel, raw_connect, raw_get,
-                     read_response, read_until, wait_for)
+                     read_response, read_until, rss_kib, wait_for)
 
 
 def hostile():
@@ -45,14 +45,6 @@ def test_transfer_codings_other_than_chunked_are_502():
         for case in ("te_gzip_close", "te_gzip_chunked"):
             refused_for_all(env, case)
         eq(env.proxy.stats()["cache"]["objects"], 1, "stored: the ordinary response only")
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def test_a_transfer_coding_bomb_costs_no_memory():
