@@ -36,7 +36,7 @@ enum sf_conf_kind {
     K_LOG_FORMAT, /* "combined" or "json" */
     K_FILE,       /* the path of a readable file (checked at load) */
     K_HOSTNAME,   /* a DNS name: letters, digits, '-' and '.' */
-    K_PEM_FILE,   /* a PEM file read at load: its path, and its text in the next slot */
+    K_PEM_FILE,   /* a PEM file read at load: its path here, its text in tls_*_pem */
     K_NAME,       /* a peer's id: 1 to 63 letters, digits, '-', '_', '.' */
     K_PEERS,      /* a list of {"id": ..., "url": "http://host:port", "weight": 1} */
 };
