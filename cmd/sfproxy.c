@@ -11,6 +11,7 @@
  * start (a port in use, a library that failed); 2 bad arguments or a bad config. */
 #include "../lib/admin.h"
 #include "../lib/cache.h"
+#include "../lib/confdump.h"
 #include "../lib/config.h"
 #include "../lib/conn.h"
 #include "../lib/front.h"

@@ -102,6 +102,9 @@ void sf_config_defaults(struct sf_config *cfg);
  * "FILE:LINE:COL: problem; fix" into errbuf, and leaves cfg holding the defaults. */
 enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen);
 
+/* The value grammars below are defined in confvalue.c; sf_config_dump and sf_config_diff
+ * are in confdump.h. */
+
 /* Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:80", ":8080" for all IPv4). */
 bool sf_config_parse_addr(const char *s, struct sf_addr *out);
 /* Parses an http:// or https:// base URL for the upstream. */
@@ -111,15 +114,6 @@ bool sf_config_parse_bytes(const char *s, uint64_t *out);
 /* "1500ms", "5s", "2m", "1h", "250" (ms) -> milliseconds. */
 bool sf_config_parse_ms(const char *s, uint64_t *out);
 
-/* cfg as a config file that loads back to it, every key written (as `nginx -T` shows
- * the effective config): sizes and durations in their largest whole unit; admin.token
- * left out (a secret), and upstream when there is none. Caller frees. */
-char *sf_config_dump(const struct sf_config *cfg);
-/* What differs from was to now, for a person: "cache.max_bytes 256MiB -> 64MiB, listen
- * 127.0.0.1:8080 -> 127.0.0.1:8090" in the file's terms (a changed admin.token is named,
- * not shown; a PEM file changed in place shows as "tls.cert (its contents)"). NULL when
- * nothing differs. Caller frees. */
-char *sf_config_diff(const struct sf_config *was, const struct sf_config *now);
 /* Frees what sf_config_defaults or sf_config_load allocated. */
 void sf_config_clear(struct sf_config *cfg);
 

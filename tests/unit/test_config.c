@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "../../lib/confdump.h"
 #include "../../lib/config.h"
 
 #include <dirent.h>

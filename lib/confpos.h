@@ -1,0 +1,24 @@
+/* confpos: where a key sits in a config file's text, and what an unknown key was likely
+ * meant to be. Pure: text and names in, numbers and names out; no jansson, no schema (the
+ * caller passes the key paths allowed), so it can be tested and fuzzed alone. */
+#ifndef SF_CONFPOS_H
+#define SF_CONFPOS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The line and column (from 1) of the value at the dotted path in text, which must be
+ * valid JSON (jansson has accepted it: it keeps no positions for values). With want_key,
+ * the key naming it instead. A path not found gives the position of the deepest object
+ * on its way; "" gives the first non-blank character. */
+void sf_confpos_find(const char *text, const char *path, bool want_key, int *line, int *col);
+
+/* For an "unknown key" message: writes the keys allowed in the object at the dotted
+ * prefix ("" for the top), quoted and comma-separated, into out (cut at size), from the
+ * npaths dotted key paths; returns the one closest to key when it looks like a typo (an
+ * edit distance of at most 2), else NULL. The name returned stays valid until this thread
+ * calls again. */
+const char *sf_confpos_known_keys(const char *const *paths, size_t npaths, const char *prefix,
+                                  const char *key, char *out, size_t size);
+
+#endif

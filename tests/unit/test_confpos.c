@@ -1,0 +1,86 @@
+/* Unit tests for lib/confpos.c: where a dotted key path sits in a config's text, and the
+ * "did you mean" hint for an unknown key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/confpos.h"
+
+#include <string.h>
+
+static const char text[] =
+    "{\n"
+    "  \"listen\": \"127.0.0.1:8080\",\n"
+    "  \"cache\": {\"note\": \"a \\\"quoted\\\" }\", \"list\": [1, {\"x\": 2}],\n"
+    "    \"max_bytes\":   \"256XB\"\n"
+    "  }\n"
+    "}\n";
+
+static void at(const char *path, bool want_key, int line, int col)
+{
+    int l = 0, c = 0;
+    sf_confpos_find(text, path, want_key, &l, &c);
+    if (l != line || c != col)
+        fail_msg("%s%s: expected %d:%d, got %d:%d", path, want_key ? " (key)" : "", line, col, l,
+                 c);
+}
+
+static void test_find(void **state)
+{
+    (void)state;
+    at("", false, 1, 1);
+    at("listen", false, 2, 13);
+    at("listen", true, 2, 3);
+    at("cache", false, 3, 12);
+    at("cache.max_bytes", false, 4, 20); /* past a string with escaped quotes and a list */
+    at("cache.max_bytes", true, 4, 5);
+    at("cache.list", false, 3, 47);
+    at("cache.missing", false, 3, 12); /* not there: the deepest object found */
+    at("nothere.max_bytes", false, 1, 1);
+    at("listen.deeper", false, 2, 13); /* a value that is no object: where it stands */
+    int l = 0, c = 0;
+    sf_confpos_find("  \n\t[1]", "a", false, &l, &c); /* no object: the first value */
+    assert_int_equal(l, 2);
+    assert_int_equal(c, 2);
+}
+
+static const char *const paths[] = {
+    "listen",       "cache.max_bytes", "cache.max_object_bytes", "cache.slice_bytes",
+    "admin.listen", "admin.token"};
+#define NPATHS (sizeof paths / sizeof paths[0])
+
+static void test_known_keys(void **state)
+{
+    (void)state;
+    char out[256];
+    const char *near = sf_confpos_known_keys(paths, NPATHS, "", "cahce", out, sizeof out);
+    assert_string_equal(out, "\"listen\", \"cache\", \"admin\""); /* each object once */
+    assert_non_null(near);
+    assert_string_equal(near, "cache");
+    near = sf_confpos_known_keys(paths, NPATHS, "cache", "max_byte", out, sizeof out);
+    assert_string_equal(out, "\"max_bytes\", \"max_object_bytes\", \"slice_bytes\"");
+    assert_string_equal(near, "max_bytes");
+    /* Three edits away is no typo. */
+    assert_null(sf_confpos_known_keys(paths, NPATHS, "admin", "tkx", out, sizeof out));
+    assert_string_equal(out, "\"listen\", \"token\"");
+    assert_null(sf_confpos_known_keys(paths, NPATHS, "admin", "", out, sizeof out));
+    /* A long key is compared as no match, never past the row. */
+    char longkey[200];
+    memset(longkey, 'a', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    assert_null(sf_confpos_known_keys(paths, NPATHS, "", longkey, out, sizeof out));
+    /* A small buffer holds what fits, terminated. */
+    char small[8];
+    sf_confpos_known_keys(paths, NPATHS, "", "x", small, sizeof small);
+    assert_true(strlen(small) < sizeof small);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_known_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
