@@ -37,7 +37,7 @@ uint64_t sf_pinned_choose(struct sf_pinned_cand *c, size_t n, uint64_t budget, u
     /* Down to the budget among the idle; then, past twice the budget, whatever it takes. */
     for (size_t i = 0; i < n; i++) {
         bool over = *kept > budget && c[i].idle_ms >= SF_PINNED_IDLE_MIN_MS;
-        if (over || (*kept > 2 * budget && !c[i].filling)) {
+        if (over || *kept > 2 * budget) {
             c[i].shed = true;
             *kept -= c[i].bytes;
         }
@@ -120,7 +120,6 @@ static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf
         c->idle_ms = SF_PINNED_IDLE_MIN_MS;
         c->behind = 0;
     }
-    c->filling = (o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING) && o->storable;
     return c->bytes > 0 && c->idle_ms != UINT64_MAX;
 }
 

@@ -43,14 +43,15 @@ struct sf_pinned_cand {
     uint64_t behind;  /* how far that reader is behind what is there, in bytes */
     size_t id;        /* the caller's, kept with it */
     bool shed;        /* set by sf_pinned_choose */
-    bool filling;     /* in flight and to be stored: memory the cache spends to fill itself */
 };
 
 /* Pure. Marks which of c[0..n) to shed so that what the rest pin is at most budget, among
- * those idle for SF_PINNED_IDLE_MIN_MS, and at most twice the budget in any case but for
- * flights filling the cache (those only once idle: several large cold misses read at
- * once are ordinary traffic, not to be cut): the most idle first, then the furthest
- * behind, then the largest. Returns what is pinned
+ * those idle for SF_PINNED_IDLE_MIN_MS, and at most twice the budget in any case: the most
+ * idle first, then the furthest behind, then the largest. (Twice the budget is a hard
+ * bound: readers of flights still filling the cache are cut past it too, so the budget is
+ * to be sized for the large cold misses expected at once; a bound that waited for them to
+ * go idle would let a stream of new non-reading clients pin connections times
+ * max_object_bytes.) Returns what is pinned
  * before shedding (the sum of bytes); *kept receives what remains. c is reordered. */
 uint64_t sf_pinned_choose(struct sf_pinned_cand *c, size_t n, uint64_t budget, uint64_t *kept);
 

@@ -24,8 +24,8 @@ static bool shed_id(const struct sf_pinned_cand *c, size_t n, size_t id)
 static void test_nothing_is_shed_under_the_budget(void **state)
 {
     (void)state;
-    struct sf_pinned_cand c[] = {{4 * MIB, 10 * IDLE, 4 * MIB, 0, true, false},
-                                 {4 * MIB, 10 * IDLE, 4 * MIB, 1, true, false}};
+    struct sf_pinned_cand c[] = {{4 * MIB, 10 * IDLE, 4 * MIB, 0, true},
+                                 {4 * MIB, 10 * IDLE, 4 * MIB, 1, true}};
     uint64_t kept;
     assert_int_equal(sf_pinned_choose(c, 2, 8 * MIB, &kept), 8 * MIB);
     assert_int_equal(kept, 8 * MIB);
@@ -38,10 +38,10 @@ static void test_the_most_idle_go_first_down_to_the_budget(void **state)
 {
     (void)state;
     struct sf_pinned_cand c[] = {
-        {4 * MIB, 3 * IDLE, 3 * MIB, 0, false, false}, /* idle a while */
-        {4 * MIB, 9 * IDLE, 3 * MIB, 1, false, false}, /* idle the longest: first to go */
-        {4 * MIB, 0, 0, 2, false, false},              /* reading: kept */
-        {4 * MIB, 5 * IDLE, 3 * MIB, 3, false, false}, /* second */
+        {4 * MIB, 3 * IDLE, 3 * MIB, 0, false}, /* idle a while */
+        {4 * MIB, 9 * IDLE, 3 * MIB, 1, false}, /* idle the longest: first to go */
+        {4 * MIB, 0, 0, 2, false},              /* reading: kept */
+        {4 * MIB, 5 * IDLE, 3 * MIB, 3, false}, /* second */
     };
     uint64_t kept;
     assert_int_equal(sf_pinned_choose(c, 4, 8 * MIB, &kept), 16 * MIB);
@@ -54,9 +54,9 @@ static void test_equally_idle_the_furthest_behind_then_the_largest_go_first(void
 {
     (void)state;
     struct sf_pinned_cand c[] = {
-        {2 * MIB, IDLE, 1 * MIB, 0, false, false},
-        {2 * MIB, IDLE, 2 * MIB, 1, false, false}, /* further behind */
-        {3 * MIB, IDLE, 1 * MIB, 2, false, false}, /* as far behind as 0, larger */
+        {2 * MIB, IDLE, 1 * MIB, 0, false},
+        {2 * MIB, IDLE, 2 * MIB, 1, false}, /* further behind */
+        {3 * MIB, IDLE, 1 * MIB, 2, false}, /* as far behind as 0, larger */
     };
     uint64_t kept;
     sf_pinned_choose(c, 3, 4 * MIB, &kept);
@@ -70,9 +70,9 @@ static void test_new_readers_get_time_until_twice_the_budget(void **state)
     (void)state;
     /* None idle long enough to tell: kept up to twice the budget. */
     struct sf_pinned_cand c[] = {
-        {4 * MIB, IDLE - 1, 4 * MIB, 0, false, false},
-        {4 * MIB, 0, 0, 1, false, false},
-        {4 * MIB, IDLE / 2, 4 * MIB, 2, false, false},
+        {4 * MIB, IDLE - 1, 4 * MIB, 0, false},
+        {4 * MIB, 0, 0, 1, false},
+        {4 * MIB, IDLE / 2, 4 * MIB, 2, false},
     };
     uint64_t kept;
     sf_pinned_choose(c, 3, 4 * MIB, &kept);
@@ -83,24 +83,12 @@ static void test_new_readers_get_time_until_twice_the_budget(void **state)
     sf_pinned_choose(c, 3, 6 * MIB, &kept);
     assert_int_equal(kept, 12 * MIB);
     assert_false(shed_id(c, 3, 0) || shed_id(c, 3, 1) || shed_id(c, 3, 2));
-    /* Flights filling the cache, read as they come (large cold misses at once): past twice
-     * the budget too, none is cut until it is idle (review of issue 18). */
-    struct sf_pinned_cand f[] = {
-        {16 * MIB, 10, 0, 0, false, true},
-        {16 * MIB, 0, 0, 1, false, true},
-        {16 * MIB, IDLE / 2, 0, 2, false, true},
-        {16 * MIB, 2 * IDLE, 0, 3, false, true}, /* its reader stopped: shed */
-    };
-    sf_pinned_choose(f, 4, 4 * MIB, &kept);
-    assert_true(shed_id(f, 4, 3));
-    assert_false(shed_id(f, 4, 0) || shed_id(f, 4, 1) || shed_id(f, 4, 2));
-    assert_int_equal(kept, 48 * MIB);
 }
 
 static void test_one_object_over_the_budget_is_shed_whole(void **state)
 {
     (void)state;
-    struct sf_pinned_cand c[] = {{16 * MIB, 4 * IDLE, 16 * MIB, 0, false, false}};
+    struct sf_pinned_cand c[] = {{16 * MIB, 4 * IDLE, 16 * MIB, 0, false}};
     uint64_t kept;
     assert_int_equal(sf_pinned_choose(c, 1, 8 * MIB, &kept), 16 * MIB);
     assert_true(c[0].shed);
