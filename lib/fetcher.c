@@ -62,7 +62,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
 }
 
 /* Interrupts the fetcher's poll. Should curl fail to, the fetcher still looks at its
- * queue within a second (enforce_deadlines' longest sleep). */
+ * queue within a second (sf_transfers_enforce_deadlines' longest sleep). */
 static void wake_fetcher(struct sf_upstream *up)
 {
     CURLMcode mc = curl_multi_wakeup(up->multi);
@@ -178,8 +178,8 @@ static void *fetcher_main(void *arg)
                            curl_multi_strerror(mc));
         /* Finished transfers first: a reader woken in this pass then finds its object
          * complete (or failed) rather than one piece further, and gets its end at once.
-         * (finish wakes before it stores: a client that asks again in between joins the
-         * complete object, which serves it all the same.) */
+         * (A transfer's end wakes before it stores: a client that asks again in between
+         * joins the complete object, which serves it all the same.) */
         reap_done(up);
         sf_transfers_wake(up->t);
         long timeout_ms = sf_transfers_enforce_deadlines(up->t);
