@@ -23,7 +23,7 @@
 #include "../lib/metrics.h"
 #include "../lib/park.h"
 #include "../lib/peers.h"
-#include "../lib/upstream.h"
+#include "../lib/fetcher.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "live.h"
-#include "upstream.h"
+#include "fetcher.h"
 
 struct sf_front;
 

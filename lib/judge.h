@@ -1,6 +1,6 @@
 /* judge: what an origin's response head means for the flight that asked, decided without
  * curl. Inputs: the request as sent, the stored response it revalidates (if any), the
- * parsed head, the clock. Output: a decision the fetcher carries out (upstream.c):
+ * parsed head, the clock. Output: a decision a transfer carries out (transfer.c):
  * publish the response received, or the stored one refreshed by a 304 (RFC 9111 §4.3.4),
  * or the stored one standing in for an error (RFC 5861 §4); with its verdict (RFC 9111
  * §3, §4.2), the fields for everyone and for the leader alone, what it varies on (§4.1),

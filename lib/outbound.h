@@ -12,7 +12,7 @@
 #include "live.h"
 #include "netacl.h"
 #include "reqbody.h"
-#include "upstream.h"
+#include "fetcher.h"
 
 #include <microhttpd.h>
 

@@ -11,7 +11,7 @@
 #ifndef SF_PEERHOP_H
 #define SF_PEERHOP_H
 
-#include "upstream.h"
+#include "fetcher.h"
 
 /* Sends the shared fetch s of the origin-form target path (s->url: its upstream URL, also
  * its key's place in the order) to the node that should fetch it, under cfg with the

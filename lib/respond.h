@@ -10,7 +10,7 @@
 #define SF_RESPOND_H
 
 #include "singleflight.h"
-#include "upstream.h"
+#include "fetcher.h"
 
 #include <microhttpd.h>
 

@@ -1,58 +1,30 @@
-/* upstream: see upstream.h.
+/* transfer: see transfer.h.
  *
- * One loop on one thread: take queued work, let curl move bytes, wake the readers of
- * objects that received data (once per pass, not once per piece), finish the transfers
- * curl reports done, fail those past their first-byte deadline, drop parked clients that
- * hung up, then sleep in curl_multi_poll until a socket, the hangup watcher, a wakeup or
- * the next deadline. Curl handles never leave this thread.
+ * A transfer is set up on a fresh easy handle, fed by curl's callbacks (on_header, on_body,
+ * on_read, on_connected, open_checked) and ended by finish, which settles its object, or by
+ * fall_back, which starts the same fetch at the next node. It touches the loop only through
+ * its struct sf_transfers. Runs on: the fetcher thread, every function here.
  *
- * Lock order: queue lock alone; object locks are taken without the queue lock. */
-#include "upstream.h"
+ * Lock order: an object's lock alone, never across a call into the cache or publish.c
+ * (which take the table's lock first: table, then object). */
+#include "transfer.h"
 
-#include "judge.h"
-#include "publish.h"
-#include "pinned.h"
+#include "fetchconf.h"
 #include "resphead.h"
 #include "log.h"
 #include "metrics.h"
-#include "origintls.h"
 #include "peerhop.h"
-#include "live.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum job_kind { JOB_SUBMIT, JOB_CANCEL, JOB_UNPAUSE };
-
-struct job {
-    enum job_kind kind;
-    struct sf_obj *obj; /* a reference */
-    struct sf_fetch_spec *spec;
-    struct job *next;
-};
-
-/* What the fetcher derives from one config snapshot: the rules a response head is judged
- * by and how TLS to the upstream is set up. Built when a fetch pinned to a snapshot the
- * fetcher has not seen starts; kept while a transfer uses it. (F) all fields. */
-struct up_conf {
-    unsigned refs;               /* the fetcher's newest, and each transfer's */
-    struct sf_snap *snap;        /* pinned */
-    const struct sf_config *cfg; /* &snap->cfg */
-    struct sf_cache_rules rules;
-    struct sf_judge_cfg judge; /* with rules */
-    struct sf_publisher publisher;
-    struct sf_origin_tls tls; /* upstream_tls.*, for the upstream's fetches */
-};
-
 /* A running transfer. (F) all fields. */
-struct xfer {
-    struct sf_upstream *up;
-    struct up_conf *conf; /* the settings of the config its request arrived under */
-    struct sf_obj *obj;   /* the fetch's reference */
+struct sf_transfer {
+    struct sf_transfers *t;    /* the loop's context */
+    struct sf_fetchconf *conf; /* the settings of the config its request arrived under */
+    struct sf_obj *obj;        /* the fetch's reference */
     struct sf_fetch_spec *spec;
     CURL *easy;
     struct curl_slist *fields;
@@ -68,8 +40,8 @@ struct xfer {
     const char *refused;  /* why a cluster peer's answer is not taken (peerhop.h), or NULL */
     bool refused_down;    /* with refused: the peer is to be marked down too */
     bool dirty;           /* received data since the last wake pass */
-    struct xfer *dirty_next;
-    struct xfer *prev, *next;
+    struct sf_transfer *dirty_next;
+    struct sf_transfer *prev, *next;
     /* Before the response head: when the transfer fails for want of it. Until connected,
      * connect + first byte; while the request content is sent, the last progress +
      * upstream_idle (an origin that stops reading); once the request is sent, + first_byte
@@ -84,178 +56,90 @@ struct xfer {
     struct sf_peerbody *peer_body;
 };
 
-struct sf_upstream {
-    struct sf_cache *cache;
-    struct sf_hangup *hangup;
-    CURLM *multi;
-    pthread_t thread;
-    struct sf_mutex qlock;
-    struct job *queue_head, **queue_tail; /* (Q) */
-    bool aborting;                        /* (Q) fail everything from now on */
-    bool stopping;                        /* (Q) leave the loop */
-    struct xfer xfers;                    /* (F) sentinel */
-    struct xfer *dirty;                   /* (F) */
-    struct sf_ratelimit rl_connect, rl_timeout, rl_truncated, rl_multi;
-    struct up_conf *conf;               /* (F) the newest config's */
-    const _Atomic uint16_t *self_ports; /* (C) set before the first fetch */
+/* What the transfers share with the loop that runs them (fetcher.c). (C) set by
+ * sf_transfers_new, and self_ports before the first fetch; (F) the rest. */
+struct sf_transfers {
+    struct sf_cache *cache;             /* (C) */
+    CURLM *multi;                       /* (C) the loop's: transfers add and remove handles */
+    const _Atomic uint16_t *self_ports; /* (C) sfproxy's own ports (fetcher.h), or NULL */
+    sf_pinned_cancel_cb *cancel;        /* (C) queues a cancel (the pinned-memory pass's) */
+    void *cancel_arg;                   /* (C) */
+    struct sf_ratelimit rl_connect, rl_timeout, rl_truncated; /* (F) */
+    struct sf_fetchconf *conf;                                /* (F) the newest config's settings */
+    struct sf_transfer all;    /* (F) sentinel of the running transfers */
+    struct sf_transfer *dirty; /* (F) received data since the last wake pass */
 };
-
-void sf_upstream_set_self_ports(struct sf_upstream *up, const _Atomic uint16_t *self_ports)
-{
-    up->self_ports = self_ports;
-}
 
 /* ---- settings ---- */
 
-static void conf_unref(struct up_conf *c)
-{
-    if (c == NULL || --c->refs > 0)
-        return;
-    sf_origin_tls_clear(&c->tls);
-    sf_snap_unref(c->snap);
-    free(c);
-}
-
-/* The settings of snap, with one reference; NULL when the upstream URL cannot be taken
- * apart for TLS (checked at load: not expected). */
-static struct up_conf *conf_new(struct sf_upstream *up, struct sf_snap *snap)
-{
-    struct up_conf *c = sf_xcalloc(1, sizeof *c);
-    const struct sf_config *cfg = &snap->cfg;
-    const char *why = NULL;
-    if (!sf_origin_tls_init(&c->tls, cfg, &why)) {
-        sf_log_error("upstream: %s", why);
-        free(c);
-        return NULL;
-    }
-    c->refs = 1;
-    c->snap = sf_snap_ref(snap);
-    c->cfg = cfg;
-    c->rules = (struct sf_cache_rules){
-        cfg->targeted.v,
-        cfg->targeted.n,
-        cfg->heuristic_percent,
-        (int64_t)(cfg->heuristic_max_ms / 1000),
-        cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
-        cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
-        cfg->store_server_errors};
-    c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie,
-                                     cfg->store_post_responses, sf_config_slice_bytes(cfg)};
-    c->publisher = (struct sf_publisher){up->cache, &c->judge, cfg->hit_for_pass_ms};
-    return c;
-}
-
-/* What a fetch pinned to snap runs with, with a reference (NULL: see conf_new). The
+/* What a fetch pinned to snap runs with, with a reference (NULL: see sf_fetchconf_new). The
  * newest snapshot's settings are kept for the fetches that follow; a fetch that straddled
  * a reload (pinned before it, started after) gets its own. */
-static struct up_conf *conf_for(struct sf_upstream *up, struct sf_snap *snap)
+static struct sf_fetchconf *conf_for(struct sf_transfers *t, struct sf_snap *snap)
 {
-    if (up->conf->snap == snap) {
-        up->conf->refs++;
-        return up->conf;
+    if (t->conf->snap == snap) {
+        t->conf->refs++;
+        return t->conf;
     }
-    struct up_conf *c = conf_new(up, snap);
-    if (c != NULL && snap->gen > up->conf->snap->gen) {
-        conf_unref(up->conf);
-        up->conf = c;
+    struct sf_fetchconf *c = sf_fetchconf_new(t->cache, snap);
+    if (c != NULL && snap->gen > t->conf->snap->gen) {
+        sf_fetchconf_unref(t->conf);
+        t->conf = c;
         c->refs++;
     }
     return c;
 }
 
-void sf_fetch_spec_free(struct sf_fetch_spec *spec)
+struct sf_transfers *sf_transfers_new(struct sf_snap *snap, struct sf_cache *cache, CURLM *multi,
+                                      sf_pinned_cancel_cb *cancel, void *cancel_arg)
 {
-    if (spec == NULL)
+    struct sf_fetchconf *conf = sf_fetchconf_new(cache, snap); /* checks the URL for TLS */
+    if (conf == NULL)
+        return NULL;
+    struct sf_transfers *t = sf_xcalloc(1, sizeof *t);
+    t->cache = cache;
+    t->multi = multi;
+    t->cancel = cancel;
+    t->cancel_arg = cancel_arg;
+    t->conf = conf;
+    t->all.next = t->all.prev = &t->all;
+    return t;
+}
+
+void sf_transfers_set_self_ports(struct sf_transfers *t, const _Atomic uint16_t *self_ports)
+{
+    t->self_ports = self_ports;
+}
+
+void sf_transfers_free(struct sf_transfers *t)
+{
+    if (t == NULL)
         return;
-    free(spec->method);
-    free(spec->url);
-    sf_hdrs_clear(&spec->hdrs);
-    sf_reqbody_unref(spec->body);
-    free(spec->get_key);
-    free(spec->fallback_url);
-    free(spec->peer_path);
-    sf_obj_unref(spec->stale);
-    sf_snap_unref(spec->snap);
-    free(spec);
+    SF_ASSERT(t->all.next == &t->all);
+    sf_fetchconf_unref(t->conf);
+    free(t);
 }
 
-/* Interrupts the fetcher's poll. Should curl fail to, the fetcher still looks at its
- * queue within a second (enforce_deadlines' longest sleep). */
-static void wake_fetcher(struct sf_upstream *up)
+const struct sf_config *sf_transfers_config(const struct sf_transfers *t)
 {
-    CURLMcode mc = curl_multi_wakeup(up->multi);
-    if (mc != CURLM_OK)
-        sf_log_limited(&up->rl_multi, 10000, SF_LOG_ERROR, "upstream: curl_multi_wakeup: %s",
-                       curl_multi_strerror(mc));
-}
-
-static void enqueue(struct sf_upstream *up, struct job *j)
-{
-    j->next = NULL;
-    sf_mutex_lock(&up->qlock);
-    *up->queue_tail = j;
-    up->queue_tail = &j->next;
-    sf_mutex_unlock(&up->qlock);
-    wake_fetcher(up);
-}
-
-void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec **spec)
-{
-    struct job *j = sf_xcalloc(1, sizeof *j);
-    j->kind = JOB_SUBMIT;
-    j->obj = sf_obj_ref(o);
-    j->spec = *spec;
-    *spec = NULL;
-    enqueue(up, j);
-}
-
-static void enqueue_for(struct sf_upstream *up, enum job_kind kind, struct sf_obj *o)
-{
-    struct job *j = sf_xcalloc(1, sizeof *j);
-    j->kind = kind;
-    j->obj = sf_obj_ref(o);
-    enqueue(up, j);
-}
-
-void sf_upstream_cancel(struct sf_upstream *up, struct sf_obj *o)
-{
-    enqueue_for(up, JOB_CANCEL, o);
-}
-
-/* A flight the pinned-memory pass gave up (pinned.h). */
-static void cancel_pinned(void *arg, struct sf_obj *o)
-{
-    sf_upstream_cancel(arg, o);
-}
-
-void sf_upstream_unpause(struct sf_upstream *up, struct sf_obj *o)
-{
-    enqueue_for(up, JOB_UNPAUSE, o);
-}
-
-void sf_upstream_abort_all(struct sf_upstream *up)
-{
-    sf_mutex_lock(&up->qlock);
-    up->aborting = true;
-    sf_mutex_unlock(&up->qlock);
-    wake_fetcher(up);
+    return t->conf->cfg;
 }
 
 /* ---- response head ---- */
 
 /* Queues x's waiters for the wake pass at the end of this curl_multi_perform. */
-static void mark_dirty(struct xfer *x)
+static void mark_dirty(struct sf_transfer *x)
 {
     if (!x->dirty) {
         x->dirty = true;
-        x->dirty_next = x->up->dirty;
-        x->up->dirty = x;
+        x->dirty_next = x->t->dirty;
+        x->t->dirty = x;
     }
 }
 
-static void undirty(struct xfer *x)
+static void undirty(struct sf_transfer *x)
 {
-    struct xfer **pp = &x->up->dirty;
+    struct sf_transfer **pp = &x->t->dirty;
     while (*pp != x)
         pp = &(*pp)->dirty_next;
     *pp = x->dirty_next;
@@ -263,7 +147,7 @@ static void undirty(struct xfer *x)
 }
 
 /* What the judge needs to know of x's request. */
-static struct sf_judged_request judged_request(const struct xfer *x)
+static struct sf_judged_request judged_request(const struct sf_transfer *x)
 {
     const struct sf_fetch_spec *spec = x->spec;
     return (struct sf_judged_request){
@@ -272,7 +156,7 @@ static struct sf_judged_request judged_request(const struct xfer *x)
 }
 
 /* Carries d out (publish.c) and goes on with x as it says. */
-static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
+static void carry_out(struct sf_transfer *x, struct sf_head_decision *d, int64_t now_s)
 {
     struct sf_judged_request req = judged_request(x);
     x->headers_done = true;
@@ -293,7 +177,7 @@ static void carry_out(struct xfer *x, struct sf_head_decision *d, int64_t now_s)
 }
 
 /* The head is final: judge it (judge.c) and carry that out. */
-static void publish(struct xfer *x)
+static void publish(struct sf_transfer *x)
 {
     int64_t now_s = sf_wall_s();
     struct sf_head_decision d;
@@ -309,7 +193,7 @@ static void publish(struct xfer *x)
 
 /* A 103 Early Hints (RFC 8297): its Link fields go on at once to the clients waiting for
  * the response head, as a 103 of sfproxy's own; nothing of it is stored. */
-static void forward_hints(struct xfer *x)
+static void forward_hints(struct sf_transfer *x)
 {
     const struct sf_hdrs *h = &x->head.hdrs;
     size_t len = 32;
@@ -334,7 +218,7 @@ static void forward_hints(struct xfer *x)
 
 static size_t on_header(char *line, size_t size, size_t n, void *arg)
 {
-    struct xfer *x = arg;
+    struct sf_transfer *x = arg;
     size_t len = size * n;
     if (x->cancel)
         return 0;
@@ -365,7 +249,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
-    struct xfer *x = arg;
+    struct sf_transfer *x = arg;
     struct sf_obj *o = x->obj;
     size_t len = size * n;
     if (x->cancel || !x->headers_done)
@@ -399,21 +283,22 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     if (overflow) {
         /* Past the object limit this is a pass: new requests start their own fetch, and
          * the bytes every reader has passed are freed. */
-        sf_cache_unlist(x->up->cache, o);
+        sf_cache_unlist(x->t->cache, o);
     }
     if (abandon) {
         x->cancel = true;
         return 0;
     }
     mark_dirty(x);
-    sf_pinned_tick(x->up->cache, x->conf->cfg->cache_max_pinned_bytes, cancel_pinned, x->up);
+    sf_pinned_tick(x->t->cache, x->conf->cfg->cache_max_pinned_bytes, x->t->cancel,
+                   x->t->cancel_arg);
     return len;
 }
 
 /* Feeds the client's content to curl as it arrives. */
 static size_t on_read(char *dst, size_t size, size_t n, void *arg)
 {
-    struct xfer *x = arg;
+    struct sf_transfer *x = arg;
     size_t got;
     if (x->cancel)
         return CURL_READFUNC_ABORT;
@@ -440,7 +325,7 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
 /* ---- transfers ---- */
 
 /* Appends a line to the fields curl sends; false when curl has no memory for it. */
-static bool add_line(struct xfer *x, const char *line)
+static bool add_line(struct sf_transfer *x, const char *line)
 {
     struct curl_slist *more = curl_slist_append(x->fields, line);
     if (more == NULL)
@@ -449,7 +334,7 @@ static bool add_line(struct xfer *x, const char *line)
     return true;
 }
 
-static bool add_field(struct xfer *x, const char *name, const char *value)
+static bool add_field(struct sf_transfer *x, const char *name, const char *value)
 {
     size_t len = strlen(name) + strlen(value) + 3;
     char *line = sf_xmalloc(len);
@@ -465,7 +350,7 @@ static bool add_field(struct xfer *x, const char *name, const char *value)
 static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary_port,
                         int local_port)
 {
-    struct xfer *x = arg;
+    struct sf_transfer *x = arg;
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
     const struct sf_config *cfg = x->conf->cfg;
     x->connected = true;
@@ -478,16 +363,15 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
  * checked when the request came, but a name may resolve anywhere (DNS rebinding). */
 static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
-    struct xfer *x = arg;
+    struct sf_transfer *x = arg;
     (void)purpose;
     uint16_t port = 0;
     if (a->family == AF_INET)
         port = ntohs(((const struct sockaddr_in *)(const void *)&a->addr)->sin_port);
     else if (a->family == AF_INET6)
         port = ntohs(((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_port);
-    struct sf_dest_rules dest = {&x->conf->cfg->forward_allow, x->up->self_ports};
-    if (x->up->self_ports == NULL ||
-        !sf_dest_addr_ok(&dest, x->spec->dest_listed, &a->addr, port)) {
+    struct sf_dest_rules dest = {&x->conf->cfg->forward_allow, x->t->self_ports};
+    if (x->t->self_ports == NULL || !sf_dest_addr_ok(&dest, x->spec->dest_listed, &a->addr, port)) {
         x->forbidden = true;
         return CURL_SOCKET_BAD;
     }
@@ -496,7 +380,7 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
 
 /* Sets x's easy handle up for its spec; false when curl refuses an option or has no
  * memory for the fields (the transfer must then fail, not go out without them). */
-static bool setup_easy(struct xfer *x)
+static bool setup_easy(struct sf_transfer *x)
 {
     const struct sf_config *cfg = x->conf->cfg;
     struct sf_fetch_spec *s = x->spec;
@@ -558,7 +442,8 @@ static bool setup_easy(struct xfer *x)
 
 /* A submission that never became a transfer: its object fails, its uploader is let go,
  * and the fetch's reference and spec are released. */
-static void fail_unstarted(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec *spec)
+void sf_transfer_fail_unstarted(struct sf_transfers *t, struct sf_obj *o,
+                                struct sf_fetch_spec *spec)
 {
     if (spec->body != NULL)
         sf_reqbody_close(spec->body);
@@ -567,28 +452,28 @@ static void fail_unstarted(struct sf_upstream *up, struct sf_obj *o, struct sf_f
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
     if (o->shared)
-        sf_cache_unlist(up->cache, o);
+        sf_cache_unlist(t->cache, o);
     sf_fetch_spec_free(spec);
     sf_obj_unref(o);
 }
 
-static void finish(struct xfer *x, enum sf_fail fail, const char *why);
+static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why);
 
-static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec *spec)
+void sf_transfer_start(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch_spec *spec)
 {
-    struct xfer *x = sf_xcalloc(1, sizeof *x);
-    x->up = up;
+    struct sf_transfer *x = sf_xcalloc(1, sizeof *x);
+    x->t = t;
     x->obj = o;
     x->spec = spec;
-    x->conf = conf_for(up, spec->snap);
+    x->conf = conf_for(t, spec->snap);
     x->easy = x->conf != NULL ? curl_easy_init() : NULL;
     x->request_time_s = sf_wall_s();
     x->start_us = sf_mono_us();
     if (x->easy == NULL) {
         sf_log_error("upstream: cannot start a transfer for %s (%s)", spec->url,
                      x->conf != NULL ? "curl_easy_init failed" : "the upstream URL");
-        conf_unref(x->conf);
-        fail_unstarted(up, o, spec);
+        sf_fetchconf_unref(x->conf);
+        sf_transfer_fail_unstarted(t, o, spec);
         free(x);
         return;
     }
@@ -596,22 +481,22 @@ static void start(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec
         sf_now_ms() + x->conf->cfg->connect_timeout_ms + x->conf->cfg->first_byte_timeout_ms;
     bool ready = setup_easy(x);
     o->fetch = x;
-    x->next = &up->xfers;
-    x->prev = up->xfers.prev;
-    up->xfers.prev->next = x;
-    up->xfers.prev = x;
+    x->next = &t->all;
+    x->prev = t->all.prev;
+    t->all.prev->next = x;
+    t->all.prev = x;
     SF_COUNT(upstream_requests);
     /* A transfer that cannot start fails now (502), not at the first-byte deadline. */
     if (!ready) {
         finish(x, SF_FAIL_CONNECT, "libcurl refused the transfer's options or fields");
         return;
     }
-    CURLMcode mc = curl_multi_add_handle(up->multi, x->easy);
+    CURLMcode mc = curl_multi_add_handle(t->multi, x->easy);
     if (mc != CURLM_OK)
         finish(x, SF_FAIL_CONNECT, curl_multi_strerror(mc));
 }
 
-static enum sf_fail classify(struct xfer *x, CURLcode rc)
+static enum sf_fail classify(struct sf_transfer *x, CURLcode rc)
 {
     if (x->cancel)
         return SF_FAIL_CANCELLED;
@@ -639,39 +524,38 @@ static enum sf_fail classify(struct xfer *x, CURLcode rc)
     return SF_FAIL_CONNECT;
 }
 
-static void count_failure(struct xfer *x, enum sf_fail fail, const char *why)
+static void count_failure(struct sf_transfer *x, enum sf_fail fail, const char *why)
 {
-    struct sf_upstream *up = x->up;
+    struct sf_transfers *t = x->t;
     switch (fail) {
     case SF_FAIL_CONNECT:
         SF_COUNT(upstream_err_connect);
-        sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN, "upstream: %s %s: %s (502)",
+        sf_log_limited(&t->rl_connect, 10000, SF_LOG_WARN, "upstream: %s %s: %s (502)",
                        x->spec->method, x->spec->url, why);
         break;
     case SF_FAIL_TIMEOUT:
         SF_COUNT(upstream_err_timeout);
-        sf_log_limited(&up->rl_timeout, 10000, SF_LOG_WARN, "upstream: %s %s: %s (504)",
+        sf_log_limited(&t->rl_timeout, 10000, SF_LOG_WARN, "upstream: %s %s: %s (504)",
                        x->spec->method, x->spec->url, why);
         break;
     case SF_FAIL_TRUNCATED:
         SF_COUNT(upstream_err_truncated);
-        sf_log_limited(&up->rl_truncated, 10000, SF_LOG_WARN, "upstream: %s %s: body cut off: %s",
+        sf_log_limited(&t->rl_truncated, 10000, SF_LOG_WARN, "upstream: %s %s: body cut off: %s",
                        x->spec->method, x->spec->url, why);
         break;
     case SF_FAIL_CANCELLED: SF_COUNT(upstream_cancelled); break;
     case SF_FAIL_FORBIDDEN:
         SF_COUNT(forward_refused);
-        sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
+        sf_log_limited(&t->rl_connect, 10000, SF_LOG_WARN,
                        "forward proxy: %s resolves to an address not allowed (403)", x->spec->url);
         break;
     case SF_FAIL_NONE: break;
     }
 }
 
-/* Ends a transfer with fail (or success), settles the object in the cache and frees x. */
 /* Takes x (its handle out of the multi) off the transfers and frees it; its spec and its
  * reference on its object are the caller's. */
-static void xfer_free(struct xfer *x)
+static void xfer_free(struct sf_transfer *x)
 {
     x->prev->next = x->next;
     x->next->prev = x->prev;
@@ -679,7 +563,7 @@ static void xfer_free(struct xfer *x)
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->fields);
     free(x->renamed_url);
-    conf_unref(x->conf);
+    sf_fetchconf_unref(x->conf);
     sf_hdrs_clear(&x->head.hdrs);
     sf_peerhop_body_free(x->peer_body);
     free(x);
@@ -688,9 +572,9 @@ static void xfer_free(struct xfer *x)
 /* x went to a cluster peer that failed: the peer is skipped for a while, and the same
  * fetch starts again at the next node in its key's order or at the upstream, its object
  * and clients unchanged (no head has reached them). */
-static void fall_back(struct xfer *x, const char *why, bool mark_down)
+static void fall_back(struct sf_transfer *x, const char *why, bool mark_down)
 {
-    struct sf_upstream *up = x->up;
+    struct sf_transfers *t = x->t;
     struct sf_fetch_spec *spec = x->spec;
     struct sf_obj *o = x->obj;
     if (mark_down)
@@ -700,27 +584,27 @@ static void fall_back(struct xfer *x, const char *why, bool mark_down)
     const char *failed = spec->peer_id;
     bool peer = sf_peerhop_next(spec);
     if (mark_down)
-        sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
+        sf_log_limited(&t->rl_connect, 10000, SF_LOG_WARN,
                        "cluster: peer %s failed (%s): %s %s, and skipping the peer for %llums",
                        failed, why, peer ? "asking" : "fetching from",
                        peer ? spec->peer_id : "the upstream",
                        (unsigned long long)spec->peer_retry_ms);
     else
-        sf_log_limited(&up->rl_connect, 10000, SF_LOG_WARN,
+        sf_log_limited(&t->rl_connect, 10000, SF_LOG_WARN,
                        "cluster: peer %s failed (%s): %s %s; it is not marked down", failed, why,
                        peer ? "asking" : "fetching from", peer ? spec->peer_id : "the upstream");
     if (x->dirty)
         undirty(x);
-    CURLMcode mc = curl_multi_remove_handle(up->multi, x->easy);
+    CURLMcode mc = curl_multi_remove_handle(t->multi, x->easy);
     if (mc != CURLM_OK)
         sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
     xfer_free(x);
-    start(up, o, spec); /* the fetch's reference on o goes on */
+    sf_transfer_start(t, o, spec); /* the fetch's reference on o goes on */
 }
 
-static void finish(struct xfer *x, enum sf_fail fail, const char *why)
+static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why)
 {
-    struct sf_upstream *up = x->up;
+    struct sf_transfers *t = x->t;
     struct sf_obj *o = x->obj;
     if (x->spec->fallback_url != NULL && !x->headers_done && !x->cancel &&
         (x->refused != NULL ||
@@ -730,7 +614,7 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     }
     if (x->dirty)
         undirty(x); /* finishing wakes everyone anyway */
-    CURLMcode mc = curl_multi_remove_handle(up->multi, x->easy);
+    CURLMcode mc = curl_multi_remove_handle(t->multi, x->easy);
     if (mc != CURLM_OK) /* the handle is cleaned up all the same */
         sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
     if (x->spec->body != NULL)
@@ -760,12 +644,12 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     if (o->shared) {
         uint64_t now = sf_now_ms();
         if (store) {
-            sf_cache_store(up->cache, o, now);
+            sf_cache_store(t->cache, o, now);
             SF_COUNT(stores);
         } else if (fail != SF_FAIL_NONE || o->status >= 500) {
-            sf_cache_unlist_keep_stale(up->cache, o); /* a failed refresh keeps the old */
+            sf_cache_unlist_keep_stale(t->cache, o); /* a failed refresh keeps the old */
         } else {
-            sf_cache_unlist(up->cache, o);
+            sf_cache_unlist(t->cache, o);
         }
     }
     struct sf_fetch_spec *spec = x->spec;
@@ -774,50 +658,50 @@ static void finish(struct xfer *x, enum sf_fail fail, const char *why)
     sf_obj_unref(o);
 }
 
-static void run_jobs(struct sf_upstream *up, struct job *j, bool aborting)
+void sf_transfer_unpause(struct sf_transfers *t, struct sf_obj *o)
 {
-    while (j != NULL) {
-        struct job *next = j->next;
-        struct sf_obj *o = j->obj;
-        if (j->kind == JOB_SUBMIT && !aborting) {
-            start(up, o, j->spec); /* the job's reference becomes the fetch's */
-        } else if (j->kind == JOB_SUBMIT) {
-            fail_unstarted(up, o, j->spec);
-        } else if (j->kind == JOB_UNPAUSE) {
-            struct xfer *x = o->fetch;
-            if (x != NULL) {
-                x->paused = false;
-                x->last_byte_ms = sf_now_ms(); /* the idle clock restarts */
-                if (!x->headers_done)          /* an upload waiting for its client goes on */
-                    x->first_byte_deadline_ms =
-                        sf_now_ms() + x->conf->cfg->upstream_idle_timeout_ms;
-                CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
-                if (rc != CURLE_OK) /* a transfer that cannot go on must not hang */
-                    finish(x, x->headers_done ? SF_FAIL_TRUNCATED : SF_FAIL_CONNECT,
-                           curl_easy_strerror(rc));
-            }
-            sf_obj_unref(o);
-        } else {
-            sf_obj_lock(o);
-            bool drop = sf_obj_drop_if_unwanted(o);
-            sf_obj_unlock(o);
-            struct xfer *x = o->fetch;
-            if (drop && x != NULL) {
-                x->cancel = true;
-                finish(x, SF_FAIL_CANCELLED, "no client left");
-            }
-            sf_obj_unref(o);
-        }
-        free(j);
-        j = next;
+    (void)t;
+    struct sf_transfer *x = o->fetch;
+    if (x == NULL)
+        return;
+    x->paused = false;
+    x->last_byte_ms = sf_now_ms(); /* the idle clock restarts */
+    if (!x->headers_done)          /* an upload waiting for its client goes on */
+        x->first_byte_deadline_ms = sf_now_ms() + x->conf->cfg->upstream_idle_timeout_ms;
+    CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
+    if (rc != CURLE_OK) /* a transfer that cannot go on must not hang */
+        finish(x, x->headers_done ? SF_FAIL_TRUNCATED : SF_FAIL_CONNECT, curl_easy_strerror(rc));
+}
+
+void sf_transfer_cancel_unwanted(struct sf_transfers *t, struct sf_obj *o)
+{
+    (void)t;
+    sf_obj_lock(o);
+    bool drop = sf_obj_drop_if_unwanted(o);
+    sf_obj_unlock(o);
+    struct sf_transfer *x = o->fetch;
+    if (drop && x != NULL) {
+        x->cancel = true;
+        finish(x, SF_FAIL_CANCELLED, "no client left");
     }
 }
 
-static void wake_dirty(struct sf_upstream *up)
+void sf_transfer_done(struct sf_transfers *t, CURL *easy, CURLcode rc)
 {
-    while (up->dirty != NULL) {
-        struct xfer *x = up->dirty;
-        up->dirty = x->dirty_next;
+    (void)t;
+    struct sf_transfer *x = NULL;
+    CURLcode got = curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    SF_ASSERT(got == CURLE_OK && x != NULL); /* setup_easy set it, or it never started */
+    enum sf_fail fail = classify(x, rc);
+    const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+    finish(x, fail, x->bad_head != NULL ? x->bad_head : why);
+}
+
+void sf_transfers_wake(struct sf_transfers *t)
+{
+    while (t->dirty != NULL) {
+        struct sf_transfer *x = t->dirty;
+        t->dirty = x->dirty_next;
         x->dirty = false;
         sf_obj_lock(x->obj);
         struct sf_waiter *wake = sf_obj_take_waiters(x->obj);
@@ -826,34 +710,17 @@ static void wake_dirty(struct sf_upstream *up)
     }
 }
 
-static void reap_done(struct sf_upstream *up)
-{
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        struct xfer *x = NULL;
-        CURLcode got = curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        SF_ASSERT(got == CURLE_OK && x != NULL); /* setup_easy set it, or it never started */
-        CURLcode rc = msg->data.result;
-        enum sf_fail fail = classify(x, rc);
-        const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-        finish(x, fail, x->bad_head != NULL ? x->bad_head : why);
-    }
-}
-
 /* Fails transfers past their deadlines: no headers by the first-byte deadline (504), or a
  * body that stalled for upstream_idle (truncated). Returns ms until the next deadline.
  * Our own clocks rather than curl's timeouts: CURLOPT_TIMEOUT_MS would cut a long stream,
  * and the low-speed limit would also cut a slow first byte. */
-static long enforce_deadlines(struct sf_upstream *up)
+long sf_transfers_enforce_deadlines(struct sf_transfers *t)
 {
     uint64_t now = sf_now_ms();
     long next = 1000;
-    struct xfer *x = up->xfers.next;
-    while (x != &up->xfers) {
-        struct xfer *after = x->next;
+    struct sf_transfer *x = t->all.next;
+    while (x != &t->all) {
+        struct sf_transfer *after = x->next;
         uint64_t due = x->headers_done ? x->last_byte_ms + x->conf->cfg->upstream_idle_timeout_ms
                                        : x->first_byte_deadline_ms;
         if (x->paused) {
@@ -869,92 +736,12 @@ static long enforce_deadlines(struct sf_upstream *up)
     return next;
 }
 
-static void *fetcher_main(void *arg)
+struct sf_transfer *sf_transfers_first(struct sf_transfers *t)
 {
-    struct sf_upstream *up = arg;
-    for (;;) {
-        sf_mutex_lock(&up->qlock);
-        struct job *jobs = up->queue_head;
-        up->queue_head = NULL;
-        up->queue_tail = &up->queue_head;
-        bool aborting = up->aborting, stopping = up->stopping;
-        sf_mutex_unlock(&up->qlock);
-        run_jobs(up, jobs, aborting);
-        if (aborting)
-            while (up->xfers.next != &up->xfers)
-                finish(up->xfers.next, SF_FAIL_CANCELLED, "shutting down");
-        if (stopping)
-            break;
-        int running;
-        CURLMcode mc = curl_multi_perform(up->multi, &running);
-        if (mc != CURLM_OK)
-            sf_log_limited(&up->rl_multi, 10000, SF_LOG_ERROR, "upstream: curl_multi_perform: %s",
-                           curl_multi_strerror(mc));
-        /* Finished transfers first: a reader woken in this pass then finds its object
-         * complete (or failed) rather than one piece further, and gets its end at once.
-         * (finish wakes before it stores: a client that asks again in between joins the
-         * complete object, which serves it all the same.) */
-        reap_done(up);
-        wake_dirty(up);
-        long timeout_ms = enforce_deadlines(up);
-        sf_hangup_dispatch(up->hangup);
-        sf_cache_expire(up->cache, sf_now_ms());
-        sf_pinned_tick(up->cache, up->conf->cfg->cache_max_pinned_bytes, cancel_pinned, up);
-        if (sf_pinned_over() && timeout_ms > SF_PINNED_PERIOD_MS)
-            timeout_ms = SF_PINNED_PERIOD_MS; /* idle readers to shed soon */
-        struct curl_waitfd extra = {sf_hangup_fd(up->hangup), CURL_WAIT_POLLIN, 0};
-        mc = curl_multi_poll(up->multi, &extra, 1, (int)timeout_ms, NULL);
-        if (mc != CURLM_OK) {
-            sf_log_limited(&up->rl_multi, 10000, SF_LOG_ERROR, "upstream: curl_multi_poll: %s",
-                           curl_multi_strerror(mc));
-            poll(NULL, 0, 10); /* not a busy loop; the deadlines still hold */
-        }
-    }
-    return NULL;
+    return t->all.next != &t->all ? t->all.next : NULL;
 }
 
-struct sf_upstream *sf_upstream_start(struct sf_snap *snap, struct sf_cache *cache,
-                                      struct sf_hangup *hangup)
+void sf_transfer_cancel(struct sf_transfer *x, const char *why)
 {
-    struct sf_upstream *up = sf_xcalloc(1, sizeof *up);
-    up->cache = cache;
-    up->hangup = hangup;
-    up->conf = conf_new(up, snap); /* also checks the upstream URL for TLS */
-    if (up->conf == NULL) {
-        free(up);
-        return NULL;
-    }
-    up->multi = curl_multi_init();
-    if (up->multi == NULL) {
-        conf_unref(up->conf);
-        free(up);
-        return NULL;
-    }
-    if (curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 256L) != CURLM_OK)
-        sf_log_warn("upstream: libcurl refused CURLMOPT_MAXCONNECTS; its default applies");
-    sf_mutex_init(&up->qlock);
-    up->queue_tail = &up->queue_head;
-    up->xfers.next = up->xfers.prev = &up->xfers;
-    SF_PTOK(pthread_create(&up->thread, NULL, fetcher_main, up));
-    return up;
-}
-
-void sf_upstream_stop(struct sf_upstream *up)
-{
-    if (up == NULL)
-        return;
-    sf_mutex_lock(&up->qlock);
-    up->aborting = true;
-    up->stopping = true;
-    sf_mutex_unlock(&up->qlock);
-    wake_fetcher(up);
-    SF_PTOK(pthread_join(up->thread, NULL));
-    /* Work queued after the last pass. */
-    run_jobs(up, up->queue_head, true);
-    CURLMcode mc = curl_multi_cleanup(up->multi);
-    if (mc != CURLM_OK)
-        sf_log_warn("upstream: curl_multi_cleanup: %s", curl_multi_strerror(mc));
-    sf_mutex_destroy(&up->qlock);
-    conf_unref(up->conf);
-    free(up);
+    finish(x, SF_FAIL_CANCELLED, why);
 }

@@ -1,9 +1,10 @@
-/* upstream: the fetcher thread. It owns the curl multi handle and every easy handle; other
- * threads hand it work through a locked queue and curl_multi_wakeup(). It fills objects
- * (publish, append, finish), wakes their parked readers once per pass, stores finished
- * responses in the cache, enforces the first-byte deadline, and polls the hangup watcher. */
-#ifndef SF_UPSTREAM_H
-#define SF_UPSTREAM_H
+/* fetcher: the fetcher thread (its API is named sf_upstream_). It owns the curl multi handle
+ * and every easy handle; other threads hand it work through a locked queue and
+ * curl_multi_wakeup(). Its transfers (transfer.c) fill objects (publish, append, finish);
+ * the loop wakes their parked readers once per pass, enforces the transfers' deadlines,
+ * and polls the hangup watcher. */
+#ifndef SF_FETCHER_H
+#define SF_FETCHER_H
 
 #include "cache.h"
 #include "config.h"
