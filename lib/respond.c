@@ -430,11 +430,10 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
     /* A cluster peer's answer is proven only at its end (peerhop.h): until then its last
      * byte, and this response's (a range's), are held back, so that a forged body reaches
      * a client cut, never whole. Not a range's end in an object its fetch may pause for
-     * its slowest reader (sf_obj_should_pause: a pass): that reader would wait for the
-     * end of a fetch that waits for it. */
-    bool may_pause = o->unjoinable && !o->storable;
+     * its slowest reader (a pass): that reader would wait for the end of a fetch that
+     * waits for it. */
     if (n > 0 && o->unproven && o->state != SF_OBJ_COMPLETE &&
-        ((pos + n == rd->count && !may_pause) ||
+        ((pos + n == rd->count && !sf_obj_may_pause(o)) ||
          (o->content_length >= 0 && in_obj + n == (uint64_t)o->content_length)))
         n--;
     if (n > 0) {

@@ -458,11 +458,15 @@ void sf_obj_close_joins(struct sf_obj *o)
     o->unjoinable = true;
 }
 
-bool sf_obj_should_pause(const struct sf_obj *o)
+bool sf_obj_may_pause(const struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
-    return o->unjoinable && !o->storable && o->clients > 0 &&
-           o->len - slowest_reader(o) > lag_limit(o);
+    return o->unjoinable && !o->storable;
+}
+
+bool sf_obj_should_pause(const struct sf_obj *o)
+{
+    return sf_obj_may_pause(o) && o->clients > 0 && o->len - slowest_reader(o) > lag_limit(o);
 }
 
 bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos)

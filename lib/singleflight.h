@@ -178,6 +178,9 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w);
  * bytes every reader has passed are freed as the body grows, so a pass-through download
  * holds only what its readers have yet to read. */
 void sf_obj_close_joins(struct sf_obj *o);
+/* Whether o's fetch may ever pause for its slowest reader (lock held): it is not being
+ * stored and no new reader may join, so its body is held only as far as its readers lag. */
+bool sf_obj_may_pause(const struct sf_obj *o);
 /* Whether the fetch should pause before appending more (lock held): the object is not
  * being stored and its slowest reader lags by more than SF_OBJ_LAG_MAX, or, with several
  * readers, SF_OBJ_SHARED_LAG_MAX: a slow client slows the others only once they are that
