@@ -66,11 +66,11 @@ $(BUILD)/sfproxy: cmd/sfproxy.c $(BUILD)/libsfproxy.a lib/*.h
 	$(SAY) LINK $@
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsfproxy.a $(ALL_LDFLAGS) $(LIBS) -o $@
 
-# sfproxy.json(5)'s key list is the README's Configuration table.
-build/man/sfproxy.json.5: README.md scripts/manjson.py
+# sfproxy.json(5)'s key list is the key tables of docs/configuration.md.
+build/man/sfproxy.json.5: docs/configuration.md scripts/manjson.py
 	@mkdir -p $(dir $@)
 	$(SAY) MAN $@
-	$(Q)python3 scripts/manjson.py README.md > $@
+	$(Q)python3 scripts/manjson.py docs/configuration.md > $@
 
 # The binary, the manual pages, the systemd unit (its paths made PREFIX's and
 # SYSCONFDIR's), and the example config and logrotate file unless they exist already.

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """manjson: writes the sfproxy.json(5) manual page to standard output, its key list made
-from the README's Configuration table, so that the two never disagree.
+from the key tables of docs/configuration.md, so that the two never disagree.
 
-  scripts/manjson.py README.md > build/man/sfproxy.json.5   (make install does this)"""
+  scripts/manjson.py docs/configuration.md > build/man/sfproxy.json.5   (make does this)
+
+Every table whose header row is | key | default | meaning | is read, in the file's order,
+whatever section it sits in: a new key is a row in its topic's table, a new topic a section
+with a table of its own."""
 import re
 import sys
 
@@ -63,18 +67,25 @@ def roff(text):
     return text
 
 
+KEY_TABLE = "| key | default | meaning |"
+
+
 def main():
     lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
-    start = lines.index("## Configuration")
     rows = []
-    for line in lines[start + 1:]:
-        if line.startswith("## "):
-            break
+    in_table = False
+    for line in lines:
+        if line.strip() == KEY_TABLE:
+            in_table = True
+            continue
+        if not line.startswith("|"):
+            in_table = False
+            continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("`") and line.startswith("| `"):
+        if in_table and len(cells) == 3 and line.startswith("| `"):
             rows.append(cells)
     if len(rows) < 30:
-        sys.exit("manjson: only %d keys found in the README's Configuration table" % len(rows))
+        sys.exit("manjson: only %d keys found in the key tables of %s" % (len(rows), sys.argv[1]))
     out = [HEAD.rstrip("\n")]
     for key, default, meaning in rows:
         out.append(".TP")

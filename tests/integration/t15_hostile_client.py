@@ -251,14 +251,14 @@ def test_a_zero_length_is_zero_however_written():
             eq(statuses(resp), [200], "%s with Content-Length: 00" % method.decode())
 
 
-BUDGET = 16384  # SF_H1_HEAD_BUDGET (lib/h1scan.h): what the README promises is served
+BUDGET = 16384  # SF_H1_HEAD_BUDGET (lib/h1scan.h): what docs/security.md promises is served
 RECORD = 64  # a record in libmicrohttpd's pool: field line, query parameter, cookie
 BIG = 15000  # the origin's response head is about this large (the cap is 16 KiB)
 
 
 def head_cost(data):
-    """What a request head costs against the budget, as the README's Security section
-    states it; and whether its request line alone is over it."""
+    """What a request head costs against the budget, as docs/security.md states it;
+    and whether its request line alone is over it."""
     head = data.split(b"\r\n\r\n", 1)[0]
     lines = head.split(b"\r\n")
     cost = len(head) + 4 + RECORD * (len(lines) - 1)
@@ -365,7 +365,7 @@ def test_every_head_is_served_or_refused_within_the_pool():
     # libmicrohttpd keeps a request head (and a 64-byte record per field line, query
     # parameter and cookie) in one pool per connection, with the head of the response it
     # then builds. sfproxy's scanner refuses what would not fit beside the largest response
-    # head (README, Security). Swept: field counts x sizes, long request lines, query
+    # head (docs/security.md). Swept: field counts x sizes, long request lines, query
     # parameters, cookies; hits and misses; on fresh connections and on ones just answered
     # with a 15 KB head. Before the budget, such heads got the connection closed without an
     # answer (some after the request had been forwarded).

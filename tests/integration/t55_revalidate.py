@@ -295,7 +295,7 @@ def test_a_304_does_not_grow_the_stored_head_past_what_can_be_sent():
     # A 304's new fields are added to the stored ones (RFC 9111 §4.3.4). A 15 KB head
     # refreshed by a 304 with 15 KB of new fields became a 30 KB head, which libmicrohttpd
     # could send beside a small request head only: a hit for a request head within the
-    # budget (README, Security) was closed without an answer. Over 16 KiB, the stored
+    # budget (docs/security.md) was closed without an answer. Over 16 KiB, the stored
     # fields stay as they are.
     with Env() as env:
         t = "/grow?cc=max-age=1&etag=v1&pad_head=15000&pad_304=15000"

@@ -162,7 +162,7 @@ static void test_head_too_large(void **state)
 }
 
 /* Heads built to cost exactly SF_H1_HEAD_BUDGET + over (h1scan.h): the cost worked out
- * here from the rule as the README states it, independently of the scanner. */
+ * here from the rule as docs/security.md states it, independently of the scanner. */
 static char big[64 << 10];
 
 static void put(size_t *n, const char *text)
