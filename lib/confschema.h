@@ -4,9 +4,9 @@
  * range. Object members not in the table are unknown keys.
  *
  * Adding a key is one row in confschema.c's table, a default in sf_config_defaults and a
- * row in the README's Configuration table; a new kind of value is a new enum sf_conf_kind
- * and a case in each switch over it (config.c's apply_field, confdump.c's field_value,
- * sf_conf_kind_hint), which -Wswitch makes the compiler list. */
+ * row in its topic's table in docs/configuration.md; a new kind of value is a new enum
+ * sf_conf_kind and a case in each switch over it (config.c's apply_field, confdump.c's
+ * field_value, sf_conf_kind_hint), which -Wswitch makes the compiler list. */
 #ifndef SF_CONFSCHEMA_H
 #define SF_CONFSCHEMA_H
 

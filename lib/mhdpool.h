@@ -14,7 +14,7 @@
  * Over 32 KiB libmicrohttpd maps its pools with mmap instead of malloc, so a connection
  * that never sends a byte costs no page of it; once a connection has been answered,
  * libmicrohttpd zeroes the whole pool for the next request, and all of it stays
- * resident while the connection is kept alive (README, Security, has the measurements). */
+ * resident while the connection is kept alive (docs/security.md has the measurements). */
 #ifndef SF_MHDPOOL_H
 #define SF_MHDPOOL_H
 

@@ -172,7 +172,7 @@ static char *take_field(struct sf_hdrs *h, const char *name)
     return v;
 }
 
-/* The fields that say who the client is: sfproxy's to write (Security in the README). */
+/* The fields that say who the client is: sfproxy's to write (docs/security.md). */
 static void add_forwarding(const struct sf_outbound *ob, struct MHD_Connection *conn,
                            struct sf_hdrs *h, const char *ip)
 {
