@@ -8,6 +8,10 @@
 #include "cache.h"
 #include "table.h"
 
+#include "metrics.h"
+#include "singleflight.h"
+#include "slice.h"
+
 #include <stdlib.h>
 #include <string.h>
 

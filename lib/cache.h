@@ -8,11 +8,14 @@
 #ifndef SF_CACHE_H
 #define SF_CACHE_H
 
-#include "metrics.h"
-#include "singleflight.h"
-#include "slice.h"
+#include "base.h"
 
 struct sf_cache;
+struct sf_cache_stats; /* metrics.h */
+struct sf_fields;
+struct sf_obj;
+struct sf_req_directives;
+struct sf_slice_ref;
 
 struct sf_cache *sf_cache_new(uint64_t max_bytes);
 /* A reload's cache.max_bytes: a smaller one evicts the least recently used responses and

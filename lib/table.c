@@ -1,6 +1,8 @@
 /* table: see table.h. */
 #include "table.h"
 
+#include "metrics.h"
+#include "singleflight.h"
 #include "siphash.h"
 
 #include <stdlib.h>

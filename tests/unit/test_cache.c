@@ -7,6 +7,9 @@
 
 #include "../../lib/cache.h"
 #include "../../lib/table.h"
+#include "../../lib/metrics.h"
+#include "../../lib/singleflight.h"
+#include "../../lib/slice.h"
 
 #include <stdio.h>
 #include <string.h>
