@@ -119,6 +119,9 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
                       const char *tag_header);
 
 void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st);
+/* How many entries the longest chain of the table's buckets holds: how well keys spread
+ * (a flood of keys crafted to collide would make it long). One hold of the table lock. */
+size_t sf_cache_longest_chain(struct sf_cache *c);
 /* Whether each of objs[0..n) is stored now (a response charged to cache.max_bytes), in
  * stored[]: one hold of the table lock for all (pinned.h). */
 void sf_cache_which_stored(struct sf_cache *c, struct sf_obj *const *objs, size_t n, bool *stored);
