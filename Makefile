@@ -39,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run test unit integration asan tsan bench fuzz format format-check analyze clean \
-        install uninstall
+        install uninstall check-includes
 
 # Where `make install` puts things (DESTDIR is prepended to every path, for packaging).
 PREFIX ?= /usr/local
@@ -106,10 +106,15 @@ run: deps
 # The whole suite: unit tests, then integration tests against the real binary.
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-includes
 	@scripts/run_tests.sh $(BUILD)
 
-unit: all
+unit: all check-includes
 	@scripts/run_tests.sh $(BUILD) unit
+
+# No two headers include each other, no two modules depend on each other (scripts/includes.py).
+check-includes:
+	@python3 scripts/includes.py
 
 integration: all
 	@scripts/run_tests.sh $(BUILD) integration

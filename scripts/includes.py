@@ -9,11 +9,24 @@ lib/*.h and lib/*.c and fails (exit 1, naming the files) when
 
     includes.py [--count] [LIBDIR]
 
+A loop listed in KNOWN (with why it is still there) is reported and tolerated while it
+stays exactly as listed; one that grows, or any new one, fails. Run by `make
+check-includes`, which `make test` and `make unit` run first.
+
 --count also prints, for every header, how many headers it pulls in transitively (its own
 includes, theirs, and so on), largest first: what a file that includes it compiles."""
 import os
 import re
 import sys
+
+# Loops known and argued, each until the change that ends it lands.
+KNOWN = {
+    frozenset(["config", "confschema", "confvalue"]):
+        "XXX: confschema.h needs struct sf_config (its rows' offsetof) and confvalue.c defines "
+        "config.h's sf_config_parse_* on its struct sf_addr; the cut is HAProxy's config-t.h "
+        "(the config's types apart from config.c's functions), left until issue 20's keys "
+        "land in config.h",
+}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -95,14 +108,18 @@ def main(argv):
         for t in targets:
             if t.endswith(".h") and t[:-2] != mod and t in inc:
                 deps.add(t[:-2])
-    bad = 0
+    bad = known = 0
     for comp in cycles(headers):
         print("include cycle among headers: %s" % " ".join(comp))
         bad += 1
     for comp in cycles(modules):
         why = ["%s->%s" % (a, b) for a in comp for b in sorted(modules[a]) if b in comp]
         print("module loop: %s (%s)" % (" ".join(comp), ", ".join(why)))
-        bad += 1
+        if frozenset(comp) in KNOWN:
+            print("  known: %s" % KNOWN[frozenset(comp)])
+            known += 1
+        else:
+            bad += 1
     if count:
         for n, h in sorted(((len(closure(inc, h)), h) for h in headers), reverse=True):
             print("%3d %s" % (n, h))
@@ -110,8 +127,8 @@ def main(argv):
         print("includes: %d loop(s); a module that only needs a type can include its -t.h, or "
               "take a callback" % bad)
         return 1
-    print("includes: no include cycle, no module loop (%d headers, %d modules)"
-          % (len(headers), len(modules)))
+    print("includes: no include cycle, no new module loop (%d headers, %d modules, %d known "
+          "loop(s))" % (len(headers), len(modules), known))
     return 0
 
 
