@@ -10,8 +10,10 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -pthread $(WARN)
 LIBS := -lmicrohttpd -lcurl -ljansson -lgnutls -lm -pthread
 
+# The ASan build also runs the checks too slow for the others (SF_DEBUG_ASSERT, base.h).
 ifeq ($(VARIANT),asan)
 OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+DEBUG_DEFS := -DSF_DEBUG
 else ifeq ($(VARIANT),tsan)
 OPT := -O1 -fsanitize=thread -fno-omit-frame-pointer
 else
@@ -30,7 +32,7 @@ Q := @
 SAY := @printf '  %-5s %s\n'
 endif
 
-ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
+ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(DEBUG_DEFS) $(CFLAGS)
 ALL_LDFLAGS := $(OPT) $(LDFLAGS)
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -135,7 +137,7 @@ bench: all
 # coverage; each runs FUZZ_SECONDS (default 30) from its seeds (tests/fuzz/corpus/).
 FUZZ_CC := clang
 FUZZ_FLAGS := $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-              -fno-sanitize-recover=all
+              -fno-sanitize-recover=all -DSF_DEBUG
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=build/fuzz/lib/%.o)
 

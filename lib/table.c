@@ -133,6 +133,18 @@ void sf_table_grow(struct sf_table *t)
     t->nbuckets = n;
 }
 
+#ifdef SF_DEBUG
+/* Whether e is on t's LRU: a walk of every charged entry, hence only for SF_DEBUG_ASSERT.
+ * An entry unlinked that is not there, or pushed twice, corrupts the list silently. */
+static bool on_lru(const struct sf_table *t, const struct sf_entry *e)
+{
+    for (const struct sf_entry *x = t->lru.lru_next; x != &t->lru; x = x->lru_next)
+        if (x == e)
+            return true;
+    return false;
+}
+#endif
+
 static void lru_unlink(struct sf_entry *e)
 {
     e->lru_prev->lru_next = e->lru_next;
@@ -150,6 +162,7 @@ static void lru_push_front(struct sf_table *t, struct sf_entry *e)
 
 void sf_table_touch(struct sf_table *t, struct sf_entry *e)
 {
+    SF_DEBUG_ASSERT(on_lru(t, e));
     lru_unlink(e);
     lru_push_front(t, e);
     sf_varindex_touch(&t->variants, e);
@@ -179,6 +192,7 @@ void sf_table_charge(struct sf_table *t, struct sf_entry *e, size_t bytes)
         t->pass_markers++;
     else if (e->role == SF_ENTRY_SLICED)
         t->sliced_markers++;
+    SF_DEBUG_ASSERT(!on_lru(t, e)); /* charged once */
     lru_push_front(t, e);
 }
 
@@ -214,6 +228,7 @@ struct sf_entry *sf_table_unlist(struct sf_table *t, struct sf_entry **pp)
     case SF_ENTRY_UNLISTED: SF_ASSERT(!"an unlisted entry in the table");
     }
     if (e->role != SF_ENTRY_FLIGHT) {
+        SF_DEBUG_ASSERT(on_lru(t, e));
         lru_unlink(e);
         t->bytes -= e->charge;
     }
