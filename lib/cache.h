@@ -1,9 +1,12 @@
 /* cache: the table of entries by key, and the memory-bounded LRU of stored responses.
  * A key maps to at most one entry (entry.h says what each is): a flight in progress or a
  * stored response (objects), or one of the cache's own small markers (hit-for-pass,
- * vary, sliced). Lookups on every thread; stores from the fetcher (a response complete, a
- * HEAD's or POST's update); unlists from the fetcher, and from a worker that finds a
- * stored slice that does not fit its response (front.c).
+ * vary, sliced). Lookups on every thread (a MISS lists a new flight, in place of an expired
+ * entry); stores, replacements and markers from the fetcher (a response complete, a HEAD's
+ * or POST's update: publish.c, transfer.c); unlists from the fetcher (a transfer's end,
+ * expired markers, a flight the pinned budget gives up), from a worker that finds a stored
+ * slice that does not fit its response or slices of another representation (front.c), from
+ * the admin listener (purges) and from a reload (a smaller cache.max_bytes evicts at once).
  * Lock order: table lock -> object lock. */
 #ifndef SF_CACHE_H
 #define SF_CACHE_H

@@ -237,7 +237,7 @@ struct sf_entry *sf_table_unlist(struct sf_table *t, struct sf_entry **pp)
     return e;
 }
 
-/* Lets go of what unlist_at returned (NULL is fine); no table lock held. */
+/* Lets go of what sf_table_unlist returned (NULL is fine); no table lock held. */
 void sf_table_release(struct sf_entry *e)
 {
     if (e == NULL)

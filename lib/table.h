@@ -85,7 +85,7 @@ void sf_table_charge(struct sf_table *t, struct sf_entry *e, size_t bytes);
  * role becomes UNLISTED; a marker keeps its role until it is freed. */
 struct sf_entry *sf_table_unlist(struct sf_table *t, struct sf_entry **pp);
 
-/* Lets go of what unlist_at returned (NULL is fine); no table lock held. */
+/* Lets go of what sf_table_unlist returned (NULL is fine); no table lock held. */
 void sf_table_release(struct sf_entry *e);
 
 /* Table lock held. Lists e with role under its key (an object's own; whose slot is pp). */
