@@ -10,8 +10,10 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -pthread $(WARN)
 LIBS := -lmicrohttpd -lcurl -ljansson -lgnutls -lm -pthread
 
+# The ASan build also runs the checks too slow for the others (SF_DEBUG_ASSERT, base.h).
 ifeq ($(VARIANT),asan)
 OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+DEBUG_DEFS := -DSF_DEBUG
 else ifeq ($(VARIANT),tsan)
 OPT := -O1 -fsanitize=thread -fno-omit-frame-pointer
 else
@@ -30,7 +32,7 @@ Q := @
 SAY := @printf '  %-5s %s\n'
 endif
 
-ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
+ALL_CFLAGS := $(CFLAGS_BASE) $(OPT) $(DEBUG_DEFS) $(CFLAGS)
 ALL_LDFLAGS := $(OPT) $(LDFLAGS)
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -39,7 +41,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run test unit integration asan tsan bench fuzz format format-check analyze clean \
-        install uninstall
+        install uninstall check-includes
 
 # Where `make install` puts things (DESTDIR is prepended to every path, for packaging).
 PREFIX ?= /usr/local
@@ -106,10 +108,15 @@ run: deps
 # The whole suite: unit tests, then integration tests against the real binary.
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-includes
 	@scripts/run_tests.sh $(BUILD)
 
-unit: all
+unit: all check-includes
 	@scripts/run_tests.sh $(BUILD) unit
+
+# No two headers include each other, no two modules depend on each other (scripts/includes.py).
+check-includes:
+	@python3 scripts/includes.py
 
 integration: all
 	@scripts/run_tests.sh $(BUILD) integration
@@ -130,7 +137,7 @@ bench: all
 # coverage; each runs FUZZ_SECONDS (default 30) from its seeds (tests/fuzz/corpus/).
 FUZZ_CC := clang
 FUZZ_FLAGS := $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-              -fno-sanitize-recover=all
+              -fno-sanitize-recover=all -DSF_DEBUG
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=build/fuzz/lib/%.o)
 

@@ -20,9 +20,9 @@
 #include "../lib/live.h"
 #include "../lib/log.h"
 #include "../lib/metrics.h"
-#include "../lib/metrics.h"
 #include "../lib/park.h"
 #include "../lib/peers.h"
+#include "../lib/respond.h"
 #include "../lib/fetcher.h"
 
 #include <curl/curl.h>
@@ -436,6 +436,7 @@ int main(int argc, char **argv)
     run.cache = sf_cache_new(c->cache_max_bytes);
     sf_cache_set_max_variants(run.cache, c->cache_max_variants);
     struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, hangup) : NULL;
+    sf_respond_set_unpause(sf_upstream_unpause); /* before the front's workers start */
     run.conns =
         up ? sf_conns_new(c->connection_limit, c->request_head_timeout_ms, err, sizeof err) : NULL;
     if (run.conns != NULL)

@@ -30,6 +30,9 @@ _Noreturn void sf_assert_fail(const char *expr, const char *file, int line, cons
 #define SF_CHECK_OBJ(p, m) SF_ASSERT((p) != NULL && (p)->magic == (m))
 /* pthread calls return 0, or the process stops with the call that failed. */
 #define SF_PTOK(call) ((call) == 0 ? (void)0 : sf_assert_fail(#call, __FILE__, __LINE__, __func__))
+/* An assertion too costly to keep on everywhere (a walk of a list, say): checked only in
+ * builds with SF_DEBUG (the ASan build and the fuzzers, Makefile). What it calls may exist
+ * only #ifdef SF_DEBUG. */
 #ifdef SF_DEBUG
 #define SF_DEBUG_ASSERT(e) SF_ASSERT(e)
 #else

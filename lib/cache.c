@@ -1,12 +1,89 @@
-/* cache: see cache.h. What lookups, stores, variants and purges mean lives here; the
- * table they work on (entries by key and by URL, the byte-charged LRU, markers, eviction)
- * is table.c's. Where responses vary (RFC 9111 §4.1), a marker under the URL's key names
+/* cache: see cache.h. The cache's life (new, free, its limits, expiry, stats) and what
+ * lookups, stores, variants and purges mean live here; the table they work on (entries by
+ * key and by URL, the byte-charged LRU, markers, eviction) is table.c's, embedded in the
+ * cache as its private room: table.c never sees the cache. Where responses vary (RFC 9111 §4.1), a marker under the URL's key names
  * the request fields, and each variant is listed under the key plus what its request's
  * values of them were. Hit-for-pass markers (one user's response was here) are charged
  * and evicted like responses, and expire in order: whatever an attacker makes the origin
  * answer, markers stay within cache.max_bytes. */
 #include "cache.h"
+
+#include "metrics.h"
+#include "singleflight.h"
+#include "slice.h"
 #include "table.h"
+
+#include <stdlib.h>
+
+/* Lock order: the table's lock (c->t.lock) -> object lock. */
+struct sf_cache {
+    struct sf_table t; /* the cache's private room (table.h) */
+};
+
+struct sf_cache *sf_cache_new(uint64_t max_bytes)
+{
+    struct sf_cache *c = sf_xcalloc(1, sizeof *c);
+    sf_table_init(&c->t, max_bytes);
+    return c;
+}
+
+void sf_cache_free(struct sf_cache *c)
+{
+    if (c == NULL)
+        return;
+    sf_table_fini(&c->t);
+    free(c);
+}
+
+void sf_cache_set_max_variants(struct sf_cache *c, size_t max_variants)
+{
+    sf_mutex_lock(&c->t.lock);
+    sf_varindex_set_max(&c->t.variants, max_variants);
+    sf_mutex_unlock(&c->t.lock);
+}
+
+void sf_cache_set_max_bytes(struct sf_cache *c, uint64_t max_bytes)
+{
+    sf_mutex_lock(&c->t.lock);
+    c->t.max_bytes = max_bytes;
+    sf_table_fit(&c->t);
+    sf_mutex_unlock(&c->t.lock);
+}
+
+void sf_cache_expire(struct sf_cache *c, uint64_t now_ms)
+{
+    if (atomic_load_explicit(&c->t.next_expiry_ms, memory_order_relaxed) > now_ms)
+        return; /* the common case: nothing due, no lock */
+    struct sf_entry *drop[64];
+    sf_mutex_lock(&c->t.lock);
+    size_t n = sf_table_unlist_expired(&c->t, now_ms, drop, 64);
+    sf_mutex_unlock(&c->t.lock);
+    for (size_t i = 0; i < n; i++)
+        sf_table_release(drop[i]);
+}
+
+void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
+{
+    sf_mutex_lock(&c->t.lock);
+    st->objects = c->t.stored;
+    st->vary_markers = c->t.markers;
+    st->pass_markers = c->t.pass_markers;
+    st->sliced = c->t.sliced_markers;
+    st->bytes = c->t.bytes;
+    st->flights = c->t.flights;
+    st->evictions = c->t.evictions;
+    st->variants = c->t.variants.variants;
+    st->variant_evictions = c->t.variants.evictions;
+    sf_mutex_unlock(&c->t.lock);
+}
+
+size_t sf_cache_longest_chain(struct sf_cache *c)
+{
+    sf_mutex_lock(&c->t.lock);
+    size_t longest = sf_table_longest_chain(&c->t);
+    sf_mutex_unlock(&c->t.lock);
+    return longest;
+}
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +91,7 @@
 /* Table lock held. The stored response's age now, in whole seconds (§4.2.3). */
 static int64_t age_now(const struct sf_cache *c, const struct sf_obj *o, uint64_t now_ms)
 {
-    sf_mutex_assert_held(&c->lock);
+    sf_mutex_assert_held(&c->t.lock);
     return o->verdict.age_s + (int64_t)((now_ms - o->entry.stored_ms) / 1000);
 }
 
@@ -35,7 +112,7 @@ static bool while_revalidate_ok(const struct sf_cache *c, const struct sf_obj *s
 /* Table lock held. Hands back the stale response a flight held for revalidation. */
 static struct sf_obj *take_stale(const struct sf_cache *c, struct sf_obj *o)
 {
-    sf_mutex_assert_held(&c->lock);
+    sf_mutex_assert_held(&c->t.lock);
     struct sf_obj *stale = o->stale;
     o->stale = NULL;
     return stale;
@@ -45,7 +122,7 @@ static struct sf_obj *take_stale(const struct sf_cache *c, struct sf_obj *o)
  * (sf_obj_drop_if_unwanted: it takes no reader) (lock order: table -> object). */
 static bool flight_failed(const struct sf_cache *c, struct sf_obj *o)
 {
-    sf_mutex_assert_held(&c->lock);
+    sf_mutex_assert_held(&c->t.lock);
     sf_obj_lock(o);
     bool failed = o->state == SF_OBJ_FAILED || o->dropped;
     sf_obj_unlock(o);
@@ -55,11 +132,11 @@ static bool flight_failed(const struct sf_cache *c, struct sf_obj *o)
 /* Table lock held. A new flight listed under key; the table may grow first. */
 static struct sf_obj *list_flight(struct sf_cache *c, const char *key)
 {
-    sf_mutex_assert_held(&c->lock);
-    if (c->count >= c->nbuckets)
-        sf_table_grow(c);
+    sf_mutex_assert_held(&c->t.lock);
+    if (c->t.count >= c->t.nbuckets)
+        sf_table_grow(&c->t);
     struct sf_obj *o = sf_obj_new(key);
-    sf_table_list(c, sf_table_slot(c, key), &o->entry, SF_ENTRY_FLIGHT);
+    sf_table_list(&c->t, sf_table_slot(&c->t, key), &o->entry, SF_ENTRY_FLIGHT);
     return o;
 }
 
@@ -70,7 +147,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
                                  struct sf_slice_ref *sliced, struct sf_obj **out,
                                  struct sf_obj **refresh, struct sf_entry **old)
 {
-    sf_mutex_assert_held(&c->lock);
+    sf_mutex_assert_held(&c->t.lock);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
     if (d == NULL)
         d = &none;
@@ -85,12 +162,12 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     bool slices_ok = sliced != NULL && (shared_fetch_ok || d->only_if_cached);
     if (role == SF_ENTRY_RESPONSE && !e->invalidated &&
         sf_policy_acceptable(&o->verdict, age_now(c, o, now_ms), d)) {
-        sf_table_touch(c, e);
+        sf_table_touch(&c->t, e);
         *out = sf_obj_ref(o);
         return SF_LOOKUP_HIT;
     }
     if (role == SF_ENTRY_SLICED && slices_ok) {
-        sf_table_touch(c, e);
+        sf_table_touch(&c->t, e);
         sf_slice_ref_copy(&sf_table_marker(e)->slice, sliced);
         *out = NULL;
         return SF_LOOKUP_SLICED;
@@ -119,7 +196,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
     bool serve_stale =
         role == SF_ENTRY_RESPONSE && refresh != NULL && while_revalidate_ok(c, o, d, now_ms);
     if (e != NULL)
-        *old = sf_table_unlist(c, pp); /* a response not acceptable any more, or a marker */
+        *old = sf_table_unlist(&c->t, pp); /* a response not acceptable any more, or a marker */
     if (role == SF_ENTRY_RESPONSE) {
         stale = o; /* the table's reference: the new flight may revalidate it */
         *old = NULL;
@@ -151,15 +228,15 @@ static char *variant_key(const char *key, size_t key_len, const char *variant)
 static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct sf_entry ***pp,
                             char *lang, size_t size)
 {
-    sf_mutex_assert_held(&c->lock);
+    sf_mutex_assert_held(&c->t.lock);
     lang[0] = '\0';
-    *pp = sf_table_slot(c, q->key);
+    *pp = sf_table_slot(&c->t, q->key);
     struct sf_entry *e = **pp;
     if (e == NULL || e->role != SF_ENTRY_VARY || q->fields == NULL)
         return NULL;
     char *names = sf_xstrdup(sf_table_marker(e)->vary_names);
-    sf_table_touch(c, e);
-    sf_mutex_unlock(&c->lock);
+    sf_table_touch(&c->t, e);
+    sf_mutex_unlock(&c->t.lock);
     char *variant = sf_policy_variant(names, q->fields);
     char *vkey = variant_key(q->key, strlen(q->key), variant);
     if (sf_http_list_has(names, "accept-language")) {
@@ -170,8 +247,8 @@ static char *select_variant(struct sf_cache *c, const struct sf_query *q, struct
     }
     free(variant);
     free(names);
-    sf_mutex_lock(&c->lock);
-    *pp = sf_table_slot(c, vkey); /* after relocking: the table may have grown meanwhile */
+    sf_mutex_lock(&c->t.lock);
+    *pp = sf_table_slot(&c->t, vkey); /* after relocking: the table may have grown meanwhile */
     return vkey;
 }
 
@@ -184,14 +261,14 @@ static struct sf_obj *language_match(struct sf_cache *c, const char *key, const 
                                      const char *lang, uint64_t now_ms,
                                      const struct sf_req_directives *d)
 {
-    sf_mutex_assert_held(&c->lock);
+    sf_mutex_assert_held(&c->t.lock);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
     size_t klen = strlen(key), mlen = strlen(SF_VARIANT_MARK);
     uint64_t h;
     if (!sf_policy_language_hash(vkey, lang, &h))
         return NULL;
     /* Only the variants that could answer (varindex.h), not every variant of the URL. */
-    for (struct sf_entry *e = sf_varindex_language_chain(&c->variants, h); e != NULL;
+    for (struct sf_entry *e = sf_varindex_language_chain(&c->t.variants, h); e != NULL;
          e = e->lnext) {
         if (e->lhash != h || e->role != SF_ENTRY_RESPONSE || e->invalidated ||
             strncmp(e->key, key, klen) != 0 || strncmp(e->key + klen, SF_VARIANT_MARK, mlen) != 0 ||
@@ -201,7 +278,7 @@ static struct sf_obj *language_match(struct sf_cache *c, const char *key, const 
         const char *language = sf_hdrs_get(&o->hdrs, "Content-Language");
         if (language != NULL && sf_streq_ci(language, lang) &&
             sf_policy_acceptable(&o->verdict, age_now(c, o, now_ms), d ? d : &none)) {
-            sf_table_touch(c, e);
+            sf_table_touch(&c->t, e);
             return sf_obj_ref(o);
         }
     }
@@ -214,7 +291,7 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
     struct sf_entry *old = NULL;
     if (refresh != NULL)
         *refresh = NULL;
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     struct sf_entry **pp;
     char lang[40];
     char *vkey = select_variant(c, q, &pp, lang, sizeof lang);
@@ -223,7 +300,7 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
             ? language_match(c, q->key, vkey, lang, now_ms, q->directives)
             : NULL;
     if (same_language != NULL) {
-        sf_mutex_unlock(&c->lock);
+        sf_mutex_unlock(&c->t.lock);
         free(vkey);
         *out = same_language;
         return SF_LOOKUP_HIT;
@@ -234,7 +311,7 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
     if (listed != NULL)
         listed->head_shared = vkey != NULL || (listed->stale != NULL &&
                                                sf_hdrs_get(&listed->stale->hdrs, "Vary") == NULL);
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     sf_table_release(old);
     free(vkey);
     return kind;
@@ -242,14 +319,14 @@ enum sf_lookup sf_cache_lookup(struct sf_cache *c, const struct sf_query *q, uin
 
 struct sf_obj *sf_cache_stored(struct sf_cache *c, const struct sf_query *q)
 {
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     struct sf_entry **pp;
     char lang[40];
     char *vkey = select_variant(c, q, &pp, lang, sizeof lang);
     struct sf_entry *e = *pp;
     struct sf_obj *o =
         e != NULL && e->role == SF_ENTRY_RESPONSE ? sf_obj_ref(sf_table_obj(e)) : NULL;
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     free(vkey);
     return o;
 }
@@ -259,13 +336,13 @@ bool sf_cache_replace(struct sf_cache *c, struct sf_obj *old, struct sf_obj *o)
     SF_CHECK_OBJ(old, SF_OBJ_MAGIC);
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_entry *drop = NULL;
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     bool ok = old->entry.role == SF_ENTRY_RESPONSE;
     if (ok) {
-        drop = sf_table_unlist(c, sf_table_slot(c, old->key));
-        sf_table_list(c, sf_table_slot(c, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
+        drop = sf_table_unlist(&c->t, sf_table_slot(&c->t, old->key));
+        sf_table_list(&c->t, sf_table_slot(&c->t, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
     }
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     sf_table_release(drop);
     return ok;
 }
@@ -275,17 +352,17 @@ bool sf_cache_put(struct sf_cache *c, struct sf_obj *o)
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     SF_ASSERT(o->shared);
     struct sf_entry *drop = NULL;
-    sf_mutex_lock(&c->lock);
-    struct sf_entry **pp = sf_table_slot(c, o->key);
+    sf_mutex_lock(&c->t.lock);
+    struct sf_entry **pp = sf_table_slot(&c->t, o->key);
     bool ok = o->entry.role == SF_ENTRY_UNLISTED && (*pp == NULL || (*pp)->role != SF_ENTRY_FLIGHT);
     if (ok) {
         if (*pp != NULL)
-            drop = sf_table_unlist(c, pp);
-        if (c->count >= c->nbuckets)
-            sf_table_grow(c);
-        sf_table_list(c, sf_table_slot(c, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
+            drop = sf_table_unlist(&c->t, pp);
+        if (c->t.count >= c->t.nbuckets)
+            sf_table_grow(&c->t);
+        sf_table_list(&c->t, sf_table_slot(&c->t, o->key), &sf_obj_ref(o)->entry, SF_ENTRY_FLIGHT);
     }
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     sf_table_release(drop);
     return ok;
 }
@@ -293,10 +370,10 @@ bool sf_cache_put(struct sf_cache *c, struct sf_obj *o)
 void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     if (o->entry.role == SF_ENTRY_RESPONSE)
         o->entry.invalidated = true;
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
 }
 
 /* Table lock held. Moves o, listed, to the key want (taken over), in place of what is
@@ -304,21 +381,21 @@ void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o)
 static bool move_to(struct sf_cache *c, struct sf_obj *o, char *want, struct sf_entry **drop_other,
                     struct sf_entry **drop_self)
 {
-    sf_mutex_assert_held(&c->lock);
-    struct sf_entry **pp = sf_table_slot(c, want);
+    sf_mutex_assert_held(&c->t.lock);
+    struct sf_entry **pp = sf_table_slot(&c->t, want);
     if (*pp != NULL && (*pp)->role == SF_ENTRY_FLIGHT) {
-        *drop_self =
-            sf_table_unlist(c, sf_table_slot(c, o->key)); /* that variant has its own flight */
+        *drop_self = sf_table_unlist(
+            &c->t, sf_table_slot(&c->t, o->key)); /* that variant has its own flight */
         free(want);
         return false;
     }
     if (*pp != NULL)
-        *drop_other = sf_table_unlist(c, pp); /* an older response, or a marker */
+        *drop_other = sf_table_unlist(&c->t, pp); /* an older response, or a marker */
     struct sf_entry *self =
-        sf_table_unlist(c, sf_table_slot(c, o->key)); /* the table's reference */
+        sf_table_unlist(&c->t, sf_table_slot(&c->t, o->key)); /* the table's reference */
     free(o->key);
     o->key = want;
-    sf_table_list(c, sf_table_slot(c, o->key), self, SF_ENTRY_FLIGHT);
+    sf_table_list(&c->t, sf_table_slot(&c->t, o->key), self, SF_ENTRY_FLIGHT);
     return true;
 }
 
@@ -333,29 +410,29 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
     char *primary = variant_key(o->key, primary_len, "");
     char *want = variant_key(o->key, primary_len, o->variant ? o->variant : "");
     struct sf_entry *drop[3] = {NULL, NULL, NULL};
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     bool listed = o->entry.role != SF_ENTRY_UNLISTED;
     if (listed && strcmp(want, o->key) != 0)
         move_to(c, o, want, &drop[0], &drop[1]);
     else
         free(want);
     if (o->vary_names != NULL) {
-        struct sf_entry **mp = sf_table_slot(c, primary);
+        struct sf_entry **mp = sf_table_slot(&c->t, primary);
         struct sf_entry *m = *mp;
         /* A flight under the request's key sets the marker itself once it has a head. */
         bool keep = m != NULL && (m->role == SF_ENTRY_VARY
                                       ? strcmp(sf_table_marker(m)->vary_names, o->vary_names) == 0
                                       : m->role == SF_ENTRY_FLIGHT);
         if (!keep && m != NULL)
-            drop[2] = sf_table_unlist(c, mp); /* a response that did not vary, or other names */
+            drop[2] = sf_table_unlist(&c->t, mp); /* a response that did not vary, or other names */
         if (!keep) {
-            struct marker *vm = sf_table_list_marker(c, primary, SF_ENTRY_VARY);
+            struct marker *vm = sf_table_list_marker(&c->t, primary, SF_ENTRY_VARY);
             vm->vary_names = sf_xstrdup(o->vary_names);
-            sf_table_charge(c, &vm->e, sizeof *vm + strlen(primary) + strlen(o->vary_names));
-            sf_table_fit(c);
+            sf_table_charge(&c->t, &vm->e, sizeof *vm + strlen(primary) + strlen(o->vary_names));
+            sf_table_fit(&c->t);
         }
     }
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     for (size_t i = 0; i < 3; i++)
         sf_table_release(drop[i]);
     free(primary);
@@ -369,20 +446,21 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
     sf_obj_lock(o);
     size_t bytes = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
     sf_obj_unlock(o);
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     bool flight = o->entry.role == SF_ENTRY_FLIGHT;
     if (o->entry.role != SF_ENTRY_UNLISTED)
         stale = take_stale(c, o);
-    if (flight && bytes <= c->max_bytes) {
-        c->flights--;
+    if (flight && bytes <= c->t.max_bytes) {
+        c->t.flights--;
         o->entry.role = SF_ENTRY_RESPONSE;
         o->entry.stored_ms = now_ms;
-        sf_table_charge(c, &o->entry, bytes);
-        sf_table_fit(c);
+        sf_table_charge(&c->t, &o->entry, bytes);
+        sf_table_fit(&c->t);
     } else if (flight) {
-        too_big = sf_table_unlist(c, sf_table_slot(c, o->key)); /* larger than the whole cache */
+        too_big =
+            sf_table_unlist(&c->t, sf_table_slot(&c->t, o->key)); /* larger than the whole cache */
     }
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     sf_table_release(too_big);
     sf_obj_unref(stale);
 }
@@ -394,20 +472,21 @@ static void unlist(struct sf_cache *c, struct sf_obj *o, bool keep_stale)
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_entry *old = NULL;
     struct sf_obj *stale = NULL;
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     if (o->entry.role != SF_ENTRY_UNLISTED) {
         stale = take_stale(c, o);
-        old = sf_table_unlist(c, sf_table_slot(c, o->key));
-        struct sf_entry **pp = keep_stale && stale != NULL ? sf_table_slot(c, stale->key) : NULL;
+        old = sf_table_unlist(&c->t, sf_table_slot(&c->t, o->key));
+        struct sf_entry **pp =
+            keep_stale && stale != NULL ? sf_table_slot(&c->t, stale->key) : NULL;
         if (pp != NULL && *pp == NULL) {
             /* Back where it was, stored as before: charged, on the LRU, as old. */
-            sf_table_list(c, pp, &stale->entry, SF_ENTRY_RESPONSE);
-            sf_table_charge(c, &stale->entry, stale->entry.charge);
+            sf_table_list(&c->t, pp, &stale->entry, SF_ENTRY_RESPONSE);
+            sf_table_charge(&c->t, &stale->entry, stale->entry.charge);
             stale = NULL; /* the table's reference again */
-            sf_table_fit(c);
+            sf_table_fit(&c->t);
         }
     }
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     sf_table_release(old);
     sf_obj_unref(stale);
 }
@@ -432,14 +511,14 @@ static void replace_by_marker(struct sf_cache *c, struct sf_obj *o, enum sf_entr
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_entry *old = NULL;
     struct sf_obj *stale = NULL;
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     if (o->entry.role != SF_ENTRY_UNLISTED) {
         stale = take_stale(c, o);
-        old = sf_table_unlist(c, sf_table_slot(c, o->key));
-        fill(c, sf_table_list_marker(c, o->key, role), arg);
-        sf_table_fit(c);
+        old = sf_table_unlist(&c->t, sf_table_slot(&c->t, o->key));
+        fill(c, sf_table_list_marker(&c->t, o->key, role), arg);
+        sf_table_fit(&c->t);
     }
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     sf_table_release(old);
     sf_obj_unref(stale);
 }
@@ -448,12 +527,12 @@ static void replace_by_marker(struct sf_cache *c, struct sf_obj *o, enum sf_entr
 static void fill_pass(struct sf_cache *c, struct marker *m, const void *arg)
 {
     m->expires_ms = *(const uint64_t *)arg;
-    sf_table_charge(c, &m->e, sizeof *m + strlen(m->key));
-    m->pass.next = &c->pass; /* the newest: markers all live the same time */
-    m->pass.prev = c->pass.prev;
-    c->pass.prev->next = &m->pass;
-    c->pass.prev = &m->pass;
-    sf_table_note_expiry(c);
+    sf_table_charge(&c->t, &m->e, sizeof *m + strlen(m->key));
+    m->pass.next = &c->t.pass; /* the newest: markers all live the same time */
+    m->pass.prev = c->t.pass.prev;
+    c->t.pass.prev->next = &m->pass;
+    c->t.pass.prev = &m->pass;
+    sf_table_note_expiry(&c->t);
 }
 
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
@@ -468,7 +547,7 @@ static void fill_sliced(struct sf_cache *c, struct marker *m, const void *arg)
     sf_slice_ref_copy(ref, &m->slice);
     size_t fields =
         (ref->etag ? strlen(ref->etag) : 0) + (ref->last_modified ? strlen(ref->last_modified) : 0);
-    sf_table_charge(c, &m->e, sizeof *m + strlen(m->key) + fields);
+    sf_table_charge(&c->t, &m->e, sizeof *m + strlen(m->key) + fields);
 }
 
 void sf_cache_mark_sliced(struct sf_cache *c, struct sf_obj *o, const struct sf_slice_ref *ref)
@@ -479,12 +558,12 @@ void sf_cache_mark_sliced(struct sf_cache *c, struct sf_obj *o, const struct sf_
 void sf_cache_drop_sliced(struct sf_cache *c, const char *key, const struct sf_slice_ref *ref)
 {
     struct sf_entry *old = NULL;
-    sf_mutex_lock(&c->lock);
-    struct sf_entry **pp = sf_table_slot(c, key);
+    sf_mutex_lock(&c->t.lock);
+    struct sf_entry **pp = sf_table_slot(&c->t, key);
     if (*pp != NULL && (*pp)->role == SF_ENTRY_SLICED &&
         sf_slice_ref_same(&sf_table_marker(*pp)->slice, ref))
-        old = sf_table_unlist(c, pp);
-    sf_mutex_unlock(&c->lock);
+        old = sf_table_unlist(&c->t, pp);
+    sf_mutex_unlock(&c->t.lock);
     sf_table_release(old);
 }
 
@@ -519,7 +598,7 @@ static bool tag_matches(struct sf_obj *o, const char *tag_header, const char *ta
 static bool purge_selects(const struct sf_cache *c, struct sf_entry *e, const char *url,
                           size_t url_len, bool prefix, const char *tag_header)
 {
-    sf_mutex_assert_held(&c->lock);
+    sf_mutex_assert_held(&c->t.lock);
     return e->role == SF_ENTRY_RESPONSE &&
            (tag_header != NULL ? tag_matches(sf_table_obj(e), tag_header, url)
                                : key_matches(e->key, url, url_len, prefix));
@@ -540,16 +619,17 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
 {
     struct sf_entry **hits = NULL;
     size_t count = 0, cap = 0, url_len = strlen(url);
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     if (!prefix && tag_header == NULL) {
         /* One URL: only the chain of the URL index it hashes to. */
-        for (struct sf_entry *e = c->by_url[sf_table_hash_bytes(url, url_len) & (c->nbuckets - 1)];
+        for (struct sf_entry *e =
+                 c->t.by_url[sf_table_hash_bytes(url, url_len) & (c->t.nbuckets - 1)];
              e != NULL; e = e->unext)
             if (purge_selects(c, e, url, url_len, false, NULL))
                 push(&hits, &count, &cap, e);
     } else {
-        for (size_t i = 0; i < c->nbuckets; i++)
-            for (struct sf_entry *e = c->buckets[i]; e != NULL; e = e->hnext)
+        for (size_t i = 0; i < c->t.nbuckets; i++)
+            for (struct sf_entry *e = c->t.buckets[i]; e != NULL; e = e->hnext)
                 if (purge_selects(c, e, url, url_len, prefix, tag_header))
                     push(&hits, &count, &cap, e);
     }
@@ -557,9 +637,9 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
         if (soft)
             hits[i]->invalidated = true;
         else
-            sf_table_unlist(c, sf_table_slot(c, hits[i]->key)); /* released below */
+            sf_table_unlist(&c->t, sf_table_slot(&c->t, hits[i]->key)); /* released below */
     }
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
     for (size_t i = 0; !soft && i < count; i++)
         sf_table_release(hits[i]);
     free(hits);
@@ -568,8 +648,8 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
 
 void sf_cache_which_stored(struct sf_cache *c, struct sf_obj *const *objs, size_t n, bool *stored)
 {
-    sf_mutex_lock(&c->lock);
+    sf_mutex_lock(&c->t.lock);
     for (size_t i = 0; i < n; i++)
         stored[i] = objs[i]->entry.role == SF_ENTRY_RESPONSE;
-    sf_mutex_unlock(&c->lock);
+    sf_mutex_unlock(&c->t.lock);
 }

@@ -1,18 +1,24 @@
 /* cache: the table of entries by key, and the memory-bounded LRU of stored responses.
  * A key maps to at most one entry (entry.h says what each is): a flight in progress or a
  * stored response (objects), or one of the cache's own small markers (hit-for-pass,
- * vary, sliced). Lookups on every thread; stores from the fetcher (a response complete, a
- * HEAD's or POST's update); unlists from the fetcher, and from a worker that finds a
- * stored slice that does not fit its response (front.c).
+ * vary, sliced). Lookups on every thread (a MISS lists a new flight, in place of an expired
+ * entry); stores, replacements and markers from the fetcher (a response complete, a HEAD's
+ * or POST's update: publish.c, transfer.c); unlists from the fetcher (a transfer's end,
+ * expired markers, a flight the pinned budget gives up), from a worker that finds a stored
+ * slice that does not fit its response or slices of another representation (front.c), from
+ * the admin listener (purges) and from a reload (a smaller cache.max_bytes evicts at once).
  * Lock order: table lock -> object lock. */
 #ifndef SF_CACHE_H
 #define SF_CACHE_H
 
-#include "metrics.h"
-#include "singleflight.h"
-#include "slice.h"
+#include "base.h"
 
 struct sf_cache;
+struct sf_cache_stats; /* metrics.h */
+struct sf_fields;
+struct sf_obj;
+struct sf_req_directives;
+struct sf_slice_ref;
 
 struct sf_cache *sf_cache_new(uint64_t max_bytes);
 /* A reload's cache.max_bytes: a smaller one evicts the least recently used responses and
@@ -116,6 +122,9 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
                       const char *tag_header);
 
 void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st);
+/* How many entries the longest chain of the table's buckets holds: how well keys spread
+ * (a flood of keys crafted to collide would make it long). One hold of the table lock. */
+size_t sf_cache_longest_chain(struct sf_cache *c);
 /* Whether each of objs[0..n) is stored now (a response charged to cache.max_bytes), in
  * stored[]: one hold of the table lock for all (pinned.h). */
 void sf_cache_which_stored(struct sf_cache *c, struct sf_obj *const *objs, size_t n, bool *stored);

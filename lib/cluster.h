@@ -5,8 +5,9 @@
  * answers from the same peer list (what was seen before is replay.h's).
  *
  * Ownership is rendezvous hashing (highest random weight, as Squid's CARP does; Varnish's
- * shard director and Traffic Server's parents use consistent-hash rings): each peer scores weight / -ln(u), u a uniform hash of (peer id, key) in
- * (0, 1); the highest score owns the key. Adding or removing one of N equal peers moves
+ * shard director and Traffic Server's parents use consistent-hash rings): each peer scores
+ * weight / -ln(u), u a uniform hash of (peer id, key) in (0, 1); the highest score owns
+ * the key. Adding or removing one of N equal peers moves
  * only the keys it gains or held, about 1/N of them. */
 #ifndef SF_CLUSTER_H
 #define SF_CLUSTER_H
@@ -63,7 +64,7 @@ bool sf_cluster_verify(const char *secret, const char *value, const char *method
 /* A peer's answer to a signed request carries SF_PEER_ANSWER_FIELD: "sig=HEX", an
  * HMAC-SHA-256 with the secret over the request's whole SF_PEER_FIELD value (so over its
  * nonce and addressee: an answer fits one request only), the status, and every field of
- * the answer but those the transport writes or may rewrite (SF_PEER_ANSWER_UNSIGNED: Date,
+ * the answer but those the transport writes or may rewrite (cluster.c's list: Date,
  * Connection, Keep-Alive, Content-Length, Transfer-Encoding) and the answer field itself,
  * each as "lowercased-name:value" (whitespace trimmed), sorted. The body is proven apart
  * (SF_PEER_BODY_FIELD, below). */

@@ -11,8 +11,13 @@
 #include "fetcher.h"
 
 #include "transfer.h"
-#include "pinned.h"
+#include "cache.h"
+#include "fetchspec.h"
+#include "hangup.h"
+#include "live.h"
 #include "log.h"
+#include "pinned.h"
+#include "singleflight.h"
 
 #include <curl/curl.h>
 #include <poll.h>
@@ -43,22 +48,6 @@ struct sf_upstream {
 void sf_upstream_set_self_ports(struct sf_upstream *up, const _Atomic uint16_t *self_ports)
 {
     sf_transfers_set_self_ports(up->t, self_ports);
-}
-
-void sf_fetch_spec_free(struct sf_fetch_spec *spec)
-{
-    if (spec == NULL)
-        return;
-    free(spec->method);
-    free(spec->url);
-    sf_hdrs_clear(&spec->hdrs);
-    sf_reqbody_unref(spec->body);
-    free(spec->get_key);
-    free(spec->fallback_url);
-    free(spec->peer_path);
-    sf_obj_unref(spec->stale);
-    sf_snap_unref(spec->snap);
-    free(spec);
 }
 
 /* Interrupts the fetcher's poll. Should curl fail to, the fetcher still looks at its

@@ -23,8 +23,15 @@
  * created, queued or destroyed under an object lock. */
 #include "front.h"
 
+#include "accesslog.h"
 #include "admin.h"
+#include "cache.h"
+#include "config.h"
+#include "conn.h"
+#include "fetcher.h"
+#include "fetchspec.h"
 #include "listener.h"
+#include "live.h"
 #include "log.h"
 #include "metrics.h"
 #include "mhdpool.h"
@@ -32,7 +39,9 @@
 #include "peerauth.h"
 #include "park.h"
 #include "pinned.h"
+#include "reqbody.h"
 #include "respond.h"
+#include "singleflight.h"
 #include "slice.h"
 #include "slicestore.h"
 

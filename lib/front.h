@@ -5,13 +5,16 @@
 #ifndef SF_FRONT_H
 #define SF_FRONT_H
 
-#include "accesslog.h"
-#include "cache.h"
-#include "config.h"
-#include "conn.h"
-#include "listener.h"
-#include "live.h"
-#include "fetcher.h"
+#include "base.h"
+
+struct sf_access_log;
+struct sf_cache;
+struct sf_conns;
+struct sf_hangup;
+struct sf_listener;
+struct sf_live;
+struct sf_snap;
+struct sf_upstream;
 
 struct sf_front;
 

@@ -8,6 +8,12 @@
 
 #include <time.h>
 
+/* What sfproxy adds to Via, on responses and on the requests it forwards. */
+#define SF_VIA_VALUE "1.1 sfproxy"
+/* The field sfproxy's own 503 carries while it shuts down, so that a cluster peer that
+ * asked for a key fetches it elsewhere at once (peerhop.h). */
+#define SF_DRAINING_FIELD "Sfproxy-Draining"
+
 struct sf_hdr {
     char *name;
     char *value;

@@ -2,11 +2,15 @@
  * ports are atomics). */
 #include "outbound.h"
 
+#include "config.h"
 #include "conn.h"
+#include "fetchspec.h"
+#include "live.h"
 #include "metrics.h"
 #include "peerauth.h"
 #include "peerhop.h"
-#include "respond.h"
+#include "policy.h"
+#include "reqbody.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

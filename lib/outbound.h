@@ -8,13 +8,14 @@
 #ifndef SF_OUTBOUND_H
 #define SF_OUTBOUND_H
 
-#include "config.h"
-#include "live.h"
 #include "netacl.h"
-#include "reqbody.h"
-#include "fetcher.h"
 
 #include <microhttpd.h>
+
+struct sf_config;
+struct sf_fetch_spec; /* fetchspec.h */
+struct sf_reqbody;
+struct sf_snap;
 
 /* What one request is routed and sent by: the config it arrived under and what the
  * listeners share. */

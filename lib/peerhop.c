@@ -2,6 +2,9 @@
 #include "peerhop.h"
 
 #include "cluster.h"
+#include "config.h"
+#include "fetchspec.h"
+#include "live.h"
 #include "judge.h"
 #include "log.h"
 #include "metrics.h"

@@ -11,7 +11,12 @@
 #ifndef SF_PEERHOP_H
 #define SF_PEERHOP_H
 
-#include "fetcher.h"
+#include "base.h"
+
+struct sf_config;
+struct sf_fetch_spec; /* fetchspec.h */
+struct sf_hdrs;
+struct sf_obj;
 
 /* Sends the shared fetch s of the origin-form target path (s->url: its upstream URL, also
  * its key's place in the order) to the node that should fetch it, under cfg with the

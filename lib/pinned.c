@@ -1,9 +1,11 @@
 /* pinned: see pinned.h. */
 #include "pinned.h"
 
+#include "cache.h"
 #include "log.h"
 #include "metrics.h"
 #include "park.h"
+#include "singleflight.h"
 
 #include <linux/tcp.h>
 #include <netinet/in.h>

@@ -31,7 +31,11 @@
 #ifndef SF_PINNED_H
 #define SF_PINNED_H
 
-#include "cache.h"
+#include "base.h"
+
+struct sf_cache;
+struct sf_obj;
+struct sf_waiter;
 
 #define SF_PINNED_PERIOD_MS 100
 #define SF_PINNED_IDLE_MIN_MS 200

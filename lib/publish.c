@@ -2,6 +2,7 @@
  * table lock with no object lock held; an object is filled under its own lock. */
 #include "publish.h"
 
+#include "cache.h"
 #include "log.h"
 #include "metrics.h"
 

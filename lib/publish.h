@@ -7,8 +7,9 @@
 #ifndef SF_PUBLISH_H
 #define SF_PUBLISH_H
 
-#include "cache.h"
 #include "judge.h"
+
+struct sf_cache;
 
 struct sf_publisher {
     struct sf_cache *cache;

@@ -8,6 +8,7 @@
 
 #include "metrics.h"
 #include "peerauth.h"
+#include "singleflight.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,14 @@
 #define READ_BLOCK_MIN 256u
 /* Bodies up to this size are sent with their header in one system call. */
 #define ONE_SEND_MAX (16u << 10)
+
+/* The fetcher's unpause (sf_respond_set_unpause): set once before the workers start. */
+static sf_respond_unpause_cb *unpause_fetch;
+
+void sf_respond_set_unpause(sf_respond_unpause_cb *unpause)
+{
+    unpause_fetch = unpause;
+}
 
 /* Adds a field; false when libmicrohttpd refuses it (no memory, or a character it does not
  * allow), which makes the whole response unusable. */
@@ -450,8 +459,10 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
         ret = 0;
     }
     sf_obj_unlock(o);
-    if (resume_fetch)
-        sf_upstream_unpause(rd->up, o);
+    if (resume_fetch) {
+        SF_ASSERT(unpause_fetch != NULL); /* sf_respond_set_unpause before the first reader */
+        unpause_fetch(rd->up, o);
+    }
     if (n > 0) {
         memcpy(buf, data, n); /* bytes at or above our position are neither changed nor freed */
         SF_COUNT_N(bytes_to_clients, n);

@@ -9,13 +9,25 @@
 #ifndef SF_RESPOND_H
 #define SF_RESPOND_H
 
-#include "singleflight.h"
-#include "fetcher.h"
+#include "base.h"
 
 #include <microhttpd.h>
 
-/* What sfproxy adds to Via, on responses and on the requests it forwards. */
-#define SF_VIA_VALUE "1.1 sfproxy"
+struct sf_hdrs;
+struct sf_obj;
+struct sf_peerproof;
+struct sf_upstream;
+struct sf_waiter;
+
+/* Lets the fetch that fills o go on after a read freed room in it (a fetch paused for its
+ * slowest reader): the fetcher's sf_upstream_unpause, given to respond once at start
+ * (sf_respond_set_unpause), so that respond does not depend on the fetcher. Called with no
+ * lock held, on libmicrohttpd's workers. */
+typedef void sf_respond_unpause_cb(struct sf_upstream *up, struct sf_obj *o);
+
+/* Sets the unpause callback every reader calls with its up. Once, before the first
+ * response (no lock: it is read by the workers started after it). */
+void sf_respond_set_unpause(sf_respond_unpause_cb *unpause);
 
 /* A client reading an object's body as it arrives. Embedded in the request it belongs to,
  * which fills it before sf_respond_streamed and keeps it until done is called. */
@@ -23,7 +35,8 @@ struct sf_reader {
     struct sf_obj *obj;          /* what is read; the request holds a reference */
     struct sf_waiter *w;         /* the client's place on obj's lists (attached) */
     struct MHD_Connection *conn; /* suspended while the reader is parked */
-    struct sf_upstream *up;      /* unpaused when this reader frees room in a paused fetch */
+    struct sf_upstream *up;      /* given to the unpause callback when this reader frees room
+                                  * in a paused fetch (sf_respond_set_unpause) */
     size_t seg_hint;             /* where the last read found its segment */
     uint64_t first, count;       /* the bytes sent: count from first (set by
                                   * sf_respond_streamed; UINT64_MAX: to the end) */

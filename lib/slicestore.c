@@ -1,6 +1,10 @@
 /* slicestore: see slicestore.h. */
 #include "slicestore.h"
 
+#include "cache.h"
+#include "singleflight.h"
+#include "slice.h"
+
 #include <stdlib.h>
 #include <string.h>
 

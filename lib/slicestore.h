@@ -6,7 +6,11 @@
 #ifndef SF_SLICESTORE_H
 #define SF_SLICESTORE_H
 
-#include "cache.h"
+#include "base.h"
+
+struct sf_cache;
+struct sf_req_directives;
+struct sf_slice_ref;
 
 /* Whether every slice (of size bytes, of the representation ref, under the response key
  * key) that a method request with the given Range and If-Range (NULL: absent) values

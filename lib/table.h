@@ -1,4 +1,5 @@
-/* table: the cache's table, private to cache.c and table.c. Entries (entry.h) by key in a
+/* table: the cache's table, private to cache.c (which owns one and takes its lock) and
+ * table.c. Entries (entry.h) by key in a
  * chained hash table (keyed SipHash, doubling at load 1), and the same entries chained by the URL
  * part of their keys, so that what concerns one URL (a purge, an invalidation, a variant
  * in another language) visits only that URL's entries; stored responses and markers on a
@@ -10,9 +11,12 @@
 #ifndef SF_TABLE_H
 #define SF_TABLE_H
 
-#include "cache.h"
+#include "base.h"
+#include "entry.h"
 #include "slice.h"
 #include "varindex.h"
+
+struct sf_obj;
 
 /* A hit-for-pass marker's place on the list of them, oldest first. */
 struct pass_link {
@@ -29,7 +33,9 @@ struct marker {
     char key[];
 };
 
-struct sf_cache {
+/* The table: one in each cache (cache.c), which takes its lock around these calls.
+ * (L) protected by lock. */
+struct sf_table {
     struct sf_mutex lock;
     struct sf_entry **buckets; /* (L) */
     struct sf_entry **by_url;  /* (L) the same entries by the URL part of their keys */
@@ -45,6 +51,12 @@ struct sf_cache {
     struct sf_varindex variants;         /* (L) stored variants by URL and by language */
 };
 
+/* An empty table whose responses and markers may be charged max_bytes; t's memory is the
+ * caller's. Fini unlists and releases every entry and frees what init took; no other
+ * thread may use t any more (it takes the lock only to keep the assertions true). */
+void sf_table_init(struct sf_table *t, uint64_t max_bytes);
+void sf_table_fini(struct sf_table *t);
+
 /* The object e is the entry of, or the marker e is; checked. Any lock. */
 struct sf_obj *sf_table_obj(struct sf_entry *e) SF_NONNULL_RESULT;
 struct marker *sf_table_marker(struct sf_entry *e) SF_NONNULL_RESULT;
@@ -54,38 +66,44 @@ struct marker *sf_table_marker(struct sf_entry *e) SF_NONNULL_RESULT;
 uint64_t sf_table_hash_bytes(const char *s, size_t len);
 
 /* Where key is (or would be) listed: the slot holding its entry, or the empty one. */
-struct sf_entry **sf_table_slot(struct sf_cache *c, const char *key);
+struct sf_entry **sf_table_slot(struct sf_table *t, const char *key);
 /* How many entries the longest chain of buckets by key holds (how well keys spread). */
-size_t sf_table_longest_chain(const struct sf_cache *c);
+size_t sf_table_longest_chain(const struct sf_table *t);
 /* Doubles the buckets; slots found before are no longer valid. */
-void sf_table_grow(struct sf_cache *c);
+void sf_table_grow(struct sf_table *t);
 /* Moves e (on the LRU) to its front: used now. */
-void sf_table_touch(struct sf_cache *c, struct sf_entry *e);
+void sf_table_touch(struct sf_table *t, struct sf_entry *e);
 
 /* Table lock held. Publishes when the oldest hit-for-pass marker expires. */
-void sf_table_note_expiry(struct sf_cache *c);
+void sf_table_note_expiry(struct sf_table *t);
 
 /* Table lock held. Counts e, now charged and on the LRU, as what its role says. */
-void sf_table_charge(struct sf_cache *c, struct sf_entry *e, size_t bytes);
+void sf_table_charge(struct sf_table *t, struct sf_entry *e, size_t bytes);
 
 /* Removes the entry at *pp from the table. Returns it, for the caller to release after
  * unlocking (release: the last unref frees, and freeing is not table work). An object's
  * role becomes UNLISTED; a marker keeps its role until it is freed. */
-struct sf_entry *sf_table_unlist(struct sf_cache *c, struct sf_entry **pp);
+struct sf_entry *sf_table_unlist(struct sf_table *t, struct sf_entry **pp);
 
-/* Lets go of what unlist_at returned (NULL is fine); no table lock held. */
+/* Lets go of what sf_table_unlist returned (NULL is fine); no table lock held. */
 void sf_table_release(struct sf_entry *e);
 
 /* Table lock held. Lists e with role under its key (an object's own; whose slot is pp). */
-void sf_table_list(struct sf_cache *c, struct sf_entry **pp, struct sf_entry *e,
+void sf_table_list(struct sf_table *t, struct sf_entry **pp, struct sf_entry *e,
                    enum sf_entry_role role);
 
 /* Table lock held. Lists a new marker under key, charged like a small response; the
  * table may grow first. */
-struct marker *sf_table_list_marker(struct sf_cache *c, const char *key, enum sf_entry_role role);
+struct marker *sf_table_list_marker(struct sf_table *t, const char *key, enum sf_entry_role role);
+
+/* Table lock held. Unlists the hit-for-pass markers expired by now_ms, oldest first, at
+ * most max_drop of them, into drop (for sf_table_release after unlocking); returns how
+ * many. */
+size_t sf_table_unlist_expired(struct sf_table *t, uint64_t now_ms, struct sf_entry **drop,
+                               size_t max_drop);
 
 /* Table lock held (dropped and taken again meanwhile). Evicts until the charged bytes fit,
  * releasing what was evicted outside the lock. */
-void sf_table_fit(struct sf_cache *c);
+void sf_table_fit(struct sf_table *t);
 
 #endif

@@ -10,10 +10,12 @@
 #include "transfer.h"
 
 #include "fetchconf.h"
+#include "fetchspec.h"
 #include "resphead.h"
 #include "log.h"
 #include "metrics.h"
 #include "peerhop.h"
+#include "reqbody.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

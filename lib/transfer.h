@@ -8,8 +8,12 @@
 #ifndef SF_TRANSFER_H
 #define SF_TRANSFER_H
 
-#include "fetcher.h"
 #include "pinned.h"
+
+struct sf_cache;
+struct sf_config;
+struct sf_fetch_spec; /* fetchspec.h */
+struct sf_snap;
 
 #include <curl/curl.h>
 

@@ -4,8 +4,11 @@
 #include "../../lib/peerhop.h"
 
 #include "../../lib/cluster.h"
+#include "../../lib/config.h"
+#include "../../lib/fetchspec.h"
 #include "../../lib/live.h"
 #include "../../lib/metrics.h"
+#include "../../lib/singleflight.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

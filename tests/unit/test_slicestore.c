@@ -7,6 +7,10 @@
 #include <cmocka.h>
 
 #include "../../lib/slicestore.h"
+#include "../../lib/cache.h"
+#include "../../lib/metrics.h"
+#include "../../lib/singleflight.h"
+#include "../../lib/slice.h"
 
 #include <stdio.h>
 #include <stdlib.h>

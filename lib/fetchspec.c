@@ -1,0 +1,24 @@
+/* fetchspec: see fetchspec.h. */
+#include "fetchspec.h"
+
+#include "live.h"
+#include "reqbody.h"
+#include "singleflight.h"
+
+#include <stdlib.h>
+
+void sf_fetch_spec_free(struct sf_fetch_spec *spec)
+{
+    if (spec == NULL)
+        return;
+    free(spec->method);
+    free(spec->url);
+    sf_hdrs_clear(&spec->hdrs);
+    sf_reqbody_unref(spec->body);
+    free(spec->get_key);
+    free(spec->fallback_url);
+    free(spec->peer_path);
+    sf_obj_unref(spec->stale);
+    sf_snap_unref(spec->snap);
+    free(spec);
+}
