@@ -13,10 +13,10 @@
  * known Content-Length, so small objects waste little and big ones need few segments. */
 #include "singleflight.h"
 
+#include "conn.h"
 #include "hangup.h"
 #include "park.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -200,10 +200,9 @@ static bool interim_to(struct sf_obj *o, struct sf_waiter *w)
         w->interim_seen == o->interim_seq)
         return true;
     w->interim_seen = o->interim_seq;
-    size_t len = strlen(o->interim);
-    ssize_t n = send(w->fd, o->interim, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    enum sf_conn_wrote wrote = sf_conn_write_interim(w->fd, o->interim, strlen(o->interim));
     /* Sent whole, or nothing: the stream is intact either way. */
-    return n == (ssize_t)len || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    return wrote == SF_CONN_WROTE_ALL || wrote == SF_CONN_WROTE_NONE;
 }
 
 struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t len)
