@@ -9,24 +9,19 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-typedef ssize_t recv_fn(int, void *, size_t, int);
-typedef ssize_t tls_recv_fn(struct gnutls_session_int *, void *, size_t);
-typedef ssize_t tls_send_fn(struct gnutls_session_int *, const void *, size_t);
-typedef int tls_fd_fn(struct gnutls_session_int *);
-
 static pthread_once_t found_once = PTHREAD_ONCE_INIT;
-static recv_fn *real_recv;
-static tls_recv_fn *real_tls_recv;
-static tls_send_fn *real_tls_send;
-static tls_fd_fn *real_tls_fd;
+static ssize_t (*real_recv)(int, void *, size_t, int);
+static ssize_t (*real_tls_recv)(struct gnutls_session_int *, void *, size_t);
+static ssize_t (*real_tls_send)(struct gnutls_session_int *, const void *, size_t);
+static int (*real_tls_fd)(struct gnutls_session_int *);
 static _Atomic(const struct sf_interpose_hooks *) hooks;
 
-static void find_real(void)
+static void find_real(void) /* (writing through void ** is POSIX's idiom for dlsym) */
 {
-    real_recv = (recv_fn *)dlsym(RTLD_NEXT, "recv");
-    real_tls_recv = (tls_recv_fn *)dlsym(RTLD_NEXT, "gnutls_record_recv");
-    real_tls_send = (tls_send_fn *)dlsym(RTLD_DEFAULT, "gnutls_record_send");
-    real_tls_fd = (tls_fd_fn *)dlsym(RTLD_DEFAULT, "gnutls_transport_get_int");
+    *(void **)&real_recv = dlsym(RTLD_NEXT, "recv");
+    *(void **)&real_tls_recv = dlsym(RTLD_NEXT, "gnutls_record_recv");
+    *(void **)&real_tls_send = dlsym(RTLD_DEFAULT, "gnutls_record_send");
+    *(void **)&real_tls_fd = dlsym(RTLD_DEFAULT, "gnutls_transport_get_int");
 }
 
 void sf_interpose_install(const struct sf_interpose_hooks *h)
