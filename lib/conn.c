@@ -78,11 +78,11 @@ struct sf_conn {
     struct gnutls_session_int *session; /* (W) with tls: its GnuTLS session, once read from */
     bool poisoned;                      /* (W) the body broke its framing: reads fail */
     uint64_t close_after;               /* (W) with tls: bytes were dropped (0: none); end it
-                                          * once this many requests are done */
+                                         * once this many requests are done */
     uint64_t requests;                  /* (W) request lines libmicrohttpd has seen */
     uint64_t done;                      /* (W) requests libmicrohttpd has finished answering */
     uint64_t eof_since_ms;              /* (W) when the end was first held back for the
-                                          * request being answered (0: it was not) */
+                                         * request being answered (0: it was not) */
     struct sf_h1scan scan;              /* (W) */
     struct conn_clock *clock;           /* (C) its descriptor's in the registry, or own */
     struct conn_clock own;              /* the clock of one not registered (fd over cap) */
