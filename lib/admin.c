@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct sf_admin {
     struct sf_live *live; /* the config in force: each request reads the one current */
