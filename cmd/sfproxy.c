@@ -270,7 +270,7 @@ static bool apply(struct running *run, const struct sf_config *was, struct sf_sn
         return false;
     }
     raise_nofile(cfg->connection_limit);
-    sf_conns_set_limits(run->conns, cfg->connection_limit, cfg->request_head_timeout_ms);
+    sf_conns_set_limits(run->conns, cfg);
     sf_cache_set_max_bytes(run->cache, cfg->cache_max_bytes);
     sf_cache_set_max_variants(run->cache, cfg->cache_max_variants);
     struct sf_snap *in_force = sf_snap_ref(next);
@@ -437,8 +437,7 @@ int main(int argc, char **argv)
     sf_cache_set_max_variants(run.cache, c->cache_max_variants);
     struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, hangup) : NULL;
     sf_respond_set_unpause(sf_upstream_unpause); /* before the front's workers start */
-    run.conns =
-        up ? sf_conns_new(c->connection_limit, c->request_head_timeout_ms, err, sizeof err) : NULL;
+    run.conns = up ? sf_conns_new(c, err, sizeof err) : NULL;
     if (run.conns != NULL)
         sf_conns_set_access_log(run.conns, run.access_log);
     if (run.conns != NULL && c->tls_enabled && !sf_conns_tls_checked(err, sizeof err)) {

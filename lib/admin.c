@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct sf_admin {
     struct sf_live *live; /* the config in force: each request reads the one current */
@@ -378,55 +377,32 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     return queue(l, conn, status, resp);
 }
 
-/* A listener for snap's admin.listen, on fd when it is not MHD_INVALID_SOCKET (a
- * duplicate of a predecessor's socket, taken over). NULL when it cannot start. */
-static struct sf_listener *start_listener(void *arg, struct sf_snap *snap, MHD_socket fd)
-{
-    struct sf_admin *a = arg;
-    const struct sf_config *cfg = &snap->cfg;
-    struct sf_listener *l = sf_listener_new(a, snap, &cfg->admin_listen);
-    struct sockaddr_storage ss;
-    bool v6 = false;
-    sf_listen_sockaddr(&cfg->admin_listen, &ss, &v6); /* the config checked the address */
-    struct MHD_OptionItem where[] = {
-        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
-        {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    struct MHD_Daemon *mhd = MHD_start_daemon(
-        /* A thread per connection (admin.connection_limit is small): a purge waiting on its
-         * peers holds up its own connection, never the health checks a load balancer
-         * polls. */
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
-        0, on_admin_accept, l, on_admin, l, MHD_OPTION_ARRAY,
-        fd != MHD_INVALID_SOCKET ? &where[0] : &where[1], MHD_OPTION_NOTIFY_CONNECTION,
-        on_admin_connection, l, MHD_OPTION_NOTIFY_COMPLETED, on_admin_completed, l,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->admin_connection_limit + 8, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_END);
-    if (mhd == NULL && fd != MHD_INVALID_SOCKET)
-        close(fd);
-    return sf_listener_started(l, mhd) != NULL ? l : NULL;
-}
+static const struct sf_listener_calls admin_calls = {on_admin_accept, on_admin, on_admin_completed,
+                                                     on_admin_connection, NULL};
 
-/* Whether the admin listener must start again: its daemon's own settings changed. */
-static bool admin_settings_differ(const struct sf_config *was, const struct sf_config *now,
-                                  void *arg)
+/* What cfg asks of the admin listener (listener.h): a thread per connection
+ * (admin.connection_limit is small), so that a purge waiting on its peers holds up its own
+ * connection, never the health checks a load balancer polls. */
+static void admin_settings(const struct sf_config *cfg, struct sf_listener_settings *s)
 {
-    (void)arg;
-    return was->admin_connection_limit != now->admin_connection_limit ||
-           was->client_idle_timeout_ms / 1000 != now->client_idle_timeout_ms / 1000;
+    *s = (struct sf_listener_settings){
+        .enabled = cfg->admin_enabled,
+        .addr = cfg->admin_listen,
+        .flags = MHD_USE_THREAD_PER_CONNECTION,
+        .connection_limit = cfg->admin_connection_limit + 8,
+        .idle_timeout_s = (unsigned)(cfg->client_idle_timeout_ms / 1000),
+    };
 }
 
 bool sf_admin_prepare(struct sf_admin *a, struct sf_snap *snap, char *errbuf, size_t errlen)
 {
-    const struct sf_config *cfg = &snap->cfg;
-    if (sf_listener_prepare(&a->slot, snap, cfg->admin_enabled, &cfg->admin_listen,
-                            admin_settings_differ, start_listener, a))
+    struct sf_listener_settings want;
+    admin_settings(&snap->cfg, &want);
+    if (sf_listener_prepare(&a->slot, a, snap, &want, &admin_calls))
         return true;
     snprintf(errbuf, errlen,
              "cannot listen on %s:%u for admin; is the port in use? change \"admin.listen\"",
-             cfg->admin_listen.host, cfg->admin_listen.port);
+             want.addr.host, want.addr.port);
     return false;
 }
 

@@ -5,9 +5,16 @@
  * connection is registered in libmicrohttpd's "connection started" notification (before
  * its first read) and unregistered in "connection closed" (before its socket is closed),
  * both on the worker that owns it; recv for it runs on that worker too, so it never
- * meets a freed connection. The watchdog, on its own thread, holds the registry lock
- * while it looks at a connection or shuts its socket down, and unregistering takes the
- * same lock, so it never shuts down a descriptor that was closed and reused.
+ * meets a freed connection.
+ *
+ * The watchdog, on its own thread, reads what it watches without the registry lock: a
+ * connection's head and bad-since times live beside its pointer, in an array by
+ * descriptor that lives as long as the registry (struct conn_clock), so a scan never
+ * touches a connection's memory, and accepts and closes never wait for a scan. Only to
+ * cut a connection does it take the lock, and looks again under it: unregistering takes
+ * the same lock before the socket is closed, and registering resets the descriptor's
+ * clock under it, so it never shuts down a descriptor that was closed and reused, nor
+ * judges a new connection by its predecessor's times.
  *
  * A bad request head is answered here, with its status and a sentence saying why, when
  * every earlier request of the connection is done: libmicrohttpd then gets a reset
@@ -25,23 +32,25 @@
  * (RFC 9112 §9.6). libmicrohttpd closes a connection the moment a read returns the end,
  * even with the response still to come (a resumed connection is polled for reading), so
  * while a whole request is being answered, recv reports the end as "nothing yet"; it
- * reports it for real once the answer is done.
+ * reports it for real once the answer is done, or once it has been held back for longer
+ * than the connection's timeouts allow (hold_eof).
  *
  * On the HTTPS listener recv carries TLS records and passes them through; GnuTLS's
  * gnutls_record_recv, which libmicrohttpd calls for the plaintext, is interposed the same
  * way and feeds the same scanner, and a refused head is answered with gnutls_record_send.
  * There the end of the stream is not held back. */
-#define _GNU_SOURCE /* RTLD_NEXT */
 #include "conn.h"
 
+#include "accesslog.h"
+#include "config.h"
 #include "h1scan.h"
 #include "http.h"
+#include "interpose.h"
 #include "log.h"
 #include "metrics.h"
 #include "netacl.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,63 +61,76 @@
 #define SF_CONN_MAGIC 0x5fc0aa11u
 #define BAD_GRACE_MS 1000
 
+/* What the watchdog watches of a connection: one per descriptor, beside the registry's
+ * pointer, so that it is read without the registry lock. Reset under the lock when a
+ * connection registers on the descriptor. */
+struct conn_clock {
+    atomic_uint_fast64_t head_since_ms; /* (W) 0: no head pending */
+    atomic_uint_fast64_t bad_since_ms;  /* (W) 0: not bad */
+    atomic_bool cut;                    /* (R) the watchdog shut it down */
+};
+
 struct sf_conn {
     unsigned magic;
     int fd;                             /* (C) */
     bool counted;                       /* (C) went through sf_conns_admit */
     bool tls;                           /* (C) its bytes are TLS records: scanned decrypted */
-    void *session;                      /* (W) with tls: its GnuTLS session, once read from */
+    struct gnutls_session_int *session; /* (W) with tls: its GnuTLS session, once read from */
     bool poisoned;                      /* (W) the body broke its framing: reads fail */
     uint64_t close_after;               /* (W) with tls: bytes were dropped (0: none); end it
                                          * once this many requests are done */
     uint64_t requests;                  /* (W) request lines libmicrohttpd has seen */
     uint64_t done;                      /* (W) requests libmicrohttpd has finished answering */
-    unsigned eof_held;                  /* (W) times the end was reported as "nothing yet" */
+    uint64_t eof_since_ms;              /* (W) when the end was first held back for the
+                                         * request being answered (0: it was not) */
     struct sf_h1scan scan;              /* (W) */
-    atomic_uint_fast64_t head_since_ms; /* (W, read by the watchdog) 0: no head pending */
-    atomic_uint_fast64_t bad_since_ms;  /* (W, read by the watchdog) 0: not bad */
-    atomic_bool cut;                    /* (R) the watchdog shut it down */
+    struct conn_clock *clock;           /* (C) its descriptor's in the registry, or own */
+    struct conn_clock own;              /* the clock of one not registered (fd over cap) */
 };
-/* (C) constant, (W) the owning worker thread only, (R) registry lock. */
+/* (C) constant, (W) the owning worker thread only, (R) written under the registry lock. */
 
 struct sf_conns {
     struct sf_mutex lock;
     _Atomic(struct sf_conn *) *by_fd; /* (C) array; entries written under lock */
+    struct conn_clock *clocks;        /* (C) array, by descriptor as by_fd */
     size_t cap;                       /* (C) */
-    size_t high;                      /* (L) 1 + the highest fd registered */
+    atomic_size_t high;               /* 1 + the highest fd registered (written under lock) */
     atomic_uint limit;                /* connection_limit: a reload may change it */
     atomic_uint count;                /* counted connections open or admitted */
     _Atomic uint64_t head_timeout_ms; /* timeouts.request_head: a reload may change it */
+    _Atomic uint64_t eof_hold_ms;     /* hold_eof's bound: a reload may change it */
     struct sf_access_log *access_log; /* (C) refused heads of counted connections */
     pthread_t watchdog;
     pthread_cond_t stop_cv;
     bool stopping; /* (L) */
 };
 
-typedef ssize_t recv_fn(int, void *, size_t, int);
-static recv_fn *real_recv;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static _Atomic(struct sf_conns *) registry;
 /* An admitted connection this worker has not yet seen opened (see sf_conns_admit). */
 static _Thread_local bool admitted_unopened;
 
-/* GnuTLS, as libmicrohttpd's TLS listener uses it, without its headers: a session is an
- * opaque pointer, and the two calls the checker needs are found at run time. */
-typedef struct gnutls_session_int *gnutls_session_t;
-typedef ssize_t tls_recv_fn(gnutls_session_t, void *, size_t);
-typedef ssize_t tls_send_fn(gnutls_session_t, const void *, size_t);
-typedef int tls_fd_fn(gnutls_session_t);
-static tls_recv_fn *real_tls_recv;
-static tls_send_fn *tls_send;
-static tls_fd_fn *tls_fd;
-#define TLS_E_PULL_ERROR (-53) /* GNUTLS_E_PULL_ERROR: libmicrohttpd closes the connection */
-
-static void find_real_recv(void)
+/* The connection registered on fd in cs (NULL: none). */
+static struct sf_conn *conn_on(struct sf_conns *cs, int fd)
 {
-    real_recv = (recv_fn *)dlsym(RTLD_NEXT, "recv");
-    real_tls_recv = (tls_recv_fn *)dlsym(RTLD_NEXT, "gnutls_record_recv");
-    tls_send = (tls_send_fn *)dlsym(RTLD_DEFAULT, "gnutls_record_send");
-    tls_fd = (tls_fd_fn *)dlsym(RTLD_DEFAULT, "gnutls_transport_get_int");
+    if (cs == NULL || fd < 0 || (size_t)fd >= cs->cap)
+        return NULL;
+    return atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
+}
+
+enum sf_conn_wrote sf_conn_write_interim(int fd, const char *buf, size_t len)
+{
+    /* The callers know a TLS connection already (sf_conn_is_tls); this is the one place
+     * where it cannot be forgotten. fd's connection is open (the caller's contract), so
+     * the one registered on it is alive. */
+    struct sf_conn *c = conn_on(atomic_load_explicit(&registry, memory_order_acquire), fd);
+    if (c != NULL && c->tls)
+        return SF_CONN_WROTE_NONE;
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == (ssize_t)len)
+        return SF_CONN_WROTE_ALL;
+    if (n >= 0)
+        return SF_CONN_WROTE_PART;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? SF_CONN_WROTE_NONE : SF_CONN_WROTE_FAILED;
 }
 
 static const char *status_text(unsigned status)
@@ -131,7 +153,7 @@ static void log_refused(struct sf_access_log *log, const struct sf_conn *c, cons
     char client[INET6_ADDRSTRLEN] = "unknown";
     if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
         sf_net_addr_text((struct sockaddr *)&ss, client, sizeof client);
-    uint64_t since = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
+    uint64_t since = atomic_load_explicit(&c->clock->head_since_ms, memory_order_relaxed);
     uint64_t now = sf_now_ms();
     int64_t took_us = since != 0 && now > since ? (int64_t)(now - since) * 1000 : 0;
     struct sf_access_entry e = {
@@ -165,13 +187,13 @@ static void answer_bad_head(struct sf_conn *c)
                      s->bad_status, status_text(s->bad_status), date, rid, strlen(s->bad_reason),
                      s->bad_reason);
     bool sent = n > 0 && (size_t)n < sizeof resp &&
-                (c->tls ? tls_send(c->session, resp, (size_t)n)
-                        : send(c->fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT)) == n;
+                (c->tls ? sf_interpose_tls_send(c->session, resp, (size_t)n) == n
+                        : sf_conn_write_interim(c->fd, resp, (size_t)n) == SF_CONN_WROTE_ALL);
     struct sf_conns *cs = atomic_load(&registry);
     if (c->counted && cs != NULL && cs->access_log != NULL)
         log_refused(cs->access_log, c, rid, sent);
     char sink[4096];
-    for (int i = 0; i < 16 && real_recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+    for (int i = 0; i < 16 && sf_interpose_recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
         ;
     shutdown(c->fd, SHUT_WR);
     SF_COUNT(bad_requests);
@@ -198,11 +220,11 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
         n = (ssize_t)kept;
     }
     /* The clock only when a head starts (the common read is one whole head: no store). */
-    uint64_t since = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
+    uint64_t since = atomic_load_explicit(&c->clock->head_since_ms, memory_order_relaxed);
     if (s->in_head && since == 0)
-        atomic_store_explicit(&c->head_since_ms, sf_now_ms(), memory_order_relaxed);
+        atomic_store_explicit(&c->clock->head_since_ms, sf_now_ms(), memory_order_relaxed);
     else if (!s->in_head && since != 0)
-        atomic_store_explicit(&c->head_since_ms, 0, memory_order_relaxed);
+        atomic_store_explicit(&c->clock->head_since_ms, 0, memory_order_relaxed);
     if (!s->bad)
         return n;
     uint64_t now = sf_now_ms();
@@ -213,8 +235,8 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
         errno = EAGAIN;
         return -1;
     }
-    if (atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0)
-        atomic_store_explicit(&c->bad_since_ms, now, memory_order_relaxed);
+    if (atomic_load_explicit(&c->clock->bad_since_ms, memory_order_relaxed) == 0)
+        atomic_store_explicit(&c->clock->bad_since_ms, now, memory_order_relaxed);
     if (!s->bad_in_body) {
         answer_bad_head(c);
         c->poisoned = true;
@@ -232,79 +254,64 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
     return -1;
 }
 
-/* The connection registered on fd, or NULL. */
-static struct sf_conn *conn_on(int fd)
+/* The client shut its sending side (recv returned 0). Whether to hide it for now: a whole
+ * request is being answered. libmicrohttpd asks once each time it resumes a connection
+ * parked before its response; should it ever ask in a loop, the end is reported anyway
+ * once it has been held back for cs->eof_hold_ms (see eof_hold_ms). */
+static bool hold_eof(struct sf_conns *cs, struct sf_conn *c)
+{
+    if (c->requests <= c->done || !sf_h1scan_between(&c->scan))
+        return false;
+    uint64_t now = sf_now_ms();
+    if (c->eof_since_ms == 0)
+        c->eof_since_ms = now;
+    return now - c->eof_since_ms < atomic_load_explicit(&cs->eof_hold_ms, memory_order_relaxed);
+}
+
+/* libmicrohttpd's reads (interpose.h): a registered plain connection's bytes go through its
+ * scanner. */
+static ssize_t conn_recv(int fd, void *buf, size_t len, int flags)
 {
     struct sf_conns *cs = atomic_load_explicit(&registry, memory_order_acquire);
-    if (cs == NULL || fd < 0 || (size_t)fd >= cs->cap)
-        return NULL;
-    return atomic_load_explicit(&cs->by_fd[fd], memory_order_acquire);
-}
-
-/* libmicrohttpd's reads come here (the executable's definition interposes libc's). */
-/* The client shut its sending side (recv returned 0). Whether to hide it for now: a whole
- * request is being answered. Bounded, should libmicrohttpd keep asking in a loop. */
-static bool hold_eof(struct sf_conn *c)
-{
-    if (c->requests > c->done && sf_h1scan_between(&c->scan) && c->eof_held < 100000) {
-        c->eof_held++;
-        return true;
-    }
-    return false;
-}
-
-ssize_t recv(int fd, void *buf, size_t len, int flags)
-{
-    pthread_once(&real_once, find_real_recv);
-    struct sf_conn *c = (flags & MSG_PEEK) ? NULL : conn_on(fd);
+    struct sf_conn *c = (flags & MSG_PEEK) ? NULL : conn_on(cs, fd);
     /* No more than the pool can hold beside the answer (mhdpool.h). Over TLS the records
      * are read whole, and libmicrohttpd reads on only when it got all it asked for. */
     if (c != NULL && !c->tls && len > sf_h1scan_read_max(&c->scan))
         len = sf_h1scan_read_max(&c->scan);
-    ssize_t n = real_recv(fd, buf, len, flags);
+    ssize_t n = sf_interpose_recv(fd, buf, len, flags);
     if (n < 0 || c == NULL)
         return n;
     if (c->tls)
-        return n; /* TLS records: their plaintext is scanned in gnutls_record_recv */
-    if (n == 0 && hold_eof(c)) {
+        return n; /* TLS records: their plaintext is scanned in conn_tls_recv */
+    if (n == 0 && hold_eof(cs, c)) {
         errno = EAGAIN;
         return -1;
     }
     return n > 0 ? scan_received(c, buf, n) : 0;
 }
 
-/* libmicrohttpd's TLS listener reads its plaintext here (the executable's definition
- * interposes GnuTLS's, as recv above does libc's): the same checks as on a plain
+/* libmicrohttpd's TLS listener reads its plaintext here: the same checks as on a plain
  * connection. A client that shuts its sending side is not held back here: over TLS that
  * is the end of the connection. */
-ssize_t gnutls_record_recv(gnutls_session_t session, void *data, size_t size);
-ssize_t gnutls_record_recv(gnutls_session_t session, void *data, size_t size)
+static ssize_t conn_tls_recv(struct gnutls_session_int *session, void *data, size_t size)
 {
-    pthread_once(&real_once, find_real_recv);
-    if (real_tls_recv == NULL || tls_fd == NULL)
-        return TLS_E_PULL_ERROR; /* not reached: only GnuTLS's callers call it */
-    ssize_t n = real_tls_recv(session, data, size);
+    ssize_t n = sf_interpose_tls_recv(session, data, size);
     if (n <= 0)
         return n;
-    struct sf_conn *c = conn_on(tls_fd(session));
+    struct sf_conns *cs = atomic_load_explicit(&registry, memory_order_acquire);
+    struct sf_conn *c = conn_on(cs, sf_interpose_tls_fd(session));
     if (c == NULL || !c->tls)
         return n;
     c->session = session;
     ssize_t ok = scan_received(c, data, n);
-    return ok >= 0 ? ok : TLS_E_PULL_ERROR;
+    return ok >= 0 ? ok : SF_TLS_E_PULL_ERROR;
 }
+
+static const struct sf_interpose_hooks hooks = {conn_recv, conn_tls_recv};
 
 bool sf_conns_tls_checked(char *errbuf, size_t errlen)
 {
-    pthread_once(&real_once, find_real_recv);
-    if (real_tls_recv != NULL && tls_send != NULL && tls_fd != NULL &&
-        dlsym(RTLD_DEFAULT, "gnutls_record_recv") == (void *)gnutls_record_recv)
-        return true;
-    snprintf(errbuf, errlen,
-             "gnutls_record_recv() is not interposed (libmicrohttpd without GnuTLS?): HTTPS "
-             "requests could not be checked before libmicrohttpd parses them; remove "
-             "\"tls.listen\"");
-    return false;
+    return sf_interpose_tls_ok(errbuf, errlen);
 }
 
 bool sf_conn_is_tls(const struct sf_conn *c)
@@ -312,21 +319,57 @@ bool sf_conn_is_tls(const struct sf_conn *c)
     return c != NULL && c->tls;
 }
 
-/* Runs on: the watchdog thread, with the registry lock held. */
-static void watch_one(struct sf_conns *cs, struct sf_conn *c, uint64_t now)
+/* How long ago t was at now (0 when t is 0: never, or later than now: it was set after
+ * now was read). */
+static uint64_t age_ms(uint64_t t, uint64_t now)
 {
-    sf_mutex_assert_held(&cs->lock);
-    if (atomic_load(&c->cut))
-        return;
-    uint64_t head = atomic_load_explicit(&c->head_since_ms, memory_order_relaxed);
-    uint64_t bad = atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed);
-    bool slow = head != 0 && now - head >= atomic_load(&cs->head_timeout_ms);
-    if (!slow && !(bad != 0 && now - bad >= BAD_GRACE_MS))
-        return;
-    atomic_store(&c->cut, true);
-    shutdown(c->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
-    if (slow)
-        SF_COUNT(request_head_timeouts);
+    return t != 0 && now > t ? now - t : 0;
+}
+
+/* Whether the connection whose clock k is must be cut at now: its head is overdue (*slow),
+ * or it has been bad for the grace. */
+static bool overdue(struct conn_clock *k, uint64_t now, uint64_t head_timeout_ms, bool *slow)
+{
+    uint64_t head = atomic_load_explicit(&k->head_since_ms, memory_order_relaxed);
+    uint64_t bad = atomic_load_explicit(&k->bad_since_ms, memory_order_relaxed);
+    *slow = head != 0 && age_ms(head, now) >= head_timeout_ms;
+    return *slow || (bad != 0 && age_ms(bad, now) >= BAD_GRACE_MS);
+}
+
+/* Cuts the connection on fd if it is overdue, looking again under the registry lock: it
+ * may have closed, and another connection registered on the descriptor (with a fresh
+ * clock), since the scan saw it. Runs on: the watchdog thread. */
+static void cut_if_overdue(struct sf_conns *cs, size_t fd)
+{
+    sf_mutex_lock(&cs->lock);
+    struct sf_conn *c = atomic_load_explicit(&cs->by_fd[fd], memory_order_relaxed);
+    bool slow = false;
+    if (c != NULL && !atomic_load(&c->clock->cut) &&
+        overdue(c->clock, sf_now_ms(), atomic_load(&cs->head_timeout_ms), &slow)) {
+        atomic_store(&c->clock->cut, true);
+        shutdown(c->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+        if (slow)
+            SF_COUNT(request_head_timeouts);
+    }
+    sf_mutex_unlock(&cs->lock);
+}
+
+/* One look at every registered descriptor, without the registry lock (accepts and closes
+ * go on meanwhile): only an overdue one is looked at again under it. Runs on: the
+ * watchdog thread. */
+static void scan(struct sf_conns *cs)
+{
+    uint64_t now = sf_now_ms();
+    uint64_t head_timeout_ms = atomic_load(&cs->head_timeout_ms);
+    size_t high = atomic_load_explicit(&cs->high, memory_order_acquire);
+    for (size_t fd = 0; fd < high; fd++) {
+        struct conn_clock *k = &cs->clocks[fd];
+        bool slow;
+        if (atomic_load_explicit(&cs->by_fd[fd], memory_order_relaxed) != NULL &&
+            !atomic_load_explicit(&k->cut, memory_order_relaxed) &&
+            overdue(k, now, head_timeout_ms, &slow))
+            cut_if_overdue(cs, fd);
+    }
 }
 
 static void *watchdog_main(void *arg)
@@ -334,32 +377,24 @@ static void *watchdog_main(void *arg)
     struct sf_conns *cs = arg;
     sf_mutex_lock(&cs->lock);
     while (!cs->stopping) {
+        sf_mutex_unlock(&cs->lock);
+        scan(cs);
         uint64_t timeout_ms = atomic_load(&cs->head_timeout_ms);
         uint64_t tick_ms = timeout_ms / 4 < 250 ? timeout_ms / 4 : 250;
         if (tick_ms < 10)
             tick_ms = 10;
-        uint64_t now = sf_now_ms();
-        for (size_t fd = 0; fd < cs->high; fd++) {
-            struct sf_conn *c = atomic_load_explicit(&cs->by_fd[fd], memory_order_relaxed);
-            if (c != NULL)
-                watch_one(cs, c, now);
-        }
-        sf_cond_wait_ms(&cs->stop_cv, &cs->lock, tick_ms);
+        sf_mutex_lock(&cs->lock);
+        if (!cs->stopping)
+            sf_cond_wait_ms(&cs->stop_cv, &cs->lock, tick_ms);
     }
     sf_mutex_unlock(&cs->lock);
     return NULL;
 }
 
-struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf, size_t errlen)
+struct sf_conns *sf_conns_new(const struct sf_config *cfg, char *errbuf, size_t errlen)
 {
-    pthread_once(&real_once, find_real_recv);
-    if (real_recv == NULL || dlsym(RTLD_DEFAULT, "recv") != (void *)recv) {
-        snprintf(errbuf, errlen,
-                 "recv() is not interposed (a static or -Bsymbolic build?): "
-                 "requests could not be checked before libmicrohttpd parses "
-                 "them; build sfproxy as a normal dynamic executable");
+    if (!sf_interpose_recv_ok(errbuf, errlen))
         return NULL;
-    }
     struct rlimit rl;
     struct sf_conns *cs = sf_xcalloc(1, sizeof *cs);
     /* Room for every descriptor the hard limit allows, so that a reload raising
@@ -368,19 +403,33 @@ struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *er
     rlim_t most = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_max : RLIM_INFINITY;
     cs->cap = most != RLIM_INFINITY && most < (1u << 20) ? (size_t)most : (1u << 20);
     cs->by_fd = sf_xcalloc(cs->cap, sizeof *cs->by_fd);
-    sf_conns_set_limits(cs, limit, head_timeout_ms);
+    cs->clocks = sf_xcalloc(cs->cap, sizeof *cs->clocks);
+    sf_conns_set_limits(cs, cfg);
     sf_mutex_init(&cs->lock);
     sf_cond_init(&cs->stop_cv);
     struct sf_conns *none = NULL;
     SF_ASSERT(atomic_compare_exchange_strong(&registry, &none, cs)); /* one per process */
+    sf_interpose_install(&hooks);
     SF_PTOK(pthread_create(&cs->watchdog, NULL, watchdog_main, cs));
     return cs;
 }
 
-void sf_conns_set_limits(struct sf_conns *cs, unsigned limit, uint64_t head_timeout_ms)
+/* How long the end of a client that shut its sending side may be held back for one
+ * request (hold_eof): what libmicrohttpd allows a connection that makes no progress
+ * (timeouts.client_idle; a held-back end is no progress, so a libmicrohttpd that asked in
+ * a loop would close the connection then itself), plus one more wait for a response head
+ * (timeouts.connect and first_byte): after its end was first held back, a request may
+ * park again for a new fetch (a pass re-dispatched, a variant looked up again). */
+static uint64_t eof_hold_ms(const struct sf_config *cfg)
 {
-    atomic_store(&cs->limit, limit);
-    atomic_store(&cs->head_timeout_ms, head_timeout_ms);
+    return cfg->client_idle_timeout_ms + cfg->connect_timeout_ms + cfg->first_byte_timeout_ms;
+}
+
+void sf_conns_set_limits(struct sf_conns *cs, const struct sf_config *cfg)
+{
+    atomic_store(&cs->limit, cfg->connection_limit);
+    atomic_store(&cs->head_timeout_ms, cfg->request_head_timeout_ms);
+    atomic_store(&cs->eof_hold_ms, eof_hold_ms(cfg));
 }
 
 void sf_conns_set_access_log(struct sf_conns *cs, struct sf_access_log *log)
@@ -397,11 +446,13 @@ void sf_conns_free(struct sf_conns *cs)
     SF_PTOK(pthread_cond_signal(&cs->stop_cv));
     sf_mutex_unlock(&cs->lock);
     SF_PTOK(pthread_join(cs->watchdog, NULL));
-    for (size_t fd = 0; fd < cs->high; fd++)
+    for (size_t fd = 0; fd < atomic_load(&cs->high); fd++)
         SF_ASSERT(atomic_load(&cs->by_fd[fd]) == NULL);
+    sf_interpose_install(NULL);
     atomic_store(&registry, NULL);
     SF_PTOK(pthread_cond_destroy(&cs->stop_cv));
     sf_mutex_destroy(&cs->lock);
+    free(cs->clocks);
     free(cs->by_fd);
     free(cs);
 }
@@ -433,13 +484,20 @@ struct sf_conn *sf_conns_open(struct sf_conns *cs, int fd, bool counted, bool tl
     sf_h1scan_init(&c->scan);
     /* The first head is due from the accept on, bytes or not (nginx's
      * client_header_timeout); later ones from their first byte. */
-    atomic_init(&c->head_since_ms, sf_now_ms());
+    uint64_t now = sf_now_ms();
+    c->clock = &c->own;
     if (fd >= 0 && (size_t)fd < cs->cap) {
         sf_mutex_lock(&cs->lock);
+        c->clock = &cs->clocks[fd];
+        atomic_store(&c->clock->head_since_ms, now);
+        atomic_store(&c->clock->bad_since_ms, 0);
+        atomic_store(&c->clock->cut, false);
         atomic_store_explicit(&cs->by_fd[fd], c, memory_order_release);
-        if ((size_t)fd + 1 > cs->high)
-            cs->high = (size_t)fd + 1;
+        if ((size_t)fd + 1 > atomic_load(&cs->high))
+            atomic_store_explicit(&cs->high, (size_t)fd + 1, memory_order_release);
         sf_mutex_unlock(&cs->lock);
+    } else {
+        atomic_init(&c->own.head_since_ms, now);
     }
     if (counted)
         atomic_fetch_add(&sf_metrics.connections_now, 1);
@@ -475,12 +533,13 @@ void sf_conn_request_done(struct sf_conn *c, bool answered)
 {
     SF_CHECK_OBJ(c, SF_CONN_MAGIC);
     c->done++;
+    c->eof_since_ms = 0; /* the next request's answer may hold the end back afresh */
     /* A bad head pipelined behind this request is now the current one: its grace starts
      * (the watchdog never cuts a response to an earlier, good request), and when this
      * request's response was sent whole, nothing else is being written: answer it. */
     if (c->scan.bad && !c->scan.bad_in_body && c->done == c->scan.bad_msg &&
-        atomic_load_explicit(&c->bad_since_ms, memory_order_relaxed) == 0) {
-        atomic_store_explicit(&c->bad_since_ms, sf_now_ms(), memory_order_relaxed);
+        atomic_load_explicit(&c->clock->bad_since_ms, memory_order_relaxed) == 0) {
+        atomic_store_explicit(&c->clock->bad_since_ms, sf_now_ms(), memory_order_relaxed);
         if (answered && !c->poisoned && (!c->tls || c->session != NULL)) {
             answer_bad_head(c);
             c->poisoned = true;
@@ -533,30 +592,4 @@ unsigned sf_conn_head_verdict(const struct sf_conn *c, uint64_t k, const char **
         return MHD_HTTP_BAD_REQUEST;
     }
     return sf_conn_verdict(c, k, why);
-}
-
-bool sf_listen_sockaddr(const struct sf_addr *a, struct sockaddr_storage *ss, bool *v6)
-{
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, a->host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons(a->port);
-        *v6 = false;
-        return true;
-    }
-    if (inet_pton(AF_INET6, a->host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(a->port);
-        *v6 = true;
-        return true;
-    }
-    return false;
-}
-
-uint16_t sf_listen_bound_port(struct MHD_Daemon *d)
-{
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? info->port : 0;
 }

@@ -9,33 +9,33 @@
  * longer show what was sent; the scanner's verdict does. The front refuses a request the
  * scanner did not accept, before anything is forwarded.
  *
- * Also here: the exact connection count behind connection_limit, and a watchdog thread
- * that closes a connection whose request head does not arrive whole within
- * timeouts.request_head (trickling bytes does not extend it).
+ * The interposition itself is interpose.c's; this module installs its hooks.
+ *
+ * Also here: the exact connection count behind connection_limit, a watchdog thread that
+ * closes a connection whose request head does not arrive whole within
+ * timeouts.request_head (trickling bytes does not extend it), and the one way to write to
+ * a client's socket behind libmicrohttpd's back (sf_conn_write_interim).
  *
  * Threads: a connection's scanner is written by recv on the libmicrohttpd worker that owns
  * the connection and read by the same worker's callbacks; the watchdog reads only atomics,
- * under the registry lock, which sf_conns_close also takes before the socket is closed.
- * One registry per process (recv is process-wide). */
+ * and shuts a socket down only under the registry lock, which sf_conns_close also takes
+ * before the socket is closed. One registry per process (recv is process-wide). */
 #ifndef SF_CONN_H
 #define SF_CONN_H
 
 #include "base.h"
-#include "config.h"
-
-#include "accesslog.h"
 
 #include <microhttpd.h>
-#include <sys/socket.h>
 
+struct sf_access_log;
+struct sf_config;
 struct sf_conns;
 struct sf_conn;
 
-/* The registry for up to limit counted connections; head_timeout_ms bounds how long a
- * request head may take to arrive. Starts the watchdog. NULL, with errbuf written, when
- * recv is not interposed (then nothing could be checked, and sfproxy must not run). */
-struct sf_conns *sf_conns_new(unsigned limit, uint64_t head_timeout_ms, char *errbuf,
-                              size_t errlen);
+/* The registry, with the limits of cfg (sf_conns_set_limits). Starts the watchdog. NULL,
+ * with errbuf written, when recv is not interposed (then nothing could be checked, and
+ * sfproxy must not run). */
+struct sf_conns *sf_conns_new(const struct sf_config *cfg, char *errbuf, size_t errlen);
 /* Whether the TLS listener's reads can be checked: GnuTLS's gnutls_record_recv is
  * interposed like recv. False, with errbuf written, when not (then no TLS listener). */
 bool sf_conns_tls_checked(char *errbuf, size_t errlen);
@@ -43,9 +43,28 @@ bool sf_conns_tls_checked(char *errbuf, size_t errlen);
  * but through libmicrohttpd: no 100 probe, no 103. */
 bool sf_conn_is_tls(const struct sf_conn *c);
 
-/* A reload's connection_limit and timeouts.request_head, from now on (connections over a
- * lowered limit stay; new ones are refused until the count is below it). Any thread. */
-void sf_conns_set_limits(struct sf_conns *cs, unsigned limit, uint64_t head_timeout_ms);
+/* What a write behind libmicrohttpd's back did. */
+enum sf_conn_wrote {
+    SF_CONN_WROTE_ALL,    /* every byte */
+    SF_CONN_WROTE_NONE,   /* nothing: the socket was full, or it is a TLS connection's */
+    SF_CONN_WROTE_PART,   /* only a part: what the client reads next is broken */
+    SF_CONN_WROTE_FAILED, /* nothing: the socket failed (the client is gone) */
+};
+/* Writes len bytes of an interim response (a 100, a 103) or of a refused head's answer to
+ * the client on socket fd, behind libmicrohttpd's back: without blocking, without
+ * SIGPIPE, and never into a TLS stream (a connection of the TLS listener gets NONE:
+ * raw bytes would break its records). The caller makes sure that nothing else writes to
+ * the socket meanwhile and that it stays open: its connection is suspended (the caller
+ * holds the lock of the place it is parked on), or this is the worker that owns it while
+ * libmicrohttpd is reading. Any thread. */
+enum sf_conn_wrote sf_conn_write_interim(int fd, const char *buf, size_t len);
+
+/* cfg's connection_limit and timeouts, from now on (connections over a lowered limit
+ * stay; new ones are refused until the count is below it): timeouts.request_head bounds
+ * how long a request head may take to arrive; timeouts.client_idle, connect and first_byte
+ * how long the end of a client that shut its sending side is held back while its request
+ * is answered (conn.c, hold_eof). Any thread; cfg is not kept. */
+void sf_conns_set_limits(struct sf_conns *cs, const struct sf_config *cfg);
 /* Where a head refused before libmicrohttpd parsed it is logged (NULL: nowhere), for
  * connections of the public listener. Before the listeners start. */
 void sf_conns_set_access_log(struct sf_conns *cs, struct sf_access_log *log);
@@ -91,11 +110,5 @@ struct sf_conn *sf_conn_of(struct MHD_Connection *mc);
 /* As sf_conn_verdict, and a connection that was never registered (c NULL) is refused:
  * its bytes were not checked. */
 unsigned sf_conn_head_verdict(const struct sf_conn *c, uint64_t k, const char **why);
-
-/* The socket address of a configured listen address (checked by the config); false if it
- * is neither IPv4 nor IPv6. */
-bool sf_listen_sockaddr(const struct sf_addr *a, struct sockaddr_storage *ss, bool *v6);
-/* The port a libmicrohttpd daemon is bound to (useful with port 0); 0 when unknown. */
-uint16_t sf_listen_bound_port(struct MHD_Daemon *d);
 
 #endif

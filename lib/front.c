@@ -1182,71 +1182,33 @@ static unsigned pool_size(const struct sf_config *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
-/* TLS 1.2 and 1.3 only (GnuTLS priority string). */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-
 enum { SLOT_HTTP, SLOT_TLS }; /* f->slots, and their self_ports */
 
-/* A listener slot of f, as listener.c's callbacks see it. */
-struct slot_arg {
-    struct sf_front *f;
-    int slot;
+static const struct sf_listener_calls slot_calls[] = {
+    [SLOT_HTTP] = {on_accept, on_request, on_completed, on_connection, on_uri},
+    [SLOT_TLS] = {on_accept, on_request, on_completed, on_tls_connection, on_uri},
 };
 
-/* Starts a listener of f for its slot under snap's config: on its configured address, or
- * on fd (a duplicate of a predecessor's socket, taken over; MHD_INVALID_SOCKET: none). The
- * same callbacks serve both slots. NULL when it cannot start. */
-static struct sf_listener *start_listener(void *arg, struct sf_snap *snap, MHD_socket fd)
+/* What cfg asks of the listener in slot (listener.h): a libmicrohttpd worker per core, in
+ * poll mode, with suspend and resume (DESIGN.md says why). */
+static void slot_settings(const struct sf_config *cfg, int slot, struct sf_listener_settings *s)
 {
-    const struct slot_arg *sa = arg;
-    const struct sf_config *cfg = &snap->cfg;
-    bool tls = sa->slot == SLOT_TLS;
-    struct sf_listener *l = sf_listener_new(sa->f, snap, tls ? &cfg->tls_listen : &cfg->listen);
-    struct sockaddr_storage ss;
-    bool v6 = false;
-    sf_listen_sockaddr(&l->addr, &ss, &v6); /* the config checked the address */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
-                     (tls ? MHD_USE_TLS : 0);
-    struct MHD_OptionItem where[] = {
-        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
-        {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_END, 0, NULL},
+    bool tls = slot == SLOT_TLS;
+    *s = (struct sf_listener_settings){
+        .enabled = tls ? cfg->tls_enabled : cfg->listen_enabled,
+        .addr = tls ? cfg->tls_listen : cfg->listen,
+        .flags = MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0),
+        .threads = pool_size(cfg),
+        /* Our own limit is enforced exactly in on_accept (sf_conns_admit). libmicrohttpd
+         * splits its own among the workers; each gets room for all of ours, so it never
+         * refuses first (one busy worker may hold most connections). */
+        .connection_limit = cfg->connection_limit * pool_size(cfg) + 64,
+        .idle_timeout_s = (unsigned)(cfg->client_idle_timeout_ms / 1000),
+        .pool_bytes = SF_MHD_POOL_BYTES,
+        .backlog = 4096,
+        .tls_cert_pem = tls ? cfg->tls_cert_pem : NULL,
+        .tls_key_pem = tls ? cfg->tls_key_pem : NULL,
     };
-    struct MHD_OptionItem tls_options[] = {
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, cfg->tls_key_pem},
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, cfg->tls_cert_pem},
-        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    /* Our own limit is enforced exactly in on_accept (sf_conns_admit). libmicrohttpd
-     * splits its own among the workers; each gets room for all of ours, so it never
-     * refuses first (one busy worker may hold most connections). */
-    unsigned mhd_limit = cfg->connection_limit * pool_size(cfg) + 64;
-    struct MHD_Daemon *mhd = MHD_start_daemon(
-        flags, 0, on_accept, l, on_request, l, MHD_OPTION_ARRAY,
-        fd != MHD_INVALID_SOCKET ? &where[0] : &where[1], MHD_OPTION_ARRAY,
-        tls ? tls_options : &tls_options[3], MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg),
-        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(cfg->client_idle_timeout_ms / 1000), MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION,
-        tls ? on_tls_connection : on_connection, l, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SF_MHD_POOL_BYTES, MHD_OPTION_END);
-    if (mhd == NULL && fd != MHD_INVALID_SOCKET)
-        close(fd);
-    return sf_listener_started(l, mhd) != NULL ? l : NULL;
-}
-
-/* Whether a listener started under was must be started again to serve under cfg: its
- * libmicrohttpd settings (and for HTTPS its certificate) differ. */
-static bool listener_settings_differ(const struct sf_config *was, const struct sf_config *cfg,
-                                     void *arg)
-{
-    bool tls = ((const struct slot_arg *)arg)->slot == SLOT_TLS;
-    return pool_size(was) != pool_size(cfg) || was->connection_limit != cfg->connection_limit ||
-           was->client_idle_timeout_ms / 1000 != cfg->client_idle_timeout_ms / 1000 ||
-           (tls && (strcmp(was->tls_cert_pem, cfg->tls_cert_pem) != 0 ||
-                    strcmp(was->tls_key_pem, cfg->tls_key_pem) != 0));
 }
 
 /* Prepares slot for snap's config (sf_listener_prepare). False when it cannot start;
@@ -1254,22 +1216,19 @@ static bool listener_settings_differ(const struct sf_config *was, const struct s
 static bool prepare_slot(struct sf_front *f, struct sf_snap *snap, int slot, char *errbuf,
                          size_t errlen)
 {
-    const struct sf_config *cfg = &snap->cfg;
-    bool tls = slot == SLOT_TLS;
-    const struct sf_addr *addr = tls ? &cfg->tls_listen : &cfg->listen;
-    struct slot_arg sa = {f, slot};
-    if (sf_listener_prepare(&f->slots[slot], snap, tls ? cfg->tls_enabled : cfg->listen_enabled,
-                            addr, listener_settings_differ, start_listener, &sa))
+    struct sf_listener_settings want;
+    slot_settings(&snap->cfg, slot, &want);
+    if (sf_listener_prepare(&f->slots[slot], f, snap, &want, &slot_calls[slot]))
         return true;
-    if (tls)
+    if (slot == SLOT_TLS)
         snprintf(errbuf, errlen,
                  "cannot listen for HTTPS on %s:%u: is the port in use, or are \"tls.cert\" "
                  "and \"tls.key\" not a certificate and its key? (libmicrohttpd says why "
                  "above)",
-                 addr->host, addr->port);
+                 want.addr.host, want.addr.port);
     else
         snprintf(errbuf, errlen, "cannot listen on %s:%u; is the port in use? change \"listen\"",
-                 addr->host, addr->port);
+                 want.addr.host, want.addr.port);
     return false;
 }
 

@@ -7,10 +7,10 @@
  * waiter is still parked, hence alive. */
 #include "hangup.h"
 
+#include "conn.h"
 #include "metrics.h"
 
 #include <errno.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -95,8 +95,10 @@ static bool half_closed(struct sf_hangup *h, struct sf_waiter *w, uint64_t id)
     static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";
     w->half_closed = true;
     SF_COUNT(client_half_closes);
-    if (w->probe && send(w->fd, probe, sizeof probe - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-        errno != EAGAIN && errno != EWOULDBLOCK)
+    /* Only a failed write says the client is gone; a full socket does not. (XXX: nor does
+     * a part taken, as before: the client would then read a broken 100. Only a socket
+     * that the client let fill with earlier pipelined answers can take part of 25 bytes.) */
+    if (w->probe && sf_conn_write_interim(w->fd, probe, sizeof probe - 1) == SF_CONN_WROTE_FAILED)
         return true;
     w->probe = false;
     arm(h, w->fd, id, true);

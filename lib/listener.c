@@ -2,23 +2,16 @@
  * workers without a lock; ours is an atomic kept by the connection notification. */
 #include "listener.h"
 
-#include "conn.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-struct sf_listener *sf_listener_new(void *owner, struct sf_snap *snap, const struct sf_addr *addr)
-{
-    struct sf_listener *l = sf_xcalloc(1, sizeof *l);
-    l->owner = owner;
-    l->snap = sf_snap_ref(snap);
-    l->addr = *addr;
-    atomic_init(&l->open, 0);
-    atomic_init(&l->retired, false);
-    return l;
-}
+/* TLS 1.2 and 1.3 only (GnuTLS priority string). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 static void listener_free(struct sf_listener *l)
 {
@@ -26,18 +19,96 @@ static void listener_free(struct sf_listener *l)
     free(l);
 }
 
-struct MHD_Daemon *sf_listener_started(struct sf_listener *l, struct MHD_Daemon *mhd)
+/* The socket address of a configured listen address (checked by the config); false if it
+ * is neither IPv4 nor IPv6. */
+static bool listen_sockaddr(const struct sf_addr *a, struct sockaddr_storage *ss, bool *v6)
 {
-    if (mhd == NULL) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, a->host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(a->port);
+        *v6 = false;
+        return true;
+    }
+    if (inet_pton(AF_INET6, a->host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(a->port);
+        *v6 = true;
+        return true;
+    }
+    return false;
+}
+
+/* The port a libmicrohttpd daemon is bound to (useful with port 0); 0 when unknown. */
+static uint16_t bound_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+/* Fills opts (room for 12) with the options of s that take no callback: where, the pool,
+ * the limits, and TLS's. */
+static void value_options(const struct sf_listener_settings *s, MHD_socket fd,
+                          const struct sockaddr_storage *ss, struct MHD_OptionItem *opts)
+{
+    size_t n = 0;
+    if (fd != MHD_INVALID_SOCKET)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+    else
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)ss};
+    if (s->threads > 0)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, s->threads, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, s->connection_limit, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_s, NULL};
+    if (s->backlog > 0)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, s->backlog, NULL};
+    if (s->pool_bytes > 0)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                            (intptr_t)s->pool_bytes, NULL};
+    if (s->flags & MHD_USE_TLS) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)s->tls_key_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)s->tls_cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+    }
+    opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
+struct sf_listener *sf_listener_start(void *owner, struct sf_snap *snap,
+                                      const struct sf_listener_settings *s,
+                                      const struct sf_listener_calls *calls, MHD_socket fd)
+{
+    struct sf_listener *l = sf_xcalloc(1, sizeof *l);
+    l->owner = owner;
+    l->snap = sf_snap_ref(snap);
+    l->settings = *s;
+    atomic_init(&l->open, 0);
+    atomic_init(&l->retired, false);
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    listen_sockaddr(&s->addr, &ss, &v6); /* the config checked the address */
+    struct MHD_OptionItem opts[12];
+    value_options(s, fd, &ss, opts);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | s->flags;
+    l->mhd = MHD_start_daemon(flags, 0, calls->accept, l, calls->request, l, MHD_OPTION_ARRAY, opts,
+                              MHD_OPTION_URI_LOG_CALLBACK, calls->uri, l,
+                              MHD_OPTION_NOTIFY_COMPLETED, calls->completed, l,
+                              MHD_OPTION_NOTIFY_CONNECTION, calls->connection, l, MHD_OPTION_END);
+    if (l->mhd == NULL) {
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
         listener_free(l);
         return NULL;
     }
-    l->mhd = mhd;
-    l->port = sf_listen_bound_port(mhd);
-    return mhd;
+    l->port = bound_port(l->mhd);
+    return l;
 }
 
-MHD_socket sf_listener_dup_socket(const struct sf_listener *l)
+/* A duplicate of l's listening socket, for a successor on the same address to own
+ * (MHD_OPTION_LISTEN_SOCKET); MHD_INVALID_SOCKET when there is none. */
+static MHD_socket dup_socket(const struct sf_listener *l)
 {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_LISTEN_FD);
     return info != NULL && info->listen_fd != MHD_INVALID_SOCKET ? dup(info->listen_fd)
@@ -82,7 +153,7 @@ void sf_listener_reap(struct sf_listener **retired, bool all)
         if (!all)
             sf_log_info("reload: the retired listener on %s:%u has stopped (its last "
                         "connection closed)",
-                        l->addr.host, l->port);
+                        l->settings.addr.host, l->port);
         sf_listener_stop(l);
     }
 }
@@ -95,18 +166,40 @@ void sf_listener_stop(struct sf_listener *l)
     listener_free(l);
 }
 
-bool sf_listener_prepare(struct sf_listener_slot *s, struct sf_snap *snap, bool enabled,
-                         const struct sf_addr *addr, sf_listener_differ_fn *differ,
-                         sf_listener_start_fn *start, void *arg)
+static bool same_addr(const struct sf_addr *a, const struct sf_addr *b)
 {
-    bool same_addr = s->cur != NULL && enabled && sf_listener_same_addr(&s->cur->addr, addr);
-    if (same_addr && !differ(&s->cur->snap->cfg, &snap->cfg, arg))
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether daemons started as a and as b serve alike (the address aside). */
+static bool same_settings(const struct sf_listener_settings *a,
+                          const struct sf_listener_settings *b)
+{
+    return a->flags == b->flags && a->threads == b->threads &&
+           a->connection_limit == b->connection_limit && a->idle_timeout_s == b->idle_timeout_s &&
+           a->pool_bytes == b->pool_bytes && a->backlog == b->backlog &&
+           same_text(a->tls_cert_pem, b->tls_cert_pem) && same_text(a->tls_key_pem, b->tls_key_pem);
+}
+
+bool sf_listener_prepare(struct sf_listener_slot *s, void *owner, struct sf_snap *snap,
+                         const struct sf_listener_settings *want,
+                         const struct sf_listener_calls *calls)
+{
+    bool on_same =
+        s->cur != NULL && want->enabled && same_addr(&s->cur->settings.addr, &want->addr);
+    if (on_same && same_settings(&s->cur->settings, want))
         return true; /* it goes on */
-    if (!enabled) {
+    if (!want->enabled) {
         s->replace = s->cur != NULL;
         return true;
     }
-    s->next = start(arg, snap, same_addr ? sf_listener_dup_socket(s->cur) : MHD_INVALID_SOCKET);
+    s->next = sf_listener_start(owner, snap, want, calls,
+                                on_same ? dup_socket(s->cur) : MHD_INVALID_SOCKET);
     s->replace = s->next != NULL;
     return s->replace;
 }
@@ -127,9 +220,4 @@ void sf_listener_abort(struct sf_listener_slot *s)
     sf_listener_stop(s->next);
     s->next = NULL;
     s->replace = false;
-}
-
-bool sf_listener_same_addr(const struct sf_addr *a, const struct sf_addr *b)
-{
-    return a->port == b->port && strcmp(a->host, b->host) == 0;
 }

@@ -5,8 +5,11 @@
  * reconnect to the successor), and is stopped once its last connection has closed. A
  * parked client is a connection: a retired daemon serves it to the end of its response.
  *
- * The owner (the front, the admin listener) starts the daemon itself, with the listener
- * as the callbacks' argument, and counts connections through sf_listener_count.
+ * The owner (the front, the admin listener) says what its daemon is (struct
+ * sf_listener_settings, from a config) and gives its callbacks (struct sf_listener_calls);
+ * this module starts the daemon with them, and decides at a reload whether the running
+ * one serves the new config as it is. The owner counts connections through
+ * sf_listener_count.
  *
  * Threads: new, started, retire and reap run on the thread that starts, reloads and stops
  * sfproxy; libmicrohttpd's threads read owner, snap and retired, and count. */
@@ -17,10 +20,38 @@
 
 #include <microhttpd.h>
 
+/* What a listener's daemon is, as its owner derives it from a config. Two listeners on
+ * the same address whose settings are equal serve alike: a reload keeps the running one. */
+struct sf_listener_settings {
+    bool enabled;              /* false: no listener */
+    struct sf_addr addr;       /* as configured (port 0: any) */
+    unsigned flags;            /* MHD_USE_* beyond what every listener has (an internal
+                                * polling thread in poll mode, the inter-thread channel,
+                                * error logs, IPv6 by the address): the threading model,
+                                * suspend and resume, MHD_USE_TLS */
+    unsigned threads;          /* MHD_OPTION_THREAD_POOL_SIZE (0: no pool) */
+    unsigned connection_limit; /* libmicrohttpd's own */
+    unsigned idle_timeout_s;   /* MHD_OPTION_CONNECTION_TIMEOUT */
+    size_t pool_bytes;         /* MHD_OPTION_CONNECTION_MEMORY_LIMIT (0: its default) */
+    unsigned backlog;          /* MHD_OPTION_LISTEN_BACKLOG_SIZE (0: its default) */
+    const char *tls_cert_pem;  /* with MHD_USE_TLS: the certificate and key (borrowed from */
+    const char *tls_key_pem;   /* the config the listener pins) */
+};
+
+/* The owner's libmicrohttpd callbacks; each is called with the listener as its closure
+ * (its owner is l->owner). NULL: none (accept and request are needed). */
+struct sf_listener_calls {
+    MHD_AcceptPolicyCallback accept;
+    MHD_AccessHandlerCallback request;
+    MHD_RequestCompletedCallback completed;
+    MHD_NotifyConnectionCallback connection;
+    void *(*uri)(void *cls, const char *uri, struct MHD_Connection *conn); /* URI log */
+};
+
 struct sf_listener {
-    void *owner;          /* the front or the admin listener, for the callbacks */
-    struct sf_snap *snap; /* the config it was started with (pinned) */
-    struct sf_addr addr;  /* as configured (port 0: any) */
+    void *owner;                          /* the front or the admin listener, for the callbacks */
+    struct sf_snap *snap;                 /* the config it was started with (pinned) */
+    struct sf_listener_settings settings; /* what it was started with */
     struct MHD_Daemon *mhd;
     uint16_t port;   /* bound */
     atomic_int open; /* its connections, parked ones too */
@@ -28,14 +59,13 @@ struct sf_listener {
     struct sf_listener *next; /* on a list of retired listeners */
 };
 
-/* A listener of owner for addr under snap (a reference is taken); its daemon is not
- * started yet. */
-struct sf_listener *sf_listener_new(void *owner, struct sf_snap *snap, const struct sf_addr *addr);
-/* Records l's started daemon (NULL: it did not start, and l is freed). Returns mhd. */
-struct MHD_Daemon *sf_listener_started(struct sf_listener *l, struct MHD_Daemon *mhd);
-/* A duplicate of l's listening socket, for a successor on the same address to own
- * (MHD_OPTION_LISTEN_SOCKET); MHD_INVALID_SOCKET when there is none. */
-MHD_socket sf_listener_dup_socket(const struct sf_listener *l);
+/* Starts a listener of owner under snap (a reference is taken) as s says (copied), with
+ * calls: on fd when it is not MHD_INVALID_SOCKET (a duplicate of a predecessor's socket,
+ * taken over: closed when the listener cannot start), else on s->addr. NULL when
+ * libmicrohttpd could not start it (it logs why). */
+struct sf_listener *sf_listener_start(void *owner, struct sf_snap *snap,
+                                      const struct sf_listener_settings *s,
+                                      const struct sf_listener_calls *calls, MHD_socket fd);
 /* A connection of l opened or closed (libmicrohttpd's connection notification). */
 void sf_listener_count(struct sf_listener *l, enum MHD_ConnectionNotificationCode code);
 /* Whether l has retired: its responses should close their connections. */
@@ -57,28 +87,19 @@ struct sf_listener_slot {
     struct sf_listener *cur, *next;
     bool replace;
 };
-/* Whether a listener started under was must start again to serve under now: the
- * settings its daemon was started with differ. */
-typedef bool sf_listener_differ_fn(const struct sf_config *was, const struct sf_config *now,
-                                   void *arg);
-/* Starts a listener of the owner under snap: on fd, a duplicate of a predecessor's socket
- * it takes over, or with MHD_INVALID_SOCKET on its configured address. NULL when it cannot
- * start. */
-typedef struct sf_listener *sf_listener_start_fn(void *arg, struct sf_snap *snap, MHD_socket fd);
 
-/* A reload's first step for s, whose listener snap wants at addr (enabled false: none):
- * nothing when cur can go on as it is; else s->replace, with the successor started (on a
- * duplicate of cur's socket when only differ says so, so that no connection attempt is
- * refused in between; on addr when the address changed). False when it cannot start: then
- * nothing is prepared. */
-bool sf_listener_prepare(struct sf_listener_slot *s, struct sf_snap *snap, bool enabled,
-                         const struct sf_addr *addr, sf_listener_differ_fn *differ,
-                         sf_listener_start_fn *start, void *arg);
+/* A reload's first step for s, whose listener is to be as want says under snap (with
+ * owner and calls, as sf_listener_start): nothing when cur can go on as it is (same
+ * address, equal settings); else s->replace, with the successor started (on a duplicate
+ * of cur's socket when only the settings differ, so that no connection attempt is refused
+ * in between; on want->addr when the address changed), or none when want is not enabled.
+ * False when it cannot start: then nothing is prepared. */
+bool sf_listener_prepare(struct sf_listener_slot *s, void *owner, struct sf_snap *snap,
+                         const struct sf_listener_settings *want,
+                         const struct sf_listener_calls *calls);
 /* The prepared successor takes over; cur retires onto *retired. */
 void sf_listener_commit(struct sf_listener_slot *s, struct sf_listener **retired);
 /* The prepared successor stops; cur goes on. */
 void sf_listener_abort(struct sf_listener_slot *s);
-/* Whether two configured addresses are the same. */
-bool sf_listener_same_addr(const struct sf_addr *a, const struct sf_addr *b);
 
 #endif

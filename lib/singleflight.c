@@ -13,10 +13,10 @@
  * known Content-Length, so small objects waste little and big ones need few segments. */
 #include "singleflight.h"
 
+#include "conn.h"
 #include "hangup.h"
 #include "park.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -193,42 +193,95 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
     }
 }
 
-/* Sends o's interim head to w if it is owed it; false when its socket took only part. */
-static bool interim_to(struct sf_obj *o, struct sf_waiter *w)
+/* Lock held. Whether w, parked on o or about to park, is owed o's latest interim head. */
+static bool owed_interim(const struct sf_obj *o, const struct sf_waiter *w)
 {
-    if (!w->probe || !w->hints || w->fd < 0 || o->interim == NULL ||
-        w->interim_seen == o->interim_seq)
-        return true;
-    w->interim_seen = o->interim_seq;
-    size_t len = strlen(o->interim);
-    ssize_t n = send(w->fd, o->interim, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    /* Sent whole, or nothing: the stream is intact either way. */
-    return n == (ssize_t)len || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    return w->probe && w->hints && w->fd >= 0 && o->interim != NULL &&
+           w->interim_seen != o->interim_seq;
 }
 
-struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t len)
+/* Writes head to w's client; false when its socket took only part, or failed. */
+static bool interim_reached(const struct sf_waiter *w, const char *head, size_t len)
+{
+    enum sf_conn_wrote wrote = sf_conn_write_interim(w->fd, head, len);
+    /* Sent whole, or nothing: the stream is intact either way. */
+    return wrote == SF_CONN_WROTE_ALL || wrote == SF_CONN_WROTE_NONE;
+}
+
+/* Lock held. Puts w back on o's list, where sf_obj_send_interim took it from: parked as
+ * before (its parking was never ended), its hangup watched again. */
+static void relink_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
+    w->prev = o->waiters.prev;
+    w->next = &o->waiters;
+    o->waiters.prev->next = w;
+    o->waiters.prev = w;
+    w->parked = true;
+    w->on_obj = true;
+    sf_hangup_watch(w, o, &obj_place);
+}
+
+/* Collects under the lock and writes after it, as waking does: a waiter taken off the list
+ * stays suspended, and whoever took it off alone may resume it, so while its head is
+ * written without the lock nothing else writes to its socket or closes it. Under the lock
+ * stay only the moves on and off the list and the hangup watch's re-arming (one
+ * epoll_ctl a waiter, about a tenth of a send on loopback). */
+struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t len)
+{
+    struct sf_waiter *owed = NULL, **tail = &owed;
+    sf_obj_lock(o);
     free(o->interim);
     o->interim = sf_xstrndup(head, len);
     o->interim_seq++;
-    struct sf_waiter *gone = NULL;
     for (struct sf_waiter *w = o->waiters.next, *next; w != &o->waiters; w = next) {
         next = w->next;
-        if (interim_to(o, w))
+        if (!owed_interim(o, w))
             continue;
-        unlink_waiter(w); /* a part, or a broken socket: this connection is done */
-        w->gone = true;
-        w->next = gone;
-        gone = w;
+        w->interim_seen = o->interim_seq;
+        unlink_waiter(w);
+        *tail = w;
+        tail = &w->next;
     }
-    return gone;
+    sf_obj_unlock(o);
+    struct sf_waiter *reached = NULL, *broken = NULL;
+    for (struct sf_waiter *w = owed, *next; w != NULL; w = next) {
+        next = w->next;
+        struct sf_waiter **to = interim_reached(w, head, len) ? &reached : &broken;
+        w->next = *to;
+        *to = w;
+    }
+    struct sf_waiter *wake = NULL;
+    sf_obj_lock(o);
+    for (struct sf_waiter *w = broken, *next; w != NULL; w = next) {
+        next = w->next;
+        w->gone = true; /* a part, or a broken socket: this connection is done */
+        w->next = wake;
+        wake = w;
+    }
+    /* The head may have come, or the reader been shed, meanwhile: then it wakes to see. */
+    for (struct sf_waiter *w = reached, *next; w != NULL; w = next) {
+        next = w->next;
+        if (o->state == SF_OBJ_PENDING && !w->shed) {
+            relink_waiter(o, w);
+            continue;
+        }
+        w->next = wake;
+        wake = w;
+    }
+    sf_obj_unlock(o);
+    return wake;
 }
 
 bool sf_obj_catch_up_interim(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
-    return interim_to(o, w);
+    if (!owed_interim(o, w))
+        return true;
+    w->interim_seen = o->interim_seq;
+    /* Under the lock: w is about to park, and a 103 sent meanwhile must be neither missed
+     * nor sent twice. One write, to its own client, on its own worker. */
+    return interim_reached(w, o->interim, strlen(o->interim));
 }
 
 struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)

@@ -145,10 +145,13 @@ size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **
 
 /* Writes an interim response (head: its bytes, RFC 9110 §15.2) straight to the socket of
  * every waiter parked on o for its response head that has been sent nothing (an HTTP/1.1
- * client, waiter.probe) and will share the final response (waiter.hints): libmicrohttpd has written nothing for it and will write its
- * final response after (lock held; on the fetcher thread). o keeps it for waiters that
- * come later (sf_obj_catch_up_interim). A client whose socket takes only part of it is
- * dropped as gone: returned as a list for sf_waiters_wake. */
+ * client, waiter.probe) and will share the final response (waiter.hints): libmicrohttpd
+ * has written nothing for it and will write its final response after. No lock held: it
+ * takes o's lock to take those waiters off the list, writes without it, and takes it again
+ * to park them back. o keeps head for waiters that come later (sf_obj_catch_up_interim).
+ * Returns, for sf_waiters_wake, the clients whose socket took only part of it (dropped as
+ * gone) and any that must see o anew (its head came, or it was shed, meanwhile). Runs
+ * on: the fetcher thread. */
 struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t len);
 /* Sends w, about to park for o's head, the interim response it has not had yet, if any
  * (lock held; on w's libmicrohttpd worker, before it parks). False when its socket took

@@ -210,10 +210,7 @@ static void forward_hints(struct sf_transfer *x)
         if (sf_streq_ci(h->v[i].name, "Link"))
             p += sprintf(p, "Link: %s\r\n", h->v[i].value);
     p = stpcpy(p, "\r\n");
-    sf_obj_lock(x->obj);
-    struct sf_waiter *gone = sf_obj_send_interim(x->obj, head, (size_t)(p - head));
-    sf_obj_unlock(x->obj);
-    sf_waiters_wake(gone);
+    sf_waiters_wake(sf_obj_send_interim(x->obj, head, (size_t)(p - head)));
     SF_COUNT(early_hints);
     free(head);
 }

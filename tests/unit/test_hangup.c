@@ -1,8 +1,10 @@
 /* Unit tests for lib/hangup.c: parked clients that hang up are dropped, whether parked on
  * an object or on their upload's pipe; one that only shuts its sending side stays parked
  * (and, when nothing was sent it yet, is written a 100 Continue it must skip), and is
- * dropped when it then goes for good. Driven with a
- * socketpair for the client's connection, as the fetcher drives it. */
+ * dropped when it then goes for good. Also the 103s an object writes to its parked
+ * clients: after the object lock, and still watched after. Driven with a socketpair for
+ * the client's connection, as the fetcher drives it. */
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +14,26 @@
 #include "../../lib/reqbody.h"
 #include "../../lib/singleflight.h"
 
+#include <dlfcn.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* Every send of this binary comes here first (an executable's definition wins): it counts
+ * the writes made while the lock of locked_obj is held by the writing thread. */
+static struct sf_obj *locked_obj;
+static int sends, sends_under_lock;
+
+ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+    static ssize_t (*real)(int, const void *, size_t, int);
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "send");
+    sends++;
+    if (locked_obj != NULL && sf_mutex_held(&locked_obj->lock))
+        sends_under_lock++;
+    return real(fd, buf, len, flags);
+}
 
 static int woken;
 
@@ -169,6 +188,47 @@ static void test_a_parked_uploader_that_hangs_up_is_dropped(void **state)
     sf_hangup_free(h);
 }
 
+static void test_103s_are_written_after_the_object_lock(void **state)
+{
+    (void)state;
+    static const char hints[] = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n";
+    struct sf_hangup *h = sf_hangup_new();
+    struct sf_obj *o = sf_obj_new("k");
+    struct client a, b, c;
+    client_of(h, &a, true);
+    client_of(h, &b, true);
+    client_of(h, &c, true);
+    a.w.hints = b.w.hints = true; /* c will not share the response: no hints for it */
+    sf_obj_lock(o);
+    assert_true(sf_obj_park(o, &a.w) && sf_obj_park(o, &b.w) && sf_obj_park(o, &c.w));
+    sf_obj_unlock(o);
+    close(b.theirs); /* b's client is gone: the write fails */
+    locked_obj = o;
+    sends = sends_under_lock = woken = 0;
+    sf_waiters_wake(sf_obj_send_interim(o, hints, strlen(hints)));
+    assert_int_equal(sends, 2);
+    assert_int_equal(sends_under_lock, 0);
+    locked_obj = NULL;
+    assert_int_equal(woken, 1);
+    assert_true(b.w.gone);
+    assert_true(a.w.parked && !a.w.gone && c.w.parked);
+    char buf[128] = {0};
+    assert_int_equal(recv(a.theirs, buf, sizeof buf - 1, MSG_DONTWAIT), strlen(hints));
+    assert_string_equal(buf, hints);
+    assert_int_equal(recv(c.theirs, buf, sizeof buf, MSG_DONTWAIT), -1);
+    /* Parked again, a is watched again: its hangup is seen. */
+    close(a.theirs);
+    assert_int_equal(sf_hangup_dispatch(h), 1);
+    assert_true(a.w.gone);
+    assert_int_equal(woken, 2);
+    sf_obj_lock(o);
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_CANCELLED));
+    sf_obj_unlock(o);
+    close(a.ours), close(b.ours), close(c.ours), close(c.theirs);
+    sf_obj_unref(o);
+    sf_hangup_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_half_close_is_not_a_hangup),
         cmocka_unit_test(test_a_woken_waiter_is_not_dropped_later),
         cmocka_unit_test(test_a_parked_uploader_that_hangs_up_is_dropped),
+        cmocka_unit_test(test_103s_are_written_after_the_object_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
