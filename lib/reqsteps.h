@@ -61,20 +61,20 @@
 
 /* The steps, in the order above, each with its function (file). */
 #define SF_REQ_STEPS(X)                                                                            \
-    X(RECV, sf_reqsteps_recv)               /* reqsteps.c */                                       \
+    X(RECV, sf_dispatch_recv)               /* dispatch.c */                                       \
     X(PEER, sf_peercall_answer)             /* peercall.c */                                       \
-    X(ADMIT, sf_reqsteps_admit)             /* reqsteps.c */                                       \
+    X(ADMIT, sf_dispatch_admit)             /* dispatch.c */                                       \
     X(CONTENT, sf_upload_begin)             /* upload.c */                                         \
-    X(LOOKUP, sf_reqsteps_lookup)           /* reqsteps.c */                                       \
-    X(HIT, sf_reqsteps_hit)                 /* reqsteps.c */                                       \
-    X(PASS, sf_reqsteps_pass)               /* reqsteps.c */                                       \
+    X(LOOKUP, sf_dispatch_lookup)           /* dispatch.c */                                       \
+    X(HIT, sf_dispatch_hit)                 /* dispatch.c */                                       \
+    X(PASS, sf_dispatch_pass)               /* dispatch.c */                                       \
     X(UPLOAD, sf_upload_take)               /* upload.c */                                         \
     X(SLICED, sf_sliceread_open)            /* sliceread.c */                                      \
-    X(WAIT_HEAD, sf_reqsteps_wait_head)     /* reqsteps.c */                                       \
-    X(DELIVER, sf_reqsteps_deliver)         /* reqsteps.c */                                       \
+    X(WAIT_HEAD, sf_dispatch_wait_head)     /* dispatch.c */                                       \
+    X(DELIVER, sf_dispatch_deliver)         /* dispatch.c */                                       \
     X(DELIVER_SLICED, sf_sliceread_deliver) /* sliceread.c */                                      \
-    X(SYNTH, sf_reqsteps_synth)             /* reqsteps.c */                                       \
-    X(SENT, sf_reqsteps_sent)               /* reqsteps.c */
+    X(SYNTH, sf_dispatch_synth)             /* dispatch.c */                                       \
+    X(SENT, sf_dispatch_sent)               /* dispatch.c */
 
 enum sf_req_step {
 #define SF_REQ_STEP_ENUM(name, fn) SF_REQ_##name,

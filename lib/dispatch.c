@@ -1,15 +1,15 @@
-/* reqsteps: the steps of a request's life that every kind of request may take (the list
- * and the order are reqsteps.h's): its head received and admitted, the cache looked up,
- * a hit answered, a fetch of its own, the wait for an object's head, the response
- * delivered, and sfproxy's own answers. Sliced reads (sliceread.c), content (upload.c)
- * and peers' calls (peercall.c) have files of their own.
+/* dispatch: see dispatch.h. The steps of a request's life that every kind of request may
+ * take: its head received and admitted, the cache looked up, a hit answered, a fetch of
+ * its own, the wait for an object's head, the response delivered, and sfproxy's own
+ * answers. Sliced reads (sliceread.c), content (upload.c) and peers' calls (peercall.c)
+ * have files of their own; what the steps share is req.c's.
  *
  * Where a request goes and what is sent upstream is outbound.c's; how an object becomes a
  * response is respond.c's.
  *
  * Runs on: the connection's libmicrohttpd worker. Lock order: object lock ->
  * libmicrohttpd; no response is created, queued or destroyed under an object lock. */
-#include "reqsteps.h"
+#include "dispatch.h"
 
 #include "cache.h"
 #include "conn.h"
@@ -26,7 +26,7 @@
 
 /* ---- RECV ---- */
 
-enum sf_req_step sf_reqsteps_recv(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_recv(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(NEW));
     const char *method = c->method, *version = c->version;
@@ -90,7 +90,7 @@ static bool admit(struct sf_req *r, const char *method)
     return r->reject_status == 0;
 }
 
-enum sf_req_step sf_reqsteps_admit(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_admit(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(RECV));
     const char *method = c->method;
@@ -141,7 +141,7 @@ static void begin_slices(struct sf_req *r, char *key, struct sf_slice_ref *ref)
     r->slices->ref = *ref;
 }
 
-enum sf_req_step sf_reqsteps_lookup(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(ADMIT) | SF_REQ_BIT(SLICED) | SF_REQ_BIT(WAIT_HEAD) |
                        SF_REQ_BIT(DELIVER_SLICED));
@@ -202,7 +202,7 @@ enum sf_req_step sf_reqsteps_lookup(struct sf_req *r, const struct sf_req_call *
 
 /* Serves a stored object (HIT, or STALE while it is refreshed), taking over the lookup's
  * reference. */
-enum sf_req_step sf_reqsteps_hit(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_hit(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(LOOKUP));
     struct sf_obj *o = r->found;
@@ -222,7 +222,7 @@ enum sf_req_step sf_reqsteps_hit(struct sf_req *r, const struct sf_req_call *c)
 /* ---- PASS ---- */
 
 /* Sends the request upstream on an object of its own (pass-through). */
-enum sf_req_step sf_reqsteps_pass(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_pass(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(ADMIT) | SF_REQ_BIT(CONTENT) | SF_REQ_BIT(LOOKUP) |
                        SF_REQ_BIT(WAIT_HEAD));
@@ -260,7 +260,7 @@ static bool selects_variant(struct sf_req *r, const struct sf_obj *o)
 /* Parks until the object's headers exist, then decides how r is answered. Entered after
  * the object was found or made, and again each time libmicrohttpd resumes the
  * connection. */
-enum sf_req_step sf_reqsteps_wait_head(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_wait_head(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(LOOKUP) | SF_REQ_BIT(PASS) | SF_REQ_BIT(UPLOAD) | SF_REQ_BIT(SLICED) |
                        SF_REQ_BIT(DELIVER_SLICED) | SF_REQ_BIT(WAIT_HEAD));
@@ -332,7 +332,7 @@ enum sf_req_step sf_reqsteps_wait_head(struct sf_req *r, const struct sf_req_cal
 
 /* Answers r from its object as the body arrives; the leader also gets the fields that
  * were withheld from everyone else. */
-enum sf_req_step sf_reqsteps_deliver(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(WAIT_HEAD));
     const char *method = c->method;
@@ -360,7 +360,7 @@ enum sf_req_step sf_reqsteps_deliver(struct sf_req *r, const struct sf_req_call 
 }
 
 /* An answer of sfproxy's own, as sf_req_synth set it. */
-enum sf_req_step sf_reqsteps_synth(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_synth(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(RECV) | SF_REQ_BIT(ADMIT) | SF_REQ_BIT(CONTENT) | SF_REQ_BIT(LOOKUP) |
                        SF_REQ_BIT(UPLOAD) | SF_REQ_BIT(WAIT_HEAD));
@@ -375,7 +375,7 @@ enum sf_req_step sf_reqsteps_synth(struct sf_req *r, const struct sf_req_call *c
                                           r->route.from_peer));
 }
 
-enum sf_req_step sf_reqsteps_sent(struct sf_req *r, const struct sf_req_call *c)
+enum sf_req_step sf_dispatch_sent(struct sf_req *r, const struct sf_req_call *c)
 {
     SF_REQ_FROM(r, SF_REQ_BIT(PEER) | SF_REQ_BIT(HIT) | SF_REQ_BIT(DELIVER) |
                        SF_REQ_BIT(DELIVER_SLICED) | SF_REQ_BIT(SYNTH) | SF_REQ_BIT(SENT));
