@@ -157,7 +157,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     SF_CHECK_OBJ(r, SF_REQ_MAGIC);
     SF_ASSERT(r->conn == conn);
     const struct sf_req_call c = {method, version, upload_data, upload_data_size};
-    for (;;) {
+    for (unsigned n = 0;; n++) {
+        /* A step goes back (to LOOKUP, PASS or WAIT_HEAD) at most once for each reason
+         * (slices off, another variant, a pass, a slice refetched): a call runs a few. */
+        SF_ASSERT(n < 64);
         SF_ASSERT((size_t)r->step < sizeof steps / sizeof steps[0]);
         enum sf_req_step next = steps[r->step](r, &c);
         if (next == SF_REQ_YIELD)
