@@ -72,7 +72,7 @@ static bool admit(struct sf_req *r, const char *method)
     if (strcmp(method, "CONNECT") == 0) {
         r->reject_status = MHD_HTTP_NOT_IMPLEMENTED;
         r->reject_text = "CONNECT tunnels are not supported\n";
-    } else if (atomic_load(&r->front->closing)) {
+    } else if (atomic_load(r->closing)) {
         r->reject_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         r->reject_text = "shutting down\n";
         /* A peer's: its 503 is signed, so that the peer asks the next node at once. */
@@ -129,7 +129,7 @@ static char *request_key(struct sf_req *r)
 static void submit_shared(struct sf_req *r, struct sf_obj *o)
 {
     struct sf_fetch_spec *spec = sf_req_shared_spec(r, o);
-    sf_upstream_submit(r->front->up, o, &spec);
+    sf_upstream_submit(r->up, o, &spec);
 }
 
 /* Makes r read the sliced response ref describes (key and ref taken over), for SLICED. */
@@ -147,7 +147,6 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
                        SF_REQ_BIT(DELIVER_SLICED));
     SF_ASSERT(r->obj == NULL);
     (void)c;
-    struct sf_front *f = r->front;
     struct sf_req_directives d;
     bool has_directives = sf_req_directives(r, &d);
     char *key = request_key(r);
@@ -157,7 +156,7 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
     struct sf_query q = {key, has_directives ? &d : NULL, &fields, r->no_slices ? NULL : &sliced};
     struct sf_obj *o;
     struct sf_obj *refresh;
-    enum sf_lookup kind = sf_cache_lookup(f->cache, &q, sf_now_ms(), &o, &refresh);
+    enum sf_lookup kind = sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, &refresh);
     if (kind == SF_LOOKUP_SLICED) {
         begin_slices(r, key, &sliced);
         return SF_REQ_SLICED;
@@ -235,7 +234,7 @@ enum sf_req_step sf_dispatch_pass(struct sf_req *r, const struct sf_req_call *c)
     if (strcmp(method, "HEAD") == 0 ||
         (strcmp(method, "POST") == 0 && r->snap->cfg.store_post_responses))
         spec->get_key = request_key(r); /* its response may update or be the stored GET */
-    sf_upstream_submit(r->front->up, o, &spec);
+    sf_upstream_submit(r->up, o, &spec);
     if (r->from == SF_REQ_CONTENT)
         return sf_req_yield(r, SF_REQ_UPLOAD); /* its content comes with the next calls */
     return SF_REQ_WAIT_HEAD;
@@ -349,7 +348,7 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
          * browser's reload). */
         return sf_req_respond(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
     r->rd = (struct sf_reader){
-        .obj = o, .w = &r->w, .conn = r->conn, .up = r->front->up, .done = sf_req_reader_done};
+        .obj = o, .w = &r->w, .conn = r->conn, .up = r->up, .done = sf_req_reader_done};
     r->rd.peer_secret = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     atomic_fetch_add(&r->refs, 1); /* until sf_req_reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */

@@ -13,7 +13,6 @@
  * created, queued or destroyed under an object lock. */
 #include "front.h"
 
-#include "front-t.h"
 #include "listener.h"
 #include "metrics.h"
 #include "mhdpool.h"
@@ -28,6 +27,21 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+struct sf_front {
+    struct sf_live *live; /* the config in force; each request pins its own */
+    struct sf_cache *cache;
+    struct sf_upstream *up;
+    struct sf_hangup *hangup;
+    struct sf_conns *conns;
+    struct sf_access_log *access_log; /* lines only while access_log.path is set */
+    char loop_token[SF_LOOP_TOKEN_SIZE];
+    _Atomic uint16_t self_ports[SF_SELF_PORTS]; /* HTTP, HTTPS, admin (outbound.h) */
+    struct sf_listener_slot slots[2]; /* HTTP, HTTPS; with a reload prepared, successors */
+    atomic_bool draining;             /* stopping has begun (peers' health checks say so) */
+    atomic_bool closing;
+    atomic_int active;
+};
 
 /* ---- a request's beginning and end ---- */
 
@@ -47,7 +61,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     struct sf_req *r = sf_xcalloc(1, sizeof *r);
     r->magic = SF_REQ_MAGIC;
     atomic_init(&r->refs, 1);
-    r->front = f;
+    r->cache = f->cache;
+    r->up = f->up;
+    r->closing = &f->closing;
+    r->draining = &f->draining;
     r->listener = l;
     r->snap = sf_live_pin(f->live);
     sf_outbound_init(&r->out, r->snap, f->self_ports, f->loop_token);
@@ -80,13 +97,13 @@ static void observe(const struct sf_req *r, uint64_t now_us)
  * sent whole). A request whose head never reached on_request has neither: the connection
  * was cut mid-head, or conn.c refused the head (and logged it) before libmicrohttpd
  * parsed it. */
-static void account(struct sf_req *r, bool completed)
+static void account(struct sf_req *r, struct sf_front *f, bool completed)
 {
     if (r->method[0] == '\0')
         return;
     uint64_t now_us = sf_mono_us();
     observe(r, now_us);
-    if (!sf_access_log_on(r->front->access_log))
+    if (!sf_access_log_on(f->access_log))
         return;
     char client[INET6_ADDRSTRLEN];
     sf_outbound_client_addr(r->conn, client, sizeof client);
@@ -114,7 +131,7 @@ static void account(struct sf_req *r, bool completed)
         .upstream_ttfb_us = upstream ? o->upstream_ttfb_us : -1,
         .completed = completed,
     };
-    sf_access_log_write(r->front->access_log, &e);
+    sf_access_log_write(f->access_log, &e);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -130,7 +147,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         sf_conn_request_done(r->wire, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     if (r->admitted && !r->outcome_counted)
         SF_COUNT(unanswered); /* the client left, or the connection was cut, before */
-    account(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status != 0);
+    account(r, f, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status != 0);
     sf_req_detach(r);
     *con_cls = NULL;
     atomic_fetch_sub(&f->active, 1);

@@ -29,7 +29,7 @@ enum sf_peercall sf_peercall_check(struct sf_req *r, const char *method, bool co
  * has begun to stop. */
 static enum sf_req_step health_for_peer(struct sf_req *r)
 {
-    bool stopping = atomic_load(&r->front->draining);
+    bool stopping = atomic_load(r->draining);
     const char *text = stopping ? "draining\n" : "ok\n";
     unsigned status = stopping ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK;
     r->body_bytes = strlen(text);
@@ -42,7 +42,7 @@ static enum sf_req_step purge_for_peer(struct sf_req *r)
 {
     unsigned status;
     struct MHD_Response *resp =
-        sf_admin_purge_here(r->front->cache, &r->snap->cfg, r->conn, &status, &r->body_bytes);
+        sf_admin_purge_here(r->cache, &r->snap->cfg, r->conn, &status, &r->body_bytes);
     return sf_req_respond(r, status, resp);
 }
 

@@ -3,6 +3,7 @@
  * step is here; nothing here calls one. */
 #include "req.h"
 
+#include "listener.h"
 #include "metrics.h"
 #include "peerauth.h"
 #include "policy.h"
@@ -85,9 +86,9 @@ void sf_req_detach(struct sf_req *r)
         r->attached = false;
     }
     if (cancel)
-        sf_upstream_cancel(r->front->up, o);
+        sf_upstream_cancel(r->up, o);
     else if (resume_fetch)
-        sf_upstream_unpause(r->front->up, o);
+        sf_upstream_unpause(r->up, o);
     r->obj = NULL;
     sf_obj_unref(o);
 }

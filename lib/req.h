@@ -15,7 +15,6 @@
 #define SF_REQ_H
 
 #include "accesslog.h"
-#include "front-t.h"
 #include "outbound.h"
 #include "reqsteps.h"
 #include "respond.h"
@@ -45,7 +44,11 @@ enum sf_peercall { SF_PEERCALL_NONE, SF_PEERCALL_PURGE, SF_PEERCALL_HEALTH };
 struct sf_req {
     unsigned magic;
     atomic_uint refs; /* libmicrohttpd's request + one while a streamed response exists */
-    struct sf_front *front;
+    /* What its steps work with, from the front it came in on (which outlives it). */
+    struct sf_cache *cache;
+    struct sf_upstream *up;
+    const atomic_bool *closing;   /* the front answers new requests 503 (sf_front_close) */
+    const atomic_bool *draining;  /* the front has begun to stop (peers' health checks) */
     struct sf_listener *listener; /* the one its connection came in on */
     struct sf_snap *snap;         /* the config it arrived under (pinned) */
     struct sf_outbound out;       /* where it goes, and what is sent, under snap */

@@ -33,7 +33,7 @@ static void submit_slice(struct sf_req *r, struct sf_obj *o, uint64_t index)
     spec->slice = true;
     spec->slice_first = first;
     SF_COUNT(slice_fetches);
-    sf_upstream_submit(r->front->up, o, &spec);
+    sf_upstream_submit(r->up, o, &spec);
 }
 
 /* Attaches r to slice index of its sliced response: stored (fresh, or stale while it is
@@ -42,13 +42,12 @@ static void submit_slice(struct sf_req *r, struct sf_obj *o, uint64_t index)
  * r then reads no object. r's X-Cache is the first slice's. */
 static bool open_slice(struct sf_req *r, uint64_t index)
 {
-    struct sf_front *f = r->front;
     struct sf_req_directives d;
     bool has_directives = sf_req_directives(r, &d);
     char *key = sf_slice_key(r->slices->key, r->slices->size, index);
     struct sf_query q = {key, has_directives ? &d : NULL, NULL, NULL};
     struct sf_obj *o, *refresh;
-    enum sf_lookup kind = sf_cache_lookup(f->cache, &q, sf_now_ms(), &o, &refresh);
+    enum sf_lookup kind = sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, &refresh);
     free(key);
     const char *xcache = r->xcache;
     bool ok = false;
@@ -99,7 +98,7 @@ static enum slice_check check_slice(struct sf_req *r)
     if (!r->slices->stored || r->slices->refetched)
         return SLICE_CHANGED;
     r->slices->refetched = true;
-    sf_cache_unlist(r->front->cache, o);
+    sf_cache_unlist(r->cache, o);
     return SLICE_REFETCH;
 }
 
@@ -107,7 +106,7 @@ static enum slice_check check_slice(struct sf_req *r)
 static void slices_changed(struct sf_req *r)
 {
     sf_log_debug("slices of %s changed: the next request fetches it whole", r->slices->key);
-    sf_cache_drop_sliced(r->front->cache, r->slices->key, &r->slices->ref);
+    sf_cache_drop_sliced(r->cache, r->slices->key, &r->slices->ref);
 }
 
 /* Starts reading r's sliced response (the representation LOOKUP found, r->slices) at
@@ -127,7 +126,7 @@ enum sf_req_step sf_sliceread_open(struct sf_req *r, const struct sf_req_call *c
     struct sf_req_directives d;
     s->cached_only = sf_req_directives(r, &d) && d.only_if_cached;
     if (s->cached_only &&
-        !sf_slicestore_covers(r->front->cache, s->key, s->size, &s->ref, method,
+        !sf_slicestore_covers(r->cache, s->key, s->size, &s->ref, method,
                               MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
                               MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "If-Range"), &d,
                               sf_now_ms()))
@@ -156,7 +155,7 @@ static void read_ahead(struct sf_req *r)
     char *key = sf_slice_key(r->slices->key, r->slices->size, index);
     struct sf_query q = {key, NULL, NULL, NULL};
     struct sf_obj *o;
-    if (sf_cache_lookup(r->front->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS)
+    if (sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS)
         submit_slice(r, o, index);
     sf_obj_unref(o);
     free(key);
@@ -234,7 +233,7 @@ enum sf_req_step sf_sliceread_deliver(struct sf_req *r, const struct sf_req_call
     r->rd = (struct sf_reader){.obj = o,
                                .w = &r->w,
                                .conn = r->conn,
-                               .up = r->front->up,
+                               .up = r->up,
                                .base = first,
                                .advance = slice_advance,
                                .done = sf_req_reader_done};

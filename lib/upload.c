@@ -77,7 +77,7 @@ static void upload_piece(struct sf_req *r, const char *data, size_t *size)
     enum sf_reqbody_write st = sf_reqbody_write(r->upload, data, *size, &taken, &r->w, suspend_req,
                                                 &parked, &reader_waiting);
     if (reader_waiting)
-        sf_upstream_unpause(r->front->up, r->obj);
+        sf_upstream_unpause(r->up, r->obj);
     r->upload_bytes += taken;
     if (st == SF_REQBODY_CLOSED || !parked) {
         *size = 0; /* all taken, or the transfer ended and wants no more */
@@ -110,6 +110,6 @@ enum sf_req_step sf_upload_take(struct sf_req *r, const struct sf_req_call *c)
                                 "head announced\n");
     }
     if (sf_reqbody_finish(r->upload))
-        sf_upstream_unpause(r->front->up, r->obj);
+        sf_upstream_unpause(r->up, r->obj);
     return SF_REQ_WAIT_HEAD;
 }
