@@ -8,7 +8,8 @@
  * hands the call back with a verdict: YIELD (libmicrohttpd is told MHD_YES; its next call
  * resumes at the step the yield names, sf_req_yield in req.h) or CLOSE (MHD_NO: the
  * connection closes). A step returns the next step; no step calls another, and each
- * asserts which steps it may be entered from (SF_REQ_FROM, req.h). Varnish's
+ * asserts which steps it may be entered from (SF_REQ_FROM, req.h). A step that queues a
+ * response goes to SENT, or to CLOSE when it could not be made or queued. Varnish's
  * cache_req_fsm.c has this shape.
  *
  * A request's life, in order (-> the steps it may go to; "yield X": on the next call):
@@ -29,8 +30,8 @@
  *  LOOKUP    The cache (cache.h) says: stored, fresh or stale (its refresh submitted in
  *            the background) -> HIT; kept in slices -> SLICED; in flight -> joined
  *            (COLLAPSED) -> WAIT_HEAD; nothing, a new flight led by this request, its
- *            fetch submitted (MISS) -> WAIT_HEAD; not to be shared -> PASS; nothing, and
- *            only-if-cached -> SYNTH (504).
+ *            fetch submitted (MISS) -> WAIT_HEAD; not to be shared, or a flight that
+ *            could not be joined -> PASS; nothing, and only-if-cached -> SYNTH (504).
  *  HIT       The stored response -> SENT.
  *  PASS      An object of its own, fetched for it alone; with content (from CONTENT)
  *            -> yield UPLOAD, else -> WAIT_HEAD.
@@ -41,14 +42,16 @@
  *            byte: that slice joined or fetched -> WAIT_HEAD; slices off or not shared
  *            -> LOOKUP for the whole response.
  *  WAIT_HEAD Parked until its object's head is published (-> yield WAIT_HEAD; the
- *            fetcher resumes it); the client left -> CLOSE. Then: the response is one
- *            user's and this request only joined it -> PASS; it is another variant (Vary)
- *            -> LOOKUP once, then PASS; no head (failed, timed out, refused, stopping)
- *            -> SYNTH; sliced -> DELIVER_SLICED; else -> DELIVER.
+ *            fetcher resumes it); the client left, or a 103 broke its stream -> CLOSE.
+ *            Then: the response is one user's and this request only joined it -> PASS;
+ *            it is another variant (Vary) -> LOOKUP once, then PASS; no head (failed,
+ *            timed out, refused, stopping) -> SYNTH; sliced -> DELIVER_SLICED; else
+ *            -> DELIVER.
  *  DELIVER   The object's response, streamed as its body arrives (or a 304) -> SENT.
- *  DELIVER_SLICED  Its slice checked against the representation: a stale stored slice
- *            dropped and fetched again -> WAIT_HEAD; slices of another representation
- *            -> LOOKUP whole; else the response, read on across the slices -> SENT.
+ *  DELIVER_SLICED  Its slice checked against the representation: a stored slice that
+ *            does not fit dropped and fetched again, once -> WAIT_HEAD; slices of another
+ *            representation -> LOOKUP whole; else the response, read on across the
+ *            slices -> SENT.
  *  SYNTH     An answer of sfproxy's own (refusals, failures): short text -> SENT.
  *  SENT      Its response is queued: libmicrohttpd sends it, and the calls left have
  *            nothing to do -> yield SENT. On completion front.c accounts and frees it.
