@@ -53,40 +53,40 @@ struct sf_req {
     struct sf_snap *snap;         /* the config it arrived under (pinned) */
     struct sf_outbound out;       /* where it goes, and what is sent, under snap */
     struct MHD_Connection *conn;
-    struct sf_conn *wire;  /* the connection's scanned bytes; NULL if it was never seen */
-    uint64_t seq;          /* which request of its connection this is */
-    char *target;          /* raw request target, as sent */
-    struct sf_route route; /* where it goes upstream; url NULL until admitted */
-    enum sf_req_step step; /* the step running, or the one the next call resumes at */
-    enum sf_req_step from; /* the step that ran before it (SF_REQ_NEW: none) */
-    const char *xcache;    /* HIT, MISS, COLLAPSED or PASS */
-    struct sf_obj *obj;    /* the object read from, with a reference; NULL before dispatch */
-    bool attached;         /* counted in obj->clients */
-    struct sf_obj *found;  /* LOOKUP -> HIT: the stored object, with the lookup's reference */
-    bool leads;            /* WAIT_HEAD -> DELIVER: it leads obj's flight (gets its own fields) */
+    struct sf_conn *wire;   /* the connection's scanned bytes; NULL if it was never seen */
+    uint64_t seq;           /* which request of its connection this is */
+    char *target;           /* raw request target, as sent */
+    struct sf_route route;  /* where it goes upstream; url NULL until admitted */
+    enum sf_req_step step;  /* the step running, or the one the next call resumes at */
+    enum sf_req_step from;  /* the step that ran before it (SF_REQ_NEW: none) */
+    const char *xcache;     /* HIT, MISS, COLLAPSED or PASS */
+    struct sf_obj *obj;     /* the object read from, with a reference; NULL before dispatch */
+    struct sf_obj *found;   /* LOOKUP -> HIT: the stored object, with the lookup's reference */
+    bool attached;          /* counted in obj->clients */
+    bool leads;             /* WAIT_HEAD -> DELIVER: it leads obj's flight (gets its own fields) */
+    bool vary_redispatched; /* left a flight for another variant once already */
+    bool shares_head;       /* the flight it joins says its joiners share its head */
+    bool no_slices;         /* slices did not fit: fetched whole, its sliced marker dropped */
+    bool http11;            /* an HTTP/1.1 request (it may be sent a 100 interim) */
+    bool admitted;          /* counted in requests[] (by method) */
+    bool outcome_counted;   /* counted once more: by X-Cache, refused or unanswered */
+    struct sf_slicing *slices;  /* a response read from slices, or NULL (most requests) */
+    enum sf_peercall peer_call; /* a cluster peer's */
+    unsigned reject_status;     /* answer this once the content has ended (0: none) */
+    const char *reject_text;
     struct sf_waiter w;
     struct sf_reader rd;       /* reads obj for the response, once it is streamed */
-    bool uploads;              /* forwarded with its content (CONTENT, UPLOAD) */
     struct sf_reqbody *upload; /* streamed content, a reference; NULL without content */
     uint64_t upload_bytes;     /* content received so far */
-    unsigned reject_status;    /* answer this once the content has ended (0: none) */
-    const char *reject_text;
-    unsigned synth_status; /* -> SYNTH: its answer (sf_req_synth) */
+    bool uploads;              /* forwarded with its content (CONTENT, UPLOAD) */
+    bool synth_close;          /* -> SYNTH: its answer (sf_req_synth) */
+    unsigned synth_status;
     const char *synth_text;
-    bool synth_close;
-    bool vary_redispatched;     /* left a flight for another variant once already */
-    bool shares_head;           /* the flight it joins says its joiners share its head */
-    struct sf_slicing *slices;  /* a response read from slices, or NULL (most requests) */
-    bool no_slices;             /* slices did not fit: fetched whole, its sliced marker dropped */
-    enum sf_peercall peer_call; /* a cluster peer's */
-    bool http11;                /* an HTTP/1.1 request (it may be sent a 100 interim) */
-    bool admitted;              /* counted in requests[] (by method) */
-    bool outcome_counted;       /* counted once more: by X-Cache, refused or unanswered */
     /* For its access log line. */
     bool led;               /* its request caused the upstream fetch of obj */
+    unsigned status;        /* the status queued */
     uint64_t start_us;      /* when its request line had arrived (sf_mono_us) */
     uint64_t first_byte_us; /* when its response head was queued; 0: none was */
-    unsigned status;        /* the status queued */
     uint64_t body_bytes;    /* body of a response made whole (text, stored); see rd.sent */
     char method[16];        /* cut to fit; "" until on_request has seen it */
     char version[12];
