@@ -347,7 +347,7 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
         }
         route->url = sf_http_join_url(cfg->upstream, t);
         route->path = sf_xstrdup(t);
-        /* A request whose peer field front.c checked already (it looked like a peer's own
+        /* A request whose peer field peercall.c checked already (it looked like a peer's own
          * call, a purge or a health check, and was not one) is a client's: a second check
          * would count a replay twice. Deciding that by the target alone let any client's
          * GET of a purge path be routed unchecked, answered unsigned by its owner, and the
@@ -358,7 +358,7 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
         /* Asked by a node this node's list puts before it for the key: the two lists
          * disagree (with one list, a node only asks one ranked before itself). Joining a
          * flight here that goes to a peer could close a circle of nodes each waiting on the
-         * next: the request is fetched on its own instead (front.c). */
+         * next: the request is fetched on its own instead (ADMIT, reqsteps.h). */
         route->peer_ranked_before =
             route->from_peer && sf_peerhop_ranks_before(ob->cfg, route->url, sender);
         return 0;

@@ -36,7 +36,7 @@ struct sf_route {
     bool dest_listed;        /* with forward: forward_proxy.allow names its host */
     bool from_peer;          /* a cluster peer's signed request: fetched here, never routed on */
     bool peer_checked;       /* set before routing: its peer field was checked already, and it is
-                        * not a peer's (front.c's peer calls) */
+                        * not a peer's (peercall.h) */
     bool peer_ranked_before; /* with from_peer: its sender comes before this node in the
                               * key's order by this node's list (the lists disagree) */
 };

@@ -1,7 +1,8 @@
 /* respond: turning a stored or streaming object into a libmicrohttpd response. A stored
  * response is served zero-copy from its segments (or as a 304, or one byte range); a
  * response still arriving is read by a struct sf_reader, which parks its client when it
- * has caught up with the fetcher. The callers (front.c) queue what these build.
+ * has caught up with the fetcher. The callers (the request's steps, reqsteps.h) queue what
+ * these build.
  *
  * Every function here returns NULL when a response or one of its fields cannot be made
  * (out of memory, or a field libmicrohttpd refuses): the caller then closes the
