@@ -5,7 +5,7 @@
  * entry); stores, replacements and markers from the fetcher (a response complete, a HEAD's
  * or POST's update: publish.c, transfer.c); unlists from the fetcher (a transfer's end,
  * expired markers, a flight the pinned budget gives up), from a worker that finds a stored
- * slice that does not fit its response or slices of another representation (front.c), from
+ * slice that does not fit its response or slices of another representation (sliceread.c), from
  * the admin listener (purges) and from a reload (a smaller cache.max_bytes evicts at once).
  * Lock order: table lock -> object lock. */
 #ifndef SF_CACHE_H
