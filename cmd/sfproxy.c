@@ -46,7 +46,7 @@ static const char usage[] =
     "usage: sfproxy [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--admin ADDR:PORT|off]\n"
     "               [--check-config] [--print-config] [--test-clock] [--version] [--help]\n"
     "\n"
-    "  -c, --config FILE   JSON config (see README); without it the defaults apply\n"
+    "  -c, --config FILE   JSON config (see sfproxy.json(5)); without it the defaults apply\n"
     "  --listen ADDR:PORT  where clients connect (overrides \"listen\"; port 0: any free)\n"
     "  --upstream URL      the origin's base URL (overrides \"upstream\")\n"
     "  --admin ADDR:PORT   the stats listener (overrides \"admin.listen\"; \"off\" disables)\n"

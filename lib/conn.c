@@ -551,7 +551,9 @@ void sf_conn_request_done(struct sf_conn *c, bool answered)
     }
 }
 
-unsigned sf_conn_verdict(const struct sf_conn *c, uint64_t k, const char **why)
+/* 0 when request k's head was received whole and well-formed; else the status to refuse
+ * it with (400, 431, 501, 505) and *why, a sentence for the client. */
+static unsigned conn_verdict(const struct sf_conn *c, uint64_t k, const char **why)
 {
     SF_CHECK_OBJ(c, SF_CONN_MAGIC);
     return sf_h1scan_verdict(&c->scan, k, why);
@@ -591,5 +593,5 @@ unsigned sf_conn_head_verdict(const struct sf_conn *c, uint64_t k, const char **
         *why = "the request was not seen by the checker\n"; /* never expected: fail closed */
         return MHD_HTTP_BAD_REQUEST;
     }
-    return sf_conn_verdict(c, k, why);
+    return conn_verdict(c, k, why);
 }

@@ -90,9 +90,6 @@ uint64_t sf_conn_next_request(struct sf_conn *c);
  * requests end in order. A refused head pipelined behind it is answered now. Runs on:
  * the worker that owns c, in libmicrohttpd's request-completed callback. */
 void sf_conn_request_done(struct sf_conn *c, bool answered);
-/* 0 when request k's head was received whole and well-formed; else the status to refuse
- * it with (400, 431, 501, 505) and *why, a sentence for the client. */
-unsigned sf_conn_verdict(const struct sf_conn *c, uint64_t k, const char **why);
 /* Whether request k's chunked body broke its framing (then the connection is being shut
  * down, and whatever was decoded of the body must not be forwarded as complete). */
 bool sf_conn_body_bad(const struct sf_conn *c, uint64_t k);
@@ -107,8 +104,9 @@ void sf_conns_notify(struct sf_conns *cs, struct MHD_Connection *mc, void **sock
                      enum MHD_ConnectionNotificationCode code, bool counted, bool tls);
 /* The struct sf_conn of a libmicrohttpd connection; NULL if it was never registered. */
 struct sf_conn *sf_conn_of(struct MHD_Connection *mc);
-/* As sf_conn_verdict, and a connection that was never registered (c NULL) is refused:
- * its bytes were not checked. */
+/* 0 when request k's head was received whole and well-formed; else the status to refuse
+ * it with (400, 431, 501, 505) and *why, a sentence for the client. A connection that was
+ * never registered (c NULL) is refused: its bytes were not checked. */
 unsigned sf_conn_head_verdict(const struct sf_conn *c, uint64_t k, const char **why);
 
 #endif

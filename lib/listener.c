@@ -132,7 +132,9 @@ void sf_listener_quiesce(struct sf_listener *l)
         close(fd);
 }
 
-void sf_listener_retire(struct sf_listener *l, struct sf_listener **retired)
+/* Retires l onto *retired (listener.h says what that means), closing its listening socket
+ * (a successor on the same address listens on a duplicate of it). */
+static void listener_retire(struct sf_listener *l, struct sf_listener **retired)
 {
     sf_listener_quiesce(l);
     atomic_store(&l->retired, true);
@@ -209,7 +211,7 @@ void sf_listener_commit(struct sf_listener_slot *s, struct sf_listener **retired
     if (!s->replace)
         return;
     if (s->cur != NULL)
-        sf_listener_retire(s->cur, retired);
+        listener_retire(s->cur, retired);
     s->cur = s->next;
     s->next = NULL;
     s->replace = false;

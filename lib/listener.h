@@ -72,9 +72,6 @@ void sf_listener_count(struct sf_listener *l, enum MHD_ConnectionNotificationCod
 bool sf_listener_retired(const struct sf_listener *l);
 /* Stops l accepting and closes its listening socket; its connections go on. */
 void sf_listener_quiesce(struct sf_listener *l);
-/* Retires l onto *retired (see above), closing its listening socket (a successor on the
- * same address listens on a duplicate of it). */
-void sf_listener_retire(struct sf_listener *l, struct sf_listener **retired);
 /* Stops and frees the retired listeners whose connections have all closed; with all,
  * every one (at stop: each must have no parked client left). */
 void sf_listener_reap(struct sf_listener **retired, bool all);
