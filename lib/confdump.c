@@ -211,7 +211,7 @@ static json_t *key_value(const struct sf_key_rule *k)
     return o;
 }
 
-static json_t *route_value(const struct sf_route_def *r)
+json_t *sf_config_route_json(const struct sf_route_def *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(r->name));
@@ -266,7 +266,7 @@ static json_t *routes_value(const struct sf_routes *rs)
         return NULL;
     json_t *list = json_array();
     for (size_t i = 0; i < sf_routes_count(rs); i++)
-        json_array_append_new(list, route_value(sf_routes_at(rs, i)));
+        json_array_append_new(list, sf_config_route_json(sf_routes_at(rs, i)));
     return list;
 }
 

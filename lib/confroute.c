@@ -658,6 +658,8 @@ static enum sf_err route(struct rctx *c, json_t *item)
         err = members(c, "", item);
     if (err == SF_OK)
         err = route_checks(c, item);
+    /* Two sites behind one route never share an object: a host match keys the host. */
+    c->r->key.host = c->r->match.host != NULL;
     return err;
 }
 
