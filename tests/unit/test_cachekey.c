@@ -15,7 +15,7 @@
 
 /* A request: url, host (or NULL), preserve_host, then field name, value pairs, NULL. */
 static char *key_of(const struct sf_key_rule *rule, const char *url, const char *host,
-                    bool preserve_host, ...)
+                    int preserve_host, ...)
 {
     struct sf_hdrs h = {0};
     va_list ap;
@@ -23,7 +23,7 @@ static char *key_of(const struct sf_key_rule *rule, const char *url, const char 
     for (const char *name = va_arg(ap, const char *); name != NULL; name = va_arg(ap, const char *))
         sf_hdrs_add(&h, name, va_arg(ap, const char *));
     va_end(ap);
-    struct sf_key_request r = {url, host, &h, preserve_host};
+    struct sf_key_request r = {url, host, &h, preserve_host != 0};
     char *key = sf_cachekey_build(&r, rule);
     sf_hdrs_clear(&h);
     return key;
