@@ -100,7 +100,8 @@ bool sf_route_jit_available(void)
     return pcre2_config(PCRE2_CONFIG_JIT, &jit) >= 0 && jit == 1;
 }
 
-bool sf_route_regex_match(const void *code, const char *subject, size_t len)
+/* This thread's match data (made on its first match). */
+static pcre2_match_data *thread_match_data(void)
 {
     pthread_once(&regex_once, regex_init);
     pcre2_match_data *md = pthread_getspecific(match_data_key);
@@ -111,8 +112,22 @@ bool sf_route_regex_match(const void *code, const char *subject, size_t len)
         SF_ASSERT(md != NULL);
         SF_PTOK(pthread_setspecific(match_data_key, md));
     }
-    int rc = pcre2_match(code, (PCRE2_SPTR)subject, len, 0, 0, md, match_ctx);
+    return md;
+}
+
+static bool regex_match(pcre2_match_data *md, const void *code, const char *subject, size_t len)
+{
+    /* The JIT's own entry skips pcre2_match's checks of its arguments (ours are always
+     * valid); a pattern the JIT did not take answers "bad option", and is interpreted. */
+    int rc = pcre2_jit_match(code, (PCRE2_SPTR)subject, len, 0, 0, md, match_ctx);
+    if (rc == PCRE2_ERROR_JIT_BADOPTION)
+        rc = pcre2_match(code, (PCRE2_SPTR)subject, len, 0, 0, md, match_ctx);
     return rc >= 0;
+}
+
+bool sf_route_regex_match(const void *code, const char *subject, size_t len)
+{
+    return regex_match(thread_match_data(), code, subject, len);
 }
 
 /* ---- building ---- */
@@ -392,11 +407,9 @@ static const char *path_of(const char *target, size_t *len)
     return p;
 }
 
-char *sf_route_path(const char *target)
+/* The normalised path of target into out, which has room for its path's length + 2. */
+static void normalise(const char *p, size_t len, char *out)
 {
-    size_t len;
-    const char *p = path_of(target, &len);
-    char *out = sf_xmalloc(len + 2);
     char *w = out;
     if (len == 0 || p[0] != '/')
         *w++ = '/';
@@ -417,6 +430,14 @@ char *sf_route_path(const char *target)
     }
     *w = '\0';
     remove_dot_segments(out);
+}
+
+char *sf_route_path(const char *target)
+{
+    size_t len;
+    const char *p = path_of(target, &len);
+    char *out = sf_xmalloc(len + 2);
+    normalise(p, len, out);
     return out;
 }
 
@@ -439,10 +460,25 @@ char *sf_route_upstream_target(const struct sf_route_def *r, const char *target)
 /* A request prepared once for all the routes it meets. */
 struct view {
     const struct sf_route_req *req;
-    char host[256];    /* lowercased, without port or trailing dot; "" when none */
-    char *path;        /* sf_route_path */
-    const char *query; /* after '?', raw; NULL: none */
+    char host[256];       /* lowercased, without port or trailing dot; "" when none */
+    char *path;           /* sf_route_path: in buf when it fits */
+    const char *query;    /* after '?', raw; NULL: none */
+    pcre2_match_data *md; /* this thread's, once a pattern is tried */
+    char buf[512];
 };
+
+static void view_clear(struct view *v)
+{
+    if (v->path != v->buf)
+        free(v->path);
+}
+
+static bool view_regex(struct view *v, const void *code, const char *subject)
+{
+    if (v->md == NULL)
+        v->md = thread_match_data();
+    return regex_match(v->md, code, subject, strlen(subject));
+}
 
 static void view_init(struct view *v, const struct sf_route_req *req)
 {
@@ -474,7 +510,11 @@ static void view_init(struct view *v, const struct sf_route_req *req)
     for (size_t i = 0; i < hlen; i++)
         v->host[i] = (char)tolower((unsigned char)host[i]);
     v->host[hlen] = '\0';
-    v->path = sf_route_path(req->target);
+    size_t len;
+    const char *p = path_of(req->target, &len);
+    v->path = len + 2 <= sizeof v->buf ? v->buf : sf_xmalloc(len + 2);
+    normalise(p, len, v->path);
+    v->md = NULL;
     const char *q = strchr(req->target, '?');
     v->query = q != NULL ? q + 1 : NULL;
 }
@@ -502,7 +542,7 @@ static bool host_fits(const char *cond, const char *host)
 }
 
 /* Whether the request fits r; when not and why is given, a line saying why. */
-static bool fits(const struct sf_route_def *r, const struct view *v, char *why, size_t size)
+static bool fits(const struct sf_route_def *r, struct view *v, char *why, size_t size)
 {
     const struct sf_route_match *m = &r->match;
     const struct sf_route_req *req = v->req;
@@ -520,7 +560,7 @@ static bool fits(const struct sf_route_def *r, const struct view *v, char *why, 
         if (!listed)
             return MISS("method %s is not listed in methods", req->method);
     }
-    if (m->_path_code != NULL && !sf_route_regex_match(m->_path_code, v->path, strlen(v->path)))
+    if (m->_path_code != NULL && !view_regex(v, m->_path_code, v->path))
         return MISS("path \"%s\" does not match path_regex \"%s\"", v->path, m->path_regex);
     for (size_t i = 0; i < m->nquery; i++)
         if (!query_has(v->query, m->query[i]))
@@ -624,7 +664,7 @@ const struct sf_route_def *sf_routes_match(const struct sf_routes *rs,
                 found = rs->v[i];
         }
     }
-    free(v.path);
+    view_clear(&v);
     return found;
 }
 
@@ -646,6 +686,6 @@ const struct sf_route_def *sf_routes_explain(const struct sf_routes *rs,
         else
             why[i] = NULL;
     }
-    free(v.path);
+    view_clear(&v);
     return found;
 }
