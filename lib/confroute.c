@@ -9,6 +9,7 @@
 #include "confroute.h"
 
 #include "confpos.h"
+#include "confrule.h"
 #include "confvalue.h"
 #include "log.h"
 
@@ -83,27 +84,16 @@ const struct sf_conf_field *sf_conf_field_of(const char *path)
     return NULL;
 }
 
-/* The route being read. */
-struct rctx {
-    struct sf_conf_loader *ld;
-    struct sf_routes *rs;
-    struct sf_route_def *r;
-    size_t index;
-    char label[96]; /* "route \"api\"", or "routes[2]" until it has a name */
-};
-
 /* "routes[i].rel" into out. */
-static const char *jpath(const struct rctx *c, const char *rel, char *out, size_t size)
+static const char *jpath(const struct sf_confroute_ctx *c, const char *rel, char *out, size_t size)
 {
     snprintf(out, size, "routes[%zu]%s%s", c->index, *rel ? "." : "", rel);
     return out;
 }
 
-static enum sf_err fail(const struct rctx *c, const char *rel, bool at_key, const char *fmt, ...)
-    SF_FORMAT(4, 5);
-
 /* A message at the route's rel, starting with the route's label. */
-static enum sf_err fail(const struct rctx *c, const char *rel, bool at_key, const char *fmt, ...)
+enum sf_err sf_confroute_fail(const struct sf_confroute_ctx *c, const char *rel, bool at_key,
+                              const char *fmt, ...)
 {
     char path[256], msg[768];
     va_list ap;
@@ -115,7 +105,8 @@ static enum sf_err fail(const struct rctx *c, const char *rel, bool at_key, cons
 }
 
 /* "\"routes[i].rel\" must be WHAT (got V)". */
-static enum sf_err must(const struct rctx *c, const char *rel, json_t *v, const char *what)
+enum sf_err sf_confroute_must(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
+                              const char *what)
 {
     char path[256];
     char *shown = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -126,7 +117,7 @@ static enum sf_err must(const struct rctx *c, const char *rel, json_t *v, const 
     return err;
 }
 
-static bool printable(const char *s)
+bool sf_confroute_printable(const char *s)
 {
     if (*s == '\0')
         return false;
@@ -136,17 +127,6 @@ static bool printable(const char *s)
     return true;
 }
 
-/* A name of a query parameter or cookie as the key rule matches it: no separator, '*'
- * only as its last character. */
-static bool param_pattern(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || !printable(s) || strpbrk(s, "&=#; ") != NULL)
-        return false;
-    const char *star = strchr(s, '*');
-    return star == NULL || star == s + n - 1;
-}
-
 static bool method_name(const char *s)
 {
     return sf_confvalue_field_name(s); /* a method is a token too (RFC 9110 §9.1) */
@@ -154,17 +134,17 @@ static bool method_name(const char *s)
 
 static bool plain_param(const char *s)
 {
-    return param_pattern(s) && strchr(s, '*') == NULL;
+    return sf_confrule_param_pattern(s) && strchr(s, '*') == NULL;
 }
 
 /* A list of strings each ok() accepts (with one_ok, a lone string too) into *out. */
-static enum sf_err string_list(const struct rctx *c, const char *rel, json_t *v,
-                               bool (*ok)(const char *), const char *what, bool one_ok,
-                               bool empty_ok, char ***out, size_t *n)
+enum sf_err sf_confroute_strings(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
+                                 bool (*ok)(const char *), const char *what, bool one_ok,
+                                 bool empty_ok, char ***out, size_t *n)
 {
     json_t *single = one_ok && json_is_string(v) ? v : NULL;
     if (single == NULL && (!json_is_array(v) || (!empty_ok && json_array_size(v) == 0)))
-        return must(c, rel, v, what);
+        return sf_confroute_must(c, rel, v, what);
     size_t count = single ? 1 : json_array_size(v);
     char **list = sf_xcalloc(count + 1, sizeof *list);
     for (size_t i = 0; i < count; i++) {
@@ -173,7 +153,7 @@ static enum sf_err string_list(const struct rctx *c, const char *rel, json_t *v,
             for (size_t j = 0; j < i; j++)
                 free(list[j]);
             free(list);
-            return must(c, rel, v, what);
+            return sf_confroute_must(c, rel, v, what);
         }
         list[i] = sf_xstrdup(json_string_value(item));
     }
@@ -186,26 +166,27 @@ static enum sf_err string_list(const struct rctx *c, const char *rel, json_t *v,
 }
 
 /* A pattern compiled, or PCRE2's complaint at the pattern's place. */
-static enum sf_err pattern(const struct rctx *c, const char *rel, json_t *v, char **text,
-                           void **code)
+static enum sf_err pattern(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
+                           char **text, void **code)
 {
     if (!json_is_string(v) || json_string_length(v) == 0)
-        return must(c, rel, v, "a regular expression (PCRE2) like \"\\\\.(css|js)$\"");
+        return sf_confroute_must(c, rel, v, "a regular expression (PCRE2) like \"\\\\.(css|js)$\"");
     char why[256];
     size_t offset = 0;
     void *compiled = NULL;
     if (!sf_route_compile(json_string_value(v), &compiled, why, sizeof why, &offset))
-        return fail(c, rel, false,
-                    "\"%s\" does not compile: %s at offset %zu of \"%s\"; fix the pattern "
-                    "(PCRE2 syntax, as nginx and Varnish use; in JSON a backslash is \"\\\\\")",
-                    rel, why, offset, json_string_value(v));
+        return sf_confroute_fail(
+            c, rel, false,
+            "\"%s\" does not compile: %s at offset %zu of \"%s\"; fix the pattern "
+            "(PCRE2 syntax, as nginx and Varnish use; in JSON a backslash is \"\\\\\")",
+            rel, why, offset, json_string_value(v));
     *text = sf_xstrdup(json_string_value(v));
     *code = compiled;
     return SF_OK;
 }
 
 /* "present" or "regex" for one "header" condition (rel: where it is). */
-static enum sf_err header_cond(const struct rctx *c, const char *rel, json_t *item,
+static enum sf_err header_cond(const struct sf_confroute_ctx *c, const char *rel, json_t *item,
                                struct sf_route_header *h)
 {
     char at[200];
@@ -217,7 +198,7 @@ static enum sf_err header_cond(const struct rctx *c, const char *rel, json_t *it
     if (!json_is_object(item) || !json_is_string(name) ||
         !sf_confvalue_field_name(json_string_value(name)) || (present == NULL) == (regex == NULL) ||
         json_object_size(item) != 2 || (present != NULL && !json_is_boolean(present)))
-        return must(c, rel, item, what);
+        return sf_confroute_must(c, rel, item, what);
     if (regex != NULL && pattern(c, at, regex, &h->regex, &h->_code) != SF_OK)
         return SF_EINVAL;
     h->name = sf_xstrdup(json_string_value(name));
@@ -225,12 +206,13 @@ static enum sf_err header_cond(const struct rctx *c, const char *rel, json_t *it
     return SF_OK;
 }
 
-static enum sf_err headers_match(const struct rctx *c, const char *rel, json_t *v)
+static enum sf_err headers_match(const struct sf_confroute_ctx *c, const char *rel, json_t *v)
 {
     struct sf_route_match *m = &c->r->match;
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
     if (n == 0 || (!json_is_array(v) && !json_is_object(v)))
-        return must(c, rel, v, "a header condition like {\"name\": \"X-Beta\", \"present\": true}");
+        return sf_confroute_must(
+            c, rel, v, "a header condition like {\"name\": \"X-Beta\", \"present\": true}");
     m->headers = sf_xcalloc(n, sizeof *m->headers);
     for (size_t i = 0; i < n; i++) {
         char at[160];
@@ -244,12 +226,13 @@ static enum sf_err headers_match(const struct rctx *c, const char *rel, json_t *
     return SF_OK;
 }
 
-static enum sf_err host_match(const struct rctx *c, const char *rel, json_t *v)
+static enum sf_err host_match(const struct sf_confroute_ctx *c, const char *rel, json_t *v)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : "";
     bool wild = strncmp(s, "*.", 2) == 0;
     if (!sf_confvalue_host_name(wild ? s + 2 : s))
-        return must(c, rel, v, "a host name like \"api.example.com\" or \"*.example.com\"");
+        return sf_confroute_must(c, rel, v,
+                                 "a host name like \"api.example.com\" or \"*.example.com\"");
     char *host = sf_xstrdup(s);
     for (char *p = host; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
@@ -259,18 +242,21 @@ static enum sf_err host_match(const struct rctx *c, const char *rel, json_t *v)
 }
 
 /* A path to match: as requests are matched, normalised (route.h). */
-static enum sf_err path_match(const struct rctx *c, const char *rel, json_t *v, char **slot)
+static enum sf_err path_match(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
+                              char **slot)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : "";
-    if (s[0] != '/' || !printable(s) || strpbrk(s, "?# ") != NULL)
-        return must(c, rel, v, "a path starting with \"/\", without query, like \"/api/\"");
+    if (s[0] != '/' || !sf_confroute_printable(s) || strpbrk(s, "?# ") != NULL)
+        return sf_confroute_must(c, rel, v,
+                                 "a path starting with \"/\", without query, like \"/api/\"");
     char *normal = sf_route_path(s);
     if (strcmp(normal, s) != 0) {
-        enum sf_err err = fail(c, rel, false,
-                               "\"%s\" is matched against normalised paths and \"%s\" is not "
-                               "one (escapes of plain characters decoded, no \".\" or \"..\" "
-                               "segments); write \"%s\"",
-                               rel, s, normal);
+        enum sf_err err =
+            sf_confroute_fail(c, rel, false,
+                              "\"%s\" is matched against normalised paths and \"%s\" is not "
+                              "one (escapes of plain characters decoded, no \".\" or \"..\" "
+                              "segments); write \"%s\"",
+                              rel, s, normal);
         free(normal);
         return err;
     }
@@ -278,192 +264,8 @@ static enum sf_err path_match(const struct rctx *c, const char *rel, json_t *v, 
     return SF_OK;
 }
 
-/* A duration as a whole number of seconds, into *s. */
-static bool seconds(json_t *v, int64_t *s)
-{
-    uint64_t ms;
-    if (!json_is_string(v) || !sf_config_parse_ms(json_string_value(v), &ms) || ms % 1000 != 0 ||
-        ms > UINT64_C(315360000000))
-        return false;
-    *s = (int64_t)(ms / 1000);
-    return true;
-}
-
-/* "any" (0) or a status a response can be stored with. */
-static enum sf_err status_key(const struct rctx *c, const char *rel, const char *key, int *status)
-{
-    char at[160];
-    snprintf(at, sizeof at, "%s.%s", rel, key);
-    if (strcmp(key, "any") == 0) {
-        *status = 0;
-        return SF_OK;
-    }
-    bool digits = strlen(key) == 3 && key[0] >= '1' && key[0] <= '9' && key[1] >= '0' &&
-                  key[1] <= '9' && key[2] >= '0' && key[2] <= '9';
-    int n = digits ? atoi(key) : 0;
-    if (n == 206 || n == 304)
-        return fail(c, at, true,
-                    "\"%s\" has status \"%s\", which is never stored as a response of its own "
-                    "(%s); remove it",
-                    rel, key,
-                    n == 206 ? "a partial response is kept only as a slice"
-                             : "a 304 refreshes the stored response");
-    if (n < 200 || n > 599)
-        return fail(c, at, true,
-                    "\"%s\" has key \"%s\", which is not a status; write a final status from 200 "
-                    "to 599 like \"200\" or \"404\", or \"any\"",
-                    rel, key);
-    *status = n;
-    return SF_OK;
-}
-
-/* "ttl" or "force_ttl": a duration, or an object of statuses and "any". */
-static enum sf_err ttl_value(const struct rctx *c, const char *rel, json_t *v,
-                             struct sf_ttl_table *t)
-{
-    static const char what[] =
-        "a whole number of seconds like \"60s\", \"10m\" or \"30d\", or an object of statuses "
-        "like {\"200\": \"5m\", \"404\": \"1m\", \"any\": \"10s\"}";
-    sf_ttl_table_clear(t);
-    if (json_is_string(v)) {
-        if (!seconds(v, &t->plain_s))
-            return must(c, rel, v, what);
-        return SF_OK;
-    }
-    if (!json_is_object(v) || json_object_size(v) == 0)
-        return must(c, rel, v, what);
-    const char *key;
-    json_t *d;
-    json_object_foreach(v, key, d)
-    {
-        int status = 0;
-        int64_t s;
-        if (status_key(c, rel, key, &status) != SF_OK)
-            return SF_EINVAL;
-        if (!seconds(d, &s)) {
-            char at[160];
-            snprintf(at, sizeof at, "%s.%s", rel, key);
-            return must(c, at, d, "a whole number of seconds like \"60s\", \"10m\" or \"30d\"");
-        }
-        sf_ttl_table_set(t, status, s);
-    }
-    return SF_OK;
-}
-
-static enum sf_err ignore_value(const struct rctx *c, const char *rel, json_t *v)
-{
-    static const char what[] = "a list of \"no-cache\", \"no-store\", \"private\", \"set-cookie\"";
-    if (!json_is_array(v))
-        return must(c, rel, v, what);
-    size_t i;
-    json_t *item;
-    unsigned bits = 0;
-    json_array_foreach(v, i, item)
-    {
-        unsigned bit = 0;
-        for (unsigned b = 1; b <= SF_TTL_IGNORE_SET_COOKIE && json_is_string(item); b <<= 1)
-            if (strcmp(sf_ttl_ignore_name(b), json_string_value(item)) == 0)
-                bit = b;
-        if (bit == 0)
-            return must(c, rel, v, what);
-        bits |= bit;
-    }
-    c->r->cache.ignore = bits;
-    return SF_OK;
-}
-
-static enum sf_err key_query(const struct rctx *c, const char *rel, json_t *v)
-{
-    static const char what[] = "\"all\", \"none\", {\"keep\": [\"id\", \"page\"]} or "
-                               "{\"drop\": [\"utm_*\", \"fbclid\"]}";
-    struct sf_key_rule *k = &c->r->key;
-    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-    if (s != NULL && (strcmp(s, "all") == 0 || strcmp(s, "none") == 0)) {
-        k->query = strcmp(s, "all") == 0 ? SF_KEY_QUERY_ALL : SF_KEY_QUERY_NONE;
-        return SF_OK;
-    }
-    json_t *keep = json_object_get(v, "keep"), *drop = json_object_get(v, "drop");
-    if (!json_is_object(v) || json_object_size(v) != 1 || (keep == NULL && drop == NULL))
-        return must(c, rel, v, what);
-    k->query = keep != NULL ? SF_KEY_QUERY_KEEP : SF_KEY_QUERY_DROP;
-    char at[160];
-    snprintf(at, sizeof at, "%s.%s", rel, keep != NULL ? "keep" : "drop");
-    return string_list(c, at, keep != NULL ? keep : drop, param_pattern,
-                       "a list of parameter names, a '*' at the end matching any rest, like "
-                       "[\"utm_*\", \"fbclid\"]",
-                       false, false, &k->params, &k->nparams);
-}
-
-/* Fields a route may not key on by name: what the key always or never has. */
-static enum sf_err key_headers(const struct rctx *c, const char *rel, json_t *v)
-{
-    struct sf_key_rule *k = &c->r->key;
-    enum sf_err err = string_list(c, rel, v, sf_confvalue_field_name,
-                                  "a list of field names like [\"X-Api-Version\"]", false, false,
-                                  &k->headers, &k->nheaders);
-    for (size_t i = 0; err == SF_OK && i < k->nheaders; i++) {
-        const char *h = k->headers[i];
-        const char *instead = sf_streq_ci(h, "Cookie") ? "name the cookies in \"key.cookies\""
-                              : sf_streq_ci(h, "Authorization") ? "it is in every key already"
-                              : sf_streq_ci(h, "Host")
-                                  ? "a route that matches on \"match.host\" keys the host"
-                                  : NULL;
-        if (instead != NULL)
-            err = fail(c, rel, false, "\"%s\" lists %s; remove it: %s", rel, h, instead);
-    }
-    return err;
-}
-
-/* Fields clients' responses must keep as sfproxy frames them, or sets itself. */
-static bool managed_field(const char *name)
-{
-    static const char *const managed[] = {"Content-Length", "Transfer-Encoding",
-                                          "Connection",     "Keep-Alive",
-                                          "Upgrade",        "TE",
-                                          "Trailer",        "Age",
-                                          "Content-Range"};
-    for (size_t i = 0; i < sizeof managed / sizeof managed[0]; i++)
-        if (sf_streq_ci(name, managed[i]))
-            return true;
-    return false;
-}
-
-static enum sf_err response_set(const struct rctx *c, const char *rel, json_t *v)
-{
-    if (!json_is_object(v))
-        return must(c, rel, v, "an object of fields like {\"X-Frame-Options\": \"DENY\"}");
-    const char *name;
-    json_t *value;
-    json_object_foreach(v, name, value)
-    {
-        char at[160];
-        snprintf(at, sizeof at, "%s.%s", rel, name);
-        if (!sf_confvalue_field_name(name) || managed_field(name) ||
-            sf_streq_ci(name, "Cache-Control"))
-            return fail(c, at, true, "\"%s\" cannot set \"%s\"%s", rel, name,
-                        sf_streq_ci(name, "Cache-Control")
-                            ? ": use \"client_cache_control\""
-                            : ": it is not a field name, or one sfproxy frames or sets itself "
-                              "(Content-Length, Transfer-Encoding, Connection, Age, ...)");
-        if (!json_is_string(value) || !printable(json_string_value(value)))
-            return must(c, at, value, "a non-empty string of printable characters");
-        sf_hdrs_add(&c->r->response_set, name, json_string_value(value));
-    }
-    return SF_OK;
-}
-
-static bool removable_field(const char *name)
-{
-    return sf_confvalue_field_name(name) && !managed_field(name);
-}
-
-static bool cookie_pattern(const char *s)
-{
-    return param_pattern(s);
-}
-
 /* The value at rel (a path of route_keys) of the route being read. */
-static enum sf_err leaf(struct rctx *c, const char *rel, json_t *v)
+static enum sf_err leaf(struct sf_confroute_ctx *c, const char *rel, json_t *v)
 {
     struct sf_route_def *r = c->r;
     struct sf_route_match *m = &r->match;
@@ -488,18 +290,19 @@ static enum sf_err leaf(struct rctx *c, const char *rel, json_t *v)
     if (strcmp(rel, "match.path_regex") == 0)
         return pattern(c, rel, v, &m->path_regex, &m->_path_code);
     if (strcmp(rel, "match.methods") == 0)
-        return string_list(c, rel, v, method_name, "a list of methods like [\"GET\", \"HEAD\"]",
-                           false, false, &m->methods, &m->nmethods);
+        return sf_confroute_strings(c, rel, v, method_name,
+                                    "a list of methods like [\"GET\", \"HEAD\"]", false, false,
+                                    &m->methods, &m->nmethods);
     if (strcmp(rel, "match.header") == 0)
         return headers_match(c, rel, v);
     if (strcmp(rel, "match.query") == 0)
-        return string_list(c, rel, v, plain_param,
-                           "a parameter name, or a list of them, like [\"debug\"]", true, false,
-                           &m->query, &m->nquery);
+        return sf_confroute_strings(c, rel, v, plain_param,
+                                    "a parameter name, or a list of them, like [\"debug\"]", true,
+                                    false, &m->query, &m->nquery);
     if (strcmp(rel, "strip_prefix") == 0 || strcmp(rel, "pass") == 0 ||
         strcmp(rel, "key.sort_query") == 0) {
         if (!json_is_boolean(v))
-            return must(c, rel, v, "true or false");
+            return sf_confroute_must(c, rel, v, "true or false");
         bool *slot = rel[0] == 's'   ? &r->strip_prefix
                      : rel[0] == 'p' ? &r->pass
                                      : &r->key.sort_query;
@@ -507,35 +310,37 @@ static enum sf_err leaf(struct rctx *c, const char *rel, json_t *v)
         return SF_OK;
     }
     if (strcmp(rel, "cache.ttl") == 0)
-        return ttl_value(c, rel, v, &r->cache.ttl);
+        return sf_confrule_ttl(c, rel, v, &r->cache.ttl);
     if (strcmp(rel, "cache.force_ttl") == 0)
-        return ttl_value(c, rel, v, &r->cache.force);
+        return sf_confrule_ttl(c, rel, v, &r->cache.force);
     if (strcmp(rel, "cache.ignore") == 0)
-        return ignore_value(c, rel, v);
+        return sf_confrule_ignore(c, rel, v);
     if (strcmp(rel, "key.query") == 0)
-        return key_query(c, rel, v);
+        return sf_confrule_key_query(c, rel, v);
     if (strcmp(rel, "key.headers") == 0)
-        return key_headers(c, rel, v);
+        return sf_confrule_key_headers(c, rel, v);
     if (strcmp(rel, "key.cookies") == 0) {
         r->key.narrow_cookies = true;
-        return string_list(c, rel, v, cookie_pattern,
-                           "a list of cookie names like [\"ab_bucket\"] ([] for none)", false, true,
-                           &r->key.cookies, &r->key.ncookies);
+        return sf_confroute_strings(c, rel, v, sf_confrule_cookie_pattern,
+                                    "a list of cookie names like [\"ab_bucket\"] ([] for none)",
+                                    false, true, &r->key.cookies, &r->key.ncookies);
     }
     if (strcmp(rel, "client_cache_control") == 0) {
-        if (!json_is_string(v) || !printable(json_string_value(v)))
-            return must(c, rel, v, "a Cache-Control value like \"public, max-age=300\"");
+        if (!json_is_string(v) || !sf_confroute_printable(json_string_value(v)))
+            return sf_confroute_must(c, rel, v,
+                                     "a Cache-Control value like \"public, max-age=300\"");
         free(r->client_cache_control);
         r->client_cache_control = sf_xstrdup(json_string_value(v));
         return SF_OK;
     }
     if (strcmp(rel, "response_headers.set") == 0)
-        return response_set(c, rel, v);
+        return sf_confrule_response_set(c, rel, v);
     SF_ASSERT(strcmp(rel, "response_headers.remove") == 0); /* route_keys' last */
-    return string_list(c, rel, v, removable_field,
-                       "a list of field names like [\"Server\"], none that sfproxy frames or sets "
-                       "itself",
-                       false, false, &r->response_remove, &r->nresponse_remove);
+    return sf_confroute_strings(
+        c, rel, v, sf_confrule_removable_field,
+        "a list of field names like [\"Server\"], none that sfproxy frames or sets "
+        "itself",
+        false, false, &r->response_remove, &r->nresponse_remove);
 }
 
 static bool is_key(const char *rel, bool *object)
@@ -551,7 +356,7 @@ static bool is_key(const char *rel, bool *object)
     return *object;
 }
 
-static enum sf_err members(struct rctx *c, const char *prefix, json_t *obj)
+static enum sf_err members(struct sf_confroute_ctx *c, const char *prefix, json_t *obj)
 {
     const char *key;
     json_t *v;
@@ -568,14 +373,15 @@ static enum sf_err members(struct rctx *c, const char *prefix, json_t *obj)
                 snprintf(where, sizeof where, " in \"%s\"", prefix);
             if (near != NULL)
                 snprintf(guess, sizeof guess, "did you mean \"%s\"? ", near);
-            return fail(c, rel, true, "unknown key \"%s\"%s; %sthe keys allowed here are %s", key,
-                        where, guess, keys);
+            return sf_confroute_fail(c, rel, true,
+                                     "unknown key \"%s\"%s; %sthe keys allowed here are %s", key,
+                                     where, guess, keys);
         }
         enum sf_err err;
         if (!object)
             err = leaf(c, rel, v);
         else if (!json_is_object(v))
-            err = fail(c, rel, false, "\"%s\" must be an object {...}", rel);
+            err = sf_confroute_fail(c, rel, false, "\"%s\" must be an object {...}", rel);
         else
             err = members(c, rel, v);
         if (err)
@@ -585,52 +391,57 @@ static enum sf_err members(struct rctx *c, const char *prefix, json_t *obj)
 }
 
 /* The name: read before the rest, so that every other message can use it. */
-static enum sf_err route_name(struct rctx *c, json_t *route)
+static enum sf_err route_name(struct sf_confroute_ctx *c, json_t *route)
 {
     json_t *name = json_object_get(route, "name");
     if (name == NULL)
-        return fail(c, "", false,
-                    "a route needs a \"name\" (letters, digits, '-', '_', '.'), which logs, "
-                    "metrics and explain call it by; add one");
+        return sf_confroute_fail(
+            c, "", false,
+            "a route needs a \"name\" (letters, digits, '-', '_', '.'), which logs, "
+            "metrics and explain call it by; add one");
     if (!json_is_string(name) || !sf_confvalue_peer_id(json_string_value(name)))
-        return must(c, "name", name,
-                    "a name of 1 to 63 letters, digits, '-', '_' and '.' like \"api\"");
+        return sf_confroute_must(
+            c, "name", name, "a name of 1 to 63 letters, digits, '-', '_' and '.' like \"api\"");
     for (size_t i = 0; i + 1 < sf_routes_count(c->rs); i++)
         if (strcmp(sf_routes_at(c->rs, i)->name, json_string_value(name)) == 0)
-            return fail(c, "name", false,
-                        "the name \"%s\" is taken by routes[%zu] already; give each route a "
-                        "name of its own (logs and metrics tell routes apart by it)",
-                        json_string_value(name), i);
+            return sf_confroute_fail(
+                c, "name", false,
+                "the name \"%s\" is taken by routes[%zu] already; give each route a "
+                "name of its own (logs and metrics tell routes apart by it)",
+                json_string_value(name), i);
     c->r->name = sf_xstrdup(json_string_value(name));
     snprintf(c->label, sizeof c->label, "route \"%s\"", c->r->name);
     return SF_OK;
 }
 
 /* The rules across a route's keys, and its warnings. */
-static enum sf_err route_checks(struct rctx *c, json_t *route)
+static enum sf_err route_checks(struct sf_confroute_ctx *c, json_t *route)
 {
     const struct sf_route_def *r = c->r;
     if (json_object_get(route, "match") == NULL)
-        return fail(c, "", false,
-                    "a route needs a \"match\" (every condition in it must hold; {} matches "
-                    "every request); add one");
+        return sf_confroute_fail(
+            c, "", false,
+            "a route needs a \"match\" (every condition in it must hold; {} matches "
+            "every request); add one");
     if (r->match.path_prefix != NULL && r->match.path_exact != NULL)
-        return fail(c, "match.path_exact", true,
-                    "give \"path_prefix\" or \"path_exact\", not both (a path that equals one "
-                    "starts with it anyway)");
+        return sf_confroute_fail(
+            c, "match.path_exact", true,
+            "give \"path_prefix\" or \"path_exact\", not both (a path that equals one "
+            "starts with it anyway)");
     if (r->strip_prefix && r->match.path_prefix == NULL)
-        return fail(c, "strip_prefix", false,
-                    "\"strip_prefix\" cuts \"match.path_prefix\" from the path sent upstream, "
-                    "and the route has none; add one, or remove \"strip_prefix\"");
+        return sf_confroute_fail(
+            c, "strip_prefix", false,
+            "\"strip_prefix\" cuts \"match.path_prefix\" from the path sent upstream, "
+            "and the route has none; add one, or remove \"strip_prefix\"");
     json_t *cache = json_object_get(route, "cache");
     if (r->pass && cache != NULL && json_object_size(cache) > 0) {
         const char *first = json_object_iter_key(json_object_iter(cache));
         char rel[96];
         snprintf(rel, sizeof rel, "cache.%s", first);
-        return fail(c, rel, true,
-                    "the route is \"pass\": it never stores or shares a response, so "
-                    "\"cache.%s\" would do nothing; remove it, or remove \"pass\"",
-                    first);
+        return sf_confroute_fail(c, rel, true,
+                                 "the route is \"pass\": it never stores or shares a response, so "
+                                 "\"cache.%s\" would do nothing; remove it, or remove \"pass\"",
+                                 first);
     }
     for (unsigned bit = SF_TTL_IGNORE_PRIVATE; bit <= SF_TTL_IGNORE_SET_COOKIE; bit <<= 1) {
         if (!(r->cache.ignore & bit))
@@ -647,12 +458,13 @@ static enum sf_err route_checks(struct rctx *c, json_t *route)
     return SF_OK;
 }
 
-static enum sf_err route(struct rctx *c, json_t *item)
+static enum sf_err route(struct sf_confroute_ctx *c, json_t *item)
 {
     if (!json_is_object(item))
-        return must(c, "", item,
-                    "a route object like {\"name\": \"api\", \"match\": {\"path_prefix\": "
-                    "\"/api/\"}}");
+        return sf_confroute_must(
+            c, "", item,
+            "a route object like {\"name\": \"api\", \"match\": {\"path_prefix\": "
+            "\"/api/\"}}");
     enum sf_err err = route_name(c, item);
     if (err == SF_OK)
         err = members(c, "", item);
@@ -671,20 +483,22 @@ static enum sf_err hidden_routes(struct sf_conf_loader *ld, struct sf_routes *rs
         if (j < 0)
             continue;
         const struct sf_route_def *a = sf_routes_at(rs, (size_t)j), *b = sf_routes_at(rs, i);
-        struct rctx c = {ld, rs, NULL, i, ""};
+        struct sf_confroute_ctx c = {ld, rs, NULL, i, ""};
         snprintf(c.label, sizeof c.label, "route \"%s\"", b->name);
         bool all =
             a->match.host == NULL && a->match.path_prefix == NULL && a->match.path_exact == NULL;
         if (all)
-            return fail(&c, "", false,
-                        "can never match: route \"%s\" (routes[%ld]) before it has an empty "
-                        "\"match\" and takes every request; move \"%s\" above it, or give "
-                        "\"%s\" a condition",
-                        a->name, j, b->name, a->name);
-        return fail(&c, "", false,
-                    "can never match: route \"%s\" (routes[%ld]) before it matches every "
-                    "request it would; move \"%s\" above \"%s\", or narrow \"%s\"",
-                    a->name, j, b->name, a->name, a->name);
+            return sf_confroute_fail(
+                &c, "", false,
+                "can never match: route \"%s\" (routes[%ld]) before it has an empty "
+                "\"match\" and takes every request; move \"%s\" above it, or give "
+                "\"%s\" a condition",
+                a->name, j, b->name, a->name);
+        return sf_confroute_fail(
+            &c, "", false,
+            "can never match: route \"%s\" (routes[%ld]) before it matches every "
+            "request it would; move \"%s\" above \"%s\", or narrow \"%s\"",
+            a->name, j, b->name, a->name, a->name);
     }
     return SF_OK;
 }
@@ -705,7 +519,7 @@ enum sf_err sf_confroute_parse(struct sf_conf_loader *ld, const struct sf_conf_f
     enum sf_err err = SF_OK;
     json_array_foreach(v, i, item)
     {
-        struct rctx c = {ld, rs, sf_routes_add(rs), i, ""};
+        struct sf_confroute_ctx c = {ld, rs, sf_routes_add(rs), i, ""};
         snprintf(c.label, sizeof c.label, "routes[%zu]", i);
         if (c.r == NULL) {
             err = sf_conf_fail_at(ld, "routes", false,

@@ -7,7 +7,7 @@ import os
 import subprocess
 import tempfile
 
-from harness import BIN, ROOT, Origin, Proxy, check, eq, request
+from harness import BIN, ROOT, Origin, Proxy, check, eq, request, wait_for
 
 CONFIG = "tests/integration/routes.json"
 
@@ -141,8 +141,10 @@ def test_a_proxy_with_routes_serves_and_reloads_them_whole():
     try:
         r = request(proxy.port, "GET", "/x?cc=max-age%3D60")
         eq(r.status, 200, "a request under a config with routes")
+        wait_for(lambda: proxy.stats()["flights_now"] == 0, "the first flight ended")
         r = request(proxy.port, "GET", "/x?cc=max-age%3D60")
         eq(r.header("X-Cache"), "HIT", "cached as without routes")
+        eq(origin.count("/x?cc=max-age%3D60"), 1, "origin requests")
         cfg = dict(proxy.cfg)
         cfg["routes"] = routes[:2]
         lines = proxy.reload(cfg)
