@@ -365,33 +365,31 @@ static bool unreserved(int c)
     return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-/* RFC 3986 §5.2.4, in place on a path that starts with '/'. */
-static void remove_dot_segments(char *path)
+/* RFC 3986 §5.2.4, in place on a path of n bytes that starts with '/': segment by segment, "." dropped
+ * and ".." dropping the segment written before it; one at the end leaves a "/". */
+static void remove_dot_segments(char *path, size_t n)
 {
-    char *in = path, *out = path;
-    while (*in != '\0') {
-        if (strncmp(in, "/./", 3) == 0) {
-            in += 2;
-        } else if (strcmp(in, "/.") == 0) {
-            in[1] = '\0';
-        } else if (strncmp(in, "/../", 4) == 0 || strcmp(in, "/..") == 0) {
-            if (in[3] == '/') {
-                in += 3; /* "/../x" goes on as "/x" */
-            } else {
-                in += 2;
-                *in = '/'; /* "/.." as "/" */
-            }
-            while (out > path && *--out != '/')
-                ; /* the last segment written goes */
-        } else {
-            do
-                *out++ = *in++;
-            while (*in != '\0' && *in != '/');
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t seg = i + 1, end = seg; /* path[i] is the '/' before the segment */
+        while (end < n && path[end] != '/')
+            end++;
+        bool dot = end - seg == 1 && path[seg] == '.';
+        bool dotdot = end - seg == 2 && path[seg] == '.' && path[seg + 1] == '.';
+        if (dotdot)
+            while (o > 0 && path[--o] != '/')
+                ;
+        if ((dot || dotdot) && end == n)
+            path[o++] = '/';
+        if (!dot && !dotdot) {
+            memmove(path + o, path + i, end - i);
+            o += end - i;
         }
+        i = end;
     }
-    if (out == path)
-        *out++ = '/';
-    *out = '\0';
+    if (o == 0)
+        path[o++] = '/';
+    path[o] = '\0';
 }
 
 /* Where a target's path starts, and how long it is (up to '?'). */
@@ -429,7 +427,7 @@ static void normalise(const char *p, size_t len, char *out)
         }
     }
     *w = '\0';
-    remove_dot_segments(out);
+    remove_dot_segments(out, (size_t)(w - out));
 }
 
 char *sf_route_path(const char *target)
