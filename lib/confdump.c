@@ -324,9 +324,12 @@ char *sf_config_diff(const struct sf_config *was, const struct sf_config *now)
             if (f->kind == K_ROUTES && !json_equal(a, b) && (a != NULL || b != NULL)) {
                 /* The lists whole would make a line nobody reads: their sizes say enough,
                  * --print-config says the rest. */
+                size_t was_n = a ? json_array_size(a) : 0, now_n = b ? json_array_size(b) : 0;
                 line = sf_xmalloc(64);
-                snprintf(line, 64, "routes (%zu -> %zu routes)", a ? json_array_size(a) : 0,
-                         b ? json_array_size(b) : 0);
+                if (was_n == now_n)
+                    snprintf(line, 64, "routes (changed, %zu routes)", now_n);
+                else
+                    snprintf(line, 64, "routes (%zu -> %zu routes)", was_n, now_n);
             } else if (!json_equal(a, b) && (a != NULL || b != NULL)) {
                 char *ta = value_text(a), *tb = value_text(b);
                 line = sf_xmalloc(strlen(f->path) + strlen(ta) + strlen(tb) + 6);

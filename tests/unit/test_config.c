@@ -299,6 +299,14 @@ static void test_routes(void **state)
     assert_non_null(diff);
     assert_non_null(strstr(diff, "routes (6 -> 1 routes)"));
     free(diff);
+    sf_config_clear(&cfg);
+    assert_int_equal(load_text("{\"upstream\": \"http://127.0.0.1:9000\", \"routes\": "
+                               "[{\"name\": \"all\", \"match\": {}, \"pass\": true}]}",
+                               &cfg, err, sizeof err),
+                     SF_OK);
+    diff = sf_config_diff(&fewer, &cfg);
+    assert_string_equal(diff, "routes (changed, 1 routes)");
+    free(diff);
     sf_config_clear(&fewer);
     sf_config_clear(&cfg);
     /* No routes: none built. */
