@@ -96,10 +96,12 @@ char *sf_cachekey_query(const char *url, const struct sf_key_rule *rule)
 
 char *sf_cachekey_cookies(const struct sf_hdrs *hdrs, const struct sf_key_rule *rule)
 {
+    /* Each pair kept is written with "; " before it, where it may have come after a bare
+     * ';' (or, first on its line, after nothing): at most twice what was sent. */
     size_t cap = 1;
     for (size_t i = 0; i < hdrs->n; i++)
         if (sf_streq_ci(hdrs->v[i].name, "Cookie"))
-            cap += strlen(hdrs->v[i].value) + 2;
+            cap += 2 * strlen(hdrs->v[i].value) + 2;
     char *out = sf_xmalloc(cap);
     char *w = out;
     for (size_t i = 0; i < hdrs->n; i++) {

@@ -76,6 +76,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *url = sf_cachekey_query(target, &rule);
     FUZZ_CHECK(strlen(url) <= strlen(target), "%s grew into %s", target, url);
     free(url);
+    /* The target as a Cookie line: what is kept is only named cookies, each written after
+     * "; " (where the line may have had a bare ';'): never more than twice the line. */
+    char ab[] = "ab", pre[] = "s*", *names[] = {ab, pre};
+    struct sf_key_rule cookies = {.narrow_cookies = true, .cookies = names, .ncookies = 2};
+    struct sf_hdrs h = {0};
+    sf_hdrs_add(&h, "Cookie", target);
+    char *kept = sf_cachekey_cookies(&h, &cookies);
+    if (kept != NULL) {
+        FUZZ_CHECK(strlen(kept) <= 2 * strlen(target), "%s grew into %s", target, kept);
+        FUZZ_CHECK(kept[0] == 'a' || kept[0] == 's', "%s kept from %s", kept, target);
+    }
+    free(kept);
+    sf_hdrs_clear(&h);
     free(again);
     free(path);
     free(target);
