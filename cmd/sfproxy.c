@@ -14,6 +14,7 @@
 #include "../lib/confdump.h"
 #include "../lib/config.h"
 #include "../lib/conn.h"
+#include "../lib/explain.h"
 #include "../lib/front.h"
 #include "../lib/hangup.h"
 #include "../lib/listener.h"
@@ -21,6 +22,7 @@
 #include "../lib/log.h"
 #include "../lib/metrics.h"
 #include "../lib/park.h"
+#include "../lib/route.h"
 #include "../lib/peers.h"
 #include "../lib/respond.h"
 #include "../lib/fetcher.h"
@@ -45,6 +47,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 static const char usage[] =
     "usage: sfproxy [-c FILE] [--listen ADDR:PORT] [--upstream URL] [--admin ADDR:PORT|off]\n"
     "               [--check-config] [--print-config] [--test-clock] [--version] [--help]\n"
+    "       sfproxy -c FILE --explain URL [--host HOST] [--method METHOD] [--header 'N: V']...\n"
     "\n"
     "  -c, --config FILE   JSON config (see sfproxy.json(5)); without it the defaults apply\n"
     "  --listen ADDR:PORT  where clients connect (overrides \"listen\"; port 0: any free)\n"
@@ -53,12 +56,21 @@ static const char usage[] =
     "  --check-config      validate the config and exit: 0 valid, 2 invalid\n"
     "  --print-config      print the effective config (the file, the defaults and these\n"
     "                      options) as a config file, and exit\n"
+    "  --explain URL       print, as JSON, the route a request for URL takes (and why each\n"
+    "                      earlier route did not match), its cache key and the upstream URL\n"
+    "                      it would fetch, then exit; nothing is fetched. --host, --method\n"
+    "                      (GET) and --header (repeatable) say more about the request\n"
     "  --test-clock        for tests only: POST /_sfproxy/clock?advance=SECONDS on the admin\n"
     "                      listener moves sfproxy's clocks forward\n"
     "  --version, --help\n";
 
+#define MAX_EXPLAIN_HEADERS 32
+
 struct options {
     const char *config_path, *listen, *upstream, *admin;
+    const char *explain, *explain_host, *explain_method;
+    const char *explain_headers[MAX_EXPLAIN_HEADERS];
+    size_t nexplain_headers;
     bool check_only;
     bool print_config;
     bool test_clock;
@@ -78,6 +90,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             slot = &o->upstream;
         else if (strcmp(a, "--admin") == 0)
             slot = &o->admin;
+        else if (strcmp(a, "--explain") == 0)
+            slot = &o->explain;
+        else if (strcmp(a, "--host") == 0)
+            slot = &o->explain_host;
+        else if (strcmp(a, "--method") == 0)
+            slot = &o->explain_method;
+        else if (strcmp(a, "--header") == 0 && o->nexplain_headers < MAX_EXPLAIN_HEADERS)
+            slot = &o->explain_headers[o->nexplain_headers++];
         else if (strcmp(a, "--check-config") == 0)
             o->check_only = true;
         else if (strcmp(a, "--print-config") == 0)
@@ -142,6 +162,39 @@ static int apply_overrides(const struct options *o, struct sf_config *cfg)
                         "or \"forward_proxy\": true\n");
         return EXIT_USAGE;
     }
+    return 0;
+}
+
+/* --explain: the decisions for one request, as JSON on stdout. Returns the exit code. */
+static int explain(const struct options *o, const struct sf_config *cfg)
+{
+    struct sf_hdrs fields = {0};
+    for (size_t i = 0; i < o->nexplain_headers; i++) {
+        const char *h = o->explain_headers[i];
+        const char *colon = strchr(h, ':');
+        if (colon == NULL || colon == h) {
+            fprintf(stderr, "sfproxy: --header \"%s\" is not \"Name: value\"\n", h);
+            sf_hdrs_clear(&fields);
+            return EXIT_USAGE;
+        }
+        const char *value = colon + 1;
+        while (*value == ' ' || *value == '\t')
+            value++;
+        sf_hdrs_addn(&fields, h, (size_t)(colon - h), value, strlen(value));
+    }
+    struct sf_explain_req req = {o->explain_method ? o->explain_method : "GET", o->explain,
+                                 o->explain_host, &fields};
+    const char *why = NULL;
+    json_t *out = sf_explain(cfg, &req, &why);
+    sf_hdrs_clear(&fields);
+    if (out == NULL) {
+        fprintf(stderr, "sfproxy: --explain %s: %s\n", o->explain, why);
+        return EXIT_USAGE;
+    }
+    char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(text);
+    free(text);
+    json_decref(out);
     return 0;
 }
 
@@ -379,6 +432,11 @@ int main(int argc, char **argv)
         sf_config_defaults(&cfg);
     }
     rc = apply_overrides(&opt, &cfg);
+    if (!rc && opt.explain != NULL) {
+        rc = explain(&opt, &cfg);
+        sf_config_clear(&cfg);
+        return rc;
+    }
     if (!rc && opt.print_config) {
         char *text = sf_config_dump(&cfg);
         puts(text);
@@ -460,6 +518,11 @@ int main(int argc, char **argv)
         sf_log_warn("the admin listener (stats, purge) on %s has no admin.token: anyone who can "
                     "reach it can purge the cache; set admin.token_file or listen on loopback",
                     c->admin_listen.host);
+    if (c->routes != NULL && sf_routes_count(c->routes) > 0)
+        sf_log_warn("routes: %zu loaded and checked; this build does not apply them to "
+                    "requests yet (every request takes the top-level settings); sfproxy -c FILE "
+                    "--explain URL shows what they will decide",
+                    sf_routes_count(c->routes)); /* XXX: goes when front.c takes routes */
     log_listening(&run, c, "sfproxy " SFPROXY_VERSION " ");
 
     int sig = serve(&run, &signals);

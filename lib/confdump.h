@@ -5,6 +5,9 @@
 #define SF_CONFDUMP_H
 
 #include "config.h"
+#include "route.h"
+
+#include <jansson.h>
 
 /* cfg as a config file that loads back to it, every key written (as `nginx -T` shows
  * the effective config): sizes and durations in their largest whole unit; admin.token
@@ -15,5 +18,9 @@ char *sf_config_dump(const struct sf_config *cfg);
  * not shown; a PEM file changed in place shows as "tls.cert (its contents)"). NULL when
  * nothing differs. Caller frees. */
 char *sf_config_diff(const struct sf_config *was, const struct sf_config *now);
+
+/* One route as the config file writes it (what it was given; the keys it inherits left
+ * out), for --print-config and explain. Caller owns the reference. */
+json_t *sf_config_route_json(const struct sf_route_def *r);
 
 #endif

@@ -7,8 +7,10 @@
 #include "config.h"
 
 #include "confpos.h"
+#include "confroute.h"
 #include "confschema.h"
 #include "confvalue.h"
+#include "route.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -124,34 +126,49 @@ void sf_config_clear(struct sf_config *cfg)
     sf_acl_clear(&cfg->forward_allow);
     sf_acl_clear(&cfg->forward_clients);
     sf_acl_clear(&cfg->trusted_proxies);
+    sf_routes_free(cfg->routes);
+    cfg->routes = NULL;
 }
 
-struct loader {
-    const char *path;
-    const char *text;
-    char *errbuf;
-    size_t errlen;
-};
+static enum sf_err vfail_at(struct sf_conf_loader *ld, const char *json_path, bool at_key,
+                            const char *fmt, va_list ap) SF_FORMAT(4, 0);
 
-static enum sf_err fail_at(struct loader *ld, const char *json_path, bool at_key, const char *fmt,
-                           ...) SF_FORMAT(4, 5);
-
-static enum sf_err fail_at(struct loader *ld, const char *json_path, bool at_key, const char *fmt,
-                           ...)
+static enum sf_err vfail_at(struct sf_conf_loader *ld, const char *json_path, bool at_key,
+                            const char *fmt, va_list ap)
 {
     int line, col;
     sf_confpos_find(ld->text, json_path, at_key, &line, &col);
     int n = snprintf(ld->errbuf, ld->errlen, "%s:%d:%d: ", ld->path, line, col);
     if (n < 0 || (size_t)n >= ld->errlen)
         return SF_EINVAL;
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(ld->errbuf + n, ld->errlen - (size_t)n, fmt, ap);
-    va_end(ap);
     return SF_EINVAL;
 }
 
-static enum sf_err bad_value(struct loader *ld, const struct sf_conf_field *f, json_t *v)
+static enum sf_err fail_at(struct sf_conf_loader *ld, const char *json_path, bool at_key,
+                           const char *fmt, ...) SF_FORMAT(4, 5);
+
+static enum sf_err fail_at(struct sf_conf_loader *ld, const char *json_path, bool at_key,
+                           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum sf_err err = vfail_at(ld, json_path, at_key, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+enum sf_err sf_conf_fail_at(struct sf_conf_loader *ld, const char *json_path, bool at_key,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum sf_err err = vfail_at(ld, json_path, at_key, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+static enum sf_err bad_value(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v)
 {
     char *shown = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
     enum sf_err err = fail_at(ld, f->path, false, "\"%s\" must be %s (got %s)", f->path,
@@ -160,14 +177,15 @@ static enum sf_err bad_value(struct loader *ld, const struct sf_conf_field *f, j
     return err;
 }
 
-static enum sf_err out_of_range(struct loader *ld, const struct sf_conf_field *f, uint64_t got)
+static enum sf_err out_of_range(struct sf_conf_loader *ld, const struct sf_conf_field *f,
+                                uint64_t got)
 {
     return fail_at(ld, f->path, false,
                    "\"%s\" is %llu, outside %llu..%llu; write a value in that range", f->path,
                    (unsigned long long)got, (unsigned long long)f->min, (unsigned long long)f->max);
 }
 
-static enum sf_err number_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
+static enum sf_err number_field(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v,
                                 uint64_t *out)
 {
     bool ok;
@@ -189,7 +207,7 @@ static enum sf_err number_field(struct loader *ld, const struct sf_conf_field *f
 }
 
 /* The error for entry i (from 0) of the list at f, item: what it must be, and what it was. */
-static enum sf_err bad_entry(struct loader *ld, const struct sf_conf_field *f, size_t i,
+static enum sf_err bad_entry(struct sf_conf_loader *ld, const struct sf_conf_field *f, size_t i,
                              json_t *item, const char *must)
 {
     char *shown = json_dumps(item, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -200,7 +218,7 @@ static enum sf_err bad_entry(struct loader *ld, const struct sf_conf_field *f, s
 }
 
 /* A list of networks (and, for K_DESTS, host names); replaces the default list. */
-static enum sf_err acl_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
+static enum sf_err acl_field(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v,
                              struct sf_acl *acl)
 {
     if (!json_is_array(v))
@@ -226,8 +244,8 @@ static enum sf_err acl_field(struct loader *ld, const struct sf_conf_field *f, j
 }
 
 /* The targeted cache fields (RFC 9213), in order; replaces the default list. */
-static enum sf_err targets_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
-                                 struct sf_targets *slot)
+static enum sf_err targets_field(struct sf_conf_loader *ld, const struct sf_conf_field *f,
+                                 json_t *v, struct sf_targets *slot)
 {
     if (!json_is_array(v))
         return bad_value(ld, f, v);
@@ -249,7 +267,7 @@ static enum sf_err targets_field(struct loader *ld, const struct sf_conf_field *
     return SF_OK;
 }
 
-static enum sf_err peers_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
+static enum sf_err peers_field(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v,
                                struct sf_peers *slot)
 {
     if (!json_is_array(v) || json_array_size(v) > SF_CLUSTER_MAX_PEERS)
@@ -282,7 +300,7 @@ static enum sf_err peers_field(struct loader *ld, const struct sf_conf_field *f,
 
 /* The text of the file f's value v names (the caller frees), or NULL with *err set when v
  * is not a string or the file cannot be read now. */
-static char *file_text(struct loader *ld, const struct sf_conf_field *f, json_t *v,
+static char *file_text(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v,
                        enum sf_err *err)
 {
     if (!json_is_string(v)) {
@@ -298,8 +316,8 @@ static char *file_text(struct loader *ld, const struct sf_conf_field *f, json_t 
 }
 
 /* A file that must be readable now (a CA bundle): its path. */
-static enum sf_err readable_file_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
-                                       char **slot)
+static enum sf_err readable_file_field(struct sf_conf_loader *ld, const struct sf_conf_field *f,
+                                       json_t *v, char **slot)
 {
     enum sf_err err = SF_EINVAL;
     char *text = file_text(ld, f, v, &err);
@@ -312,8 +330,8 @@ static enum sf_err readable_file_field(struct loader *ld, const struct sf_conf_f
 }
 
 /* tls.cert or tls.key: its path, and its text, which must look like PEM. */
-static enum sf_err pem_file_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
-                                  struct sf_config *cfg)
+static enum sf_err pem_file_field(struct sf_conf_loader *ld, const struct sf_conf_field *f,
+                                  json_t *v, struct sf_config *cfg)
 {
     enum sf_err err = SF_EINVAL;
     char *text = file_text(ld, f, v, &err);
@@ -338,8 +356,8 @@ static enum sf_err pem_file_field(struct loader *ld, const struct sf_conf_field 
 /* An access log path: "-", null, or a file that can be opened for appending (so a wrong
  * directory is a config error with its position, not a failure after startup). Checking
  * creates nothing: --check-config and --print-config leave no file behind. */
-static enum sf_err log_path_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
-                                  char **slot)
+static enum sf_err log_path_field(struct sf_conf_loader *ld, const struct sf_conf_field *f,
+                                  json_t *v, char **slot)
 {
     if (!json_is_null(v) && (!json_is_string(v) || json_string_length(v) == 0))
         return bad_value(ld, f, v);
@@ -355,8 +373,8 @@ static enum sf_err log_path_field(struct loader *ld, const struct sf_conf_field 
 }
 
 /* The token in the file a config names, without its trailing line end. */
-static enum sf_err token_file_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
-                                    char **slot)
+static enum sf_err token_file_field(struct sf_conf_loader *ld, const struct sf_conf_field *f,
+                                    json_t *v, char **slot)
 {
     enum sf_err err = SF_EINVAL;
     char *text = file_text(ld, f, v, &err);
@@ -378,10 +396,10 @@ static enum sf_err token_file_field(struct loader *ld, const struct sf_conf_fiel
     return SF_OK;
 }
 
-static enum sf_err apply_field(struct loader *ld, const struct sf_conf_field *f, json_t *v,
-                               struct sf_config *cfg)
+enum sf_err sf_conf_apply_field(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v,
+                                void *base, struct sf_config *cfg)
 {
-    void *slot = (char *)cfg + f->off;
+    void *slot = (char *)base + f->off;
     uint64_t n = 0;
     enum sf_err err;
     switch (f->kind) {
@@ -432,6 +450,7 @@ static enum sf_err apply_field(struct loader *ld, const struct sf_conf_field *f,
         *(char **)slot = sf_xstrdup(json_string_value(v));
         return SF_OK;
     case K_PEERS: return peers_field(ld, f, v, slot);
+    case K_ROUTES: return sf_confroute_parse(ld, f, v, slot);
     case K_HOSTNAME:
         if (!json_is_string(v) || !sf_confvalue_host_name(json_string_value(v)))
             return bad_value(ld, f, v);
@@ -496,7 +515,7 @@ static const char *hint(const char *prefix, const char *key, char *out, size_t s
     return near;
 }
 
-static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *obj,
+static enum sf_err apply_object(struct sf_conf_loader *ld, const char *prefix, json_t *obj,
                                 struct sf_config *cfg)
 {
     const char *key;
@@ -521,7 +540,7 @@ static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *o
             *(bool *)((char *)cfg + leaf->off) = true; /* settings given: on, unless said */
             err = apply_object(ld, path, v, cfg);
         } else if (leaf != NULL) {
-            err = apply_field(ld, leaf, v, cfg);
+            err = sf_conf_apply_field(ld, leaf, v, cfg, cfg);
         } else if (!json_is_object(v)) {
             err = fail_at(ld, path, false, "\"%s\" must be an object {...}", path);
         } else {
@@ -534,7 +553,7 @@ static enum sf_err apply_object(struct loader *ld, const char *prefix, json_t *o
 }
 
 /* cluster.*: all of it or none; this node among the peers. */
-static enum sf_err check_cluster(struct loader *ld, const struct sf_config *cfg)
+static enum sf_err check_cluster(struct sf_conf_loader *ld, const struct sf_config *cfg)
 {
     const struct sf_peers *p = &cfg->cluster_peers;
     if (cfg->cluster_self == NULL && p->n == 0)
@@ -562,7 +581,7 @@ static enum sf_err check_cluster(struct loader *ld, const struct sf_config *cfg)
 
 enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen)
 {
-    struct loader ld = {path, NULL, errbuf, errlen};
+    struct sf_conf_loader ld = {path, NULL, errbuf, errlen};
     enum sf_err err = SF_OK;
     json_t *root = NULL;
     sf_config_defaults(cfg);
@@ -613,6 +632,8 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
                       "\"upstream\" is not one; remove it or make the upstream https://");
     if (err == SF_OK)
         err = check_cluster(&ld, cfg);
+    if (err == SF_OK)
+        err = sf_confroute_finish(&ld, cfg);
 out:
     if (err) {
         sf_config_clear(cfg);

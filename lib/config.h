@@ -28,6 +28,8 @@ struct sf_peers {
     size_t n;
 };
 
+struct sf_routes; /* route.h */
+
 struct sf_config {
     struct sf_addr listen;
     bool listen_enabled;                /* listen is not null (null: HTTPS only) */
@@ -89,6 +91,7 @@ struct sf_config {
     uint64_t cluster_peer_connect_timeout_ms;
     uint64_t cluster_peer_retry_ms; /* a peer that could not be reached is skipped this long */
     bool cluster_store_on_edge;     /* a node keeps what it fetched from a key's owner */
+    struct sf_routes *routes;       /* "routes", indexed (route.h); NULL: none */
 };
 
 /* connection_limit's default: 16384, or less when the open-files hard limit cannot hold

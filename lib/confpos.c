@@ -9,6 +9,7 @@
 #include "confpos.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct scan {
@@ -73,41 +74,75 @@ static void skip_value(struct scan *s)
     }
 }
 
+/* Steps into element n of the array at s (on its '['); false when there is none. */
+static bool enter_element(struct scan *s, unsigned long n)
+{
+    adv(s);
+    skip_ws(s);
+    for (unsigned long k = 0; k < n; k++) {
+        if (*s->p == ']' || *s->p == '\0')
+            return false;
+        skip_value(s);
+        skip_ws(s);
+        if (*s->p != ',')
+            return false;
+        adv(s);
+        skip_ws(s);
+    }
+    return *s->p != ']' && *s->p != '\0';
+}
+
+/* Steps to the value of the member key (keylen bytes) of the object at s (on its '{');
+ * at_key: where the key is. False when there is none. */
+static bool enter_member(struct scan *s, const char *key, size_t keylen, struct scan *at_key)
+{
+    adv(s);
+    for (;;) {
+        skip_ws(s);
+        if (*s->p != '"')
+            return false;
+        *at_key = *s;
+        bool match = skip_string(s, key, keylen);
+        skip_ws(s);
+        adv(s); /* ':' */
+        skip_ws(s);
+        if (match)
+            return true;
+        skip_value(s);
+        skip_ws(s);
+        if (*s->p != ',')
+            return false;
+        adv(s);
+    }
+}
+
 void sf_confpos_find(const char *text, const char *path, bool want_key, int *line, int *col)
 {
     struct scan s = {text, 1, 1};
     skip_ws(&s);
     *line = s.line;
     *col = s.col;
-    while (*path != '\0' && *s.p == '{') {
-        const char *dot = strchr(path, '.');
-        size_t seglen = dot ? (size_t)(dot - path) : strlen(path);
-        adv(&s);
-        bool found = false;
-        for (;;) {
-            skip_ws(&s);
-            if (*s.p != '"')
+    while (*path != '\0') {
+        if (*path == '[') {
+            char *end;
+            unsigned long n = strtoul(path + 1, &end, 10);
+            if (*s.p != '[' || *end != ']' || !enter_element(&s, n))
                 return;
-            struct scan at_key = s;
-            bool match = skip_string(&s, path, seglen);
-            skip_ws(&s);
-            adv(&s); /* ':' */
-            skip_ws(&s);
-            if (match) {
-                found = true;
-                *line = (want_key && !dot) ? at_key.line : s.line;
-                *col = (want_key && !dot) ? at_key.col : s.col;
-                break;
-            }
-            skip_value(&s);
-            skip_ws(&s);
-            if (*s.p != ',')
-                return;
-            adv(&s);
+            *line = s.line;
+            *col = s.col;
+            path = end + 1;
+            path += *path == '.';
+            continue;
         }
-        if (!found || !dot)
+        size_t seglen = strcspn(path, ".[");
+        struct scan at_key;
+        if (*s.p != '{' || !enter_member(&s, path, seglen, &at_key))
             return;
-        path = dot + 1;
+        bool last = path[seglen] == '\0';
+        *line = (want_key && last) ? at_key.line : s.line;
+        *col = (want_key && last) ? at_key.col : s.col;
+        path += seglen;
+        path += *path == '.';
     }
 }
 

@@ -61,6 +61,7 @@ const struct sf_conf_field sf_conf_schema[] = {
     {"cluster.peer_connect_timeout", K_MS, OFF(cluster_peer_connect_timeout_ms), 1, 60000},
     {"cluster.peer_retry", K_MS, OFF(cluster_peer_retry_ms), 100, 3600000},
     {"cluster.store_on_edge", K_BOOL, OFF(cluster_store_on_edge), 0, 0},
+    {"routes", K_ROUTES, OFF(routes), 0, 0},
 };
 const size_t sf_conf_nfields = sizeof sf_conf_schema / sizeof sf_conf_schema[0];
 
@@ -93,6 +94,9 @@ const char *sf_conf_kind_hint(enum sf_conf_kind k)
     case K_PEERS:
         return "a list of peers like [{\"id\": \"node-1\", \"url\": \"http://10.0.0.1:8080\", "
                "\"weight\": 1}]";
+    case K_ROUTES:
+        return "a list of routes like [{\"name\": \"api\", \"match\": {\"path_prefix\": "
+               "\"/api/\"}, \"cache\": {\"ttl\": \"5s\"}}] (docs/routes.md)";
     case K_TARGETS:
         return "a list of field names like [\"Sfproxy-Cache-Control\", \"CDN-Cache-Control\"], "
                "or an empty list";

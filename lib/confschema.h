@@ -12,6 +12,7 @@
 
 #include "config.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,7 @@ enum sf_conf_kind {
     K_PEM_FILE,   /* a PEM file read at load: its path here, its text in tls_*_pem */
     K_NAME,       /* a peer's id: 1 to 63 letters, digits, '-', '_', '.' */
     K_PEERS,      /* a list of {"id": ..., "url": "http://host:port", "weight": 1} */
+    K_ROUTES,     /* the ordered list of routes (confroute.h) */
 };
 
 struct sf_conf_field {
@@ -59,5 +61,25 @@ const char *sf_conf_kind_hint(enum sf_conf_kind k);
 
 /* The flag in cfg saying whether the listener a K_ADDR_OR_NULL key addresses is on. */
 bool *sf_conf_listener_on(struct sf_config *cfg, const struct sf_conf_field *f);
+
+/* A file being loaded, for messages: its path, its text (for positions), where the message
+ * goes. */
+struct sf_conf_loader {
+    const char *path;
+    const char *text;
+    char *errbuf;
+    size_t errlen;
+};
+
+/* Writes "FILE:LINE:COL: " and the message into ld's errbuf, the position that of the
+ * value at json_path (confpos.h's paths; with at_key, of its key). Returns SF_EINVAL. */
+enum sf_err sf_conf_fail_at(struct sf_conf_loader *ld, const char *json_path, bool at_key,
+                            const char *fmt, ...) SF_FORMAT(4, 5);
+
+/* Checks v against f's kind and range and stores it at base + f->off (base: cfg for the
+ * top-level keys; a route's settings for the keys a route may set too). f->path is the
+ * key's name in messages and where they point. */
+enum sf_err sf_conf_apply_field(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v,
+                                void *base, struct sf_config *cfg);
 
 #endif

@@ -34,7 +34,8 @@ struct sf_fetchconf *sf_fetchconf_new(struct sf_cache *cache, struct sf_snap *sn
         (int64_t)(cfg->heuristic_max_ms / 1000),
         cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
         cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
-        cfg->store_server_errors};
+        cfg->store_server_errors,
+        NULL}; /* a route's rule is chosen per request (route.h), not per snapshot */
     c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie,
                                      cfg->store_post_responses, sf_config_slice_bytes(cfg)};
     c->publisher = (struct sf_publisher){cache, &c->judge, cfg->hit_for_pass_ms};

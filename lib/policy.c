@@ -243,12 +243,10 @@ static bool status_in(int status, const int *codes, size_t n)
 }
 
 /* Statuses whose responses are cacheable by default (RFC 9110 §15.1): heuristic freshness
- * applies to them. 206 is left out: a partial response is never stored as complete
- * (§3.3). */
+ * applies to them (ttl.c keeps the list, which a route's plain ttl covers too). */
 static bool status_cacheable_by_default(int status)
 {
-    static const int codes[] = {200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501};
-    return status_in(status, codes, sizeof codes / sizeof codes[0]);
+    return sf_ttl_cacheable_by_default(status);
 }
 
 /* Statuses whose caching rules sfproxy knows (for must-understand, §5.2.2.3): those
@@ -403,6 +401,27 @@ static const char *unstorable_reason(const struct sf_resp_facts *facts, const st
     return NULL;
 }
 
+/* The freshness of a response (RFC 9111 §4.2.1, §4.2.2), with the rules' route rule (ttl.h)
+ * over it, and which of the origin's refusals still hold; cc's no_cache becomes what
+ * still holds. date_s: the origin's Date. */
+static void freshness(const struct sf_resp_facts *facts, struct sf_cc *cc, bool targeted,
+                      int64_t date_s, struct sf_ttl_decision *d)
+{
+    const struct sf_hdrs *h = facts->hdrs;
+    const struct sf_cache_rules *rules = facts->rules;
+    struct sf_ttl_origin o = {facts->status, explicit_lifetime(cc, targeted, h, date_s), -1,
+                              /* §5.2.2.3: with must-understand, a cache that knows the
+                               * status's caching rules ignores no-store; one that does not
+                               * must not store. We know the storable ones. */
+                              cc->no_store &&
+                                  !(cc->must_understand && status_understood(facts->status)),
+                              cc->no_cache, cc->private_, sf_hdrs_get(h, "Set-Cookie") != NULL};
+    if (o.explicit_s < 0)
+        o.heuristic_s = heuristic_lifetime(rules, h, date_s);
+    sf_ttl_decide(&o, rules != NULL ? rules->ttl : NULL, d);
+    cc->no_cache = d->no_cache;
+}
+
 void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
 {
     const struct sf_hdrs *h = facts->hdrs;
@@ -414,16 +433,22 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     free(cc_value);
     char *vary = sf_hdrs_join(h, "Vary");
 
+    /* The origin's Date: lifetimes are measured on its clock (Expires - Date, §4.2.1), ages
+     * on ours, where a Date in the future counts as none (§4.2.3). */
+    int64_t date_s = facts->response_time_s;
+    if (!sf_http_date_parse(sf_hdrs_get(h, "Date"), &date_s))
+        date_s = facts->response_time_s;
+    struct sf_ttl_decision fresh;
+    freshness(facts, &cc, targeted, date_s, &fresh);
+
     memset(v, 0, sizeof *v);
     v->shareable = true;
-    /* §5.2.2.3: with must-understand, a cache that knows the status's caching rules
-     * ignores no-store; one that does not must not store. We know the storable ones. */
-    bool no_store = cc.no_store && !(cc.must_understand && status_understood(facts->status));
-    if (cc.private_)
+    v->ignored = fresh.ignored;
+    if (fresh.private_)
         v->reason = "Cache-Control: private";
-    else if (no_store)
+    else if (fresh.no_store)
         v->reason = "Cache-Control: no-store";
-    else if (sf_hdrs_get(h, "Set-Cookie") != NULL)
+    else if (fresh.set_cookie)
         v->reason = "Set-Cookie";
     else if (vary != NULL && sf_http_list_has(vary, "*"))
         v->reason = "Vary: *"; /* §4.1: it matches no other request */
@@ -433,12 +458,6 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         return;
     }
 
-    /* The origin's Date: lifetimes are measured on its clock (Expires - Date, §4.2.1), ages
-     * on ours, where a Date in the future counts as none (§4.2.3). */
-    int64_t date_s = facts->response_time_s;
-    if (!sf_http_date_parse(sf_hdrs_get(h, "Date"), &date_s))
-        date_s = facts->response_time_s;
-
     /* §4.2.3: the corrected initial age. */
     int64_t apparent = facts->response_time_s - date_s;
     int64_t delay = facts->response_time_s - facts->request_time_s;
@@ -447,10 +466,9 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         apparent = 0;
     v->age_s = apparent > corrected ? apparent : corrected;
 
-    int64_t lifetime = explicit_lifetime(&cc, targeted, h, date_s);
-    if (lifetime < 0 && status_cacheable_by_default(facts->status))
-        lifetime = heuristic_lifetime(rules, h, date_s);
-    v->heuristic = lifetime >= 0 && explicit_lifetime(&cc, targeted, h, date_s) < 0;
+    int64_t lifetime = fresh.lifetime_s;
+    v->fresh_from = fresh.source;
+    v->heuristic = fresh.source == SF_TTL_HEURISTIC;
     v->fresh_s = lifetime > 0 ? lifetime : 0;
     v->must_validate = cc.no_cache;
     v->never_stale = cc.no_cache || cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;

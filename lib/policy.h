@@ -8,6 +8,7 @@
 #include "http.h"
 #include "variant.h"
 #include "targeted.h"
+#include "ttl.h"
 
 /* Builds the cache key of a GET or HEAD request: the absolute URL fetched upstream (scheme,
  * host, raw target with its query), plus every credential field line the request carries
@@ -67,6 +68,7 @@ struct sf_cache_rules {
     int64_t stale_while_revalidate_s; /* RFC 5861 windows for responses that set none; */
     int64_t stale_if_error_s;         /* -1: none */
     bool store_server_errors;         /* store 5xx with explicit freshness (§3) */
+    const struct sf_ttl_rule *ttl;    /* a route's ttl, force_ttl and ignore; NULL: none */
 };
 
 /* The facts about a response that a verdict is built from. Times are wall-clock seconds:
@@ -81,14 +83,16 @@ struct sf_resp_facts {
 };
 
 struct sf_verdict {
-    bool shareable;           /* may be sent to the other waiters of its flight */
-    bool storable;            /* may be kept in the cache once complete */
-    int64_t fresh_s;          /* freshness lifetime, RFC 9111 §4.2.1 */
-    int64_t age_s;            /* corrected initial age at response_time, §4.2.3 */
-    const char *reason;       /* why it is not shareable or not storable, for the debug log */
-    bool never_stale;         /* no-cache, must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
-    bool must_validate;       /* no-cache (§5.2.2.4): validated before every use, however fresh */
-    bool heuristic;           /* fresh_s is a heuristic lifetime (§4.2.2) */
+    bool shareable;     /* may be sent to the other waiters of its flight */
+    bool storable;      /* may be kept in the cache once complete */
+    int64_t fresh_s;    /* freshness lifetime, RFC 9111 §4.2.1 */
+    int64_t age_s;      /* corrected initial age at response_time, §4.2.3 */
+    const char *reason; /* why it is not shareable or not storable, for the debug log */
+    bool never_stale;   /* no-cache, must-revalidate, proxy-revalidate or s-maxage: §4.2.4 */
+    bool must_validate; /* no-cache (§5.2.2.4): validated before every use, however fresh */
+    bool heuristic;     /* fresh_s is a heuristic lifetime (§4.2.2) */
+    enum sf_ttl_source fresh_from; /* where fresh_s came from (the origin, a route, ...) */
+    unsigned ignored;         /* SF_TTL_IGNORE_*: origin directives the route's rule disregarded */
     int64_t stale_if_error_s; /* RFC 5861 §4 window, or the rules' default; -1 */
     int64_t stale_while_revalidate_s; /* RFC 5861 §3 window, or the rules' default; -1 */
 };

@@ -9,7 +9,9 @@ set -eu
 # man-db: a test renders the manual pages with warnings on; openssl makes the test
 # certificates of an https origin. libgnutls28-dev: the cluster's peer-request signatures
 # (HMAC-SHA-256); libmicrohttpd-dev pulls it in too, but sfproxy links it itself.
-pkgs="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl haproxy"
+# libpcre2-dev: the routes' path and header patterns, compiled once per config with
+# PCRE2's JIT (the library nginx, HAProxy and Varnish use, so patterns read the same).
+pkgs="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libpcre2-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl haproxy"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev llvm"
 [ "${1:-}" = "--format" ] && pkgs="$pkgs clang-format"

@@ -12,7 +12,8 @@
  * files where a generated path points. */
 static bool names_a_file(const uint8_t *data, size_t size)
 {
-    static const char *const keys[] = {"path", "file", "tls"};
+    /* "\"path\"" quoted: a route's "path_prefix" or "path_regex" names no file. */
+    static const char *const keys[] = {"\"path\"", "file", "tls"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         size_t n = strlen(keys[k]);
         for (size_t i = 0; i + n <= size; i++)

@@ -7,6 +7,7 @@
 
 #include "../../lib/confdump.h"
 #include "../../lib/config.h"
+#include "../../lib/route.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -247,6 +248,73 @@ static void test_the_effective_config_loads_back(void **state)
 }
 
 /* What a reload logs: each changed key with both values, a secret only named. */
+/* conf/routes-example.json: the issue's routes load, their values as written, the keys a
+ * route does not set come from the top level, and --print-config writes them back. */
+static void test_routes(void **state)
+{
+    (void)state;
+    struct sf_config cfg;
+    char err[1024] = "";
+    if (sf_config_load("conf/routes-example.json", &cfg, err, sizeof err) != SF_OK)
+        fail_msg("%s", err);
+    assert_int_equal(sf_routes_count(cfg.routes), 6);
+    const struct sf_route_def *packages = sf_routes_at(cfg.routes, 0);
+    const struct sf_route_def *api = sf_routes_at(cfg.routes, 2);
+    const struct sf_route_def *account = sf_routes_at(cfg.routes, 3);
+    const struct sf_route_def *stat = sf_routes_at(cfg.routes, 5);
+    assert_string_equal(packages->name, "packages");
+    assert_int_equal(sf_ttl_table_lookup(&packages->cache.force, 200), 30 * 86400);
+    assert_int_equal(sf_ttl_table_lookup(&packages->cache.force, 404), -1);
+    assert_int_equal(packages->set.stale_if_error_ms, 3600000); /* the top level's */
+    assert_int_equal(packages->set.hit_for_pass_ms, 5000);      /* the default */
+    assert_string_equal(api->match.host, "api.example.com");
+    assert_string_equal(api->set.upstream, "http://10.0.0.5:9000");
+    assert_true(api->strip_prefix);
+    assert_int_equal(api->set.first_byte_timeout_ms, 10000);
+    assert_int_equal(api->set.upstream_idle_timeout_ms, 30000);
+    assert_int_equal(sf_ttl_table_lookup(&api->cache.ttl, 404), 60);
+    assert_int_equal(api->key.query, SF_KEY_QUERY_DROP);
+    assert_int_equal(api->key.nparams, 2);
+    assert_true(api->key.sort_query);
+    assert_true(account->pass);
+    assert_null(account->set.upstream); /* follows the top level's, --upstream included */
+    assert_int_equal(stat->cache.ignore, SF_TTL_IGNORE_SET_COOKIE);
+    assert_true(stat->key.narrow_cookies);
+    assert_int_equal(stat->key.ncookies, 0);
+    assert_string_equal(stat->client_cache_control, "public, max-age=300");
+    assert_string_equal(sf_hdrs_get(&stat->response_set, "X-Content-Type-Options"), "nosniff");
+    assert_round_trip(&cfg);
+    char *text = sf_config_dump(&cfg);
+    assert_non_null(strstr(text, "\"force_ttl\": {\n"));
+    assert_non_null(strstr(text, "\"200\": \"30d\""));
+    assert_null(strstr(text, "\"hit_for_pass\": \"5s\",\n          \"max_object_bytes\""));
+    free(text);
+    /* A reload that changes only the routes is a change, said briefly. */
+    struct sf_config fewer;
+    assert_int_equal(load_text("{\"upstream\": \"http://127.0.0.1:9000\", \"routes\": "
+                               "[{\"name\": \"all\", \"match\": {}}]}",
+                               &fewer, err, sizeof err),
+                     SF_OK);
+    char *diff = sf_config_diff(&cfg, &fewer);
+    assert_non_null(diff);
+    assert_non_null(strstr(diff, "routes (6 -> 1 routes)"));
+    free(diff);
+    sf_config_clear(&cfg);
+    assert_int_equal(load_text("{\"upstream\": \"http://127.0.0.1:9000\", \"routes\": "
+                               "[{\"name\": \"all\", \"match\": {}, \"pass\": true}]}",
+                               &cfg, err, sizeof err),
+                     SF_OK);
+    diff = sf_config_diff(&fewer, &cfg);
+    assert_string_equal(diff, "routes (changed, 1 routes)");
+    free(diff);
+    sf_config_clear(&fewer);
+    sf_config_clear(&cfg);
+    /* No routes: none built. */
+    assert_int_equal(load_text("{\"routes\": []}", &cfg, err, sizeof err), SF_OK);
+    assert_int_equal(sf_routes_count(cfg.routes), 0);
+    sf_config_clear(&cfg);
+}
+
 static void test_what_changed(void **state)
 {
     (void)state;
@@ -281,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_access_log_settings),
         cmocka_unit_test(test_the_effective_config_loads_back),
         cmocka_unit_test(test_what_changed),
+        cmocka_unit_test(test_routes),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_durations),

@@ -39,6 +39,13 @@ static void test_find(void **state)
     at("cache.missing", false, 3, 12); /* not there: the deepest object found */
     at("nothere.max_bytes", false, 1, 1);
     at("listen.deeper", false, 2, 13); /* a value that is no object: where it stands */
+    /* Array elements, "[N]" from 0: the list's second element, and a member in it. */
+    at("cache.list[0]", false, 3, 48);
+    at("cache.list[1]", false, 3, 51);
+    at("cache.list[1].x", false, 3, 57);
+    at("cache.list[1].x", true, 3, 52);
+    at("cache.list[2]", false, 3, 47); /* no such element: the list */
+    at("listen[0]", false, 2, 13);     /* not a list: where it stands */
     int l = 0, c = 0;
     sf_confpos_find("  \n\t[1]", "a", false, &l, &c); /* no object: the first value */
     assert_int_equal(l, 2);

@@ -184,7 +184,7 @@ static const struct row rows[] = {
 
 static const struct sf_targeted targets[] = {{"Sfproxy-Cache-Control", true},
                                              {"CDN-Cache-Control", false}};
-static const struct sf_cache_rules cache_rules = {targets, 2, 10, 86400, -1, -1, true};
+static const struct sf_cache_rules cache_rules = {targets, 2, 10, 86400, -1, -1, true, NULL};
 static const struct sf_judge_cfg cfg = {&cache_rules, 1000, false, true, 100};
 
 static void add_pairs(struct sf_hdrs *h, const char *const *pairs, size_t max)

@@ -124,7 +124,7 @@ static void test_heuristic_and_targeted_rules(void **state)
 {
     (void)state;
     static const struct sf_targeted targets[] = {{"CDN-Cache-Control", false}};
-    struct sf_cache_rules rules = {targets, 1, 10, 3600, -1, -1, true};
+    struct sf_cache_rules rules = {targets, 1, 10, 3600, -1, -1, true, NULL};
     struct sf_verdict v;
     struct sf_hdrs h = {0};
     /* Last-Modified 1000 s before Date: 10% gives 100 s. */

@@ -348,7 +348,7 @@ static void test_rules(void **state)
     (void)state;
     static const char *const reuse_names[] = {"not stored", "reuse", "validate"};
     static const struct sf_targeted targets[] = {{"CDN-Cache-Control", false}};
-    const struct sf_cache_rules cache_rules = {targets, 1, 10, 3600, -1, -1, true};
+    const struct sf_cache_rules cache_rules = {targets, 1, 10, 3600, -1, -1, true, NULL};
     int failed = 0;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const struct rule *r = &rules[i];
