@@ -13,6 +13,7 @@
 #include "../lib/cache.h"
 #include "../lib/confdump.h"
 #include "../lib/config.h"
+#include "../lib/confvalue.h"
 #include "../lib/conn.h"
 #include "../lib/explain.h"
 #include "../lib/front.h"
@@ -129,7 +130,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 /* Applies the command line over the file. Returns 0 or EXIT_USAGE. */
 static int apply_overrides(const struct options *o, struct sf_config *cfg)
 {
-    if (o->listen && !sf_config_parse_addr(o->listen, &cfg->listen)) {
+    if (o->listen && !sf_confvalue_parse_addr(o->listen, &cfg->listen)) {
         fprintf(stderr, "sfproxy: --listen \"%s\" is not ADDR:PORT; write e.g. 127.0.0.1:8080\n",
                 o->listen);
         return EXIT_USAGE;
@@ -139,14 +140,14 @@ static int apply_overrides(const struct options *o, struct sf_config *cfg)
     if (o->admin && strcmp(o->admin, "off") == 0) {
         cfg->admin_enabled = false;
     } else if (o->admin) {
-        if (!sf_config_parse_addr(o->admin, &cfg->admin_listen)) {
+        if (!sf_confvalue_parse_addr(o->admin, &cfg->admin_listen)) {
             fprintf(stderr, "sfproxy: --admin \"%s\" is not ADDR:PORT or off\n", o->admin);
             return EXIT_USAGE;
         }
         cfg->admin_enabled = true;
     }
     if (o->upstream) {
-        if (!sf_config_parse_upstream(o->upstream)) {
+        if (!sf_confvalue_parse_upstream(o->upstream)) {
             fprintf(stderr,
                     "sfproxy: --upstream \"%s\" is not a base URL; write e.g. "
                     "http://127.0.0.1:9000\n",

@@ -84,49 +84,6 @@ const struct sf_conf_field *sf_conf_field_of(const char *path)
     return NULL;
 }
 
-/* "routes[i].rel" into out. */
-static const char *jpath(const struct sf_confroute_ctx *c, const char *rel, char *out, size_t size)
-{
-    snprintf(out, size, "routes[%zu]%s%s", c->index, *rel ? "." : "", rel);
-    return out;
-}
-
-/* A message at the route's rel, starting with the route's label. */
-enum sf_err sf_confroute_fail(const struct sf_confroute_ctx *c, const char *rel, bool at_key,
-                              const char *fmt, ...)
-{
-    char path[256], msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return sf_conf_fail_at(c->ld, jpath(c, rel, path, sizeof path), at_key, "%s: %s", c->label,
-                           msg);
-}
-
-/* "\"routes[i].rel\" must be WHAT (got V)". */
-enum sf_err sf_confroute_must(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
-                              const char *what)
-{
-    char path[256];
-    char *shown = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    enum sf_err err =
-        sf_conf_fail_at(c->ld, jpath(c, rel, path, sizeof path), false,
-                        "\"%s\" must be %s (got %s)", path, what, shown ? shown : "?");
-    free(shown);
-    return err;
-}
-
-bool sf_confroute_printable(const char *s)
-{
-    if (*s == '\0')
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-            return false;
-    return true;
-}
-
 static bool method_name(const char *s)
 {
     return sf_confvalue_field_name(s); /* a method is a token too (RFC 9110 §9.1) */
@@ -137,45 +94,17 @@ static bool plain_param(const char *s)
     return sf_confrule_param_pattern(s) && strchr(s, '*') == NULL;
 }
 
-/* A list of strings each ok() accepts (with one_ok, a lone string too) into *out. */
-enum sf_err sf_confroute_strings(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
-                                 bool (*ok)(const char *), const char *what, bool one_ok,
-                                 bool empty_ok, char ***out, size_t *n)
-{
-    json_t *single = one_ok && json_is_string(v) ? v : NULL;
-    if (single == NULL && (!json_is_array(v) || (!empty_ok && json_array_size(v) == 0)))
-        return sf_confroute_must(c, rel, v, what);
-    size_t count = single ? 1 : json_array_size(v);
-    char **list = sf_xcalloc(count + 1, sizeof *list);
-    for (size_t i = 0; i < count; i++) {
-        json_t *item = single ? single : json_array_get(v, i);
-        if (!json_is_string(item) || !ok(json_string_value(item))) {
-            for (size_t j = 0; j < i; j++)
-                free(list[j]);
-            free(list);
-            return sf_confroute_must(c, rel, v, what);
-        }
-        list[i] = sf_xstrdup(json_string_value(item));
-    }
-    for (size_t i = 0; i < *n; i++)
-        free((*out)[i]);
-    free(*out);
-    *out = list;
-    *n = count;
-    return SF_OK;
-}
-
 /* A pattern compiled, or PCRE2's complaint at the pattern's place. */
-static enum sf_err pattern(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
-                           char **text, void **code)
+static enum sf_err pattern(const struct sf_confrule_ctx *c, const char *rel, json_t *v, char **text,
+                           void **code)
 {
     if (!json_is_string(v) || json_string_length(v) == 0)
-        return sf_confroute_must(c, rel, v, "a regular expression (PCRE2) like \"\\\\.(css|js)$\"");
+        return sf_confrule_must(c, rel, v, "a regular expression (PCRE2) like \"\\\\.(css|js)$\"");
     char why[256];
     size_t offset = 0;
     void *compiled = NULL;
     if (!sf_route_compile(json_string_value(v), &compiled, why, sizeof why, &offset))
-        return sf_confroute_fail(
+        return sf_confrule_fail(
             c, rel, false,
             "\"%s\" does not compile: %s at offset %zu of \"%s\"; fix the pattern "
             "(PCRE2 syntax, as nginx and Varnish use; in JSON a backslash is \"\\\\\")",
@@ -186,7 +115,7 @@ static enum sf_err pattern(const struct sf_confroute_ctx *c, const char *rel, js
 }
 
 /* "present" or "regex" for one "header" condition (rel: where it is). */
-static enum sf_err header_cond(const struct sf_confroute_ctx *c, const char *rel, json_t *item,
+static enum sf_err header_cond(const struct sf_confrule_ctx *c, const char *rel, json_t *item,
                                struct sf_route_header *h)
 {
     char at[200];
@@ -198,7 +127,7 @@ static enum sf_err header_cond(const struct sf_confroute_ctx *c, const char *rel
     if (!json_is_object(item) || !json_is_string(name) ||
         !sf_confvalue_field_name(json_string_value(name)) || (present == NULL) == (regex == NULL) ||
         json_object_size(item) != 2 || (present != NULL && !json_is_boolean(present)))
-        return sf_confroute_must(c, rel, item, what);
+        return sf_confrule_must(c, rel, item, what);
     if (regex != NULL && pattern(c, at, regex, &h->regex, &h->_code) != SF_OK)
         return SF_EINVAL;
     h->name = sf_xstrdup(json_string_value(name));
@@ -206,12 +135,12 @@ static enum sf_err header_cond(const struct sf_confroute_ctx *c, const char *rel
     return SF_OK;
 }
 
-static enum sf_err headers_match(const struct sf_confroute_ctx *c, const char *rel, json_t *v)
+static enum sf_err headers_match(const struct sf_confrule_ctx *c, const char *rel, json_t *v)
 {
     struct sf_route_match *m = &c->r->match;
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
     if (n == 0 || (!json_is_array(v) && !json_is_object(v)))
-        return sf_confroute_must(
+        return sf_confrule_must(
             c, rel, v, "a header condition like {\"name\": \"X-Beta\", \"present\": true}");
     m->headers = sf_xcalloc(n, sizeof *m->headers);
     for (size_t i = 0; i < n; i++) {
@@ -226,13 +155,13 @@ static enum sf_err headers_match(const struct sf_confroute_ctx *c, const char *r
     return SF_OK;
 }
 
-static enum sf_err host_match(const struct sf_confroute_ctx *c, const char *rel, json_t *v)
+static enum sf_err host_match(const struct sf_confrule_ctx *c, const char *rel, json_t *v)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : "";
     bool wild = strncmp(s, "*.", 2) == 0;
     if (!sf_confvalue_host_name(wild ? s + 2 : s))
-        return sf_confroute_must(c, rel, v,
-                                 "a host name like \"api.example.com\" or \"*.example.com\"");
+        return sf_confrule_must(c, rel, v,
+                                "a host name like \"api.example.com\" or \"*.example.com\"");
     char *host = sf_xstrdup(s);
     for (char *p = host; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
@@ -242,21 +171,21 @@ static enum sf_err host_match(const struct sf_confroute_ctx *c, const char *rel,
 }
 
 /* A path to match: as requests are matched, normalised (route.h). */
-static enum sf_err path_match(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
+static enum sf_err path_match(const struct sf_confrule_ctx *c, const char *rel, json_t *v,
                               char **slot)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : "";
-    if (s[0] != '/' || !sf_confroute_printable(s) || strpbrk(s, "?# ") != NULL)
-        return sf_confroute_must(c, rel, v,
-                                 "a path starting with \"/\", without query, like \"/api/\"");
+    if (s[0] != '/' || !sf_confrule_printable(s) || strpbrk(s, "?# ") != NULL)
+        return sf_confrule_must(c, rel, v,
+                                "a path starting with \"/\", without query, like \"/api/\"");
     char *normal = sf_route_path(s);
     if (strcmp(normal, s) != 0) {
         enum sf_err err =
-            sf_confroute_fail(c, rel, false,
-                              "\"%s\" is matched against normalised paths and \"%s\" is not "
-                              "one (escapes of plain characters decoded, no \".\" or \"..\" "
-                              "segments); write \"%s\"",
-                              rel, s, normal);
+            sf_confrule_fail(c, rel, false,
+                             "\"%s\" is matched against normalised paths and \"%s\" is not "
+                             "one (escapes of plain characters decoded, no \".\" or \"..\" "
+                             "segments); write \"%s\"",
+                             rel, s, normal);
         free(normal);
         return err;
     }
@@ -265,7 +194,7 @@ static enum sf_err path_match(const struct sf_confroute_ctx *c, const char *rel,
 }
 
 /* The value at rel (a path of route_keys) of the route being read. */
-static enum sf_err leaf(struct sf_confroute_ctx *c, const char *rel, json_t *v)
+static enum sf_err leaf(struct sf_confrule_ctx *c, const char *rel, json_t *v)
 {
     struct sf_route_def *r = c->r;
     struct sf_route_match *m = &r->match;
@@ -274,7 +203,7 @@ static enum sf_err leaf(struct sf_confroute_ctx *c, const char *rel, json_t *v)
             continue;
         char path[256];
         struct sf_conf_field f = *sf_conf_field_of(rel);
-        f.path = jpath(c, rel, path, sizeof path);
+        f.path = sf_confrule_path(c, rel, path, sizeof path);
         f.off = sf_route_settings_table[i].off;
         r->set.given |= UINT32_C(1) << i;
         return sf_conf_apply_field(c->ld, &f, v, &r->set, NULL);
@@ -290,19 +219,19 @@ static enum sf_err leaf(struct sf_confroute_ctx *c, const char *rel, json_t *v)
     if (strcmp(rel, "match.path_regex") == 0)
         return pattern(c, rel, v, &m->path_regex, &m->_path_code);
     if (strcmp(rel, "match.methods") == 0)
-        return sf_confroute_strings(c, rel, v, method_name,
-                                    "a list of methods like [\"GET\", \"HEAD\"]", false, false,
-                                    &m->methods, &m->nmethods);
+        return sf_confrule_strings(c, rel, v, method_name,
+                                   "a list of methods like [\"GET\", \"HEAD\"]", false, false,
+                                   &m->methods, &m->nmethods);
     if (strcmp(rel, "match.header") == 0)
         return headers_match(c, rel, v);
     if (strcmp(rel, "match.query") == 0)
-        return sf_confroute_strings(c, rel, v, plain_param,
-                                    "a parameter name, or a list of them, like [\"debug\"]", true,
-                                    false, &m->query, &m->nquery);
+        return sf_confrule_strings(c, rel, v, plain_param,
+                                   "a parameter name, or a list of them, like [\"debug\"]", true,
+                                   false, &m->query, &m->nquery);
     if (strcmp(rel, "strip_prefix") == 0 || strcmp(rel, "pass") == 0 ||
         strcmp(rel, "key.sort_query") == 0) {
         if (!json_is_boolean(v))
-            return sf_confroute_must(c, rel, v, "true or false");
+            return sf_confrule_must(c, rel, v, "true or false");
         bool *slot = rel[0] == 's'   ? &r->strip_prefix
                      : rel[0] == 'p' ? &r->pass
                                      : &r->key.sort_query;
@@ -321,14 +250,14 @@ static enum sf_err leaf(struct sf_confroute_ctx *c, const char *rel, json_t *v)
         return sf_confrule_key_headers(c, rel, v);
     if (strcmp(rel, "key.cookies") == 0) {
         r->key.narrow_cookies = true;
-        return sf_confroute_strings(c, rel, v, sf_confrule_cookie_pattern,
-                                    "a list of cookie names like [\"ab_bucket\"] ([] for none)",
-                                    false, true, &r->key.cookies, &r->key.ncookies);
+        return sf_confrule_strings(c, rel, v, sf_confrule_cookie_pattern,
+                                   "a list of cookie names like [\"ab_bucket\"] ([] for none)",
+                                   false, true, &r->key.cookies, &r->key.ncookies);
     }
     if (strcmp(rel, "client_cache_control") == 0) {
-        if (!json_is_string(v) || !sf_confroute_printable(json_string_value(v)))
-            return sf_confroute_must(c, rel, v,
-                                     "a Cache-Control value like \"public, max-age=300\"");
+        if (!json_is_string(v) || !sf_confrule_printable(json_string_value(v)))
+            return sf_confrule_must(c, rel, v,
+                                    "a Cache-Control value like \"public, max-age=300\"");
         free(r->client_cache_control);
         r->client_cache_control = sf_xstrdup(json_string_value(v));
         return SF_OK;
@@ -336,7 +265,7 @@ static enum sf_err leaf(struct sf_confroute_ctx *c, const char *rel, json_t *v)
     if (strcmp(rel, "response_headers.set") == 0)
         return sf_confrule_response_set(c, rel, v);
     SF_ASSERT(strcmp(rel, "response_headers.remove") == 0); /* route_keys' last */
-    return sf_confroute_strings(
+    return sf_confrule_strings(
         c, rel, v, sf_confrule_removable_field,
         "a list of field names like [\"Server\"], none that sfproxy frames or sets "
         "itself",
@@ -356,7 +285,7 @@ static bool is_key(const char *rel, bool *object)
     return *object;
 }
 
-static enum sf_err members(struct sf_confroute_ctx *c, const char *prefix, json_t *obj)
+static enum sf_err members(struct sf_confrule_ctx *c, const char *prefix, json_t *obj)
 {
     const char *key;
     json_t *v;
@@ -373,15 +302,15 @@ static enum sf_err members(struct sf_confroute_ctx *c, const char *prefix, json_
                 snprintf(where, sizeof where, " in \"%s\"", prefix);
             if (near != NULL)
                 snprintf(guess, sizeof guess, "did you mean \"%s\"? ", near);
-            return sf_confroute_fail(c, rel, true,
-                                     "unknown key \"%s\"%s; %sthe keys allowed here are %s", key,
-                                     where, guess, keys);
+            return sf_confrule_fail(c, rel, true,
+                                    "unknown key \"%s\"%s; %sthe keys allowed here are %s", key,
+                                    where, guess, keys);
         }
         enum sf_err err;
         if (!object)
             err = leaf(c, rel, v);
         else if (!json_is_object(v))
-            err = sf_confroute_fail(c, rel, false, "\"%s\" must be an object {...}", rel);
+            err = sf_confrule_fail(c, rel, false, "\"%s\" must be an object {...}", rel);
         else
             err = members(c, rel, v);
         if (err)
@@ -391,20 +320,20 @@ static enum sf_err members(struct sf_confroute_ctx *c, const char *prefix, json_
 }
 
 /* The name: read before the rest, so that every other message can use it. */
-static enum sf_err route_name(struct sf_confroute_ctx *c, json_t *route)
+static enum sf_err route_name(struct sf_confrule_ctx *c, json_t *route)
 {
     json_t *name = json_object_get(route, "name");
     if (name == NULL)
-        return sf_confroute_fail(
+        return sf_confrule_fail(
             c, "", false,
             "a route needs a \"name\" (letters, digits, '-', '_', '.'), which logs, "
             "metrics and explain call it by; add one");
     if (!json_is_string(name) || !sf_confvalue_peer_id(json_string_value(name)))
-        return sf_confroute_must(
-            c, "name", name, "a name of 1 to 63 letters, digits, '-', '_' and '.' like \"api\"");
+        return sf_confrule_must(c, "name", name,
+                                "a name of 1 to 63 letters, digits, '-', '_' and '.' like \"api\"");
     for (size_t i = 0; i + 1 < sf_routes_count(c->rs); i++)
         if (strcmp(sf_routes_at(c->rs, i)->name, json_string_value(name)) == 0)
-            return sf_confroute_fail(
+            return sf_confrule_fail(
                 c, "name", false,
                 "the name \"%s\" is taken by routes[%zu] already; give each route a "
                 "name of its own (logs and metrics tell routes apart by it)",
@@ -415,21 +344,21 @@ static enum sf_err route_name(struct sf_confroute_ctx *c, json_t *route)
 }
 
 /* The rules across a route's keys, and its warnings. */
-static enum sf_err route_checks(struct sf_confroute_ctx *c, json_t *route)
+static enum sf_err route_checks(struct sf_confrule_ctx *c, json_t *route)
 {
     const struct sf_route_def *r = c->r;
     if (json_object_get(route, "match") == NULL)
-        return sf_confroute_fail(
+        return sf_confrule_fail(
             c, "", false,
             "a route needs a \"match\" (every condition in it must hold; {} matches "
             "every request); add one");
     if (r->match.path_prefix != NULL && r->match.path_exact != NULL)
-        return sf_confroute_fail(
+        return sf_confrule_fail(
             c, "match.path_exact", true,
             "give \"path_prefix\" or \"path_exact\", not both (a path that equals one "
             "starts with it anyway)");
     if (r->strip_prefix && r->match.path_prefix == NULL)
-        return sf_confroute_fail(
+        return sf_confrule_fail(
             c, "strip_prefix", false,
             "\"strip_prefix\" cuts \"match.path_prefix\" from the path sent upstream, "
             "and the route has none; add one, or remove \"strip_prefix\"");
@@ -438,18 +367,18 @@ static enum sf_err route_checks(struct sf_confroute_ctx *c, json_t *route)
         const char *first = json_object_iter_key(json_object_iter(cache));
         char rel[96];
         snprintf(rel, sizeof rel, "cache.%s", first);
-        return sf_confroute_fail(c, rel, true,
-                                 "the route is \"pass\": it never stores or shares a response, so "
-                                 "\"cache.%s\" would do nothing; remove it, or remove \"pass\"",
-                                 first);
+        return sf_confrule_fail(c, rel, true,
+                                "the route is \"pass\": it never stores or shares a response, so "
+                                "\"cache.%s\" would do nothing; remove it, or remove \"pass\"",
+                                first);
     }
     for (unsigned bit = SF_TTL_IGNORE_PRIVATE; bit <= SF_TTL_IGNORE_SET_COOKIE; bit <<= 1) {
         if (!(r->cache.ignore & bit))
             continue;
         int line, col;
         char path[256];
-        sf_confpos_find(c->ld->text, jpath(c, "cache.ignore", path, sizeof path), false, &line,
-                        &col);
+        sf_confpos_find(c->ld->text, sf_confrule_path(c, "cache.ignore", path, sizeof path), false,
+                        &line, &col);
         sf_log_warn("%s:%d:%d: %s ignores \"%s\": responses its origin meant for one user are "
                     "stored and shared with every client; make sure nothing personal is served "
                     "under it",
@@ -458,10 +387,10 @@ static enum sf_err route_checks(struct sf_confroute_ctx *c, json_t *route)
     return SF_OK;
 }
 
-static enum sf_err route(struct sf_confroute_ctx *c, json_t *item)
+static enum sf_err route(struct sf_confrule_ctx *c, json_t *item)
 {
     if (!json_is_object(item))
-        return sf_confroute_must(
+        return sf_confrule_must(
             c, "", item,
             "a route object like {\"name\": \"api\", \"match\": {\"path_prefix\": "
             "\"/api/\"}}");
@@ -483,18 +412,18 @@ static enum sf_err hidden_routes(struct sf_conf_loader *ld, struct sf_routes *rs
         if (j < 0)
             continue;
         const struct sf_route_def *a = sf_routes_at(rs, (size_t)j), *b = sf_routes_at(rs, i);
-        struct sf_confroute_ctx c = {ld, rs, NULL, i, ""};
+        struct sf_confrule_ctx c = {ld, rs, NULL, i, ""};
         snprintf(c.label, sizeof c.label, "route \"%s\"", b->name);
         bool all =
             a->match.host == NULL && a->match.path_prefix == NULL && a->match.path_exact == NULL;
         if (all)
-            return sf_confroute_fail(
+            return sf_confrule_fail(
                 &c, "", false,
                 "can never match: route \"%s\" (routes[%ld]) before it has an empty "
                 "\"match\" and takes every request; move \"%s\" above it, or give "
                 "\"%s\" a condition",
                 a->name, j, b->name, a->name);
-        return sf_confroute_fail(
+        return sf_confrule_fail(
             &c, "", false,
             "can never match: route \"%s\" (routes[%ld]) before it matches every "
             "request it would; move \"%s\" above \"%s\", or narrow \"%s\"",
@@ -519,7 +448,7 @@ enum sf_err sf_confroute_parse(struct sf_conf_loader *ld, const struct sf_conf_f
     enum sf_err err = SF_OK;
     json_array_foreach(v, i, item)
     {
-        struct sf_confroute_ctx c = {ld, rs, sf_routes_add(rs), i, ""};
+        struct sf_confrule_ctx c = {ld, rs, sf_routes_add(rs), i, ""};
         snprintf(c.label, sizeof c.label, "routes[%zu]", i);
         if (c.r == NULL) {
             err = sf_conf_fail_at(ld, "routes", false,

@@ -9,7 +9,7 @@
 #ifndef SF_CONFROUTE_H
 #define SF_CONFROUTE_H
 
-#include "confschema.h"
+#include "confapply.h"
 #include "route.h"
 
 /* A top-level key a route may set for itself: its path (the same in a route as at the
@@ -35,31 +35,5 @@ enum sf_err sf_confroute_parse(struct sf_conf_loader *ld, const struct sf_conf_f
  * level (but "upstream", which stays NULL to follow the top level's, command line
  * included), and builds the index. */
 enum sf_err sf_confroute_finish(struct sf_conf_loader *ld, struct sf_config *cfg);
-
-/* ---- for confrule.c, which reads a route's rules (cache, key, response fields) ---- */
-
-/* The route being read. */
-struct sf_confroute_ctx {
-    struct sf_conf_loader *ld;
-    struct sf_routes *rs;
-    struct sf_route_def *r;
-    size_t index;   /* in "routes" */
-    char label[96]; /* "route \"api\"", or "routes[2]" until it has a name */
-};
-
-/* A message at the route's rel (a dotted path inside the route), after its label.
- * Returns SF_EINVAL. */
-enum sf_err sf_confroute_fail(const struct sf_confroute_ctx *c, const char *rel, bool at_key,
-                              const char *fmt, ...) SF_FORMAT(4, 5);
-/* "\"routes[i].rel\" must be WHAT (got V)". Returns SF_EINVAL. */
-enum sf_err sf_confroute_must(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
-                              const char *what);
-/* A list of strings each ok() accepts (with one_ok, a lone string too; with empty_ok, []
- * too) into *out and *n, replacing what was there. */
-enum sf_err sf_confroute_strings(const struct sf_confroute_ctx *c, const char *rel, json_t *v,
-                                 bool (*ok)(const char *), const char *what, bool one_ok,
-                                 bool empty_ok, char ***out, size_t *n);
-/* Non-empty, and printable ASCII only (no line ends). */
-bool sf_confroute_printable(const char *s);
 
 #endif

@@ -5,12 +5,12 @@
  *
  * Adding a key is one row in confschema.c's table, a default in sf_config_defaults and a
  * row in its topic's table in docs/configuration.md; a new kind of value is a new enum
- * sf_conf_kind and a case in each switch over it (config.c's apply_field, confdump.c's
+ * sf_conf_kind and a case in each switch over it (confapply.c's sf_conf_apply_field, confdump.c's
  * field_value, sf_conf_kind_hint), which -Wswitch makes the compiler list. */
 #ifndef SF_CONFSCHEMA_H
 #define SF_CONFSCHEMA_H
 
-#include "config.h"
+#include "config-t.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -61,25 +61,5 @@ const char *sf_conf_kind_hint(enum sf_conf_kind k);
 
 /* The flag in cfg saying whether the listener a K_ADDR_OR_NULL key addresses is on. */
 bool *sf_conf_listener_on(struct sf_config *cfg, const struct sf_conf_field *f);
-
-/* A file being loaded, for messages: its path, its text (for positions), where the message
- * goes. */
-struct sf_conf_loader {
-    const char *path;
-    const char *text;
-    char *errbuf;
-    size_t errlen;
-};
-
-/* Writes "FILE:LINE:COL: " and the message into ld's errbuf, the position that of the
- * value at json_path (confpos.h's paths; with at_key, of its key). Returns SF_EINVAL. */
-enum sf_err sf_conf_fail_at(struct sf_conf_loader *ld, const char *json_path, bool at_key,
-                            const char *fmt, ...) SF_FORMAT(4, 5);
-
-/* Checks v against f's kind and range and stores it at base + f->off (base: cfg for the
- * top-level keys; a route's settings for the keys a route may set too). f->path is the
- * key's name in messages and where they point. */
-enum sf_err sf_conf_apply_field(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v,
-                                void *base, struct sf_config *cfg);
 
 #endif

@@ -3,7 +3,7 @@
  * the two that look at files, sf_confvalue_appendable and sf_confvalue_read_file. */
 #include "confvalue.h"
 
-#include "config.h"
+#include "config-t.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,7 +26,7 @@ bool sf_confvalue_field_name(const char *s)
     return true;
 }
 
-bool sf_config_parse_addr(const char *s, struct sf_addr *out)
+bool sf_confvalue_parse_addr(const char *s, struct sf_addr *out)
 {
     const char *colon = strrchr(s, ':');
     if (colon == NULL || colon[1] == '\0')
@@ -58,7 +58,7 @@ bool sf_config_parse_addr(const char *s, struct sf_addr *out)
     return true;
 }
 
-bool sf_config_parse_upstream(const char *s)
+bool sf_confvalue_parse_upstream(const char *s)
 {
     const char *rest = NULL;
     if (strncmp(s, "http://", 7) == 0)
@@ -94,14 +94,14 @@ static bool parse_with_units(const char *s, const char *const *units, const uint
     return false;
 }
 
-bool sf_config_parse_bytes(const char *s, uint64_t *out)
+bool sf_confvalue_parse_bytes(const char *s, uint64_t *out)
 {
     static const char *const units[] = {"", "B", "KB", "KiB", "MB", "MiB", "GB", "GiB"};
     static const uint64_t mult[] = {1, 1, 1000, 1024, 1000000, 1 << 20, 1000000000, 1 << 30};
     return parse_with_units(s, units, mult, 8, out);
 }
 
-bool sf_config_parse_ms(const char *s, uint64_t *out)
+bool sf_confvalue_parse_ms(const char *s, uint64_t *out)
 {
     static const char *const units[] = {"", "ms", "s", "m", "min", "h", "d"};
     static const uint64_t mult[] = {1, 1, 1000, 60000, 60000, 3600000, 86400000};
@@ -152,7 +152,7 @@ bool sf_confvalue_peer(json_t *item, struct sf_peer *p)
     if (!json_is_object(item) || json_object_size(item) != known || !json_is_string(id) ||
         !sf_confvalue_peer_id(json_string_value(id)) || !json_is_string(url) ||
         strncmp(json_string_value(url), "http://", 7) != 0 ||
-        !sf_config_parse_upstream(json_string_value(url)) ||
+        !sf_confvalue_parse_upstream(json_string_value(url)) ||
         (weight != NULL && (!json_is_integer(weight) || json_integer_value(weight) < 1 ||
                             json_integer_value(weight) > 1000)))
         return false;

@@ -1,12 +1,13 @@
 /* confvalue: the grammars of the config file's values, apart from where they sit in the
  * file: field names, tokens, peer ids, host names, a target or a peer entry, and the files
  * a value names (read whole, or checked for appending). Each check says yes or no; what to
- * tell the user is config.c's. sf_config_parse_addr, _upstream, _bytes and _ms, public,
- * are declared in config.h and defined in confvalue.c. */
+ * tell the user is confapply.c's. The address, URL, byte count and duration grammars are
+ * also the command line's (cmd/sfproxy.c). */
 #ifndef SF_CONFVALUE_H
 #define SF_CONFVALUE_H
 
 #include "cluster.h"
+#include "config-t.h"
 #include "targeted.h"
 
 #include <jansson.h>
@@ -36,5 +37,14 @@ bool sf_confvalue_appendable(const char *path);
 /* The whole of a regular file of at most 16 MiB, or NULL with errno set (EISDIR for
  * anything but a regular file, EFBIG for a larger one). Caller frees. */
 char *sf_confvalue_read_file(const char *path);
+
+/* Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:80", ":8080" for all IPv4). */
+bool sf_confvalue_parse_addr(const char *s, struct sf_addr *out);
+/* Parses an http:// or https:// base URL for the upstream. */
+bool sf_confvalue_parse_upstream(const char *s);
+/* "256MiB", "64KiB", "10MB", "512B", "512" -> bytes. */
+bool sf_confvalue_parse_bytes(const char *s, uint64_t *out);
+/* "1500ms", "5s", "2m", "1h", "250" (ms) -> milliseconds. */
+bool sf_confvalue_parse_ms(const char *s, uint64_t *out);
 
 #endif

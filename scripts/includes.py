@@ -20,13 +20,7 @@ import re
 import sys
 
 # Loops known and argued, each until the change that ends it lands.
-KNOWN = {
-    frozenset(["config", "confschema", "confvalue"]):
-        "XXX: confschema.h needs struct sf_config (its rows' offsetof) and confvalue.c defines "
-        "config.h's sf_config_parse_* on its struct sf_addr; the cut is HAProxy's config-t.h "
-        "(the config's types apart from config.c's functions), left until issue 20's keys "
-        "land in config.h",
-}
+KNOWN = {}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -7,6 +7,7 @@
 
 #include "../../lib/confdump.h"
 #include "../../lib/config.h"
+#include "../../lib/confvalue.h"
 #include "../../lib/route.h"
 
 #include <dirent.h>
@@ -156,51 +157,51 @@ static void test_bytes(void **state)
 {
     (void)state;
     uint64_t v;
-    assert_true(sf_config_parse_bytes("256MiB", &v));
+    assert_true(sf_confvalue_parse_bytes("256MiB", &v));
     assert_int_equal(v, 256u << 20);
-    assert_true(sf_config_parse_bytes("10MB", &v));
+    assert_true(sf_confvalue_parse_bytes("10MB", &v));
     assert_int_equal(v, 10000000);
-    assert_true(sf_config_parse_bytes("64 KiB", &v));
+    assert_true(sf_confvalue_parse_bytes("64 KiB", &v));
     assert_int_equal(v, 65536);
-    assert_true(sf_config_parse_bytes("512", &v));
+    assert_true(sf_confvalue_parse_bytes("512", &v));
     assert_int_equal(v, 512);
-    assert_false(sf_config_parse_bytes("256XB", &v));
-    assert_false(sf_config_parse_bytes("-1", &v));
-    assert_false(sf_config_parse_bytes("MiB", &v));
-    assert_false(sf_config_parse_bytes("99999999999999999999GiB", &v));
+    assert_false(sf_confvalue_parse_bytes("256XB", &v));
+    assert_false(sf_confvalue_parse_bytes("-1", &v));
+    assert_false(sf_confvalue_parse_bytes("MiB", &v));
+    assert_false(sf_confvalue_parse_bytes("99999999999999999999GiB", &v));
 }
 
 static void test_durations(void **state)
 {
     (void)state;
     uint64_t v;
-    assert_true(sf_config_parse_ms("1500ms", &v));
+    assert_true(sf_confvalue_parse_ms("1500ms", &v));
     assert_int_equal(v, 1500);
-    assert_true(sf_config_parse_ms("5s", &v));
+    assert_true(sf_confvalue_parse_ms("5s", &v));
     assert_int_equal(v, 5000);
-    assert_true(sf_config_parse_ms("2m", &v));
+    assert_true(sf_confvalue_parse_ms("2m", &v));
     assert_int_equal(v, 120000);
-    assert_true(sf_config_parse_ms("250", &v));
+    assert_true(sf_confvalue_parse_ms("250", &v));
     assert_int_equal(v, 250);
-    assert_false(sf_config_parse_ms("5 seconds", &v));
-    assert_false(sf_config_parse_ms("", &v));
+    assert_false(sf_confvalue_parse_ms("5 seconds", &v));
+    assert_false(sf_confvalue_parse_ms("", &v));
 }
 
 static void test_addresses(void **state)
 {
     (void)state;
     struct sf_addr a;
-    assert_true(sf_config_parse_addr("127.0.0.1:8080", &a));
+    assert_true(sf_confvalue_parse_addr("127.0.0.1:8080", &a));
     assert_string_equal(a.host, "127.0.0.1");
     assert_int_equal(a.port, 8080);
-    assert_true(sf_config_parse_addr("[::1]:0", &a));
+    assert_true(sf_confvalue_parse_addr("[::1]:0", &a));
     assert_string_equal(a.host, "::1");
-    assert_true(sf_config_parse_addr(":80", &a));
+    assert_true(sf_confvalue_parse_addr(":80", &a));
     assert_string_equal(a.host, "0.0.0.0");
-    assert_true(sf_config_parse_addr("localhost:1", &a));
-    assert_false(sf_config_parse_addr("localhost", &a));
-    assert_false(sf_config_parse_addr("127.0.0.1:70000", &a));
-    assert_false(sf_config_parse_addr("example.com:80", &a));
+    assert_true(sf_confvalue_parse_addr("localhost:1", &a));
+    assert_false(sf_confvalue_parse_addr("localhost", &a));
+    assert_false(sf_confvalue_parse_addr("127.0.0.1:70000", &a));
+    assert_false(sf_confvalue_parse_addr("example.com:80", &a));
 }
 
 /* A config written by sf_config_dump loads back to one that writes the same text. */
