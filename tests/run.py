@@ -11,7 +11,7 @@ a file's lines are printed together when it ends. Every test has a deadline of
 SF_TEST_DEADLINE seconds (default 180, times SF_TEST_TIMEOUT_MULT), a unit binary 300 s
 (times the same): past it the test fails, and the run goes on. A file whose process hangs
 past its tests' deadlines is killed after 1800 s (times the same) together with what it
-started (each child runs in a process group of its own), and what it printed still counts.
+started, and what it printed still counts.
 The ten slowest tests are listed before the summary."""
 import importlib.util
 import os
@@ -19,7 +19,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -28,55 +27,56 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MULT = float(os.environ.get("SF_TEST_TIMEOUT_MULT", "1"))
 IDIR = os.path.join(ROOT, "tests", "integration")
 
-_RUNNING = set()  # the children running now, each the leader of its own process group
-_RUNNING_LOCK = threading.Lock()
-_STOPPING = []  # non-empty once the run is interrupted: no child may start
 
-
-def _kill_group(p):
-    """Kills p and whatever it started. Only while p is not yet reaped: until then its id is
-    its group's, and no other process can have it."""
-    if p.returncode is None:
+def _descendants(pid):
+    """The ids of the processes pid started, and theirs (from /proc: Linux)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
         try:
-            os.killpg(p.pid, signal.SIGKILL)
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def _kill_tree(p):
+    """Kills p and what it started: a hung integration file's origin and sfproxy would run
+    on, orphaned. p is stopped first, so it starts nothing meanwhile and reaps none of its
+    children: none of the ids found can be another process's by the time it is killed."""
+    p.send_signal(signal.SIGSTOP)
+    for pid in _descendants(p.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    p.kill()
 
 
 def _communicate(args, timeout, **kw):
-    """Runs args in a process group of its own; returns (its stdout and stderr, its exit
-    code, whether it was killed). Past timeout the whole group is killed: a hung
-    integration file's origin and sfproxy would otherwise run on, orphaned."""
+    """Runs args; returns (its stdout and stderr, its exit code, whether it was killed at
+    timeout, with what it started)."""
     p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, errors="replace", start_new_session=True, **kw)
-    with _RUNNING_LOCK:
-        _RUNNING.add(p)
-        if _STOPPING:
-            _kill_group(p)
+                         text=True, errors="replace", **kw)
     try:
-        try:
-            out, err = p.communicate(timeout=timeout)
-            return out + err, p.returncode, False
-        except subprocess.TimeoutExpired:
-            _kill_group(p)
-            out, err = p.communicate()  # everything it printed, before the kill too
-            return out + err, p.returncode, True
-        except BaseException:  # ^C in the main thread, which waits here on a unit binary
-            _kill_group(p)
-            p.wait()
-            raise
-    finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(p)
-
-
-def _stop_children():
-    """On an interrupt: the children are in groups of their own, which a terminal's ^C does
-    not reach; none may start after it."""
-    with _RUNNING_LOCK:
-        _STOPPING.append(True)
-        for p in _RUNNING:
-            _kill_group(p)
+        out, err = p.communicate(timeout=timeout)
+        return out + err, p.returncode, False
+    except subprocess.TimeoutExpired:
+        _kill_tree(p)
+        out, err = p.communicate()  # everything it printed, before the kill too
+        return out + err, p.returncode, True
+    except BaseException:  # ^C (which a terminal sends to p too, but maybe not to all)
+        _kill_tree(p)
+        p.wait()
+        raise
 
 
 def run_unit(build, flt):
@@ -139,6 +139,10 @@ def run_file(f, flt):
                 signal.alarm(0)
             passed += 1
             print("ok   %-50s %5.1fs" % (full, time.monotonic() - start), flush=True)
+        except KeyboardInterrupt:  # ^C ends the file (its servers are stopped on the way)
+            print("FAIL %-50s %5.1fs (interrupted)" % (full, time.monotonic() - start),
+                  flush=True)
+            raise
         except BaseException:
             failed += 1
             print("FAIL %-50s %5.1fs" % (full, time.monotonic() - start), flush=True)
@@ -182,9 +186,8 @@ def run_integration(build, flt):
                 passed, failed = passed + p, failed + f
                 timings += [(float(t), n) for n, t in
                             re.findall(r"^(?:ok  |FAIL) (\S+)\s+([\d.]+)s$", out, re.M)]
-        except BaseException:  # the pool's end waits for its children: end them first
+        except BaseException:  # ^C: no file starts after it (the running ones end on it)
             pool.shutdown(wait=False, cancel_futures=True)
-            _stop_children()
             raise
     if timings:
         print("slowest:", ", ".join("%s %.1fs" % (n, t) for t, n in sorted(timings)[::-1][:10]))
