@@ -44,6 +44,11 @@ def test_metrics_pass_promtool_and_match_the_stats():
         attached = collapse_five(env, t)
         env.wait_stored()
         env.get(t)
+        # A response's duration is observed when libmicrohttpd calls it complete, after
+        # its last byte was sent (the client can have read it first), and the clients per
+        # flight when the flight ends: wait for every connection and flight to be over.
+        wait_for(lambda: env.proxy.stats()["connections_now"] == 0 and
+                 env.proxy.stats()["flights_now"] == 0, "every request and flight over")
         text = metrics(env)
         lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                               text=True, timeout=30)
