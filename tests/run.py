@@ -9,8 +9,10 @@ Integration files run in child processes, SF_TEST_JOBS at a time (default 2: eac
 starts its own origin and sfproxy on ephemeral ports, so files do not share anything);
 a file's lines are printed together when it ends. Every test has a deadline of
 SF_TEST_DEADLINE seconds (default 180, times SF_TEST_TIMEOUT_MULT), a unit binary 300 s
-(times the same): past it the test fails, and the run goes on. The ten slowest tests are
-listed before the summary."""
+(times the same): past it the test fails, and the run goes on. A file whose process hangs
+past its tests' deadlines is killed after 1800 s (times the same) together with what it
+started, and what it printed still counts.
+The ten slowest tests are listed before the summary."""
 import importlib.util
 import os
 import re
@@ -26,18 +28,66 @@ MULT = float(os.environ.get("SF_TEST_TIMEOUT_MULT", "1"))
 IDIR = os.path.join(ROOT, "tests", "integration")
 
 
+def _descendants(pid):
+    """The ids of the processes pid started, and theirs (from /proc: Linux)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def _kill_tree(p):
+    """Kills p and what it started: a hung integration file's origin and sfproxy would run
+    on, orphaned. p is stopped first, so it starts nothing meanwhile and reaps none of its
+    children: none of the ids found can be another process's by the time it is killed."""
+    p.send_signal(signal.SIGSTOP)
+    for pid in _descendants(p.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p.kill()
+
+
+def _communicate(args, timeout, **kw):
+    """Runs args; returns (its stdout and stderr, its exit code, whether it was killed at
+    timeout, with what it started)."""
+    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, errors="replace", **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return out + err, p.returncode, False
+    except subprocess.TimeoutExpired:
+        _kill_tree(p)
+        out, err = p.communicate()  # everything it printed, before the kill too
+        return out + err, p.returncode, True
+    except BaseException:  # ^C (which a terminal sends to p too, but maybe not to all)
+        _kill_tree(p)
+        p.wait()
+        raise
+
+
 def run_unit(build, flt):
     passed = failed = 0
     tdir = os.path.join(build, "tests")
     for name in sorted(os.listdir(tdir)) if os.path.isdir(tdir) else []:
         if not name.startswith("test_") or (flt and flt not in name):
             continue
-        try:
-            p = subprocess.run([os.path.join(tdir, name)], cwd=ROOT, capture_output=True,
-                               text=True, timeout=300 * MULT)
-            out, code = p.stdout + p.stderr, p.returncode
-        except subprocess.TimeoutExpired as e:
-            out = "%s%s\n(killed after %.0f s)" % (e.stdout or "", e.stderr or "", 300 * MULT)
+        out, code, killed = _communicate([os.path.join(tdir, name)], 300 * MULT)
+        if killed:
+            out += "\n(killed after %.0f s)" % (300 * MULT)
             code = -1
         ok = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out))
         bad = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out))
@@ -74,7 +124,7 @@ def run_file(f, flt):
         traceback.print_exc(file=sys.stdout)
         print("RESULT 0 1", flush=True)
         return
-    deadline = int(float(os.environ.get("SF_TEST_DEADLINE", "180")) * MULT)
+    deadline = max(1, int(float(os.environ.get("SF_TEST_DEADLINE", "180")) * MULT))  # 0: none
     signal.signal(signal.SIGALRM, _on_alarm)
     for name in [n for n in dir(mod) if n.startswith("test_")]:
         full = "%s.%s" % (f[:-3], name)
@@ -89,6 +139,10 @@ def run_file(f, flt):
                 signal.alarm(0)
             passed += 1
             print("ok   %-50s %5.1fs" % (full, time.monotonic() - start), flush=True)
+        except KeyboardInterrupt:  # ^C ends the file (its servers are stopped on the way)
+            print("FAIL %-50s %5.1fs (interrupted)" % (full, time.monotonic() - start),
+                  flush=True)
+            raise
         except BaseException:
             failed += 1
             print("FAIL %-50s %5.1fs" % (full, time.monotonic() - start), flush=True)
@@ -102,17 +156,17 @@ def _run_child(build, f, flt):
                PYTHONUNBUFFERED="1")
     # The child's own deadlines end each test; this one only catches a child that hangs
     # outside them (at import, or in a cleanup).
-    try:
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "--file", f, flt],
-                           cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=1800 * MULT)
-        out = p.stdout + p.stderr
-    except subprocess.TimeoutExpired as e:
-        out = "%s\nFAIL %-50s (the file's process was killed after %.0f s)\n" % (
-            e.stdout or "", f, 1800 * MULT)
+    out, _, killed = _communicate([sys.executable, os.path.abspath(__file__), "--file", f, flt],
+                                  1800 * MULT, env=env)
+    if killed:
+        out += "\nFAIL %-50s (killed after %.0f s, with what it had started)\n" % (
+            f, 1800 * MULT)
     m = re.search(r"^RESULT (\d+) (\d+)$", out, re.M)
-    if m is None:
-        return out + "FAIL %s: its process ended without a result\n" % f, 0, 1
+    if m is None:  # what it printed still counts, and so does its end
+        if not killed:
+            out += "FAIL %s: its process ended without a result\n" % f
+        return (out, len(re.findall(r"^ok   ", out, re.M)),
+                len(re.findall(r"^FAIL ", out, re.M)))
     out = out[:m.start()] + out[m.end() + 1:]
     return out, int(m.group(1)), int(m.group(2))
 
@@ -124,13 +178,17 @@ def run_integration(build, flt):
     timings = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = [pool.submit(_run_child, build, f, flt) for f in files]
-        for r in results:  # in file order, each as a block
-            out, p, f = r.result()
-            sys.stdout.write(out)
-            sys.stdout.flush()
-            passed, failed = passed + p, failed + f
-            timings += [(float(t), n) for n, t in
-                        re.findall(r"^(?:ok  |FAIL) (\S+)\s+([\d.]+)s$", out, re.M)]
+        try:
+            for r in results:  # in file order, each as a block
+                out, p, f = r.result()
+                sys.stdout.write(out)
+                sys.stdout.flush()
+                passed, failed = passed + p, failed + f
+                timings += [(float(t), n) for n, t in
+                            re.findall(r"^(?:ok  |FAIL) (\S+)\s+([\d.]+)s$", out, re.M)]
+        except BaseException:  # ^C: no file starts after it (the running ones end on it)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     if timings:
         print("slowest:", ", ".join("%s %.1fs" % (n, t) for t, n in sorted(timings)[::-1][:10]))
     return passed, failed

@@ -201,6 +201,12 @@ class Proxy:
     def output(self):
         return "".join(self.log)
 
+    def wait_log(self, text, what, timeout=10):
+        """Waits until sfproxy has printed text. Its log reaches the test through a pipe and
+        the drain thread, a moment after the response the line explains may have: a check
+        of output() right after that response races it."""
+        wait_for(lambda: text in self.output(), "%s: the log line %r" % (what, text), timeout)
+
 
 class Response:
     def __init__(self, status, headers, body, error=None):

@@ -47,6 +47,21 @@ def statuses(resp):
     return out
 
 
+def head_watchdog_passed(env, cut_before):
+    """Waits on sfproxy's own clock instead of sleeping: opens a connection that sends
+    nothing and waits until the head watchdog cuts it (request_head_timeouts passes
+    cut_before). The watchdog cuts every connection in one scan against one time, so by
+    then it has looked at every other connection at least timeouts.request_head after
+    this call began, however slowly a sanitizer or a loaded machine runs it."""
+    w = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10 * MULT)
+    try:
+        wait_for(lambda: env.proxy.stats()["request_head_timeouts"] > cut_before,
+                 "the head watchdog to cut a connection that sent nothing")
+        eq(read_until(w), b"", "what the silent connection got before it was cut")
+    finally:
+        w.close()
+
+
 def read_one(sock):
     """Reads one response with a Content-Length from a connection that stays open."""
     data = bytearray()
@@ -220,22 +235,35 @@ def test_slow_head_is_cut_and_idle_keepalive_is_not():
         k = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10 * MULT)
         k.sendall(b"GET /k1?cc=max-age=60 HTTP/1.1\r\n" + H + b"\r\n")
         eq(statuses(read_one(k)), [200], "first response")
-        time.sleep(1.5)
+        # Idle past request_head, as the watchdog counts it: a silent connection opened
+        # now is cut first. Were k's idle wait counted as a head, the same scan (or an
+        # earlier one) would have cut k, and its second request would get nothing.
+        head_watchdog_passed(env, 1)
         k.sendall(b"GET /k1?cc=max-age=60 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
         second = read_until(k)
         k.close()
-        check(second.startswith(b"HTTP/1.1 200"), "after 1.5s idle: %r" % second[:40])
-        eq(env.proxy.stats()["request_head_timeouts"], 1, "request_head_timeouts")
+        check(second.startswith(b"HTTP/1.1 200"),
+              "after an idle wait longer than request_head: %r" % second[:40])
+        eq(env.proxy.stats()["request_head_timeouts"], 2,
+           "request_head_timeouts (the trickled head and the silent connection)")
 
 
 def test_bad_request_pipelined_behind_a_slow_download_does_not_cut_it():
-    with Env() as env:
+    # request_head is twice the watchdog's grace for a bad head (BAD_GRACE_MS, 1 s, in
+    # lib/conn.c): the silent connection below is cut only after the grace has run out.
+    with Env({"timeouts": {"request_head": "2s"}}) as env:
         size = 4 << 20
-        data = (b"GET /big?size=%d&cc=max-age=60 HTTP/1.1\r\n" % size + H + b"\r\n"
+        target = "/big?size=%d&cc=max-age=60" % size
+        data = (b"GET %s HTTP/1.1\r\n" % target.encode() + H + b"\r\n"
                 b"GET /p2 HTTP/1.1\r\n" + H + b"X : y\r\n\r\n")
         s = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10 * MULT)
         s.sendall(data)
-        time.sleep(2)  # past the watchdog's grace for a bad head, with 4 MiB not yet read
+        # The first request reached the origin: sfproxy has read both heads (one segment),
+        # and the download is under way, 4 MiB not yet read. Then the grace runs out on
+        # sfproxy's clock: a watchdog that timed the bad head from its arrival, not from
+        # the end of the response before it, cuts this connection in that scan.
+        wait_for(lambda: env.origin.count(target) == 1, "the download's origin request")
+        head_watchdog_passed(env, 0)
         resp = read_until(s)
         s.close()
         eq(statuses(resp), [200, 400], "statuses on the connection")

@@ -264,7 +264,9 @@ def test_clients_that_never_read_a_hit_cannot_pin_it_once_evicted():
             s.connect(("127.0.0.1", env.proxy.port))
             s.sendall(raw_get(t))
             idle.append(s)
-            time.sleep(0.05)
+            # Answered from the store before the next object evicts this one (a moment
+            # later it would be a MISS of its own, and not the case this test is about).
+            wait_for(lambda: env.proxy.stats()["hits"] == i + 1, "object %d's HIT" % i)
         wait_for(lambda: env.proxy.stats()["memory"]["shed_readers"] >= n - 2,
                  "the idle hits shed")
         time.sleep(0.5)

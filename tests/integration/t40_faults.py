@@ -211,6 +211,9 @@ def test_first_byte_starts_after_a_slow_upload():
     with Env({"timeouts": {"first_byte": "1s"}}) as env:
         def slow_body():
             for _ in range(6):
+                # The test's subject, not a wait for sfproxy: the upload lasts at least
+                # 1.5 s, longer than first_byte, which is not scaled under sanitizers
+                # (a slower sfproxy only makes the upload longer still).
                 time.sleep(0.25)
                 yield b"x" * 100
         conn = http.client.HTTPConnection("127.0.0.1", env.proxy.port, timeout=30 * MULT)

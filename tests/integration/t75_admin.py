@@ -1,10 +1,10 @@
 """t75: the admin listener. With admin.token (or admin.token_file) a purge needs
 "Authorization: Bearer TOKEN"; stats stay open on loopback. It has its own small
 connection limit and the client idle timeout, and refuses malformed heads too."""
+import http.client
 import os
 import socket
 import tempfile
-import time
 
 from harness import Env, Proxy, eq, check, request, wait_for, read_until, MULT
 
@@ -60,8 +60,17 @@ def test_without_a_token_purge_is_open():
 
 def test_admin_connection_limit_and_idle_timeout():
     with Env({"admin": {"connection_limit": 2}, "timeouts": {"client_idle": "1s"}}) as env:
-        held = [socket.create_connection(("127.0.0.1", env.proxy.admin_port)) for _ in range(2)]
-        time.sleep(0.2)
+        # Two connections held: one that sends nothing, and one that asks once and then
+        # idles. The kernel hands connections to the listener in the order they came,
+        # and libmicrohttpd counts each as it accepts it, before reading from it: once
+        # the second is answered, both are counted against the limit.
+        held = [socket.create_connection(("127.0.0.1", env.proxy.admin_port))]
+        asked = http.client.HTTPConnection("127.0.0.1", env.proxy.admin_port, timeout=10 * MULT)
+        asked.request("GET", "/_sfproxy/health")
+        r = asked.getresponse()
+        r.read()
+        eq((r.status, r.will_close), (200, False), "the second admin connection's answer")
+        held.append(asked.sock)
         extra = socket.create_connection(("127.0.0.1", env.proxy.admin_port))
         extra.settimeout(5 * MULT)
         extra.sendall(b"GET /_sfproxy/stats HTTP/1.1\r\nHost: a\r\n\r\n")

@@ -108,6 +108,8 @@ def test_combined_format_and_reopen_on_sigusr1():
             env.get("/c2?size=5")
             eq(len(log.wait_lines(1)), 1, "the new file's line")
             eq(len(log.lines(log.path + ".1")), 2, "the old file kept its lines")
+            # Counted just after the write that the file shows: wait for it, not for more.
+            wait_for(lambda: env.proxy.stats()["access_log_lines"] >= 3, "3 lines counted")
             eq(env.proxy.stats()["access_log_lines"], 3, "lines counted")
             eq(env.proxy.stats()["access_log_dropped"], 0, "none dropped")
 

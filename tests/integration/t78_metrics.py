@@ -44,6 +44,11 @@ def test_metrics_pass_promtool_and_match_the_stats():
         attached = collapse_five(env, t)
         env.wait_stored()
         env.get(t)
+        # A response's duration is observed when libmicrohttpd calls it complete, after
+        # its last byte was sent (the client can have read it first), and the clients per
+        # flight when the flight ends: wait for every connection and flight to be over.
+        wait_for(lambda: env.proxy.stats()["connections_now"] == 0 and
+                 env.proxy.stats()["flights_now"] == 0, "every request and flight over")
         text = metrics(env)
         lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                               text=True, timeout=30)
@@ -110,6 +115,13 @@ def test_a_real_prometheus_scrapes_it():
                      == attached - 1, "the scraped COLLAPSED counter", timeout=30)
             wait_for(lambda: query(port, "sfproxy_upstream_requests_total") == 1,
                      "the scraped upstream counter", timeout=30)
+            # Observed later than the counters (at the flight's end, and when each response
+            # is complete): a scrape between them has the counters and not these.
+            wait_for(lambda: query(port, "sfproxy_flight_clients_count") == 1,
+                     "the scraped flight", timeout=30)
+            wait_for(lambda: query(port, 'sfproxy_request_duration_seconds_count'
+                                         '{cache="COLLAPSED"}') == attached - 1,
+                     "the scraped followers' durations", timeout=30)
             median = query(port, "histogram_quantile(0.5, sfproxy_flight_clients_bucket)")
             check(median is not None and 2 < median <= 5,
                   "clients per flight's median from the histogram: %r" % median)

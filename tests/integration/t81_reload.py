@@ -63,6 +63,12 @@ class LoadLoop:
         if conn is not None:
             conn.close()
 
+    def wait_answered(self, n, what):
+        """Waits until n more requests have been answered (whole or not: a failure is
+        reported by the test's check of failures, with what went wrong)."""
+        mark = self.done + len(self.failures)
+        wait_for(lambda: self.done + len(self.failures) >= mark + n, what)
+
     def stop(self):
         self.stop_flag.set()
         self.thread.join(30 * MULT)
@@ -88,7 +94,7 @@ def test_reloads_under_load_drop_nothing():
         load = LoadLoop(p, lambda i: (warm[i % 5], 2000) if i % 2 else
                         ("/load%d?size=100&cc=max-age%%3D600" % i, 100))
         try:
-            time.sleep(0.3)
+            load.wait_answered(10, "the load loop under way before the first reload")
             cfg = copy.deepcopy(p.cfg)
             cfg["cache"]["max_bytes"] = "32MiB"
             cfg["timeouts"] = {"first_byte": "20s"}
@@ -119,7 +125,7 @@ def test_reloads_under_load_drop_nothing():
             eq(p.admin_port, new_admin, "the admin listener moved")
             eq(p.port, new_port, "the public one stayed where it was")
             check(any("nothing changed" in l for l in p.reload(cfg)), "a reload with no change")
-            time.sleep(0.3)
+            load.wait_answered(10, "the load loop going on after the last reload")
         finally:
             load.stop()
         eq(load.failures, [], "every request of the load loop was answered whole")
