@@ -22,6 +22,7 @@
 #include "pinned.h"
 #include "policy.h"
 #include "req.h"
+#include "route.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,27 @@ enum sf_req_step sf_dispatch_recv(struct sf_req *r, const struct sf_req_call *c)
 
 /* ---- ADMIT ---- */
 
-/* Sets r->route (where it is fetched upstream) and returns true, or sets r->reject_status
+/* (sf_field_get) A field of the client's request, every line joined. */
+static char *client_field(void *conn, const char *name)
+{
+    return sf_request_field(conn, name);
+}
+
+/* The config's route (route.h) r takes, or NULL: none matches (the top level's settings). */
+static const struct sf_route_def *match_route(struct sf_req *r, const char *method)
+{
+    const struct sf_routes *routes = r->snap->cfg.routes;
+    if (routes == NULL)
+        return NULL;
+    char *host = sf_request_field(r->conn, "Host");
+    struct sf_fields fields = {client_field, r->conn};
+    struct sf_route_req rr = {method, host, r->target, &fields};
+    const struct sf_route_def *route = sf_routes_match(routes, &rr, NULL);
+    free(host);
+    return route;
+}
+
+/* Sets r->route (the config's route it takes) and r->dest (where it is fetched upstream) and returns true, or sets r->reject_status
  * and reject_text and returns false. Counts the request. */
 static bool admit(struct sf_req *r, const char *method)
 {
@@ -79,13 +100,14 @@ static bool admit(struct sf_req *r, const char *method)
         r->reject_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         r->reject_text = "shutting down\n";
         /* A peer's: its 503 is signed, so that the peer asks the next node at once. */
-        r->route.from_peer = sf_outbound_from_peer(&r->out, r->conn, method, r->target);
+        r->dest.from_peer = sf_outbound_from_peer(&r->out, r->conn, method, r->target);
     } else {
+        r->route = match_route(r, method);
         /* Max-Forwards: 0 on TRACE or OPTIONS ends here, whatever the target ("*" too). */
         r->reject_status = sf_outbound_final_answer(r->conn, method, &r->reject_text);
         if (r->reject_status == 0)
             r->reject_status =
-                sf_outbound_route(&r->out, r->conn, method, r->target, &r->route, &r->reject_text);
+                sf_outbound_route(&r->out, r->conn, method, r->target, &r->dest, &r->reject_text);
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -105,7 +127,7 @@ enum sf_req_step sf_dispatch_admit(struct sf_req *r, const struct sf_req_call *c
         return sf_req_synth_bad(r, 508,
                                 "this request has passed through this sfproxy already (a "
                                 "loop: CDN-Loop)\n");
-    if (r->route.peer_ranked_before) {
+    if (r->dest.peer_ranked_before) {
         /* The asking node's list and this one's disagree: on its own, never joined to a
          * flight here that may wait on the asker in turn (peerhop.h). */
         static struct sf_ratelimit lists_differ;
@@ -126,7 +148,7 @@ enum sf_req_step sf_dispatch_admit(struct sf_req *r, const struct sf_req_call *c
 /* The cache key of r (a GET or HEAD): see sf_outbound_key. Caller frees. */
 static char *request_key(struct sf_req *r)
 {
-    return sf_outbound_key(&r->out, r->conn, &r->route);
+    return sf_outbound_key(&r->out, r->conn, &r->dest);
 }
 
 static void submit_shared(struct sf_req *r, struct sf_obj *o)
@@ -215,7 +237,7 @@ enum sf_req_step sf_dispatch_hit(struct sf_req *r, const struct sf_req_call *c)
         r->attached = true;
     }
     unsigned status;
-    const char *peer = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
+    const char *peer = r->dest.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     struct MHD_Response *resp =
         sf_respond_stored(o, r->conn, c->method, r->xcache, peer, &status, &r->body_bytes);
     return sf_req_respond(r, status, resp);
@@ -352,7 +374,7 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
         return sf_req_respond(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
     r->rd = (struct sf_reader){
         .obj = o, .w = &r->w, .conn = r->conn, .up = r->up, .done = sf_req_reader_done};
-    r->rd.peer_secret = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
+    r->rd.peer_secret = r->dest.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     atomic_fetch_add(&r->refs, 1); /* until sf_req_reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */
     unsigned status;
@@ -374,7 +396,7 @@ enum sf_req_step sf_dispatch_synth(struct sf_req *r, const struct sf_req_call *c
     r->body_bytes = strlen(r->synth_text);
     return sf_req_respond(r, r->synth_status,
                           sf_respond_text(r->synth_text, r->synth_status, r->xcache, r->synth_close,
-                                          r->route.from_peer));
+                                          r->dest.from_peer));
 }
 
 enum sf_req_step sf_dispatch_sent(struct sf_req *r, const struct sf_req_call *c)

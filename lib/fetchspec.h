@@ -11,6 +11,7 @@
 
 struct sf_obj;
 struct sf_reqbody;
+struct sf_route_def;
 struct sf_snap;
 
 /* What to send upstream. Owned by whoever holds it; sf_upstream_submit takes it over. */
@@ -25,6 +26,9 @@ struct sf_fetch_spec {
      * §9.3.3); else NULL. */
     char *get_key;
     struct sf_snap *snap; /* the config the request arrived under (pinned): its settings */
+    /* The config's route the request took (route.h; in snap's config, so pinned with it);
+     * NULL: none, the top level's settings apply. */
+    const struct sf_route_def *route;
     /* The stored response a shared fetch revalidates (a reference, or NULL): the flight's
      * stale as the lookup that listed it left it, taken by the leader on the thread of
      * that lookup, so that the fetcher never reads the flight's (T) field, which a later

@@ -92,14 +92,14 @@ static enum MHD_Result collect_credential(void *cls, enum MHD_ValueKind kind, co
 }
 
 char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                      const struct sf_route *route)
+                      const struct sf_dest *dest)
 {
     struct sf_hdrs credentials = {0};
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
     if (ob->cfg->preserve_host && host != NULL)
         sf_hdrs_add(&credentials, "Host", host);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_credential, &credentials);
-    char *key = sf_policy_key(route->url, &credentials);
+    char *key = sf_policy_key(dest->url, &credentials);
     sf_hdrs_clear(&credentials);
     return key;
 }
@@ -248,12 +248,12 @@ static void normalize_encoding(struct sf_hdrs *h)
 }
 
 struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                                       const char *method, const struct sf_route *route,
-                                       bool shared, struct sf_reqbody *body)
+                                       const char *method, const struct sf_dest *dest, bool shared,
+                                       struct sf_reqbody *body)
 {
     struct sf_fetch_spec *s = sf_xcalloc(1, sizeof *s);
     s->method = sf_xstrdup(method);
-    s->url = sf_xstrdup(route->url);
+    s->url = sf_xstrdup(dest->url);
     char ip[INET6_ADDRSTRLEN];
     bool trusted = client_of(ob, conn, ip, sizeof ip);
     struct fields_ctx c = {&s->hdrs,
@@ -276,21 +276,21 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
      * (a forward proxy fetching itself by another address) is refused. */
     sf_hdrs_add(&s->hdrs, "CDN-Loop", ob->loop_token);
     s->body = body ? sf_reqbody_ref(body) : NULL;
-    s->forward = route->forward;
-    s->dest_listed = route->dest_listed;
-    if (shared && route->path != NULL && !route->from_peer && ob->cfg->cluster_self != NULL)
-        sf_peerhop_first(s, ob->cfg, ob->peer_down, route->path);
+    s->forward = dest->forward;
+    s->dest_listed = dest->dest_listed;
+    if (shared && dest->path != NULL && !dest->from_peer && ob->cfg->cluster_self != NULL)
+        sf_peerhop_first(s, ob->cfg, ob->peer_down, dest->path);
     return s;
 }
 
 /* ---- where it goes ---- */
 
-/* An absolute-form target (forward proxy): who asks, and where to. Sets *route and
+/* An absolute-form target (forward proxy): who asks, and where to. Sets *dest and
  * returns 0, or returns the status to refuse with and sets *why. sfproxy is no open proxy:
  * only forward_proxy.clients may use it, only for what forward_proxy.allow lets through
  * (by name here, and again by address when the fetcher connects). */
 static unsigned forward_target(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                               const char *target, struct sf_route *route, const char **why)
+                               const char *target, struct sf_dest *dest, const char **why)
 {
     const struct sf_config *cfg = ob->cfg;
     const char *authority = target + 7;
@@ -323,19 +323,19 @@ static unsigned forward_target(const struct sf_outbound *ob, struct MHD_Connecti
         *why = "the target URL's host or port is malformed\n";
         return MHD_HTTP_BAD_REQUEST;
     }
-    if (!sf_dest_name_ok(&ob->dest, host, port ? port : 80, &route->dest_listed)) {
+    if (!sf_dest_name_ok(&ob->dest, host, port ? port : 80, &dest->dest_listed)) {
         *why = "the destination is not allowed (forward_proxy.allow; loopback, private and "
                "link-local addresses and sfproxy itself must be listed to be reached)\n";
         SF_COUNT(forward_refused);
         return MHD_HTTP_FORBIDDEN;
     }
-    route->forward = true;
-    route->url = sf_xstrdup(target);
+    dest->forward = true;
+    dest->url = sf_xstrdup(target);
     return 0;
 }
 
 unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                           const char *method, const char *target, struct sf_route *route,
+                           const char *method, const char *target, struct sf_dest *dest,
                            const char **why)
 {
     const struct sf_config *cfg = ob->cfg;
@@ -345,26 +345,26 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
             *why = "this proxy has no upstream; send an absolute http:// URL\n";
             return MHD_HTTP_BAD_REQUEST;
         }
-        route->url = sf_http_join_url(cfg->upstream, t);
-        route->path = sf_xstrdup(t);
+        dest->url = sf_http_join_url(cfg->upstream, t);
+        dest->path = sf_xstrdup(t);
         /* A request whose peer field peercall.c checked already (it looked like a peer's own
          * call, a purge or a health check, and was not one) is a client's: a second check
          * would count a replay twice. Deciding that by the target alone let any client's
          * GET of a purge path be routed unchecked, answered unsigned by its owner, and the
          * owner marked down by the node that asked. */
         char sender[SF_PEER_ID_MAX];
-        route->from_peer =
-            !route->peer_checked && sf_peerauth_request(ob->cfg, conn, method, t, sender);
+        dest->from_peer =
+            !dest->peer_checked && sf_peerauth_request(ob->cfg, conn, method, t, sender);
         /* Asked by a node this node's list puts before it for the key: the two lists
          * disagree (with one list, a node only asks one ranked before itself). Joining a
          * flight here that goes to a peer could close a circle of nodes each waiting on the
          * next: the request is fetched on its own instead (ADMIT, reqsteps.h). */
-        route->peer_ranked_before =
-            route->from_peer && sf_peerhop_ranks_before(ob->cfg, route->url, sender);
+        dest->peer_ranked_before =
+            dest->from_peer && sf_peerhop_ranks_before(ob->cfg, dest->url, sender);
         return 0;
     }
     if (strncmp(t, "http://", 7) == 0)
-        return forward_target(ob, conn, target, route, why);
+        return forward_target(ob, conn, target, dest, why);
     *why = strncmp(t, "https://", 8) == 0
                ? "only http:// targets can be proxied; use CONNECT-capable proxies for https\n"
                : "the request target must be a path starting with \"/\" or an http:// URL\n";

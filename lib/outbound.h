@@ -29,7 +29,7 @@ struct sf_outbound {
 #define SF_LOOP_TOKEN_SIZE 32
 
 /* Where one request goes. */
-struct sf_route {
+struct sf_dest {
     char *url;               /* what is fetched upstream (owned); NULL until routed */
     char *path;              /* the origin-form target, as sent (owned); NULL for forward */
     bool forward;            /* an absolute-form target, fetched as a forward proxy */
@@ -49,11 +49,11 @@ void sf_outbound_loop_token(char token[SF_LOOP_TOKEN_SIZE]);
 void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
                       const _Atomic uint16_t *self_ports, const char *loop_token);
 
-/* Routes the raw request target of a request of method on conn: fills *route and
+/* Routes the raw request target of a request of method on conn: fills *dest and
  * returns 0, or returns the status to refuse the request with and sets *why (a line of
  * text). A request signed by a cluster peer (Sfproxy-Peer) is marked from_peer. */
 unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                           const char *method, const char *target, struct sf_route *route,
+                           const char *method, const char *target, struct sf_dest *dest,
                            const char **why);
 
 /* Whether the request on conn is a cluster peer's: Sfproxy-Peer signed with
@@ -67,15 +67,15 @@ bool sf_outbound_from_peer(const struct sf_outbound *ob, struct MHD_Connection *
  * names our token): a loop, to be refused. */
 bool sf_outbound_looped(const struct sf_outbound *ob, struct MHD_Connection *conn);
 
-/* The fetch of route's URL for the request on conn, with method, the request's
+/* The fetch of dest's URL for the request on conn, with method, the request's
  * forwardable fields and sfproxy's own; shared: a flight others may join (nothing that is
  * one client's own is sent, and Accept-Encoding is normalised when configured). In a
  * cluster, a shared fetch of a key another peer owns goes to that peer, signed, with the
  * next nodes in the key's order and then the upstream as its fallbacks (peerhop.h). body (may be NULL) gets a
  * reference of the spec's. Caller owns the result. */
 struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                                       const char *method, const struct sf_route *route,
-                                       bool shared, struct sf_reqbody *body);
+                                       const char *method, const struct sf_dest *dest, bool shared,
+                                       struct sf_reqbody *body);
 
 /* RFC 9110 §7.6.2: 0 when the request of method on conn goes upstream (a TRACE or OPTIONS
  * is then sent with one less in its Max-Forwards); else the status sfproxy answers it with
@@ -84,10 +84,10 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
 unsigned sf_outbound_final_answer(struct MHD_Connection *conn, const char *method,
                                   const char **why);
 
-/* The cache key of a GET or HEAD on conn, routed to route: its URL, every credential line
+/* The cache key of a GET or HEAD on conn, routed to dest: its URL, every credential line
  * as forwarded, and the Host when that is forwarded too (preserve_host). Caller frees. */
 char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                      const struct sf_route *route);
+                      const struct sf_dest *dest);
 
 /* A request as a shared fetch sends its fields. */
 struct sf_shared_view {

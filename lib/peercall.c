@@ -19,7 +19,7 @@ enum sf_peercall sf_peercall_check(struct sf_req *r, const char *method, bool co
     bool health = strcmp(method, "GET") == 0 && strcmp(r->target, PEER_HEALTH) == 0;
     if (!purge && !health)
         return SF_PEERCALL_NONE;
-    r->route.peer_checked = true; /* once: a second check would count a replay twice */
+    r->dest.peer_checked = true; /* once: a second check would count a replay twice */
     if (!sf_outbound_from_peer(&r->out, r->conn, method, r->target))
         return SF_PEERCALL_NONE;
     return purge ? SF_PEERCALL_PURGE : SF_PEERCALL_HEALTH;

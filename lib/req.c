@@ -33,8 +33,8 @@ void sf_req_unref(struct sf_req *r)
     SF_ASSERT(r->obj == NULL && !r->w.parked && r->found == NULL);
     free_slicing(r->slices);
     free(r->target);
-    free(r->route.url);
-    free(r->route.path);
+    free(r->dest.url);
+    free(r->dest.path);
     sf_snap_unref(r->snap);
     sf_reqbody_unref(r->upload);
     r->magic = 0;
@@ -131,9 +131,10 @@ static void add_validators(struct sf_fetch_spec *spec, const struct sf_obj *stal
 struct sf_fetch_spec *sf_req_spec(struct sf_req *r, const char *method, bool shared)
 {
     struct sf_fetch_spec *spec =
-        sf_outbound_spec(&r->out, r->conn, method, &r->route, shared, r->upload);
+        sf_outbound_spec(&r->out, r->conn, method, &r->dest, shared, r->upload);
     sf_hdrs_add(&spec->hdrs, "X-Request-Id", r->rid);
     spec->snap = sf_snap_ref(r->snap);
+    spec->route = r->route;
     return spec;
 }
 
@@ -173,7 +174,7 @@ enum sf_req_step sf_req_respond(struct sf_req *r, unsigned status, struct MHD_Re
     bool ok = resp != NULL && MHD_add_response_header(resp, "X-Request-Id", r->rid) == MHD_YES;
     if (ok && sf_listener_retired(r->listener)) /* a reload moved the listener: reconnect */
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
-    if (ok && (r->route.from_peer || r->peer_call != SF_PEERCALL_NONE)) /* last: signs the rest */
+    if (ok && (r->dest.from_peer || r->peer_call != SF_PEERCALL_NONE)) /* last: signs the rest */
         ok = sf_peerauth_sign_answer(&r->snap->cfg, r->conn, status, resp);
     if (resp != NULL && !ok) {
         MHD_destroy_response(resp);

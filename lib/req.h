@@ -28,6 +28,8 @@
 /* A response read from slices (slice.h): the request's obj is slice index of the
  * representation ref describes. Allocated for such a request only (parked clients cost
  * what struct sf_req costs). */
+struct sf_route_def;
+
 struct sf_slicing {
     char *key;               /* the request's key, the slices' keys derive from */
     struct sf_slice_ref ref; /* owned */
@@ -54,13 +56,15 @@ struct sf_req {
     struct sf_snap *snap;         /* the config it arrived under (pinned) */
     struct sf_outbound out;       /* where it goes, and what is sent, under snap */
     struct MHD_Connection *conn;
-    struct sf_conn *wire;   /* the connection's scanned bytes; NULL if it was never seen */
-    uint64_t seq;           /* which request of its connection this is */
-    char *target;           /* raw request target, as sent */
-    struct sf_route route;  /* where it goes upstream; url NULL until admitted */
-    enum sf_req_step step;  /* the step running, or the one the next call resumes at */
-    enum sf_req_step from;  /* the step that ran before it (SF_REQ_NEW: none) */
-    const char *xcache;     /* HIT, MISS, COLLAPSED or PASS */
+    struct sf_conn *wire; /* the connection's scanned bytes; NULL if it was never seen */
+    uint64_t seq;         /* which request of its connection this is */
+    char *target;         /* raw request target, as sent */
+    const struct sf_route_def *route; /* the config's route it takes (route.h), in snap's
+                                       * config; NULL: none matched, the top level's */
+    struct sf_dest dest;              /* where it goes upstream; url NULL until admitted */
+    enum sf_req_step step;            /* the step running, or the one the next call resumes at */
+    enum sf_req_step from;            /* the step that ran before it (SF_REQ_NEW: none) */
+    const char *xcache;               /* HIT, MISS, COLLAPSED or PASS */
     struct sf_obj *obj;     /* the object read from, with a reference; NULL before dispatch */
     struct sf_obj *found;   /* LOOKUP -> HIT: the stored object, with the lookup's reference */
     bool attached;          /* counted in obj->clients */

@@ -242,7 +242,7 @@ enum sf_req_step sf_sliceread_deliver(struct sf_req *r, const struct sf_req_call
                                .base = first,
                                .advance = slice_advance,
                                .done = sf_req_reader_done};
-    r->rd.peer_secret = r->route.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
+    r->rd.peer_secret = r->dest.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     atomic_fetch_add(&r->refs, 1); /* until sf_req_reader_done */
     unsigned status;
     struct MHD_Response *resp =
