@@ -84,9 +84,9 @@ static bool call_start(struct call *c, const struct sf_config *cfg, const struct
 static bool call_finish(struct call *c, const struct sf_config *cfg, CURLcode rc)
 {
     struct sf_peer_reply *out = c->out;
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &out->status);
-    else if (out->why[0] == '\0') /* a reason of its own (not signed, not set up) stays */
+    if (rc == CURLE_OK) /* a status curl cannot tell is no answer */
+        rc = curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &out->status);
+    if (rc != CURLE_OK && out->why[0] == '\0') /* a reason of its own (not signed...) stays */
         snprintf(out->why, sizeof out->why, "%s", curl_easy_strerror(rc));
     /* Only the peer itself can sign its answer to this request (issue 18). */
     const char *value = c->field + strlen(SF_PEER_FIELD) + 2;
@@ -136,7 +136,9 @@ void sf_peers_call_all(const struct sf_config *cfg, const struct sf_peer *const 
             if (msg->msg != CURLMSG_DONE)
                 continue;
             struct call *c = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+            /* Each handle was given its call (CURLOPT_PRIVATE): asking cannot fail. */
+            CURLcode got = curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+            SF_ASSERT(got == CURLE_OK && c != NULL);
             CURLcode rc = msg->data.result;
             curl_multi_remove_handle(m, c->e);
             answered[c->out - out] = call_finish(c, cfg, rc);
