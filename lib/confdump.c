@@ -229,6 +229,8 @@ json_t *sf_config_route_json(const struct sf_route_def *r)
         json_object_set_new(o, "strip_prefix", json_true());
     if (r->pass)
         json_object_set_new(o, "pass", json_true());
+    if (r->ignore_request_directives)
+        put_path(o, "cache.ignore_request_directives", json_true());
     if (sf_ttl_table_given(&r->cache.ttl))
         put_path(o, "cache.ttl", ttl_table_value(&r->cache.ttl));
     if (sf_ttl_table_given(&r->cache.force))

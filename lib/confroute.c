@@ -56,6 +56,7 @@ static const char *const route_keys[] = {
     "cache.ttl",
     "cache.force_ttl",
     "cache.ignore",
+    "cache.ignore_request_directives",
     "cache.hit_for_pass",
     "cache.max_object_bytes",
     "cache.heuristic_percent",
@@ -229,11 +230,12 @@ static enum sf_err leaf(struct sf_confrule_ctx *c, const char *rel, json_t *v)
                                    "a parameter name, or a list of them, like [\"debug\"]", true,
                                    false, &m->query, &m->nquery);
     if (strcmp(rel, "strip_prefix") == 0 || strcmp(rel, "pass") == 0 ||
-        strcmp(rel, "key.sort_query") == 0) {
+        strcmp(rel, "key.sort_query") == 0 || strcmp(rel, "cache.ignore_request_directives") == 0) {
         if (!json_is_boolean(v))
             return sf_confrule_must(c, rel, v, "true or false");
         bool *slot = rel[0] == 's'   ? &r->strip_prefix
                      : rel[0] == 'p' ? &r->pass
+                     : rel[0] == 'c' ? &r->ignore_request_directives
                                      : &r->key.sort_query;
         *slot = json_is_true(v);
         return SF_OK;

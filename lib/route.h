@@ -68,7 +68,11 @@ struct sf_route_settings {
 struct sf_route_def {
     char *name;
     struct sf_route_match match;
-    bool pass;         /* never stored, never collapsed */
+    bool pass; /* never stored, never collapsed */
+    /* cache.ignore_request_directives: a request's max-age, min-fresh, max-stale and
+     * no-cache (Cache-Control, Pragma) do not refetch a stored response (only-if-cached
+     * is still obeyed): apt asks for by-hash indexes with max-age=0. */
+    bool ignore_request_directives;
     bool strip_prefix; /* the path_prefix is cut from the path sent upstream */
     struct sf_route_settings set;
     struct sf_ttl_rule cache; /* ttl, force_ttl, ignore */
