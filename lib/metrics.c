@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include "park.h"
+#include "routestats.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -36,6 +37,12 @@ enum sf_outcome sf_metrics_outcome(const char *xcache)
         if (strcmp(xcache, outcome_names[i]) == 0)
             return (enum sf_outcome)i;
     return SF_OUT_NONE;
+}
+
+const char *sf_metrics_outcome_name(enum sf_outcome outcome)
+{
+    SF_ASSERT(outcome < SF_OUT_COUNT);
+    return outcome_names[outcome];
 }
 
 void sf_metrics_count_status(unsigned status)
@@ -377,6 +384,7 @@ char *sf_metrics_json(const struct sf_cache_stats *cache, const struct sf_peer_v
     }
     if (npeers > 0)
         json_object_set_new(json_object_get(root, "cluster"), "peers", peers_json(peers, npeers));
+    json_object_set_new(root, "routes", sf_routestats_json());
     char *out = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     return out;
@@ -518,5 +526,8 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
     histogram(&t, "flight_clients", "", &sf_metrics.flight_clients, clients_bounds,
               NBOUNDS(clients_bounds), false);
     peers_text(&t, peers, npeers);
+    char *routes = sf_routestats_prometheus();
+    add(&t, "%s", routes);
+    free(routes);
     return t.s;
 }

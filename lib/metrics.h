@@ -112,6 +112,8 @@ extern struct sf_metrics sf_metrics;
 enum sf_method_class sf_metrics_method_class(const char *method);
 /* The outcome an X-Cache value (NULL: none) names. */
 enum sf_outcome sf_metrics_outcome(const char *xcache);
+/* Its name, as the documents label it: "HIT", ..., "none". */
+const char *sf_metrics_outcome_name(enum sf_outcome outcome);
 /* Counts a response of this status by its class. */
 void sf_metrics_count_status(unsigned status);
 
