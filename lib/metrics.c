@@ -20,8 +20,6 @@ struct sf_metrics sf_metrics;
 
 static const char *const method_names[SF_M_COUNT] = {"GET",    "HEAD",  "POST",    "PUT",
                                                      "DELETE", "PATCH", "OPTIONS", "other"};
-static const char *const outcome_names[SF_OUT_COUNT] = {"HIT",         "MISS",  "COLLAPSED", "PASS",
-                                                        "REVALIDATED", "STALE", "none"};
 
 enum sf_method_class sf_metrics_method_class(const char *method)
 {
@@ -34,15 +32,9 @@ enum sf_method_class sf_metrics_method_class(const char *method)
 enum sf_outcome sf_metrics_outcome(const char *xcache)
 {
     for (int i = 0; xcache != NULL && i < SF_OUT_NONE; i++)
-        if (strcmp(xcache, outcome_names[i]) == 0)
+        if (strcmp(xcache, sf_metrics_outcome_name((enum sf_outcome)i)) == 0)
             return (enum sf_outcome)i;
     return SF_OUT_NONE;
-}
-
-const char *sf_metrics_outcome_name(enum sf_outcome outcome)
-{
-    SF_ASSERT(outcome < SF_OUT_COUNT);
-    return outcome_names[outcome];
 }
 
 void sf_metrics_count_status(unsigned status)
@@ -509,7 +501,7 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
                 "From the request line to the end of its response, by how it was answered.");
     for (int o = 0; o < SF_OUT_COUNT; o++) {
         char label[40];
-        snprintf(label, sizeof label, "cache=\"%s\",", outcome_names[o]);
+        snprintf(label, sizeof label, "cache=\"%s\",", sf_metrics_outcome_name((enum sf_outcome)o));
         histogram(&t, "request_duration_seconds", label, &sf_metrics.request_seconds[o],
                   seconds_bounds, NBOUNDS(seconds_bounds), true);
     }

@@ -15,7 +15,7 @@
 #ifndef SF_ROUTESTATS_H
 #define SF_ROUTESTATS_H
 
-#include "metrics.h"
+#include "metrics-t.h"
 
 #include <jansson.h>
 
