@@ -139,8 +139,17 @@ enum sf_req_step sf_dispatch_admit(struct sf_req *r, const struct sf_req_call *c
                        "alone (give every node the same list)");
         return SF_REQ_PASS;
     }
-    if (r->route != NULL && r->route->pass)
-        return SF_REQ_PASS; /* the operator's word: never stored, never collapsed */
+    if (r->route != NULL && r->route->pass) {
+        /* The operator's word: never stored, never collapsed. So nothing stored can
+         * answer only-if-cached (RFC 9111 §5.2.1.7). */
+        struct sf_req_directives d;
+        if (sf_req_directives(r, &d) && d.only_if_cached) {
+            r->xcache = "MISS"; /* as any only-if-cached request nothing stored answers */
+            return sf_req_synth(r, MHD_HTTP_GATEWAY_TIMEOUT,
+                                "only-if-cached: this route stores nothing (pass)\n", false);
+        }
+        return SF_REQ_PASS;
+    }
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
         return SF_REQ_LOOKUP;
     return SF_REQ_PASS;

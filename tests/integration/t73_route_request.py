@@ -45,6 +45,9 @@ def test_a_pass_route_never_stores_nor_collapses():
         eq(env.origin.count(t), 4, "the HEAD too")
         st = env.proxy.stats()
         eq((st["cache"]["objects"], st["passes"]), (0, 4), "nothing stored, four passes")
+        oic = env.get(t, {"Cache-Control": "only-if-cached"})
+        eq((oic.status, env.origin.count(t)), (504, 4),
+           "only-if-cached: nothing stored can answer it, and it does not go upstream")
         # A path no route takes is cached as ever.
         env.get("/public?" + CC60)
         env.wait_stored()
