@@ -161,6 +161,8 @@ static void format_combined(struct out *o, const struct sf_access_entry *e)
         put_str(o, " upstream_status=- upstream_ttfb=-");
     }
     put_str(o, e->completed ? " completed=1" : " completed=0");
+    put_str(o, " route=");
+    put_escaped(o, e->route != NULL ? e->route : "-", 64, false);
 }
 
 /* ,"name": */
@@ -213,7 +215,12 @@ static void format_json(struct out *o, const struct sf_access_entry *e)
         put_uint(o, e->upstream_status, 3);
         json_seconds(o, "upstream_ttfb", e->upstream_ttfb_us);
     }
-    put_str(o, e->completed ? ",\"completed\":true}" : ",\"completed\":false}");
+    put_str(o, e->completed ? ",\"completed\":true" : ",\"completed\":false");
+    if (e->route != NULL)
+        json_string(o, "route", e->route, 64);
+    else
+        put_str(o, ",\"route\":null");
+    put_raw(o, "}", 1);
 }
 
 size_t sf_access_format_line(enum sf_access_format format, const struct sf_access_entry *e,

@@ -14,7 +14,8 @@ enum sf_access_format {
     SF_ACCESS_JSON,     /* one JSON object per line */
 };
 
-/* What one line says. Strings may be NULL (written "-", or left out of JSON). */
+/* What one line says. Strings may be NULL (written "-", or left out of JSON; a route
+ * that is none is JSON's null). */
 struct sf_access_entry {
     const char *client;     /* the peer's address */
     int64_t time_s;         /* wall clock when the request finished */
@@ -32,6 +33,7 @@ struct sf_access_entry {
     unsigned upstream_status; /* the origin's status, when this request caused the fetch */
     int64_t upstream_ttfb_us; /* that fetch's start to the origin's head; -1: none */
     bool completed;           /* the response was sent whole */
+    const char *route;        /* the name of the config's route it took; NULL: none */
 };
 
 /* The longest line: each string is cut to a bound of its own (the target to 4 KiB as

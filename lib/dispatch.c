@@ -87,8 +87,9 @@ static const struct sf_route_def *match_route(struct sf_req *r, const char *meth
     return route;
 }
 
-/* Sets r->route (the config's route it takes) and r->dest (where it is fetched upstream) and returns true, or sets r->reject_status
- * and reject_text and returns false. Counts the request. */
+/* Sets r->route (the config's route it takes) and r->dest (where it is fetched upstream,
+ * by that route) and returns true, or sets r->reject_status and reject_text and returns
+ * false. Counts the request. */
 static bool admit(struct sf_req *r, const char *method)
 {
     SF_COUNT(requests[sf_metrics_method_class(method)]);
@@ -106,8 +107,8 @@ static bool admit(struct sf_req *r, const char *method)
         /* Max-Forwards: 0 on TRACE or OPTIONS ends here, whatever the target ("*" too). */
         r->reject_status = sf_outbound_final_answer(r->conn, method, &r->reject_text);
         if (r->reject_status == 0)
-            r->reject_status =
-                sf_outbound_route(&r->out, r->conn, method, r->target, &r->dest, &r->reject_text);
+            r->reject_status = sf_outbound_route(&r->out, r->conn, method, r->target, r->route,
+                                                 &r->dest, &r->reject_text);
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -136,6 +137,17 @@ enum sf_req_step sf_dispatch_admit(struct sf_req *r, const struct sf_req_call *c
                        "cluster: a peer asked this node for a key its own cluster.peers "
                        "puts the asker ahead for: the nodes' peer lists differ; fetched "
                        "alone (give every node the same list)");
+        return SF_REQ_PASS;
+    }
+    if (r->route != NULL && r->route->pass) {
+        /* The operator's word: never stored, never collapsed. So nothing stored can
+         * answer only-if-cached (RFC 9111 §5.2.1.7). */
+        struct sf_req_directives d;
+        if (sf_req_directives(r, &d) && d.only_if_cached) {
+            r->xcache = "MISS"; /* as any only-if-cached request nothing stored answers */
+            return sf_req_synth(r, MHD_HTTP_GATEWAY_TIMEOUT,
+                                "only-if-cached: this route stores nothing (pass)\n", false);
+        }
         return SF_REQ_PASS;
     }
     if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
@@ -175,7 +187,7 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
     struct sf_req_directives d;
     bool has_directives = sf_req_directives(r, &d);
     char *key = request_key(r);
-    struct sf_shared_view view = {&r->out, r->conn};
+    struct sf_shared_view view = {&r->out, r->conn, r->route};
     struct sf_fields fields = {sf_outbound_shared_field, &view};
     struct sf_slice_ref sliced = {0};
     struct sf_query q = {key, has_directives ? &d : NULL, &fields, r->no_slices ? NULL : &sliced};
@@ -240,7 +252,7 @@ enum sf_req_step sf_dispatch_hit(struct sf_req *r, const struct sf_req_call *c)
     const char *peer = r->dest.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     struct MHD_Response *resp =
         sf_respond_stored(o, r->conn, c->method, r->xcache, peer, &status, &r->body_bytes);
-    return sf_req_respond(r, status, resp);
+    return sf_req_respond_object(r, status, resp);
 }
 
 /* ---- PASS ---- */
@@ -256,9 +268,14 @@ enum sf_req_step sf_dispatch_pass(struct sf_req *r, const struct sf_req_call *c)
     bool attached = sf_req_attach(r, o, true, "PASS");
     SF_ASSERT(attached); /* nobody else has o: it cannot be trimmed or dropped yet */
     struct sf_fetch_spec *spec = sf_req_spec(r, method, false);
-    if (strcmp(method, "HEAD") == 0 ||
-        (strcmp(method, "POST") == 0 && r->snap->cfg.store_post_responses))
-        spec->get_key = request_key(r); /* its response may update or be the stored GET */
+    /* Its response may update or be the stored GET: a HEAD's, a POST's when configured;
+     * never on a pass route, which stores nothing. */
+    const struct sf_route_def *route = r->route;
+    bool store_post =
+        route != NULL ? route->set.store_post_responses : r->snap->cfg.store_post_responses;
+    if ((route == NULL || !route->pass) &&
+        (strcmp(method, "HEAD") == 0 || (store_post && strcmp(method, "POST") == 0)))
+        spec->get_key = request_key(r);
     sf_upstream_submit(r->up, o, &spec);
     if (r->from == SF_REQ_CONTENT)
         return sf_req_yield(r, SF_REQ_UPLOAD); /* its content comes with the next calls */
@@ -273,7 +290,7 @@ static bool selects_variant(struct sf_req *r, const struct sf_obj *o)
 {
     if (o->vary_names == NULL)
         return true;
-    struct sf_shared_view view = {&r->out, r->conn};
+    struct sf_shared_view view = {&r->out, r->conn, r->route};
     char *mine =
         sf_policy_variant(o->vary_names, &(struct sf_fields){sf_outbound_shared_field, &view});
     bool same = strcmp(mine, o->variant) == 0;
@@ -371,7 +388,7 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
         /* A conditional request the response just received (or refreshed) satisfies:
          * 304, no body (a cluster peer revalidating its copy through its owner, a
          * browser's reload). */
-        return sf_req_respond(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
+        return sf_req_respond_object(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
     r->rd = (struct sf_reader){
         .obj = o, .w = &r->w, .conn = r->conn, .up = r->up, .done = sf_req_reader_done};
     r->rd.peer_secret = r->dest.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
@@ -380,7 +397,7 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
     unsigned status;
     struct MHD_Response *resp = sf_respond_streamed(
         &r->rd, method, r->xcache, r->leads ? &o->own_hdrs : NULL, o->served_stale, &status);
-    return sf_req_respond(r, status, resp);
+    return sf_req_respond_object(r, status, resp);
 }
 
 /* An answer of sfproxy's own, as sf_req_synth set it. */

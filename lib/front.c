@@ -23,6 +23,8 @@
 #include "outbound.h"
 #include "park.h"
 #include "req.h"
+#include "route.h"
+#include "routestats.h"
 
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -95,6 +97,8 @@ static void observe(const struct sf_req *r, uint64_t now_us)
     if (outcome == SF_OUT_COLLAPSED)
         sf_metrics_observe_us(&sf_metrics.collapsed_wait_seconds,
                               (int64_t)(r->first_byte_us - r->start_us));
+    if (r->route != NULL)
+        sf_routestats_count(r->route->name, outcome);
 }
 
 /* r's histograms and access log line, once it has ended (completed: its response was
@@ -134,6 +138,7 @@ static void account(struct sf_req *r, struct sf_front *f, bool completed)
         .upstream_status = upstream ? o->upstream_status : 0,
         .upstream_ttfb_us = upstream ? o->upstream_ttfb_us : -1,
         .completed = completed,
+        .route = r->route != NULL ? r->route->name : NULL,
     };
     sf_access_log_write(f->access_log, &e);
 }

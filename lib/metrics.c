@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include "park.h"
+#include "routestats.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -19,8 +20,6 @@ struct sf_metrics sf_metrics;
 
 static const char *const method_names[SF_M_COUNT] = {"GET",    "HEAD",  "POST",    "PUT",
                                                      "DELETE", "PATCH", "OPTIONS", "other"};
-static const char *const outcome_names[SF_OUT_COUNT] = {"HIT",         "MISS",  "COLLAPSED", "PASS",
-                                                        "REVALIDATED", "STALE", "none"};
 
 enum sf_method_class sf_metrics_method_class(const char *method)
 {
@@ -33,7 +32,7 @@ enum sf_method_class sf_metrics_method_class(const char *method)
 enum sf_outcome sf_metrics_outcome(const char *xcache)
 {
     for (int i = 0; xcache != NULL && i < SF_OUT_NONE; i++)
-        if (strcmp(xcache, outcome_names[i]) == 0)
+        if (strcmp(xcache, sf_metrics_outcome_name((enum sf_outcome)i)) == 0)
             return (enum sf_outcome)i;
     return SF_OUT_NONE;
 }
@@ -377,6 +376,7 @@ char *sf_metrics_json(const struct sf_cache_stats *cache, const struct sf_peer_v
     }
     if (npeers > 0)
         json_object_set_new(json_object_get(root, "cluster"), "peers", peers_json(peers, npeers));
+    json_object_set_new(root, "routes", sf_routestats_json());
     char *out = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     return out;
@@ -501,7 +501,7 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
                 "From the request line to the end of its response, by how it was answered.");
     for (int o = 0; o < SF_OUT_COUNT; o++) {
         char label[40];
-        snprintf(label, sizeof label, "cache=\"%s\",", outcome_names[o]);
+        snprintf(label, sizeof label, "cache=\"%s\",", sf_metrics_outcome_name((enum sf_outcome)o));
         histogram(&t, "request_duration_seconds", label, &sf_metrics.request_seconds[o],
                   seconds_bounds, NBOUNDS(seconds_bounds), true);
     }
@@ -518,5 +518,8 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
     histogram(&t, "flight_clients", "", &sf_metrics.flight_clients, clients_bounds,
               NBOUNDS(clients_bounds), false);
     peers_text(&t, peers, npeers);
+    char *routes = sf_routestats_prometheus();
+    add(&t, "%s", routes);
+    free(routes);
     return t.s;
 }

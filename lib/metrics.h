@@ -4,6 +4,7 @@
 #define SF_METRICS_H
 
 #include "base.h"
+#include "metrics-t.h"
 
 /* What the cache reports (sf_cache_get_stats). */
 struct sf_cache_stats {
@@ -16,21 +17,6 @@ struct sf_cache_stats {
     uint64_t evictions;
     uint64_t variants;          /* stored responses that are variants (RFC 9111 §4.1) */
     uint64_t variant_evictions; /* variants evicted by cache.max_variants */
-};
-
-typedef atomic_uint_fast64_t sf_counter;
-
-/* How a request was answered, for the histograms by outcome: its X-Cache, or NONE (sfproxy
- * answered it itself, or the client left first). */
-enum sf_outcome {
-    SF_OUT_HIT,
-    SF_OUT_MISS,
-    SF_OUT_COLLAPSED,
-    SF_OUT_PASS,
-    SF_OUT_REVALIDATED,
-    SF_OUT_STALE,
-    SF_OUT_NONE,
-    SF_OUT_COUNT
 };
 
 /* A histogram of fixed buckets (sf_metrics_observe_*): each observation is three relaxed

@@ -2,6 +2,7 @@
  * ports are atomics). */
 #include "outbound.h"
 
+#include "cachekey.h"
 #include "config.h"
 #include "conn.h"
 #include "fetchspec.h"
@@ -11,6 +12,7 @@
 #include "peerhop.h"
 #include "policy.h"
 #include "reqbody.h"
+#include "route.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -91,9 +93,47 @@ static enum MHD_Result collect_credential(void *cls, enum MHD_ValueKind kind, co
     return MHD_YES;
 }
 
+/* What a route's key is built from: the credential lines and the fields its rule names. */
+struct keyed_fields {
+    const struct sf_key_rule *rule;
+    struct sf_hdrs found;
+};
+
+static enum MHD_Result collect_keyed(void *cls, enum MHD_ValueKind kind, const char *name,
+                                     const char *value)
+{
+    struct keyed_fields *k = cls;
+    (void)kind;
+    bool keyed = sf_policy_is_credential(name);
+    for (size_t i = 0; !keyed && i < k->rule->nheaders; i++)
+        keyed = sf_streq_ci(name, k->rule->headers[i]);
+    if (keyed)
+        sf_hdrs_add(&k->found, name, value ? value : "");
+    return MHD_YES;
+}
+
+/* The key under dest's route's key rule (cachekey.h). */
+static char *route_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                       const struct sf_dest *dest)
+{
+    struct keyed_fields k = {&dest->route->key, {0}};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_keyed, &k);
+    /* A forward proxy's URL names its host already; the Host field is keyed only when it
+     * is forwarded (preserve_host), as without a route. */
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    if (dest->forward && !ob->cfg->preserve_host)
+        host = NULL;
+    struct sf_key_request kr = {dest->url, host, &k.found, ob->cfg->preserve_host};
+    char *key = sf_cachekey_build(&kr, &dest->route->key);
+    sf_hdrs_clear(&k.found);
+    return key;
+}
+
 char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
                       const struct sf_dest *dest)
 {
+    if (dest->route != NULL)
+        return route_key(ob, conn, dest);
     struct sf_hdrs credentials = {0};
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
     if (ob->cfg->preserve_host && host != NULL)
@@ -102,6 +142,31 @@ char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
     char *key = sf_policy_key(dest->url, &credentials);
     sf_hdrs_clear(&credentials);
     return key;
+}
+
+/* Whether a shared fetch on route (NULL: none) normalises Accept-Encoding. */
+static bool normalizes_encoding(const struct sf_outbound *ob, const struct sf_route_def *route)
+{
+    return route != NULL ? route->set.normalize_accept_encoding
+                         : ob->cfg->normalize_accept_encoding;
+}
+
+/* Whether route (NULL: none) sends only the cookies its key names. */
+static bool narrows_cookies(const struct sf_route_def *route)
+{
+    return route != NULL && route->key.narrow_cookies;
+}
+
+/* The Cookie lines of the request on conn narrowed to route's key.cookies, joined (NULL:
+ * none left). Caller frees. */
+static char *narrowed_cookie(struct MHD_Connection *conn, const struct sf_route_def *route)
+{
+    struct joined_field j = {"Cookie", {0}};
+    if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie") != NULL)
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_field, &j);
+    char *cookie = sf_cachekey_cookies(&j.found, &route->key);
+    sf_hdrs_clear(&j.found);
+    return cookie;
 }
 
 static bool client_of(const struct sf_outbound *ob, struct MHD_Connection *conn, char *ip,
@@ -121,8 +186,10 @@ char *sf_outbound_shared_field(void *view, const char *name)
         !sf_policy_client_field(name, client_of(v->ob, v->conn, ip, sizeof ip),
                                 v->ob->cfg->underscore_fields))
         return NULL; /* not sent: it cannot select what the origin chose */
+    if (narrows_cookies(v->route) && sf_streq_ci(name, "Cookie"))
+        return narrowed_cookie(v->conn, v->route); /* as fetches send it */
     char *value = sf_request_field(v->conn, name);
-    if (v->ob->cfg->normalize_accept_encoding && sf_streq_ci(name, "Accept-Encoding")) {
+    if (normalizes_encoding(v->ob, v->route) && sf_streq_ci(name, "Accept-Encoding")) {
         const char *normal = sf_policy_normalized_encoding(value); /* as fetches send it */
         free(value);
         value = sf_xstrdup_opt(normal);
@@ -262,8 +329,17 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
     MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_field, &c);
     add_forwarding(ob, conn, &s->hdrs, ip);
     decrement_max_forwards(conn, method, &s->hdrs);
-    if (shared && ob->cfg->normalize_accept_encoding)
+    if (shared && normalizes_encoding(ob, dest->route))
         normalize_encoding(&s->hdrs);
+    if (narrows_cookies(dest->route)) {
+        /* The origin sees only the cookies the key has: it cannot personalise a response
+         * on one that every other holder of the key would then be served. */
+        char *cookie = sf_cachekey_cookies(&s->hdrs, &dest->route->key);
+        sf_hdrs_remove(&s->hdrs, "Cookie");
+        if (cookie != NULL)
+            sf_hdrs_add(&s->hdrs, "Cookie", cookie);
+        free(cookie);
+    }
     /* RFC 9110 §7.6.3: ours appended to every Via line the request came with, whole. */
     char *via = sf_request_field(conn, "Via");
     size_t len = (via ? strlen(via) + 2 : 0) + sizeof SF_VIA_VALUE;
@@ -335,17 +411,26 @@ static unsigned forward_target(const struct sf_outbound *ob, struct MHD_Connecti
 }
 
 unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                           const char *method, const char *target, struct sf_dest *dest,
-                           const char **why)
+                           const char *method, const char *target, const struct sf_route_def *route,
+                           struct sf_dest *dest, const char **why)
 {
     const struct sf_config *cfg = ob->cfg;
     const char *t = target;
+    dest->route = route;
     if (t[0] == '/') {
-        if (cfg->upstream == NULL) {
+        const char *base =
+            route != NULL && route->set.upstream != NULL ? route->set.upstream : cfg->upstream;
+        if (base == NULL) {
             *why = "this proxy has no upstream; send an absolute http:// URL\n";
             return MHD_HTTP_BAD_REQUEST;
         }
-        dest->url = sf_http_join_url(cfg->upstream, t);
+        if (route != NULL) {
+            char *sent = sf_route_upstream_target(route, t); /* strip_prefix */
+            dest->url = sf_http_join_url(base, sent);
+            free(sent);
+        } else {
+            dest->url = sf_http_join_url(base, t);
+        }
         dest->path = sf_xstrdup(t);
         /* A request whose peer field peercall.c checked already (it looked like a peer's own
          * call, a purge or a health check, and was not one) is a client's: a second check

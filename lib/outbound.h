@@ -14,6 +14,7 @@
 
 struct sf_config;
 struct sf_fetch_spec; /* fetchspec.h */
+struct sf_route_def;  /* route.h */
 struct sf_reqbody;
 struct sf_snap;
 
@@ -30,10 +31,13 @@ struct sf_outbound {
 
 /* Where one request goes. */
 struct sf_dest {
-    char *url;               /* what is fetched upstream (owned); NULL until routed */
-    char *path;              /* the origin-form target, as sent (owned); NULL for forward */
-    bool forward;            /* an absolute-form target, fetched as a forward proxy */
-    bool dest_listed;        /* with forward: forward_proxy.allow names its host */
+    char *url;  /* what is fetched upstream (owned); NULL until routed */
+    char *path; /* the origin-form target as the client sent it (owned), which a cluster
+                 * peer is asked for (it routes it again); NULL for forward */
+    const struct sf_route_def *route; /* the config's route it takes (route.h), whose
+                                       * upstream, key and cookies apply; NULL: none */
+    bool forward;                     /* an absolute-form target, fetched as a forward proxy */
+    bool dest_listed;                 /* with forward: forward_proxy.allow names its host */
     bool from_peer;          /* a cluster peer's signed request: fetched here, never routed on */
     bool peer_checked;       /* set before routing: its peer field was checked already, and it is
                         * not a peer's (peercall.h) */
@@ -49,12 +53,16 @@ void sf_outbound_loop_token(char token[SF_LOOP_TOKEN_SIZE]);
 void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
                       const _Atomic uint16_t *self_ports, const char *loop_token);
 
-/* Routes the raw request target of a request of method on conn: fills *dest and
- * returns 0, or returns the status to refuse the request with and sets *why (a line of
- * text). A request signed by a cluster peer (Sfproxy-Peer) is marked from_peer. */
+/* Routes the raw request target of a request of method on conn, which takes route (NULL:
+ * none; it must be of ob's config): fills *dest and returns 0, or returns the status to
+ * refuse the request with and sets *why (a line of text). An origin-form target goes to
+ * the route's upstream (else the top level's), with the route's strip_prefix applied
+ * (sf_route_upstream_target); an absolute-form one (forward proxy) goes where its URL
+ * says, whatever the route. A request signed by a cluster peer (Sfproxy-Peer) is marked
+ * from_peer. */
 unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                           const char *method, const char *target, struct sf_dest *dest,
-                           const char **why);
+                           const char *method, const char *target, const struct sf_route_def *route,
+                           struct sf_dest *dest, const char **why);
 
 /* Whether the request on conn is a cluster peer's: Sfproxy-Peer signed with
  * cluster.secret for this method and target and this node, within 30 s, and not seen
@@ -69,7 +77,9 @@ bool sf_outbound_looped(const struct sf_outbound *ob, struct MHD_Connection *con
 
 /* The fetch of dest's URL for the request on conn, with method, the request's
  * forwardable fields and sfproxy's own; shared: a flight others may join (nothing that is
- * one client's own is sent, and Accept-Encoding is normalised when configured). In a
+ * one client's own is sent, and Accept-Encoding is normalised when configured, by dest's
+ * route or the top level). When dest's route names the cookies its key takes
+ * (key.cookies), only those are sent, shared or not (sf_cachekey_cookies). In a
  * cluster, a shared fetch of a key another peer owns goes to that peer, signed, with the
  * next nodes in the key's order and then the upstream as its fallbacks (peerhop.h). body (may be NULL) gets a
  * reference of the spec's. Caller owns the result. */
@@ -85,7 +95,10 @@ unsigned sf_outbound_final_answer(struct MHD_Connection *conn, const char *metho
                                   const char **why);
 
 /* The cache key of a GET or HEAD on conn, routed to dest: its URL, every credential line
- * as forwarded, and the Host when that is forwarded too (preserve_host). Caller frees. */
+ * as forwarded, and the Host when that is forwarded too (preserve_host). With a route,
+ * its key rule's (sf_cachekey_build: the URL fetched, its query as the rule keeps it, the
+ * Host when the route matches on it, the rule's header fields, the cookies it names);
+ * without one, the key sfproxy has always built. Caller frees. */
 char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
                       const struct sf_dest *dest);
 
@@ -93,9 +106,11 @@ char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
 struct sf_shared_view {
     const struct sf_outbound *ob;
     struct MHD_Connection *conn;
+    const struct sf_route_def *route; /* the request's (dest->route); NULL: none */
 };
 /* (sf_field_get, with view: struct sf_shared_view *) A field of the request as a shared
- * fetch would send it upstream (Accept-Encoding normalised when configured; sfproxy's own
+ * fetch would send it upstream (Accept-Encoding normalised when configured; the Cookie
+ * narrowed to the route's key.cookies; sfproxy's own
  * X-Forwarded-For, X-Forwarded-Proto and Forwarded; NULL for what is not sent, such as an
  * untrusted client's identity fields or a name with "_"): what selects among responses
  * that vary (RFC 9111 §4.1). Caller frees. */

@@ -3,6 +3,7 @@
  * step is here; nothing here calls one. */
 #include "req.h"
 
+#include "clientview.h"
 #include "fetcher.h"
 #include "fetchspec.h"
 #include "listener.h"
@@ -188,6 +189,15 @@ enum sf_req_step sf_req_respond(struct sf_req *r, unsigned status, struct MHD_Re
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret == MHD_YES ? SF_REQ_SENT : SF_REQ_CLOSE;
+}
+
+enum sf_req_step sf_req_respond_object(struct sf_req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (resp != NULL && !r->dest.from_peer && !sf_clientview_apply(resp, r->route, sf_wall_s())) {
+        MHD_destroy_response(resp);
+        resp = NULL;
+    }
+    return sf_req_respond(r, status, resp);
 }
 
 enum sf_req_step sf_req_synth(struct sf_req *r, unsigned status, const char *text, bool close)

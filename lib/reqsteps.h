@@ -21,10 +21,11 @@
  *            other -> yield ADMIT (a response queued on the head's call loses keep-alive).
  *  PEER      A peer's purge (on this node's cache alone) or health check, answered
  *            -> SENT.
- *  ADMIT     Counted by method; refused (CONNECT, shutting down, Max-Forwards 0, an
- *            unroutable target) -> SYNTH; with content -> CONTENT; a loop (CDN-Loop)
- *            -> SYNTH; a peer's request its sender should have served, or any method but
- *            GET and HEAD -> PASS; GET and HEAD -> LOOKUP.
+ *  ADMIT     Counted by method; takes its route (route.h), which decides where it is
+ *            fetched and its key; refused (CONNECT, shutting down, Max-Forwards 0, an
+ *            unroutable target, only-if-cached on a pass route) -> SYNTH; with content -> CONTENT; a loop (CDN-Loop)
+ *            -> SYNTH; a peer's request its sender should have served, a pass route's,
+ *            or any method but GET and HEAD -> PASS; GET and HEAD -> LOOKUP.
  *  CONTENT   Content larger than allowed -> SYNTH; else the pipe the content will stream
  *            through upstream (reqbody.h) -> PASS.
  *  LOOKUP    The cache (cache.h) says: stored, fresh or stale (its refresh submitted in

@@ -1,7 +1,8 @@
 """t71: routes in the config (issue 20), as far as they reach this round: loaded and checked
 (exact messages are t70's, from the fixtures), warned about, written back by --print-config,
-replaced whole by a reload, and explained offline by `sfproxy -c FILE --explain URL`. The
-request path does not take routes yet: a proxy with routes serves as one without."""
+replaced whole by a reload, and explained offline by `sfproxy -c FILE --explain URL`. What
+routes do to requests is t73's (the request's side); a request no route takes is served as
+without routes."""
 import json
 import os
 import subprocess

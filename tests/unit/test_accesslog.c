@@ -57,14 +57,21 @@ static void test_combined_line(void **state)
     assert_string_equal(line_of(SF_ACCESS_COMBINED, &e),
                         "127.0.0.1 - - [30/Nov/2026:15:45:41 +0000] \"GET /a?b=1 HTTP/1.1\" 200 "
                         "1234 \"-\" \"curl/7.88.1\" cache=MISS rid=abc-123 first_byte=0.012 "
-                        "duration=1.015 upstream_status=200 upstream_ttfb=1.002 completed=1\n");
+                        "duration=1.015 upstream_status=200 upstream_ttfb=1.002 completed=1 "
+                        "route=-\n");
     /* A follower: no upstream fields; a client that left before any response: 499. */
     e.cache = "COLLAPSED", e.upstream_status = 0, e.upstream_ttfb_us = -1;
     e.status = 0, e.first_byte_us = -1, e.completed = false;
     assert_string_equal(line_of(SF_ACCESS_COMBINED, &e),
                         "127.0.0.1 - - [30/Nov/2026:15:45:41 +0000] \"GET /a?b=1 HTTP/1.1\" 499 "
                         "1234 \"-\" \"curl/7.88.1\" cache=COLLAPSED rid=abc-123 first_byte=- "
-                        "duration=1.015 upstream_status=- upstream_ttfb=- completed=0\n");
+                        "duration=1.015 upstream_status=- upstream_ttfb=- completed=0 "
+                        "route=-\n");
+    /* A request that took a route: its name, last (issue 20). */
+    e.route = "api";
+    const char *l = line_of(SF_ACCESS_COMBINED, &e);
+    assert_string_equal(l + strlen(l) - strlen(" completed=0 route=api\n"),
+                        " completed=0 route=api\n");
 }
 
 static void test_combined_escapes_what_a_client_sent(void **state)
@@ -106,9 +113,15 @@ static void test_json_line_is_json(void **state)
     assert_true(json_real_value(json_object_get(j, "first_byte")) == 0.012);
     assert_true(json_real_value(json_object_get(j, "upstream_ttfb")) == 1.002);
     assert_true(json_is_true(json_object_get(j, "completed")));
-    assert_null(json_object_get(j, "referer")); /* absent fields are left out */
+    assert_null(json_object_get(j, "referer"));             /* absent fields are left out */
+    assert_true(json_is_null(json_object_get(j, "route"))); /* but a route that is none: null */
     assert_string_equal(json_string_value(json_object_get(j, "user_agent")),
                         "ua \"quoted\" \\ \x01 \xc3\x83\xc2\xa9"); /* bytes as \u00HH */
+    json_decref(j);
+    e.route = "static.v2";
+    j = json_loads(line_of(SF_ACCESS_JSON, &e), 0, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "route")), "static.v2");
     json_decref(j);
 }
 
@@ -122,7 +135,8 @@ static void test_long_strings_are_cut_not_the_line(void **state)
     e.target = target, e.user_agent = ua, e.referer = ua;
     for (int f = 0; f < 2; f++) {
         char *l = line_of((enum sf_access_format)f, &e);
-        assert_non_null(strstr(l, f ? "\"completed\":true}" : "completed=1"));
+        assert_non_null(
+            strstr(l, f ? "\"completed\":true,\"route\":null}" : "completed=1 route=-"));
         assert_non_null(strstr(l, f ? "\"request_id\":\"abc-123\"" : " rid=abc-123 "));
         assert_true(strlen(l) < 4096 + 2 * 1024 + 600);
         if (f == SF_ACCESS_JSON) {
