@@ -137,7 +137,7 @@ enum sf_err sf_confrule_ttl(const struct sf_confrule_ctx *c, const char *rel, js
                             struct sf_ttl_table *t)
 {
     static const char what[] =
-        "a whole number of seconds like \"60s\", \"10m\" or \"30d\", or an object of statuses "
+        "a duration in whole seconds, written with its unit, like \"60s\", \"10m\" or \"30d\", or an object of statuses "
         "like {\"200\": \"5m\", \"404\": \"1m\", \"any\": \"10s\"}";
     sf_ttl_table_clear(t);
     if (json_is_string(v)) {
@@ -159,7 +159,7 @@ enum sf_err sf_confrule_ttl(const struct sf_confrule_ctx *c, const char *rel, js
             char at[160];
             snprintf(at, sizeof at, "%s.%s", rel, key);
             return sf_confrule_must(c, at, d,
-                                    "a whole number of seconds like \"60s\", \"10m\" or \"30d\"");
+                                    "a duration in whole seconds, written with its unit, like \"60s\", \"10m\" or \"30d\"");
         }
         sf_ttl_table_set(t, status, s);
     }
