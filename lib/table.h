@@ -1,6 +1,6 @@
-/* table: the cache's table, private to cache.c (which owns one and takes its lock) and
- * table.c. Entries (entry.h) by key in a
- * chained hash table (keyed SipHash, doubling at load 1), and the same entries chained by the URL
+/* table: the cache's table, private to cache.c (which owns one and takes its lock),
+ * table.c and cacheview.c (its read-only copy of one key's entries). Entries (entry.h) by
+ * key in a chained hash table (keyed SipHash, doubling at load 1), and the same entries chained by the URL
  * part of their keys, so that what concerns one URL (a purge, an invalidation, a variant
  * in another language) visits only that URL's entries; stored responses and markers on a
  * byte-charged LRU; hit-for-pass markers also on a list of their own, oldest first (they
