@@ -201,8 +201,11 @@ struct MHD_Response *sf_admin_explain(struct sf_cache *cache, const struct sf_co
     }
     json_object_del(doc, "offline"); /* this one looked */
     const char *key = json_string_value(json_object_get(doc, "key"));
-    json_object_set_new(doc, "stored",
-                        key != NULL ? stored(cache, cfg, key, &a.fields) : json_null());
+    json_t *held = key != NULL ? stored(cache, cfg, key, &a.fields) : json_null();
+    if (key != NULL && json_is_true(json_object_get(doc, "pass")))
+        /* A pass route's requests never look: whatever is listed there stays unused. */
+        json_object_set_new(held, "answer", json_string("PASS"));
+    json_object_set_new(doc, "stored", held);
     sf_hdrs_clear(&a.fields);
     *status = MHD_HTTP_OK;
     return json_answer(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
