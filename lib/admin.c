@@ -1,17 +1,18 @@
 /* admin: the admin listener: GET /_sfproxy/stats, GET /metrics (Prometheus), GET
- * /_sfproxy/health, POST /_sfproxy/purge (and, with --test-clock only, POST
- * /_sfproxy/clock). Its own small
+ * /_sfproxy/health, GET /_sfproxy/explain (adminexplain.c), POST /_sfproxy/purge (and,
+ * with --test-clock only, POST /_sfproxy/clock). Its own small
  * libmicrohttpd daemon (a thread per connection), apart from the public listener so that a flood there
  * never locks the operator out, with its own connection limit (refusing past it at once),
  * the client idle timeout, and the same strict request check as the public listener
  * (conn.h). With admin.token, a purge needs "Authorization: Bearer TOKEN", and so do
- * stats and metrics from off loopback; health never does (load balancers ask it).
+ * stats, metrics and explain from off loopback; health never does (load balancers ask it).
  *
  * Threads: each connection's own thread runs its callbacks here (a purge waiting on its
  * peers holds up only itself); the cache, the counters and the live config it reads have
  * locks or atomics of their own, and nothing here is shared between callbacks else. */
 #include "admin.h"
 
+#include "adminexplain.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -296,8 +297,8 @@ static bool same_secret(const char *a, const char *b)
     return diff == 0;
 }
 
-/* With admin.token set: what changes state (purge, the test clock) always needs it; stats
- * need it from off loopback. */
+/* With admin.token set: what changes state (purge, the test clock) always needs it; the
+ * reads (stats, metrics, explain) need it from off loopback. */
 static bool admin_authorized(const struct sf_config *cfg, struct MHD_Connection *conn,
                              bool changing)
 {
@@ -344,7 +345,8 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         return queue(l, conn, draining ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
                      text_response(draining ? "draining\n" : "ok\n", NULL, NULL));
     }
-    bool reading = strcmp(url, "/_sfproxy/stats") == 0 || strcmp(url, "/metrics") == 0;
+    bool reading = strcmp(url, "/_sfproxy/stats") == 0 || strcmp(url, "/metrics") == 0 ||
+                   strcmp(url, "/_sfproxy/explain") == 0;
     bool changing = !reading; /* purge, clock */
     struct sf_snap *snap = sf_live_pin(a->live);
     const struct sf_config *cfg = &snap->cfg;
@@ -362,6 +364,8 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         resp = json_response(sf_metrics_json(&cs, peers, npeers));
     } else if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
         resp = metrics_response(a);
+    } else if (strcmp(url, "/_sfproxy/explain") == 0 && strcmp(method, "GET") == 0) {
+        resp = sf_admin_explain(a->cache, cfg, conn, &status);
     } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {
         resp = purge(a, cfg, conn, &status);
     } else if (strcmp(url, "/_sfproxy/clock") == 0 && strcmp(method, "POST") == 0 &&
@@ -370,7 +374,8 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     } else {
         status = MHD_HTTP_NOT_FOUND;
         resp = text_response("not found; try GET /_sfproxy/stats, GET /metrics, GET "
-                             "/_sfproxy/health or POST /_sfproxy/purge?url=URL\n",
+                             "/_sfproxy/health, GET /_sfproxy/explain?url=URL or POST "
+                             "/_sfproxy/purge?url=URL\n",
                              NULL, NULL);
     }
     sf_snap_unref(snap);

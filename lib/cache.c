@@ -77,6 +77,15 @@ void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
     sf_mutex_unlock(&c->t.lock);
 }
 
+void sf_cache_inspect(struct sf_cache *c, const char *key, uint64_t slice_bytes, uint64_t now_ms,
+                      struct sf_cache_view *out)
+{
+    sf_mutex_lock(&c->t.lock);
+    sf_table_inspect(&c->t, key, slice_bytes, now_ms, out);
+    sf_mutex_unlock(&c->t.lock);
+    sf_table_inspect_done(out);
+}
+
 size_t sf_cache_longest_chain(struct sf_cache *c)
 {
     sf_mutex_lock(&c->t.lock);
@@ -523,11 +532,20 @@ static void replace_by_marker(struct sf_cache *c, struct sf_obj *o, enum sf_entr
     sf_obj_unref(stale);
 }
 
-/* A hit-for-pass marker, until *arg (monotonic ms), last on the list of them. */
+/* What a hit-for-pass marker is made of. */
+struct pass_mark {
+    uint64_t until_ms;
+    const char *reason; /* why the response was not shareable, or NULL */
+};
+
+/* A hit-for-pass marker (*arg: struct pass_mark, its reason copied), last on the list of
+ * them. */
 static void fill_pass(struct sf_cache *c, struct marker *m, const void *arg)
 {
-    m->expires_ms = *(const uint64_t *)arg;
-    sf_table_charge(&c->t, &m->e, sizeof *m + strlen(m->key));
+    const struct pass_mark *p = arg;
+    m->expires_ms = p->until_ms;
+    m->reason = sf_xstrdup_opt(p->reason);
+    sf_table_charge(&c->t, &m->e, sizeof *m + strlen(m->key) + (m->reason ? strlen(m->reason) : 0));
     m->pass.next = &c->t.pass; /* the newest: markers all live the same time */
     m->pass.prev = c->t.pass.prev;
     c->t.pass.prev->next = &m->pass;
@@ -537,7 +555,10 @@ static void fill_pass(struct sf_cache *c, struct marker *m, const void *arg)
 
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms)
 {
-    replace_by_marker(c, o, SF_ENTRY_PASS, fill_pass, &until_ms);
+    /* The reason is the published verdict's (o's head is out: its (P) fields are set), kept
+     * for explain to say why the key is passed. */
+    struct pass_mark p = {until_ms, o->verdict.reason};
+    replace_by_marker(c, o, SF_ENTRY_PASS, fill_pass, &p);
 }
 
 /* A sliced marker for the representation *arg (struct sf_slice_ref, copied). */

@@ -15,6 +15,7 @@
 
 struct sf_cache;
 struct sf_cache_stats; /* metrics.h */
+struct sf_cache_view;  /* cacheview.h */
 struct sf_fields;
 struct sf_obj;
 struct sf_req_directives;
@@ -106,8 +107,9 @@ void sf_cache_mark_sliced(struct sf_cache *c, struct sf_obj *o, const struct sf_
 /* Removes the sliced marker under key, if that is what is listed there and it is still
  * for the representation ref (a slice of another one came: the response changed). */
 void sf_cache_drop_sliced(struct sf_cache *c, const char *key, const struct sf_slice_ref *ref);
-/* Replaces o (if listed) by a hit-for-pass marker until until_ms. Markers are charged to
- * the byte limit and evicted like responses. */
+/* Replaces o (if listed) by a hit-for-pass marker until until_ms, which keeps why o's
+ * published head could not be shared (its verdict's reason, for explain). Markers are
+ * charged to the byte limit and evicted like responses. */
 void sf_cache_mark_pass(struct sf_cache *c, struct sf_obj *o, uint64_t until_ms);
 /* Frees the hit-for-pass markers that expired by now_ms (at most 64 a call). Cheap when
  * none has: no lock. Any thread; the fetcher calls it on every pass. */
@@ -122,6 +124,14 @@ size_t sf_cache_purge(struct sf_cache *c, const char *url, bool prefix, bool sof
                       const char *tag_header);
 
 void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st);
+/* What is listed under key now_ms, copied into out (cacheview.h; empty on entry, the
+ * caller clears it): a stored response with its age and freshness, a flight, a marker
+ * (hit-for-pass with its reason; vary with the stored variants; sliced with which slices
+ * of slice_bytes are stored). Read-only: nothing is touched, moved on the LRU or
+ * expired. One hold of the table lock (a varying or sliced key walks its URL's entries);
+ * for explain, not the request path. Any thread. */
+void sf_cache_inspect(struct sf_cache *c, const char *key, uint64_t slice_bytes, uint64_t now_ms,
+                      struct sf_cache_view *out);
 /* How many entries the longest chain of the table's buckets holds: how well keys spread
  * (a flood of keys crafted to collide would make it long). One hold of the table lock. */
 size_t sf_cache_longest_chain(struct sf_cache *c);

@@ -2,12 +2,16 @@
  * path will take them once routes are wired in: route (sf_routes_explain, which tries
  * every earlier route in full to say why each did not fit), upstream URL (the route's
  * upstream or the top level's, the target with strip_prefix applied), cache key
- * (cachekey.h, under the route's key rule). Pure. */
+ * (cachekey.h, under the route's key rule). What is stored under the key comes in as the
+ * cache's copy of it (cacheview.h) and goes out as JSON, with the answer a plain GET would
+ * get, judged by policy.c's rules as cache.c's lookup judges it. Pure. */
 #include "explain.h"
 
 #include "cachekey.h"
 #include "confdump.h"
+#include "policy.h"
 #include "route.h"
+#include "variant.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -141,4 +145,154 @@ json_t *sf_explain(const struct sf_config *cfg, const struct sf_explain_req *req
     free(url);
     free(origin_target);
     return out;
+}
+
+/* A JSON integer for a window of seconds, or null for none (-1). */
+static json_t *window(int64_t s)
+{
+    return s >= 0 ? json_integer((json_int_t)s) : json_null();
+}
+
+/* What a GET without cache directives gets from the stored response r now, as cache.c's
+ * lookup decides: a HIT while it is fresh and usable as it is; STALE (served while one
+ * request refreshes it) within its stale-while-revalidate window; else a MISS, which
+ * revalidates it or fetches it again. */
+static const char *response_answer(const struct sf_cache_view_resp *r)
+{
+    static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
+    struct sf_verdict v = {
+        .fresh_s = r->fresh_s, .must_validate = r->must_validate, .never_stale = r->never_stale};
+    if (r->invalidated)
+        return "MISS";
+    if (sf_policy_acceptable(&v, r->age_s, &none))
+        return "HIT";
+    if (sf_policy_within_stale_window(&v, r->age_s, r->stale_while_revalidate_s))
+        return "STALE";
+    return "MISS";
+}
+
+/* A stored response's fields, added to obj. */
+static void add_response(json_t *obj, const struct sf_cache_view_resp *r)
+{
+    json_object_set_new(obj, "status", json_integer(r->status));
+    json_object_set_new(obj, "age_s", json_integer((json_int_t)r->age_s));
+    json_object_set_new(obj, "fresh_s", json_integer((json_int_t)r->fresh_s));
+    json_object_set_new(obj, "fresh_from", json_string(sf_ttl_source_name(r->fresh_from)));
+    json_object_set_new(obj, "time_left_s", json_integer((json_int_t)sf_cache_view_left_s(r)));
+    json_object_set_new(obj, "body_bytes", json_integer((json_int_t)r->body_bytes));
+    json_object_set_new(obj, "invalidated", json_boolean(r->invalidated));
+    json_object_set_new(obj, "must_validate", json_boolean(r->must_validate));
+    json_object_set_new(obj, "stale_while_revalidate_s", window(r->stale_while_revalidate_s));
+    json_object_set_new(obj, "stale_if_error_s", window(r->stale_if_error_s));
+}
+
+/* The field values a variant's key selects it by ("name=value" lines after
+ * SF_VARIANT_MARK, or "name!" for a field the request did not have: null). */
+static json_t *variant_fields(const char *key)
+{
+    json_t *fields = json_object();
+    const char *p = strstr(key, SF_VARIANT_MARK);
+    for (p = p != NULL ? p + strlen(SF_VARIANT_MARK) : ""; *p != '\0';) {
+        size_t n = strcspn(p, "\n");
+        const char *eq = memchr(p, '=', n);
+        size_t name_len = eq != NULL ? (size_t)(eq - p) : n > 0 ? n - 1 : 0; /* "name!" */
+        char *name = sf_xstrndup(p, name_len);
+        json_object_set_new(fields, name,
+                            eq != NULL ? json_stringn(eq + 1, n - name_len - 1) : json_null());
+        free(name);
+        p += n + (p[n] == '\n');
+    }
+    return fields;
+}
+
+static json_t *variants(const struct sf_cache_view *v, const char *selected)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < v->nvariants; i++) {
+        const struct sf_cache_view_resp *r = &v->variants[i];
+        json_t *one = json_pack(
+            "{s:s, s:o, s:b, s:s}", "key", r->key, "fields", variant_fields(r->key), "selected",
+            selected != NULL && strcmp(selected, r->key) == 0, "answer", response_answer(r));
+        add_response(one, r);
+        json_array_append_new(list, one);
+    }
+    return list;
+}
+
+/* A list of names joined by ",", as a JSON array. */
+static json_t *name_list(const char *names)
+{
+    json_t *list = json_array();
+    for (const char *p = names; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(list, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return list;
+}
+
+/* The answer for the variant the request selects: its stored response's, else a MISS. */
+static const char *vary_answer(const struct sf_cache_view *v, const char *selected)
+{
+    for (size_t i = 0; selected != NULL && i < v->nvariants; i++)
+        if (strcmp(selected, v->variants[i].key) == 0)
+            return response_answer(&v->variants[i]);
+    return "MISS";
+}
+
+/* The stored slices' indexes as inclusive runs: [[0, 3], [7, 7]]. */
+static json_t *slice_runs(const struct sf_cache_view *v)
+{
+    json_t *runs = json_array();
+    for (size_t i = 0; i < v->nheld;) {
+        size_t j = i;
+        while (j + 1 < v->nheld && v->held[j + 1] == v->held[j] + 1)
+            j++;
+        json_array_append_new(runs,
+                              json_pack("[I, I]", (json_int_t)v->held[i], (json_int_t)v->held[j]));
+        i = j + 1;
+    }
+    return runs;
+}
+
+static json_t *sliced(const struct sf_cache_view *v)
+{
+    return json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:I, s:I, s:I, s:o}", "kind", "sliced", "answer",
+                     "SLICES", "total_bytes", (json_int_t)v->slice.total, "etag", v->slice.etag,
+                     "last_modified", v->slice.last_modified, "slice_bytes",
+                     (json_int_t)v->slice_bytes, "slices", (json_int_t)v->slices, "slices_stored",
+                     (json_int_t)v->nheld, "stored_runs", slice_runs(v));
+}
+
+json_t *sf_explain_stored(const struct sf_cache_view *v, const char *selected)
+{
+    json_t *out;
+    switch (v->kind) {
+    case SF_CACHE_VIEW_RESPONSE:
+        out = json_pack("{s:s, s:s}", "kind", "response", "answer", response_answer(&v->resp));
+        add_response(out, &v->resp);
+        return out;
+    case SF_CACHE_VIEW_FLIGHT:
+        out = json_pack(
+            "{s:s, s:s}", "kind", "flight", "answer",
+            v->revalidating && strcmp(response_answer(&v->resp), "STALE") == 0 ? "STALE" : "JOIN");
+        if (v->revalidating) {
+            json_t *old = json_object();
+            add_response(old, &v->resp);
+            json_object_set_new(out, "revalidates", old);
+        }
+        return out;
+    case SF_CACHE_VIEW_PASS:
+        return json_pack("{s:s, s:s, s:s?, s:I}", "kind", "hit_for_pass", "answer",
+                         v->pass_left_ms > 0 ? "PASS" : "MISS", "reason", v->pass_reason,
+                         "time_left_ms", (json_int_t)v->pass_left_ms);
+    case SF_CACHE_VIEW_VARY:
+        return json_pack("{s:s, s:s, s:o, s:I, s:o}", "kind", "vary", "answer",
+                         vary_answer(v, selected), "vary", name_list(v->vary_names),
+                         "variants_stored", (json_int_t)v->variants_stored, "variants",
+                         variants(v, selected));
+    case SF_CACHE_VIEW_SLICED: return sliced(v);
+    case SF_CACHE_VIEW_NOTHING: break;
+    }
+    return json_pack("{s:s, s:s}", "kind", "nothing", "answer", "MISS");
 }

@@ -1,6 +1,6 @@
-/* table: the cache's table, private to cache.c (which owns one and takes its lock) and
- * table.c. Entries (entry.h) by key in a
- * chained hash table (keyed SipHash, doubling at load 1), and the same entries chained by the URL
+/* table: the cache's table, private to cache.c (which owns one and takes its lock),
+ * table.c and cacheview.c (its read-only copy of one key's entries). Entries (entry.h) by
+ * key in a chained hash table (keyed SipHash, doubling at load 1), and the same entries chained by the URL
  * part of their keys, so that what concerns one URL (a purge, an invalidation, a variant
  * in another language) visits only that URL's entries; stored responses and markers on a
  * byte-charged LRU; hit-for-pass markers also on a list of their own, oldest first (they
@@ -16,6 +16,7 @@
 #include "slice.h"
 #include "varindex.h"
 
+struct sf_cache_view;
 struct sf_obj;
 
 /* A hit-for-pass marker's place on the list of them, oldest first. */
@@ -28,6 +29,7 @@ struct marker {
     struct sf_entry e;         /* role SF_ENTRY_PASS, SF_ENTRY_VARY or SF_ENTRY_SLICED */
     struct pass_link pass;     /* PASS: on the table's list of them */
     uint64_t expires_ms;       /* PASS: monotonic end */
+    char *reason;              /* PASS: why the response was not shareable (owned; may be NULL) */
     char *vary_names;          /* VARY: what the key's responses vary on */
     struct sf_slice_ref slice; /* SLICED: the representation its slices must be of */
     char key[];
@@ -105,5 +107,14 @@ size_t sf_table_unlist_expired(struct sf_table *t, uint64_t now_ms, struct sf_en
 /* Table lock held (dropped and taken again meanwhile). Evicts until the charged bytes fit,
  * releasing what was evicted outside the lock. */
 void sf_table_fit(struct sf_table *t);
+
+/* Table lock held. Copies what is listed under key into out (cacheview.h: zeroed by the
+ * caller) as lookups would judge it at now_ms; when it is kept in slices, which slices of
+ * slice_bytes are stored. Walks the key's URL's entries for variants and slices
+ * (cacheview.c). */
+void sf_table_inspect(struct sf_table *t, const char *key, uint64_t slice_bytes, uint64_t now_ms,
+                      struct sf_cache_view *out);
+/* No lock held: what sf_table_inspect leaves to do outside the lock (sorting). */
+void sf_table_inspect_done(struct sf_cache_view *out);
 
 #endif
