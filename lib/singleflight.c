@@ -307,6 +307,7 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
     memset(hdrs, 0, sizeof *hdrs);
     o->content_length = content_length;
     o->verdict = *verdict;
+    o->fresh_from = verdict->fresh_from;
     o->pass = !verdict->shareable;
     o->unjoinable |= o->pass; /* a hit-for-pass marker replaces it in the table */
     o->storable = o->shared && verdict->storable;

@@ -99,6 +99,10 @@ struct sf_obj {
      * the cache takes it back (and drops it) when the flight is stored, unlisted or marked
      * hit-for-pass, or freeing the flight drops it. */
     struct sf_obj *stale;
+    /* (P) where its freshness lifetime came from: the origin (max-age, s-maxage, Expires,
+     * a targeted field), its route's ttl or force_ttl, the Last-Modified heuristic, or none
+     * (ttl.h); verdict.fresh_from, kept here for explain (set by sf_obj_publish). */
+    enum sf_ttl_source fresh_from;
     /* (T) set by the lookup that listed the flight, before anyone else can see it: the
      * clients that join it will share its response head (it is one variant's flight, or
      * it refreshes a stored response that did not vary), so the leader's 103s are theirs
