@@ -21,6 +21,11 @@ def env_with(routes, **top):
     return Env(cfg)
 
 
+def settled(env):
+    """Waits until no flight is left: a response not stored is then known not to be."""
+    wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "the flights to end")
+
+
 def stored_again(env, target, n):
     """Requests target once more after n objects are stored; returns the response."""
     env.wait_stored(n)
@@ -50,6 +55,7 @@ def test_route_ttl_for_an_origin_that_says_nothing():
         eq(env.origin.count(t), 2, "origin requests for the route's key")
         # A path no route takes keeps the top level's rules: nothing to store.
         env.get("/other?size=10")
+        settled(env)
         eq(env.get("/other?size=10").header("X-Cache"), "MISS", "no route: not stored")
         eq(env.origin.count("/other?size=10"), 2, "origin requests without a route")
 
@@ -105,6 +111,7 @@ def test_force_ttl_over_the_origin_s_lifetime():
         # Without a route the origin's max-age=0 stands.
         t = "/top?cc=max-age%3D0&etag=v2"
         env.get(t)
+        env.wait_stored(5)
         env.get(t)
         eq(env.origin.count(t), 2, "no route: max-age=0 is revalidated every time")
 
@@ -128,6 +135,7 @@ def test_ttl_per_status():
         # A plain duration covers only the statuses cacheable by default: not 403.
         t = "/plain/f?status=403"
         env.get(t)
+        settled(env)
         env.get(t)
         eq(env.origin.count(t), 2, "a plain ttl does not store a 403")
 
@@ -152,16 +160,12 @@ def test_ignored_directives_store_and_set_cookie_is_removed():
         for name, query in cases:
             t = "/plain/x" + query
             first = env.get(t)
+            settled(env)
             eq(env.get(t).header("X-Cache") in ("MISS", "PASS"), True, "%s not stored" % t)
             eq(env.origin.count(t), 2, "%s: origin requests" % t)
             if "set_cookie" in query:
                 check(first.header("Set-Cookie") is not None, "Set-Cookie passed on: %r" % first)
         eq(env.proxy.stats()["cache"]["objects"], 3, "objects stored")
-
-
-def settled(env):
-    """Waits until no flight is left: a response not stored is then known not to be."""
-    wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "the flights to end")
 
 
 def test_route_first_byte_timeout():
