@@ -213,6 +213,38 @@ static void test_judged_through_a_route(void **state)
     sf_hdrs_clear(&out);
 }
 
+/* A HEAD's 200 that updates the stored GET it describes (RFC 9111 §4.3.5) on a route that
+ * ignores Set-Cookie: its cookie does not reach the stored fields (served to everyone). */
+static void test_a_head_update_keeps_no_ignored_cookie(void **state)
+{
+    struct fixture *f = *state;
+    struct sf_obj *stored = sf_obj_new("k");
+    struct sf_hdrs fields = {0}, head = {0}, merged, none = {0};
+    sf_hdrs_add(&fields, "ETag", "\"v1\"");
+    struct sf_verdict v = {.shareable = true, .storable = true, .fresh_s = 60};
+    sf_obj_lock(stored);
+    sf_obj_publish(stored, 200, &fields, 3, &v, NOW);
+    sf_obj_append(stored, "abc", 3);
+    sf_obj_finish(stored, SF_FAIL_NONE);
+    sf_obj_unlock(stored);
+    sf_hdrs_add(&head, "ETag", "\"v1\"");
+    sf_hdrs_add(&head, "Set-Cookie", "id=1");
+    struct sf_judged_request req = {
+        "HEAD", "http://origin.test/x", &none, false, true, NULL, NOW, false, 0};
+    assert_int_equal(
+        sf_judge_head_update(&f->forced.judge, &req, stored, &head, -1, NOW, &merged, &v),
+        SF_HEAD_UPDATE_FIELDS);
+    assert_null(sf_hdrs_get(&merged, "Set-Cookie"));
+    assert_non_null(sf_hdrs_get(&merged, "ETag"));
+    sf_hdrs_clear(&merged);
+    /* Where cookies are not ignored, a HEAD that sets one describes one user's response. */
+    assert_int_equal(sf_judge_head_update(&f->top.judge, &req, stored, &head, -1, NOW, &merged, &v),
+                     SF_HEAD_UPDATE_STALE);
+    sf_hdrs_clear(&merged);
+    sf_hdrs_clear(&head);
+    sf_obj_unref(stored);
+}
+
 /* The object a response is published on keeps where its freshness came from. */
 static void test_the_object_keeps_fresh_from(void **state)
 {
@@ -237,6 +269,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_route_s_own_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_judged_through_a_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_head_update_keeps_no_ignored_cookie, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_the_object_keeps_fresh_from, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
