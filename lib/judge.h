@@ -96,9 +96,8 @@ enum sf_head_update {
  * SF_HEAD_UPDATE_FIELDS, the stored fields refreshed by the head's into *merged (without
  * Set-Cookie under strip_set_cookie) and their verdict, when the head describes the stored
  * response (sf_policy_head_matches) and it may still be stored (RFC 9111 §4.3.5). A
- * request that said no-store updates nothing
- * (§5.2.1.5: no part of its response is stored), though a mismatch still makes the stored
- * response stale. */
+ * request that said no-store updates nothing (§5.2.1.5: no part of its response is
+ * stored), though a mismatch still makes the stored response stale. */
 enum sf_head_update sf_judge_head_update(const struct sf_judge_cfg *cfg,
                                          const struct sf_judged_request *req,
                                          const struct sf_obj *stored, const struct sf_hdrs *head,
