@@ -21,6 +21,20 @@ def env_with(routes, **top):
     return Env(cfg)
 
 
+def test_an_ignored_cookie_never_reaches_a_stored_post_response():
+    # A POST's response stored for GETs of its URL (cache.store_post_responses) on a route
+    # that ignores Set-Cookie: its client keeps the cookie, the stored copy has none.
+    routes = [route("ck", "/ck/", cache={"ignore": ["set-cookie"]})]
+    with env_with(routes, cache={"store_post_responses": True}) as env:
+        t = "/ck/p?set_cookie=1&self_location=1&cc=max-age%3D60&size=10"
+        p = env.get(t, method="POST", body=b"x")
+        eq((p.status, p.header("X-Cache")), (200, "PASS"), "the POST")
+        check(p.header("Set-Cookie") is not None, "the POST's client keeps its cookie")
+        r = stored_again(env, t, 1)
+        eq((r.header("X-Cache"), r.body, r.header("Set-Cookie")), ("HIT", p.body, None),
+           "the GET served the stored POST response, without the POST client's cookie")
+
+
 def settled(env):
     """Waits until no flight is left: a response not stored is then known not to be."""
     wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "the flights to end")
