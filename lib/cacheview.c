@@ -35,14 +35,6 @@ int64_t sf_cache_view_left_s(const struct sf_cache_view_resp *r)
     return r->fresh_s - r->age_s;
 }
 
-/* Where a stored response's freshness came from. XXX: the verdict's own (policy.c sets it
- * from ttl.c's decision); if the fetcher's route rules come to keep it on the object
- * instead (a field fresh_from of struct sf_obj), read that one here. */
-static enum sf_ttl_source fresh_from(const struct sf_obj *o)
-{
-    return o->verdict.fresh_from;
-}
-
 /* Table lock held. A copy of the stored response o (complete: its fields, length and
  * verdict no longer change) as lookups judge it at now_ms (cache.c's age). */
 static void copy_response(const struct sf_table *t, const struct sf_obj *o, uint64_t now_ms,
@@ -57,7 +49,7 @@ static void copy_response(const struct sf_table *t, const struct sf_obj *o, uint
     /* now_ms may have been read before the response was stored. */
     r->age_s = v->age_s + (int64_t)(now_ms > stored_ms ? (now_ms - stored_ms) / 1000 : 0);
     r->fresh_s = v->fresh_s;
-    r->fresh_from = fresh_from(o);
+    r->fresh_from = o->verdict.fresh_from; /* policy.c, from ttl.c's decision */
     r->invalidated = o->entry.invalidated;
     r->must_validate = v->must_validate;
     r->never_stale = v->never_stale;

@@ -136,9 +136,9 @@ static enum sf_err status_key(const struct sf_confrule_ctx *c, const char *rel, 
 enum sf_err sf_confrule_ttl(const struct sf_confrule_ctx *c, const char *rel, json_t *v,
                             struct sf_ttl_table *t)
 {
-    static const char what[] =
-        "a duration in whole seconds, written with its unit, like \"60s\", \"10m\" or \"30d\", or an object of statuses "
-        "like {\"200\": \"5m\", \"404\": \"1m\", \"any\": \"10s\"}";
+    static const char what[] = "a duration in whole seconds, written with its unit, like \"60s\", "
+                               "\"10m\" or \"30d\", or an object of statuses "
+                               "like {\"200\": \"5m\", \"404\": \"1m\", \"any\": \"10s\"}";
     sf_ttl_table_clear(t);
     if (json_is_string(v)) {
         if (!seconds(v, &t->plain_s))
@@ -159,7 +159,8 @@ enum sf_err sf_confrule_ttl(const struct sf_confrule_ctx *c, const char *rel, js
             char at[160];
             snprintf(at, sizeof at, "%s.%s", rel, key);
             return sf_confrule_must(c, at, d,
-                                    "a duration in whole seconds, written with its unit, like \"60s\", \"10m\" or \"30d\"");
+                                    "a duration in whole seconds, written with its unit, like "
+                                    "\"60s\", \"10m\" or \"30d\"");
         }
         sf_ttl_table_set(t, status, s);
     }

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netacl.h"
+#include "route.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -418,11 +419,18 @@ struct sf_conns *sf_conns_new(const struct sf_config *cfg, char *errbuf, size_t 
  * request (hold_eof): what libmicrohttpd allows a connection that makes no progress
  * (timeouts.client_idle; a held-back end is no progress, so a libmicrohttpd that asked in
  * a loop would close the connection then itself), plus one more wait for a response head
- * (timeouts.connect and first_byte): after its end was first held back, a request may
- * park again for a new fetch (a pass re-dispatched, a variant looked up again). */
+ * (timeouts.connect and first_byte, the longest of the top level's and the routes'):
+ * after its end was first held back, a request may park again for a new fetch (a pass
+ * re-dispatched, a variant looked up again). */
 static uint64_t eof_hold_ms(const struct sf_config *cfg)
 {
-    return cfg->client_idle_timeout_ms + cfg->connect_timeout_ms + cfg->first_byte_timeout_ms;
+    uint64_t first_byte = cfg->first_byte_timeout_ms; /* the longest a request may wait */
+    for (size_t i = 0; i < sf_routes_count(cfg->routes); i++) {
+        const struct sf_route_def *r = sf_routes_at(cfg->routes, i);
+        if (r->set.first_byte_timeout_ms > first_byte)
+            first_byte = r->set.first_byte_timeout_ms;
+    }
+    return cfg->client_idle_timeout_ms + cfg->connect_timeout_ms + first_byte;
 }
 
 void sf_conns_set_limits(struct sf_conns *cs, const struct sf_config *cfg)

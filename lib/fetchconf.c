@@ -10,8 +10,19 @@ void sf_fetchconf_unref(struct sf_fetchconf *c)
     if (c == NULL || --c->refs > 0)
         return;
     sf_origin_tls_clear(&c->tls);
+    free(c->routes);
     sf_snap_unref(c->snap);
     free(c);
+}
+
+const struct sf_fetchrule *sf_fetchconf_rule(const struct sf_fetchconf *c,
+                                             const struct sf_route_def *route)
+{
+    if (route == NULL)
+        return &c->top;
+    /* The route is of the snapshot the fetch pinned, which c was built from. */
+    SF_ASSERT(route->index < c->nroutes && c->routes[route->index].route == route);
+    return &c->routes[route->index];
 }
 
 struct sf_fetchconf *sf_fetchconf_new(struct sf_cache *cache, struct sf_snap *snap)
@@ -27,17 +38,14 @@ struct sf_fetchconf *sf_fetchconf_new(struct sf_cache *cache, struct sf_snap *sn
     c->refs = 1;
     c->snap = sf_snap_ref(snap);
     c->cfg = cfg;
-    c->rules = (struct sf_cache_rules){
-        cfg->targeted.v,
-        cfg->targeted.n,
-        cfg->heuristic_percent,
-        (int64_t)(cfg->heuristic_max_ms / 1000),
-        cfg->stale_while_revalidate_ms ? (int64_t)(cfg->stale_while_revalidate_ms / 1000) : -1,
-        cfg->stale_if_error_ms ? (int64_t)(cfg->stale_if_error_ms / 1000) : -1,
-        cfg->store_server_errors,
-        NULL}; /* a route's rule is chosen per request (route.h), not per snapshot */
-    c->judge = (struct sf_judge_cfg){&c->rules, cfg->cache_max_object_bytes, cfg->strip_set_cookie,
-                                     cfg->store_post_responses, sf_config_slice_bytes(cfg)};
-    c->publisher = (struct sf_publisher){cache, &c->judge, cfg->hit_for_pass_ms};
+    sf_fetchrule_top_settings(cfg, &c->top_set);
+    sf_fetchrule_init(&c->top, cfg, NULL, &c->top_set, cache);
+    c->nroutes = sf_routes_count(cfg->routes);
+    c->routes = c->nroutes ? sf_xcalloc(c->nroutes, sizeof *c->routes) : NULL;
+    for (size_t i = 0; i < c->nroutes; i++) {
+        const struct sf_route_def *r = sf_routes_at(cfg->routes, i);
+        SF_ASSERT(r->index == i);
+        sf_fetchrule_init(&c->routes[i], cfg, r, &r->set, cache);
+    }
     return c;
 }

@@ -279,6 +279,8 @@ enum sf_head_update sf_judge_head_update(const struct sf_judge_cfg *cfg,
         return SF_HEAD_UPDATE_NONE;
     struct sf_hdrs withheld = {0};
     sf_policy_refresh_fields(&stored->hdrs, head, merged);
+    if (cfg->strip_set_cookie)
+        sf_hdrs_remove(merged, "Set-Cookie"); /* stored as a shared response's is: without */
     sf_policy_withhold_fields(merged, cfg->rules, &withheld);
     sf_hdrs_clear(&withheld);
     verdict_of(cfg, req, stored->status, merged, -1, now_s, v);

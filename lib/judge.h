@@ -17,7 +17,8 @@
 struct sf_judge_cfg {
     const struct sf_cache_rules *rules;
     uint64_t max_object_bytes; /* cache.max_object_bytes: larger is never stored */
-    bool strip_set_cookie;     /* cache.strip_set_cookie: shared as if none were sent */
+    bool strip_set_cookie;     /* cache.strip_set_cookie (or a route that ignores
+                                * set-cookie): shared and stored as if none were sent */
     bool store_post_responses; /* cache.store_post_responses (RFC 9110 §9.3.3) */
     uint64_t slice_bytes;      /* slices of larger responses (slice.h); 0: none */
 };
@@ -92,11 +93,11 @@ enum sf_head_update {
 
 /* A 200 to a HEAD sent on its own, with fields head (forwardable) and its Content-Length
  * head_length (-1: none), against the GET response stored for its key (complete): with
- * SF_HEAD_UPDATE_FIELDS, the stored fields refreshed by the head's into *merged and their
- * verdict, when the head describes the stored response (sf_policy_head_matches) and it
- * may still be stored (RFC 9111 §4.3.5). A request that said no-store updates nothing
- * (§5.2.1.5: no part of its response is stored), though a mismatch still makes the stored
- * response stale. */
+ * SF_HEAD_UPDATE_FIELDS, the stored fields refreshed by the head's into *merged (without
+ * Set-Cookie under strip_set_cookie) and their verdict, when the head describes the stored
+ * response (sf_policy_head_matches) and it may still be stored (RFC 9111 §4.3.5). A
+ * request that said no-store updates nothing (§5.2.1.5: no part of its response is
+ * stored), though a mismatch still makes the stored response stale. */
 enum sf_head_update sf_judge_head_update(const struct sf_judge_cfg *cfg,
                                          const struct sf_judged_request *req,
                                          const struct sf_obj *stored, const struct sf_hdrs *head,

@@ -87,7 +87,10 @@ void sf_publish_for_get(const struct sf_publisher *p, struct sf_obj *o, const ch
         return; /* which GETs it would serve is not known: a POST has no variant */
     struct sf_hdrs fields = {0};
     for (size_t i = 0; i < o->hdrs.n; i++)
-        sf_hdrs_add(&fields, o->hdrs.v[i].name, o->hdrs.v[i].value);
+        /* The POST's client keeps its cookie (a pass-through's response); the stored copy,
+         * shared from now on, is stripped as a shared response is. */
+        if (!p->judge->strip_set_cookie || !sf_streq_ci(o->hdrs.v[i].name, "Set-Cookie"))
+            sf_hdrs_add(&fields, o->hdrs.v[i].name, o->hdrs.v[i].value);
     struct sf_obj *copy = copy_of(o, key, &fields, &o->verdict, o->response_time_s);
     if (sf_cache_put(p->cache, copy)) {
         sf_cache_store(p->cache, copy, sf_now_ms());

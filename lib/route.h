@@ -81,6 +81,7 @@ struct sf_route_def {
     struct sf_hdrs response_set; /* response_headers.set, in order */
     char **response_remove;      /* response_headers.remove */
     size_t nresponse_remove;
+    size_t index; /* its place in the list, from 0 (set by sf_routes_add): per-route tables */
 };
 
 /* The request a route is chosen for. */

@@ -24,9 +24,10 @@
 
 /* A running transfer. (F) all fields. */
 struct sf_transfer {
-    struct sf_transfers *t;    /* the loop's context */
-    struct sf_fetchconf *conf; /* the settings of the config its request arrived under */
-    struct sf_obj *obj;        /* the fetch's reference */
+    struct sf_transfers *t;          /* the loop's context */
+    struct sf_fetchconf *conf;       /* the settings of the config its request arrived under */
+    const struct sf_fetchrule *rule; /* in conf: its route's (or the top level's) settings */
+    struct sf_obj *obj;              /* the fetch's reference */
     struct sf_fetch_spec *spec;
     CURL *easy;
     struct curl_slist *fields;
@@ -172,7 +173,7 @@ static void carry_out(struct sf_transfer *x, struct sf_head_decision *d, int64_t
         x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
         sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
     }
-    if (sf_publish(&x->conf->publisher, x->obj, &req, x->spec->get_key, d, now_s))
+    if (sf_publish(&x->rule->publisher, x->obj, &req, x->spec->get_key, d, now_s))
         mark_dirty(x);
     else
         x->cancel = true;
@@ -184,7 +185,7 @@ static void publish(struct sf_transfer *x)
     int64_t now_s = sf_wall_s();
     struct sf_head_decision d;
     struct sf_judged_request req = judged_request(x);
-    sf_judge_head(&x->conf->judge, &req, x->head.status, &x->head.hdrs, now_s, &d);
+    sf_judge_head(&x->rule->judge, &req, x->head.status, &x->head.hdrs, now_s, &d);
     if (x->spec->fallback_url != NULL) {
         SF_PEER_COUNT(x->spec->peer_id, answered);
         if (!x->spec->store_peer_response)
@@ -267,8 +268,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         return CURL_WRITEFUNC_PAUSE;
     }
     sf_obj_append(o, data, len);
-    bool overflow =
-        (!o->unjoinable || o->storable) && o->len > x->conf->cfg->cache_max_object_bytes;
+    bool overflow = (!o->unjoinable || o->storable) && o->len > x->rule->set->max_object_bytes;
     if (overflow) {
         o->storable = false;
         sf_obj_close_joins(o);
@@ -303,11 +303,11 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
         return CURL_READFUNC_ABORT;
     switch (sf_reqbody_read(x->spec->body, dst, size * n, &got)) {
     case SF_REQBODY_DATA:
-        x->first_byte_deadline_ms = sf_now_ms() + x->conf->cfg->upstream_idle_timeout_ms;
+        x->first_byte_deadline_ms = sf_now_ms() + x->rule->set->upstream_idle_timeout_ms;
         return got;
     case SF_REQBODY_EOF:
         /* The request is sent: the wait for its response head starts now. */
-        x->first_byte_deadline_ms = sf_now_ms() + x->conf->cfg->first_byte_timeout_ms;
+        x->first_byte_deadline_ms = sf_now_ms() + x->rule->set->first_byte_timeout_ms;
         return 0;
     case SF_REQBODY_WAIT:
         x->paused = true;           /* waiting for our client is not the origin's delay */
@@ -351,10 +351,10 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
 {
     struct sf_transfer *x = arg;
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
-    const struct sf_config *cfg = x->conf->cfg;
+    const struct sf_route_settings *set = x->rule->set;
     x->connected = true;
-    x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? cfg->upstream_idle_timeout_ms
-                                                                     : cfg->first_byte_timeout_ms);
+    x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? set->upstream_idle_timeout_ms
+                                                                     : set->first_byte_timeout_ms);
     return CURL_PREREQFUNC_OK;
 }
 
@@ -476,8 +476,9 @@ void sf_transfer_start(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch
         free(x);
         return;
     }
+    x->rule = sf_fetchconf_rule(x->conf, spec->route);
     x->first_byte_deadline_ms =
-        sf_now_ms() + x->conf->cfg->connect_timeout_ms + x->conf->cfg->first_byte_timeout_ms;
+        sf_now_ms() + x->conf->cfg->connect_timeout_ms + x->rule->set->first_byte_timeout_ms;
     bool ready = setup_easy(x);
     o->fetch = x;
     x->next = &t->all;
@@ -639,7 +640,7 @@ static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why)
         sf_metrics_observe_clients(served);
     sf_waiters_wake(wake);
     if (!o->shared && store && x->store_for_get && fail == SF_FAIL_NONE)
-        sf_publish_for_get(&x->conf->publisher, o, x->spec->get_key); /* RFC 9110 §9.3.3 */
+        sf_publish_for_get(&x->rule->publisher, o, x->spec->get_key); /* RFC 9110 §9.3.3 */
     if (o->shared) {
         uint64_t now = sf_now_ms();
         if (store) {
@@ -666,7 +667,7 @@ void sf_transfer_unpause(struct sf_transfers *t, struct sf_obj *o)
     x->paused = false;
     x->last_byte_ms = sf_now_ms(); /* the idle clock restarts */
     if (!x->headers_done)          /* an upload waiting for its client goes on */
-        x->first_byte_deadline_ms = sf_now_ms() + x->conf->cfg->upstream_idle_timeout_ms;
+        x->first_byte_deadline_ms = sf_now_ms() + x->rule->set->upstream_idle_timeout_ms;
     CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
     if (rc != CURLE_OK) /* a transfer that cannot go on must not hang */
         finish(x, x->headers_done ? SF_FAIL_TRUNCATED : SF_FAIL_CONNECT, curl_easy_strerror(rc));
@@ -720,7 +721,7 @@ long sf_transfers_enforce_deadlines(struct sf_transfers *t)
     struct sf_transfer *x = t->all.next;
     while (x != &t->all) {
         struct sf_transfer *after = x->next;
-        uint64_t due = x->headers_done ? x->last_byte_ms + x->conf->cfg->upstream_idle_timeout_ms
+        uint64_t due = x->headers_done ? x->last_byte_ms + x->rule->set->upstream_idle_timeout_ms
                                        : x->first_byte_deadline_ms;
         if (x->paused) {
             /* Waiting for our own reader is not an upstream stall. */
