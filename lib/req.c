@@ -11,6 +11,7 @@
 #include "peerauth.h"
 #include "policy.h"
 #include "reqbody.h"
+#include "route.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,13 @@ bool sf_req_directives(struct sf_req *r, struct sf_req_directives *d)
         return false;
     sf_policy_request_directives(cc, pragma, d);
     free(cc);
+    if (r->route != NULL && r->route->ignore_request_directives) {
+        /* The operator's word (Squid's ignore-reload, nginx's default): what is stored
+         * answers as if the client had asked nothing. only-if-cached and no-store still
+         * hold: neither makes the origin do more work. */
+        d->no_cache = false;
+        d->max_age_s = d->min_fresh_s = d->max_stale_s = -1;
+    }
     return true;
 }
 

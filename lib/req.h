@@ -134,7 +134,8 @@ void sf_req_end_slices(struct sf_req *r);
 
 /* ---- what it sends upstream ---- */
 
-/* The request's cache directives (RFC 9111 §5.2.1, §5.4); false when it has none. */
+/* The request's cache directives (RFC 9111 §5.2.1, §5.4); false when it has none. On a
+ * route with cache.ignore_request_directives, only only-if-cached and no-store count. */
 bool sf_req_directives(struct sf_req *r, struct sf_req_directives *d);
 /* What r sends upstream, with its request id. */
 struct sf_fetch_spec *sf_req_spec(struct sf_req *r, const char *method, bool shared);

@@ -315,3 +315,32 @@ def test_requests_counted_by_route_across_a_reload():
         st = env.proxy.stats()["routes"]
         eq((st["api"]["HIT"], st["me"]["PASS"], st["account"]["PASS"]), (2, 1, 2),
            "counts by name across the reload")
+
+
+def test_a_route_may_ignore_request_directives():
+    """apt asks for indexes with max-age=0: on a route that ignores request directives a
+    stored response answers it; elsewhere the client's max-age=0 sends it upstream again."""
+    routes = [{"name": "pool", "match": {"path_prefix": "/pool/"},
+               "cache": {"force_ttl": "1h", "ignore_request_directives": True}},
+              {"name": "dists", "match": {"path_prefix": "/dists/"},
+               "cache": {"force_ttl": "1h"}}]
+    with routes_env(routes) as env:
+        def settle():
+            wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "the flight ended")
+        for t, ignored in (("/pool/a.deb", True), ("/dists/Release", False)):
+            eq(env.get(t).header("X-Cache"), "MISS", t + ": the first")
+            settle()
+            for directive in ("max-age=0", "no-cache", "min-fresh=7200"):
+                env.advance_clock(10)  # older than max-age=0 allows
+                r = env.get(t, {"Cache-Control": directive})
+                want = "HIT" if ignored else "MISS"
+                eq((r.status, r.header("X-Cache")), (200, want), "%s with %s" % (t, directive))
+                settle()
+            env.advance_clock(10)
+            eq(env.get(t, {"Pragma": "no-cache"}).header("X-Cache"),
+               "HIT" if ignored else "MISS", t + " with Pragma: no-cache")
+            settle()
+            eq(env.origin.count(t), 1 if ignored else 5, t + ": origin requests")
+        # only-if-cached is still obeyed: nothing stored, nothing fetched.
+        oic = env.get("/pool/b.deb", {"Cache-Control": "only-if-cached"})
+        eq((oic.status, env.origin.count("/pool/b.deb")), (504, 0), "only-if-cached")
