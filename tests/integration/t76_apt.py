@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 from harness import (BIN, MULT, ROOT, Proxy, TestFailure, _read_first_line, check, eq,
-                     get_json)
+                     get_json, request)
 
 APT_MIRROR = os.path.join(ROOT, "tests", "origin", "apt_mirror.py")
 CONF = os.path.join(ROOT, "conf", "apt-mirror.json")
@@ -37,6 +37,10 @@ class Mirror:
 
     def stats(self):
         return get_json(self.port, "/_origin/stats")
+
+    def advance_clock(self, seconds):
+        eq(request(self.port, "POST", "/_origin/clock?advance=%d" % seconds).status, 200,
+           "the mirror's clock moved")
 
     def deb(self, name):
         """The bytes of the mirror's .deb of name."""
@@ -225,6 +229,7 @@ def check_twice(apt, mirror, proxy):
     # with Cache-Control: max-age=0, which a response stored in the same second (Age 0)
     # still satisfies (RFC 9111 §5.2.1.1).
     proxy.advance_clock(LATER_S)
+    mirror.advance_clock(LATER_S)
     apt.forget()
     second = apt.update_and_download()
     check(second == want, "the second run's .debs are the same bytes: %r" %

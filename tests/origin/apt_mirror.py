@@ -25,9 +25,9 @@ Every request is counted by its target: GET /_origin/stats answers JSON with "to
 "targets" (target -> count, as slow_origin.py's), "via" (how many arrived with a Via
 field: through a proxy) and "cache_control" (target -> the request Cache-Control of each
 time it was asked, null for none: apt sends max-age=0 for indexes); POST /_origin/reset
-zeroes them. The first line on stdout is
-"origin listening on 127.0.0.1:PORT" (harness.py reads it); the second
-"repository in DIR"."""
+zeroes them; POST /_origin/clock?advance=N moves the mirror's Date N seconds on (as
+slow_origin.py's, with sfproxy's --test-clock). The first line on stdout is "origin
+listening on 127.0.0.1:PORT" (harness.py reads it); the second "repository in DIR"."""
 import argparse
 import email.utils
 import gzip
@@ -39,8 +39,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 ARCH = "amd64"
 COMPONENT = "main"
@@ -49,6 +50,7 @@ counts = {}
 asked_cc = {}  # target -> the request Cache-Control values it came with, in order
 total = [0]
 via = [0]
+clock_offset = [0]  # seconds the test moved this mirror's clock (its Date) forward
 
 
 def sha256(data):
@@ -133,6 +135,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def date_time_string(self, timestamp=None):
+        """Date, on the clock the test may have moved forward with sfproxy's."""
+        return super().date_time_string((timestamp or time.time()) + clock_offset[0])
+
     def reply(self, status, body, ctype):
         self.send_response(status)  # Server and Date; nothing about caching
         self.send_header("Content-Type", ctype)
@@ -141,12 +147,16 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def control(self, path):
+    def control(self, path, query):
         if path == "/_origin/stats":
             with lock:
                 body = json.dumps({"total": total[0], "targets": dict(counts), "via": via[0],
                                    "cache_control": {k: list(v) for k, v in asked_cc.items()}})
             self.reply(200, body.encode(), "application/json")
+        elif path == "/_origin/clock":
+            clock_offset[0] += int(parse_qs(query).get("advance", ["0"])[0])
+            self.reply(200, json.dumps({"offset_s": clock_offset[0]}).encode(),
+                       "application/json")
         elif path == "/_origin/reset":
             with lock:
                 counts.clear()
@@ -170,7 +180,7 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         url = urlsplit(self.path)  # absolute form too, should a client send it
         if url.path.startswith("/_origin/"):
-            return self.control(url.path)
+            return self.control(url.path, url.query)
         with lock:
             total[0] += 1
             counts[self.path] = counts.get(self.path, 0) + 1
