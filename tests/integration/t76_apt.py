@@ -109,7 +109,7 @@ class Apt:
                                timeout=120 * MULT)
         except subprocess.TimeoutExpired as e:
             raise TestFailure("apt-get %s ran past %.0fs; its output:\n%s"
-                                 % (args[0], 120 * MULT, e.output))
+                              % (args[0], 120 * MULT, e.output))
         eq(p.returncode, 0, "exit code of apt-get %s (output:\n%s)" % (" ".join(args), p.stdout))
         check("Err:" not in p.stdout and "W: " not in p.stdout,
               "apt-get %s: no errors or warnings; its output:\n%s" % (args[0], p.stdout))
@@ -201,8 +201,10 @@ def twice_through(forward):
             else:
                 apt = Apt(os.path.join(tmp, "apt"), "http://127.0.0.1:%d/debian" % port)
             check_twice(apt, mirror, proxy)
-        finally:
-            eq(proxy.stop(), 0, "sfproxy's exit code (output:\n%s)" % proxy.output())
+        except BaseException:
+            proxy.stop()  # the first failure is the one to see
+            raise
+        eq(proxy.stop(), 0, "sfproxy's exit code (output:\n%s)" % proxy.output())
     finally:
         mirror.stop()
         shutil.rmtree(tmp, ignore_errors=True)
