@@ -101,15 +101,16 @@ class Apt:
         return p
 
     def run(self, *args):
-        """Runs apt-get args (bounded); returns its output, failing the test on an error."""
+        """Runs apt-get args; returns its output, failing the test on an error. Bounded
+        below the test's deadline (SF_TEST_DEADLINE), so a hung apt shows its output."""
         cmd = ["apt-get", "-q"] + list(args)
         try:
             p = subprocess.run(cmd, cwd=self.path("download"), env=self.env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               timeout=120 * MULT)
+                               timeout=60 * MULT)
         except subprocess.TimeoutExpired as e:
             raise TestFailure("apt-get %s ran past %.0fs; its output:\n%s"
-                              % (args[0], 120 * MULT, e.output))
+                              % (args[0], 60 * MULT, e.output))
         eq(p.returncode, 0, "exit code of apt-get %s (output:\n%s)" % (" ".join(args), p.stdout))
         check("Err:" not in p.stdout and "W: " not in p.stdout,
               "apt-get %s: no errors or warnings; its output:\n%s" % (args[0], p.stdout))
