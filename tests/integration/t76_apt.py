@@ -191,8 +191,9 @@ def twice_through(forward):
         print("SKIP t76: %s" % why)
         return
     tmp = tempfile.mkdtemp(prefix="sfproxy-apt-")
-    mirror = Mirror(os.path.join(tmp, "mirror"))
+    mirror = None
     try:
+        mirror = Mirror(os.path.join(tmp, "mirror"))
         proxy = Proxy(None, config(mirror, forward))
         try:
             port = proxy.port
@@ -207,7 +208,8 @@ def twice_through(forward):
             raise
         eq(proxy.stop(), 0, "sfproxy's exit code (output:\n%s)" % proxy.output())
     finally:
-        mirror.stop()
+        if mirror:
+            mirror.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
