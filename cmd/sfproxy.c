@@ -519,11 +519,6 @@ int main(int argc, char **argv)
         sf_log_warn("the admin listener (stats, purge) on %s has no admin.token: anyone who can "
                     "reach it can purge the cache; set admin.token_file or listen on loopback",
                     c->admin_listen.host);
-    if (c->routes != NULL && sf_routes_count(c->routes) > 0)
-        sf_log_warn("routes: %zu loaded and checked; this build does not apply them to "
-                    "requests yet (every request takes the top-level settings); sfproxy -c FILE "
-                    "--explain URL shows what they will decide",
-                    sf_routes_count(c->routes)); /* XXX: goes when front.c takes routes */
     log_listening(&run, c, "sfproxy " SFPROXY_VERSION " ");
 
     int sig = serve(&run, &signals);

@@ -137,11 +137,11 @@ json_t *sf_explain(const struct sf_config *cfg, const struct sf_explain_req *req
     }
     if (route != NULL)
         json_object_set_new(out, "rules", sf_config_route_json(route));
-    /* XXX: drop once front.c takes routes (issue 20's next step). */
+    /* The admin listener's explain drops it: that one looks in the cache. */
     json_object_set_new(out, "offline",
                         json_string("decided from the config alone: nothing was fetched or "
-                                    "looked up; a running sfproxy loads and checks routes but "
-                                    "does not apply them to requests yet"));
+                                    "looked up; GET /_sfproxy/explain?url=URL on the admin "
+                                    "listener also says what is stored under the key"));
     free(url);
     free(origin_target);
     return out;

@@ -1,4 +1,4 @@
-"""t71: routes in the config (issue 20), as far as they reach this round: loaded and checked
+"""t71: routes in the config (issue 20), loaded and checked
 (exact messages are t70's, from the fixtures), warned about, written back by --print-config,
 replaced whole by a reload, and explained offline by `sfproxy -c FILE --explain URL`. What
 routes do to requests is t73's (the request's side); a request no route takes is served as
