@@ -79,12 +79,11 @@ static const struct sf_route_def *match_route(struct sf_req *r, const char *meth
     const struct sf_routes *routes = r->snap->cfg.routes;
     if (routes == NULL)
         return NULL;
-    char *host = sf_request_field(r->conn, "Host");
+    /* One Host line at most: the scanner refuses a second (h1scan.h). */
+    const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
     struct sf_fields fields = {client_field, r->conn};
     struct sf_route_req rr = {method, host, r->target, &fields};
-    const struct sf_route_def *route = sf_routes_match(routes, &rr, NULL);
-    free(host);
-    return route;
+    return sf_routes_match(routes, &rr, NULL);
 }
 
 /* Sets r->route (the config's route it takes) and r->dest (where it is fetched upstream,
