@@ -14,6 +14,9 @@
  * the response: the Age and Expires sfproxy would send go, and the Date is the time of
  * sending (as nginx, which sends its own Date and no Age). Otherwise a response the proxy
  * has kept for a day would reach a browser told "max-age=300" already a day old: stale.
+ * A response sfproxy does not share (a pass, one user's) keeps the origin's Cache-Control
+ * unless the route's says private or no-store: a route must not tell a shared cache in
+ * front to keep what the origin meant for one user.
  *
  * Runs on: a libmicrohttpd worker (any thread; no shared state). */
 #ifndef SF_CLIENTVIEW_H
@@ -29,10 +32,10 @@ struct sf_route_def;
 bool sf_clientview_changes(const struct sf_route_def *route);
 
 /* Applies route's client_cache_control and response_headers to resp (route NULL: nothing
- * to do), with now_s (wall clock) as the Date when the Cache-Control is replaced. False
- * when libmicrohttpd refused a change: resp must not be sent then (the caller destroys
- * it). */
-bool sf_clientview_apply(struct MHD_Response *resp, const struct sf_route_def *route,
+ * to do), with now_s (wall clock) as the Date when the Cache-Control is replaced; shared:
+ * resp is a response sfproxy shares (see above). False when libmicrohttpd refused a
+ * change: resp must not be sent then (the caller destroys it). */
+bool sf_clientview_apply(struct MHD_Response *resp, const struct sf_route_def *route, bool shared,
                          int64_t now_s);
 
 #endif

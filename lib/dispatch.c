@@ -251,7 +251,7 @@ enum sf_req_step sf_dispatch_hit(struct sf_req *r, const struct sf_req_call *c)
     const char *peer = r->dest.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
     struct MHD_Response *resp =
         sf_respond_stored(o, r->conn, c->method, r->xcache, peer, &status, &r->body_bytes);
-    return sf_req_respond_object(r, status, resp);
+    return sf_req_respond_object(r, o, status, resp);
 }
 
 /* ---- PASS ---- */
@@ -387,7 +387,8 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
         /* A conditional request the response just received (or refreshed) satisfies:
          * 304, no body (a cluster peer revalidating its copy through its owner, a
          * browser's reload). */
-        return sf_req_respond_object(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
+        return sf_req_respond_object(r, o, MHD_HTTP_NOT_MODIFIED,
+                                     sf_respond_unchanged(o, r->xcache));
     r->rd = (struct sf_reader){
         .obj = o, .w = &r->w, .conn = r->conn, .up = r->up, .done = sf_req_reader_done};
     r->rd.peer_secret = r->dest.from_peer ? r->snap->cfg.cluster_secret : NULL; /* respond.h */
@@ -396,7 +397,7 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
     unsigned status;
     struct MHD_Response *resp = sf_respond_streamed(
         &r->rd, method, r->xcache, r->leads ? &o->own_hdrs : NULL, o->served_stale, &status);
-    return sf_req_respond_object(r, status, resp);
+    return sf_req_respond_object(r, o, status, resp);
 }
 
 /* An answer of sfproxy's own, as sf_req_synth set it. */

@@ -199,9 +199,14 @@ enum sf_req_step sf_req_respond(struct sf_req *r, unsigned status, struct MHD_Re
     return ret == MHD_YES ? SF_REQ_SENT : SF_REQ_CLOSE;
 }
 
-enum sf_req_step sf_req_respond_object(struct sf_req *r, unsigned status, struct MHD_Response *resp)
+enum sf_req_step sf_req_respond_object(struct sf_req *r, const struct sf_obj *o, unsigned status,
+                                       struct MHD_Response *resp)
 {
-    if (resp != NULL && !r->dest.from_peer && !sf_clientview_apply(resp, r->route, sf_wall_s())) {
+    if (resp == NULL || r->dest.from_peer)
+        return sf_req_respond(r, status, resp);
+    /* Shared: not a pass, and o's response not one user's (resp holds o). */
+    bool shared = !o->pass && (r->xcache == NULL || strcmp(r->xcache, "PASS") != 0);
+    if (!sf_clientview_apply(resp, r->route, shared, sf_wall_s())) {
         MHD_destroy_response(resp);
         resp = NULL;
     }

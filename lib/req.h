@@ -150,10 +150,11 @@ void sf_req_count_outcome(struct sf_req *r);
 /* Queues resp (with r's request id) as r's response: -> SENT; NULL (it could not be made)
  * or refused by libmicrohttpd: -> CLOSE. */
 enum sf_req_step sf_req_respond(struct sf_req *r, unsigned status, struct MHD_Response *resp);
-/* As sf_req_respond, for a response made from an object (a stored or fetched response,
+/* As sf_req_respond, for a response made from object o (a stored or fetched response,
  * not sfproxy's own answer): r's route first changes what the client receives
- * (clientview.h), unless r is a cluster peer's request. */
-enum sf_req_step sf_req_respond_object(struct sf_req *r, unsigned status,
+ * (clientview.h), unless r is a cluster peer's request. o's head is published (its pass
+ * flag is set for good), and resp, when not NULL, holds o. */
+enum sf_req_step sf_req_respond_object(struct sf_req *r, const struct sf_obj *o, unsigned status,
                                        struct MHD_Response *resp);
 /* -> SYNTH, to answer with text (close: the connection closes after it). */
 enum sf_req_step sf_req_synth(struct sf_req *r, unsigned status, const char *text, bool close);

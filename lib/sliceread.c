@@ -232,7 +232,8 @@ enum sf_req_step sf_sliceread_deliver(struct sf_req *r, const struct sf_req_call
     sf_req_count_outcome(r);
     bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (safe && sf_respond_unchanged_for(o, true, r->conn))
-        return sf_req_respond_object(r, MHD_HTTP_NOT_MODIFIED, sf_respond_unchanged(o, r->xcache));
+        return sf_req_respond_object(r, o, MHD_HTTP_NOT_MODIFIED,
+                                     sf_respond_unchanged(o, r->xcache));
     uint64_t first, last;
     sf_slice_bytes(r->slices->index, r->slices->size, r->slices->ref.total, &first, &last);
     r->rd = (struct sf_reader){.obj = o,
@@ -249,5 +250,5 @@ enum sf_req_step sf_sliceread_deliver(struct sf_req *r, const struct sf_req_call
         sf_respond_sliced(&r->rd, method, r->xcache, r->slices->ref.total, &status);
     if (resp != NULL && strcmp(method, "GET") == 0)
         read_ahead(r);
-    return sf_req_respond_object(r, status, resp);
+    return sf_req_respond_object(r, o, status, resp);
 }

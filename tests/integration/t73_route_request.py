@@ -344,3 +344,25 @@ def test_a_route_may_ignore_request_directives():
         # only-if-cached is still obeyed: nothing stored, nothing fetched.
         oic = env.get("/pool/b.deb", {"Cache-Control": "only-if-cached"})
         eq((oic.status, env.origin.count("/pool/b.deb")), (504, 0), "only-if-cached")
+
+
+def test_client_cache_control_never_shares_what_the_origin_kept_for_one_user():
+    """A route's client_cache_control ("public, max-age=300") must not tell a shared cache
+    in front to keep a response sfproxy itself does not share (private, Set-Cookie, a
+    pass); a stricter one (no-store) still replaces the origin's."""
+    routes = [{"name": "site", "match": {"path_prefix": "/s/"},
+               "client_cache_control": "public, max-age=300"},
+              {"name": "acct", "match": {"path_prefix": "/acct/"}, "pass": True,
+               "client_cache_control": "no-store"}]
+    with routes_env(routes) as env:
+        mine = env.get("/s/me?cc=private&set_cookie=1", {"Cookie": "sess=alice"})
+        eq(mine.status, 200, "status")
+        check("private" in (mine.header("Cache-Control") or ""),
+              "one user's response keeps the origin's Cache-Control: %r"
+              % mine.header("Cache-Control"))
+        check(mine.header("Set-Cookie") is not None, "and its Set-Cookie, for that user")
+        shared = env.get("/s/page?" + CC60)
+        eq(shared.header("Cache-Control"), "public, max-age=300", "a shared response's")
+        acct = env.get("/acct/x?" + CC60)
+        eq((acct.header("X-Cache"), acct.header("Cache-Control")), ("PASS", "no-store"),
+           "a pass route's stricter Cache-Control replaces the origin's")

@@ -67,8 +67,8 @@ static void test_nothing_to_change(void **state)
     assert_false(sf_clientview_changes(&plain));
     struct MHD_Response *resp = origin_response();
     int before = MHD_get_response_headers(resp, NULL, NULL);
-    assert_true(sf_clientview_apply(resp, NULL, 0));
-    assert_true(sf_clientview_apply(resp, &plain, 0));
+    assert_true(sf_clientview_apply(resp, NULL, true, 0));
+    assert_true(sf_clientview_apply(resp, &plain, true, 0));
     assert_int_equal(MHD_get_response_headers(resp, NULL, NULL), before);
     assert_string_equal(MHD_get_response_header(resp, "Cache-Control"), "max-age=86400");
     MHD_destroy_response(resp);
@@ -82,7 +82,7 @@ static void test_client_cache_control(void **state)
     r.client_cache_control = ccc;
     assert_true(sf_clientview_changes(&r));
     struct MHD_Response *resp = origin_response();
-    assert_true(sf_clientview_apply(resp, &r, 1796053541)); /* 2026-11-30T15:45:41Z */
+    assert_true(sf_clientview_apply(resp, &r, true, 1796053541)); /* 2026-11-30T15:45:41Z */
     assert_int_equal(lines(resp, "Cache-Control"), 1);
     assert_string_equal(MHD_get_response_header(resp, "Cache-Control"), "public, max-age=300");
     /* The client's lifetime counts from now: no Age or Expires, and the Date of sending. */
@@ -93,6 +93,26 @@ static void test_client_cache_control(void **state)
     /* The rest as it was. */
     assert_int_equal(lines(resp, "X-Secret"), 2);
     assert_string_equal(MHD_get_response_header(resp, "X-Cache"), "HIT");
+    MHD_destroy_response(resp);
+}
+
+/* On a response sfproxy does not share (a pass, one user's), a route's Cache-Control
+ * replaces the origin's only when it keeps the response one user's. */
+static void test_client_cache_control_on_what_is_not_shared(void **state)
+{
+    (void)state;
+    struct sf_route_def r = {0};
+    char lax[] = "public, max-age=300", strict[] = "private, no-store";
+    r.client_cache_control = lax;
+    struct MHD_Response *resp = origin_response();
+    assert_true(sf_clientview_apply(resp, &r, false, 1796053541));
+    assert_string_equal(MHD_get_response_header(resp, "Cache-Control"), "max-age=86400");
+    assert_int_equal(lines(resp, "Age"), 1); /* the origin's, untouched */
+    MHD_destroy_response(resp);
+    r.client_cache_control = strict;
+    resp = origin_response();
+    assert_true(sf_clientview_apply(resp, &r, false, 1796053541));
+    assert_string_equal(MHD_get_response_header(resp, "Cache-Control"), "private, no-store");
     MHD_destroy_response(resp);
 }
 
@@ -108,7 +128,7 @@ static void test_response_headers(void **state)
     sf_hdrs_add(&r.response_set, "X-Route", "static");
     assert_true(sf_clientview_changes(&r));
     struct MHD_Response *resp = origin_response();
-    assert_true(sf_clientview_apply(resp, &r, 0));
+    assert_true(sf_clientview_apply(resp, &r, true, 0));
     assert_int_equal(lines(resp, "X-Secret"), 0); /* every line, any case */
     assert_int_equal(lines(resp, "Server"), 0);
     assert_int_equal(lines(resp, "X-Frame-Options"), 1); /* set replaces */
@@ -127,6 +147,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nothing_to_change),
         cmocka_unit_test(test_client_cache_control),
+        cmocka_unit_test(test_client_cache_control_on_what_is_not_shared),
         cmocka_unit_test(test_response_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
