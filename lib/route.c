@@ -410,8 +410,7 @@ static const char *path_of(const char *target, size_t *len)
 static void normalise(const char *p, size_t len, char *out)
 {
     char *w = out;
-    if (len == 0 || p[0] != '/')
-        *w++ = '/';
+    *w++ = '/'; /* every path starts with one; the target's own is merged into it */
     for (size_t i = 0; i < len; i++) {
         if (p[i] == '%' && i + 2 < len && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
             int c = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
@@ -423,7 +422,7 @@ static void normalise(const char *p, size_t len, char *out)
                 *w++ = (char)toupper((unsigned char)p[i + 2]);
             }
             i += 2;
-        } else {
+        } else if (p[i] != '/' || w[-1] != '/') { /* "//" is "/" (nginx's merge_slashes) */
             *w++ = p[i];
         }
     }

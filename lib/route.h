@@ -138,8 +138,9 @@ const struct sf_route_def *sf_routes_explain(const struct sf_routes *rs,
 
 /* The path routes match on: the target's path (absolute-form: after the authority; none:
  * "/"), without its query, percent-encoded unreserved characters decoded and the other
- * escapes' hex in upper case (RFC 3986 §6.2.2), dot segments removed (§5.2.4), so that
- * "/%61ccount/../account/x" is matched as the origin will read it: "/account/x". Caller
+ * escapes' hex in upper case (RFC 3986 §6.2.2), runs of "/" merged into one (as nginx's
+ * merge_slashes), dot segments removed (§5.2.4), so that "/%61ccount/../account/x" and
+ * "//account/x" are matched as most origins read them: "/account/x". Caller
  * frees. */
 char *sf_route_path(const char *target);
 /* The target to send upstream for an origin-form target taking route r: as received, or

@@ -285,7 +285,10 @@ static void test_paths(void **state)
         {"/../../x", "/x"},
         {"/a/.", "/a/"},
         {"/a/%2e%2E/b", "/b"},
-        {"/a//b", "/a//b"},
+        {"/a//b", "/a/b"},
+        {"//account///x/", "/account/x/"},
+        {"/a/..//b", "/b"},
+        {"http://h//x", "/x"},
         {"/.hidden/..x", "/.hidden/..x"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
