@@ -48,7 +48,8 @@ char *sf_cachekey_build(const struct sf_key_request *r, const struct sf_key_rule
 
 /* url with its query as rule keys it (NULL or ALL without sort_query: url unchanged).
  * Parameters are compared by their raw names; percent-encoding is left as sent. A query
- * left empty goes with its '?'. Caller frees. */
+ * left empty is dropped with its '?' ("/x?utm_source=a" under drop utm_* is "/x"). Caller
+ * frees. */
 char *sf_cachekey_query(const char *url, const struct sf_key_rule *rule);
 
 /* The Cookie value to send upstream and key on under rule: the cookies of every Cookie
