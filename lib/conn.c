@@ -258,7 +258,9 @@ static ssize_t scan_received(struct sf_conn *c, const char *buf, ssize_t n)
 /* The client shut its sending side (recv returned 0). Whether to hide it for now: a whole
  * request is being answered. libmicrohttpd asks once each time it resumes a connection
  * parked before its response; should it ever ask in a loop, the end is reported anyway
- * once it has been held back for cs->eof_hold_ms (see eof_hold_ms). */
+ * once it has been held back for cs->eof_hold_ms (see eof_hold_ms) with no call of the
+ * access handler in between (sf_conn_progress: a request that parks several times in a
+ * row, a variant then a pass, is bounded wait by wait). */
 static bool hold_eof(struct sf_conns *cs, struct sf_conn *c)
 {
     if (c->requests <= c->done || !sf_h1scan_between(&c->scan))
@@ -535,6 +537,12 @@ uint64_t sf_conn_next_request(struct sf_conn *c)
 {
     SF_CHECK_OBJ(c, SF_CONN_MAGIC);
     return c->requests++;
+}
+
+void sf_conn_progress(struct sf_conn *c)
+{
+    SF_CHECK_OBJ(c, SF_CONN_MAGIC);
+    c->eof_since_ms = 0; /* each wait is bounded on its own (hold_eof) */
 }
 
 void sf_conn_request_done(struct sf_conn *c, bool answered)

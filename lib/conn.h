@@ -52,8 +52,9 @@ enum sf_conn_wrote {
 };
 /* Writes len bytes of an interim response (a 100, a 103) or of a refused head's answer to
  * the client on socket fd, behind libmicrohttpd's back: without blocking, without
- * SIGPIPE, and never into a TLS stream (a connection of the TLS listener gets NONE:
- * raw bytes would break its records). The caller makes sure that nothing else writes to
+ * SIGPIPE, and never into a TLS stream it knows of (a registered connection of the TLS
+ * listener gets NONE: raw bytes would break its records; a descriptor the registry cannot
+ * hold is not looked up, so callers check for TLS themselves too). The caller makes sure that nothing else writes to
  * the socket meanwhile and that it stays open: its connection is suspended (the caller
  * holds the lock of the place it is parked on), or this is the worker that owns it while
  * libmicrohttpd is reading. Any thread. */
@@ -90,6 +91,10 @@ uint64_t sf_conn_next_request(struct sf_conn *c);
  * requests end in order. A refused head pipelined behind it is answered now. Runs on:
  * the worker that owns c, in libmicrohttpd's request-completed callback. */
 void sf_conn_request_done(struct sf_conn *c, bool answered);
+/* libmicrohttpd called the access handler for c's current request: progress, so a held
+ * end's clock starts again (each park of a request is bounded on its own). Runs on: the
+ * worker that owns c. */
+void sf_conn_progress(struct sf_conn *c);
 /* Whether request k's chunked body broke its framing (then the connection is being shut
  * down, and whatever was decoded of the body must not be forwarded as complete). */
 bool sf_conn_body_bad(const struct sf_conn *c, uint64_t k);

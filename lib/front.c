@@ -182,6 +182,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)url;
     SF_CHECK_OBJ(r, SF_REQ_MAGIC);
     SF_ASSERT(r->conn == conn);
+    if (r->wire != NULL)
+        sf_conn_progress(r->wire); /* a half-closed client's held end: conn.h */
     const struct sf_req_call c = {method, version, upload_data, upload_data_size};
     for (unsigned n = 0;; n++) {
         /* A step goes back (to LOOKUP, PASS or WAIT_HEAD) at most once for each reason

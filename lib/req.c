@@ -57,6 +57,7 @@ bool sf_req_attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *
      * joiners share its head (sf_obj.head_shared): only then may a follower have hints. */
     r->w.hints = leader || r->shares_head;
     r->shares_head = false;
+    r->w.interim_seen = 0; /* another object's 103s are counted afresh (a redispatch) */
     sf_obj_lock(o);
     bool ok = sf_obj_attach(o, &r->w);
     if (ok && leader)

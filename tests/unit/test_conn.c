@@ -93,6 +93,15 @@ static void test_a_held_end_is_bounded_by_time_not_by_calls(void **state)
     /* Past the bound the end is reported, though the answer is still due. */
     sf_clock_advance(13000);
     assert_int_equal(recv(p.ours, buf, sizeof buf, 0), 0);
+    /* The access handler was called (a resume: the request parks again for another
+     * fetch): its next wait is bounded afresh. */
+    sf_conn_progress(c);
+    assert_int_equal(recv(p.ours, buf, sizeof buf, 0), -1);
+    assert_int_equal(errno, EAGAIN);
+    sf_clock_advance(HOLD_MS - 12000);
+    assert_int_equal(recv(p.ours, buf, sizeof buf, 0), -1);
+    sf_clock_advance(13000);
+    assert_int_equal(recv(p.ours, buf, sizeof buf, 0), 0);
     sf_conn_request_done(c, true);
     assert_int_equal(recv(p.ours, buf, sizeof buf, 0), 0);
     sf_conns_close(cs, c);
