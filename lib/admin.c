@@ -13,6 +13,7 @@
 #include "admin.h"
 
 #include "adminexplain.h"
+#include "keyurl.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -156,17 +157,39 @@ static struct MHD_Response *advance_clock(struct MHD_Connection *conn, unsigned 
     return json_response(sf_xstrdup(text));
 }
 
-static const char *const purge_args[] = {"url", "tag", "prefix", "soft"};
+static const char *const purge_args[] = {"url", "tag", "prefix", "soft", "host"};
+#define PURGE_ARGS (sizeof purge_args / sizeof purge_args[0])
+
+/* The URL a GET of url (a path; with a forward proxy, an absolute URL too) with Host host
+ * (NULL: none) is stored under (keyurl.h: its route's upstream, strip_prefix and query
+ * rule), or NULL when plain, the URL purged already, is that one (or, for a prefix,
+ * covers it). A prefix is routed as a GET of it, its query left as given. An absolute URL
+ * on a reverse proxy names the upstream's: purged as named. Caller frees. */
+static char *routed_url(const struct sf_config *cfg, const char *url, const char *host, bool prefix,
+                        const char *plain)
+{
+    if (url[0] != '/' && !(cfg->forward_proxy && strncmp(url, "http://", 7) == 0))
+        return NULL;
+    struct sf_keyurl_cfg kc = {cfg->routes, cfg->upstream};
+    char *keyed = sf_keyurl_get(&kc, host, NULL, url, !prefix);
+    bool covered = keyed != NULL &&
+                   (prefix ? strncmp(keyed, plain, strlen(plain)) == 0 : strcmp(keyed, plain) == 0);
+    if (covered) {
+        free(keyed); /* the same URL, or (a prefix) under plain: purged with it */
+        keyed = NULL;
+    }
+    return keyed;
+}
 
 /* The purge the request on conn asks for, carried out on cache: its JSON answer, with
  * *status 200, or an error document with 400. */
 static json_t *purge_here(struct sf_cache *cache, const struct sf_config *cfg,
                           struct MHD_Connection *conn, unsigned *status)
 {
-    const char *v[4];
-    for (size_t i = 0; i < 4; i++)
+    const char *v[PURGE_ARGS];
+    for (size_t i = 0; i < PURGE_ARGS; i++)
         v[i] = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, purge_args[i]);
-    const char *url = v[0], *tag = v[1], *prefix = v[2], *soft = v[3];
+    const char *url = v[0], *tag = v[1], *prefix = v[2], *soft = v[3], *host = v[4];
     if ((url == NULL) == (tag == NULL) || (url != NULL && *url == '\0') ||
         (tag != NULL && *tag == '\0')) {
         *status = MHD_HTTP_BAD_REQUEST;
@@ -176,11 +199,19 @@ static json_t *purge_here(struct sf_cache *cache, const struct sf_config *cfg,
                        ? sf_http_join_url(cfg->upstream, url)
                        : sf_xstrdup(url != NULL ? url : tag);
     bool is_soft = soft != NULL && strcmp(soft, "0") != 0;
-    size_t n = sf_cache_purge(cache, target, prefix != NULL && strcmp(prefix, "0") != 0, is_soft,
+    bool by_prefix = prefix != NULL && strcmp(prefix, "0") != 0;
+    size_t n = sf_cache_purge(cache, target, by_prefix, is_soft,
                               tag != NULL ? cfg->surrogate_key_header : NULL);
+    /* A routed GET is stored under its route's URL, which the plain one may not be. */
+    char *routed = url != NULL ? routed_url(cfg, url, host, by_prefix, target) : NULL;
+    if (routed != NULL)
+        n += sf_cache_purge(cache, routed, by_prefix, is_soft, NULL);
     SF_COUNT_N(purged, n);
     json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
                             is_soft ? "soft" : "remove", "purged", (json_int_t)n);
+    if (routed != NULL)
+        json_object_set_new(doc, "routed_url", json_string(routed));
+    free(routed);
     free(target);
     *status = MHD_HTTP_OK;
     return doc;
@@ -201,7 +232,7 @@ struct MHD_Response *sf_admin_purge_here(struct sf_cache *cache, const struct sf
 static char *purge_query(CURL *e, struct MHD_Connection *conn)
 {
     char *q = sf_xstrdup("");
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < PURGE_ARGS; i++) {
         const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, purge_args[i]);
         char *escaped = v != NULL ? curl_easy_escape(e, v, 0) : NULL;
         if (escaped == NULL)

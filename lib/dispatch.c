@@ -275,6 +275,9 @@ enum sf_req_step sf_dispatch_pass(struct sf_req *r, const struct sf_req_call *c)
     if ((route == NULL || !route->pass) &&
         (strcmp(method, "HEAD") == 0 || (store_post && strcmp(method, "POST") == 0)))
         spec->get_key = request_key(r);
+    /* What its response invalidates, a GET of the same target may be stored elsewhere. */
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        spec->keymap = sf_outbound_keymap(&r->out, r->conn, &r->dest);
     sf_upstream_submit(r->up, o, &spec);
     if (r->from == SF_REQ_CONTENT)
         return sf_req_yield(r, SF_REQ_UPLOAD); /* its content comes with the next calls */

@@ -1,6 +1,7 @@
 /* fetchspec: see fetchspec.h. */
 #include "fetchspec.h"
 
+#include "keyurl.h"
 #include "live.h"
 #include "reqbody.h"
 #include "singleflight.h"
@@ -16,6 +17,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     sf_hdrs_clear(&spec->hdrs);
     sf_reqbody_unref(spec->body);
     free(spec->get_key);
+    sf_keymap_free(spec->keymap); /* before snap: it borrows from it */
     free(spec->fallback_url);
     free(spec->peer_path);
     sf_obj_unref(spec->stale);

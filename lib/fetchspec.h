@@ -9,6 +9,7 @@
 
 #include "http.h"
 
+struct sf_keymap;
 struct sf_obj;
 struct sf_reqbody;
 struct sf_route_def;
@@ -25,6 +26,11 @@ struct sf_fetch_spec {
      * cache.store_post_responses, for a POST (its response may be stored there, RFC 9110
      * §9.3.3); else NULL. */
     char *get_key;
+    /* For a request other than GET and HEAD on a config with routes: where a GET of its
+     * target, or of a Location its response names, is stored (keyurl.h), so that what the
+     * response invalidates (RFC 9111 §4.4) reaches objects a route keys otherwise; NULL:
+     * the URLs themselves. Borrows from snap. */
+    struct sf_keymap *keymap;
     struct sf_snap *snap; /* the config the request arrived under (pinned): its settings */
     /* The config's route the request took (route.h; in snap's config, so pinned with it);
      * NULL: none, the top level's settings apply. */

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "conn.h"
 #include "fetchspec.h"
+#include "keyurl.h"
 #include "live.h"
 #include "metrics.h"
 #include "peerauth.h"
@@ -142,6 +143,34 @@ char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
     char *key = sf_policy_key(dest->url, &credentials);
     sf_hdrs_clear(&credentials);
     return key;
+}
+
+static enum MHD_Result collect_all(void *cls, enum MHD_ValueKind kind, const char *name,
+                                   const char *value)
+{
+    (void)kind;
+    sf_hdrs_add(cls, name, value ? value : "");
+    return MHD_YES;
+}
+
+struct sf_keymap *sf_outbound_keymap(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                                     const struct sf_dest *dest)
+{
+    const struct sf_config *cfg = ob->cfg;
+    if (sf_routes_count(cfg->routes) == 0)
+        return NULL;
+    /* Every field: a GET's route may be chosen by any (match.header). */
+    struct sf_hdrs fields = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_all, &fields);
+    const struct sf_route_def *r = dest->route;
+    const char *base = dest->forward                          ? NULL
+                       : r != NULL && r->set.upstream != NULL ? r->set.upstream
+                                                              : cfg->upstream;
+    struct sf_keyurl_cfg kc = {cfg->routes, cfg->upstream};
+    struct sf_keymap *m =
+        sf_keymap_new(&kc, dest->forward ? dest->url : dest->path, dest->url, base, r,
+                      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"), &fields);
+    return m;
 }
 
 /* Whether a shared fetch on route (NULL: none) normalises Accept-Encoding. */

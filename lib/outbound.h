@@ -14,6 +14,7 @@
 
 struct sf_config;
 struct sf_fetch_spec; /* fetchspec.h */
+struct sf_keymap;     /* keyurl.h */
 struct sf_route_def;  /* route.h */
 struct sf_reqbody;
 struct sf_snap;
@@ -101,6 +102,14 @@ unsigned sf_outbound_final_answer(struct MHD_Connection *conn, const char *metho
  * without one, the key sfproxy has always built. Caller frees. */
 char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
                       const struct sf_dest *dest);
+
+/* What the response to the request on conn, routed to dest, invalidates is also purged
+ * where a GET of the same target (or of a Location it names) is stored (keyurl.h): a
+ * keymap of its target, Host and fields, and where it was fetched; NULL when ob's config
+ * has no routes (a GET is then stored under the URL the request fetches). It borrows from
+ * ob's config snapshot. Caller frees (sf_keymap_free). */
+struct sf_keymap *sf_outbound_keymap(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                                     const struct sf_dest *dest);
 
 /* A request as a shared fetch sends its fields. */
 struct sf_shared_view {

@@ -3,8 +3,13 @@
 #include "publish.h"
 
 #include "cache.h"
+#include "fetchspec.h"
+#include "keyurl.h"
 #include "log.h"
 #include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* Copies a stale object's body into the object refreshed from it. Lock of o held; the
  * stale object is complete, so its bytes need no lock. */
@@ -99,11 +104,36 @@ void sf_publish_for_get(const struct sf_publisher *p, struct sf_obj *o, const ch
     sf_obj_unref(copy);
 }
 
-/* Purges what a response to an unsafe request invalidates (RFC 9111 §4.4). */
-static void invalidate(const struct sf_publisher *p, const struct sf_head_decision *d)
+/* Appends url (taken over; NULL: none) to urls (n of them) unless it is there already. */
+static void add_once(char **urls, size_t *n, char *url)
 {
-    for (size_t i = 0; i < SF_JUDGE_INVALIDATE_MAX && d->invalidate[i] != NULL; i++)
-        SF_COUNT_N(invalidations, sf_cache_purge(p->cache, d->invalidate[i], false, true, NULL));
+    for (size_t i = 0; url != NULL && i < *n; i++)
+        if (strcmp(urls[i], url) == 0) {
+            free(url);
+            return;
+        }
+    if (url != NULL)
+        urls[(*n)++] = url;
+}
+
+/* Purges what a response to an unsafe request invalidates (RFC 9111 §4.4): each URL the
+ * judge named, and with a keymap the URL a GET of it is stored under where that is
+ * another (the GET's route has an upstream, a strip_prefix or a query rule of its own:
+ * keyurl.h). Each once, so that nothing is counted twice. */
+static void invalidate(const struct sf_publisher *p, const struct sf_head_decision *d,
+                       const struct sf_keymap *map)
+{
+    char *urls[2 * SF_JUDGE_INVALIDATE_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < SF_JUDGE_INVALIDATE_MAX && d->invalidate[i] != NULL; i++) {
+        add_once(urls, &n, sf_xstrdup(d->invalidate[i]));
+        if (map != NULL)
+            add_once(urls, &n, sf_keymap_url(map, d->invalidate[i]));
+    }
+    for (size_t i = 0; i < n; i++) {
+        SF_COUNT_N(invalidations, sf_cache_purge(p->cache, urls[i], false, true, NULL));
+        free(urls[i]);
+    }
 }
 
 /* Tells the cache what a shared flight's published head turned out to be: one user's
@@ -135,15 +165,15 @@ static void count_use(const struct sf_head_decision *d, bool revalidating)
 }
 
 bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_judged_request *req,
-                const char *get_key, struct sf_head_decision *d, int64_t now_s)
+                const struct sf_fetch_spec *spec, struct sf_head_decision *d, int64_t now_s)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     /* req->stale (the spec's reference to what o revalidates) is read-only here: lookups
      * may still serve it (stale-while-revalidate) until o is stored or unlisted. */
     count_use(d, req->stale != NULL);
-    invalidate(p, d);
+    invalidate(p, d, spec->keymap);
     if (d->update_stored_get)
-        update_stored_get(p, req, get_key, &d->fields, d->length, now_s);
+        update_stored_get(p, req, spec->get_key, &d->fields, d->length, now_s);
 
     sf_obj_lock(o);
     o->revalidated = d->use == SF_HEAD_REFRESHED;

@@ -10,6 +10,7 @@
 #include "judge.h"
 
 struct sf_cache;
+struct sf_fetch_spec; /* fetchspec.h */
 
 struct sf_publisher {
     struct sf_cache *cache;
@@ -18,12 +19,13 @@ struct sf_publisher {
 };
 
 /* Carries d (from sf_judge_head or sf_judge_failure for req; consumed and cleared) out on
- * o, the flight req was fetched for, at now_s. get_key: with req->has_get_key, the cache
- * key of the GET a HEAD's 200 may update (sf_fetch_spec.get_key). Returns whether the
- * flight's body is still wanted (false: nobody is attached and it will not be stored;
- * cancel the transfer). */
+ * o, the flight req was fetched for, at now_s. spec: req's fetch, whose get_key (with
+ * req->has_get_key) is the cache key of the GET a HEAD's 200 may update, and whose keymap
+ * (may be NULL) says where a GET of each URL d invalidates is stored, purged as well.
+ * Returns whether the flight's body is still wanted (false: nobody is attached and it
+ * will not be stored; cancel the transfer). */
 bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_judged_request *req,
-                const char *get_key, struct sf_head_decision *d, int64_t now_s);
+                const struct sf_fetch_spec *spec, struct sf_head_decision *d, int64_t now_s);
 
 /* o, a POST's response now complete, that its decision said to store for GETs of its URL
  * (store_for_get): a copy of it is stored under key, unless a flight for that key is on

@@ -173,7 +173,7 @@ static void carry_out(struct sf_transfer *x, struct sf_head_decision *d, int64_t
         x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
         sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
     }
-    if (sf_publish(&x->rule->publisher, x->obj, &req, x->spec->get_key, d, now_s))
+    if (sf_publish(&x->rule->publisher, x->obj, &req, x->spec, d, now_s))
         mark_dirty(x);
     else
         x->cancel = true;
