@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define SECRET "0123456789abcdef-cluster"
+#define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 /* Four nodes a, b, c, d; this one is c. */
@@ -247,6 +248,24 @@ static void test_answers(void **state)
     assert_string_equal(sf_peerhop_answer(s, o, 503, &h, &body, &down), "it is shutting down");
     assert_true(down); /* a node that stops: skipped until it answers its probe */
     assert_null(body);
+    sf_hdrs_clear(&h);
+
+    /* (issue 20) An owner without the route named: the next node, this one not marked
+     * down; a 421 of the origin's, relayed without the field, is the answer. */
+    const char *req = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
+    sf_hdrs_add(&h, SF_PEER_NO_ROUTE_FIELD, "1");
+    assert_true(sf_cluster_sign_answer(SECRET, req, SF_PEER_NO_ROUTE_STATUS, &h, sig));
+    sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
+    assert_non_null(sf_peerhop_answer(s, o, SF_PEER_NO_ROUTE_STATUS, &h, &body, &down));
+    assert_false(down);
+    assert_null(body);
+    sf_hdrs_clear(&h);
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "length=0; sha256=" SHA256_EMPTY);
+    assert_true(sf_cluster_sign_answer(SECRET, req, 421, &h, sig));
+    sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
+    assert_null(sf_peerhop_answer(s, o, 421, &h, &body, &down));
+    assert_non_null(body);
+    sf_peerhop_body_free(body);
     sf_hdrs_clear(&h);
     sf_obj_unref(o);
     sf_fetch_spec_free(s);
