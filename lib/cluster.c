@@ -99,8 +99,14 @@ static bool same_mac(const char *a, const char *b)
     return diff == 0;
 }
 
-static bool request_mac(const char *secret, const char *method, const char *target, const char *id,
-                        const char *to, int64_t ts, const char *nonce, char hex[65])
+/* The request's MAC: its method, target, sender, addressee, time and nonce, then, each on a
+ * line of its own and only when given, the route and the Host it is for (a purge's or
+ * health check's text is the same as before routes crossed the hop). The tags keep the
+ * two apart, and a newline is in none of the parts (the request scanner refuses one in a
+ * target or a field value, and a route's name is letters, digits, "-", "_" and "."). */
+static bool request_mac(const char *secret, const char *method, const char *target,
+                        const struct sf_peer_scope *scope, const char *id, const char *to,
+                        int64_t ts, const char *nonce, char hex[65])
 {
     char ts_text[24];
     snprintf(ts_text, sizeof ts_text, "%" PRId64, ts);
@@ -108,6 +114,18 @@ static bool request_mac(const char *secret, const char *method, const char *targ
     const char *parts[] = {method, target, id, to, ts_text, nonce};
     for (size_t i = 0; i < 6; i++)
         text_adds(&t, parts[i]);
+    if (scope != NULL) {
+        const char *tags[] = {"route=", "host="}, *values[] = {scope->route, scope->host};
+        for (size_t i = 0; i < 2; i++) {
+            if (values[i] == NULL)
+                continue;
+            size_t n = strlen(tags[i]) + strlen(values[i]) + 1;
+            char *line = sf_xmalloc(n);
+            snprintf(line, n, "%s%s", tags[i], values[i]);
+            text_adds(&t, line);
+            free(line);
+        }
+    }
     return mac_hex(secret, &t, hex);
 }
 
@@ -121,12 +139,13 @@ bool sf_cluster_nonce(char nonce[SF_PEER_NONCE_HEX + 1])
     return true;
 }
 
-bool sf_cluster_sign(const char *secret, const char *method, const char *target, const char *id,
-                     const char *to, int64_t now_s, const char *nonce, char out[SF_PEER_FIELD_MAX])
+bool sf_cluster_sign(const char *secret, const char *method, const char *target,
+                     const struct sf_peer_scope *scope, const char *id, const char *to,
+                     int64_t now_s, const char *nonce, char out[SF_PEER_FIELD_MAX])
 {
     char hex[65];
     if (strlen(nonce) != SF_PEER_NONCE_HEX ||
-        !request_mac(secret, method, target, id, to, now_s, nonce, hex))
+        !request_mac(secret, method, target, scope, id, to, now_s, nonce, hex))
         return false;
     int n =
         snprintf(out, SF_PEER_FIELD_MAX, "id=%s; to=%s; hop=1; ts=%" PRId64 "; nonce=%s; sig=%s",
@@ -135,8 +154,8 @@ bool sf_cluster_sign(const char *secret, const char *method, const char *target,
 }
 
 bool sf_cluster_verify(const char *secret, const char *value, const char *method,
-                       const char *target, const char *self, int64_t now_s, int64_t window_s,
-                       struct sf_peer_claim *claim)
+                       const char *target, const struct sf_peer_scope *scope, const char *self,
+                       int64_t now_s, int64_t window_s, struct sf_peer_claim *claim)
 {
     char id[64], to[64], nonce[SF_PEER_NONCE_HEX + 1], sig[65];
     long long ts;
@@ -152,7 +171,8 @@ bool sf_cluster_verify(const char *secret, const char *value, const char *method
     if (ts < now_s - window_s || ts > now_s + window_s)
         return false; /* a captured request replayed later, or a clock far off */
     char want[65];
-    if (!request_mac(secret, method, target, id, to, ts, nonce, want) || !same_mac(want, sig))
+    if (!request_mac(secret, method, target, scope, id, to, ts, nonce, want) ||
+        !same_mac(want, sig))
         return false;
     memcpy(claim->id, id, strlen(id) + 1);
     claim->ts = ts;

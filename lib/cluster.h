@@ -28,18 +28,34 @@ struct sf_peer {
  * SF_CLUSTER_MAX_PEERS). */
 void sf_cluster_order(const struct sf_peer *peers, size_t n, const char *key, size_t *order);
 
+/* What a peer's fetch is for beyond its method and target (issue 20): the name of the route
+ * the asking node took for it (NULL: none, the top level's settings) and its client's Host
+ * (NULL: none), which the owner takes instead of matching routes on what it receives (the
+ * hop's Host is the owner's address, its method always GET, and it drops or rewrites
+ * fields a route may match on), so that both nodes fetch and key it alike. A purge or a
+ * health check has none (NULL scope). They travel in SF_PEER_ROUTE_FIELD and
+ * SF_PEER_HOST_FIELD, under the request's signature. */
+#define SF_PEER_ROUTE_FIELD "Sfproxy-Peer-Route"
+#define SF_PEER_HOST_FIELD "Sfproxy-Peer-Host"
+struct sf_peer_scope {
+    const char *route;
+    const char *host;
+};
+
 /* The peer-request field's value, "id=ID; to=TO; hop=1; ts=SECONDS; nonce=HEX; sig=HEX",
- * for a request of method for target sent by peer id to peer to at time now_s, signed with
- * secret: HMAC-SHA-256 over the method, target, id, to, time and nonce (SF_PEER_NONCE_HEX
- * hex digits, fresh for each request: sf_cluster_nonce). The hop count is always 1: a
+ * for a request of method for target (and scope, NULL: none) sent by peer id to peer to at
+ * time now_s, signed with secret: HMAC-SHA-256 over the method, target, id, to, time and
+ * nonce (SF_PEER_NONCE_HEX hex digits, fresh for each request: sf_cluster_nonce), then the
+ * scope's route and host where given. The hop count is always 1: a
  * peer's request is never routed on, so it is one hop or none (a field with another count
  * is not a peer's). Written into out (SF_PEER_FIELD_MAX); false when it does not fit or the
  * HMAC cannot be computed. The field's name is SF_PEER_FIELD. */
 #define SF_PEER_FIELD "Sfproxy-Peer"
 #define SF_PEER_FIELD_MAX 320
 #define SF_PEER_NONCE_HEX 32
-bool sf_cluster_sign(const char *secret, const char *method, const char *target, const char *id,
-                     const char *to, int64_t now_s, const char *nonce, char out[SF_PEER_FIELD_MAX]);
+bool sf_cluster_sign(const char *secret, const char *method, const char *target,
+                     const struct sf_peer_scope *scope, const char *id, const char *to,
+                     int64_t now_s, const char *nonce, char out[SF_PEER_FIELD_MAX]);
 
 /* SF_PEER_NONCE_HEX hex digits of fresh randomness (GnuTLS's nonce generator) into nonce;
  * false when none could be had. */
@@ -54,12 +70,14 @@ struct sf_peer_claim {
     uint64_t tag;            /* 64 bits of its signature: what a replay set remembers it by */
 };
 
-/* Whether value is a peer-request field signed with secret for this method and target,
- * addressed to the peer self and made within window_s seconds of now_s; fills *claim.
- * That a valid field was not seen before is the caller's to check (replay.h). */
+/* Whether value is a peer-request field signed with secret for this method, target and
+ * scope (NULL: none; a route or host the signature does not cover, added, changed or
+ * removed, fails), addressed to the peer self and made within window_s seconds of now_s;
+ * fills *claim. That a valid field was not seen before is the caller's to check
+ * (replay.h). */
 bool sf_cluster_verify(const char *secret, const char *value, const char *method,
-                       const char *target, const char *self, int64_t now_s, int64_t window_s,
-                       struct sf_peer_claim *claim);
+                       const char *target, const struct sf_peer_scope *scope, const char *self,
+                       int64_t now_s, int64_t window_s, struct sf_peer_claim *claim);
 
 /* A peer's answer to a signed request carries SF_PEER_ANSWER_FIELD: "sig=HEX", an
  * HMAC-SHA-256 with the secret over the request's whole SF_PEER_FIELD value (so over its

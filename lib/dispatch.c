@@ -105,9 +105,11 @@ static bool admit(struct sf_req *r, const char *method)
         r->route = match_route(r, method);
         /* Max-Forwards: 0 on TRACE or OPTIONS ends here, whatever the target ("*" too). */
         r->reject_status = sf_outbound_final_answer(r->conn, method, &r->reject_text);
-        if (r->reject_status == 0)
+        if (r->reject_status == 0) {
             r->reject_status = sf_outbound_route(&r->out, r->conn, method, r->target, r->route,
                                                  &r->dest, &r->reject_text);
+            r->route = r->dest.route; /* a peer's: the route its asker took (outbound.h) */
+        }
     }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);

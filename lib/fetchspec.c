@@ -20,6 +20,7 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     sf_keymap_free(spec->keymap); /* before snap: it borrows from it */
     free(spec->fallback_url);
     free(spec->peer_path);
+    free(spec->peer_host);
     sf_obj_unref(spec->stale);
     sf_snap_unref(spec->snap);
     free(spec);

@@ -42,12 +42,14 @@ struct sf_fetch_spec {
     struct sf_obj *stale;
     /* A fetch sent to a cluster peer (peerhop.h): fallback_url is the upstream's URL,
      * fetched instead should neither the peer nor any node after it in the key's order
-     * (peer_rank is the peer's place there, peer_path the target sent) be reached before
+     * (peer_rank is the peer's place there, peer_path the target sent, with s->route's
+     * name and peer_host under its signature) be reached before
      * this one's turn; a peer not reached is marked down in *peer_down_until for
      * peer_retry_ms; connecting to it may take at most peer_connect_timeout_ms. NULL: not a
      * peer fetch. */
     char *fallback_url;
     char *peer_path;
+    char *peer_host; /* the client's Host, which the peer keys as this node does (owned) */
     size_t peer_rank;
     _Atomic uint64_t *peer_down_until;
     uint64_t peer_retry_ms, peer_connect_timeout_ms;

@@ -13,6 +13,11 @@
 /* The field sfproxy's own 503 carries while it shuts down, so that a cluster peer that
  * asked for a key fetches it elsewhere at once (peerhop.h). */
 #define SF_DRAINING_FIELD "Sfproxy-Draining"
+/* sfproxy's own 421 (Misdirected Request, RFC 9110 §15.5.20) carries this field: a cluster
+ * peer's request named a route this node has none of (outbound.c), so the peer asks the
+ * next node instead (peerhop.h). */
+#define SF_PEER_NO_ROUTE_FIELD "Sfproxy-Peer-No-Route"
+#define SF_PEER_NO_ROUTE_STATUS 421
 
 struct sf_hdr {
     char *name;

@@ -187,6 +187,9 @@ static const struct family families[] = {
 #define F_PEER_BAD_BODIES 46
     {"cluster_peer_bad_bodies_total", COUNTER,
      "Peers' answer bodies not the ones they signed: cut, neither stored nor shared."},
+#define F_PEER_ROUTES_UNKNOWN 47
+    {"cluster_peer_routes_unknown_total", COUNTER,
+     "Peers' requests for a route this node has no route of that name for: sent back."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -248,6 +251,7 @@ static const struct counter counters[] = {
     {C(peer_bad_answers), "cluster", "peer_bad_answers", F_PEER_BAD_ANSWERS, NULL},
     {C(peer_lists_disagree), "cluster", "peer_lists_disagree", F_PEER_LISTS, NULL},
     {C(peer_bad_bodies), "cluster", "peer_bad_bodies", F_PEER_BAD_BODIES, NULL},
+    {C(peer_routes_unknown), "cluster", "peer_routes_unknown", F_PEER_ROUTES_UNKNOWN, NULL},
     {C(peer_replays), "cluster", "peer_replays", F_PEER_REPLAYS, "reason=\"seen\""},
     {C(peer_replay_full), "cluster", "peer_replay_full", F_PEER_REPLAYS, "reason=\"full\""},
     {C(reloads_ok), "reloads", "ok", F_RELOADS, "result=\"ok\""},

@@ -74,6 +74,7 @@ struct sf_metrics {
     sf_counter access_log_dropped;  /* access log lines dropped: the writer was behind, or failed */
     sf_counter peer_fallbacks;      /* cluster fetches that left a failed peer for the next */
     sf_counter peer_lists_disagree; /* peers' requests from a node ranked ahead of this one */
+    sf_counter peer_routes_unknown; /* peers' requests naming a route this node lacks */
     sf_counter peer_bad_answers;    /* peers' answers not signed for their request: dropped */
     sf_counter peer_bad_bodies;     /* peers' answer bodies not the ones signed: cut, not kept */
     sf_counter peer_replays;        /* signed peer requests seen before: a client's */

@@ -8,6 +8,7 @@
 #include "fetchspec.h"
 #include "keyurl.h"
 #include "live.h"
+#include "log.h"
 #include "metrics.h"
 #include "peerauth.h"
 #include "peerhop.h"
@@ -121,7 +122,7 @@ static char *route_key(const struct sf_outbound *ob, struct MHD_Connection *conn
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_keyed, &k);
     /* A forward proxy's URL names its host already; the Host field is keyed only when it
      * is forwarded (preserve_host), as without a route. */
-    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    const char *host = dest->host;
     if (dest->forward && !ob->cfg->preserve_host)
         host = NULL;
     struct sf_key_request kr = {dest->url, host, &k.found, ob->cfg->preserve_host};
@@ -136,9 +137,8 @@ char *sf_outbound_key(const struct sf_outbound *ob, struct MHD_Connection *conn,
     if (dest->route != NULL)
         return route_key(ob, conn, dest);
     struct sf_hdrs credentials = {0};
-    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
-    if (ob->cfg->preserve_host && host != NULL)
-        sf_hdrs_add(&credentials, "Host", host);
+    if (ob->cfg->preserve_host && dest->host != NULL)
+        sf_hdrs_add(&credentials, "Host", dest->host);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_credential, &credentials);
     char *key = sf_policy_key(dest->url, &credentials);
     sf_hdrs_clear(&credentials);
@@ -272,9 +272,10 @@ static char *take_field(struct sf_hdrs *h, const char *name)
     return v;
 }
 
-/* The fields that say who the client is: sfproxy's to write (docs/security.md). */
+/* The fields that say who the client is: sfproxy's to write (docs/security.md); and with
+ * preserve_host, host (the request's, sf_dest's) in place of the upstream's. */
 static void add_forwarding(const struct sf_outbound *ob, struct MHD_Connection *conn,
-                           struct sf_hdrs *h, const char *ip)
+                           struct sf_hdrs *h, const char *ip, const char *host)
 {
     char *xff = take_field(h, "X-Forwarded-For");
     char *proto = take_field(h, "X-Forwarded-Proto");
@@ -284,11 +285,8 @@ static void add_forwarding(const struct sf_outbound *ob, struct MHD_Connection *
     free(xff);
     free(proto);
     free(fwd);
-    if (ob->cfg->preserve_host) {
-        const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
-        if (host != NULL)
-            sf_hdrs_add(h, "Host", host); /* curl sends it instead of the upstream's */
-    }
+    if (ob->cfg->preserve_host && host != NULL)
+        sf_hdrs_add(h, "Host", host); /* curl sends it instead of the upstream's */
 }
 
 /* A request's fields as a shared fetch sends them, and of them name's lines joined (NULL:
@@ -301,7 +299,8 @@ static char *sent_forwarding_field(const struct sf_outbound *ob, struct MHD_Conn
     struct fields_ctx c = {&h, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection"),
                            true, client_of(ob, conn, ip, sizeof ip), ob->cfg->underscore_fields};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_field, &c);
-    add_forwarding(ob, conn, &h, ip);
+    /* (The Host is never one a response varies on: not forwarded as a field.) */
+    add_forwarding(ob, conn, &h, ip, NULL);
     char *value = sf_hdrs_join(&h, name);
     sf_hdrs_clear(&h);
     return value;
@@ -356,7 +355,7 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
                            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection"), shared,
                            trusted, ob->cfg->underscore_fields};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, copy_field, &c);
-    add_forwarding(ob, conn, &s->hdrs, ip);
+    add_forwarding(ob, conn, &s->hdrs, ip, dest->host);
     decrement_max_forwards(conn, method, &s->hdrs);
     if (shared && normalizes_encoding(ob, dest->route))
         normalize_encoding(&s->hdrs);
@@ -383,8 +382,9 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
     s->body = body ? sf_reqbody_ref(body) : NULL;
     s->forward = dest->forward;
     s->dest_listed = dest->dest_listed;
+    s->route = dest->route;
     if (shared && dest->path != NULL && !dest->from_peer && ob->cfg->cluster_self != NULL)
-        sf_peerhop_first(s, ob->cfg, ob->peer_down, dest->path);
+        sf_peerhop_first(s, ob->cfg, ob->peer_down, dest->path, dest->host);
     return s;
 }
 
@@ -439,6 +439,32 @@ static unsigned forward_target(const struct sf_outbound *ob, struct MHD_Connecti
     return 0;
 }
 
+/* A cluster peer's request takes the route the asking node took, by name, and is for the
+ * Host its client sent, both under the request's signature (cluster.h), whatever it would
+ * match here: the hop's Host is this node's address, its method always GET, and it drops
+ * or rewrites fields a route may match on, so matching again here could fetch another
+ * route's upstream, and key it apart from the asker. Without a route field, none (the
+ * asker took none). A name this node has no route of (the nodes' routes differ, in a
+ * rolling reload) is answered 421 with SF_PEER_NO_ROUTE_FIELD, signed: the asker asks the
+ * next node, and fetches it itself on its own turn (peerhop.h). */
+static unsigned peer_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
+                           struct sf_dest *dest, const char **why)
+{
+    static struct sf_ratelimit unknown;
+    const char *name = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_ROUTE_FIELD);
+    dest->host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_HOST_FIELD);
+    dest->route = name != NULL ? sf_routes_named(ob->cfg->routes, name) : NULL;
+    if (name == NULL || dest->route != NULL)
+        return 0;
+    SF_COUNT(peer_routes_unknown);
+    sf_log_limited(&unknown, 10000, SF_LOG_WARN,
+                   "cluster: a peer asked for a request of route \"%s\", which this node's "
+                   "config has not: sent back (give every node the same routes)",
+                   name);
+    *why = "this node has no route of the name the asking node took\n";
+    return SF_PEER_NO_ROUTE_STATUS;
+}
+
 unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
                            const char *method, const char *target, const struct sf_route_def *route,
                            struct sf_dest *dest, const char **why)
@@ -446,7 +472,20 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
     const struct sf_config *cfg = ob->cfg;
     const char *t = target;
     dest->route = route;
+    dest->host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
     if (t[0] == '/') {
+        /* A request whose peer field peercall.c checked already (it looked like a peer's own
+         * call, a purge or a health check, and was not one) is a client's: a second check
+         * would count a replay twice. Deciding that by the target alone let any client's
+         * GET of a purge path be routed unchecked, answered unsigned by its owner, and the
+         * owner marked down by the node that asked. */
+        char sender[SF_PEER_ID_MAX];
+        dest->from_peer =
+            !dest->peer_checked && sf_peerauth_request(ob->cfg, conn, method, t, sender);
+        unsigned refused = dest->from_peer ? peer_route(ob, conn, dest, why) : 0;
+        if (refused != 0)
+            return refused;
+        route = dest->route;
         const char *base =
             route != NULL && route->set.upstream != NULL ? route->set.upstream : cfg->upstream;
         if (base == NULL) {
@@ -461,14 +500,6 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
             dest->url = sf_http_join_url(base, t);
         }
         dest->path = sf_xstrdup(t);
-        /* A request whose peer field peercall.c checked already (it looked like a peer's own
-         * call, a purge or a health check, and was not one) is a client's: a second check
-         * would count a replay twice. Deciding that by the target alone let any client's
-         * GET of a purge path be routed unchecked, answered unsigned by its owner, and the
-         * owner marked down by the node that asked. */
-        char sender[SF_PEER_ID_MAX];
-        dest->from_peer =
-            !dest->peer_checked && sf_peerauth_request(ob->cfg, conn, method, t, sender);
         /* Asked by a node this node's list puts before it for the key: the two lists
          * disagree (with one list, a node only asks one ranked before itself). Joining a
          * flight here that goes to a peer could close a circle of nodes each waiting on the

@@ -32,9 +32,12 @@ struct sf_outbound {
 
 /* Where one request goes. */
 struct sf_dest {
-    char *url;  /* what is fetched upstream (owned); NULL until routed */
-    char *path; /* the origin-form target as the client sent it (owned), which a cluster
-                 * peer is asked for (it routes it again); NULL for forward */
+    char *url;        /* what is fetched upstream (owned); NULL until routed */
+    char *path;       /* the origin-form target as the client sent it (owned), which a cluster
+                 * peer is asked for (with the route's name and the Host: it takes the
+                 * same route, cluster.h); NULL for forward */
+    const char *host; /* the Host the request is for (borrowed from the connection): its
+                       * own, or a peer's client's (SF_PEER_HOST_FIELD, signed); NULL: none */
     const struct sf_route_def *route; /* the config's route it takes (route.h), whose
                                        * upstream, key and cookies apply; NULL: none */
     bool forward;                     /* an absolute-form target, fetched as a forward proxy */
@@ -60,7 +63,9 @@ void sf_outbound_init(struct sf_outbound *ob, struct sf_snap *snap,
  * the route's upstream (else the top level's), with the route's strip_prefix applied
  * (sf_route_upstream_target); an absolute-form one (forward proxy) goes where its URL
  * says, whatever the route. A request signed by a cluster peer (Sfproxy-Peer) is marked
- * from_peer. */
+ * from_peer, and takes the route its signed SF_PEER_ROUTE_FIELD names instead of route
+ * (none without one), for the Host its SF_PEER_HOST_FIELD says: a name this node has no
+ * route of is refused with SF_PEER_NO_ROUTE_STATUS. */
 unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *conn,
                            const char *method, const char *target, const struct sf_route_def *route,
                            struct sf_dest *dest, const char **why);

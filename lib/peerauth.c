@@ -23,11 +23,16 @@ bool sf_peerauth_request(const struct sf_config *cfg, struct MHD_Connection *con
                          const char *method, const char *target, char sender[SF_PEER_ID_MAX])
 {
     const char *value = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_FIELD);
+    /* What the request is for, as the asking node signed it (a purge or a health check:
+     * neither). The field's first line is the one read here and wherever it is used. */
+    struct sf_peer_scope scope = {
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_ROUTE_FIELD),
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, SF_PEER_HOST_FIELD)};
     struct sf_peer_claim claim;
     int64_t now_s = sf_wall_s();
     if (cfg->cluster_self == NULL || value == NULL ||
-        !sf_cluster_verify(cfg->cluster_secret, value, method, target, cfg->cluster_self, now_s,
-                           SF_PEER_WINDOW_S, &claim))
+        !sf_cluster_verify(cfg->cluster_secret, value, method, target, &scope, cfg->cluster_self,
+                           now_s, SF_PEER_WINDOW_S, &claim))
         return false;
     SF_PTOK(pthread_once(&replay_once, replay_init));
     enum sf_replay_verdict v =

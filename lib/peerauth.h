@@ -17,7 +17,8 @@
 #define SF_PEER_WINDOW_S 30 /* how far a peer's clock and the time on the wire may be off */
 #define SF_PEER_REPLAY_CAPACITY 65536
 
-/* Whether the request of method for target on conn is a cluster peer's (see above);
+/* Whether the request of method for target on conn is a cluster peer's (see above; its
+ * signature covers its SF_PEER_ROUTE_FIELD and SF_PEER_HOST_FIELD, cluster.h);
  * counted in the peer's received, and its id written into sender (may be NULL). A replay,
  * or one the replay set has no room for, is counted (cluster.peer_replays) and logged once
  * per interval: an ordinary client's. */

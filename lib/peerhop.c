@@ -8,11 +8,20 @@
 #include "judge.h"
 #include "log.h"
 #include "metrics.h"
+#include "route.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Removes the fields of a hop from h: sent to the next node, or to the upstream. */
+static void remove_peer_fields(struct sf_hdrs *h)
+{
+    sf_hdrs_remove(h, SF_PEER_FIELD);
+    sf_hdrs_remove(h, SF_PEER_ROUTE_FIELD);
+    sf_hdrs_remove(h, SF_PEER_HOST_FIELD);
+}
 
 /* Points s at peer index (at place rank in its key's order), signed for it with a fresh
  * nonce; false, s unchanged, when it cannot be signed. */
@@ -21,17 +30,24 @@ static bool send_to(struct sf_fetch_spec *s, const struct sf_config *cfg, _Atomi
 {
     const struct sf_peer *p = &cfg->cluster_peers.v[index];
     char nonce[SF_PEER_NONCE_HEX + 1], field[SF_PEER_FIELD_MAX];
+    /* The owner takes this node's route, by name, and keys the client's Host, not its own
+     * address the hop sends (cluster.h). */
+    struct sf_peer_scope scope = {s->route != NULL ? s->route->name : NULL, s->peer_host};
     if (!sf_cluster_nonce(nonce) ||
-        !sf_cluster_sign(cfg->cluster_secret, s->method, s->peer_path, cfg->cluster_self, p->id,
-                         sf_wall_s(), nonce, field))
+        !sf_cluster_sign(cfg->cluster_secret, s->method, s->peer_path, &scope, cfg->cluster_self,
+                         p->id, sf_wall_s(), nonce, field))
         return false;
     if (s->fallback_url == NULL)
         s->fallback_url = s->url; /* the upstream's, kept for this node's turn */
     else
         free(s->url); /* the peer before, which failed */
     s->url = sf_http_join_url(p->url, s->peer_path);
-    sf_hdrs_remove(&s->hdrs, SF_PEER_FIELD);
+    remove_peer_fields(&s->hdrs);
     sf_hdrs_add(&s->hdrs, SF_PEER_FIELD, field);
+    if (scope.route != NULL)
+        sf_hdrs_add(&s->hdrs, SF_PEER_ROUTE_FIELD, scope.route);
+    if (scope.host != NULL)
+        sf_hdrs_add(&s->hdrs, SF_PEER_HOST_FIELD, scope.host);
     s->peer_down_until = &down[index];
     s->peer_rank = rank;
     s->peer_retry_ms = cfg->cluster_peer_retry_ms;
@@ -81,12 +97,15 @@ bool sf_peerhop_ranks_before(const struct sf_config *cfg, const char *key, const
 }
 
 void sf_peerhop_first(struct sf_fetch_spec *s, const struct sf_config *cfg, _Atomic uint64_t *down,
-                      const char *path)
+                      const char *path, const char *host)
 {
     s->peer_path = sf_xstrdup(path);
+    s->peer_host = sf_xstrdup_opt(host);
     if (!walk(s, cfg, down, s->url, 0)) {
         free(s->peer_path);
         s->peer_path = NULL;
+        free(s->peer_host);
+        s->peer_host = NULL;
     }
 }
 
@@ -99,7 +118,7 @@ bool sf_peerhop_next(struct sf_fetch_spec *s)
     free(s->url);
     s->url = s->fallback_url;
     s->fallback_url = NULL;
-    sf_hdrs_remove(&s->hdrs, SF_PEER_FIELD);
+    remove_peer_fields(&s->hdrs);
     return false;
 }
 
@@ -154,6 +173,8 @@ const char *sf_peerhop_answer(const struct sf_fetch_spec *s, struct sf_obj *o, i
         *mark_down = true;
         return "it is shutting down";
     }
+    if (status == SF_PEER_NO_ROUTE_STATUS && sf_hdrs_get(fields, SF_PEER_NO_ROUTE_FIELD) != NULL)
+        return "it has no route of this request's route's name (the nodes' routes differ)";
     if (sf_judge_bodiless(s->method, status)) {
         sf_hdrs_remove(fields, SF_PEER_BODY_FIELD);
         return NULL; /* no body to prove: the signed head is all of it */

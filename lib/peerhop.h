@@ -18,11 +18,13 @@ struct sf_fetch_spec; /* fetchspec.h */
 struct sf_hdrs;
 struct sf_obj;
 
-/* Sends the shared fetch s of the origin-form target path (s->url: its upstream URL, also
- * its key's place in the order) to the node that should fetch it, under cfg with the
- * peers' health down (struct sf_snap's): nothing changes when that is this node. */
+/* Sends the shared fetch s of the origin-form target path, for the client's Host host
+ * (NULL: none), on s->route (s->url: its upstream URL, also its key's place in the order)
+ * to the node that should fetch it, under cfg with the peers' health down (struct
+ * sf_snap's): nothing changes when that is this node. The route's name and host go with
+ * it under its signature, so that the peer takes that route and keys that Host. */
 void sf_peerhop_first(struct sf_fetch_spec *s, const struct sf_config *cfg, _Atomic uint64_t *down,
-                      const char *path);
+                      const char *path, const char *host);
 
 /* Whether the node id comes before this node (cfg's cluster.self) in key's order by cfg's
  * peer list, or is not in it: a peer's request from it means the two nodes' lists
@@ -42,7 +44,8 @@ struct sf_peerbody;
  * peer's answer to s's request (signed with the cluster's secret for it), its answer and
  * body fields then removed from fields; else why it is not taken, and the caller asks the
  * next node. With *mark_down: whether the peer is to be skipped for cluster.peer_retry
- * too: yes for a signed 503 with SF_DRAINING_FIELD ("it is shutting down"); no for an
+ * too: yes for a signed 503 with SF_DRAINING_FIELD ("it is shutting down"); no for a
+ * signed 421 with SF_PEER_NO_ROUTE_FIELD (its config has no route of s's route's name), an
  * unsigned or badly signed answer, or one with a body that does not say how it is proven
  * (counted in cluster.peer_bad_answers, logged once per interval), which a live owner
  * gives when it could not take the request as a peer's (its replay set full, its clock

@@ -46,8 +46,8 @@ static bool call_start(struct call *c, const struct sf_config *cfg, const struct
     char nonce[SF_PEER_NONCE_HEX + 1];
     size_t at = (size_t)snprintf(c->field, sizeof c->field, "%s: ", SF_PEER_FIELD);
     if (!sf_cluster_nonce(nonce) ||
-        !sf_cluster_sign(cfg->cluster_secret, method, target, cfg->cluster_self, p->id, sf_wall_s(),
-                         nonce, c->field + at)) {
+        !sf_cluster_sign(cfg->cluster_secret, method, target, NULL, cfg->cluster_self, p->id,
+                         sf_wall_s(), nonce, c->field + at)) {
         snprintf(c->out->why, sizeof c->out->why, "cannot sign the request");
         return false;
     }

@@ -181,9 +181,10 @@ bool sf_policy_forwarded(const char *name, const char *connection, bool shared)
 {
     /* X-Request-Id: the request's id goes upstream as sfproxy chose it (the client's when
      * it is well formed), once. Sfproxy-Peer: a cluster peer's signature is for one hop,
-     * and a client's forged one goes nowhere. */
-    static const char *const never[] = {"Host", "Content-Length", "Expect",
-                                        "Via",  "X-Request-Id",   SF_PEER_FIELD};
+     * and a client's forged one goes nowhere; nor do the route and Host it covers. */
+    static const char *const never[] = {
+        "Host",        "Content-Length",    "Expect",          "Via", "X-Request-Id",
+        SF_PEER_FIELD, SF_PEER_ROUTE_FIELD, SF_PEER_HOST_FIELD};
     /* A shared flight fetches the whole, unconditional response (RFC 9111 §4.3.1 leaves
      * conditionals of a client to the cache): one client's validators or range must not
      * shape what every waiter gets. */

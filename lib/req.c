@@ -232,6 +232,8 @@ enum sf_req_step sf_req_synth_rejected(struct sf_req *r)
 {
     if (r->reject_status == MHD_HTTP_SERVICE_UNAVAILABLE)
         return sf_req_synth(r, r->reject_status, r->reject_text, true);
+    if (r->reject_status == SF_PEER_NO_ROUTE_STATUS) /* a peer's, not a bad request */
+        return sf_req_synth(r, r->reject_status, r->reject_text, false);
     if (r->reject_status == MHD_HTTP_OK) /* an OPTIONS answered here; closes if content comes */
         return sf_req_synth(r, r->reject_status, r->reject_text, r->uploads);
     return sf_req_synth_bad(r, r->reject_status, r->reject_text);

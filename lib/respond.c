@@ -58,6 +58,8 @@ struct MHD_Response *sf_respond_text(const char *text, unsigned status, const ch
         ok = add(resp, "X-Cache", xcache);
     if (ok && status == MHD_HTTP_SERVICE_UNAVAILABLE) /* sfproxy's only 503: shutting down */
         ok = add(resp, "Retry-After", "1") && add(resp, SF_DRAINING_FIELD, "1");
+    if (ok && status == SF_PEER_NO_ROUTE_STATUS) /* its only 421: a peer's route unknown */
+        ok = add(resp, SF_PEER_NO_ROUTE_FIELD, "1");
     if (ok && close)
         ok = add(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (ok && peer)

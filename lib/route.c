@@ -164,6 +164,15 @@ const struct sf_route_def *sf_routes_at(const struct sf_routes *rs, size_t i)
     return rs->v[i];
 }
 
+const struct sf_route_def *sf_routes_named(const struct sf_routes *rs, const char *name)
+{
+    /* A cluster peer's request names its route (outbound.c): one pass, no index to keep. */
+    for (size_t i = 0; rs != NULL && i < rs->n; i++)
+        if (strcmp(rs->v[i]->name, name) == 0)
+            return rs->v[i];
+    return NULL;
+}
+
 static void set_bit(uint64_t *bits, size_t i)
 {
     bits[i / 64] |= UINT64_C(1) << (i % 64);

@@ -109,6 +109,8 @@ void sf_routes_free(struct sf_routes *rs);
 size_t sf_routes_count(const struct sf_routes *rs);
 /* The i-th route (from 0), in the order declared. */
 const struct sf_route_def *sf_routes_at(const struct sf_routes *rs, size_t i);
+/* The route called name (names are unique), or NULL: none (rs NULL: no routes). */
+const struct sf_route_def *sf_routes_named(const struct sf_routes *rs, const char *name);
 
 /* Compiles a PCRE2 pattern into *code (to be stored in a route, which then owns it).
  * False with PCRE2's message in err and the offset in the pattern where it gave up. */

@@ -260,6 +260,13 @@ class ForgingPeer:
         """The peer requests it was sent: (method, target, Sfproxy-Peer)."""
         return [(m, t, h["Sfproxy-Peer"]) for m, t, h in self.requests if "Sfproxy-Peer" in h]
 
+    def hop_fields(self, target):
+        """The fields under the signature of the peer request it was sent for target:
+        Sfproxy-Peer, and Sfproxy-Peer-Route and Sfproxy-Peer-Host when sent."""
+        names = ("Sfproxy-Peer", "Sfproxy-Peer-Route", "Sfproxy-Peer-Host")
+        return [{k: v for k, v in h.items() if k in names}
+                for _, t, h in self.requests if t == target and "Sfproxy-Peer" in h]
+
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
@@ -676,17 +683,17 @@ def test_a_captured_peer_request_cannot_be_replayed():
     with MixedCluster(3, spy=(0, 1)) as c:
         t = c.key("/replay?size=100&cc=max-age%3D600&k=", [1])
         eq(request(c.nodes[0].port, "GET", t).status, 200, "served all the same")
-        (method, target, field), = [x for x in c.spy.signed() if x[1] == t]
+        (method, target, _), = [x for x in c.spy.signed() if x[1] == t]
         eq((method, target), ("GET", t), "captured")
+        fields, = c.spy.hop_fields(t)  # the client's Host is under the signature too
 
         def received(node):
             return c.peer_numbers(node, 0)["received"]
         before = received(1), received(2)
-        first = request(c.nodes[1].port, method, target, {"Sfproxy-Peer": field})
+        first = request(c.nodes[1].port, method, target, fields)
         eq((first.status, received(1)), (200, before[0] + 1),
            "once, at node-1: a peer's request, counted as node-0's")
-        again = [request(c.nodes[node].port, method, target, {"Sfproxy-Peer": field})
-                 for node in (1, 2)]
+        again = [request(c.nodes[node].port, method, target, fields) for node in (1, 2)]
         eq([r.status for r in again], [200, 200], "served")
         eq((received(1), received(2)), (before[0] + 1, before[1]),
            "again at node-1, or at node-2: a client's request, not counted as node-0's")

@@ -89,7 +89,7 @@ static bool verify(const char *secret, const char *field, const char *method, co
                    const char *self, int64_t now_s)
 {
     struct sf_peer_claim claim;
-    return sf_cluster_verify(secret, field, method, target, self, now_s, 30, &claim);
+    return sf_cluster_verify(secret, field, method, target, NULL, self, now_s, 30, &claim);
 }
 
 static void test_signatures(void **state)
@@ -98,8 +98,10 @@ static void test_signatures(void **state)
     const char *secret = "0123456789abcdef-cluster";
     char field[SF_PEER_FIELD_MAX];
     struct sf_peer_claim claim;
-    assert_true(sf_cluster_sign(secret, "GET", "/a?b=c", "node-1", "node-2", 1000, NONCE, field));
-    assert_true(sf_cluster_verify(secret, field, "GET", "/a?b=c", "node-2", 1010, 30, &claim));
+    assert_true(
+        sf_cluster_sign(secret, "GET", "/a?b=c", NULL, "node-1", "node-2", 1000, NONCE, field));
+    assert_true(
+        sf_cluster_verify(secret, field, "GET", "/a?b=c", NULL, "node-2", 1010, 30, &claim));
     assert_string_equal(claim.id, "node-1");
     assert_int_equal(claim.ts, 1000);
     assert_non_null(strstr(field, "; to=node-2; hop=1; "));
@@ -131,18 +133,57 @@ static void test_signatures(void **state)
     /* The nonce is signed too; the same request with another nonce is another signature,
      * so another tag. */
     char other[SF_PEER_FIELD_MAX];
-    assert_true(sf_cluster_sign(secret, "GET", "/a?b=c", "node-1", "node-2", 1000,
+    assert_true(sf_cluster_sign(secret, "GET", "/a?b=c", NULL, "node-1", "node-2", 1000,
                                 "ffffffffffffffffffffffffffffffff", other));
     struct sf_peer_claim other_claim;
     assert_true(
-        sf_cluster_verify(secret, other, "GET", "/a?b=c", "node-2", 1010, 30, &other_claim));
+        sf_cluster_verify(secret, other, "GET", "/a?b=c", NULL, "node-2", 1010, 30, &other_claim));
     assert_true(other_claim.tag != claim.tag);
     char renonced[SF_PEER_FIELD_MAX];
     snprintf(renonced, sizeof renonced, "%s", field);
     strstr(renonced, "nonce=")[6] = '9';
     assert_false(verify(secret, renonced, "GET", "/a?b=c", "node-2", 1010));
     /* A short nonce is refused when signing. */
-    assert_false(sf_cluster_sign(secret, "GET", "/", "node-1", "node-2", 1000, "abc", field));
+    assert_false(sf_cluster_sign(secret, "GET", "/", NULL, "node-1", "node-2", 1000, "abc", field));
+}
+
+/* (issue 20) The route the asking node took and its client's Host are under the request's
+ * signature: an owner never takes a route, or keys a Host, that an on-path party chose. */
+static void test_signatures_cover_route_and_host(void **state)
+{
+    (void)state;
+    const char *secret = "0123456789abcdef-cluster";
+    char field[SF_PEER_FIELD_MAX];
+    struct sf_peer_claim claim;
+    struct sf_peer_scope scope = {"b", "b.example"};
+    assert_true(
+        sf_cluster_sign(secret, "GET", "/x", &scope, "node-1", "node-2", 1000, NONCE, field));
+    assert_true(sf_cluster_verify(secret, field, "GET", "/x", &scope, "node-2", 1000, 30, &claim));
+    const struct sf_peer_scope changed[] = {
+        {"a", "b.example"},  /* another route's name */
+        {"b.", "b.example"}, /* a name one character longer */
+        {NULL, "b.example"}, /* the route removed: the top level's settings */
+        {"b", "c.example"},  /* another Host */
+        {"b", NULL},         /* the Host removed */
+        {"b", "b.example\nroute=b"},
+        {NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof changed / sizeof changed[0]; i++)
+        assert_false(
+            sf_cluster_verify(secret, field, "GET", "/x", &changed[i], "node-2", 1000, 30, &claim));
+    assert_false(sf_cluster_verify(secret, field, "GET", "/x", NULL, "node-2", 1000, 30, &claim));
+    /* A route's name is never taken for a Host, nor the reverse. */
+    struct sf_peer_scope host_only = {NULL, "b"}, route_only = {"b", NULL};
+    assert_true(
+        sf_cluster_sign(secret, "GET", "/x", &route_only, "node-1", "node-2", 1000, NONCE, field));
+    assert_false(
+        sf_cluster_verify(secret, field, "GET", "/x", &host_only, "node-2", 1000, 30, &claim));
+    assert_true(
+        sf_cluster_verify(secret, field, "GET", "/x", &route_only, "node-2", 1000, 30, &claim));
+    /* No scope and an empty one sign alike: a purge's and a health check's text. */
+    struct sf_peer_scope none = {NULL, NULL};
+    assert_true(sf_cluster_sign(secret, "GET", "/x", NULL, "node-1", "node-2", 1000, NONCE, field));
+    assert_true(sf_cluster_verify(secret, field, "GET", "/x", &none, "node-2", 1000, 30, &claim));
 }
 
 static void test_nonces_differ(void **state)
@@ -161,8 +202,9 @@ static void test_answer_signatures(void **state)
     (void)state;
     const char *secret = "0123456789abcdef-cluster";
     char request[SF_PEER_FIELD_MAX], another[SF_PEER_FIELD_MAX], sig[SF_PEER_ANSWER_MAX];
-    assert_true(sf_cluster_sign(secret, "GET", "/x", "node-1", "node-2", 1000, NONCE, request));
-    assert_true(sf_cluster_sign(secret, "GET", "/x", "node-1", "node-2", 1000,
+    assert_true(
+        sf_cluster_sign(secret, "GET", "/x", NULL, "node-1", "node-2", 1000, NONCE, request));
+    assert_true(sf_cluster_sign(secret, "GET", "/x", NULL, "node-1", "node-2", 1000,
                                 "00000000000000000000000000000000", another));
     struct sf_hdrs sent = {0};
     sf_hdrs_add(&sent, "Content-Type", "text/plain");
@@ -296,7 +338,8 @@ static void test_body_proofs(void **state)
 
     /* The answer's MAC comes from its verification. */
     char request[SF_PEER_FIELD_MAX], sig[SF_PEER_ANSWER_MAX];
-    assert_true(sf_cluster_sign(secret, "GET", "/x", "node-1", "node-2", 1000, NONCE, request));
+    assert_true(
+        sf_cluster_sign(secret, "GET", "/x", NULL, "node-1", "node-2", 1000, NONCE, request));
     struct sf_hdrs h = {0};
     sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "length=3; trailer");
     assert_true(sf_cluster_sign_answer(secret, request, 200, &h, sig));
@@ -362,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_membership_changes_move_few_keys),
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_signatures),
+        cmocka_unit_test(test_signatures_cover_route_and_host),
         cmocka_unit_test(test_nonces_differ),
         cmocka_unit_test(test_answer_signatures),
         cmocka_unit_test(test_body_proofs),

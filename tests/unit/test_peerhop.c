@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define SECRET "0123456789abcdef-cluster"
+#define SHA256_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 /* Four nodes a, b, c, d; this one is c. */
@@ -60,7 +61,7 @@ static struct sf_fetch_spec *spec_for(struct sf_snap *snap, const char *path)
     s->method = sf_xstrdup("GET");
     s->url = sf_http_join_url(snap->cfg.upstream, path);
     s->snap = sf_snap_ref(snap);
-    sf_peerhop_first(s, &snap->cfg, snap->peer_down_until_ms, path);
+    sf_peerhop_first(s, &snap->cfg, snap->peer_down_until_ms, path, NULL);
     return s;
 }
 
@@ -77,7 +78,8 @@ static void assert_asks(const struct sf_snap *snap, const struct sf_fetch_spec *
     assert_non_null(s->fallback_url);
     struct sf_peer_claim claim;
     const char *field = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
-    assert_true(sf_cluster_verify(SECRET, field, "GET", path, p->id, sf_wall_s(), 30, &claim));
+    assert_true(
+        sf_cluster_verify(SECRET, field, "GET", path, NULL, p->id, sf_wall_s(), 30, &claim));
     assert_string_equal(claim.id, "c");
     size_t lines = 0;
     for (size_t i = 0; i < s->hdrs.n; i++)
@@ -111,7 +113,7 @@ static void test_failover_walks_the_order(void **state)
     assert_asks(snap, s, order[1], path);
     assert_int_equal(s->peer_rank, 1);
     struct sf_peer_claim claim;
-    assert_false(sf_cluster_verify(SECRET, sf_hdrs_get(&s->hdrs, SF_PEER_FIELD), "GET", path,
+    assert_false(sf_cluster_verify(SECRET, sf_hdrs_get(&s->hdrs, SF_PEER_FIELD), "GET", path, NULL,
                                    snap->cfg.cluster_peers.v[order[0]].id, sf_wall_s(), 30,
                                    &claim)); /* no longer good at the failed owner */
     /* That one fails too: this node is next, so the upstream. */
@@ -153,6 +155,44 @@ static void test_failover_skips_the_down_and_stops_at_this_node(void **state)
     atomic_store(s->peer_down_until, sf_now_ms() + 5000);
     assert_false(sf_peerhop_next(s));
     assert_upstream(s, path);
+    sf_fetch_spec_free(s);
+    sf_snap_unref(snap);
+}
+
+/* (issue 20) The client's Host goes to each peer asked, under that peer's signature, and
+ * never to the upstream. */
+static void test_the_host_goes_signed_to_peers_only(void **state)
+{
+    (void)state;
+    struct sf_snap *snap = cluster_snap();
+    size_t order[4];
+    char path[32];
+    target_at(snap, 2, path, sizeof path, order);
+    struct sf_fetch_spec *s = sf_xcalloc(1, sizeof *s);
+    s->method = sf_xstrdup("GET");
+    s->url = sf_http_join_url(snap->cfg.upstream, path);
+    s->snap = sf_snap_ref(snap);
+    sf_peerhop_first(s, &snap->cfg, snap->peer_down_until_ms, path, "b.example");
+    assert_string_equal(sf_hdrs_get(&s->hdrs, SF_PEER_HOST_FIELD), "b.example");
+    assert_null(sf_hdrs_get(&s->hdrs, SF_PEER_ROUTE_FIELD)); /* no route taken */
+    struct sf_peer_claim claim;
+    struct sf_peer_scope scope = {NULL, "b.example"}, other = {NULL, "c.example"};
+    const struct sf_peer *p = &snap->cfg.cluster_peers.v[order[0]];
+    const char *field = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
+    assert_true(
+        sf_cluster_verify(SECRET, field, "GET", path, &scope, p->id, sf_wall_s(), 30, &claim));
+    assert_false(
+        sf_cluster_verify(SECRET, field, "GET", path, &other, p->id, sf_wall_s(), 30, &claim));
+    atomic_store(s->peer_down_until, sf_now_ms() + 5000);
+    assert_true(sf_peerhop_next(s)); /* one line of it for the next peer */
+    size_t lines = 0;
+    for (size_t i = 0; i < s->hdrs.n; i++)
+        lines += sf_streq_ci(s->hdrs.v[i].name, SF_PEER_HOST_FIELD);
+    assert_int_equal(lines, 1);
+    atomic_store(s->peer_down_until, sf_now_ms() + 5000);
+    assert_false(sf_peerhop_next(s));
+    assert_upstream(s, path);
+    assert_null(sf_hdrs_get(&s->hdrs, SF_PEER_HOST_FIELD));
     sf_fetch_spec_free(s);
     sf_snap_unref(snap);
 }
@@ -208,6 +248,24 @@ static void test_answers(void **state)
     assert_string_equal(sf_peerhop_answer(s, o, 503, &h, &body, &down), "it is shutting down");
     assert_true(down); /* a node that stops: skipped until it answers its probe */
     assert_null(body);
+    sf_hdrs_clear(&h);
+
+    /* (issue 20) An owner without the route named: the next node, this one not marked
+     * down; a 421 of the origin's, relayed without the field, is the answer. */
+    const char *req = sf_hdrs_get(&s->hdrs, SF_PEER_FIELD);
+    sf_hdrs_add(&h, SF_PEER_NO_ROUTE_FIELD, "1");
+    assert_true(sf_cluster_sign_answer(SECRET, req, SF_PEER_NO_ROUTE_STATUS, &h, sig));
+    sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
+    assert_non_null(sf_peerhop_answer(s, o, SF_PEER_NO_ROUTE_STATUS, &h, &body, &down));
+    assert_false(down);
+    assert_null(body);
+    sf_hdrs_clear(&h);
+    sf_hdrs_add(&h, SF_PEER_BODY_FIELD, "length=0; sha256=" SHA256_EMPTY);
+    assert_true(sf_cluster_sign_answer(SECRET, req, 421, &h, sig));
+    sf_hdrs_add(&h, SF_PEER_ANSWER_FIELD, sig);
+    assert_null(sf_peerhop_answer(s, o, 421, &h, &body, &down));
+    assert_non_null(body);
+    sf_peerhop_body_free(body);
     sf_hdrs_clear(&h);
     sf_obj_unref(o);
     sf_fetch_spec_free(s);
@@ -319,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failover_walks_the_order),
         cmocka_unit_test(test_failover_skips_the_down_and_stops_at_this_node),
+        cmocka_unit_test(test_the_host_goes_signed_to_peers_only),
         cmocka_unit_test(test_answers),
         cmocka_unit_test(test_bodies),
     };
