@@ -125,18 +125,34 @@ bool sf_listener_retired(const struct sf_listener *l)
     return atomic_load_explicit(&l->retired, memory_order_relaxed);
 }
 
-void sf_listener_quiesce(struct sf_listener *l)
+/* Stops l accepting. Unless its socket is passed_on (a successor listens on a duplicate of
+ * it), the socket is shut down before it is closed: closing the descriptor alone leaves
+ * the socket listening for as long as a worker of l is still inside poll() on it (poll
+ * holds a reference to the file until it returns), and the kernel completes a connection
+ * attempt made meanwhile, then resets it when the last reference goes. A client told to
+ * reconnect by a retired listener's "Connection: close" met exactly that: its new
+ * connection to the old address was accepted, its request sent, then reset. Shut down,
+ * the socket refuses at once, which a client can tell from a request lost. */
+static void listener_quiesce(struct sf_listener *l, bool passed_on)
 {
     MHD_socket fd = MHD_quiesce_daemon(l->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (fd == MHD_INVALID_SOCKET)
+        return;
+    if (!passed_on)
+        shutdown(fd, SHUT_RDWR);
+    close(fd);
+}
+
+void sf_listener_quiesce(struct sf_listener *l)
+{
+    listener_quiesce(l, false);
 }
 
 /* Retires l onto *retired (listener.h says what that means), closing its listening socket
- * (a successor on the same address listens on a duplicate of it). */
-static void listener_retire(struct sf_listener *l, struct sf_listener **retired)
+ * (passed_on: a successor on the same address listens on a duplicate of it). */
+static void listener_retire(struct sf_listener *l, bool passed_on, struct sf_listener **retired)
 {
-    sf_listener_quiesce(l);
+    listener_quiesce(l, passed_on);
     atomic_store(&l->retired, true);
     l->next = *retired;
     *retired = l;
@@ -210,8 +226,10 @@ void sf_listener_commit(struct sf_listener_slot *s, struct sf_listener **retired
 {
     if (!s->replace)
         return;
-    if (s->cur != NULL)
-        listener_retire(s->cur, retired);
+    if (s->cur != NULL) /* prepare started next on a duplicate of cur's socket when on_same */
+        listener_retire(
+            s->cur, s->next != NULL && same_addr(&s->cur->settings.addr, &s->next->settings.addr),
+            retired);
     s->cur = s->next;
     s->next = NULL;
     s->replace = false;

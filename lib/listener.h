@@ -70,7 +70,8 @@ struct sf_listener *sf_listener_start(void *owner, struct sf_snap *snap,
 void sf_listener_count(struct sf_listener *l, enum MHD_ConnectionNotificationCode code);
 /* Whether l has retired: its responses should close their connections. */
 bool sf_listener_retired(const struct sf_listener *l);
-/* Stops l accepting and closes its listening socket; its connections go on. */
+/* Stops l accepting, at once: from then on a connection attempt is refused (its listening
+ * socket is shut down and closed); its connections go on. */
 void sf_listener_quiesce(struct sf_listener *l);
 /* Stops and frees the retired listeners whose connections have all closed; with all,
  * every one (at stop: each must have no parked client left). */

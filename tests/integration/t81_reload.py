@@ -143,6 +143,48 @@ def test_reloads_under_load_drop_nothing():
                  in p.output(), "the first listener stopped once its clients had gone")
 
 
+def test_a_moved_listener_refuses_at_once():
+    """Clients told by the retired listener to reconnect ("Connection: close") that try its
+    old address again are refused there, never accepted and then reset: the closed
+    listening socket kept accepting while a worker was still in poll() on it."""
+    with Env() as env:
+        p = env.proxy
+        target = "/refuse?size=100&cc=max-age%3D600"
+        eq(env.get(target).status, 200, "warmed")
+        old = p.port
+        results, served = [], [0]
+
+        def client():
+            conn = None
+            while True:
+                try:
+                    if conn is None:
+                        conn = http.client.HTTPConnection("127.0.0.1", old, timeout=10 * MULT)
+                    conn.request("GET", target)
+                    r = conn.getresponse()
+                    r.read()
+                    served[0] += 1
+                    if r.will_close:
+                        conn.close()
+                        conn = None
+                except ConnectionRefusedError:
+                    results.append("refused")
+                    return
+                except Exception as e:  # a reset: the bug
+                    results.append(repr(e))
+                    return
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(8)]
+        for t in threads:
+            t.start()
+        wait_for(lambda: served[0] >= 50, "the clients under way")
+        cfg = copy.deepcopy(p.cfg)
+        cfg["listen"] = "127.0.0.1:%d" % free_port()
+        p.reload(cfg)
+        for t in threads:
+            t.join(30 * MULT)
+        eq(sorted(set(results)), ["refused"], "each client, back on the old address, is refused")
+
+
 def test_new_settings_apply_to_new_requests():
     with Env() as env:
         p = env.proxy
