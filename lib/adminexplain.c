@@ -6,8 +6,9 @@
  * the request path does; the cache is then asked for a copy of what is listed under that
  * key (sf_cache_inspect: one hold of the table lock, nothing touched or moved), and the
  * copy joins the answer as "stored". Where responses vary, the variant the given fields
- * select is marked, chosen as a lookup chooses it: the fields' values, Accept-Encoding
- * normalised when cache.normalize_accept_encoding is on.
+ * select is marked, chosen as a lookup chooses it: the fields' values as a shared fetch on
+ * the route sends them (outbound.h's sf_outbound_sent_value: Accept-Encoding normalised
+ * where the route, or the top level, says so; the Cookie narrowed to key.cookies).
  *
  * Runs on: the admin connection's own thread; it shares nothing but the cache (its own
  * lock) and the snapshot (read-only, pinned by the caller). */
@@ -15,6 +16,8 @@
 
 #include "cacheview.h"
 #include "explain.h"
+#include "outbound.h"
+#include "route.h"
 #include "variant.h"
 
 #include <jansson.h>
@@ -121,34 +124,36 @@ static bool read_args(struct MHD_Connection *conn, struct args *a)
     return a->error == NULL;
 }
 
-/* A request field for a variant's selection: its values joined, Accept-Encoding as a shared
- * fetch sends it (outbound.c's sf_outbound_shared_field). */
+/* A request field for a variant's selection: as a shared fetch on the request's route
+ * sends it, by the function the request path selects with (sf_outbound_shared_field). */
 struct select_ctx {
+    const struct sf_config *cfg;
+    const struct sf_route_def *route; /* NULL: none */
     const struct sf_hdrs *fields;
-    bool normalize_accept_encoding;
 };
 
 static char *select_field(void *ctx, const char *name)
 {
     const struct select_ctx *s = ctx;
-    char *value = sf_hdrs_join(s->fields, name);
-    if (s->normalize_accept_encoding && sf_streq_ci(name, "Accept-Encoding")) {
-        const char *normal = sf_policy_normalized_encoding(value);
-        free(value);
-        value = sf_xstrdup_opt(normal);
-    }
+    struct sf_hdrs lines = {0};
+    for (size_t i = 0; i < s->fields->n; i++)
+        if (sf_streq_ci(s->fields->v[i].name, name))
+            sf_hdrs_add(&lines, s->fields->v[i].name, s->fields->v[i].value);
+    char *value = sf_outbound_sent_value(s->cfg, s->route, name, &lines);
+    sf_hdrs_clear(&lines);
     return value;
 }
 
 /* What is stored under key, as explain's "stored". */
-static json_t *stored(struct sf_cache *cache, const struct sf_config *cfg, const char *key,
+static json_t *stored(struct sf_cache *cache, const struct sf_config *cfg,
+                      const struct sf_route_def *route, const char *key,
                       const struct sf_hdrs *fields)
 {
     struct sf_cache_view view = {0};
     sf_cache_inspect(cache, key, sf_config_slice_bytes(cfg), sf_now_ms(), &view);
     char *selected = NULL;
     if (view.kind == SF_CACHE_VIEW_VARY) {
-        struct select_ctx ctx = {fields, cfg->normalize_accept_encoding};
+        struct select_ctx ctx = {cfg, route, fields};
         char *variant = sf_policy_variant(view.vary_names, &(struct sf_fields){select_field, &ctx});
         selected = sf_xmalloc(strlen(key) + strlen(variant) + 1);
         strcpy(selected, key);
@@ -201,7 +206,9 @@ struct MHD_Response *sf_admin_explain(struct sf_cache *cache, const struct sf_co
     }
     json_object_del(doc, "offline"); /* this one looked */
     const char *key = json_string_value(json_object_get(doc, "key"));
-    json_t *held = key != NULL ? stored(cache, cfg, key, &a.fields) : json_null();
+    const char *name = json_string_value(json_object_get(doc, "route"));
+    const struct sf_route_def *route = name != NULL ? sf_routes_named(cfg->routes, name) : NULL;
+    json_t *held = key != NULL ? stored(cache, cfg, route, key, &a.fields) : json_null();
     if (key != NULL && json_is_true(json_object_get(doc, "pass")))
         /* A pass route's requests never look: whatever is listed there stays unused. */
         json_object_set_new(held, "answer", json_string("PASS"));

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "fetcher.h"
 #include "fetchspec.h"
+#include "keyurl.h"
 #include "live.h"
 #include "log.h"
 #include "metrics.h"
@@ -164,6 +165,32 @@ static char *request_key(struct sf_req *r)
     return sf_outbound_key(&r->out, r->conn, &r->dest);
 }
 
+/* The key a GET of r's target is stored under, for r a HEAD or POST whose response may
+ * update or be that GET's: a GET may take another route than r (one whose methods leave
+ * r's out), with its own upstream, strip_prefix and key rule, and then r's own key names
+ * where GETs never look. Built as the GET's own is (sf_outbound_key) on the GET's route,
+ * with the URL such a GET fetches (keyurl.h). NULL when a GET would store nothing: it
+ * passes, or has nowhere to go. Caller frees. */
+static char *get_key(struct sf_req *r)
+{
+    const struct sf_route_def *route = r->dest.from_peer ? r->route : match_route(r, "GET");
+    if (route == r->route)
+        return request_key(r);
+    if (route != NULL && route->pass)
+        return NULL;
+    const struct sf_config *cfg = &r->snap->cfg;
+    const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
+    struct sf_fields fields = {client_field, r->conn};
+    struct sf_keyurl_cfg kc = {cfg->routes, cfg->upstream};
+    struct sf_dest get = r->dest;
+    get.route = route;
+    get.url =
+        sf_keyurl_get(&kc, host, &fields, r->dest.forward ? r->dest.url : r->dest.path, false);
+    char *key = get.url != NULL ? sf_outbound_key(&r->out, r->conn, &get) : NULL;
+    free(get.url);
+    return key;
+}
+
 static void submit_shared(struct sf_req *r, struct sf_obj *o)
 {
     struct sf_fetch_spec *spec = sf_req_shared_spec(r, o);
@@ -276,7 +303,7 @@ enum sf_req_step sf_dispatch_pass(struct sf_req *r, const struct sf_req_call *c)
         route != NULL ? route->set.store_post_responses : r->snap->cfg.store_post_responses;
     if ((route == NULL || !route->pass) &&
         (strcmp(method, "HEAD") == 0 || (store_post && strcmp(method, "POST") == 0)))
-        spec->get_key = request_key(r);
+        spec->get_key = get_key(r);
     /* What its response invalidates, a GET of the same target may be stored elsewhere. */
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         spec->keymap = sf_outbound_keymap(&r->out, r->conn, &r->dest);

@@ -125,7 +125,10 @@ json_t *sf_explain(const struct sf_config *cfg, const struct sf_explain_req *req
     const struct sf_key_rule *rule = route != NULL ? &route->key : NULL;
     char *key = NULL;
     if (keyed) {
-        struct sf_key_request kr = {url, host, hdrs, cfg->preserve_host};
+        /* As outbound.c's route_key: a forward proxy's URL names its host already, so the
+         * Host is keyed only when it is forwarded (preserve_host). */
+        const char *key_host = forward && !cfg->preserve_host ? NULL : host;
+        struct sf_key_request kr = {url, key_host, hdrs, cfg->preserve_host};
         key = sf_cachekey_build(&kr, rule);
     }
     json_object_set_new(out, "key", key != NULL ? json_string(key) : json_null());

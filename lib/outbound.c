@@ -186,18 +186,6 @@ static bool narrows_cookies(const struct sf_route_def *route)
     return route != NULL && route->key.narrow_cookies;
 }
 
-/* The Cookie lines of the request on conn narrowed to route's key.cookies, joined (NULL:
- * none left). Caller frees. */
-static char *narrowed_cookie(struct MHD_Connection *conn, const struct sf_route_def *route)
-{
-    struct joined_field j = {"Cookie", {0}};
-    if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie") != NULL)
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_field, &j);
-    char *cookie = sf_cachekey_cookies(&j.found, &route->key);
-    sf_hdrs_clear(&j.found);
-    return cookie;
-}
-
 static bool client_of(const struct sf_outbound *ob, struct MHD_Connection *conn, char *ip,
                       size_t size);
 static char *sent_forwarding_field(const struct sf_outbound *ob, struct MHD_Connection *conn,
@@ -215,10 +203,23 @@ char *sf_outbound_shared_field(void *view, const char *name)
         !sf_policy_client_field(name, client_of(v->ob, v->conn, ip, sizeof ip),
                                 v->ob->cfg->underscore_fields))
         return NULL; /* not sent: it cannot select what the origin chose */
-    if (narrows_cookies(v->route) && sf_streq_ci(name, "Cookie"))
-        return narrowed_cookie(v->conn, v->route); /* as fetches send it */
-    char *value = sf_request_field(v->conn, name);
-    if (normalizes_encoding(v->ob, v->route) && sf_streq_ci(name, "Accept-Encoding")) {
+    struct joined_field j = {name, {0}};
+    if (MHD_lookup_connection_value(v->conn, MHD_HEADER_KIND, name) != NULL)
+        MHD_get_connection_values(v->conn, MHD_HEADER_KIND, collect_field, &j);
+    char *value = sf_outbound_sent_value(v->ob->cfg, v->route, name, &j.found);
+    sf_hdrs_clear(&j.found);
+    return value;
+}
+
+char *sf_outbound_sent_value(const struct sf_config *cfg, const struct sf_route_def *route,
+                             const char *name, const struct sf_hdrs *lines)
+{
+    if (narrows_cookies(route) && sf_streq_ci(name, "Cookie"))
+        return sf_cachekey_cookies(lines, &route->key); /* as fetches send it */
+    char *value = sf_hdrs_join(lines, name);
+    bool normalizes =
+        route != NULL ? route->set.normalize_accept_encoding : cfg->normalize_accept_encoding;
+    if (normalizes && sf_streq_ci(name, "Accept-Encoding")) {
         const char *normal = sf_policy_normalized_encoding(value); /* as fetches send it */
         free(value);
         value = sf_xstrdup_opt(normal);

@@ -14,6 +14,7 @@
 
 struct sf_config;
 struct sf_fetch_spec; /* fetchspec.h */
+struct sf_hdrs;       /* http.h */
 struct sf_keymap;     /* keyurl.h */
 struct sf_route_def;  /* route.h */
 struct sf_reqbody;
@@ -129,6 +130,15 @@ struct sf_shared_view {
  * untrusted client's identity fields or a name with "_"): what selects among responses
  * that vary (RFC 9111 §4.1). Caller frees. */
 char *sf_outbound_shared_field(void *view, const char *name);
+
+/* A request field, given as its lines (every line named name, in order; none: absent), as
+ * a shared fetch on route (NULL: none) under cfg sends it: the Cookie narrowed to the
+ * route's key.cookies, Accept-Encoding normalised where the route (or, without one, the
+ * top level) says so, other fields joined. sf_outbound_shared_field's value, from lines
+ * instead of a connection, so that explain selects a variant as a request does. NULL when
+ * nothing is sent. Caller frees. Pure. */
+char *sf_outbound_sent_value(const struct sf_config *cfg, const struct sf_route_def *route,
+                             const char *name, const struct sf_hdrs *lines);
 
 /* The client's address, written as text into ip (size at least INET6_ADDRSTRLEN;
  * "unknown" when libmicrohttpd has none, then NULL is returned). */

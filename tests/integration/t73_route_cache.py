@@ -35,6 +35,42 @@ def test_an_ignored_cookie_never_reaches_a_stored_post_response():
            "the GET served the stored POST response, without the POST client's cookie")
 
 
+def test_a_post_response_is_stored_where_the_gets_route_looks():
+    # A POST that a GET-only route leaves to the top level: its response stored for GETs
+    # (cache.store_post_responses) goes under the key a GET takes on its own route (here
+    # with the route's key.headers), not under the POST's (issue 20's review).
+    routes = [route("reads", "/r/", match={"path_prefix": "/r/", "methods": ["GET", "HEAD"]},
+                    key={"headers": ["X-Device"]})]
+    with env_with(routes, cache={"store_post_responses": True}) as env:
+        t = "/r/p?self_location=1&cc=max-age%3D60&size=10"
+        p = env.get(t, {"X-Device": "m"}, method="POST", body=b"x")
+        eq((p.status, p.header("X-Cache")), (200, "PASS"), "the POST")
+        env.wait_stored(1)
+        r = env.get(t, {"X-Device": "m"})
+        eq((r.header("X-Cache"), r.body), ("HIT", p.body), "a GET gets the POST's response")
+        eq(env.origin.count(t), 1, "origin requests")
+
+
+def test_a_head_reaches_the_get_of_a_route_that_leaves_head_out():
+    # A HEAD sent to the origin (RFC 9111 §4.3.5) on no route, where a GET-only route
+    # stores the GET under its key rule: a HEAD that names another ETag makes that stored
+    # GET stale, found under the GET's key, not the HEAD's own.
+    routes = [route("reads", "/h/", match={"path_prefix": "/h/", "methods": ["GET"]},
+                    key={"headers": ["X-Device"]})]
+    with env_with(routes) as env:
+        t = "/h/inv?etag_changes=1&cc=max-age=600&size=30"
+        dev = {"X-Device": "m"}
+        first = env.get(t, dev)
+        env.wait_stored(1)
+        eq(env.get(t, dev).header("X-Cache"), "HIT", "the GET stored")
+        head = env.get(t, dict(dev, **{"Cache-Control": "no-cache, no-store"}), method="HEAD")
+        eq((head.status, head.header("X-Cache")), (200, "PASS"), "the HEAD went to the origin")
+        r = env.get(t, dev)
+        check(r.header("X-Cache") != "HIT", "a GET after a HEAD with another ETag is no HIT: %s"
+              % r.header("X-Cache"))
+        check(r.body != first.body, "the origin's new response")
+
+
 def settled(env):
     """Waits until no flight is left: a response not stored is then known not to be."""
     wait_for(lambda: env.proxy.stats()["flights_now"] == 0, "the flights to end")

@@ -7,7 +7,7 @@ hit-for-pass markers with their reason. Bad arguments get 400 and a sentence."""
 import json
 import urllib.parse
 
-from harness import Env, check, eq, request, wait_for
+from harness import Env, Origin, Proxy, check, eq, request, wait_for
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -104,6 +104,53 @@ def test_variants_are_listed_with_what_selects_them():
            "fr selects neither")
         s = explain(env, t)["stored"]
         eq(s["answer"], "MISS", "no Accept-Language selects neither")
+
+
+def test_a_variant_selected_as_the_routes_requests_select_it():
+    """Under a route that normalises Accept-Encoding or narrows the Cookie to key.cookies,
+    the variant explain marks is the one a request with those fields gets (issue 20's
+    review: explain used the top level's normalisation and the whole Cookie)."""
+    routes = [{"name": "enc", "match": {"path_prefix": "/enc/"},
+               "cache": {"normalize_accept_encoding": True}},
+              {"name": "ab", "match": {"path_prefix": "/ab/"}, "key": {"cookies": ["ab"]}}]
+    with Env({"routes": routes}) as env:
+        cases = [("/enc/v?vary=Accept-Encoding&cc=max-age=60", "Accept-Encoding",
+                  "gzip, deflate", "deflate, gzip"),
+                 ("/ab/v?vary=Cookie&cc=max-age=60", "Cookie", "ab=1; session=x",
+                  "session=y; ab=1")]
+        for n, (t, name, first, second) in enumerate(reversed(cases), 1):
+            eq(env.get(t, {name: first}).header("X-Cache"), "MISS", "%s: the first" % t)
+            env.wait_stored(n)
+            s = explain(env, t, "%s: %s" % (name, second))["stored"]
+            eq((s["kind"], [v["selected"] for v in s["variants"]], s["answer"]),
+               ("vary", [True], "HIT"), "%s: %s %r selects the stored variant" % (t, name, second))
+            eq(env.get(t, {name: second}).header("X-Cache"), "HIT",
+               "%s: and a request with it gets it, as explain said" % t)
+
+
+def test_a_forward_proxys_key_leaves_the_host_to_the_url():
+    """A forward proxy's absolute-form request on a route matched by host is keyed without
+    its Host field (the URL names the host), by explain as by the request."""
+    o = Origin()
+    try:
+        config = {"forward_proxy": {"allow": ["127.0.0.1"]},
+                  "routes": [{"name": "site", "match": {"host": "127.0.0.1"}}]}
+        p = Proxy(None, config)
+        try:
+            url = "%s/f?size=5&cc=max-age=60" % o.url
+            host = "127.0.0.1:%d" % o.port
+            eq(request(p.port, "GET", url, {"Host": host}).status, 200, "fetched")
+            wait_for(lambda: p.stats()["cache"]["objects"] >= 1, "stored")
+            q = urllib.parse.urlencode([("url", url), ("host", host)],
+                                       quote_via=urllib.parse.quote)
+            got = json.loads(request(p.admin_port, "GET", "/_sfproxy/explain?" + q).body)
+            eq((got["route"], got["request"]["forward_proxy"]), ("site", True), "the route")
+            eq((got["stored"]["kind"], got["stored"]["answer"]), ("response", "HIT"),
+               "what the request stored is found under explain's key")
+        finally:
+            eq(p.stop(), 0, "exit code")
+    finally:
+        o.stop()
 
 
 def test_hit_for_pass_marker_and_its_reason():
