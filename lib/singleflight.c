@@ -167,13 +167,9 @@ static struct sf_waiter *drop_gone(void *place, struct sf_waiter *w)
 static const struct sf_place_ops obj_place = {place_ref, place_unref, place_lock, place_unlock,
                                               drop_gone};
 
-bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
+/* Lock held. Puts w at the end of o's list, parked, its hangup watched. */
+static void link_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
-    sf_mutex_assert_held(&o->lock);
-    SF_ASSERT(!w->parked);
-    SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
-    if (!sf_park_begin())
-        return false;
     w->prev = o->waiters.prev;
     w->next = &o->waiters;
     o->waiters.prev->next = w;
@@ -181,6 +177,16 @@ bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
     w->parked = true;
     w->on_obj = true;
     sf_hangup_watch(w, o, &obj_place);
+}
+
+bool sf_obj_park(struct sf_obj *o, struct sf_waiter *w)
+{
+    sf_mutex_assert_held(&o->lock);
+    SF_ASSERT(!w->parked);
+    SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
+    if (!sf_park_begin())
+        return false;
+    link_waiter(o, w);
     return true;
 }
 
@@ -213,13 +219,7 @@ static bool interim_reached(const struct sf_waiter *w, const char *head, size_t 
 static void relink_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
-    w->prev = o->waiters.prev;
-    w->next = &o->waiters;
-    o->waiters.prev->next = w;
-    o->waiters.prev = w;
-    w->parked = true;
-    w->on_obj = true;
-    sf_hangup_watch(w, o, &obj_place);
+    link_waiter(o, w);
 }
 
 /* Collects under the lock and writes after it, as waking does: a waiter taken off the list
