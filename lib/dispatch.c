@@ -178,6 +178,11 @@ static char *get_key(struct sf_req *r)
         return request_key(r);
     if (route != NULL && route->pass)
         return NULL;
+    /* A GET route that narrows the Cookie keys on the cookies it lets through; this
+     * request, on another route, sent the origin its whole Cookie: its response may be
+     * personal in a way that key cannot tell, so it updates nothing. */
+    if (route != NULL && route->key.narrow_cookies)
+        return NULL;
     const struct sf_config *cfg = &r->snap->cfg;
     const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
     struct sf_fields fields = {client_field, r->conn};

@@ -51,6 +51,22 @@ def test_a_post_response_is_stored_where_the_gets_route_looks():
         eq(env.origin.count(t), 1, "origin requests")
 
 
+def test_a_post_with_its_whole_cookie_updates_no_get_keyed_on_fewer_cookies():
+    # The GET route keys on the "ab" cookie alone and sends only it; a POST on no route
+    # sent the origin its whole Cookie (a session), so its response may be that user's:
+    # it must not become the GET every "ab=1" client gets.
+    routes = [route("reads", "/c/", match={"path_prefix": "/c/", "methods": ["GET", "HEAD"]},
+                    key={"cookies": ["ab"]})]
+    with env_with(routes, cache={"store_post_responses": True}) as env:
+        t = "/c/p?self_location=1&cc=max-age%3D60&size=10"
+        p = env.get(t, {"Cookie": "ab=1; session=alice"}, method="POST", body=b"x")
+        eq((p.status, p.header("X-Cache")), (200, "PASS"), "the POST")
+        settled(env)
+        r = env.get(t, {"Cookie": "ab=1; session=bob"})
+        eq(r.header("X-Cache"), "MISS", "another user's GET is not given the POST's response")
+        check(r.body != p.body, "the origin's own answer for it")
+
+
 def test_a_head_reaches_the_get_of_a_route_that_leaves_head_out():
     # A HEAD sent to the origin (RFC 9111 §4.3.5) on no route, where a GET-only route
     # stores the GET under its key rule: a HEAD that names another ETag makes that stored
