@@ -333,6 +333,10 @@ static enum sf_err route_name(struct sf_confrule_ctx *c, json_t *route)
     if (!json_is_string(name) || !sf_confvalue_peer_id(json_string_value(name)))
         return sf_confrule_must(c, "name", name,
                                 "a name of 1 to 63 letters, digits, '-', '_' and '.' like \"api\"");
+    if (strcmp(json_string_value(name), "-") == 0)
+        return sf_confrule_fail(c, "name", false,
+                                "\"-\" is what the access log writes for a request no route "
+                                "took; give the route a name of its own");
     for (size_t i = 0; i + 1 < sf_routes_count(c->rs); i++)
         if (strcmp(sf_routes_at(c->rs, i)->name, json_string_value(name)) == 0)
             return sf_confrule_fail(
