@@ -18,7 +18,7 @@
 static struct sf_balance *pool(enum sf_balance_method m, const unsigned *weights, size_t n,
                                sf_balance_set backups)
 {
-    static char ids[SF_BALANCE_MAX_SERVERS][32];
+    static char ids[SF_BALANCE_MAX_SERVERS][48]; /* room for any size_t: gcc checks */
     struct sf_balance_server s[SF_BALANCE_MAX_SERVERS];
     for (size_t i = 0; i < n; i++) {
         snprintf(ids[i], sizeof ids[i], "http://10.0.0.%zu:9000", i + 1);
