@@ -31,17 +31,6 @@ struct sf_balance {
     int64_t current[SF_BALANCE_MAX_SERVERS];  /* (S) smooth round robin's current weights */
 };
 
-/* splitmix64's finaliser: every input bit moves every output bit. */
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h;
-}
-
 /* FNV-1a, then mixed. Not keyed on purpose: a key's server must be the same after a
  * restart and on every node, so that the origins' own caches stay warm; a client who
  * steers its keys to one server gains nothing it could not by repeating one key. */
@@ -50,7 +39,7 @@ static uint64_t text_hash(const char *s)
     uint64_t h = 0xcbf29ce484222325ull;
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
         h = (h ^ *p) * 0x100000001b3ull;
-    return mix(h);
+    return sf_mix64(h);
 }
 
 struct sf_balance *sf_balance_new(enum sf_balance_method method,
@@ -155,7 +144,7 @@ static int rendezvous(const struct sf_balance *b, sf_balance_set set, const char
     double best_score = 0;
     for (sf_balance_set s = set; s != 0; s &= s - 1) {
         int i = __builtin_ctzll(s);
-        uint64_t u = mix(kh ^ b->id_hash[i]);
+        uint64_t u = sf_mix64(kh ^ b->id_hash[i]);
         if (b->equal_weights) {
             if (best < 0 || u > best_u) {
                 best = i;

@@ -87,4 +87,17 @@ void sf_clock_advance(uint64_t ms);
 bool sf_streq_ci(const char *a, const char *b);
 bool sf_strneq_ci(const char *a, const char *b, size_t n);
 
+/* splitmix64's finaliser: every input bit moves every output bit (unkeyed: for placing
+ * keys on servers the same way on every node and after a restart, never for a table a
+ * client fills, which siphash.h's keyed hash is for). */
+static inline uint64_t sf_mix64(uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
+
 #endif

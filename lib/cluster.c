@@ -20,12 +20,7 @@ static uint64_t peer_key_hash(const char *id, const char *key)
     h = (h ^ 0xff) * 0x100000001b3ull; /* a separator no id or key contains */
     for (const char *p = key; *p != '\0'; p++)
         h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h;
+    return sf_mix64(h);
 }
 
 static double score(const struct sf_peer *p, const char *key)
