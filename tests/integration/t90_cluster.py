@@ -21,8 +21,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
-from harness import (MULT, ROOT, Origin, Proxy, check, eq, free_port, parallel, raw_connect,
-                     raw_get, read_response, request, wait_for)
+from harness import (MULT, ROOT, Origin, Proxy, TestFailure, check, eq, free_port, parallel,
+                     raw_connect, raw_get, read_response, request, wait_for)
 
 SECRET = "t90-cluster-secret-0123456789"
 M64 = (1 << 64) - 1
@@ -53,18 +53,28 @@ class Cluster:
     def __init__(self, n=3, extra=None, config=None):
         self.origin = Origin()
         self.config = config or {}
-        self.ports = [free_port() for _ in range(n)]
         self.ids = ["node-%d" % i for i in range(n)]
-        self.peers = [{"id": self.ids[i], "url": "http://127.0.0.1:%d" % self.ports[i]}
-                      for i in range(n)]
         self.extra = extra or {}
         self.nodes = []
-        try:
-            for i in range(n):
-                self.nodes.append(self.start(i))
-        except Exception:
-            self.stop()
-            raise
+        # Every node's port is in every node's config, so the ports are picked before any
+        # node binds one: a test file running alongside may take one in between. Then
+        # the whole cluster starts again on new ports (a few times at most).
+        for attempt in range(3):
+            self.ports = [free_port() for _ in range(n)]
+            self.peers = [{"id": self.ids[i], "url": "http://127.0.0.1:%d" % self.ports[i]}
+                          for i in range(n)]
+            try:
+                for i in range(n):
+                    self.nodes.append(self.start(i))
+                return
+            except TestFailure as e:
+                self.stop_nodes()
+                if "is the port in use" not in str(e) or attempt == 2:
+                    self.origin.stop()
+                    raise
+            except Exception:
+                self.stop()
+                raise
 
     def start(self, i):
         cluster = {"self": self.ids[i], "peers": self.peers, "secret": SECRET}
@@ -86,9 +96,13 @@ class Cluster:
         """Node indices in the order they serve target: [owner, next, ...]."""
         return owner_order(self.ids, self.origin.url + target)
 
-    def stop(self):
+    def stop_nodes(self):
         for p in self.nodes:
             p.stop()  # a node killed by a test is only reaped
+        self.nodes = []
+
+    def stop(self):
+        self.stop_nodes()
         self.origin.stop()
 
     def __enter__(self):
