@@ -494,6 +494,13 @@ static void inherit(const struct sf_config *cfg, struct sf_route_settings *set, 
     }
 }
 
+void sf_confroute_top_settings(const struct sf_config *cfg, struct sf_route_settings *set)
+{
+    memset(set, 0, sizeof *set);
+    for (size_t i = 0; i < sf_route_nsettings; i++)
+        inherit(cfg, set, i);
+}
+
 enum sf_err sf_confroute_finish(struct sf_conf_loader *ld, struct sf_config *cfg)
 {
     (void)ld;

@@ -22,6 +22,10 @@ struct sf_route_setting {
 extern const struct sf_route_setting sf_route_settings_table[];
 extern const size_t sf_route_nsettings;
 
+/* (Also fetchrule.c's.) The settings of a request no route takes: the top level's values of every key a route
+ * may set (upstream NULL: the top level's, command line included). */
+void sf_confroute_top_settings(const struct sf_config *cfg, struct sf_route_settings *set);
+
 /* The top-level schema row of path, or NULL. */
 const struct sf_conf_field *sf_conf_field_of(const char *path);
 

@@ -1,6 +1,8 @@
 /* fetchrule: see fetchrule.h. */
 #include "fetchrule.h"
 
+#include "confroute.h"
+
 #include <string.h>
 
 /* A stale window in whole seconds as the rules take it; 0 (off) is none: -1. */
@@ -11,19 +13,7 @@ static int64_t window_s(uint64_t ms)
 
 void sf_fetchrule_top_settings(const struct sf_config *cfg, struct sf_route_settings *set)
 {
-    memset(set, 0, sizeof *set);
-    set->first_byte_timeout_ms = cfg->first_byte_timeout_ms;
-    set->upstream_idle_timeout_ms = cfg->upstream_idle_timeout_ms;
-    set->hit_for_pass_ms = cfg->hit_for_pass_ms;
-    set->max_object_bytes = cfg->cache_max_object_bytes;
-    set->heuristic_max_ms = cfg->heuristic_max_ms;
-    set->stale_if_error_ms = cfg->stale_if_error_ms;
-    set->stale_while_revalidate_ms = cfg->stale_while_revalidate_ms;
-    set->heuristic_percent = cfg->heuristic_percent;
-    set->strip_set_cookie = cfg->strip_set_cookie;
-    set->store_server_errors = cfg->store_server_errors;
-    set->store_post_responses = cfg->store_post_responses;
-    set->normalize_accept_encoding = cfg->normalize_accept_encoding;
+    sf_confroute_top_settings(cfg, set); /* one table says which keys a route may set */
 }
 
 void sf_fetchrule_init(struct sf_fetchrule *fr, const struct sf_config *cfg,
