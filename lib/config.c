@@ -39,6 +39,7 @@ void sf_config_defaults(struct sf_config *cfg)
     sf_confvalue_parse_addr("127.0.0.1:8080", &cfg->listen);
     cfg->listen_enabled = true;
     cfg->upstream = NULL;
+    cfg->upstream_pool = -1; /* a URL, or none */
     cfg->upstream_verify = true;
     cfg->connection_limit = sf_config_default_connection_limit();
     cfg->connect_timeout_ms = 2000;
@@ -85,6 +86,7 @@ void sf_config_clear(struct sf_config *cfg)
 {
     free(cfg->upstream);
     cfg->upstream = NULL;
+    cfg->upstream_pool = -1; /* a URL, or none */
     free(cfg->upstream_ca_file);
     cfg->upstream_ca_file = NULL;
     free(cfg->upstream_sni);

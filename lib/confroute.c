@@ -497,6 +497,7 @@ static void inherit(const struct sf_config *cfg, struct sf_route_settings *set, 
 void sf_confroute_top_settings(const struct sf_config *cfg, struct sf_route_settings *set)
 {
     memset(set, 0, sizeof *set);
+    set->upstream_pool = -1;
     for (size_t i = 0; i < sf_route_nsettings; i++)
         inherit(cfg, set, i);
 }

@@ -148,6 +148,7 @@ struct sf_route_def *sf_routes_add(struct sf_routes *rs)
     rs->v = sf_xrealloc(rs->v, (rs->n + 1) * sizeof *rs->v);
     struct sf_route_def *r = sf_xcalloc(1, sizeof *r);
     sf_ttl_rule_init(&r->cache);
+    r->set.upstream_pool = -1; /* a URL, or the top level's */
     r->index = rs->n;
     rs->v[rs->n++] = r;
     return r;

@@ -55,7 +55,9 @@ struct sf_route_match {
  * given from the top level, and `given` (bit i: the i-th key of confroute.c's table) says
  * which were written, for --print-config. */
 struct sf_route_settings {
-    char *upstream; /* owned; NULL: the top-level upstream (which may be none) */
+    char *upstream;    /* owned; NULL: the top-level upstream (which may be none); a pool's
+                     * key_base when the route names a pool */
+    int upstream_pool; /* with upstream: the index of the pool it names; -1: a URL */
     uint64_t first_byte_timeout_ms, upstream_idle_timeout_ms;
     uint64_t hit_for_pass_ms, max_object_bytes, heuristic_max_ms;
     uint64_t stale_if_error_ms, stale_while_revalidate_ms;
