@@ -30,7 +30,8 @@ struct sf_fetchconf *sf_fetchconf_new(struct sf_cache *cache, struct sf_snap *sn
     struct sf_fetchconf *c = sf_xcalloc(1, sizeof *c);
     const struct sf_config *cfg = &snap->cfg;
     const char *why = NULL;
-    if (!sf_origin_tls_init(&c->tls, cfg, &why)) {
+    if (!sf_origin_tls_init(&c->tls, cfg->upstream_pool < 0 ? cfg->upstream : NULL,
+                            cfg->upstream_ca_file, cfg->upstream_verify, cfg->upstream_sni, &why)) {
         sf_log_error("upstream: %s", why);
         free(c);
         return NULL;

@@ -5,30 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool sf_origin_tls_init(struct sf_origin_tls *t, const struct sf_config *cfg, const char **why)
+bool sf_origin_tls_init(struct sf_origin_tls *t, const char *url, const char *ca_file, bool verify,
+                        const char *sni, const char **why)
 {
     memset(t, 0, sizeof *t);
-    t->ca_file = cfg->upstream_ca_file;
-    t->verify = cfg->upstream_verify;
-    if (cfg->upstream_sni == NULL || cfg->upstream == NULL)
+    t->ca_file = ca_file;
+    t->verify = verify;
+    if (sni == NULL || url == NULL)
         return true;
     CURLU *u = curl_url();
     char *host = NULL, *port = NULL, *written = NULL;
-    bool ok = u != NULL && curl_url_set(u, CURLUPART_URL, cfg->upstream, 0) == CURLUE_OK &&
+    bool ok = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
               curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
               curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
     if (ok) {
         /* from: "https://" and the authority, exactly as the upstream URL starts (the
          * config made it https://); to: the same with the SNI name as the host. */
         size_t scheme = strlen("https://");
-        t->from = sf_xstrndup(cfg->upstream, scheme + strcspn(cfg->upstream + scheme, "/?#"));
+        t->from = sf_xstrndup(url, scheme + strcspn(url + scheme, "/?#"));
         bool port_written = curl_url_get(u, CURLUPART_PORT, &written, 0) == CURLUE_OK;
-        size_t n = scheme + strlen(cfg->upstream_sni) + strlen(port) + 2;
+        size_t n = scheme + strlen(sni) + strlen(port) + 2;
         t->to = sf_xmalloc(n);
-        snprintf(t->to, n, "https://%s%s%s", cfg->upstream_sni, port_written ? ":" : "",
+        snprintf(t->to, n, "https://%s%s%s", sni, port_written ? ":" : "",
                  port_written ? port : "");
         char line[512];
-        snprintf(line, sizeof line, "%s:%s:%s:%s", cfg->upstream_sni, port, host, port);
+        snprintf(line, sizeof line, "%s:%s:%s:%s", sni, port, host, port);
         t->connect_to = curl_slist_append(NULL, line);
         ok = t->connect_to != NULL;
     }

@@ -1,11 +1,11 @@
-/* origintls: how libcurl talks TLS to the configured upstream (upstream_tls.*): the CAs its
- * certificate must chain to, whether it is checked at all, and the name sent in SNI and
- * checked against it when the upstream URL names an address. Forward-proxy fetches are
- * http:// only and never see these. */
+/* origintls: how libcurl talks TLS to an upstream server (upstream_tls.*, or a pool's
+ * "tls"): the CAs its certificate must chain to, whether it is checked at all, and the
+ * name sent in SNI and checked against it when the server's URL names an address.
+ * Forward-proxy fetches are http:// only and never see these. */
 #ifndef SF_ORIGINTLS_H
 #define SF_ORIGINTLS_H
 
-#include "config.h"
+#include "base.h"
 
 #include <curl/curl.h>
 
@@ -18,9 +18,11 @@ struct sf_origin_tls {
     struct curl_slist *connect_to;
 };
 
-/* Sets t up from cfg (which must outlive it). False, with why set, when the upstream URL
- * cannot be taken apart (it was checked at load: not expected). */
-bool sf_origin_tls_init(struct sf_origin_tls *t, const struct sf_config *cfg, const char **why);
+/* Sets t up for the server at url (NULL: none) with these settings; ca_file is borrowed
+ * (it must outlive t), sni may be NULL. False, with why set, when url cannot be taken
+ * apart (it was checked at load: not expected). */
+bool sf_origin_tls_init(struct sf_origin_tls *t, const char *url, const char *ca_file, bool verify,
+                        const char *sni, const char **why);
 void sf_origin_tls_clear(struct sf_origin_tls *t);
 
 /* Applies t to e, which is about to fetch url from the upstream: sets CURLOPT_URL (to

@@ -1,77 +1,24 @@
 /* transfer: see transfer.h.
  *
- * A transfer is set up on a fresh easy handle, fed by curl's callbacks (on_header, on_body,
- * on_read, on_connected, open_checked) and ended by finish, which settles its object, or by
+ * A transfer is set up on a fresh easy handle (xfersend.c), fed by curl's callbacks
+ * (sf_xfer_on_header and sf_xfer_on_body here, the send side's there) and ended by finish, which settles its object, or by
  * fall_back, which starts the same fetch at the next node. It touches the loop only through
  * its struct sf_transfers. Runs on: the fetcher thread, every function here.
  *
  * Lock order: an object's lock alone, never across a call into the cache or publish.c
  * (which take the table's lock first: table, then object). */
 #include "transfer.h"
+#include "transfer-t.h"
 
-#include "fetchconf.h"
 #include "fetchspec.h"
-#include "resphead.h"
 #include "log.h"
 #include "metrics.h"
 #include "peerhop.h"
 #include "reqbody.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A running transfer. (F) all fields. */
-struct sf_transfer {
-    struct sf_transfers *t;          /* the loop's context */
-    struct sf_fetchconf *conf;       /* the settings of the config its request arrived under */
-    const struct sf_fetchrule *rule; /* in conf: its route's (or the top level's) settings */
-    struct sf_obj *obj;              /* the fetch's reference */
-    struct sf_fetch_spec *spec;
-    CURL *easy;
-    struct curl_slist *fields;
-    struct sf_resphead head; /* the response head being received */
-    bool headers_done;
-    const char *bad_head; /* why the origin's head was refused (then: 502), or NULL */
-    bool cancel;          /* abort at the next callback */
-    bool paused;          /* receiving is paused until the reader catches up */
-    bool discard;         /* the body is not the response served: drop it */
-    bool store_for_get;   /* once complete, store the response for GETs (judge.h) */
-    bool forbidden;       /* a forward-proxy destination resolved to a refused address */
-    bool connected;       /* the connection to the server is up (libcurl's prerequest) */
-    const char *refused;  /* why a cluster peer's answer is not taken (peerhop.h), or NULL */
-    bool refused_down;    /* with refused: the peer is to be marked down too */
-    bool dirty;           /* received data since the last wake pass */
-    struct sf_transfer *dirty_next;
-    struct sf_transfer *prev, *next;
-    /* Before the response head: when the transfer fails for want of it. Until connected,
-     * connect + first byte; while the request content is sent, the last progress +
-     * upstream_idle (an origin that stops reading); once the request is sent, + first_byte
-     * (RFC-wise: from the request to its response). */
-    uint64_t first_byte_deadline_ms;
-    uint64_t last_byte_ms; /* when the headers or the last body bytes arrived */
-    int64_t request_time_s;
-    uint64_t start_us; /* sf_mono_us when the transfer started */
-    char *renamed_url; /* the URL fetched, when upstream_tls.sni renamed it; owned */
-    char errbuf[CURL_ERROR_SIZE];
-    /* A cluster peer's answer whose body is being proven (peerhop.h), or NULL. */
-    struct sf_peerbody *peer_body;
-};
-
-/* What the transfers share with the loop that runs them (fetcher.c). (C) set by
- * sf_transfers_new, and self_ports before the first fetch; (F) the rest. */
-struct sf_transfers {
-    struct sf_cache *cache;             /* (C) */
-    CURLM *multi;                       /* (C) the loop's: transfers add and remove handles */
-    const _Atomic uint16_t *self_ports; /* (C) sfproxy's own ports (fetcher.h), or NULL */
-    sf_pinned_cancel_cb *cancel;        /* (C) queues a cancel (the pinned-memory pass's) */
-    void *cancel_arg;                   /* (C) */
-    struct sf_ratelimit rl_connect, rl_timeout, rl_truncated; /* (F) */
-    struct sf_fetchconf *conf;                                /* (F) the newest config's settings */
-    struct sf_transfer all;    /* (F) sentinel of the running transfers */
-    struct sf_transfer *dirty; /* (F) received data since the last wake pass */
-};
 
 /* ---- settings ---- */
 
@@ -216,7 +163,7 @@ static void forward_hints(struct sf_transfer *x)
     free(head);
 }
 
-static size_t on_header(char *line, size_t size, size_t n, void *arg)
+size_t sf_xfer_on_header(char *line, size_t size, size_t n, void *arg)
 {
     struct sf_transfer *x = arg;
     size_t len = size * n;
@@ -247,7 +194,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
+size_t sf_xfer_on_body(char *data, size_t size, size_t n, void *arg)
 {
     struct sf_transfer *x = arg;
     struct sf_obj *o = x->obj;
@@ -294,150 +241,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* Feeds the client's content to curl as it arrives. */
-static size_t on_read(char *dst, size_t size, size_t n, void *arg)
-{
-    struct sf_transfer *x = arg;
-    size_t got;
-    if (x->cancel)
-        return CURL_READFUNC_ABORT;
-    switch (sf_reqbody_read(x->spec->body, dst, size * n, &got)) {
-    case SF_REQBODY_DATA:
-        x->first_byte_deadline_ms = sf_now_ms() + x->rule->set->upstream_idle_timeout_ms;
-        return got;
-    case SF_REQBODY_EOF:
-        /* The request is sent: the wait for its response head starts now. */
-        x->first_byte_deadline_ms = sf_now_ms() + x->rule->set->first_byte_timeout_ms;
-        return 0;
-    case SF_REQBODY_WAIT:
-        x->paused = true;           /* waiting for our client is not the origin's delay */
-        return CURL_READFUNC_PAUSE; /* sf_upstream_unpause continues it */
-    case SF_REQBODY_ABORTED:
-        /* The client's side ended it (gone, over the limit, a broken chunked body): a
-         * cancellation, not an origin failure to warn about. */
-        x->cancel = true;
-        break;
-    }
-    return CURL_READFUNC_ABORT;
-}
-
 /* ---- transfers ---- */
-
-/* Appends a line to the fields curl sends; false when curl has no memory for it. */
-static bool add_line(struct sf_transfer *x, const char *line)
-{
-    struct curl_slist *more = curl_slist_append(x->fields, line);
-    if (more == NULL)
-        return false;
-    x->fields = more;
-    return true;
-}
-
-static bool add_field(struct sf_transfer *x, const char *name, const char *value)
-{
-    size_t len = strlen(name) + strlen(value) + 3;
-    char *line = sf_xmalloc(len);
-    /* "Name;" is curl's way to send a field with an empty value. */
-    snprintf(line, len, *value ? "%s: %s" : "%s;", name, value);
-    bool ok = add_line(x, line);
-    free(line);
-    return ok;
-}
-
-/* Connected, the request about to be sent: without content it is sent now, so the
- * first-byte clock starts; with content, the clock watches the upload's progress first. */
-static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary_port,
-                        int local_port)
-{
-    struct sf_transfer *x = arg;
-    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
-    const struct sf_route_settings *set = x->rule->set;
-    x->connected = true;
-    x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? set->upstream_idle_timeout_ms
-                                                                     : set->first_byte_timeout_ms);
-    return CURL_PREREQFUNC_OK;
-}
-
-/* Opens the socket of a forward-proxy fetch only toward an allowed address: the name was
- * checked when the request came, but a name may resolve anywhere (DNS rebinding). */
-static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
-{
-    struct sf_transfer *x = arg;
-    (void)purpose;
-    uint16_t port = 0;
-    if (a->family == AF_INET)
-        port = ntohs(((const struct sockaddr_in *)(const void *)&a->addr)->sin_port);
-    else if (a->family == AF_INET6)
-        port = ntohs(((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_port);
-    struct sf_dest_rules dest = {&x->conf->cfg->forward_allow, x->t->self_ports};
-    if (x->t->self_ports == NULL || !sf_dest_addr_ok(&dest, x->spec->dest_listed, &a->addr, port)) {
-        x->forbidden = true;
-        return CURL_SOCKET_BAD;
-    }
-    return socket(a->family, a->socktype, a->protocol);
-}
-
-/* Sets x's easy handle up for its spec; false when curl refuses an option or has no
- * memory for the fields (the transfer must then fail, not go out without them). */
-static bool setup_easy(struct sf_transfer *x)
-{
-    const struct sf_config *cfg = x->conf->cfg;
-    struct sf_fetch_spec *s = x->spec;
-    CURL *e = x->easy;
-    bool ok = true;
-#define SET(option, value) (ok = ok && curl_easy_setopt(e, option, value) == CURLE_OK)
-    if (s->forward)
-        SET(CURLOPT_URL, s->url);
-    else
-        ok = sf_origin_tls_apply(&x->conf->tls, e, s->url, &x->renamed_url);
-    SET(CURLOPT_PRIVATE, x);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_PROXY, ""); /* never an environment proxy */
-    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SET(CURLOPT_PATH_AS_IS, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, s->forward ? "http" : "http,https");
-    if (s->forward) {
-        SET(CURLOPT_OPENSOCKETFUNCTION, open_checked);
-        SET(CURLOPT_OPENSOCKETDATA, x);
-    }
-    SET(CURLOPT_CONNECTTIMEOUT_MS,
-        (long)(s->fallback_url != NULL ? s->peer_connect_timeout_ms : cfg->connect_timeout_ms));
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, x);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, x);
-    SET(CURLOPT_ERRORBUFFER, x->errbuf);
-    SET(CURLOPT_PREREQFUNCTION, on_connected);
-    SET(CURLOPT_PREREQDATA, x);
-    if (strcmp(s->method, "HEAD") == 0)
-        SET(CURLOPT_NOBODY, 1L); /* the front refuses a HEAD with content */
-    else if (strcmp(s->method, "GET") != 0 || s->body != NULL)
-        SET(CURLOPT_CUSTOMREQUEST, s->method); /* a GET with content stays GET */
-    if (s->body != NULL) {
-        /* Streamed content, framed by us: the length libmicrohttpd read it by (a check at
-         * its end aborts the transfer if fewer bytes came), else chunked. */
-        int64_t len = sf_reqbody_declared_len(s->body);
-        SET(CURLOPT_POST, 1L);
-        SET(CURLOPT_READFUNCTION, on_read);
-        SET(CURLOPT_READDATA, x);
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        if (len < 0)
-            ok = ok && add_field(x, "Transfer-Encoding", "chunked");
-    }
-    for (size_t i = 0; i < s->hdrs.n; i++)
-        ok = ok && add_field(x, s->hdrs.v[i].name, s->hdrs.v[i].value);
-    /* Send only what the client sent: remove what curl would add on its own. */
-    static const char *const curl_adds[] = {"Accept", "Content-Type", "Expect"};
-    for (size_t i = 0; i < 3; i++)
-        if (sf_hdrs_get(&s->hdrs, curl_adds[i]) == NULL) {
-            char off[32];
-            snprintf(off, sizeof off, "%s:", curl_adds[i]);
-            ok = ok && add_line(x, off);
-        }
-    SET(CURLOPT_HTTPHEADER, x->fields);
-#undef SET
-    return ok;
-}
 
 /* A submission that never became a transfer: its object fails, its uploader is let go,
  * and the fetch's reference and spec are released. */
@@ -479,7 +283,7 @@ void sf_transfer_start(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch
     x->rule = sf_fetchconf_rule(x->conf, spec->route);
     x->first_byte_deadline_ms =
         sf_now_ms() + x->conf->cfg->connect_timeout_ms + x->rule->set->first_byte_timeout_ms;
-    bool ready = setup_easy(x);
+    bool ready = sf_xfer_setup(x);
     o->fetch = x;
     x->next = &t->all;
     x->prev = t->all.prev;

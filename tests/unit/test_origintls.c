@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "../../lib/config.h"
 #include "../../lib/origintls.h"
 
 #include <string.h>
@@ -18,7 +19,8 @@ static void check_sni(const char *upstream, const char *from, const char *to,
     cfg.upstream_sni = sf_xstrdup("origin.test");
     struct sf_origin_tls t;
     const char *why = NULL;
-    assert_true(sf_origin_tls_init(&t, &cfg, &why));
+    assert_true(sf_origin_tls_init(&t, cfg.upstream, cfg.upstream_ca_file, cfg.upstream_verify,
+                                   cfg.upstream_sni, &why));
     assert_string_equal(t.from, from);
     assert_string_equal(t.to, to);
     assert_string_equal(t.connect_to->data, connect_to);
@@ -49,7 +51,8 @@ static void test_without_sni_nothing_is_renamed(void **state)
     cfg.upstream = sf_xstrdup("https://10.0.0.5");
     struct sf_origin_tls t;
     const char *why = NULL;
-    assert_true(sf_origin_tls_init(&t, &cfg, &why));
+    assert_true(sf_origin_tls_init(&t, cfg.upstream, cfg.upstream_ca_file, cfg.upstream_verify,
+                                   cfg.upstream_sni, &why));
     assert_null(t.from);
     assert_null(t.connect_to);
     assert_true(t.verify);

@@ -1,0 +1,157 @@
+/* xfersend: what a transfer sends (transfer-t.h): its easy handle's options, the
+ * request's fields as the client sent them and nothing curl would add, the client's
+ * content streamed as it arrives, and the checks made as the connection opens (a
+ * forward-proxy destination's address, the first-byte clock). Runs on: the fetcher thread.
+ */
+#include "transfer-t.h"
+
+#include "fetchspec.h"
+#include "reqbody.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Feeds the client's content to curl as it arrives. */
+static size_t on_read(char *dst, size_t size, size_t n, void *arg)
+{
+    struct sf_transfer *x = arg;
+    size_t got;
+    if (x->cancel)
+        return CURL_READFUNC_ABORT;
+    switch (sf_reqbody_read(x->spec->body, dst, size * n, &got)) {
+    case SF_REQBODY_DATA:
+        x->first_byte_deadline_ms = sf_now_ms() + x->rule->set->upstream_idle_timeout_ms;
+        return got;
+    case SF_REQBODY_EOF:
+        /* The request is sent: the wait for its response head starts now. */
+        x->first_byte_deadline_ms = sf_now_ms() + x->rule->set->first_byte_timeout_ms;
+        return 0;
+    case SF_REQBODY_WAIT:
+        x->paused = true;           /* waiting for our client is not the origin's delay */
+        return CURL_READFUNC_PAUSE; /* sf_upstream_unpause continues it */
+    case SF_REQBODY_ABORTED:
+        /* The client's side ended it (gone, over the limit, a broken chunked body): a
+         * cancellation, not an origin failure to warn about. */
+        x->cancel = true;
+        break;
+    }
+    return CURL_READFUNC_ABORT;
+}
+
+/* Appends a line to the fields curl sends; false when curl has no memory for it. */
+static bool add_line(struct sf_transfer *x, const char *line)
+{
+    struct curl_slist *more = curl_slist_append(x->fields, line);
+    if (more == NULL)
+        return false;
+    x->fields = more;
+    return true;
+}
+
+static bool add_field(struct sf_transfer *x, const char *name, const char *value)
+{
+    size_t len = strlen(name) + strlen(value) + 3;
+    char *line = sf_xmalloc(len);
+    /* "Name;" is curl's way to send a field with an empty value. */
+    snprintf(line, len, *value ? "%s: %s" : "%s;", name, value);
+    bool ok = add_line(x, line);
+    free(line);
+    return ok;
+}
+
+/* Connected, the request about to be sent: without content it is sent now, so the
+ * first-byte clock starts; with content, the clock watches the upload's progress first. */
+static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary_port,
+                        int local_port)
+{
+    struct sf_transfer *x = arg;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    const struct sf_route_settings *set = x->rule->set;
+    x->connected = true;
+    x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? set->upstream_idle_timeout_ms
+                                                                     : set->first_byte_timeout_ms);
+    return CURL_PREREQFUNC_OK;
+}
+
+/* Opens the socket of a forward-proxy fetch only toward an allowed address: the name was
+ * checked when the request came, but a name may resolve anywhere (DNS rebinding). */
+static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct sf_transfer *x = arg;
+    (void)purpose;
+    uint16_t port = 0;
+    if (a->family == AF_INET)
+        port = ntohs(((const struct sockaddr_in *)(const void *)&a->addr)->sin_port);
+    else if (a->family == AF_INET6)
+        port = ntohs(((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_port);
+    struct sf_dest_rules dest = {&x->conf->cfg->forward_allow, x->t->self_ports};
+    if (x->t->self_ports == NULL || !sf_dest_addr_ok(&dest, x->spec->dest_listed, &a->addr, port)) {
+        x->forbidden = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+/* Sets x's easy handle up for its spec; false when curl refuses an option or has no
+ * memory for the fields (the transfer must then fail, not go out without them). */
+bool sf_xfer_setup(struct sf_transfer *x)
+{
+    const struct sf_config *cfg = x->conf->cfg;
+    struct sf_fetch_spec *s = x->spec;
+    CURL *e = x->easy;
+    bool ok = true;
+#define SET(option, value) (ok = ok && curl_easy_setopt(e, option, value) == CURLE_OK)
+    if (s->forward)
+        SET(CURLOPT_URL, s->url);
+    else
+        ok = sf_origin_tls_apply(&x->conf->tls, e, s->url, &x->renamed_url);
+    SET(CURLOPT_PRIVATE, x);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROXY, ""); /* never an environment proxy */
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_PATH_AS_IS, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, s->forward ? "http" : "http,https");
+    if (s->forward) {
+        SET(CURLOPT_OPENSOCKETFUNCTION, open_checked);
+        SET(CURLOPT_OPENSOCKETDATA, x);
+    }
+    SET(CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(s->fallback_url != NULL ? s->peer_connect_timeout_ms : cfg->connect_timeout_ms));
+    SET(CURLOPT_HEADERFUNCTION, sf_xfer_on_header);
+    SET(CURLOPT_HEADERDATA, x);
+    SET(CURLOPT_WRITEFUNCTION, sf_xfer_on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_PREREQFUNCTION, on_connected);
+    SET(CURLOPT_PREREQDATA, x);
+    if (strcmp(s->method, "HEAD") == 0)
+        SET(CURLOPT_NOBODY, 1L); /* the front refuses a HEAD with content */
+    else if (strcmp(s->method, "GET") != 0 || s->body != NULL)
+        SET(CURLOPT_CUSTOMREQUEST, s->method); /* a GET with content stays GET */
+    if (s->body != NULL) {
+        /* Streamed content, framed by us: the length libmicrohttpd read it by (a check at
+         * its end aborts the transfer if fewer bytes came), else chunked. */
+        int64_t len = sf_reqbody_declared_len(s->body);
+        SET(CURLOPT_POST, 1L);
+        SET(CURLOPT_READFUNCTION, on_read);
+        SET(CURLOPT_READDATA, x);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        if (len < 0)
+            ok = ok && add_field(x, "Transfer-Encoding", "chunked");
+    }
+    for (size_t i = 0; i < s->hdrs.n; i++)
+        ok = ok && add_field(x, s->hdrs.v[i].name, s->hdrs.v[i].value);
+    /* Send only what the client sent: remove what curl would add on its own. */
+    static const char *const curl_adds[] = {"Accept", "Content-Type", "Expect"};
+    for (size_t i = 0; i < 3; i++)
+        if (sf_hdrs_get(&s->hdrs, curl_adds[i]) == NULL) {
+            char off[32];
+            snprintf(off, sizeof off, "%s:", curl_adds[i]);
+            ok = ok && add_line(x, off);
+        }
+    SET(CURLOPT_HTTPHEADER, x->fields);
+#undef SET
+    return ok;
+}
