@@ -25,6 +25,7 @@
 #include "../lib/park.h"
 #include "../lib/route.h"
 #include "../lib/peers.h"
+#include "../lib/pool.h"
 #include "../lib/respond.h"
 #include "../lib/fetcher.h"
 
@@ -267,6 +268,7 @@ struct running {
     const struct options *opt;
     struct sf_live *live;
     struct sf_cache *cache;
+    struct sf_pools *pools; /* the upstream pools' servers and their state (pool.h) */
     struct sf_conns *conns;
     struct sf_access_log *access_log;
     struct sf_admin *admin;
@@ -327,6 +329,7 @@ static bool apply(struct running *run, const struct sf_config *was, struct sf_sn
     sf_conns_set_limits(run->conns, cfg);
     sf_cache_set_max_bytes(run->cache, cfg->cache_max_bytes);
     sf_cache_set_max_variants(run->cache, cfg->cache_max_variants);
+    sf_pools_apply(run->pools, cfg); /* before a fetch can pin next */
     struct sf_snap *in_force = sf_snap_ref(next);
     sf_live_replace(run->live, &in_force);
     sf_admin_commit(run->admin, &run->retired);
@@ -494,7 +497,9 @@ int main(int argc, char **argv)
     struct sf_hangup *hangup = sf_hangup_new();
     run.cache = sf_cache_new(c->cache_max_bytes);
     sf_cache_set_max_variants(run.cache, c->cache_max_variants);
-    struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, hangup) : NULL;
+    run.pools = sf_pools_new();
+    sf_pools_apply(run.pools, c);
+    struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, run.pools, hangup) : NULL;
     sf_respond_set_unpause(sf_upstream_unpause); /* before the front's workers start */
     run.conns = up ? sf_conns_new(c, err, sizeof err) : NULL;
     if (run.conns != NULL)
@@ -536,6 +541,7 @@ out:
     sf_access_log_close(run.access_log, 2000); /* every request's line is in */
     sf_admin_stop(run.admin);
     sf_upstream_stop(up);
+    sf_pools_free(run.pools); /* the fetcher's were its last versions */
     sf_conns_free(run.conns); /* last: every thread that reads sockets (recv) has stopped */
     sf_cache_free(run.cache);
     sf_hangup_free(hangup);

@@ -160,6 +160,14 @@ static void format_combined(struct out *o, const struct sf_access_entry *e)
     } else {
         put_str(o, " upstream_status=- upstream_ttfb=-");
     }
+    if (e->upstream_tries != 0) {
+        put_str(o, " upstream_tries=");
+        put_uint(o, e->upstream_tries, 1);
+        put_str(o, " upstream_addr=");
+        put_escaped(o, e->upstream_addr != NULL ? e->upstream_addr : "-", 512, false);
+    } else {
+        put_str(o, " upstream_tries=- upstream_addr=-");
+    }
     put_str(o, e->completed ? " completed=1" : " completed=0");
     put_str(o, " route=");
     put_escaped(o, e->route != NULL ? e->route : "-", 64, false);
@@ -214,6 +222,11 @@ static void format_json(struct out *o, const struct sf_access_entry *e)
         put_str(o, ",\"upstream_status\":");
         put_uint(o, e->upstream_status, 3);
         json_seconds(o, "upstream_ttfb", e->upstream_ttfb_us);
+    }
+    if (e->upstream_tries != 0) {
+        put_str(o, ",\"upstream_tries\":");
+        put_uint(o, e->upstream_tries, 1);
+        json_string(o, "upstream_addr", e->upstream_addr, 512);
     }
     put_str(o, e->completed ? ",\"completed\":true" : ",\"completed\":false");
     if (e->route != NULL)

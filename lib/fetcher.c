@@ -190,7 +190,7 @@ static void *fetcher_main(void *arg)
 }
 
 struct sf_upstream *sf_upstream_start(struct sf_snap *snap, struct sf_cache *cache,
-                                      struct sf_hangup *hangup)
+                                      struct sf_pools *pools, struct sf_hangup *hangup)
 {
     struct sf_upstream *up = sf_xcalloc(1, sizeof *up);
     up->cache = cache;
@@ -201,7 +201,7 @@ struct sf_upstream *sf_upstream_start(struct sf_snap *snap, struct sf_cache *cac
         return NULL;
     }
     /* Also checks the upstream URL for TLS. */
-    up->t = sf_transfers_new(snap, cache, up->multi, cancel_pinned, up);
+    up->t = sf_transfers_new(snap, cache, pools, up->multi, cancel_pinned, up);
     if (up->t == NULL) {
         curl_multi_cleanup(up->multi);
         free(up);

@@ -12,15 +12,17 @@ struct sf_cache;
 struct sf_fetch_spec; /* fetchspec.h */
 struct sf_hangup;
 struct sf_obj;
+struct sf_pools; /* pool.h */
 struct sf_snap;
 
 struct sf_upstream;
 
 /* Starts the fetcher thread; snap is the config at start (checked here for the upstream's
- * TLS). Each fetch then runs with the settings of the snapshot its spec pinned. cache and
- * hangup must outlive it. NULL on failure. */
+ * TLS). Each fetch then runs with the settings of the snapshot its spec pinned, on the
+ * pools (pool.h) bound to it in pools. cache, pools and hangup must outlive it. NULL on
+ * failure. */
 struct sf_upstream *sf_upstream_start(struct sf_snap *snap, struct sf_cache *cache,
-                                      struct sf_hangup *hangup);
+                                      struct sf_pools *pools, struct sf_hangup *hangup);
 
 /* sfproxy's own listening ports, which forward-proxy fetches never connect to
  * (SF_SELF_PORTS of them; they must outlive up). Before any fetch. */

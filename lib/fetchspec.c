@@ -23,5 +23,6 @@ void sf_fetch_spec_free(struct sf_fetch_spec *spec)
     free(spec->peer_host);
     sf_obj_unref(spec->stale);
     sf_snap_unref(spec->snap);
+    sf_attempts_clear(&spec->att);
     free(spec);
 }

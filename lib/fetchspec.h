@@ -7,6 +7,7 @@
 #ifndef SF_FETCHSPEC_H
 #define SF_FETCHSPEC_H
 
+#include "attempt.h"
 #include "http.h"
 
 struct sf_keymap;
@@ -59,6 +60,9 @@ struct sf_fetch_spec {
     uint64_t slice_first;     /* (in hdrs) starts at this byte */
     bool forward;             /* a forward-proxy fetch: the address connected to is checked */
     bool dest_listed;         /* with forward: forward_proxy.allow names the host */
+    /* On an upstream pool (attempt.h): the servers this fetch has tried. Zeroed by whoever
+     * builds the spec; the fetcher's from then on. */
+    struct sf_attempts att;
 };
 
 /* Frees spec and what it holds (its strings, fields, and its references on body, stale and

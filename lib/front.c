@@ -119,6 +119,10 @@ static void account(struct sf_req *r, struct sf_front *f, bool completed)
     bool streamed = r->rd.done != NULL;
     bool head = strcmp(r->method, "HEAD") == 0;
     bool upstream = r->led && o != NULL && o->upstream_status != 0;
+    /* The servers of a pool its fetch tried: also when none answered (then it read no
+     * object, and the flight it led says). */
+    const struct sf_obj *fetched = o != NULL ? o : r->obj;
+    bool pooled = r->led && fetched != NULL && fetched->upstream_tries != 0;
     struct sf_access_entry e = {
         .client = client,
         .time_s = sf_wall_s(),
@@ -137,6 +141,8 @@ static void account(struct sf_req *r, struct sf_front *f, bool completed)
         .duration_us = (int64_t)(now_us - r->start_us),
         .upstream_status = upstream ? o->upstream_status : 0,
         .upstream_ttfb_us = upstream ? o->upstream_ttfb_us : -1,
+        .upstream_tries = pooled ? fetched->upstream_tries : 0,
+        .upstream_addr = pooled ? fetched->upstream_addr : NULL,
         .completed = completed,
         .route = r->route != NULL ? r->route->name : NULL,
     };

@@ -190,6 +190,9 @@ static const struct family families[] = {
 #define F_PEER_ROUTES_UNKNOWN 47
     {"cluster_peer_routes_unknown_total", COUNTER,
      "Peers' requests for a route this node has no route of that name for: sent back."},
+#define F_UPSTREAM_RETRIES 48
+    {"upstream_retries_total", COUNTER,
+     "Fetches sent again to another server of their pool before any response head."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -239,6 +242,7 @@ static const struct counter counters[] = {
     {C(upstream_err_truncated), "upstream_errors", "truncated", F_UPSTREAM_ERRORS,
      "kind=\"truncated\""},
     {C(upstream_cancelled), NULL, "upstream_cancelled", F_CANCELLED, NULL},
+    {C(upstream_retries), NULL, "upstream_retries", F_UPSTREAM_RETRIES, NULL},
     {C(bytes_from_upstream), NULL, "bytes_from_upstream", F_BYTES_IN, NULL},
     {C(bytes_to_clients), NULL, "bytes_to_clients", F_BYTES_OUT, NULL},
     {C(client_hangups), NULL, "client_hangups", F_HANGUPS, NULL},

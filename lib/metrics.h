@@ -57,6 +57,7 @@ struct sf_metrics {
     sf_counter upstream_err_timeout; /* 504 */
     sf_counter upstream_err_truncated;
     sf_counter upstream_cancelled; /* abandoned: nobody wanted the response */
+    sf_counter upstream_retries;   /* pool fetches sent again to another server (issue 21) */
     sf_counter bytes_from_upstream, bytes_to_clients;
     sf_counter client_hangups;      /* parked clients that hung up */
     sf_counter client_half_closes;  /* parked clients that shut their sending side */

@@ -93,6 +93,7 @@ static void obj_destroy(struct sf_obj *o)
     sf_obj_unref(o->stale);
     sf_mutex_destroy(&o->lock);
     free(o->key);
+    free(o->upstream_addr);
     free(o->vary_names);
     free(o->variant);
     o->magic = 0;

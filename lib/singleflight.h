@@ -71,6 +71,10 @@ struct sf_obj {
     int64_t response_time_s;   /* (P) wall clock at headers */
     unsigned upstream_status;  /* (P) the origin's final status (0: no head came) */
     int64_t upstream_ttfb_us;  /* (P) from the transfer's start to that head */
+    /* (P) On an upstream pool: the servers its fetch tried and their names (attempt.h),
+     * published with the head, or, when none came, with the object's failure. */
+    unsigned upstream_tries;
+    char *upstream_addr; /* owned */
     struct sf_seg **segs;      /* (L) */
     size_t nsegs, segs_cap;    /* (L) */
     size_t len;                /* (L) body bytes received */

@@ -47,12 +47,20 @@ struct sf_transfer {
     char errbuf[CURL_ERROR_SIZE];
     /* A cluster peer's answer whose body is being proven (peerhop.h), or NULL. */
     struct sf_peerbody *peer_body;
+    /* On an upstream pool (xferpool.c): the pool of this attempt's server (in conf; NULL:
+     * not a pool fetch), the URL fetched on it (owned), when its head came (us from start;
+     * -1: none yet), and the server a refused head's retry goes to (-1: none chosen). */
+    const struct sf_fetchpool *pool;
+    char *server_url;
+    int64_t head_us;
+    int next_server;
 };
 
 /* What the transfers share with the loop that runs them (fetcher.c). (C) set by
  * sf_transfers_new, and self_ports before the first fetch; (F) the rest. */
 struct sf_transfers {
     struct sf_cache *cache;             /* (C) */
+    struct sf_pools *pools;             /* (C) the upstream pools (pool.h) */
     CURLM *multi;                       /* (C) the loop's: transfers add and remove handles */
     const _Atomic uint16_t *self_ports; /* (C) sfproxy's own ports (fetcher.h), or NULL */
     sf_pinned_cancel_cb *cancel;        /* (C) queues a cancel (the pinned-memory pass's) */
@@ -67,6 +75,25 @@ struct sf_transfers {
  * attempt goes to); false when curl refuses an option or has no memory for the fields
  * (the transfer must then fail, not go out without them). */
 bool sf_xfer_setup(struct sf_transfer *x);
+
+/* (xferpool.c) A transfer's attempt on an upstream pool. sf_xfer_pool_begin, as x starts
+ * (its conf and rule set): x->pool is its route's pool, if any, and a fetch's first
+ * attempt chooses its server there; the first-byte deadline is capped by the fetch's
+ * (all its attempts together). */
+void sf_xfer_pool_begin(struct sf_transfer *x);
+
+/* x's final head came with x->head.status: true when that status is one the pool retries
+ * and another attempt will be made (its server chosen now): the head is then refused. */
+bool sf_xfer_pool_refuse_head(struct sf_transfer *x);
+
+/* x ends with fail (why for the log): its server is told how it went (pool.h), and the
+ * server the fetch is to be sent to next is returned, or -1 (no retry: x ends as it is).
+ * With a server returned, the fetch's attempt on it is recorded (spec->att). */
+int sf_xfer_pool_end(struct sf_transfer *x, enum sf_fail fail, const char *why);
+
+/* Writes the fetch's attempts into its object, for the access log (before the object's
+ * head or failure is published; nothing when not on a pool). */
+void sf_xfer_pool_note(struct sf_transfer *x);
 
 /* (transfer.c) curl's header and body callbacks, which sf_xfer_setup installs. */
 size_t sf_xfer_on_header(char *line, size_t size, size_t n, void *arg);

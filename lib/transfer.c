@@ -31,7 +31,7 @@ static struct sf_fetchconf *conf_for(struct sf_transfers *t, struct sf_snap *sna
         t->conf->refs++;
         return t->conf;
     }
-    struct sf_fetchconf *c = sf_fetchconf_new(t->cache, snap);
+    struct sf_fetchconf *c = sf_fetchconf_new(t->cache, snap, t->pools);
     if (c != NULL && snap->gen > t->conf->snap->gen) {
         sf_fetchconf_unref(t->conf);
         t->conf = c;
@@ -40,14 +40,16 @@ static struct sf_fetchconf *conf_for(struct sf_transfers *t, struct sf_snap *sna
     return c;
 }
 
-struct sf_transfers *sf_transfers_new(struct sf_snap *snap, struct sf_cache *cache, CURLM *multi,
+struct sf_transfers *sf_transfers_new(struct sf_snap *snap, struct sf_cache *cache,
+                                      struct sf_pools *pools, CURLM *multi,
                                       sf_pinned_cancel_cb *cancel, void *cancel_arg)
 {
-    struct sf_fetchconf *conf = sf_fetchconf_new(cache, snap); /* checks the URL for TLS */
+    struct sf_fetchconf *conf = sf_fetchconf_new(cache, snap, pools); /* checks the URL for TLS */
     if (conf == NULL)
         return NULL;
     struct sf_transfers *t = sf_xcalloc(1, sizeof *t);
     t->cache = cache;
+    t->pools = pools;
     t->multi = multi;
     t->cancel = cancel;
     t->cancel_arg = cancel_arg;
@@ -120,6 +122,7 @@ static void carry_out(struct sf_transfer *x, struct sf_head_decision *d, int64_t
         x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
         sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
     }
+    sf_xfer_pool_note(x);
     if (sf_publish(&x->rule->publisher, x->obj, &req, x->spec, d, now_s))
         mark_dirty(x);
     else
@@ -183,6 +186,9 @@ size_t sf_xfer_on_header(char *line, size_t size, size_t n, void *arg)
             x->refused = sf_peerhop_answer(x->spec, x->obj, x->head.status, &x->head.hdrs,
                                            &x->peer_body, &x->refused_down);
         if (x->refused != NULL)
+            return 0;
+        /* A status the pool retries on another server, which is chosen: not this one. */
+        if (!x->headers_done && sf_xfer_pool_refuse_head(x))
             return 0;
         if (!x->headers_done) /* (trailers end with a blank line too) */
             publish(x);
@@ -283,6 +289,7 @@ void sf_transfer_start(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch
     x->rule = sf_fetchconf_rule(x->conf, spec->route);
     x->first_byte_deadline_ms =
         sf_now_ms() + x->conf->cfg->connect_timeout_ms + x->rule->set->first_byte_timeout_ms;
+    sf_xfer_pool_begin(x); /* (the server, before the handle is set up for it) */
     bool ready = sf_xfer_setup(x);
     o->fetch = x;
     x->next = &t->all;
@@ -367,10 +374,27 @@ static void xfer_free(struct sf_transfer *x)
     curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->fields);
     free(x->renamed_url);
+    free(x->server_url);
     sf_fetchconf_unref(x->conf);
     sf_hdrs_clear(&x->head.hdrs);
     sf_peerhop_body_free(x->peer_body);
     free(x);
+}
+
+/* x's fetch starts again on a new transfer (to the next cluster node, or the next server of
+ * its pool), its object and clients unchanged: no head has reached them. */
+static void restart(struct sf_transfer *x)
+{
+    struct sf_transfers *t = x->t;
+    struct sf_fetch_spec *spec = x->spec;
+    struct sf_obj *o = x->obj;
+    if (x->dirty)
+        undirty(x);
+    CURLMcode mc = curl_multi_remove_handle(t->multi, x->easy);
+    if (mc != CURLM_OK)
+        sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
+    xfer_free(x);
+    sf_transfer_start(t, o, spec); /* the fetch's reference on o goes on */
 }
 
 /* x went to a cluster peer that failed: the peer is skipped for a while, and the same
@@ -380,7 +404,6 @@ static void fall_back(struct sf_transfer *x, const char *why, bool mark_down)
 {
     struct sf_transfers *t = x->t;
     struct sf_fetch_spec *spec = x->spec;
-    struct sf_obj *o = x->obj;
     if (mark_down)
         atomic_store(spec->peer_down_until, sf_now_ms() + spec->peer_retry_ms);
     SF_COUNT(peer_fallbacks);
@@ -397,13 +420,7 @@ static void fall_back(struct sf_transfer *x, const char *why, bool mark_down)
         sf_log_limited(&t->rl_connect, 10000, SF_LOG_WARN,
                        "cluster: peer %s failed (%s): %s %s; it is not marked down", failed, why,
                        peer ? "asking" : "fetching from", peer ? spec->peer_id : "the upstream");
-    if (x->dirty)
-        undirty(x);
-    CURLMcode mc = curl_multi_remove_handle(t->multi, x->easy);
-    if (mc != CURLM_OK)
-        sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
-    xfer_free(x);
-    sf_transfer_start(t, o, spec); /* the fetch's reference on o goes on */
+    restart(x);
 }
 
 static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why)
@@ -414,6 +431,11 @@ static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why)
         (x->refused != NULL ||
          ((fail == SF_FAIL_CONNECT || fail == SF_FAIL_TIMEOUT) && !x->connected))) {
         fall_back(x, x->refused != NULL ? x->refused : why, x->refused == NULL || x->refused_down);
+        return;
+    }
+    if (sf_xfer_pool_end(x, fail, why) >= 0) {
+        SF_COUNT(upstream_retries);
+        restart(x); /* the next server of the pool: spec->att says which */
         return;
     }
     if (x->dirty)
@@ -435,6 +457,8 @@ static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why)
             undirty(x); /* finishing wakes everyone anyway */
         fail = SF_FAIL_NONE;
     }
+    if (!x->headers_done)
+        sf_xfer_pool_note(x); /* (published with the failure instead) */
     sf_obj_lock(o);
     struct sf_waiter *wake = sf_obj_finish(o, fail);
     bool store = o->storable;

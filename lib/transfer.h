@@ -13,6 +13,7 @@
 struct sf_cache;
 struct sf_config;
 struct sf_fetch_spec; /* fetchspec.h */
+struct sf_pools;      /* pool.h */
 struct sf_snap;
 
 #include <curl/curl.h>
@@ -22,11 +23,12 @@ struct sf_snap;
 struct sf_transfers;
 struct sf_transfer;
 
-/* The transfers of a loop whose first config is snap (checked here for the upstream's TLS);
- * NULL on failure. cache and multi must outlive them; cancel(cancel_arg, o) must queue a
+/* The transfers of a loop whose first config is snap (checked here for the upstream's TLS),
+ * on the pools of pools (pool.h); NULL on failure. cache, pools and multi must outlive them; cancel(cancel_arg, o) must queue a
  * cancel of o's transfer for a later pass (sf_upstream_cancel). Runs on: the thread that
  * starts the fetcher, before its thread exists. */
-struct sf_transfers *sf_transfers_new(struct sf_snap *snap, struct sf_cache *cache, CURLM *multi,
+struct sf_transfers *sf_transfers_new(struct sf_snap *snap, struct sf_cache *cache,
+                                      struct sf_pools *pools, CURLM *multi,
                                       sf_pinned_cancel_cb *cancel, void *cancel_arg);
 
 /* sfproxy's own listening ports (fetcher.h: sf_upstream_set_self_ports). Runs on: any

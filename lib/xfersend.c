@@ -72,6 +72,9 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
     x->connected = true;
     x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? set->upstream_idle_timeout_ms
                                                                      : set->first_byte_timeout_ms);
+    /* On a pool, the fetch's first byte is due by one deadline, whatever server answers. */
+    if (x->pool != NULL && x->spec->body == NULL && x->first_byte_deadline_ms > x->spec->att.deadline_ms)
+        x->first_byte_deadline_ms = x->spec->att.deadline_ms;
     return CURL_PREREQFUNC_OK;
 }
 
@@ -94,6 +97,19 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
     return socket(a->family, a->socktype, a->protocol);
 }
 
+/* The server of x's attempt on its pool (xferpool.c chose it): its URL, its TLS, and the
+ * pool's Host, unless the request's own is sent (preserve_host). */
+static bool set_server(struct sf_transfer *x)
+{
+    const struct sf_pool_def *def = x->pool->def;
+    int i = x->spec->att.server;
+    x->server_url = sf_attempt_url(x->spec->url, def->key_base, def->servers[i].url);
+    bool ok = sf_origin_tls_apply(&x->pool->tls[i], x->easy, x->server_url, &x->renamed_url);
+    if (ok && def->host != NULL && sf_hdrs_get(&x->spec->hdrs, "Host") == NULL)
+        ok = add_field(x, "Host", def->host);
+    return ok;
+}
+
 /* Sets x's easy handle up for its spec; false when curl refuses an option or has no
  * memory for the fields (the transfer must then fail, not go out without them). */
 bool sf_xfer_setup(struct sf_transfer *x)
@@ -105,6 +121,8 @@ bool sf_xfer_setup(struct sf_transfer *x)
 #define SET(option, value) (ok = ok && curl_easy_setopt(e, option, value) == CURLE_OK)
     if (s->forward)
         SET(CURLOPT_URL, s->url);
+    else if (x->pool != NULL)
+        ok = set_server(x);
     else
         ok = sf_origin_tls_apply(&x->conf->tls, e, s->url, &x->renamed_url);
     SET(CURLOPT_PRIVATE, x);
