@@ -75,14 +75,14 @@ bool sf_xfer_pool_refuse_head(struct sf_transfer *x)
 static enum sf_pool_outcome outcome_of(const struct sf_transfer *x, enum sf_fail fail)
 {
     if (x->next_server >= 0)
-        return SF_POOL_FAILED; /* a status the pool counts as a failure */
-    if (x->headers_done)
+        return SF_POOL_FAILED; /* a status the pool counts as a failure, refused */
+    if (fail == SF_FAIL_CANCELLED || x->cancel)
+        return SF_POOL_CANCELLED; /* our side ended it: no client left, memory, shutdown */
+    if (x->headers_done) /* a fail status passed on (no retry left), or a body cut off */
         return fail == SF_FAIL_NONE && !sf_attempt_fail_status(x->pool->def, x->head.status)
                    ? SF_POOL_OK
                    : SF_POOL_FAILED;
-    if (fail == SF_FAIL_CANCELLED && x->cancel)
-        return SF_POOL_CANCELLED;
-    return SF_POOL_FAILED;
+    return SF_POOL_FAILED; /* refused, reset, timed out or garbled before a head */
 }
 
 int sf_xfer_pool_end(struct sf_transfer *x, enum sf_fail fail, const char *why)
