@@ -6,6 +6,7 @@
 
 #include "confroute.h"
 #include "confschema.h"
+#include "confupstream.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -61,6 +62,14 @@ static json_t *targets_value(const struct sf_targets *t)
 
 static json_t *routes_value(const struct sf_routes *rs);
 
+/* The pool index beside "upstream" at base: the top level's (base is cfg) or a route's
+ * settings' (cfg NULL). */
+static int upstream_pool(const struct sf_config *cfg, const void *base)
+{
+    return cfg != NULL ? cfg->upstream_pool
+                       : ((const struct sf_route_settings *)base)->upstream_pool;
+}
+
 /* f's value in cfg (at base + f->off: base is cfg, or a route's settings) as the file
  * writes it; NULL to leave it out (a secret, or a value the file has no way to write, such
  * as no upstream). */
@@ -83,6 +92,9 @@ static json_t *value_at(const struct sf_config *cfg, const void *base,
     case K_ADDR_OR_NULL:
         return *sf_conf_listener_on((struct sf_config *)cfg, f) ? addr_value(slot) : json_null();
     case K_URL:
+        if (text != NULL && upstream_pool(cfg, base) >= 0)
+            return json_string(strstr(text, "://") + 3); /* key_base: "http://NAME" */
+        /* fall through */
     case K_FIELD:
     case K_FILE:
     case K_HOSTNAME:
@@ -101,6 +113,7 @@ static json_t *value_at(const struct sf_config *cfg, const void *base,
     case K_TOKEN_FILE: return NULL;
     case K_TARGETS: return targets_value(slot);
     case K_ROUTES: return routes_value(*(const struct sf_routes *const *)slot);
+    case K_UPSTREAMS: return sf_confupstream_json(slot);
     case K_LOG_PATH: return text != NULL ? json_string(text) : json_null();
     case K_LOG_FORMAT:
         return json_string(*(const enum sf_access_format *)slot == SF_ACCESS_JSON ? "json"
@@ -323,7 +336,9 @@ char *sf_config_diff(const struct sf_config *was, const struct sf_config *now)
             }
         } else {
             json_t *a = field_value(was, f), *b = field_value(now, f);
-            if (f->kind == K_ROUTES && !json_equal(a, b) && (a != NULL || b != NULL)) {
+            if (f->kind == K_UPSTREAMS) {
+                line = sf_confupstream_diff(&was->upstreams, &now->upstreams); /* by pool */
+            } else if (f->kind == K_ROUTES && !json_equal(a, b) && (a != NULL || b != NULL)) {
                 /* The lists whole would make a line nobody reads: their sizes say enough,
                  * --print-config says the rest. */
                 size_t was_n = a ? json_array_size(a) : 0, now_n = b ? json_array_size(b) : 0;
