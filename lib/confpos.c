@@ -135,9 +135,9 @@ void sf_confpos_find(const char *text, const char *path, bool want_key, int *lin
             continue;
         }
         /* A quoted segment is one key even with dots in it (a pool named "api.v2"). */
-        bool quoted = *path == '"' && strchr(path + 1, '"') != NULL;
+        bool quoted = *path == '\'' && strchr(path + 1, '\'') != NULL;
         path += quoted;
-        size_t seglen = quoted ? strcspn(path, "\"") : strcspn(path, ".[");
+        size_t seglen = quoted ? strcspn(path, "'") : strcspn(path, ".[");
         struct scan at_key;
         if (*s.p != '{' || !enter_member(&s, path, seglen, &at_key))
             return;

@@ -9,7 +9,7 @@
 
 /* The line and column (from 1) of the value at the dotted path in text ("cache.max_bytes";
  * "[N]" steps into element N, from 0, of an array: "routes[2].match.host"; a segment in
- * double quotes is one key, dots and all: "upstreams.\"api.v2\".retries"), which must be
+ * single quotes is one key, dots and all: "upstreams.'api.v2'.retries"), which must be
  * valid JSON (jansson has accepted it: it keeps no positions for values). With want_key,
  * the key naming it instead. A path not found gives the position of the deepest object
  * on its way; "" gives the first non-blank character. */

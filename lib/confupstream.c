@@ -7,7 +7,7 @@
  * members are read, and the checks across a pool's keys follow them.
  *
  * Paths in messages and positions are "upstreams.NAME.key"; a name with a dot in it is
- * quoted ("upstreams.\"api.v2\".retries"), which confpos reads as one key. */
+ * quoted ("upstreams.'api.v2'.retries"), which confpos reads as one key. */
 #include "confupstream.h"
 
 #include "balance.h"
@@ -143,9 +143,7 @@ static enum sf_err statuses(const struct pool_ctx *c, const char *rel, json_t *v
     return SF_OK;
 }
 
-/* What a server is called when it is not given a "name": its URL's host and port as
- * written (no user information). Caller frees. */
-static char *default_name(const char *url)
+char *sf_confupstream_server_name(const char *url)
 {
     const char *host = strstr(url, "://") + 3;
     size_t len = strcspn(host, "/");
@@ -255,8 +253,8 @@ static enum sf_err server(const struct pool_ctx *c, size_t i, json_t *item)
     if (name != NULL && (!json_is_string(name) || !server_name(json_string_value(name))))
         return must(c, at, name,
                     "a name of 1 to 63 letters, digits, '-', '_', '.' and ':' like \"api-1\"");
-    char *named =
-        name != NULL ? sf_xstrdup(json_string_value(name)) : default_name(json_string_value(url));
+    char *named = name != NULL ? sf_xstrdup(json_string_value(name))
+                               : sf_confupstream_server_name(json_string_value(url));
     for (size_t j = 0; j < i; j++) {
         if (strcmp(c->p->servers[j].name, named) != 0)
             continue;
@@ -471,8 +469,8 @@ static enum sf_err pool(struct sf_conf_loader *ld, struct sf_pool_defs *defs, co
                         json_t *obj)
 {
     struct pool_ctx c = {ld, &defs->v[defs->n], ""};
-    snprintf(c.at, sizeof c.at, strchr(name, '.') != NULL ? "upstreams.\"%s\"" : "upstreams.%s",
-             name);
+    bool quote = strchr(name, '.') != NULL && strchr(name, '\'') == NULL;
+    snprintf(c.at, sizeof c.at, quote ? "upstreams.'%s'" : "upstreams.%s", name);
     if (!sf_confvalue_peer_id(name))
         return fail(&c, "", true,
                     "\"%s\" is no name for a pool: write 1 to 63 letters, digits, '-', '_' and "
@@ -540,6 +538,12 @@ int sf_confupstream_find(const struct sf_pool_defs *defs, const char *name)
         if (strcmp(defs->v[i].name, name) == 0)
             return (int)i;
     return -1;
+}
+
+const char *sf_confupstream_balance_name(int balance)
+{
+    SF_ASSERT(balance >= 0 && balance <= SF_BALANCE_HASH);
+    return balance_names[balance];
 }
 
 bool sf_confupstream_names_pool(const char *value)
@@ -621,151 +625,4 @@ enum sf_err sf_confupstream_finish(struct sf_conf_loader *ld, struct sf_config *
             "\"upstream_tls.sni\" names the TLS server of an https:// upstream, and "
             "\"upstream\" is not one; remove it or make the upstream https://");
     return SF_OK;
-}
-
-/* ---- the pools written back, and compared ---- */
-
-/* A duration as the file writes it: "10s", "1500ms". */
-static json_t *ms_value(uint64_t ms)
-{
-    static const char *const units[] = {"d", "h", "m", "s"};
-    static const uint64_t mult[] = {86400000, 3600000, 60000, 1000};
-    char text[48];
-    for (size_t i = 0; i < 4; i++) {
-        if (ms != 0 && ms % mult[i] == 0) {
-            snprintf(text, sizeof text, "%llu%s", (unsigned long long)(ms / mult[i]), units[i]);
-            return json_string(text);
-        }
-    }
-    snprintf(text, sizeof text, "%llums", (unsigned long long)ms);
-    return json_string(text);
-}
-
-static json_t *status_list(const unsigned *v, size_t n)
-{
-    json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, json_integer(v[i]));
-    return list;
-}
-
-static json_t *servers_value(const struct sf_pool_def *p)
-{
-    json_t *list = json_array();
-    for (size_t i = 0; i < p->nservers; i++) {
-        const struct sf_pool_server_def *s = &p->servers[i];
-        json_t *o = json_pack("{s:s, s:i}", "url", s->url, "weight", (int)s->weight);
-        if (s->backup)
-            json_object_set_new(o, "backup", json_true());
-        char *dflt = default_name(s->url);
-        if (strcmp(dflt, s->name) != 0)
-            json_object_set_new(o, "name", json_string(s->name));
-        free(dflt);
-        json_array_append_new(list, o);
-    }
-    return list;
-}
-
-static json_t *pool_value(const struct sf_pool_def *p)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "servers", servers_value(p));
-    json_object_set_new(o, "balance", json_string(balance_names[p->balance]));
-    if (p->health_path != NULL) {
-        json_t *h =
-            json_pack("{s:s, s:o, s:o, s:i, s:i}", "path", p->health_path, "interval",
-                      ms_value(p->health_interval_ms), "timeout", ms_value(p->health_timeout_ms),
-                      "fall", (int)p->health_fall, "rise", (int)p->health_rise);
-        if (p->nhealth_status > 0)
-            json_object_set_new(h, "status", status_list(p->health_status, p->nhealth_status));
-        json_object_set_new(o, "health", h);
-    }
-    json_t *passive = json_pack("{s:i, s:o}", "max_fails", (int)p->max_fails, "fail_timeout",
-                                ms_value(p->fail_timeout_ms));
-    if (p->nfail_status > 0)
-        json_object_set_new(passive, "statuses", status_list(p->fail_status, p->nfail_status));
-    json_object_set_new(o, "passive", passive);
-    json_object_set_new(o, "retries", json_integer(p->retries));
-    if (p->host != NULL)
-        json_object_set_new(o, "host", json_string(p->host));
-    json_t *tls = json_object();
-    if (p->tls_ca_file != NULL)
-        json_object_set_new(tls, "ca_file", json_string(p->tls_ca_file));
-    json_object_set_new(tls, "verify", json_boolean(p->tls_verify));
-    if (p->tls_sni != NULL)
-        json_object_set_new(tls, "sni", json_string(p->tls_sni));
-    json_object_set_new(o, "tls", tls);
-    return o;
-}
-
-json_t *sf_confupstream_json(const struct sf_pool_defs *defs)
-{
-    if (defs->n == 0)
-        return NULL;
-    json_t *o = json_object();
-    for (size_t i = 0; i < defs->n; i++)
-        json_object_set_new(o, defs->v[i].name, pool_value(&defs->v[i]));
-    return o;
-}
-
-/* Appends "what" to the list being built in *out, ", " between items. */
-static void add_change(char **out, const char *what)
-{
-    size_t had = *out != NULL ? strlen(*out) : 0, len = strlen(what);
-    char *grown = sf_xmalloc(had + len + 3);
-    snprintf(grown, had + len + 3, "%s%s%s", had > 0 ? *out : "", had > 0 ? ", " : "", what);
-    free(*out);
-    *out = grown;
-}
-
-/* "upstreams.NAME (changed: k1, k2)" for the members of a and b that differ, or NULL. */
-static char *pool_change(const char *name, json_t *a, json_t *b)
-{
-    char *keys = NULL;
-    const char *key;
-    json_t *v;
-    json_object_foreach(a, key, v)
-    {
-        if (!json_equal(v, json_object_get(b, key)))
-            add_change(&keys, key);
-    }
-    json_object_foreach(b, key, v)
-    {
-        if (json_object_get(a, key) == NULL)
-            add_change(&keys, key);
-    }
-    if (keys == NULL)
-        return NULL;
-    size_t len = strlen(name) + strlen(keys) + 32;
-    char *line = sf_xmalloc(len);
-    snprintf(line, len, "upstreams.%s (changed: %s)", name, keys);
-    free(keys);
-    return line;
-}
-
-char *sf_confupstream_diff(const struct sf_pool_defs *was, const struct sf_pool_defs *now)
-{
-    char *out = NULL, line[128];
-    for (size_t i = 0; i < now->n; i++) {
-        int j = sf_confupstream_find(was, now->v[i].name);
-        if (j < 0) {
-            snprintf(line, sizeof line, "upstreams.%s (added)", now->v[i].name);
-            add_change(&out, line);
-            continue;
-        }
-        json_t *a = pool_value(&was->v[j]), *b = pool_value(&now->v[i]);
-        char *changed = pool_change(now->v[i].name, a, b);
-        if (changed != NULL)
-            add_change(&out, changed);
-        free(changed);
-        json_decref(a);
-        json_decref(b);
-    }
-    for (size_t j = 0; j < was->n; j++) {
-        if (sf_confupstream_find(now, was->v[j].name) < 0) {
-            snprintf(line, sizeof line, "upstreams.%s (removed)", was->v[j].name);
-            add_change(&out, line);
-        }
-    }
-    return out;
 }

@@ -40,14 +40,12 @@ bool sf_confupstream_resolve(const struct sf_pool_defs *defs, char **upstream, i
  * index). */
 enum sf_err sf_confupstream_finish(struct sf_conf_loader *ld, struct sf_config *cfg);
 
-/* The pools as the config file writes them (--print-config): every key, a server's
- * "name" only when it is not the one its URL gives, "health" only when probing. Caller owns
- * the reference; NULL when there are none. */
-json_t *sf_confupstream_json(const struct sf_pool_defs *defs);
+/* What a server of url is called when it is not given a "name": its URL's host and port
+ * as written ("10.0.0.5:9000", "origin.internal"), without user information. Caller
+ * frees. */
+char *sf_confupstream_server_name(const char *url);
 
-/* What differs between two configs' pools, for the reload's line: "upstreams.api (changed:
- * servers, retries)", "upstreams.web (added)", "upstreams.old (removed)", joined by ", ";
- * NULL when nothing does. Caller frees. */
-char *sf_confupstream_diff(const struct sf_pool_defs *was, const struct sf_pool_defs *now);
+/* "round_robin", "least_conn" or "hash": a balance (enum sf_balance_method) as written. */
+const char *sf_confupstream_balance_name(int balance);
 
 #endif

@@ -25,7 +25,7 @@ def test_bad_configs_exact_messages_exit_2():
 
 
 def test_good_configs_exit_0():
-    for rel in ("conf/sfproxy.json", "conf/demo.json"):
+    for rel in ("conf/sfproxy.json", "conf/demo.json", "conf/pools-example.json"):
         code, out, err = run("-c", rel, "--check-config")
         eq(code, 0, "exit code for %s (stderr %r)" % (rel, err))
         eq(out.strip(), rel + ": ok", "output")
