@@ -150,6 +150,14 @@ static void test_defaults(void **state)
     assert_string_equal(p->key_base, "https://p");
     assert_string_equal(p->servers[0].name, "10.0.0.5");
     sf_config_clear(&cfg);
+    /* Indices are the file's order, not the names'. */
+    load_ok("{\"upstream\": \"alpha\", \"upstreams\": {\"zeta\": {\"servers\": [{\"url\": "
+            "\"http://z\"}]}, \"alpha\": {\"servers\": [{\"url\": \"http://a\"}]}}}",
+            &cfg);
+    assert_string_equal(cfg.upstreams.v[0].name, "zeta");
+    assert_string_equal(cfg.upstreams.v[1].name, "alpha");
+    assert_int_equal(cfg.upstream_pool, 1);
+    sf_config_clear(&cfg);
 }
 
 static const char routed[] =
