@@ -67,8 +67,10 @@ static json_t *pools_value(const struct sf_pool_defs *defs);
  * settings' (cfg NULL). */
 static int upstream_pool(const struct sf_config *cfg, const void *base)
 {
-    return cfg != NULL ? cfg->upstream_pool
-                       : ((const struct sf_route_settings *)base)->upstream_pool;
+    if (cfg != NULL)
+        return cfg->upstream_pool;
+    SF_ASSERT(base != NULL);
+    return ((const struct sf_route_settings *)base)->upstream_pool;
 }
 
 /* f's value in cfg (at base + f->off: base is cfg, or a route's settings) as the file
