@@ -317,10 +317,10 @@ enum sf_err sf_conf_apply_field(struct sf_conf_loader *ld, const struct sf_conf_
         free(*(char **)slot);
         *(char **)slot = sf_xstrdup(json_string_value(v));
         return SF_OK;
-    case K_URL: /* a pool's name is resolved once "upstreams" is read (confupstream.h) */
+    case K_URL: /* or a pool's name (a peer id's grammar: no "://"), resolved once
+                 * "upstreams" is read (confupstream.h) */
         if (!json_is_string(v) || (!sf_confvalue_parse_upstream(json_string_value(v)) &&
-                                   (strstr(json_string_value(v), "://") != NULL ||
-                                    !sf_confvalue_peer_id(json_string_value(v)))))
+                                   !sf_confvalue_peer_id(json_string_value(v))))
             return bad_value(ld, f, v);
         free(*(char **)slot);
         *(char **)slot = sf_xstrdup(json_string_value(v));
