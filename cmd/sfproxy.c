@@ -53,7 +53,8 @@ static const char usage[] =
     "\n"
     "  -c, --config FILE   JSON config (see sfproxy.json(5)); without it the defaults apply\n"
     "  --listen ADDR:PORT  where clients connect (overrides \"listen\"; port 0: any free)\n"
-    "  --upstream URL      the origin's base URL (overrides \"upstream\")\n"
+    "  --upstream URL      the origin's base URL, or the name of a pool of \"upstreams\"\n"
+    "                      (overrides \"upstream\")\n"
     "  --admin ADDR:PORT   the stats listener (overrides \"admin.listen\"; \"off\" disables)\n"
     "  --check-config      validate the config and exit: 0 valid, 2 invalid\n"
     "  --print-config      print the effective config (the file, the defaults and these\n"
@@ -147,16 +148,10 @@ static int apply_overrides(const struct options *o, struct sf_config *cfg)
         }
         cfg->admin_enabled = true;
     }
-    if (o->upstream) {
-        if (!sf_confvalue_parse_upstream(o->upstream)) {
-            fprintf(stderr,
-                    "sfproxy: --upstream \"%s\" is not a base URL; write e.g. "
-                    "http://127.0.0.1:9000\n",
-                    o->upstream);
-            return EXIT_USAGE;
-        }
-        free(cfg->upstream);
-        cfg->upstream = sf_xstrdup(o->upstream);
+    const char *why = NULL;
+    if (o->upstream && !sf_config_set_upstream(cfg, o->upstream, &why)) {
+        fprintf(stderr, "sfproxy: --upstream \"%s\" %s\n", o->upstream, why);
+        return EXIT_USAGE;
     }
     cfg->test_clock = o->test_clock;
     if (cfg->upstream == NULL && !cfg->forward_proxy) {

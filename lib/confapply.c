@@ -317,8 +317,10 @@ enum sf_err sf_conf_apply_field(struct sf_conf_loader *ld, const struct sf_conf_
         free(*(char **)slot);
         *(char **)slot = sf_xstrdup(json_string_value(v));
         return SF_OK;
-    case K_URL:
-        if (!json_is_string(v) || !sf_confvalue_parse_upstream(json_string_value(v)))
+    case K_URL: /* or a pool's name (a peer id's grammar: no "://"), resolved once
+                 * "upstreams" is read (confupstream.h) */
+        if (!json_is_string(v) || (!sf_confvalue_parse_upstream(json_string_value(v)) &&
+                                   !sf_confvalue_peer_id(json_string_value(v))))
             return bad_value(ld, f, v);
         free(*(char **)slot);
         *(char **)slot = sf_xstrdup(json_string_value(v));
@@ -349,8 +351,9 @@ enum sf_err sf_conf_apply_field(struct sf_conf_loader *ld, const struct sf_conf_
         *(char **)slot = sf_xstrdup(json_string_value(v));
         return SF_OK;
     case K_PEERS: return peers_field(ld, f, v, slot);
-    case K_ROUTES: /* config.c reads "routes" itself (confroute.h): no route holds one */
-        SF_ASSERT(f->kind != K_ROUTES);
+    case K_ROUTES:    /* config.c reads "routes" itself (confroute.h): no route holds one */
+    case K_UPSTREAMS: /* and "upstreams" (confupstream.h) */
+        SF_ASSERT(f->kind != K_ROUTES && f->kind != K_UPSTREAMS);
         return SF_EINVAL;
     case K_HOSTNAME:
         if (!json_is_string(v) || !sf_confvalue_host_name(json_string_value(v)))

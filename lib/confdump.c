@@ -6,6 +6,7 @@
 
 #include "confroute.h"
 #include "confschema.h"
+#include "confupstream.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -60,6 +61,17 @@ static json_t *targets_value(const struct sf_targets *t)
 }
 
 static json_t *routes_value(const struct sf_routes *rs);
+static json_t *pools_value(const struct sf_pool_defs *defs);
+
+/* The pool index beside "upstream" at base: the top level's (base is cfg) or a route's
+ * settings' (cfg NULL). */
+static int upstream_pool(const struct sf_config *cfg, const void *base)
+{
+    if (cfg != NULL)
+        return cfg->upstream_pool;
+    SF_ASSERT(base != NULL);
+    return ((const struct sf_route_settings *)base)->upstream_pool;
+}
 
 /* f's value in cfg (at base + f->off: base is cfg, or a route's settings) as the file
  * writes it; NULL to leave it out (a secret, or a value the file has no way to write, such
@@ -83,6 +95,9 @@ static json_t *value_at(const struct sf_config *cfg, const void *base,
     case K_ADDR_OR_NULL:
         return *sf_conf_listener_on((struct sf_config *)cfg, f) ? addr_value(slot) : json_null();
     case K_URL:
+        if (text != NULL && upstream_pool(cfg, base) >= 0)
+            return json_string(strstr(text, "://") + 3); /* key_base: "http://NAME" */
+        /* fall through */
     case K_FIELD:
     case K_FILE:
     case K_HOSTNAME:
@@ -101,6 +116,7 @@ static json_t *value_at(const struct sf_config *cfg, const void *base,
     case K_TOKEN_FILE: return NULL;
     case K_TARGETS: return targets_value(slot);
     case K_ROUTES: return routes_value(*(const struct sf_routes *const *)slot);
+    case K_UPSTREAMS: return pools_value(slot);
     case K_LOG_PATH: return text != NULL ? json_string(text) : json_null();
     case K_LOG_FORMAT:
         return json_string(*(const enum sf_access_format *)slot == SF_ACCESS_JSON ? "json"
@@ -308,6 +324,137 @@ static void add_change(char **out, const char *what)
     *out = grown;
 }
 
+/* ---- pools (confupstream.h), written with every key and compared pool by pool ---- */
+
+static json_t *ms_value(uint64_t ms)
+{
+    static const char *const units[] = {"ms", "s", "m", "h", "d"};
+    static const uint64_t mult[] = {1, 1000, 60000, 3600000, 86400000};
+    return with_unit(ms, units, mult, 5);
+}
+
+static json_t *status_list(const unsigned *v, size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_integer(v[i]));
+    return list;
+}
+
+static json_t *servers_value(const struct sf_pool_def *p)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < p->nservers; i++) {
+        const struct sf_pool_server_def *s = &p->servers[i];
+        json_t *o = json_pack("{s:s, s:i}", "url", s->url, "weight", (int)s->weight);
+        if (s->backup)
+            json_object_set_new(o, "backup", json_true());
+        char *dflt = sf_confupstream_server_name(s->url);
+        if (strcmp(dflt, s->name) != 0)
+            json_object_set_new(o, "name", json_string(s->name));
+        free(dflt);
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
+static json_t *pool_value(const struct sf_pool_def *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "servers", servers_value(p));
+    json_object_set_new(o, "balance", json_string(sf_confupstream_balance_name(p->balance)));
+    if (p->health_path != NULL) {
+        json_t *h =
+            json_pack("{s:s, s:o, s:o, s:i, s:i}", "path", p->health_path, "interval",
+                      ms_value(p->health_interval_ms), "timeout", ms_value(p->health_timeout_ms),
+                      "fall", (int)p->health_fall, "rise", (int)p->health_rise);
+        if (p->nhealth_status > 0)
+            json_object_set_new(h, "status", status_list(p->health_status, p->nhealth_status));
+        json_object_set_new(o, "health", h);
+    }
+    json_t *passive = json_pack("{s:i, s:o}", "max_fails", (int)p->max_fails, "fail_timeout",
+                                ms_value(p->fail_timeout_ms));
+    if (p->nfail_status > 0)
+        json_object_set_new(passive, "statuses", status_list(p->fail_status, p->nfail_status));
+    json_object_set_new(o, "passive", passive);
+    json_object_set_new(o, "retries", json_integer(p->retries));
+    if (p->host != NULL)
+        json_object_set_new(o, "host", json_string(p->host));
+    json_t *tls = json_object();
+    if (p->tls_ca_file != NULL)
+        json_object_set_new(tls, "ca_file", json_string(p->tls_ca_file));
+    json_object_set_new(tls, "verify", json_boolean(p->tls_verify));
+    if (p->tls_sni != NULL)
+        json_object_set_new(tls, "sni", json_string(p->tls_sni));
+    json_object_set_new(o, "tls", tls);
+    return o;
+}
+
+static json_t *pools_value(const struct sf_pool_defs *defs)
+{
+    if (defs->n == 0)
+        return NULL;
+    json_t *o = json_object();
+    for (size_t i = 0; i < defs->n; i++)
+        json_object_set_new(o, defs->v[i].name, pool_value(&defs->v[i]));
+    return o;
+}
+
+/* "upstreams.NAME (changed: k1, k2)" for the members of a and b that differ, or NULL. */
+static char *pool_change(const char *name, json_t *a, json_t *b)
+{
+    char *keys = NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(a, key, v)
+    {
+        if (!json_equal(v, json_object_get(b, key)))
+            add_change(&keys, key);
+    }
+    json_object_foreach(b, key, v)
+    {
+        if (json_object_get(a, key) == NULL)
+            add_change(&keys, key);
+    }
+    if (keys == NULL)
+        return NULL;
+    size_t len = strlen(name) + strlen(keys) + 32;
+    char *line = sf_xmalloc(len);
+    snprintf(line, len, "upstreams.%s (changed: %s)", name, keys);
+    free(keys);
+    return line;
+}
+
+/* What differs between two configs' pools: "upstreams.api (changed: servers, retries)",
+ * "upstreams.web (added)", "upstreams.old (removed)", joined by ", "; NULL when nothing
+ * does. Caller frees. */
+static char *pools_diff(const struct sf_pool_defs *was, const struct sf_pool_defs *now)
+{
+    char *out = NULL, line[128];
+    for (size_t i = 0; i < now->n; i++) {
+        int j = sf_confupstream_find(was, now->v[i].name);
+        if (j < 0) {
+            snprintf(line, sizeof line, "upstreams.%s (added)", now->v[i].name);
+            add_change(&out, line);
+            continue;
+        }
+        json_t *a = pool_value(&was->v[j]), *b = pool_value(&now->v[i]);
+        char *changed = pool_change(now->v[i].name, a, b);
+        if (changed != NULL)
+            add_change(&out, changed);
+        free(changed);
+        json_decref(a);
+        json_decref(b);
+    }
+    for (size_t j = 0; j < was->n; j++) {
+        if (sf_confupstream_find(now, was->v[j].name) < 0) {
+            snprintf(line, sizeof line, "upstreams.%s (removed)", was->v[j].name);
+            add_change(&out, line);
+        }
+    }
+    return out;
+}
+
 char *sf_config_diff(const struct sf_config *was, const struct sf_config *now)
 {
     char *out = NULL;
@@ -323,7 +470,9 @@ char *sf_config_diff(const struct sf_config *was, const struct sf_config *now)
             }
         } else {
             json_t *a = field_value(was, f), *b = field_value(now, f);
-            if (f->kind == K_ROUTES && !json_equal(a, b) && (a != NULL || b != NULL)) {
+            if (f->kind == K_UPSTREAMS) {
+                line = pools_diff(&was->upstreams, &now->upstreams); /* pool by pool */
+            } else if (f->kind == K_ROUTES && !json_equal(a, b) && (a != NULL || b != NULL)) {
                 /* The lists whole would make a line nobody reads: their sizes say enough,
                  * --print-config says the rest. */
                 size_t was_n = a ? json_array_size(a) : 0, now_n = b ? json_array_size(b) : 0;

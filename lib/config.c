@@ -10,6 +10,7 @@
 #include "confpos.h"
 #include "confroute.h"
 #include "confschema.h"
+#include "confupstream.h"
 #include "confvalue.h"
 #include "route.h"
 
@@ -113,6 +114,7 @@ void sf_config_clear(struct sf_config *cfg)
     sf_acl_clear(&cfg->trusted_proxies);
     sf_routes_free(cfg->routes);
     cfg->routes = NULL;
+    sf_confupstream_clear(&cfg->upstreams);
 }
 
 /* True if path names a leaf or an object of the schema; *leaf is set for leaves. */
@@ -169,6 +171,8 @@ static enum sf_err apply_object(struct sf_conf_loader *ld, const char *prefix, j
             err = apply_object(ld, path, v, cfg);
         } else if (leaf != NULL && leaf->kind == K_ROUTES) {
             err = sf_confroute_parse(ld, leaf, v, &cfg->routes);
+        } else if (leaf != NULL && leaf->kind == K_UPSTREAMS) {
+            err = sf_confupstream_parse(ld, leaf, v, &cfg->upstreams);
         } else if (leaf != NULL) {
             err = sf_conf_apply_field(ld, leaf, v, cfg, cfg);
         } else if (!json_is_object(v)) {
@@ -262,12 +266,8 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
         err = sf_conf_fail_at(&ld, "tls.listen", false,
                               "\"tls.listen\" needs \"tls.cert\" and \"tls.key\" (PEM files): add "
                               "them, or set \"tls.listen\" to null");
-    if (err == SF_OK && cfg->upstream_sni != NULL &&
-        (cfg->upstream == NULL || strncmp(cfg->upstream, "https://", 8) != 0))
-        err = sf_conf_fail_at(
-            &ld, "upstream_tls.sni", false,
-            "\"upstream_tls.sni\" names the TLS server of an https:// upstream, and "
-            "\"upstream\" is not one; remove it or make the upstream https://");
+    if (err == SF_OK) /* names of pools resolved, so the rest sees URLs and key bases */
+        err = sf_confupstream_finish(&ld, cfg);
     if (err == SF_OK)
         err = check_cluster(&ld, cfg);
     if (err == SF_OK)
@@ -280,4 +280,29 @@ out:
     json_decref(root);
     free(text);
     return err;
+}
+
+bool sf_config_set_upstream(struct sf_config *cfg, const char *value, const char **why)
+{
+    bool pool_name = sf_confupstream_names_pool(value);
+    char *upstream = sf_xstrdup(value);
+    int pool = -1;
+    bool ok = pool_name ? sf_confupstream_resolve(&cfg->upstreams, &upstream, &pool)
+                        : sf_confvalue_parse_upstream(value);
+    *why = !ok && pool_name ? "is not a base URL, nor the name of a pool in \"upstreams\"; "
+                              "write e.g. http://127.0.0.1:9000, or a pool's name"
+           : !ok            ? "is not a base URL; write e.g. http://127.0.0.1:9000"
+           : pool >= 0 && cfg->upstream_sni != NULL
+               ? "names a pool, and \"upstream_tls.sni\" is for an https:// upstream URL; "
+                 "give the pool's servers \"tls.sni\" in their pool instead"
+               : NULL;
+    if (*why != NULL) {
+        free(upstream);
+        return false;
+    }
+    free(cfg->upstream);
+    cfg->upstream = upstream;
+    cfg->upstream_pool = pool;
+    sf_confroute_follow_top(cfg);
+    return true;
 }

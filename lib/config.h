@@ -19,6 +19,13 @@ void sf_config_defaults(struct sf_config *cfg);
  * "FILE:LINE:COL: problem; fix" into errbuf, and leaves cfg holding the defaults. */
 enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen);
 
+/* Sets "upstream" as the command line's --upstream does: value is a base URL (upstream_pool
+ * -1) or the name of one of cfg's pools (cfg->upstream becomes its key_base, upstream_pool
+ * its index); the routes that do not set their own follow it. False, cfg untouched and *why
+ * what is wrong and what to write (after the value, in a message), when it is neither, or a
+ * pool while "upstream_tls.sni" is set (the loader refuses that pair too). */
+bool sf_config_set_upstream(struct sf_config *cfg, const char *value, const char **why);
+
 /* Frees what sf_config_defaults or sf_config_load allocated. */
 void sf_config_clear(struct sf_config *cfg);
 

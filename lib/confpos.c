@@ -134,14 +134,17 @@ void sf_confpos_find(const char *text, const char *path, bool want_key, int *lin
             path += *path == '.';
             continue;
         }
-        size_t seglen = strcspn(path, ".[");
+        /* A quoted segment is one key even with dots in it (a pool named "api.v2"). */
+        bool quoted = *path == '\'' && strchr(path + 1, '\'') != NULL;
+        path += quoted;
+        size_t seglen = quoted ? strcspn(path, "'") : strcspn(path, ".[");
         struct scan at_key;
         if (*s.p != '{' || !enter_member(&s, path, seglen, &at_key))
             return;
-        bool last = path[seglen] == '\0';
+        bool last = path[seglen + quoted] == '\0';
         *line = (want_key && last) ? at_key.line : s.line;
         *col = (want_key && last) ? at_key.col : s.col;
-        path += seglen;
+        path += seglen + quoted;
         path += *path == '.';
     }
 }
@@ -170,6 +173,11 @@ static unsigned distance(const char *a, size_t alen, const char *b)
         }
     }
     return row[blen] < 3 ? row[blen] : 3;
+}
+
+unsigned sf_confpos_distance(const char *a, const char *b)
+{
+    return distance(a, strlen(a), b);
 }
 
 const char *sf_confpos_known_keys(const char *const *paths, size_t npaths, const char *prefix,

@@ -8,7 +8,8 @@
 #include <stddef.h>
 
 /* The line and column (from 1) of the value at the dotted path in text ("cache.max_bytes";
- * "[N]" steps into element N, from 0, of an array: "routes[2].match.host"), which must be
+ * "[N]" steps into element N, from 0, of an array: "routes[2].match.host"; a segment in
+ * single quotes is one key, dots and all: "upstreams.'api.v2'.retries"), which must be
  * valid JSON (jansson has accepted it: it keeps no positions for values). With want_key,
  * the key naming it instead. A path not found gives the position of the deepest object
  * on its way; "" gives the first non-blank character. */
@@ -21,5 +22,9 @@ void sf_confpos_find(const char *text, const char *path, bool want_key, int *lin
  * calls again. */
 const char *sf_confpos_known_keys(const char *const *paths, size_t npaths, const char *prefix,
                                   const char *key, char *out, size_t size);
+
+/* The edit distance of two names, capped at 3 (names of 63 characters or more: 3), for a
+ * hint among names that are not key paths (a pool's name may hold dots). */
+unsigned sf_confpos_distance(const char *a, const char *b);
 
 #endif

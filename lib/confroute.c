@@ -490,7 +490,11 @@ static void inherit(const struct sf_config *cfg, struct sf_route_settings *set, 
     case K_BYTES: memcpy(to, from, sizeof(uint64_t)); return;
     case K_UINT: memcpy(to, from, sizeof(unsigned)); return;
     case K_BOOL: memcpy(to, from, sizeof(bool)); return;
-    default: return; /* "upstream": NULL follows the top level's (command line included) */
+    default:
+        /* "upstream": NULL follows the top level's (command line included:
+         * sf_confroute_follow_top), and so does the pool index. */
+        set->upstream_pool = cfg->upstream_pool;
+        return;
     }
 }
 
@@ -500,6 +504,15 @@ void sf_confroute_top_settings(const struct sf_config *cfg, struct sf_route_sett
     set->upstream_pool = -1;
     for (size_t i = 0; i < sf_route_nsettings; i++)
         inherit(cfg, set, i);
+}
+
+void sf_confroute_follow_top(struct sf_config *cfg)
+{
+    for (size_t r = 0; cfg->routes != NULL && r < sf_routes_count(cfg->routes); r++) {
+        struct sf_route_def *def = (struct sf_route_def *)sf_routes_at(cfg->routes, r);
+        if (def->set.upstream == NULL)
+            def->set.upstream_pool = cfg->upstream_pool;
+    }
 }
 
 enum sf_err sf_confroute_finish(struct sf_conf_loader *ld, struct sf_config *cfg)

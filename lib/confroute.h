@@ -22,8 +22,9 @@ struct sf_route_setting {
 extern const struct sf_route_setting sf_route_settings_table[];
 extern const size_t sf_route_nsettings;
 
-/* (Also fetchrule.c's.) The settings of a request no route takes: the top level's values of every key a route
- * may set (upstream NULL: the top level's, command line included). */
+/* (Also fetchrule.c's.) The settings of a request no route takes: the top level's values of
+ * every key a route may set (upstream NULL: the top level's, command line included, and
+ * upstream_pool the top level's pool index). */
 void sf_confroute_top_settings(const struct sf_config *cfg, struct sf_route_settings *set);
 
 /* The top-level schema row of path, or NULL. */
@@ -35,9 +36,14 @@ const struct sf_conf_field *sf_conf_field_of(const char *path);
 enum sf_err sf_confroute_parse(struct sf_conf_loader *ld, const struct sf_conf_field *f, json_t *v,
                                struct sf_routes **slot);
 
+/* The routes that give no "upstream" take the top level's pool index again (after the
+ * command line changed "upstream": sf_config_set_upstream). */
+void sf_confroute_follow_top(struct sf_config *cfg);
+
 /* Once the whole file is read: fills each route's settings it did not give from the top
  * level (but "upstream", which stays NULL to follow the top level's, command line
- * included), and builds the index. */
+ * included; its upstream_pool is the top level's), and builds the index. Call after
+ * sf_confupstream_finish (pool names resolved). */
 enum sf_err sf_confroute_finish(struct sf_conf_loader *ld, struct sf_config *cfg);
 
 #endif

@@ -12,6 +12,7 @@ const struct sf_conf_field sf_conf_schema[] = {
     {"upstream_tls.ca_file", K_FILE, OFF(upstream_ca_file), 0, 0},
     {"upstream_tls.verify", K_BOOL, OFF(upstream_verify), 0, 0},
     {"upstream_tls.sni", K_HOSTNAME, OFF(upstream_sni), 0, 0},
+    {"upstreams", K_UPSTREAMS, OFF(upstreams), 0, 0},
     {"forward_proxy", K_SWITCH, OFF(forward_proxy), 0, 0},
     {"forward_proxy.enabled", K_BOOL, OFF(forward_proxy), 0, 0},
     {"forward_proxy.allow", K_DESTS, OFF(forward_allow), 0, 0},
@@ -70,7 +71,9 @@ const char *sf_conf_kind_hint(enum sf_conf_kind k)
     switch (k) {
     case K_ADDR: return "an address string like \"127.0.0.1:8080\"";
     case K_ADDR_OR_NULL: return "an address string like \"127.0.0.1:8080\", or null for none";
-    case K_URL: return "a base URL string like \"http://127.0.0.1:9000\"";
+    case K_URL:
+        return "a base URL string like \"http://127.0.0.1:9000\", or the name of a pool of "
+               "\"upstreams\"";
     case K_BOOL: return "true or false";
     case K_UINT: return "a whole number";
     case K_BYTES: return "a byte count like 268435456 or \"256MiB\"";
@@ -97,6 +100,9 @@ const char *sf_conf_kind_hint(enum sf_conf_kind k)
     case K_ROUTES:
         return "a list of routes like [{\"name\": \"api\", \"match\": {\"path_prefix\": "
                "\"/api/\"}, \"cache\": {\"ttl\": \"5s\"}}] (docs/routes.md)";
+    case K_UPSTREAMS:
+        return "an object of named pools like {\"api\": {\"servers\": [{\"url\": "
+               "\"http://10.0.0.5:9000\"}]}} (docs/configuration.md)";
     case K_TARGETS:
         return "a list of field names like [\"Sfproxy-Cache-Control\", \"CDN-Cache-Control\"], "
                "or an empty list";

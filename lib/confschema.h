@@ -20,7 +20,7 @@
 enum sf_conf_kind {
     K_ADDR,
     K_ADDR_OR_NULL,
-    K_URL,
+    K_URL, /* "upstream": a base URL, or the name of a pool of "upstreams" (resolved at the end) */
     K_BOOL,
     K_UINT,
     K_BYTES,
@@ -41,6 +41,7 @@ enum sf_conf_kind {
     K_NAME,       /* a peer's id: 1 to 63 letters, digits, '-', '_', '.' */
     K_PEERS,      /* a list of {"id": ..., "url": "http://host:port", "weight": 1} */
     K_ROUTES,     /* the ordered list of routes (confroute.h) */
+    K_UPSTREAMS,  /* the named pools of origin servers (confupstream.h) */
 };
 
 struct sf_conf_field {

@@ -27,7 +27,8 @@ struct sf_fetchrule {
 };
 
 /* The top level's values of the keys a route may set, as a route's (set->upstream is
- * left NULL: the top level's, as in a route that does not give one; given is 0). */
+ * left NULL: the top level's, as in a route that does not give one, and upstream_pool is
+ * cfg->upstream_pool; given is 0). */
 void sf_fetchrule_top_settings(const struct sf_config *cfg, struct sf_route_settings *set);
 
 /* Fills fr for route (NULL: none) of cfg, with set its settings in force (route->set, or

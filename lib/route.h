@@ -57,7 +57,9 @@ struct sf_route_match {
 struct sf_route_settings {
     char *upstream;    /* owned; NULL: the top-level upstream (which may be none); a pool's
                      * key_base when the route names a pool */
-    int upstream_pool; /* with upstream: the index of the pool it names; -1: a URL */
+    int upstream_pool; /* with upstream: the index of the pool it names; -1: a URL. With
+                        * upstream NULL: the top level's (cfg->upstream_pool), filled in
+                        * by the loader and by sf_config_set_upstream */
     uint64_t first_byte_timeout_ms, upstream_idle_timeout_ms;
     uint64_t hit_for_pass_ms, max_object_bytes, heuristic_max_ms;
     uint64_t stale_if_error_ms, stale_while_revalidate_ms;

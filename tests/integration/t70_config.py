@@ -25,7 +25,7 @@ def test_bad_configs_exact_messages_exit_2():
 
 
 def test_good_configs_exit_0():
-    for rel in ("conf/sfproxy.json", "conf/demo.json"):
+    for rel in ("conf/sfproxy.json", "conf/demo.json", "conf/pools-example.json"):
         code, out, err = run("-c", rel, "--check-config")
         eq(code, 0, "exit code for %s (stderr %r)" % (rel, err))
         eq(out.strip(), rel + ": ok", "output")
@@ -55,6 +55,25 @@ def test_print_config_shows_the_effective_config():
         check("admin.token is set and not printed" in err, "and stderr says so: %r" % err)
     finally:
         os.unlink(f.name)
+
+
+def test_upstream_names_a_pool():
+    """--upstream takes a pool's name as "upstream" does; --print-config writes the name."""
+    code, out, err = run("-c", "conf/pools-example.json", "--upstream", "static",
+                         "--print-config")
+    eq((code, err), (0, ""), "exit and stderr")
+    printed = json.loads(out)
+    eq(printed["upstream"], "static", "the pool's name, not its key base")
+    eq(sorted(printed["upstreams"]), ["api", "static"], "the pools")
+    eq(len(printed["upstreams"]["api"]["servers"]), 4, "api's servers")
+    eq(printed["routes"][0]["upstream"], "static", "a route's pool")
+    code, out, err = run("-c", "conf/pools-example.json", "--upstream", "http://127.0.0.1:1",
+                         "--print-config")
+    eq((code, json.loads(out)["upstream"]), (0, "http://127.0.0.1:1"), "a URL over a pool")
+    code, _, err = run("-c", "conf/pools-example.json", "--upstream", "apx", "--check-config")
+    eq(code, 2, "a name that is no pool")
+    eq(err.strip(), 'sfproxy: --upstream "apx" is not a base URL, nor the name of a pool in '
+       '"upstreams"; write e.g. http://127.0.0.1:9000, or a pool\'s name', "its message")
 
 
 def test_usage_errors():

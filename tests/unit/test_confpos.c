@@ -52,6 +52,28 @@ static void test_find(void **state)
     assert_int_equal(c, 2);
 }
 
+/* A key with dots in it (a pool named "api.v2"), quoted: one key, not a path. */
+static void test_quoted_key(void **state)
+{
+    (void)state;
+    static const char pools[] = "{\"u\": {\"api\": 1,\n"
+                                "  \"api.v2\": {\"r\": [7, 8]}}}";
+    int l = 0, c = 0;
+    sf_confpos_find(pools, "u.'api.v2'.r", false, &l, &c);
+    assert_int_equal(l, 2);
+    assert_int_equal(c, 19);
+    sf_confpos_find(pools, "u.'api.v2'.r[1]", false, &l, &c);
+    assert_int_equal(c, 23);
+    sf_confpos_find(pools, "u.'api.v2'", true, &l, &c);
+    assert_int_equal(l, 2);
+    assert_int_equal(c, 3);
+    sf_confpos_find(pools, "u.api.v2.r", false, &l, &c); /* unquoted: "api", then no "v2" */
+    assert_int_equal(l, 1);
+    assert_int_equal(c, 15);
+    assert_int_equal(sf_confpos_distance("api", "apx"), 1);
+    assert_int_equal(sf_confpos_distance("api.v2", "api"), 3); /* capped */
+}
+
 static const char *const paths[] = {
     "listen",       "cache.max_bytes", "cache.max_object_bytes", "cache.slice_bytes",
     "admin.listen", "admin.token"};
@@ -88,6 +110,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find),
         cmocka_unit_test(test_known_keys),
+        cmocka_unit_test(test_quoted_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
