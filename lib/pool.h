@@ -111,6 +111,10 @@ void sf_pool_probe_free(struct sf_pool_probe *probe);
  * "probes_ok", "probes_failed", "transitions", "ttfb_seconds_sum", "ttfb_count"}}}}. */
 json_t *sf_pools_json(struct sf_pools *ps);
 
+/* One current server's object as in sf_pools_json (the admin endpoint's answer), or NULL
+ * when pool has no server of that name. Caller owns it. */
+json_t *sf_pools_server_json(struct sf_pools *ps, const char *pool, const char *server);
+
 /* The same as Prometheus families with labels upstream and server (text 0.0.4, HELP and
  * TYPE lines included; "" without pools). Caller frees. */
 char *sf_pools_prometheus(struct sf_pools *ps);
