@@ -138,6 +138,11 @@ static const char *after(const struct note *n, char *buf, size_t len)
     return buf;
 }
 
+static const char *plural(unsigned n)
+{
+    return n == 1 ? "" : "s";
+}
+
 static void note_log(const struct note *n, unsigned bit)
 {
     char state[48], window[24];
@@ -149,19 +154,20 @@ static void note_log(const struct note *n, unsigned bit)
                     after(n, state, sizeof state));
         break;
     case SF_HEALTH_EV_PASSIVE_DOWN:
-        sf_log_warn("upstream %s: server %s down (passive: %u failures within %s; skipped for %s)",
-                    p, s, n->conf.max_fails, window, window);
+        sf_log_warn("upstream %s: server %s down (passive: %u failure%s within %s; skipped for %s)",
+                    p, s, n->conf.max_fails, plural(n->conf.max_fails), window, window);
         break;
     case SF_HEALTH_EV_PROBES_DOWN:
-        sf_log_warn("upstream %s: server %s down (probes: %u failed checks)", p, s, n->conf.fall);
+        sf_log_warn("upstream %s: server %s down (probes: %u failed check%s)", p, s, n->conf.fall,
+                    plural(n->conf.fall));
         break;
     case SF_HEALTH_EV_PROBES_UP:
         if (n->conf.rise == 0)
             sf_log_info("upstream %s: server %s %s (probes: no longer configured)", p, s,
                         after(n, state, sizeof state));
         else
-            sf_log_info("upstream %s: server %s %s (probes: %u good checks)", p, s,
-                        after(n, state, sizeof state), n->conf.rise);
+            sf_log_info("upstream %s: server %s %s (probes: %u good check%s)", p, s,
+                        after(n, state, sizeof state), n->conf.rise, plural(n->conf.rise));
         break;
     case SF_HEALTH_EV_DRAIN:
         sf_log_info("upstream %s: server %s drained (admin: no new fetches; running ones finish)",
