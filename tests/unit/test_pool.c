@@ -669,8 +669,8 @@ static void shown(void **state)
         "# TYPE sfproxy_upstream_server_up gauge\n",
         "sfproxy_upstream_server_up{upstream=\"api\",server=\"a\\\"b\\\\c\"} 1\n",
         "sfproxy_upstream_server_up{upstream=\"api\",server=\"10.0.4.2:80\"} 0\n",
-        "sfproxy_upstream_server_state{upstream=\"api\",server=\"10.0.4.2:80\",state=\"drained\"} "
-        "1\n",
+        ("sfproxy_upstream_server_state{upstream=\"api\",server=\"10.0.4.2:80\",state=\"drained\"} "
+         "1\n"),
         "sfproxy_upstream_server_state{upstream=\"api\",server=\"10.0.4.2:80\",state=\"up\"} 0\n",
         "# TYPE sfproxy_upstream_requests_total counter\n",
         "sfproxy_upstream_probes_total{upstream=\"api\",server=\"10.0.4.2:80\",result=\"ok\"} 0\n",
