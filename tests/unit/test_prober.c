@@ -134,7 +134,7 @@ static void def_of(struct sf_pool_def *d, const uint16_t *ports, size_t n)
     d->nservers = n;
     d->servers = sf_xcalloc(n, sizeof *d->servers);
     for (size_t i = 0; i < n; i++) {
-        char url[64], name[16];
+        char url[64], name[32]; /* room for any size_t: gcc checks */
         snprintf(url, sizeof url, "http://127.0.0.1:%u", ports[i]);
         snprintf(name, sizeof name, "s%zu", i);
         d->servers[i].url = sf_xstrdup(url);
