@@ -122,12 +122,13 @@ static const struct {
 } families[] = {
     [F_UP] = {"upstream_server_up", "gauge",
               "Whether the server takes new fetches (1) or not: drained or down (0)."},
-    [F_ACTIVE] = {"upstream_active", "gauge", "Transfers running on the server."},
+    [F_ACTIVE] = {"upstream_server_active", "gauge", "Transfers running on the server."},
     [F_WEIGHT] = {"upstream_server_weight", "gauge", "The server's weight in its pool."},
-    [F_REQUESTS] = {"upstream_requests_total", "counter", "Fetch attempts sent to the server."},
-    [F_FAILURES] = {"upstream_failures_total", "counter",
+    [F_REQUESTS] = {"upstream_server_requests_total", "counter",
+                    "Fetch attempts sent to the server."},
+    [F_FAILURES] = {"upstream_server_failures_total", "counter",
                     "Attempts that failed before a response head, or with a failure status."},
-    [F_TRANSITIONS] = {"upstream_transitions_total", "counter",
+    [F_TRANSITIONS] = {"upstream_server_transitions_total", "counter",
                        "Changes of the server's state (each logged as one line)."},
 };
 
@@ -153,20 +154,22 @@ char *sf_poolview_prometheus(const struct sf_pool_server_view *v, size_t n)
         for (int s = 0; s < 4; s++)
             add(&t, "sfproxy_upstream_server_state{%s,state=\"%s\"} %d\n", l[i], states[s],
                 (int)v[i].why == s);
-    add(&t, "# HELP sfproxy_upstream_probes_total Active health checks of the server, by result.\n"
-            "# TYPE sfproxy_upstream_probes_total counter\n");
+    add(&t, "# HELP sfproxy_upstream_server_probes_total Active health checks of the server, by "
+            "result.\n"
+            "# TYPE sfproxy_upstream_server_probes_total counter\n");
     for (size_t i = 0; i < n; i++) {
-        add(&t, "sfproxy_upstream_probes_total{%s,result=\"ok\"} %llu\n", l[i],
+        add(&t, "sfproxy_upstream_server_probes_total{%s,result=\"ok\"} %llu\n", l[i],
             (unsigned long long)v[i].probes_ok);
-        add(&t, "sfproxy_upstream_probes_total{%s,result=\"failed\"} %llu\n", l[i],
+        add(&t, "sfproxy_upstream_server_probes_total{%s,result=\"failed\"} %llu\n", l[i],
             (unsigned long long)v[i].probes_failed);
     }
-    add(&t, "# HELP sfproxy_upstream_first_byte_seconds From an attempt's start to the server's "
-            "response head.\n# TYPE sfproxy_upstream_first_byte_seconds summary\n");
+    add(&t,
+        "# HELP sfproxy_upstream_server_first_byte_seconds From an attempt's start to the server's "
+        "response head.\n# TYPE sfproxy_upstream_server_first_byte_seconds summary\n");
     for (size_t i = 0; i < n; i++)
         add(&t,
-            "sfproxy_upstream_first_byte_seconds_sum{%s} %.6f\n"
-            "sfproxy_upstream_first_byte_seconds_count{%s} %llu\n",
+            "sfproxy_upstream_server_first_byte_seconds_sum{%s} %.6f\n"
+            "sfproxy_upstream_server_first_byte_seconds_count{%s} %llu\n",
             l[i], (double)v[i].ttfb_us_sum / 1e6, l[i], (unsigned long long)v[i].ttfb_count);
     for (size_t i = 0; i < n; i++)
         free(l[i]);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "../../lib/log.h"
+#include "../../lib/metrics.h"
 #include "../../lib/pool.h"
 #include "../../lib/pooldef.h"
 
@@ -672,15 +673,34 @@ static void shown(void **state)
         ("sfproxy_upstream_server_state{upstream=\"api\",server=\"10.0.4.2:80\",state=\"drained\"} "
          "1\n"),
         "sfproxy_upstream_server_state{upstream=\"api\",server=\"10.0.4.2:80\",state=\"up\"} 0\n",
-        "# TYPE sfproxy_upstream_requests_total counter\n",
-        "sfproxy_upstream_probes_total{upstream=\"api\",server=\"10.0.4.2:80\",result=\"ok\"} 0\n",
-        "# TYPE sfproxy_upstream_first_byte_seconds summary\n",
-        "sfproxy_upstream_first_byte_seconds_count{upstream=\"api\",server=\"10.0.4.2:80\"} 0\n",
+        "# TYPE sfproxy_upstream_server_requests_total counter\n",
+        "sfproxy_upstream_server_probes_total{upstream=\"api\",server=\"10.0.4.2:80\",result="
+        "\"ok\"} 0\n",
+        "# TYPE sfproxy_upstream_server_first_byte_seconds summary\n",
+        "sfproxy_upstream_server_first_byte_seconds_count{upstream=\"api\",server=\"10.0.4.2:80\"} "
+        "0\n",
     };
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
         if (strstr(text, want[k]) == NULL)
             fail_msg("metrics lack %s in:\n%s", want[k], text);
     assert_int_equal(count_of(text, "# TYPE "), count_of(text, "# HELP "));
+    /* Appended to metrics.c's families in one scrape: no name may be one of theirs (an
+     * exposition with a family twice is refused whole). */
+    struct sf_cache_stats cs = {0};
+    char *all = sf_metrics_prometheus(&cs, NULL, 0);
+    for (const char *t = strstr(text, "# TYPE "); t != NULL; t = strstr(t + 1, "# TYPE ")) {
+        char type_line[128];
+        size_t len = strcspn(t + 7, " ");
+        snprintf(type_line, sizeof type_line, "# TYPE %.*s ", (int)len, t + 7);
+        if (strstr(all, type_line) != NULL)
+            fail_msg("the family of \"%s\" is metrics.c's too", type_line);
+    }
+    if (getenv("SF_POOL_METRICS_OUT") != NULL) { /* for promtool, by hand */
+        FILE *f = fopen(getenv("SF_POOL_METRICS_OUT"), "w");
+        fprintf(f, "%s%s", all, text);
+        fclose(f);
+    }
+    free(all);
     free(text);
     struct sf_config none = {0};
     sf_pools_apply(ps, &none);
