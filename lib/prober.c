@@ -57,10 +57,10 @@ static size_t discard(char *data, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* With tls.sni and an https:// URL: the URL with sni as its host (*renamed) and the
- * CURLOPT_CONNECT_TO line that sends it to the URL's own host and port. */
-static bool sni_rename(const char *url, const char *sni, char **renamed, struct curl_slist **to)
+bool sf_prober_sni_url(const char *url, const char *sni, char **renamed, struct curl_slist **to)
 {
+    *renamed = NULL;
+    *to = NULL;
     CURLU *u = curl_url();
     char *host = NULL, *port = NULL, *out = NULL;
     bool ok = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
@@ -91,7 +91,7 @@ static bool set_up(struct xfer *x)
 #define SET(option, value) (ok = ok && curl_easy_setopt(e, option, value) == CURLE_OK)
     const char *url = pr->url;
     if (pr->tls.sni != NULL && strncmp(url, "https://", 8) == 0) {
-        ok = sni_rename(url, pr->tls.sni, &x->renamed, &x->connect_to);
+        ok = sf_prober_sni_url(url, pr->tls.sni, &x->renamed, &x->connect_to);
         SET(CURLOPT_CONNECT_TO, x->connect_to);
         url = x->renamed;
     }

@@ -7,6 +7,8 @@
 
 #include "pool.h"
 
+#include <curl/curl.h>
+
 struct sf_prober;
 
 /* Starts the thread over ps, which must outlive it. NULL (logged) when libcurl or the
@@ -21,5 +23,12 @@ void sf_prober_wake(struct sf_prober *pr);
 /* Stops the thread (probes in flight are abandoned, no result counted) and frees pr.
  * NULL is fine. Main thread. */
 void sf_prober_stop(struct sf_prober *pr);
+
+/* How a check of an https:// server named by address sends sni (the pool's tls.sni), as
+ * origintls.c does for upstream_tls.sni: *renamed is url with sni as its host (caller
+ * frees), *connect_to the CURLOPT_CONNECT_TO line "sni:port:host:port" that sends it to
+ * the address (caller frees, curl_slist_free_all). False when url cannot be taken apart. */
+bool sf_prober_sni_url(const char *url, const char *sni, char **renamed,
+                       struct curl_slist **connect_to);
 
 #endif

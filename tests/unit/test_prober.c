@@ -311,10 +311,37 @@ static void stop_with_checks_in_flight(void **state)
     origin_stop(&silent);
 }
 
+/* tls.sni for a server named by address: the URL renamed, the connection sent to the
+ * address, for IPv4, IPv6, a default port and a path. */
+static void sni_urls(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *renamed, *to;
+    } rows[] = {
+        {"https://10.0.0.5:8443/healthz", "https://api.internal:8443/healthz",
+         "api.internal:8443:10.0.0.5:8443"},
+        {"https://10.0.0.5/app/healthz", "https://api.internal/app/healthz",
+         "api.internal:443:10.0.0.5:443"},
+        {"https://[::1]:9443/h", "https://api.internal:9443/h", "api.internal:9443:[::1]:9443"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char *renamed;
+        struct curl_slist *to;
+        assert_true(sf_prober_sni_url(rows[i].url, "api.internal", &renamed, &to));
+        assert_string_equal(renamed, rows[i].renamed);
+        assert_string_equal(to->data, rows[i].to);
+        assert_null(to->next);
+        free(renamed);
+        curl_slist_free_all(to);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sni_urls),
         cmocka_unit_test(verdicts_from_real_servers),
         cmocka_unit_test(status_list_obeyed),
         cmocka_unit_test(stop_with_checks_in_flight),
