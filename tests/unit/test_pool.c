@@ -817,9 +817,11 @@ static void print_choice_cost(void)
     static const struct {
         const char *name;
         int balance;
-    } methods[] = {{"round_robin", SF_BALANCE_ROUND_ROBIN},
-                   {"least_conn", SF_BALANCE_LEAST_CONN},
-                   {"hash", SF_BALANCE_HASH}};
+        bool equal; /* all weights 1 (else 1, 2, 3, ...: a weighted hash takes logarithms) */
+    } methods[] = {{"round_robin", SF_BALANCE_ROUND_ROBIN, false},
+                   {"least_conn", SF_BALANCE_LEAST_CONN, false},
+                   {"hash (weighted)", SF_BALANCE_HASH, false},
+                   {"hash (equal weights)", SF_BALANCE_HASH, true}};
     struct srv s[SF_BALANCE_MAX_SERVERS + 1];
     static char urls[SF_BALANCE_MAX_SERVERS][48];
     for (int i = 0; i < SF_BALANCE_MAX_SERVERS; i++) {
@@ -834,6 +836,8 @@ static void print_choice_cost(void)
         struct sf_pools *ps = sf_pools_new();
         struct one a;
         one_init(&a, "bench", methods[m].balance, s);
+        for (size_t i = 0; methods[m].equal && i < a.def.nservers; i++)
+            a.def.servers[i].weight = 1;
         def_probes(&a.def, 2000, 3, 2);
         a.def.max_fails = 3;
         sf_pools_apply(ps, &a.cfg);
