@@ -154,6 +154,7 @@ static int rendezvous(const struct sf_balance *b, sf_balance_set set, const char
     uint64_t kh = text_hash(key);
     int top[SF_BALANCE_MAX_SERVERS]; /* by weight class: its candidate of largest u */
     uint64_t top_u[SF_BALANCE_MAX_SERVERS];
+    SF_ASSERT(b->nclasses >= 1); /* at least one server, so one weight */
     for (unsigned c = 0; c < b->nclasses; c++)
         top[c] = -1;
     for (sf_balance_set s = set; s != 0; s &= s - 1) {
