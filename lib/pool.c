@@ -181,12 +181,22 @@ static void note_log(const struct note *n, unsigned bit)
     }
 }
 
+/* The events of one call worth a line each. A passive mark's end that came with the
+ * probes' "up" (which ends it) or with a new mark (a failure just after it ran out) is
+ * part of that change, and one line says it; the counters still count both. */
+static unsigned lines_of(unsigned ev)
+{
+    if (ev & (SF_HEALTH_EV_PROBES_UP | SF_HEALTH_EV_PASSIVE_DOWN))
+        ev &= ~SF_HEALTH_EV_PASSIVE_UP;
+    return ev;
+}
+
 /* Logs every note, each event bit as one line in bit order (health.h), and frees them.
  * Called with the lock released. */
 static void notes_flush(struct notes *ns)
 {
     for (size_t i = 0; i < ns->n; i++) {
-        for (unsigned ev = ns->v[i].ev; ev != 0; ev &= ev - 1)
+        for (unsigned ev = lines_of(ns->v[i].ev); ev != 0; ev &= ev - 1)
             note_log(&ns->v[i], ev & -ev);
         free(ns->v[i].pool);
         free(ns->v[i].server);

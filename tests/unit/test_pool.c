@@ -518,6 +518,50 @@ static void passive_end_reported_by_tick(void **state)
     one_clear(&a);
 }
 
+/* Two events of one call that are one change read as one line: the probes' "up" that also
+ * ends a passive mark, and a failure just after a mark ran out (marked again). */
+static void one_line_per_change(void **state)
+{
+    (void)state;
+    struct sf_pools *ps = sf_pools_new();
+    struct one a;
+    one_init(&a, "api", SF_BALANCE_ROUND_ROBIN, THREE);
+    def_probes(&a.def, 1000, 1, 2);
+    sf_pools_apply(ps, &a.cfg);
+    struct sf_pool *p = sf_pools_bind(ps, &a.cfg, 0);
+    uint64_t t = 70000, next;
+    struct sf_pool_probe *out[4];
+    capture_start();
+    assert_int_equal(attempt(p, 0, NULL, SF_POOL_FAILED, t), 0); /* .5 marked */
+    assert_int_equal(sf_pools_due_probes(ps, t, out, 4, &next), 3);
+    for (int k = 0; k < 3; k++) /* .5's check fails: down by its probes too (fall 1) */
+        sf_pools_probe_done(ps, out[k], strstr(out[k]->url, "10.0.0.5") == NULL, t + 1);
+    for (int round = 1; round <= 2; round++) { /* two good checks: up, the mark ended too */
+        uint64_t now = t + 1000 * (uint64_t)round;
+        assert_int_equal(sf_pools_due_probes(ps, now, out, 4, &next), 3);
+        for (int k = 0; k < 3; k++)
+            sf_pools_probe_done(ps, out[k], true, now + 1);
+    }
+    assert_string_equal(state_of(ps, "api", "10.0.0.5:9000"), "up");
+    /* .6: marked, then failing again the moment its mark runs out. */
+    assert_int_equal(attempt(p, SF_BALANCE_BIT(0), NULL, SF_POOL_FAILED, t + 3000), 1);
+    sf_pool_done(p, sf_pool_choose(p, SF_BALANCE_BIT(0), NULL, t + 13000), SF_POOL_FAILED, 0,
+                 t + 13000);
+    char *log = capture_end();
+    assert_int_equal(count_of(log, "upstream api: server 10.0.0.5:9000 "), 3);
+    assert_int_equal(count_of(log, "upstream api: server 10.0.0.5:9000 up (probes: 2 good "
+                                   "checks)"),
+                     1);
+    assert_int_equal(count_of(log, "upstream api: server 10.0.0.6:9000 "), 2);
+    assert_int_equal(count_of(log, "upstream api: server 10.0.0.6:9000 down (passive"), 2);
+    assert_int_equal(count_of(log, "still"), 0);
+    free(log);
+    assert_int_equal(number_of(ps, "api", "10.0.0.5:9000", "transitions"), 4);
+    sf_pool_unref(p);
+    sf_pools_free(ps);
+    one_clear(&a);
+}
+
 /* The admin's drain: 404 for an unknown pool or server, its state in the answer, one log
  * line per change and none for a repeat. */
 static void drain_by_name(void **state)
@@ -887,6 +931,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(least_conn_counts),
         cmocka_unit_test(probes_schedule_and_verdicts),
         cmocka_unit_test(passive_end_reported_by_tick),
+        cmocka_unit_test(one_line_per_change),
         cmocka_unit_test(drain_by_name),
         cmocka_unit_test(weights_share),
         cmocka_unit_test(hash_stable_across_reload),
