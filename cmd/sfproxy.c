@@ -26,6 +26,7 @@
 #include "../lib/route.h"
 #include "../lib/peers.h"
 #include "../lib/pool.h"
+#include "../lib/prober.h"
 #include "../lib/respond.h"
 #include "../lib/fetcher.h"
 
@@ -263,7 +264,8 @@ struct running {
     const struct options *opt;
     struct sf_live *live;
     struct sf_cache *cache;
-    struct sf_pools *pools; /* the upstream pools' servers and their state (pool.h) */
+    struct sf_pools *pools;   /* the upstream pools: their servers' state across reloads */
+    struct sf_prober *prober; /* their active health checks */
     struct sf_conns *conns;
     struct sf_access_log *access_log;
     struct sf_admin *admin;
@@ -321,10 +323,12 @@ static bool apply(struct running *run, const struct sf_config *was, struct sf_sn
         return false;
     }
     raise_nofile(cfg->connection_limit);
+    /* Before the snapshot is in force: its fetches bind the pools just made current. */
+    sf_pools_apply(run->pools, cfg);
+    sf_prober_wake(run->prober); /* new servers are probed now, not at its next look */
     sf_conns_set_limits(run->conns, cfg);
     sf_cache_set_max_bytes(run->cache, cfg->cache_max_bytes);
     sf_cache_set_max_variants(run->cache, cfg->cache_max_variants);
-    sf_pools_apply(run->pools, cfg); /* before a fetch can pin next */
     struct sf_snap *in_force = sf_snap_ref(next);
     sf_live_replace(run->live, &in_force);
     sf_admin_commit(run->admin, &run->retired);
@@ -493,7 +497,7 @@ int main(int argc, char **argv)
     run.cache = sf_cache_new(c->cache_max_bytes);
     sf_cache_set_max_variants(run.cache, c->cache_max_variants);
     run.pools = sf_pools_new();
-    sf_pools_apply(run.pools, c);
+    sf_pools_apply(run.pools, c); /* before the fetcher: its first fetch may bind them */
     struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, run.pools, hangup) : NULL;
     sf_respond_set_unpause(sf_upstream_unpause); /* before the front's workers start */
     run.conns = up ? sf_conns_new(c, err, sizeof err) : NULL;
@@ -503,7 +507,9 @@ int main(int argc, char **argv)
         sf_conns_free(run.conns); /* no listener has started: nothing reads sockets yet */
         run.conns = NULL;
     }
-    run.admin = run.conns ? sf_admin_start(run.live, run.cache, run.conns, err, sizeof err) : NULL;
+    run.admin = run.conns
+                    ? sf_admin_start(run.live, run.cache, run.pools, run.conns, err, sizeof err)
+                    : NULL;
     run.front = run.admin ? sf_front_start(run.live,
                                            &(struct sf_front_parts){run.cache, up, hangup,
                                                                     run.conns, run.access_log},
@@ -514,6 +520,9 @@ int main(int argc, char **argv)
         goto out;
     }
     sf_front_set_admin_port(run.front, sf_admin_port(run.admin));
+    run.prober = sf_prober_start(run.pools);
+    if (run.prober == NULL)
+        goto out;
     if (c->admin_enabled && c->admin_token == NULL &&
         strncmp(c->admin_listen.host, "127.", 4) != 0 && strcmp(c->admin_listen.host, "::1") != 0)
         sf_log_warn("the admin listener (stats, purge) on %s has no admin.token: anyone who can "
@@ -536,12 +545,13 @@ out:
     sf_access_log_close(run.access_log, 2000); /* every request's line is in */
     sf_admin_stop(run.admin);
     sf_upstream_stop(up);
-    sf_pools_free(run.pools); /* the fetcher's were its last versions */
-    sf_conns_free(run.conns); /* last: every thread that reads sockets (recv) has stopped */
+    sf_prober_stop(run.prober); /* after the fetcher: nothing probes or chooses from here */
+    sf_conns_free(run.conns);   /* last: every thread that reads sockets (recv) has stopped */
     sf_cache_free(run.cache);
     sf_hangup_free(hangup);
     sf_snap_unref(snap);
     sf_live_free(run.live);
+    sf_pools_free(run.pools); /* after the snapshots, which hold the versions they bound */
     curl_global_cleanup();
     if (rc == 0)
         sf_log_info("stopped");

@@ -1,10 +1,11 @@
 /* admin: the admin listener: GET /_sfproxy/stats, GET /metrics (Prometheus), GET
- * /_sfproxy/health, GET /_sfproxy/explain (adminexplain.c), POST /_sfproxy/purge (and,
- * with --test-clock only, POST /_sfproxy/clock). Its own small
+ * /_sfproxy/health, GET /_sfproxy/explain (adminexplain.c), POST /_sfproxy/purge, POST
+ * /_sfproxy/upstreams/NAME/SERVER?state=drain|up (adminpool.c) (and, with --test-clock
+ * only, POST /_sfproxy/clock). Its own small
  * libmicrohttpd daemon (a thread per connection), apart from the public listener so that a flood there
  * never locks the operator out, with its own connection limit (refusing past it at once),
  * the client idle timeout, and the same strict request check as the public listener
- * (conn.h). With admin.token, a purge needs "Authorization: Bearer TOKEN", and so do
+ * (conn.h). With admin.token, a purge or a drain needs "Authorization: Bearer TOKEN", and so do
  * stats, metrics and explain from off loopback; health never does (load balancers ask it).
  *
  * Threads: each connection's own thread runs its callbacks here (a purge waiting on its
@@ -13,6 +14,7 @@
 #include "admin.h"
 
 #include "adminexplain.h"
+#include "adminpool.h"
 #include "keyurl.h"
 #include "listener.h"
 #include "log.h"
@@ -28,6 +30,7 @@
 struct sf_admin {
     struct sf_live *live; /* the config in force: each request reads the one current */
     struct sf_cache *cache;
+    struct sf_pools *pools; /* the upstream pools: stats, metrics, drains */
     struct sf_conns *conns;
     struct sf_listener_slot slot; /* cur NULL: admin.listen is off */
     atomic_bool draining;         /* shutdown has begun: health says 503 */
@@ -109,6 +112,13 @@ static struct MHD_Response *metrics_response(struct sf_admin *a)
     struct sf_peer_view peers[SF_CLUSTER_MAX_PEERS];
     size_t npeers = peer_view(a, peers);
     char *text = sf_metrics_prometheus(&cs, peers, npeers);
+    char *pools = sf_pools_prometheus(a->pools);
+    if (pools[0] != '\0') {
+        size_t n = strlen(text), m = strlen(pools);
+        text = sf_xrealloc(text, n + m + 1);
+        memcpy(text + n, pools, m + 1);
+    }
+    free(pools);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
@@ -392,21 +402,26 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
         sf_cache_get_stats(a->cache, &cs);
         struct sf_peer_view peers[SF_CLUSTER_MAX_PEERS];
         size_t npeers = peer_view(a, peers);
-        resp = json_response(sf_metrics_json(&cs, peers, npeers));
+        resp = json_response(sf_metrics_json(&cs, peers, npeers, sf_pools_json(a->pools)));
     } else if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
         resp = metrics_response(a);
     } else if (strcmp(url, "/_sfproxy/explain") == 0 && strcmp(method, "GET") == 0) {
         resp = sf_admin_explain(a->cache, cfg, conn, &status);
     } else if (strcmp(url, "/_sfproxy/purge") == 0 && strcmp(method, "POST") == 0) {
         resp = purge(a, cfg, conn, &status);
+    } else if (strncmp(url, SF_ADMINPOOL_PREFIX, strlen(SF_ADMINPOOL_PREFIX)) == 0 &&
+               strcmp(method, "POST") == 0) {
+        const char *state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
+        resp = json_response(sf_adminpool_set_state(a->pools, url, state, &status));
     } else if (strcmp(url, "/_sfproxy/clock") == 0 && strcmp(method, "POST") == 0 &&
                cfg->test_clock) {
         resp = advance_clock(conn, &status);
     } else {
         status = MHD_HTTP_NOT_FOUND;
         resp = text_response("not found; try GET /_sfproxy/stats, GET /metrics, GET "
-                             "/_sfproxy/health, GET /_sfproxy/explain?url=URL or POST "
-                             "/_sfproxy/purge?url=URL\n",
+                             "/_sfproxy/health, GET /_sfproxy/explain?url=URL, POST "
+                             "/_sfproxy/purge?url=URL or POST "
+                             "/_sfproxy/upstreams/NAME/SERVER?state=drain|up\n",
                              NULL, NULL);
     }
     sf_snap_unref(snap);
@@ -453,11 +468,13 @@ void sf_admin_abort(struct sf_admin *a)
 }
 
 struct sf_admin *sf_admin_start(struct sf_live *live, struct sf_cache *cache,
-                                struct sf_conns *conns, char *errbuf, size_t errlen)
+                                struct sf_pools *pools, struct sf_conns *conns, char *errbuf,
+                                size_t errlen)
 {
     struct sf_admin *a = sf_xcalloc(1, sizeof *a);
     a->live = live;
     a->cache = cache;
+    a->pools = pools;
     a->conns = conns;
     struct sf_snap *snap = sf_live_pin(live);
     bool ok = sf_admin_prepare(a, snap, errbuf, errlen);

@@ -7,14 +7,17 @@
 #include "conn.h"
 #include "listener.h"
 #include "live.h"
+#include "pool.h"
 
 struct sf_admin;
 
 /* Starts the admin side: its listener at admin.listen of the config in force (none when
- * it is off). Each request reads the config current when it is answered. live, cache and
- * conns must outlive it. On failure returns NULL and writes why into errbuf. */
+ * it is off). Each request reads the config current when it is answered. live, cache,
+ * pools (the upstream pools' registry: their stats, metrics and drains) and conns must
+ * outlive it. On failure returns NULL and writes why into errbuf. */
 struct sf_admin *sf_admin_start(struct sf_live *live, struct sf_cache *cache,
-                                struct sf_conns *conns, char *errbuf, size_t errlen);
+                                struct sf_pools *pools, struct sf_conns *conns, char *errbuf,
+                                size_t errlen);
 /* A reload of the admin listener, in the two steps of sf_front_prepare (front.h): a new
  * address, admin.connection_limit or timeouts.client_idle starts a successor (on the same
  * socket when only the settings changed); admin.listen null stops it at commit. */

@@ -4,8 +4,8 @@
  * tried, candidates) is one 64-bit word and a choice is one pass over the candidate bits:
  * no allocation, no sort. The rendezvous score of a server for a key mixes the key's hash
  * (computed once per choice) with the server id's (computed once, at creation), so a hash
- * choice with 64 servers costs 64 multiplications and, only when weights differ, 64
- * logarithms.
+ * choice with 64 servers costs 64 multiplications and, only when weights differ, one
+ * logarithm per distinct weight (see rendezvous()).
  *
  * Lifetime: sf_balance_new to sf_balance_free, the caller's. Locking: none here; the caller
  * serialises choices on one pool (balance.h). */
@@ -20,15 +20,18 @@
 
 /* (C) constant after creation  (S) changed by choices: the caller serialises them */
 struct sf_balance {
-    unsigned magic;                           /* SF_BALANCE_MAGIC */
-    enum sf_balance_method method;            /* (C) */
-    size_t n;                                 /* (C) */
-    sf_balance_set primaries;                 /* (C) */
-    sf_balance_set backups;                   /* (C) */
-    bool equal_weights;                       /* (C) then a rendezvous score needs no logarithm */
-    unsigned weight[SF_BALANCE_MAX_SERVERS];  /* (C) */
-    uint64_t id_hash[SF_BALANCE_MAX_SERVERS]; /* (C) */
-    int64_t current[SF_BALANCE_MAX_SERVERS];  /* (S) smooth round robin's current weights */
+    unsigned magic;                          /* SF_BALANCE_MAGIC */
+    enum sf_balance_method method;           /* (C) */
+    size_t n;                                /* (C) */
+    sf_balance_set primaries;                /* (C) */
+    sf_balance_set backups;                  /* (C) */
+    bool equal_weights;                      /* (C) then a rendezvous score needs no logarithm */
+    unsigned weight[SF_BALANCE_MAX_SERVERS]; /* (C) */
+    unsigned char wclass[SF_BALANCE_MAX_SERVERS];  /* (C) index of the server's weight among: */
+    unsigned nclasses;                             /* (C) the distinct weights, */
+    unsigned class_weight[SF_BALANCE_MAX_SERVERS]; /* (C) in order of first use */
+    uint64_t id_hash[SF_BALANCE_MAX_SERVERS];      /* (C) */
+    int64_t current[SF_BALANCE_MAX_SERVERS];       /* (S) smooth round robin's current weights */
 };
 
 /* FNV-1a, then mixed. Not keyed on purpose: a key's server must be the same after a
@@ -55,6 +58,12 @@ struct sf_balance *sf_balance_new(enum sf_balance_method method,
         SF_ASSERT(servers[i].weight >= 1 && servers[i].id != NULL);
         b->weight[i] = servers[i].weight;
         b->id_hash[i] = text_hash(servers[i].id);
+        unsigned c = 0;
+        while (c < b->nclasses && b->class_weight[c] != servers[i].weight)
+            c++;
+        if (c == b->nclasses)
+            b->class_weight[b->nclasses++] = servers[i].weight;
+        b->wclass[i] = (unsigned char)c;
         if (servers[i].weight != servers[0].weight)
             b->equal_weights = false;
         if (servers[i].backup)
@@ -132,30 +141,43 @@ static int least_conn(struct sf_balance *b, sf_balance_set set, const unsigned *
 }
 
 /* Weighted rendezvous: each server scores weight / -ln(u), u uniform in (0, 1) from the
- * key and the server's id; the highest wins. With equal weights the score grows with u,
- * so u itself is compared and no logarithm is taken. The winner among the untried
- * candidates is exactly the next server in the key's full order. */
+ * key and the server's id; the highest wins (the first on a tie). The score grows with u
+ * at a fixed weight, so only the candidate with the largest u of its weight can win: with
+ * equal weights u itself is compared and no logarithm is taken, and otherwise each
+ * weight's best is found first (integer compares) and only those are scored, one
+ * logarithm per distinct weight rather than one per candidate; the winner is the same as
+ * scoring every candidate. The winner among the untried candidates is exactly the next
+ * server in the key's full order. */
 static int rendezvous(const struct sf_balance *b, sf_balance_set set, const char *key)
 {
     SF_ASSERT(key != NULL);
     uint64_t kh = text_hash(key);
-    int best = -1;
-    uint64_t best_u = 0;
-    double best_score = 0;
+    int top[SF_BALANCE_MAX_SERVERS]; /* by weight class: its candidate of largest u */
+    uint64_t top_u[SF_BALANCE_MAX_SERVERS];
+    SF_ASSERT(b->nclasses >= 1); /* at least one server, so one weight */
+    for (unsigned c = 0; c < b->nclasses; c++)
+        top[c] = -1;
     for (sf_balance_set s = set; s != 0; s &= s - 1) {
         int i = __builtin_ctzll(s);
         uint64_t u = sf_mix64(kh ^ b->id_hash[i]);
-        if (b->equal_weights) {
-            if (best < 0 || u > best_u) {
-                best = i;
-                best_u = u;
-            }
-            continue;
+        unsigned c = b->wclass[i];
+        if (top[c] < 0 || u > top_u[c]) {
+            top[c] = i;
+            top_u[c] = u;
         }
+    }
+    if (b->equal_weights)
+        return top[0];
+    int best = -1;
+    double best_score = 0;
+    for (unsigned c = 0; c < b->nclasses; c++) {
+        int i = top[c];
+        if (i < 0)
+            continue;
         /* u in (0, 1), never 0 or 1: the top 53 bits, offset by half a step. */
-        double uf = ((double)(u >> 11) + 0.5) / 9007199254740992.0;
+        double uf = ((double)(top_u[c] >> 11) + 0.5) / 9007199254740992.0;
         double score = (double)b->weight[i] / -log(uf);
-        if (best < 0 || score > best_score) {
+        if (best < 0 || score > best_score || (score == best_score && i < best)) {
             best = i;
             best_score = score;
         }

@@ -23,9 +23,8 @@
  * has had its chances and fails (a server known to be down is not a retry worth making).
  *
  * Thread-safety: round_robin and least_conn keep one current weight per server, shared by
- * every fetch of the pool. The CALLER serialises sf_balance_choose on one pool (today all
- * choices are made on the fetcher thread, so that needs no lock; a second choosing thread
- * would take a mutex around the call). Atomics would not help: one choice reads and writes
+ * every fetch of the pool. The CALLER serialises sf_balance_choose on one pool (pool.c
+ * makes every choice under its registry's mutex). Atomics would not help: one choice reads and writes
  * every candidate's weight together, and a half-applied round breaks its exactness. hash
  * choices read only constant fields. */
 #ifndef SF_BALANCE_H

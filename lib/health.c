@@ -105,6 +105,36 @@ static unsigned finish(struct sf_health *h, unsigned ev)
     return ev;
 }
 
+unsigned sf_health_reconf(struct sf_health **hp, const struct sf_health_conf *conf)
+{
+    struct sf_health *h = *hp;
+    SF_CHECK_OBJ(h, SF_HEALTH_MAGIC);
+    SF_ASSERT((conf->rise == 0) == (conf->fall == 0));
+    SF_ASSERT(conf->max_fails == 0 || conf->fail_timeout_ms > 0);
+    unsigned ev = 0;
+    if (conf->rise != h->conf.rise || conf->fall != h->conf.fall) {
+        h->run = 0;
+        h->ok_since_mark = 0;
+        if (conf->rise == 0 && !h->probes_up) {
+            h->probes_up = true; /* no probe will ever bring it back: as if none were made */
+            ev |= SF_HEALTH_EV_PROBES_UP;
+        }
+    }
+    if (conf->max_fails != h->conf.max_fails) {
+        if (conf->max_fails == 0)
+            ev |= passive_clear(h);
+        /* The ring is sized by max_fails: the failures counted so far are forgotten. */
+        h = sf_xrealloc(h, sizeof *h + (size_t)conf->max_fails * sizeof h->fails_ms[0]);
+        h->nfails = 0;
+        h->next = 0;
+    }
+    bool start_down = h->conf.start_down; /* only ever read by new */
+    h->conf = *conf;
+    h->conf.start_down = start_down;
+    *hp = h;
+    return finish(h, ev);
+}
+
 unsigned sf_health_probe(struct sf_health *h, bool ok, uint64_t now_ms)
 {
     SF_CHECK_OBJ(h, SF_HEALTH_MAGIC);

@@ -58,6 +58,13 @@ struct sf_health_counters {
 struct sf_health *sf_health_new(const struct sf_health_conf *conf);
 void sf_health_free(struct sf_health *h);
 
+/* A reload's settings for a server that stays (its URL did not change): the drain, the
+ * counters, the probes' verdict and a passive-down in force are kept. A run of probe
+ * results toward a flip starts again; with probes now off the server is up as far as probes
+ * go (nothing could bring it back; reported); a new max_fails forgets the failures counted so far,
+ * and max_fails 0 ends a passive-down (reported). *h may move. Returns the events. */
+unsigned sf_health_reconf(struct sf_health **h, const struct sf_health_conf *conf);
+
 /* One active probe's result. Returns the events it caused. */
 unsigned sf_health_probe(struct sf_health *h, bool ok, uint64_t now_ms);
 

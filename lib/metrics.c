@@ -366,7 +366,7 @@ static json_t *peers_json(const struct sf_peer_view *peers, size_t npeers)
 }
 
 char *sf_metrics_json(const struct sf_cache_stats *cache, const struct sf_peer_view *peers,
-                      size_t npeers)
+                      size_t npeers, struct json_t *upstreams)
 {
     struct sample s[NSAMPLES];
     size_t n = snapshot(cache, s);
@@ -385,6 +385,7 @@ char *sf_metrics_json(const struct sf_cache_stats *cache, const struct sf_peer_v
     if (npeers > 0)
         json_object_set_new(json_object_get(root, "cluster"), "peers", peers_json(peers, npeers));
     json_object_set_new(root, "routes", sf_routestats_json());
+    json_object_set_new(root, "upstreams", upstreams != NULL ? upstreams : json_object());
     char *out = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     return out;

@@ -134,8 +134,11 @@ struct sf_peer_view {
     bool up;
 };
 
+/* upstreams (taken over; NULL: none) becomes the document's "upstreams" (pool.h's
+ * sf_pools_json). */
+struct json_t; /* jansson's json_t, named so that this header does not pull jansson.h in */
 char *sf_metrics_json(const struct sf_cache_stats *cache, const struct sf_peer_view *peers,
-                      size_t npeers);
+                      size_t npeers, struct json_t *upstreams);
 /* The same numbers and the histograms in the Prometheus text exposition format (0.0.4),
  * as a string the caller frees. */
 char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_peer_view *peers,

@@ -44,7 +44,10 @@ void sf_pools_apply(struct sf_pools *ps, const struct sf_config *cfg);
 
 /* The version of cfg->upstreams.v[i], with a reference: the current one when its servers,
  * weights, backups and balance are cfg's, else a new one sharing the servers' state. Never
- * NULL. Any thread (fetchconf.c calls it on the fetcher thread). */
+ * NULL. Any thread (fetchconf.c calls it on the fetcher thread). "Are cfg's" is every
+ * setting of the def (pooldef.h's sf_pooldef_equal), not only those: sf_pool_def hands the
+ * fetch its retries, Host and TLS, which a version made for other values would get wrong
+ * (a new version costs only a fresh round robin position). */
 struct sf_pool *sf_pools_bind(struct sf_pools *ps, const struct sf_config *cfg, size_t i);
 void sf_pool_unref(struct sf_pool *p); /* NULL is fine */
 
@@ -110,6 +113,10 @@ void sf_pool_probe_free(struct sf_pool_probe *probe);
  * {"SERVER": {"url", "state", "weight", "backup", "active", "requests", "failures",
  * "probes_ok", "probes_failed", "transitions", "ttfb_seconds_sum", "ttfb_count"}}}}. */
 json_t *sf_pools_json(struct sf_pools *ps);
+
+/* One current server's object as in sf_pools_json (the admin endpoint's answer), or NULL
+ * when pool has no server of that name. Caller owns it. */
+json_t *sf_pools_server_json(struct sf_pools *ps, const char *pool, const char *server);
 
 /* The same as Prometheus families with labels upstream and server (text 0.0.4, HELP and
  * TYPE lines included; "" without pools). Caller frees. */

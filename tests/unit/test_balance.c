@@ -8,7 +8,9 @@
 #include <cmocka.h>
 
 #include "../../lib/balance.h"
+#include "../../lib/base.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -160,6 +162,65 @@ static void test_hash_weighted(void **state)
     sf_balance_free(b);
 }
 
+/* The weighted rendezvous as first written: every candidate scored (one logarithm each),
+ * the first of the highest winning. balance.c scores only each weight's best candidate;
+ * the winner must be the same for every key and candidate set. */
+static int reference_rendezvous(const char *const *ids, const unsigned *w, size_t n,
+                                sf_balance_set set, const char *key)
+{
+    uint64_t kh = 0xcbf29ce484222325ull, ih;
+    for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++)
+        kh = (kh ^ *p) * 0x100000001b3ull;
+    kh = sf_mix64(kh);
+    int best = -1;
+    double best_score = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((set & SF_BALANCE_BIT(i)) == 0)
+            continue;
+        ih = 0xcbf29ce484222325ull;
+        for (const unsigned char *p = (const unsigned char *)ids[i]; *p != '\0'; p++)
+            ih = (ih ^ *p) * 0x100000001b3ull;
+        uint64_t u = sf_mix64(kh ^ sf_mix64(ih));
+        double uf = ((double)(u >> 11) + 0.5) / 9007199254740992.0;
+        double score = (double)w[i] / -log(uf);
+        if (best < 0 || score > best_score) {
+            best = (int)i;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+static void test_hash_weighted_same_as_scoring_all(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    static char idbuf[N][48];
+    const char *ids[N];
+    struct sf_balance_server s[N];
+    unsigned w[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(idbuf[i], sizeof idbuf[i], "http://10.9.0.%d:8080", i + 1);
+        ids[i] = idbuf[i];
+        w[i] = 1 + (unsigned)(i * 7) % 5;
+        s[i] = (struct sf_balance_server){ids[i], w[i], false};
+    }
+    struct sf_balance *b = sf_balance_new(SF_BALANCE_HASH, s, N);
+    uint64_t r = 42;
+    char key[80];
+    for (int k = 0; k < 20000; k++) {
+        key_of(key, sizeof key, k);
+        r = sf_mix64(r + (uint64_t)k);
+        sf_balance_set usable = (r & ((SF_BALANCE_BIT(N)) - 1)) | 1; /* never empty */
+        sf_balance_set tried = k % 3 == 0 ? (sf_mix64(r) & usable & ~(sf_balance_set)1) : 0;
+        int got = sf_balance_choose(b, usable, tried, NULL, key);
+        int want = reference_rendezvous(ids, w, N, usable & ~tried, key);
+        if (got != want)
+            fail_msg("key %d: chose %d, scoring every candidate chooses %d", k, got, want);
+    }
+    sf_balance_free(b);
+}
+
 static void test_backups(void **state)
 {
     (void)state;
@@ -268,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_least_conn),
         cmocka_unit_test(test_hash_stable_and_moves_only_removed),
         cmocka_unit_test(test_hash_weighted),
+        cmocka_unit_test(test_hash_weighted_same_as_scoring_all),
         cmocka_unit_test(test_backups),
         cmocka_unit_test(test_retries_64_servers),
         cmocka_unit_test(test_choice_cost_64),

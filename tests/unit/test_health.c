@@ -335,6 +335,48 @@ static void names(void **state)
     assert_string_equal(sf_health_event_name(3), "?"); /* one bit at a time */
 }
 
+/* A reload that keeps a server keeps its drain, its probe verdict and its passive-down,
+ * and obeys the new numbers from then on. */
+static void reconf_keeps_state(void **state)
+{
+    (void)state;
+    struct sf_health *h = sf_health_new(&BOTH);
+    sf_health_set_drain(h, true, 0);
+    for (int i = 1; i <= 3; i++)
+        sf_health_probe(h, false, (uint64_t)i);
+    struct sf_health_conf c = BOTH;
+    c.rise = 1; /* one good probe now brings it up */
+    assert_int_equal(sf_health_reconf(&h, &c), 0);
+    assert_int_equal(why_at(h, 4), SF_HEALTH_DRAINED);
+    sf_health_set_drain(h, false, 4);
+    assert_int_equal(why_at(h, 4), SF_HEALTH_DOWN_PROBES); /* the verdict stayed */
+    assert_int_equal(sf_health_probe(h, true, 5), SF_HEALTH_EV_PROBES_UP);
+    /* Passive: a larger max_fails (the ring grows) forgets what was counted, then counts. */
+    sf_health_passive(h, true, 10);
+    sf_health_passive(h, true, 11);
+    c.max_fails = 5;
+    assert_int_equal(sf_health_reconf(&h, &c), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sf_health_passive(h, true, 20 + (uint64_t)i), 0);
+    assert_int_equal(sf_health_passive(h, true, 30), SF_HEALTH_EV_PASSIVE_DOWN);
+    assert_int_equal(why_at(h, 31), SF_HEALTH_DOWN_PASSIVE);
+    /* A smaller one keeps the passive-down in force; max_fails 0 ends it, reported. */
+    c.max_fails = 2;
+    assert_int_equal(sf_health_reconf(&h, &c), 0);
+    assert_int_equal(why_at(h, 32), SF_HEALTH_DOWN_PASSIVE);
+    c.max_fails = 0;
+    assert_int_equal(sf_health_reconf(&h, &c), SF_HEALTH_EV_PASSIVE_UP);
+    assert_int_equal(why_at(h, 33), SF_HEALTH_UP);
+    /* Probes off: a server they had taken down is up, as nothing could bring it back. */
+    for (int i = 0; i < 3; i++)
+        sf_health_probe(h, false, 40 + (uint64_t)i);
+    assert_int_equal(why_at(h, 43), SF_HEALTH_DOWN_PROBES);
+    struct sf_health_conf none = {0};
+    assert_int_equal(sf_health_reconf(&h, &none), SF_HEALTH_EV_PROBES_UP);
+    assert_int_equal(why_at(h, 44), SF_HEALTH_UP);
+    sf_health_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +389,7 @@ int main(void)
         cmocka_unit_test(drain_apart_from_health),
         cmocka_unit_test(mixed_sequences),
         cmocka_unit_test(names),
+        cmocka_unit_test(reconf_keeps_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
