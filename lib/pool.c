@@ -4,8 +4,8 @@
  *   struct server   a server's lasting state, keyed by (pool name, URL): its health
  *                   (health.h), the operator's drain (inside it), its running transfers and
  *                   numbers, and its probe schedule. Refcounted by the versions that list it
- *                   and the probes in flight; it is freed, and so forgotten, when the last
- *                   of them goes. "current" marks the servers of the current pools: only
+ *                   and the probes in flight; forgotten (never found again) at the apply
+ *                   that leaves it out, freed when the last of them goes. "current" marks the servers of the current pools: only
  *                   they are probed, shown and drained.
  *   struct sf_pool  a version: a private copy of one pool's def (pooldef.h), its balance
  *                   state (balance.h), and its servers in the def's order. Refcounted by the
@@ -57,6 +57,10 @@ struct server {
     char *name;                    /* (L) its name in the newest def that listed it */
     const struct sf_pool_def *def; /* (L) its current pool's def; NULL: not current */
     bool was_current;              /* (L) during sf_pools_apply only */
+    /* (L) Not current after an apply: never found again, so a server added back by a
+     * later reload starts afresh; versions that hold it (fetches under an older config)
+     * still count on it until they let go. */
+    bool gone;
     unsigned weight;               /* (L) in the current pool, for the stats */
     bool backup;                   /* (L) */
     struct sf_health *health;      /* (L) */
@@ -214,7 +218,7 @@ static struct server *server_find(struct sf_pools *ps, const char *pool, const c
 {
     sf_mutex_assert_held(&ps->lock);
     for (struct server *s = ps->servers; s != NULL; s = s->next)
-        if (strcmp(s->pool, pool) == 0 && strcmp(s->url, url) == 0)
+        if (!s->gone && strcmp(s->pool, pool) == 0 && strcmp(s->url, url) == 0)
             return s;
     return NULL;
 }
@@ -375,6 +379,8 @@ void sf_pools_apply(struct sf_pools *ps, const struct sf_config *cfg)
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < next[i]->def.nservers; j++)
             server_adopt(next[i]->srv[j], next[i], j, &ns, now);
+    for (struct server *s = ps->servers; s != NULL; s = s->next)
+        s->gone = s->gone || s->def == NULL;
     for (size_t k = 0; k < ps->ncurrent; k++)
         if (ps->current[k] != NULL)
             version_unref(ps->current[k]);
