@@ -132,7 +132,8 @@ class PoolEnv:
     `with`. settings: the pool's keys besides "servers"; config: more of the proxy's."""
 
     def __init__(self, servers, settings=None, config=None, token=True):
-        self.origins = [s[0] if isinstance(s, tuple) else s for s in servers]
+        self.origins = [o for o in (s[0] if isinstance(s, tuple) else s for s in servers)
+                        if isinstance(o, PoolOrigin)]
         self.log = AccessLog()
         cfg = {"upstreams": {"api": pool(servers, **(settings or {}))}, "upstream": "api",
                "access_log": {"path": self.log.path, "format": "combined"}}
