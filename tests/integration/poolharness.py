@@ -129,11 +129,12 @@ class AccessLog:
 
 class PoolEnv:
     """Pool origins and one sfproxy whose top-level "upstream" is the pool "api"; use with
-    `with`. settings: the pool's keys besides "servers"; config: more of the proxy's."""
+    `with`. settings: the pool's keys besides "servers"; config: more of the proxy's;
+    others: origins outside the pool for now, stopped with the pool's."""
 
-    def __init__(self, servers, settings=None, config=None, token=True):
+    def __init__(self, servers, settings=None, config=None, token=True, others=()):
         self.origins = [o for o in (s[0] if isinstance(s, tuple) else s for s in servers)
-                        if isinstance(o, PoolOrigin)]
+                        if isinstance(o, PoolOrigin)] + list(others)
         self.log = AccessLog()
         cfg = {"upstreams": {"api": pool(servers, **(settings or {}))}, "upstream": "api",
                "access_log": {"path": self.log.path, "format": "combined"}}
