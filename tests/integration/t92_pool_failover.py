@@ -80,10 +80,10 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
                if r[3] != 200 or r[5] or r[4] not in [expected_body(o.id, r[0], size)
                                                        for o in (o1, o2, o3)]]
         eq(bad[:5], [], "clients that saw an error or a body not whole (of %d)" % n)
-        eq(marks["state_at_return"], "down (probes)", "o2's state just before it returned")
         eq(marks["requests_at_return"], marks["requests_at_window"],
            "attempts on o2 from %.1f s after its death to its return (stats requests)"
            % (FALL * INTERVAL + TOLERANCE))
+        eq(marks["state_at_return"], "down (probes)", "o2's state just before it returned")
 
         lines = env.log.by_rid(["a-%d" % i for i in range(n)])
         window, after_death, back = [], [], []
