@@ -7,7 +7,7 @@ import copy
 import http.client
 import threading
 
-from harness import MULT, check, eq
+from harness import MULT, check, eq, wait_for
 from poolharness import PoolEnv, expected_body, origins, served_by
 
 
@@ -114,3 +114,32 @@ def test_d_a_weight_2_server_among_three_gets_half():
         for o in servers[1:]:
             check(0.22 <= got[o.id] <= 0.28, "%s: a weight-1 server's share %.4f"
                   % (balance, got[o.id]))
+
+
+def test_i_a_route_names_a_pool_and_least_conn_avoids_the_busy_server():
+    (top,) = origins(1, "top")
+    r1, r2 = origins(2, "r")
+    routes = [{"name": "pooled", "match": {"path_prefix": "/r/"}, "upstream": "api"}]
+    with PoolEnv([r1, r2], {"balance": "least_conn"},
+                 {"upstream": top.url, "routes": routes}, others=[top]) as env:
+        eq(served_by(env.get("/elsewhere"), "/elsewhere"), "top1", "the top level's upstream")
+        r = env.get("/r/one", {"X-Request-Id": "i-one"})
+        check(served_by(r, "/r/one") in ("r1", "r2"), "the route's pool: %r" % r)
+        line = env.log.by_rid(["i-one"])["i-one"]
+        eq((env.log.field(line, "route"), env.log.upstream(line)),
+           ("pooled", (1, [{"r1": r1, "r2": r2}[served_by(r, "/r/one")].name])),
+           "route and upstream fields of " + line)
+        # One slow fetch keeps a transfer running on one server: least_conn sends every
+        # fetch meanwhile to the other (round robin would alternate).
+        slow = "/r/slow?delay=2000&size=100"
+        out = []
+        t = threading.Thread(target=lambda: out.append(env.get(slow)))
+        t.start()
+        wait_for(lambda: r1.count()["targets"].get(slow) or r2.count()["targets"].get(slow),
+                 "the slow fetch at a server")
+        busy = "r1" if r1.count()["targets"].get(slow) else "r2"
+        quick = [served_by(env.get("/r/q%d" % i), "/r/q%d" % i) for i in range(10)]
+        eq(quick, ["r2" if busy == "r1" else "r1"] * 10, "servers while %s is busy" % busy)
+        t.join(30 * MULT)
+        eq((out[0].status, out[0].body), (200, expected_body(busy, slow, 100)), "the slow one")
+        eq(top.total(), 1, "the top level's origin got only its own request")
