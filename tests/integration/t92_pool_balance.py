@@ -2,7 +2,9 @@
 hash: each of 200 keys always goes to the same one of four servers, and a reload that
 removes one of them moves exactly that server's keys (about a quarter), the others' staying
 where they were. Weights: over 10,000 misses a weight-2 server among three gets 50% ± 3%,
-with round_robin and with hash; every request carries the pool's "host"."""
+with round_robin and with hash; every request carries the pool's "host". A route whose
+"upstream" names the pool beside a plain top-level one; least_conn sends nothing to a
+server busy with a slow fetch while the other is idle."""
 import copy
 import http.client
 import threading
