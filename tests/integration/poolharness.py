@@ -5,15 +5,11 @@ id, and the stats of one pool's servers."""
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
-from harness import (ROOT, MULT, Proxy, TestFailure, _read_first_line, check, eq, request,
-                     wait_for)
+from harness import ROOT, Proxy, _read_first_line, check, eq, request, wait_for
 
 POOL_ORIGIN = os.path.join(ROOT, "tests", "origin", "pool_origin.py")
 TOKEN = "pool-admin-token-0123456789"

@@ -10,10 +10,9 @@ import http.client
 import re
 import subprocess
 import threading
-import time
 
-from harness import MULT, check, eq, parallel, request, wait_for
-from poolharness import TOKEN, PoolEnv, expected_body, origins, served_by
+from harness import MULT, check, eq, request, wait_for
+from poolharness import PoolEnv, expected_body, origins, served_by
 
 
 def spread(env, prefix, n, size=100):

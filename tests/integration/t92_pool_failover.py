@@ -8,7 +8,7 @@ moved to the next server unseen by any waiter; a POST only when nothing of it wa
 import threading
 import time
 
-from harness import MULT, check, eq, free_port, parallel, request, wait_for
+from harness import MULT, check, eq, free_port, parallel, request
 from poolharness import PoolEnv, expected_body, origins, served_by
 
 INTERVAL, FALL, RISE = 0.2, 2, 2
