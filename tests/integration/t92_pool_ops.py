@@ -1,4 +1,4 @@
-"""t92_pool_admin: operating an upstream pool (issue 21). Drain through the admin endpoint
+"""t92_pool_ops: operating an upstream pool (issue 21). Drain through the admin endpoint
 (POST /_sfproxy/upstreams/POOL/SERVER?state=drain|up, behind admin.token): a drained server
 gets no new fetch, finishes the ones it has, shows "drained", stays drained across a reload
 that keeps its URL, and takes traffic again after state=up; 401, 404 and 400 for a missing
