@@ -117,6 +117,13 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
               "o2 in the rotation again: %d of %d fetches" % (sum(o2.name in a for a in back),
                                                             len(back)))
         eq(env.servers()[o2.name]["state"], "up", "o2's state at the end")
+        # Each change of state is one log line (h-poolrt's wording: "upstream api: server
+        # NAME down (probes: ...)", "... up (probes: ...)"); the others never changed.
+        said = [l for l in env.proxy.output().splitlines() if "upstream api: server " in l]
+        o2_said = [l for l in said if "upstream api: server %s " % o2.name in l]
+        eq(len(o2_said), 2, "o2's state lines: %r" % said)
+        check(" down " in o2_said[0] and " up " in o2_said[1], "down, then up: %r" % o2_said)
+        eq([l for l in said if l not in o2_said], [], "state lines of o1 and o3")
 
 
 def test_b_hash_owner_dead_500_clients_one_fetch_on_the_next_server():
