@@ -220,7 +220,7 @@ def test_f_503_reset_and_refused_are_retried_unseen():
         bad.mode("action=" + action)
         with PoolEnv([bad, good], {"balance": "round_robin", "retries": 1,
                                    "passive": {"max_fails": 0}},
-                     {"timeouts": {"first_byte": "1s"}}) as env:
+                     {"timeouts": {"first_byte": "1s", "upstream_idle": "2s"}}) as env:
             sent_bad = 0
             for i in range(4):
                 t = "/f/%s%d" % (action, i)
