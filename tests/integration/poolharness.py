@@ -55,6 +55,10 @@ class PoolOrigin:
         """[time.time() of arrival, method, target] of each counted request of this run."""
         return json.loads(request(self.port, "GET", "/__log").body)
 
+    def probes(self):
+        """time.time() of each health probe's arrival in this run."""
+        return json.loads(request(self.port, "GET", "/__probes").body)
+
     def mode(self, query):
         eq(request(self.port, "POST", "/__mode?" + query).status, 200, "%s mode %s" % (self.id, query))
 

@@ -17,6 +17,16 @@ INTERVAL, FALL, RISE = 0.2, 2, 2
 TOLERANCE = 0.3 * min(MULT, 3)
 
 
+def stamp(t):
+    """time.time() t as the log's ISO timestamps write it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (t % 1 * 1000)
+
+
+def state_lines(env, o):
+    return [l for l in env.proxy.output().splitlines()
+            if "upstream api: server %s " % o.name in l]
+
+
 def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
     o1, o2, o3 = origins(3)
     settings = {"balance": "round_robin", "retries": 2,
@@ -83,8 +93,9 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
                                                        for o in (o1, o2, o3)]]
         eq(bad[:5], [], "clients that saw an error or a body not whole (of %d)" % n)
         eq(marks["requests_at_return"], marks["requests_at_window"],
-           "attempts on o2 from %.1f s after its death to its return (stats requests)"
-           % (FALL * INTERVAL + TOLERANCE))
+           "attempts on o2 from %.1f s after its death to its return (stats requests; "
+           "the log's state lines, o2 dead at %s: %r)"
+           % (FALL * INTERVAL + TOLERANCE, stamp(marks["dead"]), state_lines(env, o2)))
         eq(marks["state_at_return"], "down (probes)", "o2's state just before it returned")
 
         lines = env.log.by_rid(["a-%d" % i for i in range(n)])
@@ -120,7 +131,7 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
         # Each change of state is one log line (h-poolrt's wording: "upstream api: server
         # NAME down (probes: ...)", "... up (probes: ...)"); the others never changed.
         said = [l for l in env.proxy.output().splitlines() if "upstream api: server " in l]
-        o2_said = [l for l in said if "upstream api: server %s " % o2.name in l]
+        o2_said = state_lines(env, o2)
         eq(len(o2_said), 2, "o2's state lines: %r" % said)
         check(" down " in o2_said[0] and " up " in o2_said[1], "down, then up: %r" % o2_said)
         eq([l for l in said if l not in o2_said], [], "state lines of o1 and o3")

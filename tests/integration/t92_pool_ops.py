@@ -10,6 +10,7 @@ import http.client
 import re
 import subprocess
 import threading
+import time
 
 from harness import MULT, check, eq, request, wait_for
 from poolharness import PoolEnv, expected_body, origins, served_by
@@ -211,6 +212,19 @@ def test_h_stats_and_metrics_per_server():
         names = {o1: "blue", o2: o2.name, o3: o3.name}
         wait_for(lambda: all(s["probes_ok"] >= 2 for s in env.servers().values()),
                  "two probes passed on each server (backups are probed too)")
+        # One probe per server every interval (200 ms), whenever the probes end and the
+        # prober wakes: over 4 s, no gap between two probes of a server at its origin is
+        # more than twice the interval (a prober that sleeps its longest, 1 s, while probes
+        # are in flight leaves gaps of 0.5 to 1 s).
+        start = time.time()
+        time.sleep(4.0)
+        slack = 0.05 if MULT == 1 else 0.2
+        for o in (o1, o2, o3):
+            times = [t for t in o.probes() if t >= start]
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            check(len(times) >= 14 and max(gaps) <= 2 * 0.2 + slack,
+                  "%s's probes in 4 s: %d, the longest gap %.3f s" % (o.id, len(times),
+                                                                      max(gaps or [0])))
         spread(env, "/h/miss", 30)
         o2.kill()
         wait_for(lambda: env.servers()[o2.name]["state"] == "down (probes)", "o2 down", 5)

@@ -24,7 +24,7 @@ GET /healthz answers 200 "ok", or 503 after POST /__health?fail=1 (fail=0 undoes
 GET /__count: JSON {"id", "total" (requests counted, control and health paths apart),
 "targets" {target: n}, "methods" {method: n}, "hosts" {Host: n}, "health" (probes)}.
 GET /__log: JSON list of [arrival time (time.time()), method, target] of every counted
-request, in order; --log FILE also appends each as a line "TIME METHOD TARGET" (flushed,
+request, in order; GET /__probes: the arrival times of the health probes; --log FILE also appends each as a line "TIME METHOD TARGET" (flushed,
 so a killed origin's requests stay readable).
 The first line on stdout is "origin listening on 127.0.0.1:PORT".
 """
@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 lock = threading.Lock()
 state = {"id": "?", "targets": {}, "methods": {}, "hosts": {}, "total": 0, "health": 0,
-         "log": [], "health_fail": False, "status": 200, "action": "normal", "logfile": None}
+         "log": [], "probes": [], "health_fail": False, "status": 200, "action": "normal", "logfile": None}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -87,6 +87,10 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 body = json.dumps(state["log"]).encode()
             self.reply(200, body, "application/json")
+        elif path == "/__probes":
+            with lock:
+                body = json.dumps(state["probes"]).encode()
+            self.reply(200, body, "application/json")
         elif path == "/__health":
             state["health_fail"] = arg("fail", "1") == "1"
             self.reply(200, b"health_fail=%d\n" % state["health_fail"])
@@ -116,6 +120,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/healthz":
             with lock:
                 state["health"] += 1
+                state["probes"].append(time.time())
             return self.reply(503 if state["health_fail"] else 200,
                               b"failing\n" if state["health_fail"] else b"ok\n")
         now = time.time()
