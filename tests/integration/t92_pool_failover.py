@@ -29,8 +29,10 @@ def state_lines(env, o):
 
 def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
     o1, o2, o3 = origins(3)
+    # timeout as long as the interval allows: a live origin (Python) slow to answer a probe
+    # on a loaded machine must not be taken for a dead one.
     settings = {"balance": "round_robin", "retries": 2,
-                "health": {"path": "/healthz", "interval": "200ms", "timeout": "100ms",
+                "health": {"path": "/healthz", "interval": "200ms", "timeout": "200ms",
                            "fall": FALL, "rise": RISE, "status": [200]},
                 # Off, so that only the probes decide (passive marking is test_f's).
                 "passive": {"max_fails": 0}}
@@ -92,6 +94,9 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
                if r[3] != 200 or r[5] or r[4] not in [expected_body(o.id, r[0], size)
                                                        for o in (o1, o2, o3)]]
         eq(bad[:5], [], "clients that saw an error or a body not whole (of %d)" % n)
+        eq(state_lines(env, o1) + state_lines(env, o3), [],
+           "state lines of o1 and o3, which stayed up (else every server may have been down "
+           "at once, and then all are tried)")
         eq(marks["requests_at_return"], marks["requests_at_window"],
            "attempts on o2 from %.1f s after its death to its return (stats requests; "
            "the log's state lines, o2 dead at %s: %r)"
@@ -129,12 +134,10 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
                                                             len(back)))
         eq(env.servers()[o2.name]["state"], "up", "o2's state at the end")
         # Each change of state is one log line (h-poolrt's wording: "upstream api: server
-        # NAME down (probes: ...)", "... up (probes: ...)"); the others never changed.
-        said = [l for l in env.proxy.output().splitlines() if "upstream api: server " in l]
+        # NAME down (probes: ...)", "... up (probes: ...)").
         o2_said = state_lines(env, o2)
-        eq(len(o2_said), 2, "o2's state lines: %r" % said)
+        eq(len(o2_said), 2, "o2's state lines: %r" % o2_said)
         check(" down " in o2_said[0] and " up " in o2_said[1], "down, then up: %r" % o2_said)
-        eq([l for l in said if l not in o2_said], [], "state lines of o1 and o3")
 
 
 def test_b_hash_owner_dead_500_clients_one_fetch_on_the_next_server():
