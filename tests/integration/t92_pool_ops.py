@@ -1,0 +1,272 @@
+"""t92_pool_ops: operating an upstream pool (issue 21). Drain through the admin endpoint
+(POST /_sfproxy/upstreams/POOL/SERVER?state=drain|up, behind admin.token): a drained server
+gets no new fetch, finishes the ones it has, shows "drained", stays drained across a reload
+that keeps its URL, and takes traffic again after state=up; 401, 404 and 400 for a missing
+token, an unknown pool or server, a bad state. A reload that swaps a pool's servers under a
+load loop loses no request. The stats' and /metrics' per-server numbers (labels upstream
+and server, a server's "name" when given), checked by promtool."""
+import copy
+import http.client
+import re
+import subprocess
+import threading
+import time
+
+from harness import MULT, check, eq, request, wait_for
+from poolharness import PoolEnv, expected_body, origins, served_by
+
+
+def spread(env, prefix, n, size=100):
+    """n pass-through GETs one after another; returns [origin id] in order."""
+    out = []
+    for i in range(n):
+        t = "%s%d?size=%d" % (prefix, i, size)
+        r = env.get(t)
+        eq((r.status, r.body), (200, expected_body(served_by(r, t), t, size)), "GET " + t)
+        out.append(served_by(r, t))
+    return out
+
+
+def test_e_drain_and_up_through_the_admin_endpoint():
+    o1, o2, o3 = origins(3)
+    settings = {"balance": "round_robin", "retries": 1,
+                "health": {"path": "/healthz", "interval": "200ms", "timeout": "100ms",
+                           "fall": 2, "rise": 2}}
+    with PoolEnv([o1, o2, o3], settings) as env:
+        eq(sorted(set(spread(env, "/e/warm", 30))), ["o1", "o2", "o3"], "all three in use")
+        base = "/_sfproxy/upstreams/api/"
+        eq(env.admin(base + o1.name + "?state=drain", token=None).status, 401, "without token")
+        eq(env.admin(base + o1.name + "?state=drain", token="wrong-token-0123456789").status,
+           401, "with a wrong token")
+        eq(env.admin("/_sfproxy/upstreams/nope/" + o1.name + "?state=drain").status, 404,
+           "an unknown pool")
+        eq(env.admin(base + "127.0.0.1:1?state=drain").status, 404, "an unknown server")
+        eq(env.admin(base + o1.name + "?state=sleep").status, 400, "an unknown state")
+        eq(env.admin(base + o1.name).status, 400, "no state")
+        eq(env.servers()[o1.name]["state"], "up", "none of those changed o1")
+
+        # Three slow fetches, one on each server (round robin), o1 drained while they run.
+        slow = ["/e/slow%d?size=20000&delay=1000" % i for i in range(3)]
+        res = [None] * 3
+        ts = [threading.Thread(target=lambda i=i: res.__setitem__(i, env.get(slow[i])))
+              for i in range(3)]
+        for t in ts:
+            t.start()
+        wait_for(lambda: sum(o.total() for o in (o1, o2, o3)) >= 30 + 3,
+                 "the three slow fetches at the origins")
+        env.set_state(o1, "drain")
+        eq(env.servers()[o1.name]["state"], "drained", "o1's state")
+        for t in ts:
+            t.join(30 * MULT)
+        eq(sorted(served_by(r, s) for r, s in zip(res, slow)), ["o1", "o2", "o3"],
+           "the running fetches finished, one on each server, o1's too")
+        for r, s in zip(res, slow):
+            eq((r.status, r.body), (200, expected_body(served_by(r, s), s, 20000)), "GET " + s)
+
+        before = o1.total()
+        eq(sorted(set(spread(env, "/e/drained", 40))), ["o2", "o3"], "servers while o1 drained")
+        eq(o1.total(), before, "requests reaching the drained o1")
+
+        # A reload that keeps o1's URL (and changes the pool otherwise) keeps it drained.
+        cfg = copy.deepcopy(env.proxy.cfg)
+        cfg["upstreams"]["api"]["retries"] = 2
+        cfg["upstreams"]["api"]["servers"].reverse()
+        lines = env.proxy.reload(cfg)
+        check(any("reload: listening on" in l for l in lines), "the reload took: %r" % lines)
+        eq(env.servers()[o1.name]["state"], "drained", "o1's state after the reload")
+        eq(sorted(set(spread(env, "/e/reloaded", 40))), ["o2", "o3"], "servers after the reload")
+        eq(o1.total(), before, "requests reaching the drained o1 after the reload")
+
+        env.set_state(o1, "up")
+        eq(env.servers()[o1.name]["state"], "up", "o1's state after state=up")
+        back = spread(env, "/e/undrained", 30)
+        check(back.count("o1") >= 5, "o1 in the rotation again: %s" % back)
+        eq(o1.total(), before + back.count("o1"), "o1's requests again")
+
+
+class Load:
+    """Clients that keep requesting (a pass-through target and cold cacheable ones, on
+    fresh and kept-alive connections) until stopped; every answer must be a whole 200 from
+    one of the pool's origins."""
+
+    def __init__(self, env, ids, threads=4):
+        self.env, self.ids = env, ids
+        self.done, self.failures, self.stop_flag = 0, [], threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(j,), daemon=True)
+                        for j in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self, j):
+        conn, i = None, 0
+        while not self.stop_flag.is_set():
+            i += 1
+            t = ("/g/pass?size=1000" if i % 2 else
+                 "/g/c%d-%d?size=1000&cc=max-age%%3D60" % (j, i))
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.env.proxy.port,
+                                                      timeout=30 * MULT)
+                conn.request("GET", t)
+                r = conn.getresponse()
+                body = r.read()
+                m = re.match(rb"id=(\S+) ", body)
+                if (r.status != 200 or not m or m.group(1).decode() not in self.ids or
+                        body != expected_body(m.group(1).decode(), t, 1000)):
+                    with self.lock:
+                        self.failures.append((t, r.status, body[:60]))
+                with self.lock:
+                    self.done += 1
+                if r.will_close or j % 2:  # odd threads: a fresh connection each time
+                    conn.close()
+                    conn = None
+            except Exception as e:
+                with self.lock:
+                    self.failures.append((t, repr(e)))
+                conn = None
+
+    def wait(self, n, what):
+        mark = self.done
+        wait_for(lambda: self.done >= mark + n or self.failures, what)
+
+    def stop(self):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(30 * MULT)
+
+
+def test_g_a_reload_that_swaps_the_pool_under_load_loses_nothing():
+    o1, o2, o3 = origins(3)
+    with PoolEnv([o1, o2], {"balance": "round_robin", "retries": 1}, others=[o3]) as env:
+        # Four slow fetches first, two on each server (round robin), running when o1
+        # leaves the pool: they finish.
+        slow = ["/g/slow%d?size=50000&delay=3000" % i for i in range(4)]
+        out = [None] * 4
+        ts = [threading.Thread(target=lambda i=i: out.__setitem__(i, env.get(slow[i])))
+              for i in range(4)]
+        for t in ts:
+            t.start()
+        wait_for(lambda: sum(o.count()["targets"].get(s, 0) for o in (o1, o2)
+                             for s in slow) == 4, "the slow fetches at the origins")
+        load = Load(env, {"o1", "o2", "o3"})
+        try:
+            load.wait(100, "the load under way")
+            cfg = copy.deepcopy(env.proxy.cfg)
+            cfg["upstreams"]["api"]["servers"] = [{"url": o2.url}, {"url": o3.url}]
+            lines = env.proxy.reload(cfg)
+            check(any("reload: listening on" in l for l in lines), "the reload took: %r" % lines)
+            for t in ts:
+                t.join(30 * MULT)
+            for r, s in zip(out, slow):
+                eq((r.status, r.body), (200, expected_body(served_by(r, s), s, 50000)),
+                   "a fetch running through the reload: " + s)
+            eq(sorted(served_by(r, s) for r, s in zip(out, slow)), ["o1", "o1", "o2", "o2"],
+               "the running fetches were two on o1 and two on o2")
+            load.wait(100, "the load after the first reload")
+            gone = o1.total()
+            load.wait(200, "more load")
+            eq(o1.total(), gone, "requests reaching o1 after it left the pool")
+            check(o3.total() > 0, "o3, new in the pool, gets requests")
+            cfg = copy.deepcopy(cfg)
+            cfg["upstreams"]["api"]["servers"] = [{"url": o3.url}, {"url": o1.url, "weight": 3}]
+            cfg["upstreams"]["api"]["balance"] = "least_conn"
+            lines = env.proxy.reload(cfg)
+            check(any("reload: listening on" in l for l in lines), "the reload took: %r" % lines)
+            load.wait(100, "the load after the second reload")
+            left = o2.total()
+            load.wait(200, "more load")
+            eq(o2.total(), left, "requests reaching o2 after it left the pool")
+            check(o1.total() > gone, "o1, back in the pool, gets requests")
+        finally:
+            load.stop()
+        eq(load.failures[:5], [], "load requests that failed (of %d)" % load.done)
+        check(load.done >= 700, "the load ran: %d requests" % load.done)
+
+
+# Per-server attempts. Not "sfproxy_upstream_requests_total": metrics.c has that family
+# already, unlabelled (requests sent to the origin), and a scrape may not hold a family twice;
+# the pools' families are all sfproxy_upstream_server_* (h-poolrt's poolview.c).
+REQUESTS_FAMILY = "sfproxy_upstream_server_requests_total"
+
+
+def labels(text, family):
+    """{(upstream, server): value} of family's samples (labels in any order)."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"%s\{([^}]*)\} (\S+)$" % re.escape(family), line)
+        if m:
+            lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+            out[(lab.get("upstream"), lab.get("server"))] = float(m.group(2))
+    return out
+
+
+def test_h_stats_and_metrics_per_server():
+    o1, o2, o3 = origins(3)
+    settings = {"balance": "round_robin", "retries": 1,
+                "health": {"path": "/healthz", "interval": "200ms", "timeout": "100ms",
+                           "fall": 2, "rise": 2},
+                "passive": {"max_fails": 0}}
+    with PoolEnv([(o1, {"name": "blue", "weight": 2}), o2, (o3, {"backup": True})],
+                 settings) as env:
+        names = {o1: "blue", o2: o2.name, o3: o3.name}
+        wait_for(lambda: all(s["probes_ok"] >= 2 for s in env.servers().values()),
+                 "two probes passed on each server (backups are probed too)")
+        # One probe per server every interval (200 ms), whenever the probes end and the
+        # prober wakes: over 4 s, no gap between two probes of a server at its origin is
+        # more than twice the interval (a prober that sleeps its longest, 1 s, while probes
+        # are in flight leaves gaps of 0.5 to 1 s).
+        start = time.time()
+        time.sleep(4.0)
+        slack = 0.05 if MULT == 1 else 0.2
+        for o in (o1, o2, o3):
+            times = [t for t in o.probes() if t >= start]
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            check(len(times) >= 14 and max(gaps) <= 2 * 0.2 + slack,
+                  "%s's probes in 4 s: %d, the longest gap %.3f s" % (o.id, len(times),
+                                                                      max(gaps or [0])))
+        spread(env, "/h/miss", 30)
+        o2.kill()
+        wait_for(lambda: env.servers()[o2.name]["state"] == "down (probes)", "o2 down", 5)
+        spread(env, "/h/after", 10)
+        st = env.proxy.stats()["upstreams"]
+        eq(sorted(st), ["api"], "pools in the stats")
+        eq(st["api"]["balance"], "round_robin", "balance in the stats")
+        srv = st["api"]["servers"]
+        eq(sorted(srv), sorted(names.values()), "server names: a \"name\" or host:port")
+        for o, w, b in ((o1, 2, False), (o2, 1, False), (o3, 1, True)):
+            s = srv[names[o]]
+            for k in ("url", "state", "weight", "backup", "active", "requests", "failures",
+                      "probes_ok", "probes_failed", "transitions"):
+                check(k in s, "%s in the stats of %s: %s" % (k, names[o], s))
+            eq((s["url"], s["weight"], s["backup"], s["active"]), (o.url, w, b, 0),
+               "url, weight, backup, active of " + names[o])
+        eq(srv["blue"]["requests"], o1.total(), "blue's requests")
+        eq(srv[o3.name]["requests"], 0, "the backup's requests while a primary is up")
+        eq((srv[o2.name]["state"], srv["blue"]["state"], srv[o3.name]["state"]),
+           ("down (probes)", "up", "up"), "states")
+        check(srv[o2.name]["probes_failed"] >= 2 and srv[o2.name]["transitions"] >= 1,
+              "o2's failed probes and its transition: %s" % srv[o2.name])
+        eq(srv["blue"]["requests"] + srv[o2.name]["requests"], 40, "requests in all")
+
+        r = request(env.proxy.admin_port, "GET", "/metrics")
+        eq(r.status, 200, "GET /metrics")
+        text = r.body.decode()
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                              text=True, timeout=30)
+        eq((lint.returncode, lint.stdout + lint.stderr), (0, ""), "promtool check metrics")
+        req = labels(text, REQUESTS_FAMILY)
+        eq(req, {("api", names[o]): float(srv[names[o]]["requests"]) for o in (o1, o2, o3)},
+           REQUESTS_FAMILY + " against the stats")
+        up = labels(text, "sfproxy_upstream_server_up")
+        eq(up, {("api", "blue"): 1.0, ("api", o2.name): 0.0, ("api", o3.name): 1.0},
+           "sfproxy_upstream_server_up")
+        for family in (REQUESTS_FAMILY, "sfproxy_upstream_server_up"):
+            check(re.search(r"^# HELP %s " % family, text, re.M) and
+                  re.search(r"^# TYPE %s " % family, text, re.M), "HELP and TYPE of " + family)
+
+        # Every primary down: the backup takes the fetches.
+        o1.kill()
+        wait_for(lambda: env.servers()["blue"]["state"] == "down (probes)", "blue down", 5)
+        eq(set(spread(env, "/h/backup", 6)), {"o3"}, "the backup serves when no primary is up")
+        eq(env.servers()[o3.name]["requests"], 6, "the backup's requests")
