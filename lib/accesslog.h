@@ -28,15 +28,15 @@ struct sf_access_entry {
     const char *user_agent; /* the User-Agent field */
     const char *cache;      /* HIT, MISS, COLLAPSED, PASS, REVALIDATED, STALE; NULL: none */
     const char *request_id;
-    int64_t first_byte_us;    /* request to its response head; -1: no response */
-    int64_t duration_us;      /* request to the end of its response */
-    unsigned upstream_status; /* the origin's status, when this request caused the fetch */
-    int64_t upstream_ttfb_us; /* that fetch's start to the origin's head; -1: none */
+    int64_t first_byte_us;     /* request to its response head; -1: no response */
+    int64_t duration_us;       /* request to the end of its response */
+    unsigned upstream_status;  /* the origin's status, when this request caused the fetch */
+    int64_t upstream_ttfb_us;  /* that fetch's start to the origin's head; -1: none */
     unsigned upstream_tries;   /* servers of an upstream pool that fetch tried; 0: no pool */
     const char *upstream_addr; /* their names, comma-separated, in order (nginx's
                                 * $upstream_addr); NULL: no pool */
-    bool completed;           /* the response was sent whole */
-    const char *route;        /* the name of the config's route it took; NULL: none */
+    bool completed;            /* the response was sent whole */
+    const char *route;         /* the name of the config's route it took; NULL: none */
 };
 
 /* The longest line: each string is cut to a bound of its own (the target to 4 KiB as

@@ -119,7 +119,7 @@ json_t *sf_explain(const struct sf_config *cfg, const struct sf_explain_req *req
                                                 "apply"));
     json_object_set_new(out, "pass", json_boolean(route != NULL && route->pass));
     json_object_set_new(out, "upstream_url", json_string(url));
-    int pool = forward ? -1
+    int pool = forward                                        ? -1
                : route != NULL && route->set.upstream != NULL ? route->set.upstream_pool
                                                               : cfg->upstream_pool;
     if (pool >= 0) /* the URL is the pool's key_base: a server is chosen per fetch */

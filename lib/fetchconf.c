@@ -57,9 +57,9 @@ static bool bind_pools(struct sf_fetchconf *c, struct sf_pools *pools, const cha
         fp->pool = sf_pools_bind(pools, cfg, i);
         fp->tls = sf_xcalloc(fp->def->nservers, sizeof *fp->tls);
         for (size_t s = 0; s < fp->def->nservers; s++)
-            ok = ok && sf_origin_tls_init(&fp->tls[s], fp->def->servers[s].url,
-                                          fp->def->tls_ca_file, fp->def->tls_verify,
-                                          fp->def->tls_sni, why);
+            ok =
+                ok && sf_origin_tls_init(&fp->tls[s], fp->def->servers[s].url, fp->def->tls_ca_file,
+                                         fp->def->tls_verify, fp->def->tls_sni, why);
     }
     return ok;
 }

@@ -20,9 +20,9 @@ struct sf_pools;
 /* One of the config's upstream pools as its fetches use it: the version bound to the
  * snapshot (pool.h) and each server's TLS settings (the pool's "tls", by server index). */
 struct sf_fetchpool {
-    struct sf_pool *pool;            /* a reference */
-    const struct sf_pool_def *def;   /* in the snapshot's config */
-    struct sf_origin_tls *tls;       /* def->nservers of them */
+    struct sf_pool *pool;          /* a reference */
+    const struct sf_pool_def *def; /* in the snapshot's config */
+    struct sf_origin_tls *tls;     /* def->nservers of them */
 };
 
 /* (F) all fields. */
@@ -34,7 +34,7 @@ struct sf_fetchconf {
     struct sf_fetchrule top;          /* a fetch that took no route */
     struct sf_fetchrule *routes;      /* one per route of cfg, by its index */
     size_t nroutes;
-    struct sf_origin_tls tls; /* upstream_tls.*, for the upstream's fetches */
+    struct sf_origin_tls tls;   /* upstream_tls.*, for the upstream's fetches */
     struct sf_fetchpool *pools; /* one per pool of cfg->upstreams, by its index */
     size_t npools;
 };

@@ -61,13 +61,13 @@ struct server {
      * later reload starts afresh; versions that hold it (fetches under an older config)
      * still count on it until they let go. */
     bool gone;
-    unsigned weight;               /* (L) in the current pool, for the stats */
-    bool backup;                   /* (L) */
-    struct sf_health *health;      /* (L) */
-    struct sf_health_conf hconf;   /* (L) what health runs under */
-    bool probing;                  /* (L) a probe of it is in flight */
-    uint64_t next_probe_ms;        /* (L) */
-    unsigned active;               /* (L) transfers running on it */
+    unsigned weight;             /* (L) in the current pool, for the stats */
+    bool backup;                 /* (L) */
+    struct sf_health *health;    /* (L) */
+    struct sf_health_conf hconf; /* (L) what health runs under */
+    bool probing;                /* (L) a probe of it is in flight */
+    uint64_t next_probe_ms;      /* (L) */
+    unsigned active;             /* (L) transfers running on it */
     uint64_t requests, failures, ttfb_us_sum, ttfb_count; /* (L) */
 };
 

@@ -201,6 +201,12 @@ static void *prober_main(void *arg)
 {
     struct sf_prober *pr = arg;
     while (!atomic_load(&pr->stop)) {
+        /* Results first: a server whose probe just ended is due again at its interval,
+         * which the schedule below must count (skipped while in flight, it would not be,
+         * and the wait would run to MAX_SLEEP_MS). */
+        int running;
+        curl_multi_perform(pr->multi, &running);
+        reap(pr);
         uint64_t now = sf_now_ms(), next;
         struct sf_pool_probe *due[BATCH];
         size_t n;
@@ -209,9 +215,6 @@ static void *prober_main(void *arg)
             for (size_t i = 0; i < n; i++)
                 start(pr, due[i]);
         } while (n == BATCH);
-        int running;
-        curl_multi_perform(pr->multi, &running);
-        reap(pr);
         long wait = MAX_SLEEP_MS, curl_wait = -1;
         if (next != UINT64_MAX)
             wait = next <= now ? 0 : next - now < MAX_SLEEP_MS ? (long)(next - now) : MAX_SLEEP_MS;

@@ -74,22 +74,22 @@ struct sf_obj {
     /* (P) On an upstream pool: the servers its fetch tried and their names (attempt.h),
      * published with the head, or, when none came, with the object's failure. */
     unsigned upstream_tries;
-    char *upstream_addr; /* owned */
-    struct sf_seg **segs;      /* (L) */
-    size_t nsegs, segs_cap;    /* (L) */
-    size_t len;                /* (L) body bytes received */
-    size_t mem_bytes;          /* (L) bytes allocated for segments */
-    struct sf_waiter waiters;  /* (L) sentinel of the parked list */
-    struct sf_waiter readers;  /* (L) sentinel of the attached list (rprev/rnext) */
-    unsigned clients;          /* (L) attached clients */
-    unsigned clients_ever;     /* (L) clients that attached over its life (flight_clients) */
-    size_t seg_first;          /* (L) segments below this index were freed (trimmed) */
-    bool unjoinable;           /* (L) no new reader may attach: body bytes may be freed */
-    bool upstream_paused;      /* (L) the transfer waits for its reader to catch up */
-    bool unproven;             /* (L) a cluster peer's answer whose body is proven only at its end
+    char *upstream_addr;      /* owned */
+    struct sf_seg **segs;     /* (L) */
+    size_t nsegs, segs_cap;   /* (L) */
+    size_t len;               /* (L) body bytes received */
+    size_t mem_bytes;         /* (L) bytes allocated for segments */
+    struct sf_waiter waiters; /* (L) sentinel of the parked list */
+    struct sf_waiter readers; /* (L) sentinel of the attached list (rprev/rnext) */
+    unsigned clients;         /* (L) attached clients */
+    unsigned clients_ever;    /* (L) clients that attached over its life (flight_clients) */
+    size_t seg_first;         /* (L) segments below this index were freed (trimmed) */
+    bool unjoinable;          /* (L) no new reader may attach: body bytes may be freed */
+    bool upstream_paused;     /* (L) the transfer waits for its reader to catch up */
+    bool unproven;            /* (L) a cluster peer's answer whose body is proven only at its end
                     * (peerhop.h): until COMPLETE, readers do not get its last byte */
-    bool dropped;              /* (L) its fetch is being given up: no reader may attach */
-    const void *leader;        /* (L) the client that started it, while attached */
+    bool dropped;             /* (L) its fetch is being given up: no reader may attach */
+    const void *leader;       /* (L) the client that started it, while attached */
 
     /* Where it is in the cache (the cache's, (T)): entry.role says whether it is a listed
      * flight, a stored response, or not listed. */

@@ -61,8 +61,7 @@ static bool may_retry(const struct sf_transfer *x)
 bool sf_xfer_pool_refuse_head(struct sf_transfer *x)
 {
     x->head_us = (int64_t)(sf_mono_us() - x->start_us);
-    if (x->pool == NULL || !sf_attempt_fail_status(x->pool->def, x->head.status) ||
-        !may_retry(x))
+    if (x->pool == NULL || !sf_attempt_fail_status(x->pool->def, x->head.status) || !may_retry(x))
         return false;
     int i = sf_pool_choose(x->pool->pool, x->spec->att.tried, hash_key(x), sf_now_ms());
     if (i < 0)
@@ -78,7 +77,7 @@ static enum sf_pool_outcome outcome_of(const struct sf_transfer *x, enum sf_fail
         return SF_POOL_FAILED; /* a status the pool counts as a failure, refused */
     if (fail == SF_FAIL_CANCELLED || x->cancel)
         return SF_POOL_CANCELLED; /* our side ended it: no client left, memory, shutdown */
-    if (x->headers_done) /* a fail status passed on (no retry left), or a body cut off */
+    if (x->headers_done)          /* a fail status passed on (no retry left), or a body cut off */
         return fail == SF_FAIL_NONE && !sf_attempt_fail_status(x->pool->def, x->head.status)
                    ? SF_POOL_OK
                    : SF_POOL_FAILED;

@@ -73,7 +73,8 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
     x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? set->upstream_idle_timeout_ms
                                                                      : set->first_byte_timeout_ms);
     /* On a pool, the fetch's first byte is due by one deadline, whatever server answers. */
-    if (x->pool != NULL && x->spec->body == NULL && x->first_byte_deadline_ms > x->spec->att.deadline_ms)
+    if (x->pool != NULL && x->spec->body == NULL &&
+        x->first_byte_deadline_ms > x->spec->att.deadline_ms)
         x->first_byte_deadline_ms = x->spec->att.deadline_ms;
     return CURL_PREREQFUNC_OK;
 }

@@ -57,7 +57,8 @@ static void test_combined_line(void **state)
     assert_string_equal(line_of(SF_ACCESS_COMBINED, &e),
                         "127.0.0.1 - - [30/Nov/2026:15:45:41 +0000] \"GET /a?b=1 HTTP/1.1\" 200 "
                         "1234 \"-\" \"curl/7.88.1\" cache=MISS rid=abc-123 first_byte=0.012 "
-                        "duration=1.015 upstream_status=200 upstream_ttfb=1.002 upstream_tries=- upstream_addr=- completed=1 "
+                        "duration=1.015 upstream_status=200 upstream_ttfb=1.002 upstream_tries=- "
+                        "upstream_addr=- completed=1 "
                         "route=-\n");
     /* A follower: no upstream fields; a client that left before any response: 499. */
     e.cache = "COLLAPSED", e.upstream_status = 0, e.upstream_ttfb_us = -1;
@@ -65,7 +66,8 @@ static void test_combined_line(void **state)
     assert_string_equal(line_of(SF_ACCESS_COMBINED, &e),
                         "127.0.0.1 - - [30/Nov/2026:15:45:41 +0000] \"GET /a?b=1 HTTP/1.1\" 499 "
                         "1234 \"-\" \"curl/7.88.1\" cache=COLLAPSED rid=abc-123 first_byte=- "
-                        "duration=1.015 upstream_status=- upstream_ttfb=- upstream_tries=- upstream_addr=- completed=0 "
+                        "duration=1.015 upstream_status=- upstream_ttfb=- upstream_tries=- "
+                        "upstream_addr=- completed=0 "
                         "route=-\n");
     /* A request that took a route: its name, last (issue 20). */
     e.route = "api";
@@ -75,8 +77,9 @@ static void test_combined_line(void **state)
     /* A fetch on an upstream pool: how many servers it tried, and which (issue 21). */
     e.upstream_tries = 2, e.upstream_addr = "10.0.0.5:9000,b\"x";
     l = line_of(SF_ACCESS_COMBINED, &e);
-    assert_non_null(strstr(l, " upstream_ttfb=- upstream_tries=2 upstream_addr=10.0.0.5:9000,b\\x22x "
-                              "completed=0 "));
+    assert_non_null(strstr(l,
+                           " upstream_ttfb=- upstream_tries=2 upstream_addr=10.0.0.5:9000,b\\x22x "
+                           "completed=0 "));
     l = line_of(SF_ACCESS_JSON, &e);
     assert_non_null(strstr(l, ",\"upstream_tries\":2,\"upstream_addr\":\"10.0.0.5:9000,b\\\"x\","));
 }
