@@ -44,3 +44,43 @@ def test_sni_names_the_server_of_an_address():
         eq(a.header("X-Tls-Sni"), "origin.test", "the name the origin was sent in SNI")
         host = [v for k, v in json.loads(a.body)["headers"] if k.lower() == "host"]
         eq(host, ["origin.test:%s" % url.rsplit(":", 1)[1]], "and the Host it was sent")
+
+
+def test_a_pools_tls_settings_reach_its_servers_and_their_probes():
+    """A pool's "tls" (issue 21): its CA, and the SNI name its servers' addresses are
+    fetched and probed by; the pool's "host" is the Host they are sent."""
+    with Certs() as certs:
+        origins = [Origin(tls=certs.named), Origin(tls=certs.named)]
+        try:
+            pool = {"servers": [{"url": o.url} for o in origins],
+                    "health": {"path": "/t?size=1", "interval": "200ms", "timeout": "150ms",
+                               "fall": 1, "rise": 1},
+                    "tls": {"ca_file": certs.ca, "sni": "origin.test"}, "host": "api.internal"}
+            proxy = Proxy(config={"upstreams": {"api": pool}, "upstream": "api"})
+            try:
+                # Probes over TLS pass: with the wrong name they would fail, and fall 1
+                # would take each server down at its first check.
+                wait_for(lambda: all(s["probes_ok"] >= 2 for s in
+                                     proxy.stats()["upstreams"]["api"]["servers"].values()),
+                         "two good checks of each server")
+                for s in proxy.stats()["upstreams"]["api"]["servers"].values():
+                    eq((s["state"], s["probes_failed"]), ("up", 0), "checked over TLS")
+                for i in range(4):
+                    a = request(proxy.port, "GET", "/echo?echo=1&i=%d" % i)
+                    eq(a.status, 200, "fetched over TLS")
+                    eq(a.header("X-Tls-Sni"), "origin.test", "the pool's SNI name")
+                    host = [v for k, v in json.loads(a.body)["headers"] if k.lower() == "host"]
+                    eq(host, ["api.internal"], "the pool's Host")
+                got = [s["requests"] for s in proxy.stats()["upstreams"]["api"]["servers"].values()]
+                eq(got, [2, 2], "round robin over both servers")
+            finally:
+                proxy.stop()
+            pool["tls"] = {"sni": "origin.test"}  # without the CA: the system's, which fails
+            proxy = Proxy(config={"upstreams": {"api": pool}, "upstream": "api"})
+            try:
+                eq(request(proxy.port, "GET", "/echo?echo=1").status, 502, "not its CA")
+            finally:
+                proxy.stop()
+        finally:
+            for o in origins:
+                o.stop()
