@@ -160,6 +160,10 @@ static void format_combined(struct out *o, const struct sf_access_entry *e)
     } else {
         put_str(o, " upstream_status=- upstream_ttfb=-");
     }
+    put_str(o, e->completed ? " completed=1" : " completed=0");
+    put_str(o, " route=");
+    put_escaped(o, e->route != NULL ? e->route : "-", 64, false);
+    /* Fields added since go last, so that what parses the earlier ones keeps working. */
     if (e->upstream_tries != 0) {
         put_str(o, " upstream_tries=");
         put_uint(o, e->upstream_tries, 1);
@@ -168,9 +172,6 @@ static void format_combined(struct out *o, const struct sf_access_entry *e)
     } else {
         put_str(o, " upstream_tries=- upstream_addr=-");
     }
-    put_str(o, e->completed ? " completed=1" : " completed=0");
-    put_str(o, " route=");
-    put_escaped(o, e->route != NULL ? e->route : "-", 64, false);
 }
 
 /* ,"name": */

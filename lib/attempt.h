@@ -16,6 +16,7 @@ struct sf_attempts {
     unsigned tries;       /* attempts started */
     int server;           /* the running attempt's server (with tries > 0) */
     uint64_t deadline_ms; /* the first byte is due by then, all attempts together */
+    uint64_t start_us;    /* when the first attempt started (sf_mono_us) */
     char *addrs;          /* the names of the servers tried, comma-separated; owned */
 };
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define POFF(f) offsetof(struct sf_pool_def, f)
 
@@ -596,12 +597,42 @@ static enum sf_err unknown_pool(struct sf_conf_loader *ld, const char *path, con
                            label, name, guess, known);
 }
 
+/* The pool whose key_base the plain upstream URL url starts as (its scheme and authority
+ * are "http://api" for a pool "api"), or -1: such a URL's fetches would be keyed, purged
+ * and stored together with the pool's, though they reach other servers. */
+static int keyed_as_pool(const struct sf_pool_defs *defs, const char *url)
+{
+    for (size_t i = 0; i < defs->n; i++) {
+        size_t n = strlen(defs->v[i].key_base);
+        if (strncasecmp(url, defs->v[i].key_base, n) == 0 && strchr("/?#", url[n]) != NULL)
+            return (int)i; /* (a NUL end is in the set) */
+    }
+    return -1;
+}
+
+/* Refuses the plain URL upstream at path (pool -1; label as unknown_pool's) when it keys as
+ * a pool does. */
+static enum sf_err check_url(struct sf_conf_loader *ld, const char *path, const char *label,
+                             const struct sf_pool_defs *defs, const char *url, int pool)
+{
+    int i = url != NULL && pool < 0 ? keyed_as_pool(defs, url) : -1;
+    if (i < 0)
+        return SF_OK;
+    return sf_conf_fail_at(ld, path, false,
+                           "%s\"upstream\" %s is keyed as the pool \"%s\" is (its fetches are "
+                           "stored as %s/...), so their responses would be served for each "
+                           "other's; name the pool (\"upstream\": \"%s\") or rename the pool",
+                           label, url, defs->v[i].name, defs->v[i].key_base, defs->v[i].name);
+}
+
 enum sf_err sf_confupstream_finish(struct sf_conf_loader *ld, struct sf_config *cfg)
 {
     const struct sf_pool_defs *defs = &cfg->upstreams;
     if (cfg->upstream != NULL &&
         !sf_confupstream_resolve(defs, &cfg->upstream, &cfg->upstream_pool))
         return unknown_pool(ld, "upstream", "", defs, cfg->upstream);
+    if (check_url(ld, "upstream", "", defs, cfg->upstream, cfg->upstream_pool) != SF_OK)
+        return SF_EINVAL;
     for (size_t r = 0; cfg->routes != NULL && r < sf_routes_count(cfg->routes); r++) {
         struct sf_route_def *def = (struct sf_route_def *)sf_routes_at(cfg->routes, r);
         if (def->set.upstream == NULL)
@@ -611,6 +642,8 @@ enum sf_err sf_confupstream_finish(struct sf_conf_loader *ld, struct sf_config *
         snprintf(label, sizeof label, "route \"%s\": ", def->name);
         if (!sf_confupstream_resolve(defs, &def->set.upstream, &def->set.upstream_pool))
             return unknown_pool(ld, path, label, defs, def->set.upstream);
+        if (check_url(ld, path, label, defs, def->set.upstream, def->set.upstream_pool) != SF_OK)
+            return SF_EINVAL;
     }
     if (cfg->upstream_sni != NULL && cfg->upstream_pool >= 0)
         return sf_conf_fail_at(

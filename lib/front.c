@@ -120,9 +120,19 @@ static void account(struct sf_req *r, struct sf_front *f, bool completed)
     bool head = strcmp(r->method, "HEAD") == 0;
     bool upstream = r->led && o != NULL && o->upstream_status != 0;
     /* The servers of a pool its fetch tried: also when none answered (then it read no
-     * object, and the flight it led says). */
-    const struct sf_obj *fetched = o != NULL ? o : r->obj;
-    bool pooled = r->led && fetched != NULL && fetched->upstream_tries != 0;
+     * object, and the flight it led says), once its head or failure is published (a client
+     * that left first may end before the fetch). */
+    struct sf_obj *fetched = r->led ? (r->rd.obj != NULL ? r->rd.obj : r->obj) : NULL;
+    unsigned tries = 0;
+    const char *addrs = NULL;
+    if (fetched != NULL) {
+        sf_obj_lock(fetched);
+        if (fetched->state != SF_OBJ_PENDING) {
+            tries = fetched->upstream_tries;
+            addrs = fetched->upstream_addr; /* (P): never written again; freed with it */
+        }
+        sf_obj_unlock(fetched);
+    }
     struct sf_access_entry e = {
         .client = client,
         .time_s = sf_wall_s(),
@@ -141,8 +151,8 @@ static void account(struct sf_req *r, struct sf_front *f, bool completed)
         .duration_us = (int64_t)(now_us - r->start_us),
         .upstream_status = upstream ? o->upstream_status : 0,
         .upstream_ttfb_us = upstream ? o->upstream_ttfb_us : -1,
-        .upstream_tries = pooled ? fetched->upstream_tries : 0,
-        .upstream_addr = pooled ? fetched->upstream_addr : NULL,
+        .upstream_tries = tries,
+        .upstream_addr = addrs,
         .completed = completed,
         .route = r->route != NULL ? r->route->name : NULL,
     };

@@ -54,6 +54,9 @@ struct sf_transfer {
     char *server_url;
     int64_t head_us;
     int next_server;
+    bool reported;   /* its server has been told how the attempt went */
+    bool capped;     /* its first-byte deadline is the fetch's, not its own (shorter) */
+    bool budget_out; /* it timed out at that capped deadline: the fetch's time, not its */
 };
 
 /* What the transfers share with the loop that runs them (fetcher.c). (C) set by
@@ -90,6 +93,19 @@ bool sf_xfer_pool_refuse_head(struct sf_transfer *x);
  * server the fetch is to be sent to next is returned, or -1 (no retry: x ends as it is).
  * With a server returned, the fetch's attempt on it is recorded (spec->att). */
 int sf_xfer_pool_end(struct sf_transfer *x, enum sf_fail fail, const char *why);
+
+/* Caps x's first-byte deadline, as just set, by its fetch's on a pool (all attempts share
+ * one budget), noting whether the fetch's was the shorter. */
+void sf_xfer_pool_cap(struct sf_transfer *x);
+
+/* Whether x's fetch may still move to another server of its pool before a head: a 103 it
+ * receives then is not passed on (it may be a server's whose answer is not served). */
+bool sf_xfer_pool_may_move(const struct sf_transfer *x);
+
+/* A retry whose transfer could not start (no memory for it): its server, chosen in conf's
+ * pool, is told the attempt never happened. Nothing when spec's fetch has no pending
+ * retry. */
+void sf_xfer_pool_abandon(struct sf_fetchconf *conf, struct sf_fetch_spec *spec);
 
 /* Writes the fetch's attempts into its object, for the access log (before the object's
  * head or failure is published; nothing when not on a pool). */

@@ -119,7 +119,9 @@ static void carry_out(struct sf_transfer *x, struct sf_head_decision *d, int64_t
      * came when the stored response stands in for an unreachable origin. */
     if (x->head.status > 0) {
         x->obj->upstream_status = (unsigned)x->head.status;
-        x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - x->start_us);
+        /* From the fetch's start: on a pool, its first attempt's. */
+        uint64_t from = x->pool != NULL ? x->spec->att.start_us : x->start_us;
+        x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - from);
         sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
     }
     sf_xfer_pool_note(x);
@@ -177,7 +179,8 @@ size_t sf_xfer_on_header(char *line, size_t size, size_t n, void *arg)
     case SF_RESPHEAD_MORE: return len;
     case SF_RESPHEAD_INTERIM:
         /* (A peer's 103 is not signed: it cannot be told from a forged one.) */
-        if (x->head.status == 103 && !x->headers_done && x->spec->fallback_url == NULL)
+        if (x->head.status == 103 && !x->headers_done && x->spec->fallback_url == NULL &&
+            !sf_xfer_pool_may_move(x))
             forward_hints(x);
         return len;
     case SF_RESPHEAD_FINAL:
@@ -268,19 +271,25 @@ void sf_transfer_fail_unstarted(struct sf_transfers *t, struct sf_obj *o,
 
 static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why);
 
-void sf_transfer_start(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch_spec *spec)
+/* Starts spec's fetch into o on a new transfer, with conf (a reference, taken over; NULL:
+ * the upstream URL could not be set up). A fetch that restarts keeps the conf it ran with:
+ * the server its retry goes to was chosen from that conf's pool version. */
+static void start_on(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch_spec *spec,
+                     struct sf_fetchconf *conf)
 {
     struct sf_transfer *x = sf_xcalloc(1, sizeof *x);
     x->t = t;
     x->obj = o;
     x->spec = spec;
-    x->conf = conf_for(t, spec->snap);
+    x->conf = conf;
     x->easy = x->conf != NULL ? curl_easy_init() : NULL;
     x->request_time_s = sf_wall_s();
     x->start_us = sf_mono_us();
     if (x->easy == NULL) {
         sf_log_error("upstream: cannot start a transfer for %s (%s)", spec->url,
                      x->conf != NULL ? "curl_easy_init failed" : "the upstream URL");
+        if (x->conf != NULL)
+            sf_xfer_pool_abandon(x->conf, spec); /* a retry's server: chosen, never tried */
         sf_fetchconf_unref(x->conf);
         sf_transfer_fail_unstarted(t, o, spec);
         free(x);
@@ -305,6 +314,11 @@ void sf_transfer_start(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch
     CURLMcode mc = curl_multi_add_handle(t->multi, x->easy);
     if (mc != CURLM_OK)
         finish(x, SF_FAIL_CONNECT, curl_multi_strerror(mc));
+}
+
+void sf_transfer_start(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch_spec *spec)
+{
+    start_on(t, o, spec, conf_for(t, spec->snap));
 }
 
 static enum sf_fail classify(struct sf_transfer *x, CURLcode rc)
@@ -393,8 +407,10 @@ static void restart(struct sf_transfer *x)
     CURLMcode mc = curl_multi_remove_handle(t->multi, x->easy);
     if (mc != CURLM_OK)
         sf_log_error("upstream: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
+    struct sf_fetchconf *conf = x->conf;
+    conf->refs++; /* past xfer_free, which drops x's */
     xfer_free(x);
-    sf_transfer_start(t, o, spec); /* the fetch's reference on o goes on */
+    start_on(t, o, spec, conf); /* the fetch's reference on o goes on */
 }
 
 /* x went to a cluster peer that failed: the peer is skipped for a while, and the same
@@ -553,9 +569,10 @@ long sf_transfers_enforce_deadlines(struct sf_transfers *t)
                                        : x->first_byte_deadline_ms;
         if (x->paused) {
             /* Waiting for our own reader is not an upstream stall. */
-        } else if (now >= due && !x->headers_done)
+        } else if (now >= due && !x->headers_done) {
+            x->budget_out = x->capped; /* (a pool fetch's, spent by the servers before) */
             finish(x, SF_FAIL_TIMEOUT, "no response headers before the first-byte deadline");
-        else if (now >= due)
+        } else if (now >= due)
             finish(x, SF_FAIL_TRUNCATED, "no body bytes for timeouts.upstream_idle");
         else if ((long)(due - now) < next)
             next = (long)(due - now);

@@ -43,9 +43,28 @@ void sf_xfer_pool_begin(struct sf_transfer *x)
         SF_ASSERT(i >= 0);
         note_attempt(x, i);
         s->att.deadline_ms = x->first_byte_deadline_ms;
-    } else if (x->first_byte_deadline_ms > s->att.deadline_ms) {
-        x->first_byte_deadline_ms = s->att.deadline_ms;
+        s->att.start_us = x->start_us;
+    } else {
+        sf_xfer_pool_cap(x);
     }
+}
+
+void sf_xfer_pool_cap(struct sf_transfer *x)
+{
+    uint64_t budget = x->spec->att.deadline_ms;
+    x->capped = x->pool != NULL && x->first_byte_deadline_ms >= budget;
+    if (x->capped)
+        x->first_byte_deadline_ms = budget;
+}
+
+void sf_xfer_pool_abandon(struct sf_fetchconf *conf, struct sf_fetch_spec *spec)
+{
+    if (spec->att.tries == 0 || spec->forward || spec->fallback_url != NULL)
+        return; /* no server chosen for the transfer that could not start */
+    const struct sf_fetchpool *fp =
+        sf_fetchconf_pool(conf, sf_fetchconf_rule(conf, spec->route)->set);
+    SF_ASSERT(fp != NULL);
+    sf_pool_done(fp->pool, spec->att.server, SF_POOL_CANCELLED, -1, sf_now_ms());
 }
 
 /* Whether x's fetch may go on to another server after this attempt: no head published,
@@ -58,12 +77,22 @@ static bool may_retry(const struct sf_transfer *x)
            sf_attempt_retries_left(&s->att, x->pool->def) && sf_now_ms() < s->att.deadline_ms;
 }
 
+bool sf_xfer_pool_may_move(const struct sf_transfer *x)
+{
+    return may_retry(x) && x->pool->def->nservers > 1;
+}
+
 bool sf_xfer_pool_refuse_head(struct sf_transfer *x)
 {
     x->head_us = (int64_t)(sf_mono_us() - x->start_us);
     if (x->pool == NULL || !sf_attempt_fail_status(x->pool->def, x->head.status) || !may_retry(x))
         return false;
-    int i = sf_pool_choose(x->pool->pool, x->spec->att.tried, hash_key(x), sf_now_ms());
+    /* Its server failed (whatever follows): told first, so that the choice below sees it
+     * down when this was its last chance (a backup's turn comes). */
+    uint64_t now = sf_now_ms();
+    sf_pool_done(x->pool->pool, x->spec->att.server, SF_POOL_FAILED, x->head_us, now);
+    x->reported = true;
+    int i = sf_pool_choose(x->pool->pool, x->spec->att.tried, hash_key(x), now);
     if (i < 0)
         return false; /* no server left: this answer is the fetch's */
     x->next_server = i;
@@ -73,10 +102,10 @@ bool sf_xfer_pool_refuse_head(struct sf_transfer *x)
 /* How x's attempt went, for its server's health and numbers. */
 static enum sf_pool_outcome outcome_of(const struct sf_transfer *x, enum sf_fail fail)
 {
-    if (x->next_server >= 0)
-        return SF_POOL_FAILED; /* a status the pool counts as a failure, refused */
     if (fail == SF_FAIL_CANCELLED || x->cancel)
         return SF_POOL_CANCELLED; /* our side ended it: no client left, memory, shutdown */
+    if (fail == SF_FAIL_TIMEOUT && x->budget_out)
+        return SF_POOL_CANCELLED; /* the fetch's time ran out, not the server's (see cap) */
     if (x->headers_done)          /* a fail status passed on (no retry left), or a body cut off */
         return fail == SF_FAIL_NONE && !sf_attempt_fail_status(x->pool->def, x->head.status)
                    ? SF_POOL_OK
@@ -91,7 +120,8 @@ int sf_xfer_pool_end(struct sf_transfer *x, enum sf_fail fail, const char *why)
     struct sf_pool *pool = x->pool->pool;
     struct sf_fetch_spec *s = x->spec;
     uint64_t now = sf_now_ms();
-    sf_pool_done(pool, s->att.server, outcome_of(x, fail), x->head_us, now);
+    if (!x->reported)
+        sf_pool_done(pool, s->att.server, outcome_of(x, fail), x->head_us, now);
     int next = x->next_server;
     char answered[32];
     if (next >= 0) {

@@ -72,10 +72,10 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
     x->connected = true;
     x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? set->upstream_idle_timeout_ms
                                                                      : set->first_byte_timeout_ms);
-    /* On a pool, the fetch's first byte is due by one deadline, whatever server answers. */
-    if (x->pool != NULL && x->spec->body == NULL &&
-        x->first_byte_deadline_ms > x->spec->att.deadline_ms)
-        x->first_byte_deadline_ms = x->spec->att.deadline_ms;
+    /* On a pool, the fetch's first byte is due by one deadline, whatever server answers
+     * (content's upload has clocks of its own: a long one would outlast that). */
+    if (x->spec->body == NULL)
+        sf_xfer_pool_cap(x);
     return CURL_PREREQFUNC_OK;
 }
 

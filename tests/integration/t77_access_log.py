@@ -15,7 +15,8 @@ COMBINED = re.compile(
     r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+) "(?P<referer>[^"]*)" '
     r'"(?P<ua>[^"]*)" cache=(?P<cache>\S+) rid=(?P<rid>\S+) first_byte=(?P<first_byte>\S+) '
     r'duration=(?P<duration>\S+) upstream_status=(?P<ustatus>\S+) upstream_ttfb=(?P<uttfb>\S+) '
-    r'upstream_tries=(?P<utries>\S+) upstream_addr=(?P<uaddr>\S+) completed=(?P<completed>[01]) route=(?P<route>\S+)$')
+    r'completed=(?P<completed>[01]) route=(?P<route>\S+) '
+    r'upstream_tries=(?P<utries>\S+) upstream_addr=(?P<uaddr>\S+)$')
 
 
 class LogFile:
