@@ -488,9 +488,9 @@ static void unlist(struct sf_cache *c, struct sf_obj *o, bool keep_stale)
         struct sf_entry **pp =
             keep_stale && stale != NULL ? sf_table_slot(&c->t, stale->key) : NULL;
         if (pp != NULL && *pp == NULL) {
-            /* Back where it was, stored as before: charged, on the LRU, as old. */
+            /* Back where it was, stored as before: charged, and new to the policy. */
             sf_table_list(&c->t, pp, &stale->entry, SF_ENTRY_RESPONSE);
-            sf_table_charge(&c->t, &stale->entry, stale->entry.charge);
+            sf_table_charge(&c->t, &stale->entry, stale->entry.ev.charge);
             stale = NULL; /* the table's reference again */
             sf_table_fit(&c->t);
         }
