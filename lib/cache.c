@@ -74,6 +74,11 @@ void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
     st->evictions = c->t.evictions;
     st->variants = c->t.variants.variants;
     st->variant_evictions = c->t.variants.evictions;
+    st->evictions_small = c->t.evict.evicted_small;
+    st->evictions_main = c->t.evict.evicted_main;
+    st->promotions = c->t.evict.promoted;
+    st->ghost_hits = c->t.evict.ghost_hits;
+    st->small_bytes = c->t.evict.small_bytes;
     sf_mutex_unlock(&c->t.lock);
 }
 
