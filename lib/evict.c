@@ -194,9 +194,10 @@ static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max
     while (p->small.next != &p->small && p->small_bytes > small_max) {
         struct sf_evict_node *n = p->small.next;
         if (n->freq == 0) {
-            /* As many keys as the cache holds nodes, at least SF_EVICT_GHOST_MIN. */
-            ghost_push(&p->ghost, n->hash,
-                       p->count > SF_EVICT_GHOST_MIN ? p->count : SF_EVICT_GHOST_MIN);
+            /* As many keys as the cache holds nodes once n is out, at least
+             * SF_EVICT_GHOST_MIN. */
+            size_t held = p->count - 1;
+            ghost_push(&p->ghost, n->hash, held > SF_EVICT_GHOST_MIN ? held : SF_EVICT_GHOST_MIN);
             p->evicted_small++;
             return n;
         }
