@@ -187,11 +187,23 @@ void sf_evict_remove(struct sf_evict *p, struct sf_evict_node *n)
     p->count--;
 }
 
+/* Whether small gives the next victim: while main has nothing, or while small is over its
+ * share and holds more than its newest node. The newest stays while main can give: a node
+ * larger than small's whole share (a 12 MB body in a 16 MiB cache) would otherwise leave
+ * at the very store that brought it, before anyone could ask for it again. */
+static bool small_gives(const struct sf_evict *p, uint64_t small_max)
+{
+    if (p->small.next == &p->small)
+        return false;
+    return p->main.next == &p->main ||
+           (p->small_bytes > small_max && p->small.next->next != &p->small);
+}
+
 /* The oldest node of small that was not asked again since it came, moving those that
- * were to main; NULL if every node of small was (all moved). */
+ * were to main; NULL once small does not give (small_gives). */
 static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max)
 {
-    while (p->small.next != &p->small && p->small_bytes > small_max) {
+    while (small_gives(p, small_max)) {
         struct sf_evict_node *n = p->small.next;
         if (n->freq == 0) {
             /* As many keys as the cache holds nodes once n is out, at least
@@ -228,9 +240,7 @@ static struct sf_evict_node *victim_main(struct sf_evict *p)
 
 struct sf_evict_node *sf_evict_victim(struct sf_evict *p, uint64_t max_bytes)
 {
-    uint64_t small_max = max_bytes / SF_EVICT_SMALL_SHARE;
-    /* Small gives its oldest while it is over its share, or when main has nothing. */
-    struct sf_evict_node *n = victim_small(p, p->main.next == &p->main ? 0 : small_max);
+    struct sf_evict_node *n = victim_small(p, max_bytes / SF_EVICT_SMALL_SHARE);
     if (n == NULL)
         n = victim_main(p);
     return n;

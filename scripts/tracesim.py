@@ -126,7 +126,8 @@ class S3Fifo:
 
     def evict(self):
         while True:
-            if self.small and (self.small_bytes > self.small_target or not self.main):
+            if self.small and (not self.main or (self.small_bytes > self.small_target and
+                                                 len(self.small) > 1)):
                 e = self.small.popleft()
                 self.small_bytes -= e[1]
                 if e[2] >= 1 and (self.big is None or e[1] <= self.big or e[2] >= 2):

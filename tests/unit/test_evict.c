@@ -130,26 +130,48 @@ static void test_main_reinserts_what_was_asked(void **state)
         put(c, k, 100);
         get(c, k, 100);
     }
-    put(c, 10, 100); /* 0..9 move to main, and 10, never asked again, leaves */
-    assert_int_equal(c->p.main_bytes, 1000);
+    /* 0..9 move to main (counts cleared); 10, the newest, stays in small while main can
+     * give, and main gives its oldest, 0. */
+    put(c, 10, 100);
     assert_int_equal(c->p.promoted, 10);
+    assert_int_equal(c->p.main_bytes, 900);
+    assert_int_equal(c->p.small_bytes, 100);
     assert_int_equal(c->nevicted, 1);
-    assert_int_equal(c->evicted[0], 10);
-    /* 0 asked 10 times: counts 3; 1 once: 1; the rest not at all. */
+    assert_int_equal(c->evicted[0], 0);
+    /* 1 asked 10 times: counts 3; 2 once: 1; the rest not at all. */
     for (int i = 0; i < 10; i++)
-        get(c, 0, 100);
-    get(c, 1, 100);
-    assert_int_equal(c->node[0].freq, 3);
-    size_t main_before = c->p.evicted_main;
-    /* Evict from main only: small holds at most its share (100 of 1000) here. */
+        get(c, 1, 100);
+    get(c, 2, 100);
+    assert_int_equal(c->node[1].freq, 3);
+    /* From main: small holds no more than its share (100 of 1000). */
     struct sf_evict_node *v = sf_evict_victim(&c->p, 1000);
-    assert_ptr_equal(v, &c->node[2]);
-    assert_int_equal(c->p.evicted_main, main_before + 1);
-    assert_int_equal(c->node[0].freq, 2); /* went round once */
-    assert_int_equal(c->node[1].freq, 0);
+    assert_ptr_equal(v, &c->node[3]);
+    assert_int_equal(c->p.evicted_main, 2);
+    assert_int_equal(c->node[1].freq, 2); /* went round once */
+    assert_int_equal(c->node[2].freq, 0);
     c->bytes -= v->charge;
     sf_evict_remove(&c->p, v);
-    assert_false(sf_evict_ghost_has(&c->p, hash_of(2))); /* from main: not remembered */
+    assert_false(sf_evict_ghost_has(&c->p, hash_of(3))); /* from main: not remembered */
+    cache_free(c);
+}
+
+/* A node larger than small's whole share is not evicted by the store that brought it
+ * while main can give: it stays until the next store, so it can be asked for again. */
+static void test_large_node_outlives_its_own_store(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(1000);
+    put(c, 0, 100);
+    get(c, 0, 100);
+    put(c, 1, 950); /* 0 moves to main and leaves from there; 1 stays */
+    assert_true(in_cache(c, 1));
+    assert_false(in_cache(c, 0));
+    assert_int_equal(c->p.evicted_main, 1);
+    assert_true(get(c, 1, 950));
+    put(c, 2, 900); /* 1, asked again, moves to main; main gives it (its count cleared) */
+    assert_true(in_cache(c, 2));
+    assert_false(in_cache(c, 1));
+    assert_int_equal(c->bytes, 900);
     cache_free(c);
 }
 
@@ -278,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_fifo_order_from_small),
         cmocka_unit_test(test_asked_again_moves_to_main),
         cmocka_unit_test(test_main_reinserts_what_was_asked),
+        cmocka_unit_test(test_large_node_outlives_its_own_store),
         cmocka_unit_test(test_one_hit_wonders_leave_from_small),
         cmocka_unit_test(test_ghost_hit_goes_to_main),
         cmocka_unit_test(test_bytes_are_exact),
