@@ -14,12 +14,14 @@ OrderedDict) and for the S3-FIFO of lib/evict.c simulated on the same trace, eac
 charged what sfproxy charges it (measured from the binary first: the body, the stored
 head, the key and a fixed overhead); the ratio to LRU; and the hit ratio of the hot set
 (the TRACE_HOT most popular keys) in the TRACE_WINDOW requests just before the scan and
-just after it. Also a JSON line in build/trace_bench.jsonl. About 2-4 minutes on 2 cores.
+just after it. Also a JSON line in build/trace_bench.jsonl. By default a million requests
+over a catalog of a million keys with a scan of 200,000 (about 4-5 minutes on 2 cores; the
+replay, one request at a time in order, is most of it); TRACE_REQUESTS=300000
+TRACE_KEYS=100000 gives a smaller trace of the same shape (about a minute).
 Not part of make test; no test asserts a speed or a ratio from here."""
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 
@@ -32,8 +34,8 @@ os.environ["SF_BIN"] = BIN
 from harness import Origin, Proxy, wait_for  # noqa: E402
 import tracesim  # noqa: E402
 
-REQUESTS = int(os.environ.get("TRACE_REQUESTS", "300000"))
-KEYS = int(os.environ.get("TRACE_KEYS", "100000"))
+REQUESTS = int(os.environ.get("TRACE_REQUESTS", "1000000"))
+KEYS = int(os.environ.get("TRACE_KEYS", "1000000"))
 SCAN = int(os.environ.get("TRACE_SCAN", str(KEYS // 5)))
 ONE_HIT = float(os.environ.get("TRACE_ONE_HIT", "0.2"))
 CACHE_PCT = float(os.environ.get("TRACE_CACHE_PCT", "5"))

@@ -73,17 +73,15 @@ class Lru:
 
 class S3Fifo:
     """S3-FIFO by bytes (Yang et al., SOSP 2023) as lib/evict.c keeps it: a small FIFO
-    (small_share of the bytes) that new keys enter, a main FIFO that those asked again
+    (a tenth of the bytes, SF_EVICT_SMALL_SHARE) that new keys enter, a main FIFO that those asked again
     while in small, and keys the ghost remembers, enter; a 2-bit frequency per object, a
     hit only counts; main reinserts what was asked since it last passed (the count less
-    one); a ghost of the keys evicted from small, as many as the cache holds objects.
-    Size-aware (lib/evict.c): an object leaving small goes to main only if it was asked
-    again since it came (any size) ... see evict.c for the rule mirrored here."""
+    one); small keeps its newest object while main can give; a ghost of the keys evicted
+    from small, as many as the cache holds objects (at least 256)."""
 
-    def __init__(self, max_bytes, small_share=0.1, big_share=None):
+    def __init__(self, max_bytes):
         self.max = max_bytes
-        self.small_target = max_bytes * small_share
-        self.big = None if big_share is None else max_bytes * big_share
+        self.small_target = max_bytes // 10
         self.small, self.main = deque(), deque()  # [key, charge, freq]
         self.where = {}  # key -> [key, charge, freq, queue]
         self.small_bytes = self.main_bytes = 0
@@ -130,7 +128,7 @@ class S3Fifo:
                                                  len(self.small) > 1)):
                 e = self.small.popleft()
                 self.small_bytes -= e[1]
-                if e[2] >= 1 and (self.big is None or e[1] <= self.big or e[2] >= 2):
+                if e[2] >= 1:
                     e[2] = 0
                     e[3] = 'm'
                     self.main.append(e)
