@@ -200,10 +200,11 @@ static bool small_gives(const struct sf_evict *p, uint64_t small_max)
 }
 
 /* The oldest node of small that was not asked again since it came, moving those that
- * were to main; NULL once small does not give (small_gives). */
-static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max)
+ * were to main (each a step of *steps); NULL once small does not give (small_gives) or
+ * the steps are spent. */
+static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max, unsigned *steps)
 {
-    while (small_gives(p, small_max)) {
+    while (*steps > 0 && small_gives(p, small_max)) {
         struct sf_evict_node *n = p->small.next;
         if (n->freq == 0) {
             /* As many keys as the cache holds nodes once n is out, at least
@@ -217,31 +218,35 @@ static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max
         n->freq = 0;
         enqueue(p, n, SF_EVICT_MAIN);
         p->promoted++;
+        (*steps)--;
     }
     return NULL;
 }
 
 /* The oldest node of main not asked again since it last passed; each one that was goes
- * round again, its count less one (at most 3 rounds each: the loop ends). */
-static struct sf_evict_node *victim_main(struct sf_evict *p)
+ * round again, its count less one (a step of *steps), until the steps are spent: then the
+ * oldest, whatever its count. */
+static struct sf_evict_node *victim_main(struct sf_evict *p, unsigned *steps)
 {
     while (p->main.next != &p->main) {
         struct sf_evict_node *n = p->main.next;
-        if (n->freq == 0) {
+        if (n->freq == 0 || *steps == 0) {
             p->evicted_main++;
             return n;
         }
         n->freq--;
         queue_unlink(n);
         queue_push(&p->main, n);
+        (*steps)--;
     }
     return NULL;
 }
 
 struct sf_evict_node *sf_evict_victim(struct sf_evict *p, uint64_t max_bytes)
 {
-    struct sf_evict_node *n = victim_small(p, max_bytes / SF_EVICT_SMALL_SHARE);
+    unsigned steps = SF_EVICT_MAX_STEPS;
+    struct sf_evict_node *n = victim_small(p, max_bytes / SF_EVICT_SMALL_SHARE, &steps);
     if (n == NULL)
-        n = victim_main(p);
+        n = victim_main(p, &steps);
     return n;
 }

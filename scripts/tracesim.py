@@ -15,6 +15,10 @@ import math
 import random
 from collections import OrderedDict, deque
 
+# lib/evict.h's SF_EVICT_MAX_STEPS: the moves one eviction may make before it takes main's
+# oldest whatever its count.
+MAX_STEPS = 64
+
 
 def trace(requests, keys, alpha=0.9, one_hit_share=0.2, scan_keys=None, seed=23,
           size_median=4096, size_sigma=1.3, size_min=1024, size_max=1 << 20):
@@ -123,27 +127,31 @@ class S3Fifo:
                     self.ghost_set[old] = n - 1
 
     def evict(self):
+        """One victim, as sf_evict_victim: at most MAX_STEPS moves on the way."""
+        steps = MAX_STEPS
+        while self.small and steps > 0 and (
+                not self.main or (self.small_bytes > self.small_target and len(self.small) > 1)):
+            e = self.small.popleft()
+            self.small_bytes -= e[1]
+            if e[2] >= 1:
+                e[2] = 0
+                e[3] = 'm'
+                self.main.append(e)
+                self.main_bytes += e[1]
+                steps -= 1
+                continue
+            del self.where[e[0]]
+            self.evicted_small += 1
+            self.remember(e[0])
+            return
         while True:
-            if self.small and (not self.main or (self.small_bytes > self.small_target and
-                                                 len(self.small) > 1)):
-                e = self.small.popleft()
-                self.small_bytes -= e[1]
-                if e[2] >= 1:
-                    e[2] = 0
-                    e[3] = 'm'
-                    self.main.append(e)
-                    self.main_bytes += e[1]
-                    continue
-                del self.where[e[0]]
-                self.evicted_small += 1
-                self.remember(e[0])
-                return
             e = self.main.popleft()
             self.main_bytes -= e[1]
-            if e[2] > 0:
+            if e[2] > 0 and steps > 0:
                 e[2] -= 1
                 self.main.append(e)
                 self.main_bytes += e[1]
+                steps -= 1
                 continue
             del self.where[e[0]]
             self.evicted_main += 1

@@ -275,6 +275,43 @@ static void test_ghost_is_bounded(void **state)
     cache_free(c);
 }
 
+/* One eviction makes at most SF_EVICT_MAX_STEPS moves: with every node of main asked 3
+ * times, it takes main's oldest after that many rounds instead of walking main three
+ * times round. */
+static void test_one_eviction_is_bounded(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(100 * 1000);
+    for (int k = 0; k < 1000; k++) /* into small, each asked again */
+        put(c, k, 100), get(c, k, 100);
+    put(c, 1000, 100); /* all but the newest move to main; main gives 0 */
+    assert_int_equal(c->p.promoted, SF_EVICT_MAX_STEPS);
+    cache_free(c);
+
+    c = cache_new(100 * 1000);
+    for (int k = 0; k < 1000; k++)
+        put(c, k, 100), get(c, k, 100);
+    for (int k = 2000; k < 2040; k++) /* 0..999 move to main, 64 at most an eviction */
+        put(c, k, 100);
+    assert_true(c->p.small_bytes <= c->max_bytes / SF_EVICT_SMALL_SHARE); /* main gives */
+    unsigned sum = 0;
+    for (int k = 0; k < 1000; k++) {
+        if (c->node[k].queue == SF_EVICT_MAIN)
+            for (int i = 0; i < 3; i++)
+                get(c, k, 100);
+        sum += c->node[k].freq;
+    }
+    struct sf_evict_node *v = sf_evict_victim(&c->p, c->max_bytes);
+    assert_non_null(v);
+    assert_int_equal(v->queue, SF_EVICT_MAIN);
+    assert_int_equal(v->freq, 3); /* taken whatever its count, after the 64 rounds */
+    unsigned after = 0;
+    for (int k = 0; k < 1000; k++)
+        after += c->node[k].freq;
+    assert_int_equal(sum - after, SF_EVICT_MAX_STEPS);
+    cache_free(c);
+}
+
 /* A hot set asked again and again survives a scan of keys each asked once, more bytes
  * than the whole cache; LRU would have lost all of it. */
 static void test_scan_keeps_the_hot_set(void **state)
@@ -305,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_ghost_hit_goes_to_main),
         cmocka_unit_test(test_bytes_are_exact),
         cmocka_unit_test(test_ghost_is_bounded),
+        cmocka_unit_test(test_one_eviction_is_bounded),
         cmocka_unit_test(test_scan_keeps_the_hot_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
