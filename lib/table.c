@@ -267,12 +267,13 @@ static size_t evict_to_fit(struct sf_table *t, struct sf_entry **drop, size_t ma
         drop[n++] = sf_table_unlist(t, sf_table_slot(t, extra->key)); /* cache.max_variants */
         sf_varindex_evicted(&t->variants);
     }
-    struct sf_evict_node *v;
-    while (t->bytes > t->max_bytes && n < max_drop &&
-           (v = sf_evict_victim(&t->evict, t->max_bytes)) != NULL) {
+    while (t->bytes > t->max_bytes && n < max_drop) {
+        struct sf_evict_node *v = sf_evict_victim(&t->evict, t->max_bytes);
+        if (v == NULL)
+            break;
         struct sf_entry *victim =
             (struct sf_entry *)(void *)((char *)v - offsetof(struct sf_entry, ev));
-        drop[n++] = sf_table_unlist(t, sf_table_slot(t, victim->key));
+        drop[n++] = sf_table_unlist(t, sf_table_slot(t, victim->key)); /* leaves the policy */
         t->evictions++;
     }
     SF_DEBUG_ASSERT(t->evict.small_bytes + t->evict.main_bytes == t->bytes);
