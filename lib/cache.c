@@ -74,6 +74,11 @@ void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st)
     st->evictions = c->t.evictions;
     st->variants = c->t.variants.variants;
     st->variant_evictions = c->t.variants.evictions;
+    st->evictions_small = c->t.evict.evicted_small;
+    st->evictions_main = c->t.evict.evicted_main;
+    st->promotions = c->t.evict.promoted;
+    st->ghost_hits = c->t.evict.ghost_hits;
+    st->small_bytes = c->t.evict.small_bytes;
     sf_mutex_unlock(&c->t.lock);
 }
 
@@ -488,9 +493,9 @@ static void unlist(struct sf_cache *c, struct sf_obj *o, bool keep_stale)
         struct sf_entry **pp =
             keep_stale && stale != NULL ? sf_table_slot(&c->t, stale->key) : NULL;
         if (pp != NULL && *pp == NULL) {
-            /* Back where it was, stored as before: charged, on the LRU, as old. */
+            /* Back where it was, stored as before: charged, and new to the policy. */
             sf_table_list(&c->t, pp, &stale->entry, SF_ENTRY_RESPONSE);
-            sf_table_charge(&c->t, &stale->entry, stale->entry.charge);
+            sf_table_charge(&c->t, &stale->entry, stale->entry.ev.charge);
             stale = NULL; /* the table's reference again */
             sf_table_fit(&c->t);
         }

@@ -1,4 +1,5 @@
-/* cache: the table of entries by key, and the memory-bounded LRU of stored responses.
+/* cache: the table of entries by key, and the memory-bounded store of responses (evicted
+ * by S3-FIFO, evict.h).
  * A key maps to at most one entry (entry.h says what each is): a flight in progress or a
  * stored response (objects), or one of the cache's own small markers (hit-for-pass,
  * vary, sliced). Lookups on every thread (a MISS lists a new flight, in place of an expired
@@ -22,7 +23,7 @@ struct sf_req_directives;
 struct sf_slice_ref;
 
 struct sf_cache *sf_cache_new(uint64_t max_bytes);
-/* A reload's cache.max_bytes: a smaller one evicts the least recently used responses and
+/* A reload's cache.max_bytes: a smaller one evicts (evict.h's choice) responses and
  * markers down to it now. Any thread. */
 void sf_cache_set_max_bytes(struct sf_cache *c, uint64_t max_bytes);
 /* cache.max_variants: how many stored variants (RFC 9111 §4.1) one URL keeps; storing one
@@ -89,7 +90,7 @@ bool sf_cache_put(struct sf_cache *c, struct sf_obj *o);
 void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o);
 
 /* Keeps a complete object, stored at now_ms (its verdict says for how long it is fresh),
- * evicting least recently used objects to stay under the byte limit. If o is no longer
+ * evicting what the policy picks (evict.h) to stay under the byte limit. If o is no longer
  * listed (purged or replaced), nothing happens. */
 void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms);
 /* Takes o out of the table if it is still listed. */
@@ -127,7 +128,7 @@ void sf_cache_get_stats(struct sf_cache *c, struct sf_cache_stats *st);
 /* What is listed under key now_ms, copied into out (cacheview.h; empty on entry, the
  * caller clears it): a stored response with its age and freshness, a flight, a marker
  * (hit-for-pass with its reason; vary with the stored variants; sliced with which slices
- * of slice_bytes are stored). Read-only: nothing is touched, moved on the LRU or
+ * of slice_bytes are stored). Read-only: nothing is touched, counted by the policy or
  * expired. One hold of the table lock (a varying or sliced key walks its URL's entries);
  * for explain, not the request path. Any thread. */
 void sf_cache_inspect(struct sf_cache *c, const char *key, uint64_t slice_bytes, uint64_t now_ms,

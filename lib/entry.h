@@ -8,6 +8,8 @@
 #ifndef SF_ENTRY_H
 #define SF_ENTRY_H
 
+#include "evict.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +17,7 @@
 enum sf_entry_role {
     SF_ENTRY_UNLISTED, /* an object that is not in the table (any more) */
     SF_ENTRY_FLIGHT,   /* an object listed while it is fetched: requests join it */
-    SF_ENTRY_RESPONSE, /* an object stored: complete, charged, on the LRU */
+    SF_ENTRY_RESPONSE, /* an object stored: complete, charged, in the eviction policy */
     SF_ENTRY_PASS,     /* a hit-for-pass marker (the cache's own) */
     SF_ENTRY_VARY,     /* a vary marker (the cache's own) */
     SF_ENTRY_SLICED,   /* a sliced marker (the cache's own): the key's response is kept
@@ -24,13 +26,12 @@ enum sf_entry_role {
 
 struct sf_entry {
     enum sf_entry_role role;
-    const char *key;                      /* the key it is listed under (its owner's) */
-    struct sf_entry *hnext;               /* hash chain */
-    struct sf_entry *unext;               /* chain in the table's index by URL */
-    struct sf_entry *lru_prev, *lru_next; /* responses and markers */
-    size_t charge;                        /* bytes counted against the cache */
-    uint64_t stored_ms;                   /* a response: monotonic time it was stored */
-    bool invalidated;                     /* a response usable only after validation */
+    const char *key;         /* the key it is listed under (its owner's) */
+    struct sf_entry *hnext;  /* hash chain */
+    struct sf_entry *unext;  /* chain in the table's index by URL */
+    struct sf_evict_node ev; /* responses and markers: charge, place (evict.h) */
+    uint64_t stored_ms;      /* a response: monotonic time it was stored */
+    bool invalidated;        /* a response usable only after validation */
     /* A stored variant (varindex.h): its URL's group, its place there (most recently used
      * first), and its place in the language index (lindexed) under lhash. */
     bool lindexed;

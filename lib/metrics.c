@@ -190,7 +190,21 @@ static const struct family families[] = {
 #define F_PEER_ROUTES_UNKNOWN 47
     {"cluster_peer_routes_unknown_total", COUNTER,
      "Peers' requests for a route this node has no route of that name for: sent back."},
-#define F_UPSTREAM_RETRIES 48
+#define F_EVICTIONS_SMALL 48
+    {"cache_evictions_small_total", COUNTER,
+     "Evicted from the small FIFO: not asked for again since stored (keys to the ghost)."},
+#define F_EVICTIONS_MAIN 49
+    {"cache_evictions_main_total", COUNTER,
+     "Evicted from the main FIFO: not asked for again since their last pass."},
+#define F_PROMOTIONS 50
+    {"cache_promotions_total", COUNTER,
+     "Moved from the small FIFO to main on eviction's pass: asked for again there."},
+#define F_GHOST_HITS 51
+    {"cache_ghost_hits_total", COUNTER,
+     "Stored straight into main: their key left the small FIFO shortly before."},
+#define F_SMALL_BYTES 52
+    {"cache_small_bytes", GAUGE, "Bytes charged in the small FIFO (the rest is main)."},
+#define F_UPSTREAM_RETRIES 53
     {"upstream_retries_total", COUNTER,
      "Fetches sent again to another server of their pool before any response head."},
 };
@@ -280,7 +294,7 @@ struct sample {
     uint64_t value;
 };
 
-#define NSAMPLES (NCOUNTERS + 11)
+#define NSAMPLES (NCOUNTERS + 16)
 
 /* Reads every number once into out (NSAMPLES); returns how many. A sample added here
  * needs NSAMPLES raised: PUT checks before it writes. */
@@ -314,6 +328,12 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
     PUT((struct sample){"cache", "variants", F_VARIANTS, NULL, cache->variants});
     PUT((struct sample){"cache", "variant_evictions", F_VARIANT_EVICTIONS, NULL,
                         cache->variant_evictions});
+    PUT((struct sample){"cache", "evictions_small", F_EVICTIONS_SMALL, NULL,
+                        cache->evictions_small});
+    PUT((struct sample){"cache", "evictions_main", F_EVICTIONS_MAIN, NULL, cache->evictions_main});
+    PUT((struct sample){"cache", "promotions", F_PROMOTIONS, NULL, cache->promotions});
+    PUT((struct sample){"cache", "ghost_hits", F_GHOST_HITS, NULL, cache->ghost_hits});
+    PUT((struct sample){"cache", "small_bytes", F_SMALL_BYTES, NULL, cache->small_bytes});
     return n;
 }
 

@@ -17,6 +17,9 @@ struct sf_cache_stats {
     uint64_t evictions;
     uint64_t variants;          /* stored responses that are variants (RFC 9111 §4.1) */
     uint64_t variant_evictions; /* variants evicted by cache.max_variants */
+    /* The eviction policy's (evict.h): evictions from small and from main (together
+     * evictions), moves from small to main, ghost hits, and the bytes in small. */
+    uint64_t evictions_small, evictions_main, promotions, ghost_hits, small_bytes;
 };
 
 /* A histogram of fixed buckets (sf_metrics_observe_*): each observation is three relaxed

@@ -63,7 +63,7 @@ void sf_table_init(struct sf_table *t, uint64_t max_bytes)
     t->nbuckets = 1024;
     t->buckets = sf_xcalloc(t->nbuckets, sizeof *t->buckets);
     t->by_url = sf_xcalloc(t->nbuckets, sizeof *t->by_url);
-    t->lru.lru_next = t->lru.lru_prev = &t->lru;
+    sf_evict_init(&t->evict);
     t->pass.next = t->pass.prev = &t->pass;
     atomic_init(&t->next_expiry_ms, UINT64_MAX);
     t->max_bytes = max_bytes;
@@ -81,6 +81,7 @@ void sf_table_fini(struct sf_table *t)
         }
     }
     sf_varindex_clear(&t->variants);
+    sf_evict_fini(&t->evict);
     free(t->buckets);
     free(t->by_url);
     sf_mutex_destroy(&t->lock);
@@ -133,38 +134,11 @@ void sf_table_grow(struct sf_table *t)
     t->nbuckets = n;
 }
 
-#ifdef SF_DEBUG
-/* Whether e is on t's LRU: a walk of every charged entry, hence only for SF_DEBUG_ASSERT.
- * An entry unlinked that is not there, or pushed twice, corrupts the list silently. */
-static bool on_lru(const struct sf_table *t, const struct sf_entry *e)
-{
-    for (const struct sf_entry *x = t->lru.lru_next; x != &t->lru; x = x->lru_next)
-        if (x == e)
-            return true;
-    return false;
-}
-#endif
-
-static void lru_unlink(struct sf_entry *e)
-{
-    e->lru_prev->lru_next = e->lru_next;
-    e->lru_next->lru_prev = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push_front(struct sf_table *t, struct sf_entry *e)
-{
-    e->lru_next = t->lru.lru_next;
-    e->lru_prev = &t->lru;
-    t->lru.lru_next->lru_prev = e;
-    t->lru.lru_next = e;
-}
-
+/* A hit: the policy counts it (no list move, evict.h); a variant also moves to the front
+ * of its URL's (varindex.h). */
 void sf_table_touch(struct sf_table *t, struct sf_entry *e)
 {
-    SF_DEBUG_ASSERT(on_lru(t, e));
-    lru_unlink(e);
-    lru_push_front(t, e);
+    sf_evict_hit(&e->ev);
     sf_varindex_touch(&t->variants, e);
 }
 
@@ -177,11 +151,10 @@ void sf_table_note_expiry(struct sf_table *t)
                  oldest != &t->pass ? marker_of_pass(oldest)->expires_ms : UINT64_MAX);
 }
 
-/* Table lock held. Counts e, now charged and on the LRU, as what its role says. */
+/* Table lock held. Counts e, now charged and in the policy, as what its role says. */
 void sf_table_charge(struct sf_table *t, struct sf_entry *e, size_t bytes)
 {
     sf_mutex_assert_held(&t->lock);
-    e->charge = bytes;
     t->bytes += bytes;
     if (e->role == SF_ENTRY_RESPONSE) {
         t->stored++;
@@ -192,8 +165,7 @@ void sf_table_charge(struct sf_table *t, struct sf_entry *e, size_t bytes)
         t->pass_markers++;
     else if (e->role == SF_ENTRY_SLICED)
         t->sliced_markers++;
-    SF_DEBUG_ASSERT(!on_lru(t, e)); /* charged once */
-    lru_push_front(t, e);
+    sf_evict_insert(&t->evict, &e->ev, hash_key(e->key), bytes); /* charged once: asserted */
 }
 
 /* Removes the entry at *pp from the table. Returns it, for the caller to release after
@@ -228,9 +200,8 @@ struct sf_entry *sf_table_unlist(struct sf_table *t, struct sf_entry **pp)
     case SF_ENTRY_UNLISTED: SF_ASSERT(!"an unlisted entry in the table");
     }
     if (e->role != SF_ENTRY_FLIGHT) {
-        SF_DEBUG_ASSERT(on_lru(t, e));
-        lru_unlink(e);
-        t->bytes -= e->charge;
+        t->bytes -= e->ev.charge;
+        sf_evict_remove(&t->evict, &e->ev); /* asserts it was in */
     }
     if (is_object(e))
         e->role = SF_ENTRY_UNLISTED;
@@ -286,7 +257,7 @@ struct marker *sf_table_list_marker(struct sf_table *t, const char *key, enum sf
     return m;
 }
 
-/* Evicts from the LRU tail until bytes fit; collects what to release in *drop. */
+/* Evicts what the policy picks until bytes fit; collects what to release in *drop. */
 static size_t evict_to_fit(struct sf_table *t, struct sf_entry **drop, size_t max_drop)
 {
     sf_mutex_assert_held(&t->lock);
@@ -296,11 +267,16 @@ static size_t evict_to_fit(struct sf_table *t, struct sf_entry **drop, size_t ma
         drop[n++] = sf_table_unlist(t, sf_table_slot(t, extra->key)); /* cache.max_variants */
         sf_varindex_evicted(&t->variants);
     }
-    while (t->bytes > t->max_bytes && t->lru.lru_prev != &t->lru && n < max_drop) {
-        struct sf_entry *victim = t->lru.lru_prev;
-        drop[n++] = sf_table_unlist(t, sf_table_slot(t, victim->key));
+    while (t->bytes > t->max_bytes && n < max_drop) {
+        struct sf_evict_node *v = sf_evict_victim(&t->evict, t->max_bytes);
+        if (v == NULL)
+            break;
+        struct sf_entry *victim =
+            (struct sf_entry *)(void *)((char *)v - offsetof(struct sf_entry, ev));
+        drop[n++] = sf_table_unlist(t, sf_table_slot(t, victim->key)); /* leaves the policy */
         t->evictions++;
     }
+    SF_DEBUG_ASSERT(t->evict.small_bytes + t->evict.main_bytes == t->bytes);
     return n;
 }
 

@@ -2,8 +2,9 @@
  * table.c and cacheview.c (its read-only copy of one key's entries). Entries (entry.h) by
  * key in a chained hash table (keyed SipHash, doubling at load 1), and the same entries chained by the URL
  * part of their keys, so that what concerns one URL (a purge, an invalidation, a variant
- * in another language) visits only that URL's entries; stored responses and markers on a
- * byte-charged LRU; hit-for-pass markers also on a list of their own, oldest first (they
+ * in another language) visits only that URL's entries; stored responses and markers
+ * charged by bytes and evicted by S3-FIFO (evict.h: a hit only counts; one-hit wonders and
+ * scans leave from a small FIFO without pushing out what is asked again); hit-for-pass markers also on a list of their own, oldest first (they
  * all live cache.hit_for_pass, so the list is in expiry order); stored variants also in
  * varindex.h's index (by URL, for cache.max_variants, and by language). The table holds one
  * reference on every listed object and owns its markers. Every function here runs under
@@ -13,6 +14,7 @@
 
 #include "base.h"
 #include "entry.h"
+#include "evict.h"
 #include "slice.h"
 #include "varindex.h"
 
@@ -42,7 +44,7 @@ struct sf_table {
     struct sf_entry **buckets; /* (L) */
     struct sf_entry **by_url;  /* (L) the same entries by the URL part of their keys */
     size_t nbuckets, count;    /* (L) */
-    struct sf_entry lru;       /* (L) sentinel: lru.lru_next is the most recent */
+    struct sf_evict evict;     /* (L) what is charged, in the eviction policy (evict.h) */
     uint64_t max_bytes;        /* (L) */
     uint64_t bytes;            /* (L) */
     uint64_t stored, markers, flights, evictions; /* (L) */
@@ -73,13 +75,13 @@ struct sf_entry **sf_table_slot(struct sf_table *t, const char *key);
 size_t sf_table_longest_chain(const struct sf_table *t);
 /* Doubles the buckets; slots found before are no longer valid. */
 void sf_table_grow(struct sf_table *t);
-/* Moves e (on the LRU) to its front: used now. */
+/* e (charged) was asked for: the policy counts it, and a variant is its URL's newest. */
 void sf_table_touch(struct sf_table *t, struct sf_entry *e);
 
 /* Table lock held. Publishes when the oldest hit-for-pass marker expires. */
 void sf_table_note_expiry(struct sf_table *t);
 
-/* Table lock held. Counts e, now charged and on the LRU, as what its role says. */
+/* Table lock held. Counts e, now charged and in the policy, as what its role says. */
 void sf_table_charge(struct sf_table *t, struct sf_entry *e, size_t bytes);
 
 /* Removes the entry at *pp from the table. Returns it, for the caller to release after

@@ -1,5 +1,5 @@
-/* Unit tests for lib/cache.c: lookups of every kind, storing, LRU eviction by bytes,
- * expiry and hit-for-pass markers, with the clock as a number. */
+/* Unit tests for lib/cache.c: lookups of every kind, storing, eviction by bytes (S3-FIFO,
+ * evict.h), expiry and hit-for-pass markers, with the clock as a number. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,7 +197,11 @@ static void test_expired_object_is_replaced(void **state)
     sf_cache_free(c);
 }
 
-static void test_lru_evicts_by_bytes(void **state)
+/* Over the limit, the oldest response not asked for again since it was stored leaves
+ * (evict.h: it leaves the small FIFO); one that was asked for again moves to main and
+ * stays. Under LRU k1 was evicted as the least recently used: the same victim here, for
+ * S3-FIFO's reason. */
+static void test_evicts_by_bytes_keeping_what_was_asked_again(void **state)
 {
     (void)state;
     struct sf_cache *c = sf_cache_new(100000);
@@ -208,7 +212,7 @@ static void test_lru_evicts_by_bytes(void **state)
         lookup(c, key, 0, &o[i]);
         complete(o[i], 30000);
         sf_cache_store(c, o[i], 0);
-        if (i == 2) { /* touch k0 so k1 is the least recently used */
+        if (i == 2) { /* ask for k0 again: k1 is the oldest never asked for again */
             assert_int_equal(lookup(c, "k0", 1, &h), SF_LOOKUP_HIT);
             sf_obj_unref(h);
         }
@@ -661,7 +665,7 @@ int main(void)
         cmocka_unit_test(test_failed_refresh_puts_the_stored_response_back),
         cmocka_unit_test(test_pass_markers_are_charged_bounded_and_expire),
         cmocka_unit_test(test_expired_object_is_replaced),
-        cmocka_unit_test(test_lru_evicts_by_bytes),
+        cmocka_unit_test(test_evicts_by_bytes_keeping_what_was_asked_again),
         cmocka_unit_test(test_object_bigger_than_cache_not_kept),
         cmocka_unit_test(test_hit_for_pass),
         cmocka_unit_test(test_sliced_marker),

@@ -1,0 +1,252 @@
+/* evict: see evict.h. Two circular lists with sentinels (the FIFOs) and the ghost. The
+ * ghost's ring holds every hash pushed, the newest n; its set says which of them are
+ * still there and where (a hash taken by a ghost hit leaves the set and stays in the ring
+ * as a stale slot; the ring's oldest slot, when pushed out, leaves the set only if the set
+ * still points at it). Runs under the caller's lock (the table's); owns only the ghost's
+ * memory. */
+#include "evict.h"
+
+#include "base.h"
+
+#include <stdlib.h>
+
+static void queue_init(struct sf_evict_node *q)
+{
+    q->prev = q->next = q;
+}
+
+static void queue_push(struct sf_evict_node *q, struct sf_evict_node *n)
+{
+    n->next = q;
+    n->prev = q->prev;
+    q->prev->next = n;
+    q->prev = n;
+}
+
+static void queue_unlink(struct sf_evict_node *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
+/* The ghost's set: linear probing over 2 * cap slots, hash 0 marking an empty slot (a key
+ * whose hash is 0 is remembered as 1). */
+static uint64_t nonzero(uint64_t hash)
+{
+    return hash != 0 ? hash : 1;
+}
+
+static size_t set_find(const struct sf_evict_ghost *g, uint64_t hash)
+{
+    size_t mask = 2 * g->cap - 1;
+    size_t i = hash & mask;
+    while (g->set[i].hash != 0 && g->set[i].hash != hash)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Empties slot i, shifting back the slots after it that probed past it. */
+static void set_delete(struct sf_evict_ghost *g, size_t i)
+{
+    size_t mask = 2 * g->cap - 1;
+    for (size_t j = (i + 1) & mask; g->set[j].hash != 0; j = (j + 1) & mask) {
+        size_t home = g->set[j].hash & mask;
+        /* The slot at j stays unless its home lies cyclically outside (i, j]. */
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            g->set[i] = g->set[j];
+            i = j;
+        }
+    }
+    g->set[i].hash = 0;
+}
+
+static void ghost_alloc(struct sf_evict_ghost *g, size_t cap)
+{
+    g->cap = cap;
+    g->ring = sf_xcalloc(cap, sizeof *g->ring);
+    g->set = sf_xcalloc(2 * cap, sizeof *g->set);
+    g->pushed = 0;
+    g->n = 0;
+}
+
+/* The oldest hash leaves the ring, and the set if the set still points at its slot. */
+static void ghost_pop(struct sf_evict_ghost *g)
+{
+    uint64_t seq = g->pushed - g->n;
+    uint64_t hash = g->ring[seq & (g->cap - 1)];
+    size_t i = set_find(g, hash);
+    if (g->set[i].hash == hash && g->set[i].seq == seq)
+        set_delete(g, i);
+    g->n--;
+}
+
+/* Pushes hash, the oldest leaving first while limit (at most cap) are there. */
+static void ghost_push(struct sf_evict_ghost *g, uint64_t hash, size_t limit)
+{
+    while (g->n > 0 && g->n >= limit)
+        ghost_pop(g);
+    size_t i = set_find(g, hash);
+    g->set[i].hash = hash; /* a hash there already: its newer place */
+    g->set[i].seq = g->pushed;
+    g->ring[g->pushed & (g->cap - 1)] = hash;
+    g->pushed++;
+    g->n++;
+}
+
+/* Doubles the ghost's room, keeping the hashes still in it in their order. */
+static void ghost_grow(struct sf_evict_ghost *g)
+{
+    struct sf_evict_ghost old = *g;
+    ghost_alloc(g, old.cap * 2);
+    for (uint64_t seq = old.pushed - old.n; seq != old.pushed; seq++) {
+        uint64_t hash = old.ring[seq & (old.cap - 1)];
+        size_t i = set_find(&old, hash);
+        if (old.set[i].hash == hash && old.set[i].seq == seq)
+            ghost_push(g, hash, g->cap);
+    }
+    free(old.ring);
+    free(old.set);
+}
+
+void sf_evict_init(struct sf_evict *p)
+{
+    *p = (struct sf_evict){0};
+    queue_init(&p->small);
+    queue_init(&p->main);
+    ghost_alloc(&p->ghost, SF_EVICT_GHOST_MIN);
+}
+
+void sf_evict_fini(struct sf_evict *p)
+{
+    free(p->ghost.ring);
+    free(p->ghost.set);
+    p->ghost.ring = NULL;
+    p->ghost.set = NULL;
+}
+
+bool sf_evict_ghost_has(const struct sf_evict *p, uint64_t hash)
+{
+    hash = nonzero(hash);
+    return p->ghost.set[set_find(&p->ghost, hash)].hash == hash;
+}
+
+static void enqueue(struct sf_evict *p, struct sf_evict_node *n, enum sf_evict_queue queue)
+{
+    n->queue = (uint8_t)queue;
+    if (queue == SF_EVICT_SMALL) {
+        queue_push(&p->small, n);
+        p->small_bytes += n->charge;
+    } else {
+        queue_push(&p->main, n);
+        p->main_bytes += n->charge;
+    }
+}
+
+static void dequeue(struct sf_evict *p, struct sf_evict_node *n)
+{
+    SF_ASSERT(n->queue == SF_EVICT_SMALL || n->queue == SF_EVICT_MAIN);
+    if (n->queue == SF_EVICT_SMALL)
+        p->small_bytes -= n->charge;
+    else
+        p->main_bytes -= n->charge;
+    queue_unlink(n);
+    n->queue = SF_EVICT_NONE;
+}
+
+void sf_evict_insert(struct sf_evict *p, struct sf_evict_node *n, uint64_t hash, size_t charge)
+{
+    SF_ASSERT(n->queue == SF_EVICT_NONE);
+    n->hash = nonzero(hash);
+    n->charge = charge;
+    n->freq = 0;
+    struct sf_evict_ghost *g = &p->ghost;
+    size_t i = set_find(g, n->hash);
+    bool remembered = g->set[i].hash == n->hash;
+    if (remembered) {
+        set_delete(g, i); /* its ring slot goes stale */
+        p->ghost_hits++;
+    }
+    enqueue(p, n, remembered ? SF_EVICT_MAIN : SF_EVICT_SMALL);
+    p->count++;
+    if (p->count > g->cap)
+        ghost_grow(g); /* the ghost remembers as many keys as the cache holds */
+}
+
+void sf_evict_hit(struct sf_evict_node *n)
+{
+    SF_ASSERT(n->queue != SF_EVICT_NONE);
+    if (n->freq < 3)
+        n->freq++;
+}
+
+void sf_evict_remove(struct sf_evict *p, struct sf_evict_node *n)
+{
+    dequeue(p, n);
+    p->count--;
+}
+
+/* Whether small gives the next victim: while main has nothing, or while small is over its
+ * share and holds more than its newest node. The newest stays while main can give: a node
+ * larger than small's whole share (a 12 MB body in a 16 MiB cache) would otherwise leave
+ * at the very store that brought it, before anyone could ask for it again. */
+static bool small_gives(const struct sf_evict *p, uint64_t small_max)
+{
+    if (p->small.next == &p->small)
+        return false;
+    return p->main.next == &p->main ||
+           (p->small_bytes > small_max && p->small.next->next != &p->small);
+}
+
+/* The oldest node of small that was not asked again since it came, moving those that
+ * were to main (each a step of *steps); NULL once small does not give (small_gives) or
+ * the steps are spent. */
+static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max, unsigned *steps)
+{
+    while (*steps > 0 && small_gives(p, small_max)) {
+        struct sf_evict_node *n = p->small.next;
+        if (n->freq == 0) {
+            /* As many keys as the cache holds nodes once n is out, at least
+             * SF_EVICT_GHOST_MIN. */
+            size_t held = p->count - 1;
+            ghost_push(&p->ghost, n->hash, held > SF_EVICT_GHOST_MIN ? held : SF_EVICT_GHOST_MIN);
+            p->evicted_small++;
+            return n;
+        }
+        dequeue(p, n);
+        n->freq = 0;
+        enqueue(p, n, SF_EVICT_MAIN);
+        p->promoted++;
+        (*steps)--;
+    }
+    return NULL;
+}
+
+/* The oldest node of main not asked again since it last passed; each one that was goes
+ * round again, its count less one (a step of *steps), until the steps are spent: then the
+ * oldest, whatever its count. */
+static struct sf_evict_node *victim_main(struct sf_evict *p, unsigned *steps)
+{
+    while (p->main.next != &p->main) {
+        struct sf_evict_node *n = p->main.next;
+        if (n->freq == 0 || *steps == 0) {
+            p->evicted_main++;
+            return n;
+        }
+        n->freq--;
+        queue_unlink(n);
+        queue_push(&p->main, n);
+        (*steps)--;
+    }
+    return NULL;
+}
+
+struct sf_evict_node *sf_evict_victim(struct sf_evict *p, uint64_t max_bytes)
+{
+    unsigned steps = SF_EVICT_MAX_STEPS;
+    struct sf_evict_node *n = victim_small(p, max_bytes / SF_EVICT_SMALL_SHARE, &steps);
+    if (n == NULL)
+        n = victim_main(p, &steps);
+    return n;
+}

@@ -1,0 +1,100 @@
+/* evict: the cache's eviction policy, S3-FIFO by bytes (Yang et al., "FIFO queues are all
+ * you need for cache eviction", SOSP 2023), pure: it knows nodes, charges and 64-bit key
+ * hashes, never entries, keys or locks (the table embeds a node in each charged entry and
+ * calls these under its lock).
+ *   - A new node enters the small FIFO (SF_EVICT_SMALL_SHARE of the byte limit), unless
+ *     the ghost remembers its key: then it enters the main FIFO.
+ *   - A hit only counts (a 2-bit frequency, at most 3): no list moves, so a hit costs
+ *     less than LRU's move to the front.
+ *   - Eviction takes from small while small holds more than its share (and more than its
+ *     newest node, which stays while main can give: a node larger than small's share
+ *     would otherwise leave at the store that brought it), or while main has nothing: a
+ *     node asked again since it came moves to main (its count cleared), one that was not
+ *     leaves and its key hash goes to the ghost (one-hit wonders, a crawler's scan, leave
+ *     from here without touching main). Otherwise from main: a node asked again since it last passed goes
+ *     round once more, its count less one; one that was not leaves.
+ *   - The ghost: the hashes of keys evicted from small, FIFO, at most as many as the cache
+ *     holds nodes (at least SF_EVICT_GHOST_MIN): a key asked again soon after it left
+ *     small was evicted too early. A ring plus an open-addressed set, 40 bytes per slot,
+ *     not charged to the cache (like the table's buckets).
+ * Eviction is O(1): amortised, each pass over a node in main spends one of its at most 3
+ * counts; and at most SF_EVICT_MAX_STEPS moves in any one eviction. Nothing here
+ * allocates but the ghost's growth (doubling, rebuilt under the caller's lock, like the
+ * table's buckets). The ghost's set is probed by the table's keyed hash (siphash.h), so
+ * clients cannot make its keys collide into one long probe. */
+#ifndef SF_EVICT_H
+#define SF_EVICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The small FIFO's share of the byte limit: the paper's 10%. */
+#define SF_EVICT_SMALL_SHARE 10
+/* The ghost's least room, in key hashes. */
+#define SF_EVICT_GHOST_MIN 256
+/* The most moves (to main, or round main) one eviction makes before it takes main's oldest
+ * whatever its count: a main of a million nodes all asked 3 times would otherwise be
+ * walked three times round under the table lock. Simulated on scripts/trace_bench.py's
+ * traces, the bound changed their fetches by under 0.01%. */
+#define SF_EVICT_MAX_STEPS 64
+
+enum sf_evict_queue {
+    SF_EVICT_NONE, /* not in the policy */
+    SF_EVICT_SMALL,
+    SF_EVICT_MAIN,
+};
+
+/* A charged thing's place in the policy; embedded in it (struct sf_entry). */
+struct sf_evict_node {
+    struct sf_evict_node *prev, *next; /* in its queue: next is newer */
+    size_t charge;                     /* bytes counted against the limit */
+    uint64_t hash;                     /* its key's */
+    uint8_t freq;                      /* hits since it came or last passed, at most 3 */
+    uint8_t queue;                     /* enum sf_evict_queue */
+};
+
+/* The ghost: a FIFO ring of key hashes and a set of them, by hash. */
+struct sf_evict_ghost {
+    uint64_t *ring;  /* cap hashes, by sequence number modulo cap */
+    size_t cap;      /* a power of two */
+    uint64_t pushed; /* sequence number of the next hash pushed */
+    size_t n;        /* hashes in the ring, the newest n (some may be taken) */
+    struct sf_evict_slot {
+        uint64_t hash; /* 0: empty */
+        uint64_t seq;  /* where in the ring */
+    } * set;           /* 2 * cap slots, linear probing */
+};
+
+struct sf_evict {
+    struct sf_evict_node small, main; /* sentinels: next is the oldest */
+    uint64_t small_bytes, main_bytes;
+    size_t count; /* nodes in small and main */
+    struct sf_evict_ghost ghost;
+    uint64_t evicted_small; /* nodes evicted from small (their key to the ghost) */
+    uint64_t evicted_main;  /* nodes evicted from main */
+    uint64_t promoted;      /* nodes moved from small to main, asked again there */
+    uint64_t ghost_hits;    /* nodes inserted into main because the ghost had their key */
+};
+
+void sf_evict_init(struct sf_evict *p);
+/* Frees the ghost; the nodes are the caller's, and are not touched. */
+void sf_evict_fini(struct sf_evict *p);
+
+/* n (in no queue) comes in, charged charge, its key's hash hash: into main if the ghost
+ * has hash (taken from it), else into small. */
+void sf_evict_insert(struct sf_evict *p, struct sf_evict_node *n, uint64_t hash, size_t charge);
+/* n, in a queue, was asked for again. */
+void sf_evict_hit(struct sf_evict_node *n);
+/* n leaves its queue, not evicted (replaced, purged, expired): the ghost is not told. */
+void sf_evict_remove(struct sf_evict *p, struct sf_evict_node *n);
+/* The node to evict next under a limit of max_bytes, after the moves the policy makes on
+ * the way (promotions, reinsertions); NULL when both queues are empty. It is still in its
+ * queue (counted as evicted, its hash in the ghost if from small): the caller removes it
+ * with sf_evict_remove. */
+struct sf_evict_node *sf_evict_victim(struct sf_evict *p, uint64_t max_bytes);
+
+/* Whether the ghost has hash (for tests; nothing is taken). */
+bool sf_evict_ghost_has(const struct sf_evict *p, uint64_t hash);
+
+#endif

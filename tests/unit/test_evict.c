@@ -1,0 +1,349 @@
+/* Unit tests for lib/evict.c, S3-FIFO by bytes: the order of insertion and eviction, the
+ * reinsertion of what was asked again, one-hit wonders leaving from small, ghost hits
+ * going to main, the byte accounting, the ghost's bound, and a scan that does not flush a
+ * hot set. A tiny cache of nodes stands for the table: it charges, evicts to fit and
+ * removes, as table.c does. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/evict.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NODES 4096
+
+/* The table's part: nodes by key number, the bytes charged, the limit. */
+struct cache {
+    struct sf_evict p;
+    struct sf_evict_node node[NODES];
+    uint64_t bytes, max_bytes;
+    int evicted[NODES]; /* keys in eviction order */
+    size_t nevicted;
+};
+
+static struct cache *cache_new(uint64_t max_bytes)
+{
+    struct cache *c = calloc(1, sizeof *c);
+    sf_evict_init(&c->p);
+    c->max_bytes = max_bytes;
+    return c;
+}
+
+static void cache_free(struct cache *c)
+{
+    sf_evict_fini(&c->p);
+    free(c);
+}
+
+/* A key's hash: any 64-bit value; 0 included (the ghost's empty mark, remembered as 1). */
+static uint64_t hash_of(int key)
+{
+    return (uint64_t)key * UINT64_C(0x9E3779B97F4A7C15);
+}
+
+static bool in_cache(const struct cache *c, int key)
+{
+    return c->node[key].queue != SF_EVICT_NONE;
+}
+
+/* Charges key (not in) charge bytes, then evicts until the bytes fit, as sf_table_fit. */
+static void put(struct cache *c, int key, size_t charge)
+{
+    assert_false(in_cache(c, key));
+    sf_evict_insert(&c->p, &c->node[key], hash_of(key), charge);
+    c->bytes += charge;
+    while (c->bytes > c->max_bytes) {
+        struct sf_evict_node *v = sf_evict_victim(&c->p, c->max_bytes);
+        assert_non_null(v);
+        int k = (int)(v - c->node);
+        c->evicted[c->nevicted++ % NODES] = k;
+        c->bytes -= v->charge;
+        sf_evict_remove(&c->p, v);
+    }
+    assert_int_equal(c->p.small_bytes + c->p.main_bytes, c->bytes);
+}
+
+/* A request for key: a hit counts; a miss stores it. True on a hit. */
+static bool get(struct cache *c, int key, size_t charge)
+{
+    if (in_cache(c, key)) {
+        sf_evict_hit(&c->node[key]);
+        return true;
+    }
+    put(c, key, charge);
+    return false;
+}
+
+/* New nodes enter small; with nothing asked again, they leave oldest first, from small,
+ * and their keys go to the ghost. */
+static void test_fifo_order_from_small(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(1000);
+    for (int k = 0; k < 10; k++)
+        put(c, k, 100);
+    assert_int_equal(c->p.small_bytes, 1000);
+    assert_int_equal(c->p.main_bytes, 0);
+    for (int k = 10; k < 15; k++)
+        put(c, k, 100);
+    assert_int_equal(c->nevicted, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(c->evicted[i], i);
+        assert_true(sf_evict_ghost_has(&c->p, hash_of(i)));
+    }
+    assert_int_equal(c->p.evicted_small, 5);
+    assert_int_equal(c->p.evicted_main, 0);
+    assert_false(sf_evict_ghost_has(&c->p, hash_of(5)));
+    cache_free(c);
+}
+
+/* Asked again while in small: moved to main on eviction's pass (its count cleared), not
+ * evicted; the oldest never asked again goes instead. */
+static void test_asked_again_moves_to_main(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(1000);
+    for (int k = 0; k < 10; k++)
+        put(c, k, 100);
+    assert_true(get(c, 0, 100));
+    assert_true(get(c, 2, 100));
+    put(c, 10, 100);
+    assert_int_equal(c->nevicted, 1);
+    assert_int_equal(c->evicted[0], 1);
+    assert_int_equal(c->node[0].queue, SF_EVICT_MAIN);
+    assert_int_equal(c->node[0].freq, 0);
+    assert_int_equal(c->p.promoted, 1); /* 2 is still in small: small fits again */
+    assert_int_equal(c->p.main_bytes, 100);
+    cache_free(c);
+}
+
+/* In main, a node asked again since it last passed goes round once more, its count less
+ * one (at most 3: counts saturate); the first one not asked again is evicted. */
+static void test_main_reinserts_what_was_asked(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(1000);
+    for (int k = 0; k < 10; k++) { /* each asked once more */
+        put(c, k, 100);
+        get(c, k, 100);
+    }
+    /* 0..9 move to main (counts cleared); 10, the newest, stays in small while main can
+     * give, and main gives its oldest, 0. */
+    put(c, 10, 100);
+    assert_int_equal(c->p.promoted, 10);
+    assert_int_equal(c->p.main_bytes, 900);
+    assert_int_equal(c->p.small_bytes, 100);
+    assert_int_equal(c->nevicted, 1);
+    assert_int_equal(c->evicted[0], 0);
+    /* 1 asked 10 times: counts 3; 2 once: 1; the rest not at all. */
+    for (int i = 0; i < 10; i++)
+        get(c, 1, 100);
+    get(c, 2, 100);
+    assert_int_equal(c->node[1].freq, 3);
+    /* From main: small holds no more than its share (100 of 1000). */
+    struct sf_evict_node *v = sf_evict_victim(&c->p, 1000);
+    assert_ptr_equal(v, &c->node[3]);
+    assert_int_equal(c->p.evicted_main, 2);
+    assert_int_equal(c->node[1].freq, 2); /* went round once */
+    assert_int_equal(c->node[2].freq, 0);
+    c->bytes -= v->charge;
+    sf_evict_remove(&c->p, v);
+    assert_false(sf_evict_ghost_has(&c->p, hash_of(3))); /* from main: not remembered */
+    cache_free(c);
+}
+
+/* A node larger than small's whole share is not evicted by the store that brought it
+ * while main can give: it stays until the next store, so it can be asked for again. */
+static void test_large_node_outlives_its_own_store(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(1000);
+    put(c, 0, 100);
+    get(c, 0, 100);
+    put(c, 1, 950); /* 0 moves to main and leaves from there; 1 stays */
+    assert_true(in_cache(c, 1));
+    assert_false(in_cache(c, 0));
+    assert_int_equal(c->p.evicted_main, 1);
+    assert_true(get(c, 1, 950));
+    put(c, 2, 900); /* 1, asked again, moves to main; main gives it (its count cleared) */
+    assert_true(in_cache(c, 2));
+    assert_false(in_cache(c, 1));
+    assert_int_equal(c->bytes, 900);
+    cache_free(c);
+}
+
+/* One-hit wonders leave from small; what is in main stays, however many pass. */
+static void test_one_hit_wonders_leave_from_small(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(10000);
+    for (int k = 0; k < 50; k++) { /* 5000 bytes asked twice: to main */
+        put(c, k, 100);
+        get(c, k, 100);
+    }
+    for (int k = 50; k < 2000; k++) { /* each once, and the 50 asked now and then */
+        put(c, k, 100);
+        if (k % 10 == 0)
+            get(c, (k / 10) % 50, 100);
+    }
+    for (int k = 0; k < 50; k++)
+        assert_true(in_cache(c, k));
+    assert_true(c->p.evicted_small >= 1900 - 100);
+    assert_true(c->p.main_bytes >= 5000);
+    cache_free(c);
+}
+
+/* A key the ghost remembers (evicted from small not long ago) comes back into main, and
+ * the ghost forgets it; others still enter small. */
+static void test_ghost_hit_goes_to_main(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(1000);
+    for (int k = 0; k < 12; k++)
+        put(c, k, 100);
+    assert_true(sf_evict_ghost_has(&c->p, hash_of(0)));
+    put(c, 0 + 100, 100); /* another key: small */
+    assert_int_equal(c->node[100].queue, SF_EVICT_SMALL);
+    /* 0 came back: its node is a new one under the same key. */
+    memset(&c->node[0], 0, sizeof c->node[0]);
+    put(c, 0, 100);
+    assert_int_equal(c->node[0].queue, SF_EVICT_MAIN);
+    assert_int_equal(c->p.ghost_hits, 1);
+    assert_false(sf_evict_ghost_has(&c->p, hash_of(0)));
+    cache_free(c);
+}
+
+/* Bytes: insert, hit, promotion, reinsertion and removal keep small + main equal to what
+ * is charged; removing is not evicting (no ghost, no count). */
+static void test_bytes_are_exact(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(50000);
+    uint64_t seed = 7;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        int k = (int)((seed >> 33) % 1000);
+        size_t charge = 1 + (size_t)((seed >> 13) % 3000);
+        if ((seed >> 20) % 50 == 0 && in_cache(c, k)) {
+            uint64_t evicted = c->p.evicted_small + c->p.evicted_main;
+            uint64_t pushed = c->p.ghost.pushed;
+            c->bytes -= c->node[k].charge;
+            sf_evict_remove(&c->p, &c->node[k]); /* a purge, a replacement */
+            assert_int_equal(c->p.evicted_small + c->p.evicted_main, evicted);
+            assert_int_equal(c->p.ghost.pushed, pushed);
+            continue;
+        }
+        get(c, k, charge);
+        assert_true(c->bytes <= 50000);
+        assert_int_equal(c->p.small_bytes + c->p.main_bytes, c->bytes);
+    }
+    size_t n = 0;
+    for (int k = 0; k < 1000; k++)
+        n += in_cache(c, k);
+    assert_int_equal(n, c->p.count);
+    cache_free(c);
+}
+
+/* The ghost remembers as many keys as the cache holds nodes (at least
+ * SF_EVICT_GHOST_MIN), the oldest forgotten first; growing keeps them. */
+static void test_ghost_is_bounded(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(100 * 10); /* 10 nodes */
+    for (int k = 0; k < 1000; k++)
+        put(c, k, 100);
+    size_t remembered = 0;
+    for (int k = 0; k < 1000; k++)
+        remembered += sf_evict_ghost_has(&c->p, hash_of(k));
+    assert_int_equal(remembered, SF_EVICT_GHOST_MIN);
+    assert_true(sf_evict_ghost_has(&c->p, hash_of(989)));  /* the newest evicted */
+    assert_false(sf_evict_ghost_has(&c->p, hash_of(700))); /* too old */
+    cache_free(c);
+
+    c = cache_new(100 * 1000); /* 1000 nodes: the ghost grows to hold as many */
+    for (int k = 0; k < 4000; k++)
+        put(c, k, 100);
+    remembered = 0;
+    for (int k = 0; k < 4000; k++)
+        remembered += sf_evict_ghost_has(&c->p, hash_of(k));
+    assert_int_equal(remembered, 1000);
+    assert_true(sf_evict_ghost_has(&c->p, hash_of(2999)));
+    assert_false(sf_evict_ghost_has(&c->p, hash_of(1999)));
+    cache_free(c);
+}
+
+/* One eviction makes at most SF_EVICT_MAX_STEPS moves: with every node of main asked 3
+ * times, it takes main's oldest after that many rounds instead of walking main three
+ * times round. */
+static void test_one_eviction_is_bounded(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(100 * 1000);
+    for (int k = 0; k < 1000; k++) /* into small, each asked again */
+        put(c, k, 100), get(c, k, 100);
+    put(c, 1000, 100); /* all but the newest move to main; main gives 0 */
+    assert_int_equal(c->p.promoted, SF_EVICT_MAX_STEPS);
+    cache_free(c);
+
+    c = cache_new(100 * 1000);
+    for (int k = 0; k < 1000; k++)
+        put(c, k, 100), get(c, k, 100);
+    for (int k = 2000; k < 2040; k++) /* 0..999 move to main, 64 at most an eviction */
+        put(c, k, 100);
+    assert_true(c->p.small_bytes <= c->max_bytes / SF_EVICT_SMALL_SHARE); /* main gives */
+    unsigned sum = 0;
+    for (int k = 0; k < 1000; k++) {
+        if (c->node[k].queue == SF_EVICT_MAIN)
+            for (int i = 0; i < 3; i++)
+                get(c, k, 100);
+        sum += c->node[k].freq;
+    }
+    struct sf_evict_node *v = sf_evict_victim(&c->p, c->max_bytes);
+    assert_non_null(v);
+    assert_int_equal(v->queue, SF_EVICT_MAIN);
+    assert_int_equal(v->freq, 3); /* taken whatever its count, after the 64 rounds */
+    unsigned after = 0;
+    for (int k = 0; k < 1000; k++)
+        after += c->node[k].freq;
+    assert_int_equal(sum - after, SF_EVICT_MAX_STEPS);
+    cache_free(c);
+}
+
+/* A hot set asked again and again survives a scan of keys each asked once, more bytes
+ * than the whole cache; LRU would have lost all of it. */
+static void test_scan_keeps_the_hot_set(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(100 * 100); /* 100 nodes of 100 bytes */
+    for (int round = 0; round < 3; round++)
+        for (int k = 0; k < 40; k++)
+            get(c, k, 100);
+    for (int k = 1000; k < 1000 + 500; k++) /* the scan: five times the cache */
+        get(c, k, 100);
+    int hits = 0;
+    for (int k = 0; k < 40; k++)
+        hits += get(c, k, 100);
+    assert_int_equal(hits, 40);
+    assert_int_equal(c->p.evicted_main, 0);
+    cache_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fifo_order_from_small),
+        cmocka_unit_test(test_asked_again_moves_to_main),
+        cmocka_unit_test(test_main_reinserts_what_was_asked),
+        cmocka_unit_test(test_large_node_outlives_its_own_store),
+        cmocka_unit_test(test_one_hit_wonders_leave_from_small),
+        cmocka_unit_test(test_ghost_hit_goes_to_main),
+        cmocka_unit_test(test_bytes_are_exact),
+        cmocka_unit_test(test_ghost_is_bounded),
+        cmocka_unit_test(test_one_eviction_is_bounded),
+        cmocka_unit_test(test_scan_keeps_the_hot_set),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
