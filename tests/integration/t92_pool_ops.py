@@ -3,8 +3,10 @@
 gets no new fetch, finishes the ones it has, shows "drained", stays drained across a reload
 that keeps its URL, and takes traffic again after state=up; 401, 404 and 400 for a missing
 token, an unknown pool or server, a bad state. A reload that swaps a pool's servers under a
-load loop loses no request. The stats' and /metrics' per-server numbers (labels upstream
-and server, a server's "name" when given), checked by promtool."""
+load loop loses no request. Health probes every interval (no gap at an origin over twice
+it), backups probed too and used only when no primary is up; the stats' and /metrics'
+per-server numbers (labels upstream and server, a server's "name" when given), checked by
+promtool."""
 import copy
 import http.client
 import re
