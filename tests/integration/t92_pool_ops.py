@@ -6,7 +6,8 @@ token, an unknown pool or server, a bad state. A reload that swaps a pool's serv
 load loop loses no request. Health probes every interval (no gap at an origin over twice
 it), backups probed too and used only when no primary is up; the stats' and /metrics'
 per-server numbers (labels upstream and server, a server's "name" when given), checked by
-promtool."""
+promtool. https:// servers checked against the pool's own tls settings, by fetches and
+probes."""
 import copy
 import http.client
 import re
@@ -14,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from harness import MULT, check, eq, request, wait_for
+from harness import MULT, Certs, Origin, Proxy, check, eq, request, wait_for
 from poolharness import PoolEnv, expected_body, origins, served_by
 
 
@@ -272,3 +273,44 @@ def test_h_stats_and_metrics_per_server():
         wait_for(lambda: env.servers()["blue"]["state"] == "down (probes)", "blue down", 5)
         eq(set(spread(env, "/h/backup", 6)), {"o3"}, "the backup serves when no primary is up")
         eq(env.servers()[o3.name]["requests"], 6, "the backup's requests")
+
+
+def test_j_https_servers_take_the_pools_tls_settings():
+    """A pool of two https:// servers (slow_origin.py over TLS, certificates made by
+    openssl) checked against the pool's tls.ca_file, by fetches and by probes alike; without
+    it neither passes; tls.sni names the servers of a certificate for a name only."""
+    with Certs() as certs:
+        for leaf, tls, ok in ((certs.both, {"ca_file": certs.ca}, True),
+                              (certs.both, None, False),
+                              (certs.named, {"ca_file": certs.ca, "sni": "origin.test"}, True)):
+            a, b = Origin(tls=leaf), Origin(tls=leaf)
+            try:
+                settings = {"servers": [{"url": a.url}, {"url": b.url}], "retries": 1,
+                            "health": {"path": "/healthz", "interval": "200ms",
+                                       "timeout": "200ms", "fall": 2, "rise": 2}}
+                if tls:
+                    settings["tls"] = tls
+                proxy = Proxy(None, {"upstreams": {"api": settings}, "upstream": "api"})
+                try:
+                    names = [u[len("https://"):] for u in (a.url, b.url)]
+                    servers = lambda: proxy.stats()["upstreams"]["api"]["servers"]
+                    if ok:
+                        wait_for(lambda: all(servers()[n]["probes_ok"] >= 1 for n in names),
+                                 "probes over TLS passed (%s)" % tls)
+                        res = [request(proxy.port, "GET", "/j%d?size=10" % i) for i in range(4)]
+                        eq([(r.status, len(r.body)) for r in res], [(200, 10)] * 4,
+                           "fetches over TLS (%s)" % tls)
+                        eq([servers()[n]["requests"] for n in names], [2, 2],
+                           "both servers used")
+                        if tls.get("sni"):
+                            eq(res[0].header("X-Tls-Sni"), "origin.test", "the SNI sent")
+                    else:
+                        wait_for(lambda: all(servers()[n]["state"] == "down (probes)"
+                                             for n in names), "probes refused the certificate")
+                        eq(request(proxy.port, "GET", "/j?size=10").status, 502,
+                           "a fetch without the pool's CA")
+                finally:
+                    eq(proxy.stop(), 0, "sfproxy's exit code")
+            finally:
+                a.stop()
+                b.stop()
