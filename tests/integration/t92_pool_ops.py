@@ -7,7 +7,8 @@ load loop loses no request. Health probes every interval (no gap at an origin ov
 it), backups probed too and used only when no primary is up; the stats' and /metrics'
 per-server numbers (labels upstream and server, a server's "name" when given), checked by
 promtool. https:// servers checked against the pool's own tls settings, by fetches and
-probes."""
+probes. A live server whose health check fails gets nothing; with every server down, all
+are tried anyway."""
 import copy
 import http.client
 import re
@@ -314,3 +315,25 @@ def test_j_https_servers_take_the_pools_tls_settings():
             finally:
                 a.stop()
                 b.stop()
+
+
+def test_k_failing_health_takes_a_live_server_out_and_all_down_are_tried_anyway():
+    o1, o2 = origins(2)
+    settings = {"balance": "round_robin", "retries": 1,
+                "health": {"path": "/healthz", "interval": "200ms", "timeout": "200ms",
+                           "fall": 2, "rise": 2, "status": [200]}}
+    with PoolEnv([o1, o2], settings) as env:
+        eq(sorted(set(spread(env, "/k/both", 10))), ["o1", "o2"], "both in use")
+        eq(request(o1.port, "POST", "/__health?fail=1").status, 200, "o1's health fails")
+        env.wait_state(o1, "down (probes)", 5)
+        before = o1.total()
+        eq(set(spread(env, "/k/one", 10)), {"o2"}, "a live server whose probes fail gets nothing")
+        eq(o1.total(), before, "o1's requests while its health fails")
+        eq(request(o2.port, "POST", "/__health?fail=1").status, 200, "o2's health fails too")
+        env.wait_state(o2, "down (probes)", 5)
+        # Every server down: tried anyway (nginx's behaviour), not all refused.
+        eq(sorted(set(spread(env, "/k/none", 10))), ["o1", "o2"], "servers with all down")
+        for o in (o1, o2):
+            eq(request(o.port, "POST", "/__health?fail=0").status, 200, "health back")
+            env.wait_state(o, "up", 5)
+        eq(sorted(set(spread(env, "/k/back", 10))), ["o1", "o2"], "both again")
