@@ -4,7 +4,9 @@ clients make 600 requests: no client sees an error, the dead one gets no attempt
 probes found it down, and requests again soon after it is back. A hash pool whose owner of
 a cold key is dead: 500 clients, one origin request, on the key's next server. Retries
 before the head: a 503 the pool counts as failing, a reset, a refused connection, each
-moved to the next server unseen by any waiter; a POST only when nothing of it was sent."""
+moved to the next server unseen by any waiter; a POST only when nothing of it was sent.
+Passive marking: max_fails failures take a server out for fail_timeout, then it is tried
+again."""
 import threading
 import time
 
@@ -252,3 +254,39 @@ def test_f_503_reset_and_refused_are_retried_unseen():
                 for i in range(4):
                     t = "/f/%sget%d?size=100" % (action, i)
                     eq(env.get(t).body, expected_body(good.id, t, 100), "GET %s retried" % t)
+
+
+def test_l_passive_failures_take_a_server_out_for_fail_timeout():
+    o1, o2 = origins(2)
+    o1.mode("status=503")
+    settings = {"balance": "round_robin", "retries": 1,
+                "passive": {"max_fails": 2, "fail_timeout": "2s", "statuses": [503]}}
+    with PoolEnv([o1, o2], settings) as env:
+        for i in range(20):
+            t = "/l/a%d?size=10" % i
+            eq(env.get(t).body, expected_body("o2", t, 10), "GET %s, o1's 503 retried" % t)
+            if env.servers()[o1.name]["state"] != "up":
+                break
+        down_at = time.monotonic()
+        s = env.servers()[o1.name]
+        eq((s["state"], s["failures"], o1.total()), ("down (passive)", 2, 2),
+           "o1 after max_fails failures")
+        for i in range(10):
+            t = "/l/b%d?size=10" % i
+            eq(env.get(t).body, expected_body("o2", t, 10), "GET " + t)
+        eq(o1.total(), 2, "requests reaching o1 while it is down (passive)")
+        o1.mode("status=200")
+        time.sleep(max(0, down_at + 2.2 - time.monotonic()))  # fail_timeout over
+        back = spread_ids(env, "/l/c", 10)
+        check("o1" in back, "o1 tried again after fail_timeout: %s" % back)
+        eq(env.servers()[o1.name]["state"], "up", "o1's state")
+
+
+def spread_ids(env, prefix, n):
+    out = []
+    for i in range(n):
+        t = "%s%d?size=10" % (prefix, i)
+        r = env.get(t)
+        eq(r.status, 200, "GET " + t)
+        out.append(served_by(r, t))
+    return out
