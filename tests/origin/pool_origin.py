@@ -24,8 +24,9 @@ GET /healthz answers 200 "ok", or 503 after POST /__health?fail=1 (fail=0 undoes
 GET /__count: JSON {"id", "total" (requests counted, control and health paths apart),
 "targets" {target: n}, "methods" {method: n}, "hosts" {Host: n}, "health" (probes)}.
 GET /__log: JSON list of [arrival time (time.time()), method, target] of every counted
-request, in order; GET /__probes: the arrival times of the health probes; --log FILE also appends each as a line "TIME METHOD TARGET" (flushed,
-so a killed origin's requests stay readable).
+request, in order; GET /__probes: the arrival times of the health probes. --log FILE also
+appends each counted request as a line "TIME METHOD TARGET" (flushed, so a killed origin's
+requests stay readable).
 The first line on stdout is "origin listening on 127.0.0.1:PORT".
 """
 import argparse
@@ -40,7 +41,8 @@ from urllib.parse import parse_qs, urlsplit
 
 lock = threading.Lock()
 state = {"id": "?", "targets": {}, "methods": {}, "hosts": {}, "total": 0, "health": 0,
-         "log": [], "probes": [], "health_fail": False, "status": 200, "action": "normal", "logfile": None}
+         "log": [], "probes": [], "health_fail": False, "status": 200, "action": "normal",
+         "logfile": None}
 
 
 class Handler(BaseHTTPRequestHandler):
