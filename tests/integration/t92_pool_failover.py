@@ -13,7 +13,10 @@ import time
 from harness import MULT, check, eq, free_port, parallel, request
 from poolharness import PoolEnv, expected_body, origins, served_by
 
-INTERVAL, FALL, RISE = 0.2, 2, 2
+# fall 3, not 2: a live origin (Python) starved of CPU for a probe's timeout by the tests
+# running beside it (under sanitizers above all) must not be taken for a dead one, which
+# would leave every server down at once, and then all are tried (seen with fall 2).
+INTERVAL, FALL, RISE = 0.2, 3, 2
 # Scheduling: the prober's and this test's threads on a shared machine (stretched, as every
 # wait is, under sanitizers; the window checked stays over half a second long).
 TOLERANCE = 0.3 * min(MULT, 3)
@@ -31,8 +34,7 @@ def state_lines(env, o):
 
 def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
     o1, o2, o3 = origins(3)
-    # timeout as long as the interval allows: a live origin (Python) slow to answer a probe
-    # on a loaded machine must not be taken for a dead one.
+    # timeout as long as the interval allows, for the same reason as fall 3.
     settings = {"balance": "round_robin", "retries": 2,
                 "health": {"path": "/healthz", "interval": "200ms", "timeout": "200ms",
                            "fall": FALL, "rise": RISE, "status": [200]},
@@ -118,7 +120,7 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
                 after_death.append(addr)
             if sent >= marks["back"] + RISE * INTERVAL + TOLERANCE:
                 back.append(addr)
-        check(len(window) >= 30, "requests that fetched while o2 was down: %d" % len(window))
+        check(len(window) >= 20, "requests that fetched while o2 was down: %d" % len(window))
         eq([a for a in window if o2.name in a], [], "upstream_addr naming o2 while it was down")
         check(any(a[0] == o2.name and len(a) == 2 for a in after_death),
               "a fetch tried the dead o2 before the probes found it, then another server: %r"
