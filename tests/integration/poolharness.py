@@ -32,7 +32,8 @@ class PoolOrigin:
                                      stderr=subprocess.STDOUT, text=True)
         line = _read_first_line(self.proc, "origin listening on", 10, self.log)
         port = int(line.rsplit(":", 1)[1])
-        check(self.port in (0, port), "%s came back on port %d, not %d" % (self.id, port, self.port))
+        check(self.port in (0, port),
+              "%s came back on port %d, not %d" % (self.id, port, self.port))
         self.port = port
 
     def kill(self):
@@ -60,7 +61,8 @@ class PoolOrigin:
         return json.loads(request(self.port, "GET", "/__probes").body)
 
     def mode(self, query):
-        eq(request(self.port, "POST", "/__mode?" + query).status, 200, "%s mode %s" % (self.id, query))
+        eq(request(self.port, "POST", "/__mode?" + query).status, 200,
+           "%s mode %s" % (self.id, query))
 
 
 def origins(n, prefix="o"):

@@ -4,14 +4,19 @@ clients make 600 requests: no client sees an error, the dead one gets no attempt
 probes found it down, and requests again soon after it is back. A hash pool whose owner of
 a cold key is dead: 500 clients, one origin request, on the key's next server. Retries
 before the head: a 503 the pool counts as failing, a reset, a refused connection, each
-moved to the next server unseen by any waiter; a POST only when nothing of it was sent."""
+moved to the next server unseen by any waiter; a POST only when nothing of it was sent.
+Passive marking: max_fails failures take a server out for fail_timeout, then it is tried
+again."""
 import threading
 import time
 
 from harness import MULT, check, eq, free_port, parallel, request
 from poolharness import PoolEnv, expected_body, origins, served_by
 
-INTERVAL, FALL, RISE = 0.2, 2, 2
+# fall 3, not 2: a live origin (Python) starved of CPU for a probe's timeout by the tests
+# running beside it (under sanitizers above all) must not be taken for a dead one, which
+# would leave every server down at once, and then all are tried (seen with fall 2).
+INTERVAL, FALL, RISE = 0.2, 3, 2
 # Scheduling: the prober's and this test's threads on a shared machine (stretched, as every
 # wait is, under sanitizers; the window checked stays over half a second long).
 TOLERANCE = 0.3 * min(MULT, 3)
@@ -29,8 +34,7 @@ def state_lines(env, o):
 
 def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
     o1, o2, o3 = origins(3)
-    # timeout as long as the interval allows: a live origin (Python) slow to answer a probe
-    # on a loaded machine must not be taken for a dead one.
+    # timeout as long as the interval allows, for the same reason as fall 3.
     settings = {"balance": "round_robin", "retries": 2,
                 "health": {"path": "/healthz", "interval": "200ms", "timeout": "200ms",
                            "fall": FALL, "rise": RISE, "status": [200]},
@@ -39,10 +43,12 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
     with PoolEnv([o1, o2, o3], settings) as env:
         for o in (o1, o2, o3):
             env.wait_state(o, "up")
-        size, n = 2000, 600
-        results = [None] * n
+        # 600 requests over 6 s, and on (at that pace) until 2 s after o2's return, however
+        # late a loaded machine lets it start again.
+        size = 2000
+        results = {}
         start = time.time() + 0.2
-        marks = {}
+        marks = {"stop_after": start + 6.0}
         nxt = [0]
         lock = threading.Lock()
 
@@ -56,9 +62,9 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
                 with lock:
                     i = nxt[0]
                     nxt[0] += 1
-                if i >= n:
+                if i >= 600 and time.time() > marks["stop_after"]:
                     return
-                delay = start + i * 0.01 - time.time()  # 600 requests over 6 s
+                delay = start + i * 0.01 - time.time()
                 if delay > 0:
                     time.sleep(delay)
                 t = target(i)
@@ -83,6 +89,7 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
             marks["before_return"] = time.time()
             o2.start()
             marks["back"] = time.time()
+            marks["stop_after"] = max(marks["stop_after"], marks["back"] + 2.0)
 
         threads = [threading.Thread(target=client) for _ in range(12)]
         threads.append(threading.Thread(target=chaos))
@@ -90,10 +97,11 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
             t.start()
         for t in threads:
             t.join(60 * MULT)
-        bad = [(r[0], r[3], len(r[4]), r[5]) for r in results
+        check(len(results) >= 600, "requests made: %d" % len(results))
+        bad = [(r[0], r[3], len(r[4]), r[5]) for r in results.values()
                if r[3] != 200 or r[5] or r[4] not in [expected_body(o.id, r[0], size)
                                                        for o in (o1, o2, o3)]]
-        eq(bad[:5], [], "clients that saw an error or a body not whole (of %d)" % n)
+        eq(bad[:5], [], "clients that saw an error or a body not whole (of %d)" % len(results))
         eq(state_lines(env, o1) + state_lines(env, o3), [],
            "state lines of o1 and o3, which stayed up (else every server may have been down "
            "at once, and then all are tried)")
@@ -103,9 +111,9 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
            % (FALL * INTERVAL + TOLERANCE, stamp(marks["dead"]), state_lines(env, o2)))
         eq(marks["state_at_return"], "down (probes)", "o2's state just before it returned")
 
-        lines = env.log.by_rid(["a-%d" % i for i in range(n)])
+        lines = env.log.by_rid(["a-%d" % i for i in results])
         window, after_death, back = [], [], []
-        for i, (t, sent, done, status, body, err) in enumerate(results):
+        for i, (t, sent, done, status, body, err) in sorted(results.items()):
             tries, addr = env.log.upstream(lines["a-%d" % i])
             if not addr:
                 continue  # a follower of a flight: the leader's line has the fields
@@ -116,7 +124,7 @@ def test_a_killed_server_gets_nothing_once_down_and_traffic_again_once_up():
                 after_death.append(addr)
             if sent >= marks["back"] + RISE * INTERVAL + TOLERANCE:
                 back.append(addr)
-        check(len(window) >= 30, "requests that fetched while o2 was down: %d" % len(window))
+        check(len(window) >= 10, "requests that fetched while o2 was down: %d" % len(window))
         eq([a for a in window if o2.name in a], [], "upstream_addr naming o2 while it was down")
         check(any(a[0] == o2.name and len(a) == 2 for a in after_death),
               "a fetch tried the dead o2 before the probes found it, then another server: %r"
@@ -252,3 +260,39 @@ def test_f_503_reset_and_refused_are_retried_unseen():
                 for i in range(4):
                     t = "/f/%sget%d?size=100" % (action, i)
                     eq(env.get(t).body, expected_body(good.id, t, 100), "GET %s retried" % t)
+
+
+def test_l_passive_failures_take_a_server_out_for_fail_timeout():
+    o1, o2 = origins(2)
+    o1.mode("status=503")
+    settings = {"balance": "round_robin", "retries": 1,
+                "passive": {"max_fails": 2, "fail_timeout": "2s", "statuses": [503]}}
+    with PoolEnv([o1, o2], settings) as env:
+        for i in range(20):
+            t = "/l/a%d?size=10" % i
+            eq(env.get(t).body, expected_body("o2", t, 10), "GET %s, o1's 503 retried" % t)
+            if env.servers()[o1.name]["state"] != "up":
+                break
+        down_at = time.monotonic()
+        s = env.servers()[o1.name]
+        eq((s["state"], s["failures"], o1.total()), ("down (passive)", 2, 2),
+           "o1 after max_fails failures")
+        for i in range(10):
+            t = "/l/b%d?size=10" % i
+            eq(env.get(t).body, expected_body("o2", t, 10), "GET " + t)
+        eq(o1.total(), 2, "requests reaching o1 while it is down (passive)")
+        o1.mode("status=200")
+        time.sleep(max(0, down_at + 2.2 - time.monotonic()))  # fail_timeout over
+        back = spread_ids(env, "/l/c", 10)
+        check("o1" in back, "o1 tried again after fail_timeout: %s" % back)
+        eq(env.servers()[o1.name]["state"], "up", "o1's state")
+
+
+def spread_ids(env, prefix, n):
+    out = []
+    for i in range(n):
+        t = "%s%d?size=10" % (prefix, i)
+        r = env.get(t)
+        eq(r.status, 200, "GET " + t)
+        out.append(served_by(r, t))
+    return out

@@ -20,12 +20,14 @@ The origin's mode (POST /__mode) applies to every such request:
                 before any response byte: a server that took a POST and crashed
   action=hang   read the request whole, then answer nothing for 60 s
   action=normal (and status=200) undoes them.
-GET /healthz answers 200 "ok", or 503 after POST /__health?fail=1 (fail=0 undoes it).
+GET /healthz answers 200 "ok", or 503 after POST /__health?fail=1 (fail=0 undoes it);
+POST /__health?delay=MS makes it answer MS milliseconds after the probe arrives.
 GET /__count: JSON {"id", "total" (requests counted, control and health paths apart),
 "targets" {target: n}, "methods" {method: n}, "hosts" {Host: n}, "health" (probes)}.
 GET /__log: JSON list of [arrival time (time.time()), method, target] of every counted
-request, in order; GET /__probes: the arrival times of the health probes; --log FILE also appends each as a line "TIME METHOD TARGET" (flushed,
-so a killed origin's requests stay readable).
+request, in order; GET /__probes: the arrival times of the health probes. --log FILE also
+appends each counted request as a line "TIME METHOD TARGET" (flushed, so a killed origin's
+requests stay readable).
 The first line on stdout is "origin listening on 127.0.0.1:PORT".
 """
 import argparse
@@ -40,7 +42,8 @@ from urllib.parse import parse_qs, urlsplit
 
 lock = threading.Lock()
 state = {"id": "?", "targets": {}, "methods": {}, "hosts": {}, "total": 0, "health": 0,
-         "log": [], "probes": [], "health_fail": False, "status": 200, "action": "normal", "logfile": None}
+         "log": [], "probes": [], "health_fail": False, "status": 200, "action": "normal",
+         "logfile": None, "health_delay": 0}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -92,7 +95,10 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.dumps(state["probes"]).encode()
             self.reply(200, body, "application/json")
         elif path == "/__health":
-            state["health_fail"] = arg("fail", "1") == "1"
+            if "fail" in q or "delay" not in q:
+                state["health_fail"] = arg("fail", "1") == "1"
+            if "delay" in q:
+                state["health_delay"] = int(arg("delay")) / 1000
             self.reply(200, b"health_fail=%d\n" % state["health_fail"])
         elif path == "/__mode":
             if arg("status"):
@@ -121,6 +127,7 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 state["health"] += 1
                 state["probes"].append(time.time())
+            time.sleep(state["health_delay"])
             return self.reply(503 if state["health_fail"] else 200,
                               b"failing\n" if state["health_fail"] else b"ok\n")
         now = time.time()
