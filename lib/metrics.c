@@ -5,12 +5,13 @@
  * stats JSON (a group and a key) and which Prometheus family and label it is. */
 #include "metrics.h"
 
+#include "textbuf.h"
+
 #include "park.h"
 #include "routestats.h"
 
 #include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,49 +414,27 @@ char *sf_metrics_json(const struct sf_cache_stats *cache, const struct sf_peer_v
 
 /* ---- the Prometheus text format ---- */
 
-struct text {
-    char *s;
-    size_t len, cap;
-};
-
-static void add(struct text *t, const char *fmt, ...) SF_FORMAT(2, 3);
-static void add(struct text *t, const char *fmt, ...)
+static void family_head(struct sf_text *t, const char *name, const char *type, const char *help)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->cap = t->cap * 2 + (n > 0 ? (size_t)n : 0);
-        t->s = sf_xrealloc(t->s, t->cap);
-    }
-}
-
-static void family_head(struct text *t, const char *name, const char *type, const char *help)
-{
-    add(t, "# HELP sfproxy_%s %s\n# TYPE sfproxy_%s %s\n", name, help, name, type);
+    sf_text_add(t, "# HELP sfproxy_%s %s\n# TYPE sfproxy_%s %s\n", name, help, name, type);
 }
 
 /* One histogram's series; label is "" or "name=\"value\"," (with its comma). */
-static void histogram(struct text *t, const char *name, const char *label,
+static void histogram(struct sf_text *t, const char *name, const char *label,
                       const struct sf_histogram *h, const uint64_t *bounds, size_t nb, bool seconds)
 {
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= nb; i++) {
         cumulative += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
         if (i == nb)
-            add(t, "sfproxy_%s_bucket{%sle=\"+Inf\"} %llu\n", name, label,
-                (unsigned long long)cumulative);
+            sf_text_add(t, "sfproxy_%s_bucket{%sle=\"+Inf\"} %llu\n", name, label,
+                        (unsigned long long)cumulative);
         else if (seconds)
-            add(t, "sfproxy_%s_bucket{%sle=\"%g\"} %llu\n", name, label, (double)bounds[i] / 1e6,
-                (unsigned long long)cumulative);
+            sf_text_add(t, "sfproxy_%s_bucket{%sle=\"%g\"} %llu\n", name, label,
+                        (double)bounds[i] / 1e6, (unsigned long long)cumulative);
         else
-            add(t, "sfproxy_%s_bucket{%sle=\"%llu\"} %llu\n", name, label,
-                (unsigned long long)bounds[i], (unsigned long long)cumulative);
+            sf_text_add(t, "sfproxy_%s_bucket{%sle=\"%llu\"} %llu\n", name, label,
+                        (unsigned long long)bounds[i], (unsigned long long)cumulative);
     }
     uint64_t sum = atomic_load_explicit(&h->sum, memory_order_relaxed);
     /* count is read after the buckets: a scrape never shows more in +Inf than in count by
@@ -465,14 +444,14 @@ static void histogram(struct text *t, const char *name, const char *label,
     if (label[0] != '\0')
         snprintf(label_only, sizeof label_only, "{%.*s}", (int)strlen(label) - 1, label);
     if (seconds)
-        add(t, "sfproxy_%s_sum%s %.6f\n", name, label_only, (double)sum / 1e6);
+        sf_text_add(t, "sfproxy_%s_sum%s %.6f\n", name, label_only, (double)sum / 1e6);
     else
-        add(t, "sfproxy_%s_sum%s %llu\n", name, label_only, (unsigned long long)sum);
-    add(t, "sfproxy_%s_count%s %llu\n", name, label_only, (unsigned long long)count);
+        sf_text_add(t, "sfproxy_%s_sum%s %llu\n", name, label_only, (unsigned long long)sum);
+    sf_text_add(t, "sfproxy_%s_count%s %llu\n", name, label_only, (unsigned long long)count);
 }
 
 /* Each peer's numbers, one family per number, labelled by peer. */
-static void peers_text(struct text *t, const struct sf_peer_view *peers, size_t npeers)
+static void peers_text(struct sf_text *t, const struct sf_peer_view *peers, size_t npeers)
 {
     static const struct {
         const char *name, *help;
@@ -494,15 +473,16 @@ static void peers_text(struct text *t, const struct sf_peer_view *peers, size_t 
     family_head(t, "cluster_peer_up", "gauge",
                 "Whether the peer is taking its keys (1) or skipped (0).");
     for (size_t i = 0; i < npeers; i++)
-        add(t, "sfproxy_cluster_peer_up{peer=\"%s\"} %d\n", peers[i].id, peers[i].up ? 1 : 0);
+        sf_text_add(t, "sfproxy_cluster_peer_up{peer=\"%s\"} %d\n", peers[i].id,
+                    peers[i].up ? 1 : 0);
     for (size_t k = 0; k < sizeof numbers / sizeof numbers[0]; k++) {
         family_head(t, numbers[k].name, "counter", numbers[k].help);
         for (size_t i = 0; i < npeers; i++) {
             struct sf_peer_metrics *pm = sf_metrics_peer(peers[i].id);
             const sf_counter *c =
                 pm != NULL ? (const sf_counter *)((const char *)pm + numbers[k].off) : NULL;
-            add(t, "sfproxy_%s{peer=\"%s\"} %llu\n", numbers[k].name, peers[i].id,
-                (unsigned long long)(c != NULL ? atomic_load(c) : 0));
+            sf_text_add(t, "sfproxy_%s{peer=\"%s\"} %llu\n", numbers[k].name, peers[i].id,
+                        (unsigned long long)(c != NULL ? atomic_load(c) : 0));
         }
     }
 }
@@ -512,7 +492,7 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
 {
     struct sample s[NSAMPLES];
     size_t n = snapshot(cache, s);
-    struct text t = {sf_xmalloc(8192), 0, 8192};
+    struct sf_text t = {sf_xmalloc(8192), 0, 8192};
     for (int f = 0; f < (int)(sizeof families / sizeof families[0]); f++) {
         family_head(&t, families[f].name, families[f].kind == COUNTER ? "counter" : "gauge",
                     families[f].help);
@@ -520,10 +500,11 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
             if (s[i].family != f)
                 continue;
             if (s[i].label != NULL)
-                add(&t, "sfproxy_%s{%s} %llu\n", families[f].name, s[i].label,
-                    (unsigned long long)s[i].value);
+                sf_text_add(&t, "sfproxy_%s{%s} %llu\n", families[f].name, s[i].label,
+                            (unsigned long long)s[i].value);
             else
-                add(&t, "sfproxy_%s %llu\n", families[f].name, (unsigned long long)s[i].value);
+                sf_text_add(&t, "sfproxy_%s %llu\n", families[f].name,
+                            (unsigned long long)s[i].value);
         }
     }
     family_head(&t, "request_duration_seconds", "histogram",
@@ -548,7 +529,7 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
               NBOUNDS(clients_bounds), false);
     peers_text(&t, peers, npeers);
     char *routes = sf_routestats_prometheus();
-    add(&t, "%s", routes);
+    sf_text_add(&t, "%s", routes);
     free(routes);
     return t.s;
 }

@@ -4,9 +4,10 @@
  * operator's). */
 #include "poolview.h"
 
+#include "textbuf.h"
+
 #include "base.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,28 +49,6 @@ json_t *sf_poolview_json(const struct sf_pool_server_view *v, size_t n)
 }
 
 /* ---- the Prometheus text ---- */
-
-struct text {
-    char *s;
-    size_t len, cap;
-};
-
-static void add(struct text *t, const char *fmt, ...) SF_FORMAT(2, 3);
-static void add(struct text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->cap = t->cap * 2 + (n > 0 ? (size_t)n : 0);
-        t->s = sf_xrealloc(t->s, t->cap);
-    }
-}
 
 /* A label value as the text format writes it: \ " and newline escaped. Caller frees. */
 static char *escaped(const char *s)
@@ -136,41 +115,45 @@ static const char *const states[] = {"up", "drained", "down_probes", "down_passi
 
 char *sf_poolview_prometheus(const struct sf_pool_server_view *v, size_t n)
 {
-    struct text t = {sf_xmalloc(1024), 0, 1024};
+    struct sf_text t = {sf_xmalloc(1024), 0, 1024};
     t.s[0] = '\0';
     if (n == 0)
         return t.s;
     char **l = labels(v, n);
     for (int f = 0; f < (int)(sizeof families / sizeof families[0]); f++) {
-        add(&t, "# HELP sfproxy_%s %s\n# TYPE sfproxy_%s %s\n", families[f].name, families[f].help,
-            families[f].name, families[f].type);
+        sf_text_add(&t, "# HELP sfproxy_%s %s\n# TYPE sfproxy_%s %s\n", families[f].name,
+                    families[f].help, families[f].name, families[f].type);
         for (size_t i = 0; i < n; i++)
-            add(&t, "sfproxy_%s{%s} %llu\n", families[f].name, l[i],
-                (unsigned long long)number(&v[i], f));
+            sf_text_add(&t, "sfproxy_%s{%s} %llu\n", families[f].name, l[i],
+                        (unsigned long long)number(&v[i], f));
     }
-    add(&t, "# HELP sfproxy_upstream_server_state The server's state: 1 for the one it is in.\n"
-            "# TYPE sfproxy_upstream_server_state gauge\n");
+    sf_text_add(&t,
+                "# HELP sfproxy_upstream_server_state The server's state: 1 for the one it is in.\n"
+                "# TYPE sfproxy_upstream_server_state gauge\n");
     for (size_t i = 0; i < n; i++)
         for (int s = 0; s < 4; s++)
-            add(&t, "sfproxy_upstream_server_state{%s,state=\"%s\"} %d\n", l[i], states[s],
-                (int)v[i].why == s);
-    add(&t, "# HELP sfproxy_upstream_server_probes_total Active health checks of the server, by "
+            sf_text_add(&t, "sfproxy_upstream_server_state{%s,state=\"%s\"} %d\n", l[i], states[s],
+                        (int)v[i].why == s);
+    sf_text_add(
+        &t, "# HELP sfproxy_upstream_server_probes_total Active health checks of the server, by "
             "result.\n"
             "# TYPE sfproxy_upstream_server_probes_total counter\n");
     for (size_t i = 0; i < n; i++) {
-        add(&t, "sfproxy_upstream_server_probes_total{%s,result=\"ok\"} %llu\n", l[i],
-            (unsigned long long)v[i].probes_ok);
-        add(&t, "sfproxy_upstream_server_probes_total{%s,result=\"failed\"} %llu\n", l[i],
-            (unsigned long long)v[i].probes_failed);
+        sf_text_add(&t, "sfproxy_upstream_server_probes_total{%s,result=\"ok\"} %llu\n", l[i],
+                    (unsigned long long)v[i].probes_ok);
+        sf_text_add(&t, "sfproxy_upstream_server_probes_total{%s,result=\"failed\"} %llu\n", l[i],
+                    (unsigned long long)v[i].probes_failed);
     }
-    add(&t,
+    sf_text_add(
+        &t,
         "# HELP sfproxy_upstream_server_first_byte_seconds From an attempt's start to the server's "
         "response head.\n# TYPE sfproxy_upstream_server_first_byte_seconds summary\n");
     for (size_t i = 0; i < n; i++)
-        add(&t,
-            "sfproxy_upstream_server_first_byte_seconds_sum{%s} %.6f\n"
-            "sfproxy_upstream_server_first_byte_seconds_count{%s} %llu\n",
-            l[i], (double)v[i].ttfb_us_sum / 1e6, l[i], (unsigned long long)v[i].ttfb_count);
+        sf_text_add(&t,
+                    "sfproxy_upstream_server_first_byte_seconds_sum{%s} %.6f\n"
+                    "sfproxy_upstream_server_first_byte_seconds_count{%s} %llu\n",
+                    l[i], (double)v[i].ttfb_us_sum / 1e6, l[i],
+                    (unsigned long long)v[i].ttfb_count);
     for (size_t i = 0; i < n; i++)
         free(l[i]);
     free(l);
