@@ -133,7 +133,8 @@ int sf_xfer_pool_end(struct sf_transfer *x, enum sf_fail fail, const char *why)
         next = sf_pool_choose(pool, s->att.tried, hash_key(x), now);
     if (next < 0)
         return -1;
-    if (x->cancel) { /* ended by our side after a head was refused: no retry after all */
+    if (x->cancel || fail == SF_FAIL_CANCELLED) {
+        /* Ended by our side after a head was refused: no retry after all. */
         sf_pool_done(pool, next, SF_POOL_CANCELLED, -1, now);
         return -1;
     }
