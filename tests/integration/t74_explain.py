@@ -56,7 +56,10 @@ def test_a_response_before_and_after_it_is_stored():
         s = explain(env, t)["stored"]
         eq((s["age_s"], s["time_left_s"], s["answer"]), (age + 25, 35 - age, "HIT"),
            "25 s later")
-        eq(env.get(t).header("Age"), str(age + 25), "the Age a hit carries agrees")
+        # (The real clock runs on between the two: a second may turn, under a sanitizer.)
+        hit_age = int(env.get(t).header("Age"))
+        check(hit_age - s["age_s"] in (0, 1), "the Age a hit carries agrees: %d after %d"
+              % (hit_age, s["age_s"]))
         env.advance_clock(40)
         s = explain(env, t)["stored"]
         eq((s["age_s"], s["time_left_s"], s["answer"]), (age + 65, -5 - age, "MISS"),

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-from harness import (ORIGIN, Origin, Proxy, _read_first_line, check, eq, get_json, request,
+from harness import (MULT, ORIGIN, Origin, Proxy, _read_first_line, check, eq, get_json, request,
                      wait_for)
 
 TOKEN = "pool-admin-token-0123456789"
@@ -37,8 +37,10 @@ def name(o):
 def pool_config(origins, health=True, token=False):
     pool = {"servers": [{"url": o.url} for o in origins]}
     if health:
-        pool["health"] = {"path": "/healthz", "interval": "200ms", "timeout": "150ms",
-                          "fall": 2, "rise": 2}
+        # Stretched with the sanitizers' MULT: a live origin starved of CPU for two probe
+        # timeouts would be taken down, and "the others never changed" would not hold.
+        pool["health"] = {"path": "/healthz", "interval": "%dms" % (200 * MULT),
+                          "timeout": "%dms" % (150 * MULT), "fall": 2, "rise": 2}
     cfg = {"upstream": "api", "upstreams": {"api": pool}}
     if token:
         cfg["admin"] = {"listen": "127.0.0.1:0", "token": TOKEN}

@@ -274,8 +274,8 @@ def test_j_https_servers_take_the_pools_tls_settings():
             a, b = Origin(tls=leaf), Origin(tls=leaf)
             try:
                 settings = {"servers": [{"url": a.url}, {"url": b.url}], "retries": 1,
-                            "health": {"path": "/healthz", "interval": "200ms",
-                                       "timeout": "200ms", "fall": 2, "rise": 2}}
+                            "health": {"path": "/healthz", "interval": "%dms" % (200 * MULT),
+                                       "timeout": "%dms" % (200 * MULT), "fall": 2, "rise": 2}}
                 if tls:
                     settings["tls"] = tls
                 proxy = Proxy(None, {"upstreams": {"api": settings}, "upstream": "api"})
