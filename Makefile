@@ -11,7 +11,7 @@ CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -pthread 
 # PCRE2 (8-bit code units) for the routes' patterns: pkg-config's flags when it knows the
 # library, its plain name otherwise (Debian's libpcre2-dev installs both).
 PCRE2_LIBS := $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
-LIBS := -lmicrohttpd -lcurl -ljansson -lgnutls $(PCRE2_LIBS) -lm -pthread
+LIBS := -lmicrohttpd -lcurl -ljansson -lgnutls $(PCRE2_LIBS) -lxxhash -lm -pthread
 
 # The ASan build also runs the checks too slow for the others (SF_DEBUG_ASSERT, base.h).
 ifeq ($(VARIANT),asan)

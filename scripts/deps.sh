@@ -11,9 +11,10 @@ set -eu
 # (HMAC-SHA-256); libmicrohttpd-dev pulls it in too, but sfproxy links it itself.
 # libpcre2-dev: the routes' path and header patterns, compiled once per config with
 # PCRE2's JIT (the library nginx, HAProxy and Varnish use, so patterns read the same).
+# libxxhash-dev: XXH3, the disk tier's record checksums (docs/disk.md).
 # Not listed: apt-get and dpkg-deb, which t76 runs (a test mirror's packages built with
 # dpkg-deb, fetched by real apt); apt and dpkg are part of every Debian system.
-pkgs="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libpcre2-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl haproxy"
+pkgs="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libpcre2-dev libxxhash-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev python3 curl prometheus man-db openssl haproxy"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs wrk nginx-light"
 [ "${1:-}" = "--fuzz" ] && pkgs="$pkgs clang libclang-rt-14-dev llvm"
 [ "${1:-}" = "--format" ] && pkgs="$pkgs clang-format"
