@@ -60,13 +60,16 @@ static void test_bad_configs_give_their_messages(void **state)
 static void test_shipped_configs_load(void **state)
 {
     (void)state;
+    /* The example's upstream is a URL; the demo's a pool of two (make run). */
     const char *paths[] = {"conf/sfproxy.json", "conf/demo.json"};
+    const char *upstream[] = {"http://127.0.0.1:9000", "http://demo"};
     for (size_t i = 0; i < 2; i++) {
         struct sf_config cfg;
         char err[512] = "";
         if (sf_config_load(paths[i], &cfg, err, sizeof err) != SF_OK)
             fail_msg("%s: %s", paths[i], err);
-        assert_string_equal(cfg.upstream, "http://127.0.0.1:9000");
+        assert_string_equal(cfg.upstream, upstream[i]);
+        assert_int_equal(cfg.upstream_pool, i == 0 ? -1 : 0);
         sf_config_clear(&cfg);
     }
 }
