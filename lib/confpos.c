@@ -208,3 +208,16 @@ const char *sf_confpos_known_keys(const char *const *paths, size_t npaths, const
     }
     return best <= 2 ? nearest : NULL;
 }
+
+bool sf_confpos_is_key(const char *const *paths, size_t npaths, const char *rel, bool *object)
+{
+    size_t len = strlen(rel);
+    *object = false;
+    for (size_t i = 0; i < npaths; i++) {
+        if (strcmp(paths[i], rel) == 0)
+            return true;
+        if (strncmp(paths[i], rel, len) == 0 && paths[i][len] == '.')
+            *object = true;
+    }
+    return *object;
+}

@@ -23,6 +23,11 @@ void sf_confpos_find(const char *text, const char *path, bool want_key, int *lin
 const char *sf_confpos_known_keys(const char *const *paths, size_t npaths, const char *prefix,
                                   const char *key, char *out, size_t size);
 
+/* Whether rel (a dotted path relative to an object) is one of the npaths dotted key paths
+ * allowed there; *object says it is the prefix of some (an object holding keys), which
+ * counts too. */
+bool sf_confpos_is_key(const char *const *paths, size_t npaths, const char *rel, bool *object);
+
 /* The edit distance of two names, capped at 3 (names of 63 characters or more: 3), for a
  * hint among names that are not key paths (a pool's name may hold dots). */
 unsigned sf_confpos_distance(const char *a, const char *b);

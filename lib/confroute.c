@@ -274,19 +274,6 @@ static enum sf_err leaf(struct sf_confrule_ctx *c, const char *rel, json_t *v)
         false, false, &r->response_remove, &r->nresponse_remove);
 }
 
-static bool is_key(const char *rel, bool *object)
-{
-    size_t len = strlen(rel);
-    *object = false;
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (strcmp(route_keys[i], rel) == 0)
-            return true;
-        if (strncmp(route_keys[i], rel, len) == 0 && route_keys[i][len] == '.')
-            *object = true;
-    }
-    return *object;
-}
-
 static enum sf_err members(struct sf_confrule_ctx *c, const char *prefix, json_t *obj)
 {
     const char *key;
@@ -296,7 +283,7 @@ static enum sf_err members(struct sf_confrule_ctx *c, const char *prefix, json_t
         char rel[128];
         bool object;
         snprintf(rel, sizeof rel, "%s%s%s", prefix, *prefix ? "." : "", key);
-        if (!is_key(rel, &object)) {
+        if (!sf_confpos_is_key(route_keys, NKEYS, rel, &object)) {
             char keys[1024], where[160] = "", guess[96] = "";
             const char *near =
                 sf_confpos_known_keys(route_keys, NKEYS, prefix, key, keys, sizeof keys);

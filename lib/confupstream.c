@@ -379,19 +379,6 @@ static enum sf_err leaf(const struct pool_ctx *c, const char *rel, json_t *v)
     return SF_OK;
 }
 
-static bool is_key(const char *rel, bool *object)
-{
-    size_t len = strlen(rel);
-    *object = false;
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (strcmp(pool_keys[i], rel) == 0)
-            return true;
-        if (strncmp(pool_keys[i], rel, len) == 0 && pool_keys[i][len] == '.')
-            *object = true;
-    }
-    return *object;
-}
-
 static enum sf_err members(const struct pool_ctx *c, const char *prefix, json_t *obj)
 {
     const char *key;
@@ -401,7 +388,7 @@ static enum sf_err members(const struct pool_ctx *c, const char *prefix, json_t 
         char rel[128];
         bool object;
         snprintf(rel, sizeof rel, "%s%s%s", prefix, *prefix ? "." : "", key);
-        if (!is_key(rel, &object))
+        if (!sf_confpos_is_key(pool_keys, NKEYS, rel, &object))
             return unknown_key(c, pool_keys, NKEYS, prefix, rel, key);
         enum sf_err err;
         if (!object)
