@@ -24,7 +24,8 @@
  *
  * Thread-safety: round_robin and least_conn keep one current weight per server, shared by
  * every fetch of the pool. The CALLER serialises sf_balance_choose on one pool (pool.c
- * makes every choice under its registry's mutex). Atomics would not help: one choice reads and writes
+ * makes every choice under its registry's mutex). Atomics would not help: one choice reads and
+ * writes
  * every candidate's weight together, and a half-applied round breaks its exactness. hash
  * choices read only constant fields. */
 #ifndef SF_BALANCE_H

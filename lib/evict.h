@@ -11,7 +11,8 @@
  *     would otherwise leave at the store that brought it), or while main has nothing: a
  *     node asked again since it came moves to main (its count cleared), one that was not
  *     leaves and its key hash goes to the ghost (one-hit wonders, a crawler's scan, leave
- *     from here without touching main). Otherwise from main: a node asked again since it last passed goes
+ *     from here without touching main). Otherwise from main: a node asked again since it last
+ *     passed goes
  *     round once more, its count less one; one that was not leaves.
  *   - The ghost: the hashes of keys evicted from small, FIFO, at most as many as the cache
  *     holds nodes (at least SF_EVICT_GHOST_MIN): a key asked again soon after it left

@@ -1,8 +1,8 @@
 /* fetchconf: what upstream transfers derive from one config snapshot: the settings a fetch
  * runs with on each route and on none (fetchrule.h: the rules a response head is judged
  * by, the publisher that carries a judgement out, timeouts), how TLS to the upstream
- * is set up, and the upstream pools (pool.h) bound to the snapshot. Built when a fetch pinned to a snapshot the fetcher has not seen starts
- * (transfer.c), kept while a transfer uses it: one table per snapshot, so a fetch finds
+ * is set up, and the upstream pools (pool.h) bound to the snapshot. Built when a fetch
+ * pinned to a snapshot the fetcher has not seen starts (transfer.c), kept while a transfer uses it: one table per snapshot, so a fetch finds
  * its route's settings by the route's index, and nothing is built per request. Runs on:
  * the fetcher thread (and the thread that starts or stops it, before or after that thread
  * runs). */

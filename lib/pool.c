@@ -5,8 +5,8 @@
  *                   (health.h), the operator's drain (inside it), its running transfers and
  *                   numbers, and its probe schedule. Refcounted by the versions that list it
  *                   and the probes in flight; forgotten (never found again) at the apply
- *                   that leaves it out, freed when the last of them goes. "current" marks the servers of the current pools: only
- *                   they are probed, shown and drained.
+ *                   that leaves it out, freed when the last of them goes. "current" marks the
+ *                   servers of the current pools: only they are probed, shown and drained.
  *   struct sf_pool  a version: a private copy of one pool's def (pooldef.h), its balance
  *                   state (balance.h), and its servers in the def's order. Refcounted by the
  *                   registry (while current) and by the config snapshots bound to it.

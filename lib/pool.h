@@ -15,7 +15,8 @@
  * sf_pools_apply makes a config's pools the current ones (probed, shown, drained through
  * the admin endpoint); a server that left every current pool is forgotten there and then
  * (a later reload that adds it back makes a new one), though versions that fetches still
- * hold keep counting on its old state until they let go. Hash choices score a server by its URL (balance.h), so a reload moves only the
+ * hold keep counting on its old state until they let go. Hash choices score a server by its URL
+ * (balance.h), so a reload moves only the
  * keys of the servers that came or went.
  *
  * Threads: one mutex in the registry serialises everything below (the fetcher's choices

@@ -4,7 +4,8 @@
  * (sf_xfer_on_header and sf_xfer_on_body here, the send side's there), and ended by
  * finish, which settles its object, or by restart, which starts the same fetch again on a
  * new transfer: at the next cluster node (fall_back) or the next server of its pool
- * (xferpool.c). It touches the loop only through its struct sf_transfers. Runs on: the fetcher thread, every function here.
+ * (xferpool.c). It touches the loop only through its struct sf_transfers. Runs on: the fetcher
+ * thread, every function here.
  *
  * Lock order: an object's lock alone, never across a call into the cache or publish.c
  * (which take the table's lock first: table, then object). */

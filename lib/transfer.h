@@ -24,7 +24,8 @@ struct sf_transfers;
 struct sf_transfer;
 
 /* The transfers of a loop whose first config is snap (checked here for the upstream's TLS),
- * on the pools of pools (pool.h); NULL on failure. cache, pools and multi must outlive them; cancel(cancel_arg, o) must queue a
+ * on the pools of pools (pool.h); NULL on failure. cache, pools and multi must outlive them;
+ * cancel(cancel_arg, o) must queue a
  * cancel of o's transfer for a later pass (sf_upstream_cancel). Runs on: the thread that
  * starts the fetcher, before its thread exists. */
 struct sf_transfers *sf_transfers_new(struct sf_snap *snap, struct sf_cache *cache,
