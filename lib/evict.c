@@ -82,11 +82,18 @@ static void ghost_pop(struct sf_evict_ghost *g)
     g->n--;
 }
 
-/* Pushes hash, the oldest leaving first while limit (at most cap) are there. */
+/* Pushes hash, the oldest leaving first while limit (at most cap) are there: at most
+ * SF_EVICT_MAX_STEPS of them beyond what the ring's room needs, so that a cache that
+ * shrank (purges, a lower limit) trims its ghost over several evictions, not all of it
+ * under the table lock at once. */
 static void ghost_push(struct sf_evict_ghost *g, uint64_t hash, size_t limit)
 {
-    while (g->n > 0 && g->n >= limit)
+    unsigned extra = SF_EVICT_MAX_STEPS;
+    while (g->n > 0 && (g->n >= g->cap || (g->n >= limit && extra > 0))) {
+        if (g->n < g->cap)
+            extra--;
         ghost_pop(g);
+    }
     size_t i = set_find(g, hash);
     g->set[i].hash = hash; /* a hash there already: its newer place */
     g->set[i].seq = g->pushed;
@@ -161,6 +168,7 @@ void sf_evict_insert(struct sf_evict *p, struct sf_evict_node *n, uint64_t hash,
     n->hash = nonzero(hash);
     n->charge = charge;
     n->freq = 0;
+    n->evicted = false;
     struct sf_evict_ghost *g = &p->ghost;
     size_t i = set_find(g, n->hash);
     bool remembered = g->set[i].hash == n->hash;
@@ -187,31 +195,47 @@ void sf_evict_remove(struct sf_evict *p, struct sf_evict_node *n)
     p->count--;
 }
 
+/* The ghost's room for keys once one node is out: as many as the cache then holds, at
+ * least SF_EVICT_GHOST_MIN. */
+static size_t ghost_limit(const struct sf_evict *p)
+{
+    size_t held = p->count - 1;
+    return held > SF_EVICT_GHOST_MIN ? held : SF_EVICT_GHOST_MIN;
+}
+
+void sf_evict_retire(struct sf_evict *p, struct sf_evict_node *n)
+{
+    SF_ASSERT(n->queue != SF_EVICT_NONE);
+    if (!n->evicted && (n->queue == SF_EVICT_MAIN || n->freq > 0))
+        ghost_push(&p->ghost, n->hash, ghost_limit(p));
+    sf_evict_remove(p, n);
+}
+
 /* Whether small gives the next victim: while main has nothing, or while small is over its
  * share and holds more than its newest node. The newest stays while main can give: a node
  * larger than small's whole share (a 12 MB body in a 16 MiB cache) would otherwise leave
  * at the very store that brought it, before anyone could ask for it again. */
-static bool small_gives(const struct sf_evict *p, uint64_t small_max)
+static bool small_gives(const struct sf_evict *p, uint64_t small_max, uint64_t max_bytes)
 {
     if (p->small.next == &p->small)
         return false;
+    bool newest_fits = p->small.prev->charge <= max_bytes; /* (else keeping it helps none) */
     return p->main.next == &p->main ||
-           (p->small_bytes > small_max && p->small.next->next != &p->small);
+           (p->small_bytes > small_max && (p->small.next->next != &p->small || !newest_fits));
 }
 
 /* The oldest node of small that was not asked again since it came, moving those that
  * were to main (each a step of *steps); NULL once small does not give (small_gives) or
  * the steps are spent. */
-static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max, unsigned *steps)
+static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max,
+                                          uint64_t max_bytes, unsigned *steps)
 {
-    while (*steps > 0 && small_gives(p, small_max)) {
+    while (*steps > 0 && small_gives(p, small_max, max_bytes)) {
         struct sf_evict_node *n = p->small.next;
         if (n->freq == 0) {
-            /* As many keys as the cache holds nodes once n is out, at least
-             * SF_EVICT_GHOST_MIN. */
-            size_t held = p->count - 1;
-            ghost_push(&p->ghost, n->hash, held > SF_EVICT_GHOST_MIN ? held : SF_EVICT_GHOST_MIN);
+            ghost_push(&p->ghost, n->hash, ghost_limit(p));
             p->evicted_small++;
+            n->evicted = true;
             return n;
         }
         dequeue(p, n);
@@ -232,6 +256,7 @@ static struct sf_evict_node *victim_main(struct sf_evict *p, unsigned *steps)
         struct sf_evict_node *n = p->main.next;
         if (n->freq == 0 || *steps == 0) {
             p->evicted_main++;
+            n->evicted = true;
             return n;
         }
         n->freq--;
@@ -245,7 +270,8 @@ static struct sf_evict_node *victim_main(struct sf_evict *p, unsigned *steps)
 struct sf_evict_node *sf_evict_victim(struct sf_evict *p, uint64_t max_bytes)
 {
     unsigned steps = SF_EVICT_MAX_STEPS;
-    struct sf_evict_node *n = victim_small(p, max_bytes / SF_EVICT_SMALL_SHARE, &steps);
+    struct sf_evict_node *n =
+        victim_small(p, max_bytes * SF_EVICT_SMALL_SHARE / 100, max_bytes, &steps);
     if (n == NULL)
         n = victim_main(p, &steps);
     return n;

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The small FIFO's share of the byte limit: the paper's 10%. */
+/* The small FIFO's share of the byte limit, in percent: the paper's 10%. */
 #define SF_EVICT_SMALL_SHARE 10
 /* The ghost's least room, in key hashes. */
 #define SF_EVICT_GHOST_MIN 256
@@ -53,6 +53,7 @@ struct sf_evict_node {
     uint64_t hash;                     /* its key's */
     uint8_t freq;                      /* hits since it came or last passed, at most 3 */
     uint8_t queue;                     /* enum sf_evict_queue */
+    bool evicted;                      /* sf_evict_victim chose it (it leaves next) */
 };
 
 /* The ghost: a FIFO ring of key hashes and a set of them, by hash. */
@@ -87,8 +88,14 @@ void sf_evict_fini(struct sf_evict *p);
 void sf_evict_insert(struct sf_evict *p, struct sf_evict_node *n, uint64_t hash, size_t charge);
 /* n, in a queue, was asked for again. */
 void sf_evict_hit(struct sf_evict_node *n);
-/* n leaves its queue, not evicted (replaced, purged, expired): the ghost is not told. */
+/* n leaves its queue, not evicted (a marker replaced or expired): the ghost is not told. */
 void sf_evict_remove(struct sf_evict *p, struct sf_evict_node *n);
+/* n, a stored response, leaves its queue: when the policy did not choose it (a response
+ * replaced by its refresh or a HEAD's update, one set back after a failed refresh, one
+ * purged) and it had standing (in main, or asked again in small), its key goes to the
+ * ghost, so that the response stored next under it enters main with the standing it had.
+ * Chosen by sf_evict_victim, as sf_evict_remove. */
+void sf_evict_retire(struct sf_evict *p, struct sf_evict_node *n);
 /* The node to evict next under a limit of max_bytes, after the moves the policy makes on
  * the way (promotions, reinsertions); NULL when both queues are empty. It is still in its
  * queue (counted as evicted, its hash in the ghost if from small): the caller removes it

@@ -138,6 +138,7 @@ void sf_table_grow(struct sf_table *t)
  * of its URL's (varindex.h). */
 void sf_table_touch(struct sf_table *t, struct sf_entry *e)
 {
+    sf_mutex_assert_held(&t->lock); /* the count below is no atomic */
     sf_evict_hit(&e->ev);
     sf_varindex_touch(&t->variants, e);
 }
@@ -201,7 +202,10 @@ struct sf_entry *sf_table_unlist(struct sf_table *t, struct sf_entry **pp)
     }
     if (e->role != SF_ENTRY_FLIGHT) {
         t->bytes -= e->ev.charge;
-        sf_evict_remove(&t->evict, &e->ev); /* asserts it was in */
+        if (e->role == SF_ENTRY_RESPONSE) /* (the ghost keeps a refreshed key's standing) */
+            sf_evict_retire(&t->evict, &e->ev);
+        else
+            sf_evict_remove(&t->evict, &e->ev); /* asserts it was in */
     }
     if (is_object(e))
         e->role = SF_ENTRY_UNLISTED;

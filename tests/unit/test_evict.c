@@ -176,6 +176,50 @@ static void test_large_node_outlives_its_own_store(void **state)
 }
 
 /* One-hit wonders leave from small; what is in main stays, however many pass. */
+/* Evicts from p until bytes fit max; returns how many left. */
+static int shrink_to(struct sf_evict *p, uint64_t *bytes, uint64_t max)
+{
+    int evicted = 0;
+    while (*bytes > max) {
+        struct sf_evict_node *v = sf_evict_victim(p, max);
+        assert_non_null(v);
+        *bytes -= v->charge;
+        sf_evict_remove(p, v);
+        evicted++;
+    }
+    return evicted;
+}
+
+/* Small's newest node is kept while main can give only when it can fit at all: a reload
+ * that lowers the limit below it would otherwise empty main first, then evict it anyway
+ * (a review found the cache left empty). */
+static void test_a_newest_node_over_the_limit_is_not_kept(void **state)
+{
+    (void)state;
+    static struct sf_evict_node node[200];
+    memset(node, 0, sizeof node);
+    struct sf_evict p;
+    sf_evict_init(&p);
+    uint64_t bytes = 0;
+    for (int i = 0; i < 100; i++) { /* asked again: to main at their first pass */
+        sf_evict_insert(&p, &node[i], 1000 + (uint64_t)i, 10);
+        sf_evict_hit(&node[i]);
+        bytes += 10;
+    }
+    shrink_to(&p, &bytes, 900);
+    sf_evict_insert(&p, &node[150], 7, 800); /* small's newest, larger than the next limit */
+    bytes += 800;
+    shrink_to(&p, &bytes, 2000);
+    /* It leaves first, and main gives only what is left to give: 500 of its bytes stay
+     * (not none, as when main was emptied before it). */
+    assert_int_equal(node[150].queue, SF_EVICT_SMALL);
+    assert_int_equal(shrink_to(&p, &bytes, 500), 1 + 40);
+    assert_int_equal(node[150].queue, SF_EVICT_NONE);
+    assert_int_equal(p.main_bytes, 500);
+    assert_int_equal(p.small_bytes, 0);
+    sf_evict_fini(&p);
+}
+
 static void test_one_hit_wonders_leave_from_small(void **state)
 {
     (void)state;
@@ -278,6 +322,30 @@ static void test_ghost_is_bounded(void **state)
 /* One eviction makes at most SF_EVICT_MAX_STEPS moves: with every node of main asked 3
  * times, it takes main's oldest after that many rounds instead of walking main three
  * times round. */
+/* A cache that shrank (purges: nodes out without an eviction) trims its ghost a bounded
+ * number of keys per eviction, not all at once under the table lock (a review measured
+ * 26 ms to trim a million in one eviction). */
+static void test_ghost_trims_a_bounded_number_per_eviction(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(100 * 1000); /* 1000 nodes: the ghost holds 1000 keys */
+    for (int k = 0; k < 3000; k++)
+        put(c, k, 100);
+    size_t before = c->p.ghost.n;
+    assert_int_equal(before, 1000);
+    for (int k = 0; k < 3000; k++) /* purged down to a few */
+        if (in_cache(c, k) && c->p.count > 10) {
+            c->bytes -= c->node[k].charge;
+            sf_evict_remove(&c->p, &c->node[k]);
+        }
+    c->max_bytes = 100 * 10;
+    put(c, 3000, 100); /* one eviction from small: a key in, at most SF_EVICT_MAX_STEPS out */
+    assert_int_equal(c->nevicted, 2000 + 1);
+    assert_true(c->p.ghost.n + SF_EVICT_MAX_STEPS >= before);
+    assert_true(c->p.ghost.n < before);
+    cache_free(c);
+}
+
 static void test_one_eviction_is_bounded(void **state)
 {
     (void)state;
@@ -338,11 +406,13 @@ int main(void)
         cmocka_unit_test(test_asked_again_moves_to_main),
         cmocka_unit_test(test_main_reinserts_what_was_asked),
         cmocka_unit_test(test_large_node_outlives_its_own_store),
+        cmocka_unit_test(test_a_newest_node_over_the_limit_is_not_kept),
         cmocka_unit_test(test_one_hit_wonders_leave_from_small),
         cmocka_unit_test(test_ghost_hit_goes_to_main),
         cmocka_unit_test(test_bytes_are_exact),
         cmocka_unit_test(test_ghost_is_bounded),
         cmocka_unit_test(test_one_eviction_is_bounded),
+        cmocka_unit_test(test_ghost_trims_a_bounded_number_per_eviction),
         cmocka_unit_test(test_scan_keeps_the_hot_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
