@@ -1,6 +1,7 @@
 /* attempt: see attempt.h. */
 #include "attempt.h"
 
+#include "config-t.h"
 #include "http.h"
 
 #include <stdlib.h>

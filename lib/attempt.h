@@ -7,7 +7,8 @@
 #define SF_ATTEMPT_H
 
 #include "balance.h"
-#include "config-t.h"
+
+struct sf_pool_def; /* config-t.h */
 
 /* A fetch's attempts so far. Lives in its spec, so a transfer started again for the next
  * server finds it. Zeroed: none yet. (F) all fields: the fetcher thread's. */

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "../../lib/attempt.h"
+#include "../../lib/config-t.h"
 
 #include <stdlib.h>
 
