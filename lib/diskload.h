@@ -1,0 +1,50 @@
+/* diskload: how the disk tier comes back after a start: its checkpoint (the index and the
+ * purges as they were at a write head, written whole to <path>/index.ckpt) and the scan of
+ * the records written after it. docs/disk.md, "Start-up and the checkpoint", is the design.
+ *
+ * Thread: sf_diskload_run at open, before the writer starts; sf_diskload_save on the
+ * writer thread, with the store's lock held around the copy it takes of the index (the
+ * caller's choice: it passes what it may read). */
+#ifndef SF_DISKLOAD_H
+#define SF_DISKLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sf_diskindex;
+struct sf_diskpurge;
+
+/* The log inside the store file. */
+struct sf_disklog {
+    int fd;            /* the store file, open for reading (and writing) */
+    uint64_t base;     /* the log's first byte in the file (after the superblock) */
+    uint64_t size;     /* the log's bytes: a position's offset is base + pos % size */
+    uint64_t store_id; /* the superblock's random id: a checkpoint of another store is refused */
+};
+
+struct sf_diskload_result {
+    uint64_t head;        /* where the writer goes on: past the last sound record */
+    bool from_checkpoint; /* a checkpoint was loaded (else the whole log was scanned) */
+    uint64_t scanned;     /* records indexed by the scan */
+    uint64_t tombstones;  /* purges found by the scan */
+    uint64_t damaged;     /* records passed over as damaged */
+    uint64_t ms;          /* how long it took */
+    char note[160];       /* why a checkpoint was not used, for the log ("" if it was) */
+};
+
+/* Fills x and p (empty on entry) from dir's checkpoint when it is of this log and sound,
+ * then scans the log from its head; without one, scans the whole log. False only on an
+ * I/O error reading the store (err says what); a damaged or missing checkpoint is a full
+ * scan, and damaged records are passed over (counted). */
+bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_diskindex *x,
+                     struct sf_diskpurge *p, struct sf_diskload_result *out, char *err,
+                     size_t err_len);
+
+/* Writes x and p as the checkpoint at head: a temporary file, fdatasync, rename, so a
+ * crash leaves the old or the new one whole. False with err on an I/O error. */
+bool sf_diskload_save(const char *dir, const struct sf_disklog *log, uint64_t head,
+                      const struct sf_diskindex *x, const struct sf_diskpurge *p, char *err,
+                      size_t err_len);
+
+#endif
