@@ -74,11 +74,16 @@ struct sf_diskstore_item {
  * Never blocks on the disk. */
 bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item);
 
-/* Writes a purge after everything queued before it, fdatasync'd, and waits for it: when
- * this returns true, no record stored before it is returned again (or, soft, is returned
- * with invalidated set), across restarts. False: the store is off. */
+/* A purge or an RFC 9111 §4.4 invalidation (soft), persisted as a tombstone (diskpurge.h)
+ * written after everything queued before it and fdatasync'd. The rule applies to reads at
+ * once (until its tombstone is written it hides every record it selects, whenever
+ * written; then those written before it), so no read returns a purged record even while
+ * the tombstone waits. With wait (an admin's purge), returns once the tombstone is on
+ * disk: no record stored before it comes back after a crash either; without (an
+ * invalidation on the fetcher thread), returns at once. Never dropped for a full queue.
+ * False: the store is off. */
 bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, const char *text,
-                        const char *tag_header, bool soft);
+                        const char *tag_header, bool soft, bool wait);
 
 /* A record read back, checked: key, head and body point into buf (owned). */
 struct sf_diskstore_hit {
