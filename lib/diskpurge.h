@@ -49,8 +49,14 @@ struct sf_diskpurge;
 struct sf_diskpurge *sf_diskpurge_new(void);
 void sf_diskpurge_free(struct sf_diskpurge *p); /* NULL is fine */
 
-/* Adds r (its strings copied). */
+/* A rule whose tombstone is queued, not yet written: it selects every record. */
+#define SF_DISKPURGE_PENDING UINT64_MAX
+
+/* Adds r (its strings copied); r->pos may be SF_DISKPURGE_PENDING. */
 void sf_diskpurge_add(struct sf_diskpurge *p, const struct sf_diskpurge_rule *r);
+/* The tombstone of r, a rule added PENDING, was written at pos: that pending rule (the
+ * oldest one equal to r in kind, soft, text and tag_header) now has pos. */
+void sf_diskpurge_settle(struct sf_diskpurge *p, const struct sf_diskpurge_rule *r, uint64_t pos);
 /* Drops the rules below tail; how many. */
 size_t sf_diskpurge_retire(struct sf_diskpurge *p, uint64_t tail);
 size_t sf_diskpurge_count(const struct sf_diskpurge *p);
