@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """trace_origin: a fast origin for scripts/trace_bench. GET /k/<id>?s=<size> answers 200
 with <size> bytes (the same bytes for every key) and Cache-Control: max-age=3600, on
-keep-alive connections, one thread each; no Date field, so every head of a size is the
+keep-alive connections, one thread each; with &u=1 the body is the target and a newline
+repeated (each key's bytes its own: scripts/disk_bench checks them); no Date field, so every head of a size is the
 same length (the bench models what sfproxy charges an object from its size and URL).
 GET /_origin/stats: JSON {"total": requests, "bytes": body bytes sent, "connections"}.
 The first line on stdout is "origin listening on 127.0.0.1:PORT"."""
@@ -15,6 +16,13 @@ lock = threading.Lock()
 stats = {"total": 0, "bytes": 0, "connections": 0}
 
 
+def unique_body(target, size):
+    """The body of a target asked with &u=1: its own bytes, so a response given to the
+    wrong key is seen."""
+    seed = (target + "\n").encode()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
 def answer(conn, target):
     if target.startswith("/_origin/stats"):
         with lock:
@@ -22,17 +30,20 @@ def answer(conn, target):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         return
-    size = 64
+    size, unique = 64, False
     _, _, query = target.partition("?")
     for part in query.split("&"):
         if part.startswith("s="):
             size = min(int(part[2:]), len(BODY))
+        unique = unique or part == "u=1"
     with lock:
         stats["total"] += 1
         stats["bytes"] += size
     head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
             b"Cache-Control: max-age=3600\r\nContent-Length: %d\r\n\r\n" % size)
-    if size <= 65536:
+    if unique:
+        conn.sendall(head + unique_body(target, size))
+    elif size <= 65536:
         conn.sendall(head + BODY[:size])
     else:
         conn.sendall(head)
