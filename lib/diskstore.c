@@ -102,6 +102,10 @@ bool sf_diskstore_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t 
 /* mkdir -p of path, each new directory 0750. */
 static bool make_dirs(const char *path, char *err, size_t err_len)
 {
+    if (path[0] == '\0') {
+        snprintf(err, err_len, "cache.disk.path is empty; give it a directory");
+        return false;
+    }
     char *p = sf_xstrdup(path);
     bool ok = true;
     for (char *c = p + 1;; c++) {

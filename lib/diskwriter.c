@@ -328,7 +328,10 @@ static void checkpoint(struct sf_diskstore *s)
     struct sf_diskpurge_rule r;
     size_t cursor = 0;
     sf_mutex_lock(&s->lock);
-    sf_diskpurge_retire(s->purges, atomic_load(&s->tail));
+    /* The log's own tail, not the one a full index moved on: the records between them are
+     * still in the file, and a start's load indexes them again, so the rules that hide
+     * them must stay. */
+    sf_diskpurge_retire(s->purges, s->head > s->log.size ? s->head - s->log.size : 0);
     struct sf_diskindex *x = sf_diskindex_clone(s->index);
     while (sf_diskpurge_next(s->purges, &cursor, &r))
         if (r.pos != SF_DISKPURGE_PENDING)
