@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if !__has_include("../../lib/diskpurge.c")
@@ -579,6 +580,57 @@ static void test_write_error_turns_off(void **state)
     sf_diskstore_close(s);
 }
 
+#if __has_include("../../lib/diskload.c")
+/* A crash (the child exits without closing, as after a kill -9): what was written comes
+ * back by the checkpoint and the scan after it, a purge's tombstone with it; only what
+ * was still queued is lost, and new writes go after the records found. Needs the real
+ * start-up scan (lib/diskload.c): the fake has none. */
+static void test_crash_loses_only_the_queue(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+        for (uint32_t i = 0; i < 20; i++)
+            put(s, i, 3000);
+        sf_diskstore_close(s); /* a checkpoint at 20 records */
+        s = open_store(SMALL, 1 << 20);
+        for (uint32_t i = 20; i < 40; i++)
+            put(s, i, 3000);
+        bool purged = sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000005", NULL,
+                                         false, true);
+        drain(s);
+        pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&gate);
+        put_gated(s, 40, 0, 3000, &gate); /* the writer stops in its copy_body */
+        put(s, 41, 3000);                 /* queued */
+        _exit(purged ? 0 : 3);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    struct sf_diskstore_hit h;
+    for (uint32_t i = 0; i < 40; i++) {
+        if (i == 5)
+            assert_int_equal(get(s, i, 0, &h), SF_DISKSTORE_PURGED);
+        else
+            expect_found(s, i, 3000);
+    }
+    assert_int_equal(get(s, 40, 0, &h), SF_DISKSTORE_ABSENT);
+    assert_int_equal(get(s, 41, 0, &h), SF_DISKSTORE_ABSENT);
+    assert_int_equal(stats(s).load_scanned, 20);
+    assert_true(put(s, 42, 3000));
+    drain(s);
+    for (uint32_t i = 0; i < 43; i++)
+        if (i != 5 && i != 40 && i != 41)
+            expect_found(s, i, 3000);
+    sf_diskstore_close(s);
+}
+#endif
+
 /* Readers racing the writer over many laps: what they get is the record asked for, byte
  * for byte, or ABSENT; never DAMAGED. They ask mostly for the records in the two places a
  * race is possible: the newest (indexed, perhaps not yet all written: the written mark) and
@@ -671,6 +723,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_open_names_the_pid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_error_turns_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_race_the_writer, setup, teardown),
+#if __has_include("../../lib/diskload.c")
+        cmocka_unit_test_setup_teardown(test_crash_loses_only_the_queue, setup, teardown),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
