@@ -202,6 +202,7 @@ static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, 
     char name[4096];
     snprintf(name, sizeof name, "%s/index.ckpt", s->path);
     unlink(name);
+    s->created = true;
     return true;
 }
 
@@ -261,6 +262,12 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
 {
     struct sf_diskload_result r;
     memset(&r, 0, sizeof r);
+    if (s->created) {
+        /* Nothing to load, and without a checkpoint the load would scan the whole new log
+         * (a second and more for a GiB of zeros, measured). */
+        sf_log_info("disk store %s: created, %" PRIu64 " bytes", s->path, s->log.size);
+        return true;
+    }
     if (!sf_diskload_run(s->path, &s->log, s->index, s->purges, &r, err, err_len))
         return false;
     s->head = r.head;
