@@ -1,10 +1,12 @@
 /* Unit tests for lib/diskstore.c and lib/diskwriter.c, on real files in a mkdtemp
  * directory under /tmp: a record comes back byte-identical; an absent key, a key whose
  * hash collides with another's, and a record the log has overwritten (several laps) are
- * never another record; the queue's bound and the index's drop and count; the store comes
- * back after close and open, purges with it; a flipped byte on disk is DAMAGED, never
- * FOUND; a second opener is refused with the holder's pid; a write error turns the store
- * off; and readers racing the writer over several laps only ever see correct records.
+ * never another record; the queue's bound; a full index gives up the oldest records; a
+ * checkpoint every 256 MiB; the store comes back after close and open, purges with it,
+ * and after a crash loses only its queue (with the real lib/diskload.c only); a flipped
+ * byte on disk is DAMAGED, never FOUND; a second opener is refused with the holder's pid;
+ * a write error turns the store off; and readers racing the writer over many laps only
+ * ever see correct records.
  *
  * Until the load helper's lib/diskpurge.c and lib/diskload.c are merged, this file brings
  * minimal fakes of both (below; compiled only while those files are absent): purge rules
@@ -425,6 +427,37 @@ static void test_index_full_evicts_the_oldest(void **state)
     sf_diskstore_close(s);
 }
 
+static void fill_body(void *ctx, uint8_t *out, uint32_t len)
+{
+    memset(out, (int)(uintptr_t)ctx, len);
+}
+
+/* The writer checkpoints every 256 MiB written, not only at close. */
+static void test_checkpoint_every_256_mib(void **state)
+{
+    (void)state;
+    enum { BODY = 60000 };
+    struct sf_diskstore *s = open_store(SMALL, 8 << 20);
+    char key[64];
+    uint32_t i = 0;
+    while (stats(s).write_bytes < (260u << 20)) {
+        key_of(i % 100, key, sizeof key);
+        struct sf_diskstore_item it = {.key = key,
+                                       .key_len = strlen(key),
+                                       .head = NULL,
+                                       .body_len = BODY,
+                                       .copy_body = fill_body,
+                                       .ctx = (void *)(uintptr_t)(i & 255)};
+        if (sf_diskstore_put(s, &it))
+            i++;
+        else
+            usleep(100); /* the queue is full */
+    }
+    drain(s);
+    assert_int_equal(stats(s).checkpoints, 1);
+    sf_diskstore_close(s);
+}
+
 static void test_reopen_finds_every_record(void **state)
 {
     (void)state;
@@ -716,6 +749,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrap_keeps_the_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_full_evicts_the_oldest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_every_256_mib, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_finds_every_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_survives_reopen, setup, teardown),
