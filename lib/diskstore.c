@@ -374,11 +374,25 @@ uint64_t sf_diskstore_variant(const struct sf_diskstore *s, const char *text, si
     return v <= SF_DISKSTORE_VARIANT_VARY ? v + 2 : v;
 }
 
+void sf_diskstore_index_remove(struct sf_diskstore *s, uint64_t key_hash, uint64_t variant,
+                               uint64_t pos)
+{
+    sf_mutex_assert_held(&s->lock);
+    if (!s->saving) {
+        sf_diskindex_remove_at(s->index, key_hash, variant, pos);
+    } else if (s->n_deferred < SF_DISKSTORE_DEFERRED) {
+        s->deferred[s->n_deferred].key_hash = key_hash;
+        s->deferred[s->n_deferred].variant = variant;
+        s->deferred[s->n_deferred].pos = pos;
+        s->n_deferred++;
+    }
+}
+
 /* Drops the index entry of a record found unusable at pos (a newer one stays). */
 static void drop_entry(struct sf_diskstore *s, uint64_t key_hash, uint64_t variant, uint64_t pos)
 {
     sf_mutex_lock(&s->lock);
-    sf_diskindex_remove_at(s->index, key_hash, variant, pos);
+    sf_diskstore_index_remove(s, key_hash, variant, pos);
     sf_mutex_unlock(&s->lock);
 }
 
@@ -443,7 +457,7 @@ enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, 
     sf_mutex_lock(&s->lock);
     enum sf_diskpurge_hit ph = sf_diskpurge_check(s->purges, e.pos, match, v.head, v.meta.head_len);
     if (ph == SF_DISKPURGE_REMOVED)
-        sf_diskindex_remove_at(s->index, kh, variant, e.pos);
+        sf_diskstore_index_remove(s, kh, variant, e.pos);
     sf_mutex_unlock(&s->lock);
     if (ph == SF_DISKPURGE_REMOVED) {
         atomic_fetch_add(&s->st.purged, 1);
@@ -472,7 +486,7 @@ void sf_diskstore_forget(struct sf_diskstore *s, const char *key, size_t key_len
     struct sf_diskindex_entry e;
     sf_mutex_lock(&s->lock);
     if (sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e))
-        sf_diskindex_remove_at(s->index, kh, variant, e.pos);
+        sf_diskstore_index_remove(s, kh, variant, e.pos);
     sf_mutex_unlock(&s->lock);
 }
 
