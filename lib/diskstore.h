@@ -81,7 +81,7 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item);
  * the tombstone waits. With wait (an admin's purge), returns once the tombstone is on
  * disk: no record stored before it comes back after a crash either; without (an
  * invalidation on the fetcher thread), returns at once. Never dropped for a full queue.
- * False: the store is off. */
+ * False: the store is off, or the rule is too long to persist (its text over 16 KiB). */
 bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, const char *text,
                         const char *tag_header, bool soft, bool wait);
 
@@ -113,7 +113,7 @@ void sf_diskstore_forget(struct sf_diskstore *s, const char *key, size_t key_len
 
 struct sf_diskstore_stats {
     bool on;                    /* false: a disk error turned it off */
-    uint64_t bytes_used;        /* live records' bytes in the log */
+    uint64_t bytes_used;        /* the log's bytes written (all of it after its first lap) */
     uint64_t log_bytes;         /* the log's size */
     uint64_t records;           /* index entries */
     uint64_t index_bytes;       /* the index's memory */
@@ -127,6 +127,7 @@ struct sf_diskstore_stats {
     uint64_t purged;            /* records a purge hid on read */
     uint64_t errors;            /* I/O errors (the first turns the store off) */
     uint64_t checkpoints;       /* written */
+    uint64_t index_evictions;   /* times a full index made the oldest records go early */
     uint64_t load_ms;           /* the last open's checkpoint load and scan */
     uint64_t load_scanned;      /* records the scan indexed */
 };
