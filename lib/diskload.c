@@ -16,6 +16,7 @@
  * larger than the window is stepped over by reading its successor's header directly. Only
  * headers are read (and a tombstone's key): the bodies are checked when a request reads
  * them. */
+#define _GNU_SOURCE /* SEEK_DATA */
 #include "diskload.h"
 
 #include "base.h"
@@ -278,6 +279,20 @@ static enum chain follow(struct scan *sc, uint64_t *pos)
 
 /* ---- the scan of the whole log ---- */
 
+/* Moves *off past a hole of the file (a store preallocated and not yet written reads as
+ * zeros, which hold no record): false when no data follows. Best effort: a file system
+ * that reports its unwritten extents as data is read through. */
+static bool skip_hole(const struct reader *r, uint64_t *off)
+{
+    off_t at = (off_t)(r->log->base + *off);
+    off_t d = lseek(r->log->fd, at, SEEK_DATA);
+    if (d < 0)
+        return errno != ENXIO;
+    if (d > at)
+        *off = ((uint64_t)d - r->log->base + ALIGN - 1) / ALIGN * ALIGN;
+    return true;
+}
+
 /* Every sound record at its own place, from the log's first byte to its last. The head is
  * past the newest of them (docs/disk.md says why); records are indexed newest first per
  * key, and none below the tail that the newest so far implies. */
@@ -287,6 +302,9 @@ static bool scan_all(struct scan *sc, uint64_t *head)
     while (off + SF_DISKREC_HEADER <= size) {
         struct sf_diskrec_meta m;
         const uint8_t *h;
+        bool held = off >= sc->rd.at && off + SF_DISKREC_HEADER <= sc->rd.at + sc->rd.len;
+        if (!held && !skip_hole(&sc->rd, &off))
+            break;
         int got = peek(&sc->rd, off, SF_DISKREC_HEADER, &h);
         if (got <= 0) {
             if (got < 0)
