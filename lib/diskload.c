@@ -551,6 +551,16 @@ static void emit64(struct writer *w, uint64_t v)
     emit(w, b, 8);
 }
 
+/* The bytes of r's tombstone key into key, if the checkpoint at head holds r (its
+ * tombstone below head and above tail, its key one a tombstone can have); else 0. */
+static size_t saved_rule(const struct sf_diskpurge_rule *r, uint64_t tail, uint64_t head,
+                         uint8_t *key)
+{
+    if (r->pos < tail || r->pos >= head)
+        return 0;
+    return sf_diskpurge_encode(r, key, SF_DISKREC_MAX_KEY);
+}
+
 /* Everything but the trailing checksum. */
 static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t head,
                       const struct sf_diskindex *x, const struct sf_diskpurge *p)
@@ -573,13 +583,12 @@ static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t h
         emit(w, b, sizeof b);
     }
     n = 0;
+    uint8_t *key = sf_xmalloc(SF_DISKREC_MAX_KEY); /* not on a thread's stack */
     for (size_t cur = 0; sf_diskpurge_next(p, &cur, &r);)
-        n += r.pos >= tail && r.pos < head;
+        n += saved_rule(&r, tail, head, key) > 0;
     emit64(w, n);
-    uint8_t key[SF_DISKREC_MAX_KEY];
     for (size_t cur = 0; sf_diskpurge_next(p, &cur, &r);) {
-        size_t len = r.pos >= tail && r.pos < head ? sf_diskpurge_encode(&r, key, sizeof key) : 0;
-        SF_ASSERT(len > 0 || !(r.pos >= tail && r.pos < head)); /* the store wrote it so */
+        size_t len = saved_rule(&r, tail, head, key);
         if (len == 0)
             continue;
         emit64(w, r.pos);
@@ -588,6 +597,7 @@ static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t h
         emit(w, l, 4);
         emit(w, key, len);
     }
+    free(key);
 }
 
 /* fsync of dir, so that the rename is on disk too. */

@@ -215,6 +215,11 @@ static void test_checkpoint_round_trip(void **state)
     struct sf_diskpurge_rule pending = {
         .pos = SF_DISKPURGE_PENDING, .kind = SF_DISKPURGE_PREFIX, .text = "p"};
     sf_diskpurge_add(rules, &pending);
+    /* A rule no tombstone key can hold (the store never writes one) is left out. */
+    static char longer[SF_DISKREC_MAX_KEY + 1];
+    memset(longer, 'l', sizeof longer - 1);
+    struct sf_diskpurge_rule too_long = {.pos = 100, .kind = SF_DISKPURGE_URL, .text = longer};
+    sf_diskpurge_add(rules, &too_long);
     save(&s, want, rules);
 
     struct sf_diskindex *x;
