@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define BASE 4096
 #define MAX_RECS 4096
@@ -381,6 +382,30 @@ static void test_refused_checkpoints(void **state)
     assert_false(res.from_checkpoint);
     assert_string_equal(res.note, "checkpoint damaged (checksum)");
     assert_int_equal(res.head, s.head);
+    assert_int_equal(res.scanned, 40);
+    assert_index_holds(&s, x, res.head, NULL);
+    sf_diskindex_free(x), sf_diskpurge_free(p);
+
+    /* A checksum that matches over an entry no writer makes (a size of 0): refused whole,
+     * the entries before it not kept. */
+    save(&s, want, rules);
+    char ck[128];
+    snprintf(ck, sizeof ck, "%s/index.ckpt", s.dir);
+    int fd = open(ck, O_RDWR);
+    assert_true(fd >= 0);
+    off_t len = lseek(fd, 0, SEEK_END);
+    uint8_t *b = malloc((size_t)len);
+    assert_int_equal(pread(fd, b, (size_t)len, 0), len);
+    memset(b + 40 + 32 * 20 + 24, 0, 4);
+    uint64_t sum = XXH3_64bits(b, (size_t)len - 8);
+    for (int i = 0; i < 8; i++)
+        b[len - 8 + i] = (uint8_t)(sum >> (8 * i));
+    assert_int_equal(pwrite(fd, b, (size_t)len, 0), len);
+    close(fd);
+    free(b);
+    res = run(&s, &x, &p);
+    assert_false(res.from_checkpoint);
+    assert_string_equal(res.note, "checkpoint malformed (entry 20)");
     assert_int_equal(res.scanned, 40);
     assert_index_holds(&s, x, res.head, NULL);
     sf_diskindex_free(x), sf_diskpurge_free(p);
