@@ -117,6 +117,12 @@ static int peek(struct reader *r, uint64_t off, size_t need, const uint8_t **out
     return 1;
 }
 
+/* Whether a header at off is in the bytes read already (else the next peek reads). */
+static bool in_window(const struct reader *r, uint64_t off)
+{
+    return off >= r->at && off + SF_DISKREC_HEADER <= r->at + r->len;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -207,6 +213,20 @@ static enum found look(struct scan *sc, uint64_t want, struct sf_diskrec_meta *m
     return m->pos == want ? FOUND_RECORD : m->pos < want ? FOUND_OLDER : FOUND_NEWER;
 }
 
+/* Moves *off past a hole of the file (a store preallocated and not yet written reads as
+ * zeros, which hold no record): false when no data follows. Best effort: a file system
+ * that reports its unwritten extents as data is read through. */
+static bool skip_hole(const struct reader *r, uint64_t *off)
+{
+    off_t at = (off_t)(r->log->base + *off);
+    off_t d = lseek(r->log->fd, at, SEEK_DATA);
+    if (d < 0)
+        return errno != ENXIO;
+    if (d > at)
+        *off = ((uint64_t)d - r->log->base + ALIGN - 1) / ALIGN * ALIGN;
+    return true;
+}
+
 /* ---- the scan after a checkpoint: the chain of records from its head ---- */
 
 enum chain {
@@ -225,6 +245,10 @@ static enum found resync(struct scan *sc, uint64_t *pos, struct sf_diskrec_meta 
     if (end > size)
         end = size;
     for (uint64_t q = *pos % size + ALIGN; q + SF_DISKREC_HEADER <= end; q += ALIGN) {
+        if (!in_window(&sc->rd, q) && !skip_hole(&sc->rd, &q))
+            return FOUND_ZEROS;
+        if (q + SF_DISKREC_HEADER > end)
+            break;
         enum found f = look(sc, lap + q, m);
         if (f == FOUND_RECORD)
             *pos = lap + q;
@@ -279,20 +303,6 @@ static enum chain follow(struct scan *sc, uint64_t *pos)
 
 /* ---- the scan of the whole log ---- */
 
-/* Moves *off past a hole of the file (a store preallocated and not yet written reads as
- * zeros, which hold no record): false when no data follows. Best effort: a file system
- * that reports its unwritten extents as data is read through. */
-static bool skip_hole(const struct reader *r, uint64_t *off)
-{
-    off_t at = (off_t)(r->log->base + *off);
-    off_t d = lseek(r->log->fd, at, SEEK_DATA);
-    if (d < 0)
-        return errno != ENXIO;
-    if (d > at)
-        *off = ((uint64_t)d - r->log->base + ALIGN - 1) / ALIGN * ALIGN;
-    return true;
-}
-
 /* Every sound record at its own place, from the log's first byte to its last. The head is
  * past the newest of them (docs/disk.md says why); records are indexed newest first per
  * key, and none below the tail that the newest so far implies. */
@@ -302,8 +312,7 @@ static bool scan_all(struct scan *sc, uint64_t *head)
     while (off + SF_DISKREC_HEADER <= size) {
         struct sf_diskrec_meta m;
         const uint8_t *h;
-        bool held = off >= sc->rd.at && off + SF_DISKREC_HEADER <= sc->rd.at + sc->rd.len;
-        if (!held && !skip_hole(&sc->rd, &off))
+        if (!in_window(&sc->rd, off) && !skip_hole(&sc->rd, &off))
             break;
         int got = peek(&sc->rd, off, SF_DISKREC_HEADER, &h);
         if (got <= 0) {
