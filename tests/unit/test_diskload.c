@@ -318,6 +318,7 @@ static void test_wrapped_log(void **state)
     struct sf_diskload_result res = run(&s, &x, &p);
     assert_false(res.from_checkpoint);
     assert_int_equal(res.head, s.head);
+    assert_int_equal(res.damaged, 0); /* the last lap's overwritten part is no damage */
     assert_index_holds(&s, x, res.head, NULL);
     /* The tombstones below the tail are retired; the live ones kept, as one rule. */
     assert_int_equal(sf_diskpurge_count(p), 1);
@@ -348,6 +349,7 @@ static void test_wrapped_log(void **state)
     assert_false(res.from_checkpoint);
     assert_non_null(strstr(res.note, "past the checkpoint"));
     assert_int_equal(res.head, s.head);
+    assert_int_equal(res.damaged, 0);
     assert_index_holds(&s, x, res.head, NULL);
     sf_diskindex_free(x), sf_diskpurge_free(p), sf_diskindex_free(want), sf_diskpurge_free(none);
     sim_close(&s);
