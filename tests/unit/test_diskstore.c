@@ -3,15 +3,9 @@
  * hash collides with another's, and a record the log has overwritten (several laps) are
  * never another record; the queue's bound; a full index gives up the oldest records; a
  * checkpoint every 256 MiB; the store comes back after close and open, purges with it,
- * and after a crash loses only its queue (with the real lib/diskload.c only); a flipped
- * byte on disk is DAMAGED, never FOUND; a second opener is refused with the holder's pid;
- * a write error turns the store off; and readers racing the writer over many laps only
- * ever see correct records.
- *
- * Until the load helper's lib/diskpurge.c and lib/diskload.c are merged, this file brings
- * minimal fakes of both (below; compiled only while those files are absent): purge rules
- * in an array, and a checkpoint that is the index and the rules written whole, with no
- * scan of the log after it. */
+ * and after a crash loses only its queue; a flipped byte on disk is DAMAGED, never FOUND;
+ * a second opener is refused with the holder's pid; a write error turns the store off;
+ * and readers racing the writer over many laps only ever see correct records. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,13 +29,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#if !__has_include("../../lib/diskpurge.c")
-#include "diskfakes_purge.h"
-#endif
-#if !__has_include("../../lib/diskload.c")
-#include "diskfakes_load.h"
-#endif
 
 #define LOG_MIN (256u * 1024)
 #define SMALL (4096u + LOG_MIN) /* the smallest store: a 256 KiB log */
@@ -677,11 +664,9 @@ static void test_checkpoints_race_readers(void **state)
     sf_diskstore_close(c.s);
 }
 
-#if __has_include("../../lib/diskload.c")
 /* A crash (the child exits without closing, as after a kill -9): what was written comes
  * back by the checkpoint and the scan after it, a purge's tombstone with it; only what
- * was still queued is lost, and new writes go after the records found. Needs the real
- * start-up scan (lib/diskload.c): the fake has none. */
+ * was still queued is lost, and new writes go after the records found. */
 static void test_crash_loses_only_the_queue(void **state)
 {
     (void)state;
@@ -726,7 +711,6 @@ static void test_crash_loses_only_the_queue(void **state)
             expect_found(s, i, 3000);
     sf_diskstore_close(s);
 }
-#endif
 
 /* Readers racing the writer over many laps: what they get is the record asked for, byte
  * for byte, or ABSENT; never DAMAGED. They ask mostly for the records in the two places a
@@ -822,9 +806,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_error_turns_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_race_the_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints_race_readers, setup, teardown),
-#if __has_include("../../lib/diskload.c")
         cmocka_unit_test_setup_teardown(test_crash_loses_only_the_queue, setup, teardown),
-#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
