@@ -29,6 +29,14 @@ void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const ch
     h->v[h->n++] = field_block(name, name_len, value, value_len);
 }
 
+void sf_hdrs_reserve(struct sf_hdrs *h, size_t n)
+{
+    if (h->cap < n) {
+        h->cap = n;
+        h->v = sf_xrealloc(h->v, h->cap * sizeof *h->v);
+    }
+}
+
 void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value)
 {
     sf_hdrs_addn(h, name, strlen(name), value, strlen(value));

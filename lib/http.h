@@ -33,6 +33,9 @@ struct sf_hdrs {
 void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value);
 void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const char *value,
                   size_t value_len);
+/* Makes room for n fields in all, so that adding up to that many allocates only their
+ * strings. */
+void sf_hdrs_reserve(struct sf_hdrs *h, size_t n);
 /* Appends a space and len bytes of more to the last field's value (an obs-fold's
  * continuation, RFC 9112 §5.2). The list must not be empty. */
 void sf_hdrs_extend_last(struct sf_hdrs *h, const char *more, size_t len);

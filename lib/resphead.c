@@ -37,6 +37,7 @@ enum sf_resphead_step sf_resphead_line(struct sf_resphead *h, const char *line, 
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* Every response of the transfer starts here, 1xx included: start over. */
         sf_hdrs_clear(&h->hdrs);
+        sf_hdrs_reserve(&h->hdrs, SF_RESPHEAD_FIELDS_RESERVE); /* (the judge trims it to fit) */
         h->bytes = len;
         *why = sf_http_check_status_line(line, end, &h->status);
         return *why == NULL ? SF_RESPHEAD_MORE : SF_RESPHEAD_BAD;
