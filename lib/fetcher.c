@@ -39,10 +39,11 @@ struct sf_upstream {
     pthread_t thread;
     struct sf_mutex qlock;
     struct job *queue_head, **queue_tail; /* (Q) */
-    bool aborting;                        /* (Q) fail everything from now on */
-    bool stopping;                        /* (Q) leave the loop */
-    struct sf_ratelimit rl_multi;         /* curl_multi_* failures in the log */
-    struct sf_transfers *t;               /* what the transfers see (transfer.h) */
+    bool wake_pending;            /* (Q) a wakeup was sent since the fetcher last took the queue */
+    bool aborting;                /* (Q) fail everything from now on */
+    bool stopping;                /* (Q) leave the loop */
+    struct sf_ratelimit rl_multi; /* curl_multi_* failures in the log */
+    struct sf_transfers *t;       /* what the transfers see (transfer.h) */
 };
 
 void sf_upstream_set_self_ports(struct sf_upstream *up, const _Atomic uint16_t *self_ports)
@@ -60,14 +61,22 @@ static void wake_fetcher(struct sf_upstream *up)
                        curl_multi_strerror(mc));
 }
 
+/* Queues j and wakes the fetcher, unless a wakeup sent since it last took the queue is
+ * still to come: that one brings it back to the queue, j included (its poll returns at
+ * once while the wakeup is unread). Under load the fetcher is mostly busy between polls,
+ * and one wakeup serves the jobs queued meanwhile: a write on curl's socketpair, and a
+ * read on the fetcher's side, fewer per miss. */
 static void enqueue(struct sf_upstream *up, struct job *j)
 {
     j->next = NULL;
     sf_mutex_lock(&up->qlock);
     *up->queue_tail = j;
     up->queue_tail = &j->next;
+    bool wake = !up->wake_pending;
+    up->wake_pending = true;
     sf_mutex_unlock(&up->qlock);
-    wake_fetcher(up);
+    if (wake)
+        wake_fetcher(up);
 }
 
 void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec **spec)
@@ -152,6 +161,7 @@ static void *fetcher_main(void *arg)
         struct job *jobs = up->queue_head;
         up->queue_head = NULL;
         up->queue_tail = &up->queue_head;
+        up->wake_pending = false; /* what is queued from now on needs a wakeup of its own */
         bool aborting = up->aborting, stopping = up->stopping;
         sf_mutex_unlock(&up->qlock);
         run_jobs(up, jobs, aborting);

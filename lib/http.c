@@ -6,6 +6,19 @@
 #include <string.h>
 #include <strings.h>
 
+/* A field's name and value live in one block, the value right after the name's NUL: one
+ * allocation a field, freed through its name. */
+static struct sf_hdr field_block(const char *name, size_t name_len, const char *value,
+                                 size_t value_len)
+{
+    char *block = sf_xmalloc(name_len + value_len + 2);
+    memcpy(block, name, name_len);
+    block[name_len] = '\0';
+    memcpy(block + name_len + 1, value, value_len);
+    block[name_len + 1 + value_len] = '\0';
+    return (struct sf_hdr){block, block + name_len + 1};
+}
+
 void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const char *value,
                   size_t value_len)
 {
@@ -13,9 +26,15 @@ void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const ch
         h->cap = h->cap ? h->cap * 2 : 8;
         h->v = sf_xrealloc(h->v, h->cap * sizeof *h->v);
     }
-    h->v[h->n].name = sf_xstrndup(name, name_len);
-    h->v[h->n].value = sf_xstrndup(value, value_len);
-    h->n++;
+    h->v[h->n++] = field_block(name, name_len, value, value_len);
+}
+
+void sf_hdrs_reserve(struct sf_hdrs *h, size_t n)
+{
+    if (h->cap < n) {
+        h->cap = n;
+        h->v = sf_xrealloc(h->v, h->cap * sizeof *h->v);
+    }
 }
 
 void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value)
@@ -23,12 +42,23 @@ void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value)
     sf_hdrs_addn(h, name, strlen(name), value, strlen(value));
 }
 
+void sf_hdrs_extend_last(struct sf_hdrs *h, const char *more, size_t len)
+{
+    SF_ASSERT(h->n > 0);
+    struct sf_hdr *last = &h->v[h->n - 1];
+    size_t name_len = strlen(last->name), old = strlen(last->value);
+    char *block = sf_xrealloc(last->name, name_len + old + len + 3);
+    char *value = block + name_len + 1;
+    value[old] = ' ';
+    memcpy(value + old + 1, more, len);
+    value[old + 1 + len] = '\0';
+    *last = (struct sf_hdr){block, value};
+}
+
 void sf_hdrs_clear(struct sf_hdrs *h)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        free(h->v[i].name);
-        free(h->v[i].value);
-    }
+    for (size_t i = 0; i < h->n; i++)
+        free(h->v[i].name); /* (its value with it) */
     free(h->v);
     memset(h, 0, sizeof *h);
 }
@@ -38,8 +68,7 @@ size_t sf_hdrs_remove(struct sf_hdrs *h, const char *name)
     size_t kept = 0;
     for (size_t i = 0; i < h->n; i++) {
         if (sf_streq_ci(h->v[i].name, name)) {
-            free(h->v[i].name);
-            free(h->v[i].value);
+            free(h->v[i].name); /* (its value with it) */
         } else {
             h->v[kept++] = h->v[i];
         }

@@ -20,8 +20,8 @@
 #define SF_PEER_NO_ROUTE_STATUS 421
 
 struct sf_hdr {
-    char *name;
-    char *value;
+    char *name;  /* the field's one allocation: name, NUL, value, NUL */
+    char *value; /* inside name's block: never freed nor replaced on its own */
 };
 
 /* An ordered list of fields; owns its strings. Zero-initialised is empty. */
@@ -33,6 +33,12 @@ struct sf_hdrs {
 void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value);
 void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const char *value,
                   size_t value_len);
+/* Makes room for n fields in all, so that adding up to that many allocates only their
+ * strings. */
+void sf_hdrs_reserve(struct sf_hdrs *h, size_t n);
+/* Appends a space and len bytes of more to the last field's value (an obs-fold's
+ * continuation, RFC 9112 §5.2). The list must not be empty. */
+void sf_hdrs_extend_last(struct sf_hdrs *h, const char *more, size_t len);
 void sf_hdrs_clear(struct sf_hdrs *h);
 /* Removes every field of that name; returns how many. */
 size_t sf_hdrs_remove(struct sf_hdrs *h, const char *name);

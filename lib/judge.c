@@ -33,18 +33,30 @@ static bool stripped_target(const struct sf_cache_rules *rules, const char *name
 /* The fields to keep and send downstream: no hop-by-hop fields (RFC 9110 §7.6.1), no
  * Content-Length, which libmicrohttpd writes from the response size, and no targeted
  * cache field that is this deployment's own. A field meant for every CDN tier on the path
- * (CDN-Cache-Control, RFC 9213 §3.1) goes on to the next one. */
-static void forwardable_fields(const struct sf_judge_cfg *cfg, const struct sf_hdrs *in,
+ * (CDN-Cache-Control, RFC 9213 §3.1) goes on to the next one. Takes in's fields over into
+ * out (empty), without copying them: in is left empty. */
+static void forwardable_fields(const struct sf_judge_cfg *cfg, struct sf_hdrs *in,
                                struct sf_hdrs *out)
 {
+    SF_ASSERT(out->n == 0 && out->v == NULL);
     char *connection = sf_hdrs_join(in, "Connection");
+    size_t kept = 0;
     for (size_t i = 0; i < in->n; i++) {
-        const struct sf_hdr *h = &in->v[i];
-        if (!sf_http_is_hop_by_hop(h->name, connection) &&
-            !sf_streq_ci(h->name, "Content-Length") && !stripped_target(cfg->rules, h->name))
-            sf_hdrs_add(out, h->name, h->value);
+        struct sf_hdr h = in->v[i];
+        if (!sf_http_is_hop_by_hop(h.name, connection) && !sf_streq_ci(h.name, "Content-Length") &&
+            !stripped_target(cfg->rules, h.name))
+            in->v[kept++] = h;
+        else
+            free(h.name); /* (its value with it) */
     }
     free(connection);
+    in->n = kept;
+    if (kept == 0)
+        sf_hdrs_clear(in);
+    else if (in->cap > kept) /* stored with the response: no room it will not use */
+        in->v = sf_xrealloc(in->v, (in->cap = kept) * sizeof *in->v);
+    *out = *in;
+    memset(in, 0, sizeof *in);
 }
 
 static bool is_safe(const char *method)
@@ -213,11 +225,9 @@ void sf_judge_head(const struct sf_judge_cfg *cfg, const struct sf_judged_reques
     }
     if (!req->shared)
         invalidations(req, status, head, d);
-    forwardable_fields(cfg, head, &d->fields);
+    forwardable_fields(cfg, head, &d->fields); /* (head and own are left empty) */
     forwardable_fields(cfg, &own, &d->own);
     d->sliced = too_big && sliceable(cfg, req, d, &d->slice);
-    sf_hdrs_clear(head);
-    sf_hdrs_clear(&own);
     d->update_stored_get = req->has_get_key && strcmp(req->method, "HEAD") == 0 && status == 200;
     d->store_for_get = req->has_get_key && cfg->store_post_responses &&
                        strcmp(req->method, "POST") == 0 && d->verdict.storable &&

@@ -7,15 +7,10 @@
 /* Joins an obs-fold continuation (RFC 9112 §5.2) to the last field with one space. */
 static void fold_into_last(struct sf_resphead *h, const char *line, size_t end)
 {
-    struct sf_hdr *last = &h->hdrs.v[h->hdrs.n - 1];
-    size_t old = strlen(last->value);
     size_t skip = 0;
     while (skip < end && (line[skip] == ' ' || line[skip] == '\t'))
         skip++;
-    last->value = sf_xrealloc(last->value, old + end - skip + 2);
-    last->value[old] = ' ';
-    memcpy(last->value + old + 1, line + skip, end - skip);
-    last->value[old + 1 + end - skip] = '\0';
+    sf_hdrs_extend_last(&h->hdrs, line + skip, end - skip);
 }
 
 /* The blank line: a final head ends (framing checked, RFC 9112 §6.3); an interim one only
@@ -42,6 +37,7 @@ enum sf_resphead_step sf_resphead_line(struct sf_resphead *h, const char *line, 
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         /* Every response of the transfer starts here, 1xx included: start over. */
         sf_hdrs_clear(&h->hdrs);
+        sf_hdrs_reserve(&h->hdrs, SF_RESPHEAD_FIELDS_RESERVE); /* (the judge trims it to fit) */
         h->bytes = len;
         *why = sf_http_check_status_line(line, end, &h->status);
         return *why == NULL ? SF_RESPHEAD_MORE : SF_RESPHEAD_BAD;

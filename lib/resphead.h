@@ -12,6 +12,9 @@
  * would fail on every hit. nginx's default for the same is 4-8 KiB. */
 #define SF_RESPHEAD_BYTES_MAX (16u << 10)
 #define SF_RESPHEAD_FIELDS_MAX 100
+/* Room made for a head's fields at its status line: most heads have fewer (one allocation
+ * for the array, not one per doubling). */
+#define SF_RESPHEAD_FIELDS_RESERVE 16
 
 struct sf_resphead {
     int status;          /* of the head being read; 0 before its status line */

@@ -503,18 +503,56 @@ static bool prove_reader(struct sf_reader *rd, struct MHD_Response *resp, const 
     return rd->_proof != NULL;
 }
 
+/* Where rd's bytes are when they can go as a hit's do, head and body in one system call
+ * from the object's one segment, without a copy: a small response already whole when its
+ * one client is answered (a miss, as a rule: its fetch ended in the pass that woke the
+ * client). Sets *data (NULL for no bytes) and counts the bytes as sent; false when they
+ * are to be read as they come (read_body) instead: a flight with followers (a thousand
+ * woken waiters get their first bytes sooner with the head sent at once, as measured), a
+ * cluster peer's answer or request (proven as read), a body of unknown length (sent
+ * chunked, as it came), a HEAD (no body: none counted). The request's reference keeps the
+ * bytes: no other reader passes them, so none are freed before rd->done. */
+static bool whole_now(struct sf_reader *rd, const char *method, const char **data)
+{
+    struct sf_obj *o = rd->obj;
+    size_t first = 0, count = 0;
+    *data = NULL;
+    if (rd->peer_secret != NULL || rd->advance != NULL || rd->count > ONE_SEND_MAX ||
+        strcmp(method, "HEAD") == 0)
+        return false;
+    sf_obj_lock(o);
+    bool whole = o->state == SF_OBJ_COMPLETE && o->clients_ever == 1 && !o->unproven &&
+                 o->content_length >= 0 && !rd->w->gone && !rd->w->shed &&
+                 rd->first + rd->count <= o->len &&
+                 (count = segments_of(o, (size_t)rd->first, (size_t)rd->count, &first)) <= 1;
+    if (whole) {
+        rd->w->probe = false; /* the response has begun (as in read_body) */
+        if (count == 1 && rd->count > 0)
+            *data = o->segs[first]->data + (rd->first - o->segs[first]->off);
+        rd->sent = rd->count;
+    }
+    sf_obj_unlock(o);
+    if (whole)
+        SF_COUNT_N(bytes_to_clients, rd->count);
+    return whole;
+}
+
 /* The response rd reads, of length bytes (-1: unknown, chunked) with o's fields less
- * leave (add_object_fields), and Content-Range when range is not NONE. */
+ * leave (add_object_fields), and Content-Range when range is not NONE; its body from
+ * data when whole (whole_now), else read as it comes. */
 static struct MHD_Response *reader_response(struct sf_reader *rd, const struct sf_obj *o,
                                             int64_t length, const char *xcache, unsigned leave,
-                                            enum sf_range range, const char *content_range)
+                                            enum sf_range range, const char *content_range,
+                                            bool whole, const char *data)
 {
     uint64_t size = length >= 0 ? rd->count : MHD_SIZE_UNKNOWN;
     size_t block = READ_BLOCK_MAX;
     if (size < READ_BLOCK_MAX)
         block = size > READ_BLOCK_MIN ? (size_t)size : READ_BLOCK_MIN;
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(size, block, read_body, rd, reader_done);
+        whole ? MHD_create_response_from_buffer_with_free_callback_cls(
+                    (size_t)rd->count, (void *)data, reader_done, rd)
+              : MHD_create_response_from_callback(size, block, read_body, rd, reader_done);
     if (resp == NULL) {
         rd->done(rd);
         return NULL;
@@ -547,9 +585,7 @@ static enum sf_range reader_bytes(struct sf_reader *rd, const char *method, cons
     return range;
 }
 
-/* (Even a complete body goes through read_body: the header then leaves at once, and a
- * thousand woken waiters get their first bytes sooner than with one send of header and
- * body each, as measured.) */
+/* (A complete body with followers goes through read_body too: see whole_now.) */
 struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *method,
                                          const char *xcache, const struct sf_hdrs *own,
                                          bool with_age, unsigned *status)
@@ -560,8 +596,11 @@ struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *metho
     enum sf_range range =
         reader_bytes(rd, method, o, false, o->content_length, content_range, sizeof content_range);
     *status = status_for(range, o->status);
-    struct MHD_Response *resp = reader_response(rd, o, o->content_length, xcache,
-                                                with_age ? OWN_AGE : 0, range, content_range);
+    const char *data;
+    bool whole = whole_now(rd, method, &data);
+    struct MHD_Response *resp =
+        reader_response(rd, o, o->content_length, xcache, with_age ? OWN_AGE : 0, range,
+                        content_range, whole, data);
     bool ok = resp != NULL;
     for (size_t i = 0; ok && own != NULL && i < own->n; i++)
         ok = add(resp, own->v[i].name, own->v[i].value);
@@ -580,8 +619,8 @@ struct MHD_Response *sf_respond_sliced(struct sf_reader *rd, const char *method,
     enum sf_range range =
         reader_bytes(rd, method, o, true, (int64_t)total, content_range, sizeof content_range);
     *status = status_for(range, MHD_HTTP_OK);
-    struct MHD_Response *resp =
-        reader_response(rd, o, (int64_t)total, xcache, OWN_AGE | SLICE_RANGE, range, content_range);
+    struct MHD_Response *resp = reader_response(
+        rd, o, (int64_t)total, xcache, OWN_AGE | SLICE_RANGE, range, content_range, false, NULL);
     return resp != NULL
                ? checked(resp, add_age(resp, o) && prove_reader(rd, resp, method, (int64_t)total))
                : NULL;

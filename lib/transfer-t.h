@@ -20,8 +20,8 @@ struct sf_transfer {
     struct sf_obj *obj;              /* the fetch's reference */
     struct sf_fetch_spec *spec;
     CURL *easy;
-    struct curl_slist *fields;
-    struct sf_resphead head; /* the response head being received */
+    struct curl_slist *fields; /* the request's field lines: one block (xfersend.c) */
+    struct sf_resphead head;   /* the response head being received */
     bool headers_done;
     const char *bad_head; /* why the origin's head was refused (then: 502), or NULL */
     bool cancel;          /* abort at the next callback */
@@ -75,8 +75,8 @@ struct sf_transfers {
 };
 
 /* (xfersend.c) Sets x's easy handle up for its spec (and, on a pool, the server its
- * attempt goes to); false when curl refuses an option or has no memory for the fields
- * (the transfer must then fail, not go out without them). */
+ * attempt goes to); false when curl refuses an option (the transfer must then fail,
+ * not go out without it). */
 bool sf_xfer_setup(struct sf_transfer *x);
 
 /* (xferpool.c) A transfer's attempt on an upstream pool. sf_xfer_pool_begin, as x starts

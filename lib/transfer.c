@@ -388,7 +388,7 @@ static void xfer_free(struct sf_transfer *x)
     x->next->prev = x->prev;
     x->obj->fetch = NULL;
     curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->fields);
+    free(x->fields); /* one block (xfersend.c), not curl_slist_append's */
     free(x->renamed_url);
     free(x->server_url);
     sf_fetchconf_unref(x->conf);

@@ -9,7 +9,6 @@
 #include "reqbody.h"
 
 #include <arpa/inet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,25 +39,74 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
     return CURL_READFUNC_ABORT;
 }
 
-/* Appends a line to the fields curl sends; false when curl has no memory for it. */
-static bool add_line(struct sf_transfer *x, const char *line)
+/* The request's field lines for curl (CURLOPT_HTTPHEADER), built in one block: the list's
+ * nodes, then their texts. Counted in a first pass (node NULL), written in a second. curl
+ * only reads the list, for as long as the transfer runs; xfer_free frees the block. */
+struct lines {
+    struct curl_slist *node; /* the next node to write; NULL while counting */
+    char *text;              /* where the next line's text goes */
+    size_t count, bytes;     /* counted: nodes, and their texts' bytes */
+};
+
+/* One line: "Name: value"; "Name;" for an empty value (curl's way to send one); "Name:"
+ * when value is NULL (curl's way to leave out a field it would add on its own). */
+static void add_line(struct lines *l, const char *name, const char *value)
 {
-    struct curl_slist *more = curl_slist_append(x->fields, line);
-    if (more == NULL)
-        return false;
-    x->fields = more;
-    return true;
+    size_t name_len = strlen(name), value_len = value != NULL ? strlen(value) : 0;
+    size_t len = name_len + 1 + (value_len ? value_len + 1 : 0);
+    if (l->node == NULL) {
+        l->count++;
+        l->bytes += len + 1;
+        return;
+    }
+    char *p = l->text;
+    memcpy(p, name, name_len);
+    p += name_len;
+    *p++ = value == NULL || value_len ? ':' : ';';
+    if (value_len) {
+        *p++ = ' ';
+        memcpy(p, value, value_len);
+        p += value_len;
+    }
+    *p++ = '\0';
+    l->node->data = l->text;
+    l->node->next = l->node + 1;
+    l->node++;
+    l->text = p;
 }
 
-static bool add_field(struct sf_transfer *x, const char *name, const char *value)
+/* Every line x's request sends, into l (either pass). */
+static void request_lines(const struct sf_transfer *x, struct lines *l)
 {
-    size_t len = strlen(name) + strlen(value) + 3;
-    char *line = sf_xmalloc(len);
-    /* "Name;" is curl's way to send a field with an empty value. */
-    snprintf(line, len, *value ? "%s: %s" : "%s;", name, value);
-    bool ok = add_line(x, line);
-    free(line);
-    return ok;
+    const struct sf_fetch_spec *s = x->spec;
+    /* On a pool, the pool's Host, unless the request's own is sent (preserve_host). */
+    if (x->pool != NULL && x->pool->def->host != NULL && sf_hdrs_get(&s->hdrs, "Host") == NULL)
+        add_line(l, "Host", x->pool->def->host);
+    /* Content of unknown length: chunked, framed by us (sf_xfer_setup). */
+    if (s->body != NULL && sf_reqbody_declared_len(s->body) < 0)
+        add_line(l, "Transfer-Encoding", "chunked");
+    for (size_t i = 0; i < s->hdrs.n; i++)
+        add_line(l, s->hdrs.v[i].name, s->hdrs.v[i].value);
+    /* Send only what the client sent: remove what curl would add on its own. */
+    static const char *const curl_adds[] = {"Accept", "Content-Type", "Expect"};
+    for (size_t i = 0; i < 3; i++)
+        if (sf_hdrs_get(&s->hdrs, curl_adds[i]) == NULL)
+            add_line(l, curl_adds[i], NULL);
+}
+
+/* x's field lines as one block (x->fields), one allocation for them all. */
+static void build_lines(struct sf_transfer *x)
+{
+    struct lines l = {0};
+    request_lines(x, &l);
+    if (l.count == 0)
+        return;
+    struct curl_slist *nodes = sf_xmalloc(l.count * sizeof *nodes + l.bytes);
+    l.node = nodes;
+    l.text = (char *)(nodes + l.count);
+    request_lines(x, &l);
+    nodes[l.count - 1].next = NULL;
+    x->fields = nodes;
 }
 
 /* Connected, the request about to be sent: without content it is sent now, so the
@@ -98,21 +146,18 @@ static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_s
     return socket(a->family, a->socktype, a->protocol);
 }
 
-/* The server of x's attempt on its pool (xferpool.c chose it): its URL, its TLS, and the
- * pool's Host, unless the request's own is sent (preserve_host). */
+/* The server of x's attempt on its pool (xferpool.c chose it): its URL and its TLS (the
+ * pool's Host: request_lines). */
 static bool set_server(struct sf_transfer *x)
 {
     const struct sf_pool_def *def = x->pool->def;
     int i = x->spec->att.server;
     x->server_url = sf_attempt_url(x->spec->url, def->key_base, def->servers[i].url);
-    bool ok = sf_origin_tls_apply(&x->pool->tls[i], x->easy, x->server_url, &x->renamed_url);
-    if (ok && def->host != NULL && sf_hdrs_get(&x->spec->hdrs, "Host") == NULL)
-        ok = add_field(x, "Host", def->host);
-    return ok;
+    return sf_origin_tls_apply(&x->pool->tls[i], x->easy, x->server_url, &x->renamed_url);
 }
 
-/* Sets x's easy handle up for its spec; false when curl refuses an option or has no
- * memory for the fields (the transfer must then fail, not go out without them). */
+/* Sets x's easy handle up for its spec; false when curl refuses an option (the transfer
+ * must then fail, not go out without it). */
 bool sf_xfer_setup(struct sf_transfer *x)
 {
     const struct sf_config *cfg = x->conf->cfg;
@@ -156,20 +201,9 @@ bool sf_xfer_setup(struct sf_transfer *x)
         SET(CURLOPT_POST, 1L);
         SET(CURLOPT_READFUNCTION, on_read);
         SET(CURLOPT_READDATA, x);
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        if (len < 0)
-            ok = ok && add_field(x, "Transfer-Encoding", "chunked");
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len); /* (< 0: chunked, request_lines) */
     }
-    for (size_t i = 0; i < s->hdrs.n; i++)
-        ok = ok && add_field(x, s->hdrs.v[i].name, s->hdrs.v[i].value);
-    /* Send only what the client sent: remove what curl would add on its own. */
-    static const char *const curl_adds[] = {"Accept", "Content-Type", "Expect"};
-    for (size_t i = 0; i < 3; i++)
-        if (sf_hdrs_get(&s->hdrs, curl_adds[i]) == NULL) {
-            char off[32];
-            snprintf(off, sizeof off, "%s:", curl_adds[i]);
-            ok = ok && add_line(x, off);
-        }
+    build_lines(x);
     SET(CURLOPT_HTTPHEADER, x->fields);
 #undef SET
     return ok;

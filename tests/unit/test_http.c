@@ -26,6 +26,34 @@ static void test_hdrs_get_and_join(void **state)
     assert_int_equal(h.n, 0);
 }
 
+/* A field's name and value share one block: extending the last value, removing fields and
+ * reserving room keep every other field's strings (ASan sees a stray free). */
+static void test_hdrs_one_block_per_field(void **state)
+{
+    (void)state;
+    struct sf_hdrs h = {0};
+    sf_hdrs_reserve(&h, 16);
+    assert_int_equal(h.cap, 16);
+    sf_hdrs_addn(&h, "X-Folded", 8, "a", 1);
+    sf_hdrs_extend_last(&h, "b c", 3);
+    sf_hdrs_add(&h, "Empty", "");
+    sf_hdrs_extend_last(&h, "x", 1);
+    assert_string_equal(h.v[0].name, "X-Folded");
+    assert_string_equal(h.v[0].value, "a b c");
+    assert_string_equal(h.v[1].name, "Empty");
+    assert_string_equal(h.v[1].value, " x");
+    assert_ptr_equal(h.v[1].value, h.v[1].name + strlen("Empty") + 1);
+    sf_hdrs_add(&h, "X-Folded", "again");
+    assert_int_equal(sf_hdrs_remove(&h, "x-folded"), 2);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(sf_hdrs_get(&h, "Empty"), " x");
+    assert_int_equal(sf_hdrs_bytes(&h), 16 * sizeof *h.v + strlen("Empty") + strlen(" x") + 2);
+    sf_hdrs_reserve(&h, 4); /* never shrinks */
+    assert_int_equal(h.cap, 16);
+    sf_hdrs_clear(&h);
+    assert_int_equal(h.n, 0);
+}
+
 static void test_hop_by_hop(void **state)
 {
     (void)state;
@@ -298,6 +326,7 @@ static void test_response_head_checks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hdrs_one_block_per_field),
         cmocka_unit_test(test_response_head_checks),
         cmocka_unit_test(test_range_parse),
         cmocka_unit_test(test_ranges_parse),
