@@ -53,12 +53,13 @@ void sf_upstream_set_self_ports(struct sf_upstream *up, const _Atomic uint16_t *
 
 /* Interrupts the fetcher's poll. Should curl fail to, the fetcher still looks at its
  * queue within a second (sf_transfers_enforce_deadlines' longest sleep). */
-static void wake_fetcher(struct sf_upstream *up)
+static bool wake_fetcher(struct sf_upstream *up)
 {
     CURLMcode mc = curl_multi_wakeup(up->multi);
     if (mc != CURLM_OK)
         sf_log_limited(&up->rl_multi, 10000, SF_LOG_ERROR, "upstream: curl_multi_wakeup: %s",
                        curl_multi_strerror(mc));
+    return mc == CURLM_OK;
 }
 
 /* Queues j and wakes the fetcher, unless a wakeup sent since it last took the queue is
@@ -75,8 +76,11 @@ static void enqueue(struct sf_upstream *up, struct job *j)
     bool wake = !up->wake_pending;
     up->wake_pending = true;
     sf_mutex_unlock(&up->qlock);
-    if (wake)
-        wake_fetcher(up);
+    if (wake && !wake_fetcher(up)) {
+        sf_mutex_lock(&up->qlock); /* none is coming: the next job tries again */
+        up->wake_pending = false;
+        sf_mutex_unlock(&up->qlock);
+    }
 }
 
 void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec **spec)

@@ -483,9 +483,12 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max)
 static void reader_done(void *cls)
 {
     struct sf_reader *rd = cls;
+    struct sf_obj *held = rd->_held;
+    rd->_held = NULL;
     sf_peerauth_proof_free(rd->_proof);
     rd->_proof = NULL;
     rd->done(rd);
+    sf_obj_unref(held); /* last: the bytes sent whole were its (whole_now) */
 }
 
 /* resp, read by rd, answers a cluster peer's request of method: its body goes chunked
@@ -506,12 +509,14 @@ static bool prove_reader(struct sf_reader *rd, struct MHD_Response *resp, const 
 /* Where rd's bytes are when they can go as a hit's do, head and body in one system call
  * from the object's one segment, without a copy: a small response already whole when its
  * one client is answered (a miss, as a rule: its fetch ended in the pass that woke the
- * client). Sets *data (NULL for no bytes) and counts the bytes as sent; false when they
+ * client). Sets *data (NULL for no bytes); false when they
  * are to be read as they come (read_body) instead: a flight with followers (a thousand
  * woken waiters get their first bytes sooner with the head sent at once, as measured), a
  * cluster peer's answer or request (proven as read), a body of unknown length (sent
- * chunked, as it came), a HEAD (no body: none counted). The request's reference keeps the
- * bytes: no other reader passes them, so none are freed before rd->done. */
+ * chunked, as it came), a HEAD (no body: none counted). No other reader passes the bytes,
+ * so nothing trims them; a reference of the reader's own (rd->_held, dropped when
+ * libmicrohttpd frees the response) keeps them, as a hit's does, since the request may
+ * drop its reference (its end, front.c) before libmicrohttpd frees the response. */
 static bool whole_now(struct sf_reader *rd, const char *method, const char **data)
 {
     struct sf_obj *o = rd->obj;
@@ -529,11 +534,9 @@ static bool whole_now(struct sf_reader *rd, const char *method, const char **dat
         rd->w->probe = false; /* the response has begun (as in read_body) */
         if (count == 1 && rd->count > 0)
             *data = o->segs[first]->data + (rd->first - o->segs[first]->off);
-        rd->sent = rd->count;
+        rd->_held = sf_obj_ref(o);
     }
     sf_obj_unlock(o);
-    if (whole)
-        SF_COUNT_N(bytes_to_clients, rd->count);
     return whole;
 }
 
@@ -607,7 +610,12 @@ struct MHD_Response *sf_respond_streamed(struct sf_reader *rd, const char *metho
     if (ok && with_age)
         ok = add_age(resp, o);
     ok = ok && prove_reader(rd, resp, method, o->content_length);
-    return resp != NULL ? checked(resp, ok) : NULL;
+    resp = resp != NULL ? checked(resp, ok) : NULL;
+    if (resp != NULL && whole) { /* counted once it will go, as a hit's bytes are */
+        rd->sent = rd->count;
+        SF_COUNT_N(bytes_to_clients, rd->count);
+    }
+    return resp;
 }
 
 struct MHD_Response *sf_respond_sliced(struct sf_reader *rd, const char *method, const char *xcache,

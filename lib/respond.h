@@ -54,6 +54,7 @@ struct sf_reader {
      * secret (the request's config's); NULL for everyone else. */
     const char *peer_secret;
     struct sf_peerproof *_proof; /* respond.c's */
+    struct sf_obj *_held;        /* respond.c's: a reference while a whole body is sent */
 };
 
 /* A short text/plain answer of sfproxy's own; xcache may be NULL (no X-Cache). A 503 says
