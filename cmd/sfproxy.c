@@ -337,6 +337,16 @@ static bool apply(struct running *run, const struct sf_config *was, struct sf_sn
     return true;
 }
 
+/* Whether cache.disk differs (read at start only). */
+static bool disk_changed(const struct sf_config *was, const struct sf_config *now)
+{
+    const char *a = was->disk_path, *b = now->disk_path;
+    if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
+        return true;
+    return a != NULL && (was->disk_max_bytes != now->disk_max_bytes ||
+                         was->disk_queue_bytes != now->disk_queue_bytes);
+}
+
 /* SIGHUP: reads the config file again, with the command line over it as at start, and
  * puts it in force for new requests (those running keep theirs). An invalid file, or a
  * listener that cannot start, leaves the running config as it was. */
@@ -378,6 +388,9 @@ static void reload(struct running *run)
         sf_log_error("reload: %s; the running config stays", err);
     } else {
         sf_log_info("reload: %s", changes);
+        if (disk_changed(&was->cfg, &next->cfg))
+            sf_log_warn("reload: cache.disk needs a restart to change; the running disk store "
+                        "stays as it is");
         if (was->cfg.access_log_buffer_bytes != next->cfg.access_log_buffer_bytes)
             sf_log_warn("reload: access_log.buffer applies from the next start; the running "
                         "buffer stays");
