@@ -113,7 +113,7 @@ void sf_diskstore_forget(struct sf_diskstore *s, const char *key, size_t key_len
 
 struct sf_diskstore_stats {
     bool on;                    /* false: a disk error turned it off */
-    uint64_t bytes_used;        /* live records' bytes in the log */
+    uint64_t bytes_used;        /* the log's bytes written (all of it after its first lap) */
     uint64_t log_bytes;         /* the log's size */
     uint64_t records;           /* index entries */
     uint64_t index_bytes;       /* the index's memory */
@@ -127,6 +127,7 @@ struct sf_diskstore_stats {
     uint64_t purged;            /* records a purge hid on read */
     uint64_t errors;            /* I/O errors (the first turns the store off) */
     uint64_t checkpoints;       /* written */
+    uint64_t index_evictions;   /* times a full index made the oldest records go early */
     uint64_t load_ms;           /* the last open's checkpoint load and scan */
     uint64_t load_scanned;      /* records the scan indexed */
 };

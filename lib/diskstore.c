@@ -1,0 +1,509 @@
+/* diskstore: see diskstore.h; docs/disk.md is the design. This file opens and closes the
+ * store (the directory, its lock, the store file and its superblock, the start-up load)
+ * and serves reads; diskwriter.c is the writer thread and its queue.
+ *
+ * The store file is a 4 KiB superblock, then the log. The superblock says whose log it is:
+ * magic, version, a random store id (a checkpoint of another store is refused), the log's
+ * size and the SipHash key of the store's key hashes (stable across restarts, secret to
+ * clients), and an XXH3 of those. An existing file whose superblock is ours but does not
+ * match the configuration (another max_bytes, a damaged superblock, another version) is
+ * recreated empty: it is a cache, and its contents are only worth keeping as they are. A
+ * file that is not a store at all (no magic) is refused, never overwritten: the path
+ * probably names something else.
+ *
+ * Reads (request threads): the index lookup under the lock, the pread and every check
+ * outside it, then whether the writer's tail passed the record meanwhile (it publishes the
+ * tail before it overwrites: then the bytes read may be of the next lap), then the purge
+ * rules under the lock. An index entry whose record the writer has not finished writing
+ * (the writer indexes before it writes, so that a record the index refuses is never
+ * written) lies at or above the published written mark and is not read.
+ *
+ * Lock order: the store's lock is a leaf. No cache or object lock is taken under it, no
+ * I/O is done under it, and no caller's callback is called under it. */
+#include "diskstore.h"
+
+#include "base.h"
+#include "diskindex.h"
+#include "diskload.h"
+#include "diskstorei.h"
+#include "log.h"
+#include "siphash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define SUPER_MAGIC 0x45524f5453444653ull /* "SFDSTORE" read as little-endian bytes */
+#define SUPER_VERSION 1
+/* The smallest log: a few records of 64 KiB. */
+#define MIN_LOG_BYTES (256u * 1024)
+#define BYTES_PER_ENTRY 4096 /* the index holds at most a record per 4 KiB of log */
+#define MIN_ENTRIES 64
+
+/* The superblock's fields, little-endian at these offsets; the rest of its 4 KiB is zero. */
+enum {
+    SB_MAGIC = 0,
+    SB_VERSION = 8,
+    SB_STORE_ID = 16,
+    SB_LOG_SIZE = 24,
+    SB_HASH_KEY = 32,
+    SB_SUM = 48, /* XXH3_64bits of bytes [0, 48) */
+};
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void fill_random(void *out, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom((uint8_t *)out + got, len - got, 0);
+        SF_ASSERT(n > 0 || errno == EINTR); /* Linux >= 3.17 with the pool initialised */
+        got += n > 0 ? (size_t)n : 0;
+    }
+}
+
+bool sf_diskstore_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return false;
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return true;
+}
+
+/* mkdir -p of path, each new directory 0750. */
+static bool make_dirs(const char *path, char *err, size_t err_len)
+{
+    char *p = sf_xstrdup(path);
+    bool ok = true;
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c != '\0')
+            continue;
+        char was = *c;
+        *c = '\0';
+        if (mkdir(p, 0750) != 0 && errno != EEXIST) {
+            snprintf(err, err_len, "cache.disk.path %s: cannot create %s: %s", path, p,
+                     strerror(errno));
+            ok = false;
+            break;
+        }
+        *c = was;
+        if (was == '\0')
+            break;
+    }
+    free(p);
+    return ok;
+}
+
+/* Takes <path>/lock for the process's life (flock goes with the process: a kill -9 leaves
+ * no stale lock) and writes the pid into it; names the holder's pid when it is taken. */
+static int take_lock(const char *path, char *err, size_t err_len)
+{
+    char name[4096];
+    snprintf(name, sizeof name, "%s/lock", path);
+    int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot open %s: %s", path, name,
+                 strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32] = "";
+        size_t got = 0;
+        if (sf_diskstore_pread_all(fd, pid, sizeof pid - 1, 0, &got))
+            pid[got] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            snprintf(err, err_len,
+                     "cache.disk.path %s is in use by another sfproxy (pid %s); give each its "
+                     "own cache.disk.path",
+                     path, pid[0] != '\0' ? pid : "unknown");
+        else
+            snprintf(err, err_len, "cache.disk.path %s: cannot lock %s: %s", path, name,
+                     strerror(e));
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot write %s: %s", path, name,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Creates the store anew in fd: preallocated to max_bytes, a new superblock. */
+static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, size_t err_len)
+{
+    if (ftruncate(s->log.fd, 0) != 0) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot truncate its store: %s", s->path,
+                 strerror(errno));
+        return false;
+    }
+    int e = posix_fallocate(s->log.fd, 0, (off_t)max_bytes);
+    if (e != 0) {
+        snprintf(err, err_len,
+                 "cache.disk.path %s: cannot allocate %" PRIu64
+                 " bytes for its store: %s; free room there or lower cache.disk.max_bytes",
+                 s->path, max_bytes, strerror(e));
+        return false;
+    }
+    uint8_t sb[SF_DISKSTORE_SUPER] = {0};
+    fill_random(&s->log.store_id, sizeof s->log.store_id);
+    fill_random(s->hash_key, sizeof s->hash_key);
+    put_le64(sb + SB_MAGIC, SUPER_MAGIC);
+    put_le64(sb + SB_VERSION, SUPER_VERSION);
+    put_le64(sb + SB_STORE_ID, s->log.store_id);
+    put_le64(sb + SB_LOG_SIZE, s->log.size);
+    memcpy(sb + SB_HASH_KEY, s->hash_key, sizeof s->hash_key);
+    put_le64(sb + SB_SUM, XXH3_64bits(sb, SB_SUM));
+    if (pwrite(s->log.fd, sb, sizeof sb, 0) != (ssize_t)sizeof sb || fdatasync(s->log.fd) != 0) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot write its store: %s", s->path,
+                 strerror(errno));
+        return false;
+    }
+    /* A checkpoint of the old store names the old store id: the load refuses it anyway. */
+    char name[4096];
+    snprintf(name, sizeof name, "%s/index.ckpt", s->path);
+    unlink(name);
+    return true;
+}
+
+/* Opens <path>/store: reads its superblock when it is one of ours that matches, recreates
+ * it when it is ours and does not, refuses a file that is not a store. */
+static bool open_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, size_t err_len)
+{
+    char name[4096];
+    snprintf(name, sizeof name, "%s/store", s->path);
+    s->log.fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (s->log.fd < 0) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot open %s: %s", s->path, name,
+                 strerror(errno));
+        return false;
+    }
+    s->log.base = SF_DISKSTORE_SUPER;
+    s->log.size = max_bytes - SF_DISKSTORE_SUPER;
+    struct stat st;
+    if (fstat(s->log.fd, &st) != 0) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot stat %s: %s", s->path, name,
+                 strerror(errno));
+        return false;
+    }
+    if (st.st_size == 0)
+        return create_store(s, max_bytes, err, err_len);
+    uint8_t sb[SF_DISKSTORE_SUPER];
+    size_t got = 0;
+    if (!sf_diskstore_pread_all(s->log.fd, sb, sizeof sb, 0, &got)) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot read %s: %s", s->path, name,
+                 strerror(errno));
+        return false;
+    }
+    if (got < 8 || get_le64(sb + SB_MAGIC) != SUPER_MAGIC) {
+        snprintf(err, err_len,
+                 "cache.disk.path %s: %s is not an sfproxy disk store; remove it or give "
+                 "cache.disk.path a directory of its own",
+                 s->path, name);
+        return false;
+    }
+    const char *why = NULL;
+    if (got < sizeof sb || get_le64(sb + SB_SUM) != XXH3_64bits(sb, SB_SUM))
+        why = "its superblock is damaged";
+    else if (get_le64(sb + SB_VERSION) != SUPER_VERSION)
+        why = "it is of another version";
+    else if (get_le64(sb + SB_LOG_SIZE) != s->log.size || (uint64_t)st.st_size != max_bytes)
+        why = "cache.disk.max_bytes changed";
+    if (why != NULL) {
+        sf_log_warn("disk store %s: %s; the disk cache starts empty", name, why);
+        return create_store(s, max_bytes, err, err_len);
+    }
+    s->log.store_id = get_le64(sb + SB_STORE_ID);
+    memcpy(s->hash_key, sb + SB_HASH_KEY, sizeof s->hash_key);
+    return true;
+}
+
+static bool load(struct sf_diskstore *s, char *err, size_t err_len)
+{
+    struct sf_diskload_result r;
+    memset(&r, 0, sizeof r);
+    if (!sf_diskload_run(s->path, &s->log, s->index, s->purges, &r, err, err_len))
+        return false;
+    s->head = r.head;
+    uint64_t tail = r.head > s->log.size ? r.head - s->log.size : 0;
+    atomic_store(&s->tail, tail);
+    atomic_store(&s->written, r.head);
+    atomic_store(&s->st.load_ms, r.ms);
+    atomic_store(&s->st.load_scanned, r.scanned);
+    atomic_store(&s->st.checksum_failures, r.damaged);
+    sf_log_info("disk store %s: %zu records in %" PRIu64 " ms (%s%" PRIu64 " scanned, %" PRIu64
+                " damaged)%s%s",
+                s->path, sf_diskindex_count(s->index), r.ms,
+                r.from_checkpoint ? "checkpoint, then " : "no checkpoint: ", r.scanned, r.damaged,
+                r.note[0] != '\0' ? "; " : "", r.note);
+    return true;
+}
+
+static void store_free(struct sf_diskstore *s)
+{
+    if (s->log.fd >= 0)
+        close(s->log.fd);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
+    sf_diskindex_free(s->index);
+    sf_diskpurge_free(s->purges);
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->done_cv);
+    sf_mutex_destroy(&s->lock);
+    free(s->path);
+    s->magic = 0;
+    free(s);
+}
+
+struct sf_diskstore *sf_diskstore_open(const struct sf_diskstore_conf *conf, char *err,
+                                       size_t err_len)
+{
+    if (conf->max_bytes < SF_DISKSTORE_SUPER + MIN_LOG_BYTES) {
+        snprintf(err, err_len, "cache.disk.max_bytes must be at least %u (got %" PRIu64 ")",
+                 SF_DISKSTORE_SUPER + MIN_LOG_BYTES, conf->max_bytes);
+        return NULL;
+    }
+    struct sf_diskstore *s = sf_xcalloc(1, sizeof *s);
+    s->magic = SF_DISKSTORE_MAGIC;
+    s->path = sf_xstrdup(conf->path);
+    s->queue_max = conf->queue_bytes;
+    s->lock_fd = -1;
+    s->log.fd = -1;
+    sf_mutex_init(&s->lock);
+    sf_cond_init(&s->work_cv);
+    sf_cond_init(&s->done_cv);
+    atomic_store(&s->on, true);
+    if (!make_dirs(conf->path, err, err_len))
+        goto fail;
+    s->lock_fd = take_lock(conf->path, err, err_len);
+    if (s->lock_fd < 0 || !open_store(s, conf->max_bytes, err, err_len))
+        goto fail;
+    uint64_t entries = s->log.size / BYTES_PER_ENTRY;
+    s->index = sf_diskindex_new(entries > MIN_ENTRIES ? (size_t)entries : MIN_ENTRIES);
+    s->purges = sf_diskpurge_new();
+    if (!load(s, err, err_len))
+        goto fail;
+    sf_diskwriter_start(s);
+    return s;
+fail:
+    store_free(s);
+    return NULL;
+}
+
+void sf_diskstore_close(struct sf_diskstore *s)
+{
+    if (s == NULL)
+        return;
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    sf_diskwriter_stop(s);
+    store_free(s);
+}
+
+void sf_diskstore_turn_off(struct sf_diskstore *s, const char *what, const char *why)
+{
+    atomic_fetch_add(&s->st.errors, 1);
+    if (!atomic_exchange(&s->on, false))
+        return;
+    sf_log_error("disk store %s/store: %s failed: %s; the disk tier is off, the memory cache "
+                 "goes on",
+                 s->path, what, why);
+    /* Purges waiting for their tombstone hear it will not come; the writer drains the
+     * queue. */
+    sf_mutex_lock(&s->lock);
+    SF_PTOK(pthread_cond_broadcast(&s->done_cv));
+    SF_PTOK(pthread_cond_signal(&s->work_cv));
+    sf_mutex_unlock(&s->lock);
+}
+
+uint64_t sf_diskstore_key_hash(const struct sf_diskstore *s, const void *key, size_t len)
+{
+    return sf_siphash(s->hash_key, key, len);
+}
+
+uint64_t sf_diskstore_variant(const struct sf_diskstore *s, const char *text, size_t len)
+{
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    uint64_t v = sf_siphash(s->hash_key, text, len);
+    /* NONE and VARY are reserved: 2^-63 of the texts share a hash with another anyway. */
+    return v <= SF_DISKSTORE_VARIANT_VARY ? v + 2 : v;
+}
+
+/* Drops the index entry of a record found unusable at pos (a newer one stays). */
+static void drop_entry(struct sf_diskstore *s, uint64_t key_hash, uint64_t variant, uint64_t pos)
+{
+    sf_mutex_lock(&s->lock);
+    sf_diskindex_remove_at(s->index, key_hash, variant, pos);
+    sf_mutex_unlock(&s->lock);
+}
+
+/* Reads the record e names into a new buffer; a short read leaves the record truncated
+ * (decode says so). NULL on an I/O error (the store is turned off). */
+static uint8_t *read_record(struct sf_diskstore *s, const struct sf_diskindex_entry *e, size_t *got)
+{
+    uint8_t *buf = malloc(e->size);
+    if (buf == NULL)
+        return NULL;
+    if (!sf_diskstore_pread_all(s->log.fd, buf, e->size, s->log.base + e->pos % s->log.size, got)) {
+        sf_diskstore_turn_off(s, "pread", strerror(errno));
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, size_t key_len,
+                                       uint64_t variant, const struct sf_diskstore_match *match,
+                                       struct sf_diskstore_hit *out)
+{
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    SF_ASSERT(match != NULL);
+    memset(out, 0, sizeof *out);
+    if (!atomic_load(&s->on))
+        return SF_DISKSTORE_ABSENT;
+    uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
+    struct sf_diskindex_entry e;
+    sf_mutex_lock(&s->lock);
+    bool indexed = sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
+    sf_mutex_unlock(&s->lock);
+    if (!indexed || e.pos + e.size > atomic_load(&s->written))
+        return SF_DISKSTORE_ABSENT;
+    size_t got = 0;
+    uint8_t *buf = read_record(s, &e, &got);
+    if (buf == NULL)
+        return SF_DISKSTORE_ABSENT;
+    struct sf_diskrec_view v;
+    enum sf_diskrec_err derr = sf_diskrec_decode(buf, got, s->log.size, &v);
+    if (derr == SF_DISKREC_OK)
+        derr = sf_diskrec_check_pos(&v.meta, e.pos);
+    if (derr == SF_DISKREC_OK && (v.meta.key_hash != kh || v.meta.variant != variant ||
+                                  (v.meta.flags & SF_DISKREC_F_TOMBSTONE) != 0))
+        derr = SF_DISKREC_STALE; /* sound, in its place, and not what the index says */
+    /* The writer publishes the tail before it overwrites: past it, what was read may be of
+     * the next lap, and the record is simply gone. */
+    if (atomic_load(&s->tail) > e.pos) {
+        free(buf);
+        return SF_DISKSTORE_ABSENT;
+    }
+    if (derr != SF_DISKREC_OK) {
+        atomic_fetch_add(&s->st.checksum_failures, 1);
+        drop_entry(s, kh, variant, e.pos);
+        free(buf);
+        return SF_DISKSTORE_DAMAGED;
+    }
+    if (v.meta.key_len != key_len || memcmp(v.key, key, key_len) != 0) {
+        free(buf); /* another key with the same 64-bit hash: never its response */
+        return SF_DISKSTORE_ABSENT;
+    }
+    sf_mutex_lock(&s->lock);
+    enum sf_diskpurge_hit ph = sf_diskpurge_check(s->purges, e.pos, match, v.head, v.meta.head_len);
+    if (ph == SF_DISKPURGE_REMOVED)
+        sf_diskindex_remove_at(s->index, kh, variant, e.pos);
+    sf_mutex_unlock(&s->lock);
+    if (ph == SF_DISKPURGE_REMOVED) {
+        atomic_fetch_add(&s->st.purged, 1);
+        free(buf);
+        return SF_DISKSTORE_PURGED;
+    }
+    atomic_fetch_add(&s->st.reads, 1);
+    out->buf = buf;
+    out->rec = v;
+    out->invalidated = ph == SF_DISKPURGE_INVALIDATED;
+    return SF_DISKSTORE_FOUND;
+}
+
+void sf_diskstore_hit_free(struct sf_diskstore_hit *h)
+{
+    if (h == NULL)
+        return;
+    free(h->buf);
+    memset(h, 0, sizeof *h);
+}
+
+void sf_diskstore_forget(struct sf_diskstore *s, const char *key, size_t key_len, uint64_t variant)
+{
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
+    struct sf_diskindex_entry e;
+    sf_mutex_lock(&s->lock);
+    if (sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e))
+        sf_diskindex_remove_at(s->index, kh, variant, e.pos);
+    sf_mutex_unlock(&s->lock);
+}
+
+bool sf_diskstore_holds(struct sf_diskstore *s, const char *key, size_t key_len, uint64_t variant,
+                        uint32_t *size)
+{
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    if (!atomic_load(&s->on))
+        return false;
+    uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
+    struct sf_diskindex_entry e;
+    sf_mutex_lock(&s->lock);
+    bool held = sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
+    sf_mutex_unlock(&s->lock);
+    if (held && size != NULL)
+        *size = e.size;
+    return held;
+}
+
+void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *out)
+{
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    memset(out, 0, sizeof *out);
+    sf_mutex_lock(&s->lock);
+    out->records = sf_diskindex_count(s->index);
+    out->index_bytes = sf_diskindex_bytes(s->index);
+    out->writes_queued = s->q_count;
+    out->queued_bytes = s->q_bytes;
+    sf_mutex_unlock(&s->lock);
+    uint64_t written = atomic_load(&s->written);
+    out->on = atomic_load(&s->on);
+    out->log_bytes = s->log.size;
+    out->bytes_used = written < s->log.size ? written : s->log.size;
+    out->writes = atomic_load(&s->st.writes);
+    out->write_bytes = atomic_load(&s->st.write_bytes);
+    out->writes_dropped = atomic_load(&s->st.writes_dropped);
+    out->reads = atomic_load(&s->st.reads);
+    out->checksum_failures = atomic_load(&s->st.checksum_failures);
+    out->purged = atomic_load(&s->st.purged);
+    out->errors = atomic_load(&s->st.errors);
+    out->checkpoints = atomic_load(&s->st.checkpoints);
+    out->index_evictions = atomic_load(&s->st.index_evictions);
+    out->load_ms = atomic_load(&s->st.load_ms);
+    out->load_scanned = atomic_load(&s->st.load_scanned);
+}

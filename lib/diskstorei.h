@@ -1,0 +1,94 @@
+/* diskstorei: the disk store's insides, shared by its two files and nothing else:
+ * diskstore.c (open, close, reads, stats) and diskwriter.c (the queue and the writer
+ * thread). Everyone else uses diskstore.h.
+ *
+ * Lock order: lock is a leaf (no other lock is taken under it, no I/O is done under it,
+ * no caller's callback is called under it).
+ * (C) constant after open  (L) under lock  (W) the writer thread only  (A) atomic */
+#ifndef SF_DISKSTOREI_H
+#define SF_DISKSTOREI_H
+
+#include "base.h"
+#include "diskload.h"
+#include "diskpurge.h"
+
+#define SF_DISKSTORE_MAGIC 0x5fd1557eu
+#define SF_DISKSTORE_SUPER 4096u /* the superblock's bytes, before the log */
+
+/* What waits for the writer: a record to store, or a purge's tombstone. */
+struct sf_diskstore_qitem {
+    struct sf_diskstore_qitem *next;
+    size_t rec_size; /* its bytes in the log, as counted against the queue's bound */
+    bool tombstone;
+    /* A record: as sf_diskstore_item says; key is the queue's own copy. */
+    char *key;
+    uint32_t key_len;
+    uint64_t key_hash;
+    uint64_t variant;
+    int64_t stored_ms;
+    int64_t expires_ms;
+    uint8_t *head;
+    uint32_t head_len;
+    uint32_t body_len;
+    void (*copy_body)(void *ctx, uint8_t *out, uint32_t body_len);
+    void (*release)(void *ctx);
+    void *ctx;
+    /* A tombstone: its rule (strings owned), and the purge's number for its waiter. */
+    struct sf_diskpurge_rule rule;
+    uint64_t seq;
+};
+
+struct sf_diskstore_counters {
+    atomic_uint_fast64_t writes, write_bytes, writes_dropped, reads, checksum_failures, purged,
+        errors, checkpoints, load_ms, load_scanned, index_evictions;
+};
+
+struct sf_diskstore {
+    unsigned magic;                              /* SF_DISKSTORE_MAGIC */
+    char *path;                                  /* (C) the directory */
+    int lock_fd;                                 /* (C) <path>/lock, flocked */
+    struct sf_disklog log;                       /* (C) */
+    uint8_t hash_key[16];                        /* (C) the superblock's SipHash key */
+    uint64_t queue_max;                          /* (C) the queue's bound in bytes */
+    struct sf_mutex lock;                        /* protects the (L) fields */
+    pthread_cond_t work_cv;                      /* (L) the writer waits on it for work */
+    pthread_cond_t done_cv;                      /* (L) purges wait on it for their tombstone */
+    struct sf_diskindex *index;                  /* (L) */
+    struct sf_diskpurge *purges;                 /* (L) */
+    struct sf_diskstore_qitem *q_first, *q_last; /* (L) the queue, oldest first */
+    uint64_t q_bytes, q_count;                   /* (L) */
+    uint64_t purge_seq;                          /* (L) the last purge's number */
+    uint64_t purge_done;      /* (L) every purge up to it has its tombstone on disk */
+    bool stopping;            /* (L) close asked the writer to drain and stop */
+    bool writing;             /* (L) the writer holds an item it took from the queue */
+    atomic_bool on;           /* (A) false once a disk error turned the store off */
+    _Atomic uint64_t tail;    /* (A) lowest position not overwritten; moved before a write */
+    _Atomic uint64_t written; /* (A) every record below it is in the file */
+    uint64_t head;            /* (W) the next record's position (set by open before the writer) */
+    uint8_t *rec_buf;         /* (W) the encoding buffer, reused */
+    size_t rec_cap;           /* (W) */
+    uint8_t *body_buf;        /* (W) the body copied by copy_body, reused */
+    size_t body_cap;          /* (W) */
+    uint64_t ckpt_bytes;      /* (W) bytes written since the last checkpoint */
+    uint64_t ckpt_ms;         /* (W) when the last checkpoint was written (sf_now_ms) */
+    pthread_t writer;         /* (C) */
+    bool writer_started;      /* (C) */
+    struct sf_diskstore_counters st;
+};
+
+/* diskwriter.c: starts the writer thread; drains the queue, writes a last checkpoint and
+ * joins it. Runs on: the main thread (open, close). */
+void sf_diskwriter_start(struct sf_diskstore *s);
+void sf_diskwriter_stop(struct sf_diskstore *s);
+
+/* diskstore.c: turns the store off after a disk error (what failed, and why: strerror's
+ * text or a longer message): one log line, counted; waiters woken. Any thread; no lock
+ * held. */
+void sf_diskstore_turn_off(struct sf_diskstore *s, const char *what, const char *why);
+/* The key hash of key in this store. */
+uint64_t sf_diskstore_key_hash(const struct sf_diskstore *s, const void *key, size_t len);
+/* pread of len bytes at off, retried until all or the file's end (*got says how many).
+ * False on an I/O error (errno says which). */
+bool sf_diskstore_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got);
+
+#endif

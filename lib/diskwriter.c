@@ -1,0 +1,414 @@
+/* diskwriter: the disk store's queue and its writer thread (docs/disk.md, "The writer
+ * thread and its queue"). diskstore.c opens the store and serves reads; diskstorei.h is
+ * the struct both share.
+ *
+ * Request threads queue records (sf_diskstore_put) without ever waiting for the disk: the
+ * queue is bounded in bytes, and what does not fit is dropped and counted. Purges queue a
+ * tombstone that is never dropped, behind everything queued before it. The one writer
+ * thread takes each item in order and:
+ *
+ *   1. places it at the head, or at the next lap's start when it would cross the log's
+ *      end (the skipped end keeps zeros or old records: the scan expects that);
+ *   2. copies the body (copy_body, on this thread) and encodes the record into a buffer
+ *      it reuses, then releases the item;
+ *   3. indexes it (a record the full index refuses is not written: counted as dropped);
+ *   4. publishes the new tail, then pwrites: a reader that read bytes the write replaced
+ *      sees the tail past its record when it checks after its read;
+ *   5. publishes the written mark (readers do not read an indexed record above it).
+ *
+ * A tombstone is not indexed: its rule (added PENDING by the purge) is settled at its
+ * position, the file is fdatasync'd and the purge's waiter woken. Every 256 MiB written
+ * or 30 s, and at close once the queue is drained, the writer takes a copy of the index
+ * and the settled rules under the lock and writes them as the checkpoint outside it; the
+ * copy is consistent with the head it names because only this thread moves the head.
+ *
+ * A write error turns the store off (diskstore.c): the writer then releases what is
+ * queued without writing it, and put and purge refuse. */
+#include "diskstore.h"
+
+#include "base.h"
+#include "diskindex.h"
+#include "diskload.h"
+#include "diskstorei.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CKPT_BYTES (256ull << 20)
+#define CKPT_MS 30000u
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void item_free(struct sf_diskstore_qitem *q)
+{
+    free(q->key);
+    free(q->head);
+    free((char *)q->rule.text);
+    free((char *)q->rule.tag_header);
+    free(q);
+}
+
+/* Gives the item's object back: called exactly once for a record, written or not. */
+static void item_release(struct sf_diskstore_qitem *q)
+{
+    if (q->release != NULL)
+        q->release(q->ctx);
+    q->release = NULL;
+}
+
+static void item_drop(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
+{
+    if (!q->tombstone)
+        atomic_fetch_add(&s->st.writes_dropped, 1);
+    item_release(q);
+    item_free(q);
+}
+
+/* Appends q to the queue. Lock held. */
+static void enqueue(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
+{
+    sf_mutex_assert_held(&s->lock);
+    if (s->q_last != NULL)
+        s->q_last->next = q;
+    else
+        s->q_first = q;
+    s->q_last = q;
+    s->q_bytes += q->rec_size;
+    s->q_count++;
+    SF_PTOK(pthread_cond_signal(&s->work_cv));
+}
+
+bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
+{
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    struct sf_diskstore_qitem *q = sf_xcalloc(1, sizeof *q);
+    q->head = item->head;
+    item->head = NULL; /* the store's now, whatever happens */
+    q->release = item->release;
+    q->ctx = item->ctx;
+    q->rec_size = item->key_len <= SF_DISKREC_MAX_KEY
+                      ? sf_diskrec_size((uint32_t)item->key_len, item->head_len, item->body_len)
+                      : 0;
+    bool queued = false;
+    if (q->rec_size != 0 && q->rec_size <= s->log.size && atomic_load(&s->on)) {
+        q->key = malloc(item->key_len > 0 ? item->key_len : 1);
+        if (q->key != NULL) {
+            memcpy(q->key, item->key, item->key_len);
+            q->key_len = (uint32_t)item->key_len;
+            q->key_hash = sf_diskstore_key_hash(s, item->key, item->key_len);
+            q->variant = item->variant;
+            q->stored_ms = item->stored_ms;
+            q->expires_ms = item->expires_ms;
+            q->head_len = item->head_len;
+            q->body_len = item->body_len;
+            q->copy_body = item->copy_body;
+            sf_mutex_lock(&s->lock);
+            if (!s->stopping && s->q_bytes + q->rec_size <= s->queue_max) {
+                enqueue(s, q);
+                queued = true;
+            }
+            sf_mutex_unlock(&s->lock);
+        }
+    }
+    if (!queued)
+        item_drop(s, q); /* outside the lock: release is the caller's code */
+    return queued;
+}
+
+bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, const char *text,
+                        const char *tag_header, bool soft, bool wait)
+{
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    if (!atomic_load(&s->on))
+        return false;
+    struct sf_diskpurge_rule r = {.pos = SF_DISKPURGE_PENDING,
+                                  .kind = kind,
+                                  .soft = soft,
+                                  .text = text,
+                                  .tag_header = kind == SF_DISKPURGE_TAG ? tag_header : NULL};
+    uint8_t *enc = sf_xmalloc(SF_DISKREC_MAX_KEY);
+    size_t n = sf_diskpurge_encode(&r, enc, SF_DISKREC_MAX_KEY);
+    if (n == 0) {
+        free(enc); /* a rule over 16 KiB: too long to persist */
+        return false;
+    }
+    struct sf_diskstore_qitem *q = sf_xcalloc(1, sizeof *q);
+    q->tombstone = true;
+    q->key = (char *)enc;
+    q->key_len = (uint32_t)n;
+    q->key_hash = sf_diskstore_key_hash(s, enc, n);
+    q->stored_ms = wall_ms();
+    q->rec_size = sf_diskrec_size(q->key_len, 0, 0);
+    q->rule = r;
+    q->rule.text = sf_xstrdup(text);
+    q->rule.tag_header = sf_xstrdup_opt(r.tag_header);
+    sf_mutex_lock(&s->lock);
+    if (s->stopping || !atomic_load(&s->on)) {
+        sf_mutex_unlock(&s->lock);
+        item_free(q);
+        return false;
+    }
+    /* The rule hides every record it selects from now on, the tombstone's place being
+     * unknown until it is written. */
+    sf_diskpurge_add(s->purges, &r);
+    uint64_t seq = q->seq = ++s->purge_seq;
+    enqueue(s, q); /* never dropped: the queue's bound is for stores */
+    while (wait && s->purge_done < seq && atomic_load(&s->on))
+        sf_cond_wait_ms(&s->done_cv, &s->lock, 1000);
+    bool done = !wait || s->purge_done >= seq;
+    sf_mutex_unlock(&s->lock);
+    return done;
+}
+
+static bool grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (*cap >= need)
+        return true;
+    uint8_t *b = realloc(*buf, need);
+    if (b == NULL)
+        return false;
+    *buf = b;
+    *cap = need;
+    return true;
+}
+
+/* Encodes q at pos into rec_buf (copying its body on this thread), then releases it. */
+static bool encode(struct sf_diskstore *s, struct sf_diskstore_qitem *q, uint64_t pos)
+{
+    if (!grow(&s->rec_buf, &s->rec_cap, q->rec_size) ||
+        !grow(&s->body_buf, &s->body_cap, q->body_len > 0 ? q->body_len : 1))
+        return false;
+    if (q->body_len > 0)
+        q->copy_body(q->ctx, s->body_buf, q->body_len);
+    item_release(q);
+    struct sf_diskrec_meta m = {
+        .pos = pos,
+        .key_hash = q->key_hash,
+        .variant = q->variant,
+        .stored_ms = q->stored_ms,
+        .expires_ms = q->expires_ms,
+        .flags = q->tombstone ? SF_DISKREC_F_TOMBSTONE : 0,
+        .key_len = q->key_len,
+        .head_len = q->head_len,
+        .body_len = q->body_len,
+    };
+    size_t n = 0;
+    enum sf_diskrec_err err =
+        sf_diskrec_encode(&m, q->key, q->head, s->body_buf, s->rec_buf, s->rec_cap, &n);
+    SF_ASSERT(err == SF_DISKREC_OK && n == q->rec_size); /* put checked every length */
+    return true;
+}
+
+static bool pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pwrite(fd, buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return false;
+        }
+        done += (size_t)n;
+    }
+    return true;
+}
+
+/* The position of the next record of size bytes: the head, or the next lap's start when
+ * it would cross the log's end. */
+static uint64_t place(const struct sf_diskstore *s, size_t size)
+{
+    uint64_t in_lap = s->head % s->log.size;
+    return in_lap + size > s->log.size ? s->head + (s->log.size - in_lap) : s->head;
+}
+
+/* The tombstone of q is at pos: its rule gets its place, and once it is on the disk the
+ * purge's waiter hears it. */
+static void settle(struct sf_diskstore *s, struct sf_diskstore_qitem *q, uint64_t pos)
+{
+    sf_mutex_lock(&s->lock);
+    sf_diskpurge_settle(s->purges, &q->rule, pos);
+    sf_mutex_unlock(&s->lock);
+    if (fdatasync(s->log.fd) != 0) {
+        sf_diskstore_turn_off(s, "fdatasync", strerror(errno));
+        return;
+    }
+    sf_mutex_lock(&s->lock);
+    s->purge_done = q->seq;
+    SF_PTOK(pthread_cond_broadcast(&s->done_cv));
+    sf_mutex_unlock(&s->lock);
+}
+
+/* Indexes e. An index full of live entries (records smaller than BYTES_PER_ENTRY on
+ * average fill it before the log) would refuse every record from then on, since only
+ * writes move the tail that makes entries dead: so the oldest records are given up
+ * instead, by moving the tail an eighth of the way to the head (they are still in the
+ * file, no longer read), until the entry fits. FULL only when that cannot help (no memory
+ * for the table). */
+static enum sf_diskindex_put index_put(struct sf_diskstore *s, const struct sf_diskindex_entry *e)
+{
+    sf_mutex_lock(&s->lock);
+    enum sf_diskindex_put r = sf_diskindex_put(s->index, e, atomic_load(&s->tail));
+    for (int i = 0; r == SF_DISKINDEX_FULL && i < 16; i++) {
+        uint64_t tail = atomic_load(&s->tail);
+        if (tail >= s->head)
+            break;
+        atomic_store(&s->tail, tail + (s->head - tail + 7) / 8);
+        /* Twice the slots: a removal moves the next entry back into the swept slot. */
+        sf_diskindex_sweep(s->index, atomic_load(&s->tail),
+                           2 * sf_diskindex_bytes(s->index) / sizeof *e);
+        r = sf_diskindex_put(s->index, e, atomic_load(&s->tail));
+        atomic_fetch_add(&s->st.index_evictions, 1);
+    }
+    sf_mutex_unlock(&s->lock);
+    return r;
+}
+
+static void write_item(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
+{
+    if (!atomic_load(&s->on)) {
+        item_drop(s, q);
+        return;
+    }
+    uint64_t pos = place(s, q->rec_size);
+    if (!encode(s, q, pos)) {
+        item_drop(s, q); /* no memory for the buffer: this record only */
+        return;
+    }
+    if (!q->tombstone) {
+        struct sf_diskindex_entry e = {
+            .key_hash = q->key_hash,
+            .variant = q->variant,
+            .pos = pos,
+            .size = (uint32_t)q->rec_size,
+            .expires_s = q->expires_ms > 0 ? (uint32_t)(q->expires_ms / 1000) : 0,
+        };
+        if (index_put(s, &e) == SF_DISKINDEX_FULL) {
+            item_drop(s, q);
+            return;
+        }
+    }
+    uint64_t end = pos + q->rec_size;
+    if (end > s->log.size && end - s->log.size > atomic_load(&s->tail))
+        atomic_store(&s->tail, end - s->log.size);
+    if (!pwrite_all(s->log.fd, s->rec_buf, q->rec_size, s->log.base + pos % s->log.size)) {
+        sf_diskstore_turn_off(s, "pwrite", strerror(errno));
+        item_drop(s, q);
+        return;
+    }
+    s->head = end;
+    atomic_store(&s->written, end);
+    atomic_fetch_add(&s->st.writes, 1);
+    atomic_fetch_add(&s->st.write_bytes, q->rec_size);
+    s->ckpt_bytes += q->rec_size;
+    if (q->tombstone)
+        settle(s, q, pos);
+    item_free(q);
+}
+
+/* Writes the checkpoint: a copy of the index and of the settled rules taken under the lock
+ * (readers wait for a memcpy, not for the disk), written outside it. A rule still PENDING
+ * has its tombstone after the head: the scan that follows the checkpoint finds it. */
+static void checkpoint(struct sf_diskstore *s)
+{
+    s->ckpt_bytes = 0;
+    s->ckpt_ms = sf_now_ms();
+    struct sf_diskpurge *p = sf_diskpurge_new();
+    struct sf_diskpurge_rule r;
+    size_t cursor = 0;
+    sf_mutex_lock(&s->lock);
+    sf_diskpurge_retire(s->purges, atomic_load(&s->tail));
+    struct sf_diskindex *x = sf_diskindex_clone(s->index);
+    while (sf_diskpurge_next(s->purges, &cursor, &r))
+        if (r.pos != SF_DISKPURGE_PENDING)
+            sf_diskpurge_add(p, &r);
+    sf_mutex_unlock(&s->lock);
+    char err[512];
+    bool ok = sf_diskload_save(s->path, &s->log, s->head, x, p, err, sizeof err);
+    sf_diskindex_free(x);
+    sf_diskpurge_free(p);
+    if (ok)
+        atomic_fetch_add(&s->st.checkpoints, 1);
+    else
+        sf_diskstore_turn_off(s, "the checkpoint", err);
+}
+
+/* How long the writer may sleep before a checkpoint is due; 0: due now. */
+static uint64_t checkpoint_due_in(const struct sf_diskstore *s)
+{
+    if (s->ckpt_bytes == 0 || !atomic_load(&s->on))
+        return CKPT_MS;
+    if (s->ckpt_bytes >= CKPT_BYTES)
+        return 0;
+    uint64_t now = sf_now_ms();
+    return now >= s->ckpt_ms + CKPT_MS ? 0 : s->ckpt_ms + CKPT_MS - now;
+}
+
+/* Runs on: the writer thread. */
+static void *writer_main(void *arg)
+{
+    struct sf_diskstore *s = arg;
+    s->ckpt_ms = sf_now_ms();
+    sf_mutex_lock(&s->lock);
+    for (;;) {
+        struct sf_diskstore_qitem *q = s->q_first;
+        s->writing = q != NULL;
+        if (q != NULL) {
+            s->q_first = q->next;
+            if (s->q_first == NULL)
+                s->q_last = NULL;
+            s->q_bytes -= q->rec_size;
+            s->q_count--;
+        } else if (s->stopping) {
+            break;
+        } else {
+            uint64_t wait = checkpoint_due_in(s);
+            if (wait > 0) {
+                sf_cond_wait_ms(&s->work_cv, &s->lock, wait);
+                continue;
+            }
+        }
+        sf_mutex_unlock(&s->lock);
+        if (q != NULL)
+            write_item(s, q);
+        if (checkpoint_due_in(s) == 0)
+            checkpoint(s);
+        sf_mutex_lock(&s->lock);
+    }
+    sf_mutex_unlock(&s->lock);
+    if (s->ckpt_bytes > 0 && atomic_load(&s->on))
+        checkpoint(s);
+    free(s->rec_buf);
+    free(s->body_buf);
+    s->rec_buf = s->body_buf = NULL;
+    return NULL;
+}
+
+void sf_diskwriter_start(struct sf_diskstore *s)
+{
+    SF_PTOK(pthread_create(&s->writer, NULL, writer_main, s));
+    s->writer_started = true;
+}
+
+void sf_diskwriter_stop(struct sf_diskstore *s)
+{
+    if (!s->writer_started)
+        return;
+    sf_mutex_lock(&s->lock);
+    s->stopping = true;
+    SF_PTOK(pthread_cond_signal(&s->work_cv));
+    sf_mutex_unlock(&s->lock);
+    SF_PTOK(pthread_join(s->writer, NULL));
+    s->writer_started = false;
+}

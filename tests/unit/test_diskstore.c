@@ -1,0 +1,659 @@
+/* Unit tests for lib/diskstore.c and lib/diskwriter.c, on real files in a mkdtemp
+ * directory under /tmp: a record comes back byte-identical; an absent key, a key whose
+ * hash collides with another's, and a record the log has overwritten (several laps) are
+ * never another record; the queue's bound and the index's drop and count; the store comes
+ * back after close and open, purges with it; a flipped byte on disk is DAMAGED, never
+ * FOUND; a second opener is refused with the holder's pid; a write error turns the store
+ * off; and readers racing the writer over several laps only ever see correct records.
+ *
+ * Until the load helper's lib/diskpurge.c and lib/diskload.c are merged, this file brings
+ * minimal fakes of both (below; compiled only while those files are absent): purge rules
+ * in an array, and a checkpoint that is the index and the rules written whole, with no
+ * scan of the log after it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "../../lib/base.h"
+#include "../../lib/diskindex.h"
+#include "../../lib/diskload.h"
+#include "../../lib/diskpurge.h"
+#include "../../lib/diskstore.h"
+#include "../../lib/diskstorei.h"
+#include "../../lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#if !__has_include("../../lib/diskpurge.c")
+#include "diskfakes_purge.h"
+#endif
+#if !__has_include("../../lib/diskload.c")
+#include "diskfakes_load.h"
+#endif
+
+#define LOG_MIN (256u * 1024)
+#define SMALL (4096u + LOG_MIN) /* the smallest store: a 256 KiB log */
+#define KEY_LEN 33              /* "GET http://origin.test/obj/000001" */
+#define HEAD_LEN 33             /* "HTTP/1.1 200 OK\r\nX-Id: 000001\r\n\r\n" */
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sf_diskstore_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+/* A body the test can recompute: byte j of record id is body_byte(id, j). */
+static uint8_t body_byte(uint32_t id, uint32_t j)
+{
+    return (uint8_t)(id * 31u + j * 7u + (j >> 8));
+}
+
+static atomic_int released;
+
+struct src {
+    uint32_t id;
+    pthread_mutex_t *gate; /* held by the test: copy_body waits on it */
+};
+
+static void copy_body(void *ctx, uint8_t *out, uint32_t len)
+{
+    struct src *b = ctx;
+    if (b->gate != NULL) {
+        pthread_mutex_lock(b->gate);
+        pthread_mutex_unlock(b->gate);
+    }
+    for (uint32_t j = 0; j < len; j++)
+        out[j] = body_byte(b->id, j);
+}
+
+static void release(void *ctx)
+{
+    atomic_fetch_add(&released, 1);
+    free(ctx);
+}
+
+static void key_of(uint32_t id, char *out, size_t cap)
+{
+    snprintf(out, cap, "GET http://origin.test/obj/%06u", id);
+}
+
+static const char *url_of(const char *key)
+{
+    return key + 4; /* the tests' keys are "GET " and the URL */
+}
+
+static bool put_gated(struct sf_diskstore *s, uint32_t id, uint64_t variant, uint32_t body_len,
+                      pthread_mutex_t *gate)
+{
+    char key[64], head[64];
+    key_of(id, key, sizeof key);
+    int hl = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nX-Id: %06u\r\n\r\n", id);
+    assert_int_equal(hl, HEAD_LEN);
+    struct src *b = sf_xmalloc(sizeof *b);
+    b->id = id;
+    b->gate = gate;
+    struct sf_diskstore_item it = {
+        .key = key,
+        .key_len = strlen(key),
+        .variant = variant,
+        .stored_ms = 1000,
+        .expires_ms = 2000,
+        .head = (uint8_t *)sf_xstrdup(head),
+        .head_len = (uint32_t)hl,
+        .body_len = body_len,
+        .copy_body = copy_body,
+        .release = release,
+        .ctx = b,
+    };
+    bool ok = sf_diskstore_put(s, &it);
+    assert_null(it.head);
+    return ok;
+}
+
+static bool put(struct sf_diskstore *s, uint32_t id, uint32_t body_len)
+{
+    return put_gated(s, id, 0, body_len, NULL);
+}
+
+static struct sf_diskstore_stats stats(struct sf_diskstore *s)
+{
+    struct sf_diskstore_stats st;
+    sf_diskstore_get_stats(s, &st);
+    return st;
+}
+
+/* Waits (bounded) until the queue is empty and the writer done with what it took. */
+static void drain(struct sf_diskstore *s)
+{
+    for (int i = 0; i < 10000; i++) {
+        sf_mutex_lock(&s->lock);
+        bool idle = s->q_first == NULL && !s->writing;
+        sf_mutex_unlock(&s->lock);
+        if (idle)
+            return;
+        usleep(1000);
+    }
+    fail_msg("the writer did not drain its queue");
+}
+
+static struct sf_diskstore *open_store(uint64_t max_bytes, uint64_t queue_bytes)
+{
+    char err[512] = "";
+    struct sf_diskstore_conf c = {.path = dir, .max_bytes = max_bytes, .queue_bytes = queue_bytes};
+    struct sf_diskstore *s = sf_diskstore_open(&c, err, sizeof err);
+    if (s == NULL)
+        fail_msg("open %s: %s", dir, err);
+    return s;
+}
+
+static const struct sf_diskstore_match *match_of(const char *key, struct sf_diskstore_match *m)
+{
+    memset(m, 0, sizeof *m);
+    m->url = url_of(key);
+    m->url_len = strlen(m->url);
+    return m;
+}
+
+static enum sf_diskstore_get get(struct sf_diskstore *s, uint32_t id, uint64_t variant,
+                                 struct sf_diskstore_hit *h)
+{
+    char key[64];
+    struct sf_diskstore_match m;
+    key_of(id, key, sizeof key);
+    return sf_diskstore_get(s, key, strlen(key), variant, match_of(key, &m), h);
+}
+
+/* The hit is record id's, byte for byte. */
+static bool hit_is(const struct sf_diskstore_hit *h, uint32_t id, uint32_t body_len)
+{
+    char key[64], head[64];
+    key_of(id, key, sizeof key);
+    int hl = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nX-Id: %06u\r\n\r\n", id);
+    if (h->rec.meta.key_len != strlen(key) || memcmp(h->rec.key, key, strlen(key)) != 0)
+        return false;
+    if (h->rec.meta.head_len != (uint32_t)hl || memcmp(h->rec.head, head, (size_t)hl) != 0)
+        return false;
+    if (h->rec.meta.body_len != body_len)
+        return false;
+    for (uint32_t j = 0; j < body_len; j++)
+        if (h->rec.body[j] != body_byte(id, j))
+            return false;
+    return h->rec.meta.stored_ms == 1000 && h->rec.meta.expires_ms == 2000;
+}
+
+static void expect_found(struct sf_diskstore *s, uint32_t id, uint32_t body_len)
+{
+    struct sf_diskstore_hit h;
+    enum sf_diskstore_get g = get(s, id, 0, &h);
+    if (g != SF_DISKSTORE_FOUND)
+        fail_msg("record %u: expected FOUND, got %d", id, g);
+    assert_true(hit_is(&h, id, body_len));
+    assert_false(h.invalidated);
+    sf_diskstore_hit_free(&h);
+}
+
+static void test_put_get(void **state)
+{
+    (void)state;
+    atomic_store(&released, 0);
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_true(put(s, 1, 5000));
+    assert_true(put(s, 2, 0)); /* an empty body */
+    assert_true(put_gated(s, 1, 77, 300, NULL));
+    drain(s);
+    expect_found(s, 1, 5000);
+    expect_found(s, 2, 0);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 77, &h), SF_DISKSTORE_FOUND); /* another variant of key 1 */
+    assert_true(hit_is(&h, 1, 300));
+    sf_diskstore_hit_free(&h);
+    assert_int_equal(get(s, 3, 0, &h), SF_DISKSTORE_ABSENT);
+    assert_null(h.buf);
+    assert_int_equal(get(s, 2, 77, &h), SF_DISKSTORE_ABSENT);
+    uint32_t size = 0;
+    assert_true(sf_diskstore_holds(s, "GET http://origin.test/obj/000001", KEY_LEN, 0, &size));
+    assert_int_equal(size, sf_diskrec_size(KEY_LEN, HEAD_LEN, 5000));
+    sf_diskstore_forget(s, "GET http://origin.test/obj/000001", KEY_LEN, 0);
+    assert_false(sf_diskstore_holds(s, "GET http://origin.test/obj/000001", KEY_LEN, 0, NULL));
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_ABSENT);
+    struct sf_diskstore_stats st = stats(s);
+    assert_true(st.on);
+    assert_int_equal(st.writes, 3);
+    assert_int_equal(st.writes_dropped, 0);
+    assert_int_equal(st.reads, 3);
+    assert_int_equal(st.checksum_failures, 0);
+    assert_int_equal(st.log_bytes, LOG_MIN);
+    assert_int_equal(atomic_load(&released), 3);
+    /* Variants: stable, never the reserved values, different texts differ. */
+    uint64_t v = sf_diskstore_variant(s, "gzip", 4);
+    assert_true(v > SF_DISKSTORE_VARIANT_VARY);
+    assert_int_equal(v, sf_diskstore_variant(s, "gzip", 4));
+    assert_int_not_equal(v, sf_diskstore_variant(s, "br", 2));
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 1 << 20);
+    assert_int_equal(v, sf_diskstore_variant(s, "gzip", 4)); /* the superblock's key */
+    sf_diskstore_close(s);
+}
+
+/* Two keys with one hash cannot be found by search (SipHash under a random key), so the
+ * record is written as a collision would write it: key A's bytes under key B's hash. The
+ * get of B finds B's hash, a sound record in its place, and must still say ABSENT. */
+static void test_collision_is_absent(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    const char *a = "GET http://origin.test/a", *b = "GET http://origin.test/b";
+    uint64_t hb = sf_diskstore_key_hash(s, b, strlen(b));
+    struct sf_diskrec_meta m = {
+        .pos = 0, .key_hash = hb, .key_len = (uint32_t)strlen(a), .head_len = 2, .body_len = 3};
+    uint8_t rec[256];
+    size_t n = 0;
+    assert_int_equal(sf_diskrec_encode(&m, a, "hd", "abc", rec, sizeof rec, &n), SF_DISKREC_OK);
+    /* The writer is idle (nothing queued): the test writes as it would, at the head. */
+    assert_int_equal(pwrite(s->log.fd, rec, n, s->log.base), (ssize_t)n);
+    struct sf_diskindex_entry e = {.key_hash = hb, .pos = 0, .size = (uint32_t)n};
+    sf_mutex_lock(&s->lock);
+    assert_int_equal(sf_diskindex_put(s->index, &e, 0), SF_DISKINDEX_ADDED);
+    sf_mutex_unlock(&s->lock);
+    atomic_store(&s->written, n);
+    struct sf_diskstore_match mt = {.url = b + 4, .url_len = strlen(b + 4)};
+    struct sf_diskstore_hit h;
+    assert_int_equal(sf_diskstore_get(s, b, strlen(b), 0, &mt, &h), SF_DISKSTORE_ABSENT);
+    assert_null(h.buf);
+    mt.url = a + 4;
+    assert_int_equal(sf_diskstore_get(s, a, strlen(a), 0, &mt, &h), SF_DISKSTORE_ABSENT);
+    assert_int_equal(stats(s).checksum_failures, 0); /* sound: not damage */
+    atomic_store(&s->written, 0);
+    sf_diskstore_close(s);
+}
+
+/* Where the writer puts n records of size r in a log of size l: a record that would cross
+ * the end starts the next lap. */
+static void positions(uint64_t *pos, size_t n, uint64_t r, uint64_t l)
+{
+    uint64_t head = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (head % l + r > l)
+            head += l - head % l;
+        pos[i] = head;
+        head += r;
+    }
+}
+
+static void test_wrap_keeps_the_newest(void **state)
+{
+    (void)state;
+    enum { N = 120, BODY = 9000 };
+    atomic_store(&released, 0);
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    size_t r = sf_diskrec_size(KEY_LEN, HEAD_LEN, BODY);
+    uint64_t pos[N];
+    positions(pos, N, r, LOG_MIN);
+    assert_true(pos[N - 1] + r > 3 * LOG_MIN); /* over three laps */
+    for (uint32_t i = 0; i < N; i++) {
+        assert_true(put(s, i, BODY));
+        if (i % 10 == 9) {
+            drain(s);
+            uint64_t tail = pos[i] + r > LOG_MIN ? pos[i] + r - LOG_MIN : 0;
+            for (uint32_t k = 0; k <= i; k++) {
+                struct sf_diskstore_hit h;
+                enum sf_diskstore_get g = get(s, k, 0, &h);
+                if (pos[k] >= tail) {
+                    assert_int_equal(g, SF_DISKSTORE_FOUND);
+                    assert_true(hit_is(&h, k, BODY));
+                } else if (g != SF_DISKSTORE_ABSENT) {
+                    fail_msg("record %u at %llu, tail %llu: expected ABSENT, got %d", k,
+                             (unsigned long long)pos[k], (unsigned long long)tail, g);
+                }
+                sf_diskstore_hit_free(&h);
+            }
+        }
+    }
+    struct sf_diskstore_stats st = stats(s);
+    assert_int_equal(st.writes, N);
+    assert_int_equal(st.checksum_failures, 0);
+    assert_int_equal(st.bytes_used, LOG_MIN);
+    assert_int_equal(atomic_load(&released), N);
+    sf_diskstore_close(s);
+}
+
+static void test_queue_bound_drops(void **state)
+{
+    (void)state;
+    enum { BODY = 1000 };
+    atomic_store(&released, 0);
+    size_t r = sf_diskrec_size(KEY_LEN, HEAD_LEN, BODY);
+    struct sf_diskstore *s = open_store(SMALL, 3 * r);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    /* The first is taken by the writer, which then waits at the gate in copy_body. */
+    assert_true(put_gated(s, 0, 0, BODY, &gate));
+    for (int i = 0; i < 1000 && stats(s).writes_queued != 0; i++)
+        usleep(1000);
+    assert_int_equal(stats(s).writes_queued, 0);
+    int queued = 0, dropped = 0;
+    for (uint32_t i = 1; i <= 10; i++) {
+        int before = atomic_load(&released);
+        if (put(s, i, BODY)) {
+            queued++;
+        } else {
+            dropped++;
+            assert_int_equal(atomic_load(&released), before + 1); /* released before return */
+        }
+    }
+    assert_int_equal(queued, 3);
+    assert_int_equal(dropped, 7);
+    struct sf_diskstore_stats st = stats(s);
+    assert_int_equal(st.writes_queued, 3);
+    assert_int_equal(st.queued_bytes, 3 * r);
+    assert_int_equal(st.writes_dropped, 7);
+    assert_false(put(s, 99, 2 * LOG_MIN)); /* larger than the log: dropped too */
+    pthread_mutex_unlock(&gate);
+    drain(s);
+    st = stats(s);
+    assert_int_equal(st.writes, 4);
+    assert_int_equal(st.writes_dropped, 8);
+    assert_int_equal(atomic_load(&released), 12);
+    for (uint32_t i = 0; i <= 3; i++)
+        expect_found(s, i, BODY);
+    sf_diskstore_close(s);
+    pthread_mutex_destroy(&gate);
+}
+
+/* Records small enough that the index (a record per 4 KiB of log: 64 entries here) fills
+ * before the log: the oldest records are given up so the newest are still written. */
+static void test_index_full_evicts_the_oldest(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    for (uint32_t i = 0; i < N; i++)
+        assert_true(put(s, i, 10));
+    drain(s);
+    struct sf_diskstore_stats st = stats(s);
+    assert_int_equal(st.writes, N);
+    assert_int_equal(st.writes_dropped, 0);
+    assert_true(st.index_evictions > 0);
+    assert_true(st.records <= 64);
+    /* The newest are there; the oldest are ABSENT, never anything else. */
+    uint32_t found = 0, first_found = N;
+    for (uint32_t i = 0; i < N; i++) {
+        struct sf_diskstore_hit h;
+        enum sf_diskstore_get g = get(s, i, 0, &h);
+        if (g == SF_DISKSTORE_FOUND) {
+            assert_true(hit_is(&h, i, 10));
+            found++;
+            if (first_found == N)
+                first_found = i;
+        } else {
+            assert_int_equal(g, SF_DISKSTORE_ABSENT);
+            assert_int_equal(first_found, N); /* nothing older missing after a found one */
+        }
+        sf_diskstore_hit_free(&h);
+    }
+    assert_true(found >= 32);
+    assert_int_equal(found, N - first_found);
+    sf_diskstore_close(s);
+}
+
+static void test_reopen_finds_every_record(void **state)
+{
+    (void)state;
+    enum { N = 40, BODY = 3000 };
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    for (uint32_t i = 0; i < N; i++)
+        assert_true(put(s, i, BODY + i));
+    sf_diskstore_close(s); /* drains the queue first */
+    s = open_store(SMALL, 1 << 20);
+    for (uint32_t i = 0; i < N; i++)
+        expect_found(s, i, BODY + i);
+    assert_int_equal(stats(s).records, N);
+    /* Writes go on after the records found, not over them. */
+    assert_true(put(s, N, BODY));
+    drain(s);
+    for (uint32_t i = 0; i <= N; i++)
+        expect_found(s, i, i < N ? BODY + i : BODY);
+    sf_diskstore_close(s);
+    /* Another max_bytes: the store is recreated, empty. */
+    s = open_store(SMALL + LOG_MIN, 1 << 20);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 0, 0, &h), SF_DISKSTORE_ABSENT);
+    assert_int_equal(stats(s).log_bytes, 2 * LOG_MIN);
+    sf_diskstore_close(s);
+}
+
+static void test_not_a_store_is_refused(void **state)
+{
+    (void)state;
+    char name[128], err[512] = "";
+    snprintf(name, sizeof name, "%s/store", dir);
+    FILE *f = fopen(name, "w");
+    assert_non_null(f);
+    fputs("somebody's data", f);
+    fclose(f);
+    struct sf_diskstore_conf c = {.path = dir, .max_bytes = SMALL, .queue_bytes = 1 << 20};
+    assert_null(sf_diskstore_open(&c, err, sizeof err));
+    assert_non_null(strstr(err, "is not an sfproxy disk store"));
+    f = fopen(name, "r");
+    char back[32] = "";
+    assert_non_null(fgets(back, sizeof back, f)); /* untouched */
+    fclose(f);
+    assert_string_equal(back, "somebody's data");
+}
+
+static void test_purge_survives_reopen(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_true(put(s, i, 500));
+    drain(s);
+    /* Without waiting: the rule hides record 0 at once, its tombstone still queued. */
+    assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000000", NULL,
+                                   false, false));
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 0, 0, &h), SF_DISKSTORE_PURGED);
+    assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000001", NULL,
+                                   false, true));
+    assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000002", NULL, true,
+                                   true)); /* soft: an invalidation */
+    assert_int_equal(get(s, 2, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated);
+    assert_true(hit_is(&h, 2, 500));
+    sf_diskstore_hit_free(&h);
+    expect_found(s, 3, 500);
+    /* A record stored after the purge is not hidden by it. */
+    assert_true(put(s, 0, 700));
+    drain(s);
+    expect_found(s, 0, 700);
+    assert_int_equal(stats(s).purged, 1);
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 1 << 20);
+    expect_found(s, 0, 700);
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_PURGED);
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_ABSENT); /* its entry dropped */
+    assert_int_equal(get(s, 2, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated);
+    sf_diskstore_hit_free(&h);
+    expect_found(s, 3, 500);
+    sf_diskstore_close(s);
+}
+
+static void test_flipped_byte_is_damaged(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_true(put(s, 0, 4000));
+    assert_true(put(s, 1, 4000));
+    drain(s);
+    char name[128];
+    snprintf(name, sizeof name, "%s/store", dir);
+    int fd = open(name, O_RDWR);
+    assert_true(fd >= 0);
+    /* Record 0 is at the log's start: flip a bit in the middle of its body. */
+    off_t at = 4096 + 80 + KEY_LEN + HEAD_LEN + 2000;
+    uint8_t c;
+    assert_int_equal(pread(fd, &c, 1, at), 1);
+    c ^= 0x10;
+    assert_int_equal(pwrite(fd, &c, 1, at), 1);
+    close(fd);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 0, 0, &h), SF_DISKSTORE_DAMAGED);
+    assert_null(h.buf);
+    assert_int_equal(stats(s).checksum_failures, 1);
+    assert_int_equal(get(s, 0, 0, &h), SF_DISKSTORE_ABSENT); /* dropped from the index */
+    assert_int_equal(stats(s).checksum_failures, 1);
+    expect_found(s, 1, 4000);
+    sf_diskstore_close(s);
+}
+
+static void test_second_open_names_the_pid(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    char err[512] = "", want[64];
+    struct sf_diskstore_conf c = {.path = dir, .max_bytes = SMALL, .queue_bytes = 1 << 20};
+    assert_null(sf_diskstore_open(&c, err, sizeof err));
+    snprintf(want, sizeof want, "in use by another sfproxy (pid %ld)", (long)getpid());
+    if (strstr(err, want) == NULL)
+        fail_msg("expected \"%s\" in \"%s\"", want, err);
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 1 << 20); /* closed: free again */
+    sf_diskstore_close(s);
+}
+
+/* A write error, provoked by RLIMIT_FSIZE (EFBIG at the first record's offset): the store
+ * turns off, and every later call is refused without touching the disk. */
+static void test_write_error_turns_off(void **state)
+{
+    (void)state;
+    atomic_store(&released, 0);
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    struct rlimit old, tiny = {.rlim_cur = 4096, .rlim_max = RLIM_INFINITY};
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    tiny.rlim_max = old.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    assert_true(put(s, 0, 100));
+    drain(s);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    struct sf_diskstore_stats st = stats(s);
+    assert_false(st.on);
+    assert_int_equal(st.errors, 1);
+    assert_int_equal(st.writes, 0);
+    assert_false(put(s, 1, 100));
+    assert_int_equal(atomic_load(&released), 2);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 0, 0, &h), SF_DISKSTORE_ABSENT);
+    assert_false(
+        sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/x", NULL, false, true));
+    sf_diskstore_close(s);
+}
+
+/* Readers racing the writer over several laps: what they get is the record asked for,
+ * byte for byte, or ABSENT; never DAMAGED (an overwrite read midway is seen by the tail). */
+struct race {
+    struct sf_diskstore *s;
+    atomic_uint top; /* records put so far */
+    atomic_bool stop;
+};
+
+struct racer {
+    struct race *r;
+    unsigned seed, found, wrong;
+};
+
+static void *reader(void *arg)
+{
+    struct racer *me = arg;
+    struct race *r = me->r;
+    while (!atomic_load(&r->stop)) {
+        unsigned top = atomic_load(&r->top);
+        if (top == 0)
+            continue;
+        uint32_t id = (uint32_t)(rand_r(&me->seed) % top);
+        struct sf_diskstore_hit h;
+        enum sf_diskstore_get g = get(r->s, id, 0, &h);
+        if (g == SF_DISKSTORE_FOUND) {
+            me->found++;
+            if (!hit_is(&h, id, 2000 + id % 5000))
+                me->wrong++;
+        } else if (g != SF_DISKSTORE_ABSENT) {
+            me->wrong++;
+        }
+        sf_diskstore_hit_free(&h);
+    }
+    return NULL;
+}
+
+static void test_readers_race_the_writer(void **state)
+{
+    (void)state;
+    struct race r = {.s = open_store(SMALL, 64 * 1024)};
+    pthread_t t[2];
+    struct racer rs[2];
+    for (int i = 0; i < 2; i++) {
+        rs[i] = (struct racer){.r = &r, .seed = (unsigned)i + 7};
+        SF_PTOK(pthread_create(&t[i], NULL, reader, &rs[i]));
+    }
+    uint32_t id = 0;
+    for (int i = 0; i < 1000000 && stats(r.s).write_bytes < 5 * LOG_MIN; i++) {
+        if (put(r.s, id, 2000 + id % 5000))
+            atomic_store(&r.top, ++id);
+        else
+            usleep(100); /* the queue is full: the writer's turn */
+    }
+    atomic_store(&r.stop, true);
+    assert_true(stats(r.s).write_bytes >= 5 * LOG_MIN);
+    unsigned found = 0;
+    for (int i = 0; i < 2; i++) {
+        SF_PTOK(pthread_join(t[i], NULL));
+        assert_int_equal(rs[i].wrong, 0);
+        found += rs[i].found;
+    }
+    assert_true(found > 0); /* the readers did find records while the writer wrote */
+    assert_int_equal(stats(r.s).checksum_failures, 0);
+    sf_diskstore_close(r.s);
+}
+
+int main(void)
+{
+    sf_log_set_level(SF_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_collision_is_absent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrap_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_bound_drops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_full_evicts_the_oldest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_finds_every_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_store_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flipped_byte_is_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_open_names_the_pid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_error_turns_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers_race_the_writer, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
