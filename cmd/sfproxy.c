@@ -15,6 +15,7 @@
 #include "../lib/config.h"
 #include "../lib/confvalue.h"
 #include "../lib/conn.h"
+#include "../lib/disktier.h"
 #include "../lib/explain.h"
 #include "../lib/front.h"
 #include "../lib/hangup.h"
@@ -462,6 +463,10 @@ int main(int argc, char **argv)
         sf_config_clear(&cfg);
         return 0;
     }
+    if (!rc && opt.check_only && !sf_disktier_check(&cfg, err, sizeof err)) {
+        fprintf(stderr, "sfproxy: %s\n", err);
+        rc = EXIT_USAGE;
+    }
     if (rc || opt.check_only) {
         if (!rc)
             printf("%s: ok\n", opt.config_path ? opt.config_path : "(defaults)");
@@ -509,6 +514,17 @@ int main(int argc, char **argv)
     struct sf_hangup *hangup = sf_hangup_new();
     run.cache = sf_cache_new(c->cache_max_bytes);
     sf_cache_set_max_variants(run.cache, c->cache_max_variants);
+    /* Before the fetcher and the listeners: the first request may be a disk hit. */
+    if (!sf_disktier_start(c, err, sizeof err)) {
+        sf_log_error("cannot start: %s", err);
+        sf_cache_free(run.cache);
+        sf_hangup_free(hangup);
+        sf_snap_unref(snap);
+        sf_live_free(run.live);
+        sf_access_log_close(run.access_log, 2000);
+        curl_global_cleanup();
+        return EXIT_RUNTIME;
+    }
     run.pools = sf_pools_new();
     sf_pools_apply(run.pools, c); /* before the fetcher: its first fetch may bind them */
     struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, run.pools, hangup) : NULL;
@@ -558,6 +574,7 @@ out:
     sf_access_log_close(run.access_log, 2000); /* every request's line is in */
     sf_admin_stop(run.admin);
     sf_upstream_stop(up);
+    sf_disktier_stop();         /* nothing writes to it now: what is queued goes to disk */
     sf_prober_stop(run.prober); /* after the fetcher: nothing probes or chooses from here */
     sf_conns_free(run.conns);   /* last: every thread that reads sockets (recv) has stopped */
     sf_cache_free(run.cache);

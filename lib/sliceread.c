@@ -11,6 +11,8 @@
 
 #include "cache.h"
 #include "config.h"
+#include "diskhit.h"
+#include "disktier.h"
 #include "fetcher.h"
 #include "fetchspec.h"
 #include "live.h"
@@ -68,6 +70,12 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     case SF_LOOKUP_HIT: ok = sf_req_attach(r, o, false, "HIT"); break;
     case SF_LOOKUP_JOIN: ok = sf_req_attach(r, o, false, "COLLAPSED"); break;
     case SF_LOOKUP_MISS:
+        /* A slice the disk tier holds (diskhit.h) fills the flight before any fetch. */
+        if (sf_diskhit_fill(r->cache, o, NULL, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
+            sf_disktier_count_hit();
+            ok = sf_req_attach(r, o, false, "HIT");
+            break;
+        }
         ok = sf_req_attach(r, o, true, "MISS");
         if (ok)
             submit_slice(r, o, index);

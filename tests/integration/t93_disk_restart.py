@@ -1,0 +1,82 @@
+"""t93: the disk tier brings the cache back after a restart (issue 22): responses stored
+before a SIGTERM, or before a kill -9 once their writes were done, are hits after the next
+start, byte for byte, with no origin request; the access log says tier=disk."""
+import json
+import signal
+from urllib.parse import quote
+
+from diskharness import DiskEnv
+from harness import check, eq, request, wait_for
+
+N = 24
+
+
+def target(i):
+    # Bodies of several sizes, each unique (the origin's serial line), fresh for an hour.
+    return "/r/%d?cc=max-age=3600&size=%d" % (i, 100 + i * 997)
+
+
+def fill(env, first, last):
+    bodies = {}
+    for i in range(first, last):
+        r = env.get(target(i))
+        eq((r.status, r.header("X-Cache")), (200, "MISS"), "first request of %d" % i)
+        bodies[i] = r.body
+    return bodies
+
+
+def check_all_from_disk(env, bodies, what):
+    before = env.origin.stats()["total"]
+    for i, body in bodies.items():
+        r = env.get(target(i))
+        eq((r.status, r.header("X-Cache")), (200, "HIT"), "%s: %s" % (what, target(i)))
+        check(r.body == body, "%s: %s: the body stored before (%d bytes, got %d)"
+              % (what, target(i), len(body), len(r.body)))
+    eq(env.origin.stats()["total"], before, "%s: origin requests" % what)
+    for i in bodies:
+        eq(env.origin.count(target(i)), 1, "%s: origin requests for %s" % (what, target(i)))
+
+
+def tier(env, t):
+    """Which tier explain says holds t."""
+    r = request(env.proxy.admin_port, "GET", "/_sfproxy/explain?url=" + quote(t, safe=""))
+    eq(r.status, 200, "explain " + t)
+    return json.loads(r.body)["stored"].get("tier")
+
+
+def test_sigterm_then_every_response_is_a_disk_hit():
+    with DiskEnv() as env:
+        bodies = fill(env, 0, N)
+        env.wait_written(N)
+        eq(tier(env, target(0)), "both", "explain before the restart")
+        env.restart()
+        eq(tier(env, target(0)), "disk", "explain after the restart")
+        check_all_from_disk(env, bodies, "after SIGTERM")
+        eq(env.disk()["hits"], N, "disk hits")
+        eq(tier(env, target(0)), "both", "explain once it was read")
+        eq(tier(env, "/never"), "none", "explain of a key never stored")
+        # Promoted: the next request is the memory's.
+        eq(env.get(target(0)).header("X-Cache"), "HIT", "again")
+        eq(env.disk()["hits"], N, "disk hits after a memory hit")
+        def lines_of_r0():
+            return [line for line in env.proxy.output().splitlines() if "GET /r/0?" in line]
+        wait_for(lambda: len(lines_of_r0()) == 2, "the access log lines of /r/0")
+        lines = lines_of_r0()
+        check(len(lines) == 2 and "cache=HIT" in lines[0] and lines[0].endswith("tier=disk")
+              and lines[1].endswith("tier=memory"),
+              "access log lines of /r/0: %r" % lines)
+        text = request(env.proxy.admin_port, "GET", "/metrics").body
+        check(b"sfproxy_disk_hits_total %d\n" % N in text, "/metrics: sfproxy_disk_hits_total")
+
+
+def test_kill_9_after_the_writes_loses_nothing():
+    with DiskEnv() as env:
+        bodies = fill(env, 0, N)
+        env.wait_written(N)
+        env.restart(signal.SIGKILL)  # no checkpoint at exit: the scan finds the records
+        check_all_from_disk(env, bodies, "after kill -9")
+        more = fill(env, N, N + 8)
+        env.wait_written(N + 8)
+        env.restart(signal.SIGKILL)
+        bodies.update(more)
+        check_all_from_disk(env, bodies, "after a second kill -9")
