@@ -8,6 +8,7 @@
  * answer, markers stay within cache.max_bytes. */
 #include "cache.h"
 
+#include "http.h"
 #include "metrics.h"
 #include "singleflight.h"
 #include "slice.h"
@@ -635,18 +636,7 @@ static bool tag_matches(struct sf_obj *o, const char *tag_header, const char *ta
 {
     /* Stored objects are complete: their fields no longer change. */
     const char *v = sf_hdrs_get(&o->hdrs, tag_header);
-    if (v == NULL)
-        return false;
-    /* Surrogate keys are separated by spaces; accept commas too. */
-    size_t tlen = strlen(tag);
-    for (const char *p = v; *p != '\0';) {
-        p += strspn(p, " ,\t");
-        size_t n = strcspn(p, " ,\t");
-        if (n == tlen && strncmp(p, tag, n) == 0)
-            return true;
-        p += n;
-    }
-    return false;
+    return v != NULL && sf_http_tags_have(v, tag);
 }
 
 /* Table lock held. Whether e is a stored response the purge selects. */

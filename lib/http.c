@@ -147,6 +147,20 @@ bool sf_http_list_has(const char *list, const char *token)
     return list_each(list, element_is, (void *)token);
 }
 
+bool sf_http_tags_have(const char *value, const char *tag)
+{
+    /* Surrogate keys are separated by spaces; accept commas too. */
+    size_t tlen = strlen(tag);
+    for (const char *p = value; *p != '\0';) {
+        p += strspn(p, " ,\t");
+        size_t n = strcspn(p, " ,\t");
+        if (n == tlen && strncmp(p, tag, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
 /* An entity-tag without its weakness prefix W/ (RFC 9110 §8.8.3.2: weak comparison). */
 static void opaque_tag(const char *tag, size_t len, const char **out, size_t *out_len)
 {

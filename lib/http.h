@@ -72,6 +72,10 @@ char *sf_http_join_url(const char *base, const char *target);
 /* True if the comma-separated list contains token, ignoring case and whitespace. */
 bool sf_http_list_has(const char *list, const char *token);
 
+/* True if a surrogate-key field's value (tags separated by spaces, tabs or commas) lists
+ * tag exactly (case matters): what a tag purge selects, in memory and on disk. */
+bool sf_http_tags_have(const char *value, const char *tag);
+
 /* Whether an If-None-Match list matches etag by the weak comparison RFC 9110 §13.1.2
  * prescribes for GET and HEAD ("*" matches any). */
 bool sf_http_etag_matches(const char *if_none_match, const char *etag);
