@@ -62,17 +62,24 @@ bool sf_disktier_on(void)
 
 /* ---- --check-config ---- */
 
-/* Whether dir is a directory a file can be made in: one is made and removed. */
-static bool writable_dir(const char *dir, char *err, size_t err_len)
+/* Whether dir (path, or the parent it would be made in) is a directory a file can be made
+ * in: one is made and removed. */
+static bool writable_dir(const char *path, const char *dir, char *err, size_t err_len)
 {
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/.sfproxy-check-XXXXXX", dir);
     int fd = mkstemp(probe);
     if (fd < 0) {
-        snprintf(err, err_len,
-                 "cache.disk.path %s: cannot write there (%s); give a directory sfproxy may "
-                 "write, or make this one writable by its user",
-                 dir, strerror(errno));
+        if (strcmp(path, dir) == 0)
+            snprintf(err, err_len,
+                     "cache.disk.path %s: cannot write there (%s); give a directory sfproxy "
+                     "may write, or make this one writable by its user",
+                     path, strerror(errno));
+        else
+            snprintf(err, err_len,
+                     "cache.disk.path %s: it is not there, and cannot be made in %s (%s); "
+                     "make it, or give a directory sfproxy may write",
+                     path, dir, strerror(errno));
         return false;
     }
     close(fd);
@@ -97,7 +104,7 @@ bool sf_disktier_check(const struct sf_config *cfg, char *err, size_t err_len)
         free(copy);
         return false;
     }
-    bool ok = writable_dir(dir, err, err_len);
+    bool ok = writable_dir(path, dir, err, err_len);
     struct statvfs vfs;
     if (ok && statvfs(dir, &vfs) != 0) {
         snprintf(err, err_len, "cache.disk.path %s: statvfs: %s", dir, strerror(errno));
