@@ -62,3 +62,17 @@ def test_check_config_checks_the_place():
         check(not NO_DISK, "SF_T93_NO_DISK: nothing was checked")
     finally:
         os.rmdir(d)
+
+
+def test_a_reload_that_changes_cache_disk_needs_a_restart():
+    with DiskEnv() as env:
+        eq(env.get("/y?cc=max-age=60").header("X-Cache"), "MISS", "first request")
+        env.wait_written(1)
+        before = env.disk()
+        cfg = json.loads(json.dumps(env.proxy.cfg))
+        cfg["cache"]["disk"]["max_bytes"] = "64MiB"
+        lines = env.proxy.reload(cfg)
+        check(any("cache.disk needs a restart" in line for line in lines),
+              "the reload says cache.disk needs a restart: %r" % lines)
+        eq(env.disk()["log_bytes"], before["log_bytes"], "the store stays as it was")
+        eq(env.get("/y?cc=max-age=60").header("X-Cache"), "HIT", "after the reload")

@@ -1,8 +1,10 @@
 """t93: the disk tier brings the cache back after a restart (issue 22): responses stored
 before a SIGTERM, or before a kill -9 once their writes were done, are hits after the next
-start, byte for byte, with no origin request; the access log says tier=disk."""
+start, byte for byte, with no origin request; the access log says tier=disk, explain names
+the tier; a record that expired meanwhile is revalidated (a 304 refreshes it)."""
 import json
 import signal
+import time
 from urllib.parse import quote
 
 from diskharness import DiskEnv
@@ -80,3 +82,19 @@ def test_kill_9_after_the_writes_loses_nothing():
         env.restart(signal.SIGKILL)
         bodies.update(more)
         check_all_from_disk(env, bodies, "after a second kill -9")
+
+
+def test_an_expired_record_is_revalidated():
+    with DiskEnv() as env:
+        t = "/s?etag=v1&cc=max-age=1"
+        first = env.get(t)
+        eq(first.header("X-Cache"), "MISS", "first request")
+        env.wait_written(1)
+        env.stop()
+        time.sleep(2.2)  # expired on disk meanwhile
+        env.start()
+        r = env.get(t)
+        eq((r.status, r.header("X-Cache")), (200, "REVALIDATED"), "an expired record")
+        check(r.body == first.body, "the stored body, confirmed by a 304")
+        eq(env.origin.count(t), 2, "one conditional request")
+        eq(env.get(t).header("X-Cache"), "HIT", "refreshed in memory")
