@@ -173,7 +173,8 @@ static json_t *stored(struct sf_cache *cache, const struct sf_config *cfg,
         free(variant);
     }
     json_t *out = sf_explain_stored(&view, selected);
-    json_object_set_new(out, "tier", json_string(tier(&view, selected ? selected : key)));
+    if (sf_disktier_on()) /* without a disk tier, memory is the only one */
+        json_object_set_new(out, "tier", json_string(tier(&view, selected ? selected : key)));
     free(selected);
     sf_cache_view_clear(&view);
     return out;
