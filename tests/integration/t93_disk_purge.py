@@ -5,7 +5,7 @@ import json
 from urllib.parse import quote
 
 from diskharness import DiskEnv
-from harness import eq, request
+from harness import eq, request, wait_for
 
 CC = "cc=max-age=3600"
 
@@ -51,4 +51,6 @@ def test_a_soft_purge_revalidates_after_a_restart():
         eq(r.body, first.body, "the stored body, confirmed by a 304")
         eq(env.origin.count(t), 2, "one conditional request")
         eq(env.get(keep).header("X-Cache"), "HIT", "the other one")
+        # Its client can have it all a moment before the fetcher stores it.
+        wait_for(lambda: env.proxy.stats()["cache"]["stores"] >= 1, "the refresh stored")
         eq(env.get(t).header("X-Cache"), "HIT", "refreshed")
