@@ -33,10 +33,6 @@ bool sf_disktier_start(const struct sf_config *cfg, char *err, size_t err_len)
     SF_ASSERT(store == NULL);
     if (cfg->disk_path == NULL)
         return true;
-    /* The directory is made when absent (its parent must be there: --check-config says so);
-     * the store says what is wrong with one that cannot be used. */
-    if (mkdir(cfg->disk_path, 0750) != 0 && errno != EEXIST)
-        sf_log_debug("disk tier: mkdir %s: %s", cfg->disk_path, strerror(errno));
     struct sf_diskstore_conf conf = {cfg->disk_path, cfg->disk_max_bytes, cfg->disk_queue_bytes};
     store = sf_diskstore_open(&conf, err, err_len);
     if (store == NULL)
@@ -96,11 +92,19 @@ bool sf_disktier_check(const struct sf_config *cfg, char *err, size_t err_len)
     char *copy = sf_xstrdup(path);
     const char *dir = path; /* where the store goes, or the directory it would be made in */
     int rc = stat(path, &sb), stat_errno = errno;
-    if (rc != 0 && stat_errno == ENOENT) {
-        dir = dirname(copy); /* made at start: its parent must take it */
-    } else if (rc != 0 || !S_ISDIR(sb.st_mode)) {
-        snprintf(err, err_len, "cache.disk.path %s: %s; give a directory", path,
-                 rc != 0 ? strerror(stat_errno) : "not a directory");
+    /* Absent: the store makes it (and its parents, mkdir -p): the nearest that is there
+     * must take them. */
+    while (rc != 0 && stat_errno == ENOENT && strcmp(dir, "/") != 0 && strcmp(dir, ".") != 0) {
+        dir = dirname(copy);
+        rc = stat(dir, &sb), stat_errno = errno;
+    }
+    if (rc != 0 || !S_ISDIR(sb.st_mode)) {
+        const char *why = rc != 0 ? strerror(stat_errno) : "not a directory";
+        if (dir == path)
+            snprintf(err, err_len, "cache.disk.path %s: %s; give a directory", path, why);
+        else
+            snprintf(err, err_len, "cache.disk.path %s: its parent %s: %s; give a directory", path,
+                     dir, why);
         free(copy);
         return false;
     }

@@ -46,13 +46,17 @@ def test_check_config_checks_the_place():
         code, out = run(base(d), "--check-config")
         eq((code, out.strip().endswith(": ok")), (0, True), "a writable place: " + out)
         code, out = run(base(os.path.join(d, "new", "store-dir")), "--check-config")
-        check(code == 2 and "cannot be made in" in out, "a parent that is not there:\n" + out)
-        code, out = run(base(os.path.join(d, "new")), "--check-config")
-        eq(code, 0, "a directory that can be made: " + out)
+        eq(code, 0, "a directory that can be made, parents and all: " + out)
         check(not os.path.exists(os.path.join(d, "new")), "--check-config made nothing")
-        code, out = run(base("/proc/sfproxy-disk-test"), "--check-config")
-        check(code == 2 and "cache.disk.path /proc/sfproxy-disk-test" in out and
+        code, out = run(base("/proc/sfproxy-disk-test/store"), "--check-config")
+        check(code == 2 and "cache.disk.path /proc/sfproxy-disk-test/store" in out and
               "cannot be made in /proc" in out, "an unwritable place:\n" + out)
+        with open(os.path.join(d, "file"), "w") as f:
+            f.write("x")
+        code, out = run(base(os.path.join(d, "file", "store")), "--check-config")
+        check(code == 2 and "cache.disk.path %s/file/store: Not a directory" % d in out,
+              "a file on the way:\n" + out)
+        os.unlink(os.path.join(d, "file"))
         code, out = run(base("/proc"), "--check-config")
         check(code == 2 and "cache.disk.path /proc: cannot write there" in out,
               "an unwritable directory:\n" + out)
