@@ -31,7 +31,7 @@ static void fill(struct sf_obj *o, struct sf_diskobj *d, const uint8_t *body, ui
 }
 
 /* A complete object of the disk's response, under key (its variant's, where it varies),
- * not listed: the response a flight revalidates. */
+ * not listed: the response a flight revalidates, or one served as it is. */
 static struct sf_obj *stale_obj(const char *key, struct sf_disktier_hit *h)
 {
     size_t klen = strlen(key);
@@ -47,6 +47,22 @@ static struct sf_obj *stale_obj(const char *key, struct sf_disktier_hit *h)
     sf_obj_finish(s, SF_FAIL_NONE); /* nobody is attached: no waiter to wake */
     sf_obj_unlock(s);
     return s;
+}
+
+struct sf_obj *sf_diskhit_read(const char *key, const struct sf_fields *fields,
+                               const struct sf_req_directives *d)
+{
+    static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
+    if (!sf_disktier_on())
+        return NULL;
+    struct sf_disktier_hit h;
+    if (sf_disktier_read(key, fields, sf_wall_s(), &h) != SF_DISKSTORE_FOUND)
+        return NULL;
+    struct sf_obj *o = NULL;
+    if (!h.invalidated && sf_policy_acceptable(&h.obj.verdict, h.obj.verdict.age_s, d ? d : &none))
+        o = stale_obj(key, &h); /* complete, listed nowhere: what the stale path makes too */
+    sf_disktier_hit_free(&h);
+    return o;
 }
 
 enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,

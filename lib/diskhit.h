@@ -31,4 +31,11 @@ enum sf_diskhit {
 enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
                                 const struct sf_fields *fields, const struct sf_req_directives *d);
 
+/* For a request that may not start a shared fetch (only-if-cached, no-store: the lookup
+ * listed nothing, cache.h's NONE): the response the disk holds for key that fits fields and
+ * directives d as a memory hit must (fresh enough, not invalidated), as a complete object
+ * listed nowhere (a reference), or NULL. Nothing is stored in memory. Any thread. */
+struct sf_obj *sf_diskhit_read(const char *key, const struct sf_fields *fields,
+                               const struct sf_req_directives *d);
+
 #endif

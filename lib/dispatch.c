@@ -234,6 +234,9 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
         return SF_REQ_SLICED;
     }
     r->shares_head = kind == SF_LOOKUP_JOIN && o->head_shared;
+    /* Nothing may be fetched for it: still, the disk tier may hold what it asks for. */
+    struct sf_obj *disk =
+        kind == SF_LOOKUP_NONE ? sf_diskhit_read(key, &fields, has_directives ? &d : NULL) : NULL;
     free(key);
     switch (kind) {
     case SF_LOOKUP_STALE:
@@ -258,6 +261,13 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
             return SF_REQ_PASS;
         return SF_REQ_WAIT_HEAD;
     case SF_LOOKUP_NONE:
+        if (disk != NULL) {
+            sf_disktier_count_hit();
+            r->xcache = "HIT";
+            r->tier = "disk";
+            r->found = disk;
+            return SF_REQ_HIT;
+        }
         if (has_directives && d.only_if_cached) {
             r->xcache = "MISS";
             return sf_req_synth(r, MHD_HTTP_GATEWAY_TIMEOUT,

@@ -1,7 +1,8 @@
 """t93: the disk tier brings the cache back after a restart (issue 22): responses stored
 before a SIGTERM, or before a kill -9 once their writes were done, are hits after the next
 start, byte for byte, with no origin request; the access log says tier=disk, explain names
-the tier; a record that expired meanwhile is revalidated (a 304 refreshes it)."""
+the tier; a record that expired meanwhile is revalidated (a 304 refreshes it); clients at
+once on a disk record are all hits; only-if-cached is answered from the disk."""
 import json
 import signal
 import time
@@ -121,3 +122,17 @@ def test_clients_at_once_on_a_disk_record_are_all_hits():
         # One a key at least (its leader); those that joined its flight count too (in three
         # runs: 4, 13 and 25 of 160).
         check(env.disk()["hits"] >= len(keys), "disk hits: %d" % env.disk()["hits"])
+
+
+def test_only_if_cached_is_answered_from_disk():
+    with DiskEnv() as env:
+        t = "/o?cc=max-age=3600"
+        first = env.get(t)
+        env.wait_written(1)
+        env.restart()
+        r = env.get(t, {"Cache-Control": "only-if-cached"})
+        eq((r.status, r.header("X-Cache")), (200, "HIT"), "only-if-cached after a restart")
+        check(r.body == first.body, "the stored body")
+        r = env.get("/never?cc=max-age=3600", {"Cache-Control": "only-if-cached"})
+        eq(r.status, 504, "only-if-cached of what the disk does not hold")
+        eq(env.origin.stats()["total"], 1, "origin requests")
