@@ -196,9 +196,14 @@ static void put_vary(const char *key, size_t key_len, const char *names, int64_t
     uint8_t *head = sf_diskobj_encode_vary(names, &head_len);
     if (head == NULL)
         return;
-    struct sf_diskstore_item it = {
-        key, key_len,      SF_DISKSTORE_VARIANT_VARY, now_ms, 0, head, head_len,
-        0,   copy_nothing, release_nothing,           NULL};
+    struct sf_diskstore_item it = {.key = key,
+                                   .key_len = key_len,
+                                   .variant = SF_DISKSTORE_VARIANT_VARY,
+                                   .stored_ms = now_ms,
+                                   .head = head,
+                                   .head_len = head_len,
+                                   .copy_body = copy_nothing,
+                                   .release = release_nothing};
     sf_diskstore_put(store, &it);
 }
 
@@ -209,13 +214,19 @@ void sf_disktier_put(struct sf_obj *o)
         return;
     sf_obj_lock(o);
     bool ok = o->shared && o->state == SF_OBJ_COMPLETE && !o->pass && !o->unproven &&
-              o->seg_first == 0 && o->len <= SF_DISKREC_MAX_BODY && !o->from_disk;
+              o->seg_first == 0 && o->len <= SF_DISKREC_MAX_BODY && !o->from_disk &&
+              (o->vary_names == NULL || o->variant != NULL);
     sf_obj_unlock(o);
     if (!ok)
         return;
     /* Complete: its (P) fields are read without the lock from here on. */
-    struct sf_diskobj d = {o->status,          o->hdrs,       o->content_length, o->verdict,
-                           o->response_time_s, o->vary_names, o->variant};
+    struct sf_diskobj d = {.status = o->status,
+                           .hdrs = o->hdrs, /* borrowed: encoded, never cleared */
+                           .content_length = o->content_length,
+                           .verdict = o->verdict,
+                           .response_time_s = o->response_time_s,
+                           .vary_names = o->vary_names,
+                           .variant = o->variant};
     d.verdict.reason = NULL;
     uint32_t head_len;
     uint8_t *head = sf_diskobj_encode(&d, &head_len);
@@ -228,9 +239,17 @@ void sf_disktier_put(struct sf_obj *o)
     uint64_t variant = o->vary_names != NULL
                            ? sf_diskstore_variant(store, o->variant, strlen(o->variant))
                            : SF_DISKSTORE_VARIANT_NONE;
-    struct sf_diskstore_item it = {
-        o->key,   key_len,          variant,       now_ms,      expires_ms(o, now_ms), head,
-        head_len, (uint32_t)o->len, copy_obj_body, release_obj, sf_obj_ref(o)};
+    struct sf_diskstore_item it = {.key = o->key,
+                                   .key_len = key_len,
+                                   .variant = variant,
+                                   .stored_ms = now_ms,
+                                   .expires_ms = expires_ms(o, now_ms),
+                                   .head = head,
+                                   .head_len = head_len,
+                                   .body_len = (uint32_t)o->len,
+                                   .copy_body = copy_obj_body,
+                                   .release = release_obj,
+                                   .ctx = sf_obj_ref(o)};
     sf_diskstore_put(store, &it);
 }
 
