@@ -74,16 +74,6 @@ void sf_diskindex_free(struct sf_diskindex *x)
     free(x);
 }
 
-struct sf_diskindex *sf_diskindex_clone(const struct sf_diskindex *x)
-{
-    SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);
-    struct sf_diskindex *c = sf_xmalloc(sizeof *c);
-    *c = *x;
-    c->slots = sf_xmalloc(x->nslots * sizeof *x->slots);
-    memcpy(c->slots, x->slots, x->nslots * sizeof *x->slots);
-    return c;
-}
-
 /* Empties slot i and moves back each later entry of the run that may go there: one whose
  * home is not cyclically within (i, j]. */
 static void delete_at(struct sf_diskindex *x, size_t i)

@@ -38,9 +38,6 @@ enum sf_diskindex_put {
  * frees with sf_diskindex_free (NULL is fine). */
 struct sf_diskindex *sf_diskindex_new(size_t max_entries);
 void sf_diskindex_free(struct sf_diskindex *x);
-/* A copy of x (the caller owns it): the checkpoint takes one under the store's lock and
- * writes it outside, so readers wait for a memcpy rather than for the disk. */
-struct sf_diskindex *sf_diskindex_clone(const struct sf_diskindex *x);
 
 /* Indexes e (copied), replacing the entry of the same key and variant. Entries below tail
  * are dead and make room. */

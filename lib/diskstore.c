@@ -102,6 +102,10 @@ bool sf_diskstore_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t 
 /* mkdir -p of path, each new directory 0750. */
 static bool make_dirs(const char *path, char *err, size_t err_len)
 {
+    if (path[0] == '\0') {
+        snprintf(err, err_len, "cache.disk.path is empty; give it a directory");
+        return false;
+    }
     char *p = sf_xstrdup(path);
     bool ok = true;
     for (char *c = p + 1;; c++) {
@@ -198,6 +202,7 @@ static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, 
     char name[4096];
     snprintf(name, sizeof name, "%s/index.ckpt", s->path);
     unlink(name);
+    s->created = true;
     return true;
 }
 
@@ -257,6 +262,12 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
 {
     struct sf_diskload_result r;
     memset(&r, 0, sizeof r);
+    if (s->created) {
+        /* Nothing to load, and without a checkpoint the load would scan the whole new log
+         * (a second and more for a GiB of zeros, measured). */
+        sf_log_info("disk store %s: created, %" PRIu64 " bytes", s->path, s->log.size);
+        return true;
+    }
     if (!sf_diskload_run(s->path, &s->log, s->index, s->purges, &r, err, err_len))
         return false;
     s->head = r.head;
@@ -363,11 +374,25 @@ uint64_t sf_diskstore_variant(const struct sf_diskstore *s, const char *text, si
     return v <= SF_DISKSTORE_VARIANT_VARY ? v + 2 : v;
 }
 
+void sf_diskstore_index_remove(struct sf_diskstore *s, uint64_t key_hash, uint64_t variant,
+                               uint64_t pos)
+{
+    sf_mutex_assert_held(&s->lock);
+    if (!s->saving) {
+        sf_diskindex_remove_at(s->index, key_hash, variant, pos);
+    } else if (s->n_deferred < SF_DISKSTORE_DEFERRED) {
+        s->deferred[s->n_deferred].key_hash = key_hash;
+        s->deferred[s->n_deferred].variant = variant;
+        s->deferred[s->n_deferred].pos = pos;
+        s->n_deferred++;
+    }
+}
+
 /* Drops the index entry of a record found unusable at pos (a newer one stays). */
 static void drop_entry(struct sf_diskstore *s, uint64_t key_hash, uint64_t variant, uint64_t pos)
 {
     sf_mutex_lock(&s->lock);
-    sf_diskindex_remove_at(s->index, key_hash, variant, pos);
+    sf_diskstore_index_remove(s, key_hash, variant, pos);
     sf_mutex_unlock(&s->lock);
 }
 
@@ -432,7 +457,7 @@ enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, 
     sf_mutex_lock(&s->lock);
     enum sf_diskpurge_hit ph = sf_diskpurge_check(s->purges, e.pos, match, v.head, v.meta.head_len);
     if (ph == SF_DISKPURGE_REMOVED)
-        sf_diskindex_remove_at(s->index, kh, variant, e.pos);
+        sf_diskstore_index_remove(s, kh, variant, e.pos);
     sf_mutex_unlock(&s->lock);
     if (ph == SF_DISKPURGE_REMOVED) {
         atomic_fetch_add(&s->st.purged, 1);
@@ -461,7 +486,7 @@ void sf_diskstore_forget(struct sf_diskstore *s, const char *key, size_t key_len
     struct sf_diskindex_entry e;
     sf_mutex_lock(&s->lock);
     if (sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e))
-        sf_diskindex_remove_at(s->index, kh, variant, e.pos);
+        sf_diskstore_index_remove(s, kh, variant, e.pos);
     sf_mutex_unlock(&s->lock);
 }
 

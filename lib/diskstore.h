@@ -81,7 +81,7 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item);
  * the tombstone waits. With wait (an admin's purge), returns once the tombstone is on
  * disk: no record stored before it comes back after a crash either; without (an
  * invalidation on the fetcher thread), returns at once. Never dropped for a full queue.
- * False: the store is off. */
+ * False: the store is off, or the rule is too long to persist (its text over 16 KiB). */
 bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, const char *text,
                         const char *tag_header, bool soft, bool wait);
 

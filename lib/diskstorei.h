@@ -14,6 +14,7 @@
 
 #define SF_DISKSTORE_MAGIC 0x5fd1557eu
 #define SF_DISKSTORE_SUPER 4096u /* the superblock's bytes, before the log */
+#define SF_DISKSTORE_DEFERRED 64 /* removals a checkpoint's save may defer */
 
 /* What waits for the writer: a record to store, or a purge's tombstone. */
 struct sf_diskstore_qitem {
@@ -44,35 +45,42 @@ struct sf_diskstore_counters {
 };
 
 struct sf_diskstore {
-    unsigned magic;                              /* SF_DISKSTORE_MAGIC */
-    char *path;                                  /* (C) the directory */
-    int lock_fd;                                 /* (C) <path>/lock, flocked */
-    struct sf_disklog log;                       /* (C) */
-    uint8_t hash_key[16];                        /* (C) the superblock's SipHash key */
-    uint64_t queue_max;                          /* (C) the queue's bound in bytes */
-    struct sf_mutex lock;                        /* protects the (L) fields */
-    pthread_cond_t work_cv;                      /* (L) the writer waits on it for work */
-    pthread_cond_t done_cv;                      /* (L) purges wait on it for their tombstone */
-    struct sf_diskindex *index;                  /* (L) */
-    struct sf_diskpurge *purges;                 /* (L) */
+    unsigned magic;              /* SF_DISKSTORE_MAGIC */
+    char *path;                  /* (C) the directory */
+    int lock_fd;                 /* (C) <path>/lock, flocked */
+    struct sf_disklog log;       /* (C) */
+    uint8_t hash_key[16];        /* (C) the superblock's SipHash key */
+    uint64_t queue_max;          /* (C) the queue's bound in bytes */
+    bool created;                /* (C) open created the store: nothing to load */
+    struct sf_mutex lock;        /* protects the (L) fields */
+    pthread_cond_t work_cv;      /* (L) the writer waits on it for work */
+    pthread_cond_t done_cv;      /* (L) purges wait on it for their tombstone */
+    struct sf_diskindex *index;  /* (L); the writer reads it without the lock while saving */
+    struct sf_diskpurge *purges; /* (L) */
     struct sf_diskstore_qitem *q_first, *q_last; /* (L) the queue, oldest first */
     uint64_t q_bytes, q_count;                   /* (L) */
     uint64_t purge_seq;                          /* (L) the last purge's number */
-    uint64_t purge_done;      /* (L) every purge up to it has its tombstone on disk */
-    bool stopping;            /* (L) close asked the writer to drain and stop */
-    bool writing;             /* (L) the writer holds an item it took from the queue */
-    atomic_bool on;           /* (A) false once a disk error turned the store off */
-    _Atomic uint64_t tail;    /* (A) lowest position not overwritten; moved before a write */
-    _Atomic uint64_t written; /* (A) every record below it is in the file */
-    uint64_t head;            /* (W) the next record's position (set by open before the writer) */
-    uint8_t *rec_buf;         /* (W) the encoding buffer, reused */
-    size_t rec_cap;           /* (W) */
-    uint8_t *body_buf;        /* (W) the body copied by copy_body, reused */
-    size_t body_cap;          /* (W) */
-    uint64_t ckpt_bytes;      /* (W) bytes written since the last checkpoint */
-    uint64_t ckpt_ms;         /* (W) when the last checkpoint was written (sf_now_ms) */
-    pthread_t writer;         /* (C) */
-    bool writer_started;      /* (C) */
+    uint64_t purge_done; /* (L) every purge up to it has its tombstone on disk */
+    bool stopping;       /* (L) close asked the writer to drain and stop */
+    bool writing;        /* (L) the writer holds an item it took from the queue */
+    bool saving;         /* (L) the writer is writing the checkpoint from the index */
+    struct {
+        uint64_t key_hash, variant, pos;
+    } deferred[SF_DISKSTORE_DEFERRED]; /* (L) removals that wait for the save to end */
+    size_t n_deferred;                 /* (L) */
+    atomic_bool on;                    /* (A) false once a disk error turned the store off */
+    _Atomic uint64_t tail;     /* (A) lowest position not overwritten; moved before a write */
+    _Atomic uint64_t written;  /* (A) every record below it is in the file */
+    uint64_t head;             /* (W) the next record's position (set by open before the writer) */
+    uint8_t *rec_buf;          /* (W) the encoding buffer, reused */
+    size_t rec_cap;            /* (W) */
+    uint8_t *body_buf;         /* (W) the body copied by copy_body, reused */
+    size_t body_cap;           /* (W) */
+    uint64_t ckpt_bytes;       /* (W) bytes written since the last checkpoint */
+    uint64_t ckpt_ms;          /* (W) when the last checkpoint was written (sf_now_ms) */
+    uint64_t ckpt_every_bytes; /* (C) a checkpoint every so many bytes written */
+    pthread_t writer;          /* (C) */
+    bool writer_started;       /* (C) */
     struct sf_diskstore_counters st;
 };
 
@@ -87,6 +95,12 @@ void sf_diskwriter_stop(struct sf_diskstore *s);
 void sf_diskstore_turn_off(struct sf_diskstore *s, const char *what, const char *why);
 /* The key hash of key in this store. */
 uint64_t sf_diskstore_key_hash(const struct sf_diskstore *s, const void *key, size_t len);
+/* Removes the index entry of key_hash and variant if it is the record at pos, or, while
+ * the writer saves a checkpoint from the index, once it is done (past
+ * SF_DISKSTORE_DEFERRED such, the entry stays: the next read finds the record unusable
+ * again). Lock held. */
+void sf_diskstore_index_remove(struct sf_diskstore *s, uint64_t key_hash, uint64_t variant,
+                               uint64_t pos);
 /* pread of len bytes at off, retried until all or the file's end (*got says how many).
  * False on an I/O error (errno says which). */
 bool sf_diskstore_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got);
