@@ -16,6 +16,7 @@
  * larger than the window is stepped over by reading its successor's header directly. Only
  * headers are read (and a tombstone's key): the bodies are checked when a request reads
  * them. */
+#define _GNU_SOURCE /* SEEK_DATA */
 #include "diskload.h"
 
 #include "base.h"
@@ -116,6 +117,12 @@ static int peek(struct reader *r, uint64_t off, size_t need, const uint8_t **out
     return 1;
 }
 
+/* Whether a header at off is in the bytes read already (else the next peek reads). */
+static bool in_window(const struct reader *r, uint64_t off)
+{
+    return off >= r->at && off + SF_DISKREC_HEADER <= r->at + r->len;
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -206,6 +213,20 @@ static enum found look(struct scan *sc, uint64_t want, struct sf_diskrec_meta *m
     return m->pos == want ? FOUND_RECORD : m->pos < want ? FOUND_OLDER : FOUND_NEWER;
 }
 
+/* Moves *off past a hole of the file (a store preallocated and not yet written reads as
+ * zeros, which hold no record): false when no data follows. Best effort: a file system
+ * that reports its unwritten extents as data is read through. */
+static bool skip_hole(const struct reader *r, uint64_t *off)
+{
+    off_t at = (off_t)(r->log->base + *off);
+    off_t d = lseek(r->log->fd, at, SEEK_DATA);
+    if (d < 0)
+        return errno != ENXIO;
+    if (d > at)
+        *off = ((uint64_t)d - r->log->base + ALIGN - 1) / ALIGN * ALIGN;
+    return true;
+}
+
 /* ---- the scan after a checkpoint: the chain of records from its head ---- */
 
 enum chain {
@@ -224,6 +245,10 @@ static enum found resync(struct scan *sc, uint64_t *pos, struct sf_diskrec_meta 
     if (end > size)
         end = size;
     for (uint64_t q = *pos % size + ALIGN; q + SF_DISKREC_HEADER <= end; q += ALIGN) {
+        if (!in_window(&sc->rd, q) && !skip_hole(&sc->rd, &q))
+            return FOUND_ZEROS;
+        if (q + SF_DISKREC_HEADER > end)
+            break;
         enum found f = look(sc, lap + q, m);
         if (f == FOUND_RECORD)
             *pos = lap + q;
@@ -287,6 +312,8 @@ static bool scan_all(struct scan *sc, uint64_t *head)
     while (off + SF_DISKREC_HEADER <= size) {
         struct sf_diskrec_meta m;
         const uint8_t *h;
+        if (!in_window(&sc->rd, off) && !skip_hole(&sc->rd, &off))
+            break;
         int got = peek(&sc->rd, off, SF_DISKREC_HEADER, &h);
         if (got <= 0) {
             if (got < 0)
@@ -533,6 +560,16 @@ static void emit64(struct writer *w, uint64_t v)
     emit(w, b, 8);
 }
 
+/* The bytes of r's tombstone key into key, if the checkpoint at head holds r (its
+ * tombstone below head and above tail, its key one a tombstone can have); else 0. */
+static size_t saved_rule(const struct sf_diskpurge_rule *r, uint64_t tail, uint64_t head,
+                         uint8_t *key)
+{
+    if (r->pos < tail || r->pos >= head)
+        return 0;
+    return sf_diskpurge_encode(r, key, SF_DISKREC_MAX_KEY);
+}
+
 /* Everything but the trailing checksum. */
 static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t head,
                       const struct sf_diskindex *x, const struct sf_diskpurge *p)
@@ -555,13 +592,12 @@ static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t h
         emit(w, b, sizeof b);
     }
     n = 0;
+    uint8_t *key = sf_xmalloc(SF_DISKREC_MAX_KEY); /* not on a thread's stack */
     for (size_t cur = 0; sf_diskpurge_next(p, &cur, &r);)
-        n += r.pos >= tail && r.pos < head;
+        n += saved_rule(&r, tail, head, key) > 0;
     emit64(w, n);
-    uint8_t key[SF_DISKREC_MAX_KEY];
     for (size_t cur = 0; sf_diskpurge_next(p, &cur, &r);) {
-        size_t len = r.pos >= tail && r.pos < head ? sf_diskpurge_encode(&r, key, sizeof key) : 0;
-        SF_ASSERT(len > 0 || !(r.pos >= tail && r.pos < head)); /* the store wrote it so */
+        size_t len = saved_rule(&r, tail, head, key);
         if (len == 0)
             continue;
         emit64(w, r.pos);
@@ -570,6 +606,7 @@ static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t h
         emit(w, l, 4);
         emit(w, key, len);
     }
+    free(key);
 }
 
 /* fsync of dir, so that the rename is on disk too. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define BASE 4096
 #define MAX_RECS 4096
@@ -215,6 +216,11 @@ static void test_checkpoint_round_trip(void **state)
     struct sf_diskpurge_rule pending = {
         .pos = SF_DISKPURGE_PENDING, .kind = SF_DISKPURGE_PREFIX, .text = "p"};
     sf_diskpurge_add(rules, &pending);
+    /* A rule no tombstone key can hold (the store never writes one) is left out. */
+    static char longer[SF_DISKREC_MAX_KEY + 1];
+    memset(longer, 'l', sizeof longer - 1);
+    struct sf_diskpurge_rule too_long = {.pos = 100, .kind = SF_DISKPURGE_URL, .text = longer};
+    sf_diskpurge_add(rules, &too_long);
     save(&s, want, rules);
 
     struct sf_diskindex *x;
@@ -312,6 +318,7 @@ static void test_wrapped_log(void **state)
     struct sf_diskload_result res = run(&s, &x, &p);
     assert_false(res.from_checkpoint);
     assert_int_equal(res.head, s.head);
+    assert_int_equal(res.damaged, 0); /* the last lap's overwritten part is no damage */
     assert_index_holds(&s, x, res.head, NULL);
     /* The tombstones below the tail are retired; the live ones kept, as one rule. */
     assert_int_equal(sf_diskpurge_count(p), 1);
@@ -342,6 +349,7 @@ static void test_wrapped_log(void **state)
     assert_false(res.from_checkpoint);
     assert_non_null(strstr(res.note, "past the checkpoint"));
     assert_int_equal(res.head, s.head);
+    assert_int_equal(res.damaged, 0);
     assert_index_holds(&s, x, res.head, NULL);
     sf_diskindex_free(x), sf_diskpurge_free(p), sf_diskindex_free(want), sf_diskpurge_free(none);
     sim_close(&s);
@@ -376,6 +384,30 @@ static void test_refused_checkpoints(void **state)
     assert_false(res.from_checkpoint);
     assert_string_equal(res.note, "checkpoint damaged (checksum)");
     assert_int_equal(res.head, s.head);
+    assert_int_equal(res.scanned, 40);
+    assert_index_holds(&s, x, res.head, NULL);
+    sf_diskindex_free(x), sf_diskpurge_free(p);
+
+    /* A checksum that matches over an entry no writer makes (a size of 0): refused whole,
+     * the entries before it not kept. */
+    save(&s, want, rules);
+    char ck[128];
+    snprintf(ck, sizeof ck, "%s/index.ckpt", s.dir);
+    int fd = open(ck, O_RDWR);
+    assert_true(fd >= 0);
+    off_t len = lseek(fd, 0, SEEK_END);
+    uint8_t *b = malloc((size_t)len);
+    assert_int_equal(pread(fd, b, (size_t)len, 0), len);
+    memset(b + 40 + 32 * 20 + 24, 0, 4);
+    uint64_t sum = XXH3_64bits(b, (size_t)len - 8);
+    for (int i = 0; i < 8; i++)
+        b[len - 8 + i] = (uint8_t)(sum >> (8 * i));
+    assert_int_equal(pwrite(fd, b, (size_t)len, 0), len);
+    close(fd);
+    free(b);
+    res = run(&s, &x, &p);
+    assert_false(res.from_checkpoint);
+    assert_string_equal(res.note, "checkpoint malformed (entry 20)");
     assert_int_equal(res.scanned, 40);
     assert_index_holds(&s, x, res.head, NULL);
     sf_diskindex_free(x), sf_diskpurge_free(p);
