@@ -265,6 +265,12 @@ void sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_
     sf_diskstore_purge(store, kind, url, tag_header, soft, wait);
 }
 
+void sf_disktier_invalidate(const char *url, bool in_memory)
+{
+    if (store != NULL && (in_memory || sf_disktier_holds(url)))
+        sf_diskstore_purge(store, SF_DISKPURGE_URL, url, NULL, true, false);
+}
+
 /* ---- reads ---- */
 
 struct tag_ctx {

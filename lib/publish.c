@@ -134,8 +134,9 @@ static void invalidate(const struct sf_publisher *p, const struct sf_head_decisi
             add_once(urls, &n, sf_keymap_url(map, d->invalidate[i]));
     }
     for (size_t i = 0; i < n; i++) {
-        SF_COUNT_N(invalidations, sf_cache_purge(p->cache, urls[i], false, true, NULL));
-        sf_disktier_purge(urls[i], false, true, NULL, false); /* the fetcher does not wait */
+        size_t in_memory = sf_cache_purge(p->cache, urls[i], false, true, NULL);
+        SF_COUNT_N(invalidations, in_memory);
+        sf_disktier_invalidate(urls[i], in_memory > 0);
         free(urls[i]);
     }
 }

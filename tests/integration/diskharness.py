@@ -56,8 +56,8 @@ class DiskEnv:
         self.stop(sig)
         return self.start()
 
-    def get(self, target, headers=None, method="GET"):
-        return request(self.proxy.port, method, target, headers)
+    def get(self, target, headers=None, method="GET", body=None):
+        return request(self.proxy.port, method, target, headers, body)
 
     def disk(self):
         """The stats' "disk" object ({} when there is none)."""
