@@ -76,7 +76,8 @@ void sf_metrics_observe_clients(uint64_t clients)
 
 /* ---- the numbers, named ---- */
 
-enum kind { COUNTER, GAUGE };
+/* GAUGE_MS: a gauge the stats hold in milliseconds, exposed in seconds (base units). */
+enum kind { COUNTER, GAUGE, GAUGE_MS };
 
 struct family {
     const char *name; /* after "sfproxy_" */
@@ -243,7 +244,7 @@ static const struct family families[] = {
 #define F_DISK_CHECKPOINTS 69
     {"disk_checkpoints_total", COUNTER, "Checkpoints of the disk tier's index written."},
 #define F_DISK_LOAD_MS 70
-    {"disk_load_milliseconds", GAUGE,
+    {"disk_load_seconds", GAUGE_MS,
      "How long the last start took to load the disk tier's checkpoint and scan its log."},
 #define F_DISK_LOAD_SCANNED 71
     {"disk_load_scanned", GAUGE, "Records the last start's scan of the disk tier's log indexed."},
@@ -573,7 +574,9 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
         for (size_t i = 0; i < n; i++) {
             if (s[i].family != f)
                 continue;
-            if (s[i].label != NULL)
+            if (families[f].kind == GAUGE_MS)
+                sf_text_add(&t, "sfproxy_%s %.3f\n", families[f].name, (double)s[i].value / 1e3);
+            else if (s[i].label != NULL)
                 sf_text_add(&t, "sfproxy_%s{%s} %llu\n", families[f].name, s[i].label,
                             (unsigned long long)s[i].value);
             else

@@ -4,6 +4,9 @@ start, byte for byte, with no origin request; the access log says tier=disk, exp
 the tier; a record that expired meanwhile is revalidated (a 304 refreshes it); clients at
 once on a disk record are all hits; only-if-cached is answered from the disk."""
 import json
+import re
+import shutil
+import subprocess
 import signal
 import time
 from urllib.parse import quote
@@ -70,6 +73,12 @@ def test_sigterm_then_every_response_is_a_disk_hit():
               "access log lines of /r/0: %r" % lines)
         text = request(env.proxy.admin_port, "GET", "/metrics").body
         check(b"sfproxy_disk_hits_total %d\n" % N in text, "/metrics: sfproxy_disk_hits_total")
+        check(re.search(rb"\nsfproxy_disk_load_seconds \d+\.\d{3}\n", text),
+              "/metrics: sfproxy_disk_load_seconds in seconds")
+        if shutil.which("promtool"):  # as t78 checks the rest
+            lint = subprocess.run(["promtool", "check", "metrics"], input=text,
+                                  capture_output=True)
+            eq((lint.returncode, lint.stdout + lint.stderr), (0, b""), "promtool on the disk's")
 
 
 def test_kill_9_after_the_writes_loses_nothing():
