@@ -168,7 +168,10 @@ static void release_nothing(void *ctx)
     (void)ctx;
 }
 
-/* The length of key's part that names its records: all of it but a variant part. */
+/* The length of key's part that names its records: all of it but a variant part (what
+ * follows SF_VARIANT_MARK, which names the variant). A key with anything after its
+ * variant part (a slice of a response that varies) is read under none of the variant's
+ * records: its variant text, with that tail, is one no record was written with. */
 static size_t primary_len(const char *key)
 {
     const char *mark = strstr(key, SF_VARIANT_MARK);
@@ -234,6 +237,13 @@ void sf_disktier_put(struct sf_obj *o)
         return;
     int64_t now_ms = sf_wall_s() * 1000;
     size_t key_len = primary_len(o->key); /* the fetcher's to read without the table lock */
+    /* A variant is written under its URL's key only when its own key is exactly that and
+     * its variant (as settled, cache.h): never a slice of one, which another key names. */
+    if (o->vary_names != NULL ? strcmp(o->key + key_len, o->variant) != 0
+                              : o->key[key_len] != '\0') {
+        free(head);
+        return;
+    }
     if (o->vary_names != NULL)
         put_vary(o->key, key_len, o->vary_names, now_ms);
     uint64_t variant = o->vary_names != NULL
