@@ -168,7 +168,8 @@ static void read_ahead(struct sf_req *r)
     char *key = sf_slice_key(r->slices->key, r->slices->size, index);
     struct sf_query q = {key, NULL, NULL, NULL};
     struct sf_obj *o;
-    if (sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS)
+    if (sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS &&
+        sf_diskhit_fill(r->cache, o, NULL, NULL) != SF_DISKHIT_FILLED) /* the disk's first */
         submit_slice(r, o, index);
     sf_obj_unref(o);
     free(key);
