@@ -11,6 +11,7 @@
 #include "disktier.h"
 #include "log.h"
 #include "singleflight.h"
+#include "slice.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,25 @@ struct sf_obj *sf_diskhit_read(const char *key, const struct sf_fields *fields,
         o = stale_obj(key, &h); /* complete, listed nowhere: what the stale path makes too */
     sf_disktier_hit_free(&h);
     return o;
+}
+
+bool sf_diskhit_sliced(struct sf_cache *c, struct sf_obj *o, struct sf_slice_ref *ref, bool *submit)
+{
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    *submit = false;
+    if (o->stale != NULL || !sf_disktier_on() || !sf_disktier_sliced(o->key, ref))
+        return false;
+    sf_cache_mark_sliced(c, o, ref);
+    sf_obj_lock(o);
+    /* Nobody joined: it is dropped (no reader may attach from now on: one that looked it
+     * up fetches on its own, singleflight.h) and ends unfetched. */
+    bool joined = o->clients > 0;
+    o->dropped = !joined;
+    struct sf_waiter *wake = joined ? NULL : sf_obj_finish(o, SF_FAIL_CANCELLED);
+    sf_obj_unlock(o);
+    sf_waiters_wake(wake);
+    *submit = joined;
+    return true;
 }
 
 enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,

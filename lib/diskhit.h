@@ -15,6 +15,7 @@ struct sf_cache;
 struct sf_fields;
 struct sf_obj;
 struct sf_req_directives;
+struct sf_slice_ref;
 
 enum sf_diskhit {
     SF_DISKHIT_NONE,       /* the disk has nothing usable: fetch as for any miss */
@@ -30,6 +31,15 @@ enum sf_diskhit {
  * fetcher: it may publish its head and change its key as publish.c does. */
 enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
                                 const struct sf_fields *fields, const struct sf_req_directives *d);
+
+/* Where the disk says the response o (a flight a MISS just listed, not submitted, that
+ * revalidates nothing) is for is kept in slices: o is replaced by the memory cache's
+ * sliced marker (cache.h) and its representation copied into *ref (owned), for the
+ * request to read the slices; true. o itself is given up unless a request joined it
+ * meanwhile: then *submit says the caller must still fetch it for them. False: nothing
+ * done. Runs on: the leader's worker, as sf_diskhit_fill. */
+bool sf_diskhit_sliced(struct sf_cache *c, struct sf_obj *o, struct sf_slice_ref *ref,
+                       bool *submit);
 
 /* For a request that may not start a shared fetch (only-if-cached, no-store: the lookup
  * listed nothing, cache.h's NONE): the response the disk holds for key that fits fields and

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define OBJ_MAGIC 0x424f4653u  /* "SFOB" read as little-endian bytes */
-#define VARY_MAGIC 0x564f4653u /* "SFOV" */
+#define OBJ_MAGIC 0x424f4653u    /* "SFOB" read as little-endian bytes */
+#define VARY_MAGIC 0x564f4653u   /* "SFOV" */
+#define SLICED_MAGIC 0x4c4f4653u /* "SFOL" */
 #define NO_STR 0xffffffffu
 
 enum {
@@ -110,6 +111,18 @@ uint8_t *sf_diskobj_encode_vary(const char *names, uint32_t *len)
     put_le(&b, SF_DISKOBJ_VERSION, 2);
     put_le(&b, 0, 2);
     put_str(&b, names);
+    return finish(&b, len);
+}
+
+uint8_t *sf_diskobj_encode_sliced(const struct sf_slice_ref *ref, uint32_t *len)
+{
+    struct wbuf b = {0};
+    put_le(&b, SLICED_MAGIC, 4);
+    put_le(&b, SF_DISKOBJ_VERSION, 2);
+    put_le(&b, 0, 2);
+    put_le(&b, ref->total, 8);
+    put_str(&b, ref->etag);
+    put_str(&b, ref->last_modified);
     return finish(&b, len);
 }
 
@@ -249,6 +262,23 @@ char *sf_diskobj_decode_vary(const uint8_t *head, uint32_t len)
         return NULL;
     }
     return names;
+}
+
+bool sf_diskobj_decode_sliced(const uint8_t *head, uint32_t len, struct sf_slice_ref *out)
+{
+    struct rbuf r = {head, len, 0, false};
+    *out = (struct sf_slice_ref){0};
+    if (get_le(&r, 4) != SLICED_MAGIC || get_le(&r, 2) != SF_DISKOBJ_VERSION || get_le(&r, 2) != 0)
+        return false;
+    out->total = get_le(&r, 8);
+    out->etag = get_str(&r);
+    out->last_modified = get_str(&r);
+    if (r.bad || r.at != r.len || (out->etag == NULL) == (out->last_modified == NULL)) {
+        sf_slice_ref_clear(out); /* exactly one validator: sf_slice_ref_of's */
+        *out = (struct sf_slice_ref){0};
+        return false;
+    }
+    return true;
 }
 
 const char *sf_diskobj_field(const uint8_t *head, uint32_t len, const char *name, char *out,

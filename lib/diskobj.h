@@ -29,6 +29,7 @@
 
 #include "http.h"
 #include "policy.h"
+#include "slice.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,10 +64,16 @@ uint8_t *sf_diskobj_encode(const struct sf_diskobj *o, uint32_t *len);
  * version wrote whole. */
 bool sf_diskobj_decode(const uint8_t *head, uint32_t len, int64_t now_s, struct sf_diskobj *out);
 
-/* The VARY record's head for names (sf_policy_vary_names): malloc'd, *len bytes. */
+/* The key's record in the VARY slot says what its responses are: they vary on names (a
+ * VARY record), or it is kept in slices of a representation (a SLICED record, the memory
+ * cache's sliced marker, slice.h). Its head, malloc'd, *len bytes: */
 uint8_t *sf_diskobj_encode_vary(const char *names, uint32_t *len);
 /* The names a VARY record's head holds (caller frees), or NULL when it does not decode. */
 char *sf_diskobj_decode_vary(const uint8_t *head, uint32_t len);
+uint8_t *sf_diskobj_encode_sliced(const struct sf_slice_ref *ref, uint32_t *len);
+/* The representation a SLICED record's head names, into *out (empty on entry; its strings
+ * owned); false, with *out empty, when it does not decode. */
+bool sf_diskobj_decode_sliced(const uint8_t *head, uint32_t len, struct sf_slice_ref *out);
 
 /* The value of the field name (case-insensitive) in an encoded response head, every line
  * of it joined with ", ", into out (cap bytes, NUL-terminated): for a tag purge of records

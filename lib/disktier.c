@@ -210,6 +210,25 @@ static void put_vary(const char *key, size_t key_len, const char *names, int64_t
     sf_diskstore_put(store, &it);
 }
 
+void sf_disktier_put_sliced(const char *key, const struct sf_slice_ref *ref)
+{
+    if (store == NULL || key[primary_len(key)] != '\0')
+        return; /* none, or a variant's: its marker is the memory's alone */
+    uint32_t head_len;
+    uint8_t *head = sf_diskobj_encode_sliced(ref, &head_len);
+    if (head == NULL)
+        return;
+    struct sf_diskstore_item it = {.key = key,
+                                   .key_len = strlen(key),
+                                   .variant = SF_DISKSTORE_VARIANT_VARY, /* the key's own */
+                                   .stored_ms = sf_wall_s() * 1000,
+                                   .head = head,
+                                   .head_len = head_len,
+                                   .copy_body = copy_nothing,
+                                   .release = release_nothing};
+    sf_diskstore_put(store, &it);
+}
+
 void sf_disktier_put(struct sf_obj *o)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
@@ -323,7 +342,15 @@ static char *variant_of(const char *key, size_t key_len, const struct sf_fields 
         return NULL;
     }
     char *names = sf_diskobj_decode_vary(vh.rec.head, vh.rec.meta.head_len);
+    struct sf_slice_ref ref;
+    bool sliced =
+        names == NULL && sf_diskobj_decode_sliced(vh.rec.head, vh.rec.meta.head_len, &ref);
     sf_diskstore_hit_free(&vh);
+    if (sliced) {
+        sf_slice_ref_clear(&ref);
+        *st = SF_DISKSTORE_ABSENT; /* kept in slices (sf_disktier_sliced): none whole */
+        return NULL;
+    }
     if (names == NULL) {
         sf_diskstore_forget(store, key, key_len, SF_DISKSTORE_VARIANT_VARY);
         *st = SF_DISKSTORE_DAMAGED;
@@ -374,6 +401,20 @@ enum sf_diskstore_get sf_disktier_read(const char *key, const struct sf_fields *
     out->body_len = out->rec.rec.meta.body_len;
     out->invalidated = out->rec.invalidated;
     return g;
+}
+
+bool sf_disktier_sliced(const char *key, struct sf_slice_ref *out)
+{
+    *out = (struct sf_slice_ref){0};
+    size_t key_len = strlen(key);
+    if (store == NULL || primary_len(key) != key_len)
+        return false;
+    struct sf_diskstore_hit h;
+    if (get(key, key_len, SF_DISKSTORE_VARIANT_VARY, &h) != SF_DISKSTORE_FOUND)
+        return false;
+    bool sliced = sf_diskobj_decode_sliced(h.rec.head, h.rec.meta.head_len, out);
+    sf_diskstore_hit_free(&h);
+    return sliced;
 }
 
 void sf_disktier_hit_free(struct sf_disktier_hit *h)

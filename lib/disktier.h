@@ -49,6 +49,15 @@ bool sf_disktier_check(const struct sf_config *cfg, char *err, size_t err_len);
  * or whose body's start was freed. Runs on: the fetcher thread (it may read o->key). */
 void sf_disktier_put(struct sf_obj *o);
 
+/* Writes that the response under key (a flight's, just marked sliced: publish.c) is kept in
+ * slices of the representation ref (the memory cache's sliced marker, cache.h), so that
+ * after a restart its requests read the slices on disk (sf_disktier_sliced) rather than
+ * fetch it whole again. Runs on: the fetcher thread. */
+void sf_disktier_put_sliced(const char *key, const struct sf_slice_ref *ref);
+/* Whether the disk says the response under key is kept in slices: true with the
+ * representation in *out (owned: sf_slice_ref_clear). */
+bool sf_disktier_sliced(const char *key, struct sf_slice_ref *out);
+
 /* A purge (admin.c: wait, so that it is on disk before the purge answers) or an RFC 9111
  * §4.4 invalidation (publish.c: soft, no wait), as sf_cache_purge takes them: url, or
  * every URL it prefixes, or with tag_header every response whose tag_header field lists

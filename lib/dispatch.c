@@ -277,7 +277,17 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
     case SF_LOOKUP_MISS: break;
     case SF_LOOKUP_SLICED: SF_ASSERT(!"handled above");
     }
-    /* Before the origin, the disk tier (diskhit.h): o is this request's to fill. */
+    /* Before the origin, the disk tier (diskhit.h): o is this request's to fill, or the
+     * disk says its response is kept in slices. */
+    bool submit;
+    if (!r->no_slices && sf_diskhit_sliced(r->cache, o, &sliced, &submit)) {
+        if (submit)
+            submit_shared(r, o);         /* for those that joined it meanwhile */
+        char *skey = sf_xstrdup(o->key); /* the URL's key: sliced, it does not vary */
+        sf_obj_unref(o);
+        begin_slices(r, skey, &sliced);
+        return SF_REQ_SLICED;
+    }
     if (sf_diskhit_fill(r->cache, o, &fields, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
         sf_disktier_count_hit();
         r->xcache = "HIT";

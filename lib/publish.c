@@ -153,9 +153,10 @@ static void settle_in_cache(const struct sf_publisher *p, struct sf_obj *o,
                      v->reason);
     if (!v->shareable)
         sf_cache_mark_pass(p->cache, o, sf_now_ms() + p->hit_for_pass_ms);
-    else if (d->sliced)
+    else if (d->sliced) {
         sf_cache_mark_sliced(p->cache, o, &d->slice); /* o streams on, to its own clients */
-    else
+        sf_disktier_put_sliced(o->key, &d->slice);    /* for after a restart */
+    } else
         sf_cache_settle_variant(p->cache, o);
 }
 
