@@ -33,7 +33,9 @@ bool sf_disktier_start(const struct sf_config *cfg, char *err, size_t err_len)
     SF_ASSERT(store == NULL);
     if (cfg->disk_path == NULL)
         return true;
-    struct sf_diskstore_conf conf = {cfg->disk_path, cfg->disk_max_bytes, cfg->disk_queue_bytes};
+    struct sf_diskstore_conf conf = {.path = cfg->disk_path,
+                                     .max_bytes = cfg->disk_max_bytes,
+                                     .queue_bytes = cfg->disk_queue_bytes};
     store = sf_diskstore_open(&conf, err, err_len);
     if (store == NULL)
         return false;

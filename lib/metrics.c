@@ -214,7 +214,7 @@ static const struct family families[] = {
 #define F_DISK_HITS 55
     {"disk_hits_total", COUNTER, "Requests answered with a response read from the disk tier."},
 #define F_DISK_BYTES 56
-    {"disk_bytes_used", GAUGE, "Bytes of live records in the disk tier's log."},
+    {"disk_bytes_used", GAUGE, "Bytes of the disk tier's log in use (all of it once it has wrapped)."},
 #define F_DISK_LOG_BYTES 57
     {"disk_log_bytes", GAUGE, "The disk tier's log size (cache.disk.max_bytes less its header)."},
 #define F_DISK_RECORDS 58
