@@ -15,6 +15,7 @@
 #include "../lib/config.h"
 #include "../lib/confvalue.h"
 #include "../lib/conn.h"
+#include "../lib/disktier.h"
 #include "../lib/explain.h"
 #include "../lib/front.h"
 #include "../lib/hangup.h"
@@ -337,6 +338,16 @@ static bool apply(struct running *run, const struct sf_config *was, struct sf_sn
     return true;
 }
 
+/* Whether cache.disk differs (read at start only). */
+static bool disk_changed(const struct sf_config *was, const struct sf_config *now)
+{
+    const char *a = was->disk_path, *b = now->disk_path;
+    if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
+        return true;
+    return a != NULL && (was->disk_max_bytes != now->disk_max_bytes ||
+                         was->disk_queue_bytes != now->disk_queue_bytes);
+}
+
 /* SIGHUP: reads the config file again, with the command line over it as at start, and
  * puts it in force for new requests (those running keep theirs). An invalid file, or a
  * listener that cannot start, leaves the running config as it was. */
@@ -378,6 +389,9 @@ static void reload(struct running *run)
         sf_log_error("reload: %s; the running config stays", err);
     } else {
         sf_log_info("reload: %s", changes);
+        if (disk_changed(&was->cfg, &next->cfg))
+            sf_log_warn("reload: cache.disk needs a restart to change; the running disk store "
+                        "stays as it is");
         if (was->cfg.access_log_buffer_bytes != next->cfg.access_log_buffer_bytes)
             sf_log_warn("reload: access_log.buffer applies from the next start; the running "
                         "buffer stays");
@@ -449,6 +463,10 @@ int main(int argc, char **argv)
         sf_config_clear(&cfg);
         return 0;
     }
+    if (!rc && opt.check_only && !sf_disktier_check(&cfg, err, sizeof err)) {
+        fprintf(stderr, "sfproxy: %s\n", err);
+        rc = EXIT_USAGE;
+    }
     if (rc || opt.check_only) {
         if (!rc)
             printf("%s: ok\n", opt.config_path ? opt.config_path : "(defaults)");
@@ -496,6 +514,17 @@ int main(int argc, char **argv)
     struct sf_hangup *hangup = sf_hangup_new();
     run.cache = sf_cache_new(c->cache_max_bytes);
     sf_cache_set_max_variants(run.cache, c->cache_max_variants);
+    /* Before the fetcher and the listeners: the first request may be a disk hit. */
+    if (!sf_disktier_start(c, err, sizeof err)) {
+        sf_log_error("cannot start: %s", err);
+        sf_cache_free(run.cache);
+        sf_hangup_free(hangup);
+        sf_snap_unref(snap);
+        sf_live_free(run.live);
+        sf_access_log_close(run.access_log, 2000);
+        curl_global_cleanup();
+        return EXIT_RUNTIME;
+    }
     run.pools = sf_pools_new();
     sf_pools_apply(run.pools, c); /* before the fetcher: its first fetch may bind them */
     struct sf_upstream *up = hangup ? sf_upstream_start(snap, run.cache, run.pools, hangup) : NULL;
@@ -545,6 +574,7 @@ out:
     sf_access_log_close(run.access_log, 2000); /* every request's line is in */
     sf_admin_stop(run.admin);
     sf_upstream_stop(up);
+    sf_disktier_stop();         /* nothing writes to it now: what is queued goes to disk */
     sf_prober_stop(run.prober); /* after the fetcher: nothing probes or chooses from here */
     sf_conns_free(run.conns);   /* last: every thread that reads sockets (recv) has stopped */
     sf_cache_free(run.cache);

@@ -172,6 +172,8 @@ static void format_combined(struct out *o, const struct sf_access_entry *e)
     } else {
         put_str(o, " upstream_tries=- upstream_addr=-");
     }
+    put_str(o, " tier=");
+    put_escaped(o, e->tier != NULL ? e->tier : "-", 16, false);
 }
 
 /* ,"name": */
@@ -234,6 +236,7 @@ static void format_json(struct out *o, const struct sf_access_entry *e)
         json_string(o, "route", e->route, 64);
     else
         put_str(o, ",\"route\":null");
+    json_string(o, "tier", e->tier, 16);
     put_raw(o, "}", 1);
 }
 

@@ -37,6 +37,7 @@ struct sf_access_entry {
                                 * $upstream_addr); NULL: no pool */
     bool completed;            /* the response was sent whole */
     const char *route;         /* the name of the config's route it took; NULL: none */
+    const char *tier;          /* a hit's: "memory" or "disk"; NULL: not a hit */
 };
 
 /* The longest line: each string is cut to a bound of its own (the target to 4 KiB as

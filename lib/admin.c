@@ -15,6 +15,7 @@
 
 #include "adminexplain.h"
 #include "adminpool.h"
+#include "disktier.h"
 #include "keyurl.h"
 #include "listener.h"
 #include "log.h"
@@ -109,6 +110,7 @@ static struct MHD_Response *metrics_response(struct sf_admin *a)
 {
     struct sf_cache_stats cs;
     sf_cache_get_stats(a->cache, &cs);
+    sf_disktier_fill_stats(&cs);
     struct sf_peer_view peers[SF_CLUSTER_MAX_PEERS];
     size_t npeers = peer_view(a, peers);
     char *text = sf_metrics_prometheus(&cs, peers, npeers);
@@ -212,10 +214,15 @@ static json_t *purge_here(struct sf_cache *cache, const struct sf_config *cfg,
     bool by_prefix = prefix != NULL && strcmp(prefix, "0") != 0;
     size_t n = sf_cache_purge(cache, target, by_prefix, is_soft,
                               tag != NULL ? cfg->surrogate_key_header : NULL);
+    /* On disk before the purge answers: a restart does not bring it back (disktier.h). */
+    sf_disktier_purge(target, by_prefix, is_soft, tag != NULL ? cfg->surrogate_key_header : NULL,
+                      true);
     /* A routed GET is stored under its route's URL, which the plain one may not be. */
     char *routed = url != NULL ? routed_url(cfg, url, host, by_prefix, target) : NULL;
-    if (routed != NULL)
+    if (routed != NULL) {
         n += sf_cache_purge(cache, routed, by_prefix, is_soft, NULL);
+        sf_disktier_purge(routed, by_prefix, is_soft, NULL, true);
+    }
     SF_COUNT_N(purged, n);
     json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
                             is_soft ? "soft" : "remove", "purged", (json_int_t)n);
@@ -400,6 +407,7 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
     if (strcmp(url, "/_sfproxy/stats") == 0 && strcmp(method, "GET") == 0) {
         struct sf_cache_stats cs;
         sf_cache_get_stats(a->cache, &cs);
+        sf_disktier_fill_stats(&cs);
         struct sf_peer_view peers[SF_CLUSTER_MAX_PEERS];
         size_t npeers = peer_view(a, peers);
         resp = json_response(sf_metrics_json(&cs, peers, npeers, sf_pools_json(a->pools)));

@@ -15,6 +15,7 @@
 #include "adminexplain.h"
 
 #include "cacheview.h"
+#include "disktier.h"
 #include "explain.h"
 #include "outbound.h"
 #include "route.h"
@@ -144,7 +145,18 @@ static char *select_field(void *ctx, const char *name)
     return value;
 }
 
-/* What is stored under key, as explain's "stored". */
+/* Which tier holds the response key (a variant's key where they vary) selects: "memory",
+ * "disk", "both" or "none". */
+static const char *tier(const struct sf_cache_view *view, const char *key)
+{
+    bool memory = view->kind == SF_CACHE_VIEW_RESPONSE;
+    for (size_t i = 0; view->kind == SF_CACHE_VIEW_VARY && i < view->nvariants; i++)
+        memory = memory || strcmp(view->variants[i].key, key) == 0;
+    bool disk = sf_disktier_holds(key);
+    return memory && disk ? "both" : memory ? "memory" : disk ? "disk" : "none";
+}
+
+/* What is stored under key, as explain's "stored", with the tier that holds it. */
 static json_t *stored(struct sf_cache *cache, const struct sf_config *cfg,
                       const struct sf_route_def *route, const char *key,
                       const struct sf_hdrs *fields)
@@ -161,6 +173,8 @@ static json_t *stored(struct sf_cache *cache, const struct sf_config *cfg,
         free(variant);
     }
     json_t *out = sf_explain_stored(&view, selected);
+    if (sf_disktier_on()) /* without a disk tier, memory is the only one */
+        json_object_set_new(out, "tier", json_string(tier(&view, selected ? selected : key)));
     free(selected);
     sf_cache_view_clear(&view);
     return out;

@@ -453,14 +453,21 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
     free(primary);
 }
 
-void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
+/* What o, complete, is charged when stored: its body's segments, fields, key and self. */
+static size_t charge_of(struct sf_obj *o)
+{
+    sf_obj_lock(o);
+    size_t bytes = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
+    sf_obj_unlock(o);
+    return bytes;
+}
+
+bool sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     struct sf_entry *too_big = NULL;
     struct sf_obj *stale = NULL;
-    sf_obj_lock(o);
-    size_t bytes = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
-    sf_obj_unlock(o);
+    size_t bytes = charge_of(o);
     sf_mutex_lock(&c->t.lock);
     bool flight = o->entry.role == SF_ENTRY_FLIGHT;
     if (o->entry.role != SF_ENTRY_UNLISTED)
@@ -478,6 +485,28 @@ void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms)
     sf_mutex_unlock(&c->t.lock);
     sf_table_release(too_big);
     sf_obj_unref(stale);
+    return flight;
+}
+
+bool sf_cache_give_stale(struct sf_cache *c, struct sf_obj *o, struct sf_obj *stale,
+                         bool invalidated, uint64_t now_ms)
+{
+    SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
+    SF_CHECK_OBJ(stale, SF_OBJ_MAGIC);
+    size_t bytes = charge_of(stale);
+    sf_mutex_lock(&c->t.lock);
+    bool ok = o->entry.role == SF_ENTRY_FLIGHT && o->stale == NULL &&
+              stale->entry.role == SF_ENTRY_UNLISTED;
+    if (ok) {
+        /* As if it had been stored at now_ms: its age (diskobj.h) is counted from then, and
+         * a failed revalidation puts it back charged what it costs (unlist). */
+        stale->entry.stored_ms = now_ms;
+        stale->entry.ev.charge = bytes;
+        stale->entry.invalidated = invalidated;
+        o->stale = sf_obj_ref(stale);
+    }
+    sf_mutex_unlock(&c->t.lock);
+    return ok;
 }
 
 /* Takes o out of the table if it is listed; with keep_stale, the stored response it was

@@ -91,8 +91,17 @@ void sf_cache_invalidate(struct sf_cache *c, struct sf_obj *o);
 
 /* Keeps a complete object, stored at now_ms (its verdict says for how long it is fresh),
  * evicting what the policy picks (evict.h) to stay under the byte limit. If o is no longer
- * listed (purged or replaced), nothing happens. */
-void sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms);
+ * listed (purged or replaced), nothing happens. Returns whether o was listed (then it is
+ * stored, or, larger than the whole cache, unlisted): the disk tier writes it then
+ * (disktier.h). */
+bool sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms);
+/* Gives o, a flight a MISS just listed that revalidates nothing, stale as the response it
+ * revalidates (o->stale, as a lookup that found an expired stored response does): a
+ * complete response read back from the disk tier (diskhit.h), not listed, treated as if
+ * stored at now_ms; invalidated: a soft purge came after it. False, with nothing done,
+ * when o is no longer such a flight. Any thread: the one leading o, before it submits. */
+bool sf_cache_give_stale(struct sf_cache *c, struct sf_obj *o, struct sf_obj *stale,
+                         bool invalidated, uint64_t now_ms);
 /* Takes o out of the table if it is still listed. */
 void sf_cache_unlist(struct sf_cache *c, struct sf_obj *o);
 /* The same for a flight whose revalidation of a stored response (o->stale) failed or got

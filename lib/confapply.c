@@ -355,6 +355,13 @@ enum sf_err sf_conf_apply_field(struct sf_conf_loader *ld, const struct sf_conf_
     case K_UPSTREAMS: /* and "upstreams" (confupstream.h) */
         SF_ASSERT(f->kind != K_ROUTES && f->kind != K_UPSTREAMS);
         return SF_EINVAL;
+    case K_DIR:
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 1024 ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return bad_value(ld, f, v);
+        free(*(char **)slot);
+        *(char **)slot = sf_xstrdup(json_string_value(v));
+        return SF_OK;
     case K_HOSTNAME:
         if (!json_is_string(v) || !sf_confvalue_host_name(json_string_value(v)))
             return bad_value(ld, f, v);

@@ -87,7 +87,7 @@ static json_t *value_at(const struct sf_config *cfg, const void *base,
     /* Only the string kinds' slots hold a pointer. */
     const char *text = f->kind == K_URL || f->kind == K_FIELD || f->kind == K_FILE ||
                                f->kind == K_HOSTNAME || f->kind == K_LOG_PATH ||
-                               f->kind == K_NAME || f->kind == K_PEM_FILE
+                               f->kind == K_NAME || f->kind == K_PEM_FILE || f->kind == K_DIR
                            ? *(const char *const *)slot
                            : NULL;
     switch (f->kind) {
@@ -102,7 +102,8 @@ static json_t *value_at(const struct sf_config *cfg, const void *base,
     case K_FILE:
     case K_HOSTNAME:
     case K_NAME:
-    case K_PEM_FILE: return text != NULL ? json_string(text) : NULL;
+    case K_PEM_FILE:
+    case K_DIR: return text != NULL ? json_string(text) : NULL;
     case K_PEERS: return ((const struct sf_peers *)slot)->n > 0 ? peers_value(slot) : NULL;
     case K_BOOL: return json_boolean(*(const bool *)slot);
     case K_SWITCH: return NULL; /* written as its object's "enabled" */
@@ -127,6 +128,9 @@ static json_t *value_at(const struct sf_config *cfg, const void *base,
 
 static json_t *field_value(const struct sf_config *cfg, const struct sf_conf_field *f)
 {
+    /* cache.disk's sizes without its path: no disk tier, so no "cache.disk" to write. */
+    if (cfg->disk_path == NULL && strncmp(f->path, "cache.disk.", 11) == 0)
+        return NULL;
     return value_at(cfg, cfg, f);
 }
 

@@ -119,6 +119,11 @@ struct sf_config {
      * 0: never): slice.h. */
     uint64_t cache_slice_bytes;
     uint64_t cache_max_pinned_bytes; /* what readers may pin outside the cache: pinned.h */
+    /* cache.disk: the disk tier (docs/disk.md), on when a path is given; read at start
+     * only (a reload that changes it says it needs a restart). */
+    char *disk_path;
+    uint64_t disk_max_bytes;   /* the store file's size */
+    uint64_t disk_queue_bytes; /* what may wait for the writer before stores are dropped */
     uint64_t hit_for_pass_ms;
     char *surrogate_key_header; /* response field whose tokens tag objects for purging */
     struct sf_targets targeted; /* RFC 9213 fields obeyed, in order (names owned) */

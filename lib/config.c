@@ -54,6 +54,8 @@ void sf_config_defaults(struct sf_config *cfg)
     cfg->cache_slice_bytes = UINT64_C(1) << 20;
     cfg->cache_max_variants = 64;
     cfg->cache_max_pinned_bytes = UINT64_C(64) << 20;
+    cfg->disk_max_bytes = UINT64_C(1) << 30;
+    cfg->disk_queue_bytes = UINT64_C(64) << 20;
     cfg->hit_for_pass_ms = 5000;
     cfg->surrogate_key_header = sf_xstrdup("Surrogate-Key");
     cfg->targeted.v = sf_xcalloc(1, sizeof *cfg->targeted.v);
@@ -99,6 +101,8 @@ void sf_config_clear(struct sf_config *cfg)
     cfg->tls_cert_pem = cfg->tls_key_pem = cfg->tls_cert_path = cfg->tls_key_path = NULL;
     free(cfg->surrogate_key_header);
     cfg->surrogate_key_header = NULL;
+    free(cfg->disk_path);
+    cfg->disk_path = NULL;
     sf_conf_targets_clear(&cfg->targeted);
     free(cfg->admin_token);
     cfg->admin_token = NULL;
@@ -217,6 +221,24 @@ static enum sf_err check_cluster(struct sf_conf_loader *ld, const struct sf_conf
     return SF_OK;
 }
 
+/* cache.disk: a path whenever the object is given; a queue smaller than the store. */
+static enum sf_err check_disk(struct sf_conf_loader *ld, json_t *root, const struct sf_config *cfg)
+{
+    json_t *disk = json_object_get(json_object_get(root, "cache"), "disk");
+    if (disk != NULL && cfg->disk_path == NULL)
+        return sf_conf_fail_at(ld, "cache.disk", true,
+                               "\"cache.disk\" needs \"path\": the directory its store lives "
+                               "in, like \"/var/cache/sfproxy\" (one sfproxy each)");
+    if (cfg->disk_path != NULL && cfg->disk_queue_bytes > cfg->disk_max_bytes / 4)
+        return sf_conf_fail_at(ld, "cache.disk.queue_bytes", false,
+                               "\"cache.disk.queue_bytes\" (%llu) is more than a quarter of "
+                               "\"cache.disk.max_bytes\" (%llu); make it at most %llu",
+                               (unsigned long long)cfg->disk_queue_bytes,
+                               (unsigned long long)cfg->disk_max_bytes,
+                               (unsigned long long)(cfg->disk_max_bytes / 4));
+    return SF_OK;
+}
+
 enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf, size_t errlen)
 {
     struct sf_conf_loader ld = {path, NULL, errbuf, errlen};
@@ -257,6 +279,8 @@ enum sf_err sf_config_load(const char *path, struct sf_config *cfg, char *errbuf
             "\"cache.slice_bytes\" (%llu) is too small: a slice is one upstream request; "
             "make it at least 4KiB, or 0 to store no slices",
             (unsigned long long)cfg->cache_slice_bytes);
+    if (err == SF_OK)
+        err = check_disk(&ld, root, cfg);
     if (err == SF_OK && !cfg->listen_enabled && !cfg->tls_enabled)
         err = sf_conf_fail_at(
             &ld, "listen", false,

@@ -48,6 +48,10 @@ const struct sf_conf_field sf_conf_schema[] = {
     {"cache.stale_while_revalidate", K_MS, OFF(stale_while_revalidate_ms), 0, 31536000000ULL},
     {"cache.max_pinned_bytes", K_BYTES, OFF(cache_max_pinned_bytes), UINT64_C(1) << 20,
      UINT64_C(1) << 44},
+    {"cache.disk.path", K_DIR, OFF(disk_path), 0, 0},
+    {"cache.disk.max_bytes", K_BYTES, OFF(disk_max_bytes), UINT64_C(16) << 20, UINT64_C(1) << 50},
+    {"cache.disk.queue_bytes", K_BYTES, OFF(disk_queue_bytes), UINT64_C(1) << 20,
+     UINT64_C(1) << 32},
     {"admin.listen", K_ADDR_OR_NULL, OFF(admin_listen), 0, 0},
     {"admin.connection_limit", K_UINT, OFF(admin_connection_limit), 1, 10000},
     {"admin.token", K_TOKEN, OFF(admin_token), 0, 0},
@@ -103,6 +107,7 @@ const char *sf_conf_kind_hint(enum sf_conf_kind k)
     case K_UPSTREAMS:
         return "an object of named pools like {\"api\": {\"servers\": [{\"url\": "
                "\"http://10.0.0.5:9000\"}]}} (docs/configuration.md)";
+    case K_DIR: return "the path of a directory like \"/var/cache/sfproxy\"";
     case K_TARGETS:
         return "a list of field names like [\"Sfproxy-Cache-Control\", \"CDN-Cache-Control\"], "
                "or an empty list";

@@ -42,6 +42,7 @@ enum sf_conf_kind {
     K_PEERS,      /* a list of {"id": ..., "url": "http://host:port", "weight": 1} */
     K_ROUTES,     /* the ordered list of routes (confroute.h) */
     K_UPSTREAMS,  /* the named pools of origin servers (confupstream.h) */
+    K_DIR,        /* the path of a directory; not looked at when loading (--check-config does) */
 };
 
 struct sf_conf_field {

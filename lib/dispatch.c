@@ -13,6 +13,8 @@
 
 #include "cache.h"
 #include "conn.h"
+#include "diskhit.h"
+#include "disktier.h"
 #include "fetcher.h"
 #include "fetchspec.h"
 #include "keyurl.h"
@@ -232,6 +234,9 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
         return SF_REQ_SLICED;
     }
     r->shares_head = kind == SF_LOOKUP_JOIN && o->head_shared;
+    /* Nothing may be fetched for it: still, the disk tier may hold what it asks for. */
+    struct sf_obj *disk =
+        kind == SF_LOOKUP_NONE ? sf_diskhit_read(key, &fields, has_directives ? &d : NULL) : NULL;
     free(key);
     switch (kind) {
     case SF_LOOKUP_STALE:
@@ -242,10 +247,12 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
             sf_obj_unref(refresh);
         }
         r->xcache = "STALE";
+        r->tier = "memory";
         r->found = o;
         return SF_REQ_HIT;
     case SF_LOOKUP_HIT:
         r->xcache = "HIT";
+        r->tier = "memory";
         r->found = o;
         return SF_REQ_HIT;
     case SF_LOOKUP_PASS: return SF_REQ_PASS;
@@ -254,6 +261,13 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
             return SF_REQ_PASS;
         return SF_REQ_WAIT_HEAD;
     case SF_LOOKUP_NONE:
+        if (disk != NULL) {
+            sf_disktier_count_hit();
+            r->xcache = "HIT";
+            r->tier = "disk";
+            r->found = disk;
+            return SF_REQ_HIT;
+        }
         if (has_directives && d.only_if_cached) {
             r->xcache = "MISS";
             return sf_req_synth(r, MHD_HTTP_GATEWAY_TIMEOUT,
@@ -262,6 +276,24 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
         return SF_REQ_PASS; /* no-store: its response is nobody else's */
     case SF_LOOKUP_MISS: break;
     case SF_LOOKUP_SLICED: SF_ASSERT(!"handled above");
+    }
+    /* Before the origin, the disk tier (diskhit.h): o is this request's to fill, or the
+     * disk says its response is kept in slices. */
+    bool submit;
+    if (!r->no_slices && sf_diskhit_sliced(r->cache, o, &sliced, &submit)) {
+        if (submit)
+            submit_shared(r, o);         /* for those that joined it meanwhile */
+        char *skey = sf_xstrdup(o->key); /* the URL's key: sliced, it does not vary */
+        sf_obj_unref(o);
+        begin_slices(r, skey, &sliced);
+        return SF_REQ_SLICED;
+    }
+    if (sf_diskhit_fill(r->cache, o, &fields, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
+        sf_disktier_count_hit();
+        r->xcache = "HIT";
+        r->tier = "disk";
+        r->found = o; /* complete and stored: served as a memory hit is */
+        return SF_REQ_HIT;
     }
     bool attached = sf_req_attach(r, o, true, "MISS");
     SF_ASSERT(attached); /* a new flight, not yet submitted: nothing trims or drops it */
@@ -418,6 +450,11 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
         r->xcache = "REVALIDATED"; /* the stored response, confirmed by the origin */
     else if (o->served_stale)
         r->xcache = "STALE"; /* the stored response, standing in for a failed origin */
+    else if (o->from_disk) {
+        r->xcache = "HIT"; /* it joined a flight the disk tier filled (diskhit.h) */
+        r->tier = "disk";
+        sf_disktier_count_hit();
+    }
     sf_req_count_outcome(r);
     bool safe = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (safe && !o->served_stale && sf_respond_unchanged_for(o, false, r->conn))

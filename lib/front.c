@@ -155,6 +155,7 @@ static void account(struct sf_req *r, struct sf_front *f, bool completed)
         .upstream_addr = addrs,
         .completed = completed,
         .route = r->route != NULL ? r->route->name : NULL,
+        .tier = r->first_byte_us != 0 ? r->tier : NULL,
     };
     sf_access_log_write(f->access_log, &e);
 }

@@ -76,7 +76,8 @@ void sf_metrics_observe_clients(uint64_t clients)
 
 /* ---- the numbers, named ---- */
 
-enum kind { COUNTER, GAUGE };
+/* GAUGE_MS: a gauge the stats hold in milliseconds, exposed in seconds (base units). */
+enum kind { COUNTER, GAUGE, GAUGE_MS };
 
 struct family {
     const char *name; /* after "sfproxy_" */
@@ -208,6 +209,45 @@ static const struct family families[] = {
 #define F_UPSTREAM_RETRIES 53
     {"upstream_retries_total", COUNTER,
      "Fetches sent again to another server of their pool before any response head."},
+#define F_DISK_STATE 54
+    {"disk_state", GAUGE, "1: the disk tier is on; 0: a disk error turned it off."},
+#define F_DISK_HITS 55
+    {"disk_hits_total", COUNTER, "Requests answered with a response read from the disk tier."},
+#define F_DISK_BYTES 56
+    {"disk_bytes_used", GAUGE, "Bytes of the disk tier's log in use (all of it once it has wrapped)."},
+#define F_DISK_LOG_BYTES 57
+    {"disk_log_bytes", GAUGE, "The disk tier's log size (cache.disk.max_bytes less its header)."},
+#define F_DISK_RECORDS 58
+    {"disk_records", GAUGE, "Records the disk tier's index holds (responses and vary lists)."},
+#define F_DISK_INDEX_BYTES 59
+    {"disk_index_bytes", GAUGE, "Memory of the disk tier's index."},
+#define F_DISK_WRITES 60
+    {"disk_writes_total", COUNTER, "Records written to the disk tier."},
+#define F_DISK_WRITE_BYTES 61
+    {"disk_write_bytes_total", COUNTER, "Bytes of the records written to the disk tier."},
+#define F_DISK_QUEUED 62
+    {"disk_writes_queued", GAUGE, "Records waiting for the disk tier's writer."},
+#define F_DISK_QUEUED_BYTES 63
+    {"disk_queued_bytes", GAUGE, "Bytes of the records waiting for the disk tier's writer."},
+#define F_DISK_DROPPED 64
+    {"disk_writes_dropped_total", COUNTER,
+     "Records not written: the writer's queue or index was full, or the tier is off."},
+#define F_DISK_READS 65
+    {"disk_reads_total", COUNTER, "Disk tier reads that found a record."},
+#define F_DISK_CHECKSUM 66
+    {"disk_checksum_failures_total", COUNTER,
+     "Records that failed a check (checksum, length, place) when read or scanned: dropped."},
+#define F_DISK_PURGED 67
+    {"disk_purged_total", COUNTER, "Records a purge hid when read."},
+#define F_DISK_ERRORS 68
+    {"disk_errors_total", COUNTER, "I/O errors of the disk tier (the first turns it off)."},
+#define F_DISK_CHECKPOINTS 69
+    {"disk_checkpoints_total", COUNTER, "Checkpoints of the disk tier's index written."},
+#define F_DISK_LOAD_MS 70
+    {"disk_load_seconds", GAUGE_MS,
+     "How long the last start took to load the disk tier's checkpoint and scan its log."},
+#define F_DISK_LOAD_SCANNED 71
+    {"disk_load_scanned", GAUGE, "Records the last start's scan of the disk tier's log indexed."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -295,7 +335,7 @@ struct sample {
     uint64_t value;
 };
 
-#define NSAMPLES (NCOUNTERS + 16)
+#define NSAMPLES (NCOUNTERS + 40)
 
 /* Reads every number once into out (NSAMPLES); returns how many. A sample added here
  * needs NSAMPLES raised: PUT checks before it writes. */
@@ -304,6 +344,39 @@ struct sample {
         SF_ASSERT(n < NSAMPLES);                                                                   \
         out[n++] = __VA_ARGS__;                                                                    \
     } while (0)
+/* The disk tier's numbers into out (room for 18). */
+static size_t disk_samples(const struct sf_cache_stats *c, struct sample *out)
+{
+    const struct {
+        const char *key;
+        int family;
+        uint64_t value;
+    } d[] = {
+        {"state", F_DISK_STATE, c->disk_state},
+        {"hits", F_DISK_HITS, c->disk_hits},
+        {"bytes_used", F_DISK_BYTES, c->disk_bytes_used},
+        {"log_bytes", F_DISK_LOG_BYTES, c->disk_log_bytes},
+        {"records", F_DISK_RECORDS, c->disk_records},
+        {"index_bytes", F_DISK_INDEX_BYTES, c->disk_index_bytes},
+        {"writes", F_DISK_WRITES, c->disk_writes},
+        {"write_bytes", F_DISK_WRITE_BYTES, c->disk_write_bytes},
+        {"writes_queued", F_DISK_QUEUED, c->disk_writes_queued},
+        {"queued_bytes", F_DISK_QUEUED_BYTES, c->disk_queued_bytes},
+        {"writes_dropped", F_DISK_DROPPED, c->disk_writes_dropped},
+        {"reads", F_DISK_READS, c->disk_reads},
+        {"checksum_failures", F_DISK_CHECKSUM, c->disk_checksum_failures},
+        {"purged", F_DISK_PURGED, c->disk_purged},
+        {"errors", F_DISK_ERRORS, c->disk_errors},
+        {"checkpoints", F_DISK_CHECKPOINTS, c->disk_checkpoints},
+        {"load_ms", F_DISK_LOAD_MS, c->disk_load_ms},
+        {"load_scanned", F_DISK_LOAD_SCANNED, c->disk_load_scanned},
+    };
+    size_t n = sizeof d / sizeof d[0];
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct sample){"disk", d[i].key, d[i].family, NULL, d[i].value};
+    return n;
+}
+
 static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
 {
     size_t n = 0;
@@ -335,6 +408,8 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
     PUT((struct sample){"cache", "promotions", F_PROMOTIONS, NULL, cache->promotions});
     PUT((struct sample){"cache", "ghost_hits", F_GHOST_HITS, NULL, cache->ghost_hits});
     PUT((struct sample){"cache", "small_bytes", F_SMALL_BYTES, NULL, cache->small_bytes});
+    if (cache->disk_open)
+        n += disk_samples(cache, out + n);
     return n;
 }
 
@@ -499,7 +574,9 @@ char *sf_metrics_prometheus(const struct sf_cache_stats *cache, const struct sf_
         for (size_t i = 0; i < n; i++) {
             if (s[i].family != f)
                 continue;
-            if (s[i].label != NULL)
+            if (families[f].kind == GAUGE_MS)
+                sf_text_add(&t, "sfproxy_%s %.3f\n", families[f].name, (double)s[i].value / 1e3);
+            else if (s[i].label != NULL)
                 sf_text_add(&t, "sfproxy_%s{%s} %llu\n", families[f].name, s[i].label,
                             (unsigned long long)s[i].value);
             else

@@ -20,6 +20,13 @@ struct sf_cache_stats {
     /* The eviction policy's (evict.h): evictions from small and from main (together
      * evictions), moves from small to main, ghost hits, and the bytes in small. */
     uint64_t evictions_small, evictions_main, promotions, ghost_hits, small_bytes;
+    /* The disk tier's (disktier.h fills them; diskstore.h says what each is), reported
+     * only when a store was opened (disk_open). */
+    bool disk_open;
+    uint64_t disk_state, disk_hits, disk_bytes_used, disk_log_bytes, disk_records, disk_index_bytes,
+        disk_writes, disk_write_bytes, disk_writes_queued, disk_queued_bytes, disk_writes_dropped,
+        disk_reads, disk_checksum_failures, disk_purged, disk_errors, disk_checkpoints,
+        disk_load_ms, disk_load_scanned;
 };
 
 /* A histogram of fixed buckets (sf_metrics_observe_*): each observation is three relaxed

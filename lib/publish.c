@@ -3,6 +3,7 @@
 #include "publish.h"
 
 #include "cache.h"
+#include "disktier.h"
 #include "fetchspec.h"
 #include "keyurl.h"
 #include "log.h"
@@ -78,7 +79,8 @@ static void update_stored_get(const struct sf_publisher *p, const struct sf_judg
     }
     struct sf_obj *o = copy_of(stored, stored->key, &merged, &v, now_s);
     if (sf_cache_replace(p->cache, stored, o)) {
-        sf_cache_store(p->cache, o, sf_now_ms());
+        if (sf_cache_store(p->cache, o, sf_now_ms()))
+            sf_disktier_put(o); /* the update replaces the disk's copy too */
         SF_COUNT(head_updates);
     }
     sf_obj_unref(o);
@@ -98,7 +100,8 @@ void sf_publish_for_get(const struct sf_publisher *p, struct sf_obj *o, const ch
             sf_hdrs_add(&fields, o->hdrs.v[i].name, o->hdrs.v[i].value);
     struct sf_obj *copy = copy_of(o, key, &fields, &o->verdict, o->response_time_s);
     if (sf_cache_put(p->cache, copy)) {
-        sf_cache_store(p->cache, copy, sf_now_ms());
+        if (sf_cache_store(p->cache, copy, sf_now_ms()))
+            sf_disktier_put(copy);
         SF_COUNT(stores);
     }
     sf_obj_unref(copy);
@@ -131,7 +134,9 @@ static void invalidate(const struct sf_publisher *p, const struct sf_head_decisi
             add_once(urls, &n, sf_keymap_url(map, d->invalidate[i]));
     }
     for (size_t i = 0; i < n; i++) {
-        SF_COUNT_N(invalidations, sf_cache_purge(p->cache, urls[i], false, true, NULL));
+        size_t in_memory = sf_cache_purge(p->cache, urls[i], false, true, NULL);
+        SF_COUNT_N(invalidations, in_memory);
+        sf_disktier_invalidate(urls[i], in_memory > 0);
         free(urls[i]);
     }
 }
@@ -148,9 +153,10 @@ static void settle_in_cache(const struct sf_publisher *p, struct sf_obj *o,
                      v->reason);
     if (!v->shareable)
         sf_cache_mark_pass(p->cache, o, sf_now_ms() + p->hit_for_pass_ms);
-    else if (d->sliced)
+    else if (d->sliced) {
         sf_cache_mark_sliced(p->cache, o, &d->slice); /* o streams on, to its own clients */
-    else
+        sf_disktier_put_sliced(o->key, &d->slice);    /* for after a restart */
+    } else
         sf_cache_settle_variant(p->cache, o);
 }
 

@@ -65,6 +65,7 @@ struct sf_req {
     enum sf_req_step step;            /* the step running, or the one the next call resumes at */
     enum sf_req_step from;            /* the step that ran before it (SF_REQ_NEW: none) */
     const char *xcache;               /* HIT, MISS, COLLAPSED or PASS */
+    const char *tier;                 /* a HIT's: "memory" or "disk"; NULL otherwise */
     struct sf_obj *obj;     /* the object read from, with a reference; NULL before dispatch */
     struct sf_obj *found;   /* LOOKUP -> HIT: the stored object, with the lookup's reference */
     bool attached;          /* counted in obj->clients */

@@ -110,6 +110,7 @@ struct sf_obj {
     bool head_shared;
     bool revalidated;     /* (P) the head came from stale, refreshed by a 304 */
     bool served_stale;    /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
+    bool from_disk;       /* (P) its head and body were read from the disk tier (diskhit.h) */
     char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
     unsigned interim_seq; /* (L) how many were */
     /* On the process's list of objects that have readers, or had and are still fetched

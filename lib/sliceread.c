@@ -11,6 +11,8 @@
 
 #include "cache.h"
 #include "config.h"
+#include "diskhit.h"
+#include "disktier.h"
 #include "fetcher.h"
 #include "fetchspec.h"
 #include "live.h"
@@ -68,6 +70,12 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     case SF_LOOKUP_HIT: ok = sf_req_attach(r, o, false, "HIT"); break;
     case SF_LOOKUP_JOIN: ok = sf_req_attach(r, o, false, "COLLAPSED"); break;
     case SF_LOOKUP_MISS:
+        /* A slice the disk tier holds (diskhit.h) fills the flight before any fetch. */
+        if (sf_diskhit_fill(r->cache, o, NULL, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
+            sf_disktier_count_hit();
+            ok = sf_req_attach(r, o, false, "HIT");
+            break;
+        }
         ok = sf_req_attach(r, o, true, "MISS");
         if (ok)
             submit_slice(r, o, index);
@@ -160,7 +168,8 @@ static void read_ahead(struct sf_req *r)
     char *key = sf_slice_key(r->slices->key, r->slices->size, index);
     struct sf_query q = {key, NULL, NULL, NULL};
     struct sf_obj *o;
-    if (sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS)
+    if (sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS &&
+        sf_diskhit_fill(r->cache, o, NULL, NULL) != SF_DISKHIT_FILLED) /* the disk's first */
         submit_slice(r, o, index);
     sf_obj_unref(o);
     free(key);

@@ -12,6 +12,7 @@
 #include "transfer.h"
 #include "transfer-t.h"
 
+#include "disktier.h"
 #include "fetchspec.h"
 #include "log.h"
 #include "metrics.h"
@@ -490,7 +491,8 @@ static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why)
     if (o->shared) {
         uint64_t now = sf_now_ms();
         if (store) {
-            sf_cache_store(t->cache, o, now);
+            if (sf_cache_store(t->cache, o, now))
+                sf_disktier_put(o); /* the disk tier too (disktier.h) */
             SF_COUNT(stores);
         } else if (fail != SF_FAIL_NONE || o->status >= 500) {
             sf_cache_unlist_keep_stale(t->cache, o); /* a failed refresh keeps the old */

@@ -16,7 +16,7 @@ COMBINED = re.compile(
     r'"(?P<ua>[^"]*)" cache=(?P<cache>\S+) rid=(?P<rid>\S+) first_byte=(?P<first_byte>\S+) '
     r'duration=(?P<duration>\S+) upstream_status=(?P<ustatus>\S+) upstream_ttfb=(?P<uttfb>\S+) '
     r'completed=(?P<completed>[01]) route=(?P<route>\S+) '
-    r'upstream_tries=(?P<utries>\S+) upstream_addr=(?P<uaddr>\S+)$')
+    r'upstream_tries=(?P<utries>\S+) upstream_addr=(?P<uaddr>\S+) tier=(?P<tier>\S+)$')
 
 
 class LogFile:
@@ -76,6 +76,7 @@ def test_json_lines_say_who_led_and_who_followed():
                 check(l["first_byte"] >= 0.3, "a follower waited for the head: %s" % l)
             eq((by_id[rid]["cache"], "upstream_status" in by_id[rid]), ("HIT", False),
                "the hit's line")
+            eq((by_id[rid]["tier"], "tier" in led[0]), ("memory", False), "a hit's tier")
 
 
 def test_the_request_id_goes_upstream_once():
@@ -103,6 +104,7 @@ def test_combined_format_and_reopen_on_sigusr1():
                "the GET's line")
             eq((m[1]["request"], m[1]["bytes"], m[1]["cache"], m[1]["ustatus"]),
                ("HEAD /c1?size=10 HTTP/1.1", "0", "PASS", "200"), "the HEAD's line")
+            eq((m[0]["tier"], m[1]["tier"]), ("-", "-"), "no tier: neither is a hit")
             os.rename(log.path, log.path + ".1")  # logrotate moves it away
             env.proxy.proc.send_signal(signal.SIGUSR1)
             wait_for(lambda: os.path.exists(log.path), "the log reopened at its path")

@@ -58,7 +58,7 @@ static void test_combined_line(void **state)
                         "127.0.0.1 - - [30/Nov/2026:15:45:41 +0000] \"GET /a?b=1 HTTP/1.1\" 200 "
                         "1234 \"-\" \"curl/7.88.1\" cache=MISS rid=abc-123 first_byte=0.012 "
                         "duration=1.015 upstream_status=200 upstream_ttfb=1.002 completed=1 "
-                        "route=- upstream_tries=- upstream_addr=-\n");
+                        "route=- upstream_tries=- upstream_addr=- tier=-\n");
     /* A follower: no upstream fields; a client that left before any response: 499. */
     e.cache = "COLLAPSED", e.upstream_status = 0, e.upstream_ttfb_us = -1;
     e.status = 0, e.first_byte_us = -1, e.completed = false;
@@ -66,18 +66,25 @@ static void test_combined_line(void **state)
                         "127.0.0.1 - - [30/Nov/2026:15:45:41 +0000] \"GET /a?b=1 HTTP/1.1\" 499 "
                         "1234 \"-\" \"curl/7.88.1\" cache=COLLAPSED rid=abc-123 first_byte=- "
                         "duration=1.015 upstream_status=- upstream_ttfb=- completed=0 "
-                        "route=- upstream_tries=- upstream_addr=-\n");
+                        "route=- upstream_tries=- upstream_addr=- tier=-\n");
     /* A request that took a route: its name, after the fields before it (issue 20). */
     e.route = "api";
     const char *l = line_of(SF_ACCESS_COMBINED, &e);
-    assert_non_null(strstr(l, " completed=0 route=api upstream_tries=- upstream_addr=-\n"));
+    assert_non_null(strstr(l, " completed=0 route=api upstream_tries=- upstream_addr=- tier=-\n"));
     /* A fetch on an upstream pool: how many servers it tried, and which (issue 21). */
     e.upstream_tries = 2, e.upstream_addr = "10.0.0.5:9000,b\"x";
     l = line_of(SF_ACCESS_COMBINED, &e);
     /* (Last: fields added later go after the ones parsers already read.) */
-    assert_non_null(strstr(l, " route=api upstream_tries=2 upstream_addr=10.0.0.5:9000,b\\x22x\n"));
+    assert_non_null(
+        strstr(l, " route=api upstream_tries=2 upstream_addr=10.0.0.5:9000,b\\x22x tier=-\n"));
     l = line_of(SF_ACCESS_JSON, &e);
     assert_non_null(strstr(l, ",\"upstream_tries\":2,\"upstream_addr\":\"10.0.0.5:9000,b\\\"x\","));
+    assert_null(strstr(l, "tier")); /* not a hit: no tier */
+    /* A hit read from the disk tier (issue 22): its tier, last. */
+    e.tier = "disk";
+    assert_non_null(strstr(line_of(SF_ACCESS_COMBINED, &e),
+                           " upstream_addr=10.0.0.5:9000,b\\x22x tier=disk\n"));
+    assert_non_null(strstr(line_of(SF_ACCESS_JSON, &e), ",\"route\":\"api\",\"tier\":\"disk\"}"));
 }
 
 static void test_combined_escapes_what_a_client_sent(void **state)

@@ -159,6 +159,48 @@ static void test_failed_refresh_puts_the_stored_response_back(void **state)
     sf_cache_free(c);
 }
 
+/* A response read back from the disk tier, given to a flight as its stale (diskhit.h): as
+ * if it had been stored when given; a failed refresh puts it in memory charged what it
+ * costs, and it ages from then. */
+static void test_given_stale_is_charged_when_put_back(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(1 << 20);
+    struct sf_obj *f, *g;
+    assert_int_equal(lookup(c, "k", 0, &f), SF_LOOKUP_MISS);
+    struct sf_obj *disk = sf_obj_new("k");
+    complete(disk, 3000);
+    assert_true(sf_cache_give_stale(c, f, disk, false, 10000));
+    assert_ptr_equal(f->stale, disk);
+    assert_false(sf_cache_give_stale(c, f, disk, false, 10000)); /* it has one now */
+    sf_obj_lock(f);
+    sf_obj_finish(f, SF_FAIL_CONNECT);
+    sf_obj_unlock(f);
+    sf_cache_unlist_keep_stale(c, f);
+    struct sf_cache_stats st;
+    sf_cache_get_stats(c, &st);
+    assert_int_equal(st.objects, 1);
+    assert_true(st.bytes >= 3000); /* charged for its body, not 0 */
+    /* Fresh for 5 s from when it was given (its age 0 then): a hit until then. */
+    assert_int_equal(lookup(c, "k", 14000, &g), SF_LOOKUP_HIT);
+    assert_ptr_equal(g, disk);
+    sf_obj_unref(g);
+    assert_int_equal(lookup(c, "k", 16000, &g), SF_LOOKUP_MISS);
+    assert_ptr_equal(g->stale, disk);
+    sf_obj_unref(g), sf_obj_unref(f), sf_obj_unref(disk);
+    sf_cache_free(c);
+    /* A flight stored meanwhile takes none. */
+    c = sf_cache_new(1 << 20);
+    assert_int_equal(lookup(c, "k", 0, &f), SF_LOOKUP_MISS);
+    complete(f, 10);
+    sf_cache_store(c, f, 0);
+    disk = sf_obj_new("k");
+    complete(disk, 10);
+    assert_false(sf_cache_give_stale(c, f, disk, false, 0));
+    sf_obj_unref(f), sf_obj_unref(disk);
+    sf_cache_free(c);
+}
+
 static void test_miss_join_hit(void **state)
 {
     (void)state;
@@ -727,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_language_match_among_many_variants),
         cmocka_unit_test(test_settle_leaves_a_listed_flight),
         cmocka_unit_test(test_purge_by_url),
+        cmocka_unit_test(test_given_stale_is_charged_when_put_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

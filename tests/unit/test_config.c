@@ -146,6 +146,38 @@ static void test_access_log_settings(void **state)
     sf_config_clear(&cfg);
 }
 
+/* cache.disk (issue 22): off when absent; given, its path and sizes with their defaults;
+ * its sizes alone are not written back (no disk tier), so the dump loads again. */
+static void test_disk_settings(void **state)
+{
+    (void)state;
+    struct sf_config cfg;
+    char err[512] = "";
+    assert_int_equal(load_text("{}", &cfg, err, sizeof err), SF_OK);
+    assert_null(cfg.disk_path);
+    char *dump = sf_config_dump(&cfg);
+    assert_null(strstr(dump, "\"disk\""));
+    free(dump);
+    sf_config_clear(&cfg);
+    assert_int_equal(load_text("{\"cache\": {\"disk\": {\"path\": \"/var/cache/sfproxy\"}}}", &cfg,
+                               err, sizeof err),
+                     SF_OK);
+    assert_string_equal(cfg.disk_path, "/var/cache/sfproxy");
+    assert_int_equal(cfg.disk_max_bytes, UINT64_C(1) << 30);
+    assert_int_equal(cfg.disk_queue_bytes, UINT64_C(64) << 20);
+    sf_config_clear(&cfg);
+    assert_int_equal(load_text("{\"cache\": {\"disk\": {\"path\": \"d\", \"max_bytes\": \"20GiB\", "
+                               "\"queue_bytes\": \"1MiB\"}}}",
+                               &cfg, err, sizeof err),
+                     SF_OK);
+    assert_int_equal(cfg.disk_max_bytes, UINT64_C(20) << 30);
+    assert_int_equal(cfg.disk_queue_bytes, UINT64_C(1) << 20);
+    dump = sf_config_dump(&cfg);
+    assert_non_null(strstr(dump, "\"max_bytes\": \"20GiB\""));
+    free(dump);
+    sf_config_clear(&cfg);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -354,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_the_effective_config_loads_back),
         cmocka_unit_test(test_what_changed),
         cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_disk_settings),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_durations),

@@ -1,0 +1,78 @@
+"""t93: purges reach the disk tier and survive a restart (issue 22): a URL purged, or every
+URL under a prefix, is a miss after the next start (its record is never served again);
+what was not purged is a hit; a soft purge's record is revalidated (a 304 refreshes it); an
+unsafe request's invalidation (RFC 9111 §4.4) reaches the disk copy, and unsafe requests to
+URLs nothing holds write no tombstones."""
+import json
+from urllib.parse import quote
+
+from diskharness import DiskEnv
+from harness import check, eq, request, wait_for
+
+CC = "cc=max-age=3600"
+
+
+def purge(env, args):
+    r = request(env.proxy.admin_port, "POST", "/_sfproxy/purge?" + args)
+    eq(r.status, 200, "purge %s: %s" % (args, r.body))
+    return json.loads(r.body)
+
+
+def test_a_purged_url_stays_purged_across_a_restart():
+    with DiskEnv() as env:
+        targets = ["/a?" + CC, "/b?" + CC, "/pre/1?" + CC, "/pre/2?" + CC, "/other?" + CC]
+        for t in targets:
+            eq(env.get(t).header("X-Cache"), "MISS", "first request of " + t)
+        env.wait_written(len(targets))
+        eq(purge(env, "url=" + quote("/a?" + CC, safe=""))["purged"], 1, "purged /a")
+        eq(purge(env, "url=/pre/&prefix=1")["purged"], 2, "purged the prefix /pre/")
+        env.restart()
+        for t in targets:
+            purged = t.startswith("/a") or t.startswith("/pre/")
+            eq(env.get(t).header("X-Cache"), "MISS" if purged else "HIT", "after restart: " + t)
+            eq(env.origin.count(t), 2 if purged else 1, "origin requests for " + t)
+        # Fetched again, stored again: a hit after the next restart.
+        env.wait_written(len(targets))
+        env.restart()
+        for t in targets:
+            eq(env.get(t).header("X-Cache"), "HIT", "stored again, then restarted: " + t)
+
+
+def test_a_soft_purge_revalidates_after_a_restart():
+    with DiskEnv() as env:
+        t = "/soft?etag=v1&" + CC
+        keep = "/keep?etag=v1&" + CC
+        first = env.get(t)
+        eq(first.header("X-Cache"), "MISS", "first request")
+        eq(env.get(keep).header("X-Cache"), "MISS", "first request of /keep")
+        env.wait_written(2)
+        eq(purge(env, "url=" + quote(t, safe="") + "&soft=1")["mode"], "soft", "soft purge")
+        env.restart()
+        r = env.get(t)
+        eq((r.status, r.header("X-Cache")), (200, "REVALIDATED"), "soft-purged, after restart")
+        eq(r.body, first.body, "the stored body, confirmed by a 304")
+        eq(env.origin.count(t), 2, "one conditional request")
+        eq(env.get(keep).header("X-Cache"), "HIT", "the other one")
+        # Its client can have it all a moment before the fetcher stores it.
+        wait_for(lambda: env.proxy.stats()["cache"]["stores"] >= 1, "the refresh stored")
+        eq(env.get(t).header("X-Cache"), "HIT", "refreshed")
+
+
+def test_an_unsafe_request_invalidates_the_disk_copy_too():
+    with DiskEnv() as env:
+        t = "/i?etag=v1&" + CC
+        first = env.get(t)
+        eq(first.header("X-Cache"), "MISS", "first request")
+        env.wait_written(1)
+        writes = env.disk()["writes"]
+        eq(env.get(t, method="POST", body=b"x").status, 200, "the POST")  # RFC 9111 §4.4
+        # POSTs to URLs nothing holds write nothing to the disk (no tombstone each).
+        for i in range(50):
+            eq(env.get("/nothing/%d" % i, method="POST", body=b"x").status, 200, "POST %d" % i)
+        wait_for(lambda: env.disk()["writes_queued"] == 0, "the writer idle")
+        after = env.disk()["writes"]
+        check(after - writes <= 1, "one tombstone at most, for /i: %d writes" % (after - writes))
+        env.restart()
+        r = env.get(t)
+        eq((r.status, r.header("X-Cache")), (200, "REVALIDATED"), "invalidated, after restart")
+        eq(r.body, first.body, "the stored body, confirmed by a 304")
