@@ -16,7 +16,9 @@
  * tail before it overwrites: then the bytes read may be of the next lap), then the purge
  * rules under the lock. An index entry whose record the writer has not finished writing
  * (the writer indexes before it writes, so that a record the index refuses is never
- * written) lies at or above the published written mark and is not read.
+ * written) lies at or above the published written mark and is not read from the file: the
+ * record is still in the queued map (diskwriter.c), which a read asks first, and is built
+ * from the caller's object.
  *
  * Lock order: the store's lock is a leaf. No cache or object lock is taken under it, no
  * I/O is done under it, and no caller's callback is called under it. */
@@ -295,6 +297,7 @@ static void store_free(struct sf_diskstore *s)
     sf_diskpurge_free(s->purges);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->done_cv);
+    pthread_cond_destroy(&s->unpin_cv);
     sf_mutex_destroy(&s->lock);
     free(s->path);
     s->magic = 0;
@@ -318,6 +321,7 @@ struct sf_diskstore *sf_diskstore_open(const struct sf_diskstore_conf *conf, cha
     sf_mutex_init(&s->lock);
     sf_cond_init(&s->work_cv);
     sf_cond_init(&s->done_cv);
+    sf_cond_init(&s->unpin_cv);
     atomic_store(&s->on, true);
     if (!make_dirs(conf->path, err, err_len))
         goto fail;
@@ -411,6 +415,63 @@ static uint8_t *read_record(struct sf_diskstore *s, const struct sf_diskindex_en
     return buf;
 }
 
+/* A queued record's position for the purge rules: above every settled tombstone (those
+ * were queued before it, so it will be written after them), below a pending one (which
+ * hides every record it selects until its tombstone is written). */
+#define QUEUED_POS (SF_DISKPURGE_PENDING - 1)
+
+/* The record q (pinned by the caller) as a hit: key, head and body copied into one buffer,
+ * the body by copy_body, outside the lock. */
+static enum sf_diskstore_get get_queued(struct sf_diskstore *s, struct sf_diskstore_qitem *q,
+                                        const char *key, size_t key_len,
+                                        const struct sf_diskstore_match *match,
+                                        struct sf_diskstore_hit *out)
+{
+    size_t n = (size_t)q->key_len + q->head_len + q->body_len;
+    uint8_t *buf = NULL;
+    if (q->key_len == key_len && memcmp(q->key, key, key_len) == 0)
+        buf = malloc(n > 0 ? n : 1); /* else another key with the same hash: ABSENT */
+    if (buf != NULL) {
+        memcpy(buf, q->key, q->key_len);
+        if (q->head_len > 0)
+            memcpy(buf + q->key_len, q->head, q->head_len);
+        if (q->body_len > 0)
+            q->copy_body(q->ctx, buf + q->key_len + q->head_len, q->body_len);
+    }
+    struct sf_diskrec_view v = {
+        .meta = {.key_hash = q->key_hash,
+                 .variant = q->variant,
+                 .stored_ms = q->stored_ms,
+                 .expires_ms = q->expires_ms,
+                 .key_len = q->key_len,
+                 .head_len = q->head_len,
+                 .body_len = q->body_len},
+        .key = buf,
+        .head = buf + q->key_len,
+        .body = buf + q->key_len + q->head_len,
+        .size = q->rec_size,
+    };
+    sf_diskwriter_unpin(s, q);
+    if (buf == NULL)
+        return SF_DISKSTORE_ABSENT;
+    sf_mutex_lock(&s->lock);
+    enum sf_diskpurge_hit ph =
+        sf_diskpurge_check(s->purges, QUEUED_POS, match, v.head, v.meta.head_len);
+    sf_mutex_unlock(&s->lock);
+    if (ph == SF_DISKPURGE_REMOVED) {
+        atomic_fetch_add(&s->st.purged, 1);
+        free(buf);
+        return SF_DISKSTORE_PURGED;
+    }
+    atomic_fetch_add(&s->st.reads, 1);
+    atomic_fetch_add(&s->st.reads_queued, 1);
+    out->buf = buf;
+    out->rec = v;
+    out->invalidated = ph == SF_DISKPURGE_INVALIDATED;
+    out->queued = true;
+    return SF_DISKSTORE_FOUND;
+}
+
 enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, size_t key_len,
                                        uint64_t variant, const struct sf_diskstore_match *match,
                                        struct sf_diskstore_hit *out)
@@ -423,8 +484,12 @@ enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, 
     uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
     struct sf_diskindex_entry e;
     sf_mutex_lock(&s->lock);
-    bool indexed = sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
+    /* The queue first: it holds the newest, and a record leaves it only once written. */
+    struct sf_diskstore_qitem *q = sf_diskwriter_pin(s, kh, variant);
+    bool indexed = q == NULL && sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
     sf_mutex_unlock(&s->lock);
+    if (q != NULL)
+        return get_queued(s, q, key, key_len, match, out);
     if (!indexed || e.pos + e.size > atomic_load(&s->written))
         return SF_DISKSTORE_ABSENT;
     size_t got = 0;
@@ -531,4 +596,5 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
     out->index_evictions = atomic_load(&s->st.index_evictions);
     out->load_ms = atomic_load(&s->st.load_ms);
     out->load_scanned = atomic_load(&s->st.load_scanned);
+    out->reads_queued = atomic_load(&s->st.reads_queued);
 }

@@ -54,7 +54,9 @@ uint64_t sf_diskstore_variant(const struct sf_diskstore *s, const char *text, si
 /* A response for the writer. The store copies key at once; head becomes the store's
  * (malloc'd, freed by it); the body is copied by copy_body on the writer thread, which
  * writes body_len bytes into out, and release(ctx) is called exactly once when the item is
- * written or dropped (ctx is typically a reference to the stored object). */
+ * written or dropped (ctx is typically a reference to the stored object). Until then
+ * sf_diskstore_get may call copy_body on a reader's thread too, concurrently with the
+ * writer's: ctx must stay immutable and complete. */
 struct sf_diskstore_item {
     const char *key;
     size_t key_len;
@@ -90,6 +92,7 @@ struct sf_diskstore_hit {
     uint8_t *buf;
     struct sf_diskrec_view rec;
     bool invalidated; /* a soft purge came after it: usable only after validation */
+    bool queued;      /* built from the writer's queue, not yet on disk (rec.meta.pos is 0) */
 };
 
 enum sf_diskstore_get {
@@ -99,8 +102,10 @@ enum sf_diskstore_get {
     SF_DISKSTORE_PURGED,  /* there was one, and a purge came after it: dropped */
 };
 
-/* Reads the record of key and variant: the index under the store's lock, the pread and the
- * checks outside it, then whether the log overwrote it meanwhile (ABSENT) and whether a
+/* Reads the record of key and variant: the newest queued for the writer and not yet
+ * written if there is one (built from its item: its head and copy_body, called on this
+ * thread outside the store's lock; reads_queued counts them); else the index under the
+ * store's lock, the pread and the checks outside it, then whether the log overwrote it meanwhile (ABSENT) and whether a
  * purge came after it (match: what purges compare, diskpurge.h). */
 enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, size_t key_len,
                                        uint64_t variant, const struct sf_diskstore_match *match,
@@ -130,6 +135,7 @@ struct sf_diskstore_stats {
     uint64_t index_evictions;   /* times a full index made the oldest records go early */
     uint64_t load_ms;           /* the last open's checkpoint load and scan */
     uint64_t load_scanned;      /* records the scan indexed */
+    uint64_t reads_queued;      /* of reads, those built from the queue (not yet written) */
 };
 void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *out);
 

@@ -5,7 +5,8 @@
  * checkpoint every 256 MiB; the store comes back after close and open, purges with it,
  * and after a crash loses only its queue; a flipped byte on disk is DAMAGED, never FOUND;
  * a second opener is refused with the holder's pid; a write error turns the store off;
- * and readers racing the writer over many laps only ever see correct records. */
+ * readers racing the writer over many laps only ever see correct records; and records
+ * still queued for the writer are read from its queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -788,11 +789,65 @@ static void test_readers_race_the_writer(void **state)
     sf_diskstore_close(r.s);
 }
 
+/* Records the writer has not written yet are read from its queue (issue 22: a response the
+ * memory cache evicted before the writer reached it was fetched from the origin again):
+ * the newest of a key wins, a pending purge hides them, and nothing is released while
+ * queued. The writer is held at the gate in the first record's copy_body. */
+static void test_queued_records_are_read(void **state)
+{
+    (void)state;
+    atomic_store(&released, 0);
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    assert_true(put_gated(s, 0, 0, 100, &gate));
+    for (int i = 0; i < 1000 && stats(s).writes_queued != 0; i++)
+        usleep(1000);
+    assert_true(put(s, 1, 1000));
+    assert_true(put(s, 1, 2000)); /* the newer store of key 1 */
+    assert_true(put_gated(s, 2, 77, 300, NULL));
+    assert_true(put(s, 3, 500));
+    assert_int_equal(stats(s).writes_queued, 4);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.queued);
+    assert_true(hit_is(&h, 1, 2000));
+    sf_diskstore_hit_free(&h);
+    assert_int_equal(get(s, 2, 77, &h), SF_DISKSTORE_FOUND);
+    assert_true(hit_is(&h, 2, 300));
+    sf_diskstore_hit_free(&h);
+    assert_int_equal(get(s, 2, 0, &h), SF_DISKSTORE_ABSENT); /* another variant */
+    /* A purge whose tombstone is queued hides the queued records it selects too. */
+    assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000003", NULL,
+                                   false, false));
+    assert_int_equal(get(s, 3, 0, &h), SF_DISKSTORE_PURGED);
+    struct sf_diskstore_stats st = stats(s);
+    assert_int_equal(st.reads, 2);
+    assert_int_equal(st.reads_queued, 2);
+    assert_int_equal(st.writes, 0);
+    assert_int_equal(atomic_load(&released), 0);
+    pthread_mutex_unlock(&gate);
+    drain(s);
+    assert_int_equal(atomic_load(&released), 5);
+    expect_found(s, 0, 100);
+    expect_found(s, 1, 2000);
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_false(h.queued); /* from the file now */
+    sf_diskstore_hit_free(&h);
+    assert_int_equal(get(s, 3, 0, &h), SF_DISKSTORE_PURGED); /* written before its tombstone */
+    st = stats(s);
+    assert_int_equal(st.reads_queued, 2);
+    assert_int_equal(st.writes, 6);
+    sf_diskstore_close(s);
+    pthread_mutex_destroy(&gate);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_records_are_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collision_is_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrap_keeps_the_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound_drops, setup, teardown),
