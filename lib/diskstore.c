@@ -170,6 +170,19 @@ static int take_lock(const char *path, char *err, size_t err_len)
     return fd;
 }
 
+/* fsync of dir, so that a file created in it is there after a power loss. */
+static bool sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = fsync(fd) == 0;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return ok;
+}
+
 /* Creates the store anew in fd: preallocated to max_bytes, a new superblock. */
 static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, size_t err_len)
 {
@@ -200,10 +213,16 @@ static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, 
                  strerror(errno));
         return false;
     }
-    /* A checkpoint of the old store names the old store id: the load refuses it anyway. */
+    /* A checkpoint of the old store names the old store id: the load refuses it anyway.
+     * load() writes the new store's empty one. */
     char name[4096];
     snprintf(name, sizeof name, "%s/index.ckpt", s->path);
     unlink(name);
+    if (!sync_dir(s->path)) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot fsync the directory: %s", s->path,
+                 strerror(errno));
+        return false;
+    }
     s->created = true;
     return true;
 }
@@ -265,8 +284,12 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
     struct sf_diskload_result r;
     memset(&r, 0, sizeof r);
     if (s->created) {
-        /* Nothing to load, and without a checkpoint the load would scan the whole new log
-         * (a second and more for a GiB of zeros, measured). */
+        /* Nothing to load. An empty checkpoint at once, so that the next starts follow a
+         * chain from it even before the first is due: without one the load reads the whole
+         * log (a second and more for a GiB of zeros, measured; on tmpfs SEEK_DATA skips no
+         * unwritten space). */
+        if (!sf_diskload_save(s->path, &s->log, 0, s->index, s->purges, err, err_len))
+            return false;
         sf_log_info("disk store %s: created, %" PRIu64 " bytes", s->path, s->log.size);
         return true;
     }
@@ -278,6 +301,7 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
     atomic_store(&s->written, r.head);
     atomic_store(&s->st.load_ms, r.ms);
     atomic_store(&s->st.load_scanned, r.scanned);
+    s->load_from_checkpoint = r.from_checkpoint;
     atomic_store(&s->st.checksum_failures, r.damaged);
     sf_log_info("disk store %s: %zu records in %" PRIu64 " ms (%s%" PRIu64 " scanned, %" PRIu64
                 " damaged)%s%s",
@@ -597,4 +621,5 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
     out->load_ms = atomic_load(&s->st.load_ms);
     out->load_scanned = atomic_load(&s->st.load_scanned);
     out->reads_queued = atomic_load(&s->st.reads_queued);
+    out->load_from_checkpoint = s->load_from_checkpoint;
 }

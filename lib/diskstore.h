@@ -136,6 +136,7 @@ struct sf_diskstore_stats {
     uint64_t load_ms;           /* the last open's checkpoint load and scan */
     uint64_t load_scanned;      /* records the scan indexed */
     uint64_t reads_queued;      /* of reads, those built from the queue (not yet written) */
+    bool load_from_checkpoint;  /* the last open loaded a checkpoint (else scanned the log) */
 };
 void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *out);
 

@@ -59,6 +59,7 @@ struct sf_diskstore {
     uint8_t hash_key[16];        /* (C) the superblock's SipHash key */
     uint64_t queue_max;          /* (C) the queue's bound in bytes */
     bool created;                /* (C) open created the store: nothing to load */
+    bool load_from_checkpoint;   /* (C) open loaded a checkpoint (then scanned after it) */
     struct sf_mutex lock;        /* protects the (L) fields */
     pthread_cond_t work_cv;      /* (L) the writer waits on it for work */
     pthread_cond_t done_cv;      /* (L) purges wait on it for their tombstone */

@@ -842,11 +842,33 @@ static void test_queued_records_are_read(void **state)
     pthread_mutex_destroy(&gate);
 }
 
+/* A store just created has an empty checkpoint at once (its directory fsync'd): opened
+ * again without a write, it follows the chain from it instead of reading the whole log. */
+static void test_created_store_has_a_checkpoint(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    char name[128];
+    snprintf(name, sizeof name, "%s/index.ckpt", dir);
+    assert_int_equal(access(name, R_OK), 0); /* before any close: a crash finds it too */
+    assert_false(stats(s).load_from_checkpoint);
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 1 << 20);
+    struct sf_diskstore_stats st = stats(s);
+    assert_true(st.load_from_checkpoint);
+    assert_int_equal(st.load_scanned, 0);
+    assert_true(put(s, 1, 100));
+    drain(s);
+    expect_found(s, 1, 100);
+    sf_diskstore_close(s);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_created_store_has_a_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_records_are_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collision_is_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrap_keeps_the_newest, setup, teardown),
