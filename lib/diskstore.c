@@ -49,6 +49,8 @@
 #define MIN_LOG_BYTES (256u * 1024)
 #define BYTES_PER_ENTRY 4096 /* the index holds at most a record per 4 KiB of log */
 #define MIN_ENTRIES 64
+/* Soft rules, and hard ones, held at most: about 10 MB at 150 bytes each (docs/disk.md). */
+#define DEFAULT_PURGE_RULES 65536u
 
 /* The superblock's fields, little-endian at these offsets; the rest of its 4 KiB is zero. */
 enum {
@@ -340,6 +342,7 @@ struct sf_diskstore *sf_diskstore_open(const struct sf_diskstore_conf *conf, cha
     s->magic = SF_DISKSTORE_MAGIC;
     s->path = sf_xstrdup(conf->path);
     s->queue_max = conf->queue_bytes;
+    s->purge_max = conf->purge_rules_max > 0 ? conf->purge_rules_max : DEFAULT_PURGE_RULES;
     s->lock_fd = -1;
     s->log.fd = -1;
     sf_mutex_init(&s->lock);
@@ -604,6 +607,7 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
     out->index_bytes = sf_diskindex_bytes(s->index);
     out->writes_queued = s->q_count;
     out->queued_bytes = s->q_bytes;
+    out->purge_rules = sf_diskpurge_count(s->purges);
     sf_mutex_unlock(&s->lock);
     uint64_t written = atomic_load(&s->written);
     out->on = atomic_load(&s->on);
@@ -622,4 +626,5 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
     out->load_scanned = atomic_load(&s->st.load_scanned);
     out->reads_queued = atomic_load(&s->st.reads_queued);
     out->load_from_checkpoint = s->load_from_checkpoint;
+    out->purge_collapses = atomic_load(&s->st.purge_collapses);
 }

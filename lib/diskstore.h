@@ -25,9 +25,11 @@
 struct sf_diskstore;
 
 struct sf_diskstore_conf {
-    const char *path;     /* the directory: <path>/store, <path>/index.ckpt, <path>/lock */
-    uint64_t max_bytes;   /* the store file's size (the log is that less its superblock) */
-    uint64_t queue_bytes; /* records waiting for the writer, at most this many bytes */
+    const char *path;         /* the directory: <path>/store, <path>/index.ckpt, <path>/lock */
+    uint64_t max_bytes;       /* the store file's size (the log is that less its superblock) */
+    uint64_t queue_bytes;     /* records waiting for the writer, at most this many bytes */
+    uint32_t purge_rules_max; /* soft purge rules, and hard ones, held at most (0: 65,536):
+                               * past it they collapse into one (docs/disk.md) */
 };
 
 /* Variants (RFC 9111 §4.1) of one key share its key hash; the variant field tells them
@@ -137,6 +139,8 @@ struct sf_diskstore_stats {
     uint64_t load_scanned;      /* records the scan indexed */
     uint64_t reads_queued;      /* of reads, those built from the queue (not yet written) */
     bool load_from_checkpoint;  /* the last open loaded a checkpoint (else scanned the log) */
+    uint64_t purge_rules;       /* purge rules held (settled, and tombstones queued) */
+    uint64_t purge_collapses;   /* times too many rules became one that selects everything */
 };
 void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *out);
 

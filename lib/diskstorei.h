@@ -48,7 +48,7 @@ struct sf_diskstore_qitem {
 
 struct sf_diskstore_counters {
     atomic_uint_fast64_t writes, write_bytes, writes_dropped, reads, checksum_failures, purged,
-        errors, checkpoints, load_ms, load_scanned, index_evictions, reads_queued;
+        errors, checkpoints, load_ms, load_scanned, index_evictions, reads_queued, purge_collapses;
 };
 
 struct sf_diskstore {
@@ -58,6 +58,7 @@ struct sf_diskstore {
     struct sf_disklog log;       /* (C) */
     uint8_t hash_key[16];        /* (C) the superblock's SipHash key */
     uint64_t queue_max;          /* (C) the queue's bound in bytes */
+    uint64_t purge_max;          /* (C) the bound on soft rules, and on hard ones */
     bool created;                /* (C) open created the store: nothing to load */
     bool load_from_checkpoint;   /* (C) open loaded a checkpoint (then scanned after it) */
     struct sf_mutex lock;        /* protects the (L) fields */

@@ -41,6 +41,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -189,6 +190,29 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
     return queued;
 }
 
+/* The rules of q's softness are over the bound: they go (the settled ones), and q becomes
+ * the one rule that selects every record (PREFIX ""), its tombstone queued after all of
+ * theirs, so it selects at least what each of them did, and persisted like them so a
+ * restart agrees. How many went (counted as a collapse when any did). Lock held. */
+static size_t collapse(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
+{
+    sf_mutex_assert_held(&s->lock);
+    size_t n = sf_diskpurge_collapse(s->purges, q->rule.soft);
+    free((char *)q->rule.text);
+    free((char *)q->rule.tag_header);
+    q->rule.kind = SF_DISKPURGE_PREFIX;
+    q->rule.text = sf_xstrdup("");
+    q->rule.tag_header = NULL;
+    size_t len = sf_diskpurge_encode(&q->rule, (uint8_t *)q->key, SF_DISKREC_MAX_KEY);
+    SF_ASSERT(len > 0); /* a dozen bytes */
+    q->key_len = (uint32_t)len;
+    q->key_hash = sf_diskstore_key_hash(s, q->key, len);
+    q->rec_size = sf_diskrec_size(q->key_len, 0, 0);
+    if (n > 0)
+        atomic_fetch_add(&s->st.purge_collapses, 1);
+    return n;
+}
+
 bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, const char *text,
                         const char *tag_header, bool soft, bool wait)
 {
@@ -222,15 +246,23 @@ bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, con
         item_free(q);
         return false;
     }
+    size_t collapsed = 0;
+    if (sf_diskpurge_count_of(s->purges, soft) >= s->purge_max)
+        collapsed = collapse(s, q);
     /* The rule hides every record it selects from now on, the tombstone's place being
      * unknown until it is written. */
-    sf_diskpurge_add(s->purges, &r);
+    sf_diskpurge_add(s->purges, &q->rule);
     uint64_t seq = q->seq = ++s->purge_seq;
     enqueue(s, q); /* never dropped: the queue's bound is for stores */
     while (wait && s->purge_done < seq && atomic_load(&s->on))
         sf_cond_wait_ms(&s->done_cv, &s->lock, 1000);
     bool done = !wait || s->purge_done >= seq;
     sf_mutex_unlock(&s->lock);
+    if (collapsed > 0)
+        sf_log_warn("disk store %s: over %" PRIu64 " %s purge rules: %zu collapsed into one "
+                    "that selects every record stored before it (%s)",
+                    s->path, s->purge_max, soft ? "soft" : "hard", collapsed,
+                    soft ? "each needs validation before use" : "all of them gone");
     return done;
 }
 

@@ -863,11 +863,57 @@ static void test_created_store_has_a_checkpoint(void **state)
     sf_diskstore_close(s);
 }
 
+/* Soft purge rules past the bound (8 here) collapse into one soft rule that selects every
+ * record stored before it, persisted by its tombstone: the rules held stay bounded, the
+ * records stored before are all invalidated (never served unvalidated), later ones are
+ * not, and a restart agrees. */
+static void test_purge_rules_are_bounded(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    struct sf_diskstore_conf c = {
+        .path = dir, .max_bytes = SMALL, .queue_bytes = 1 << 20, .purge_rules_max = 8};
+    struct sf_diskstore *s = sf_diskstore_open(&c, err, sizeof err);
+    assert_non_null(s);
+    assert_true(put(s, 1, 500));
+    drain(s);
+    char url[64];
+    for (uint32_t i = 100; i < 130; i++) {
+        snprintf(url, sizeof url, "http://origin.test/obj/%06u", i);
+        assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, url, NULL, true, true));
+    }
+    /* Hard ones count apart: one of them does not collapse the soft. */
+    assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000009", NULL,
+                                   false, true));
+    struct sf_diskstore_stats st = stats(s);
+    assert_true(st.purge_collapses >= 3);
+    assert_true(st.purge_rules <= 8 + 1 + 1); /* the bound, the catch-all, the hard one */
+    sf_mutex_lock(&s->lock);
+    assert_true(sf_diskpurge_count_of(s->purges, true) <= 8);
+    sf_mutex_unlock(&s->lock);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated); /* stored before the catch-all */
+    sf_diskstore_hit_free(&h);
+    assert_true(put(s, 2, 500));
+    drain(s);
+    expect_found(s, 2, 500); /* stored after: not invalidated */
+    sf_diskstore_close(s);
+    s = sf_diskstore_open(&c, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated);
+    sf_diskstore_hit_free(&h);
+    expect_found(s, 2, 500);
+    sf_diskstore_close(s);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_rules_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_created_store_has_a_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_records_are_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collision_is_absent, setup, teardown),
