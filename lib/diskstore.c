@@ -4,8 +4,9 @@
  *
  * The store file is a 4 KiB superblock, then the log. The superblock says whose log it is:
  * magic, version, a random store id (a checkpoint of another store is refused), the log's
- * size and the SipHash key of the store's key hashes (stable across restarts, secret to
- * clients), and an XXH3 of those. An existing file whose superblock is ours but does not
+ * size, the SipHash key of the store's key hashes (stable across restarts, secret to
+ * clients), the seed of the records' checksums (secret too: diskrec.h), and an XXH3 of
+ * those. An existing file whose superblock is ours but does not
  * match the configuration (another max_bytes, a damaged superblock, another version) is
  * recreated empty: it is a cache, and its contents are only worth keeping as they are. A
  * file that is not a store at all (no magic) is refused, never overwritten: the path
@@ -44,7 +45,8 @@
 #include <xxhash.h>
 
 #define SUPER_MAGIC 0x45524f5453444653ull /* "SFDSTORE" read as little-endian bytes */
-#define SUPER_VERSION 1
+/* 2: the records' checksums are seeded (a store of version 1 is recreated). */
+#define SUPER_VERSION 2
 /* The smallest log: a few records of 64 KiB. */
 #define MIN_LOG_BYTES (256u * 1024)
 #define BYTES_PER_ENTRY 4096 /* the index holds at most a record per 4 KiB of log */
@@ -59,7 +61,8 @@ enum {
     SB_STORE_ID = 16,
     SB_LOG_SIZE = 24,
     SB_HASH_KEY = 32,
-    SB_SUM = 48, /* XXH3_64bits of bytes [0, 48) */
+    SB_SUM_SEED = 48, /* the records' checksums' secret seed (diskrec.h) */
+    SB_SUM = 56,      /* XXH3_64bits of bytes [0, 56) */
 };
 
 static void put_le64(uint8_t *p, uint64_t v)
@@ -204,11 +207,13 @@ static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, 
     uint8_t sb[SF_DISKSTORE_SUPER] = {0};
     fill_random(&s->log.store_id, sizeof s->log.store_id);
     fill_random(s->hash_key, sizeof s->hash_key);
+    fill_random(&s->log.sum_seed, sizeof s->log.sum_seed);
     put_le64(sb + SB_MAGIC, SUPER_MAGIC);
     put_le64(sb + SB_VERSION, SUPER_VERSION);
     put_le64(sb + SB_STORE_ID, s->log.store_id);
     put_le64(sb + SB_LOG_SIZE, s->log.size);
     memcpy(sb + SB_HASH_KEY, s->hash_key, sizeof s->hash_key);
+    put_le64(sb + SB_SUM_SEED, s->log.sum_seed);
     put_le64(sb + SB_SUM, XXH3_64bits(sb, SB_SUM));
     if (pwrite(s->log.fd, sb, sizeof sb, 0) != (ssize_t)sizeof sb || fdatasync(s->log.fd) != 0) {
         snprintf(err, err_len, "cache.disk.path %s: cannot write its store: %s", s->path,
@@ -266,10 +271,11 @@ static bool open_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, si
         return false;
     }
     const char *why = NULL;
-    if (got < sizeof sb || get_le64(sb + SB_SUM) != XXH3_64bits(sb, SB_SUM))
-        why = "its superblock is damaged";
-    else if (get_le64(sb + SB_VERSION) != SUPER_VERSION)
+    /* The version first: an older layout keeps its sum elsewhere. */
+    if (got >= SB_VERSION + 8 && get_le64(sb + SB_VERSION) != SUPER_VERSION)
         why = "it is of another version";
+    else if (got < sizeof sb || get_le64(sb + SB_SUM) != XXH3_64bits(sb, SB_SUM))
+        why = "its superblock is damaged";
     else if (get_le64(sb + SB_LOG_SIZE) != s->log.size || (uint64_t)st.st_size != max_bytes)
         why = "cache.disk.max_bytes changed";
     if (why != NULL) {
@@ -278,6 +284,7 @@ static bool open_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, si
     }
     s->log.store_id = get_le64(sb + SB_STORE_ID);
     memcpy(s->hash_key, sb + SB_HASH_KEY, sizeof s->hash_key);
+    s->log.sum_seed = get_le64(sb + SB_SUM_SEED);
     return true;
 }
 
@@ -524,7 +531,7 @@ enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, 
     if (buf == NULL)
         return SF_DISKSTORE_ABSENT;
     struct sf_diskrec_view v;
-    enum sf_diskrec_err derr = sf_diskrec_decode(buf, got, s->log.size, &v);
+    enum sf_diskrec_err derr = sf_diskrec_decode(s->log.sum_seed, buf, got, s->log.size, &v);
     if (derr == SF_DISKREC_OK)
         derr = sf_diskrec_check_pos(&v.meta, e.pos);
     if (derr == SF_DISKREC_OK && (v.meta.key_hash != kh || v.meta.variant != variant ||

@@ -299,8 +299,8 @@ static bool encode(struct sf_diskstore *s, struct sf_diskstore_qitem *q, uint64_
         .body_len = q->body_len,
     };
     size_t n = 0;
-    enum sf_diskrec_err err =
-        sf_diskrec_encode(&m, q->key, q->head, s->body_buf, s->rec_buf, s->rec_cap, &n);
+    enum sf_diskrec_err err = sf_diskrec_encode(s->log.sum_seed, &m, q->key, q->head, s->body_buf,
+                                                s->rec_buf, s->rec_cap, &n);
     SF_ASSERT(err == SF_DISKREC_OK && n == q->rec_size); /* put checked every length */
     return true;
 }

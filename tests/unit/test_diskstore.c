@@ -261,7 +261,8 @@ static void test_collision_is_absent(void **state)
         .pos = 0, .key_hash = hb, .key_len = (uint32_t)strlen(a), .head_len = 2, .body_len = 3};
     uint8_t rec[256];
     size_t n = 0;
-    assert_int_equal(sf_diskrec_encode(&m, a, "hd", "abc", rec, sizeof rec, &n), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_encode(s->log.sum_seed, &m, a, "hd", "abc", rec, sizeof rec, &n),
+                     SF_DISKREC_OK);
     /* The writer is idle (nothing queued): the test writes as it would, at the head. */
     assert_int_equal(pwrite(s->log.fd, rec, n, s->log.base), (ssize_t)n);
     struct sf_diskindex_entry e = {.key_hash = hb, .pos = 0, .size = (uint32_t)n};
@@ -908,6 +909,34 @@ static void test_purge_rules_are_bounded(void **state)
     sf_diskstore_close(s);
 }
 
+/* A store of the previous layout (superblock version 1: unseeded checksums) is recreated
+ * empty, never read with the wrong sums. */
+static void test_old_version_is_recreated(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_true(put(s, 1, 100));
+    drain(s);
+    sf_diskstore_close(s);
+    char name[128];
+    snprintf(name, sizeof name, "%s/store", dir);
+    int fd = open(name, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t one = 1;
+    assert_int_equal(pwrite(fd, &one, 1, 8), 1); /* the version */
+    close(fd);
+    s = open_store(SMALL, 1 << 20);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_ABSENT);
+    assert_int_equal(stats(s).records, 0);
+    sf_diskstore_close(s);
+    fd = open(name, O_RDONLY);
+    uint8_t v = 0;
+    assert_int_equal(pread(fd, &v, 1, 8), 1);
+    close(fd);
+    assert_int_equal(v, 2);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
@@ -923,6 +952,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_every_256_mib, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_finds_every_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_version_is_recreated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_survives_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_byte_is_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_open_names_the_pid, setup, teardown),
