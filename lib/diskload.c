@@ -434,6 +434,9 @@ static bool ckpt_check(const uint8_t *b, size_t n, const struct sf_disklog *log,
 static void ckpt_apply(const struct ckpt *c, const struct sf_disklog *log, struct scan *sc)
 {
     uint64_t tail = tail_of(c->head, log->size);
+    /* The table's size at once: doubling it step by step was most of a million entries'
+     * load (diskloadbench). Without the memory, the puts grow it as far as they can. */
+    (void)sf_diskindex_reserve(sc->x, (size_t)c->entries, tail); /* read whole: it fits */
     for (uint64_t i = 0; i < c->entries; i++) {
         const uint8_t *b = c->entry0 + i * CKPT_ENTRY;
         struct sf_diskindex_entry e = {.key_hash = get64(b),
