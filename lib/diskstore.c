@@ -598,10 +598,12 @@ bool sf_diskstore_holds(struct sf_diskstore *s, const char *key, size_t key_len,
     uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
     struct sf_diskindex_entry e;
     sf_mutex_lock(&s->lock);
-    bool held = sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
-    sf_mutex_unlock(&s->lock);
+    /* A record still queued is held too: a purge must not pass it by. */
+    struct sf_diskstore_qitem *q = sf_diskwriter_find(s, kh, variant);
+    bool held = q != NULL || sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
     if (held && size != NULL)
-        *size = e.size;
+        *size = q != NULL ? (uint32_t)q->rec_size : e.size;
+    sf_mutex_unlock(&s->lock);
     return held;
 }
 

@@ -144,7 +144,8 @@ struct sf_diskstore_stats {
 };
 void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *out);
 
-/* For explain: whether key and variant have a live index entry, and its record's size. */
+/* For explain, and before an invalidation: whether key and variant have a live index entry
+ * or a record queued for the writer, and its record's size. */
 bool sf_diskstore_holds(struct sf_diskstore *s, const char *key, size_t key_len, uint64_t variant,
                         uint32_t *size);
 

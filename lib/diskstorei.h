@@ -100,8 +100,10 @@ struct sf_diskstore {
 void sf_diskwriter_start(struct sf_diskstore *s);
 void sf_diskwriter_stop(struct sf_diskstore *s);
 
-/* diskwriter.c: the newest queued record of key_hash and variant, pinned (its key, head
- * and object stay until sf_diskwriter_unpin), or NULL. Lock held. */
+/* diskwriter.c: the newest queued record of key_hash and variant, or NULL; _pin also pins
+ * it (its key, head and object stay until sf_diskwriter_unpin). Lock held. */
+struct sf_diskstore_qitem *sf_diskwriter_find(struct sf_diskstore *s, uint64_t key_hash,
+                                              uint64_t variant);
 struct sf_diskstore_qitem *sf_diskwriter_pin(struct sf_diskstore *s, uint64_t key_hash,
                                              uint64_t variant);
 /* Gives back a pin. Lock not held. */

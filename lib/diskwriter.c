@@ -79,17 +79,24 @@ static size_t bucket_of(uint64_t key_hash)
     return (size_t)(key_hash % SF_DISKSTORE_QBUCKETS);
 }
 
-struct sf_diskstore_qitem *sf_diskwriter_pin(struct sf_diskstore *s, uint64_t key_hash,
-                                             uint64_t variant)
+struct sf_diskstore_qitem *sf_diskwriter_find(struct sf_diskstore *s, uint64_t key_hash,
+                                              uint64_t variant)
 {
     sf_mutex_assert_held(&s->lock);
     /* Newest first: a key stored twice while queued is read as its second store. */
     for (struct sf_diskstore_qitem *q = s->q_map[bucket_of(key_hash)]; q != NULL; q = q->map_next)
-        if (q->key_hash == key_hash && q->variant == variant) {
-            q->readers++;
+        if (q->key_hash == key_hash && q->variant == variant)
             return q;
-        }
     return NULL;
+}
+
+struct sf_diskstore_qitem *sf_diskwriter_pin(struct sf_diskstore *s, uint64_t key_hash,
+                                             uint64_t variant)
+{
+    struct sf_diskstore_qitem *q = sf_diskwriter_find(s, key_hash, variant);
+    if (q != NULL)
+        q->readers++;
+    return q;
 }
 
 void sf_diskwriter_unpin(struct sf_diskstore *s, struct sf_diskstore_qitem *q)

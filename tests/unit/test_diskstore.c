@@ -818,6 +818,10 @@ static void test_queued_records_are_read(void **state)
     assert_true(hit_is(&h, 2, 300));
     sf_diskstore_hit_free(&h);
     assert_int_equal(get(s, 2, 0, &h), SF_DISKSTORE_ABSENT); /* another variant */
+    uint32_t size = 0; /* held, so that an invalidation does not pass it by */
+    assert_true(sf_diskstore_holds(s, "GET http://origin.test/obj/000001", KEY_LEN, 0, &size));
+    assert_int_equal(size, sf_diskrec_size(KEY_LEN, HEAD_LEN, 2000));
+    assert_false(sf_diskstore_holds(s, "GET http://origin.test/obj/000002", KEY_LEN, 0, NULL));
     /* A purge whose tombstone is queued hides the queued records it selects too. */
     assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000003", NULL,
                                    false, false));
