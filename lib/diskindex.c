@@ -104,10 +104,10 @@ static void place(struct sf_diskindex *x, const struct sf_diskindex_entry *e)
     x->count++;
 }
 
-/* Doubles the table, leaving the dead behind. False when there is no memory for it. */
-static bool grow(struct sf_diskindex *x, uint64_t tail)
+/* Rebuilds the table with n slots, leaving the dead behind. False when there is no memory
+ * for it. */
+static bool resize(struct sf_diskindex *x, size_t n, uint64_t tail)
 {
-    size_t n = x->nslots * 2;
     struct sf_diskindex_entry *slots = calloc(n, sizeof *slots);
     if (slots == NULL)
         return false;
@@ -119,6 +119,19 @@ static bool grow(struct sf_diskindex *x, uint64_t tail)
             place(x, &old[i]);
     free(old);
     return true;
+}
+
+/* Doubles the table. */
+static bool grow(struct sf_diskindex *x, uint64_t tail)
+{
+    return resize(x, x->nslots * 2, tail);
+}
+
+bool sf_diskindex_reserve(struct sf_diskindex *x, size_t n, uint64_t tail)
+{
+    SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);
+    size_t want = slots_for(n < x->max_entries ? n : x->max_entries);
+    return want <= x->nslots || resize(x, want, tail);
 }
 
 enum sf_diskindex_put sf_diskindex_put(struct sf_diskindex *x, const struct sf_diskindex_entry *e,

@@ -44,6 +44,11 @@ void sf_diskindex_free(struct sf_diskindex *x);
 enum sf_diskindex_put sf_diskindex_put(struct sf_diskindex *x, const struct sf_diskindex_entry *e,
                                        uint64_t tail);
 
+/* Makes room for n entries (at most max_entries) in one step, so that as many puts do not
+ * double the table over and over (the checkpoint's load: most of its time was that).
+ * Entries below tail are left behind. False when there is no memory (nothing changed). */
+bool sf_diskindex_reserve(struct sf_diskindex *x, size_t n, uint64_t tail);
+
 /* The entry of key_hash and variant into *out, if there is one at or above tail. */
 bool sf_diskindex_get(const struct sf_diskindex *x, uint64_t key_hash, uint64_t variant,
                       uint64_t tail, struct sf_diskindex_entry *out);

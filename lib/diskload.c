@@ -204,7 +204,8 @@ static enum found look(struct scan *sc, uint64_t want, struct sf_diskrec_meta *m
         return FOUND_IO;
     if (got == 0)
         return FOUND_ZEROS;
-    enum sf_diskrec_err err = sf_diskrec_decode_header(h, SF_DISKREC_HEADER, size, m);
+    enum sf_diskrec_err err =
+        sf_diskrec_decode_header(sc->rd.log->sum_seed, h, SF_DISKREC_HEADER, size, m);
     if (err != SF_DISKREC_OK)
         return all_zero(h, ALIGN) ? FOUND_ZEROS : FOUND_DAMAGE;
     uint64_t rsize = sf_diskrec_size(m->key_len, m->head_len, m->body_len);
@@ -320,7 +321,8 @@ static bool scan_all(struct scan *sc, uint64_t *head)
                 return false;
             break;
         }
-        enum sf_diskrec_err err = sf_diskrec_decode_header(h, SF_DISKREC_HEADER, size, &m);
+        enum sf_diskrec_err err =
+            sf_diskrec_decode_header(sc->rd.log->sum_seed, h, SF_DISKREC_HEADER, size, &m);
         uint64_t rsize =
             err == SF_DISKREC_OK ? sf_diskrec_size(m.key_len, m.head_len, m.body_len) : 0;
         if (err != SF_DISKREC_OK || m.pos % size != off || off + rsize > size) {
@@ -432,6 +434,9 @@ static bool ckpt_check(const uint8_t *b, size_t n, const struct sf_disklog *log,
 static void ckpt_apply(const struct ckpt *c, const struct sf_disklog *log, struct scan *sc)
 {
     uint64_t tail = tail_of(c->head, log->size);
+    /* The table's size at once: doubling it step by step was most of a million entries'
+     * load (diskloadbench). Without the memory, the puts grow it as far as they can. */
+    (void)sf_diskindex_reserve(sc->x, (size_t)c->entries, tail); /* read whole: it fits */
     for (uint64_t i = 0; i < c->entries; i++) {
         const uint8_t *b = c->entry0 + i * CKPT_ENTRY;
         struct sf_diskindex_entry e = {.key_hash = get64(b),

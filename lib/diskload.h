@@ -21,6 +21,7 @@ struct sf_disklog {
     uint64_t base;     /* the log's first byte in the file (after the superblock) */
     uint64_t size;     /* the log's bytes: a position's offset is base + pos % size */
     uint64_t store_id; /* the superblock's random id: a checkpoint of another store is refused */
+    uint64_t sum_seed; /* the superblock's secret seed of the records' checksums (diskrec.h) */
 };
 
 struct sf_diskload_result {

@@ -9,7 +9,8 @@
  * Memory: an entry is about 64 bytes plus its strings, and 16 bytes of the URL table; a
  * rule lives until the log's tail passes its tombstone (at least 128 bytes of log each),
  * so a log of N bytes holds at most N / 128 rules. A flood of purges of distinct URLs
- * costs about 100 bytes plus the URL each, for one lap of the log (docs/disk.md). */
+ * costs about 100 bytes plus the URL each, for one lap of the log, until the store's bound
+ * collapses them (sf_diskpurge_collapse; docs/disk.md). */
 #include "diskpurge.h"
 
 #include "base.h"
@@ -51,6 +52,7 @@ struct sf_diskpurge {
     size_t *table;       /* by_url's index + 1 per slot, 0 empty; linear probing */
     size_t nslots;       /* a power of two, at least twice by_url.n */
     size_t count;        /* rules: settled slots and pending tombstones */
+    size_t of[2];        /* count's [HARD] and [SOFT] parts */
 };
 
 struct sf_diskpurge *sf_diskpurge_new(void)
@@ -172,11 +174,14 @@ void sf_diskpurge_add(struct sf_diskpurge *p, const struct sf_diskpurge_rule *q)
     if (r == NULL)
         r = insert(p, q);
     struct slot *s = &r->s[q->soft ? SOFT : HARD];
+    int k = q->soft ? SOFT : HARD;
     if (q->pos == SF_DISKPURGE_PENDING) {
         s->pending++;
         p->count++;
+        p->of[k]++;
     } else if (q->pos > s->pos) {
         p->count += s->pos == 0;
+        p->of[k] += s->pos == 0;
         s->pos = q->pos;
     }
 }
@@ -188,27 +193,30 @@ void sf_diskpurge_settle(struct sf_diskpurge *p, const struct sf_diskpurge_rule 
     struct rule *r = find(p, q);
     SF_ASSERT(r != NULL && r->s[q->soft ? SOFT : HARD].pending > 0);
     struct slot *s = &r->s[q->soft ? SOFT : HARD];
+    int k = q->soft ? SOFT : HARD;
     s->pending--;
     p->count--;
+    p->of[k]--;
     if (pos > s->pos) {
         p->count += s->pos == 0;
+        p->of[k] += s->pos == 0;
         s->pos = pos;
     }
 }
 
 /* Clears r's slots below tail; true when nothing is left of r. Counts what it drops. */
-static bool retire_rule(struct rule *r, uint64_t tail, size_t *dropped)
+static bool retire_rule(struct rule *r, uint64_t tail, size_t dropped[2])
 {
     for (int k = HARD; k <= SOFT; k++)
         if (r->s[k].pos != 0 && r->s[k].pos < tail) {
             r->s[k].pos = 0;
-            (*dropped)++;
+            dropped[k]++;
         }
     return r->s[HARD].pos == 0 && r->s[SOFT].pos == 0 && r->s[HARD].pending == 0 &&
            r->s[SOFT].pending == 0;
 }
 
-static void retire_list(struct rules *l, uint64_t tail, size_t *dropped)
+static void retire_list(struct rules *l, uint64_t tail, size_t dropped[2])
 {
     size_t kept = 0;
     for (size_t i = 0; i < l->n; i++) {
@@ -223,13 +231,40 @@ static void retire_list(struct rules *l, uint64_t tail, size_t *dropped)
 size_t sf_diskpurge_retire(struct sf_diskpurge *p, uint64_t tail)
 {
     SF_CHECK_OBJ(p, SF_DISKPURGE_MAGIC);
-    size_t dropped = 0, urls = p->by_url.n;
-    retire_list(&p->by_url, tail, &dropped);
-    retire_list(&p->others, tail, &dropped);
+    size_t dropped[2] = {0, 0}, urls = p->by_url.n;
+    retire_list(&p->by_url, tail, dropped);
+    retire_list(&p->others, tail, dropped);
     if (p->by_url.n != urls)
         rehash(p);
-    p->count -= dropped;
-    return dropped;
+    p->count -= dropped[HARD] + dropped[SOFT];
+    p->of[HARD] -= dropped[HARD];
+    p->of[SOFT] -= dropped[SOFT];
+    return dropped[HARD] + dropped[SOFT];
+}
+
+size_t sf_diskpurge_count_of(const struct sf_diskpurge *p, bool soft)
+{
+    SF_CHECK_OBJ(p, SF_DISKPURGE_MAGIC);
+    return p->of[soft ? SOFT : HARD];
+}
+
+size_t sf_diskpurge_collapse(struct sf_diskpurge *p, bool soft)
+{
+    SF_CHECK_OBJ(p, SF_DISKPURGE_MAGIC);
+    int k = soft ? SOFT : HARD;
+    size_t n = 0;
+    for (int l = 0; l < 2; l++) {
+        struct rules *rs = l == 0 ? &p->by_url : &p->others;
+        for (size_t i = 0; i < rs->n; i++)
+            if (rs->v[i]->s[k].pos != 0) {
+                rs->v[i]->s[k].pos = 0;
+                n++;
+            }
+    }
+    p->count -= n;
+    p->of[k] -= n;
+    sf_diskpurge_retire(p, 0); /* frees the entries left with nothing */
+    return n;
 }
 
 size_t sf_diskpurge_count(const struct sf_diskpurge *p)

@@ -60,6 +60,13 @@ void sf_diskpurge_settle(struct sf_diskpurge *p, const struct sf_diskpurge_rule 
 /* Drops the rules below tail; how many. */
 size_t sf_diskpurge_retire(struct sf_diskpurge *p, uint64_t tail);
 size_t sf_diskpurge_count(const struct sf_diskpurge *p);
+/* Of the count, the soft (or hard) rules: settled slots and pending tombstones. */
+size_t sf_diskpurge_count_of(const struct sf_diskpurge *p, bool soft);
+/* The bound on rules (docs/disk.md): drops every settled rule of this softness, for the
+ * caller to add one rule that selects every record (PREFIX "") in their place, whose
+ * tombstone it queues after all of theirs, so that it selects at least what each did.
+ * Pending rules stay (their tombstones are queued, and settle finds them). How many went. */
+size_t sf_diskpurge_collapse(struct sf_diskpurge *p, bool soft);
 
 /* What the rules written after rec_pos say of the record at rec_pos with head and m. A URL
  * rule costs a hash lookup; prefix and tag rules are walked (they are an admin's, rare). */

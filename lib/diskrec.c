@@ -44,10 +44,12 @@ static uint64_t get64(const uint8_t *p)
     return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-/* The header's own checksum: bytes 8 to 80, sum included, folded to 32 bits. */
-static uint32_t header_sum(const uint8_t *hdr)
+/* The header's own checksum: bytes 8 to 80, sum included, folded to 32 bits, keyed by the
+ * store's seed: bytes an origin chose (a body holding a record header at its own place in
+ * the log) cannot pass for a record without the seed, which only the store file holds. */
+static uint32_t header_sum(uint64_t seed, const uint8_t *hdr)
 {
-    return (uint32_t)XXH3_64bits(hdr + 8, SF_DISKREC_HEADER - 8);
+    return (uint32_t)XXH3_64bits_withSeed(hdr + 8, SF_DISKREC_HEADER - 8, seed);
 }
 
 size_t sf_diskrec_size(uint32_t key_len, uint32_t head_len, uint32_t body_len)
@@ -72,9 +74,9 @@ static enum sf_diskrec_err check_fields(const struct sf_diskrec_meta *m)
     return SF_DISKREC_OK;
 }
 
-enum sf_diskrec_err sf_diskrec_encode(const struct sf_diskrec_meta *meta, const void *key,
-                                      const void *head, const void *body, uint8_t *out,
-                                      size_t out_len, size_t *written)
+enum sf_diskrec_err sf_diskrec_encode(uint64_t seed, const struct sf_diskrec_meta *meta,
+                                      const void *key, const void *head, const void *body,
+                                      uint8_t *out, size_t out_len, size_t *written)
 {
     *written = 0;
     enum sf_diskrec_err err = check_fields(meta);
@@ -108,14 +110,14 @@ enum sf_diskrec_err sf_diskrec_encode(const struct sf_diskrec_meta *meta, const 
         memcpy(p, body, meta->body_len);
     p += meta->body_len;
     memset(p, 0, size - (size_t)(p - out));
-    put64(h + 8, XXH3_64bits(h + 16, (size_t)(p - h) - 16));
-    put32(h + 4, header_sum(h));
+    put64(h + 8, XXH3_64bits_withSeed(h + 16, (size_t)(p - h) - 16, seed));
+    put32(h + 4, header_sum(seed, h));
     *written = size;
     return SF_DISKREC_OK;
 }
 
-enum sf_diskrec_err sf_diskrec_decode_header(const uint8_t *buf, size_t len, uint64_t max_size,
-                                             struct sf_diskrec_meta *out)
+enum sf_diskrec_err sf_diskrec_decode_header(uint64_t seed, const uint8_t *buf, size_t len,
+                                             uint64_t max_size, struct sf_diskrec_meta *out)
 {
     memset(out, 0, sizeof *out);
     if (len < 4)
@@ -124,7 +126,7 @@ enum sf_diskrec_err sf_diskrec_decode_header(const uint8_t *buf, size_t len, uin
         return SF_DISKREC_BAD_MAGIC;
     if (len < SF_DISKREC_HEADER)
         return SF_DISKREC_TRUNCATED;
-    if (get32(buf + 4) != header_sum(buf))
+    if (get32(buf + 4) != header_sum(seed, buf))
         return SF_DISKREC_BAD_HEADER_SUM;
     if (get16(buf + 16) != SF_DISKREC_VERSION)
         return SF_DISKREC_BAD_VERSION;
@@ -150,19 +152,19 @@ enum sf_diskrec_err sf_diskrec_decode_header(const uint8_t *buf, size_t len, uin
     return SF_DISKREC_OK;
 }
 
-enum sf_diskrec_err sf_diskrec_decode(const uint8_t *buf, size_t len, uint64_t max_size,
-                                      struct sf_diskrec_view *out)
+enum sf_diskrec_err sf_diskrec_decode(uint64_t seed, const uint8_t *buf, size_t len,
+                                      uint64_t max_size, struct sf_diskrec_view *out)
 {
     memset(out, 0, sizeof *out);
     struct sf_diskrec_meta m;
-    enum sf_diskrec_err err = sf_diskrec_decode_header(buf, len, max_size, &m);
+    enum sf_diskrec_err err = sf_diskrec_decode_header(seed, buf, len, max_size, &m);
     if (err)
         return err;
     /* The padding need not have been read: a record's last read may end at its body. */
     size_t end = (size_t)SF_DISKREC_HEADER + m.key_len + m.head_len + m.body_len;
     if (len < end)
         return SF_DISKREC_TRUNCATED;
-    if (get64(buf + 8) != XXH3_64bits(buf + 16, end - 16))
+    if (get64(buf + 8) != XXH3_64bits_withSeed(buf + 16, end - 16, seed))
         return SF_DISKREC_BAD_SUM;
     out->meta = m;
     out->key = buf + SF_DISKREC_HEADER;

@@ -4,8 +4,8 @@
  * with zeros to a multiple of SF_DISKREC_ALIGN. Every integer is little-endian:
  *
  *    0 u32 magic      "SFDR"                    48 i64 stored_ms   unix ms, when stored
- *    4 u32 hdr_sum    XXH3_64bits([8, 80)), low  56 i64 expires_ms  unix ms, 0 for none
- *    8 u64 sum        XXH3_64bits([16, end))     64 u32 head_len
+ *    4 u32 hdr_sum    XXH3(seed, [8, 80)), low   56 i64 expires_ms  unix ms, 0 for none
+ *    8 u64 sum        XXH3(seed, [16, end))      64 u32 head_len
  *   16 u16 version    SF_DISKREC_VERSION         68 u32 body_len
  *   18 u16 flags      SF_DISKREC_F_*             72 u64 reserved    zero
  *   20 u32 key_len                               80 key, head, body; zero padding
@@ -16,7 +16,10 @@
  * sum covers every byte from 16 to the body's end, so nothing a client could receive is
  * trusted before it; hdr_sum covers the rest of the header (sum included), so that a scan
  * of the log may trust a record's lengths from its first 80 bytes alone. pos tells a
- * record of this lap from one the log has not yet overwritten since the last.
+ * record of this lap from one the log has not yet overwritten since the last. Both sums are
+ * XXH3_64bits_withSeed under the store's secret seed (its superblock's): a response body an
+ * origin crafted to hold a record header at its own place in the log cannot pass a scan as
+ * a record, since nobody who has not read the store file can compute its hdr_sum.
  *
  * Thread: any; nothing is shared. */
 #ifndef SF_DISKREC_H
@@ -77,21 +80,21 @@ size_t sf_diskrec_size(uint32_t key_len, uint32_t head_len, uint32_t body_len);
  * out, padding included, and sets *written to sf_diskrec_size(). SF_DISKREC_BAD_LENGTH when
  * a length is over its limit or a tombstone has a head or a body, SF_DISKREC_BAD_FIELD for
  * an unknown flag, SF_DISKREC_TRUNCATED when out_len is too small; out is then untouched. */
-enum sf_diskrec_err sf_diskrec_encode(const struct sf_diskrec_meta *meta, const void *key,
-                                      const void *head, const void *body, uint8_t *out,
-                                      size_t out_len, size_t *written);
+enum sf_diskrec_err sf_diskrec_encode(uint64_t seed, const struct sf_diskrec_meta *meta,
+                                      const void *key, const void *head, const void *body,
+                                      uint8_t *out, size_t out_len, size_t *written);
 
 /* Decodes and checks the header in the first len bytes of buf: magic, hdr_sum, version,
  * flags, every length against its limit and the whole record against max_size (the
  * log's size). For a scan, which reads headers only; the body stays unchecked. */
-enum sf_diskrec_err sf_diskrec_decode_header(const uint8_t *buf, size_t len, uint64_t max_size,
-                                             struct sf_diskrec_meta *out);
+enum sf_diskrec_err sf_diskrec_decode_header(uint64_t seed, const uint8_t *buf, size_t len,
+                                             uint64_t max_size, struct sf_diskrec_meta *out);
 
 /* Decodes a whole record from the len bytes of buf: the header as above, then sum over
  * key, head and body. On SF_DISKREC_OK out points into buf; on any error out is zeroed
  * and no byte of buf may be used. */
-enum sf_diskrec_err sf_diskrec_decode(const uint8_t *buf, size_t len, uint64_t max_size,
-                                      struct sf_diskrec_view *out);
+enum sf_diskrec_err sf_diskrec_decode(uint64_t seed, const uint8_t *buf, size_t len,
+                                      uint64_t max_size, struct sf_diskrec_view *out);
 
 /* SF_DISKREC_STALE unless the record says it was written at pos (the index's or the scan's
  * position): a record left by an earlier lap, or a neighbour read at a wrong offset. */

@@ -4,8 +4,9 @@
  *
  * The store file is a 4 KiB superblock, then the log. The superblock says whose log it is:
  * magic, version, a random store id (a checkpoint of another store is refused), the log's
- * size and the SipHash key of the store's key hashes (stable across restarts, secret to
- * clients), and an XXH3 of those. An existing file whose superblock is ours but does not
+ * size, the SipHash key of the store's key hashes (stable across restarts, secret to
+ * clients), the seed of the records' checksums (secret too: diskrec.h), and an XXH3 of
+ * those. An existing file whose superblock is ours but does not
  * match the configuration (another max_bytes, a damaged superblock, another version) is
  * recreated empty: it is a cache, and its contents are only worth keeping as they are. A
  * file that is not a store at all (no magic) is refused, never overwritten: the path
@@ -16,7 +17,9 @@
  * tail before it overwrites: then the bytes read may be of the next lap), then the purge
  * rules under the lock. An index entry whose record the writer has not finished writing
  * (the writer indexes before it writes, so that a record the index refuses is never
- * written) lies at or above the published written mark and is not read.
+ * written) lies at or above the published written mark and is not read from the file: the
+ * record is still in the queued map (diskwriter.c), which a read asks first, and is built
+ * from the caller's object.
  *
  * Lock order: the store's lock is a leaf. No cache or object lock is taken under it, no
  * I/O is done under it, and no caller's callback is called under it. */
@@ -42,11 +45,14 @@
 #include <xxhash.h>
 
 #define SUPER_MAGIC 0x45524f5453444653ull /* "SFDSTORE" read as little-endian bytes */
-#define SUPER_VERSION 1
+/* 2: the records' checksums are seeded (a store of version 1 is recreated). */
+#define SUPER_VERSION 2
 /* The smallest log: a few records of 64 KiB. */
 #define MIN_LOG_BYTES (256u * 1024)
 #define BYTES_PER_ENTRY 4096 /* the index holds at most a record per 4 KiB of log */
 #define MIN_ENTRIES 64
+/* Soft rules, and hard ones, held at most: about 10 MB at 150 bytes each (docs/disk.md). */
+#define DEFAULT_PURGE_RULES 65536u
 
 /* The superblock's fields, little-endian at these offsets; the rest of its 4 KiB is zero. */
 enum {
@@ -55,7 +61,8 @@ enum {
     SB_STORE_ID = 16,
     SB_LOG_SIZE = 24,
     SB_HASH_KEY = 32,
-    SB_SUM = 48, /* XXH3_64bits of bytes [0, 48) */
+    SB_SUM_SEED = 48, /* the records' checksums' secret seed (diskrec.h) */
+    SB_SUM = 56,      /* XXH3_64bits of bytes [0, 56) */
 };
 
 static void put_le64(uint8_t *p, uint64_t v)
@@ -168,6 +175,19 @@ static int take_lock(const char *path, char *err, size_t err_len)
     return fd;
 }
 
+/* fsync of dir, so that a file created in it is there after a power loss. */
+static bool sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = fsync(fd) == 0;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return ok;
+}
+
 /* Creates the store anew in fd: preallocated to max_bytes, a new superblock. */
 static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, size_t err_len)
 {
@@ -187,21 +207,29 @@ static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, 
     uint8_t sb[SF_DISKSTORE_SUPER] = {0};
     fill_random(&s->log.store_id, sizeof s->log.store_id);
     fill_random(s->hash_key, sizeof s->hash_key);
+    fill_random(&s->log.sum_seed, sizeof s->log.sum_seed);
     put_le64(sb + SB_MAGIC, SUPER_MAGIC);
     put_le64(sb + SB_VERSION, SUPER_VERSION);
     put_le64(sb + SB_STORE_ID, s->log.store_id);
     put_le64(sb + SB_LOG_SIZE, s->log.size);
     memcpy(sb + SB_HASH_KEY, s->hash_key, sizeof s->hash_key);
+    put_le64(sb + SB_SUM_SEED, s->log.sum_seed);
     put_le64(sb + SB_SUM, XXH3_64bits(sb, SB_SUM));
     if (pwrite(s->log.fd, sb, sizeof sb, 0) != (ssize_t)sizeof sb || fdatasync(s->log.fd) != 0) {
         snprintf(err, err_len, "cache.disk.path %s: cannot write its store: %s", s->path,
                  strerror(errno));
         return false;
     }
-    /* A checkpoint of the old store names the old store id: the load refuses it anyway. */
+    /* A checkpoint of the old store names the old store id: the load refuses it anyway.
+     * load() writes the new store's empty one. */
     char name[4096];
     snprintf(name, sizeof name, "%s/index.ckpt", s->path);
     unlink(name);
+    if (!sync_dir(s->path)) {
+        snprintf(err, err_len, "cache.disk.path %s: cannot fsync the directory: %s", s->path,
+                 strerror(errno));
+        return false;
+    }
     s->created = true;
     return true;
 }
@@ -243,10 +271,11 @@ static bool open_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, si
         return false;
     }
     const char *why = NULL;
-    if (got < sizeof sb || get_le64(sb + SB_SUM) != XXH3_64bits(sb, SB_SUM))
-        why = "its superblock is damaged";
-    else if (get_le64(sb + SB_VERSION) != SUPER_VERSION)
+    /* The version first: an older layout keeps its sum elsewhere. */
+    if (got >= SB_VERSION + 8 && get_le64(sb + SB_VERSION) != SUPER_VERSION)
         why = "it is of another version";
+    else if (got < sizeof sb || get_le64(sb + SB_SUM) != XXH3_64bits(sb, SB_SUM))
+        why = "its superblock is damaged";
     else if (get_le64(sb + SB_LOG_SIZE) != s->log.size || (uint64_t)st.st_size != max_bytes)
         why = "cache.disk.max_bytes changed";
     if (why != NULL) {
@@ -255,6 +284,7 @@ static bool open_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, si
     }
     s->log.store_id = get_le64(sb + SB_STORE_ID);
     memcpy(s->hash_key, sb + SB_HASH_KEY, sizeof s->hash_key);
+    s->log.sum_seed = get_le64(sb + SB_SUM_SEED);
     return true;
 }
 
@@ -263,8 +293,12 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
     struct sf_diskload_result r;
     memset(&r, 0, sizeof r);
     if (s->created) {
-        /* Nothing to load, and without a checkpoint the load would scan the whole new log
-         * (a second and more for a GiB of zeros, measured). */
+        /* Nothing to load. An empty checkpoint at once, so that the next starts follow a
+         * chain from it even before the first is due: without one the load reads the whole
+         * log (a second and more for a GiB of zeros, measured; on tmpfs SEEK_DATA skips no
+         * unwritten space). */
+        if (!sf_diskload_save(s->path, &s->log, 0, s->index, s->purges, err, err_len))
+            return false;
         sf_log_info("disk store %s: created, %" PRIu64 " bytes", s->path, s->log.size);
         return true;
     }
@@ -276,6 +310,7 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
     atomic_store(&s->written, r.head);
     atomic_store(&s->st.load_ms, r.ms);
     atomic_store(&s->st.load_scanned, r.scanned);
+    s->load_from_checkpoint = r.from_checkpoint;
     atomic_store(&s->st.checksum_failures, r.damaged);
     sf_log_info("disk store %s: %zu records in %" PRIu64 " ms (%s%" PRIu64 " scanned, %" PRIu64
                 " damaged)%s%s",
@@ -295,6 +330,7 @@ static void store_free(struct sf_diskstore *s)
     sf_diskpurge_free(s->purges);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->done_cv);
+    pthread_cond_destroy(&s->unpin_cv);
     sf_mutex_destroy(&s->lock);
     free(s->path);
     s->magic = 0;
@@ -313,11 +349,13 @@ struct sf_diskstore *sf_diskstore_open(const struct sf_diskstore_conf *conf, cha
     s->magic = SF_DISKSTORE_MAGIC;
     s->path = sf_xstrdup(conf->path);
     s->queue_max = conf->queue_bytes;
+    s->purge_max = conf->purge_rules_max > 0 ? conf->purge_rules_max : DEFAULT_PURGE_RULES;
     s->lock_fd = -1;
     s->log.fd = -1;
     sf_mutex_init(&s->lock);
     sf_cond_init(&s->work_cv);
     sf_cond_init(&s->done_cv);
+    sf_cond_init(&s->unpin_cv);
     atomic_store(&s->on, true);
     if (!make_dirs(conf->path, err, err_len))
         goto fail;
@@ -411,6 +449,63 @@ static uint8_t *read_record(struct sf_diskstore *s, const struct sf_diskindex_en
     return buf;
 }
 
+/* A queued record's position for the purge rules: above every settled tombstone (those
+ * were queued before it, so it will be written after them), below a pending one (which
+ * hides every record it selects until its tombstone is written). */
+#define QUEUED_POS (SF_DISKPURGE_PENDING - 1)
+
+/* The record q (pinned by the caller) as a hit: key, head and body copied into one buffer,
+ * the body by copy_body, outside the lock. */
+static enum sf_diskstore_get get_queued(struct sf_diskstore *s, struct sf_diskstore_qitem *q,
+                                        const char *key, size_t key_len,
+                                        const struct sf_diskstore_match *match,
+                                        struct sf_diskstore_hit *out)
+{
+    size_t n = (size_t)q->key_len + q->head_len + q->body_len;
+    uint8_t *buf = NULL;
+    if (q->key_len == key_len && memcmp(q->key, key, key_len) == 0)
+        buf = malloc(n > 0 ? n : 1); /* else another key with the same hash: ABSENT */
+    if (buf != NULL) {
+        memcpy(buf, q->key, q->key_len);
+        if (q->head_len > 0)
+            memcpy(buf + q->key_len, q->head, q->head_len);
+        if (q->body_len > 0)
+            q->copy_body(q->ctx, buf + q->key_len + q->head_len, q->body_len);
+    }
+    struct sf_diskrec_view v = {
+        .meta = {.key_hash = q->key_hash,
+                 .variant = q->variant,
+                 .stored_ms = q->stored_ms,
+                 .expires_ms = q->expires_ms,
+                 .key_len = q->key_len,
+                 .head_len = q->head_len,
+                 .body_len = q->body_len},
+        .key = buf,
+        .head = buf + q->key_len,
+        .body = buf + q->key_len + q->head_len,
+        .size = q->rec_size,
+    };
+    sf_diskwriter_unpin(s, q);
+    if (buf == NULL)
+        return SF_DISKSTORE_ABSENT;
+    sf_mutex_lock(&s->lock);
+    enum sf_diskpurge_hit ph =
+        sf_diskpurge_check(s->purges, QUEUED_POS, match, v.head, v.meta.head_len);
+    sf_mutex_unlock(&s->lock);
+    if (ph == SF_DISKPURGE_REMOVED) {
+        atomic_fetch_add(&s->st.purged, 1);
+        free(buf);
+        return SF_DISKSTORE_PURGED;
+    }
+    atomic_fetch_add(&s->st.reads, 1);
+    atomic_fetch_add(&s->st.reads_queued, 1);
+    out->buf = buf;
+    out->rec = v;
+    out->invalidated = ph == SF_DISKPURGE_INVALIDATED;
+    out->queued = true;
+    return SF_DISKSTORE_FOUND;
+}
+
 enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, size_t key_len,
                                        uint64_t variant, const struct sf_diskstore_match *match,
                                        struct sf_diskstore_hit *out)
@@ -423,8 +518,12 @@ enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, 
     uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
     struct sf_diskindex_entry e;
     sf_mutex_lock(&s->lock);
-    bool indexed = sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
+    /* The queue first: it holds the newest, and a record leaves it only once written. */
+    struct sf_diskstore_qitem *q = sf_diskwriter_pin(s, kh, variant);
+    bool indexed = q == NULL && sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
     sf_mutex_unlock(&s->lock);
+    if (q != NULL)
+        return get_queued(s, q, key, key_len, match, out);
     if (!indexed || e.pos + e.size > atomic_load(&s->written))
         return SF_DISKSTORE_ABSENT;
     size_t got = 0;
@@ -432,7 +531,7 @@ enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, 
     if (buf == NULL)
         return SF_DISKSTORE_ABSENT;
     struct sf_diskrec_view v;
-    enum sf_diskrec_err derr = sf_diskrec_decode(buf, got, s->log.size, &v);
+    enum sf_diskrec_err derr = sf_diskrec_decode(s->log.sum_seed, buf, got, s->log.size, &v);
     if (derr == SF_DISKREC_OK)
         derr = sf_diskrec_check_pos(&v.meta, e.pos);
     if (derr == SF_DISKREC_OK && (v.meta.key_hash != kh || v.meta.variant != variant ||
@@ -499,10 +598,12 @@ bool sf_diskstore_holds(struct sf_diskstore *s, const char *key, size_t key_len,
     uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
     struct sf_diskindex_entry e;
     sf_mutex_lock(&s->lock);
-    bool held = sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
-    sf_mutex_unlock(&s->lock);
+    /* A record still queued is held too: a purge must not pass it by. */
+    struct sf_diskstore_qitem *q = sf_diskwriter_find(s, kh, variant);
+    bool held = q != NULL || sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
     if (held && size != NULL)
-        *size = e.size;
+        *size = q != NULL ? (uint32_t)q->rec_size : e.size;
+    sf_mutex_unlock(&s->lock);
     return held;
 }
 
@@ -515,6 +616,7 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
     out->index_bytes = sf_diskindex_bytes(s->index);
     out->writes_queued = s->q_count;
     out->queued_bytes = s->q_bytes;
+    out->purge_rules = sf_diskpurge_count(s->purges);
     sf_mutex_unlock(&s->lock);
     uint64_t written = atomic_load(&s->written);
     out->on = atomic_load(&s->on);
@@ -531,4 +633,7 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
     out->index_evictions = atomic_load(&s->st.index_evictions);
     out->load_ms = atomic_load(&s->st.load_ms);
     out->load_scanned = atomic_load(&s->st.load_scanned);
+    out->reads_queued = atomic_load(&s->st.reads_queued);
+    out->load_from_checkpoint = s->load_from_checkpoint;
+    out->purge_collapses = atomic_load(&s->st.purge_collapses);
 }

@@ -25,9 +25,11 @@
 struct sf_diskstore;
 
 struct sf_diskstore_conf {
-    const char *path;     /* the directory: <path>/store, <path>/index.ckpt, <path>/lock */
-    uint64_t max_bytes;   /* the store file's size (the log is that less its superblock) */
-    uint64_t queue_bytes; /* records waiting for the writer, at most this many bytes */
+    const char *path;         /* the directory: <path>/store, <path>/index.ckpt, <path>/lock */
+    uint64_t max_bytes;       /* the store file's size (the log is that less its superblock) */
+    uint64_t queue_bytes;     /* records waiting for the writer, at most this many bytes */
+    uint32_t purge_rules_max; /* soft purge rules, and hard ones, held at most (0: 65,536):
+                               * past it they collapse into one (docs/disk.md) */
 };
 
 /* Variants (RFC 9111 §4.1) of one key share its key hash; the variant field tells them
@@ -54,7 +56,9 @@ uint64_t sf_diskstore_variant(const struct sf_diskstore *s, const char *text, si
 /* A response for the writer. The store copies key at once; head becomes the store's
  * (malloc'd, freed by it); the body is copied by copy_body on the writer thread, which
  * writes body_len bytes into out, and release(ctx) is called exactly once when the item is
- * written or dropped (ctx is typically a reference to the stored object). */
+ * written or dropped (ctx is typically a reference to the stored object). Until then
+ * sf_diskstore_get may call copy_body on a reader's thread too, concurrently with the
+ * writer's: ctx must stay immutable and complete. */
 struct sf_diskstore_item {
     const char *key;
     size_t key_len;
@@ -90,6 +94,7 @@ struct sf_diskstore_hit {
     uint8_t *buf;
     struct sf_diskrec_view rec;
     bool invalidated; /* a soft purge came after it: usable only after validation */
+    bool queued;      /* built from the writer's queue, not yet on disk (rec.meta.pos is 0) */
 };
 
 enum sf_diskstore_get {
@@ -99,8 +104,10 @@ enum sf_diskstore_get {
     SF_DISKSTORE_PURGED,  /* there was one, and a purge came after it: dropped */
 };
 
-/* Reads the record of key and variant: the index under the store's lock, the pread and the
- * checks outside it, then whether the log overwrote it meanwhile (ABSENT) and whether a
+/* Reads the record of key and variant: the newest queued for the writer and not yet
+ * written if there is one (built from its item: its head and copy_body, called on this
+ * thread outside the store's lock; reads_queued counts them); else the index under the
+ * store's lock, the pread and the checks outside it, then whether the log overwrote it meanwhile (ABSENT) and whether a
  * purge came after it (match: what purges compare, diskpurge.h). */
 enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, size_t key_len,
                                        uint64_t variant, const struct sf_diskstore_match *match,
@@ -130,10 +137,15 @@ struct sf_diskstore_stats {
     uint64_t index_evictions;   /* times a full index made the oldest records go early */
     uint64_t load_ms;           /* the last open's checkpoint load and scan */
     uint64_t load_scanned;      /* records the scan indexed */
+    uint64_t reads_queued;      /* of reads, those built from the queue (not yet written) */
+    bool load_from_checkpoint;  /* the last open loaded a checkpoint (else scanned the log) */
+    uint64_t purge_rules;       /* purge rules held (settled, and tombstones queued) */
+    uint64_t purge_collapses;   /* times too many rules became one that selects everything */
 };
 void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *out);
 
-/* For explain: whether key and variant have a live index entry, and its record's size. */
+/* For explain, and before an invalidation: whether key and variant have a live index entry
+ * or a record queued for the writer, and its record's size. */
 bool sf_diskstore_holds(struct sf_diskstore *s, const char *key, size_t key_len, uint64_t variant,
                         uint32_t *size);
 

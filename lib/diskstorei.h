@@ -13,12 +13,19 @@
 #include "diskpurge.h"
 
 #define SF_DISKSTORE_MAGIC 0x5fd1557eu
-#define SF_DISKSTORE_SUPER 4096u /* the superblock's bytes, before the log */
-#define SF_DISKSTORE_DEFERRED 64 /* removals a checkpoint's save may defer */
+#define SF_DISKSTORE_SUPER 4096u   /* the superblock's bytes, before the log */
+#define SF_DISKSTORE_DEFERRED 64   /* removals a checkpoint's save may defer */
+#define SF_DISKSTORE_QBUCKETS 1024 /* the queued records' map: chains by key hash */
 
 /* What waits for the writer: a record to store, or a purge's tombstone. */
 struct sf_diskstore_qitem {
     struct sf_diskstore_qitem *next;
+    /* A record is also in the queued map (by key hash, newest first) from put until the
+     * writer has written or dropped it, so reads find it meanwhile; readers copying it pin
+     * it, and the writer waits for them before it releases the object. */
+    struct sf_diskstore_qitem *map_next; /* (L) */
+    bool mapped;                         /* (L) in the map */
+    unsigned readers;                    /* (L) gets copying it now */
     size_t rec_size; /* its bytes in the log, as counted against the queue's bound */
     bool tombstone;
     /* A record: as sf_diskstore_item says; key is the queue's own copy. */
@@ -41,7 +48,7 @@ struct sf_diskstore_qitem {
 
 struct sf_diskstore_counters {
     atomic_uint_fast64_t writes, write_bytes, writes_dropped, reads, checksum_failures, purged,
-        errors, checkpoints, load_ms, load_scanned, index_evictions;
+        errors, checkpoints, load_ms, load_scanned, index_evictions, reads_queued, purge_collapses;
 };
 
 struct sf_diskstore {
@@ -51,15 +58,19 @@ struct sf_diskstore {
     struct sf_disklog log;       /* (C) */
     uint8_t hash_key[16];        /* (C) the superblock's SipHash key */
     uint64_t queue_max;          /* (C) the queue's bound in bytes */
+    uint64_t purge_max;          /* (C) the bound on soft rules, and on hard ones */
     bool created;                /* (C) open created the store: nothing to load */
+    bool load_from_checkpoint;   /* (C) open loaded a checkpoint (then scanned after it) */
     struct sf_mutex lock;        /* protects the (L) fields */
     pthread_cond_t work_cv;      /* (L) the writer waits on it for work */
     pthread_cond_t done_cv;      /* (L) purges wait on it for their tombstone */
     struct sf_diskindex *index;  /* (L); the writer reads it without the lock while saving */
     struct sf_diskpurge *purges; /* (L) */
-    struct sf_diskstore_qitem *q_first, *q_last; /* (L) the queue, oldest first */
-    uint64_t q_bytes, q_count;                   /* (L) */
-    uint64_t purge_seq;                          /* (L) the last purge's number */
+    struct sf_diskstore_qitem *q_first, *q_last;             /* (L) the queue, oldest first */
+    struct sf_diskstore_qitem *q_map[SF_DISKSTORE_QBUCKETS]; /* (L) records not yet written */
+    pthread_cond_t unpin_cv;                                 /* (L) the last reader unpinned */
+    uint64_t q_bytes, q_count;                               /* (L) */
+    uint64_t purge_seq;                                      /* (L) the last purge's number */
     uint64_t purge_done; /* (L) every purge up to it has its tombstone on disk */
     bool stopping;       /* (L) close asked the writer to drain and stop */
     bool writing;        /* (L) the writer holds an item it took from the queue */
@@ -88,6 +99,15 @@ struct sf_diskstore {
  * joins it. Runs on: the main thread (open, close). */
 void sf_diskwriter_start(struct sf_diskstore *s);
 void sf_diskwriter_stop(struct sf_diskstore *s);
+
+/* diskwriter.c: the newest queued record of key_hash and variant, or NULL; _pin also pins
+ * it (its key, head and object stay until sf_diskwriter_unpin). Lock held. */
+struct sf_diskstore_qitem *sf_diskwriter_find(struct sf_diskstore *s, uint64_t key_hash,
+                                              uint64_t variant);
+struct sf_diskstore_qitem *sf_diskwriter_pin(struct sf_diskstore *s, uint64_t key_hash,
+                                             uint64_t variant);
+/* Gives back a pin. Lock not held. */
+void sf_diskwriter_unpin(struct sf_diskstore *s, struct sf_diskstore_qitem *q);
 
 /* diskstore.c: turns the store off after a disk error (what failed, and why: strerror's
  * text or a longer message): one log line, counted; waiters woken. Any thread; no lock

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     /* The checkpoint's entries stand for records of 3 KiB before its head (not written:
      * the load does not read them); the log holds them and MIB more. */
     uint64_t head = (uint64_t)n * 3072, size = head + mib * 2 * (1 << 20);
-    struct sf_disklog log = {.base = 4096, .size = size, .store_id = 99};
+    struct sf_disklog log = {.base = 4096, .size = size, .store_id = 99, .sum_seed = 0x5eed};
     log.fd = open(name, O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (log.fd < 0 || ftruncate(log.fd, (off_t)(log.base + size)) != 0) {
         perror(name);
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
                                     .stored_ms = 1,
                                     .expires_ms = 0};
         size_t w;
-        sf_diskrec_encode(&m, key, body, body, buf + fill, (8 << 20) - fill, &w);
+        sf_diskrec_encode(log.sum_seed, &m, key, body, body, buf + fill, (8 << 20) - fill, &w);
         fill += w, pos += w, written += w, recs++;
         if (fill > (7 << 20)) {
             pwrite(log.fd, buf, fill, (off_t)(log.base + (pos - fill) % size));

@@ -258,12 +258,45 @@ static void test_memory_follows_the_log(void **state)
     sf_diskindex_free(x);
 }
 
+/* A reserve makes the table its final size at once: as many puts then never grow it (the
+ * checkpoint's load), entries already there stay, the dead below the tail go, and the
+ * bound still caps it. */
+static void test_reserve(void **state)
+{
+    (void)state;
+    struct sf_diskindex *x = sf_diskindex_new(100000);
+    struct sf_diskindex_entry e = ent(1, 0, 5), d = ent(2, 0, 1), got;
+    assert_int_equal(sf_diskindex_put(x, &e, 0), SF_DISKINDEX_ADDED);
+    assert_int_equal(sf_diskindex_put(x, &d, 0), SF_DISKINDEX_ADDED);
+    assert_true(sf_diskindex_reserve(x, 50000, 2));
+    size_t bytes = sf_diskindex_bytes(x);
+    assert_true(bytes >= 50000 * sizeof e * 4 / 3);
+    assert_true(sf_diskindex_get(x, 1, 0, 2, &got));
+    assert_int_equal(sf_diskindex_count(x), 1); /* the dead one left behind */
+    for (uint64_t i = 0; i < 49999; i++) {
+        e = ent(rnd() | 1, 0, 10 + i);
+        assert_int_equal(sf_diskindex_put(x, &e, 2), SF_DISKINDEX_ADDED);
+        assert_int_equal(sf_diskindex_bytes(x), bytes); /* never grown */
+    }
+    assert_true(sf_diskindex_reserve(x, 10, 2)); /* smaller: nothing to do */
+    assert_int_equal(sf_diskindex_bytes(x), bytes);
+    sf_diskindex_free(x);
+    x = sf_diskindex_new(1000);
+    assert_true(sf_diskindex_reserve(x, 1000000, 0)); /* capped at max_entries' table */
+    assert_true(sf_diskindex_bytes(x) <= 2048 * sizeof e + 256);
+    sf_diskindex_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_get_replace),      cmocka_unit_test(test_variants_and_purge),
-        cmocka_unit_test(test_dead_below_tail),      cmocka_unit_test(test_bounded),
-        cmocka_unit_test(test_random_against_model), cmocka_unit_test(test_memory_follows_the_log),
+        cmocka_unit_test(test_put_get_replace),
+        cmocka_unit_test(test_variants_and_purge),
+        cmocka_unit_test(test_dead_below_tail),
+        cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_random_against_model),
+        cmocka_unit_test(test_memory_follows_the_log),
+        cmocka_unit_test(test_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* Unit tests for lib/diskpurge.c: which records a purge rule hides (only those written
  * before its tombstone; a hard purge over a soft one), URL, prefix and tag rules, pending
  * rules and their settling, retiring below the log's tail, the checkpoint's walk, the
- * tombstone key's encoding (and the keys it refuses), and thousands of URL rules. */
+ * tombstone key's encoding (and the keys it refuses), thousands of URL rules, and the
+ * bound's collapse of one softness's rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -301,6 +302,43 @@ static void test_encoding(void **state)
     assert_false(sf_diskpurge_decode(key, n, 1, scratch, sizeof scratch, &out));
 }
 
+/* The bound's collapse: the settled rules of one softness go (the other's stay, and so do
+ * pending ones, which settle still finds), and the counts follow; the caller's catch-all
+ * (PREFIX "") then selects what they did. */
+static void test_collapse(void **state)
+{
+    (void)state;
+    struct sf_diskpurge *p = sf_diskpurge_new();
+    char url[64];
+    for (int i = 0; i < 100; i++) {
+        snprintf(url, sizeof url, "http://o/%d", i);
+        add(p, SF_DISKPURGE_URL, url, NULL, true, 1000 + (uint64_t)i);
+    }
+    add(p, SF_DISKPURGE_URL, "http://o/5", NULL, false, 500); /* hard: stays */
+    add(p, SF_DISKPURGE_PREFIX, "http://o/p", NULL, true, 600);
+    add(p, SF_DISKPURGE_URL, "http://o/q", NULL, true, SF_DISKPURGE_PENDING);
+    assert_int_equal(sf_diskpurge_count_of(p, true), 102);
+    assert_int_equal(sf_diskpurge_count_of(p, false), 1);
+    assert_int_equal(sf_diskpurge_collapse(p, true), 101);
+    assert_int_equal(sf_diskpurge_count_of(p, true), 1); /* the pending one */
+    assert_int_equal(sf_diskpurge_count_of(p, false), 1);
+    assert_int_equal(sf_diskpurge_count(p), 2);
+    assert_int_equal(check_url(p, 10, "http://o/7"), SF_DISKPURGE_NONE);
+    assert_int_equal(check_url(p, 10, "http://o/5"), SF_DISKPURGE_REMOVED);
+    assert_int_equal(check_url(p, 10, "http://o/q"), SF_DISKPURGE_INVALIDATED);
+    add(p, SF_DISKPURGE_PREFIX, "", NULL, true, 2000); /* the caller's catch-all */
+    assert_int_equal(check_url(p, 1050, "http://o/7"), SF_DISKPURGE_INVALIDATED);
+    assert_int_equal(check_url(p, 10, "http://x/"), SF_DISKPURGE_INVALIDATED);
+    assert_int_equal(check_url(p, 2000, "http://x/"), SF_DISKPURGE_NONE);
+    struct sf_diskpurge_rule q = {.kind = SF_DISKPURGE_URL, .soft = true, .text = "http://o/q"};
+    sf_diskpurge_settle(p, &q, 1900);
+    assert_int_equal(sf_diskpurge_count_of(p, true), 2);
+    assert_int_equal(sf_diskpurge_retire(p, 3000), 3);
+    assert_int_equal(sf_diskpurge_count_of(p, true), 0);
+    assert_int_equal(sf_diskpurge_count_of(p, false), 0);
+    sf_diskpurge_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_retire_and_next),
         cmocka_unit_test(test_many_url_rules),
         cmocka_unit_test(test_encoding),
+        cmocka_unit_test(test_collapse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <xxhash.h>
 
+/* The store's secret seed of the checksums (from its superblock). */
+#define SEED 0x243f6a8885a308d3ull
+
 static const char KEY[] = "GET http://origin.test/a/b?c=1";
 static const char HEAD[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n";
 static const char BODY[] = "hello, disk";
@@ -38,7 +41,7 @@ static size_t encode_sample(uint8_t *buf, size_t cap)
 {
     struct sf_diskrec_meta m = sample_meta();
     size_t n = 0;
-    assert_int_equal(sf_diskrec_encode(&m, KEY, HEAD, BODY, buf, cap, &n), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_encode(SEED, &m, KEY, HEAD, BODY, buf, cap, &n), SF_DISKREC_OK);
     return n;
 }
 
@@ -54,7 +57,7 @@ static void patch32(uint8_t *buf, size_t at, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         buf[at + i] = (uint8_t)(v >> (8 * i));
-    uint32_t hs = (uint32_t)XXH3_64bits(buf + 8, SF_DISKREC_HEADER - 8);
+    uint32_t hs = (uint32_t)XXH3_64bits_withSeed(buf + 8, SF_DISKREC_HEADER - 8, SEED);
     for (int i = 0; i < 4; i++)
         buf[4 + i] = (uint8_t)(hs >> (8 * i));
 }
@@ -73,7 +76,7 @@ static void test_round_trip(void **state)
     assert_int_equal(buf[n], 0xAA); /* nothing written past the record */
 
     struct sf_diskrec_view v;
-    assert_int_equal(sf_diskrec_decode(buf, n, 1 << 20, &v), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_decode(SEED, buf, n, 1 << 20, &v), SF_DISKREC_OK);
     struct sf_diskrec_meta m = sample_meta();
     assert_true(v.meta.pos == m.pos && v.meta.key_hash == m.key_hash);
     assert_true(v.meta.variant == m.variant && v.meta.flags == 0);
@@ -89,9 +92,10 @@ static void test_round_trip(void **state)
     assert_int_equal(sf_diskrec_check_pos(&v.meta, m.pos + n), SF_DISKREC_STALE);
 
     /* The padding need not be read; the header alone decodes to the same fields. */
-    assert_int_equal(sf_diskrec_decode(buf, sample_end(), 1 << 20, &v), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_decode(SEED, buf, sample_end(), 1 << 20, &v), SF_DISKREC_OK);
     struct sf_diskrec_meta h;
-    assert_int_equal(sf_diskrec_decode_header(buf, SF_DISKREC_HEADER, 1 << 20, &h), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_decode_header(SEED, buf, SF_DISKREC_HEADER, 1 << 20, &h),
+                     SF_DISKREC_OK);
     assert_memory_equal(&h, &v.meta, sizeof h);
 }
 
@@ -111,7 +115,7 @@ static void test_layout(void **state)
     assert_int_equal(buf[64], sizeof HEAD - 1);
     assert_int_equal(buf[68], sizeof BODY - 1);
     assert_memory_equal(buf + SF_DISKREC_HEADER, KEY, sizeof KEY - 1);
-    uint64_t sum = XXH3_64bits(buf + 16, sample_end() - 16);
+    uint64_t sum = XXH3_64bits_withSeed(buf + 16, sample_end() - 16, SEED);
     for (int i = 0; i < 8; i++)
         assert_int_equal(buf[8 + i], (uint8_t)(sum >> (8 * i)));
     assert_int_equal(n, 192);
@@ -129,7 +133,7 @@ static void test_every_bit_flip(void **state)
             memcpy(buf, good, n);
             buf[byte] ^= (uint8_t)(1u << bit);
             struct sf_diskrec_view v;
-            enum sf_diskrec_err err = sf_diskrec_decode(buf, n, 1 << 20, &v);
+            enum sf_diskrec_err err = sf_diskrec_decode(SEED, buf, n, 1 << 20, &v);
             enum sf_diskrec_err want = byte < 4                   ? SF_DISKREC_BAD_MAGIC
                                        : byte < SF_DISKREC_HEADER ? SF_DISKREC_BAD_HEADER_SUM
                                        : byte < sample_end()      ? SF_DISKREC_BAD_SUM
@@ -155,7 +159,7 @@ static void test_every_truncation(void **state)
         uint8_t *copy = malloc(len ? len : 1); /* exactly len bytes, for ASan */
         memcpy(copy, buf, len);
         struct sf_diskrec_view v;
-        enum sf_diskrec_err err = sf_diskrec_decode(copy, len, 1 << 20, &v);
+        enum sf_diskrec_err err = sf_diskrec_decode(SEED, copy, len, 1 << 20, &v);
         if (err != SF_DISKREC_TRUNCATED)
             fail_msg("%zu bytes: expected truncated, got %s", len, sf_diskrec_strerror(err));
         free(copy);
@@ -199,7 +203,7 @@ static void test_sound_header_bad_fields(void **state)
             patch32(buf, rows[i].at, rows[i].value);
         }
         struct sf_diskrec_view v;
-        enum sf_diskrec_err err = sf_diskrec_decode(buf, n, 65536, &v);
+        enum sf_diskrec_err err = sf_diskrec_decode(SEED, buf, n, 65536, &v);
         if (err != rows[i].want)
             fail_msg("row %zu (byte %zu = %u): expected %s, got %s", i, rows[i].at, rows[i].value,
                      sf_diskrec_strerror(rows[i].want), sf_diskrec_strerror(err));
@@ -207,8 +211,8 @@ static void test_sound_header_bad_fields(void **state)
     }
     /* max_size: the log smaller than the record. */
     struct sf_diskrec_view v;
-    assert_int_equal(sf_diskrec_decode(good, n, n - 1, &v), SF_DISKREC_BAD_LENGTH);
-    assert_int_equal(sf_diskrec_decode(good, n, n, &v), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_decode(SEED, good, n, n - 1, &v), SF_DISKREC_BAD_LENGTH);
+    assert_int_equal(sf_diskrec_decode(SEED, good, n, n, &v), SF_DISKREC_OK);
 }
 
 static void test_tombstone(void **state)
@@ -218,14 +222,15 @@ static void test_tombstone(void **state)
     struct sf_diskrec_meta m = sample_meta();
     m.flags = SF_DISKREC_F_TOMBSTONE;
     size_t n = 1;
-    assert_int_equal(sf_diskrec_encode(&m, KEY, HEAD, BODY, buf, sizeof buf, &n),
+    assert_int_equal(sf_diskrec_encode(SEED, &m, KEY, HEAD, BODY, buf, sizeof buf, &n),
                      SF_DISKREC_BAD_LENGTH);
     assert_int_equal(n, 0);
     m.head_len = m.body_len = 0;
-    assert_int_equal(sf_diskrec_encode(&m, KEY, NULL, NULL, buf, sizeof buf, &n), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_encode(SEED, &m, KEY, NULL, NULL, buf, sizeof buf, &n),
+                     SF_DISKREC_OK);
     assert_int_equal(n, 128);
     struct sf_diskrec_view v;
-    assert_int_equal(sf_diskrec_decode(buf, n, 1 << 20, &v), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_decode(SEED, buf, n, 1 << 20, &v), SF_DISKREC_OK);
     assert_int_equal(v.meta.flags, SF_DISKREC_F_TOMBSTONE);
     assert_int_equal(v.meta.body_len, 0);
     assert_memory_equal(v.key, KEY, sizeof KEY - 1);
@@ -239,16 +244,17 @@ static void test_encode_limits(void **state)
     struct sf_diskrec_meta m = sample_meta();
     size_t n = 7;
     /* Too small a buffer: refused, and not a byte written. */
-    assert_int_equal(sf_diskrec_encode(&m, KEY, HEAD, BODY, buf, 191, &n), SF_DISKREC_TRUNCATED);
+    assert_int_equal(sf_diskrec_encode(SEED, &m, KEY, HEAD, BODY, buf, 191, &n),
+                     SF_DISKREC_TRUNCATED);
     assert_int_equal(n, 0);
     for (size_t i = 0; i < sizeof buf; i++)
         assert_int_equal(buf[i], 0x55);
     m.flags = 0x8000;
-    assert_int_equal(sf_diskrec_encode(&m, KEY, HEAD, BODY, buf, sizeof buf, &n),
+    assert_int_equal(sf_diskrec_encode(SEED, &m, KEY, HEAD, BODY, buf, sizeof buf, &n),
                      SF_DISKREC_BAD_FIELD);
     m = sample_meta();
     m.key_len = SF_DISKREC_MAX_KEY + 1;
-    assert_int_equal(sf_diskrec_encode(&m, KEY, HEAD, BODY, buf, sizeof buf, &n),
+    assert_int_equal(sf_diskrec_encode(SEED, &m, KEY, HEAD, BODY, buf, sizeof buf, &n),
                      SF_DISKREC_BAD_LENGTH);
     assert_int_equal(sf_diskrec_size(0, 0, SF_DISKREC_MAX_BODY + 1), 0);
     assert_int_equal(sf_diskrec_size(0, 0, 0), SF_DISKREC_HEADER + 48);
@@ -263,27 +269,51 @@ static void test_not_a_record(void **state)
     (void)state;
     uint8_t zeros[256] = {0};
     struct sf_diskrec_meta h;
-    assert_int_equal(sf_diskrec_decode_header(zeros, sizeof zeros, 1 << 20, &h),
+    assert_int_equal(sf_diskrec_decode_header(SEED, zeros, sizeof zeros, 1 << 20, &h),
                      SF_DISKREC_BAD_MAGIC);
-    assert_int_equal(sf_diskrec_decode_header(zeros, 3, 1 << 20, &h), SF_DISKREC_TRUNCATED);
+    assert_int_equal(sf_diskrec_decode_header(SEED, zeros, 3, 1 << 20, &h), SF_DISKREC_TRUNCATED);
     uint8_t buf[512];
     encode_sample(buf, sizeof buf);
-    assert_int_equal(sf_diskrec_decode_header(buf, SF_DISKREC_HEADER - 1, 1 << 20, &h),
+    assert_int_equal(sf_diskrec_decode_header(SEED, buf, SF_DISKREC_HEADER - 1, 1 << 20, &h),
                      SF_DISKREC_TRUNCATED);
     for (int e = SF_DISKREC_OK; e <= SF_DISKREC_STALE; e++)
         assert_true(strlen(sf_diskrec_strerror((enum sf_diskrec_err)e)) > 0);
 }
 
+/* The sums are keyed by the store's seed: a record made without it (what an origin could
+ * put in a body: the public algorithm, unseeded, or any other seed) is refused at its
+ * header, and a record of one store does not pass in another. */
+static void test_sums_are_keyed(void **state)
+{
+    (void)state;
+    uint8_t buf[512];
+    struct sf_diskrec_meta m = sample_meta();
+    size_t n = 0;
+    assert_int_equal(sf_diskrec_encode(0, &m, KEY, HEAD, BODY, buf, sizeof buf, &n), SF_DISKREC_OK);
+    struct sf_diskrec_meta h;
+    assert_int_equal(sf_diskrec_decode_header(SEED, buf, n, 1 << 20, &h),
+                     SF_DISKREC_BAD_HEADER_SUM);
+    /* The unseeded XXH3 a forger knows, made right by hand. */
+    uint32_t hs = (uint32_t)XXH3_64bits(buf + 8, SF_DISKREC_HEADER - 8);
+    for (int i = 0; i < 4; i++)
+        buf[4 + i] = (uint8_t)(hs >> (8 * i));
+    assert_int_equal(sf_diskrec_decode_header(SEED, buf, n, 1 << 20, &h),
+                     SF_DISKREC_BAD_HEADER_SUM);
+    assert_int_equal(encode_sample(buf, sizeof buf), n);
+    assert_int_equal(sf_diskrec_decode_header(SEED + 1, buf, n, 1 << 20, &h),
+                     SF_DISKREC_BAD_HEADER_SUM);
+    struct sf_diskrec_view v;
+    assert_int_equal(sf_diskrec_decode(SEED + 1, buf, n, 1 << 20, &v), SF_DISKREC_BAD_HEADER_SUM);
+    assert_int_equal(sf_diskrec_decode(SEED, buf, n, 1 << 20, &v), SF_DISKREC_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_every_bit_flip),
-        cmocka_unit_test(test_every_truncation),
-        cmocka_unit_test(test_sound_header_bad_fields),
-        cmocka_unit_test(test_tombstone),
-        cmocka_unit_test(test_encode_limits),
+        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_sums_are_keyed),
+        cmocka_unit_test(test_layout),           cmocka_unit_test(test_every_bit_flip),
+        cmocka_unit_test(test_every_truncation), cmocka_unit_test(test_sound_header_bad_fields),
+        cmocka_unit_test(test_tombstone),        cmocka_unit_test(test_encode_limits),
         cmocka_unit_test(test_not_a_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

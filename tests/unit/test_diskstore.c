@@ -5,7 +5,8 @@
  * checkpoint every 256 MiB; the store comes back after close and open, purges with it,
  * and after a crash loses only its queue; a flipped byte on disk is DAMAGED, never FOUND;
  * a second opener is refused with the holder's pid; a write error turns the store off;
- * and readers racing the writer over many laps only ever see correct records. */
+ * readers racing the writer over many laps only ever see correct records; and records
+ * still queued for the writer are read from its queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -260,7 +261,8 @@ static void test_collision_is_absent(void **state)
         .pos = 0, .key_hash = hb, .key_len = (uint32_t)strlen(a), .head_len = 2, .body_len = 3};
     uint8_t rec[256];
     size_t n = 0;
-    assert_int_equal(sf_diskrec_encode(&m, a, "hd", "abc", rec, sizeof rec, &n), SF_DISKREC_OK);
+    assert_int_equal(sf_diskrec_encode(s->log.sum_seed, &m, a, "hd", "abc", rec, sizeof rec, &n),
+                     SF_DISKREC_OK);
     /* The writer is idle (nothing queued): the test writes as it would, at the head. */
     assert_int_equal(pwrite(s->log.fd, rec, n, s->log.base), (ssize_t)n);
     struct sf_diskindex_entry e = {.key_hash = hb, .pos = 0, .size = (uint32_t)n};
@@ -788,11 +790,165 @@ static void test_readers_race_the_writer(void **state)
     sf_diskstore_close(r.s);
 }
 
+/* Records the writer has not written yet are read from its queue (issue 22: a response the
+ * memory cache evicted before the writer reached it was fetched from the origin again):
+ * the newest of a key wins, a pending purge hides them, and nothing is released while
+ * queued. The writer is held at the gate in the first record's copy_body. */
+static void test_queued_records_are_read(void **state)
+{
+    (void)state;
+    atomic_store(&released, 0);
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    assert_true(put_gated(s, 0, 0, 100, &gate));
+    for (int i = 0; i < 1000 && stats(s).writes_queued != 0; i++)
+        usleep(1000);
+    assert_true(put(s, 1, 1000));
+    assert_true(put(s, 1, 2000)); /* the newer store of key 1 */
+    assert_true(put_gated(s, 2, 77, 300, NULL));
+    assert_true(put(s, 3, 500));
+    assert_int_equal(stats(s).writes_queued, 4);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.queued);
+    assert_true(hit_is(&h, 1, 2000));
+    sf_diskstore_hit_free(&h);
+    assert_int_equal(get(s, 2, 77, &h), SF_DISKSTORE_FOUND);
+    assert_true(hit_is(&h, 2, 300));
+    sf_diskstore_hit_free(&h);
+    assert_int_equal(get(s, 2, 0, &h), SF_DISKSTORE_ABSENT); /* another variant */
+    uint32_t size = 0; /* held, so that an invalidation does not pass it by */
+    assert_true(sf_diskstore_holds(s, "GET http://origin.test/obj/000001", KEY_LEN, 0, &size));
+    assert_int_equal(size, sf_diskrec_size(KEY_LEN, HEAD_LEN, 2000));
+    assert_false(sf_diskstore_holds(s, "GET http://origin.test/obj/000002", KEY_LEN, 0, NULL));
+    /* A purge whose tombstone is queued hides the queued records it selects too. */
+    assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000003", NULL,
+                                   false, false));
+    assert_int_equal(get(s, 3, 0, &h), SF_DISKSTORE_PURGED);
+    struct sf_diskstore_stats st = stats(s);
+    assert_int_equal(st.reads, 2);
+    assert_int_equal(st.reads_queued, 2);
+    assert_int_equal(st.writes, 0);
+    assert_int_equal(atomic_load(&released), 0);
+    pthread_mutex_unlock(&gate);
+    drain(s);
+    assert_int_equal(atomic_load(&released), 5);
+    expect_found(s, 0, 100);
+    expect_found(s, 1, 2000);
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_false(h.queued); /* from the file now */
+    sf_diskstore_hit_free(&h);
+    assert_int_equal(get(s, 3, 0, &h), SF_DISKSTORE_PURGED); /* written before its tombstone */
+    st = stats(s);
+    assert_int_equal(st.reads_queued, 2);
+    assert_int_equal(st.writes, 6);
+    sf_diskstore_close(s);
+    pthread_mutex_destroy(&gate);
+}
+
+/* A store just created has an empty checkpoint at once (its directory fsync'd): opened
+ * again without a write, it follows the chain from it instead of reading the whole log. */
+static void test_created_store_has_a_checkpoint(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    char name[128];
+    snprintf(name, sizeof name, "%s/index.ckpt", dir);
+    assert_int_equal(access(name, R_OK), 0); /* before any close: a crash finds it too */
+    assert_false(stats(s).load_from_checkpoint);
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 1 << 20);
+    struct sf_diskstore_stats st = stats(s);
+    assert_true(st.load_from_checkpoint);
+    assert_int_equal(st.load_scanned, 0);
+    assert_true(put(s, 1, 100));
+    drain(s);
+    expect_found(s, 1, 100);
+    sf_diskstore_close(s);
+}
+
+/* Soft purge rules past the bound (8 here) collapse into one soft rule that selects every
+ * record stored before it, persisted by its tombstone: the rules held stay bounded, the
+ * records stored before are all invalidated (never served unvalidated), later ones are
+ * not, and a restart agrees. */
+static void test_purge_rules_are_bounded(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    struct sf_diskstore_conf c = {
+        .path = dir, .max_bytes = SMALL, .queue_bytes = 1 << 20, .purge_rules_max = 8};
+    struct sf_diskstore *s = sf_diskstore_open(&c, err, sizeof err);
+    assert_non_null(s);
+    assert_true(put(s, 1, 500));
+    drain(s);
+    char url[64];
+    for (uint32_t i = 100; i < 130; i++) {
+        snprintf(url, sizeof url, "http://origin.test/obj/%06u", i);
+        assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, url, NULL, true, true));
+    }
+    /* Hard ones count apart: one of them does not collapse the soft. */
+    assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000009", NULL,
+                                   false, true));
+    struct sf_diskstore_stats st = stats(s);
+    assert_true(st.purge_collapses >= 3);
+    assert_true(st.purge_rules <= 8 + 1 + 1); /* the bound, the catch-all, the hard one */
+    sf_mutex_lock(&s->lock);
+    assert_true(sf_diskpurge_count_of(s->purges, true) <= 8);
+    sf_mutex_unlock(&s->lock);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated); /* stored before the catch-all */
+    sf_diskstore_hit_free(&h);
+    assert_true(put(s, 2, 500));
+    drain(s);
+    expect_found(s, 2, 500); /* stored after: not invalidated */
+    sf_diskstore_close(s);
+    s = sf_diskstore_open(&c, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated);
+    sf_diskstore_hit_free(&h);
+    expect_found(s, 2, 500);
+    sf_diskstore_close(s);
+}
+
+/* A store of the previous layout (superblock version 1: unseeded checksums) is recreated
+ * empty, never read with the wrong sums. */
+static void test_old_version_is_recreated(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_true(put(s, 1, 100));
+    drain(s);
+    sf_diskstore_close(s);
+    char name[128];
+    snprintf(name, sizeof name, "%s/store", dir);
+    int fd = open(name, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t one = 1;
+    assert_int_equal(pwrite(fd, &one, 1, 8), 1); /* the version */
+    close(fd);
+    s = open_store(SMALL, 1 << 20);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_ABSENT);
+    assert_int_equal(stats(s).records, 0);
+    sf_diskstore_close(s);
+    fd = open(name, O_RDONLY);
+    uint8_t v = 0;
+    assert_int_equal(pread(fd, &v, 1, 8), 1);
+    close(fd);
+    assert_int_equal(v, 2);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_rules_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_created_store_has_a_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_records_are_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collision_is_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrap_keeps_the_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound_drops, setup, teardown),
@@ -800,6 +956,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_every_256_mib, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_finds_every_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_version_is_recreated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_survives_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_byte_is_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_open_names_the_pid, setup, teardown),
