@@ -479,4 +479,8 @@ void sf_disktier_fill_stats(struct sf_cache_stats *cs)
     cs->disk_checkpoints = st.checkpoints;
     cs->disk_load_ms = st.load_ms;
     cs->disk_load_scanned = st.load_scanned;
+    cs->disk_reads_queued = st.reads_queued;
+    cs->disk_index_evictions = st.index_evictions;
+    cs->disk_purge_rules = st.purge_rules;
+    cs->disk_purge_collapses = st.purge_collapses;
 }

@@ -214,7 +214,8 @@ static const struct family families[] = {
 #define F_DISK_HITS 55
     {"disk_hits_total", COUNTER, "Requests answered with a response read from the disk tier."},
 #define F_DISK_BYTES 56
-    {"disk_bytes_used", GAUGE, "Bytes of the disk tier's log in use (all of it once it has wrapped)."},
+    {"disk_bytes_used", GAUGE,
+     "Bytes of the disk tier's log in use (all of it once it has wrapped)."},
 #define F_DISK_LOG_BYTES 57
     {"disk_log_bytes", GAUGE, "The disk tier's log size (cache.disk.max_bytes less its header)."},
 #define F_DISK_RECORDS 58
@@ -248,6 +249,17 @@ static const struct family families[] = {
      "How long the last start took to load the disk tier's checkpoint and scan its log."},
 #define F_DISK_LOAD_SCANNED 71
     {"disk_load_scanned", GAUGE, "Records the last start's scan of the disk tier's log indexed."},
+#define F_DISK_READS_QUEUED 72
+    {"disk_reads_queued_total", COUNTER,
+     "Disk tier reads answered from a record still waiting for the writer."},
+#define F_DISK_INDEX_EVICTIONS 73
+    {"disk_index_evictions_total", COUNTER,
+     "Records the disk tier gave up early because its index was full (many small records)."},
+#define F_DISK_PURGE_RULES 74
+    {"disk_purge_rules", GAUGE, "Purges and invalidations the disk tier applies to its reads."},
+#define F_DISK_PURGE_COLLAPSES 75
+    {"disk_purge_collapses_total", COUNTER,
+     "Times the disk tier's purge rules reached their bound and were made one rule."},
 };
 
 /* A counter of struct sf_metrics: where it is, and its names in both documents. */
@@ -335,7 +347,7 @@ struct sample {
     uint64_t value;
 };
 
-#define NSAMPLES (NCOUNTERS + 40)
+#define NSAMPLES (NCOUNTERS + 48)
 
 /* Reads every number once into out (NSAMPLES); returns how many. A sample added here
  * needs NSAMPLES raised: PUT checks before it writes. */
@@ -344,7 +356,7 @@ struct sample {
         SF_ASSERT(n < NSAMPLES);                                                                   \
         out[n++] = __VA_ARGS__;                                                                    \
     } while (0)
-/* The disk tier's numbers into out (room for 18). */
+/* The disk tier's numbers into out (room for 22). */
 static size_t disk_samples(const struct sf_cache_stats *c, struct sample *out)
 {
     const struct {
@@ -370,6 +382,10 @@ static size_t disk_samples(const struct sf_cache_stats *c, struct sample *out)
         {"checkpoints", F_DISK_CHECKPOINTS, c->disk_checkpoints},
         {"load_ms", F_DISK_LOAD_MS, c->disk_load_ms},
         {"load_scanned", F_DISK_LOAD_SCANNED, c->disk_load_scanned},
+        {"reads_queued", F_DISK_READS_QUEUED, c->disk_reads_queued},
+        {"index_evictions", F_DISK_INDEX_EVICTIONS, c->disk_index_evictions},
+        {"purge_rules", F_DISK_PURGE_RULES, c->disk_purge_rules},
+        {"purge_collapses", F_DISK_PURGE_COLLAPSES, c->disk_purge_collapses},
     };
     size_t n = sizeof d / sizeof d[0];
     for (size_t i = 0; i < n; i++)
@@ -408,8 +424,10 @@ static size_t snapshot(const struct sf_cache_stats *cache, struct sample *out)
     PUT((struct sample){"cache", "promotions", F_PROMOTIONS, NULL, cache->promotions});
     PUT((struct sample){"cache", "ghost_hits", F_GHOST_HITS, NULL, cache->ghost_hits});
     PUT((struct sample){"cache", "small_bytes", F_SMALL_BYTES, NULL, cache->small_bytes});
-    if (cache->disk_open)
+    if (cache->disk_open) {
+        SF_ASSERT(n + 22 <= NSAMPLES); /* disk_samples' room */
         n += disk_samples(cache, out + n);
+    }
     return n;
 }
 

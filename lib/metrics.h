@@ -26,7 +26,8 @@ struct sf_cache_stats {
     uint64_t disk_state, disk_hits, disk_bytes_used, disk_log_bytes, disk_records, disk_index_bytes,
         disk_writes, disk_write_bytes, disk_writes_queued, disk_queued_bytes, disk_writes_dropped,
         disk_reads, disk_checksum_failures, disk_purged, disk_errors, disk_checkpoints,
-        disk_load_ms, disk_load_scanned;
+        disk_load_ms, disk_load_scanned, disk_reads_queued, disk_index_evictions, disk_purge_rules,
+        disk_purge_collapses;
 };
 
 /* A histogram of fixed buckets (sf_metrics_observe_*): each observation is three relaxed
