@@ -1,7 +1,8 @@
 #!/bin/sh
 # make run: starts two of the bundled slow origin, on 127.0.0.1:9000 and 9001 (one upstream
-# pool), and sfproxy on 127.0.0.1:8080 (conf/demo.json), prints what to try, and stops them
-# all on Ctrl-C.
+# pool), and sfproxy on 127.0.0.1:8080 (conf/demo.json: a disk tier in
+# /var/tmp/sfproxy-demo-cache, so a second make run starts warm), prints what to try, and
+# stops them all on Ctrl-C.
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${1:-build/release/sfproxy}
@@ -80,6 +81,10 @@ another terminal:
   # the same in Prometheus's format, with histograms: how many clients each fetch served
   curl -s localhost:8081/metrics | grep sfproxy_flight_clients
 
-Ctrl-C stops them all.
+  # the disk tier (/var/tmp/sfproxy-demo-cache): what was stored is on disk too
+  curl -s localhost:8081/_sfproxy/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["disk"])'
+
+Ctrl-C stops them all. Run make run again and ask for the /slow URL above: it answers at
+once, X-Cache: HIT, and its log line says tier=disk: the cache came back with the restart.
 MSG
 wait "$proxy"
