@@ -188,6 +188,14 @@ static bool sync_dir(const char *dir)
     return ok;
 }
 
+static bool all_zero(const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != 0)
+            return false;
+    return true;
+}
+
 /* Creates the store anew in fd: preallocated to max_bytes, a new superblock. */
 static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, size_t err_len)
 {
@@ -262,6 +270,13 @@ static bool open_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, si
         snprintf(err, err_len, "cache.disk.path %s: cannot read %s: %s", s->path, name,
                  strerror(errno));
         return false;
+    }
+    if (all_zero(sb, got)) {
+        /* create_store allocates the file before it writes the superblock: a crash between
+         * leaves zeros. Nobody else's file starts with 4 KiB of them (or is all zeros). */
+        sf_log_warn("disk store %s: its creation never finished; the disk cache starts empty",
+                    name);
+        return create_store(s, max_bytes, err, err_len);
     }
     if (got < 8 || get_le64(sb + SB_MAGIC) != SUPER_MAGIC) {
         snprintf(err, err_len,
@@ -485,13 +500,18 @@ static enum sf_diskstore_get get_queued(struct sf_diskstore *s, struct sf_diskst
         .body = buf + q->key_len + q->head_len,
         .size = q->rec_size,
     };
-    sf_diskwriter_unpin(s, q);
-    if (buf == NULL)
-        return SF_DISKSTORE_ABSENT;
+    /* The rules are asked while q is still pinned: until the writer is done with q no
+     * tombstone queued after it is written, so a purge after the put is still PENDING and
+     * hides it. Unpinned first, the writer could write q and a tombstone after it, settling
+     * the rule below QUEUED_POS: a purged record served. */
     sf_mutex_lock(&s->lock);
     enum sf_diskpurge_hit ph =
-        sf_diskpurge_check(s->purges, QUEUED_POS, match, v.head, v.meta.head_len);
+        buf != NULL ? sf_diskpurge_check(s->purges, QUEUED_POS, match, v.head, v.meta.head_len)
+                    : SF_DISKPURGE_NONE;
+    sf_diskwriter_unpin(s, q);
     sf_mutex_unlock(&s->lock);
+    if (buf == NULL)
+        return SF_DISKSTORE_ABSENT;
     if (ph == SF_DISKPURGE_REMOVED) {
         atomic_fetch_add(&s->st.purged, 1);
         free(buf);

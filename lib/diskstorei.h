@@ -16,10 +16,11 @@
 #define SF_DISKSTORE_SUPER 4096u   /* the superblock's bytes, before the log */
 #define SF_DISKSTORE_DEFERRED 64   /* removals a checkpoint's save may defer */
 #define SF_DISKSTORE_QBUCKETS 1024 /* the queued records' map: chains by key hash */
+#define SF_DISKSTORE_TOMB_MAX 1024 /* queued tombstones past which no-wait purges collapse */
 
 /* What waits for the writer: a record to store, or a purge's tombstone. */
 struct sf_diskstore_qitem {
-    struct sf_diskstore_qitem *next;
+    struct sf_diskstore_qitem *next, *prev; /* (L) the queue */
     /* A record is also in the queued map (by key hash, newest first) from put until the
      * writer has written or dropped it, so reads find it meanwhile; readers copying it pin
      * it, and the writer waits for them before it releases the object. */
@@ -44,6 +45,9 @@ struct sf_diskstore_qitem {
     /* A tombstone: its rule (strings owned), and the purge's number for its waiter. */
     struct sf_diskpurge_rule rule;
     uint64_t seq;
+    bool waited;        /* (L) a purge waits for it: never coalesced, fdatasync'd once written */
+    bool collapse;      /* (L) a collapse's: the rules it replaced are in no checkpoint */
+    unsigned coalesced; /* (L) identical no-wait purges folded into it (coalesce()) */
 };
 
 struct sf_diskstore_counters {
@@ -69,12 +73,14 @@ struct sf_diskstore {
     struct sf_diskstore_qitem *q_first, *q_last;             /* (L) the queue, oldest first */
     struct sf_diskstore_qitem *q_map[SF_DISKSTORE_QBUCKETS]; /* (L) records not yet written */
     pthread_cond_t unpin_cv;                                 /* (L) the last reader unpinned */
-    uint64_t q_bytes, q_count;                               /* (L) */
-    uint64_t purge_seq;                                      /* (L) the last purge's number */
-    uint64_t purge_done; /* (L) every purge up to it has its tombstone on disk */
-    bool stopping;       /* (L) close asked the writer to drain and stop */
-    bool writing;        /* (L) the writer holds an item it took from the queue */
-    bool saving;         /* (L) the writer is writing the checkpoint from the index */
+    uint64_t q_bytes, q_count;                               /* (L) records and tombstones */
+    uint64_t t_count;           /* (L) tombstones queued (not in q_bytes: stores' bound) */
+    unsigned collapses_pending; /* (L) collapse tombstones queued or being written */
+    uint64_t purge_seq;         /* (L) the last purge's number */
+    uint64_t purge_done;        /* (L) every purge up to it has its tombstone on disk */
+    bool stopping;              /* (L) close asked the writer to drain and stop */
+    bool writing;               /* (L) the writer holds an item it took from the queue */
+    bool saving;                /* (L) the writer is writing the checkpoint from the index */
     struct {
         uint64_t key_hash, variant, pos;
     } deferred[SF_DISKSTORE_DEFERRED]; /* (L) removals that wait for the save to end */
@@ -106,7 +112,8 @@ struct sf_diskstore_qitem *sf_diskwriter_find(struct sf_diskstore *s, uint64_t k
                                               uint64_t variant);
 struct sf_diskstore_qitem *sf_diskwriter_pin(struct sf_diskstore *s, uint64_t key_hash,
                                              uint64_t variant);
-/* Gives back a pin. Lock not held. */
+/* Gives back a pin. Lock held: a read checks the purge rules in the same critical section,
+ * since once q is unpinned the writer may write it and a tombstone after it. */
 void sf_diskwriter_unpin(struct sf_diskstore *s, struct sf_diskstore_qitem *q);
 
 /* diskstore.c: turns the store off after a disk error (what failed, and why: strerror's

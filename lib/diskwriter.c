@@ -101,11 +101,10 @@ struct sf_diskstore_qitem *sf_diskwriter_pin(struct sf_diskstore *s, uint64_t ke
 
 void sf_diskwriter_unpin(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
 {
-    sf_mutex_lock(&s->lock);
+    sf_mutex_assert_held(&s->lock);
     SF_ASSERT(q->readers > 0);
     if (--q->readers == 0 && !q->mapped)
         SF_PTOK(pthread_cond_broadcast(&s->unpin_cv));
-    sf_mutex_unlock(&s->lock);
 }
 
 /* Takes q out of the queued map and waits for the reads copying it: after this nobody
@@ -135,6 +134,11 @@ static void item_done(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
 
 static void item_drop(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
 {
+    if (q->collapse) {
+        sf_mutex_lock(&s->lock);
+        s->collapses_pending--;
+        sf_mutex_unlock(&s->lock);
+    }
     if (!q->tombstone)
         atomic_fetch_add(&s->st.writes_dropped, 1);
     item_done(s, q);
@@ -149,15 +153,39 @@ static void enqueue(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
         q->map_next = *b;
         *b = q;
         q->mapped = true;
+        s->q_bytes += q->rec_size;
+    } else {
+        s->t_count++; /* a bound of their own: tombstones never push a store out */
     }
+    q->next = NULL;
+    q->prev = s->q_last;
     if (s->q_last != NULL)
         s->q_last->next = q;
     else
         s->q_first = q;
     s->q_last = q;
-    s->q_bytes += q->rec_size;
     s->q_count++;
     SF_PTOK(pthread_cond_signal(&s->work_cv));
+}
+
+/* Takes q out of the queue, undoing enqueue's counts (not the map's). Lock held. */
+static void dequeue(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
+{
+    sf_mutex_assert_held(&s->lock);
+    if (q->prev != NULL)
+        q->prev->next = q->next;
+    else
+        s->q_first = q->next;
+    if (q->next != NULL)
+        q->next->prev = q->prev;
+    else
+        s->q_last = q->prev;
+    q->next = q->prev = NULL;
+    if (q->tombstone)
+        s->t_count--;
+    else
+        s->q_bytes -= q->rec_size;
+    s->q_count--;
 }
 
 bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
@@ -197,27 +225,117 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
     return queued;
 }
 
-/* The rules of q's softness are over the bound: they go (the settled ones), and q becomes
- * the one rule that selects every record (PREFIX ""), its tombstone queued after all of
- * theirs, so it selects at least what each of them did, and persisted like them so a
- * restart agrees. How many went (counted as a collapse when any did). Lock held. */
-static size_t collapse(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
+/* Makes q's rule PREFIX "" (every record) of its softness, its key the rule's encoding. */
+static void select_all(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
 {
-    sf_mutex_assert_held(&s->lock);
-    size_t n = sf_diskpurge_collapse(s->purges, q->rule.soft);
     free((char *)q->rule.text);
     free((char *)q->rule.tag_header);
     q->rule.kind = SF_DISKPURGE_PREFIX;
     q->rule.text = sf_xstrdup("");
     q->rule.tag_header = NULL;
-    size_t len = sf_diskpurge_encode(&q->rule, (uint8_t *)q->key, SF_DISKREC_MAX_KEY);
+    uint8_t enc[64];
+    size_t len = sf_diskpurge_encode(&q->rule, enc, sizeof enc);
     SF_ASSERT(len > 0); /* a dozen bytes */
+    free(q->key);
+    q->key = sf_xmalloc(len);
+    memcpy(q->key, enc, len);
     q->key_len = (uint32_t)len;
     q->key_hash = sf_diskstore_key_hash(s, q->key, len);
     q->rec_size = sf_diskrec_size(q->key_len, 0, 0);
+}
+
+/* The rules of q's softness are over the bound: they go (the settled ones), for q, made
+ * the one rule that selects every record (PREFIX ""), whose tombstone is queued after all
+ * of theirs, so it selects at least what each of them did, persisted like them so a
+ * restart agrees. How many went (counted as a collapse when any did). Lock held. */
+static size_t collapse(struct sf_diskstore *s, bool soft)
+{
+    sf_mutex_assert_held(&s->lock);
+    size_t n = sf_diskpurge_collapse(s->purges, soft);
     if (n > 0)
         atomic_fetch_add(&s->st.purge_collapses, 1);
     return n;
+}
+
+/* Until a collapse's tombstone is written the rules it dropped are in no checkpoint, so
+ * none is written meanwhile (checkpoint()). Lock held. */
+static void mark_collapse(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
+{
+    if (!q->collapse) {
+        q->collapse = true;
+        s->collapses_pending++;
+    }
+}
+
+/* How many identical no-wait purges one queued tombstone stands for at most: under a
+ * steady flood it keeps moving to the tail, and past this a new one is queued, so that
+ * some tombstone of the rule reaches the disk (and a collapse's lets checkpoints go on). */
+#define COALESCE_MAX 1000u
+
+/* A queued tombstone of q's very rule (the same encoding) that nobody waits for, or NULL.
+ * Only tombstones are compared: at most SF_DISKSTORE_TOMB_MAX and the waited ones. Lock
+ * held. */
+static struct sf_diskstore_qitem *pending_twin(struct sf_diskstore *s,
+                                               const struct sf_diskstore_qitem *q)
+{
+    sf_mutex_assert_held(&s->lock);
+    if (s->t_count == 0)
+        return NULL;
+    size_t seen = 0;
+    for (struct sf_diskstore_qitem *t = s->q_last; t != NULL && seen < s->t_count; t = t->prev) {
+        if (!t->tombstone)
+            continue;
+        seen++;
+        if (!t->waited && t->coalesced < COALESCE_MAX && t->key_len == q->key_len &&
+            memcmp(t->key, q->key, q->key_len) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+/* A no-wait purge identical to the queued tombstone t needs no tombstone of its own: t's
+ * pending rule already hides every record it selects, wherever those are written. What
+ * must hold is that t, once written, still lies after every record queued before this
+ * purge (else a restart's scan would find such a record after the tombstone and serve
+ * it): moving t to the queue's tail, with this purge's number, does that, and since
+ * nobody waits for t no waiter's answer moves. The numbers in the queue stay in order, so
+ * purge_done still means "every purge up to it". Lock held. */
+static void coalesce(struct sf_diskstore *s, struct sf_diskstore_qitem *t)
+{
+    dequeue(s, t);
+    t->seq = ++s->purge_seq;
+    t->coalesced++;
+    enqueue(s, t);
+}
+
+/* Queues q (its rule added PENDING) or folds it into an identical queued tombstone (then
+ * frees it). Over the rules' bound the settled rules collapse; past the tombstones' bound
+ * a no-wait purge (a soft one: sf_diskstore_purge made a hard one wait) becomes "every
+ * record needs validation". Either way q becomes PREFIX "", which coalesces with the
+ * last such queued. The purge's number; *collapsed: how many rules went. Lock held. */
+static uint64_t queue_purge(struct sf_diskstore *s, struct sf_diskstore_qitem *q, size_t *collapsed)
+{
+    bool over_rules = sf_diskpurge_count_of(s->purges, q->rule.soft) >= s->purge_max;
+    if (over_rules)
+        *collapsed = collapse(s, q->rule.soft);
+    if (over_rules || (!q->waited && s->t_count >= SF_DISKSTORE_TOMB_MAX))
+        select_all(s, q);
+    struct sf_diskstore_qitem *t = q->waited ? NULL : pending_twin(s, q);
+    if (t != NULL) {
+        coalesce(s, t);
+        if (over_rules)
+            mark_collapse(s, t);
+        item_free(q);
+        return t->seq;
+    }
+    if (over_rules)
+        mark_collapse(s, q);
+    /* The rule hides every record it selects from now on, the tombstone's place being
+     * unknown until it is written. */
+    sf_diskpurge_add(s->purges, &q->rule);
+    q->seq = ++s->purge_seq;
+    enqueue(s, q); /* never dropped: tombstones have their own bound (above) */
+    return q->seq;
 }
 
 bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, const char *text,
@@ -239,28 +357,31 @@ bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, con
     }
     struct sf_diskstore_qitem *q = sf_xcalloc(1, sizeof *q);
     q->tombstone = true;
-    q->key = (char *)enc;
+    q->key = sf_xmalloc(n); /* its own length: the queue may hold many */
+    memcpy(q->key, enc, n);
+    free(enc);
     q->key_len = (uint32_t)n;
-    q->key_hash = sf_diskstore_key_hash(s, enc, n);
+    q->key_hash = sf_diskstore_key_hash(s, q->key, n);
     q->stored_ms = wall_ms();
     q->rec_size = sf_diskrec_size(q->key_len, 0, 0);
     q->rule = r;
     q->rule.text = sf_xstrdup(text);
     q->rule.tag_header = sf_xstrdup_opt(r.tag_header);
+    q->waited = wait;
     sf_mutex_lock(&s->lock);
     if (s->stopping || !atomic_load(&s->on)) {
         sf_mutex_unlock(&s->lock);
         item_free(q);
         return false;
     }
+    /* Past the tombstones' bound an invalidation (soft, a client's unsafe request) becomes
+     * "every record needs validation", which coalesces into one tombstone (queue_purge); a
+     * hard no-wait purge (an admin's) waits for its tombstone instead: the waiters are as
+     * many as the threads, so waited tombstones need no bound. */
+    if (!wait && !soft && s->t_count >= SF_DISKSTORE_TOMB_MAX)
+        wait = q->waited = true;
     size_t collapsed = 0;
-    if (sf_diskpurge_count_of(s->purges, soft) >= s->purge_max)
-        collapsed = collapse(s, q);
-    /* The rule hides every record it selects from now on, the tombstone's place being
-     * unknown until it is written. */
-    sf_diskpurge_add(s->purges, &q->rule);
-    uint64_t seq = q->seq = ++s->purge_seq;
-    enqueue(s, q); /* never dropped: the queue's bound is for stores */
+    uint64_t seq = queue_purge(s, q, &collapsed);
     while (wait && s->purge_done < seq && atomic_load(&s->on))
         sf_cond_wait_ms(&s->done_cv, &s->lock, 1000);
     bool done = !wait || s->purge_done >= seq;
@@ -338,17 +459,25 @@ static uint64_t place(const struct sf_diskstore *s, size_t size)
 }
 
 /* The tombstone of q is at pos: its rule gets its place, and once it is on the disk the
- * purge's waiter hears it. */
+ * purge's waiter hears it. The fdatasync is for a waiter, a collapse (the checkpoint that
+ * follows drops the rules it replaced), or the last of a run of tombstones: a flood of
+ * invalidations costs one per run, not one each. An unsynced one still moves purge_done:
+ * every waited purge before it was synced when written, and the next sync covers it. */
 static void settle(struct sf_diskstore *s, struct sf_diskstore_qitem *q, uint64_t pos)
 {
     sf_mutex_lock(&s->lock);
     sf_diskpurge_settle(s->purges, &q->rule, pos);
+    bool sync = q->waited || q->collapse || s->q_first == NULL || !s->q_first->tombstone;
     sf_mutex_unlock(&s->lock);
-    if (fdatasync(s->log.fd) != 0) {
+    if (sync && fdatasync(s->log.fd) != 0) {
         sf_diskstore_turn_off(s, "fdatasync", strerror(errno));
         return;
     }
     sf_mutex_lock(&s->lock);
+    if (q->collapse) {
+        q->collapse = false; /* its rule is settled: a checkpoint saves it */
+        s->collapses_pending--;
+    }
     s->purge_done = q->seq;
     SF_PTOK(pthread_cond_broadcast(&s->done_cv));
     sf_mutex_unlock(&s->lock);
@@ -387,7 +516,12 @@ static void write_item(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
     }
     uint64_t pos = place(s, q->rec_size);
     if (!encode(s, q, pos)) {
-        item_drop(s, q); /* no memory for the buffer: this record only */
+        /* No memory for the buffer: a record is dropped, but a tombstone cannot be: its
+         * rule would stay PENDING, its waiter asleep, and a later settle would move
+         * purge_done past it (a false success). The store goes off: waiters hear false. */
+        if (q->tombstone)
+            sf_diskstore_turn_off(s, "a tombstone's encoding", "out of memory");
+        item_drop(s, q);
         return;
     }
     if (!q->tombstone) {
@@ -429,6 +563,15 @@ static void write_item(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
  * the scan that follows the checkpoint finds it. */
 static void checkpoint(struct sf_diskstore *s)
 {
+    /* The rules a collapse dropped are in no checkpoint until its tombstone is written, and
+     * a restart follows the log from this one's head: wait (ckpt_bytes kept, so it is
+     * still due once the tombstone is written). Rather than saving the pending collapse
+     * rule: a checkpoint's rules are settled ones, with a position the load trusts. */
+    sf_mutex_lock(&s->lock);
+    bool collapsing = s->collapses_pending > 0;
+    sf_mutex_unlock(&s->lock);
+    if (collapsing)
+        return;
     s->ckpt_bytes = 0;
     s->ckpt_ms = sf_now_ms();
     struct sf_diskpurge *p = sf_diskpurge_new();
@@ -481,11 +624,7 @@ static void *writer_main(void *arg)
         struct sf_diskstore_qitem *q = s->q_first;
         s->writing = q != NULL;
         if (q != NULL) {
-            s->q_first = q->next;
-            if (s->q_first == NULL)
-                s->q_last = NULL;
-            s->q_bytes -= q->rec_size;
-            s->q_count--;
+            dequeue(s, q);
         } else if (s->stopping) {
             break;
         } else {

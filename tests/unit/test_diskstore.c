@@ -941,6 +941,299 @@ static void test_old_version_is_recreated(void **state)
     assert_int_equal(v, 2);
 }
 
+/* ---- The review's findings (issue 22): S3, S2, S1, L1, L2. ---- */
+
+/* The sanitizers intercept the functions the next two tests interpose: they run in the
+ * release and clang builds only. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define NO_INTERPOSE 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define NO_INTERPOSE 1
+#endif
+#endif
+
+#ifndef NO_INTERPOSE
+#include <dlfcn.h>
+
+/* A thread that sets sleep_after_unlock sleeps right after its next unlock: it widens the
+ * window between a queued read's unpin and what follows it. */
+static _Thread_local bool sleep_after_unlock;
+int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    static int (*real)(pthread_mutex_t *);
+    if (real == NULL)
+        real = (int (*)(pthread_mutex_t *))dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+    int r = real(m);
+    if (sleep_after_unlock) {
+        sleep_after_unlock = false;
+        usleep(300 * 1000);
+    }
+    return r;
+}
+
+/* realloc fails for sizes of at least fail_realloc_from (0: never): the writer's buffer. */
+static atomic_size_t fail_realloc_from;
+extern void *__libc_realloc(void *p, size_t n);
+void *realloc(void *p, size_t n)
+{
+    size_t from = atomic_load(&fail_realloc_from);
+    if (from != 0 && n >= from)
+        return NULL;
+    return __libc_realloc(p, n);
+}
+#endif
+
+static struct sf_diskstore *race_s;
+static pthread_t race_reader;
+static atomic_bool race_copying;
+static pthread_mutex_t race_gate = PTHREAD_MUTEX_INITIALIZER;
+static enum sf_diskstore_get race_got;
+
+/* The writer waits at the gate; the reader copies once the writer has written the record
+ * and waits in unmap for it. */
+static void race_copy_body(void *ctx, uint8_t *out, uint32_t len)
+{
+    struct src *b = ctx;
+    if (pthread_equal(pthread_self(), race_reader)) {
+        atomic_store(&race_copying, true);
+        while (stats(race_s).writes < 1)
+            usleep(1000);
+        usleep(50 * 1000);
+#ifndef NO_INTERPOSE
+        sleep_after_unlock = true;
+#endif
+    } else {
+        pthread_mutex_lock(&race_gate);
+        pthread_mutex_unlock(&race_gate);
+    }
+    for (uint32_t j = 0; j < len; j++)
+        out[j] = body_byte(b->id, j);
+}
+
+static void *race_get(void *arg)
+{
+    (void)arg;
+    struct sf_diskstore_hit h;
+    race_got = get(race_s, 1, 0, &h);
+    sf_diskstore_hit_free(&h);
+    return NULL;
+}
+
+/* S3: a read copying a queued record while a purge of it is queued is PURGED, even when the
+ * writer writes the record and the purge's tombstone before the read looks at the rules. */
+static void test_queued_read_sees_a_later_purge(void **state)
+{
+    (void)state;
+    race_s = open_store(SMALL, 1 << 20);
+    pthread_mutex_lock(&race_gate);
+    char key[64];
+    key_of(1, key, sizeof key);
+    struct src *b = sf_xmalloc(sizeof *b);
+    b->id = 1;
+    b->gate = NULL;
+    struct sf_diskstore_item it = {.key = key,
+                                   .key_len = strlen(key),
+                                   .stored_ms = 1000,
+                                   .expires_ms = 2000,
+                                   .head = (uint8_t *)sf_xstrdup("hd"),
+                                   .head_len = 2,
+                                   .body_len = 100,
+                                   .copy_body = race_copy_body,
+                                   .release = release,
+                                   .ctx = b};
+    assert_true(sf_diskstore_put(race_s, &it));
+    while (stats(race_s).writes_queued != 0) /* the writer took it: at the gate */
+        usleep(1000);
+    atomic_store(&race_copying, false);
+    SF_PTOK(pthread_create(&race_reader, NULL, race_get, NULL));
+    while (!atomic_load(&race_copying))
+        usleep(1000);
+    assert_true(sf_diskstore_purge(race_s, SF_DISKPURGE_URL, url_of(key), NULL, false, false));
+    pthread_mutex_unlock(&race_gate);
+    SF_PTOK(pthread_join(race_reader, NULL));
+    assert_int_equal(race_got, SF_DISKSTORE_PURGED);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(race_s, 1, 0, &h), SF_DISKSTORE_PURGED);
+    sf_diskstore_close(race_s);
+}
+
+/* S2: a collapse whose tombstone is still queued, a checkpoint due, a kill -9: the purges the
+ * collapse replaced were acknowledged, so their records stay purged after the restart. */
+static void test_collapse_then_crash_keeps_purges(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    struct sf_diskstore_conf c = {
+        .path = dir, .max_bytes = SMALL, .queue_bytes = 1 << 20, .purge_rules_max = 2};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("SF_DISK_CKPT_BYTES", "1", 1); /* a checkpoint due after every write */
+        struct sf_diskstore *s = sf_diskstore_open(&c, err, sizeof err);
+        if (s == NULL)
+            _exit(2);
+        put(s, 1, 500);
+        drain(s);
+        if (!sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000001", NULL, false,
+                                true) ||
+            !sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000100", NULL, false,
+                                true))
+            _exit(3);
+        pthread_mutex_t ga = PTHREAD_MUTEX_INITIALIZER, gb = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&ga);
+        pthread_mutex_lock(&gb);
+        put_gated(s, 10, 0, 500, &ga);
+        while (stats(s).writes_queued != 0)
+            usleep(1000);
+        put_gated(s, 11, 0, 500, &gb);
+        /* A third, over the bound of 2: the two settled rules collapse into PREFIX "". */
+        sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000200", NULL, false,
+                           false);
+        uint64_t ck = stats(s).checkpoints;
+        pthread_mutex_unlock(&ga);  /* 10 is written, then the writer waits in 11 */
+        while (stats(s).writes < 4) /* 1, two tombstones, 10 */
+            usleep(1000);
+        usleep(200 * 1000); /* a checkpoint, if one is to come, is written by now */
+        (void)ck;
+        _exit(0); /* the queue (11 and the collapse's tombstone) is lost */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct sf_diskstore *s = sf_diskstore_open(&c, err, sizeof err);
+    assert_non_null(s);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_PURGED);
+    sf_diskstore_close(s);
+}
+
+/* S1: a client POSTing to one cached URL while the writer is busy: the invalidations are
+ * one queued tombstone or a few (not one each), stores still fit in the queue, the record
+ * is invalidated at once, and after a restart too. */
+static void test_invalidation_flood_is_coalesced(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_true(put(s, 1, 500));
+    drain(s);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    assert_true(put_gated(s, 2, 0, 500, &gate));
+    while (stats(s).writes_queued != 0)
+        usleep(1000);
+    uint64_t w0 = stats(s).writes;
+    for (int i = 0; i < 50000; i++)
+        assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000001", NULL,
+                                       true, false));
+    struct sf_diskstore_stats st = stats(s);
+    assert_true(st.writes_queued <= 50000 / 1000 + 1);
+    assert_int_equal(st.queued_bytes, 0); /* tombstones are not counted against stores */
+    assert_true(put(s, 3, 500));
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated);
+    sf_diskstore_hit_free(&h);
+    pthread_mutex_unlock(&gate);
+    drain(s);
+    assert_true(stats(s).writes - w0 <= 50000 / 1000 + 1 + 2);
+    expect_found(s, 3, 500); /* stored after every invalidation */
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 1 << 20);
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated);
+    sf_diskstore_hit_free(&h);
+    expect_found(s, 3, 500);
+    sf_diskstore_close(s);
+}
+
+/* S1: distinct invalidations past the tombstones' bound never push a store out of the
+ * queue; past it they become one that invalidates every record, so each still applies at
+ * once and after a restart. */
+static void test_tombstones_never_push_stores_out(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 18);
+    assert_true(put(s, 1, 500));
+    drain(s);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    assert_true(put_gated(s, 2, 0, 500, &gate));
+    while (stats(s).writes_queued != 0)
+        usleep(1000);
+    char url[64];
+    for (uint32_t i = 0; i < 5000; i++) {
+        snprintf(url, sizeof url, "http://origin.test/obj/%06u", 100000 + i);
+        assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, url, NULL, true, false));
+    }
+    /* The bound, then one "every record" tombstone per 1,000 coalesced (COALESCE_MAX). */
+    assert_true(stats(s).writes_queued <= SF_DISKSTORE_TOMB_MAX + 5000 / 1000 + 1);
+    assert_true(put(s, 3, 500));
+    /* Past the bound, an invalidation of record 1 still applies at once. */
+    assert_true(sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000001", NULL, true,
+                                   false));
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated);
+    sf_diskstore_hit_free(&h);
+    pthread_mutex_unlock(&gate);
+    drain(s);
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 1 << 18);
+    assert_int_equal(get(s, 1, 0, &h), SF_DISKSTORE_FOUND);
+    assert_true(h.invalidated);
+    sf_diskstore_hit_free(&h);
+    sf_diskstore_close(s);
+}
+
+/* L1: a tombstone the writer cannot encode (no memory) turns the store off: a later waited
+ * purge hears false, never a success its predecessor did not earn. */
+static void test_unencodable_tombstone_turns_off(void **state)
+{
+    (void)state;
+#ifdef NO_INTERPOSE
+    skip();
+#else
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_true(put(s, 1, 100));
+    drain(s);
+    char url[8200];
+    memset(url, 'a', sizeof url - 1);
+    url[sizeof url - 1] = '\0';
+    memcpy(url, "http://", 7);
+    atomic_store(&fail_realloc_from, 4096);
+    sf_diskstore_purge(s, SF_DISKPURGE_URL, url, NULL, false, false);
+    bool second =
+        sf_diskstore_purge(s, SF_DISKPURGE_URL, "http://origin.test/obj/000001", NULL, false, true);
+    atomic_store(&fail_realloc_from, 0);
+    assert_false(second);
+    assert_false(stats(s).on);
+    sf_diskstore_close(s);
+#endif
+}
+
+/* L2: a crash while the store file was created leaves zeros where the superblock goes: the
+ * next start recreates it (ours, unfinished); other bytes are still refused. */
+static void test_unfinished_store_is_recreated(void **state)
+{
+    (void)state;
+    char name[128];
+    snprintf(name, sizeof name, "%s/store", dir);
+    int fd = open(name, O_RDWR | O_CREAT, 0640);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, SMALL), 0); /* allocated, the superblock never written */
+    close(fd);
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_true(put(s, 1, 100));
+    drain(s);
+    expect_found(s, 1, 100);
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 1 << 20); /* and it is a store now */
+    expect_found(s, 1, 100);
+    sf_diskstore_close(s);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
@@ -964,6 +1257,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readers_race_the_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints_race_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_loses_only_the_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_read_sees_a_later_purge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_collapse_then_crash_keeps_purges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalidation_flood_is_coalesced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstones_never_push_stores_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unencodable_tombstone_turns_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unfinished_store_is_recreated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
