@@ -317,8 +317,14 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
         sf_log_info("disk store %s: created, %" PRIu64 " bytes", s->path, s->log.size);
         return true;
     }
-    if (!sf_diskload_run(s->path, &s->log, s->index, s->purges, &r, err, err_len))
-        return false;
+    if (!sf_diskload_run(s->path, &s->log, s->index, s->purges, &r, err, err_len)) {
+        /* An I/O error reading the log: as any disk error, the tier goes off (one log line)
+         * and the memory cache goes on, rather than sfproxy not starting. The store stays
+         * open and off: reads find nothing, stores and purges are refused, close writes no
+         * checkpoint, so the file is as it was for the next start. */
+        sf_diskstore_turn_off(s, "the start's scan", err);
+        return true;
+    }
     s->head = r.head;
     uint64_t tail = r.head > s->log.size ? r.head - s->log.size : 0;
     atomic_store(&s->tail, tail);

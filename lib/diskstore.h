@@ -43,7 +43,9 @@ struct sf_diskstore_conf {
  * lock, loads its checkpoint and scans the records written after it (diskload.h), and
  * starts the writer. NULL with a message in err (the path, what failed and what to do:
  * "cache.disk.path /x is in use by another sfproxy (pid 12); give each its own") when it
- * cannot; the caller decides whether that stops the start. */
+ * cannot; the caller decides whether that stops the start. An I/O error while reading the
+ * log (the scan) is not that: the store opens OFF (logged once, stats' on false), as a
+ * disk error later would turn it, and the memory cache goes on. */
 struct sf_diskstore *sf_diskstore_open(const struct sf_diskstore_conf *conf, char *err,
                                        size_t err_len);
 /* Writes what is queued, a last checkpoint, stops the writer and closes. NULL is fine. */
