@@ -54,6 +54,15 @@ static size_t slots_for(size_t n)
     return s;
 }
 
+uint32_t sf_diskindex_expires_s(int64_t expires_ms)
+{
+    if (expires_ms <= 0)
+        return 0;
+    if (expires_ms / 1000 >= UINT32_MAX)
+        return UINT32_MAX;
+    return expires_ms < 1000 ? 1 : (uint32_t)(expires_ms / 1000);
+}
+
 struct sf_diskindex *sf_diskindex_new(size_t max_entries)
 {
     struct sf_diskindex *x = sf_xcalloc(1, sizeof *x);

@@ -28,6 +28,10 @@ struct sf_diskindex_entry {
     uint32_t expires_s; /* unix seconds, 0 for none: expiry without a read */
 };
 
+/* An entry's expires_s of a record's expires_ms (0 or less: none): clamped to u32, and 1
+ * for a time in 1970's first second (0 means none). The writer and the load agree. */
+uint32_t sf_diskindex_expires_s(int64_t expires_ms);
+
 enum sf_diskindex_put {
     SF_DISKINDEX_ADDED,
     SF_DISKINDEX_REPLACED, /* the key's variant was there: now the newer record */

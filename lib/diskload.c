@@ -170,12 +170,8 @@ static int take(struct scan *sc, uint64_t off, const struct sf_diskrec_meta *m, 
         .variant = m->variant,
         .pos = m->pos,
         .size = (uint32_t)sf_diskrec_size(m->key_len, m->head_len, m->body_len),
-        .expires_s = m->expires_ms <= 0                   ? 0
-                     : m->expires_ms / 1000 >= UINT32_MAX ? UINT32_MAX
-                                                          : (uint32_t)(m->expires_ms / 1000),
+        .expires_s = sf_diskindex_expires_s(m->expires_ms),
     };
-    if (m->expires_ms > 0 && e.expires_s == 0)
-        e.expires_s = 1; /* expired in the first second of 1970: not "none" */
     struct sf_diskindex_entry old;
     if (sc->keep_newer && sf_diskindex_get(sc->x, e.key_hash, e.variant, tail, &old) &&
         old.pos > e.pos)

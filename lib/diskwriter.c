@@ -530,7 +530,7 @@ static void write_item(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
             .variant = q->variant,
             .pos = pos,
             .size = (uint32_t)q->rec_size,
-            .expires_s = q->expires_ms > 0 ? (uint32_t)(q->expires_ms / 1000) : 0,
+            .expires_s = sf_diskindex_expires_s(q->expires_ms), /* as the load has it */
         };
         if (index_put(s, &e) == SF_DISKINDEX_FULL) {
             item_drop(s, q);

@@ -1302,6 +1302,40 @@ static void test_scan_error_opens_off(void **state)
 #endif
 }
 
+static uint32_t indexed_expires_s(struct sf_diskstore *s, int64_t expires_ms, uint32_t id)
+{
+    char key[64];
+    key_of(id, key, sizeof key);
+    struct sf_diskstore_item it = {.key = key,
+                                   .key_len = strlen(key),
+                                   .stored_ms = 1000,
+                                   .expires_ms = expires_ms,
+                                   .head = (uint8_t *)sf_xstrdup("hd"),
+                                   .head_len = 2};
+    assert_true(sf_diskstore_put(s, &it));
+    drain(s);
+    struct sf_diskindex_entry e;
+    sf_mutex_lock(&s->lock);
+    bool found = sf_diskindex_get(s->index, sf_diskstore_key_hash(s, key, strlen(key)), 0,
+                                  atomic_load(&s->tail), &e);
+    sf_mutex_unlock(&s->lock);
+    assert_true(found);
+    return e.expires_s;
+}
+
+/* L7: the writer indexes a record's expiry as the start's load does: clamped, and 1970's
+ * first second is not "none". */
+static void test_expiry_indexed_as_the_load_does(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_int_equal(indexed_expires_s(s, (int64_t)1 << 45, 1), UINT32_MAX);
+    assert_int_equal(indexed_expires_s(s, 500, 2), 1);
+    assert_int_equal(indexed_expires_s(s, 0, 3), 0);
+    assert_int_equal(indexed_expires_s(s, 2000000, 4), 2000);
+    sf_diskstore_close(s);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
@@ -1332,6 +1366,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unencodable_tombstone_turns_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unfinished_store_is_recreated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_error_opens_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_indexed_as_the_load_does, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
