@@ -142,8 +142,30 @@ struct scan {
     char *scratch;   /* a tombstone's rule's strings */
 };
 
+/* Indexes e. A full index gives up the oldest records, as the writer's index_put does
+ * (moving the tail an eighth of the way to e's end, at most 16 times), so a start keeps the
+ * newest rather than the first it meets: the scan goes oldest first. */
+static enum sf_diskindex_put put_evicting(struct scan *sc, const struct sf_diskindex_entry *e,
+                                          uint64_t tail)
+{
+    enum sf_diskindex_put r = sf_diskindex_put(sc->x, e, tail);
+    uint64_t end = e->pos + e->size;
+    for (int i = 0; r == SF_DISKINDEX_FULL && i < 16; i++) {
+        uint64_t from = tail > sc->out->evict_tail ? tail : sc->out->evict_tail;
+        if (from >= e->pos)
+            break; /* e would be the oldest: it goes */
+        sc->out->evict_tail = tail = from + (end - from + 7) / 8;
+        if (tail > e->pos)
+            break;
+        sf_diskindex_sweep(sc->x, tail, 2 * sf_diskindex_bytes(sc->x) / sizeof *e);
+        r = sf_diskindex_put(sc->x, e, tail);
+        sc->out->evictions++;
+    }
+    return r;
+}
+
 /* Indexes the sound record m at log offset off, or adds its tombstone's rule. tail: no
- * record below it is indexed (the log overwrote it). */
+ * record below it is indexed (the log overwrote it, or a full index gave it up). */
 static int take(struct scan *sc, uint64_t off, const struct sf_diskrec_meta *m, uint64_t tail)
 {
     if (m->pos < tail)
@@ -165,6 +187,12 @@ static int take(struct scan *sc, uint64_t off, const struct sf_diskrec_meta *m, 
         sc->out->tombstones++;
         return 1;
     }
+    /* Not for tombstones: a later start may index the records a full index gave up here,
+     * and the rules that hide them must be there then. */
+    if (m->pos < sc->out->evict_tail)
+        return 1;
+    if (tail < sc->out->evict_tail)
+        tail = sc->out->evict_tail;
     struct sf_diskindex_entry e = {
         .key_hash = m->key_hash,
         .variant = m->variant,
@@ -176,7 +204,7 @@ static int take(struct scan *sc, uint64_t off, const struct sf_diskrec_meta *m, 
     if (sc->keep_newer && sf_diskindex_get(sc->x, e.key_hash, e.variant, tail, &old) &&
         old.pos > e.pos)
         return 1;
-    if (sf_diskindex_put(sc->x, &e, tail) != SF_DISKINDEX_FULL)
+    if (put_evicting(sc, &e, tail) != SF_DISKINDEX_FULL)
         sc->out->scanned++;
     return 1;
 }

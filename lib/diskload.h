@@ -30,6 +30,9 @@ struct sf_diskload_result {
     uint64_t scanned;     /* records indexed by the scan */
     uint64_t tombstones;  /* purges found by the scan */
     uint64_t damaged;     /* records passed over as damaged */
+    uint64_t evict_tail;  /* a full index gave up the records below it (0: none); the
+                           * store's tail is at least this, as the writer's would be */
+    uint64_t evictions;   /* times a full index made the oldest go (as the writer does) */
     uint64_t ms;          /* how long it took */
     char note[160];       /* why a checkpoint was not used, for the log ("" if it was) */
 };

@@ -327,7 +327,8 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
     }
     s->head = r.head;
     uint64_t tail = r.head > s->log.size ? r.head - s->log.size : 0;
-    atomic_store(&s->tail, tail);
+    atomic_store(&s->tail, r.evict_tail > tail ? r.evict_tail : tail); /* as the writer's */
+    atomic_store(&s->st.index_evictions, r.evictions);
     atomic_store(&s->written, r.head);
     atomic_store(&s->st.load_ms, r.ms);
     atomic_store(&s->st.load_scanned, r.scanned);

@@ -1336,6 +1336,29 @@ static void test_expiry_indexed_as_the_load_does(void **state)
     sf_diskstore_close(s);
 }
 
+/* L3: a start whose scan fills the index keeps the newest records, as the writer does, not
+ * the first it meets. */
+static void test_full_index_at_start_keeps_the_newest(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    for (uint32_t i = 0; i < N; i++)
+        assert_true(put(s, i, 10));
+    drain(s);
+    sf_diskstore_close(s);
+    char name[128];
+    snprintf(name, sizeof name, "%s/index.ckpt", dir);
+    assert_int_equal(unlink(name), 0); /* as after a kill -9 before any checkpoint: a scan */
+    s = open_store(SMALL, 1 << 20);
+    for (uint32_t i = N - 32; i < N; i++)
+        expect_found(s, i, 10);
+    assert_true(stats(s).index_evictions > 0);
+    struct sf_diskstore_hit h;
+    assert_int_equal(get(s, 0, 0, &h), SF_DISKSTORE_ABSENT);
+    sf_diskstore_close(s);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
@@ -1367,6 +1390,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unfinished_store_is_recreated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_error_opens_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_indexed_as_the_load_does, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_index_at_start_keeps_the_newest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
