@@ -129,7 +129,7 @@ struct sf_diskstore_stats {
     uint64_t writes;            /* records written */
     uint64_t write_bytes;       /* their bytes */
     uint64_t writes_queued;     /* waiting now */
-    uint64_t queued_bytes;      /* their bytes */
+    uint64_t queued_bytes;      /* the queued records' bytes (tombstones apart) */
     uint64_t writes_dropped;    /* queue full, index full, or off */
     uint64_t reads;             /* gets that found a record */
     uint64_t checksum_failures; /* records that failed a check on read or at the scan */

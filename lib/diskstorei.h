@@ -20,7 +20,8 @@
 
 /* What waits for the writer: a record to store, or a purge's tombstone. */
 struct sf_diskstore_qitem {
-    struct sf_diskstore_qitem *next, *prev; /* (L) the queue */
+    struct sf_diskstore_qitem *next, *prev;     /* (L) the queue */
+    struct sf_diskstore_qitem *t_next, *t_prev; /* (L) a tombstone: the queued tombstones */
     /* A record is also in the queued map (by key hash, newest first) from put until the
      * writer has written or dropped it, so reads find it meanwhile; readers copying it pin
      * it, and the writer waits for them before it releases the object. */
@@ -73,7 +74,9 @@ struct sf_diskstore {
     struct sf_diskstore_qitem *q_first, *q_last;             /* (L) the queue, oldest first */
     struct sf_diskstore_qitem *q_map[SF_DISKSTORE_QBUCKETS]; /* (L) records not yet written */
     pthread_cond_t unpin_cv;                                 /* (L) the last reader unpinned */
-    uint64_t q_bytes, q_count;                               /* (L) records and tombstones */
+    uint64_t q_bytes; /* (L) the queued records' bytes, against queue_max (not tombstones) */
+    uint64_t q_count; /* (L) the queued items, records and tombstones */
+    struct sf_diskstore_qitem *t_first, *t_last; /* (L) the queued tombstones, oldest first */
     uint64_t t_count;           /* (L) tombstones queued (not in q_bytes: stores' bound) */
     unsigned collapses_pending; /* (L) collapse tombstones queued or being written */
     uint64_t purge_seq;         /* (L) the last purge's number */

@@ -156,6 +156,13 @@ static void enqueue(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
         s->q_bytes += q->rec_size;
     } else {
         s->t_count++; /* a bound of their own: tombstones never push a store out */
+        q->t_next = NULL;
+        q->t_prev = s->t_last;
+        if (s->t_last != NULL)
+            s->t_last->t_next = q;
+        else
+            s->t_first = q;
+        s->t_last = q;
     }
     q->next = NULL;
     q->prev = s->q_last;
@@ -181,9 +188,18 @@ static void dequeue(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
     else
         s->q_last = q->prev;
     q->next = q->prev = NULL;
-    if (q->tombstone)
+    if (q->tombstone) {
         s->t_count--;
-    else
+        if (q->t_prev != NULL)
+            q->t_prev->t_next = q->t_next;
+        else
+            s->t_first = q->t_next;
+        if (q->t_next != NULL)
+            q->t_next->t_prev = q->t_prev;
+        else
+            s->t_last = q->t_prev;
+        q->t_next = q->t_prev = NULL;
+    } else
         s->q_bytes -= q->rec_size;
     s->q_count--;
 }
@@ -273,23 +289,16 @@ static void mark_collapse(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
 #define COALESCE_MAX 1000u
 
 /* A queued tombstone of q's very rule (the same encoding) that nobody waits for, or NULL.
- * Only tombstones are compared: at most SF_DISKSTORE_TOMB_MAX and the waited ones. Lock
- * held. */
+ * Only the queued tombstones are walked: at most SF_DISKSTORE_TOMB_MAX and the waited
+ * ones. Lock held. */
 static struct sf_diskstore_qitem *pending_twin(struct sf_diskstore *s,
                                                const struct sf_diskstore_qitem *q)
 {
     sf_mutex_assert_held(&s->lock);
-    if (s->t_count == 0)
-        return NULL;
-    size_t seen = 0;
-    for (struct sf_diskstore_qitem *t = s->q_last; t != NULL && seen < s->t_count; t = t->prev) {
-        if (!t->tombstone)
-            continue;
-        seen++;
+    for (struct sf_diskstore_qitem *t = s->t_last; t != NULL; t = t->t_prev)
         if (!t->waited && t->coalesced < COALESCE_MAX && t->key_len == q->key_len &&
             memcmp(t->key, q->key, q->key_len) == 0)
             return t;
-    }
     return NULL;
 }
 
