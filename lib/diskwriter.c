@@ -4,7 +4,9 @@
  *
  * Request threads queue records (sf_diskstore_put) without ever waiting for the disk: the
  * queue is bounded in bytes, and what does not fit is dropped and counted. Purges queue a
- * tombstone that is never dropped, behind everything queued before it. The one writer
+ * tombstone that is never dropped, behind everything queued before it, bounded apart
+ * (queue_purge: identical no-wait ones coalesce, and past the bound they become one that
+ * selects every record). The one writer
  * thread takes each item in order and:
  *
  *   1. places it at the head, or at the next lap's start when it would cross the log's
@@ -24,8 +26,8 @@
  * fetched again from the origin (11 of 18,547 keys in disk_bench's Zipf phase).
  *
  * A tombstone is not indexed: its rule (added PENDING by the purge) is settled at its
- * position, the file is fdatasync'd and the purge's waiter woken. Every 256 MiB written
- * or 30 s, and at close once the queue is drained, the writer writes the index and a copy
+ * position, the file is fdatasync'd (settle() says when) and the purge's waiter woken.
+ * Every 256 MiB written or 30 s, and at close once the queue is drained, the writer writes the index and a copy
  * of the settled rules as the checkpoint, outside the lock: the index holds still while
  * it does (checkpoint() says how), and it is consistent with the head it names because
  * only this thread moves the head and indexes records.

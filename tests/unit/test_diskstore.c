@@ -5,8 +5,11 @@
  * checkpoint every 256 MiB; the store comes back after close and open, purges with it,
  * and after a crash loses only its queue; a flipped byte on disk is DAMAGED, never FOUND;
  * a second opener is refused with the holder's pid; a write error turns the store off;
- * readers racing the writer over many laps only ever see correct records; and records
- * still queued for the writer are read from its queue. */
+ * readers racing the writer over many laps only ever see correct records; records still
+ * queued for the writer are read from its queue; and the review's findings: a queued read
+ * racing a purge, a collapse then a crash, a flood of invalidations, tombstones past
+ * their bound, an unencodable tombstone, an unfinished superblock, an I/O error in the
+ * start's scan, the indexed expiry, a full index at start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
