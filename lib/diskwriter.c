@@ -27,10 +27,10 @@
  *
  * A tombstone is not indexed: its rule (added PENDING by the purge) is settled at its
  * position, the file is fdatasync'd (settle() says when) and the purge's waiter woken.
- * Every 256 MiB written or 30 s, and at close once the queue is drained, the writer writes the index and a copy
- * of the settled rules as the checkpoint, outside the lock: the index holds still while
- * it does (checkpoint() says how), and it is consistent with the head it names because
- * only this thread moves the head and indexes records.
+ * Every 256 MiB written or 30 s, and at close once the queue is drained, the writer
+ * writes the index and a copy of the settled rules as the checkpoint, outside the lock:
+ * the index holds still while it does (checkpoint() says how), and it is consistent with
+ * the head it names because only this thread moves the head and indexes records.
  *
  * A write error turns the store off (diskstore.c): the writer then releases what is
  * queued without writing it, and put and purge refuse. */
