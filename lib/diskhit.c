@@ -93,10 +93,16 @@ enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
     if (o->stale != NULL || !sf_disktier_on()) /* (T): this lookup's thread may read it */
         return SF_DISKHIT_NONE;
     struct sf_disktier_hit h;
+    /* A purge counted after this read began may not hide what it read (disktier.h). */
+    uint64_t gen = sf_disktier_purge_gen();
     /* Nothing fetches o yet, and only its fetcher changes its key: read without the lock. */
     enum sf_diskstore_get g = sf_disktier_read(o->key, fields, sf_wall_s(), &h);
     if (g != SF_DISKSTORE_FOUND)
         return SF_DISKHIT_NONE;
+    if (sf_disktier_purge_gen() != gen) {
+        sf_disktier_hit_free(&h); /* o is still this request's: fetched from the origin */
+        return SF_DISKHIT_NONE;
+    }
     if (h.invalidated ||
         !sf_policy_acceptable(&h.obj.verdict, h.obj.verdict.age_s, d ? d : &none)) {
         struct sf_obj *stale = stale_obj(o->key, &h);
@@ -113,5 +119,10 @@ enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
     sf_cache_store(c, o, sf_now_ms());
+    /* A purge that came between the check above and the store may have purged memory before
+     * o was stored there: o leaves the cache (this request, which began before that purge
+     * answered, is still served it). One counted after the store purges memory after it. */
+    if (sf_disktier_purge_gen() != gen)
+        sf_cache_unlist(c, o);
     return SF_DISKHIT_FILLED;
 }

@@ -27,6 +27,9 @@
 
 static struct sf_diskstore *store; /* set at start, before any other thread; see above */
 static atomic_uint_fast64_t disk_hits;
+/* Purges and invalidations passed to the store so far, counted once the store applies them
+ * (sf_disktier_purge_gen). */
+static atomic_uint_fast64_t purge_gen;
 
 bool sf_disktier_start(const struct sf_config *cfg, char *err, size_t err_len)
 {
@@ -289,12 +292,20 @@ void sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_
                                   : prefix           ? SF_DISKPURGE_PREFIX
                                                      : SF_DISKPURGE_URL;
     sf_diskstore_purge(store, kind, url, tag_header, soft, wait);
+    atomic_fetch_add_explicit(&purge_gen, 1, memory_order_seq_cst); /* after: see the .h */
+}
+
+uint64_t sf_disktier_purge_gen(void)
+{
+    return atomic_load_explicit(&purge_gen, memory_order_seq_cst);
 }
 
 void sf_disktier_invalidate(const char *url, bool in_memory)
 {
-    if (store != NULL && (in_memory || sf_disktier_holds(url)))
+    if (store != NULL && (in_memory || sf_disktier_holds(url))) {
         sf_diskstore_purge(store, SF_DISKPURGE_URL, url, NULL, true, false);
+        atomic_fetch_add_explicit(&purge_gen, 1, memory_order_seq_cst);
+    }
 }
 
 /* ---- reads ---- */

@@ -63,6 +63,12 @@ bool sf_disktier_sliced(const char *key, struct sf_slice_ref *out);
  * every URL it prefixes, or with tag_header every response whose tag_header field lists
  * url as a token. */
 void sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait);
+/* How many purges and invalidations the store has applied (its rules hide what they
+ * purge from every read that starts after: diskpurge.h); counted after each is applied.
+ * A disk fill (diskhit.c) takes it before its read and checks it before and after it
+ * stores: a purge that raced the fill moved it, and the fill gives up what it read, so
+ * that a purge that has answered is never undone by a read that began before it. */
+uint64_t sf_disktier_purge_gen(void);
 
 /* An RFC 9111 §4.4 invalidation of url by an unsafe request's response (publish.c): a soft
  * purge, not waited for, made only where the disk may hold the URL: in_memory (the memory

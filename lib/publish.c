@@ -137,6 +137,10 @@ static void invalidate(const struct sf_publisher *p, const struct sf_head_decisi
         size_t in_memory = sf_cache_purge(p->cache, urls[i], false, true, NULL);
         SF_COUNT_N(invalidations, in_memory);
         sf_disktier_invalidate(urls[i], in_memory > 0);
+        /* Again, after the disk: a disk fill that read before the disk's rule and stored
+         * after the purge above is invalidated too (disktier.h: sf_disktier_purge_gen). */
+        if (sf_disktier_on())
+            sf_cache_purge(p->cache, urls[i], false, true, NULL);
         free(urls[i]);
     }
 }

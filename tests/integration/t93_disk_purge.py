@@ -4,6 +4,8 @@ what was not purged is a hit; a soft purge's record is revalidated (a 304 refres
 unsafe request's invalidation (RFC 9111 §4.4) reaches the disk copy, and unsafe requests to
 URLs nothing holds write no tombstones."""
 import json
+import threading
+import time
 from urllib.parse import quote
 
 from diskharness import DiskEnv
@@ -76,3 +78,29 @@ def test_an_unsafe_request_invalidates_the_disk_copy_too():
         r = env.get(t)
         eq((r.status, r.header("X-Cache")), (200, "REVALIDATED"), "invalidated, after restart")
         eq(r.body, first.body, "the stored body, confirmed by a 304")
+
+
+def test_a_purge_racing_a_disk_fill_is_not_undone():
+    """A GET filling its flight from a large disk record while the URL is purged: once the
+    purge has answered, the purged response is never served again (review #1: memory was
+    purged before the disk, and a fill that had read the record stored it after). Rounds
+    with the purge sent a little later each time; on the code before the fix the purged
+    response came back within one or two."""
+    with DiskEnv(max_bytes="128MiB") as env:
+        t = "/race?cc=max-age=3600&size=3500000&serial_hdr=1"
+        for i in range(16):
+            first = env.get(t)
+            eq(first.status, 200, "round %d: first GET" % i)
+            env.wait_written(1)
+            env.restart()
+            res = {}
+            g = threading.Thread(target=lambda: res.setdefault("g", env.get(t)))
+            g.start()
+            time.sleep(0.0005 * (i % 8))
+            purge(env, "url=" + quote(t, safe=""))
+            g.join()
+            after = env.get(t)
+            check(after.header("X-Origin-Serial") != first.header("X-Origin-Serial"),
+                  "round %d: after the purge answered, the purged response came back (%s)"
+                  % (i, after.header("X-Cache")))
+            purge(env, "url=" + quote(t, safe=""))  # the next round stores it again

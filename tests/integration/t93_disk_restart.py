@@ -4,10 +4,13 @@ start, byte for byte, with no origin request; the access log says tier=disk, exp
 the tier; a record that expired meanwhile is revalidated (a 304 refreshes it); clients at
 once on a disk record are all hits; only-if-cached is answered from the disk."""
 import json
+import os
 import re
 import shutil
 import subprocess
 import signal
+import threading
+import time
 from urllib.parse import quote
 
 from diskharness import DiskEnv
@@ -145,3 +148,36 @@ def test_only_if_cached_is_answered_from_disk():
         r = env.get("/never?cc=max-age=3600", {"Cache-Control": "only-if-cached"})
         eq(r.status, 504, "only-if-cached of what the disk does not hold")
         eq(env.origin.stats()["total"], 1, "origin requests")
+
+
+def drop_page_cache(env):
+    fd = os.open(os.path.join(env.dir, "store"), os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def test_a_joiner_with_no_cache_is_not_served_the_disk_copy():
+    """Requests with Cache-Control: no-cache that join a flight a disk record fills are
+    never served that record unvalidated (RFC 9111 §5.2.1.4): the fill checked only the
+    leader's directives (review #3). The record is large so that its read takes long
+    enough for the no-cache requests to join; rounds start them a little later each time."""
+    with DiskEnv(max_bytes="128MiB") as env:
+        t = "/bigjoin?cc=max-age=3600&size=3500000&etag=e1"
+        env.get(t)
+        env.wait_written(1)
+        for attempt in range(30):
+            env.restart()
+            drop_page_cache(env)  # the leader's read then takes long enough to be joined
+            res = {}
+            th = threading.Thread(target=lambda: res.setdefault("lead", env.get(t)))
+            th.start()
+            time.sleep(0.0005 * (attempt % 8))
+            nc = parallel(8, lambda i: env.get(t, {"Cache-Control": "no-cache"}))
+            th.join()
+            eq(res["lead"].status, 200, "the leader")
+            xs = [r.header("X-Cache") for r in nc]
+            eq([r.status for r in nc], [200] * 8, "no-cache requests answered")
+            check("HIT" not in xs, "round %d: no-cache requests served HIT unvalidated: %s"
+                  % (attempt, xs))

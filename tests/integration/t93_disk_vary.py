@@ -1,6 +1,8 @@
 """t93: responses that vary come back after a restart (issue 22): each variant is a hit for
 the requests that select it, with its own body; a variant never stored is a miss."""
 import json
+import threading
+import time
 
 from diskharness import DiskEnv
 from harness import check, eq
@@ -30,3 +32,26 @@ def test_variants_come_back_after_a_restart():
         r = env.get(T, {"Accept-Language": "fr"})
         eq((r.header("X-Cache"), lang(r)), ("MISS", "fr"), "a variant never stored")
         eq(env.origin.count(T), 4, "origin requests")
+
+
+def test_stale_while_revalidate_never_serves_another_variant():
+    """After a restart memory has no vary marker: the first request's flight is listed
+    under the URL's bare key, and a stale variant the disk gave it to revalidate must not
+    be served (stale-while-revalidate) to a request for another variant (review #2)."""
+    with DiskEnv() as env:
+        t = ("/vswr?vary=Accept-Language&cc=max-age=1,stale-while-revalidate=600&echo=1"
+             "&delay_ms=1500")
+        for value in ("en", "de"):
+            eq(lang(env.get(t, {"Accept-Language": value})), value, "first " + value)
+        env.wait_written(3)
+        env.restart()
+        time.sleep(2.5)  # both variants stale on disk, within stale-while-revalidate
+        out = {}
+        th = threading.Thread(
+            target=lambda: out.setdefault("en", env.get(t, {"Accept-Language": "en"})))
+        th.start()
+        time.sleep(0.4)  # en's flight is waiting on the slow origin
+        de = env.get(t, {"Accept-Language": "de"})
+        th.join()
+        eq(lang(out["en"]), "en", "the en request gets the en variant")
+        eq(lang(de), "de", "the de request gets the de variant, never en's")
