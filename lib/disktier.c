@@ -263,8 +263,13 @@ void sf_disktier_put(struct sf_obj *o)
         free(head);
         return;
     }
+    uint32_t size;
     if (o->vary_names != NULL)
         put_vary(o->key, key_len, o->vary_names, now_ms);
+    else if (sf_diskstore_holds(store, o->key, key_len, SF_DISKSTORE_VARIANT_VARY, &size))
+        /* The key's responses varied, or were kept in slices, before this one: after a
+         * restart that older record would hide it (variant_of, sf_disktier_sliced). */
+        put_vary(o->key, key_len, "", now_ms);
     uint64_t variant = o->vary_names != NULL
                            ? sf_diskstore_variant(store, o->variant, strlen(o->variant))
                            : SF_DISKSTORE_VARIANT_NONE;
@@ -350,6 +355,11 @@ static char *variant_of(const char *key, size_t key_len, const struct sf_fields 
         return NULL;
     }
     char *names = sf_diskobj_decode_vary(vh.rec.head, vh.rec.meta.head_len);
+    if (names != NULL && names[0] == '\0') {
+        free(names); /* they do not vary any more: the key's own record (sf_disktier_put) */
+        sf_diskstore_hit_free(&vh);
+        return NULL;
+    }
     struct sf_slice_ref ref;
     bool sliced =
         names == NULL && sf_diskobj_decode_sliced(vh.rec.head, vh.rec.meta.head_len, &ref);

@@ -5,7 +5,7 @@ import threading
 import time
 
 from diskharness import DiskEnv
-from harness import check, eq
+from harness import check, eq, wait_for
 
 T = "/v?vary=Accept-Language&cc=max-age=3600&echo=1"
 
@@ -55,3 +55,70 @@ def test_stale_while_revalidate_never_serves_another_variant():
         th.join()
         eq(lang(out["en"]), "en", "the en request gets the en variant")
         eq(lang(de), "de", "the de request gets the de variant, never en's")
+
+
+class _SwitchingOrigin:
+    """An origin whose /sv varies on Accept-Language (body "v1-<value>") until switched,
+    then does not (body "v2")."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        varies = self.varies = [True]
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                body = ("v1-%s" % self.headers.get("Accept-Language")).encode() \
+                    if varies[0] else b"v2"
+                self.send_response(200)
+                self.send_header("Cache-Control", "max-age=3600")
+                if varies[0]:
+                    self.send_header("Vary", "Accept-Language")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_a_response_that_stopped_varying_is_not_hidden_after_a_restart():
+    """A key whose responses varied, then a response that does not vary stored over them:
+    after a restart that newer response is served, never the old variant the key's old
+    VARY record leads to (review #7)."""
+    import shutil
+    import tempfile
+    from diskharness import disk_config
+    from harness import Proxy, request
+    origin = _SwitchingOrigin()
+    d = tempfile.mkdtemp(prefix="sfproxy-disk-")
+    proxy = None
+    try:
+        proxy = Proxy(origin.url, disk_config(d))
+        en = {"Accept-Language": "en"}
+        eq(request(proxy.port, "GET", "/sv", en).body, b"v1-en", "the variant, first")
+        origin.varies[0] = False
+        r = request(proxy.port, "GET", "/sv", dict(en, **{"Cache-Control": "no-cache"}))
+        eq(r.body, b"v2", "the origin's response that does not vary")
+        eq(request(proxy.port, "GET", "/sv", en).body, b"v2", "stored in memory")
+        wait_for(lambda: proxy.stats()["disk"]["writes_queued"] == 0 and
+                 proxy.stats()["disk"]["records"] >= 3, "written")
+        eq(proxy.stop(), 0, "exit code")
+        proxy = Proxy(origin.url, disk_config(d))
+        r = request(proxy.port, "GET", "/sv", en)
+        eq((r.header("X-Cache"), r.body), ("HIT", b"v2"), "after a restart, the newer response")
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        origin.stop()
+        shutil.rmtree(d, ignore_errors=True)
