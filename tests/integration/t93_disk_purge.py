@@ -104,3 +104,23 @@ def test_a_purge_racing_a_disk_fill_is_not_undone():
                   "round %d: after the purge answered, the purged response came back (%s)"
                   % (i, after.header("X-Cache")))
             purge(env, "url=" + quote(t, safe=""))  # the next round stores it again
+
+
+def test_a_head_showing_the_get_changed_invalidates_the_disk_copy():
+    """A HEAD whose ETag differs from the stored GET's makes that GET stale (RFC 9111
+    §4.3.5): the disk's copy too, so that neither an only-if-cached request (which reads
+    the disk on its memory miss) nor a request after a restart is served it as fresh
+    (review #5)."""
+    with DiskEnv() as env:
+        t = "/headinv?etag_changes=1&cc=max-age=600&size=300"
+        first = env.get(t)
+        env.wait_written(1)
+        eq(env.get(t, {"Cache-Control": "no-cache, no-store"}, method="HEAD").status, 200, "HEAD")
+        oic = env.get(t, {"Cache-Control": "only-if-cached"})
+        eq(oic.status, 504, "only-if-cached: the stored response is invalidated, none fits")
+        env.restart()
+        r = env.get(t)
+        eq(r.status, 200, "after a restart")
+        check(r.header("X-Cache") != "HIT" and r.header("ETag") != first.header("ETag"),
+              "after a restart, the invalidated response is not served (%s, ETag %s)"
+              % (r.header("X-Cache"), r.header("ETag")))
