@@ -229,6 +229,21 @@ void sf_disktier_put_sliced(const char *key, const struct sf_slice_ref *ref)
     sf_diskstore_put(store, &it);
 }
 
+void sf_disktier_drop_sliced(const char *key)
+{
+    struct sf_slice_ref ref;
+    if (!sf_disktier_sliced(key, &ref))
+        return;
+    sf_slice_ref_clear(&ref);
+    put_vary(key, strlen(key), "", sf_wall_s() * 1000);
+}
+
+void sf_disktier_forget(const char *key)
+{
+    if (store != NULL && key[primary_len(key)] == '\0')
+        sf_diskstore_forget(store, key, strlen(key), SF_DISKSTORE_VARIANT_NONE);
+}
+
 void sf_disktier_put(struct sf_obj *o)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);

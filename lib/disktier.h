@@ -54,6 +54,13 @@ void sf_disktier_put(struct sf_obj *o);
  * after a restart its requests read the slices on disk (sf_disktier_sliced) rather than
  * fetch it whole again. Runs on: the fetcher thread. */
 void sf_disktier_put_sliced(const char *key, const struct sf_slice_ref *ref);
+/* Forgets that the response under key is kept in slices (the representation changed:
+ * sliceread.c): a "does not vary" record in its VARY slot, when a SLICED record is there.
+ * Runs on: any thread. */
+void sf_disktier_drop_sliced(const char *key);
+/* Forgets the record of key (one that does not vary: a slice's), found not to be what it
+ * should (a slice of another representation), so that the next read of key misses. */
+void sf_disktier_forget(const char *key);
 /* Whether the disk says the response under key is kept in slices: true with the
  * representation in *out (owned: sf_slice_ref_clear). */
 bool sf_disktier_sliced(const char *key, struct sf_slice_ref *out);

@@ -58,6 +58,7 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     free(key);
     const char *xcache = r->xcache;
     bool ok = false;
+    bool from_disk = false;
     switch (kind) {
     case SF_LOOKUP_STALE:
         if (refresh != NULL) {
@@ -73,6 +74,8 @@ static bool open_slice(struct sf_req *r, uint64_t index)
         /* A slice the disk tier holds (diskhit.h) fills the flight before any fetch. */
         if (sf_diskhit_fill(r->cache, o, NULL, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
             sf_disktier_count_hit();
+            r->tier = "disk";
+            from_disk = true;
             ok = sf_req_attach(r, o, false, "HIT");
             break;
         }
@@ -89,7 +92,7 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     if (index != r->slices->index)
         r->slices->refetched = false;
     r->slices->index = index;
-    r->slices->stored = kind == SF_LOOKUP_HIT || kind == SF_LOOKUP_STALE;
+    r->slices->stored = kind == SF_LOOKUP_HIT || kind == SF_LOOKUP_STALE || from_disk;
     r->slices->checked = false;
     return ok;
 }
@@ -111,6 +114,8 @@ static enum slice_check check_slice(struct sf_req *r)
     if (!r->slices->stored || r->slices->refetched)
         return SLICE_CHANGED;
     r->slices->refetched = true;
+    if (o->from_disk)
+        sf_disktier_forget(o->key); /* or the refetch reads that record again */
     sf_cache_unlist(r->cache, o);
     return SLICE_REFETCH;
 }
@@ -120,6 +125,7 @@ static void slices_changed(struct sf_req *r)
 {
     sf_log_debug("slices of %s changed: the next request fetches it whole", r->slices->key);
     sf_cache_drop_sliced(r->cache, r->slices->key, &r->slices->ref);
+    sf_disktier_drop_sliced(r->slices->key); /* or after a restart every request is cut */
 }
 
 /* Starts reading r's sliced response (the representation LOOKUP found, r->slices) at
