@@ -331,26 +331,35 @@ void sf_disktier_invalidate(const char *url, bool in_memory)
 /* ---- reads ---- */
 
 struct tag_ctx {
-    char buf[4096];
+    char *buf; /* (O) large enough for the whole head: a tag past any fixed size matches */
+    size_t cap;
 };
 
-/* (sf_diskstore_match.tag_values) The field tag_header of an encoded head. */
+/* (sf_diskstore_match.tag_values) The field tag_header of an encoded head, whole: its
+ * values joined are never longer than the head that holds them with their names. */
 static const char *tag_values(void *ctx, const uint8_t *head, uint32_t head_len,
                               const char *tag_header)
 {
     struct tag_ctx *t = ctx;
-    return sf_diskobj_field(head, head_len, tag_header, t->buf, sizeof t->buf);
+    if (t->cap < (size_t)head_len + 1) {
+        free(t->buf);
+        t->cap = (size_t)head_len + 1;
+        t->buf = sf_xmalloc(t->cap);
+    }
+    return sf_diskobj_field(head, head_len, tag_header, t->buf, t->cap);
 }
 
 /* Reads key's record of variant into *hit, as the purges see it (match). */
 static enum sf_diskstore_get get(const char *key, size_t key_len, uint64_t variant,
                                  struct sf_diskstore_hit *hit)
 {
-    struct tag_ctx t;
+    struct tag_ctx t = {NULL, 0};
     struct sf_diskstore_match m = {key, strcspn(key, "\n"), tag_values, &t};
     if (m.url_len > key_len)
         m.url_len = key_len;
-    return sf_diskstore_get(store, key, key_len, variant, &m, hit);
+    enum sf_diskstore_get g = sf_diskstore_get(store, key, key_len, variant, &m, hit);
+    free(t.buf);
+    return g;
 }
 
 /* The variant text the request selects for key (caller frees): the key's own variant

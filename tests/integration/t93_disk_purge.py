@@ -124,3 +124,20 @@ def test_a_head_showing_the_get_changed_invalidates_the_disk_copy():
         check(r.header("X-Cache") != "HIT" and r.header("ETag") != first.header("ETag"),
               "after a restart, the invalidated response is not served (%s, ETag %s)"
               % (r.header("X-Cache"), r.header("ETag")))
+
+
+def test_a_tag_past_4_kib_of_the_tag_field_is_purged_on_disk():
+    """A tag purge matches a token anywhere in the Surrogate-Key field, however long: the
+    disk's match used to read only its first 4 KiB (review #6)."""
+    with DiskEnv() as env:
+        filler = " ".join("t%04d" % i for i in range(800))  # 4,799 bytes before the tag
+        t = "/tagged?cc=max-age=3600&serial_hdr=1&hdr=" + quote(
+            "Surrogate-Key:" + filler + " target", safe="")
+        first = env.get(t)
+        env.wait_written(1)
+        purge(env, "tag=target")
+        env.restart()
+        r = env.get(t)
+        check(r.header("X-Origin-Serial") != first.header("X-Origin-Serial"),
+              "after a restart, the response the tag purge purged is not served (%s)"
+              % r.header("X-Cache"))
