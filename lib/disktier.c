@@ -304,15 +304,16 @@ void sf_disktier_put(struct sf_obj *o)
 
 /* ---- purges ---- */
 
-void sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait)
+bool sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait)
 {
     if (store == NULL)
-        return;
+        return true;
     enum sf_diskpurge_kind kind = tag_header != NULL ? SF_DISKPURGE_TAG
                                   : prefix           ? SF_DISKPURGE_PREFIX
                                                      : SF_DISKPURGE_URL;
-    sf_diskstore_purge(store, kind, url, tag_header, soft, wait);
+    bool ok = sf_diskstore_purge(store, kind, url, tag_header, soft, wait);
     atomic_fetch_add_explicit(&purge_gen, 1, memory_order_seq_cst); /* after: see the .h */
+    return ok;
 }
 
 uint64_t sf_disktier_purge_gen(void)

@@ -68,8 +68,9 @@ bool sf_disktier_sliced(const char *key, struct sf_slice_ref *out);
 /* A purge (admin.c: wait, so that it is on disk before the purge answers) or an RFC 9111
  * §4.4 invalidation (publish.c: soft, no wait), as sf_cache_purge takes them: url, or
  * every URL it prefixes, or with tag_header every response whose tag_header field lists
- * url as a token. */
-void sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait);
+ * url as a token. False when the store refused it (it is off after a disk error, or the
+ * rule is too long to persist): it may come back after a restart. True with no store. */
+bool sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait);
 /* How many purges and invalidations the store has applied (its rules hide what they
  * purge from every read that starts after: diskpurge.h); counted after each is applied.
  * A disk fill (diskhit.c) takes it before its read and checks it before and after it

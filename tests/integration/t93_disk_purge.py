@@ -141,3 +141,24 @@ def test_a_tag_past_4_kib_of_the_tag_field_is_purged_on_disk():
         check(r.header("X-Origin-Serial") != first.header("X-Origin-Serial"),
               "after a restart, the response the tag purge purged is not served (%s)"
               % r.header("X-Cache"))
+
+
+def test_the_purge_answer_says_whether_the_disk_has_it():
+    """With a disk tier, a purge's answer says whether it is on disk ("disk": true), or
+    the store refused it ("disk": false: here a rule too long to persist, a path joined to
+    an upstream URL of 16 KiB), still a 200 as memory was purged (review L6)."""
+    import shutil
+    import tempfile
+    from diskharness import disk_config
+    from harness import Proxy
+    with DiskEnv() as env:
+        eq(purge(env, "url=" + quote("/p?" + CC, safe="")).get("disk"), True, "on disk")
+    d = tempfile.mkdtemp(prefix="sfproxy-disk-")
+    proxy = Proxy("http://127.0.0.1:9/" + "a" * 16500, disk_config(d))
+    try:
+        r = request(proxy.admin_port, "POST", "/_sfproxy/purge?url=%2Fp")
+        eq(r.status, 200, "a purge the disk refused: %s" % r.body[:200])
+        eq(json.loads(r.body).get("disk"), False, "the answer says the disk does not have it")
+    finally:
+        proxy.stop()
+        shutil.rmtree(d, ignore_errors=True)
