@@ -415,10 +415,12 @@ enum sf_req_step sf_dispatch_wait_head(struct sf_req *r, const struct sf_req_cal
         sf_req_end_slices(r);
         return SF_REQ_PASS;
     }
-    if (!leader && !no_head && o->from_disk && !disk_copy_fits(r, o)) {
+    if (!leader && !no_head && o->from_disk && r->slices == NULL && !disk_copy_fits(r, o)) {
         /* It joined a flight the disk tier filled, checked against the leader's request
          * only: its own directives refuse it (RFC 9111 §5.2.1). Memory holds it now: a
-         * lookup again revalidates it, or once more than that, the origin answers. */
+         * lookup again revalidates it, or once more than that, the origin answers. (A
+         * slice's reader may have sent part of its response: not for slices, whose
+         * reader filled the flight after checking its own directives.) */
         sf_req_detach(r);
         sf_req_end_slices(r);
         if (r->vary_redispatched)
