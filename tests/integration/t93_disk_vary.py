@@ -107,6 +107,10 @@ def test_a_response_that_stopped_varying_is_not_hidden_after_a_restart():
         proxy = Proxy(origin.url, disk_config(d))
         en = {"Accept-Language": "en"}
         eq(request(proxy.port, "GET", "/sv", en).body, b"v1-en", "the variant, first")
+        # Stored (and written: the VARY record and the variant) before the origin changes,
+        # so that the no-cache request below cannot join the first one's flight.
+        wait_for(lambda: proxy.stats()["disk"]["writes_queued"] == 0 and
+                 proxy.stats()["disk"]["records"] >= 2, "the variant written")
         origin.varies[0] = False
         r = request(proxy.port, "GET", "/sv", dict(en, **{"Cache-Control": "no-cache"}))
         eq(r.body, b"v2", "the origin's response that does not vary")
