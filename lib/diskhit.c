@@ -85,8 +85,19 @@ bool sf_diskhit_sliced(struct sf_cache *c, struct sf_obj *o, struct sf_slice_ref
     return true;
 }
 
+/* Whether the disk's stale response h may answer a request with directives d (NULL:
+ * none) at once while it is revalidated (RFC 5861 §3), as lookup_key's would. */
+static bool while_revalidate_ok(const struct sf_disktier_hit *h, const struct sf_req_directives *d)
+{
+    const struct sf_verdict *v = &h->obj.verdict;
+    return !h->invalidated &&
+           sf_policy_within_stale_window(v, v->age_s, v->stale_while_revalidate_s) &&
+           sf_policy_stale_allowed(d, v, v->age_s);
+}
+
 enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
-                                const struct sf_fields *fields, const struct sf_req_directives *d)
+                                const struct sf_fields *fields, const struct sf_req_directives *d,
+                                struct sf_obj **serve)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
@@ -107,9 +118,13 @@ enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
         !sf_policy_acceptable(&h.obj.verdict, h.obj.verdict.age_s, d ? d : &none)) {
         struct sf_obj *stale = stale_obj(o->key, &h);
         bool given = sf_cache_give_stale(c, o, stale, h.invalidated, sf_now_ms());
-        sf_obj_unref(stale);
+        bool now = given && serve != NULL && while_revalidate_ok(&h, d);
+        if (now)
+            *serve = stale; /* the reference stale_obj made */
+        else
+            sf_obj_unref(stale);
         sf_disktier_hit_free(&h);
-        return given ? SF_DISKHIT_REVALIDATE : SF_DISKHIT_NONE;
+        return now ? SF_DISKHIT_STALE : given ? SF_DISKHIT_REVALIDATE : SF_DISKHIT_NONE;
     }
     fill(o, &h.obj, h.body, h.body_len);
     sf_disktier_hit_free(&h);

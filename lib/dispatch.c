@@ -288,11 +288,21 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
         begin_slices(r, skey, &sliced);
         return SF_REQ_SLICED;
     }
-    if (sf_diskhit_fill(r->cache, o, &fields, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
+    struct sf_obj *stale = NULL;
+    enum sf_diskhit dh = sf_diskhit_fill(r->cache, o, &fields, has_directives ? &d : NULL, &stale);
+    if (dh == SF_DISKHIT_FILLED || dh == SF_DISKHIT_STALE) {
         sf_disktier_count_hit();
-        r->xcache = "HIT";
         r->tier = "disk";
-        r->found = o; /* complete and stored: served as a memory hit is */
+        r->xcache = dh == SF_DISKHIT_FILLED ? "HIT" : "STALE";
+        if (dh == SF_DISKHIT_FILLED) {
+            r->found = o; /* complete and stored: served as a memory hit is */
+            return SF_REQ_HIT;
+        }
+        /* Served now; refreshed in the background (RFC 5861 §3), as a memory copy is. */
+        SF_COUNT(stale_while_revalidate);
+        submit_shared(r, o);
+        sf_obj_unref(o);
+        r->found = stale;
         return SF_REQ_HIT;
     }
     bool attached = sf_req_attach(r, o, true, "MISS");

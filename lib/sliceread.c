@@ -72,7 +72,8 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     case SF_LOOKUP_JOIN: ok = sf_req_attach(r, o, false, "COLLAPSED"); break;
     case SF_LOOKUP_MISS:
         /* A slice the disk tier holds (diskhit.h) fills the flight before any fetch. */
-        if (sf_diskhit_fill(r->cache, o, NULL, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
+        if (sf_diskhit_fill(r->cache, o, NULL, has_directives ? &d : NULL, NULL) ==
+            SF_DISKHIT_FILLED) {
             sf_disktier_count_hit();
             r->tier = "disk";
             from_disk = true;
@@ -175,7 +176,7 @@ static void read_ahead(struct sf_req *r)
     struct sf_query q = {key, NULL, NULL, NULL};
     struct sf_obj *o;
     if (sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS &&
-        sf_diskhit_fill(r->cache, o, NULL, NULL) != SF_DISKHIT_FILLED) /* the disk's first */
+        sf_diskhit_fill(r->cache, o, NULL, NULL, NULL) != SF_DISKHIT_FILLED) /* the disk's first */
         submit_slice(r, o, index);
     sf_obj_unref(o);
     free(key);

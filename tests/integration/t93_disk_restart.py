@@ -181,3 +181,23 @@ def test_a_joiner_with_no_cache_is_not_served_the_disk_copy():
             eq([r.status for r in nc], [200] * 8, "no-cache requests answered")
             check("HIT" not in xs, "round %d: no-cache requests served HIT unvalidated: %s"
                   % (attempt, xs))
+
+
+def test_a_stale_record_within_stale_while_revalidate_is_served_at_once():
+    """A record stale on disk but within stale-while-revalidate is answered STALE at once
+    (tier=disk) and refreshed in the background, as a memory copy is; before, the first
+    request after a restart waited for the origin."""
+    with DiskEnv() as env:
+        t = "/swr?etag=v1&cc=max-age=60,stale-while-revalidate=600&serial_hdr=1"
+        first = env.get(t)
+        env.wait_written(1)
+        env.restart()
+        env.origin.advance_clock(120)
+        env.proxy.advance_clock(120)
+        r = env.get(t)
+        eq((r.status, r.header("X-Cache")), (200, "STALE"), "a stale record within its window")
+        eq(r.header("X-Origin-Serial"), first.header("X-Origin-Serial"), "the stored response")
+        wait_for(lambda: env.origin.count(t) == 2, "the refresh in the background")
+        wait_for(lambda: env.proxy.stats()["cache"]["stores"] >= 1, "the refresh stored")
+        eq(env.get(t).header("X-Cache"), "HIT", "refreshed in memory")
+        eq(env.proxy.stats()["disk"]["hits"], 1, "disk.hits counts the STALE answer")
