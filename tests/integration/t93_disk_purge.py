@@ -2,7 +2,10 @@
 URL under a prefix, is a miss after the next start (its record is never served again);
 what was not purged is a hit; a soft purge's record is revalidated (a 304 refreshes it); an
 unsafe request's invalidation (RFC 9111 §4.4) reaches the disk copy, and unsafe requests to
-URLs nothing holds write no tombstones."""
+URLs nothing holds write no tombstones.
+A purge racing a disk fill is not undone by it; a HEAD showing the stored GET changed
+(RFC 9111 §4.3.5) invalidates the disk copy; a tag past 4 KiB of the tag field is purged
+on disk; the purge's answer says whether the disk has it ("disk")."""
 import json
 import threading
 import time

@@ -2,7 +2,9 @@
 before a SIGTERM, or before a kill -9 once their writes were done, are hits after the next
 start, byte for byte, with no origin request; the access log says tier=disk, explain names
 the tier; a record that expired meanwhile is revalidated (a 304 refreshes it); clients at
-once on a disk record are all hits; only-if-cached is answered from the disk."""
+once on a disk record are all hits; only-if-cached is answered from the disk.
+A no-cache request joining a flight a disk record fills is not served that record
+unvalidated; a record within stale-while-revalidate is answered STALE at once."""
 import json
 import os
 import re

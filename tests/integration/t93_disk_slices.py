@@ -1,7 +1,9 @@
 """t93: slices after a restart (issue 22, docs/disk.md "Sliced responses after a restart"):
 each stored slice of a response too large to store whole is written to disk like any
 response, and so is the memory cache's sliced marker; after a restart every request is
-answered from the slices on disk, the first too, a range too, with nothing fetched again."""
+answered from the slices on disk, the first too, a range too, with nothing fetched again.
+Slices of a response changed at the origin meanwhile: the disk forgets its SLICED
+record, so only the first request is cut off."""
 from diskharness import DiskEnv
 from harness import check, eq, wait_for
 

@@ -1,5 +1,7 @@
 """t93: responses that vary come back after a restart (issue 22): each variant is a hit for
-the requests that select it, with its own body; a variant never stored is a miss."""
+the requests that select it, with its own body; a variant never stored is a miss.
+Stale-while-revalidate never serves another variant's response; a response that stopped
+varying is not hidden behind the old VARY record after a restart."""
 import json
 import threading
 import time
