@@ -212,22 +212,29 @@ static json_t *purge_here(struct sf_cache *cache, const struct sf_config *cfg,
                        : sf_xstrdup(url != NULL ? url : tag);
     bool is_soft = soft != NULL && strcmp(soft, "0") != 0;
     bool by_prefix = prefix != NULL && strcmp(prefix, "0") != 0;
+    /* The disk first, on disk before the purge answers: a restart does not bring it back,
+     * and a disk fill racing it either stores before memory is purged below or sees the
+     * purge counted and gives up what it read (disktier.h: sf_disktier_purge_gen). */
+    bool on_disk = sf_disktier_purge(target, by_prefix, is_soft,
+                                     tag != NULL ? cfg->surrogate_key_header : NULL, true);
     size_t n = sf_cache_purge(cache, target, by_prefix, is_soft,
                               tag != NULL ? cfg->surrogate_key_header : NULL);
-    /* On disk before the purge answers: a restart does not bring it back (disktier.h). */
-    sf_disktier_purge(target, by_prefix, is_soft, tag != NULL ? cfg->surrogate_key_header : NULL,
-                      true);
     /* A routed GET is stored under its route's URL, which the plain one may not be. */
     char *routed = url != NULL ? routed_url(cfg, url, host, by_prefix, target) : NULL;
     if (routed != NULL) {
+        on_disk = sf_disktier_purge(routed, by_prefix, is_soft, NULL, true) && on_disk;
         n += sf_cache_purge(cache, routed, by_prefix, is_soft, NULL);
-        sf_disktier_purge(routed, by_prefix, is_soft, NULL, true);
     }
     SF_COUNT_N(purged, n);
     json_t *doc = json_pack("{s:s, s:s, s:I}", url != NULL ? "url" : "tag", target, "mode",
                             is_soft ? "soft" : "remove", "purged", (json_int_t)n);
     if (routed != NULL)
         json_object_set_new(doc, "routed_url", json_string(routed));
+    /* With a disk tier, whether the purge is on disk (a restart cannot bring back what it
+     * purged). Still a 200: memory is purged, and a cluster's peers are asked all the same
+     * (docs/operating.md). */
+    if (sf_disktier_on())
+        json_object_set_new(doc, "disk", json_boolean(on_disk));
     free(routed);
     free(target);
     *status = MHD_HTTP_OK;

@@ -196,6 +196,7 @@ static enum sf_lookup lookup_key(struct sf_cache *c, const char *key, struct sf_
         return SF_LOOKUP_PASS;
     }
     if (role == SF_ENTRY_FLIGHT && o->stale != NULL && refresh != NULL &&
+        (o->stale->vary_names == NULL || strstr(key, SF_VARIANT_MARK) != NULL) &&
         while_revalidate_ok(c, o->stale, d, now_ms)) {
         *out = sf_obj_ref(o->stale); /* its refresh is already on its way */
         return SF_LOOKUP_STALE;
@@ -495,8 +496,12 @@ bool sf_cache_give_stale(struct sf_cache *c, struct sf_obj *o, struct sf_obj *st
     SF_CHECK_OBJ(stale, SF_OBJ_MAGIC);
     size_t bytes = charge_of(stale);
     sf_mutex_lock(&c->t.lock);
+    /* A response that varies stands in only for a flight of its own variant: under the
+     * URL's bare key (after a restart memory has no vary marker yet) a stale-while-
+     * revalidate lookup would serve it to every variant's request (lookup_key). */
     bool ok = o->entry.role == SF_ENTRY_FLIGHT && o->stale == NULL &&
-              stale->entry.role == SF_ENTRY_UNLISTED;
+              stale->entry.role == SF_ENTRY_UNLISTED &&
+              (stale->vary_names == NULL || strstr(o->key, SF_VARIANT_MARK) != NULL);
     if (ok) {
         /* As if it had been stored at now_ms: its age (diskobj.h) is counted from then, and
          * a failed revalidation puts it back charged what it costs (unlist). */

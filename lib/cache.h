@@ -99,7 +99,9 @@ bool sf_cache_store(struct sf_cache *c, struct sf_obj *o, uint64_t now_ms);
  * revalidates (o->stale, as a lookup that found an expired stored response does): a
  * complete response read back from the disk tier (diskhit.h), not listed, treated as if
  * stored at now_ms; invalidated: a soft purge came after it. False, with nothing done,
- * when o is no longer such a flight. Any thread: the one leading o, before it submits. */
+ * when o is no longer such a flight, or when stale varies and o's key names no variant
+ * (a stale-while-revalidate lookup under it would serve it to every variant). Any thread:
+ * the one leading o, before it submits. */
 bool sf_cache_give_stale(struct sf_cache *c, struct sf_obj *o, struct sf_obj *stale,
                          bool invalidated, uint64_t now_ms);
 /* Takes o out of the table if it is still listed. */

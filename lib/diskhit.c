@@ -85,25 +85,46 @@ bool sf_diskhit_sliced(struct sf_cache *c, struct sf_obj *o, struct sf_slice_ref
     return true;
 }
 
+/* Whether the disk's stale response h may answer a request with directives d (NULL:
+ * none) at once while it is revalidated (RFC 5861 §3), as lookup_key's would. */
+static bool while_revalidate_ok(const struct sf_disktier_hit *h, const struct sf_req_directives *d)
+{
+    const struct sf_verdict *v = &h->obj.verdict;
+    return !h->invalidated &&
+           sf_policy_within_stale_window(v, v->age_s, v->stale_while_revalidate_s) &&
+           sf_policy_stale_allowed(d, v, v->age_s);
+}
+
 enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
-                                const struct sf_fields *fields, const struct sf_req_directives *d)
+                                const struct sf_fields *fields, const struct sf_req_directives *d,
+                                struct sf_obj **serve)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
     static const struct sf_req_directives none = {false, false, false, -1, -1, -1};
     if (o->stale != NULL || !sf_disktier_on()) /* (T): this lookup's thread may read it */
         return SF_DISKHIT_NONE;
     struct sf_disktier_hit h;
+    /* A purge counted after this read began may not hide what it read (disktier.h). */
+    uint64_t gen = sf_disktier_purge_gen();
     /* Nothing fetches o yet, and only its fetcher changes its key: read without the lock. */
     enum sf_diskstore_get g = sf_disktier_read(o->key, fields, sf_wall_s(), &h);
     if (g != SF_DISKSTORE_FOUND)
         return SF_DISKHIT_NONE;
+    if (sf_disktier_purge_gen() != gen) {
+        sf_disktier_hit_free(&h); /* o is still this request's: fetched from the origin */
+        return SF_DISKHIT_NONE;
+    }
     if (h.invalidated ||
         !sf_policy_acceptable(&h.obj.verdict, h.obj.verdict.age_s, d ? d : &none)) {
         struct sf_obj *stale = stale_obj(o->key, &h);
         bool given = sf_cache_give_stale(c, o, stale, h.invalidated, sf_now_ms());
-        sf_obj_unref(stale);
+        bool now = given && serve != NULL && while_revalidate_ok(&h, d);
+        if (now)
+            *serve = stale; /* the reference stale_obj made */
+        else
+            sf_obj_unref(stale);
         sf_disktier_hit_free(&h);
-        return given ? SF_DISKHIT_REVALIDATE : SF_DISKHIT_NONE;
+        return now ? SF_DISKHIT_STALE : given ? SF_DISKHIT_REVALIDATE : SF_DISKHIT_NONE;
     }
     fill(o, &h.obj, h.body, h.body_len);
     sf_disktier_hit_free(&h);
@@ -113,5 +134,10 @@ enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
     sf_obj_unlock(o);
     sf_waiters_wake(wake);
     sf_cache_store(c, o, sf_now_ms());
+    /* A purge that came between the check above and the store may have purged memory before
+     * o was stored there: o leaves the cache (this request, which began before that purge
+     * answered, is still served it). One counted after the store purges memory after it. */
+    if (sf_disktier_purge_gen() != gen)
+        sf_cache_unlist(c, o);
     return SF_DISKHIT_FILLED;
 }

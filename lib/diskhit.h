@@ -21,6 +21,8 @@ enum sf_diskhit {
     SF_DISKHIT_NONE,       /* the disk has nothing usable: fetch as for any miss */
     SF_DISKHIT_FILLED,     /* o is complete with the disk's response: serve it as a HIT */
     SF_DISKHIT_REVALIDATE, /* o->stale is the disk's response: fetch, conditionally */
+    SF_DISKHIT_STALE,      /* as REVALIDATE, and *serve (a reference) may answer the
+                            * request now while o is fetched (RFC 5861 §3) */
 };
 
 /* Asks the disk for o, a flight the caller's MISS just listed and leads, not yet
@@ -28,9 +30,12 @@ enum sf_diskhit {
  * select among responses that vary) and directives d (NULL: none; they decide whether the
  * response is fresh enough, as for a memory hit: sf_policy_acceptable). Runs on: the
  * leader's worker. Until it is submitted, nothing fetches o, so this thread is its
- * fetcher: it may publish its head and change its key as publish.c does. */
+ * fetcher: it may publish its head and change its key as publish.c does. With serve
+ * non-NULL, a stale response that stale-while-revalidate lets d's request have is given
+ * there (STALE), as a memory lookup would answer it. */
 enum sf_diskhit sf_diskhit_fill(struct sf_cache *c, struct sf_obj *o,
-                                const struct sf_fields *fields, const struct sf_req_directives *d);
+                                const struct sf_fields *fields, const struct sf_req_directives *d,
+                                struct sf_obj **serve);
 
 /* Where the disk says the response o (a flight a MISS just listed, not submitted, that
  * revalidates nothing) is for is kept in slices: o is replaced by the memory cache's

@@ -65,8 +65,10 @@ uint8_t *sf_diskobj_encode(const struct sf_diskobj *o, uint32_t *len);
 bool sf_diskobj_decode(const uint8_t *head, uint32_t len, int64_t now_s, struct sf_diskobj *out);
 
 /* The key's record in the VARY slot says what its responses are: they vary on names (a
- * VARY record), or it is kept in slices of a representation (a SLICED record, the memory
- * cache's sliced marker, slice.h). Its head, malloc'd, *len bytes: */
+ * VARY record; names "": they do not vary any more, the key's own record is its response,
+ * written over an older VARY or SLICED record), or it is kept in slices of a
+ * representation (a SLICED record, the memory cache's sliced marker, slice.h). Its head,
+ * malloc'd, *len bytes: */
 uint8_t *sf_diskobj_encode_vary(const char *names, uint32_t *len);
 /* The names a VARY record's head holds (caller frees), or NULL when it does not decode. */
 char *sf_diskobj_decode_vary(const uint8_t *head, uint32_t len);

@@ -27,6 +27,9 @@
 
 static struct sf_diskstore *store; /* set at start, before any other thread; see above */
 static atomic_uint_fast64_t disk_hits;
+/* Purges and invalidations passed to the store so far, counted once the store applies them
+ * (sf_disktier_purge_gen). */
+static atomic_uint_fast64_t purge_gen;
 
 bool sf_disktier_start(const struct sf_config *cfg, char *err, size_t err_len)
 {
@@ -226,6 +229,21 @@ void sf_disktier_put_sliced(const char *key, const struct sf_slice_ref *ref)
     sf_diskstore_put(store, &it);
 }
 
+void sf_disktier_drop_sliced(const char *key)
+{
+    struct sf_slice_ref ref;
+    if (!sf_disktier_sliced(key, &ref))
+        return;
+    sf_slice_ref_clear(&ref);
+    put_vary(key, strlen(key), "", sf_wall_s() * 1000);
+}
+
+void sf_disktier_forget(const char *key)
+{
+    if (store != NULL && key[primary_len(key)] == '\0')
+        sf_diskstore_forget(store, key, strlen(key), SF_DISKSTORE_VARIANT_NONE);
+}
+
 void sf_disktier_put(struct sf_obj *o)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
@@ -260,8 +278,13 @@ void sf_disktier_put(struct sf_obj *o)
         free(head);
         return;
     }
+    uint32_t size;
     if (o->vary_names != NULL)
         put_vary(o->key, key_len, o->vary_names, now_ms);
+    else if (sf_diskstore_holds(store, o->key, key_len, SF_DISKSTORE_VARIANT_VARY, &size))
+        /* The key's responses varied, or were kept in slices, before this one: after a
+         * restart that older record would hide it (variant_of, sf_disktier_sliced). */
+        put_vary(o->key, key_len, "", now_ms);
     uint64_t variant = o->vary_names != NULL
                            ? sf_diskstore_variant(store, o->variant, strlen(o->variant))
                            : SF_DISKSTORE_VARIANT_NONE;
@@ -281,45 +304,63 @@ void sf_disktier_put(struct sf_obj *o)
 
 /* ---- purges ---- */
 
-void sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait)
+bool sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait)
 {
     if (store == NULL)
-        return;
+        return true;
     enum sf_diskpurge_kind kind = tag_header != NULL ? SF_DISKPURGE_TAG
                                   : prefix           ? SF_DISKPURGE_PREFIX
                                                      : SF_DISKPURGE_URL;
-    sf_diskstore_purge(store, kind, url, tag_header, soft, wait);
+    bool ok = sf_diskstore_purge(store, kind, url, tag_header, soft, wait);
+    atomic_fetch_add_explicit(&purge_gen, 1, memory_order_seq_cst); /* after: see the .h */
+    return ok;
+}
+
+uint64_t sf_disktier_purge_gen(void)
+{
+    return atomic_load_explicit(&purge_gen, memory_order_seq_cst);
 }
 
 void sf_disktier_invalidate(const char *url, bool in_memory)
 {
-    if (store != NULL && (in_memory || sf_disktier_holds(url)))
+    if (store != NULL && (in_memory || sf_disktier_holds(url))) {
         sf_diskstore_purge(store, SF_DISKPURGE_URL, url, NULL, true, false);
+        atomic_fetch_add_explicit(&purge_gen, 1, memory_order_seq_cst);
+    }
 }
 
 /* ---- reads ---- */
 
 struct tag_ctx {
-    char buf[4096];
+    char *buf; /* (O) large enough for the whole head: a tag past any fixed size matches */
+    size_t cap;
 };
 
-/* (sf_diskstore_match.tag_values) The field tag_header of an encoded head. */
+/* (sf_diskstore_match.tag_values) The field tag_header of an encoded head, whole: its
+ * values joined are never longer than the head that holds them with their names. */
 static const char *tag_values(void *ctx, const uint8_t *head, uint32_t head_len,
                               const char *tag_header)
 {
     struct tag_ctx *t = ctx;
-    return sf_diskobj_field(head, head_len, tag_header, t->buf, sizeof t->buf);
+    if (t->cap < (size_t)head_len + 1) {
+        free(t->buf);
+        t->cap = (size_t)head_len + 1;
+        t->buf = sf_xmalloc(t->cap);
+    }
+    return sf_diskobj_field(head, head_len, tag_header, t->buf, t->cap);
 }
 
 /* Reads key's record of variant into *hit, as the purges see it (match). */
 static enum sf_diskstore_get get(const char *key, size_t key_len, uint64_t variant,
                                  struct sf_diskstore_hit *hit)
 {
-    struct tag_ctx t;
+    struct tag_ctx t = {NULL, 0};
     struct sf_diskstore_match m = {key, strcspn(key, "\n"), tag_values, &t};
     if (m.url_len > key_len)
         m.url_len = key_len;
-    return sf_diskstore_get(store, key, key_len, variant, &m, hit);
+    enum sf_diskstore_get g = sf_diskstore_get(store, key, key_len, variant, &m, hit);
+    free(t.buf);
+    return g;
 }
 
 /* The variant text the request selects for key (caller frees): the key's own variant
@@ -339,6 +380,11 @@ static char *variant_of(const char *key, size_t key_len, const struct sf_fields 
         return NULL;
     }
     char *names = sf_diskobj_decode_vary(vh.rec.head, vh.rec.meta.head_len);
+    if (names != NULL && names[0] == '\0') {
+        free(names); /* they do not vary any more: the key's own record (sf_disktier_put) */
+        sf_diskstore_hit_free(&vh);
+        return NULL;
+    }
     struct sf_slice_ref ref;
     bool sliced =
         names == NULL && sf_diskobj_decode_sliced(vh.rec.head, vh.rec.meta.head_len, &ref);

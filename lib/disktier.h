@@ -54,6 +54,13 @@ void sf_disktier_put(struct sf_obj *o);
  * after a restart its requests read the slices on disk (sf_disktier_sliced) rather than
  * fetch it whole again. Runs on: the fetcher thread. */
 void sf_disktier_put_sliced(const char *key, const struct sf_slice_ref *ref);
+/* Forgets that the response under key is kept in slices (the representation changed:
+ * sliceread.c): a "does not vary" record in its VARY slot, when a SLICED record is there.
+ * Runs on: any thread. */
+void sf_disktier_drop_sliced(const char *key);
+/* Forgets the record of key (one that does not vary: a slice's), found not to be what it
+ * should (a slice of another representation), so that the next read of key misses. */
+void sf_disktier_forget(const char *key);
 /* Whether the disk says the response under key is kept in slices: true with the
  * representation in *out (owned: sf_slice_ref_clear). */
 bool sf_disktier_sliced(const char *key, struct sf_slice_ref *out);
@@ -61,8 +68,15 @@ bool sf_disktier_sliced(const char *key, struct sf_slice_ref *out);
 /* A purge (admin.c: wait, so that it is on disk before the purge answers) or an RFC 9111
  * §4.4 invalidation (publish.c: soft, no wait), as sf_cache_purge takes them: url, or
  * every URL it prefixes, or with tag_header every response whose tag_header field lists
- * url as a token. */
-void sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait);
+ * url as a token. False when the store refused it (it is off after a disk error, or the
+ * rule is too long to persist): it may come back after a restart. True with no store. */
+bool sf_disktier_purge(const char *url, bool prefix, bool soft, const char *tag_header, bool wait);
+/* How many purges and invalidations the store has applied (its rules hide what they
+ * purge from every read that starts after: diskpurge.h); counted after each is applied.
+ * A disk fill (diskhit.c) takes it before its read and checks it before and after it
+ * stores: a purge that raced the fill moved it, and the fill gives up what it read, so
+ * that a purge that has answered is never undone by a read that began before it. */
+uint64_t sf_disktier_purge_gen(void);
 
 /* An RFC 9111 §4.4 invalidation of url by an unsafe request's response (publish.c): a soft
  * purge, not waited for, made only where the disk may hold the URL: in_memory (the memory

@@ -288,11 +288,21 @@ enum sf_req_step sf_dispatch_lookup(struct sf_req *r, const struct sf_req_call *
         begin_slices(r, skey, &sliced);
         return SF_REQ_SLICED;
     }
-    if (sf_diskhit_fill(r->cache, o, &fields, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
+    struct sf_obj *stale = NULL;
+    enum sf_diskhit dh = sf_diskhit_fill(r->cache, o, &fields, has_directives ? &d : NULL, &stale);
+    if (dh == SF_DISKHIT_FILLED || dh == SF_DISKHIT_STALE) {
         sf_disktier_count_hit();
-        r->xcache = "HIT";
         r->tier = "disk";
-        r->found = o; /* complete and stored: served as a memory hit is */
+        r->xcache = dh == SF_DISKHIT_FILLED ? "HIT" : "STALE";
+        if (dh == SF_DISKHIT_FILLED) {
+            r->found = o; /* complete and stored: served as a memory hit is */
+            return SF_REQ_HIT;
+        }
+        /* Served now; refreshed in the background (RFC 5861 §3), as a memory copy is. */
+        SF_COUNT(stale_while_revalidate);
+        submit_shared(r, o);
+        sf_obj_unref(o);
+        r->found = stale;
         return SF_REQ_HIT;
     }
     bool attached = sf_req_attach(r, o, true, "MISS");
@@ -366,6 +376,14 @@ static bool selects_variant(struct sf_req *r, const struct sf_obj *o)
     return same;
 }
 
+/* Whether r's own directives (none: yes) accept o, a response read from the disk tier for
+ * a flight r joined (sf_policy_acceptable, at the age the disk gave it). */
+static bool disk_copy_fits(struct sf_req *r, const struct sf_obj *o)
+{
+    struct sf_req_directives d;
+    return !sf_req_directives(r, &d) || sf_policy_acceptable(&o->verdict, o->verdict.age_s, &d);
+}
+
 /* Parks until the object's headers exist, then decides how r is answered. Entered after
  * the object was found or made, and again each time libmicrohttpd resumes the
  * connection. */
@@ -406,6 +424,19 @@ enum sf_req_step sf_dispatch_wait_head(struct sf_req *r, const struct sf_req_cal
         sf_req_detach(r);
         sf_req_end_slices(r);
         return SF_REQ_PASS;
+    }
+    if (!leader && !no_head && o->from_disk && r->slices == NULL && !disk_copy_fits(r, o)) {
+        /* It joined a flight the disk tier filled, checked against the leader's request
+         * only: its own directives refuse it (RFC 9111 §5.2.1). Memory holds it now: a
+         * lookup again revalidates it, or once more than that, the origin answers. (A
+         * slice's reader may have sent part of its response: not for slices, whose
+         * reader filled the flight after checking its own directives.) */
+        sf_req_detach(r);
+        sf_req_end_slices(r);
+        if (r->vary_redispatched)
+            return SF_REQ_PASS;
+        r->vary_redispatched = true;
+        return SF_REQ_LOOKUP;
     }
     if (follower && !no_head && !selects_variant(r, o)) {
         /* A variant for other request fields: look again, now that the cache knows what

@@ -72,6 +72,12 @@ static void update_stored_get(const struct sf_publisher *p, const struct sf_judg
         return;
     }
     if (use == SF_HEAD_UPDATE_STALE) {
+        /* The disk's copy too, or a restart (or an only-if-cached request, which reads the
+         * disk on its memory miss) serves it as fresh: a soft purge of its URL, which may
+         * invalidate the URL's other keys too (over-invalidation, never a wrong answer). */
+        char *url = sf_xstrndup(get_key, strcspn(get_key, "\n"));
+        sf_disktier_invalidate(url, true);
+        free(url);
         sf_cache_invalidate(p->cache, stored);
         SF_COUNT(invalidations);
         sf_obj_unref(stored);
@@ -137,6 +143,10 @@ static void invalidate(const struct sf_publisher *p, const struct sf_head_decisi
         size_t in_memory = sf_cache_purge(p->cache, urls[i], false, true, NULL);
         SF_COUNT_N(invalidations, in_memory);
         sf_disktier_invalidate(urls[i], in_memory > 0);
+        /* Again, after the disk: a disk fill that read before the disk's rule and stored
+         * after the purge above is invalidated too (disktier.h: sf_disktier_purge_gen). */
+        if (sf_disktier_on())
+            sf_cache_purge(p->cache, urls[i], false, true, NULL);
         free(urls[i]);
     }
 }

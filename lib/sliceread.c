@@ -58,6 +58,7 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     free(key);
     const char *xcache = r->xcache;
     bool ok = false;
+    bool from_disk = false;
     switch (kind) {
     case SF_LOOKUP_STALE:
         if (refresh != NULL) {
@@ -71,8 +72,11 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     case SF_LOOKUP_JOIN: ok = sf_req_attach(r, o, false, "COLLAPSED"); break;
     case SF_LOOKUP_MISS:
         /* A slice the disk tier holds (diskhit.h) fills the flight before any fetch. */
-        if (sf_diskhit_fill(r->cache, o, NULL, has_directives ? &d : NULL) == SF_DISKHIT_FILLED) {
+        if (sf_diskhit_fill(r->cache, o, NULL, has_directives ? &d : NULL, NULL) ==
+            SF_DISKHIT_FILLED) {
             sf_disktier_count_hit();
+            r->tier = "disk";
+            from_disk = true;
             ok = sf_req_attach(r, o, false, "HIT");
             break;
         }
@@ -89,7 +93,7 @@ static bool open_slice(struct sf_req *r, uint64_t index)
     if (index != r->slices->index)
         r->slices->refetched = false;
     r->slices->index = index;
-    r->slices->stored = kind == SF_LOOKUP_HIT || kind == SF_LOOKUP_STALE;
+    r->slices->stored = kind == SF_LOOKUP_HIT || kind == SF_LOOKUP_STALE || from_disk;
     r->slices->checked = false;
     return ok;
 }
@@ -111,6 +115,8 @@ static enum slice_check check_slice(struct sf_req *r)
     if (!r->slices->stored || r->slices->refetched)
         return SLICE_CHANGED;
     r->slices->refetched = true;
+    if (o->from_disk)
+        sf_disktier_forget(o->key); /* or the refetch reads that record again */
     sf_cache_unlist(r->cache, o);
     return SLICE_REFETCH;
 }
@@ -120,6 +126,7 @@ static void slices_changed(struct sf_req *r)
 {
     sf_log_debug("slices of %s changed: the next request fetches it whole", r->slices->key);
     sf_cache_drop_sliced(r->cache, r->slices->key, &r->slices->ref);
+    sf_disktier_drop_sliced(r->slices->key); /* or after a restart every request is cut */
 }
 
 /* Starts reading r's sliced response (the representation LOOKUP found, r->slices) at
@@ -169,7 +176,7 @@ static void read_ahead(struct sf_req *r)
     struct sf_query q = {key, NULL, NULL, NULL};
     struct sf_obj *o;
     if (sf_cache_lookup(r->cache, &q, sf_now_ms(), &o, NULL) == SF_LOOKUP_MISS &&
-        sf_diskhit_fill(r->cache, o, NULL, NULL) != SF_DISKHIT_FILLED) /* the disk's first */
+        sf_diskhit_fill(r->cache, o, NULL, NULL, NULL) != SF_DISKHIT_FILLED) /* the disk's first */
         submit_slice(r, o, index);
     sf_obj_unref(o);
     free(key);

@@ -2,12 +2,17 @@
 before a SIGTERM, or before a kill -9 once their writes were done, are hits after the next
 start, byte for byte, with no origin request; the access log says tier=disk, explain names
 the tier; a record that expired meanwhile is revalidated (a 304 refreshes it); clients at
-once on a disk record are all hits; only-if-cached is answered from the disk."""
+once on a disk record are all hits; only-if-cached is answered from the disk.
+A no-cache request joining a flight a disk record fills is not served that record
+unvalidated; a record within stale-while-revalidate is answered STALE at once."""
 import json
+import os
 import re
 import shutil
 import subprocess
 import signal
+import threading
+import time
 from urllib.parse import quote
 
 from diskharness import DiskEnv
@@ -145,3 +150,56 @@ def test_only_if_cached_is_answered_from_disk():
         r = env.get("/never?cc=max-age=3600", {"Cache-Control": "only-if-cached"})
         eq(r.status, 504, "only-if-cached of what the disk does not hold")
         eq(env.origin.stats()["total"], 1, "origin requests")
+
+
+def drop_page_cache(env):
+    fd = os.open(os.path.join(env.dir, "store"), os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def test_a_joiner_with_no_cache_is_not_served_the_disk_copy():
+    """Requests with Cache-Control: no-cache that join a flight a disk record fills are
+    never served that record unvalidated (RFC 9111 §5.2.1.4): the fill checked only the
+    leader's directives (review #3). The record is large so that its read takes long
+    enough for the no-cache requests to join; rounds start them a little later each time."""
+    with DiskEnv(max_bytes="128MiB") as env:
+        t = "/bigjoin?cc=max-age=3600&size=3500000&etag=e1"
+        env.get(t)
+        env.wait_written(1)
+        for attempt in range(30):
+            env.restart()
+            drop_page_cache(env)  # the leader's read then takes long enough to be joined
+            res = {}
+            th = threading.Thread(target=lambda: res.setdefault("lead", env.get(t)))
+            th.start()
+            time.sleep(0.0005 * (attempt % 8))
+            nc = parallel(8, lambda i: env.get(t, {"Cache-Control": "no-cache"}))
+            th.join()
+            eq(res["lead"].status, 200, "the leader")
+            xs = [r.header("X-Cache") for r in nc]
+            eq([r.status for r in nc], [200] * 8, "no-cache requests answered")
+            check("HIT" not in xs, "round %d: no-cache requests served HIT unvalidated: %s"
+                  % (attempt, xs))
+
+
+def test_a_stale_record_within_stale_while_revalidate_is_served_at_once():
+    """A record stale on disk but within stale-while-revalidate is answered STALE at once
+    (tier=disk) and refreshed in the background, as a memory copy is; before, the first
+    request after a restart waited for the origin."""
+    with DiskEnv() as env:
+        t = "/swr?etag=v1&cc=max-age=60,stale-while-revalidate=600&serial_hdr=1"
+        first = env.get(t)
+        env.wait_written(1)
+        env.restart()
+        env.origin.advance_clock(120)
+        env.proxy.advance_clock(120)
+        r = env.get(t)
+        eq((r.status, r.header("X-Cache")), (200, "STALE"), "a stale record within its window")
+        eq(r.header("X-Origin-Serial"), first.header("X-Origin-Serial"), "the stored response")
+        wait_for(lambda: env.origin.count(t) == 2, "the refresh in the background")
+        wait_for(lambda: env.proxy.stats()["cache"]["stores"] >= 1, "the refresh stored")
+        eq(env.get(t).header("X-Cache"), "HIT", "refreshed in memory")
+        eq(env.proxy.stats()["disk"]["hits"], 1, "disk.hits counts the STALE answer")

@@ -1,7 +1,9 @@
 """t93: slices after a restart (issue 22, docs/disk.md "Sliced responses after a restart"):
 each stored slice of a response too large to store whole is written to disk like any
 response, and so is the memory cache's sliced marker; after a restart every request is
-answered from the slices on disk, the first too, a range too, with nothing fetched again."""
+answered from the slices on disk, the first too, a range too, with nothing fetched again.
+Slices of a response changed at the origin meanwhile: the disk forgets its SLICED
+record, so only the first request is cut off."""
 from diskharness import DiskEnv
 from harness import check, eq, wait_for
 
@@ -38,3 +40,27 @@ def test_slices_come_back_after_a_restart():
         # Each slice read from the disk once (by the request, or by its read-ahead, which
         # then finds it in memory).
         eq(env.disk()["reads"], SLICES + 1, "disk reads: the slices, and the sliced record")
+
+
+def test_slices_of_a_changed_response_are_forgotten_on_disk_too():
+    """After a restart, the origin's representation has changed: the slice fetched that
+    does not fit the disk's SLICED record makes the key be fetched whole again, the disk
+    forgetting that record too; before, it stayed, and every request was cut off (review
+    #4). At most the first request is cut, as without a disk."""
+    from harness import request
+    from t54_range import fixed_body, S
+    with DiskEnv(cache={"max_object_bytes": "64KiB", "slice_bytes": "16KiB"}) as env:
+        size = 100000
+        t = "/bigg?size=%d&ranges=1&cc=max-age=600&generational=1" % size
+        env.get(t)
+        sliced(env, 1)
+        eq(env.get(t, {"Range": "bytes=0-%d" % (2 * S - 1)}).status, 206, "slices 0-1")
+        env.wait_written(3)
+        eq(request(env.origin.port, "POST", "/_origin/generation?n=5").status, 200,
+           "a new version at the origin")
+        env.restart()
+        new = fixed_body(size, 5)
+        got = [env.get(t) for _ in range(3)]
+        for i, r in enumerate(got[1:], 1):
+            eq((r.error, r.status, r.body == new), (None, 200, True),
+               "request %d after the restart: the new version, whole" % (i + 1))
