@@ -23,6 +23,7 @@
 #include "diskindex.h"
 #include "diskpurge.h"
 #include "diskrec.h"
+#include "lebytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,28 +48,6 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
 static uint64_t tail_of(uint64_t head, uint64_t size)
@@ -414,7 +393,7 @@ struct ckpt {
 
 static bool entry_sound(const uint8_t *e, const struct sf_disklog *log, uint64_t head)
 {
-    uint64_t pos = get64(e + 16), size = get32(e + 24);
+    uint64_t pos = sf_le_get64(e + 16), size = sf_le_get32(e + 24);
     return size >= ALIGN && size % ALIGN == 0 && size <= log->size && pos <= head &&
            size <= head - pos && pos % log->size + size <= log->size;
 }
@@ -423,15 +402,15 @@ static bool entry_sound(const uint8_t *e, const struct sf_disklog *log, uint64_t
 static bool ckpt_check(const uint8_t *b, size_t n, const struct sf_disklog *log, char *scratch,
                        struct ckpt *c, char *note, size_t note_len)
 {
-    if (n < CKPT_HEAD + 16 || get64(b + n - 8) != XXH3_64bits(b, n - 8))
+    if (n < CKPT_HEAD + 16 || sf_le_get64(b + n - 8) != XXH3_64bits(b, n - 8))
         return snprintf(note, note_len, "checkpoint damaged (checksum)"), false;
-    if (get32(b) != CKPT_MAGIC || get32(b + 4) != CKPT_VERSION)
+    if (sf_le_get32(b) != CKPT_MAGIC || sf_le_get32(b + 4) != CKPT_VERSION)
         return snprintf(note, note_len, "checkpoint of another version"), false;
-    if (get64(b + 8) != log->store_id)
+    if (sf_le_get64(b + 8) != log->store_id)
         return snprintf(note, note_len, "checkpoint of another store"), false;
-    if (get64(b + 16) != log->size)
+    if (sf_le_get64(b + 16) != log->size)
         return snprintf(note, note_len, "checkpoint of another log size"), false;
-    c->head = get64(b + 24), c->entries = get64(b + 32), c->end = b + n - 8;
+    c->head = sf_le_get64(b + 24), c->entries = sf_le_get64(b + 32), c->end = b + n - 8;
     c->entry0 = b + CKPT_HEAD;
     if (c->entries > (size_t)(c->end - c->entry0 - 8) / CKPT_ENTRY)
         return snprintf(note, note_len, "checkpoint malformed (entries)"), false;
@@ -439,13 +418,13 @@ static bool ckpt_check(const uint8_t *b, size_t n, const struct sf_disklog *log,
         if (!entry_sound(c->entry0 + i * CKPT_ENTRY, log, c->head))
             return snprintf(note, note_len, "checkpoint malformed (entry %" PRIu64 ")", i), false;
     const uint8_t *p = c->entry0 + c->entries * CKPT_ENTRY;
-    c->rules = get64(p), c->rule0 = p += 8;
+    c->rules = sf_le_get64(p), c->rule0 = p += 8;
     for (uint64_t i = 0; i < c->rules; i++) {
         struct sf_diskpurge_rule r;
-        uint64_t len = (size_t)(c->end - p) >= 12 ? get32(p + 8) : UINT64_MAX;
-        if (len > (size_t)(c->end - p) - 12 || get64(p) >= c->head ||
-            !sf_diskpurge_decode(p + 12, (size_t)len, get64(p), scratch, SF_DISKREC_MAX_KEY + 2,
-                                 &r))
+        uint64_t len = (size_t)(c->end - p) >= 12 ? sf_le_get32(p + 8) : UINT64_MAX;
+        if (len > (size_t)(c->end - p) - 12 || sf_le_get64(p) >= c->head ||
+            !sf_diskpurge_decode(p + 12, (size_t)len, sf_le_get64(p), scratch,
+                                 SF_DISKREC_MAX_KEY + 2, &r))
             return snprintf(note, note_len, "checkpoint malformed (rule %" PRIu64 ")", i), false;
         p += 12 + len;
     }
@@ -463,19 +442,20 @@ static void ckpt_apply(const struct ckpt *c, const struct sf_disklog *log, struc
     (void)sf_diskindex_reserve(sc->x, (size_t)c->entries, tail); /* read whole: it fits */
     for (uint64_t i = 0; i < c->entries; i++) {
         const uint8_t *b = c->entry0 + i * CKPT_ENTRY;
-        struct sf_diskindex_entry e = {.key_hash = get64(b),
-                                       .variant = get64(b + 8),
-                                       .pos = get64(b + 16),
-                                       .size = get32(b + 24),
-                                       .expires_s = get32(b + 28)};
+        struct sf_diskindex_entry e = {.key_hash = sf_le_get64(b),
+                                       .variant = sf_le_get64(b + 8),
+                                       .pos = sf_le_get64(b + 16),
+                                       .size = sf_le_get32(b + 24),
+                                       .expires_s = sf_le_get32(b + 28)};
         if (e.pos >= tail)
             sf_diskindex_put(sc->x, &e, tail);
     }
     const uint8_t *p = c->rule0;
     for (uint64_t i = 0; i < c->rules; i++) {
         struct sf_diskpurge_rule r;
-        uint32_t len = get32(p + 8);
-        if (sf_diskpurge_decode(p + 12, len, get64(p), sc->scratch, SF_DISKREC_MAX_KEY + 2, &r) &&
+        uint32_t len = sf_le_get32(p + 8);
+        if (sf_diskpurge_decode(p + 12, len, sf_le_get64(p), sc->scratch, SF_DISKREC_MAX_KEY + 2,
+                                &r) &&
             r.pos >= tail)
             sf_diskpurge_add(sc->p, &r);
         p += 12 + (size_t)len;
@@ -585,7 +565,7 @@ static void emit(struct writer *w, const void *data, size_t len)
 static void emit64(struct writer *w, uint64_t v)
 {
     uint8_t b[8];
-    put64(b, v);
+    sf_le_put64(b, v);
     emit(w, b, 8);
 }
 
@@ -609,15 +589,15 @@ static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t h
     for (size_t cur = 0; sf_diskindex_next(x, &cur, tail, &e);)
         n += e.pos + e.size <= head;
     uint8_t h[CKPT_HEAD];
-    put32(h, CKPT_MAGIC), put32(h + 4, CKPT_VERSION), put64(h + 8, log->store_id);
-    put64(h + 16, log->size), put64(h + 24, head), put64(h + 32, n);
+    sf_le_put32(h, CKPT_MAGIC), sf_le_put32(h + 4, CKPT_VERSION), sf_le_put64(h + 8, log->store_id);
+    sf_le_put64(h + 16, log->size), sf_le_put64(h + 24, head), sf_le_put64(h + 32, n);
     emit(w, h, sizeof h);
     for (size_t cur = 0; sf_diskindex_next(x, &cur, tail, &e);) {
         if (e.pos + e.size > head)
             continue; /* written after the head the caller names: its scan finds it */
         uint8_t b[CKPT_ENTRY];
-        put64(b, e.key_hash), put64(b + 8, e.variant), put64(b + 16, e.pos);
-        put32(b + 24, e.size), put32(b + 28, e.expires_s);
+        sf_le_put64(b, e.key_hash), sf_le_put64(b + 8, e.variant), sf_le_put64(b + 16, e.pos);
+        sf_le_put32(b + 24, e.size), sf_le_put32(b + 28, e.expires_s);
         emit(w, b, sizeof b);
     }
     n = 0;
@@ -631,7 +611,7 @@ static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t h
             continue;
         emit64(w, r.pos);
         uint8_t l[4];
-        put32(l, (uint32_t)len);
+        sf_le_put32(l, (uint32_t)len);
         emit(w, l, 4);
         emit(w, key, len);
     }
@@ -668,7 +648,7 @@ bool sf_diskload_save(const char *dir, const struct sf_disklog *log, uint64_t he
     emit_body(&w, log, head, x, p);
     flush(&w);
     uint8_t sum[8];
-    put64(sum, XXH3_64bits_digest(w.sum));
+    sf_le_put64(sum, XXH3_64bits_digest(w.sum));
     emit(&w, sum, sizeof sum);
     flush(&w);
     if (w.err_no == 0 && fdatasync(w.fd) != 0)

@@ -15,6 +15,7 @@
 
 #include "base.h"
 #include "http.h"
+#include "lebytes.h"
 #include "siphash.h"
 
 #include <stdlib.h>
@@ -346,17 +347,6 @@ bool sf_diskpurge_next(const struct sf_diskpurge *p, size_t *cursor, struct sf_d
     return false;
 }
 
-static void put32(uint8_t *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 size_t sf_diskpurge_encode(const struct sf_diskpurge_rule *r, uint8_t *out, size_t cap)
 {
     size_t tl = strlen(r->text);
@@ -368,8 +358,8 @@ size_t sf_diskpurge_encode(const struct sf_diskpurge_rule *r, uint8_t *out, size
     out[1] = (uint8_t)r->kind;
     out[2] = r->soft ? 1 : 0;
     out[3] = 0;
-    put32(out + 4, (uint32_t)tl);
-    put32(out + 8, (uint32_t)gl);
+    sf_le_put32(out + 4, (uint32_t)tl);
+    sf_le_put32(out + 8, (uint32_t)gl);
     memcpy(out + ENCODED_FIXED, r->text, tl);
     if (gl)
         memcpy(out + ENCODED_FIXED + tl, r->tag_header, gl);
@@ -396,7 +386,7 @@ bool sf_diskpurge_decode(const uint8_t *key, size_t key_len, uint64_t pos, char 
     unsigned kind = key[1];
     if (kind != SF_DISKPURGE_URL && kind != SF_DISKPURGE_PREFIX && kind != SF_DISKPURGE_TAG)
         return false;
-    uint64_t tl = get32(key + 4), gl = get32(key + 8);
+    uint64_t tl = sf_le_get32(key + 4), gl = sf_le_get32(key + 8);
     if (ENCODED_FIXED + tl + gl != key_len || (kind == SF_DISKPURGE_TAG) != (gl > 0) ||
         tl + gl + 2 > cap)
         return false;

@@ -9,40 +9,10 @@
  * at page-cache speed on every CPU, where CRC32C needs SSE4.2 code of our own). */
 #include "diskrec.h"
 
+#include "lebytes.h"
+
 #include <string.h>
 #include <xxhash.h>
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* The header's own checksum: bytes 8 to 80, sum included, folded to 32 bits, keyed by the
  * store's seed: bytes an origin chose (a body holding a record header at its own place in
@@ -86,18 +56,18 @@ enum sf_diskrec_err sf_diskrec_encode(uint64_t seed, const struct sf_diskrec_met
     if (out_len < size)
         return SF_DISKREC_TRUNCATED;
     uint8_t *h = out;
-    put32(h + 0, SF_DISKREC_MAGIC);
-    put16(h + 16, SF_DISKREC_VERSION);
-    put16(h + 18, (uint16_t)meta->flags);
-    put32(h + 20, meta->key_len);
-    put64(h + 24, meta->pos);
-    put64(h + 32, meta->key_hash);
-    put64(h + 40, meta->variant);
-    put64(h + 48, (uint64_t)meta->stored_ms);
-    put64(h + 56, (uint64_t)meta->expires_ms);
-    put32(h + 64, meta->head_len);
-    put32(h + 68, meta->body_len);
-    put64(h + 72, 0);
+    sf_le_put32(h + 0, SF_DISKREC_MAGIC);
+    sf_le_put16(h + 16, SF_DISKREC_VERSION);
+    sf_le_put16(h + 18, (uint16_t)meta->flags);
+    sf_le_put32(h + 20, meta->key_len);
+    sf_le_put64(h + 24, meta->pos);
+    sf_le_put64(h + 32, meta->key_hash);
+    sf_le_put64(h + 40, meta->variant);
+    sf_le_put64(h + 48, (uint64_t)meta->stored_ms);
+    sf_le_put64(h + 56, (uint64_t)meta->expires_ms);
+    sf_le_put32(h + 64, meta->head_len);
+    sf_le_put32(h + 68, meta->body_len);
+    sf_le_put64(h + 72, 0);
     uint8_t *p = h + SF_DISKREC_HEADER;
     /* memcpy with a length of 0 still wants a valid pointer: a tombstone has no body. */
     if (meta->key_len)
@@ -110,8 +80,8 @@ enum sf_diskrec_err sf_diskrec_encode(uint64_t seed, const struct sf_diskrec_met
         memcpy(p, body, meta->body_len);
     p += meta->body_len;
     memset(p, 0, size - (size_t)(p - out));
-    put64(h + 8, XXH3_64bits_withSeed(h + 16, (size_t)(p - h) - 16, seed));
-    put32(h + 4, header_sum(seed, h));
+    sf_le_put64(h + 8, XXH3_64bits_withSeed(h + 16, (size_t)(p - h) - 16, seed));
+    sf_le_put32(h + 4, header_sum(seed, h));
     *written = size;
     return SF_DISKREC_OK;
 }
@@ -122,26 +92,26 @@ enum sf_diskrec_err sf_diskrec_decode_header(uint64_t seed, const uint8_t *buf, 
     memset(out, 0, sizeof *out);
     if (len < 4)
         return SF_DISKREC_TRUNCATED;
-    if (get32(buf) != SF_DISKREC_MAGIC)
+    if (sf_le_get32(buf) != SF_DISKREC_MAGIC)
         return SF_DISKREC_BAD_MAGIC;
     if (len < SF_DISKREC_HEADER)
         return SF_DISKREC_TRUNCATED;
-    if (get32(buf + 4) != header_sum(seed, buf))
+    if (sf_le_get32(buf + 4) != header_sum(seed, buf))
         return SF_DISKREC_BAD_HEADER_SUM;
-    if (get16(buf + 16) != SF_DISKREC_VERSION)
+    if (sf_le_get16(buf + 16) != SF_DISKREC_VERSION)
         return SF_DISKREC_BAD_VERSION;
     struct sf_diskrec_meta m = {
-        .flags = get16(buf + 18),
-        .key_len = get32(buf + 20),
-        .pos = get64(buf + 24),
-        .key_hash = get64(buf + 32),
-        .variant = get64(buf + 40),
-        .stored_ms = (int64_t)get64(buf + 48),
-        .expires_ms = (int64_t)get64(buf + 56),
-        .head_len = get32(buf + 64),
-        .body_len = get32(buf + 68),
+        .flags = sf_le_get16(buf + 18),
+        .key_len = sf_le_get32(buf + 20),
+        .pos = sf_le_get64(buf + 24),
+        .key_hash = sf_le_get64(buf + 32),
+        .variant = sf_le_get64(buf + 40),
+        .stored_ms = (int64_t)sf_le_get64(buf + 48),
+        .expires_ms = (int64_t)sf_le_get64(buf + 56),
+        .head_len = sf_le_get32(buf + 64),
+        .body_len = sf_le_get32(buf + 68),
     };
-    if (get64(buf + 72) != 0)
+    if (sf_le_get64(buf + 72) != 0)
         return SF_DISKREC_BAD_FIELD;
     enum sf_diskrec_err err = check_fields(&m);
     if (err)
@@ -164,7 +134,7 @@ enum sf_diskrec_err sf_diskrec_decode(uint64_t seed, const uint8_t *buf, size_t 
     size_t end = (size_t)SF_DISKREC_HEADER + m.key_len + m.head_len + m.body_len;
     if (len < end)
         return SF_DISKREC_TRUNCATED;
-    if (get64(buf + 8) != XXH3_64bits_withSeed(buf + 16, end - 16, seed))
+    if (sf_le_get64(buf + 8) != XXH3_64bits_withSeed(buf + 16, end - 16, seed))
         return SF_DISKREC_BAD_SUM;
     out->meta = m;
     out->key = buf + SF_DISKREC_HEADER;
