@@ -384,6 +384,18 @@ static bool disk_copy_fits(struct sf_req *r, const struct sf_obj *o)
     return !sf_req_directives(r, &d) || sf_policy_acceptable(&o->verdict, o->verdict.age_s, &d);
 }
 
+/* r leaves the flight it joined and looks its key up again (the cache knows more now),
+ * once; a second time it goes upstream on its own. */
+static enum sf_req_step look_again(struct sf_req *r)
+{
+    sf_req_detach(r);
+    sf_req_end_slices(r);
+    if (r->vary_redispatched)
+        return SF_REQ_PASS;
+    r->vary_redispatched = true;
+    return SF_REQ_LOOKUP;
+}
+
 /* Parks until the object's headers exist, then decides how r is answered. Entered after
  * the object was found or made, and again each time libmicrohttpd resumes the
  * connection. */
@@ -431,23 +443,13 @@ enum sf_req_step sf_dispatch_wait_head(struct sf_req *r, const struct sf_req_cal
          * lookup again revalidates it, or once more than that, the origin answers. (A
          * slice's reader may have sent part of its response: not for slices, whose
          * reader filled the flight after checking its own directives.) */
-        sf_req_detach(r);
-        sf_req_end_slices(r);
-        if (r->vary_redispatched)
-            return SF_REQ_PASS;
-        r->vary_redispatched = true;
-        return SF_REQ_LOOKUP;
+        return look_again(r);
     }
     if (follower && !no_head && !selects_variant(r, o)) {
         /* A variant for other request fields: look again, now that the cache knows what
          * responses vary on. Once only, should the origin keep changing its Vary. */
         SF_COUNT(vary_redispatches);
-        sf_req_detach(r);
-        sf_req_end_slices(r);
-        if (r->vary_redispatched)
-            return SF_REQ_PASS;
-        r->vary_redispatched = true;
-        return SF_REQ_LOOKUP;
+        return look_again(r);
     }
     if (no_head) {
         sf_req_count_outcome(r);
