@@ -1,4 +1,5 @@
-/* evict: see evict.h. Two circular lists with sentinels (the FIFOs) and the ghost. The
+/* evict: see evict.h. A circular list with a sentinel per size class and part (the FIFOs),
+ * a bitmask per part of the classes not empty, and the ghost. The
  * ghost's ring holds every hash pushed, the newest n; its set says which of them are
  * still there and where (a hash taken by a ghost hit leaves the set and stays in the ring
  * as a stale slot; the ring's oldest slot, when pushed out, leaves the set only if the set
@@ -120,8 +121,10 @@ static void ghost_grow(struct sf_evict_ghost *g)
 void sf_evict_init(struct sf_evict *p)
 {
     *p = (struct sf_evict){0};
-    queue_init(&p->small);
-    queue_init(&p->main);
+    for (int c = 0; c < SF_EVICT_CLASSES; c++) {
+        queue_init(&p->small[c]);
+        queue_init(&p->main[c]);
+    }
     ghost_alloc(&p->ghost, SF_EVICT_GHOST_MIN);
 }
 
@@ -139,14 +142,32 @@ bool sf_evict_ghost_has(const struct sf_evict *p, uint64_t hash)
     return p->ghost.set[set_find(&p->ghost, hash)].hash == hash;
 }
 
+/* A charge's size class: its bit length, the largest charges sharing the last class. */
+static unsigned size_class(size_t charge)
+{
+    unsigned c = 0;
+    while (charge != 0 && c < SF_EVICT_CLASSES - 1) {
+        charge >>= 1;
+        c++;
+    }
+    return c;
+}
+
+/* n joins queue's newest end in its class, its age starting now. */
 static void enqueue(struct sf_evict *p, struct sf_evict_node *n, enum sf_evict_queue queue)
 {
+    unsigned c = size_class(n->charge);
     n->queue = (uint8_t)queue;
+    n->since = p->now;
     if (queue == SF_EVICT_SMALL) {
-        queue_push(&p->small, n);
+        queue_push(&p->small[c], n);
+        p->small_used |= UINT32_C(1) << c;
         p->small_bytes += n->charge;
+        p->small_count++;
+        p->newest = n;
     } else {
-        queue_push(&p->main, n);
+        queue_push(&p->main[c], n);
+        p->main_used |= UINT32_C(1) << c;
         p->main_bytes += n->charge;
     }
 }
@@ -154,12 +175,21 @@ static void enqueue(struct sf_evict *p, struct sf_evict_node *n, enum sf_evict_q
 static void dequeue(struct sf_evict *p, struct sf_evict_node *n)
 {
     SF_ASSERT(n->queue == SF_EVICT_SMALL || n->queue == SF_EVICT_MAIN);
-    if (n->queue == SF_EVICT_SMALL)
+    unsigned c = size_class(n->charge);
+    bool small = n->queue == SF_EVICT_SMALL;
+    struct sf_evict_node *q = small ? &p->small[c] : &p->main[c];
+    if (small) {
         p->small_bytes -= n->charge;
-    else
+        p->small_count--;
+        if (p->newest == n)
+            p->newest = NULL;
+    } else {
         p->main_bytes -= n->charge;
+    }
     queue_unlink(n);
     n->queue = SF_EVICT_NONE;
+    if (q->next == q)
+        *(small ? &p->small_used : &p->main_used) &= ~(UINT32_C(1) << c);
 }
 
 void sf_evict_insert(struct sf_evict *p, struct sf_evict_node *n, uint64_t hash, size_t charge)
@@ -169,6 +199,7 @@ void sf_evict_insert(struct sf_evict *p, struct sf_evict_node *n, uint64_t hash,
     n->charge = charge;
     n->freq = 0;
     n->evicted = false;
+    p->now++;
     struct sf_evict_ghost *g = &p->ghost;
     size_t i = set_find(g, n->hash);
     bool remembered = g->set[i].hash == n->hash;
@@ -212,67 +243,96 @@ void sf_evict_retire(struct sf_evict *p, struct sf_evict_node *n)
 }
 
 /* Whether small gives the next victim: while main has nothing, or while small is over its
- * share and holds more than its newest node. The newest stays while main can give: a node
- * larger than small's whole share (a 12 MB body in a 16 MiB cache) would otherwise leave
- * at the very store that brought it, before anyone could ask for it again. */
+ * share and holds more than its newest node. The newest is not chosen while others are
+ * there: a node larger than small's whole share (a 12 MB body in a 16 MiB cache) would
+ * otherwise leave at the very store that brought it, before anyone could ask for it
+ * again; alone, it leaves while main can give only when it could never fit. */
 static bool small_gives(const struct sf_evict *p, uint64_t small_max, uint64_t max_bytes)
 {
-    if (p->small.next == &p->small)
+    if (p->small_count == 0)
         return false;
-    bool newest_fits = p->small.prev->charge <= max_bytes; /* (else keeping it helps none) */
-    return p->main.next == &p->main ||
-           (p->small_bytes > small_max && (p->small.next->next != &p->small || !newest_fits));
+    bool newest_fits = p->newest == NULL || p->newest->charge <= max_bytes;
+    return p->main_used == 0 ||
+           (p->small_bytes > small_max && (p->small_count > 1 || !newest_fits));
 }
 
-/* The oldest node of small that was not asked again since it came, moving those that
- * were to main (each a step of *steps); NULL once small does not give (small_gives) or
- * the steps are spent. */
-static struct sf_evict_node *victim_small(struct sf_evict *p, uint64_t small_max,
-                                          uint64_t max_bytes, unsigned *steps)
+/* Whether small's newest node is passed over when small's victim is chosen: while small
+ * holds others, or while main can give and the newest could fit at all. */
+static bool newest_stays(const struct sf_evict *p, uint64_t max_bytes)
 {
-    while (*steps > 0 && small_gives(p, small_max, max_bytes)) {
-        struct sf_evict_node *n = p->small.next;
-        if (n->freq == 0) {
-            ghost_push(&p->ghost, n->hash, ghost_limit(p));
-            p->evicted_small++;
-            n->evicted = true;
-            return n;
-        }
+    return p->small_count > 1 || (p->main_used != 0 && p->newest->charge <= max_bytes);
+}
+
+/* A class's oldest node's claim to leave: its charge to the power (1 or 4) times its age.
+ * In double: a charge of 2^31 to the 4th times 2^32 is far inside its range, and the same
+ * IEEE operations in the same order give scripts/tracesim.py the same choices. */
+static double weight(const struct sf_evict *p, const struct sf_evict_node *n, int power)
+{
+    double c = (double)n->charge;
+    double w = power == 4 ? c * c * c * c : c;
+    return w * (double)(uint32_t)(p->now - n->since);
+}
+
+/* A class's oldest node that was asked again moves on before the choice (a step of
+ * *steps each): from small to main, its count cleared; in main round to its class's
+ * newest end, its count less one. */
+static void pass_asked(struct sf_evict *p, struct sf_evict_node *q, unsigned *steps)
+{
+    while (*steps > 0 && q->next != q && q->next->freq > 0) {
+        struct sf_evict_node *n = q->next;
+        enum sf_evict_queue from = (enum sf_evict_queue)n->queue;
         dequeue(p, n);
-        n->freq = 0;
+        if (from == SF_EVICT_SMALL) {
+            n->freq = 0;
+            p->promoted++;
+        } else {
+            n->freq--;
+        }
         enqueue(p, n, SF_EVICT_MAIN);
-        p->promoted++;
         (*steps)--;
     }
-    return NULL;
 }
 
-/* The oldest node of main not asked again since it last passed; each one that was goes
- * round again, its count less one (a step of *steps), until the steps are spent: then the
- * oldest, whatever its count. */
-static struct sf_evict_node *victim_main(struct sf_evict *p, unsigned *steps)
+/* Of one part's classes (in ascending order, ties to the lower), the oldest node with the
+ * largest weight, once those asked again moved on; small's newest is passed over as
+ * newest_stays says. NULL when the part has nothing left to choose. */
+static struct sf_evict_node *pick(struct sf_evict *p, struct sf_evict_node *part, uint32_t *used,
+                                  int power, uint64_t max_bytes, unsigned *steps)
 {
-    while (p->main.next != &p->main) {
-        struct sf_evict_node *n = p->main.next;
-        if (n->freq == 0 || *steps == 0) {
-            p->evicted_main++;
-            n->evicted = true;
-            return n;
+    struct sf_evict_node *best = NULL;
+    double best_w = -1.0;
+    for (unsigned c = 0; c < SF_EVICT_CLASSES; c++) {
+        if (!(*used & (UINT32_C(1) << c)))
+            continue;
+        struct sf_evict_node *q = &part[c];
+        pass_asked(p, q, steps);
+        if (q->next == q || (q->next == p->newest && newest_stays(p, max_bytes)))
+            continue;
+        double w = weight(p, q->next, power);
+        if (best == NULL || w > best_w) {
+            best = q->next;
+            best_w = w;
         }
-        n->freq--;
-        queue_unlink(n);
-        queue_push(&p->main, n);
-        (*steps)--;
     }
-    return NULL;
+    return best;
 }
 
 struct sf_evict_node *sf_evict_victim(struct sf_evict *p, uint64_t max_bytes)
 {
     unsigned steps = SF_EVICT_MAX_STEPS;
-    struct sf_evict_node *n =
-        victim_small(p, max_bytes * SF_EVICT_SMALL_SHARE / 100, max_bytes, &steps);
-    if (n == NULL)
-        n = victim_main(p, &steps);
+    if (small_gives(p, max_bytes * SF_EVICT_SMALL_SHARE / 100, max_bytes)) {
+        struct sf_evict_node *n = pick(p, p->small, &p->small_used, 4, max_bytes, &steps);
+        if (n != NULL) {
+            ghost_push(&p->ghost, n->hash, ghost_limit(p));
+            p->evicted_small++;
+            n->evicted = true;
+            return n;
+        }
+    }
+    struct sf_evict_node *n = pick(p, p->main, &p->main_used, 1, max_bytes, &steps);
+    if (n != NULL) {
+        p->evicted_main++;
+        n->evicted = true;
+    }
     return n;
 }

@@ -1,28 +1,36 @@
 /* evict: the cache's eviction policy, S3-FIFO by bytes (Yang et al., "FIFO queues are all
- * you need for cache eviction", SOSP 2023), pure: it knows nodes, charges and 64-bit key
- * hashes, never entries, keys or locks (the table embeds a node in each charged entry and
- * calls these under its lock).
- *   - A new node enters the small FIFO (SF_EVICT_SMALL_SHARE of the byte limit), unless
- *     the ghost remembers its key: then it enters the main FIFO.
+ * you need for cache eviction", SOSP 2023) made size-aware, pure: it knows nodes, charges
+ * and 64-bit key hashes, never entries, keys or locks (the table embeds a node in each
+ * charged entry and calls these under its lock). The cache saves origin fetches, which
+ * are counted per request, not per byte: many small responses kept beat a few large ones,
+ * so each part is a FIFO per size class (the charge's bit length) and the victim is chosen
+ * among the classes' oldest by size and age.
+ *   - A new node enters small (SF_EVICT_SMALL_SHARE of the byte limit), unless the ghost
+ *     remembers its key: then it enters main.
  *   - A hit only counts (a 2-bit frequency, at most 3): no list moves, so a hit costs
  *     less than LRU's move to the front.
- *   - Eviction takes from small while small holds more than its share (and more than its
- *     newest node, which stays while main can give: a node larger than small's share
- *     would otherwise leave at the store that brought it), or while main has nothing: a
- *     node asked again since it came moves to main (its count cleared), one that was not
- *     leaves and its key hash goes to the ghost (one-hit wonders, a crawler's scan, leave
- *     from here without touching main). Otherwise from main: a node asked again since it last
- *     passed goes
- *     round once more, its count less one; one that was not leaves.
+ *   - Eviction takes from small while small is over its share and holds more than its
+ *     newest node (never chosen while others are there: a node larger than small's share
+ *     would otherwise leave at the store that brought it), or while main has nothing.
+ *     There, each class's oldest node that was asked again moves to main (its count
+ *     cleared); of the classes' oldest nodes the one with the largest charge^4 * age
+ *     leaves, and its key hash goes to the ghost (one-hit wonders, a crawler's scan, leave
+ *     from here without touching main; a large one leaves long before a small one).
+ *     Otherwise from main: each class's oldest node asked again since it last passed goes
+ *     round (to its class's newest end), its count less one; of the classes' oldest the one
+ *     with the largest charge * age leaves. Age: insertions since the node entered its
+ *     queue (a 32-bit clock).
  *   - The ghost: the hashes of keys evicted from small, FIFO, at most as many as the cache
  *     holds nodes (at least SF_EVICT_GHOST_MIN): a key asked again soon after it left
  *     small was evicted too early. A ring plus an open-addressed set, 40 bytes per slot,
  *     not charged to the cache (like the table's buckets).
- * Eviction is O(1): amortised, each pass over a node in main spends one of its at most 3
- * counts; and at most SF_EVICT_MAX_STEPS moves in any one eviction. Nothing here
+ * Eviction is O(1): it looks at most at the SF_EVICT_CLASSES classes' oldest nodes of one
+ * part (a bitmask says which are not empty), makes at most SF_EVICT_MAX_STEPS moves, and
+ * amortised each pass over a node in main spends one of its at most 3 counts. Nothing here
  * allocates but the ghost's growth (doubling, rebuilt under the caller's lock, like the
  * table's buckets). The ghost's set is probed by the table's keyed hash (siphash.h), so
- * clients cannot make its keys collide into one long probe. */
+ * clients cannot make its keys collide into one long probe. A node is 40 bytes, as the
+ * plain S3-FIFO's was (the clock fits its padding). */
 #ifndef SF_EVICT_H
 #define SF_EVICT_H
 
@@ -30,8 +38,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The small FIFO's share of the byte limit, in percent: the paper's 10%. */
-#define SF_EVICT_SMALL_SHARE 10
+/* Small's share of the byte limit, in percent (the paper's 10% for one FIFO; with sizes
+ * weighed, 30% did best on scripts/trace_bench.py's traces, docs/performance.md). */
+#define SF_EVICT_SMALL_SHARE 30
+/* Size classes: a charge's bit length, 0 .. 31 (charges of 2 GiB and more share the last). */
+#define SF_EVICT_CLASSES 32
 /* The ghost's least room, in key hashes. */
 #define SF_EVICT_GHOST_MIN 256
 /* The most moves (to main, or round main) one eviction makes before it takes main's oldest
@@ -51,6 +62,7 @@ struct sf_evict_node {
     struct sf_evict_node *prev, *next; /* in its queue: next is newer */
     size_t charge;                     /* bytes counted against the limit */
     uint64_t hash;                     /* its key's */
+    uint32_t since;                    /* the policy's clock when it entered its queue */
     uint8_t freq;                      /* hits since it came or last passed, at most 3 */
     uint8_t queue;                     /* enum sf_evict_queue */
     bool evicted;                      /* sf_evict_victim chose it (it leaves next) */
@@ -69,9 +81,14 @@ struct sf_evict_ghost {
 };
 
 struct sf_evict {
-    struct sf_evict_node small, main; /* sentinels: next is the oldest */
+    /* Sentinels, one per size class: next is the oldest. */
+    struct sf_evict_node small[SF_EVICT_CLASSES], main[SF_EVICT_CLASSES];
+    uint32_t small_used, main_used; /* bit c: class c not empty */
     uint64_t small_bytes, main_bytes;
-    size_t count; /* nodes in small and main */
+    size_t count;                 /* nodes in small and main */
+    size_t small_count;           /* nodes in small */
+    struct sf_evict_node *newest; /* small's newest node, while it is there */
+    uint32_t now;                 /* the clock: insertions, wrapping */
     struct sf_evict_ghost ghost;
     uint64_t evicted_small; /* nodes evicted from small (their key to the ghost) */
     uint64_t evicted_main;  /* nodes evicted from main */

@@ -10,7 +10,7 @@ wonders, and a scan of TRACE_SCAN keys never seen again in the middle), starts
 tests/origin/trace_origin.py and the real sfproxy with cache.max_bytes TRACE_CACHE_PCT % of
 the trace's footprint, and replays the trace in order on one keep-alive connection. It
 prints origin fetches and the byte miss ratio for sfproxy, for an exact LRU (an
-OrderedDict) and for the S3-FIFO of lib/evict.c simulated on the same trace, each object
+OrderedDict) and for lib/evict.c's policy (size-aware S3-FIFO) simulated on the same trace, each object
 charged what sfproxy charges it (measured from the binary first: the body, the stored
 head, the key and a fixed overhead); the ratio to LRU; and the hit ratio of the hot set
 (the TRACE_HOT most popular keys) in the TRACE_WINDOW requests just before the scan and
@@ -172,7 +172,7 @@ def main():
                  footprint / 2**20, asked / 2**20, max_bytes, CACHE_PCT, const))
         sims = {}
         for name, cache in (("LRU", tracesim.Lru(max_bytes)),
-                            ("S3-FIFO (simulated)", tracesim.S3Fifo(max_bytes))):
+                            ("evict.c (simulated)", tracesim.S3Fifo(max_bytes))):
             sims[name] = simulate(cache, keys, sizes, charge)
         before = origin.stats()
         proxy = Proxy(origin.url, {"access_log": {"path": None}, "log_level": "info",
@@ -202,7 +202,7 @@ def main():
     rows = []
     print("  %-20s %10s %8s %10s %12s %12s" % ("", "fetches", "/ LRU", "byte miss",
                                               "hot before", "hot after"))
-    for name in ("LRU", "S3-FIFO (simulated)", "sfproxy"):
+    for name in ("LRU", "evict.c (simulated)", "sfproxy"):
         fetches, fetched, h = sims[name]
         pre, npre = hot_ratio(keys, h, scan_start - WINDOW, scan_start)
         post, npost = hot_ratio(keys, h, scan_end, scan_end + WINDOW)

@@ -1,7 +1,8 @@
-/* Unit tests for lib/evict.c, S3-FIFO by bytes: the order of insertion and eviction, the
- * reinsertion of what was asked again, one-hit wonders leaving from small, ghost hits
- * going to main, the byte accounting, the ghost's bound, and a scan that does not flush a
- * hot set. A tiny cache of nodes stands for the table: it charges, evicts to fit and
+/* Unit tests for lib/evict.c, S3-FIFO by bytes with size classes: the order of insertion
+ * and eviction, the reinsertion of what was asked again, one-hit wonders leaving from
+ * small, ghost hits going to main, a large node leaving before older small ones (from
+ * small by charge^4 * age, from main by charge * age), the byte accounting, the ghost's
+ * bound, and a scan that does not flush a hot set. A tiny cache of nodes stands for the table: it charges, evicts to fit and
  * removes, as table.c does. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -173,6 +174,62 @@ static void test_large_node_outlives_its_own_store(void **state)
     assert_false(in_cache(c, 1));
     assert_int_equal(c->bytes, 900);
     cache_free(c);
+}
+
+/* In small, a large node leaves before older small ones: fetches are counted per request,
+ * and the bytes of one 2000-byte node keep twenty of 100. (The plain S3-FIFO took small's
+ * oldest, 1.) */
+static void test_small_lets_a_large_node_go_first(void **state)
+{
+    (void)state;
+    struct cache *c = cache_new(10000);
+    for (int k = 1; k <= 40; k++)
+        put(c, k, 100);
+    put(c, 0, 2000);
+    for (int k = 41; k <= 80; k++)
+        put(c, k, 100);
+    assert_int_equal(c->nevicted, 0);
+    put(c, 81, 100); /* over: small gives (main has nothing) */
+    assert_int_equal(c->nevicted, 1);
+    assert_int_equal(c->evicted[0], 0);
+    assert_true(sf_evict_ghost_has(&c->p, hash_of(0)));
+    assert_true(in_cache(c, 1));
+    /* Among equal charges, the oldest: FIFO within a class. */
+    put(c, 82, 2000);
+    for (int i = 1; i < (int)c->nevicted; i++)
+        assert_int_equal(c->evicted[i], i);
+    cache_free(c);
+}
+
+/* In main, of the classes' oldest nodes the one with the largest charge * age leaves: a
+ * node of 400 that came into main after one of 100 leaves before it. (The plain S3-FIFO
+ * took main's oldest.) */
+static void test_main_weighs_charge_and_age(void **state)
+{
+    (void)state;
+    struct sf_evict p;
+    struct sf_evict_node a = {0}, b = {0}, n = {0};
+    sf_evict_init(&p);
+    sf_evict_insert(&p, &a, 1, 100);
+    sf_evict_insert(&p, &b, 2, 400);
+    /* Both leave small (main has nothing), a first: b is small's newest. */
+    assert_ptr_equal(sf_evict_victim(&p, 1000), &a);
+    sf_evict_remove(&p, &a);
+    assert_ptr_equal(sf_evict_victim(&p, 1000), &b);
+    sf_evict_remove(&p, &b);
+    /* The ghost remembers both: they come back into main, a before b. */
+    sf_evict_insert(&p, &a, 1, 100);
+    sf_evict_insert(&p, &b, 2, 400);
+    assert_int_equal(a.queue, SF_EVICT_MAIN);
+    assert_int_equal(b.queue, SF_EVICT_MAIN);
+    sf_evict_insert(&p, &n, 3, 100); /* small: within its share, so main gives */
+    /* a: 100 * 2 insertions old; b: 400 * 1. */
+    assert_ptr_equal(sf_evict_victim(&p, 500), &b);
+    assert_int_equal(p.evicted_main, 1);
+    sf_evict_remove(&p, &b);
+    assert_ptr_equal(sf_evict_victim(&p, 500), &a);
+    sf_evict_remove(&p, &a);
+    sf_evict_fini(&p);
 }
 
 /* One-hit wonders leave from small; what is in main stays, however many pass. */
@@ -361,7 +418,7 @@ static void test_one_eviction_is_bounded(void **state)
         put(c, k, 100), get(c, k, 100);
     for (int k = 2000; k < 2040; k++) /* 0..999 move to main, 64 at most an eviction */
         put(c, k, 100);
-    assert_true(c->p.small_bytes <= c->max_bytes / SF_EVICT_SMALL_SHARE); /* main gives */
+    assert_true(c->p.small_bytes <= c->max_bytes * SF_EVICT_SMALL_SHARE / 100); /* main gives */
     unsigned sum = 0;
     for (int k = 0; k < 1000; k++) {
         if (c->node[k].queue == SF_EVICT_MAIN)
@@ -407,6 +464,8 @@ int main(void)
         cmocka_unit_test(test_main_reinserts_what_was_asked),
         cmocka_unit_test(test_large_node_outlives_its_own_store),
         cmocka_unit_test(test_a_newest_node_over_the_limit_is_not_kept),
+        cmocka_unit_test(test_small_lets_a_large_node_go_first),
+        cmocka_unit_test(test_main_weighs_charge_and_age),
         cmocka_unit_test(test_one_hit_wonders_leave_from_small),
         cmocka_unit_test(test_ghost_hit_goes_to_main),
         cmocka_unit_test(test_bytes_are_exact),
