@@ -1,7 +1,8 @@
 """t36: the cache evicts by S3-FIFO (lib/evict.c): a hot set asked for several times
 survives a scan of keys asked for once, more bytes than the whole cache (an LRU loses
 every hot key to it), and the policy's counters in /stats and /metrics say what it did;
-the bytes charged stay within cache.max_bytes throughout."""
+the bytes charged stay within cache.max_bytes throughout; a large body leaves small before
+the older small ones."""
 from harness import Env, eq, check, get_json, request, wait_for
 
 MAX_BYTES = 1 << 20
@@ -65,3 +66,29 @@ def test_a_key_evicted_from_small_and_asked_again_goes_to_main():
         eq(env.origin.count(back), 2, "origin fetches of the key")
         st = get_json(env.proxy.admin_port, "/_sfproxy/stats")["cache"]
         eq(st["evictions_main"], 0, "evictions from main")
+
+
+def test_a_large_body_leaves_small_before_older_small_ones():
+    """Fetches are counted per request: small evicts the oldest node of the size class
+    whose oldest has the largest charge^4 * age, so a 256 KiB body leaves before the 8 KiB
+    ones stored before it (a plain FIFO would evict the oldest, /small/0)."""
+    with Env({"cache": {"max_bytes": MAX_BYTES, "max_object_bytes": 1 << 20}}) as env:
+        def small(k):
+            return "/small/%d?size=%d&cc=max-age=600" % (k, SIZE)
+        big = "/big?size=%d&cc=max-age=600" % (256 * 1024)
+        for k in range(10):
+            eq(env.get(small(k)).status, 200, "small key %d" % k)
+        wait_for(lambda: env.proxy.stats()["cache"]["stores"] == 10, "the first ten stored")
+        eq(len(env.get(big).body), 256 * 1024, "the large body")
+        wait_for(lambda: env.proxy.stats()["cache"]["stores"] == 11, "the large body stored")
+        k = 10
+        while env.proxy.stats()["cache"]["evictions"] == 0:
+            eq(env.get(small(k)).status, 200, "small key %d" % k)
+            wait_for(lambda: env.proxy.stats()["cache"]["stores"] == k + 2, "key %d stored" % k)
+            k += 1
+        st = env.proxy.stats()["cache"]
+        eq((st["evictions"], st["evictions_small"]), (1, 1), "one eviction, from small: %s" % st)
+        eq(env.get(small(0)).header("X-Cache"), "HIT", "the oldest small body, still cached")
+        eq(env.get(big).header("X-Cache"), "MISS", "the large body, evicted")
+        eq(env.origin.count(small(0)), 1, "origin fetches of /small/0")
+        eq(env.origin.count(big), 2, "origin fetches of the large body")
