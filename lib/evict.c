@@ -156,7 +156,7 @@ static unsigned size_class(size_t charge)
 /* n joins queue's newest end in its class, its age starting now. */
 static void enqueue(struct sf_evict *p, struct sf_evict_node *n, enum sf_evict_queue queue)
 {
-    unsigned c = size_class(n->charge);
+    unsigned c = n->size_class;
     n->queue = (uint8_t)queue;
     n->since = p->now;
     if (queue == SF_EVICT_SMALL) {
@@ -175,7 +175,7 @@ static void enqueue(struct sf_evict *p, struct sf_evict_node *n, enum sf_evict_q
 static void dequeue(struct sf_evict *p, struct sf_evict_node *n)
 {
     SF_ASSERT(n->queue == SF_EVICT_SMALL || n->queue == SF_EVICT_MAIN);
-    unsigned c = size_class(n->charge);
+    unsigned c = n->size_class;
     bool small = n->queue == SF_EVICT_SMALL;
     struct sf_evict_node *q = small ? &p->small[c] : &p->main[c];
     if (small) {
@@ -197,6 +197,7 @@ void sf_evict_insert(struct sf_evict *p, struct sf_evict_node *n, uint64_t hash,
     SF_ASSERT(n->queue == SF_EVICT_NONE);
     n->hash = nonzero(hash);
     n->charge = charge;
+    n->size_class = (uint8_t)size_class(charge); /* kept: it leaves the class it joined */
     n->freq = 0;
     n->evicted = false;
     p->now++;

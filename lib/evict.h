@@ -30,7 +30,7 @@
  * allocates but the ghost's growth (doubling, rebuilt under the caller's lock, like the
  * table's buckets). The ghost's set is probed by the table's keyed hash (siphash.h), so
  * clients cannot make its keys collide into one long probe. A node is 40 bytes, as the
- * plain S3-FIFO's was (the clock fits its padding). */
+ * plain S3-FIFO's was (the clock and its size class fit its padding). */
 #ifndef SF_EVICT_H
 #define SF_EVICT_H
 
@@ -65,6 +65,7 @@ struct sf_evict_node {
     uint32_t since;                    /* the policy's clock when it entered its queue */
     uint8_t freq;                      /* hits since it came or last passed, at most 3 */
     uint8_t queue;                     /* enum sf_evict_queue */
+    uint8_t size_class;                /* its charge's bit length, at most 31 (evict.c) */
     bool evicted;                      /* sf_evict_victim chose it (it leaves next) */
 };
 
