@@ -40,6 +40,7 @@
 #include "diskindex.h"
 #include "diskload.h"
 #include "diskstorei.h"
+#include "diskurls.h"
 #include "log.h"
 
 #include <errno.h>
@@ -121,6 +122,7 @@ static void unmap(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
         pp = &(*pp)->map_next;
     *pp = q->map_next;
     q->mapped = false;
+    sf_diskurls_remove(s->q_urls, q->url);
     while (q->readers > 0)
         sf_cond_wait_ms(&s->unpin_cv, &s->lock, 1000);
     sf_mutex_unlock(&s->lock);
@@ -224,6 +226,7 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
             memcpy(q->key, item->key, item->key_len);
             q->key_len = (uint32_t)item->key_len;
             q->key_hash = sf_diskstore_key_hash(s, item->key, item->key_len);
+            q->url = sf_diskurls_hash(s->log.hash_key, item->key, item->key_len);
             q->variant = item->variant;
             q->stored_ms = item->stored_ms;
             q->expires_ms = item->expires_ms;
@@ -231,7 +234,10 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
             q->body_len = item->body_len;
             q->copy_body = item->copy_body;
             sf_mutex_lock(&s->lock);
-            if (!s->stopping && s->q_bytes + q->rec_size <= s->queue_max) {
+            /* Its URL counted while it is in the queued map (unmap), so that an
+             * invalidation does not pass it by (sf_diskstore_holds_url). */
+            if (!s->stopping && s->q_bytes + q->rec_size <= s->queue_max &&
+                sf_diskurls_add(s->q_urls, q->url)) {
                 enqueue(s, q);
                 queued = true;
             }
@@ -542,6 +548,7 @@ static void write_item(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
             .pos = pos,
             .size = (uint32_t)q->rec_size,
             .expires_s = sf_diskindex_expires_s(q->expires_ms), /* as the load has it */
+            .url = q->url,
         };
         if (index_put(s, &e) == SF_DISKINDEX_FULL) {
             item_drop(s, q);

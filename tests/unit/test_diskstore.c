@@ -9,7 +9,10 @@
  * queued for the writer are read from its queue; and the review's findings: a queued read
  * racing a purge, a collapse then a crash, a flood of invalidations, tombstones past
  * their bound, an unencodable tombstone, an unfinished superblock, an I/O error in the
- * start's scan, the indexed expiry, a full index at start. */
+ * start's scan, the indexed expiry, a full index at start; and whether the store holds
+ * any record of a URL (under a key with more than the URL, any variant), queued, written,
+ * after a reopen from the checkpoint or from the whole log, and not once the log has
+ * overwritten it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1341,6 +1344,84 @@ static void test_expiry_indexed_as_the_load_does(void **state)
 
 /* L3: a start whose scan fills the index keeps the newest records, as the writer does, not
  * the first it meets. */
+/* Queues a record of id's body under key (any text), held at gate when it is not NULL. */
+static void put_key(struct sf_diskstore *s, const char *key, uint64_t variant, uint32_t id,
+                    pthread_mutex_t *gate)
+{
+    struct src *b = sf_xmalloc(sizeof *b);
+    b->id = id;
+    b->gate = gate;
+    struct sf_diskstore_item it = {.key = key,
+                                   .key_len = strlen(key),
+                                   .variant = variant,
+                                   .stored_ms = 1000,
+                                   .head = (uint8_t *)sf_xstrdup("HTTP/1.1 200 OK\r\n\r\n"),
+                                   .head_len = 19,
+                                   .body_len = 1000,
+                                   .copy_body = copy_body,
+                                   .release = release,
+                                   .ctx = b};
+    assert_true(sf_diskstore_put(s, &it));
+}
+
+static bool holds_url(struct sf_diskstore *s, const char *url)
+{
+    return sf_diskstore_holds_url(s, url, strlen(url));
+}
+
+/* An invalidation asks whether the store holds any record of a URL: one stored only under
+ * a key with credentials, or a route's key fields, or as a variant, is found, queued or
+ * written, after a reopen from the checkpoint and from the whole log; a URL never stored
+ * is not; one whose records the log overwrote is not either, once swept. */
+static void test_holds_url_of_any_key(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    put_key(s, "http://o/auth\nauthorization:Bearer a", 0, 1, &gate);
+    put_key(s, "http://o/route\n+x-device:mobile", 0, 2, NULL);
+    put_key(s, "http://o/vary", sf_diskstore_variant(s, "gzip", 4), 3, NULL);
+    assert_true(holds_url(s, "http://o/auth")); /* queued: the writer waits at the gate */
+    assert_true(holds_url(s, "http://o/route"));
+    assert_true(holds_url(s, "http://o/vary"));
+    /* A URL is read as a record's key is: up to its first "\n". */
+    assert_true(holds_url(s, "http://o/auth\nauthorization:Bearer b"));
+    assert_false(holds_url(s, "http://o/other"));
+    assert_false(holds_url(s, "http://o/aut"));
+    pthread_mutex_unlock(&gate);
+    drain(s);
+    for (int reopen = 0; reopen < 3; reopen++) {
+        assert_true(holds_url(s, "http://o/auth"));
+        assert_true(holds_url(s, "http://o/route"));
+        assert_true(holds_url(s, "http://o/vary"));
+        assert_false(holds_url(s, "http://o/other"));
+        sf_diskstore_close(s);
+        if (reopen == 1) { /* the last one from the whole log */
+            char name[128];
+            snprintf(name, sizeof name, "%s/index.ckpt", dir);
+            assert_int_equal(unlink(name), 0);
+        }
+        s = open_store(SMALL, 1 << 20);
+    }
+    assert_false(stats(s).load_from_checkpoint);
+    /* Four laps of other URLs: every record of these is overwritten, its entry swept. */
+    char key[64];
+    for (uint32_t i = 0; i < 1100; i++) {
+        snprintf(key, sizeof key, "http://o/filler/%u\nauthorization:x", i);
+        put_key(s, key, 0, 100 + i, NULL);
+        if (i % 50 == 0)
+            drain(s);
+    }
+    drain(s);
+    assert_false(holds_url(s, "http://o/auth"));
+    assert_false(holds_url(s, "http://o/route"));
+    assert_false(holds_url(s, "http://o/vary"));
+    assert_true(holds_url(s, "http://o/filler/1099"));
+    sf_diskstore_close(s);
+    pthread_mutex_destroy(&gate);
+}
+
 static void test_full_index_at_start_keeps_the_newest(void **state)
 {
     (void)state;
@@ -1394,6 +1475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_error_opens_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_indexed_as_the_load_does, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_index_at_start_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_url_of_any_key, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
