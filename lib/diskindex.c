@@ -296,6 +296,12 @@ uint32_t sf_diskindex_url_entries(const struct sf_diskindex *x, uint32_t url)
     return sf_diskurls_count(x->urls, url);
 }
 
+size_t sf_diskindex_slots(const struct sf_diskindex *x)
+{
+    SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);
+    return x->nslots;
+}
+
 size_t sf_diskindex_count(const struct sf_diskindex *x)
 {
     SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);

@@ -86,6 +86,9 @@ bool sf_diskindex_next(const struct sf_diskindex *x, size_t *cursor, uint64_t ta
  * included: 0 means the index holds no record of it under any key. */
 uint32_t sf_diskindex_url_entries(const struct sf_diskindex *x, uint32_t url);
 
+/* The table's slots (a sweep of twice as many examinations passes every one). */
+size_t sf_diskindex_slots(const struct sf_diskindex *x);
+
 /* Entries held, the dead not yet swept included; and the table's bytes (the URL counts'
  * included). */
 size_t sf_diskindex_count(const struct sf_diskindex *x);

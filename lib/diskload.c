@@ -139,7 +139,7 @@ static enum sf_diskindex_put put_evicting(struct scan *sc, const struct sf_diski
         sc->out->evict_tail = tail = from + (end - from + 7) / 8;
         if (tail > e->pos)
             break;
-        sf_diskindex_sweep(sc->x, tail, 2 * sf_diskindex_bytes(sc->x) / sizeof *e);
+        sf_diskindex_sweep(sc->x, tail, 2 * sf_diskindex_slots(sc->x));
         r = sf_diskindex_put(sc->x, e, tail);
         sc->out->evictions++;
     }
@@ -525,8 +525,7 @@ bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_di
         out->head = head;
         sf_diskpurge_retire(p, tail_of(head, log->size));
         /* Once round the table: the count the store reports is then of live entries. */
-        sf_diskindex_sweep(x, tail_of(head, log->size),
-                           sf_diskindex_bytes(x) / sizeof(struct sf_diskindex_entry));
+        sf_diskindex_sweep(x, tail_of(head, log->size), sf_diskindex_slots(x));
     } else {
         snprintf(err, err_len, "cannot read the disk store: %s", strerror(sc.rd.err_no));
     }

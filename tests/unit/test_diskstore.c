@@ -12,7 +12,7 @@
  * start's scan, the indexed expiry, a full index at start; and whether the store holds
  * any record of a URL (under a key with more than the URL, any variant), queued, written,
  * after a reopen from the checkpoint or from the whole log, and not once the log has
- * overwritten it. */
+ * overwritten it; an index larger than an eviction step's sweep evicts in bounded steps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -418,6 +418,43 @@ static void test_index_full_evicts_the_oldest(void **state)
         sf_diskstore_hit_free(&h);
     }
     assert_true(found >= 32);
+    assert_int_equal(found, N - first_found);
+    sf_diskstore_close(s);
+}
+
+/* The same with an index larger than one eviction step's sweep (8,192 entries, 16,384
+ * slots; a step sweeps 4,096): the steps free room all the same, the index stays nearly
+ * full (an eighth given up at a time, never while dead entries remain to be swept), and
+ * only the oldest records go. */
+static void test_index_eviction_in_bounded_steps(void **state)
+{
+    (void)state;
+    enum { MAX = 8192, N = 3 * MAX };
+    struct sf_diskstore *s = open_store(4096 + 32u * 1024 * 1024, 1 << 20);
+    for (uint32_t i = 0; i < N; i++)
+        while (!put(s, i, 10))
+            drain(s); /* the queue is full: let the writer catch up */
+    drain(s);
+    struct sf_diskstore_stats st = stats(s);
+    assert_int_equal(st.writes, N);
+    assert_true(st.index_evictions >= 8 && st.index_evictions <= 40);
+    assert_true(st.records <= MAX);
+    uint32_t found = 0, first_found = N;
+    for (uint32_t i = 0; i < N; i++) {
+        struct sf_diskstore_hit h;
+        enum sf_diskstore_get g = get(s, i, 0, &h);
+        if (g == SF_DISKSTORE_FOUND) {
+            found++;
+            if (first_found == N)
+                first_found = i;
+        } else {
+            assert_int_equal(g, SF_DISKSTORE_ABSENT);
+            assert_int_equal(first_found, N); /* nothing older missing after a found one */
+        }
+        sf_diskstore_hit_free(&h);
+    }
+    if (found < MAX * 3 / 4)
+        fail_msg("expected at least %d of the newest records, got %u", MAX * 3 / 4, found);
     assert_int_equal(found, N - first_found);
     sf_diskstore_close(s);
 }
@@ -1455,6 +1492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrap_keeps_the_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_full_evicts_the_oldest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_eviction_in_bounded_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_every_256_mib, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_finds_every_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_is_refused, setup, teardown),
