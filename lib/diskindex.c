@@ -132,9 +132,12 @@ static void overwrite(struct sf_diskindex *x, struct sf_diskindex_entry *s,
                       const struct sf_diskindex_entry *e)
 {
     if (s->url != e->url) {
-        bool counted = sf_diskurls_add(x->urls, e->url); /* a hash already counted, or room */
-        SF_ASSERT(counted);
+        /* The old one out first: the counts then hold fewer hashes than entries, so the
+         * new one never needs them to grow (at three quarters full with every URL
+         * distinct, the other order would). */
         sf_diskurls_remove(x->urls, s->url);
+        bool counted = sf_diskurls_add(x->urls, e->url);
+        SF_ASSERT(counted);
     }
     *s = *e;
 }

@@ -322,6 +322,42 @@ static void test_reserve(void **state)
     sf_diskindex_free(x);
 }
 
+/* A full table (three quarters of 64 slots) whose every entry has a URL of its own: a new
+ * key of a new URL reusing a dead entry in its run replaces the dead one's URL without the
+ * counts growing (they have as many slots as the table; an add before the removal would
+ * have made them double). */
+static void test_reuse_at_full_keeps_the_counts_size(void **state)
+{
+    (void)state;
+    struct sf_diskindex *x = sf_diskindex_new(48);
+    uint64_t k[2];
+    size_t found = 0;
+    for (uint64_t key = 1; found < 2; key++) /* a home past the first sweep's 4 slots */
+        if ((sf_mix64(key) & 63) == 20)
+            k[found++] = key;
+    struct sf_diskindex_entry e = ent(k[0], 0, 0);
+    e.url = 0;
+    assert_int_equal(sf_diskindex_put(x, &e, 0), SF_DISKINDEX_ADDED);
+    uint64_t key = 1000;
+    for (uint32_t i = 1; i < 48; key++) {
+        if ((sf_mix64(key) & 63) == 20)
+            continue;
+        e = ent(key, 0, i);
+        e.url = i++;
+        assert_int_equal(sf_diskindex_put(x, &e, 0), SF_DISKINDEX_ADDED);
+    }
+    size_t bytes = sf_diskindex_bytes(x);
+    assert_int_equal(sf_diskindex_slots(x), 64);
+    e = ent(k[1], 0, 48);
+    e.url = 100;
+    assert_int_equal(sf_diskindex_put(x, &e, 1), SF_DISKINDEX_ADDED); /* k[0]'s entry died */
+    assert_int_equal(sf_diskindex_count(x), 48);
+    assert_int_equal(sf_diskindex_bytes(x), bytes);
+    assert_int_equal(sf_diskindex_url_entries(x, 0), 0);
+    assert_int_equal(sf_diskindex_url_entries(x, 100), 1);
+    sf_diskindex_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_random_against_model),
         cmocka_unit_test(test_memory_follows_the_log),
         cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_reuse_at_full_keeps_the_counts_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
