@@ -8,10 +8,15 @@
  * Entries below the log's tail are not removed when the log overwrites them (the writer
  * would have to read each overwritten header to know its key); they are dead, skipped by
  * lookups, reused by inserts, and removed by a sweep that advances a few slots per insert,
- * so the table's memory follows the live records within one lap of the log. */
+ * so the table's memory follows the live records within one lap of the log.
+ *
+ * The URL counts (diskurls.h) have as many slots as the table: they hold at most one hash
+ * per entry, and the table is at most three quarters full, so adding to them never needs
+ * memory the table did not get when it grew; they are rebuilt with it. */
 #include "diskindex.h"
 
 #include "base.h"
+#include "diskurls.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,7 @@ struct sf_diskindex {
     size_t count;                     /* occupied slots, the dead included */
     size_t max_entries;               /* (C) */
     size_t sweep_at;                  /* the sweep's next slot */
+    struct sf_diskurls *urls;         /* each entry's URL, counted; nslots slots */
 };
 
 static size_t home(const struct sf_diskindex *x, uint64_t key_hash)
@@ -70,6 +76,8 @@ struct sf_diskindex *sf_diskindex_new(size_t max_entries)
     x->max_entries = max_entries > 0 ? max_entries : 1;
     x->nslots = MIN_SLOTS;
     x->slots = sf_xcalloc(x->nslots, sizeof *x->slots);
+    x->urls = sf_diskurls_new(x->nslots / 4 * 3);
+    SF_ASSERT(x->urls != NULL); /* 512 bytes: as sf_xcalloc, no memory here is fatal */
     return x;
 }
 
@@ -79,6 +87,7 @@ void sf_diskindex_free(struct sf_diskindex *x)
         return;
     SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);
     free(x->slots);
+    sf_diskurls_free(x->urls);
     x->magic = 0;
     free(x);
 }
@@ -87,6 +96,7 @@ void sf_diskindex_free(struct sf_diskindex *x)
  * home is not cyclically within (i, j]. */
 static void delete_at(struct sf_diskindex *x, size_t i)
 {
+    sf_diskurls_remove(x->urls, x->slots[i].url);
     size_t j = i;
     for (;;) {
         j = next_slot(x, j);
@@ -103,14 +113,33 @@ static void delete_at(struct sf_diskindex *x, size_t i)
     x->count--;
 }
 
-/* Places e in the first empty slot of its run; the table has room. */
+/* Places e in the first empty slot of its run; the table has room, and so have its URL
+ * counts (as many slots). */
 static void place(struct sf_diskindex *x, const struct sf_diskindex_entry *e)
 {
     size_t i = home(x, e->key_hash);
     while (x->slots[i].size != 0)
         i = next_slot(x, i);
+    bool counted = sf_diskurls_add(x->urls, e->url);
+    SF_ASSERT(counted);
     x->slots[i] = *e;
     x->count++;
+}
+
+/* Puts e in the occupied slot s (an older record of its key and variant, or a dead
+ * entry), its URL counted in place of s's. */
+static void overwrite(struct sf_diskindex *x, struct sf_diskindex_entry *s,
+                      const struct sf_diskindex_entry *e)
+{
+    if (s->url != e->url) {
+        /* The old one out first: the counts then hold fewer hashes than entries, so the
+         * new one never needs them to grow (at three quarters full with every URL
+         * distinct, the other order would). */
+        sf_diskurls_remove(x->urls, s->url);
+        bool counted = sf_diskurls_add(x->urls, e->url);
+        SF_ASSERT(counted);
+    }
+    *s = *e;
 }
 
 /* Rebuilds the table with n slots, leaving the dead behind. False when there is no memory
@@ -118,11 +147,16 @@ static void place(struct sf_diskindex *x, const struct sf_diskindex_entry *e)
 static bool resize(struct sf_diskindex *x, size_t n, uint64_t tail)
 {
     struct sf_diskindex_entry *slots = calloc(n, sizeof *slots);
-    if (slots == NULL)
+    struct sf_diskurls *urls = sf_diskurls_new(n / 4 * 3);
+    if (slots == NULL || urls == NULL) {
+        free(slots);
+        sf_diskurls_free(urls);
         return false;
+    }
     struct sf_diskindex_entry *old = x->slots;
     size_t old_n = x->nslots;
-    x->slots = slots, x->nslots = n, x->count = 0, x->sweep_at = 0;
+    sf_diskurls_free(x->urls);
+    x->slots = slots, x->nslots = n, x->count = 0, x->sweep_at = 0, x->urls = urls;
     for (size_t i = 0; i < old_n; i++)
         if (old[i].size != 0 && !is_dead(&old[i], tail))
             place(x, &old[i]);
@@ -155,14 +189,14 @@ enum sf_diskindex_put sf_diskindex_put(struct sf_diskindex *x, const struct sf_d
         struct sf_diskindex_entry *s = &x->slots[i];
         if (s->key_hash == e->key_hash && s->variant == e->variant) {
             bool was_dead = is_dead(s, tail);
-            *s = *e;
+            overwrite(x, s, e);
             return was_dead ? SF_DISKINDEX_ADDED : SF_DISKINDEX_REPLACED;
         }
         if (dead == SIZE_MAX && is_dead(s, tail))
             dead = i;
     }
     if (dead != SIZE_MAX) {
-        x->slots[dead] = *e;
+        overwrite(x, &x->slots[dead], e);
         return SF_DISKINDEX_ADDED;
     }
     /* Full: a longer sweep may find dead entries elsewhere. (It adds nothing, so the key
@@ -259,6 +293,18 @@ bool sf_diskindex_next(const struct sf_diskindex *x, size_t *cursor, uint64_t ta
     return false;
 }
 
+uint32_t sf_diskindex_url_entries(const struct sf_diskindex *x, uint32_t url)
+{
+    SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);
+    return sf_diskurls_count(x->urls, url);
+}
+
+size_t sf_diskindex_slots(const struct sf_diskindex *x)
+{
+    SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);
+    return x->nslots;
+}
+
 size_t sf_diskindex_count(const struct sf_diskindex *x)
 {
     SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);
@@ -268,5 +314,5 @@ size_t sf_diskindex_count(const struct sf_diskindex *x)
 size_t sf_diskindex_bytes(const struct sf_diskindex *x)
 {
     SF_CHECK_OBJ(x, SF_DISKINDEX_MAGIC);
-    return sizeof *x + x->nslots * sizeof *x->slots;
+    return sizeof *x + x->nslots * sizeof *x->slots + sf_diskurls_bytes(x->urls);
 }

@@ -7,8 +7,15 @@
  * by a bounded sweep at each insert or reused by one. So the log evicts by writing, and
  * the index follows without reading the disk.
  *
- * Memory: 32 bytes an entry; the table doubles while it is over three quarters full, up
- * to the capacity max_entries needs, and then refuses inserts (SF_DISKINDEX_FULL): bounded.
+ * It also counts its entries per URL (diskurls.h: the record's key up to its first "\n",
+ * hashed), so that whether it holds any record of a URL, whatever else the key holds, is
+ * one lookup: kept with every insert, overwrite, removal and sweep, and rebuilt with the
+ * table. Dead entries count until they are swept or reused (a URL the log overwrote may
+ * read as held a while: a tombstone too many, never one too few).
+ *
+ * Memory: 40 bytes an entry slot and 8 bytes a URL slot, as many of each; the table
+ * doubles while it is over three quarters full, up to the capacity max_entries needs, and
+ * then refuses inserts (SF_DISKINDEX_FULL): bounded.
  *
  * Thread: not thread-safe; the store holds its lock around every call. */
 #ifndef SF_DISKINDEX_H
@@ -26,6 +33,7 @@ struct sf_diskindex_entry {
     uint64_t pos;       /* the record's logical position */
     uint32_t size;      /* the record's bytes in the log; never 0 */
     uint32_t expires_s; /* unix seconds, 0 for none: expiry without a read */
+    uint32_t url;       /* sf_diskurls_hash of the record's key: its URL */
 };
 
 /* An entry's expires_s of a record's expires_ms (0 or less: none): clamped to u32, and 1
@@ -74,7 +82,15 @@ size_t sf_diskindex_sweep(struct sf_diskindex *x, uint64_t tail, size_t max_slot
 bool sf_diskindex_next(const struct sf_diskindex *x, size_t *cursor, uint64_t tail,
                        struct sf_diskindex_entry *out);
 
-/* Entries held, the dead not yet swept included; and the table's bytes. */
+/* How many entries hold a record of url (sf_diskurls_hash), the dead not yet swept
+ * included: 0 means the index holds no record of it under any key. */
+uint32_t sf_diskindex_url_entries(const struct sf_diskindex *x, uint32_t url);
+
+/* The table's slots (a sweep of twice as many examinations passes every one). */
+size_t sf_diskindex_slots(const struct sf_diskindex *x);
+
+/* Entries held, the dead not yet swept included; and the table's bytes (the URL counts'
+ * included). */
 size_t sf_diskindex_count(const struct sf_diskindex *x);
 size_t sf_diskindex_bytes(const struct sf_diskindex *x);
 

@@ -4,18 +4,19 @@
  *
  *    0 u32 magic "SFCK"   4 u32 version   8 u64 store id   16 u64 log size   24 u64 head
  *   32 u64 entries, then each entry: u64 key_hash, u64 variant, u64 pos, u32 size,
- *      u32 expires_s (32 bytes)
+ *      u32 expires_s, u32 url (36 bytes)
  *    then u64 rules, then each rule: u64 pos, u32 length, its sf_diskpurge_encode() bytes
  *    then u64 XXH3_64bits of every byte before it.
  *
  * It is believed whole or not at all: the checksum, then every field is checked before
  * the first entry is indexed, so a refused checkpoint leaves the index and the rules empty
- * for the full scan.
+ * for the full scan. Version 1 had no url: such a checkpoint is refused (another version),
+ * and the full scan reads each record's URL from its key, once.
  *
  * The scans read the log through one window of WINDOW bytes (sequential preads); a record
  * larger than the window is stepped over by reading its successor's header directly. Only
- * headers are read (and a tombstone's key): the bodies are checked when a request reads
- * them. */
+ * headers and keys are read (a tombstone's for its rule, a record's for its URL's hash):
+ * the bodies are checked when a request reads them. */
 #define _GNU_SOURCE /* SEEK_DATA */
 #include "diskload.h"
 
@@ -23,6 +24,7 @@
 #include "diskindex.h"
 #include "diskpurge.h"
 #include "diskrec.h"
+#include "diskurls.h"
 #include "lebytes.h"
 
 #include <errno.h>
@@ -37,9 +39,10 @@
 #include <xxhash.h>
 
 #define CKPT_MAGIC 0x4b434653u /* "SFCK" read as little-endian bytes */
-#define CKPT_VERSION 1
+/* 2: each entry has its URL's hash (diskurls.h); a version 1 checkpoint is not loaded. */
+#define CKPT_VERSION 2
 #define CKPT_HEAD 40  /* magic .. entry count */
-#define CKPT_ENTRY 32 /* one index entry */
+#define CKPT_ENTRY 36 /* one index entry */
 #define WINDOW (1u << 20)
 #define ALIGN SF_DISKREC_ALIGN
 
@@ -136,7 +139,7 @@ static enum sf_diskindex_put put_evicting(struct scan *sc, const struct sf_diski
         sc->out->evict_tail = tail = from + (end - from + 7) / 8;
         if (tail > e->pos)
             break;
-        sf_diskindex_sweep(sc->x, tail, 2 * sf_diskindex_bytes(sc->x) / sizeof *e);
+        sf_diskindex_sweep(sc->x, tail, 2 * sf_diskindex_slots(sc->x));
         r = sf_diskindex_put(sc->x, e, tail);
         sc->out->evictions++;
     }
@@ -172,12 +175,19 @@ static int take(struct scan *sc, uint64_t off, const struct sf_diskrec_meta *m, 
         return 1;
     if (tail < sc->out->evict_tail)
         tail = sc->out->evict_tail;
+    /* The key's sum is unchecked here too: a damaged key hashes to another URL, and its
+     * record fails its sum when read, so it is never served for any. */
+    const uint8_t *rec;
+    int got = peek(&sc->rd, off, SF_DISKREC_HEADER + (size_t)m->key_len, &rec);
+    if (got <= 0)
+        return got; /* the file ends in its key: truncated, never readable whole */
     struct sf_diskindex_entry e = {
         .key_hash = m->key_hash,
         .variant = m->variant,
         .pos = m->pos,
         .size = (uint32_t)sf_diskrec_size(m->key_len, m->head_len, m->body_len),
         .expires_s = sf_diskindex_expires_s(m->expires_ms),
+        .url = sf_diskurls_hash(sc->rd.log->hash_key, rec + SF_DISKREC_HEADER, m->key_len),
     };
     struct sf_diskindex_entry old;
     if (sc->keep_newer && sf_diskindex_get(sc->x, e.key_hash, e.variant, tail, &old) &&
@@ -446,7 +456,8 @@ static void ckpt_apply(const struct ckpt *c, const struct sf_disklog *log, struc
                                        .variant = sf_le_get64(b + 8),
                                        .pos = sf_le_get64(b + 16),
                                        .size = sf_le_get32(b + 24),
-                                       .expires_s = sf_le_get32(b + 28)};
+                                       .expires_s = sf_le_get32(b + 28),
+                                       .url = sf_le_get32(b + 32)};
         if (e.pos >= tail)
             sf_diskindex_put(sc->x, &e, tail);
     }
@@ -514,8 +525,7 @@ bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_di
         out->head = head;
         sf_diskpurge_retire(p, tail_of(head, log->size));
         /* Once round the table: the count the store reports is then of live entries. */
-        sf_diskindex_sweep(x, tail_of(head, log->size),
-                           sf_diskindex_bytes(x) / sizeof(struct sf_diskindex_entry));
+        sf_diskindex_sweep(x, tail_of(head, log->size), sf_diskindex_slots(x));
     } else {
         snprintf(err, err_len, "cannot read the disk store: %s", strerror(sc.rd.err_no));
     }
@@ -598,6 +608,7 @@ static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t h
         uint8_t b[CKPT_ENTRY];
         sf_le_put64(b, e.key_hash), sf_le_put64(b + 8, e.variant), sf_le_put64(b + 16, e.pos);
         sf_le_put32(b + 24, e.size), sf_le_put32(b + 28, e.expires_s);
+        sf_le_put32(b + 32, e.url);
         emit(w, b, sizeof b);
     }
     n = 0;

@@ -17,11 +17,12 @@ struct sf_diskpurge;
 
 /* The log inside the store file. */
 struct sf_disklog {
-    int fd;            /* the store file, open for reading (and writing) */
-    uint64_t base;     /* the log's first byte in the file (after the superblock) */
-    uint64_t size;     /* the log's bytes: a position's offset is base + pos % size */
-    uint64_t store_id; /* the superblock's random id: a checkpoint of another store is refused */
-    uint64_t sum_seed; /* the superblock's secret seed of the records' checksums (diskrec.h) */
+    int fd;               /* the store file, open for reading (and writing) */
+    uint64_t base;        /* the log's first byte in the file (after the superblock) */
+    uint64_t size;        /* the log's bytes: a position's offset is base + pos % size */
+    uint64_t store_id;    /* the superblock's random id: a checkpoint of another store is refused */
+    uint64_t sum_seed;    /* the superblock's secret seed of the records' checksums (diskrec.h) */
+    uint8_t hash_key[16]; /* the superblock's SipHash key: key hashes, URL hashes (diskurls.h) */
 };
 
 struct sf_diskload_result {

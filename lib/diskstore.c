@@ -29,6 +29,7 @@
 #include "diskindex.h"
 #include "diskload.h"
 #include "diskstorei.h"
+#include "diskurls.h"
 #include "log.h"
 #include "siphash.h"
 
@@ -214,13 +215,13 @@ static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, 
     }
     uint8_t sb[SF_DISKSTORE_SUPER] = {0};
     fill_random(&s->log.store_id, sizeof s->log.store_id);
-    fill_random(s->hash_key, sizeof s->hash_key);
+    fill_random(s->log.hash_key, sizeof s->log.hash_key);
     fill_random(&s->log.sum_seed, sizeof s->log.sum_seed);
     put_le64(sb + SB_MAGIC, SUPER_MAGIC);
     put_le64(sb + SB_VERSION, SUPER_VERSION);
     put_le64(sb + SB_STORE_ID, s->log.store_id);
     put_le64(sb + SB_LOG_SIZE, s->log.size);
-    memcpy(sb + SB_HASH_KEY, s->hash_key, sizeof s->hash_key);
+    memcpy(sb + SB_HASH_KEY, s->log.hash_key, sizeof s->log.hash_key);
     put_le64(sb + SB_SUM_SEED, s->log.sum_seed);
     put_le64(sb + SB_SUM, XXH3_64bits(sb, SB_SUM));
     if (pwrite(s->log.fd, sb, sizeof sb, 0) != (ssize_t)sizeof sb || fdatasync(s->log.fd) != 0) {
@@ -298,7 +299,7 @@ static bool open_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, si
         return create_store(s, max_bytes, err, err_len);
     }
     s->log.store_id = get_le64(sb + SB_STORE_ID);
-    memcpy(s->hash_key, sb + SB_HASH_KEY, sizeof s->hash_key);
+    memcpy(s->log.hash_key, sb + SB_HASH_KEY, sizeof s->log.hash_key);
     s->log.sum_seed = get_le64(sb + SB_SUM_SEED);
     return true;
 }
@@ -349,6 +350,7 @@ static void store_free(struct sf_diskstore *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     sf_diskindex_free(s->index);
+    sf_diskurls_free(s->q_urls);
     sf_diskpurge_free(s->purges);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->done_cv);
@@ -387,6 +389,8 @@ struct sf_diskstore *sf_diskstore_open(const struct sf_diskstore_conf *conf, cha
     uint64_t entries = s->log.size / BYTES_PER_ENTRY;
     s->index = sf_diskindex_new(entries > MIN_ENTRIES ? (size_t)entries : MIN_ENTRIES);
     s->purges = sf_diskpurge_new();
+    s->q_urls = sf_diskurls_new(0);
+    SF_ASSERT(s->q_urls != NULL); /* 512 bytes: as sf_xcalloc, no memory here is fatal */
     if (!load(s, err, err_len))
         goto fail;
     sf_diskwriter_start(s);
@@ -423,13 +427,13 @@ void sf_diskstore_turn_off(struct sf_diskstore *s, const char *what, const char 
 
 uint64_t sf_diskstore_key_hash(const struct sf_diskstore *s, const void *key, size_t len)
 {
-    return sf_siphash(s->hash_key, key, len);
+    return sf_siphash(s->log.hash_key, key, len);
 }
 
 uint64_t sf_diskstore_variant(const struct sf_diskstore *s, const char *text, size_t len)
 {
     SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
-    uint64_t v = sf_siphash(s->hash_key, text, len);
+    uint64_t v = sf_siphash(s->log.hash_key, text, len);
     /* NONE and VARY are reserved: 2^-63 of the texts share a hash with another anyway. */
     return v <= SF_DISKSTORE_VARIANT_VARY ? v + 2 : v;
 }
@@ -630,6 +634,20 @@ bool sf_diskstore_holds(struct sf_diskstore *s, const char *key, size_t key_len,
     bool held = q != NULL || sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
     if (held && size != NULL)
         *size = q != NULL ? (uint32_t)q->rec_size : e.size;
+    sf_mutex_unlock(&s->lock);
+    return held;
+}
+
+bool sf_diskstore_holds_url(struct sf_diskstore *s, const char *url, size_t len)
+{
+    SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
+    if (!atomic_load(&s->on))
+        return false;
+    uint32_t h = sf_diskurls_hash(s->log.hash_key, url, len);
+    sf_mutex_lock(&s->lock);
+    /* The queue too: a record not yet written is hidden by a pending rule all the same,
+     * and written after it would be found by a restart's scan, stale. */
+    bool held = sf_diskurls_count(s->q_urls, h) > 0 || sf_diskindex_url_entries(s->index, h) > 0;
     sf_mutex_unlock(&s->lock);
     return held;
 }

@@ -151,4 +151,11 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
 bool sf_diskstore_holds(struct sf_diskstore *s, const char *key, size_t key_len, uint64_t variant,
                         uint32_t *size);
 
+/* Before an RFC 9111 §4.4 invalidation: whether the store may hold any record of url (a
+ * record whose key, up to its first "\n", is url: whatever the key's other parts, any
+ * variant), written or queued, without a disk read. False only when it holds none; true
+ * may be a 32-bit hash collision, or a record the log overwrote and the index has not
+ * swept yet (diskindex.h): a tombstone too many, never one too few. */
+bool sf_diskstore_holds_url(struct sf_diskstore *s, const char *url, size_t len);
+
 #endif

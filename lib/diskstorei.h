@@ -12,6 +12,8 @@
 #include "diskload.h"
 #include "diskpurge.h"
 
+struct sf_diskurls;
+
 #define SF_DISKSTORE_MAGIC 0x5fd1557eu
 #define SF_DISKSTORE_SUPER 4096u   /* the superblock's bytes, before the log */
 #define SF_DISKSTORE_DEFERRED 64   /* removals a checkpoint's save may defer */
@@ -34,6 +36,7 @@ struct sf_diskstore_qitem {
     char *key;
     uint32_t key_len;
     uint64_t key_hash;
+    uint32_t url; /* sf_diskurls_hash of key (a record's) */
     uint64_t variant;
     int64_t stored_ms;
     int64_t expires_ms;
@@ -60,8 +63,7 @@ struct sf_diskstore {
     unsigned magic;              /* SF_DISKSTORE_MAGIC */
     char *path;                  /* (C) the directory */
     int lock_fd;                 /* (C) <path>/lock, flocked */
-    struct sf_disklog log;       /* (C) */
-    uint8_t hash_key[16];        /* (C) the superblock's SipHash key */
+    struct sf_disklog log;       /* (C) its hash_key: the superblock's SipHash key */
     uint64_t queue_max;          /* (C) the queue's bound in bytes */
     uint64_t purge_max;          /* (C) the bound on soft rules, and on hard ones */
     bool created;                /* (C) open created the store: nothing to load */
@@ -73,7 +75,8 @@ struct sf_diskstore {
     struct sf_diskpurge *purges; /* (L) */
     struct sf_diskstore_qitem *q_first, *q_last;             /* (L) the queue, oldest first */
     struct sf_diskstore_qitem *q_map[SF_DISKSTORE_QBUCKETS]; /* (L) records not yet written */
-    pthread_cond_t unpin_cv;                                 /* (L) the last reader unpinned */
+    struct sf_diskurls *q_urls; /* (L) the URLs of the records in q_map, counted */
+    pthread_cond_t unpin_cv;    /* (L) the last reader unpinned */
     uint64_t q_bytes; /* (L) the queued records' bytes, against queue_max (not tombstones) */
     uint64_t q_count; /* (L) the queued items, records and tombstones */
     struct sf_diskstore_qitem *t_first, *t_last; /* (L) the queued tombstones, oldest first */

@@ -323,7 +323,7 @@ uint64_t sf_disktier_purge_gen(void)
 
 void sf_disktier_invalidate(const char *url, bool in_memory)
 {
-    if (store != NULL && (in_memory || sf_disktier_holds(url))) {
+    if (store != NULL && (in_memory || sf_diskstore_holds_url(store, url, strlen(url)))) {
         sf_diskstore_purge(store, SF_DISKPURGE_URL, url, NULL, true, false);
         atomic_fetch_add_explicit(&purge_gen, 1, memory_order_seq_cst);
     }

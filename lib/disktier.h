@@ -80,13 +80,12 @@ uint64_t sf_disktier_purge_gen(void);
 
 /* An RFC 9111 §4.4 invalidation of url by an unsafe request's response (publish.c): a soft
  * purge, not waited for, made only where the disk may hold the URL: in_memory (the memory
- * cache held a response of it), or the disk holds the URL's own key (its response or VARY
- * record). Any client can send unsafe requests to URLs without end, and each tombstone
- * would take log space from what is cached and memory for its rule (diskpurge.h).
- * XXX: a response of the URL stored under a key with more than the URL (credentials,
- * sf_policy_key; a route's key fields, cachekey.h) that memory no longer holds is not
- * invalidated on disk; a store able to tell whether it holds any key of a URL would
- * close that. */
+ * cache held a response of it), or the store holds a record of the URL under any key
+ * (sf_diskstore_holds_url: its own, one with credentials, sf_policy_key, or a route's key
+ * fields, cachekey.h; any variant), so that after a restart, with memory empty, every
+ * disk copy of it is invalidated too. Not for URLs the disk holds nothing of: any client
+ * can send unsafe requests to URLs without end, and each tombstone would take log space
+ * from what is cached and memory for its rule (diskpurge.h). */
 void sf_disktier_invalidate(const char *url, bool in_memory);
 
 /* A response read back from the disk: its head decoded, its body in the store's buffer. */

@@ -40,6 +40,7 @@
 #include "diskindex.h"
 #include "diskload.h"
 #include "diskstorei.h"
+#include "diskurls.h"
 #include "log.h"
 
 #include <errno.h>
@@ -121,6 +122,7 @@ static void unmap(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
         pp = &(*pp)->map_next;
     *pp = q->map_next;
     q->mapped = false;
+    sf_diskurls_remove(s->q_urls, q->url);
     while (q->readers > 0)
         sf_cond_wait_ms(&s->unpin_cv, &s->lock, 1000);
     sf_mutex_unlock(&s->lock);
@@ -224,6 +226,7 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
             memcpy(q->key, item->key, item->key_len);
             q->key_len = (uint32_t)item->key_len;
             q->key_hash = sf_diskstore_key_hash(s, item->key, item->key_len);
+            q->url = sf_diskurls_hash(s->log.hash_key, item->key, item->key_len);
             q->variant = item->variant;
             q->stored_ms = item->stored_ms;
             q->expires_ms = item->expires_ms;
@@ -231,7 +234,10 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
             q->body_len = item->body_len;
             q->copy_body = item->copy_body;
             sf_mutex_lock(&s->lock);
-            if (!s->stopping && s->q_bytes + q->rec_size <= s->queue_max) {
+            /* Its URL counted while it is in the queued map (unmap), so that an
+             * invalidation does not pass it by (sf_diskstore_holds_url). */
+            if (!s->stopping && s->q_bytes + q->rec_size <= s->queue_max &&
+                sf_diskurls_add(s->q_urls, q->url)) {
                 enqueue(s, q);
                 queued = true;
             }
@@ -494,26 +500,45 @@ static void settle(struct sf_diskstore *s, struct sf_diskstore_qitem *q, uint64_
     sf_mutex_unlock(&s->lock);
 }
 
+/* Slots a sweep may examine while the writer holds the store's lock during an index
+ * eviction: readers wait at most that long (tens of microseconds), where a sweep of the
+ * whole table held them milliseconds for a million entries. */
+#define EVICT_SWEEP 4096u
+
 /* Indexes e. An index full of live entries (records smaller than BYTES_PER_ENTRY on
  * average fill it before the log) would refuse every record from then on, since only
  * writes move the tail that makes entries dead: so the oldest records are given up
  * instead, by moving the tail an eighth of the way to the head (they are still in the
- * file, no longer read), until the entry fits. FULL only when that cannot help (no memory
- * for the table). */
+ * file, no longer read), until the entry fits. The table is swept for dead entries
+ * EVICT_SWEEP slots at a time, the lock let go between them, and e tried after each: the
+ * tail moves only once the whole table (twice its slots of examinations: a removal moves
+ * the next entry back into the swept slot) was swept in vain since it last moved. After a
+ * move the first chunk almost always frees room (an eighth of the entries died, spread
+ * over the table); the rest of the dead go with later inserts' sweeps. FULL only when
+ * that cannot help (no memory for the table). */
 static enum sf_diskindex_put index_put(struct sf_diskstore *s, const struct sf_diskindex_entry *e)
 {
     sf_mutex_lock(&s->lock);
     enum sf_diskindex_put r = sf_diskindex_put(s->index, e, atomic_load(&s->tail));
-    for (int i = 0; r == SF_DISKINDEX_FULL && i < 16; i++) {
+    /* The dead first: sweeps are bounded, so entries that died in an earlier eviction may
+     * still be there, and giving up more records while they are would be early. */
+    size_t moves = 0, swept = 0;
+    while (r == SF_DISKINDEX_FULL) {
         uint64_t tail = atomic_load(&s->tail);
-        if (tail >= s->head)
-            break;
-        atomic_store(&s->tail, tail + (s->head - tail + 7) / 8);
-        /* Twice the slots: a removal moves the next entry back into the swept slot. */
-        sf_diskindex_sweep(s->index, atomic_load(&s->tail),
-                           2 * sf_diskindex_bytes(s->index) / sizeof *e);
+        if (swept >= 2 * sf_diskindex_slots(s->index)) {
+            if (moves == 16 || tail >= s->head)
+                break;
+            atomic_store(&s->tail, tail + (s->head - tail + 7) / 8);
+            atomic_fetch_add(&s->st.index_evictions, 1);
+            moves++, swept = 0;
+        }
+        sf_diskindex_sweep(s->index, atomic_load(&s->tail), EVICT_SWEEP);
+        swept += EVICT_SWEEP;
         r = sf_diskindex_put(s->index, e, atomic_load(&s->tail));
-        atomic_fetch_add(&s->st.index_evictions, 1);
+        if (r == SF_DISKINDEX_FULL) {
+            sf_mutex_unlock(&s->lock); /* readers between the sweeps */
+            sf_mutex_lock(&s->lock);
+        }
     }
     sf_mutex_unlock(&s->lock);
     return r;
@@ -542,6 +567,7 @@ static void write_item(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
             .pos = pos,
             .size = (uint32_t)q->rec_size,
             .expires_s = sf_diskindex_expires_s(q->expires_ms), /* as the load has it */
+            .url = q->url,
         };
         if (index_put(s, &e) == SF_DISKINDEX_FULL) {
             item_drop(s, q);

@@ -89,7 +89,8 @@ int main(int argc, char **argv)
                                        .variant = i % 4 == 0 ? rnd(&seed) : 0,
                                        .pos = (uint64_t)i * 3072,
                                        .size = 3072,
-                                       .expires_s = 2000000000u};
+                                       .expires_s = 2000000000u,
+                                       .url = (uint32_t)rnd(&seed)};
         sf_diskindex_put(x, &e, 0);
     }
     struct sf_diskpurge *p = sf_diskpurge_new();

@@ -1,7 +1,7 @@
 /* The disk tier's start-up scan and checkpoint load, fed any bytes as the store file and
  * the checkpoint (what a damaged disk or a foreign file holds): never a crash or a read
  * past a buffer, and without a checkpoint every entry indexed is a record whose header
- * passes every check at its own place in the log.
+ * passes every check at its own place in the log, its URL hash that of its key.
  *
  * Input: byte 0 flags (1: make the header sums of every block starting with the magic
  * right, which a fuzzer cannot forge; 2: the next bytes hold a checkpoint; 4: make the
@@ -14,6 +14,7 @@
 #include "../../lib/diskload.h"
 #include "../../lib/diskpurge.h"
 #include "../../lib/diskrec.h"
+#include "../../lib/diskurls.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -66,6 +67,11 @@ static void check_entries(const struct sf_diskindex *x, const uint8_t *log, size
                        off + e.size <= size && e.pos + e.size <= head,
                    "an entry's size or place");
         FUZZ_CHECK(!(m.flags & SF_DISKREC_F_TOMBSTONE), "a tombstone indexed");
+        static const uint8_t zero_key[16];
+        FUZZ_CHECK(off + SF_DISKREC_HEADER + m.key_len <= file_len &&
+                       e.url ==
+                           sf_diskurls_hash(zero_key, log + off + SF_DISKREC_HEADER, m.key_len),
+                   "an entry's URL hash is not its key's");
     }
 }
 

@@ -25,9 +25,10 @@ def disk_config(path, max_bytes="32MiB", queue_bytes="4MiB", extra=None):
 class DiskEnv:
     """An origin, a store directory, and one sfproxy at a time on them; use with `with`."""
 
-    def __init__(self, cache=None, max_bytes="32MiB"):
+    def __init__(self, cache=None, max_bytes="32MiB", top=None):
         self.dir = tempfile.mkdtemp(prefix="sfproxy-disk-")
         self.cache = cache or {}
+        self.top = top or {}  # top-level keys besides "cache" (routes)
         self.max_bytes = max_bytes
         self.origin = Origin()
         self.proxy = None
@@ -39,7 +40,7 @@ class DiskEnv:
             raise
 
     def config(self):
-        return disk_config(self.dir, self.max_bytes, extra=self.cache)
+        return dict(self.top, **disk_config(self.dir, self.max_bytes, extra=self.cache))
 
     def start(self):
         check(self.proxy is None, "one sfproxy at a time")

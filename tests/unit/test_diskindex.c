@@ -1,7 +1,10 @@
 /* Unit tests for lib/diskindex.c: lookups, variants and purges, entries the log has
  * overwritten (dead below the tail: never returned, reused, swept), the bound on entries,
  * and a long random run against a plain list that must agree with the table after every
- * step, through growth, backward-shift deletions and runs that wrap the table's end. */
+ * step, through growth, backward-shift deletions and runs that wrap the table's end; and
+ * the counts of entries per URL, which must equal a count of the slots after every kind
+ * of change (insert, overwrite by another URL, reuse of a dead entry, removal, sweep,
+ * growth, reserve). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,11 +16,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* URLs 0..NURL-1: keys share them, as a URL's keys with credentials or key fields do. */
+#define NURL 37
+/* A table slot's bytes: its entry and its URL count's slot. */
+#define SLOT_BYTES (sizeof(struct sf_diskindex_entry) + 8)
+
 static struct sf_diskindex_entry ent(uint64_t key, uint64_t variant, uint64_t pos)
 {
-    struct sf_diskindex_entry e = {
-        .key_hash = key, .variant = variant, .pos = pos, .size = 128, .expires_s = 7};
+    struct sf_diskindex_entry e = {.key_hash = key,
+                                   .variant = variant,
+                                   .pos = pos,
+                                   .size = 128,
+                                   .expires_s = 7,
+                                   .url = (uint32_t)(key % NURL)};
     return e;
+}
+
+/* Each URL's count is the number of slots that hold an entry of it, the dead included (a
+ * tail of 0 lists every slot). */
+static void check_url_counts(const struct sf_diskindex *x)
+{
+    uint32_t n[NURL + 1] = {0};
+    struct sf_diskindex_entry e;
+    for (size_t cur = 0; sf_diskindex_next(x, &cur, 0, &e);)
+        n[e.url < NURL ? e.url : NURL]++;
+    for (uint32_t u = 0; u < NURL; u++)
+        if (sf_diskindex_url_entries(x, u) != n[u])
+            fail_msg("URL %u: expected %u entries counted, got %u", u, n[u],
+                     sf_diskindex_url_entries(x, u));
+    assert_int_equal(n[NURL], 0);
+    assert_int_equal(sf_diskindex_url_entries(x, NURL + 1000), 0);
 }
 
 static void test_put_get_replace(void **state)
@@ -127,7 +155,8 @@ static void test_bounded(void **state)
     struct sf_diskindex_entry e = ent(5000, 0, 1000);
     assert_int_equal(sf_diskindex_put(x, &e, 0), SF_DISKINDEX_FULL);
     size_t bytes = sf_diskindex_bytes(x);
-    assert_true(bytes <= 2048 * sizeof(struct sf_diskindex_entry) + 256);
+    assert_true(bytes <= 2048 * SLOT_BYTES + 512);
+    check_url_counts(x);
     /* Replacing a key that is there is no growth, even when full. */
     e = ent(7, 0, 1001);
     assert_int_equal(sf_diskindex_put(x, &e, 0), SF_DISKINDEX_REPLACED);
@@ -176,6 +205,8 @@ static void test_random_against_model(void **state)
         uint64_t key = (k + 1) | (k % 7 == 0 ? 1ULL << 63 : 0);
         if (op < 80) {
             struct sf_diskindex_entry e = ent(key, v, head);
+            if (rnd() % 8 == 0)
+                e.url = (uint32_t)(rnd() % NURL); /* an overwrite that changes the URL */
             enum sf_diskindex_put r = sf_diskindex_put(x, &e, tail);
             bool was = m[k][v].present && m[k][v].pos >= tail;
             assert_int_equal(r, was ? SF_DISKINDEX_REPLACED : SF_DISKINDEX_ADDED);
@@ -224,6 +255,7 @@ static void test_random_against_model(void **state)
             listed++;
         assert_int_equal(listed, live);
         assert_true(sf_diskindex_count(x) >= live);
+        check_url_counts(x);
     }
     /* A full sweep leaves exactly the live ones. */
     uint64_t tail = head - span;
@@ -233,6 +265,7 @@ static void test_random_against_model(void **state)
         for (int j = 0; j < NVAR; j++)
             live += m[i][j].present && m[i][j].pos >= tail;
     assert_int_equal(sf_diskindex_count(x), live);
+    check_url_counts(x);
     sf_diskindex_free(x);
 }
 
@@ -254,7 +287,8 @@ static void test_memory_follows_the_log(void **state)
     if (most > 2 * span)
         fail_msg("expected at most %llu entries held for %llu live, got %zu",
                  (unsigned long long)(2 * span), (unsigned long long)span, most);
-    assert_true(sf_diskindex_bytes(x) <= 32768 * sizeof(struct sf_diskindex_entry) + 256);
+    assert_true(sf_diskindex_bytes(x) <= 32768 * SLOT_BYTES + 512);
+    check_url_counts(x);
     sf_diskindex_free(x);
 }
 
@@ -278,12 +312,49 @@ static void test_reserve(void **state)
         assert_int_equal(sf_diskindex_put(x, &e, 2), SF_DISKINDEX_ADDED);
         assert_int_equal(sf_diskindex_bytes(x), bytes); /* never grown */
     }
+    check_url_counts(x);
     assert_true(sf_diskindex_reserve(x, 10, 2)); /* smaller: nothing to do */
     assert_int_equal(sf_diskindex_bytes(x), bytes);
     sf_diskindex_free(x);
     x = sf_diskindex_new(1000);
     assert_true(sf_diskindex_reserve(x, 1000000, 0)); /* capped at max_entries' table */
-    assert_true(sf_diskindex_bytes(x) <= 2048 * sizeof e + 256);
+    assert_true(sf_diskindex_bytes(x) <= 2048 * SLOT_BYTES + 512);
+    sf_diskindex_free(x);
+}
+
+/* A full table (three quarters of 64 slots) whose every entry has a URL of its own: a new
+ * key of a new URL reusing a dead entry in its run replaces the dead one's URL without the
+ * counts growing (they have as many slots as the table; an add before the removal would
+ * have made them double). */
+static void test_reuse_at_full_keeps_the_counts_size(void **state)
+{
+    (void)state;
+    struct sf_diskindex *x = sf_diskindex_new(48);
+    uint64_t k[2];
+    size_t found = 0;
+    for (uint64_t key = 1; found < 2; key++) /* a home past the first sweep's 4 slots */
+        if ((sf_mix64(key) & 63) == 20)
+            k[found++] = key;
+    struct sf_diskindex_entry e = ent(k[0], 0, 0);
+    e.url = 0;
+    assert_int_equal(sf_diskindex_put(x, &e, 0), SF_DISKINDEX_ADDED);
+    uint64_t key = 1000;
+    for (uint32_t i = 1; i < 48; key++) {
+        if ((sf_mix64(key) & 63) == 20)
+            continue;
+        e = ent(key, 0, i);
+        e.url = i++;
+        assert_int_equal(sf_diskindex_put(x, &e, 0), SF_DISKINDEX_ADDED);
+    }
+    size_t bytes = sf_diskindex_bytes(x);
+    assert_int_equal(sf_diskindex_slots(x), 64);
+    e = ent(k[1], 0, 48);
+    e.url = 100;
+    assert_int_equal(sf_diskindex_put(x, &e, 1), SF_DISKINDEX_ADDED); /* k[0]'s entry died */
+    assert_int_equal(sf_diskindex_count(x), 48);
+    assert_int_equal(sf_diskindex_bytes(x), bytes);
+    assert_int_equal(sf_diskindex_url_entries(x, 0), 0);
+    assert_int_equal(sf_diskindex_url_entries(x, 100), 1);
     sf_diskindex_free(x);
 }
 
@@ -297,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_random_against_model),
         cmocka_unit_test(test_memory_follows_the_log),
         cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_reuse_at_full_keeps_the_counts_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

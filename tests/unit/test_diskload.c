@@ -5,7 +5,10 @@
  * too, and a checkpoint a lap behind it), a damaged checkpoint or one of another store
  * refused with a note, a damaged header in the middle passed over (the records and the
  * tombstone after it found), torn and truncated last records, and purge rules brought
- * back from tombstones. */
+ * back from tombstones. Each entry's URL hash (its key up to the first "\n"; keys here
+ * share URLs three at a time) comes back from the checkpoint and from every scan, and the
+ * index's counts per URL with it; a checkpoint of version 1 (without them) is refused for
+ * the full scan. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include "../../lib/diskload.h"
 #include "../../lib/diskpurge.h"
 #include "../../lib/diskrec.h"
+#include "../../lib/diskurls.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 
 struct rec {
     uint64_t pos, size, key_hash, variant;
+    uint32_t url; /* the key's URL's hash */
     bool tombstone;
 };
 
@@ -59,6 +64,8 @@ static void sim_open(struct sim *s, uint64_t log_size, uint64_t store_id)
     assert_int_equal(ftruncate(s->log.fd, (off_t)(BASE + log_size)), 0);
     s->log.base = BASE;
     s->log.size = log_size;
+    for (int i = 0; i < 16; i++)
+        s->log.hash_key[i] = (uint8_t)(store_id + i);
     s->log.store_id = store_id;
     s->log.sum_seed = 0x5eed5eed5eedull * store_id;
     s->seed = 7;
@@ -83,9 +90,10 @@ static struct rec *sim_write(struct sim *s, uint64_t key_hash, uint64_t variant,
     uint32_t key_len;
     if (rule != NULL)
         key_len = (uint32_t)sf_diskpurge_encode(rule, (uint8_t *)key, sizeof key);
-    else
+    else /* three keys to a URL, as credentials or a route's key fields make them */
         key_len =
-            (uint32_t)snprintf(key, sizeof key, "http://o/%llu", (unsigned long long)key_hash);
+            (uint32_t)snprintf(key, sizeof key, "http://o/%llu\nauthorization:%llu",
+                               (unsigned long long)key_hash / 3, (unsigned long long)key_hash);
     uint32_t head_len = rule ? 0 : 20;
     body_len = rule ? 0 : body_len;
     size_t size = sf_diskrec_size(key_len, head_len, body_len);
@@ -117,6 +125,7 @@ static struct rec *sim_write(struct sim *s, uint64_t key_hash, uint64_t variant,
                       .size = size,
                       .key_hash = key_hash,
                       .variant = variant,
+                      .url = sf_diskurls_hash(s->log.hash_key, key, key_len),
                       .tombstone = rule != NULL};
     s->head += size;
     return r;
@@ -139,7 +148,8 @@ static struct sf_diskindex *expected_index(const struct sim *s)
                                        .variant = r->variant,
                                        .pos = r->pos,
                                        .size = (uint32_t)r->size,
-                                       .expires_s = 4000000000u};
+                                       .expires_s = 4000000000u,
+                                       .url = r->url};
         assert_int_not_equal(sf_diskindex_put(x, &e, tail(s, s->head)), SF_DISKINDEX_FULL);
     }
     return x;
@@ -170,7 +180,19 @@ static void assert_index_holds(const struct sim *s, const struct sf_diskindex *x
         assert_int_equal(e.pos, r->pos);
         assert_int_equal(e.size, r->size);
         assert_int_equal(e.expires_s, 4000000000u);
+        assert_int_equal(e.url, r->url);
     }
+    /* Each URL counted once per live entry of it: the dead were swept at the load's end. */
+    struct sf_diskindex_entry e;
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t n = 0;
+        for (size_t cur = 0; sf_diskindex_next(x, &cur, t, &e);)
+            n += e.url == s->recs[i].url;
+        if (!s->recs[i].tombstone)
+            assert_int_equal(sf_diskindex_url_entries(x, s->recs[i].url), n);
+    }
+    assert_int_equal(
+        sf_diskindex_url_entries(x, sf_diskurls_hash(s->log.hash_key, "http://o/none", 13)), 0);
 }
 
 static struct sf_diskload_result run(const struct sim *s, struct sf_diskindex **x,
@@ -369,6 +391,25 @@ static void flip_file_byte(const char *dir, const char *file, off_t at)
     close(fd);
 }
 
+/* Writes len bytes at at into dir's checkpoint, and its checksum again over them. */
+static void patch_checkpoint(const char *dir, off_t at, const uint8_t *bytes, size_t len)
+{
+    char ck[128];
+    snprintf(ck, sizeof ck, "%s/index.ckpt", dir);
+    int fd = open(ck, O_RDWR);
+    assert_true(fd >= 0);
+    off_t n = lseek(fd, 0, SEEK_END);
+    uint8_t *b = malloc((size_t)n);
+    assert_int_equal(pread(fd, b, (size_t)n, 0), n);
+    memcpy(b + at, bytes, len);
+    uint64_t sum = XXH3_64bits(b, (size_t)n - 8);
+    for (int i = 0; i < 8; i++)
+        b[n - 8 + i] = (uint8_t)(sum >> (8 * i));
+    assert_int_equal(pwrite(fd, b, (size_t)n, 0), n);
+    close(fd);
+    free(b);
+}
+
 static void test_refused_checkpoints(void **state)
 {
     (void)state;
@@ -378,7 +419,7 @@ static void test_refused_checkpoints(void **state)
     struct sf_diskindex *want = expected_index(&s);
     struct sf_diskpurge *rules = sf_diskpurge_new();
     save(&s, want, rules);
-    flip_file_byte(s.dir, "index.ckpt", 40 + 32 * 7 + 3); /* in an entry */
+    flip_file_byte(s.dir, "index.ckpt", 40 + 36 * 7 + 3); /* in an entry */
     struct sf_diskindex *x;
     struct sf_diskpurge *p;
     struct sf_diskload_result res = run(&s, &x, &p);
@@ -392,23 +433,23 @@ static void test_refused_checkpoints(void **state)
     /* A checksum that matches over an entry no writer makes (a size of 0): refused whole,
      * the entries before it not kept. */
     save(&s, want, rules);
-    char ck[128];
-    snprintf(ck, sizeof ck, "%s/index.ckpt", s.dir);
-    int fd = open(ck, O_RDWR);
-    assert_true(fd >= 0);
-    off_t len = lseek(fd, 0, SEEK_END);
-    uint8_t *b = malloc((size_t)len);
-    assert_int_equal(pread(fd, b, (size_t)len, 0), len);
-    memset(b + 40 + 32 * 20 + 24, 0, 4);
-    uint64_t sum = XXH3_64bits(b, (size_t)len - 8);
-    for (int i = 0; i < 8; i++)
-        b[len - 8 + i] = (uint8_t)(sum >> (8 * i));
-    assert_int_equal(pwrite(fd, b, (size_t)len, 0), len);
-    close(fd);
-    free(b);
+    static const uint8_t zeros[4];
+    patch_checkpoint(s.dir, 40 + 36 * 20 + 24, zeros, 4);
     res = run(&s, &x, &p);
     assert_false(res.from_checkpoint);
     assert_string_equal(res.note, "checkpoint malformed (entry 20)");
+    assert_int_equal(res.scanned, 40);
+    assert_index_holds(&s, x, res.head, NULL);
+    sf_diskindex_free(x), sf_diskpurge_free(p);
+
+    /* A sound checkpoint of version 1 (its entries had no URL hash): never read as this
+     * version's; the full scan brings every entry back with its URL. */
+    save(&s, want, rules);
+    static const uint8_t v1[4] = {1, 0, 0, 0};
+    patch_checkpoint(s.dir, 4, v1, 4);
+    res = run(&s, &x, &p);
+    assert_false(res.from_checkpoint);
+    assert_string_equal(res.note, "checkpoint of another version");
     assert_int_equal(res.scanned, 40);
     assert_index_holds(&s, x, res.head, NULL);
     sf_diskindex_free(x), sf_diskpurge_free(p);

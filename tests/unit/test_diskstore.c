@@ -9,7 +9,10 @@
  * queued for the writer are read from its queue; and the review's findings: a queued read
  * racing a purge, a collapse then a crash, a flood of invalidations, tombstones past
  * their bound, an unencodable tombstone, an unfinished superblock, an I/O error in the
- * start's scan, the indexed expiry, a full index at start. */
+ * start's scan, the indexed expiry, a full index at start; and whether the store holds
+ * any record of a URL (under a key with more than the URL, any variant), queued, written,
+ * after a reopen from the checkpoint or from the whole log, and not once the log has
+ * overwritten it; an index larger than an eviction step's sweep evicts in bounded steps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -415,6 +418,43 @@ static void test_index_full_evicts_the_oldest(void **state)
         sf_diskstore_hit_free(&h);
     }
     assert_true(found >= 32);
+    assert_int_equal(found, N - first_found);
+    sf_diskstore_close(s);
+}
+
+/* The same with an index larger than one eviction step's sweep (8,192 entries, 16,384
+ * slots; a step sweeps 4,096): the steps free room all the same, the index stays nearly
+ * full (an eighth given up at a time, never while dead entries remain to be swept), and
+ * only the oldest records go. */
+static void test_index_eviction_in_bounded_steps(void **state)
+{
+    (void)state;
+    enum { MAX = 8192, N = 3 * MAX };
+    struct sf_diskstore *s = open_store(4096 + 32u * 1024 * 1024, 1 << 20);
+    for (uint32_t i = 0; i < N; i++)
+        while (!put(s, i, 10))
+            drain(s); /* the queue is full: let the writer catch up */
+    drain(s);
+    struct sf_diskstore_stats st = stats(s);
+    assert_int_equal(st.writes, N);
+    assert_true(st.index_evictions >= 8 && st.index_evictions <= 40);
+    assert_true(st.records <= MAX);
+    uint32_t found = 0, first_found = N;
+    for (uint32_t i = 0; i < N; i++) {
+        struct sf_diskstore_hit h;
+        enum sf_diskstore_get g = get(s, i, 0, &h);
+        if (g == SF_DISKSTORE_FOUND) {
+            found++;
+            if (first_found == N)
+                first_found = i;
+        } else {
+            assert_int_equal(g, SF_DISKSTORE_ABSENT);
+            assert_int_equal(first_found, N); /* nothing older missing after a found one */
+        }
+        sf_diskstore_hit_free(&h);
+    }
+    if (found < MAX * 3 / 4)
+        fail_msg("expected at least %d of the newest records, got %u", MAX * 3 / 4, found);
     assert_int_equal(found, N - first_found);
     sf_diskstore_close(s);
 }
@@ -1341,6 +1381,84 @@ static void test_expiry_indexed_as_the_load_does(void **state)
 
 /* L3: a start whose scan fills the index keeps the newest records, as the writer does, not
  * the first it meets. */
+/* Queues a record of id's body under key (any text), held at gate when it is not NULL. */
+static void put_key(struct sf_diskstore *s, const char *key, uint64_t variant, uint32_t id,
+                    pthread_mutex_t *gate)
+{
+    struct src *b = sf_xmalloc(sizeof *b);
+    b->id = id;
+    b->gate = gate;
+    struct sf_diskstore_item it = {.key = key,
+                                   .key_len = strlen(key),
+                                   .variant = variant,
+                                   .stored_ms = 1000,
+                                   .head = (uint8_t *)sf_xstrdup("HTTP/1.1 200 OK\r\n\r\n"),
+                                   .head_len = 19,
+                                   .body_len = 1000,
+                                   .copy_body = copy_body,
+                                   .release = release,
+                                   .ctx = b};
+    assert_true(sf_diskstore_put(s, &it));
+}
+
+static bool holds_url(struct sf_diskstore *s, const char *url)
+{
+    return sf_diskstore_holds_url(s, url, strlen(url));
+}
+
+/* An invalidation asks whether the store holds any record of a URL: one stored only under
+ * a key with credentials, or a route's key fields, or as a variant, is found, queued or
+ * written, after a reopen from the checkpoint and from the whole log; a URL never stored
+ * is not; one whose records the log overwrote is not either, once swept. */
+static void test_holds_url_of_any_key(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    put_key(s, "http://o/auth\nauthorization:Bearer a", 0, 1, &gate);
+    put_key(s, "http://o/route\n+x-device:mobile", 0, 2, NULL);
+    put_key(s, "http://o/vary", sf_diskstore_variant(s, "gzip", 4), 3, NULL);
+    assert_true(holds_url(s, "http://o/auth")); /* queued: the writer waits at the gate */
+    assert_true(holds_url(s, "http://o/route"));
+    assert_true(holds_url(s, "http://o/vary"));
+    /* A URL is read as a record's key is: up to its first "\n". */
+    assert_true(holds_url(s, "http://o/auth\nauthorization:Bearer b"));
+    assert_false(holds_url(s, "http://o/other"));
+    assert_false(holds_url(s, "http://o/aut"));
+    pthread_mutex_unlock(&gate);
+    drain(s);
+    for (int reopen = 0; reopen < 3; reopen++) {
+        assert_true(holds_url(s, "http://o/auth"));
+        assert_true(holds_url(s, "http://o/route"));
+        assert_true(holds_url(s, "http://o/vary"));
+        assert_false(holds_url(s, "http://o/other"));
+        sf_diskstore_close(s);
+        if (reopen == 1) { /* the last one from the whole log */
+            char name[128];
+            snprintf(name, sizeof name, "%s/index.ckpt", dir);
+            assert_int_equal(unlink(name), 0);
+        }
+        s = open_store(SMALL, 1 << 20);
+    }
+    assert_false(stats(s).load_from_checkpoint);
+    /* Four laps of other URLs: every record of these is overwritten, its entry swept. */
+    char key[64];
+    for (uint32_t i = 0; i < 1100; i++) {
+        snprintf(key, sizeof key, "http://o/filler/%u\nauthorization:x", i);
+        put_key(s, key, 0, 100 + i, NULL);
+        if (i % 50 == 0)
+            drain(s);
+    }
+    drain(s);
+    assert_false(holds_url(s, "http://o/auth"));
+    assert_false(holds_url(s, "http://o/route"));
+    assert_false(holds_url(s, "http://o/vary"));
+    assert_true(holds_url(s, "http://o/filler/1099"));
+    sf_diskstore_close(s);
+    pthread_mutex_destroy(&gate);
+}
+
 static void test_full_index_at_start_keeps_the_newest(void **state)
 {
     (void)state;
@@ -1374,6 +1492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrap_keeps_the_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound_drops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_full_evicts_the_oldest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_eviction_in_bounded_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_every_256_mib, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_finds_every_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store_is_refused, setup, teardown),
@@ -1394,6 +1513,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_error_opens_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_indexed_as_the_load_does, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_index_at_start_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holds_url_of_any_key, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
