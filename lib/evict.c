@@ -265,13 +265,13 @@ static bool newest_stays(const struct sf_evict *p, uint64_t max_bytes)
 }
 
 /* A class's oldest node's claim to leave: its charge to the power (1 or 4) times its age.
- * In double: a charge of 2^31 to the 4th times 2^32 is far inside its range, and the same
+ * In double: a charge of 2^31 to the 4th times 2^64 is far inside its range, and the same
  * IEEE operations in the same order give scripts/tracesim.py the same choices. */
 static double weight(const struct sf_evict *p, const struct sf_evict_node *n, int power)
 {
     double c = (double)n->charge;
     double w = power == 4 ? c * c * c * c : c;
-    return w * (double)(uint32_t)(p->now - n->since);
+    return w * (double)(p->now - n->since);
 }
 
 /* A class's oldest node that was asked again moves on before the choice (a step of
@@ -308,6 +308,10 @@ static struct sf_evict_node *pick(struct sf_evict *p, struct sf_evict_node *part
         struct sf_evict_node *q = &part[c];
         pass_asked(p, q, steps);
         if (q->next == q || (q->next == p->newest && newest_stays(p, max_bytes)))
+            continue;
+        /* Moves spent: a node of small asked again is not evicted (it would have moved to
+         * main); small may then give nothing, and main gives. */
+        if (q->next->queue == SF_EVICT_SMALL && q->next->freq > 0)
             continue;
         double w = weight(p, q->next, power);
         if (best == NULL || w > best_w) {

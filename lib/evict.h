@@ -29,8 +29,8 @@
  * amortised each pass over a node in main spends one of its at most 3 counts. Nothing here
  * allocates but the ghost's growth (doubling, rebuilt under the caller's lock, like the
  * table's buckets). The ghost's set is probed by the table's keyed hash (siphash.h), so
- * clients cannot make its keys collide into one long probe. A node is 40 bytes, as the
- * plain S3-FIFO's was (the clock and its size class fit its padding). */
+ * clients cannot make its keys collide into one long probe. A node is 48 bytes (the plain
+ * S3-FIFO's was 40): its 64-bit clock; its size class fits the padding. */
 #ifndef SF_EVICT_H
 #define SF_EVICT_H
 
@@ -41,12 +41,13 @@
 /* Small's share of the byte limit, in percent (the paper's 10% for one FIFO; with sizes
  * weighed, 30% did best on scripts/trace_bench.py's traces, docs/performance.md). */
 #define SF_EVICT_SMALL_SHARE 30
-/* Size classes: a charge's bit length, 0 .. 31 (charges of 2 GiB and more share the last). */
+/* Size classes: a charge's bit length, 0 .. 31 (charges of 1 GiB and more share the last). */
 #define SF_EVICT_CLASSES 32
 /* The ghost's least room, in key hashes. */
 #define SF_EVICT_GHOST_MIN 256
-/* The most moves (to main, or round main) one eviction makes before it takes main's oldest
- * whatever its count: a main of a million nodes all asked 3 times would otherwise be
+/* The most moves (to main, or round main) one eviction makes before main's classes' oldest
+ * are weighed whatever their count (small's are weighed only when not asked again, so with
+ * the moves spent, main gives): a main of a million nodes all asked 3 times would otherwise be
  * walked three times round under the table lock. Simulated on scripts/trace_bench.py's
  * traces, the bound changed their fetches by under 0.01%. */
 #define SF_EVICT_MAX_STEPS 64
@@ -62,7 +63,7 @@ struct sf_evict_node {
     struct sf_evict_node *prev, *next; /* in its queue: next is newer */
     size_t charge;                     /* bytes counted against the limit */
     uint64_t hash;                     /* its key's */
-    uint32_t since;                    /* the policy's clock when it entered its queue */
+    uint64_t since;                    /* the policy's clock when it entered its queue */
     uint8_t freq;                      /* hits since it came or last passed, at most 3 */
     uint8_t queue;                     /* enum sf_evict_queue */
     uint8_t size_class;                /* its charge's bit length, at most 31 (evict.c) */
@@ -89,7 +90,9 @@ struct sf_evict {
     size_t count;                 /* nodes in small and main */
     size_t small_count;           /* nodes in small */
     struct sf_evict_node *newest; /* small's newest node, while it is there */
-    uint32_t now;                 /* the clock: insertions, wrapping */
+    /* The clock: insertions. 64 bits: a 32-bit one wraps after 2^32 stores (12 hours at
+     * 100k a second), and an entry that old would then weigh as a new one. */
+    uint64_t now;
     struct sf_evict_ghost ghost;
     uint64_t evicted_small; /* nodes evicted from small (their key to the ghost) */
     uint64_t evicted_main;  /* nodes evicted from main */

@@ -194,18 +194,18 @@ static const struct family families[] = {
      "Peers' requests for a route this node has no route of that name for: sent back."},
 #define F_EVICTIONS_SMALL 48
     {"cache_evictions_small_total", COUNTER,
-     "Evicted from the small FIFO: not asked for again since stored (keys to the ghost)."},
+     "Evicted from the small queue: not asked for again since stored (keys to the ghost)."},
 #define F_EVICTIONS_MAIN 49
     {"cache_evictions_main_total", COUNTER,
-     "Evicted from the main FIFO: not asked for again since their last pass."},
+     "Evicted from the main queue: as a rule not asked for again since their last pass."},
 #define F_PROMOTIONS 50
     {"cache_promotions_total", COUNTER,
-     "Moved from the small FIFO to main on eviction's pass: asked for again there."},
+     "Moved from the small queue to main on eviction's pass: asked for again there."},
 #define F_GHOST_HITS 51
     {"cache_ghost_hits_total", COUNTER,
-     "Stored straight into main: their key left the small FIFO shortly before."},
+     "Stored straight into main: their key left the small queue shortly before."},
 #define F_SMALL_BYTES 52
-    {"cache_small_bytes", GAUGE, "Bytes charged in the small FIFO (the rest is main)."},
+    {"cache_small_bytes", GAUGE, "Bytes charged in the small queue (the rest is main)."},
 #define F_UPSTREAM_RETRIES 53
     {"upstream_retries_total", COUNTER,
      "Fetches sent again to another server of their pool before any response head."},

@@ -150,7 +150,7 @@ class S3Fifo:
             return True
         if charge > self.max:
             return False
-        self.now = (self.now + 1) & 0xFFFFFFFF
+        self.now += 1
         in_ghost = self.ghost.take(key)
         if in_ghost:
             self.ghost_hits += 1
@@ -206,9 +206,11 @@ class S3Fifo:
                 steps[0] -= 1
             if not q or (q[0] is self.newest and (self.nsmall > 1 or any(self.main.values()))):
                 continue
+            if q[0][3] == 's' and q[0][2] > 0:  # moves spent: not evicted from small
+                continue
             c = float(q[0][1])
             v = c * c * c * c if power == 4 else c
-            v *= (self.now - q[0][4]) & 0xFFFFFFFF
+            v *= self.now - q[0][4]
             if best is None or v > best_v:
                 best, best_v = cls, v
         return best

@@ -2,8 +2,8 @@
  * and eviction, the reinsertion of what was asked again, one-hit wonders leaving from
  * small, ghost hits going to main, a large node leaving before older small ones (from
  * small by charge^4 * age, from main by charge * age), the byte accounting, the ghost's
- * bound, and a scan that does not flush a hot set. A tiny cache of nodes stands for the table: it charges, evicts to fit and
- * removes, as table.c does. */
+ * bound, and a scan that does not flush a hot set. A tiny cache of nodes stands for the
+ * table: it charges, evicts to fit and removes, as table.c does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -409,8 +409,11 @@ static void test_one_eviction_is_bounded(void **state)
     struct cache *c = cache_new(100 * 1000);
     for (int k = 0; k < 1000; k++) /* into small, each asked again */
         put(c, k, 100), get(c, k, 100);
-    put(c, 1000, 100); /* all but the newest move to main; main gives 0 */
+    put(c, 1000, 100); /* 64 move to main; small's next ones were asked again: main gives 0 */
     assert_int_equal(c->p.promoted, SF_EVICT_MAX_STEPS);
+    assert_int_equal(c->p.evicted_small, 0); /* not one asked again left from small */
+    assert_false(in_cache(c, 0));
+    assert_true(in_cache(c, SF_EVICT_MAX_STEPS) && c->node[SF_EVICT_MAX_STEPS].freq > 0);
     cache_free(c);
 
     c = cache_new(100 * 1000);
