@@ -306,6 +306,11 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
     o->status = status;
     o->hdrs = *hdrs;
     memset(hdrs, 0, sizeof *hdrs);
+    /* A shared head may be stored: one block (hdrs.h) rather than a table of slots and a
+     * block a field. Packed here, before it is published: readers then read it without the
+     * lock, so it must never move again. */
+    if (o->shared)
+        sf_hdrs_pack(&o->hdrs);
     o->content_length = content_length;
     o->verdict = *verdict;
     o->pass = !verdict->shareable;
