@@ -86,7 +86,8 @@ static void obj_destroy(struct sf_obj *o)
     SF_ASSERT(!o->with_readers); /* off the list of objects with readers or a body */
     for (size_t i = 0; i < o->nsegs; i++)
         free(o->segs[i]);
-    free(o->segs);
+    if (o->segs != &o->seg_one)
+        free(o->segs);
     sf_hdrs_clear(&o->hdrs);
     sf_hdrs_clear(&o->own_hdrs);
     free(o->interim);
@@ -362,6 +363,23 @@ static size_t next_seg_cap(const struct sf_obj *o, size_t need)
     return cap;
 }
 
+/* Lock held. Room for one more segment: the first in the object itself, from the second
+ * on an array on the heap (4, then doubling). */
+static void grow_segs(struct sf_obj *o)
+{
+    if (o->segs_cap == 0) {
+        o->segs = &o->seg_one;
+        o->segs_cap = 1;
+    } else if (o->segs == &o->seg_one) {
+        o->segs = sf_xmalloc(4 * sizeof *o->segs);
+        o->segs[0] = o->seg_one;
+        o->segs_cap = 4;
+    } else {
+        o->segs_cap *= 2;
+        o->segs = sf_xrealloc(o->segs, o->segs_cap * sizeof *o->segs);
+    }
+}
+
 void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
 {
     sf_mutex_assert_held(&o->lock);
@@ -374,10 +392,8 @@ void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
             last = sf_xmalloc(sizeof *last + cap);
             last->off = o->len;
             last->cap = cap;
-            if (o->nsegs == o->segs_cap) {
-                o->segs_cap = o->segs_cap ? o->segs_cap * 2 : 4;
-                o->segs = sf_xrealloc(o->segs, o->segs_cap * sizeof *o->segs);
-            }
+            if (o->nsegs == o->segs_cap)
+                grow_segs(o);
             o->segs[o->nsegs++] = last;
             o->mem_bytes += sizeof *last + cap;
             room = cap;

@@ -55,12 +55,12 @@ struct sf_obj {
     /* NULL for a private object (constant). Otherwise the key it is listed under: (T),
      * changed only by the fetcher, which may also read it without the table lock. */
     char *key;
-    bool shared; /* (C) it has a key: a flight others may join, and maybe stored */
     struct sf_mutex lock;
     enum sf_obj_state state;   /* (L) forward only */
     enum sf_fail fail;         /* (L) set with state FAILED */
     bool pass;                 /* (P) the response may not be shared */
     bool storable;             /* (L) may still be cached when complete */
+    bool shared;               /* (C) it has a key: a flight others may join, and maybe stored */
     int status;                /* (P) */
     struct sf_hdrs hdrs;       /* (P) response fields, hop-by-hop removed */
     int64_t content_length;    /* (P) -1 unknown */
@@ -70,13 +70,17 @@ struct sf_obj {
     char *variant;             /* (P) with vary_names: its request's sf_policy_variant */
     int64_t response_time_s;   /* (P) wall clock at headers */
     unsigned upstream_status;  /* (P) the origin's final status (0: no head came) */
-    int64_t upstream_ttfb_us;  /* (P) from the transfer's start to that head */
     /* (P) On an upstream pool: the servers its fetch tried and their names (attempt.h),
      * published with the head, or, when none came, with the object's failure. */
     unsigned upstream_tries;
     char *upstream_addr;      /* owned */
-    struct sf_seg **segs;     /* (L) */
-    size_t nsegs, segs_cap;   /* (L) */
+    int64_t upstream_ttfb_us; /* (P) from the transfer's start to that head */
+    /* (L) The body's segments: segs points at seg_one while there is one (a body sized
+     * by its Content-Length, most stored responses: no table of its own), at an array of
+     * segs_cap on the heap once a second comes. */
+    struct sf_seg **segs;
+    struct sf_seg *seg_one;
+    uint32_t nsegs, segs_cap; /* (L) */
     size_t len;               /* (L) body bytes received */
     size_t mem_bytes;         /* (L) bytes allocated for segments */
     struct sf_waiter waiters; /* (L) sentinel of the parked list */
@@ -89,6 +93,7 @@ struct sf_obj {
     bool unproven;            /* (L) a cluster peer's answer whose body is proven only at its end
                     * (peerhop.h): until COMPLETE, readers do not get its last byte */
     bool dropped;             /* (L) its fetch is being given up: no reader may attach */
+    bool with_readers;        /* (L) on the list of objects with readers (rl_prev, rl_next below) */
     const void *leader;       /* (L) the client that started it, while attached */
 
     /* Where it is in the cache (the cache's, (T)): entry.role says whether it is a listed
@@ -111,13 +116,12 @@ struct sf_obj {
     bool revalidated;     /* (P) the head came from stale, refreshed by a 304 */
     bool served_stale;    /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
     bool from_disk;       /* (P) its head and body were read from the disk tier (diskhit.h) */
+    unsigned interim_seq; /* (L) how many interim heads were passed on (the latest: interim) */
     char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
-    unsigned interim_seq; /* (L) how many were */
     /* On the process's list of objects that have readers, or had and are still fetched
      * (sf_obj_with_readers): with_readers (L) says whether it is; the links are that
      * list's lock's alone (object lock -> that lock), as listing another object writes
-     * them. */
-    bool with_readers;
+     * them. (with_readers is above, where it packs.) */
     struct sf_obj *rl_prev, *rl_next;
 };
 

@@ -128,6 +128,23 @@ static void test_known_length_one_segment(void **state)
     sf_obj_append(o, body, 5000);
     sf_obj_append(o, body, sizeof body - 5000);
     assert_int_equal(o->nsegs, 1);
+    assert_ptr_equal(o->segs, &o->seg_one); /* no segment table of its own */
+    /* Bytes past its Content-Length go on in a second segment: the table moves to the
+     * heap, and the first segment with it. */
+    struct sf_seg *first = o->seg_one;
+    char more[10] = "0123456789";
+    sf_obj_append(o, more, sizeof more);
+    assert_int_equal(o->nsegs, 2);
+    assert_ptr_not_equal(o->segs, &o->seg_one);
+    assert_ptr_equal(o->segs[0], first);
+    for (int i = 0; i < 10; i++) /* and grows there: 4, then 8 (segments of 256 KiB) */
+        sf_obj_append(o, body, sizeof body);
+    assert_int_equal(o->nsegs, 6);
+    assert_int_equal(o->segs_cap, 8);
+    size_t hint = 0;
+    const char *data;
+    assert_true(sf_obj_peek(o, sizeof body, &hint, &data) >= sizeof more);
+    assert_memory_equal(data, more, sizeof more);
     sf_obj_finish(o, SF_FAIL_NONE);
     sf_obj_unlock(o);
     sf_obj_unref(o);
