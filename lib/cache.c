@@ -454,11 +454,13 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
     free(primary);
 }
 
-/* What o, complete, is charged when stored: its body's segments, fields, key and self. */
+/* What o, complete, is charged when stored: what its allocations hold, as malloc rounds
+ * them (its body's segments, fields, key, self), and its share of the table's buckets:
+ * what the process holds for it (docs/performance.md, "Memory per stored response"). */
 static size_t charge_of(struct sf_obj *o)
 {
     sf_obj_lock(o);
-    size_t bytes = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
+    size_t bytes = sf_obj_held_bytes(o) + sf_table_entry_share();
     sf_obj_unlock(o);
     return bytes;
 }

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "hangup.h"
+#include "held.h"
 #include "park.h"
 
 #include <stdlib.h>
@@ -35,6 +36,8 @@ static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_
 #define SEG_MIN (4u << 10)
 #define SEG_MAX (256u << 10)
 #define SEG_FIRST_MAX (1u << 20)
+/* A stored body's one segment is copied to its exact size when that frees this much. */
+#define SEG_FIT_MIN 256u
 
 /* Object lock held. Puts o on the list of objects with readers, or takes it off. */
 static void list_with_readers(struct sf_obj *o, bool on)
@@ -88,6 +91,7 @@ static void obj_destroy(struct sf_obj *o)
         free(o->segs[i]);
     if (o->segs != &o->seg_one)
         free(o->segs);
+    free(o->seg_retired);
     sf_hdrs_clear(&o->hdrs);
     sf_hdrs_clear(&o->own_hdrs);
     free(o->interim);
@@ -407,10 +411,33 @@ void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
     trim(o);
 }
 
+/* Lock held, o about to be COMPLETE. Copies a stored body's one segment, larger than the
+ * body, into one of its exact size. The old one is freed now if no reader is attached (a
+ * reader takes a pointer under the lock and copies outside it), else when the last one
+ * detaches; readers that come after see only the new one. */
+static void fit_segment(struct sf_obj *o)
+{
+    struct sf_seg *old = o->nsegs == 1 ? o->segs[0] : NULL;
+    if (old == NULL || !o->storable || old->cap - o->len < SEG_FIT_MIN || o->seg_retired != NULL)
+        return;
+    struct sf_seg *fit = sf_xmalloc(sizeof *fit + o->len);
+    fit->off = 0;
+    fit->cap = o->len;
+    memcpy(fit->data, old->data, o->len);
+    o->segs[0] = fit;
+    o->mem_bytes -= old->cap - o->len;
+    if (o->clients == 0)
+        free(old);
+    else
+        o->seg_retired = old;
+}
+
 struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
 {
     sf_mutex_assert_held(&o->lock);
     SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
+    if (fail == SF_FAIL_NONE)
+        fit_segment(o);
     o->fail = fail;
     if (o->with_readers && o->clients == 0)
         list_with_readers(o, false); /* a flight its clients left: its body is done */
@@ -418,6 +445,21 @@ struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
     if (fail != SF_FAIL_NONE)
         o->storable = false;
     return sf_obj_take_waiters(o);
+}
+
+size_t sf_obj_held_bytes(struct sf_obj *o)
+{
+    size_t held = sf_held_bytes(sizeof *o) + sf_hdrs_held(&o->hdrs, sf_held_bytes) +
+                  sf_hdrs_held(&o->own_hdrs, sf_held_bytes) + sf_held_str(o->key) +
+                  sf_held_str(o->vary_names) + sf_held_str(o->variant) +
+                  sf_held_str(o->upstream_addr) + sf_held_str(o->interim);
+    for (size_t i = o->seg_first; i < o->nsegs; i++)
+        held += sf_held_bytes(sizeof *o->segs[i] + o->segs[i]->cap);
+    if (o->segs != &o->seg_one && o->segs != NULL)
+        held += sf_held_bytes(o->segs_cap * sizeof *o->segs);
+    if (o->seg_retired != NULL)
+        held += sf_held_bytes(sizeof *o->seg_retired + o->seg_retired->cap);
+    return held;
 }
 
 size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data)
@@ -521,6 +563,10 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
     w->rnext->rprev = w->rprev;
     w->rprev = w->rnext = NULL;
     o->clients--;
+    if (o->clients == 0 && o->seg_retired != NULL) {
+        free(o->seg_retired); /* nobody can be copying from it any more */
+        o->seg_retired = NULL;
+    }
     bool running = o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING;
     if (o->clients == 0 && !running)
         list_with_readers(o, false); /* (a fetch still running stays listed until its end) */

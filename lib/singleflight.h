@@ -81,6 +81,10 @@ struct sf_obj {
     struct sf_seg **segs;
     struct sf_seg *seg_one;
     uint32_t nsegs, segs_cap; /* (L) */
+    /* (L) A body of unknown length whose one segment was copied into one of its exact
+     * size as it completed (sf_obj_finish) while readers were attached: the old one, kept
+     * until the last of them detaches, as they may be copying from it outside the lock. */
+    struct sf_seg *seg_retired;
     size_t len;               /* (L) body bytes received */
     size_t mem_bytes;         /* (L) bytes allocated for segments */
     struct sf_waiter waiters; /* (L) sentinel of the parked list */
@@ -142,11 +146,19 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
  * readers once per pass with sf_obj_take_waiters. */
 void sf_obj_append(struct sf_obj *o, const char *data, size_t len);
 /* Final transition: COMPLETE when fail is SF_FAIL_NONE, else FAILED. Lock held. Returns
- * every parked waiter, for sf_waiters_wake after unlocking. */
+ * every parked waiter, for sf_waiters_wake after unlocking. A body that may be stored and
+ * lies in one segment larger than itself (its length was unknown: the first segment is 4
+ * KiB) is copied into a segment of its exact size, in the same hold of the lock as it
+ * becomes COMPLETE, so whoever sees it complete sees only the new one (seg_retired). */
 struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail);
 /* Takes every parked waiter off the list (lock held); returns them linked through next,
  * NULL-terminated, still suspended: the caller must pass them to sf_waiters_wake. */
 struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o);
+
+/* The bytes o's allocations hold (held.h): itself, its segments and their table, its head,
+ * key and other strings; what the cache charges a stored response, with the table's share
+ * (sf_table_entry_share). Lock held, or o complete. */
+size_t sf_obj_held_bytes(struct sf_obj *o);
 
 /* Borrows the contiguous bytes at pos: *data and the count (0 if pos >= len). The bytes stay
  * valid while the caller holds a reference. Lock held. */
