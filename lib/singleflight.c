@@ -457,9 +457,7 @@ size_t sf_obj_held_bytes(struct sf_obj *o)
         held += sf_held_bytes(sizeof *o->segs[i] + o->segs[i]->cap);
     if (o->segs != &o->seg_one && o->segs != NULL)
         held += sf_held_bytes(o->segs_cap * sizeof *o->segs);
-    if (o->seg_retired != NULL)
-        held += sf_held_bytes(sizeof *o->seg_retired + o->seg_retired->cap);
-    return held;
+    return held; /* not seg_retired: its readers' until they detach, not what o keeps */
 }
 
 size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data)

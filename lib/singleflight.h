@@ -157,7 +157,8 @@ struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o);
 
 /* The bytes o's allocations hold (held.h): itself, its segments and their table, its head,
  * key and other strings; what the cache charges a stored response, with the table's share
- * (sf_table_entry_share). Lock held, or o complete. */
+ * (sf_table_entry_share). Not seg_retired, freed as its last reader detaches: o keeps only
+ * the exact-size copy. Lock held, or o complete. */
 size_t sf_obj_held_bytes(struct sf_obj *o);
 
 /* Borrows the contiguous bytes at pos: *data and the count (0 if pos >= len). The bytes stay

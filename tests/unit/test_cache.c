@@ -768,13 +768,18 @@ static void test_stored_response_is_charged_what_it_holds(void **state)
     assert_int_equal(st.bytes, want);
     assert_int_equal(sf_held_bytes(sizeof(struct sf_seg) + 1000), 1024);
 
-    struct sf_obj *b; /* the same body, its length unknown */
+    /* The same body, its length unknown, and its client still attached as it completes:
+     * the 4 KiB segment it came in stays until the client detaches, but is not what is
+     * stored, nor charged. */
+    struct sf_obj *b;
+    struct sf_waiter w = {.fd = -1};
     assert_int_equal(lookup(c, "http://o/l", 0, &b), SF_LOOKUP_MISS);
     static char body[1000];
     struct sf_hdrs h = {0};
     struct sf_verdict v = {.shareable = true, .storable = true, .fresh_s = 5};
     sf_hdrs_add(&h, "Cache-Control", "max-age=5");
     sf_obj_lock(b);
+    assert_true(sf_obj_attach(b, &w));
     sf_obj_publish(b, 200, &h, -1, &v, 0);
     sf_obj_append(b, body, sizeof body);
     sf_obj_finish(b, SF_FAIL_NONE);
@@ -782,6 +787,9 @@ static void test_stored_response_is_charged_what_it_holds(void **state)
     sf_cache_store(c, b, 0);
     sf_cache_get_stats(c, &st);
     assert_int_equal(st.bytes, 2 * want);
+    sf_obj_lock(b);
+    sf_obj_detach(b, &w);
+    sf_obj_unlock(b);
     sf_obj_unref(a), sf_obj_unref(b);
     sf_cache_free(c);
 }
