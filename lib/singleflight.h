@@ -13,7 +13,16 @@
  * Once an object is COMPLETE its segments, length and fields never change again (only the
  * fetcher writes them, and it has finished), so whoever saw COMPLETE under the lock, or
  * holds a stored object from the cache (stored objects are complete), may read them
- * without the lock for as long as it holds a reference: the zero-copy hit path does. */
+ * without the lock for as long as it holds a reference: the zero-copy hit path does.
+ *
+ * Memory (docs/performance.md, "Memory per stored response"): a stored response is this
+ * struct, its segments, its head packed in one block (hdrs.h, packed in sf_obj_publish
+ * before readers can see it), its key and a share of the table; a one-segment body uses
+ * seg_one as its segment table; a body of unknown length is copied to its exact size as
+ * it completes (sf_obj_finish), its old segment kept for readers attached then. What the
+ * cache charges is what those allocations hold (sf_obj_held_bytes). The flight fields
+ * (lock, waiter lists, readers' state, interim, upstream log fields) are still here in a
+ * stored response: a side allocation for them is the next step. */
 #ifndef SF_SINGLEFLIGHT_H
 #define SF_SINGLEFLIGHT_H
 
