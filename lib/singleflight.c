@@ -69,8 +69,6 @@ struct sf_obj *sf_obj_new(const char *key)
     sf_mutex_init(&o->lock);
     o->state = SF_OBJ_PENDING;
     o->content_length = -1;
-    o->waiters.prev = o->waiters.next = &o->waiters;
-    o->readers.rprev = o->readers.rnext = &o->readers;
     o->unjoinable = key == NULL; /* a private object has its one reader from the start */
     return o;
 }
@@ -84,7 +82,7 @@ struct sf_obj *sf_obj_ref(struct sf_obj *o)
 
 static void obj_destroy(struct sf_obj *o)
 {
-    SF_ASSERT(o->waiters.next == &o->waiters && o->readers.rnext == &o->readers);
+    SF_ASSERT(o->waiters_first == NULL && o->readers_first == NULL);
     SF_ASSERT(o->entry.role == SF_ENTRY_UNLISTED && o->fetch == NULL);
     SF_ASSERT(!o->with_readers); /* off the list of objects with readers or a body */
     for (size_t i = 0; i < o->nsegs; i++)
@@ -125,13 +123,19 @@ void sf_obj_unlock(struct sf_obj *o)
     sf_mutex_unlock(&o->lock);
 }
 
-/* Takes w off the list and retires its hangup watch. The parking count still has it: it is
+/* Takes w off o's list and retires its hangup watch. The parking count still has it: it is
  * suspended until whoever unlinked it resumes it. */
-static void unlink_waiter(struct sf_waiter *w)
+static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
     SF_ASSERT(w->parked);
-    w->prev->next = w->next;
-    w->next->prev = w->prev;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        o->waiters_first = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        o->waiters_last = w->prev;
     w->prev = w->next = NULL;
     w->parked = false;
     w->on_obj = false;
@@ -165,7 +169,7 @@ static struct sf_waiter *drop_gone(void *place, struct sf_waiter *w)
 {
     struct sf_obj *o = place;
     sf_mutex_assert_held(&o->lock);
-    unlink_waiter(w);
+    unlink_waiter(o, w);
     w->gone = true;
     return w; /* a list of one: next is NULL */
 }
@@ -176,10 +180,13 @@ static const struct sf_place_ops obj_place = {place_ref, place_unref, place_lock
 /* Lock held. Puts w at the end of o's list, parked, its hangup watched. */
 static void link_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
-    w->prev = o->waiters.prev;
-    w->next = &o->waiters;
-    o->waiters.prev->next = w;
-    o->waiters.prev = w;
+    w->prev = o->waiters_last;
+    w->next = NULL;
+    if (o->waiters_last != NULL)
+        o->waiters_last->next = w;
+    else
+        o->waiters_first = w;
+    o->waiters_last = w;
     w->parked = true;
     w->on_obj = true;
     sf_hangup_watch(w, o, &obj_place);
@@ -200,7 +207,7 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     if (w->parked) {
-        unlink_waiter(w);
+        unlink_waiter(o, w);
         sf_park_end();
     }
 }
@@ -240,12 +247,12 @@ struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t
     free(o->interim);
     o->interim = sf_xstrndup(head, len);
     o->interim_seq++;
-    for (struct sf_waiter *w = o->waiters.next, *next; w != &o->waiters; w = next) {
+    for (struct sf_waiter *w = o->waiters_first, *next; w != NULL; w = next) {
         next = w->next;
         if (!owed_interim(o, w))
             continue;
         w->interim_seen = o->interim_seq;
-        unlink_waiter(w);
+        unlink_waiter(o, w);
         *tail = w;
         tail = &w->next;
     }
@@ -294,9 +301,9 @@ struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
     struct sf_waiter *head = NULL, **tail = &head;
-    while (o->waiters.next != &o->waiters) {
-        struct sf_waiter *w = o->waiters.next;
-        unlink_waiter(w);
+    while (o->waiters_first != NULL) {
+        struct sf_waiter *w = o->waiters_first;
+        unlink_waiter(o, w);
         *tail = w;
         tail = &w->next;
     }
@@ -328,7 +335,7 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
 static size_t slowest_reader(const struct sf_obj *o)
 {
     size_t min = o->len;
-    for (const struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext)
+    for (const struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext)
         if (w->pos < min)
             min = w->pos;
     return min;
@@ -499,13 +506,13 @@ struct sf_waiter *sf_obj_shed_readers(struct sf_obj *o, size_t *count)
     sf_mutex_assert_held(&o->lock);
     struct sf_waiter *wake = NULL;
     *count = 0;
-    for (struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext) {
+    for (struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext) {
         if (w->shed)
             continue;
         w->shed = true;
         (*count)++;
         if (w->on_obj) {
-            unlink_waiter(w);
+            unlink_waiter(o, w);
             w->next = wake;
             wake = w;
         } else if (w->fd >= 0) {
@@ -523,10 +530,11 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     sf_mutex_assert_held(&o->lock);
     if (o->seg_first > 0 || o->dropped)
         return false;
-    w->rnext = &o->readers;
-    w->rprev = o->readers.rprev;
-    o->readers.rprev->rnext = w;
-    o->readers.rprev = w;
+    w->rprev = NULL; /* first: the list's order means nothing */
+    w->rnext = o->readers_first;
+    if (o->readers_first != NULL)
+        o->readers_first->rprev = w;
+    o->readers_first = w;
     w->pos = 0;
     w->progress_ms = sf_now_ms();
     if (!o->with_readers)
@@ -557,8 +565,12 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     sf_obj_unpark(o, w);
-    w->rprev->rnext = w->rnext;
-    w->rnext->rprev = w->rprev;
+    if (w->rprev != NULL)
+        w->rprev->rnext = w->rnext;
+    else
+        o->readers_first = w->rnext;
+    if (w->rnext != NULL)
+        w->rnext->rprev = w->rprev;
     w->rprev = w->rnext = NULL;
     o->clients--;
     if (o->clients == 0 && o->seg_retired != NULL) {

@@ -94,20 +94,23 @@ struct sf_obj {
      * size as it completed (sf_obj_finish) while readers were attached: the old one, kept
      * until the last of them detaches, as they may be copying from it outside the lock. */
     struct sf_seg *seg_retired;
-    size_t len;               /* (L) body bytes received */
-    size_t mem_bytes;         /* (L) bytes allocated for segments */
-    struct sf_waiter waiters; /* (L) sentinel of the parked list */
-    struct sf_waiter readers; /* (L) sentinel of the attached list (rprev/rnext) */
-    unsigned clients;         /* (L) attached clients */
-    unsigned clients_ever;    /* (L) clients that attached over its life (flight_clients) */
-    size_t seg_first;         /* (L) segments below this index were freed (trimmed) */
-    bool unjoinable;          /* (L) no new reader may attach: body bytes may be freed */
-    bool upstream_paused;     /* (L) the transfer waits for its reader to catch up */
-    bool unproven;            /* (L) a cluster peer's answer whose body is proven only at its end
+    size_t len;       /* (L) body bytes received */
+    size_t mem_bytes; /* (L) bytes allocated for segments */
+    /* (L) The parked waiters, oldest first (through prev/next, NULL at both ends), and the
+     * attached readers (through rprev/rnext, in no order, NULL-ended): list heads, not
+     * whole struct sf_waiter sentinels (224 bytes a stored response kept for nothing). */
+    struct sf_waiter *waiters_first, *waiters_last;
+    struct sf_waiter *readers_first;
+    unsigned clients;      /* (L) attached clients */
+    unsigned clients_ever; /* (L) clients that attached over its life (flight_clients) */
+    size_t seg_first;      /* (L) segments below this index were freed (trimmed) */
+    bool unjoinable;       /* (L) no new reader may attach: body bytes may be freed */
+    bool upstream_paused;  /* (L) the transfer waits for its reader to catch up */
+    bool unproven;         /* (L) a cluster peer's answer whose body is proven only at its end
                     * (peerhop.h): until COMPLETE, readers do not get its last byte */
-    bool dropped;             /* (L) its fetch is being given up: no reader may attach */
-    bool with_readers;        /* (L) on the list of objects with readers (rl_prev, rl_next below) */
-    const void *leader;       /* (L) the client that started it, while attached */
+    bool dropped;          /* (L) its fetch is being given up: no reader may attach */
+    bool with_readers;     /* (L) on the list of objects with readers (rl_prev, rl_next below) */
+    const void *leader;    /* (L) the client that started it, while attached */
 
     /* Where it is in the cache (the cache's, (T)): entry.role says whether it is a listed
      * flight, a stored response, or not listed. */
