@@ -20,9 +20,10 @@
  * before readers can see it), its key and a share of the table; a one-segment body uses
  * seg_one as its segment table; a body of unknown length is copied to its exact size as
  * it completes (sf_obj_finish), its old segment kept for readers attached then. What the
- * cache charges is what those allocations hold (sf_obj_held_bytes). The flight fields
- * (lock, waiter lists, readers' state, interim, upstream log fields) are still here in a
- * stored response: a side allocation for them is the next step. */
+ * cache charges is what those allocations hold (sf_obj_held_bytes). The waiter lists are
+ * list heads (not sentinels); the other flight fields (readers' state, interim, upstream
+ * log fields) are still here in a stored response: a side allocation for them is the next
+ * step. */
 #ifndef SF_SINGLEFLIGHT_H
 #define SF_SINGLEFLIGHT_H
 
