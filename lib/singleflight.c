@@ -91,7 +91,9 @@ static void obj_destroy(struct sf_obj *o)
         free(o->segs);
     free(o->seg_retired);
     sf_hdrs_clear(&o->hdrs);
-    sf_hdrs_clear(&o->own_hdrs);
+    if (o->own_hdrs != NULL)
+        sf_hdrs_clear(o->own_hdrs);
+    free(o->own_hdrs);
     free(o->interim);
     sf_obj_unref(o->stale);
     sf_mutex_destroy(&o->lock);
@@ -457,9 +459,10 @@ struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
 size_t sf_obj_held_bytes(struct sf_obj *o)
 {
     size_t held = sf_held_bytes(sizeof *o) + sf_hdrs_held(&o->hdrs, sf_held_bytes) +
-                  sf_hdrs_held(&o->own_hdrs, sf_held_bytes) + sf_held_str(o->key) +
-                  sf_held_str(o->vary_names) + sf_held_str(o->variant) +
+                  sf_held_str(o->key) + sf_held_str(o->vary_names) + sf_held_str(o->variant) +
                   sf_held_str(o->upstream_addr) + sf_held_str(o->interim);
+    if (o->own_hdrs != NULL)
+        held += sf_held_bytes(sizeof *o->own_hdrs) + sf_hdrs_held(o->own_hdrs, sf_held_bytes);
     for (size_t i = o->seg_first; i < o->nsegs; i++)
         held += sf_held_bytes(sizeof *o->segs[i] + o->segs[i]->cap);
     if (o->segs != &o->seg_one && o->segs != NULL)

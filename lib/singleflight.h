@@ -75,7 +75,7 @@ struct sf_obj {
     struct sf_hdrs hdrs;       /* (P) response fields, hop-by-hop removed */
     int64_t content_length;    /* (P) -1 unknown */
     struct sf_verdict verdict; /* (P) */
-    struct sf_hdrs own_hdrs;   /* (P) fields for the leader alone (withheld from others) */
+    struct sf_hdrs *own_hdrs;  /* (P) fields for the leader alone (withheld from others), or NULL */
     char *vary_names;          /* (P) what it varies on (sf_policy_vary_names), or NULL */
     char *variant;             /* (P) with vary_names: its request's sf_policy_variant */
     int64_t response_time_s;   /* (P) wall clock at headers */
