@@ -130,6 +130,10 @@ void sf_obj_unlock(struct sf_obj *o)
 static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
     SF_ASSERT(w->parked);
+    /* On o's list, not another's (a request's one waiter parks only on the object it
+     * reads): the ends are o's. */
+    SF_ASSERT(w->prev != NULL || o->waiters_first == w);
+    SF_ASSERT(w->next != NULL || o->waiters_last == w);
     if (w->prev != NULL)
         w->prev->next = w->next;
     else
@@ -568,6 +572,7 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     sf_obj_unpark(o, w);
+    SF_ASSERT(w->rprev != NULL || o->readers_first == w); /* attached to o, not another */
     if (w->rprev != NULL)
         w->rprev->rnext = w->rnext;
     else
