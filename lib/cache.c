@@ -8,6 +8,8 @@
  * answer, markers stay within cache.max_bytes. */
 #include "cache.h"
 
+#include "evict.h"
+#include "held.h"
 #include "http.h"
 #include "metrics.h"
 #include "singleflight.h"
@@ -285,8 +287,8 @@ static struct sf_obj *language_match(struct sf_cache *c, const char *key, const 
         return NULL;
     /* Only the variants that could answer (varindex.h), not every variant of the URL. */
     for (struct sf_entry *e = sf_varindex_language_chain(&c->t.variants, h); e != NULL;
-         e = e->lnext) {
-        if (e->lhash != h || e->role != SF_ENTRY_RESPONSE || e->invalidated ||
+         e = e->var->lnext) {
+        if (e->var->lhash != h || e->role != SF_ENTRY_RESPONSE || e->invalidated ||
             strncmp(e->key, key, klen) != 0 || strncmp(e->key + klen, SF_VARIANT_MARK, mlen) != 0 ||
             !sf_policy_same_variant_but(e->key + klen, vkey + klen, "accept-language"))
             continue;
@@ -454,11 +456,16 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
     free(primary);
 }
 
-/* What o, complete, is charged when stored: its body's segments, fields, key and self. */
+/* What o, complete, is charged when stored: what its allocations hold, as malloc rounds
+ * them (its body's segments, fields, key, self), and its share of the table's buckets
+ * and of the eviction ghost: what the process holds for it (docs/performance.md, "Memory
+ * per stored response"). */
 static size_t charge_of(struct sf_obj *o)
 {
     sf_obj_lock(o);
-    size_t bytes = o->mem_bytes + sf_hdrs_bytes(&o->hdrs) + strlen(o->key) + sizeof *o;
+    size_t bytes = sf_obj_held_bytes(o) + sf_table_entry_share() + sf_evict_entry_share();
+    if (strstr(o->key, SF_VARIANT_MARK) != NULL) /* its place in the variant index */
+        bytes += sf_held_bytes(sizeof(struct sf_vlink));
     sf_obj_unlock(o);
     return bytes;
 }

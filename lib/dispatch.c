@@ -503,7 +503,7 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
     /* A stale response standing in for a failed origin is as old as the cache says. */
     unsigned status;
     struct MHD_Response *resp = sf_respond_streamed(
-        &r->rd, method, r->xcache, r->leads ? &o->own_hdrs : NULL, o->served_stale, &status);
+        &r->rd, method, r->xcache, r->leads ? o->own_hdrs : NULL, o->served_stale, &status);
     return sf_req_respond_object(r, o, status, resp);
 }
 

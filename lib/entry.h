@@ -24,21 +24,27 @@ enum sf_entry_role {
                         * in slices, each listed under a key of its own (slice.h) */
 };
 
+/* A stored variant's place in the variant index (varindex.h): its URL's group, its place
+ * there (most recently used first), and its place in the language index (lindexed) under
+ * lhash. Only a variant has one (allocated as it joins the index, freed as it leaves), so
+ * the entry of a response that does not vary carries a pointer, not these 48 bytes. */
+struct sf_vlink {
+    struct sf_vgroup *group;
+    struct sf_entry *prev, *next;
+    struct sf_entry *lnext;
+    uint64_t lhash;
+    bool lindexed;
+};
+
 struct sf_entry {
     enum sf_entry_role role;
+    bool invalidated;        /* a response usable only after validation */
     const char *key;         /* the key it is listed under (its owner's) */
     struct sf_entry *hnext;  /* hash chain */
     struct sf_entry *unext;  /* chain in the table's index by URL */
     struct sf_evict_node ev; /* responses and markers: charge, place (evict.h) */
     uint64_t stored_ms;      /* a response: monotonic time it was stored */
-    bool invalidated;        /* a response usable only after validation */
-    /* A stored variant (varindex.h): its URL's group, its place there (most recently used
-     * first), and its place in the language index (lindexed) under lhash. */
-    bool lindexed;
-    struct sf_vgroup *vgroup;
-    struct sf_entry *vprev, *vnext;
-    struct sf_entry *lnext;
-    uint64_t lhash;
+    struct sf_vlink *var;    /* a stored variant in the variant index, or NULL */
 };
 
 #endif

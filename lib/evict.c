@@ -227,6 +227,12 @@ void sf_evict_remove(struct sf_evict *p, struct sf_evict_node *n)
     p->count--;
 }
 
+size_t sf_evict_entry_share(void)
+{
+    size_t slot = sizeof(uint64_t) + 2 * sizeof(struct sf_evict_slot); /* ring + set */
+    return slot * 3 / 2;
+}
+
 /* The ghost's room for keys once one node is out: as many as the cache then holds, at
  * least SF_EVICT_GHOST_MIN. */
 static size_t ghost_limit(const struct sf_evict *p)

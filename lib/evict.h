@@ -123,6 +123,11 @@ void sf_evict_retire(struct sf_evict *p, struct sf_evict_node *n);
  * with sf_evict_remove. */
 struct sf_evict_node *sf_evict_victim(struct sf_evict *p, uint64_t max_bytes);
 
+/* A charged entry's share of the ghost's memory, for the cache's charge: the ghost keeps as
+ * many key hashes as the cache holds nodes and doubles, so its ring and set are 1 to 2
+ * slots per entry, 1.5 on average. (Resident once evictions have filled it.) */
+size_t sf_evict_entry_share(void);
+
 /* Whether the ghost has hash (for tests; nothing is taken). */
 bool sf_evict_ghost_has(const struct sf_evict *p, uint64_t hash);
 

@@ -5,6 +5,7 @@
 #define SF_HTTP_H
 
 #include "base.h"
+#include "hdrs.h"
 
 #include <time.h>
 
@@ -18,36 +19,6 @@
  * next node instead (peerhop.h). */
 #define SF_PEER_NO_ROUTE_FIELD "Sfproxy-Peer-No-Route"
 #define SF_PEER_NO_ROUTE_STATUS 421
-
-struct sf_hdr {
-    char *name;  /* the field's one allocation: name, NUL, value, NUL */
-    char *value; /* inside name's block: never freed nor replaced on its own */
-};
-
-/* An ordered list of fields; owns its strings. Zero-initialised is empty. */
-struct sf_hdrs {
-    struct sf_hdr *v;
-    size_t n, cap;
-};
-
-void sf_hdrs_add(struct sf_hdrs *h, const char *name, const char *value);
-void sf_hdrs_addn(struct sf_hdrs *h, const char *name, size_t name_len, const char *value,
-                  size_t value_len);
-/* Makes room for n fields in all, so that adding up to that many allocates only their
- * strings. */
-void sf_hdrs_reserve(struct sf_hdrs *h, size_t n);
-/* Appends a space and len bytes of more to the last field's value (an obs-fold's
- * continuation, RFC 9112 §5.2). The list must not be empty. */
-void sf_hdrs_extend_last(struct sf_hdrs *h, const char *more, size_t len);
-void sf_hdrs_clear(struct sf_hdrs *h);
-/* Removes every field of that name; returns how many. */
-size_t sf_hdrs_remove(struct sf_hdrs *h, const char *name);
-/* The first value of a field, borrowed from h; NULL when absent. */
-const char *sf_hdrs_get(const struct sf_hdrs *h, const char *name);
-/* All values of a field joined with ", " (RFC 9110 §5.3); NULL when absent. Caller frees. */
-char *sf_hdrs_join(const struct sf_hdrs *h, const char *name);
-/* Bytes the list occupies, for memory accounting. */
-size_t sf_hdrs_bytes(const struct sf_hdrs *h);
 
 /* True if the field must not be forwarded nor stored (RFC 9110 §7.6.1, RFC 9111 §3.1):
  * the fixed hop-by-hop and proxy-authentication fields, plus any field named in the

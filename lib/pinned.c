@@ -103,7 +103,7 @@ static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf
 {
     *c = (struct sf_pinned_cand){
         .bytes = o->mem_bytes, .idle_ms = UINT64_MAX, .behind = UINT64_MAX, .id = id};
-    for (struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext) {
+    for (struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext) {
         if (w->shed)
             continue;
         if (w->by_socket)

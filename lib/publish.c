@@ -194,7 +194,12 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
     sf_obj_lock(o);
     o->revalidated = d->use == SF_HEAD_REFRESHED;
     o->served_stale = d->use == SF_HEAD_STALE;
-    o->own_hdrs = d->own;
+    if (d->own.n > 0) { /* rare (private="..."): a stored response keeps no empty list */
+        o->own_hdrs = sf_xmalloc(sizeof *o->own_hdrs);
+        *o->own_hdrs = d->own;
+    } else {
+        sf_hdrs_clear(&d->own); /* (room reserved, no field) */
+    }
     d->own = (struct sf_hdrs){0};
     set_variant(o, d->vary_names, d->variant);
     d->vary_names = d->variant = NULL;

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "hangup.h"
+#include "held.h"
 #include "park.h"
 
 #include <stdlib.h>
@@ -35,6 +36,8 @@ static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_
 #define SEG_MIN (4u << 10)
 #define SEG_MAX (256u << 10)
 #define SEG_FIRST_MAX (1u << 20)
+/* A stored body's one segment is copied to its exact size when that frees this much. */
+#define SEG_FIT_MIN 256u
 
 /* Object lock held. Puts o on the list of objects with readers, or takes it off. */
 static void list_with_readers(struct sf_obj *o, bool on)
@@ -66,8 +69,6 @@ struct sf_obj *sf_obj_new(const char *key)
     sf_mutex_init(&o->lock);
     o->state = SF_OBJ_PENDING;
     o->content_length = -1;
-    o->waiters.prev = o->waiters.next = &o->waiters;
-    o->readers.rprev = o->readers.rnext = &o->readers;
     o->unjoinable = key == NULL; /* a private object has its one reader from the start */
     return o;
 }
@@ -81,14 +82,18 @@ struct sf_obj *sf_obj_ref(struct sf_obj *o)
 
 static void obj_destroy(struct sf_obj *o)
 {
-    SF_ASSERT(o->waiters.next == &o->waiters && o->readers.rnext == &o->readers);
+    SF_ASSERT(o->waiters_first == NULL && o->readers_first == NULL);
     SF_ASSERT(o->entry.role == SF_ENTRY_UNLISTED && o->fetch == NULL);
     SF_ASSERT(!o->with_readers); /* off the list of objects with readers or a body */
     for (size_t i = 0; i < o->nsegs; i++)
         free(o->segs[i]);
-    free(o->segs);
+    if (o->segs != &o->seg_one)
+        free(o->segs);
+    free(o->seg_retired);
     sf_hdrs_clear(&o->hdrs);
-    sf_hdrs_clear(&o->own_hdrs);
+    if (o->own_hdrs != NULL)
+        sf_hdrs_clear(o->own_hdrs);
+    free(o->own_hdrs);
     free(o->interim);
     sf_obj_unref(o->stale);
     sf_mutex_destroy(&o->lock);
@@ -120,13 +125,23 @@ void sf_obj_unlock(struct sf_obj *o)
     sf_mutex_unlock(&o->lock);
 }
 
-/* Takes w off the list and retires its hangup watch. The parking count still has it: it is
+/* Takes w off o's list and retires its hangup watch. The parking count still has it: it is
  * suspended until whoever unlinked it resumes it. */
-static void unlink_waiter(struct sf_waiter *w)
+static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
     SF_ASSERT(w->parked);
-    w->prev->next = w->next;
-    w->next->prev = w->prev;
+    /* On o's list, not another's (a request's one waiter parks only on the object it
+     * reads): the ends are o's. */
+    SF_ASSERT(w->prev != NULL || o->waiters_first == w);
+    SF_ASSERT(w->next != NULL || o->waiters_last == w);
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        o->waiters_first = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        o->waiters_last = w->prev;
     w->prev = w->next = NULL;
     w->parked = false;
     w->on_obj = false;
@@ -160,7 +175,7 @@ static struct sf_waiter *drop_gone(void *place, struct sf_waiter *w)
 {
     struct sf_obj *o = place;
     sf_mutex_assert_held(&o->lock);
-    unlink_waiter(w);
+    unlink_waiter(o, w);
     w->gone = true;
     return w; /* a list of one: next is NULL */
 }
@@ -171,10 +186,13 @@ static const struct sf_place_ops obj_place = {place_ref, place_unref, place_lock
 /* Lock held. Puts w at the end of o's list, parked, its hangup watched. */
 static void link_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
-    w->prev = o->waiters.prev;
-    w->next = &o->waiters;
-    o->waiters.prev->next = w;
-    o->waiters.prev = w;
+    w->prev = o->waiters_last;
+    w->next = NULL;
+    if (o->waiters_last != NULL)
+        o->waiters_last->next = w;
+    else
+        o->waiters_first = w;
+    o->waiters_last = w;
     w->parked = true;
     w->on_obj = true;
     sf_hangup_watch(w, o, &obj_place);
@@ -195,7 +213,7 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     if (w->parked) {
-        unlink_waiter(w);
+        unlink_waiter(o, w);
         sf_park_end();
     }
 }
@@ -235,12 +253,12 @@ struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t
     free(o->interim);
     o->interim = sf_xstrndup(head, len);
     o->interim_seq++;
-    for (struct sf_waiter *w = o->waiters.next, *next; w != &o->waiters; w = next) {
+    for (struct sf_waiter *w = o->waiters_first, *next; w != NULL; w = next) {
         next = w->next;
         if (!owed_interim(o, w))
             continue;
         w->interim_seen = o->interim_seq;
-        unlink_waiter(w);
+        unlink_waiter(o, w);
         *tail = w;
         tail = &w->next;
     }
@@ -289,9 +307,9 @@ struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
     struct sf_waiter *head = NULL, **tail = &head;
-    while (o->waiters.next != &o->waiters) {
-        struct sf_waiter *w = o->waiters.next;
-        unlink_waiter(w);
+    while (o->waiters_first != NULL) {
+        struct sf_waiter *w = o->waiters_first;
+        unlink_waiter(o, w);
         *tail = w;
         tail = &w->next;
     }
@@ -306,6 +324,11 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
     o->status = status;
     o->hdrs = *hdrs;
     memset(hdrs, 0, sizeof *hdrs);
+    /* A shared head may be stored: one block (hdrs.h) rather than a table of slots and a
+     * block a field. Packed here, before it is published: readers then read it without the
+     * lock, so it must never move again. */
+    if (o->shared)
+        sf_hdrs_pack(&o->hdrs);
     o->content_length = content_length;
     o->verdict = *verdict;
     o->pass = !verdict->shareable;
@@ -318,7 +341,7 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
 static size_t slowest_reader(const struct sf_obj *o)
 {
     size_t min = o->len;
-    for (const struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext)
+    for (const struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext)
         if (w->pos < min)
             min = w->pos;
     return min;
@@ -357,6 +380,23 @@ static size_t next_seg_cap(const struct sf_obj *o, size_t need)
     return cap;
 }
 
+/* Lock held. Room for one more segment: the first in the object itself, from the second
+ * on an array on the heap (4, then doubling). */
+static void grow_segs(struct sf_obj *o)
+{
+    if (o->segs_cap == 0) {
+        o->segs = &o->seg_one;
+        o->segs_cap = 1;
+    } else if (o->segs == &o->seg_one) {
+        o->segs = sf_xmalloc(4 * sizeof *o->segs);
+        o->segs[0] = o->seg_one;
+        o->segs_cap = 4;
+    } else {
+        o->segs_cap *= 2;
+        o->segs = sf_xrealloc(o->segs, o->segs_cap * sizeof *o->segs);
+    }
+}
+
 void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
 {
     sf_mutex_assert_held(&o->lock);
@@ -369,10 +409,8 @@ void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
             last = sf_xmalloc(sizeof *last + cap);
             last->off = o->len;
             last->cap = cap;
-            if (o->nsegs == o->segs_cap) {
-                o->segs_cap = o->segs_cap ? o->segs_cap * 2 : 4;
-                o->segs = sf_xrealloc(o->segs, o->segs_cap * sizeof *o->segs);
-            }
+            if (o->nsegs == o->segs_cap)
+                grow_segs(o);
             o->segs[o->nsegs++] = last;
             o->mem_bytes += sizeof *last + cap;
             room = cap;
@@ -386,10 +424,33 @@ void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
     trim(o);
 }
 
+/* Lock held, o about to be COMPLETE. Copies a stored body's one segment, larger than the
+ * body, into one of its exact size. The old one is freed now if no reader is attached (a
+ * reader takes a pointer under the lock and copies outside it), else when the last one
+ * detaches; readers that come after see only the new one. */
+static void fit_segment(struct sf_obj *o)
+{
+    struct sf_seg *old = o->nsegs == 1 ? o->segs[0] : NULL;
+    if (old == NULL || !o->storable || old->cap - o->len < SEG_FIT_MIN || o->seg_retired != NULL)
+        return;
+    struct sf_seg *fit = sf_xmalloc(sizeof *fit + o->len);
+    fit->off = 0;
+    fit->cap = o->len;
+    memcpy(fit->data, old->data, o->len);
+    o->segs[0] = fit;
+    o->mem_bytes -= old->cap - o->len;
+    if (o->clients == 0)
+        free(old);
+    else
+        o->seg_retired = old;
+}
+
 struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
 {
     sf_mutex_assert_held(&o->lock);
     SF_ASSERT(o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
+    if (fail == SF_FAIL_NONE)
+        fit_segment(o);
     o->fail = fail;
     if (o->with_readers && o->clients == 0)
         list_with_readers(o, false); /* a flight its clients left: its body is done */
@@ -397,6 +458,20 @@ struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
     if (fail != SF_FAIL_NONE)
         o->storable = false;
     return sf_obj_take_waiters(o);
+}
+
+size_t sf_obj_held_bytes(struct sf_obj *o)
+{
+    size_t held = sf_held_bytes(sizeof *o) + sf_hdrs_held(&o->hdrs, sf_held_bytes) +
+                  sf_held_str(o->key) + sf_held_str(o->vary_names) + sf_held_str(o->variant) +
+                  sf_held_str(o->upstream_addr) + sf_held_str(o->interim);
+    if (o->own_hdrs != NULL)
+        held += sf_held_bytes(sizeof *o->own_hdrs) + sf_hdrs_held(o->own_hdrs, sf_held_bytes);
+    for (size_t i = o->seg_first; i < o->nsegs; i++)
+        held += sf_held_bytes(sizeof *o->segs[i] + o->segs[i]->cap);
+    if (o->segs != &o->seg_one && o->segs != NULL)
+        held += sf_held_bytes(o->segs_cap * sizeof *o->segs);
+    return held; /* not seg_retired: its readers' until they detach, not what o keeps */
 }
 
 size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data)
@@ -438,13 +513,13 @@ struct sf_waiter *sf_obj_shed_readers(struct sf_obj *o, size_t *count)
     sf_mutex_assert_held(&o->lock);
     struct sf_waiter *wake = NULL;
     *count = 0;
-    for (struct sf_waiter *w = o->readers.rnext; w != &o->readers; w = w->rnext) {
+    for (struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext) {
         if (w->shed)
             continue;
         w->shed = true;
         (*count)++;
         if (w->on_obj) {
-            unlink_waiter(w);
+            unlink_waiter(o, w);
             w->next = wake;
             wake = w;
         } else if (w->fd >= 0) {
@@ -462,10 +537,11 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     sf_mutex_assert_held(&o->lock);
     if (o->seg_first > 0 || o->dropped)
         return false;
-    w->rnext = &o->readers;
-    w->rprev = o->readers.rprev;
-    o->readers.rprev->rnext = w;
-    o->readers.rprev = w;
+    w->rprev = NULL; /* first: the list's order means nothing */
+    w->rnext = o->readers_first;
+    if (o->readers_first != NULL)
+        o->readers_first->rprev = w;
+    o->readers_first = w;
     w->pos = 0;
     w->progress_ms = sf_now_ms();
     if (!o->with_readers)
@@ -496,10 +572,19 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     sf_obj_unpark(o, w);
-    w->rprev->rnext = w->rnext;
-    w->rnext->rprev = w->rprev;
+    SF_ASSERT(w->rprev != NULL || o->readers_first == w); /* attached to o, not another */
+    if (w->rprev != NULL)
+        w->rprev->rnext = w->rnext;
+    else
+        o->readers_first = w->rnext;
+    if (w->rnext != NULL)
+        w->rnext->rprev = w->rprev;
     w->rprev = w->rnext = NULL;
     o->clients--;
+    if (o->clients == 0 && o->seg_retired != NULL) {
+        free(o->seg_retired); /* nobody can be copying from it any more */
+        o->seg_retired = NULL;
+    }
     bool running = o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING;
     if (o->clients == 0 && !running)
         list_with_readers(o, false); /* (a fetch still running stays listed until its end) */

@@ -13,7 +13,17 @@
  * Once an object is COMPLETE its segments, length and fields never change again (only the
  * fetcher writes them, and it has finished), so whoever saw COMPLETE under the lock, or
  * holds a stored object from the cache (stored objects are complete), may read them
- * without the lock for as long as it holds a reference: the zero-copy hit path does. */
+ * without the lock for as long as it holds a reference: the zero-copy hit path does.
+ *
+ * Memory (docs/performance.md, "Memory per stored response"): a stored response is this
+ * struct, its segments, its head packed in one block (hdrs.h, packed in sf_obj_publish
+ * before readers can see it), its key and a share of the table; a one-segment body uses
+ * seg_one as its segment table; a body of unknown length is copied to its exact size as
+ * it completes (sf_obj_finish), its old segment kept for readers attached then. What the
+ * cache charges is what those allocations hold (sf_obj_held_bytes). The waiter lists are
+ * list heads (not sentinels); the other flight fields (readers' state, interim, upstream
+ * log fields) are still here in a stored response: a side allocation for them is the next
+ * step. */
 #ifndef SF_SINGLEFLIGHT_H
 #define SF_SINGLEFLIGHT_H
 
@@ -55,41 +65,53 @@ struct sf_obj {
     /* NULL for a private object (constant). Otherwise the key it is listed under: (T),
      * changed only by the fetcher, which may also read it without the table lock. */
     char *key;
-    bool shared; /* (C) it has a key: a flight others may join, and maybe stored */
     struct sf_mutex lock;
     enum sf_obj_state state;   /* (L) forward only */
     enum sf_fail fail;         /* (L) set with state FAILED */
     bool pass;                 /* (P) the response may not be shared */
     bool storable;             /* (L) may still be cached when complete */
+    bool shared;               /* (C) it has a key: a flight others may join, and maybe stored */
     int status;                /* (P) */
     struct sf_hdrs hdrs;       /* (P) response fields, hop-by-hop removed */
     int64_t content_length;    /* (P) -1 unknown */
     struct sf_verdict verdict; /* (P) */
-    struct sf_hdrs own_hdrs;   /* (P) fields for the leader alone (withheld from others) */
+    struct sf_hdrs *own_hdrs;  /* (P) fields for the leader alone (withheld from others), or NULL */
     char *vary_names;          /* (P) what it varies on (sf_policy_vary_names), or NULL */
     char *variant;             /* (P) with vary_names: its request's sf_policy_variant */
     int64_t response_time_s;   /* (P) wall clock at headers */
     unsigned upstream_status;  /* (P) the origin's final status (0: no head came) */
-    int64_t upstream_ttfb_us;  /* (P) from the transfer's start to that head */
     /* (P) On an upstream pool: the servers its fetch tried and their names (attempt.h),
      * published with the head, or, when none came, with the object's failure. */
     unsigned upstream_tries;
     char *upstream_addr;      /* owned */
-    struct sf_seg **segs;     /* (L) */
-    size_t nsegs, segs_cap;   /* (L) */
-    size_t len;               /* (L) body bytes received */
-    size_t mem_bytes;         /* (L) bytes allocated for segments */
-    struct sf_waiter waiters; /* (L) sentinel of the parked list */
-    struct sf_waiter readers; /* (L) sentinel of the attached list (rprev/rnext) */
-    unsigned clients;         /* (L) attached clients */
-    unsigned clients_ever;    /* (L) clients that attached over its life (flight_clients) */
-    size_t seg_first;         /* (L) segments below this index were freed (trimmed) */
-    bool unjoinable;          /* (L) no new reader may attach: body bytes may be freed */
-    bool upstream_paused;     /* (L) the transfer waits for its reader to catch up */
-    bool unproven;            /* (L) a cluster peer's answer whose body is proven only at its end
+    int64_t upstream_ttfb_us; /* (P) from the transfer's start to that head */
+    /* (L) The body's segments: segs points at seg_one while there is one (a body sized
+     * by its Content-Length, most stored responses: no table of its own), at an array of
+     * segs_cap on the heap once a second comes. */
+    struct sf_seg **segs;
+    struct sf_seg *seg_one;
+    uint32_t nsegs, segs_cap; /* (L) */
+    /* (L) A body of unknown length whose one segment was copied into one of its exact
+     * size as it completed (sf_obj_finish) while readers were attached: the old one, kept
+     * until the last of them detaches, as they may be copying from it outside the lock. */
+    struct sf_seg *seg_retired;
+    size_t len;       /* (L) body bytes received */
+    size_t mem_bytes; /* (L) bytes allocated for segments */
+    /* (L) The parked waiters, oldest first (through prev/next, NULL at both ends), and the
+     * attached readers (through rprev/rnext, in no order, NULL-ended): list heads, not
+     * whole struct sf_waiter sentinels (224 bytes a stored response kept for nothing). */
+    struct sf_waiter *waiters_first, *waiters_last;
+    struct sf_waiter *readers_first;
+    unsigned clients;      /* (L) attached clients */
+    unsigned clients_ever; /* (L) clients that attached over its life (flight_clients) */
+    size_t seg_first;      /* (L) segments below this index were freed (trimmed) */
+    bool unjoinable;       /* (L) no new reader may attach: body bytes may be freed */
+    bool upstream_paused;  /* (L) the transfer waits for its reader to catch up */
+    bool unproven;         /* (L) a cluster peer's answer whose body is proven only at its end
                     * (peerhop.h): until COMPLETE, readers do not get its last byte */
-    bool dropped;             /* (L) its fetch is being given up: no reader may attach */
-    const void *leader;       /* (L) the client that started it, while attached */
+    bool dropped;          /* (L) its fetch is being given up: no reader may attach */
+    bool with_readers;     /* (L) on the list of objects with readers (rl_prev, rl_next below) */
+    const void *leader;    /* (L) the client that started it, while attached */
 
     /* Where it is in the cache (the cache's, (T)): entry.role says whether it is a listed
      * flight, a stored response, or not listed. */
@@ -111,13 +133,12 @@ struct sf_obj {
     bool revalidated;     /* (P) the head came from stale, refreshed by a 304 */
     bool served_stale;    /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
     bool from_disk;       /* (P) its head and body were read from the disk tier (diskhit.h) */
+    unsigned interim_seq; /* (L) how many interim heads were passed on (the latest: interim) */
     char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
-    unsigned interim_seq; /* (L) how many were */
     /* On the process's list of objects that have readers, or had and are still fetched
      * (sf_obj_with_readers): with_readers (L) says whether it is; the links are that
      * list's lock's alone (object lock -> that lock), as listing another object writes
-     * them. */
-    bool with_readers;
+     * them. (with_readers is above, where it packs.) */
     struct sf_obj *rl_prev, *rl_next;
 };
 
@@ -138,11 +159,20 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
  * readers once per pass with sf_obj_take_waiters. */
 void sf_obj_append(struct sf_obj *o, const char *data, size_t len);
 /* Final transition: COMPLETE when fail is SF_FAIL_NONE, else FAILED. Lock held. Returns
- * every parked waiter, for sf_waiters_wake after unlocking. */
+ * every parked waiter, for sf_waiters_wake after unlocking. A body that may be stored and
+ * lies in one segment larger than itself (its length was unknown: the first segment is 4
+ * KiB) is copied into a segment of its exact size, in the same hold of the lock as it
+ * becomes COMPLETE, so whoever sees it complete sees only the new one (seg_retired). */
 struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail);
 /* Takes every parked waiter off the list (lock held); returns them linked through next,
  * NULL-terminated, still suspended: the caller must pass them to sf_waiters_wake. */
 struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o);
+
+/* The bytes o's allocations hold (held.h): itself, its segments and their table, its head,
+ * key and other strings; what the cache charges a stored response, with the table's share
+ * (sf_table_entry_share). Not seg_retired, freed as its last reader detaches: o keeps only
+ * the exact-size copy. Lock held, or o complete. */
+size_t sf_obj_held_bytes(struct sf_obj *o);
 
 /* Borrows the contiguous bytes at pos: *data and the count (0 if pos >= len). The bytes stay
  * valid while the caller holds a reference. Lock held. */

@@ -57,6 +57,13 @@ static uint64_t hash_url(const char *key)
     return sf_table_hash_bytes(key, url_length(key));
 }
 
+size_t sf_table_entry_share(void)
+{
+    /* The table doubles when it has as many entries as buckets: an entry's share of the
+     * two arrays is between 2 and 4 pointers, 3 on average. */
+    return 3 * sizeof(struct sf_entry *);
+}
+
 void sf_table_init(struct sf_table *t, uint64_t max_bytes)
 {
     sf_mutex_init(&t->lock);

@@ -65,6 +65,11 @@ void sf_table_fini(struct sf_table *t);
 struct sf_obj *sf_table_obj(struct sf_entry *e) SF_NONNULL_RESULT;
 struct marker *sf_table_marker(struct sf_entry *e) SF_NONNULL_RESULT;
 
+/* Each entry's share of the table's two bucket arrays (by key, by URL: a pointer each per
+ * bucket, between one and two buckets an entry as the table doubles), charged with a stored
+ * response so that the charge is what the cache holds (about 24 bytes). */
+size_t sf_table_entry_share(void);
+
 /* SipHash-2-4 of len bytes under the process's secret key (sf_keyed_hash): what a key's URL part (up to its first "\n", sf_policy_key) is listed
  * by in the buckets by URL. */
 uint64_t sf_table_hash_bytes(const char *s, size_t len);

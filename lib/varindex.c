@@ -62,9 +62,9 @@ static void grow_lang(struct sf_varindex *x)
     struct sf_entry **b = sf_xcalloc(n, sizeof *b);
     for (size_t i = 0; i < x->nlang_buckets; i++)
         for (struct sf_entry *e = x->by_lang[i], *next; e != NULL; e = next) {
-            next = e->lnext;
-            e->lnext = b[e->lhash & (n - 1)];
-            b[e->lhash & (n - 1)] = e;
+            next = e->var->lnext;
+            e->var->lnext = b[e->var->lhash & (n - 1)];
+            b[e->var->lhash & (n - 1)] = e;
         }
     free(x->by_lang);
     x->by_lang = b;
@@ -106,10 +106,10 @@ static void group_free(struct sf_varindex *x, struct sf_vgroup *g)
 
 static void group_push_front(struct sf_vgroup *g, struct sf_entry *e)
 {
-    e->vprev = NULL;
-    e->vnext = g->head;
+    e->var->prev = NULL;
+    e->var->next = g->head;
     if (g->head != NULL)
-        g->head->vprev = e;
+        g->head->var->prev = e;
     else
         g->tail = e;
     g->head = e;
@@ -117,56 +117,56 @@ static void group_push_front(struct sf_vgroup *g, struct sf_entry *e)
 
 static void group_unlink(struct sf_vgroup *g, struct sf_entry *e)
 {
-    if (e->vprev != NULL)
-        e->vprev->vnext = e->vnext;
+    if (e->var->prev != NULL)
+        e->var->prev->var->next = e->var->next;
     else
-        g->head = e->vnext;
-    if (e->vnext != NULL)
-        e->vnext->vprev = e->vprev;
+        g->head = e->var->next;
+    if (e->var->next != NULL)
+        e->var->next->var->prev = e->var->prev;
     else
-        g->tail = e->vprev;
-    e->vprev = e->vnext = NULL;
+        g->tail = e->var->prev;
+    e->var->prev = e->var->next = NULL;
 }
 
 void sf_varindex_add(struct sf_varindex *x, struct sf_entry *e, const char *content_language)
 {
     const char *mark = strstr(e->key, SF_VARIANT_MARK);
-    if (mark == NULL || e->vgroup != NULL)
+    if (mark == NULL || e->var != NULL)
         return;
     struct sf_vgroup *g = group_of(x, e->key, (size_t)(mark - e->key));
-    e->vgroup = g;
+    e->var = sf_xcalloc(1, sizeof *e->var);
+    e->var->group = g;
     group_push_front(g, e);
     g->count++;
     x->variants++;
     if (g->count > x->max_variants)
         x->over = g;
-    if (sf_policy_language_hash(e->key, content_language, &e->lhash)) {
+    if (sf_policy_language_hash(e->key, content_language, &e->var->lhash)) {
         if (x->nlang >= x->nlang_buckets)
             grow_lang(x);
-        struct sf_entry **pp = &x->by_lang[e->lhash & (x->nlang_buckets - 1)];
-        e->lnext = *pp; /* the newest first, as the walk by URL found them */
+        struct sf_entry **pp = &x->by_lang[e->var->lhash & (x->nlang_buckets - 1)];
+        e->var->lnext = *pp; /* the newest first, as the walk by URL found them */
         *pp = e;
-        e->lindexed = true;
+        e->var->lindexed = true;
         x->nlang++;
     }
 }
 
 void sf_varindex_remove(struct sf_varindex *x, struct sf_entry *e)
 {
-    struct sf_vgroup *g = e->vgroup;
-    if (g == NULL)
+    if (e->var == NULL)
         return;
-    if (e->lindexed) {
-        struct sf_entry **pp = &x->by_lang[e->lhash & (x->nlang_buckets - 1)];
+    struct sf_vgroup *g = e->var->group;
+    if (e->var->lindexed) {
+        struct sf_entry **pp = &x->by_lang[e->var->lhash & (x->nlang_buckets - 1)];
         while (*pp != e)
-            pp = &(*pp)->lnext;
-        *pp = e->lnext;
-        e->lnext = NULL;
-        e->lindexed = false;
+            pp = &(*pp)->var->lnext;
+        *pp = e->var->lnext;
         x->nlang--;
     }
     group_unlink(g, e);
-    e->vgroup = NULL;
+    free(e->var);
+    e->var = NULL;
     x->variants--;
     if (--g->count == 0)
         group_free(x, g);
@@ -175,9 +175,9 @@ void sf_varindex_remove(struct sf_varindex *x, struct sf_entry *e)
 void sf_varindex_touch(struct sf_varindex *x, struct sf_entry *e)
 {
     (void)x;
-    if (e->vgroup != NULL && e->vgroup->head != e) {
-        group_unlink(e->vgroup, e);
-        group_push_front(e->vgroup, e);
+    if (e->var != NULL && e->var->group->head != e) {
+        group_unlink(e->var->group, e);
+        group_push_front(e->var->group, e);
     }
 }
 

@@ -47,7 +47,7 @@ void sf_varindex_clear(struct sf_varindex *x);
 void sf_varindex_set_max(struct sf_varindex *x, size_t max_variants);
 
 /* Adds e, a stored response whose key has SF_VARIANT_MARK, as its URL's most recently used
- * variant; its Content-Language (NULL: none) puts it in the language index when its
+ * variant (e->var, its place, is allocated here and freed by sf_varindex_remove); its Content-Language (NULL: none) puts it in the language index when its
  * variant names Accept-Language. No-op for a key without the mark. */
 void sf_varindex_add(struct sf_varindex *x, struct sf_entry *e, const char *content_language);
 /* Takes e out (no-op if it is not in). */
@@ -61,7 +61,7 @@ struct sf_entry *sf_varindex_over(struct sf_varindex *x);
 void sf_varindex_evicted(struct sf_varindex *x);
 
 /* The first entry of the language chain hash (sf_policy_language_hash) falls in; walk on
- * with e->lnext, and take only entries whose e->lhash is hash. */
+ * with e->var->lnext, and take only entries whose e->var->lhash is hash. */
 struct sf_entry *sf_varindex_language_chain(const struct sf_varindex *x, uint64_t hash);
 
 #endif

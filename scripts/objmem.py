@@ -7,9 +7,11 @@ enough to keep everything, stores OBJMEM_WARM responses (so the allocator's aren
 the first table and ghost growths exist), reads VmRSS and the cache's charged bytes, stores
 OBJMEM_N more, and reads them again: per object, what the cache charged and what the
 process grew, both over the same N. Bodies are OBJMEM_SIZE bytes (default 1024), keys
-/k/<id>?s=<size> on two keep-alive connections. Not part of make test; asserts nothing.
+/k/<id>?s=<size> on two keep-alive connections; with OBJMEM_CHUNKED=1 the origin sends them
+chunked, without Content-Length. Not part of make test; asserts nothing.
 With OBJMEM_PRELOAD naming an allocation counter (a library for sfproxy's LD_PRELOAD that
 writes "live-allocations usable-bytes" to $MCOUNT_FILE), also prints allocations per object."""
+import http.client
 import os
 import sys
 import threading
@@ -28,6 +30,23 @@ WARM = int(os.environ.get("OBJMEM_WARM", "5000"))
 SIZE = int(os.environ.get("OBJMEM_SIZE", "1024"))
 MCOUNT = os.environ.get("MCOUNT_FILE")
 PRELOAD = os.environ.get("OBJMEM_PRELOAD")
+CHUNKED = "&c=1" if os.environ.get("OBJMEM_CHUNKED") == "1" else ""
+
+
+class ChunkedClient:
+    """trace_bench's Client's get for responses a miss sends chunked (http.client reads
+    them; slower, so use a smaller OBJMEM_N)."""
+
+    def __init__(self, port):
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def get(self, path):
+        self.c.request("GET", path)
+        r = self.c.getresponse()
+        return r.status, r.getheader("X-Cache", ""), len(r.read())
+
+    def close(self):
+        self.c.close()
 
 
 def store(port, first, count):
@@ -35,9 +54,9 @@ def store(port, first, count):
     errors = []
 
     def run(part):
-        c = Client(port)
+        c = ChunkedClient(port) if CHUNKED else Client(port)
         for k in range(first + part, first + count, 2):
-            status, _, length = c.get("/k/%d?s=%d" % (k, SIZE))
+            status, _, length = c.get("/k/%d?s=%d%s" % (k, SIZE, CHUNKED))
             if status != 200 or length != SIZE:
                 errors.append("key %d answered %d with %d bytes" % (k, status, length))
                 break

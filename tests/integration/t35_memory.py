@@ -1,6 +1,6 @@
 """t35: memory stays bounded for bodies that are not stored: a pass-through download is
 held upstream while its client does not read, and bytes every reader has passed are
-freed."""
+freed; a stored body of unknown length costs its size, not its first segment's."""
 import http.client
 import socket
 import struct
@@ -331,3 +331,28 @@ def test_flights_their_clients_left_are_charged_and_given_up_past_the_budget():
               "RSS grew by %d KiB at its peak, over %d KiB" % (seen["peak"] - before, bound))
         r = env.get("/fill/0?size=%d&cc=max-age=60" % size)
         eq((r.status, len(r.body)), (200, size), "a request after it is answered whole")
+
+
+def test_a_stored_body_of_unknown_length_is_charged_its_size_not_its_first_segment():
+    # A body without Content-Length (chunked) arrives in a first segment of 4 KiB. It was
+    # stored in it, 1 KiB in 4 KiB, and charged the 4 KiB (issue 23: 5,408 bytes held per
+    # chunked 1 KiB response). Now it is copied to a segment of its own size as it
+    # completes, while its client is still attached and reading (the old segment stays
+    # until that client is done with it), so it costs what the same body with a length
+    # does; the client and the hits after it get every byte.
+    with Env() as env:
+        known = env.get("/k?size=1024&cc=max-age=60")
+        eq((known.status, len(known.body)), (200, 1024), "with Content-Length")
+        env.wait_stored(1)
+        one = env.proxy.stats()["cache"]["bytes"]
+        t = "/c?size=1024&chunked=1&cc=max-age=60"
+        first = env.get(t)
+        eq((first.status, len(first.body)), (200, 1024), "chunked")
+        env.wait_stored(2)
+        two = env.proxy.stats()["cache"]["bytes"]
+        # The same size, the same fields but Transfer-Encoding (not stored) and the URL.
+        check(abs((two - one) - one) < 256,
+              "charged %d for the chunked 1 KiB response, %d for the one with a length"
+              % (two - one, one))
+        hit = env.get(t)
+        eq((hit.header("X-Cache"), hit.body), ("HIT", first.body), "the stored bytes")

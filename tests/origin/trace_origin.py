@@ -2,7 +2,8 @@
 """trace_origin: a fast origin for scripts/trace_bench. GET /k/<id>?s=<size> answers 200
 with <size> bytes (the same bytes for every key) and Cache-Control: max-age=3600, on
 keep-alive connections, one thread each; with &u=1 the body is the target and a newline
-repeated (each key's bytes its own: scripts/disk_bench checks them); no Date field, so every head of a size is the
+repeated (each key's bytes its own: scripts/disk_bench checks them); with &c=1 (at most
+64 KiB) it goes chunked, without Content-Length (scripts/objmem.py's OBJMEM_CHUNKED); no Date field, so every head of a size is the
 same length (the bench models what sfproxy charges an object from its size and URL).
 GET /_origin/stats: JSON {"total": requests, "bytes": body bytes sent, "connections"}.
 The first line on stdout is "origin listening on 127.0.0.1:PORT"."""
@@ -30,18 +31,22 @@ def answer(conn, target):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         return
-    size, unique = 64, False
+    size, unique, chunked = 64, False, False
     _, _, query = target.partition("?")
     for part in query.split("&"):
         if part.startswith("s="):
             size = min(int(part[2:]), len(BODY))
         unique = unique or part == "u=1"
+        chunked = chunked or part == "c=1"
     with lock:
         stats["total"] += 1
         stats["bytes"] += size
     head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
             b"Cache-Control: max-age=3600\r\nContent-Length: %d\r\n\r\n" % size)
-    if unique:
+    if chunked and size <= 65536:
+        head = head.replace(b"Content-Length: %d" % size, b"Transfer-Encoding: chunked")
+        conn.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (size, BODY[:size]))
+    elif unique:
         conn.sendall(head + unique_body(target, size))
     elif size <= 65536:
         conn.sendall(head + BODY[:size])
