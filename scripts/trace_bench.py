@@ -101,8 +101,8 @@ class Client:
 def measure_charge(origin):
     """What sfproxy charges an object: (charge(size, key) as a function, samples checked).
     Stores objects of several sizes and key lengths in a fresh proxy and reads cache.bytes
-    after each: a charge is the body and the key's target (the parts that differ) plus
-    one constant; checked on every sample."""
+    after each: a charge is the body's and the key's allocations as malloc holds them (the
+    parts that differ) plus one constant; checked on every sample."""
     proxy = Proxy(origin.url, {"access_log": {"path": None}, "log_level": "info",
                                "cache": {"max_bytes": "1GiB"}}, test_clock=False)
     try:
@@ -121,11 +121,20 @@ def measure_charge(origin):
         c.close()
     finally:
         proxy.stop()
-    consts = [ch - size - len(t) for t, size, ch in seen]
-    const = consts[0]
-    if any(x != const for x in consts):
+    # The cache charges each allocation as glibc holds it (lib/held.c: the request plus 8,
+    # rounded up to 16, at least 32): the body's segment (16 + size) and the key (the
+    # absolute URL fetched, origin.url + the target, and its NUL) differ per object; the
+    # rest is one constant.
+    def held(n):
+        return max(32, (n + 8 + 15) & ~15)
+
+    prefix = len(origin.url.rstrip("/"))
+    consts = [ch - held(16 + size) - held(len(t) + prefix + 1) for t, size, ch in seen]
+    if any(x != consts[0] for x in consts):
         print("  charge model off by up to %d bytes: %s" % (max(consts) - min(consts), seen))
-    return (lambda key, size: size + len(target(key, size)) + const), const
+    const = consts[0]
+    return (lambda key, size: held(16 + size) + held(len(target(key, size)) + prefix + 1)
+            + const), const
 
 
 def simulate(cache, keys, sizes, charge):
@@ -167,7 +176,7 @@ def main():
         print("trace_bench: %d requests, %d distinct keys (Zipf 0.9 over %d, %.0f%% one-hit "
               "wonders, a scan of %d at request %d), bodies %.0f MiB distinct (median 4 KiB, "
               "1 KiB .. 1 MiB), %.0f MiB asked; cache.max_bytes %d (%.1f%% of the charged "
-              "footprint); charge = body + target + %d"
+              "footprint); charge = held(16 + body) + held(key + 1) + %d"
               % (len(keys), len(distinct), KEYS, ONE_HIT * 100, SCAN, scan_start,
                  footprint / 2**20, asked / 2**20, max_bytes, CACHE_PCT, const))
         sims = {}
