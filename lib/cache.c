@@ -417,6 +417,15 @@ static bool move_to(struct sf_cache *c, struct sf_obj *o, char *want, struct sf_
     return true;
 }
 
+/* What marker m is charged, as a stored response is (charge_of): its allocation (the key
+ * inline) as malloc holds it, strings_held (its own strings', sf_held_str), and its shares
+ * of the table's buckets and of the eviction ghost. */
+static size_t marker_charge(const struct marker *m, size_t strings_held)
+{
+    return sf_held_bytes(sizeof *m + strlen(m->key) + 1) + strings_held + sf_table_entry_share() +
+           sf_evict_entry_share();
+}
+
 void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
 {
     SF_CHECK_OBJ(o, SF_OBJ_MAGIC);
@@ -446,7 +455,7 @@ void sf_cache_settle_variant(struct sf_cache *c, struct sf_obj *o)
         if (!keep) {
             struct marker *vm = sf_table_list_marker(&c->t, primary, SF_ENTRY_VARY);
             vm->vary_names = sf_xstrdup(o->vary_names);
-            sf_table_charge(&c->t, &vm->e, sizeof *vm + strlen(primary) + strlen(o->vary_names));
+            sf_table_charge(&c->t, &vm->e, marker_charge(vm, sf_held_str(vm->vary_names)));
             sf_table_fit(&c->t);
         }
     }
@@ -592,7 +601,7 @@ static void fill_pass(struct sf_cache *c, struct marker *m, const void *arg)
     const struct pass_mark *p = arg;
     m->expires_ms = p->until_ms;
     m->reason = sf_xstrdup_opt(p->reason);
-    sf_table_charge(&c->t, &m->e, sizeof *m + strlen(m->key) + (m->reason ? strlen(m->reason) : 0));
+    sf_table_charge(&c->t, &m->e, marker_charge(m, sf_held_str(m->reason)));
     m->pass.next = &c->t.pass; /* the newest: markers all live the same time */
     m->pass.prev = c->t.pass.prev;
     c->t.pass.prev->next = &m->pass;
@@ -613,9 +622,8 @@ static void fill_sliced(struct sf_cache *c, struct marker *m, const void *arg)
 {
     const struct sf_slice_ref *ref = arg;
     sf_slice_ref_copy(ref, &m->slice);
-    size_t fields =
-        (ref->etag ? strlen(ref->etag) : 0) + (ref->last_modified ? strlen(ref->last_modified) : 0);
-    sf_table_charge(&c->t, &m->e, sizeof *m + strlen(m->key) + fields);
+    size_t fields = sf_held_str(m->slice.etag) + sf_held_str(m->slice.last_modified);
+    sf_table_charge(&c->t, &m->e, marker_charge(m, fields));
 }
 
 void sf_cache_mark_sliced(struct sf_cache *c, struct sf_obj *o, const struct sf_slice_ref *ref)

@@ -102,7 +102,10 @@ void sf_pinned_grew(size_t len)
 static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf_pinned_cand *c)
 {
     *c = (struct sf_pinned_cand){
-        .bytes = o->mem_bytes, .idle_ms = UINT64_MAX, .behind = UINT64_MAX, .id = id};
+        .bytes = o->mem_bytes + (o->seg_retired != NULL ? o->seg_retired->cap : 0),
+        .idle_ms = UINT64_MAX,
+        .behind = UINT64_MAX,
+        .id = id}; /* a retired segment (singleflight.c) is held until its readers leave */
     for (struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext) {
         if (w->shed)
             continue;
