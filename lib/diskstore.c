@@ -29,6 +29,7 @@
 #include "diskindex.h"
 #include "diskload.h"
 #include "diskstorei.h"
+#include "disktail.h"
 #include "diskurls.h"
 #include "log.h"
 #include "siphash.h"
@@ -313,7 +314,7 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
          * chain from it even before the first is due: without one the load reads the whole
          * log (a second and more for a GiB of zeros, measured; on tmpfs SEEK_DATA skips no
          * unwritten space). */
-        if (!sf_diskload_save(s->path, &s->log, 0, s->index, s->purges, err, err_len))
+        if (!sf_diskload_save(s->path, &s->log, 0, 0, s->index, s->purges, err, err_len))
             return false;
         sf_log_info("disk store %s: created, %" PRIu64 " bytes", s->path, s->log.size);
         return true;
@@ -324,6 +325,13 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
          * open and off: reads find nothing, stores and purges are refused, close writes no
          * checkpoint, so the file is as it was for the next start. */
         sf_diskstore_turn_off(s, "the start's scan", err);
+        return true;
+    }
+    /* The load gave up records of its own (a full index): saved before any is swept while
+     * running, as the writer saves its own (disktail.h). */
+    if (r.evictions > 0 &&
+        !sf_disktail_save(s->path, s->log.store_id, s->log.size, r.evict_tail, err, err_len)) {
+        sf_diskstore_turn_off(s, "saving the index tail", err);
         return true;
     }
     s->head = r.head;

@@ -40,6 +40,7 @@
 #include "diskindex.h"
 #include "diskload.h"
 #include "diskstorei.h"
+#include "disktail.h"
 #include "diskurls.h"
 #include "log.h"
 
@@ -505,11 +506,26 @@ static void settle(struct sf_diskstore *s, struct sf_diskstore_qitem *q, uint64_
  * whole table held them milliseconds for a million entries. */
 #define EVICT_SWEEP 4096u
 
+/* Persists to, the tail a full index is about to move to (disktail.h), before any sweep
+ * uncounts the URLs below it: after a kill -9 the start gives up what this process gave
+ * up. The lock is let go meanwhile (two fsyncs; only this thread moves the tail). False,
+ * the store turned off, when it cannot be written. Lock held. */
+static bool save_tail(struct sf_diskstore *s, uint64_t to)
+{
+    char err[512];
+    sf_mutex_unlock(&s->lock);
+    bool ok = sf_disktail_save(s->path, s->log.store_id, s->log.size, to, err, sizeof err);
+    if (!ok)
+        sf_diskstore_turn_off(s, "saving the index tail", err);
+    sf_mutex_lock(&s->lock);
+    return ok;
+}
+
 /* Indexes e. An index full of live entries (records smaller than BYTES_PER_ENTRY on
  * average fill it before the log) would refuse every record from then on, since only
  * writes move the tail that makes entries dead: so the oldest records are given up
  * instead, by moving the tail an eighth of the way to the head (they are still in the
- * file, no longer read), until the entry fits. The table is swept for dead entries
+ * file, no longer read; the new tail saved first: save_tail), until the entry fits. The table is swept for dead entries
  * EVICT_SWEEP slots at a time, the lock let go between them, and e tried after each: the
  * tail moves only once the whole table (twice its slots of examinations: a removal moves
  * the next entry back into the swept slot) was swept in vain since it last moved. After a
@@ -526,7 +542,7 @@ static enum sf_diskindex_put index_put(struct sf_diskstore *s, const struct sf_d
     while (r == SF_DISKINDEX_FULL) {
         uint64_t tail = atomic_load(&s->tail);
         if (swept >= 2 * sf_diskindex_slots(s->index)) {
-            if (moves == 16 || tail >= s->head)
+            if (moves == 16 || tail >= s->head || !save_tail(s, tail + (s->head - tail + 7) / 8))
                 break;
             atomic_store(&s->tail, tail + (s->head - tail + 7) / 8);
             atomic_fetch_add(&s->st.index_evictions, 1);
@@ -625,7 +641,8 @@ static void checkpoint(struct sf_diskstore *s)
     s->saving = true;
     sf_mutex_unlock(&s->lock);
     char err[512];
-    bool ok = sf_diskload_save(s->path, &s->log, s->head, s->index, p, err, sizeof err);
+    bool ok = sf_diskload_save(s->path, &s->log, s->head, atomic_load(&s->tail), s->index, p, err,
+                               sizeof err);
     sf_diskpurge_free(p);
     sf_mutex_lock(&s->lock);
     s->saving = false;
