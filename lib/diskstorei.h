@@ -11,6 +11,7 @@
 #include "base.h"
 #include "diskload.h"
 #include "diskpurge.h"
+#include "handoff.h"
 
 struct sf_diskurls;
 
@@ -18,6 +19,10 @@ struct sf_diskurls;
 #define SF_DISKSTORE_SUPER 4096u   /* the superblock's bytes, before the log */
 #define SF_DISKSTORE_DEFERRED 64   /* removals a checkpoint's save may defer */
 #define SF_DISKSTORE_QBUCKETS 1024 /* the queued records' map: chains by key hash */
+/* Slots one step of an index eviction's sweep examines under the lock (diskwriter.c,
+ * index_put): a step holds request threads tens of microseconds, and they get the lock
+ * between steps (handoff.h). scripts/diskevictbench.c measures it. */
+#define SF_DISKSTORE_EVICT_SWEEP 4096u
 #define SF_DISKSTORE_TOMB_MAX 1024 /* queued tombstones past which no-wait purges collapse */
 
 /* What waits for the writer: a record to store, or a purge's tombstone. */
@@ -69,6 +74,8 @@ struct sf_diskstore {
     bool created;                /* (C) open created the store: nothing to load */
     bool load_from_checkpoint;   /* (C) open loaded a checkpoint (then scanned after it) */
     struct sf_mutex lock;        /* protects the (L) fields */
+    struct sf_handoff handoff;   /* request threads lock through it: the writer's eviction
+                                  * steps let them in (handoff.h) */
     pthread_cond_t work_cv;      /* (L) the writer waits on it for work */
     pthread_cond_t done_cv;      /* (L) purges wait on it for their tombstone */
     struct sf_diskindex *index;  /* (L); the writer reads it without the lock while saving */
