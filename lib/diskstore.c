@@ -669,7 +669,7 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
     memset(out, 0, sizeof *out);
     sf_handoff_lock(&s->handoff, &s->lock);
     out->records = sf_diskindex_count(s->index);
-    out->index_bytes = sf_diskindex_bytes(s->index);
+    out->index_bytes = sf_diskindex_bytes(s->index) + sf_diskurls_bytes(s->q_urls);
     out->writes_queued = s->q_count;
     out->queued_bytes = s->q_bytes;
     out->purge_rules = sf_diskpurge_count(s->purges);

@@ -82,7 +82,9 @@ struct sf_diskstore {
     struct sf_diskpurge *purges; /* (L) */
     struct sf_diskstore_qitem *q_first, *q_last;             /* (L) the queue, oldest first */
     struct sf_diskstore_qitem *q_map[SF_DISKSTORE_QBUCKETS]; /* (L) records not yet written */
-    struct sf_diskurls *q_urls; /* (L) the URLs of the records in q_map, counted */
+    struct sf_diskurls *q_urls; /* (L) the URLs of the records in q_map, counted: grows
+                                 * under the lock, bounded by the queue (a URL per queued
+                                 * record); in the stats' index_bytes */
     pthread_cond_t unpin_cv;    /* (L) the last reader unpinned */
     uint64_t q_bytes; /* (L) the queued records' bytes, against queue_max (not tombstones) */
     uint64_t q_count; /* (L) the queued items, records and tombstones */

@@ -1636,6 +1636,30 @@ static void test_given_up_stay_given_up_after_a_crash(void **state)
     }
 }
 
+/* The review's point 3: the queued records' URL counts grow with the queue (under the
+ * lock, bounded by it) and the stats' index_bytes counts them (it did not). */
+static void test_queued_urls_are_counted_in_index_bytes(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    assert_true(put_gated(s, 0, 0, 100, &gate)); /* the writer waits in its copy */
+    for (uint32_t i = 1; i <= 200; i++)
+        assert_true(put(s, i, 10));
+    sf_mutex_lock(&s->lock);
+    size_t index = sf_diskindex_bytes(s->index);
+    sf_mutex_unlock(&s->lock);
+    struct sf_diskstore_stats st = stats(s);
+    if (st.index_bytes < index + 200 * 8)
+        fail_msg("index_bytes %llu, the index alone %zu: 200 queued URLs not counted",
+                 (unsigned long long)st.index_bytes, index);
+    pthread_mutex_unlock(&gate);
+    drain(s);
+    sf_diskstore_close(s);
+    pthread_mutex_destroy(&gate);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
@@ -1671,6 +1695,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_index_at_start_keeps_the_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_holds_url_of_any_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evicted_then_swept_comes_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queued_urls_are_counted_in_index_bytes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_given_up_stay_given_up_after_a_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
