@@ -1628,7 +1628,7 @@ static void given_up_after_a_crash(uint64_t past_lap)
 static void test_given_up_stay_given_up_after_a_crash(void **state)
 {
     (void)state;
-    for (uint64_t past = 0; past < 8000; past += 1000) {
+    for (uint64_t past = 0; past < 4000; past += 1000) {
         given_up_after_a_crash(past);
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
