@@ -32,6 +32,10 @@
  * the index holds still while it does (checkpoint() says how), and it is consistent with
  * the head it names because only this thread moves the head and indexes records.
  *
+ * A full index gives up its oldest records by moving the tail (index_put), saved first in
+ * index.tail (disktail.h), so that a start never brings them back; request threads lock
+ * through the handoff (handoff.h), so that the sweeps' steps really let them in.
+ *
  * A write error turns the store off (diskstore.c): the writer then releases what is
  * queued without writing it, and put and purge refuse. */
 #include "diskstore.h"
