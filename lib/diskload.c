@@ -3,7 +3,8 @@
  * The checkpoint (<dir>/index.ckpt), little-endian:
  *
  *    0 u32 magic "SFCK"   4 u32 version   8 u64 store id   16 u64 log size   24 u64 head
- *   32 u64 entries, then each entry: u64 key_hash, u64 variant, u64 pos, u32 size,
+ *   32 u64 entries   40 u64 index tail (the records below it were given up by a full
+ *      index: never indexed again), then each entry: u64 key_hash, u64 variant, u64 pos, u32 size,
  *      u32 expires_s, u32 url (36 bytes)
  *    then u64 rules, then each rule: u64 pos, u32 length, its sf_diskpurge_encode() bytes
  *    then u64 XXH3_64bits of every byte before it.
@@ -24,6 +25,7 @@
 #include "diskindex.h"
 #include "diskpurge.h"
 #include "diskrec.h"
+#include "disktail.h"
 #include "diskurls.h"
 #include "lebytes.h"
 
@@ -41,7 +43,7 @@
 #define CKPT_MAGIC 0x4b434653u /* "SFCK" read as little-endian bytes */
 /* 2: each entry has its URL's hash (diskurls.h); a version 1 checkpoint is not loaded. */
 #define CKPT_VERSION 2
-#define CKPT_HEAD 40  /* magic .. entry count */
+#define CKPT_HEAD 48  /* magic .. index tail */
 #define CKPT_ENTRY 36 /* one index entry */
 #define WINDOW (1u << 20)
 #define ALIGN SF_DISKREC_ALIGN
@@ -395,7 +397,7 @@ static bool read_file(const char *name, uint8_t **buf, size_t *len, char *note, 
 }
 
 struct ckpt {
-    uint64_t head, entries, rules;
+    uint64_t head, entries, index_tail, rules;
     const uint8_t *entry0; /* the first entry */
     const uint8_t *rule0;  /* the first rule */
     const uint8_t *end;    /* the checksum */
@@ -421,7 +423,10 @@ static bool ckpt_check(const uint8_t *b, size_t n, const struct sf_disklog *log,
     if (sf_le_get64(b + 16) != log->size)
         return snprintf(note, note_len, "checkpoint of another log size"), false;
     c->head = sf_le_get64(b + 24), c->entries = sf_le_get64(b + 32), c->end = b + n - 8;
+    c->index_tail = sf_le_get64(b + 40);
     c->entry0 = b + CKPT_HEAD;
+    if (c->index_tail > c->head)
+        return snprintf(note, note_len, "checkpoint malformed (index tail)"), false;
     if (c->entries > (size_t)(c->end - c->entry0 - 8) / CKPT_ENTRY)
         return snprintf(note, note_len, "checkpoint malformed (entries)"), false;
     for (uint64_t i = 0; i < c->entries; i++)
@@ -443,13 +448,21 @@ static bool ckpt_check(const uint8_t *b, size_t n, const struct sf_disklog *log,
     return true;
 }
 
-/* Indexes what the checked checkpoint c holds above its tail. */
+/* Indexes what the checked checkpoint c holds above its tails. The records below its index
+ * tail (or the later one of index.tail), given up by the running process's full index,
+ * stay given up: the scan that follows starts its own evictions from there (take(),
+ * put_evicting()), so a record whose URL the running process no longer counted (an
+ * invalidation then wrote no tombstone) is never indexed again. The rules are kept down
+ * to the log's own tail, as before. */
 static void ckpt_apply(const struct ckpt *c, const struct sf_disklog *log, struct scan *sc)
 {
     uint64_t tail = tail_of(c->head, log->size);
+    if (c->index_tail > sc->out->evict_tail)
+        sc->out->evict_tail = c->index_tail;
+    uint64_t etail = sc->out->evict_tail > tail ? sc->out->evict_tail : tail;
     /* The table's size at once: doubling it step by step was most of a million entries'
      * load (diskloadbench). Without the memory, the puts grow it as far as they can. */
-    (void)sf_diskindex_reserve(sc->x, (size_t)c->entries, tail); /* read whole: it fits */
+    (void)sf_diskindex_reserve(sc->x, (size_t)c->entries, etail); /* read whole: it fits */
     for (uint64_t i = 0; i < c->entries; i++) {
         const uint8_t *b = c->entry0 + i * CKPT_ENTRY;
         struct sf_diskindex_entry e = {.key_hash = sf_le_get64(b),
@@ -458,8 +471,8 @@ static void ckpt_apply(const struct ckpt *c, const struct sf_disklog *log, struc
                                        .size = sf_le_get32(b + 24),
                                        .expires_s = sf_le_get32(b + 28),
                                        .url = sf_le_get32(b + 32)};
-        if (e.pos >= tail)
-            sf_diskindex_put(sc->x, &e, tail);
+        if (e.pos >= etail)
+            sf_diskindex_put(sc->x, &e, etail);
     }
     const uint8_t *p = c->rule0;
     for (uint64_t i = 0; i < c->rules; i++) {
@@ -507,6 +520,8 @@ bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_di
                       .scratch = sf_xmalloc(SF_DISKREC_MAX_KEY + 2)};
     uint64_t head = 0;
     bool ok = true;
+    /* The running process's last index tail (disktail.h): no record below it comes back. */
+    out->evict_tail = sf_disktail_load(dir, log->store_id, log->size);
     out->from_checkpoint = ckpt_load(dir, log, &sc, &head);
     enum chain c = out->from_checkpoint ? follow(&sc, &head) : CHAIN_AHEAD;
     if (c == CHAIN_AHEAD) {
@@ -523,9 +538,15 @@ bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_di
     }
     if (ok) {
         out->head = head;
-        sf_diskpurge_retire(p, tail_of(head, log->size));
+        /* A tail saved past the head the log has now (writes lost with the power): every
+         * record is given up, none is indexed above the head. */
+        if (out->evict_tail > head)
+            out->evict_tail = head;
+        uint64_t tail = tail_of(head, log->size);
+        sf_diskpurge_retire(p, tail);
         /* Once round the table: the count the store reports is then of live entries. */
-        sf_diskindex_sweep(x, tail_of(head, log->size), sf_diskindex_slots(x));
+        sf_diskindex_sweep(x, out->evict_tail > tail ? out->evict_tail : tail,
+                           sf_diskindex_slots(x));
     } else {
         snprintf(err, err_len, "cannot read the disk store: %s", strerror(sc.rd.err_no));
     }
@@ -589,20 +610,27 @@ static size_t saved_rule(const struct sf_diskpurge_rule *r, uint64_t tail, uint6
     return sf_diskpurge_encode(r, key, SF_DISKREC_MAX_KEY);
 }
 
-/* Everything but the trailing checksum. */
+/* Everything but the trailing checksum. The entries are those at or above the index's tail
+ * (the store's, which a full index moves past the log's own): an entry below it is dead
+ * though not yet swept, and once swept its URL is no longer counted, so an invalidation of
+ * it writes no tombstone; saved, a load would serve it again. The rules are those above
+ * the log's own tail. */
 static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t head,
-                      const struct sf_diskindex *x, const struct sf_diskpurge *p)
+                      uint64_t index_tail, const struct sf_diskindex *x,
+                      const struct sf_diskpurge *p)
 {
     uint64_t tail = tail_of(head, log->size), n = 0;
+    uint64_t etail = index_tail > tail ? index_tail : tail;
     struct sf_diskindex_entry e;
     struct sf_diskpurge_rule r;
-    for (size_t cur = 0; sf_diskindex_next(x, &cur, tail, &e);)
+    for (size_t cur = 0; sf_diskindex_next(x, &cur, etail, &e);)
         n += e.pos + e.size <= head;
     uint8_t h[CKPT_HEAD];
     sf_le_put32(h, CKPT_MAGIC), sf_le_put32(h + 4, CKPT_VERSION), sf_le_put64(h + 8, log->store_id);
     sf_le_put64(h + 16, log->size), sf_le_put64(h + 24, head), sf_le_put64(h + 32, n);
+    sf_le_put64(h + 40, etail);
     emit(w, h, sizeof h);
-    for (size_t cur = 0; sf_diskindex_next(x, &cur, tail, &e);) {
+    for (size_t cur = 0; sf_diskindex_next(x, &cur, etail, &e);) {
         if (e.pos + e.size > head)
             continue; /* written after the head the caller names: its scan finds it */
         uint8_t b[CKPT_ENTRY];
@@ -641,8 +669,8 @@ static bool sync_dir(const char *dir)
 }
 
 bool sf_diskload_save(const char *dir, const struct sf_disklog *log, uint64_t head,
-                      const struct sf_diskindex *x, const struct sf_diskpurge *p, char *err,
-                      size_t err_len)
+                      uint64_t index_tail, const struct sf_diskindex *x,
+                      const struct sf_diskpurge *p, char *err, size_t err_len)
 {
     char tmp[4096], name[4096];
     ckpt_name(tmp, sizeof tmp, dir, ".tmp");
@@ -656,7 +684,7 @@ bool sf_diskload_save(const char *dir, const struct sf_disklog *log, uint64_t he
     w.sum = XXH3_createState();
     SF_ASSERT(w.sum != NULL);
     XXH3_64bits_reset(w.sum);
-    emit_body(&w, log, head, x, p);
+    emit_body(&w, log, head, index_tail, x, p);
     flush(&w);
     uint8_t sum[8];
     sf_le_put64(sum, XXH3_64bits_digest(w.sum));

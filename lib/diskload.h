@@ -31,8 +31,9 @@ struct sf_diskload_result {
     uint64_t scanned;     /* records indexed by the scan */
     uint64_t tombstones;  /* purges found by the scan */
     uint64_t damaged;     /* records passed over as damaged */
-    uint64_t evict_tail;  /* a full index gave up the records below it (0: none); the
-                           * store's tail is at least this, as the writer's would be */
+    uint64_t evict_tail;  /* a full index gave up the records below it (0: none): the
+                           * running process's (index.tail, the checkpoint's index tail)
+                           * or the load's own; the store's tail is at least this */
     uint64_t evictions;   /* times a full index made the oldest go (as the writer does) */
     uint64_t ms;          /* how long it took */
     char note[160];       /* why a checkpoint was not used, for the log ("" if it was) */
@@ -47,9 +48,11 @@ bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_di
                      size_t err_len);
 
 /* Writes x and p as the checkpoint at head: a temporary file, fdatasync, rename, so a
- * crash leaves the old or the new one whole. False with err on an I/O error. */
+ * crash leaves the old or the new one whole. index_tail is the store's tail (a full index
+ * may have moved it past the log's own): no entry below it is saved, and the load gives
+ * up the records below it as the running process had. False with err on an I/O error. */
 bool sf_diskload_save(const char *dir, const struct sf_disklog *log, uint64_t head,
-                      const struct sf_diskindex *x, const struct sf_diskpurge *p, char *err,
-                      size_t err_len);
+                      uint64_t index_tail, const struct sf_diskindex *x,
+                      const struct sf_diskpurge *p, char *err, size_t err_len);
 
 #endif

@@ -29,6 +29,8 @@
 #include "diskindex.h"
 #include "diskload.h"
 #include "diskstorei.h"
+#include "disktail.h"
+#include "handoff.h"
 #include "diskurls.h"
 #include "log.h"
 #include "siphash.h"
@@ -313,7 +315,7 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
          * chain from it even before the first is due: without one the load reads the whole
          * log (a second and more for a GiB of zeros, measured; on tmpfs SEEK_DATA skips no
          * unwritten space). */
-        if (!sf_diskload_save(s->path, &s->log, 0, s->index, s->purges, err, err_len))
+        if (!sf_diskload_save(s->path, &s->log, 0, 0, s->index, s->purges, err, err_len))
             return false;
         sf_log_info("disk store %s: created, %" PRIu64 " bytes", s->path, s->log.size);
         return true;
@@ -324,6 +326,13 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
          * open and off: reads find nothing, stores and purges are refused, close writes no
          * checkpoint, so the file is as it was for the next start. */
         sf_diskstore_turn_off(s, "the start's scan", err);
+        return true;
+    }
+    /* The load gave up records of its own (a full index): saved before any is swept while
+     * running, as the writer saves its own (disktail.h). */
+    if (r.evictions > 0 &&
+        !sf_disktail_save(s->path, s->log.store_id, s->log.size, r.evict_tail, err, err_len)) {
+        sf_diskstore_turn_off(s, "saving the index tail", err);
         return true;
     }
     s->head = r.head;
@@ -355,6 +364,7 @@ static void store_free(struct sf_diskstore *s)
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->done_cv);
     pthread_cond_destroy(&s->unpin_cv);
+    sf_handoff_destroy(&s->handoff);
     sf_mutex_destroy(&s->lock);
     free(s->path);
     s->magic = 0;
@@ -377,6 +387,7 @@ struct sf_diskstore *sf_diskstore_open(const struct sf_diskstore_conf *conf, cha
     s->lock_fd = -1;
     s->log.fd = -1;
     sf_mutex_init(&s->lock);
+    sf_handoff_init(&s->handoff);
     sf_cond_init(&s->work_cv);
     sf_cond_init(&s->done_cv);
     sf_cond_init(&s->unpin_cv);
@@ -455,7 +466,7 @@ void sf_diskstore_index_remove(struct sf_diskstore *s, uint64_t key_hash, uint64
 /* Drops the index entry of a record found unusable at pos (a newer one stays). */
 static void drop_entry(struct sf_diskstore *s, uint64_t key_hash, uint64_t variant, uint64_t pos)
 {
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     sf_diskstore_index_remove(s, key_hash, variant, pos);
     sf_mutex_unlock(&s->lock);
 }
@@ -515,7 +526,7 @@ static enum sf_diskstore_get get_queued(struct sf_diskstore *s, struct sf_diskst
      * tombstone queued after it is written, so a purge after the put is still PENDING and
      * hides it. Unpinned first, the writer could write q and a tombstone after it, settling
      * the rule below QUEUED_POS: a purged record served. */
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     enum sf_diskpurge_hit ph =
         buf != NULL ? sf_diskpurge_check(s->purges, QUEUED_POS, match, v.head, v.meta.head_len)
                     : SF_DISKPURGE_NONE;
@@ -548,7 +559,7 @@ enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, 
         return SF_DISKSTORE_ABSENT;
     uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
     struct sf_diskindex_entry e;
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     /* The queue first: it holds the newest, and a record leaves it only once written. */
     struct sf_diskstore_qitem *q = sf_diskwriter_pin(s, kh, variant);
     bool indexed = q == NULL && sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
@@ -584,7 +595,7 @@ enum sf_diskstore_get sf_diskstore_get(struct sf_diskstore *s, const char *key, 
         free(buf); /* another key with the same 64-bit hash: never its response */
         return SF_DISKSTORE_ABSENT;
     }
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     enum sf_diskpurge_hit ph = sf_diskpurge_check(s->purges, e.pos, match, v.head, v.meta.head_len);
     if (ph == SF_DISKPURGE_REMOVED)
         sf_diskstore_index_remove(s, kh, variant, e.pos);
@@ -614,7 +625,7 @@ void sf_diskstore_forget(struct sf_diskstore *s, const char *key, size_t key_len
     SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
     uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
     struct sf_diskindex_entry e;
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     if (sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e))
         sf_diskstore_index_remove(s, kh, variant, e.pos);
     sf_mutex_unlock(&s->lock);
@@ -628,7 +639,7 @@ bool sf_diskstore_holds(struct sf_diskstore *s, const char *key, size_t key_len,
         return false;
     uint64_t kh = sf_diskstore_key_hash(s, key, key_len);
     struct sf_diskindex_entry e;
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     /* A record still queued is held too: a purge must not pass it by. */
     struct sf_diskstore_qitem *q = sf_diskwriter_find(s, kh, variant);
     bool held = q != NULL || sf_diskindex_get(s->index, kh, variant, atomic_load(&s->tail), &e);
@@ -644,7 +655,7 @@ bool sf_diskstore_holds_url(struct sf_diskstore *s, const char *url, size_t len)
     if (!atomic_load(&s->on))
         return false;
     uint32_t h = sf_diskurls_hash(s->log.hash_key, url, len);
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     /* The queue too: a record not yet written is hidden by a pending rule all the same,
      * and written after it would be found by a restart's scan, stale. */
     bool held = sf_diskurls_count(s->q_urls, h) > 0 || sf_diskindex_url_entries(s->index, h) > 0;
@@ -656,9 +667,9 @@ void sf_diskstore_get_stats(struct sf_diskstore *s, struct sf_diskstore_stats *o
 {
     SF_CHECK_OBJ(s, SF_DISKSTORE_MAGIC);
     memset(out, 0, sizeof *out);
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     out->records = sf_diskindex_count(s->index);
-    out->index_bytes = sf_diskindex_bytes(s->index);
+    out->index_bytes = sf_diskindex_bytes(s->index) + sf_diskurls_bytes(s->q_urls);
     out->writes_queued = s->q_count;
     out->queued_bytes = s->q_bytes;
     out->purge_rules = sf_diskpurge_count(s->purges);

@@ -125,7 +125,7 @@ struct sf_diskstore_stats {
     uint64_t bytes_used;        /* the log's bytes written (all of it after its first lap) */
     uint64_t log_bytes;         /* the log's size */
     uint64_t records;           /* index entries */
-    uint64_t index_bytes;       /* the index's memory */
+    uint64_t index_bytes;       /* the index's memory, the queue's URL counts' included */
     uint64_t writes;            /* records written */
     uint64_t write_bytes;       /* their bytes */
     uint64_t writes_queued;     /* waiting now */

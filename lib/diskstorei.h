@@ -11,6 +11,7 @@
 #include "base.h"
 #include "diskload.h"
 #include "diskpurge.h"
+#include "handoff.h"
 
 struct sf_diskurls;
 
@@ -18,6 +19,10 @@ struct sf_diskurls;
 #define SF_DISKSTORE_SUPER 4096u   /* the superblock's bytes, before the log */
 #define SF_DISKSTORE_DEFERRED 64   /* removals a checkpoint's save may defer */
 #define SF_DISKSTORE_QBUCKETS 1024 /* the queued records' map: chains by key hash */
+/* Slots one step of an index eviction's sweep examines under the lock (diskwriter.c,
+ * index_put): a step holds request threads tens of microseconds, and they get the lock
+ * between steps (handoff.h). scripts/diskevictbench.c measures it. */
+#define SF_DISKSTORE_EVICT_SWEEP 4096u
 #define SF_DISKSTORE_TOMB_MAX 1024 /* queued tombstones past which no-wait purges collapse */
 
 /* What waits for the writer: a record to store, or a purge's tombstone. */
@@ -69,13 +74,17 @@ struct sf_diskstore {
     bool created;                /* (C) open created the store: nothing to load */
     bool load_from_checkpoint;   /* (C) open loaded a checkpoint (then scanned after it) */
     struct sf_mutex lock;        /* protects the (L) fields */
+    struct sf_handoff handoff;   /* request threads lock through it: the writer's eviction
+                                  * steps let them in (handoff.h) */
     pthread_cond_t work_cv;      /* (L) the writer waits on it for work */
     pthread_cond_t done_cv;      /* (L) purges wait on it for their tombstone */
     struct sf_diskindex *index;  /* (L); the writer reads it without the lock while saving */
     struct sf_diskpurge *purges; /* (L) */
     struct sf_diskstore_qitem *q_first, *q_last;             /* (L) the queue, oldest first */
     struct sf_diskstore_qitem *q_map[SF_DISKSTORE_QBUCKETS]; /* (L) records not yet written */
-    struct sf_diskurls *q_urls; /* (L) the URLs of the records in q_map, counted */
+    struct sf_diskurls *q_urls; /* (L) the URLs of the records in q_map, counted: grows
+                                 * under the lock, bounded by the queue (a URL per queued
+                                 * record); in the stats' index_bytes */
     pthread_cond_t unpin_cv;    /* (L) the last reader unpinned */
     uint64_t q_bytes; /* (L) the queued records' bytes, against queue_max (not tombstones) */
     uint64_t q_count; /* (L) the queued items, records and tombstones */

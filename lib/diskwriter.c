@@ -32,6 +32,10 @@
  * the index holds still while it does (checkpoint() says how), and it is consistent with
  * the head it names because only this thread moves the head and indexes records.
  *
+ * A full index gives up its oldest records by moving the tail (index_put), saved first in
+ * index.tail (disktail.h), so that a start never brings them back; request threads lock
+ * through the handoff (handoff.h), so that the sweeps' steps really let them in.
+ *
  * A write error turns the store off (diskstore.c): the writer then releases what is
  * queued without writing it, and put and purge refuse. */
 #include "diskstore.h"
@@ -40,6 +44,8 @@
 #include "diskindex.h"
 #include "diskload.h"
 #include "diskstorei.h"
+#include "disktail.h"
+#include "handoff.h"
 #include "diskurls.h"
 #include "log.h"
 
@@ -233,7 +239,7 @@ bool sf_diskstore_put(struct sf_diskstore *s, struct sf_diskstore_item *item)
             q->head_len = item->head_len;
             q->body_len = item->body_len;
             q->copy_body = item->copy_body;
-            sf_mutex_lock(&s->lock);
+            sf_handoff_lock(&s->handoff, &s->lock);
             /* Its URL counted while it is in the queued map (unmap), so that an
              * invalidation does not pass it by (sf_diskstore_holds_url). */
             if (!s->stopping && s->q_bytes + q->rec_size <= s->queue_max &&
@@ -385,7 +391,7 @@ bool sf_diskstore_purge(struct sf_diskstore *s, enum sf_diskpurge_kind kind, con
     q->rule.text = sf_xstrdup(text);
     q->rule.tag_header = sf_xstrdup_opt(r.tag_header);
     q->waited = wait;
-    sf_mutex_lock(&s->lock);
+    sf_handoff_lock(&s->handoff, &s->lock);
     if (s->stopping || !atomic_load(&s->on)) {
         sf_mutex_unlock(&s->lock);
         item_free(q);
@@ -500,17 +506,34 @@ static void settle(struct sf_diskstore *s, struct sf_diskstore_qitem *q, uint64_
     sf_mutex_unlock(&s->lock);
 }
 
-/* Slots a sweep may examine while the writer holds the store's lock during an index
- * eviction: readers wait at most that long (tens of microseconds), where a sweep of the
- * whole table held them milliseconds for a million entries. */
-#define EVICT_SWEEP 4096u
+/* How long the writer waits, between two steps of an index eviction, for the request
+ * threads waiting for the lock to have had it (handoff.h): a bound, so that a steady stream
+ * of them cannot stall the writer. They take microseconds each. */
+#define HANDOFF_MS 2
+
+/* Persists to, the tail a full index is about to move to (disktail.h), before any sweep
+ * uncounts the URLs below it: after a kill -9 the start gives up what this process gave
+ * up. The lock is let go meanwhile (two fsyncs; only this thread moves the tail). False,
+ * the store turned off, when it cannot be written. Lock held. */
+static bool save_tail(struct sf_diskstore *s, uint64_t to)
+{
+    char err[512];
+    sf_mutex_unlock(&s->lock);
+    bool ok = sf_disktail_save(s->path, s->log.store_id, s->log.size, to, err, sizeof err);
+    if (!ok)
+        sf_diskstore_turn_off(s, "saving the index tail", err);
+    sf_mutex_lock(&s->lock);
+    return ok;
+}
 
 /* Indexes e. An index full of live entries (records smaller than BYTES_PER_ENTRY on
  * average fill it before the log) would refuse every record from then on, since only
  * writes move the tail that makes entries dead: so the oldest records are given up
  * instead, by moving the tail an eighth of the way to the head (they are still in the
- * file, no longer read), until the entry fits. The table is swept for dead entries
- * EVICT_SWEEP slots at a time, the lock let go between them, and e tried after each: the
+ * file, no longer read; the new tail saved first: save_tail), until the entry fits. The
+ * table is swept for dead entries SF_DISKSTORE_EVICT_SWEEP slots at a time, the request
+ * threads waiting for the lock let in between them (handoff.h: merely unlocking let none
+ * in), and e tried after each: the
  * tail moves only once the whole table (twice its slots of examinations: a removal moves
  * the next entry back into the swept slot) was swept in vain since it last moved. After a
  * move the first chunk almost always frees room (an eighth of the entries died, spread
@@ -526,19 +549,17 @@ static enum sf_diskindex_put index_put(struct sf_diskstore *s, const struct sf_d
     while (r == SF_DISKINDEX_FULL) {
         uint64_t tail = atomic_load(&s->tail);
         if (swept >= 2 * sf_diskindex_slots(s->index)) {
-            if (moves == 16 || tail >= s->head)
+            if (moves == 16 || tail >= s->head || !save_tail(s, tail + (s->head - tail + 7) / 8))
                 break;
             atomic_store(&s->tail, tail + (s->head - tail + 7) / 8);
             atomic_fetch_add(&s->st.index_evictions, 1);
             moves++, swept = 0;
         }
-        sf_diskindex_sweep(s->index, atomic_load(&s->tail), EVICT_SWEEP);
-        swept += EVICT_SWEEP;
+        sf_diskindex_sweep(s->index, atomic_load(&s->tail), SF_DISKSTORE_EVICT_SWEEP);
+        swept += SF_DISKSTORE_EVICT_SWEEP;
         r = sf_diskindex_put(s->index, e, atomic_load(&s->tail));
-        if (r == SF_DISKINDEX_FULL) {
-            sf_mutex_unlock(&s->lock); /* readers between the sweeps */
-            sf_mutex_lock(&s->lock);
-        }
+        if (r == SF_DISKINDEX_FULL) /* request threads between the steps, really */
+            sf_handoff_yield(&s->handoff, &s->lock, HANDOFF_MS);
     }
     sf_mutex_unlock(&s->lock);
     return r;
@@ -625,7 +646,8 @@ static void checkpoint(struct sf_diskstore *s)
     s->saving = true;
     sf_mutex_unlock(&s->lock);
     char err[512];
-    bool ok = sf_diskload_save(s->path, &s->log, s->head, s->index, p, err, sizeof err);
+    bool ok = sf_diskload_save(s->path, &s->log, s->head, atomic_load(&s->tail), s->index, p, err,
+                               sizeof err);
     sf_diskpurge_free(p);
     sf_mutex_lock(&s->lock);
     s->saving = false;

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
     struct sf_diskpurge *p = sf_diskpurge_new();
     char err[256];
     double t0 = now_s();
-    if (!sf_diskload_save(dir, &log, head, x, p, err, sizeof err)) {
+    if (!sf_diskload_save(dir, &log, head, 0, x, p, err, sizeof err)) {
         fprintf(stderr, "save: %s\n", err);
         return 1;
     }

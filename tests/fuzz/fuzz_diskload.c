@@ -123,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!r.from_checkpoint && !(flags & 2))
         check_entries(x, log, file_len, log_size, r.head);
     /* What was loaded saves and loads back. */
-    ok = sf_diskload_save(dir, &dl, r.head, x, p, err, sizeof err);
+    ok = sf_diskload_save(dir, &dl, r.head, r.evict_tail, x, p, err, sizeof err);
     FUZZ_CHECK(ok, "save: %s", err);
     sf_diskindex_free(x);
     sf_diskpurge_free(p);

@@ -18,6 +18,7 @@
 #include "../../lib/diskload.h"
 #include "../../lib/diskpurge.h"
 #include "../../lib/diskrec.h"
+#include "../../lib/disktail.h"
 #include "../../lib/diskurls.h"
 
 #include <fcntl.h>
@@ -210,7 +211,7 @@ static struct sf_diskload_result run(const struct sim *s, struct sf_diskindex **
 static void save(const struct sim *s, const struct sf_diskindex *x, const struct sf_diskpurge *p)
 {
     char err[256] = "";
-    if (!sf_diskload_save(s->dir, &s->log, s->head, x, p, err, sizeof err))
+    if (!sf_diskload_save(s->dir, &s->log, s->head, 0, x, p, err, sizeof err))
         fail_msg("save: %s", err);
 }
 
@@ -419,7 +420,7 @@ static void test_refused_checkpoints(void **state)
     struct sf_diskindex *want = expected_index(&s);
     struct sf_diskpurge *rules = sf_diskpurge_new();
     save(&s, want, rules);
-    flip_file_byte(s.dir, "index.ckpt", 40 + 36 * 7 + 3); /* in an entry */
+    flip_file_byte(s.dir, "index.ckpt", 48 + 36 * 7 + 3); /* in an entry */
     struct sf_diskindex *x;
     struct sf_diskpurge *p;
     struct sf_diskload_result res = run(&s, &x, &p);
@@ -434,7 +435,7 @@ static void test_refused_checkpoints(void **state)
      * the entries before it not kept. */
     save(&s, want, rules);
     static const uint8_t zeros[4];
-    patch_checkpoint(s.dir, 40 + 36 * 20 + 24, zeros, 4);
+    patch_checkpoint(s.dir, 48 + 36 * 20 + 24, zeros, 4);
     res = run(&s, &x, &p);
     assert_false(res.from_checkpoint);
     assert_string_equal(res.note, "checkpoint malformed (entry 20)");
@@ -471,8 +472,79 @@ static void test_refused_checkpoints(void **state)
     char err[256] = "";
     struct sf_disklog log = s.log;
     assert_false(
-        sf_diskload_save("/nonexistent/sfproxy", &log, s.head, want, rules, err, sizeof err));
+        sf_diskload_save("/nonexistent/sfproxy", &log, s.head, 0, want, rules, err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/sfproxy/index.ckpt"));
+    sf_diskindex_free(want), sf_diskpurge_free(rules);
+    sim_close(&s);
+}
+
+/* Whether a record of s below at (and none at or above it) is indexed in x. */
+static void assert_given_up_below(const struct sim *s, const struct sf_diskindex *x, uint64_t at)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct sf_diskindex_entry e;
+        bool got = sf_diskindex_get(x, s->recs[i].key_hash, s->recs[i].variant, 0, &e) &&
+                   e.pos == s->recs[i].pos;
+        if (got != (s->recs[i].pos >= at))
+            fail_msg("record %zu (pos %llu): indexed %d, the tail %llu", i,
+                     (unsigned long long)s->recs[i].pos, got, (unsigned long long)at);
+    }
+}
+
+/* The index tail (the records a full index gave up lie below it): the checkpoint saves no
+ * entry below it and names it, and the load starts its evictions from it; index.tail
+ * (disktail.h), saved later, bounds the load the same way, with or without a checkpoint;
+ * a tail past the head is malformed. */
+static void test_index_tail(void **state)
+{
+    (void)state;
+    struct sim s;
+    sim_open(&s, 1 << 20, 42);
+    for (size_t i = 0; i < 40; i++)
+        sim_write(&s, 1 + i, 0, 100 + rnd(&s) % 3000, NULL); /* distinct keys */
+    struct sf_diskindex *want = expected_index(&s);
+    struct sf_diskpurge *rules = sf_diskpurge_new();
+    uint64_t at = s.recs[10].pos;
+    char err[256] = "";
+    assert_true(sf_diskload_save(s.dir, &s.log, s.head, at, want, rules, err, sizeof err));
+    struct sf_diskindex *x;
+    struct sf_diskpurge *p;
+    struct sf_diskload_result res = run(&s, &x, &p);
+    assert_true(res.from_checkpoint);
+    assert_int_equal(res.evict_tail, at);
+    assert_given_up_below(&s, x, at);
+    sf_diskindex_free(x), sf_diskpurge_free(p);
+
+    /* A later tail in index.tail: the checkpoint's entries below it are not indexed. */
+    at = s.recs[20].pos;
+    assert_true(sf_disktail_save(s.dir, s.log.store_id, s.log.size, at, err, sizeof err));
+    res = run(&s, &x, &p);
+    assert_true(res.from_checkpoint);
+    assert_int_equal(res.evict_tail, at);
+    assert_given_up_below(&s, x, at);
+    sf_diskindex_free(x), sf_diskpurge_free(p);
+    /* Nor the scan's, without a checkpoint. */
+    char name[128];
+    snprintf(name, sizeof name, "%s/index.ckpt", s.dir);
+    assert_int_equal(unlink(name), 0);
+    res = run(&s, &x, &p);
+    assert_false(res.from_checkpoint);
+    assert_given_up_below(&s, x, at);
+    sf_diskindex_free(x), sf_diskpurge_free(p);
+    snprintf(name, sizeof name, "%s/index.tail", s.dir);
+    assert_int_equal(unlink(name), 0);
+
+    /* Past the head: refused whole. */
+    assert_true(sf_diskload_save(s.dir, &s.log, s.head, 0, want, rules, err, sizeof err));
+    uint8_t past[8];
+    for (int i = 0; i < 8; i++)
+        past[i] = (uint8_t)((s.head + 1) >> (8 * i));
+    patch_checkpoint(s.dir, 40, past, 8);
+    res = run(&s, &x, &p);
+    assert_false(res.from_checkpoint);
+    assert_string_equal(res.note, "checkpoint malformed (index tail)");
+    assert_given_up_below(&s, x, 0);
+    sf_diskindex_free(x), sf_diskpurge_free(p);
     sf_diskindex_free(want), sf_diskpurge_free(rules);
     sim_close(&s);
 }
@@ -652,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_forged_header_in_a_body),
         cmocka_unit_test(test_wrapped_log),
         cmocka_unit_test(test_refused_checkpoints),
+        cmocka_unit_test(test_index_tail),
         cmocka_unit_test(test_damaged_header),
         cmocka_unit_test(test_torn_last_record),
         cmocka_unit_test(test_skip_at_lap_end),
