@@ -540,8 +540,10 @@ bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_di
         out->head = head;
         /* A tail saved past the head the log has now (writes lost with the power): every
          * record is given up, none is indexed above the head. */
-        if (out->evict_tail > head)
+        if (out->evict_tail > head) {
             out->evict_tail = head;
+            out->tail_clamped = true;
+        }
         uint64_t tail = tail_of(head, log->size);
         sf_diskpurge_retire(p, tail);
         /* Once round the table: the count the store reports is then of live entries. */

@@ -35,6 +35,9 @@ struct sf_diskload_result {
                            * running process's (index.tail, the checkpoint's index tail)
                            * or the load's own; the store's tail is at least this */
     uint64_t evictions;   /* times a full index made the oldest go (as the writer does) */
+    bool tail_clamped;    /* the saved tail was past the head (a power cut lost writes, or
+                           * index.tail was unreadable): every record given up, and the
+                           * tail must be saved again at the head before the writer runs */
     uint64_t ms;          /* how long it took */
     char note[160];       /* why a checkpoint was not used, for the log ("" if it was) */
 };

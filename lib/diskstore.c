@@ -328,9 +328,15 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
         sf_diskstore_turn_off(s, "the start's scan", err);
         return true;
     }
-    /* The load gave up records of its own (a full index): saved before any is swept while
-     * running, as the writer saves its own (disktail.h). */
-    if (r.evictions > 0 &&
+    /* The load gave up records of its own (a full index), or a saved tail past the head
+     * made it give up all: saved before any is swept while running, as the writer saves
+     * its own (disktail.h). Left past the head, the file would give up again, at every
+     * start, the records written from here on. */
+    if (r.tail_clamped)
+        sf_log_warn("disk store %s: its index tail was past the log's head (writes lost in a "
+                    "power cut, or index.tail unreadable): every record given up",
+                    s->path);
+    if ((r.evictions > 0 || r.tail_clamped) &&
         !sf_disktail_save(s->path, s->log.store_id, s->log.size, r.evict_tail, err, err_len)) {
         sf_diskstore_turn_off(s, "saving the index tail", err);
         return true;

@@ -80,14 +80,15 @@ uint64_t sf_disktail_load(const char *dir, uint64_t store_id, uint64_t log_size)
     tail_name(name, sizeof name, dir, "");
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return errno == ENOENT ? 0 : UINT64_MAX; /* unreadable: it may have said anything */
     uint8_t b[TAIL_BYTES + 1];
     ssize_t n = pread(fd, b, sizeof b, 0);
     close(fd);
-    if (n != TAIL_BYTES || sf_le_get64(b + 32) != XXH3_64bits(b, 32))
-        return 0;
-    if (sf_le_get32(b) != TAIL_MAGIC || sf_le_get32(b + 4) != TAIL_VERSION ||
-        sf_le_get64(b + 8) != store_id || sf_le_get64(b + 16) != log_size)
-        return 0;
+    /* Written whole by a rename: a short or damaged file is damage, not a torn write. */
+    if (n != TAIL_BYTES || sf_le_get64(b + 32) != XXH3_64bits(b, 32) ||
+        sf_le_get32(b) != TAIL_MAGIC || sf_le_get32(b + 4) != TAIL_VERSION)
+        return UINT64_MAX;
+    if (sf_le_get64(b + 8) != store_id || sf_le_get64(b + 16) != log_size)
+        return 0; /* an earlier store's, left when the store was made anew */
     return sf_le_get64(b + 24);
 }

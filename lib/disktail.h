@@ -22,8 +22,10 @@
 bool sf_disktail_save(const char *dir, uint64_t store_id, uint64_t log_size, uint64_t tail,
                       char *err, size_t err_len);
 
-/* The tail saved in dir for this store and log size; 0 when there is none, or it is
- * damaged or of another store or size (the checkpoint's index tail still bounds the load). */
+/* The tail saved in dir for this store and log size; 0 when there is none, or it is of
+ * another store or size (left from a store made anew); UINT64_MAX when it cannot be read
+ * or is damaged: it may have named any tail, so the load gives up every record (the
+ * loss of a cache, never a given-up record served). */
 uint64_t sf_disktail_load(const char *dir, uint64_t store_id, uint64_t log_size);
 
 #endif

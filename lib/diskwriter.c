@@ -506,9 +506,9 @@ static void settle(struct sf_diskstore *s, struct sf_diskstore_qitem *q, uint64_
     sf_mutex_unlock(&s->lock);
 }
 
-/* How long the writer waits, between two steps of an index eviction, for the request
- * threads waiting for the lock to have had it (handoff.h): a bound, so that a steady stream
- * of them cannot stall the writer. They take microseconds each. */
+/* The most the writer waits, between two steps of an index eviction, for the request
+ * threads that were waiting for the lock when the step ended to have had it (handoff.h).
+ * They take microseconds each; those that come meanwhile are not waited for. */
 #define HANDOFF_MS 2
 
 /* Persists to, the tail a full index is about to move to (disktail.h), before any sweep
@@ -546,7 +546,7 @@ static enum sf_diskindex_put index_put(struct sf_diskstore *s, const struct sf_d
     /* The dead first: sweeps are bounded, so entries that died in an earlier eviction may
      * still be there, and giving up more records while they are would be early. */
     size_t moves = 0, swept = 0;
-    while (r == SF_DISKINDEX_FULL) {
+    while (r == SF_DISKINDEX_FULL && atomic_load(&s->on)) { /* off: nothing more to save */
         uint64_t tail = atomic_load(&s->tail);
         if (swept >= 2 * sf_diskindex_slots(s->index)) {
             if (moves == 16 || tail >= s->head || !save_tail(s, tail + (s->head - tail + 7) / 8))
