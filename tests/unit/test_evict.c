@@ -232,6 +232,27 @@ static void test_main_weighs_charge_and_age(void **state)
     sf_evict_fini(&p);
 }
 
+/* The clock does not wrap where it matters: a small entry in main for more than 2^32
+ * stores still weighs as old (a 32-bit clock wrapped its age to 1, and a young large one
+ * would have left in its place). */
+static void test_age_past_2_to_the_32_stores(void **state)
+{
+    (void)state;
+    struct sf_evict p;
+    struct sf_evict_node a = {0}, b = {0}, n = {0};
+    sf_evict_init(&p);
+    sf_evict_insert(&p, &a, 1, 100);
+    sf_evict_insert(&p, &b, 2, 400);
+    sf_evict_remove(&p, sf_evict_victim(&p, 1000)); /* both to the ghost */
+    sf_evict_remove(&p, sf_evict_victim(&p, 1000));
+    sf_evict_insert(&p, &a, 1, 100); /* into main */
+    p.now += UINT64_C(1) << 32;      /* as 2^32 stores would */
+    sf_evict_insert(&p, &b, 2, 400); /* into main, young */
+    sf_evict_insert(&p, &n, 3, 100);
+    assert_ptr_equal(sf_evict_victim(&p, 500), &a); /* 100 * (2^32 + 1) against 400 * 1 */
+    sf_evict_fini(&p);
+}
+
 /* One-hit wonders leave from small; what is in main stays, however many pass. */
 /* Evicts from p until bytes fit max; returns how many left. */
 static int shrink_to(struct sf_evict *p, uint64_t *bytes, uint64_t max)
@@ -469,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_a_newest_node_over_the_limit_is_not_kept),
         cmocka_unit_test(test_small_lets_a_large_node_go_first),
         cmocka_unit_test(test_main_weighs_charge_and_age),
+        cmocka_unit_test(test_age_past_2_to_the_32_stores),
         cmocka_unit_test(test_one_hit_wonders_leave_from_small),
         cmocka_unit_test(test_ghost_hit_goes_to_main),
         cmocka_unit_test(test_bytes_are_exact),
