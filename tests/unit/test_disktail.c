@@ -38,9 +38,9 @@ static void test_round_trip_and_refusals(void **state)
     assert_int_equal(sf_disktail_load(dir, 7, 1 << 20), 123456);
     assert_true(sf_disktail_save(dir, 7, 1 << 20, 999999999999ull, err, sizeof err));
     assert_int_equal(sf_disktail_load(dir, 7, 1 << 20), 999999999999ull);
-    assert_int_equal(sf_disktail_load(dir, 8, 1 << 20), 0); /* another store */
-    assert_int_equal(sf_disktail_load(dir, 7, 2 << 20), 0); /* another log size */
-    flip_byte(dir, 26);                                     /* in the tail */
+    assert_int_equal(sf_disktail_load(dir, 8, 1 << 20), 0);       /* another store */
+    assert_int_equal(sf_disktail_load(dir, 7, 2 << 20), 0);       /* another log size */
+    flip_byte(dir, 26);                                           /* in the tail */
     assert_true(sf_disktail_load(dir, 7, 1 << 20) == UINT64_MAX); /* damaged: any tail */
     assert_false(sf_disktail_save("/nonexistent/sfproxy", 7, 1 << 20, 1, err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/sfproxy/index.tail"));
