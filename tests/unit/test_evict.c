@@ -249,7 +249,7 @@ static void test_age_past_2_to_the_32_stores(void **state)
     p.now += UINT64_C(1) << 32;      /* as 2^32 stores would */
     sf_evict_insert(&p, &b, 2, 400); /* into main, young */
     sf_evict_insert(&p, &n, 3, 100);
-    assert_ptr_equal(sf_evict_victim(&p, 500), &a); /* 100 * (2^32 + 1) against 400 * 1 */
+    assert_ptr_equal(sf_evict_victim(&p, 500), &a); /* 100 * (2^32 + 2) against 400 * 1 */
     sf_evict_fini(&p);
 }
 
