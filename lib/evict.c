@@ -263,8 +263,8 @@ static bool small_gives(const struct sf_evict *p, uint64_t small_max, uint64_t m
            (p->small_bytes > small_max && (p->small_count > 1 || !newest_fits));
 }
 
-/* Whether small's newest node is passed over when small's victim is chosen: while small
- * holds others, or while main can give and the newest could fit at all. */
+/* Whether small's newest node (p->newest, not NULL) is passed over when small's victim is
+ * chosen: while small holds others, or while main can give and the newest could fit at all. */
 static bool newest_stays(const struct sf_evict *p, uint64_t max_bytes)
 {
     return p->small_count > 1 || (p->main_used != 0 && p->newest->charge <= max_bytes);
@@ -313,15 +313,16 @@ static struct sf_evict_node *pick(struct sf_evict *p, struct sf_evict_node *part
             continue;
         struct sf_evict_node *q = &part[c];
         pass_asked(p, q, steps);
-        if (q->next == q || (q->next == p->newest && newest_stays(p, max_bytes)))
+        struct sf_evict_node *oldest = q->next; /* a class's list: never NULL, q when empty */
+        if (oldest == q || (p->newest != NULL && oldest == p->newest && newest_stays(p, max_bytes)))
             continue;
         /* Moves spent: a node of small asked again is not evicted (it would have moved to
          * main); small may then give nothing, and main gives. */
-        if (q->next->queue == SF_EVICT_SMALL && q->next->freq > 0)
+        if (oldest->queue == SF_EVICT_SMALL && oldest->freq > 0)
             continue;
-        double w = weight(p, q->next, power);
+        double w = weight(p, oldest, power);
         if (best == NULL || w > best_w) {
-            best = q->next;
+            best = oldest;
             best_w = w;
         }
     }

@@ -353,13 +353,16 @@ static void trim(struct sf_obj *o)
     if (!o->unjoinable || o->storable)
         return;
     size_t min = slowest_reader(o);
+    if (o->nsegs < 2)
+        return; /* the last segment is still being filled (and the table is seg_one) */
+    SF_ASSERT(o->segs != &o->seg_one);
     while (o->seg_first + 1 < o->nsegs) { /* the last segment is still being filled */
         struct sf_seg *s = o->segs[o->seg_first];
         if (s->off + s->cap > min)
             break;
+        o->segs[o->seg_first++] = NULL;
         o->mem_bytes -= sizeof *s + s->cap;
         free(s);
-        o->segs[o->seg_first++] = NULL;
     }
 }
 
