@@ -659,17 +659,6 @@ static void emit_body(struct writer *w, const struct sf_disklog *log, uint64_t h
     free(key);
 }
 
-/* fsync of dir, so that the rename is on disk too. */
-static bool sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    bool ok = fsync(fd) == 0;
-    close(fd);
-    return ok;
-}
-
 bool sf_diskload_save(const char *dir, const struct sf_disklog *log, uint64_t head,
                       uint64_t index_tail, const struct sf_diskindex *x,
                       const struct sf_diskpurge *p, char *err, size_t err_len)
@@ -698,7 +687,7 @@ bool sf_diskload_save(const char *dir, const struct sf_disklog *log, uint64_t he
         w.err_no = errno;
     if (w.err_no == 0 && rename(tmp, name) != 0)
         w.err_no = errno;
-    if (w.err_no == 0 && !sync_dir(dir))
+    if (w.err_no == 0 && !sf_disktail_sync_dir(dir))
         w.err_no = errno;
     if (w.err_no != 0) {
         snprintf(err, err_len, "cannot write %s: %s", name, strerror(w.err_no));

@@ -178,19 +178,6 @@ static int take_lock(const char *path, char *err, size_t err_len)
     return fd;
 }
 
-/* fsync of dir, so that a file created in it is there after a power loss. */
-static bool sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    bool ok = fsync(fd) == 0;
-    int e = errno;
-    close(fd);
-    errno = e;
-    return ok;
-}
-
 static bool all_zero(const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -236,7 +223,7 @@ static bool create_store(struct sf_diskstore *s, uint64_t max_bytes, char *err, 
     char name[4096];
     snprintf(name, sizeof name, "%s/index.ckpt", s->path);
     unlink(name);
-    if (!sync_dir(s->path)) {
+    if (!sf_disktail_sync_dir(s->path)) { /* the file created there: kept after a power loss */
         snprintf(err, err_len, "cache.disk.path %s: cannot fsync the directory: %s", s->path,
                  strerror(errno));
         return false;

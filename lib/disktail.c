@@ -38,13 +38,15 @@ static bool write_all(int fd, const uint8_t *b, size_t n)
     return true;
 }
 
-static bool sync_dir(const char *dir)
+bool sf_disktail_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return false;
     bool ok = fsync(fd) == 0;
+    int e = errno; /* fsync's, not close's */
     close(fd);
+    errno = e;
     return ok;
 }
 
@@ -65,7 +67,7 @@ bool sf_disktail_save(const char *dir, uint64_t store_id, uint64_t log_size, uin
         ok = false, err_no = errno;
     if (ok && rename(tmp, name) != 0)
         ok = false, err_no = errno;
-    if (ok && !sync_dir(dir))
+    if (ok && !sf_disktail_sync_dir(dir))
         ok = false, err_no = errno;
     if (!ok) {
         snprintf(err, err_len, "cannot write %s: %s", name, strerror(err_no));

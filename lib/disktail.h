@@ -22,6 +22,10 @@
 bool sf_disktail_save(const char *dir, uint64_t store_id, uint64_t log_size, uint64_t tail,
                       char *err, size_t err_len);
 
+/* fsync of the directory dir, so that a file created or renamed into it is there after
+ * a power loss (the index tail, the checkpoint, the store's files). False with errno. */
+bool sf_disktail_sync_dir(const char *dir);
+
 /* The tail saved in dir for this store and log size; 0 when there is none, or it is of
  * another store or size (left from a store made anew); UINT64_MAX when it cannot be read
  * or is damaged: it may have named any tail, so the load gives up every record (the
