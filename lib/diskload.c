@@ -462,7 +462,8 @@ static void ckpt_apply(const struct ckpt *c, const struct sf_disklog *log, struc
     uint64_t etail = sc->out->evict_tail > tail ? sc->out->evict_tail : tail;
     /* The table's size at once: doubling it step by step was most of a million entries'
      * load (diskloadbench). Without the memory, the puts grow it as far as they can. */
-    (void)sf_diskindex_reserve(sc->x, (size_t)c->entries, etail); /* read whole: it fits */
+    if (etail < c->head) /* else every entry is below the tail: none will be indexed */
+        (void)sf_diskindex_reserve(sc->x, (size_t)c->entries, etail); /* read whole: fits */
     for (uint64_t i = 0; i < c->entries; i++) {
         const uint8_t *b = c->entry0 + i * CKPT_ENTRY;
         struct sf_diskindex_entry e = {.key_hash = sf_le_get64(b),
