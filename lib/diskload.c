@@ -514,6 +514,11 @@ bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_di
     SF_ASSERT(log->size >= SF_DISKREC_HEADER);
     uint64_t t0 = now_ms();
     memset(out, 0, sizeof *out);
+    /* The running process's last index tail (disktail.h): no record below it comes back. */
+    if (!sf_disktail_load(dir, log->store_id, log->size, &out->evict_tail)) {
+        snprintf(err, err_len, "cannot read %s/index.tail: %s", dir, strerror(errno));
+        return false;
+    }
     struct scan sc = {.rd = {.log = log, .buf = sf_xmalloc(WINDOW)},
                       .x = x,
                       .p = p,
@@ -521,8 +526,6 @@ bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_di
                       .scratch = sf_xmalloc(SF_DISKREC_MAX_KEY + 2)};
     uint64_t head = 0;
     bool ok = true;
-    /* The running process's last index tail (disktail.h): no record below it comes back. */
-    out->evict_tail = sf_disktail_load(dir, log->store_id, log->size);
     out->from_checkpoint = ckpt_load(dir, log, &sc, &head);
     enum chain c = out->from_checkpoint ? follow(&sc, &head) : CHAIN_AHEAD;
     if (c == CHAIN_AHEAD) {

@@ -36,7 +36,7 @@ struct sf_diskload_result {
                            * or the load's own; the store's tail is at least this */
     uint64_t evictions;   /* times a full index made the oldest go (as the writer does) */
     bool tail_clamped;    /* the saved tail was past the head (a power cut lost writes, or
-                           * index.tail was unreadable): every record given up, and the
+                           * index.tail was damaged): every record given up, and the
                            * tail must be saved again at the head before the writer runs */
     uint64_t ms;          /* how long it took */
     char note[160];       /* why a checkpoint was not used, for the log ("" if it was) */
@@ -44,7 +44,7 @@ struct sf_diskload_result {
 
 /* Fills x and p (empty on entry) from dir's checkpoint when it is of this log and sound,
  * then scans the log from its head; without one, scans the whole log. False only on an
- * I/O error reading the store (err says what); a damaged or missing checkpoint is a full
+ * I/O error reading the store or its index.tail (err says what); a damaged or missing checkpoint is a full
  * scan, and damaged records are passed over (counted). */
 bool sf_diskload_run(const char *dir, const struct sf_disklog *log, struct sf_diskindex *x,
                      struct sf_diskpurge *p, struct sf_diskload_result *out, char *err,

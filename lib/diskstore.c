@@ -308,7 +308,7 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
         return true;
     }
     if (!sf_diskload_run(s->path, &s->log, s->index, s->purges, &r, err, err_len)) {
-        /* An I/O error reading the log: as any disk error, the tier goes off (one log line)
+        /* An I/O error reading the log or its index.tail: as any disk error, the tier goes off (one log line)
          * and the memory cache goes on, rather than sfproxy not starting. The store stays
          * open and off: reads find nothing, stores and purges are refused, close writes no
          * checkpoint, so the file is as it was for the next start. */
@@ -321,7 +321,7 @@ static bool load(struct sf_diskstore *s, char *err, size_t err_len)
      * start, the records written from here on. */
     if (r.tail_clamped)
         sf_log_warn("disk store %s: its index tail was past the log's head (writes lost in a "
-                    "power cut, or index.tail unreadable): every record given up",
+                    "power cut, or index.tail damaged): every record given up",
                     s->path);
     if ((r.evictions > 0 || r.tail_clamped) &&
         !sf_disktail_save(s->path, s->log.store_id, s->log.size, r.evict_tail, err, err_len)) {

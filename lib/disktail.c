@@ -76,21 +76,27 @@ bool sf_disktail_save(const char *dir, uint64_t store_id, uint64_t log_size, uin
     return ok;
 }
 
-uint64_t sf_disktail_load(const char *dir, uint64_t store_id, uint64_t log_size)
+bool sf_disktail_load(const char *dir, uint64_t store_id, uint64_t log_size, uint64_t *tail)
 {
     char name[4096];
     tail_name(name, sizeof name, dir, "");
+    *tail = 0;
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? 0 : UINT64_MAX; /* unreadable: it may have said anything */
+        return errno == ENOENT;
     uint8_t b[TAIL_BYTES + 1];
     ssize_t n = pread(fd, b, sizeof b, 0);
+    int e = errno; /* pread's, not close's */
     close(fd);
+    if (n < 0) {
+        errno = e;
+        return false;
+    }
     /* Written whole by a rename: a short or damaged file is damage, not a torn write. */
     if (n != TAIL_BYTES || sf_le_get64(b + 32) != XXH3_64bits(b, 32) ||
         sf_le_get32(b) != TAIL_MAGIC || sf_le_get32(b + 4) != TAIL_VERSION)
-        return UINT64_MAX;
-    if (sf_le_get64(b + 8) != store_id || sf_le_get64(b + 16) != log_size)
-        return 0; /* an earlier store's, left when the store was made anew */
-    return sf_le_get64(b + 24);
+        *tail = UINT64_MAX;
+    else if (sf_le_get64(b + 8) == store_id && sf_le_get64(b + 16) == log_size)
+        *tail = sf_le_get64(b + 24); /* else an earlier store's, left when it was made anew */
+    return true;
 }

@@ -26,10 +26,13 @@ bool sf_disktail_save(const char *dir, uint64_t store_id, uint64_t log_size, uin
  * a power loss (the index tail, the checkpoint, the store's files). False with errno. */
 bool sf_disktail_sync_dir(const char *dir);
 
-/* The tail saved in dir for this store and log size; 0 when there is none, or it is of
- * another store or size (left from a store made anew); UINT64_MAX when it cannot be read
- * or is damaged: it may have named any tail, so the load gives up every record (the
- * loss of a cache, never a given-up record served). */
-uint64_t sf_disktail_load(const char *dir, uint64_t store_id, uint64_t log_size);
+/* Reads the tail saved in dir for this store and log size into *tail: 0 when there is
+ * none, or it is of another store or size (left from a store made anew); UINT64_MAX when
+ * it is damaged: it may have named any tail, so the load gives up every record (the loss
+ * of a cache, never a given-up record served). False with errno when the file is there
+ * but cannot be read (EMFILE, EACCES, EIO, a directory of that name): what it says is not
+ * known, and the error may pass, so the caller keeps the store as it is and does not use
+ * it this run rather than give up a cache over it. */
+bool sf_disktail_load(const char *dir, uint64_t store_id, uint64_t log_size, uint64_t *tail);
 
 #endif

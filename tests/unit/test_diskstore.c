@@ -1732,6 +1732,35 @@ static void test_a_damaged_tail_gives_up_everything(void **state)
     sf_diskstore_close(s);
 }
 
+/* An index.tail that is there but cannot be read (a directory of its name: the read
+ * fails, as EMFILE or EIO would) opens the store off for this run, the memory cache going
+ * on, and gives up nothing: once it can be read, every record is there. */
+static void test_an_unreadable_tail_opens_off_and_keeps_all(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    for (uint32_t i = 1; i <= 4; i++)
+        assert_true(put(s, i, 100));
+    drain(s);
+    sf_diskstore_close(s);
+    char name[128], err[512] = "";
+    snprintf(name, sizeof name, "%s/index.tail", dir);
+    unlink(name);
+    assert_int_equal(mkdir(name, 0700), 0);
+    struct sf_diskstore_conf c = {.path = dir, .max_bytes = SMALL, .queue_bytes = 1 << 20};
+    s = sf_diskstore_open(&c, err, sizeof err);
+    if (s == NULL)
+        fail_msg("open refused: %s", err);
+    assert_false(stats(s).on);
+    assert_false(put(s, 5, 100));
+    sf_diskstore_close(s);
+    assert_int_equal(rmdir(name), 0);
+    s = open_store(SMALL, 1 << 20);
+    assert_true(stats(s).on);
+    assert_int_equal(found_of(s, 1, 4), 4);
+    sf_diskstore_close(s);
+}
+
 int main(void)
 {
     sf_log_set_level(SF_LOG_ERROR);
@@ -1739,6 +1768,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_tail_past_the_head_is_saved_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_damaged_tail_gives_up_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_unreadable_tail_opens_off_and_keeps_all, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_purge_rules_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_created_store_has_a_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_records_are_read, setup, teardown),
