@@ -353,6 +353,7 @@ static void store_free(struct sf_diskstore *s)
         close(s->lock_fd); /* releases the flock */
     sf_diskindex_free(s->index);
     sf_diskurls_free(s->q_urls);
+    free(s->q_map);
     sf_diskpurge_free(s->purges);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->done_cv);
@@ -376,6 +377,12 @@ struct sf_diskstore *sf_diskstore_open(const struct sf_diskstore_conf *conf, cha
     s->magic = SF_DISKSTORE_MAGIC;
     s->path = sf_xstrdup(conf->path);
     s->queue_max = conf->queue_bytes;
+    size_t buckets = SF_DISKSTORE_QBUCKETS_MIN;
+    while (buckets < SF_DISKSTORE_QBUCKETS_MAX &&
+           (uint64_t)buckets * SF_DISKSTORE_QBUCKET_BYTES < conf->queue_bytes)
+        buckets *= 2;
+    s->q_map = sf_xcalloc(buckets, sizeof *s->q_map);
+    s->q_mask = buckets - 1;
     s->purge_max = conf->purge_rules_max > 0 ? conf->purge_rules_max : DEFAULT_PURGE_RULES;
     s->lock_fd = -1;
     s->log.fd = -1;

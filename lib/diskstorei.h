@@ -16,9 +16,15 @@
 struct sf_diskurls;
 
 #define SF_DISKSTORE_MAGIC 0x5fd1557eu
-#define SF_DISKSTORE_SUPER 4096u   /* the superblock's bytes, before the log */
-#define SF_DISKSTORE_DEFERRED 64   /* removals a checkpoint's save may defer */
-#define SF_DISKSTORE_QBUCKETS 1024 /* the queued records' map: chains by key hash */
+#define SF_DISKSTORE_SUPER 4096u /* the superblock's bytes, before the log */
+#define SF_DISKSTORE_DEFERRED 64 /* removals a checkpoint's save may defer */
+/* The queued records' map, chains by key hash: a bucket per this many bytes the queue may
+ * hold (a full 64 MiB queue of 1 KiB records: chains of about 4, where a fixed 1,024
+ * buckets made 64 for every memory miss to walk under the store's lock), at least
+ * SF_DISKSTORE_QBUCKETS_MIN, a power of two. */
+#define SF_DISKSTORE_QBUCKET_BYTES 4096u
+#define SF_DISKSTORE_QBUCKETS_MIN 1024u
+#define SF_DISKSTORE_QBUCKETS_MAX (1u << 20)
 /* Slots one step of an index eviction's sweep examines under the lock (diskwriter.c,
  * index_put): a step holds request threads tens of microseconds, and they get the lock
  * between steps (handoff.h). scripts/diskevictbench.c measures it. */
@@ -80,12 +86,13 @@ struct sf_diskstore {
     pthread_cond_t done_cv;      /* (L) purges wait on it for their tombstone */
     struct sf_diskindex *index;  /* (L); the writer reads it without the lock while saving */
     struct sf_diskpurge *purges; /* (L) */
-    struct sf_diskstore_qitem *q_first, *q_last;             /* (L) the queue, oldest first */
-    struct sf_diskstore_qitem *q_map[SF_DISKSTORE_QBUCKETS]; /* (L) records not yet written */
-    struct sf_diskurls *q_urls; /* (L) the URLs of the records in q_map, counted: grows
+    struct sf_diskstore_qitem *q_first, *q_last; /* (L) the queue, oldest first */
+    struct sf_diskstore_qitem **q_map; /* (L) records not yet written, q_mask + 1 chains */
+    size_t q_mask;                     /* (C) */
+    struct sf_diskurls *q_urls;        /* (L) the URLs of the records in q_map, counted: grows
                                  * under the lock, bounded by the queue (a URL per queued
                                  * record); in the stats' index_bytes */
-    pthread_cond_t unpin_cv;    /* (L) the last reader unpinned */
+    pthread_cond_t unpin_cv;           /* (L) the last reader unpinned */
     uint64_t q_bytes; /* (L) the queued records' bytes, against queue_max (not tombstones) */
     uint64_t q_count; /* (L) the queued items, records and tombstones */
     struct sf_diskstore_qitem *t_first, *t_last; /* (L) the queued tombstones, oldest first */

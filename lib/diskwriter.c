@@ -83,9 +83,9 @@ static void item_release(struct sf_diskstore_qitem *q)
     q->release = NULL;
 }
 
-static size_t bucket_of(uint64_t key_hash)
+static size_t bucket_of(const struct sf_diskstore *s, uint64_t key_hash)
 {
-    return (size_t)(key_hash % SF_DISKSTORE_QBUCKETS);
+    return (size_t)key_hash & s->q_mask;
 }
 
 struct sf_diskstore_qitem *sf_diskwriter_find(struct sf_diskstore *s, uint64_t key_hash,
@@ -93,7 +93,8 @@ struct sf_diskstore_qitem *sf_diskwriter_find(struct sf_diskstore *s, uint64_t k
 {
     sf_mutex_assert_held(&s->lock);
     /* Newest first: a key stored twice while queued is read as its second store. */
-    for (struct sf_diskstore_qitem *q = s->q_map[bucket_of(key_hash)]; q != NULL; q = q->map_next)
+    for (struct sf_diskstore_qitem *q = s->q_map[bucket_of(s, key_hash)]; q != NULL;
+         q = q->map_next)
         if (q->key_hash == key_hash && q->variant == variant)
             return q;
     return NULL;
@@ -123,7 +124,7 @@ static void unmap(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
     if (!q->mapped)
         return; /* never queued (put refused it), or a tombstone: only this thread knows q */
     sf_mutex_lock(&s->lock);
-    struct sf_diskstore_qitem **pp = &s->q_map[bucket_of(q->key_hash)];
+    struct sf_diskstore_qitem **pp = &s->q_map[bucket_of(s, q->key_hash)];
     while (*pp != q)
         pp = &(*pp)->map_next;
     *pp = q->map_next;
@@ -159,7 +160,7 @@ static void enqueue(struct sf_diskstore *s, struct sf_diskstore_qitem *q)
 {
     sf_mutex_assert_held(&s->lock);
     if (!q->tombstone) {
-        struct sf_diskstore_qitem **b = &s->q_map[bucket_of(q->key_hash)];
+        struct sf_diskstore_qitem **b = &s->q_map[bucket_of(s, q->key_hash)];
         q->map_next = *b;
         *b = q;
         q->mapped = true;

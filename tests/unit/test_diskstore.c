@@ -1732,6 +1732,25 @@ static void test_a_damaged_tail_gives_up_everything(void **state)
     sf_diskstore_close(s);
 }
 
+/* The queued records' map has a chain per 4 KiB of the queue's bound, at least 1,024 (a
+ * fixed 1,024 made chains of 64 for a full default queue of 1 KiB records), and finds
+ * every queued record through it. */
+static void test_queue_map_scales_with_the_queue(void **state)
+{
+    (void)state;
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    assert_int_equal(s->q_mask + 1, SF_DISKSTORE_QBUCKETS_MIN);
+    sf_diskstore_close(s);
+    s = open_store(SMALL, 64 << 20);
+    assert_int_equal(s->q_mask + 1, 16384);
+    for (uint32_t i = 1; i <= 40; i++)
+        assert_true(put(s, i, 100));
+    assert_int_equal(found_of(s, 1, 40), 40); /* from the queue or the log */
+    drain(s);
+    assert_int_equal(found_of(s, 1, 40), 40);
+    sf_diskstore_close(s);
+}
+
 /* An index.tail that is there but cannot be read (a directory of its name: the read
  * fails, as EMFILE or EIO would) opens the store off for this run, the memory cache going
  * on, and gives up nothing: once it can be read, every record is there. */
@@ -1768,6 +1787,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_tail_past_the_head_is_saved_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_damaged_tail_gives_up_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_map_scales_with_the_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_unreadable_tail_opens_off_and_keeps_all, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_purge_rules_are_bounded, setup, teardown),
