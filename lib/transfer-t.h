@@ -40,6 +40,7 @@ struct sf_transfer {
      * upstream_idle (an origin that stops reading); once the request is sent, + first_byte
      * (RFC-wise: from the request to its response). */
     uint64_t first_byte_deadline_ms;
+    int64_t upload_sent;   /* request content bytes given to curl */
     uint64_t last_byte_ms; /* when the headers or the last body bytes arrived */
     int64_t request_time_s;
     uint64_t start_us; /* sf_mono_us when the transfer started */

@@ -21,7 +21,14 @@ static size_t on_read(char *dst, size_t size, size_t n, void *arg)
         return CURL_READFUNC_ABORT;
     switch (sf_reqbody_read(x->spec->body, dst, size * n, &got)) {
     case SF_REQBODY_DATA:
-        x->first_byte_deadline_ms = sf_now_ms() + x->rule->set->upstream_idle_timeout_ms;
+        /* With a declared length curl asks for no more once it has that many bytes: the
+         * last of them is the request's end, or the wait for the head would be clocked
+         * by upstream_idle (a 504 after it, not after first_byte). */
+        x->upload_sent += (int64_t)got;
+        x->first_byte_deadline_ms =
+            sf_now_ms() + (x->upload_sent == sf_reqbody_declared_len(x->spec->body)
+                               ? x->rule->set->first_byte_timeout_ms
+                               : x->rule->set->upstream_idle_timeout_ms);
         return got;
     case SF_REQBODY_EOF:
         /* The request is sent: the wait for its response head starts now. */
@@ -110,7 +117,8 @@ static void build_lines(struct sf_transfer *x)
 }
 
 /* Connected, the request about to be sent: without content it is sent now, so the
- * first-byte clock starts; with content, the clock watches the upload's progress first. */
+ * first-byte clock starts; with content, the clock watches the upload's progress first
+ * (on_read starts the first-byte clock at its end). */
 static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary_port,
                         int local_port)
 {
@@ -118,8 +126,10 @@ static int on_connected(void *arg, char *primary_ip, char *local_ip, int primary
     (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
     const struct sf_route_settings *set = x->rule->set;
     x->connected = true;
-    x->first_byte_deadline_ms = sf_now_ms() + (x->spec->body != NULL ? set->upstream_idle_timeout_ms
-                                                                     : set->first_byte_timeout_ms);
+    /* Empty content (Content-Length: 0) is sent with the head: curl asks for none. */
+    bool sent = x->spec->body == NULL || sf_reqbody_declared_len(x->spec->body) == 0;
+    x->first_byte_deadline_ms =
+        sf_now_ms() + (sent ? set->first_byte_timeout_ms : set->upstream_idle_timeout_ms);
     /* On a pool, the fetch's first byte is due by one deadline, whatever server answers
      * (content's upload has clocks of its own: a long one would outlast that). */
     if (x->spec->body == NULL)

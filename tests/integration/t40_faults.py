@@ -206,6 +206,24 @@ def test_first_byte_runs_from_the_request_not_the_connect():
         eq(env.get("/fb2?delay_ms=200").status, 200, "an origin within first_byte")
 
 
+def test_first_byte_clocks_a_post_with_a_declared_length():
+    # curl asks for no more content once it has the declared length, so the end of the
+    # upload was never seen: the wait for the head ran on upstream_idle (8 s here), not
+    # first_byte (1 s). The same for empty content, sent with the head.
+    with Env({"timeouts": {"first_byte": "1s", "upstream_idle": "8s"}}) as env:
+        for body in (b"hello", b""):
+            conn = http.client.HTTPConnection("127.0.0.1", env.proxy.port, timeout=30 * MULT)
+            t0 = time.monotonic()
+            conn.request("POST", "/fbpost?delay_ms=12000", body=body,
+                         headers={"Content-Length": str(len(body))})
+            r = conn.getresponse()
+            r.read()
+            took = time.monotonic() - t0
+            conn.close()
+            eq(r.status, 504, "a POST of %d bytes whose origin does not answer" % len(body))
+            check(took < 6, "504 after %.1f s: first_byte (1 s), not upstream_idle (8 s)" % took)
+
+
 def test_first_byte_starts_after_a_slow_upload():
     # The client takes ~1.5 s to send its content; the origin answers at once after it.
     with Env({"timeouts": {"first_byte": "1s"}}) as env:
