@@ -158,7 +158,9 @@ void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const ch
     bool v6 = strchr(client_ip, ':') != NULL;
     size_t len = strlen(client_ip) + (prior_xff ? strlen(prior_xff) : 0) +
                  (prior_forwarded ? strlen(prior_forwarded) : 0) + 48;
-    char *buf = sf_xmalloc(len);
+    /* On the stack unless earlier proxies made the lists long: sf_hdrs_add copies it. */
+    char small[256];
+    char *buf = len <= sizeof small ? small : sf_xmalloc(len);
     snprintf(buf, len, "%s%s%s", prior_xff ? prior_xff : "", prior_xff ? ", " : "", client_ip);
     sf_hdrs_add(h, "X-Forwarded-For", buf);
     sf_hdrs_add(h, "X-Forwarded-Proto", prior_proto ? prior_proto : scheme);
@@ -169,7 +171,8 @@ void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const ch
                  v6 ? "\"" : "", scheme);
         sf_hdrs_add(h, "Forwarded", buf);
     }
-    free(buf);
+    if (buf != small)
+        free(buf);
 }
 
 static bool is_ows(char c)
