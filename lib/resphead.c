@@ -4,17 +4,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Room for len more bytes of text. The head's size limit bounds it. */
+static char *text_of(struct sf_resphead *h)
+{
+    return h->text != NULL ? h->text : h->inline_text;
+}
+
+/* Room for len more bytes of text: inline, then on the heap. The head's size limit bounds
+ * it. */
 static char *text_room(struct sf_resphead *h, size_t len)
 {
-    if (h->text_len + len > h->text_cap) {
-        size_t cap = h->text_cap ? h->text_cap : SF_RESPHEAD_TEXT_FIRST;
+    size_t cap = h->text != NULL ? h->text_cap : sizeof h->inline_text;
+    if (h->text_len + len > cap) {
         while (cap < h->text_len + len)
             cap *= 2;
-        h->text = sf_xrealloc(h->text, cap);
+        if (h->text == NULL) {
+            h->text = sf_xmalloc(cap);
+            memcpy(h->text, h->inline_text, h->text_len);
+        } else {
+            h->text = sf_xrealloc(h->text, cap);
+        }
         h->text_cap = cap;
     }
-    return h->text + h->text_len;
+    return text_of(h) + h->text_len;
 }
 
 static void add_field(struct sf_resphead *h, const char *name, size_t name_len, const char *value,
@@ -57,7 +68,7 @@ static void fold_into_last(struct sf_resphead *h, const char *line, size_t end)
 static void take_fields(struct sf_resphead *h)
 {
     sf_hdrs_clear(&h->hdrs);
-    sf_hdrs_pack_text(&h->hdrs, h->text, h->text_len, h->fields);
+    sf_hdrs_pack_text(&h->hdrs, text_of(h), h->text_len, h->fields);
     h->text_len = h->fields = 0;
 }
 

@@ -12,9 +12,11 @@
  * would fail on every hit. nginx's default for the same is 4-8 KiB. */
 #define SF_RESPHEAD_BYTES_MAX (16u << 10)
 #define SF_RESPHEAD_FIELDS_MAX 100
-/* The first room for a head's text: most origins' heads fit (tcache-sized, so its malloc
- * sweeps no free lists). */
-#define SF_RESPHEAD_TEXT_FIRST 512
+/* Room for a head's field text inside struct sf_resphead itself: a small head (a static
+ * file's, an API's) needs no allocation for it; a larger one moves to the heap. Kept so
+ * that a transfer (which embeds this) stays below 1 KiB, the size from which glibc's
+ * malloc sweeps its fast bins first. */
+#define SF_RESPHEAD_TEXT_INLINE 384
 
 /* Zero-initialised is ready; sf_resphead_clear ends it. The fields of a head are gathered in
  * text (name, NUL, value, NUL each) as the lines come and become hdrs, packed in one
@@ -24,10 +26,11 @@ struct sf_resphead {
     int status;          /* of the head being read; 0 before its status line */
     struct sf_hdrs hdrs; /* the fields of the head last ended (blank line), packed */
     size_t bytes;        /* its size so far, line ends included */
-    char *text;          /* the fields of the head being read, so far */
+    char *text; /* the fields of the head being read, so far, when past inline_text (owned) */
     size_t text_len, text_cap, fields;
     bool trailers; /* the final head has ended: lines now are trailer fields, which go to
                     * hdrs at once (curl hands over no blank line after them) */
+    char inline_text[SF_RESPHEAD_TEXT_INLINE]; /* the text while text is NULL */
 };
 
 enum sf_resphead_step {

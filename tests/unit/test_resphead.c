@@ -161,6 +161,23 @@ static void test_one_block_and_trailers(void **state)
     sf_hdrs_clear(&taken);
     sf_resphead_clear(&h);
     assert_null(h.text);
+
+    /* A head past the inline room moves to the heap whole, a fold across the move too. */
+    char line[64];
+    assert_int_equal(sf_resphead_line(&h, "HTTP/1.1 200 OK\r\n", 17, &why), SF_RESPHEAD_MORE);
+    for (int i = 0; i < 40; i++) {
+        int n = snprintf(line, sizeof line, "Field-%02d: value-%02d\r\n", i, i);
+        assert_int_equal(sf_resphead_line(&h, line, (size_t)n, &why), SF_RESPHEAD_MORE);
+        if (i == 15)
+            assert_int_equal(sf_resphead_line(&h, " more\r\n", 7, &why), SF_RESPHEAD_MORE);
+    }
+    assert_non_null(h.text);
+    assert_int_equal(sf_resphead_line(&h, "\r\n", 2, &why), SF_RESPHEAD_FINAL);
+    assert_int_equal(h.hdrs.n, 40);
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "Field-00"), "value-00");
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "Field-15"), "value-15 more");
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "Field-39"), "value-39");
+    sf_resphead_clear(&h);
 }
 
 int main(void)
