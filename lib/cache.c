@@ -600,8 +600,8 @@ static void fill_pass(struct sf_cache *c, struct marker *m, const void *arg)
 {
     const struct pass_mark *p = arg;
     m->expires_ms = p->until_ms;
-    m->reason = sf_xstrdup_opt(p->reason);
-    sf_table_charge(&c->t, &m->e, marker_charge(m, sf_held_str(m->reason)));
+    m->reason = p->reason; /* a static sentence (policy.h): borrowed, not copied */
+    sf_table_charge(&c->t, &m->e, marker_charge(m, 0));
     m->pass.next = &c->t.pass; /* the newest: markers all live the same time */
     m->pass.prev = c->t.pass.prev;
     c->t.pass.prev->next = &m->pass;

@@ -64,7 +64,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct sf_listener *l = cls;
     struct sf_front *f = l->owner;
-    struct sf_req *r = sf_xcalloc(1, sizeof *r);
+    /* The raw target lives right after r, in its block (libmicrohttpd edits uri in place
+     * after this): one allocation a request, freed with r. */
+    size_t target_len = strlen(uri);
+    struct sf_req *r = sf_xcalloc(1, sizeof *r + target_len + 1);
     r->magic = SF_REQ_MAGIC;
     atomic_init(&r->refs, 1);
     r->cache = f->cache;
@@ -77,7 +80,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->conn = conn;
     r->wire = sf_conn_of(conn);
     r->seq = r->wire != NULL ? sf_conn_next_request(r->wire) : 0;
-    r->target = sf_xstrdup(uri); /* libmicrohttpd edits uri in place after this */
+    r->target = memcpy((char *)(r + 1), uri, target_len + 1);
     r->step = SF_REQ_RECV;
     r->from = SF_REQ_NEW;
     r->w.wake = wake_req;

@@ -17,6 +17,24 @@ static struct sf_hdr field_block(const char *name, size_t name_len, const char *
     return (struct sf_hdr){block, block + name_len + 1};
 }
 
+/* A field's text: name, NUL, value, NUL. */
+static size_t field_bytes(const struct sf_hdr *f)
+{
+    return strlen(f->name) + strlen(f->value) + 2;
+}
+
+/* Points a packed list's n slots at its text, which follows them: name, NUL, value, NUL, one
+ * field after the other in the slots' order. */
+static void point_packed(struct sf_hdrs *h)
+{
+    char *text = (char *)(h->v + h->n);
+    for (size_t i = 0; i < h->n; i++) {
+        char *value = text + strlen(text) + 1;
+        h->v[i] = (struct sf_hdr){text, value};
+        text = value + strlen(value) + 1;
+    }
+}
+
 bool sf_hdrs_is_packed(const struct sf_hdrs *h)
 {
     return h->cap == 0 && h->n > 0;
@@ -84,20 +102,59 @@ void sf_hdrs_clear(struct sf_hdrs *h)
     memset(h, 0, sizeof *h);
 }
 
-size_t sf_hdrs_remove(struct sf_hdrs *h, const char *name)
+/* A packed list without the fields keep refuses, in place: the kept slots move down, then
+ * their text after them (every move goes to a lower address, and the slots still to be read
+ * are compacted first), and the block shrinks to fit, so sf_hdrs_bytes stays its size. */
+static size_t filter_packed(struct sf_hdrs *h, bool (*keep)(const struct sf_hdr *f, void *arg),
+                            void *arg)
 {
-    unpack(h);
+    size_t kept = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (keep(&h->v[i], arg))
+            h->v[kept++] = h->v[i];
+    size_t removed = h->n - kept;
+    if (removed == 0)
+        return 0;
+    h->n = kept;
+    if (kept == 0) {
+        sf_hdrs_clear(h);
+        return removed;
+    }
+    char *text = (char *)(h->v + kept);
+    for (size_t i = 0; i < kept; i++) {
+        size_t len = field_bytes(&h->v[i]);
+        memmove(text, h->v[i].name, len);
+        text += len;
+    }
+    h->v = sf_xrealloc(h->v, (size_t)(text - (char *)h->v));
+    point_packed(h);
+    return removed;
+}
+
+size_t sf_hdrs_filter(struct sf_hdrs *h, bool (*keep)(const struct sf_hdr *f, void *arg), void *arg)
+{
+    if (sf_hdrs_is_packed(h))
+        return filter_packed(h, keep, arg);
     size_t kept = 0;
     for (size_t i = 0; i < h->n; i++) {
-        if (sf_streq_ci(h->v[i].name, name)) {
-            free(h->v[i].name); /* (its value with it) */
-        } else {
+        if (keep(&h->v[i], arg))
             h->v[kept++] = h->v[i];
-        }
+        else
+            free(h->v[i].name); /* (its value with it) */
     }
     size_t removed = h->n - kept;
     h->n = kept;
     return removed;
+}
+
+static bool is_not_named(const struct sf_hdr *f, void *name)
+{
+    return !sf_streq_ci(f->name, name);
+}
+
+size_t sf_hdrs_remove(struct sf_hdrs *h, const char *name)
+{
+    return sf_hdrs_filter(h, is_not_named, (void *)name);
 }
 
 const char *sf_hdrs_get(const struct sf_hdrs *h, const char *name)
@@ -135,10 +192,29 @@ char *sf_hdrs_join(const struct sf_hdrs *h, const char *name)
     return out;
 }
 
-/* A field's text: name, NUL, value, NUL. */
-static size_t field_bytes(const struct sf_hdr *f)
+const char *sf_hdrs_list(const struct sf_hdrs *h, const char *name, char **joined)
 {
-    return strlen(f->name) + strlen(f->value) + 2;
+    *joined = NULL;
+    const char *first = NULL;
+    for (size_t i = 0; i < h->n; i++) {
+        if (!sf_streq_ci(h->v[i].name, name))
+            continue;
+        if (first != NULL)
+            return *joined = sf_hdrs_join(h, name);
+        first = h->v[i].value;
+    }
+    return first;
+}
+
+void sf_hdrs_pack_text(struct sf_hdrs *h, const char *text, size_t len, size_t n)
+{
+    SF_ASSERT(h->n == 0 && h->v == NULL);
+    if (n == 0)
+        return;
+    h->v = sf_xmalloc(n * sizeof *h->v + len);
+    memcpy(h->v + n, text, len);
+    h->n = n;
+    point_packed(h);
 }
 
 size_t sf_hdrs_bytes(const struct sf_hdrs *h)

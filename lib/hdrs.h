@@ -37,10 +37,19 @@ void sf_hdrs_extend_last(struct sf_hdrs *h, const char *more, size_t len);
 void sf_hdrs_clear(struct sf_hdrs *h);
 /* Removes every field of that name; returns how many. */
 size_t sf_hdrs_remove(struct sf_hdrs *h, const char *name);
+/* Removes every field keep(f, arg) refuses, the others keeping their order; returns how
+ * many. A packed list stays packed: it is compacted in place and shrunk to fit (no
+ * allocation beyond that realloc). */
+size_t sf_hdrs_filter(struct sf_hdrs *h, bool (*keep)(const struct sf_hdr *f, void *arg),
+                      void *arg);
 /* The first value of a field, borrowed from h; NULL when absent. */
 const char *sf_hdrs_get(const struct sf_hdrs *h, const char *name);
 /* All values of a field joined with ", " (RFC 9110 §5.3); NULL when absent. Caller frees. */
 char *sf_hdrs_join(const struct sf_hdrs *h, const char *name);
+/* A field's values as one list (RFC 9110 §5.3), without a copy where it can: borrowed from h
+ * when the field occurs once (*joined NULL), else joined as sf_hdrs_join does into *joined,
+ * which the caller frees (free(NULL) is fine). NULL when absent. */
+const char *sf_hdrs_list(const struct sf_hdrs *h, const char *name, char **joined);
 /* Bytes the list occupies (its slots and text; a packed list: its one block), for memory
  * accounting. */
 size_t sf_hdrs_bytes(const struct sf_hdrs *h);
@@ -51,6 +60,10 @@ size_t sf_hdrs_held(const struct sf_hdrs *h, size_t (*size_fn)(size_t asked));
 /* Packs h into one allocation (the packed form above): same fields, same order. A list
  * already packed, or empty, is left as it is. */
 void sf_hdrs_pack(struct sf_hdrs *h);
+/* Makes h (empty) the packed form of the n fields in text's len bytes, each its name, NUL,
+ * its value, NUL, one after the other: one allocation, however many fields (an origin's
+ * head, gathered line by line in one buffer, resphead.c). */
+void sf_hdrs_pack_text(struct sf_hdrs *h, const char *text, size_t len, size_t n);
 /* Whether h is in the packed form. */
 bool sf_hdrs_is_packed(const struct sf_hdrs *h);
 

@@ -30,31 +30,45 @@ static bool stripped_target(const struct sf_cache_rules *rules, const char *name
     return false;
 }
 
+/* What forwardable_fields keeps a field by. */
+struct forwardable {
+    const struct sf_judge_cfg *cfg;
+    const char *connection; /* the Connection field's list, or NULL */
+};
+
+static bool is_forwardable(const struct sf_hdr *h, void *arg)
+{
+    const struct forwardable *fw = arg;
+    return !sf_http_is_hop_by_hop(h->name, fw->connection) &&
+           !sf_streq_ci(h->name, "Content-Length") && !stripped_target(fw->cfg->rules, h->name);
+}
+
 /* The fields to keep and send downstream: no hop-by-hop fields (RFC 9110 §7.6.1), no
  * Content-Length, which libmicrohttpd writes from the response size, and no targeted
  * cache field that is this deployment's own. A field meant for every CDN tier on the path
  * (CDN-Cache-Control, RFC 9213 §3.1) goes on to the next one. Takes in's fields over into
- * out (empty), without copying them: in is left empty. */
+ * out (empty), without copying them: in is left empty. An origin's head comes packed
+ * (resphead.c) and stays so, compacted in place. */
 static void forwardable_fields(const struct sf_judge_cfg *cfg, struct sf_hdrs *in,
                                struct sf_hdrs *out)
 {
     SF_ASSERT(out->n == 0 && out->v == NULL);
-    char *connection = sf_hdrs_join(in, "Connection");
-    size_t kept = 0;
-    for (size_t i = 0; i < in->n; i++) {
-        struct sf_hdr h = in->v[i];
-        if (!sf_http_is_hop_by_hop(h.name, connection) && !sf_streq_ci(h.name, "Content-Length") &&
-            !stripped_target(cfg->rules, h.name))
-            in->v[kept++] = h;
-        else
-            free(h.name); /* (its value with it) */
+    /* The Connection list outlives its own field, which goes: a copy, on the stack when it
+     * is short (keep-alive, close), as it nearly always is. */
+    char *joined, small[64];
+    const char *connection = sf_hdrs_list(in, "Connection", &joined);
+    if (connection != NULL && joined == NULL) {
+        size_t len = strlen(connection);
+        connection = len < sizeof small ? memcpy(small, connection, len + 1)
+                                        : (joined = sf_xstrdup(connection));
     }
-    free(connection);
-    in->n = kept;
-    if (kept == 0)
+    struct forwardable fw = {cfg, connection};
+    sf_hdrs_filter(in, is_forwardable, &fw);
+    free(joined);
+    if (in->n == 0)
         sf_hdrs_clear(in);
-    else if (in->cap > kept) /* stored with the response: no room it will not use */
-        in->v = sf_xrealloc(in->v, (in->cap = kept) * sizeof *in->v);
+    else if (in->cap > in->n) /* stored with the response: no room it will not use */
+        in->v = sf_xrealloc(in->v, (in->cap = in->n) * sizeof *in->v);
     *out = *in;
     memset(in, 0, sizeof *in);
 }

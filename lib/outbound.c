@@ -371,12 +371,16 @@ struct sf_fetch_spec *sf_outbound_spec(const struct sf_outbound *ob, struct MHD_
     }
     /* RFC 9110 §7.6.3: ours appended to every Via line the request came with, whole. */
     char *via = sf_request_field(conn, "Via");
-    size_t len = (via ? strlen(via) + 2 : 0) + sizeof SF_VIA_VALUE;
-    char *line = sf_xmalloc(len);
-    snprintf(line, len, "%s%s%s", via ? via : "", via ? ", " : "", SF_VIA_VALUE);
-    sf_hdrs_add(&s->hdrs, "Via", line);
-    free(line);
-    free(via);
+    if (via == NULL) {
+        sf_hdrs_add(&s->hdrs, "Via", SF_VIA_VALUE); /* the common case: no line to build */
+    } else {
+        size_t len = strlen(via) + 2 + sizeof SF_VIA_VALUE;
+        char *line = sf_xmalloc(len);
+        snprintf(line, len, "%s, %s", via, SF_VIA_VALUE);
+        sf_hdrs_add(&s->hdrs, "Via", line);
+        free(line);
+        free(via);
+    }
     /* RFC 8586: each intermediary appends its token; a request that comes back with ours
      * (a forward proxy fetching itself by another address) is refused. */
     sf_hdrs_add(&s->hdrs, "CDN-Loop", ob->loop_token);
@@ -500,7 +504,7 @@ unsigned sf_outbound_route(const struct sf_outbound *ob, struct MHD_Connection *
         } else {
             dest->url = sf_http_join_url(base, t);
         }
-        dest->path = sf_xstrdup(t);
+        dest->path = t; /* (the request's target, kept for its life) */
         /* Asked by a node this node's list puts before it for the key: the two lists
          * disagree (with one list, a node only asks one ranked before itself). Joining a
          * flight here that goes to a peer could close a circle of nodes each waiting on the

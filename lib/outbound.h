@@ -34,9 +34,10 @@ struct sf_outbound {
 /* Where one request goes. */
 struct sf_dest {
     char *url;        /* what is fetched upstream (owned); NULL until routed */
-    char *path;       /* the origin-form target as the client sent it (owned), which a cluster
-                 * peer is asked for (with the route's name and the Host: it takes the
-                 * same route, cluster.h); NULL for forward */
+    const char *path; /* the origin-form target as the client sent it, which a cluster peer is
+                       * asked for (with the route's name and the Host: it takes the same
+                       * route, cluster.h); NULL for forward. Borrowed: the target routed
+                       * (sf_req.target), which lives as long as the request */
     const char *host; /* the Host the request is for (borrowed from the connection): its
                        * own, or a peer's client's (SF_PEER_HOST_FIELD, signed); NULL: none */
     const struct sf_route_def *route; /* the config's route it takes (route.h), whose

@@ -101,7 +101,7 @@ static bool call_finish(struct call *c, const struct sf_config *cfg, CURLcode rc
     if (c->e != NULL)
         curl_easy_cleanup(c->e);
     curl_slist_free_all(c->fields);
-    sf_hdrs_clear(&c->head.hdrs);
+    sf_resphead_clear(&c->head);
     free(c->url);
     return own;
 }

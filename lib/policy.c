@@ -158,7 +158,9 @@ void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const ch
     bool v6 = strchr(client_ip, ':') != NULL;
     size_t len = strlen(client_ip) + (prior_xff ? strlen(prior_xff) : 0) +
                  (prior_forwarded ? strlen(prior_forwarded) : 0) + 48;
-    char *buf = sf_xmalloc(len);
+    /* On the stack unless earlier proxies made the lists long: sf_hdrs_add copies it. */
+    char small[256];
+    char *buf = len <= sizeof small ? small : sf_xmalloc(len);
     snprintf(buf, len, "%s%s%s", prior_xff ? prior_xff : "", prior_xff ? ", " : "", client_ip);
     sf_hdrs_add(h, "X-Forwarded-For", buf);
     sf_hdrs_add(h, "X-Forwarded-Proto", prior_proto ? prior_proto : scheme);
@@ -169,7 +171,8 @@ void sf_policy_add_forwarding(struct sf_hdrs *h, const char *client_ip, const ch
                  v6 ? "\"" : "", scheme);
         sf_hdrs_add(h, "Forwarded", buf);
     }
-    free(buf);
+    if (buf != small)
+        free(buf);
 }
 
 static bool is_ows(char c)
@@ -337,9 +340,10 @@ static int64_t age_field(const struct sf_hdrs *h)
 /* The caching directives of a response (as a Cache-Control list), or NULL: those of the
  * first of the rules' targeted fields with a valid, non-empty value (RFC 9213 §2.1; then
  * *targeted is set, and Cache-Control and Expires do not apply), else Cache-Control's.
- * Caller frees. */
-static char *cache_control(const struct sf_hdrs *h, const struct sf_cache_rules *rules,
-                           bool *targeted)
+ * Borrowed from h where it can be (one Cache-Control field); else made in *owned, which the
+ * caller frees. */
+static const char *cache_control(const struct sf_hdrs *h, const struct sf_cache_rules *rules,
+                                 bool *targeted, char **owned)
 {
     *targeted = false;
     for (size_t i = 0; rules != NULL && i < rules->ntargeted; i++) {
@@ -348,19 +352,20 @@ static char *cache_control(const struct sf_hdrs *h, const struct sf_cache_rules 
         free(joined);
         if (cc != NULL) {
             *targeted = true;
-            return cc;
+            return *owned = cc;
         }
     }
-    return sf_hdrs_join(h, "Cache-Control");
+    return sf_hdrs_list(h, "Cache-Control", owned);
 }
 
 void sf_policy_withhold_fields(struct sf_hdrs *h, const struct sf_cache_rules *rules,
                                struct sf_hdrs *own)
 {
     bool targeted;
-    char *cc = cache_control(h, rules, &targeted);
+    char *owned;
+    const char *cc = cache_control(h, rules, &targeted, &owned);
     if (cc == NULL || strchr(cc, '"') == NULL) {
-        free(cc);
+        free(owned);
         return; /* the common case: no qualified directive */
     }
     struct sf_hdrs kept = {0};
@@ -369,7 +374,7 @@ void sf_policy_withhold_fields(struct sf_hdrs *h, const struct sf_cache_rules *r
                     h->v[i].value);
     sf_hdrs_clear(h);
     *h = kept;
-    free(cc);
+    free(owned);
 }
 
 /* Why a shareable response may not be stored, or NULL when it may (§3), given its
@@ -429,10 +434,10 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
     const struct sf_cache_rules *rules = facts->rules;
     struct sf_cc cc;
     bool targeted;
-    char *cc_value = cache_control(h, rules, &targeted);
-    sf_http_cc_parse(cc_value, &cc);
-    free(cc_value);
-    char *vary = sf_hdrs_join(h, "Vary");
+    char *owned, *vary_owned;
+    sf_http_cc_parse(cache_control(h, rules, &targeted, &owned), &cc);
+    free(owned);
+    const char *vary = sf_hdrs_list(h, "Vary", &vary_owned);
 
     /* The origin's Date: lifetimes are measured on its clock (Expires - Date, §4.2.1), ages
      * on ours, where a Date in the future counts as none (§4.2.3). */
@@ -453,7 +458,7 @@ void sf_policy_judge(const struct sf_resp_facts *facts, struct sf_verdict *v)
         v->reason = "Set-Cookie";
     else if (vary != NULL && sf_http_list_has(vary, "*"))
         v->reason = "Vary: *"; /* §4.1: it matches no other request */
-    free(vary);
+    free(vary_owned);
     if (v->reason != NULL) {
         v->shareable = false;
         return;

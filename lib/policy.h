@@ -90,11 +90,12 @@ struct sf_verdict {
     bool must_validate; /* no-cache (§5.2.2.4): validated before every use, however fresh */
     bool heuristic;     /* fresh_s is a heuristic lifetime (§4.2.2) */
     enum sf_ttl_source fresh_from; /* where fresh_s came from (the origin, a route, ...) */
-    unsigned ignored;         /* SF_TTL_IGNORE_*: origin directives the route's rule disregarded */
-    int64_t fresh_s;          /* freshness lifetime, RFC 9111 §4.2.1 */
-    int64_t age_s;            /* corrected initial age at response_time, §4.2.3 */
-    const char *reason;       /* why it is not shareable or not storable, for the debug log */
-    int64_t stale_if_error_s; /* RFC 5861 §4 window, or the rules' default; -1 */
+    unsigned ignored;   /* SF_TTL_IGNORE_*: origin directives the route's rule disregarded */
+    int64_t fresh_s;    /* freshness lifetime, RFC 9111 §4.2.1 */
+    int64_t age_s;      /* corrected initial age at response_time, §4.2.3 */
+    const char *reason; /* why it is not shareable or not storable, for the debug log: a static
+                         * sentence, never freed (a hit-for-pass marker keeps it, cache.c) */
+    int64_t stale_if_error_s;         /* RFC 5861 §4 window, or the rules' default; -1 */
     int64_t stale_while_revalidate_s; /* RFC 5861 §3 window, or the rules' default; -1 */
 };
 

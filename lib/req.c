@@ -34,9 +34,7 @@ void sf_req_unref(struct sf_req *r)
         return;
     SF_ASSERT(r->obj == NULL && !r->w.parked && r->found == NULL);
     free_slicing(r->slices);
-    free(r->target);
-    free(r->dest.url);
-    free(r->dest.path);
+    free(r->dest.url); /* (its target and dest.path live in r's own block: front.c) */
     sf_snap_unref(r->snap);
     sf_reqbody_unref(r->upload);
     r->magic = 0;

@@ -58,7 +58,7 @@ struct sf_req {
     struct MHD_Connection *conn;
     struct sf_conn *wire; /* the connection's scanned bytes; NULL if it was never seen */
     uint64_t seq;         /* which request of its connection this is */
-    char *target;         /* raw request target, as sent */
+    char *target;         /* raw request target, as sent (in r's block, after r: front.c) */
     const struct sf_route_def *route; /* the config's route it takes (route.h), in snap's
                                        * config; NULL: none matched, the top level's */
     struct sf_dest dest;              /* where it goes upstream; url NULL until admitted */

@@ -15,11 +15,17 @@ static uint64_t rotl(uint64_t x, int b)
     return (x << b) | (x >> (64 - b));
 }
 
+/* One unaligned little-endian word: a plain load on a little-endian machine. (A byte loop
+ * here made a key's hash cost twice as many instructions, 717 against 330 for a miss's key
+ * under callgrind, and a miss hashes its key about ten times: table.c's slot, list,
+ * unlist, charge.) */
 static uint64_t load_le64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 

@@ -230,7 +230,6 @@ void sf_table_release(struct sf_entry *e)
     }
     struct marker *m = sf_table_marker(e);
     free(m->vary_names);
-    free(m->reason);
     sf_slice_ref_clear(&m->slice);
     free(m);
 }

@@ -31,7 +31,8 @@ struct marker {
     struct sf_entry e;         /* role SF_ENTRY_PASS, SF_ENTRY_VARY or SF_ENTRY_SLICED */
     struct pass_link pass;     /* PASS: on the table's list of them */
     uint64_t expires_ms;       /* PASS: monotonic end */
-    char *reason;              /* PASS: why the response was not shareable (owned; may be NULL) */
+    const char *reason;        /* PASS: why the response was not shareable (a verdict's static
+                         * sentence, policy.h: not owned); may be NULL */
     char *vary_names;          /* VARY: what the key's responses vary on */
     struct sf_slice_ref slice; /* SLICED: the representation its slices must be of */
     char key[];

@@ -393,7 +393,7 @@ static void xfer_free(struct sf_transfer *x)
     free(x->renamed_url);
     free(x->server_url);
     sf_fetchconf_unref(x->conf);
-    sf_hdrs_clear(&x->head.hdrs);
+    sf_resphead_clear(&x->head);
     sf_peerhop_body_free(x->peer_body);
     free(x);
 }

@@ -100,15 +100,65 @@ static void test_hdrs_packed(void **state)
     assert_string_equal(h.v[0].value, "application/octet-stream");
     assert_string_equal(h.v[3].value, "1");
     sf_hdrs_pack(&h);
+    /* A removal keeps it packed: compacted in place, its block shrunk to what it counts. */
     assert_int_equal(sf_hdrs_remove(&h, "Empty"), 1);
-    assert_false(sf_hdrs_is_packed(&h));
+    assert_true(sf_hdrs_is_packed(&h));
+    assert_int_equal(h.n, 3);
+    assert_int_equal(sf_hdrs_bytes(&h), 3 * sizeof *h.v + text - strlen("Empty") - 2 + 6);
+    assert_int_equal(sf_hdrs_held(&h, count_one), 1);
+    assert_ptr_equal(h.v[0].name, (char *)(h.v + 3));
+    assert_string_equal(h.v[0].value, "application/octet-stream");
+    assert_string_equal(h.v[1].value, "max-age=3600");
     assert_string_equal(h.v[2].name, "X-A");
+    assert_string_equal(h.v[2].value, "1");
+    assert_ptr_equal(h.v[2].value + 2, (char *)h.v + sf_hdrs_bytes(&h));
     sf_hdrs_pack(&h);
     sf_hdrs_extend_last(&h, "2", 1);
     assert_string_equal(sf_hdrs_get(&h, "X-A"), "1 2");
     sf_hdrs_pack(&h);
     sf_hdrs_clear(&h);
     assert_int_equal(h.n, 0);
+    assert_null(h.v);
+}
+
+static bool keep_none(const struct sf_hdr *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    return false;
+}
+
+/* A head gathered as text becomes one packed block; a field's list is borrowed when the
+ * field occurs once, joined when more; a packed list filtered to nothing is empty. */
+static void test_hdrs_pack_text_and_list(void **state)
+{
+    (void)state;
+    static const char text[] = "Vary\0a\0Cache-Control\0max-age=1\0vary\0b\0";
+    struct sf_hdrs h = {0};
+    sf_hdrs_pack_text(&h, text, sizeof text - 1, 3);
+    assert_true(sf_hdrs_is_packed(&h));
+    assert_int_equal(h.n, 3);
+    assert_int_equal(sf_hdrs_bytes(&h), 3 * sizeof *h.v + sizeof text - 1);
+    assert_int_equal(sf_hdrs_held(&h, count_one), 1);
+    char *joined;
+    const char *cc = sf_hdrs_list(&h, "cache-control", &joined);
+    assert_null(joined);
+    assert_ptr_equal(cc, h.v[1].value);
+    assert_string_equal(sf_hdrs_list(&h, "Vary", &joined), "a, b");
+    assert_non_null(joined);
+    free(joined);
+    assert_null(sf_hdrs_list(&h, "Age", &joined));
+    assert_null(joined);
+    assert_int_equal(sf_hdrs_remove(&h, "Vary"), 2); /* the first field and the last */
+    assert_true(sf_hdrs_is_packed(&h));
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.v[0].name, "Cache-Control");
+    assert_string_equal(h.v[0].value, "max-age=1");
+    assert_int_equal(sf_hdrs_bytes(&h), sizeof *h.v + strlen("Cache-Control") + 10 + 1);
+    assert_int_equal(sf_hdrs_filter(&h, keep_none, NULL), 1);
+    assert_int_equal(h.n, 0);
+    assert_null(h.v);
+    sf_hdrs_pack_text(&h, "", 0, 0);
     assert_null(h.v);
 }
 
@@ -390,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_ranges_parse),
         cmocka_unit_test(test_hdrs_get_and_join),
         cmocka_unit_test(test_hdrs_packed),
+        cmocka_unit_test(test_hdrs_pack_text_and_list),
         cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_list_has),
         cmocka_unit_test(test_cc_parse),

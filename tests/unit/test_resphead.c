@@ -80,7 +80,7 @@ static void test_rows(void **state)
             assert_int_equal(h.status, r->status);
         if (r->field != NULL)
             assert_string_equal(sf_hdrs_get(&h.hdrs, r->field), r->value);
-        sf_hdrs_clear(&h.hdrs);
+        sf_resphead_clear(&h);
     }
 }
 
@@ -103,7 +103,7 @@ static void test_limits(void **state)
         sf_resphead_line(&h, line, (size_t)n, &why);
     }
     assert_int_equal(sf_resphead_line(&h, "X: 1\r\n", 6, &why), SF_RESPHEAD_BAD);
-    sf_hdrs_clear(&h.hdrs);
+    sf_resphead_clear(&h);
 
     struct sf_resphead big = {0};
     char *value = malloc(SF_RESPHEAD_BYTES_MAX + 16);
@@ -114,13 +114,77 @@ static void test_limits(void **state)
     assert_int_equal(sf_resphead_line(&big, value, SF_RESPHEAD_BYTES_MAX + 16, &why),
                      SF_RESPHEAD_BAD);
     free(value);
-    sf_hdrs_clear(&big.hdrs);
+    sf_resphead_clear(&big);
+}
+
+/* A head's fields come packed, in one block (issue 23: not one a field); trailer fields
+ * after the final head, which curl ends with no blank line, are there at once. */
+static void test_one_block_and_trailers(void **state)
+{
+    (void)state;
+    struct sf_resphead h = {0};
+    const char *why;
+    const char *lines[] = {"HTTP/1.1 103 Early Hints\r\n",
+                           "Link: </a>\r\n",
+                           "\r\n",
+                           "HTTP/1.1 200 OK\r\n",
+                           "A: 1\r\n",
+                           "B: x\r\n",
+                           "  y \r\n",
+                           "Transfer-Encoding: chunked\r\n",
+                           "\r\n"};
+    enum sf_resphead_step step = SF_RESPHEAD_MORE;
+    for (size_t i = 0; i < 3; i++)
+        step = sf_resphead_line(&h, lines[i], strlen(lines[i]), &why);
+    assert_int_equal(step, SF_RESPHEAD_INTERIM);
+    assert_true(sf_hdrs_is_packed(&h.hdrs));
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "Link"), "</a>");
+    for (size_t i = 3; i < sizeof lines / sizeof lines[0]; i++)
+        step = sf_resphead_line(&h, lines[i], strlen(lines[i]), &why);
+    assert_int_equal(step, SF_RESPHEAD_FINAL);
+    assert_true(sf_hdrs_is_packed(&h.hdrs));
+    assert_int_equal(h.hdrs.n, 3);
+    assert_null(sf_hdrs_get(&h.hdrs, "Link"));
+    assert_string_equal(h.hdrs.v[1].name, "B");
+    assert_string_equal(h.hdrs.v[1].value, "x y");
+    assert_int_equal(sf_hdrs_bytes(&h.hdrs), 3 * sizeof *h.hdrs.v + strlen("A1B") + strlen("x y") +
+                                                 strlen("Transfer-Encoding") + strlen("chunked") +
+                                                 6);
+    /* The caller takes the head's fields over; trailers follow. */
+    struct sf_hdrs taken = h.hdrs;
+    memset(&h.hdrs, 0, sizeof h.hdrs);
+    assert_int_equal(sf_resphead_line(&h, "T: 1\r\n", 6, &why), SF_RESPHEAD_MORE);
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "T"), "1");
+    assert_int_equal(sf_resphead_line(&h, " 2\r\n", 4, &why), SF_RESPHEAD_MORE);
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "T"), "1 2");
+    assert_int_equal(h.hdrs.n, 1);
+    sf_hdrs_clear(&taken);
+    sf_resphead_clear(&h);
+    assert_null(h.text);
+
+    /* A head past the inline room moves to the heap whole, a fold across the move too. */
+    char line[64];
+    assert_int_equal(sf_resphead_line(&h, "HTTP/1.1 200 OK\r\n", 17, &why), SF_RESPHEAD_MORE);
+    for (int i = 0; i < 40; i++) {
+        int n = snprintf(line, sizeof line, "Field-%02d: value-%02d\r\n", i, i);
+        assert_int_equal(sf_resphead_line(&h, line, (size_t)n, &why), SF_RESPHEAD_MORE);
+        if (i == 15)
+            assert_int_equal(sf_resphead_line(&h, " more\r\n", 7, &why), SF_RESPHEAD_MORE);
+    }
+    assert_non_null(h.text);
+    assert_int_equal(sf_resphead_line(&h, "\r\n", 2, &why), SF_RESPHEAD_FINAL);
+    assert_int_equal(h.hdrs.n, 40);
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "Field-00"), "value-00");
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "Field-15"), "value-15 more");
+    assert_string_equal(sf_hdrs_get(&h.hdrs, "Field-39"), "value-39");
+    sf_resphead_clear(&h);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_one_block_and_trailers),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
