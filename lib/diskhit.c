@@ -76,7 +76,7 @@ bool sf_diskhit_sliced(struct sf_cache *c, struct sf_obj *o, struct sf_slice_ref
     sf_obj_lock(o);
     /* Nobody joined: it is dropped (no reader may attach from now on: one that looked it
      * up fetches on its own, singleflight.h) and ends unfetched. */
-    bool joined = o->clients > 0;
+    bool joined = sf_obj_clients(o) > 0;
     o->dropped = !joined;
     struct sf_waiter *wake = joined ? NULL : sf_obj_finish(o, SF_FAIL_CANCELLED);
     sf_obj_unlock(o);

@@ -425,7 +425,7 @@ enum sf_req_step sf_dispatch_wait_head(struct sf_req *r, const struct sf_req_cal
         sf_obj_unlock(o);
         return sf_req_synth(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", true);
     }
-    bool leader = o->leader == r;
+    bool leader = sf_obj_led_by(o, r);
     bool follower = o->shared && !leader;
     bool redispatch = o->pass && follower;
     enum sf_fail fail = o->fail;
@@ -502,8 +502,10 @@ enum sf_req_step sf_dispatch_deliver(struct sf_req *r, const struct sf_req_call 
     atomic_fetch_add(&r->refs, 1); /* until sf_req_reader_done */
     /* A stale response standing in for a failed origin is as old as the cache says. */
     unsigned status;
-    struct MHD_Response *resp = sf_respond_streamed(
-        &r->rd, method, r->xcache, r->leads ? o->own_hdrs : NULL, o->served_stale, &status);
+    /* (P), and r is attached: o has its flight. */
+    const struct sf_hdrs *own = r->leads ? o->flight->own_hdrs : NULL;
+    struct MHD_Response *resp =
+        sf_respond_streamed(&r->rd, method, r->xcache, own, o->served_stale, &status);
     return sf_req_respond_object(r, o, status, resp);
 }
 

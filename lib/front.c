@@ -104,6 +104,29 @@ static void observe(const struct sf_req *r, uint64_t now_us)
         sf_routestats_count(r->route->name, outcome);
 }
 
+/* The upstream fields of the flight r led, for its log line: the servers of a pool its
+ * fetch tried also when none answered (then it read no object, and the flight it led
+ * says), once its head or failure is published (a client that left first may end before
+ * the fetch); the origin's status and time to it for a response it read. They are the
+ * flight's (struct sf_flight), there while r is attached to it, as it is here: it is
+ * accounted before it detaches (on_completed), and a sliced response's reader is attached
+ * to the slice it read last. (A flight gone would give none.) up->addr is the caller's to
+ * free. */
+static void upstream_log(struct sf_req *r, struct sf_upstream_log *up)
+{
+    *up = (struct sf_upstream_log){.ttfb_us = -1};
+    struct sf_obj *fetched = r->led ? (r->rd.obj != NULL ? r->rd.obj : r->obj) : NULL;
+    if (fetched == NULL)
+        return;
+    sf_obj_lock(fetched);
+    sf_obj_upstream_log(fetched, up);
+    sf_obj_unlock(fetched);
+    if (r->rd.obj == NULL) { /* it read no response (streamed from): none to time */
+        up->status = 0;
+        up->ttfb_us = -1;
+    }
+}
+
 /* r's histograms and access log line, once it has ended (completed: its response was
  * sent whole). A request whose head never reached on_request has neither: the connection
  * was cut mid-head, or conn.c refused the head (and logged it) before libmicrohttpd
@@ -118,24 +141,10 @@ static void account(struct sf_req *r, struct sf_front *f, bool completed)
         return;
     char client[INET6_ADDRSTRLEN];
     sf_outbound_client_addr(r->conn, client, sizeof client);
-    const struct sf_obj *o = r->rd.obj; /* streamed from (the last slice read), or NULL */
     bool streamed = r->rd.done != NULL;
     bool head = strcmp(r->method, "HEAD") == 0;
-    bool upstream = r->led && o != NULL && o->upstream_status != 0;
-    /* The servers of a pool its fetch tried: also when none answered (then it read no
-     * object, and the flight it led says), once its head or failure is published (a client
-     * that left first may end before the fetch). */
-    struct sf_obj *fetched = r->led ? (r->rd.obj != NULL ? r->rd.obj : r->obj) : NULL;
-    unsigned tries = 0;
-    const char *addrs = NULL;
-    if (fetched != NULL) {
-        sf_obj_lock(fetched);
-        if (fetched->state != SF_OBJ_PENDING) {
-            tries = fetched->upstream_tries;
-            addrs = fetched->upstream_addr; /* (P): never written again; freed with it */
-        }
-        sf_obj_unlock(fetched);
-    }
+    struct sf_upstream_log up;
+    upstream_log(r, &up);
     struct sf_access_entry e = {
         .client = client,
         .time_s = sf_wall_s(),
@@ -152,15 +161,16 @@ static void account(struct sf_req *r, struct sf_front *f, bool completed)
         .request_id = r->rid,
         .first_byte_us = r->first_byte_us != 0 ? (int64_t)(r->first_byte_us - r->start_us) : -1,
         .duration_us = (int64_t)(now_us - r->start_us),
-        .upstream_status = upstream ? o->upstream_status : 0,
-        .upstream_ttfb_us = upstream ? o->upstream_ttfb_us : -1,
-        .upstream_tries = tries,
-        .upstream_addr = addrs,
+        .upstream_status = up.status,
+        .upstream_ttfb_us = up.ttfb_us,
+        .upstream_tries = up.tries,
+        .upstream_addr = up.addr,
         .completed = completed,
         .route = r->route != NULL ? r->route->name : NULL,
         .tier = r->first_byte_us != 0 ? r->tier : NULL,
     };
     sf_access_log_write(f->access_log, &e);
+    free(up.addr);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

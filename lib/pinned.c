@@ -101,12 +101,17 @@ void sf_pinned_grew(size_t len)
  * for SF_PINNED_IDLE_MIN_MS: after the idle readers, before the active ones. */
 static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf_pinned_cand *c)
 {
+    /* Its flight went (singleflight.h: settled) if its readers and fetch ended since it
+     * was listed: it pins nothing. */
+    const struct sf_flight *f = o->flight;
+    if (f == NULL)
+        return false;
     *c = (struct sf_pinned_cand){
-        .bytes = o->mem_bytes + (o->seg_retired != NULL ? o->seg_retired->cap : 0),
+        .bytes = o->mem_bytes + (f->seg_retired != NULL ? f->seg_retired->cap : 0),
         .idle_ms = UINT64_MAX,
         .behind = UINT64_MAX,
         .id = id}; /* a retired segment (singleflight.c) is held until its readers leave */
-    for (struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext) {
+    for (struct sf_waiter *w = f->readers_first; w != NULL; w = w->rnext) {
         if (w->shed)
             continue;
         if (w->by_socket)
@@ -121,7 +126,7 @@ static bool as_candidate(struct sf_obj *o, size_t id, uint64_t now_ms, struct sf
     }
     /* (Storable: still filling the cache; one given up already, its readers shed and gone,
      * is on its way out and is not shed, nor counted, twice.) */
-    if (o->clients == 0 && o->state == SF_OBJ_STREAMING && o->storable) {
+    if (f->clients == 0 && o->state == SF_OBJ_STREAMING && o->storable) {
         c->idle_ms = SF_PINNED_IDLE_MIN_MS;
         c->behind = 0;
     }

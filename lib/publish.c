@@ -195,8 +195,9 @@ bool sf_publish(const struct sf_publisher *p, struct sf_obj *o, const struct sf_
     o->revalidated = d->use == SF_HEAD_REFRESHED;
     o->served_stale = d->use == SF_HEAD_STALE;
     if (d->own.n > 0) { /* rare (private="..."): a stored response keeps no empty list */
-        o->own_hdrs = sf_xmalloc(sizeof *o->own_hdrs);
-        *o->own_hdrs = d->own;
+        struct sf_hdrs **own = &o->flight->own_hdrs; /* (its fetch runs: it has one) */
+        *own = sf_xmalloc(sizeof **own);
+        **own = d->own;
     } else {
         sf_hdrs_clear(&d->own); /* (room reserved, no field) */
     }

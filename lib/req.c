@@ -59,7 +59,7 @@ bool sf_req_attach(struct sf_req *r, struct sf_obj *o, bool leader, const char *
     sf_obj_lock(o);
     bool ok = sf_obj_attach(o, &r->w);
     if (ok && leader)
-        o->leader = r;
+        sf_obj_set_leader(o, r);
     sf_obj_unlock(o);
     if (!ok) {
         sf_obj_unref(o);
@@ -80,11 +80,11 @@ void sf_req_detach(struct sf_req *r)
     bool cancel = false, resume_fetch = false;
     if (r->attached) {
         sf_obj_lock(o);
+        if (sf_obj_led_by(o, r))
+            sf_obj_set_leader(o, NULL); /* before: its flight may go as it detaches */
         resume_fetch = sf_obj_detach(o, &r->w);
-        if (o->leader == r)
-            o->leader = NULL;
         /* The fetcher re-checks when it gets to it: a client may attach meanwhile. */
-        cancel = o->clients == 0 && !sf_obj_worth_finishing(o) &&
+        cancel = sf_obj_clients(o) == 0 && !sf_obj_worth_finishing(o) &&
                  (o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING);
         sf_obj_unlock(o);
         r->attached = false;

@@ -22,16 +22,17 @@
 #include <sys/socket.h>
 #include <string.h>
 
-/* The objects that have attached readers, or had and are still fetched (a flight its
- * clients left, filling the cache), for the pinned-memory pass: an object joins at its
- * first reader and leaves with its last one or, if its fetch still runs then, at its
- * end; so the list costs a lock per object, not per client. A listed object is always
- * referenced (by a reader, or by its transfer until it ends). Lock order: object lock ->
- * with_readers_lock. Whether o is listed is o->with_readers (its own lock); the links
- * rl_prev and rl_next are the list lock's alone, since listing or unlisting an object
- * writes its neighbours' too. */
+/* The flights of objects that have attached readers, or had and are still fetched (a
+ * flight its clients left, filling the cache), for the pinned-memory pass: an object
+ * joins at its first reader and leaves with its last one or, if its fetch still runs
+ * then, at its end; so the list costs a lock per object, not per client. A listed object
+ * is always referenced (by a reader, or by its transfer until it ends), and its flight is
+ * not freed while it is listed (sf_obj_settle). Lock order: object lock ->
+ * with_readers_lock. Whether o is listed is o->flight->with_readers (its own lock); the
+ * links rl_prev and rl_next are the list lock's alone, since listing or unlisting a
+ * flight writes its neighbours' too. */
 static pthread_mutex_t with_readers_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_readers};
+static struct sf_flight with_readers = {.rl_prev = &with_readers, .rl_next = &with_readers};
 
 #define SEG_MIN (4u << 10)
 #define SEG_MAX (256u << 10)
@@ -43,20 +44,58 @@ static struct sf_obj with_readers = {.rl_prev = &with_readers, .rl_next = &with_
 static void list_with_readers(struct sf_obj *o, bool on)
 {
     sf_mutex_assert_held(&o->lock);
-    SF_ASSERT(o->with_readers != on);
-    o->with_readers = on;
+    struct sf_flight *f = o->flight;
+    SF_ASSERT(f->with_readers != on);
+    f->with_readers = on;
     SF_PTOK(pthread_mutex_lock(&with_readers_lock));
     if (on) {
-        o->rl_next = &with_readers;
-        o->rl_prev = with_readers.rl_prev;
-        with_readers.rl_prev->rl_next = o;
-        with_readers.rl_prev = o;
+        f->rl_next = &with_readers;
+        f->rl_prev = with_readers.rl_prev;
+        with_readers.rl_prev->rl_next = f;
+        with_readers.rl_prev = f;
     } else {
-        o->rl_prev->rl_next = o->rl_next;
-        o->rl_next->rl_prev = o->rl_prev;
-        o->rl_prev = o->rl_next = NULL;
+        f->rl_prev->rl_next = f->rl_next;
+        f->rl_next->rl_prev = f->rl_prev;
+        f->rl_prev = f->rl_next = NULL;
     }
     SF_PTOK(pthread_mutex_unlock(&with_readers_lock));
+}
+
+static struct sf_flight *flight_new(struct sf_obj *o)
+{
+    struct sf_flight *f = sf_xcalloc(1, sizeof *f);
+    f->obj = o;
+    f->upstream_ttfb_us = -1;
+    return f;
+}
+
+static void flight_free(struct sf_flight *f)
+{
+    if (f == NULL)
+        return;
+    SF_ASSERT(f->waiters_first == NULL && f->readers_first == NULL && f->clients == 0);
+    SF_ASSERT(f->fetch == NULL && !f->with_readers); /* off the list of flights with readers */
+    free(f->seg_retired);
+    if (f->own_hdrs != NULL)
+        sf_hdrs_clear(f->own_hdrs);
+    free(f->own_hdrs);
+    free(f->interim);
+    free(f->upstream_addr);
+    free(f);
+}
+
+void sf_obj_settle(struct sf_obj *o)
+{
+    sf_mutex_assert_held(&o->lock);
+    struct sf_flight *f = o->flight;
+    bool running = o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING;
+    if (f == NULL || running || f->clients > 0 || f->fetch != NULL)
+        return;
+    /* Final, with no client: nobody is parked, leads or copies from a retired segment, and
+     * it left the with-readers list as its last client detached or its fetch finished. */
+    SF_ASSERT(f->leader == NULL && f->seg_retired == NULL);
+    o->flight = NULL;
+    flight_free(f);
 }
 
 struct sf_obj *sf_obj_new(const char *key)
@@ -67,6 +106,7 @@ struct sf_obj *sf_obj_new(const char *key)
     o->key = sf_xstrdup_opt(key);
     o->shared = key != NULL;
     sf_mutex_init(&o->lock);
+    o->flight = flight_new(o);
     o->state = SF_OBJ_PENDING;
     o->content_length = -1;
     o->unjoinable = key == NULL; /* a private object has its one reader from the start */
@@ -82,23 +122,16 @@ struct sf_obj *sf_obj_ref(struct sf_obj *o)
 
 static void obj_destroy(struct sf_obj *o)
 {
-    SF_ASSERT(o->waiters_first == NULL && o->readers_first == NULL);
-    SF_ASSERT(o->entry.role == SF_ENTRY_UNLISTED && o->fetch == NULL);
-    SF_ASSERT(!o->with_readers); /* off the list of objects with readers or a body */
+    SF_ASSERT(o->entry.role == SF_ENTRY_UNLISTED);
+    flight_free(o->flight); /* (one whose object never finished: a test's, or shutdown's) */
     for (size_t i = 0; i < o->nsegs; i++)
         free(o->segs[i]);
     if (o->segs != &o->seg_one)
         free(o->segs);
-    free(o->seg_retired);
     sf_hdrs_clear(&o->hdrs);
-    if (o->own_hdrs != NULL)
-        sf_hdrs_clear(o->own_hdrs);
-    free(o->own_hdrs);
-    free(o->interim);
     sf_obj_unref(o->stale);
     sf_mutex_destroy(&o->lock);
     free(o->key);
-    free(o->upstream_addr);
     free(o->vary_names);
     free(o->variant);
     o->magic = 0;
@@ -130,18 +163,19 @@ void sf_obj_unlock(struct sf_obj *o)
 static void unlink_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
     SF_ASSERT(w->parked);
+    struct sf_flight *f = o->flight; /* w is parked on it: it has one */
     /* On o's list, not another's (a request's one waiter parks only on the object it
      * reads): the ends are o's. */
-    SF_ASSERT(w->prev != NULL || o->waiters_first == w);
-    SF_ASSERT(w->next != NULL || o->waiters_last == w);
+    SF_ASSERT(w->prev != NULL || f->waiters_first == w);
+    SF_ASSERT(w->next != NULL || f->waiters_last == w);
     if (w->prev != NULL)
         w->prev->next = w->next;
     else
-        o->waiters_first = w->next;
+        f->waiters_first = w->next;
     if (w->next != NULL)
         w->next->prev = w->prev;
     else
-        o->waiters_last = w->prev;
+        f->waiters_last = w->prev;
     w->prev = w->next = NULL;
     w->parked = false;
     w->on_obj = false;
@@ -186,13 +220,14 @@ static const struct sf_place_ops obj_place = {place_ref, place_unref, place_lock
 /* Lock held. Puts w at the end of o's list, parked, its hangup watched. */
 static void link_waiter(struct sf_obj *o, struct sf_waiter *w)
 {
-    w->prev = o->waiters_last;
+    struct sf_flight *f = o->flight; /* PENDING or STREAMING (sf_obj_park): it has one */
+    w->prev = f->waiters_last;
     w->next = NULL;
-    if (o->waiters_last != NULL)
-        o->waiters_last->next = w;
+    if (f->waiters_last != NULL)
+        f->waiters_last->next = w;
     else
-        o->waiters_first = w;
-    o->waiters_last = w;
+        f->waiters_first = w;
+    f->waiters_last = w;
     w->parked = true;
     w->on_obj = true;
     sf_hangup_watch(w, o, &obj_place);
@@ -221,8 +256,9 @@ void sf_obj_unpark(struct sf_obj *o, struct sf_waiter *w)
 /* Lock held. Whether w, parked on o or about to park, is owed o's latest interim head. */
 static bool owed_interim(const struct sf_obj *o, const struct sf_waiter *w)
 {
-    return w->probe && w->hints && w->fd >= 0 && o->interim != NULL &&
-           w->interim_seen != o->interim_seq;
+    const struct sf_flight *f = o->flight; /* PENDING: it has one */
+    return w->probe && w->hints && w->fd >= 0 && f->interim != NULL &&
+           w->interim_seen != f->interim_seq;
 }
 
 /* Writes head to w's client; false when its socket took only part, or failed. */
@@ -250,14 +286,15 @@ struct sf_waiter *sf_obj_send_interim(struct sf_obj *o, const char *head, size_t
 {
     struct sf_waiter *owed = NULL, **tail = &owed;
     sf_obj_lock(o);
-    free(o->interim);
-    o->interim = sf_xstrndup(head, len);
-    o->interim_seq++;
-    for (struct sf_waiter *w = o->waiters_first, *next; w != NULL; w = next) {
+    struct sf_flight *f = o->flight; /* its fetch runs (we are it): it has one */
+    free(f->interim);
+    f->interim = sf_xstrndup(head, len);
+    f->interim_seq++;
+    for (struct sf_waiter *w = f->waiters_first, *next; w != NULL; w = next) {
         next = w->next;
         if (!owed_interim(o, w))
             continue;
-        w->interim_seen = o->interim_seq;
+        w->interim_seen = f->interim_seq;
         unlink_waiter(o, w);
         *tail = w;
         tail = &w->next;
@@ -297,18 +334,18 @@ bool sf_obj_catch_up_interim(struct sf_obj *o, struct sf_waiter *w)
     sf_mutex_assert_held(&o->lock);
     if (!owed_interim(o, w))
         return true;
-    w->interim_seen = o->interim_seq;
+    w->interim_seen = o->flight->interim_seq;
     /* Under the lock: w is about to park, and a 103 sent meanwhile must be neither missed
      * nor sent twice. One write, to its own client, on its own worker. */
-    return interim_reached(w, o->interim, strlen(o->interim));
+    return interim_reached(w, o->flight->interim, strlen(o->flight->interim));
 }
 
 struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
     struct sf_waiter *head = NULL, **tail = &head;
-    while (o->waiters_first != NULL) {
-        struct sf_waiter *w = o->waiters_first;
+    while (o->flight != NULL && o->flight->waiters_first != NULL) {
+        struct sf_waiter *w = o->flight->waiters_first;
         unlink_waiter(o, w);
         *tail = w;
         tail = &w->next;
@@ -341,7 +378,7 @@ void sf_obj_publish(struct sf_obj *o, int status, struct sf_hdrs *hdrs, int64_t 
 static size_t slowest_reader(const struct sf_obj *o)
 {
     size_t min = o->len;
-    for (const struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext)
+    for (const struct sf_waiter *w = o->flight->readers_first; w != NULL; w = w->rnext)
         if (w->pos < min)
             min = w->pos;
     return min;
@@ -434,7 +471,8 @@ void sf_obj_append(struct sf_obj *o, const char *data, size_t len)
 static void fit_segment(struct sf_obj *o)
 {
     struct sf_seg *old = o->nsegs == 1 ? o->segs[0] : NULL;
-    if (old == NULL || !o->storable || old->cap - o->len < SEG_FIT_MIN || o->seg_retired != NULL)
+    struct sf_flight *f = o->flight; /* not final yet: it has one */
+    if (old == NULL || !o->storable || old->cap - o->len < SEG_FIT_MIN || f->seg_retired != NULL)
         return;
     struct sf_seg *fit = sf_xmalloc(sizeof *fit + o->len);
     fit->off = 0;
@@ -442,10 +480,10 @@ static void fit_segment(struct sf_obj *o)
     memcpy(fit->data, old->data, o->len);
     o->segs[0] = fit;
     o->mem_bytes -= old->cap - o->len;
-    if (o->clients == 0)
+    if (f->clients == 0)
         free(old);
     else
-        o->seg_retired = old;
+        f->seg_retired = old;
 }
 
 struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
@@ -455,26 +493,25 @@ struct sf_waiter *sf_obj_finish(struct sf_obj *o, enum sf_fail fail)
     if (fail == SF_FAIL_NONE)
         fit_segment(o);
     o->fail = fail;
-    if (o->with_readers && o->clients == 0)
+    if (o->flight->with_readers && o->flight->clients == 0)
         list_with_readers(o, false); /* a flight its clients left: its body is done */
     o->state = fail == SF_FAIL_NONE ? SF_OBJ_COMPLETE : SF_OBJ_FAILED;
     if (fail != SF_FAIL_NONE)
         o->storable = false;
-    return sf_obj_take_waiters(o);
+    struct sf_waiter *wake = sf_obj_take_waiters(o);
+    sf_obj_settle(o); /* nobody fetched it (the disk tier's), and nobody is attached */
+    return wake;
 }
 
 size_t sf_obj_held_bytes(struct sf_obj *o)
 {
     size_t held = sf_held_bytes(sizeof *o) + sf_hdrs_held(&o->hdrs, sf_held_bytes) +
-                  sf_held_str(o->key) + sf_held_str(o->vary_names) + sf_held_str(o->variant) +
-                  sf_held_str(o->upstream_addr) + sf_held_str(o->interim);
-    if (o->own_hdrs != NULL)
-        held += sf_held_bytes(sizeof *o->own_hdrs) + sf_hdrs_held(o->own_hdrs, sf_held_bytes);
+                  sf_held_str(o->key) + sf_held_str(o->vary_names) + sf_held_str(o->variant);
     for (size_t i = o->seg_first; i < o->nsegs; i++)
         held += sf_held_bytes(sizeof *o->segs[i] + o->segs[i]->cap);
     if (o->segs != &o->seg_one && o->segs != NULL)
         held += sf_held_bytes(o->segs_cap * sizeof *o->segs);
-    return held; /* not seg_retired: its readers' until they detach, not what o keeps */
+    return held; /* not the flight: its fetch's and readers' until they are done */
 }
 
 size_t sf_obj_peek(struct sf_obj *o, size_t pos, size_t *seg_hint, const char **data)
@@ -499,13 +536,13 @@ struct sf_obj **sf_obj_with_readers(size_t *n)
 {
     SF_PTOK(pthread_mutex_lock(&with_readers_lock));
     size_t count = 0, cap = 16;
-    for (struct sf_obj *o = with_readers.rl_next; o != &with_readers; o = o->rl_next)
+    for (struct sf_flight *f = with_readers.rl_next; f != &with_readers; f = f->rl_next)
         count++;
     cap = count > 0 ? count : 1;
     struct sf_obj **out = sf_xmalloc(cap * sizeof *out);
     count = 0;
-    for (struct sf_obj *o = with_readers.rl_next; o != &with_readers; o = o->rl_next)
-        out[count++] = sf_obj_ref(o); /* listed: it has a reader, which holds a reference */
+    for (struct sf_flight *f = with_readers.rl_next; f != &with_readers; f = f->rl_next)
+        out[count++] = sf_obj_ref(f->obj); /* listed: a reader or its fetch holds a reference */
     SF_PTOK(pthread_mutex_unlock(&with_readers_lock));
     *n = count;
     return out;
@@ -516,7 +553,9 @@ struct sf_waiter *sf_obj_shed_readers(struct sf_obj *o, size_t *count)
     sf_mutex_assert_held(&o->lock);
     struct sf_waiter *wake = NULL;
     *count = 0;
-    for (struct sf_waiter *w = o->readers_first; w != NULL; w = w->rnext) {
+    if (o->flight == NULL)
+        return NULL; /* no reader attached */
+    for (struct sf_waiter *w = o->flight->readers_first; w != NULL; w = w->rnext) {
         if (w->shed)
             continue;
         w->shed = true;
@@ -540,16 +579,19 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
     sf_mutex_assert_held(&o->lock);
     if (o->seg_first > 0 || o->dropped)
         return false;
+    if (o->flight == NULL)
+        o->flight = flight_new(o); /* a stored response, read again: settling freed it */
+    struct sf_flight *f = o->flight;
     w->rprev = NULL; /* first: the list's order means nothing */
-    w->rnext = o->readers_first;
-    if (o->readers_first != NULL)
-        o->readers_first->rprev = w;
-    o->readers_first = w;
+    w->rnext = f->readers_first;
+    if (f->readers_first != NULL)
+        f->readers_first->rprev = w;
+    f->readers_first = w;
     w->pos = 0;
     w->progress_ms = sf_now_ms();
-    if (!o->with_readers)
+    if (!f->with_readers)
         list_with_readers(o, true);
-    o->clients++;
+    f->clients++;
     o->clients_ever++;
     return true;
 }
@@ -558,16 +600,17 @@ bool sf_obj_attach(struct sf_obj *o, struct sf_waiter *w)
 static size_t lag_limit(const struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
-    return o->clients > 1 ? SF_OBJ_SHARED_LAG_MAX : SF_OBJ_LAG_MAX;
+    return o->flight->clients > 1 ? SF_OBJ_SHARED_LAG_MAX : SF_OBJ_LAG_MAX;
 }
 
 /* Lock held. Clears a pause the readers no longer need; true if it did. */
 static bool may_resume(struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
-    if (!o->upstream_paused || (o->clients > 0 && o->len - slowest_reader(o) > lag_limit(o) / 2))
+    struct sf_flight *f = o->flight;
+    if (!f->upstream_paused || (f->clients > 0 && o->len - slowest_reader(o) > lag_limit(o) / 2))
         return false;
-    o->upstream_paused = false;
+    f->upstream_paused = false;
     return true;
 }
 
@@ -575,23 +618,26 @@ bool sf_obj_detach(struct sf_obj *o, struct sf_waiter *w)
 {
     sf_mutex_assert_held(&o->lock);
     sf_obj_unpark(o, w);
-    SF_ASSERT(w->rprev != NULL || o->readers_first == w); /* attached to o, not another */
+    struct sf_flight *f = o->flight;                      /* w is attached: it has one */
+    SF_ASSERT(w->rprev != NULL || f->readers_first == w); /* attached to o, not another */
     if (w->rprev != NULL)
         w->rprev->rnext = w->rnext;
     else
-        o->readers_first = w->rnext;
+        f->readers_first = w->rnext;
     if (w->rnext != NULL)
         w->rnext->rprev = w->rprev;
     w->rprev = w->rnext = NULL;
-    o->clients--;
-    if (o->clients == 0 && o->seg_retired != NULL) {
-        free(o->seg_retired); /* nobody can be copying from it any more */
-        o->seg_retired = NULL;
+    f->clients--;
+    if (f->clients == 0 && f->seg_retired != NULL) {
+        free(f->seg_retired); /* nobody can be copying from it any more */
+        f->seg_retired = NULL;
     }
     bool running = o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING;
-    if (o->clients == 0 && !running)
+    if (f->clients == 0 && !running)
         list_with_readers(o, false); /* (a fetch still running stays listed until its end) */
-    return may_resume(o);            /* it may have been the reader the fetch waited for */
+    bool resume = may_resume(o);     /* it may have been the reader the fetch waited for */
+    sf_obj_settle(o);
+    return resume;
 }
 
 void sf_obj_close_joins(struct sf_obj *o)
@@ -608,7 +654,8 @@ bool sf_obj_may_pause(const struct sf_obj *o)
 
 bool sf_obj_should_pause(const struct sf_obj *o)
 {
-    return sf_obj_may_pause(o) && o->clients > 0 && o->len - slowest_reader(o) > lag_limit(o);
+    return sf_obj_may_pause(o) && o->flight->clients > 0 &&
+           o->len - slowest_reader(o) > lag_limit(o);
 }
 
 bool sf_obj_reader_at(struct sf_obj *o, struct sf_waiter *w, size_t pos)
@@ -631,8 +678,59 @@ bool sf_obj_drop_if_unwanted(struct sf_obj *o)
 {
     sf_mutex_assert_held(&o->lock);
     bool running = o->state == SF_OBJ_PENDING || o->state == SF_OBJ_STREAMING;
-    if (!running || o->clients > 0 || sf_obj_worth_finishing(o))
+    if (!running || o->flight->clients > 0 || sf_obj_worth_finishing(o)) /* running: a flight */
         return false;
     o->dropped = true;
     return true;
+}
+
+/* ---- the flight's fields, for the fetch and the request that leads it ---- */
+
+void sf_obj_set_leader(struct sf_obj *o, const void *leader)
+{
+    sf_mutex_assert_held(&o->lock);
+    o->flight->leader = leader; /* (its client is attached, or leaves: it has one) */
+}
+
+bool sf_obj_led_by(const struct sf_obj *o, const void *client)
+{
+    sf_mutex_assert_held(&o->lock);
+    return o->flight != NULL && o->flight->leader == client;
+}
+
+unsigned sf_obj_clients(const struct sf_obj *o)
+{
+    sf_mutex_assert_held(&o->lock);
+    return o->flight != NULL ? o->flight->clients : 0;
+}
+
+void sf_obj_set_fetch(struct sf_obj *o, void *fetch)
+{
+    sf_obj_lock(o);
+    if (o->flight == NULL) /* (never: a fetch starts on a flight, PENDING, which has one) */
+        o->flight = flight_new(o);
+    o->flight->fetch = fetch; /* it ends before the flight may be settled */
+    if (fetch == NULL)
+        sf_obj_settle(o);
+    sf_obj_unlock(o);
+}
+
+void *sf_obj_fetch(struct sf_obj *o)
+{
+    sf_obj_lock(o);
+    void *fetch = o->flight != NULL ? o->flight->fetch : NULL;
+    sf_obj_unlock(o);
+    return fetch;
+}
+
+void sf_obj_upstream_log(const struct sf_obj *o, struct sf_upstream_log *out)
+{
+    sf_mutex_assert_held(&o->lock);
+    *out = (struct sf_upstream_log){.ttfb_us = -1};
+    const struct sf_flight *f = o->flight;
+    if (f == NULL || o->state == SF_OBJ_PENDING)
+        return; /* (P): written by the fetch before it publishes the head or the failure */
+    *out = (struct sf_upstream_log){f->upstream_status, f->upstream_tries,
+                                    f->upstream_status != 0 ? f->upstream_ttfb_us : -1,
+                                    sf_xstrdup_opt(f->upstream_addr)};
 }

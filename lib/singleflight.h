@@ -20,10 +20,10 @@
  * before readers can see it), its key and a share of the table; a one-segment body uses
  * seg_one as its segment table; a body of unknown length is copied to its exact size as
  * it completes (sf_obj_finish), its old segment kept for readers attached then. What the
- * cache charges is what those allocations hold (sf_obj_held_bytes). The waiter lists are
- * list heads (not sentinels); the other flight fields (readers' state, interim, upstream
- * log fields) are still here in a stored response: a side allocation for them is the next
- * step. */
+ * cache charges is what those allocations hold (sf_obj_held_bytes). What only a flight
+ * needs (its waiter and reader lists, leader, transfer, interim head, the leader's
+ * withheld fields and its access log's upstream fields) is a side block, struct
+ * sf_flight, that a stored response without readers does not keep. */
 #ifndef SF_SINGLEFLIGHT_H
 #define SF_SINGLEFLIGHT_H
 
@@ -59,6 +59,59 @@ struct sf_seg {
     char data[];
 };
 
+/* The flight's own state: what only a fetch, its clients or a later reader need, apart
+ * from what a stored response keeps (docs/performance.md, "Memory per stored response").
+ * An object gets one in sf_obj_new; it is freed, under the object lock, once nothing of
+ * the flight can need it (sf_obj_settle: the object final, no client attached, hence no
+ * waiter parked, no leader and no retired segment, not on the with-readers list, its
+ * fetch ended), and a new one is made, under the lock, when a reader attaches to an
+ * object that has none (a stored response streamed to a client). So: an object that is
+ * PENDING or STREAMING, has a client attached or a fetch running always has one, and
+ * whoever holds the object lock, or is one of those, may use o->flight. Its fields keep
+ * the annotations of struct sf_obj; a (P) field here is readable without the lock only by
+ * an attached client or the fetch, which keep it alive. */
+struct sf_flight {
+    struct sf_obj *obj; /* (C) whose flight it is (for the with-readers list) */
+    /* (L) The parked waiters, oldest first (through prev/next, NULL at both ends), and the
+     * attached readers (through rprev/rnext, in no order, NULL-ended). */
+    struct sf_waiter *waiters_first, *waiters_last;
+    struct sf_waiter *readers_first;
+    const void *leader;   /* (L) the client that started it, while attached */
+    unsigned clients;     /* (L) attached clients */
+    unsigned interim_seq; /* (L) how many interim heads were passed on (the latest: interim) */
+    char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
+    /* (L) A body of unknown length whose one segment was copied into one of its exact
+     * size as it completed (sf_obj_finish) while readers were attached: the old one, kept
+     * until the last of them detaches, as they may be copying from it outside the lock. */
+    struct sf_seg *seg_retired;
+    /* The running transfer: written by the fetcher under the lock (so that settling can
+     * see it), read by the fetcher alone (sf_obj_fetch when the flight may be gone). */
+    void *fetch;
+    struct sf_hdrs *own_hdrs; /* (P) fields for the leader alone (withheld from others), or NULL */
+    /* For the leading client's access log line, read under the lock (sf_obj_upstream_log):
+     * (P) the origin's final status (0: no head came) and the time to it; on an upstream
+     * pool, the servers its fetch tried and their names (attempt.h), published with the
+     * head, or, when none came, with the object's failure. */
+    unsigned upstream_status;
+    unsigned upstream_tries;
+    char *upstream_addr; /* owned */
+    int64_t upstream_ttfb_us;
+    bool upstream_paused; /* (L) the transfer waits for its reader to catch up */
+    bool with_readers;    /* (L) on the list of flights with readers (rl_prev, rl_next) */
+    /* On the process's list of flights that have readers, or had and are still fetched
+     * (sf_obj_with_readers): with_readers (L) says whether it is; the links are that
+     * list's lock's alone (object lock -> that lock), as listing another writes them. */
+    struct sf_flight *rl_prev, *rl_next;
+};
+
+/* The access log's upstream fields of a flight (struct sf_flight), as its leader saw them. */
+struct sf_upstream_log {
+    unsigned status; /* 0: no head came (or none was published yet) */
+    unsigned tries;  /* 0: not on a pool, or nothing published yet */
+    int64_t ttfb_us; /* -1 with status 0 */
+    char *addr;      /* owned, or NULL */
+};
+
 struct sf_obj {
     unsigned magic;
     atomic_uint refs; /* table + fetch + one per attached client + one per hit response */
@@ -66,80 +119,57 @@ struct sf_obj {
      * changed only by the fetcher, which may also read it without the table lock. */
     char *key;
     struct sf_mutex lock;
+    /* (L) The flight's state (struct sf_flight), or NULL. Written under the lock only;
+     * an attached client or the running fetch may read it without, as it cannot change
+     * while either is there. */
+    struct sf_flight *flight;
     enum sf_obj_state state;   /* (L) forward only */
     enum sf_fail fail;         /* (L) set with state FAILED */
-    bool pass;                 /* (P) the response may not be shared */
-    bool storable;             /* (L) may still be cached when complete */
-    bool shared;               /* (C) it has a key: a flight others may join, and maybe stored */
     int status;                /* (P) */
+    unsigned clients_ever;     /* (L) clients that attached over its life (flight_clients) */
     struct sf_hdrs hdrs;       /* (P) response fields, hop-by-hop removed */
     int64_t content_length;    /* (P) -1 unknown */
     struct sf_verdict verdict; /* (P) */
-    struct sf_hdrs *own_hdrs;  /* (P) fields for the leader alone (withheld from others), or NULL */
     char *vary_names;          /* (P) what it varies on (sf_policy_vary_names), or NULL */
     char *variant;             /* (P) with vary_names: its request's sf_policy_variant */
     int64_t response_time_s;   /* (P) wall clock at headers */
-    unsigned upstream_status;  /* (P) the origin's final status (0: no head came) */
-    /* (P) On an upstream pool: the servers its fetch tried and their names (attempt.h),
-     * published with the head, or, when none came, with the object's failure. */
-    unsigned upstream_tries;
-    char *upstream_addr;      /* owned */
-    int64_t upstream_ttfb_us; /* (P) from the transfer's start to that head */
     /* (L) The body's segments: segs points at seg_one while there is one (a body sized
      * by its Content-Length, most stored responses: no table of its own), at an array of
      * segs_cap on the heap once a second comes. */
     struct sf_seg **segs;
     struct sf_seg *seg_one;
     uint32_t nsegs, segs_cap; /* (L) */
-    /* (L) A body of unknown length whose one segment was copied into one of its exact
-     * size as it completed (sf_obj_finish) while readers were attached: the old one, kept
-     * until the last of them detaches, as they may be copying from it outside the lock. */
-    struct sf_seg *seg_retired;
-    size_t len;       /* (L) body bytes received */
-    size_t mem_bytes; /* (L) bytes allocated for segments */
-    /* (L) The parked waiters, oldest first (through prev/next, NULL at both ends), and the
-     * attached readers (through rprev/rnext, in no order, NULL-ended): list heads, not
-     * whole struct sf_waiter sentinels (224 bytes a stored response kept for nothing). */
-    struct sf_waiter *waiters_first, *waiters_last;
-    struct sf_waiter *readers_first;
-    unsigned clients;      /* (L) attached clients */
-    unsigned clients_ever; /* (L) clients that attached over its life (flight_clients) */
-    size_t seg_first;      /* (L) segments below this index were freed (trimmed) */
-    bool unjoinable;       /* (L) no new reader may attach: body bytes may be freed */
-    bool upstream_paused;  /* (L) the transfer waits for its reader to catch up */
-    bool unproven;         /* (L) a cluster peer's answer whose body is proven only at its end
-                    * (peerhop.h): until COMPLETE, readers do not get its last byte */
-    bool dropped;          /* (L) its fetch is being given up: no reader may attach */
-    bool with_readers;     /* (L) on the list of objects with readers (rl_prev, rl_next below) */
-    const void *leader;    /* (L) the client that started it, while attached */
+    size_t len;               /* (L) body bytes received */
+    size_t mem_bytes;         /* (L) bytes allocated for segments */
 
     /* Where it is in the cache (the cache's, (T)): entry.role says whether it is a listed
      * flight, a stored response, or not listed. */
     struct sf_entry entry;
 
-    void *fetch; /* (F) the running transfer */
     /* The expired response this flight may revalidate (RFC 9111 §4.3), a reference. (T):
      * set by the lookup that listed the flight; read by the leader, on that lookup's thread,
      * to make its request conditional and to give its fetch a reference (the fetcher reads
      * that one: sf_fetch_spec.stale, for a 304 refresh or stale-if-error);
      * the cache takes it back (and drops it) when the flight is stored, unlisted or marked
-     * hit-for-pass, or freeing the flight drops it. */
+     * hit-for-pass, or freeing the flight drops it. (Not in struct sf_flight: the table
+     * lock, not the object's, guards it.) */
     struct sf_obj *stale;
+    uint32_t seg_first; /* (L) segments below this index were freed (trimmed) */
+    bool pass;          /* (P) the response may not be shared */
+    bool storable;      /* (L) may still be cached when complete */
+    bool shared;        /* (C) it has a key: a flight others may join, and maybe stored */
     /* (T) set by the lookup that listed the flight, before anyone else can see it: the
      * clients that join it will share its response head (it is one variant's flight, or
      * it refreshes a stored response that did not vary), so the leader's 103s are theirs
      * too. */
     bool head_shared;
-    bool revalidated;     /* (P) the head came from stale, refreshed by a 304 */
-    bool served_stale;    /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
-    bool from_disk;       /* (P) its head and body were read from the disk tier (diskhit.h) */
-    unsigned interim_seq; /* (L) how many interim heads were passed on (the latest: interim) */
-    char *interim;        /* (L) the latest interim head (a 103) passed on, or NULL */
-    /* On the process's list of objects that have readers, or had and are still fetched
-     * (sf_obj_with_readers): with_readers (L) says whether it is; the links are that
-     * list's lock's alone (object lock -> that lock), as listing another object writes
-     * them. (with_readers is above, where it packs.) */
-    struct sf_obj *rl_prev, *rl_next;
+    bool revalidated;  /* (P) the head came from stale, refreshed by a 304 */
+    bool served_stale; /* (P) the origin failed: this is stale, served (RFC 5861 §4) */
+    bool from_disk;    /* (P) its head and body were read from the disk tier (diskhit.h) */
+    bool unjoinable;   /* (L) no new reader may attach: body bytes may be freed */
+    bool unproven;     /* (L) a cluster peer's answer whose body is proven only at its end
+                        * (peerhop.h): until COMPLETE, readers do not get its last byte */
+    bool dropped;      /* (L) its fetch is being given up: no reader may attach */
 };
 
 /* A new object with one reference, in state PENDING. key may be NULL (private). */
@@ -170,9 +200,32 @@ struct sf_waiter *sf_obj_take_waiters(struct sf_obj *o);
 
 /* The bytes o's allocations hold (held.h): itself, its segments and their table, its head,
  * key and other strings; what the cache charges a stored response, with the table's share
- * (sf_table_entry_share). Not seg_retired, freed as its last reader detaches: o keeps only
- * the exact-size copy. Lock held, or o complete. */
+ * (sf_table_entry_share). Not its flight (struct sf_flight, with seg_retired and the
+ * leader's withheld fields), freed once its fetch and last reader are done: a stored
+ * response without readers keeps none. Lock held, or o complete. */
 size_t sf_obj_held_bytes(struct sf_obj *o);
+
+/* The object's flight state (struct sf_flight) as the fetch and its clients use it. */
+
+/* The client attached to o that leads its flight, or none (NULL); lock held, client
+ * attached. */
+void sf_obj_set_leader(struct sf_obj *o, const void *leader);
+/* Whether client leads o's flight (lock held). */
+bool sf_obj_led_by(const struct sf_obj *o, const void *client);
+/* Attached clients (lock held): 0 when o has no flight. */
+unsigned sf_obj_clients(const struct sf_obj *o);
+/* Sets o's running transfer, or clears it (NULL) as it ends, when o's flight may be
+ * freed (sf_obj_settle). No lock held: it takes o's. Runs on: the fetcher thread. */
+void sf_obj_set_fetch(struct sf_obj *o, void *fetch);
+/* o's running transfer, or NULL. No lock held: it takes o's. Runs on: the fetcher thread. */
+void *sf_obj_fetch(struct sf_obj *o);
+/* Copies the access log's upstream fields of o's flight into *out (the caller frees
+ * out->addr), once its head or failure is published; zeros (ttfb -1) before, or when o has
+ * no flight. Lock held. */
+void sf_obj_upstream_log(const struct sf_obj *o, struct sf_upstream_log *out);
+/* Frees o's flight if nothing of it can be needed any more (struct sf_flight); lock held.
+ * sf_obj_finish, sf_obj_detach and sf_obj_set_fetch call it. */
+void sf_obj_settle(struct sf_obj *o);
 
 /* Borrows the contiguous bytes at pos: *data and the count (0 if pos >= len). The bytes stay
  * valid while the caller holds a reference. Lock held. */

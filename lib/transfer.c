@@ -121,11 +121,12 @@ static void carry_out(struct sf_transfer *x, struct sf_head_decision *d, int64_t
     /* For the access log; published (so read by waiters) with the head below. No head
      * came when the stored response stands in for an unreachable origin. */
     if (x->head.status > 0) {
-        x->obj->upstream_status = (unsigned)x->head.status;
+        struct sf_flight *f = x->obj->flight; /* (its fetch runs: it has one) */
+        f->upstream_status = (unsigned)x->head.status;
         /* From the fetch's start: on a pool, its first attempt's. */
         uint64_t from = x->pool != NULL ? x->spec->att.start_us : x->start_us;
-        x->obj->upstream_ttfb_us = (int64_t)(sf_mono_us() - from);
-        sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, x->obj->upstream_ttfb_us);
+        f->upstream_ttfb_us = (int64_t)(sf_mono_us() - from);
+        sf_metrics_observe_us(&sf_metrics.upstream_first_byte_seconds, f->upstream_ttfb_us);
     }
     sf_xfer_pool_note(x);
     if (sf_publish(&x->rule->publisher, x->obj, &req, x->spec, d, now_s))
@@ -221,7 +222,7 @@ size_t sf_xfer_on_body(char *data, size_t size, size_t n, void *arg)
     if (sf_obj_should_pause(o)) {
         /* Its one reader is far behind: hold the rest upstream, not in memory. curl
          * delivers these bytes again once unpaused. */
-        o->upstream_paused = true;
+        o->flight->upstream_paused = true;
         x->paused = true;
         sf_obj_unlock(o);
         return CURL_WRITEFUNC_PAUSE;
@@ -303,7 +304,7 @@ static void start_on(struct sf_transfers *t, struct sf_obj *o, struct sf_fetch_s
         sf_now_ms() + x->conf->cfg->connect_timeout_ms + x->rule->set->first_byte_timeout_ms;
     sf_xfer_pool_begin(x); /* (the server, before the handle is set up for it) */
     bool ready = sf_xfer_setup(x);
-    o->fetch = x;
+    sf_obj_set_fetch(o, x);
     x->next = &t->all;
     x->prev = t->all.prev;
     t->all.prev->next = x;
@@ -387,7 +388,7 @@ static void xfer_free(struct sf_transfer *x)
 {
     x->prev->next = x->next;
     x->next->prev = x->prev;
-    x->obj->fetch = NULL;
+    sf_obj_set_fetch(x->obj, NULL); /* its flight may go: the object keeps its response */
     curl_easy_cleanup(x->easy);
     free(x->fields); /* one block (xfersend.c), not curl_slist_append's */
     free(x->renamed_url);
@@ -509,7 +510,7 @@ static void finish(struct sf_transfer *x, enum sf_fail fail, const char *why)
 void sf_transfer_unpause(struct sf_transfers *t, struct sf_obj *o)
 {
     (void)t;
-    struct sf_transfer *x = o->fetch;
+    struct sf_transfer *x = sf_obj_fetch(o);
     if (x == NULL)
         return;
     x->paused = false;
@@ -527,7 +528,7 @@ void sf_transfer_cancel_unwanted(struct sf_transfers *t, struct sf_obj *o)
     sf_obj_lock(o);
     bool drop = sf_obj_drop_if_unwanted(o);
     sf_obj_unlock(o);
-    struct sf_transfer *x = o->fetch;
+    struct sf_transfer *x = sf_obj_fetch(o);
     if (drop && x != NULL) {
         x->cancel = true;
         finish(x, SF_FAIL_CANCELLED, "no client left");

@@ -150,8 +150,8 @@ void sf_xfer_pool_note(struct sf_transfer *x)
 {
     if (x->pool == NULL)
         return;
-    struct sf_obj *o = x->obj;
-    o->upstream_tries = x->spec->att.tries;
-    free(o->upstream_addr);
-    o->upstream_addr = sf_xstrdup(x->spec->att.addrs);
+    struct sf_flight *f = x->obj->flight; /* (its fetch runs: it has one) */
+    f->upstream_tries = x->spec->att.tries;
+    free(f->upstream_addr);
+    f->upstream_addr = sf_xstrdup(x->spec->att.addrs);
 }

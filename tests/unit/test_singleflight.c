@@ -260,11 +260,11 @@ static void test_trim_and_pause_for_one_slow_reader(void **state)
         sf_obj_append(o, piece, sizeof piece);
     assert_int_equal(o->seg_first, 0);
     assert_true(sf_obj_should_pause(o));
-    o->upstream_paused = true;
+    o->flight->upstream_paused = true;
     /* Reading halfway is not yet enough to continue; reading most of it is. */
     assert_false(sf_obj_reader_at(o, &c.w, o->len / 4));
     assert_true(sf_obj_reader_at(o, &c.w, o->len - 1000));
-    assert_false(o->upstream_paused);
+    assert_false(o->flight->upstream_paused);
     size_t mem_before = o->mem_bytes;
     sf_obj_append(o, piece, sizeof piece);
     assert_true(o->seg_first > 0);
@@ -276,7 +276,7 @@ static void test_trim_and_pause_for_one_slow_reader(void **state)
     /* A newcomer cannot start from byte 0 any more. */
     assert_false(sf_obj_attach(o, &late.w));
     sf_obj_detach(o, &c.w);
-    assert_int_equal(o->clients, 0);
+    assert_int_equal(sf_obj_clients(o), 0);
     sf_waiters_wake(sf_obj_finish(o, SF_FAIL_NONE));
     sf_obj_unlock(o);
     sf_obj_unref(o);
@@ -329,10 +329,10 @@ static void test_pause_for_a_slow_reader_among_several(void **state)
         sf_obj_reader_at(o, &fast.w, o->len);
     }
     assert_true(sf_obj_should_pause(o));
-    o->upstream_paused = true;
+    o->flight->upstream_paused = true;
     assert_false(sf_obj_reader_at(o, &fast.w, o->len)); /* the fast one cannot help */
     assert_true(sf_obj_detach(o, &slow.w));             /* the slow one leaving can */
-    assert_false(o->upstream_paused);
+    assert_false(o->flight->upstream_paused);
     assert_false(sf_obj_should_pause(o));
     sf_obj_detach(o, &fast.w);
     sf_waiters_wake(sf_obj_finish(o, SF_FAIL_NONE));
@@ -412,7 +412,7 @@ static void test_unknown_length_body_fits_as_it_completes(void **state)
     sf_obj_finish(o, SF_FAIL_NONE);
     assert_int_equal(o->segs[0]->cap, sizeof body);
     assert_int_equal(o->mem_bytes, sizeof(struct sf_seg) + sizeof body);
-    assert_null(o->seg_retired);
+    assert_null(o->flight); /* nobody attached, no fetch: its flight went, old segment too */
     size_t hint = 0;
     const char *data;
     assert_int_equal(sf_obj_peek(o, 0, &hint, &data), sizeof body);
@@ -431,12 +431,12 @@ static void test_unknown_length_body_fits_as_it_completes(void **state)
     assert_int_equal(sf_obj_peek(o, 0, &hint, &data), sizeof body); /* a reader's pointer */
     sf_obj_finish(o, SF_FAIL_NONE);
     assert_int_equal(o->segs[0]->cap, sizeof body);
-    assert_non_null(o->seg_retired);
+    assert_non_null(o->flight->seg_retired);
     sf_obj_unlock(o);
     assert_memory_equal(data, body, sizeof body); /* copied outside the lock: still there */
     sf_obj_lock(o);
     sf_obj_detach(o, &a.w);
-    assert_null(o->seg_retired);
+    assert_null(o->flight); /* its last reader left: the flight and its retired segment */
     sf_obj_unlock(o);
     sf_obj_unref(o);
 
@@ -470,6 +470,80 @@ static void test_object_fits_its_memory_budget(void **state)
     assert_true(sizeof(struct sf_obj) <= 472); /* 744 before issue 23 part 2; 480 held */
 }
 
+/* A stored response keeps no flight (struct sf_flight): it goes once the object is final
+ * and its fetch and every client are done, in whichever order they end, and comes back
+ * for a reader that attaches later, on the with-readers list while that reader is. */
+static size_t times_listed(const struct sf_obj *o)
+{
+    size_t n, found = 0;
+    struct sf_obj **objs = sf_obj_with_readers(&n);
+    for (size_t i = 0; i < n; i++) {
+        found += objs[i] == o;
+        sf_obj_unref(objs[i]);
+    }
+    free(objs);
+    return found;
+}
+
+static void test_flight_goes_with_its_last_user(void **state)
+{
+    (void)state;
+    int fetch;
+    struct fake_client a, b;
+    client_init(&a);
+    client_init(&b);
+    struct sf_obj *o = sf_obj_new("k");
+    sf_obj_set_fetch(o, &fetch);
+    sf_obj_lock(o);
+    assert_true(sf_obj_attach(o, &a.w));
+    sf_obj_set_leader(o, &a);
+    publish(o, true, 3);
+    o->flight->upstream_status = 200;
+    sf_obj_append(o, "abc", 3);
+    sf_obj_finish(o, SF_FAIL_NONE);
+    assert_non_null(o->flight); /* its fetch and its client are not done */
+    sf_obj_set_leader(o, NULL);
+    sf_obj_detach(o, &a.w);
+    assert_non_null(o->flight); /* its fetch is not */
+    sf_obj_unlock(o);
+    assert_ptr_equal(sf_obj_fetch(o), &fetch);
+    sf_obj_set_fetch(o, NULL);
+    sf_obj_lock(o);
+    assert_null(o->flight);
+    struct sf_upstream_log up;
+    sf_obj_upstream_log(o, &up); /* gone with it */
+    assert_int_equal(up.status, 0);
+    assert_int_equal(sf_obj_clients(o), 0);
+    assert_false(sf_obj_led_by(o, &a));
+    assert_true(sf_obj_attach(o, &b.w)); /* read again: a flight of its own */
+    assert_non_null(o->flight);
+    assert_int_equal(sf_obj_clients(o), 1);
+    assert_int_equal(o->clients_ever, 2);
+    sf_obj_unlock(o);
+    assert_int_equal(times_listed(o), 1);
+    sf_obj_lock(o);
+    sf_obj_detach(o, &b.w);
+    assert_null(o->flight);
+    sf_obj_unlock(o);
+    assert_int_equal(times_listed(o), 0);
+    sf_obj_unref(o);
+
+    o = sf_obj_new("k"); /* its fetch ends first, then its client */
+    sf_obj_set_fetch(o, &fetch);
+    sf_obj_lock(o);
+    assert_true(sf_obj_attach(o, &a.w));
+    publish(o, true, 0);
+    sf_obj_finish(o, SF_FAIL_NONE);
+    sf_obj_unlock(o);
+    sf_obj_set_fetch(o, NULL);
+    sf_obj_lock(o);
+    assert_non_null(o->flight);
+    sf_obj_detach(o, &a.w);
+    assert_null(o->flight);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_readers_are_listed_and_shed),
         cmocka_unit_test(test_unknown_length_body_fits_as_it_completes),
         cmocka_unit_test(test_object_fits_its_memory_budget),
+        cmocka_unit_test(test_flight_goes_with_its_last_user),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
