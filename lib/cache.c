@@ -594,8 +594,8 @@ struct pass_mark {
     const char *reason; /* why the response was not shareable, or NULL */
 };
 
-/* A hit-for-pass marker (*arg: struct pass_mark, its reason copied), last on the list of
- * them. */
+/* A hit-for-pass marker (*arg: struct pass_mark, its reason borrowed: always a static
+ * sentence), last on the list of them. */
 static void fill_pass(struct sf_cache *c, struct marker *m, const void *arg)
 {
     const struct pass_mark *p = arg;

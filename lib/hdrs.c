@@ -196,12 +196,14 @@ const char *sf_hdrs_list(const struct sf_hdrs *h, const char *name, char **joine
 {
     *joined = NULL;
     const char *first = NULL;
+    bool found = false; /* (not first != NULL: the analyzer then takes a value for NULL) */
     for (size_t i = 0; i < h->n; i++) {
         if (!sf_streq_ci(h->v[i].name, name))
             continue;
-        if (first != NULL)
+        if (found)
             return *joined = sf_hdrs_join(h, name);
         first = h->v[i].value;
+        found = true;
     }
     return first;
 }

@@ -17,7 +17,8 @@ struct sf_hdr {
  * allocation. Packed (sf_hdrs_pack; cap == 0 while n > 0): v is one allocation holding the
  * n slots and, right after them, every field's text, so a stored head costs one malloc
  * chunk, not one per field plus a table of 8 slots. Readers see no difference (v[i].name,
- * v[i].value); a call that changes a packed list first copies it back to the growing form,
+ * v[i].value); sf_hdrs_remove and sf_hdrs_filter compact a packed list in place (and
+ * shrink it to fit), a call that adds to one first copies it back to the growing form,
  * and sf_hdrs_clear frees either. A packed list never moves while nobody changes it: a
  * published head (singleflight.h (P)) is read without a lock. */
 struct sf_hdrs {

@@ -29,7 +29,8 @@ struct sf_resphead {
     char *text; /* the fields of the head being read, so far, when past inline_text (owned) */
     size_t text_len, text_cap, fields;
     bool trailers; /* the final head has ended: lines now are trailer fields, which go to
-                    * hdrs at once (curl hands over no blank line after them) */
+                    * hdrs at once (not waiting for a blank line after them, which curl
+                    * may or may not hand over) */
     char inline_text[SF_RESPHEAD_TEXT_INLINE]; /* the text while text is NULL */
 };
 

@@ -22,9 +22,15 @@ static uint64_t rotl(uint64_t x, int b)
 static uint64_t load_le64(const uint8_t *p)
 {
     uint64_t v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     memcpy(&v, p, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    memcpy(&v, p, sizeof v);
     v = __builtin_bswap64(v);
+#else
+    v = 0; /* an order the compiler does not say: byte by byte */
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
 #endif
     return v;
 }
