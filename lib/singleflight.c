@@ -707,8 +707,9 @@ unsigned sf_obj_clients(const struct sf_obj *o)
 void sf_obj_set_fetch(struct sf_obj *o, void *fetch)
 {
     sf_obj_lock(o);
-    if (o->flight == NULL) /* (never: a fetch starts on a flight, PENDING, which has one) */
-        o->flight = flight_new(o);
+    /* A fetch starts on a flight (PENDING, which has one) and its flight is not settled
+     * while the fetch is set: a transfer on a settled object would be a bug, not hidden. */
+    SF_ASSERT(o->flight != NULL);
     o->flight->fetch = fetch; /* it ends before the flight may be settled */
     if (fetch == NULL)
         sf_obj_settle(o);

@@ -176,7 +176,10 @@ class PoolEnv:
         eq(r.status, 200, "POST state=%s for %s (%r)" % (state, origin.id, r.body))
 
     def purge(self, target):
+        """Purges target's URL once a response is stored: a client can have its whole
+        response a moment before the fetcher has stored it (the purge then finds none)."""
         from urllib.parse import quote
+        wait_for(lambda: self.proxy.stats()["cache"]["objects"] >= 1, "a response stored")
         r = request(self.proxy.admin_port, "POST", "/_sfproxy/purge?url=" + quote(target, safe="/"),
                     {"Authorization": "Bearer " + TOKEN})
         eq(r.status, 200, "purge of %s" % target)
