@@ -173,12 +173,14 @@ bool sf_strneq_ci(const char *a, const char *b, size_t n)
     return true;
 }
 
-bool sf_streq_ci(const char *a, const char *b)
+bool sf_streq_ci_slow(const char *a, const char *b)
 {
+    /* Field names mostly come in one spelling: equal bytes need no folding. */
     for (;; a++, b++) {
-        if (lower((unsigned char)*a) != lower((unsigned char)*b))
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x != y && lower(x) != lower(y))
             return false;
-        if (*a == '\0')
+        if (x == '\0')
             return true;
     }
 }

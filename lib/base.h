@@ -84,7 +84,14 @@ int64_t sf_wall_s(void);
 void sf_clock_advance(uint64_t ms);
 
 /* ASCII case-insensitive comparisons; HTTP field names are ASCII. */
-bool sf_streq_ci(const char *a, const char *b);
+bool sf_streq_ci_slow(const char *a, const char *b);
+/* Inline, since most calls (a name against a list of names, a field against a head's)
+ * differ at the first byte: bytes equal but for bit 0x20 may be the same letter, any
+ * others never are. About 300 calls a miss. */
+static inline bool sf_streq_ci(const char *a, const char *b)
+{
+    return (((unsigned char)*a ^ (unsigned char)*b) & ~0x20) == 0 && sf_streq_ci_slow(a, b);
+}
 bool sf_strneq_ci(const char *a, const char *b, size_t n);
 
 /* splitmix64's finaliser: every input bit moves every output bit (unkeyed: for placing

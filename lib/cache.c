@@ -579,7 +579,7 @@ static void replace_by_marker(struct sf_cache *c, struct sf_obj *o, enum sf_entr
     sf_mutex_lock(&c->t.lock);
     if (o->entry.role != SF_ENTRY_UNLISTED) {
         stale = take_stale(c, o);
-        old = sf_table_unlist(&c->t, sf_table_slot(&c->t, o->key));
+        old = sf_table_unlist(&c->t, sf_table_slot_of(&c->t, &o->entry));
         fill(c, sf_table_list_marker(&c->t, o->key, role), arg);
         sf_table_fit(&c->t);
     }

@@ -62,17 +62,13 @@ static bool wake_fetcher(struct sf_upstream *up)
     return mc == CURLM_OK;
 }
 
-/* Queues j and wakes the fetcher, unless a wakeup sent since it last took the queue is
- * still to come: that one brings it back to the queue, j included (its poll returns at
- * once while the wakeup is unread). Under load the fetcher is mostly busy between polls,
- * and one wakeup serves the jobs queued meanwhile: a write on curl's socketpair, and a
- * read on the fetcher's side, fewer per miss. */
-static void enqueue(struct sf_upstream *up, struct job *j)
+/* Lets go of the queue lock (held) and wakes the fetcher, unless a wakeup sent since it
+ * last took the queue is still to come: that one brings it back to the queue (its poll
+ * returns at once while the wakeup is unread). Under load the fetcher is mostly busy
+ * between polls, and one wakeup serves the jobs queued meanwhile: a write on curl's
+ * socketpair, and a read on the fetcher's side, fewer per miss. */
+static void unlock_and_wake(struct sf_upstream *up)
 {
-    j->next = NULL;
-    sf_mutex_lock(&up->qlock);
-    *up->queue_tail = j;
-    up->queue_tail = &j->next;
     bool wake = !up->wake_pending;
     up->wake_pending = true;
     sf_mutex_unlock(&up->qlock);
@@ -81,6 +77,26 @@ static void enqueue(struct sf_upstream *up, struct job *j)
         up->wake_pending = false;
         sf_mutex_unlock(&up->qlock);
     }
+}
+
+/* Queues j and wakes the fetcher (batched). */
+static void enqueue(struct sf_upstream *up, struct job *j)
+{
+    j->next = NULL;
+    sf_mutex_lock(&up->qlock);
+    *up->queue_tail = j;
+    up->queue_tail = &j->next;
+    unlock_and_wake(up);
+}
+
+/* The hangup watcher's waker (a watch queued while the fetcher sleeps): the same batched
+ * wakeup. A miss's leader parks just after queueing its fetch, so its wakeup is usually
+ * still unread, and this costs no system call. */
+static void wake_for_hangup(void *arg)
+{
+    struct sf_upstream *up = arg;
+    sf_mutex_lock(&up->qlock);
+    unlock_and_wake(up);
 }
 
 void sf_upstream_submit(struct sf_upstream *up, struct sf_obj *o, struct sf_fetch_spec **spec)
@@ -160,6 +176,7 @@ static void reap_done(struct sf_upstream *up)
 static void *fetcher_main(void *arg)
 {
     struct sf_upstream *up = arg;
+    bool hangup_ready = true; /* the hangup set's descriptor was readable at the last poll */
     for (;;) {
         sf_mutex_lock(&up->qlock);
         struct job *jobs = up->queue_head;
@@ -186,14 +203,20 @@ static void *fetcher_main(void *arg)
         reap_done(up);
         sf_transfers_wake(up->t);
         long timeout_ms = sf_transfers_enforce_deadlines(up->t);
-        sf_hangup_dispatch(up->hangup);
+        if (hangup_ready) /* else no event waits: spare the epoll_wait */
+            sf_hangup_dispatch(up->hangup);
         sf_cache_expire(up->cache, sf_now_ms());
         sf_pinned_tick(up->cache, sf_transfers_config(up->t)->cache_max_pinned_bytes, cancel_pinned,
                        up);
         if (sf_pinned_over() && timeout_ms > SF_PINNED_PERIOD_MS)
             timeout_ms = SF_PINNED_PERIOD_MS; /* idle readers to shed soon */
+        long arm_ms = sf_hangup_before_sleep(up->hangup, sf_now_ms());
+        if (arm_ms >= 0 && arm_ms < timeout_ms)
+            timeout_ms = arm_ms; /* a parked client's watch to arm */
         struct curl_waitfd extra = {sf_hangup_fd(up->hangup), CURL_WAIT_POLLIN, 0};
         mc = curl_multi_poll(up->multi, &extra, 1, (int)timeout_ms, NULL);
+        sf_hangup_after_sleep(up->hangup);
+        hangup_ready = mc != CURLM_OK || extra.revents != 0;
         if (mc != CURLM_OK) {
             sf_log_limited(&up->rl_multi, 10000, SF_LOG_ERROR, "upstream: curl_multi_poll: %s",
                            curl_multi_strerror(mc));
@@ -225,6 +248,7 @@ struct sf_upstream *sf_upstream_start(struct sf_snap *snap, struct sf_cache *cac
         sf_log_warn("upstream: libcurl refused CURLMOPT_MAXCONNECTS; its default applies");
     sf_mutex_init(&up->qlock);
     up->queue_tail = &up->queue_head;
+    sf_hangup_set_waker(hangup, wake_for_hangup, up);
     SF_PTOK(pthread_create(&up->thread, NULL, fetcher_main, up));
     return up;
 }
@@ -239,6 +263,7 @@ void sf_upstream_stop(struct sf_upstream *up)
     sf_mutex_unlock(&up->qlock);
     wake_fetcher(up);
     SF_PTOK(pthread_join(up->thread, NULL));
+    sf_hangup_set_waker(up->hangup, NULL, NULL);
     /* Work queued after the last pass. */
     run_jobs(up, up->queue_head, true);
     CURLMcode mc = curl_multi_cleanup(up->multi);

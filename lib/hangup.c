@@ -4,7 +4,14 @@
  * event is current exactly while its waiter is parked. Dispatch first takes a reference on
  * the slot's place under the hangup lock (a place outlives its parked waiters), then
  * locks the place and checks the id again: under the place's lock a current id means the
- * waiter is still parked, hence alive. */
+ * waiter is still parked, hence alive.
+ *
+ * Arming late: a watch is queued (its id and when it is due) and the fetcher arms it when
+ * due, if its id is still current, under the hangup lock: a current id means a parked
+ * waiter, so its socket is open and its own (libmicrohttpd does not close a suspended
+ * connection). The queue is in due order (one delay for all), so the fetcher only looks at
+ * its head. It is woken for a watch queued while it sleeps with none due before: when the
+ * queue was empty (else its sleep ends by the head's due, which is earlier). */
 #include "hangup.h"
 
 #include "conn.h"
@@ -23,12 +30,23 @@ struct slot {
     uint32_t next_free;
 };
 
+struct pending {
+    uint64_t id;
+    uint64_t due_ms;
+};
+
 struct sf_hangup {
     int epfd;
     struct sf_mutex lock;
-    struct slot *slots; /* (L) */
-    uint32_t nslots;    /* (L) */
-    uint32_t free_head; /* (L) UINT32_MAX: none */
+    struct slot *slots;    /* (L) */
+    uint32_t nslots;       /* (L) */
+    uint32_t free_head;    /* (L) UINT32_MAX: none */
+    struct pending *queue; /* (L) a ring: watches to arm, in due order */
+    uint32_t qcap;         /* (L) a power of two, or 0 */
+    uint32_t qhead, qlen;  /* (L) */
+    bool sleeping;         /* (L) the fetcher sleeps with no watch due before its end */
+    void (*wake)(void *);  /* (L) */
+    void *wake_arg;        /* (L) */
 };
 
 struct sf_hangup *sf_hangup_new(void)
@@ -51,6 +69,7 @@ void sf_hangup_free(struct sf_hangup *h)
     close(h->epfd);
     sf_mutex_destroy(&h->lock);
     free(h->slots);
+    free(h->queue);
     free(h);
 }
 
@@ -105,6 +124,77 @@ static bool half_closed(struct sf_hangup *h, struct sf_waiter *w, uint64_t id)
     return false;
 }
 
+/* Lock held. */
+static void queue_push(struct sf_hangup *h, uint64_t id, uint64_t due_ms)
+{
+    sf_mutex_assert_held(&h->lock);
+    if (h->qlen == h->qcap) {
+        uint32_t cap = h->qcap ? h->qcap * 2 : 256;
+        struct pending *q = sf_xmalloc(cap * sizeof *q);
+        for (uint32_t i = 0; i < h->qlen; i++)
+            q[i] = h->queue[(h->qhead + i) & (h->qcap - 1)];
+        free(h->queue);
+        h->queue = q;
+        h->qcap = cap;
+        h->qhead = 0;
+    }
+    h->queue[(h->qhead + h->qlen) & (h->qcap - 1)] = (struct pending){id, due_ms};
+    h->qlen++;
+}
+
+void sf_hangup_set_waker(struct sf_hangup *h, void (*wake)(void *), void *arg)
+{
+    sf_mutex_lock(&h->lock);
+    h->wake = wake;
+    h->wake_arg = arg;
+    sf_mutex_unlock(&h->lock);
+}
+
+/* Lock held. Takes the queue's head off if it is stale or due by now_ms, arming it when
+ * due and current. Returns whether it took one. */
+static bool arm_head(struct sf_hangup *h, uint64_t now_ms)
+{
+    sf_mutex_assert_held(&h->lock);
+    if (h->qlen == 0)
+        return false;
+    struct pending p = h->queue[h->qhead];
+    uint32_t idx = current_slot(h, p.id);
+    if (idx != UINT32_MAX && p.due_ms > now_ms)
+        return false;
+    h->qhead = (h->qhead + 1) & (h->qcap - 1);
+    h->qlen--;
+    /* One-shot, and never deleted: a socket stays in the set (re-armed by MOD when its
+     * client parks again) until libmicrohttpd closes it, which removes it. Waking a
+     * thousand waiters then costs no system call each; a stale event carries a retired id
+     * and is ignored. A failure leaves the client unwatched: it still gets its data, only
+     * a hangup goes unnoticed until it is woken. Not worth failing the request for. */
+    if (idx != UINT32_MAX)
+        arm(h, h->slots[idx].waiter->fd, p.id, h->slots[idx].waiter->half_closed);
+    return true;
+}
+
+long sf_hangup_before_sleep(struct sf_hangup *h, uint64_t now_ms)
+{
+    sf_mutex_lock(&h->lock);
+    while (arm_head(h, now_ms)) {
+        /* Let go between watches: a thousand due at once are a thousand system calls,
+         * which the workers parking and waking clients should not wait behind. */
+        sf_mutex_unlock(&h->lock);
+        sf_mutex_lock(&h->lock);
+    }
+    h->sleeping = true;
+    long next = h->qlen ? (long)(h->queue[h->qhead].due_ms - now_ms) : -1;
+    sf_mutex_unlock(&h->lock);
+    return next;
+}
+
+void sf_hangup_after_sleep(struct sf_hangup *h)
+{
+    sf_mutex_lock(&h->lock);
+    h->sleeping = false;
+    sf_mutex_unlock(&h->lock);
+}
+
 void sf_hangup_watch(struct sf_waiter *w, void *place, const struct sf_place_ops *ops)
 {
     struct sf_hangup *h = w->hangup;
@@ -127,14 +217,13 @@ void sf_hangup_watch(struct sf_waiter *w, void *place, const struct sf_place_ops
     h->slots[idx].waiter = w;
     w->watch_id = slot_id(h, idx);
     w->watched = true;
+    bool first = h->qlen == 0;
+    queue_push(h, w->watch_id, sf_now_ms() + SF_HANGUP_ARM_MS);
+    if (first && h->sleeping && h->wake != NULL) {
+        h->sleeping = false; /* one wakeup is enough */
+        h->wake(h->wake_arg);
+    }
     sf_mutex_unlock(&h->lock);
-
-    /* One-shot, and never deleted: a socket stays in the set (re-armed by MOD when its
-     * client parks again) until libmicrohttpd closes it, which removes it. Waking a
-     * thousand waiters then costs no system call each; a stale event carries a retired id
-     * and is ignored. A failure leaves the client unwatched: it still gets its data, only
-     * a hangup goes unnoticed until it is woken. Not worth failing the request for. */
-    arm(h, w->fd, w->watch_id, w->half_closed);
 }
 
 void sf_hangup_unwatch(struct sf_waiter *w)

@@ -222,14 +222,24 @@ bool sf_http_is_hop_by_hop(const char *name, const char *connection)
     static const char *const fixed[] = {"connection",
                                         "keep-alive",
                                         "proxy-connection",
+                                        "proxy-authenticate",
+                                        "proxy-authorization",
+                                        "proxy-authentication-info",
                                         "te",
                                         "trailer",
                                         "transfer-encoding",
-                                        "upgrade",
-                                        "proxy-authenticate",
-                                        "proxy-authorization",
-                                        "proxy-authentication-info"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+                                        "upgrade"};
+    /* Only the names with the same first letter: a head's fields were compared with all
+     * ten (about 100 compares a miss). [first, end) in fixed. */
+    size_t first = 0, end = 0;
+    switch (*name | 0x20) {
+    case 'c': first = 0, end = 1; break;
+    case 'k': first = 1, end = 2; break;
+    case 'p': first = 2, end = 6; break;
+    case 't': first = 6, end = 9; break;
+    case 'u': first = 9, end = 10; break;
+    }
+    for (size_t i = first; i < end; i++)
         if (sf_streq_ci(name, fixed[i]))
             return true;
     return connection != NULL && sf_http_list_has(connection, name);

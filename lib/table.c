@@ -38,7 +38,8 @@ static struct marker *marker_of_pass(struct pass_link *l)
  * into one chain, walked under the lock every worker needs (hash flooding). */
 uint64_t sf_table_hash_bytes(const char *s, size_t len)
 {
-    return sf_keyed_hash(s, len);
+    uint64_t h = sf_keyed_hash(s, len);
+    return h != 0 ? h : 1; /* what the eviction node keeps (evict.h), which list reuses */
 }
 
 static uint64_t hash_key(const char *key)
@@ -52,9 +53,18 @@ static size_t url_length(const char *key)
     return strcspn(key, "\n");
 }
 
-static uint64_t hash_url(const char *key)
+/* A listed entry's hashes, kept in its eviction node since sf_table_list (so computed once
+ * a listing, not at each step: about 330 instructions each). A key without credential or
+ * variant parts is its URL: one hash for both. */
+static uint64_t entry_hash(const struct sf_entry *e)
 {
-    return sf_table_hash_bytes(key, url_length(key));
+    return e->ev.hash;
+}
+
+static uint64_t entry_url_hash(const struct sf_entry *e)
+{
+    size_t url_len = url_length(e->key);
+    return e->key[url_len] == '\0' ? e->ev.hash : sf_table_hash_bytes(e->key, url_len);
 }
 
 size_t sf_table_entry_share(void)
@@ -103,6 +113,17 @@ struct sf_entry **sf_table_slot(struct sf_table *t, const char *key)
     return pp;
 }
 
+struct sf_entry **sf_table_slot_of(struct sf_table *t, const struct sf_entry *e)
+{
+    sf_mutex_assert_held(&t->lock);
+    struct sf_entry **pp = &t->buckets[entry_hash(e) & (t->nbuckets - 1)];
+    while (*pp != e) {
+        SF_ASSERT(*pp != NULL); /* e is listed */
+        pp = &(*pp)->hnext;
+    }
+    return pp;
+}
+
 size_t sf_table_longest_chain(const struct sf_table *t)
 {
     sf_mutex_assert_held(&t->lock);
@@ -123,13 +144,13 @@ void sf_table_grow(struct sf_table *t)
     for (size_t i = 0; i < t->nbuckets; i++) {
         for (struct sf_entry *e = t->buckets[i], *next; e != NULL; e = next) {
             next = e->hnext;
-            size_t j = hash_key(e->key) & (n - 1);
+            size_t j = entry_hash(e) & (n - 1);
             e->hnext = b[j];
             b[j] = e;
         }
         for (struct sf_entry *e = t->by_url[i], *next; e != NULL; e = next) {
             next = e->unext;
-            size_t j = hash_url(e->key) & (n - 1);
+            size_t j = entry_url_hash(e) & (n - 1);
             e->unext = u[j];
             u[j] = e;
         }
@@ -173,7 +194,7 @@ void sf_table_charge(struct sf_table *t, struct sf_entry *e, size_t bytes)
         t->pass_markers++;
     else if (e->role == SF_ENTRY_SLICED)
         t->sliced_markers++;
-    sf_evict_insert(&t->evict, &e->ev, hash_key(e->key), bytes); /* charged once: asserted */
+    sf_evict_insert(&t->evict, &e->ev, entry_hash(e), bytes); /* charged once: asserted */
 }
 
 /* Removes the entry at *pp from the table. Returns it, for the caller to release after
@@ -185,7 +206,7 @@ struct sf_entry *sf_table_unlist(struct sf_table *t, struct sf_entry **pp)
     struct sf_entry *e = *pp;
     *pp = e->hnext;
     e->hnext = NULL;
-    struct sf_entry **up = &t->by_url[hash_url(e->key) & (t->nbuckets - 1)];
+    struct sf_entry **up = &t->by_url[entry_url_hash(e) & (t->nbuckets - 1)];
     while (*up != e)
         up = &(*up)->unext;
     *up = e->unext;
@@ -244,7 +265,8 @@ void sf_table_list(struct sf_table *t, struct sf_entry **pp, struct sf_entry *e,
         e->key = sf_table_obj(e)->key;
     e->hnext = *pp;
     *pp = e;
-    struct sf_entry **up = &t->by_url[hash_url(e->key) & (t->nbuckets - 1)];
+    e->ev.hash = hash_key(e->key);
+    struct sf_entry **up = &t->by_url[entry_url_hash(e) & (t->nbuckets - 1)];
     e->unext = *up;
     *up = e;
     t->count++;

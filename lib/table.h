@@ -77,6 +77,8 @@ uint64_t sf_table_hash_bytes(const char *s, size_t len);
 
 /* Where key is (or would be) listed: the slot holding its entry, or the empty one. */
 struct sf_entry **sf_table_slot(struct sf_table *t, const char *key);
+/* The slot holding e, which is listed: by the hash kept when it was listed. */
+struct sf_entry **sf_table_slot_of(struct sf_table *t, const struct sf_entry *e);
 /* How many entries the longest chain of buckets by key holds (how well keys spread). */
 size_t sf_table_longest_chain(const struct sf_table *t);
 /* Doubles the buckets; slots found before are no longer valid. */

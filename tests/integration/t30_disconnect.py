@@ -2,6 +2,7 @@
 noticed; a cacheable fetch outlives its clients, an uncacheable one is cancelled."""
 import socket
 import threading
+import time
 
 from harness import Env, eq, check, wait_for, raw_connect, raw_get, read_until, MULT
 
@@ -58,6 +59,37 @@ def test_everyone_leaves_uncacheable_cancelled():
         env.origin.release("C1")
         eq(env.proxy.stats()["cache"]["objects"], 0, "cached objects")
         eq(env.proxy.stats()["flights_now"], 0, "flights")
+
+
+def test_hangups_before_the_watch_is_armed():
+    # A parked client's hangup watch is armed SF_HANGUP_ARM_MS (10 ms) after it parks, by
+    # the fetcher: a client that leaves sooner is noticed when it is. The leader leaves
+    # within a poll of its fetch reaching the origin; a follower parks while the fetcher
+    # sleeps with nothing to arm (the leader's watch long armed), so the fetcher is woken
+    # for it, and it leaves at once too.
+    with Env() as env:
+        t = "/early?hold=E1&size=100"  # uncacheable: cancelled once both have gone
+        leader = raw_connect(env.proxy.port, raw_get(t))
+        wait_for(lambda: env.origin.count(t) == 1, "the leader's fetch")
+        leader.close()
+        wait_for(lambda: env.proxy.stats()["client_hangups"] == 1, "the leader's hangup")
+        u = "/early2?hold=E2&size=100&cc=max-age=60"
+        first = raw_connect(env.proxy.port, raw_get(u))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "the first parked")
+        time.sleep(0.2 * MULT)  # its watch armed; the fetcher asleep
+        follower = raw_connect(env.proxy.port, raw_get(u))
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 2, "the follower parked")
+        follower.close()
+        wait_for(lambda: env.proxy.stats()["client_hangups"] == 2, "the follower's hangup")
+        wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "one parked after it left")
+        env.origin.release("E2")
+        data = read_all(first)
+        first.close()
+        check(data.startswith(b"HTTP/1.1 200"), "the first's response: %r" % data[:40])
+        eq(len(data.partition(b"\r\n\r\n")[2]), 100, "the first's body")
+        env.origin.release("E1")
+        eq(env.origin.count(t), 1, "origin requests, leader")
+        eq(env.origin.count(u), 1, "origin requests, follower's key")
 
 
 def test_slow_reader_does_not_slow_others():

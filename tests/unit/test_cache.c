@@ -746,6 +746,43 @@ static void test_purge_by_url(void **state)
     sf_cache_free(c);
 }
 
+/* An entry's hashes are computed once, when it is listed (table.c keeps them in its
+ * eviction node): flights listed before the table grows, with and without credential
+ * parts, are still found after it, by key (a flight turned into a hit-for-pass marker, a
+ * join) and by URL (a purge), and a response stored after is charged and evicted. */
+static void test_entries_keep_their_hashes_across_growth(void **state)
+{
+    (void)state;
+    struct sf_cache *c = sf_cache_new(64 << 20);
+    struct sf_obj *plain, *cred, *pass, *o;
+    assert_int_equal(lookup(c, "http://o/a", 0, &plain), SF_LOOKUP_MISS);
+    assert_int_equal(lookup(c, "http://o/a\nauthorization:x", 0, &cred), SF_LOOKUP_MISS);
+    assert_int_equal(lookup(c, "http://o/p\ncookie:y", 0, &pass), SF_LOOKUP_MISS);
+    char key[32];
+    for (int i = 0; i < 3000; i++) { /* 1,024 buckets at first: it doubles twice */
+        snprintf(key, sizeof key, "http://o/g%d", i);
+        store_key(c, key);
+    }
+    sf_cache_mark_pass(c, pass, 3000); /* unlisted by the slot its kept hash names */
+    assert_int_equal(pass->entry.role, SF_ENTRY_UNLISTED);
+    assert_int_equal(lookup(c, "http://o/p\ncookie:y", 1, &o), SF_LOOKUP_PASS);
+    assert_int_equal(lookup(c, "http://o/a\nauthorization:x", 1, &o), SF_LOOKUP_JOIN);
+    assert_ptr_equal(o, cred);
+    sf_obj_unref(o);
+    complete(plain, 10);
+    sf_cache_store(c, plain, 1);
+    complete(cred, 10);
+    sf_cache_store(c, cred, 1);
+    assert_int_equal(lookup(c, "http://o/a", 1, &o), SF_LOOKUP_HIT);
+    sf_obj_unref(o);
+    assert_int_equal(sf_cache_purge(c, "http://o/a", false, false, NULL), 2);
+    assert_int_equal(sf_cache_purge(c, "http://o/g7", false, false, NULL), 1);
+    assert_int_equal(lookup(c, "http://o/a\nauthorization:x", 1, &o), SF_LOOKUP_MISS);
+    sf_obj_unref(o);
+    sf_obj_unref(plain), sf_obj_unref(cred), sf_obj_unref(pass);
+    sf_cache_free(c);
+}
+
 /* A stored response is charged what the process holds for it: each allocation as malloc
  * rounds it (held.h) and the table's share of buckets; before, the charge counted the
  * bytes asked for and left out malloc's rounding, the segment table and the buckets (9%
@@ -848,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_language_match_among_many_variants),
         cmocka_unit_test(test_settle_leaves_a_listed_flight),
         cmocka_unit_test(test_purge_by_url),
+        cmocka_unit_test(test_entries_keep_their_hashes_across_growth),
         cmocka_unit_test(test_given_stale_is_charged_when_put_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

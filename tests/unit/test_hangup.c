@@ -2,8 +2,10 @@
  * an object or on their upload's pipe; one that only shuts its sending side stays parked
  * (and, when nothing was sent it yet, is written a 100 Continue it must skip), and is
  * dropped when it then goes for good. Also the 103s an object writes to its parked
- * clients: after the object lock, and still watched after. Driven with a socketpair for
- * the client's connection, as the fetcher drives it. */
+ * clients: after the object lock, and still watched after. And when a watch is armed:
+ * SF_HANGUP_ARM_MS after its waiter parks, never for one woken before, with the fetcher
+ * woken for it when it sleeps unaware. Driven with a socketpair for the client's
+ * connection, as the fetcher drives it. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +17,9 @@
 #include "../../lib/singleflight.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -76,6 +80,23 @@ static void park(struct sf_hangup *h, struct sf_obj *o, struct client *cl, bool 
     sf_obj_unlock(o);
 }
 
+/* The fetcher's step before it sleeps, once every watch queued so far is due. */
+static void arm_due(struct sf_hangup *h)
+{
+    assert_int_equal(sf_hangup_before_sleep(h, sf_now_ms() + SF_HANGUP_ARM_MS), -1);
+    sf_hangup_after_sleep(h);
+}
+
+/* Whether fd is in h's epoll set (armed once, it stays). */
+static bool in_set(struct sf_hangup *h, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLONESHOT};
+    if (epoll_ctl(sf_hangup_fd(h), EPOLL_CTL_MOD, fd, &ev) == 0)
+        return true;
+    assert_int_equal(errno, ENOENT);
+    return false;
+}
+
 static void test_hangup_drops_a_parked_client(void **state)
 {
     (void)state;
@@ -84,6 +105,7 @@ static void test_hangup_drops_a_parked_client(void **state)
     struct client a, b;
     park(h, o, &a, false);
     park(h, o, &b, false);
+    arm_due(h);
     woken = 0;
     assert_int_equal(sf_hangup_dispatch(h), 0); /* nothing happened */
     close(a.theirs);                            /* a's client goes */
@@ -107,6 +129,7 @@ static void test_half_close_is_not_a_hangup(void **state)
     struct sf_obj *o = sf_obj_new("k");
     struct client a;
     park(h, o, &a, true); /* nothing sent for its request yet: it may be written a 100 */
+    arm_due(h);
     woken = 0;
     shutdown(a.theirs, SHUT_WR); /* the client is done sending, and still reads */
     assert_int_equal(sf_hangup_dispatch(h), 0);
@@ -136,6 +159,7 @@ static void test_a_woken_waiter_is_not_dropped_later(void **state)
     struct sf_obj *o = sf_obj_new("k");
     struct client a;
     park(h, o, &a, false);
+    arm_due(h);
     woken = 0;
     sf_obj_lock(o);
     sf_waiters_wake(sf_obj_take_waiters(o)); /* woken for data: its watch is retired */
@@ -174,6 +198,7 @@ static void test_a_parked_uploader_that_hangs_up_is_dropped(void **state)
                      SF_REQBODY_TOOK);
     assert_true(parked);
     assert_int_equal(taken, 8);
+    arm_due(h);
     woken = 0;
     assert_int_equal(sf_hangup_dispatch(h), 0);
     close(a.theirs);
@@ -217,6 +242,7 @@ static void test_103s_are_written_after_the_object_lock(void **state)
     assert_string_equal(buf, hints);
     assert_int_equal(recv(c.theirs, buf, sizeof buf, MSG_DONTWAIT), -1);
     /* Parked again, a is watched again: its hangup is seen. */
+    arm_due(h);
     close(a.theirs);
     assert_int_equal(sf_hangup_dispatch(h), 1);
     assert_true(a.w.gone);
@@ -229,6 +255,104 @@ static void test_103s_are_written_after_the_object_lock(void **state)
     sf_hangup_free(h);
 }
 
+/* A client that hangs up before its watch is armed is seen when it is: not before. */
+static void test_a_watch_is_armed_when_due(void **state)
+{
+    (void)state;
+    struct sf_hangup *h = sf_hangup_new();
+    struct sf_obj *o = sf_obj_new("k");
+    struct client a;
+    park(h, o, &a, false);
+    uint64_t now = sf_now_ms();
+    close(a.theirs); /* at once */
+    long next = sf_hangup_before_sleep(h, now);
+    sf_hangup_after_sleep(h);
+    assert_true(next > 0 && next <= SF_HANGUP_ARM_MS);
+    assert_false(in_set(h, a.ours));
+    woken = 0;
+    assert_int_equal(sf_hangup_dispatch(h), 0); /* not watched yet */
+    assert_true(a.w.parked);
+    assert_int_equal(sf_hangup_before_sleep(h, now + SF_HANGUP_ARM_MS), -1);
+    sf_hangup_after_sleep(h);
+    assert_int_equal(sf_hangup_dispatch(h), 1);
+    assert_true(a.w.gone);
+    assert_int_equal(woken, 1);
+    close(a.ours);
+    sf_obj_lock(o);
+    sf_obj_finish(o, SF_FAIL_CANCELLED);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+    sf_hangup_free(h);
+}
+
+/* A waiter woken before its watch was due costs no system call, and no sleep bound. */
+static void test_a_waiter_woken_first_is_never_armed(void **state)
+{
+    (void)state;
+    struct sf_hangup *h = sf_hangup_new();
+    struct sf_obj *o = sf_obj_new("k");
+    struct client a, b;
+    park(h, o, &a, false);
+    park(h, o, &b, false);
+    sf_obj_lock(o);
+    sf_waiters_wake(sf_obj_take_waiters(o));
+    sf_obj_unlock(o);
+    assert_int_equal(sf_hangup_before_sleep(h, sf_now_ms()), -1); /* both forgotten */
+    sf_hangup_after_sleep(h);
+    assert_int_equal(sf_hangup_before_sleep(h, sf_now_ms() + SF_HANGUP_ARM_MS), -1);
+    sf_hangup_after_sleep(h);
+    assert_false(in_set(h, a.ours));
+    assert_false(in_set(h, b.ours));
+    close(a.ours), close(a.theirs), close(b.ours), close(b.theirs);
+    sf_obj_lock(o);
+    sf_obj_finish(o, SF_FAIL_CANCELLED);
+    sf_obj_unlock(o);
+    sf_obj_unref(o);
+    sf_hangup_free(h);
+}
+
+static int wakes;
+
+static void count_wakes(void *arg)
+{
+    assert_ptr_equal(arg, &wakes);
+    wakes++;
+}
+
+/* A watch queued while the fetcher sleeps with none due wakes it, once; one queued while
+ * it is awake, or behind another, does not. */
+static void test_the_fetcher_is_woken_for_a_watch(void **state)
+{
+    (void)state;
+    struct sf_hangup *h = sf_hangup_new();
+    struct sf_obj *o = sf_obj_new("k");
+    struct client a, b, c;
+    sf_hangup_set_waker(h, count_wakes, &wakes);
+    wakes = 0;
+    park(h, o, &a, false); /* awake: it looks at the queue before it sleeps */
+    assert_int_equal(wakes, 0);
+    arm_due(h);
+    assert_int_equal(sf_hangup_before_sleep(h, sf_now_ms()), -1); /* asleep, nothing due */
+    park(h, o, &b, false);
+    assert_int_equal(wakes, 1);
+    park(h, o, &c, false); /* due after b: the sleep that b's due ends covers it */
+    assert_int_equal(wakes, 1);
+    sf_hangup_after_sleep(h);
+    long next = sf_hangup_before_sleep(h, sf_now_ms());
+    assert_true(next >= 0 && next <= SF_HANGUP_ARM_MS);
+    sf_hangup_after_sleep(h);
+    arm_due(h);
+    assert_true(in_set(h, a.ours) && in_set(h, b.ours) && in_set(h, c.ours));
+    sf_hangup_set_waker(h, NULL, NULL);
+    sf_obj_lock(o);
+    sf_waiters_wake(sf_obj_finish(o, SF_FAIL_CANCELLED));
+    sf_obj_unlock(o);
+    close(a.ours), close(a.theirs), close(b.ours), close(b.theirs);
+    close(c.ours), close(c.theirs);
+    sf_obj_unref(o);
+    sf_hangup_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +361,9 @@ int main(void)
         cmocka_unit_test(test_a_woken_waiter_is_not_dropped_later),
         cmocka_unit_test(test_a_parked_uploader_that_hangs_up_is_dropped),
         cmocka_unit_test(test_103s_are_written_after_the_object_lock),
+        cmocka_unit_test(test_a_watch_is_armed_when_due),
+        cmocka_unit_test(test_a_waiter_woken_first_is_never_armed),
+        cmocka_unit_test(test_the_fetcher_is_woken_for_a_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

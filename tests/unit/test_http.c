@@ -173,6 +173,46 @@ static void test_hop_by_hop(void **state)
     assert_true(sf_http_is_hop_by_hop("X-Secret", "close, x-secret"));
     assert_false(sf_http_is_hop_by_hop("X-Secret", "close"));
     assert_false(sf_http_is_hop_by_hop("Cache-Control", "keep-alive"));
+    /* Every fixed name, in any case; and names beside them that are not. */
+    static const char *const hop[] = {"CONNECTION",
+                                      "keep-alive",
+                                      "Proxy-Connection",
+                                      "proxy-AUTHENTICATE",
+                                      "Proxy-Authorization",
+                                      "proxy-authentication-info",
+                                      "TE",
+                                      "Trailer",
+                                      "transfer-Encoding",
+                                      "UPGRADE"};
+    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
+        if (!sf_http_is_hop_by_hop(hop[i], NULL))
+            fail_msg("%s: not hop-by-hop", hop[i]);
+    static const char *const end_to_end[] = {
+        "Content-Type", "Keep", "Proxy", "T",  "Trailers",   "Upgrade-Insecure-Requests",
+        "Date",         "",     "@te",   "Tf", "Connections"};
+    for (size_t i = 0; i < sizeof end_to_end / sizeof end_to_end[0]; i++)
+        if (sf_http_is_hop_by_hop(end_to_end[i], NULL))
+            fail_msg("%s: hop-by-hop", end_to_end[i]);
+}
+
+static void test_streq_ci(void **state)
+{
+    (void)state;
+    assert_true(sf_streq_ci("Content-Length", "content-length"));
+    assert_true(sf_streq_ci("ETAG", "etag"));
+    assert_true(sf_streq_ci("", ""));
+    assert_false(sf_streq_ci("a", ""));
+    assert_false(sf_streq_ci("", "a"));
+    assert_false(sf_streq_ci("Age", "Ag"));
+    assert_false(sf_streq_ci("Ag", "Age"));
+    /* Equal but for bit 0x20, and not letters: different names. */
+    assert_false(sf_streq_ci("@", "`"));
+    assert_false(sf_streq_ci("[x", "{x"));
+    assert_false(sf_streq_ci("x[", "x{"));
+    assert_false(sf_streq_ci("x-", "x\r"));
+    assert_false(sf_streq_ci("\x80", "\xa0"));
+    assert_true(sf_streq_ci("\xc0", "\xc0")); /* bytes over 127: only themselves */
+    assert_false(sf_streq_ci("\xc0", "\xe0"));
 }
 
 static void test_list_has(void **state)
@@ -442,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_hdrs_packed),
         cmocka_unit_test(test_hdrs_pack_text_and_list),
         cmocka_unit_test(test_hop_by_hop),
+        cmocka_unit_test(test_streq_ci),
         cmocka_unit_test(test_list_has),
         cmocka_unit_test(test_cc_parse),
         cmocka_unit_test(test_dates),
