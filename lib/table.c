@@ -335,6 +335,6 @@ size_t sf_table_unlist_expired(struct sf_table *t, uint64_t now_ms, struct sf_en
     size_t n = 0;
     while (n < max_drop && t->pass.next != &t->pass &&
            marker_of_pass(t->pass.next)->expires_ms <= now_ms)
-        drop[n++] = sf_table_unlist(t, sf_table_slot(t, marker_of_pass(t->pass.next)->key));
+        drop[n++] = sf_table_unlist(t, sf_table_slot_of(t, &marker_of_pass(t->pass.next)->e));
     return n;
 }
