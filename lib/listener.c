@@ -1,10 +1,12 @@
 /* listener: see listener.h. libmicrohttpd's own connection count is summed from its
  * workers without a lock; ours is an atomic kept by the connection notification. */
+#define _GNU_SOURCE /* accept4 */
 #include "listener.h"
 
 #include "log.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,6 +14,7 @@
 
 /* TLS 1.2 and 1.3 only (GnuTLS priority string). */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define SF_LISTENER_DRAIN_MAX 4096 /* a backlog's bound on Linux (somaxconn's default) */
 
 static void listener_free(struct sf_listener *l)
 {
@@ -125,6 +128,28 @@ bool sf_listener_retired(const struct sf_listener *l)
     return atomic_load_explicit(&l->retired, memory_order_relaxed);
 }
 
+/* The connections the kernel completed on l's socket that its workers had not accepted
+ * when they stopped (MHD_quiesce_daemon): shut down, the socket would reset them, and a
+ * client reconnecting just then (told to by a retired listener's "Connection: close") saw
+ * its request lost (t81, under ASan). Given to l's daemon instead, they are answered; only
+ * a connection completed between the last accept and the shutdown is still reset. */
+static void drain_backlog(struct sf_listener *l, MHD_socket fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return;
+    for (int i = 0; i < SF_LISTENER_DRAIN_MAX; i++) {
+        struct sockaddr_storage a;
+        socklen_t alen = sizeof a;
+        int c = accept4(fd, (struct sockaddr *)&a, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0)
+            return;
+        /* (libmicrohttpd closes c itself when it cannot take it) */
+        if (MHD_add_connection(l->mhd, c, (const struct sockaddr *)&a, alen) != MHD_YES)
+            sf_log_warn("reload: a connection waiting on a retired listener was dropped");
+    }
+}
+
 /* Stops l accepting. Unless its socket is passed_on (a successor listens on a duplicate of
  * it), the socket is shut down before it is closed: closing the descriptor alone leaves
  * the socket listening for as long as a worker of l is still inside poll() on it (poll
@@ -138,8 +163,10 @@ static void listener_quiesce(struct sf_listener *l, bool passed_on)
     MHD_socket fd = MHD_quiesce_daemon(l->mhd);
     if (fd == MHD_INVALID_SOCKET)
         return;
-    if (!passed_on)
+    if (!passed_on) {
+        drain_backlog(l, fd);
         shutdown(fd, SHUT_RDWR);
+    }
     close(fd);
 }
 
