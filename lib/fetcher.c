@@ -7,7 +7,9 @@
  * the next deadline. Curl handles never leave this thread. One transfer's life is
  * transfer.c's; this file hands it the context (struct sf_transfers) and nothing else.
  *
- * Lock order: queue lock alone; object locks are taken without the queue lock. */
+ * Lock order: the queue lock takes no other; it is taken inside an object or pipe lock
+ * and the hangup lock when a parked client's watch wakes the fetcher (wake_for_hangup),
+ * and object locks are taken without it. */
 #include "fetcher.h"
 
 #include "transfer.h"

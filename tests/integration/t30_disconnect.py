@@ -79,8 +79,13 @@ def test_hangups_before_the_watch_is_armed():
         time.sleep(0.2 * MULT)  # its watch armed; the fetcher asleep
         follower = raw_connect(env.proxy.port, raw_get(u))
         wait_for(lambda: env.proxy.stats()["waiters_now"] == 2, "the follower parked")
+        t0 = time.monotonic()
         follower.close()
         wait_for(lambda: env.proxy.stats()["client_hangups"] == 2, "the follower's hangup")
+        # Noticed within its 10 ms and a wake-up, not at the fetcher's next deadline (up to
+        # a second later when nothing wakes it for the new watch: measured 0.68-0.88 s).
+        noticed = time.monotonic() - t0
+        check(noticed < 0.4 * MULT, "the follower's hangup noticed after %.2f s" % noticed)
         wait_for(lambda: env.proxy.stats()["waiters_now"] == 1, "one parked after it left")
         env.origin.release("E2")
         data = read_all(first)
