@@ -118,7 +118,11 @@ class Origin:
 
 
 class Proxy:
-    def __init__(self, upstream=None, config=None, extra_args=(), test_clock=True):
+    @staticmethod
+    def _with_defaults(config, upstream=None):
+        """config over the harness's own settings (ephemeral listeners on 127.0.0.1, log
+        level info): a config without "listen" would otherwise take sfproxy's default
+        port, 8080, which another process may hold (a reload then refused)."""
         cfg = {"listen": "127.0.0.1:0", "admin": {"listen": "127.0.0.1:0"}, "log_level": "info"}
         if upstream:
             cfg["upstream"] = upstream
@@ -127,6 +131,10 @@ class Proxy:
                 cfg[k].update(v)
             else:
                 cfg[k] = v
+        return cfg
+
+    def __init__(self, upstream=None, config=None, extra_args=(), test_clock=True):
+        cfg = self._with_defaults(config, upstream)
         self.cfg = cfg
         self.cfgfile = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump(cfg, self.cfgfile)
@@ -155,6 +163,8 @@ class Proxy:
         file, sends SIGHUP and waits for the reload's last log line; a reload that took
         updates the ports (and self.cfg). Returns the reload's log lines."""
         before = len(self.log)
+        if config is not None:
+            config = self._with_defaults(config)
         with open(self.cfgfile.name, "w") as f:
             f.write(text if text is not None else json.dumps(config or self.cfg))
         self.proc.send_signal(signal.SIGHUP)
