@@ -1704,24 +1704,31 @@ static void test_a_tail_past_the_head_is_saved_again(void **state)
     sf_diskstore_close(s);
 }
 
+/* Keys first..last written to a small store, which is then closed (a checkpoint), and
+ * the path of its index.tail in name. */
+static void written_then_closed(uint32_t first, uint32_t last, char *name, size_t len)
+{
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
+    for (uint32_t i = first; i <= last; i++)
+        assert_true(put(s, i, 100));
+    drain(s);
+    sf_diskstore_close(s);
+    snprintf(name, len, "%s/index.tail", dir);
+}
+
 /* An index.tail that cannot be trusted (damaged) may have named any tail: the start gives
  * up every record rather than index one the running process had given up, and the store
  * goes on from there. */
 static void test_a_damaged_tail_gives_up_everything(void **state)
 {
     (void)state;
-    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
-    for (uint32_t i = 1; i <= 4; i++)
-        assert_true(put(s, i, 100));
-    drain(s);
-    sf_diskstore_close(s);
     char name[128];
-    snprintf(name, sizeof name, "%s/index.tail", dir);
+    written_then_closed(1, 4, name, sizeof name);
     FILE *f = fopen(name, "w");
     assert_non_null(f);
     fputs("not a tail at all, and not forty bytes either", f);
     fclose(f);
-    s = open_store(SMALL, 1 << 20);
+    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
     assert_int_equal(found_of(s, 1, 4), 0);
     for (uint32_t i = 10; i <= 13; i++)
         assert_true(put(s, i, 100));
@@ -1757,17 +1764,12 @@ static void test_queue_map_scales_with_the_queue(void **state)
 static void test_an_unreadable_tail_opens_off_and_keeps_all(void **state)
 {
     (void)state;
-    struct sf_diskstore *s = open_store(SMALL, 1 << 20);
-    for (uint32_t i = 1; i <= 4; i++)
-        assert_true(put(s, i, 100));
-    drain(s);
-    sf_diskstore_close(s);
     char name[128], err[512] = "";
-    snprintf(name, sizeof name, "%s/index.tail", dir);
+    written_then_closed(1, 4, name, sizeof name);
     unlink(name);
     assert_int_equal(mkdir(name, 0700), 0);
     struct sf_diskstore_conf c = {.path = dir, .max_bytes = SMALL, .queue_bytes = 1 << 20};
-    s = sf_diskstore_open(&c, err, sizeof err);
+    struct sf_diskstore *s = sf_diskstore_open(&c, err, sizeof err);
     if (s == NULL)
         fail_msg("open refused: %s", err);
     assert_false(stats(s).on);
